@@ -1,0 +1,24 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   installs what is missing, builds crmcore and runs the demo
+#   make test   installs what is missing, builds crmcore and passes every test
+PY := .venv/bin/python
+
+.PHONY: setup demo test test-cpp test-python bench
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m crmcore.demo --customers 20000 --out demo.crm
+
+test: setup
+	$(MAKE) test-cpp test-python
+
+test-cpp:
+	ctest --test-dir "$$($(PY) scripts/build_dir.py)" --output-on-failure -j2
+
+test-python:
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/run_all.py

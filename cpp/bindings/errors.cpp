@@ -1,0 +1,71 @@
+// One Python exception hierarchy, registered once, and one translator that
+// maps each core error type to its Python class.
+#include "common.hpp"
+#include "crmcore/errors.hpp"
+
+namespace crmcore::bindings {
+
+namespace {
+
+// Classes live for the life of the interpreter; plain pointers avoid
+// destructor-order trouble at exit.
+PyObject* error_cls = nullptr;
+PyObject* validation_cls = nullptr;
+PyObject* not_found_cls = nullptr;
+PyObject* storage_cls = nullptr;
+
+PyObject* new_class(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+  std::string qualified = std::string("crmcore.") + name;
+  PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
+  if (!cls) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_borrow<py::object>(cls));
+  return cls;
+}
+
+py::object none_if_negative(int64_t v) { return v >= 0 ? py::object(py::int_(v)) : py::none(); }
+
+}  // namespace
+
+void bind_errors(py::module_& m) {
+  py::handle base_exc(PyExc_Exception);
+  error_cls = new_class(m, "Error", py::make_tuple(base_exc), "Base of every crmcore error.");
+  py::handle err(error_cls);
+  // ValidationError is also a ValueError and NotFound a KeyError, so handlers
+  // written for the builtins still catch them.
+  validation_cls = new_class(m, "ValidationError", py::make_tuple(err, py::handle(PyExc_ValueError)),
+                             "Bad input. Attributes: kind, row, field, reason, record_id.");
+  not_found_cls = new_class(m, "NotFound", py::make_tuple(err, py::handle(PyExc_KeyError)),
+                            "A record, node or column that does not exist.");
+  storage_cls = new_class(m, "StorageError", py::make_tuple(err),
+                          "The storage engine failed (I/O, locking, corruption).");
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const crmcore::Interrupted&) {
+      PyErr_SetNone(PyExc_KeyboardInterrupt);
+    } catch (const crmcore::ValidationError& e) {
+      py::object exc = py::reinterpret_borrow<py::object>(validation_cls)(e.what());
+      exc.attr("kind") = e.kind();
+      exc.attr("row") = none_if_negative(e.row());
+      exc.attr("field") = e.field().empty() ? py::object(py::none()) : py::object(py::str(e.field()));
+      exc.attr("reason") = e.reason();
+      exc.attr("record_id") = none_if_negative(e.record_id());
+      PyErr_SetObject(validation_cls, exc.ptr());
+    } catch (const crmcore::NotFound& e) {
+      PyErr_SetString(not_found_cls, e.what());
+    } catch (const crmcore::StorageError& e) {
+      PyErr_SetString(storage_cls, e.what());
+    } catch (const crmcore::Error& e) {
+      PyErr_SetString(error_cls, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "out of memory");
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const std::out_of_range& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    }
+  });
+}
+
+}  // namespace crmcore::bindings

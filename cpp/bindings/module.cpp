@@ -1,0 +1,12 @@
+// The one entry point of crmcore._core: each part binds itself in its own file.
+#include "common.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "crmcore's C++ core (records, graph, scoring); use the crmcore package instead";
+  using namespace crmcore::bindings;
+  bind_errors(m);
+  bind_records(m);
+  bind_graph(m);
+  bind_scoring(m);
+  bind_clv(m);
+}

@@ -1,0 +1,4 @@
+#pragma once
+namespace crmcore {
+const char* version();
+}
