@@ -7,11 +7,20 @@ in a C++ core; this package is the Python surface over it.
 >>> db = crm.open(":memory:")
 """
 from ._core import Error, NotFound, StorageError, ValidationError, __version__
+from . import clv, datasets, scoring
+from .graph import Graph
+from .store import Database, open
 
 __all__ = [
+    "Database",
     "Error",
+    "Graph",
     "NotFound",
     "StorageError",
     "ValidationError",
     "__version__",
+    "clv",
+    "datasets",
+    "open",
+    "scoring",
 ]

@@ -1,0 +1,1 @@
+"""Realistic synthetic CRM data (placeholder until it lands)."""
