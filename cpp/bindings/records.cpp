@@ -2,6 +2,7 @@
 // NumPy arrays; the GIL is released while the store works.
 #include "common.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/records/raw_insert.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/store.hpp"
 #include "crmcore/version.hpp"
@@ -120,6 +121,16 @@ void bind_records(py::module_& m) {
   m.def("kinds", &describe_kinds, "The record kinds and their fields.");
   m.def("normalize_phone", [](const std::string& s) { return records::normalize_phone(s); });
   m.def("normalize_email", [](const std::string& s) { return records::normalize_email(s); });
+
+  m.def(
+      "_raw_insert",
+      [](const std::string& path, const std::string& kind, const py::list& columns, int64_t first_id) {
+        Table t = to_table(columns);
+        py::gil_scoped_release release;
+        return records::raw_insert(path, kind, t, first_id);
+      },
+      "Benchmark yardstick: a bare prepared-statement insert loop (no validation).", py::arg("path"),
+      py::arg("kind"), py::arg("columns"), py::arg("first_id"));
 
   py::class_<records::Store>(m, "Store")
       .def(py::init([](const std::string& path) {

@@ -319,7 +319,7 @@ void read_extras(const Column* tags, const Column* custom, size_t row, Extras& o
       auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded() || !parsed.is_object())
         throw RowFailure{kCustomColumn, quote(text) + " is not a JSON object"};
-      out.custom = parsed.dump();
+      if (!parsed.empty()) out.custom = parsed.dump();  // {} is stored as no custom fields
     }
   }
 }

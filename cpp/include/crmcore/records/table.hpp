@@ -10,6 +10,10 @@ namespace crmcore::records {
 struct Column {
   enum class Storage { Int, Real, Text };
 
+  Column() = default;
+  Column(std::string column_name, Storage column_storage)
+      : name(std::move(column_name)), storage(column_storage) {}
+
   std::string name;
   Storage storage = Storage::Text;
   std::vector<int64_t> ints;
