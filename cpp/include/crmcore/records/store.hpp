@@ -92,6 +92,7 @@ class Store {
 
  private:
   std::string kind_of_locked(int64_t id) const;
+  int64_t count_locked(const std::string& table) const;
   WriteResult write(const WriteRequest& request);
   void insert_rows(const WriteRequest& request, WriteResult& result);
   void update_row(const WriteRequest& request);
