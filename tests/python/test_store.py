@@ -288,3 +288,24 @@ def test_user_input_never_becomes_sql(db):
     assert db.find("customers", name=evil).index.tolist() == [cid]
     assert db.find("customers", region=evil).index.tolist() == [cid]
     assert db.count("customers") == 1
+
+
+def test_large_import_rebuilds_indexes_and_rolls_back_whole(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "big.crm"
+    n = 60_000  # above the size at which imports rebuild plain indexes afterwards
+    with crm.open(path) as db:
+        cid = db.add("customers", name="A")
+        df = pd.DataFrame({"customer_id": cid, "ordered_at": "2024-01-01", "amount": np.arange(n, dtype=float)})
+        bad = df.copy()
+        bad.loc[n - 1, "customer_id"] = 10**9
+        with pytest.raises(crm.ValidationError, match=f"row {n - 1}"):
+            db.import_frame("orders", bad, progress=False)
+        db.import_frame("orders", df, progress=False)
+        assert db.integrity_check() == "ok"
+        assert len(db.find("orders", customer_id=cid)) == n
+    con = sqlite3.connect(path)
+    indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='orders'")}
+    con.close()
+    assert {"orders_customer_id", "orders_staff_id"} <= indexes
