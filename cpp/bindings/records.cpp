@@ -144,17 +144,16 @@ void bind_records(py::module_& m) {
           [](records::Store& s, const std::string& kind, const py::list& columns, const std::string& on_error,
              py::object progress) {
             Table t = to_table(columns);
-            records::Progress report;
-            if (!progress.is_none()) {
-              report = [progress](size_t done, size_t total) {
-                py::gil_scoped_acquire gil;
-                progress(done, total);
-                if (PyErr_CheckSignals() != 0) {
-                  PyErr_Clear();
-                  throw crmcore::Interrupted();  // Ctrl-C: the import rolls back
-                }
-              };
-            }
+            // Called every 64K rows: draws the progress bar, if any, and lets
+            // Ctrl-C stop the import (which then rolls back whole).
+            records::Progress report = [progress](size_t done, size_t total) {
+              py::gil_scoped_acquire gil;
+              if (!progress.is_none()) progress(done, total);
+              if (PyErr_CheckSignals() != 0) {
+                PyErr_Clear();
+                throw crmcore::Interrupted();
+              }
+            };
             records::WriteResult result;
             {
               py::gil_scoped_release release;

@@ -309,3 +309,31 @@ def test_large_import_rebuilds_indexes_and_rolls_back_whole(tmp_path):
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='orders'")}
     con.close()
     assert {"orders_customer_id", "orders_staff_id"} <= indexes
+
+
+def test_file_from_a_newer_crmcore_is_refused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "future.crm"
+    crm.open(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(crm.StorageError, match="schema version 99"):
+        crm.open(path)
+
+
+def test_ctrl_c_during_an_import_rolls_it_back(db):
+    import os
+    import signal
+
+    from crmcore.store import _columns
+
+    cid = db.add("customers", name="A")
+    df = pd.DataFrame({"customer_id": cid, "ordered_at": "2024-01-01", "amount": np.ones(200_000)})
+    with pytest.raises(KeyboardInterrupt):
+        db._core.insert("orders", _columns("orders", df), "raise",
+                        lambda done, total: os.kill(os.getpid(), signal.SIGINT))
+    assert db.count("orders") == 0
+    assert db.integrity_check() == "ok"
