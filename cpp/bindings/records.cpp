@@ -206,6 +206,9 @@ void bind_records(py::module_& m) {
             return to_numpy(s.find_phone(kind, phone));
           },
           py::arg("kind"), py::arg("phone"))
+      .def("begin", &records::Store::begin)
+      .def("commit", &records::Store::commit, py::call_guard<py::gil_scoped_release>())
+      .def("rollback", &records::Store::rollback)
       .def("kind_of", &records::Store::kind_of, py::arg("id"))
       .def("count", &records::Store::count, py::arg("kind"))
       .def("schema_version", &records::Store::schema_version)

@@ -5,6 +5,7 @@ into C++ as NumPy columns; there is no Python loop over rows.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -117,6 +118,25 @@ class Database(GraphMethods, ScoringMethods):
         if self._store is None:
             raise _core.Error(f"the database {self.path!r} is closed")
         return self._store
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """Groups writes so that they land together or not at all.
+
+        >>> db = open()
+        >>> with db.transaction():
+        ...     cid = db.add("customers", name="Acme")
+        ...     _ = db.add("contacts", name="Li Lei")
+        >>> db.count("contacts")
+        1
+        """
+        self._core.begin()
+        try:
+            yield self
+        except BaseException:
+            self._core.rollback()
+            raise
+        self._core.commit()
 
     # -- single records ---------------------------------------------------
     def add(self, kind: str, /, **fields: Any) -> int:

@@ -337,3 +337,26 @@ def test_ctrl_c_during_an_import_rolls_it_back(db):
                         lambda done, total: os.kill(os.getpid(), signal.SIGINT))
     assert db.count("orders") == 0
     assert db.integrity_check() == "ok"
+
+
+def test_transaction_groups_writes(db):
+    with db.transaction():
+        cid = db.add("customers", name="A")
+        db.add("contacts", name="B")
+    assert db.count("customers") == 1 and db.count("contacts") == 1
+    with pytest.raises(crm.ValidationError):
+        with db.transaction():
+            db.add("customers", name="C")
+            db.update("customers", cid, region="X")
+            db.add("orders", customer_id=cid, ordered_at="2024-01-01", amount="lots")
+    assert db.count("customers") == 1 and db.get("customers", cid)["region"] is None
+    # A failed write inside a transaction undoes only itself if the caller goes on.
+    with db.transaction():
+        db.add("customers", name="D")
+        with pytest.raises(crm.ValidationError):
+            db.add("customers", name="")
+    assert db.count("customers") == 2
+    with pytest.raises(crm.Error, match="already open"):
+        with db.transaction():
+            with db.transaction():
+                pass

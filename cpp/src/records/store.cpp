@@ -436,19 +436,44 @@ WriteResult Store::write(const WriteRequest& req) {
     }
   }
   WriteResult result;
-  sql::exec(impl_->db, "BEGIN IMMEDIATE");
+  // Inside a caller's transaction a write is a savepoint: it still lands
+  // whole or not at all, and the caller's commit or rollback decides the rest.
+  const bool nested = transaction_depth_ > 0;
+  sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
   try {
     switch (req.op) {
       case WriteOp::Insert: insert_rows(req, result); break;
       case WriteOp::Update: update_row(req); break;
       case WriteOp::Delete: delete_row(req); break;
     }
-    sql::exec(impl_->db, "COMMIT");
+    sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
   } catch (...) {
-    sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
+                 nullptr);
     throw;
   }
   return result;
+}
+
+void Store::begin() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
+  sql::exec(impl_->db, "BEGIN IMMEDIATE");
+  transaction_depth_ = 1;
+}
+
+void Store::commit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (transaction_depth_ == 0) throw Error("no transaction is open");
+  sql::exec(impl_->db, "COMMIT");
+  transaction_depth_ = 0;
+}
+
+void Store::rollback() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (transaction_depth_ == 0) throw Error("no transaction is open");
+  sql::exec(impl_->db, "ROLLBACK");
+  transaction_depth_ = 0;
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows) {

@@ -85,6 +85,12 @@ class Store {
   // The newest audit entries: seq, at, op, kind, record_id, rows.
   Table audit_log(int64_t limit) const;
 
+  // Groups several writes into one transaction: they commit together or not
+  // at all. Not nested; each write inside still lands whole or not at all.
+  void begin();
+  void commit();
+  void rollback();
+
   void add_write_hook(WriteHook hook);
   const std::string& path() const { return path_; }
 
@@ -103,6 +109,7 @@ class Store {
   std::string path_;
   mutable std::mutex mutex_;
   std::vector<WriteHook> hooks_;
+  int transaction_depth_ = 0;
 };
 
 inline constexpr int kSchemaVersion = 1;
