@@ -5,6 +5,8 @@
 >>> db = crm.open(":memory:")
 >>> ids = crm.datasets.load(db, data)
 """
+from .cdnow import cdnow
+from .loader import load
 from .synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
 
-__all__ = ["KINDS", "REFERENCES", "SyntheticCRM", "synthetic"]
+__all__ = ["KINDS", "REFERENCES", "SyntheticCRM", "cdnow", "load", "synthetic"]
