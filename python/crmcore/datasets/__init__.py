@@ -4,9 +4,11 @@
 >>> data = crm.datasets.synthetic(1_000, seed=0)
 >>> db = crm.open(":memory:")
 >>> ids = crm.datasets.load(db, data)
+>>> db.count("customers")
+1000
 """
-from .cdnow import cdnow
-from .loader import load
-from .synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
+from ._cdnow import cdnow
+from ._loader import load
+from ._synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
 
 __all__ = ["KINDS", "REFERENCES", "SyntheticCRM", "cdnow", "load", "synthetic"]

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from .synthetic import KINDS, REFERENCES
+from ._synthetic import KINDS, REFERENCES
 
 _LINK_ENDS = {"src": "src_kind", "dst": "dst_kind"}
 

@@ -22,7 +22,7 @@ Foreign keys are row positions into the referenced frame (-1 for none);
 import numpy as np
 import pandas as pd
 
-from . import vocab as V
+from . import _vocab as V
 from ._text import (FULL_WIDTH, Parts, ascii_slug, blank, concat, digits, put,
                     render_by_choice, to_object, vocab)
 
