@@ -111,6 +111,18 @@ def _draw(rng, n, weights):
     return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(cdf) - 1)
 
 
+def _draw_many(rng, n, weights, bits=20):
+    """Like _draw for many categories: a gather from a 2**bits-slot table, not a binary search.
+
+    Each category gets slots in proportion to its weight (at least one), so
+    probabilities are exact to about 2**-bits.
+    """
+    w = _weights(weights)
+    slots = np.maximum(np.round(w * (1 << bits)).astype(np.int64), 1)
+    table = np.repeat(np.arange(len(w)), slots)
+    return table[rng.integers(0, len(table), n)]
+
+
 def _frame(columns):
     # copy=False keeps each column its own block: consolidating millions of
     # rows into 2-D blocks would copy everything once more for nothing.
@@ -574,7 +586,7 @@ class _Generator:
                                    np.where(prospect, np.minimum(self.acquired + 180.0, self.span - 1e-6),
                                             self.span - 1e-6))
 
-        order = np.lexsort((cust, when))
+        order = np.argsort(when, kind="stable")
         cust, when = cust[order], when[order]
         k = len(cust)
         b2b = org[cust]
@@ -588,7 +600,7 @@ class _Generator:
         product = np.empty(n_line, dtype=np.int64)
         for flag, affinity in ((True, b2b_affinity), (False, b2c_affinity)):
             sel = np.flatnonzero(line_b2b == flag)
-            product[sel] = _draw(rng, len(sel), self.popularity * affinity[self.product_cat])
+            product[sel] = _draw_many(rng, len(sel), self.popularity * affinity[self.product_cat])
         bulk = np.isin(self.product_cat[product], [1, 5])
         qty = rng.geometric(np.where(line_b2b, 0.3, 0.75)) * np.where(line_b2b & bulk, 5, 1)
         tier = np.array([0.0, 0.05, 0.1, 0.15])[_draw(rng, n, [40, 30, 20, 10])]

@@ -80,11 +80,16 @@ def render_by_choice(parts, templates, choice, rows=None):
     """Render row i with templates[choice[i]]; one ufunc pass per template."""
     n = len(choice)
     rows = np.arange(n) if rows is None else rows
-    out = blank(n)
+    pieces = []
     for k, template in enumerate(templates):
         sel = np.flatnonzero(choice == k)
         if len(sel):
-            out = put(out, sel, parts.render(template, rows[sel]))
+            pieces.append((sel, parts.render(template, rows[sel])))
+    # Allocate once at the widest piece's width: widening as we go would copy the column each time.
+    widest = max([v.dtype for _, v in pieces], key=lambda d: d.itemsize, default=np.dtype("U1"))
+    out = np.zeros(n, dtype=widest)
+    for sel, values in pieces:
+        out[sel] = values
     return out
 
 
