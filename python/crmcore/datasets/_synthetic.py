@@ -317,6 +317,12 @@ class _Generator:
         out = put(out, caps, np.strings.capitalize(out[caps]))
         return out
 
+    def private_mail_domains(self, latin):
+        """Web-mail domains: Chinese providers for Chinese names, international ones otherwise."""
+        cn, intl = vocab(V.PERSON_EMAIL_DOMAINS_CN), vocab(V.PERSON_EMAIL_DOMAINS_LATIN)
+        n = len(latin)
+        return np.where(latin, intl[self.rng.integers(0, len(intl), n)], cn[self.rng.integers(0, len(cn), n)])
+
     # ---- kinds ------------------------------------------------------------
 
     def staff(self):
@@ -384,9 +390,7 @@ class _Generator:
         self.domain = domain
 
         phone, e164 = self.phones(city, np.where(org, rng.random(n) < 0.35, rng.random(n) < 0.93))
-        cn_dom, lat_dom = V.PERSON_EMAIL_DOMAINS_CN, V.PERSON_EMAIL_DOMAINS_LATIN
-        pdom = np.where(latin, vocab(lat_dom)[rng.integers(0, len(lat_dom), n)],
-                        vocab(cn_dom)[rng.integers(0, len(cn_dom), n)])
+        pdom = self.private_mail_domains(latin)
         email = self.emails(given, family, pdom, [
             ("{g}.{f}@{d}", 30), ("{f}{g}{nn}@{d}", 25), ("{i}{f}{yy}@{d}", 20), ("{g}_{f}@{d}", 10),
             ("{g}{f}@{d}", 15)])
@@ -450,8 +454,7 @@ class _Generator:
         name, given, family = self.person_names(m, latin)
         phone, _ = self.phones(city, rng.random(m) < 0.9)
         org_home = self.org[home]
-        pdom = vocab(V.PERSON_EMAIL_DOMAINS_CN)[rng.integers(0, len(V.PERSON_EMAIL_DOMAINS_CN), m)]
-        email = self.emails(given, family, np.where(org_home, self.domain[home], pdom),
+        email = self.emails(given, family, np.where(org_home, self.domain[home], self.private_mail_domains(latin)),
                             [("{g}.{f}@{d}", 50), ("{i}{f}@{d}", 30), ("{f}{g}{nn}@{d}", 20)])
         senior = ["General Manager", "CEO", "CFO", "Purchasing Manager", "Operations Director"]
         title = np.where(rank == 0, _choose(senior, rng.integers(0, len(senior), m)),
