@@ -51,6 +51,7 @@ KINDS = [
     "tickets", "surveys", "campaign_members", "tasks", "links",
 ]
 
+SALES, SERVICE = 0, 1       # positions in vocab.STAFF_DEPARTMENTS
 DEAL_STAGES = ["potential", "qualified", "proposal", "negotiating"]
 ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
 STAGE_PROBABILITY = {"potential": 0.1, "qualified": 0.25, "proposal": 0.5,
@@ -419,9 +420,8 @@ class _Generator:
         source = np.where(org, _choose(src_org, _draw(rng, n, [20, 20, 20, 15, 15, 10])),
                           _choose(src_person, _draw(rng, n, [30, 20, 20, 15, 10, 5])))
         self.referred = source == "referral"
-        sales = 0
         owned = org | (rng.random(n) < 0.25)
-        owner = np.where(owned, self.staff_of(sales, n), -1)
+        owner = np.where(owned, self.staff_of(SALES, n), -1)
         self.owner = owner
         self.e164 = e164
         self.frames["customers"] = _frame({
@@ -624,7 +624,7 @@ class _Generator:
         status[(when > self.span - 5) & (status == 0)] = 3
         staff = np.where(b2b, self.owner[cust], -1)
         in_store = channel == 6
-        staff[in_store] = self.staff_of(0, in_store.sum())
+        staff[in_store] = self.staff_of(SALES, in_store.sum())
         self.order_cust, self.order_time, self.order_status = cust, when, status
         self.order_amount_c = amount_c.astype(np.int64)
         self.frames["orders"] = _frame({
@@ -718,7 +718,7 @@ class _Generator:
         self.frames["interactions"] = _frame({
             "customer_id": cust.astype(np.int64),
             "contact_id": self.contact_for(cust, 0.8),
-            "staff_id": self.staff_for(cust, 0.7, 1).astype(np.int64),
+            "staff_id": self.staff_for(cust, 0.7, SERVICE).astype(np.int64),
             "channel": _choose(chans, ch),
             "direction": direction,
             "occurred_at": self.time(when),
@@ -765,7 +765,7 @@ class _Generator:
             "amount": amount,
             "probability": pd.Series(current).map(STAGE_PROBABILITY).to_numpy(float),
             "expected_close": self.time(created + rng.uniform(45, 120, d)),
-            "owner_id": self.staff_for(cust, 0.9, 0).astype(np.int64),
+            "owner_id": self.staff_for(cust, 0.9, SALES).astype(np.int64),
             "closed_at": self.time(closed_at),
         })
         self.frames["deal_stages"] = _frame({
@@ -892,7 +892,7 @@ class _Generator:
         self.frames["tasks"] = _frame({
             "subject": _choose(V.TASK_SUBJECTS, rng.integers(0, len(V.TASK_SUBJECTS), m)),
             "due_at": self.time(due),
-            "assignee_id": self.staff_for(cust, 0.8, 0).astype(np.int64),
+            "assignee_id": self.staff_for(cust, 0.8, SALES).astype(np.int64),
             "customer_id": cust.astype(np.int64),
             "contact_id": self.contact_for(cust, 0.4),
             "done": done,
