@@ -366,6 +366,7 @@ class _Generator:
 
         # Acquisition: more customers lately (density rising over the period).
         self.acquired = rng.random(n) ** 0.7 * (self.span - 30.0)
+        self.by_acquisition = np.argsort(self.acquired)
 
         name, given, family = self.person_names(n, latin)
         industry = _draw(rng, n, [i[3] for i in V.INDUSTRIES])
@@ -426,7 +427,7 @@ class _Generator:
         self.e164 = e164
         self.frames["customers"] = _frame({
             "name": to_object(name),
-            "kind": np.where(org, "organization", "person").astype(object),
+            "kind": _choose(["person", "organization"], org.astype(int)),
             "phone": to_object(phone),
             "email": to_object(email, ~has_email),
             "address": to_object(address),
@@ -589,7 +590,10 @@ class _Generator:
                                    np.where(prospect, np.minimum(self.acquired + 180.0, self.span - 1e-6),
                                             self.span - 1e-6))
 
-        order = np.argsort(when, kind="stable")
+        # Rows so far are grouped by customer; the frame lists orders by time.
+        # (Times are random fractions of a second apart: the plain, fast
+        # argsort is as deterministic as a stable one here.)
+        order = np.argsort(when)
         cust, when = cust[order], when[order]
         k = len(cust)
         b2b = org[cust]
@@ -644,8 +648,9 @@ class _Generator:
             "unit_price": price_c / 100.0,
             "unit_cost": cost_c / 100.0,
         })
-        # Per-customer lists of their orders (orders sorted by customer).
-        by_cust = np.argsort(cust, kind="stable")
+        # Per-customer lists of their orders: where each customer-grouped row went.
+        by_cust = np.empty(k, dtype=np.int64)
+        by_cust[order] = np.arange(k)
         self.orders_by_cust = by_cust
         self.orders_start = np.cumsum(made) - made
         self.payments()
@@ -657,7 +662,8 @@ class _Generator:
         split = b2b & (rng.random(len(paid)) < 0.2)
         reps = 1 + split
         rows = np.repeat(paid, reps)
-        part = _rank_in_group(reps)
+        part = np.zeros(len(rows), dtype=np.int64)          # 0 = first or only payment, 1 = second
+        part[(np.cumsum(reps) - 1)[split]] = 1
         amt = self.order_amount_c[rows]
         half = amt // 2
         amount_c = np.where(np.repeat(split, reps), np.where(part == 0, half, amt - half), amt)
@@ -712,9 +718,9 @@ class _Generator:
         flat = [(i, s) for i, c in enumerate(chans) for s in V.INTERACTION_SUMMARIES[c]]
         cnt = np.bincount([i for i, _ in flat], minlength=len(chans))
         summary = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, ch))
-        direction = np.where(rng.random(m) < 0.4, "inbound", "outbound").astype(object)
+        direction = _choose(["outbound", "inbound"], (rng.random(m) < 0.4).astype(int))
         direction[ch == chans.index("note")] = None
-        order = np.argsort(when, kind="stable")
+        order = np.argsort(when)
         self.frames["interactions"] = _frame({
             "customer_id": cust.astype(np.int64),
             "contact_id": self.contact_for(cust, 0.8),
@@ -825,7 +831,7 @@ class _Generator:
         cnt = np.bincount([c for c, _ in flat], minlength=6)[1:]
         comment = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, csat.astype(int) - 1))
         comment[rng.random(k) < 0.6] = None
-        order = np.argsort(s_at, kind="stable")
+        order = np.argsort(s_at)
         self.frames["surveys"] = _frame({
             "customer_id": s_cust.astype(np.int64),
             "contact_id": self.contact_for(s_cust, 0.5),
@@ -857,7 +863,7 @@ class _Generator:
             "budget": budget,
         })
         # Members: a sample of the customers known when the campaign starts.
-        by_acq = np.argsort(self.acquired, kind="stable")
+        by_acq = self.by_acquisition
         known = np.searchsorted(self.acquired[by_acq], start)
         size = np.minimum(known, np.round(known * rng.uniform(0.02, 0.06, c))).astype(np.int64)
         camp = np.repeat(np.arange(c), size)
@@ -940,7 +946,7 @@ class _Generator:
 
         # Referrals: each referred customer names someone acquired earlier,
         # often someone who was referred too, so chains grow several levels deep.
-        by_acq = np.argsort(self.acquired, kind="stable")
+        by_acq = self.by_acquisition
         rank_all = np.empty(n, dtype=np.int64)
         rank_all[by_acq] = np.arange(n)
         referred = by_acq[self.referred[by_acq]]       # in acquisition order
@@ -997,15 +1003,14 @@ class _Generator:
         n = self.n
         cust = self.frames["customers"]
         since_last = self.span - self.last_order
-        status = np.where(self.order_count == 0, "prospect",
-                          np.where(since_last <= 180, "active", np.where(since_last <= 540, "inactive", "lost")))
+        status = np.where(self.order_count == 0, 0, np.where(since_last <= 180, 1, np.where(since_last <= 540, 2, 3)))
         revenue = np.bincount(self.order_cust, weights=self.order_amount_c, minlength=n)
         vip = revenue >= np.quantile(revenue, 0.95) if n > 1 else revenue > 0
         flags = np.stack([vip, self.rng.random(n) < 0.3, self.rng.random(n) < 0.1, self.referred]).T
         names = ["vip", "newsletter", "price_sensitive", "referral"]
         combos = [";".join(t for t, bit in zip(names, range(4)) if code >> bit & 1) or None for code in range(16)]
         code = (flags * (1 << np.arange(4))).sum(axis=1)
-        cust["status"] = status.astype(object)
+        cust["status"] = _choose(["prospect", "active", "inactive", "lost"], status)
         cust["tags"] = np.asarray(combos, dtype=object)[code]
 
     def run(self):
