@@ -51,6 +51,9 @@ KINDS = [
     "tickets", "surveys", "campaign_members", "tasks", "links",
 ]
 
+# A third of the customers were already there at the start, acquired up to
+# this many days before it; their earlier orders are not in the data.
+LEAD_DAYS = 730
 SALES, SERVICE = 0, 1       # positions in vocab.STAFF_DEPARTMENTS
 DEAL_STAGES = ["potential", "qualified", "proposal", "negotiating"]
 ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
@@ -191,6 +194,11 @@ class _Generator:
     def clip_days(self, d):
         return np.clip(d, 0.0, self.span - 1e-6)
 
+    def clock(self, business):
+        """(days since start, cumulative intensity) on whole days: maps calendar to operational time and back."""
+        lam = np.concatenate([[0.0], np.cumsum(self.intensity(business))])
+        return np.arange(len(lam)) - float(LEAD_DAYS), lam
+
     def month_of_day(self):
         """Month (0 = January) of each whole day of the period."""
         dates = self.t0 + np.arange(int(np.ceil(self.span))) * np.timedelta64(1, "D")
@@ -205,9 +213,9 @@ class _Generator:
         return np.where(business, b2b, np.clip(b2c, 7.0, 23.9)) / 24.0
 
     def intensity(self, business):
-        """Relative purchase intensity per calendar day over the period."""
-        dates = self.t0 + np.arange(int(np.ceil(self.span))) * np.timedelta64(1, "D")
-        month = self.month_of_day()
+        """Relative purchase intensity per calendar day, from LEAD_DAYS before the start to the end."""
+        dates = self.t0 + np.arange(-LEAD_DAYS, int(np.ceil(self.span))) * np.timedelta64(1, "D")
+        month = dates.astype("datetime64[M]").astype(int) % 12
         day = (dates - dates.astype("datetime64[M]")).astype("timedelta64[D]").astype(int) + 1
         dow = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 0 = Monday
         if business:
@@ -364,8 +372,16 @@ class _Generator:
         latin = np.where(china, rng.random(n) < np.where(org, 0.0, 0.06), rng.random(n) < np.where(org, 1.0, 0.7))
         self.city, self.org, self.latin, self.china = city, org, latin, china
 
-        # Acquisition: more customers lately (density rising over the period).
-        self.acquired = rng.random(n) ** 0.7 * (self.span - 30.0)
+        # Acquisition: an existing base, then more and more new customers,
+        # who also come in with the seasons (promotions bring first orders).
+        existing = rng.random(n) < 0.35
+        share = rng.random(n) ** 0.7
+        self.acquired = -rng.random(n) * LEAD_DAYS
+        for business in (True, False):
+            grid, lam = self.clock(business)
+            rows = np.flatnonzero(~existing & (org == business))
+            u_start, u_end = np.interp([0.0, self.span], grid, lam)
+            self.acquired[rows] = np.interp(u_start + share[rows] * (u_end - u_start), lam, grid)
         self.by_acquisition = np.argsort(self.acquired)
 
         name, given, family = self.person_names(n, latin)
@@ -559,36 +575,42 @@ class _Generator:
         # Map each customer's operational clock through the calendar intensity.
         when = np.empty(len(cust))
         for business in (True, False):
-            w = self.intensity(business)
-            lam = np.concatenate([[0.0], np.cumsum(w)])
+            grid, lam = self.clock(business)
             sel = org[cust] == business
-            u0 = np.interp(self.acquired[cust[sel]], np.arange(len(lam)), lam)
-            when[sel] = np.interp(u0 + op_time[sel], lam, np.arange(len(lam)), right=np.inf)
-        inside = when < self.span
-        day = np.floor(when[inside])
-        when = day + self.hour_of_day(len(day), org[cust[inside]])
-        cust = cust[inside]
+            u0 = np.interp(self.acquired[cust[sel]], grid, lam)
+            when[sel] = np.interp(u0 + op_time[sel], lam, grid, right=np.inf)
+        before_end = when < self.span
+        cust = cust[before_end]
+        when = np.floor(when[before_end]) + self.hour_of_day(len(cust), org[cust])
 
         # The hidden truth: who dropped out (made all planned purchases) and when.
-        made = np.bincount(cust, minlength=n)
-        last = np.full(n, np.nan)
-        np.fmax.at(last, cust, when)
-        dropped = (made == planned) & (planned > 0)
+        last_any = np.full(n, np.nan)
+        np.fmax.at(last_any, cust, when)
+        dropped = (np.bincount(cust, minlength=n) == planned) & (planned > 0)
         self.truth = _frame({
             "acquired_at": self.time(self.acquired),
             "purchase_rate": rate * 365.25,
             "dropout_p": p_drop,
             "prospect": prospect,
-            "dropped_at": self.time(np.where(dropped, last, np.nan)),
+            "dropped_at": self.time(np.where(dropped, last_any, np.nan)),
             "phone_e164": to_object(self.e164),
             "organization": org,
         })
-        self.last_order = last
-        self.order_count = made
+        self.prospect = prospect
         # Active window: interactions etc. happen while the customer is around.
-        self.active_end = np.where(dropped, np.minimum(last + 120.0, self.span - 1e-6),
+        self.active_end = np.where(dropped, np.minimum(last_any + 120.0, self.span - 1e-6),
                                    np.where(prospect, np.minimum(self.acquired + 180.0, self.span - 1e-6),
                                             self.span - 1e-6))
+        self.present = self.active_end > 0      # still around at some time in the period
+
+        # Only orders inside the period are on record.
+        inside = when >= 0
+        cust, when = cust[inside], when[inside]
+        made = np.bincount(cust, minlength=n)
+        last = np.full(n, np.nan)
+        np.fmax.at(last, cust, when)
+        self.last_order = last
+        self.order_count = made
 
         # Rows so far are grouped by customer; the frame lists orders by time.
         # (Times are random fractions of a second apart: the plain, fast
@@ -709,7 +731,7 @@ class _Generator:
         rng = self.rng
         n = self.n
         lam = np.where(self.org, 2.0 + 1.0 * self.order_count, 0.3 + 0.4 * self.order_count)
-        cust = np.repeat(np.arange(n), rng.poisson(lam))
+        cust = np.repeat(np.arange(n), rng.poisson(lam * self.present))
         m = len(cust)
         b2b = self.org[cust]
         when = self.event_times(cust, 0.5, lambda k: rng.normal(-2.0, 6.0, k))
@@ -736,7 +758,7 @@ class _Generator:
     def deals(self):
         rng = self.rng
         n = self.n
-        count = np.where(self.org, rng.poisson(1.2, n), (rng.random(n) < 0.03).astype(int))
+        count = np.where(self.org, rng.poisson(1.2, n), (rng.random(n) < 0.03).astype(int)) * self.present
         cust = np.repeat(np.arange(n), count)
         d = len(cust)
         lo = np.maximum(self.acquired[cust] - 60.0, 0.0)
@@ -781,7 +803,7 @@ class _Generator:
     def tickets_and_surveys(self):
         rng = self.rng
         n = self.n
-        cust = np.repeat(np.arange(n), rng.poisson(0.05 + 0.12 * self.order_count))
+        cust = np.repeat(np.arange(n), rng.poisson((0.05 + 0.12 * self.order_count) * self.present))
         t = len(cust)
         opened = self.event_times(cust, 0.8, lambda k: rng.exponential(10.0, k))
         sev = _draw(rng, t, [45, 35, 15, 5])
@@ -890,7 +912,7 @@ class _Generator:
     def tasks(self):
         rng = self.rng
         n = self.n
-        cust = np.repeat(np.arange(n), rng.poisson(np.where(self.org, 1.0, 0.25)))
+        cust = np.repeat(np.arange(n), rng.poisson(np.where(self.org, 1.0, 0.25) * self.present))
         m = len(cust)
         due = self.event_times(cust, 0.3, lambda k: rng.uniform(1, 14, k)) + 2.0
         due = self.clip_days(due)
@@ -1003,7 +1025,9 @@ class _Generator:
         n = self.n
         cust = self.frames["customers"]
         since_last = self.span - self.last_order
-        status = np.where(self.order_count == 0, 0, np.where(since_last <= 180, 1, np.where(since_last <= 540, 2, 3)))
+        # No order on record: a prospect, or a customer who left before the period.
+        status = np.where(self.order_count == 0, np.where(self.prospect, 0, 3),
+                          np.where(since_last <= 180, 1, np.where(since_last <= 540, 2, 3)))
         revenue = np.bincount(self.order_cust, weights=self.order_amount_c, minlength=n)
         vip = revenue >= np.quantile(revenue, 0.95) if n > 1 else revenue > 0
         flags = np.stack([vip, self.rng.random(n) < 0.3, self.rng.random(n) < 0.1, self.referred]).T
