@@ -1,8 +1,465 @@
-"""The relationship graph (placeholder until the graph part lands)."""
+"""The relationship graph: a compact C++ graph over record ids and its analyses.
+
+``Graph`` works on any edge list (NumPy arrays in, pandas objects indexed by
+node id out); ``GraphMethods`` gives the store's Database the relationship
+analyses built on its links, orders and interactions.
+
+>>> import crmcore as crm
+>>> g = crm.Graph.from_edges([1, 2, 3], [2, 3, 1])
+>>> g.pagerank().round(3).tolist()
+[0.333, 0.333, 0.333]
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+
+__all__ = ["Graph", "GraphMethods"]
+
+_MAX_TYPES = 256
+
+
+def _int64(values, what):
+    if isinstance(values, (pd.Series, pd.Index)):
+        if values.hasnans:
+            raise ValueError(f"{what} contains missing values")
+        values = values.to_numpy(dtype=np.int64)
+    return np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1))
+
+
+def _float64(values, what):
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} must be finite numbers")
+    return np.ascontiguousarray(arr)
 
 
 class Graph:
-    """An in-memory graph over record ids."""
+    """A compact in-memory graph (CSR) whose nodes are int64 record ids.
+
+    Build it with :meth:`from_edges`, :meth:`from_networkx` or ``db.graph()``.
+    Every analysis runs in C++ with the GIL released (Ctrl-C stops it) and
+    returns pandas objects indexed by node id.
+
+    >>> g = Graph.from_edges([10, 10, 20], [20, 30, 30], weight=[0.9, 0.5, 0.8])
+    >>> g.num_nodes, g.num_edges
+    (3, 3)
+    """
+
+    def __init__(self, core, type_names=None):
+        self._g = core
+        self._ids = core.ids()
+        self._ids.setflags(write=False)
+        self._type_names = list(type_names) if type_names is not None else None
+
+    # ---- construction -------------------------------------------------------
+    @classmethod
+    def from_edges(cls, src, dst, weight=None, directed=False, types=None, nodes=None):
+        """Graph from parallel arrays of edge endpoints.
+
+        ``weight`` gives one finite number per edge; ``types`` one label per
+        edge (strings or small ints, at most 256 distinct) that ``neighbors``,
+        ``ego`` and friends can filter on; ``nodes`` adds nodes without edges.
+
+        >>> g = Graph.from_edges([1, 2], [2, 3], types=["knows", "works_at"], nodes=[99])
+        >>> g.num_nodes
+        4
+        """
+        src = _int64(src, "src")
+        dst = _int64(dst, "dst")
+        w = None if weight is None else _float64(weight, "weight")
+        codes, names = None, None
+        if types is not None:
+            codes_arr, uniques = pd.factorize(pd.Series(np.asarray(types, dtype=object)))
+            if (codes_arr < 0).any():
+                raise ValueError("types contains missing values")
+            if len(uniques) > _MAX_TYPES:
+                raise ValueError(f"at most {_MAX_TYPES} distinct edge types are supported")
+            codes = codes_arr.astype(np.uint8)
+            names = list(uniques)
+        extra = None if nodes is None else _int64(nodes, "nodes")
+        core = _core.GraphCore.from_edges(src, dst, w, codes, bool(directed), extra)
+        return cls(core, names)
+
+    @classmethod
+    def from_networkx(cls, G, weight="weight", type="type"):  # noqa: A002 - mirrors the edge attribute
+        """Graph from a NetworkX graph whose nodes are integers.
+
+        Edge attribute ``weight`` (default 1 where missing) becomes the weight
+        and ``type`` the edge type, when any edge has them.
+
+        >>> import networkx as nx
+        >>> Graph.from_networkx(nx.path_graph(4)).num_edges
+        3
+        """
+        edges = list(G.edges(data=True))
+        src = np.fromiter((u for u, _, _ in edges), dtype=np.int64, count=len(edges))
+        dst = np.fromiter((v for _, v, _ in edges), dtype=np.int64, count=len(edges))
+        has_w = weight is not None and any(weight in d for _, _, d in edges)
+        w = [d.get(weight, 1.0) for _, _, d in edges] if has_w else None
+        has_t = type is not None and any(type in d for _, _, d in edges)
+        t = [d.get(type, "") for _, _, d in edges] if has_t else None
+        nodes = np.fromiter(G.nodes(), dtype=np.int64, count=G.number_of_nodes())
+        return cls.from_edges(src, dst, weight=w, directed=G.is_directed(), types=t, nodes=nodes)
+
+    def to_networkx(self):
+        """The graph as a NetworkX Graph or DiGraph (edge attributes weight, type).
+
+        >>> Graph.from_edges([1], [2]).to_networkx().number_of_edges()
+        1
+        """
+        import networkx as nx
+
+        G = nx.DiGraph() if self.directed else nx.Graph()
+        G.add_nodes_from(self._ids.tolist())
+        src, dst, w, t = self._edge_arrays()
+        attrs = [{} for _ in range(len(src))]
+        if w is not None:
+            for a, x in zip(attrs, w.tolist()):
+                a["weight"] = x
+        if t is not None:
+            for a, x in zip(attrs, t.tolist()):
+                a["type"] = x
+        G.add_edges_from(zip(src.tolist(), dst.tolist(), attrs))
+        return G
+
+    def edges(self):
+        """The edges as a DataFrame (src, dst, weight, type), undirected ones once.
+
+        >>> Graph.from_edges([1], [2]).edges().shape
+        (1, 2)
+        """
+        src, dst, w, t = self._edge_arrays()
+        cols = {"src": src, "dst": dst}
+        if w is not None:
+            cols["weight"] = w
+        if t is not None:
+            cols["type"] = t
+        return pd.DataFrame(cols)
+
+    def _edge_arrays(self):
+        s, d, w, t = self._g.edges()
+        types = None
+        if t is not None:
+            types = np.asarray(self._type_names, dtype=object)[t]
+        return self._ids[s], self._ids[d], w, types
+
+    def to_undirected(self):
+        """The same nodes with every edge undirected (weights and types kept).
+
+        >>> Graph.from_edges([1], [2], directed=True).to_undirected().directed
+        False
+        """
+        return Graph(self._g.to_undirected(), self._type_names)
+
+    def subgraph(self, nodes, types=None):
+        """The subgraph induced by ``nodes``, keeping edges of ``types`` only.
+
+        >>> Graph.from_edges([1, 2], [2, 3]).subgraph([1, 2]).num_edges
+        1
+        """
+        return Graph(self._g.subgraph(_int64(nodes, "nodes"), self._type_codes(types)),
+                     self._type_names)
+
+    # ---- size -----------------------------------------------------------------
+    @property
+    def num_nodes(self) -> int:
+        return self._g.num_nodes
+
+    @property
+    def num_edges(self) -> int:
+        return self._g.num_edges
+
+    @property
+    def directed(self) -> bool:
+        return self._g.directed
+
+    @property
+    def weighted(self) -> bool:
+        return self._g.weighted
+
+    @property
+    def nodes(self) -> pd.Index:
+        """Node ids, sorted."""
+        return pd.Index(self._ids, name="node")
+
+    @property
+    def edge_types(self):
+        """The edge type labels, or None when the graph is untyped."""
+        return None if self._type_names is None else list(self._type_names)
+
+    def memory_bytes(self, detail=False):
+        """Bytes held by the graph; ``detail=True`` splits it per node and per edge.
+
+        >>> Graph.from_edges([1], [2]).memory_bytes() > 0
+        True
+        """
+        topo, attrs = self._g.topology_bytes(), self._g.attribute_bytes()
+        if not detail:
+            return topo + attrs
+        n, m = max(self.num_nodes, 1), max(self.num_edges, 1)
+        node_part = self.num_nodes * 16  # id + row offset per node
+        return {
+            "total": topo + attrs,
+            "topology": topo,
+            "attributes": attrs,
+            "bytes_per_node": node_part / n,
+            "bytes_per_edge": (topo - node_part) / m,
+            "attribute_bytes_per_edge": attrs / m,
+        }
+
+    def __len__(self):
+        return self.num_nodes
+
+    def __contains__(self, node):
+        return bool(self._g.lookup(np.array([node], dtype=np.int64))[0] >= 0)
+
+    def __repr__(self):
+        kind = "directed" if self.directed else "undirected"
+        return f"<crmcore.Graph {kind}, {self.num_nodes} nodes, {self.num_edges} edges>"
+
+    # ---- helpers ----------------------------------------------------------------
+    def _series(self, values, name, index_positions=None):
+        ids = self._ids if index_positions is None else self._ids[index_positions]
+        return pd.Series(values, index=pd.Index(ids, name="node"), name=name)
+
+    def _nodes(self, positions):
+        return pd.Index(self._ids[positions], name="node")
+
+    def _type_codes(self, types):
+        if types is None:
+            return None
+        if self._type_names is None:
+            raise ValueError("this graph has no edge types to filter on")
+        if isinstance(types, (str, bytes)) or not isinstance(types, Iterable):
+            types = [types]
+        wanted = set(types)
+        return [code for code, name in enumerate(self._type_names) if name in wanted]
+
+    def _dense(self, mapping, what):
+        """A {node: value} mapping as an array aligned with the node ids."""
+        if mapping is None:
+            return None
+        s = pd.Series(mapping, dtype=np.float64) if isinstance(mapping, Mapping) else pd.Series(mapping)
+        pos = self._g.lookup(_int64(s.index, what))
+        if (pos < 0).any():
+            missing = s.index[pos < 0][0]
+            from . import NotFound
+
+            raise NotFound(f"{what}: node {missing} is not in the graph")
+        dense = np.zeros(self.num_nodes, dtype=np.float64)
+        np.add.at(dense, pos, s.to_numpy(dtype=np.float64))
+        return dense
+
+    # ---- analyses -------------------------------------------------------------------
+    def degree(self):
+        """Edges at each node (out-edges when directed; a self-loop counts once).
+
+        >>> Graph.from_edges([1, 1], [2, 3]).degree().tolist()
+        [2, 1, 1]
+        """
+        return self._series(self._g.degree(), "degree")
+
+    def pagerank(self, damping=0.85, personalization=None, weight=True, tol=1e-6, max_iter=100,
+                 dangling=None, nstart=None):
+        """PageRank per node, computed exactly as NetworkX's ``pagerank``.
+
+        ``personalization`` ({node: weight}) gives personalized PageRank around
+        a seed set; ``weight=False`` ignores edge weights.
+
+        >>> g = Graph.from_edges([1, 2, 3], [2, 3, 1], directed=True)
+        >>> g.pagerank(personalization={1: 1.0}).idxmax()
+        1
+        """
+        x = self._g.pagerank(float(damping), float(tol), int(max_iter), bool(weight),
+                             self._dense(personalization, "personalization"),
+                             self._dense(dangling, "dangling"), self._dense(nstart, "nstart"))
+        return self._series(x, "pagerank")
+
+    def components(self):
+        """Connected component per node (weak for directed graphs); 0 is the largest.
+
+        >>> Graph.from_edges([1, 3], [2, 4], nodes=[5]).components().tolist()
+        [0, 0, 1, 1, 2]
+        """
+        return self._series(self._g.components(), "component")
+
+    def shortest_path_lengths(self, source, weight=False, cutoff=None):
+        """Distance from ``source`` to every node it reaches (hops, or summed weights).
+
+        >>> Graph.from_edges([1, 2], [2, 3]).shortest_path_lengths(1).tolist()
+        [0, 1, 2]
+        """
+        if weight and self.weighted:
+            if cutoff is not None:
+                raise ValueError("cutoff applies to hop distances only")
+            d = self._g.dijkstra_distances(int(source))
+            reach = np.flatnonzero(np.isfinite(d))
+        else:
+            d = self._g.bfs_distances(int(source), -1 if cutoff is None else int(cutoff), None)
+            reach = np.flatnonzero(d >= 0)
+        return self._series(d[reach], "distance", reach)
+
+    def shortest_path(self, a, b, weight=False):
+        """Node ids of one shortest path from ``a`` to ``b``, or None when there is none.
+
+        >>> Graph.from_edges([1, 2, 1], [2, 3, 4]).shortest_path(4, 3)
+        [4, 1, 2, 3]
+        """
+        p = self._g.shortest_path(int(a), int(b), bool(weight))
+        return self._ids[p].tolist() if len(p) else None
+
+    def strongest_path(self, a, b):
+        """The introduction path from ``a`` to ``b`` maximising the product of
+        edge strengths (weights in (0, 1]); returns ``(nodes, strength)``, or
+        ``(None, 0.0)`` when ``b`` cannot be reached.
+
+        >>> g = Graph.from_edges([1, 2, 1], [2, 3, 3], weight=[0.9, 0.9, 0.5])
+        >>> g.strongest_path(1, 3)[0]
+        [1, 2, 3]
+        """
+        p, strength = self._g.strongest_path(int(a), int(b))
+        return (self._ids[p].tolist(), strength) if len(p) else (None, 0.0)
+
+    def neighbors(self, n, types=None):
+        """Distinct neighbours of ``n`` (successors when directed), optionally by edge type.
+
+        >>> Graph.from_edges([1, 1], [2, 3], types=["knows", "works_at"]).neighbors(1, types="knows").tolist()
+        [2]
+        """
+        return self._nodes(self._g.neighbors(int(n), self._type_codes(types)))
+
+    def shared_neighbors(self, a, b, types=None):
+        """Nodes adjacent to both ``a`` and ``b``.
+
+        >>> Graph.from_edges([1, 2], [3, 3]).shared_neighbors(1, 2).tolist()
+        [3]
+        """
+        return self._nodes(self._g.shared_neighbors(int(a), int(b), self._type_codes(types)))
+
+    def hops(self, n, k=1, types=None):
+        """Hop distance from ``n`` to every node within ``k`` hops (over ``types``).
+
+        >>> Graph.from_edges([1, 2], [2, 3]).hops(1, k=1).tolist()
+        [0, 1]
+        """
+        d = self._g.bfs_distances(int(n), int(k), self._type_codes(types))
+        reach = np.flatnonzero(d >= 0)
+        return self._series(d[reach], "hops", reach)
+
+    def ego(self, n, k=1, types=None):
+        """The ego network of ``n``: nodes within ``k`` hops and the edges between them.
+
+        >>> Graph.from_edges([1, 2, 3], [2, 3, 4]).ego(2).nodes.tolist()
+        [1, 2, 3]
+        """
+        within = self.hops(n, k, types).index
+        return self.subgraph(within, types)
+
+    def betweenness(self, k=None, seed=None, normalized=True, weight=False, sources=None):
+        """Betweenness centrality (Brandes), scaled like NetworkX's.
+
+        Exact by default; ``k`` samples that many source nodes (with ``seed``),
+        or ``sources`` names them, for large graphs.
+
+        >>> Graph.from_edges([1, 2], [2, 3]).betweenness().tolist()
+        [0.0, 1.0, 0.0]
+        """
+        if sources is None and k is not None and k < self.num_nodes:
+            seed = np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0]
+            positions = self._g.sample_nodes(int(k), int(seed))
+            sources = self._ids[positions]
+        src = None if sources is None else _int64(sources, "sources")
+        return self._series(self._g.betweenness(src, bool(weight), bool(normalized)), "betweenness")
+
+    def communities(self, resolution=1.0, seed=0, weight=True, trials=4):
+        """Louvain communities: Series node -> community (0 = largest).
+
+        The modularity is in ``result.attrs["modularity"]``; the best of
+        ``trials`` random node orders is kept. Directed graphs are treated as
+        undirected.
+
+        >>> g = Graph.from_edges([1, 2, 3, 4, 5, 6, 1], [2, 3, 1, 5, 6, 4, 4])
+        >>> g.communities().tolist()
+        [0, 0, 0, 1, 1, 1]
+        """
+        labels, q = self._g.louvain(float(resolution), int(seed), int(trials), bool(weight))
+        s = self._series(labels, "community")
+        s.attrs["modularity"] = q
+        return s
+
+    def modularity(self, communities, resolution=1.0, weight=True):
+        """Modularity of a partition, as NetworkX defines it.
+
+        ``communities`` is a Series node -> label or a list of node sets.
+
+        >>> g = Graph.from_edges([1, 3], [2, 4])
+        >>> round(g.modularity([{1, 2}, {3, 4}]), 3)
+        0.5
+        """
+        if isinstance(communities, pd.Series):
+            labels = self._dense(communities.astype(np.float64), "communities")
+            covered = self._g.lookup(_int64(communities.index, "communities"))
+            if len(np.unique(covered)) != self.num_nodes:
+                raise ValueError("communities must give one label to every node")
+        else:
+            labels = np.full(self.num_nodes, -1.0)
+            for c, members in enumerate(communities):
+                pos = self._g.lookup(_int64(list(members), "communities"))
+                if (pos < 0).any():
+                    raise ValueError("communities name a node that is not in the graph")
+                labels[pos] = c
+            if (labels < 0).any():
+                raise ValueError("communities must cover every node")
+        return self._g.modularity(labels.astype(np.int64), float(resolution), bool(weight))
+
+    def similar(self, n, method="jaccard", top=10):
+        """Nodes most similar to ``n`` by shared neighbours ('jaccard' or 'adamic_adar').
+
+        >>> Graph.from_edges([1, 1, 2, 2], [3, 4, 3, 4]).similar(1).to_dict()
+        {2: 1.0}
+        """
+        pos, score = self._g.similarity(int(n), method, int(top or 0))
+        return self._series(score, method, pos)
+
+    def similarity(self, a, b, method="jaccard"):
+        """Similarity of each pair (a[i], b[i]), as NetworkX's jaccard_coefficient
+        or adamic_adar_index compute it.
+
+        >>> Graph.from_edges([1, 1, 2, 2], [3, 4, 3, 4]).similarity([1], [2]).tolist()
+        [1.0]
+        """
+        return self._g.pair_similarity(_int64(a, "a"), _int64(b, "b"), method)
+
+    def plot_ego(self, n, k=1, ax=None, types=None, labels=None):
+        """Draw the ego network of ``n`` with matplotlib (spring layout via NetworkX).
+
+        ``labels`` maps node id -> text (e.g. names). Returns the axes.
+
+        >>> ax = Graph.from_edges([1, 1], [2, 3]).plot_ego(1)  # doctest: +SKIP
+        """
+        import matplotlib.pyplot as plt
+        import networkx as nx
+
+        sub = self.ego(n, k, types)
+        G = sub.to_networkx()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 6))
+        pos = nx.spring_layout(G, seed=0)
+        hop = self.hops(n, k, types)
+        colors = [hop.get(v, k) for v in G.nodes()]
+        widths = [1.0 + 2.0 * d.get("weight", 1.0) for _, _, d in G.edges(data=True)] if sub.weighted else 1.0
+        nx.draw_networkx_edges(G, pos, ax=ax, width=widths, alpha=0.5)
+        nx.draw_networkx_nodes(G, pos, ax=ax, node_color=colors, cmap="viridis_r", node_size=300)
+        text = {v: str(labels.get(v, v)) if labels is not None else str(v) for v in G.nodes()}
+        nx.draw_networkx_labels(G, pos, labels=text, ax=ax, font_size=8)
+        ax.set_title(f"ego network of {labels.get(n, n) if labels is not None else n} ({k} hop{'s' if k != 1 else ''})")
+        ax.set_axis_off()
+        return ax
 
 
 class GraphMethods:
