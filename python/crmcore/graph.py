@@ -272,7 +272,7 @@ class Graph:
         a seed set; ``weight=False`` ignores edge weights.
 
         >>> g = Graph.from_edges([1, 2, 3], [2, 3, 1], directed=True)
-        >>> g.pagerank(personalization={1: 1.0}).idxmax()
+        >>> int(g.pagerank(personalization={1: 1.0}).idxmax())
         1
         """
         x = self._g.pagerank(float(damping), float(tol), int(max_iter), bool(weight),
@@ -462,5 +462,362 @@ class Graph:
         return ax
 
 
+# ---- the store's relationship analyses -------------------------------------------
+
+_CANCELLED = ("cancelled", "canceled", "refunded", "void")
+# How much one interaction of a channel says about a relationship: meeting in
+# person says more than a message.
+CHANNEL_WEIGHT = {"meeting": 1.0, "visit": 1.0, "call": 0.6, "message": 0.3, "email": 0.2, "note": 0.0}
+
+
+def _as_of(as_of):
+    return pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
+
+
+def _valid_at(df, as_of, since="since", until="until"):
+    """Rows valid at as_of: since <= as_of < until, a missing bound being open."""
+    ok = np.ones(len(df), dtype=bool)
+    if since in df:
+        ok &= ~(df[since] > as_of).fillna(False).to_numpy(dtype=bool)
+    if until in df:
+        ok &= ~(df[until] <= as_of).fillna(False).to_numpy(dtype=bool)
+    return df[ok]
+
+
+def _ids(col):
+    return pd.array(col, dtype="Int64")
+
+
+def _tree_rollup(nodes, parent, value=None):
+    """Walks a forest given as child -> parent (one parent per child).
+
+    Returns a DataFrame indexed by ``nodes`` with the parent, the root, the
+    depth (0 at a root), the number of descendants and, when ``value`` (a
+    Series by node) is given, the value summed over each node and all its
+    descendants. Works level by level on arrays, so it costs O(n * depth).
+    """
+    nodes = pd.Index(np.unique(np.concatenate([np.asarray(nodes, dtype=np.int64),
+                                               parent.index.to_numpy(np.int64),
+                                               parent.to_numpy(np.int64)])))
+    n = len(nodes)
+    par = np.full(n, -1, dtype=np.int64)
+    par[nodes.get_indexer(parent.index)] = nodes.get_indexer(parent.to_numpy(np.int64))
+    own = np.zeros(n) if value is None else value.reindex(nodes, fill_value=0.0).to_numpy(np.float64)
+    depth = np.zeros(n, dtype=np.int64)
+    root = np.arange(n)
+    total = own.copy()
+    descendants = np.zeros(n, dtype=np.int64)
+    # Push every node's own value up its chain of ancestors, one level per step.
+    at = par.copy()
+    alive = at >= 0
+    steps = 0
+    while alive.any():
+        steps += 1
+        if steps > n:
+            raise ValueError(f"the hierarchy has a cycle through node {nodes[np.flatnonzero(alive)[0]]}")
+        idx = np.flatnonzero(alive)
+        np.add.at(total, at[idx], own[idx])
+        np.add.at(descendants, at[idx], 1)
+        depth[idx] += 1
+        root[idx] = at[idx]
+        at[idx] = par[at[idx]]
+        alive = at >= 0
+    out = pd.DataFrame({
+        "parent": pd.array(np.where(par >= 0, nodes.to_numpy()[np.maximum(par, 0)], 0), dtype="Int64"),
+        "root": nodes.to_numpy()[root],
+        "depth": depth,
+        "descendants": descendants,
+    }, index=pd.Index(nodes, name="id"))
+    out.loc[par < 0, "parent"] = pd.NA
+    if value is not None:
+        out["own"] = own
+        out["total"] = total
+    return out
+
+
+def _single_parent(child, parent, what):
+    pairs = pd.DataFrame({"child": np.asarray(child, dtype=np.int64),
+                          "parent": np.asarray(parent, dtype=np.int64)}).drop_duplicates()
+    dup = pairs["child"].duplicated()
+    if dup.any():
+        bad = int(pairs.loc[dup, "child"].iloc[0])
+        raise ValueError(f"{what}: record {bad} has more than one parent")
+    return pd.Series(pairs["parent"].to_numpy(), index=pd.Index(pairs["child"].to_numpy()))
+
+
 class GraphMethods:
-    """Methods that the store's Database gains from the graph part (db.graph(), ...)."""
+    """Relationship analyses that the store's Database gains: ``db.graph()``,
+    shared contacts, account hierarchies, referral trees, relationship
+    strength from interactions and cross-selling. Built only on ``db.frame``.
+    """
+
+    def _links(self, types=None, as_of=None):
+        links = self.frame("links")
+        if types is not None:
+            wanted = [types] if isinstance(types, str) else list(types)
+            links = links[links["type"].isin(wanted)]
+        return _valid_at(links, _as_of(as_of))
+
+    def graph(self, types=None, as_of=None, directed=False, include=None):
+        """The relationship graph of the stored links valid at ``as_of`` (default now).
+
+        Nodes are record ids, edge weights the links' ``strength`` (1 where
+        missing), edge types the link types. ``directed=True`` keeps link
+        direction (links not marked directed then go both ways); ``include``
+        names record kinds whose every record becomes a node, linked or not.
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> a, b = db.add("contacts", name="Li Lei"), db.add("contacts", name="Han Meimei")
+        >>> _ = db.link(a, b, "knows", strength=0.8)
+        >>> db.graph().num_edges
+        1
+        """
+        links = self._links(types, as_of)
+        src = links["src"].to_numpy(np.int64)
+        dst = links["dst"].to_numpy(np.int64)
+        weight = links["strength"].fillna(1.0).to_numpy(np.float64)
+        kinds = links["type"].to_numpy(dtype=object)
+        if directed:
+            both = ~links["directed"].fillna(False).to_numpy(dtype=bool)
+            src, dst = np.concatenate([src, dst[both]]), np.concatenate([dst, src[both]])
+            weight = np.concatenate([weight, weight[both]])
+            kinds = np.concatenate([kinds, kinds[both]])
+        nodes = None
+        if include:
+            kinds_in = [include] if isinstance(include, str) else list(include)
+            nodes = np.concatenate([self.frame(k).index.to_numpy(np.int64) for k in kinds_in])
+        return Graph.from_edges(src, dst, weight=weight, directed=directed,
+                                types=kinds if len(kinds) else None, nodes=nodes)
+
+    # -- customers and their contacts ---------------------------------------
+    def _customer_contacts(self, as_of=None):
+        """customer_id, contact_id, role for every valid customer-contact tie,
+        from customer_contacts and from works_at links between the two kinds."""
+        as_of = _as_of(as_of)
+        cc = _valid_at(self.frame("customer_contacts"), as_of)
+        ties = [pd.DataFrame({"customer_id": cc["customer_id"].to_numpy(np.int64),
+                              "contact_id": cc["contact_id"].to_numpy(np.int64),
+                              "role": cc["role"].to_numpy(dtype=object)})]
+        works = self._links("works_at", as_of)
+        if len(works):
+            contacts = self.frame("contacts").index
+            customers = self.frame("customers").index
+            works = works[works["src"].isin(contacts) & works["dst"].isin(customers)]
+            ties.append(pd.DataFrame({"customer_id": works["dst"].to_numpy(np.int64),
+                                      "contact_id": works["src"].to_numpy(np.int64),
+                                      "role": works["role"].to_numpy(dtype=object)}))
+        ties = pd.concat(ties, ignore_index=True)
+        return ties.drop_duplicates(["customer_id", "contact_id"])
+
+    def shared_contacts(self, c1, c2, as_of=None):
+        """Contacts who work with both customers, with their role at each.
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> a, b = db.add("customers", name="Acme"), db.add("customers", name="Globex")
+        >>> li = db.add("contacts", name="Li Lei")
+        >>> _ = db.link(li, a, "works_at"); _ = db.link(li, b, "works_at")
+        >>> db.shared_contacts(a, b).index.tolist() == [li]
+        True
+        """
+        ties = self._customer_contacts(as_of)
+        one = ties[ties["customer_id"] == c1].set_index("contact_id")["role"]
+        two = ties[ties["customer_id"] == c2].set_index("contact_id")["role"]
+        both = one.index.intersection(two.index)
+        out = self.frame("contacts", ids=both)[["name", "title"]]
+        out["role_at_1"] = one.reindex(out.index).to_numpy()
+        out["role_at_2"] = two.reindex(out.index).to_numpy()
+        return out
+
+    def connected_customers(self, customer=None, as_of=None):
+        """Customers linked through shared contacts.
+
+        With ``customer``: a Series other customer -> number of shared
+        contacts, most first. Without: every connected pair (customer_a,
+        customer_b, shared) with customer_a < customer_b.
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> a, b = db.add("customers", name="Acme"), db.add("customers", name="Globex")
+        >>> li = db.add("contacts", name="Li Lei")
+        >>> _ = db.link(li, a, "works_at"); _ = db.link(li, b, "works_at")
+        >>> db.connected_customers(a).to_dict() == {b: 1}
+        True
+        """
+        ties = self._customer_contacts(as_of)[["customer_id", "contact_id"]]
+        if customer is not None:
+            mine = ties.loc[ties["customer_id"] == customer, "contact_id"]
+            others = ties[ties["contact_id"].isin(mine) & (ties["customer_id"] != customer)]
+            counts = others.groupby("customer_id").size().sort_values(ascending=False, kind="stable")
+            counts.index.name = "customer_id"
+            return counts.rename("shared_contacts")
+        pairs = ties.merge(ties, on="contact_id", suffixes=("_a", "_b"))
+        pairs = pairs[pairs["customer_id_a"] < pairs["customer_id_b"]]
+        out = pairs.groupby(["customer_id_a", "customer_id_b"]).size().rename("shared").reset_index()
+        out.columns = ["customer_a", "customer_b", "shared"]
+        return out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
+
+    # -- hierarchies and referrals ------------------------------------------
+    def hierarchy_rollup(self, as_of=None, since=None, until=None, exclude_status=_CANCELLED):
+        """Order revenue of every customer, alone and with all its subsidiaries.
+
+        Follows ``subsidiary_of`` links (child -> parent) valid at ``as_of``;
+        orders between ``since`` and ``until`` (ordered_at) count, except those
+        whose status is in ``exclude_status``. Columns: name, parent, root,
+        depth, descendants, own (revenue), total (own + all subsidiaries).
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> p, c = db.add("customers", name="Group"), db.add("customers", name="Branch")
+        >>> _ = db.link(c, p, "subsidiary_of")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2024-01-02", amount=100.0)
+        >>> float(db.hierarchy_rollup().loc[p, "total"])
+        100.0
+        """
+        links = self._links("subsidiary_of", as_of)
+        parent = _single_parent(links["src"], links["dst"], "subsidiary_of")
+        orders = self.frame("orders")
+        keep = np.ones(len(orders), dtype=bool)
+        if since is not None:
+            keep &= (orders["ordered_at"] >= pd.Timestamp(since)).to_numpy(dtype=bool)
+        if until is not None:
+            keep &= (orders["ordered_at"] < pd.Timestamp(until)).to_numpy(dtype=bool)
+        if exclude_status:
+            keep &= ~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)
+        revenue = orders[keep].groupby("customer_id")["amount"].sum()
+        customers = self.frame("customers")
+        out = _tree_rollup(customers.index, parent, revenue)
+        out.insert(0, "name", customers["name"].reindex(out.index).to_numpy())
+        return out
+
+    def referrals(self, as_of=None):
+        """The referral tree from ``referred_by`` links (X referred_by Y: Y referred X).
+
+        Per customer (and any other referred or referring record): referrals
+        (direct), referrals_total (whole subtree), referred_by, depth (0 = not
+        referred) and root (the first referrer of the chain).
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> a, b, c = (db.add("customers", name=n) for n in "ABC")
+        >>> _ = db.link(b, a, "referred_by"); _ = db.link(c, b, "referred_by")
+        >>> db.referrals().loc[[a, b, c], "depth"].tolist()
+        [0, 1, 2]
+        """
+        links = self._links("referred_by", as_of)
+        parent = _single_parent(links["src"], links["dst"], "referred_by")
+        tree = _tree_rollup(self.frame("customers").index, parent)
+        direct = parent.value_counts().reindex(tree.index, fill_value=0)
+        return pd.DataFrame({
+            "referrals": direct.to_numpy(np.int64),
+            "referrals_total": tree["descendants"].to_numpy(),
+            "referred_by": tree["parent"].array,
+            "depth": tree["depth"].to_numpy(),
+            "root": tree["root"].to_numpy(),
+        }, index=tree.index)
+
+    # -- strength from interactions -------------------------------------------
+    def relationship_strength(self, half_life_days=90, as_of=None, channel_weight=None):
+        """Relationship strength between people, inferred from interactions.
+
+        Each interaction up to ``as_of`` ties its staff member to the contact
+        (and to the customer) it was with; it counts by channel
+        (``channel_weight``, meetings most) and decays by half every
+        ``half_life_days``. ``score`` is the decayed sum and ``strength =
+        1 - exp(-score)`` in (0, 1), ready for ``Graph.from_edges`` and
+        ``strongest_path``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> s, c = db.add("staff", name="Wang"), db.add("contacts", name="Li Lei")
+        >>> _ = db.add("interactions", staff_id=s, contact_id=c, channel="meeting", occurred_at="2024-05-01")
+        >>> db.relationship_strength(as_of="2024-05-01")["strength"].round(3).tolist()
+        [0.632]
+        """
+        as_of = _as_of(as_of)
+        weights = dict(CHANNEL_WEIGHT if channel_weight is None else channel_weight)
+        it = self.frame("interactions")
+        it = it[(it["occurred_at"] <= as_of).to_numpy(dtype=bool)]
+        age = (as_of - it["occurred_at"]).dt.total_seconds().to_numpy() / 86400.0
+        value = it["channel"].map(weights).fillna(0.0).to_numpy(np.float64) * 0.5 ** (age / half_life_days)
+        staff = _ids(it["staff_id"])
+        parts = []
+        for other in ("contact_id", "customer_id"):
+            peer = _ids(it[other])
+            has = ~(staff.isna() | peer.isna())
+            parts.append(pd.DataFrame({"src": staff[has].to_numpy(np.int64),
+                                       "dst": peer[has].to_numpy(np.int64),
+                                       "score": value[has],
+                                       "at": it["occurred_at"].to_numpy()[has]}))
+        pairs = pd.concat(parts, ignore_index=True)
+        out = pairs.groupby(["src", "dst"]).agg(score=("score", "sum"), interactions=("score", "size"),
+                                                last=("at", "max")).reset_index()
+        out = out[out["score"] > 0].reset_index(drop=True)
+        out.insert(2, "strength", -np.expm1(-out["score"].to_numpy()))
+        return out
+
+    # -- similarity and cross-selling -----------------------------------------
+    def _purchase_graph(self, exclude_status=_CANCELLED):
+        """Bipartite customer-product graph from orders and their lines."""
+        orders = self.frame("orders")
+        if exclude_status:
+            orders = orders[~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)]
+        lines = self.frame("order_lines")
+        lines = lines[lines["order_id"].isin(orders.index) & lines["product_id"].notna()]
+        buyer = orders["customer_id"].reindex(lines["order_id"].to_numpy()).to_numpy(np.int64)
+        bought = pd.DataFrame({"customer_id": buyer,
+                               "product_id": lines["product_id"].to_numpy(np.int64)}).drop_duplicates()
+        return Graph.from_edges(bought["customer_id"], bought["product_id"]), bought
+
+    def similar_customers(self, customer, top=10, method="jaccard"):
+        """Customers who bought the most similar set of products.
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> a, b = db.add("customers", name="A"), db.add("customers", name="B")
+        >>> p = db.add("products", sku="T", name="Tea")
+        >>> for c in (a, b):
+        ...     o = db.add("orders", customer_id=c, ordered_at="2024-01-01", amount=5.0)
+        ...     _ = db.add("order_lines", order_id=o, product_id=p, quantity=1.0, unit_price=5.0)
+        >>> db.similar_customers(a).to_dict() == {b: 1.0}
+        True
+        """
+        g, _ = self._purchase_graph()
+        if customer not in g:
+            return pd.Series([], dtype=np.float64, name=method, index=pd.Index([], name="customer_id"))
+        out = g.similar(customer, method=method, top=top)
+        out.index.name = "customer_id"
+        return out
+
+    def cross_sell(self, customer, top=10, neighbors=20, method="jaccard"):
+        """Products that the most similar customers bought and ``customer`` has not.
+
+        Each candidate scores the summed similarity of the ``neighbors`` most
+        similar customers who bought it. Columns: score, buyers, sku, name.
+
+        >>> import crmcore as crm
+        >>> db = crm.open()
+        >>> a, b = db.add("customers", name="A"), db.add("customers", name="B")
+        >>> tea, cup = db.add("products", sku="T", name="Tea"), db.add("products", sku="C", name="Cup")
+        >>> for c, items in ((a, [tea]), (b, [tea, cup])):
+        ...     o = db.add("orders", customer_id=c, ordered_at="2024-01-01", amount=5.0)
+        ...     for p in items:
+        ...         _ = db.add("order_lines", order_id=o, product_id=p, quantity=1.0, unit_price=5.0)
+        >>> db.cross_sell(a)["name"].tolist()
+        ['Cup']
+        """
+        g, bought = self._purchase_graph()
+        columns = ["score", "buyers", "sku", "name"]
+        if customer not in g:
+            return pd.DataFrame(columns=columns, index=pd.Index([], name="product_id"))
+        peers = g.similar(customer, method=method, top=neighbors)
+        mine = bought.loc[bought["customer_id"] == customer, "product_id"]
+        theirs = bought[bought["customer_id"].isin(peers.index) & ~bought["product_id"].isin(mine)]
+        theirs = theirs.assign(score=peers.reindex(theirs["customer_id"]).to_numpy())
+        scored = theirs.groupby("product_id").agg(score=("score", "sum"), buyers=("customer_id", "size"))
+        scored = scored.sort_values(["score", "buyers"], ascending=False, kind="stable").head(top)
+        products = self.frame("products", ids=scored.index)
+        scored["sku"] = products["sku"].reindex(scored.index).to_numpy()
+        scored["name"] = products["name"].reindex(scored.index).to_numpy()
+        return scored[columns]
