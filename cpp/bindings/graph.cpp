@@ -107,6 +107,15 @@ void bind_graph(py::module_& m) {
              graph::TypeFilter f = type_filter(types);
              return released([&](Cancel&) { return g.subgraph(idx, f); });
            })
+      .def("simplify",
+           [](const Graph& g, const std::string& how) {
+             Graph::Merge m = how == "sum"   ? Graph::Merge::Sum
+                              : how == "max" ? Graph::Merge::Max
+                              : how == "min" ? Graph::Merge::Min
+                                             : throw std::invalid_argument(
+                                                   "merge must be 'sum', 'max' or 'min', not '" + how + "'");
+             return released([&](Cancel&) { return g.simplify(m); });
+           })
       .def("to_undirected", [](const Graph& g) { return released([&](Cancel&) { return g.to_undirected(); }); })
       .def("pagerank",
            [](const Graph& g, double damping, double tol, int max_iter, bool use_weights,

@@ -107,14 +107,18 @@ class Graph:
         return cls.from_edges(src, dst, weight=w, directed=G.is_directed(), types=t, nodes=nodes)
 
     def to_networkx(self):
-        """The graph as a NetworkX Graph or DiGraph (edge attributes weight, type).
+        """The graph as a NetworkX Graph or DiGraph (edge attributes weight,
+        type); a MultiGraph or MultiDiGraph when some pair has parallel edges.
 
         >>> Graph.from_edges([1], [2]).to_networkx().number_of_edges()
         1
         """
         import networkx as nx
 
-        G = nx.DiGraph() if self.directed else nx.Graph()
+        if self.is_multigraph:
+            G = nx.MultiDiGraph() if self.directed else nx.MultiGraph()
+        else:
+            G = nx.DiGraph() if self.directed else nx.Graph()
         G.add_nodes_from(self._ids.tolist())
         src, dst, w, t = self._edge_arrays()
         attrs = [{} for _ in range(len(src))]
@@ -155,6 +159,23 @@ class Graph:
         False
         """
         return Graph(self._g.to_undirected(), self._type_names)
+
+    def simplify(self, weight="sum"):
+        """One edge per node pair: parallel edges (e.g. a *knows* and a
+        *works_at* link between the same two people) merge, their weights
+        combined by ``weight`` ('sum', 'max' or 'min'). Path counts, PageRank
+        and betweenness then match NetworkX's ``Graph``, which keeps one edge
+        per pair.
+
+        >>> Graph.from_edges([1, 1], [2, 2], weight=[0.5, 0.25]).simplify().edges()["weight"].tolist()
+        [0.75]
+        """
+        return Graph(self._g.simplify(weight), self._type_names)
+
+    @property
+    def is_multigraph(self) -> bool:
+        """Whether some node pair has more than one edge."""
+        return self._g.simplify("sum").num_edges != self.num_edges
 
     def subgraph(self, nodes, types=None):
         """The subgraph induced by ``nodes``, keeping edges of ``types`` only.
@@ -376,17 +397,21 @@ class Graph:
         src = None if sources is None else _int64(sources, "sources")
         return self._series(self._g.betweenness(src, bool(weight), bool(normalized)), "betweenness")
 
-    def communities(self, resolution=1.0, seed=0, weight=True, trials=4):
+    def communities(self, resolution=1.0, seed=0, weight=True, trials=None):
         """Louvain communities: Series node -> community (0 = largest).
 
-        The modularity is in ``result.attrs["modularity"]``; the best of
-        ``trials`` random node orders is kept. Directed graphs are treated as
-        undirected.
+        The modularity is in ``result.attrs["modularity"]``. Louvain is a
+        heuristic: each of ``trials`` runs visits nodes in another random
+        order and the best partition is kept (default 8 up to a million edges,
+        2 beyond, where each run costs seconds). Directed graphs are treated
+        as undirected.
 
         >>> g = Graph.from_edges([1, 2, 3, 4, 5, 6, 1], [2, 3, 1, 5, 6, 4, 4])
         >>> g.communities().tolist()
         [0, 0, 0, 1, 1, 1]
         """
+        if trials is None:
+            trials = 8 if self.num_edges <= 1_000_000 else 2
         labels, q = self._g.louvain(float(resolution), int(seed), int(trials), bool(weight))
         s = self._series(labels, "community")
         s.attrs["modularity"] = q

@@ -162,8 +162,10 @@ def planted(seed):
     lambda s: random_pair(n=150, p=0.04, weighted=True, seed=s)[0],
     planted,
     lambda s: nx.relabel_nodes(nx.karate_club_graph(), lambda v: v * 10 + 1),
-], ids=["random", "random-weighted", "planted", "karate"])
-@pytest.mark.parametrize("seed", [0, 1])
+    lambda s: nx.powerlaw_cluster_graph(300, 3, 0.3, seed=s),
+    lambda s: nx.connected_watts_strogatz_graph(300, 6, 0.1, seed=s),
+], ids=["random", "random-weighted", "planted", "karate", "powerlaw-cluster", "small-world"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_louvain_modularity_at_least_networkx(make, seed):
     G = make(seed)
     g = crm.Graph.from_networkx(G)
@@ -338,3 +340,41 @@ def test_empty_and_tiny_graphs():
     assert single.pagerank().tolist() == [1.0]
     assert single.betweenness().tolist() == [0.0]
     assert 5 in single and 6 not in single
+
+
+def multigraph_pair(directed, seed=15):
+    rng = np.random.default_rng(seed)
+    src, dst = rng.integers(0, 25, 120) * 11, rng.integers(0, 25, 120) * 11
+    keep = src != dst
+    src, dst, w = src[keep], dst[keep], rng.uniform(0.1, 1.0, keep.sum())
+    G = nx.MultiDiGraph() if directed else nx.MultiGraph()
+    G.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), w.tolist()))
+    return G, crm.Graph.from_edges(src, dst, weight=w, directed=directed)
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_parallel_edges_pagerank_matches_networkx_multigraph(directed):
+    G, g = multigraph_pair(directed)
+    assert g.is_multigraph
+    H = g.to_networkx()
+    assert H.is_multigraph() and H.number_of_edges() == G.number_of_edges()
+    np.testing.assert_allclose(g.pagerank().to_numpy(), as_series(nx.pagerank(G)).to_numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("directed", [False, True])
+@pytest.mark.parametrize("how", ["sum", "max", "min"])
+def test_simplify_merges_parallel_edges_like_a_groupby(directed, how):
+    G, g = multigraph_pair(directed)
+    e = g.edges()
+    if not directed:
+        e[["src", "dst"]] = np.sort(e[["src", "dst"]].to_numpy(), axis=1)
+    ref = e.groupby(["src", "dst"])["weight"].agg(how)
+    s = g.simplify(how)
+    assert not s.is_multigraph and s.num_nodes == g.num_nodes
+    got = s.edges().set_index(["src", "dst"])["weight"].sort_index()
+    assert got.index.equals(ref.index)
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=1e-12)
+    # the simple graph is the one NetworkX's Graph sees: betweenness agrees
+    simple = nx.DiGraph(G) if directed else nx.Graph(G)
+    ref_bc = as_series(nx.betweenness_centrality(simple))
+    np.testing.assert_allclose(s.betweenness().to_numpy(), ref_bc.to_numpy(), atol=1e-9)

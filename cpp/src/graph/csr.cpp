@@ -200,4 +200,32 @@ Graph Graph::to_undirected() const {
                typed() ? e.type.data() : nullptr, false, none);
 }
 
+Graph Graph::simplify(Merge how) const {
+  EdgeArrays e = edges();
+  std::vector<size_t> order(e.src.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // edges() lists undirected edges with src <= dst, so equal pairs sort together.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return e.src[a] != e.src[b] ? e.src[a] < e.src[b] : e.dst[a] < e.dst[b];
+  });
+  EdgeArrays out;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    const bool same = !out.src.empty() && out.src.back() == e.src[i] && out.dst.back() == e.dst[i];
+    if (!same) {
+      out.src.push_back(e.src[i]);
+      out.dst.push_back(e.dst[i]);
+      if (weighted()) out.weight.push_back(e.weight[i]);
+      if (typed()) out.type.push_back(e.type[i]);
+    } else if (weighted()) {
+      double& w = out.weight.back();
+      w = how == Merge::Sum ? w + e.weight[i] : how == Merge::Max ? std::max(w, e.weight[i])
+                                                                  : std::min(w, e.weight[i]);
+    }
+  }
+  Cancel none;
+  return build(ids_, out.src, out.dst, weighted() ? out.weight.data() : nullptr,
+               typed() ? out.type.data() : nullptr, directed_, none);
+}
+
 }  // namespace crmcore::graph

@@ -213,23 +213,33 @@ std::vector<int64_t> by_size(const std::vector<index_t>& comm) {
 
 std::vector<index_t> louvain_once(const Level& base, double resolution, std::mt19937_64& rng,
                                   Cancel& cancel) {
-  std::vector<index_t> node_comm(base.n);
-  std::iota(node_comm.begin(), node_comm.end(), 0);
-  Level L = base;
+  // Coarsen: local moving, then merge each community into one node.
+  std::vector<Level> levels{base};
+  std::vector<std::vector<index_t>> merged;  // merged[i]: level i node -> level i+1 node
   while (true) {
+    const Level& L = levels.back();
     std::vector<index_t> comm(L.n);
     std::iota(comm.begin(), comm.end(), 0);
     if (!local_moving(L, comm, resolution, rng, cancel)) break;
     const size_t C = renumber(comm);
-    for (index_t& c : node_comm) c = comm[c];
     if (C == L.n) break;
-    L = aggregate(L, comm, C);
+    Level next = aggregate(L, comm, C);
+    merged.push_back(std::move(comm));
+    levels.push_back(std::move(next));
   }
-  // Aggregation freezes whole communities; one more pass over the original
-  // nodes lets single nodes that ended up on the wrong side move.
-  local_moving(base, node_comm, resolution, rng, cancel);
-  renumber(node_comm);
-  return node_comm;
+  // Refine on the way back down (multilevel refinement): aggregation freezes
+  // whole communities, so at every finer level single nodes get another
+  // chance to move, starting from the coarser level's answer.
+  std::vector<index_t> part(levels.back().n);
+  std::iota(part.begin(), part.end(), 0);
+  for (size_t i = merged.size(); i-- > 0;) {
+    std::vector<index_t> finer(levels[i].n);
+    for (size_t v = 0; v < finer.size(); ++v) finer[v] = part[merged[i][v]];
+    local_moving(levels[i], finer, resolution, rng, cancel);
+    part = std::move(finer);
+  }
+  renumber(part);
+  return part;
 }
 
 }  // namespace

@@ -71,8 +71,9 @@ struct Communities {
   std::vector<int64_t> label;  // community per node, 0 = largest
   double modularity = 0.0;
 };
-// Louvain (local moving + aggregation until no gain), then a final local
-// moving pass on the original nodes; the best of `trials` random orders wins.
+// Louvain (local moving + aggregation until no gain), then local moving again
+// at each finer level on the way back down (multilevel refinement); the best
+// of `trials` random node orders wins.
 // Directed graphs are treated as undirected.
 Communities louvain(const Graph& g, double resolution, uint64_t seed, int trials,
                     bool use_weights, Cancel& cancel);

@@ -90,6 +90,13 @@ class Graph {
   // The same nodes with every directed edge made undirected (weights kept).
   Graph to_undirected() const;
 
+  // One edge per node pair (per ordered pair when directed): parallel edges
+  // merge into one whose weight is their sum, max or min and whose type is
+  // the first one's. NetworkX's Graph holds no parallel edges, so this is the
+  // graph it would see.
+  enum class Merge { Sum, Max, Min };
+  Graph simplify(Merge how) const;
+
  private:
   static Graph build(std::vector<int64_t> ids, const std::vector<index_t>& su,
                      const std::vector<index_t>& du, const double* weight, const uint8_t* type,
