@@ -378,3 +378,64 @@ def test_simplify_merges_parallel_edges_like_a_groupby(directed, how):
     simple = nx.DiGraph(G) if directed else nx.Graph(G)
     ref_bc = as_series(nx.betweenness_centrality(simple))
     np.testing.assert_allclose(s.betweenness().to_numpy(), ref_bc.to_numpy(), atol=1e-9)
+
+
+def test_hop_distances_on_a_larger_typed_graph_match_networkx():
+    # big and dense enough that the BFS switches to its bottom-up steps
+    rng = np.random.default_rng(16)
+    n, m = 3000, 15000
+    src, dst = rng.integers(0, n, m) * 5 + 7, rng.integers(0, n, m) * 5 + 7
+    types = rng.choice(["knows", "works_at", "partner_of"], m)
+    g = crm.Graph.from_edges(src, dst, types=types)
+    for wanted in (None, ["knows", "works_at"]):
+        G = nx.Graph()
+        G.add_nodes_from(g.nodes)
+        G.add_edges_from((a, b) for a, b, t in zip(src.tolist(), dst.tolist(), types)
+                         if wanted is None or t in wanted)
+        for source in g.nodes[:3]:
+            ref = as_series(nx.single_source_shortest_path_length(G, source))
+            ours = g.hops(source, k=n, types=wanted)
+            assert ours.index.equals(ref.index)
+            assert (ours.to_numpy() == ref.to_numpy()).all()
+            far = ref.index[-1]
+            path = g.shortest_path(source, far) if wanted is None else None
+            if path is not None:
+                assert len(path) - 1 == nx.shortest_path_length(G, source, far) and nx.is_path(G, path)
+
+
+def test_sampled_betweenness_on_a_larger_graph_matches_networkx():
+    # dense enough for the bottom-up levels of the path-counting search
+    G = nx.gnm_random_graph(3000, 15000, seed=17)
+    g = crm.Graph.from_networkx(G)
+    sources = random.Random(5).sample(list(G.nodes()), 12)
+    ref = as_series(nx.betweenness_centrality(G, k=12, seed=5))
+    np.testing.assert_allclose(g.betweenness(sources=sources).to_numpy(), ref.to_numpy(), atol=1e-12)
+
+
+def test_ctrl_c_interrupts_a_long_computation():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import numpy as np, crmcore as crm, sys\n"
+        "rng = np.random.default_rng(0)\n"
+        "g = crm.Graph.from_edges(rng.integers(0, 200000, 2000000), rng.integers(0, 200000, 2000000))\n"
+        "try:\n"
+        "    print('running', flush=True)\n"
+        "    g.betweenness()\n"  # exact on 200k nodes: hours
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "running"
+        time.sleep(0.5)  # let it get into the C++ loop; any later moment works too
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert out.strip() == "interrupted"

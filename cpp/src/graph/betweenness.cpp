@@ -13,43 +13,118 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Per-source state of a node, kept together so that looking at a neighbour
-// costs one cache miss rather than one per array; reset only where the last
-// source reached, so a sampled run on a large graph costs what it touches.
+// Per-source state, reset only where the last source reached, so a sampled
+// run on a large graph costs what its searches touch. sigma and hops sit
+// together: the forward search reads both for each neighbour.
 struct Slot {
   double sigma = 0.0;  // shortest paths from the source
-  double coef = 0.0;   // (1 + dependency) / sigma, once the node is accumulated
-  double dist = kInf;  // weighted distance
-  int32_t hops = -1;   // hop distance
-  uint8_t settled = 0;
+  int32_t hops = -1;   // hop distance (unweighted searches)
 };
 
 struct Scratch {
-  explicit Scratch(size_t n) : slot(n) {}
+  Scratch(size_t n, bool weighted)
+      : slot(n), coef(n, 0.0), bits((n + 63) / 64, 0),
+        dist(weighted ? n : 0, kInf), settled(weighted ? n : 0, 0) {}
   std::vector<Slot> slot;
-  std::vector<index_t> order;  // nodes in the order they were settled
+  std::vector<double> coef;     // (1 + dependency) / sigma, once accumulated
+  std::vector<uint64_t> bits;   // membership of one BFS level
+  std::vector<double> dist;     // weighted distance
+  std::vector<uint8_t> settled;
+  std::vector<index_t> order;   // nodes in the order they were settled
+  std::vector<size_t> level;    // order[level[L] .. level[L+1]) are at hop L
+
+  bool has(index_t v) const { return (bits[v >> 6] >> (v & 63)) & 1; }
+  void mark(size_t from, size_t to, bool on) {
+    for (size_t i = from; i < to; ++i) {
+      const index_t v = order[i];
+      if (on)
+        bits[v >> 6] |= uint64_t(1) << (v & 63);
+      else
+        bits[v >> 6] = 0;
+    }
+  }
   void reset() {
-    for (index_t v : order) slot[v] = Slot();
+    for (index_t v : order) {
+      slot[v] = Slot();
+      coef[v] = 0.0;
+      if (!dist.empty()) {
+        dist[v] = kInf;
+        settled[v] = 0;
+      }
+    }
     order.clear();
+    level.clear();
   }
 };
 
+// Level-synchronous BFS counting shortest paths. On undirected graphs a
+// level whose frontier holds many edges is found bottom-up: every unreached
+// node sums sigma over its neighbours in the frontier bitmap, which reads
+// rows in order instead of jumping to each neighbour's state.
 void count_paths_bfs(const Graph& g, index_t s, Scratch& w) {
+  constexpr uint64_t kPullFactor = 14;
+  const size_t n = g.num_nodes();
   w.slot[s].hops = 0;
   w.slot[s].sigma = 1.0;
   w.order.push_back(s);
-  for (size_t head = 0; head < w.order.size(); ++head) {
-    const index_t v = w.order[head];
-    const int32_t next = w.slot[v].hops + 1;
-    const double sv = w.slot[v].sigma;
-    for (uint64_t e = g.row_begin(v); e < g.row_end(v); ++e) {
-      Slot& t = w.slot[g.target(e)];
-      if (t.hops < 0) {
-        t.hops = next;
-        w.order.push_back(g.target(e));
+  w.level = {0, 1};
+  uint64_t unexplored = g.num_entries() - g.degree(s);
+  for (int32_t hop = 1;; ++hop) {
+    const size_t begin = w.level[hop - 1], end = w.level[hop];
+    if (begin == end) break;
+    uint64_t frontier_entries = 0;
+    for (size_t i = begin; i < end; ++i) frontier_entries += g.degree(w.order[i]);
+    if (!g.directed() && frontier_entries * kPullFactor > unexplored) {
+      w.mark(begin, end, true);
+      for (index_t v = 0; v < n; ++v) {
+        if (w.slot[v].hops >= 0) continue;
+        double paths = 0.0;
+        for (uint64_t e = g.row_begin(v); e < g.row_end(v); ++e)
+          if (w.has(g.target(e))) paths += w.slot[g.target(e)].sigma;
+        if (paths > 0.0) {
+          w.slot[v].hops = hop;
+          w.slot[v].sigma = paths;
+          w.order.push_back(v);
+        }
       }
-      if (t.hops == next) t.sigma += sv;
+      w.mark(begin, end, false);
+    } else {
+      for (size_t i = begin; i < end; ++i) {
+        const index_t u = w.order[i];
+        const double su = w.slot[u].sigma;
+        for (uint64_t e = g.row_begin(u); e < g.row_end(u); ++e) {
+          Slot& t = w.slot[g.target(e)];
+          if (t.hops < 0) {
+            t.hops = hop;
+            w.order.push_back(g.target(e));
+          }
+          if (t.hops == hop) t.sigma += su;
+        }
+      }
     }
+    for (size_t i = end; i < w.order.size(); ++i) unexplored -= g.degree(w.order[i]);
+    w.level.push_back(w.order.size());
+  }
+}
+
+// Dependencies level by level from the deepest: a node's successors are its
+// neighbours in the next level, looked up in that level's bitmap.
+void accumulate_bfs(const Graph& g, index_t s, Scratch& w, std::vector<double>& bc) {
+  const size_t levels = w.level.size() - 1;
+  for (size_t L = levels; L-- > 0;) {
+    const bool deeper = L + 2 <= levels;
+    if (deeper) w.mark(w.level[L + 1], w.level[L + 2], true);
+    for (size_t i = w.level[L]; i < w.level[L + 1]; ++i) {
+      const index_t v = w.order[i];
+      double sum = 0.0;
+      if (deeper)
+        for (uint64_t e = g.row_begin(v); e < g.row_end(v); ++e)
+          if (w.has(g.target(e))) sum += w.coef[g.target(e)];
+      const double delta = sum * w.slot[v].sigma;
+      if (v != s) bc[v] += delta;
+      w.coef[v] = (1.0 + delta) / w.slot[v].sigma;
+    }
+    if (deeper) w.mark(w.level[L + 1], w.level[L + 2], false);
   }
 }
 
@@ -59,47 +134,44 @@ void count_paths_bfs(const Graph& g, index_t s, Scratch& w) {
 void count_paths_dijkstra(const Graph& g, index_t s, Scratch& w) {
   using Item = std::pair<double, index_t>;
   std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap;
-  w.slot[s].dist = 0.0;
+  w.dist[s] = 0.0;
   w.slot[s].sigma = 1.0;
   heap.push({0.0, s});
   while (!heap.empty()) {
     auto [d, v] = heap.top();
     heap.pop();
-    Slot& sv = w.slot[v];
-    if (sv.settled || d > sv.dist) continue;
-    sv.settled = 1;
+    if (w.settled[v] || d > w.dist[v]) continue;
+    w.settled[v] = 1;
     w.order.push_back(v);
+    const double sv = w.slot[v].sigma;
     for (uint64_t e = g.row_begin(v); e < g.row_end(v); ++e) {
-      Slot& t = w.slot[g.target(e)];
-      if (t.settled) continue;
+      const index_t t = g.target(e);
+      if (w.settled[t]) continue;
       const double nd = d + g.weight(e);
-      if (nd < t.dist) {
-        t.dist = nd;
-        t.sigma = sv.sigma;
-        heap.push({nd, g.target(e)});
-      } else if (nd == t.dist) {
-        t.sigma += sv.sigma;
+      if (nd < w.dist[t]) {
+        w.dist[t] = nd;
+        w.slot[t].sigma = sv;
+        heap.push({nd, t});
+      } else if (nd == w.dist[t]) {
+        w.slot[t].sigma += sv;
       }
     }
   }
 }
 
-// Dependencies in reverse settle order, walking successors (out-edges whose
-// head lies one step further on a shortest path).
-void accumulate(const Graph& g, index_t s, bool weighted, Scratch& w, std::vector<double>& bc) {
+// Dependencies in reverse settle order over successors: out-edges (v, t)
+// with dist[v] + w == dist[t].
+void accumulate_dijkstra(const Graph& g, index_t s, Scratch& w, std::vector<double>& bc) {
   for (size_t i = w.order.size(); i-- > 0;) {
     const index_t v = w.order[i];
-    Slot& sv = w.slot[v];
     double sum = 0.0;
     for (uint64_t e = g.row_begin(v); e < g.row_end(v); ++e) {
-      const Slot& t = w.slot[g.target(e)];
-      const bool on_path = weighted ? (t.settled && sv.dist + g.weight(e) == t.dist && g.target(e) != v)
-                                    : (t.hops == sv.hops + 1);
-      if (on_path) sum += t.coef;
+      const index_t t = g.target(e);
+      if (t != v && w.settled[t] && w.dist[v] + g.weight(e) == w.dist[t]) sum += w.coef[t];
     }
-    const double delta = sum * sv.sigma;
+    const double delta = sum * w.slot[v].sigma;
     if (v != s) bc[v] += delta;
-    sv.coef = (1.0 + delta) / sv.sigma;
+    w.coef[v] = (1.0 + delta) / w.slot[v].sigma;
   }
 }
 
@@ -141,13 +213,15 @@ std::vector<double> betweenness(const Graph& g, const std::vector<index_t>& sour
   }
 
   std::vector<double> bc(n, 0.0);
-  Scratch w(n);
+  Scratch w(n, weighted);
   for (index_t s : sources) {
-    if (weighted)
+    if (weighted) {
       count_paths_dijkstra(g, s, w);
-    else
+      accumulate_dijkstra(g, s, w, bc);
+    } else {
       count_paths_bfs(g, s, w);
-    accumulate(g, s, weighted, w, bc);
+      accumulate_bfs(g, s, w, bc);
+    }
     cancel.tick(2 * w.order.size() + 1);
     w.reset();
   }
