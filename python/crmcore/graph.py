@@ -427,7 +427,8 @@ class Graph:
         0.5
         """
         if isinstance(communities, pd.Series):
-            labels = self._dense(communities.astype(np.float64), "communities")
+            codes, _ = pd.factorize(communities)  # labels may be any hashable
+            labels = self._dense(pd.Series(codes, index=communities.index, dtype=np.float64), "communities")
             covered = self._g.lookup(_int64(communities.index, "communities"))
             if len(np.unique(covered)) != self.num_nodes:
                 raise ValueError("communities must give one label to every node")

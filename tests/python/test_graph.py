@@ -193,7 +193,7 @@ def test_modularity_matches_networkx(directed, weighted):
     parts = [set(nodes[i::4]) for i in range(4)]
     ref = nx.community.modularity(G, parts, weight="weight" if weighted else None, resolution=0.8)
     assert g.modularity(parts, resolution=0.8, weight=weighted) == pytest.approx(ref, abs=1e-12)
-    labels = pd.Series({v: i for i, c in enumerate(parts) for v in c})
+    labels = pd.Series({v: f"group {i}" for i, c in enumerate(parts) for v in c})
     assert g.modularity(labels, resolution=0.8, weight=weighted) == pytest.approx(ref, abs=1e-12)
 
 
