@@ -161,3 +161,28 @@ TEST(GraphCancel, LongRunsStopWhenAsked) {
   EXPECT_THROW(pagerank(g, {}, stop), Interrupted);
   EXPECT_THROW(betweenness(g, {}, false, true, stop), Interrupted);
 }
+
+TEST(GraphPaths, BottomUpLevelsOfAStarGiveTheSameAnswers) {
+  // From a leaf, the centre's level holds nearly every edge, so the search
+  // switches to bottom-up steps; leaves are at 2 hops, the tail beyond.
+  Cancel none;
+  std::vector<int64_t> src, dst;
+  for (int64_t leaf = 1; leaf <= 200; ++leaf) {
+    src.push_back(0);
+    dst.push_back(leaf);
+  }
+  src.push_back(200);
+  dst.push_back(1000);  // a tail behind leaf 200
+  Graph g = make(src, dst);
+  std::vector<int64_t> d = bfs_distances(g, g.index_of(1), -1, TypeFilter(), none);
+  EXPECT_EQ(d[g.index_of(0)], 1);
+  EXPECT_EQ(d[g.index_of(150)], 2);
+  EXPECT_EQ(d[g.index_of(1000)], 3);
+  std::vector<index_t> p = shortest_path(g, g.index_of(1), g.index_of(1000), false, none);
+  EXPECT_EQ(p.size(), 4u);
+  // every leaf pair's only path runs through the centre: C(200, 2) pairs,
+  // plus the tail's 200 paths through leaf 200 also cross the centre (199 of them)
+  std::vector<double> b = betweenness(g, {}, false, false, none);
+  EXPECT_DOUBLE_EQ(b[g.index_of(0)], 200.0 * 199 / 2 + 199);
+  EXPECT_DOUBLE_EQ(b[g.index_of(200)], 200.0);
+}
