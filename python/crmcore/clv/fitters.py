@@ -130,7 +130,10 @@ class BaseFitter:
         p = self.params_.to_numpy()
         cov = np.outer(p, p) * np.linalg.inv(self._hessian_) / total_weight
         self.variance_matrix_ = pd.DataFrame(cov, index=self.params_.index, columns=self.params_.index)
-        self.standard_errors_ = pd.Series(np.sqrt(np.diag(cov)), index=self.params_.index)
+        # A tiny or degenerate data set can leave the Hessian indefinite: those errors are nan.
+        with np.errstate(invalid="ignore"):
+            se = np.sqrt(np.diag(cov))
+        self.standard_errors_ = pd.Series(se, index=self.params_.index)
         self.confidence_intervals_ = pd.DataFrame(
             {
                 "lower 95% bound": self.params_ - 1.96 * self.standard_errors_,
@@ -386,7 +389,7 @@ class ParetoNBDFitter(_RfmFitter):
         True
         """
         shape, (x, tx, T_) = _flat(frequency, recency, T)
-        out = _k.pareto_probability_alive(self._params_array(), x, tx, T_, T_)
+        out = _k.pareto_probability_alive(self._params_array(), x, tx, T_)
         return _shape_like(out, shape, frequency, recency, T)
 
     def expected_number_of_purchases_up_to_time(self, t):
