@@ -33,10 +33,18 @@ void bind_clv(py::module_& parent) {
 
   py::class_<clv::Rows>(m, "Rows", "customers collapsed into distinct (x, t_x, T) rows with summed weights")
       .def(py::init([](const py::handle& x, const py::handle& tx, const py::handle& T, const py::object& w) {
-             Vec vx = to_vector<double>(x), vtx = to_vector<double>(tx), vT = to_vector<double>(T);
-             Vec vw = w.is_none() ? Vec{} : to_vector<double>(w);
+             // Read the caller's float64 arrays in place (a million-row fit would otherwise copy 32 MB).
+             using Arr = py::array_t<double, py::array::c_style | py::array::forcecast>;
+             Arr ax = Arr::ensure(x), atx = Arr::ensure(tx), aT = Arr::ensure(T);
+             Arr aw = w.is_none() ? Arr() : Arr::ensure(w);
+             if (!ax || !atx || !aT || (!w.is_none() && !aw)) throw py::type_error("expected numeric arrays");
+             const auto n = static_cast<size_t>(ax.size());
+             if (static_cast<size_t>(atx.size()) != n || static_cast<size_t>(aT.size()) != n ||
+                 (!w.is_none() && static_cast<size_t>(aw.size()) != n))
+               throw py::value_error("frequency, recency, T and weights must have the same length");
+             const double* pw = w.is_none() ? nullptr : aw.data();
              py::gil_scoped_release nogil;
-             return clv::compress_rows(vx, vtx, vT, vw);
+             return clv::compress_rows(ax.data(), atx.data(), aT.data(), pw, n);
            }),
            py::arg("x"), py::arg("tx"), py::arg("T"), py::arg("w") = py::none())
       .def_property_readonly("size", &clv::Rows::size)

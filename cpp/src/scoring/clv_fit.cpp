@@ -40,6 +40,51 @@ struct Objective {
     for (double gi : grad) ok = ok && std::isfinite(gi);
     return ok ? f : std::numeric_limits<double>::infinity();
   }
+
+  // Value, gradient and exact Hessian in one pass over the rows (models with
+  // an analytic Hessian only).
+  double with_hessian(const Vec& lp, Vec& grad, Vec& H) {
+    ++evaluations;
+    const double ll = log_likelihood(model, rows, lp, &grad, cancel, &H);
+    const double W = rows.total_weight;
+    const size_t k = lp.size();
+    double f = -ll / W;
+    for (double& h : H) h = -h / W;
+    for (size_t i = 0; i < k; ++i) {
+      const double p2 = std::exp(2 * lp[i]);
+      f += opt.penalizer * p2;
+      grad[i] = -grad[i] / W + 2 * opt.penalizer * p2;
+      H[i * k + i] += 4 * opt.penalizer * p2;
+    }
+    bool ok = std::isfinite(f);
+    for (double gi : grad) ok = ok && std::isfinite(gi);
+    return ok ? f : std::numeric_limits<double>::infinity();
+  }
+
+  // Hessian of the objective: exact where the model has one, otherwise
+  // central differences of the exact gradient, symmetrised.
+  Vec hessian(const Vec& x) {
+    const size_t k = x.size();
+    Vec H(k * k);
+    if (has_analytic_hessian(model)) {
+      Vec g;
+      with_hessian(x, g, H);
+      return H;
+    }
+    Vec gp(k), gm(k), xp = x;
+    const double h = 1e-4;
+    for (size_t j = 0; j < k; ++j) {
+      xp[j] = x[j] + h;
+      (*this)(xp, gp);
+      xp[j] = x[j] - h;
+      (*this)(xp, gm);
+      xp[j] = x[j];
+      for (size_t i = 0; i < k; ++i) H[i * k + j] = (gp[i] - gm[i]) / (2 * h);
+    }
+    for (size_t i = 0; i < k; ++i)
+      for (size_t j = i + 1; j < k; ++j) H[i * k + j] = H[j * k + i] = 0.5 * (H[i * k + j] + H[j * k + i]);
+    return H;
+  }
 };
 
 double max_abs(const Vec& v) {
@@ -80,24 +125,6 @@ bool line_search(Objective& obj, Vec& x, double& f, Vec& g, const Vec& d, double
   return false;
 }
 
-// Central differences of the exact gradient, symmetrised.
-Vec hessian(Objective& obj, const Vec& x) {
-  const size_t k = x.size();
-  Vec H(k * k), gp(k), gm(k), xp = x;
-  const double h = 1e-4;
-  for (size_t j = 0; j < k; ++j) {
-    xp[j] = x[j] + h;
-    obj(xp, gp);
-    xp[j] = x[j] - h;
-    obj(xp, gm);
-    xp[j] = x[j];
-    for (size_t i = 0; i < k; ++i) H[i * k + j] = (gp[i] - gm[i]) / (2 * h);
-  }
-  for (size_t i = 0; i < k; ++i)
-    for (size_t j = i + 1; j < k; ++j) H[i * k + j] = H[j * k + i] = 0.5 * (H[i * k + j] + H[j * k + i]);
-  return H;
-}
-
 // Solves H d = -g by Cholesky; false if H is not positive definite.
 bool newton_direction(const Vec& H, const Vec& g, Vec& d) {
   const size_t k = g.size();
@@ -131,20 +158,15 @@ bool newton_direction(const Vec& H, const Vec& g, Vec& d) {
 
 }  // namespace
 
-FitResult fit(Model model, const Rows& rows, const std::vector<double>& log_params0, const FitOptions& opt,
-              Cancel* cancel) {
-  Objective obj{model, rows, opt, cancel};
-  const size_t k = log_params0.size();
-  Vec x = log_params0, g(k);
-  double f = obj(x, g);
-  if (!std::isfinite(f)) throw std::invalid_argument("the likelihood is not finite at the initial parameters");
-  FitResult res;
-  // BFGS on the inverse Hessian.
-  Vec Hinv(k * k, 0.0);
+namespace {
+
+// BFGS on the inverse Hessian from x until max |g| <= gtol or no progress.
+int bfgs(Objective& obj, Vec& x, double& f, Vec& g, double gtol, int max_iter, bool verbose) {
+  const size_t k = x.size();
+  Vec Hinv(k * k, 0.0), d(k), xo(k), go(k), s(k), y(k), Hy(k);
   for (size_t i = 0; i < k; ++i) Hinv[i * k + i] = 1.0;
-  Vec d(k), xo(k), go(k), s(k), y(k);
   int it = 0;
-  for (; it < opt.max_iter && max_abs(g) > opt.gtol; ++it) {
+  for (; it < max_iter && max_abs(g) > gtol; ++it) {
     for (size_t i = 0; i < k; ++i) {
       d[i] = 0;
       for (size_t j = 0; j < k; ++j) d[i] -= Hinv[i * k + j] * g[j];
@@ -157,7 +179,7 @@ FitResult fit(Model model, const Rows& rows, const std::vector<double>& log_para
     go = g;
     const double fo = f;
     if (!line_search(obj, x, f, g, d)) break;
-    if (opt.verbose) std::fprintf(stderr, "iter %d  f=%.15g  |g|=%.3g\n", it, f, max_abs(g));
+    if (verbose) std::fprintf(stderr, "bfgs %d  f=%.15g  |g|=%.3g\n", it, f, max_abs(g));
     for (size_t i = 0; i < k; ++i) s[i] = x[i] - xo[i], y[i] = g[i] - go[i];
     const double sy = dot(s, y);
     if (sy > 1e-300) {
@@ -165,7 +187,6 @@ FitResult fit(Model model, const Rows& rows, const std::vector<double>& log_para
         const double scale = sy / dot(y, y);
         for (size_t i = 0; i < k; ++i) Hinv[i * k + i] = scale;
       }
-      Vec Hy(k);
       for (size_t i = 0; i < k; ++i) {
         Hy[i] = 0;
         for (size_t j = 0; j < k; ++j) Hy[i] += Hinv[i * k + j] * y[j];
@@ -177,21 +198,88 @@ FitResult fit(Model model, const Rows& rows, const std::vector<double>& log_para
     }
     if (std::abs(fo - f) <= 1e-16 * std::max(1.0, std::abs(f)) && max_abs(s) < 1e-12) break;
   }
-  // Newton polish: quadratic convergence from where BFGS stopped.
-  Vec H = hessian(obj, x);
-  for (int polish = 0; polish < 8 && max_abs(g) > opt.gtol; ++polish) {
+  return it;
+}
+
+// Newton steps with a line search; stops at gtol, on a Hessian that is not
+// positive definite, or when the line search finds no decrease. With an
+// analytic Hessian each trial point costs one pass (value, gradient and
+// Hessian together) and H stays the Hessian at x.
+int newton(Objective& obj, Vec& x, double& f, Vec& g, Vec& H, double gtol, int max_iter, bool verbose) {
+  const bool exact = has_analytic_hessian(obj.model);
+  Vec d, xn(x.size()), gn(x.size()), Hn;
+  int it = 0;
+  for (; it < max_iter && max_abs(g) > gtol; ++it) {
     if (!newton_direction(H, g, d)) break;
-    if (!line_search(obj, x, f, g, d)) break;
-    H = hessian(obj, x);
-    ++it;
+    if (!exact) {
+      if (!line_search(obj, x, f, g, d)) break;
+      H = obj.hessian(x);
+    } else {
+      double step = std::min(1.0, 3.0 / max_abs(d));
+      const double slope = dot(g, d);
+      bool moved = false;
+      for (int tries = 0; tries < 40 && !moved; ++tries, step *= 0.5) {
+        for (size_t i = 0; i < x.size(); ++i) xn[i] = x[i] + step * d[i];
+        const double fn = obj.with_hessian(xn, gn, Hn);
+        const bool armijo = fn <= f + 1e-4 * step * slope;
+        const bool flat = fn <= f + 1e-13 * std::abs(f) && max_abs(gn) < 0.5 * max_abs(g);
+        if (std::isfinite(fn) && (armijo || flat)) {
+          x = xn, f = fn, g = gn, H = Hn;
+          moved = true;
+        }
+      }
+      if (!moved) break;
+    }
+    if (verbose) std::fprintf(stderr, "newton %d  f=%.15g  |g|=%.3g\n", it, f, max_abs(g));
   }
+  return it;
+}
+
+}  // namespace
+
+FitResult fit(Model model, const Rows& rows, const std::vector<double>& log_params0, const FitOptions& opt,
+              Cancel* cancel) {
+  Objective obj{model, rows, opt, cancel};
+  const size_t k = log_params0.size();
+  Vec x = log_params0, g(k);
+  int it = 0;
+  // Millions of customers: most iterations happen on a sample of ~10,000 distinct rows,
+  // the full data only sees the last few Newton steps.
+  const size_t sample_size = 10000;
+  if (rows.size() > 2 * sample_size) {
+    const Rows sub = sample_rows(rows, rows.size() / sample_size);
+    Objective sobj{model, sub, opt, cancel};
+    double fs = sobj(x, g);
+    if (std::isfinite(fs)) it += bfgs(sobj, x, fs, g, 1e-6, opt.max_iter, opt.verbose);
+    obj.evaluations += sobj.evaluations * static_cast<int>(sub.size()) / static_cast<int>(rows.size());
+  }
+  const bool exact = has_analytic_hessian(model);
+  Vec H;
+  auto start = [&] { return exact ? obj.with_hessian(x, g, H) : obj(x, g); };
+  double f = start();
+  if (!std::isfinite(f)) {  // a wild warm start: begin again from the caller's point
+    x = log_params0;
+    f = start();
+  }
+  if (!std::isfinite(f)) throw std::invalid_argument("the likelihood is not finite at the initial parameters");
+  if (exact) it += newton(obj, x, f, g, H, opt.gtol, 50, opt.verbose);
+  if (max_abs(g) > opt.gtol) {
+    it += bfgs(obj, x, f, g, opt.gtol, opt.max_iter, opt.verbose);
+    // Newton polish: quadratic convergence from where BFGS stopped.
+    H = obj.hessian(x);
+    it += newton(obj, x, f, g, H, opt.gtol, 8, opt.verbose);
+  } else if (!exact) {
+    H = obj.hessian(x);
+  }
+  FitResult res;
+  res.hessian = H;
   res.log_params = x;
   res.objective = f;
-  res.hessian = H;
   res.iterations = it;
   res.evaluations = obj.evaluations;
-  Vec gg(k);
-  res.log_likelihood = log_likelihood(model, rows, x, &gg, cancel);
+  double penalty = 0;
+  for (double lp : x) penalty += opt.penalizer * std::exp(2 * lp);
+  res.log_likelihood = -(f - penalty) * rows.total_weight;
   const double gmax = max_abs(g);
   res.converged = std::isfinite(f) && gmax <= std::max(opt.gtol, 1e-6);
   char buf[160];

@@ -4,6 +4,7 @@
 // Pareto/NBD and BG/BB get theirs from dual numbers through the same code
 // that computes the value.
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -28,11 +29,92 @@ Model model_from_name(const std::string& name) {
   throw std::invalid_argument("unknown lifetime-value model '" + name + "'");
 }
 
+namespace {
+
+uint64_t bits(double v) {
+  uint64_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+// splitmix64 finaliser: whole-number doubles have long runs of zero bits that
+// a weaker mix would cluster.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Dense ids 0, 1, 2, ... for 64-bit keys in order of first appearance: an
+// open-addressing table that doubles at half load, so that a handful of
+// distinct keys stays in cache.
+class DenseIds {
+ public:
+  uint32_t id(uint64_t key) {
+    if (2 * (count_ + 1) > keys_.size()) grow();
+    size_t slot = static_cast<size_t>(mix(key)) & (keys_.size() - 1);
+    while (ids_[slot] != UINT32_MAX) {
+      if (keys_[slot] == key) return ids_[slot];
+      slot = (slot + 1) & (keys_.size() - 1);
+    }
+    keys_[slot] = key;
+    return ids_[slot] = count_++;
+  }
+  uint32_t size() const { return count_; }
+
+ private:
+  void grow() {
+    std::vector<uint64_t> old_keys = std::move(keys_);
+    std::vector<uint32_t> old_ids = std::move(ids_);
+    const size_t cap = old_keys.empty() ? 1024 : 2 * old_keys.size();
+    keys_.assign(cap, 0);
+    ids_.assign(cap, UINT32_MAX);
+    for (size_t j = 0; j < old_keys.size(); ++j) {
+      if (old_ids[j] == UINT32_MAX) continue;
+      size_t slot = static_cast<size_t>(mix(old_keys[j])) & (cap - 1);
+      while (ids_[slot] != UINT32_MAX) slot = (slot + 1) & (cap - 1);
+      keys_[slot] = old_keys[j];
+      ids_[slot] = old_ids[j];
+    }
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> ids_;
+  uint32_t count_ = 0;
+};
+
+// Stable LSD radix sort of (key, payload) pairs on the low `bits` bits of the key.
+void radix_sort(std::vector<std::pair<uint64_t, uint32_t>>& v, int bits) {
+  // As few passes as possible with at most 2^16 buckets (the counts stay in cache).
+  const int passes = (bits + 15) / 16;
+  const int digit = (bits + passes - 1) / passes;
+  std::vector<std::pair<uint64_t, uint32_t>> tmp(v.size());
+  std::vector<size_t> count(size_t(1) << digit);
+  for (int shift = 0; shift < bits; shift += digit) {
+    std::fill(count.begin(), count.end(), 0);
+    const uint64_t mask = (uint64_t(1) << digit) - 1;
+    for (const auto& e : v) ++count[(e.first >> shift) & mask];
+    size_t sum = 0;
+    for (auto& c : count) {
+      const size_t here = c;
+      c = sum;
+      sum += here;
+    }
+    for (const auto& e : v) tmp[count[(e.first >> shift) & mask]++] = e;
+    v.swap(tmp);
+  }
+}
+
+}  // namespace
+
 Rows compress_rows(const std::vector<double>& x, const std::vector<double>& tx, const std::vector<double>& T,
                    const std::vector<double>& w) {
   const size_t n = x.size();
   if (tx.size() != n || T.size() != n || (!w.empty() && w.size() != n))
     throw std::invalid_argument("frequency, recency, T and weights must have the same length");
+  return compress_rows(x.data(), tx.data(), T.data(), w.empty() ? nullptr : w.data(), n);
+}
+
+Rows compress_rows(const double* x, const double* tx, const double* T, const double* w, size_t n) {
   if (n == 0) throw std::invalid_argument("no customers to fit");
   for (size_t i = 0; i < n; ++i) {
     if (!(std::isfinite(x[i]) && std::isfinite(tx[i]) && std::isfinite(T[i])))
@@ -41,92 +123,202 @@ Rows compress_rows(const std::vector<double>& x, const std::vector<double>& tx, 
       throw std::invalid_argument("frequency must be a non-negative integer (row " + std::to_string(i) + ")");
     if (tx[i] < 0 || T[i] < 0)
       throw std::invalid_argument("recency and T must be non-negative (row " + std::to_string(i) + ")");
-    if (!w.empty() && !(w[i] >= 0 && std::isfinite(w[i])))
+    if (w && !(w[i] >= 0 && std::isfinite(w[i])))
       throw std::invalid_argument("weights must be finite and non-negative (row " + std::to_string(i) + ")");
   }
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    if (x[a] != x[b]) return x[a] < x[b];
-    if (tx[a] != tx[b]) return tx[a] < tx[b];
-    return T[a] < T[b];
-  });
-  Rows rows;
-  for (uint32_t i : order) {
-    const double wi = w.empty() ? 1.0 : w[i];
-    if (wi == 0) continue;
-    if (!rows.x.empty() && rows.x.back() == x[i] && rows.tx.back() == tx[i] && rows.T.back() == T[i]) {
-      rows.w.back() += wi;
-    } else {
-      if (rows.x.empty() || rows.x.back() != x[i]) rows.x_start.push_back(rows.x.size());
-      rows.x.push_back(x[i]);
-      rows.tx.push_back(tx[i]);
-      rows.T.push_back(T[i]);
-      rows.w.push_back(wi);
-    }
-    rows.total_weight += wi;
+  // Times map to dense ids first (a day or week grid has few), then each row
+  // to a key of (x id, t_x id, T id); an LSD radix sort of the keys puts
+  // identical rows side by side, grouped by x. Ids are packed 20/22/22 bits
+  // while they fit, then repacked into as few bits as they need (fewer radix
+  // passes); past that, through an id of the (t_x, T) pair.
+  DenseIds time_ids, x_ids;
+  std::vector<std::pair<uint64_t, uint32_t>> keyed;
+  keyed.reserve(n);
+  bool fits = true;
+  for (size_t i = 0; i < n && fits; ++i) {
+    if (w && w[i] == 0) continue;
+    const uint64_t a = x_ids.id(bits(x[i])), b = time_ids.id(bits(tx[i])), c = time_ids.id(bits(T[i]));
+    fits = a < (1u << 20) && b < (1u << 22) && c < (1u << 22);
+    keyed.push_back({(a << 44) | (b << 22) | c, static_cast<uint32_t>(i)});
   }
-  if (rows.x.empty()) throw std::invalid_argument("all weights are zero");
-  rows.x_start.push_back(rows.x.size());
+  auto width = [](uint64_t count) {
+    int b = 1;
+    while ((uint64_t(1) << b) < count) ++b;
+    return b;
+  };
+  int key_bits;
+  if (fits) {
+    const int xb = width(x_ids.size()), tb = width(time_ids.size());
+    const uint64_t m22 = (uint64_t(1) << 22) - 1;
+    for (auto& e : keyed)
+      e.first = ((e.first >> 44) << (2 * tb)) | (((e.first >> 22) & m22) << tb) | (e.first & m22);
+    key_bits = xb + 2 * tb;
+  } else {
+    DenseIds pair_ids;
+    keyed.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (w && w[i] == 0) continue;
+      const uint64_t pair = (uint64_t(time_ids.id(bits(tx[i]))) << 32) | time_ids.id(bits(T[i]));
+      keyed.push_back({(uint64_t(x_ids.id(bits(x[i]))) << 32) | pair_ids.id(pair), static_cast<uint32_t>(i)});
+    }
+    key_bits = 64;
+  }
+  if (keyed.empty()) throw std::invalid_argument("all weights are zero");
+  radix_sort(keyed, key_bits);
+  std::vector<std::pair<uint64_t, uint32_t>> order;  // (key, first input row) per distinct row
+  std::vector<double> weight;
+  for (const auto& [key, i] : keyed) {
+    const double wi = w ? w[i] : 1.0;
+    if (order.empty() || order.back().first != key) {
+      order.push_back({key, i});
+      weight.push_back(0.0);
+    }
+    weight.back() += wi;
+  }
+  Rows rows;
+  const size_t m = order.size();
+  rows.x.resize(m);
+  rows.tx.resize(m);
+  rows.T.resize(m);
+  rows.w.resize(m);
+  rows.tx_id.resize(m);
+  rows.T_id.resize(m);
+  for (size_t k = 0; k < m; ++k) {
+    const uint32_t i = order[k].second;
+    rows.x[k] = x[i];
+    rows.tx[k] = tx[i];
+    rows.T[k] = T[i];
+    rows.tx_id[k] = time_ids.id(bits(tx[i]));
+    rows.T_id[k] = time_ids.id(bits(T[i]));
+    rows.w[k] = weight[k];
+    rows.total_weight += rows.w[k];
+    if (k == 0 || rows.x[k] != rows.x[k - 1]) rows.x_start.push_back(k);
+  }
+  rows.x_start.push_back(m);
+  rows.times.resize(time_ids.size());
+  for (size_t k = 0; k < m; ++k) rows.times[rows.tx_id[k]] = rows.tx[k], rows.times[rows.T_id[k]] = rows.T[k];
   return rows;
+}
+
+Rows sample_rows(const Rows& rows, size_t every) {
+  if (every <= 1) return rows;
+  Rows sub;
+  sub.times = rows.times;
+  for (size_t i = 0; i < rows.size(); i += every) {
+    if (sub.x.empty() || sub.x.back() != rows.x[i]) sub.x_start.push_back(sub.x.size());
+    sub.x.push_back(rows.x[i]);
+    sub.tx.push_back(rows.tx[i]);
+    sub.T.push_back(rows.T[i]);
+    sub.w.push_back(rows.w[i] * static_cast<double>(every));
+    sub.tx_id.push_back(rows.tx_id[i]);
+    sub.T_id.push_back(rows.T_id[i]);
+    sub.total_weight += sub.w.back();
+  }
+  sub.x_start.push_back(sub.x.size());
+  return sub;
 }
 
 namespace {
 
 // ---------------------------------------------------------------- BG/NBD, MBG/NBD
 
-double beta_geo_ll(bool modified, const Rows& rows, const double* p, double* g, Cancel* cancel) {
+// H (if not null) receives the 4x4 Hessian with respect to the natural
+// parameters (r, alpha, a, b), row-major; the caller chains it to log-parameters.
+double beta_geo_ll(bool modified, const Rows& rows, const double* p, double* g, double* H, Cancel* cancel) {
   const double r = p[0], alpha = p[1], a = p[2], b = p[3];
   const double log_alpha = std::log(alpha), log_a = std::log(a);
   const double dig_r = nm::digamma(r), dig_b = nm::digamma(b), dig_ab = nm::digamma(a + b);
   const double lg_r = std::lgamma(r), lg_b = std::lgamma(b), lg_ab = std::lgamma(a + b);
   // Modified BG/NBD shifts the beta terms by one (a drop-out chance also at time 0).
   const double shift = modified ? 1.0 : 0.0;
+  // log(alpha + t) and 1 / (alpha + t) once per distinct time.
+  std::vector<double> log_at(rows.times.size()), inv_at(rows.times.size());
+  for (size_t j = 0; j < rows.times.size(); ++j) {
+    log_at[j] = std::log(alpha + rows.times[j]);
+    inv_at[j] = 1.0 / (alpha + rows.times[j]);
+  }
   double ll = 0, gr = 0, gal = 0, ga = 0, gb = 0;
+  // Hessian accumulators: h[i][j] for i <= j over (r, alpha, a, b).
+  double h[4][4] = {};
   for (size_t k = 0; k + 1 < rows.x_start.size(); ++k) {
     const size_t lo = rows.x_start[k], hi = rows.x_start[k + 1];
-    const double x = rows.x[lo];
+    const double x = rows.x[lo], rx = r + x;
+    const double c = b + x - 1.0 + shift, inv_c = 1.0 / c;
     double wsum = 0;
-    // Rows with this x: the two ways to have produced (x, t_x, T), mixed by p = P(dropped out).
+    // Rows with this x: the two ways to have produced (x, t_x, T), mixed by q = P(dropped out).
     const bool can_drop = modified || x > 0;
-    const double log_drop = log_a - std::log(b + x - 1.0 + shift);
+    const double log_drop = log_a - std::log(c);
+    double sum_q = 0;
     for (size_t i = lo; i < hi; ++i) {
       const double w = rows.w[i];
-      const double l_T = std::log(alpha + rows.T[i]);
-      const double a3 = -(r + x) * l_T;
+      const uint32_t iT = rows.T_id[i];
+      const double lT = log_at[iT], vT = inv_at[iT];
       wsum += w;
       if (!can_drop) {
-        ll += w * a3;
-        gr -= w * l_T;
-        gal -= w * (r + x) / (alpha + rows.T[i]);
+        ll -= w * rx * lT;
+        gr -= w * lT;
+        gal -= w * rx * vT;
+        if (H) {
+          h[0][1] -= w * vT;
+          h[1][1] += w * rx * vT * vT;
+        }
         continue;
       }
-      const double l_tx = std::log(alpha + rows.tx[i]);
-      const double a4 = log_drop - (r + x) * l_tx;
-      const double q = nm::sigmoid(a4 - a3);
-      ll += w * nm::logaddexp(a3, a4);
-      gr -= w * ((1 - q) * l_T + q * l_tx);
-      gal -= w * (r + x) * ((1 - q) / (alpha + rows.T[i]) + q / (alpha + rows.tx[i]));
-      ga += w * q / a;
-      gb -= w * q / (b + x - 1.0 + shift);
+      const uint32_t itx = rows.tx_id[i];
+      const double ltx = log_at[itx], vtx = inv_at[itx];
+      const double a3 = -rx * lT, a4 = log_drop - rx * ltx;
+      // One exp serves both log(e^a3 + e^a4) and q = e^a4 / (e^a3 + e^a4).
+      const double d = a4 - a3, e = std::exp(-std::abs(d)), q = d > 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+      ll += w * (std::max(a3, a4) + std::log1p(e));
+      gr -= w * (lT + q * (ltx - lT));
+      gal -= w * rx * (vT + q * (vtx - vT));
+      sum_q += w * q;
+      if (H) {
+        // (1-q) Hess(a3) + q Hess(a4) + q(1-q) dd^T with d = grad(a4) - grad(a3).
+        const double d0 = lT - ltx, d1 = rx * (vT - vtx), wv = w * q * (1 - q);
+        h[0][0] += wv * d0 * d0;
+        h[0][1] += wv * d0 * d1 - w * (vT + q * (vtx - vT));
+        h[0][2] += wv * d0 / a;
+        h[0][3] -= wv * d0 * inv_c;
+        h[1][1] += wv * d1 * d1 + w * rx * (vT * vT + q * (vtx * vtx - vT * vT));
+        h[1][2] += wv * d1 / a;
+        h[1][3] -= wv * d1 * inv_c;
+        h[2][2] += wv / (a * a) - w * q / (a * a);
+        h[2][3] -= wv * inv_c / a;
+        h[3][3] += wv * inv_c * inv_c + w * q * inv_c * inv_c;
+      }
     }
+    ga += sum_q / a;
+    gb -= sum_q * inv_c;
     // Terms of x alone: gamma mixing of the purchase rate, beta mixing of the drop-out chance.
     const double xs = x + shift;
-    ll += wsum * (std::lgamma(r + x) - lg_r + r * log_alpha + lg_ab + std::lgamma(b + xs) - lg_b -
+    ll += wsum * (std::lgamma(rx) - lg_r + r * log_alpha + lg_ab + std::lgamma(b + xs) - lg_b -
                   std::lgamma(a + b + xs));
     const double dig_abx = nm::digamma(a + b + xs);
-    gr += wsum * (nm::digamma(r + x) - dig_r + log_alpha);
+    gr += wsum * (nm::digamma(rx) - dig_r + log_alpha);
     gal += wsum * r / alpha;
     ga += wsum * (dig_ab - dig_abx);
     gb += wsum * (dig_ab + nm::digamma(b + xs) - dig_b - dig_abx);
+    if (H) {
+      const double tri_ab = nm::trigamma(a + b), tri_abx = nm::trigamma(a + b + xs);
+      h[0][0] += wsum * (nm::trigamma(rx) - nm::trigamma(r));
+      h[0][1] += wsum / alpha;
+      h[1][1] -= wsum * r / (alpha * alpha);
+      h[2][2] += wsum * (tri_ab - tri_abx);
+      h[2][3] += wsum * (tri_ab - tri_abx);
+      h[3][3] += wsum * (tri_ab + nm::trigamma(b + xs) - nm::trigamma(b) - tri_abx);
+    }
     if (cancel) cancel->tick(hi - lo);
   }
   if (g) {
-    g[0] = gr * r;
-    g[1] = gal * alpha;
-    g[2] = ga * a;
-    g[3] = gb * b;
+    g[0] = gr;
+    g[1] = gal;
+    g[2] = ga;
+    g[3] = gb;
   }
+  if (H)
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) H[i * 4 + j] = i <= j ? h[i][j] : h[j][i];
   return ll;
 }
 
@@ -210,21 +402,35 @@ size_t n_params(Model m) { return m == Model::gamma_gamma ? 3 : 4; }
 
 }  // namespace
 
+bool has_analytic_hessian(Model model) { return model == Model::beta_geo || model == Model::modified_beta_geo; }
+
 double log_likelihood(Model model, const Rows& rows, const std::vector<double>& log_params,
-                      std::vector<double>* grad, Cancel* cancel) {
+                      std::vector<double>* grad, Cancel* cancel, std::vector<double>* hess) {
   const size_t k = n_params(model);
   if (log_params.size() != k) throw std::invalid_argument("wrong number of parameters");
+  if (hess && !has_analytic_hessian(model)) throw std::invalid_argument("no analytic Hessian for this model");
   double p[4];
   for (size_t i = 0; i < k; ++i) p[i] = std::exp(log_params[i]);
   double g[4] = {0, 0, 0, 0};
-  double* gp = grad ? g : nullptr;
+  double H[16] = {};
   double ll = 0;
   switch (model) {
-    case Model::beta_geo: ll = beta_geo_ll(false, rows, p, gp, cancel); break;
-    case Model::modified_beta_geo: ll = beta_geo_ll(true, rows, p, gp, cancel); break;
-    case Model::gamma_gamma: ll = gamma_gamma_ll(rows, p, gp, cancel); break;
-    case Model::pareto_nbd: ll = pareto_ll(rows, p, gp, cancel); break;
-    case Model::beta_geo_beta_binom: ll = bgbb_ll(rows, p, gp, cancel); break;
+    case Model::beta_geo:
+    case Model::modified_beta_geo: {
+      ll = beta_geo_ll(model == Model::modified_beta_geo, rows, p, g, hess ? H : nullptr, cancel);
+      // Chain rule to log-parameters: d/dlog p = p d/dp, and the Hessian
+      // gains p_i g_i on its diagonal.
+      if (hess) {
+        hess->assign(16, 0.0);
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 4; ++j) (*hess)[i * 4 + j] = p[i] * p[j] * H[i * 4 + j] + (i == j ? p[i] * g[i] : 0.0);
+      }
+      for (int i = 0; i < 4; ++i) g[i] *= p[i];
+      break;
+    }
+    case Model::gamma_gamma: ll = gamma_gamma_ll(rows, p, g, cancel); break;
+    case Model::pareto_nbd: ll = pareto_ll(rows, p, g, cancel); break;
+    case Model::beta_geo_beta_binom: ll = bgbb_ll(rows, p, g, cancel); break;
   }
   if (grad) grad->assign(g, g + k);
   return ll;
@@ -253,13 +459,7 @@ std::vector<double> log_likelihood_rows(Model model, const std::vector<double>& 
       std::vector<double> lp(params.size());
       for (size_t j = 0; j < lp.size(); ++j) lp[j] = std::log(params[j]);
       for (size_t i = 0; i < n; ++i) {
-        Rows one;
-        one.x = {x[i]};
-        one.tx = {tx[i]};
-        one.T = {T[i]};
-        one.w = {1.0};
-        one.x_start = {0, 1};
-        one.total_weight = 1.0;
+        const Rows one = compress_rows({x[i]}, {tx[i]}, {T[i]}, {});
         out[i] = log_likelihood(model, one, lp, nullptr);
       }
     }

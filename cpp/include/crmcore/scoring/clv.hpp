@@ -24,6 +24,11 @@ Model model_from_name(const std::string& name);
 struct Rows {
   std::vector<double> x, tx, T, w;
   std::vector<size_t> x_start;  // rows [x_start[k], x_start[k+1]) share one x
+  // Distinct values of t_x and T, and each row's index into them: summaries
+  // on a day or week grid have few distinct times, so log(alpha + t) is
+  // computed once per time instead of once per row.
+  std::vector<double> times;
+  std::vector<uint32_t> tx_id, T_id;
   double total_weight = 0.0;
   size_t size() const { return x.size(); }
 };
@@ -32,11 +37,21 @@ struct Rows {
 // collapses identical rows. Throws std::invalid_argument on bad input.
 Rows compress_rows(const std::vector<double>& x, const std::vector<double>& tx, const std::vector<double>& T,
                    const std::vector<double>& w);
+// The same over raw columns of length n; w may be null (all weights 1).
+Rows compress_rows(const double* x, const double* tx, const double* T, const double* w, size_t n);
 
 // Weighted sum of per-row log-likelihoods at params = exp(log_params), with
 // its gradient with respect to log_params written to grad (if not null).
+// hess (BG/NBD and MBG/NBD only, see has_analytic_hessian) receives the
+// Hessian with respect to log_params, row-major.
 double log_likelihood(Model model, const Rows& rows, const std::vector<double>& log_params,
-                      std::vector<double>* grad, Cancel* cancel = nullptr);
+                      std::vector<double>* grad, Cancel* cancel = nullptr, std::vector<double>* hess = nullptr);
+bool has_analytic_hessian(Model model);
+
+// A systematic sample of every k-th distinct row, weights multiplied by k: an
+// unbiased estimate of the full log-likelihood, cheap enough to find a warm
+// start for the fit on millions of customers.
+Rows sample_rows(const Rows& rows, size_t every);
 
 // Per-row log-likelihood at natural params (no weights, no compression).
 std::vector<double> log_likelihood_rows(Model model, const std::vector<double>& params,
