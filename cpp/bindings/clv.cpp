@@ -47,6 +47,7 @@ void bind_clv(py::module_& parent) {
              return clv::compress_rows(ax.data(), atx.data(), aT.data(), pw, n);
            }),
            py::arg("x"), py::arg("tx"), py::arg("T"), py::arg("w") = py::none())
+      .def("scale_times", &clv::scale_times, py::arg("factor"))
       .def_property_readonly("size", &clv::Rows::size)
       .def_property_readonly("total_weight", [](const clv::Rows& r) { return r.total_weight; })
       .def(

@@ -37,6 +37,12 @@ uint64_t bits(double v) {
   return u;
 }
 
+double from_bits(uint64_t u) {
+  double v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+
 // splitmix64 finaliser: whole-number doubles have long runs of zero bits that
 // a weaker mix would cluster.
 uint64_t mix(uint64_t z) {
@@ -58,9 +64,11 @@ class DenseIds {
       slot = (slot + 1) & (keys_.size() - 1);
     }
     keys_[slot] = key;
+    by_id_.push_back(key);
     return ids_[slot] = count_++;
   }
   uint32_t size() const { return count_; }
+  uint64_t key(uint32_t id) const { return by_id_[id]; }
 
  private:
   void grow() {
@@ -77,15 +85,16 @@ class DenseIds {
       ids_[slot] = old_ids[j];
     }
   }
-  std::vector<uint64_t> keys_;
+  std::vector<uint64_t> keys_, by_id_;
   std::vector<uint32_t> ids_;
   uint32_t count_ = 0;
 };
 
 // Stable LSD radix sort of (key, payload) pairs on the low `bits` bits of the key.
 void radix_sort(std::vector<std::pair<uint64_t, uint32_t>>& v, int bits) {
-  // As few passes as possible with at most 2^16 buckets (the counts stay in cache).
-  const int passes = (bits + 15) / 16;
+  // As few passes as possible with at most 2^11 buckets: more buckets make the
+  // scatter's writes miss the cache.
+  const int passes = (bits + 10) / 11;
   const int digit = (bits + passes - 1) / passes;
   std::vector<std::pair<uint64_t, uint32_t>> tmp(v.size());
   std::vector<size_t> count(size_t(1) << digit);
@@ -120,7 +129,8 @@ Rows compress_rows(const double* x, const double* tx, const double* T, const dou
     if (!(std::isfinite(x[i]) && std::isfinite(tx[i]) && std::isfinite(T[i])))
       throw std::invalid_argument("frequency, recency and T must be finite (row " + std::to_string(i) + ")");
     if (x[i] < 0 || x[i] != std::floor(x[i]))
-      throw std::invalid_argument("frequency must be a non-negative integer (row " + std::to_string(i) + ")");
+      throw std::invalid_argument("frequency must hold non-negative integers (non-integer or negative value at row " +
+                                  std::to_string(i) + ")");
     if (tx[i] < 0 || T[i] < 0)
       throw std::invalid_argument("recency and T must be non-negative (row " + std::to_string(i) + ")");
     if (w && !(w[i] >= 0 && std::isfinite(w[i])))
@@ -183,27 +193,49 @@ Rows compress_rows(const double* x, const double* tx, const double* T, const dou
   rows.w.resize(m);
   rows.tx_id.resize(m);
   rows.T_id.resize(m);
+  // Decode each distinct row from its key (reading the input rows back would
+  // miss the cache at every row); the pair-id fallback reads its input row.
+  const int tb = fits ? width(time_ids.size()) : 0;
+  const uint64_t tmask = (uint64_t(1) << tb) - 1;
   for (size_t k = 0; k < m; ++k) {
-    const uint32_t i = order[k].second;
-    rows.x[k] = x[i];
-    rows.tx[k] = tx[i];
-    rows.T[k] = T[i];
-    rows.tx_id[k] = time_ids.id(bits(tx[i]));
-    rows.T_id[k] = time_ids.id(bits(T[i]));
+    const uint64_t key = order[k].first;
+    if (fits) {
+      rows.x[k] = from_bits(x_ids.key(static_cast<uint32_t>(key >> (2 * tb))));
+      rows.tx_id[k] = static_cast<uint32_t>((key >> tb) & tmask);
+      rows.T_id[k] = static_cast<uint32_t>(key & tmask);
+    } else {
+      const uint32_t i = order[k].second;
+      rows.x[k] = x[i];
+      rows.tx_id[k] = time_ids.id(bits(tx[i]));
+      rows.T_id[k] = time_ids.id(bits(T[i]));
+    }
+    rows.tx[k] = from_bits(time_ids.key(rows.tx_id[k]));
+    rows.T[k] = from_bits(time_ids.key(rows.T_id[k]));
     rows.w[k] = weight[k];
     rows.total_weight += rows.w[k];
     if (k == 0 || rows.x[k] != rows.x[k - 1]) rows.x_start.push_back(k);
   }
   rows.x_start.push_back(m);
   rows.times.resize(time_ids.size());
-  for (size_t k = 0; k < m; ++k) rows.times[rows.tx_id[k]] = rows.tx[k], rows.times[rows.T_id[k]] = rows.T[k];
+  for (uint32_t j = 0; j < time_ids.size(); ++j) rows.times[j] = from_bits(time_ids.key(j));
+  rows.log_times.resize(rows.times.size());
+  for (size_t j = 0; j < rows.times.size(); ++j) rows.log_times[j] = std::log(rows.times[j]);
   return rows;
+}
+
+void scale_times(Rows& rows, double factor) {
+  if (!(factor > 0 && std::isfinite(factor))) throw std::invalid_argument("time scale must be positive");
+  for (double& t : rows.tx) t *= factor;
+  for (double& t : rows.T) t *= factor;
+  for (double& t : rows.times) t *= factor;
+  for (double& l : rows.log_times) l += std::log(factor);
 }
 
 Rows sample_rows(const Rows& rows, size_t every) {
   if (every <= 1) return rows;
   Rows sub;
   sub.times = rows.times;
+  sub.log_times = rows.log_times;
   for (size_t i = 0; i < rows.size(); i += every) {
     if (sub.x.empty() || sub.x.back() != rows.x[i]) sub.x_start.push_back(sub.x.size());
     sub.x.push_back(rows.x[i]);
@@ -324,37 +356,51 @@ double beta_geo_ll(bool modified, const Rows& rows, const double* p, double* g, 
 
 // ---------------------------------------------------------------- Gamma-Gamma
 
-double gamma_gamma_ll(const Rows& rows, const double* prm, double* g, Cancel* cancel) {
+// Gradient and (if H is not null) Hessian with respect to the natural (p, q, v).
+double gamma_gamma_ll(const Rows& rows, const double* prm, double* g, double* H, Cancel* cancel) {
   const double p = prm[0], q = prm[1], v = prm[2];
   const double lg_q = std::lgamma(q), dig_q = nm::digamma(q), log_v = std::log(v);
   double ll = 0, gp = 0, gq = 0, gv = 0;
+  double h[3][3] = {};
   for (size_t k = 0; k + 1 < rows.x_start.size(); ++k) {
     const size_t lo = rows.x_start[k], hi = rows.x_start[k + 1];
     const double x = rows.x[lo];
     if (x <= 0) throw std::invalid_argument("Gamma-Gamma needs frequency > 0 (customers with repeat purchases)");
     const double px = p * x, log_x = std::log(x);
-    double wsum = 0;
+    // Sums over the rows of this x: the likelihood is linear in log m, log(xm + v), 1/(xm + v).
+    double wsum = 0, s_log_m = 0, s_log_d = 0, s_inv = 0, s_inv2 = 0;
     for (size_t i = lo; i < hi; ++i) {
-      const double w = rows.w[i], m = rows.tx[i];
-      const double log_m = std::log(m), l_xmv = std::log(x * m + v);
+      const double w = rows.w[i];
+      const double inv = 1.0 / (x * rows.tx[i] + v);
       wsum += w;
-      ll += w * ((px - 1) * log_m - (px + q) * l_xmv);
-      gp += w * x * (log_m - l_xmv);
-      gq -= w * l_xmv;
-      gv -= w * (px + q) / (x * m + v);
+      s_log_m += w * rows.log_times[rows.tx_id[i]];
+      s_log_d += w * std::log(x * rows.tx[i] + v);
+      s_inv += w * inv;
+      s_inv2 += w * inv * inv;
     }
     const double dig_pxq = nm::digamma(px + q);
-    ll += wsum * (std::lgamma(px + q) - std::lgamma(px) - lg_q + q * log_v + px * log_x);
-    gp += wsum * x * (dig_pxq - nm::digamma(px) + log_x);
-    gq += wsum * (dig_pxq - dig_q + log_v);
-    gv += wsum * q / v;
+    ll += wsum * (std::lgamma(px + q) - std::lgamma(px) - lg_q + q * log_v + px * log_x) + (px - 1) * s_log_m -
+          (px + q) * s_log_d;
+    gp += wsum * x * (dig_pxq - nm::digamma(px) + log_x) + x * (s_log_m - s_log_d);
+    gq += wsum * (dig_pxq - dig_q + log_v) - s_log_d;
+    gv += wsum * q / v - (px + q) * s_inv;
+    if (H) {
+      const double tri_pxq = nm::trigamma(px + q);
+      h[0][0] += wsum * x * x * (tri_pxq - nm::trigamma(px));
+      h[0][1] += wsum * x * tri_pxq;
+      h[0][2] -= x * s_inv;
+      h[1][1] += wsum * (tri_pxq - nm::trigamma(q));
+      h[1][2] += wsum / v - s_inv;
+      h[2][2] += -wsum * q / (v * v) + (px + q) * s_inv2;
+    }
     if (cancel) cancel->tick(hi - lo);
   }
-  if (g) {
-    g[0] = gp * p;
-    g[1] = gq * q;
-    g[2] = gv * v;
-  }
+  g[0] = gp;
+  g[1] = gq;
+  g[2] = gv;
+  if (H)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) H[i * 3 + j] = i <= j ? h[i][j] : h[j][i];
   return ll;
 }
 
@@ -402,7 +448,9 @@ size_t n_params(Model m) { return m == Model::gamma_gamma ? 3 : 4; }
 
 }  // namespace
 
-bool has_analytic_hessian(Model model) { return model == Model::beta_geo || model == Model::modified_beta_geo; }
+bool has_analytic_hessian(Model model) {
+  return model == Model::beta_geo || model == Model::modified_beta_geo || model == Model::gamma_gamma;
+}
 
 double log_likelihood(Model model, const Rows& rows, const std::vector<double>& log_params,
                       std::vector<double>* grad, Cancel* cancel, std::vector<double>* hess) {
@@ -416,19 +464,22 @@ double log_likelihood(Model model, const Rows& rows, const std::vector<double>& 
   double ll = 0;
   switch (model) {
     case Model::beta_geo:
-    case Model::modified_beta_geo: {
-      ll = beta_geo_ll(model == Model::modified_beta_geo, rows, p, g, hess ? H : nullptr, cancel);
+    case Model::modified_beta_geo:
+    case Model::gamma_gamma: {
+      double* Hp = hess ? H : nullptr;
+      ll = model == Model::gamma_gamma ? gamma_gamma_ll(rows, p, g, Hp, cancel)
+                                       : beta_geo_ll(model == Model::modified_beta_geo, rows, p, g, Hp, cancel);
       // Chain rule to log-parameters: d/dlog p = p d/dp, and the Hessian
       // gains p_i g_i on its diagonal.
       if (hess) {
-        hess->assign(16, 0.0);
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j) (*hess)[i * 4 + j] = p[i] * p[j] * H[i * 4 + j] + (i == j ? p[i] * g[i] : 0.0);
+        hess->assign(k * k, 0.0);
+        for (size_t i = 0; i < k; ++i)
+          for (size_t j = 0; j < k; ++j)
+            (*hess)[i * k + j] = p[i] * p[j] * H[i * k + j] + (i == j ? p[i] * g[i] : 0.0);
       }
-      for (int i = 0; i < 4; ++i) g[i] *= p[i];
+      for (size_t i = 0; i < k; ++i) g[i] *= p[i];
       break;
     }
-    case Model::gamma_gamma: ll = gamma_gamma_ll(rows, p, g, cancel); break;
     case Model::pareto_nbd: ll = pareto_ll(rows, p, g, cancel); break;
     case Model::beta_geo_beta_binom: ll = bgbb_ll(rows, p, g, cancel); break;
   }

@@ -57,17 +57,12 @@ def _check_rfm(frequency, recency, T, weights):
         raise ValueError("frequency, recency and T must be 1-d and of the same length")
     if frequency.shape[0] == 0:
         raise ValueError("There exists a zero length vector in one of frequency, recency or T.")
-    if np.any(frequency != np.floor(frequency)):
-        raise ValueError("There exist non-integer values in the frequency vector.")
+    # Integer, finite and non-negative values are checked in C++ while the rows are collapsed.
     if np.any(recency > T):
         raise ValueError("Some values in recency vector are larger than T vector.")
-    if np.any(recency[frequency == 0] != 0):
+    if np.any((frequency == 0) & (recency != 0)):
         raise ValueError("There exist non-zero recency values when frequency is zero.")
-    if np.any(recency < 0):
-        raise ValueError("There exist negative recency (ex: last order set before first order)")
-    if weights is None:
-        weights = np.ones(frequency.shape[0], dtype=np.int64)
-    else:
+    if weights is not None:
         weights = np.asarray(weights)
         if weights.shape != frequency.shape:
             raise ValueError("weights must have the same length as frequency")
@@ -101,7 +96,10 @@ class BaseFitter:
         return np.array(self._unload_params(*self._param_names), dtype=float)
 
     def _fit_rows(self, x, tx, T, weights, scale, initial_log_params, verbose, tol):
-        rows = _k.Rows(x, tx * scale, T * scale, np.asarray(weights, dtype=float))
+        # No weights: the C++ side counts rows (an array of ones would be read at random).
+        rows = _k.Rows(x, tx, T, None if weights is None else np.asarray(weights, dtype=float))
+        if scale != 1.0:
+            rows.scale_times(scale)
         x0 = np.full(len(self._param_names), 0.1) if initial_log_params is None else np.asarray(
             initial_log_params, dtype=float)
         if x0.shape != (len(self._param_names),):
@@ -120,7 +118,7 @@ class BaseFitter:
         self.params_ = pd.Series(params, index=list(self._param_names))
         self._hessian_ = res["hessian"]
         self._fit_result = res
-        self._compute_uncertainty(float(np.sum(weights)))
+        self._compute_uncertainty(rows.total_weight)
         return res
 
     def _compute_uncertainty(self, total_weight):
@@ -190,12 +188,13 @@ class _RfmFitter(BaseFitter):
         x, tx, T_, weights = _check_rfm(frequency, recency, T, weights)
         self._scale = 1.0 / T_.max()
         res = self._fit_rows(x, tx, T_, weights, self._scale, initial_log_params, verbose, tol)
+        weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
         # lifetimes reports the objective it minimised (on rescaled time); the log-likelihood in
         # the caller's time unit differs by the Jacobian of the rescaling of each purchase time.
         self._negative_log_likelihood_ = res["objective"]
-        self.log_likelihood_ = res["log_likelihood"] + float(np.sum(weights * x)) * np.log(self._scale)
+        self.log_likelihood_ = res["log_likelihood"] + float(np.dot(weights, x)) * np.log(self._scale)
         self.data = pd.DataFrame({"frequency": x.astype(int), "recency": tx, "T": T_, "weights": weights},
-                                 index=index)
+                                 index=index, copy=False)
         return self
 
     def predict(self, t, frequency, recency, T):
@@ -446,6 +445,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         if np.any(tx != np.floor(tx)) or np.any(n != np.floor(n)):
             raise ValueError("recency and n_periods count discrete periods and must be integers")
         res = self._fit_rows(x, tx, n, weights, 1.0, initial_params, verbose, tol)
+        weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
         self._negative_log_likelihood_ = res["objective"]
         self.log_likelihood_ = res["log_likelihood"]
         self.data = pd.DataFrame({"frequency": x.astype(int), "recency": tx.astype(int),
@@ -530,8 +530,9 @@ class GammaGammaFitter(BaseFitter):
             raise ValueError("There exist non-positive (<= 0) values in the monetary_value vector.")
         if np.any(x <= 0):
             raise ValueError("Gamma-Gamma needs frequency > 0: fit it on customers with repeat purchases")
-        weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else np.asarray(weights)
+        weights = None if weights is None else np.asarray(weights)
         res = self._fit_rows(x, m, np.zeros_like(x), weights, 1.0, initial_params, verbose, tol)
+        weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
         if q_constraint and self.params_["q"] < 1:
             raise ConvergenceError("the unconstrained optimum has q < 1; q_constraint is not supported there")
         self._negative_log_likelihood_ = res["objective"]

@@ -27,7 +27,7 @@ struct Rows {
   // Distinct values of t_x and T, and each row's index into them: summaries
   // on a day or week grid have few distinct times, so log(alpha + t) is
   // computed once per time instead of once per row.
-  std::vector<double> times;
+  std::vector<double> times, log_times;
   std::vector<uint32_t> tx_id, T_id;
   double total_weight = 0.0;
   size_t size() const { return x.size(); }
@@ -40,9 +40,13 @@ Rows compress_rows(const std::vector<double>& x, const std::vector<double>& tx, 
 // The same over raw columns of length n; w may be null (all weights 1).
 Rows compress_rows(const double* x, const double* tx, const double* T, const double* w, size_t n);
 
+// Multiplies every time (t_x, T) by factor: lifetimes fits on time rescaled
+// by 1 / max(T), and the distinct values are far fewer than the customers.
+void scale_times(Rows& rows, double factor);
+
 // Weighted sum of per-row log-likelihoods at params = exp(log_params), with
 // its gradient with respect to log_params written to grad (if not null).
-// hess (BG/NBD and MBG/NBD only, see has_analytic_hessian) receives the
+// hess (BG/NBD, MBG/NBD and Gamma-Gamma, see has_analytic_hessian) receives the
 // Hessian with respect to log_params, row-major.
 double log_likelihood(Model model, const Rows& rows, const std::vector<double>& log_params,
                       std::vector<double>* grad, Cancel* cancel = nullptr, std::vector<double>* hess = nullptr);
