@@ -1,5 +1,4 @@
 // Binding of the lifetime-value core (crmcore._core.clv): conversions only.
-#include <optional>
 #include <tuple>
 
 #include "common.hpp"
@@ -148,14 +147,21 @@ void bind_clv(py::module_& parent) {
       "summarize_periods",
       [](const py::handle& codes, const py::handle& starts, const py::object& spend, int64_t n_customers,
          int64_t observation_end) {
-        std::vector<int64_t> c = to_vector<int64_t>(codes), s = to_vector<int64_t>(starts);
-        std::optional<Vec> money;
-        if (!spend.is_none()) money = to_vector<double>(spend);
+        // Read the columns in place: ten million rows would otherwise copy 240 MB.
+        using I64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+        using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+        I64 c = I64::ensure(codes), s = I64::ensure(starts);
+        F64 money = spend.is_none() ? F64() : F64::ensure(spend);
+        if (!c || !s || (!spend.is_none() && !money)) throw py::type_error("expected numeric arrays");
+        const auto n = static_cast<size_t>(c.size());
+        if (static_cast<size_t>(s.size()) != n || (!spend.is_none() && static_cast<size_t>(money.size()) != n))
+          throw py::value_error("customer, datetime and monetary columns must have the same length");
+        const double* pm = spend.is_none() ? nullptr : money.data();
         clv::PeriodSummary res;
         {
           py::gil_scoped_release nogil;
           Cancel cancel = python_cancel();
-          res = clv::summarize_periods(c, s, money ? &*money : nullptr, n_customers, observation_end, &cancel);
+          res = clv::summarize_periods(c.data(), s.data(), pm, n, n_customers, observation_end, &cancel);
         }
         py::dict out;
         out["first"] = to_numpy(std::move(res.first));

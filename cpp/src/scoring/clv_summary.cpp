@@ -29,12 +29,8 @@ std::vector<int64_t> floor_to_period(const std::vector<int64_t>& ns, int64_t per
   return out;
 }
 
-PeriodSummary summarize_periods(const std::vector<int64_t>& codes, const std::vector<int64_t>& period_start,
-                                const std::vector<double>* spend, int64_t n_customers, int64_t observation_end,
-                                Cancel* cancel) {
-  const size_t n = codes.size();
-  if (period_start.size() != n || (spend && spend->size() != n))
-    throw std::invalid_argument("customer, datetime and monetary columns must have the same length");
+PeriodSummary summarize_periods(const int64_t* codes, const int64_t* period_start, const double* spend, size_t n,
+                                int64_t n_customers, int64_t observation_end, Cancel* cancel) {
   if (n_customers < 0) throw std::invalid_argument("n_customers must be non-negative");
   const int64_t nat = std::numeric_limits<int64_t>::min();
   const size_t K = static_cast<size_t>(n_customers);
@@ -49,7 +45,7 @@ PeriodSummary summarize_periods(const std::vector<int64_t>& codes, const std::ve
     std::vector<size_t> fill(offset.begin(), offset.end() - 1);
     for (size_t i = 0; i < n; ++i) {
       if (period_start[i] == nat || period_start[i] > observation_end) continue;
-      rows[fill[static_cast<size_t>(codes[i])]++] = {period_start[i], spend ? (*spend)[i] : 0.0};
+      rows[fill[static_cast<size_t>(codes[i])]++] = {period_start[i], spend ? spend[i] : 0.0};
     }
   }
   PeriodSummary out;

@@ -17,12 +17,16 @@ inline double digamma(double x) {
     x += 1.0;
   }
   const double inv = 1.0 / x, inv2 = inv * inv;
+  // Bernoulli-number series through B_14: truncation error below 2e-15 at x >= 8.
   const double series =
-      inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (1.0 / 240 - inv2 * (1.0 / 132)))));
+      inv2 * (1.0 / 12 -
+              inv2 * (1.0 / 120 -
+                      inv2 * (1.0 / 252 -
+                              inv2 * (1.0 / 240 - inv2 * (1.0 / 132 - inv2 * (691.0 / 32760 - inv2 / 12))))));
   return acc + std::log(x) - 0.5 * inv - series;
 }
 
-// psi'(x) for x > 0, same scheme; used by the analytic Hessian checks.
+// psi'(x) for x > 0, same scheme; used by the analytic Hessians.
 inline double trigamma(double x) {
   double acc = 0.0;
   while (x < 8.0) {
@@ -31,7 +35,10 @@ inline double trigamma(double x) {
   }
   const double inv = 1.0 / x, inv2 = inv * inv;
   return acc + inv + 0.5 * inv2 +
-         inv * inv2 * (1.0 / 6 - inv2 * (1.0 / 30 - inv2 * (1.0 / 42 - inv2 * (1.0 / 30))));
+         inv * inv2 *
+             (1.0 / 6 -
+              inv2 * (1.0 / 30 -
+                      inv2 * (1.0 / 42 - inv2 * (1.0 / 30 - inv2 * (5.0 / 66 - inv2 * (691.0 / 2730 - inv2 * 7.0 / 6))))));
 }
 
 // log(exp(a) + exp(b)) without overflow; -inf terms are allowed.

@@ -67,9 +67,19 @@ class _Log:
     """A transaction log parsed once: customer codes, timestamps, spend."""
 
     def __init__(self, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format):
-        codes, uniques = pd.factorize(transactions[customer_id_col], sort=True)
-        self.codes = np.asarray(codes, dtype=np.int64)
-        self.uniques = pd.Index(uniques, name=customer_id_col)
+        ids = transactions[customer_id_col].to_numpy()
+        lo = hi = 0
+        if ids.dtype.kind in "iu" and len(ids):
+            lo, hi = int(ids.min()), int(ids.max())
+        if ids.dtype.kind in "iu" and len(ids) and hi - lo <= 2 * len(ids) + 1024:
+            # Integer ids in a dense range (the usual CRM ids) are their own codes:
+            # no hashing, and customers come out sorted.
+            self.codes = (ids - lo).astype(np.int64, copy=False)
+            self.uniques = pd.Index(np.arange(lo, hi + 1, dtype=ids.dtype), name=customer_id_col)
+        else:
+            codes, uniques = pd.factorize(transactions[customer_id_col], sort=True)
+            self.codes = np.asarray(codes, dtype=np.int64)
+            self.uniques = pd.Index(uniques, name=customer_id_col)
         self.ns = _to_ns(transactions[datetime_col], datetime_format)
         # Rows without a customer id fall out, as in a pandas group-by.
         missing = self.codes < 0

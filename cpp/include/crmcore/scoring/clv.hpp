@@ -132,9 +132,9 @@ struct PeriodSummary {
   std::vector<int64_t> first, last, n_periods;
   std::vector<double> spend_all, spend_repeat;
 };
-PeriodSummary summarize_periods(const std::vector<int64_t>& codes, const std::vector<int64_t>& period_start,
-                                const std::vector<double>* spend, int64_t n_customers, int64_t observation_end,
-                                Cancel* cancel = nullptr);
+// Columns of length n; spend may be null.
+PeriodSummary summarize_periods(const int64_t* codes, const int64_t* period_start, const double* spend, size_t n,
+                                int64_t n_customers, int64_t observation_end, Cancel* cancel = nullptr);
 
 // Floors ns timestamps to the start of fixed-length periods: period_ns long,
 // aligned so that offset_ns is a period start. INT64_MIN (NaT) stays NaT.
