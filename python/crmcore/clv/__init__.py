@@ -36,8 +36,9 @@ Differences from lifetimes 0.11.3 (all fixes; details in each class docstring):
 - ``summary_data_from_transaction_data`` / ``calibration_and_holdout_data``
   work in C++ over columns and run with pandas 3; rows with a missing customer
   id or date are ignored.
-- Not provided: ``generate_new_data`` (simulation), ``lifetimes.plotting``
-  beyond the two matrix plots in ``crmcore.clv.plotting``.
+- Not provided: ``lifetimes.plotting`` beyond the two matrix plots in
+  ``crmcore.clv.plotting``; ``utils.expected_cumulative_transactions`` and
+  ``utils.calculate_alive_path``; BG/BB ``generate_new_data``.
 """
 from .fitters import (
     BaseFitter,
@@ -49,7 +50,7 @@ from .fitters import (
     ParetoNBDFitter,
 )
 from .utils import calibration_and_holdout_data, summary_data_from_transaction_data
-from . import utils
+from . import generate_data, utils
 
 __all__ = [
     "BaseFitter",
@@ -60,6 +61,7 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
     "calibration_and_holdout_data",
+    "generate_data",
     "summary_data_from_transaction_data",
     "utils",
 ]

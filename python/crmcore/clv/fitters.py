@@ -49,6 +49,25 @@ def _shape_like(values, shape, *inputs):
     return np.reshape(values, shape)
 
 
+def _demo_rfm(size=2000, seed=1):
+    """(frequency, recency, T) of simulated BG/NBD customers, for the examples."""
+    from .generate_data import beta_geometric_nbd_model
+
+    d = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=size, seed=seed)
+    return d["frequency"], d["recency"], d["T"]
+
+
+# Example: six yearly donation opportunities (frequency, recency, n_periods, customers).
+_DEMO_BGBB = ([0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 6], [0, 1, 4, 2, 6, 3, 6, 4, 6, 6, 6], [6] * 11,
+              [3000, 900, 200, 250, 300, 150, 300, 100, 350, 450, 800])
+def _demo_spend(size=1000, seed=1):
+    """(frequency, mean spend) of simulated Gamma-Gamma repeat buyers, for the examples."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 8, size)
+    nu = rng.gamma(4.0, 1 / 15.0, size)
+    return x, rng.gamma(6.0 * x, 1.0) / (nu * x)
+
+
 def _check_rfm(frequency, recency, T, weights):
     frequency = np.asarray(frequency, dtype=float)
     recency = np.asarray(recency, dtype=float)
@@ -144,7 +163,7 @@ class BaseFitter:
     def summary(self):
         """Fitted parameters with standard errors and 95% bounds.
 
-        >>> BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0]).summary.columns.tolist()
+        >>> BetaGeoFitter().fit(*_demo_rfm()).summary.columns.tolist()
         ['coef', 'se(coef)', 'lower 95% bound', 'upper 95% bound']
         """
         df = pd.DataFrame(index=self.params_.index)
@@ -161,7 +180,7 @@ class BaseFitter:
         """Pickle the fitted model to ``path`` (optionally without its data).
 
         >>> import tempfile, os
-        >>> m = BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> m = BetaGeoFitter().fit(*_demo_rfm())
         >>> p = os.path.join(tempfile.mkdtemp(), "m.pkl"); m.save_model(p)
         >>> BetaGeoFitter().load_model(p) is None
         True
@@ -201,11 +220,24 @@ class _RfmFitter(BaseFitter):
         """Alias of :meth:`conditional_expected_number_of_purchases_up_to_time`."""
         return self.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, T)
 
+    def generate_new_data(self, size=1, seed=None):
+        """Customers simulated from the fitted model, one per fitted customer's T
+        (as lifetimes, which also ignores ``size`` then).
+
+        >>> m = BetaGeoFitter().fit(*_demo_rfm())
+        >>> len(m.generate_new_data(seed=1))
+        2000
+        """
+        from . import generate_data
+
+        simulate = getattr(generate_data, self._simulator)
+        return simulate(self.data["T"].to_numpy(), *self._params_array(), size=size, seed=seed)
+
     def conditional_probability_alive_matrix(self, max_frequency=None, max_recency=None):
         """P(alive) on the grid recency 0..max_recency (rows) x frequency 0..max_frequency
         (columns), for customers of age T = max_recency.
 
-        >>> m = BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> m = BetaGeoFitter().fit(*_demo_rfm())
         >>> m.conditional_probability_alive_matrix(3, 5).shape
         (6, 4)
         """
@@ -240,9 +272,8 @@ class BetaGeoFitter(_RfmFitter):
       unit (the published figure, -9582.4 on CDNOW);
       ``_negative_log_likelihood_`` keeps lifetimes' meaning (mean over
       customers, on time rescaled by 1/max(T), plus penalty).
-    - ``generate_new_data`` (simulation) is not provided.
 
-    >>> bgf = BetaGeoFitter().fit([2, 1, 0, 0], [30.4, 1.7, 0, 0], [38.9, 38.9, 38.9, 38.9])
+    >>> bgf = BetaGeoFitter().fit(*_demo_rfm())
     >>> sorted(bgf.params_.index)
     ['a', 'alpha', 'b', 'r']
     """
@@ -251,12 +282,13 @@ class BetaGeoFitter(_RfmFitter):
     _scaled_params = ("alpha",)
     _model = "beta_geo"
     _modified = False
+    _simulator = "beta_geometric_nbd_model"
 
     def fit(self, frequency, recency, T, weights=None, initial_params=None, verbose=False, tol=1e-7,
             index=None, **kwargs):
         """Fit by maximum likelihood; ``initial_params`` are log-parameters (as in lifetimes).
 
-        >>> BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0]).params_.size
+        >>> BetaGeoFitter().fit(*_demo_rfm()).params_.size
         4
         """
         return self._fit_rfm(frequency, recency, T, weights, initial_params, verbose, tol, index)
@@ -264,7 +296,7 @@ class BetaGeoFitter(_RfmFitter):
     def conditional_expected_number_of_purchases_up_to_time(self, t, frequency, recency, T):
         """Expected repeat purchases in (T, T + t] for a customer with history (frequency, recency, T).
 
-        >>> bgf = BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> bgf = BetaGeoFitter().fit(*_demo_rfm())
         >>> bgf.conditional_expected_number_of_purchases_up_to_time(10, 3, 5.0, 7.0) > 0
         True
         """
@@ -275,7 +307,7 @@ class BetaGeoFitter(_RfmFitter):
     def conditional_probability_alive(self, frequency, recency, T):
         """P(customer still alive | frequency, recency, T), always an array (as lifetimes).
 
-        >>> bgf = BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> bgf = BetaGeoFitter().fit(*_demo_rfm())
         >>> float(bgf.conditional_probability_alive(0, 0, 7.0)[0])
         1.0
         """
@@ -286,7 +318,7 @@ class BetaGeoFitter(_RfmFitter):
     def expected_number_of_purchases_up_to_time(self, t):
         """Expected repeat purchases in (0, t] of a new customer.
 
-        >>> bgf = BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> bgf = BetaGeoFitter().fit(*_demo_rfm())
         >>> bgf.expected_number_of_purchases_up_to_time(0)
         0.0
         """
@@ -298,7 +330,7 @@ class BetaGeoFitter(_RfmFitter):
     def probability_of_n_purchases_up_to_time(self, t, n):
         """P(exactly n repeat purchases in (0, t]) for a new customer.
 
-        >>> bgf = BetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> bgf = BetaGeoFitter().fit(*_demo_rfm())
         >>> 0 < bgf.probability_of_n_purchases_up_to_time(5, 1) < 1
         True
         """
@@ -314,13 +346,14 @@ class ModifiedBetaGeoFitter(BetaGeoFitter):
     purchase, so P(alive) < 1 even without repeat purchases. The fixes listed
     for :class:`BetaGeoFitter` apply here too.
 
-    >>> mbg = ModifiedBetaGeoFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+    >>> mbg = ModifiedBetaGeoFitter().fit(*_demo_rfm())
     >>> bool(mbg.conditional_probability_alive(0, 0, 7.0)[0] < 1)
     True
     """
 
     _model = "modified_beta_geo"
     _modified = True
+    _simulator = "modified_beta_geometric_nbd_model"
 
 
 class ParetoNBDFitter(_RfmFitter):
@@ -344,7 +377,7 @@ class ParetoNBDFitter(_RfmFitter):
       ``summary`` are provided (lifetimes has none for this model).
     - ``initial_params`` are natural (rescaled-time) parameters, as lifetimes.
 
-    >>> pnbd = ParetoNBDFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+    >>> pnbd = ParetoNBDFitter().fit(*_demo_rfm())
     >>> sorted(pnbd.params_.index)
     ['alpha', 'beta', 'r', 's']
     """
@@ -352,12 +385,13 @@ class ParetoNBDFitter(_RfmFitter):
     _param_names = ("r", "alpha", "s", "beta")
     _scaled_params = ("alpha", "beta")
     _model = "pareto_nbd"
+    _simulator = "pareto_nbd_model"
 
     def fit(self, frequency, recency, T, weights=None, iterative_fitting=1, initial_params=None, verbose=False,
             tol=1e-4, index=None, fit_method="Nelder-Mead", maxiter=2000, **kwargs):
         """Fit by maximum likelihood (gradient-based whatever ``fit_method`` says).
 
-        >>> ParetoNBDFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0]).params_.size
+        >>> ParetoNBDFitter().fit(*_demo_rfm()).params_.size
         4
         """
         if iterative_fitting <= 0:
@@ -372,7 +406,7 @@ class ParetoNBDFitter(_RfmFitter):
     def conditional_expected_number_of_purchases_up_to_time(self, t, frequency, recency, T):
         """Expected purchases in (T, T + t] given the history (frequency, recency, T).
 
-        >>> pnbd = ParetoNBDFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> pnbd = ParetoNBDFitter().fit(*_demo_rfm())
         >>> pnbd.conditional_expected_number_of_purchases_up_to_time(10, 3, 5.0, 7.0) > 0
         True
         """
@@ -383,7 +417,7 @@ class ParetoNBDFitter(_RfmFitter):
     def conditional_probability_alive(self, frequency, recency, T):
         """P(alive | frequency, recency, T).
 
-        >>> pnbd = ParetoNBDFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> pnbd = ParetoNBDFitter().fit(*_demo_rfm())
         >>> 0 < pnbd.conditional_probability_alive(1, 2.0, 7.0) < 1
         True
         """
@@ -394,7 +428,7 @@ class ParetoNBDFitter(_RfmFitter):
     def expected_number_of_purchases_up_to_time(self, t):
         """Expected purchases in (0, t] of a new customer.
 
-        >>> pnbd = ParetoNBDFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> pnbd = ParetoNBDFitter().fit(*_demo_rfm())
         >>> pnbd.expected_number_of_purchases_up_to_time(0)
         0.0
         """
@@ -407,7 +441,7 @@ class ParetoNBDFitter(_RfmFitter):
     def conditional_probability_of_n_purchases_up_to_time(self, n, t, frequency, recency, T):
         """P(exactly n purchases in (T, T + t] | frequency, recency, T).
 
-        >>> pnbd = ParetoNBDFitter().fit([1, 0, 3], [2.0, 0.0, 5.0], [6.0, 4.0, 7.0])
+        >>> pnbd = ParetoNBDFitter().fit(*_demo_rfm())
         >>> 0 < pnbd.conditional_probability_of_n_purchases_up_to_time(1, 5.0, 1, 2.0, 7.0) < 1
         True
         """
@@ -426,7 +460,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     arithmetic is right only when the observed frequencies are 0, 1, 2, ...
     without gaps).
 
-    >>> bb = BetaGeoBetaBinomFitter().fit([0, 1, 2, 3], [0, 1, 4, 6], [6, 6, 6, 6], [30, 20, 10, 5])
+    >>> bb = BetaGeoBetaBinomFitter().fit(*_DEMO_BGBB)
     >>> sorted(bb.params_.index)
     ['alpha', 'beta', 'delta', 'gamma']
     """
@@ -438,7 +472,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
             index=None, **kwargs):
         """Fit by maximum likelihood; ``initial_params`` are log-parameters.
 
-        >>> BetaGeoBetaBinomFitter().fit([0, 1, 2], [0, 1, 3], [4, 4, 4], [5, 3, 2]).params_.size
+        >>> BetaGeoBetaBinomFitter().fit(*_DEMO_BGBB).params_.size
         4
         """
         x, tx, n, weights = _check_rfm(frequency, recency, n_periods, weights)
@@ -456,8 +490,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
                                                              n_periods):
         """Expected purchases in the next m periods given (frequency, recency, n_periods).
 
-        >>> bb = BetaGeoBetaBinomFitter().fit([0, 1, 2], [0, 1, 3], [4, 4, 4], [5, 3, 2])
-        >>> bb.conditional_expected_number_of_purchases_up_to_time(5, 2, 3, 4) > 0
+        >>> bb = BetaGeoBetaBinomFitter().fit(*_DEMO_BGBB)
+        >>> bb.conditional_expected_number_of_purchases_up_to_time(5, 2, 3, 6) > 0
         True
         """
         shape, (m, x, tx, n) = _flat(m_periods_in_future, frequency, recency, n_periods)
@@ -467,8 +501,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     def conditional_probability_alive(self, m_periods_in_future, frequency, recency, n_periods):
         """P(alive at period n_periods + m_periods_in_future | history).
 
-        >>> bb = BetaGeoBetaBinomFitter().fit([0, 1, 2], [0, 1, 3], [4, 4, 4], [5, 3, 2])
-        >>> 0 < bb.conditional_probability_alive(0, 2, 3, 4) <= 1
+        >>> bb = BetaGeoBetaBinomFitter().fit(*_DEMO_BGBB)
+        >>> 0 < bb.conditional_probability_alive(0, 2, 3, 6) <= 1
         True
         """
         shape, (m, x, tx, n) = _flat(m_periods_in_future, frequency, recency, n_periods)
@@ -478,8 +512,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     def expected_number_of_transactions_in_first_n_periods(self, n):
         """Expected number of customers with each observed frequency after n periods.
 
-        >>> bb = BetaGeoBetaBinomFitter().fit([0, 1, 2], [0, 1, 3], [4, 4, 4], [5, 3, 2])
-        >>> bb.expected_number_of_transactions_in_first_n_periods(4).columns.tolist()
+        >>> bb = BetaGeoBetaBinomFitter().fit(*_DEMO_BGBB)
+        >>> bb.expected_number_of_transactions_in_first_n_periods(6).columns.tolist()
         ['model']
         """
         counts = self.data.groupby("frequency")["weights"].sum()
@@ -505,7 +539,7 @@ class GammaGammaFitter(BaseFitter):
     - ``q_constraint=True`` raises ConvergenceError if the unconstrained
       optimum has q < 1 (lifetimes re-optimises on the bound).
 
-    >>> ggf = GammaGammaFitter().fit([2, 1, 4, 3], [20.0, 11.5, 30.2, 14.0])
+    >>> ggf = GammaGammaFitter().fit(*_demo_spend())
     >>> sorted(ggf.params_.index)
     ['p', 'q', 'v']
     """
@@ -517,7 +551,7 @@ class GammaGammaFitter(BaseFitter):
             index=None, q_constraint=False, **kwargs):
         """Fit by maximum likelihood; ``initial_params`` are log-parameters.
 
-        >>> GammaGammaFitter().fit([2, 1, 4, 3], [20.0, 11.5, 30.2, 14.0]).params_.size
+        >>> GammaGammaFitter().fit(*_demo_spend()).params_.size
         3
         """
         x = np.asarray(frequency, dtype=float)
@@ -544,7 +578,7 @@ class GammaGammaFitter(BaseFitter):
         """Posterior mean spend per transaction: a weighted average of the customer's
         own mean and the population mean.
 
-        >>> ggf = GammaGammaFitter().fit([2, 1, 4, 3], [20.0, 11.5, 30.2, 14.0])
+        >>> ggf = GammaGammaFitter().fit(*_demo_spend())
         >>> float(ggf.conditional_expected_average_profit(2, 20.0)) > 0
         True
         """
@@ -563,9 +597,9 @@ class GammaGammaFitter(BaseFitter):
         (from the BG/NBD-like model, in its time unit ``freq``) times the expected
         spend, discounted at ``discount_rate`` per month.
 
-        >>> ggf = GammaGammaFitter().fit([2, 1, 4, 3], [20.0, 11.5, 30.2, 14.0])
-        >>> bgf = BetaGeoFitter().fit([2, 1, 4, 3], [20.0, 10.0, 30.0, 25.0], [40.0, 40.0, 40.0, 40.0])
-        >>> ggf.customer_lifetime_value(bgf, [2, 1], [20.0, 10.0], [40.0, 40.0], [20.0, 11.5]).shape
+        >>> ggf = GammaGammaFitter().fit(*_demo_spend())
+        >>> bgf = BetaGeoFitter().fit(*_demo_rfm())
+        >>> ggf.customer_lifetime_value(bgf, [2, 1], [20.0, 10.0], [40.0, 40.0], [20.0, 11.5], freq="W").shape
         (2,)
         """
         factors = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24, "h": 30.0 * 24}

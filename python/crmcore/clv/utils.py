@@ -67,7 +67,12 @@ class _Log:
     """A transaction log parsed once: customer codes, timestamps, spend."""
 
     def __init__(self, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format):
-        ids = transactions[customer_id_col].to_numpy()
+        col = transactions[customer_id_col]
+        # Nullable integer ids without missing values (the store's ref columns) count as integers.
+        if pd.api.types.is_integer_dtype(col.dtype) and not col.hasnans:
+            ids = col.to_numpy(dtype=np.int64)
+        else:
+            ids = col.to_numpy()
         lo = hi = 0
         if ids.dtype.kind in "iu" and len(ids):
             lo, hi = int(ids.min()), int(ids.max())
