@@ -1,11 +1,465 @@
-"""The record store (placeholder until it lands)."""
+"""The record store: `crm.open(path)` and the `Database` it returns.
+
+Records of every kind live in one SQLite file (or in memory). Bulk paths cross
+into C++ as NumPy columns; there is no Python loop over rows.
+"""
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import _core
 from .graph import GraphMethods
 from .scoring import ScoringMethods
 
+__all__ = ["Database", "ImportResult", "Record", "open"]
+
+_KINDS = {k["name"]: k for k in _core.kinds()}
+_NAT = np.iinfo(np.int64).min
+# Show a progress bar for imports at least this long (when tqdm is installed).
+_PROGRESS_MIN_ROWS = 200_000
+
+
+def _fields(kind: str) -> dict:
+    try:
+        return {f["name"]: f for f in _KINDS[kind]["fields"]}
+    except KeyError:
+        raise _core.NotFound(f"no record kind {kind!r} (known kinds: {', '.join(_KINDS)})") from None
+
+
+@dataclass
+class ImportResult:
+    """What `import_frame(..., on_error="skip")` did.
+
+    ``ids`` has one entry per input row: the new record's id, or -1 where the
+    row was rejected. ``errors`` has one row per rejected input row (indexed
+    by its position in the input) with the field and the reason.
+    """
+
+    ids: np.ndarray
+    errors: pd.DataFrame
+
+    @property
+    def imported(self) -> int:
+        return int((self.ids >= 0).sum())
+
+
+class Record(dict):
+    """One record: a dict of its fields that shows as a table in Jupyter."""
+
+    def __init__(self, kind: str, values: Mapping[str, Any], db: "Database | None" = None):
+        super().__init__(values)
+        self.kind = kind
+        self._db = db
+
+    def _repr_html_(self) -> str:
+        title = self.get("name") or self.get("subject") or f"{self.kind} {self.get('id')}"
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_show(v))}</td></tr>"
+            for k, v in self.items()
+            if v is not None and not (isinstance(v, float) and np.isnan(v)) and v != {} and v != []
+        )
+        parts = [f"<h4>{html.escape(str(title))} <small>({self.kind} #{self.get('id')})</small></h4>",
+                 f"<table>{rows}</table>"]
+        if self.kind == "customers" and self._db is not None:
+            for kind, when in (("orders", "ordered_at"), ("interactions", "occurred_at"), ("tickets", "opened_at")):
+                recent = self._db.related(kind, customer_id=self["id"])
+                if len(recent):
+                    recent = recent.sort_values(when, ascending=False).head(5)
+                    shown = recent.drop(columns=["customer_id", "tags", "custom", "created_at", "updated_at"],
+                                        errors="ignore").dropna(axis=1, how="all")
+                    parts.append(f"<h5>Latest {kind} ({len(recent)} shown)</h5>" + shown.to_html())
+        return "".join(parts)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat(sep=" ")
+    return str(v)
+
 
 class Database(GraphMethods, ScoringMethods):
-    """A crmcore store."""
+    """A crmcore store. Make one with :func:`crmcore.open`.
+
+    >>> db = open(":memory:")
+    >>> cid = db.add("customers", name="Acme", kind="organization", phone="+86 138 0013 8000")
+    >>> db.find("customers", phone="138-0013-8000").index.tolist() == [cid]
+    True
+    """
+
+    def __init__(self, path: str | os.PathLike = ":memory:"):
+        self.path = os.fspath(path)
+        self._store = _core.Store(self.path)
+
+    # -- life cycle -------------------------------------------------------
+    def close(self) -> None:
+        """Closes the file; the Database cannot be used afterwards."""
+        self._store = None
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<crmcore.Database {self.path!r}>"
+
+    @property
+    def _core(self) -> "_core.Store":
+        if self._store is None:
+            raise _core.Error(f"the database {self.path!r} is closed")
+        return self._store
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """Groups writes so that they land together or not at all.
+
+        >>> db = open()
+        >>> with db.transaction():
+        ...     cid = db.add("customers", name="Acme")
+        ...     _ = db.add("contacts", name="Li Lei")
+        >>> db.count("contacts")
+        1
+        """
+        self._core.begin()
+        try:
+            yield self
+        except BaseException:
+            self._core.rollback()
+            raise
+        self._core.commit()
+
+    # -- single records ---------------------------------------------------
+    def add(self, kind: str, /, **fields: Any) -> int:
+        """Adds one record and returns its id.
+
+        >>> db = open()
+        >>> db.add("customers", name="王芳", phone="139 1234 5678", tags=["vip"]) > 0
+        True
+        """
+        ids, _ = self._core.insert(kind, _columns(kind, _one_row(fields)), "raise", None)
+        return int(ids[0])
+
+    def get(self, kind: str, id: int) -> Record:
+        """One record as a :class:`Record` (a dict with an HTML view)."""
+        df = self.frame(kind, ids=[id])
+        row = df.iloc[0]
+        values = {"id": int(df.index[0])}
+        for name, value in row.items():
+            values[name] = _python_value(value)
+        values["tags"] = [t for t in (values.get("tags") or "").split(";") if t]
+        values["custom"] = json.loads(values["custom"]) if values.get("custom") else {}
+        return Record(kind, values, self)
+
+    def update(self, kind: str, id: int, /, **fields: Any) -> None:
+        """Sets the given fields of one record (None clears a field)."""
+        self._core.update(kind, int(id), _columns(kind, _one_row(fields)))
+
+    def delete(self, kind: str, id: int) -> None:
+        """Deletes one record. Records still referring to it must go first."""
+        self._core.remove(kind, int(id))
+
+    def kind_of(self, id: int) -> str:
+        """The kind of the record with this id (ids are unique across kinds)."""
+        kind = self._core.kind_of(int(id))
+        if not kind:
+            raise _core.NotFound(f"no record with id {id}")
+        return kind
+
+    # -- links --------------------------------------------------------------
+    def link(self, src: int, dst: int, type: str, /, **attrs: Any) -> int:
+        """Links two records (customers, contacts, staff, ...); returns the link's id.
+
+        >>> db = open()
+        >>> a, b = db.add("contacts", name="Li Lei"), db.add("contacts", name="Han Meimei")
+        >>> db.link(a, b, "knows", strength=0.8) > 0
+        True
+        """
+        return self.add("links", src=int(src), dst=int(dst), type=type, **attrs)
+
+    def unlink(self, src: int, dst: int, type: str | None = None) -> int:
+        """Removes the links from src to dst (of one type, or all); returns how many."""
+        links = self.find("links", src=int(src), dst=int(dst), **({"type": type} if type else {}))
+        for link_id in links.index:
+            self.delete("links", int(link_id))
+        return len(links)
+
+    # -- lookups ------------------------------------------------------------
+    def find(self, kind: str, /, **criteria: Any) -> pd.DataFrame:
+        """Records matching every criterion, as a DataFrame indexed by id.
+
+        ``phone=`` matches whatever the formatting, ``email=`` ignores case,
+        ``name=`` is a substring (any script), ``tag=`` a tag; any other
+        field matches by equality.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="上海星海科技有限公司", phone="021-6552 1234")
+        >>> db.find("customers", name="星海").index.tolist() == [cid]
+        True
+        """
+        if not criteria:
+            raise ValueError("find needs at least one criterion, e.g. phone=... or name=...")
+        ids = None
+        for field, value in criteria.items():
+            found = self._core.find(kind, field, _criterion_text(value))
+            ids = found if ids is None else np.intersect1d(ids, found)
+        return self.frame(kind, ids=ids)
+
+    def related(self, kind: str, /, **criteria: Any) -> pd.DataFrame:
+        """Records of `kind` referring to a record, e.g. ``related("orders", customer_id=7)``."""
+        return self.find(kind, **criteria)
+
+    # -- frames ---------------------------------------------------------------
+    def frame(self, kind: str, ids: Iterable[int] | None = None) -> pd.DataFrame:
+        """All records of a kind (or those with the given ids) as a DataFrame indexed by id.
+
+        >>> db = open()
+        >>> _ = db.add("products", sku="A-1", name="Tea", list_price=9.5)
+        >>> db.frame("products")["name"].tolist()
+        ['Tea']
+        """
+        wanted = None if ids is None else np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,
+                                                      dtype=np.int64)
+        columns = self._core.select(kind, wanted)
+        return _frame(kind, columns)
+
+    def count(self, kind: str) -> int:
+        """How many records of a kind the store holds."""
+        return int(self._core.count(kind))
+
+    def counts(self) -> pd.Series:
+        """Records per kind."""
+        return pd.Series({k: self.count(k) for k in _KINDS}, name="records")
+
+    # -- bulk -------------------------------------------------------------------
+    def import_frame(self, kind: str, df: pd.DataFrame, on_error: str = "raise",
+                     progress: bool | None = None) -> "np.ndarray | ImportResult":
+        """Imports the rows of a DataFrame as new records of `kind`.
+
+        With ``on_error="raise"`` (the default) the import is all or nothing:
+        a bad row raises :class:`crmcore.ValidationError` naming the row, the
+        column and the reason, and the store is as it was. It returns the new
+        ids in row order. With ``on_error="skip"`` the good rows land and an
+        :class:`ImportResult` lists the rejected rows with their reasons.
+
+        >>> db = open()
+        >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"]}))
+        >>> len(ids)
+        2
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"import_frame takes a pandas DataFrame, not {type(df).__name__}")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        columns = _columns(kind, df)
+        with _progress_bar(len(df), kind, progress) as report:
+            ids, errors = self._core.insert(kind, columns, on_error, report)
+        if on_error == "raise":
+            return ids
+        errors_df = pd.DataFrame(errors, columns=["row", "field", "reason"]).set_index("row")
+        if len(errors_df):
+            errors_df = errors_df.join(df.reset_index(drop=True), how="left")
+        return ImportResult(ids=ids, errors=errors_df)
+
+    def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", **read_csv_args: Any):
+        """Imports a CSV file (read as text; the store converts and checks each value).
+
+        Rows in errors are counted from 0 at the first data line.
+        """
+        read_csv_args.setdefault("dtype", str)
+        read_csv_args.setdefault("keep_default_na", False)
+        read_csv_args.setdefault("na_values", [""])
+        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error)
+
+    def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise"):
+        """Imports a JSON file holding a list of records (as written by :meth:`export_json`).
+
+        Ids, created_at and updated_at in the file are ignored: the store gives
+        new ids, returned in the file's order.
+        """
+        with builtins_open(path, encoding="utf-8") as f:
+            records = json.load(f)
+        if isinstance(records, dict) and kind in records:
+            records = records[kind]
+        if not isinstance(records, list):
+            raise _core.ValidationError(f"{kind}: {os.fspath(path)!r} does not hold a list of records")
+        df = pd.DataFrame.from_records(records)
+        df = df.drop(columns=["id", "created_at", "updated_at"], errors="ignore")
+        if "tags" in df:
+            df["tags"] = df["tags"].map(lambda t: ";".join(t) if isinstance(t, list) else t)
+        if "custom" in df:
+            df["custom"] = df["custom"].map(lambda c: json.dumps(c, ensure_ascii=False) if isinstance(c, dict) else c)
+        return self.import_frame(kind, df, on_error=on_error)
+
+    def export_json(self, kind: str, path: str | os.PathLike) -> int:
+        """Writes every record of a kind to a JSON file (a list of objects); returns the count."""
+        df = self.frame(kind)
+        out = df.reset_index()
+        for name, col in out.items():
+            if pd.api.types.is_datetime64_any_dtype(col):
+                out[name] = col.map(lambda t: None if pd.isna(t) else t.isoformat())
+        records = json.loads(out.to_json(orient="records", force_ascii=False))
+        for r in records:
+            r["tags"] = [t for t in (r.get("tags") or "").split(";") if t]
+            r["custom"] = json.loads(r["custom"]) if r.get("custom") else {}
+        with builtins_open(path, "w", encoding="utf-8") as f:
+            json.dump(records, f, ensure_ascii=False, indent=1)
+        return len(records)
+
+    # -- the file -----------------------------------------------------------------
+    def integrity_check(self) -> str:
+        """'ok' when SQLite's integrity and foreign-key checks find nothing wrong."""
+        return self._core.integrity_check()
+
+    def schema_version(self) -> int:
+        return int(self._core.schema_version())
+
+    def audit_log(self, limit: int = 100) -> pd.DataFrame:
+        """The newest writes: when, what operation, which kind, which record, how many rows."""
+        cols = {name: values for name, values, _ in self._core.audit_log(limit)}
+        df = pd.DataFrame(cols).set_index("seq")
+        df["at"] = pd.to_datetime(df["at"], unit="ns")
+        return df[["at", "op", "kind", "record_id", "rows"]]
 
 
-def open(path=":memory:"):  # noqa: A001 - the contract name is crm.open
-    return Database()
+builtins_open = open
+
+
+def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open
+    """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
+
+    >>> with open(":memory:") as db:
+    ...     db.count("customers")
+    0
+    """
+    return Database(path)
+
+
+# -- conversions between pandas and the core's columns ------------------------
+
+def _one_row(fields: Mapping[str, Any]) -> pd.DataFrame:
+    row = {}
+    for name, value in fields.items():
+        if name == "tags" and isinstance(value, (list, tuple, set)):
+            value = ";".join(map(str, value))
+        elif name == "custom" and isinstance(value, Mapping):
+            value = json.dumps(value, ensure_ascii=False)
+        row[name] = [value]
+    return pd.DataFrame(row, index=[0])
+
+
+def _criterion_text(value: Any) -> str:
+    if isinstance(value, (pd.Timestamp,)) or hasattr(value, "isoformat"):
+        return pd.Timestamp(value).isoformat(sep=" ")
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _columns(kind: str, df: pd.DataFrame) -> list:
+    """(name, values, valid) triples for the core; no Python loop over rows."""
+    fields = _fields(kind)
+    out = []
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s, pd.DataFrame):
+            raise _core.ValidationError(f"{kind}: column {name!r} appears more than once")
+        valid = s.notna().to_numpy()
+        valid_or_none = None if valid.all() else valid
+        dtype = s.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+            dtype = s.dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            if getattr(dtype, "tz", None) is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            values = s.astype("datetime64[ns]").to_numpy().view(np.int64)
+        elif pd.api.types.is_bool_dtype(dtype):
+            values = s.to_numpy(dtype=np.int64, na_value=0)
+        elif pd.api.types.is_integer_dtype(dtype):
+            values = s.to_numpy(dtype=np.int64, na_value=0)
+        elif pd.api.types.is_float_dtype(dtype):
+            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            if name == "tags":
+                s = s.map(lambda t: ";".join(map(str, t)) if isinstance(t, (list, tuple, set)) else t)
+            elif name == "custom":
+                s = s.map(lambda c: json.dumps(c, ensure_ascii=False) if isinstance(c, Mapping) else c)
+            elif fields.get(name, {}).get("type") == "time":
+                s = s.map(lambda t: t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t)
+            values = s.to_numpy(dtype=object)
+        out.append((str(name), values, valid_or_none))
+    return out
+
+
+def _frame(kind: str, columns: list) -> pd.DataFrame:
+    fields = _fields(kind)
+    data = {}
+    index = None
+    for name, values, valid in columns:
+        missing = None if valid is None else ~valid.astype(bool)
+        f = fields.get(name)
+        ftype = f["type"] if f else ("time" if name in ("created_at", "updated_at") else None)
+        if name == "id":
+            index = pd.Index(values, name="id")
+            continue
+        if ftype == "time":
+            if missing is not None:
+                values[missing] = _NAT
+            col = values.view("datetime64[ns]")
+        elif ftype in ("integer", "ref", "anyref"):
+            col = values if missing is None or (f and f["required"]) else pd.arrays.IntegerArray(values, missing)
+        elif ftype == "bool":
+            col = pd.arrays.BooleanArray(values.astype(bool), missing if missing is not None
+                                         else np.zeros(len(values), dtype=bool))
+        else:
+            col = values
+        data[name] = col
+    return pd.DataFrame(data, index=index if index is not None else pd.Index([], name="id", dtype=np.int64))
+
+
+def _python_value(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+class _progress_bar:
+    """A tqdm bar for long imports; nothing when tqdm is absent or the import is short."""
+
+    def __init__(self, total: int, kind: str, enabled: bool | None):
+        self.total, self.kind = total, kind
+        self.enabled = enabled if enabled is not None else total >= _PROGRESS_MIN_ROWS
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=self.total, desc=f"import {self.kind}", unit="rows")
+        except ImportError:
+            return None
+
+        def report(done: int, total: int) -> None:
+            self.bar.update(done - self.bar.n)
+        return report
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,35 @@
+#pragma once
+// Normalization of what people type: phone numbers in any format, e-mail
+// addresses in any case, dates in the usual spellings.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crmcore::records {
+
+// Digits only, with full-width digits folded to ASCII and the Chinese country
+// prefix (+86, 0086, 86 before an 11-digit mobile number) removed; other
+// international numbers keep their country code after a '+'. Returns "" when
+// the text holds too few digits to be a phone number.
+std::string normalize_phone(std::string_view text);
+
+// Trimmed and lower-cased (ASCII letters; the rest of UTF-8 is kept as is).
+std::string normalize_email(std::string_view text);
+
+// Splits a multi-valued field ("a; b, c") into trimmed, non-empty values.
+std::vector<std::string> split_values(std::string_view text);
+
+// Parses "YYYY-MM-DD", "YYYY/MM/DD", "YYYY-MM-DD HH:MM[:SS[.fraction]]" and the
+// ISO 'T' form with an optional 'Z' or +HH:MM offset into nanoseconds since the
+// epoch (UTC). Returns nullopt when the text is not such a date.
+std::optional<int64_t> parse_time(std::string_view text);
+
+// The inverse for display: "YYYY-MM-DD HH:MM:SS" (with fraction when non-zero).
+std::string format_time(int64_t ns);
+
+// Days since 1970-01-01 of a proleptic Gregorian date.
+int64_t days_from_civil(int64_t year, unsigned month, unsigned day);
+
+}  // namespace crmcore::records

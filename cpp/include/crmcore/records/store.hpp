@@ -1,0 +1,117 @@
+#pragma once
+// The record store: typed records of every kind in one SQLite file (or in
+// memory), with one write path through which every insert, update and delete
+// passes, so that validation, the audit log and access rules attach in one
+// place.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "crmcore/records/schema.hpp"
+#include "crmcore/records/table.hpp"
+
+struct sqlite3;
+
+namespace crmcore::records {
+
+enum class OnError { Raise, Skip };
+
+struct RowError {
+  int64_t row;
+  std::string field;
+  std::string reason;
+};
+
+struct WriteResult {
+  std::vector<int64_t> ids;      // one per input row; -1 where a row was skipped
+  std::vector<RowError> errors;  // the skipped rows (OnError::Skip only)
+};
+
+using Progress = std::function<void(size_t done, size_t total)>;
+
+enum class WriteOp { Insert, Update, Delete };
+
+// What a write is about to do; hooks see it before anything is written.
+struct WriteRequest {
+  WriteOp op;
+  const Kind* kind;
+  const Table* table;        // the values (insert, update); null for delete
+  std::vector<int64_t> ids;  // the records (update, delete)
+  OnError on_error = OnError::Raise;
+  const Progress* progress = nullptr;
+};
+
+// A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
+using WriteHook = std::function<void(const WriteRequest&)>;
+
+class Store {
+ public:
+  // ":memory:" or a file path; creates the file and schema when missing and
+  // migrates an older schema.
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Inserts the rows of `table` as new records of `kind`, all or nothing
+  // (OnError::Raise throws ValidationError naming the first bad row, column
+  // and reason; the store is unchanged), or the good rows only (Skip).
+  WriteResult insert(const std::string& kind, const Table& table, OnError on_error = OnError::Raise,
+                     const Progress& progress = {});
+  // Sets the given fields of one record.
+  void update(const std::string& kind, int64_t id, const Table& fields);
+  // Deletes one record (and the links that end at it).
+  void remove(const std::string& kind, int64_t id);
+
+  // All records of a kind (or those with the given ids, in that order) as
+  // columns: id, the kind's fields, tags, custom, created_at, updated_at.
+  Table select(const std::string& kind, const std::vector<int64_t>* ids = nullptr) const;
+  // Ids of the records whose `field` matches `value`: phone and e-mail fields
+  // after normalization, "name" by case-insensitive substring, "tag" exactly,
+  // any other field by equality.
+  std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value) const;
+  // Ids of customers/contacts/staff with this phone number, any formatting.
+  std::vector<int64_t> find_phone(const std::string& kind, const std::string& phone) const;
+  // The kind of the record with this id ("" when there is none).
+  std::string kind_of(int64_t id) const;
+  int64_t count(const std::string& kind) const;
+
+  int schema_version() const;
+  // "ok" when SQLite's integrity and foreign-key checks find nothing wrong.
+  std::string integrity_check() const;
+  // The newest audit entries: seq, at, op, kind, record_id, rows.
+  Table audit_log(int64_t limit) const;
+
+  // Groups several writes into one transaction: they commit together or not
+  // at all. Not nested; each write inside still lands whole or not at all.
+  void begin();
+  void commit();
+  void rollback();
+
+  void add_write_hook(WriteHook hook);
+  const std::string& path() const { return path_; }
+
+  struct Impl;  // the SQLite connection and its prepared statements
+
+ private:
+  std::string kind_of_locked(int64_t id) const;
+  int64_t count_locked(const std::string& table) const;
+  WriteResult write(const WriteRequest& request);
+  void insert_rows(const WriteRequest& request, WriteResult& result);
+  void update_row(const WriteRequest& request);
+  void delete_row(const WriteRequest& request);
+  void audit(const WriteRequest& request, int64_t rows);
+
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  mutable std::mutex mutex_;
+  std::vector<WriteHook> hooks_;
+  int transaction_depth_ = 0;
+};
+
+inline constexpr int kSchemaVersion = 1;
+
+}  // namespace crmcore::records

@@ -1,0 +1,198 @@
+#include "crmcore/records/normalize.hpp"
+
+#include <cctype>
+#include <cstdio>
+
+namespace crmcore::records {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+std::string normalize_phone(std::string_view text) {
+  std::string digits;
+  bool plus = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= '0' && c <= '9') {
+      digits.push_back(static_cast<char>(c));
+    } else if (c == '+' && digits.empty()) {
+      plus = true;
+    } else if (c == 0xEF && i + 2 < text.size()) {
+      // Full-width forms are U+FF01..U+FF5E, encoded EF BC xx / EF BD xx.
+      unsigned char c1 = static_cast<unsigned char>(text[i + 1]);
+      unsigned char c2 = static_cast<unsigned char>(text[i + 2]);
+      if (c1 == 0xBC && c2 >= 0x90 && c2 <= 0x99) {  // U+FF10..U+FF19: digits
+        digits.push_back(static_cast<char>('0' + (c2 - 0x90)));
+      } else if (c1 == 0xBC && c2 == 0x8B && digits.empty()) {  // U+FF0B: '+'
+        plus = true;
+      }
+      i += 2;
+    }
+    // Everything else (spaces, dashes, dots, brackets, letters) is formatting.
+  }
+  if (!plus && starts_with(digits, "00")) {  // international call prefix
+    digits.erase(0, 2);
+    plus = true;
+  }
+  if (plus) {
+    if (starts_with(digits, "86")) return digits.substr(2);
+    return digits.size() >= 5 ? "+" + digits : std::string();
+  }
+  // 86 in front of an 11-digit Chinese mobile number (which starts with 1).
+  if (digits.size() == 13 && starts_with(digits, "861")) return digits.substr(2);
+  return digits.size() >= 5 ? digits : std::string();
+}
+
+std::string normalize_email(std::string_view text) {
+  std::string out(trim(text));
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::vector<std::string> split_values(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == ';' || text[i] == ',') {
+      auto part = trim(text.substr(start, i - start));
+      if (!part.empty()) out.emplace_back(part);
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  // Counts in 400-year eras that start on March 1st, so that the leap day is
+  // the last day of a year and month lengths repeat regularly.
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+namespace {
+
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+}
+
+// Reads exactly `n` digits at `pos`.
+bool read_digits(std::string_view s, size_t& pos, size_t n, int64_t& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  pos += n;
+  return true;
+}
+
+bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned month_days(int64_t y, unsigned m) {
+  static const unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap(y) ? 29 : days[m - 1];
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_time(std::string_view text) {
+  std::string_view s = trim(text);
+  size_t pos = 0;
+  int64_t year, month, day;
+  if (!read_digits(s, pos, 4, year)) return std::nullopt;
+  if (pos >= s.size() || (s[pos] != '-' && s[pos] != '/')) return std::nullopt;
+  const char sep = s[pos++];
+  if (!read_digits(s, pos, 2, month)) return std::nullopt;
+  if (pos >= s.size() || s[pos++] != sep) return std::nullopt;
+  if (!read_digits(s, pos, 2, day)) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > month_days(year, static_cast<unsigned>(month)))
+    return std::nullopt;
+  int64_t hour = 0, minute = 0, second = 0, nanos = 0, offset_minutes = 0;
+  if (pos < s.size()) {
+    if (s[pos] != ' ' && s[pos] != 'T') return std::nullopt;
+    ++pos;
+    if (!read_digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' ||
+        !read_digits(s, pos, 2, minute))
+      return std::nullopt;
+    if (pos < s.size() && s[pos] == ':') {
+      ++pos;
+      if (!read_digits(s, pos, 2, second)) return std::nullopt;
+      if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int64_t scale = 100000000;
+        size_t digits = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+          if (digits++ < 9) nanos += (s[pos] - '0') * scale, scale /= 10;
+          ++pos;
+        }
+        if (digits == 0) return std::nullopt;
+      }
+    }
+    if (pos < s.size() && s[pos] == 'Z') {
+      ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+      const int sign = s[pos++] == '-' ? -1 : 1;
+      int64_t oh, om = 0;
+      if (!read_digits(s, pos, 2, oh)) return std::nullopt;
+      if (pos < s.size() && s[pos] == ':') ++pos;
+      if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
+      offset_minutes = sign * (oh * 60 + om);
+    }
+    if (pos != s.size() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  }
+  const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  // Outside about 1678..2261 nanoseconds overflow int64, as in pandas.
+  if (seconds < -9223372036LL || seconds > 9223372035LL) return std::nullopt;
+  return seconds * 1000000000LL + nanos;
+}
+
+std::string format_time(int64_t ns) {
+  int64_t secs = ns / 1000000000LL;
+  int64_t frac = ns % 1000000000LL;
+  if (frac < 0) frac += 1000000000LL, secs -= 1;
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) rem += 86400, days -= 1;
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[64];
+  if (frac == 0)
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld", static_cast<long long>(y), m, d,
+                  static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                  static_cast<long long>(rem % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%09lld", static_cast<long long>(y), m,
+                  d, static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                  static_cast<long long>(rem % 60), static_cast<long long>(frac));
+  return buf;
+}
+
+}  // namespace crmcore::records

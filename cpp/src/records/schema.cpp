@@ -1,0 +1,147 @@
+#include "crmcore/records/schema.hpp"
+
+#include "crmcore/errors.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+Field text(std::string name, bool required = false) { return Field{std::move(name), FieldType::Text, required}; }
+Field real(std::string name, bool required = false, double min = 0, double max = 0) {
+  Field f{std::move(name), FieldType::Real, required};
+  f.min = min;
+  f.max = max;
+  return f;
+}
+Field integer(std::string name, bool required = false, double min = 0, double max = 0) {
+  Field f{std::move(name), FieldType::Integer, required};
+  f.min = min;
+  f.max = max;
+  return f;
+}
+Field time(std::string name, bool required = false) { return Field{std::move(name), FieldType::Time, required}; }
+Field boolean(std::string name) { return Field{std::move(name), FieldType::Bool}; }
+Field ref(std::string name, std::string kind, bool required = false) {
+  Field f{std::move(name), FieldType::Ref, required};
+  f.ref_kind = std::move(kind);
+  return f;
+}
+Field any_ref(std::string name) { return Field{std::move(name), FieldType::AnyRef, true}; }
+Field choice(std::string name, std::vector<std::string> choices, std::string default_value = "",
+             bool required = false) {
+  Field f{std::move(name), FieldType::Text, required};
+  f.choices = std::move(choices);
+  f.default_value = std::move(default_value);
+  return f;
+}
+Field lookup(std::string name, Lookup how) {
+  Field f{std::move(name), FieldType::Text};
+  f.lookup = how;
+  return f;
+}
+
+std::vector<Kind> make_kinds() {
+  std::vector<Kind> k;
+  k.push_back({"customers",
+               {text("name", true), choice("kind", {"organization", "person"}, "person"),
+                lookup("phone", Lookup::Phone), lookup("email", Lookup::Email), text("address"),
+                text("region"), text("industry"), text("source"), text("owner"), text("status")}});
+  k.push_back({"contacts",
+               {text("name", true), text("title"), lookup("phone", Lookup::Phone),
+                lookup("email", Lookup::Email), text("preferences"), time("birthday"), text("region")}});
+  k.push_back({"staff",
+               {text("name", true), lookup("email", Lookup::Email), lookup("phone", Lookup::Phone),
+                text("team"), text("department"), text("title")}});
+  k.push_back({"customer_contacts",
+               {ref("customer_id", "customers", true), ref("contact_id", "contacts", true), text("role"),
+                boolean("is_primary"), time("since"), time("until")},
+               /*cascade_on_delete=*/true});
+  {
+    Field sku = text("sku", true);
+    sku.unique = true;
+    k.push_back({"products",
+                 {sku, text("name", true), text("category"), real("list_price"), real("unit_cost")}});
+  }
+  k.push_back({"orders",
+               {ref("customer_id", "customers", true), time("ordered_at", true), real("amount", true),
+                real("cost"), text("channel"), text("location"), text("status"), ref("staff_id", "staff")}});
+  k.push_back({"order_lines",
+               {ref("order_id", "orders", true), ref("product_id", "products"), real("quantity", true),
+                real("unit_price", true), real("unit_cost")}});
+  k.push_back({"payments",
+               {ref("customer_id", "customers", true), ref("order_id", "orders"), time("paid_at", true),
+                real("amount", true), text("method")}});
+  k.push_back({"interactions",
+               {ref("customer_id", "customers"), ref("contact_id", "contacts"), ref("staff_id", "staff"),
+                choice("channel", {"call", "visit", "email", "message", "meeting", "note"}, "", true),
+                choice("direction", {"inbound", "outbound"}), time("occurred_at", true), text("summary"),
+                text("outcome"), text("next_step")}});
+  k.push_back({"deals",
+               {ref("customer_id", "customers", true), text("name"), text("stage", true), real("amount"),
+                real("probability", false, 0.0, 1.0), time("expected_close"), ref("owner_id", "staff"),
+                time("closed_at")}});
+  k.push_back({"deal_stages",
+               {ref("deal_id", "deals", true), text("stage", true), time("changed_at", true)},
+               /*cascade_on_delete=*/true});
+  k.push_back({"tickets",
+               {ref("customer_id", "customers"), ref("contact_id", "contacts"), text("category"),
+                choice("severity", {"low", "medium", "high", "critical"}), time("opened_at", true),
+                time("first_response_at"), time("resolved_at"), text("resolution"),
+                real("satisfaction", false, 1.0, 5.0), integer("reopened", false, 0, 1e9)}});
+  k.push_back({"surveys",
+               {ref("customer_id", "customers"), ref("contact_id", "contacts"), time("responded_at", true),
+                real("csat", false, 1.0, 5.0), integer("nps", false, 0, 10), text("comment")}});
+  k.push_back({"campaigns",
+               {text("name", true), text("channel"), time("started_at"), time("ended_at"), real("budget")}});
+  k.push_back({"campaign_members",
+               {ref("campaign_id", "campaigns", true), ref("customer_id", "customers"),
+                ref("contact_id", "contacts"), boolean("responded"), time("responded_at"), text("response")},
+               /*cascade_on_delete=*/true});
+  k.push_back({"tasks",
+               {text("subject", true), time("due_at"), ref("assignee_id", "staff"), ref("customer_id", "customers"),
+                ref("contact_id", "contacts"), boolean("done")}});
+  {
+    Field strength = real("strength", false, 0.0, 1e300);
+    strength.default_value = "1";
+    k.push_back({"links",
+                 {any_ref("src"), any_ref("dst"), text("type", true), text("role"), strength, time("since"),
+                  time("until"), boolean("directed")}});
+  }
+  return k;
+}
+
+}  // namespace
+
+const Field* Kind::field(const std::string& n) const {
+  for (const auto& f : fields)
+    if (f.name == n) return &f;
+  return nullptr;
+}
+
+const std::vector<Kind>& kinds() {
+  static const std::vector<Kind> all = make_kinds();
+  return all;
+}
+
+const Kind& kind(const std::string& name) {
+  for (const auto& k : kinds())
+    if (k.name == name) return k;
+  std::string known;
+  for (const auto& k : kinds()) known += (known.empty() ? "" : ", ") + k.name;
+  throw NotFound("no record kind '" + name + "' (known kinds: " + known + ")");
+}
+
+std::string to_string(FieldType t) {
+  switch (t) {
+    case FieldType::Text: return "text";
+    case FieldType::Integer: return "integer";
+    case FieldType::Real: return "real";
+    case FieldType::Time: return "time";
+    case FieldType::Bool: return "bool";
+    case FieldType::Ref: return "ref";
+    case FieldType::AnyRef: return "anyref";
+  }
+  return "?";
+}
+
+}  // namespace crmcore::records

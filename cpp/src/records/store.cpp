@@ -1,0 +1,887 @@
+#include "crmcore/records/store.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "crmcore/errors.hpp"
+#include "crmcore/records/normalize.hpp"
+#include "sqlite.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+// Imports of at least this many rows may rebuild plain indexes afterwards.
+constexpr size_t kBulkIndexRows = 50000;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A row's value for one field, ready to bind. Text either points into the
+// caller's column (no copy) or into `owned`.
+struct Value {
+  enum class Type { Null, Int, Real, Text } type = Type::Null;
+  int64_t i = 0;
+  double r = 0;
+  const std::string* text = nullptr;
+  std::string owned;
+
+  void set_null() { type = Type::Null; }
+  void set_int(int64_t v) { type = Type::Int, i = v; }
+  void set_real(double v) { type = Type::Real, r = v; }
+  void set_text(const std::string& s) { type = Type::Text, text = &s; }
+  void own_text(std::string s) {
+    owned = std::move(s);
+    type = Type::Text;
+    text = &owned;
+  }
+};
+
+// A problem with one field of the row being written.
+struct RowFailure {
+  std::string field;
+  std::string reason;
+};
+
+std::string quote(const std::string& s) {
+  constexpr size_t kShown = 60;
+  return "'" + (s.size() > kShown ? s.substr(0, kShown) + "..." : s) + "'";
+}
+
+std::string format_real(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+bool parse_int(const std::string& s, int64_t& out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  while (end && (*end == ' ' || *end == '\t')) ++end;
+  if (errno != 0 || !end || *end != '\0') return false;
+  out = v;
+  return true;
+}
+
+bool parse_real(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  while (end && (*end == ' ' || *end == '\t')) ++end;
+  if (!end || *end != '\0') return false;
+  out = v;
+  return true;
+}
+
+bool parse_bool(const std::string& s, int64_t& out) {
+  std::string t = normalize_email(s);  // trimmed, lower-case
+  if (t == "1" || t == "true" || t == "yes" || t == "y" || t == "t") return out = 1, true;
+  if (t == "0" || t == "false" || t == "no" || t == "n" || t == "f") return out = 0, true;
+  return false;
+}
+
+bool is_blank(const std::string& s) {
+  for (char c : s)
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  return true;
+}
+
+// Converts a text (from a text column or a default) to the field's type.
+void coerce_text(const Field& f, const std::string& s, Value& out) {
+  switch (f.type) {
+    case FieldType::Text: out.set_text(s); return;
+    case FieldType::Integer:
+    case FieldType::Ref:
+    case FieldType::AnyRef: {
+      int64_t v;
+      if (!parse_int(s, v)) throw RowFailure{f.name, quote(s) + " is not a whole number"};
+      out.set_int(v);
+      return;
+    }
+    case FieldType::Real: {
+      double v;
+      if (!parse_real(s, v)) throw RowFailure{f.name, quote(s) + " is not a number"};
+      out.set_real(v);
+      return;
+    }
+    case FieldType::Time: {
+      auto t = parse_time(s);
+      if (!t) throw RowFailure{f.name, quote(s) + " is not a date (expected YYYY-MM-DD[ HH:MM[:SS]])"};
+      out.set_int(*t);
+      return;
+    }
+    case FieldType::Bool: {
+      int64_t v;
+      if (!parse_bool(s, v)) throw RowFailure{f.name, quote(s) + " is not true/false"};
+      out.set_int(v);
+      return;
+    }
+  }
+}
+
+void coerce(const Field& f, const Column* col, size_t row, Value& out) {
+  out.set_null();
+  if (col && col->present(row)) {
+    switch (col->storage) {
+      case Column::Storage::Text: {
+        const std::string& s = col->texts[row];
+        if (!is_blank(s)) coerce_text(f, s, out);
+        break;
+      }
+      case Column::Storage::Int: {
+        int64_t v = col->ints[row];
+        if (f.type == FieldType::Text) out.own_text(std::to_string(v));
+        else if (f.type == FieldType::Real) out.set_real(static_cast<double>(v));
+        else out.set_int(v);
+        break;
+      }
+      case Column::Storage::Real: {
+        double v = col->reals[row];
+        if (std::isnan(v)) break;
+        if (f.type == FieldType::Real) {
+          out.set_real(v);
+        } else if (f.type == FieldType::Text) {
+          out.own_text(format_real(v));
+        } else if (f.type == FieldType::Time) {
+          throw RowFailure{f.name, format_real(v) + " is a number, not a date"};
+        } else {
+          if (v != std::floor(v) || std::fabs(v) > 9.0e15)
+            throw RowFailure{f.name, format_real(v) + " is not a whole number"};
+          out.set_int(static_cast<int64_t>(v));
+        }
+        break;
+      }
+    }
+  }
+  if (out.type == Value::Type::Null) {
+    if (!f.default_value.empty()) coerce_text(f, f.default_value, out);
+    else if (f.required) throw RowFailure{f.name, "is required but missing"};
+    return;
+  }
+  // Checks on the value itself.
+  if (out.type == Value::Type::Real && !std::isfinite(out.r))
+    throw RowFailure{f.name, format_real(out.r) + " is not a finite number"};
+  if (f.min < f.max) {
+    double v = out.type == Value::Type::Real ? out.r : static_cast<double>(out.i);
+    if (v < f.min || v > f.max)
+      throw RowFailure{f.name, format_real(v) + " is outside " + format_real(f.min) + ".." + format_real(f.max)};
+  }
+  if (f.type == FieldType::Bool && (out.i != 0 && out.i != 1))
+    throw RowFailure{f.name, std::to_string(out.i) + " is not true/false"};
+  if (!f.choices.empty()) {
+    bool ok = false;
+    for (const auto& c : f.choices) ok = ok || c == *out.text;
+    if (!ok) {
+      std::string list;
+      for (const auto& c : f.choices) list += (list.empty() ? "" : ", ") + c;
+      throw RowFailure{f.name, quote(*out.text) + " is not one of: " + list};
+    }
+  }
+}
+
+std::string sql_type(FieldType t) {
+  switch (t) {
+    case FieldType::Text: return "TEXT";
+    case FieldType::Real: return "REAL";
+    default: return "INTEGER";
+  }
+}
+
+// Version 1 of the schema, made from the kind table. A later change of the
+// kind table adds a migration below rather than changing what version 1 was.
+std::string schema_v1() {
+  std::string s =
+      "CREATE TABLE id_sequence(next INTEGER NOT NULL);"
+      "INSERT INTO id_sequence VALUES(1);"
+      // Key columns first: SQLite 3.40 integrity_check misreads a NOT NULL column
+      // placed between the key columns of a WITHOUT ROWID table.
+      "CREATE TABLE contact_points(value TEXT NOT NULL, record_id INTEGER NOT NULL, field TEXT NOT NULL,"
+      " kind TEXT NOT NULL, PRIMARY KEY(value, record_id, field)) WITHOUT ROWID;"
+      "CREATE INDEX contact_points_record ON contact_points(record_id);"
+      "CREATE TABLE record_tags(tag TEXT NOT NULL, record_id INTEGER NOT NULL, PRIMARY KEY(tag, record_id))"
+      " WITHOUT ROWID;"
+      "CREATE INDEX record_tags_record ON record_tags(record_id);"
+      "CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, kind TEXT NOT NULL,"
+      " record_id INTEGER, rows INTEGER NOT NULL);";
+  for (const auto& k : kinds()) {
+    s += "CREATE TABLE " + k.name + "(id INTEGER PRIMARY KEY";
+    for (const auto& f : k.fields) {
+      s += ", " + f.name + " " + sql_type(f.type);
+      if (f.required) s += " NOT NULL";
+      if (f.type == FieldType::Ref) {
+        s += " REFERENCES " + f.ref_kind + "(id)";
+        if (k.cascade_on_delete) s += " ON DELETE CASCADE";
+      }
+    }
+    s += ", tags TEXT, custom TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);";
+    for (const auto& f : k.fields) {
+      if (f.type == FieldType::Ref || f.type == FieldType::AnyRef || f.unique)
+        s += std::string("CREATE ") + (f.unique ? "UNIQUE " : "") + "INDEX " + k.name + "_" + f.name + " ON " +
+             k.name + "(" + f.name + ");";
+    }
+  }
+  s += "CREATE INDEX links_type ON links(type);";
+  return s;
+}
+
+// Migrations from version i+1 to i+2 (index 0 brings version 1 to 2, ...).
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> steps = {};
+  return steps;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  sqlite3* db = nullptr;
+  std::map<std::string, sql::Statement> inserts;  // per kind
+  std::map<std::string, sql::Statement> exists;   // per kind: SELECT 1 ... WHERE id=?
+  sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
+
+  ~Impl() {
+    inserts.clear();
+    exists.clear();
+    insert_contact_point = {};
+    insert_tag = {};
+    read_sequence = {};
+    write_sequence = {};
+    insert_audit = {};
+    find_contact_point = {};
+    if (db) sqlite3_close_v2(db);
+  }
+
+  sql::Statement& exists_stmt(const std::string& kind) {
+    auto it = exists.find(kind);
+    if (it == exists.end())
+      it = exists.emplace(kind, sql::Statement(db, "SELECT 1 FROM " + kind + " WHERE id=?")).first;
+    return it->second;
+  }
+
+  bool has(const std::string& kind, int64_t id) {
+    auto& st = exists_stmt(kind);
+    st.bind(1, id);
+    bool found = st.step();
+    st.reset();
+    return found;
+  }
+
+  sql::Statement& insert_stmt(const Kind& k) {
+    auto it = inserts.find(k.name);
+    if (it != inserts.end()) return it->second;
+    std::string cols = "id", params = "?";
+    for (const auto& f : k.fields) cols += ", " + f.name, params += ", ?";
+    cols += ", tags, custom, created_at, updated_at";
+    params += ", ?, ?, ?, ?";
+    return inserts.emplace(k.name, sql::Statement(db, "INSERT INTO " + k.name + "(" + cols + ") VALUES(" + params + ")"))
+        .first->second;
+  }
+};
+
+namespace {
+
+void bind_value(sql::Statement& st, int index, const Value& v) {
+  switch (v.type) {
+    case Value::Type::Null: st.bind_null(index); break;
+    case Value::Type::Int: st.bind(index, v.i); break;
+    case Value::Type::Real: st.bind(index, v.r); break;
+    case Value::Type::Text: st.bind(index, *v.text); break;
+  }
+}
+
+// The tags and custom columns of a row, normalized.
+struct Extras {
+  std::vector<std::string> tags;
+  std::string tags_text;
+  std::string custom;
+};
+
+void read_extras(const Column* tags, const Column* custom, size_t row, Extras& out) {
+  out.tags.clear();
+  out.tags_text.clear();
+  out.custom.clear();
+  if (tags && tags->present(row)) {
+    if (tags->storage != Column::Storage::Text) throw RowFailure{kTagsColumn, "must be text or a list of text"};
+    out.tags = split_values(tags->texts[row]);
+    for (const auto& t : out.tags) out.tags_text += (out.tags_text.empty() ? "" : ";") + t;
+  }
+  if (custom && custom->present(row)) {
+    if (custom->storage != Column::Storage::Text) throw RowFailure{kCustomColumn, "must be a JSON object"};
+    const std::string& text = custom->texts[row];
+    if (!is_blank(text)) {
+      auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded() || !parsed.is_object())
+        throw RowFailure{kCustomColumn, quote(text) + " is not a JSON object"};
+      if (!parsed.empty()) out.custom = parsed.dump();  // {} is stored as no custom fields
+    }
+  }
+}
+
+// Normalized lookup values of a phone or e-mail field (several per field).
+std::vector<std::string> lookup_values(const Field& f, const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& part : split_values(text)) {
+    if (f.lookup == Lookup::Phone) {
+      std::string p = normalize_phone(part);
+      if (p.empty()) throw RowFailure{f.name, quote(part) + " is not a phone number"};
+      out.push_back(std::move(p));
+    } else {
+      std::string e = normalize_email(part);
+      auto at = e.find('@');
+      if (at == std::string::npos || at == 0 || at + 1 == e.size() || e.find(' ') != std::string::npos)
+        throw RowFailure{f.name, quote(part) + " is not an e-mail address"};
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
+  sqlite3* db = impl_->db;
+  sqlite3_busy_timeout(db, 10000);
+  sql::exec(db, "PRAGMA foreign_keys=ON");
+  // WAL: readers do not block the writer, and a killed process leaves the
+  // last committed transaction intact. NORMAL sync is durable against process
+  // crashes (the WAL is in the OS cache), which is what WAL mode promises.
+  sql::exec(db, "PRAGMA journal_mode=WAL");
+  sql::exec(db, "PRAGMA synchronous=NORMAL");
+  sql::exec(db, "PRAGMA cache_size=-65536");
+  sql::exec(db, "PRAGMA temp_store=MEMORY");
+  sql::exec(db, "PRAGMA threads=2");  // the sorter of CREATE INDEX may use a helper thread
+
+  sql::exec(db, "BEGIN IMMEDIATE");
+  try {
+    sql::exec(db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID");
+    int version = 0;
+    {
+      sql::Statement st(db, "SELECT value FROM meta WHERE key='schema_version'");
+      if (st.step()) version = static_cast<int>(st.int64(0));
+    }
+    if (version > kSchemaVersion)
+      throw StorageError("'" + path + "' has schema version " + std::to_string(version) +
+                         ", newer than this crmcore understands (" + std::to_string(kSchemaVersion) + ")");
+    if (version == 0) {
+      sql::exec(db, schema_v1());
+      version = 1;
+    }
+    for (; version < kSchemaVersion; ++version) sql::exec(db, migrations().at(static_cast<size_t>(version - 1)));
+    sql::Statement set(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
+    set.bind(1, static_cast<int64_t>(version)).run();
+    sql::exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  impl_->insert_contact_point =
+      sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
+  impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
+  impl_->read_sequence = sql::Statement(db, "SELECT next FROM id_sequence");
+  impl_->write_sequence = sql::Statement(db, "UPDATE id_sequence SET next=?");
+  impl_->find_contact_point = sql::Statement(
+      db, "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
+  impl_->insert_audit =
+      sql::Statement(db, "INSERT INTO audit_log(at, op, kind, record_id, rows) VALUES(?,?,?,?,?)");
+}
+
+Store::~Store() = default;
+
+void Store::add_write_hook(WriteHook hook) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  hooks_.push_back(std::move(hook));
+}
+
+WriteResult Store::insert(const std::string& kind_name, const Table& table, OnError on_error,
+                          const Progress& progress) {
+  WriteRequest req{WriteOp::Insert, &kind(kind_name), &table, {}, on_error, progress ? &progress : nullptr};
+  return write(req);
+}
+
+void Store::update(const std::string& kind_name, int64_t id, const Table& fields) {
+  write(WriteRequest{WriteOp::Update, &kind(kind_name), &fields, {id}});
+}
+
+void Store::remove(const std::string& kind_name, int64_t id) {
+  write(WriteRequest{WriteOp::Delete, &kind(kind_name), nullptr, {id}});
+}
+
+// The one write path: hooks, then the change and its audit entry in one
+// transaction that either commits whole or leaves the file as it was.
+WriteResult Store::write(const WriteRequest& req) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& hook : hooks_) hook(req);
+  if (req.table) {  // every column must name a field
+    const Kind& k = *req.kind;
+    for (const auto& c : req.table->columns) {
+      if (k.field(c.name) || c.name == kTagsColumn || c.name == kCustomColumn) continue;
+      std::string known;
+      for (const auto& f : k.fields) known += (known.empty() ? "" : ", ") + f.name;
+      std::string reason = c.name == "id" ? "ids are given by the store and cannot be set"
+                                          : "is not a field of " + k.name + " (fields: " + known + ", tags, custom)";
+      throw ValidationError(k.name, -1, c.name, reason);
+    }
+  }
+  WriteResult result;
+  // Inside a caller's transaction a write is a savepoint: it still lands
+  // whole or not at all, and the caller's commit or rollback decides the rest.
+  const bool nested = transaction_depth_ > 0;
+  sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
+  try {
+    switch (req.op) {
+      case WriteOp::Insert: insert_rows(req, result); break;
+      case WriteOp::Update: update_row(req); break;
+      case WriteOp::Delete: delete_row(req); break;
+    }
+    sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
+  } catch (...) {
+    sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
+                 nullptr);
+    throw;
+  }
+  return result;
+}
+
+void Store::begin() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
+  sql::exec(impl_->db, "BEGIN IMMEDIATE");
+  transaction_depth_ = 1;
+}
+
+void Store::commit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (transaction_depth_ == 0) throw Error("no transaction is open");
+  sql::exec(impl_->db, "COMMIT");
+  transaction_depth_ = 0;
+}
+
+void Store::rollback() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (transaction_depth_ == 0) throw Error("no transaction is open");
+  sql::exec(impl_->db, "ROLLBACK");
+  transaction_depth_ = 0;
+}
+
+void Store::audit(const WriteRequest& req, int64_t rows) {
+  static const char* names[] = {"insert", "update", "delete"};
+  auto& st = impl_->insert_audit;
+  st.bind(1, now_ns());
+  st.bind(2, std::string(names[static_cast<int>(req.op)]));
+  st.bind(3, req.kind->name);
+  if (req.ids.size() == 1) st.bind(4, req.ids.front());
+  else st.bind_null(4);
+  st.bind(5, rows);
+  st.run();
+}
+
+namespace {
+
+// Explains a failed insert or update of a row: which field broke which rule.
+RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const std::vector<Value>& values) {
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    for (size_t i = 0; i < k.fields.size(); ++i) {
+      const Field& f = k.fields[i];
+      if (f.type == FieldType::Ref && values[i].type == Value::Type::Int && !impl.has(f.ref_kind, values[i].i))
+        return {f.name, "no " + f.ref_kind + " record with id " + std::to_string(values[i].i)};
+    }
+  }
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    for (size_t i = 0; i < k.fields.size(); ++i)
+      if (k.fields[i].unique && values[i].type == Value::Type::Text)
+        return {k.fields[i].name, quote(*values[i].text) + " already exists in " + k.name};
+  }
+  return {"", std::string("rejected by the database: ") + sqlite3_errmsg(impl.db)};
+}
+
+}  // namespace
+
+void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
+  Impl& impl = *impl_;
+  auto store_kind_of = [this](int64_t id) { return kind_of_locked(id); };
+  const Kind& k = *req.kind;
+  const Table& t = *req.table;
+  const size_t n = t.rows();
+  for (const auto& c : t.columns)
+    if (c.size() != n) throw ValidationError(k.name, -1, c.name, "has " + std::to_string(c.size()) +
+                                                                     " values where other columns have " +
+                                                                     std::to_string(n));
+  std::vector<const Column*> cols(k.fields.size());
+  for (size_t i = 0; i < k.fields.size(); ++i) cols[i] = t.find(k.fields[i].name);
+  const Column* tags = t.find(kTagsColumn);
+  const Column* custom = t.find(kCustomColumn);
+
+  impl.read_sequence.step();
+  int64_t next_id = impl.read_sequence.int64(0);
+  impl.read_sequence.reset();
+
+  // A large import into a table of similar or smaller size is much faster
+  // with the plain (non-unique) indexes built afterwards, by one sort, than
+  // kept up to date row by row with random inserts. It all happens inside
+  // this transaction, so readers and a crash see either the old or the new.
+  std::vector<std::string> rebuild;
+  if (n >= kBulkIndexRows && static_cast<int64_t>(n) * 4 >= count_locked(k.name)) {
+    sql::Statement list(impl.db, "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL"
+                                 " AND sql NOT LIKE 'CREATE UNIQUE%'");
+    list.bind(1, k.name);
+    std::vector<std::string> names;
+    while (list.step()) names.push_back(list.text(0)), rebuild.push_back(list.text(1));
+    for (const auto& name : names) sql::exec(impl.db, "DROP INDEX " + name);
+  }
+
+  sql::Statement& st = impl.insert_stmt(k);
+  std::vector<Value> values(k.fields.size());
+  Extras extras;
+  std::vector<std::vector<std::string>> lookups(k.fields.size());
+  const int n_fields = static_cast<int>(k.fields.size());
+  const int64_t now = now_ns();
+  result.ids.assign(n, -1);
+  constexpr size_t kProgressEvery = 1 << 16;
+
+  for (size_t row = 0; row < n; ++row) {
+    if (req.progress && row % kProgressEvery == 0 && row > 0) (*req.progress)(row, n);
+    try {
+      for (int i = 0; i < n_fields; ++i) {
+        const Field& f = k.fields[static_cast<size_t>(i)];
+        coerce(f, cols[static_cast<size_t>(i)], row, values[static_cast<size_t>(i)]);
+        const Value& v = values[static_cast<size_t>(i)];
+        if (f.lookup != Lookup::None) {
+          lookups[static_cast<size_t>(i)] =
+              v.type == Value::Type::Text ? lookup_values(f, *v.text) : std::vector<std::string>{};
+        }
+        if (f.type == FieldType::AnyRef && v.type == Value::Type::Int && store_kind_of(v.i).empty())
+          throw RowFailure{f.name, "no record with id " + std::to_string(v.i)};
+      }
+      read_extras(tags, custom, row, extras);
+
+      const int64_t id = next_id;
+      st.bind(1, id);
+      for (int i = 0; i < n_fields; ++i) bind_value(st, i + 2, values[static_cast<size_t>(i)]);
+      if (extras.tags_text.empty()) st.bind_null(n_fields + 2);
+      else st.bind(n_fields + 2, extras.tags_text);
+      if (extras.custom.empty()) st.bind_null(n_fields + 3);
+      else st.bind(n_fields + 3, extras.custom);
+      st.bind(n_fields + 4, now);
+      st.bind(n_fields + 5, now);
+      int rc = st.step_code();
+      if (rc != SQLITE_DONE) {
+        sqlite3_reset(st.get());
+        if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "insert into " + k.name + " failed");
+        throw explain_constraint(impl, sqlite3_extended_errcode(impl.db), k, values);
+      }
+      st.reset();
+      ++next_id;
+      result.ids[row] = id;
+
+      for (int i = 0; i < n_fields; ++i) {
+        for (const auto& value : lookups[static_cast<size_t>(i)]) {
+          impl.insert_contact_point.bind(1, value).bind(2, id).bind(3, k.name).bind(4, k.fields[static_cast<size_t>(i)].name);
+          impl.insert_contact_point.run();
+        }
+      }
+      for (const auto& tag : extras.tags) impl.insert_tag.bind(1, tag).bind(2, id).run();
+    } catch (const RowFailure& failure) {
+      if (req.on_error == OnError::Raise)
+        throw ValidationError(k.name, static_cast<int64_t>(row), failure.field, failure.reason);
+      result.errors.push_back({static_cast<int64_t>(row), failure.field, failure.reason});
+    }
+  }
+  for (const auto& create : rebuild) sql::exec(impl.db, create);
+  impl.write_sequence.bind(1, next_id).run();
+  audit(req, static_cast<int64_t>(n - result.errors.size()));
+  if (req.progress) (*req.progress)(n, n);
+}
+
+void Store::update_row(const WriteRequest& req) {
+  Impl& impl = *impl_;
+  auto store_kind_of = [this](int64_t id) { return kind_of_locked(id); };
+  const Kind& k = *req.kind;
+  const Table& t = *req.table;
+  const int64_t id = req.ids.front();
+  if (!impl.has(k.name, id)) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
+  if (t.rows() != 1) throw ValidationError(k.name, -1, "", "an update takes exactly one value per field", id);
+
+  std::string sets;
+  std::vector<const Field*> fields;
+  std::vector<Value> values;
+  values.reserve(t.columns.size());
+  Extras extras;
+  try {
+    for (const auto& c : t.columns) {
+      if (c.name == kTagsColumn || c.name == kCustomColumn) continue;
+      const Field* f = k.field(c.name);
+      fields.push_back(f);
+      values.emplace_back();
+      coerce(*f, &c, 0, values.back());
+      if (f->type == FieldType::AnyRef && values.back().type == Value::Type::Int &&
+          store_kind_of(values.back().i).empty())
+        throw RowFailure{f->name, "no record with id " + std::to_string(values.back().i)};
+      sets += f->name + "=?, ";
+    }
+    read_extras(t.find(kTagsColumn), t.find(kCustomColumn), 0, extras);
+  } catch (const RowFailure& failure) {
+    throw ValidationError(k.name, -1, failure.field, failure.reason, id);
+  }
+  if (t.find(kTagsColumn)) sets += "tags=?, ";
+  if (t.find(kCustomColumn)) sets += "custom=?, ";
+  sql::Statement st(impl.db, "UPDATE " + k.name + " SET " + sets + "updated_at=? WHERE id=?");
+  int index = 1;
+  for (const auto& v : values) bind_value(st, index++, v);
+  if (t.find(kTagsColumn)) extras.tags_text.empty() ? st.bind_null(index++) : st.bind(index++, extras.tags_text);
+  if (t.find(kCustomColumn)) extras.custom.empty() ? st.bind_null(index++) : st.bind(index++, extras.custom);
+  st.bind(index++, now_ns());
+  st.bind(index++, id);
+  int rc = st.step_code();
+  if (rc != SQLITE_DONE) {
+    if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "update of " + k.name + " failed");
+    // Explain against the full field list, with only the updated ones set.
+    std::vector<Value> all(k.fields.size());
+    for (size_t i = 0; i < fields.size(); ++i)
+      for (size_t j = 0; j < k.fields.size(); ++j)
+        if (&k.fields[j] == fields[i]) all[j] = values[i], all[j].text = values[i].type == Value::Type::Text ? values[i].text : nullptr;
+    RowFailure failure = explain_constraint(impl, sqlite3_extended_errcode(impl.db), k, all);
+    throw ValidationError(k.name, -1, failure.field, failure.reason, id);
+  }
+  // Lookup values and tags follow the new field values.
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const Field& f = *fields[i];
+    if (f.lookup == Lookup::None) continue;
+    sql::Statement del(impl.db, "DELETE FROM contact_points WHERE record_id=? AND field=?");
+    del.bind(1, id).bind(2, f.name).run();
+    if (values[i].type != Value::Type::Text) continue;
+    std::vector<std::string> normalized;
+    try {
+      normalized = lookup_values(f, *values[i].text);
+    } catch (const RowFailure& failure) {
+      throw ValidationError(k.name, -1, failure.field, failure.reason, id);
+    }
+    for (const auto& v : normalized) impl.insert_contact_point.bind(1, v).bind(2, id).bind(3, k.name).bind(4, f.name).run();
+  }
+  if (t.find(kTagsColumn)) {
+    sql::Statement del(impl.db, "DELETE FROM record_tags WHERE record_id=?");
+    del.bind(1, id).run();
+    for (const auto& tag : extras.tags) impl.insert_tag.bind(1, tag).bind(2, id).run();
+  }
+  audit(req, 1);
+}
+
+void Store::delete_row(const WriteRequest& req) {
+  Impl& impl = *impl_;
+  const Kind& k = *req.kind;
+  const int64_t id = req.ids.front();
+  if (!impl.has(k.name, id)) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
+  // Records that still refer to this one (other than link tables, which
+  // cascade) keep it: say which, instead of SQLite's bare constraint error.
+  for (const auto& other : kinds()) {
+    if (other.cascade_on_delete) continue;
+    for (const auto& f : other.fields) {
+      if (f.type != FieldType::Ref || f.ref_kind != k.name) continue;
+      sql::Statement st(impl.db, "SELECT count(*) FROM " + other.name + " WHERE " + f.name + "=?");
+      st.bind(1, id);
+      st.step();
+      if (int64_t n = st.int64(0); n > 0)
+        throw ValidationError(k.name, -1, "",
+                              "is still referred to by " + std::to_string(n) + " " + other.name + " record(s) (" +
+                                  other.name + "." + f.name + "); delete or reassign those first",
+                              id);
+    }
+  }
+  for (const char* text : {"DELETE FROM contact_points WHERE record_id=?1", "DELETE FROM record_tags WHERE record_id=?1",
+                           "DELETE FROM links WHERE src=?1 OR dst=?1"}) {
+    sql::Statement st(impl.db, text);
+    st.bind(1, id).run();
+  }
+  sql::Statement st(impl.db, "DELETE FROM " + k.name + " WHERE id=?");
+  st.bind(1, id).run();
+  audit(req, 1);
+}
+
+Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Kind& k = kind(kind_name);
+  Table t;
+  auto add = [&t](const std::string& name, Column::Storage s) {
+    t.columns.push_back(Column{name, s});
+  };
+  add("id", Column::Storage::Int);
+  for (const auto& f : k.fields)
+    add(f.name, f.type == FieldType::Text ? Column::Storage::Text
+                : f.type == FieldType::Real ? Column::Storage::Real
+                                            : Column::Storage::Int);
+  add(kTagsColumn, Column::Storage::Text);
+  add(kCustomColumn, Column::Storage::Text);
+  add(kCreatedColumn, Column::Storage::Int);
+  add(kUpdatedColumn, Column::Storage::Int);
+
+  std::string cols;
+  for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + c.name;
+  std::string text = "SELECT " + cols + " FROM " + k.name + (ids ? " WHERE id=?" : " ORDER BY id");
+  sql::Statement st(impl_->db, text);
+  auto read_row = [&t, &st]() {
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      Column& col = t.columns[c];
+      const int i = static_cast<int>(c);
+      const bool null = st.is_null(i);
+      col.valid.push_back(null ? 0 : 1);
+      switch (col.storage) {
+        case Column::Storage::Int: col.ints.push_back(null ? 0 : st.int64(i)); break;
+        case Column::Storage::Real: col.reals.push_back(null ? NAN : st.real(i)); break;
+        case Column::Storage::Text: col.texts.push_back(null ? std::string() : st.text(i)); break;
+      }
+    }
+  };
+  if (ids) {
+    for (int64_t id : *ids) {
+      st.bind(1, id);
+      if (!st.step()) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
+      read_row();
+      st.reset();
+    }
+  } else {
+    while (st.step()) read_row();
+  }
+  return t;
+}
+
+std::vector<int64_t> Store::find_phone(const std::string& kind_name, const std::string& phone) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Kind& k = kind(kind_name);
+  const std::string normalized = normalize_phone(phone);
+  std::vector<int64_t> out;
+  if (normalized.empty()) return out;
+  auto& st = impl_->find_contact_point;
+  st.bind(1, normalized).bind(2, k.name);
+  while (st.step()) out.push_back(st.int64(0));
+  st.reset();
+  return out;
+}
+
+std::vector<int64_t> Store::find(const std::string& kind_name, const std::string& field_name,
+                                 const std::string& value) const {
+  const Kind& k = kind(kind_name);
+  const Field* f = k.field(field_name);
+  if (f && f->lookup == Lookup::Phone) return find_phone(kind_name, value);
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int64_t> out;
+  auto collect = [&out](sql::Statement& st) {
+    while (st.step()) out.push_back(st.int64(0));
+  };
+  if (f && f->lookup == Lookup::Email) {
+    sql::Statement st(impl_->db,
+                      "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
+    std::string normalized = normalize_email(value);
+    st.bind(1, normalized).bind(2, k.name);
+    collect(st);
+  } else if (field_name == "tag") {
+    sql::Statement st(impl_->db, "SELECT t.record_id FROM record_tags t JOIN " + k.name +
+                                     " r ON r.id=t.record_id WHERE t.tag=? ORDER BY t.record_id");
+    std::string tag(value);
+    st.bind(1, tag);
+    collect(st);
+  } else if (field_name == "name" && f) {
+    // Substring match; LIKE folds ASCII case and compares other scripts
+    // (Chinese included) exactly. The pattern is a bound parameter with the
+    // user's wildcards escaped.
+    std::string pattern = "%";
+    for (char c : value) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += "%";
+    sql::Statement st(impl_->db, "SELECT id FROM " + k.name + " WHERE name LIKE ? ESCAPE '\\' ORDER BY id");
+    st.bind(1, pattern);
+    collect(st);
+  } else if (f) {
+    Value v;
+    try {
+      coerce_text(*f, value, v);
+    } catch (const RowFailure& failure) {
+      throw ValidationError(k.name, -1, failure.field, failure.reason);
+    }
+    sql::Statement st(impl_->db, "SELECT id FROM " + k.name + " WHERE " + f->name + "=? ORDER BY id");
+    bind_value(st, 1, v);
+    collect(st);
+  } else {
+    throw ValidationError(k.name, -1, field_name, "cannot search by this field: it is not a field of " + k.name);
+  }
+  return out;
+}
+
+std::string Store::kind_of_locked(int64_t id) const {
+  // Ids are unique across kinds; the kinds that links usually join come first.
+  for (const auto& k : kinds())
+    if (impl_->has(k.name, id)) return k.name;
+  return "";
+}
+
+std::string Store::kind_of(int64_t id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return kind_of_locked(id);
+}
+
+int64_t Store::count(const std::string& kind_name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return count_locked(kind(kind_name).name);
+}
+
+int64_t Store::count_locked(const std::string& table) const {
+  sql::Statement st(impl_->db, "SELECT count(*) FROM " + table);
+  st.step();
+  return st.int64(0);
+}
+
+int Store::schema_version() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sql::Statement st(impl_->db, "SELECT value FROM meta WHERE key='schema_version'");
+  return st.step() ? static_cast<int>(st.int64(0)) : 0;
+}
+
+std::string Store::integrity_check() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string report;
+  {
+    sql::Statement st(impl_->db, "PRAGMA integrity_check");
+    while (st.step()) report += (report.empty() ? "" : "\n") + st.text(0);
+  }
+  sql::Statement fk(impl_->db, "PRAGMA foreign_key_check");
+  while (fk.step()) {
+    if (report == "ok") report.clear();
+    report += (report.empty() ? "" : "\n") + std::string("foreign key broken in ") + fk.text(0) + " row " +
+              std::to_string(fk.int64(1));
+  }
+  return report;
+}
+
+Table Store::audit_log(int64_t limit) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Table t;
+  for (const char* name : {"seq", "at", "record_id", "rows"}) t.columns.push_back(Column{name, Column::Storage::Int});
+  for (const char* name : {"op", "kind"}) t.columns.push_back(Column{name, Column::Storage::Text});
+  sql::Statement st(impl_->db,
+                    "SELECT seq, at, record_id, rows, op, kind FROM audit_log ORDER BY seq DESC LIMIT ?");
+  st.bind(1, limit);
+  while (st.step()) {
+    for (int i = 0; i < 4; ++i) {
+      t.columns[static_cast<size_t>(i)].ints.push_back(st.int64(i));
+      t.columns[static_cast<size_t>(i)].valid.push_back(st.is_null(i) ? 0 : 1);
+    }
+    for (int i = 4; i < 6; ++i) t.columns[static_cast<size_t>(i)].texts.push_back(st.text(i));
+  }
+  return t;
+}
+
+}  // namespace crmcore::records

@@ -1,0 +1,226 @@
+// The record store: normalization, validation, the write path and lookups.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "crmcore/errors.hpp"
+#include "crmcore/records/normalize.hpp"
+#include "crmcore/records/store.hpp"
+
+using namespace crmcore;
+using namespace crmcore::records;
+
+namespace {
+
+Column text_column(const std::string& name, std::vector<std::string> values) {
+  Column c(name, Column::Storage::Text);
+  c.texts = std::move(values);
+  return c;
+}
+
+Column int_column(const std::string& name, std::vector<int64_t> values) {
+  Column c(name, Column::Storage::Int);
+  c.ints = std::move(values);
+  return c;
+}
+
+Column real_column(const std::string& name, std::vector<double> values) {
+  Column c(name, Column::Storage::Real);
+  c.reals = std::move(values);
+  return c;
+}
+
+int64_t add_customer(Store& s, const std::string& name, const std::string& phone = "") {
+  Table t;
+  t.columns.push_back(text_column("name", {name}));
+  if (!phone.empty()) t.columns.push_back(text_column("phone", {phone}));
+  return s.insert("customers", t).ids.at(0);
+}
+
+}  // namespace
+
+TEST(NormalizePhone, FoldsFormattingAndChinesePrefixes) {
+  const std::string want = "13800138000";
+  for (const char* typed : {"13800138000", "138 0013 8000", "138-0013-8000", "(138) 0013-8000", "+86 138 0013 8000",
+                            "0086 13800138000", "+86-138-0013-8000", "8613800138000",
+                            "\xEF\xBC\x91\xEF\xBC\x93\xEF\xBC\x98 0013 8000"})  // full-width "138"
+    EXPECT_EQ(normalize_phone(typed), want) << typed;
+}
+
+TEST(NormalizePhone, KeepsOtherCountryCodesAndRejectsNoise) {
+  EXPECT_EQ(normalize_phone("+1 (415) 555-0100"), "+14155550100");
+  EXPECT_EQ(normalize_phone("001 415 555 0100"), "+14155550100");
+  EXPECT_EQ(normalize_phone("010-6552 1234"), "01065521234");
+  EXPECT_EQ(normalize_phone("abc"), "");
+  EXPECT_EQ(normalize_phone("12"), "");
+}
+
+TEST(NormalizeEmail, TrimsAndLowercases) { EXPECT_EQ(normalize_email("  Li.Lei@Example.COM "), "li.lei@example.com"); }
+
+TEST(ParseTime, AcceptsTheUsualSpellings) {
+  EXPECT_EQ(parse_time("1970-01-01"), 0);
+  EXPECT_EQ(parse_time("1970-01-02"), 86400LL * 1000000000LL);
+  EXPECT_EQ(parse_time("2024-02-29 12:30"), parse_time("2024-02-29T12:30:00Z"));
+  EXPECT_EQ(parse_time("2024/03/01"), parse_time("2024-03-01"));
+  EXPECT_EQ(*parse_time("2024-01-01T08:00:00+08:00"), *parse_time("2024-01-01"));
+  EXPECT_EQ(*parse_time("2000-01-01 00:00:00.5") - *parse_time("2000-01-01"), 500000000LL);
+  // 2024-03-01 is day 19783 since the epoch (checked with Python's datetime).
+  EXPECT_EQ(*parse_time("2024-03-01") / 86400000000000LL, 19783);
+  EXPECT_EQ(format_time(*parse_time("1999-12-31 23:59:59")), "1999-12-31 23:59:59");
+}
+
+TEST(ParseTime, RejectsImpossibleDates) {
+  for (const char* bad : {"2023-02-29", "2024-13-01", "2024-00-10", "24-01-01", "2024-01-01 25:00", "yesterday", ""})
+    EXPECT_FALSE(parse_time(bad).has_value()) << bad;
+}
+
+TEST(Store, IdsAreUniqueAcrossKinds) {
+  Store s(":memory:");
+  int64_t c = add_customer(s, "Acme");
+  Table contact;
+  contact.columns.push_back(text_column("name", {"Li Lei"}));
+  int64_t p = s.insert("contacts", contact).ids.at(0);
+  EXPECT_NE(c, p);
+  EXPECT_EQ(s.kind_of(c), "customers");
+  EXPECT_EQ(s.kind_of(p), "contacts");
+  EXPECT_EQ(s.kind_of(999), "");
+}
+
+TEST(Store, ImportIsAllOrNothing) {
+  Store s(":memory:");
+  int64_t c = add_customer(s, "Acme");
+  Table orders;
+  orders.columns.push_back(int_column("customer_id", {c, c, 424242}));
+  orders.columns.push_back(text_column("ordered_at", {"2024-01-01", "2024-01-02", "2024-01-03"}));
+  orders.columns.push_back(real_column("amount", {10, 20, 30}));
+  try {
+    s.insert("orders", orders);
+    FAIL() << "expected a ValidationError";
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.row(), 2);
+    EXPECT_EQ(e.field(), "customer_id");
+    EXPECT_NE(std::string(e.what()).find("424242"), std::string::npos);
+  }
+  EXPECT_EQ(s.count("orders"), 0);
+
+  WriteResult r = s.insert("orders", orders, OnError::Skip);
+  EXPECT_EQ(s.count("orders"), 2);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].row, 2);
+  EXPECT_EQ(r.ids[2], -1);
+  EXPECT_EQ(s.integrity_check(), "ok");
+}
+
+TEST(Store, ExplainsBadValues) {
+  Store s(":memory:");
+  int64_t c = add_customer(s, "Acme");
+  struct Case {
+    Column column;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {text_column("amount", {"12,5x"}), "amount"},
+      {text_column("ordered_at", {"2024-02-30"}), "ordered_at"},
+      {real_column("amount", {std::numeric_limits<double>::infinity()}), "amount"},
+      {text_column("status_typo", {"x"}), "status_typo"},
+  };
+  for (auto& cs : cases) {
+    Table t;
+    t.columns.push_back(int_column("customer_id", {c}));
+    if (cs.field != "ordered_at") t.columns.push_back(text_column("ordered_at", {"2024-01-01"}));
+    if (cs.field != "amount") t.columns.push_back(real_column("amount", {1}));
+    t.columns.push_back(cs.column);
+    try {
+      s.insert("orders", t);
+      ADD_FAILURE() << "accepted bad " << cs.field;
+    } catch (const ValidationError& e) {
+      EXPECT_EQ(e.field(), cs.field);
+    }
+  }
+  Table missing;
+  missing.columns.push_back(int_column("customer_id", {c}));
+  missing.columns.push_back(real_column("amount", {1}));
+  try {
+    s.insert("orders", missing);
+    ADD_FAILURE() << "accepted an order without a date";
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.field(), "ordered_at");
+    EXPECT_EQ(e.reason(), "is required but missing");
+  }
+  EXPECT_EQ(s.count("orders"), 0);
+}
+
+TEST(Store, FindsByPhoneEmailNameAndTag) {
+  Store s(":memory:");
+  Table t;
+  t.columns.push_back(text_column("name", {"北京华信科技有限公司", "Acme Trading", "王芳"}));
+  t.columns.push_back(text_column("phone", {"010-6552 1234", "+1 415 555 0100", "+86 139 1234 5678; 021 5555 6666"}));
+  t.columns.push_back(text_column("email", {"", "Sales@Acme.com", ""}));
+  t.columns.push_back(text_column("tags", {"vip;b2b", "b2b", ""}));
+  t.columns.back().valid = {1, 1, 0};
+  auto ids = s.insert("customers", t).ids;
+  EXPECT_EQ(s.find_phone("customers", "(010) 65521234"), std::vector<int64_t>{ids[0]});
+  EXPECT_EQ(s.find_phone("customers", "0086 139-1234-5678"), std::vector<int64_t>{ids[2]});
+  EXPECT_EQ(s.find_phone("customers", "021-5555-6666"), std::vector<int64_t>{ids[2]});
+  EXPECT_EQ(s.find("customers", "email", "sales@ACME.com"), std::vector<int64_t>{ids[1]});
+  EXPECT_EQ(s.find("customers", "name", "华信"), std::vector<int64_t>{ids[0]});
+  EXPECT_EQ(s.find("customers", "name", "acme"), std::vector<int64_t>{ids[1]});
+  EXPECT_EQ(s.find("customers", "name", "%"), std::vector<int64_t>{});  // wildcards are literal
+  EXPECT_EQ(s.find("customers", "tag", "b2b"), (std::vector<int64_t>{ids[0], ids[1]}));
+  EXPECT_TRUE(s.find_phone("contacts", "010-6552 1234").empty());
+}
+
+TEST(Store, UpdateAndDeleteKeepLookupsAndReferencesRight) {
+  Store s(":memory:");
+  int64_t c = add_customer(s, "Acme", "138 0013 8000");
+  Table change;
+  change.columns.push_back(text_column("phone", {"139 0000 1111"}));
+  s.update("customers", c, change);
+  EXPECT_TRUE(s.find_phone("customers", "13800138000").empty());
+  EXPECT_EQ(s.find_phone("customers", "13900001111"), std::vector<int64_t>{c});
+
+  Table order;
+  order.columns.push_back(int_column("customer_id", {c}));
+  order.columns.push_back(text_column("ordered_at", {"2024-01-01"}));
+  order.columns.push_back(real_column("amount", {5}));
+  int64_t o = s.insert("orders", order).ids.at(0);
+  EXPECT_THROW(s.remove("customers", c), ValidationError);  // still has an order
+  s.remove("orders", o);
+  s.remove("customers", c);
+  EXPECT_EQ(s.count("customers"), 0);
+  EXPECT_TRUE(s.find_phone("customers", "13900001111").empty());
+  EXPECT_THROW(s.remove("customers", c), NotFound);
+  EXPECT_THROW(s.update("customers", c, change), NotFound);
+}
+
+TEST(Store, HooksSeeEveryWriteAndCanRefuseIt) {
+  Store s(":memory:");
+  int seen = 0;
+  s.add_write_hook([&seen](const WriteRequest& r) {
+    ++seen;
+    if (r.op == WriteOp::Delete) throw Error("deleting is not allowed here");
+  });
+  int64_t c = add_customer(s, "Acme");
+  EXPECT_THROW(s.remove("customers", c), Error);
+  EXPECT_EQ(s.count("customers"), 1);
+  EXPECT_EQ(seen, 2);
+  Table log = s.audit_log(10);
+  EXPECT_EQ(log.rows(), 1u);  // the refused delete left no entry
+}
+
+TEST(Store, LinksNeedExistingEnds) {
+  Store s(":memory:");
+  int64_t a = add_customer(s, "A"), b = add_customer(s, "B");
+  Table link;
+  link.columns.push_back(int_column("src", {a, a}));
+  link.columns.push_back(int_column("dst", {b, 777}));
+  link.columns.push_back(text_column("type", {"partner_of", "partner_of"}));
+  try {
+    s.insert("links", link);
+    FAIL();
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.row(), 1);
+    EXPECT_EQ(e.field(), "dst");
+  }
+  EXPECT_EQ(s.count("links"), 0);
+}

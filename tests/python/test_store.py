@@ -1,0 +1,362 @@
+"""The Python surface of the record store, checked against plain pandas."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+
+
+@pytest.fixture
+def db():
+    with crm.open(":memory:") as d:
+        yield d
+
+
+def test_open_file_and_context_manager(tmp_path):
+    path = tmp_path / "sales.crm"
+    with crm.open(path) as db:
+        cid = db.add("customers", name="Acme", kind="organization", phone="+86 138 0013 8000")
+    with crm.open(str(path)) as db:
+        assert db.get("customers", cid)["name"] == "Acme"
+        assert db.schema_version() == 1
+        assert db.integrity_check() == "ok"
+    with pytest.raises(crm.Error, match="closed"):
+        db.count("customers")
+
+
+def test_add_get_update_delete(db):
+    cid = db.add("customers", name="Acme", kind="organization", phone="+86 138 0013 8000",
+                 tags=["vip", "b2b"], custom={"credit_limit": 50000, "语言": "中文"})
+    rec = db.get("customers", cid)
+    assert rec["kind"] == "organization"
+    assert rec["tags"] == ["vip", "b2b"]
+    assert rec["custom"] == {"credit_limit": 50000, "语言": "中文"}
+    assert isinstance(rec["created_at"], pd.Timestamp)
+    db.update("customers", cid, region="华东", status="active", tags=["vip"])
+    rec2 = db.get("customers", cid)
+    assert (rec2["region"], rec2["status"], rec2["tags"]) == ("华东", "active", ["vip"])
+    assert rec2["updated_at"] >= rec["updated_at"]
+    assert db.find("customers", tag="b2b").empty
+    db.update("customers", cid, region=None)
+    assert db.get("customers", cid)["region"] is None
+    db.delete("customers", cid)
+    with pytest.raises(crm.NotFound):
+        db.get("customers", cid)
+    with pytest.raises(KeyError):  # NotFound is also a KeyError
+        db.delete("customers", cid)
+
+
+def test_defaults_and_kind_of(db):
+    cid = db.add("customers", name="Zhang San")
+    assert db.get("customers", cid)["kind"] == "person"
+    lid = db.link(db.add("contacts", name="Li Lei"), cid, "works_at", role="decision_maker")
+    assert db.get("links", lid)["strength"] == 1.0
+    assert db.kind_of(cid) == "customers" and db.kind_of(lid) == "links"
+    with pytest.raises(crm.NotFound):
+        db.kind_of(10**9)
+
+
+@pytest.mark.parametrize("typed", [
+    "13800138000", "138 0013 8000", "138-0013-8000", "(138)0013-8000", "+86 138 0013 8000",
+    "0086 138 0013 8000", "+86-13800138000", "１３８００１３８０００", "+８６ １３８ ００１３ ８０００",
+])
+def test_phone_lookup_any_format(db, typed):
+    cid = db.add("customers", name="Acme", phone="+86 138 0013 8000")
+    db.add("customers", name="Other", phone="139 0000 0000")
+    assert db.find("customers", phone=typed).index.tolist() == [cid]
+
+
+def test_email_name_tag_and_field_lookups(db):
+    ids = db.import_frame("customers", pd.DataFrame({
+        "name": ["北京华信科技有限公司", "Acme Trading Ltd", "王芳", "ACME Retail"],
+        "email": ["info@huaxin.cn", "Sales@Acme.com", None, "shop@acme.com"],
+        "region": ["华北", "US", "华东", "US"],
+        "tags": [["vip", "b2b"], "b2b", None, "b2c"],
+    }))
+    assert db.find("customers", email="SALES@acme.COM").index.tolist() == [ids[1]]
+    assert db.find("customers", name="华信").index.tolist() == [ids[0]]
+    assert db.find("customers", name="王").index.tolist() == [ids[2]]
+    assert db.find("customers", name="acme").index.tolist() == [ids[1], ids[3]]
+    assert db.find("customers", name="100%").empty  # a wildcard character is matched literally
+    assert db.find("customers", tag="b2b").index.tolist() == [ids[0], ids[1]]
+    assert db.find("customers", region="US", name="retail").index.tolist() == [ids[3]]
+    with pytest.raises(crm.ValidationError, match="nosuchfield"):
+        db.find("customers", nosuchfield=1)
+
+
+def test_frame_round_trip_equals_input(db):
+    rng = np.random.default_rng(7)
+    n = 500
+    customers = pd.DataFrame({
+        "name": [f"客户{i}" if i % 2 else f"Customer {i}" for i in range(n)],
+        "kind": rng.choice(["organization", "person"], n),
+        "region": rng.choice(["华东", "华北", None], n),
+        "industry": rng.choice(["retail", "software"], n),
+    })
+    cids = db.import_frame("customers", customers)
+    assert len(cids) == n and len(set(cids)) == n
+    back = db.frame("customers")
+    assert back.index.tolist() == list(cids)
+    pd.testing.assert_frame_equal(back[customers.columns].reset_index(drop=True), customers,
+                                  check_dtype=False)
+
+    orders = pd.DataFrame({
+        "customer_id": rng.choice(cids, 2000),
+        "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**9, 2000), unit="s"),
+        "amount": rng.gamma(2.0, 50.0, 2000).round(2),
+        "cost": np.where(rng.random(2000) < 0.1, np.nan, rng.gamma(2.0, 30.0, 2000)),
+        "channel": rng.choice(["web", "store"], 2000),
+    })
+    oids = db.import_frame("orders", orders)
+    back = db.frame("orders").loc[oids, orders.columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, orders, check_dtype=False)
+    assert back["ordered_at"].dtype == "datetime64[ns]"
+    # A plain pandas computation on the frame agrees with the input's.
+    pd.testing.assert_series_equal(db.frame("orders").groupby("customer_id")["amount"].sum().sort_index(),
+                                   orders.groupby("customer_id")["amount"].sum().sort_index(),
+                                   check_names=False)
+
+
+def test_frame_dtypes(db):
+    cid = db.add("customers", name="A")
+    db.add("tasks", subject="call back", customer_id=cid, done=True, due_at="2024-05-01 10:00")
+    db.add("tasks", subject="send quote")
+    tasks = db.frame("tasks")
+    assert tasks["done"].dtype == "boolean"
+    assert tasks["customer_id"].dtype == "Int64"
+    assert tasks["customer_id"].isna().tolist() == [False, True]
+    assert tasks["due_at"].iloc[0] == pd.Timestamp("2024-05-01 10:00")
+    assert pd.isna(tasks["due_at"].iloc[1])
+    assert db.frame("deals").empty and db.frame("deals").index.name == "id"
+
+
+def _orders(cid, n=3):
+    return pd.DataFrame({"customer_id": [cid] * n, "ordered_at": ["2024-01-0%d" % (i + 1) for i in range(n)],
+                         "amount": [10.0 * (i + 1) for i in range(n)]})
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("amount", "ten", "is not a number"),
+    ("amount", np.inf, "not a finite number"),
+    ("amount", None, "is required"),
+    ("ordered_at", "2024-02-30", "is not a date"),
+    ("ordered_at", "next week", "is not a date"),
+    ("customer_id", 987654, "no customers record with id 987654"),
+    ("customer_id", "abc", "is not a whole number"),
+    ("status", 3.5, None),  # a number in a text field is kept as text: not an error
+])
+def test_bad_value_names_row_field_and_reason_and_changes_nothing(db, column, value, reason):
+    cid = db.add("customers", name="A")
+    db.import_frame("orders", _orders(cid))
+    before = db.frame("orders")
+    df = _orders(cid, 4).astype({column: object}) if column in _orders(cid) else _orders(cid, 4)
+    df.loc[2, column] = value
+    if reason is None:
+        db.import_frame("orders", df)
+        return
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_frame("orders", df)
+    err = info.value
+    assert (err.kind, err.row, err.field) == ("orders", 2, column)
+    assert reason in str(err) and "row 2" in str(err) and column in str(err)
+    pd.testing.assert_frame_equal(db.frame("orders"), before)
+    assert db.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize("kind, row, field", [
+    ("customers", {"name": "A", "kind": "company"}, "kind"),
+    ("customers", {"name": ""}, "name"),
+    ("customers", {"name": "A", "phone": "n/a"}, "phone"),
+    ("customers", {"name": "A", "email": "not-an-email"}, "email"),
+    ("customers", {"name": "A", "custom": "[1, 2]"}, "custom"),
+    ("customers", {"name": "A", "id": 5}, "id"),
+    ("customers", {"name": "A", "colour": "red"}, "colour"),
+    ("deals", {"customer_id": 1, "stage": "won", "probability": 1.5}, "probability"),
+    ("surveys", {"responded_at": "2024-01-01", "nps": 11}, "nps"),
+    ("tasks", {"subject": "x", "done": "maybe"}, "done"),
+    ("interactions", {"channel": "fax", "occurred_at": "2024-01-01"}, "channel"),
+    ("links", {"src": 1, "dst": 424242, "type": "knows"}, "dst"),
+])
+def test_bad_records_are_refused(db, kind, row, field):
+    db.add("customers", name="first")  # id 1
+    before = db.count(kind)
+    with pytest.raises(crm.ValidationError) as info:
+        db.add(kind, **row)
+    assert info.value.field == field
+    assert db.count(kind) == before
+
+
+def test_unknown_kind_and_bad_arguments(db):
+    with pytest.raises(crm.NotFound, match="known kinds"):
+        db.add("clients", name="x")
+    with pytest.raises(TypeError):
+        db.import_frame("customers", [{"name": "x"}])
+    with pytest.raises(ValueError, match="on_error"):
+        db.import_frame("customers", pd.DataFrame({"name": ["x"]}), on_error="ignore")
+
+
+def test_duplicate_sku_within_one_import(db):
+    df = pd.DataFrame({"sku": ["A", "B", "A"], "name": ["x", "y", "z"]})
+    with pytest.raises(crm.ValidationError, match="'A' already exists") as info:
+        db.import_frame("products", df)
+    assert info.value.row == 2
+    assert db.count("products") == 0
+
+
+def test_skip_mode_lands_good_rows_and_returns_bad_ones(db):
+    cid = db.add("customers", name="A")
+    df = pd.DataFrame({"customer_id": [cid, cid, 999, cid], "ordered_at": ["2024-01-01", "bad", "2024-01-01", None],
+                       "amount": [1.0, 2.0, 3.0, 4.0]})
+    result = db.import_frame("orders", df, on_error="skip")
+    assert result.imported == 1
+    assert (result.ids[1:] == -1).all() and result.ids[0] > 0
+    assert result.errors.index.tolist() == [1, 2, 3]
+    assert result.errors["field"].tolist() == ["ordered_at", "customer_id", "ordered_at"]
+    assert result.errors.loc[2, "amount"] == 3.0  # the rejected row's values come back too
+    assert db.frame("orders")["amount"].tolist() == [1.0]
+
+
+def test_delete_refuses_while_referenced_and_cascades_links(db):
+    cid = db.add("customers", name="A")
+    contact = db.add("contacts", name="Li")
+    db.add("customer_contacts", customer_id=cid, contact_id=contact, role="decision_maker", is_primary=True)
+    db.link(contact, cid, "works_at")
+    oid = db.import_frame("orders", _orders(cid, 1))[0]
+    with pytest.raises(crm.ValidationError, match="still referred to by 1 orders"):
+        db.delete("customers", cid)
+    db.delete("orders", oid)
+    db.delete("customers", cid)
+    assert db.count("links") == 0 and db.count("customer_contacts") == 0
+    assert db.integrity_check() == "ok"
+
+
+def test_link_and_unlink(db):
+    a, b = db.add("contacts", name="A"), db.add("contacts", name="B")
+    db.link(a, b, "knows", strength=0.5, since="2020-01-01")
+    db.link(a, b, "reports_to")
+    assert db.unlink(a, b, "knows") == 1
+    assert db.frame("links")["type"].tolist() == ["reports_to"]
+
+
+def test_csv_and_json_import_export(db, tmp_path):
+    csv = tmp_path / "customers.csv"
+    csv.write_text("name,phone,email,region\n华为技术有限公司,0755-2878 0808,info@huawei.com,华南\n"
+                   "Acme,+1 415 555 0100,,US\n", encoding="utf-8")
+    ids = db.import_csv("customers", csv)
+    assert db.find("customers", phone="075528780808").index.tolist() == [ids[0]]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,ordered_at,amount\n%d,2024-01-01,5\n%d,2024-01-02,five\n" % (ids[0], ids[0]))
+    with pytest.raises(crm.ValidationError, match="row 1, field 'amount'"):
+        db.import_csv("orders", bad)
+
+    out = tmp_path / "customers.json"
+    db.update("customers", ids[0], tags=["vip"], custom={"tier": "gold"})
+    assert db.export_json("customers", out) == 2
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data[0]["name"] == "华为技术有限公司" and data[0]["tags"] == ["vip"] and data[0]["custom"] == {"tier": "gold"}
+    with crm.open(":memory:") as other:
+        new_ids = other.import_json("customers", out)
+        cols = ["name", "phone", "email", "region", "tags", "custom"]
+        pd.testing.assert_frame_equal(other.frame("customers")[cols].reset_index(drop=True),
+                                      db.frame("customers")[cols].reset_index(drop=True))
+        assert len(new_ids) == 2
+
+
+def test_html_repr_shows_the_customer_with_orders(db):
+    cid = db.add("customers", name="<Acme & Co>", phone="138 0013 8000")
+    db.import_frame("orders", _orders(cid))
+    db.add("interactions", customer_id=cid, channel="call", occurred_at="2024-01-05", summary="quoted 9.5/unit")
+    html = db.get("customers", cid)._repr_html_()
+    assert "&lt;Acme &amp; Co&gt;" in html
+    assert "Latest orders" in html and "quoted 9.5/unit" in html
+
+
+def test_audit_log_records_every_write(db):
+    cid = db.add("customers", name="A")
+    db.update("customers", cid, region="X")
+    db.import_frame("customers", pd.DataFrame({"name": ["B", "C"]}))
+    log = db.audit_log()
+    assert log["op"].tolist() == ["insert", "update", "insert"]
+    assert log["rows"].tolist() == [2, 1, 1]
+
+
+def test_user_input_never_becomes_sql(db):
+    evil = "x'); DROP TABLE customers; --"
+    cid = db.add("customers", name=evil, region=evil)
+    assert db.find("customers", name=evil).index.tolist() == [cid]
+    assert db.find("customers", region=evil).index.tolist() == [cid]
+    assert db.count("customers") == 1
+
+
+def test_large_import_rebuilds_indexes_and_rolls_back_whole(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "big.crm"
+    n = 60_000  # above the size at which imports rebuild plain indexes afterwards
+    with crm.open(path) as db:
+        cid = db.add("customers", name="A")
+        df = pd.DataFrame({"customer_id": cid, "ordered_at": "2024-01-01", "amount": np.arange(n, dtype=float)})
+        bad = df.copy()
+        bad.loc[n - 1, "customer_id"] = 10**9
+        with pytest.raises(crm.ValidationError, match=f"row {n - 1}"):
+            db.import_frame("orders", bad, progress=False)
+        db.import_frame("orders", df, progress=False)
+        assert db.integrity_check() == "ok"
+        assert len(db.find("orders", customer_id=cid)) == n
+    con = sqlite3.connect(path)
+    indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='orders'")}
+    con.close()
+    assert {"orders_customer_id", "orders_staff_id"} <= indexes
+
+
+def test_file_from_a_newer_crmcore_is_refused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "future.crm"
+    crm.open(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(crm.StorageError, match="schema version 99"):
+        crm.open(path)
+
+
+def test_ctrl_c_during_an_import_rolls_it_back(db):
+    import os
+    import signal
+
+    from crmcore.store import _columns
+
+    cid = db.add("customers", name="A")
+    df = pd.DataFrame({"customer_id": cid, "ordered_at": "2024-01-01", "amount": np.ones(200_000)})
+    with pytest.raises(KeyboardInterrupt):
+        db._core.insert("orders", _columns("orders", df), "raise",
+                        lambda done, total: os.kill(os.getpid(), signal.SIGINT))
+    assert db.count("orders") == 0
+    assert db.integrity_check() == "ok"
+
+
+def test_transaction_groups_writes(db):
+    with db.transaction():
+        cid = db.add("customers", name="A")
+        db.add("contacts", name="B")
+    assert db.count("customers") == 1 and db.count("contacts") == 1
+    with pytest.raises(crm.ValidationError):
+        with db.transaction():
+            db.add("customers", name="C")
+            db.update("customers", cid, region="X")
+            db.add("orders", customer_id=cid, ordered_at="2024-01-01", amount="lots")
+    assert db.count("customers") == 1 and db.get("customers", cid)["region"] is None
+    # A failed write inside a transaction undoes only itself if the caller goes on.
+    with db.transaction():
+        db.add("customers", name="D")
+        with pytest.raises(crm.ValidationError):
+            db.add("customers", name="")
+    assert db.count("customers") == 2
+    with pytest.raises(crm.Error, match="already open"):
+        with db.transaction():
+            with db.transaction():
+                pass
