@@ -392,7 +392,6 @@ def _chinese(data, mobile):
     return rows
 
 
-@pytest.mark.xfail(reason="store: '+86 755 5206 7962' and '0755-52067962' normalize to different keys")
 def test_chinese_landlines_are_found_in_their_national_form(loaded):
     data, db, ids = loaded
     for i in _chinese(data, mobile=False)[::7]:
