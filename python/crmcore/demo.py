@@ -32,7 +32,8 @@ def _cell(value):
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or value is pd.NA:
         return ""
     if isinstance(value, (float, np.floating)):
-        return f"{value:,.2f}"
+        # Small shares (PageRank, probabilities) keep their significant digits.
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:,.2f}"
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
     if isinstance(value, pd.Timestamp):

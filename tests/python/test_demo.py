@@ -39,6 +39,16 @@ def test_report_states_what_the_file_holds(tmp_path, capsys):
     assert name in set(customers.name)
     assert "Recent orders" in lookup and "Recent interactions" in lookup
     assert "NPS" in report and "Win rate" in report
+    # Sections for the graph and scoring parts appear once those parts exist.
+    with crm.open(tmp_path / "demo.crm") as db:
+        if hasattr(db, "graph"):
+            section = report.split("(PageRank)")[1]
+            rows = re.findall(r"^\| (\d+) +\| (\w+) +\|", section, re.M)
+            assert len(rows) == 10
+            assert all(db.kind_of(int(i)) == kind for i, kind in rows)
+        else:
+            assert "PageRank" not in report
+    assert ("## RFM segments" in report) == hasattr(crm.scoring, "rfm")
 
 
 def test_the_file_is_replaced_not_appended(tmp_path, capsys):
