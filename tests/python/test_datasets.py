@@ -245,6 +245,14 @@ def test_deals_move_through_stages(data):
     assert set(deals.stage) == set(order)
     assert deals.probability.between(0, 1).all()
     assert (deals.probability[deals.stage == "won"] == 1).all()
+    # A won deal is an order: placed by its customer when the deal closed, for the deal's amount.
+    won = deals[deals.stage == "won"].reset_index()
+    orders = data["orders"].reset_index()
+    hits = won.merge(orders, left_on=["customer_id", "closed_at"], right_on=["customer_id", "ordered_at"])
+    assert len(won) > 20 and hits["index_x"].nunique() == len(won)
+    np.testing.assert_allclose(hits.amount_x, hits.amount_y)
+    win_rate = len(won) / deals.stage.isin(["won", "lost"]).sum()
+    assert 0.05 < win_rate < 0.5
 
 
 def test_tickets_and_surveys_hang_together(data):
@@ -305,6 +313,17 @@ def test_activity_happens_while_customers_are_around(data):
     assert (truth.acquired_at.to_numpy()[members.customer_id] <= started).all()
     assert 0.01 < members.responded.mean() < 0.3
     assert (members.responded == members.responded_at.notna()).all()
+    assert (members.responded == members.response.notna()).all()
+    # "purchased" responses are real orders by that customer, during the campaign.
+    bought = members[members.response == "purchased"]
+    assert len(bought) > 20
+    orders = data["orders"].reset_index()
+    hits = bought.merge(orders, left_on=["customer_id", "responded_at"], right_on=["customer_id", "ordered_at"])
+    assert hits[["campaign_id", "customer_id"]].drop_duplicates().shape[0] == len(bought)
+    campaigns = data["campaigns"]
+    start = campaigns.started_at.to_numpy()[bought.campaign_id]
+    end = campaigns.ended_at.to_numpy()[bought.campaign_id] + np.timedelta64(1, "s")
+    assert ((bought.responded_at.to_numpy() >= start) & (bought.responded_at.to_numpy() <= end)).all()
 
 
 def test_rejects_empty_and_too_short_periods():

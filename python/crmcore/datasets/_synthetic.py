@@ -717,6 +717,23 @@ class _Generator:
         day = np.floor(self.clip_days(t))
         return day + self.hour_of_day(m, self.org[cust])
 
+    def first_order_between(self, cust, lo, hi):
+        """Position of each customer's first order in [lo, hi) (days), -1 if none.
+
+        One searchsorted over (customer, second) keys: the orders grouped by
+        customer are in time order within each customer already.
+        """
+        if not hasattr(self, "_order_keys"):
+            self._key_shift = np.int64(1) << int(np.ceil(np.log2(self.span * 86_400 + 2)))
+            g = self.orders_by_cust
+            self._order_keys = self.order_cust[g] * self._key_shift + np.floor(self.order_time[g] * 86_400).astype(np.int64)
+        keys, shift, g = self._order_keys, self._key_shift, self.orders_by_cust
+        base = np.asarray(cust, dtype=np.int64) * shift
+        idx = np.searchsorted(keys, base + np.ceil(np.asarray(lo) * 86_400).astype(np.int64))
+        found = idx < len(keys)
+        found[found] = keys[idx[found]] < (base + np.ceil(np.asarray(hi) * 86_400).astype(np.int64))[found]
+        return np.where(found, g[np.minimum(idx, len(g) - 1)], -1)
+
     def contact_for(self, cust, share):
         """The customer's primary contact for a share of rows, else -1."""
         c = self.primary_contact[cust]
@@ -764,8 +781,8 @@ class _Generator:
         lo = np.maximum(self.acquired[cust] - 60.0, 0.0)
         created = lo + rng.random(d) * (self.active_end[cust] - lo)
         furthest = _draw(rng, d, [30, 25, 20, 25])
-        won = (furthest == 3) & (rng.random(d) < 0.55)
-        closes = rng.random(d) < np.where(furthest == 3, 0.85, 0.6)
+        won = (furthest == 3) & (rng.random(d) < 0.8)
+        closes = rng.random(d) < np.where(furthest == 3, 0.9, 0.45)
         steps = furthest + 1 + closes
         deal = np.repeat(np.arange(d), steps)
         rank = _rank_in_group(steps)
@@ -774,6 +791,16 @@ class _Generator:
         first = np.cumsum(steps) - steps
         at = created[deal] + cum - np.repeat(cum[first], steps)
         final = rank == (furthest[deal] + 1)
+        # A deal is won when the customer orders within 120 days of negotiating:
+        # it closes at that order, for that order's amount. No order, no win.
+        closing = np.flatnonzero(final & won[deal])
+        negotiated = at[closing - 1]
+        order = self.first_order_between(cust[deal[closing]], negotiated, np.minimum(negotiated + 120, self.span))
+        got = order >= 0
+        at[closing[got]] = self.order_time[order[got]]
+        won[deal[closing[~got]]] = False
+        amount = np.round(np.exp(rng.normal(np.log(np.where(self.org[cust], 12_000, 1_500)), 0.9)), -1)
+        amount[deal[closing[got]]] = self.order_amount_c[order[got]] / 100.0
         stage = np.where(final, np.where(won[deal], "won", "lost"),
                          _choose(DEAL_STAGES, np.minimum(rank, 3))).astype(object)
         keep = at < self.span
@@ -783,7 +810,6 @@ class _Generator:
         current = stage[last]
         closed_at = np.full(d, np.nan)
         closed_at[deal[final]] = at[final]
-        amount = np.round(np.exp(rng.normal(np.log(np.where(self.org[cust], 12_000, 1_500)), 0.9)), -1)
         names = ["Annual supply contract", "Office refit", "Software renewal", "Pilot project",
                  "Expansion order", "Service agreement", "Equipment upgrade"]
         self.frames["deals"] = _frame({
@@ -895,11 +921,19 @@ class _Generator:
         rate = pd.Series(channel).map({"email": 0.05, "sms": 0.03, "wechat": 0.09, "event": 0.15,
                                        "webinar": 0.1, "ads": 0.02, "phone": 0.12}).to_numpy(float)
         alive = self.active_end[cust] > start[camp]
-        responded = rng.random(len(camp)) < rate[camp] * np.where(alive, 1.5, 0.3)
-        at = np.where(responded, start[camp] + rng.random(len(camp)) * length[camp], np.nan)
-        responded &= at < self.span
-        at[~responded] = np.nan
-        response = np.where(responded, _choose(V.CAMPAIGN_RESPONSES, _draw(rng, len(camp), [40, 20, 25, 10, 5])), None)
+        m = len(camp)
+        # A member who orders during the campaign is often credited to it: the
+        # "purchased" responses are real orders, at the order's time.
+        window_end = np.minimum(start[camp] + length[camp], self.span)
+        bought = self.first_order_between(cust, start[camp], window_end)
+        purchased = (bought >= 0) & (rng.random(m) < 0.6)
+        reacted = ~purchased & (rng.random(m) < rate[camp] * np.where(alive, 1.5, 0.3))
+        at = np.where(reacted, start[camp] + rng.random(m) * (window_end - start[camp]), np.nan)
+        at[purchased] = self.order_time[bought[purchased]]
+        responded = purchased | reacted
+        others = [r for r in V.CAMPAIGN_RESPONSES if r != "purchased"]
+        response = np.where(purchased, "purchased", _choose(others, _draw(rng, m, [45, 25, 20, 10]))).astype(object)
+        response[~responded] = None
         self.frames["campaign_members"] = _frame({
             "campaign_id": camp.astype(np.int64),
             "customer_id": cust.astype(np.int64),
