@@ -114,7 +114,7 @@ def _lookup_section(db, data, ids, customers, orders):
         t = time.perf_counter()
         found = db.find("customers", phone=query)
         times.append(time.perf_counter() - t)
-    lines = [f"## Looking a customer up by phone\n",
+    lines = ["## Looking a customer up by phone\n",
              f"Typed: `{query}` (stored as `{data['customers'].phone[pos]}`) -> "
              f"{len(found)} match(es) in {statistics.median(times) * 1e6:,.0f} µs (median of 25)\n"]
     if len(found) == 0:
@@ -145,7 +145,7 @@ def report(db, data, ids, timings, path):
     orders = db.frame("orders")
     sold = orders[orders.status != "cancelled"]
     rows = int(counts.sum())
-    out = [f"# crmcore demo report\n",
+    out = ["# crmcore demo report\n",
            f"Database `{path}`: {rows:,} records from {len(customers):,} synthetic customers "
            f"(seed {data.seed}). Generated in {timings['generate']:.2f} s, loaded in "
            f"{timings['load']:.2f} s ({rows / max(timings['load'], 1e-9):,.0f} records/s).\n",

@@ -2,10 +2,11 @@
 
 The story behind the numbers:
 
-* customers are acquired over the period (more of them lately), B2B
-  organizations and B2C persons, in Chinese and international cities, with
-  Chinese or Latin names, addresses and phones written the many ways people
-  actually type them;
+* about a third of the customers were there before the period starts (some
+  of them gone by then); the others are acquired during it, more of them
+  lately and in the busy seasons. They are B2B organizations and B2C persons,
+  in Chinese and international cities, with Chinese or Latin names, addresses
+  and phones written the many ways people actually type them;
 * each buying customer has a purchase rate drawn from a gamma distribution and,
   after every purchase, a chance to drift away for good (the BG/NBD story), so
   some customers buy often, some rarely and some stop;
@@ -14,7 +15,8 @@ The story behind the numbers:
   through the inverse of the cumulative intensity;
 * everything else -- contacts, lines, payments, interactions, deals, tickets,
   surveys, campaigns, tasks, relationship links -- is drawn around those
-  customers and their orders, so that times, owners and contacts agree.
+  customers and their orders, so that times, owners and contacts agree; a won
+  deal and a campaign's "purchased" response are actual orders.
 
 Foreign keys are row positions into the referenced frame (-1 for none);
 `crmcore.datasets.load` turns them into store ids.
@@ -25,8 +27,6 @@ import pandas as pd
 from . import _vocab as V
 from ._text import (FULL_WIDTH, Parts, ascii_slug, blank, concat, digits, put,
                     render_by_choice, to_object, vocab)
-
-DAY_NS = 86_400 * 10 ** 9
 
 # Which frame each positional foreign key points into. "links" is special:
 # its src/dst columns point into the frames named by src_kind/dst_kind.
@@ -979,7 +979,6 @@ class _Generator:
                 "dst_kind": np.full(k, dst_kind, dtype=object),
             }))
 
-        cc = self.frames["customer_contacts"]
         home, rank = self.contact_home, self.contact_rank
         works = np.flatnonzero(self.org[home])
         role = np.where(rank[works] == 0, "decision_maker", None).astype(object)
