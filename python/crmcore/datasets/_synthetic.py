@@ -564,21 +564,33 @@ class _Generator:
         p_drop = rng.beta(np.where(org, 1.2, 1.5), np.where(org, 8.0, 4.5))
         planned = np.minimum(rng.geometric(p_drop), 60)          # purchases before dropping out
         planned[prospect] = 0
-        cust = np.repeat(np.arange(n), planned)
-        rank = _rank_in_group(planned)
+        # Each customer's purchase clock runs in operational days (calendar
+        # days weighted by the intensity); where it stands at acquisition and at the end.
+        u_acq, u_end = np.empty(n), np.empty(n)
+        for business in (True, False):
+            grid, lam = self.clock(business)
+            rows = org == business
+            u_acq[rows] = np.interp(self.acquired[rows], grid, lam)
+            u_end[rows] = np.interp(self.span, grid, lam)
+        # Purchases after the end are never seen: simulate only as many as
+        # could fall before it (a Poisson bound exceeded by about one customer in a million).
+        expected = rate * (u_end - u_acq)
+        simulated = np.minimum(planned, np.ceil(expected + 5 * np.sqrt(expected) + 5).astype(np.int64))
+        cust = np.repeat(np.arange(n), simulated)
+        rank = _rank_in_group(simulated)
         gaps = rng.exponential(1.0, len(cust)) / rate[cust]
         gaps[rank == 0] = 0.0
         cum = np.cumsum(gaps)
-        offs = np.cumsum(planned) - planned
-        op_time = cum - np.repeat(cum[offs[planned > 0]] - gaps[offs[planned > 0]], planned[planned > 0])
+        some = simulated > 0
+        offs = (np.cumsum(simulated) - simulated)[some]
+        op_time = cum - np.repeat(cum[offs] - gaps[offs], simulated[some])
 
-        # Map each customer's operational clock through the calendar intensity.
+        # Map each customer's clock back to calendar time.
         when = np.empty(len(cust))
         for business in (True, False):
             grid, lam = self.clock(business)
             sel = org[cust] == business
-            u0 = np.interp(self.acquired[cust[sel]], grid, lam)
-            when[sel] = np.interp(u0 + op_time[sel], lam, grid, right=np.inf)
+            when[sel] = np.interp(u_acq[cust[sel]] + op_time[sel], lam, grid, right=np.inf)
         before_end = when < self.span
         cust = cust[before_end]
         when = np.floor(when[before_end]) + self.hour_of_day(len(cust), org[cust])
