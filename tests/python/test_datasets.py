@@ -333,6 +333,20 @@ def test_rejects_empty_and_too_short_periods():
         synthetic(10, start="2024-01-01", end="2024-01-10")
 
 
+@pytest.mark.parametrize("n, start, end", [(1, "2023-01-01", "2025-12-31"), (7, "2023-01-01", "2025-12-31"),
+                                           (300, "2024-04-01", "2024-05-31"), (300, "2019-06-01", "2026-06-01")])
+def test_odd_sizes_and_periods_load(n, start, end):
+    crm = pytest.importorskip("crmcore")
+    data = synthetic(n, seed=1, start=start, end=end)
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
+    assert data["orders"].ordered_at.between(lo, hi, inclusive="left").all()
+    assert data["campaigns"].started_at.between(lo, hi, inclusive="left").all()
+    db = crm.open(":memory:")
+    ids = datasets.load(db, data)
+    assert {k: len(v) for k, v in ids.items()} == {k: len(v) for k, v in data.items()}
+    assert db.integrity_check() == "ok"
+
+
 @pytest.mark.slow
 def test_a_million_customers_generate_in_seconds(capsys):
     t = time.perf_counter()
