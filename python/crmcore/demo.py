@@ -196,7 +196,7 @@ def report(db, data, ids, timings, path):
 
     scoring = getattr(crm, "scoring", None)
     if hasattr(scoring, "rfm"):
-        tx = sold[sold.status != "cancelled"][["customer_id", "ordered_at", "amount"]]
+        tx = sold[["customer_id", "ordered_at", "amount"]]
         rfm = scoring.rfm(tx, customer="customer_id", date="ordered_at", amount="amount")
         seg = rfm["segment"].value_counts().rename("customers").rename_axis("segment").to_frame()
         out += ["\n## RFM segments\n", table(seg)]
