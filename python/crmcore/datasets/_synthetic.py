@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import _vocab as V
-from ._text import (FULL_WIDTH, Parts, ascii_slug, blank, concat, digits, put,
-                    render_by_choice, to_object, vocab)
+from ._text import (FULL_WIDTH, Parts, ascii_slug, assemble, concat, digits, render_by_choice,
+                    to_object, vocab)
 
 # Which frame each positional foreign key points into. "links" is special:
 # its src/dst columns point into the frames named by src_kind/dst_kind.
@@ -234,28 +234,29 @@ class _Generator:
     # ---- people and places ------------------------------------------------
 
     def person_names(self, n, latin):
-        """Names, plus ascii given/family parts for e-mails (StringDType arrays)."""
+        """Names (surname first for Chinese ones), plus ascii given/family parts for e-mails."""
         rng = self.rng
-        sur_w = 1.0 / (np.arange(len(V.CN_SURNAMES)) + 4.0)
-        sur = _draw(rng, n, sur_w)
         g = len(V.CN_GIVEN)
         double = rng.random(n) < 0.7
-        given = np.where(double, g + rng.integers(0, g, n) * g + rng.integers(0, g, n),
-                         rng.integers(0, g, n))
         chars = [c for c, _ in V.CN_GIVEN]
         pins = [p for _, p in V.CN_GIVEN]
-        given_zh = vocab(chars + [a + b for a in chars for b in chars])
-        given_py = vocab(pins + [a + b for a in pins for b in pins])
-        sur_zh = vocab(c for c, _ in V.CN_SURNAMES)
-        sur_py = vocab(p for _, p in V.CN_SURNAMES)
+        parts = Parts()
+        sur = _draw(rng, n, 1.0 / (np.arange(len(V.CN_SURNAMES)) + 4.0))
+        given = np.where(double, g + rng.integers(0, g, n) * g + rng.integers(0, g, n), rng.integers(0, g, n))
         first = rng.integers(0, len(V.LATIN_FIRST), n)
         last = rng.integers(0, len(V.LATIN_LAST), n)
-        first_v, last_v = vocab(V.LATIN_FIRST), vocab(V.LATIN_LAST)
-        name = np.where(latin, concat(first_v[first], " ", last_v[last]),
-                        concat(sur_zh[sur], given_zh[given]))
-        given_ascii = np.where(latin, vocab(map(ascii_slug, V.LATIN_FIRST))[first], given_py[given])
-        family_ascii = np.where(latin, vocab(map(ascii_slug, V.LATIN_LAST))[last], sur_py[sur])
-        return name, given_ascii, family_ascii
+        parts.add("sur", vocab(c for c, _ in V.CN_SURNAMES), sur)
+        parts.add("given", vocab(chars + [a + b for a in chars for b in chars]), given)
+        parts.add("first", vocab(V.LATIN_FIRST), first)
+        parts.add("last", vocab(V.LATIN_LAST), last)
+        parts.add("sur_a", vocab(p for _, p in V.CN_SURNAMES), sur)
+        parts.add("given_a", vocab(pins + [a + b for a in pins for b in pins]), given)
+        parts.add("first_a", vocab(map(ascii_slug, V.LATIN_FIRST)), first)
+        parts.add("last_a", vocab(map(ascii_slug, V.LATIN_LAST)), last)
+        script = latin.astype(int)
+        return (render_by_choice(parts, ["{sur}{given}", "{first} {last}"], script),
+                render_by_choice(parts, ["{given_a}", "{first_a}"], script),
+                render_by_choice(parts, ["{sur_a}", "{last_a}"], script))
 
     def phones(self, city, mobile):
         """Formatted phone numbers and their canonical E.164 digits."""
@@ -297,16 +298,15 @@ class _Generator:
                 ("+44 {area} {a} {b}", 35), ("0{area} {a} {b}", 35), ("+44 (0){area} {a} {b}", 20),
                 ("0044 {area} {a} {b}", 10)]),
         ]
-        out = blank(n)
+        pieces = []
         for mask, formats in kinds:
             rows = np.flatnonzero(mask)
             choice = _draw(rng, len(rows), [w for _, w in formats])
-            out = put(out, rows, render_by_choice(parts, [t for t, _ in formats], choice, rows))
-        rows = np.flatnonzero(cn_mobile)
-        e164 = put(blank(n), rows, parts.render("+86{p}{m}{l}", rows))
-        rows = np.flatnonzero(~cn_mobile)
-        e164 = put(e164, rows, concat("+", cc[rows], parts.render("{area}{a}{b}", rows)))
-        return out, e164
+            pieces.append((rows, render_by_choice(parts, [t for t, _ in formats], choice, rows)))
+        mobile_rows, other_rows = np.flatnonzero(cn_mobile), np.flatnonzero(~cn_mobile)
+        e164 = assemble(n, [(mobile_rows, parts.render("+86{p}{m}{l}", mobile_rows)),
+                            (other_rows, concat("+", cc[other_rows], parts.render("{area}{a}{b}", other_rows)))])
+        return assemble(n, pieces), e164
 
     def emails(self, given, family, domain, templates):
         """Person e-mails from ascii name parts; a few typed with capitals."""
@@ -323,7 +323,7 @@ class _Generator:
         choice = _draw(rng, n, [w for _, w in templates])
         out = render_by_choice(parts, [t for t, _ in templates], choice)
         caps = rng.random(n) < 0.06
-        out = put(out, caps, np.strings.capitalize(out[caps]))
+        out[caps] = np.strings.capitalize(out[caps])     # same length: no widening
         return out
 
     def private_mail_domains(self, latin):
@@ -384,7 +384,8 @@ class _Generator:
             self.acquired[rows] = np.interp(u_start + share[rows] * (u_end - u_start), lam, grid)
         self.by_acquisition = np.argsort(self.acquired)
 
-        name, given, family = self.person_names(n, latin)
+        persons = np.flatnonzero(~org)
+        p_name, p_given, p_family = self.person_names(len(persons), latin[persons])
         industry = _draw(rng, n, [i[3] for i in V.INDUSTRIES])
         brand_cn = rng.integers(0, len(V.CN_BRANDS), n)
         brand_lat = rng.integers(0, len(V.LATIN_BRANDS), n)
@@ -401,24 +402,28 @@ class _Generator:
         parts.add("slat", vocab(V.LATIN_COMPANY_SUFFIXES), rng.integers(0, len(V.LATIN_COMPANY_SUFFIXES), n))
         org_rows = np.flatnonzero(org)
         org_latin = latin[org_rows].astype(int)
-        name = put(name, org_rows, render_by_choice(parts, ["{city}{bcn}{icn}{scn}", "{blat} {ilat} {slat}"],
-                                                    org_latin, org_rows))
-        domain = put(blank(n), org_rows, render_by_choice(parts, ["{bpy}-{islug}.cn", "{bslug}{islug}.com"],
-                                                          org_latin, org_rows))
+        org_names = render_by_choice(parts, ["{city}{bcn}{icn}{scn}", "{blat} {ilat} {slat}"], org_latin, org_rows)
+        name = assemble(n, [(persons, p_name), (org_rows, org_names)])
+        domain = assemble(n, [(org_rows, render_by_choice(parts, ["{bpy}-{islug}.cn", "{bslug}{islug}.com"],
+                                                          org_latin, org_rows))])
         self.domain = domain
 
         phone, e164 = self.phones(city, np.where(org, rng.random(n) < 0.35, rng.random(n) < 0.93))
-        pdom = self.private_mail_domains(latin)
-        email = self.emails(given, family, pdom, [
+        pdom = self.private_mail_domains(latin[persons])
+        p_email = self.emails(p_given, p_family, pdom, [
             ("{g}.{f}@{d}", 30), ("{f}{g}{nn}@{d}", 25), ("{i}{f}{yy}@{d}", 20), ("{g}_{f}@{d}", 10),
             ("{g}{f}@{d}", 15)])
         boxes = vocab(V.ORG_MAILBOXES)
-        box = rng.integers(0, len(boxes), n)
-        email = put(email, org_rows, concat(boxes[box[org_rows]], "@", domain[org_rows]))
-        two = np.flatnonzero(rng.random(n) < 0.1)
-        second = np.where(org[two], concat(boxes[(box[two] + 1) % len(boxes)], "@", domain[two]),
-                          concat(given[two], np.strings.slice(family[two], 0, 1), "@", pdom[two]))
-        email = put(email, two, concat(email[two], ";", second))
+        box = rng.integers(0, len(boxes), len(org_rows))
+        o_email = concat(boxes[box], "@", domain[org_rows])
+        # A tenth have a second address: another mailbox, or a second web-mail account.
+        o2 = np.flatnonzero(rng.random(len(org_rows)) < 0.1)
+        p2 = np.flatnonzero(rng.random(len(persons)) < 0.1)
+        email = assemble(n, [
+            (persons, p_email), (org_rows, o_email),
+            (org_rows[o2], concat(o_email[o2], ";", boxes[(box[o2] + 1) % len(boxes)], "@", domain[org_rows[o2]])),
+            (persons[p2], concat(p_email[p2], ";", p_given[p2], np.strings.slice(p_family[p2], 0, 1), "@", pdom[p2])),
+        ])
         has_email = rng.random(n) < np.where(org, 0.97, 0.75)
 
         d_flat = [(ci, d) for ci, c in enumerate(V.CITIES) for d in c[7]]
