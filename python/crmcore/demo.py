@@ -168,6 +168,17 @@ def report(db, data, ids, timings, path):
             table(top[["name", "kind", "region", "orders", "revenue", "margin %", "last_order"]]
                   .rename_axis("id"))]
 
+    lines = db.frame("order_lines")
+    lines = lines[lines.order_id.isin(sold.index)]
+    category = lines.product_id.map(db.frame("products").category).rename("category")
+    value = lines.quantity * lines.unit_price
+    by_cat = pd.DataFrame({"units": lines.quantity, "revenue": value,
+                           "cost": lines.quantity * lines.unit_cost}).groupby(category).sum()
+    by_cat["margin %"] = 100.0 * (1 - by_cat.cost / by_cat.revenue)
+    out += ["\n## Product categories: what sells, what earns\n",
+            table(by_cat.sort_values("revenue", ascending=False)[["units", "revenue", "margin %"]]
+                  .astype({"units": np.int64}))]
+
     out += ["\n" + _lookup_section(db, data, ids, customers, orders)]
 
     tickets = db.frame("tickets")
@@ -193,6 +204,16 @@ def report(db, data, ids, timings, path):
     closed = deals.stage.isin(["won", "lost"])
     win = (deals.stage == "won").sum() / max(closed.sum(), 1)
     out += ["\n## Sales pipeline\n", table(pipe), f"\nWin rate of closed deals: {100 * win:.1f} %."]
+
+    members = db.frame("campaign_members")
+    campaigns = db.frame("campaigns")
+    channel = members.campaign_id.map(campaigns.channel).rename("channel")
+    promo = pd.DataFrame({"members": 1, "responded": members.responded.astype(bool),
+                          "purchased": members.response == "purchased"}).groupby(channel).sum()
+    promo.insert(0, "campaigns", campaigns.groupby("channel").size())
+    promo["response %"] = 100.0 * promo.responded / promo.members
+    promo["budget"] = campaigns.groupby("channel").budget.sum()
+    out += ["\n## Campaigns by channel\n", table(promo.sort_values("response %", ascending=False))]
 
     scoring = getattr(crm, "scoring", None)
     if hasattr(scoring, "rfm"):
