@@ -469,3 +469,17 @@ def test_cdnow_reads_the_master_file():
     assert tx.amount.sum() == pytest.approx(sum(float(r[3]) for r in rows))
     assert tx.cds.sum() == sum(int(r[2]) for r in rows)
     assert datasets.cdnow(files[0].parent).equals(tx)
+
+
+def test_cdnow_reads_a_folder_named_by_the_environment(tmp_path, monkeypatch):
+    folder = tmp_path / "cdnow"
+    folder.mkdir()
+    # Without the header line, and with Windows line ends, as some copies have.
+    (folder / "CDNOW_master.txt").write_bytes(b" 00001 19970101  1   11.77\r\n 00002 19970112  2   24.00\r\n")
+    monkeypatch.setenv("CRMCORE_DATA", str(tmp_path))
+    tx = datasets.cdnow()
+    assert tx.customer_id.tolist() == [1, 2] and tx.cds.tolist() == [1, 2]
+    assert tx.amount.tolist() == [11.77, 24.0]
+    assert tx.date.tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1997-01-12")]
+    with pytest.raises(FileNotFoundError):
+        datasets.cdnow(tmp_path / "elsewhere")
