@@ -328,13 +328,13 @@ class _Generator:
         parts.add("g", given, idx)
         parts.add("f", family, idx)
         parts.add("d", domain, idx)
-        parts.add("i", np.strings.slice(given, 0, 1), idx)
+        parts.add("i", given.astype("U1"), idx)             # the initial: a cast cuts to one character
         parts.add("nn", self._digits[2][0], rng.integers(0, 100, n))
         parts.add("yy", vocab(str(y) for y in range(1960, 2006)), rng.integers(0, 46, n))
         choice = _draw(rng, n, [w for _, w in templates])
         out = render_by_choice(parts, [t for t, _ in templates], choice)
         caps = rng.random(n) < 0.06
-        out[caps] = np.strings.capitalize(out[caps])     # same length: no widening
+        out[caps] = np.char.capitalize(out[caps])     # same length: no widening
         return out
 
     def private_mail_domains(self, latin):
@@ -433,7 +433,7 @@ class _Generator:
         email = assemble(n, [
             (persons, p_email), (org_rows, o_email),
             (org_rows[o2], concat(o_email[o2], ";", boxes[(box[o2] + 1) % len(boxes)], "@", domain[org_rows[o2]])),
-            (persons[p2], concat(p_email[p2], ";", p_given[p2], np.strings.slice(p_family[p2], 0, 1), "@", pdom[p2])),
+            (persons[p2], concat(p_email[p2], ";", p_given[p2], p_family[p2].astype("U1"), "@", pdom[p2])),
         ])
         has_email = rng.random(n) < np.where(org, 0.97, 0.75)
 

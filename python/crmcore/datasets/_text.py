@@ -37,7 +37,7 @@ def concat(*columns):
     """Element-wise concatenation of string arrays and plain strings."""
     out = columns[0]
     for col in columns[1:]:
-        out = np.strings.add(out, col)
+        out = np.char.add(out, col)     # np.strings.add on NumPy 2; also there on 1.26
     return out
 
 
