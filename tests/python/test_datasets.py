@@ -450,6 +450,16 @@ def test_load_is_all_or_nothing():
         datasets.load(db, {"orders": data["orders"]})
 
 
+def test_load_links_given_as_store_ids():
+    crm = pytest.importorskip("crmcore")
+    db = crm.open(":memory:")
+    ids = datasets.load(db, {"customers": pd.DataFrame({"name": ["A", "B", "C"]})})["customers"]
+    links = pd.DataFrame({"src": ids[[1, 2]], "dst": ids[[0, 0]], "type": ["referred_by", "referred_by"]})
+    new = datasets.load(db, {"links": links})["links"]
+    back = db.frame("links").loc[new]
+    assert back.src.tolist() == ids[[1, 2]].tolist() and back.dst.tolist() == ids[[0, 0]].tolist()
+
+
 # -- CDNOW --------------------------------------------------------------------
 
 def test_cdnow_reads_the_master_file():
