@@ -579,3 +579,24 @@ def test_generate_new_data_follows_the_fitted_model():
     assert len(again) == len(sim) and (again["T"].to_numpy() == sim["T"].to_numpy()).all()
     # Simulated repeat-buying matches the model's own expectation at T = 40.
     assert again["frequency"].mean() == pytest.approx(fit.expected_number_of_purchases_up_to_time(40.0), rel=0.05)
+
+
+@needs_cdnow
+def test_store_orders_feed_the_models(tmp_path):
+    """The CDNOW cohort's transactions imported as orders give the same summary and fit."""
+    import crmcore as crm
+
+    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["master_id", "sample_id", "date", "cds", "dollars"], dtype={"date": str})
+    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    with crm.open(str(tmp_path / "cdnow.crm")) as db:
+        cust = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(1, 2358)]}))
+        db.import_frame("orders", pd.DataFrame({"customer_id": cust[raw["sample_id"].to_numpy() - 1],
+                                                "ordered_at": raw["date"], "amount": raw["dollars"]}))
+        from_store = clv.utils.summary_from_store(db, freq="W")
+    direct = clv.summary_data_from_transaction_data(raw, "sample_id", "date", "dollars", freq="W")
+    np.testing.assert_allclose(from_store.to_numpy(), direct.to_numpy(), rtol=1e-12)
+    assert (from_store.index.to_numpy() == cust[direct.index.to_numpy() - 1]).all()
+    fit = BetaGeoFitter().fit(from_store["frequency"], from_store["recency"], from_store["T"])
+    theirs = quiet(lifetimes.BetaGeoFitter().fit, *(direct[c].to_numpy() for c in ("frequency", "recency", "T")))
+    assert_rel(fit.params_, theirs.params_, 1e-5)

@@ -49,7 +49,7 @@ from .fitters import (
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
-from .utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from .utils import calibration_and_holdout_data, summary_data_from_transaction_data, summary_from_store
 from . import generate_data, utils
 
 __all__ = [
@@ -63,5 +63,6 @@ __all__ = [
     "calibration_and_holdout_data",
     "generate_data",
     "summary_data_from_transaction_data",
+    "summary_from_store",
     "utils",
 ]

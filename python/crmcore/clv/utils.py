@@ -14,7 +14,8 @@ import pandas as pd
 from .._core import clv as _k
 from .fitters import ConvergenceError
 
-__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "ConvergenceError"]
+__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "summary_from_store",
+           "ConvergenceError"]
 
 _NAT = np.iinfo(np.int64).min
 _DAY = 86_400 * 10**9
@@ -195,3 +196,21 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, ca
     cal_p = pd.Timestamp(cal_ns).to_period(freq)
     cal["duration_holdout"] = float((obs_p - cal_p).n) / freq_multiplier
     return cal
+
+
+def summary_from_store(db, monetary=True, **kwargs):
+    """The per-customer summary of a crmcore store's orders (customer_id,
+    ordered_at, amount), indexed by customer record id; keyword arguments as
+    :func:`summary_data_from_transaction_data` (freq, observation_period_end, ...).
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> c = db.add("customers", name="Acme")
+    >>> _ = db.import_frame("orders", pd.DataFrame({"customer_id": [c, c], "amount": [5.0, 7.0],
+    ...     "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-08"])}))
+    >>> summary_from_store(db).loc[c].tolist()
+    [1.0, 7.0, 7.0, 7.0]
+    """
+    orders = db.frame("orders")
+    return summary_data_from_transaction_data(orders, "customer_id", "ordered_at",
+                                              "amount" if monetary else None, **kwargs)
