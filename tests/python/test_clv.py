@@ -452,7 +452,8 @@ def test_fit_with_very_frequent_buyers():
 
 
 def test_return_types_follow_inputs():
-    m = BetaGeoFitter().fit([1, 0, 3, 2], [2.0, 0.0, 5.0, 4.0], [6.0, 4.0, 7.0, 6.0])
+    sim = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=400, seed=2)
+    m = BetaGeoFitter().fit(sim["frequency"], sim["recency"], sim["T"])
     assert isinstance(m.conditional_expected_number_of_purchases_up_to_time(5, 1, 2.0, 6.0), float)
     arr = m.conditional_expected_number_of_purchases_up_to_time(np.array([1.0, 2.0]), 1, 2.0, 6.0)
     assert isinstance(arr, np.ndarray) and arr.shape == (2,)
@@ -461,7 +462,7 @@ def test_return_types_follow_inputs():
     assert list(out.index) == ["a", "b"]
     assert isinstance(m.conditional_probability_alive(1, 2.0, 6.0), np.ndarray)
     assert list(m.data.columns) == ["frequency", "recency", "T", "weights"]
-    assert repr(m).startswith("<crmcore.clv.BetaGeoFitter: fitted with 4 subjects")
+    assert repr(m).startswith("<crmcore.clv.BetaGeoFitter: fitted with 400 subjects")
 
 
 def test_bad_inputs_raise_value_errors():
@@ -478,7 +479,8 @@ def test_bad_inputs_raise_value_errors():
 
 
 def test_save_and_load_roundtrip(tmp_path):
-    m = ParetoNBDFitter().fit([1, 0, 3, 2], [2.0, 0.0, 5.0, 4.0], [6.0, 4.0, 7.0, 6.0])
+    sim = pareto_nbd_model(52.0, 0.55, 10.6, 0.6, 11.7, size=2000, seed=2)
+    m = ParetoNBDFitter().fit(sim["frequency"], sim["recency"], sim["T"])
     path = tmp_path / "m.pkl"
     m.save_model(path, save_data=False)
     back = ParetoNBDFitter()
