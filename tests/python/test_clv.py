@@ -602,3 +602,16 @@ def test_store_orders_feed_the_models(tmp_path):
     fit = BetaGeoFitter().fit(from_store["frequency"], from_store["recency"], from_store["T"])
     theirs = quiet(lifetimes.BetaGeoFitter().fit, *(direct[c].to_numpy() for c in ("frequency", "recency", "T")))
     assert_rel(fit.params_, theirs.params_, 1e-5)
+
+
+def test_summary_calendar_periods_by_hand():
+    tx = pd.DataFrame({"id": [1, 1, 1, 2],
+                       "d": pd.to_datetime(["2024-01-15", "2024-03-02", "2024-05-20", "2024-02-01"])})
+    month = 30.436875
+    out = clv.summary_data_from_transaction_data(tx, "id", "d", freq="M")
+    # Periods start 01-01, 03-01, 05-01 (customer 1) and 02-01 (customer 2); the log ends in May.
+    np.testing.assert_allclose(out.loc[1], [2.0, 121 / month, 121 / month], rtol=1e-12)
+    np.testing.assert_allclose(out.loc[2], [0.0, 0.0, 90 / month], rtol=1e-12)
+    weekly = clv.summary_data_from_transaction_data(tx, "id", "d", freq="W-MON")
+    # Weeks ending on Monday start on Tuesdays: 01-09, 02-27, 05-14 and 01-30.
+    assert weekly.loc[1].tolist() == [2.0, 18.0, 18.0] and weekly.loc[2].tolist() == [0.0, 0.0, 15.0]

@@ -55,13 +55,20 @@ def _period_start(ns, freq):
     return idx.as_unit("ns").asi8.copy()
 
 
+_MONTH_NS = 2_629_746 * 10**9  # numpy's average month (30.436875 days)
+
+
 def _unit_ns(freq):
-    """Length of one time unit, as lifetimes divides by np.timedelta64(1, freq)."""
+    """Length of one time unit, as lifetimes divides by np.timedelta64(1, freq):
+    calendar units (M, Y) count average months and years; anchored weeks
+    (W-MON, ...) count 7 days and quarters 3 average months."""
+    base = freq.split("-")[0]
+    special = {"W": 7 * _DAY, "Q": 3 * _MONTH_NS, "QE": 3 * _MONTH_NS, "QS": 3 * _MONTH_NS,
+               "ME": _MONTH_NS, "MS": _MONTH_NS, "YE": 12 * _MONTH_NS, "YS": 12 * _MONTH_NS}
+    if base in special:
+        return float(special[base])
     unit = {"H": "h", "T": "m", "min": "m", "S": "s"}.get(freq, freq)
-    try:
-        return float(np.timedelta64(1, unit).astype("timedelta64[ns]").astype(np.int64))
-    except (TypeError, ValueError):
-        return float(pd.Timedelta(1, unit=unit).value)
+    return float(np.timedelta64(1, unit).astype("timedelta64[ns]").astype(np.int64))
 
 
 class _Log:
@@ -141,7 +148,11 @@ def summary_data_from_transaction_data(transactions, customer_id_col, datetime_c
     such period and T the age at ``observation_period_end`` (default: the last
     transaction), both in units of ``freq`` divided by ``freq_multiplier``;
     ``monetary_value`` is the mean spend per repeat period (0 without repeats).
-    The result is indexed by customer id (sorted), all columns float.
+    The result is indexed by customer id (sorted), all columns float. Ages
+    are differences of period starts divided by one ``freq``: months,
+    quarters and years count numpy's average lengths (30.436875 days a
+    month), anchored weeks (``"W-MON"``) 7 days, as lifetimes did on pandas 2
+    (on pandas 3 lifetimes rejects ``freq="M"``).
 
     >>> tx = pd.DataFrame({"id": [1, 1, 2], "date": ["2024-01-01", "2024-01-05", "2024-01-03"]})
     >>> summary_data_from_transaction_data(tx, "id", "date").loc[1].tolist()
