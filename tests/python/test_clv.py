@@ -615,3 +615,20 @@ def test_summary_calendar_periods_by_hand():
     weekly = clv.summary_data_from_transaction_data(tx, "id", "d", freq="W-MON")
     # Weeks ending on Monday start on Tuesdays: 01-09, 02-27, 05-14 and 01-30.
     assert weekly.loc[1].tolist() == [2.0, 18.0, 18.0] and weekly.loc[2].tolist() == [0.0, 0.0, 15.0]
+
+
+@needs_cdnow
+@pytest.mark.parametrize("t,freq,mult,dates", [(78, "W", 1, False), (546, "D", 7, True), (60, "D", 1, False)])
+def test_expected_cumulative_transactions_match_lifetimes(t, freq, mult, dates):
+    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["master_id", "id", "date", "cds", "dollars"], dtype={"date": str})
+    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    summary = clv.summary_data_from_transaction_data(raw, "id", "date", freq="W")
+    model = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    ours = clv.utils.expected_cumulative_transactions(model, raw, "date", "id", t, freq=freq, freq_multiplier=mult,
+                                                      set_index_date=dates)
+    theirs = quiet(lifetimes.utils.expected_cumulative_transactions, twin(model, lifetimes.BetaGeoFitter), raw,
+                   "date", "id", t, freq=freq, freq_multiplier=mult, set_index_date=dates)
+    assert ours.index.equals(theirs.index) and list(ours.columns) == ["actual", "predicted"]
+    assert (ours["actual"].to_numpy() == theirs["actual"].to_numpy()).all()
+    assert_rel(ours["predicted"], theirs["predicted"], 1e-10)

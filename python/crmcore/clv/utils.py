@@ -14,8 +14,8 @@ import pandas as pd
 from .._core import clv as _k
 from .fitters import ConvergenceError
 
-__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "summary_from_store",
-           "ConvergenceError"]
+__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "expected_cumulative_transactions",
+           "summary_from_store", "ConvergenceError"]
 
 _NAT = np.iinfo(np.int64).min
 _DAY = 86_400 * 10**9
@@ -225,3 +225,60 @@ def summary_from_store(db, monetary=True, **kwargs):
     orders = db.frame("orders")
     return summary_data_from_transaction_data(orders, "customer_id", "ordered_at",
                                               "amount" if monetary else None, **kwargs)
+
+
+def expected_cumulative_transactions(model, transactions, datetime_col, customer_id_col, t, datetime_format=None,
+                                     freq="D", freq_multiplier=1, set_index_date=False):
+    """Actual and model-predicted cumulative repeat transactions of the whole
+    cohort, period by period over t periods of ``freq`` from the first
+    transaction (lifetimes' tracking plot data), as
+    ``lifetimes.utils.expected_cumulative_transactions``.
+
+    Repeat transactions count distinct (customer, period) pairs after each
+    customer's first period; the prediction sums E[X(age)] over the customers
+    who started before each period. Vectorized over periods and cohorts.
+
+    >>> from crmcore.clv import BetaGeoFitter
+    >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
+    >>> d = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=2000, seed=1)
+    >>> m = BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+    >>> tx = pd.DataFrame({"id": [1, 1, 2, 2, 3], "date": pd.to_datetime(
+    ...     ["2024-01-01", "2024-01-09", "2024-01-03", "2024-01-04", "2024-01-05"])})
+    >>> expected_cumulative_transactions(m, tx, "date", "id", 10)["actual"].iloc[-1]
+    np.int64(2)
+    """
+    log = _Log(transactions, customer_id_col, datetime_col, None, datetime_format)
+    valid = log.ns != _NAT
+    start = pd.Timestamp(log.ns[valid].min())
+    date_periods = pd.date_range(start, periods=t + 1, freq=freq).to_period(freq)
+    end_ordinal = start.to_period(freq).ordinal + t
+    ordinal = pd.DatetimeIndex(log.ns.view("datetime64[ns]")).to_period(freq).asi8
+    keep = valid & (ordinal <= end_ordinal)
+    codes, ordinal = log.codes[keep], ordinal[keep]
+    # Distinct (customer, period) pairs; a customer's first period is its minimum.
+    base = ordinal.min()
+    span = int(ordinal.max() - base) + 1
+    pairs = np.unique(codes * span + (ordinal - base))
+    pair_code, pair_period = pairs // span, pairs % span + base
+    first = np.full(len(log.uniques), np.iinfo(np.int64).max)
+    np.minimum.at(first, pair_code, pair_period)
+    is_first = pair_period == first[pair_code]
+    first_periods, first_counts = np.unique(pair_period[is_first], return_counts=True)
+
+    # Predictions at every freq_multiplier-th period after the start.
+    eval_at = date_periods.asi8[freq_multiplier::freq_multiplier]
+    age = (eval_at[:, None] - first_periods[None, :]).astype(float)
+    started = age > 0
+    expected = np.zeros(age.shape)
+    if started.any():
+        expected[started] = np.asarray(
+            model.expected_number_of_purchases_up_to_time(age[started] / freq_multiplier), dtype=float)
+    predicted = (expected * first_counts[None, :]).sum(axis=1)
+
+    repeat_periods = pair_period[~is_first]
+    counts = pd.Series(np.bincount(repeat_periods - base, minlength=span), index=np.arange(base, base + span))
+    tracked = counts.reindex(date_periods.asi8, fill_value=0).to_numpy()
+    n_points = t // freq_multiplier
+    actual = np.cumsum(tracked)[freq_multiplier - 1:n_points * freq_multiplier:freq_multiplier]
+    index = date_periods[freq_multiplier - 1:-1:freq_multiplier] if set_index_date else range(0, n_points)
+    return pd.DataFrame({"actual": actual, "predicted": predicted[:n_points]}, index=index)
