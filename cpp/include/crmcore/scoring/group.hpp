@@ -1,0 +1,60 @@
+#pragma once
+// Grouping rows by an int64 key (customer, order, product id) without a
+// general-purpose group-by: ids are factorized to dense codes numbered in
+// ascending key order, so every per-customer result comes out sorted by id.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "crmcore/cancel.hpp"
+
+namespace crmcore::scoring {
+
+struct Groups {
+  std::vector<int64_t> keys;   // distinct keys, ascending
+  std::vector<uint32_t> code;  // per row: index into keys
+  size_t size() const { return keys.size(); }
+};
+
+// The span of the keys and whether a direct table over it is cheap (dense
+// ids: store ids, CDNOW numbers), in which case kernels may index by key - lo.
+struct KeySpan {
+  int64_t lo = 0;
+  uint64_t range = 0;  // hi - lo
+  bool dense = false;
+};
+KeySpan key_span(const int64_t* key, size_t n);
+
+// Dense ids (the common case: store ids, CDNOW numbers) go through a direct
+// table; sparse ones through an open-addressing hash table.
+Groups group_keys(const int64_t* key, size_t n, Cancel& cancel);
+
+// Rows listed group by group (stable within a group): rows of group g are
+// row[start[g]] .. row[start[g+1]-1].
+struct GroupedRows {
+  std::vector<uint32_t> row;
+  std::vector<size_t> start;
+};
+GroupedRows rows_by_group(const Groups& groups);
+
+// Stable ascending argsort (LSD radix); ties keep their input order, which
+// callers use to break ties by customer id.
+std::vector<uint32_t> stable_argsort(const double* value, size_t n);
+
+// Runs body(part) for part = 0..parts-1 at once, part 0 on the calling thread
+// (the only one that may tick a Cancel); rethrows the first exception after
+// every part has finished.
+void run_parts(unsigned parts, const std::function<void(unsigned)>& body);
+
+// How many parts a pass over n rows is worth splitting into.
+unsigned parts_for(size_t n);
+
+// Inputs checks shared by the kernels: a missing value names its row.
+void require_finite(const double* value, size_t n, const char* kind, const char* field);
+void require_times(const int64_t* ns, size_t n, const char* kind, const char* field);
+
+constexpr int64_t kNsPerDay = 86400LL * 1000000000LL;
+constexpr int64_t kNaT = INT64_MIN;  // NumPy's NaT as int64
+
+}  // namespace crmcore::scoring
