@@ -14,12 +14,34 @@ id; the store's Database has the same analyses as ``db.`` methods
 """
 import pandas as pd  # noqa: F401 - used by the docstring example
 
+from .affinity import frequent_itemsets, product_affinity
+from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
+from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, lifecycle, rhythm
+from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import DEFAULT_SEGMENTS, rfm, segment
 from .store import ScoringMethods
 
 __all__ = [
+    "BUYER_TYPES",
+    "DEFAULT_HEALTH_WEIGHTS",
     "DEFAULT_SEGMENTS",
+    "STAGES",
     "ScoringMethods",
+    "churn_risk",
+    "classify",
+    "deal_quadrants",
+    "frequent_itemsets",
+    "health",
+    "lifecycle",
+    "loyalty",
+    "product_affinity",
+    "product_profit",
+    "profit",
+    "profit_by_period",
+    "profit_tiers",
     "rfm",
+    "rhythm",
+    "satisfaction",
     "segment",
+    "staff_performance",
 ]
