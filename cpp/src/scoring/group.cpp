@@ -2,10 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <future>
-#include <thread>
 #include <numeric>
 #include <string>
 
@@ -184,34 +181,6 @@ std::vector<uint32_t> stable_argsort(const double* value, size_t n) {
   for (size_t i = 0; i < n; ++i) key[i] = ordered_bits(value[i]), idx[i] = static_cast<uint32_t>(i);
   radix_sort_u64(key, idx);
   return idx;
-}
-
-void run_parts(unsigned parts, const std::function<void(unsigned)>& body) {
-  std::vector<std::future<void>> others;
-  for (unsigned p = 1; p < parts; ++p) others.push_back(std::async(std::launch::async, body, p));
-  std::exception_ptr failed;
-  try {
-    body(0);
-  } catch (...) {
-    failed = std::current_exception();
-  }
-  for (auto& f : others) {
-    try {
-      f.get();
-    } catch (...) {
-      if (!failed) failed = std::current_exception();
-    }
-  }
-  if (failed) std::rethrow_exception(failed);
-}
-
-unsigned parts_for(size_t n) {
-  if (n < (size_t(1) << 20)) return 1;
-  // One thread unless CRMCORE_THREADS asks for more: on a machine shared
-  // with other work, extra threads measured slower, not faster.
-  unsigned cap = 1;
-  if (const char* env = std::getenv("CRMCORE_THREADS")) cap = static_cast<unsigned>(std::max(1, std::atoi(env)));
-  return std::max(1u, std::min(cap, std::thread::hardware_concurrency()));
 }
 
 void require_finite(const double* value, size_t n, const char* kind, const char* field) {

@@ -11,19 +11,58 @@ namespace crmcore::scoring {
 std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, bool higher_is_better,
                                     Ties ties) {
   if (bins < 1 || bins > 100) throw std::invalid_argument("bins must be between 1 and 100");
-  std::vector<double> goodness(value, value + n);
-  if (!higher_is_better)
-    for (auto& v : goodness) v = -v;
-  const std::vector<uint32_t> order = stable_argsort(goodness.data(), n);
-  std::vector<int8_t> score(n);
-  const uint64_t denom = n > 1 ? n - 1 : 1;
-  for (size_t p = 0; p < n; ++p) {
-    const uint64_t k = (p * static_cast<uint64_t>(bins) + denom - 1) / denom;  // ceil
-    score[order[p]] = static_cast<int8_t>(std::max<uint64_t>(1, k));
+  // Only the bins' edges need the full order: the element at rank p falls in
+  // bin max(1, ceil(p * bins / (n-1))), so bin k ends at rank
+  // floor(k (n-1) / bins). Selecting those few edge elements (in (value,
+  // position) order) and comparing every element with them is O(n log bins),
+  // where sorting would be O(n log n).
+  struct Item {
+    double good;
+    uint32_t pos;
+    bool operator<(const Item& o) const { return good < o.good || (good == o.good && pos < o.pos); }
+  };
+  std::vector<Item> items(n);
+  for (size_t i = 0; i < n; ++i) items[i] = Item{(higher_is_better ? value[i] : -value[i]) + 0.0, uint32_t(i)};
+  std::vector<int8_t> score(n, 1);
+  if (n < 2 || bins == 1) return score;
+  std::vector<size_t> edge_rank(bins - 1);
+  for (int k = 1; k < bins; ++k) edge_rank[k - 1] = static_cast<size_t>(k) * (n - 1) / bins;
+  std::vector<Item> work = items;
+  // Select the middle edge, then the edges of each half within that half.
+  struct Span {
+    size_t lo, hi;        // range of work[] known to hold ranks lo..hi-1
+    size_t e_lo, e_hi;    // edges still to place: edge_rank[e_lo..e_hi)
+  };
+  std::vector<Span> todo{{0, n, 0, edge_rank.size()}};
+  std::vector<Item> edge(edge_rank.size());
+  while (!todo.empty()) {
+    Span s = todo.back();
+    todo.pop_back();
+    if (s.e_lo >= s.e_hi) continue;
+    const size_t mid = (s.e_lo + s.e_hi) / 2, r = edge_rank[mid];
+    // With fewer elements than bins, ranks repeat; a rank outside the span
+    // was selected already and sits in place.
+    if (r >= s.lo && r < s.hi) std::nth_element(work.begin() + s.lo, work.begin() + r, work.begin() + s.hi);
+    edge[mid] = work[r];
+    todo.push_back({s.lo, std::max(s.lo, std::min(r, s.hi)), s.e_lo, mid});
+    todo.push_back({std::min(s.hi, std::max(r + 1, s.lo)), s.hi, mid + 1, s.e_hi});
   }
-  if (ties == Ties::Min)
-    for (size_t p = 1; p < n; ++p)
-      if (goodness[order[p]] == goodness[order[p - 1]]) score[order[p]] = score[order[p - 1]];
+  for (size_t i = 0; i < n; ++i) {
+    // Score = 1 + the number of bins that end before this element.
+    const Item& it = items[i];
+    size_t above = 0;
+    if (ties == Ties::First) {
+      // Edges strictly before it: the element that ends a bin belongs to it.
+      above = std::lower_bound(edge.begin(), edge.end(), it) - edge.begin();
+    } else {
+      // A run of equal values takes the score of its first member, which
+      // lies after exactly the edges of smaller value.
+      above = std::lower_bound(edge.begin(), edge.end(), it.good,
+                               [](const Item& a, double g) { return a.good < g; }) -
+              edge.begin();
+    }
+    score[i] = static_cast<int8_t>(1 + above);
+  }
   return score;
 }
 
@@ -33,41 +72,37 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
   require_finite(amount, n, "transactions", "amount");
   // One record per customer keeps the three running values on one cache line.
   struct Acc {
-    int64_t last;
-    int64_t count;
-    double sum;
+    int64_t last = INT64_MIN;
+    int64_t count = 0;
+    double sum = 0.0;
+    void add(int64_t d, double a) {
+      last = std::max(last, d);
+      ++count;
+      sum += a;
+    }
   };
   const int64_t cutoff = as_of ? *as_of : INT64_MAX;
-  auto add = [&](Acc& a, size_t i) {
-    if (date[i] > cutoff) return;
-    a.last = std::max(a.last, date[i]);
-    ++a.count;
-    a.sum += amount[i];
-  };
-  // Dense ids aggregate straight into a table indexed by id, skipping the
-  // per-row codes: the one pass over the rows is the whole cost.
   const KeySpan span = key_span(customer, n);
   std::vector<Acc> acc;
   std::vector<int64_t> key_of;
   if (span.dense && n > 0) {
-    // Each part owns a slice of the id range and scans every row, so the
-    // table slice it touches is smaller and the parts never share a slot.
-    acc.assign(span.range + 1, Acc{INT64_MIN, 0, 0.0});
-    const unsigned parts = parts_for(n);
-    const uint64_t slice = (span.range + parts) / parts;
-    run_parts(parts, [&](unsigned part) {
-      const uint64_t from = part * slice, to = from + slice;
-      for (size_t i = 0; i < n; ++i) {
-        const uint64_t k = static_cast<uint64_t>(customer[i] - span.lo);
-        if (k >= from && k < to) add(acc[k], i);
-        if (part == 0) cancel.tick();
-      }
-    });
+    // Dense ids aggregate straight into a table indexed by id. The table
+    // outgrows the CPU caches at about a million customers, so the slot of a
+    // row a little ahead is prefetched while this one is added. (Partitioning
+    // the rows by id block first measured slower.)
+    acc.assign(span.range + 1, Acc{});
+    constexpr size_t kAhead = 32;
+    const int64_t lo = span.lo;
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) __builtin_prefetch(&acc[static_cast<uint64_t>(customer[i + kAhead] - lo)], 1, 1);
+      if (date[i] <= cutoff) acc[static_cast<uint64_t>(customer[i] - lo)].add(date[i], amount[i]);
+      cancel.tick();
+    }
   } else {
     Groups groups = group_keys(customer, n, cancel);
-    acc.assign(groups.size(), Acc{INT64_MIN, 0, 0.0});
+    acc.assign(groups.size(), Acc{});
     for (size_t i = 0; i < n; ++i) {
-      add(acc[groups.code[i]], i);
+      if (date[i] <= cutoff) acc[groups.code[i]].add(date[i], amount[i]);
       cancel.tick();
     }
     key_of = std::move(groups.keys);

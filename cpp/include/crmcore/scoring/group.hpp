@@ -4,7 +4,6 @@
 // ascending key order, so every per-customer result comes out sorted by id.
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "crmcore/cancel.hpp"
@@ -41,14 +40,6 @@ GroupedRows rows_by_group(const Groups& groups);
 // Stable ascending argsort (LSD radix); ties keep their input order, which
 // callers use to break ties by customer id.
 std::vector<uint32_t> stable_argsort(const double* value, size_t n);
-
-// Runs body(part) for part = 0..parts-1 at once, part 0 on the calling thread
-// (the only one that may tick a Cancel); rethrows the first exception after
-// every part has finished.
-void run_parts(unsigned parts, const std::function<void(unsigned)>& body);
-
-// How many parts a pass over n rows is worth splitting into.
-unsigned parts_for(size_t n);
 
 // Inputs checks shared by the kernels: a missing value names its row.
 void require_finite(const double* value, size_t n, const char* kind, const char* field);
