@@ -1,8 +1,202 @@
-// Binding of the graph part (owned by its own change; placeholder until then).
+// Binding of the graph part: converts arrays and ids, releases the GIL around
+// the algorithms and hands results back as NumPy arrays aligned with ids().
+#include <optional>
+#include <string>
+
 #include "common.hpp"
+#include "crmcore/graph/algorithms.hpp"
+#include "crmcore/graph/csr.hpp"
 
 namespace crmcore::bindings {
 
-void bind_graph(py::module_& m) { (void)m; }
+namespace {
+
+using graph::Graph;
+using graph::index_t;
+using I64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using U8Array = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+// Runs f with the GIL released and a Ctrl-C aware Cancel.
+template <typename F>
+auto released(F&& f) {
+  Cancel cancel = python_cancel();
+  py::gil_scoped_release nogil;
+  return f(cancel);
+}
+
+graph::TypeFilter type_filter(const std::optional<std::vector<uint8_t>>& types) {
+  return types ? graph::TypeFilter(*types) : graph::TypeFilter();
+}
+
+std::vector<double> optional_dense(const std::optional<py::array>& a) {
+  return a ? to_vector<double>(*a) : std::vector<double>();
+}
+
+graph::Similarity similarity_method(const std::string& name) {
+  if (name == "jaccard") return graph::Similarity::Jaccard;
+  if (name == "adamic_adar") return graph::Similarity::AdamicAdar;
+  throw std::invalid_argument("unknown similarity method '" + name +
+                              "' (use 'jaccard' or 'adamic_adar')");
+}
+
+std::vector<index_t> indices(const Graph& g, const py::handle& ids) {
+  std::vector<int64_t> v = to_vector<int64_t>(ids);
+  std::vector<index_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = g.index_of(v[i]);
+  return out;
+}
+
+Graph from_edges(I64Array src, I64Array dst, std::optional<F64Array> weight,
+                 std::optional<U8Array> type, bool directed, std::optional<I64Array> nodes) {
+  const size_t m = static_cast<size_t>(src.size());
+  if (static_cast<size_t>(dst.size()) != m) throw std::invalid_argument("src and dst differ in length");
+  if (weight && static_cast<size_t>(weight->size()) != m)
+    throw std::invalid_argument("weight must have one value per edge");
+  if (type && static_cast<size_t>(type->size()) != m)
+    throw std::invalid_argument("types must have one value per edge");
+  const int64_t* s = src.data();
+  const int64_t* d = dst.data();
+  const double* w = weight ? weight->data() : nullptr;
+  const uint8_t* t = type ? type->data() : nullptr;
+  const int64_t* extra = nodes ? nodes->data() : nullptr;
+  const size_t n_extra = nodes ? static_cast<size_t>(nodes->size()) : 0;
+  return released([&](Cancel& c) { return Graph::from_edges(s, d, m, w, t, directed, extra, n_extra, c); });
+}
+
+}  // namespace
+
+void bind_graph(py::module_& m) {
+  py::class_<Graph>(m, "GraphCore", "CSR graph core; use crmcore.Graph instead.")
+      .def_static("from_edges", &from_edges, py::arg("src"), py::arg("dst"), py::arg("weight"),
+                  py::arg("type"), py::arg("directed"), py::arg("nodes"))
+      .def_property_readonly("num_nodes", &Graph::num_nodes)
+      .def_property_readonly("num_edges", &Graph::num_edges)
+      .def_property_readonly("num_entries", &Graph::num_entries)
+      .def_property_readonly("directed", &Graph::directed)
+      .def_property_readonly("weighted", &Graph::weighted)
+      .def_property_readonly("typed", &Graph::typed)
+      .def("topology_bytes", &Graph::topology_bytes)
+      .def("attribute_bytes", &Graph::attribute_bytes)
+      .def("ids", [](const Graph& g) { return to_numpy(std::vector<int64_t>(g.ids())); })
+      .def("degree",
+           [](const Graph& g) {
+             std::vector<int64_t> d(g.num_nodes());
+             for (index_t u = 0; u < d.size(); ++u) d[u] = static_cast<int64_t>(g.degree(u));
+             return to_numpy(std::move(d));
+           })
+      .def("lookup",
+           [](const Graph& g, const py::handle& ids) {
+             std::vector<int64_t> v = to_vector<int64_t>(ids);
+             for (int64_t& x : v) {
+               const index_t u = g.find(x);
+               x = u == graph::kNoNode ? -1 : static_cast<int64_t>(u);
+             }
+             return to_numpy(std::move(v));
+           })
+      .def("edges",
+           [](const Graph& g) {
+             Graph::EdgeArrays e = released([&](Cancel&) { return g.edges(); });
+             py::object w = g.weighted() ? py::object(to_numpy(std::move(e.weight))) : py::none();
+             py::object t = g.typed() ? py::object(to_numpy(std::move(e.type))) : py::none();
+             return py::make_tuple(to_numpy(std::move(e.src)), to_numpy(std::move(e.dst)), w, t);
+           })
+      .def("subgraph",
+           [](const Graph& g, const py::handle& nodes, std::optional<std::vector<uint8_t>> types) {
+             std::vector<index_t> idx = indices(g, nodes);
+             graph::TypeFilter f = type_filter(types);
+             return released([&](Cancel&) { return g.subgraph(idx, f); });
+           })
+      .def("simplify",
+           [](const Graph& g, const std::string& how) {
+             Graph::Merge m = how == "sum"   ? Graph::Merge::Sum
+                              : how == "max" ? Graph::Merge::Max
+                              : how == "min" ? Graph::Merge::Min
+                                             : throw std::invalid_argument(
+                                                   "merge must be 'sum', 'max' or 'min', not '" + how + "'");
+             return released([&](Cancel&) { return g.simplify(m); });
+           })
+      .def("to_undirected", [](const Graph& g) { return released([&](Cancel&) { return g.to_undirected(); }); })
+      .def("pagerank",
+           [](const Graph& g, double damping, double tol, int max_iter, bool use_weights,
+              std::optional<py::array> personalization, std::optional<py::array> dangling,
+              std::optional<py::array> nstart) {
+             graph::PageRankOptions opt;
+             opt.damping = damping;
+             opt.tol = tol;
+             opt.max_iter = max_iter;
+             opt.use_weights = use_weights;
+             opt.personalization = optional_dense(personalization);
+             opt.dangling = optional_dense(dangling);
+             opt.nstart = optional_dense(nstart);
+             return to_numpy(released([&](Cancel& c) { return graph::pagerank(g, opt, c); }));
+           })
+      .def("components", [](const Graph& g) {
+        return to_numpy(released([&](Cancel& c) { return graph::connected_components(g, c); }));
+      })
+      .def("bfs_distances",
+           [](const Graph& g, int64_t source, int64_t max_hops, std::optional<std::vector<uint8_t>> types) {
+             const index_t s = g.index_of(source);
+             graph::TypeFilter f = type_filter(types);
+             return to_numpy(released([&](Cancel& c) { return graph::bfs_distances(g, s, max_hops, f, c); }));
+           })
+      .def("dijkstra_distances",
+           [](const Graph& g, int64_t source) {
+             const index_t s = g.index_of(source);
+             return to_numpy(released([&](Cancel& c) { return graph::dijkstra_distances(g, s, c); }));
+           })
+      .def("shortest_path",
+           [](const Graph& g, int64_t a, int64_t b, bool weighted) {
+             const index_t ia = g.index_of(a), ib = g.index_of(b);
+             return to_numpy(released([&](Cancel& c) { return graph::shortest_path(g, ia, ib, weighted, c); }));
+           })
+      .def("strongest_path",
+           [](const Graph& g, int64_t a, int64_t b) {
+             const index_t ia = g.index_of(a), ib = g.index_of(b);
+             graph::StrongestPath p = released([&](Cancel& c) { return graph::strongest_path(g, ia, ib, c); });
+             return py::make_tuple(to_numpy(std::move(p.path)), p.strength);
+           })
+      .def("neighbors",
+           [](const Graph& g, int64_t u, std::optional<std::vector<uint8_t>> types) {
+             return to_numpy(graph::neighbors(g, g.index_of(u), type_filter(types)));
+           })
+      .def("shared_neighbors",
+           [](const Graph& g, int64_t a, int64_t b, std::optional<std::vector<uint8_t>> types) {
+             return to_numpy(graph::shared_neighbors(g, g.index_of(a), g.index_of(b), type_filter(types)));
+           })
+      .def("betweenness",
+           [](const Graph& g, std::optional<py::array> sources, bool weighted, bool normalized) {
+             std::vector<index_t> src = sources ? indices(g, *sources) : std::vector<index_t>();
+             return to_numpy(released([&](Cancel& c) { return graph::betweenness(g, src, weighted, normalized, c); }));
+           })
+      .def("sample_nodes",
+           [](const Graph& g, size_t k, uint64_t seed) {
+             return to_numpy(graph::sample_nodes(g.num_nodes(), k, seed));
+           })
+      .def("louvain",
+           [](const Graph& g, double resolution, uint64_t seed, int trials, bool use_weights) {
+             graph::Communities r = released(
+                 [&](Cancel& c) { return graph::louvain(g, resolution, seed, trials, use_weights, c); });
+             return py::make_tuple(to_numpy(std::move(r.label)), r.modularity);
+           })
+      .def("modularity",
+           [](const Graph& g, const py::handle& labels, double resolution, bool use_weights) {
+             std::vector<int64_t> l = to_vector<int64_t>(labels);
+             return released([&](Cancel&) { return graph::modularity(g, l, resolution, use_weights); });
+           })
+      .def("similarity",
+           [](const Graph& g, int64_t u, const std::string& method, size_t top) {
+             const index_t iu = g.index_of(u);
+             const graph::Similarity how = similarity_method(method);
+             graph::Scored s = released([&](Cancel& c) { return graph::similarity(g, iu, how, top, c); });
+             return py::make_tuple(to_numpy(std::move(s.node)), to_numpy(std::move(s.score)));
+           })
+      .def("pair_similarity",
+           [](const Graph& g, const py::handle& a, const py::handle& b, const std::string& method) {
+             std::vector<index_t> ia = indices(g, a), ib = indices(g, b);
+             const graph::Similarity how = similarity_method(method);
+             return to_numpy(released([&](Cancel& c) { return graph::pair_similarity(g, ia, ib, how, c); }));
+           });
+}
 
 }  // namespace crmcore::bindings

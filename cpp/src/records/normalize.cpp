@@ -46,7 +46,15 @@ std::string normalize_phone(std::string_view text) {
     plus = true;
   }
   if (plus) {
-    if (starts_with(digits, "86")) return digits.substr(2);
+    if (starts_with(digits, "86")) {
+      // Chinese numbers are kept in their national form: mobiles (1xx) as
+      // they are, landlines with the trunk 0 before the area code, as they
+      // are dialled at home ("+86 755 ..." is "0755 ...").
+      std::string national = digits.substr(2);
+      const bool mobile = national.size() == 11 && national[0] == '1';
+      if (!mobile && !national.empty() && national[0] != '0') national.insert(0, "0");
+      return national.size() >= 5 ? national : std::string();
+    }
     return digits.size() >= 5 ? "+" + digits : std::string();
   }
   // 86 in front of an 11-digit Chinese mobile number (which starts with 1).

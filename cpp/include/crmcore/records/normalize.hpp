@@ -9,8 +9,9 @@
 
 namespace crmcore::records {
 
-// Digits only, with full-width digits folded to ASCII and the Chinese country
-// prefix (+86, 0086, 86 before an 11-digit mobile number) removed; other
+// Digits only, with full-width digits folded to ASCII and Chinese numbers in
+// their national form (+86 / 0086 / 86 before a mobile removed, the trunk 0
+// restored before a landline's area code: "+86 755 ..." is "0755 ..."); other
 // international numbers keep their country code after a '+'. Returns "" when
 // the text holds too few digits to be a phone number.
 std::string normalize_phone(std::string_view text);

@@ -1,0 +1,87 @@
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "crmcore/errors.hpp"
+#include "crmcore/graph/algorithms.hpp"
+
+namespace crmcore::graph {
+
+namespace {
+
+// A user's distribution made to sum to one; `fallback` when none was given.
+std::vector<double> distribution(const std::vector<double>& given, size_t n,
+                                 const std::vector<double>& fallback, const char* what) {
+  if (given.empty()) return fallback;
+  if (given.size() != n) throw std::invalid_argument(std::string(what) + ": wrong length");
+  double total = 0.0;
+  for (double v : given) {
+    if (!(v >= 0.0) || !std::isfinite(v))
+      throw std::invalid_argument(std::string(what) + ": values must be finite and >= 0");
+    total += v;
+  }
+  if (total == 0.0) throw std::invalid_argument(std::string(what) + ": values sum to zero");
+  std::vector<double> out(given);
+  for (double& v : out) v /= total;
+  return out;
+}
+
+}  // namespace
+
+std::vector<double> pagerank(const Graph& g, const PageRankOptions& opt, Cancel& cancel) {
+  const size_t n = g.num_nodes();
+  if (n == 0) return {};
+  if (!(opt.damping >= 0.0 && opt.damping <= 1.0))
+    throw std::invalid_argument("damping must be in [0, 1]");
+  const bool weighted = opt.use_weights && g.weighted();
+  const std::vector<double> uniform(n, 1.0 / static_cast<double>(n));
+  const std::vector<double> p = distribution(opt.personalization, n, uniform, "personalization");
+  const std::vector<double> dangling_w = distribution(opt.dangling, n, p, "dangling");
+  std::vector<double> x = distribution(opt.nstart, n, uniform, "nstart");
+
+  // Row sums of the adjacency; a node whose row sums to zero is dangling and
+  // hands its rank out along dangling_w, as NetworkX does.
+  std::vector<double> inv_out(n, 0.0);
+  std::vector<index_t> dangling;
+  for (index_t u = 0; u < n; ++u) {
+    double s = 0.0;
+    if (weighted) {
+      for (uint64_t e = g.row_begin(u); e < g.row_end(u); ++e) s += g.weight(e);
+    } else {
+      s = static_cast<double>(g.degree(u));
+    }
+    if (s != 0.0)
+      inv_out[u] = 1.0 / s;
+    else
+      dangling.push_back(u);
+  }
+
+  const double alpha = opt.damping;
+  std::vector<double> next(n);
+  for (int it = 0; it < opt.max_iter; ++it) {
+    std::fill(next.begin(), next.end(), 0.0);
+    double dangling_sum = 0.0;
+    for (index_t u : dangling) dangling_sum += x[u];
+    for (index_t u = 0; u < n; ++u) {
+      const double share = x[u] * inv_out[u];
+      if (share == 0.0) continue;
+      const uint64_t end = g.row_end(u);
+      if (weighted) {
+        for (uint64_t e = g.row_begin(u); e < end; ++e) next[g.target(e)] += share * g.weight(e);
+      } else {
+        for (uint64_t e = g.row_begin(u); e < end; ++e) next[g.target(e)] += share;
+      }
+    }
+    cancel.tick(g.num_entries() + n);
+    double err = 0.0;
+    for (size_t v = 0; v < n; ++v) {
+      const double nv = alpha * (next[v] + dangling_sum * dangling_w[v]) + (1.0 - alpha) * p[v];
+      err += std::fabs(nv - x[v]);
+      x[v] = nv;
+    }
+    if (err < static_cast<double>(n) * opt.tol) return x;
+  }
+  throw Error("pagerank did not converge in " + std::to_string(opt.max_iter) + " iterations");
+}
+
+}  // namespace crmcore::graph

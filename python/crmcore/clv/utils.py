@@ -1,0 +1,197 @@
+"""Transaction-log summaries for the lifetime-value models, with lifetimes' API.
+
+The per-customer work (distinct periods, first and last period, spend per
+period) runs in C++ over columns (``crmcore._core.clv.summarize_periods``):
+customer ids are factorized once, dates floored to their period start by
+integer arithmetic for fixed-length periods (D, W, h, min, s) and by pandas'
+vectorized ``to_period`` otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._core import clv as _k
+from .fitters import ConvergenceError
+
+__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "ConvergenceError"]
+
+_NAT = np.iinfo(np.int64).min
+_DAY = 86_400 * 10**9
+# Fixed-length periods: (length in ns, a period start in ns since the epoch).
+# Weekly periods are pandas' default W-SUN, which start on Mondays (1970-01-05).
+_FIXED_PERIODS = {
+    "D": (_DAY, 0),
+    "W": (7 * _DAY, 4 * _DAY),
+    "W-SUN": (7 * _DAY, 4 * _DAY),
+    "h": (3600 * 10**9, 0),
+    "H": (3600 * 10**9, 0),
+    "min": (60 * 10**9, 0),
+    "T": (60 * 10**9, 0),
+    "s": (10**9, 0),
+    "S": (10**9, 0),
+}
+
+
+def _to_ns(values, datetime_format=None):
+    """Datetimes as int64 ns since the epoch (NaT = int64 min); tz-aware values
+    keep their wall-clock time, as pandas' to_period does."""
+    dt = pd.to_datetime(values, format=datetime_format)
+    if isinstance(dt, pd.Timestamp):
+        dt = pd.DatetimeIndex([dt])
+    dt = pd.DatetimeIndex(dt)
+    if dt.tz is not None:
+        dt = dt.tz_localize(None)
+    return dt.as_unit("ns").asi8.copy()
+
+
+def _period_start(ns, freq):
+    """Start (ns) of the period of each timestamp, NaT kept."""
+    if freq in _FIXED_PERIODS:
+        length, offset = _FIXED_PERIODS[freq]
+        return _k.floor_to_period(ns, length, offset)
+    idx = pd.DatetimeIndex(ns.view("datetime64[ns]")).to_period(freq).to_timestamp()
+    return idx.as_unit("ns").asi8.copy()
+
+
+def _unit_ns(freq):
+    """Length of one time unit, as lifetimes divides by np.timedelta64(1, freq)."""
+    unit = {"H": "h", "T": "m", "min": "m", "S": "s"}.get(freq, freq)
+    try:
+        return float(np.timedelta64(1, unit).astype("timedelta64[ns]").astype(np.int64))
+    except (TypeError, ValueError):
+        return float(pd.Timedelta(1, unit=unit).value)
+
+
+class _Log:
+    """A transaction log parsed once: customer codes, timestamps, spend."""
+
+    def __init__(self, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format):
+        col = transactions[customer_id_col]
+        # Nullable integer ids without missing values (the store's ref columns) count as integers.
+        if pd.api.types.is_integer_dtype(col.dtype) and not col.hasnans:
+            ids = col.to_numpy(dtype=np.int64)
+        else:
+            ids = col.to_numpy()
+        lo = hi = 0
+        if ids.dtype.kind in "iu" and len(ids):
+            lo, hi = int(ids.min()), int(ids.max())
+        if ids.dtype.kind in "iu" and len(ids) and hi - lo <= 2 * len(ids) + 1024:
+            # Integer ids in a dense range (the usual CRM ids) are their own codes:
+            # no hashing, and customers come out sorted.
+            self.codes = (ids - lo).astype(np.int64, copy=False)
+            self.uniques = pd.Index(np.arange(lo, hi + 1, dtype=ids.dtype), name=customer_id_col)
+        else:
+            codes, uniques = pd.factorize(transactions[customer_id_col], sort=True)
+            self.codes = np.asarray(codes, dtype=np.int64)
+            self.uniques = pd.Index(uniques, name=customer_id_col)
+        self.ns = _to_ns(transactions[datetime_col], datetime_format)
+        # Rows without a customer id fall out, as in a pandas group-by.
+        missing = self.codes < 0
+        if missing.any():
+            self.ns[missing] = _NAT
+            self.codes[missing] = 0
+        self.spend = None
+        if monetary_value_col:
+            self.spend = np.asarray(transactions[monetary_value_col], dtype=float)
+
+    def periods(self, freq, mask=None, end_ns=None):
+        """summarize_periods over the rows in mask, up to the period starting at end_ns."""
+        start = _period_start(self.ns, freq)
+        if mask is not None:
+            start = np.where(mask, start, _NAT)
+        end = np.iinfo(np.int64).max if end_ns is None else int(end_ns)
+        return _k.summarize_periods(self.codes, start, self.spend, len(self.uniques), end)
+
+
+def _summary(log, freq, freq_multiplier, observation_end_ns, include_first_transaction, mask=None):
+    obs_start = int(_period_start(np.array([observation_end_ns], dtype=np.int64), freq)[0])
+    s = log.periods(freq, mask, obs_start)
+    keep = s["n_periods"] > 0
+    scale = _unit_ns(freq) * freq_multiplier
+    first = s["first"][keep].astype(float)
+    n_periods = s["n_periods"][keep].astype(float)
+    out = pd.DataFrame(
+        {
+            "frequency": n_periods if include_first_transaction else n_periods - 1,
+            "recency": (s["last"][keep] - s["first"][keep]).astype(float) / scale,
+            "T": (obs_start - first) / scale,
+        },
+        index=log.uniques[keep],
+    )
+    if log.spend is not None:
+        if include_first_transaction:
+            out["monetary_value"] = s["spend_all"][keep] / n_periods
+        else:
+            repeat = n_periods - 1
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["monetary_value"] = np.where(repeat > 0, s["spend_repeat"][keep] / repeat, 0.0)
+    return out
+
+
+def summary_data_from_transaction_data(transactions, customer_id_col, datetime_col, monetary_value_col=None,
+                                       datetime_format=None, observation_period_end=None, freq="D",
+                                       freq_multiplier=1, include_first_transaction=False):
+    """Frequency, recency, T (and mean repeat spend) per customer from a transaction log.
+
+    Same semantics and output as ``lifetimes.utils.summary_data_from_transaction_data``:
+    transactions are grouped into periods of ``freq``; frequency counts the
+    periods with a purchase after the first; recency is the age at the last
+    such period and T the age at ``observation_period_end`` (default: the last
+    transaction), both in units of ``freq`` divided by ``freq_multiplier``;
+    ``monetary_value`` is the mean spend per repeat period (0 without repeats).
+    The result is indexed by customer id (sorted), all columns float.
+
+    >>> tx = pd.DataFrame({"id": [1, 1, 2], "date": ["2024-01-01", "2024-01-05", "2024-01-03"]})
+    >>> summary_data_from_transaction_data(tx, "id", "date").loc[1].tolist()
+    [1.0, 4.0, 4.0]
+    """
+    log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
+    if observation_period_end is None:
+        end_ns = log.ns[log.ns != _NAT].max()
+    else:
+        end_ns = _to_ns([observation_period_end], datetime_format)[0]
+    return _summary(log, freq, freq_multiplier, end_ns, include_first_transaction)
+
+
+def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, calibration_period_end,
+                                 observation_period_end=None, freq="D", freq_multiplier=1, datetime_format=None,
+                                 monetary_value_col=None, include_first_transaction=False):
+    """Split a transaction log at ``calibration_period_end``: the summary of the
+    calibration period (columns suffixed ``_cal``) joined with the purchases in
+    the holdout period (``frequency_holdout``, ``monetary_value_holdout``) and
+    its length ``duration_holdout``, as ``lifetimes.utils.calibration_and_holdout_data``.
+
+    >>> tx = pd.DataFrame({"id": [1, 1, 1, 2], "date": ["2024-01-01", "2024-01-05", "2024-01-09", "2024-01-03"]})
+    >>> calibration_and_holdout_data(tx, "id", "date", "2024-01-06").loc[1, "frequency_holdout"]
+    np.float64(1.0)
+    """
+    log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
+    valid = log.ns != _NAT
+    obs_ns = log.ns[valid].max() if observation_period_end is None else _to_ns(
+        [observation_period_end], datetime_format)[0]
+    cal_ns = _to_ns([calibration_period_end], datetime_format)[0]
+
+    in_cal = valid & (log.ns <= cal_ns)
+    cal = _summary(log, freq, freq_multiplier, cal_ns, include_first_transaction, mask=in_cal)
+    cal.columns = [c + "_cal" for c in cal.columns]
+
+    in_hold = valid & (log.ns > cal_ns) & (log.ns <= obs_ns)
+    if not in_hold.any():
+        raise ValueError(
+            "There is no data available. Check the `observation_period_end` and  `calibration_period_end` "
+            "and confirm that values in `transactions` occur prior to those dates.")
+    hold = log.periods(freq, in_hold)
+    codes = log.uniques.get_indexer(cal.index)
+    cal["frequency_holdout"] = hold["n_periods"][codes].astype(float)
+    if log.spend is not None:
+        # lifetimes averages the holdout spend over transactions, not periods.
+        n = np.bincount(log.codes[in_hold], minlength=len(log.uniques)).astype(float)
+        total = np.bincount(log.codes[in_hold], weights=log.spend[in_hold], minlength=len(log.uniques))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, total / np.where(n > 0, n, 1), 0.0)
+        cal["monetary_value_holdout"] = mean[codes]
+    obs_p = pd.Timestamp(obs_ns).to_period(freq)
+    cal_p = pd.Timestamp(cal_ns).to_period(freq)
+    cal["duration_holdout"] = float((obs_p - cal_p).n) / freq_multiplier
+    return cal

@@ -1,1 +1,0 @@
-"""Realistic synthetic CRM data (placeholder until it lands)."""

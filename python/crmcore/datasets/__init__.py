@@ -1,0 +1,14 @@
+"""Data sets: a realistic synthetic CRM, its loader into a store, and CDNOW.
+
+>>> import crmcore as crm
+>>> data = crm.datasets.synthetic(1_000, seed=0)
+>>> db = crm.open(":memory:")
+>>> ids = crm.datasets.load(db, data)
+>>> db.count("customers")
+1000
+"""
+from ._cdnow import cdnow
+from ._loader import load
+from ._synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
+
+__all__ = ["KINDS", "REFERENCES", "SyntheticCRM", "cdnow", "load", "synthetic"]

@@ -1,0 +1,1025 @@
+"""A coherent synthetic CRM, generated column-wise with NumPy.
+
+The story behind the numbers:
+
+* customers are acquired over the period (more of them lately), B2B
+  organizations and B2C persons, in Chinese and international cities, with
+  Chinese or Latin names, addresses and phones written the many ways people
+  actually type them;
+* each buying customer has a purchase rate drawn from a gamma distribution and,
+  after every purchase, a chance to drift away for good (the BG/NBD story), so
+  some customers buy often, some rarely and some stop;
+* purchases follow a calendar intensity (weekday pattern, November/December and
+  mid-June peaks), which is applied by mapping each customer's Poisson process
+  through the inverse of the cumulative intensity;
+* everything else -- contacts, lines, payments, interactions, deals, tickets,
+  surveys, campaigns, tasks, relationship links -- is drawn around those
+  customers and their orders, so that times, owners and contacts agree.
+
+Foreign keys are row positions into the referenced frame (-1 for none);
+`crmcore.datasets.load` turns them into store ids.
+"""
+import numpy as np
+import pandas as pd
+
+from . import _vocab as V
+from ._text import (FULL_WIDTH, Parts, ascii_slug, blank, concat, digits, put,
+                    render_by_choice, to_object, vocab)
+
+DAY_NS = 86_400 * 10 ** 9
+
+# Which frame each positional foreign key points into. "links" is special:
+# its src/dst columns point into the frames named by src_kind/dst_kind.
+REFERENCES = {
+    "customer_contacts": {"customer_id": "customers", "contact_id": "contacts"},
+    "orders": {"customer_id": "customers", "staff_id": "staff"},
+    "order_lines": {"order_id": "orders", "product_id": "products"},
+    "payments": {"customer_id": "customers", "order_id": "orders"},
+    "interactions": {"customer_id": "customers", "contact_id": "contacts", "staff_id": "staff"},
+    "deals": {"customer_id": "customers", "owner_id": "staff"},
+    "deal_stages": {"deal_id": "deals"},
+    "tickets": {"customer_id": "customers", "contact_id": "contacts"},
+    "surveys": {"customer_id": "customers", "contact_id": "contacts"},
+    "campaign_members": {"campaign_id": "campaigns", "customer_id": "customers", "contact_id": "contacts"},
+    "tasks": {"assignee_id": "staff", "customer_id": "customers", "contact_id": "contacts"},
+}
+
+# Import order: every kind after the kinds it references.
+KINDS = [
+    "staff", "customers", "contacts", "products", "campaigns", "customer_contacts",
+    "orders", "order_lines", "payments", "interactions", "deals", "deal_stages",
+    "tickets", "surveys", "campaign_members", "tasks", "links",
+]
+
+DEAL_STAGES = ["potential", "qualified", "proposal", "negotiating"]
+ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
+STAGE_PROBABILITY = {"potential": 0.1, "qualified": 0.25, "proposal": 0.5,
+                     "negotiating": 0.7, "won": 1.0, "lost": 0.0}
+
+
+class SyntheticCRM(dict):
+    """Kind name -> DataFrame, plus `truth`: the hidden per-customer parameters.
+
+    `truth` (indexed by customer position) holds what a real CRM never sees:
+    purchase rate, dropout probability, when the customer dropped out, and the
+    canonical E.164 phone number, so tests and examples can check estimates.
+
+    >>> data = synthetic(1000, seed=1)
+    >>> data["orders"].columns[:3].tolist()
+    ['customer_id', 'ordered_at', 'amount']
+    """
+
+    def __init__(self, frames, truth, seed):
+        super().__init__(frames)
+        self.truth = truth
+        self.seed = seed
+
+    def __repr__(self):
+        counts = ", ".join(f"{k}={len(v):,}" for k, v in self.items())
+        return f"SyntheticCRM(seed={self.seed}: {counts})"
+
+
+def synthetic(n_customers=10_000, seed=0, start="2023-01-01", end="2025-12-31"):
+    """Generate a coherent synthetic CRM with `n_customers` customers.
+
+    Returns a SyntheticCRM: a dict of DataFrames named and shaped like the
+    store's kinds, with foreign keys as row positions (-1 for none). Same seed,
+    same data.
+
+    >>> import crmcore as crm
+    >>> data = crm.datasets.synthetic(2_000, seed=7)
+    >>> sorted(data)[:3]
+    ['campaign_members', 'campaigns', 'contacts']
+    """
+    if n_customers < 1:
+        raise ValueError("n_customers must be at least 1")
+    return _Generator(int(n_customers), seed, start, end).run()
+
+
+# --------------------------------------------------------------------------
+# small vectorized helpers
+
+
+def _weights(values):
+    w = np.asarray(values, dtype=float)
+    return w / w.sum()
+
+
+def _draw(rng, n, weights):
+    """Category codes 0..k-1 with the given relative weights."""
+    cdf = np.cumsum(_weights(weights))
+    return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(cdf) - 1)
+
+
+def _draw_many(rng, n, weights, bits=20):
+    """Like _draw for many categories: a gather from a 2**bits-slot table, not a binary search.
+
+    Each category gets slots in proportion to its weight (at least one), so
+    probabilities are exact to about 2**-bits.
+    """
+    w = _weights(weights)
+    slots = np.maximum(np.round(w * (1 << bits)).astype(np.int64), 1)
+    table = np.repeat(np.arange(len(w)), slots)
+    return table[rng.integers(0, len(table), n)]
+
+
+def _frame(columns):
+    # copy=False keeps each column its own block: consolidating millions of
+    # rows into 2-D blocks would copy everything once more for nothing.
+    return pd.DataFrame(columns, copy=False)
+
+
+def _rank_in_group(counts):
+    """For rows laid out group after group, each row's rank in its group."""
+    starts = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) - np.repeat(starts, counts)
+
+
+def _pick_in_group(rng, cand_keys, query_keys):
+    """For each query key, a random candidate position with the same key (-1 if none)."""
+    order = np.argsort(cand_keys, kind="stable")
+    sorted_keys = cand_keys[order]
+    lo = np.searchsorted(sorted_keys, query_keys, side="left")
+    hi = np.searchsorted(sorted_keys, query_keys, side="right")
+    size = hi - lo
+    pick = lo + np.floor(rng.random(len(query_keys)) * size).astype(np.int64)
+    out = np.full(len(query_keys), -1, dtype=np.int64)
+    ok = size > 0
+    out[ok] = order[pick[ok]]
+    return out
+
+
+def _pick_from_lists(rng, starts, counts, rows):
+    """A random member of each row's list (lists laid out by starts/counts; -1 if empty)."""
+    c = counts[rows]
+    pick = starts[rows] + np.floor(rng.random(len(rows)) * c).astype(np.int64)
+    return np.where(c > 0, pick, -1)
+
+
+def _choose(words, codes):
+    return np.asarray(words, dtype=object)[codes]
+
+
+def _cents(x):
+    return np.round(np.asarray(x) * 100).astype(np.int64)
+
+
+class _Generator:
+    def __init__(self, n, seed, start, end):
+        self.n = n
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.t0 = np.datetime64(pd.Timestamp(start), "ns")
+        t1 = np.datetime64(pd.Timestamp(end), "ns") + np.timedelta64(1, "D")
+        self.span = float((t1 - self.t0) / np.timedelta64(1, "D"))
+        if self.span < 60:
+            raise ValueError("the period from start to end must cover at least 60 days")
+        self.frames = {}
+        self._digits = {w: (digits(w), digits(w, True)) for w in (2, 3, 4)}
+
+    # ---- time -------------------------------------------------------------
+
+    def time(self, days):
+        """Days since start (float, NaN = none) -> datetime64[ns], whole seconds."""
+        days = np.asarray(days, dtype=float)
+        sec = np.floor(np.nan_to_num(days) * 86_400).astype(np.int64)
+        out = self.t0 + sec.astype("timedelta64[s]").astype("timedelta64[ns]")
+        out[np.isnan(days)] = np.datetime64("NaT")
+        return out
+
+    def clip_days(self, d):
+        return np.clip(d, 0.0, self.span - 1e-6)
+
+    def month_of_day(self):
+        """Month (0 = January) of each whole day of the period."""
+        dates = self.t0 + np.arange(int(np.ceil(self.span))) * np.timedelta64(1, "D")
+        return dates.astype("datetime64[M]").astype(int) % 12
+
+    def hour_of_day(self, n, business):
+        """Fraction of a day: office hours for B2B, lunch and evening peaks for B2C."""
+        rng = self.rng
+        b2b = np.clip(rng.normal(13.0, 2.6, n), 8.0, 19.0)
+        peak = rng.random(n) < 0.55
+        b2c = np.where(peak, rng.normal(20.5, 1.6, n), rng.normal(12.5, 2.5, n))
+        return np.where(business, b2b, np.clip(b2c, 7.0, 23.9)) / 24.0
+
+    def intensity(self, business):
+        """Relative purchase intensity per calendar day over the period."""
+        dates = self.t0 + np.arange(int(np.ceil(self.span))) * np.timedelta64(1, "D")
+        month = self.month_of_day()
+        day = (dates - dates.astype("datetime64[M]")).astype("timedelta64[D]").astype(int) + 1
+        dow = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 0 = Monday
+        if business:
+            by_month = np.array([0.95, 0.7, 1.0, 1.0, 1.0, 1.05, 0.9, 0.85, 1.05, 0.95, 1.15, 1.4])
+            by_dow = np.array([1.2, 1.25, 1.25, 1.2, 1.1, 0.25, 0.15])
+            w = by_month[month] * by_dow[dow]
+        else:
+            by_month = np.array([0.9, 0.75, 0.9, 0.95, 1.0, 1.15, 0.9, 0.9, 1.0, 1.05, 1.55, 1.5])
+            by_dow = np.array([0.9, 0.88, 0.9, 0.95, 1.05, 1.2, 1.12])
+            w = by_month[month] * by_dow[dow]
+            w = w * np.where((month == 10) & (day == 11), 5.0, 1.0)   # Double 11
+            w = w * np.where((month == 5) & (day == 18), 3.0, 1.0)    # 618
+            w = w * np.where((month == 10) & (day >= 23) & (day <= 29) & (dow == 4), 3.0, 1.0)  # Black Friday
+        return w / w.mean()
+
+    # ---- people and places ------------------------------------------------
+
+    def person_names(self, n, latin):
+        """Names, plus ascii given/family parts for e-mails (StringDType arrays)."""
+        rng = self.rng
+        sur_w = 1.0 / (np.arange(len(V.CN_SURNAMES)) + 4.0)
+        sur = _draw(rng, n, sur_w)
+        g = len(V.CN_GIVEN)
+        double = rng.random(n) < 0.7
+        given = np.where(double, g + rng.integers(0, g, n) * g + rng.integers(0, g, n),
+                         rng.integers(0, g, n))
+        chars = [c for c, _ in V.CN_GIVEN]
+        pins = [p for _, p in V.CN_GIVEN]
+        given_zh = vocab(chars + [a + b for a in chars for b in chars])
+        given_py = vocab(pins + [a + b for a in pins for b in pins])
+        sur_zh = vocab(c for c, _ in V.CN_SURNAMES)
+        sur_py = vocab(p for _, p in V.CN_SURNAMES)
+        first = rng.integers(0, len(V.LATIN_FIRST), n)
+        last = rng.integers(0, len(V.LATIN_LAST), n)
+        first_v, last_v = vocab(V.LATIN_FIRST), vocab(V.LATIN_LAST)
+        name = np.where(latin, concat(first_v[first], " ", last_v[last]),
+                        concat(sur_zh[sur], given_zh[given]))
+        given_ascii = np.where(latin, vocab(map(ascii_slug, V.LATIN_FIRST))[first], given_py[given])
+        family_ascii = np.where(latin, vocab(map(ascii_slug, V.LATIN_LAST))[last], sur_py[sur])
+        return name, given_ascii, family_ascii
+
+    def phones(self, city, mobile):
+        """Formatted phone numbers and their canonical E.164 digits."""
+        rng = self.rng
+        n = len(city)
+        d3, d3w = self._digits[3]
+        d4, d4w = self._digits[4]
+        cc = np.array([c[3] for c in V.CITIES])[city]
+        local_a3 = np.array([c[6][0] == 3 for c in V.CITIES])[city]
+        parts = Parts()
+        pre = vocab(V.CN_MOBILE_PREFIXES)
+        parts.add("p", pre, rng.integers(0, len(pre), n),
+                  vocab(p.translate(FULL_WIDTH) for p in V.CN_MOBILE_PREFIXES))
+        parts.add("m", d4, rng.integers(0, 10_000, n), d4w)
+        parts.add("l", d4, rng.integers(0, 10_000, n), d4w)
+        area = vocab(c[4] for c in V.CITIES)
+        parts.add("area", area, city, vocab(c[4].translate(FULL_WIDTH) for c in V.CITIES))
+        parts.add("T", vocab(c[5] for c in V.CITIES), city,
+                  vocab(c[5].translate(FULL_WIDTH) for c in V.CITIES))
+        # Local numbers never start with 0 or 1; 3-digit first groups where the city has them.
+        a4, a3 = rng.integers(2000, 10_000, n), rng.integers(200, 1000, n)
+        parts.add("a", np.concatenate([d4, d3]), np.where(local_a3, 10_000 + a3, a4),
+                  np.concatenate([d4w, d3w]))
+        parts.add("b", d4, rng.integers(0, 10_000, n), d4w)
+        cn_mobile = mobile & (cc == "86")
+        kinds = [
+            (cn_mobile, [
+                ("{p}{m}{l}", 25), ("{p} {m} {l}", 15), ("{p}-{m}-{l}", 12),
+                ("+86 {p} {m} {l}", 15), ("+86-{p}-{m}-{l}", 5), ("0086 {p}{m}{l}", 6),
+                ("+86{p}{m}{l}", 10), ("{p!}{m!}{l!}", 5), ("(+86) {p}-{m}-{l}", 4),
+                ("86-{p}{m}{l}", 3)]),
+            (~mobile & (cc == "86"), [
+                ("({T}{area}) {a} {b}", 30), ("{T}{area}-{a}{b}", 35), ("+86 {area} {a} {b}", 20),
+                ("0086-{area}-{a}{b}", 10), ("{T!}{area!}-{a!}{b!}", 5)]),
+            (cc == "1", [
+                ("+1 {area}-{a}-{b}", 30), ("({area}) {a}-{b}", 35), ("{area}.{a}.{b}", 15),
+                ("+1 ({area}) {a} {b}", 10), ("001 {area} {a} {b}", 10)]),
+            (cc == "44", [
+                ("+44 {area} {a} {b}", 35), ("0{area} {a} {b}", 35), ("+44 (0){area} {a} {b}", 20),
+                ("0044 {area} {a} {b}", 10)]),
+        ]
+        out = blank(n)
+        for mask, formats in kinds:
+            rows = np.flatnonzero(mask)
+            choice = _draw(rng, len(rows), [w for _, w in formats])
+            out = put(out, rows, render_by_choice(parts, [t for t, _ in formats], choice, rows))
+        rows = np.flatnonzero(cn_mobile)
+        e164 = put(blank(n), rows, parts.render("+86{p}{m}{l}", rows))
+        rows = np.flatnonzero(~cn_mobile)
+        e164 = put(e164, rows, concat("+", cc[rows], parts.render("{area}{a}{b}", rows)))
+        return out, e164
+
+    def emails(self, given, family, domain, templates):
+        """Person e-mails from ascii name parts; a few typed with capitals."""
+        rng = self.rng
+        n = len(given)
+        parts = Parts()
+        idx = np.arange(n)
+        parts.add("g", given, idx)
+        parts.add("f", family, idx)
+        parts.add("d", domain, idx)
+        parts.add("i", np.strings.slice(given, 0, 1), idx)
+        parts.add("nn", self._digits[2][0], rng.integers(0, 100, n))
+        parts.add("yy", vocab(str(y) for y in range(1960, 2006)), rng.integers(0, 46, n))
+        choice = _draw(rng, n, [w for _, w in templates])
+        out = render_by_choice(parts, [t for t, _ in templates], choice)
+        caps = rng.random(n) < 0.06
+        out = put(out, caps, np.strings.capitalize(out[caps]))
+        return out
+
+    def private_mail_domains(self, latin):
+        """Web-mail domains: Chinese providers for Chinese names, international ones otherwise."""
+        cn, intl = vocab(V.PERSON_EMAIL_DOMAINS_CN), vocab(V.PERSON_EMAIL_DOMAINS_LATIN)
+        n = len(latin)
+        return np.where(latin, intl[self.rng.integers(0, len(intl), n)], cn[self.rng.integers(0, len(cn), n)])
+
+    # ---- kinds ------------------------------------------------------------
+
+    def staff(self):
+        rng = self.rng
+        n = int(np.clip(round(self.n / 250), 12, 4000))
+        dept = _draw(rng, n, [d[1] for d in V.STAFF_DEPARTMENTS])
+        dept[: len(V.STAFF_DEPARTMENTS)] = np.arange(len(V.STAFF_DEPARTMENTS))  # every department staffed
+        title = np.empty(n, dtype=object)
+        team = np.empty(n, dtype=object)
+        for k, (name, _, titles, teams) in enumerate(V.STAFF_DEPARTMENTS):
+            rows = np.flatnonzero(dept == k)
+            title[rows] = _choose(titles, rng.integers(0, len(titles), len(rows)))
+            team[rows] = _choose([f"{name} {t}" if name != "Management" else t for t in teams],
+                                 rng.integers(0, len(teams), len(rows)))
+        latin = rng.random(n) < 0.12
+        name, given, family = self.person_names(n, latin)
+        email = concat(given, ".", family, "@crmcore-demo.example")
+        shanghai = np.zeros(n, dtype=np.int64)
+        phone, _ = self.phones(shanghai, rng.random(n) < 0.8)
+        self.staff_dept = dept
+        self.staff_name = name
+        self.frames["staff"] = _frame({
+            "name": to_object(name), "email": to_object(email), "phone": to_object(phone),
+            "team": team, "department": _choose([d[0] for d in V.STAFF_DEPARTMENTS], dept),
+            "title": title,
+        })
+
+    def staff_of(self, department, n):
+        pool = np.flatnonzero(self.staff_dept == department)
+        return pool[self.rng.integers(0, len(pool), n)]
+
+    def customers(self):
+        rng = self.rng
+        n = self.n
+        city = _draw(rng, n, [c[8] for c in V.CITIES])
+        china = np.array([c[3] == "86" for c in V.CITIES])[city]
+        org = rng.random(n) < 0.25
+        latin = np.where(china, rng.random(n) < np.where(org, 0.0, 0.06), rng.random(n) < np.where(org, 1.0, 0.7))
+        self.city, self.org, self.latin, self.china = city, org, latin, china
+
+        # Acquisition: more customers lately (density rising over the period).
+        self.acquired = rng.random(n) ** 0.7 * (self.span - 30.0)
+
+        name, given, family = self.person_names(n, latin)
+        industry = _draw(rng, n, [i[3] for i in V.INDUSTRIES])
+        brand_cn = rng.integers(0, len(V.CN_BRANDS), n)
+        brand_lat = rng.integers(0, len(V.LATIN_BRANDS), n)
+        parts = Parts()
+        parts.add("city", vocab(c[2] for c in V.CITIES), city)
+        parts.add("bcn", vocab(b for b, _ in V.CN_BRANDS), brand_cn)
+        parts.add("bpy", vocab(p for _, p in V.CN_BRANDS), brand_cn)
+        parts.add("blat", vocab(V.LATIN_BRANDS), brand_lat)
+        parts.add("bslug", vocab(map(ascii_slug, V.LATIN_BRANDS)), brand_lat)
+        parts.add("icn", vocab(i[1] for i in V.INDUSTRIES), industry)
+        parts.add("ilat", vocab(i[2] for i in V.INDUSTRIES), industry)
+        parts.add("islug", vocab(i[0] for i in V.INDUSTRIES), industry)
+        parts.add("scn", vocab(V.CN_COMPANY_SUFFIXES), rng.integers(0, len(V.CN_COMPANY_SUFFIXES), n))
+        parts.add("slat", vocab(V.LATIN_COMPANY_SUFFIXES), rng.integers(0, len(V.LATIN_COMPANY_SUFFIXES), n))
+        org_rows = np.flatnonzero(org)
+        org_latin = latin[org_rows].astype(int)
+        name = put(name, org_rows, render_by_choice(parts, ["{city}{bcn}{icn}{scn}", "{blat} {ilat} {slat}"],
+                                                    org_latin, org_rows))
+        domain = put(blank(n), org_rows, render_by_choice(parts, ["{bpy}-{islug}.cn", "{bslug}{islug}.com"],
+                                                          org_latin, org_rows))
+        self.domain = domain
+
+        phone, e164 = self.phones(city, np.where(org, rng.random(n) < 0.35, rng.random(n) < 0.93))
+        pdom = self.private_mail_domains(latin)
+        email = self.emails(given, family, pdom, [
+            ("{g}.{f}@{d}", 30), ("{f}{g}{nn}@{d}", 25), ("{i}{f}{yy}@{d}", 20), ("{g}_{f}@{d}", 10),
+            ("{g}{f}@{d}", 15)])
+        boxes = vocab(V.ORG_MAILBOXES)
+        box = rng.integers(0, len(boxes), n)
+        email = put(email, org_rows, concat(boxes[box[org_rows]], "@", domain[org_rows]))
+        two = np.flatnonzero(rng.random(n) < 0.1)
+        second = np.where(org[two], concat(boxes[(box[two] + 1) % len(boxes)], "@", domain[two]),
+                          concat(given[two], np.strings.slice(family[two], 0, 1), "@", pdom[two]))
+        email = put(email, two, concat(email[two], ";", second))
+        has_email = rng.random(n) < np.where(org, 0.97, 0.75)
+
+        d_flat = [(ci, d) for ci, c in enumerate(V.CITIES) for d in c[7]]
+        d_count = np.bincount([ci for ci, _ in d_flat], minlength=len(V.CITIES))
+        d_start = np.cumsum(d_count) - d_count
+        parts.add("dist", vocab(d for _, d in d_flat), _pick_from_lists(rng, d_start, d_count, city))
+        parts.add("road", vocab(V.CN_ROADS), rng.integers(0, len(V.CN_ROADS), n))
+        parts.add("bld", vocab(V.CN_BUILDINGS), rng.integers(0, len(V.CN_BUILDINGS), n))
+        parts.add("street", vocab(V.LATIN_STREETS), rng.integers(0, len(V.LATIN_STREETS), n))
+        parts.add("no", vocab(str(i) for i in range(1, 1000)), np.minimum(rng.geometric(0.02, n), 999) - 1)
+        address = render_by_choice(parts, ["{city}市{dist}{road}{no}号{bld}", "{no} {street}, {city} {dist}"],
+                                   (~china).astype(int))
+
+        src_person = ["web", "app", "store", "referral", "ads", "event"]
+        src_org = ["referral", "cold_call", "event", "web", "partner", "ads"]
+        source = np.where(org, _choose(src_org, _draw(rng, n, [20, 20, 20, 15, 15, 10])),
+                          _choose(src_person, _draw(rng, n, [30, 20, 20, 15, 10, 5])))
+        self.referred = source == "referral"
+        sales = 0
+        owned = org | (rng.random(n) < 0.25)
+        owner = np.where(owned, self.staff_of(sales, n), -1)
+        self.owner = owner
+        self.e164 = e164
+        self.frames["customers"] = _frame({
+            "name": to_object(name),
+            "kind": np.where(org, "organization", "person").astype(object),
+            "phone": to_object(phone),
+            "email": to_object(email, ~has_email),
+            "address": to_object(address),
+            "region": _choose([c[0] for c in V.CITIES], city),
+            "industry": np.where(org, _choose([i[0] for i in V.INDUSTRIES], industry), None),
+            "source": source,
+            "owner": np.where(owned, to_object(self.staff_name)[np.maximum(owner, 0)], None),
+            "status": None,     # filled in from the orders
+            "tags": None,
+        })
+        self.industry = industry
+
+    def contacts(self):
+        rng = self.rng
+        n = self.n
+        # Organizations have 1..6 contacts (half of them just one); a fifth of
+        # persons have someone else who deals with us (an assistant, a spouse).
+        count = np.where(self.org, np.minimum(rng.geometric(0.5, n), 6), (rng.random(n) < 0.2).astype(int))
+        home = np.repeat(np.arange(n), count)
+        rank = _rank_in_group(count)
+        m = len(home)
+        city = self.city[home]
+        china = self.china[home]
+        latin = np.where(china, rng.random(m) < 0.05, rng.random(m) < 0.75)
+        name, given, family = self.person_names(m, latin)
+        phone, _ = self.phones(city, rng.random(m) < 0.9)
+        org_home = self.org[home]
+        email = self.emails(given, family, np.where(org_home, self.domain[home], self.private_mail_domains(latin)),
+                            [("{g}.{f}@{d}", 50), ("{i}{f}@{d}", 30), ("{f}{g}{nn}@{d}", 20)])
+        senior = ["General Manager", "CEO", "CFO", "Purchasing Manager", "Operations Director"]
+        title = np.where(rank == 0, _choose(senior, rng.integers(0, len(senior), m)),
+                         _choose(V.CONTACT_TITLES, rng.integers(0, len(V.CONTACT_TITLES), m)))
+        title = np.where(org_home, title, None)
+        birthday = self.time(rng.uniform(-63 * 365.25, -23 * 365.25, m))
+        birthday[rng.random(m) < 0.4] = np.datetime64("NaT")
+        self.contact_home, self.contact_rank = home, rank
+        self.frames["contacts"] = _frame({
+            "name": to_object(name),
+            "title": title,
+            "phone": to_object(phone),
+            "email": to_object(email, rng.random(m) < 0.15),
+            "preferences": _choose(V.CONTACT_PREFERENCES, rng.integers(0, len(V.CONTACT_PREFERENCES), m)),
+            "birthday": birthday,
+            "region": _choose([c[0] for c in V.CITIES], city),
+        })
+
+        # Customer-contact roles: the first contact is the primary decision maker.
+        role = np.where(rank == 0, 0, 1 + (rng.random(m) < 0.6))
+        since = np.maximum(self.acquired[home] - rng.uniform(0, 60, m), 0.0)
+        # Some contacts also serve a second organization in the same region.
+        org_contacts = np.flatnonzero(org_home)
+        extra = org_contacts[rng.random(len(org_contacts)) < 0.08]
+        orgs = np.flatnonzero(self.org)
+        region_of = np.array([c[0] for c in V.CITIES])
+        other = orgs[np.maximum(_pick_in_group(rng, region_of[self.city[orgs]], region_of[city[extra]]), 0)]
+        keep = other != home[extra]
+        extra, other = extra[keep], other[keep]
+        e_since = np.maximum(self.acquired[other], since[extra]) + rng.uniform(0, 200, len(extra))
+        e_since = np.minimum(e_since, self.span - 1)
+        cust = np.concatenate([home, other])
+        cont = np.concatenate([np.arange(m), extra])
+        roles = np.concatenate([role, 1 + (rng.random(len(extra)) < 0.7)])
+        since = np.concatenate([since, e_since])
+        primary = np.concatenate([rank == 0, np.zeros(len(extra), bool)])
+        left = ~primary & (rng.random(len(cust)) < 0.06)
+        until = np.where(left, since + rng.random(len(cust)) * (self.span - since), np.nan)
+        order = np.argsort(cust, kind="stable")
+        self.frames["customer_contacts"] = _frame({
+            "customer_id": cust[order].astype(np.int64),
+            "contact_id": cont[order].astype(np.int64),
+            "role": _choose(["decision_maker", "executor", "participant"], roles[order]),
+            "is_primary": primary[order],
+            "since": self.time(since[order]),
+            "until": self.time(until[order]),
+        })
+        # The primary contact per customer (-1 for customers without one).
+        self.primary_contact = np.full(n, -1, dtype=np.int64)
+        self.primary_contact[home[rank == 0]] = np.flatnonzero(rank == 0)
+
+    def products(self):
+        rng = self.rng
+        per_cat = int(np.clip(self.n // 400, 15, 120))
+        cat = np.repeat(np.arange(len(V.PRODUCT_CATEGORIES)), per_cat)
+        k = len(cat)
+        median = np.array([c[1] for c in V.PRODUCT_CATEGORIES])[cat]
+        sigma = np.array([c[2] for c in V.PRODUCT_CATEGORIES])[cat]
+        margin = np.array([c[3] for c in V.PRODUCT_CATEGORIES])[cat]
+        price = np.round(median * np.exp(rng.normal(0, sigma)), 0) - 0.01
+        price = np.maximum(price, 1.99)
+        margin = np.clip(margin + rng.normal(0, 0.08, k), 0.03, 0.92)
+        cost = np.round(price * (1 - margin), 2)
+        base = np.concatenate([c[4] for c in V.PRODUCT_CATEGORIES])
+        base_start = np.cumsum([0] + [len(c[4]) for c in V.PRODUCT_CATEGORIES])[:-1]
+        base_n = np.array([len(c[4]) for c in V.PRODUCT_CATEGORIES])
+        parts = Parts()
+        parts.add("base", vocab(base), _pick_from_lists(rng, base_start, base_n, cat))
+        parts.add("model", vocab(V.PRODUCT_MODELS), rng.integers(0, len(V.PRODUCT_MODELS), k))
+        parts.add("no", digits(3), np.arange(k) % 1000)
+        parts.add("sku", digits(4), np.arange(k) % 10_000)
+        name = parts.render("{base} {model} {no}", np.arange(k))
+        self.product_cat, self.price, self.unit_cost = cat, price, cost
+        self.popularity = rng.pareto(1.2, k) + 0.05
+        self.frames["products"] = _frame({
+            "sku": to_object(parts.render("SKU-{sku}", np.arange(k))),
+            "name": to_object(name),
+            "category": _choose([c[0] for c in V.PRODUCT_CATEGORIES], cat),
+            "list_price": price,
+            "unit_cost": cost,
+        })
+
+    def orders(self):
+        rng = self.rng
+        n = self.n
+        org = self.org
+        # BG/NBD-style heterogeneity: purchase rate ~ gamma, dropout p ~ beta.
+        prospect = rng.random(n) < 0.12
+        rate = rng.gamma(0.9, np.where(org, 1 / 40.0, 1 / 90.0) / 0.9)  # purchases per day
+        p_drop = rng.beta(np.where(org, 1.2, 1.5), np.where(org, 8.0, 4.5))
+        planned = np.minimum(rng.geometric(p_drop), 60)          # purchases before dropping out
+        planned[prospect] = 0
+        cust = np.repeat(np.arange(n), planned)
+        rank = _rank_in_group(planned)
+        gaps = rng.exponential(1.0, len(cust)) / rate[cust]
+        gaps[rank == 0] = 0.0
+        cum = np.cumsum(gaps)
+        offs = np.cumsum(planned) - planned
+        op_time = cum - np.repeat(cum[offs[planned > 0]] - gaps[offs[planned > 0]], planned[planned > 0])
+
+        # Map each customer's operational clock through the calendar intensity.
+        when = np.empty(len(cust))
+        for business in (True, False):
+            w = self.intensity(business)
+            lam = np.concatenate([[0.0], np.cumsum(w)])
+            sel = org[cust] == business
+            u0 = np.interp(self.acquired[cust[sel]], np.arange(len(lam)), lam)
+            when[sel] = np.interp(u0 + op_time[sel], lam, np.arange(len(lam)), right=np.inf)
+        inside = when < self.span
+        day = np.floor(when[inside])
+        when = day + self.hour_of_day(len(day), org[cust[inside]])
+        cust = cust[inside]
+
+        # The hidden truth: who dropped out (made all planned purchases) and when.
+        made = np.bincount(cust, minlength=n)
+        last = np.full(n, np.nan)
+        np.fmax.at(last, cust, when)
+        dropped = (made == planned) & (planned > 0)
+        self.truth = _frame({
+            "acquired_at": self.time(self.acquired),
+            "purchase_rate": rate * 365.25,
+            "dropout_p": p_drop,
+            "prospect": prospect,
+            "dropped_at": self.time(np.where(dropped, last, np.nan)),
+            "phone_e164": to_object(self.e164),
+            "organization": org,
+        })
+        self.last_order = last
+        self.order_count = made
+        # Active window: interactions etc. happen while the customer is around.
+        self.active_end = np.where(dropped, np.minimum(last + 120.0, self.span - 1e-6),
+                                   np.where(prospect, np.minimum(self.acquired + 180.0, self.span - 1e-6),
+                                            self.span - 1e-6))
+
+        order = np.argsort(when, kind="stable")
+        cust, when = cust[order], when[order]
+        k = len(cust)
+        b2b = org[cust]
+        # Lines: which products, how many, at what price.
+        n_lines = 1 + rng.poisson(np.where(b2b, 2.0, 0.7))
+        line_order = np.repeat(np.arange(k), n_lines)
+        line_b2b = b2b[line_order]
+        n_line = len(line_order)
+        b2b_affinity = np.array([1.0, 1.6, 1.5, 1.4, 1.2, 1.3, 0.2, 0.3])
+        b2c_affinity = np.array([1.0, 0.3, 0.4, 0.2, 0.5, 1.0, 1.6, 1.5])
+        product = np.empty(n_line, dtype=np.int64)
+        for flag, affinity in ((True, b2b_affinity), (False, b2c_affinity)):
+            sel = np.flatnonzero(line_b2b == flag)
+            product[sel] = _draw_many(rng, len(sel), self.popularity * affinity[self.product_cat])
+        bulk = np.isin(self.product_cat[product], [1, 5])
+        qty = rng.geometric(np.where(line_b2b, 0.3, 0.75)) * np.where(line_b2b & bulk, 5, 1)
+        tier = np.array([0.0, 0.05, 0.1, 0.15])[_draw(rng, n, [40, 30, 20, 10])]
+        month = self.month_of_day()[when.astype(np.int64)]
+        promo = (~line_b2b) & np.isin(month[line_order], [5, 10]) & (rng.random(n_line) < 0.5)
+        discount = np.where(line_b2b, tier[cust[line_order]], np.where(promo, rng.choice([0.1, 0.15, 0.2], n_line), 0.0))
+        price_c = np.round(_cents(self.price[product]) * (1 - discount)).astype(np.int64)
+        cost_c = _cents(self.unit_cost[product])
+        amount_c = np.bincount(line_order, weights=qty * price_c, minlength=k)
+        order_cost_c = np.bincount(line_order, weights=qty * cost_c, minlength=k)
+
+        # Categories stay integer codes until the frame is built: comparing
+        # millions of Python strings is what would make this slow.
+        channels = ["sales_rep", "online_store", "phone", "distributor", "app", "wechat_mini", "retail_store"]
+        channel = np.where(b2b, np.array([0, 1, 2, 3])[_draw(rng, k, [50, 15, 15, 20])],
+                           np.array([1, 4, 5, 6, 2])[_draw(rng, k, [45, 20, 15, 15, 5])])
+        status = _draw(rng, k, [93, 4, 3])
+        status[(when > self.span - 5) & (status == 0)] = 3
+        staff = np.where(b2b, self.owner[cust], -1)
+        in_store = channel == 6
+        staff[in_store] = self.staff_of(0, in_store.sum())
+        self.order_cust, self.order_time, self.order_status = cust, when, status
+        self.order_amount_c = amount_c.astype(np.int64)
+        self.frames["orders"] = _frame({
+            "customer_id": cust.astype(np.int64),
+            "ordered_at": self.time(when),
+            "amount": amount_c / 100.0,
+            "cost": order_cost_c / 100.0,
+            "channel": _choose(channels, channel),
+            "location": _choose([c[1] for c in V.CITIES], self.city[cust]),
+            "status": _choose(ORDER_STATUSES, status),
+            "staff_id": staff.astype(np.int64),
+        })
+        self.frames["order_lines"] = _frame({
+            "order_id": line_order.astype(np.int64),
+            "product_id": product,
+            "quantity": qty.astype(float),
+            "unit_price": price_c / 100.0,
+            "unit_cost": cost_c / 100.0,
+        })
+        # Per-customer lists of their orders (orders sorted by customer).
+        by_cust = np.argsort(cust, kind="stable")
+        self.orders_by_cust = by_cust
+        self.orders_start = np.cumsum(made) - made
+        self.payments()
+
+    def payments(self):
+        rng = self.rng
+        paid = np.flatnonzero((self.order_status == 0) | (self.order_status == 2))   # completed, returned
+        b2b = self.org[self.order_cust[paid]]
+        split = b2b & (rng.random(len(paid)) < 0.2)
+        reps = 1 + split
+        rows = np.repeat(paid, reps)
+        part = _rank_in_group(reps)
+        amt = self.order_amount_c[rows]
+        half = amt // 2
+        amount_c = np.where(np.repeat(split, reps), np.where(part == 0, half, amt - half), amt)
+        b2b_r = np.repeat(b2b, reps)
+        delay = np.where(b2b_r, rng.gamma(2.0, 10.0, len(rows)) + part * 30.0,
+                         rng.exponential(10.0, len(rows)) / 1440.0)
+        at = self.order_time[rows] + delay
+        keep = at < self.span
+        method = np.where(b2b_r, _choose(["bank_transfer", "card", "alipay"], _draw(rng, len(rows), [80, 10, 10])),
+                          _choose(["alipay", "wechat_pay", "card", "cash"], _draw(rng, len(rows), [35, 35, 20, 10])))
+        self.frames["payments"] = _frame({
+            "customer_id": self.order_cust[rows][keep].astype(np.int64),
+            "order_id": rows[keep].astype(np.int64),
+            "paid_at": self.time(at[keep]),
+            "amount": amount_c[keep] / 100.0,
+            "method": method[keep],
+        })
+
+    def event_times(self, cust, anchor_share, lag):
+        """Times near one of the customer's orders (shifted by `lag` days), else anywhere in their active window."""
+        rng = self.rng
+        m = len(cust)
+        lo = np.maximum(self.acquired[cust] - 30.0, 0.0)
+        t = lo + rng.random(m) * (self.active_end[cust] - lo)
+        anchored = (rng.random(m) < anchor_share) & (self.order_count[cust] > 0)
+        rows = np.flatnonzero(anchored)
+        pick = _pick_from_lists(rng, self.orders_start, self.order_count, cust[rows])
+        t[rows] = self.order_time[self.orders_by_cust[pick]] + lag(len(rows))
+        day = np.floor(self.clip_days(t))
+        return day + self.hour_of_day(m, self.org[cust])
+
+    def contact_for(self, cust, share):
+        """The customer's primary contact for a share of rows, else -1."""
+        c = self.primary_contact[cust]
+        return np.where(self.rng.random(len(cust)) < share, c, -1)
+
+    def staff_for(self, cust, owner_share, department):
+        own = self.owner[cust]
+        fallback = self.staff_of(department, len(cust))
+        return np.where((own >= 0) & (self.rng.random(len(cust)) < owner_share), own, fallback)
+
+    def interactions(self):
+        rng = self.rng
+        n = self.n
+        lam = np.where(self.org, 2.0 + 1.0 * self.order_count, 0.3 + 0.4 * self.order_count)
+        cust = np.repeat(np.arange(n), rng.poisson(lam))
+        m = len(cust)
+        b2b = self.org[cust]
+        when = self.event_times(cust, 0.5, lambda k: rng.normal(-2.0, 6.0, k))
+        chans = list(V.INTERACTION_SUMMARIES)
+        ch = np.where(b2b, _draw(rng, m, [30, 15, 25, 10, 12, 8]), _draw(rng, m, [25, 3, 20, 40, 2, 10]))
+        flat = [(i, s) for i, c in enumerate(chans) for s in V.INTERACTION_SUMMARIES[c]]
+        cnt = np.bincount([i for i, _ in flat], minlength=len(chans))
+        summary = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, ch))
+        direction = np.where(rng.random(m) < 0.4, "inbound", "outbound").astype(object)
+        direction[ch == chans.index("note")] = None
+        order = np.argsort(when, kind="stable")
+        self.frames["interactions"] = _frame({
+            "customer_id": cust.astype(np.int64),
+            "contact_id": self.contact_for(cust, 0.8),
+            "staff_id": self.staff_for(cust, 0.7, 1).astype(np.int64),
+            "channel": _choose(chans, ch),
+            "direction": direction,
+            "occurred_at": self.time(when),
+            "summary": summary,
+            "outcome": _choose(V.INTERACTION_OUTCOMES, _draw(rng, m, [35, 35, 10, 10, 10])),
+            "next_step": _choose(V.NEXT_STEPS, rng.integers(0, len(V.NEXT_STEPS), m)),
+        }).iloc[order].reset_index(drop=True)
+
+    def deals(self):
+        rng = self.rng
+        n = self.n
+        count = np.where(self.org, rng.poisson(1.2, n), (rng.random(n) < 0.03).astype(int))
+        cust = np.repeat(np.arange(n), count)
+        d = len(cust)
+        lo = np.maximum(self.acquired[cust] - 60.0, 0.0)
+        created = lo + rng.random(d) * (self.active_end[cust] - lo)
+        furthest = _draw(rng, d, [30, 25, 20, 25])
+        won = (furthest == 3) & (rng.random(d) < 0.55)
+        closes = rng.random(d) < np.where(furthest == 3, 0.85, 0.6)
+        steps = furthest + 1 + closes
+        deal = np.repeat(np.arange(d), steps)
+        rank = _rank_in_group(steps)
+        gap = np.where(rank == 0, 0.0, rng.exponential(12.0, len(deal)))
+        cum = np.cumsum(gap)
+        first = np.cumsum(steps) - steps
+        at = created[deal] + cum - np.repeat(cum[first], steps)
+        final = rank == (furthest[deal] + 1)
+        stage = np.where(final, np.where(won[deal], "won", "lost"),
+                         _choose(DEAL_STAGES, np.minimum(rank, 3))).astype(object)
+        keep = at < self.span
+        deal, stage, at, final = deal[keep], stage[keep], at[keep], final[keep]
+        last = np.zeros(d, dtype=np.int64)
+        np.maximum.at(last, deal, np.arange(len(deal)))   # rows are in deal order, time order within
+        current = stage[last]
+        closed_at = np.full(d, np.nan)
+        closed_at[deal[final]] = at[final]
+        amount = np.round(np.exp(rng.normal(np.log(np.where(self.org[cust], 12_000, 1_500)), 0.9)), -1)
+        names = ["Annual supply contract", "Office refit", "Software renewal", "Pilot project",
+                 "Expansion order", "Service agreement", "Equipment upgrade"]
+        self.frames["deals"] = _frame({
+            "customer_id": cust.astype(np.int64),
+            "name": _choose(names, rng.integers(0, len(names), d)),
+            "stage": current,
+            "amount": amount,
+            "probability": pd.Series(current).map(STAGE_PROBABILITY).to_numpy(float),
+            "expected_close": self.time(created + rng.uniform(45, 120, d)),
+            "owner_id": self.staff_for(cust, 0.9, 0).astype(np.int64),
+            "closed_at": self.time(closed_at),
+        })
+        self.frames["deal_stages"] = _frame({
+            "deal_id": deal.astype(np.int64), "stage": stage, "changed_at": self.time(at),
+        })
+
+    def tickets_and_surveys(self):
+        rng = self.rng
+        n = self.n
+        cust = np.repeat(np.arange(n), rng.poisson(0.05 + 0.12 * self.order_count))
+        t = len(cust)
+        opened = self.event_times(cust, 0.8, lambda k: rng.exponential(10.0, k))
+        sev = _draw(rng, t, [45, 35, 15, 5])
+        resp_h = np.exp(rng.normal(np.log(np.array([20.0, 8.0, 3.0, 1.0])[sev]), 1.0))
+        resolve_d = np.exp(rng.normal(np.log(np.array([3.0, 2.0, 1.5, 1.0])[sev]), 0.9))
+        first = opened + resp_h / 24.0
+        resolved = first + resolve_d
+        reopened = np.minimum(rng.poisson(0.1 + 0.05 * resolve_d), 3)
+        resolved = resolved + reopened * rng.exponential(3.0, t)
+        # Satisfaction falls with slow handling and with reopenings.
+        latent = (4.7 - 0.45 * np.log1p(resolved - opened) - 0.5 * reopened - 0.25 * np.log1p(resp_h / 24)
+                  + rng.normal(0, 0.6, t))
+        done = resolved < self.span
+        rated = done & (rng.random(t) < 0.7)
+        sat = np.where(rated, np.clip(np.round(latent), 1, 5), np.nan)
+        resolution = np.where(done, _choose(V.TICKET_RESOLUTIONS, rng.integers(0, len(V.TICKET_RESOLUTIONS), t)), None)
+        self.frames["tickets"] = _frame({
+            "customer_id": cust.astype(np.int64),
+            "contact_id": self.contact_for(cust, 0.7),
+            "category": _choose(V.TICKET_CATEGORIES, _draw(rng, t, [25, 20, 15, 15, 10, 10, 5])),
+            "severity": _choose(["low", "medium", "high", "critical"], sev),
+            "opened_at": self.time(opened),
+            "first_response_at": self.time(np.where(first < self.span, first, np.nan)),
+            "resolved_at": self.time(np.where(done, resolved, np.nan)),
+            "resolution": resolution,
+            "satisfaction": sat,
+            "reopened": reopened.astype(np.int64),
+        })
+
+        # Surveys: half the resolved tickets get one (CSAT tracks the ticket),
+        # and a few buying customers answer a periodic survey.
+        ts = np.flatnonzero(done & (rng.random(t) < 0.5))
+        s_cust_t = cust[ts]
+        s_at_t = resolved[ts] + rng.exponential(2.0, len(ts))
+        csat_t = latent[ts] + rng.normal(0, 0.5, len(ts))
+        buyers = np.flatnonzero((self.order_count > 0) & (rng.random(n) < 0.06))
+        s_at_b = self.event_times(buyers, 1.0, lambda k: rng.exponential(7.0, k))
+        csat_b = rng.normal(4.0, 0.8, len(buyers))
+        s_cust = np.concatenate([s_cust_t, buyers])
+        s_at = np.concatenate([s_at_t, s_at_b])
+        csat = np.clip(np.round(np.concatenate([csat_t, csat_b])), 1, 5)
+        keep = s_at < self.span
+        s_cust, s_at, csat = s_cust[keep], s_at[keep], csat[keep]
+        k = len(s_cust)
+        nps = np.clip(np.round(2.2 * csat - 1.0 + rng.normal(0, 1.1, k)), 0, 10).astype(np.int64)
+        flat = [(c, s) for c in range(1, 6) for s in V.SURVEY_COMMENTS[c]]
+        cnt = np.bincount([c for c, _ in flat], minlength=6)[1:]
+        comment = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, csat.astype(int) - 1))
+        comment[rng.random(k) < 0.6] = None
+        order = np.argsort(s_at, kind="stable")
+        self.frames["surveys"] = _frame({
+            "customer_id": s_cust.astype(np.int64),
+            "contact_id": self.contact_for(s_cust, 0.5),
+            "responded_at": self.time(s_at),
+            "csat": csat.astype(float),
+            "nps": nps,
+            "comment": comment,
+        }).iloc[order].reset_index(drop=True)
+
+    def campaigns(self):
+        rng = self.rng
+        first = pd.Timestamp(self.t0).year
+        last = (pd.Timestamp(self.t0) + pd.Timedelta(days=self.span)).year
+        rows = []
+        for year in range(first, last + 1):
+            for name, channel, month, day, length, scale in V.CAMPAIGN_THEMES:
+                s = float((np.datetime64(f"{year}-{month:02d}-{day:02d}", "ns") - self.t0) / np.timedelta64(1, "D"))
+                if 0 <= s < self.span:
+                    rows.append((f"{name} {year}", channel, s, length, scale))
+        c = len(rows)
+        start = np.array([r[2] for r in rows])
+        length = np.array([r[3] for r in rows], dtype=float)
+        budget = np.round(np.array([r[4] for r in rows]) * 20_000 * np.sqrt(self.n / 10_000)
+                          * np.exp(rng.normal(0, 0.2, c)), -2)
+        channel = np.array([r[1] for r in rows], dtype=object)
+        self.frames["campaigns"] = _frame({
+            "name": np.array([r[0] for r in rows], dtype=object), "channel": channel,
+            "started_at": self.time(start), "ended_at": self.time(np.minimum(start + length, self.span - 1e-6)),
+            "budget": budget,
+        })
+        # Members: a sample of the customers known when the campaign starts.
+        by_acq = np.argsort(self.acquired, kind="stable")
+        known = np.searchsorted(self.acquired[by_acq], start)
+        size = np.minimum(known, np.round(known * rng.uniform(0.02, 0.06, c))).astype(np.int64)
+        camp = np.repeat(np.arange(c), size)
+        cust = by_acq[np.floor(rng.random(len(camp)) * known[camp]).astype(np.int64)]
+        pair = np.unique(camp * np.int64(self.n) + cust)       # a customer joins a campaign once
+        camp, cust = pair // self.n, pair % self.n
+        rate = pd.Series(channel).map({"email": 0.05, "sms": 0.03, "wechat": 0.09, "event": 0.15,
+                                       "webinar": 0.1, "ads": 0.02, "phone": 0.12}).to_numpy(float)
+        alive = self.active_end[cust] > start[camp]
+        responded = rng.random(len(camp)) < rate[camp] * np.where(alive, 1.5, 0.3)
+        at = np.where(responded, start[camp] + rng.random(len(camp)) * length[camp], np.nan)
+        responded &= at < self.span
+        at[~responded] = np.nan
+        response = np.where(responded, _choose(V.CAMPAIGN_RESPONSES, _draw(rng, len(camp), [40, 20, 25, 10, 5])), None)
+        self.frames["campaign_members"] = _frame({
+            "campaign_id": camp.astype(np.int64),
+            "customer_id": cust.astype(np.int64),
+            "contact_id": self.contact_for(cust, 0.6),
+            "responded": responded,
+            "responded_at": self.time(at),
+            "response": response,
+        })
+
+    def tasks(self):
+        rng = self.rng
+        n = self.n
+        cust = np.repeat(np.arange(n), rng.poisson(np.where(self.org, 1.0, 0.25)))
+        m = len(cust)
+        due = self.event_times(cust, 0.3, lambda k: rng.uniform(1, 14, k)) + 2.0
+        due = self.clip_days(due)
+        done = rng.random(m) < np.where(due < self.span - 7, 0.9, 0.2)
+        self.frames["tasks"] = _frame({
+            "subject": _choose(V.TASK_SUBJECTS, rng.integers(0, len(V.TASK_SUBJECTS), m)),
+            "due_at": self.time(due),
+            "assignee_id": self.staff_for(cust, 0.8, 0).astype(np.int64),
+            "customer_id": cust.astype(np.int64),
+            "contact_id": self.contact_for(cust, 0.4),
+            "done": done,
+        })
+
+    def links(self):
+        rng = self.rng
+        n = self.n
+        parts = []
+
+        def add(src, dst, type_, src_kind, dst_kind, directed, role=None, strength=None, since=None):
+            k = len(src)
+            parts.append(_frame({
+                "src": src.astype(np.int64), "dst": dst.astype(np.int64),
+                "type": np.full(k, type_, dtype=object),
+                "role": role if role is not None else np.full(k, None, dtype=object),
+                "strength": strength if strength is not None else np.ones(k),
+                "since": self.time(since if since is not None else np.full(k, np.nan)),
+                "until": self.time(np.full(k, np.nan)),
+                "directed": np.full(k, directed),
+                "src_kind": np.full(k, src_kind, dtype=object),
+                "dst_kind": np.full(k, dst_kind, dtype=object),
+            }))
+
+        cc = self.frames["customer_contacts"]
+        home, rank = self.contact_home, self.contact_rank
+        works = np.flatnonzero(self.org[home])
+        role = np.where(rank[works] == 0, "decision_maker", None).astype(object)
+        add(works, home[works], "works_at", "contacts", "customers", True, role=role,
+            since=np.maximum(self.acquired[home[works]] - 60.0, 0.0))
+
+        # Colleagues know each other (a chain through each organization's
+        # contacts); and contacts meet people at other customers in their region.
+        same = np.flatnonzero((rank > 0) & self.org[home])
+        m = len(home)
+        cross = rng.integers(0, m, int(0.3 * m))
+        region_of = np.array([c[0] for c in V.CITIES])
+        peer = _pick_in_group(rng, region_of[self.city[home]], region_of[self.city[home[cross]]])
+        ok = (peer >= 0) & (home[np.maximum(peer, 0)] != home[cross])
+        a = np.concatenate([same - 1, cross[ok]])
+        b = np.concatenate([same, peer[ok]])
+        pair = np.unique(np.minimum(a, b) * np.int64(m) + np.maximum(a, b))
+        add(pair // m, pair % m, "knows", "contacts", "contacts", False,
+            strength=np.round(rng.uniform(0.2, 1.0, len(pair)), 2))
+
+        # Referrals: each referred customer names someone acquired earlier,
+        # often someone who was referred too, so chains grow several levels deep.
+        by_acq = np.argsort(self.acquired, kind="stable")
+        rank_all = np.empty(n, dtype=np.int64)
+        rank_all[by_acq] = np.arange(n)
+        referred = by_acq[self.referred[by_acq]]       # in acquisition order
+        pos = np.arange(len(referred))
+        chain = (rng.random(len(referred)) < 0.6) & (pos > 0)
+        via_referred = referred[np.floor(rng.random(len(referred)) * pos).astype(np.int64)]
+        earlier = rank_all[referred]
+        via_any = by_acq[np.floor(rng.random(len(referred)) * earlier).astype(np.int64)]
+        referrer = np.where(chain, via_referred, via_any)
+        ok = chain | (earlier > 0)
+        add(referred[ok], referrer[ok], "referred_by", "customers", "customers", True,
+            since=self.acquired[referred[ok]])
+
+        # Group structure among organizations: groups, subsidiaries, and their subsidiaries.
+        orgs = np.flatnonzero(self.org)
+        level = _draw(rng, len(orgs), [83, 3, 10, 4])   # none, group, level 1, level 2
+        for child_level, parent_level in ((2, 1), (3, 2)):
+            kids = orgs[level == child_level]
+            cands = orgs[level == parent_level]
+            if len(kids) == 0 or len(cands) == 0:
+                continue
+            parent = _pick_in_group(rng, self.industry[cands], self.industry[kids])
+            any_parent = rng.integers(0, len(cands), len(kids))
+            parent = cands[np.where(parent >= 0, parent, any_parent)]
+            add(kids, parent, "subsidiary_of", "customers", "customers", True)
+
+        if len(orgs) >= 2:
+            supplier_ind = [i for i, ind in enumerate(V.INDUSTRIES)
+                            if ind[0] in ("manufacturing", "electronics", "logistics", "trading", "food")]
+            sup = orgs[np.isin(self.industry[orgs], supplier_ind)]
+            sup = sup[rng.random(len(sup)) < 0.15]
+            buyer = orgs[rng.integers(0, len(orgs), len(sup))]
+            ok = sup != buyer
+            add(sup[ok], buyer[ok], "supplier_of", "customers", "customers", True)
+            a = orgs[rng.random(len(orgs)) < 0.04]
+            b = orgs[np.maximum(_pick_in_group(rng, region_of[self.city[orgs]], region_of[self.city[a]]), 0)]
+            ok = a != b
+            add(a[ok], b[ok], "partner_of", "customers", "customers", False)
+            a = orgs[rng.random(len(orgs)) < 0.02]
+            b = orgs[np.maximum(_pick_in_group(rng, self.industry[orgs], self.industry[a]), 0)]
+            ok = a != b
+            add(a[ok], b[ok], "competitor_of", "customers", "customers", False)
+
+        # Staff report to the first person of their department (its head).
+        s = len(self.staff_dept)
+        head = np.array([np.flatnonzero(self.staff_dept == k)[0] for k in range(len(V.STAFF_DEPARTMENTS))])
+        boss = head[self.staff_dept]
+        ok = boss != np.arange(s)
+        add(np.arange(s)[ok], boss[ok], "reports_to", "staff", "staff", True)
+        self.frames["links"] = pd.concat(parts, ignore_index=True)
+
+    def finish_customers(self):
+        """Status and tags follow from the orders, as a CRM would derive them."""
+        n = self.n
+        cust = self.frames["customers"]
+        since_last = self.span - self.last_order
+        status = np.where(self.order_count == 0, "prospect",
+                          np.where(since_last <= 180, "active", np.where(since_last <= 540, "inactive", "lost")))
+        revenue = np.bincount(self.order_cust, weights=self.order_amount_c, minlength=n)
+        vip = revenue >= np.quantile(revenue, 0.95) if n > 1 else revenue > 0
+        flags = np.stack([vip, self.rng.random(n) < 0.3, self.rng.random(n) < 0.1, self.referred]).T
+        names = ["vip", "newsletter", "price_sensitive", "referral"]
+        combos = [";".join(t for t, bit in zip(names, range(4)) if code >> bit & 1) or None for code in range(16)]
+        code = (flags * (1 << np.arange(4))).sum(axis=1)
+        cust["status"] = status.astype(object)
+        cust["tags"] = np.asarray(combos, dtype=object)[code]
+
+    def run(self):
+        self.staff()
+        self.customers()
+        self.contacts()
+        self.products()
+        self.orders()
+        self.interactions()
+        self.deals()
+        self.tickets_and_surveys()
+        self.campaigns()
+        self.tasks()
+        self.links()
+        self.finish_customers()
+        frames = {k: self.frames[k] for k in KINDS}
+        return SyntheticCRM(frames, self.truth, self.seed)

@@ -1,0 +1,188 @@
+// The graph core on small graphs whose answers are known by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "crmcore/errors.hpp"
+#include "crmcore/graph/algorithms.hpp"
+#include "crmcore/graph/csr.hpp"
+
+using namespace crmcore;
+using namespace crmcore::graph;
+
+namespace {
+
+Graph make(const std::vector<int64_t>& src, const std::vector<int64_t>& dst, bool directed = false,
+           const std::vector<double>& w = {}, const std::vector<int64_t>& extra = {},
+           const std::vector<uint8_t>& types = {}) {
+  Cancel none;
+  return Graph::from_edges(src.data(), dst.data(), src.size(), w.empty() ? nullptr : w.data(),
+                           types.empty() ? nullptr : types.data(), directed, extra.data(),
+                           extra.size(), none);
+}
+
+// Two triangles joined by the edge 3-4: {1,2,3} and {4,5,6}.
+Graph barbell() { return make({1, 2, 3, 4, 5, 6, 3}, {2, 3, 1, 5, 6, 4, 4}); }
+
+}  // namespace
+
+TEST(GraphBuild, MapsScatteredIdsToSortedDenseIndices) {
+  const int64_t big = int64_t(1) << 50;
+  Graph g = make({big, -7}, {-7, 42}, false, {}, {9});
+  ASSERT_EQ(g.num_nodes(), 4u);
+  EXPECT_EQ(g.ids(), (std::vector<int64_t>{-7, 9, 42, big}));
+  EXPECT_EQ(g.index_of(42), 2u);
+  EXPECT_EQ(g.degree(g.index_of(-7)), 2u);
+  EXPECT_EQ(g.degree(g.index_of(9)), 0u);
+  EXPECT_THROW(g.index_of(8), NotFound);
+  EXPECT_EQ(g.num_edges(), 2u);
+  EXPECT_EQ(g.num_entries(), 4u);  // undirected: each edge in both rows
+}
+
+TEST(GraphBuild, StaysWithinSixteenBytesPerNodeAndEdge) {
+  std::vector<int64_t> src, dst;
+  for (int64_t i = 0; i < 1000; ++i)
+    for (int64_t j = 1; j <= 10; ++j) {
+      src.push_back(i * 1000003);
+      dst.push_back(((i + j) % 1000) * 1000003);
+    }
+  for (bool directed : {false, true}) {
+    Graph g = make(src, dst, directed);
+    const double per_node = 16.0;
+    const double edge_bytes = double(g.topology_bytes()) - per_node * g.num_nodes();
+    EXPECT_LE(edge_bytes / g.num_edges(), 16.0);
+    EXPECT_EQ(g.attribute_bytes(), 0u);
+  }
+}
+
+TEST(GraphPageRank, CycleIsUniformAndDanglingFollowsNetworkX) {
+  Cancel none;
+  Graph cycle = make({1, 2, 3}, {2, 3, 1}, true);
+  for (double x : pagerank(cycle, {}, none)) EXPECT_NEAR(x, 1.0 / 3, 1e-12);
+  // 1 -> 2, 2 dangling. Fixed point: x1 = 0.15/2 + 0.85*x2/2, x2 = 0.15/2 + 0.85*(x1 + x2/2).
+  Graph chain = make({1}, {2}, true);
+  PageRankOptions opt;
+  opt.tol = 1e-14;
+  opt.max_iter = 1000;
+  std::vector<double> x = pagerank(chain, opt, none);
+  EXPECT_NEAR(x[0], 0.5 / 1.425, 1e-10);  // substituting x2 = 1 - x1
+  EXPECT_NEAR(x[0] + x[1], 1.0, 1e-12);
+}
+
+TEST(GraphPaths, ComponentsDistancesAndPaths) {
+  Cancel none;
+  Graph g = make({1, 2, 3, 10}, {2, 3, 4, 11}, false, {}, {20});
+  std::vector<int64_t> comp = connected_components(g, none);
+  EXPECT_EQ(comp, (std::vector<int64_t>{0, 0, 0, 0, 1, 1, 2}));
+  std::vector<int64_t> d = bfs_distances(g, g.index_of(1), -1, TypeFilter(), none);
+  EXPECT_EQ(d, (std::vector<int64_t>{0, 1, 2, 3, -1, -1, -1}));
+  EXPECT_EQ(bfs_distances(g, 0, 2, TypeFilter(), none)[3], -1);
+  std::vector<index_t> p = shortest_path(g, g.index_of(4), g.index_of(1), false, none);
+  EXPECT_EQ(p, (std::vector<index_t>{3, 2, 1, 0}));
+  EXPECT_TRUE(shortest_path(g, 0, g.index_of(20), false, none).empty());
+}
+
+TEST(GraphPaths, DijkstraTakesTheLightRoute) {
+  Cancel none;
+  Graph g = make({1, 1, 2}, {3, 2, 3}, false, {5.0, 1.0, 1.5});
+  std::vector<double> d = dijkstra_distances(g, 0, none);
+  EXPECT_DOUBLE_EQ(d[2], 2.5);
+  EXPECT_EQ(shortest_path(g, 0, 2, true, none), (std::vector<index_t>{0, 1, 2}));
+  EXPECT_EQ(shortest_path(g, 0, 2, false, none), (std::vector<index_t>{0, 2}));
+}
+
+TEST(GraphPaths, StrongestPathMaximisesTheProduct) {
+  Cancel none;
+  // direct 0.5 vs 0.9 * 0.9 = 0.81 through 2
+  Graph g = make({1, 1, 2}, {3, 2, 3}, false, {0.5, 0.9, 0.9});
+  StrongestPath p = strongest_path(g, 0, 2, none);
+  EXPECT_EQ(p.path, (std::vector<index_t>{0, 1, 2}));
+  EXPECT_NEAR(p.strength, 0.81, 1e-12);
+  Graph bad = make({1}, {2}, false, {1.5});
+  EXPECT_THROW(strongest_path(bad, 0, 1, none), std::invalid_argument);
+}
+
+TEST(GraphBetweenness, PathAndStarByHand) {
+  Cancel none;
+  // path 1-2-3: node 2 lies on the only 1..3 path; normalized 1/((n-1)(n-2)/2) = 1
+  Graph path = make({1, 2}, {2, 3});
+  std::vector<double> b = betweenness(path, {}, false, true, none);
+  EXPECT_DOUBLE_EQ(b[1], 1.0);
+  EXPECT_DOUBLE_EQ(b[0], 0.0);
+  // star with 4 leaves: centre on C(4,2) = 6 pairs, unnormalized
+  Graph star = make({0, 0, 0, 0}, {1, 2, 3, 4});
+  EXPECT_DOUBLE_EQ(betweenness(star, {}, false, false, none)[0], 6.0);
+  // a square: two shortest paths between opposite corners, each middle gets 1/2 per pair
+  Graph square = make({1, 2, 3, 4}, {2, 3, 4, 1});
+  EXPECT_DOUBLE_EQ(betweenness(square, {}, false, false, none)[0], 0.5);
+}
+
+TEST(GraphCommunities, TwoTrianglesSplitAtTheBridge) {
+  Cancel none;
+  Graph g = barbell();
+  Communities c = louvain(g, 1.0, 0, 1, true, none);
+  EXPECT_EQ(c.label[0], c.label[1]);
+  EXPECT_EQ(c.label[0], c.label[2]);
+  EXPECT_EQ(c.label[3], c.label[5]);
+  EXPECT_NE(c.label[0], c.label[3]);
+  // 7 edges; each side has 3 internal edges and degree sum 7: 2*(3/7 - (7/14)^2)
+  EXPECT_NEAR(c.modularity, 2 * (3.0 / 7 - 0.25), 1e-12);
+  EXPECT_NEAR(modularity(g, c.label, 1.0, true), c.modularity, 1e-15);
+}
+
+TEST(GraphSimilarity, JaccardAndAdamicAdarByHand) {
+  Cancel none;
+  // 1 and 2 share 3 and 4; 1 also knows 5.  N(1)={3,4,5}, N(2)={3,4}
+  Graph g = make({1, 1, 1, 2, 2}, {3, 4, 5, 3, 4});
+  Scored s = similarity(g, 0, Similarity::Jaccard, 0, none);
+  ASSERT_EQ(s.node.size(), 1u);
+  EXPECT_EQ(s.node[0], 1u);
+  EXPECT_DOUBLE_EQ(s.score[0], 2.0 / 3.0);
+  std::vector<double> aa = pair_similarity(g, {0}, {1}, Similarity::AdamicAdar, none);
+  EXPECT_DOUBLE_EQ(aa[0], 2.0 / std::log(2.0));
+  EXPECT_EQ(shared_neighbors(g, 0, 1, TypeFilter()), (std::vector<index_t>{2, 3}));
+}
+
+TEST(GraphTypes, FilterRestrictsWalks) {
+  Cancel none;
+  Graph g = make({1, 1, 2}, {2, 3, 4}, false, {}, {}, {0, 1, 0});
+  EXPECT_EQ(neighbors(g, 0, TypeFilter({0})), (std::vector<index_t>{1}));
+  EXPECT_TRUE(neighbors(g, 0, TypeFilter(std::vector<uint8_t>{})).empty());
+  std::vector<int64_t> d = bfs_distances(g, 0, -1, TypeFilter({0}), none);
+  EXPECT_EQ(d, (std::vector<int64_t>{0, 1, -1, 2}));
+  Graph sub = g.subgraph({0, 1, 2}, TypeFilter({1}));
+  EXPECT_EQ(sub.num_edges(), 1u);
+}
+
+TEST(GraphCancel, LongRunsStopWhenAsked) {
+  Graph g = barbell();
+  Cancel stop([] { return true; }, 1);
+  EXPECT_THROW(pagerank(g, {}, stop), Interrupted);
+  EXPECT_THROW(betweenness(g, {}, false, true, stop), Interrupted);
+}
+
+TEST(GraphPaths, BottomUpLevelsOfAStarGiveTheSameAnswers) {
+  // From a leaf, the centre's level holds nearly every edge, so the search
+  // switches to bottom-up steps; leaves are at 2 hops, the tail beyond.
+  Cancel none;
+  std::vector<int64_t> src, dst;
+  for (int64_t leaf = 1; leaf <= 200; ++leaf) {
+    src.push_back(0);
+    dst.push_back(leaf);
+  }
+  src.push_back(200);
+  dst.push_back(1000);  // a tail behind leaf 200
+  Graph g = make(src, dst);
+  std::vector<int64_t> d = bfs_distances(g, g.index_of(1), -1, TypeFilter(), none);
+  EXPECT_EQ(d[g.index_of(0)], 1);
+  EXPECT_EQ(d[g.index_of(150)], 2);
+  EXPECT_EQ(d[g.index_of(1000)], 3);
+  std::vector<index_t> p = shortest_path(g, g.index_of(1), g.index_of(1000), false, none);
+  EXPECT_EQ(p.size(), 4u);
+  // every leaf pair's only path runs through the centre: C(200, 2) pairs,
+  // plus the tail's 200 paths through leaf 200 also cross the centre (199 of them)
+  std::vector<double> b = betweenness(g, {}, false, false, none);
+  EXPECT_DOUBLE_EQ(b[g.index_of(0)], 200.0 * 199 / 2 + 199);
+  EXPECT_DOUBLE_EQ(b[g.index_of(200)], 200.0);
+}
