@@ -74,11 +74,11 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
   struct Acc {
     int64_t last = INT64_MIN;
     int64_t count = 0;
-    double sum = 0.0;
+    KahanSum sum;
     void add(int64_t d, double a) {
       last = std::max(last, d);
       ++count;
-      sum += a;
+      sum.add(a);
     }
   };
   const int64_t cutoff = as_of ? *as_of : INT64_MAX;
@@ -114,7 +114,7 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
     out.customer.push_back(key_of.empty() ? span.lo + static_cast<int64_t>(g) : key_of[g]);
     out.last.push_back(acc[g].last);
     out.frequency.push_back(acc[g].count);
-    out.monetary.push_back(acc[g].sum);
+    out.monetary.push_back(acc[g].sum.sum);
     latest = std::max(latest, acc[g].last);
   }
   out.as_of = as_of ? *as_of : (out.customer.empty() ? 0 : latest + kNsPerDay);

@@ -17,13 +17,15 @@ GroupStats group_stats(const int64_t* key, size_t n, const std::vector<const dou
   for (uint32_t c : groups.code) ++out.rows[c];
   for (const double* col : columns) {
     std::vector<int64_t> count(groups.size(), 0);
-    std::vector<double> sum(groups.size(), 0.0);
+    std::vector<KahanSum> acc(groups.size());
     for (size_t i = 0; i < n; ++i) {
       if (std::isnan(col[i])) continue;
       ++count[groups.code[i]];
-      sum[groups.code[i]] += col[i];
+      acc[groups.code[i]].add(col[i]);
       cancel.tick();
     }
+    std::vector<double> sum(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) sum[g] = acc[g].sum;
     out.count.push_back(std::move(count));
     out.sum.push_back(std::move(sum));
   }

@@ -45,6 +45,20 @@ std::vector<uint32_t> stable_argsort(const double* value, size_t n);
 void require_finite(const double* value, size_t n, const char* kind, const char* field);
 void require_times(const int64_t* ns, size_t n, const char* kind, const char* field);
 
+// Compensated (Kahan) running sum, the same steps in the same row order as
+// pandas' groupby sum, so totals agree to the bit and near-equal totals rank
+// the same way in both.
+struct KahanSum {
+  double sum = 0.0, comp = 0.0;
+  void add(double v) {
+    const double y = v - comp;
+    const double t = sum + y;
+    comp = (t - sum) - y;
+    if (comp != comp) comp = 0.0;  // inf - inf: keep the sum's own inf/NaN
+    sum = t;
+  }
+};
+
 constexpr int64_t kNsPerDay = 86400LL * 1000000000LL;
 constexpr int64_t kNaT = INT64_MIN;  // NumPy's NaT as int64
 
