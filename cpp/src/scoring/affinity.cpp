@@ -126,7 +126,7 @@ Rules association_rules(const Itemsets& sets, double min_confidence, Cancel& can
   Rules out;
   out.antecedent_offset.push_back(0);
   out.consequent_offset.push_back(0);
-  if (sets.baskets == 0) return out;
+  if (sets.baskets == 0 || min_confidence > 1) return out;  // no rule can pass
   // Itemsets keyed by their items; every subset of a frequent set is frequent
   // (and so present) by the downward closure of support.
   std::unordered_map<std::string, int64_t> count_of;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <numeric>
 #include <string>
 
@@ -181,6 +184,14 @@ std::vector<uint32_t> stable_argsort(const double* value, size_t n) {
   for (size_t i = 0; i < n; ++i) key[i] = ordered_bits(value[i]), idx[i] = static_cast<uint32_t>(i);
   radix_sort_u64(key, idx);
   return idx;
+}
+
+void advise_huge_pages(void* p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure just means small pages
+#else
+  (void)p, (void)bytes;
+#endif
 }
 
 void require_finite(const double* value, size_t n, const char* kind, const char* field) {

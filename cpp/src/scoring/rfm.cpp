@@ -1,6 +1,7 @@
 #include "crmcore/scoring/rfm.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <stdexcept>
 
@@ -8,38 +9,28 @@
 
 namespace crmcore::scoring {
 
-std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, bool higher_is_better,
-                                    Ties ties) {
-  if (bins < 1 || bins > 100) throw std::invalid_argument("bins must be between 1 and 100");
-  // Only the bins' edges need the full order: the element at rank p falls in
-  // bin max(1, ceil(p * bins / (n-1))), so bin k ends at rank
-  // floor(k (n-1) / bins). Selecting those few edge elements (in (value,
-  // position) order) and comparing every element with them is O(n log bins),
-  // where sorting would be O(n log n).
-  struct Item {
-    double good;
-    uint32_t pos;
-    bool operator<(const Item& o) const { return good < o.good || (good == o.good && pos < o.pos); }
-  };
-  std::vector<Item> items(n);
-  for (size_t i = 0; i < n; ++i) items[i] = Item{(higher_is_better ? value[i] : -value[i]) + 0.0, uint32_t(i)};
-  std::vector<int8_t> score(n, 1);
-  if (n < 2 || bins == 1) return score;
-  std::vector<size_t> edge_rank(bins - 1);
-  for (int k = 1; k < bins; ++k) edge_rank[k - 1] = static_cast<size_t>(k) * (n - 1) / bins;
-  std::vector<Item> work = items;
-  // Select the middle edge, then the edges of each half within that half.
+namespace {
+
+struct Item {
+  uint64_t key;  // order-preserving bits of the value
+  uint32_t pos;  // ties by position: ascending customer id
+  bool operator<(const Item& o) const { return key < o.key || (key == o.key && pos < o.pos); }
+};
+
+// The items at the given ranks (ascending) of the (key, pos) order, by
+// repeated selection: the middle edge first, then each half's edges.
+std::vector<Item> edges_by_selection(std::vector<Item> work, const std::vector<size_t>& rank) {
   struct Span {
-    size_t lo, hi;        // range of work[] known to hold ranks lo..hi-1
-    size_t e_lo, e_hi;    // edges still to place: edge_rank[e_lo..e_hi)
+    size_t lo, hi;      // work[lo, hi) holds exactly the ranks lo..hi-1
+    size_t e_lo, e_hi;  // edges still to place: rank[e_lo..e_hi)
   };
-  std::vector<Span> todo{{0, n, 0, edge_rank.size()}};
-  std::vector<Item> edge(edge_rank.size());
+  std::vector<Item> edge(rank.size());
+  std::vector<Span> todo{{0, work.size(), 0, rank.size()}};
   while (!todo.empty()) {
     Span s = todo.back();
     todo.pop_back();
     if (s.e_lo >= s.e_hi) continue;
-    const size_t mid = (s.e_lo + s.e_hi) / 2, r = edge_rank[mid];
+    const size_t mid = (s.e_lo + s.e_hi) / 2, r = rank[mid];
     // With fewer elements than bins, ranks repeat; a rank outside the span
     // was selected already and sits in place.
     if (r >= s.lo && r < s.hi) std::nth_element(work.begin() + s.lo, work.begin() + r, work.begin() + s.hi);
@@ -47,21 +38,90 @@ std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, boo
     todo.push_back({s.lo, std::max(s.lo, std::min(r, s.hi)), s.e_lo, mid});
     todo.push_back({std::min(s.hi, std::max(r + 1, s.lo)), s.hi, mid + 1, s.e_hi});
   }
+  return edge;
+}
+
+// The same edges from a histogram of the keys: only the items in the buckets
+// that hold an edge need ordering. Falls back to selection when the values
+// crowd into those few buckets.
+std::vector<Item> edges_by_histogram(const std::vector<Item>& items, const std::vector<size_t>& rank) {
+  const size_t n = items.size();
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (const Item& it : items) lo = std::min(lo, it.key), hi = std::max(hi, it.key);
+  int shift = 0;
+  while (((hi - lo) >> shift) >= (1u << 16)) ++shift;
+  const size_t buckets = static_cast<size_t>((hi - lo) >> shift) + 1;
+  std::vector<uint32_t> start(buckets + 1, 0);
+  for (const Item& it : items) ++start[((it.key - lo) >> shift) + 1];
+  for (size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
+  // The bucket of each edge, and how many items those buckets hold.
+  std::vector<size_t> edge_bucket(rank.size());
+  std::vector<char> wanted(buckets, 0);
+  size_t candidates = 0;
+  for (size_t k = 0; k < rank.size(); ++k) {
+    const size_t b = std::upper_bound(start.begin(), start.end(), static_cast<uint32_t>(rank[k])) - start.begin() - 1;
+    edge_bucket[k] = b;
+    if (!wanted[b]) wanted[b] = 1, candidates += start[b + 1] - start[b];
+  }
+  if (candidates > n / 4) return edges_by_selection(items, rank);
+  std::vector<Item> cand;
+  cand.reserve(candidates);
+  for (const Item& it : items)
+    if (wanted[(it.key - lo) >> shift]) cand.push_back(it);
+  std::sort(cand.begin(), cand.end());
+  // cand holds whole buckets in key order: a bucket's first candidate sits
+  // after all candidates of earlier wanted buckets.
+  std::vector<size_t> offset(buckets, 0);
+  size_t seen = 0;
+  for (size_t b = 0; b < buckets; ++b)
+    if (wanted[b]) offset[b] = seen, seen += start[b + 1] - start[b];
+  std::vector<Item> edge(rank.size());
+  for (size_t k = 0; k < rank.size(); ++k) {
+    const size_t b = edge_bucket[k];
+    edge[k] = cand[offset[b] + (rank[k] - start[b])];
+  }
+  return edge;
+}
+
+inline uint64_t order_bits(double v) {
+  v += 0.0;  // -0.0 and 0.0 are equal values and must tie
+  uint64_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u & (1ULL << 63)) ? ~u : (u | (1ULL << 63));
+}
+
+}  // namespace
+
+std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, bool higher_is_better,
+                                    Ties ties) {
+  if (bins < 1 || bins > 100) throw std::invalid_argument("bins must be between 1 and 100");
+  std::vector<int8_t> score(n, 1);
+  if (n < 2 || bins == 1) return score;
+  // Only the bins' edges need the full order: the element at rank p falls in
+  // bin max(1, ceil(p * bins / (n-1))), so bin k ends at rank
+  // floor(k (n-1) / bins). Find those few edge elements, then score every
+  // element by how many edges come before it: O(n), where sorting would be
+  // O(n log n).
+  std::vector<Item> items(n);
+  for (size_t i = 0; i < n; ++i)
+    items[i] = Item{order_bits(higher_is_better ? value[i] : -value[i]), static_cast<uint32_t>(i)};
+  std::vector<size_t> edge_rank(bins - 1);
+  for (int k = 1; k < bins; ++k) edge_rank[k - 1] = static_cast<size_t>(k) * (n - 1) / bins;
+  const std::vector<Item> edge = edges_by_histogram(items, edge_rank);
   for (size_t i = 0; i < n; ++i) {
-    // Score = 1 + the number of bins that end before this element.
     const Item& it = items[i];
-    size_t above = 0;
+    size_t before;
     if (ties == Ties::First) {
       // Edges strictly before it: the element that ends a bin belongs to it.
-      above = std::lower_bound(edge.begin(), edge.end(), it) - edge.begin();
+      before = std::lower_bound(edge.begin(), edge.end(), it) - edge.begin();
     } else {
       // A run of equal values takes the score of its first member, which
-      // lies after exactly the edges of smaller value.
-      above = std::lower_bound(edge.begin(), edge.end(), it.good,
-                               [](const Item& a, double g) { return a.good < g; }) -
-              edge.begin();
+      // comes after exactly the edges of smaller value.
+      before = std::lower_bound(edge.begin(), edge.end(), it.key,
+                                [](const Item& e, uint64_t key) { return e.key < key; }) -
+               edge.begin();
     }
-    score[i] = static_cast<int8_t>(1 + above);
+    score[i] = static_cast<int8_t>(1 + before);
   }
   return score;
 }
@@ -83,14 +143,18 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
   };
   const int64_t cutoff = as_of ? *as_of : INT64_MAX;
   const KeySpan span = key_span(customer, n);
-  std::vector<Acc> acc;
   std::vector<int64_t> key_of;
+  Groups groups;
+  if (!span.dense) {
+    groups = group_keys(customer, n, cancel);
+    key_of = std::move(groups.keys);
+  }
+  SlotTable<Acc> acc(span.dense ? (n ? span.range + 1 : 0) : key_of.size());
   if (span.dense && n > 0) {
     // Dense ids aggregate straight into a table indexed by id. The table
     // outgrows the CPU caches at about a million customers, so the slot of a
     // row a little ahead is prefetched while this one is added. (Partitioning
     // the rows by id block first measured slower.)
-    acc.assign(span.range + 1, Acc{});
     constexpr size_t kAhead = 32;
     const int64_t lo = span.lo;
     for (size_t i = 0; i < n; ++i) {
@@ -99,13 +163,10 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
       cancel.tick();
     }
   } else {
-    Groups groups = group_keys(customer, n, cancel);
-    acc.assign(groups.size(), Acc{});
     for (size_t i = 0; i < n; ++i) {
       if (date[i] <= cutoff) acc[groups.code[i]].add(date[i], amount[i]);
       cancel.tick();
     }
-    key_of = std::move(groups.keys);
   }
   Rfm out;
   int64_t latest = INT64_MIN;

@@ -4,6 +4,10 @@
 // ascending key order, so every per-customer result comes out sorted by id.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <type_traits>
+#include <algorithm>
 #include <vector>
 
 #include "crmcore/cancel.hpp"
@@ -44,6 +48,34 @@ std::vector<uint32_t> stable_argsort(const double* value, size_t n);
 // Inputs checks shared by the kernels: a missing value names its row.
 void require_finite(const double* value, size_t n, const char* kind, const char* field);
 void require_times(const int64_t* ns, size_t n, const char* kind, const char* field);
+
+void advise_huge_pages(void* p, size_t bytes);
+
+// A table of per-id accumulators too big for the CPU caches, indexed at
+// random once per row. On Linux it asks for transparent huge pages: with 4 KiB
+// pages nearly every row would also miss the TLB.
+template <typename T>
+class SlotTable {
+ public:
+  explicit SlotTable(size_t n) : n_(n) {
+    constexpr size_t kHuge = size_t(1) << 21;
+    bytes_ = std::max<size_t>(kHuge, (n * sizeof(T) + kHuge - 1) / kHuge * kHuge);
+    data_ = static_cast<T*>(std::aligned_alloc(kHuge, bytes_));
+    if (!data_) throw std::bad_alloc();
+    advise_huge_pages(data_, bytes_);
+    for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
+  }
+  ~SlotTable() { std::free(data_); }
+  SlotTable(const SlotTable&) = delete;
+  SlotTable& operator=(const SlotTable&) = delete;
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  size_t size() const { return n_; }
+
+ private:
+  T* data_ = nullptr;
+  size_t n_ = 0, bytes_ = 0;
+};
 
 // Compensated (Kahan) running sum, the same steps in the same row order as
 // pandas' groupby sum, so totals agree to the bit and near-equal totals rank
