@@ -194,15 +194,22 @@ void advise_huge_pages(void* p, size_t bytes) {
 #endif
 }
 
+void throw_missing_value(const char* kind, size_t row, const char* field) {
+  throw ValidationError(kind, static_cast<int64_t>(row), field, "is missing or not finite");
+}
+
+void throw_missing_time(const char* kind, size_t row, const char* field) {
+  throw ValidationError(kind, static_cast<int64_t>(row), field, "is missing (NaT)");
+}
+
 void require_finite(const double* value, size_t n, const char* kind, const char* field) {
   for (size_t i = 0; i < n; ++i)
-    if (!std::isfinite(value[i]))
-      throw ValidationError(kind, static_cast<int64_t>(i), field, "is missing or not finite");
+    if (!std::isfinite(value[i])) throw_missing_value(kind, i, field);
 }
 
 void require_times(const int64_t* ns, size_t n, const char* kind, const char* field) {
   for (size_t i = 0; i < n; ++i)
-    if (ns[i] == kNaT) throw ValidationError(kind, static_cast<int64_t>(i), field, "is missing (NaT)");
+    if (ns[i] == kNaT) throw_missing_time(kind, i, field);
 }
 
 }  // namespace crmcore::scoring

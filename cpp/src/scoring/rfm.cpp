@@ -1,6 +1,7 @@
 #include "crmcore/scoring/rfm.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <future>
 #include <stdexcept>
@@ -17,35 +18,11 @@ struct Item {
   bool operator<(const Item& o) const { return key < o.key || (key == o.key && pos < o.pos); }
 };
 
-// The items at the given ranks (ascending) of the (key, pos) order, by
-// repeated selection: the middle edge first, then each half's edges.
-std::vector<Item> edges_by_selection(std::vector<Item> work, const std::vector<size_t>& rank) {
-  struct Span {
-    size_t lo, hi;      // work[lo, hi) holds exactly the ranks lo..hi-1
-    size_t e_lo, e_hi;  // edges still to place: rank[e_lo..e_hi)
-  };
-  std::vector<Item> edge(rank.size());
-  std::vector<Span> todo{{0, work.size(), 0, rank.size()}};
-  while (!todo.empty()) {
-    Span s = todo.back();
-    todo.pop_back();
-    if (s.e_lo >= s.e_hi) continue;
-    const size_t mid = (s.e_lo + s.e_hi) / 2, r = rank[mid];
-    // With fewer elements than bins, ranks repeat; a rank outside the span
-    // was selected already and sits in place.
-    if (r >= s.lo && r < s.hi) std::nth_element(work.begin() + s.lo, work.begin() + r, work.begin() + s.hi);
-    edge[mid] = work[r];
-    todo.push_back({s.lo, std::max(s.lo, std::min(r, s.hi)), s.e_lo, mid});
-    todo.push_back({std::min(s.hi, std::max(r + 1, s.lo)), s.hi, mid + 1, s.e_hi});
-  }
-  return edge;
-}
-
-// The same edges from a histogram of the keys: only the items in the buckets
-// that hold an edge need ordering. Falls back to selection when the values
-// crowd into those few buckets.
+// The items at the given ranks (ascending) of the (key, pos) order, from a
+// histogram of the keys: only the items in the few buckets that hold an edge
+// need ordering, and a bucket of one repeated value (a frequency everybody
+// shares) is already in order, since items come in position order.
 std::vector<Item> edges_by_histogram(const std::vector<Item>& items, const std::vector<size_t>& rank) {
-  const size_t n = items.size();
   uint64_t lo = UINT64_MAX, hi = 0;
   for (const Item& it : items) lo = std::min(lo, it.key), hi = std::max(hi, it.key);
   int shift = 0;
@@ -54,31 +31,32 @@ std::vector<Item> edges_by_histogram(const std::vector<Item>& items, const std::
   std::vector<uint32_t> start(buckets + 1, 0);
   for (const Item& it : items) ++start[((it.key - lo) >> shift) + 1];
   for (size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
-  // The bucket of each edge, and how many items those buckets hold.
+  // The bucket of each edge; the wanted buckets' items go to cand, bucket by
+  // bucket, each at offset[b].
   std::vector<size_t> edge_bucket(rank.size());
-  std::vector<char> wanted(buckets, 0);
-  size_t candidates = 0;
+  const size_t kUnwanted = SIZE_MAX;
+  std::vector<size_t> offset(buckets, kUnwanted);
   for (size_t k = 0; k < rank.size(); ++k) {
     const size_t b = std::upper_bound(start.begin(), start.end(), static_cast<uint32_t>(rank[k])) - start.begin() - 1;
     edge_bucket[k] = b;
-    if (!wanted[b]) wanted[b] = 1, candidates += start[b + 1] - start[b];
+    offset[b] = 0;
   }
-  if (candidates > n / 4) return edges_by_selection(items, rank);
-  std::vector<Item> cand;
-  cand.reserve(candidates);
-  for (const Item& it : items)
-    if (wanted[(it.key - lo) >> shift]) cand.push_back(it);
-  std::sort(cand.begin(), cand.end());
-  // cand holds whole buckets in key order: a bucket's first candidate sits
-  // after all candidates of earlier wanted buckets.
-  std::vector<size_t> offset(buckets, 0);
-  size_t seen = 0;
+  size_t total = 0;
   for (size_t b = 0; b < buckets; ++b)
-    if (wanted[b]) offset[b] = seen, seen += start[b + 1] - start[b];
+    if (offset[b] != kUnwanted) offset[b] = total, total += start[b + 1] - start[b];
+  std::vector<Item> cand(total);
+  std::vector<size_t> fill = offset;
+  for (const Item& it : items) {
+    const size_t b = (it.key - lo) >> shift;
+    if (offset[b] != kUnwanted) cand[fill[b]++] = it;
+  }
   std::vector<Item> edge(rank.size());
   for (size_t k = 0; k < rank.size(); ++k) {
     const size_t b = edge_bucket[k];
-    edge[k] = cand[offset[b] + (rank[k] - start[b])];
+    auto first = cand.begin() + offset[b], last = first + (start[b + 1] - start[b]);
+    auto by_key = [](const Item& x, const Item& y) { return x.key < y.key; };
+    if (!std::is_sorted(first, last, by_key)) std::stable_sort(first, last, by_key);
+    edge[k] = *(first + (rank[k] - start[b]));
   }
   return edge;
 }
@@ -128,8 +106,12 @@ std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, boo
 
 Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size_t n,
         std::optional<int64_t> as_of, int bins, Ties ties, Cancel& cancel) {
-  require_times(date, n, "transactions", "date");
-  require_finite(amount, n, "transactions", "amount");
+  // Missing values are caught inside the one pass over the rows rather than
+  // by two more passes over 10 million of them.
+  auto check = [&](size_t i) {
+    if (__builtin_expect(date[i] == kNaT, 0)) throw_missing_time("transactions", i, "date");
+    if (__builtin_expect(!std::isfinite(amount[i]), 0)) throw_missing_value("transactions", i, "amount");
+  };
   // One record per customer keeps the three running values on one cache line.
   struct Acc {
     int64_t last = INT64_MIN;
@@ -159,16 +141,24 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
     const int64_t lo = span.lo;
     for (size_t i = 0; i < n; ++i) {
       if (i + kAhead < n) __builtin_prefetch(&acc[static_cast<uint64_t>(customer[i + kAhead] - lo)], 1, 1);
+      check(i);
       if (date[i] <= cutoff) acc[static_cast<uint64_t>(customer[i] - lo)].add(date[i], amount[i]);
       cancel.tick();
     }
   } else {
     for (size_t i = 0; i < n; ++i) {
+      check(i);
       if (date[i] <= cutoff) acc[groups.code[i]].add(date[i], amount[i]);
       cancel.tick();
     }
   }
   Rfm out;
+  size_t active = 0;
+  for (size_t g = 0; g < acc.size(); ++g) active += acc[g].count > 0;
+  out.customer.reserve(active);
+  out.last.reserve(active);
+  out.frequency.reserve(active);
+  out.monetary.reserve(active);
   int64_t latest = INT64_MIN;
   for (size_t g = 0; g < acc.size(); ++g) {
     if (acc[g].count == 0) continue;

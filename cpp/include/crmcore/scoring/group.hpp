@@ -46,6 +46,8 @@ GroupedRows rows_by_group(const Groups& groups);
 std::vector<uint32_t> stable_argsort(const double* value, size_t n);
 
 // Inputs checks shared by the kernels: a missing value names its row.
+[[noreturn]] void throw_missing_value(const char* kind, size_t row, const char* field);
+[[noreturn]] void throw_missing_time(const char* kind, size_t row, const char* field);
 void require_finite(const double* value, size_t n, const char* kind, const char* field);
 void require_times(const int64_t* ns, size_t n, const char* kind, const char* field);
 
