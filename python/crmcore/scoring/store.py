@@ -12,7 +12,7 @@ from .. import _core
 __all__ = ["NOT_PURCHASES", "ScoringMethods"]
 
 # Orders in these states are not purchases.
-NOT_PURCHASES = ("cancelled", "canceled", "refunded", "void")
+NOT_PURCHASES = ("cancelled", "canceled", "returned", "refunded", "void")
 
 
 class ScoringMethods:
