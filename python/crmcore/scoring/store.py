@@ -237,6 +237,28 @@ class ScoringMethods:
         out = deal_quadrants(deals, as_of=as_of, important_amount=important_amount, urgent_days=urgent_days)
         return deals[["customer_id", "name", "stage"]].join(out)
 
+    def deal_summary(self, as_of: Any = None, important_amount: float | None = None,
+                     urgent_days: float = 30.0) -> pd.DataFrame:
+        """:func:`crmcore.scoring.deal_summary` over the stored deals, for
+        every stored customer (zeros for those without deals).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> cid = db.add("customers", name="Ann")
+        >>> _ = db.add("deals", customer_id=cid, stage="won", amount=100.0)
+        >>> float(db.deal_summary().loc[cid, "won_amount"])
+        100.0
+        """
+        from .lifecycle import deal_summary
+
+        out = deal_summary(self.frame("deals"), as_of=as_of, important_amount=important_amount,
+                           urgent_days=urgent_days)
+        customers = self.frame("customers").index
+        counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
+        counts["win_rate"] = out["win_rate"].reindex(customers)
+        counts.index.name = "id"
+        return counts
+
     def satisfaction(self, promoter_min: int = 9, detractor_max: int = 6,
                      exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
         """:func:`crmcore.scoring.satisfaction` from the stored tickets and
