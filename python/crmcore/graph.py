@@ -464,7 +464,10 @@ class Graph:
     def plot_ego(self, n, k=1, ax=None, types=None, labels=None):
         """Draw the ego network of ``n`` with matplotlib (spring layout via NetworkX).
 
-        ``labels`` maps node id -> text (e.g. names). Returns the axes.
+        ``labels`` maps node id -> text (e.g. names); Chinese names need a
+        CJK font (Noto Sans CJK, WenQuanYi, SimHei, ...), and without one
+        such nodes show their id. Nodes are coloured by hops from ``n``, edges
+        drawn thicker when stronger. Returns the axes.
 
         >>> ax = Graph.from_edges([1, 1], [2, 3]).plot_ego(1)  # doctest: +SKIP
         """
@@ -480,12 +483,29 @@ class Graph:
         colors = [hop.get(v, k) for v in G.nodes()]
         widths = [1.0 + 2.0 * d.get("weight", 1.0) for _, _, d in G.edges(data=True)] if sub.weighted else 1.0
         nx.draw_networkx_edges(G, pos, ax=ax, width=widths, alpha=0.5)
-        nx.draw_networkx_nodes(G, pos, ax=ax, node_color=colors, cmap="viridis_r", node_size=300)
-        text = {v: str(labels.get(v, v)) if labels is not None else str(v) for v in G.nodes()}
-        nx.draw_networkx_labels(G, pos, labels=text, ax=ax, font_size=8)
-        ax.set_title(f"ego network of {labels.get(n, n) if labels is not None else n} ({k} hop{'s' if k != 1 else ''})")
+        nx.draw_networkx_nodes(G, pos, ax=ax, node_color=colors, cmap="viridis_r", node_size=250)
+        cjk = _cjk_font()
+
+        def text(v):
+            t = str(labels.get(v, v)) if labels is not None else str(v)
+            return t if cjk or not any(ord(ch) >= 0x2E80 for ch in t) else str(v)
+
+        family = ["DejaVu Sans", cjk] if cjk else "sans-serif"
+        nx.draw_networkx_labels(G, pos, labels={v: text(v) for v in G.nodes()}, ax=ax, font_size=7,
+                                font_family=family)
+        ax.set_title(f"ego network of {text(n)} ({k} hop{'s' if k != 1 else ''})", family=family)
         ax.set_axis_off()
         return ax
+
+
+def _cjk_font():
+    """Name of an installed font with Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    wanted = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+              "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS")
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in wanted if name in have), None)
 
 
 # ---- the store's relationship analyses -------------------------------------------

@@ -37,8 +37,8 @@ Differences from lifetimes 0.11.3 (all fixes; details in each class docstring):
   work in C++ over columns and run with pandas 3; rows with a missing customer
   id or date are ignored.
 - Not provided: ``lifetimes.plotting`` beyond the two matrix plots in
-  ``crmcore.clv.plotting``; ``utils.expected_cumulative_transactions`` and
-  ``utils.calculate_alive_path``; BG/BB ``generate_new_data``.
+  ``crmcore.clv.plotting``; ``utils.calculate_alive_path``; BG/BB
+  ``generate_new_data``.
 """
 from .fitters import (
     BaseFitter,
@@ -49,7 +49,12 @@ from .fitters import (
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
-from .utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from .utils import (
+    calibration_and_holdout_data,
+    expected_cumulative_transactions,
+    summary_data_from_transaction_data,
+    summary_from_store,
+)
 from . import generate_data, utils
 
 __all__ = [
@@ -61,7 +66,9 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
     "calibration_and_holdout_data",
+    "expected_cumulative_transactions",
     "generate_data",
     "summary_data_from_transaction_data",
+    "summary_from_store",
     "utils",
 ]
