@@ -11,7 +11,7 @@
 Every contender's answer is checked against crmcore's before its time counts.
 Run:
 
-    python benchmarks/bench_scoring.py [--rows 10000000] [--customers 1000000] [--repeat 3]
+    python benchmarks/bench_scoring.py [--rows 10000000] [--customers 1000000] [--repeat 3] [--only rfm]
 """
 import argparse
 import statistics
@@ -136,9 +136,12 @@ def main():
     ap.add_argument("--products", type=int, default=300)
     ap.add_argument("--min-support", type=float, default=0.002)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=["rfm", "affinity"], help="run one of the two comparisons")
     args = ap.parse_args()
-    bench_rfm(args.rows, args.customers, args.repeat)
-    bench_affinity(args.orders, args.products, args.min_support, args.repeat)
+    if args.only != "affinity":
+        bench_rfm(args.rows, args.customers, args.repeat)
+    if args.only != "rfm":
+        bench_affinity(args.orders, args.products, args.min_support, args.repeat)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 // Scoring kernels on tiny inputs whose answers are worked out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "crmcore/errors.hpp"
@@ -167,4 +169,28 @@ TEST(ScoringAffinity, ItemsetsAndRules) {
   // {3} -> {2}: every basket with 3 has 2.
   EXPECT_EQ(r.antecedent[3], 3);
   EXPECT_DOUBLE_EQ(r.confidence[3], 1.0);
+}
+
+TEST(ScoringRfm, QuantileScoresMatchAFullSortOnRandomInputs) {
+  // Reference: sort (value, position) and bin each rank with the qcut rule.
+  std::mt19937_64 rng(42);
+  for (int trial = 0; trial < 300; ++trial) {
+    const size_t n = 1 + rng() % 3000;
+    const int bins = 1 + static_cast<int>(rng() % 12);
+    const int distinct = 1 + static_cast<int>(rng() % 50);  // few distinct values: many ties
+    std::vector<double> v(n);
+    for (auto& x : v) x = trial % 2 ? static_cast<double>(rng() % distinct) : std::ldexp(double(rng() % 1000000), -10);
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+    std::vector<int8_t> first(n), min(n);
+    for (size_t p = 0; p < n; ++p) {
+      const size_t k = n > 1 ? (p * bins + (n - 2)) / (n - 1) : 1;
+      first[order[p]] = static_cast<int8_t>(std::max<size_t>(1, k));
+    }
+    for (size_t p = 0; p < n; ++p)
+      min[order[p]] = p > 0 && v[order[p]] == v[order[p - 1]] ? min[order[p - 1]] : first[order[p]];
+    ASSERT_EQ(quantile_scores(v.data(), n, bins, true, Ties::First), first) << "trial " << trial;
+    ASSERT_EQ(quantile_scores(v.data(), n, bins, true, Ties::Min), min) << "trial " << trial;
+  }
 }

@@ -363,6 +363,26 @@ def test_deal_quadrants():
     assert got.loc[2, "days_to_close"] == -12
 
 
+def test_deal_summary_matches_pandas():
+    rng = np.random.default_rng(14)
+    n = 300
+    deals = pd.DataFrame({"customer_id": rng.integers(1, 40, n), "amount": rng.uniform(10, 1000, n).round(2),
+                          "stage": rng.choice(["potential", "proposal", "won", "lost"], n),
+                          "probability": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+                          "expected_close": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(-30, 90, n), "D")})
+    got = scoring.deal_summary(deals, as_of="2024-01-01", important_amount=500, urgent_days=30)
+    d = deals.assign(open=deals.stage.isin(["potential", "proposal"]))
+    g = d.groupby("customer_id")
+    np.testing.assert_array_equal(got["open"], g["open"].sum())
+    np.testing.assert_allclose(got["pipeline"], g.apply(lambda x: x.amount[x.open].sum(), include_groups=False))
+    np.testing.assert_allclose(got["weighted_pipeline"], g.apply(
+        lambda x: (x.amount * x.probability.fillna(0))[x.open].sum(), include_groups=False))
+    urgent_big = d.open & (d.amount >= 500) & (d.expected_close <= pd.Timestamp("2024-01-31"))
+    np.testing.assert_array_equal(got["do_first"], urgent_big.groupby(d.customer_id).sum())
+    won, lost = g["stage"].apply(lambda s: (s == "won").sum()), g["stage"].apply(lambda s: (s == "lost").sum())
+    np.testing.assert_allclose(got["win_rate"], (won / (won + lost)).where(won + lost > 0))
+
+
 # -- satisfaction, loyalty, churn, health ----------------------------------
 
 def make_service(seed=3):
@@ -620,6 +640,8 @@ def test_store_affinity_and_deals(db):
     did = db.add("deals", customer_id=cid, stage="negotiating", amount=100.0, expected_close="2024-01-05")
     got = db.deal_quadrants(as_of="2024-01-01")
     assert got.loc[did, "quadrant"] == "do first" and got.loc[did, "customer_id"] == cid
+    summary = db.deal_summary(as_of="2024-01-01")
+    assert len(summary) == 42 and summary.loc[cid, "do_first"] == 1 and summary["pipeline"].sum() == 100.0
 
 
 def test_docstring_examples():

@@ -17,8 +17,8 @@ namespace {
 
 constexpr uint32_t kEmpty = UINT32_MAX;
 
-// LSD radix sort of (key, payload) by 16-bit digits; digits on which all keys
-// agree are skipped, so small ids cost one or two passes.
+// LSD radix sort of (key, payload); digits on which all keys agree are
+// skipped, so small ids cost one or two passes.
 void radix_sort_u64(std::vector<uint64_t>& key, std::vector<uint32_t>& payload) {
   const size_t n = key.size();
   if (n < 2) return;
@@ -60,15 +60,6 @@ void radix_sort_u64(std::vector<uint64_t>& key, std::vector<uint32_t>& payload) 
     key.swap(k2);
     payload.swap(p2);
   }
-}
-
-inline uint64_t ordered_bits(int64_t v) { return static_cast<uint64_t>(v) ^ (1ULL << 63); }
-
-inline uint64_t ordered_bits(double v) {
-  v += 0.0;  // -0.0 and 0.0 are equal values and must tie
-  uint64_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return (u & (1ULL << 63)) ? ~u : (u | (1ULL << 63));
 }
 
 inline uint64_t mix(uint64_t x) {

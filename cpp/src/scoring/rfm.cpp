@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <future>
 #include <stdexcept>
 
@@ -61,13 +60,6 @@ std::vector<Item> edges_by_histogram(const std::vector<Item>& items, const std::
   return edge;
 }
 
-inline uint64_t order_bits(double v) {
-  v += 0.0;  // -0.0 and 0.0 are equal values and must tie
-  uint64_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return (u & (1ULL << 63)) ? ~u : (u | (1ULL << 63));
-}
-
 }  // namespace
 
 std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, bool higher_is_better,
@@ -82,7 +74,7 @@ std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, boo
   // O(n log n).
   std::vector<Item> items(n);
   for (size_t i = 0; i < n; ++i)
-    items[i] = Item{order_bits(higher_is_better ? value[i] : -value[i]), static_cast<uint32_t>(i)};
+    items[i] = Item{ordered_bits(higher_is_better ? value[i] : -value[i]), static_cast<uint32_t>(i)};
   std::vector<size_t> edge_rank(bins - 1);
   for (int k = 1; k < bins; ++k) edge_rank[k - 1] = static_cast<size_t>(k) * (n - 1) / bins;
   const std::vector<Item> edge = edges_by_histogram(items, edge_rank);

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: F401 - used by the docstring example
 
 from .affinity import frequent_itemsets, product_affinity
 from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
-from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, lifecycle, rhythm
+from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import DEFAULT_SEGMENTS, rfm, segment
 from .store import ScoringMethods
@@ -30,6 +30,7 @@ __all__ = [
     "churn_risk",
     "classify",
     "deal_quadrants",
+    "deal_summary",
     "frequent_itemsets",
     "health",
     "lifecycle",

@@ -12,6 +12,7 @@ import pandas as pd
 from .. import _core
 from ._columns import NS_PER_HOUR, Keys, column, floats, times_ns
 from .lifecycle import rhythm
+from .rfm import rfm
 
 __all__ = ["DEFAULT_HEALTH_WEIGHTS", "churn_risk", "health", "loyalty", "satisfaction"]
 
@@ -246,8 +247,6 @@ def health(
     w = dict(DEFAULT_HEALTH_WEIGHTS) | dict(weights or {})
     risk = churn_risk(tx, customer, date, as_of, p_alive)
     loyal = loyalty(tx, customer, date, as_of)
-    from .rfm import rfm
-
     value = rfm(tx, customer, date, amount, as_of, bins=100)["m_score"]
     components = pd.DataFrame(
         {

@@ -11,7 +11,7 @@ import pandas as pd
 from .. import _core
 from ._columns import NS_PER_DAY, Keys, as_of_ns, column, floats, times_ns, timestamps, transactions
 
-__all__ = ["BUYER_TYPES", "STAGES", "classify", "deal_quadrants", "lifecycle", "rhythm"]
+__all__ = ["BUYER_TYPES", "STAGES", "classify", "deal_quadrants", "deal_summary", "lifecycle", "rhythm"]
 
 BUYER_TYPES = ["one-time", "occasional", "regular"]
 STAGES = ["prospect", "new", "active", "loyal", "at risk", "churned"]
@@ -266,3 +266,48 @@ def deal_quadrants(
         },
         index=deals.index,
     )
+
+
+def deal_summary(
+    deals: pd.DataFrame,
+    customer: str = "customer_id",
+    probability: str = "probability",
+    **quadrant_args: Any,
+) -> pd.DataFrame:
+    """Customers by the status of their deals: the pipeline each one holds.
+
+    Per customer id: ``open``, ``won``, ``lost`` (deal counts), ``pipeline``
+    (amount of open deals), ``weighted_pipeline`` (open amount x
+    ``probability``; a missing probability counts as 0), ``won_amount``,
+    ``do_first`` (open deals both important and urgent) and ``win_rate``
+    (won / (won + lost)). ``quadrant_args`` go to :func:`deal_quadrants`.
+
+    >>> deals = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [100.0, 50.0, 70.0],
+    ...                       "stage": ["won", "proposal", "lost"], "probability": [1.0, 0.5, 0.0],
+    ...                       "expected_close": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-01"])})
+    >>> deal_summary(deals, as_of="2024-01-15")[["open", "weighted_pipeline", "win_rate"]].values.tolist()
+    [[1.0, 25.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    q = deal_quadrants(deals, **quadrant_args)
+    known = column(deals, customer, "customer").notna().to_numpy()
+    q = q[known]
+    status = q["status"].to_numpy()
+    open_ = (status == "open").astype(np.float64)
+    amount = np.nan_to_num(q["amount"].to_numpy())
+    chance = floats(column(deals, probability, "probability"))[known] if probability in deals.columns \
+        else np.zeros(len(q))
+    columns = {
+        "open": open_,
+        "won": (status == "won").astype(np.float64),
+        "lost": (status == "lost").astype(np.float64),
+        "pipeline": open_ * amount,
+        "weighted_pipeline": open_ * amount * np.nan_to_num(chance),
+        "won_amount": (status == "won") * amount,
+        "do_first": (q["quadrant"] == "do first").to_numpy(dtype=np.float64),
+    }
+    keys = Keys(column(deals, customer, "customer")[known], "deals")
+    r = _core.group_stats(keys.codes, list(columns.values()), False)
+    out = pd.DataFrame(dict(zip(columns, r["sum"])), index=keys.index(r["key"], customer))
+    decided = out["won"] + out["lost"]
+    out["win_rate"] = (out["won"] / decided).where(decided > 0)
+    return out

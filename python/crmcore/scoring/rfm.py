@@ -41,18 +41,20 @@ def segment(r_score: Any, f_score: Any, bins: int = 5, segments: Sequence | None
     >>> list(segment([5, 1], [5, 1]))
     ['champions', 'lost']
     """
-    r = np.asarray(r_score, dtype=np.int64)
-    f = np.asarray(f_score, dtype=np.int64)
+    r = np.asarray(r_score, dtype=np.int32)
+    f = np.asarray(f_score, dtype=np.int32)
     if segments is None:
         segments = DEFAULT_SEGMENTS
         if bins != 5:
             r = -(-r * 5 // bins)
             f = -(-f * 5 // bins)
             bins = 5
+    if len(r) and (min(r.min(), f.min()) < 1 or max(r.max(), f.max()) > bins):
+        raise ValueError(f"scores must be between 1 and {bins}")
     names = list(dict.fromkeys(name for name, _, _ in segments))
     other = len(names)
     # A (bins+1)^2 lookup table filled from the rules, then one gather.
-    table = np.full((bins + 1, bins + 1), other, dtype=np.int64)
+    table = np.full((bins + 1, bins + 1), other, dtype=np.int16)
     filled = np.zeros_like(table, dtype=bool)
     for name, (r_lo, r_hi), (f_lo, f_hi) in segments:
         cell = np.zeros_like(filled)
@@ -60,10 +62,10 @@ def segment(r_score: Any, f_score: Any, bins: int = 5, segments: Sequence | None
         cell &= ~filled
         table[cell] = names.index(name)
         filled |= cell
-    codes = table[r, f]
+    codes = table.ravel()[r * (bins + 1) + f]
     if (codes == other).any():
         names.append("other")
-    return pd.Categorical.from_codes(codes, categories=names)
+    return pd.Categorical.from_codes(codes, categories=names, validate=False)
 
 
 def rfm(

@@ -8,11 +8,16 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .affinity import product_affinity
+from .health import churn_risk, health, loyalty, satisfaction
+from .lifecycle import classify, deal_quadrants, deal_summary, lifecycle
+from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
+from .rfm import rfm
 
 __all__ = ["NOT_PURCHASES", "ScoringMethods"]
 
 # Orders in these states are not purchases.
-NOT_PURCHASES = ("cancelled", "canceled", "refunded", "void")
+NOT_PURCHASES = ("cancelled", "canceled", "returned", "refunded", "void")
 
 
 class ScoringMethods:
@@ -89,8 +94,6 @@ class ScoringMethods:
         >>> float(db.rfm().loc[cid, "monetary"])
         9.5
         """
-        from .rfm import rfm
-
         return rfm(self._purchases(exclude_status), "customer_id", "ordered_at", "amount", as_of, bins, segments, ties)
 
     def profit(self, abc: Sequence[float] = (0.8, 0.95), exclude_status: Sequence[str] = NOT_PURCHASES):
@@ -104,8 +107,6 @@ class ScoringMethods:
         >>> float(db.profit().loc[cid, "profit"])
         6.0
         """
-        from .profit import profit
-
         orders = self._costed_purchases(exclude_status)
         out = profit(orders, "customer_id", "ordered_at", "amount", "cost", abc)
         out.attrs.update(orders.attrs)
@@ -121,8 +122,6 @@ class ScoringMethods:
         >>> len(db.profit_by_period("M"))
         1
         """
-        from .profit import profit_by_period
-
         return profit_by_period(self._costed_purchases(exclude_status), "customer_id", "ordered_at", "amount",
                                 "cost", freq)
 
@@ -138,8 +137,6 @@ class ScoringMethods:
         >>> str(db.profit_tiers().loc[cid, "abc"])
         'A'
         """
-        from .profit import profit_tiers
-
         return profit_tiers(self._costed_purchases(exclude_status), "customer_id", "ordered_at", "amount", "cost",
                             freq, period, abc, vip_top, super_top)
 
@@ -156,8 +153,6 @@ class ScoringMethods:
         >>> float(db.product_profit().loc[pid, "margin"])
         0.6
         """
-        from .profit import product_profit
-
         out = product_profit(self._lines(), abc=abc)
         products = self.frame("products")
         return products[["sku", "name", "category"]].reindex(out.index).join(out)
@@ -173,8 +168,6 @@ class ScoringMethods:
         >>> float(db.staff_performance().loc[sid, "profit"])
         6.0
         """
-        from .profit import staff_performance
-
         out = staff_performance(self._costed_purchases(exclude_status))
         staff = self.frame("staff")
         return staff[["name", "team"]].reindex(out.index).join(out)
@@ -192,8 +185,6 @@ class ScoringMethods:
         >>> bool(db.classify().loc[cid, "valid"])
         True
         """
-        from .lifecycle import classify
-
         out = classify(self._purchases(exclude_status), "customer_id", "ordered_at", "amount", as_of,
                        regular_min_purchases, regular_max_cv, active_days, self.referral_counts(),
                        self.frame("customers"))
@@ -212,8 +203,6 @@ class ScoringMethods:
         >>> str(db.lifecycle().loc[cid, "stage"])
         'prospect'
         """
-        from .lifecycle import lifecycle
-
         out = lifecycle(self._purchases(exclude_status), "customer_id", "ordered_at", "amount", as_of,
                         self.frame("customers").index, **thresholds)
         out.index.name = "id"
@@ -231,11 +220,29 @@ class ScoringMethods:
         >>> db.deal_quadrants(as_of="2024-01-01").loc[did, "quadrant"]
         'do first'
         """
-        from .lifecycle import deal_quadrants
-
         deals = self.frame("deals")
         out = deal_quadrants(deals, as_of=as_of, important_amount=important_amount, urgent_days=urgent_days)
         return deals[["customer_id", "name", "stage"]].join(out)
+
+    def deal_summary(self, as_of: Any = None, important_amount: float | None = None,
+                     urgent_days: float = 30.0) -> pd.DataFrame:
+        """:func:`crmcore.scoring.deal_summary` over the stored deals, for
+        every stored customer (zeros for those without deals).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> cid = db.add("customers", name="Ann")
+        >>> _ = db.add("deals", customer_id=cid, stage="won", amount=100.0)
+        >>> float(db.deal_summary().loc[cid, "won_amount"])
+        100.0
+        """
+        out = deal_summary(self.frame("deals"), as_of=as_of, important_amount=important_amount,
+                           urgent_days=urgent_days)
+        customers = self.frame("customers").index
+        counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
+        counts["win_rate"] = out["win_rate"].reindex(customers)
+        counts.index.name = "id"
+        return counts
 
     def satisfaction(self, promoter_min: int = 9, detractor_max: int = 6,
                      exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
@@ -249,9 +256,6 @@ class ScoringMethods:
         >>> float(db.satisfaction().loc[cid, "nps"])
         100.0
         """
-        from .rfm import rfm
-        from .health import satisfaction
-
         purchases = rfm(self._purchases(exclude_status), "customer_id", "ordered_at", "amount")["frequency"]
         return satisfaction(self.frame("tickets"), self.frame("surveys"), purchases=purchases,
                             promoter_min=promoter_min, detractor_max=detractor_max)
@@ -267,8 +271,6 @@ class ScoringMethods:
         >>> float(db.loyalty().loc[cid, "repeat_score"])
         0.0
         """
-        from .health import loyalty
-
         return loyalty(self._purchases(exclude_status), "customer_id", "ordered_at", as_of, tenure_full_days, weights)
 
     def churn_risk(self, as_of: Any = None, p_alive: pd.Series | None = None, prior_weight: float = 1.0,
@@ -282,8 +284,6 @@ class ScoringMethods:
         >>> bool(0 <= db.churn_risk().loc[cid, "churn_risk"] <= 1)
         True
         """
-        from .health import churn_risk
-
         return churn_risk(self._purchases(exclude_status), "customer_id", "ordered_at", as_of, p_alive,
                           prior_weight, alive_weight)
 
@@ -298,8 +298,6 @@ class ScoringMethods:
         >>> bool(0 <= db.health().loc[cid, "health"] <= 100)
         True
         """
-        from .health import health
-
         tickets, surveys = self.frame("tickets"), self.frame("surveys")
         return health(self._purchases(exclude_status), "customer_id", "ordered_at", "amount", as_of,
                       tickets if len(tickets) else None, surveys if len(surveys) else None, p_alive, weights)
@@ -317,7 +315,5 @@ class ScoringMethods:
         >>> len(db.product_affinity(min_support=0.5))
         2
         """
-        from .affinity import product_affinity
-
         return product_affinity(self.frame("order_lines"), min_support=min_support, min_confidence=min_confidence,
                                 max_len=max_len)

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <type_traits>
 #include <algorithm>
@@ -92,6 +93,16 @@ struct KahanSum {
     sum = t;
   }
 };
+
+// Unsigned keys that sort like the values: radix sorts and histograms of
+// ids and amounts work on these.
+inline uint64_t ordered_bits(int64_t v) { return static_cast<uint64_t>(v) ^ (1ULL << 63); }
+inline uint64_t ordered_bits(double v) {
+  v += 0.0;  // -0.0 and 0.0 are equal values and must tie
+  uint64_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u & (1ULL << 63)) ? ~u : (u | (1ULL << 63));
+}
 
 constexpr int64_t kNsPerDay = 86400LL * 1000000000LL;
 constexpr int64_t kNaT = INT64_MIN;  // NumPy's NaT as int64
