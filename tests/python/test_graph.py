@@ -439,3 +439,18 @@ def test_ctrl_c_interrupts_a_long_computation():
     finally:
         proc.kill()
     assert out.strip() == "interrupted"
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_betweenness_with_dense_levels_matches_networkx(weighted):
+    # hubs fully joined to leaves, plus a node on every hub: from most sources
+    # the second level holds most edges, where the path count runs bottom-up
+    G = nx.complete_bipartite_graph(40, 40)
+    G.add_edges_from((1000, h) for h in range(40))
+    G.add_edges_from((2000 + i, 40 + i) for i in range(5))  # a few pendant leaves
+    rng = np.random.default_rng(18)
+    for u, v in G.edges():
+        G[u][v]["weight"] = float(rng.integers(1, 3))
+    g = crm.Graph.from_networkx(G) if weighted else crm.Graph.from_networkx(G, weight=None)
+    ref = as_series(nx.betweenness_centrality(G, weight="weight" if weighted else None))
+    np.testing.assert_allclose(g.betweenness(weight=weighted).to_numpy(), ref.to_numpy(), atol=1e-12)
