@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "crmcore/graph/algorithms.hpp"
+#include "frontier.hpp"
 
 namespace crmcore::graph {
 
@@ -62,15 +63,10 @@ struct Scratch {
 // node sums sigma over its neighbours in the frontier bitmap, which reads
 // rows in order instead of jumping to each neighbour's state.
 void count_paths_bfs(const Graph& g, index_t s, Scratch& w) {
-  // Unlike a plain BFS a bottom-up level cannot stop at the first frontier
-  // neighbour (it must sum them all), so it pays every unexplored entry plus
-  // a pass over the nodes, against one random access per frontier entry for
-  // a top-down level. A random access costs about as much as a sequential
-  // one while the node state fits in cache, and an order of magnitude more
-  // once it does not.
-  constexpr size_t kCacheBytes = size_t(4) << 20;
+  // A bottom-up level cannot stop at the first frontier neighbour here (it
+  // must sum them all), which the cost rule's worst case already assumes.
   const size_t n = g.num_nodes();
-  const uint64_t random_access_cost = n * (sizeof(Slot) + sizeof(double)) > kCacheBytes ? 14 : 2;
+  const size_t state_bytes = sizeof(Slot) + sizeof(double);
   w.slot[s].hops = 0;
   w.slot[s].sigma = 1.0;
   w.order.push_back(s);
@@ -81,7 +77,7 @@ void count_paths_bfs(const Graph& g, index_t s, Scratch& w) {
     if (begin == end) break;
     uint64_t frontier_entries = 0;
     for (size_t i = begin; i < end; ++i) frontier_entries += g.degree(w.order[i]);
-    if (!g.directed() && unexplored + n < frontier_entries * random_access_cost) {
+    if (!g.directed() && bottom_up_is_cheaper(frontier_entries, end - begin, unexplored, n, state_bytes)) {
       w.mark(begin, end, true);
       for (index_t v = 0; v < n; ++v) {
         if (w.slot[v].hops >= 0) continue;
