@@ -20,6 +20,9 @@ extrapolation flatters NetworkX, whose per-edge cost grows with the graph.
 --nx-full measures NetworkX on the full graph instead (about 6 GB of memory
 and a quarter of an hour).
 
+The second part runs the same tasks (plus Louvain communities) on the relationship graph of the synthetic CRM data set
+(--crm customers, default 100,000), read from a store with db.graph().
+
     python benchmarks/bench_graph.py                 # full size
     python benchmarks/bench_graph.py --nx-full       # NetworkX measured at full size too
     python benchmarks/bench_graph.py --scale 0.05    # a quick run
@@ -188,10 +191,18 @@ def main():
     ap.add_argument("--nx-scale", type=float, default=0.1, help="fraction of the full size NetworkX runs on")
     ap.add_argument("--nx-full", action="store_true", help="measure NetworkX on the full graph")
     ap.add_argument("--k", type=int, default=8, help="betweenness sources")
-    ap.add_argument("--skip", default="", help="comma-separated tools to leave out")
+    ap.add_argument("--crm", type=int, default=100_000, help="customers in the synthetic CRM graph (0: skip)")
+    ap.add_argument("--skip", default="", help="comma-separated tools (or 'random') to leave out")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
+    if "random" not in skip:
+        random_graph(args, skip)
+    if args.crm:
+        crm_graph(args.crm, args.k, skip)
+
+
+def random_graph(args, skip):
     n, m = int(1_000_000 * args.scale), int(10_000_000 * args.scale)
     src, dst = make_edges(n, m)
     rng = np.random.default_rng(1)
@@ -238,6 +249,78 @@ def main():
             est = seconds(small["networkx"], task) * factor
             print(f"{task:<15}{est:>12.1f}s  vs crmcore {c[task]:.3f}s  -> {est / c[task]:.0f}x")
         print(f"{'memory':<15}{small['networkx']['rss'] * factor / 2**30:>11.1f}GB  vs crmcore {c['rss'] / 2**30:.2f} GB")
+
+
+def crm_graph(n_customers, k, skip):
+    """The tasks on the relationship graph of the synthetic CRM data set."""
+    data = crm.datasets.synthetic(n_customers=n_customers, seed=0)
+    db = crm.open(":memory:")
+    crm.datasets.load(db, data)
+    read, g = timed(lambda: db.graph().simplify("max"))
+    ids = g.nodes.to_numpy()
+    e = g.edges()
+    src, dst = np.searchsorted(ids, e["src"].to_numpy()), np.searchsorted(ids, e["dst"].to_numpy())
+    w = e["weight"].to_numpy()
+    n = len(ids)
+    sources = np.random.default_rng(4).choice(n, 100, replace=False)
+    print(f"\nsynthetic CRM graph: {n_customers:,} customers -> {n:,} linked records, {len(src):,} links; "
+          f"db.graph() {read:.3f}s; betweenness from 100 sources")
+    res, quality = {}, {}
+    c = {}
+    c["build"], cg = timed(lambda: crm.Graph.from_edges(src, dst, weight=w, nodes=np.arange(n)))
+    c["pagerank"], _ = timed(lambda: cg.pagerank(tol=1e-12, max_iter=1000))
+    c["components"], _ = timed(lambda: cg.components())
+    c["bfs"], _ = timed(lambda: cg.shortest_path_lengths(int(sources[0])))
+    c["betweenness"], _ = timed(lambda: cg.betweenness(sources=sources, normalized=False))
+    c["louvain"], one = timed(lambda: cg.communities(trials=1))
+    c["louvain_best_of_8"], best = timed(lambda: cg.communities(trials=8))
+    res["crmcore"] = c
+    quality["crmcore"] = f"{one.attrs['modularity']:.4f} (best of 8: {best.attrs['modularity']:.4f})"
+    if "igraph" not in skip:
+        import igraph as ig
+
+        r = {}
+        r["build"], ig_g = timed(lambda: ig.Graph(n=n, edges=np.column_stack([src, dst]), edge_attrs={"weight": w}))
+        r["pagerank"], _ = timed(lambda: ig_g.pagerank(weights="weight"))
+        r["components"], _ = timed(lambda: ig_g.connected_components())
+        r["bfs"], _ = timed(lambda: ig_g.distances(source=int(sources[0]))[0])
+        r["betweenness"], _ = timed(lambda: ig_g.betweenness(sources=sources.tolist(), directed=False))
+        r["louvain"], part = timed(lambda: ig_g.community_multilevel(weights="weight"))
+        res["igraph"] = r
+        quality["igraph"] = f"{part.modularity:.4f}"
+    if "networkx" not in skip:
+        import networkx as nx
+
+        x = {}
+
+        def build():
+            G = nx.Graph()
+            G.add_nodes_from(range(n))
+            G.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), w.tolist()))
+            return G
+
+        x["build"], G = timed(build)
+        x["pagerank"], _ = timed(lambda: nx.pagerank(G, tol=1e-12, max_iter=1000))
+        x["components"], _ = timed(lambda: list(nx.connected_components(G)))
+        x["bfs"], _ = timed(lambda: nx.single_source_shortest_path_length(G, int(sources[0])))
+        x["betweenness"], _ = timed(lambda: nx.betweenness_centrality_subset(G, sources.tolist(), list(G)))
+        x["louvain"], comms = timed(lambda: nx.community.louvain_communities(G, seed=0))
+        res["networkx"] = x
+        quality["networkx"] = f"{nx.community.modularity(G, comms):.4f}"
+    names = list(res)
+    tasks = ["build", "pagerank", "components", "bfs", "betweenness", "louvain",
+             "louvain_best_of_8"]
+    print(f"{'task':<19}" + "".join(f"{nm:>13}" for nm in names) + "".join(f"{'x ' + nm:>13}" for nm in names[1:]))
+    for task in tasks:
+        row = f"{task:<19}"
+        for nm in names:
+            t = res[nm].get(task)
+            row += f"{t:>12.3f}s" if t is not None else f"{'-':>13}"
+        for nm in names[1:]:
+            t = res[nm].get(task)
+            row += f"{t / c[task]:>12.1f}x" if t is not None else f"{'-':>13}"
+        print(row)
+    print("modularity: " + ", ".join(f"{nm} {q}" for nm, q in quality.items()))
 
 
 if __name__ == "__main__":

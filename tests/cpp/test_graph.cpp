@@ -162,27 +162,32 @@ TEST(GraphCancel, LongRunsStopWhenAsked) {
   EXPECT_THROW(betweenness(g, {}, false, true, stop), Interrupted);
 }
 
-TEST(GraphPaths, BottomUpLevelsOfAStarGiveTheSameAnswers) {
-  // From a leaf, the centre's level holds nearly every edge, so the search
-  // switches to bottom-up steps; leaves are at 2 hops, the tail beyond.
+TEST(GraphPaths, BottomUpLevelsGiveTheSameAnswers) {
+  // Node 0 joined to 40 hubs, every hub joined to every one of 40 leaves:
+  // the hubs' level holds half of all edges, so the next level is found
+  // bottom-up, both by the BFS and by Brandes' path counting.
   Cancel none;
   std::vector<int64_t> src, dst;
-  for (int64_t leaf = 1; leaf <= 200; ++leaf) {
+  for (int64_t h = 1; h <= 40; ++h) {
     src.push_back(0);
-    dst.push_back(leaf);
+    dst.push_back(h);
+    for (int64_t leaf = 100; leaf < 140; ++leaf) {
+      src.push_back(h);
+      dst.push_back(leaf);
+    }
   }
-  src.push_back(200);
-  dst.push_back(1000);  // a tail behind leaf 200
   Graph g = make(src, dst);
-  std::vector<int64_t> d = bfs_distances(g, g.index_of(1), -1, TypeFilter(), none);
-  EXPECT_EQ(d[g.index_of(0)], 1);
-  EXPECT_EQ(d[g.index_of(150)], 2);
-  EXPECT_EQ(d[g.index_of(1000)], 3);
-  std::vector<index_t> p = shortest_path(g, g.index_of(1), g.index_of(1000), false, none);
-  EXPECT_EQ(p.size(), 4u);
-  // every leaf pair's only path runs through the centre: C(200, 2) pairs,
-  // plus the tail's 200 paths through leaf 200 also cross the centre (199 of them)
+  std::vector<int64_t> d = bfs_distances(g, g.index_of(0), -1, TypeFilter(), none);
+  EXPECT_EQ(d[g.index_of(7)], 1);
+  EXPECT_EQ(d[g.index_of(120)], 2);
+  std::vector<index_t> p = shortest_path(g, g.index_of(120), g.index_of(0), false, none);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(g.degree(p[1]), 41u);  // through a hub
+  // By hand: a hub carries 1/40 of each of the 40 (node 0, leaf) pairs and
+  // of each of the C(40, 2) leaf pairs; node 0 and each leaf carry 1/41 of
+  // each of the C(40, 2) hub pairs.
   std::vector<double> b = betweenness(g, {}, false, false, none);
-  EXPECT_DOUBLE_EQ(b[g.index_of(0)], 200.0 * 199 / 2 + 199);
-  EXPECT_DOUBLE_EQ(b[g.index_of(200)], 200.0);
+  EXPECT_NEAR(b[g.index_of(5)], 1.0 + 780.0 / 40, 1e-12);
+  EXPECT_NEAR(b[g.index_of(0)], 780.0 / 41, 1e-12);
+  EXPECT_NEAR(b[g.index_of(101)], 780.0 / 41, 1e-12);
 }

@@ -21,7 +21,8 @@ def random_pair(n=60, p=0.06, directed=False, weighted=False, seed=0, isolated=5
     scattered int64 values (some negative, some beyond 2**32); a few nodes
     have no edges."""
     rng = np.random.default_rng(seed)
-    ids = rng.choice(np.arange(-(2**40), 2**40, 7919, dtype=np.int64), size=n + isolated, replace=False)
+    draws = np.unique(rng.integers(-(2**28), 2**28, size=3 * (n + isolated)))
+    ids = rng.permutation(draws)[: n + isolated] * 7919  # spread over +-2**41
     base = nx.gnp_random_graph(n, p, seed=seed, directed=directed)
     G = nx.DiGraph() if directed else nx.Graph()
     G.add_nodes_from(int(i) for i in ids)
@@ -234,7 +235,7 @@ def brute_strongest(G, a, b):
 @pytest.mark.parametrize("directed", [False, True])
 def test_strongest_path_matches_brute_force(directed):
     for seed in range(4):
-        G, g = random_pair(n=8, p=0.35, directed=directed, weighted=True, seed=seed, isolated=1)
+        G, g = random_pair(n=7, p=0.4, directed=directed, weighted=True, seed=seed, isolated=1)
         for a, b in itertools.permutations(G.nodes(), 2):
             path, strength = g.strongest_path(a, b)
             best = brute_strongest(G, a, b)
@@ -439,3 +440,18 @@ def test_ctrl_c_interrupts_a_long_computation():
     finally:
         proc.kill()
     assert out.strip() == "interrupted"
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_betweenness_with_dense_levels_matches_networkx(weighted):
+    # hubs fully joined to leaves, plus a node on every hub: from most sources
+    # the second level holds most edges, where the path count runs bottom-up
+    G = nx.complete_bipartite_graph(40, 40)
+    G.add_edges_from((1000, h) for h in range(40))
+    G.add_edges_from((2000 + i, 40 + i) for i in range(5))  # a few pendant leaves
+    rng = np.random.default_rng(18)
+    for u, v in G.edges():
+        G[u][v]["weight"] = float(rng.integers(1, 3))
+    g = crm.Graph.from_networkx(G) if weighted else crm.Graph.from_networkx(G, weight=None)
+    ref = as_series(nx.betweenness_centrality(G, weight="weight" if weighted else None))
+    np.testing.assert_allclose(g.betweenness(weight=weighted).to_numpy(), ref.to_numpy(), atol=1e-12)

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "crmcore/graph/algorithms.hpp"
+#include "frontier.hpp"
 
 namespace crmcore::graph {
 
@@ -62,8 +63,10 @@ struct Scratch {
 // node sums sigma over its neighbours in the frontier bitmap, which reads
 // rows in order instead of jumping to each neighbour's state.
 void count_paths_bfs(const Graph& g, index_t s, Scratch& w) {
-  constexpr uint64_t kPullFactor = 14;
+  // A bottom-up level cannot stop at the first frontier neighbour here (it
+  // must sum them all), which the cost rule's worst case already assumes.
   const size_t n = g.num_nodes();
+  const size_t state_bytes = sizeof(Slot) + sizeof(double);
   w.slot[s].hops = 0;
   w.slot[s].sigma = 1.0;
   w.order.push_back(s);
@@ -74,7 +77,7 @@ void count_paths_bfs(const Graph& g, index_t s, Scratch& w) {
     if (begin == end) break;
     uint64_t frontier_entries = 0;
     for (size_t i = begin; i < end; ++i) frontier_entries += g.degree(w.order[i]);
-    if (!g.directed() && frontier_entries * kPullFactor > unexplored) {
+    if (!g.directed() && bottom_up_is_cheaper(frontier_entries, end - begin, unexplored, n, state_bytes)) {
       w.mark(begin, end, true);
       for (index_t v = 0; v < n; ++v) {
         if (w.slot[v].hops >= 0) continue;

@@ -57,28 +57,45 @@ std::vector<double> pagerank(const Graph& g, const PageRankOptions& opt, Cancel&
   }
 
   const double alpha = opt.damping;
-  std::vector<double> next(n);
+  std::vector<double> share(n), next(g.directed() ? n : 0);
+  auto update = [&](size_t v, double inflow, double dangling_sum) {
+    const double nv = alpha * (inflow + dangling_sum * dangling_w[v]) + (1.0 - alpha) * p[v];
+    const double change = std::fabs(nv - x[v]);
+    x[v] = nv;
+    return change;
+  };
   for (int it = 0; it < opt.max_iter; ++it) {
-    std::fill(next.begin(), next.end(), 0.0);
     double dangling_sum = 0.0;
     for (index_t u : dangling) dangling_sum += x[u];
-    for (index_t u = 0; u < n; ++u) {
-      const double share = x[u] * inv_out[u];
-      if (share == 0.0) continue;
-      const uint64_t end = g.row_end(u);
-      if (weighted) {
-        for (uint64_t e = g.row_begin(u); e < end; ++e) next[g.target(e)] += share * g.weight(e);
-      } else {
-        for (uint64_t e = g.row_begin(u); e < end; ++e) next[g.target(e)] += share;
+    for (size_t u = 0; u < n; ++u) share[u] = x[u] * inv_out[u];
+    double err = 0.0;
+    if (!g.directed()) {
+      // An undirected row lists the in-neighbours too: pull, so that each
+      // node's sum is written once instead of scattered.
+      for (index_t v = 0; v < n; ++v) {
+        double inflow = 0.0;
+        const uint64_t end = g.row_end(v);
+        if (weighted) {
+          for (uint64_t e = g.row_begin(v); e < end; ++e) inflow += share[g.target(e)] * g.weight(e);
+        } else {
+          for (uint64_t e = g.row_begin(v); e < end; ++e) inflow += share[g.target(e)];
+        }
+        err += update(v, inflow, dangling_sum);
       }
+    } else {
+      std::fill(next.begin(), next.end(), 0.0);
+      for (index_t u = 0; u < n; ++u) {
+        if (share[u] == 0.0) continue;
+        const uint64_t end = g.row_end(u);
+        if (weighted) {
+          for (uint64_t e = g.row_begin(u); e < end; ++e) next[g.target(e)] += share[u] * g.weight(e);
+        } else {
+          for (uint64_t e = g.row_begin(u); e < end; ++e) next[g.target(e)] += share[u];
+        }
+      }
+      for (size_t v = 0; v < n; ++v) err += update(v, next[v], dangling_sum);
     }
     cancel.tick(g.num_entries() + n);
-    double err = 0.0;
-    for (size_t v = 0; v < n; ++v) {
-      const double nv = alpha * (next[v] + dangling_sum * dangling_w[v]) + (1.0 - alpha) * p[v];
-      err += std::fabs(nv - x[v]);
-      x[v] = nv;
-    }
     if (err < static_cast<double>(n) * opt.tol) return x;
   }
   throw Error("pagerank did not converge in " + std::to_string(opt.max_iter) + " iterations");

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "crmcore/graph/algorithms.hpp"
+#include "frontier.hpp"
 
 namespace crmcore::graph {
 
@@ -67,15 +68,13 @@ void check_non_negative(const Graph& g) {
 }
 
 // BFS returning hop distances and parents, following edges passing `filter`.
-// Direction-optimizing (Beamer et al.): while the frontier's edges outnumber
-// a fraction of the unexplored ones, each unvisited node instead looks for
-// any neighbour in the frontier (a bitmap that stays in cache) and stops at
+// Direction-optimizing (Beamer et al.): on a level with a large frontier each
+// unvisited node instead looks for any neighbour in the frontier and stops at
 // the first, which skips most edges of a low-diameter graph. Undirected
 // graphs only, where a row lists in- and out-neighbours alike.
 void bfs(const Graph& g, index_t source, int64_t max_hops, const TypeFilter& filter,
          index_t stop_at, std::vector<int64_t>& dist, std::vector<index_t>* parent,
          Cancel& cancel) {
-  constexpr uint64_t kPullFactor = 14;
   const size_t n = g.num_nodes();
   dist.assign(n, -1);
   if (parent) parent->assign(n, kNoNode);
@@ -88,7 +87,8 @@ void bfs(const Graph& g, index_t source, int64_t max_hops, const TypeFilter& fil
     next.clear();
     uint64_t frontier_entries = 0;
     for (index_t u : frontier) frontier_entries += g.degree(u);
-    if (!g.directed() && frontier_entries * kPullFactor > unexplored) {
+    if (!g.directed() &&
+        bottom_up_is_cheaper(frontier_entries, frontier.size(), unexplored, n, sizeof(int64_t))) {
       if (bits.empty()) bits.assign((n + 63) / 64, 0);
       for (index_t u : frontier) bits[u >> 6] |= uint64_t(1) << (u & 63);
       for (index_t v = 0; v < n; ++v) {
