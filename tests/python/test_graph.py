@@ -455,3 +455,12 @@ def test_betweenness_with_dense_levels_matches_networkx(weighted):
     g = crm.Graph.from_networkx(G) if weighted else crm.Graph.from_networkx(G, weight=None)
     ref = as_series(nx.betweenness_centrality(G, weight="weight" if weighted else None))
     np.testing.assert_allclose(g.betweenness(weight=weighted).to_numpy(), ref.to_numpy(), atol=1e-12)
+
+
+def test_components_of_a_graph_with_a_giant_component_match_networkx():
+    # dense enough that the giant component is swept bottom-up
+    G = nx.gnm_random_graph(4000, 9000, seed=19)
+    G.add_nodes_from(range(4000, 4050))
+    ours = crm.Graph.from_networkx(G).components()
+    assert partition(ours) == {frozenset(c) for c in nx.connected_components(G)}
+    assert ours.value_counts().iloc[0] == len(max(nx.connected_components(G), key=len))

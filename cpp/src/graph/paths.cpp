@@ -67,65 +67,117 @@ void check_non_negative(const Graph& g) {
     if (g.weight(e) < 0.0) throw std::invalid_argument("shortest paths need weights >= 0");
 }
 
-// BFS returning hop distances and parents, following edges passing `filter`.
-// Direction-optimizing (Beamer et al.): on a level with a large frontier each
-// unvisited node instead looks for any neighbour in the frontier and stops at
-// the first, which skips most edges of a low-diameter graph. Undirected
+// Breadth-first search, level by level, direction-optimizing (Beamer et
+// al.): on a level with a large frontier each unvisited node instead looks
+// for any neighbour in the frontier (a bitmap that stays in cache) and stops
+// at the first, which skips most edges of a low-diameter graph. Undirected
 // graphs only, where a row lists in- and out-neighbours alike.
-void bfs(const Graph& g, index_t source, int64_t max_hops, const TypeFilter& filter,
-         index_t stop_at, std::vector<int64_t>& dist, std::vector<index_t>* parent,
-         Cancel& cancel) {
-  const size_t n = g.num_nodes();
-  dist.assign(n, -1);
-  if (parent) parent->assign(n, kNoNode);
-  const bool all = filter.all();
-  std::vector<index_t> frontier{source}, next;
-  std::vector<uint64_t> bits;
-  dist[source] = 0;
-  uint64_t unexplored = g.num_entries() - g.degree(source);
-  for (int64_t hop = 1; !frontier.empty() && (max_hops < 0 || hop <= max_hops); ++hop) {
-    next.clear();
+class LevelSearch {
+ public:
+  LevelSearch(const Graph& g, size_t state_bytes)
+      : g_(g), state_bytes_(state_bytes), unexplored_(g.num_entries()) {}
+
+  // Starts a search at s (the caller has marked it visited).
+  void start(index_t s) {
+    unexplored_ -= g_.degree(s);
+    frontier_.assign(1, s);
+  }
+  bool done() const { return frontier_.empty(); }
+
+  // Finds the next level: claim(v, from) is called once for each unvisited
+  // node v reached from `from` over an entry e with passes(e); visited(v)
+  // says whether v was claimed before.
+  template <typename Visited, typename Passes, typename Claim>
+  void next_level(Visited visited, Passes passes, Claim claim, Cancel& cancel) {
+    const size_t n = g_.num_nodes();
+    next_.clear();
     uint64_t frontier_entries = 0;
-    for (index_t u : frontier) frontier_entries += g.degree(u);
-    if (!g.directed() &&
-        bottom_up_is_cheaper(frontier_entries, frontier.size(), unexplored, n, sizeof(int64_t))) {
-      if (bits.empty()) bits.assign((n + 63) / 64, 0);
-      for (index_t u : frontier) bits[u >> 6] |= uint64_t(1) << (u & 63);
+    for (index_t u : frontier_) frontier_entries += g_.degree(u);
+    if (!g_.directed() &&
+        bottom_up_is_cheaper(frontier_entries, frontier_.size(), unexplored_, n, state_bytes_)) {
+      if (bits_.empty()) bits_.assign((n + 63) / 64, 0);
+      for (index_t u : frontier_) bits_[u >> 6] |= uint64_t(1) << (u & 63);
       for (index_t v = 0; v < n; ++v) {
-        if (dist[v] >= 0) continue;
-        for (uint64_t e = g.row_begin(v); e < g.row_end(v); ++e) {
-          const index_t t = g.target(e);
-          if (!((bits[t >> 6] >> (t & 63)) & 1) || (!all && !filter(g.type(e)))) continue;
-          dist[v] = hop;
-          if (parent) (*parent)[v] = t;
-          if (v == stop_at) return;
-          next.push_back(v);
+        if (visited(v)) continue;
+        for (uint64_t e = g_.row_begin(v); e < g_.row_end(v); ++e) {
+          const index_t t = g_.target(e);
+          if (!((bits_[t >> 6] >> (t & 63)) & 1) || !passes(e)) continue;
+          claim(v, t);
+          next_.push_back(v);
           break;
         }
       }
-      for (index_t u : frontier) bits[u >> 6] = 0;
+      for (index_t u : frontier_) bits_[u >> 6] = 0;
       cancel.tick(n);
     } else {
-      for (index_t u : frontier) {
-        for (uint64_t e = g.row_begin(u); e < g.row_end(u); ++e) {
-          const index_t v = g.target(e);
-          if (dist[v] >= 0 || (!all && !filter(g.type(e)))) continue;
-          dist[v] = hop;
-          if (parent) (*parent)[v] = u;
-          if (v == stop_at) return;
-          next.push_back(v);
+      for (index_t u : frontier_) {
+        for (uint64_t e = g_.row_begin(u); e < g_.row_end(u); ++e) {
+          const index_t v = g_.target(e);
+          if (visited(v) || !passes(e)) continue;
+          claim(v, u);
+          next_.push_back(v);
         }
-        cancel.tick(g.degree(u) + 1);
+        cancel.tick(g_.degree(u) + 1);
       }
     }
-    for (index_t v : next) unexplored -= g.degree(v);
-    frontier.swap(next);
+    for (index_t v : next_) unexplored_ -= g_.degree(v);
+    frontier_.swap(next_);
+  }
+
+ private:
+  const Graph& g_;
+  size_t state_bytes_;
+  uint64_t unexplored_;  // row entries of nodes not yet reached
+  std::vector<index_t> frontier_, next_;
+  std::vector<uint64_t> bits_;
+};
+
+// Hop distances and parents from `source` along edges passing `filter`;
+// stops after the level that reaches `stop_at`.
+void bfs(const Graph& g, index_t source, int64_t max_hops, const TypeFilter& filter,
+         index_t stop_at, std::vector<int64_t>& dist, std::vector<index_t>* parent,
+         Cancel& cancel) {
+  dist.assign(g.num_nodes(), -1);
+  if (parent) parent->assign(g.num_nodes(), kNoNode);
+  const bool all = filter.all();
+  LevelSearch search(g, sizeof(int64_t));
+  dist[source] = 0;
+  search.start(source);
+  for (int64_t hop = 1; !search.done() && (max_hops < 0 || hop <= max_hops); ++hop) {
+    search.next_level([&](index_t v) { return dist[v] >= 0; },
+                      [&](uint64_t e) { return all || filter(g.type(e)); },
+                      [&](index_t v, index_t from) {
+                        dist[v] = hop;
+                        if (parent) (*parent)[v] = from;
+                      },
+                      cancel);
+    if (stop_at != kNoNode && dist[stop_at] >= 0) return;
   }
 }
 
-}  // namespace
+// Undirected graphs: one search per component, sharing one label array, so
+// the giant component of a low-diameter graph costs a few bottom-up sweeps.
+// Components are numbered in order of their smallest node.
+std::vector<index_t> bfs_components(const Graph& g, index_t& count, Cancel& cancel) {
+  const size_t n = g.num_nodes();
+  std::vector<index_t> comp(n, kNoNode);
+  LevelSearch search(g, sizeof(index_t));
+  count = 0;
+  for (index_t s = 0; s < n; ++s) {
+    if (comp[s] != kNoNode) continue;
+    const index_t c = count++;
+    comp[s] = c;
+    search.start(s);
+    while (!search.done())
+      search.next_level([&](index_t v) { return comp[v] != kNoNode; }, [](uint64_t) { return true; },
+                        [&](index_t v, index_t) { comp[v] = c; }, cancel);
+  }
+  return comp;
+}
 
-std::vector<int64_t> connected_components(const Graph& g, Cancel& cancel) {
+// Directed graphs (weak components): union-find over the edges, since rows
+// list successors only.
+std::vector<index_t> union_find_components(const Graph& g, index_t& count, Cancel& cancel) {
   const size_t n = g.num_nodes();
   std::vector<index_t> parent(n);
   std::iota(parent.begin(), parent.end(), 0);
@@ -136,19 +188,34 @@ std::vector<int64_t> connected_components(const Graph& g, Cancel& cancel) {
     }
     cancel.tick(g.degree(u) + 1);
   }
-  // Number the components largest first; roots are the smallest index of
-  // their component, so equal sizes keep node order.
-  std::vector<uint64_t> size(n, 0);
-  for (index_t u = 0; u < n; ++u) ++size[find_root(parent, u)];
-  std::vector<index_t> roots;
-  for (index_t u = 0; u < n; ++u)
-    if (parent[u] == u) roots.push_back(u);
-  std::stable_sort(roots.begin(), roots.end(),
-                   [&](index_t a, index_t b) { return size[a] > size[b]; });
-  std::vector<int64_t> label_of_root(n, -1);
-  for (size_t i = 0; i < roots.size(); ++i) label_of_root[roots[i]] = static_cast<int64_t>(i);
+  std::vector<index_t> comp(n, kNoNode);
+  count = 0;
+  for (index_t u = 0; u < n; ++u) {
+    const index_t r = find_root(parent, u);
+    if (comp[r] == kNoNode) comp[r] = count++;
+    comp[u] = comp[r];
+  }
+  return comp;
+}
+
+}  // namespace
+
+std::vector<int64_t> connected_components(const Graph& g, Cancel& cancel) {
+  const size_t n = g.num_nodes();
+  index_t count = 0;
+  const std::vector<index_t> comp =
+      g.directed() ? union_find_components(g, count, cancel) : bfs_components(g, count, cancel);
+  // Number the components largest first; both searches number them in order
+  // of their smallest node, so equal sizes keep node order.
+  std::vector<uint64_t> size(count, 0);
+  for (index_t c : comp) ++size[c];
+  std::vector<index_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return size[a] > size[b]; });
+  std::vector<int64_t> rank(count);
+  for (index_t r = 0; r < count; ++r) rank[order[r]] = r;
   std::vector<int64_t> label(n);
-  for (index_t u = 0; u < n; ++u) label[u] = label_of_root[find_root(parent, u)];
+  for (size_t u = 0; u < n; ++u) label[u] = rank[comp[u]];
   return label;
 }
 
