@@ -145,7 +145,11 @@ class BaseFitter:
         # Cov(p_i, p_j) = p_i p_j [H^-1]_ij / N. lifetimes multiplies by p_j^2
         # instead of p_i p_j, which only its off-diagonal entries feel.
         p = self.params_.to_numpy()
-        cov = np.outer(p, p) * np.linalg.inv(self._hessian_) / total_weight
+        try:
+            inv = np.linalg.inv(self._hessian_)
+        except np.linalg.LinAlgError:  # a flat direction (degenerate fit): no finite errors
+            inv = np.full_like(self._hessian_, np.nan)
+        cov = np.outer(p, p) * inv / total_weight
         self.variance_matrix_ = pd.DataFrame(cov, index=self.params_.index, columns=self.params_.index)
         # A tiny or degenerate data set can leave the Hessian indefinite: those errors are nan.
         with np.errstate(invalid="ignore"):
