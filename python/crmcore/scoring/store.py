@@ -273,6 +273,48 @@ class ScoringMethods:
         """
         return loyalty(self._purchases(exclude_status), "customer_id", "ordered_at", as_of, tenure_full_days, weights)
 
+    def lifetime_value(self, freq: str = "W", horizon: float = 52.0, months: int = 12,
+                       discount_rate: float = 0.01, as_of: Any = None, penalizer_coef: float = 0.0,
+                       exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
+        """Current and future value of every customer with a purchase, from the stored orders.
+
+        Fits BG/NBD (purchases and dropout) and Gamma-Gamma (spend) with
+        :mod:`crmcore.clv` on the summary in units of ``freq`` up to ``as_of``
+        (default: the last order), and returns per customer the summary
+        columns, ``p_alive``, ``expected_purchases`` over the next ``horizon``
+        periods, ``expected_spend`` per purchase (NaN for one-time buyers,
+        whom Gamma-Gamma does not model) and ``clv``, the discounted value of
+        the next ``months`` months. The fitted models are in ``df.attrs``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> ids = crm.datasets.load(db, crm.datasets.synthetic(300, seed=1))
+        >>> lv = db.lifetime_value()
+        >>> bool(lv["p_alive"].between(0, 1).all())
+        True
+        """
+        from ..clv import BetaGeoFitter, GammaGammaFitter, summary_data_from_transaction_data
+
+        orders = self._purchases(exclude_status)
+        summary = summary_data_from_transaction_data(orders, "customer_id", "ordered_at", "amount", freq=freq,
+                                                     observation_period_end=as_of)
+        f, r, T = summary["frequency"], summary["recency"], summary["T"]
+        bgf = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, T)
+        out = summary.copy()
+        out["p_alive"] = bgf.conditional_probability_alive(f, r, T)
+        out["expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, T)
+        repeat = f > 0
+        ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f[repeat], summary.loc[repeat, "monetary_value"])
+        out["expected_spend"] = np.nan
+        out.loc[repeat, "expected_spend"] = ggf.conditional_expected_average_profit(
+            f[repeat], summary.loc[repeat, "monetary_value"])
+        out["clv"] = np.nan
+        out.loc[repeat, "clv"] = ggf.customer_lifetime_value(
+            bgf, f[repeat], r[repeat], T[repeat], summary.loc[repeat, "monetary_value"], time=months,
+            discount_rate=discount_rate, freq=freq)
+        out.attrs["bgf"], out.attrs["ggf"] = bgf, ggf
+        return out
+
     def churn_risk(self, as_of: Any = None, p_alive: pd.Series | None = None, prior_weight: float = 1.0,
                    alive_weight: float = 0.5, exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
         """:func:`crmcore.scoring.churn_risk` over the stored orders.
