@@ -32,7 +32,8 @@ def _cell(value):
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or value is pd.NA:
         return ""
     if isinstance(value, (float, np.floating)):
-        return f"{value:,.2f}"
+        # Small shares (PageRank, probabilities) keep their significant digits.
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:,.2f}"
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
     if isinstance(value, pd.Timestamp):
@@ -113,7 +114,7 @@ def _lookup_section(db, data, ids, customers, orders):
         t = time.perf_counter()
         found = db.find("customers", phone=query)
         times.append(time.perf_counter() - t)
-    lines = [f"## Looking a customer up by phone\n",
+    lines = ["## Looking a customer up by phone\n",
              f"Typed: `{query}` (stored as `{data['customers'].phone[pos]}`) -> "
              f"{len(found)} match(es) in {statistics.median(times) * 1e6:,.0f} µs (median of 25)\n"]
     if len(found) == 0:
@@ -144,7 +145,7 @@ def report(db, data, ids, timings, path):
     orders = db.frame("orders")
     sold = orders[orders.status != "cancelled"]
     rows = int(counts.sum())
-    out = [f"# crmcore demo report\n",
+    out = ["# crmcore demo report\n",
            f"Database `{path}`: {rows:,} records from {len(customers):,} synthetic customers "
            f"(seed {data.seed}). Generated in {timings['generate']:.2f} s, loaded in "
            f"{timings['load']:.2f} s ({rows / max(timings['load'], 1e-9):,.0f} records/s).\n",
@@ -166,6 +167,17 @@ def report(db, data, ids, timings, path):
     out += ["\n## Top 10 customers by revenue\n",
             table(top[["name", "kind", "region", "orders", "revenue", "margin %", "last_order"]]
                   .rename_axis("id"))]
+
+    lines = db.frame("order_lines")
+    lines = lines[lines.order_id.isin(sold.index)]
+    category = lines.product_id.map(db.frame("products").category).rename("category")
+    value = lines.quantity * lines.unit_price
+    by_cat = pd.DataFrame({"units": lines.quantity, "revenue": value,
+                           "cost": lines.quantity * lines.unit_cost}).groupby(category).sum()
+    by_cat["margin %"] = 100.0 * (1 - by_cat.cost / by_cat.revenue)
+    out += ["\n## Product categories: what sells, what earns\n",
+            table(by_cat.sort_values("revenue", ascending=False)[["units", "revenue", "margin %"]]
+                  .astype({"units": np.int64}))]
 
     out += ["\n" + _lookup_section(db, data, ids, customers, orders)]
 
@@ -193,9 +205,19 @@ def report(db, data, ids, timings, path):
     win = (deals.stage == "won").sum() / max(closed.sum(), 1)
     out += ["\n## Sales pipeline\n", table(pipe), f"\nWin rate of closed deals: {100 * win:.1f} %."]
 
+    members = db.frame("campaign_members")
+    campaigns = db.frame("campaigns")
+    channel = members.campaign_id.map(campaigns.channel).rename("channel")
+    promo = pd.DataFrame({"members": 1, "responded": members.responded.astype(bool),
+                          "purchased": members.response == "purchased"}).groupby(channel).sum()
+    promo.insert(0, "campaigns", campaigns.groupby("channel").size())
+    promo["response %"] = 100.0 * promo.responded / promo.members
+    promo["budget"] = campaigns.groupby("channel").budget.sum()
+    out += ["\n## Campaigns by channel\n", table(promo.sort_values("response %", ascending=False))]
+
     scoring = getattr(crm, "scoring", None)
     if hasattr(scoring, "rfm"):
-        tx = sold[sold.status != "cancelled"][["customer_id", "ordered_at", "amount"]]
+        tx = sold[["customer_id", "ordered_at", "amount"]]
         rfm = scoring.rfm(tx, customer="customer_id", date="ordered_at", amount="amount")
         seg = rfm["segment"].value_counts().rename("customers").rename_axis("segment").to_frame()
         out += ["\n## RFM segments\n", table(seg)]

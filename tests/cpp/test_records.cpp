@@ -52,6 +52,8 @@ TEST(NormalizePhone, KeepsOtherCountryCodesAndRejectsNoise) {
   EXPECT_EQ(normalize_phone("001 415 555 0100"), "+14155550100");
   EXPECT_EQ(normalize_phone("010-6552 1234"), "01065521234");
   EXPECT_EQ(normalize_phone("+86 10 6552 1234"), "01065521234");
+  EXPECT_EQ(normalize_phone("+44 (0)20 7946 0018"), "+442079460018");
+  EXPECT_EQ(normalize_phone("(020) 7946 0018"), "02079460018");
   EXPECT_EQ(normalize_phone("0086 (755) 5206-7962"), "075552067962");
   EXPECT_EQ(normalize_phone("abc"), "");
   EXPECT_EQ(normalize_phone("12"), "");

@@ -452,7 +452,8 @@ def test_fit_with_very_frequent_buyers():
 
 
 def test_return_types_follow_inputs():
-    m = BetaGeoFitter().fit([1, 0, 3, 2], [2.0, 0.0, 5.0, 4.0], [6.0, 4.0, 7.0, 6.0])
+    sim = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=400, seed=2)
+    m = BetaGeoFitter().fit(sim["frequency"], sim["recency"], sim["T"])
     assert isinstance(m.conditional_expected_number_of_purchases_up_to_time(5, 1, 2.0, 6.0), float)
     arr = m.conditional_expected_number_of_purchases_up_to_time(np.array([1.0, 2.0]), 1, 2.0, 6.0)
     assert isinstance(arr, np.ndarray) and arr.shape == (2,)
@@ -461,7 +462,7 @@ def test_return_types_follow_inputs():
     assert list(out.index) == ["a", "b"]
     assert isinstance(m.conditional_probability_alive(1, 2.0, 6.0), np.ndarray)
     assert list(m.data.columns) == ["frequency", "recency", "T", "weights"]
-    assert repr(m).startswith("<crmcore.clv.BetaGeoFitter: fitted with 4 subjects")
+    assert repr(m).startswith("<crmcore.clv.BetaGeoFitter: fitted with 400 subjects")
 
 
 def test_bad_inputs_raise_value_errors():
@@ -478,7 +479,8 @@ def test_bad_inputs_raise_value_errors():
 
 
 def test_save_and_load_roundtrip(tmp_path):
-    m = ParetoNBDFitter().fit([1, 0, 3, 2], [2.0, 0.0, 5.0, 4.0], [6.0, 4.0, 7.0, 6.0])
+    sim = pareto_nbd_model(52.0, 0.55, 10.6, 0.6, 11.7, size=2000, seed=2)
+    m = ParetoNBDFitter().fit(sim["frequency"], sim["recency"], sim["T"])
     path = tmp_path / "m.pkl"
     m.save_model(path, save_data=False)
     back = ParetoNBDFitter()
@@ -579,3 +581,54 @@ def test_generate_new_data_follows_the_fitted_model():
     assert len(again) == len(sim) and (again["T"].to_numpy() == sim["T"].to_numpy()).all()
     # Simulated repeat-buying matches the model's own expectation at T = 40.
     assert again["frequency"].mean() == pytest.approx(fit.expected_number_of_purchases_up_to_time(40.0), rel=0.05)
+
+
+@needs_cdnow
+def test_store_orders_feed_the_models(tmp_path):
+    """The CDNOW cohort's transactions imported as orders give the same summary and fit."""
+    import crmcore as crm
+
+    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["master_id", "sample_id", "date", "cds", "dollars"], dtype={"date": str})
+    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    with crm.open(str(tmp_path / "cdnow.crm")) as db:
+        cust = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(1, 2358)]}))
+        db.import_frame("orders", pd.DataFrame({"customer_id": cust[raw["sample_id"].to_numpy() - 1],
+                                                "ordered_at": raw["date"], "amount": raw["dollars"]}))
+        from_store = clv.utils.summary_from_store(db, freq="W")
+    direct = clv.summary_data_from_transaction_data(raw, "sample_id", "date", "dollars", freq="W")
+    np.testing.assert_allclose(from_store.to_numpy(), direct.to_numpy(), rtol=1e-12)
+    assert (from_store.index.to_numpy() == cust[direct.index.to_numpy() - 1]).all()
+    fit = BetaGeoFitter().fit(from_store["frequency"], from_store["recency"], from_store["T"])
+    theirs = quiet(lifetimes.BetaGeoFitter().fit, *(direct[c].to_numpy() for c in ("frequency", "recency", "T")))
+    assert_rel(fit.params_, theirs.params_, 1e-5)
+
+
+def test_summary_calendar_periods_by_hand():
+    tx = pd.DataFrame({"id": [1, 1, 1, 2],
+                       "d": pd.to_datetime(["2024-01-15", "2024-03-02", "2024-05-20", "2024-02-01"])})
+    month = 30.436875
+    out = clv.summary_data_from_transaction_data(tx, "id", "d", freq="M")
+    # Periods start 01-01, 03-01, 05-01 (customer 1) and 02-01 (customer 2); the log ends in May.
+    np.testing.assert_allclose(out.loc[1], [2.0, 121 / month, 121 / month], rtol=1e-12)
+    np.testing.assert_allclose(out.loc[2], [0.0, 0.0, 90 / month], rtol=1e-12)
+    weekly = clv.summary_data_from_transaction_data(tx, "id", "d", freq="W-MON")
+    # Weeks ending on Monday start on Tuesdays: 01-09, 02-27, 05-14 and 01-30.
+    assert weekly.loc[1].tolist() == [2.0, 18.0, 18.0] and weekly.loc[2].tolist() == [0.0, 0.0, 15.0]
+
+
+@needs_cdnow
+@pytest.mark.parametrize("t,freq,mult,dates", [(78, "W", 1, False), (546, "D", 7, True), (60, "D", 1, False)])
+def test_expected_cumulative_transactions_match_lifetimes(t, freq, mult, dates):
+    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["master_id", "id", "date", "cds", "dollars"], dtype={"date": str})
+    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    summary = clv.summary_data_from_transaction_data(raw, "id", "date", freq="W")
+    model = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    ours = clv.utils.expected_cumulative_transactions(model, raw, "date", "id", t, freq=freq, freq_multiplier=mult,
+                                                      set_index_date=dates)
+    theirs = quiet(lifetimes.utils.expected_cumulative_transactions, twin(model, lifetimes.BetaGeoFitter), raw,
+                   "date", "id", t, freq=freq, freq_multiplier=mult, set_index_date=dates)
+    assert ours.index.equals(theirs.index) and list(ours.columns) == ["actual", "predicted"]
+    assert (ours["actual"].to_numpy() == theirs["actual"].to_numpy()).all()
+    assert_rel(ours["predicted"], theirs["predicted"], 1e-10)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 import crmcore as crm
 from crmcore import demo
@@ -32,6 +33,19 @@ def test_report_states_what_the_file_holds(tmp_path, capsys):
     for year, total in sold.groupby(sold.ordered_at.dt.year).amount.sum().items():
         row = re.search(rf"^\| {year} \|.*\| +([\d,]+) \|$", report, re.M)
         assert row and int(row.group(1).replace(",", "")) == round(total), year
+    # Revenue per product category, from a merge of lines, orders and products.
+    with crm.open(tmp_path / "demo.crm") as db:
+        lines = db.frame("order_lines").merge(db.frame("products"), left_on="product_id", right_index=True)
+        lines = lines.merge(sold[[]], left_on="order_id", right_index=True)
+        members = db.count("campaign_members")
+    per_category = (lines.quantity * lines.unit_price).groupby(lines.category).sum()
+    section = report.split("## Product categories")[1].split("##")[0]
+    for category, revenue in per_category.items():
+        row = re.search(rf"^\| {category} +\| +[\d,]+ \| +([\d,.]+) \|", section, re.M)
+        assert row and float(row.group(1).replace(",", "")) == pytest.approx(revenue, abs=0.01), category
+    section = report.split("## Campaigns by channel")[1].split("##")[0]
+    listed = [int(m.replace(",", "")) for m in re.findall(r"^\| \w+ +\| +\d+ \| +([\d,]+) \|", section, re.M)]
+    assert sum(listed) == members
     # The phone lookup found a customer, and it is the one whose orders are listed.
     lookup = report.split("## Looking a customer up by phone")[1].split("## Service")[0]
     assert "Not found" not in lookup and re.search(r"-> [1-9]\d* match", lookup)
@@ -39,6 +53,16 @@ def test_report_states_what_the_file_holds(tmp_path, capsys):
     assert name in set(customers.name)
     assert "Recent orders" in lookup and "Recent interactions" in lookup
     assert "NPS" in report and "Win rate" in report
+    # Sections for the graph and scoring parts appear once those parts exist.
+    with crm.open(tmp_path / "demo.crm") as db:
+        if hasattr(db, "graph"):
+            section = report.split("(PageRank)")[1]
+            rows = re.findall(r"^\| (\d+) +\| (\w+) +\|", section, re.M)
+            assert len(rows) == 10
+            assert all(db.kind_of(int(i)) == kind for i, kind in rows)
+        else:
+            assert "PageRank" not in report
+    assert ("## RFM segments" in report) == hasattr(crm.scoring, "rfm")
 
 
 def test_the_file_is_replaced_not_appended(tmp_path, capsys):

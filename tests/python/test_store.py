@@ -360,3 +360,12 @@ def test_transaction_groups_writes(db):
         with db.transaction():
             with db.transaction():
                 pass
+
+
+def test_docstring_examples():
+    import doctest
+
+    import crmcore.store
+
+    result = doctest.testmod(crmcore.store, extraglobs={"pd": pd})
+    assert result.attempted > 0 and result.failed == 0

@@ -24,6 +24,10 @@ std::string normalize_phone(std::string_view text) {
   bool plus = false;
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '(' && text.substr(i, 3) == "(0)" && !digits.empty()) {
+      i += 2;  // "+44 (0)20 ...": the trunk 0 that callers from abroad leave out
+      continue;
+    }
     if (c >= '0' && c <= '9') {
       digits.push_back(static_cast<char>(c));
     } else if (c == '+' && digits.empty()) {

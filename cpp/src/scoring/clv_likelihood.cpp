@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "crmcore/scoring/clv.hpp"
+#include "clv_hash.hpp"
 #include "clv_models.hpp"
 #include "numeric_special.hpp"
 
@@ -31,64 +32,9 @@ Model model_from_name(const std::string& name) {
 
 namespace {
 
-uint64_t bits(double v) {
-  uint64_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return u;
-}
-
-double from_bits(uint64_t u) {
-  double v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-// splitmix64 finaliser: whole-number doubles have long runs of zero bits that
-// a weaker mix would cluster.
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Dense ids 0, 1, 2, ... for 64-bit keys in order of first appearance: an
-// open-addressing table that doubles at half load, so that a handful of
-// distinct keys stays in cache.
-class DenseIds {
- public:
-  uint32_t id(uint64_t key) {
-    if (2 * (count_ + 1) > keys_.size()) grow();
-    size_t slot = static_cast<size_t>(mix(key)) & (keys_.size() - 1);
-    while (ids_[slot] != UINT32_MAX) {
-      if (keys_[slot] == key) return ids_[slot];
-      slot = (slot + 1) & (keys_.size() - 1);
-    }
-    keys_[slot] = key;
-    by_id_.push_back(key);
-    return ids_[slot] = count_++;
-  }
-  uint32_t size() const { return count_; }
-  uint64_t key(uint32_t id) const { return by_id_[id]; }
-
- private:
-  void grow() {
-    std::vector<uint64_t> old_keys = std::move(keys_);
-    std::vector<uint32_t> old_ids = std::move(ids_);
-    const size_t cap = old_keys.empty() ? 1024 : 2 * old_keys.size();
-    keys_.assign(cap, 0);
-    ids_.assign(cap, UINT32_MAX);
-    for (size_t j = 0; j < old_keys.size(); ++j) {
-      if (old_ids[j] == UINT32_MAX) continue;
-      size_t slot = static_cast<size_t>(mix(old_keys[j])) & (cap - 1);
-      while (ids_[slot] != UINT32_MAX) slot = (slot + 1) & (cap - 1);
-      keys_[slot] = old_keys[j];
-      ids_[slot] = old_ids[j];
-    }
-  }
-  std::vector<uint64_t> keys_, by_id_;
-  std::vector<uint32_t> ids_;
-  uint32_t count_ = 0;
-};
+using detail::bits;
+using detail::DenseIds;
+using detail::from_bits;
 
 // Stable LSD radix sort of (key, payload) pairs on the low `bits` bits of the key.
 void radix_sort(std::vector<std::pair<uint64_t, uint32_t>>& v, int bits) {
@@ -125,7 +71,12 @@ Rows compress_rows(const std::vector<double>& x, const std::vector<double>& tx, 
 
 Rows compress_rows(const double* x, const double* tx, const double* T, const double* w, size_t n) {
   if (n == 0) throw std::invalid_argument("no customers to fit");
+  bool whole_times = true;  // t_x and T on an integer grid (days, weeks, ... since the first purchase)
+  double x_max = 0, t_max = 0;
   for (size_t i = 0; i < n; ++i) {
+    whole_times = whole_times && tx[i] == std::floor(tx[i]) && T[i] == std::floor(T[i]);
+    x_max = std::max(x_max, x[i]);
+    t_max = std::max(t_max, std::max(tx[i], T[i]));
     if (!(std::isfinite(x[i]) && std::isfinite(tx[i]) && std::isfinite(T[i])))
       throw std::invalid_argument("frequency, recency and T must be finite (row " + std::to_string(i) + ")");
     if (x[i] < 0 || x[i] != std::floor(x[i]))
@@ -141,23 +92,34 @@ Rows compress_rows(const double* x, const double* tx, const double* T, const dou
   // identical rows side by side, grouped by x. Ids are packed 20/22/22 bits
   // while they fit, then repacked into as few bits as they need (fewer radix
   // passes); past that, through an id of the (t_x, T) pair.
+  auto width = [](uint64_t count) {
+    int b = 1;
+    while ((uint64_t(1) << b) < count) ++b;
+    return b;
+  };
   DenseIds time_ids, x_ids;
   std::vector<std::pair<uint64_t, uint32_t>> keyed;
   keyed.reserve(n);
-  bool fits = true;
+  // Whole-number values (a summary on a day grid) are their own ids: no hashing.
+  const bool grid = whole_times && x_max < (1u << 20) && t_max < (1u << 22) && t_max <= 4.0 * n + 1024;
+  const int grid_tb = grid ? width(uint64_t(t_max) + 1) : 0;
+  bool fits = !grid;
+  if (grid)
+    for (size_t i = 0; i < n; ++i) {
+      if (w && w[i] == 0) continue;
+      keyed.push_back({(uint64_t(x[i]) << (2 * grid_tb)) | (uint64_t(tx[i]) << grid_tb) | uint64_t(T[i]),
+                       static_cast<uint32_t>(i)});
+    }
   for (size_t i = 0; i < n && fits; ++i) {
     if (w && w[i] == 0) continue;
     const uint64_t a = x_ids.id(bits(x[i])), b = time_ids.id(bits(tx[i])), c = time_ids.id(bits(T[i]));
     fits = a < (1u << 20) && b < (1u << 22) && c < (1u << 22);
     keyed.push_back({(a << 44) | (b << 22) | c, static_cast<uint32_t>(i)});
   }
-  auto width = [](uint64_t count) {
-    int b = 1;
-    while ((uint64_t(1) << b) < count) ++b;
-    return b;
-  };
   int key_bits;
-  if (fits) {
+  if (grid) {
+    key_bits = width(uint64_t(x_max) + 1) + 2 * grid_tb;
+  } else if (fits) {
     const int xb = width(x_ids.size()), tb = width(time_ids.size());
     const uint64_t m22 = (uint64_t(1) << 22) - 1;
     for (auto& e : keyed)
@@ -195,10 +157,31 @@ Rows compress_rows(const double* x, const double* tx, const double* T, const dou
   rows.T_id.resize(m);
   // Decode each distinct row from its key (reading the input rows back would
   // miss the cache at every row); the pair-id fallback reads its input row.
-  const int tb = fits ? width(time_ids.size()) : 0;
+  const int tb = grid ? grid_tb : fits ? width(time_ids.size()) : 0;
   const uint64_t tmask = (uint64_t(1) << tb) - 1;
+  // On the grid, times get dense ids in order of first use.
+  std::vector<uint32_t> grid_id(grid ? size_t(t_max) + 1 : 0, UINT32_MAX);
+  std::vector<double> grid_times;
+  auto grid_time = [&](uint64_t v) {
+    if (grid_id[v] == UINT32_MAX) {
+      grid_id[v] = static_cast<uint32_t>(grid_times.size());
+      grid_times.push_back(static_cast<double>(v));
+    }
+    return grid_id[v];
+  };
   for (size_t k = 0; k < m; ++k) {
     const uint64_t key = order[k].first;
+    if (grid) {
+      rows.x[k] = static_cast<double>(key >> (2 * tb));
+      rows.tx_id[k] = grid_time((key >> tb) & tmask);
+      rows.T_id[k] = grid_time(key & tmask);
+      rows.tx[k] = grid_times[rows.tx_id[k]];
+      rows.T[k] = grid_times[rows.T_id[k]];
+      rows.w[k] = weight[k];
+      rows.total_weight += rows.w[k];
+      if (k == 0 || rows.x[k] != rows.x[k - 1]) rows.x_start.push_back(k);
+      continue;
+    }
     if (fits) {
       rows.x[k] = from_bits(x_ids.key(static_cast<uint32_t>(key >> (2 * tb))));
       rows.tx_id[k] = static_cast<uint32_t>((key >> tb) & tmask);
@@ -216,8 +199,12 @@ Rows compress_rows(const double* x, const double* tx, const double* T, const dou
     if (k == 0 || rows.x[k] != rows.x[k - 1]) rows.x_start.push_back(k);
   }
   rows.x_start.push_back(m);
-  rows.times.resize(time_ids.size());
-  for (uint32_t j = 0; j < time_ids.size(); ++j) rows.times[j] = from_bits(time_ids.key(j));
+  if (grid) {
+    rows.times = std::move(grid_times);
+  } else {
+    rows.times.resize(time_ids.size());
+    for (uint32_t j = 0; j < time_ids.size(); ++j) rows.times[j] = from_bits(time_ids.key(j));
+  }
   rows.log_times.resize(rows.times.size());
   for (size_t j = 0; j < rows.times.size(); ++j) rows.log_times[j] = std::log(rows.times[j]);
   return rows;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "clv_hash.hpp"
 #include "clv_models.hpp"
 #include "crmcore/scoring/clv.hpp"
 #include "numeric_special.hpp"
@@ -72,19 +73,35 @@ std::vector<double> bg_conditional_expected(bool modified, const std::vector<dou
   check_sizes(n, {&x, &tx, &T});
   const double r = params[0], alpha = params[1], a = params[2], b = params[3];
   const double shift = modified ? 1.0 : 0.0;
+  // The hypergeometric part depends on (x, T, t) only: customers on a day grid
+  // share a few of those, so each distinct triple is summed once.
+  detail::DenseIds x_ids, T_ids, t_ids, triple_ids;
+  std::vector<double> cached;
   std::vector<double> out(n);
   for (size_t i = 0; i < n; ++i) {
-    // 2F1(r+x, b+x+shift; a+b+x-1+shift; z) ((alpha+T)/(alpha+T+t))^(r+x) equals
-    // (1-z)^(a-1) 2F1(a+b-1+shift-r, a-1; a+b+x-1+shift; z) by Euler's
-    // transformation: the x-dependence moves into the denominator parameter,
-    // so the series shrinks faster the more frequent the buyer.
     const double xi = x[i];
-    const double log1m_z = -std::log1p(t[i] / (alpha + T[i]));
-    const double z = t[i] / (alpha + T[i] + t[i]);
-    const double c = a + b + xi - 1 + shift;
-    const double s = nm::hyp2f1_series_minus_one(a + b - 1 + shift - r, a - 1, c, z);
-    const double L = (a - 1) * log1m_z + std::log1p(s);
-    const double numerator = c / (a - 1) * -std::expm1(L);
+    const uint64_t xid = x_ids.id(detail::bits(xi)), Tid = T_ids.id(detail::bits(T[i])),
+                   tid = t_ids.id(detail::bits(t[i]));
+    const bool cacheable = xid < (1u << 21) && Tid < (1u << 21) && tid < (1u << 21);
+    uint32_t slot = UINT32_MAX;
+    if (cacheable) {
+      slot = triple_ids.id((xid << 42) | (Tid << 21) | tid);
+      if (slot == cached.size()) cached.push_back(std::numeric_limits<double>::quiet_NaN());
+    }
+    double numerator = slot != UINT32_MAX ? cached[slot] : std::numeric_limits<double>::quiet_NaN();
+    if (std::isnan(numerator)) {
+      // 2F1(r+x, b+x+shift; a+b+x-1+shift; z) ((alpha+T)/(alpha+T+t))^(r+x) equals
+      // (1-z)^(a-1) 2F1(a+b-1+shift-r, a-1; a+b+x-1+shift; z) by Euler's
+      // transformation: the x-dependence moves into the denominator parameter,
+      // so the series shrinks faster the more frequent the buyer.
+      const double log1m_z = -std::log1p(t[i] / (alpha + T[i]));
+      const double z = t[i] / (alpha + T[i] + t[i]);
+      const double c = a + b + xi - 1 + shift;
+      const double s = nm::hyp2f1_series_minus_one(a + b - 1 + shift - r, a - 1, c, z);
+      const double L = (a - 1) * log1m_z + std::log1p(s);
+      numerator = c / (a - 1) * -std::expm1(L);
+      if (slot != UINT32_MAX) cached[slot] = numerator;
+    }
     double p_alive = 1.0;
     if (modified || xi > 0) {
       const double log_d =

@@ -30,6 +30,11 @@ Differences from lifetimes 0.11.3 (all fixes; details in each class docstring):
 - The covariance of the parameters uses p_i p_j [H^-1]_ij / N (delta method);
   lifetimes' off-diagonal entries use p_j^2. Standard errors are identical.
 - Non-integer frequencies raise ValueError (lifetimes truncates silently).
+- When the likelihood has no finite maximum (small or homogeneous cohorts:
+  parameters run off to infinity along a ridge), the fit stops once the
+  gradient of the mean log-likelihood is below 1e-5 and reports the large
+  parameters with their (larger) standard errors; lifetimes does the same or
+  raises ConvergenceError, depending on where its optimizer stalls.
 - ``customer_lifetime_value``: ``time`` is in months and ``discount_rate`` is
   per month whatever ``freq`` (the time unit of the transaction model) is;
   arrays are accepted as well as Series and ``freq="h"`` as well as "H".
@@ -37,8 +42,8 @@ Differences from lifetimes 0.11.3 (all fixes; details in each class docstring):
   work in C++ over columns and run with pandas 3; rows with a missing customer
   id or date are ignored.
 - Not provided: ``lifetimes.plotting`` beyond the two matrix plots in
-  ``crmcore.clv.plotting``; ``utils.expected_cumulative_transactions`` and
-  ``utils.calculate_alive_path``; BG/BB ``generate_new_data``.
+  ``crmcore.clv.plotting``; ``utils.calculate_alive_path``; BG/BB
+  ``generate_new_data``.
 """
 from .fitters import (
     BaseFitter,
@@ -49,7 +54,12 @@ from .fitters import (
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
-from .utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from .utils import (
+    calibration_and_holdout_data,
+    expected_cumulative_transactions,
+    summary_data_from_transaction_data,
+    summary_from_store,
+)
 from . import generate_data, utils
 
 __all__ = [
@@ -61,7 +71,9 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
     "calibration_and_holdout_data",
+    "expected_cumulative_transactions",
     "generate_data",
     "summary_data_from_transaction_data",
+    "summary_from_store",
     "utils",
 ]

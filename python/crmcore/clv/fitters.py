@@ -114,7 +114,7 @@ class BaseFitter:
     def _params_array(self):
         return np.array(self._unload_params(*self._param_names), dtype=float)
 
-    def _fit_rows(self, x, tx, T, weights, scale, initial_log_params, verbose, tol):
+    def _fit_rows(self, x, tx, T, weights, scale, initial_log_params, verbose, tol, max_iter=500):
         # No weights: the C++ side counts rows (an array of ones would be read at random).
         rows = _k.Rows(x, tx, T, None if weights is None else np.asarray(weights, dtype=float))
         if scale != 1.0:
@@ -124,7 +124,7 @@ class BaseFitter:
         if x0.shape != (len(self._param_names),):
             raise ValueError(f"initial_params must have {len(self._param_names)} values")
         res = _k.fit(self._model, rows, x0, penalizer=float(self.penalizer_coef),
-                     gtol=min(float(tol), 1e-9), verbose=bool(verbose))
+                     gtol=min(float(tol), 1e-9), max_iter=int(max_iter), verbose=bool(verbose))
         if verbose:
             print(res["message"])
         if not res["converged"]:
@@ -145,7 +145,11 @@ class BaseFitter:
         # Cov(p_i, p_j) = p_i p_j [H^-1]_ij / N. lifetimes multiplies by p_j^2
         # instead of p_i p_j, which only its off-diagonal entries feel.
         p = self.params_.to_numpy()
-        cov = np.outer(p, p) * np.linalg.inv(self._hessian_) / total_weight
+        try:
+            inv = np.linalg.inv(self._hessian_)
+        except np.linalg.LinAlgError:  # a flat direction (degenerate fit): no finite errors
+            inv = np.full_like(self._hessian_, np.nan)
+        cov = np.outer(p, p) * inv / total_weight
         self.variance_matrix_ = pd.DataFrame(cov, index=self.params_.index, columns=self.params_.index)
         # A tiny or degenerate data set can leave the Hessian indefinite: those errors are nan.
         with np.errstate(invalid="ignore"):
@@ -203,10 +207,10 @@ class BaseFitter:
 class _RfmFitter(BaseFitter):
     """Fitters on (frequency, recency, T): BG/NBD, MBG/NBD and Pareto/NBD."""
 
-    def _fit_rfm(self, frequency, recency, T, weights, initial_log_params, verbose, tol, index):
+    def _fit_rfm(self, frequency, recency, T, weights, initial_log_params, verbose, tol, index, max_iter=500):
         x, tx, T_, weights = _check_rfm(frequency, recency, T, weights)
         self._scale = 1.0 / T_.max()
-        res = self._fit_rows(x, tx, T_, weights, self._scale, initial_log_params, verbose, tol)
+        res = self._fit_rows(x, tx, T_, weights, self._scale, initial_log_params, verbose, tol, max_iter)
         weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
         # lifetimes reports the objective it minimised (on rescaled time); the log-likelihood in
         # the caller's time unit differs by the Jacobian of the rescaling of each purchase time.
@@ -397,7 +401,7 @@ class ParetoNBDFitter(_RfmFitter):
         if iterative_fitting <= 0:
             raise ValueError("iterative_fitting parameter should be greater than 0")
         init = None if initial_params is None else np.log(np.asarray(initial_params, dtype=float))
-        self._fit_rfm(frequency, recency, T, weights, init, verbose, 1e-9, index)
+        self._fit_rfm(frequency, recency, T, weights, init, verbose, 1e-9, index, max_iter=maxiter)
         # lifetimes divides the summed log-likelihood by the mean weight for this model.
         w = self.data["weights"].to_numpy(dtype=float)
         self._negative_log_likelihood_ = self._negative_log_likelihood_ * w.sum() / w.mean()

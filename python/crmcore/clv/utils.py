@@ -14,7 +14,8 @@ import pandas as pd
 from .._core import clv as _k
 from .fitters import ConvergenceError
 
-__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "ConvergenceError"]
+__all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "expected_cumulative_transactions",
+           "summary_from_store", "ConvergenceError"]
 
 _NAT = np.iinfo(np.int64).min
 _DAY = 86_400 * 10**9
@@ -54,13 +55,20 @@ def _period_start(ns, freq):
     return idx.as_unit("ns").asi8.copy()
 
 
+_MONTH_NS = 2_629_746 * 10**9  # numpy's average month (30.436875 days)
+
+
 def _unit_ns(freq):
-    """Length of one time unit, as lifetimes divides by np.timedelta64(1, freq)."""
+    """Length of one time unit, as lifetimes divides by np.timedelta64(1, freq):
+    calendar units (M, Y) count average months and years; anchored weeks
+    (W-MON, ...) count 7 days and quarters 3 average months."""
+    base = freq.split("-")[0]
+    special = {"W": 7 * _DAY, "Q": 3 * _MONTH_NS, "QE": 3 * _MONTH_NS, "QS": 3 * _MONTH_NS,
+               "ME": _MONTH_NS, "MS": _MONTH_NS, "YE": 12 * _MONTH_NS, "YS": 12 * _MONTH_NS}
+    if base in special:
+        return float(special[base])
     unit = {"H": "h", "T": "m", "min": "m", "S": "s"}.get(freq, freq)
-    try:
-        return float(np.timedelta64(1, unit).astype("timedelta64[ns]").astype(np.int64))
-    except (TypeError, ValueError):
-        return float(pd.Timedelta(1, unit=unit).value)
+    return float(np.timedelta64(1, unit).astype("timedelta64[ns]").astype(np.int64))
 
 
 class _Log:
@@ -140,7 +148,11 @@ def summary_data_from_transaction_data(transactions, customer_id_col, datetime_c
     such period and T the age at ``observation_period_end`` (default: the last
     transaction), both in units of ``freq`` divided by ``freq_multiplier``;
     ``monetary_value`` is the mean spend per repeat period (0 without repeats).
-    The result is indexed by customer id (sorted), all columns float.
+    The result is indexed by customer id (sorted), all columns float. Ages
+    are differences of period starts divided by one ``freq``: months,
+    quarters and years count numpy's average lengths (30.436875 days a
+    month), anchored weeks (``"W-MON"``) 7 days, as lifetimes did on pandas 2
+    (on pandas 3 lifetimes rejects ``freq="M"``).
 
     >>> tx = pd.DataFrame({"id": [1, 1, 2], "date": ["2024-01-01", "2024-01-05", "2024-01-03"]})
     >>> summary_data_from_transaction_data(tx, "id", "date").loc[1].tolist()
@@ -195,3 +207,78 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, ca
     cal_p = pd.Timestamp(cal_ns).to_period(freq)
     cal["duration_holdout"] = float((obs_p - cal_p).n) / freq_multiplier
     return cal
+
+
+def summary_from_store(db, monetary=True, **kwargs):
+    """The per-customer summary of a crmcore store's orders (customer_id,
+    ordered_at, amount), indexed by customer record id; keyword arguments as
+    :func:`summary_data_from_transaction_data` (freq, observation_period_end, ...).
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> c = db.add("customers", name="Acme")
+    >>> _ = db.import_frame("orders", pd.DataFrame({"customer_id": [c, c], "amount": [5.0, 7.0],
+    ...     "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-08"])}))
+    >>> summary_from_store(db).loc[c].tolist()
+    [1.0, 7.0, 7.0, 7.0]
+    """
+    orders = db.frame("orders")
+    return summary_data_from_transaction_data(orders, "customer_id", "ordered_at",
+                                              "amount" if monetary else None, **kwargs)
+
+
+def expected_cumulative_transactions(model, transactions, datetime_col, customer_id_col, t, datetime_format=None,
+                                     freq="D", freq_multiplier=1, set_index_date=False):
+    """Actual and model-predicted cumulative repeat transactions of the whole
+    cohort, period by period over t periods of ``freq`` from the first
+    transaction (lifetimes' tracking plot data), as
+    ``lifetimes.utils.expected_cumulative_transactions``.
+
+    Repeat transactions count distinct (customer, period) pairs after each
+    customer's first period; the prediction sums E[X(age)] over the customers
+    who started before each period. Vectorized over periods and cohorts.
+
+    >>> from crmcore.clv import BetaGeoFitter
+    >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
+    >>> d = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=2000, seed=1)
+    >>> m = BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+    >>> tx = pd.DataFrame({"id": [1, 1, 2, 2, 3], "date": pd.to_datetime(
+    ...     ["2024-01-01", "2024-01-09", "2024-01-03", "2024-01-04", "2024-01-05"])})
+    >>> expected_cumulative_transactions(m, tx, "date", "id", 10)["actual"].iloc[-1]
+    np.int64(2)
+    """
+    log = _Log(transactions, customer_id_col, datetime_col, None, datetime_format)
+    valid = log.ns != _NAT
+    start = pd.Timestamp(log.ns[valid].min())
+    date_periods = pd.date_range(start, periods=t + 1, freq=freq).to_period(freq)
+    end_ordinal = start.to_period(freq).ordinal + t
+    ordinal = pd.DatetimeIndex(log.ns.view("datetime64[ns]")).to_period(freq).asi8
+    keep = valid & (ordinal <= end_ordinal)
+    codes, ordinal = log.codes[keep], ordinal[keep]
+    # Distinct (customer, period) pairs; a customer's first period is its minimum.
+    base = ordinal.min()
+    span = int(ordinal.max() - base) + 1
+    pairs = np.unique(codes * span + (ordinal - base))
+    pair_code, pair_period = pairs // span, pairs % span + base
+    first = np.full(len(log.uniques), np.iinfo(np.int64).max)
+    np.minimum.at(first, pair_code, pair_period)
+    is_first = pair_period == first[pair_code]
+    first_periods, first_counts = np.unique(pair_period[is_first], return_counts=True)
+
+    # Predictions at every freq_multiplier-th period after the start.
+    eval_at = date_periods.asi8[freq_multiplier::freq_multiplier]
+    age = (eval_at[:, None] - first_periods[None, :]).astype(float)
+    started = age > 0
+    expected = np.zeros(age.shape)
+    if started.any():
+        expected[started] = np.asarray(
+            model.expected_number_of_purchases_up_to_time(age[started] / freq_multiplier), dtype=float)
+    predicted = (expected * first_counts[None, :]).sum(axis=1)
+
+    repeat_periods = pair_period[~is_first]
+    counts = pd.Series(np.bincount(repeat_periods - base, minlength=span), index=np.arange(base, base + span))
+    tracked = counts.reindex(date_periods.asi8, fill_value=0).to_numpy()
+    n_points = t // freq_multiplier
+    actual = np.cumsum(tracked)[freq_multiplier - 1:n_points * freq_multiplier:freq_multiplier]
+    index = date_periods[freq_multiplier - 1:-1:freq_multiplier] if set_index_date else range(0, n_points)
+    return pd.DataFrame({"actual": actual, "predicted": predicted[:n_points]}, index=index)

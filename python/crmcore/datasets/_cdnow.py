@@ -12,10 +12,16 @@ def _candidates():
     env = os.environ.get("CRMCORE_DATA")
     if env:
         yield pathlib.Path(env) / "cdnow"
-    repo = pathlib.Path(__file__).resolve().parents[3]
-    # A clone next to the shared data (repo/../shared) or a worktree one level deeper.
-    yield repo.parent / "shared" / "data" / "cdnow"
-    yield repo.parent.parent / "shared" / "data" / "cdnow"
+    # The shared data folder sits next to the clone (<repo>/../shared); look
+    # up from the package source (a checkout, or a .venv inside the clone) and
+    # from the working directory.
+    seen = set()
+    for start in (pathlib.Path(__file__).resolve(), pathlib.Path.cwd().resolve()):
+        for folder in start.parents:
+            candidate = folder / "shared" / "data" / "cdnow"
+            if candidate not in seen:
+                seen.add(candidate)
+                yield candidate
 
 
 def cdnow(path=None):

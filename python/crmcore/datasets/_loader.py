@@ -13,7 +13,8 @@ def load(db, data, progress=False):
     `data` maps kind names to DataFrames whose foreign keys are row positions
     into the referenced kind's frame (-1 for none), as `synthetic` makes them;
     links name the kinds their src/dst positions point into in src_kind and
-    dst_kind. Positions become store ids here. The whole load is one
+    dst_kind (without those columns, src/dst are taken as store ids
+    already). Positions become store ids here. The whole load is one
     transaction: it lands completely or not at all. Returns kind -> ids in row
     order.
 

@@ -2,10 +2,11 @@
 
 The story behind the numbers:
 
-* customers are acquired over the period (more of them lately), B2B
-  organizations and B2C persons, in Chinese and international cities, with
-  Chinese or Latin names, addresses and phones written the many ways people
-  actually type them;
+* about a third of the customers were there before the period starts (some
+  of them gone by then); the others are acquired during it, more of them
+  lately and in the busy seasons. They are B2B organizations and B2C persons,
+  in Chinese and international cities, with Chinese or Latin names, addresses
+  and phones written the many ways people actually type them;
 * each buying customer has a purchase rate drawn from a gamma distribution and,
   after every purchase, a chance to drift away for good (the BG/NBD story), so
   some customers buy often, some rarely and some stop;
@@ -14,7 +15,8 @@ The story behind the numbers:
   through the inverse of the cumulative intensity;
 * everything else -- contacts, lines, payments, interactions, deals, tickets,
   surveys, campaigns, tasks, relationship links -- is drawn around those
-  customers and their orders, so that times, owners and contacts agree.
+  customers and their orders, so that times, owners and contacts agree; a won
+  deal and a campaign's "purchased" response are actual orders.
 
 Foreign keys are row positions into the referenced frame (-1 for none);
 `crmcore.datasets.load` turns them into store ids.
@@ -23,10 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import _vocab as V
-from ._text import (FULL_WIDTH, Parts, ascii_slug, blank, concat, digits, put,
-                    render_by_choice, to_object, vocab)
-
-DAY_NS = 86_400 * 10 ** 9
+from ._text import (FULL_WIDTH, Parts, ascii_slug, assemble, concat, digits, render_by_choice,
+                    to_object, vocab)
 
 # Which frame each positional foreign key points into. "links" is special:
 # its src/dst columns point into the frames named by src_kind/dst_kind.
@@ -51,6 +51,10 @@ KINDS = [
     "tickets", "surveys", "campaign_members", "tasks", "links",
 ]
 
+# A third of the customers were already there at the start, acquired up to
+# this many days before it; their earlier orders are not in the data.
+LEAD_DAYS = 730
+SALES, SERVICE = 0, 1       # positions in vocab.STAFF_DEPARTMENTS
 DEAL_STAGES = ["potential", "qualified", "proposal", "negotiating"]
 ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
 STAGE_PROBABILITY = {"potential": 0.1, "qualified": 0.25, "proposal": 0.5,
@@ -60,9 +64,17 @@ STAGE_PROBABILITY = {"potential": 0.1, "qualified": 0.25, "proposal": 0.5,
 class SyntheticCRM(dict):
     """Kind name -> DataFrame, plus `truth`: the hidden per-customer parameters.
 
-    `truth` (indexed by customer position) holds what a real CRM never sees:
-    purchase rate, dropout probability, when the customer dropped out, and the
-    canonical E.164 phone number, so tests and examples can check estimates.
+    `truth` (one row per customer, in the customers frame's order) holds what
+    a real CRM never sees, so tests and examples can check estimates against it:
+
+    - acquired_at: when the customer came (before `start` for the existing base);
+    - purchase_rate: purchases per year while active (gamma across customers);
+    - dropout_p: chance of leaving for good after each purchase (beta);
+    - prospect: never buys;
+    - dropped_at: the last purchase of a customer who has left (NaT if still
+      active at the end; may lie before `start`);
+    - phone_e164: the customer's phone number in canonical form;
+    - organization: B2B (True) or B2C.
 
     >>> data = synthetic(1000, seed=1)
     >>> data["orders"].columns[:3].tolist()
@@ -83,8 +95,11 @@ def synthetic(n_customers=10_000, seed=0, start="2023-01-01", end="2025-12-31"):
     """Generate a coherent synthetic CRM with `n_customers` customers.
 
     Returns a SyntheticCRM: a dict of DataFrames named and shaped like the
-    store's kinds, with foreign keys as row positions (-1 for none). Same seed,
-    same data.
+    store's kinds, with foreign keys as row positions (-1 for none); links
+    name the kinds their src/dst positions refer to in src_kind/dst_kind.
+    Same seed, same data. Per customer there are roughly 2.8 orders (6 order
+    lines), 2.4 interactions, 0.6 contacts, 0.3 deals and 0.4 tickets: a
+    million customers make about 20 million rows, in seconds.
 
     >>> import crmcore as crm
     >>> data = crm.datasets.synthetic(2_000, seed=7)
@@ -190,6 +205,11 @@ class _Generator:
     def clip_days(self, d):
         return np.clip(d, 0.0, self.span - 1e-6)
 
+    def clock(self, business):
+        """(days since start, cumulative intensity) on whole days: maps calendar to operational time and back."""
+        lam = np.concatenate([[0.0], np.cumsum(self.intensity(business))])
+        return np.arange(len(lam)) - float(LEAD_DAYS), lam
+
     def month_of_day(self):
         """Month (0 = January) of each whole day of the period."""
         dates = self.t0 + np.arange(int(np.ceil(self.span))) * np.timedelta64(1, "D")
@@ -204,9 +224,9 @@ class _Generator:
         return np.where(business, b2b, np.clip(b2c, 7.0, 23.9)) / 24.0
 
     def intensity(self, business):
-        """Relative purchase intensity per calendar day over the period."""
-        dates = self.t0 + np.arange(int(np.ceil(self.span))) * np.timedelta64(1, "D")
-        month = self.month_of_day()
+        """Relative purchase intensity per calendar day, from LEAD_DAYS before the start to the end."""
+        dates = self.t0 + np.arange(-LEAD_DAYS, int(np.ceil(self.span))) * np.timedelta64(1, "D")
+        month = dates.astype("datetime64[M]").astype(int) % 12
         day = (dates - dates.astype("datetime64[M]")).astype("timedelta64[D]").astype(int) + 1
         dow = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 0 = Monday
         if business:
@@ -225,28 +245,29 @@ class _Generator:
     # ---- people and places ------------------------------------------------
 
     def person_names(self, n, latin):
-        """Names, plus ascii given/family parts for e-mails (StringDType arrays)."""
+        """Names (surname first for Chinese ones), plus ascii given/family parts for e-mails."""
         rng = self.rng
-        sur_w = 1.0 / (np.arange(len(V.CN_SURNAMES)) + 4.0)
-        sur = _draw(rng, n, sur_w)
         g = len(V.CN_GIVEN)
         double = rng.random(n) < 0.7
-        given = np.where(double, g + rng.integers(0, g, n) * g + rng.integers(0, g, n),
-                         rng.integers(0, g, n))
         chars = [c for c, _ in V.CN_GIVEN]
         pins = [p for _, p in V.CN_GIVEN]
-        given_zh = vocab(chars + [a + b for a in chars for b in chars])
-        given_py = vocab(pins + [a + b for a in pins for b in pins])
-        sur_zh = vocab(c for c, _ in V.CN_SURNAMES)
-        sur_py = vocab(p for _, p in V.CN_SURNAMES)
+        parts = Parts()
+        sur = _draw(rng, n, 1.0 / (np.arange(len(V.CN_SURNAMES)) + 4.0))
+        given = np.where(double, g + rng.integers(0, g, n) * g + rng.integers(0, g, n), rng.integers(0, g, n))
         first = rng.integers(0, len(V.LATIN_FIRST), n)
         last = rng.integers(0, len(V.LATIN_LAST), n)
-        first_v, last_v = vocab(V.LATIN_FIRST), vocab(V.LATIN_LAST)
-        name = np.where(latin, concat(first_v[first], " ", last_v[last]),
-                        concat(sur_zh[sur], given_zh[given]))
-        given_ascii = np.where(latin, vocab(map(ascii_slug, V.LATIN_FIRST))[first], given_py[given])
-        family_ascii = np.where(latin, vocab(map(ascii_slug, V.LATIN_LAST))[last], sur_py[sur])
-        return name, given_ascii, family_ascii
+        parts.add("sur", vocab(c for c, _ in V.CN_SURNAMES), sur)
+        parts.add("given", vocab(chars + [a + b for a in chars for b in chars]), given)
+        parts.add("first", vocab(V.LATIN_FIRST), first)
+        parts.add("last", vocab(V.LATIN_LAST), last)
+        parts.add("sur_a", vocab(p for _, p in V.CN_SURNAMES), sur)
+        parts.add("given_a", vocab(pins + [a + b for a in pins for b in pins]), given)
+        parts.add("first_a", vocab(map(ascii_slug, V.LATIN_FIRST)), first)
+        parts.add("last_a", vocab(map(ascii_slug, V.LATIN_LAST)), last)
+        script = latin.astype(int)
+        return (render_by_choice(parts, ["{sur}{given}", "{first} {last}"], script),
+                render_by_choice(parts, ["{given_a}", "{first_a}"], script),
+                render_by_choice(parts, ["{sur_a}", "{last_a}"], script))
 
     def phones(self, city, mobile):
         """Formatted phone numbers and their canonical E.164 digits."""
@@ -288,16 +309,15 @@ class _Generator:
                 ("+44 {area} {a} {b}", 35), ("0{area} {a} {b}", 35), ("+44 (0){area} {a} {b}", 20),
                 ("0044 {area} {a} {b}", 10)]),
         ]
-        out = blank(n)
+        pieces = []
         for mask, formats in kinds:
             rows = np.flatnonzero(mask)
             choice = _draw(rng, len(rows), [w for _, w in formats])
-            out = put(out, rows, render_by_choice(parts, [t for t, _ in formats], choice, rows))
-        rows = np.flatnonzero(cn_mobile)
-        e164 = put(blank(n), rows, parts.render("+86{p}{m}{l}", rows))
-        rows = np.flatnonzero(~cn_mobile)
-        e164 = put(e164, rows, concat("+", cc[rows], parts.render("{area}{a}{b}", rows)))
-        return out, e164
+            pieces.append((rows, render_by_choice(parts, [t for t, _ in formats], choice, rows)))
+        mobile_rows, other_rows = np.flatnonzero(cn_mobile), np.flatnonzero(~cn_mobile)
+        e164 = assemble(n, [(mobile_rows, parts.render("+86{p}{m}{l}", mobile_rows)),
+                            (other_rows, concat("+", cc[other_rows], parts.render("{area}{a}{b}", other_rows)))])
+        return assemble(n, pieces), e164
 
     def emails(self, given, family, domain, templates):
         """Person e-mails from ascii name parts; a few typed with capitals."""
@@ -308,13 +328,13 @@ class _Generator:
         parts.add("g", given, idx)
         parts.add("f", family, idx)
         parts.add("d", domain, idx)
-        parts.add("i", np.strings.slice(given, 0, 1), idx)
+        parts.add("i", given.astype("U1"), idx)             # the initial: a cast cuts to one character
         parts.add("nn", self._digits[2][0], rng.integers(0, 100, n))
         parts.add("yy", vocab(str(y) for y in range(1960, 2006)), rng.integers(0, 46, n))
         choice = _draw(rng, n, [w for _, w in templates])
         out = render_by_choice(parts, [t for t, _ in templates], choice)
         caps = rng.random(n) < 0.06
-        out = put(out, caps, np.strings.capitalize(out[caps]))
+        out[caps] = np.char.capitalize(out[caps])     # same length: no widening
         return out
 
     def private_mail_domains(self, latin):
@@ -363,10 +383,20 @@ class _Generator:
         latin = np.where(china, rng.random(n) < np.where(org, 0.0, 0.06), rng.random(n) < np.where(org, 1.0, 0.7))
         self.city, self.org, self.latin, self.china = city, org, latin, china
 
-        # Acquisition: more customers lately (density rising over the period).
-        self.acquired = rng.random(n) ** 0.7 * (self.span - 30.0)
+        # Acquisition: an existing base, then more and more new customers,
+        # who also come in with the seasons (promotions bring first orders).
+        existing = rng.random(n) < 0.35
+        share = rng.random(n) ** 0.7
+        self.acquired = -rng.random(n) * LEAD_DAYS
+        for business in (True, False):
+            grid, lam = self.clock(business)
+            rows = np.flatnonzero(~existing & (org == business))
+            u_start, u_end = np.interp([0.0, self.span], grid, lam)
+            self.acquired[rows] = np.interp(u_start + share[rows] * (u_end - u_start), lam, grid)
+        self.by_acquisition = np.argsort(self.acquired)
 
-        name, given, family = self.person_names(n, latin)
+        persons = np.flatnonzero(~org)
+        p_name, p_given, p_family = self.person_names(len(persons), latin[persons])
         industry = _draw(rng, n, [i[3] for i in V.INDUSTRIES])
         brand_cn = rng.integers(0, len(V.CN_BRANDS), n)
         brand_lat = rng.integers(0, len(V.LATIN_BRANDS), n)
@@ -383,24 +413,28 @@ class _Generator:
         parts.add("slat", vocab(V.LATIN_COMPANY_SUFFIXES), rng.integers(0, len(V.LATIN_COMPANY_SUFFIXES), n))
         org_rows = np.flatnonzero(org)
         org_latin = latin[org_rows].astype(int)
-        name = put(name, org_rows, render_by_choice(parts, ["{city}{bcn}{icn}{scn}", "{blat} {ilat} {slat}"],
-                                                    org_latin, org_rows))
-        domain = put(blank(n), org_rows, render_by_choice(parts, ["{bpy}-{islug}.cn", "{bslug}{islug}.com"],
-                                                          org_latin, org_rows))
+        org_names = render_by_choice(parts, ["{city}{bcn}{icn}{scn}", "{blat} {ilat} {slat}"], org_latin, org_rows)
+        name = assemble(n, [(persons, p_name), (org_rows, org_names)])
+        domain = assemble(n, [(org_rows, render_by_choice(parts, ["{bpy}-{islug}.cn", "{bslug}{islug}.com"],
+                                                          org_latin, org_rows))])
         self.domain = domain
 
         phone, e164 = self.phones(city, np.where(org, rng.random(n) < 0.35, rng.random(n) < 0.93))
-        pdom = self.private_mail_domains(latin)
-        email = self.emails(given, family, pdom, [
+        pdom = self.private_mail_domains(latin[persons])
+        p_email = self.emails(p_given, p_family, pdom, [
             ("{g}.{f}@{d}", 30), ("{f}{g}{nn}@{d}", 25), ("{i}{f}{yy}@{d}", 20), ("{g}_{f}@{d}", 10),
             ("{g}{f}@{d}", 15)])
         boxes = vocab(V.ORG_MAILBOXES)
-        box = rng.integers(0, len(boxes), n)
-        email = put(email, org_rows, concat(boxes[box[org_rows]], "@", domain[org_rows]))
-        two = np.flatnonzero(rng.random(n) < 0.1)
-        second = np.where(org[two], concat(boxes[(box[two] + 1) % len(boxes)], "@", domain[two]),
-                          concat(given[two], np.strings.slice(family[two], 0, 1), "@", pdom[two]))
-        email = put(email, two, concat(email[two], ";", second))
+        box = rng.integers(0, len(boxes), len(org_rows))
+        o_email = concat(boxes[box], "@", domain[org_rows])
+        # A tenth have a second address: another mailbox, or a second web-mail account.
+        o2 = np.flatnonzero(rng.random(len(org_rows)) < 0.1)
+        p2 = np.flatnonzero(rng.random(len(persons)) < 0.1)
+        email = assemble(n, [
+            (persons, p_email), (org_rows, o_email),
+            (org_rows[o2], concat(o_email[o2], ";", boxes[(box[o2] + 1) % len(boxes)], "@", domain[org_rows[o2]])),
+            (persons[p2], concat(p_email[p2], ";", p_given[p2], p_family[p2].astype("U1"), "@", pdom[p2])),
+        ])
         has_email = rng.random(n) < np.where(org, 0.97, 0.75)
 
         d_flat = [(ci, d) for ci, c in enumerate(V.CITIES) for d in c[7]]
@@ -419,14 +453,13 @@ class _Generator:
         source = np.where(org, _choose(src_org, _draw(rng, n, [20, 20, 20, 15, 15, 10])),
                           _choose(src_person, _draw(rng, n, [30, 20, 20, 15, 10, 5])))
         self.referred = source == "referral"
-        sales = 0
         owned = org | (rng.random(n) < 0.25)
-        owner = np.where(owned, self.staff_of(sales, n), -1)
+        owner = np.where(owned, self.staff_of(SALES, n), -1)
         self.owner = owner
         self.e164 = e164
         self.frames["customers"] = _frame({
             "name": to_object(name),
-            "kind": np.where(org, "organization", "person").astype(object),
+            "kind": _choose(["person", "organization"], org.astype(int)),
             "phone": to_object(phone),
             "email": to_object(email, ~has_email),
             "address": to_object(address),
@@ -547,49 +580,70 @@ class _Generator:
         p_drop = rng.beta(np.where(org, 1.2, 1.5), np.where(org, 8.0, 4.5))
         planned = np.minimum(rng.geometric(p_drop), 60)          # purchases before dropping out
         planned[prospect] = 0
-        cust = np.repeat(np.arange(n), planned)
-        rank = _rank_in_group(planned)
+        # Each customer's purchase clock runs in operational days (calendar
+        # days weighted by the intensity); where it stands at acquisition and at the end.
+        u_acq, u_end = np.empty(n), np.empty(n)
+        for business in (True, False):
+            grid, lam = self.clock(business)
+            rows = org == business
+            u_acq[rows] = np.interp(self.acquired[rows], grid, lam)
+            u_end[rows] = np.interp(self.span, grid, lam)
+        # Purchases after the end are never seen: simulate only as many as
+        # could fall before it (a Poisson bound exceeded by about one customer in a million).
+        expected = rate * (u_end - u_acq)
+        simulated = np.minimum(planned, np.ceil(expected + 5 * np.sqrt(expected) + 5).astype(np.int64))
+        cust = np.repeat(np.arange(n), simulated)
+        rank = _rank_in_group(simulated)
         gaps = rng.exponential(1.0, len(cust)) / rate[cust]
         gaps[rank == 0] = 0.0
         cum = np.cumsum(gaps)
-        offs = np.cumsum(planned) - planned
-        op_time = cum - np.repeat(cum[offs[planned > 0]] - gaps[offs[planned > 0]], planned[planned > 0])
+        some = simulated > 0
+        offs = (np.cumsum(simulated) - simulated)[some]
+        op_time = cum - np.repeat(cum[offs] - gaps[offs], simulated[some])
 
-        # Map each customer's operational clock through the calendar intensity.
+        # Map each customer's clock back to calendar time.
         when = np.empty(len(cust))
         for business in (True, False):
-            w = self.intensity(business)
-            lam = np.concatenate([[0.0], np.cumsum(w)])
+            grid, lam = self.clock(business)
             sel = org[cust] == business
-            u0 = np.interp(self.acquired[cust[sel]], np.arange(len(lam)), lam)
-            when[sel] = np.interp(u0 + op_time[sel], lam, np.arange(len(lam)), right=np.inf)
-        inside = when < self.span
-        day = np.floor(when[inside])
-        when = day + self.hour_of_day(len(day), org[cust[inside]])
-        cust = cust[inside]
+            when[sel] = np.interp(u_acq[cust[sel]] + op_time[sel], lam, grid, right=np.inf)
+        before_end = when < self.span
+        cust = cust[before_end]
+        when = np.floor(when[before_end]) + self.hour_of_day(len(cust), org[cust])
 
         # The hidden truth: who dropped out (made all planned purchases) and when.
-        made = np.bincount(cust, minlength=n)
-        last = np.full(n, np.nan)
-        np.fmax.at(last, cust, when)
-        dropped = (made == planned) & (planned > 0)
+        last_any = np.full(n, np.nan)
+        np.fmax.at(last_any, cust, when)
+        dropped = (np.bincount(cust, minlength=n) == planned) & (planned > 0)
         self.truth = _frame({
             "acquired_at": self.time(self.acquired),
             "purchase_rate": rate * 365.25,
             "dropout_p": p_drop,
             "prospect": prospect,
-            "dropped_at": self.time(np.where(dropped, last, np.nan)),
+            "dropped_at": self.time(np.where(dropped, last_any, np.nan)),
             "phone_e164": to_object(self.e164),
             "organization": org,
         })
-        self.last_order = last
-        self.order_count = made
+        self.prospect = prospect
         # Active window: interactions etc. happen while the customer is around.
-        self.active_end = np.where(dropped, np.minimum(last + 120.0, self.span - 1e-6),
+        self.active_end = np.where(dropped, np.minimum(last_any + 120.0, self.span - 1e-6),
                                    np.where(prospect, np.minimum(self.acquired + 180.0, self.span - 1e-6),
                                             self.span - 1e-6))
+        self.present = self.active_end > 0      # still around at some time in the period
 
-        order = np.argsort(when, kind="stable")
+        # Only orders inside the period are on record.
+        inside = when >= 0
+        cust, when = cust[inside], when[inside]
+        made = np.bincount(cust, minlength=n)
+        last = np.full(n, np.nan)
+        np.fmax.at(last, cust, when)
+        self.last_order = last
+        self.order_count = made
+
+        # Rows so far are grouped by customer; the frame lists orders by time.
+        # (Times are random fractions of a second apart: the plain, fast
+        # argsort is as deterministic as a stable one here.)
+        order = np.argsort(when)
         cust, when = cust[order], when[order]
         k = len(cust)
         b2b = org[cust]
@@ -624,7 +678,7 @@ class _Generator:
         status[(when > self.span - 5) & (status == 0)] = 3
         staff = np.where(b2b, self.owner[cust], -1)
         in_store = channel == 6
-        staff[in_store] = self.staff_of(0, in_store.sum())
+        staff[in_store] = self.staff_of(SALES, in_store.sum())
         self.order_cust, self.order_time, self.order_status = cust, when, status
         self.order_amount_c = amount_c.astype(np.int64)
         self.frames["orders"] = _frame({
@@ -644,8 +698,9 @@ class _Generator:
             "unit_price": price_c / 100.0,
             "unit_cost": cost_c / 100.0,
         })
-        # Per-customer lists of their orders (orders sorted by customer).
-        by_cust = np.argsort(cust, kind="stable")
+        # Per-customer lists of their orders: where each customer-grouped row went.
+        by_cust = np.empty(k, dtype=np.int64)
+        by_cust[order] = np.arange(k)
         self.orders_by_cust = by_cust
         self.orders_start = np.cumsum(made) - made
         self.payments()
@@ -657,7 +712,8 @@ class _Generator:
         split = b2b & (rng.random(len(paid)) < 0.2)
         reps = 1 + split
         rows = np.repeat(paid, reps)
-        part = _rank_in_group(reps)
+        part = np.zeros(len(rows), dtype=np.int64)          # 0 = first or only payment, 1 = second
+        part[(np.cumsum(reps) - 1)[split]] = 1
         amt = self.order_amount_c[rows]
         half = amt // 2
         amount_c = np.where(np.repeat(split, reps), np.where(part == 0, half, amt - half), amt)
@@ -689,6 +745,23 @@ class _Generator:
         day = np.floor(self.clip_days(t))
         return day + self.hour_of_day(m, self.org[cust])
 
+    def first_order_between(self, cust, lo, hi):
+        """Position of each customer's first order in [lo, hi) (days), -1 if none.
+
+        One searchsorted over (customer, second) keys: the orders grouped by
+        customer are in time order within each customer already.
+        """
+        if not hasattr(self, "_order_keys"):
+            self._key_shift = np.int64(1) << int(np.ceil(np.log2(self.span * 86_400 + 2)))
+            g = self.orders_by_cust
+            self._order_keys = self.order_cust[g] * self._key_shift + np.floor(self.order_time[g] * 86_400).astype(np.int64)
+        keys, shift, g = self._order_keys, self._key_shift, self.orders_by_cust
+        base = np.asarray(cust, dtype=np.int64) * shift
+        idx = np.searchsorted(keys, base + np.ceil(np.asarray(lo) * 86_400).astype(np.int64))
+        found = idx < len(keys)
+        found[found] = keys[idx[found]] < (base + np.ceil(np.asarray(hi) * 86_400).astype(np.int64))[found]
+        return np.where(found, g[np.minimum(idx, len(g) - 1)], -1)
+
     def contact_for(self, cust, share):
         """The customer's primary contact for a share of rows, else -1."""
         c = self.primary_contact[cust]
@@ -703,7 +776,7 @@ class _Generator:
         rng = self.rng
         n = self.n
         lam = np.where(self.org, 2.0 + 1.0 * self.order_count, 0.3 + 0.4 * self.order_count)
-        cust = np.repeat(np.arange(n), rng.poisson(lam))
+        cust = np.repeat(np.arange(n), rng.poisson(lam * self.present))
         m = len(cust)
         b2b = self.org[cust]
         when = self.event_times(cust, 0.5, lambda k: rng.normal(-2.0, 6.0, k))
@@ -712,13 +785,13 @@ class _Generator:
         flat = [(i, s) for i, c in enumerate(chans) for s in V.INTERACTION_SUMMARIES[c]]
         cnt = np.bincount([i for i, _ in flat], minlength=len(chans))
         summary = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, ch))
-        direction = np.where(rng.random(m) < 0.4, "inbound", "outbound").astype(object)
+        direction = _choose(["outbound", "inbound"], (rng.random(m) < 0.4).astype(int))
         direction[ch == chans.index("note")] = None
-        order = np.argsort(when, kind="stable")
+        order = np.argsort(when)
         self.frames["interactions"] = _frame({
             "customer_id": cust.astype(np.int64),
             "contact_id": self.contact_for(cust, 0.8),
-            "staff_id": self.staff_for(cust, 0.7, 1).astype(np.int64),
+            "staff_id": self.staff_for(cust, 0.7, SERVICE).astype(np.int64),
             "channel": _choose(chans, ch),
             "direction": direction,
             "occurred_at": self.time(when),
@@ -730,14 +803,14 @@ class _Generator:
     def deals(self):
         rng = self.rng
         n = self.n
-        count = np.where(self.org, rng.poisson(1.2, n), (rng.random(n) < 0.03).astype(int))
+        count = np.where(self.org, rng.poisson(1.2, n), (rng.random(n) < 0.03).astype(int)) * self.present
         cust = np.repeat(np.arange(n), count)
         d = len(cust)
         lo = np.maximum(self.acquired[cust] - 60.0, 0.0)
         created = lo + rng.random(d) * (self.active_end[cust] - lo)
         furthest = _draw(rng, d, [30, 25, 20, 25])
-        won = (furthest == 3) & (rng.random(d) < 0.55)
-        closes = rng.random(d) < np.where(furthest == 3, 0.85, 0.6)
+        won = (furthest == 3) & (rng.random(d) < 0.8)
+        closes = rng.random(d) < np.where(furthest == 3, 0.9, 0.45)
         steps = furthest + 1 + closes
         deal = np.repeat(np.arange(d), steps)
         rank = _rank_in_group(steps)
@@ -746,6 +819,16 @@ class _Generator:
         first = np.cumsum(steps) - steps
         at = created[deal] + cum - np.repeat(cum[first], steps)
         final = rank == (furthest[deal] + 1)
+        # A deal is won when the customer orders within 120 days of negotiating:
+        # it closes at that order, for that order's amount. No order, no win.
+        closing = np.flatnonzero(final & won[deal])
+        negotiated = at[closing - 1]
+        order = self.first_order_between(cust[deal[closing]], negotiated, np.minimum(negotiated + 120, self.span))
+        got = order >= 0
+        at[closing[got]] = self.order_time[order[got]]
+        won[deal[closing[~got]]] = False
+        amount = np.round(np.exp(rng.normal(np.log(np.where(self.org[cust], 12_000, 1_500)), 0.9)), -1)
+        amount[deal[closing[got]]] = self.order_amount_c[order[got]] / 100.0
         stage = np.where(final, np.where(won[deal], "won", "lost"),
                          _choose(DEAL_STAGES, np.minimum(rank, 3))).astype(object)
         keep = at < self.span
@@ -755,7 +838,6 @@ class _Generator:
         current = stage[last]
         closed_at = np.full(d, np.nan)
         closed_at[deal[final]] = at[final]
-        amount = np.round(np.exp(rng.normal(np.log(np.where(self.org[cust], 12_000, 1_500)), 0.9)), -1)
         names = ["Annual supply contract", "Office refit", "Software renewal", "Pilot project",
                  "Expansion order", "Service agreement", "Equipment upgrade"]
         self.frames["deals"] = _frame({
@@ -765,7 +847,7 @@ class _Generator:
             "amount": amount,
             "probability": pd.Series(current).map(STAGE_PROBABILITY).to_numpy(float),
             "expected_close": self.time(created + rng.uniform(45, 120, d)),
-            "owner_id": self.staff_for(cust, 0.9, 0).astype(np.int64),
+            "owner_id": self.staff_for(cust, 0.9, SALES).astype(np.int64),
             "closed_at": self.time(closed_at),
         })
         self.frames["deal_stages"] = _frame({
@@ -775,7 +857,7 @@ class _Generator:
     def tickets_and_surveys(self):
         rng = self.rng
         n = self.n
-        cust = np.repeat(np.arange(n), rng.poisson(0.05 + 0.12 * self.order_count))
+        cust = np.repeat(np.arange(n), rng.poisson((0.05 + 0.12 * self.order_count) * self.present))
         t = len(cust)
         opened = self.event_times(cust, 0.8, lambda k: rng.exponential(10.0, k))
         sev = _draw(rng, t, [45, 35, 15, 5])
@@ -825,7 +907,7 @@ class _Generator:
         cnt = np.bincount([c for c, _ in flat], minlength=6)[1:]
         comment = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, csat.astype(int) - 1))
         comment[rng.random(k) < 0.6] = None
-        order = np.argsort(s_at, kind="stable")
+        order = np.argsort(s_at)
         self.frames["surveys"] = _frame({
             "customer_id": s_cust.astype(np.int64),
             "contact_id": self.contact_for(s_cust, 0.5),
@@ -857,7 +939,7 @@ class _Generator:
             "budget": budget,
         })
         # Members: a sample of the customers known when the campaign starts.
-        by_acq = np.argsort(self.acquired, kind="stable")
+        by_acq = self.by_acquisition
         known = np.searchsorted(self.acquired[by_acq], start)
         size = np.minimum(known, np.round(known * rng.uniform(0.02, 0.06, c))).astype(np.int64)
         camp = np.repeat(np.arange(c), size)
@@ -867,11 +949,19 @@ class _Generator:
         rate = pd.Series(channel).map({"email": 0.05, "sms": 0.03, "wechat": 0.09, "event": 0.15,
                                        "webinar": 0.1, "ads": 0.02, "phone": 0.12}).to_numpy(float)
         alive = self.active_end[cust] > start[camp]
-        responded = rng.random(len(camp)) < rate[camp] * np.where(alive, 1.5, 0.3)
-        at = np.where(responded, start[camp] + rng.random(len(camp)) * length[camp], np.nan)
-        responded &= at < self.span
-        at[~responded] = np.nan
-        response = np.where(responded, _choose(V.CAMPAIGN_RESPONSES, _draw(rng, len(camp), [40, 20, 25, 10, 5])), None)
+        m = len(camp)
+        # A member who orders during the campaign is often credited to it: the
+        # "purchased" responses are real orders, at the order's time.
+        window_end = np.minimum(start[camp] + length[camp], self.span)
+        bought = self.first_order_between(cust, start[camp], window_end)
+        purchased = (bought >= 0) & (rng.random(m) < 0.6)
+        reacted = ~purchased & (rng.random(m) < rate[camp] * np.where(alive, 1.5, 0.3))
+        at = np.where(reacted, start[camp] + rng.random(m) * (window_end - start[camp]), np.nan)
+        at[purchased] = self.order_time[bought[purchased]]
+        responded = purchased | reacted
+        others = [r for r in V.CAMPAIGN_RESPONSES if r != "purchased"]
+        response = np.where(purchased, "purchased", _choose(others, _draw(rng, m, [45, 25, 20, 10]))).astype(object)
+        response[~responded] = None
         self.frames["campaign_members"] = _frame({
             "campaign_id": camp.astype(np.int64),
             "customer_id": cust.astype(np.int64),
@@ -884,7 +974,7 @@ class _Generator:
     def tasks(self):
         rng = self.rng
         n = self.n
-        cust = np.repeat(np.arange(n), rng.poisson(np.where(self.org, 1.0, 0.25)))
+        cust = np.repeat(np.arange(n), rng.poisson(np.where(self.org, 1.0, 0.25) * self.present))
         m = len(cust)
         due = self.event_times(cust, 0.3, lambda k: rng.uniform(1, 14, k)) + 2.0
         due = self.clip_days(due)
@@ -892,7 +982,7 @@ class _Generator:
         self.frames["tasks"] = _frame({
             "subject": _choose(V.TASK_SUBJECTS, rng.integers(0, len(V.TASK_SUBJECTS), m)),
             "due_at": self.time(due),
-            "assignee_id": self.staff_for(cust, 0.8, 0).astype(np.int64),
+            "assignee_id": self.staff_for(cust, 0.8, SALES).astype(np.int64),
             "customer_id": cust.astype(np.int64),
             "contact_id": self.contact_for(cust, 0.4),
             "done": done,
@@ -917,7 +1007,6 @@ class _Generator:
                 "dst_kind": np.full(k, dst_kind, dtype=object),
             }))
 
-        cc = self.frames["customer_contacts"]
         home, rank = self.contact_home, self.contact_rank
         works = np.flatnonzero(self.org[home])
         role = np.where(rank[works] == 0, "decision_maker", None).astype(object)
@@ -940,7 +1029,7 @@ class _Generator:
 
         # Referrals: each referred customer names someone acquired earlier,
         # often someone who was referred too, so chains grow several levels deep.
-        by_acq = np.argsort(self.acquired, kind="stable")
+        by_acq = self.by_acquisition
         rank_all = np.empty(n, dtype=np.int64)
         rank_all[by_acq] = np.arange(n)
         referred = by_acq[self.referred[by_acq]]       # in acquisition order
@@ -997,15 +1086,16 @@ class _Generator:
         n = self.n
         cust = self.frames["customers"]
         since_last = self.span - self.last_order
-        status = np.where(self.order_count == 0, "prospect",
-                          np.where(since_last <= 180, "active", np.where(since_last <= 540, "inactive", "lost")))
+        # No order on record: a prospect, or a customer who left before the period.
+        status = np.where(self.order_count == 0, np.where(self.prospect, 0, 3),
+                          np.where(since_last <= 180, 1, np.where(since_last <= 540, 2, 3)))
         revenue = np.bincount(self.order_cust, weights=self.order_amount_c, minlength=n)
         vip = revenue >= np.quantile(revenue, 0.95) if n > 1 else revenue > 0
         flags = np.stack([vip, self.rng.random(n) < 0.3, self.rng.random(n) < 0.1, self.referred]).T
         names = ["vip", "newsletter", "price_sensitive", "referral"]
         combos = [";".join(t for t, bit in zip(names, range(4)) if code >> bit & 1) or None for code in range(16)]
         code = (flags * (1 << np.arange(4))).sum(axis=1)
-        cust["status"] = status.astype(object)
+        cust["status"] = _choose(["prospect", "active", "inactive", "lost"], status)
         cust["tags"] = np.asarray(combos, dtype=object)[code]
 
     def run(self):

@@ -37,7 +37,7 @@ def concat(*columns):
     """Element-wise concatenation of string arrays and plain strings."""
     out = columns[0]
     for col in columns[1:]:
-        out = np.strings.add(out, col)
+        out = np.char.add(out, col)     # np.strings.add on NumPy 2; also there on 1.26
     return out
 
 
@@ -85,24 +85,20 @@ def render_by_choice(parts, templates, choice, rows=None):
         sel = np.flatnonzero(choice == k)
         if len(sel):
             pieces.append((sel, parts.render(template, rows[sel])))
-    # Allocate once at the widest piece's width: widening as we go would copy the column each time.
-    widest = max([v.dtype for _, v in pieces], key=lambda d: d.itemsize, default=np.dtype("U1"))
+    return assemble(n, pieces)
+
+
+def assemble(n, pieces):
+    """A column of n strings from (rows, values) pieces, later pieces winning; "" elsewhere.
+
+    Allocated once at the widest piece's width: a fixed-width column widened
+    piece by piece would be copied whole each time.
+    """
+    widest = max([np.asarray(v).dtype for _, v in pieces], key=lambda d: d.itemsize, default=np.dtype("U1"))
     out = np.zeros(n, dtype=widest)
-    for sel, values in pieces:
-        out[sel] = values
+    for rows, values in pieces:
+        out[rows] = values
     return out
-
-
-def blank(n):
-    return np.zeros(n, dtype="U1")
-
-
-def put(column, rows, values):
-    """column[rows] = values, widening the fixed-width column first so nothing is cut off."""
-    if values.dtype.itemsize > column.dtype.itemsize:
-        column = column.astype(values.dtype)
-    column[rows] = values
-    return column
 
 
 def to_object(column, missing=None):

@@ -1,7 +1,48 @@
-"""Customer-value scoring (placeholder until the scoring part lands)."""
+"""Customer-value scoring: RFM, profitability, classification and lifecycle,
+satisfaction, loyalty, churn and health, product affinity.
 
-__all__: list = []
+Every function takes plain DataFrames (a transactions frame with column-name
+parameters) and returns DataFrames indexed by customer (or product, staff)
+id; the store's Database has the same analyses as ``db.`` methods
+(:class:`ScoringMethods`). The work runs in C++ over columns.
 
+>>> import crmcore as crm
+>>> tx = pd.DataFrame({"customer_id": [1, 2], "date": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+...                    "amount": [10.0, 20.0]})
+>>> crm.scoring.rfm(tx)["r_score"].tolist()
+[1, 5]
+"""
+import pandas as pd  # noqa: F401 - used by the docstring example
 
-class ScoringMethods:
-    """Methods that the store's Database gains from the scoring part (db.rfm(), ...)."""
+from .affinity import frequent_itemsets, product_affinity
+from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
+from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
+from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
+from .rfm import DEFAULT_SEGMENTS, rfm, segment
+from .store import ScoringMethods
+
+__all__ = [
+    "BUYER_TYPES",
+    "DEFAULT_HEALTH_WEIGHTS",
+    "DEFAULT_SEGMENTS",
+    "STAGES",
+    "ScoringMethods",
+    "churn_risk",
+    "classify",
+    "deal_quadrants",
+    "deal_summary",
+    "frequent_itemsets",
+    "health",
+    "lifecycle",
+    "loyalty",
+    "product_affinity",
+    "product_profit",
+    "profit",
+    "profit_by_period",
+    "profit_tiers",
+    "rfm",
+    "rhythm",
+    "satisfaction",
+    "segment",
+    "staff_performance",
+]

@@ -1,0 +1,290 @@
+"""Profitability: each customer's profit contribution since the first
+purchase and per period, profit tiers (ABC / Pareto and normal / VIP /
+super), product profit rates and staff performance weighted by margin."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ._columns import Keys, column, floats, timestamps, transactions
+
+__all__ = ["product_profit", "profit", "profit_by_period", "profit_tiers", "staff_performance"]
+
+_FREQS = {"Y": "Y", "A": "Y", "Q": "Q", "M": "M"}
+
+
+def _margin(profit: np.ndarray, revenue: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(revenue != 0, profit / revenue, np.nan)
+
+
+def _sums(keys: Keys, columns: Sequence[np.ndarray], name: str) -> tuple[pd.Index, np.ndarray, list]:
+    r = _core.group_stats(keys.codes, list(columns), False)
+    return keys.index(r["key"], name), r["rows"], r["sum"]
+
+
+def _abc(values: np.ndarray, cutoffs: Sequence[float], labels: Sequence[str] | None = None) -> dict:
+    labels = list(labels) if labels is not None else [chr(ord("A") + i) for i in range(len(cutoffs) + 1)]
+    if len(labels) != len(cutoffs) + 1:
+        raise ValueError(f"{len(cutoffs)} cut-offs need {len(cutoffs) + 1} labels")
+    r = _core.pareto_classes(np.ascontiguousarray(values, dtype=np.float64), [float(c) for c in cutoffs])
+    r["label"] = pd.Categorical.from_codes(r["cls"].astype(np.int64), categories=labels, ordered=True)
+    return r
+
+
+def profit(
+    tx: pd.DataFrame,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+    cost: str = "cost",
+    abc: Sequence[float] = (0.8, 0.95),
+) -> pd.DataFrame:
+    """Each customer's profit contribution over their whole history.
+
+    Returns, indexed by customer id: ``orders``, ``revenue``, ``cost``,
+    ``profit`` (revenue - cost), ``margin`` (profit / revenue),
+    ``first_purchase``, ``last_purchase``, ``share`` of the total positive
+    profit, and the Pareto class ``abc``: A = the top customers making the
+    first ``abc[0]`` (80%) of profit, B up to ``abc[1]`` (95%), C the rest
+    (and everyone with no positive profit).
+
+    >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
+    ...                    "amount": [10.0, 20.0, 5.0], "cost": [6.0, 12.0, 1.0]})
+    >>> profit(tx)["profit"].tolist()
+    [12.0, 4.0]
+    """
+    keys, ns, amt = transactions(tx, customer, date, amount)
+    cst = floats(column(tx, cost, "cost"))
+    index, rows, (revenue, costs) = _sums(keys, [amt, cst], customer)
+    spans = _core.purchase_rhythm(keys.codes, ns, None, None)
+    gain = revenue - costs
+    classes = _abc(gain, abc)
+    return pd.DataFrame(
+        {
+            "orders": rows,
+            "revenue": revenue,
+            "cost": costs,
+            "profit": gain,
+            "margin": _margin(gain, revenue),
+            "first_purchase": timestamps(spans["first"]),
+            "last_purchase": timestamps(spans["last"]),
+            "share": classes["share"],
+            "abc": classes["label"],
+        },
+        index=index,
+    )
+
+
+def profit_by_period(
+    tx: pd.DataFrame,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+    cost: str = "cost",
+    freq: str = "Y",
+) -> pd.DataFrame:
+    """Profit contribution per customer and calendar period, with the change
+    from the previous period.
+
+    ``freq`` is "Y" (calendar years), "Q" or "M". Rows are indexed by
+    (customer id, period) and run, for every customer, from the period of
+    their first purchase to the latest period in the data, so a period
+    without purchases shows as zero profit (and as a fall in ``change``).
+    ``change`` is profit minus the previous period's profit (NaN in a
+    customer's first period); ``pct_change`` divides it by the absolute
+    previous profit (NaN when that was zero).
+
+    >>> tx = pd.DataFrame({"customer_id": [1, 1], "date": pd.to_datetime(["2023-05-01", "2024-02-01"]),
+    ...                    "amount": [10.0, 30.0], "cost": [5.0, 10.0]})
+    >>> profit_by_period(tx)["change"].tolist()
+    [nan, 15.0]
+    """
+    try:
+        code = _FREQS[str(freq).upper()]
+    except KeyError:
+        raise ValueError(f"freq must be 'Y', 'Q' or 'M', not {freq!r}") from None
+    keys, ns, amt = transactions(tx, customer, date, amount)
+    r = _core.profit_by_period(keys.codes, ns, amt, floats(column(tx, cost, "cost")), code)
+    periods = pd.PeriodIndex.from_ordinals(r["period"], freq=code)
+    index = pd.MultiIndex.from_arrays([keys.index(r["customer"], customer), periods], names=[customer, "period"])
+    previous = r["profit"] - r["change"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(previous != 0, r["change"] / np.abs(previous), np.nan)
+    return pd.DataFrame(
+        {
+            "orders": r["orders"],
+            "revenue": r["revenue"],
+            "cost": r["cost"],
+            "profit": r["profit"],
+            "margin": _margin(r["profit"], r["revenue"]),
+            "change": r["change"],
+            "pct_change": pct,
+        },
+        index=index,
+    )
+
+
+def profit_tiers(
+    tx: pd.DataFrame,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+    cost: str = "cost",
+    freq: str = "Y",
+    period: Any = None,
+    abc: Sequence[float] = (0.8, 0.95),
+    vip_top: float = 0.10,
+    super_top: float = 0.01,
+) -> pd.DataFrame:
+    """Tiers every customer by their profit contribution rate in one period
+    (by default the latest ``freq`` period in the data: last year's profit,
+    not the order count).
+
+    Returns, indexed by customer id: ``profit`` in that period,
+    ``contribution`` (share of the period's total positive profit),
+    ``cum_contribution``, ``rank`` (1 = largest profit; equal profits by
+    ascending id), ``abc`` (A = the top customers making ``abc[0]`` = 80% of
+    the profit, B up to 95%, C the rest and all without positive profit) and
+    ``tier``: "super" for the top ``super_top`` (1%) of customers, "VIP" for
+    the rest of the top ``vip_top`` (10%), "normal" otherwise; only customers
+    with positive profit can be super or VIP. The period is in
+    ``result.attrs["period"]``.
+
+    >>> tx = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(["2024-01-01"] * 3),
+    ...                    "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]})
+    >>> profit_tiers(tx, vip_top=0.5, super_top=0.2)["tier"].tolist()
+    ['super', 'VIP', 'normal']
+    """
+    per = profit_by_period(tx, customer, date, amount, cost, freq)
+    periods = per.index.get_level_values("period")
+    chosen = periods.max() if period is None else pd.Period(period, freq=periods.freq)
+    # Every customer seen up to the chosen period has a row for it (the
+    # periods are dense), with zero profit when they did not buy.
+    last = per[periods == chosen]
+    gain = last["profit"].to_numpy()
+    classes = _abc(gain, abc)
+    n = len(gain)
+    rank = classes["rank"]
+    positive = gain > 0
+    tier = np.where(positive & (rank <= np.ceil(super_top * n)), 2, np.where(positive & (rank <= np.ceil(vip_top * n)), 1, 0))
+    out = pd.DataFrame(
+        {
+            "profit": gain,
+            "contribution": classes["share"],
+            "cum_contribution": classes["cum_share"],
+            "rank": rank,
+            "abc": classes["label"],
+            "tier": pd.Categorical.from_codes(tier, categories=["normal", "VIP", "super"], ordered=True),
+        },
+        index=last.index.get_level_values(0),
+    )
+    out.attrs["period"] = chosen
+    return out
+
+
+def product_profit(
+    lines: pd.DataFrame,
+    product: str = "product_id",
+    quantity: str = "quantity",
+    price: str = "unit_price",
+    cost: str = "unit_cost",
+    products: pd.DataFrame | None = None,
+    abc: Sequence[float] = (0.8, 0.95),
+) -> pd.DataFrame:
+    """Profit rate of each product from order lines, to push high-margin products.
+
+    Line revenue is quantity x price and cost quantity x unit cost; a line
+    without a unit cost takes the product's ``unit_cost`` from ``products``
+    (a frame indexed by product id) when given. Returns, indexed by product
+    id: ``lines``, ``quantity``, ``revenue``, ``cost``, ``profit``,
+    ``margin`` (profit rate = profit / revenue), ``share`` of total positive
+    profit and ``abc`` class; lines whose cost stays unknown count in
+    ``revenue`` but are left out of ``cost``, ``profit`` and ``margin``.
+
+    >>> lines = pd.DataFrame({"product_id": [7, 7, 8], "quantity": [1.0, 2.0, 1.0],
+    ...                       "unit_price": [10.0, 10.0, 50.0], "unit_cost": [4.0, 4.0, 45.0]})
+    >>> product_profit(lines)["margin"].round(2).tolist()
+    [0.6, 0.1]
+    """
+    keys = Keys(column(lines, product, "product"), "order_lines")
+    qty = floats(column(lines, quantity, "quantity"))
+    unit_price = floats(column(lines, price, "price"))
+    unit_cost = floats(column(lines, cost, "cost")) if cost in lines.columns else np.full(len(lines), np.nan)
+    if products is not None and "unit_cost" in products.columns:
+        fallback = floats(pd.Series(column(lines, product, "product")).map(products["unit_cost"]))
+        unit_cost = np.where(np.isnan(unit_cost), fallback, unit_cost)
+    revenue_line = qty * unit_price
+    known = ~np.isnan(unit_cost)
+    cost_line = qty * unit_cost
+    index, rows, (q, revenue, known_revenue, costs) = _sums(
+        keys, [qty, revenue_line, np.where(known, revenue_line, np.nan), cost_line], product
+    )
+    gain = known_revenue - costs
+    classes = _abc(np.nan_to_num(gain), abc)
+    return pd.DataFrame(
+        {
+            "lines": rows,
+            "quantity": q,
+            "revenue": revenue,
+            "cost": costs,
+            "profit": gain,
+            "margin": _margin(gain, known_revenue),
+            "share": classes["share"],
+            "abc": classes["label"],
+        },
+        index=index,
+    )
+
+
+def staff_performance(
+    orders: pd.DataFrame,
+    staff: str = "staff_id",
+    amount: str = "amount",
+    cost: str = "cost",
+) -> pd.DataFrame:
+    """Sales by each staff member, weighted by the margin of what they sold.
+
+    Orders without a staff member are left out. Returns, indexed by staff
+    id: ``orders``, ``revenue``, ``cost``, ``profit``, ``margin`` (profit
+    rate), ``margin_index`` (their margin / the margin over all their
+    colleagues' sales), ``weighted_sales`` (revenue x margin_index: sales
+    counted at what they earn, so a high-revenue low-margin seller does not
+    outrank a profitable one) and ``rank`` by weighted sales (1 = best).
+
+    >>> orders = pd.DataFrame({"staff_id": [1, 1, 2], "amount": [100.0, 100.0, 150.0],
+    ...                        "cost": [90.0, 90.0, 75.0]})
+    >>> staff_performance(orders)["rank"].tolist()
+    [2, 1]
+    """
+    who = column(orders, staff, "staff")
+    sold = who.notna().to_numpy()
+    orders = orders[sold]
+    keys = Keys(column(orders, staff, "staff"), "orders")
+    index, rows, (revenue, costs) = _sums(
+        keys, [floats(column(orders, amount, "amount")), floats(column(orders, cost, "cost"))], staff
+    )
+    gain = revenue - costs
+    margin = _margin(gain, revenue)
+    overall = gain.sum() / revenue.sum() if revenue.sum() else np.nan
+    margin_index = margin / overall if overall else np.full_like(margin, np.nan)
+    weighted = revenue * margin_index
+    order = np.argsort(-np.nan_to_num(weighted, nan=-np.inf), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return pd.DataFrame(
+        {
+            "orders": rows,
+            "revenue": revenue,
+            "cost": costs,
+            "profit": gain,
+            "margin": margin,
+            "margin_index": margin_index,
+            "weighted_sales": weighted,
+            "rank": rank,
+        },
+        index=index,
+    )
