@@ -127,7 +127,7 @@ def _lookup_section(db, data, ids, customers, orders):
     mine = orders[orders.customer_id == cid].sort_values("ordered_at", ascending=False).head(5)
     lines.append("Recent orders:\n")
     lines.append(table(mine[["ordered_at", "amount", "channel", "location", "status"]].rename_axis("order")))
-    talks = db.related("interactions", customer_id=cid).sort_values("occurred_at", ascending=False).head(5)
+    talks = db.find("interactions", customer_id=cid).sort_values("occurred_at", ascending=False).head(5)
     lines.append("\nRecent interactions:\n")
     lines.append(table(talks[["occurred_at", "channel", "direction", "summary", "outcome"]].rename_axis("id")))
     return "\n".join(lines)

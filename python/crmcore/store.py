@@ -5,6 +5,7 @@ into C++ as NumPy columns; there is no Python loop over rows.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import html
 import json
@@ -71,7 +72,7 @@ class Record(dict):
                  f"<table>{rows}</table>"]
         if self.kind == "customers" and self._db is not None:
             for kind, when in (("orders", "ordered_at"), ("interactions", "occurred_at"), ("tickets", "opened_at")):
-                recent = self._db.related(kind, customer_id=self["id"])
+                recent = self._db.find(kind, customer_id=self["id"])
                 if len(recent):
                     recent = recent.sort_values(when, ascending=False).head(5)
                     shown = recent.drop(columns=["customer_id", "tags", "custom", "created_at", "updated_at"],
@@ -199,7 +200,8 @@ class Database(GraphMethods, ScoringMethods):
 
         ``phone=`` matches whatever the formatting, ``email=`` ignores case,
         ``name=`` is a substring (any script), ``tag=`` a tag; any other
-        field matches by equality.
+        field matches by equality, so ``find("orders", customer_id=7)`` gives
+        a customer's orders.
 
         >>> db = open()
         >>> cid = db.add("customers", name="上海星海科技有限公司", phone="021-6552 1234")
@@ -213,10 +215,6 @@ class Database(GraphMethods, ScoringMethods):
             found = self._core.find(kind, field, _criterion_text(value))
             ids = found if ids is None else np.intersect1d(ids, found)
         return self.frame(kind, ids=ids)
-
-    def related(self, kind: str, /, **criteria: Any) -> pd.DataFrame:
-        """Records of `kind` referring to a record, e.g. ``related("orders", customer_id=7)``."""
-        return self.find(kind, **criteria)
 
     # -- frames ---------------------------------------------------------------
     def frame(self, kind: str, ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -286,7 +284,7 @@ class Database(GraphMethods, ScoringMethods):
         Ids, created_at and updated_at in the file are ignored: the store gives
         new ids, returned in the file's order.
         """
-        with builtins_open(path, encoding="utf-8") as f:
+        with builtins.open(path, encoding="utf-8") as f:
             records = json.load(f)
         if isinstance(records, dict) and kind in records:
             records = records[kind]
@@ -311,7 +309,7 @@ class Database(GraphMethods, ScoringMethods):
         for r in records:
             r["tags"] = [t for t in (r.get("tags") or "").split(";") if t]
             r["custom"] = json.loads(r["custom"]) if r.get("custom") else {}
-        with builtins_open(path, "w", encoding="utf-8") as f:
+        with builtins.open(path, "w", encoding="utf-8") as f:
             json.dump(records, f, ensure_ascii=False, indent=1)
         return len(records)
 
@@ -330,8 +328,6 @@ class Database(GraphMethods, ScoringMethods):
         df["at"] = pd.to_datetime(df["at"], unit="ns")
         return df[["at", "op", "kind", "record_id", "rows"]]
 
-
-builtins_open = open
 
 
 def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open
