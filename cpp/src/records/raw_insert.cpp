@@ -14,9 +14,7 @@ size_t raw_insert(const std::string& path, const std::string& kind_name, const T
   size_t rows = 0;
   try {
     // The same settings as the store, so that only the work per row differs.
-    for (const char* pragma : {"PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                               "PRAGMA cache_size=-65536"})
-      sql::exec(db, pragma);
+    sql::configure_connection(db);
     std::string cols = "id, created_at, updated_at", params = "?, 0, 0";
     for (const auto& c : table.columns) cols += ", " + c.name, params += ", ?";
     sql::exec(db, "BEGIN IMMEDIATE");

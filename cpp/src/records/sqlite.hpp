@@ -93,4 +93,18 @@ inline void exec(sqlite3* db, const std::string& text) {
   }
 }
 
+// The settings of every connection to a store file.
+inline void configure_connection(sqlite3* db) {
+  sqlite3_busy_timeout(db, 10000);
+  exec(db, "PRAGMA foreign_keys=ON");
+  // WAL: readers do not block the writer, and a killed process leaves the
+  // last committed transaction intact. NORMAL sync is durable against process
+  // crashes (the WAL is in the OS cache), which is what WAL mode promises.
+  exec(db, "PRAGMA journal_mode=WAL");
+  exec(db, "PRAGMA synchronous=NORMAL");
+  exec(db, "PRAGMA cache_size=-65536");
+  exec(db, "PRAGMA temp_store=MEMORY");
+  exec(db, "PRAGMA threads=2");  // the sorter of CREATE INDEX may use a helper thread
+}
+
 }  // namespace crmcore::records::sql

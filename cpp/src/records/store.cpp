@@ -353,16 +353,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
   sqlite3* db = impl_->db;
-  sqlite3_busy_timeout(db, 10000);
-  sql::exec(db, "PRAGMA foreign_keys=ON");
-  // WAL: readers do not block the writer, and a killed process leaves the
-  // last committed transaction intact. NORMAL sync is durable against process
-  // crashes (the WAL is in the OS cache), which is what WAL mode promises.
-  sql::exec(db, "PRAGMA journal_mode=WAL");
-  sql::exec(db, "PRAGMA synchronous=NORMAL");
-  sql::exec(db, "PRAGMA cache_size=-65536");
-  sql::exec(db, "PRAGMA temp_store=MEMORY");
-  sql::exec(db, "PRAGMA threads=2");  // the sorter of CREATE INDEX may use a helper thread
+  sql::configure_connection(db);
 
   sql::exec(db, "BEGIN IMMEDIATE");
   try {
