@@ -115,6 +115,47 @@ TEST(Store, ImportIsAllOrNothing) {
   EXPECT_EQ(s.integrity_check(), "ok");
 }
 
+// Imports are written in chunks of 65,536 rows, each by one INSERT ... SELECT;
+// a bad row in a later chunk still names its own row and undoes the earlier chunks.
+TEST(Store, ImportAcrossChunksIsAllOrNothingAndKeepsRowOrder) {
+  Store s(":memory:");
+  int64_t a = add_customer(s, "Acme");
+  int64_t b = add_customer(s, "Beta");
+  const size_t n = 140000;
+  std::vector<int64_t> customer(n);
+  std::vector<double> amount(n);
+  for (size_t i = 0; i < n; ++i) customer[i] = i % 3 ? a : b, amount[i] = static_cast<double>(i);
+  customer[131073] = 999999;
+  Table orders;
+  orders.columns.push_back(int_column("customer_id", customer));
+  orders.columns.push_back(text_column("ordered_at", std::vector<std::string>(n, "2024-01-01")));
+  orders.columns.push_back(real_column("amount", amount));
+  try {
+    s.insert("orders", orders);
+    FAIL() << "expected a ValidationError";
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.row(), 131073);
+    EXPECT_EQ(e.field(), "customer_id");
+  }
+  EXPECT_EQ(s.count("orders"), 0);
+
+  WriteResult r = s.insert("orders", orders, OnError::Skip);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].row, 131073);
+  EXPECT_EQ(s.count("orders"), static_cast<int64_t>(n - 1));
+  Table back = s.select("orders", nullptr);
+  const Column* got = back.find("amount");
+  ASSERT_NE(got, nullptr);
+  ASSERT_EQ(got->reals.size(), n - 1);
+  for (size_t i = 0, j = 0; i < n; ++i) {
+    if (i == 131073) continue;
+    ASSERT_EQ(got->reals[j], amount[i]) << "row " << i;
+    ASSERT_EQ(back.find("id")->ints[j], r.ids[i]) << "row " << i;
+    ++j;
+  }
+  EXPECT_EQ(s.integrity_check(), "ok");
+}
+
 TEST(Store, ExplainsBadValues) {
   Store s(":memory:");
   int64_t c = add_customer(s, "Acme");

@@ -54,6 +54,8 @@ def test_sigkill_during_imports_leaves_only_whole_committed_batches(tmp_path):
         time.sleep(0.013)  # land somewhere inside the next import
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=30)
+        # Imports reported before the kill but not yet read from the pipe.
+        committed += [int(line) for line in writer.stdout.read().split()]
     finally:
         if writer.poll() is None:
             writer.kill()

@@ -205,6 +205,91 @@ def test_duplicate_sku_within_one_import(db):
     assert db.count("products") == 0
 
 
+def test_duplicate_skus_are_skipped_and_the_rest_land_with_their_tags(db):
+    # A duplicate makes SQLite undo the import's one INSERT; the rows are then
+    # written one by one, so the others still land, with their own ids and tags.
+    df = pd.DataFrame({"sku": ["A", "B", "A", "C", "B"], "name": list("vwxyz"), "tags": ["t1", "t2", "t3", "t4", "t5"]})
+    result = db.import_frame("products", df, on_error="skip")
+    assert result.errors.index.tolist() == [2, 4]
+    assert result.errors["reason"].str.contains("already exists").all()
+    got = db.frame("products")
+    assert got.index.tolist() == result.ids[[0, 1, 3]].tolist()
+    assert got["name"].tolist() == ["v", "w", "y"]
+    assert db.find("products", tag="t4").index.tolist() == [result.ids[3]]
+    assert db.find("products", tag="t3").empty
+
+
+def _cascade_still_works(db):
+    """Whether SQLite's foreign keys are on: deleting a customer removes its contact links."""
+    cid = db.add("customers", name="cascade check")
+    contact = db.add("contacts", name="cascade contact")
+    db.add("customer_contacts", customer_id=cid, contact_id=contact)
+    before = db.count("customer_contacts")
+    db.delete("customers", cid)
+    return db.count("customer_contacts") == before - 1
+
+
+def test_import_larger_than_a_chunk_names_the_first_bad_row_then_skips_exactly_the_bad_ones(db):
+    # Rows are checked and written in chunks of 65,536. Both bad rows are in
+    # the second chunk: a missing customer, then a malformed amount.
+    cids = [db.add("customers", name=f"c{i}") for i in range(3)]
+    n = 70_000
+    df = pd.DataFrame({"customer_id": np.random.default_rng(5).choice(cids, n), "ordered_at": "2024-01-01",
+                       "amount": np.arange(n, dtype=float)}).astype({"amount": object})
+    df.loc[66_010, "amount"] = "ten"
+    df.loc[66_000, "customer_id"] = 10**9
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_frame("orders", df, progress=False)
+    assert (info.value.row, info.value.field) == (66_000, "customer_id")
+    assert "no customers record with id 1000000000" in str(info.value)
+    assert db.count("orders") == 0
+    assert _cascade_still_works(db)
+
+    result = db.import_frame("orders", df, on_error="skip", progress=False)
+    assert result.errors.index.tolist() == [66_000, 66_010]
+    assert result.errors["field"].tolist() == ["customer_id", "amount"]
+    good = df.drop(index=[66_000, 66_010])
+    ids = result.ids[good.index]
+    assert (result.ids[[66_000, 66_010]] == -1).all() and (np.diff(ids) > 0).all()
+    got = db.frame("orders")
+    assert got.index.tolist() == ids.tolist()
+    assert got["customer_id"].tolist() == good["customer_id"].tolist()
+    assert got["amount"].tolist() == good["amount"].astype(float).tolist()
+    assert _cascade_still_works(db)
+    assert db.integrity_check() == "ok"
+
+
+def test_phones_and_tags_of_a_large_import_follow_the_rows_that_landed(db):
+    n = 70_000
+    phones = pd.Series(np.arange(n) + 13_800_000_000).astype(str)
+    df = pd.DataFrame({"name": "c" + pd.Series(np.arange(n)).astype(str), "phone": "+86 " + phones,
+                       "tags": np.where(np.arange(n) % 3 == 0, "vip", "new;trial")})
+    df.loc[66_500, "phone"] = "n/a"
+    result = db.import_frame("customers", df, on_error="skip", progress=False)
+    assert result.errors.index.tolist() == [66_500]
+    for row in [0, 65_535, 65_536, 66_499, 66_501, n - 1]:
+        assert db.find("customers", phone=phones[row]).index.tolist() == [result.ids[row]]
+    assert db.find("customers", phone=phones[66_500]).empty
+    landed = df.drop(index=66_500)
+    assert len(db.find("customers", tag="trial")) == landed["tags"].str.contains("trial").sum()
+    assert len(db.find("customers", tag="vip")) == (landed["tags"] == "vip").sum()
+
+
+def test_import_inside_a_transaction_names_a_missing_reference(db):
+    cid = db.add("customers", name="A")
+    df = _orders(cid, 4)
+    df.loc[3, "customer_id"] = 424242
+    with db.transaction():
+        db.add("customers", name="B")
+        with pytest.raises(crm.ValidationError) as info:
+            db.import_frame("orders", df)
+        assert (info.value.row, info.value.field) == (3, "customer_id")
+        result = db.import_frame("orders", df, on_error="skip")
+        assert result.errors.index.tolist() == [3]
+    assert db.count("orders") == 3 and db.count("customers") == 2
+    assert _cascade_still_works(db)
+
+
 def test_skip_mode_lands_good_rows_and_returns_bad_ones(db):
     cid = db.add("customers", name="A")
     df = pd.DataFrame({"customer_id": [cid, cid, 999, cid], "ordered_at": ["2024-01-01", "bad", "2024-01-01", None],

@@ -93,6 +93,9 @@ inline void exec(sqlite3* db, const std::string& text) {
   }
 }
 
+// The page cache of a store connection: 64 MiB.
+inline const std::string kCacheSizePragma = "PRAGMA cache_size=-65536";
+
 // The settings of every connection to a store file.
 inline void configure_connection(sqlite3* db) {
   sqlite3_busy_timeout(db, 10000);
@@ -102,9 +105,11 @@ inline void configure_connection(sqlite3* db) {
   // crashes (the WAL is in the OS cache), which is what WAL mode promises.
   exec(db, "PRAGMA journal_mode=WAL");
   exec(db, "PRAGMA synchronous=NORMAL");
-  exec(db, "PRAGMA cache_size=-65536");
-  exec(db, "PRAGMA temp_store=MEMORY");
-  exec(db, "PRAGMA threads=2");  // the sorter of CREATE INDEX may use a helper thread
+  exec(db, kCacheSizePragma);
+  // Temporary data stays on file (SQLite's default): only then does the
+  // sorter of CREATE INDEX and large ORDER BYs work in runs the size of the
+  // page cache; held in memory it sorts one run of everything, 2-3x slower.
+  exec(db, "PRAGMA threads=2");  // the sorter may use a helper thread
 }
 
 }  // namespace crmcore::records::sql
