@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import datetime
 import html
 import json
 import os
@@ -147,7 +148,7 @@ class Database(GraphMethods, ScoringMethods):
         >>> db.add("customers", name="王芳", phone="139 1234 5678", tags=["vip"]) > 0
         True
         """
-        ids, _ = self._core.insert(kind, _columns(kind, _one_row(fields)), "raise", None)
+        ids, _ = self._core.insert(kind, _record_columns(kind, fields), "raise", None)
         return int(ids[0])
 
     def get(self, kind: str, id: int) -> Record:
@@ -163,7 +164,7 @@ class Database(GraphMethods, ScoringMethods):
 
     def update(self, kind: str, id: int, /, **fields: Any) -> None:
         """Sets the given fields of one record (None clears a field)."""
-        self._core.update(kind, int(id), _columns(kind, _one_row(fields)))
+        self._core.update(kind, int(id), _record_columns(kind, fields))
 
     def delete(self, kind: str, id: int) -> None:
         """Deletes one record. Records still referring to it must go first."""
@@ -342,15 +343,45 @@ def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the 
 
 # -- conversions between pandas and the core's columns ------------------------
 
-def _one_row(fields: Mapping[str, Any]) -> pd.DataFrame:
-    row = {}
+def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
+    """The core's columns for one record given as keyword fields.
+
+    The same as ``_columns`` of a one-row DataFrame, made without pandas:
+    building that DataFrame took about 350 µs of every ``db.add``.
+    """
+    out = []
     for name, value in fields.items():
         if name == "tags" and isinstance(value, (list, tuple, set)):
             value = ";".join(map(str, value))
         elif name == "custom" and isinstance(value, Mapping):
             value = json.dumps(value, ensure_ascii=False)
-        row[name] = [value]
-    return pd.DataFrame(row, index=[0])
+        valid = None
+        if _is_missing(value):
+            value, valid = None, np.zeros(1, dtype=bool)
+        if isinstance(value, (bool, np.bool_)):
+            values = np.array([int(value)], dtype=np.int64)
+        elif isinstance(value, (int, np.integer)) and -2**63 <= value < 2**63:
+            values = np.array([value], dtype=np.int64)
+        elif isinstance(value, (float, np.floating)):
+            values = np.array([value], dtype=np.float64)
+        elif isinstance(value, (datetime.datetime, np.datetime64)):
+            stamp = pd.Timestamp(value)
+            if stamp.tz is not None:
+                stamp = stamp.tz_convert("UTC").tz_localize(None)
+            values = np.array([stamp.as_unit("ns").value], dtype=np.int64)
+        else:  # text, and anything else the core turns into text (a date, a Decimal, ...)
+            values = np.empty(1, dtype=object)
+            values[0] = value
+        out.append((str(name), values, valid))
+    return out
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating, np.datetime64)):
+        return bool(pd.isna(value))
+    return False
 
 
 def _criterion_text(value: Any) -> str:

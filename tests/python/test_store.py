@@ -1,5 +1,7 @@
 """The Python surface of the record store, checked against plain pandas."""
+import datetime
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +48,40 @@ def test_add_get_update_delete(db):
         db.get("customers", cid)
     with pytest.raises(KeyError):  # NotFound is also a KeyError
         db.delete("customers", cid)
+
+
+@pytest.mark.parametrize("kind, fields", [
+    ("orders", {"ordered_at": "2024-03-01 10:30", "amount": 12, "status": None, "channel": np.nan}),
+    ("orders", {"ordered_at": datetime.datetime(2024, 3, 1, 10, 30), "amount": np.float32(2.5), "cost": "1.25"}),
+    ("orders", {"ordered_at": pd.Timestamp("2024-03-01 18:30", tz="Asia/Shanghai"), "amount": Decimal("7.10")}),
+    ("orders", {"ordered_at": np.datetime64("2024-03-01T10:30"), "amount": np.int64(3), "location": 42}),
+    ("orders", {"ordered_at": datetime.date(2024, 3, 1), "amount": 1.0, "cost": pd.NA, "staff_id": None}),
+    ("tasks", {"subject": "call back", "done": True, "due_at": pd.NaT}),
+    ("tasks", {"subject": "visit", "done": np.bool_(False), "due_at": "2024-05-01"}),
+    ("customers", {"name": "王芳", "phone": "139 1234 5678", "tags": ["vip", "north"], "custom": {"level": 3}}),
+])
+def test_add_stores_what_importing_the_same_one_row_frame_stores(db, kind, fields):
+    # db.add builds the core's columns itself, without a DataFrame; importing a
+    # one-row DataFrame of the same values is the reference.
+    if kind == "orders":
+        fields = {"customer_id": db.add("customers", name="A"), **fields}
+    added = db.add(kind, **fields)
+    imported = db.import_frame(kind, pd.DataFrame({k: [v] for k, v in fields.items()}))[0]
+    both = db.frame(kind, ids=[added, imported]).drop(columns=["created_at", "updated_at"])
+    pd.testing.assert_series_equal(both.iloc[0], both.iloc[1], check_names=False)
+    assert db.get(kind, added)["tags"] == db.get(kind, imported)["tags"]
+
+
+def test_add_refuses_what_importing_refuses(db):
+    cid = db.add("customers", name="A")
+    for bad in ({"amount": "ten"}, {"amount": float("inf")}, {"ordered_at": "soon"}, {"customer_id": 10**6}):
+        fields = {"customer_id": cid, "ordered_at": "2024-01-01", "amount": 1.0, **bad}
+        with pytest.raises(crm.ValidationError) as added:
+            db.add("orders", **fields)
+        with pytest.raises(crm.ValidationError) as imported:
+            db.import_frame("orders", pd.DataFrame({k: [v] for k, v in fields.items()}))
+        assert (added.value.field, added.value.reason) == (imported.value.field, imported.value.reason)
+    assert db.count("orders") == 0
 
 
 def test_defaults_and_kind_of(db):
