@@ -199,7 +199,9 @@ class Database(GraphMethods, ScoringMethods):
     def find(self, kind: str, /, **criteria: Any) -> pd.DataFrame:
         """Records matching every criterion, as a DataFrame indexed by id.
 
-        ``phone=`` matches whatever the formatting, ``email=`` ignores case,
+        ``phone=`` matches whatever the formatting (a number found under
+        no other form is also tried with and without its country code:
+        "(415) 555-0123" finds "+1 415 555 0123"), ``email=`` ignores case,
         ``name=`` is a substring (any script), ``tag=`` a tag; any other
         field matches by equality, so ``find("orders", customer_id=7)`` gives
         a customer's orders.

@@ -1,6 +1,7 @@
 // The record store: normalization, validation, the write path and lookups.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "crmcore/errors.hpp"
@@ -57,6 +58,24 @@ TEST(NormalizePhone, KeepsOtherCountryCodesAndRejectsNoise) {
   EXPECT_EQ(normalize_phone("0086 (755) 5206-7962"), "075552067962");
   EXPECT_EQ(normalize_phone("abc"), "");
   EXPECT_EQ(normalize_phone("12"), "");
+}
+
+TEST(PhoneAlternatives, AddOrDropTheCountryCode) {
+  auto alts = phone_alternatives("4155550123");
+  auto has = [&alts](const std::string& s) { return std::find(alts.begin(), alts.end(), s) != alts.end(); };
+  EXPECT_TRUE(has("+14155550123"));
+  EXPECT_TRUE(has("+444155550123"));
+  EXPECT_FALSE(has("+864155550123"));  // Chinese numbers are stored in national form
+  alts = phone_alternatives("02079460958");
+  EXPECT_TRUE(has("+442079460958"));   // trunk 0 dropped
+  EXPECT_TRUE(has("+3902079460958"));  // or kept, as Italy does
+  // Country codes are read as a prefix code: +852 is Hong Kong, not +85 and 2.
+  EXPECT_EQ(phone_alternatives("+85223456789"), (std::vector<std::string>{"23456789", "023456789"}));
+  EXPECT_EQ(phone_alternatives("+12125550100"), (std::vector<std::string>{"2125550100", "02125550100"}));
+  EXPECT_TRUE(phone_alternatives("5550123").size() > 0);
+  EXPECT_TRUE(phone_alternatives("555012").empty());    // too short to guess a country
+  EXPECT_TRUE(phone_alternatives("+1555012").empty());
+  EXPECT_TRUE(phone_alternatives("+2945550123").empty());  // 29 + 4: no such country code
 }
 
 TEST(NormalizeEmail, TrimsAndLowercases) { EXPECT_EQ(normalize_email("  Li.Lei@Example.COM "), "li.lei@example.com"); }

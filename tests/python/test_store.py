@@ -104,6 +104,35 @@ def test_phone_lookup_any_format(db, typed):
     assert db.find("customers", phone=typed).index.tolist() == [cid]
 
 
+@pytest.mark.parametrize("stored, typed", [
+    ("+1 415 555 0123", "(415) 555-0123"),
+    ("+1 415 555 0123", "415.555.0123"),
+    ("+44 20 7946 0958", "020 7946 0958"),      # the trunk 0 dialled at home
+    ("+44 (0)20 7946 0958", "020-7946-0958"),
+    ("+39 06 1234 5678", "06 1234 5678"),        # Italy keeps its leading 0
+    ("(650) 555-0199", "+1 650 555 0199"),      # stored without the country code
+    ("020 7123 4567", "+44 20 7123 4567"),
+    ("+852 2345 6789", "00852-2345-6789"),
+])
+def test_phone_lookup_with_or_without_country_code(db, stored, typed):
+    cid = db.add("customers", name="A", phone=stored)
+    db.add("customers", name="B", phone="+1 415 555 0124")
+    assert db.find("customers", phone=typed).index.tolist() == [cid]
+
+
+def test_phone_lookup_without_country_code_finds_nothing_it_should_not(db):
+    us = db.add("customers", name="A", phone="+1 415 555 0123")
+    assert db.find("customers", phone="555-0123").empty        # too few digits to guess a country
+    assert db.find("customers", phone="(415) 555-0124").empty
+    assert db.find("customers", phone="+44 415 555 0123").empty  # another country's code
+    # An exact match is all that comes back, even when another country has the same national number.
+    uk = db.add("customers", name="UK", phone="+44 415 555 0123")
+    national = db.add("customers", name="national", phone="415 555 0123")
+    assert db.find("customers", phone="(415) 555-0123").index.tolist() == [national]
+    db.delete("customers", national)
+    assert sorted(db.find("customers", phone="(415) 555-0123").index) == sorted([us, uk])
+
+
 def test_email_name_tag_and_field_lookups(db):
     ids = db.import_frame("customers", pd.DataFrame({
         "name": ["北京华信科技有限公司", "Acme Trading Ltd", "王芳", "ACME Retail"],

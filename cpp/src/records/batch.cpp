@@ -135,11 +135,15 @@ void register_batch_table(sqlite3* db, int max_columns) {
   if (rc != SQLITE_OK) fail(db, "cannot register crm_batch");
 }
 
-int run_over_batch(Statement& st, const Batch& batch) {
+void bind_batch(Statement& st, const Batch& batch) {
   // SQLite only reads the batch; the pointer interface wants it non-const.
-  int rc = sqlite3_bind_pointer(st.get(), 1, const_cast<Batch*>(&batch), kPointerType, nullptr);
-  if (rc != SQLITE_OK) return rc;
-  rc = sqlite3_step(st.get());
+  if (sqlite3_bind_pointer(st.get(), 1, const_cast<Batch*>(&batch), kPointerType, nullptr) != SQLITE_OK)
+    fail(sqlite3_db_handle(st.get()), "cannot bind a batch of rows");
+}
+
+int run_over_batch(Statement& st, const Batch& batch) {
+  bind_batch(st, batch);
+  int rc = sqlite3_step(st.get());
   sqlite3_reset(st.get());
   sqlite3_clear_bindings(st.get());
   return rc;

@@ -67,8 +67,12 @@ class Batch {
 // Makes crm_batch(batch) with columns c0..c{max_columns-1} known to `db`.
 void register_batch_table(sqlite3* db, int max_columns);
 
-// Steps `st`, whose first parameter is the batch that crm_batch(?1) reads,
-// once through, and returns SQLite's result code (SQLITE_DONE on success).
+// Binds `batch` to the first parameter of `st`, the one crm_batch(?1) reads.
+// The batch must outlive the statement's steps.
+void bind_batch(Statement& st, const Batch& batch);
+
+// Binds the batch, steps `st` once through, and returns SQLite's result code
+// (SQLITE_DONE on success).
 int run_over_batch(Statement& st, const Batch& batch);
 
 }  // namespace crmcore::records::sql

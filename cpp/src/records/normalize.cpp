@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <string>
 
 namespace crmcore::records {
 
@@ -64,6 +65,60 @@ std::string normalize_phone(std::string_view text) {
   // 86 in front of an 11-digit Chinese mobile number (which starts with 1).
   if (digits.size() == 13 && starts_with(digits, "861")) return digits.substr(2);
   return digits.size() >= 5 ? digits : std::string();
+}
+
+namespace {
+
+// The ITU-T E.164 country codes in use. They form a prefix code: no code is
+// the start of another, so the code at the start of a number is unambiguous.
+constexpr const char* kCountryCodes[] = {
+    "1",   "7",   "20",  "27",  "30",  "31",  "32",  "33",  "34",  "36",  "39",  "40",  "41",  "43",  "44",
+    "45",  "46",  "47",  "48",  "49",  "51",  "52",  "53",  "54",  "55",  "56",  "57",  "58",  "60",  "61",
+    "62",  "63",  "64",  "65",  "66",  "81",  "82",  "84",  "86",  "90",  "91",  "92",  "93",  "94",  "95",
+    "98",  "211", "212", "213", "216", "218", "220", "221", "222", "223", "224", "225", "226", "227", "228",
+    "229", "230", "231", "232", "233", "234", "235", "236", "237", "238", "239", "240", "241", "242", "243",
+    "244", "245", "246", "247", "248", "249", "250", "251", "252", "253", "254", "255", "256", "257", "258",
+    "260", "261", "262", "263", "264", "265", "266", "267", "268", "269", "290", "291", "297", "298", "299",
+    "350", "351", "352", "353", "354", "355", "356", "357", "358", "359", "370", "371", "372", "373", "374",
+    "375", "376", "377", "378", "379", "380", "381", "382", "383", "385", "386", "387", "389", "420", "421",
+    "423", "500", "501", "502", "503", "504", "505", "506", "507", "508", "509", "590", "591", "592", "593",
+    "594", "595", "596", "597", "598", "599", "670", "672", "673", "674", "675", "676", "677", "678", "679",
+    "680", "681", "682", "683", "685", "686", "687", "688", "689", "690", "691", "692", "800", "808", "850",
+    "852", "853", "855", "856", "870", "878", "880", "881", "882", "883", "886", "888", "960", "961", "962",
+    "963", "964", "965", "966", "967", "968", "970", "971", "972", "973", "974", "975", "976", "977", "979",
+    "992", "993", "994", "995", "996", "998"};
+
+constexpr size_t kMinNationalDigits = 7;
+
+// The length of the country code that `digits` starts with, or 0.
+size_t country_code_length(const std::string& digits) {
+  for (const char* code : kCountryCodes)
+    if (starts_with(digits, code)) return std::char_traits<char>::length(code);
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::string> phone_alternatives(const std::string& normalized) {
+  std::vector<std::string> out;
+  if (starts_with(normalized, "+")) {
+    const std::string digits = normalized.substr(1);
+    const size_t code = country_code_length(digits);
+    if (code == 0) return out;
+    const std::string national = digits.substr(code);
+    if (national.size() < kMinNationalDigits) return out;
+    out.push_back(national);
+    if (national[0] != '0') out.push_back("0" + national);
+    return out;
+  }
+  if (normalized.size() < kMinNationalDigits) return out;
+  const bool trunk = normalized[0] == '0';
+  for (const char* code : kCountryCodes) {
+    if (std::string_view(code) == "86") continue;  // stored in national form already
+    out.push_back(std::string("+") + code + normalized);
+    if (trunk) out.push_back(std::string("+") + code + normalized.substr(1));
+  }
+  return out;
 }
 
 std::string normalize_email(std::string_view text) {

@@ -257,7 +257,7 @@ struct Store::Impl {
   std::map<std::string, sql::Statement> exists;   // per kind: SELECT 1 ... WHERE id=?
   std::map<std::string, sql::Statement> insert_batches;  // per kind: INSERT ... SELECT FROM crm_batch(?)
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
-  sql::Statement insert_points_batch, insert_tags_batch;
+  sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
 
   ~Impl() {
     inserts.clear();
@@ -265,6 +265,7 @@ struct Store::Impl {
     insert_batches.clear();
     insert_points_batch = {};
     insert_tags_batch = {};
+    find_contact_points_among = {};
     insert_contact_point = {};
     insert_tag = {};
     read_sequence = {};
@@ -425,6 +426,9 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
       db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) SELECT c0, c1, c2, c3 FROM crm_batch(?1)");
   impl_->insert_tags_batch =
       sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) SELECT c0, c1 FROM crm_batch(?1)");
+  impl_->find_contact_points_among = sql::Statement(
+      db, "SELECT DISTINCT record_id FROM contact_points WHERE value IN (SELECT c0 FROM crm_batch(?1)) AND kind=?2"
+          " ORDER BY record_id");
   impl_->read_sequence = sql::Statement(db, "SELECT next FROM id_sequence");
   impl_->write_sequence = sql::Statement(db, "UPDATE id_sequence SET next=?");
   impl_->find_contact_point = sql::Statement(
@@ -976,6 +980,18 @@ std::vector<int64_t> Store::find_phone(const std::string& kind_name, const std::
   st.bind(1, normalized).bind(2, k.name);
   while (st.step()) out.push_back(st.int64(0));
   st.reset();
+  if (!out.empty()) return out;
+  // Nothing under the typed form: the number may be stored with or without
+  // its country code. All other forms are looked up in one statement.
+  const std::vector<std::string> forms = phone_alternatives(normalized);
+  if (forms.empty()) return out;
+  sql::Batch batch(1);
+  for (const auto& form : forms) batch.add_row()[0].set_text(&form);
+  auto& any = impl_->find_contact_points_among;
+  sql::bind_batch(any, batch);
+  any.bind(2, k.name);
+  while (any.step()) out.push_back(any.int64(0));
+  any.reset();
   return out;
 }
 

@@ -16,6 +16,14 @@ namespace crmcore::records {
 // the text holds too few digits to be a phone number.
 std::string normalize_phone(std::string_view text);
 
+// Other forms under which a phone number may have been stored, for a lookup
+// that found nothing under its normalized form. A number typed without its
+// country code may be stored with one: "(415) 555-0123" may be
+// "+1 415 555 0123", and "020 7946 0958" (trunk 0) "+44 20 7946 0958". One
+// typed with a country code may be stored in national form, with or without
+// the trunk 0. Numbers of fewer than 7 national digits get no other forms.
+std::vector<std::string> phone_alternatives(const std::string& normalized);
+
 // Trimmed and lower-cased (ASCII letters; the rest of UTF-8 is kept as is).
 std::string normalize_email(std::string_view text);
 
