@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -256,6 +257,7 @@ struct Store::Impl {
   std::map<std::string, sql::Statement> inserts;  // per kind
   std::map<std::string, sql::Statement> exists;   // per kind: SELECT 1 ... WHERE id=?
   std::map<std::string, sql::Statement> insert_batches;  // per kind: INSERT ... SELECT FROM crm_batch(?)
+  std::map<std::string, sql::Statement> existing_ids;    // per kind: which ids of a batch are records
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
 
@@ -263,6 +265,7 @@ struct Store::Impl {
     inserts.clear();
     exists.clear();
     insert_batches.clear();
+    existing_ids.clear();
     insert_points_batch = {};
     insert_tags_batch = {};
     find_contact_points_among = {};
@@ -295,6 +298,17 @@ struct Store::Impl {
     std::string cols = "id";
     for (const auto& f : k.fields) cols += ", " + f.name;
     return cols + ", tags, custom, created_at, updated_at";
+  }
+
+  // The ids among a batch's (column c0) that are records of `kind`.
+  sql::Statement& existing_ids_stmt(const std::string& kind) {
+    auto it = existing_ids.find(kind);
+    if (it == existing_ids.end())
+      it = existing_ids
+               .emplace(kind, sql::Statement(db, "SELECT b.c0 FROM crm_batch(?1) AS b JOIN " + kind +
+                                                     " AS r ON r.id = b.c0"))
+               .first;
+    return it->second;
   }
 
   sql::Statement& insert_batch_stmt(const Kind& k) {
@@ -565,15 +579,53 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
 // enough that a statement's start-up vanishes, small enough to stay in cache.
 constexpr size_t kChunkRows = size_t{1} << 16;
 
-// Whether the records an import refers to exist, asking the database once
-// per distinct id (an import of order lines names each order many times).
+// Whether the records an import's rows refer to exist. References given as
+// whole numbers, the usual case, are looked up a chunk at a time: the chunk's
+// distinct ids, sorted, in one statement per field, after which a row only
+// asks whether its id is among the (usually no) missing ones. Others (text
+// that holds a number, links to any kind) are asked once per distinct id.
 class ReferenceCheck {
  public:
-  ReferenceCheck(Store::Impl& impl, const Kind& k, std::function<bool(int64_t)> any_record_exists)
-      : impl_(impl), known_(k.fields.size()), any_record_exists_(std::move(any_record_exists)) {}
+  ReferenceCheck(Store::Impl& impl, const Kind& k, const std::vector<const Column*>& columns,
+                 std::function<bool(int64_t)> any_record_exists)
+      : impl_(impl),
+        kind_(k),
+        columns_(columns),
+        known_(k.fields.size()),
+        missing_(k.fields.size()),
+        by_chunk_(k.fields.size(), false),
+        any_record_exists_(std::move(any_record_exists)) {}
 
-  // The record that field `field` (a Ref or AnyRef of `k`) of a row names.
+  // Looks up the references of rows [begin, end) that whole-number columns hold.
+  void prepare_chunk(size_t begin, size_t end) {
+    for (size_t i = 0; i < kind_.fields.size(); ++i) {
+      const Field& f = kind_.fields[i];
+      const Column* c = columns_[i];
+      by_chunk_[i] = f.type == FieldType::Ref && c && c->storage == Column::Storage::Int;
+      if (!by_chunk_[i]) continue;
+      std::vector<int64_t> ids;
+      ids.reserve(end - begin);
+      for (size_t r = begin; r < end; ++r)
+        if (c->present(r)) ids.push_back(c->ints[r]);
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      sql::Batch batch(1);
+      for (int64_t id : ids) batch.add_row()[0].set_int(id);
+      std::vector<int64_t> found;
+      sql::Statement& st = impl_.existing_ids_stmt(f.ref_kind);
+      sql::bind_batch(st, batch);
+      while (st.step()) found.push_back(st.int64(0));
+      st.reset();
+      std::sort(found.begin(), found.end());
+      missing_[i].clear();
+      std::set_difference(ids.begin(), ids.end(), found.begin(), found.end(), std::back_inserter(missing_[i]));
+    }
+  }
+
+  // Whether the record that field `field` (a Ref or AnyRef) of a row of the
+  // current chunk names exists.
   bool exists(const Field& f, size_t field, int64_t id) {
+    if (by_chunk_[field]) return !std::binary_search(missing_[field].begin(), missing_[field].end(), id);
     auto [it, inserted] = known_[field].try_emplace(id, false);
     if (inserted) it->second = f.type == FieldType::Ref ? impl_.has(f.ref_kind, id) : any_record_exists_(id);
     return it->second;
@@ -581,7 +633,11 @@ class ReferenceCheck {
 
  private:
   Store::Impl& impl_;
+  const Kind& kind_;
+  const std::vector<const Column*>& columns_;
   std::vector<std::unordered_map<int64_t, bool>> known_;  // per field: id -> exists
+  std::vector<std::vector<int64_t>> missing_;             // per field: the chunk's missing ids, sorted
+  std::vector<bool> by_chunk_;                            // per field: looked up by prepare_chunk
   std::function<bool(int64_t)> any_record_exists_;
 };
 
@@ -755,9 +811,10 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
     if (c.size() != n) throw ValidationError(k.name, -1, c.name, "has " + std::to_string(c.size()) +
                                                                      " values where other columns have " +
                                                                      std::to_string(n));
-  ReferenceCheck references(impl, k, [this](int64_t id) { return !kind_of_locked(id).empty(); });
-  Staging staging{k, {}, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
-  for (const auto& f : k.fields) staging.columns.push_back(t.find(f.name));
+  std::vector<const Column*> columns;
+  for (const auto& f : k.fields) columns.push_back(t.find(f.name));
+  ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
+  Staging staging{k, columns, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
 
   impl.read_sequence.step();
   int64_t next_id = impl.read_sequence.int64(0);
@@ -783,6 +840,7 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
     if (req.progress && begin > 0) (*req.progress)(begin, n);
     const size_t end = std::min(n, begin + kChunkRows);
     staged.clear();
+    references.prepare_chunk(begin, end);
     for (size_t row = begin; row < end; ++row) {
       try {
         stage_row(staging, row, staged);
