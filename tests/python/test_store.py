@@ -340,6 +340,19 @@ def test_phones_and_tags_of_a_large_import_follow_the_rows_that_landed(db):
     assert len(db.find("customers", tag="vip")) == (landed["tags"] == "vip").sum()
 
 
+@pytest.mark.parametrize("staff_ids", [[1.0, np.nan, 777.0], ["1", None, "777"], [1, 1, 777]])
+def test_references_as_whole_numbers_floats_or_text_are_all_checked(db, staff_ids):
+    staff = db.add("staff", name="S")
+    cid = db.add("customers", name="A")
+    df = _orders(cid, 3).assign(staff_id=[staff if v in (1, "1") else v for v in staff_ids])
+    with pytest.raises(crm.ValidationError, match="no staff record with id 777") as info:
+        db.import_frame("orders", df)
+    assert (info.value.row, info.value.field) == (2, "staff_id")
+    result = db.import_frame("orders", df, on_error="skip")
+    assert result.errors.index.tolist() == [2]
+    assert db.frame("orders")["staff_id"].tolist()[0] == staff
+
+
 def test_import_inside_a_transaction_names_a_missing_reference(db):
     cid = db.add("customers", name="A")
     df = _orders(cid, 4)
