@@ -326,8 +326,12 @@ class Database(GraphMethods, ScoringMethods):
 
     def audit_log(self, limit: int = 100) -> pd.DataFrame:
         """The newest writes: when, what operation, which kind, which record, how many rows."""
-        cols = {name: values for name, values, _ in self._core.audit_log(limit)}
-        df = pd.DataFrame(cols).set_index("seq")
+        cols = {name: (values, valid) for name, values, valid in self._core.audit_log(limit)}
+        df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("seq")
+        ids, written = cols["record_id"]
+        df["record_id"] = pd.array(ids, dtype="Int64")  # missing where a write touched several records
+        if written is not None:
+            df.loc[~written.astype(bool), "record_id"] = pd.NA
         df["at"] = pd.to_datetime(df["at"], unit="ns")
         return df[["at", "op", "kind", "record_id", "rows"]]
 

@@ -443,6 +443,8 @@ def test_audit_log_records_every_write(db):
     log = db.audit_log()
     assert log["op"].tolist() == ["insert", "update", "insert"]
     assert log["rows"].tolist() == [2, 1, 1]
+    # The one record an add or update wrote; none for an import of several.
+    assert pd.isna(log["record_id"].iloc[0]) and log["record_id"].iloc[1:].tolist() == [cid, cid]
 
 
 def test_user_input_never_becomes_sql(db):

@@ -544,13 +544,13 @@ void Store::rollback() {
   transaction_depth_ = 0;
 }
 
-void Store::audit(const WriteRequest& req, int64_t rows) {
+void Store::audit(const WriteRequest& req, int64_t rows, int64_t record_id) {
   static const char* names[] = {"insert", "update", "delete"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
   st.bind(2, std::string(names[static_cast<int>(req.op)]));
   st.bind(3, req.kind->name);
-  if (req.ids.size() == 1) st.bind(4, req.ids.front());
+  if (record_id >= 0) st.bind(4, record_id);
   else st.bind_null(4);
   st.bind(5, rows);
   st.run();
@@ -873,7 +873,8 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
     sql::exec(impl.db, sql::kCacheSizePragma);
   }
   impl.write_sequence.bind(1, next_id).run();
-  audit(req, static_cast<int64_t>(n - result.errors.size()));
+  const int64_t landed = static_cast<int64_t>(n - result.errors.size());
+  audit(req, landed, landed == 1 ? *std::max_element(result.ids.begin(), result.ids.end()) : -1);
   if (req.progress) (*req.progress)(n, n);
 }
 
@@ -947,7 +948,7 @@ void Store::update_row(const WriteRequest& req) {
     del.bind(1, id).run();
     for (const auto& tag : extras.tags) impl.insert_tag.bind(1, tag).bind(2, id).run();
   }
-  audit(req, 1);
+  audit(req, 1, req.ids.front());
 }
 
 void Store::delete_row(const WriteRequest& req) {
@@ -978,7 +979,7 @@ void Store::delete_row(const WriteRequest& req) {
   }
   sql::Statement st(impl.db, "DELETE FROM " + k.name + " WHERE id=?");
   st.bind(1, id).run();
-  audit(req, 1);
+  audit(req, 1, req.ids.front());
 }
 
 Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids) const {

@@ -103,7 +103,8 @@ class Store {
   void insert_rows(const WriteRequest& request, WriteResult& result);
   void update_row(const WriteRequest& request);
   void delete_row(const WriteRequest& request);
-  void audit(const WriteRequest& request, int64_t rows);
+  // One row of the audit log; record_id is the one record written, or -1 for several.
+  void audit(const WriteRequest& request, int64_t rows, int64_t record_id);
 
   std::unique_ptr<Impl> impl_;
   std::string path_;
