@@ -1,0 +1,29 @@
+"""Every benchmark still runs, at a toy size, with the checks it makes of its own results.
+
+The figures in benchmarks/README.md come from these scripts at full size; a
+script that no longer runs (or whose results no longer agree with the other
+tool's) would leave them unreproducible. Nothing here is timed.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.parametrize("script, args, expected", [
+    ("bench_import.py", ["--rows", "3000", "--customers", "2000", "--repeat", "1"], "sqlite3 executemany"),
+    ("bench_clv.py", ["--customers", "2000", "--lifetimes-customers", "500"], "BetaGeoFitter.fit"),
+    ("bench_scoring.py", ["--rows", "20000", "--customers", "2000", "--orders", "2000", "--products", "50",
+                          "--repeat", "1"], "mlxtend"),
+    ("bench_graph.py", ["--scale", "0.001", "--nx-scale", "0.001", "--crm", "300", "--k", "2"], "modularity"),
+])
+def test_benchmark_runs_at_toy_size(script, args, expected):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert expected in done.stdout
