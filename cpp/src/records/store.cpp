@@ -778,7 +778,12 @@ void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows
   for (size_t r = 0; r < count; ++r)
     if (ids[r] >= 0) result.ids[staged.source_row[r]] = ids[r];
 
-  // Lookup values and tags of the rows that landed, again one statement each.
+  // Lookup values and tags of the rows that landed, again one statement
+  // each, in key order: random keys would miss the page cache at every row.
+  std::sort(staged.points.begin(), staged.points.end(),
+            [](const StagedRows::Point& a, const StagedRows::Point& b) { return a.value < b.value; });
+  std::sort(staged.tags.begin(), staged.tags.end(),
+            [](const StagedRows::Tag& a, const StagedRows::Tag& b) { return a.tag < b.tag; });
   sql::Batch points(4), tags(2);
   for (const auto& p : staged.points) {
     if (ids[p.staged] < 0) continue;
