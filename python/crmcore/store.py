@@ -322,19 +322,29 @@ class Database(GraphMethods, ScoringMethods):
         return self._core.integrity_check()
 
     def schema_version(self) -> int:
+        """The version of the file's layout; opening an older file brings it up to date."""
         return int(self._core.schema_version())
 
     def audit_log(self, limit: int = 100) -> pd.DataFrame:
-        """The newest writes: when, what operation, which kind, which record, how many rows."""
+        """The newest writes: when, what operation, which kind, how many rows, which ids.
+
+        The rows one write gave or touched have the consecutive ids
+        ``first_id`` to ``last_id`` (missing when no row landed), so an
+        import's records are ``db.frame(kind).loc[first_id:last_id]``.
+
+        >>> db = open()
+        >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B", "C"]}))
+        >>> entry = db.audit_log().iloc[0]
+        >>> (entry["op"], entry["rows"], entry["first_id"], entry["last_id"]) == ("insert", 3, ids[0], ids[-1])
+        True
+        """
         cols = {name: (values, valid) for name, values, valid in self._core.audit_log(limit)}
         df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("seq")
-        ids, written = cols["record_id"]
-        df["record_id"] = pd.array(ids, dtype="Int64")  # missing where a write touched several records
-        if written is not None:
-            df.loc[~written.astype(bool), "record_id"] = pd.NA
         df["at"] = pd.to_datetime(df["at"], unit="ns")
-        return df[["at", "op", "kind", "record_id", "rows"]]
-
+        for name in ("first_id", "last_id"):
+            ids, present = cols[name]
+            df[name] = pd.arrays.IntegerArray(ids, ~present.astype(bool))
+        return df[["at", "op", "kind", "rows", "first_id", "last_id"]]
 
 
 def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open

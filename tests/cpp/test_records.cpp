@@ -270,6 +270,7 @@ TEST(Store, HooksSeeEveryWriteAndCanRefuseIt) {
   EXPECT_EQ(seen, 2);
   Table log = s.audit_log(10);
   EXPECT_EQ(log.rows(), 1u);  // the refused delete left no entry
+  EXPECT_EQ(log.find("first_id")->ints.at(0), c);
 }
 
 TEST(Store, LinksNeedExistingEnds) {

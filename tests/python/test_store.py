@@ -1,6 +1,7 @@
 """The Python surface of the record store, checked against plain pandas."""
 import datetime
 import json
+import pathlib
 from decimal import Decimal
 
 import numpy as np
@@ -22,7 +23,7 @@ def test_open_file_and_context_manager(tmp_path):
         cid = db.add("customers", name="Acme", kind="organization", phone="+86 138 0013 8000")
     with crm.open(str(path)) as db:
         assert db.get("customers", cid)["name"] == "Acme"
-        assert db.schema_version() == 1
+        assert db.schema_version() == 2
         assert db.integrity_check() == "ok"
     with pytest.raises(crm.Error, match="closed"):
         db.count("customers")
@@ -443,8 +444,24 @@ def test_audit_log_records_every_write(db):
     log = db.audit_log()
     assert log["op"].tolist() == ["insert", "update", "insert"]
     assert log["rows"].tolist() == [2, 1, 1]
-    # The one record an add or update wrote; none for an import of several.
-    assert pd.isna(log["record_id"].iloc[0]) and log["record_id"].iloc[1:].tolist() == [cid, cid]
+    imported = db.find("customers", name="B").index[0], db.find("customers", name="C").index[0]
+    assert log["first_id"].tolist() == [imported[0], cid, cid]
+    assert log["last_id"].tolist() == [imported[1], cid, cid]
+    # An import whose rows were all refused wrote no ids.
+    db.import_frame("customers", pd.DataFrame({"name": [""]}), on_error="skip")
+    assert db.audit_log()["rows"].iloc[0] == 0 and pd.isna(db.audit_log()["first_id"].iloc[0])
+
+
+def test_an_imports_records_are_its_audit_entrys_id_range_even_when_rows_are_skipped(db):
+    db.add("customers", name="before")
+    df = pd.DataFrame({"name": [f"c{i}" for i in range(70_000)]})
+    df.loc[[5, 66_000], "name"] = ""
+    result = db.import_frame("customers", df, on_error="skip", progress=False)
+    entry = db.audit_log().iloc[0]
+    landed = db.frame("customers").loc[entry["first_id"]:entry["last_id"]]
+    assert entry["rows"] == len(landed) == 70_000 - 2
+    assert landed.index.tolist() == result.ids[result.ids >= 0].tolist()
+    assert landed["name"].tolist() == df["name"].drop(index=[5, 66_000]).tolist()
 
 
 def test_user_input_never_becomes_sql(db):
@@ -474,6 +491,31 @@ def test_large_import_rebuilds_indexes_and_rolls_back_whole(tmp_path):
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='orders'")}
     con.close()
     assert {"orders_customer_id", "orders_staff_id"} <= indexes
+
+
+def test_file_written_by_schema_version_1_is_migrated_on_open(tmp_path):
+    # tests/data/store_v1.crm was written by crmcore at schema version 1: two
+    # customers, three orders, an update and a link, and their audit entries.
+    import shutil
+
+    path = tmp_path / "old.crm"
+    shutil.copy(pathlib.Path(__file__).resolve().parents[1] / "data" / "store_v1.crm", path)
+    with crm.open(path) as db:
+        assert db.schema_version() == 2
+        assert db.integrity_check() == "ok"
+        assert db.counts()[["customers", "orders", "links"]].tolist() == [2, 3, 1]
+        a = db.find("customers", phone="138-0013-8000").index.tolist()
+        assert db.frame("customers").loc[a[0], "tags"] == "vip"
+        assert sorted(db.frame("orders")["amount"]) == [45.5, 860.0, 1200.0]
+        log = db.audit_log()
+        assert log["op"].tolist() == ["insert", "update", "insert", "insert", "insert"]
+        # Version 1 kept one record id per entry: it becomes a range of one.
+        assert log["first_id"].tolist()[:2] == log["last_id"].tolist()[:2] == [6, 2]
+        assert pd.isna(log["first_id"].iloc[2]) and log["rows"].iloc[2] == 3
+        new = db.add("customers", name="after the migration")
+        assert db.audit_log()["first_id"].iloc[0] == new
+    with crm.open(path) as db:  # a second open finds it up to date
+        assert db.schema_version() == 2 and db.count("customers") == 3
 
 
 def test_file_from_a_newer_crmcore_is_refused(tmp_path):

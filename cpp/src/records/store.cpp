@@ -246,7 +246,13 @@ std::string schema_v1() {
 
 // Migrations from version i+1 to i+2 (index 0 brings version 1 to 2, ...).
 const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> steps = {};
+  static const std::vector<std::string> steps = {
+      // 2: an audit entry names the range of ids a write gave or touched (an
+      // import's rows get consecutive ids), not just a lone record.
+      "ALTER TABLE audit_log RENAME COLUMN record_id TO first_id;"
+      "ALTER TABLE audit_log ADD COLUMN last_id INTEGER;"
+      "UPDATE audit_log SET last_id = first_id;",
+  };
   return steps;
 }
 
@@ -448,7 +454,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
   impl_->find_contact_point = sql::Statement(
       db, "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
   impl_->insert_audit =
-      sql::Statement(db, "INSERT INTO audit_log(at, op, kind, record_id, rows) VALUES(?,?,?,?,?)");
+      sql::Statement(db, "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) VALUES(?,?,?,?,?,?)");
 }
 
 Store::~Store() = default;
@@ -544,15 +550,15 @@ void Store::rollback() {
   transaction_depth_ = 0;
 }
 
-void Store::audit(const WriteRequest& req, int64_t rows, int64_t record_id) {
+void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id) {
   static const char* names[] = {"insert", "update", "delete"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
   st.bind(2, std::string(names[static_cast<int>(req.op)]));
   st.bind(3, req.kind->name);
-  if (record_id >= 0) st.bind(4, record_id);
-  else st.bind_null(4);
-  st.bind(5, rows);
+  if (rows > 0) st.bind(4, first_id).bind(5, last_id);
+  else st.bind_null(4).bind_null(5);
+  st.bind(6, rows);
   st.run();
 }
 
@@ -879,7 +885,7 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
   }
   impl.write_sequence.bind(1, next_id).run();
   const int64_t landed = static_cast<int64_t>(n - result.errors.size());
-  audit(req, landed, landed == 1 ? *std::max_element(result.ids.begin(), result.ids.end()) : -1);
+  audit(req, landed, next_id - landed, next_id - 1);  // the landed rows got consecutive ids
   if (req.progress) (*req.progress)(n, n);
 }
 
@@ -953,7 +959,7 @@ void Store::update_row(const WriteRequest& req) {
     del.bind(1, id).run();
     for (const auto& tag : extras.tags) impl.insert_tag.bind(1, tag).bind(2, id).run();
   }
-  audit(req, 1, req.ids.front());
+  audit(req, 1, req.ids.front(), req.ids.front());
 }
 
 void Store::delete_row(const WriteRequest& req) {
@@ -984,7 +990,7 @@ void Store::delete_row(const WriteRequest& req) {
   }
   sql::Statement st(impl.db, "DELETE FROM " + k.name + " WHERE id=?");
   st.bind(1, id).run();
-  audit(req, 1, req.ids.front());
+  audit(req, 1, req.ids.front(), req.ids.front());
 }
 
 Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids) const {
@@ -1159,17 +1165,18 @@ std::string Store::integrity_check() const {
 Table Store::audit_log(int64_t limit) const {
   std::lock_guard<std::mutex> lock(mutex_);
   Table t;
-  for (const char* name : {"seq", "at", "record_id", "rows"}) t.columns.push_back(Column{name, Column::Storage::Int});
+  for (const char* name : {"seq", "at", "first_id", "last_id", "rows"})
+    t.columns.push_back(Column{name, Column::Storage::Int});
   for (const char* name : {"op", "kind"}) t.columns.push_back(Column{name, Column::Storage::Text});
   sql::Statement st(impl_->db,
-                    "SELECT seq, at, record_id, rows, op, kind FROM audit_log ORDER BY seq DESC LIMIT ?");
+                    "SELECT seq, at, first_id, last_id, rows, op, kind FROM audit_log ORDER BY seq DESC LIMIT ?");
   st.bind(1, limit);
   while (st.step()) {
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 5; ++i) {
       t.columns[static_cast<size_t>(i)].ints.push_back(st.int64(i));
       t.columns[static_cast<size_t>(i)].valid.push_back(st.is_null(i) ? 0 : 1);
     }
-    for (int i = 4; i < 6; ++i) t.columns[static_cast<size_t>(i)].texts.push_back(st.text(i));
+    for (int i = 5; i < 7; ++i) t.columns[static_cast<size_t>(i)].texts.push_back(st.text(i));
   }
   return t;
 }

@@ -82,7 +82,7 @@ class Store {
   int schema_version() const;
   // "ok" when SQLite's integrity and foreign-key checks find nothing wrong.
   std::string integrity_check() const;
-  // The newest audit entries: seq, at, op, kind, record_id, rows.
+  // The newest audit entries: seq, at, op, kind, first_id, last_id, rows.
   Table audit_log(int64_t limit) const;
 
   // Groups several writes into one transaction: they commit together or not
@@ -103,8 +103,8 @@ class Store {
   void insert_rows(const WriteRequest& request, WriteResult& result);
   void update_row(const WriteRequest& request);
   void delete_row(const WriteRequest& request);
-  // One row of the audit log; record_id is the one record written, or -1 for several.
-  void audit(const WriteRequest& request, int64_t rows, int64_t record_id);
+  // One row of the audit log: the write touched `rows` records, ids first_id..last_id.
+  void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id);
 
   std::unique_ptr<Impl> impl_;
   std::string path_;
@@ -113,6 +113,6 @@ class Store {
   int transaction_depth_ = 0;
 };
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 }  // namespace crmcore::records
