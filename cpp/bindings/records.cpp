@@ -176,19 +176,19 @@ void bind_records(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def(
           "select",
-          [](records::Store& s, const std::string& kind, py::object ids) {
+          [](records::Store& s, const std::string& kind, py::object ids, py::object columns) {
+            std::vector<int64_t> wanted;
+            if (!ids.is_none()) wanted = to_vector<int64_t>(ids);
+            std::vector<std::string> names;
+            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
             Table t;
-            if (ids.is_none()) {
+            {
               py::gil_scoped_release release;
-              t = s.select(kind);
-            } else {
-              std::vector<int64_t> wanted = to_vector<int64_t>(ids);
-              py::gil_scoped_release release;
-              t = s.select(kind, &wanted);
+              t = s.select(kind, ids.is_none() ? nullptr : &wanted, columns.is_none() ? nullptr : &names);
             }
             return from_table(std::move(t));
           },
-          py::arg("kind"), py::arg("ids") = py::none())
+          py::arg("kind"), py::arg("ids") = py::none(), py::arg("columns") = py::none())
       .def(
           "find",
           [](records::Store& s, const std::string& kind, const std::string& field, const std::string& value) {

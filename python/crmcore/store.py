@@ -220,18 +220,24 @@ class Database(GraphMethods, ScoringMethods):
         return self.frame(kind, ids=ids)
 
     # -- frames ---------------------------------------------------------------
-    def frame(self, kind: str, ids: Iterable[int] | None = None) -> pd.DataFrame:
+    def frame(self, kind: str, ids: Iterable[int] | None = None,
+              columns: Iterable[str] | None = None) -> pd.DataFrame:
         """All records of a kind (or those with the given ids) as a DataFrame indexed by id.
+
+        ``columns`` reads only those fields (in that order), which is much
+        faster than reading every field of a large kind and selecting after.
 
         >>> db = open()
         >>> _ = db.add("products", sku="A-1", name="Tea", list_price=9.5)
         >>> db.frame("products")["name"].tolist()
         ['Tea']
+        >>> db.frame("products", columns=["sku", "list_price"]).columns.tolist()
+        ['sku', 'list_price']
         """
         wanted = None if ids is None else np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,
                                                       dtype=np.int64)
-        columns = self._core.select(kind, wanted)
-        return _frame(kind, columns)
+        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
+        return _frame(kind, self._core.select(kind, wanted, names))
 
     def count(self, kind: str) -> int:
         """How many records of a kind the store holds."""

@@ -185,6 +185,24 @@ def test_frame_round_trip_equals_input(db):
                                    check_names=False)
 
 
+def test_frame_of_some_columns_equals_those_columns_of_the_whole_frame(db):
+    cid = db.add("customers", name="A")
+    staff = db.add("staff", name="S")
+    db.import_frame("orders", _orders(cid, 5).assign(staff_id=[staff, None, staff, None, None],
+                                                      tags=["a", None, "b;c", None, None]))
+    whole = db.frame("orders")
+    for columns in (["amount"], ["staff_id", "ordered_at", "tags"], ["custom", "created_at", "customer_id"]):
+        pd.testing.assert_frame_equal(db.frame("orders", columns=columns), whole[columns])
+    ids_only = db.frame("orders", columns=[])
+    assert ids_only.index.equals(whole.index) and ids_only.shape[1] == 0
+    ids = whole.index[[3, 1]]
+    pd.testing.assert_frame_equal(db.frame("orders", ids=ids, columns=["amount", "staff_id"]),
+                                  whole.loc[ids, ["amount", "staff_id"]])
+    pd.testing.assert_frame_equal(db.frame("orders", columns="amount"), whole[["amount"]])
+    with pytest.raises(KeyError, match="no column 'amout'.*amount"):
+        db.frame("orders", columns=["amout"])
+
+
 def test_frame_dtypes(db):
     cid = db.add("customers", name="A")
     db.add("tasks", subject="call back", customer_id=cid, done=True, due_at="2024-05-01 10:00")

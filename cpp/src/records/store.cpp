@@ -993,22 +993,37 @@ void Store::delete_row(const WriteRequest& req) {
   audit(req, 1, req.ids.front(), req.ids.front());
 }
 
-Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids) const {
+Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids,
+                    const std::vector<std::string>* columns) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Kind& k = kind(kind_name);
-  Table t;
-  auto add = [&t](const std::string& name, Column::Storage s) {
-    t.columns.push_back(Column{name, s});
-  };
-  add("id", Column::Storage::Int);
+  // Every column a record has, in its stored order.
+  std::vector<Column> all;
   for (const auto& f : k.fields)
-    add(f.name, f.type == FieldType::Text ? Column::Storage::Text
-                : f.type == FieldType::Real ? Column::Storage::Real
-                                            : Column::Storage::Int);
-  add(kTagsColumn, Column::Storage::Text);
-  add(kCustomColumn, Column::Storage::Text);
-  add(kCreatedColumn, Column::Storage::Int);
-  add(kUpdatedColumn, Column::Storage::Int);
+    all.emplace_back(f.name, f.type == FieldType::Text   ? Column::Storage::Text
+                             : f.type == FieldType::Real ? Column::Storage::Real
+                                                         : Column::Storage::Int);
+  all.emplace_back(kTagsColumn, Column::Storage::Text);
+  all.emplace_back(kCustomColumn, Column::Storage::Text);
+  all.emplace_back(kCreatedColumn, Column::Storage::Int);
+  all.emplace_back(kUpdatedColumn, Column::Storage::Int);
+
+  Table t;
+  t.columns.emplace_back("id", Column::Storage::Int);
+  if (!columns) {
+    for (auto& c : all) t.columns.push_back(std::move(c));
+  } else {
+    for (const auto& name : *columns) {
+      auto it = std::find_if(all.begin(), all.end(), [&name](const Column& c) { return c.name == name; });
+      if (it == all.end()) {
+        if (name == "id") continue;  // always there
+        std::string known;
+        for (const auto& c : all) known += (known.empty() ? "" : ", ") + c.name;
+        throw NotFound(k.name + " have no column '" + name + "' (columns: id, " + known + ")");
+      }
+      t.columns.push_back(*it);
+    }
+  }
 
   std::string cols;
   for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + c.name;

@@ -222,7 +222,7 @@ def summary_from_store(db, monetary=True, **kwargs):
     >>> summary_from_store(db).loc[c].tolist()
     [1.0, 7.0, 7.0, 7.0]
     """
-    orders = db.frame("orders")
+    orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
     return summary_data_from_transaction_data(orders, "customer_id", "ordered_at",
                                               "amount" if monetary else None, **kwargs)
 

@@ -18,6 +18,9 @@ __all__ = ["NOT_PURCHASES", "ScoringMethods"]
 
 # Orders in these states are not purchases.
 NOT_PURCHASES = ("cancelled", "canceled", "returned", "refunded", "void")
+# What the analyses read of an order; the other fields (text mostly) would
+# only slow the read of a large store.
+PURCHASE_COLUMNS = ["customer_id", "ordered_at", "amount", "cost", "status", "staff_id"]
 
 
 class ScoringMethods:
@@ -30,16 +33,16 @@ class ScoringMethods:
 
     # -- the records the analyses read ----------------------------------
     def _purchases(self, exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
-        orders = self.frame("orders")
-        if "status" in orders.columns and exclude_status:
+        orders = self.frame("orders", columns=PURCHASE_COLUMNS)
+        if exclude_status:
             cancelled = orders["status"].astype("string").str.lower().isin(list(exclude_status))
             orders = orders[~cancelled.fillna(False).to_numpy(dtype=bool)]
         return orders
 
     def _lines(self) -> pd.DataFrame:
         """Order lines with a unit cost: the line's own, else the product's."""
-        lines = self.frame("order_lines")
-        products = self.frame("products")
+        lines = self.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
+        products = self.frame("products", columns=["unit_cost"])
         cost = lines["unit_cost"].fillna(lines["product_id"].map(products["unit_cost"]))
         return lines.assign(unit_cost=cost.astype(np.float64))
 

@@ -68,7 +68,10 @@ class Store {
 
   // All records of a kind (or those with the given ids, in that order) as
   // columns: id, the kind's fields, tags, custom, created_at, updated_at.
-  Table select(const std::string& kind, const std::vector<int64_t>* ids = nullptr) const;
+  // `columns` (by name: fields, tags, custom, created_at, updated_at) limits
+  // what is read; id always comes first. Unknown names throw NotFound.
+  Table select(const std::string& kind, const std::vector<int64_t>* ids = nullptr,
+               const std::vector<std::string>* columns = nullptr) const;
   // Ids of the records whose `field` matches `value`: phone and e-mail fields
   // after normalization, "name" by case-insensitive substring, "tag" exactly,
   // any other field by equality.
