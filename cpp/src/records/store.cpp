@@ -587,9 +587,10 @@ constexpr size_t kChunkRows = size_t{1} << 16;
 
 // Whether the records an import's rows refer to exist. References given as
 // whole numbers, the usual case, are looked up a chunk at a time: the chunk's
-// distinct ids, sorted, in one statement per field, after which a row only
-// asks whether its id is among the (usually no) missing ones. Others (text
-// that holds a number, links to any kind) are asked once per distinct id.
+// distinct ids, sorted, in one statement per field (and kind, for links),
+// after which a row only asks whether its id is among the (usually no)
+// missing ones. Others (text that holds a number) are asked once per
+// distinct id.
 class ReferenceCheck {
  public:
   ReferenceCheck(Store::Impl& impl, const Kind& k, const std::vector<const Column*>& columns,
@@ -602,12 +603,15 @@ class ReferenceCheck {
         by_chunk_(k.fields.size(), false),
         any_record_exists_(std::move(any_record_exists)) {}
 
-  // Looks up the references of rows [begin, end) that whole-number columns hold.
+  // Looks up the references of rows [begin, end) that whole-number columns
+  // hold. A link's end may be a record of any kind: the ids not found among
+  // one kind are looked for in the next (customers and contacts first).
   void prepare_chunk(size_t begin, size_t end) {
     for (size_t i = 0; i < kind_.fields.size(); ++i) {
       const Field& f = kind_.fields[i];
       const Column* c = columns_[i];
-      by_chunk_[i] = f.type == FieldType::Ref && c && c->storage == Column::Storage::Int;
+      by_chunk_[i] = (f.type == FieldType::Ref || f.type == FieldType::AnyRef) && c &&
+                     c->storage == Column::Storage::Int;
       if (!by_chunk_[i]) continue;
       std::vector<int64_t> ids;
       ids.reserve(end - begin);
@@ -615,16 +619,13 @@ class ReferenceCheck {
         if (c->present(r)) ids.push_back(c->ints[r]);
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-      sql::Batch batch(1);
-      for (int64_t id : ids) batch.add_row()[0].set_int(id);
-      std::vector<int64_t> found;
-      sql::Statement& st = impl_.existing_ids_stmt(f.ref_kind);
-      sql::bind_batch(st, batch);
-      while (st.step()) found.push_back(st.int64(0));
-      st.reset();
-      std::sort(found.begin(), found.end());
-      missing_[i].clear();
-      std::set_difference(ids.begin(), ids.end(), found.begin(), found.end(), std::back_inserter(missing_[i]));
+      if (f.type == FieldType::Ref) {
+        ids = not_in(f.ref_kind, ids);
+      } else {
+        for (const auto& k : kinds())
+          if (!ids.empty()) ids = not_in(k.name, ids);
+      }
+      missing_[i] = std::move(ids);
     }
   }
 
@@ -638,6 +639,21 @@ class ReferenceCheck {
   }
 
  private:
+  // The ids among `ids` (sorted, distinct) that are no record of `kind`, sorted.
+  std::vector<int64_t> not_in(const std::string& kind, const std::vector<int64_t>& ids) {
+    sql::Batch batch(1);
+    for (int64_t id : ids) batch.add_row()[0].set_int(id);
+    std::vector<int64_t> found;
+    sql::Statement& st = impl_.existing_ids_stmt(kind);
+    sql::bind_batch(st, batch);
+    while (st.step()) found.push_back(st.int64(0));
+    st.reset();
+    std::sort(found.begin(), found.end());
+    std::vector<int64_t> rest;
+    std::set_difference(ids.begin(), ids.end(), found.begin(), found.end(), std::back_inserter(rest));
+    return rest;
+  }
+
   Store::Impl& impl_;
   const Kind& kind_;
   const std::vector<const Column*>& columns_;
