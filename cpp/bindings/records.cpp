@@ -1,6 +1,7 @@
 // Binding of the record store: columns in as NumPy arrays, columns out as
 // NumPy arrays; the GIL is released while the store works.
 #include "common.hpp"
+#include "crmcore/records/json_io.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/raw_insert.hpp"
 #include "crmcore/records/schema.hpp"
@@ -108,6 +109,26 @@ py::list describe_kinds() {
   return out;
 }
 
+// Called every 64K rows of an import: draws the progress bar, if any, and
+// lets Ctrl-C stop the import (which then rolls back whole).
+records::Progress progress_reporter(py::object progress) {
+  return [progress](size_t done, size_t total) {
+    py::gil_scoped_acquire gil;
+    if (!progress.is_none()) progress(done, total);
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      throw crmcore::Interrupted();
+    }
+  };
+}
+
+// (ids, [(row, field, reason), ...]) of an import.
+py::tuple write_result(records::WriteResult result) {
+  py::list errors;
+  for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, e.reason));
+  return py::make_tuple(to_numpy(std::move(result.ids)), errors);
+}
+
 records::OnError parse_on_error(const std::string& s) {
   if (s == "raise") return records::OnError::Raise;
   if (s == "skip") return records::OnError::Skip;
@@ -144,26 +165,30 @@ void bind_records(py::module_& m) {
           [](records::Store& s, const std::string& kind, const py::list& columns, const std::string& on_error,
              py::object progress) {
             Table t = to_table(columns);
-            // Called every 64K rows: draws the progress bar, if any, and lets
-            // Ctrl-C stop the import (which then rolls back whole).
-            records::Progress report = [progress](size_t done, size_t total) {
-              py::gil_scoped_acquire gil;
-              if (!progress.is_none()) progress(done, total);
-              if (PyErr_CheckSignals() != 0) {
-                PyErr_Clear();
-                throw crmcore::Interrupted();
-              }
-            };
+            records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
               result = s.insert(kind, t, parse_on_error(on_error), report);
             }
-            py::list errors;
-            for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, e.reason));
-            return py::make_tuple(to_numpy(std::move(result.ids)), errors);
+            return write_result(std::move(result));
           },
           py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+      .def(
+          "import_json",
+          [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,
+             py::object progress) {
+            records::Progress report = progress_reporter(progress);
+            records::WriteResult result;
+            {
+              py::gil_scoped_release release;
+              result = records::import_json(s, kind, path, parse_on_error(on_error), report);
+            }
+            return write_result(std::move(result));
+          },
+          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+      .def("export_json", &records::export_json, py::arg("kind"), py::arg("path"),
+           py::call_guard<py::gil_scoped_release>())
       .def(
           "update",
           [](records::Store& s, const std::string& kind, int64_t id, const py::list& columns) {

@@ -268,14 +268,9 @@ class Database(GraphMethods, ScoringMethods):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         columns = _columns(kind, df)
-        with _progress_bar(len(df), kind, progress) as report:
+        with _progress_bar(kind, progress) as report:
             ids, errors = self._core.insert(kind, columns, on_error, report)
-        if on_error == "raise":
-            return ids
-        errors_df = pd.DataFrame(errors, columns=["row", "field", "reason"]).set_index("row")
-        if len(errors_df):
-            errors_df = errors_df.join(df.reset_index(drop=True), how="left")
-        return ImportResult(ids=ids, errors=errors_df)
+        return _import_result(ids, errors, on_error, df)
 
     def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
@@ -287,40 +282,27 @@ class Database(GraphMethods, ScoringMethods):
         read_csv_args.setdefault("na_values", [""])
         return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error)
 
-    def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise"):
-        """Imports a JSON file holding a list of records (as written by :meth:`export_json`).
+    def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
+                    progress: bool | None = None) -> "np.ndarray | ImportResult":
+        """Imports a JSON file holding a list of records (as written by :meth:`export_json`),
+        or an object whose member ``kind`` is that list.
 
-        Ids, created_at and updated_at in the file are ignored: the store gives
-        new ids, returned in the file's order.
+        The file is read and checked in C++ and imported like a DataFrame
+        (all or nothing, or ``on_error="skip"``); rows count from 0 in the
+        list. Ids, created_at and updated_at in the file are ignored: the
+        store gives new ids, returned in the file's order.
         """
-        with builtins.open(path, encoding="utf-8") as f:
-            records = json.load(f)
-        if isinstance(records, dict) and kind in records:
-            records = records[kind]
-        if not isinstance(records, list):
-            raise _core.ValidationError(f"{kind}: {os.fspath(path)!r} does not hold a list of records")
-        df = pd.DataFrame.from_records(records)
-        df = df.drop(columns=["id", "created_at", "updated_at"], errors="ignore")
-        if "tags" in df:
-            df["tags"] = df["tags"].map(lambda t: ";".join(t) if isinstance(t, list) else t)
-        if "custom" in df:
-            df["custom"] = df["custom"].map(lambda c: json.dumps(c, ensure_ascii=False) if isinstance(c, dict) else c)
-        return self.import_frame(kind, df, on_error=on_error)
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        with _progress_bar(kind, progress) as report:
+            ids, errors = self._core.import_json(kind, os.fspath(path), on_error, report)
+        return _import_result(ids, errors, on_error)
 
     def export_json(self, kind: str, path: str | os.PathLike) -> int:
-        """Writes every record of a kind to a JSON file (a list of objects); returns the count."""
-        df = self.frame(kind)
-        out = df.reset_index()
-        for name, col in out.items():
-            if pd.api.types.is_datetime64_any_dtype(col):
-                out[name] = col.map(lambda t: None if pd.isna(t) else t.isoformat())
-        records = json.loads(out.to_json(orient="records", force_ascii=False))
-        for r in records:
-            r["tags"] = [t for t in (r.get("tags") or "").split(";") if t]
-            r["custom"] = json.loads(r["custom"]) if r.get("custom") else {}
-        with builtins.open(path, "w", encoding="utf-8") as f:
-            json.dump(records, f, ensure_ascii=False, indent=1)
-        return len(records)
+        """Writes every record of a kind to a JSON file, one object per line in
+        one list (times as ISO 8601 text, tags as a list, custom fields as an
+        object); returns how many records it wrote."""
+        return int(self._core.export_json(kind, os.fspath(path)))
 
     # -- the file -----------------------------------------------------------------
     def integrity_check(self) -> str:
@@ -486,26 +468,42 @@ def _python_value(v: Any) -> Any:
     return v
 
 
-class _progress_bar:
-    """A tqdm bar for long imports; nothing when tqdm is absent or the import is short."""
+def _import_result(ids: np.ndarray, errors: list, on_error: str, rows: pd.DataFrame | None = None):
+    """What an import returns: the ids, or with on_error="skip" an ImportResult
+    whose errors carry the rejected rows' values when the rows are at hand."""
+    if on_error == "raise":
+        return ids
+    errors_df = pd.DataFrame(errors, columns=["row", "field", "reason"]).set_index("row")
+    if len(errors_df) and rows is not None:
+        errors_df = errors_df.join(rows.reset_index(drop=True), how="left")
+    return ImportResult(ids=ids, errors=errors_df)
 
-    def __init__(self, total: int, kind: str, enabled: bool | None):
-        self.total, self.kind = total, kind
-        self.enabled = enabled if enabled is not None else total >= _PROGRESS_MIN_ROWS
+
+class _progress_bar:
+    """A tqdm bar for long imports, drawn once the core reports the size of
+    the import (after its first chunk); nothing when tqdm is absent or the
+    import is short, unless ``enabled`` says otherwise."""
+
+    def __init__(self, kind: str, enabled: bool | None):
+        self.kind, self.enabled = kind, enabled
         self.bar = None
 
     def __enter__(self):
-        if not self.enabled:
-            return None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=self.total, desc=f"import {self.kind}", unit="rows")
-        except ImportError:
+        if self.enabled is False:
             return None
 
         def report(done: int, total: int) -> None:
+            if self.bar is None:
+                if self.enabled is None and total < _PROGRESS_MIN_ROWS:
+                    return
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        from tqdm.auto import tqdm
+                except ImportError:
+                    self.enabled = False
+                    return
+                self.bar = tqdm(total=total, desc=f"import {self.kind}", unit="rows")
             self.bar.update(done - self.bar.n)
         return report
 

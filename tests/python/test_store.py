@@ -446,6 +446,65 @@ def test_csv_and_json_import_export(db, tmp_path):
         assert len(new_ids) == 2
 
 
+def test_json_export_writes_each_field_typed_and_import_reads_it_back(db, tmp_path):
+    db.add("contacts", name="李雷", title="CTO", phone="139 1234 5678", birthday="1990-05-17",
+           tags=["vip", "北京"], custom={"level": 3, "langs": ["zh", "en"]})
+    db.add("contacts", name="Ann", birthday=None, preferences='say "hi"')
+    db.add("tasks", subject="call", due_at="2024-05-01 10:30:15.25", done=True)
+    db.add("tasks", subject="visit", done=False)
+    for kind in ("contacts", "tasks"):
+        path = tmp_path / f"{kind}.json"
+        assert db.export_json(kind, path) == db.count(kind)
+        written = json.loads(path.read_text(encoding="utf-8"))
+        # The reference: the same records as a DataFrame, value by value.
+        frame = db.frame(kind)
+        assert [r["id"] for r in written] == frame.index.tolist()
+        for record, (_, row) in zip(written, frame.iterrows()):
+            for name, value in row.items():
+                got = record[name]
+                if name == "tags":
+                    assert got == [t for t in (value if isinstance(value, str) else "").split(";") if t]
+                elif name == "custom":
+                    assert got == (json.loads(value) if isinstance(value, str) else {})
+                elif pd.isna(value):
+                    assert got is None
+                elif isinstance(value, pd.Timestamp):
+                    assert pd.Timestamp(got) == value and "T" in got
+                elif isinstance(value, (bool, np.bool_)):
+                    assert got is bool(value)
+                else:
+                    assert got == value
+        with crm.open(":memory:") as other:
+            ids = other.import_json(kind, path)
+            assert len(ids) == len(frame)
+            cols = [c for c in frame.columns if c not in ("created_at", "updated_at")]
+            pd.testing.assert_frame_equal(other.frame(kind)[cols].reset_index(drop=True),
+                                          frame[cols].reset_index(drop=True))
+
+
+def test_json_import_names_bad_rows_and_refuses_bad_files(db, tmp_path):
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps([{"name": "A", "phone": 13800138000}, {"name": "B", "kind": "robot"},
+                                {"name": "C", "tags": ["x"], "custom": {"k": 1}}]), encoding="utf-8")
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_json("customers", path)
+    assert (info.value.row, info.value.field) == (1, "kind") and db.count("customers") == 0
+    result = db.import_json("customers", path, on_error="skip")
+    assert result.errors.index.tolist() == [1] and result.imported == 2
+    assert db.find("customers", phone="138 0013 8000").index.tolist() == [result.ids[0]]
+    assert db.get("customers", result.ids[2])["custom"] == {"k": 1}
+
+    keyed = tmp_path / "keyed.json"
+    keyed.write_text(json.dumps({"customers": [{"name": "D", "id": 99, "created_at": "2020-01-01"}]}))
+    assert db.get("customers", db.import_json("customers", keyed)[0])["name"] == "D"
+    for text, message in [("[{\"name\": \"E\",}]", "not valid JSON"), ('{"name": "E"}', "list of records"),
+                          ('[{"name": "E"}, 5]', "row 1"), ('[{"nom": "E"}]', "not a field of customers")]:
+        path.write_text(text)
+        with pytest.raises(crm.ValidationError, match=message):
+            db.import_json("customers", path)
+    assert db.count("customers") == 3
+
+
 def test_html_repr_shows_the_customer_with_orders(db):
     cid = db.add("customers", name="<Acme & Co>", phone="138 0013 8000")
     db.import_frame("orders", _orders(cid))

@@ -1,0 +1,24 @@
+#pragma once
+// Records as JSON files: one list of objects, one object per record, each
+// field typed as the store keeps it (times as ISO 8601 text, tags as a list
+// of strings, custom fields as an object).
+#include <cstddef>
+#include <string>
+
+#include "crmcore/records/store.hpp"
+
+namespace crmcore::records {
+
+// Writes every record of `kind` to `path`, one object per line inside one
+// list, and returns how many were written.
+size_t export_json(const Store& store, const std::string& kind, const std::string& path);
+
+// Imports the records in `path` (a list of objects, or an object whose
+// member `kind` is that list) through Store::insert, so that they are
+// checked and written like any other import. "id", "created_at" and
+// "updated_at" in the file are ignored: the store gives its own. Rows in
+// errors count from 0 in the file's list.
+WriteResult import_json(Store& store, const std::string& kind, const std::string& path, OnError on_error,
+                        const Progress& progress = {});
+
+}  // namespace crmcore::records
