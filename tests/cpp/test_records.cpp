@@ -92,6 +92,15 @@ TEST(ParseTime, AcceptsTheUsualSpellings) {
   EXPECT_EQ(format_time(*parse_time("1999-12-31 23:59:59")), "1999-12-31 23:59:59");
 }
 
+TEST(FormatTime, MatchesPythonsDatetime) {
+  // The right-hand sides are pandas.Timestamp(ns).isoformat() with ' ' for 'T'.
+  EXPECT_EQ(format_time(0), "1970-01-01 00:00:00");
+  EXPECT_EQ(format_time(-1), "1969-12-31 23:59:59.999999999");
+  EXPECT_EQ(format_time(1709210096000000007LL), "2024-02-29 12:34:56.000000007");
+  EXPECT_EQ(format_time(-2208988800000000000LL), "1900-01-01 00:00:00");
+  EXPECT_EQ(format_time(7258118399999999999LL), "2199-12-31 23:59:59.999999999");
+}
+
 TEST(ParseTime, RejectsImpossibleDates) {
   for (const char* bad : {"2023-02-29", "2024-13-01", "2024-00-10", "24-01-01", "2024-01-01 25:00", "yesterday", ""})
     EXPECT_FALSE(parse_time(bad).has_value()) << bad;

@@ -449,10 +449,12 @@ def test_csv_and_json_import_export(db, tmp_path):
 def test_json_export_writes_each_field_typed_and_import_reads_it_back(db, tmp_path):
     db.add("contacts", name="李雷", title="CTO", phone="139 1234 5678", birthday="1990-05-17",
            tags=["vip", "北京"], custom={"level": 3, "langs": ["zh", "en"]})
-    db.add("contacts", name="Ann", birthday=None, preferences='say "hi"')
+    db.add("contacts", name="Ann", birthday=None, preferences='say "hi"\tthen\\wait\nand \x01 go')
     db.add("tasks", subject="call", due_at="2024-05-01 10:30:15.25", done=True)
     db.add("tasks", subject="visit", done=False)
-    for kind in ("contacts", "tasks"):
+    db.add("products", sku="A", name="Tea", list_price=9.0, unit_cost=0.1 + 0.2)
+    db.add("products", sku="B", name="Cup", list_price=1e-7, unit_cost=123456789.125)
+    for kind in ("contacts", "tasks", "products"):
         path = tmp_path / f"{kind}.json"
         assert db.export_json(kind, path) == db.count(kind)
         written = json.loads(path.read_text(encoding="utf-8"))
@@ -480,6 +482,18 @@ def test_json_export_writes_each_field_typed_and_import_reads_it_back(db, tmp_pa
             cols = [c for c in frame.columns if c not in ("created_at", "updated_at")]
             pd.testing.assert_frame_equal(other.frame(kind)[cols].reset_index(drop=True),
                                           frame[cols].reset_index(drop=True))
+
+
+def test_json_export_writes_times_as_pandas_reads_them(db, tmp_path):
+    rng = np.random.default_rng(7)
+    stamps = pd.to_datetime(rng.integers(-2 * 10**18, 7 * 10**18, 5000))  # 1906 to 2191, to the nanosecond
+    stamps = stamps.where(rng.random(5000) > 0.5, stamps.floor("s"))      # half of them whole seconds
+    ids = db.import_frame("campaigns", pd.DataFrame({"name": "c", "started_at": stamps}))
+    path = tmp_path / "campaigns.json"
+    db.export_json("campaigns", path)
+    written = pd.DataFrame(json.loads(path.read_text()))
+    assert written["id"].tolist() == ids.tolist()
+    assert (pd.to_datetime(written["started_at"], format="ISO8601") == stamps).all()
 
 
 def test_json_import_names_bad_rows_and_refuses_bad_files(db, tmp_path):

@@ -1,6 +1,10 @@
 #include "crmcore/records/json_io.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <fstream>
+#include <string_view>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -13,36 +17,87 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // keeps the fields in the kind's order
 
-std::string iso_time(int64_t ns) {
-  std::string text = format_time(ns);
-  text[10] = 'T';  // "YYYY-MM-DD HH:MM:SS" -> ISO 8601
-  return text;
+// Appends `text` as a JSON string. The store's text is UTF-8 (it came from
+// Python strings or parsed JSON), so only quotes, backslashes and control
+// characters need escapes.
+void append_string(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
 }
 
-// The JSON value of one stored value of column `c`.
-Json value_of(const Column& c, const Field* field, size_t row) {
-  const bool is_time = (field && field->type == FieldType::Time) || c.name == kCreatedColumn ||
-                       c.name == kUpdatedColumn;
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+// The shortest text that reads back as the same double, kept a JSON number
+// with a fraction ("1200.0", not "1200") so that it reads back as a number.
+void append_real(std::string& out, double v) {
+  char buf[40];
+  char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, end);
+  if (std::find_if(buf, end, [](char c) { return c == '.' || c == 'e' || c == 'n'; }) == end) out += ".0";
+}
+
+void append_time(std::string& out, int64_t ns) {
+  std::string text = format_time(ns);
+  text[text.find(' ')] = 'T';  // "YYYY-MM-DD HH:MM:SS" -> ISO 8601
+  append_string(out, text);
+}
+
+// Appends the JSON value of one stored value of column `c`.
+void append_value(std::string& out, const Column& c, const Field* field, size_t row) {
   if (c.name == kTagsColumn) {
-    Json tags = Json::array();
-    if (c.present(row))
-      for (auto& tag : split_values(c.texts[row])) tags.push_back(std::move(tag));
-    return tags;
+    out.push_back('[');
+    if (c.present(row)) {
+      bool first = true;
+      for (const auto& tag : split_values(c.texts[row])) {
+        if (!first) out.push_back(',');
+        append_string(out, tag);
+        first = false;
+      }
+    }
+    out.push_back(']');
+    return;
   }
-  if (c.name == kCustomColumn) {
-    if (!c.present(row) || c.texts[row].empty()) return Json::object();
-    return Json::parse(c.texts[row], nullptr, /*allow_exceptions=*/false);
+  if (c.name == kCustomColumn) {  // stored as a JSON object already
+    out += c.present(row) && !c.texts[row].empty() ? c.texts[row] : std::string("{}");
+    return;
   }
-  if (!c.present(row)) return nullptr;
+  if (!c.present(row)) {
+    out += "null";
+    return;
+  }
   switch (c.storage) {
     case Column::Storage::Int:
-      if (is_time) return iso_time(c.ints[row]);
-      if (field && field->type == FieldType::Bool) return c.ints[row] != 0;
-      return c.ints[row];
-    case Column::Storage::Real: return c.reals[row];
-    case Column::Storage::Text: return c.texts[row];
+      if ((field && field->type == FieldType::Time) || c.name == kCreatedColumn || c.name == kUpdatedColumn)
+        append_time(out, c.ints[row]);
+      else if (field && field->type == FieldType::Bool)
+        out += c.ints[row] != 0 ? "true" : "false";
+      else
+        append_int(out, c.ints[row]);
+      break;
+    case Column::Storage::Real: append_real(out, c.reals[row]); break;
+    case Column::Storage::Text: append_string(out, c.texts[row]); break;
   }
-  return nullptr;
 }
 
 // What the values of one key across the file's records are, which decides
@@ -82,15 +137,28 @@ size_t export_json(const Store& store, const std::string& kind_name, const std::
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw StorageError("cannot write '" + path + "'");
   std::vector<const Field*> fields;
-  for (const auto& c : t.columns) fields.push_back(k.field(c.name));
-  const size_t rows = t.rows();
-  out << "[";
-  for (size_t r = 0; r < rows; ++r) {
-    Json record = Json::object();
-    for (size_t c = 0; c < t.columns.size(); ++c) record[t.columns[c].name] = value_of(t.columns[c], fields[c], r);
-    out << (r == 0 ? "\n" : ",\n") << record.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::vector<std::string> keys;  // '"name":' of each column
+  for (const auto& c : t.columns) {
+    fields.push_back(k.field(c.name));
+    keys.emplace_back();
+    append_string(keys.back(), c.name);
+    keys.back() += ':';
   }
-  out << "\n]\n";
+  constexpr size_t kFlushBytes = size_t{1} << 20;
+  const size_t rows = t.rows();
+  std::string buffer = "[";
+  for (size_t r = 0; r < rows; ++r) {
+    buffer += r == 0 ? "\n{" : ",\n{";
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      if (c > 0) buffer.push_back(',');
+      buffer += keys[c];
+      append_value(buffer, t.columns[c], fields[c], r);
+    }
+    buffer.push_back('}');
+    if (buffer.size() >= kFlushBytes) out.write(buffer.data(), static_cast<std::streamsize>(buffer.size())), buffer.clear();
+  }
+  buffer += "\n]\n";
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   out.close();
   if (!out) throw StorageError("writing '" + path + "' failed");
   return rows;
