@@ -8,7 +8,8 @@ schema, each into a fresh copy of one prepared store file:
 - ``DataFrame.to_sql``,
 - a bare C++ prepared-statement insert loop (no validation at all),
 
-then times phone lookups among 1,000,000 customers. Run:
+then writes them to JSON and reads them back (crmcore against pandas), and
+times phone lookups among 1,000,000 customers. Run:
 
     python benchmarks/bench_import.py [--rows 1000000] [--customers 1000000]
 """
@@ -64,12 +65,18 @@ def timed(fn):
     return time.perf_counter() - start
 
 
-def run_import(rows, workdir, repeat):
-    """Seconds per method: the best of `repeat` runs, each into a fresh copy of one prepared file
-    (``to_sql`` runs once: it takes a minute and is never close)."""
+def setup(rows, workdir):
+    """The prepared store file (customers, products, orders), the order lines to import, and
+    the id the store gives next."""
     base = os.path.join(workdir, "base.crm")
     oids, pids, next_id = prepare(base)
-    df = order_lines(rows, oids, pids)
+    return base, order_lines(rows, oids, pids), next_id
+
+
+def run_import(base, df, next_id, workdir, repeat):
+    """Seconds per method: the best of `repeat` runs, each into a fresh copy of one prepared file
+    (``to_sql`` runs once: it takes a minute and is never close)."""
+    rows = len(df)
     cols = ["order_id", "product_id", "quantity", "unit_price", "unit_cost"]
 
     def fresh():
@@ -119,6 +126,34 @@ def run_import(rows, workdir, repeat):
     return results
 
 
+def run_json(base, df, workdir):
+    """Seconds to write the order lines to JSON and to import them back:
+    crmcore's export_json / import_json against what a pandas user would
+    write (the frame's to_json; read_json then import_frame)."""
+    rows = len(df)
+    source = os.path.join(workdir, "json-source.crm")
+    shutil.copy(base, source)
+    ours_path, theirs_path = os.path.join(workdir, "ours.json"), os.path.join(workdir, "theirs.json")
+    results = {}
+    with crm.open(source) as db:
+        db.import_frame("order_lines", df, progress=False)
+        results["export: crmcore export_json"] = timed(lambda: db.export_json("order_lines", ours_path))
+        results["export: db.frame + to_json"] = timed(lambda: db.frame("order_lines").reset_index().to_json(
+            theirs_path, orient="records", date_format="iso"))
+    for name, path, load in (("import: crmcore import_json", ours_path, None),
+                             ("import: read_json + import_frame", theirs_path, pd.read_json)):
+        target = os.path.join(workdir, "json-target.crm")
+        shutil.copy(base, target)
+        with crm.open(target) as db:
+            if load is None:
+                results[name] = timed(lambda: db.import_json("order_lines", path, progress=False))
+            else:
+                columns = ["order_id", "product_id", "quantity", "unit_price", "unit_cost"]
+                results[name] = timed(lambda: db.import_frame("order_lines", load(path)[columns], progress=False))
+            assert db.count("order_lines") == rows
+    return results
+
+
 def run_lookup(n_customers, workdir, probes=2000):
     path = os.path.join(workdir, "customers.crm")
     rng = np.random.default_rng(2)
@@ -159,13 +194,21 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs per import method; the best counts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        results = run_import(args.rows, workdir, args.repeat)
+        base, df, next_id = setup(args.rows, workdir)
+        results = run_import(base, df, next_id, workdir, args.repeat)
         ours = results["crmcore import_frame"]
         print(f"\nImport of {args.rows:,} order lines (same DataFrame, same schema, fresh file each;"
               f" best of {args.repeat}, to_sql one run)")
         print(f"{'method':<24}{'seconds':>9}{'rows/s':>14}{'time vs crmcore':>17}")
         for name, secs in results.items():
             print(f"{name:<24}{secs:>9.2f}{args.rows / secs:>14,.0f}{secs / ours:>16.2f}x")
+        json_results = run_json(base, df, workdir)
+        print(f"\nJSON of the same {args.rows:,} order lines (one run each)")
+        for kind in ("export", "import"):
+            (ours_name, ours_s), (theirs_name, theirs_s) = [(n, v) for n, v in json_results.items()
+                                                             if n.startswith(kind)]
+            print(f"  {ours_name:<36}{ours_s:>7.2f} s")
+            print(f"  {theirs_name:<36}{theirs_s:>7.2f} s  ({theirs_s / ours_s:.1f}x crmcore's time)")
         load, core, frame, pandas_median = run_lookup(args.customers, workdir)
         print(f"\nPhone lookup among {args.customers:,} customers (import of them: {load:.1f} s)")
         print(f"  store lookup (ids), median     {core * 1e6:8.1f} us")
