@@ -496,6 +496,27 @@ def test_json_export_writes_times_as_pandas_reads_them(db, tmp_path):
     assert (pd.to_datetime(written["started_at"], format="ISO8601") == stamps).all()
 
 
+def test_json_import_reads_nested_values_mixed_types_and_only_the_kinds_list(db, tmp_path):
+    custom = {"a": [1, {"b": None, "c": [True, 2.5]}], "q": 'say "x"\n', "e": {}}
+    records = [{"name": "A", "phone": 13800138000, "tags": ["vip", 5], "custom": custom},
+               {"name": "B", "phone": "+86 139 1234 5678", "region": 18446744073709551615, "tags": []},
+               {"name": "C", "id": 5, "custom": None, "status": True}]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps({"meta": {"customers": [{"name": "not me"}]}, "customers": records,
+                                "contacts": [{"name": "nor me"}], "customers_too": [[1]]}))
+    ids = db.import_json("customers", path)
+    got = db.frame("customers")
+    assert got["name"].tolist() == ["A", "B", "C"] and got.index.tolist() == ids.tolist()
+    assert db.get("customers", ids[0])["custom"] == custom
+    assert db.get("customers", ids[0])["tags"] == ["vip", "5"]
+    assert db.get("customers", ids[1])["tags"] == []
+    assert got["region"].tolist()[1] == "18446744073709551615"  # too large for a number: kept as text
+    assert got["status"].tolist()[2] == "true"
+    assert db.find("customers", phone="138-0013-8000").index.tolist() == [ids[0]]
+    assert db.find("customers", phone="13912345678").index.tolist() == [ids[1]]
+    assert db.count("contacts") == 0
+
+
 def test_json_import_names_bad_rows_and_refuses_bad_files(db, tmp_path):
     path = tmp_path / "in.json"
     path.write_text(json.dumps([{"name": "A", "phone": 13800138000}, {"name": "B", "kind": "robot"},

@@ -100,34 +100,241 @@ void append_value(std::string& out, const Column& c, const Field* field, size_t 
   }
 }
 
-// What the values of one key across the file's records are, which decides
-// the column it becomes: whole numbers (or true/false) stay whole numbers,
-// numbers stay numbers, anything else goes in as text for the store to read.
-struct KeyTypes {
-  bool whole = false, fractional = false, other = false;
+// One key of the file's records as it is read: each row's value kept by
+// type, in row order, until the whole file says which column it becomes.
+struct KeyValues {
+  enum Tag : uint8_t { Missing, Int, Real, Bool, Text };
+  std::vector<uint8_t> tags;  // per row
+  std::vector<int64_t> ints;  // Int and Bool values, in row order
+  std::vector<double> reals;
+  std::vector<std::string> texts;
+  bool any_real = false, any_text = false;  // true/false count as text: "true" reads as a flag and as text
 };
 
-void note_type(const Json& v, KeyTypes& t) {
-  if (v.is_null()) return;
-  if (v.is_boolean() || v.is_number_integer()) {
-    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) t.other = true;
-    else t.whole = true;
-  } else if (v.is_number_float()) {
-    t.fractional = true;
-  } else {
-    t.other = true;
-  }
-}
+// Reads a file's records straight into columns as nlohmann parses it,
+// without building the document: the list (the top level, or the member
+// named after the kind), one object per record. A member whose value is an
+// object or a list (custom fields, tags, anything else) is kept as JSON
+// text; a list of tags as "a;b". "id", "created_at" and "updated_at" are
+// read and dropped: the store gives its own.
+class RecordReader : public nlohmann::json_sax<Json> {
+ public:
+  explicit RecordReader(const Kind& k) : kind_(k) {}
 
-std::string text_of(const std::string& key, const Json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (key == kTagsColumn && v.is_array()) {
-    std::string joined;
-    for (const auto& tag : v) joined += (joined.empty() ? "" : ";") + (tag.is_string() ? tag.get<std::string>() : tag.dump());
-    return joined;
+  size_t rows() const { return rows_; }
+
+  Table table() {
+    Table t;
+    for (size_t c = 0; c < names_.size(); ++c) {
+      KeyValues& v = values_[c];
+      v.tags.resize(rows_, KeyValues::Missing);
+      const std::string& name = names_[c];
+      const bool text = v.any_text || name == kTagsColumn || name == kCustomColumn;
+      Column col(name, text ? Column::Storage::Text : v.any_real ? Column::Storage::Real : Column::Storage::Int);
+      col.valid.assign(rows_, 0);
+      size_t next_int = 0, next_real = 0, next_text = 0;
+      for (size_t r = 0; r < rows_; ++r) {
+        const uint8_t tag = v.tags[r];
+        if (tag == KeyValues::Missing) {
+          if (text) col.texts.emplace_back();
+          else if (v.any_real) col.reals.push_back(0.0);
+          else col.ints.push_back(0);
+          continue;
+        }
+        col.valid[r] = 1;
+        if (text) {
+          std::string s;
+          if (tag == KeyValues::Text) s = std::move(v.texts[next_text++]);
+          else if (tag == KeyValues::Bool) s = v.ints[next_int++] ? "true" : "false";
+          else if (tag == KeyValues::Int) append_int(s, v.ints[next_int++]);
+          else append_real(s, v.reals[next_real++]);
+          col.texts.push_back(std::move(s));
+        } else if (v.any_real) {
+          col.reals.push_back(tag == KeyValues::Real ? v.reals[next_real++] : static_cast<double>(v.ints[next_int++]));
+        } else {
+          col.ints.push_back(v.ints[next_int++]);
+        }
+      }
+      v = KeyValues();  // the column holds it now
+      t.columns.push_back(std::move(col));
+    }
+    return t;
   }
-  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+
+  bool null() override { return scalar(KeyValues::Missing, 0, 0.0, nullptr); }
+  bool boolean(bool val) override { return scalar(KeyValues::Bool, val ? 1 : 0, 0.0, nullptr); }
+  bool number_integer(number_integer_t val) override { return scalar(KeyValues::Int, val, 0.0, nullptr); }
+  bool number_unsigned(number_unsigned_t val) override {
+    if (val <= static_cast<number_unsigned_t>(INT64_MAX))
+      return scalar(KeyValues::Int, static_cast<int64_t>(val), 0.0, nullptr);
+    std::string text = std::to_string(val);  // too large for the store's integers: let it say so
+    return scalar(KeyValues::Text, 0, 0.0, &text);
+  }
+  bool number_float(number_float_t val, const string_t&) override { return scalar(KeyValues::Real, 0, val, nullptr); }
+  bool string(string_t& val) override { return scalar(KeyValues::Text, 0, 0.0, &val); }
+  bool binary(binary_t&) override { return true; }  // JSON text has no binary values
+
+  bool start_object(std::size_t) override { return open('{'); }
+  bool start_array(std::size_t) override { return open('['); }
+  bool end_object() override { return close('}'); }
+  bool end_array() override { return close(']'); }
+
+  bool key(string_t& val) override {
+    if (capturing()) {
+      separate();
+      append_string(capture_, val);
+      capture_ += ':';
+      first_.back() = true;  // the value follows the colon without a comma
+      return true;
+    }
+    if (depth_ == 1 && !in_list()) member_ = val;  // a member of the top-level object
+    else key_ = val;
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    throw ValidationError(kind_.name, -1, "", std::string("not valid JSON (") + e.what() + ")");
+  }
+
+ private:
+  bool in_list() const { return list_depth_ > 0 && !list_done_; }
+  bool capturing() const { return capture_from_ > 0; }
+  bool at_field() const { return in_list() && depth_ == list_depth_ + 1; }  // a record's member value
+  bool at_record() const { return in_list() && depth_ == list_depth_; }    // an element of the list
+
+  void separate() {
+    if (!first_.back()) capture_ += tags_list_ && depth_ == capture_from_ ? ';' : ',';
+    first_.back() = false;
+  }
+
+  bool scalar(KeyValues::Tag tag, int64_t i, double r, const std::string* text) {
+    if (capturing()) {
+      separate();
+      if (tags_list_ && depth_ == capture_from_ && text) {
+        capture_ += *text;  // a tag, joined with ';'
+      } else if (tags_list_ && depth_ == capture_from_ && tag != KeyValues::Missing) {
+        if (tag == KeyValues::Bool) capture_ += i ? "true" : "false";
+        else if (tag == KeyValues::Int) append_int(capture_, i);
+        else append_real(capture_, r);
+      } else if (text) {
+        append_string(capture_, *text);
+      } else if (tag == KeyValues::Missing) {
+        capture_ += "null";
+      } else if (tag == KeyValues::Bool) {
+        capture_ += i ? "true" : "false";
+      } else if (tag == KeyValues::Int) {
+        append_int(capture_, i);
+      } else {
+        append_real(capture_, r);
+      }
+      return true;
+    }
+    if (at_record()) throw ValidationError(kind_.name, static_cast<int64_t>(rows_), "", "is not a JSON object");
+    if (!at_field()) {
+      if (depth_ == 0) throw ValidationError(kind_.name, -1, "", "does not hold a list of records");
+      return true;  // a member of the top-level object other than the list
+    }
+    store(tag, i, r, text ? std::string(*text) : std::string());
+    return true;
+  }
+
+  void store(KeyValues::Tag tag, int64_t i, double r, std::string text) {
+    if (key_ == "id" || key_ == kCreatedColumn || key_ == kUpdatedColumn || tag == KeyValues::Missing) return;
+    auto [it, added] = index_.try_emplace(key_, names_.size());
+    if (added) names_.push_back(key_), values_.emplace_back();
+    KeyValues& v = values_[it->second];
+    const size_t row = rows_ - 1;
+    if (v.tags.size() <= row) v.tags.resize(row + 1, KeyValues::Missing);
+    v.tags[row] = tag;
+    switch (tag) {
+      case KeyValues::Int: v.ints.push_back(i); break;
+      case KeyValues::Bool: v.ints.push_back(i), v.any_text = true; break;
+      case KeyValues::Real: v.reals.push_back(r), v.any_real = true; break;
+      case KeyValues::Text: v.texts.push_back(std::move(text)), v.any_text = true; break;
+      case KeyValues::Missing: break;
+    }
+  }
+
+  bool open(char bracket) {
+    if (capturing()) {
+      separate();
+      capture_ += bracket;
+      first_.push_back(true);
+      ++depth_;
+      return true;
+    }
+    if (depth_ == 0) {
+      ++depth_;
+      if (bracket == '[') list_depth_ = 1;
+      return true;
+    }
+    if (depth_ == 1 && !in_list()) {  // a member's value in the top-level object
+      ++depth_;
+      if (bracket == '[' && member_ == kind_.name && !found_list()) list_depth_ = 2;
+      else skip_from_ = depth_;
+      return true;
+    }
+    if (skip_from_ > 0) return ++depth_, true;
+    if (at_record()) {
+      if (bracket != '{') throw ValidationError(kind_.name, static_cast<int64_t>(rows_), "", "is not a JSON object");
+      ++rows_;
+      ++depth_;
+      return true;
+    }
+    if (at_field()) {  // an object or a list as a member's value: kept as text
+      ++depth_;
+      capture_from_ = depth_;
+      tags_list_ = bracket == '[' && key_ == kTagsColumn;
+      capture_.clear();
+      if (!tags_list_) capture_ += bracket;
+      first_.assign(1, true);
+      return true;
+    }
+    ++depth_;
+    return true;
+  }
+
+  bool close(char bracket) {
+    if (capturing()) {
+      if (depth_ == capture_from_) {
+        if (!tags_list_) capture_ += bracket;
+        capture_from_ = 0;
+        --depth_;
+        store(KeyValues::Text, 0, 0.0, std::move(capture_));
+        capture_.clear();
+        tags_list_ = false;
+        return true;
+      }
+      capture_ += bracket;
+      first_.pop_back();
+      --depth_;
+      return true;
+    }
+    if (skip_from_ > 0 && depth_ == skip_from_) skip_from_ = 0;
+    if (in_list() && depth_ == list_depth_) list_done_ = true;  // later members are not read
+    --depth_;
+    return true;
+  }
+
+ public:
+  bool found_list() const { return list_depth_ > 0; }
+
+ private:
+  const Kind& kind_;
+  size_t rows_ = 0;
+  int depth_ = 0;
+  int list_depth_ = 0;   // the depth inside the records' list, once found
+  int skip_from_ = 0;    // inside a top-level member that is not the list
+  int capture_from_ = 0; // inside a member value kept as text
+  bool tags_list_ = false;
+  bool list_done_ = false;  // the records' list has closed
+  std::string member_, key_;
+  std::string capture_;
+  std::vector<bool> first_;  // per open container while capturing: no element yet
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<KeyValues> values_;
+};
 
 }  // namespace
 
@@ -169,60 +376,15 @@ WriteResult import_json(Store& store, const std::string& kind_name, const std::s
   const Kind& k = kind(kind_name);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw StorageError("cannot read '" + path + "'");
-  Json doc;
+  RecordReader reader(k);
   try {
-    doc = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    throw ValidationError(k.name, -1, "", "'" + path + "' is not valid JSON (" + e.what() + ")");
+    Json::sax_parse(in, &reader);
+  } catch (const ValidationError& e) {
+    if (e.row() >= 0) throw;
+    throw ValidationError(k.name, -1, "", "'" + path + "' " + e.reason());
   }
-  if (doc.is_object() && doc.contains(k.name)) doc = std::move(doc[k.name]);
-  if (!doc.is_array()) throw ValidationError(k.name, -1, "", "'" + path + "' does not hold a list of records");
-
-  // The columns: every key any record has, in the order first seen.
-  std::vector<std::string> keys;
-  std::unordered_map<std::string, size_t> index;
-  std::vector<KeyTypes> types;
-  for (size_t r = 0; r < doc.size(); ++r) {
-    if (!doc[r].is_object()) throw ValidationError(k.name, static_cast<int64_t>(r), "", "is not a JSON object");
-    for (const auto& [key, value] : doc[r].items()) {
-      if (key == "id" || key == kCreatedColumn || key == kUpdatedColumn) continue;  // the store gives these
-      auto [it, added] = index.try_emplace(key, keys.size());
-      if (added) keys.push_back(key), types.emplace_back();
-      note_type(value, types[it->second]);
-    }
-  }
-  Table t;
-  for (size_t c = 0; c < keys.size(); ++c) {
-    const KeyTypes& kt = types[c];
-    const bool text = kt.other || keys[c] == kTagsColumn || keys[c] == kCustomColumn;
-    t.columns.emplace_back(keys[c], text            ? Column::Storage::Text
-                                    : kt.fractional ? Column::Storage::Real
-                                                    : Column::Storage::Int);
-  }
-  const size_t n = doc.size();
-  for (auto& col : t.columns) {
-    col.valid.assign(n, 0);
-    switch (col.storage) {
-      case Column::Storage::Int: col.ints.assign(n, 0); break;
-      case Column::Storage::Real: col.reals.assign(n, 0.0); break;
-      case Column::Storage::Text: col.texts.assign(n, std::string()); break;
-    }
-  }
-  for (size_t r = 0; r < n; ++r) {
-    for (const auto& [key, value] : doc[r].items()) {
-      auto it = index.find(key);
-      if (it == index.end() || value.is_null()) continue;
-      Column& col = t.columns[it->second];
-      col.valid[r] = 1;
-      switch (col.storage) {
-        case Column::Storage::Int: col.ints[r] = value.is_boolean() ? value.get<bool>() : value.get<int64_t>(); break;
-        case Column::Storage::Real: col.reals[r] = value.get<double>(); break;
-        case Column::Storage::Text: col.texts[r] = text_of(key, value); break;
-      }
-    }
-  }
-  doc = Json();  // the columns hold it all now
-  return store.insert(kind_name, t, on_error, progress);
+  if (!reader.found_list()) throw ValidationError(k.name, -1, "", "'" + path + "' does not hold a list of records");
+  return store.insert(kind_name, reader.table(), on_error, progress);
 }
 
 }  // namespace crmcore::records
