@@ -4,8 +4,8 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
-#include <string_view>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <unordered_map>
 
 #include "crmcore/errors.hpp"
@@ -15,7 +15,7 @@ namespace crmcore::records {
 
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps the fields in the kind's order
+using Json = nlohmann::json;  // only its SAX parser is used: records never become a document
 
 // Appends `text` as a JSON string. The store's text is UTF-8 (it came from
 // Python strings or parsed JSON), so only quotes, backslashes and control
@@ -121,7 +121,8 @@ class RecordReader : public nlohmann::json_sax<Json> {
  public:
   explicit RecordReader(const Kind& k) : kind_(k) {}
 
-  size_t rows() const { return rows_; }
+  // Whether the file held the records' list (at the top, or as the kind's member).
+  bool found_list() const { return list_depth_ > 0; }
 
   Table table() {
     Table t;
@@ -316,10 +317,6 @@ class RecordReader : public nlohmann::json_sax<Json> {
     return true;
   }
 
- public:
-  bool found_list() const { return list_depth_ > 0; }
-
- private:
   const Kind& kind_;
   size_t rows_ = 0;
   int depth_ = 0;
