@@ -304,7 +304,7 @@ def test_duplicate_skus_are_skipped_and_the_rest_land_with_their_tags(db):
 
 
 def _cascade_still_works(db):
-    """Whether SQLite's foreign keys are on: deleting a customer removes its contact links."""
+    """Deleting a customer removes its contact links (and refuses nothing else)."""
     cid = db.add("customers", name="cascade check")
     contact = db.add("contacts", name="cascade contact")
     db.add("customer_contacts", customer_id=cid, contact_id=contact)
@@ -385,6 +385,32 @@ def test_import_inside_a_transaction_names_a_missing_reference(db):
         assert result.errors.index.tolist() == [3]
     assert db.count("orders") == 3 and db.count("customers") == 2
     assert _cascade_still_works(db)
+
+
+def test_references_and_link_records_inside_a_transaction(db):
+    # Inside db.transaction() SQLite's own foreign-key check is off; the
+    # store's checks and its deleting of link records must do all of its work.
+    cid = db.add("customers", name="A")
+    other = db.add("customers", name="B")
+    contact = db.add("contacts", name="Li")
+    with db.transaction():
+        db.add("customer_contacts", customer_id=other, contact_id=contact)
+        oid = db.add("orders", customer_id=cid, ordered_at="2024-01-01", amount=5.0)
+        with pytest.raises(crm.ValidationError, match="no customers record with id 424242") as info:
+            db.update("orders", oid, customer_id=424242)
+        assert info.value.field == "customer_id"
+        with pytest.raises(crm.ValidationError, match="still referred to by 1 orders"):
+            db.delete("customers", cid)
+        deal = db.add("deals", customer_id=cid, stage="lead")
+        db.add("deal_stages", deal_id=deal, stage="lead", changed_at="2024-01-01", tags=["first"])
+        db.delete("deals", deal)
+        assert db.count("deal_stages") == 0 and db.find("deal_stages", tag="first").empty
+        db.delete("customers", other)
+        assert db.count("customer_contacts") == 0
+        assert _cascade_still_works(db)
+    assert db.get("orders", oid)["customer_id"] == cid
+    assert _cascade_still_works(db)
+    assert db.integrity_check() == "ok"
 
 
 def test_skip_mode_lands_good_rows_and_returns_bad_ones(db):

@@ -498,11 +498,10 @@ WriteResult Store::write(const WriteRequest& req) {
   // Inside a caller's transaction a write is a savepoint: it still lands
   // whole or not at all, and the caller's commit or rollback decides the rest.
   const bool nested = transaction_depth_ > 0;
-  // An insert checks the records its rows refer to itself, asking once per
-  // distinct id (ReferenceCheck); SQLite's own check, a lookup per row and
-  // reference, then only repeats it and took half of a large import's time.
-  // SQLite lets the switch change only outside a transaction, so inside a
-  // caller's transaction both checks run.
+  // An insert checks the records its rows refer to itself, a chunk's
+  // distinct ids at a time (ReferenceCheck); SQLite's own check, a lookup per
+  // row and reference, then only repeats it and took half of a large
+  // import's time. (Inside a caller's transaction it is off already.)
   struct ForeignKeysOff {
     sqlite3* db = nullptr;
     ~ForeignKeysOff() {
@@ -529,10 +528,20 @@ WriteResult Store::write(const WriteRequest& req) {
   return result;
 }
 
+// Every write in the transaction goes through Store::write, which checks
+// references itself (inserts, updates) and deletes link records itself; so
+// SQLite's foreign-key check, which would only repeat the work (and cannot
+// be switched per statement inside a transaction), is off until it ends.
 void Store::begin() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
-  sql::exec(impl_->db, "BEGIN IMMEDIATE");
+  sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
+  try {
+    sql::exec(impl_->db, "BEGIN IMMEDIATE");
+  } catch (...) {
+    sqlite3_exec(impl_->db, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
+    throw;
+  }
   transaction_depth_ = 1;
 }
 
@@ -541,6 +550,7 @@ void Store::commit() {
   if (transaction_depth_ == 0) throw Error("no transaction is open");
   sql::exec(impl_->db, "COMMIT");
   transaction_depth_ = 0;
+  sql::exec(impl_->db, "PRAGMA foreign_keys=ON");
 }
 
 void Store::rollback() {
@@ -548,6 +558,7 @@ void Store::rollback() {
   if (transaction_depth_ == 0) throw Error("no transaction is open");
   sql::exec(impl_->db, "ROLLBACK");
   transaction_depth_ = 0;
+  sql::exec(impl_->db, "PRAGMA foreign_keys=ON");
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id) {
@@ -926,9 +937,13 @@ void Store::update_row(const WriteRequest& req) {
       fields.push_back(f);
       values.emplace_back();
       coerce(*f, &c, 0, values.back());
-      if (f->type == FieldType::AnyRef && values.back().type == Value::Type::Int &&
-          store_kind_of(values.back().i).empty())
-        throw RowFailure{f->name, "no record with id " + std::to_string(values.back().i)};
+      // References are checked here, not left to SQLite: its check is off
+      // inside db.transaction() (see Store::begin).
+      const Value& v = values.back();
+      if (f->type == FieldType::AnyRef && v.type == Value::Type::Int && store_kind_of(v.i).empty())
+        throw RowFailure{f->name, "no record with id " + std::to_string(v.i)};
+      if (f->type == FieldType::Ref && v.type == Value::Type::Int && !impl.has(f->ref_kind, v.i))
+        throw RowFailure{f->name, "no " + f->ref_kind + " record with id " + std::to_string(v.i)};
       sets += f->name + "=?, ";
     }
     read_extras(t.find(kTagsColumn), t.find(kCustomColumn), 0, extras);
@@ -997,6 +1012,23 @@ void Store::delete_row(const WriteRequest& req) {
                               "is still referred to by " + std::to_string(n) + " " + other.name + " record(s) (" +
                                   other.name + "." + f.name + "); delete or reassign those first",
                               id);
+    }
+  }
+  // Link records (a customer's contacts, a deal's stages, a campaign's
+  // members) go with the record they belong to. Deleted here rather than by
+  // SQLite's ON DELETE CASCADE, which does not act while its foreign-key
+  // check is off inside db.transaction() (see Store::begin).
+  for (const auto& other : kinds()) {
+    if (!other.cascade_on_delete) continue;
+    for (const auto& f : other.fields) {
+      if (f.type != FieldType::Ref || f.ref_kind != k.name) continue;
+      const std::string owned = "SELECT id FROM " + other.name + " WHERE " + f.name + "=?1";
+      for (const std::string& text : {"DELETE FROM record_tags WHERE record_id IN (" + owned + ")",
+                                      "DELETE FROM links WHERE src IN (" + owned + ") OR dst IN (" + owned + ")",
+                                      "DELETE FROM " + other.name + " WHERE " + f.name + "=?1"}) {
+        sql::Statement st(impl.db, text);
+        st.bind(1, id).run();
+      }
     }
   }
   for (const char* text : {"DELETE FROM contact_points WHERE record_id=?1", "DELETE FROM record_tags WHERE record_id=?1",
