@@ -632,7 +632,7 @@ class GraphMethods:
         nodes = None
         if include:
             kinds_in = [include] if isinstance(include, str) else list(include)
-            nodes = np.concatenate([self.frame(k).index.to_numpy(np.int64) for k in kinds_in])
+            nodes = np.concatenate([self.frame(k, columns=[]).index.to_numpy(np.int64) for k in kinds_in])
         return Graph.from_edges(src, dst, weight=weight, directed=directed,
                                 types=kinds if len(kinds) else None, nodes=nodes)
 
@@ -647,8 +647,8 @@ class GraphMethods:
                               "role": cc["role"].to_numpy(dtype=object)})]
         works = self._links("works_at", as_of)
         if len(works):
-            contacts = self.frame("contacts").index
-            customers = self.frame("customers").index
+            contacts = self.frame("contacts", columns=[]).index
+            customers = self.frame("customers", columns=[]).index
             works = works[works["src"].isin(contacts) & works["dst"].isin(customers)]
             ties.append(pd.DataFrame({"customer_id": works["dst"].to_numpy(np.int64),
                                       "contact_id": works["src"].to_numpy(np.int64),
@@ -723,7 +723,7 @@ class GraphMethods:
         """
         links = self._links("subsidiary_of", as_of)
         parent = _single_parent(links["src"], links["dst"], "subsidiary_of")
-        orders = self.frame("orders")
+        orders = self.frame("orders", columns=["customer_id", "ordered_at", "amount", "status"])
         keep = np.ones(len(orders), dtype=bool)
         if since is not None:
             keep &= (orders["ordered_at"] >= pd.Timestamp(since)).to_numpy(dtype=bool)
@@ -732,7 +732,7 @@ class GraphMethods:
         if exclude_status:
             keep &= ~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)
         revenue = orders[keep].groupby("customer_id")["amount"].sum()
-        customers = self.frame("customers")
+        customers = self.frame("customers", columns=["name"])
         out = _tree_rollup(customers.index, parent, revenue)
         out.insert(0, "name", customers["name"].reindex(out.index).to_numpy())
         return out
@@ -753,7 +753,7 @@ class GraphMethods:
         """
         links = self._links("referred_by", as_of)
         parent = _single_parent(links["src"], links["dst"], "referred_by")
-        tree = _tree_rollup(self.frame("customers").index, parent)
+        tree = _tree_rollup(self.frame("customers", columns=[]).index, parent)
         direct = parent.value_counts().reindex(tree.index, fill_value=0)
         return pd.DataFrame({
             "referrals": direct.to_numpy(np.int64),
@@ -783,7 +783,7 @@ class GraphMethods:
         """
         as_of = _as_of(as_of)
         weights = dict(CHANNEL_WEIGHT if channel_weight is None else channel_weight)
-        it = self.frame("interactions")
+        it = self.frame("interactions", columns=["customer_id", "contact_id", "staff_id", "channel", "occurred_at"])
         it = it[(it["occurred_at"] <= as_of).to_numpy(dtype=bool)]
         age = (as_of - it["occurred_at"]).dt.total_seconds().to_numpy() / 86400.0
         value = it["channel"].map(weights).fillna(0.0).to_numpy(np.float64) * 0.5 ** (age / half_life_days)
@@ -806,10 +806,10 @@ class GraphMethods:
     # -- similarity and cross-selling -----------------------------------------
     def _purchase_graph(self, exclude_status=_CANCELLED):
         """Bipartite customer-product graph from orders and their lines."""
-        orders = self.frame("orders")
+        orders = self.frame("orders", columns=["customer_id", "status"])
         if exclude_status:
             orders = orders[~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)]
-        lines = self.frame("order_lines")
+        lines = self.frame("order_lines", columns=["order_id", "product_id"])
         lines = lines[lines["order_id"].isin(orders.index) & lines["product_id"].notna()]
         buyer = orders["customer_id"].reindex(lines["order_id"].to_numpy()).to_numpy(np.int64)
         bought = pd.DataFrame({"customer_id": buyer,

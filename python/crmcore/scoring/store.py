@@ -80,7 +80,7 @@ class ScoringMethods:
             frame = tree()
             if isinstance(frame, pd.DataFrame) and "referrals" in frame.columns:
                 return frame["referrals"].astype(np.int64)
-        links = self.frame("links")
+        links = self.frame("links", columns=["type", "dst"])
         referrer = links.loc[links["type"] == "referred_by", "dst"].to_numpy(dtype=np.int64)
         r = _core.group_stats(referrer, [], False)
         return pd.Series(r["rows"], index=pd.Index(r["key"], name="id"), name="referrals")
@@ -207,7 +207,7 @@ class ScoringMethods:
         'prospect'
         """
         out = lifecycle(self._purchases(exclude_status), "customer_id", "ordered_at", "amount", as_of,
-                        self.frame("customers").index, **thresholds)
+                        self.frame("customers", columns=[]).index, **thresholds)
         out.index.name = "id"
         return out
 
@@ -241,7 +241,7 @@ class ScoringMethods:
         """
         out = deal_summary(self.frame("deals"), as_of=as_of, important_amount=important_amount,
                            urgent_days=urgent_days)
-        customers = self.frame("customers").index
+        customers = self.frame("customers", columns=[]).index
         counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
         counts["win_rate"] = out["win_rate"].reindex(customers)
         counts.index.name = "id"
