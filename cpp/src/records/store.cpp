@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 #include <unordered_map>
 
 #include "crmcore/errors.hpp"
@@ -770,13 +771,88 @@ void stage_row(Staging& s, size_t row, StagedRows& staged) {
   for (auto& tag : extras.tags) staged.tags.push_back({index, std::move(tag)});
 }
 
+// The phones, e-mails and tags of an import's landed rows. They are written
+// after all the rows, sorted by key: random keys would miss the page cache
+// at almost every row of a large import.
+struct Lookups {
+  struct Point {
+    std::string value;
+    int64_t id;
+    size_t field;
+  };
+  struct Tag {
+    std::string tag;
+    int64_t id;
+  };
+  std::vector<Point> points;
+  std::vector<Tag> tags;
+};
+
+void write_lookups(Store::Impl& impl, const Kind& k, Lookups& lookups) {
+  std::sort(lookups.points.begin(), lookups.points.end(),
+            [](const Lookups::Point& a, const Lookups::Point& b) { return std::tie(a.value, a.id) < std::tie(b.value, b.id); });
+  std::sort(lookups.tags.begin(), lookups.tags.end(),
+            [](const Lookups::Tag& a, const Lookups::Tag& b) { return std::tie(a.tag, a.id) < std::tie(b.tag, b.id); });
+  sql::Batch points(4), tags(2);
+  for (size_t begin = 0; begin < lookups.points.size(); begin += kChunkRows) {
+    points.clear();
+    for (size_t i = begin; i < std::min(lookups.points.size(), begin + kChunkRows); ++i) {
+      const auto& p = lookups.points[i];
+      sql::Cell* c = points.add_row();
+      c[0].set_text(&p.value);
+      c[1].set_int(p.id);
+      c[2].set_text(&k.name);
+      c[3].set_text(&k.fields[p.field].name);
+    }
+    if (sql::run_over_batch(impl.insert_points_batch, points) != SQLITE_DONE)
+      sql::fail(impl.db, "cannot record the phones and e-mails of " + k.name);
+  }
+  for (size_t begin = 0; begin < lookups.tags.size(); begin += kChunkRows) {
+    tags.clear();
+    for (size_t i = begin; i < std::min(lookups.tags.size(), begin + kChunkRows); ++i) {
+      sql::Cell* c = tags.add_row();
+      c[0].set_text(&lookups.tags[i].tag);
+      c[1].set_int(lookups.tags[i].id);
+    }
+    if (sql::run_over_batch(impl.insert_tags_batch, tags) != SQLITE_DONE)
+      sql::fail(impl.db, "cannot record the tags of " + k.name);
+  }
+}
+
+// Drops the plain (non-unique) indexes of `table` and returns the statements
+// that make them again.
+std::vector<std::string> drop_plain_indexes(Store::Impl& impl, const std::string& table) {
+  sql::Statement list(impl.db, "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL"
+                               " AND sql NOT LIKE 'CREATE UNIQUE%'");
+  list.bind(1, table);
+  std::vector<std::string> names, creates;
+  while (list.step()) names.push_back(list.text(0)), creates.push_back(list.text(1));
+  for (const auto& name : names) sql::exec(impl.db, "DROP INDEX " + name);
+  return creates;
+}
+
+void recreate_indexes(Store::Impl& impl, const std::vector<std::string>& creates) {
+  if (creates.empty()) return;
+  // CREATE INDEX sorts in runs the size of the page cache, then merges the
+  // runs. Runs of a few MB stay in the CPU caches; one run of the store's
+  // full cache misses them at every step and sorts 2-3x slower (1M rows).
+  sql::exec(impl.db, "PRAGMA cache_size=-" + std::to_string(kIndexSortCacheKiB));
+  try {
+    for (const auto& create : creates) sql::exec(impl.db, create);
+  } catch (...) {
+    sqlite3_exec(impl.db, sql::kCacheSizePragma.c_str(), nullptr, nullptr, nullptr);
+    throw;
+  }
+  sql::exec(impl.db, sql::kCacheSizePragma);
+}
+
 // Writes the staged rows with one INSERT ... SELECT, giving them ids from
 // `next_id` on. If a row breaks a database rule (a missing referenced
 // record, a duplicate), SQLite undoes the whole statement; the rows are then
 // written one by one to name the row and the rule, and with OnError::Skip
 // the others still land.
 void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows& staged, int64_t& next_id,
-                  WriteResult& result) {
+                  WriteResult& result, Lookups& lookups) {
   const size_t count = staged.rows.rows();
   if (count == 0) return;
   std::vector<int64_t> ids(count, -1);
@@ -811,31 +887,10 @@ void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows
   for (size_t r = 0; r < count; ++r)
     if (ids[r] >= 0) result.ids[staged.source_row[r]] = ids[r];
 
-  // Lookup values and tags of the rows that landed, again one statement
-  // each, in key order: random keys would miss the page cache at every row.
-  std::sort(staged.points.begin(), staged.points.end(),
-            [](const StagedRows::Point& a, const StagedRows::Point& b) { return a.value < b.value; });
-  std::sort(staged.tags.begin(), staged.tags.end(),
-            [](const StagedRows::Tag& a, const StagedRows::Tag& b) { return a.tag < b.tag; });
-  sql::Batch points(4), tags(2);
-  for (const auto& p : staged.points) {
-    if (ids[p.staged] < 0) continue;
-    sql::Cell* c = points.add_row();
-    c[0].set_text(&p.value);
-    c[1].set_int(ids[p.staged]);
-    c[2].set_text(&k.name);
-    c[3].set_text(&k.fields[p.field].name);
-  }
-  for (const auto& t : staged.tags) {
-    if (ids[t.staged] < 0) continue;
-    sql::Cell* c = tags.add_row();
-    c[0].set_text(&t.tag);
-    c[1].set_int(ids[t.staged]);
-  }
-  if (points.rows() > 0 && sql::run_over_batch(impl.insert_points_batch, points) != SQLITE_DONE)
-    sql::fail(impl.db, "cannot record the phones and e-mails of " + k.name);
-  if (tags.rows() > 0 && sql::run_over_batch(impl.insert_tags_batch, tags) != SQLITE_DONE)
-    sql::fail(impl.db, "cannot record the tags of " + k.name);
+  for (auto& p : staged.points)
+    if (ids[p.staged] >= 0) lookups.points.push_back({std::move(p.value), ids[p.staged], p.field});
+  for (auto& t : staged.tags)
+    if (ids[t.staged] >= 0) lookups.tags.push_back({std::move(t.tag), ids[t.staged]});
 }
 
 }  // namespace
@@ -862,18 +917,15 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
   // with the plain (non-unique) indexes built afterwards, by one sort, than
   // kept up to date row by row with random inserts. It all happens inside
   // this transaction, so readers and a crash see either the old or the new.
+  auto large = [this](const std::string& table, size_t rows) {
+    return rows >= kBulkIndexRows && static_cast<int64_t>(rows) * 4 >= count_locked(table);
+  };
   std::vector<std::string> rebuild;
-  if (n >= kBulkIndexRows && static_cast<int64_t>(n) * 4 >= count_locked(k.name)) {
-    sql::Statement list(impl.db, "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL"
-                                 " AND sql NOT LIKE 'CREATE UNIQUE%'");
-    list.bind(1, k.name);
-    std::vector<std::string> names;
-    while (list.step()) names.push_back(list.text(0)), rebuild.push_back(list.text(1));
-    for (const auto& name : names) sql::exec(impl.db, "DROP INDEX " + name);
-  }
+  if (large(k.name, n)) rebuild = drop_plain_indexes(impl, k.name);
 
   result.ids.assign(n, -1);
   StagedRows staged(k.fields.size() + kExtraColumns);
+  Lookups lookups;
   for (size_t begin = 0; begin < n; begin += kChunkRows) {
     if (req.progress && begin > 0) (*req.progress)(begin, n);
     const size_t end = std::min(n, begin + kChunkRows);
@@ -888,28 +940,25 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
           continue;
         }
         // Rows before this one may break a database rule: that is the first error.
-        write_staged(impl, k, req.on_error, staged, next_id, result);
+        write_staged(impl, k, req.on_error, staged, next_id, result, lookups);
         throw ValidationError(k.name, static_cast<int64_t>(row), failure.field, failure.reason);
       }
     }
-    write_staged(impl, k, req.on_error, staged, next_id, result);
+    write_staged(impl, k, req.on_error, staged, next_id, result, lookups);
   }
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const RowError& a, const RowError& b) { return a.row < b.row; });
 
-  if (!rebuild.empty()) {
-    // CREATE INDEX sorts in runs the size of the page cache, then merges the
-    // runs. Runs of a few MB stay in the CPU caches; one run of the store's
-    // full cache misses them at every step and sorts 2-3x slower (1M rows).
-    sql::exec(impl.db, "PRAGMA cache_size=-" + std::to_string(kIndexSortCacheKiB));
-    try {
-      for (const auto& create : rebuild) sql::exec(impl.db, create);
-    } catch (...) {
-      sqlite3_exec(impl.db, sql::kCacheSizePragma.c_str(), nullptr, nullptr, nullptr);
-      throw;
-    }
-    sql::exec(impl.db, sql::kCacheSizePragma);
+  // The lookup tables' own plain indexes (by record id) get the same
+  // treatment when the import adds a large share of them.
+  for (const auto& [table, rows] : {std::pair<std::string, size_t>{"contact_points", lookups.points.size()},
+                                    std::pair<std::string, size_t>{"record_tags", lookups.tags.size()}}) {
+    if (!large(table, rows)) continue;
+    auto creates = drop_plain_indexes(impl, table);
+    rebuild.insert(rebuild.end(), creates.begin(), creates.end());
   }
+  write_lookups(impl, k, lookups);
+  recreate_indexes(impl, rebuild);
   impl.write_sequence.bind(1, next_id).run();
   const int64_t landed = static_cast<int64_t>(n - result.errors.size());
   audit(req, landed, next_id - landed, next_id - 1);  // the landed rows got consecutive ids
