@@ -215,6 +215,20 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("ids") = py::none(), py::arg("columns") = py::none())
       .def(
+          "match",
+          [](records::Store& s, const std::string& kind, const std::string& field, const py::list& values) {
+            std::vector<std::string> typed;
+            typed.reserve(values.size());
+            for (const auto& v : values) typed.push_back(py::isinstance<py::str>(v) ? v.cast<std::string>() : "");
+            records::Store::Matches m;
+            {
+              py::gil_scoped_release release;
+              m = s.match(kind, field, typed);
+            }
+            return py::make_tuple(to_numpy(std::move(m.ids)), to_numpy(std::move(m.counts)));
+          },
+          py::arg("kind"), py::arg("field"), py::arg("values"))
+      .def(
           "find",
           [](records::Store& s, const std::string& kind, const std::string& field, const std::string& value) {
             std::vector<int64_t> ids;

@@ -219,6 +219,30 @@ class Database(GraphMethods, ScoringMethods):
             ids = found if ids is None else np.intersect1d(ids, found)
         return self.frame(kind, ids=ids)
 
+    def match(self, kind: str, /, **values: Iterable[Any]) -> pd.DataFrame:
+        """For each of many phone numbers or e-mail addresses, the record it names.
+
+        The bulk form of ``find`` for matching a call log or a mailing list
+        against the store: one keyword, a phone or e-mail field, with a
+        column of values, matched by the same rules as ``find``, in one call
+        into the core. Returns a DataFrame aligned with the values (their
+        index, if a Series): ``id``, the lowest matching id (<NA> for none),
+        and ``matches``, how many records the value names.
+
+        >>> db = open()
+        >>> a = db.add("customers", name="A", phone="+86 138 0013 8000")
+        >>> m = db.match("customers", phone=["138-0013-8000", "139 0000 0000"])
+        >>> int(m["id"].iloc[0]) == a, m["matches"].tolist()
+        (True, [1, 0])
+        """
+        if len(values) != 1:
+            raise ValueError("match takes one keyword, e.g. phone=calls['number'] or email=...")
+        (field, column), = values.items()
+        column = column if isinstance(column, pd.Series) else pd.Series(list(column), dtype=object)
+        texts = column.astype("string").astype(object).where(column.notna(), None).tolist()
+        ids, counts = self._core.match(kind, field, texts)
+        return pd.DataFrame({"id": pd.arrays.IntegerArray(ids, ids < 0), "matches": counts}, index=column.index)
+
     # -- frames ---------------------------------------------------------------
     def frame(self, kind: str, ids: Iterable[int] | None = None,
               columns: Iterable[str] | None = None) -> pd.DataFrame:

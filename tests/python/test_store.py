@@ -134,6 +134,35 @@ def test_phone_lookup_without_country_code_finds_nothing_it_should_not(db):
     assert sorted(db.find("customers", phone="(415) 555-0123").index) == sorted([us, uk])
 
 
+def test_match_many_phones_and_emails_equals_finding_each(db):
+    rng = np.random.default_rng(3)
+    n = 3000
+    numbers = pd.Series(rng.choice(10**8, n, replace=False) + 13_800_000_000).astype(str)
+    ids = db.import_frame("customers", pd.DataFrame({
+        "name": "c", "phone": "+86 " + numbers, "email": "C" + pd.Series(np.arange(n)).astype(str) + "@x.com"}))
+    shared = db.add("customers", name="shares a phone", phone="+86 " + numbers[5])
+    picked = numbers.sample(200, random_state=1)
+    calls = pd.concat([picked.str[:3] + "-" + picked.str[3:7] + " " + picked.str[7:],
+                       pd.Series(["13900000000", "not a phone", None, "+1 415 555 0123"])], ignore_index=True)
+    assert calls.iloc[:200].notna().all()
+    calls.index = calls.index + 100  # the result keeps the caller's index
+    calls[100] = numbers[5]
+    got = db.match("customers", phone=calls)
+    assert got.index.equals(calls.index)
+    # The reference: find, one value at a time.
+    for idx, typed in calls.items():
+        found = db.find("customers", phone=typed).index.tolist() if isinstance(typed, str) else []
+        assert got.loc[idx, "matches"] == len(found)
+        assert (pd.isna(got.loc[idx, "id"]) and not found) or got.loc[idx, "id"] == min(found)
+    assert got.loc[100, "matches"] == 2 and got.loc[100, "id"] == ids[5] and shared > ids[5]
+    mails = db.match("customers", email=["c7@X.COM", "nobody@x.com"])
+    assert mails["id"].tolist()[0] == ids[7] and pd.isna(mails["id"].iloc[1])
+    with pytest.raises(crm.ValidationError, match="only phone and e-mail"):
+        db.match("customers", name=["c"])
+    with pytest.raises(ValueError, match="one keyword"):
+        db.match("customers", phone=["1"], email=["a@b"])
+
+
 def test_email_name_tag_and_field_lookups(db):
     ids = db.import_frame("customers", pd.DataFrame({
         "name": ["北京华信科技有限公司", "Acme Trading Ltd", "王芳", "ACME Retail"],

@@ -1152,17 +1152,15 @@ Table Store::select(const std::string& kind_name, const std::vector<int64_t>* id
   return t;
 }
 
-std::vector<int64_t> Store::find_phone(const std::string& kind_name, const std::string& phone) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const Kind& k = kind(kind_name);
-  const std::string normalized = normalize_phone(phone);
+std::vector<int64_t> Store::find_contact_locked(const Kind& k, Lookup how, const std::string& typed) const {
+  const std::string normalized = how == Lookup::Phone ? normalize_phone(typed) : normalize_email(typed);
   std::vector<int64_t> out;
   if (normalized.empty()) return out;
   auto& st = impl_->find_contact_point;
   st.bind(1, normalized).bind(2, k.name);
   while (st.step()) out.push_back(st.int64(0));
   st.reset();
-  if (!out.empty()) return out;
+  if (!out.empty() || how != Lookup::Phone) return out;
   // Nothing under the typed form: the number may be stored with or without
   // its country code. All other forms are looked up in one statement.
   const std::vector<std::string> forms = phone_alternatives(normalized);
@@ -1174,6 +1172,29 @@ std::vector<int64_t> Store::find_phone(const std::string& kind_name, const std::
   any.bind(2, k.name);
   while (any.step()) out.push_back(any.int64(0));
   any.reset();
+  return out;
+}
+
+std::vector<int64_t> Store::find_phone(const std::string& kind_name, const std::string& phone) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return find_contact_locked(kind(kind_name), Lookup::Phone, phone);
+}
+
+Store::Matches Store::match(const std::string& kind_name, const std::string& field_name,
+                            const std::vector<std::string>& values) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Kind& k = kind(kind_name);
+  const Field* f = k.field(field_name);
+  if (!f || f->lookup == Lookup::None)
+    throw ValidationError(k.name, -1, field_name, "cannot be matched: only phone and e-mail fields can");
+  Matches out;
+  out.ids.reserve(values.size());
+  out.counts.reserve(values.size());
+  for (const auto& value : values) {
+    const std::vector<int64_t> found = find_contact_locked(k, f->lookup, value);
+    out.ids.push_back(found.empty() ? -1 : found.front());
+    out.counts.push_back(static_cast<int64_t>(found.size()));
+  }
   return out;
 }
 
@@ -1189,11 +1210,7 @@ std::vector<int64_t> Store::find(const std::string& kind_name, const std::string
     while (st.step()) out.push_back(st.int64(0));
   };
   if (f && f->lookup == Lookup::Email) {
-    sql::Statement st(impl_->db,
-                      "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
-    std::string normalized = normalize_email(value);
-    st.bind(1, normalized).bind(2, k.name);
-    collect(st);
+    out = find_contact_locked(k, Lookup::Email, value);
   } else if (field_name == "tag") {
     sql::Statement st(impl_->db, "SELECT t.record_id FROM record_tags t JOIN " + k.name +
                                      " r ON r.id=t.record_id WHERE t.tag=? ORDER BY t.record_id");

@@ -78,6 +78,14 @@ class Store {
   std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value) const;
   // Ids of customers/contacts/staff with this phone number, any formatting.
   std::vector<int64_t> find_phone(const std::string& kind, const std::string& phone) const;
+
+  // For each value, the record of `kind` whose phone or e-mail `field` it
+  // names (the lowest id when several do, -1 when none) and how many do.
+  struct Matches {
+    std::vector<int64_t> ids;
+    std::vector<int64_t> counts;
+  };
+  Matches match(const std::string& kind, const std::string& field, const std::vector<std::string>& values) const;
   // The kind of the record with this id ("" when there is none).
   std::string kind_of(int64_t id) const;
   int64_t count(const std::string& kind) const;
@@ -101,6 +109,7 @@ class Store {
 
  private:
   std::string kind_of_locked(int64_t id) const;
+  std::vector<int64_t> find_contact_locked(const Kind& kind, Lookup how, const std::string& typed) const;
   int64_t count_locked(const std::string& table) const;
   WriteResult write(const WriteRequest& request);
   void insert_rows(const WriteRequest& request, WriteResult& result);
