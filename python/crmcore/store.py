@@ -5,7 +5,6 @@ into C++ as NumPy columns; there is no Python loop over rows.
 """
 from __future__ import annotations
 
-import builtins
 import contextlib
 import datetime
 import html
