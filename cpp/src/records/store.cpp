@@ -261,18 +261,12 @@ const std::vector<std::string>& migrations() {
 
 struct Store::Impl {
   sqlite3* db = nullptr;
-  std::map<std::string, sql::Statement> inserts;  // per kind
-  std::map<std::string, sql::Statement> exists;   // per kind: SELECT 1 ... WHERE id=?
-  std::map<std::string, sql::Statement> insert_batches;  // per kind: INSERT ... SELECT FROM crm_batch(?)
-  std::map<std::string, sql::Statement> existing_ids;    // per kind: which ids of a batch are records
+  std::map<std::string, sql::Statement> prepared_by_text;  // statements made per kind, kept for reuse
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
 
   ~Impl() {
-    inserts.clear();
-    exists.clear();
-    insert_batches.clear();
-    existing_ids.clear();
+    prepared_by_text.clear();
     insert_points_batch = {};
     insert_tags_batch = {};
     find_contact_points_among = {};
@@ -285,15 +279,15 @@ struct Store::Impl {
     if (db) sqlite3_close_v2(db);
   }
 
-  sql::Statement& exists_stmt(const std::string& kind) {
-    auto it = exists.find(kind);
-    if (it == exists.end())
-      it = exists.emplace(kind, sql::Statement(db, "SELECT 1 FROM " + kind + " WHERE id=?")).first;
+  // The statement with this text, prepared on first use.
+  sql::Statement& prepared(const std::string& text) {
+    auto it = prepared_by_text.find(text);
+    if (it == prepared_by_text.end()) it = prepared_by_text.emplace(text, sql::Statement(db, text)).first;
     return it->second;
   }
 
   bool has(const std::string& kind, int64_t id) {
-    auto& st = exists_stmt(kind);
+    auto& st = prepared("SELECT 1 FROM " + kind + " WHERE id=?");
     st.bind(1, id);
     bool found = st.step();
     st.reset();
@@ -309,34 +303,21 @@ struct Store::Impl {
 
   // The ids among a batch's (column c0) that are records of `kind`.
   sql::Statement& existing_ids_stmt(const std::string& kind) {
-    auto it = existing_ids.find(kind);
-    if (it == existing_ids.end())
-      it = existing_ids
-               .emplace(kind, sql::Statement(db, "SELECT b.c0 FROM crm_batch(?1) AS b JOIN " + kind +
-                                                     " AS r ON r.id = b.c0"))
-               .first;
-    return it->second;
+    return prepared("SELECT b.c0 FROM crm_batch(?1) AS b JOIN " + kind + " AS r ON r.id = b.c0");
   }
 
+  // Inserts the rows of a batch (one column per written column, in order).
   sql::Statement& insert_batch_stmt(const Kind& k) {
-    auto it = insert_batches.find(k.name);
-    if (it != insert_batches.end()) return it->second;
     std::string select;
     for (size_t c = 0; c < k.fields.size() + kExtraColumns; ++c) select += (c ? ", c" : "c") + std::to_string(c);
-    return insert_batches
-        .emplace(k.name, sql::Statement(db, "INSERT INTO " + k.name + "(" + insert_columns(k) + ") SELECT " + select +
-                                                " FROM crm_batch(?1)"))
-        .first->second;
+    return prepared("INSERT INTO " + k.name + "(" + insert_columns(k) + ") SELECT " + select + " FROM crm_batch(?1)");
   }
 
+  // Inserts one row, its values bound in the written columns' order.
   sql::Statement& insert_stmt(const Kind& k) {
-    auto it = inserts.find(k.name);
-    if (it != inserts.end()) return it->second;
     std::string params = "?";
     for (size_t c = 1; c < k.fields.size() + kExtraColumns; ++c) params += ", ?";
-    return inserts
-        .emplace(k.name, sql::Statement(db, "INSERT INTO " + k.name + "(" + insert_columns(k) + ") VALUES(" + params + ")"))
-        .first->second;
+    return prepared("INSERT INTO " + k.name + "(" + insert_columns(k) + ") VALUES(" + params + ")");
   }
 };
 
@@ -546,20 +527,16 @@ void Store::begin() {
   transaction_depth_ = 1;
 }
 
-void Store::commit() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (transaction_depth_ == 0) throw Error("no transaction is open");
-  sql::exec(impl_->db, "COMMIT");
-  transaction_depth_ = 0;
-  sql::exec(impl_->db, "PRAGMA foreign_keys=ON");
-}
+void Store::commit() { end_transaction("COMMIT"); }
 
-void Store::rollback() {
+void Store::rollback() { end_transaction("ROLLBACK"); }
+
+void Store::end_transaction(const char* how) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (transaction_depth_ == 0) throw Error("no transaction is open");
-  sql::exec(impl_->db, "ROLLBACK");
+  sql::exec(impl_->db, how);
   transaction_depth_ = 0;
-  sql::exec(impl_->db, "PRAGMA foreign_keys=ON");
+  sql::exec(impl_->db, "PRAGMA foreign_keys=ON");  // off since begin()
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id) {
@@ -1047,37 +1024,36 @@ void Store::delete_row(const WriteRequest& req) {
   const Kind& k = *req.kind;
   const int64_t id = req.ids.front();
   if (!impl.has(k.name, id)) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
-  // Records that still refer to this one (other than link tables, which
-  // cascade) keep it: say which, instead of SQLite's bare constraint error.
-  for (const auto& other : kinds()) {
-    if (other.cascade_on_delete) continue;
-    for (const auto& f : other.fields) {
-      if (f.type != FieldType::Ref || f.ref_kind != k.name) continue;
-      sql::Statement st(impl.db, "SELECT count(*) FROM " + other.name + " WHERE " + f.name + "=?");
-      st.bind(1, id);
-      st.step();
-      if (int64_t n = st.int64(0); n > 0)
-        throw ValidationError(k.name, -1, "",
-                              "is still referred to by " + std::to_string(n) + " " + other.name + " record(s) (" +
-                                  other.name + "." + f.name + "); delete or reassign those first",
-                              id);
-    }
+  // The fields of other kinds that refer to this kind.
+  std::vector<std::pair<const Kind*, const Field*>> referring;
+  for (const auto& other : kinds())
+    for (const auto& f : other.fields)
+      if (f.type == FieldType::Ref && f.ref_kind == k.name) referring.emplace_back(&other, &f);
+  // Records that still refer to this one (other than link records) keep it:
+  // say which, instead of SQLite's bare constraint error.
+  for (const auto& [other, f] : referring) {
+    if (other->cascade_on_delete) continue;
+    sql::Statement st(impl.db, "SELECT count(*) FROM " + other->name + " WHERE " + f->name + "=?");
+    st.bind(1, id);
+    st.step();
+    if (int64_t n = st.int64(0); n > 0)
+      throw ValidationError(k.name, -1, "",
+                            "is still referred to by " + std::to_string(n) + " " + other->name + " record(s) (" +
+                                other->name + "." + f->name + "); delete or reassign those first",
+                            id);
   }
   // Link records (a customer's contacts, a deal's stages, a campaign's
   // members) go with the record they belong to. Deleted here rather than by
   // SQLite's ON DELETE CASCADE, which does not act while its foreign-key
   // check is off inside db.transaction() (see Store::begin).
-  for (const auto& other : kinds()) {
-    if (!other.cascade_on_delete) continue;
-    for (const auto& f : other.fields) {
-      if (f.type != FieldType::Ref || f.ref_kind != k.name) continue;
-      const std::string owned = "SELECT id FROM " + other.name + " WHERE " + f.name + "=?1";
-      for (const std::string& text : {"DELETE FROM record_tags WHERE record_id IN (" + owned + ")",
-                                      "DELETE FROM links WHERE src IN (" + owned + ") OR dst IN (" + owned + ")",
-                                      "DELETE FROM " + other.name + " WHERE " + f.name + "=?1"}) {
-        sql::Statement st(impl.db, text);
-        st.bind(1, id).run();
-      }
+  for (const auto& [other, f] : referring) {
+    if (!other->cascade_on_delete) continue;
+    const std::string owned = "SELECT id FROM " + other->name + " WHERE " + f->name + "=?1";
+    for (const std::string& text : {"DELETE FROM record_tags WHERE record_id IN (" + owned + ")",
+                                    "DELETE FROM links WHERE src IN (" + owned + ") OR dst IN (" + owned + ")",
+                                    "DELETE FROM " + other->name + " WHERE " + f->name + "=?1"}) {
+      sql::Statement st(impl.db, text);
+      st.bind(1, id).run();
     }
   }
   for (const char* text : {"DELETE FROM contact_points WHERE record_id=?1", "DELETE FROM record_tags WHERE record_id=?1",

@@ -114,6 +114,7 @@ class Store {
   WriteResult write(const WriteRequest& request);
   void insert_rows(const WriteRequest& request, WriteResult& result);
   void update_row(const WriteRequest& request);
+  void end_transaction(const char* how);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids first_id..last_id.
   void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id);
