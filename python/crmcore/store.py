@@ -378,10 +378,7 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
     """
     out = []
     for name, value in fields.items():
-        if name == "tags" and isinstance(value, (list, tuple, set)):
-            value = ";".join(map(str, value))
-        elif name == "custom" and isinstance(value, Mapping):
-            value = json.dumps(value, ensure_ascii=False)
+        value = _extra_text(name, value)
         valid = None
         if _is_missing(value):
             value, valid = None, np.zeros(1, dtype=bool)
@@ -401,6 +398,16 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
             values[0] = value
         out.append((str(name), values, valid))
     return out
+
+
+def _extra_text(name: str, value: Any) -> Any:
+    """What the core reads for tags given as a list ("a;b") and custom fields
+    given as a dict (JSON); any other value as it is."""
+    if name == "tags" and isinstance(value, (list, tuple, set)):
+        return ";".join(map(str, value))
+    if name == "custom" and isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def _is_missing(value: Any) -> bool:
@@ -444,10 +451,8 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
         elif pd.api.types.is_float_dtype(dtype):
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            if name == "tags":
-                s = s.map(lambda t: ";".join(map(str, t)) if isinstance(t, (list, tuple, set)) else t)
-            elif name == "custom":
-                s = s.map(lambda c: json.dumps(c, ensure_ascii=False) if isinstance(c, Mapping) else c)
+            if name in ("tags", "custom"):
+                s = s.map(lambda v, name=name: _extra_text(name, v))
             elif fields.get(name, {}).get("type") == "time":
                 s = s.map(lambda t: t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t)
             values = s.to_numpy(dtype=object)
