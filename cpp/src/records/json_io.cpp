@@ -111,6 +111,17 @@ struct KeyValues {
   bool any_real = false, any_text = false;  // true/false count as text: "true" reads as a flag and as text
 };
 
+// Appends a value that is not text as JSON: null, true/false or a number.
+void append_scalar(std::string& out, KeyValues::Tag tag, int64_t i, double r) {
+  switch (tag) {
+    case KeyValues::Missing: out += "null"; break;
+    case KeyValues::Bool: out += i ? "true" : "false"; break;
+    case KeyValues::Int: append_int(out, i); break;
+    case KeyValues::Real: append_real(out, r); break;
+    case KeyValues::Text: break;  // written by the caller, quoted or not
+  }
+}
+
 // Reads a file's records straight into columns as nlohmann parses it,
 // without building the document: the list (the top level, or the member
 // named after the kind), one object per record. A member whose value is an
@@ -146,9 +157,8 @@ class RecordReader : public nlohmann::json_sax<Json> {
         if (text) {
           std::string s;
           if (tag == KeyValues::Text) s = std::move(v.texts[next_text++]);
-          else if (tag == KeyValues::Bool) s = v.ints[next_int++] ? "true" : "false";
-          else if (tag == KeyValues::Int) append_int(s, v.ints[next_int++]);
-          else append_real(s, v.reals[next_real++]);
+          else if (tag == KeyValues::Real) append_scalar(s, KeyValues::Real, 0, v.reals[next_real++]);
+          else append_scalar(s, static_cast<KeyValues::Tag>(tag), v.ints[next_int++], 0.0);
           col.texts.push_back(std::move(s));
         } else if (v.any_real) {
           col.reals.push_back(tag == KeyValues::Real ? v.reals[next_real++] : static_cast<double>(v.ints[next_int++]));
@@ -211,23 +221,10 @@ class RecordReader : public nlohmann::json_sax<Json> {
   bool scalar(KeyValues::Tag tag, int64_t i, double r, const std::string* text) {
     if (capturing()) {
       separate();
-      if (tags_list_ && depth_ == capture_from_ && text) {
-        capture_ += *text;  // a tag, joined with ';'
-      } else if (tags_list_ && depth_ == capture_from_ && tag != KeyValues::Missing) {
-        if (tag == KeyValues::Bool) capture_ += i ? "true" : "false";
-        else if (tag == KeyValues::Int) append_int(capture_, i);
-        else append_real(capture_, r);
-      } else if (text) {
-        append_string(capture_, *text);
-      } else if (tag == KeyValues::Missing) {
-        capture_ += "null";
-      } else if (tag == KeyValues::Bool) {
-        capture_ += i ? "true" : "false";
-      } else if (tag == KeyValues::Int) {
-        append_int(capture_, i);
-      } else {
-        append_real(capture_, r);
-      }
+      const bool tag_item = tags_list_ && depth_ == capture_from_;  // a tag, joined with ';' unquoted
+      if (!text) append_scalar(capture_, tag, i, r);
+      else if (tag_item) capture_ += *text;
+      else append_string(capture_, *text);
       return true;
     }
     if (at_record()) throw ValidationError(kind_.name, static_cast<int64_t>(rows_), "", "is not a JSON object");
