@@ -43,6 +43,9 @@ struct WriteRequest {
   std::vector<int64_t> ids;  // the records (update, delete)
   OnError on_error = OnError::Raise;
   const Progress* progress = nullptr;
+  // Checks the write as it would happen, with the bad rows collected as with
+  // OnError::Skip, and then undoes it whole (its audit entry too).
+  bool dry_run = false;
 };
 
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
@@ -59,9 +62,10 @@ class Store {
 
   // Inserts the rows of `table` as new records of `kind`, all or nothing
   // (OnError::Raise throws ValidationError naming the first bad row, column
-  // and reason; the store is unchanged), or the good rows only (Skip).
+  // and reason; the store is unchanged), or the good rows only (Skip). A
+  // `dry_run` reports every bad row, as Skip does, and writes nothing.
   WriteResult insert(const std::string& kind, const Table& table, OnError on_error = OnError::Raise,
-                     const Progress& progress = {});
+                     const Progress& progress = {}, bool dry_run = false);
   // Sets the given fields of one record.
   void update(const std::string& kind, int64_t id, const Table& fields);
   // Deletes one record (and the links that end at it).
