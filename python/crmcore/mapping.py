@@ -72,7 +72,8 @@ class Mapping:
     ``columns`` renames the file's columns to fields (``{"客户名称": "name"}``;
     ``None`` drops a column). ``values`` replaces values per field
     (``{"kind": {"企业": "organization"}}``), matched on their text with
-    spaces trimmed; values not listed are kept for the store to check.
+    spaces trimmed; values not listed are kept for the store to check (a
+    column kept as a custom field may have a value map too).
     ``formats`` says how to read a field's column: ``{"format": "excel"}``
     (Excel serial dates; ``"excel1904"`` for the Mac's date system), a
     ``strftime`` format such as ``{"format": "%d/%m/%Y"}`` for dates that
@@ -391,6 +392,27 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
     unknown = {target: column for target, column in source.items() if target not in known}
     prepared = Prepared(kind, df, df, source={t: c for t, c in source.items() if t in known}, fields=fields)
 
+    # The mapping's values and formats must name what they are for.
+    def target_of(key):
+        return key if key in known else m.columns.get(key, key)
+
+    renamed_to = set(m.columns.values())
+    for what, specs in (("values", m.values), ("formats", m.formats)):
+        for key, spec in specs.items():
+            target = target_of(key)
+            # Values may also be for a column kept as a custom field.
+            custom = what == "values" and m.unknown == "custom" and (target in unknown or target in renamed_to)
+            if target not in known and not custom:
+                raise _invalid(f"mapping: {what}[{key!r}] names no field of {kind} and no column the mapping "
+                               f"renames", kind=kind, field=key)
+            ftype = fields.get(target, {}).get("type")
+            if what == "formats" and "format" in spec and ftype != "time":
+                raise _invalid(f"mapping: formats[{key!r}]: a date format for {target!r}, which is not a date "
+                               f"field of {kind}", kind=kind, field=target)
+            if what == "formats" and "multiply" in spec and ftype not in ("real", "integer"):
+                raise _invalid(f"mapping: formats[{key!r}]: a multiplier for {target!r}, which is not a number "
+                               f"field of {kind}", kind=kind, field=target)
+
     # 2. Columns the kind has no field for.
     frame = df.drop(columns=dropped + list(unknown.values()))
     frame = frame.rename(columns={c: t for t, c in prepared.source.items()})
@@ -413,30 +435,19 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
                            "them", kind=kind, field="custom")
         # Kept under the name the mapping gives them, or the file's.
         extra = df[list(unknown.values())].set_axis(list(unknown), axis=1)
+        for key, replace in m.values.items():
+            if target_of(key) in extra.columns:
+                extra[target_of(key)] = _replace(extra[target_of(key)], replace)
         frame["custom"] = _custom_objects(extra)
         prepared.packed_custom = True
         prepared.source["custom"] = ", ".join(map(str, unknown.values()))
 
     # 3. Values and formats, field by field.
-    for what, specs in (("values", m.values), ("formats", m.formats)):
-        for key, spec in specs.items():
-            target = key if key in known else m.columns.get(key)
-            if target not in known:
-                raise _invalid(f"mapping: {what}[{key!r}] names no field of {kind} and no column the mapping "
-                               f"renames", kind=kind, field=key)
-            ftype = fields.get(target, {}).get("type")
-            if what == "formats" and "format" in spec and ftype != "time":
-                raise _invalid(f"mapping: formats[{key!r}]: a date format for {target!r}, which is not a date "
-                               f"field of {kind}", kind=kind, field=target)
-            if what == "formats" and "multiply" in spec and ftype not in ("real", "integer"):
-                raise _invalid(f"mapping: formats[{key!r}]: a multiplier for {target!r}, which is not a number "
-                               f"field of {kind}", kind=kind, field=target)
     for key, replace in m.values.items():
-        target = key if key in known else m.columns[key]
-        if target in frame.columns:
-            frame[target] = _replace(frame[target], replace)
+        if target_of(key) in known and target_of(key) in frame.columns:
+            frame[target_of(key)] = _replace(frame[target_of(key)], replace)
     for key, spec in m.formats.items():
-        target = key if key in known else m.columns[key]
+        target = target_of(key)
         if target not in frame.columns:
             continue
         if "multiply" in spec:

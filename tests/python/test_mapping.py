@@ -288,6 +288,19 @@ def test_unknown_columns_kept_as_custom_fields(db):
     assert list(db.get("customers", ids[0])["custom"]) == ["备注", "来源渠道", "points"]  # the file's order
 
 
+def test_value_maps_for_columns_kept_as_custom_fields(db):
+    df = chinese_customers().assign(是否VIP=["是", "否", "Y"])
+    m = dataclasses.replace(CUSTOMER_MAPPING, columns={**CUSTOMER_MAPPING.columns, "是否VIP": "vip"},
+                            values={**CUSTOMER_MAPPING.values, "vip": {"是": True, "Y": True, "否": False}},
+                            unknown="custom")
+    ids = db.import_frame("customers", df, mapping=m)
+    assert [db.get("customers", i)["custom"] for i in ids] == [{"vip": True}, {"vip": False}, {"vip": True}]
+    # A value map for a column not in this week's file is no error; one for no column at all is.
+    db.import_frame("customers", chinese_customers(), mapping=m)
+    refused(lambda: db.import_frame("customers", df, mapping=dataclasses.replace(m, values={"vipp": {"是": 1}})),
+            contains="names no field")
+
+
 def test_unknown_columns_ignored(db):
     df = chinese_customers().assign(备注=["a", None, "c"])
     ids = db.import_frame("customers", df, mapping=dataclasses.replace(CUSTOMER_MAPPING, unknown="ignore"))
