@@ -368,8 +368,10 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key) {
   for (size_t i = 0; i < key.size(); ++i) {
     const std::string b = "b.c" + std::to_string(i + 1);
     on += i ? " AND " : "";
+    // '=' rather than IS: a missing key value names no record, and only '='
+    // lets SQLite use the partial unique index (external_id IS NOT NULL).
     if (external && key[i] == kExternalSource) on += "ifnull(r." + key[i] + ", '') = ifnull(" + b + ", '')";
-    else on += "r." + key[i] + " IS " + b;
+    else on += "r." + key[i] + " = " + b;
   }
   if (external && std::find(key.begin(), key.end(), kExternalSource) == key.end())
     on += std::string(" AND ifnull(r.") + kExternalSource + ", '') = ''";  // an id without its source: none given
@@ -492,14 +494,27 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     result.errors.push_back({static_cast<int64_t>(row), field, reason});
   };
 
-  // 1. Each row's key, and the record it names.
+  // 1. Each row's key, and the record it names: a chunk of keys per statement.
   std::vector<int64_t> target(n, -1);
-  std::vector<uint8_t> failed(n, 0);
-  std::vector<std::vector<Value>> keys(n);
-  std::unordered_map<std::string, size_t> first_with_key;
+  std::vector<uint8_t> failed(n, 0), keyed(n, 0);
+  std::vector<int64_t> matches(n, 0);
+  std::vector<Field> optional;  // the key's fields, none required: a missing key value names no record
+  for (const Field* f : key_fields) {
+    optional.push_back(*f);
+    optional.back().required = false;
+    optional.back().default_value.clear();
+  }
+  std::vector<Value> values(req.key.size());
+  auto read_key = [&](size_t row) {
+    bool any = false;
+    for (size_t i = 0; i < req.key.size(); ++i) {
+      coerce(optional[i], key_columns[i], row, values[i]);
+      any = any || values[i].type != Value::Type::Null;
+    }
+    return any;
+  };
   sql::Batch lookup(1 + req.key.size());
   sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key));
-  std::vector<int64_t> matches(n, 0);
   auto run_lookup = [&] {
     if (lookup.rows() == 0) return;
     sql::bind_batch(find, lookup);
@@ -512,30 +527,14 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     lookup.clear();
   };
   for (size_t row = 0; row < n; ++row) {
-    std::vector<Value>& values = keys[row];
-    values.resize(req.key.size());
-    bool any = false;
     try {
-      for (size_t i = 0; i < req.key.size(); ++i) {
-        Field optional = *key_fields[i];
-        optional.required = false;  // a missing key value is said below, for what it means
-        optional.default_value.clear();
-        coerce(optional, key_columns[i], row, values[i]);
-        any = any || values[i].type != Value::Type::Null;
-      }
+      if (!read_key(row)) continue;  // names no record: inserted (upsert) or refused (update), below
     } catch (const RowFailure& failure) {
       failed[row] = 1;
       refuse(row, failure.field, failure.reason);
       continue;
     }
-    if (!any) continue;  // names no record: inserted (upsert) or refused (update), below
-    auto [it, fresh] = first_with_key.try_emplace(key_text(values), row);
-    if (!fresh) {
-      failed[row] = 1;
-      refuse(row, req.key.front(), key_shown(req.key, values) + " is the key of row " + std::to_string(it->second) +
-                                       " too: one import may write a record once");
-      continue;
-    }
+    keyed[row] = 1;
     sql::Cell* cells = lookup.add_row();
     cells[0].set_int(static_cast<int64_t>(row));
     for (size_t i = 0; i < values.size(); ++i) set_cell(cells[i + 1], values[i], lookup);
@@ -543,22 +542,42 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   }
   run_lookup();
 
-  // 2. Rows naming one record update it; rows naming none are inserted.
+  // 2. Rows naming one record update it; rows naming none are inserted. One
+  // import writes a record once: a later row with the key of an earlier one
+  // (the same record, or the same new key) is refused.
+  auto shown = [&](size_t row) {
+    read_key(row);
+    return key_shown(req.key, values);
+  };
+  std::unordered_map<int64_t, size_t> row_of_record;
+  std::unordered_map<std::string, size_t> row_of_new_key;
   std::vector<size_t> updates, inserts;
+  const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
   for (size_t row = 0; row < n; ++row) {
     if (failed[row]) continue;
+    size_t earlier = row;
     if (matches[row] > 1) {
-      refuse(row, req.key.front(), key_shown(req.key, keys[row]) + " names " + std::to_string(matches[row]) + " " +
-                                       k.name + " records; a key must name one");
-    } else if (matches[row] == 1) {
-      updates.push_back(row);
-    } else if (req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end()) {
-      inserts.push_back(row);
-    } else {
-      refuse(row, req.key.front(), "no " + k.name + " record has " + key_shown(req.key, keys[row]));
+      refuse(row, req.key.front(), shown(row) + " names " + std::to_string(matches[row]) + " " + k.name +
+                                       " records; a key must name one");
+      continue;
     }
+    if (matches[row] == 1) {
+      earlier = row_of_record.try_emplace(target[row], row).first->second;
+      if (earlier == row) updates.push_back(row);
+    } else if (insertable) {
+      if (keyed[row]) {
+        read_key(row);
+        earlier = row_of_new_key.try_emplace(key_text(values), row).first->second;
+      }
+      if (earlier == row) inserts.push_back(row);
+    } else {
+      refuse(row, req.key.front(), "no " + k.name + " record has " + shown(row));
+      continue;
+    }
+    if (earlier != row)
+      refuse(row, req.key.front(), shown(row) + " is the key of row " + std::to_string(earlier) +
+                                       " too: one import writes a record once");
   }
-  keys.clear();
   update_existing(req, columns, updates, target, result);
   if (!inserts.empty()) insert_rows(req, result, &inserts);
   std::stable_sort(result.errors.begin(), result.errors.end(),
@@ -662,6 +681,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     staged.clear();
   };
 
+  std::vector<StagedRows::Point> points;  // the row's phones and e-mails
   for (size_t begin = 0; begin < rows.size(); begin += kChunkRows) {
     if (req.progress && begin > 0) (*req.progress)(begin, rows.size());
     const size_t end = std::min(rows.size(), begin + kChunkRows);
@@ -669,7 +689,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     for (size_t i = begin; i < end; ++i) {
       const size_t row = rows[i];
       const int64_t id = target[row];
-      std::vector<StagedRows::Point> points;
+      points.clear();
       try {
         for (size_t f : given) {
           const Field& field = k.fields[f];
