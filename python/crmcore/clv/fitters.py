@@ -265,7 +265,9 @@ class BetaGeoFitter(_RfmFitter):
       transformation of the hypergeometric function so the series stays small
       for any frequency: lifetimes returns nan or inf for frequent buyers
       (hundreds of purchases) and large horizons; here results stay finite
-      and accurate.
+      and accurate. It is also finite at a = 1, where the textbook formula is
+      0/0 (lifetimes returns -inf or nan there): the limit is evaluated as one
+      expression, continuous on both sides of a = 1.
     - ``probability_of_n_purchases_up_to_time`` sums the smaller tail of the
       negative binomial, so small probabilities keep their digits, and accepts
       arrays of t and n.
@@ -436,11 +438,10 @@ class ParetoNBDFitter(_RfmFitter):
         >>> pnbd.expected_number_of_purchases_up_to_time(0)
         0.0
         """
-        r, alpha, s, beta = self._unload_params("r", "alpha", "s", "beta")
         shape, (t_,) = _flat(t)
-        u = np.log1p(t_ / beta)
-        horizon = u if abs(s - 1) < 1e-12 else -np.expm1(-(s - 1) * u) / (s - 1)
-        return _shape_like(r * beta / alpha * horizon, shape, t)
+        zero = np.zeros_like(t_)  # a customer with no history: alive, nothing bought yet
+        out = _k.pareto_conditional_expected(self._params_array(), t_, zero, zero, zero)
+        return _shape_like(out, shape, t)
 
     def conditional_probability_of_n_purchases_up_to_time(self, n, t, frequency, recency, T):
         """P(exactly n purchases in (T, T + t] | frequency, recency, T).
@@ -459,7 +460,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     a drop-in for ``lifetimes.BetaGeoBetaBinomFitter``.
 
     Differences from lifetimes that are fixes: the likelihood has no 1e-15
-    floor added inside its log; ``expected_number_of_transactions_in_first_n_periods``
+    floor added inside its log; the conditional expectation is right at
+    gamma = 1 (a 0/0 in the textbook formula, evaluated as its limit); ``expected_number_of_transactions_in_first_n_periods``
     sums over opportunities i = x .. n-1 for each x (lifetimes' index
     arithmetic is right only when the observed frequencies are 0, 1, 2, ...
     without gaps).
