@@ -73,8 +73,10 @@ std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, boo
   // element by how many edges come before it: O(n), where sorting would be
   // O(n log n).
   std::vector<Item> items(n);
+  // NaN (a total with +inf and -inf parts) has no order: it ranks worst, key 0.
   for (size_t i = 0; i < n; ++i)
-    items[i] = Item{ordered_bits(higher_is_better ? value[i] : -value[i]), static_cast<uint32_t>(i)};
+    items[i] = Item{std::isnan(value[i]) ? 0 : ordered_bits(higher_is_better ? value[i] : -value[i]),
+                    static_cast<uint32_t>(i)};
   std::vector<size_t> edge_rank(bins - 1);
   for (int k = 1; k < bins; ++k) edge_rank[k - 1] = static_cast<size_t>(k) * (n - 1) / bins;
   const std::vector<Item> edge = edges_by_histogram(items, edge_rank);
