@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from .scoring._columns import flag_overflow
 
 __all__ = ["Graph", "GraphMethods"]
 
@@ -711,7 +712,9 @@ class GraphMethods:
         Follows ``subsidiary_of`` links (child -> parent) valid at ``as_of``;
         orders between ``since`` and ``until`` (ordered_at) count, except those
         whose status is in ``exclude_status``. Columns: name, parent, root,
-        depth, descendants, own (revenue), total (own + all subsidiaries).
+        depth, descendants, own (revenue), total (own + all subsidiaries). A
+        total beyond the range of a double follows the rule of
+        :class:`crmcore.scoring.TotalOverflowWarning`.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -731,11 +734,14 @@ class GraphMethods:
             keep &= (orders["ordered_at"] < pd.Timestamp(until)).to_numpy(dtype=bool)
         if exclude_status:
             keep &= ~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)
-        revenue = orders[keep].groupby("customer_id")["amount"].sum()
         customers = self.frame("customers", columns=["name"])
-        out = _tree_rollup(customers.index, parent, revenue)
+        # A total beyond the double range is inf (and so is every ancestor's):
+        # reported by the scoring rule instead of numpy's overflow warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            revenue = orders[keep].groupby("customer_id")["amount"].sum()
+            out = _tree_rollup(customers.index, parent, revenue)
         out.insert(0, "name", customers["name"].reindex(out.index).to_numpy())
-        return out
+        return flag_overflow(out, ["own", "total"], "hierarchy_rollup")
 
     def referrals(self, as_of=None):
         """The referral tree from ``referred_by`` links (X referred_by Y: Y referred X).

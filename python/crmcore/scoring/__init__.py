@@ -6,6 +6,10 @@ parameters) and returns DataFrames indexed by customer (or product, staff)
 id; the store's Database has the same analyses as ``db.`` methods
 (:class:`ScoringMethods`). The work runs in C++ over columns.
 
+Totals of amounts beyond the range of a double (only data errors get there)
+never fail a whole analysis: they follow one rule, described at
+:class:`TotalOverflowWarning`.
+
 >>> import crmcore as crm
 >>> tx = pd.DataFrame({"customer_id": [1, 2], "date": pd.to_datetime(["2024-01-01", "2024-02-01"]),
 ...                    "amount": [10.0, 20.0]})
@@ -14,6 +18,7 @@ id; the store's Database has the same analyses as ``db.`` methods
 """
 import pandas as pd  # noqa: F401 - used by the docstring example
 
+from ._columns import TotalOverflowWarning
 from .affinity import frequent_itemsets, product_affinity
 from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
 from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
@@ -27,6 +32,7 @@ __all__ = [
     "DEFAULT_SEGMENTS",
     "STAGES",
     "ScoringMethods",
+    "TotalOverflowWarning",
     "churn_risk",
     "classify",
     "deal_quadrants",

@@ -2,7 +2,8 @@
 their results back into frames indexed by the user's ids."""
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,9 +64,16 @@ def floats(values: Any) -> np.ndarray:
 
 
 def as_of_ns(as_of: Any) -> int | None:
+    """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
+    text that is not a date, or NaT, is refused."""
     if as_of is None:
         return None
-    ts = pd.Timestamp(as_of)
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as e:
+        raise ValidationError(f"as_of {as_of!r} is not a date: {e}") from None
+    if ts is pd.NaT:
+        raise ValidationError("as_of is missing (NaT): give a date, or None for the default")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return int(ts.as_unit("ns").value)
@@ -82,3 +90,40 @@ def transactions(tx: pd.DataFrame, customer: str, date: str, amount: str | None 
     ns = times_ns(column(tx, date, "date"))
     amt = floats(column(tx, amount, "amount")) if amount is not None else None
     return keys, ns, amt
+
+
+class TotalOverflowWarning(RuntimeWarning):
+    """A total of amounts left the range of a double (about 1.8e308).
+
+    The rule every analysis follows: amounts are summed in double precision
+    and a total beyond that range (only amounts that are data errors get
+    there, e.g. two orders of 1e308) cannot be reported as a number. It is
+    reported as ``inf`` (``-inf``; ``nan`` when it has parts of both signs),
+    the analysis goes on for everyone else, the ids whose totals overflowed
+    are listed by column in ``result.attrs["overflow"]``, and this warning
+    names them. Such a total ranks above (``-inf``: below) every finite one,
+    ``nan`` ranks last; it has no share of the finite total, no ABC class and
+    no margin, and everyone else's shares are of the finite total.
+    """
+
+
+def flag_overflow(out: pd.DataFrame, columns: Sequence[str], analysis: str, warn: bool = True) -> pd.DataFrame:
+    """Applies :class:`TotalOverflowWarning`'s rule to ``out`` (whose inputs
+    were checked finite, so a total that is not finite overflowed): lists the
+    ids in ``out.attrs["overflow"]`` and warns once naming them (``warn=False``
+    when the analysis it was derived from has warned already)."""
+    bad: dict[str, list] = {}
+    for name in columns:
+        where = ~np.isfinite(out[name].to_numpy(dtype=np.float64))
+        if where.any():
+            bad[name] = out.index[where].tolist()
+    if bad:
+        out.attrs["overflow"] = bad
+    if bad and warn:
+        label = "/".join(str(n) for n in out.index.names if n is not None) or "id"
+        shown = "; ".join(f"{name} of {label} {', '.join(map(str, ids[:10]))}{' ...' if len(ids) > 10 else ''}"
+                          for name, ids in bad.items())
+        warnings.warn(f"{analysis}: totals beyond the range of a double (|total| > 1.8e308, from amounts that "
+                      f"are most likely wrong): {shown}. They are reported as inf/nan and left out of shares and "
+                      "classes; the ids are in result.attrs['overflow']", TotalOverflowWarning, stacklevel=3)
+    return out

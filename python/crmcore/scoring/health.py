@@ -10,12 +10,15 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._checks import number, whole
+from .._checks import weights as check_weights
 from ._columns import NS_PER_HOUR, Keys, column, floats, times_ns
 from .lifecycle import rhythm
-from .rfm import rfm
+from .rfm import _rfm
 
 __all__ = ["DEFAULT_HEALTH_WEIGHTS", "churn_risk", "health", "loyalty", "satisfaction"]
 
+_LOYALTY_PARTS = ("tenure_score", "regularity", "repeat_score")
 DEFAULT_HEALTH_WEIGHTS = {"retention": 0.35, "loyalty": 0.2, "value": 0.2, "satisfaction": 0.15, "service": 0.1}
 _NAT = np.iinfo(np.int64).min
 
@@ -62,6 +65,8 @@ def satisfaction(
     >>> satisfaction(surveys=surveys)["nps"].tolist()
     [0.0, 100.0]
     """
+    detractor_max = whole("satisfaction", "detractor_max", detractor_max, lo=0, hi=9)
+    promoter_min = whole("satisfaction", "promoter_min", promoter_min, lo=detractor_max + 1, hi=10)
     parts = []
     attrs: dict[str, Any] = {}
     if tickets is not None:
@@ -151,6 +156,8 @@ def loyalty(
     >>> loyalty(tx)["loyalty"].round(2).tolist()
     [0.89, 0.0]
     """
+    tenure_full_days = number("loyalty", "tenure_full_days", tenure_full_days, lo=0, lo_open=True)
+    w = {c: 1.0 for c in _LOYALTY_PARTS} | check_weights("loyalty", "weights", weights, _LOYALTY_PARTS)
     r = rhythm(tx, customer, date, None, as_of)
     n = r["purchases"].to_numpy()
     cv = r["cv_gap"].to_numpy()
@@ -162,7 +169,6 @@ def loyalty(
         },
         index=r.index,
     )
-    w = {c: 1.0 for c in components.columns} | dict(weights or {})
     out = r[["purchases", "tenure_days", "mean_gap", "cv_gap"]].join(components)
     out["loyalty"] = _weighted(components, w)
     return out
@@ -196,6 +202,8 @@ def churn_risk(
     >>> (churn_risk(tx, as_of="2024-02-15", prior_weight=0.5)["rhythm_risk"] > 0.9).tolist()
     [True, False]
     """
+    prior_weight = number("churn_risk", "prior_weight", prior_weight, lo=0)
+    alive_weight = number("churn_risk", "alive_weight", alive_weight, lo=0, hi=1)
     r = rhythm(tx, customer, date, None, as_of)
     mean_gap = r["mean_gap"].to_numpy()
     cv = r["cv_gap"].to_numpy()
@@ -236,7 +244,8 @@ def health(
     weighted mean of the components a customer has (missing ones, e.g. no
     survey, are left out and the weights of the others rescaled); the
     ``<component>_points`` columns show what each adds to it. ``weights``
-    default to :data:`DEFAULT_HEALTH_WEIGHTS`.
+    default to :data:`DEFAULT_HEALTH_WEIGHTS`. A spend total beyond the range
+    of a double ranks as the largest (:class:`~crmcore.scoring.TotalOverflowWarning`).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [50.0, 60.0, 5.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2023-01-01"])})
@@ -244,10 +253,11 @@ def health(
     >>> bool(h.loc[1, "health"] > h.loc[2, "health"])
     True
     """
-    w = dict(DEFAULT_HEALTH_WEIGHTS) | dict(weights or {})
+    w = dict(DEFAULT_HEALTH_WEIGHTS) | check_weights("health", "weights", weights, DEFAULT_HEALTH_WEIGHTS)
     risk = churn_risk(tx, customer, date, as_of, p_alive)
     loyal = loyalty(tx, customer, date, as_of)
-    value = rfm(tx, customer, date, amount, as_of, bins=100)["m_score"]
+    spend = _rfm(tx, customer, date, amount, as_of, 100, None, "first", "health")
+    value = spend["m_score"]
     components = pd.DataFrame(
         {
             "retention": 1.0 - risk["churn_risk"],
@@ -275,4 +285,6 @@ def health(
     for j, c in enumerate(components.columns):
         out[c + "_points"] = 100 * np.nan_to_num(components[c].to_numpy()) * weight_row[j] / total
     out["health"] = 100 * score
+    if "overflow" in spend.attrs:
+        out.attrs["overflow"] = spend.attrs["overflow"]
     return out

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import NS_PER_DAY, Keys, as_of_ns, column, floats, times_ns, timestamps, transactions
+from .._checks import number, whole
+from ._columns import NS_PER_DAY, Keys, as_of_ns, column, flag_overflow, floats, times_ns, timestamps, transactions
 
 __all__ = ["BUYER_TYPES", "STAGES", "classify", "deal_quadrants", "deal_summary", "lifecycle", "rhythm"]
 
@@ -34,13 +35,19 @@ def rhythm(
     purchases; NaN with one purchase) and ``cv_gap`` (their coefficient of
     variation, population std / mean; NaN with fewer than two gaps or when all
     gaps are zero). ``as_of`` defaults to one day after the latest purchase;
-    later purchases are ignored.
+    later purchases are ignored. An ``amount`` total beyond the range of a
+    double follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1], "amount": [1.0, 1.0, 1.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-31"])})
     >>> rhythm(tx).loc[1, ["mean_gap", "cv_gap"]].round(3).tolist()
     [15.0, 0.333]
     """
+    return _rhythm(tx, customer, date, amount, as_of, "rhythm")
+
+
+def _rhythm(tx, customer, date, amount, as_of, analysis: str) -> pd.DataFrame:
+    """:func:`rhythm`, naming ``analysis`` (the caller) in its overflow warning."""
     keys, ns, amt = transactions(tx, customer, date, amount)
     cut = as_of_ns(as_of)
     r = _core.purchase_rhythm(keys.codes, ns, amt, cut)
@@ -59,7 +66,7 @@ def rhythm(
         index=keys.index(r["customer"], customer),
     )
     out.attrs["as_of"] = pd.Timestamp(ref)
-    return out
+    return flag_overflow(out, ["amount"], analysis) if amount is not None else out
 
 
 def _referral_counts(referrals: Any, index: pd.Index) -> np.ndarray:
@@ -107,7 +114,10 @@ def classify(
     >>> classify(tx)["buyer_type"].tolist()
     ['regular', 'one-time']
     """
-    out = rhythm(tx, customer, date, amount, as_of)
+    regular_min_purchases = whole("classify", "regular_min_purchases", regular_min_purchases, lo=1)
+    regular_max_cv = number("classify", "regular_max_cv", regular_max_cv, lo=0)
+    active_days = number("classify", "active_days", active_days, lo=0)
+    out = _rhythm(tx, customer, date, amount, as_of, "classify")
     if customers is not None:
         out = out.reindex(out.index.union(pd.Index(customers.index, name=customer)))
         out["purchases"] = out["purchases"].fillna(0).astype(np.int64)
@@ -167,7 +177,12 @@ def lifecycle(
     >>> lifecycle(tx, customers=pd.Index([1, 2, 3]))["stage"].tolist()
     ['churned', 'new', 'prospect']
     """
-    out = rhythm(tx, customer, date, amount, as_of)
+    new_days, churn_days, at_risk_days, loyal_days = (
+        number("lifecycle", name, value, lo=0) for name, value in
+        (("new_days", new_days), ("churn_days", churn_days), ("at_risk_days", at_risk_days), ("loyal_days", loyal_days)))
+    at_risk_factor = number("lifecycle", "at_risk_factor", at_risk_factor, lo=0, lo_open=True)
+    loyal_purchases = whole("lifecycle", "loyal_purchases", loyal_purchases, lo=1)
+    out = _rhythm(tx, customer, date, amount, as_of, "lifecycle")
     if customers is not None:
         ids = customers.index if isinstance(customers, pd.DataFrame) else pd.Index(customers)
         out = out.reindex(out.index.union(pd.Index(ids, name=customer)))
@@ -239,6 +254,9 @@ def deal_quadrants(
     >>> deal_quadrants(deals, as_of="2024-01-01")["quadrant"].tolist()
     ['do first', 'later']
     """
+    urgent_days = number("deal_quadrants", "urgent_days", urgent_days, lo=0)
+    if important_amount is not None:
+        important_amount = number("deal_quadrants", "important_amount", important_amount)
     stages = column(deals, stage, "stage").astype("string").str.lower().str.strip()
     closed = column(deals, closed_at, "closed_at").notna().to_numpy() if closed_at in deals.columns else False
     won = stages.isin([s.lower() for s in won_stages]).fillna(False).to_numpy(dtype=bool)
@@ -281,6 +299,8 @@ def deal_summary(
     ``probability``; a missing probability counts as 0), ``won_amount``,
     ``do_first`` (open deals both important and urgent) and ``win_rate``
     (won / (won + lost)). ``quadrant_args`` go to :func:`deal_quadrants`.
+    Amount totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> deals = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [100.0, 50.0, 70.0],
     ...                       "stage": ["won", "proposal", "lost"], "probability": [1.0, 0.5, 0.0],
@@ -310,4 +330,4 @@ def deal_summary(
     out = pd.DataFrame(dict(zip(columns, r["sum"])), index=keys.index(r["key"], customer))
     decided = out["won"] + out["lost"]
     out["win_rate"] = (out["won"] / decided).where(decided > 0)
-    return out
+    return flag_overflow(out, ["pipeline", "weighted_pipeline", "won_amount"], "deal_summary")

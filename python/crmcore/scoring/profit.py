@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import Keys, column, floats, timestamps, transactions
+from .._checks import number
+from .._core import ValidationError
+from ._columns import Keys, column, flag_overflow, floats, timestamps, transactions
 
 __all__ = ["product_profit", "profit", "profit_by_period", "profit_tiers", "staff_performance"]
 
@@ -21,9 +23,40 @@ def _margin(profit: np.ndarray, revenue: np.ndarray) -> np.ndarray:
         return np.where(revenue != 0, profit / revenue, np.nan)
 
 
+def _difference(revenue: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """revenue - cost; inf - inf (both totals overflowed) is NaN without numpy's warning,
+    the overflow rule reports it."""
+    with np.errstate(invalid="ignore"):
+        return revenue - cost
+
+
+def _overall_margin(profit: np.ndarray, revenue: np.ndarray) -> float:
+    """Total profit / total revenue over the rows whose totals are finite.
+    The ratio does not change when both are scaled by the same power of two,
+    so they are summed scaled to at most 1: totals near the double range
+    cannot overflow it."""
+    finite = np.isfinite(profit) & np.isfinite(revenue)
+    top = float(np.abs(revenue[finite]).max()) if finite.any() else 0.0
+    if top == 0.0:
+        return np.nan
+    exponent = np.frexp(top)[1]
+    return float(np.ldexp(profit[finite], -exponent).sum() / np.ldexp(revenue[finite], -exponent).sum())
+
+
 def _sums(keys: Keys, columns: Sequence[np.ndarray], name: str) -> tuple[pd.Index, np.ndarray, list]:
     r = _core.group_stats(keys.codes, list(columns), False)
     return keys.index(r["key"], name), r["rows"], r["sum"]
+
+
+def _cutoffs(where: str, abc: Any) -> list:
+    """The ABC cut-offs: increasing shares in (0, 1]."""
+    try:
+        cutoffs = [float(c) for c in abc]
+    except (TypeError, ValueError):
+        raise ValidationError(f"{where}: abc must be a list of increasing shares in (0, 1], not {abc!r}") from None
+    if any(not 0 < c <= 1 for c in cutoffs) or any(b <= a for a, b in zip(cutoffs, cutoffs[1:])):
+        raise ValidationError(f"{where}: abc must be a list of increasing shares in (0, 1], not {abc!r}")
+    return cutoffs
 
 
 def _abc(values: np.ndarray, cutoffs: Sequence[float], labels: Sequence[str] | None = None) -> dict:
@@ -31,6 +64,7 @@ def _abc(values: np.ndarray, cutoffs: Sequence[float], labels: Sequence[str] | N
     if len(labels) != len(cutoffs) + 1:
         raise ValueError(f"{len(cutoffs)} cut-offs need {len(cutoffs) + 1} labels")
     r = _core.pareto_classes(np.ascontiguousarray(values, dtype=np.float64), [float(c) for c in cutoffs])
+    # A value that is not finite (an overflowed total) has class -1: missing.
     r["label"] = pd.Categorical.from_codes(r["cls"].astype(np.int64), categories=labels, ordered=True)
     return r
 
@@ -50,20 +84,22 @@ def profit(
     ``first_purchase``, ``last_purchase``, ``share`` of the total positive
     profit, and the Pareto class ``abc``: A = the top customers making the
     first ``abc[0]`` (80%) of profit, B up to ``abc[1]`` (95%), C the rest
-    (and everyone with no positive profit).
+    (and everyone with no positive profit). Totals beyond the range of a
+    double follow the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [10.0, 20.0, 5.0], "cost": [6.0, 12.0, 1.0]})
     >>> profit(tx)["profit"].tolist()
     [12.0, 4.0]
     """
+    cutoffs = _cutoffs("profit", abc)
     keys, ns, amt = transactions(tx, customer, date, amount)
     cst = floats(column(tx, cost, "cost"))
     index, rows, (revenue, costs) = _sums(keys, [amt, cst], customer)
     spans = _core.purchase_rhythm(keys.codes, ns, None, None)
-    gain = revenue - costs
-    classes = _abc(gain, abc)
-    return pd.DataFrame(
+    gain = _difference(revenue, costs)
+    classes = _abc(gain, cutoffs)
+    out = pd.DataFrame(
         {
             "orders": rows,
             "revenue": revenue,
@@ -77,6 +113,7 @@ def profit(
         },
         index=index,
     )
+    return flag_overflow(out, ["revenue", "cost", "profit"], "profit")
 
 
 def profit_by_period(
@@ -96,17 +133,23 @@ def profit_by_period(
     without purchases shows as zero profit (and as a fall in ``change``).
     ``change`` is profit minus the previous period's profit (NaN in a
     customer's first period); ``pct_change`` divides it by the absolute
-    previous profit (NaN when that was zero).
+    previous profit (NaN when that was zero). Totals beyond the range of a
+    double follow the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1], "date": pd.to_datetime(["2023-05-01", "2024-02-01"]),
     ...                    "amount": [10.0, 30.0], "cost": [5.0, 10.0]})
     >>> profit_by_period(tx)["change"].tolist()
     [nan, 15.0]
     """
+    return _profit_by_period(tx, customer, date, amount, cost, freq, "profit_by_period")
+
+
+def _profit_by_period(tx, customer, date, amount, cost, freq, analysis: str) -> pd.DataFrame:
+    """:func:`profit_by_period`, naming ``analysis`` (the caller) in its overflow warning."""
     try:
         code = _FREQS[str(freq).upper()]
     except KeyError:
-        raise ValueError(f"freq must be 'Y', 'Q' or 'M', not {freq!r}") from None
+        raise ValidationError(f"{analysis}: freq must be 'Y', 'Q' or 'M', not {freq!r}") from None
     keys, ns, amt = transactions(tx, customer, date, amount)
     r = _core.profit_by_period(keys.codes, ns, amt, floats(column(tx, cost, "cost")), code)
     periods = pd.PeriodIndex.from_ordinals(r["period"], freq=code)
@@ -114,7 +157,7 @@ def profit_by_period(
     previous = r["profit"] - r["change"]
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(previous != 0, r["change"] / np.abs(previous), np.nan)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "orders": r["orders"],
             "revenue": r["revenue"],
@@ -126,6 +169,7 @@ def profit_by_period(
         },
         index=index,
     )
+    return flag_overflow(out, ["revenue", "cost", "profit"], analysis)
 
 
 def profit_tiers(
@@ -152,25 +196,34 @@ def profit_tiers(
     ``tier``: "super" for the top ``super_top`` (1%) of customers, "VIP" for
     the rest of the top ``vip_top`` (10%), "normal" otherwise; only customers
     with positive profit can be super or VIP. The period is in
-    ``result.attrs["period"]``.
+    ``result.attrs["period"]``. A profit beyond the range of a double follows
+    the rule of :class:`~crmcore.scoring.TotalOverflowWarning` (no class, no
+    tier).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]})
     >>> profit_tiers(tx, vip_top=0.5, super_top=0.2)["tier"].tolist()
     ['super', 'VIP', 'normal']
     """
-    per = profit_by_period(tx, customer, date, amount, cost, freq)
+    cutoffs = _cutoffs("profit_tiers", abc)
+    vip_top = number("profit_tiers", "vip_top", vip_top, lo=0, hi=1)
+    super_top = number("profit_tiers", "super_top", super_top, lo=0, hi=vip_top)
+    per = _profit_by_period(tx, customer, date, amount, cost, freq, "profit_tiers")
     periods = per.index.get_level_values("period")
-    chosen = periods.max() if period is None else pd.Period(period, freq=periods.freq)
+    try:
+        chosen = periods.max() if period is None else pd.Period(period, freq=periods.freq)
+    except (ValueError, TypeError) as e:
+        raise ValidationError(f"profit_tiers: period {period!r} is not a {freq} period: {e}") from None
     # Every customer seen up to the chosen period has a row for it (the
     # periods are dense), with zero profit when they did not buy.
     last = per[periods == chosen]
     gain = last["profit"].to_numpy()
-    classes = _abc(gain, abc)
+    classes = _abc(gain, cutoffs)
     n = len(gain)
     rank = classes["rank"]
     positive = gain > 0
     tier = np.where(positive & (rank <= np.ceil(super_top * n)), 2, np.where(positive & (rank <= np.ceil(vip_top * n)), 1, 0))
+    tier[classes["cls"] < 0] = -1  # an overflowed profit has no class and no tier
     out = pd.DataFrame(
         {
             "profit": gain,
@@ -183,7 +236,8 @@ def profit_tiers(
         index=last.index.get_level_values(0),
     )
     out.attrs["period"] = chosen
-    return out
+    # The warning named every period's overflow; the attrs list this period's.
+    return flag_overflow(out, ["profit"], "profit_tiers", warn=False)
 
 
 def product_profit(
@@ -204,12 +258,15 @@ def product_profit(
     ``margin`` (profit rate = profit / revenue), ``share`` of total positive
     profit and ``abc`` class; lines whose cost stays unknown count in
     ``revenue`` but are left out of ``cost``, ``profit`` and ``margin``.
+    Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> lines = pd.DataFrame({"product_id": [7, 7, 8], "quantity": [1.0, 2.0, 1.0],
     ...                       "unit_price": [10.0, 10.0, 50.0], "unit_cost": [4.0, 4.0, 45.0]})
     >>> product_profit(lines)["margin"].round(2).tolist()
     [0.6, 0.1]
     """
+    cutoffs = _cutoffs("product_profit", abc)
     keys = Keys(column(lines, product, "product"), "order_lines")
     qty = floats(column(lines, quantity, "quantity"))
     unit_price = floats(column(lines, price, "price"))
@@ -217,15 +274,16 @@ def product_profit(
     if products is not None and "unit_cost" in products.columns:
         fallback = floats(pd.Series(column(lines, product, "product")).map(products["unit_cost"]))
         unit_cost = np.where(np.isnan(unit_cost), fallback, unit_cost)
-    revenue_line = qty * unit_price
+    with np.errstate(over="ignore"):  # a line beyond the double range: inf, reported by the overflow rule
+        revenue_line = qty * unit_price
+        cost_line = qty * unit_cost
     known = ~np.isnan(unit_cost)
-    cost_line = qty * unit_cost
     index, rows, (q, revenue, known_revenue, costs) = _sums(
         keys, [qty, revenue_line, np.where(known, revenue_line, np.nan), cost_line], product
     )
-    gain = known_revenue - costs
-    classes = _abc(np.nan_to_num(gain), abc)
-    return pd.DataFrame(
+    gain = _difference(known_revenue, costs)
+    classes = _abc(gain, cutoffs)
+    out = pd.DataFrame(
         {
             "lines": rows,
             "quantity": q,
@@ -238,6 +296,7 @@ def product_profit(
         },
         index=index,
     )
+    return flag_overflow(out, ["quantity", "revenue", "cost", "profit"], "product_profit")
 
 
 def staff_performance(
@@ -254,6 +313,9 @@ def staff_performance(
     colleagues' sales), ``weighted_sales`` (revenue x margin_index: sales
     counted at what they earn, so a high-revenue low-margin seller does not
     outrank a profitable one) and ``rank`` by weighted sales (1 = best).
+    Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`; the overall margin is of
+    the other staff members' sales.
 
     >>> orders = pd.DataFrame({"staff_id": [1, 1, 2], "amount": [100.0, 100.0, 150.0],
     ...                        "cost": [90.0, 90.0, 75.0]})
@@ -267,15 +329,16 @@ def staff_performance(
     index, rows, (revenue, costs) = _sums(
         keys, [floats(column(orders, amount, "amount")), floats(column(orders, cost, "cost"))], staff
     )
-    gain = revenue - costs
+    gain = _difference(revenue, costs)
     margin = _margin(gain, revenue)
-    overall = gain.sum() / revenue.sum() if revenue.sum() else np.nan
+    overall = _overall_margin(gain, revenue)
     margin_index = margin / overall if overall else np.full_like(margin, np.nan)
-    weighted = revenue * margin_index
+    with np.errstate(invalid="ignore"):  # inf x 0 for an overflowed revenue: NaN, flagged below
+        weighted = revenue * margin_index
     order = np.argsort(-np.nan_to_num(weighted, nan=-np.inf), kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "orders": rows,
             "revenue": revenue,
@@ -288,3 +351,4 @@ def staff_performance(
         },
         index=index,
     )
+    return flag_overflow(out, ["revenue", "cost", "profit"], "staff_performance")

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import as_of_ns, timestamps, transactions
+from .._checks import whole
+from .._core import ValidationError
+from ._columns import as_of_ns, flag_overflow, timestamps, transactions
 
 __all__ = ["DEFAULT_SEGMENTS", "rfm", "segment"]
 
@@ -41,6 +43,7 @@ def segment(r_score: Any, f_score: Any, bins: int = 5, segments: Sequence | None
     >>> list(segment([5, 1], [5, 1]))
     ['champions', 'lost']
     """
+    bins = whole("segment", "bins", bins, lo=1, hi=100)
     r = np.asarray(r_score, dtype=np.int32)
     f = np.asarray(f_score, dtype=np.int32)
     if segments is None:
@@ -98,15 +101,24 @@ def rfm(
     With ``ties="min"`` every customer of a run of equal values gets the score
     of the run's first (lowest-ranked) member, so equal values always share a
     score (bins may then be uneven). ``segments`` is the grid of
-    :func:`segment`.
+    :func:`segment`. A ``monetary`` total beyond the range of a double
+    follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [10.0, 5.0, 40.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"])})
     >>> rfm(tx)[["recency", "frequency", "monetary"]].to_dict("index")[1]
     {'recency': 1.0, 'frequency': 2, 'monetary': 15.0}
     """
+    return _rfm(tx, customer, date, amount, as_of, bins, segments, ties, "rfm")
+
+
+def _rfm(tx, customer, date, amount, as_of, bins, segments, ties, analysis: str) -> pd.DataFrame:
+    """:func:`rfm`, naming ``analysis`` (the caller) in its overflow warning."""
+    bins = whole(analysis, "bins", bins, lo=1, hi=100)
+    if ties not in ("first", "min"):
+        raise ValidationError(f"{analysis}: ties must be 'first' or 'min', not {ties!r}")
     keys, ns, amt = transactions(tx, customer, date, amount)
-    r = _core.rfm(keys.codes, ns, amt, as_of_ns(as_of), int(bins), ties)
+    r = _core.rfm(keys.codes, ns, amt, as_of_ns(as_of), bins, ties)
     out = pd.DataFrame(
         {
             "recency": r["recency"],
@@ -121,4 +133,4 @@ def rfm(
     )
     out["segment"] = segment(out["r_score"].to_numpy(), out["f_score"].to_numpy(), bins, segments)
     out.attrs["as_of"] = pd.Timestamp(r["as_of"])
-    return out
+    return flag_overflow(out, ["monetary"], analysis)

@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._checks import number, whole
+from .._core import ValidationError
 from .affinity import product_affinity
 from .health import churn_risk, health, loyalty, satisfaction
-from .lifecycle import classify, deal_quadrants, deal_summary, lifecycle
+from .lifecycle import classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
+from ._columns import flag_overflow
 from .rfm import rfm
 
 __all__ = ["NOT_PURCHASES", "ScoringMethods"]
@@ -21,6 +24,12 @@ NOT_PURCHASES = ("cancelled", "canceled", "returned", "refunded", "void")
 # What the analyses read of an order; the other fields (text mostly) would
 # only slow the read of a large store.
 PURCHASE_COLUMNS = ["customer_id", "ordered_at", "amount", "cost", "status", "staff_id"]
+
+
+def _with_attrs(frame: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a join or reindex of an analysis' result) with that result's attrs."""
+    frame.attrs.update(source.attrs)
+    return frame
 
 
 class ScoringMethods:
@@ -43,7 +52,9 @@ class ScoringMethods:
         """Order lines with a unit cost: the line's own, else the product's."""
         lines = self.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
         products = self.frame("products", columns=["unit_cost"])
-        cost = lines["unit_cost"].fillna(lines["product_id"].map(products["unit_cost"]))
+        # Both as plain float64: a nullable fill for a float64 column is deprecated in pandas.
+        fallback = lines["product_id"].map(products["unit_cost"]).astype(np.float64)
+        cost = lines["unit_cost"].astype(np.float64).fillna(fallback)
         return lines.assign(unit_cost=cost.astype(np.float64))
 
     def _costed_purchases(self, exclude_status: Sequence[str]) -> pd.DataFrame:
@@ -54,7 +65,8 @@ class ScoringMethods:
         cost = orders["cost"]
         if cost.isna().any():
             lines = self._lines()
-            line_cost = (lines["quantity"] * lines["unit_cost"]).to_numpy(dtype=np.float64)
+            with np.errstate(over="ignore"):  # inf beyond the double range: the overflow rule reports it
+                line_cost = (lines["quantity"] * lines["unit_cost"]).to_numpy(dtype=np.float64)
             keys = lines["order_id"].to_numpy(dtype=np.int64)
             r = _core.group_stats(keys, [line_cost], False)
             known = pd.Series(np.where(r["count"][0] > 0, r["sum"][0], np.nan), index=r["key"])
@@ -158,7 +170,7 @@ class ScoringMethods:
         """
         out = product_profit(self._lines(), abc=abc)
         products = self.frame("products")
-        return products[["sku", "name", "category"]].reindex(out.index).join(out)
+        return _with_attrs(products[["sku", "name", "category"]].reindex(out.index).join(out), out)
 
     def staff_performance(self, exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
         """:func:`crmcore.scoring.staff_performance` over the stored orders,
@@ -173,7 +185,7 @@ class ScoringMethods:
         """
         out = staff_performance(self._costed_purchases(exclude_status))
         staff = self.frame("staff")
-        return staff[["name", "team"]].reindex(out.index).join(out)
+        return _with_attrs(staff[["name", "team"]].reindex(out.index).join(out), out)
 
     def classify(self, as_of: Any = None, regular_min_purchases: int = 4, regular_max_cv: float = 0.75,
                  active_days: float = 365.0, exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
@@ -245,7 +257,7 @@ class ScoringMethods:
         counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
         counts["win_rate"] = out["win_rate"].reindex(customers)
         counts.index.name = "id"
-        return counts
+        return _with_attrs(counts, out)
 
     def satisfaction(self, promoter_min: int = 9, detractor_max: int = 6,
                      exclude_status: Sequence[str] = NOT_PURCHASES) -> pd.DataFrame:
@@ -259,7 +271,8 @@ class ScoringMethods:
         >>> float(db.satisfaction().loc[cid, "nps"])
         100.0
         """
-        purchases = rfm(self._purchases(exclude_status), "customer_id", "ordered_at", "amount")["frequency"]
+        # Counts only: the amounts play no part here.
+        purchases = rhythm(self._purchases(exclude_status), "customer_id", "ordered_at", None)["purchases"]
         return satisfaction(self.frame("tickets"), self.frame("surveys"), purchases=purchases,
                             promoter_min=promoter_min, detractor_max=detractor_max)
 
@@ -287,7 +300,10 @@ class ScoringMethods:
         columns, ``p_alive``, ``expected_purchases`` over the next ``horizon``
         periods, ``expected_spend`` per purchase (NaN for one-time buyers,
         whom Gamma-Gamma does not model) and ``clv``, the discounted value of
-        the next ``months`` months. The fitted models are in ``df.attrs``.
+        the next ``months`` months. The fitted models are in ``df.attrs``. A
+        spend total beyond the range of a double follows the rule of
+        :class:`~crmcore.scoring.TotalOverflowWarning`; those customers get no
+        ``expected_spend`` or ``clv`` and stay out of the Gamma-Gamma fit.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -297,7 +313,15 @@ class ScoringMethods:
         True
         """
         from ..clv import BetaGeoFitter, GammaGammaFitter, summary_data_from_transaction_data
+        from ..clv.fitters import _MONTH_IN
 
+        # Checked before the fits, which take a while and would fail late.
+        if freq not in _MONTH_IN:
+            raise ValidationError(f"lifetime_value: freq must be one of {sorted(_MONTH_IN)}, not {freq!r}")
+        horizon = number("lifetime_value", "horizon", horizon, lo=0, lo_open=True)
+        months = whole("lifetime_value", "months", months, lo=1, hi=100_000)
+        discount_rate = number("lifetime_value", "discount_rate", discount_rate, lo=0)
+        penalizer_coef = number("lifetime_value", "penalizer_coef", penalizer_coef, lo=0)
         orders = self._purchases(exclude_status)
         summary = summary_data_from_transaction_data(orders, "customer_id", "ordered_at", "amount", freq=freq,
                                                      observation_period_end=as_of)
@@ -306,7 +330,10 @@ class ScoringMethods:
         out = summary.copy()
         out["p_alive"] = bgf.conditional_probability_alive(f, r, T)
         out["expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, T)
-        repeat = f > 0
+        # A spend total beyond the double range has no mean to model: those customers are
+        # left out of the Gamma-Gamma fit (so they cannot wreck it for everyone) and reported.
+        flag_overflow(out, ["monetary_value"], "lifetime_value")
+        repeat = (f > 0) & np.isfinite(summary["monetary_value"])
         ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f[repeat], summary.loc[repeat, "monetary_value"])
         out["expected_spend"] = np.nan
         out.loc[repeat, "expected_spend"] = ggf.conditional_expected_average_profit(
