@@ -70,6 +70,13 @@ TEST(ScoringRfm, RecencyFrequencyMonetary) {
   r = rfm(cust.data(), date.data(), amount.data(), 4, 6 * D, 5, Ties::First, cancel);
   EXPECT_EQ(r.customer, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(r.recency, (std::vector<double>{1, 3}));
+  // The default point is midnight after the latest purchase, also for a time of day (and before 1970).
+  const std::vector<int64_t> noon{9 * D + D / 2, -3 * D + D / 2};
+  r = rfm(cust.data(), noon.data(), amount.data(), 2, std::nullopt, 5, Ties::First, cancel);
+  EXPECT_EQ(r.as_of, 10 * D);
+  const std::vector<int64_t> before{-3 * D + D / 2, -5 * D};
+  r = rfm(cust.data(), before.data(), amount.data(), 2, std::nullopt, 5, Ties::First, cancel);
+  EXPECT_EQ(r.as_of, -2 * D);
 }
 
 TEST(ScoringRfm, MissingAmountNamesTheRow) {
@@ -108,6 +115,11 @@ TEST(ScoringProfit, DensePeriodsWithChange) {
   EXPECT_EQ(p.change[1], -6);
   EXPECT_EQ(p.change[2], 3);
   EXPECT_TRUE(std::isnan(p.change[3]));
+  // Through a later period (the period of as_of): silence shows as zero profit up to it.
+  p = profit_by_period(cust.data(), date.data(), amount.data(), cost.data(), 3, Period::Year, cancel, 56);
+  EXPECT_EQ(p.period, (std::vector<int64_t>{53, 54, 55, 56, 55, 56}));
+  EXPECT_EQ(p.profit, (std::vector<double>{6, 0, 3, 0, 2, 0}));
+  EXPECT_EQ(p.change[3], -3);
 }
 
 TEST(ScoringProfit, ParetoClassesIncludeTheCrossingItem) {

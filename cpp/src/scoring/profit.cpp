@@ -30,14 +30,15 @@ int64_t period_ordinal(int64_t ns, Period period) {
 }
 
 ProfitPeriods profit_by_period(const int64_t* customer, const int64_t* date, const double* amount,
-                               const double* cost, size_t n, Period period, Cancel& cancel) {
+                               const double* cost, size_t n, Period period, Cancel& cancel,
+                               std::optional<int64_t> last_period) {
   require_times(date, n, "transactions", "date");
   require_finite(amount, n, "transactions", "amount");
   require_finite(cost, n, "transactions", "cost");
   const Groups groups = group_keys(customer, n, cancel);
   std::vector<int64_t> ord(n);
   std::vector<int64_t> first(groups.size(), std::numeric_limits<int64_t>::max());
-  int64_t latest = std::numeric_limits<int64_t>::min();
+  int64_t latest = last_period ? *last_period : std::numeric_limits<int64_t>::min();
   for (size_t i = 0; i < n; ++i) {
     ord[i] = period_ordinal(date[i], period);
     first[groups.code[i]] = std::min(first[groups.code[i]], ord[i]);

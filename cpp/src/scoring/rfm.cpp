@@ -162,7 +162,9 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
     out.monetary.push_back(acc[g].sum.sum);
     latest = std::max(latest, acc[g].last);
   }
-  out.as_of = as_of ? *as_of : (out.customer.empty() ? 0 : latest + kNsPerDay);
+  // By default the end of the data: midnight after the latest purchase, so the
+  // last day counts in full (the same point every analysis defaults to).
+  out.as_of = as_of ? *as_of : (out.customer.empty() ? 0 : latest - ((latest % kNsPerDay) + kNsPerDay) % kNsPerDay + kNsPerDay);
   const size_t m = out.customer.size();
   out.recency.resize(m);
   for (size_t g = 0; g < m; ++g)

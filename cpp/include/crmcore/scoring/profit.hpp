@@ -2,6 +2,7 @@
 // Profit contribution per customer and calendar period, and Pareto (ABC)
 // classes over any per-customer value.
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "crmcore/cancel.hpp"
@@ -24,8 +25,11 @@ struct ProfitPeriods {
   std::vector<double> change;  // profit minus the previous period's; NaN in the first period
 };
 
+// Rows run to the latest period in the data, or to last_period when that is
+// later (the period of the analysis' as_of, so silence up to it shows).
 ProfitPeriods profit_by_period(const int64_t* customer, const int64_t* date, const double* amount,
-                               const double* cost, size_t n, Period period, Cancel& cancel);
+                               const double* cost, size_t n, Period period, Cancel& cancel,
+                               std::optional<int64_t> last_period = std::nullopt);
 
 struct ParetoClasses {
   std::vector<int8_t> cls;          // 0 = A, 1 = B, ...; non-positive values get the last class,
