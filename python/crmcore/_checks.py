@@ -12,7 +12,7 @@ import numpy as np
 
 from ._core import ValidationError
 
-__all__ = ["number", "whole", "statuses", "weights"]
+__all__ = ["number", "whole", "weights"]
 
 
 def _fail(where: str, name: str, rule: str, value: Any) -> ValidationError:
@@ -60,24 +60,6 @@ def whole(where: str, name: str, value: Any, lo: int | None = None, hi: int | No
     if not math.isfinite(x) or x != math.floor(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
         raise _fail(where, name, rule, value)
     return int(x)
-
-
-def statuses(where: str, name: str, value: Any) -> tuple:
-    """A collection of status labels (a single string is one label, not its letters).
-
-    >>> statuses("rfm", "exclude_status", "cancelled")
-    ('cancelled',)
-    """
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, Iterable) or isinstance(value, Mapping):
-        raise _fail(where, name, "a status or a list of statuses", value)
-    out = tuple(value)
-    if not all(isinstance(s, str) for s in out):
-        raise _fail(where, name, "a list of status texts", value)
-    return out
 
 
 def weights(where: str, name: str, value: Mapping | None, known: Iterable[str]) -> dict:

@@ -40,6 +40,12 @@ class Keys:
             codes, self.labels = pd.factorize(np.asarray(s, dtype=object), sort=True)
             self.codes = codes.astype(np.int64)
 
+    def subset(self, mask: np.ndarray) -> "Keys":
+        """The keys of the rows in ``mask``, with the same labels."""
+        out = object.__new__(Keys)
+        out.name, out.labels, out.codes = self.name, self.labels, self.codes[mask]
+        return out
+
     def index(self, codes: np.ndarray, name: str | None = None) -> pd.Index:
         values = codes if self.labels is None else np.asarray(self.labels)[codes]
         return pd.Index(values, name=name if name is not None else self.name)
@@ -79,8 +85,70 @@ def as_of_ns(as_of: Any) -> int | None:
     return int(ts.as_unit("ns").value)
 
 
+def end_of_data(ns: np.ndarray) -> int | None:
+    """The default ``as_of`` of every analysis: midnight (UTC) after the
+    latest of the given times, so the last day of data counts in full (for
+    whole-day dates, one day after the latest). None without any time."""
+    known = ns[ns != np.iinfo(np.int64).min]
+    if not len(known):
+        return None
+    latest = int(known.max())
+    return latest - latest % NS_PER_DAY + NS_PER_DAY
+
+
+def resolve_as_of(as_of: Any, ns: np.ndarray) -> int:
+    """``as_of`` in ns: the given point, or :func:`end_of_data` of ``ns``
+    (the epoch when there are no rows at all)."""
+    given = as_of_ns(as_of)
+    if given is not None:
+        return given
+    end = end_of_data(ns)
+    return 0 if end is None else end
+
+
+def stamp(out: pd.DataFrame, as_of: int, start: Any = None) -> pd.DataFrame:
+    """Records on a result the point it describes and the window of data it
+    read: ``attrs["as_of"]`` and ``attrs["window"]`` = (first time read or
+    the window's start, as_of); rows after as_of are never read."""
+    as_of_ts = pd.Timestamp(as_of)
+    if start is not None and not isinstance(start, pd.Timestamp):
+        known = np.asarray(start)[(np.asarray(start) != np.iinfo(np.int64).min) & (np.asarray(start) <= as_of)]
+        start = pd.Timestamp(int(known.min())) if len(known) else None
+    out.attrs["as_of"] = as_of_ts
+    out.attrs["window"] = (start, as_of_ts)
+    return out
+
+
 def timestamps(ns: np.ndarray) -> np.ndarray:
     return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
+
+
+def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_of: Any):
+    """The rows of a transactions frame up to ``as_of`` (default: the end of
+    its data) as (customer keys, date ns, [value columns], as_of ns). The
+    whole frame is checked first, so an error names the frame's own row."""
+    ids = column(tx, customer, "customer")
+    missing = np.flatnonzero(pd.isna(np.asarray(ids, dtype=object)))
+    if len(missing):
+        raise ValidationError(f"transactions row {int(missing[0])}, field '{customer}': the id is missing")
+    ns = times_ns(column(tx, date, "date"))
+    missing = np.flatnonzero(ns == np.iinfo(np.int64).min)
+    if len(missing):
+        raise ValidationError(f"transactions row {int(missing[0])}, field '{date}': is missing (NaT)")
+    cols = []
+    for name in values:
+        v = floats(column(tx, name, name))
+        bad = np.flatnonzero(~np.isfinite(v))
+        if len(bad):
+            raise ValidationError(f"transactions row {int(bad[0])}, field '{name}': is missing or not finite")
+        cols.append(v)
+    cut = resolve_as_of(as_of, ns)
+    keep = ns <= cut
+    if not keep.all():
+        ids, ns, cols = ids[keep], ns[keep], [v[keep] for v in cols]
+    keys = Keys(ids, "transactions")
+    keys.name = customer
+    return keys, ns, cols, cut
 
 
 def transactions(tx: pd.DataFrame, customer: str, date: str, amount: str | None = None):

@@ -171,6 +171,7 @@ def loyalty(
     )
     out = r[["purchases", "tenure_days", "mean_gap", "cv_gap"]].join(components)
     out["loyalty"] = _weighted(components, w)
+    out.attrs.update(r.attrs)  # the point and window of the rhythm read (a join drops them)
     return out
 
 
@@ -285,6 +286,5 @@ def health(
     for j, c in enumerate(components.columns):
         out[c + "_points"] = 100 * np.nan_to_num(components[c].to_numpy()) * weight_row[j] / total
     out["health"] = 100 * score
-    if "overflow" in spend.attrs:
-        out.attrs["overflow"] = spend.attrs["overflow"]
+    out.attrs.update(spend.attrs)  # the point, the window and any overflowed spend
     return out

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._core import ValidationError
 from .._checks import number, whole
-from ._columns import NS_PER_DAY, Keys, as_of_ns, column, flag_overflow, floats, times_ns, timestamps, transactions
+from ._columns import (NS_PER_DAY, Keys, as_of_ns, column, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
+                       times_ns, timestamps, transactions)
+from ._status import LOST, WON, _normalized, deal_outcome
 
 __all__ = ["BUYER_TYPES", "STAGES", "classify", "deal_quadrants", "deal_summary", "lifecycle", "rhythm"]
 
@@ -34,8 +37,9 @@ def rhythm(
     purchase to ``as_of``), ``mean_gap`` (mean days between consecutive
     purchases; NaN with one purchase) and ``cv_gap`` (their coefficient of
     variation, population std / mean; NaN with fewer than two gaps or when all
-    gaps are zero). ``as_of`` defaults to one day after the latest purchase;
-    later purchases are ignored. An ``amount`` total beyond the range of a
+    gaps are zero). ``as_of`` defaults to the end of the data (midnight after
+    the latest purchase); later purchases are ignored; the point and window
+    are in ``result.attrs["as_of"]`` and ``["window"]``. An ``amount`` total beyond the range of a
     double follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1], "amount": [1.0, 1.0, 1.0],
@@ -49,9 +53,8 @@ def rhythm(
 def _rhythm(tx, customer, date, amount, as_of, analysis: str) -> pd.DataFrame:
     """:func:`rhythm`, naming ``analysis`` (the caller) in its overflow warning."""
     keys, ns, amt = transactions(tx, customer, date, amount)
-    cut = as_of_ns(as_of)
-    r = _core.purchase_rhythm(keys.codes, ns, amt, cut)
-    ref = cut if cut is not None else (int(r["last"].max()) + NS_PER_DAY if len(r["last"]) else 0)
+    ref = resolve_as_of(as_of, ns)
+    r = _core.purchase_rhythm(keys.codes, ns, amt, ref)
     out = pd.DataFrame(
         {
             "purchases": r["purchases"],
@@ -65,7 +68,7 @@ def _rhythm(tx, customer, date, amount, as_of, analysis: str) -> pd.DataFrame:
         },
         index=keys.index(r["customer"], customer),
     )
-    out.attrs["as_of"] = pd.Timestamp(ref)
+    stamp(out, ref, ns)
     return flag_overflow(out, ["amount"], analysis) if amount is not None else out
 
 
@@ -236,18 +239,27 @@ def deal_quadrants(
     as_of: Any = None,
     important_amount: float | None = None,
     urgent_days: float = 30.0,
-    won_stages: Sequence[str] = ("won", "closed won", "closed_won"),
-    lost_stages: Sequence[str] = ("lost", "closed lost", "closed_lost"),
+    won_stages: Sequence[str] | None = None,
+    lost_stages: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Status of each deal and its importance / urgency quadrant.
+    """Status of each deal at ``as_of`` and its importance / urgency quadrant.
 
-    ``status`` is "won" or "lost" when the stage says so, "closed" when
-    ``closed_at`` is set otherwise, else "open". For open deals, ``important``
-    means amount >= ``important_amount`` (default: the median amount of the
-    open deals), ``urgent`` means expected to close within ``urgent_days`` of
-    ``as_of`` (default now) or already overdue; ``quadrant`` is "do first"
-    (both), "plan" (important only), "quick win" (urgent only) or "later".
-    Closed deals get no quadrant. Indexed like ``deals``.
+    ``status`` is "won" or "lost" when the stage says so (by
+    :data:`~crmcore.scoring.DEAL_STAGE`, or the ``won_stages`` /
+    ``lost_stages`` given), "closed" when ``closed_at`` is set otherwise, else
+    "open"; a deal whose ``closed_at`` is after ``as_of`` was still open then.
+    For open deals, ``important`` means amount >= ``important_amount``
+    (default: the median amount of the open deals), ``urgent`` means expected
+    to close within ``urgent_days`` of ``as_of`` or already overdue;
+    ``quadrant`` is "do first" (both), "plan" (important only), "quick win"
+    (urgent only) or "later". Closed deals get no quadrant. Indexed like
+    ``deals``.
+
+    ``as_of`` defaults to the end of the data, midnight after the latest
+    ``closed_at`` (the store's ``db.deal_quadrants`` uses the store's end of
+    data); urgency is never measured from today's clock, so an old data set
+    does not make every deal overdue. Without any ``closed_at``, give
+    ``as_of``. The point used is in ``result.attrs["as_of"]``.
 
     >>> deals = pd.DataFrame({"amount": [1000.0, 10.0], "stage": ["negotiating", "potential"],
     ...                       "expected_close": pd.to_datetime(["2024-01-10", "2024-06-01"])})
@@ -257,23 +269,37 @@ def deal_quadrants(
     urgent_days = number("deal_quadrants", "urgent_days", urgent_days, lo=0)
     if important_amount is not None:
         important_amount = number("deal_quadrants", "important_amount", important_amount)
-    stages = column(deals, stage, "stage").astype("string").str.lower().str.strip()
-    closed = column(deals, closed_at, "closed_at").notna().to_numpy() if closed_at in deals.columns else False
-    won = stages.isin([s.lower() for s in won_stages]).fillna(False).to_numpy(dtype=bool)
-    lost = stages.isin([s.lower() for s in lost_stages]).fillna(False).to_numpy(dtype=bool)
+    nat = np.iinfo(np.int64).min
+    closed_ns = times_ns(column(deals, closed_at, "closed_at"), "closed_at") if closed_at in deals.columns \
+        else np.full(len(deals), nat, dtype=np.int64)
+    if as_of is None and end_of_data(closed_ns) is None:
+        raise ValidationError("deal_quadrants: give as_of: no deal has a closed_at that places the end of the "
+                              "data, and today's clock would make an old data set all overdue")
+    now = resolve_as_of(as_of, closed_ns)
+    stages = column(deals, stage, "stage")
+    outcome = deal_outcome(stages)
+
+    def says(given: Sequence[str] | None, meaning: str) -> np.ndarray:
+        if given is None:  # the shared table
+            return outcome == meaning
+        return _normalized(stages).isin(_normalized(pd.Series(list(given)))).fillna(False).to_numpy(dtype=bool)
+
+    closed_later = (closed_ns != nat) & (closed_ns > now)
+    closed = (closed_ns != nat) & ~closed_later
+    won = says(won_stages, WON) & ~closed_later
+    lost = says(lost_stages, LOST) & ~closed_later
     status = np.select([won, lost, closed], ["won", "lost", "closed"], default="open")
     open_ = status == "open"
     value = floats(column(deals, amount, "amount"))
     threshold = np.nanmedian(value[open_]) if important_amount is None and open_.any() else important_amount
-    now = as_of_ns(as_of if as_of is not None else pd.Timestamp.now())
     due = times_ns(column(deals, expected_close, "expected_close"), "expected_close")
-    days_left = np.where(due == np.iinfo(np.int64).min, np.nan, (due - now) / NS_PER_DAY)
+    days_left = np.where(due == nat, np.nan, (due - now) / NS_PER_DAY)
     important = open_ & (value >= (threshold if threshold is not None else np.inf))
     urgent = open_ & (days_left <= urgent_days)
     quadrant = np.select(
         [~open_, important & urgent, important, urgent], [None, "do first", "plan", "quick win"], default="later"
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "status": status,
             "amount": value,
@@ -284,6 +310,7 @@ def deal_quadrants(
         },
         index=deals.index,
     )
+    return stamp(out, now)
 
 
 def deal_summary(
@@ -330,4 +357,5 @@ def deal_summary(
     out = pd.DataFrame(dict(zip(columns, r["sum"])), index=keys.index(r["key"], customer))
     decided = out["won"] + out["lost"]
     out["win_rate"] = (out["won"] / decided).where(decided > 0)
+    out.attrs.update(q.attrs)
     return flag_overflow(out, ["pipeline", "weighted_pipeline", "won_amount"], "deal_summary")

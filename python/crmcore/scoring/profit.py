@@ -11,7 +11,7 @@ import pandas as pd
 from .. import _core
 from .._checks import number
 from .._core import ValidationError
-from ._columns import Keys, column, flag_overflow, floats, timestamps, transactions
+from ._columns import Keys, column, flag_overflow, floats, stamp, timestamps, upto
 
 __all__ = ["product_profit", "profit", "profit_by_period", "profit_tiers", "staff_performance"]
 
@@ -76,16 +76,20 @@ def profit(
     amount: str = "amount",
     cost: str = "cost",
     abc: Sequence[float] = (0.8, 0.95),
+    as_of: Any = None,
 ) -> pd.DataFrame:
-    """Each customer's profit contribution over their whole history.
+    """Each customer's profit contribution over their history up to ``as_of``.
 
     Returns, indexed by customer id: ``orders``, ``revenue``, ``cost``,
     ``profit`` (revenue - cost), ``margin`` (profit / revenue),
     ``first_purchase``, ``last_purchase``, ``share`` of the total positive
     profit, and the Pareto class ``abc``: A = the top customers making the
     first ``abc[0]`` (80%) of profit, B up to ``abc[1]`` (95%), C the rest
-    (and everyone with no positive profit). Totals beyond the range of a
-    double follow the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
+    (and everyone with no positive profit). ``as_of`` defaults to the end of
+    the data (midnight after the latest purchase); later purchases are left
+    out; the point and window are in ``result.attrs["as_of"]`` and
+    ``["window"]``. Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [10.0, 20.0, 5.0], "cost": [6.0, 12.0, 1.0]})
@@ -93,8 +97,7 @@ def profit(
     [12.0, 4.0]
     """
     cutoffs = _cutoffs("profit", abc)
-    keys, ns, amt = transactions(tx, customer, date, amount)
-    cst = floats(column(tx, cost, "cost"))
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
     index, rows, (revenue, costs) = _sums(keys, [amt, cst], customer)
     spans = _core.purchase_rhythm(keys.codes, ns, None, None)
     gain = _difference(revenue, costs)
@@ -113,7 +116,7 @@ def profit(
         },
         index=index,
     )
-    return flag_overflow(out, ["revenue", "cost", "profit"], "profit")
+    return flag_overflow(stamp(out, cut, ns), ["revenue", "cost", "profit"], "profit")
 
 
 def profit_by_period(
@@ -123,35 +126,46 @@ def profit_by_period(
     amount: str = "amount",
     cost: str = "cost",
     freq: str = "Y",
+    as_of: Any = None,
 ) -> pd.DataFrame:
     """Profit contribution per customer and calendar period, with the change
     from the previous period.
 
     ``freq`` is "Y" (calendar years), "Q" or "M". Rows are indexed by
     (customer id, period) and run, for every customer, from the period of
-    their first purchase to the latest period in the data, so a period
-    without purchases shows as zero profit (and as a fall in ``change``).
-    ``change`` is profit minus the previous period's profit (NaN in a
-    customer's first period); ``pct_change`` divides it by the absolute
-    previous profit (NaN when that was zero). Totals beyond the range of a
-    double follow the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
+    their first purchase to the period holding ``as_of`` (default: the end of
+    the data, midnight after the latest purchase, so the latest period in the
+    data), so a period without purchases shows as zero profit (and as a fall
+    in ``change``); purchases after ``as_of`` are left out. ``change`` is
+    profit minus the previous period's profit (NaN in a customer's first
+    period); ``pct_change`` divides it by the absolute previous profit (NaN
+    when that was zero). The point and window are in ``result.attrs``.
+    Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1], "date": pd.to_datetime(["2023-05-01", "2024-02-01"]),
     ...                    "amount": [10.0, 30.0], "cost": [5.0, 10.0]})
     >>> profit_by_period(tx)["change"].tolist()
     [nan, 15.0]
     """
-    return _profit_by_period(tx, customer, date, amount, cost, freq, "profit_by_period")
+    return _profit_by_period(tx, customer, date, amount, cost, freq, as_of, "profit_by_period")
 
 
-def _profit_by_period(tx, customer, date, amount, cost, freq, analysis: str) -> pd.DataFrame:
-    """:func:`profit_by_period`, naming ``analysis`` (the caller) in its overflow warning."""
+def _freq(freq: Any, analysis: str) -> str:
     try:
-        code = _FREQS[str(freq).upper()]
+        return _FREQS[str(freq).upper()]
     except KeyError:
         raise ValidationError(f"{analysis}: freq must be 'Y', 'Q' or 'M', not {freq!r}") from None
-    keys, ns, amt = transactions(tx, customer, date, amount)
-    r = _core.profit_by_period(keys.codes, ns, amt, floats(column(tx, cost, "cost")), code)
+
+
+def _profit_by_period(tx, customer, date, amount, cost, freq, as_of, analysis: str) -> pd.DataFrame:
+    """:func:`profit_by_period`, naming ``analysis`` (the caller) in its overflow warning."""
+    code = _freq(freq, analysis)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    # The period holding the last instant up to as_of: with the default as_of
+    # (midnight after the last day) that is the last day's period.
+    last = pd.Timestamp(cut - 1).to_period(code).ordinal
+    r = _core.profit_by_period(keys.codes, ns, amt, cst, code, last)
     periods = pd.PeriodIndex.from_ordinals(r["period"], freq=code)
     index = pd.MultiIndex.from_arrays([keys.index(r["customer"], customer), periods], names=[customer, "period"])
     previous = r["profit"] - r["change"]
@@ -169,7 +183,11 @@ def _profit_by_period(tx, customer, date, amount, cost, freq, analysis: str) -> 
         },
         index=index,
     )
-    return flag_overflow(out, ["revenue", "cost", "profit"], analysis)
+    return flag_overflow(stamp(out, cut, ns), ["revenue", "cost", "profit"], analysis)
+
+
+# The trailing window profit_tiers ranks on, by freq: "last year" is the year before as_of.
+_SPAN = {"Y": pd.DateOffset(years=1), "Q": pd.DateOffset(months=3), "M": pd.DateOffset(months=1)}
 
 
 def profit_tiers(
@@ -183,22 +201,32 @@ def profit_tiers(
     abc: Sequence[float] = (0.8, 0.95),
     vip_top: float = 0.10,
     super_top: float = 0.01,
+    as_of: Any = None,
 ) -> pd.DataFrame:
-    """Tiers every customer by their profit contribution rate in one period
-    (by default the latest ``freq`` period in the data: last year's profit,
-    not the order count).
+    """Tiers every customer by their profit contribution rate over the last
+    year (or quarter, month: ``freq``) before ``as_of``: last year's profit,
+    not the order count.
 
-    Returns, indexed by customer id: ``profit`` in that period,
-    ``contribution`` (share of the period's total positive profit),
+    The window is the ``freq`` span that ends at ``as_of`` (default: the end
+    of the data, midnight after the latest purchase): (as_of - 1 year,
+    as_of] for "Y". It always covers a whole year of trade, so one order
+    dated after the rest cannot move the tiers onto an almost empty calendar
+    period. ``period`` (e.g. "2024") tiers a calendar period instead (up to
+    ``as_of`` when that falls inside it). Every customer who bought up to
+    the end of the window is tiered, with zero profit when silent in it.
+
+    Returns, indexed by customer id: ``profit`` in the window,
+    ``contribution`` (share of the window's total positive profit),
     ``cum_contribution``, ``rank`` (1 = largest profit; equal profits by
     ascending id), ``abc`` (A = the top customers making ``abc[0]`` = 80% of
     the profit, B up to 95%, C the rest and all without positive profit) and
     ``tier``: "super" for the top ``super_top`` (1%) of customers, "VIP" for
     the rest of the top ``vip_top`` (10%), "normal" otherwise; only customers
-    with positive profit can be super or VIP. The period is in
-    ``result.attrs["period"]``. A profit beyond the range of a double follows
-    the rule of :class:`~crmcore.scoring.TotalOverflowWarning` (no class, no
-    tier).
+    with positive profit can be super or VIP. ``result.attrs["window"]``
+    holds the window's (start, end), ``["as_of"]`` the point and
+    ``["period"]`` the calendar period when one was given. A profit beyond
+    the range of a double follows the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning` (no class, no tier).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]})
@@ -206,18 +234,27 @@ def profit_tiers(
     ['super', 'VIP', 'normal']
     """
     cutoffs = _cutoffs("profit_tiers", abc)
+    code = _freq(freq, "profit_tiers")
     vip_top = number("profit_tiers", "vip_top", vip_top, lo=0, hi=1)
     super_top = number("profit_tiers", "super_top", super_top, lo=0, hi=vip_top)
-    per = _profit_by_period(tx, customer, date, amount, cost, freq, "profit_tiers")
-    periods = per.index.get_level_values("period")
-    try:
-        chosen = periods.max() if period is None else pd.Period(period, freq=periods.freq)
-    except (ValueError, TypeError) as e:
-        raise ValidationError(f"profit_tiers: period {period!r} is not a {freq} period: {e}") from None
-    # Every customer seen up to the chosen period has a row for it (the
-    # periods are dense), with zero profit when they did not buy.
-    last = per[periods == chosen]
-    gain = last["profit"].to_numpy()
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    end = pd.Timestamp(cut)
+    if period is None:
+        chosen, start = None, end - _SPAN[code]
+        inside = ns > start.value
+    else:
+        try:
+            chosen = pd.Period(period, freq=code)
+        except (ValueError, TypeError) as e:
+            raise ValidationError(f"profit_tiers: period {period!r} is not a {freq} period: {e}") from None
+        # The period's last nanosecond (end_time stops at microseconds), or as_of inside it.
+        start, end = chosen.start_time, min(end, pd.Timestamp((chosen + 1).start_time.value - 1))
+        inside = (ns >= start.value) & (ns <= end.value)
+    seen = ns <= end.value
+    # Everyone seen by the end of the window, with the profit made inside it (0 when silent).
+    with np.errstate(invalid="ignore"):
+        gain_rows = np.where(inside, _difference(amt, cst), 0.0)
+    index, _, (gain,) = _sums(keys.subset(seen), [gain_rows[seen]], customer)
     classes = _abc(gain, cutoffs)
     n = len(gain)
     rank = classes["rank"]
@@ -233,11 +270,12 @@ def profit_tiers(
             "abc": classes["label"],
             "tier": pd.Categorical.from_codes(tier, categories=["normal", "VIP", "super"], ordered=True),
         },
-        index=last.index.get_level_values(0),
+        index=index,
     )
+    stamp(out, cut)
+    out.attrs["window"] = (start, end)
     out.attrs["period"] = chosen
-    # The warning named every period's overflow; the attrs list this period's.
-    return flag_overflow(out, ["profit"], "profit_tiers", warn=False)
+    return flag_overflow(out, ["profit"], "profit_tiers")
 
 
 def product_profit(

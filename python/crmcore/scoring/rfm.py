@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _core
 from .._checks import whole
 from .._core import ValidationError
-from ._columns import as_of_ns, flag_overflow, timestamps, transactions
+from ._columns import flag_overflow, resolve_as_of, stamp, timestamps, transactions
 
 __all__ = ["DEFAULT_SEGMENTS", "rfm", "segment"]
 
@@ -89,9 +89,11 @@ def rfm(
     ``last_purchase``, ``r_score``, ``f_score``, ``m_score`` (1..bins, higher
     is better: recent, frequent, big spenders) and ``segment``.
 
-    ``as_of`` defaults to one day after the latest purchase (so the latest
-    buyers have recency 1); purchases after ``as_of`` are ignored. The value
-    used is in ``result.attrs["as_of"]``.
+    ``as_of`` defaults to the end of the data, midnight after the latest
+    purchase (for whole-day dates one day after it, so the latest buyers have
+    recency 1); purchases after ``as_of`` are ignored. The point and the
+    window of purchases read are in ``result.attrs["as_of"]`` and
+    ``result.attrs["window"]``.
 
     Scores are quantile bins of a rank. With ``ties="first"`` (default)
     customers are ranked from worst to best value and equal values by
@@ -118,7 +120,8 @@ def _rfm(tx, customer, date, amount, as_of, bins, segments, ties, analysis: str)
     if ties not in ("first", "min"):
         raise ValidationError(f"{analysis}: ties must be 'first' or 'min', not {ties!r}")
     keys, ns, amt = transactions(tx, customer, date, amount)
-    r = _core.rfm(keys.codes, ns, amt, as_of_ns(as_of), bins, ties)
+    cut = resolve_as_of(as_of, ns)
+    r = _core.rfm(keys.codes, ns, amt, cut, bins, ties)
     out = pd.DataFrame(
         {
             "recency": r["recency"],
@@ -132,5 +135,4 @@ def _rfm(tx, customer, date, amount, as_of, bins, segments, ties, analysis: str)
         index=keys.index(r["customer"]),
     )
     out["segment"] = segment(out["r_score"].to_numpy(), out["f_score"].to_numpy(), bins, segments)
-    out.attrs["as_of"] = pd.Timestamp(r["as_of"])
-    return flag_overflow(out, ["monetary"], analysis)
+    return flag_overflow(stamp(out, cut, ns), ["monetary"], analysis)
