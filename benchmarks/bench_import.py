@@ -25,7 +25,20 @@ import numpy as np
 import pandas as pd
 
 import crmcore as crm
-from crmcore.store import _columns
+
+
+def bench_native():
+    """The yardstick module, built beside crmcore by scripts/setup.sh but not installed with it."""
+    import importlib
+    import subprocess
+    import sys
+    build = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts", "build_dir.py")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    sys.path.insert(0, build)
+    try:
+        return importlib.import_module("crmcore_bench_native")
+    finally:
+        sys.path.remove(build)
 
 
 def order_lines(n_rows, order_ids, product_ids, seed=0):
@@ -95,7 +108,8 @@ def run_import(base, df, next_id, workdir, repeat):
 
     def raw_loop():
         path = fresh()
-        return timed(lambda: crm._core._raw_insert(path, "order_lines", _columns("order_lines", df), next_id))
+        columns = [(name, df[name].to_numpy()) for name in cols]
+        return timed(lambda: bench_native().raw_insert(path, "order_lines", columns, next_id))
 
     def executemany():
         con = sqlite_connection(fresh())

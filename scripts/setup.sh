@@ -39,4 +39,4 @@ fi
 
 echo "setup: building crmcore (C++ core, GoogleTest suites, Python module)"
 .venv/bin/python -m pip install -q --no-build-isolation --no-deps \
-  -C cmake.define.CRMCORE_BUILD_TESTS=ON .
+  -C cmake.define.CRMCORE_BUILD_TESTS=ON -C cmake.define.CRMCORE_BUILD_BENCH_MODULE=ON .

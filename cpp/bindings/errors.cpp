@@ -24,6 +24,16 @@ PyObject* new_class(py::module_& m, const char* name, py::tuple bases, const cha
 
 py::object none_if_negative(int64_t v) { return v >= 0 ? py::object(py::int_(v)) : py::none(); }
 
+// Messages quote what the user gave, which may not be valid UTF-8 (a file's
+// bytes): decoded with replacement, an error never fails to be raised.
+py::str text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+void set_error(PyObject* cls, const char* what) { PyErr_SetObject(cls, text(what).ptr()); }
+
 }  // namespace
 
 void bind_errors(py::module_& m) {
@@ -38,6 +48,9 @@ void bind_errors(py::module_& m) {
                             "A record, node or column that does not exist.");
   storage_cls = new_class(m, "StorageError", py::make_tuple(err),
                           "The storage engine failed (I/O, locking, corruption).");
+  new_class(m, "InterruptedAfterCommit", py::make_tuple(py::handle(PyExc_KeyboardInterrupt)),
+            "Ctrl-C came while a write was committing: the write was saved whole, so do not run it again. "
+            "Attribute: result, what the write returned.");
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -45,25 +58,25 @@ void bind_errors(py::module_& m) {
     } catch (const crmcore::Interrupted&) {
       PyErr_SetNone(PyExc_KeyboardInterrupt);
     } catch (const crmcore::ValidationError& e) {
-      py::object exc = py::reinterpret_borrow<py::object>(validation_cls)(e.what());
-      exc.attr("kind") = e.kind();
+      py::object exc = py::reinterpret_borrow<py::object>(validation_cls)(text(e.what()));
+      exc.attr("kind") = text(e.kind());
       exc.attr("row") = none_if_negative(e.row());
-      exc.attr("field") = e.field().empty() ? py::object(py::none()) : py::object(py::str(e.field()));
-      exc.attr("reason") = e.reason();
+      exc.attr("field") = e.field().empty() ? py::object(py::none()) : py::object(text(e.field()));
+      exc.attr("reason") = text(e.reason());
       exc.attr("record_id") = none_if_negative(e.record_id());
       PyErr_SetObject(validation_cls, exc.ptr());
     } catch (const crmcore::NotFound& e) {
-      PyErr_SetString(not_found_cls, e.what());
+      set_error(not_found_cls, e.what());
     } catch (const crmcore::StorageError& e) {
-      PyErr_SetString(storage_cls, e.what());
+      set_error(storage_cls, e.what());
     } catch (const crmcore::Error& e) {
-      PyErr_SetString(error_cls, e.what());
+      set_error(error_cls, e.what());
     } catch (const std::bad_alloc&) {
       PyErr_SetString(PyExc_MemoryError, "out of memory");
     } catch (const std::invalid_argument& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      set_error(PyExc_ValueError, e.what());
     } catch (const std::out_of_range& e) {
-      PyErr_SetString(PyExc_IndexError, e.what());
+      set_error(PyExc_IndexError, e.what());
     }
   });
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "crmcore/errors.hpp"
 #include "crmcore/graph/algorithms.hpp"
 #include "crmcore/graph/csr.hpp"
 
@@ -36,8 +37,14 @@ std::vector<double> optional_dense(const std::optional<py::array>& a) {
 graph::Similarity similarity_method(const std::string& name) {
   if (name == "jaccard") return graph::Similarity::Jaccard;
   if (name == "adamic_adar") return graph::Similarity::AdamicAdar;
-  throw std::invalid_argument("unknown similarity method '" + name +
-                              "' (use 'jaccard' or 'adamic_adar')");
+  throw ValidationError("similarity", -1, "method", "'" + name + "' is not one of 'jaccard', 'adamic_adar'");
+}
+
+// Counts arrive as Python ints: taking them signed turns a negative one into
+// crmcore's error instead of pybind11's "incompatible function arguments".
+size_t count(int64_t v, const char* algorithm, const char* name) {
+  if (v < 0) throw ValidationError(algorithm, -1, name, "must be >= 0, got " + std::to_string(v));
+  return static_cast<size_t>(v);
 }
 
 std::vector<index_t> indices(const Graph& g, const py::handle& ids) {
@@ -50,11 +57,15 @@ std::vector<index_t> indices(const Graph& g, const py::handle& ids) {
 Graph from_edges(I64Array src, I64Array dst, std::optional<F64Array> weight,
                  std::optional<U8Array> type, bool directed, std::optional<I64Array> nodes) {
   const size_t m = static_cast<size_t>(src.size());
-  if (static_cast<size_t>(dst.size()) != m) throw std::invalid_argument("src and dst differ in length");
-  if (weight && static_cast<size_t>(weight->size()) != m)
-    throw std::invalid_argument("weight must have one value per edge");
-  if (type && static_cast<size_t>(type->size()) != m)
-    throw std::invalid_argument("types must have one value per edge");
+  auto same_length = [m](py::ssize_t size, const char* name) {
+    if (static_cast<size_t>(size) != m)
+      throw ValidationError("from_edges", -1, name,
+                            "one value per edge expected, got " + std::to_string(size) + " for " +
+                                std::to_string(m) + " edges");
+  };
+  same_length(dst.size(), "dst");
+  if (weight) same_length(weight->size(), "weight");
+  if (type) same_length(type->size(), "types");
   const int64_t* s = src.data();
   const int64_t* d = dst.data();
   const double* w = weight ? weight->data() : nullptr;
@@ -112,13 +123,13 @@ void bind_graph(py::module_& m) {
              Graph::Merge m = how == "sum"   ? Graph::Merge::Sum
                               : how == "max" ? Graph::Merge::Max
                               : how == "min" ? Graph::Merge::Min
-                                             : throw std::invalid_argument(
-                                                   "merge must be 'sum', 'max' or 'min', not '" + how + "'");
+                                             : throw ValidationError("simplify", -1, "weight",
+                                                                     "'" + how + "' is not one of 'sum', 'max', 'min'");
              return released([&](Cancel&) { return g.simplify(m); });
            })
       .def("to_undirected", [](const Graph& g) { return released([&](Cancel&) { return g.to_undirected(); }); })
       .def("pagerank",
-           [](const Graph& g, double damping, double tol, int max_iter, bool use_weights,
+           [](const Graph& g, double damping, double tol, int64_t max_iter, bool use_weights,
               std::optional<py::array> personalization, std::optional<py::array> dangling,
               std::optional<py::array> nstart) {
              graph::PageRankOptions opt;
@@ -170,11 +181,11 @@ void bind_graph(py::module_& m) {
              return to_numpy(released([&](Cancel& c) { return graph::betweenness(g, src, weighted, normalized, c); }));
            })
       .def("sample_nodes",
-           [](const Graph& g, size_t k, uint64_t seed) {
-             return to_numpy(graph::sample_nodes(g.num_nodes(), k, seed));
+           [](const Graph& g, int64_t k, uint64_t seed) {
+             return to_numpy(graph::sample_nodes(g.num_nodes(), count(k, "betweenness", "k"), seed));
            })
       .def("louvain",
-           [](const Graph& g, double resolution, uint64_t seed, int trials, bool use_weights) {
+           [](const Graph& g, double resolution, uint64_t seed, int64_t trials, bool use_weights) {
              graph::Communities r = released(
                  [&](Cancel& c) { return graph::louvain(g, resolution, seed, trials, use_weights, c); });
              return py::make_tuple(to_numpy(std::move(r.label)), r.modularity);
@@ -185,8 +196,9 @@ void bind_graph(py::module_& m) {
              return released([&](Cancel&) { return graph::modularity(g, l, resolution, use_weights); });
            })
       .def("similarity",
-           [](const Graph& g, int64_t u, const std::string& method, size_t top) {
+           [](const Graph& g, int64_t u, const std::string& method, int64_t top_in) {
              const index_t iu = g.index_of(u);
+             const size_t top = count(top_in, "similar", "top");
              const graph::Similarity how = similarity_method(method);
              graph::Scored s = released([&](Cancel& c) { return graph::similarity(g, iu, how, top, c); });
              return py::make_tuple(to_numpy(std::move(s.node)), to_numpy(std::move(s.score)));

@@ -1,9 +1,11 @@
 // Binding of the record store: columns in as NumPy arrays, columns out as
 // NumPy arrays; the GIL is released while the store works.
+#include <algorithm>
+
 #include "common.hpp"
+#include "crmcore/errors.hpp"
 #include "crmcore/records/json_io.hpp"
 #include "crmcore/records/normalize.hpp"
-#include "crmcore/records/raw_insert.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/store.hpp"
 #include "crmcore/version.hpp"
@@ -15,19 +17,79 @@ namespace {
 using records::Column;
 using records::Table;
 
-// (name, values, valid-or-None) triples -> Table. Numbers are copied in one
-// block; object arrays become UTF-8 strings (str() of anything else).
+// Why a Python object cannot be one value of a column, or "" when it can
+// (then its text is in `text`). Text must be encodable as UTF-8; a list,
+// dict, set or bytes is not one value (str() of it was stored before).
+std::string object_text(PyObject* o, std::string& text) {
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(o, &size);
+    if (!utf8) {
+      PyErr_Clear();
+      return "is not valid text: it holds a lone surrogate (a half of a UTF-16 pair)";
+    }
+    text.assign(utf8, static_cast<size_t>(size));
+    return "";
+  }
+  if (PyBytes_Check(o) || PyByteArray_Check(o) || PyMemoryView_Check(o))
+    return "is bytes, not text: decode it first (e.g. value.decode('utf-8'))";
+  const std::string type = Py_TYPE(o)->tp_name;
+  if (PyDict_Check(o) || PyAnySet_Check(o) || PyList_Check(o) || PyTuple_Check(o) ||
+      PyObject_HasAttrString(o, "__iter__"))
+    return "is a " + type + ", not a single value";
+  PyObject* str = PyObject_Str(o);
+  if (!str) {
+    PyErr_Clear();
+    return "is a " + type + " that cannot be read as text";
+  }
+  std::string why = object_text(str, text);
+  Py_DECREF(str);
+  return why;
+}
+
+// A list of tags given as a Python list (tuple, set): joined as the store's
+// tag list, or the reason it cannot be.
+std::string tag_list_text(PyObject* o, std::string& text) {
+  py::list items = py::list(py::reinterpret_borrow<py::object>(o));
+  std::vector<std::string> tags;
+  for (const auto& item : items) {
+    PyObject* t = item.ptr();
+    if (!PyUnicode_Check(t) && !(PyLong_Check(t) && !PyBool_Check(t)))
+      return std::string("tags must be text, not ") + Py_TYPE(t)->tp_name;
+    std::string tag;
+    std::string why = object_text(t, tag);
+    if (!why.empty()) return "a tag " + why;
+    if (tag.find(records::kTagSeparator) != std::string::npos) return "a tag holds a control character";
+    tags.push_back(std::move(tag));
+  }
+  text = records::join_tags(tags);
+  return "";
+}
+
+// (name, values, valid-or-None[, problems-or-None]) -> Table. Numbers are
+// copied in one block; an object array's values become UTF-8 text, and
+// those that cannot (see object_text) become problems of their rows, which
+// the store refuses like any bad value. `problems` are the rows the Python
+// side could not convert, as (row, reason) pairs.
 Table to_table(const py::list& columns) {
   Table t;
   for (const auto& item : columns) {
-    auto triple = item.cast<py::tuple>();
+    auto spec = item.cast<py::tuple>();
     Column c;
-    c.name = triple[0].cast<std::string>();
-    py::array values = py::array::ensure(triple[1]);
+    c.name = spec[0].cast<std::string>();
+    py::array values = py::array::ensure(spec[1]);
     if (!values) throw std::invalid_argument("column '" + c.name + "' is not an array");
     const char kind = values.dtype().kind();
-    if (kind == 'i' || kind == 'u' || kind == 'b' || kind == 'M' || kind == 'm') {
+    if (kind == 'u' && values.dtype().itemsize() == 8 && values.size() > 0 &&
+        values.attr("max")().cast<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      // Past 2**63-1 an unsigned number wraps around as a signed one (2**64-1
+      // became -1); as a double it keeps its size.
+      c.storage = Column::Storage::Real;
+      c.reals = to_vector<double>(values);
+    } else if (kind == 'i' || kind == 'u' || kind == 'b' || kind == 'M' || kind == 'm') {
       c.storage = Column::Storage::Int;
+      c.origin = kind == 'b' ? Column::Origin::Flag : kind == 'M' ? Column::Origin::Time : Column::Origin::Number;
+      if (kind == 'M') values = values.attr("astype")("datetime64[ns]").cast<py::array>();
       c.ints = to_vector<int64_t>(kind == 'M' || kind == 'm' ? values.attr("view")("int64") : values);
     } else if (kind == 'f') {
       c.storage = Column::Storage::Real;
@@ -38,27 +100,38 @@ Table to_table(const py::list& columns) {
       const auto n = static_cast<size_t>(objects.size());
       c.texts.resize(n);
       auto* data = static_cast<PyObject**>(objects.mutable_data());
+      const bool tags = c.name == records::kTagsColumn;
       for (size_t i = 0; i < n; ++i) {
         PyObject* o = data[i];
-        if (PyUnicode_Check(o)) {
-          Py_ssize_t size = 0;
-          const char* utf8 = PyUnicode_AsUTF8AndSize(o, &size);
-          if (!utf8) throw py::error_already_set();
-          c.texts[i].assign(utf8, static_cast<size_t>(size));
-        } else if (o != Py_None) {
-          c.texts[i] = py::str(py::handle(o)).cast<std::string>();
-        }
+        if (o == Py_None) continue;
+        std::string why = tags && (PyList_Check(o) || PyTuple_Check(o) || PyAnySet_Check(o))
+                              ? tag_list_text(o, c.texts[i])
+                              : object_text(o, c.texts[i]);
+        if (!why.empty()) c.problems.emplace_back(i, std::move(why));
       }
     }
-    if (!triple[2].is_none()) c.valid = to_vector<uint8_t>(triple[2]);
+    if (!spec[2].is_none()) c.valid = to_vector<uint8_t>(spec[2]);
     if (!c.valid.empty() && c.valid.size() != c.size())
       throw std::invalid_argument("column '" + c.name + "': mask and values differ in length");
+    if (spec.size() > 3 && !spec[3].is_none()) {
+      for (const auto& [row, why] : spec[3].cast<std::vector<std::pair<size_t, std::string>>>())
+        c.problems.emplace_back(row, why);
+      std::stable_sort(c.problems.begin(), c.problems.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
     t.columns.push_back(std::move(c));
   }
   return t;
 }
 
-// Table -> list of (name, values, valid) with NumPy arrays; text as object arrays.
+py::str decode_utf8(const std::string& text) {
+  PyObject* s = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
+  if (!s) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
+// Table -> list of (name, values, valid) with NumPy arrays; text as object
+// arrays, tags as a list of str per row.
 py::list from_table(Table&& t) {
   py::list out;
   for (auto& c : t.columns) {
@@ -69,10 +142,17 @@ py::list from_table(Table&& t) {
       case Column::Storage::Text: {
         py::array objects(py::dtype("O"), std::vector<py::ssize_t>{static_cast<py::ssize_t>(c.texts.size())});
         auto* data = static_cast<PyObject**>(objects.mutable_data());
+        const bool tags = c.name == records::kTagsColumn;
         for (size_t i = 0; i < c.texts.size(); ++i) {
-          PyObject* s = c.present(i) ? PyUnicode_DecodeUTF8(c.texts[i].data(), static_cast<Py_ssize_t>(c.texts[i].size()), "replace")
-                                     : (Py_INCREF(Py_None), Py_None);
-          if (!s) throw py::error_already_set();
+          PyObject* s = nullptr;
+          if (tags) {  // a list of str for every row, empty for none
+            py::list list;
+            if (c.present(i))
+              for (const auto& tag : records::split_tags(c.texts[i])) list.append(decode_utf8(tag));
+            s = list.release().ptr();
+          } else {
+            s = c.present(i) ? decode_utf8(c.texts[i]).release().ptr() : (Py_INCREF(Py_None), Py_None);
+          }
           Py_XDECREF(data[i]);
           data[i] = s;
         }
@@ -122,11 +202,22 @@ records::Progress progress_reporter(py::object progress) {
   };
 }
 
-// (ids, [(row, field, reason), ...]) of an import.
-py::tuple write_result(records::WriteResult result) {
+// Whether Ctrl-C was pressed while a write that has now committed ran. The
+// write cannot be undone, so the interrupt must not look like its failure:
+// the caller is told (and raises crm.InterruptedAfterCommit, which says the
+// data was saved) instead of a bare KeyboardInterrupt. Inside db.transaction()
+// nothing is committed yet, and the interrupt stays an interrupt.
+bool interrupted_after_commit(const records::Store& s) {
+  if (s.in_transaction() || PyErr_CheckSignals() == 0) return false;
+  PyErr_Clear();
+  return true;
+}
+
+// (ids, [(row, field, reason), ...], interrupted after commit) of an import.
+py::tuple write_result(records::WriteResult result, bool interrupted) {
   py::list errors;
   for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, e.reason));
-  return py::make_tuple(to_numpy(std::move(result.ids)), errors);
+  return py::make_tuple(to_numpy(std::move(result.ids)), errors, interrupted);
 }
 
 records::OnError parse_on_error(const std::string& s) {
@@ -143,15 +234,7 @@ void bind_records(py::module_& m) {
   m.def("normalize_phone", [](const std::string& s) { return records::normalize_phone(s); });
   m.def("normalize_email", [](const std::string& s) { return records::normalize_email(s); });
 
-  m.def(
-      "_raw_insert",
-      [](const std::string& path, const std::string& kind, const py::list& columns, int64_t first_id) {
-        Table t = to_table(columns);
-        py::gil_scoped_release release;
-        return records::raw_insert(path, kind, t, first_id);
-      },
-      "Benchmark yardstick: a bare prepared-statement insert loop (no validation).", py::arg("path"),
-      py::arg("kind"), py::arg("columns"), py::arg("first_id"));
+  m.attr("MAX_CUSTOM_DEPTH") = records::kMaxCustomDepth;
 
   py::class_<records::Store>(m, "Store")
       .def(py::init([](const std::string& path) {
@@ -171,7 +254,7 @@ void bind_records(py::module_& m) {
               py::gil_scoped_release release;
               result = s.insert(kind, t, parse_on_error(on_error), report);
             }
-            return write_result(std::move(result));
+            return write_result(std::move(result), interrupted_after_commit(s));
           },
           py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
       .def(
@@ -184,7 +267,7 @@ void bind_records(py::module_& m) {
               py::gil_scoped_release release;
               result = records::import_json(s, kind, path, parse_on_error(on_error), report);
             }
-            return write_result(std::move(result));
+            return write_result(std::move(result), interrupted_after_commit(s));
           },
           py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
       .def("export_json", &records::export_json, py::arg("kind"), py::arg("path"),
@@ -193,12 +276,23 @@ void bind_records(py::module_& m) {
           "update",
           [](records::Store& s, const std::string& kind, int64_t id, const py::list& columns) {
             Table t = to_table(columns);
-            py::gil_scoped_release release;
-            s.update(kind, id, t);
+            {
+              py::gil_scoped_release release;
+              s.update(kind, id, t);
+            }
+            return interrupted_after_commit(s);
           },
           py::arg("kind"), py::arg("id"), py::arg("columns"))
-      .def("remove", &records::Store::remove, py::arg("kind"), py::arg("id"),
-           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "remove",
+          [](records::Store& s, const std::string& kind, int64_t id) {
+            {
+              py::gil_scoped_release release;
+              s.remove(kind, id);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("kind"), py::arg("id"))
       .def(
           "select",
           [](records::Store& s, const std::string& kind, py::object ids, py::object columns) {
@@ -208,8 +302,9 @@ void bind_records(py::module_& m) {
             if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
             Table t;
             {
+              Cancel cancel = python_cancel();
               py::gil_scoped_release release;
-              t = s.select(kind, ids.is_none() ? nullptr : &wanted, columns.is_none() ? nullptr : &names);
+              t = s.select(kind, ids.is_none() ? nullptr : &wanted, columns.is_none() ? nullptr : &names, &cancel);
             }
             return from_table(std::move(t));
           },
@@ -219,22 +314,30 @@ void bind_records(py::module_& m) {
           [](records::Store& s, const std::string& kind, const std::string& field, const py::list& values) {
             std::vector<std::string> typed;
             typed.reserve(values.size());
-            for (const auto& v : values) typed.push_back(py::isinstance<py::str>(v) ? v.cast<std::string>() : "");
+            for (const auto& v : values) {  // what is not text (or not valid text) names no record
+              std::string text;
+              typed.push_back(py::isinstance<py::str>(v) && object_text(v.ptr(), text).empty() ? text : "");
+            }
             records::Store::Matches m;
             {
+              Cancel cancel = python_cancel();
               py::gil_scoped_release release;
-              m = s.match(kind, field, typed);
+              m = s.match(kind, field, typed, &cancel);
             }
             return py::make_tuple(to_numpy(std::move(m.ids)), to_numpy(std::move(m.counts)));
           },
           py::arg("kind"), py::arg("field"), py::arg("values"))
       .def(
           "find",
-          [](records::Store& s, const std::string& kind, const std::string& field, const std::string& value) {
+          [](records::Store& s, const std::string& kind, const std::string& field, const py::str& typed) {
+            std::string value;
+            std::string why = object_text(typed.ptr(), value);
+            if (!why.empty()) throw crmcore::ValidationError(kind, -1, field, "the value to find " + why);
             std::vector<int64_t> ids;
             {
+              Cancel cancel = python_cancel();
               py::gil_scoped_release release;
-              ids = s.find(kind, field, value);
+              ids = s.find(kind, field, value, &cancel);
             }
             return to_numpy(std::move(ids));
           },
@@ -246,7 +349,14 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("phone"))
       .def("begin", &records::Store::begin)
-      .def("commit", &records::Store::commit, py::call_guard<py::gil_scoped_release>())
+      .def("commit",
+           [](records::Store& s) {
+             {
+               py::gil_scoped_release release;
+               s.commit();
+             }
+             return interrupted_after_commit(s);
+           })
       .def("rollback", &records::Store::rollback)
       .def("kind_of", &records::Store::kind_of, py::arg("id"))
       .def("count", &records::Store::count, py::arg("kind"))

@@ -6,7 +6,7 @@ in a C++ core; this package is the Python surface over it.
 >>> import crmcore as crm
 >>> db = crm.open(":memory:")
 """
-from ._core import Error, NotFound, StorageError, ValidationError, __version__
+from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
 from . import clv, datasets, scoring
 from .graph import Graph
 from .store import Database, open
@@ -15,6 +15,7 @@ __all__ = [
     "Database",
     "Error",
     "Graph",
+    "InterruptedAfterCommit",
     "NotFound",
     "StorageError",
     "ValidationError",

@@ -11,33 +11,21 @@ analyses built on its links, orders and interactions.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _float64, _id_problem, _integer, _invalid, _method, _node, _node_ids, _real, _top
+from ._core import NotFound, ValidationError
 from .scoring._columns import flag_overflow, stamp
 from .scoring._status import purchases
 
 __all__ = ["Graph", "GraphMethods"]
 
 _MAX_TYPES = 256
-
-
-def _int64(values, what):
-    if isinstance(values, (pd.Series, pd.Index)):
-        if values.hasnans:
-            raise ValueError(f"{what} contains missing values")
-        values = values.to_numpy(dtype=np.int64)
-    return np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1))
-
-
-def _float64(values, what):
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} must be finite numbers")
-    return np.ascontiguousarray(arr)
 
 
 class Graph:
@@ -67,23 +55,30 @@ class Graph:
         edge (strings or small ints, at most 256 distinct) that ``neighbors``,
         ``ego`` and friends can filter on; ``nodes`` adds nodes without edges.
 
+        Node ids are int64 record ids: integers of any dtype, or floats that
+        are whole numbers (ids read back as 1.0). Anything else (1.9, NaN,
+        inf, 2**63, strings, None, booleans) raises :class:`crmcore.ValidationError`
+        naming the array and position, instead of being truncated into
+        another node.
+
         >>> g = Graph.from_edges([1, 2], [2, 3], types=["knows", "works_at"], nodes=[99])
         >>> g.num_nodes
         4
         """
-        src = _int64(src, "src")
-        dst = _int64(dst, "dst")
+        src = _node_ids(src, "from_edges", "src")
+        dst = _node_ids(dst, "from_edges", "dst")
         w = None if weight is None else _float64(weight, "weight")
         codes, names = None, None
         if types is not None:
             codes_arr, uniques = pd.factorize(pd.Series(np.asarray(types, dtype=object)))
             if (codes_arr < 0).any():
-                raise ValueError("types contains missing values")
+                pos = int(np.flatnonzero(codes_arr < 0)[0])
+                raise _invalid("from_edges", "types", f"edge {pos} has no type")
             if len(uniques) > _MAX_TYPES:
-                raise ValueError(f"at most {_MAX_TYPES} distinct edge types are supported")
+                raise _invalid("from_edges", "types", f"at most {_MAX_TYPES} distinct edge types are supported")
             codes = codes_arr.astype(np.uint8)
             names = list(uniques)
-        extra = None if nodes is None else _int64(nodes, "nodes")
+        extra = None if nodes is None else _node_ids(nodes, "from_edges", "nodes")
         core = _core.GraphCore.from_edges(src, dst, w, codes, bool(directed), extra)
         return cls(core, names)
 
@@ -92,20 +87,26 @@ class Graph:
         """Graph from a NetworkX graph whose nodes are integers.
 
         Edge attribute ``weight`` (default 1 where missing) becomes the weight
-        and ``type`` the edge type, when any edge has them.
+        and ``type`` the edge type, when any edge has them. Node labels must
+        be int64 integers (a whole float such as 1.0 counts as 1); others,
+        such as names or 1.5, are refused rather than mapped, because results
+        come back indexed by node id: relabel first with
+        ``nx.convert_node_labels_to_integers(G, label_attribute="label")``.
 
         >>> import networkx as nx
         >>> Graph.from_networkx(nx.path_graph(4)).num_edges
         3
         """
+        nodes = _node_ids(list(G.nodes()), "from_networkx", "G.nodes",
+                          hint="; relabel with nx.convert_node_labels_to_integers(G, label_attribute='label')")
         edges = list(G.edges(data=True))
-        src = np.fromiter((u for u, _, _ in edges), dtype=np.int64, count=len(edges))
-        dst = np.fromiter((v for _, v, _ in edges), dtype=np.int64, count=len(edges))
+        # every endpoint is one of the nodes just checked
+        src = _node_ids([u for u, _, _ in edges], "from_networkx", "G.edges")
+        dst = _node_ids([v for _, v, _ in edges], "from_networkx", "G.edges")
         has_w = weight is not None and any(weight in d for _, _, d in edges)
         w = [d.get(weight, 1.0) for _, _, d in edges] if has_w else None
         has_t = type is not None and any(type in d for _, _, d in edges)
         t = [d.get(type, "") for _, _, d in edges] if has_t else None
-        nodes = np.fromiter(G.nodes(), dtype=np.int64, count=G.number_of_nodes())
         return cls.from_edges(src, dst, weight=w, directed=G.is_directed(), types=t, nodes=nodes)
 
     def to_networkx(self):
@@ -185,7 +186,7 @@ class Graph:
         >>> Graph.from_edges([1, 2], [2, 3]).subgraph([1, 2]).num_edges
         1
         """
-        return Graph(self._g.subgraph(_int64(nodes, "nodes"), self._type_codes(types)),
+        return Graph(self._g.subgraph(_node_ids(nodes, "subgraph", "nodes"), self._type_codes(types)),
                      self._type_names)
 
     # ---- size -----------------------------------------------------------------
@@ -239,7 +240,9 @@ class Graph:
         return self.num_nodes
 
     def __contains__(self, node):
-        return bool(self._g.lookup(np.array([node], dtype=np.int64))[0] >= 0)
+        if _id_problem(node) is not None:
+            return False  # like a dict: 1.5 or "a" is simply not a key
+        return bool(self._g.lookup(np.array([int(node)], dtype=np.int64))[0] >= 0)
 
     def __repr__(self):
         kind = "directed" if self.directed else "undirected"
@@ -257,26 +260,33 @@ class Graph:
         if types is None:
             return None
         if self._type_names is None:
-            raise ValueError("this graph has no edge types to filter on")
+            raise ValidationError("types: this graph has no edge types to filter on")
         if isinstance(types, (str, bytes)) or not isinstance(types, Iterable):
             types = [types]
         wanted = set(types)
         return [code for code, name in enumerate(self._type_names) if name in wanted]
 
-    def _dense(self, mapping, what):
+    def _dense(self, mapping, where, field):
         """A {node: value} mapping as an array aligned with the node ids."""
         if mapping is None:
             return None
-        s = pd.Series(mapping, dtype=np.float64) if isinstance(mapping, Mapping) else pd.Series(mapping)
-        pos = self._g.lookup(_int64(s.index, what))
-        if (pos < 0).any():
-            missing = s.index[pos < 0][0]
-            from . import NotFound
-
-            raise NotFound(f"{what}: node {missing} is not in the graph")
+        s = pd.Series(dict(mapping)) if isinstance(mapping, Mapping) else pd.Series(mapping)
+        pos = self._positions(s.index, where, field)
+        try:
+            values = s.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise _invalid(where, field, "values must be numbers") from None
         dense = np.zeros(self.num_nodes, dtype=np.float64)
-        np.add.at(dense, pos, s.to_numpy(dtype=np.float64))
+        np.add.at(dense, pos, values)
         return dense
+
+    def _positions(self, ids, where, field):
+        """Dense positions of node ids; NotFound names the first that is not a node."""
+        ids = _node_ids(ids, where, field)
+        pos = self._g.lookup(ids)
+        if (pos < 0).any():
+            raise NotFound(f"{where}, field '{field}': node {ids[pos < 0][0]} is not in the graph")
+        return pos
 
     # ---- analyses -------------------------------------------------------------------
     def degree(self):
@@ -298,9 +308,11 @@ class Graph:
         >>> int(g.pagerank(personalization={1: 1.0}).idxmax())
         1
         """
-        x = self._g.pagerank(float(damping), float(tol), int(max_iter), bool(weight),
-                             self._dense(personalization, "personalization"),
-                             self._dense(dangling, "dangling"), self._dense(nstart, "nstart"))
+        x = self._g.pagerank(_real(damping, "pagerank", "damping"), _real(tol, "pagerank", "tol"),
+                             _integer(max_iter, "pagerank", "max_iter"), bool(weight),
+                             self._dense(personalization, "pagerank", "personalization"),
+                             self._dense(dangling, "pagerank", "dangling"),
+                             self._dense(nstart, "pagerank", "nstart"))
         return self._series(x, "pagerank")
 
     def components(self):
@@ -317,13 +329,15 @@ class Graph:
         >>> Graph.from_edges([1, 2], [2, 3]).shortest_path_lengths(1).tolist()
         [0, 1, 2]
         """
+        source = _node(source, "shortest_path_lengths", "source")
+        cutoff = _integer(cutoff, "shortest_path_lengths", "cutoff", low=0, none=True)
         if weight and self.weighted:
             if cutoff is not None:
-                raise ValueError("cutoff applies to hop distances only")
-            d = self._g.dijkstra_distances(int(source))
+                raise _invalid("shortest_path_lengths", "cutoff", "applies to hop distances only")
+            d = self._g.dijkstra_distances(source)
             reach = np.flatnonzero(np.isfinite(d))
         else:
-            d = self._g.bfs_distances(int(source), -1 if cutoff is None else int(cutoff), None)
+            d = self._g.bfs_distances(source, -1 if cutoff is None else cutoff, None)
             reach = np.flatnonzero(d >= 0)
         return self._series(d[reach], "distance", reach)
 
@@ -333,7 +347,7 @@ class Graph:
         >>> Graph.from_edges([1, 2, 1], [2, 3, 4]).shortest_path(4, 3)
         [4, 1, 2, 3]
         """
-        p = self._g.shortest_path(int(a), int(b), bool(weight))
+        p = self._g.shortest_path(_node(a, "shortest_path", "a"), _node(b, "shortest_path", "b"), bool(weight))
         return self._ids[p].tolist() if len(p) else None
 
     def strongest_path(self, a, b):
@@ -345,7 +359,7 @@ class Graph:
         >>> g.strongest_path(1, 3)[0]
         [1, 2, 3]
         """
-        p, strength = self._g.strongest_path(int(a), int(b))
+        p, strength = self._g.strongest_path(_node(a, "strongest_path", "a"), _node(b, "strongest_path", "b"))
         return (self._ids[p].tolist(), strength) if len(p) else (None, 0.0)
 
     def neighbors(self, n, types=None):
@@ -354,15 +368,17 @@ class Graph:
         >>> Graph.from_edges([1, 1], [2, 3], types=["knows", "works_at"]).neighbors(1, types="knows").tolist()
         [2]
         """
-        return self._nodes(self._g.neighbors(int(n), self._type_codes(types)))
+        return self._nodes(self._g.neighbors(_node(n, "neighbors", "n"), self._type_codes(types)))
 
     def shared_neighbors(self, a, b, types=None):
-        """Nodes adjacent to both ``a`` and ``b``.
+        """Nodes other than ``a`` and ``b`` adjacent to both, as NetworkX's
+        ``common_neighbors``: a self-loop on ``a`` does not make ``a`` shared.
 
         >>> Graph.from_edges([1, 2], [3, 3]).shared_neighbors(1, 2).tolist()
         [3]
         """
-        return self._nodes(self._g.shared_neighbors(int(a), int(b), self._type_codes(types)))
+        a, b = _node(a, "shared_neighbors", "a"), _node(b, "shared_neighbors", "b")
+        return self._nodes(self._g.shared_neighbors(a, b, self._type_codes(types)))
 
     def hops(self, n, k=1, types=None):
         """Hop distance from ``n`` to every node within ``k`` hops (over ``types``).
@@ -370,7 +386,8 @@ class Graph:
         >>> Graph.from_edges([1, 2], [2, 3]).hops(1, k=1).tolist()
         [0, 1]
         """
-        d = self._g.bfs_distances(int(n), int(k), self._type_codes(types))
+        k = _integer(k, "hops", "k", low=0)
+        d = self._g.bfs_distances(_node(n, "hops", "n"), k, self._type_codes(types))
         reach = np.flatnonzero(d >= 0)
         return self._series(d[reach], "hops", reach)
 
@@ -386,35 +403,44 @@ class Graph:
     def betweenness(self, k=None, seed=None, normalized=True, weight=False, sources=None):
         """Betweenness centrality (Brandes), scaled like NetworkX's.
 
-        Exact by default; ``k`` samples that many source nodes (with ``seed``),
-        or ``sources`` names them, for large graphs.
+        Exact by default; ``k`` (1 to the number of nodes) samples that many
+        source nodes, drawn with ``seed`` (an integer >= 0), or ``sources``
+        names them, for large graphs.
 
         >>> Graph.from_edges([1, 2], [2, 3]).betweenness().tolist()
         [0.0, 1.0, 0.0]
         """
-        if sources is None and k is not None and k < self.num_nodes:
-            seed = np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0]
-            positions = self._g.sample_nodes(int(k), int(seed))
-            sources = self._ids[positions]
-        src = None if sources is None else _int64(sources, "sources")
+        if k is not None and sources is not None:
+            raise _invalid("betweenness", "sources", "give k (a sample size) or sources, not both")
+        k = _integer(k, "betweenness", "k", low=1, high=self.num_nodes, none=True)
+        seed = _integer(seed, "betweenness", "seed", low=0, high=None, none=True)
+        if k is not None and k < self.num_nodes:
+            state = np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0]
+            sources = self._ids[self._g.sample_nodes(k, int(state))]
+        src = None if sources is None else _node_ids(sources, "betweenness", "sources")
         return self._series(self._g.betweenness(src, bool(weight), bool(normalized)), "betweenness")
 
     def communities(self, resolution=1.0, seed=0, weight=True, trials=None):
         """Louvain communities: Series node -> community (0 = largest).
 
         The modularity is in ``result.attrs["modularity"]``. Louvain is a
-        heuristic: each of ``trials`` runs visits nodes in another random
-        order and the best partition is kept (default 8 up to a million edges,
-        2 beyond, where each run costs seconds). Directed graphs are treated
-        as undirected.
+        heuristic: each of ``trials`` (>= 1) runs visits nodes in another
+        random order drawn from ``seed`` (an integer >= 0) and the best
+        partition is kept (default 8 up to a million edges, 2 beyond, where
+        each run costs seconds). Directed graphs are treated as undirected.
+        Multiplying every weight by one factor (decayed strengths of 1e-15,
+        revenues of 1e12) gives the same partition and modularity.
 
         >>> g = Graph.from_edges([1, 2, 3, 4, 5, 6, 1], [2, 3, 1, 5, 6, 4, 4])
         >>> g.communities().tolist()
         [0, 0, 0, 1, 1, 1]
         """
+        resolution = _real(resolution, "communities", "resolution")
+        seed = _integer(seed, "communities", "seed", low=0, high=2**64 - 1)
         if trials is None:
             trials = 8 if self.num_edges <= 1_000_000 else 2
-        labels, q = self._g.louvain(float(resolution), int(seed), int(trials), bool(weight))
+        trials = _integer(trials, "communities", "trials")
+        labels, q = self._g.louvain(resolution, seed, trials, bool(weight))
         s = self._series(labels, "community")
         s.attrs["modularity"] = q
         return s
@@ -422,7 +448,8 @@ class Graph:
     def modularity(self, communities, resolution=1.0, weight=True):
         """Modularity of a partition, as NetworkX defines it.
 
-        ``communities`` is a Series node -> label or a list of node sets.
+        ``communities`` is a Series node -> label or a list of node sets; it
+        must be a partition (every node exactly once), as NetworkX requires.
 
         >>> g = Graph.from_edges([1, 3], [2, 4])
         >>> round(g.modularity([{1, 2}, {3, 4}]), 3)
@@ -430,38 +457,51 @@ class Graph:
         """
         if isinstance(communities, pd.Series):
             codes, _ = pd.factorize(communities)  # labels may be any hashable
-            labels = self._dense(pd.Series(codes, index=communities.index, dtype=np.float64), "communities")
-            covered = self._g.lookup(_int64(communities.index, "communities"))
-            if len(np.unique(covered)) != self.num_nodes:
-                raise ValueError("communities must give one label to every node")
+            pos = self._positions(communities.index, "modularity", "communities")
+            if (codes < 0).any():
+                node = communities.index[int(np.flatnonzero(codes < 0)[0])]
+                raise _invalid("modularity", "communities", f"node {node} has no label")
+            twice = "appears more than once"
         else:
-            labels = np.full(self.num_nodes, -1.0)
-            for c, members in enumerate(communities):
-                pos = self._g.lookup(_int64(list(members), "communities"))
-                if (pos < 0).any():
-                    raise ValueError("communities name a node that is not in the graph")
-                labels[pos] = c
-            if (labels < 0).any():
-                raise ValueError("communities must cover every node")
-        return self._g.modularity(labels.astype(np.int64), float(resolution), bool(weight))
+            sets = [self._positions(list(members), "modularity", "communities") for members in communities]
+            pos = np.concatenate(sets) if sets else np.empty(0, dtype=np.int64)
+            codes = np.repeat(np.arange(len(sets)), [len(p) for p in sets])
+            twice = "is in more than one community"
+        dup = pd.Index(pos).duplicated()
+        if dup.any():
+            raise _invalid("modularity", "communities", f"node {self._ids[pos[dup][0]]} {twice}")
+        labels = np.full(self.num_nodes, -1, dtype=np.int64)
+        labels[pos] = codes
+        if (labels < 0).any():
+            raise _invalid("modularity", "communities",
+                           f"node {self._ids[labels < 0][0]} is in no community; every node needs one")
+        return self._g.modularity(labels, _real(resolution, "modularity", "resolution"), bool(weight))
 
     def similar(self, n, method="jaccard", top=10):
-        """Nodes most similar to ``n`` by shared neighbours ('jaccard' or 'adamic_adar').
+        """The ``top`` nodes (None: all) most similar to ``n`` by shared
+        neighbours, 'jaccard' or 'adamic_adar', scored as :meth:`similarity`.
 
         >>> Graph.from_edges([1, 1, 2, 2], [3, 4, 3, 4]).similar(1).to_dict()
         {2: 1.0}
         """
-        pos, score = self._g.similarity(int(n), method, int(top or 0))
+        n, method, top = _node(n, "similar", "n"), _method(method, "similar"), _top(top, "similar")
+        pos, score = self._g.similarity(n, method, top)
         return self._series(score, method, pos)
 
     def similarity(self, a, b, method="jaccard"):
         """Similarity of each pair (a[i], b[i]), as NetworkX's jaccard_coefficient
-        or adamic_adar_index compute it.
+        or adamic_adar_index compute it, self-loops included: a node with a
+        self-loop is in its own neighbour set (so in Jaccard's union) but is
+        never a common neighbour of a pair it belongs to. Parallel edges
+        count once: Adamic-Adar's degree of a common neighbour is its number
+        of distinct neighbours (a self-loop counting twice), i.e. NetworkX's
+        value on ``nx.Graph(multigraph)`` (NetworkX refuses multigraphs).
 
         >>> Graph.from_edges([1, 1, 2, 2], [3, 4, 3, 4]).similarity([1], [2]).tolist()
         [1.0]
         """
-        return self._g.pair_similarity(_int64(a, "a"), _int64(b, "b"), method)
+        a, b = _node_ids(a, "similarity", "a"), _node_ids(b, "similarity", "b")
+        return self._g.pair_similarity(a, b, _method(method, "similarity"))
 
     def plot_ego(self, n, k=1, ax=None, types=None, labels=None):
         """Draw the ego network of ``n`` with matplotlib (spring layout via NetworkX).
@@ -561,7 +601,7 @@ def _tree_rollup(nodes, parent, value=None):
     while alive.any():
         steps += 1
         if steps > n:
-            raise ValueError(f"the hierarchy has a cycle through node {nodes[np.flatnonzero(alive)[0]]}")
+            raise ValidationError(f"the hierarchy has a cycle through node {nodes[np.flatnonzero(alive)[0]]}")
         idx = np.flatnonzero(alive)
         np.add.at(total, at[idx], own[idx])
         np.add.at(descendants, at[idx], 1)
@@ -588,7 +628,7 @@ def _single_parent(child, parent, what):
     dup = pairs["child"].duplicated()
     if dup.any():
         bad = int(pairs.loc[dup, "child"].iloc[0])
-        raise ValueError(f"{what}: record {bad} has more than one parent")
+        raise ValidationError(f"{what}: record {bad} has more than one parent")
     return pd.Series(pairs["parent"].to_numpy(), index=pd.Index(pairs["child"].to_numpy()))
 
 
@@ -668,6 +708,7 @@ class GraphMethods:
         >>> db.shared_contacts(a, b).index.tolist() == [li]
         True
         """
+        c1, c2 = _node(c1, "shared_contacts", "c1"), _node(c2, "shared_contacts", "c2")
         ties = self._customer_contacts(as_of)
         one = ties[ties["customer_id"] == c1].set_index("contact_id")["role"]
         two = ties[ties["customer_id"] == c2].set_index("contact_id")["role"]
@@ -694,6 +735,7 @@ class GraphMethods:
         """
         ties = self._customer_contacts(as_of)[["customer_id", "contact_id"]]
         if customer is not None:
+            customer = _node(customer, "connected_customers", "customer")
             mine = ties.loc[ties["customer_id"] == customer, "contact_id"]
             others = ties[ties["contact_id"].isin(mine) & (ties["customer_id"] != customer)]
             counts = others.groupby("customer_id").size().sort_values(ascending=False, kind="stable")
@@ -784,9 +826,10 @@ class GraphMethods:
         Each interaction up to ``as_of`` ties its staff member to the contact
         (and to the customer) it was with; it counts by channel
         (``channel_weight``, meetings most) and decays by half every
-        ``half_life_days``. ``score`` is the decayed sum and ``strength =
-        1 - exp(-score)`` in (0, 1), ready for ``Graph.from_edges`` and
-        ``strongest_path``.
+        ``half_life_days`` (a number > 0). ``channel_weight`` maps channel ->
+        weight (finite, >= 0; channels it leaves out count 0). ``score`` is
+        the decayed sum and ``strength = 1 - exp(-score)`` in (0, 1), ready
+        for ``Graph.from_edges`` and ``strongest_path``.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -795,8 +838,14 @@ class GraphMethods:
         >>> db.relationship_strength(as_of="2024-05-01")["strength"].round(3).tolist()
         [0.632]
         """
-        as_of = _as_of(as_of)
+        half_life_days = _real(half_life_days, "relationship_strength", "half_life_days", positive=True)
         weights = dict(CHANNEL_WEIGHT if channel_weight is None else channel_weight)
+        for channel, w in weights.items():
+            w = _real(w, "relationship_strength", "channel_weight")
+            if not (math.isfinite(w) and w >= 0):
+                raise _invalid("relationship_strength", "channel_weight",
+                               f"the weight of {channel!r} must be a finite number >= 0, got {w!r}")
+        as_of = _as_of(as_of)
         it = self.frame("interactions", columns=["customer_id", "contact_id", "staff_id", "channel", "occurred_at"])
         it = it[(it["occurred_at"] <= as_of).to_numpy(dtype=bool)]
         age = (as_of - it["occurred_at"]).dt.total_seconds().to_numpy() / 86400.0
@@ -846,6 +895,9 @@ class GraphMethods:
         >>> db.similar_customers(a).to_dict() == {b: 1.0}
         True
         """
+        customer = _node(customer, "similar_customers", "customer")
+        _method(method, "similar_customers")
+        _top(top, "similar_customers")
         g, _ = self._purchase_graph(as_of)
         if customer not in g:
             return pd.Series([], dtype=np.float64, name=method, index=pd.Index([], name="customer_id"))
@@ -859,7 +911,8 @@ class GraphMethods:
         returned orders are not purchases).
 
         Each candidate scores the summed similarity of the ``neighbors`` most
-        similar customers who bought it. Columns: score, buyers, sku, name.
+        similar customers who bought it; the ``top`` best are returned (None:
+        all, likewise for ``neighbors``). Columns: score, buyers, sku, name.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -872,6 +925,10 @@ class GraphMethods:
         >>> db.cross_sell(a)["name"].tolist()
         ['Cup']
         """
+        customer = _node(customer, "cross_sell", "customer")
+        _method(method, "cross_sell")
+        keep = _top(top, "cross_sell")
+        _top(neighbors, "cross_sell", "neighbors")
         g, bought = self._purchase_graph(as_of)
         columns = ["score", "buyers", "sku", "name"]
         if customer not in g:
@@ -881,7 +938,9 @@ class GraphMethods:
         theirs = bought[bought["customer_id"].isin(peers.index) & ~bought["product_id"].isin(mine)]
         theirs = theirs.assign(score=peers.reindex(theirs["customer_id"]).to_numpy())
         scored = theirs.groupby("product_id").agg(score=("score", "sum"), buyers=("customer_id", "size"))
-        scored = scored.sort_values(["score", "buyers"], ascending=False, kind="stable").head(top)
+        scored = scored.sort_values(["score", "buyers"], ascending=False, kind="stable")
+        if keep:
+            scored = scored.head(keep)
         products = self.frame("products", ids=scored.index)
         scored["sku"] = products["sku"].reindex(scored.index).to_numpy()
         scored["name"] = products["name"].reindex(scored.index).to_numpy()

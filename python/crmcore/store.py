@@ -24,6 +24,8 @@ from .scoring import ScoringMethods
 __all__ = ["Database", "ImportResult", "Record", "open"]
 
 _KINDS = {k["name"]: k for k in _core.kinds()}
+#: How deep custom values may nest objects and lists (a documented limit of the core).
+MAX_CUSTOM_DEPTH = _core.MAX_CUSTOM_DEPTH
 _NAT = np.iinfo(np.int64).min
 # Show a progress bar for imports at least this long (when tqdm is installed).
 _PROGRESS_MIN_ROWS = 200_000
@@ -137,7 +139,9 @@ class Database(GraphMethods, ScoringMethods):
         except BaseException:
             self._core.rollback()
             raise
-        self._core.commit()
+        if self._core.commit():
+            raise _core.InterruptedAfterCommit(
+                "interrupted while the transaction committed: every write in it was saved; do not run it again")
 
     # -- single records ---------------------------------------------------
     def add(self, kind: str, /, **fields: Any) -> int:
@@ -147,7 +151,8 @@ class Database(GraphMethods, ScoringMethods):
         >>> db.add("customers", name="王芳", phone="139 1234 5678", tags=["vip"]) > 0
         True
         """
-        ids, _ = self._core.insert(kind, _record_columns(kind, fields), "raise", None)
+        ids, _, interrupted = self._core.insert(kind, _record_columns(kind, fields), "raise", None)
+        _check_interrupted(interrupted, f"the {kind} record (id {int(ids[0])})", int(ids[0]))
         return int(ids[0])
 
     def get(self, kind: str, id: int) -> Record:
@@ -157,17 +162,19 @@ class Database(GraphMethods, ScoringMethods):
         values = {"id": int(df.index[0])}
         for name, value in row.items():
             values[name] = _python_value(value)
-        values["tags"] = [t for t in (values.get("tags") or "").split(";") if t]
+        values["tags"] = list(values.get("tags") or [])
         values["custom"] = json.loads(values["custom"]) if values.get("custom") else {}
         return Record(kind, values, self)
 
     def update(self, kind: str, id: int, /, **fields: Any) -> None:
         """Sets the given fields of one record (None clears a field)."""
-        self._core.update(kind, int(id), _record_columns(kind, fields))
+        _check_interrupted(self._core.update(kind, int(id), _record_columns(kind, fields)), f"the update of {kind} {id}")
 
     def delete(self, kind: str, id: int) -> None:
-        """Deletes one record. Records still referring to it must go first."""
-        self._core.remove(kind, int(id))
+        """Deletes one record. Records still referring to it must go first; its
+        link records (contact roles, stage history, campaign memberships,
+        links) go with it, each named in the audit log."""
+        _check_interrupted(self._core.remove(kind, int(id)), f"the deletion of {kind} {id}")
 
     def kind_of(self, id: int) -> str:
         """The kind of the record with this id (ids are unique across kinds)."""
@@ -292,8 +299,10 @@ class Database(GraphMethods, ScoringMethods):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         columns = _columns(kind, df)
         with _progress_bar(kind, progress) as report:
-            ids, errors = self._core.insert(kind, columns, on_error, report)
-        return _import_result(ids, errors, on_error, df)
+            ids, errors, interrupted = self._core.insert(kind, columns, on_error, report)
+        result = _import_result(ids, errors, on_error, df)
+        _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
+        return result
 
     def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
@@ -318,8 +327,10 @@ class Database(GraphMethods, ScoringMethods):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         with _progress_bar(kind, progress) as report:
-            ids, errors = self._core.import_json(kind, os.fspath(path), on_error, report)
-        return _import_result(ids, errors, on_error)
+            ids, errors, interrupted = self._core.import_json(kind, os.fspath(path), on_error, report)
+        result = _import_result(ids, errors, on_error)
+        _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
+        return result
 
     def export_json(self, kind: str, path: str | os.PathLike) -> int:
         """Writes every record of a kind to a JSON file, one object per line in
@@ -341,7 +352,10 @@ class Database(GraphMethods, ScoringMethods):
 
         The rows one write gave or touched have the consecutive ids
         ``first_id`` to ``last_id`` (missing when no row landed), so an
-        import's records are ``db.frame(kind).loc[first_id:last_id]``.
+        import's records are ``db.frame(kind).loc[first_id:last_id]``. A
+        record removed because the record it belonged to was deleted (a
+        customer's contact roles, links) has its own entry, with that
+        record's id in ``cause_id``.
 
         >>> db = open()
         >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B", "C"]}))
@@ -352,10 +366,10 @@ class Database(GraphMethods, ScoringMethods):
         cols = {name: (values, valid) for name, values, valid in self._core.audit_log(limit)}
         df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("seq")
         df["at"] = pd.to_datetime(df["at"], unit="ns")
-        for name in ("first_id", "last_id"):
+        for name in ("first_id", "last_id", "cause_id"):
             ids, present = cols[name]
             df[name] = pd.arrays.IntegerArray(ids, ~present.astype(bool))
-        return df[["at", "op", "kind", "rows", "first_id", "last_id"]]
+        return df[["at", "op", "kind", "rows", "first_id", "last_id", "cause_id"]]
 
 
 def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open
@@ -378,12 +392,15 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
     """
     out = []
     for name, value in fields.items():
-        value = _extra_text(name, value)
+        problems = None
+        if name == "custom":
+            value, problem = _custom_text(value)
+            problems = None if problem is None else [(0, problem)]
         valid = None
         if _is_missing(value):
             value, valid = None, np.zeros(1, dtype=bool)
         if isinstance(value, (bool, np.bool_)):
-            values = np.array([int(value)], dtype=np.int64)
+            values = np.array([value], dtype=bool)  # a flag, which the core keeps apart from numbers
         elif isinstance(value, (int, np.integer)) and -2**63 <= value < 2**63:
             values = np.array([value], dtype=np.int64)
         elif isinstance(value, (float, np.floating)):
@@ -392,22 +409,44 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
             stamp = pd.Timestamp(value)
             if stamp.tz is not None:
                 stamp = stamp.tz_convert("UTC").tz_localize(None)
-            values = np.array([stamp.as_unit("ns").value], dtype=np.int64)
-        else:  # text, and anything else the core turns into text (a date, a Decimal, ...)
+            values = np.array([stamp.as_unit("ns").value], dtype="datetime64[ns]")
+        else:  # text, a list of tags, and anything the core reads as text (a date, a Decimal, ...) or refuses
             values = np.empty(1, dtype=object)
             values[0] = value
-        out.append((str(name), values, valid))
+        out.append((str(name), values, valid, problems))
     return out
 
 
-def _extra_text(name: str, value: Any) -> Any:
-    """What the core reads for tags given as a list ("a;b") and custom fields
-    given as a dict (JSON); any other value as it is."""
-    if name == "tags" and isinstance(value, (list, tuple, set)):
-        return ";".join(map(str, value))
-    if name == "custom" and isinstance(value, Mapping):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+def _custom_text(value: Any) -> "tuple[Any, str | None]":
+    """Custom fields given as a dict (or list of pairs), as JSON text for the
+    core, and the reason they cannot be, if so. The depth is checked before
+    ``json.dumps`` sees the value: its recursion is the interpreter's stack."""
+    if not isinstance(value, Mapping):
+        return value, None  # text (checked by the core), or missing
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_CUSTOM_DEPTH:
+            return None, f"is nested more than {MAX_CUSTOM_DEPTH} levels deep (the limit for custom values)"
+        if isinstance(item, Mapping):
+            for key in item:
+                if not isinstance(key, str):
+                    return None, f"has the key {key!r}: custom field names must be text"
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False), None
+    except (TypeError, ValueError) as e:
+        return None, f"cannot be written as JSON: {e}"
+
+
+def _check_interrupted(interrupted: bool, what: str, result: Any = None) -> None:
+    """Raises InterruptedAfterCommit when Ctrl-C came while a write committed."""
+    if interrupted:
+        exc = _core.InterruptedAfterCommit(f"interrupted while {what} committed: it was saved; do not run it again")
+        exc.result = result
+        raise exc
 
 
 def _is_missing(value: Any) -> bool:
@@ -427,7 +466,8 @@ def _criterion_text(value: Any) -> str:
 
 
 def _columns(kind: str, df: pd.DataFrame) -> list:
-    """(name, values, valid) triples for the core; no Python loop over rows."""
+    """(name, values, valid, problems) for the core; no Python loop over rows
+    but for custom fields given as dicts."""
     fields = _fields(kind)
     out = []
     for name in df.columns:
@@ -436,6 +476,7 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
             raise _core.ValidationError(f"{kind}: column {name!r} appears more than once")
         valid = s.notna().to_numpy()
         valid_or_none = None if valid.all() else valid
+        problems = None
         dtype = s.dtype
         if isinstance(dtype, pd.CategoricalDtype):
             s = s.astype(object)
@@ -443,20 +484,24 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
         if pd.api.types.is_datetime64_any_dtype(dtype):
             if getattr(dtype, "tz", None) is not None:
                 s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            values = s.astype("datetime64[ns]").to_numpy().view(np.int64)
+            values = s.astype("datetime64[ns]").to_numpy()
         elif pd.api.types.is_bool_dtype(dtype):
-            values = s.to_numpy(dtype=np.int64, na_value=0)
+            values = s.to_numpy(dtype=bool, na_value=False)
         elif pd.api.types.is_integer_dtype(dtype):
-            values = s.to_numpy(dtype=np.int64, na_value=0)
+            values = s.to_numpy(dtype=np.uint64 if dtype.kind == "u" else np.int64, na_value=0)
         elif pd.api.types.is_float_dtype(dtype):
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            if name in ("tags", "custom"):
-                s = s.map(lambda v, name=name: _extra_text(name, v))
+            if name == "custom":
+                converted = s.map(_custom_text)
+                s = converted.map(lambda pair: pair[0])
+                reasons = converted.map(lambda pair: pair[1]).to_numpy(dtype=object)
+                bad = np.flatnonzero(pd.notna(reasons))
+                problems = [(int(row), reasons[row]) for row in bad] or None
             elif fields.get(name, {}).get("type") == "time":
                 s = s.map(lambda t: t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t)
             values = s.to_numpy(dtype=object)
-        out.append((str(name), values, valid_or_none))
+        out.append((str(name), values, valid_or_none, problems))
     return out
 
 

@@ -100,7 +100,7 @@ TEST(GraphPaths, StrongestPathMaximisesTheProduct) {
   EXPECT_EQ(p.path, (std::vector<index_t>{0, 1, 2}));
   EXPECT_NEAR(p.strength, 0.81, 1e-12);
   Graph bad = make({1}, {2}, false, {1.5});
-  EXPECT_THROW(strongest_path(bad, 0, 1, none), std::invalid_argument);
+  EXPECT_THROW(strongest_path(bad, 0, 1, none), ValidationError);
 }
 
 TEST(GraphBetweenness, PathAndStarByHand) {
@@ -131,6 +131,20 @@ TEST(GraphCommunities, TwoTrianglesSplitAtTheBridge) {
   EXPECT_NEAR(modularity(g, c.label, 1.0, true), c.modularity, 1e-15);
 }
 
+TEST(GraphCommunities, AnyWeightScaleGivesTheSameAnswer) {
+  Cancel none;
+  const std::vector<int64_t> src{1, 2, 3, 4, 5, 6, 3}, dst{2, 3, 1, 5, 6, 4, 4};
+  for (double s : {1e-300, 1e-15, 1e-13, 1.0, 1e12, 1e300}) {
+    Graph g = make(src, dst, false, std::vector<double>(7, s));
+    Communities c = louvain(g, 1.0, 0, 1, true, none);
+    EXPECT_EQ(c.label, (std::vector<int64_t>{0, 0, 0, 1, 1, 1})) << s;
+    EXPECT_NEAR(c.modularity, 2 * (3.0 / 7 - 0.25), 1e-12) << s;
+    Graph d = make(src, dst, true, std::vector<double>(7, s));
+    // directed: each side holds 3 of the 7 arcs, out- and in-weight 3 and 4 or 4 and 3
+    EXPECT_NEAR(modularity(d, c.label, 1.0, true), 2 * (3.0 / 7 - 12.0 / 49), 1e-12) << s;
+  }
+}
+
 TEST(GraphSimilarity, JaccardAndAdamicAdarByHand) {
   Cancel none;
   // 1 and 2 share 3 and 4; 1 also knows 5.  N(1)={3,4,5}, N(2)={3,4}
@@ -144,6 +158,37 @@ TEST(GraphSimilarity, JaccardAndAdamicAdarByHand) {
   EXPECT_EQ(shared_neighbors(g, 0, 1, TypeFilter()), (std::vector<index_t>{2, 3}));
 }
 
+TEST(GraphSimilarity, SelfLoopIsNotItsOwnCommonNeighbour) {
+  Cancel none;
+  // 1-1, 1-2, 3-2: 1 is in N(1) = {1, 2} and in N(2) = {1, 3}, yet NetworkX
+  // does not count it as shared by 1 and 2.
+  Graph g = make({1, 1, 3}, {1, 2, 2});
+  EXPECT_EQ(pair_similarity(g, {0}, {1}, Similarity::Jaccard, none)[0], 0.0);
+  EXPECT_EQ(pair_similarity(g, {0}, {1}, Similarity::AdamicAdar, none)[0], 0.0);
+  EXPECT_TRUE(shared_neighbors(g, 0, 1, TypeFilter()).empty());
+  // 3 and 1 share 2; the union N(3) | N(1) = {1, 2} holds 1 through its loop.
+  Scored s = similarity(g, 2, Similarity::Jaccard, 0, none);
+  ASSERT_EQ(s.node, (std::vector<index_t>{0}));
+  EXPECT_DOUBLE_EQ(s.score[0], 1.0 / 2.0);
+  // 1-2, 2-2, 2-3: 2's own loop does not make 2 similar to 1 through 2;
+  // 3 is, through 2: N(1) | N(3) = {2}.
+  Graph h = make({1, 2, 2}, {2, 2, 3});
+  s = similarity(h, 0, Similarity::Jaccard, 0, none);
+  EXPECT_EQ(s.node, (std::vector<index_t>{2}));
+  EXPECT_DOUBLE_EQ(s.score.at(0), 1.0);
+}
+
+TEST(GraphSimilarity, ParallelEdgesCountOnceInTheAdamicAdarDegree) {
+  Cancel none;
+  // 3 is shared by 1 and 2; 1-3 is given twice, so 3 has two distinct neighbours.
+  Graph g = make({1, 1, 2}, {3, 3, 3});
+  EXPECT_DOUBLE_EQ(pair_similarity(g, {0}, {1}, Similarity::AdamicAdar, none)[0], 1.0 / std::log(2.0));
+  EXPECT_DOUBLE_EQ(similarity(g, 0, Similarity::AdamicAdar, 0, none).score.at(0), 1.0 / std::log(2.0));
+  // a looped common neighbour's degree counts the loop twice, as NetworkX's G.degree does
+  Graph h = make({1, 2, 3}, {3, 3, 3});
+  EXPECT_DOUBLE_EQ(pair_similarity(h, {0}, {1}, Similarity::AdamicAdar, none)[0], 1.0 / std::log(4.0));
+}
+
 TEST(GraphTypes, FilterRestrictsWalks) {
   Cancel none;
   Graph g = make({1, 1, 2}, {2, 3, 4}, false, {}, {}, {0, 1, 0});
@@ -153,6 +198,34 @@ TEST(GraphTypes, FilterRestrictsWalks) {
   EXPECT_EQ(d, (std::vector<int64_t>{0, 1, -1, 2}));
   Graph sub = g.subgraph({0, 1, 2}, TypeFilter({1}));
   EXPECT_EQ(sub.num_edges(), 1u);
+}
+
+TEST(GraphParameters, BadArgumentsAreValidationErrorsEvenOnEmptyGraphs) {
+  Cancel none;
+  Graph empty = make({}, {});
+  for (auto set : std::vector<void (*)(PageRankOptions&)>{
+           [](PageRankOptions& o) { o.damping = 1.5; }, [](PageRankOptions& o) { o.damping = std::nan(""); },
+           [](PageRankOptions& o) { o.tol = 0.0; }, [](PageRankOptions& o) { o.tol = -1e-6; },
+           [](PageRankOptions& o) { o.max_iter = 0; }}) {
+    PageRankOptions opt;
+    set(opt);
+    EXPECT_THROW(pagerank(empty, opt, none), ValidationError);
+  }
+  EXPECT_THROW(louvain(empty, 1.0, 0, 0, true, none), ValidationError);
+  EXPECT_THROW(louvain(empty, std::nan(""), 0, 1, true, none), ValidationError);
+  EXPECT_THROW(louvain(empty, 0.0, 0, 1, true, none), ValidationError);
+  EXPECT_THROW(modularity(barbell(), std::vector<int64_t>(6, 0), std::nan(""), true), ValidationError);
+  EXPECT_THROW(sample_nodes(3, 4, 0), ValidationError);
+  EXPECT_EQ(sample_nodes(3, 3, 0).size(), 3u);
+  try {
+    PageRankOptions opt;
+    opt.damping = 1.5;
+    pagerank(barbell(), opt, none);
+    FAIL();
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.field(), "damping");
+    EXPECT_NE(std::string(e.what()).find("1.5"), std::string::npos);
+  }
 }
 
 TEST(GraphCancel, LongRunsStopWhenAsked) {

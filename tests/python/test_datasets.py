@@ -388,6 +388,9 @@ def test_load_round_trip(loaded):
         for col in frame.columns:
             if col in ("src_kind", "dst_kind"):
                 continue
+            if col == "tags":  # the generator writes a person's list ("vip;referral"); the store gives lists
+                assert back[col].tolist() == [v.split(";") if isinstance(v, str) else [] for v in frame[col]], kind
+                continue
             got = _values(back[col])
             if col in refs:
                 pos = frame[col].to_numpy()

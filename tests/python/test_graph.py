@@ -487,3 +487,12 @@ def test_directed_louvain_modularity_at_least_networkx(seed):
     ours = modularity(G, list(groups.values()) + [{n} for n in G.nodes if n not in labels.index])
     for nx_seed in range(3):
         assert ours >= modularity(G, louvain_communities(G, seed=nx_seed)) - 1e-12
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import crmcore.graph
+
+    result = doctest.testmod(crmcore.graph)
+    assert result.attempted > 0 and result.failed == 0

@@ -23,7 +23,7 @@ def test_open_file_and_context_manager(tmp_path):
         cid = db.add("customers", name="Acme", kind="organization", phone="+86 138 0013 8000")
     with crm.open(str(path)) as db:
         assert db.get("customers", cid)["name"] == "Acme"
-        assert db.schema_version() == 2
+        assert db.schema_version() == 3
         assert db.integrity_check() == "ok"
     with pytest.raises(crm.Error, match="closed"):
         db.count("customers")
@@ -525,7 +525,7 @@ def test_json_export_writes_each_field_typed_and_import_reads_it_back(db, tmp_pa
             for name, value in row.items():
                 got = record[name]
                 if name == "tags":
-                    assert got == [t for t in (value if isinstance(value, str) else "").split(";") if t]
+                    assert got == value
                 elif name == "custom":
                     assert got == (json.loads(value) if isinstance(value, str) else {})
                 elif pd.isna(value):
@@ -673,11 +673,11 @@ def test_file_written_by_schema_version_1_is_migrated_on_open(tmp_path):
     path = tmp_path / "old.crm"
     shutil.copy(pathlib.Path(__file__).resolve().parents[1] / "data" / "store_v1.crm", path)
     with crm.open(path) as db:
-        assert db.schema_version() == 2
+        assert db.schema_version() == 3
         assert db.integrity_check() == "ok"
         assert db.counts()[["customers", "orders", "links"]].tolist() == [2, 3, 1]
         a = db.find("customers", phone="138-0013-8000").index.tolist()
-        assert db.frame("customers").loc[a[0], "tags"] == "vip"
+        assert db.frame("customers").loc[a[0], "tags"] == ["vip"]
         assert sorted(db.frame("orders")["amount"]) == [45.5, 860.0, 1200.0]
         log = db.audit_log()
         assert log["op"].tolist() == ["insert", "update", "insert", "insert", "insert"]
@@ -687,7 +687,7 @@ def test_file_written_by_schema_version_1_is_migrated_on_open(tmp_path):
         new = db.add("customers", name="after the migration")
         assert db.audit_log()["first_id"].iloc[0] == new
     with crm.open(path) as db:  # a second open finds it up to date
-        assert db.schema_version() == 2 and db.count("customers") == 3
+        assert db.schema_version() == 3 and db.count("customers") == 3
 
 
 def test_file_from_a_newer_crmcore_is_refused(tmp_path):

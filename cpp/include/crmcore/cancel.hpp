@@ -15,6 +15,10 @@ class Cancel {
   explicit Cancel(std::function<bool()> should_stop, uint64_t every = 1u << 16)
       : should_stop_(std::move(should_stop)), every_(every ? every : 1) {}
 
+  // Asks the check now, whatever the count (for callers that cannot throw,
+  // such as SQLite's progress handler).
+  bool requested() const { return should_stop_ && should_stop_(); }
+
   // Call once per unit of work; throws Interrupted when the check says stop.
   void tick(uint64_t units = 1) {
     if (!should_stop_) return;

@@ -5,6 +5,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "checks.hpp"
 #include "crmcore/graph/algorithms.hpp"
 #include "frontier.hpp"
 
@@ -181,7 +182,9 @@ void accumulate_dijkstra(const Graph& g, index_t s, Scratch& w, std::vector<doub
 }  // namespace
 
 std::vector<index_t> sample_nodes(size_t n, size_t k, uint64_t seed) {
-  if (k > n) throw std::invalid_argument("cannot sample more sources than there are nodes");
+  if (k > n)
+    refuse("betweenness", "k", "cannot sample " + shown(k) + " sources from " + shown(n) +
+                                   " nodes; leave k out for the exact answer");
   std::vector<index_t> all(n);
   std::iota(all.begin(), all.end(), 0);
   std::mt19937_64 rng(seed);
@@ -199,14 +202,15 @@ std::vector<double> betweenness(const Graph& g, const std::vector<index_t>& sour
   weighted = weighted && g.weighted();
   if (weighted)
     for (uint64_t e = 0; e < g.num_entries(); ++e)
-      if (!(g.weight(e) > 0.0)) throw std::invalid_argument("weighted betweenness needs weights > 0");
+      if (!(g.weight(e) > 0.0))
+        refuse("betweenness", "weight", "weighted betweenness needs weights > 0, got " + shown(g.weight(e)));
   std::vector<index_t> sources = sources_in;
   bool sampled = !sources.empty();
   if (sampled) {
     std::vector<uint8_t> seen(n, 0);
     for (index_t s : sources) {
       if (s >= n) throw std::out_of_range("betweenness: source out of range");
-      if (seen[s]++) throw std::invalid_argument("betweenness: sources must be distinct");
+      if (seen[s]++) refuse("betweenness", "sources", "must be distinct; node " + shown(g.id(s)) + " repeats");
     }
     sampled = sources.size() < n;
   }

@@ -38,7 +38,7 @@ Graph Graph::from_edges(const int64_t* src, const int64_t* dst, size_t m, const 
   if (weight) {
     for (size_t i = 0; i < m; ++i)
       if (!std::isfinite(weight[i]))
-        throw std::invalid_argument("edge " + std::to_string(i) + ": weight is not a finite number");
+        throw ValidationError("edges", static_cast<int64_t>(i), "weight", "must be a finite number");
   }
   if (m + n_extra == 0) return build({}, {}, {}, weight, type, directed, cancel);
 
@@ -87,7 +87,8 @@ Graph Graph::from_edges(const int64_t* src, const int64_t* dst, size_t m, const 
     su = map_sorted(src, m, ids);
     du = map_sorted(dst, m, ids);
   }
-  if (ids.size() >= kNoNode) throw std::invalid_argument("too many nodes for a crmcore graph");
+  if (ids.size() >= kNoNode)
+    throw ValidationError("graph", -1, "nodes", "more than " + std::to_string(kNoNode - 1) + " nodes");
   return build(std::move(ids), su, du, weight, type, directed, cancel);
 }
 

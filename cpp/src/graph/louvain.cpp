@@ -3,13 +3,28 @@
 #include <cmath>
 #include <numeric>
 #include <random>
-#include <stdexcept>
 
+#include "checks.hpp"
 #include "crmcore/graph/algorithms.hpp"
 
 namespace crmcore::graph {
 
 namespace {
+
+// A power of two that brings the largest |weight| into [0.5, 1). Decayed
+// relationship strengths can be 1e-15 or less and summed revenues 1e12 or
+// more; on that scale products of weights underflow or overflow and fixed
+// tolerances swamp or vanish. Multiplying by a power of two is exact, so
+// integer weights stay exact and the answer does not depend on the scale.
+double weight_scale(const Graph& g, bool use_weights) {
+  if (!use_weights || !g.weighted()) return 1.0;
+  double top = 0.0;
+  for (uint64_t e = 0; e < g.num_entries(); ++e) top = std::max(top, std::fabs(g.weight(e)));
+  if (top == 0.0) return 1.0;
+  int exponent = 0;
+  std::frexp(top, &exponent);
+  return std::ldexp(1.0, -exponent);
+}
 
 // One level of the Louvain hierarchy: a symmetric weighted graph without
 // self-loops in its rows; a node's self-loop weight is kept apart because it
@@ -29,7 +44,8 @@ Level level_from_graph(const Graph& g, bool use_weights) {
   L.n = g.num_nodes();
   L.loop.assign(L.n, 0.0);
   std::vector<uint64_t> count(L.n + 1, 0);
-  auto wt = [&](uint64_t e) { return use_weights ? g.weight(e) : 1.0; };
+  const double scale = weight_scale(g, use_weights);
+  auto wt = [&](uint64_t e) { return use_weights ? g.weight(e) * scale : 1.0; };
   for (index_t u = 0; u < L.n; ++u)
     for (uint64_t e = g.row_begin(u); e < g.row_end(u); ++e) {
       const index_t t = g.target(e);
@@ -96,11 +112,15 @@ bool local_moving(const Level& L, std::vector<index_t>& comm, double resolution,
       // Gain of joining c, up to a positive factor: links into c minus the
       // expected links given c's total strength.
       const double scale = resolution * ki / L.m2;
+      // Gains are sums of terms of size up to (1 + resolution) * ki, so a
+      // move must win by a margin relative to that, whatever the weights'
+      // scale; rounding noise then never moves a node back and forth.
+      const double margin = 1e-12 * ki * (1.0 + resolution);
       index_t best = own;
       double best_gain = link[own] - tot[own] * scale;
       for (index_t c : touched) {
         const double gain = link[c] - tot[c] * scale;
-        if (gain > best_gain + 1e-12 * (1.0 + std::abs(best_gain))) {
+        if (gain > best_gain + margin) {
           best_gain = gain;
           best = c;
         }
@@ -244,17 +264,21 @@ std::vector<index_t> louvain_once(const Level& base, double resolution, std::mt1
 
 }  // namespace
 
-Communities louvain(const Graph& g, double resolution, uint64_t seed, int trials,
+Communities louvain(const Graph& g, double resolution, uint64_t seed, int64_t trials,
                     bool use_weights, Cancel& cancel) {
-  if (!(resolution > 0.0)) throw std::invalid_argument("resolution must be > 0");
+  if (!(resolution > 0.0) || !std::isfinite(resolution))
+    refuse("communities", "resolution", "must be a finite number > 0, got " + shown(resolution));
+  if (trials < 1) refuse("communities", "trials", "must be >= 1, got " + shown(trials));
   if (use_weights && g.weighted())
     for (uint64_t e = 0; e < g.num_entries(); ++e)
-      if (g.weight(e) < 0.0) throw std::invalid_argument("communities need weights >= 0");
+      if (g.weight(e) < 0.0)
+        refuse("communities", "weight", "needs weights >= 0, got " + shown(g.weight(e)) +
+                                            "; use weight=False to ignore them");
   const Level base = level_from_graph(g, use_weights);
   std::mt19937_64 rng(seed);
   std::vector<index_t> best;
   double best_q = -std::numeric_limits<double>::infinity();
-  for (int t = 0; t < std::max(1, trials); ++t) {
+  for (int64_t t = 0; t < trials; ++t) {
     std::vector<index_t> comm = louvain_once(base, resolution, rng, cancel);
     const double q = level_modularity(base, comm, resolution);
     if (best.empty() || q > best_q) {
@@ -270,8 +294,11 @@ Communities louvain(const Graph& g, double resolution, uint64_t seed, int trials
 
 double modularity(const Graph& g, const std::vector<int64_t>& label_in, double resolution,
                   bool use_weights) {
+  if (!std::isfinite(resolution)) refuse("modularity", "resolution", "must be finite, got " + shown(resolution));
   const size_t n = g.num_nodes();
-  if (label_in.size() != n) throw std::invalid_argument("modularity: one label per node expected");
+  if (label_in.size() != n)
+    refuse("modularity", "communities", "one label per node expected, got " + shown(label_in.size()) +
+                                            " for " + shown(n));
   std::vector<int64_t> keys(label_in);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -281,10 +308,11 @@ double modularity(const Graph& g, const std::vector<int64_t>& label_in, double r
   const size_t C = keys.size();
   std::vector<double> internal(C, 0.0), out_deg(C, 0.0), in_deg(C, 0.0);
   double m = 0.0;
+  const double scale = weight_scale(g, use_weights);
   for (index_t u = 0; u < n; ++u)
     for (uint64_t e = g.row_begin(u); e < g.row_end(u); ++e) {
       const index_t t = g.target(e);
-      const double w = use_weights ? g.weight(e) : 1.0;
+      const double w = use_weights ? g.weight(e) * scale : 1.0;
       if (g.directed()) {
         m += w;
         out_deg[label[u]] += w;
@@ -303,7 +331,7 @@ double modularity(const Graph& g, const std::vector<int64_t>& label_in, double r
   double q = 0.0;
   for (size_t c = 0; c < C; ++c) {
     if (g.directed())
-      q += internal[c] / m - resolution * out_deg[c] * in_deg[c] / (m * m);
+      q += internal[c] / m - resolution * (out_deg[c] / m) * (in_deg[c] / m);
     else
       q += internal[c] / m - resolution * (out_deg[c] / (2.0 * m)) * (out_deg[c] / (2.0 * m));
   }

@@ -1,7 +1,7 @@
 #include <cmath>
-#include <stdexcept>
 #include <string>
 
+#include "checks.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/graph/algorithms.hpp"
 
@@ -13,14 +13,15 @@ namespace {
 std::vector<double> distribution(const std::vector<double>& given, size_t n,
                                  const std::vector<double>& fallback, const char* what) {
   if (given.empty()) return fallback;
-  if (given.size() != n) throw std::invalid_argument(std::string(what) + ": wrong length");
+  if (given.size() != n)
+    refuse("pagerank", what, "one value per node expected, got " + shown(given.size()) + " for " + shown(n));
   double total = 0.0;
   for (double v : given) {
     if (!(v >= 0.0) || !std::isfinite(v))
-      throw std::invalid_argument(std::string(what) + ": values must be finite and >= 0");
+      refuse("pagerank", what, "values must be finite and >= 0, got " + shown(v));
     total += v;
   }
-  if (total == 0.0) throw std::invalid_argument(std::string(what) + ": values sum to zero");
+  if (!(total > 0.0) || !std::isfinite(total)) refuse("pagerank", what, "values must have a positive, finite sum");
   std::vector<double> out(given);
   for (double& v : out) v /= total;
   return out;
@@ -29,10 +30,16 @@ std::vector<double> distribution(const std::vector<double>& given, size_t n,
 }  // namespace
 
 std::vector<double> pagerank(const Graph& g, const PageRankOptions& opt, Cancel& cancel) {
+  // Checked before the empty graph returns, so that a bad call fails on every graph.
+  if (!(opt.damping >= 0.0 && opt.damping <= 1.0))
+    refuse("pagerank", "damping", "must be in [0, 1], got " + shown(opt.damping));
+  // tol = 0 could never be met (the error is compared with <), so it would
+  // only ever end in "did not converge".
+  if (!(opt.tol > 0.0) || !std::isfinite(opt.tol))
+    refuse("pagerank", "tol", "must be a finite number > 0, got " + shown(opt.tol));
+  if (opt.max_iter < 1) refuse("pagerank", "max_iter", "must be >= 1, got " + shown(opt.max_iter));
   const size_t n = g.num_nodes();
   if (n == 0) return {};
-  if (!(opt.damping >= 0.0 && opt.damping <= 1.0))
-    throw std::invalid_argument("damping must be in [0, 1]");
   const bool weighted = opt.use_weights && g.weighted();
   const std::vector<double> uniform(n, 1.0 / static_cast<double>(n));
   const std::vector<double> p = distribution(opt.personalization, n, uniform, "personalization");
@@ -64,7 +71,7 @@ std::vector<double> pagerank(const Graph& g, const PageRankOptions& opt, Cancel&
     x[v] = nv;
     return change;
   };
-  for (int it = 0; it < opt.max_iter; ++it) {
+  for (int64_t it = 0; it < opt.max_iter; ++it) {
     double dangling_sum = 0.0;
     for (index_t u : dangling) dangling_sum += x[u];
     for (size_t u = 0; u < n; ++u) share[u] = x[u] * inv_out[u];

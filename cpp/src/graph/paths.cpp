@@ -3,9 +3,9 @@
 #include <cmath>
 #include <numeric>
 #include <queue>
-#include <stdexcept>
 #include <utility>
 
+#include "checks.hpp"
 #include "crmcore/graph/algorithms.hpp"
 #include "frontier.hpp"
 
@@ -64,7 +64,8 @@ std::vector<index_t> walk_back(const std::vector<index_t>& parent, index_t a, in
 
 void check_non_negative(const Graph& g) {
   for (uint64_t e = 0; e < g.num_entries(); ++e)
-    if (g.weight(e) < 0.0) throw std::invalid_argument("shortest paths need weights >= 0");
+    if (g.weight(e) < 0.0)
+      refuse("shortest_path", "weight", "weighted shortest paths need weights >= 0, got " + shown(g.weight(e)));
 }
 
 // Breadth-first search, level by level, direction-optimizing (Beamer et
@@ -251,8 +252,7 @@ StrongestPath strongest_path(const Graph& g, index_t a, index_t b, Cancel& cance
   for (uint64_t e = 0; e < g.num_entries(); ++e) {
     const double w = g.weight(e);
     if (!(w > 0.0 && w <= 1.0))
-      throw std::invalid_argument(
-          "strongest_path needs strengths in (0, 1]; scale the weights first");
+      refuse("strongest_path", "weight", "needs strengths in (0, 1], got " + shown(w) + "; scale the weights first");
   }
   std::vector<double> dist;
   std::vector<index_t> parent;
@@ -270,14 +270,6 @@ std::vector<index_t> neighbors(const Graph& g, index_t u, const TypeFilter& filt
     if (filter(g.type(e))) out.push_back(g.target(e));
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-std::vector<index_t> shared_neighbors(const Graph& g, index_t a, index_t b,
-                                      const TypeFilter& filter) {
-  const std::vector<index_t> na = neighbors(g, a, filter), nb = neighbors(g, b, filter);
-  std::vector<index_t> out;
-  std::set_intersection(na.begin(), na.end(), nb.begin(), nb.end(), std::back_inserter(out));
   return out;
 }
 

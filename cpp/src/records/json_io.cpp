@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -10,52 +11,17 @@
 
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "json_text.hpp"
 
 namespace crmcore::records {
 
 namespace {
 
-using Json = nlohmann::json;  // only its SAX parser is used: records never become a document
+using json_text::Json;  // only its SAX parser is used: records never become a document
 
-// Appends `text` as a JSON string. The store's text is UTF-8 (it came from
-// Python strings or parsed JSON), so only quotes, backslashes and control
-// characters need escapes.
-void append_string(std::string& out, std::string_view text) {
-  out.push_back('"');
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-}
-
-// The shortest text that reads back as the same double, kept a JSON number
-// with a fraction ("1200.0", not "1200") so that it reads back as a number.
-void append_real(std::string& out, double v) {
-  char buf[40];
-  char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  out.append(buf, end);
-  if (std::find_if(buf, end, [](char c) { return c == '.' || c == 'e' || c == 'n'; }) == end) out += ".0";
-}
+using json_text::append_int;
+using json_text::append_real;
+using json_text::append_string;
 
 void append_time(std::string& out, int64_t ns) {
   std::string text = format_time(ns);
@@ -69,7 +35,7 @@ void append_value(std::string& out, const Column& c, const Field* field, size_t 
     out.push_back('[');
     if (c.present(row)) {
       bool first = true;
-      for (const auto& tag : split_values(c.texts[row])) {
+      for (const auto& tag : split_tags(c.texts[row])) {
         if (!first) out.push_back(',');
         append_string(out, tag);
         first = false;
@@ -109,6 +75,8 @@ struct KeyValues {
   std::vector<double> reals;
   std::vector<std::string> texts;
   bool any_real = false, any_text = false;  // true/false count as text: "true" reads as a flag and as text
+  size_t seen_in_row = 0;                   // 1 + the last row that had this key
+  std::vector<std::pair<size_t, std::string>> problems;  // rows whose value cannot be used, and why
 };
 
 // Appends a value that is not text as JSON: null, true/false or a number.
@@ -124,13 +92,15 @@ void append_scalar(std::string& out, KeyValues::Tag tag, int64_t i, double r) {
 
 // Reads a file's records straight into columns as nlohmann parses it,
 // without building the document: the list (the top level, or the member
-// named after the kind), one object per record. A member whose value is an
-// object or a list (custom fields, tags, anything else) is kept as JSON
-// text; a list of tags as "a;b". "id", "created_at" and "updated_at" are
-// read and dropped: the store gives its own.
+// named after the kind), one object per record. The custom member's object
+// is kept as compact JSON text, a list of tags as the store's tag list;
+// an object or a list given for any other member cannot be one value of it,
+// and is a problem of that row, as are a key repeated in one record and
+// values nested too deep. "id", "created_at" and "updated_at" are read and
+// dropped: the store gives its own.
 class RecordReader : public nlohmann::json_sax<Json> {
  public:
-  explicit RecordReader(const Kind& k) : kind_(k) {}
+  explicit RecordReader(const Kind& k) : kind_(k), nested_(kMaxCustomDepth) {}
 
   // Whether the file held the records' list (at the top, or as the kind's member).
   bool found_list() const { return list_depth_ > 0; }
@@ -144,6 +114,7 @@ class RecordReader : public nlohmann::json_sax<Json> {
       const bool text = v.any_text || name == kTagsColumn || name == kCustomColumn;
       Column col(name, text ? Column::Storage::Text : v.any_real ? Column::Storage::Real : Column::Storage::Int);
       col.valid.assign(rows_, 0);
+      col.problems = std::move(v.problems);
       size_t next_int = 0, next_real = 0, next_text = 0;
       for (size_t r = 0; r < rows_; ++r) {
         const uint8_t tag = v.tags[r];
@@ -172,32 +143,45 @@ class RecordReader : public nlohmann::json_sax<Json> {
     return t;
   }
 
-  bool null() override { return scalar(KeyValues::Missing, 0, 0.0, nullptr); }
-  bool boolean(bool val) override { return scalar(KeyValues::Bool, val ? 1 : 0, 0.0, nullptr); }
-  bool number_integer(number_integer_t val) override { return scalar(KeyValues::Int, val, 0.0, nullptr); }
+  bool null() override {
+    if (nesting()) return tag_item(nullptr, "null"), nested_.null();
+    return scalar(KeyValues::Missing, 0, 0.0, nullptr);
+  }
+  bool boolean(bool val) override {
+    if (nesting()) return tag_item(nullptr, "true/false"), nested_.boolean(val);
+    return scalar(KeyValues::Bool, val ? 1 : 0, 0.0, nullptr);
+  }
+  bool number_integer(number_integer_t val) override {
+    if (nesting()) return tag_number(val), nested_.number_integer(val);
+    return scalar(KeyValues::Int, val, 0.0, nullptr);
+  }
   bool number_unsigned(number_unsigned_t val) override {
+    if (nesting()) return tag_number(val), nested_.number_unsigned(val);
     if (val <= static_cast<number_unsigned_t>(INT64_MAX))
       return scalar(KeyValues::Int, static_cast<int64_t>(val), 0.0, nullptr);
     std::string text = std::to_string(val);  // too large for the store's integers: let it say so
     return scalar(KeyValues::Text, 0, 0.0, &text);
   }
-  bool number_float(number_float_t val, const string_t&) override { return scalar(KeyValues::Real, 0, val, nullptr); }
-  bool string(string_t& val) override { return scalar(KeyValues::Text, 0, 0.0, &val); }
+  bool number_float(number_float_t val, const string_t& raw) override {
+    if (nesting()) return tag_item(nullptr, "a fraction"), nested_.number_float(val, raw);
+    return scalar(KeyValues::Real, 0, val, nullptr);
+  }
+  bool string(string_t& val) override {
+    if (nesting()) {
+      if (in_tags()) tag_item(&val, "");
+      return nested_.string(val);
+    }
+    return scalar(KeyValues::Text, 0, 0.0, &val);
+  }
   bool binary(binary_t&) override { return true; }  // JSON text has no binary values
 
-  bool start_object(std::size_t) override { return open('{'); }
-  bool start_array(std::size_t) override { return open('['); }
+  bool start_object(std::size_t n) override { return open('{', n); }
+  bool start_array(std::size_t n) override { return open('[', n); }
   bool end_object() override { return close('}'); }
   bool end_array() override { return close(']'); }
 
   bool key(string_t& val) override {
-    if (capturing()) {
-      separate();
-      append_string(capture_, val);
-      capture_ += ':';
-      first_.back() = true;  // the value follows the colon without a comma
-      return true;
-    }
+    if (nesting()) return nested_.key(val);
     if (depth_ == 1 && !in_list()) member_ = val;  // a member of the top-level object
     else key_ = val;
     return true;
@@ -209,24 +193,28 @@ class RecordReader : public nlohmann::json_sax<Json> {
 
  private:
   bool in_list() const { return list_depth_ > 0 && !list_done_; }
-  bool capturing() const { return capture_from_ > 0; }
+  bool nesting() const { return nesting_; }
   bool at_field() const { return in_list() && depth_ == list_depth_ + 1; }  // a record's member value
-  bool at_record() const { return in_list() && depth_ == list_depth_; }    // an element of the list
+  // Whether the value being read is an item of a record's list of tags.
+  bool in_tags() const { return nesting_ && nested_kind_ == '[' && key_ == kTagsColumn && nested_.depth() == 1; }
 
-  void separate() {
-    if (!first_.back()) capture_ += tags_list_ && depth_ == capture_from_ ? ';' : ',';
-    first_.back() = false;
+  template <typename Number>
+  void tag_number(Number val) {
+    if (!in_tags()) return;
+    const std::string text = std::to_string(val);
+    tag_item(&text, "");
   }
 
+  // An item of a list of tags: text (or a whole number, read as its text)
+  // is a tag; anything else (`what`) makes the list a problem of its row.
+  void tag_item(const std::string* text, const char* what) {
+    if (!in_tags()) return;
+    if (text) tags_.push_back(*text);
+    else if (tag_problem_.empty()) tag_problem_ = std::string("tags must be text, not ") + what;
+  }
+  bool at_record() const { return in_list() && depth_ == list_depth_; }    // an element of the list
+
   bool scalar(KeyValues::Tag tag, int64_t i, double r, const std::string* text) {
-    if (capturing()) {
-      separate();
-      const bool tag_item = tags_list_ && depth_ == capture_from_;  // a tag, joined with ';' unquoted
-      if (!text) append_scalar(capture_, tag, i, r);
-      else if (tag_item) capture_ += *text;
-      else append_string(capture_, *text);
-      return true;
-    }
     if (at_record()) throw ValidationError(kind_.name, static_cast<int64_t>(rows_), "", "is not a JSON object");
     if (!at_field()) {
       if (depth_ == 0) throw ValidationError(kind_.name, -1, "", "does not hold a list of records");
@@ -236,11 +224,34 @@ class RecordReader : public nlohmann::json_sax<Json> {
     return true;
   }
 
-  void store(KeyValues::Tag tag, int64_t i, double r, std::string text) {
-    if (key_ == "id" || key_ == kCreatedColumn || key_ == kUpdatedColumn || tag == KeyValues::Missing) return;
+  // The values of the current record's key `key_`, or null when the key is
+  // one the store gives itself, or the record gave it before (which marks
+  // the row).
+  KeyValues* values_of_key() {
+    if (key_ == "id" || key_ == kCreatedColumn || key_ == kUpdatedColumn) return nullptr;
     auto [it, added] = index_.try_emplace(key_, names_.size());
     if (added) names_.push_back(key_), values_.emplace_back();
     KeyValues& v = values_[it->second];
+    if (v.seen_in_row == rows_) {
+      // Two values for one field: taking either would be a guess, and
+      // pushing both shifted every later record's value by one.
+      mark(v, "appears twice in this record");
+      return nullptr;
+    }
+    v.seen_in_row = rows_;
+    return &v;
+  }
+
+  void mark(KeyValues& v, std::string why) {
+    const size_t row = rows_ - 1;
+    if (v.problems.empty() || v.problems.back().first != row) v.problems.emplace_back(row, std::move(why));
+  }
+
+  void store(KeyValues::Tag tag, int64_t i, double r, std::string text) {
+    if (KeyValues* v = values_of_key(); v && tag != KeyValues::Missing) keep(*v, tag, i, r, std::move(text));
+  }
+
+  void keep(KeyValues& v, KeyValues::Tag tag, int64_t i, double r, std::string text) {
     const size_t row = rows_ - 1;
     if (v.tags.size() <= row) v.tags.resize(row + 1, KeyValues::Missing);
     v.tags[row] = tag;
@@ -253,13 +264,28 @@ class RecordReader : public nlohmann::json_sax<Json> {
     }
   }
 
-  bool open(char bracket) {
-    if (capturing()) {
-      separate();
-      capture_ += bracket;
-      first_.push_back(true);
-      ++depth_;
-      return true;
+  // The end of a member's value that was an object or a list.
+  void store_nested() {
+    nesting_ = false;
+    KeyValues* v = values_of_key();
+    if (!v) return;
+    if (!nested_.problem().empty()) return mark(*v, nested_.problem());
+    if (key_ == kCustomColumn) {
+      if (nested_kind_ != '{') return mark(*v, "must be a JSON object of custom fields");
+      if (nested_.text() != "{}") keep(*v, KeyValues::Text, 0, 0.0, nested_.take_text());
+    } else if (key_ == kTagsColumn) {
+      if (nested_kind_ != '[') return mark(*v, "must be a list of tags");
+      if (!tag_problem_.empty()) return mark(*v, tag_problem_);
+      keep(*v, KeyValues::Text, 0, 0.0, join_tags(tags_));
+    } else {
+      mark(*v, std::string("is a JSON ") + (nested_kind_ == '{' ? "object" : "list") + ", not a single value");
+    }
+  }
+
+  bool open(char bracket, std::size_t n) {
+    if (nesting()) {
+      if (in_tags()) tag_item(nullptr, bracket == '{' ? "an object" : "a list");
+      return bracket == '{' ? nested_.start_object(n) : nested_.start_array(n);
     }
     if (depth_ == 0) {
       ++depth_;
@@ -279,13 +305,14 @@ class RecordReader : public nlohmann::json_sax<Json> {
       ++depth_;
       return true;
     }
-    if (at_field()) {  // an object or a list as a member's value: kept as text
-      ++depth_;
-      capture_from_ = depth_;
-      tags_list_ = bracket == '[' && key_ == kTagsColumn;
-      capture_.clear();
-      if (!tags_list_) capture_ += bracket;
-      first_.assign(1, true);
+    if (at_field()) {  // an object or a list as a member's value
+      nesting_ = true;
+      nested_kind_ = bracket;
+      nested_.reset();
+      tags_.clear();
+      tag_problem_.clear();
+      if (bracket == '{') nested_.start_object(n);
+      else nested_.start_array(n);
       return true;
     }
     ++depth_;
@@ -293,19 +320,10 @@ class RecordReader : public nlohmann::json_sax<Json> {
   }
 
   bool close(char bracket) {
-    if (capturing()) {
-      if (depth_ == capture_from_) {
-        if (!tags_list_) capture_ += bracket;
-        capture_from_ = 0;
-        --depth_;
-        store(KeyValues::Text, 0, 0.0, std::move(capture_));
-        capture_.clear();
-        tags_list_ = false;
-        return true;
-      }
-      capture_ += bracket;
-      first_.pop_back();
-      --depth_;
+    if (nesting()) {
+      if (bracket == '}') nested_.end_object();
+      else nested_.end_array();
+      if (nested_.done()) store_nested();
       return true;
     }
     if (skip_from_ > 0 && depth_ == skip_from_) skip_from_ = 0;
@@ -319,12 +337,14 @@ class RecordReader : public nlohmann::json_sax<Json> {
   int depth_ = 0;
   int list_depth_ = 0;   // the depth inside the records' list, once found
   int skip_from_ = 0;    // inside a top-level member that is not the list
-  int capture_from_ = 0; // inside a member value kept as text
-  bool tags_list_ = false;
   bool list_done_ = false;  // the records' list has closed
   std::string member_, key_;
-  std::string capture_;
-  std::vector<bool> first_;  // per open container while capturing: no element yet
+  // A member's value that is an object or a list, written by nested_.
+  bool nesting_ = false;
+  char nested_kind_ = 0;
+  json_text::Compactor nested_;
+  std::vector<std::string> tags_;  // the items of a list of tags
+  std::string tag_problem_;
   std::vector<std::string> names_;
   std::unordered_map<std::string, size_t> index_;
   std::vector<KeyValues> values_;
@@ -368,6 +388,8 @@ size_t export_json(const Store& store, const std::string& kind_name, const std::
 WriteResult import_json(Store& store, const std::string& kind_name, const std::string& path, OnError on_error,
                         const Progress& progress) {
   const Kind& k = kind(kind_name);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw StorageError("'" + path + "' is a folder, not a JSON file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw StorageError("cannot read '" + path + "'");
   RecordReader reader(k);

@@ -1,6 +1,7 @@
 #include "crmcore/records/normalize.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -141,6 +142,26 @@ std::vector<std::string> split_values(std::string_view text) {
   return out;
 }
 
+std::string join_tags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& tag : tags) out.append(1, kTagSeparator).append(tag);
+  return out;
+}
+
+std::vector<std::string> split_tags(std::string_view text) {
+  if (text.empty() || text.front() != kTagSeparator) return split_values(text);
+  std::vector<std::string> out;
+  size_t start = 1;
+  for (size_t i = 1; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == kTagSeparator) {
+      auto tag = trim(text.substr(start, i - start));
+      if (!tag.empty()) out.emplace_back(tag);
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   // Counts in 400-year eras that start on March 1st, so that the leap day is
   // the last day of a year and month lengths repeat regularly.
@@ -188,6 +209,38 @@ unsigned month_days(int64_t y, unsigned m) {
 
 }  // namespace
 
+namespace {
+
+// The number's text without surrounding spaces and a leading '+', or "" when
+// nothing is left. from_chars reads neither, and reads no hex without being asked.
+std::string_view number_text(std::string_view text) {
+  std::string_view s = trim(text);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (!s.empty() && (s.front() == '+' || s.front() == ' ')) return {};  // "++1", "+ 1"
+  return s;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_whole_number(std::string_view text) {
+  const std::string_view s = number_text(text);
+  if (s.empty()) return std::nullopt;
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  const std::string_view s = number_text(text);
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  // Out of range (1e999) is refused rather than read as infinity.
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
 std::optional<int64_t> parse_time(std::string_view text) {
   std::string_view s = trim(text);
   size_t pos = 0;
@@ -229,6 +282,7 @@ std::optional<int64_t> parse_time(std::string_view text) {
       if (!read_digits(s, pos, 2, oh)) return std::nullopt;
       if (pos < s.size() && s[pos] == ':') ++pos;
       if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
+      if (oh > 14 || om > 59 || oh * 60 + om > 14 * 60) return std::nullopt;
       offset_minutes = sign * (oh * 60 + om);
     }
     if (pos != s.size() || hour > 23 || minute > 59 || second > 60) return std::nullopt;

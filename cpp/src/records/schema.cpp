@@ -103,8 +103,12 @@ std::vector<Kind> make_kinds() {
   {
     Field strength = real("strength", false, 0.0, 1e300);
     strength.default_value = "1";
+    // A record linked to itself means nothing, and graph measures would
+    // count it as its own neighbour.
+    Field dst = any_ref("dst");
+    dst.differs_from = "src";
     k.push_back({"links",
-                 {any_ref("src"), any_ref("dst"), text("type", true), text("role"), strength, time("since"),
+                 {any_ref("src"), dst, text("type", true), text("role"), strength, time("since"),
                   time("until"), boolean("directed")}});
   }
   return k;

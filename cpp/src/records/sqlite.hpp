@@ -10,7 +10,10 @@
 
 namespace crmcore::records::sql {
 
+// A statement stopped by the progress handler (see Store's reads) was
+// interrupted by the user, not failed.
 [[noreturn]] inline void fail(sqlite3* db, const std::string& what) {
+  if (db && sqlite3_errcode(db) == SQLITE_INTERRUPT) throw Interrupted();
   throw StorageError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
 }
 

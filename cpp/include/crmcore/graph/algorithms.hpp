@@ -17,14 +17,16 @@ namespace crmcore::graph {
 // same iteration and agree to rounding.
 struct PageRankOptions {
   double damping = 0.85;
-  double tol = 1e-6;
-  int max_iter = 100;
+  double tol = 1e-6;      // > 0
+  int64_t max_iter = 100;  // >= 1
   bool use_weights = true;
   std::vector<double> personalization;  // dense, num_nodes long, or empty = uniform
   std::vector<double> dangling;         // dense, or empty = personalization
   std::vector<double> nstart;           // dense, or empty = uniform
 };
-// Throws crmcore::Error when max_iter iterations do not converge.
+// Throws crmcore::ValidationError for a damping outside [0, 1], a tol that
+// is not > 0 or max_iter < 1, and crmcore::Error when max_iter iterations
+// do not converge.
 std::vector<double> pagerank(const Graph& g, const PageRankOptions& opt, Cancel& cancel);
 
 // ---- Connectivity and paths -------------------------------------------------
@@ -53,7 +55,8 @@ StrongestPath strongest_path(const Graph& g, index_t a, index_t b, Cancel& cance
 // ---- Neighbourhoods -----------------------------------------------------------
 // Distinct neighbours (successors when directed) over edges passing `filter`, sorted.
 std::vector<index_t> neighbors(const Graph& g, index_t u, const TypeFilter& filter);
-// Nodes that are neighbours of both a and b, sorted.
+// Nodes other than a and b that are neighbours of both, sorted: a self-loop
+// does not make a node its own shared neighbour (nx.common_neighbors).
 std::vector<index_t> shared_neighbors(const Graph& g, index_t a, index_t b,
                                       const TypeFilter& filter);
 
@@ -73,12 +76,14 @@ struct Communities {
 };
 // Louvain (local moving + aggregation until no gain), then local moving again
 // at each finer level on the way back down (multilevel refinement); the best
-// of `trials` random node orders wins.
-// Directed graphs are treated as undirected.
-Communities louvain(const Graph& g, double resolution, uint64_t seed, int trials,
+// of `trials` (>= 1) random node orders wins. Resolution must be finite and
+// > 0, weights >= 0. Directed graphs are treated as undirected. Scaling every
+// weight by the same factor changes nothing (weights are normalised and every
+// comparison is relative), so decayed strengths of 1e-15 work like 1.
+Communities louvain(const Graph& g, double resolution, uint64_t seed, int64_t trials,
                     bool use_weights, Cancel& cancel);
 // Modularity of a labelling, as NetworkX defines it (directed form for
-// directed graphs).
+// directed graphs), at any weight scale.
 double modularity(const Graph& g, const std::vector<int64_t>& label, double resolution,
                   bool use_weights);
 
@@ -88,6 +93,8 @@ struct Scored {
   std::vector<index_t> node;
   std::vector<double> score;
 };
+// NetworkX's jaccard_coefficient and adamic_adar_index, also on graphs with
+// self-loops; parallel edges count once (see similarity.cpp).
 // Score of u against every node sharing at least one neighbour with it,
 // best first (ties by node id); top = 0 keeps all. Undirected graphs only.
 Scored similarity(const Graph& g, index_t u, Similarity method, size_t top, Cancel& cancel);

@@ -30,9 +30,28 @@ std::string normalize_email(std::string_view text);
 // Splits a multi-valued field ("a; b, c") into trimmed, non-empty values.
 std::vector<std::string> split_values(std::string_view text);
 
+// Tags travel and are kept as one text: each tag after this separator (a
+// control character, which no tag may hold), so that a tag may hold ';' or
+// ','. A list of tags from Python or a JSON file is joined so; text without
+// the separator in front is a person's list ("vip; key account, 北京") and
+// is split at ';' and ','.
+inline constexpr char kTagSeparator = '\x1f';
+std::string join_tags(const std::vector<std::string>& tags);
+std::vector<std::string> split_tags(std::string_view text);
+
+// A whole number in decimal ("42", " -7 ", "+3"): the whole text must be
+// the number (no NUL, hex, fraction or trailing junk) and fit in 64 bits.
+std::optional<int64_t> parse_whole_number(std::string_view text);
+
+// A decimal number ("1200.5", "1e3", " -0.25 "), the whole text; no hex
+// floats, no NUL or trailing junk. "inf" and "nan" are read as such (the
+// store then refuses what is not finite, naming it).
+std::optional<double> parse_number(std::string_view text);
+
 // Parses "YYYY-MM-DD", "YYYY/MM/DD", "YYYY-MM-DD HH:MM[:SS[.fraction]]" and the
-// ISO 'T' form with an optional 'Z' or +HH:MM offset into nanoseconds since the
-// epoch (UTC). Returns nullopt when the text is not such a date.
+// ISO 'T' form with an optional 'Z' or +HH:MM offset (at most 14:00, as the
+// world's time zones are) into nanoseconds since the epoch (UTC). Returns
+// nullopt when the text is not such a date.
 std::optional<int64_t> parse_time(std::string_view text);
 
 // The inverse for display: "YYYY-MM-DD HH:MM:SS" (with fraction when non-zero).

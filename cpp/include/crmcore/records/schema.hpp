@@ -29,6 +29,7 @@ struct Field {
   std::string default_value;         // applied when the value is missing ("" = none)
   Lookup lookup = Lookup::None;
   bool unique = false;
+  std::string differs_from;          // a field of the same kind this one may not equal (a link's ends)
 };
 
 struct Kind {
@@ -45,6 +46,10 @@ inline constexpr const char* kTagsColumn = "tags";
 inline constexpr const char* kCustomColumn = "custom";
 inline constexpr const char* kCreatedColumn = "created_at";
 inline constexpr const char* kUpdatedColumn = "updated_at";
+// Custom values may nest objects and lists this deep, and no deeper: enough
+// for any record, and a bound that keeps every reader of them (Python's json
+// among them) far from its recursion limits.
+inline constexpr int kMaxCustomDepth = 64;
 
 const std::vector<Kind>& kinds();
 // Throws NotFound naming the known kinds.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "crmcore/cancel.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/table.hpp"
 
@@ -70,12 +71,14 @@ class Store {
   // columns: id, the kind's fields, tags, custom, created_at, updated_at.
   // `columns` (by name: fields, tags, custom, created_at, updated_at) limits
   // what is read; id always comes first. Unknown names throw NotFound.
+  // Reads (select, find, match) stop with Interrupted when `cancel` asks.
   Table select(const std::string& kind, const std::vector<int64_t>* ids = nullptr,
-               const std::vector<std::string>* columns = nullptr) const;
+               const std::vector<std::string>* columns = nullptr, const Cancel* cancel = nullptr) const;
   // Ids of the records whose `field` matches `value`: phone and e-mail fields
   // after normalization, "name" by case-insensitive substring, "tag" exactly,
   // any other field by equality.
-  std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value) const;
+  std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value,
+                            const Cancel* cancel = nullptr) const;
   // Ids of customers/contacts/staff with this phone number, any formatting.
   std::vector<int64_t> find_phone(const std::string& kind, const std::string& phone) const;
 
@@ -85,7 +88,8 @@ class Store {
     std::vector<int64_t> ids;
     std::vector<int64_t> counts;
   };
-  Matches match(const std::string& kind, const std::string& field, const std::vector<std::string>& values) const;
+  Matches match(const std::string& kind, const std::string& field, const std::vector<std::string>& values,
+                const Cancel* cancel = nullptr) const;
   // The kind of the record with this id ("" when there is none).
   std::string kind_of(int64_t id) const;
   int64_t count(const std::string& kind) const;
@@ -93,7 +97,7 @@ class Store {
   int schema_version() const;
   // "ok" when SQLite's integrity and foreign-key checks find nothing wrong.
   std::string integrity_check() const;
-  // The newest audit entries: seq, at, op, kind, first_id, last_id, rows.
+  // The newest audit entries: seq, at, op, kind, first_id, last_id, rows, cause_id.
   Table audit_log(int64_t limit) const;
 
   // Groups several writes into one transaction: they commit together or not
@@ -101,6 +105,8 @@ class Store {
   void begin();
   void commit();
   void rollback();
+  // Whether begin() has opened a transaction that is still open.
+  bool in_transaction() const;
 
   void add_write_hook(WriteHook hook);
   const std::string& path() const { return path_; }
@@ -116,8 +122,10 @@ class Store {
   void update_row(const WriteRequest& request);
   void end_transaction(const char* how);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
-  // One row of the audit log: the write touched `rows` records, ids first_id..last_id.
-  void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id);
+  // One row of the audit log: the write touched `rows` records, ids
+  // first_id..last_id; `cause_id`, when given, is the record whose deletion
+  // removed them.
+  void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id = -1);
 
   std::unique_ptr<Impl> impl_;
   std::string path_;
@@ -126,6 +134,6 @@ class Store {
   int transaction_depth_ = 0;
 };
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 }  // namespace crmcore::records

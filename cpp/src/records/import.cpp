@@ -1,0 +1,403 @@
+// Bulk inserts, the store's import path: rows are checked in C++ a chunk at
+// a time and written with one statement per chunk (see Store::insert_rows).
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <functional>
+#include <iterator>
+#include <tuple>
+#include <unordered_map>
+
+#include "batch.hpp"
+#include "crmcore/errors.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+// Imports of at least this many rows may rebuild plain indexes afterwards.
+constexpr size_t kBulkIndexRows = 50000;
+// The page cache while such an import rebuilds its indexes (see there).
+constexpr int kIndexSortCacheKiB = 2048;
+
+// Imports are validated and written in chunks of this many rows: large
+// enough that a statement's start-up vanishes, small enough to stay in cache.
+constexpr size_t kChunkRows = size_t{1} << 16;
+
+// Whether the records an import's rows refer to exist. References given as
+// whole numbers, the usual case, are looked up a chunk at a time: the chunk's
+// distinct ids, sorted, in one statement per field (and kind, for links),
+// after which a row only asks whether its id is among the (usually no)
+// missing ones. Others (text that holds a number) are asked once per
+// distinct id.
+class ReferenceCheck {
+ public:
+  ReferenceCheck(Store::Impl& impl, const Kind& k, const std::vector<const Column*>& columns,
+                 std::function<bool(int64_t)> any_record_exists)
+      : impl_(impl),
+        kind_(k),
+        columns_(columns),
+        known_(k.fields.size()),
+        missing_(k.fields.size()),
+        by_chunk_(k.fields.size(), false),
+        any_record_exists_(std::move(any_record_exists)) {}
+
+  // Looks up the references of rows [begin, end) that whole-number columns
+  // hold. A link's end may be a record of any kind: the ids not found among
+  // one kind are looked for in the next (customers and contacts first).
+  void prepare_chunk(size_t begin, size_t end) {
+    for (size_t i = 0; i < kind_.fields.size(); ++i) {
+      const Field& f = kind_.fields[i];
+      const Column* c = columns_[i];
+      by_chunk_[i] = (f.type == FieldType::Ref || f.type == FieldType::AnyRef) && c &&
+                     c->storage == Column::Storage::Int;
+      if (!by_chunk_[i]) continue;
+      std::vector<int64_t> ids;
+      ids.reserve(end - begin);
+      for (size_t r = begin; r < end; ++r)
+        if (c->present(r)) ids.push_back(c->ints[r]);
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      if (f.type == FieldType::Ref) {
+        ids = not_in(f.ref_kind, ids);
+      } else {
+        for (const auto& k : kinds())
+          if (!ids.empty()) ids = not_in(k.name, ids);
+      }
+      missing_[i] = std::move(ids);
+    }
+  }
+
+  // Whether the record that field `field` (a Ref or AnyRef) of a row of the
+  // current chunk names exists.
+  bool exists(const Field& f, size_t field, int64_t id) {
+    if (by_chunk_[field]) return !std::binary_search(missing_[field].begin(), missing_[field].end(), id);
+    auto [it, inserted] = known_[field].try_emplace(id, false);
+    if (inserted) it->second = f.type == FieldType::Ref ? impl_.has(f.ref_kind, id) : any_record_exists_(id);
+    return it->second;
+  }
+
+ private:
+  // The ids among `ids` (sorted, distinct) that are no record of `kind`, sorted.
+  std::vector<int64_t> not_in(const std::string& kind, const std::vector<int64_t>& ids) {
+    sql::Batch batch(1);
+    for (int64_t id : ids) batch.add_row()[0].set_int(id);
+    std::vector<int64_t> found;
+    sql::Statement& st = impl_.existing_ids_stmt(kind);
+    sql::bind_batch(st, batch);
+    while (st.step()) found.push_back(st.int64(0));
+    st.reset();
+    std::sort(found.begin(), found.end());
+    std::vector<int64_t> rest;
+    std::set_difference(ids.begin(), ids.end(), found.begin(), found.end(), std::back_inserter(rest));
+    return rest;
+  }
+
+  Store::Impl& impl_;
+  const Kind& kind_;
+  const std::vector<const Column*>& columns_;
+  std::vector<std::unordered_map<int64_t, bool>> known_;  // per field: id -> exists
+  std::vector<std::vector<int64_t>> missing_;             // per field: the chunk's missing ids, sorted
+  std::vector<bool> by_chunk_;                            // per field: looked up by prepare_chunk
+  std::function<bool(int64_t)> any_record_exists_;
+};
+
+// The rows of a chunk that passed validation, with their lookup values and tags.
+struct StagedRows {
+  struct Point {
+    size_t staged;
+    size_t field;
+    std::string value;
+  };
+  struct Tag {
+    size_t staged;
+    std::string tag;
+  };
+
+  explicit StagedRows(size_t columns) : rows(columns) {}
+  void clear() {
+    rows.clear();
+    source_row.clear();
+    points.clear();
+    tags.clear();
+  }
+
+  sql::Batch rows;                 // id, fields..., tags, custom, created_at, updated_at
+  std::vector<size_t> source_row;  // the caller's row number of each staged row
+  std::vector<Point> points;       // normalized phones and e-mails
+  std::vector<Tag> tags;
+};
+
+// What every row of one import is checked against, and room to check it in.
+struct Staging {
+  const Kind& kind;
+  std::vector<const Column*> columns;  // per field of the kind; null if the caller has no such column
+  const Column* tags;
+  const Column* custom;
+  int64_t now;
+  ReferenceCheck& references;
+  // The row being checked (kept between rows to spare allocations).
+  std::vector<Value> values;
+  std::vector<StagedRows::Point> points;
+  Extras extras;
+};
+
+void set_cell(sql::Cell& cell, Value& v, sql::Batch& batch) {
+  switch (v.type) {
+    case Value::Type::Null: cell.set_null(); break;
+    case Value::Type::Int: cell.set_int(v.i); break;
+    case Value::Type::Real: cell.set_real(v.r); break;
+    // Text the row made itself moves into the batch; the caller's stays where it is.
+    case Value::Type::Text: cell.set_text(v.text == &v.owned ? batch.keep(std::move(v.owned)) : v.text); break;
+  }
+}
+
+Value value_of(const sql::Cell& cell) {
+  Value v;
+  switch (cell.type) {
+    case sql::Cell::Type::Null: break;
+    case sql::Cell::Type::Int: v.set_int(cell.i); break;
+    case sql::Cell::Type::Real: v.set_real(cell.r); break;
+    case sql::Cell::Type::Text: v.set_text(*cell.text); break;
+  }
+  return v;
+}
+
+// Validates one row of the caller's table and, if it passes every check,
+// adds it to `staged`; otherwise throws RowFailure and stages nothing.
+void stage_row(Staging& s, size_t row, StagedRows& staged) {
+  const Kind& k = s.kind;
+  std::vector<Value>& values = s.values;
+  std::vector<StagedRows::Point>& points = s.points;
+  Extras& extras = s.extras;
+  values.resize(k.fields.size());
+  points.clear();
+  for (size_t i = 0; i < k.fields.size(); ++i) {
+    const Field& f = k.fields[i];
+    coerce(f, s.columns[i], row, values[i]);
+    const Value& v = values[i];
+    if (f.lookup != Lookup::None && v.type == Value::Type::Text)
+      for (auto& value : lookup_values(f, *v.text)) points.push_back({0, i, std::move(value)});
+    if ((f.type == FieldType::Ref || f.type == FieldType::AnyRef) && v.type == Value::Type::Int &&
+        !s.references.exists(f, i, v.i))
+      throw RowFailure{f.name, "no " + (f.type == FieldType::Ref ? f.ref_kind + " " : "") + "record with id " +
+                                   std::to_string(v.i)};
+  }
+  for (size_t i = 0; i < k.fields.size(); ++i) {
+    const Field& f = k.fields[i];
+    if (f.differs_from.empty() || values[i].type != Value::Type::Int) continue;
+    for (size_t j = 0; j < k.fields.size(); ++j)
+      if (k.fields[j].name == f.differs_from && values[j].type == Value::Type::Int && values[j].i == values[i].i)
+        throw RowFailure{f.name, "is the same record as " + f.differs_from + " (" + std::to_string(values[i].i) + ")"};
+  }
+  read_extras(s.tags, s.custom, row, extras);
+
+  const size_t index = staged.rows.rows();
+  sql::Cell* cells = staged.rows.add_row();  // cells[0], the id, is given when the row is written
+  for (size_t i = 0; i < k.fields.size(); ++i) set_cell(cells[i + 1], values[i], staged.rows);
+  const size_t extra = k.fields.size() + 1;
+  if (!extras.tags_text.empty()) cells[extra].set_text(staged.rows.keep(std::move(extras.tags_text)));
+  if (!extras.custom.empty()) cells[extra + 1].set_text(staged.rows.keep(std::move(extras.custom)));
+  cells[extra + 2].set_int(s.now);
+  cells[extra + 3].set_int(s.now);
+  staged.source_row.push_back(row);
+  for (auto& p : points) staged.points.push_back({index, p.field, std::move(p.value)});
+  for (auto& tag : extras.tags) staged.tags.push_back({index, std::move(tag)});
+}
+
+// The phones, e-mails and tags of an import's landed rows. They are written
+// after all the rows, sorted by key: random keys would miss the page cache
+// at almost every row of a large import.
+struct Lookups {
+  struct Point {
+    std::string value;
+    int64_t id;
+    size_t field;
+  };
+  struct Tag {
+    std::string tag;
+    int64_t id;
+  };
+  std::vector<Point> points;
+  std::vector<Tag> tags;
+};
+
+void write_lookups(Store::Impl& impl, const Kind& k, Lookups& lookups) {
+  std::sort(lookups.points.begin(), lookups.points.end(),
+            [](const Lookups::Point& a, const Lookups::Point& b) { return std::tie(a.value, a.id) < std::tie(b.value, b.id); });
+  std::sort(lookups.tags.begin(), lookups.tags.end(),
+            [](const Lookups::Tag& a, const Lookups::Tag& b) { return std::tie(a.tag, a.id) < std::tie(b.tag, b.id); });
+  sql::Batch points(4), tags(2);
+  for (size_t begin = 0; begin < lookups.points.size(); begin += kChunkRows) {
+    points.clear();
+    for (size_t i = begin; i < std::min(lookups.points.size(), begin + kChunkRows); ++i) {
+      const auto& p = lookups.points[i];
+      sql::Cell* c = points.add_row();
+      c[0].set_text(&p.value);
+      c[1].set_int(p.id);
+      c[2].set_text(&k.name);
+      c[3].set_text(&k.fields[p.field].name);
+    }
+    if (sql::run_over_batch(impl.insert_points_batch, points) != SQLITE_DONE)
+      sql::fail(impl.db, "cannot record the phones and e-mails of " + k.name);
+  }
+  for (size_t begin = 0; begin < lookups.tags.size(); begin += kChunkRows) {
+    tags.clear();
+    for (size_t i = begin; i < std::min(lookups.tags.size(), begin + kChunkRows); ++i) {
+      sql::Cell* c = tags.add_row();
+      c[0].set_text(&lookups.tags[i].tag);
+      c[1].set_int(lookups.tags[i].id);
+    }
+    if (sql::run_over_batch(impl.insert_tags_batch, tags) != SQLITE_DONE)
+      sql::fail(impl.db, "cannot record the tags of " + k.name);
+  }
+}
+
+// Drops the plain (non-unique) indexes of `table` and returns the statements
+// that make them again.
+std::vector<std::string> drop_plain_indexes(Store::Impl& impl, const std::string& table) {
+  sql::Statement list(impl.db, "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL"
+                               " AND sql NOT LIKE 'CREATE UNIQUE%'");
+  list.bind(1, table);
+  std::vector<std::string> names, creates;
+  while (list.step()) names.push_back(list.text(0)), creates.push_back(list.text(1));
+  for (const auto& name : names) sql::exec(impl.db, "DROP INDEX " + name);
+  return creates;
+}
+
+void recreate_indexes(Store::Impl& impl, const std::vector<std::string>& creates) {
+  if (creates.empty()) return;
+  // CREATE INDEX sorts in runs the size of the page cache, then merges the
+  // runs. Runs of a few MB stay in the CPU caches; one run of the store's
+  // full cache misses them at every step and sorts 2-3x slower (1M rows).
+  sql::exec(impl.db, "PRAGMA cache_size=-" + std::to_string(kIndexSortCacheKiB));
+  try {
+    for (const auto& create : creates) sql::exec(impl.db, create);
+  } catch (...) {
+    sqlite3_exec(impl.db, sql::kCacheSizePragma.c_str(), nullptr, nullptr, nullptr);
+    throw;
+  }
+  sql::exec(impl.db, sql::kCacheSizePragma);
+}
+
+// Writes the staged rows with one INSERT ... SELECT, giving them ids from
+// `next_id` on. If a row breaks a database rule (a missing referenced
+// record, a duplicate), SQLite undoes the whole statement; the rows are then
+// written one by one to name the row and the rule, and with OnError::Skip
+// the others still land.
+void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows& staged, int64_t& next_id,
+                  WriteResult& result, Lookups& lookups) {
+  const size_t count = staged.rows.rows();
+  if (count == 0) return;
+  std::vector<int64_t> ids(count, -1);
+  for (size_t r = 0; r < count; ++r) staged.rows.row(r)[0].set_int(next_id + static_cast<int64_t>(r));
+  int rc = sql::run_over_batch(impl.insert_batch_stmt(k), staged.rows);
+  if (rc == SQLITE_DONE) {
+    for (size_t r = 0; r < count; ++r) ids[r] = next_id++;
+  } else {
+    if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "insert into " + k.name + " failed");
+    sql::Statement& st = impl.insert_stmt(k);
+    for (size_t r = 0; r < count; ++r) {
+      sql::Cell* cells = staged.rows.row(r);
+      cells[0].set_int(next_id);
+      for (size_t c = 0; c < staged.rows.columns(); ++c) bind_value(st, static_cast<int>(c) + 1, value_of(cells[c]));
+      rc = st.step_code();
+      if (rc != SQLITE_DONE) {
+        const int code = sqlite3_extended_errcode(impl.db);
+        st.reset();
+        if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "insert into " + k.name + " failed");
+        std::vector<Value> values;
+        for (size_t i = 0; i < k.fields.size(); ++i) values.push_back(value_of(cells[i + 1]));
+        RowFailure failure = explain_constraint(impl, code, k, values);
+        const auto row = static_cast<int64_t>(staged.source_row[r]);
+        if (on_error == OnError::Raise) throw ValidationError(k.name, row, failure.field, failure.reason);
+        result.errors.push_back({row, failure.field, failure.reason});
+        continue;
+      }
+      st.reset();
+      ids[r] = next_id++;
+    }
+  }
+  for (size_t r = 0; r < count; ++r)
+    if (ids[r] >= 0) result.ids[staged.source_row[r]] = ids[r];
+
+  for (auto& p : staged.points)
+    if (ids[p.staged] >= 0) lookups.points.push_back({std::move(p.value), ids[p.staged], p.field});
+  for (auto& t : staged.tags)
+    if (ids[t.staged] >= 0) lookups.tags.push_back({std::move(t.tag), ids[t.staged]});
+}
+
+}  // namespace
+
+void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
+  Impl& impl = *impl_;
+  const Kind& k = *req.kind;
+  const Table& t = *req.table;
+  const size_t n = t.rows();
+  for (const auto& c : t.columns)
+    if (c.size() != n) throw ValidationError(k.name, -1, c.name, "has " + std::to_string(c.size()) +
+                                                                     " values where other columns have " +
+                                                                     std::to_string(n));
+  std::vector<const Column*> columns;
+  for (const auto& f : k.fields) columns.push_back(t.find(f.name));
+  ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
+  Staging staging{k, columns, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
+
+  impl.read_sequence.step();
+  int64_t next_id = impl.read_sequence.int64(0);
+  impl.read_sequence.reset();
+
+  // A large import into a table of similar or smaller size is much faster
+  // with the plain (non-unique) indexes built afterwards, by one sort, than
+  // kept up to date row by row with random inserts. It all happens inside
+  // this transaction, so readers and a crash see either the old or the new.
+  auto large = [this](const std::string& table, size_t rows) {
+    return rows >= kBulkIndexRows && static_cast<int64_t>(rows) * 4 >= count_locked(table);
+  };
+  std::vector<std::string> rebuild;
+  if (large(k.name, n)) rebuild = drop_plain_indexes(impl, k.name);
+
+  result.ids.assign(n, -1);
+  StagedRows staged(k.fields.size() + kExtraColumns);
+  Lookups lookups;
+  for (size_t begin = 0; begin < n; begin += kChunkRows) {
+    if (req.progress && begin > 0) (*req.progress)(begin, n);
+    const size_t end = std::min(n, begin + kChunkRows);
+    staged.clear();
+    references.prepare_chunk(begin, end);
+    for (size_t row = begin; row < end; ++row) {
+      try {
+        stage_row(staging, row, staged);
+      } catch (const RowFailure& failure) {
+        if (req.on_error == OnError::Skip) {
+          result.errors.push_back({static_cast<int64_t>(row), failure.field, failure.reason});
+          continue;
+        }
+        // Rows before this one may break a database rule: that is the first error.
+        write_staged(impl, k, req.on_error, staged, next_id, result, lookups);
+        throw ValidationError(k.name, static_cast<int64_t>(row), failure.field, failure.reason);
+      }
+    }
+    write_staged(impl, k, req.on_error, staged, next_id, result, lookups);
+  }
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const RowError& a, const RowError& b) { return a.row < b.row; });
+
+  // The lookup tables' own plain indexes (by record id) get the same
+  // treatment when the import adds a large share of them.
+  for (const auto& [table, rows] : {std::pair<std::string, size_t>{"contact_points", lookups.points.size()},
+                                    std::pair<std::string, size_t>{"record_tags", lookups.tags.size()}}) {
+    if (!large(table, rows)) continue;
+    auto creates = drop_plain_indexes(impl, table);
+    rebuild.insert(rebuild.end(), creates.begin(), creates.end());
+  }
+  write_lookups(impl, k, lookups);
+  recreate_indexes(impl, rebuild);
+  impl.write_sequence.bind(1, next_id).run();
+  const int64_t landed = static_cast<int64_t>(n - result.errors.size());
+  audit(req, landed, next_id - landed, next_id - 1);  // the landed rows got consecutive ids
+  if (req.progress) (*req.progress)(n, n);
+}
+
+}  // namespace crmcore::records

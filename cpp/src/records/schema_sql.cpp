@@ -1,0 +1,107 @@
+// The file's tables, made from the kind table, and the migrations between
+// versions of that layout.
+#include <sqlite3.h>
+
+#include "crmcore/errors.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+std::string sql_type(FieldType t) {
+  switch (t) {
+    case FieldType::Text: return "TEXT";
+    case FieldType::Real: return "REAL";
+    default: return "INTEGER";
+  }
+}
+
+// Version 1 of the schema, made from the kind table. A later change of the
+// kind table adds a migration below rather than changing what version 1 was.
+std::string migration_v3() {
+  std::string s = "ALTER TABLE audit_log ADD COLUMN cause_id INTEGER;";
+  for (const auto& k : kinds())
+    s += "UPDATE " + k.name + " SET tags = char(31) || replace(tags, ';', char(31)) WHERE tags <> '';";
+  return s;
+}
+
+}  // namespace
+
+std::string schema_v1() {
+  std::string s =
+      "CREATE TABLE id_sequence(next INTEGER NOT NULL);"
+      "INSERT INTO id_sequence VALUES(1);"
+      // Key columns first: SQLite 3.40 integrity_check misreads a NOT NULL column
+      // placed between the key columns of a WITHOUT ROWID table.
+      "CREATE TABLE contact_points(value TEXT NOT NULL, record_id INTEGER NOT NULL, field TEXT NOT NULL,"
+      " kind TEXT NOT NULL, PRIMARY KEY(value, record_id, field)) WITHOUT ROWID;"
+      "CREATE INDEX contact_points_record ON contact_points(record_id);"
+      "CREATE TABLE record_tags(tag TEXT NOT NULL, record_id INTEGER NOT NULL, PRIMARY KEY(tag, record_id))"
+      " WITHOUT ROWID;"
+      "CREATE INDEX record_tags_record ON record_tags(record_id);"
+      "CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, kind TEXT NOT NULL,"
+      " record_id INTEGER, rows INTEGER NOT NULL);";
+  for (const auto& k : kinds()) {
+    s += "CREATE TABLE " + k.name + "(id INTEGER PRIMARY KEY";
+    for (const auto& f : k.fields) {
+      s += ", " + f.name + " " + sql_type(f.type);
+      if (f.required) s += " NOT NULL";
+      if (f.type == FieldType::Ref) {
+        s += " REFERENCES " + f.ref_kind + "(id)";
+        if (k.cascade_on_delete) s += " ON DELETE CASCADE";
+      }
+    }
+    s += ", tags TEXT, custom TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);";
+    for (const auto& f : k.fields) {
+      if (f.type == FieldType::Ref || f.type == FieldType::AnyRef || f.unique)
+        s += std::string("CREATE ") + (f.unique ? "UNIQUE " : "") + "INDEX " + k.name + "_" + f.name + " ON " +
+             k.name + "(" + f.name + ");";
+    }
+  }
+  s += "CREATE INDEX links_type ON links(type);";
+  return s;
+}
+
+// Opening must not change a file that is not a crmcore store: another
+// program's database would otherwise get crmcore's tables and WAL mode.
+void refuse_foreign_database(sqlite3* db, const std::string& path) {
+  int64_t tables = 0, metas = 0, app = 0;
+  try {
+    sql::Statement st(db, "SELECT count(*), coalesce(sum(name='meta'), 0) FROM sqlite_master");
+    st.step();
+    tables = st.int64(0);
+    metas = st.int64(1);
+    sql::Statement id(db, "PRAGMA application_id");
+    if (id.step()) app = id.int64(0);
+  } catch (const StorageError&) {
+    throw StorageError("'" + path + "' is not a crmcore store (" + sqlite3_errmsg(db) + ")");
+  }
+  if (tables == 0) return;  // a new or empty file becomes a store
+  bool ours = metas == 1 && (app == 0 || app == kApplicationId);
+  if (ours) {
+    sql::Statement st(db, "SELECT 1 FROM meta WHERE key='schema_version'");
+    ours = st.step();
+  }
+  if (!ours)
+    throw StorageError("'" + path + "' is another program's SQLite database, not a crmcore store; it was left as it was");
+}
+
+// Migrations from version i+1 to i+2 (index 0 brings version 1 to 2, ...).
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> steps = {
+      // 2: an audit entry names the range of ids a write gave or touched (an
+      // import's rows get consecutive ids), not just a lone record.
+      "ALTER TABLE audit_log RENAME COLUMN record_id TO first_id;"
+      "ALTER TABLE audit_log ADD COLUMN last_id INTEGER;"
+      "UPDATE audit_log SET last_id = first_id;",
+      // 3: tags are kept after a separator each, so that a tag may hold ';'
+      // or ',' (before, they were joined with ';' and no tag held either);
+      // an audit entry of a row removed with the record it belonged to
+      // names that record.
+      migration_v3(),
+  };
+  return steps;
+}
+
+}  // namespace crmcore::records

@@ -1,0 +1,104 @@
+#pragma once
+// The store's private parts shared by its files (store.cpp: opening, the
+// write path, updates, deletes and reads; import.cpp: bulk inserts;
+// schema_sql.cpp: the file's tables and migrations): the connection and its
+// prepared statements.
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "crmcore/records/store.hpp"
+#include "sqlite.hpp"
+#include "values.hpp"
+
+namespace crmcore::records {
+
+// A written row has the kind's fields and five more columns: id first; tags,
+// custom, created_at and updated_at last.
+inline constexpr size_t kExtraColumns = 5;
+
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Store::Impl {
+  sqlite3* db = nullptr;
+  std::map<std::string, sql::Statement> prepared_by_text;  // statements made per kind, kept for reuse
+  sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
+  sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
+
+  ~Impl() {
+    prepared_by_text.clear();
+    insert_points_batch = {};
+    insert_tags_batch = {};
+    find_contact_points_among = {};
+    insert_contact_point = {};
+    insert_tag = {};
+    read_sequence = {};
+    write_sequence = {};
+    insert_audit = {};
+    find_contact_point = {};
+    if (db) sqlite3_close_v2(db);
+  }
+
+  // The statement with this text, prepared on first use.
+  sql::Statement& prepared(const std::string& text) {
+    auto it = prepared_by_text.find(text);
+    if (it == prepared_by_text.end()) it = prepared_by_text.emplace(text, sql::Statement(db, text)).first;
+    return it->second;
+  }
+
+  bool has(const std::string& kind, int64_t id) {
+    auto& st = prepared("SELECT 1 FROM " + kind + " WHERE id=?");
+    st.bind(1, id);
+    bool found = st.step();
+    st.reset();
+    return found;
+  }
+
+  // Columns written for each row: id, the fields, tags, custom, created_at, updated_at.
+  static std::string insert_columns(const Kind& k) {
+    std::string cols = "id";
+    for (const auto& f : k.fields) cols += ", " + f.name;
+    return cols + ", tags, custom, created_at, updated_at";
+  }
+
+  // The ids among a batch's (column c0) that are records of `kind`.
+  sql::Statement& existing_ids_stmt(const std::string& kind) {
+    return prepared("SELECT b.c0 FROM crm_batch(?1) AS b JOIN " + kind + " AS r ON r.id = b.c0");
+  }
+
+  // Inserts the rows of a batch (one column per written column, in order).
+  sql::Statement& insert_batch_stmt(const Kind& k) {
+    std::string select;
+    for (size_t c = 0; c < k.fields.size() + kExtraColumns; ++c) select += (c ? ", c" : "c") + std::to_string(c);
+    return prepared("INSERT INTO " + k.name + "(" + insert_columns(k) + ") SELECT " + select + " FROM crm_batch(?1)");
+  }
+
+  // Inserts one row, its values bound in the written columns' order.
+  sql::Statement& insert_stmt(const Kind& k) {
+    std::string params = "?";
+    for (size_t c = 1; c < k.fields.size() + kExtraColumns; ++c) params += ", ?";
+    return prepared("INSERT INTO " + k.name + "(" + insert_columns(k) + ") VALUES(" + params + ")");
+  }
+};
+
+// Explains a failed insert or update of a row: which field broke which rule.
+RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const std::vector<Value>& values);
+
+// The file's layout: version 1 made from the kind table, then the steps from
+// each version to the next (index 0 brings version 1 to 2, ...).
+std::string schema_v1();
+const std::vector<std::string>& migrations();
+// The header's application id of a crmcore store ("CRMC"); older stores have 0.
+inline constexpr int kApplicationId = 0x43524D43;
+// Throws StorageError, before anything is written, when `db` holds tables
+// but is no crmcore store (another program's database).
+void refuse_foreign_database(sqlite3* db, const std::string& path);
+
+}  // namespace crmcore::records

@@ -1,0 +1,147 @@
+"""Checking the arguments callers pass to the graph API, so that a bad one
+is refused with a :class:`crmcore.ValidationError` naming it, never cast into
+something else.
+
+Node ids are int64 record ids. Anything that is not exactly one (1.9, NaN,
+2**64, "a", a boolean mask) is refused with its position: truncating or
+casting it would silently merge distinct nodes.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from ._core import ValidationError
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SIMILARITY_METHODS = ("jaccard", "adamic_adar")
+
+
+def _invalid(where, field, reason):
+    """The error for a bad argument, worded like the core's (kind, field: reason)."""
+    return ValidationError(f"{where}, field '{field}': {reason}")
+
+
+def _id_problem(v):
+    """Why ``v`` cannot be a node id, or None when ``int(v)`` is one."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (bool, np.bool_)):
+        return "is a boolean, not a node id"
+    if isinstance(v, numbers.Integral):
+        return None if _INT64_MIN <= int(v) <= _INT64_MAX else "is outside the int64 range of node ids"
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        if math.isnan(f):
+            return "is missing"
+        if not math.isfinite(f) or f != math.floor(f):
+            return "is not an integer node id"
+        return None if -(2.0**63) <= f < 2.0**63 else "is outside the int64 range of node ids"
+    if v is None or v is pd.NA or v is pd.NaT:
+        return "is missing"
+    return "is not an integer node id"
+
+
+def _node_ids(values, where, field, hint=""):
+    """Node ids as a contiguous int64 array; refuses the first value that is
+    not an integer in the int64 range, naming its position."""
+    listed = not isinstance(values, (np.ndarray, pd.Series, pd.Index))
+    if isinstance(values, (pd.Series, pd.Index)):
+        if values.hasnans:
+            arr = np.asarray(values, dtype=object)  # the element check names the first missing one
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            arr = values.to_numpy(dtype=np.int64 if values.dtype.kind != "u" else np.uint64)
+        else:
+            arr = values.to_numpy()
+    else:
+        arr = np.asarray(values)
+    arr = arr.reshape(-1)
+    kind = arr.dtype.kind
+    if listed and kind not in "iu":
+        # NumPy turned the list into floats (ints beyond 2**53 lost digits)
+        # or strings (1 became '1'): check the elements as they were given.
+        kind = "O"
+        arr = np.asarray(values, dtype=object).reshape(-1)
+    if kind == "i":
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if kind == "u":
+        bad = np.flatnonzero(arr > np.uint64(_INT64_MAX))
+    elif kind == "f":
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr == np.floor(arr)) & (arr >= -(2.0**63)) & (arr < 2.0**63)
+        bad = np.flatnonzero(~ok)
+    elif kind == "b":
+        bad = np.arange(min(len(arr), 1))
+    else:  # Python objects, one at a time
+        arr = arr.astype(object)
+        first = next((i for i, v in enumerate(arr) if _id_problem(v) is not None), None)
+        if first is None:
+            return np.array([int(v) for v in arr], dtype=np.int64)
+        bad = [first]
+    if len(bad):
+        pos = int(bad[0])
+        v = arr[pos].item() if isinstance(arr[pos], np.generic) else arr[pos]
+        raise _invalid(where, field, f"{v!r} at position {pos} {_id_problem(v)}{hint}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _node(value, where, field):
+    """One node id as an int, refused like :func:`_node_ids` refuses arrays."""
+    problem = _id_problem(value)
+    if problem is not None:
+        raise _invalid(where, field, f"{value!r} {problem}")
+    return int(value)
+
+
+def _integer(value, where, field, low=None, high=_INT64_MAX, none=False):
+    """An integer argument in [low, high] (None passes when ``none``)."""
+    if value is None and none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise _invalid(where, field, f"must be an integer, got {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None and high != _INT64_MAX:
+            bounds = f"in [{low}, {high}]"
+        else:
+            bounds = f">= {low}" if low is not None else f"<= {high}"
+        raise _invalid(where, field, f"must be an integer {bounds}, got {value}")
+    return value
+
+
+def _real(value, where, field, positive=False):
+    """A real-number argument as a float; ``positive`` also asks for finite and > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise _invalid(where, field, f"must be a number, got {value!r}")
+    value = float(value)
+    if positive and not (math.isfinite(value) and value > 0):
+        raise _invalid(where, field, f"must be a finite number > 0, got {value!r}")
+    return value
+
+
+def _top(value, where, field="top"):
+    """How many results to keep: None keeps all (0 for the core), else >= 1."""
+    return 0 if value is None else _integer(value, where, field, low=1)
+
+
+def _method(method, where):
+    """A similarity method name, checked before any work (and before an empty answer)."""
+    if method not in _SIMILARITY_METHODS:
+        raise _invalid(where, "method", f"{method!r} is not one of 'jaccard', 'adamic_adar'")
+    return method
+
+
+def _float64(values, what):
+    """Per-edge numbers of from_edges as a float64 array, every one finite."""
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise _invalid("from_edges", what, "must be numbers, one per edge") from None
+    finite = np.isfinite(arr)
+    if not finite.all():
+        pos = int(np.flatnonzero(~finite)[0])
+        raise _invalid("from_edges", what, f"edge {pos}: {arr[pos].item()!r} is not a finite number")
+    return np.ascontiguousarray(arr)
