@@ -13,8 +13,7 @@ import pickle
 import numpy as np
 import pandas as pd
 
-from .._checks import number, whole
-from .._core import ValidationError
+from .._args import _integer, _invalid, _number
 from .._core import clv as _k
 
 __all__ = [
@@ -60,7 +59,7 @@ def _times(where, name, values):
     arr = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(arr) & (arr >= 0)):
         bad = float(arr[~(np.isfinite(arr) & (arr >= 0))].ravel()[0])
-        raise ValidationError(f"{where}: {name} must be finite and >= 0, not {bad!r}")
+        raise _invalid(where, name, f"must be finite and >= 0, got {bad!r}")
     return values
 
 
@@ -69,7 +68,7 @@ def _counts(where, name, values):
     arr = np.asarray(values, dtype=float)
     ok = np.isfinite(arr) & (arr >= 0) & (arr == np.floor(arr))
     if not np.all(ok):
-        raise ValidationError(f"{where}: {name} must be whole numbers >= 0, not {float(arr[~ok].ravel()[0])!r}")
+        raise _invalid(where, name, f"must be whole numbers >= 0, got {float(arr[~ok].ravel()[0])!r}")
     return values
 
 
@@ -140,9 +139,9 @@ class BaseFitter:
 
     def _fit_rows(self, x, tx, T, weights, scale, initial_log_params, verbose, tol, max_iter=500):
         where = type(self).__name__
-        penalizer = number(where, "penalizer_coef", self.penalizer_coef, lo=0)
-        tol = number(where, "tol", tol, lo=0, lo_open=True)
-        max_iter = whole(where, "max_iter", max_iter, lo=1, hi=2**31 - 1)
+        penalizer = _number(self.penalizer_coef, where, "penalizer_coef", low=0)
+        tol = _number(tol, where, "tol", low=0, low_open=True)
+        max_iter = _integer(max_iter, where, "max_iter", low=1, high=2**31 - 1)
         # No weights: the C++ side counts rows (an array of ones would be read at random).
         rows = _k.Rows(x, tx, T, None if weights is None else np.asarray(weights, dtype=float))
         if scale != 1.0:
@@ -238,8 +237,8 @@ class _RfmFitter(BaseFitter):
     def _fit_rfm(self, frequency, recency, T, weights, initial_log_params, verbose, tol, index, max_iter=500):
         x, tx, T_, weights = _check_rfm(frequency, recency, T, weights)
         if not T_.max() > 0:
-            raise ValidationError(f"{type(self).__name__}: every customer has T = 0 (no one has been observed for "
-                                  "a whole time unit yet): use a shorter time unit or a later end of observation")
+            raise _invalid(type(self).__name__, "T", "is 0 for every customer (no one has been observed for a whole "
+                           "time unit yet): use a shorter time unit or a later end of observation")
         self._scale = 1.0 / T_.max()
         res = self._fit_rows(x, tx, T_, weights, self._scale, initial_log_params, verbose, tol, max_iter)
         weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
@@ -265,7 +264,7 @@ class _RfmFitter(BaseFitter):
         """
         from . import generate_data
 
-        size = whole(type(self).__name__, "size", size, lo=1)
+        size = _integer(size, type(self).__name__, "size", low=1)
         simulate = getattr(generate_data, self._simulator)
         return simulate(self.data["T"].to_numpy(), *self._params_array(), size=size, seed=seed)
 
@@ -278,10 +277,10 @@ class _RfmFitter(BaseFitter):
         (6, 4)
         """
         where = type(self).__name__
-        max_frequency = int(self.data["frequency"].max()) if max_frequency is None else whole(
-            where, "max_frequency", max_frequency, lo=0)
-        max_recency = int(self.data["T"].max()) if max_recency is None else whole(where, "max_recency", max_recency,
-                                                                                   lo=0)
+        max_frequency = (int(self.data["frequency"].max()) if max_frequency is None
+                         else _integer(max_frequency, where, "max_frequency", low=0))
+        max_recency = int(self.data["T"].max()) if max_recency is None else _integer(max_recency, where, "max_recency",
+                                                                                      low=0)
         rec, freq = np.meshgrid(np.arange(max_recency + 1), np.arange(max_frequency + 1), indexing="ij")
         out = self.conditional_probability_alive(freq.ravel(), rec.ravel(), np.full(freq.size, max_recency))
         return np.asarray(out, dtype=float).reshape(rec.shape)
@@ -435,8 +434,8 @@ class ParetoNBDFitter(_RfmFitter):
         >>> ParetoNBDFitter().fit(*_demo_rfm()).params_.size
         4
         """
-        whole("ParetoNBDFitter", "iterative_fitting", iterative_fitting, lo=1)  # accepted and ignored
-        maxiter = whole("ParetoNBDFitter", "maxiter", maxiter, lo=1, hi=2**31 - 1)
+        _integer(iterative_fitting, "ParetoNBDFitter", "iterative_fitting", low=1)  # accepted and ignored
+        maxiter = _integer(maxiter, "ParetoNBDFitter", "maxiter", low=1, high=2**31 - 1)
         init = None if initial_params is None else np.log(np.asarray(initial_params, dtype=float))
         self._fit_rfm(frequency, recency, T, weights, init, verbose, 1e-9, index, max_iter=maxiter)
         # lifetimes divides the summed log-likelihood by the mean weight for this model.
@@ -560,7 +559,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         >>> bb.expected_number_of_transactions_in_first_n_periods(6).columns.tolist()
         ['model']
         """
-        n = whole("BetaGeoBetaBinomFitter", "n", n, lo=0, hi=2**31 - 2)
+        n = _integer(n, "BetaGeoBetaBinomFitter", "n", low=0, high=2**31 - 2)
         counts = self.data.groupby("frequency")["weights"].sum()
         x = counts.index.to_numpy(dtype=int)
         probs = _k.bgbb_probability_of_x(self._params_array(), n)
@@ -648,10 +647,10 @@ class GammaGammaFitter(BaseFitter):
         (2,)
         """
         if freq not in _MONTH_IN:
-            raise ValidationError(f"GammaGammaFitter: freq must be one of {sorted(_MONTH_IN)}, the time unit of the "
-                                  f"model, not {freq!r}")
-        time = whole("GammaGammaFitter", "time", time, lo=0, hi=100_000)
-        discount_rate = number("GammaGammaFitter", "discount_rate", discount_rate, lo=0)
+            raise _invalid("GammaGammaFitter", "freq", f"must be one of {sorted(_MONTH_IN)}, the time unit of the "
+                           f"model, got {freq!r}")
+        time = _integer(time, "GammaGammaFitter", "time", low=0, high=100_000)
+        discount_rate = _number(discount_rate, "GammaGammaFitter", "discount_rate", low=0)
         factor = _MONTH_IN[freq]
         index = frequency.index if isinstance(frequency, pd.Series) else None
         f, r, t_, m = (np.asarray(a, dtype=float) for a in (frequency, recency, T, monetary_value))

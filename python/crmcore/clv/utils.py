@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._checks import number, whole
-from .._core import ValidationError
+from .._args import _integer, _invalid, _number
 from .._core import clv as _k
 from .fitters import ConvergenceError
 
@@ -120,8 +119,8 @@ def _check_periods(where, freq, freq_multiplier):
         if freq not in _FIXED_PERIODS:
             pd.Timestamp("2000-01-01").to_period(freq)  # how _period_start reads it
     except (ValueError, TypeError, AttributeError):
-        raise ValidationError(f"{where}: freq {freq!r} is not a pandas frequency (e.g. 'D', 'W', 'M')") from None
-    return number(where, "freq_multiplier", freq_multiplier, lo=0, lo_open=True)
+        raise _invalid(where, "freq", f"{freq!r} is not a pandas frequency (e.g. 'D', 'W', 'M')") from None
+    return _number(freq_multiplier, where, "freq_multiplier", low=0, low_open=True)
 
 
 def _summary(log, freq, freq_multiplier, observation_end_ns, include_first_transaction, mask=None):
@@ -263,8 +262,8 @@ def expected_cumulative_transactions(model, transactions, datetime_col, customer
     """
     _check_periods("expected_cumulative_transactions", freq, 1)
     # The multiplier is a step through the periods here, so a whole number.
-    freq_multiplier = whole("expected_cumulative_transactions", "freq_multiplier", freq_multiplier, lo=1)
-    t = whole("expected_cumulative_transactions", "t", t, lo=1)
+    freq_multiplier = _integer(freq_multiplier, "expected_cumulative_transactions", "freq_multiplier", low=1)
+    t = _integer(t, "expected_cumulative_transactions", "t", low=1)
     log = _Log(transactions, customer_id_col, datetime_col, None, datetime_format)
     valid = log.ns != _NAT
     start = pd.Timestamp(log.ns[valid].min())

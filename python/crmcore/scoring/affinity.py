@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._checks import number, whole
+from .._args import _integer, _number
 from ._columns import Keys, column
 
 __all__ = ["frequent_itemsets", "product_affinity"]
@@ -13,8 +13,8 @@ __all__ = ["frequent_itemsets", "product_affinity"]
 
 def _mine(lines: pd.DataFrame, order: str, product: str, min_support: float, max_len: int | None,
           min_confidence: float, where: str) -> tuple[dict, Keys]:
-    min_support = number(where, "min_support", min_support, lo=0, hi=1, lo_open=True)
-    max_len = 0 if max_len is None else whole(where, "max_len", max_len, lo=1, hi=1000)
+    min_support = _number(min_support, where, "min_support", low=0, high=1, low_open=True)
+    max_len = 0 if max_len is None else _integer(max_len, where, "max_len", low=1, high=1000)
     known = column(lines, product, "product").notna().to_numpy()
     baskets = Keys(column(lines, order, "order")[known], "order_lines")
     items = Keys(column(lines, product, "product")[known], "order_lines")
@@ -86,7 +86,7 @@ def product_affinity(
     >>> rules.loc[0, "antecedent"], rules.loc[0, "consequent"], float(rules.loc[0, "confidence"])
     ((20,), (10,), 1.0)
     """
-    min_confidence = number("product_affinity", "min_confidence", min_confidence, lo=0, hi=1)
+    min_confidence = _number(min_confidence, "product_affinity", "min_confidence", low=0, high=1)
     r, items = _mine(lines, order, product, min_support, max_len, min_confidence, "product_affinity")
     out = pd.DataFrame(
         {

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._checks import number, whole
-from .._checks import weights as check_weights
+from .._args import _integer, _number, _weights
 from ._columns import NS_PER_HOUR, Keys, column, floats, times_ns
 from .lifecycle import rhythm
 from .rfm import _rfm
@@ -65,8 +64,8 @@ def satisfaction(
     >>> satisfaction(surveys=surveys)["nps"].tolist()
     [0.0, 100.0]
     """
-    detractor_max = whole("satisfaction", "detractor_max", detractor_max, lo=0, hi=9)
-    promoter_min = whole("satisfaction", "promoter_min", promoter_min, lo=detractor_max + 1, hi=10)
+    detractor_max = _integer(detractor_max, "satisfaction", "detractor_max", low=0, high=9)
+    promoter_min = _integer(promoter_min, "satisfaction", "promoter_min", low=detractor_max + 1, high=10)
     parts = []
     attrs: dict[str, Any] = {}
     if tickets is not None:
@@ -156,8 +155,8 @@ def loyalty(
     >>> loyalty(tx)["loyalty"].round(2).tolist()
     [0.89, 0.0]
     """
-    tenure_full_days = number("loyalty", "tenure_full_days", tenure_full_days, lo=0, lo_open=True)
-    w = {c: 1.0 for c in _LOYALTY_PARTS} | check_weights("loyalty", "weights", weights, _LOYALTY_PARTS)
+    tenure_full_days = _number(tenure_full_days, "loyalty", "tenure_full_days", low=0, low_open=True)
+    w = {c: 1.0 for c in _LOYALTY_PARTS} | _weights(weights, "loyalty", "weights", _LOYALTY_PARTS)
     r = rhythm(tx, customer, date, None, as_of)
     n = r["purchases"].to_numpy()
     cv = r["cv_gap"].to_numpy()
@@ -203,8 +202,8 @@ def churn_risk(
     >>> (churn_risk(tx, as_of="2024-02-15", prior_weight=0.5)["rhythm_risk"] > 0.9).tolist()
     [True, False]
     """
-    prior_weight = number("churn_risk", "prior_weight", prior_weight, lo=0)
-    alive_weight = number("churn_risk", "alive_weight", alive_weight, lo=0, hi=1)
+    prior_weight = _number(prior_weight, "churn_risk", "prior_weight", low=0)
+    alive_weight = _number(alive_weight, "churn_risk", "alive_weight", low=0, high=1)
     r = rhythm(tx, customer, date, None, as_of)
     mean_gap = r["mean_gap"].to_numpy()
     cv = r["cv_gap"].to_numpy()
@@ -254,7 +253,7 @@ def health(
     >>> bool(h.loc[1, "health"] > h.loc[2, "health"])
     True
     """
-    w = dict(DEFAULT_HEALTH_WEIGHTS) | check_weights("health", "weights", weights, DEFAULT_HEALTH_WEIGHTS)
+    w = dict(DEFAULT_HEALTH_WEIGHTS) | _weights(weights, "health", "weights", DEFAULT_HEALTH_WEIGHTS)
     risk = churn_risk(tx, customer, date, as_of, p_alive)
     loyal = loyalty(tx, customer, date, as_of)
     spend = _rfm(tx, customer, date, amount, as_of, 100, None, "first", "health")

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._core import ValidationError
-from .._checks import number, whole
-from ._columns import (NS_PER_DAY, Keys, as_of_ns, column, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
+from .._args import _integer, _invalid, _number
+from ._columns import (NS_PER_DAY, Keys, column, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
                        times_ns, timestamps, transactions)
 from ._status import LOST, WON, _normalized, deal_outcome
 
@@ -117,9 +116,9 @@ def classify(
     >>> classify(tx)["buyer_type"].tolist()
     ['regular', 'one-time']
     """
-    regular_min_purchases = whole("classify", "regular_min_purchases", regular_min_purchases, lo=1)
-    regular_max_cv = number("classify", "regular_max_cv", regular_max_cv, lo=0)
-    active_days = number("classify", "active_days", active_days, lo=0)
+    regular_min_purchases = _integer(regular_min_purchases, "classify", "regular_min_purchases", low=1)
+    regular_max_cv = _number(regular_max_cv, "classify", "regular_max_cv", low=0)
+    active_days = _number(active_days, "classify", "active_days", low=0)
     out = _rhythm(tx, customer, date, amount, as_of, "classify")
     if customers is not None:
         out = out.reindex(out.index.union(pd.Index(customers.index, name=customer)))
@@ -181,10 +180,10 @@ def lifecycle(
     ['churned', 'new', 'prospect']
     """
     new_days, churn_days, at_risk_days, loyal_days = (
-        number("lifecycle", name, value, lo=0) for name, value in
+        _number(value, "lifecycle", name, low=0) for name, value in
         (("new_days", new_days), ("churn_days", churn_days), ("at_risk_days", at_risk_days), ("loyal_days", loyal_days)))
-    at_risk_factor = number("lifecycle", "at_risk_factor", at_risk_factor, lo=0, lo_open=True)
-    loyal_purchases = whole("lifecycle", "loyal_purchases", loyal_purchases, lo=1)
+    at_risk_factor = _number(at_risk_factor, "lifecycle", "at_risk_factor", low=0, low_open=True)
+    loyal_purchases = _integer(loyal_purchases, "lifecycle", "loyal_purchases", low=1)
     out = _rhythm(tx, customer, date, amount, as_of, "lifecycle")
     if customers is not None:
         ids = customers.index if isinstance(customers, pd.DataFrame) else pd.Index(customers)
@@ -266,15 +265,15 @@ def deal_quadrants(
     >>> deal_quadrants(deals, as_of="2024-01-01")["quadrant"].tolist()
     ['do first', 'later']
     """
-    urgent_days = number("deal_quadrants", "urgent_days", urgent_days, lo=0)
+    urgent_days = _number(urgent_days, "deal_quadrants", "urgent_days", low=0)
     if important_amount is not None:
-        important_amount = number("deal_quadrants", "important_amount", important_amount)
+        important_amount = _number(important_amount, "deal_quadrants", "important_amount")
     nat = np.iinfo(np.int64).min
     closed_ns = times_ns(column(deals, closed_at, "closed_at"), "closed_at") if closed_at in deals.columns \
         else np.full(len(deals), nat, dtype=np.int64)
     if as_of is None and end_of_data(closed_ns) is None:
-        raise ValidationError("deal_quadrants: give as_of: no deal has a closed_at that places the end of the "
-                              "data, and today's clock would make an old data set all overdue")
+        raise _invalid("deal_quadrants", "as_of", "must be given: no deal has a closed_at that places the end of "
+                       "the data, and today's clock would make an old data set all overdue")
     now = resolve_as_of(as_of, closed_ns)
     stages = column(deals, stage, "stage")
     outcome = deal_outcome(stages)

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._checks import number
-from .._core import ValidationError
+from .._args import _invalid, _number
 from ._columns import Keys, column, flag_overflow, floats, stamp, timestamps, upto
 
 __all__ = ["product_profit", "profit", "profit_by_period", "profit_tiers", "staff_performance"]
@@ -53,9 +52,9 @@ def _cutoffs(where: str, abc: Any) -> list:
     try:
         cutoffs = [float(c) for c in abc]
     except (TypeError, ValueError):
-        raise ValidationError(f"{where}: abc must be a list of increasing shares in (0, 1], not {abc!r}") from None
+        raise _invalid(where, "abc", f"must be a list of increasing shares in (0, 1], got {abc!r}") from None
     if any(not 0 < c <= 1 for c in cutoffs) or any(b <= a for a, b in zip(cutoffs, cutoffs[1:])):
-        raise ValidationError(f"{where}: abc must be a list of increasing shares in (0, 1], not {abc!r}")
+        raise _invalid(where, "abc", f"must be a list of increasing shares in (0, 1], got {abc!r}")
     return cutoffs
 
 
@@ -155,7 +154,7 @@ def _freq(freq: Any, analysis: str) -> str:
     try:
         return _FREQS[str(freq).upper()]
     except KeyError:
-        raise ValidationError(f"{analysis}: freq must be 'Y', 'Q' or 'M', not {freq!r}") from None
+        raise _invalid(analysis, "freq", f"must be 'Y', 'Q' or 'M', got {freq!r}") from None
 
 
 def _profit_by_period(tx, customer, date, amount, cost, freq, as_of, analysis: str) -> pd.DataFrame:
@@ -235,8 +234,8 @@ def profit_tiers(
     """
     cutoffs = _cutoffs("profit_tiers", abc)
     code = _freq(freq, "profit_tiers")
-    vip_top = number("profit_tiers", "vip_top", vip_top, lo=0, hi=1)
-    super_top = number("profit_tiers", "super_top", super_top, lo=0, hi=vip_top)
+    vip_top = _number(vip_top, "profit_tiers", "vip_top", low=0, high=1)
+    super_top = _number(super_top, "profit_tiers", "super_top", low=0, high=vip_top)
     keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
     end = pd.Timestamp(cut)
     if period is None:
@@ -246,7 +245,7 @@ def profit_tiers(
         try:
             chosen = pd.Period(period, freq=code)
         except (ValueError, TypeError) as e:
-            raise ValidationError(f"profit_tiers: period {period!r} is not a {freq} period: {e}") from None
+            raise _invalid("profit_tiers", "period", f"{period!r} is not a {freq} period: {e}") from None
         # The period's last nanosecond (end_time stops at microseconds), or as_of inside it.
         start, end = chosen.start_time, min(end, pd.Timestamp((chosen + 1).start_time.value - 1))
         inside = (ns >= start.value) & (ns <= end.value)

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._checks import whole
-from .._core import ValidationError
+from .._args import _integer, _invalid
 from ._columns import flag_overflow, resolve_as_of, stamp, timestamps, transactions
 
 __all__ = ["DEFAULT_SEGMENTS", "rfm", "segment"]
@@ -43,7 +42,7 @@ def segment(r_score: Any, f_score: Any, bins: int = 5, segments: Sequence | None
     >>> list(segment([5, 1], [5, 1]))
     ['champions', 'lost']
     """
-    bins = whole("segment", "bins", bins, lo=1, hi=100)
+    bins = _integer(bins, "segment", "bins", low=1, high=100)
     r = np.asarray(r_score, dtype=np.int32)
     f = np.asarray(f_score, dtype=np.int32)
     if segments is None:
@@ -116,9 +115,9 @@ def rfm(
 
 def _rfm(tx, customer, date, amount, as_of, bins, segments, ties, analysis: str) -> pd.DataFrame:
     """:func:`rfm`, naming ``analysis`` (the caller) in its overflow warning."""
-    bins = whole(analysis, "bins", bins, lo=1, hi=100)
+    bins = _integer(bins, analysis, "bins", low=1, high=100)
     if ties not in ("first", "min"):
-        raise ValidationError(f"{analysis}: ties must be 'first' or 'min', not {ties!r}")
+        raise _invalid(analysis, "ties", f"must be 'first' or 'min', got {ties!r}")
     keys, ns, amt = transactions(tx, customer, date, amount)
     cut = resolve_as_of(as_of, ns)
     r = _core.rfm(keys.codes, ns, amt, cut, bins, ties)

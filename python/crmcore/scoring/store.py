@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._checks import number, whole
-from .._core import ValidationError
+from .._args import _integer, _invalid, _number
 from ._columns import NS_PER_DAY, as_of_ns, end_of_data, flag_overflow, stamp, times_ns
 from ._status import PURCHASE, order_meaning
 from .affinity import product_affinity
@@ -396,11 +395,11 @@ class ScoringMethods:
 
         # Checked before the fits, which take a while and would fail late.
         if freq not in _MONTH_IN:
-            raise ValidationError(f"lifetime_value: freq must be one of {sorted(_MONTH_IN)}, not {freq!r}")
-        horizon = number("lifetime_value", "horizon", horizon, lo=0, lo_open=True)
-        months = whole("lifetime_value", "months", months, lo=1, hi=100_000)
-        discount_rate = number("lifetime_value", "discount_rate", discount_rate, lo=0)
-        penalizer_coef = number("lifetime_value", "penalizer_coef", penalizer_coef, lo=0)
+            raise _invalid("lifetime_value", "freq", f"must be one of {sorted(_MONTH_IN)}, got {freq!r}")
+        horizon = _number(horizon, "lifetime_value", "horizon", low=0, low_open=True)
+        months = _integer(months, "lifetime_value", "months", low=1, high=100_000)
+        discount_rate = _number(discount_rate, "lifetime_value", "discount_rate", low=0)
+        penalizer_coef = _number(penalizer_coef, "lifetime_value", "penalizer_coef", low=0)
         orders, cut = self._purchases(as_of)
         summary = summary_data_from_transaction_data(orders, CUSTOMER, "ordered_at", "amount", freq=freq,
                                                      observation_period_end=pd.Timestamp(cut))
