@@ -286,6 +286,29 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("ids"), py::arg("cascade"))
       .def(
+          "merge",
+          [](records::Store& s, const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+             const std::vector<std::pair<std::string, int64_t>>& prefer) {
+            int64_t merge_id;
+            {
+              py::gil_scoped_release release;
+              merge_id = s.merge(kind, keep, others, prefer);
+            }
+            return py::make_tuple(merge_id, interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("keep"), py::arg("others"), py::arg("prefer"))
+      .def(
+          "unmerge",
+          [](records::Store& s, int64_t merge_id) {
+            {
+              py::gil_scoped_release release;
+              s.unmerge(merge_id);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("merge_id"))
+      .def("merges", [](records::Store& s) { return from_table(s.merges()); })
+      .def(
           "import_json",
           [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,
              py::object progress) {

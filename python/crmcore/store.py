@@ -356,6 +356,51 @@ class Database(GraphMethods, ScoringMethods):
         _check_interrupted(interrupted, f"the {mode} of {result.imported} {kind}", result)
         return result
 
+    def merge(self, kind: str, keep: int, others: Iterable[int], prefer: "Mapping[str, int] | None" = None) -> int:
+        """Folds duplicate records into one, in one transaction; returns the merge's number.
+
+        Every reference to ``others`` in every kind (orders, contact roles,
+        links, deals, tickets, interactions, campaign members, ...) moves to
+        ``keep``; a link record that would then repeat one of keep's (the same
+        contact twice) or join keep to itself goes. Keep's empty fields take
+        the others' values (the first in ``others`` that has one), phones,
+        e-mails, tags and custom fields are united (keep's custom value wins a
+        conflict), and ``prefer`` maps a field to the record whose value it
+        takes. The others are then deleted. Each change is in the audit log,
+        and :meth:`unmerge` undoes the whole merge.
+
+        >>> db = open()
+        >>> a = db.add("customers", name="星海科技", phone="138 0013 8000", tags=["vip"])
+        >>> b = db.add("customers", name="星海科技有限公司", phone="+86 139 1234 5678", region="华东")
+        >>> _ = db.add("orders", customer_id=b, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.merge("customers", a, [b])
+        >>> db.get("customers", a)["region"], db.find("orders", customer_id=a)["amount"].tolist()
+        ('华东', [100.0])
+        >>> db.unmerge(m); db.find("orders", customer_id=b)["amount"].tolist()
+        [100.0]
+        """
+        merge_id, interrupted = self._core.merge(kind, int(keep), [int(i) for i in others],
+                                                 [(str(f), int(i)) for f, i in (prefer or {}).items()])
+        _check_interrupted(interrupted, f"the merge into {kind} {keep}", int(merge_id))
+        return int(merge_id)
+
+    def unmerge(self, merge: int) -> None:
+        """Undoes a merge (see :meth:`merge`): the merged records come back with
+        their ids and values, references that still point at the kept record
+        return to them, and the kept record's fields are as before the merge."""
+        _check_interrupted(self._core.unmerge(int(merge)), f"undoing merge {merge}")
+
+    def merges(self) -> pd.DataFrame:
+        """Every merge: when, which kind, the kept id, the merged ids and when it was undone (if)."""
+        cols = {name: (values, valid) for name, values, valid in self._core.merges()}
+        df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("merge")
+        df["at"] = pd.to_datetime(df["at"], unit="ns")
+        undone, present = cols["undone_at"]
+        df["undone_at"] = pd.to_datetime(np.where(present.astype(bool), undone, _NAT) if len(undone) else undone,
+                                          unit="ns")
+        df["merged_ids"] = [[int(i) for i in text.split(",")] for text in df["merged_ids"]]
+        return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
+
     def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
         """Deletes many records in one transaction; returns how many were asked for.
 

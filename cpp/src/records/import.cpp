@@ -578,7 +578,12 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
       refuse(row, req.key.front(), shown(row) + " is the key of row " + std::to_string(earlier) +
                                        " too: one import writes a record once");
   }
-  update_existing(req, columns, updates, target, result);
+  // The key's columns are not written: they name the records they already
+  // hold, and leaving them out spares the key's index its updates.
+  std::vector<const Column*> written = columns;
+  for (const auto& name : req.key)
+    if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
+  update_existing(req, written, updates, target, result);
   if (!inserts.empty()) insert_rows(req, result, &inserts);
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const RowError& a, const RowError& b) { return a.row < b.row; });
@@ -593,7 +598,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   const Table& t = *req.table;
   const Column* tags = t.find(kTagsColumn);
   const Column* custom = t.find(kCustomColumn);
-  // The fields the data gives, the key's among them (written as they are).
+  // The fields the data gives (`columns` holds null for the others).
   std::vector<size_t> given;
   for (size_t i = 0; i < k.fields.size(); ++i)
     if (columns[i]) given.push_back(i);

@@ -180,6 +180,8 @@ WriteResult Store::write(const WriteRequest& req) {
       case WriteOp::Delete: delete_row(req); break;
       case WriteOp::Upsert:
       case WriteOp::UpdateRows: upsert_rows(req, result); break;
+      case WriteOp::Merge: result.ids.push_back(merge_records(req)); break;
+      case WriteOp::Unmerge: unmerge_records(req); break;
     }
     sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
   } catch (...) {
@@ -236,7 +238,7 @@ void Store::end_transaction(const char* how) {
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id) {
-  static const char* names[] = {"insert", "update", "delete", "insert", "update"};
+  static const char* names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
   st.bind(2, std::string(names[static_cast<int>(req.op)]));

@@ -36,7 +36,8 @@ using Progress = std::function<void(size_t done, size_t total)>;
 
 // Upsert: rows whose key names a record update it, the others are inserted;
 // Update: every row must name a record.
-enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows };
+// Merge: records folded into one; Unmerge: a merge undone.
+enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Merge, Unmerge };
 
 // What a write is about to do; hooks see it before anything is written.
 struct WriteRequest {
@@ -48,6 +49,10 @@ struct WriteRequest {
   const Progress* progress = nullptr;
   std::vector<std::string> key = {};  // Upsert, UpdateRows: the fields ("id" among them) that name a row's record
   bool cascade = false;          // Delete: also delete the records that refer to these, instead of refusing
+  // Merge (ids: the kept record, then the others): fields whose value is
+  // taken from a given record rather than by the default rule.
+  std::vector<std::pair<std::string, int64_t>> prefer = {};
+  int64_t merge_id = -1;  // Unmerge: the merge to undo
 };
 
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
@@ -75,6 +80,21 @@ class Store {
   // nothing, or the good rows only, as insert.
   WriteResult upsert(const std::string& kind, const Table& table, const std::vector<std::string>& key,
                      bool insert_missing, OnError on_error = OnError::Raise, const Progress& progress = {});
+  // Folds the records `others` of `kind` into `keep`, in one transaction:
+  // every reference to them, in every kind, moves to `keep` (link records
+  // that would repeat one of keep's, or join keep to itself, go); keep's
+  // empty fields take the others' values (the first that has one), phones,
+  // e-mails, tags and custom fields are united, and `prefer` names fields
+  // whose value comes from a given record; then the others are deleted.
+  // Everything needed to undo it is kept; returns the merge's number.
+  int64_t merge(const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+                const std::vector<std::pair<std::string, int64_t>>& prefer = {});
+  // Undoes a merge: the merged records come back with their ids, references
+  // that still point at the kept record return to them, and the kept
+  // record's fields are as they were before.
+  void unmerge(int64_t merge_id);
+  // The merges: merge, at, kind, keep_id, merged_ids (text), undone_at.
+  Table merges() const;
   // Sets the given fields of one record.
   void update(const std::string& kind, int64_t id, const Table& fields);
   // Deletes one record (and the links that end at it).
@@ -144,6 +164,8 @@ class Store {
                        const std::vector<size_t>& rows, const std::vector<int64_t>& target, WriteResult& result);
   void update_row(const WriteRequest& request);
   void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id);
+  int64_t merge_records(const WriteRequest& request);
+  void unmerge_records(const WriteRequest& request);
   void end_transaction(const char* how);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids
