@@ -551,6 +551,8 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   };
   std::unordered_map<int64_t, size_t> row_of_record;
   std::unordered_map<std::string, size_t> row_of_new_key;
+  row_of_record.reserve(n);
+  if (req.op == WriteOp::Upsert) row_of_new_key.reserve(n);
   std::vector<size_t> updates, inserts;
   const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
   for (size_t row = 0; row < n; ++row) {
