@@ -288,14 +288,17 @@ class Prepared:
         result.errors.insert(0, "column", result.errors["field"].map(self.column_of))
         return result
 
-    def check(self, dry_run: Callable[[list], list], to_columns: Callable[[pd.DataFrame], list]) -> pd.DataFrame:
+    def check(self, dry_run: Callable[[list], list], to_columns: Callable[[pd.DataFrame], list],
+              keys: "list[str] | tuple" = ()) -> pd.DataFrame:
         """Every problem of the frame, found by dry runs of the core
         (``dry_run(columns)`` returns its errors as (row, field, reason)).
 
         The core stops at a row's first bad field. So the bad cells it names
-        are then set aside (given a value another row holds, or none for a
-        unique field) and the frame is checked again, until a run names no
-        new problem; what a set-aside cell itself causes is not reported.
+        are then set aside (given a value another row holds; none for a
+        unique field or one of the ``keys`` an upsert names records by, which
+        another row's value would make a duplicate) and the frame is checked
+        again, until a run names no new problem; what a set-aside cell itself
+        causes is not reported.
         """
         frame = self.frame.copy()
         problems = {f: list(rows) for f, rows in self.problems.items()}
@@ -315,8 +318,8 @@ class Prepared:
             bad_rows = np.fromiter((row for row, _ in found), dtype=np.int64)
             for f, rows in cells.items():
                 at = frame.columns.get_loc(f)
-                frame.iloc[rows, at] = None if self.fields.get(f, {}).get("unique") else _good_value(
-                    frame.iloc[:, at], bad_rows)
+                distinct = f in keys or self.fields.get(f, {}).get("unique")
+                frame.iloc[rows, at] = None if distinct else _good_value(frame.iloc[:, at], bad_rows)
                 aside = set(rows)
                 problems[f] = [p for p in problems.get(f, []) if p[0] not in aside]
                 set_aside.update((row, f) for row in rows)

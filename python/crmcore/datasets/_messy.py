@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._synthetic import synthetic
+from ._synthetic import SyntheticCRM, synthetic
 
 __all__ = ["MessyExport", "messy_export"]
 
@@ -29,21 +29,12 @@ BAD_DATES = ["2025/13/45", "明天", "2025-02-30", "25/1/5"]
 _EXCEL_DAY0 = pd.Timestamp("1899-12-30")
 
 
-class MessyExport(dict):
+class MessyExport(SyntheticCRM):
     """Export name ("customers", "orders", "tasks") -> DataFrame of text with
     the other system's headers, plus ``truth``: per export, a frame aligned
     with it of what each row means in the store's names (``customer`` is
     the row of the customers export it names; ``bad`` the field whose
     value cannot be read, or None)."""
-
-    def __init__(self, frames, truth, seed):
-        super().__init__(frames)
-        self.truth = truth
-        self.seed = seed
-
-    def __repr__(self):
-        counts = ", ".join(f"{k}={len(v):,}" for k, v in self.items())
-        return f"MessyExport(seed={self.seed}: {counts})"
 
 
 def messy_export(n_customers: int = 500, seed: int = 0, bad_share: float = 0.02) -> MessyExport:
