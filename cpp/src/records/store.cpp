@@ -13,9 +13,6 @@
 
 namespace crmcore::records {
 
-
-
-
 namespace {
 
 // While a read runs, SQLite asks `cancel` every so many steps of its
@@ -80,6 +77,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
       throw;
     }
   }
+  install_stage_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -183,6 +181,7 @@ WriteResult Store::write(const WriteRequest& req) {
       case WriteOp::Merge: result.ids.push_back(merge_records(req)); break;
       case WriteOp::Unmerge: unmerge_records(req); break;
     }
+    if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
     sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
   } catch (...) {
     sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
