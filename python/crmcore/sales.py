@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from . import _core
+
 
 class SalesMethods:
     """The sales side of a store: ``db.sales.<TAB>``.
@@ -43,3 +48,49 @@ class SalesMethods:
         """
         self._db.update("deals", deal, stage=stage, stage_reason=reason, stage_changed_at=at,
                         stage_changed_by=by)
+
+    def funnel(self, pipeline: "int | str | None" = None) -> pd.DataFrame:
+        """Stage-to-stage conversion: for each open stage of the pipeline, in
+        order, then won, how many deals reached it (or a later stage), and the
+        share of those that went on to the next. Lost is off the funnel.
+        Counted in C++ over the deal_stages history of the pipeline's deals.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> a, b = db.add("deals", customer_id=c, stage="lead"), db.add("deals", customer_id=c, stage="lead")
+        >>> db.sales.move(a, "proposal"); db.sales.move(a, "won"); db.sales.move(b, "lost")
+        >>> db.sales.funnel()["deals"].tolist()
+        [2, 1, 1, 1, 1]
+        """
+        stages, pid = self._stages(pipeline)
+        steps = stages[stages.category != "lost"]
+        deals = self._db.frame("deals", columns=["pipeline_id"])
+        ids = deals.index[deals.pipeline_id == pid].to_numpy()
+        hist = self._db.frame("deal_stages", columns=["deal_id", "stage"])
+        hist = hist[np.isin(hist.deal_id.to_numpy(), ids)]
+        code = np.searchsorted(ids, hist.deal_id.to_numpy())
+        step = pd.Index(steps.name).get_indexer(hist.stage).astype(np.int32)
+        reached = _core.funnel_reached(code.astype(np.int64), step, len(ids), len(steps))
+        out = pd.DataFrame({"deals": reached}, index=pd.Index(steps.name.to_numpy(), name="stage"))
+        nxt = np.append(reached[1:], np.nan).astype(float)
+        out["to_next"] = np.divide(nxt, reached, out=np.full(len(reached), np.nan), where=reached > 0)
+        return out
+
+    def _stages(self, pipeline: "int | str | None") -> "tuple[pd.DataFrame, int]":
+        """The pipeline's stages in order, and its id (default: the default pipeline)."""
+        p = self._db.frame("pipelines", columns=["name", "is_default"])
+        if pipeline is None:
+            flagged = p.index[p.is_default.fillna(False).astype(bool)]
+            pid = int(flagged[0] if len(flagged) else p.index[0])
+        elif isinstance(pipeline, str):
+            named = p.index[p.name == pipeline]
+            if not len(named):
+                raise _core.NotFound(f"no pipeline named {pipeline!r} (pipelines: {', '.join(p.name)})")
+            pid = int(named[0])
+        else:
+            pid = int(pipeline)
+        s = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "position", "probability", "category"])
+        s = s[s.pipeline_id == pid].sort_values(["position"], kind="stable")
+        return s, pid
+

@@ -133,3 +133,39 @@ def test_version_4_store_is_migrated_to_6_with_its_deals_in_the_default_pipeline
         assert deals.pipeline_id.tolist() == [p] and deals.stage.tolist() == ["negotiating"]  # the past stays
         db.sales.move(deals.index[0], "proposal")
         assert db.frame("deal_stages").from_stage.tolist()[-1] == "negotiating"
+
+
+def _pandas_funnel(db):
+    """The funnel in plain pandas: each deal's furthest stage on the funnel."""
+    steps = ["lead", "qualified", "proposal", "negotiation", "won"]
+    h = db.frame("deal_stages", columns=["deal_id", "stage"])
+    rank = h.stage.map({s: i for i, s in enumerate(steps)})
+    furthest = rank.groupby(h.deal_id).max().dropna()
+    return pd.Series([(furthest >= i).sum() for i in range(len(steps))], index=steps)
+
+
+def test_funnel_hand_checked(db):
+    # a: lead -> proposal -> won (skips qualified, counts there); b: lead -> lost; c: qualified -> negotiation
+    a = db.add("deals", customer_id=db.cust, stage="lead")
+    b = db.add("deals", customer_id=db.cust, stage="lead")
+    c = db.add("deals", customer_id=db.cust, stage="qualified")
+    db.sales.move(a, "proposal"), db.sales.move(a, "won"), db.sales.move(b, "lost"), db.sales.move(c, "negotiation")
+    f = db.sales.funnel()
+    assert f.index.tolist() == ["lead", "qualified", "proposal", "negotiation", "won"]
+    assert f.deals.tolist() == [3, 2, 2, 2, 1]                          # a passed negotiation on its way to won
+    assert f.to_next.tolist()[:4] == [2 / 3, 1.0, 1.0, 0.5] and pd.isna(f.to_next.iloc[4])
+
+
+def test_funnel_matches_pandas_on_synthetic_data():
+    db = crm.open(":memory:")
+    crm.datasets.load(db, crm.datasets.synthetic(400, seed=3))
+    f = db.sales.funnel()
+    want = _pandas_funnel(db)
+    assert want.iloc[0] > 50
+    assert f.deals.tolist() == want.tolist()
+
+
+def test_funnel_of_a_pipeline_by_name_and_unknown_name(db):
+    with pytest.raises(crm.NotFound, match="new business"):
+        db.sales.funnel("nope")
+    assert db.sales.funnel("new business").deals.sum() == 0
