@@ -20,6 +20,7 @@ import pandas as pd
 from . import _core
 from . import mapping as _mapping
 from .graph import GraphMethods
+from .sales import SalesMethods
 from .scoring import ScoringMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open"]
@@ -130,6 +131,11 @@ class Database(GraphMethods, ScoringMethods):
 
     def __repr__(self) -> str:
         return f"<crmcore.Database {self.path!r}>"
+
+    @property
+    def sales(self) -> SalesMethods:
+        """Pipelines, stage moves and sales analyses: ``db.sales.<TAB>``."""
+        return SalesMethods(self)
 
     @property
     def _core(self) -> "_core.Store":
