@@ -203,6 +203,11 @@ TEST(DuplicateScores, EvidenceAddsUpAndCommonValuesCountLess) {
   // A typo, and a phone shared by the pair alone.
   EXPECT_EQ(reasons_of("Northwind Traders", "Nortwhind Traders", "+1 212 555 0100", "212-555-0100"),
             kSamePhone | kSimilarName);
+  // A mistyped legal form is no evidence against the name it follows.
+  EXPECT_EQ(reasons_of("Harbor Media Group", "Harbor Media rGoup", "13800000001", "13800000001"),
+            kSamePhone | kSimilarName);
+  EXPECT_EQ(reasons_of("Harbor", "Harbor Media rGoup", "13800000001", "13800000001"), kSamePhone | kSimilarName);
+  EXPECT_EQ(reasons_of("Hab", "Hab Media", "13800000001", "13800000001"), kSamePhone | kDifferentName);
   // Different phones and a different name: nothing to go on.
   EXPECT_EQ(reasons_of("Acme", "Zenith", "1111111", "2222222"), 0u);
   // A phone shared by two records weighs more than one shared by ten.

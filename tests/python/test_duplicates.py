@@ -56,6 +56,8 @@ RULES = {
                        "same name"),
     "typo": (("Northwind Traders", "+44 20 7946 0958", None), ("Nortwhind Traders", "020 7946 0958", None),
              "similar name"),
+    "mistyped legal form": (("Harbor Media Group", None, "info@harbor.com"), ("Harbor Media rGoup", None, "info@harbor.com"),
+                            "similar name"),
     "pinyin": (("王芳", "13800138000", None), ("Fang Wang", "+86 138 0013 8000", None), "same pinyin"),
     "name order": (("Wang Fang", "13800138000", None), ("FANG, Wang", "13800138000", None), "same name"),
 }

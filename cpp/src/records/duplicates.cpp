@@ -73,6 +73,16 @@ double typo_bits(int d, size_t length, uint32_t count) {
 // The smallest count whose agreement adds nothing.
 uint32_t useless_count(double top) { return static_cast<uint32_t>(std::ceil(std::exp2(top + 1.0))); }
 
+// Whether the shorter name (of at least kTypoMinLength characters) begins or
+// ends the longer one.
+bool contains(const std::u32string& a, const std::u32string& b) {
+  const std::u32string& shorter = a.size() <= b.size() ? a : b;
+  const std::u32string& longer = a.size() <= b.size() ? b : a;
+  if (shorter.size() < kTypoMinLength) return false;
+  return longer.compare(0, shorter.size(), shorter) == 0 ||
+         longer.compare(longer.size() - shorter.size(), shorter.size(), shorter) == 0;
+}
+
 int allowed_typos(size_t length, int max_typos) {
   const int k = length < kTypoMinLength ? 0 : length < kTwoTyposMinLength ? 1 : 2;
   return std::min(k, max_typos);
@@ -509,6 +519,10 @@ class Search {
     if (d >= 1 && d <= limit) {
       const auto& blocks = by_place ? key_block_place_ : key_block_any_;
       w.bits += typo_bits(d, length, std::max(block_size(blocks[i]), block_size(blocks[j])));
+      w.reasons |= kSimilarName;
+    } else if (contains(ki, kj)) {
+      // "Harbor Media" and "Harbor Media rGoup" (a legal form mistyped, a
+      // branch added): no evidence either way.
       w.reasons |= kSimilarName;
     } else {
       w.bits += kNameConflictBits, w.reasons |= kDifferentName;

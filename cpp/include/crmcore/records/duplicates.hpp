@@ -31,7 +31,7 @@ enum DuplicateReason : uint32_t {
   kSamePhone = 1u << 0,
   kSameEmail = 1u << 1,
   kSameName = 1u << 2,        // equal after normalization (or the same words in another order)
-  kSimilarName = 1u << 3,     // a small edit distance apart (typos)
+  kSimilarName = 1u << 3,     // a small edit distance apart (typos), or one begins or ends the other
   kSamePinyin = 1u << 4,      // one reading, e.g. 王芳 / "Wang Fang" / "Fang Wang", or homophones
   kDifferentPhone = 1u << 5,  // both have phones, none shared
   kDifferentEmail = 1u << 6,
