@@ -42,8 +42,8 @@ def find_duplicates(df: pd.DataFrame, threshold: float = 0.5, *, name: str = "na
     smallest id of the connected group of records the pair belongs to.
     Sorted by cluster, then by score (highest first).
 
-    The threshold must be above the score of a pair that agrees on nothing
-    (about 0.03). ``max_typos`` (0, 1 or 2) is the edit distance allowed in
+    The threshold must be above the score of a pair that shares nothing but
+    a common name (about 0.06). ``max_typos`` (0, 1 or 2) is the edit distance allowed in
     long names (one typo from 4 characters, two from 10); ``pinyin=False``
     does not compare Han names with their pinyin spellings.
 

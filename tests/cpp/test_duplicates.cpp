@@ -183,7 +183,8 @@ TEST(DuplicatePinyin, HanNamesMeetTheirPinyinSpellings) {
   EXPECT_FALSE(reasons_of("王芳", "汪芳", "138 0013 8000", "13800138000") & kSamePinyin);
   EXPECT_FALSE(reasons_of("王芳", "Li Lei") & kSamePinyin);
   // Without a table nothing is read as pinyin.
-  auto r = search({"王芳", "Wang Fang"}, {"13800138000", "13800138000"}, {"", ""}, 0.04, false, PinyinTable());
+  auto r = search({"王芳", "Wang Fang"}, {"13800138000", "13800138000"}, {"", ""}, duplicate_score_floor() + 1e-9, false,
+                  PinyinTable());
   ASSERT_EQ(r.a.size(), 1u);
   EXPECT_EQ(r.reasons[0], kSamePhone | kDifferentName);
 }

@@ -23,10 +23,14 @@ namespace {
 // ---- the weights, in bits ----------------------------------------------------------
 // A pair starts at kBaseBits: two records of a kind are, a priori, rarely the
 // same party. Agreeing on a value held by `count` records adds
-// top - log2(count / 2) (never below 0), so a value shared by two records
-// adds `top` and one shared by 2^(top+1) records or more adds nothing: such
-// blocks are not searched at all.
+// top - log2(count / 2), so a value shared by two records adds `top`, and
+// one shared by more adds less, down to a floor: 0 for phones and e-mails,
+// kNameFloor for names (the same name, however common, is still the same
+// name). A block whose value adds no more than its floor is not searched:
+// the floor is the most a pair gets from blocks not searched, and the
+// smallest threshold allowed is the score of that (duplicate_score_floor).
 constexpr double kBaseBits = -5.0;
+constexpr double kNameFloor = 1.0;
 constexpr double kPhoneTop = 6.0;
 constexpr double kEmailTop = 7.0;
 constexpr double kNameTop = 6.0;
@@ -58,9 +62,9 @@ const std::array<double, 512>& half_log2() {
   return table;
 }
 
-double shared_bits(double top, uint32_t count) {
+double shared_bits(double top, uint32_t count, double floor = 0.0) {
   const double rarity = count < 512 ? half_log2()[count] : std::log2(count / 2.0);
-  return std::max(0.0, top - rarity);
+  return std::max(floor, top - rarity);
 }
 
 // A typo of distance d in names of `length`, the commoner of which is held
@@ -70,8 +74,10 @@ double typo_bits(int d, size_t length, uint32_t count) {
   return shared_bits(kTypoSlope * similarity - kTypoOffset, count);
 }
 
-// The smallest count whose agreement adds nothing.
-uint32_t useless_count(double top) { return static_cast<uint32_t>(std::ceil(std::exp2(top + 1.0))); }
+// The smallest count whose agreement adds no more than `floor`.
+uint32_t useless_count(double top, double floor = 0.0) {
+  return static_cast<uint32_t>(std::ceil(std::exp2(top - floor + 1.0)));
+}
 
 // Whether the shorter name (of at least kTypoMinLength characters) begins or
 // ends the longer one.
@@ -120,6 +126,7 @@ std::string_view bytes_of(const std::u32string& s) {
 
 enum KeyType : uint32_t { kPhone = 0, kEmail = 1, kName = 2, kPinyin = 3 };
 constexpr double kTops[] = {kPhoneTop, kEmailTop, kNameTop, kPinyinTop};
+constexpr double kFloors[] = {0.0, 0.0, kNameFloor, kNameFloor};
 
 struct Form {
   std::vector<std::string> phones, emails, pinyin;
@@ -428,7 +435,7 @@ class Search {
     const size_t blocks = block_start_.size() - 1;
     block_meta_.resize(blocks);
     uint32_t useless[4];
-    for (uint32_t t = 0; t < 4; ++t) useless[t] = useless_count(kTops[t]);
+    for (uint32_t t = 0; t < 4; ++t) useless[t] = useless_count(kTops[t], kFloors[t]);
     for (size_t b = 0; b < blocks; ++b) {
       const uint32_t tag = entries_[block_start_[b]].tag;
       const uint32_t type = tag >> kTypeShift, size = block_start_[b + 1] - block_start_[b];
@@ -486,7 +493,7 @@ class Search {
           if (b < stop_below) return w;
         }
         if ((type == kName || type == kPinyin) && (block_place(b) != 0) != by_place) continue;
-        best[type] = std::max(best[type], shared_bits(kTops[type], block_size(b)));
+        best[type] = std::max(best[type], shared_bits(kTops[type], block_size(b), kFloors[type]));
       }
     }
     if (best[kPhone] >= 0) {
@@ -731,7 +738,7 @@ const std::vector<std::string>& duplicate_reason_names() {
   return names;
 }
 
-double duplicate_score_floor() { return score_of(kBaseBits); }
+double duplicate_score_floor() { return score_of(kBaseBits + kNameFloor); }
 
 DuplicatePairs find_duplicates(const std::vector<std::string>& names, const std::vector<std::string>& phones,
                                const std::vector<std::string>& emails, const PinyinTable& pinyin,
@@ -740,7 +747,7 @@ DuplicatePairs find_duplicates(const std::vector<std::string>& names, const std:
     throw std::invalid_argument("names, phones and emails must have one entry per record");
   if (!(options.threshold > duplicate_score_floor()) || !(options.threshold <= 1.0))
     throw std::invalid_argument("threshold must be above " + std::to_string(duplicate_score_floor()) +
-                                " (the score of a pair that agrees on nothing) and at most 1");
+                                " (what a pair gets from a common name alone) and at most 1");
   if (options.max_typos < 0 || options.max_typos > 2)
     throw std::invalid_argument("max_typos must be 0, 1 or 2");
   if (names.size() >= kNone) throw std::invalid_argument("too many records for one search");

@@ -13,8 +13,9 @@
 // all n^2/2 pairs. The blocks are complete for the score: a pair that scores
 // above the smallest allowed threshold shares at least one block that is
 // searched, because a block is skipped only when its value is so common that
-// agreeing on it adds no weight. `exhaustive` scores every pair instead, the
-// reference the tests hold the blocked search to.
+// agreeing on it adds no more than the little a common name adds, and that
+// alone stays under the smallest threshold. `exhaustive` scores every pair
+// instead, the reference the tests hold the blocked search to.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -102,7 +103,8 @@ struct DuplicateOptions {
   bool exhaustive = false; // score all n(n-1)/2 pairs: the reference for tests, small n only
 };
 
-// The score of a pair with no agreement at all: thresholds must be above it.
+// The score of a pair that shares nothing but a common name (about 0.06):
+// thresholds must be above it.
 double duplicate_score_floor();
 
 // Pairs of rows (a < b) scoring at least the threshold, ordered by (a, b),
