@@ -118,6 +118,8 @@ class DuplicateMethods:
         True
         """
         fields = _fields_of(kind)
+        if "name" not in fields:
+            raise _core.ValidationError(f"{kind}: records of this kind have no name to compare")
         columns = [f for f in _FIELDS if f in fields]
         return find_duplicates(self.frame(kind, columns=columns), threshold, max_typos=max_typos, pinyin=pinyin)
 
@@ -142,8 +144,10 @@ def _reason_texts(bits: np.ndarray) -> np.ndarray:
     return spelled[codes.reshape(-1)] if len(bits) else np.array([], dtype=object)
 
 
+@functools.lru_cache(maxsize=None)
 def _toneless(reading: str) -> str:
-    """'lǚ' -> 'lv', 'wáng' -> 'wang': pinyin in plain ASCII, ü written v."""
+    """'lǚ' -> 'lv', 'wáng' -> 'wang': pinyin in plain ASCII, ü written v.
+    (Cached: 42,000 characters share about 1,500 readings.)"""
     decomposed = unicodedata.normalize("NFD", reading).replace("u\u0308", "v")
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

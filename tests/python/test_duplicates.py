@@ -129,6 +129,10 @@ def test_the_store_searches_its_own_records():
     assert pair_set(db.duplicates("contacts")) == {(c, d)}
     frame = db.frame("customers", columns=["name", "phone", "email"])
     pd.testing.assert_frame_equal(pairs, crm.find_duplicates(frame))
+    with pytest.raises(crm.ValidationError, match="orders: .* no name"):
+        db.duplicates("orders")
+    with pytest.raises(crm.NotFound, match="no record kind"):
+        db.duplicates("customer")
 
 
 def test_columns_may_be_missing_or_named_otherwise():
