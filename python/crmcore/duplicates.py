@@ -37,10 +37,10 @@ def find_duplicates(df: pd.DataFrame, threshold: float = 0.5, *, name: str = "na
     ``phone`` and ``email`` name its columns (``None``, or a column that is
     not there, leaves one out). Phones and e-mails may hold several values
     separated by ``;``. Returns the pairs scoring at least ``threshold``:
-    ``id_a`` < ``id_b`` in row order, ``name_a``, ``name_b``, ``score``,
-    ``reasons`` (e.g. "same phone, similar name") and ``cluster``, the
-    smallest id of the connected group of records the pair belongs to.
-    Sorted by cluster, then by score (highest first).
+    ``id_a`` and ``id_b`` (the earlier row first), ``name_a``, ``name_b``,
+    ``score``, ``reasons`` (e.g. "same phone, similar name") and
+    ``cluster``, the smallest id of the connected group of records the pair
+    belongs to. Sorted by cluster, then by score (highest first).
 
     The threshold must be above the score of a pair that shares nothing but
     a common name (about 0.06). ``max_typos`` (0, 1 or 2) is the edit distance allowed in
