@@ -19,6 +19,7 @@ void bind_graph(py::module_& m);
 void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);
 void bind_sales(py::module_& m);
+void bind_duplicates(py::module_& m);
 
 // A Cancel for work running with the GIL released: takes the GIL briefly and
 // asks Python whether a signal (Ctrl-C) is pending.
@@ -42,6 +43,29 @@ std::vector<T> to_vector(const py::handle& obj) {
   if (!arr) throw py::type_error("expected a numeric array");
   std::vector<T> out(static_cast<size_t>(arr.size()));
   if (!out.empty()) std::memcpy(out.data(), arr.data(), out.size() * sizeof(T));
+  return out;
+}
+
+// A column of text (a NumPy object array or any sequence) as UTF-8 strings;
+// None and NaN are "".
+inline std::vector<std::string> to_texts(const py::handle& obj) {
+  auto objects = py::array::ensure(obj, py::array::c_style);
+  if (!objects) throw py::type_error("expected a column of text");
+  if (objects.dtype().kind() != 'O') objects = objects.attr("astype")("object").cast<py::array>();
+  const auto n = static_cast<size_t>(objects.size());
+  std::vector<std::string> out(n);
+  auto* data = static_cast<PyObject* const*>(objects.data());
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* o = data[i];
+    if (PyUnicode_Check(o)) {
+      Py_ssize_t size = 0;
+      const char* text = PyUnicode_AsUTF8AndSize(o, &size);
+      if (!text) throw py::error_already_set();
+      out[i].assign(text, static_cast<size_t>(size));
+    } else if (o != Py_None && !(PyFloat_Check(o) && PyFloat_AS_DOUBLE(o) != PyFloat_AS_DOUBLE(o))) {
+      out[i] = py::str(py::handle(o)).cast<std::string>();
+    }
+  }
   return out;
 }
 

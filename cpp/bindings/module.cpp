@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   bind_scoring(m);
   bind_clv(m);
   bind_sales(m);
+  bind_duplicates(m);
 }

@@ -8,6 +8,7 @@ in a C++ core; this package is the Python surface over it.
 """
 from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
 from . import clv, datasets, scoring
+from .duplicates import find_duplicates
 from .graph import Graph
 from .mapping import Mapping
 from .store import Database, open
@@ -24,6 +25,7 @@ __all__ = [
     "__version__",
     "clv",
     "datasets",
+    "find_duplicates",
     "open",
     "scoring",
 ]

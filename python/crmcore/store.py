@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _core
 from . import mapping as _mapping
+from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .sales import SalesMethods
 from .scoring import ScoringMethods
@@ -105,7 +106,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods):
+class Database(GraphMethods, ScoringMethods, DuplicateMethods):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")

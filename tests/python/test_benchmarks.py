@@ -21,6 +21,7 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
                           "--repeat", "1"], "mlxtend"),
     ("bench_upsert.py", ["--rows", "3000", "--repeat", "1"], "executemany ON CONFLICT"),
     ("bench_graph.py", ["--scale", "0.001", "--nx-scale", "0.001", "--crm", "300", "--k", "2"], "modularity"),
+    ("bench_duplicates.py", ["--customers", "1500", "--big", "2000"], "splink (duckdb)"),
 ])
 def test_benchmark_runs_at_toy_size(script, args, expected):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
