@@ -116,3 +116,23 @@ def test_bad_merges_change_nothing():
         for kind in before:
             pd.testing.assert_frame_equal(after[kind], before[kind])
     assert np.array_equal(db.frame("customers").index, [a, b])
+
+
+def test_a_merged_records_external_key_names_the_kept_record():
+    db = crm.open(":memory:")
+    ids = db.import_frame("customers", pd.DataFrame({"external_source": ["erp", "erp", "web"],
+                                                     "external_id": ["K1", "K2", "K2"],
+                                                     "name": ["Acme", "Acme Co.", "ACME"]}), mode="upsert").ids
+    merge = db.merge("customers", int(ids[0]), [int(ids[1]), int(ids[2])])
+    assert db.get("customers", int(ids[0]))["external_id"] == "K1"  # its own key; the others' are aliases
+    week = pd.DataFrame({"external_source": ["erp", "web", "erp"], "external_id": ["K2", "K2", "K9"],
+                         "region": ["East", "East", "West"], "name": ["Acme", "Acme", "Nine"]})
+    result = db.import_frame("customers", week.iloc[[0, 2]], mode="upsert")
+    assert result.ids.tolist()[0] == ids[0] and result.updated.tolist() == [True, False]
+    assert db.count("customers") == 2 and db.get("customers", int(ids[0]))["region"] == "East"
+    # Two rows of one import that name the kept record through aliases: one import writes a record once.
+    with pytest.raises(crm.ValidationError, match="one import writes a record once"):
+        db.import_frame("customers", week.iloc[[0, 1]], mode="upsert")
+    db.unmerge(merge)
+    result = db.import_frame("customers", week.iloc[[0]], mode="upsert")
+    assert result.ids.tolist() == [ids[1]]  # after unmerge, K2 names its own record again

@@ -22,7 +22,12 @@ using Json = nlohmann::ordered_json;
 // Made on the first merge: stores that never merge keep their layout.
 constexpr const char* kMergeLogTable =
     "CREATE TABLE IF NOT EXISTS merge_log(merge INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,"
-    " keep_id INTEGER NOT NULL, merged_ids TEXT NOT NULL, undo TEXT NOT NULL, undone_at INTEGER)";
+    " keep_id INTEGER NOT NULL, merged_ids TEXT NOT NULL, undo TEXT NOT NULL, undone_at INTEGER);"
+    // The external keys of merged records, which name the kept record from
+    // then on: re-importing the other system's export must not bring the
+    // duplicates back (upserts look keys up here too).
+    "CREATE TABLE IF NOT EXISTS key_aliases(kind TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT NOT NULL,"
+    " record_id INTEGER NOT NULL, merge INTEGER NOT NULL, PRIMARY KEY(kind, source, external_id)) WITHOUT ROWID";
 
 // One stored row, every column, as a JSON object (integers, doubles, text, null).
 Json read_row(sqlite3* db, const std::string& table, int64_t id) {
@@ -206,6 +211,7 @@ int64_t Store::merge_records(const WriteRequest& req) {
   for (const auto& o : rows) all.push_back(&o);
   for (const auto& f : k.fields) {
     Json& v = united[f.name];
+    if (f.name == kExternalSource || f.name == kExternalId) continue;  // the others' keys become aliases
     if (f.lookup == Lookup::None) {
       for (const auto& o : rows)
         if (v.is_null() && !o[f.name].is_null()) v = o[f.name];
@@ -273,6 +279,14 @@ int64_t Store::merge_records(const WriteRequest& req) {
   const std::string undo_text = undo.dump();
   log.bind(1, now_ns()).bind(2, k.name).bind(3, keep).bind(4, merged).bind(5, undo_text).run();
   const int64_t merge_id = sqlite3_last_insert_rowid(impl.db);
+  sql::Statement alias(impl.db, "INSERT OR REPLACE INTO key_aliases(kind, source, external_id, record_id, merge)"
+                                " VALUES(?, ?, ?, ?, ?)");
+  for (const auto& row : rows) {
+    if (!row[kExternalId].is_string()) continue;
+    const std::string source = row[kExternalSource].is_string() ? row[kExternalSource].get<std::string>() : "";
+    const std::string id = row[kExternalId].get<std::string>();
+    alias.bind(1, k.name).bind(2, source).bind(3, id).bind(4, keep).bind(5, merge_id).run();
+  }
   audit(req, static_cast<int64_t>(others.size()), keep, keep);
   return merge_id;
 }
@@ -311,6 +325,8 @@ void Store::unmerge_records(const WriteRequest& req) {
   // The kept record's fields as they were before the merge.
   Table fields = fields_table(k, undo.at("keep"));
   update_row(WriteRequest{WriteOp::Update, &k, &fields, {keep}});
+  sql::Statement aliases(impl.db, "DELETE FROM key_aliases WHERE merge = ?");
+  aliases.bind(1, req.merge_id).run();
   sql::Statement done(impl.db, "UPDATE merge_log SET undone_at = ? WHERE merge = ?");
   done.bind(1, now_ns()).bind(2, req.merge_id).run();
   audit(req, static_cast<int64_t>(undo.at("others").size()), keep, keep);
