@@ -9,7 +9,7 @@ import pytest
 
 import crmcore as crm
 import crmcore.sales
-from crmcore.sales import forecast_table
+from crmcore.sales import _codes, forecast_table
 
 STAGES = ["lead", "qualified", "proposal", "negotiation"]
 DAY = pd.Timedelta(days=1)
@@ -214,3 +214,9 @@ def test_forecast_table_needs_no_store():
     f = forecast_table(deals, by="owner")
     # An unknown chance weighs nothing and is not commit; a missing amount counts 0.
     assert f.iloc[0].tolist() == [0.0, 2, 10.0, 0.0, 0.0, 0.0] and len(f) == 1
+
+
+@pytest.mark.parametrize("ids", [np.array([5, 9, 12]), np.array([5, 9, 10**12])])  # a lookup table; a binary search
+def test_deal_codes_find_each_id_or_minus_one(ids):
+    values = [ids[2], 7, 5, 0, ids[1], 10**13]
+    assert _codes(ids, values).tolist() == [2, -1, 0, -1, 1, -1]
