@@ -1,24 +1,11 @@
 // Binding of the sales kernels: NumPy columns in, NumPy columns out; the
 // work runs without the GIL.
-#include <initializer_list>
-
 #include "common.hpp"
 #include "crmcore/sales/funnel.hpp"
 #include "crmcore/sales/reports.hpp"
 
 namespace crmcore::bindings {
 
-namespace {
-
-template <typename T>
-using column = py::array_t<T, py::array::c_style | py::array::forcecast>;
-
-void same_length(std::initializer_list<py::ssize_t> sizes) {
-  for (py::ssize_t n : sizes)
-    if (n != *sizes.begin()) throw std::invalid_argument("the columns must have the same length");
-}
-
-}  // namespace
 
 void bind_sales(py::module_& m) {
   m.def(
@@ -38,7 +25,7 @@ void bind_sales(py::module_& m) {
 
   m.def(
       "stage_days",
-      [](column<int64_t> deal, column<int64_t> at, column<uint8_t> terminal, int64_t deals, int64_t as_of) {
+      [](Column<int64_t> deal, Column<int64_t> at, Column<uint8_t> terminal, int64_t deals, int64_t as_of) {
         same_length({deal.size(), at.size(), terminal.size()});
         std::vector<double> out;
         {
@@ -52,7 +39,7 @@ void bind_sales(py::module_& m) {
       "Days each stage-history row lasted (see crmcore/sales/reports.hpp).");
   m.def(
       "days_late",
-      [](column<int64_t> expected, column<uint8_t> open, int64_t as_of) {
+      [](Column<int64_t> expected, Column<uint8_t> open, int64_t as_of) {
         same_length({expected.size(), open.size()});
         std::vector<double> out;
         {
@@ -63,21 +50,8 @@ void bind_sales(py::module_& m) {
       },
       py::arg("expected"), py::arg("open"), py::arg("as_of"), "Days past the expected close of open deals.");
   m.def(
-      "group_mean_median",
-      [](column<int64_t> group, column<double> value, int64_t groups) {
-        same_length({group.size(), value.size()});
-        sales::GroupStats out;
-        {
-          py::gil_scoped_release release;
-          out = sales::group_mean_median(group.data(), value.data(), static_cast<size_t>(group.size()), groups);
-        }
-        return py::make_tuple(to_numpy(std::move(out.count)), to_numpy(std::move(out.mean)),
-                              to_numpy(std::move(out.median)));
-      },
-      py::arg("group"), py::arg("value"), py::arg("groups"), "Count, mean and median per group code.");
-  m.def(
       "first_at",
-      [](column<int64_t> deal, column<int64_t> at, int64_t deals) {
+      [](Column<int64_t> deal, Column<int64_t> at, int64_t deals) {
         same_length({deal.size(), at.size()});
         std::vector<int64_t> out;
         {
@@ -89,7 +63,7 @@ void bind_sales(py::module_& m) {
       py::arg("deal"), py::arg("at"), py::arg("deals"), "Earliest time per deal code.");
   m.def(
       "win_loss",
-      [](column<int64_t> group, column<int8_t> outcome, int64_t groups) {
+      [](Column<int64_t> group, Column<int8_t> outcome, int64_t groups) {
         same_length({group.size(), outcome.size()});
         sales::Outcomes out;
         {
@@ -101,7 +75,7 @@ void bind_sales(py::module_& m) {
       py::arg("group"), py::arg("outcome"), py::arg("groups"), "Deals won and lost per group code.");
   m.def(
       "forecast_sums",
-      [](column<int64_t> group, column<double> amount, column<double> probability, column<int8_t> category,
+      [](Column<int64_t> group, Column<double> amount, Column<double> probability, Column<int8_t> category,
          int64_t groups, double commit, double best_case) {
         same_length({group.size(), amount.size(), probability.size(), category.size()});
         sales::Forecast out;

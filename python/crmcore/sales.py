@@ -165,8 +165,7 @@ class SalesMethods:
         days = np.full(len(ids), np.nan)
         days[closed] = (times_ns(deals.closed_at)[closed] - first[closed]) / NS_PER_DAY
         group, index = self._groups(deals, by, period, closed)
-        count, mean, median = _core.group_mean_median(group, days, len(index))
-        out = pd.DataFrame({"deals": count, "mean_days": mean, "median_days": median}, index=index)
+        out = _stats(group, days, index, "deals", "days")
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
         return out
 
@@ -336,9 +335,19 @@ def _group_codes(keys: "dict[str, pd.Series]", rows: np.ndarray) -> "tuple[np.nd
 
 
 def _grouped_stats(rows: pd.DataFrame, keys: "list[str]", value: str, count: str) -> pd.DataFrame:
-    """Count, mean and median of ``value`` per ``keys`` (the C++ kernel)."""
+    """Count, mean and median of ``value`` per ``keys``."""
     group, index = _group_codes({k: rows[k] for k in keys}, np.ones(len(rows), dtype=bool))
-    n, mean, median = _core.group_mean_median(group, rows[value].to_numpy(dtype=float), len(index))
+    return _stats(group, rows[value].to_numpy(dtype=float), index, count, value)
+
+
+def _stats(group: np.ndarray, values: np.ndarray, index: pd.Index, count: str, value: str) -> pd.DataFrame:
+    """Count, mean and median of ``values`` per group code (the scoring
+    kernel group_stats, in C++), one row per entry of ``index``."""
+    mine = group >= 0
+    r = _core.group_stats(group[mine], [values[mine]], True)
+    n, total, median = np.zeros(len(index), dtype=np.int64), np.zeros(len(index)), np.full(len(index), np.nan)
+    n[r["key"]], total[r["key"]], median[r["key"]] = r["count"][0], r["sum"][0], r["median"][0]
+    mean = np.divide(total, n, out=np.full(len(index), np.nan), where=n > 0)
     return pd.DataFrame({count: n, f"mean_{value}": mean, f"median_{value}": median}, index=index)
 
 

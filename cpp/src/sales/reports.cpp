@@ -63,37 +63,6 @@ std::vector<double> days_late(const int64_t* expected, const uint8_t* open, size
   return late;
 }
 
-GroupStats group_mean_median(const int64_t* group, const double* value, size_t rows, int64_t groups) {
-  if (groups < 0) throw std::invalid_argument("group_mean_median: negative number of groups");
-  for (size_t i = 0; i < rows; ++i) check_code("group_mean_median", i, group[i], groups, true);
-  std::vector<size_t> start;
-  std::vector<size_t> order = by_code(group, rows, groups, start);
-  GroupStats out{std::vector<int64_t>(static_cast<size_t>(groups), 0),
-                 std::vector<double>(static_cast<size_t>(groups), kNaN),
-                 std::vector<double>(static_cast<size_t>(groups), kNaN)};
-  std::vector<double> vals;
-  for (size_t g = 0; g < static_cast<size_t>(groups); ++g) {
-    vals.clear();
-    for (size_t k = start[g]; k < start[g + 1]; ++k)
-      if (!std::isnan(value[order[k]])) vals.push_back(value[order[k]]);
-    out.count[g] = static_cast<int64_t>(vals.size());
-    if (vals.empty()) continue;
-    double sum = 0;
-    for (double v : vals) sum += v;
-    out.mean[g] = sum / static_cast<double>(vals.size());
-    size_t mid = vals.size() / 2;
-    std::nth_element(vals.begin(), vals.begin() + static_cast<std::ptrdiff_t>(mid), vals.end());
-    double upper = vals[mid];
-    if (vals.size() % 2 == 1) {
-      out.median[g] = upper;
-    } else {  // the mean of the two middle values, as pandas does
-      double lower = *std::max_element(vals.begin(), vals.begin() + static_cast<std::ptrdiff_t>(mid));
-      out.median[g] = (lower + upper) / 2;
-    }
-  }
-  return out;
-}
-
 std::vector<int64_t> first_at(const int64_t* deal, const int64_t* at, size_t rows, int64_t deals) {
   if (deals < 0) throw std::invalid_argument("first_at: negative number of deals");
   std::vector<int64_t> first(static_cast<size_t>(deals), std::numeric_limits<int64_t>::min());

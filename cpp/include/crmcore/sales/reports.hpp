@@ -1,6 +1,6 @@
 #pragma once
-// Sales reports over columns: time in stage, grouped mean / median, win-rate
-// counts and the forecast sums. Deals and groups arrive as dense codes the
+// Sales reports over columns: time in stage, days late, first stage, win-rate
+// counts and the forecast sums (grouped medians are scoring::group_stats). Deals and groups arrive as dense codes the
 // caller made; times are nanoseconds since the epoch, durations come back in days.
 #include <cstddef>
 #include <cstdint>
@@ -20,15 +20,6 @@ std::vector<double> stage_days(const int64_t* deal, const int64_t* at, const uin
 // Days each deal is past its expected close on `as_of`: `open[i]` set and
 // `expected[i]` before `as_of`, else NaN.
 std::vector<double> days_late(const int64_t* expected, const uint8_t* open, size_t rows, int64_t as_of);
-
-struct GroupStats {
-  std::vector<int64_t> count;
-  std::vector<double> mean, median;  // NaN for a group with no values
-};
-
-// Count, mean and median of `value` per group code in [0, groups); NaN values
-// and rows with group -1 are left out.
-GroupStats group_mean_median(const int64_t* group, const double* value, size_t rows, int64_t groups);
 
 // The earliest time per deal code (INT64_MIN for a deal with no row).
 std::vector<int64_t> first_at(const int64_t* deal, const int64_t* at, size_t rows, int64_t deals);
