@@ -82,8 +82,7 @@ class SalesMethods:
         the number of stays, their mean and median in days, optionally per
         ``by`` (one of :data:`BY`) as well. A stay lasts from its deal_stages
         row until the deal's next row, or until ``as_of`` for the stage a deal
-        is in now (default :meth:`ScoringMethods.default_as_of
-        <crmcore.scoring.store.ScoringMethods.default_as_of>`); won and lost
+        is in now (default ``db.default_as_of()``, the end of the data); won and lost
         are where a deal ends, not stays, so they are left out, as is history
         after ``as_of``. Every stay, one row per history row, is in
         ``result.attrs["stays"]`` (deal_id, stage, changed_at, days). Durations
@@ -222,7 +221,7 @@ class SalesMethods:
         return forecast_table(self._deals(by), period, by, commit, best_case)
 
     def _as_of(self, as_of: Any) -> int:
-        return as_of_ns(as_of) if as_of is not None else int(self._db.scoring.default_as_of().value)
+        return as_of_ns(as_of) if as_of is not None else int(self._db.default_as_of().value)
 
     def _categories(self) -> pd.Series:
         """Category of every stage name of every pipeline (names shared by

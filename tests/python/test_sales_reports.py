@@ -57,6 +57,27 @@ def test_time_in_stage_by_hand(hand):
     assert early.stays.tolist() == [2, 1, 1] and early.loc["proposal", "mean_days"] == 4
 
 
+def test_default_as_of_is_the_end_of_the_data(hand):
+    # The last change is B lost on 02-05 and C's lead on 02-01: midnight after 02-05, as for every analysis.
+    t = hand.sales.time_in_stage()
+    assert t.attrs["as_of"] == pd.Timestamp("2024-02-06") == hand.default_as_of()
+    assert t.loc["lead", "mean_days"] == pytest.approx((10 + 5 + 5) / 3)
+    assert hand.sales.slipped().empty  # C is due 02-15, after the end of the data
+
+
+def test_empty_store_and_one_open_deal():
+    db = crm.open(":memory:")
+    for by in (None, "owner"):
+        assert db.sales.time_in_stage(by=by).empty and db.sales.forecast(by=by).empty
+        assert db.sales.win_rate(by=by, period="M").empty and db.sales.cycle_length(by=by, period="M").empty
+    assert db.sales.slipped().empty
+    db.add("deals", customer_id=db.add("customers", name="a"), stage="lead", stage_changed_at="2024-01-01")
+    w, c = db.sales.win_rate(), db.sales.cycle_length()
+    assert (w.won.tolist(), w.lost.tolist(), c.deals.tolist()) == ([0], [0], [0])
+    assert np.isnan(w.win_rate.iloc[0]) and np.isnan(c.mean_days.iloc[0])
+    assert db.sales.time_in_stage().stays.tolist() == [1]
+
+
 def test_win_rate_and_cycle_by_hand(hand):
     w = hand.sales.win_rate()
     assert (w.won.iloc[0], w.lost.iloc[0], w.win_rate.iloc[0]) == (1, 1, 0.5)
