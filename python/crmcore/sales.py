@@ -101,15 +101,15 @@ class SalesMethods:
         hist = self._db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         ids = deals.index.to_numpy()
         code = _codes(ids, hist.deal_id)  # every history row has its deal: deleting one deletes its history
-        terminal = hist.stage.isin(self._categories().index[self._categories() != "open"]).to_numpy()
-        days = _core.stage_days(code.astype(np.int64), times_ns(hist.changed_at), terminal.astype(np.uint8),
-                                len(ids), cut)
+        category = self._categories()
+        terminal = hist.stage.isin(category.index[category != "open"]).to_numpy()
+        days = _core.stage_days(code, times_ns(hist.changed_at), terminal.astype(np.uint8), len(ids), cut)
         stays = hist.assign(days=days).loc[~np.isnan(days)].copy()
         keys = ["stage"] if by is None else [by, "stage"]
         if by is not None:
             stays.insert(0, by, deals[by].to_numpy()[_codes(ids, stays.deal_id)])
         out = _grouped_stats(stays, keys, "days", "stays")
-        order = {name: i for i, name in enumerate(self._categories().index)}
+        order = {name: i for i, name in enumerate(category.index)}
         rank = out.index.get_level_values("stage").map(lambda x: order.get(x, len(order)))
         owner_first = [] if by is None else [pd.factorize(out.index.get_level_values(by), sort=True)[0]]
         out = out.iloc[np.lexsort([np.asarray(rank)] + owner_first)]
