@@ -85,7 +85,8 @@ def test_win_rate_and_cycle_by_hand(hand):
     assert hand.sales.win_rate(by="segment").win_rate.to_dict() == {"organization": 1.0, "person": 0.0}
     assert hand.sales.win_rate(by="team").win_rate.to_dict() == {"north": 1.0, "south": 0.0}
     m = hand.sales.win_rate(by="owner", period="M")
-    assert m.index.tolist() == [(pd.Period("2024-01", "M"), hand.ids["wang"]), (pd.Period("2024-02", "M"), hand.ids["li"])]
+    assert m.index.tolist() == [(pd.Period("2024-01", "M"), hand.ids["wang"]),
+                                (pd.Period("2024-02", "M"), hand.ids["li"])]
     c = hand.sales.cycle_length()
     assert (c.deals.iloc[0], c.mean_days.iloc[0], c.median_days.iloc[0]) == (2, 27.5, 27.5)
     assert hand.sales.cycle_length(by="owner").mean_days.to_dict() == {hand.ids["wang"]: 20.0, hand.ids["li"]: 35.0}

@@ -76,7 +76,8 @@ std::vector<int64_t> first_at(const int64_t* deal, const int64_t* at, size_t row
 
 Outcomes win_loss(const int64_t* group, const int8_t* outcome, size_t rows, int64_t groups) {
   if (groups < 0) throw std::invalid_argument("win_loss: negative number of groups");
-  Outcomes out{std::vector<int64_t>(static_cast<size_t>(groups), 0), std::vector<int64_t>(static_cast<size_t>(groups), 0)};
+  const size_t n = static_cast<size_t>(groups);
+  Outcomes out{std::vector<int64_t>(n, 0), std::vector<int64_t>(n, 0)};
   for (size_t i = 0; i < rows; ++i) {
     check_code("win_loss", i, group[i], groups, true);
     if (group[i] < 0) continue;
