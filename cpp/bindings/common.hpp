@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <initializer_list>
+#include <stdexcept>
 #include <vector>
 
 #include "crmcore/cancel.hpp"
@@ -34,6 +36,18 @@ inline Cancel python_cancel(uint64_t every = 1u << 16) {
         return false;
       },
       every);
+}
+
+// A NumPy column as the kernels read it: contiguous, cast to T if needed.
+template <typename T>
+using Column = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// The common length of columns that describe the same rows.
+inline size_t same_length(std::initializer_list<py::ssize_t> sizes) {
+  const py::ssize_t n = *sizes.begin();
+  for (py::ssize_t s : sizes)
+    if (s != n) throw std::invalid_argument("all columns must have the same length");
+  return static_cast<size_t>(n);
 }
 
 // Copy a NumPy array (any numeric dtype, cast as needed) into a std::vector.
