@@ -1,8 +1,8 @@
 #pragma once
 // The store's private parts shared by its files (store.cpp: opening, the
 // write path, updates, deletes and reads; import.cpp: bulk inserts;
-// schema_sql.cpp: the file's tables and migrations): the connection and its
-// prepared statements.
+// query.cpp: conditions, finds and indexes; schema_sql.cpp: the file's
+// tables and migrations): the connection and its prepared statements.
 #include <sqlite3.h>
 
 #include <chrono>
@@ -25,6 +25,27 @@ inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// While a read runs, SQLite asks `cancel` every so many steps of its
+// machine; a yes interrupts the statement, which then fails as Interrupted
+// (sql::fail). Reads only: a write stops between its chunks instead, and a
+// COMMIT must never be cut short.
+class StopWhenAsked {
+ public:
+  StopWhenAsked(sqlite3* db, const Cancel* cancel) : db_(cancel ? db : nullptr) {
+    if (db_) sqlite3_progress_handler(db_, kSteps, &StopWhenAsked::ask, const_cast<Cancel*>(cancel));
+  }
+  ~StopWhenAsked() {
+    if (db_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  StopWhenAsked(const StopWhenAsked&) = delete;
+  StopWhenAsked& operator=(const StopWhenAsked&) = delete;
+
+ private:
+  static constexpr int kSteps = 1 << 17;  // about a millisecond of work
+  static int ask(void* cancel) { return static_cast<const Cancel*>(cancel)->requested() ? 1 : 0; }
+  sqlite3* db_;
+};
 
 struct Store::Impl {
   sqlite3* db = nullptr;

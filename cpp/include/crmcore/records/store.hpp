@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crmcore/cancel.hpp"
+#include "crmcore/records/query.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/table.hpp"
 
@@ -76,7 +77,7 @@ class Store {
                const std::vector<std::string>* columns = nullptr, const Cancel* cancel = nullptr) const;
   // Ids of the records whose `field` matches `value`: phone and e-mail fields
   // after normalization, "name" by case-insensitive substring, "tag" exactly,
-  // any other field by equality.
+  // any other field by equality (keyword_condition in query.cpp).
   std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value,
                             const Cancel* cancel = nullptr) const;
   // Ids of customers/contacts/staff with this phone number, any formatting.
@@ -110,6 +111,27 @@ class Store {
 
   void add_write_hook(WriteHook hook);
   const std::string& path() const { return path_; }
+
+  // Ids of the records of `kind` that satisfy `filter` (query.hpp), ordered
+  // by `order_by` (missing values last, ties by id; by id when empty), from
+  // `offset` on, at most `limit` of them (negative: all). Unknown fields,
+  // operators that do not apply to a field and values that do not convert
+  // throw ValidationError naming the field.
+  std::vector<int64_t> query(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                             int64_t limit = -1, int64_t offset = 0, const Cancel* cancel = nullptr) const;
+  // How SQLite would run that query (its EXPLAIN QUERY PLAN, one step a line):
+  // shows whether an index serves a condition.
+  std::string query_plan(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                         int64_t limit = -1, int64_t offset = 0) const;
+  // Adds an index on one field of a kind (crm_idx_<kind>_<field>), so that a
+  // selective condition on it reads only the matching records. False when
+  // the field has one already: references, unique fields, phone and e-mail
+  // (through their normalized forms) and tags are indexed from the start.
+  bool create_index(const std::string& kind, const std::string& field);
+  // Removes an index made by create_index; false when there was none.
+  bool drop_index(const std::string& kind, const std::string& field);
+  // The fields of a kind that conditions can look up by an index.
+  std::vector<std::string> indexes(const std::string& kind) const;
 
   struct Impl;  // the SQLite connection and its prepared statements
 
