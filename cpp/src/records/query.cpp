@@ -88,6 +88,7 @@ constexpr size_t kInlineValues = 32;
 class Sql {
  public:
   std::string text;
+  bool sorted_after = false;  // the statement has no ORDER BY: sort the ids it gives
 
   std::string bind(Param p) {
     params_.push_back(std::move(p));
@@ -120,8 +121,12 @@ class Sql {
   sql::Statement prepare(sqlite3* db, const std::string& prefix = "") const {
     sql::Statement st(db, prefix + text);
     if (lists_ > 0) sql::bind_batch(st, batch_);
+    // A value made for an expression that a condition then did not need
+    // (x IN () is false whatever x is) may have no place in the text.
+    const int count = sqlite3_bind_parameter_count(st.get());
     int index = 2;
     for (const auto& p : params_) {
+      if (index > count) break;
       switch (p.type) {
         case Value::Type::Null: st.bind_null(index); break;
         case Value::Type::Int: st.bind(index, p.i); break;
@@ -218,6 +223,12 @@ class Builder {
       where += (where.empty() ? "(" : " OR (") + (all.empty() ? std::string("1") : all) + ")";
     }
     if (!filter.empty()) q_.text += " WHERE " + where;
+    // Without an order or a slice, the ids are sorted afterwards (sorted_after):
+    // an ORDER BY id would lead SQLite's planner, which knows nothing of
+    // how selective a condition is, to read the table in id order rather
+    // than take the few records an index on a ranged field names.
+    q_.sorted_after = order_by.empty() && limit < 0 && offset == 0;
+    if (q_.sorted_after) return std::move(q_);
     std::string order;
     for (const auto& o : order_by) {
       const Target t = resolve(k_, o.field);
@@ -542,6 +553,7 @@ std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& fil
   sql::Statement st = q.prepare(impl_->db);
   std::vector<int64_t> ids;
   while (st.step()) ids.push_back(st.int64(0));
+  if (q.sorted_after) std::sort(ids.begin(), ids.end());
   return ids;
 }
 
