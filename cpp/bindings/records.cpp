@@ -391,6 +391,24 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
       .def(
+          "select_query",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset, py::object columns) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            std::vector<std::string> names;
+            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
+            Table t;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              t = s.select_query(kind, filter, order, limit, offset, columns.is_none() ? nullptr : &names, &cancel);
+            }
+            return from_table(std::move(t));
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"),
+          py::arg("columns") = py::none())
+      .def(
           "query_plan",
           [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
              int64_t limit, int64_t offset) {

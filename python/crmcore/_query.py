@@ -45,14 +45,46 @@ def _name(kind: str, text: Any, what: str = "a field", field: Any = None) -> str
 def operand(kind: str, field: str, values: Any) -> tuple:
     """One column of values for the core, as imports pass columns: numbers,
     flags and datetimes keep their type, anything else goes as text (which the
-    core converts with the field's type), None/NaN/NaT are missing."""
+    core converts with the field's type), None/NaN/NaT are missing.
+
+    A lone value and lists of plain numbers or text are made without pandas,
+    whose Series alone costs more than an indexed query takes in the store."""
+    custom = field.startswith("custom.")
+    items = None
     if isinstance(values, pd.Series):
-        s = values.reset_index(drop=True)
+        column = _column_of_series(values)
+    elif isinstance(values, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)):
+        plain = isinstance(values, np.ndarray) and values.dtype.kind in "biufU"
+        column = ("value", values.astype(object) if values.dtype.kind == "U" else values, None, None) if plain \
+            else _column_of_series(pd.Series(values.tolist() if values.dtype == object else values))
     else:
-        array_like = isinstance(values, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray))
-        items = values if array_like else list(values)
-        # pandas infers numbers, flags and datetimes from Python objects.
-        s = pd.Series(items, dtype=None if len(items) else object)
+        items = list(values)
+        if len(items) == 1:
+            from .store import _record_columns  # (store imports this module)
+
+            column = _record_columns(kind, {"value": items[0]})[0]
+        else:
+            try:
+                array = np.asarray(items) if items else np.empty(0, dtype=object)
+            except ValueError:  # ragged: lists among the values
+                array = np.array(items + [None], dtype=object)[:-1]
+            if array.dtype.kind in "biuf" or (array.dtype.kind == "U" and not custom):
+                column = ("value", array.astype(object) if array.dtype.kind == "U" else array, None, None)
+            else:  # missing values, datetimes, text among numbers: as pandas reads them
+                column = _column_of_series(pd.Series(items, dtype=None if items else object))
+    array, valid = column[1], column[2]
+    # A column has one type, and a custom key has none of its own to convert
+    # text to: [3, "3"] would be read as ["3", "3"].
+    if custom and array.dtype == object:
+        present = array if valid is None else array[valid.astype(bool)]
+        if not all(isinstance(v, str) for v in present):
+            raise _refuse(kind, field, "custom values compare like with like: give numbers, text or true/false, one "
+                                       f"kind to a list (an OR of two conditions asks for either); got {values!r}")
+    return column
+
+
+def _column_of_series(s: pd.Series) -> tuple:
+    """Values of any type pandas infers (None/NaN/NaT among them), as a column."""
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         s, dtype = s.astype(object), np.dtype(object)
@@ -69,11 +101,6 @@ def operand(kind: str, field: str, values: Any) -> tuple:
         array = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         array = s.to_numpy(dtype=object)
-        # A column has one type, and a custom key has none of its own to
-        # convert text to: [3, "3"] would be read as ["3", "3"].
-        if field.startswith("custom.") and not all(isinstance(v, str) for v in array[valid]):
-            raise _refuse(kind, field, "custom values compare like with like: give numbers or text, not both in one "
-                                       f"list (an OR of two conditions asks for either); got {list(values)!r}")
     return ("value", array, None if valid.all() else valid, None)
 
 

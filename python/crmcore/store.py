@@ -232,8 +232,9 @@ class Database(GraphMethods, ScoringMethods):
         """
         if filters is None and not criteria:
             raise ValueError("find needs at least one criterion, e.g. phone=... or name=..., or filters=[...]")
-        return self.frame(kind, ids=self.ids(kind, filters, order_by=order_by, limit=limit, offset=offset,
-                                             **criteria))
+        limit, offset = _query.window(limit, offset)
+        return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, criteria),
+                                                    _query.order(kind, order_by), limit, offset))
 
     def ids(self, kind: str, /, filters: Any = None, *, order_by: Any = None, limit: int | None = None,
             offset: int | None = None, **criteria: Any) -> np.ndarray:
@@ -368,13 +369,13 @@ class Database(GraphMethods, ScoringMethods):
         >>> db.frame("products", filters=[("list_price", "between", (10, 50))], columns=["sku"])["sku"].tolist()
         ['B-2']
         """
+        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
         if filters is not None or order_by is not None or limit is not None or offset is not None:
             limit, offset = _query.window(limit, offset)
-            ids = self._core.query(kind, _query.groups(kind, filters, {}, ids), _query.order(kind, order_by),
-                                   limit, offset)
+            return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, {}, ids),
+                                                        _query.order(kind, order_by), limit, offset, names))
         wanted = None if ids is None else np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,
                                                       dtype=np.int64)
-        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
         return _frame(kind, self._core.select(kind, wanted, names))
 
     def count(self, kind: str) -> int:

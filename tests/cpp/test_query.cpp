@@ -177,6 +177,22 @@ TEST_F(Queries, GroupsOrderAndSlices) {
   EXPECT_THROW(s.query("customers", {}, {{"tags", false}}), ValidationError);
 }
 
+TEST_F(Queries, SelectQueryReadsTheMatchesInOrder) {
+  const std::vector<std::string> columns = {"amount", "status"};
+  const Table t = s.select_query("orders", {{cond("amount", Op::Gt, reals({60}))}}, {{"amount", true}}, 2, 0, &columns);
+  ASSERT_EQ(t.columns.size(), 3u);  // id first
+  EXPECT_EQ(t.columns[0].ints, (Ids{o[2], o[1]}));
+  EXPECT_EQ(t.columns[1].reals, (std::vector<double>{1200.0, 900.0}));
+  EXPECT_EQ(t.columns[2].texts, (std::vector<std::string>{"refunded", "paid"}));
+  const Table all = s.select_query("orders", {});
+  EXPECT_EQ(all.rows(), 4u);
+  EXPECT_EQ(all.find("status")->valid, (std::vector<uint8_t>{1, 1, 1, 0}));
+  const Table none = s.select_query("orders", {{cond("amount", Op::Lt, reals({0}))}});
+  EXPECT_EQ(none.rows(), 0u);
+  const std::vector<std::string> unknown = {"nosuch"};
+  EXPECT_THROW(s.select_query("orders", {}, {}, -1, 0, &unknown), NotFound);
+}
+
 TEST_F(Queries, LongListsGoAsABatch) {
   Column many = ints({});
   for (int64_t i = 0; i < 1000; ++i) many.ints.push_back(o[0] + i * 2);  // o[0] and o[2], then ids of nothing

@@ -362,11 +362,7 @@ void Store::delete_row(const WriteRequest& req) {
   audit(req, 1, id, id);
 }
 
-Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids,
-                    const std::vector<std::string>* columns, const Cancel* cancel) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  StopWhenAsked stop(impl_->db, cancel);
-  const Kind& k = kind(kind_name);
+Table record_table(const Kind& k, const std::vector<std::string>* columns) {
   // Every column a record has, in its stored order.
   std::vector<Column> all;
   for (const auto& f : k.fields)
@@ -394,33 +390,46 @@ Table Store::select(const std::string& kind_name, const std::vector<int64_t>* id
       t.columns.push_back(*it);
     }
   }
+  return t;
+}
 
+std::string record_columns_sql(const Table& t, const std::string& table_alias) {
   std::string cols;
-  for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + c.name;
-  std::string text = "SELECT " + cols + " FROM " + k.name + (ids ? " WHERE id=?" : " ORDER BY id");
-  sql::Statement st(impl_->db, text);
-  auto read_row = [&t, &st]() {
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-      Column& col = t.columns[c];
-      const int i = static_cast<int>(c);
-      const bool null = st.is_null(i);
-      col.valid.push_back(null ? 0 : 1);
-      switch (col.storage) {
-        case Column::Storage::Int: col.ints.push_back(null ? 0 : st.int64(i)); break;
-        case Column::Storage::Real: col.reals.push_back(null ? NAN : st.real(i)); break;
-        case Column::Storage::Text: col.texts.push_back(null ? std::string() : st.text(i)); break;
-      }
+  for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + table_alias + c.name;
+  return cols;
+}
+
+void read_record(const sql::Statement& st, Table& t) {
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    Column& col = t.columns[c];
+    const int i = static_cast<int>(c);
+    const bool null = st.is_null(i);
+    col.valid.push_back(null ? 0 : 1);
+    switch (col.storage) {
+      case Column::Storage::Int: col.ints.push_back(null ? 0 : st.int64(i)); break;
+      case Column::Storage::Real: col.reals.push_back(null ? NAN : st.real(i)); break;
+      case Column::Storage::Text: col.texts.push_back(null ? std::string() : st.text(i)); break;
     }
-  };
+  }
+}
+
+Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids,
+                    const std::vector<std::string>* columns, const Cancel* cancel) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  StopWhenAsked stop(impl_->db, cancel);
+  const Kind& k = kind(kind_name);
+  Table t = record_table(k, columns);
+  std::string text = "SELECT " + record_columns_sql(t) + " FROM " + k.name + (ids ? " WHERE id=?" : " ORDER BY id");
+  sql::Statement st(impl_->db, text);
   if (ids) {
     for (int64_t id : *ids) {
       st.bind(1, id);
       if (!st.step()) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
-      read_row();
+      read_record(st, t);
       st.reset();
     }
   } else {
-    while (st.step()) read_row();
+    while (st.step()) read_record(st, t);
   }
   return t;
 }

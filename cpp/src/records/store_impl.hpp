@@ -109,6 +109,14 @@ struct Store::Impl {
   }
 };
 
+// The columns a read of `k` gives (`columns` by name, or all; id always
+// first), empty; throws NotFound for an unknown name.
+Table record_table(const Kind& k, const std::vector<std::string>* columns);
+// Those columns for a SELECT, each after `table_alias` ("r." or none).
+std::string record_columns_sql(const Table& t, const std::string& table_alias = "");
+// Appends the statement's current row, its columns in the table's order.
+void read_record(const sql::Statement& st, Table& t);
+
 // Explains a failed insert or update of a row: which field broke which rule.
 RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const std::vector<Value>& values);
 
