@@ -52,11 +52,11 @@ def operand(kind: str, field: str, values: Any) -> tuple:
     custom = field.startswith("custom.")
     items = None
     if isinstance(values, pd.Series):
-        column = _column_of_series(values)
+        column = _column_of_series(kind, values)
     elif isinstance(values, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)):
         plain = isinstance(values, np.ndarray) and values.dtype.kind in "biufU"
         column = ("value", values.astype(object) if values.dtype.kind == "U" else values, None, None) if plain \
-            else _column_of_series(pd.Series(values.tolist() if values.dtype == object else values))
+            else _column_of_series(kind, pd.Series(values.tolist() if values.dtype == object else values))
     else:
         items = list(values)
         if len(items) == 1:
@@ -71,7 +71,7 @@ def operand(kind: str, field: str, values: Any) -> tuple:
             if array.dtype.kind in "biuf" or (array.dtype.kind == "U" and not custom):
                 column = ("value", array.astype(object) if array.dtype.kind == "U" else array, None, None)
             else:  # missing values, datetimes, text among numbers: as pandas reads them
-                column = _column_of_series(pd.Series(items, dtype=None if items else object))
+                column = _column_of_series(kind, pd.Series(items, dtype=None if items else object))
     array, valid = column[1], column[2]
     # A column has one type, and a custom key has none of its own to convert
     # text to: [3, "3"] would be read as ["3", "3"].
@@ -83,25 +83,12 @@ def operand(kind: str, field: str, values: Any) -> tuple:
     return column
 
 
-def _column_of_series(s: pd.Series) -> tuple:
-    """Values of any type pandas infers (None/NaN/NaT among them), as a column."""
-    dtype = s.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        s, dtype = s.astype(object), np.dtype(object)
-    valid = s.notna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        if getattr(dtype, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        array = s.astype("datetime64[ns]").to_numpy()
-    elif pd.api.types.is_bool_dtype(dtype):
-        array = s.to_numpy(dtype=bool, na_value=False)
-    elif pd.api.types.is_integer_dtype(dtype):
-        array = s.to_numpy(dtype=np.uint64 if dtype.kind == "u" else np.int64, na_value=0)
-    elif pd.api.types.is_float_dtype(dtype):
-        array = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        array = s.to_numpy(dtype=object)
-    return ("value", array, None if valid.all() else valid, None)
+def _column_of_series(kind: str, s: pd.Series) -> tuple:
+    """Values of any type pandas infers (None/NaN/NaT among them), as an
+    import's column of them."""
+    from .store import _columns  # (store imports this module)
+
+    return _columns(kind, pd.DataFrame({"value": s.reset_index(drop=True)}))[0]
 
 
 def _many(value: Any) -> bool:

@@ -270,19 +270,3 @@ TEST_F(Queries, IndexesServeConditions) {
   EXPECT_FALSE(s.drop_index("customers", "region"));
   EXPECT_EQ(s.indexes("customers"), (std::vector<std::string>{"phone", "email", "tags"}));
 }
-
-TEST(QueryReads, StopWhenTheCancelAsks) {
-  Store s(":memory:");
-  Table t;
-  Column names("name", Column::Storage::Text);
-  for (int i = 0; i < 200000; ++i) names.texts.push_back("customer " + std::to_string(i));
-  t.columns.push_back(std::move(names));
-  s.insert("customers", t);
-  const AnyOf filter = {{cond("name", Op::Contains, texts({"no such name"}))},
-                        {cond("name", Op::IStartsWith, texts({"CUSTOMER 19999"}))}};
-  int asked = 0;
-  Cancel stop([&asked] { return ++asked >= 2; });
-  EXPECT_THROW(s.query("customers", filter, {}, -1, 0, &stop), Interrupted);
-  Cancel never([] { return false; });
-  EXPECT_EQ(s.query("customers", filter, {}, -1, 0, &never).size(), 11u);  // 19999 and 199990..199999
-}

@@ -652,3 +652,12 @@ def test_an_index_survives_a_large_import(tmp_path):
 def db_empty():
     with crm.open(":memory:") as d:
         yield d
+
+
+def test_operators_are_read_in_any_case_and_spacing(store):
+    db, frames, _ = store
+    tf = frames["tickets"]
+    assert db.ids("tickets", [("severity", "NOT IN", ["low"])]).tolist() == tf.index[
+        tf["severity"].notna() & (tf["severity"] != "low")].tolist()
+    assert db.ids("tickets", [("resolved_at", " Is  Null ")]).tolist() == tf.index[tf["resolved_at"].isna()].tolist()
+    assert db.ids("tickets", [("reopened", "=", 1)]).tolist() == tf.index[tf["reopened"] == 1].tolist()
