@@ -214,11 +214,13 @@ bool interrupted_after_commit(const records::Store& s) {
   return true;
 }
 
-// (ids, [(row, field, reason), ...], interrupted after commit) of an import.
+// (ids, [(row, field, reason), ...], interrupted after commit, updated or
+// None) of an import.
 py::tuple write_result(records::WriteResult result, bool interrupted) {
   py::list errors;
   for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, e.reason));
-  return py::make_tuple(to_numpy(std::move(result.ids)), errors, interrupted);
+  py::object updated = result.updated.empty() ? py::object(py::none()) : py::object(to_numpy(std::move(result.updated)));
+  return py::make_tuple(to_numpy(std::move(result.ids)), errors, interrupted, updated);
 }
 
 records::OnError parse_on_error(const std::string& s) {
@@ -290,6 +292,55 @@ void bind_records(py::module_& m) {
             return write_result(std::move(result), interrupted_after_commit(s));
           },
           py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+      .def(
+          "upsert",
+          [](records::Store& s, const std::string& kind, const py::list& columns, const std::vector<std::string>& key,
+             bool insert_missing, const std::string& on_error, py::object progress) {
+            Table t = to_table(columns);
+            records::Progress report = progress_reporter(progress);
+            records::WriteResult result;
+            {
+              py::gil_scoped_release release;
+              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report);
+            }
+            return write_result(std::move(result), interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("columns"), py::arg("key"), py::arg("insert_missing"),
+          py::arg("on_error") = "raise", py::arg("progress") = py::none())
+      .def(
+          "remove_many",
+          [](records::Store& s, const std::string& kind, const py::handle& ids, bool cascade) {
+            std::vector<int64_t> wanted = to_vector<int64_t>(ids);
+            {
+              py::gil_scoped_release release;
+              s.remove_many(kind, wanted, cascade);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("kind"), py::arg("ids"), py::arg("cascade"))
+      .def(
+          "merge",
+          [](records::Store& s, const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+             const std::vector<std::pair<std::string, int64_t>>& prefer) {
+            int64_t merge_id;
+            {
+              py::gil_scoped_release release;
+              merge_id = s.merge(kind, keep, others, prefer);
+            }
+            return py::make_tuple(merge_id, interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("keep"), py::arg("others"), py::arg("prefer"))
+      .def(
+          "unmerge",
+          [](records::Store& s, int64_t merge_id) {
+            {
+              py::gil_scoped_release release;
+              s.unmerge(merge_id);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("merge_id"))
+      .def("merges", [](records::Store& s) { return from_table(s.merges()); })
       .def(
           "import_json",
           [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,

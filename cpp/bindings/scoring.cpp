@@ -90,14 +90,14 @@ void bind_scoring(py::module_& m) {
   m.def(
       "profit_by_period",
       [](Column<int64_t> customer, Column<int64_t> date, Column<double> amount, Column<double> cost,
-         const std::string& freq) {
+         const std::string& freq, std::optional<int64_t> last_period) {
         const size_t n = same_length({customer.size(), date.size(), amount.size(), cost.size()});
         const Period p = parse_period(freq);
         ProfitPeriods r;
         {
           py::gil_scoped_release release;
           Cancel cancel = python_cancel();
-          r = profit_by_period(customer.data(), date.data(), amount.data(), cost.data(), n, p, cancel);
+          r = profit_by_period(customer.data(), date.data(), amount.data(), cost.data(), n, p, cancel, last_period);
         }
         py::dict d;
         d["customer"] = to_numpy(std::move(r.customer));
@@ -109,7 +109,8 @@ void bind_scoring(py::module_& m) {
         d["change"] = to_numpy(std::move(r.change));
         return d;
       },
-      py::arg("customer"), py::arg("date"), py::arg("amount"), py::arg("cost"), py::arg("freq"));
+      py::arg("customer"), py::arg("date"), py::arg("amount"), py::arg("cost"), py::arg("freq"),
+      py::arg("last_period") = py::none());
 
   m.def(
       "pareto_classes",

@@ -1,6 +1,7 @@
-"""Checking the arguments callers pass to the graph API, so that a bad one
-is refused with a :class:`crmcore.ValidationError` naming it, never cast into
-something else.
+"""Checking the arguments callers pass to the graph, scoring and
+lifetime-value APIs, so that a bad one is refused with a
+:class:`crmcore.ValidationError` naming it, never cast into something else
+(a pybind11 TypeError, a truncated float, a silently meaningless result).
 
 Node ids are int64 record ids. Anything that is not exactly one (1.9, NaN,
 2**64, "a", a boolean mask) is refused with its position: truncating or
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -120,6 +122,46 @@ def _real(value, where, field, positive=False):
     if positive and not (math.isfinite(value) and value > 0):
         raise _invalid(where, field, f"must be a finite number > 0, got {value!r}")
     return value
+
+
+def _number(value, where, field, low=None, high=None, low_open=False, high_open=False):
+    """A real-number argument within [low, high] (either end open or absent)
+    as a float; NaN is refused, and so is an infinity unless both ends are given.
+
+    >>> _number(0.5, "rfm", "x", low=0, high=1)
+    0.5
+    """
+    parts = [f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
+             f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
+    rule = "a number " + " and ".join(p for p in parts if p) if any(parts) else "a finite number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise _invalid(where, field, f"must be {rule}, got {value!r}")
+    x = float(value)
+    outside = math.isnan(x) or ((low is None or high is None) and math.isinf(x))
+    outside |= low is not None and (x < low or (low_open and x == low))
+    outside |= high is not None and (x > high or (high_open and x == high))
+    if outside:
+        raise _invalid(where, field, f"must be {rule}, got {value!r}")
+    return x
+
+
+def _weights(value, where, field, known):
+    """Weights by component name (None: none given): known names, each a number >= 0.
+
+    >>> _weights({"value": 2}, "health", "weights", ["value", "loyalty"])
+    {'value': 2.0}
+    """
+    if value is None:
+        return {}
+    names = list(known)
+    if not isinstance(value, Mapping):
+        raise _invalid(where, field, f"must map component names ({', '.join(names)}) to weights, got {value!r}")
+    out = {}
+    for key, w in value.items():
+        if key not in names:
+            raise _invalid(where, field, f"{key!r} is not a component (known: {', '.join(names)})")
+        out[key] = _number(w, where, f"{field}[{key!r}]", low=0)
+    return out
 
 
 def _top(value, where, field="top"):

@@ -20,6 +20,8 @@ import pandas as pd
 from . import _core
 from ._args import _float64, _id_problem, _integer, _invalid, _method, _node, _node_ids, _real, _top
 from ._core import NotFound, ValidationError
+from .scoring._columns import flag_overflow, stamp
+from .scoring._status import purchases
 
 __all__ = ["Graph", "GraphMethods"]
 
@@ -550,7 +552,6 @@ def _cjk_font():
 
 # ---- the store's relationship analyses -------------------------------------------
 
-_CANCELLED = ("cancelled", "canceled", "refunded", "void")
 # How much one interaction of a channel says about a relationship: meeting in
 # person says more than a message.
 CHANNEL_WEIGHT = {"meeting": 1.0, "visit": 1.0, "call": 0.6, "message": 0.3, "email": 0.2, "note": 0.0}
@@ -747,37 +748,50 @@ class GraphMethods:
         return out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
 
     # -- hierarchies and referrals ------------------------------------------
-    def hierarchy_rollup(self, as_of=None, since=None, until=None, exclude_status=_CANCELLED):
-        """Order revenue of every customer, alone and with all its subsidiaries.
+    def hierarchy_rollup(self, as_of=None, since=None, until=None):
+        """Purchase revenue of every customer, alone and with all its subsidiaries.
 
-        Follows ``subsidiary_of`` links (child -> parent) valid at ``as_of``;
-        orders between ``since`` and ``until`` (ordered_at) count, except those
-        whose status is in ``exclude_status``. Columns: name, parent, root,
-        depth, descendants, own (revenue), total (own + all subsidiaries).
+        Follows ``subsidiary_of`` links (child -> parent) valid at ``as_of``
+        and sums the purchases up to ``as_of`` (default: the end of the data,
+        ``db.default_as_of()``, the point every analysis uses), from ``since``
+        and before ``until`` when given. Purchases are the orders the shared
+        status table (:data:`crmcore.scoring.ORDER_STATUS`) does not mark
+        cancelled or returned, as in ``db.profit()``. Indexed by
+        ``customer_id``; columns: name, parent, root, depth, descendants, own
+        (revenue), total (own + all subsidiaries); the point and window read
+        are in ``result.attrs``. A total beyond the range of a double follows
+        the rule of :class:`crmcore.scoring.TotalOverflowWarning`.
 
         >>> import crmcore as crm
         >>> db = crm.open()
         >>> p, c = db.add("customers", name="Group"), db.add("customers", name="Branch")
         >>> _ = db.link(c, p, "subsidiary_of")
         >>> _ = db.add("orders", customer_id=c, ordered_at="2024-01-02", amount=100.0)
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2024-01-03", amount=40.0, status="退货")
         >>> float(db.hierarchy_rollup().loc[p, "total"])
         100.0
         """
-        links = self._links("subsidiary_of", as_of)
+        cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
+        links = self._links("subsidiary_of", cut)
         parent = _single_parent(links["src"], links["dst"], "subsidiary_of")
         orders = self.frame("orders", columns=["customer_id", "ordered_at", "amount", "status"])
+        orders = purchases(orders[(orders["ordered_at"] <= cut).to_numpy(dtype=bool)])
         keep = np.ones(len(orders), dtype=bool)
         if since is not None:
             keep &= (orders["ordered_at"] >= pd.Timestamp(since)).to_numpy(dtype=bool)
         if until is not None:
             keep &= (orders["ordered_at"] < pd.Timestamp(until)).to_numpy(dtype=bool)
-        if exclude_status:
-            keep &= ~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)
-        revenue = orders[keep].groupby("customer_id")["amount"].sum()
         customers = self.frame("customers", columns=["name"])
-        out = _tree_rollup(customers.index, parent, revenue)
+        # A total beyond the double range is inf (and so is every ancestor's):
+        # reported by the scoring rule instead of numpy's overflow warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            revenue = orders[keep].groupby("customer_id")["amount"].sum()
+            out = _tree_rollup(customers.index, parent, revenue)
         out.insert(0, "name", customers["name"].reindex(out.index).to_numpy())
-        return out
+        out.index.name = "customer_id"
+        out.attrs["excluded_orders"] = orders.attrs["excluded_orders"]
+        stamp(out, cut.value, orders.loc[keep, "ordered_at"].to_numpy(dtype="datetime64[ns]").view(np.int64))
+        return flag_overflow(out, ["own", "total"], "hierarchy_rollup")
 
     def referrals(self, as_of=None):
         """The referral tree from ``referred_by`` links (X referred_by Y: Y referred X).
@@ -853,11 +867,13 @@ class GraphMethods:
         return out
 
     # -- similarity and cross-selling -----------------------------------------
-    def _purchase_graph(self, exclude_status=_CANCELLED):
-        """Bipartite customer-product graph from orders and their lines."""
-        orders = self.frame("orders", columns=["customer_id", "status"])
-        if exclude_status:
-            orders = orders[~orders["status"].isin(list(exclude_status)).to_numpy(dtype=bool)]
+    def _purchase_graph(self, as_of=None):
+        """Bipartite customer-product graph from the purchases up to ``as_of``
+        (default: the end of the data) and their lines; what a purchase is
+        comes from the shared status table, as for every analysis."""
+        cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
+        orders = self.frame("orders", columns=["customer_id", "ordered_at", "status"])
+        orders = purchases(orders[(orders["ordered_at"] <= cut).to_numpy(dtype=bool)])
         lines = self.frame("order_lines", columns=["order_id", "product_id"])
         lines = lines[lines["order_id"].isin(orders.index) & lines["product_id"].notna()]
         buyer = orders["customer_id"].reindex(lines["order_id"].to_numpy()).to_numpy(np.int64)
@@ -865,8 +881,9 @@ class GraphMethods:
                                "product_id": lines["product_id"].to_numpy(np.int64)}).drop_duplicates()
         return Graph.from_edges(bought["customer_id"], bought["product_id"]), bought
 
-    def similar_customers(self, customer, top=10, method="jaccard"):
-        """Customers who bought the most similar set of products.
+    def similar_customers(self, customer, top=10, method="jaccard", as_of=None):
+        """Customers who bought the most similar set of products (purchases up
+        to ``as_of``, default the end of the data).
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -881,15 +898,17 @@ class GraphMethods:
         customer = _node(customer, "similar_customers", "customer")
         _method(method, "similar_customers")
         _top(top, "similar_customers")
-        g, _ = self._purchase_graph()
+        g, _ = self._purchase_graph(as_of)
         if customer not in g:
             return pd.Series([], dtype=np.float64, name=method, index=pd.Index([], name="customer_id"))
         out = g.similar(customer, method=method, top=top)
         out.index.name = "customer_id"
         return out
 
-    def cross_sell(self, customer, top=10, neighbors=20, method="jaccard"):
-        """Products that the most similar customers bought and ``customer`` has not.
+    def cross_sell(self, customer, top=10, neighbors=20, method="jaccard", as_of=None):
+        """Products that the most similar customers bought and ``customer`` has not
+        (purchases up to ``as_of``, default the end of the data; cancelled and
+        returned orders are not purchases).
 
         Each candidate scores the summed similarity of the ``neighbors`` most
         similar customers who bought it; the ``top`` best are returned (None:
@@ -910,7 +929,7 @@ class GraphMethods:
         _method(method, "cross_sell")
         keep = _top(top, "cross_sell")
         _top(neighbors, "cross_sell", "neighbors")
-        g, bought = self._purchase_graph()
+        g, bought = self._purchase_graph(as_of)
         columns = ["score", "buyers", "sku", "name"]
         if customer not in g:
             return pd.DataFrame(columns=columns, index=pd.Index([], name="product_id"))

@@ -40,19 +40,33 @@ def _fields(kind: str) -> dict:
 
 @dataclass
 class ImportResult:
-    """What `import_frame(..., on_error="skip")` did.
+    """What `import_frame(..., on_error="skip")` or an upsert did.
 
-    ``ids`` has one entry per input row: the new record's id, or -1 where the
-    row was rejected. ``errors`` has one row per rejected input row (indexed
-    by its position in the input) with the field and the reason.
+    ``ids`` has one entry per input row: the record's id (new, or the one the
+    row updated), or -1 where the row was rejected. ``errors`` has one row per
+    rejected input row (indexed by its position in the input) with the field
+    and the reason. ``updated`` (upserts and updates) is True where the row
+    updated an existing record rather than adding one.
     """
 
     ids: np.ndarray
     errors: pd.DataFrame
+    updated: "np.ndarray | None" = None
 
     @property
     def imported(self) -> int:
+        """Rows written (added or updated)."""
         return int((self.ids >= 0).sum())
+
+    @property
+    def inserted(self) -> int:
+        """Rows that added a record."""
+        return self.imported - self.updated_count
+
+    @property
+    def updated_count(self) -> int:
+        """Rows that updated an existing record."""
+        return 0 if self.updated is None else int(self.updated.sum())
 
 
 class Record(dict):
@@ -151,7 +165,7 @@ class Database(GraphMethods, ScoringMethods):
         >>> db.add("customers", name="王芳", phone="139 1234 5678", tags=["vip"]) > 0
         True
         """
-        ids, _, interrupted = self._core.insert(kind, _record_columns(kind, fields), "raise", None)
+        ids, _, interrupted, _ = self._core.insert(kind, _record_columns(kind, fields), "raise", None)
         _check_interrupted(interrupted, f"the {kind} record (id {int(ids[0])})", int(ids[0]))
         return int(ids[0])
 
@@ -388,30 +402,137 @@ class Database(GraphMethods, ScoringMethods):
 
     # -- bulk -------------------------------------------------------------------
     def import_frame(self, kind: str, df: pd.DataFrame, on_error: str = "raise",
-                     progress: bool | None = None) -> "np.ndarray | ImportResult":
-        """Imports the rows of a DataFrame as new records of `kind`.
+                     progress: bool | None = None, *, mode: str = "insert",
+                     key: "str | list[str] | None" = None) -> "np.ndarray | ImportResult":
+        """Imports the rows of a DataFrame: new records, or updates of existing ones.
+
+        ``mode="insert"`` (the default) adds every row as a new record.
+        ``mode="upsert"`` writes each row to the record its ``key`` names and
+        adds the rows that name none, so that importing the same export again
+        updates instead of duplicating. ``mode="update"`` writes rows to
+        existing records only (a row naming none is an error). The key is one
+        or more fields: ``"id"`` (the default when the frame has an ``id``
+        column or index, as ``db.frame`` gives), the external key
+        ``["external_source", "external_id"]`` (the default when the frame has
+        ``external_id``; unique per kind), or any fields that name one record
+        (``"sku"``). An update changes only the columns given; an empty cell
+        clears its field. ``created_at`` and ``updated_at`` columns are left to
+        the store. So ``db.frame(kind)`` can be edited and written back.
 
         With ``on_error="raise"`` (the default) the import is all or nothing:
         a bad row raises :class:`crmcore.ValidationError` naming the row, the
-        column and the reason, and the store is as it was. It returns the new
-        ids in row order. With ``on_error="skip"`` the good rows land and an
-        :class:`ImportResult` lists the rejected rows with their reasons.
+        column and the reason, and the store is as it was. With
+        ``on_error="skip"`` the good rows land and the bad ones are listed.
+        Inserts return the new ids in row order (an :class:`ImportResult`
+        with ``on_error="skip"``); upserts and updates an :class:`ImportResult`
+        whose ``updated`` says which rows updated a record.
 
         >>> db = open()
         >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"]}))
         >>> len(ids)
         2
+        >>> erp = pd.DataFrame({"external_id": ["K1", "K2"], "name": ["Acme", "Bolt"]})
+        >>> db.import_frame("customers", erp, mode="upsert").inserted
+        2
+        >>> again = db.import_frame("customers", erp.assign(region="East"), mode="upsert")
+        >>> again.updated_count, db.count("customers")
+        (2, 4)
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"import_frame takes a pandas DataFrame, not {type(df).__name__}")
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-        columns = _columns(kind, df)
+        if mode not in ("insert", "upsert", "update"):
+            raise ValueError(f"mode must be 'insert', 'upsert' or 'update', not {mode!r}")
+        if mode == "insert":
+            if key is not None:
+                raise ValueError("key= names the records an upsert or update writes to; an insert adds new records")
+            columns = _columns(kind, df)
+            with _progress_bar(kind, progress) as report:
+                ids, errors, interrupted, _ = self._core.insert(kind, columns, on_error, report)
+            result = _import_result(ids, errors, on_error, df)
+            _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
+            return result
+        if df.index.name == "id" and "id" not in df.columns:
+            df = df.reset_index()
+        df = df.drop(columns=[c for c in ("created_at", "updated_at") if c in df.columns])
+        keys = _upsert_key(df, key)
         with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted = self._core.insert(kind, columns, on_error, report)
-        result = _import_result(ids, errors, on_error, df)
-        _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
+            ids, errors, interrupted, updated = self._core.upsert(
+                kind, _columns(kind, df), keys, mode == "upsert", on_error, report)
+        result = _import_result(ids, errors, "skip", df)
+        result.updated = updated.astype(bool)
+        _check_interrupted(interrupted, f"the {mode} of {result.imported} {kind}", result)
         return result
+
+    def merge(self, kind: str, keep: int, others: Iterable[int], prefer: "Mapping[str, int] | None" = None) -> int:
+        """Folds duplicate records into one, in one transaction; returns the merge's number.
+
+        Every reference to ``others`` in every kind (orders, contact roles,
+        links, deals, tickets, interactions, campaign members, ...) moves to
+        ``keep``; a link record that would then repeat one of keep's (the same
+        contact twice) or join keep to itself goes. Keep's empty fields take
+        the others' values (the first in ``others`` that has one), phones,
+        e-mails, tags and custom fields are united (keep's custom value wins a
+        conflict), and ``prefer`` maps a field to the record whose value it
+        takes. The others are then deleted. Each change is in the audit log,
+        and :meth:`unmerge` undoes the whole merge.
+
+        >>> db = open()
+        >>> a = db.add("customers", name="星海科技", phone="138 0013 8000", tags=["vip"])
+        >>> b = db.add("customers", name="星海科技有限公司", phone="+86 139 1234 5678", region="华东")
+        >>> _ = db.add("orders", customer_id=b, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.merge("customers", a, [b])
+        >>> db.get("customers", a)["region"], db.find("orders", customer_id=a)["amount"].tolist()
+        ('华东', [100.0])
+        >>> db.unmerge(m); db.find("orders", customer_id=b)["amount"].tolist()
+        [100.0]
+        """
+        merge_id, interrupted = self._core.merge(kind, int(keep), [int(i) for i in others],
+                                                 [(str(f), int(i)) for f, i in (prefer or {}).items()])
+        _check_interrupted(interrupted, f"the merge into {kind} {keep}", int(merge_id))
+        return int(merge_id)
+
+    def unmerge(self, merge: int) -> None:
+        """Undoes a merge (see :meth:`merge`): the merged records come back with
+        their ids and values, references that still point at the kept record
+        return to them, and the kept record's fields are as before the merge."""
+        _check_interrupted(self._core.unmerge(int(merge)), f"undoing merge {merge}")
+
+    def merges(self) -> pd.DataFrame:
+        """Every merge: when, which kind, the kept id, the merged ids and when it was undone (if)."""
+        cols = {name: (values, valid) for name, values, valid in self._core.merges()}
+        df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("merge")
+        df["at"] = pd.to_datetime(df["at"], unit="ns")
+        undone, present = cols["undone_at"]
+        df["undone_at"] = pd.to_datetime(np.where(present.astype(bool), undone, _NAT) if len(undone) else undone,
+                                          unit="ns")
+        df["merged_ids"] = [[int(i) for i in text.split(",")] for text in df["merged_ids"]]
+        return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
+
+    def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
+        """Deletes many records in one transaction; returns how many were asked for.
+
+        A record that other records still refer to (a customer with orders) is
+        refused with ``dependants="refuse"`` (the default), and nothing is
+        deleted; with ``dependants="delete"`` the records that refer to it go
+        too, and theirs, recursively. Link records (contact roles, stage
+        history, links) always go with their record. Every removed row has its
+        audit entry, naming in ``cause_id`` the record whose deletion took it.
+
+        >>> db = open()
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=10.0)
+        >>> db.delete_many("customers", [c], dependants="delete"), db.count("orders")
+        (1, 0)
+        """
+        if dependants not in ("refuse", "delete"):
+            raise ValueError(f"dependants must be 'refuse' or 'delete', not {dependants!r}")
+        wanted = np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else ids,
+                            dtype=np.int64)
+        _check_interrupted(self._core.remove_many(kind, wanted, dependants == "delete"),
+                           f"the deletion of {len(wanted)} {kind}")
+        return len(wanted)
 
     def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
@@ -436,7 +557,7 @@ class Database(GraphMethods, ScoringMethods):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted = self._core.import_json(kind, os.fspath(path), on_error, report)
+            ids, errors, interrupted, _ = self._core.import_json(kind, os.fspath(path), on_error, report)
         result = _import_result(ids, errors, on_error)
         _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
         return result
@@ -640,6 +761,17 @@ def _python_value(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def _upsert_key(df: pd.DataFrame, key: "str | list[str] | None") -> "list[str]":
+    """The fields that name each row's record: as given, or the natural one."""
+    if key is not None:
+        return [key] if isinstance(key, str) else list(key)
+    if "id" in df.columns:
+        return ["id"]
+    if "external_id" in df.columns:
+        return ["external_source", "external_id"] if "external_source" in df.columns else ["external_id"]
+    raise ValueError("an upsert or update needs key=, or an 'id' or 'external_id' column to name each row's record")
 
 
 def _import_result(ids: np.ndarray, errors: list, on_error: str, rows: pd.DataFrame | None = None):

@@ -63,6 +63,21 @@ TEST(ClvSpecial, HypergeometricSeriesClosedForms) {
   EXPECT_NEAR(nm::hyp2f1_series_minus_one(1.0, 1.0, 2.0, 1e-9), 0.5e-9 + 1e-18 / 3, 1e-25);
 }
 
+TEST(ClvSpecial, SeriesOverBStaysFiniteAsBVanishes) {
+  for (double z : {1e-6, 0.3, 0.9}) {
+    // 2F1(c, b; c; z) = (1 - z)^-b, so (2F1 - 1) / b = expm1(-b log(1 - z)) / b -> -log(1 - z).
+    EXPECT_NEAR(nm::hyp2f1_series_minus_one_over_b(2.5, 0.0, 2.5, z), -std::log1p(-z), 1e-14 * -std::log1p(-z));
+    for (double b : {1e-12, -1e-9, 0.3}) {
+      const double want = std::expm1(-b * std::log1p(-z)) / b;
+      EXPECT_NEAR(nm::hyp2f1_series_minus_one_over_b(2.5, b, 2.5, z), want, 1e-13 * want);
+    }
+  }
+  EXPECT_EQ(nm::expm1_ratio(0.0), 1.0);
+  EXPECT_EQ(nm::log1p_ratio(0.0), 1.0);
+  EXPECT_NEAR(nm::expm1_ratio(1e-300), 1.0, 1e-16);
+  EXPECT_NEAR(nm::log1p_ratio(-1e-10), 1.0 + 0.5e-10, 1e-16);
+}
+
 TEST(ClvRows, CollapsesIdenticalRowsWithWeights) {
   const clv::Rows rows = rows_of(X, TX, TT);
   // (0, 0, 38.9) three times and (2, 30.4, 38.9) twice.
@@ -201,6 +216,25 @@ TEST(ClvPredict, UnconditionalExpectationStartsAtZeroAndGrows) {
   double total = 0;
   for (double v : clv::bg_probability_of_n(false, p, ts, ns)) total += v;
   EXPECT_NEAR(total, 1.0, 1e-10);
+}
+
+// At a = 1 (BG/NBD, MBG/NBD), gamma = 1 (BG/BB) and s = 1 (Pareto/NBD) the formulas are 0/0
+// with a finite limit: the value there is finite and lies on the smooth curve through its
+// neighbours (the midpoint of f(1 - h) and f(1 + h) up to h^2 f'').
+TEST(ClvPredict, FiniteAndContinuousWhereTheFormulasDivideByZero) {
+  const std::vector<double> t = {10.0, 0.5, 52.0}, x = {3, 0, 40}, tx = {5.0, 0.0, 30.0}, T = {7.0, 0.0, 38.9};
+  auto bg = [&](bool modified, double a) { return clv::bg_conditional_expected(modified, {0.24, 4.4, a, 2.4}, t, x, tx, T); };
+  auto bgbb = [](double g) { return clv::bgbb_conditional_expected({1.2, 0.75, g, 2.78}, {5, 1, 30}, {2, 0, 6}, {3, 0, 6}, {6, 6, 6}); };
+  auto pareto = [&](double s) { return clv::pareto_conditional_expected({0.55, 10.6, s, 11.7}, t, x, tx, T); };
+  const double h = 1e-5;
+  for (int model = 0; model < 4; ++model) {
+    auto f = [&](double p) { return model < 2 ? bg(model == 1, p) : model == 2 ? bgbb(p) : pareto(p); };
+    const std::vector<double> mid = f(1.0), lo = f(1 - h), hi = f(1 + h);
+    for (size_t i = 0; i < mid.size(); ++i) {
+      EXPECT_TRUE(std::isfinite(mid[i]) && mid[i] > 0) << model << " " << i;
+      EXPECT_NEAR(mid[i], 0.5 * (lo[i] + hi[i]), 1e-9 * mid[i]) << model << " " << i;
+    }
+  }
 }
 
 TEST(ClvSummary, CountsDistinctPeriodsPerCustomer) {

@@ -139,7 +139,9 @@ class FullDisk : public ::testing::Test {
     full_disk_vfs.szOsFile = static_cast<int>(sizeof(FaultFile));
     full_disk_vfs.xOpen = fault_open;
     sqlite3_vfs_register(&full_disk_vfs, 1);
-    path_ = ::testing::TempDir() + "crm_full_disk.crm";
+    // ctest runs tests in parallel processes: one file per test.
+    path_ = ::testing::TempDir() + "crm_full_disk_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+            ".crm";
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::remove((path_ + suffix).c_str());
   }
   void TearDown() override {

@@ -70,6 +70,13 @@ TEST(ScoringRfm, RecencyFrequencyMonetary) {
   r = rfm(cust.data(), date.data(), amount.data(), 4, 6 * D, 5, Ties::First, cancel);
   EXPECT_EQ(r.customer, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(r.recency, (std::vector<double>{1, 3}));
+  // The default point is midnight after the latest purchase, also for a time of day (and before 1970).
+  const std::vector<int64_t> noon{9 * D + D / 2, -3 * D + D / 2};
+  r = rfm(cust.data(), noon.data(), amount.data(), 2, std::nullopt, 5, Ties::First, cancel);
+  EXPECT_EQ(r.as_of, 10 * D);
+  const std::vector<int64_t> before{-3 * D + D / 2, -5 * D};
+  r = rfm(cust.data(), before.data(), amount.data(), 2, std::nullopt, 5, Ties::First, cancel);
+  EXPECT_EQ(r.as_of, -2 * D);
 }
 
 TEST(ScoringRfm, MissingAmountNamesTheRow) {
@@ -108,6 +115,11 @@ TEST(ScoringProfit, DensePeriodsWithChange) {
   EXPECT_EQ(p.change[1], -6);
   EXPECT_EQ(p.change[2], 3);
   EXPECT_TRUE(std::isnan(p.change[3]));
+  // Through a later period (the period of as_of): silence shows as zero profit up to it.
+  p = profit_by_period(cust.data(), date.data(), amount.data(), cost.data(), 3, Period::Year, cancel, 56);
+  EXPECT_EQ(p.period, (std::vector<int64_t>{53, 54, 55, 56, 55, 56}));
+  EXPECT_EQ(p.profit, (std::vector<double>{6, 0, 3, 0, 2, 0}));
+  EXPECT_EQ(p.change[3], -3);
 }
 
 TEST(ScoringProfit, ParetoClassesIncludeTheCrossingItem) {
@@ -117,6 +129,39 @@ TEST(ScoringProfit, ParetoClassesIncludeTheCrossingItem) {
   EXPECT_EQ(c.cls, (std::vector<int8_t>{1, 0, 2, 0, 2}));
   EXPECT_EQ(c.rank, (std::vector<int64_t>{3, 1, 5, 2, 4}));
   EXPECT_DOUBLE_EQ(c.cum_share[0], 0.95);
+}
+
+// Totals beyond the double range (two amounts of 1e308) are inf, stay inf as
+// more rows are added, and do not disturb anyone else's shares.
+TEST(ScoringOverflow, SumsStayInfAndSharesStayFinite) {
+  KahanSum s;
+  for (int i = 0; i < 5; ++i) s.add(1e308);
+  EXPECT_EQ(s.sum, INFINITY);  // the compensation used to turn the third addition into inf - inf = NaN
+  KahanSum down;
+  for (int i = 0; i < 5; ++i) down.add(-1e308);
+  EXPECT_EQ(down.sum, -INFINITY);
+
+  // Finite values whose positive total exceeds the double range: shares as for the same values / 1e308.
+  const std::vector<double> big{1e308, 1e308, 1e307, -5.0};
+  ParetoClasses c = pareto_classes(big.data(), big.size(), {0.8, 0.95});
+  EXPECT_NEAR(c.share[0], 1.0 / 2.1, 1e-15);
+  EXPECT_NEAR(c.share[2], 0.1 / 2.1, 1e-15);
+  EXPECT_NEAR(c.cum_share[2], 1.0, 1e-15);
+  EXPECT_EQ(c.cls, (std::vector<int8_t>{0, 0, 2, 2}));  // 1e307 comes after 95.2% of the total
+
+  // Values that are not finite are ranked (+inf first, -inf last but before NaN) with no share or class;
+  // the others' shares are of the finite total.
+  const std::vector<double> v{30.0, NAN, INFINITY, 10.0, -INFINITY};
+  c = pareto_classes(v.data(), v.size(), {0.8});
+  EXPECT_EQ(c.rank, (std::vector<int64_t>{2, 5, 1, 3, 4}));
+  EXPECT_EQ(c.cls, (std::vector<int8_t>{0, -1, -1, 0, -1}));  // 10 crosses 80%: still A
+  EXPECT_DOUBLE_EQ(c.share[0], 0.75);
+  EXPECT_DOUBLE_EQ(c.cum_share[3], 1.0);
+  EXPECT_TRUE(std::isnan(c.share[1]) && std::isnan(c.share[2]) && std::isnan(c.cum_share[4]));
+
+  // A NaN score input ranks worst; +inf best.
+  const std::vector<double> m{NAN, 1.0, INFINITY, 2.0};
+  EXPECT_EQ(quantile_scores(m.data(), m.size(), 4, true, Ties::First), (std::vector<int8_t>{1, 2, 4, 3}));
 }
 
 TEST(ScoringRhythm, GapsAndTheirRegularity) {

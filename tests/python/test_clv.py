@@ -438,6 +438,138 @@ def test_bg_conditional_expectation_exact_over_a_wide_grid():
                 assert got == pytest.approx(ref, rel=1e-9), (params, t, x, tx, T, modified)
 
 
+# ---------------------------------------------------------------- removable singularities at 1
+# BG/NBD and MBG/NBD divide by a - 1, BG/BB by gamma - 1, Pareto/NBD by s - 1; the
+# predictions are finite there (issue 8 item 17: a == 1 gave nan, gamma == 1 gave 0).
+
+
+def _mp_bg_expected_at(params, t, x, tx, T, modified):
+    """As _mp_bg_expected, also at a == 1: there the bracket 1 - F(a) vanishes and
+    the quotient is -F'(1), taken by mpmath's numerical derivative of the textbook
+    hypergeometric form (not the Euler-transformed series crmcore sums)."""
+    r, al, a, b = params
+    if a != 1:
+        return _mp_bg_expected(params, t, x, tx, T, modified)
+    mp.mp.dps = 50
+    r, al, b = mp.mpf(r), mp.mpf(al), mp.mpf(b)
+    t, x, tx, T = (mp.mpf(v) for v in (t, x, tx, T))
+    z, q = t / (al + T + t), ((al + T) / (al + T + t)) ** (r + x)
+    shift = 1 if modified else 0
+
+    def F(a):
+        return mp.hyp2f1(r + x, b + x + shift, a + b + x - 1 + shift, z) * q
+
+    head = -(b + x + shift) * mp.diff(F, 1)
+    if modified:
+        den = 1 + 1 / (b + x) * ((al + T) / (al + tx)) ** (r + x)
+    else:
+        den = 1 + (1 / (b + x - 1) * ((al + T) / (al + tx)) ** (r + x) if x > 0 else 0)
+    return float(head / den)
+
+
+A_NEAR_ONE = [1.0, 1 - 1e-12, 1 + 1e-12, 1 - 1e-9, 1 + 1e-9, 1 - 1e-6, 1 + 1e-6, 1 - 1e-3, 1 + 1e-3]
+BG_HISTORIES = [(10.0, 0, 0.0, 0.0), (10.0, 3, 5.0, 7.0), (52.0, 40, 30.0, 38.9), (0.5, 1, 0.5, 20.0)]
+
+
+@pytest.mark.parametrize("modified", [False, True])
+@pytest.mark.parametrize("a", A_NEAR_ONE)
+def test_bg_expectation_at_and_near_a_equal_one_matches_mpmath(a, modified):
+    cls = ModifiedBetaGeoFitter if modified else BetaGeoFitter
+    m = cls()
+    params = (0.243, 4.414, a, 2.426)
+    m.params_ = pd.Series(params, index=["r", "alpha", "a", "b"])
+    for t, x, tx, T in BG_HISTORIES:
+        got = m.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T)
+        assert got == pytest.approx(_mp_bg_expected_at(params, t, x, tx, T, modified), rel=1e-11), (t, x, tx, T)
+    # The unconditional expectation is the same formula for a customer with no history.
+    assert m.expected_number_of_purchases_up_to_time(10.0) == pytest.approx(
+        _mp_bg_expected_at(params, 10.0, 0, 0.0, 0.0, modified), rel=1e-11)
+
+
+@pytest.mark.parametrize("name", ["BetaGeoFitter", "ModifiedBetaGeoFitter"])
+def test_bg_expectation_matches_lifetimes_away_from_a_equal_one_and_is_continuous_at_it(name):
+    ours = getattr(clv, name)()
+    theirs = getattr(lifetimes, name)()
+    f, r, T = np.array([0, 1, 3, 12, 40]), np.array([0.0, 2.0, 5.0, 30.0, 38.0]), np.full(5, 39.0)
+    for a in (0.3, 0.8, 1.3, 3.0):
+        ours.params_ = theirs.params_ = pd.Series([0.243, 4.414, a, 2.426], index=["r", "alpha", "a", "b"])
+        assert_rel(ours.conditional_expected_number_of_purchases_up_to_time(20.0, f, r, T),
+                   quiet(theirs.conditional_expected_number_of_purchases_up_to_time, 20.0, f, r, T), 1e-9)
+        assert_rel(ours.expected_number_of_purchases_up_to_time(np.array([1.0, 20.0])),
+                   quiet(theirs.expected_number_of_purchases_up_to_time, np.array([1.0, 20.0])), 1e-9)
+
+    def at(a):
+        ours.params_ = pd.Series([0.243, 4.414, a, 2.426], index=["r", "alpha", "a", "b"])
+        return ours.conditional_expected_number_of_purchases_up_to_time(20.0, f, r, T)
+
+    # Approached from both sides, the values converge to the value at 1 at the rate of
+    # a smooth function (|f(1 +- h) - f(1)| ~ |f'(1)| h), with no jump at any scale.
+    middle = at(1.0)
+    assert np.all(np.isfinite(middle)) and np.all(middle > 0)
+    slope = np.abs(at(1 + 1e-4) - at(1 - 1e-4)) / 2e-4
+    for h in (1e-3, 1e-6, 1e-9, 1e-12, 1e-14):
+        for side in (-1, 1):
+            assert np.all(np.abs(at(1 + side * h) - middle) <= 2 * slope * h + 2e-14 * middle), (h, side)
+
+
+def test_customer_lifetime_value_is_finite_when_a_equals_one():
+    ggf = GammaGammaFitter()
+    ggf.params_ = pd.Series({"p": 6.25, "q": 3.74, "v": 15.44})
+    bgf = BetaGeoFitter()
+    f, r, T, m = [2, 0, 5], [20.0, 0.0, 35.0], [40.0, 40.0, 40.0], [20.0, 15.0, 31.0]
+    values = []
+    for a in (1 - 1e-9, 1.0, 1 + 1e-9):
+        bgf.params_ = pd.Series({"r": 0.243, "alpha": 4.414, "a": a, "b": 2.426})
+        values.append(ggf.customer_lifetime_value(bgf, f, r, T, m, freq="W").to_numpy())
+    assert np.all(np.isfinite(values[1])) and np.all(values[1] > 0)
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-8)
+    np.testing.assert_allclose(values[2], values[1], rtol=1e-8)
+
+
+def _mp_bgbb_expected(params, m, x, tx, n):
+    """BG/BB E[X(n, n + m) | x, t_x, n] (Fader, Hardie & Shang 2010, eq. 13) at 40 digits,
+    with the likelihood summed out; at gamma == 1 the bracket's quotient by gamma - 1 is
+    the derivative of the bracket, by mpmath's numerical differentiation."""
+    mp.mp.dps = 40
+    al, be, ga, de = (mp.mpf(v) for v in params)
+    B = mp.beta
+    L = B(al + x, be + n - x) / B(al, be) * B(ga, de + n) / B(ga, de)
+    for i in range(int(n - tx)):
+        L += B(al + x, be + tx - x + i) / B(al, be) * B(ga + 1, de + tx + i) / B(ga, de)
+
+    def bracket(g):
+        return mp.gamma(1 + de + n) / mp.gamma(g + de + n) - mp.gamma(1 + de + n + m) / mp.gamma(g + de + n + m)
+
+    quotient = mp.diff(bracket, 1) if ga == 1 else bracket(ga) / (ga - 1)
+    return float(B(al + x + 1, be + n - x) / B(al, be) * de * mp.gamma(ga + de) / mp.gamma(1 + de) * quotient / L)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 1 - 1e-12, 1 + 1e-12, 1 + 1e-7, 1 - 0.2, 1 + 0.3, 2.5])
+def test_bgbb_expectation_at_and_near_gamma_equal_one_matches_mpmath(gamma):
+    m = BetaGeoBetaBinomFitter()
+    params = (1.204, 0.750, gamma, 2.783)
+    m.params_ = pd.Series(params, index=["alpha", "beta", "gamma", "delta"])
+    for periods, x, tx, n in ((5, 2, 3, 6), (1, 0, 0, 6), (30, 6, 6, 6), (12, 40, 90, 100)):
+        got = m.conditional_expected_number_of_purchases_up_to_time(periods, x, tx, n)
+        assert got == pytest.approx(_mp_bgbb_expected(params, periods, x, tx, n), rel=1e-11), (periods, x, tx, n)
+
+
+def test_pareto_expectation_is_continuous_at_s_equal_one():
+    m = ParetoNBDFitter()
+
+    def at(s):
+        m.params_ = pd.Series([0.55, 10.6, s, 11.7], index=["r", "alpha", "s", "beta"])
+        return m.conditional_expected_number_of_purchases_up_to_time(30.0, 3, 20.0, 38.0), \
+            m.expected_number_of_purchases_up_to_time(30.0)
+
+    middle = np.array(at(1.0))
+    # Closed form at s = 1: E[X(t)] = r beta / alpha * log(1 + t / beta).
+    assert middle[1] == pytest.approx(0.55 * 11.7 / 10.6 * math.log1p(30.0 / 11.7), rel=1e-14)
+    for h in (1e-4, 1e-9, 1e-12, 1e-15):
+        for side in (-1, 1):
+            np.testing.assert_allclose(at(1 + side * h), middle, rtol=10 * h + 2e-15)
+
+
 def test_fit_with_very_frequent_buyers():
     sim = beta_geometric_nbd_model(200.0, 80.0, 2.0, 2.0, 2000.0, size=20_000, seed=4)
     assert sim["frequency"].max() > 1000

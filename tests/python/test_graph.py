@@ -421,7 +421,10 @@ def test_ctrl_c_interrupts_a_long_computation():
     import time
 
     script = (
-        "import numpy as np, crmcore as crm, sys\n"
+        "import numpy as np, crmcore as crm, signal, sys\n"
+        # A shell that starts a job in the background makes it ignore SIGINT,
+        # and Python then keeps it ignored: ask for Ctrl-C's usual handler.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "rng = np.random.default_rng(0)\n"
         "g = crm.Graph.from_edges(rng.integers(0, 200000, 2000000), rng.integers(0, 200000, 2000000))\n"
         "try:\n"

@@ -236,13 +236,23 @@ def reference_pareto(values, cutoffs=(0.8, 0.95)):
     return pd.Series(cls).sort_index()
 
 
-def test_profit_tiers_by_last_period_contribution():
+@pytest.mark.parametrize("period", [None, "2023"])
+def test_profit_tiers_by_last_year_contribution(period):
     tx = make_tx(n=2000, customers=150, seed=5)
-    got = scoring.profit_tiers(tx, freq="Y", vip_top=0.2, super_top=0.05)
-    last_year = tx[tx["date"].dt.year == tx["date"].dt.year.max()]
+    got = scoring.profit_tiers(tx, freq="Y", period=period, vip_top=0.2, super_top=0.05)
+    as_of = tx["date"].max() + DAY  # whole-day dates: the end of the data is the day after the last
+    if period is None:  # the year before as_of
+        start, end = as_of - pd.DateOffset(years=1), as_of
+        last_year = tx[(tx["date"] > start) & (tx["date"] <= end)]
+    else:
+        start, end = pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01") - pd.Timedelta(1, "ns")
+        last_year = tx[tx["date"].dt.year == 2023]
     p = (last_year["amount"] - last_year["cost"]).groupby(last_year["customer_id"]).sum()
-    p = p.reindex(got.index, fill_value=0.0)  # everyone seen so far, zero if silent last year
-    assert got.attrs["period"] == pd.Period(str(tx["date"].dt.year.max()), "Y")
+    seen = tx.loc[tx["date"] <= end, "customer_id"].unique()
+    p = p.reindex(np.sort(seen), fill_value=0.0)  # everyone seen so far, zero if silent last year
+    assert got.attrs["as_of"] == as_of and got.attrs["window"] == (start, end)
+    assert got.attrs["period"] == (None if period is None else pd.Period(period, "Y"))
+    assert got.index.tolist() == p.index.tolist()
     np.testing.assert_allclose(got["profit"], p)
     np.testing.assert_allclose(got["contribution"], p.clip(lower=0) / p[p > 0].sum())
     assert got["abc"].astype(str).tolist() == reference_pareto(p).tolist()

@@ -43,10 +43,10 @@ class ReferenceCheck {
         by_chunk_(k.fields.size(), false),
         any_record_exists_(std::move(any_record_exists)) {}
 
-  // Looks up the references of rows [begin, end) that whole-number columns
-  // hold. A link's end may be a record of any kind: the ids not found among
-  // one kind are looked for in the next (customers and contacts first).
-  void prepare_chunk(size_t begin, size_t end) {
+  // Looks up the references of the rows `rows[0..count)` that whole-number
+  // columns hold. A link's end may be a record of any kind: the ids not found
+  // among one kind are looked for in the next (customers and contacts first).
+  void prepare_chunk(const size_t* rows, size_t count) {
     for (size_t i = 0; i < kind_.fields.size(); ++i) {
       const Field& f = kind_.fields[i];
       const Column* c = columns_[i];
@@ -54,9 +54,9 @@ class ReferenceCheck {
                      c->storage == Column::Storage::Int;
       if (!by_chunk_[i]) continue;
       std::vector<int64_t> ids;
-      ids.reserve(end - begin);
-      for (size_t r = begin; r < end; ++r)
-        if (c->present(r)) ids.push_back(c->ints[r]);
+      ids.reserve(count);
+      for (size_t i = 0; i < count; ++i)
+        if (c->present(rows[i])) ids.push_back(c->ints[rows[i]]);
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       if (f.type == FieldType::Ref) {
@@ -328,12 +328,59 @@ void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows
     if (ids[t.staged] >= 0) lookups.tags.push_back({std::move(t.tag), ids[t.staged]});
 }
 
-}  // namespace
+// A row's key as text, to find rows of one import that name the same record.
+std::string key_text(const std::vector<Value>& values) {
+  std::string out;
+  for (const auto& v : values) {
+    switch (v.type) {
+      case Value::Type::Null: out += "n"; break;
+      case Value::Type::Int: out += "i" + std::to_string(v.i); break;
+      case Value::Type::Real: out += "r" + std::to_string(v.r); break;
+      case Value::Type::Text: out += "t" + std::to_string(v.text->size()) + ":" + *v.text; break;
+    }
+    out.push_back('|');
+  }
+  return out;
+}
 
-void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
-  Impl& impl = *impl_;
-  const Kind& k = *req.kind;
-  const Table& t = *req.table;
+// How a key's values are written in an error message.
+std::string key_shown(const std::vector<std::string>& key, const std::vector<Value>& values) {
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) {
+    const Value& v = values[i];
+    out += (i ? ", " : "") + key[i] + "=";
+    switch (v.type) {
+      case Value::Type::Null: out += "(none)"; break;
+      case Value::Type::Int: out += std::to_string(v.i); break;
+      case Value::Type::Real: out += std::to_string(v.r); break;
+      case Value::Type::Text: out += quote(*v.text); break;
+    }
+  }
+  return out;
+}
+
+// The statement that finds, for each row of a batch (c0: the row, c1...: its
+// key values), the records of `k` its key names. The external key is looked
+// up through its unique index on (ifnull(source, ''), id).
+std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key) {
+  std::string on;
+  const bool external = std::find(key.begin(), key.end(), kExternalId) != key.end();
+  for (size_t i = 0; i < key.size(); ++i) {
+    const std::string b = "b.c" + std::to_string(i + 1);
+    on += i ? " AND " : "";
+    // '=' rather than IS: a missing key value names no record, and only '='
+    // lets SQLite use the partial unique index (external_id IS NOT NULL).
+    if (external && key[i] == kExternalSource) on += "ifnull(r." + key[i] + ", '') = ifnull(" + b + ", '')";
+    else on += "r." + key[i] + " = " + b;
+  }
+  if (external && std::find(key.begin(), key.end(), kExternalSource) == key.end())
+    on += std::string(" AND ifnull(r.") + kExternalSource + ", '') = ''";  // an id without its source: none given
+  return "SELECT b.c0, r.id FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON " + on;
+}
+
+// The caller's columns of each field of `k` (null where it gave none), after
+// checking that every column has one value per row.
+std::vector<const Column*> field_columns(const Kind& k, const Table& t) {
   const size_t n = t.rows();
   for (const auto& c : t.columns)
     if (c.size() != n) throw ValidationError(k.name, -1, c.name, "has " + std::to_string(c.size()) +
@@ -341,6 +388,24 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
                                                                      std::to_string(n));
   std::vector<const Column*> columns;
   for (const auto& f : k.fields) columns.push_back(t.find(f.name));
+  return columns;
+}
+
+}  // namespace
+
+void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std::vector<size_t>* only) {
+  Impl& impl = *impl_;
+  const Kind& k = *req.kind;
+  const Table& t = *req.table;
+  std::vector<const Column*> columns = field_columns(k, t);
+  std::vector<size_t> every_row;
+  if (!only) {
+    every_row.resize(t.rows());
+    for (size_t r = 0; r < every_row.size(); ++r) every_row[r] = r;
+    result.ids.assign(t.rows(), -1);
+  }
+  const std::vector<size_t>& rows = only ? *only : every_row;
+  const size_t n = rows.size();
   ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
   Staging staging{k, columns, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
 
@@ -352,21 +417,22 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
   // with the plain (non-unique) indexes built afterwards, by one sort, than
   // kept up to date row by row with random inserts. It all happens inside
   // this transaction, so readers and a crash see either the old or the new.
-  auto large = [this](const std::string& table, size_t rows) {
-    return rows >= kBulkIndexRows && static_cast<int64_t>(rows) * 4 >= count_locked(table);
+  auto large = [this](const std::string& table, size_t count) {
+    return count >= kBulkIndexRows && static_cast<int64_t>(count) * 4 >= count_locked(table);
   };
   std::vector<std::string> rebuild;
   if (large(k.name, n)) rebuild = drop_plain_indexes(impl, k.name);
 
-  result.ids.assign(n, -1);
+  const size_t errors_before = result.errors.size();
   StagedRows staged(k.fields.size() + kExtraColumns);
   Lookups lookups;
   for (size_t begin = 0; begin < n; begin += kChunkRows) {
     if (req.progress && begin > 0) (*req.progress)(begin, n);
     const size_t end = std::min(n, begin + kChunkRows);
     staged.clear();
-    references.prepare_chunk(begin, end);
-    for (size_t row = begin; row < end; ++row) {
+    references.prepare_chunk(rows.data() + begin, end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      const size_t row = rows[i];
       try {
         stage_row(staging, row, staged);
       } catch (const RowFailure& failure) {
@@ -386,18 +452,310 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result) {
 
   // The lookup tables' own plain indexes (by record id) get the same
   // treatment when the import adds a large share of them.
-  for (const auto& [table, rows] : {std::pair<std::string, size_t>{"contact_points", lookups.points.size()},
-                                    std::pair<std::string, size_t>{"record_tags", lookups.tags.size()}}) {
-    if (!large(table, rows)) continue;
+  for (const auto& [table, count] : {std::pair<std::string, size_t>{"contact_points", lookups.points.size()},
+                                     std::pair<std::string, size_t>{"record_tags", lookups.tags.size()}}) {
+    if (!large(table, count)) continue;
     auto creates = drop_plain_indexes(impl, table);
     rebuild.insert(rebuild.end(), creates.begin(), creates.end());
   }
   write_lookups(impl, k, lookups);
   recreate_indexes(impl, rebuild);
   impl.write_sequence.bind(1, next_id).run();
-  const int64_t landed = static_cast<int64_t>(n - result.errors.size());
-  audit(req, landed, next_id - landed, next_id - 1);  // the landed rows got consecutive ids
+  const int64_t landed = static_cast<int64_t>(n - (result.errors.size() - errors_before));
+  if (landed > 0 || !only) audit(req, landed, next_id - landed, next_id - 1);  // the landed rows got consecutive ids
   if (req.progress) (*req.progress)(n, n);
+}
+
+// Upserts and bulk updates. Each row's key is looked up in the store, a
+// chunk of keys per statement; rows naming a record update it, one UPDATE
+// ... FROM crm_batch per chunk, and the rest are inserted by insert_rows.
+void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
+  Impl& impl = *impl_;
+  const Kind& k = *req.kind;
+  const Table& t = *req.table;
+  const std::vector<const Column*> columns = field_columns(k, t);
+  const size_t n = t.rows();
+  if (req.key.empty()) throw ValidationError(k.name, -1, "", "an upsert or update needs a key: the fields that name each row's record");
+  static const Field kIdField{"id", FieldType::Integer, true};
+  std::vector<const Field*> key_fields;
+  std::vector<const Column*> key_columns;
+  for (const auto& name : req.key) {
+    const Field* f = name == "id" ? &kIdField : k.field(name);
+    if (!f) throw ValidationError(k.name, -1, name, "is not a field of " + k.name + ", so it cannot be a key");
+    const Column* c = t.find(name);
+    if (!c) throw ValidationError(k.name, -1, name, "is the key, but the data has no such column");
+    key_fields.push_back(f);
+    key_columns.push_back(c);
+  }
+  result.ids.assign(n, -1);
+  result.updated.assign(n, 0);
+  auto refuse = [&](size_t row, const std::string& field, const std::string& reason) {
+    if (req.on_error == OnError::Raise) throw ValidationError(k.name, static_cast<int64_t>(row), field, reason);
+    result.errors.push_back({static_cast<int64_t>(row), field, reason});
+  };
+
+  // 1. Each row's key, and the record it names: a chunk of keys per statement.
+  std::vector<int64_t> target(n, -1);
+  std::vector<uint8_t> failed(n, 0), keyed(n, 0);
+  std::vector<int64_t> matches(n, 0);
+  std::vector<Field> optional;  // the key's fields, none required: a missing key value names no record
+  for (const Field* f : key_fields) {
+    optional.push_back(*f);
+    optional.back().required = false;
+    optional.back().default_value.clear();
+  }
+  std::vector<Value> values(req.key.size());
+  auto read_key = [&](size_t row) {
+    bool any = false;
+    for (size_t i = 0; i < req.key.size(); ++i) {
+      coerce(optional[i], key_columns[i], row, values[i]);
+      any = any || values[i].type != Value::Type::Null;
+    }
+    return any;
+  };
+  sql::Batch lookup(1 + req.key.size());
+  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key));
+  auto run_lookup = [&] {
+    if (lookup.rows() == 0) return;
+    sql::bind_batch(find, lookup);
+    while (find.step()) {
+      const auto row = static_cast<size_t>(find.int64(0));
+      target[row] = find.int64(1);
+      ++matches[row];
+    }
+    find.reset();
+    lookup.clear();
+  };
+  for (size_t row = 0; row < n; ++row) {
+    try {
+      if (!read_key(row)) continue;  // names no record: inserted (upsert) or refused (update), below
+    } catch (const RowFailure& failure) {
+      failed[row] = 1;
+      refuse(row, failure.field, failure.reason);
+      continue;
+    }
+    keyed[row] = 1;
+    sql::Cell* cells = lookup.add_row();
+    cells[0].set_int(static_cast<int64_t>(row));
+    for (size_t i = 0; i < values.size(); ++i) set_cell(cells[i + 1], values[i], lookup);
+    if (lookup.rows() == kChunkRows) run_lookup();
+  }
+  run_lookup();
+
+  // 2. Rows naming one record update it; rows naming none are inserted. One
+  // import writes a record once: a later row with the key of an earlier one
+  // (the same record, or the same new key) is refused.
+  auto shown = [&](size_t row) {
+    read_key(row);
+    return key_shown(req.key, values);
+  };
+  std::unordered_map<int64_t, size_t> row_of_record;
+  std::unordered_map<std::string, size_t> row_of_new_key;
+  row_of_record.reserve(n);
+  if (req.op == WriteOp::Upsert) row_of_new_key.reserve(n);
+  std::vector<size_t> updates, inserts;
+  const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
+  for (size_t row = 0; row < n; ++row) {
+    if (failed[row]) continue;
+    size_t earlier = row;
+    if (matches[row] > 1) {
+      refuse(row, req.key.front(), shown(row) + " names " + std::to_string(matches[row]) + " " + k.name +
+                                       " records; a key must name one");
+      continue;
+    }
+    if (matches[row] == 1) {
+      earlier = row_of_record.try_emplace(target[row], row).first->second;
+      if (earlier == row) updates.push_back(row);
+    } else if (insertable) {
+      if (keyed[row]) {
+        read_key(row);
+        earlier = row_of_new_key.try_emplace(key_text(values), row).first->second;
+      }
+      if (earlier == row) inserts.push_back(row);
+    } else {
+      refuse(row, req.key.front(), "no " + k.name + " record has " + shown(row));
+      continue;
+    }
+    if (earlier != row)
+      refuse(row, req.key.front(), shown(row) + " is the key of row " + std::to_string(earlier) +
+                                       " too: one import writes a record once");
+  }
+  // The key's columns are not written: they name the records they already
+  // hold, and leaving them out spares the key's index its updates.
+  std::vector<const Column*> written = columns;
+  for (const auto& name : req.key)
+    if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
+  update_existing(req, written, updates, target, result);
+  if (!inserts.empty()) insert_rows(req, result, &inserts);
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const RowError& a, const RowError& b) { return a.row < b.row; });
+}
+
+void Store::update_existing(const WriteRequest& req, const std::vector<const Column*>& columns,
+                            const std::vector<size_t>& rows, const std::vector<int64_t>& target,
+                            WriteResult& result) {
+  if (rows.empty()) return;
+  Impl& impl = *impl_;
+  const Kind& k = *req.kind;
+  const Table& t = *req.table;
+  const Column* tags = t.find(kTagsColumn);
+  const Column* custom = t.find(kCustomColumn);
+  // The fields the data gives (`columns` holds null for the others).
+  std::vector<size_t> given;
+  for (size_t i = 0; i < k.fields.size(); ++i)
+    if (columns[i]) given.push_back(i);
+  // A batch row: the id, the given fields, tags and custom if given, updated_at.
+  std::string sets, one_sets;
+  size_t width = 1;
+  auto set = [&](const std::string& column) {
+    sets += (width > 1 ? ", " : "") + column + " = b.c" + std::to_string(width);
+    one_sets += (width > 1 ? ", " : "") + column + " = ?" + std::to_string(width + 1);
+    ++width;
+  };
+  for (size_t i : given) set(k.fields[i].name);
+  if (tags) set(kTagsColumn);
+  if (custom) set(kCustomColumn);
+  set(kUpdatedColumn);
+  sql::Statement& bulk =
+      impl.prepared("UPDATE " + k.name + " SET " + sets + " FROM crm_batch(?1) AS b WHERE " + k.name + ".id = b.c0");
+  sql::Statement& one = impl.prepared("UPDATE " + k.name + " SET " + one_sets + " WHERE id = ?1");
+
+  ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
+  std::vector<Value> values(k.fields.size());
+  Extras extras;
+  const int64_t now = now_ns();
+  StagedRows staged(width);
+  Lookups lookups;
+  sql::Batch written(1);  // the ids a chunk updated
+  std::vector<std::string> lookup_fields;
+  for (size_t i : given)
+    if (k.fields[i].lookup != Lookup::None) lookup_fields.push_back(k.fields[i].name);
+
+  auto write_chunk = [&] {
+    const size_t count = staged.rows.rows();
+    if (count == 0) return;
+    std::vector<uint8_t> ok(count, 1);
+    if (sql::run_over_batch(bulk, staged.rows) != SQLITE_DONE) {
+      // A rule only SQLite sees (a duplicate sku or external key) undid the
+      // chunk's statement: row by row, to name the row and land the rest.
+      if ((sqlite3_errcode(impl.db) & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "update of " + k.name + " failed");
+      for (size_t r = 0; r < count; ++r) {
+        const sql::Cell* cells = staged.rows.row(r);
+        for (size_t c = 0; c < width; ++c) bind_value(one, static_cast<int>(c) + 1, value_of(cells[c]));
+        const int rc = one.step_code();
+        const int code = sqlite3_extended_errcode(impl.db);
+        one.reset();
+        if (rc == SQLITE_DONE) continue;
+        if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "update of " + k.name + " failed");
+        std::vector<Value> all(k.fields.size());
+        for (size_t g = 0; g < given.size(); ++g) all[given[g]] = value_of(cells[g + 1]);
+        RowFailure failure = explain_constraint(impl, code, k, all);
+        const auto row = static_cast<int64_t>(staged.source_row[r]);
+        if (req.on_error == OnError::Raise) throw ValidationError(k.name, row, failure.field, failure.reason);
+        result.errors.push_back({row, failure.field, failure.reason});
+        ok[r] = 0;
+      }
+    }
+    written.clear();
+    for (size_t r = 0; r < count; ++r) {
+      if (!ok[r]) continue;
+      const size_t row = staged.source_row[r];
+      result.ids[row] = target[row];
+      result.updated[row] = 1;
+      written.add_row()[0].set_int(target[row]);
+    }
+    // The records' old phones, e-mails and tags make way for the new ones.
+    for (const auto& field : lookup_fields) {
+      sql::Statement& clear = impl.prepared(
+          "DELETE FROM contact_points WHERE field = ?2 AND record_id IN (SELECT c0 FROM crm_batch(?1))");
+      clear.bind(2, field);
+      if (sql::run_over_batch(clear, written) != SQLITE_DONE) sql::fail(impl.db, "update of " + k.name + " failed");
+    }
+    if (tags) {
+      sql::Statement& clear = impl.prepared("DELETE FROM record_tags WHERE record_id IN (SELECT c0 FROM crm_batch(?1))");
+      if (sql::run_over_batch(clear, written) != SQLITE_DONE) sql::fail(impl.db, "update of " + k.name + " failed");
+    }
+    for (auto& p : staged.points)
+      if (ok[p.staged]) lookups.points.push_back({std::move(p.value), target[staged.source_row[p.staged]], p.field});
+    for (auto& tag : staged.tags)
+      if (ok[tag.staged]) lookups.tags.push_back({std::move(tag.tag), target[staged.source_row[tag.staged]]});
+    // Every record changed has its audit entry.
+    sql::Statement& log = impl.prepared(
+        "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) SELECT ?2, 'update', ?3, c0, c0, 1"
+        " FROM crm_batch(?1)");
+    log.bind(2, now).bind(3, k.name);
+    if (sql::run_over_batch(log, written) != SQLITE_DONE) sql::fail(impl.db, "cannot write the audit log");
+    staged.clear();
+  };
+
+  std::vector<StagedRows::Point> points;  // the row's phones and e-mails
+  for (size_t begin = 0; begin < rows.size(); begin += kChunkRows) {
+    if (req.progress && begin > 0) (*req.progress)(begin, rows.size());
+    const size_t end = std::min(rows.size(), begin + kChunkRows);
+    references.prepare_chunk(rows.data() + begin, end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      const size_t row = rows[i];
+      const int64_t id = target[row];
+      points.clear();
+      try {
+        for (size_t f : given) {
+          const Field& field = k.fields[f];
+          coerce(field, columns[f], row, values[f]);
+          const Value& v = values[f];
+          if (field.lookup != Lookup::None && v.type == Value::Type::Text)
+            for (auto& value : lookup_values(field, *v.text)) points.push_back({0, f, std::move(value)});
+          if ((field.type == FieldType::Ref || field.type == FieldType::AnyRef) && v.type == Value::Type::Int &&
+              !references.exists(field, f, v.i))
+            throw RowFailure{field.name, "no " + (field.type == FieldType::Ref ? field.ref_kind + " " : "") +
+                                             "record with id " + std::to_string(v.i)};
+        }
+        for (size_t f : given) {  // a link may not come to join a record to itself
+          const Field& field = k.fields[f];
+          const Field* other = field.differs_from.empty() ? nullptr : k.field(field.differs_from);
+          if (!other || values[f].type != Value::Type::Int) continue;
+          const size_t o = static_cast<size_t>(other - k.fields.data());
+          int64_t other_value = values[o].i;
+          if (!columns[o]) {
+            sql::Statement& current = impl.prepared("SELECT " + other->name + " FROM " + k.name + " WHERE id = ?");
+            current.bind(1, id);
+            other_value = current.step() ? current.int64(0) : -1;
+            current.reset();
+          } else if (values[o].type != Value::Type::Int) {
+            continue;
+          }
+          if (other_value == values[f].i)
+            throw RowFailure{field.name, "is the same record as " + other->name + " (" + std::to_string(other_value) + ")"};
+        }
+        read_extras(tags, custom, row, extras);
+      } catch (const RowFailure& failure) {
+        if (req.on_error == OnError::Raise) {
+          write_chunk();  // rows before this one may break a database rule: that is the first error
+          throw ValidationError(k.name, static_cast<int64_t>(row), failure.field, failure.reason, id);
+        }
+        result.errors.push_back({static_cast<int64_t>(row), failure.field, failure.reason});
+        continue;
+      }
+      const size_t index = staged.rows.rows();
+      sql::Cell* cells = staged.rows.add_row();
+      cells[0].set_int(id);
+      size_t c = 1;
+      for (size_t f : given) set_cell(cells[c++], values[f], staged.rows);
+      if (tags) {
+        if (!extras.tags_text.empty()) cells[c].set_text(staged.rows.keep(std::move(extras.tags_text)));
+        ++c;
+        for (auto& tag : extras.tags) staged.tags.push_back({index, std::move(tag)});
+      }
+      if (custom) {
+        if (!extras.custom.empty()) cells[c].set_text(staged.rows.keep(std::move(extras.custom)));
+        ++c;
+      }
+      cells[c].set_int(now);
+      staged.source_row.push_back(row);
+      for (auto& p : points) staged.points.push_back({index, p.field, std::move(p.value)});
+    }
+    write_chunk();
+  }
+  write_lookups(impl, k, lookups);
 }
 
 }  // namespace crmcore::records

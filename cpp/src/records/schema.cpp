@@ -111,6 +111,14 @@ std::vector<Kind> make_kinds() {
                  {any_ref("src"), dst, text("type", true), text("role"), strength, time("since"),
                   time("until"), boolean("directed")}});
   }
+  // Schema version 4: every kind gains its external key.
+  for (auto& kind : k) {
+    for (const char* name : {kExternalSource, kExternalId}) {
+      Field f = text(name);
+      f.since_version = 4;
+      kind.fields.push_back(std::move(f));
+    }
+  }
   return k;
 }
 

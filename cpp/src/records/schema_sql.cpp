@@ -17,8 +17,16 @@ std::string sql_type(FieldType t) {
   }
 }
 
-// Version 1 of the schema, made from the kind table. A later change of the
-// kind table adds a migration below rather than changing what version 1 was.
+std::string column_sql(const Kind& k, const Field& f) {
+  std::string s = f.name + " " + sql_type(f.type);
+  if (f.required) s += " NOT NULL";
+  if (f.type == FieldType::Ref) {
+    s += " REFERENCES " + f.ref_kind + "(id)";
+    if (k.cascade_on_delete) s += " ON DELETE CASCADE";
+  }
+  return s;
+}
+
 std::string migration_v3() {
   std::string s = "ALTER TABLE audit_log ADD COLUMN cause_id INTEGER;";
   for (const auto& k : kinds())
@@ -26,8 +34,24 @@ std::string migration_v3() {
   return s;
 }
 
+// The external key of each kind: its columns, and a unique index that also
+// finds a record by its key (an absent source counts as '').
+std::string migration_v4() {
+  std::string s;
+  for (const auto& k : kinds()) {
+    for (const auto& f : k.fields)
+      if (f.since_version == 4) s += "ALTER TABLE " + k.name + " ADD COLUMN " + column_sql(k, f) + ";";
+    s += "CREATE UNIQUE INDEX " + k.name + "_external_key ON " + k.name + "(ifnull(" + kExternalSource + ", ''), " +
+         kExternalId + ") WHERE " + kExternalId + " IS NOT NULL;";
+  }
+  return s;
+}
+
 }  // namespace
 
+// Version 1 of the schema, made from the kind table's fields of version 1.
+// A later change of the kind table adds a migration rather than changing
+// what version 1 was.
 std::string schema_v1() {
   std::string s =
       "CREATE TABLE id_sequence(next INTEGER NOT NULL);"
@@ -44,16 +68,11 @@ std::string schema_v1() {
       " record_id INTEGER, rows INTEGER NOT NULL);";
   for (const auto& k : kinds()) {
     s += "CREATE TABLE " + k.name + "(id INTEGER PRIMARY KEY";
-    for (const auto& f : k.fields) {
-      s += ", " + f.name + " " + sql_type(f.type);
-      if (f.required) s += " NOT NULL";
-      if (f.type == FieldType::Ref) {
-        s += " REFERENCES " + f.ref_kind + "(id)";
-        if (k.cascade_on_delete) s += " ON DELETE CASCADE";
-      }
-    }
+    for (const auto& f : k.fields)
+      if (f.since_version == 1) s += ", " + column_sql(k, f);
     s += ", tags TEXT, custom TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);";
     for (const auto& f : k.fields) {
+      if (f.since_version != 1) continue;
       if (f.type == FieldType::Ref || f.type == FieldType::AnyRef || f.unique)
         s += std::string("CREATE ") + (f.unique ? "UNIQUE " : "") + "INDEX " + k.name + "_" + f.name + " ON " +
              k.name + "(" + f.name + ");";
@@ -100,6 +119,8 @@ const std::vector<std::string>& migrations() {
       // an audit entry of a row removed with the record it belonged to
       // names that record.
       migration_v3(),
+      // 4: every kind can carry an external key (see kExternalId).
+      migration_v4(),
   };
   return steps;
 }

@@ -94,6 +94,20 @@ void Store::remove(const std::string& kind_name, int64_t id) {
   write(WriteRequest{WriteOp::Delete, &kind(kind_name), nullptr, {id}});
 }
 
+void Store::remove_many(const std::string& kind_name, const std::vector<int64_t>& ids, bool cascade) {
+  WriteRequest req{WriteOp::Delete, &kind(kind_name), nullptr, ids};
+  req.cascade = cascade;
+  write(req);
+}
+
+WriteResult Store::upsert(const std::string& kind_name, const Table& table, const std::vector<std::string>& key,
+                          bool insert_missing, OnError on_error, const Progress& progress) {
+  WriteRequest req{insert_missing ? WriteOp::Upsert : WriteOp::UpdateRows, &kind(kind_name), &table, {}, on_error,
+                   progress ? &progress : nullptr};
+  req.key = key;
+  return write(req);
+}
+
 // The one write path: hooks, then the change and its audit entry in one
 // transaction that either commits whole or leaves the file as it was.
 WriteResult Store::write(const WriteRequest& req) {
@@ -101,8 +115,10 @@ WriteResult Store::write(const WriteRequest& req) {
   for (const auto& hook : hooks_) hook(req);
   if (req.table) {  // every column must name a field
     const Kind& k = *req.kind;
+    const bool keyed_by_id = std::find(req.key.begin(), req.key.end(), "id") != req.key.end();
     for (const auto& c : req.table->columns) {
       if (k.field(c.name) || c.name == kTagsColumn || c.name == kCustomColumn) continue;
+      if (c.name == "id" && keyed_by_id) continue;  // names the record to write, as a key
       std::string known;
       for (const auto& f : k.fields) known += (known.empty() ? "" : ", ") + f.name;
       std::string reason = c.name == "id" ? "ids are given by the store and cannot be set"
@@ -124,7 +140,7 @@ WriteResult Store::write(const WriteRequest& req) {
       if (db) sqlite3_exec(db, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
     }
   } foreign_keys_off;
-  if (req.op == WriteOp::Insert && !nested) {
+  if ((req.op == WriteOp::Insert || req.op == WriteOp::Upsert || req.op == WriteOp::UpdateRows) && !nested) {
     sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
     foreign_keys_off.db = impl_->db;
   }
@@ -134,6 +150,10 @@ WriteResult Store::write(const WriteRequest& req) {
       case WriteOp::Insert: insert_rows(req, result); break;
       case WriteOp::Update: update_row(req); break;
       case WriteOp::Delete: delete_row(req); break;
+      case WriteOp::Upsert:
+      case WriteOp::UpdateRows: upsert_rows(req, result); break;
+      case WriteOp::Merge: result.ids.push_back(merge_records(req)); break;
+      case WriteOp::Unmerge: unmerge_records(req); break;
     }
     sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
   } catch (...) {
@@ -190,7 +210,7 @@ void Store::end_transaction(const char* how) {
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id) {
-  static const char* names[] = {"insert", "update", "delete"};
+  static const char* names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
   st.bind(2, std::string(names[static_cast<int>(req.op)]));
@@ -212,6 +232,13 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
     }
   }
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    if (std::string(sqlite3_errmsg(impl.db)).find("external_key") != std::string::npos) {
+      const Field* id = k.field(kExternalId);
+      const size_t at = static_cast<size_t>(id - k.fields.data());
+      const std::string shown = values.size() > at && values[at].type == Value::Type::Text ? quote(*values[at].text) : "";
+      return {kExternalId, "the external key " + shown + " (with its external_source) already names another " +
+                               k.name + " record"};
+    }
     for (size_t i = 0; i < k.fields.size(); ++i)
       if (k.fields[i].unique && values[i].type == Value::Type::Text)
         return {k.fields[i].name, quote(*values[i].text) + " already exists in " + k.name};
@@ -304,27 +331,40 @@ void Store::update_row(const WriteRequest& req) {
 }
 
 void Store::delete_row(const WriteRequest& req) {
+  for (int64_t id : req.ids) delete_record(*req.kind, id, req.cascade, -1);
+}
+
+// Deletes one record, the link records that belong to it, and with
+// `cascade` the records that refer to it; each removed row gets its audit
+// entry, naming in `cause_id` the record whose deletion removed it.
+void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause_id) {
   Impl& impl = *impl_;
-  const Kind& k = *req.kind;
-  const int64_t id = req.ids.front();
-  if (!impl.has(k.name, id)) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
+  if (!impl.has(k.name, id)) {
+    if (cause_id >= 0) return;  // already removed through another of the records that went
+    throw NotFound("no " + k.name + " record with id " + std::to_string(id));
+  }
   // The fields of other kinds that refer to this kind.
   std::vector<std::pair<const Kind*, const Field*>> referring;
   for (const auto& other : kinds())
     for (const auto& f : other.fields)
       if (f.type == FieldType::Ref && f.ref_kind == k.name) referring.emplace_back(&other, &f);
-  // Records that still refer to this one (other than link records) keep it:
-  // say which, instead of SQLite's bare constraint error.
+  // Records that still refer to this one (other than link records) keep it,
+  // unless asked to go with it: say which, instead of SQLite's bare
+  // constraint error.
   for (const auto& [other, f] : referring) {
     if (other->cascade_on_delete) continue;
-    sql::Statement st(impl.db, "SELECT count(*) FROM " + other->name + " WHERE " + f->name + "=?");
+    sql::Statement st(impl.db, "SELECT id FROM " + other->name + " WHERE " + f->name + "=? ORDER BY id");
     st.bind(1, id);
-    st.step();
-    if (int64_t n = st.int64(0); n > 0)
+    std::vector<int64_t> ids;
+    while (st.step()) ids.push_back(st.int64(0));
+    if (ids.empty()) continue;
+    if (!cascade)
       throw ValidationError(k.name, -1, "",
-                            "is still referred to by " + std::to_string(n) + " " + other->name + " record(s) (" +
-                                other->name + "." + f->name + "); delete or reassign those first",
+                            "is still referred to by " + std::to_string(ids.size()) + " " + other->name +
+                                " record(s) (" + other->name + "." + f->name +
+                                "); delete or reassign those first, or delete with dependants",
                             id);
+    for (int64_t referrer : ids) delete_record(*other, referrer, true, id);
   }
   // Link records (a customer's contacts, a deal's stages, a campaign's
   // members, links to or from it) go with the record they belong to, each
@@ -357,9 +397,8 @@ void Store::delete_row(const WriteRequest& req) {
       sql::Statement st(impl.db, text);
       st.bind(1, row_id).run();
     }
-    if (row_id != id) audit(WriteRequest{WriteOp::Delete, owner_kind, nullptr, {row_id}}, 1, row_id, row_id, id);
+    audit(WriteRequest{WriteOp::Delete, owner_kind, nullptr, {row_id}}, 1, row_id, row_id, row_id == id ? cause_id : id);
   }
-  audit(req, 1, id, id);
 }
 
 Table record_table(const Kind& k, const std::vector<std::string>* columns) {

@@ -35,6 +35,19 @@ double log_hyp2f1_euler(double A, double B, double C, double z) {
   return (C - A - B) * std::log1p(-z) + nm::log_hyp2f1_series(C - A, C - B, C, z);
 }
 
+// The mean of f over [x, x + e] by 8-point Gauss-Legendre quadrature: exact to
+// rounding for the smooth, slowly varying f it is used on when |e| is small.
+template <class F>
+double mean_over(double x, double e, F f) {
+  // Nodes on [-1, 1] (symmetric pairs) and their weights, which sum to 2.
+  static const double node[4] = {0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363};
+  static const double weight[4] = {0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+  const double mid = x + 0.5 * e, half = 0.5 * e;
+  double sum = 0.0;
+  for (int k = 0; k < 4; ++k) sum += weight[k] * (f(mid - half * node[k]) + f(mid + half * node[k]));
+  return 0.5 * sum;
+}
+
 // P(N >= n) for N negative binomial with P(N = j) = Gamma(r+j)/(Gamma(r) j!) q^r p^j:
 // summed over the smaller side so that a small tail keeps its digits.
 double nbd_tail(double r, double log_q, double log_p, double n) {
@@ -94,12 +107,16 @@ std::vector<double> bg_conditional_expected(bool modified, const std::vector<dou
       // (1-z)^(a-1) 2F1(a+b-1+shift-r, a-1; a+b+x-1+shift; z) by Euler's
       // transformation: the x-dependence moves into the denominator parameter,
       // so the series shrinks faster the more frequent the buyer.
+      // With e = a - 1 the numerator is c (1 - exp(L)) / e, L = e log(1-z) + log1p(e g),
+      // g = (2F1 - 1) / e: 0/0 at a = 1, where its limit -c L/e is finite. Written as
+      // -c (L/e) expm1_ratio(L) it is one expression on both sides of a = 1 and at it.
+      const double e = a - 1;
       const double log1m_z = -std::log1p(t[i] / (alpha + T[i]));
       const double z = t[i] / (alpha + T[i] + t[i]);
       const double c = a + b + xi - 1 + shift;
-      const double s = nm::hyp2f1_series_minus_one(a + b - 1 + shift - r, a - 1, c, z);
-      const double L = (a - 1) * log1m_z + std::log1p(s);
-      numerator = c / (a - 1) * -std::expm1(L);
+      const double g = nm::hyp2f1_series_minus_one_over_b(a + b - 1 + shift - r, e, c, z);
+      const double L_over_e = log1m_z + g * nm::log1p_ratio(e * g);
+      numerator = -c * L_over_e * nm::expm1_ratio(e * L_over_e);
       if (slot != UINT32_MAX) cached[slot] = numerator;
     }
     double p_alive = 1.0;
@@ -190,7 +207,7 @@ std::vector<double> pareto_conditional_expected(const std::vector<double>& param
     // E[purchases in (T, T+t] | alive] = (r+x)/(alpha+T) * E[min(t, lifetime left)] under the
     // posterior of mu: (beta+T)/(s-1) * (1 - ((beta+T)/(beta+T+t))^(s-1)).
     const double u = std::log1p(t[i] / (beta + T[i]));
-    const double horizon = std::abs(s - 1) < 1e-12 ? u : -std::expm1(-(s - 1) * u) / (s - 1);
+    const double horizon = u * nm::expm1_ratio(-(s - 1) * u);  // limit u at s = 1
     out[i] = alive[i] * (r + x[i]) / (alpha + T[i]) * (beta + T[i]) * horizon;
   }
   return out;
@@ -248,11 +265,23 @@ std::vector<double> bgbb_conditional_expected(const std::vector<double>& params,
   const std::vector<double> ll = bgbb_history_log_likelihood(params, m, x, tx, n);
   const double al = params[0], be = params[1], ga = params[2], de = params[3];
   std::vector<double> out(x.size());
+  const double e = ga - 1;
   for (size_t i = 0; i < x.size(); ++i) {
-    const double lp4 = std::lgamma(1 + de + n[i]) - std::lgamma(ga + de + n[i]);
-    const double lp5 = std::lgamma(1 + de + n[i] + m[i]) - std::lgamma(ga + de + n[i] + m[i]);
-    // (p4 - p5) / (gamma - 1) is positive on both sides of gamma = 1.
-    const double diff = std::abs(ga - 1) < 1e-12 ? (lp5 - lp4) : -std::expm1(lp5 - lp4) / (ga - 1);
+    const double y = 1 + de + n[i], mi = m[i];
+    const double lp4 = std::lgamma(y) - std::lgamma(ga + de + n[i]);
+    // (p4 - p5) / (gamma - 1) = p4 (1 - exp(D)) / e with D = log(p5 / p4) = -(h(y + e) - h(y)),
+    // h(u) = lgamma(u + m) - lgamma(u): 0/0 at gamma = 1, with the finite limit h'(y).
+    // Near gamma = 1 the difference quotient of h is the mean of h' = psi(u + m) - psi(u)
+    // over [y, y + e] (by quadrature, no cancellation); far from it the lgamma differences
+    // are accurate.
+    double slope;  // (h(y + e) - h(y)) / e, positive because h increases
+    if (std::abs(e) < 0.25) {
+      slope = mean_over(y, e, [mi](double u) { return nm::digamma(u + mi) - nm::digamma(u); });
+    } else {
+      const double lp5 = std::lgamma(y + mi) - std::lgamma(ga + de + n[i] + mi);
+      slope = (lp4 - lp5) / e;
+    }
+    const double diff = slope * nm::expm1_ratio(-e * slope);
     const double log_rest = nm::betaln(al + x[i] + 1, be + n[i] - x[i]) - nm::betaln(al, be) + std::log(de) +
                             std::lgamma(ga + de) - std::lgamma(1 + de) + lp4 - ll[i];
     out[i] = std::exp(log_rest) * diff;

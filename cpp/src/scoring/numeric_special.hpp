@@ -56,6 +56,14 @@ inline double sigmoid(double z) {
 
 inline double betaln(double a, double b) { return std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b); }
 
+// expm1(y) / y and log1p(x) / x with their limit 1 at 0. Formulas of the form
+// (1 - u^e) / e have a removable singularity at e = 0 (the BG/NBD expectation
+// at a = 1, BG/BB at gamma = 1, Pareto/NBD at s = 1); written with these they
+// are one expression, accurate on both sides of the singularity and at it,
+// instead of a 0/0 or a branch with a jump.
+inline double expm1_ratio(double y) { return y == 0.0 ? 1.0 : std::expm1(y) / y; }
+inline double log1p_ratio(double x) { return x == 0.0 ? 1.0 : std::log1p(x) / x; }
+
 // A value with its partial derivatives in N directions.
 template <int N>
 struct Dual {
@@ -172,13 +180,15 @@ S log_hyp2f1_series(const S& a, const S& b, const S& c, const S& z, int max_term
   return log(sum) + log_scale;
 }
 
-// log(2F1(a, b; c; z) - 1): the same series without its leading 1, so that a
-// sum close to 1 keeps its relative accuracy (used as log1p of it).
+// (2F1(a, b; c; z) - 1) / b: the series without its leading 1, and with the
+// factor b that every later term shares taken out, so that it stays finite
+// and exact as b -> 0 (where 2F1 - 1 itself vanishes). Summed on its own,
+// a sum close to 0 keeps its relative accuracy.
 template <class S>
-S hyp2f1_series_minus_one(const S& a, const S& b, const S& c, const S& z, int max_terms = 2000000) {
-  S term(1.0), sum(0.0);
+S hyp2f1_series_minus_one_over_b(const S& a, const S& b, const S& c, const S& z, int max_terms = 2000000) {
+  S term = a / c * z, sum = term;
   int small_run = 0;
-  for (int n = 0; n < max_terms; ++n) {
+  for (int n = 1; n < max_terms; ++n) {
     const S ratio = (a + double(n)) * (b + double(n)) / ((c + double(n)) * double(n + 1)) * z;
     term *= ratio;
     sum += term;
@@ -190,6 +200,12 @@ S hyp2f1_series_minus_one(const S& a, const S& b, const S& c, const S& z, int ma
     }
   }
   return sum;
+}
+
+// 2F1(a, b; c; z) - 1 (used as log1p of it).
+template <class S>
+S hyp2f1_series_minus_one(const S& a, const S& b, const S& c, const S& z, int max_terms = 2000000) {
+  return b * hyp2f1_series_minus_one_over_b(a, b, c, z, max_terms);
 }
 
 }  // namespace crmcore::scoring::numeric

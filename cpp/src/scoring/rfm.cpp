@@ -73,8 +73,10 @@ std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, boo
   // element by how many edges come before it: O(n), where sorting would be
   // O(n log n).
   std::vector<Item> items(n);
+  // NaN (a total with +inf and -inf parts) has no order: it ranks worst, key 0.
   for (size_t i = 0; i < n; ++i)
-    items[i] = Item{ordered_bits(higher_is_better ? value[i] : -value[i]), static_cast<uint32_t>(i)};
+    items[i] = Item{std::isnan(value[i]) ? 0 : ordered_bits(higher_is_better ? value[i] : -value[i]),
+                    static_cast<uint32_t>(i)};
   std::vector<size_t> edge_rank(bins - 1);
   for (int k = 1; k < bins; ++k) edge_rank[k - 1] = static_cast<size_t>(k) * (n - 1) / bins;
   const std::vector<Item> edge = edges_by_histogram(items, edge_rank);
@@ -160,7 +162,9 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
     out.monetary.push_back(acc[g].sum.sum);
     latest = std::max(latest, acc[g].last);
   }
-  out.as_of = as_of ? *as_of : (out.customer.empty() ? 0 : latest + kNsPerDay);
+  // By default the end of the data: midnight after the latest purchase, so the
+  // last day counts in full (the same point every analysis defaults to).
+  out.as_of = as_of ? *as_of : (out.customer.empty() ? 0 : latest - ((latest % kNsPerDay) + kNsPerDay) % kNsPerDay + kNsPerDay);
   const size_t m = out.customer.size();
   out.recency.resize(m);
   for (size_t g = 0; g < m; ++g)

@@ -24,12 +24,12 @@ Rhythm purchase_rhythm(const int64_t* customer, const int64_t* date, const doubl
   std::vector<int64_t> t;
   for (size_t g = 0; g < groups.size(); ++g) {
     t.clear();
-    double spent = 0;
+    KahanSum spent;  // the same compensated total as rfm and profit
     for (size_t r = grouped.start[g]; r < grouped.start[g + 1]; ++r) {
       const uint32_t i = grouped.row[r];
       if (date[i] > cutoff) continue;
       t.push_back(date[i]);
-      if (amount) spent += amount[i];
+      if (amount) spent.add(amount[i]);
     }
     if (t.empty()) continue;
     if (!std::is_sorted(t.begin(), t.end())) std::sort(t.begin(), t.end());
@@ -50,7 +50,7 @@ Rhythm purchase_rhythm(const int64_t* customer, const int64_t* date, const doubl
     out.purchases.push_back(static_cast<int64_t>(k));
     out.first.push_back(t.front());
     out.last.push_back(t.back());
-    out.amount.push_back(spent);
+    out.amount.push_back(spent.sum);
     out.mean_gap.push_back(mean);
     out.cv_gap.push_back(cv);
     cancel.tick(k);

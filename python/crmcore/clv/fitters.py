@@ -13,6 +13,7 @@ import pickle
 import numpy as np
 import pandas as pd
 
+from .._args import _integer, _invalid, _number
 from .._core import clv as _k
 
 __all__ = [
@@ -24,6 +25,10 @@ __all__ = [
     "GammaGammaFitter",
     "ConvergenceError",
 ]
+
+
+# One month in each time unit customer_lifetime_value accepts (lifetimes' lengths).
+_MONTH_IN = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24, "h": 30.0 * 24}
 
 
 class ConvergenceError(ValueError):
@@ -47,6 +52,24 @@ def _shape_like(values, shape, *inputs):
     if shape == ():
         return float(values[0])
     return np.reshape(values, shape)
+
+
+def _times(where, name, values):
+    """Refuses times (t, a horizon) that are negative, NaN or infinite."""
+    arr = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(arr) & (arr >= 0)):
+        bad = float(arr[~(np.isfinite(arr) & (arr >= 0))].ravel()[0])
+        raise _invalid(where, name, f"must be finite and >= 0, got {bad!r}")
+    return values
+
+
+def _counts(where, name, values):
+    """Refuses counts of periods or purchases that are not whole numbers >= 0."""
+    arr = np.asarray(values, dtype=float)
+    ok = np.isfinite(arr) & (arr >= 0) & (arr == np.floor(arr))
+    if not np.all(ok):
+        raise _invalid(where, name, f"must be whole numbers >= 0, got {float(arr[~ok].ravel()[0])!r}")
+    return values
 
 
 def _demo_rfm(size=2000, seed=1):
@@ -115,6 +138,10 @@ class BaseFitter:
         return np.array(self._unload_params(*self._param_names), dtype=float)
 
     def _fit_rows(self, x, tx, T, weights, scale, initial_log_params, verbose, tol, max_iter=500):
+        where = type(self).__name__
+        penalizer = _number(self.penalizer_coef, where, "penalizer_coef", low=0)
+        tol = _number(tol, where, "tol", low=0, low_open=True)
+        max_iter = _integer(max_iter, where, "max_iter", low=1, high=2**31 - 1)
         # No weights: the C++ side counts rows (an array of ones would be read at random).
         rows = _k.Rows(x, tx, T, None if weights is None else np.asarray(weights, dtype=float))
         if scale != 1.0:
@@ -123,8 +150,8 @@ class BaseFitter:
             initial_log_params, dtype=float)
         if x0.shape != (len(self._param_names),):
             raise ValueError(f"initial_params must have {len(self._param_names)} values")
-        res = _k.fit(self._model, rows, x0, penalizer=float(self.penalizer_coef),
-                     gtol=min(float(tol), 1e-9), max_iter=int(max_iter), verbose=bool(verbose))
+        res = _k.fit(self._model, rows, x0, penalizer=penalizer, gtol=min(tol, 1e-9), max_iter=max_iter,
+                     verbose=bool(verbose))
         if verbose:
             print(res["message"])
         if not res["converged"]:
@@ -209,6 +236,9 @@ class _RfmFitter(BaseFitter):
 
     def _fit_rfm(self, frequency, recency, T, weights, initial_log_params, verbose, tol, index, max_iter=500):
         x, tx, T_, weights = _check_rfm(frequency, recency, T, weights)
+        if not T_.max() > 0:
+            raise _invalid(type(self).__name__, "T", "is 0 for every customer (no one has been observed for a whole "
+                           "time unit yet): use a shorter time unit or a later end of observation")
         self._scale = 1.0 / T_.max()
         res = self._fit_rows(x, tx, T_, weights, self._scale, initial_log_params, verbose, tol, max_iter)
         weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
@@ -234,6 +264,7 @@ class _RfmFitter(BaseFitter):
         """
         from . import generate_data
 
+        size = _integer(size, type(self).__name__, "size", low=1)
         simulate = getattr(generate_data, self._simulator)
         return simulate(self.data["T"].to_numpy(), *self._params_array(), size=size, seed=seed)
 
@@ -245,8 +276,11 @@ class _RfmFitter(BaseFitter):
         >>> m.conditional_probability_alive_matrix(3, 5).shape
         (6, 4)
         """
-        max_frequency = max_frequency or int(self.data["frequency"].max())
-        max_recency = max_recency or int(self.data["T"].max())
+        where = type(self).__name__
+        max_frequency = (int(self.data["frequency"].max()) if max_frequency is None
+                         else _integer(max_frequency, where, "max_frequency", low=0))
+        max_recency = int(self.data["T"].max()) if max_recency is None else _integer(max_recency, where, "max_recency",
+                                                                                      low=0)
         rec, freq = np.meshgrid(np.arange(max_recency + 1), np.arange(max_frequency + 1), indexing="ij")
         out = self.conditional_probability_alive(freq.ravel(), rec.ravel(), np.full(freq.size, max_recency))
         return np.asarray(out, dtype=float).reshape(rec.shape)
@@ -265,7 +299,9 @@ class BetaGeoFitter(_RfmFitter):
       transformation of the hypergeometric function so the series stays small
       for any frequency: lifetimes returns nan or inf for frequent buyers
       (hundreds of purchases) and large horizons; here results stay finite
-      and accurate.
+      and accurate. It is also finite at a = 1, where the textbook formula is
+      0/0 (lifetimes returns -inf or nan there): the limit is evaluated as one
+      expression, continuous on both sides of a = 1.
     - ``probability_of_n_purchases_up_to_time`` sums the smaller tail of the
       negative binomial, so small probabilities keep their digits, and accepts
       arrays of t and n.
@@ -304,7 +340,7 @@ class BetaGeoFitter(_RfmFitter):
         >>> bgf.conditional_expected_number_of_purchases_up_to_time(10, 3, 5.0, 7.0) > 0
         True
         """
-        shape, (t_, x, tx, T_) = _flat(t, frequency, recency, T)
+        shape, (t_, x, tx, T_) = _flat(_times(type(self).__name__, "t", t), frequency, recency, T)
         out = _k.bg_conditional_expected(self._modified, self._params_array(), t_, x, tx, T_)
         return _shape_like(out, shape, t, frequency, recency, T)
 
@@ -326,7 +362,7 @@ class BetaGeoFitter(_RfmFitter):
         >>> bgf.expected_number_of_purchases_up_to_time(0)
         0.0
         """
-        shape, (t_,) = _flat(t)
+        shape, (t_,) = _flat(_times(type(self).__name__, "t", t))
         zero = np.zeros_like(t_)
         out = _k.bg_conditional_expected(self._modified, self._params_array(), t_, zero, zero, zero)
         return _shape_like(out, shape, t)
@@ -338,7 +374,7 @@ class BetaGeoFitter(_RfmFitter):
         >>> 0 < bgf.probability_of_n_purchases_up_to_time(5, 1) < 1
         True
         """
-        shape, (t_, n_) = _flat(t, n)
+        shape, (t_, n_) = _flat(_times(type(self).__name__, "t", t), _counts(type(self).__name__, "n", n))
         out = _k.bg_probability_of_n(self._modified, self._params_array(), t_, n_)
         return _shape_like(out, shape, t, n)
 
@@ -398,8 +434,8 @@ class ParetoNBDFitter(_RfmFitter):
         >>> ParetoNBDFitter().fit(*_demo_rfm()).params_.size
         4
         """
-        if iterative_fitting <= 0:
-            raise ValueError("iterative_fitting parameter should be greater than 0")
+        _integer(iterative_fitting, "ParetoNBDFitter", "iterative_fitting", low=1)  # accepted and ignored
+        maxiter = _integer(maxiter, "ParetoNBDFitter", "maxiter", low=1, high=2**31 - 1)
         init = None if initial_params is None else np.log(np.asarray(initial_params, dtype=float))
         self._fit_rfm(frequency, recency, T, weights, init, verbose, 1e-9, index, max_iter=maxiter)
         # lifetimes divides the summed log-likelihood by the mean weight for this model.
@@ -414,7 +450,7 @@ class ParetoNBDFitter(_RfmFitter):
         >>> pnbd.conditional_expected_number_of_purchases_up_to_time(10, 3, 5.0, 7.0) > 0
         True
         """
-        shape, (t_, x, tx, T_) = _flat(t, frequency, recency, T)
+        shape, (t_, x, tx, T_) = _flat(_times("ParetoNBDFitter", "t", t), frequency, recency, T)
         out = _k.pareto_conditional_expected(self._params_array(), t_, x, tx, T_)
         return _shape_like(out, shape, t, frequency, recency, T)
 
@@ -436,11 +472,10 @@ class ParetoNBDFitter(_RfmFitter):
         >>> pnbd.expected_number_of_purchases_up_to_time(0)
         0.0
         """
-        r, alpha, s, beta = self._unload_params("r", "alpha", "s", "beta")
-        shape, (t_,) = _flat(t)
-        u = np.log1p(t_ / beta)
-        horizon = u if abs(s - 1) < 1e-12 else -np.expm1(-(s - 1) * u) / (s - 1)
-        return _shape_like(r * beta / alpha * horizon, shape, t)
+        shape, (t_,) = _flat(_times("ParetoNBDFitter", "t", t))
+        zero = np.zeros_like(t_)  # a customer with no history: alive, nothing bought yet
+        out = _k.pareto_conditional_expected(self._params_array(), t_, zero, zero, zero)
+        return _shape_like(out, shape, t)
 
     def conditional_probability_of_n_purchases_up_to_time(self, n, t, frequency, recency, T):
         """P(exactly n purchases in (T, T + t] | frequency, recency, T).
@@ -449,7 +484,8 @@ class ParetoNBDFitter(_RfmFitter):
         >>> 0 < pnbd.conditional_probability_of_n_purchases_up_to_time(1, 5.0, 1, 2.0, 7.0) < 1
         True
         """
-        shape, (n_, t_, x, tx, T_) = _flat(n, t, frequency, recency, T)
+        shape, (n_, t_, x, tx, T_) = _flat(_counts("ParetoNBDFitter", "n", n), _times("ParetoNBDFitter", "t", t),
+                                           frequency, recency, T)
         out = _k.pareto_conditional_probability_of_n(self._params_array(), n_, t_, x, tx, T_)
         return _shape_like(out, shape, n, t, frequency, recency, T)
 
@@ -459,7 +495,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     a drop-in for ``lifetimes.BetaGeoBetaBinomFitter``.
 
     Differences from lifetimes that are fixes: the likelihood has no 1e-15
-    floor added inside its log; ``expected_number_of_transactions_in_first_n_periods``
+    floor added inside its log; the conditional expectation is right at
+    gamma = 1 (a 0/0 in the textbook formula, evaluated as its limit); ``expected_number_of_transactions_in_first_n_periods``
     sums over opportunities i = x .. n-1 for each x (lifetimes' index
     arithmetic is right only when the observed frequencies are 0, 1, 2, ...
     without gaps).
@@ -498,6 +535,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         >>> bb.conditional_expected_number_of_purchases_up_to_time(5, 2, 3, 6) > 0
         True
         """
+        m_periods_in_future = _counts("BetaGeoBetaBinomFitter", "m_periods_in_future", m_periods_in_future)
         shape, (m, x, tx, n) = _flat(m_periods_in_future, frequency, recency, n_periods)
         out = _k.bgbb_conditional_expected(self._params_array(), m, x, tx, n)
         return _shape_like(out, shape, m_periods_in_future, frequency, recency, n_periods)
@@ -509,6 +547,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         >>> 0 < bb.conditional_probability_alive(0, 2, 3, 6) <= 1
         True
         """
+        m_periods_in_future = _counts("BetaGeoBetaBinomFitter", "m_periods_in_future", m_periods_in_future)
         shape, (m, x, tx, n) = _flat(m_periods_in_future, frequency, recency, n_periods)
         out = _k.bgbb_probability_alive(self._params_array(), m, x, tx, n)
         return _shape_like(out, shape, m_periods_in_future, frequency, recency, n_periods)
@@ -520,9 +559,10 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         >>> bb.expected_number_of_transactions_in_first_n_periods(6).columns.tolist()
         ['model']
         """
+        n = _integer(n, "BetaGeoBetaBinomFitter", "n", low=0, high=2**31 - 2)
         counts = self.data.groupby("frequency")["weights"].sum()
         x = counts.index.to_numpy(dtype=int)
-        probs = _k.bgbb_probability_of_x(self._params_array(), int(n))
+        probs = _k.bgbb_probability_of_x(self._params_array(), n)
         p = np.where(x <= n, probs[np.clip(x, 0, int(n))], 0.0)
         return pd.DataFrame(p * counts.sum(), index=pd.Index(x, name="frequency"), columns=["model"])
 
@@ -606,16 +646,18 @@ class GammaGammaFitter(BaseFitter):
         >>> ggf.customer_lifetime_value(bgf, [2, 1], [20.0, 10.0], [40.0, 40.0], [20.0, 11.5], freq="W").shape
         (2,)
         """
-        factors = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24, "h": 30.0 * 24}
-        if freq not in factors:
-            raise ValueError(f"freq must be one of {sorted(factors)}, the time unit of the model")
-        factor = factors[freq]
+        if freq not in _MONTH_IN:
+            raise _invalid("GammaGammaFitter", "freq", f"must be one of {sorted(_MONTH_IN)}, the time unit of the "
+                           f"model, got {freq!r}")
+        time = _integer(time, "GammaGammaFitter", "time", low=0, high=100_000)
+        discount_rate = _number(discount_rate, "GammaGammaFitter", "discount_rate", low=0)
+        factor = _MONTH_IN[freq]
         index = frequency.index if isinstance(frequency, pd.Series) else None
         f, r, t_, m = (np.asarray(a, dtype=float) for a in (frequency, recency, T, monetary_value))
         adjusted = np.asarray(self.conditional_expected_average_profit(f, m), dtype=float)
         clv = np.zeros(np.broadcast(f, r, t_).shape)
         previous = np.zeros_like(clv)
-        for month in range(1, int(time) + 1):
+        for month in range(1, time + 1):
             cumulative = np.asarray(transaction_prediction_model.predict(month * factor, f, r, t_), dtype=float)
             clv += adjusted * (cumulative - previous) / (1 + discount_rate) ** month
             previous = cumulative

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._args import _integer, _invalid, _number
 from .._core import clv as _k
 from .fitters import ConvergenceError
 
@@ -112,6 +113,16 @@ class _Log:
         return _k.summarize_periods(self.codes, start, self.spend, len(self.uniques), end)
 
 
+def _check_periods(where, freq, freq_multiplier):
+    """A pandas frequency and a positive multiplier, refused with crmcore's error."""
+    try:
+        if freq not in _FIXED_PERIODS:
+            pd.Timestamp("2000-01-01").to_period(freq)  # how _period_start reads it
+    except (ValueError, TypeError, AttributeError):
+        raise _invalid(where, "freq", f"{freq!r} is not a pandas frequency (e.g. 'D', 'W', 'M')") from None
+    return _number(freq_multiplier, where, "freq_multiplier", low=0, low_open=True)
+
+
 def _summary(log, freq, freq_multiplier, observation_end_ns, include_first_transaction, mask=None):
     obs_start = int(_period_start(np.array([observation_end_ns], dtype=np.int64), freq)[0])
     s = log.periods(freq, mask, obs_start)
@@ -158,6 +169,7 @@ def summary_data_from_transaction_data(transactions, customer_id_col, datetime_c
     >>> summary_data_from_transaction_data(tx, "id", "date").loc[1].tolist()
     [1.0, 4.0, 4.0]
     """
+    freq_multiplier = _check_periods("summary_data_from_transaction_data", freq, freq_multiplier)
     log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
     if observation_period_end is None:
         end_ns = log.ns[log.ns != _NAT].max()
@@ -178,6 +190,7 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, ca
     >>> calibration_and_holdout_data(tx, "id", "date", "2024-01-06").loc[1, "frequency_holdout"]
     np.float64(1.0)
     """
+    freq_multiplier = _check_periods("calibration_and_holdout_data", freq, freq_multiplier)
     log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
     valid = log.ns != _NAT
     obs_ns = log.ns[valid].max() if observation_period_end is None else _to_ns(
@@ -247,6 +260,10 @@ def expected_cumulative_transactions(model, transactions, datetime_col, customer
     >>> expected_cumulative_transactions(m, tx, "date", "id", 10)["actual"].iloc[-1]
     np.int64(2)
     """
+    _check_periods("expected_cumulative_transactions", freq, 1)
+    # The multiplier is a step through the periods here, so a whole number.
+    freq_multiplier = _integer(freq_multiplier, "expected_cumulative_transactions", "freq_multiplier", low=1)
+    t = _integer(t, "expected_cumulative_transactions", "t", low=1)
     log = _Log(transactions, customer_id_col, datetime_col, None, datetime_format)
     valid = log.ns != _NAT
     start = pd.Timestamp(log.ns[valid].min())

@@ -2,7 +2,8 @@
 their results back into frames indexed by the user's ids."""
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,12 @@ class Keys:
             codes, self.labels = pd.factorize(np.asarray(s, dtype=object), sort=True)
             self.codes = codes.astype(np.int64)
 
+    def subset(self, mask: np.ndarray) -> "Keys":
+        """The keys of the rows in ``mask``, with the same labels."""
+        out = object.__new__(Keys)
+        out.name, out.labels, out.codes = self.name, self.labels, self.codes[mask]
+        return out
+
     def index(self, codes: np.ndarray, name: str | None = None) -> pd.Index:
         values = codes if self.labels is None else np.asarray(self.labels)[codes]
         return pd.Index(values, name=name if name is not None else self.name)
@@ -63,16 +70,86 @@ def floats(values: Any) -> np.ndarray:
 
 
 def as_of_ns(as_of: Any) -> int | None:
+    """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
+    text that is not a date, or NaT, is refused."""
     if as_of is None:
         return None
-    ts = pd.Timestamp(as_of)
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as e:
+        raise ValidationError(f"as_of {as_of!r} is not a date: {e}") from None
+    if ts is pd.NaT:
+        raise ValidationError("as_of is missing (NaT): give a date, or None for the default")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return int(ts.as_unit("ns").value)
 
 
+def end_of_data(ns: np.ndarray) -> int | None:
+    """The default ``as_of`` of every analysis: midnight (UTC) after the
+    latest of the given times, so the last day of data counts in full (for
+    whole-day dates, one day after the latest). None without any time."""
+    known = ns[ns != np.iinfo(np.int64).min]
+    if not len(known):
+        return None
+    latest = int(known.max())
+    return latest - latest % NS_PER_DAY + NS_PER_DAY
+
+
+def resolve_as_of(as_of: Any, ns: np.ndarray) -> int:
+    """``as_of`` in ns: the given point, or :func:`end_of_data` of ``ns``
+    (the epoch when there are no rows at all)."""
+    given = as_of_ns(as_of)
+    if given is not None:
+        return given
+    end = end_of_data(ns)
+    return 0 if end is None else end
+
+
+def stamp(out: pd.DataFrame, as_of: int, start: Any = None) -> pd.DataFrame:
+    """Records on a result the point it describes and the window of data it
+    read: ``attrs["as_of"]`` and ``attrs["window"]`` = (first time read or
+    the window's start, as_of); rows after as_of are never read."""
+    as_of_ts = pd.Timestamp(as_of)
+    if start is not None and not isinstance(start, pd.Timestamp):
+        known = np.asarray(start)[(np.asarray(start) != np.iinfo(np.int64).min) & (np.asarray(start) <= as_of)]
+        start = pd.Timestamp(int(known.min())) if len(known) else None
+    out.attrs["as_of"] = as_of_ts
+    out.attrs["window"] = (start, as_of_ts)
+    return out
+
+
 def timestamps(ns: np.ndarray) -> np.ndarray:
     return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
+
+
+def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_of: Any):
+    """The rows of a transactions frame up to ``as_of`` (default: the end of
+    its data) as (customer keys, date ns, [value columns], as_of ns). The
+    whole frame is checked first, so an error names the frame's own row."""
+    ids = column(tx, customer, "customer")
+    # Integer ids cannot be missing; only other dtypes need the (slower) look.
+    missing = [] if pd.api.types.is_integer_dtype(ids.dtype) else np.flatnonzero(ids.isna().to_numpy())
+    if len(missing):
+        raise ValidationError(f"transactions row {int(missing[0])}, field '{customer}': the id is missing")
+    ns = times_ns(column(tx, date, "date"))
+    missing = np.flatnonzero(ns == np.iinfo(np.int64).min)
+    if len(missing):
+        raise ValidationError(f"transactions row {int(missing[0])}, field '{date}': is missing (NaT)")
+    cols = []
+    for name in values:
+        v = floats(column(tx, name, name))
+        bad = np.flatnonzero(~np.isfinite(v))
+        if len(bad):
+            raise ValidationError(f"transactions row {int(bad[0])}, field '{name}': is missing or not finite")
+        cols.append(v)
+    cut = resolve_as_of(as_of, ns)
+    keep = ns <= cut
+    if not keep.all():
+        ids, ns, cols = ids[keep], ns[keep], [v[keep] for v in cols]
+    keys = Keys(ids, "transactions")
+    keys.name = customer
+    return keys, ns, cols, cut
 
 
 def transactions(tx: pd.DataFrame, customer: str, date: str, amount: str | None = None):
@@ -82,3 +159,40 @@ def transactions(tx: pd.DataFrame, customer: str, date: str, amount: str | None 
     ns = times_ns(column(tx, date, "date"))
     amt = floats(column(tx, amount, "amount")) if amount is not None else None
     return keys, ns, amt
+
+
+class TotalOverflowWarning(RuntimeWarning):
+    """A total of amounts left the range of a double (about 1.8e308).
+
+    The rule every analysis follows: amounts are summed in double precision
+    and a total beyond that range (only amounts that are data errors get
+    there, e.g. two orders of 1e308) cannot be reported as a number. It is
+    reported as ``inf`` (``-inf``; ``nan`` when it has parts of both signs),
+    the analysis goes on for everyone else, the ids whose totals overflowed
+    are listed by column in ``result.attrs["overflow"]``, and this warning
+    names them. Such a total ranks above (``-inf``: below) every finite one,
+    ``nan`` ranks last; it has no share of the finite total, no ABC class and
+    no margin, and everyone else's shares are of the finite total.
+    """
+
+
+def flag_overflow(out: pd.DataFrame, columns: Sequence[str], analysis: str, warn: bool = True) -> pd.DataFrame:
+    """Applies :class:`TotalOverflowWarning`'s rule to ``out`` (whose inputs
+    were checked finite, so a total that is not finite overflowed): lists the
+    ids in ``out.attrs["overflow"]`` and warns once naming them (``warn=False``
+    when the analysis it was derived from has warned already)."""
+    bad: dict[str, list] = {}
+    for name in columns:
+        where = ~np.isfinite(out[name].to_numpy(dtype=np.float64))
+        if where.any():
+            bad[name] = out.index[where].tolist()
+    if bad:
+        out.attrs["overflow"] = bad
+    if bad and warn:
+        label = "/".join(str(n) for n in out.index.names if n is not None) or "id"
+        shown = "; ".join(f"{name} of {label} {', '.join(map(str, ids[:10]))}{' ...' if len(ids) > 10 else ''}"
+                          for name, ids in bad.items())
+        warnings.warn(f"{analysis}: totals beyond the range of a double (|total| > 1.8e308, from amounts that "
+                      f"are most likely wrong): {shown}. They are reported as inf/nan and left out of shares and "
+                      "classes; the ids are in result.attrs['overflow']", TotalOverflowWarning, stacklevel=3)
+    return out

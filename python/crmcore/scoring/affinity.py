@@ -5,17 +5,20 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._args import _integer, _number
 from ._columns import Keys, column
 
 __all__ = ["frequent_itemsets", "product_affinity"]
 
 
 def _mine(lines: pd.DataFrame, order: str, product: str, min_support: float, max_len: int | None,
-          min_confidence: float) -> tuple[dict, Keys]:
+          min_confidence: float, where: str) -> tuple[dict, Keys]:
+    min_support = _number(min_support, where, "min_support", low=0, high=1, low_open=True)
+    max_len = 0 if max_len is None else _integer(max_len, where, "max_len", low=1, high=1000)
     known = column(lines, product, "product").notna().to_numpy()
     baskets = Keys(column(lines, order, "order")[known], "order_lines")
     items = Keys(column(lines, product, "product")[known], "order_lines")
-    r = _core.affinity(baskets.codes, items.codes, float(min_support), int(max_len or 0), float(min_confidence))
+    r = _core.affinity(baskets.codes, items.codes, min_support, max_len, float(min_confidence))
     return r, items
 
 
@@ -44,7 +47,8 @@ def frequent_itemsets(
     >>> frequent_itemsets(lines, min_support=0.5)["itemset"].tolist()
     [(10,), (20,), (10, 20)]
     """
-    r, items = _mine(lines, order, product, min_support, max_len, np.inf)
+    # No rules are wanted: an infinite confidence bar skips them.
+    r, items = _mine(lines, order, product, min_support, max_len, np.inf, "frequent_itemsets")
     sets = _sets(items, r["item"], r["offset"])
     out = pd.DataFrame(
         {
@@ -82,7 +86,8 @@ def product_affinity(
     >>> rules.loc[0, "antecedent"], rules.loc[0, "consequent"], float(rules.loc[0, "confidence"])
     ((20,), (10,), 1.0)
     """
-    r, items = _mine(lines, order, product, min_support, max_len, min_confidence)
+    min_confidence = _number(min_confidence, "product_affinity", "min_confidence", low=0, high=1)
+    r, items = _mine(lines, order, product, min_support, max_len, min_confidence, "product_affinity")
     out = pd.DataFrame(
         {
             "antecedent": pd.Series(_sets(items, r["antecedent"], r["antecedent_offset"]), dtype=object),

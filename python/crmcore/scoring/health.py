@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._args import _integer, _number, _weights
 from ._columns import NS_PER_HOUR, Keys, column, floats, times_ns
 from .lifecycle import rhythm
-from .rfm import rfm
+from .rfm import _rfm
 
 __all__ = ["DEFAULT_HEALTH_WEIGHTS", "churn_risk", "health", "loyalty", "satisfaction"]
 
+_LOYALTY_PARTS = ("tenure_score", "regularity", "repeat_score")
 DEFAULT_HEALTH_WEIGHTS = {"retention": 0.35, "loyalty": 0.2, "value": 0.2, "satisfaction": 0.15, "service": 0.1}
 _NAT = np.iinfo(np.int64).min
 
@@ -62,6 +64,8 @@ def satisfaction(
     >>> satisfaction(surveys=surveys)["nps"].tolist()
     [0.0, 100.0]
     """
+    detractor_max = _integer(detractor_max, "satisfaction", "detractor_max", low=0, high=9)
+    promoter_min = _integer(promoter_min, "satisfaction", "promoter_min", low=detractor_max + 1, high=10)
     parts = []
     attrs: dict[str, Any] = {}
     if tickets is not None:
@@ -151,6 +155,8 @@ def loyalty(
     >>> loyalty(tx)["loyalty"].round(2).tolist()
     [0.89, 0.0]
     """
+    tenure_full_days = _number(tenure_full_days, "loyalty", "tenure_full_days", low=0, low_open=True)
+    w = {c: 1.0 for c in _LOYALTY_PARTS} | _weights(weights, "loyalty", "weights", _LOYALTY_PARTS)
     r = rhythm(tx, customer, date, None, as_of)
     n = r["purchases"].to_numpy()
     cv = r["cv_gap"].to_numpy()
@@ -162,9 +168,9 @@ def loyalty(
         },
         index=r.index,
     )
-    w = {c: 1.0 for c in components.columns} | dict(weights or {})
     out = r[["purchases", "tenure_days", "mean_gap", "cv_gap"]].join(components)
     out["loyalty"] = _weighted(components, w)
+    out.attrs.update(r.attrs)  # the point and window of the rhythm read (a join drops them)
     return out
 
 
@@ -196,6 +202,8 @@ def churn_risk(
     >>> (churn_risk(tx, as_of="2024-02-15", prior_weight=0.5)["rhythm_risk"] > 0.9).tolist()
     [True, False]
     """
+    prior_weight = _number(prior_weight, "churn_risk", "prior_weight", low=0)
+    alive_weight = _number(alive_weight, "churn_risk", "alive_weight", low=0, high=1)
     r = rhythm(tx, customer, date, None, as_of)
     mean_gap = r["mean_gap"].to_numpy()
     cv = r["cv_gap"].to_numpy()
@@ -236,7 +244,8 @@ def health(
     weighted mean of the components a customer has (missing ones, e.g. no
     survey, are left out and the weights of the others rescaled); the
     ``<component>_points`` columns show what each adds to it. ``weights``
-    default to :data:`DEFAULT_HEALTH_WEIGHTS`.
+    default to :data:`DEFAULT_HEALTH_WEIGHTS`. A spend total beyond the range
+    of a double ranks as the largest (:class:`~crmcore.scoring.TotalOverflowWarning`).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [50.0, 60.0, 5.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2023-01-01"])})
@@ -244,10 +253,11 @@ def health(
     >>> bool(h.loc[1, "health"] > h.loc[2, "health"])
     True
     """
-    w = dict(DEFAULT_HEALTH_WEIGHTS) | dict(weights or {})
+    w = dict(DEFAULT_HEALTH_WEIGHTS) | _weights(weights, "health", "weights", DEFAULT_HEALTH_WEIGHTS)
     risk = churn_risk(tx, customer, date, as_of, p_alive)
     loyal = loyalty(tx, customer, date, as_of)
-    value = rfm(tx, customer, date, amount, as_of, bins=100)["m_score"]
+    spend = _rfm(tx, customer, date, amount, as_of, 100, None, "first", "health")
+    value = spend["m_score"]
     components = pd.DataFrame(
         {
             "retention": 1.0 - risk["churn_risk"],
@@ -275,4 +285,5 @@ def health(
     for j, c in enumerate(components.columns):
         out[c + "_points"] = 100 * np.nan_to_num(components[c].to_numpy()) * weight_row[j] / total
     out["health"] = 100 * score
+    out.attrs.update(spend.attrs)  # the point, the window and any overflowed spend
     return out

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import NS_PER_DAY, Keys, as_of_ns, column, floats, times_ns, timestamps, transactions
+from .._args import _integer, _invalid, _number
+from ._columns import (NS_PER_DAY, Keys, column, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
+                       times_ns, timestamps, transactions)
+from ._status import LOST, WON, _normalized, deal_outcome
 
 __all__ = ["BUYER_TYPES", "STAGES", "classify", "deal_quadrants", "deal_summary", "lifecycle", "rhythm"]
 
@@ -33,18 +36,24 @@ def rhythm(
     purchase to ``as_of``), ``mean_gap`` (mean days between consecutive
     purchases; NaN with one purchase) and ``cv_gap`` (their coefficient of
     variation, population std / mean; NaN with fewer than two gaps or when all
-    gaps are zero). ``as_of`` defaults to one day after the latest purchase;
-    later purchases are ignored.
+    gaps are zero). ``as_of`` defaults to the end of the data (midnight after
+    the latest purchase); later purchases are ignored; the point and window
+    are in ``result.attrs["as_of"]`` and ``["window"]``. An ``amount`` total beyond the range of a
+    double follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1], "amount": [1.0, 1.0, 1.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-31"])})
     >>> rhythm(tx).loc[1, ["mean_gap", "cv_gap"]].round(3).tolist()
     [15.0, 0.333]
     """
+    return _rhythm(tx, customer, date, amount, as_of, "rhythm")
+
+
+def _rhythm(tx, customer, date, amount, as_of, analysis: str) -> pd.DataFrame:
+    """:func:`rhythm`, naming ``analysis`` (the caller) in its overflow warning."""
     keys, ns, amt = transactions(tx, customer, date, amount)
-    cut = as_of_ns(as_of)
-    r = _core.purchase_rhythm(keys.codes, ns, amt, cut)
-    ref = cut if cut is not None else (int(r["last"].max()) + NS_PER_DAY if len(r["last"]) else 0)
+    ref = resolve_as_of(as_of, ns)
+    r = _core.purchase_rhythm(keys.codes, ns, amt, ref)
     out = pd.DataFrame(
         {
             "purchases": r["purchases"],
@@ -58,8 +67,8 @@ def rhythm(
         },
         index=keys.index(r["customer"], customer),
     )
-    out.attrs["as_of"] = pd.Timestamp(ref)
-    return out
+    stamp(out, ref, ns)
+    return flag_overflow(out, ["amount"], analysis) if amount is not None else out
 
 
 def _referral_counts(referrals: Any, index: pd.Index) -> np.ndarray:
@@ -107,7 +116,10 @@ def classify(
     >>> classify(tx)["buyer_type"].tolist()
     ['regular', 'one-time']
     """
-    out = rhythm(tx, customer, date, amount, as_of)
+    regular_min_purchases = _integer(regular_min_purchases, "classify", "regular_min_purchases", low=1)
+    regular_max_cv = _number(regular_max_cv, "classify", "regular_max_cv", low=0)
+    active_days = _number(active_days, "classify", "active_days", low=0)
+    out = _rhythm(tx, customer, date, amount, as_of, "classify")
     if customers is not None:
         out = out.reindex(out.index.union(pd.Index(customers.index, name=customer)))
         out["purchases"] = out["purchases"].fillna(0).astype(np.int64)
@@ -167,7 +179,12 @@ def lifecycle(
     >>> lifecycle(tx, customers=pd.Index([1, 2, 3]))["stage"].tolist()
     ['churned', 'new', 'prospect']
     """
-    out = rhythm(tx, customer, date, amount, as_of)
+    new_days, churn_days, at_risk_days, loyal_days = (
+        _number(value, "lifecycle", name, low=0) for name, value in
+        (("new_days", new_days), ("churn_days", churn_days), ("at_risk_days", at_risk_days), ("loyal_days", loyal_days)))
+    at_risk_factor = _number(at_risk_factor, "lifecycle", "at_risk_factor", low=0, low_open=True)
+    loyal_purchases = _integer(loyal_purchases, "lifecycle", "loyal_purchases", low=1)
+    out = _rhythm(tx, customer, date, amount, as_of, "lifecycle")
     if customers is not None:
         ids = customers.index if isinstance(customers, pd.DataFrame) else pd.Index(customers)
         out = out.reindex(out.index.union(pd.Index(ids, name=customer)))
@@ -221,41 +238,67 @@ def deal_quadrants(
     as_of: Any = None,
     important_amount: float | None = None,
     urgent_days: float = 30.0,
-    won_stages: Sequence[str] = ("won", "closed won", "closed_won"),
-    lost_stages: Sequence[str] = ("lost", "closed lost", "closed_lost"),
+    won_stages: Sequence[str] | None = None,
+    lost_stages: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Status of each deal and its importance / urgency quadrant.
+    """Status of each deal at ``as_of`` and its importance / urgency quadrant.
 
-    ``status`` is "won" or "lost" when the stage says so, "closed" when
-    ``closed_at`` is set otherwise, else "open". For open deals, ``important``
-    means amount >= ``important_amount`` (default: the median amount of the
-    open deals), ``urgent`` means expected to close within ``urgent_days`` of
-    ``as_of`` (default now) or already overdue; ``quadrant`` is "do first"
-    (both), "plan" (important only), "quick win" (urgent only) or "later".
-    Closed deals get no quadrant. Indexed like ``deals``.
+    ``status`` is "won" or "lost" when the stage says so (by
+    :data:`~crmcore.scoring.DEAL_STAGE`, or the ``won_stages`` /
+    ``lost_stages`` given), "closed" when ``closed_at`` is set otherwise, else
+    "open"; a deal whose ``closed_at`` is after ``as_of`` was still open then.
+    For open deals, ``important`` means amount >= ``important_amount``
+    (default: the median amount of the open deals), ``urgent`` means expected
+    to close within ``urgent_days`` of ``as_of`` or already overdue;
+    ``quadrant`` is "do first" (both), "plan" (important only), "quick win"
+    (urgent only) or "later". Closed deals get no quadrant. Indexed like
+    ``deals``.
+
+    ``as_of`` defaults to the end of the data, midnight after the latest
+    ``closed_at`` (the store's ``db.deal_quadrants`` uses the store's end of
+    data); urgency is never measured from today's clock, so an old data set
+    does not make every deal overdue. Without any ``closed_at``, give
+    ``as_of``. The point used is in ``result.attrs["as_of"]``.
 
     >>> deals = pd.DataFrame({"amount": [1000.0, 10.0], "stage": ["negotiating", "potential"],
     ...                       "expected_close": pd.to_datetime(["2024-01-10", "2024-06-01"])})
     >>> deal_quadrants(deals, as_of="2024-01-01")["quadrant"].tolist()
     ['do first', 'later']
     """
-    stages = column(deals, stage, "stage").astype("string").str.lower().str.strip()
-    closed = column(deals, closed_at, "closed_at").notna().to_numpy() if closed_at in deals.columns else False
-    won = stages.isin([s.lower() for s in won_stages]).fillna(False).to_numpy(dtype=bool)
-    lost = stages.isin([s.lower() for s in lost_stages]).fillna(False).to_numpy(dtype=bool)
+    urgent_days = _number(urgent_days, "deal_quadrants", "urgent_days", low=0)
+    if important_amount is not None:
+        important_amount = _number(important_amount, "deal_quadrants", "important_amount")
+    nat = np.iinfo(np.int64).min
+    closed_ns = times_ns(column(deals, closed_at, "closed_at"), "closed_at") if closed_at in deals.columns \
+        else np.full(len(deals), nat, dtype=np.int64)
+    if as_of is None and end_of_data(closed_ns) is None:
+        raise _invalid("deal_quadrants", "as_of", "must be given: no deal has a closed_at that places the end of "
+                       "the data, and today's clock would make an old data set all overdue")
+    now = resolve_as_of(as_of, closed_ns)
+    stages = column(deals, stage, "stage")
+    outcome = deal_outcome(stages)
+
+    def says(given: Sequence[str] | None, meaning: str) -> np.ndarray:
+        if given is None:  # the shared table
+            return outcome == meaning
+        return _normalized(stages).isin(_normalized(pd.Series(list(given)))).fillna(False).to_numpy(dtype=bool)
+
+    closed_later = (closed_ns != nat) & (closed_ns > now)
+    closed = (closed_ns != nat) & ~closed_later
+    won = says(won_stages, WON) & ~closed_later
+    lost = says(lost_stages, LOST) & ~closed_later
     status = np.select([won, lost, closed], ["won", "lost", "closed"], default="open")
     open_ = status == "open"
     value = floats(column(deals, amount, "amount"))
     threshold = np.nanmedian(value[open_]) if important_amount is None and open_.any() else important_amount
-    now = as_of_ns(as_of if as_of is not None else pd.Timestamp.now())
     due = times_ns(column(deals, expected_close, "expected_close"), "expected_close")
-    days_left = np.where(due == np.iinfo(np.int64).min, np.nan, (due - now) / NS_PER_DAY)
+    days_left = np.where(due == nat, np.nan, (due - now) / NS_PER_DAY)
     important = open_ & (value >= (threshold if threshold is not None else np.inf))
     urgent = open_ & (days_left <= urgent_days)
     quadrant = np.select(
         [~open_, important & urgent, important, urgent], [None, "do first", "plan", "quick win"], default="later"
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "status": status,
             "amount": value,
@@ -266,6 +309,7 @@ def deal_quadrants(
         },
         index=deals.index,
     )
+    return stamp(out, now)
 
 
 def deal_summary(
@@ -281,6 +325,8 @@ def deal_summary(
     ``probability``; a missing probability counts as 0), ``won_amount``,
     ``do_first`` (open deals both important and urgent) and ``win_rate``
     (won / (won + lost)). ``quadrant_args`` go to :func:`deal_quadrants`.
+    Amount totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> deals = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [100.0, 50.0, 70.0],
     ...                       "stage": ["won", "proposal", "lost"], "probability": [1.0, 0.5, 0.0],
@@ -310,4 +356,5 @@ def deal_summary(
     out = pd.DataFrame(dict(zip(columns, r["sum"])), index=keys.index(r["key"], customer))
     decided = out["won"] + out["lost"]
     out["win_rate"] = (out["won"] / decided).where(decided > 0)
-    return out
+    out.attrs.update(q.attrs)
+    return flag_overflow(out, ["pipeline", "weighted_pipeline", "won_amount"], "deal_summary")

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import Keys, column, floats, timestamps, transactions
+from .._args import _invalid, _number
+from ._columns import Keys, column, flag_overflow, floats, stamp, timestamps, upto
 
 __all__ = ["product_profit", "profit", "profit_by_period", "profit_tiers", "staff_performance"]
 
@@ -21,9 +22,40 @@ def _margin(profit: np.ndarray, revenue: np.ndarray) -> np.ndarray:
         return np.where(revenue != 0, profit / revenue, np.nan)
 
 
+def _difference(revenue: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """revenue - cost; inf - inf (both totals overflowed) is NaN without numpy's warning,
+    the overflow rule reports it."""
+    with np.errstate(invalid="ignore"):
+        return revenue - cost
+
+
+def _overall_margin(profit: np.ndarray, revenue: np.ndarray) -> float:
+    """Total profit / total revenue over the rows whose totals are finite.
+    The ratio does not change when both are scaled by the same power of two,
+    so they are summed scaled to at most 1: totals near the double range
+    cannot overflow it."""
+    finite = np.isfinite(profit) & np.isfinite(revenue)
+    top = float(np.abs(revenue[finite]).max()) if finite.any() else 0.0
+    if top == 0.0:
+        return np.nan
+    exponent = np.frexp(top)[1]
+    return float(np.ldexp(profit[finite], -exponent).sum() / np.ldexp(revenue[finite], -exponent).sum())
+
+
 def _sums(keys: Keys, columns: Sequence[np.ndarray], name: str) -> tuple[pd.Index, np.ndarray, list]:
     r = _core.group_stats(keys.codes, list(columns), False)
     return keys.index(r["key"], name), r["rows"], r["sum"]
+
+
+def _cutoffs(where: str, abc: Any) -> list:
+    """The ABC cut-offs: increasing shares in (0, 1]."""
+    try:
+        cutoffs = [float(c) for c in abc]
+    except (TypeError, ValueError):
+        raise _invalid(where, "abc", f"must be a list of increasing shares in (0, 1], got {abc!r}") from None
+    if any(not 0 < c <= 1 for c in cutoffs) or any(b <= a for a, b in zip(cutoffs, cutoffs[1:])):
+        raise _invalid(where, "abc", f"must be a list of increasing shares in (0, 1], got {abc!r}")
+    return cutoffs
 
 
 def _abc(values: np.ndarray, cutoffs: Sequence[float], labels: Sequence[str] | None = None) -> dict:
@@ -31,6 +63,7 @@ def _abc(values: np.ndarray, cutoffs: Sequence[float], labels: Sequence[str] | N
     if len(labels) != len(cutoffs) + 1:
         raise ValueError(f"{len(cutoffs)} cut-offs need {len(cutoffs) + 1} labels")
     r = _core.pareto_classes(np.ascontiguousarray(values, dtype=np.float64), [float(c) for c in cutoffs])
+    # A value that is not finite (an overflowed total) has class -1: missing.
     r["label"] = pd.Categorical.from_codes(r["cls"].astype(np.int64), categories=labels, ordered=True)
     return r
 
@@ -42,28 +75,33 @@ def profit(
     amount: str = "amount",
     cost: str = "cost",
     abc: Sequence[float] = (0.8, 0.95),
+    as_of: Any = None,
 ) -> pd.DataFrame:
-    """Each customer's profit contribution over their whole history.
+    """Each customer's profit contribution over their history up to ``as_of``.
 
     Returns, indexed by customer id: ``orders``, ``revenue``, ``cost``,
     ``profit`` (revenue - cost), ``margin`` (profit / revenue),
     ``first_purchase``, ``last_purchase``, ``share`` of the total positive
     profit, and the Pareto class ``abc``: A = the top customers making the
     first ``abc[0]`` (80%) of profit, B up to ``abc[1]`` (95%), C the rest
-    (and everyone with no positive profit).
+    (and everyone with no positive profit). ``as_of`` defaults to the end of
+    the data (midnight after the latest purchase); later purchases are left
+    out; the point and window are in ``result.attrs["as_of"]`` and
+    ``["window"]``. Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [10.0, 20.0, 5.0], "cost": [6.0, 12.0, 1.0]})
     >>> profit(tx)["profit"].tolist()
     [12.0, 4.0]
     """
-    keys, ns, amt = transactions(tx, customer, date, amount)
-    cst = floats(column(tx, cost, "cost"))
+    cutoffs = _cutoffs("profit", abc)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
     index, rows, (revenue, costs) = _sums(keys, [amt, cst], customer)
     spans = _core.purchase_rhythm(keys.codes, ns, None, None)
-    gain = revenue - costs
-    classes = _abc(gain, abc)
-    return pd.DataFrame(
+    gain = _difference(revenue, costs)
+    classes = _abc(gain, cutoffs)
+    out = pd.DataFrame(
         {
             "orders": rows,
             "revenue": revenue,
@@ -77,6 +115,7 @@ def profit(
         },
         index=index,
     )
+    return flag_overflow(stamp(out, cut, ns), ["revenue", "cost", "profit"], "profit")
 
 
 def profit_by_period(
@@ -86,35 +125,52 @@ def profit_by_period(
     amount: str = "amount",
     cost: str = "cost",
     freq: str = "Y",
+    as_of: Any = None,
 ) -> pd.DataFrame:
     """Profit contribution per customer and calendar period, with the change
     from the previous period.
 
     ``freq`` is "Y" (calendar years), "Q" or "M". Rows are indexed by
     (customer id, period) and run, for every customer, from the period of
-    their first purchase to the latest period in the data, so a period
-    without purchases shows as zero profit (and as a fall in ``change``).
-    ``change`` is profit minus the previous period's profit (NaN in a
-    customer's first period); ``pct_change`` divides it by the absolute
-    previous profit (NaN when that was zero).
+    their first purchase to the period holding ``as_of`` (default: the end of
+    the data, midnight after the latest purchase, so the latest period in the
+    data), so a period without purchases shows as zero profit (and as a fall
+    in ``change``); purchases after ``as_of`` are left out. ``change`` is
+    profit minus the previous period's profit (NaN in a customer's first
+    period); ``pct_change`` divides it by the absolute previous profit (NaN
+    when that was zero). The point and window are in ``result.attrs``.
+    Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1], "date": pd.to_datetime(["2023-05-01", "2024-02-01"]),
     ...                    "amount": [10.0, 30.0], "cost": [5.0, 10.0]})
     >>> profit_by_period(tx)["change"].tolist()
     [nan, 15.0]
     """
+    return _profit_by_period(tx, customer, date, amount, cost, freq, as_of, "profit_by_period")
+
+
+def _freq(freq: Any, analysis: str) -> str:
     try:
-        code = _FREQS[str(freq).upper()]
+        return _FREQS[str(freq).upper()]
     except KeyError:
-        raise ValueError(f"freq must be 'Y', 'Q' or 'M', not {freq!r}") from None
-    keys, ns, amt = transactions(tx, customer, date, amount)
-    r = _core.profit_by_period(keys.codes, ns, amt, floats(column(tx, cost, "cost")), code)
+        raise _invalid(analysis, "freq", f"must be 'Y', 'Q' or 'M', got {freq!r}") from None
+
+
+def _profit_by_period(tx, customer, date, amount, cost, freq, as_of, analysis: str) -> pd.DataFrame:
+    """:func:`profit_by_period`, naming ``analysis`` (the caller) in its overflow warning."""
+    code = _freq(freq, analysis)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    # The period holding the last instant up to as_of: with the default as_of
+    # (midnight after the last day) that is the last day's period.
+    last = pd.Timestamp(cut - 1).to_period(code).ordinal
+    r = _core.profit_by_period(keys.codes, ns, amt, cst, code, last)
     periods = pd.PeriodIndex.from_ordinals(r["period"], freq=code)
     index = pd.MultiIndex.from_arrays([keys.index(r["customer"], customer), periods], names=[customer, "period"])
     previous = r["profit"] - r["change"]
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(previous != 0, r["change"] / np.abs(previous), np.nan)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "orders": r["orders"],
             "revenue": r["revenue"],
@@ -126,6 +182,11 @@ def profit_by_period(
         },
         index=index,
     )
+    return flag_overflow(stamp(out, cut, ns), ["revenue", "cost", "profit"], analysis)
+
+
+# The trailing window profit_tiers ranks on, by freq: "last year" is the year before as_of.
+_SPAN = {"Y": pd.DateOffset(years=1), "Q": pd.DateOffset(months=3), "M": pd.DateOffset(months=1)}
 
 
 def profit_tiers(
@@ -139,38 +200,66 @@ def profit_tiers(
     abc: Sequence[float] = (0.8, 0.95),
     vip_top: float = 0.10,
     super_top: float = 0.01,
+    as_of: Any = None,
 ) -> pd.DataFrame:
-    """Tiers every customer by their profit contribution rate in one period
-    (by default the latest ``freq`` period in the data: last year's profit,
-    not the order count).
+    """Tiers every customer by their profit contribution rate over the last
+    year (or quarter, month: ``freq``) before ``as_of``: last year's profit,
+    not the order count.
 
-    Returns, indexed by customer id: ``profit`` in that period,
-    ``contribution`` (share of the period's total positive profit),
+    The window is the ``freq`` span that ends at ``as_of`` (default: the end
+    of the data, midnight after the latest purchase): (as_of - 1 year,
+    as_of] for "Y". It always covers a whole year of trade, so one order
+    dated after the rest cannot move the tiers onto an almost empty calendar
+    period. ``period`` (e.g. "2024") tiers a calendar period instead (up to
+    ``as_of`` when that falls inside it). Every customer who bought up to
+    the end of the window is tiered, with zero profit when silent in it.
+
+    Returns, indexed by customer id: ``profit`` in the window,
+    ``contribution`` (share of the window's total positive profit),
     ``cum_contribution``, ``rank`` (1 = largest profit; equal profits by
     ascending id), ``abc`` (A = the top customers making ``abc[0]`` = 80% of
     the profit, B up to 95%, C the rest and all without positive profit) and
     ``tier``: "super" for the top ``super_top`` (1%) of customers, "VIP" for
     the rest of the top ``vip_top`` (10%), "normal" otherwise; only customers
-    with positive profit can be super or VIP. The period is in
-    ``result.attrs["period"]``.
+    with positive profit can be super or VIP. ``result.attrs["window"]``
+    holds the window's (start, end), ``["as_of"]`` the point and
+    ``["period"]`` the calendar period when one was given. A profit beyond
+    the range of a double follows the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning` (no class, no tier).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]})
     >>> profit_tiers(tx, vip_top=0.5, super_top=0.2)["tier"].tolist()
     ['super', 'VIP', 'normal']
     """
-    per = profit_by_period(tx, customer, date, amount, cost, freq)
-    periods = per.index.get_level_values("period")
-    chosen = periods.max() if period is None else pd.Period(period, freq=periods.freq)
-    # Every customer seen up to the chosen period has a row for it (the
-    # periods are dense), with zero profit when they did not buy.
-    last = per[periods == chosen]
-    gain = last["profit"].to_numpy()
-    classes = _abc(gain, abc)
+    cutoffs = _cutoffs("profit_tiers", abc)
+    code = _freq(freq, "profit_tiers")
+    vip_top = _number(vip_top, "profit_tiers", "vip_top", low=0, high=1)
+    super_top = _number(super_top, "profit_tiers", "super_top", low=0, high=vip_top)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    end = pd.Timestamp(cut)
+    if period is None:
+        chosen, start = None, end - _SPAN[code]
+        inside = ns > start.value
+    else:
+        try:
+            chosen = pd.Period(period, freq=code)
+        except (ValueError, TypeError) as e:
+            raise _invalid("profit_tiers", "period", f"{period!r} is not a {freq} period: {e}") from None
+        # The period's last nanosecond (end_time stops at microseconds), or as_of inside it.
+        start, end = chosen.start_time, min(end, pd.Timestamp((chosen + 1).start_time.value - 1))
+        inside = (ns >= start.value) & (ns <= end.value)
+    seen = ns <= end.value
+    # Everyone seen by the end of the window, with the profit made inside it (0 when silent).
+    with np.errstate(invalid="ignore"):
+        gain_rows = np.where(inside, _difference(amt, cst), 0.0)
+    index, _, (gain,) = _sums(keys.subset(seen), [gain_rows[seen]], customer)
+    classes = _abc(gain, cutoffs)
     n = len(gain)
     rank = classes["rank"]
     positive = gain > 0
     tier = np.where(positive & (rank <= np.ceil(super_top * n)), 2, np.where(positive & (rank <= np.ceil(vip_top * n)), 1, 0))
+    tier[classes["cls"] < 0] = -1  # an overflowed profit has no class and no tier
     out = pd.DataFrame(
         {
             "profit": gain,
@@ -180,10 +269,12 @@ def profit_tiers(
             "abc": classes["label"],
             "tier": pd.Categorical.from_codes(tier, categories=["normal", "VIP", "super"], ordered=True),
         },
-        index=last.index.get_level_values(0),
+        index=index,
     )
+    stamp(out, cut)
+    out.attrs["window"] = (start, end)
     out.attrs["period"] = chosen
-    return out
+    return flag_overflow(out, ["profit"], "profit_tiers")
 
 
 def product_profit(
@@ -204,12 +295,15 @@ def product_profit(
     ``margin`` (profit rate = profit / revenue), ``share`` of total positive
     profit and ``abc`` class; lines whose cost stays unknown count in
     ``revenue`` but are left out of ``cost``, ``profit`` and ``margin``.
+    Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> lines = pd.DataFrame({"product_id": [7, 7, 8], "quantity": [1.0, 2.0, 1.0],
     ...                       "unit_price": [10.0, 10.0, 50.0], "unit_cost": [4.0, 4.0, 45.0]})
     >>> product_profit(lines)["margin"].round(2).tolist()
     [0.6, 0.1]
     """
+    cutoffs = _cutoffs("product_profit", abc)
     keys = Keys(column(lines, product, "product"), "order_lines")
     qty = floats(column(lines, quantity, "quantity"))
     unit_price = floats(column(lines, price, "price"))
@@ -217,15 +311,16 @@ def product_profit(
     if products is not None and "unit_cost" in products.columns:
         fallback = floats(pd.Series(column(lines, product, "product")).map(products["unit_cost"]))
         unit_cost = np.where(np.isnan(unit_cost), fallback, unit_cost)
-    revenue_line = qty * unit_price
+    with np.errstate(over="ignore"):  # a line beyond the double range: inf, reported by the overflow rule
+        revenue_line = qty * unit_price
+        cost_line = qty * unit_cost
     known = ~np.isnan(unit_cost)
-    cost_line = qty * unit_cost
     index, rows, (q, revenue, known_revenue, costs) = _sums(
         keys, [qty, revenue_line, np.where(known, revenue_line, np.nan), cost_line], product
     )
-    gain = known_revenue - costs
-    classes = _abc(np.nan_to_num(gain), abc)
-    return pd.DataFrame(
+    gain = _difference(known_revenue, costs)
+    classes = _abc(gain, cutoffs)
+    out = pd.DataFrame(
         {
             "lines": rows,
             "quantity": q,
@@ -238,6 +333,7 @@ def product_profit(
         },
         index=index,
     )
+    return flag_overflow(out, ["quantity", "revenue", "cost", "profit"], "product_profit")
 
 
 def staff_performance(
@@ -254,6 +350,9 @@ def staff_performance(
     colleagues' sales), ``weighted_sales`` (revenue x margin_index: sales
     counted at what they earn, so a high-revenue low-margin seller does not
     outrank a profitable one) and ``rank`` by weighted sales (1 = best).
+    Totals beyond the range of a double follow the rule of
+    :class:`~crmcore.scoring.TotalOverflowWarning`; the overall margin is of
+    the other staff members' sales.
 
     >>> orders = pd.DataFrame({"staff_id": [1, 1, 2], "amount": [100.0, 100.0, 150.0],
     ...                        "cost": [90.0, 90.0, 75.0]})
@@ -267,15 +366,16 @@ def staff_performance(
     index, rows, (revenue, costs) = _sums(
         keys, [floats(column(orders, amount, "amount")), floats(column(orders, cost, "cost"))], staff
     )
-    gain = revenue - costs
+    gain = _difference(revenue, costs)
     margin = _margin(gain, revenue)
-    overall = gain.sum() / revenue.sum() if revenue.sum() else np.nan
+    overall = _overall_margin(gain, revenue)
     margin_index = margin / overall if overall else np.full_like(margin, np.nan)
-    weighted = revenue * margin_index
+    with np.errstate(invalid="ignore"):  # inf x 0 for an overflowed revenue: NaN, flagged below
+        weighted = revenue * margin_index
     order = np.argsort(-np.nan_to_num(weighted, nan=-np.inf), kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "orders": rows,
             "revenue": revenue,
@@ -288,3 +388,4 @@ def staff_performance(
         },
         index=index,
     )
+    return flag_overflow(out, ["revenue", "cost", "profit"], "staff_performance")

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import as_of_ns, timestamps, transactions
+from .._args import _integer, _invalid
+from ._columns import flag_overflow, resolve_as_of, stamp, timestamps, transactions
 
 __all__ = ["DEFAULT_SEGMENTS", "rfm", "segment"]
 
@@ -41,6 +42,7 @@ def segment(r_score: Any, f_score: Any, bins: int = 5, segments: Sequence | None
     >>> list(segment([5, 1], [5, 1]))
     ['champions', 'lost']
     """
+    bins = _integer(bins, "segment", "bins", low=1, high=100)
     r = np.asarray(r_score, dtype=np.int32)
     f = np.asarray(f_score, dtype=np.int32)
     if segments is None:
@@ -86,9 +88,11 @@ def rfm(
     ``last_purchase``, ``r_score``, ``f_score``, ``m_score`` (1..bins, higher
     is better: recent, frequent, big spenders) and ``segment``.
 
-    ``as_of`` defaults to one day after the latest purchase (so the latest
-    buyers have recency 1); purchases after ``as_of`` are ignored. The value
-    used is in ``result.attrs["as_of"]``.
+    ``as_of`` defaults to the end of the data, midnight after the latest
+    purchase (for whole-day dates one day after it, so the latest buyers have
+    recency 1); purchases after ``as_of`` are ignored. The point and the
+    window of purchases read are in ``result.attrs["as_of"]`` and
+    ``result.attrs["window"]``.
 
     Scores are quantile bins of a rank. With ``ties="first"`` (default)
     customers are ranked from worst to best value and equal values by
@@ -98,15 +102,25 @@ def rfm(
     With ``ties="min"`` every customer of a run of equal values gets the score
     of the run's first (lowest-ranked) member, so equal values always share a
     score (bins may then be uneven). ``segments`` is the grid of
-    :func:`segment`.
+    :func:`segment`. A ``monetary`` total beyond the range of a double
+    follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [10.0, 5.0, 40.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"])})
     >>> rfm(tx)[["recency", "frequency", "monetary"]].to_dict("index")[1]
     {'recency': 1.0, 'frequency': 2, 'monetary': 15.0}
     """
+    return _rfm(tx, customer, date, amount, as_of, bins, segments, ties, "rfm")
+
+
+def _rfm(tx, customer, date, amount, as_of, bins, segments, ties, analysis: str) -> pd.DataFrame:
+    """:func:`rfm`, naming ``analysis`` (the caller) in its overflow warning."""
+    bins = _integer(bins, analysis, "bins", low=1, high=100)
+    if ties not in ("first", "min"):
+        raise _invalid(analysis, "ties", f"must be 'first' or 'min', got {ties!r}")
     keys, ns, amt = transactions(tx, customer, date, amount)
-    r = _core.rfm(keys.codes, ns, amt, as_of_ns(as_of), int(bins), ties)
+    cut = resolve_as_of(as_of, ns)
+    r = _core.rfm(keys.codes, ns, amt, cut, bins, ties)
     out = pd.DataFrame(
         {
             "recency": r["recency"],
@@ -120,5 +134,4 @@ def rfm(
         index=keys.index(r["customer"]),
     )
     out["segment"] = segment(out["r_score"].to_numpy(), out["f_score"].to_numpy(), bins, segments)
-    out.attrs["as_of"] = pd.Timestamp(r["as_of"])
-    return out
+    return flag_overflow(stamp(out, cut, ns), ["monetary"], analysis)

@@ -23,13 +23,14 @@ struct Field {
   std::string name;
   FieldType type = FieldType::Text;
   bool required = false;
-  std::string ref_kind;              // for Ref
-  std::vector<std::string> choices;  // allowed values of a Text field (empty: any)
+  std::string ref_kind = {};         // for Ref
+  std::vector<std::string> choices = {};  // allowed values of a Text field (empty: any)
   double min = 0, max = 0;           // allowed range of a number when min < max
-  std::string default_value;         // applied when the value is missing ("" = none)
+  std::string default_value = {};    // applied when the value is missing ("" = none)
   Lookup lookup = Lookup::None;
   bool unique = false;
-  std::string differs_from;          // a field of the same kind this one may not equal (a link's ends)
+  std::string differs_from = {};     // a field of the same kind this one may not equal (a link's ends)
+  int since_version = 1;             // the schema version that added the field (a migration adds it to older files)
 };
 
 struct Kind {
@@ -40,6 +41,12 @@ struct Kind {
 
   const Field* field(const std::string& name) const;
 };
+
+// Every kind ends with these two fields: the record's key in the system it
+// came from, unique per kind when given, so that importing the same export
+// again updates the records instead of adding them twice.
+inline constexpr const char* kExternalSource = "external_source";
+inline constexpr const char* kExternalId = "external_id";
 
 // Every record has these besides its own fields.
 inline constexpr const char* kTagsColumn = "tags";

@@ -30,11 +30,15 @@ struct RowError {
 struct WriteResult {
   std::vector<int64_t> ids;      // one per input row; -1 where a row was skipped
   std::vector<RowError> errors;  // the skipped rows (OnError::Skip only)
+  std::vector<uint8_t> updated;  // upserts: 1 where the row updated an existing record
 };
 
 using Progress = std::function<void(size_t done, size_t total)>;
 
-enum class WriteOp { Insert, Update, Delete };
+// Upsert: rows whose key names a record update it, the others are inserted;
+// Update: every row must name a record.
+// Merge: records folded into one; Unmerge: a merge undone.
+enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Merge, Unmerge };
 
 // What a write is about to do; hooks see it before anything is written.
 struct WriteRequest {
@@ -44,6 +48,12 @@ struct WriteRequest {
   std::vector<int64_t> ids;  // the records (update, delete)
   OnError on_error = OnError::Raise;
   const Progress* progress = nullptr;
+  std::vector<std::string> key = {};  // Upsert, UpdateRows: the fields ("id" among them) that name a row's record
+  bool cascade = false;          // Delete: also delete the records that refer to these, instead of refusing
+  // Merge (ids: the kept record, then the others): fields whose value is
+  // taken from a given record rather than by the default rule.
+  std::vector<std::pair<std::string, int64_t>> prefer = {};
+  int64_t merge_id = -1;  // Unmerge: the merge to undo
 };
 
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
@@ -63,10 +73,37 @@ class Store {
   // and reason; the store is unchanged), or the good rows only (Skip).
   WriteResult insert(const std::string& kind, const Table& table, OnError on_error = OnError::Raise,
                      const Progress& progress = {});
+  // Writes each row of `table` to the record its `key` names (fields of the
+  // kind, or "id"): rows naming none are inserted when `insert_missing`,
+  // and are errors otherwise. Only the given columns of an existing record
+  // change (a missing value clears its field). Rows whose key names several
+  // records, or the same record as an earlier row, are errors. All or
+  // nothing, or the good rows only, as insert.
+  WriteResult upsert(const std::string& kind, const Table& table, const std::vector<std::string>& key,
+                     bool insert_missing, OnError on_error = OnError::Raise, const Progress& progress = {});
+  // Folds the records `others` of `kind` into `keep`, in one transaction:
+  // every reference to them, in every kind, moves to `keep` (link records
+  // that would repeat one of keep's, or join keep to itself, go); keep's
+  // empty fields take the others' values (the first that has one), phones,
+  // e-mails, tags and custom fields are united, and `prefer` names fields
+  // whose value comes from a given record; then the others are deleted.
+  // Everything needed to undo it is kept; returns the merge's number.
+  int64_t merge(const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+                const std::vector<std::pair<std::string, int64_t>>& prefer = {});
+  // Undoes a merge: the merged records come back with their ids, references
+  // that still point at the kept record return to them, and the kept
+  // record's fields are as they were before.
+  void unmerge(int64_t merge_id);
+  // The merges: merge, at, kind, keep_id, merged_ids (text), undone_at.
+  Table merges() const;
   // Sets the given fields of one record.
   void update(const std::string& kind, int64_t id, const Table& fields);
   // Deletes one record (and the links that end at it).
   void remove(const std::string& kind, int64_t id);
+  // Deletes records in one transaction. A record that others refer to is
+  // refused, or with `cascade` deleted together with them (recursively);
+  // every removed row has its audit entry.
+  void remove_many(const std::string& kind, const std::vector<int64_t>& ids, bool cascade);
 
   // All records of a kind (or those with the given ids, in that order) as
   // columns: id, the kind's fields, tags, custom, created_at, updated_at.
@@ -147,8 +184,17 @@ class Store {
   std::function<std::vector<int64_t>(Lookup, const std::string&)> contact_lookup(const Kind& kind) const;
   int64_t count_locked(const std::string& table) const;
   WriteResult write(const WriteRequest& request);
-  void insert_rows(const WriteRequest& request, WriteResult& result);
+  // Inserts the rows of the request's table (those listed in `only`, if given).
+  void insert_rows(const WriteRequest& request, WriteResult& result, const std::vector<size_t>* only = nullptr);
+  void upsert_rows(const WriteRequest& request, WriteResult& result);
+  // Writes the given columns of `rows` of the request's table to the records
+  // `target[row]`.
+  void update_existing(const WriteRequest& request, const std::vector<const Column*>& columns,
+                       const std::vector<size_t>& rows, const std::vector<int64_t>& target, WriteResult& result);
   void update_row(const WriteRequest& request);
+  void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id);
+  int64_t merge_records(const WriteRequest& request);
+  void unmerge_records(const WriteRequest& request);
   void end_transaction(const char* how);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids
@@ -163,6 +209,6 @@ class Store {
   int transaction_depth_ = 0;
 };
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 }  // namespace crmcore::records

@@ -3,6 +3,7 @@
 // general-purpose group-by: ids are factorized to dense codes numbered in
 // ascending key order, so every per-customer result comes out sorted by id.
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -89,7 +90,11 @@ struct KahanSum {
     const double y = v - comp;
     const double t = sum + y;
     comp = (t - sum) - y;
-    if (comp != comp) comp = 0.0;  // inf - inf: keep the sum's own inf/NaN
+    // Once the sum has left the double range (or an inf came in) the
+    // compensation is inf or NaN; dropping it keeps the sum's own inf instead
+    // of turning the next addition into inf - inf = NaN. Finite sums never
+    // take this branch.
+    if (!std::isfinite(comp)) comp = 0.0;
     sum = t;
   }
 };

@@ -14,7 +14,7 @@ namespace crmcore::scoring {
 // rank, i.e. max(1, ceil((rank-1) * bins / (n-1))) for ranks 1..n, exactly
 // pandas' qcut(values.rank(method="first"), bins). With Min, every customer
 // of a run of equal values gets the score of the run's first member, so equal
-// values always share a score.
+// values always share a score. NaN (no order) ranks worst.
 enum class Ties { First, Min };
 
 std::vector<int8_t> quantile_scores(const double* value, size_t n, int bins, bool higher_is_better,

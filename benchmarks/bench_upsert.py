@@ -1,0 +1,111 @@
+"""Upsert: re-importing an export whose rows are half known, half new.
+
+A store holds N customers with external keys; an export of N rows arrives in
+which half the keys exist (their region and phone changed) and half are new.
+Three ways to write it, each into a fresh copy of the same prepared file:
+
+- crmcore's ``db.import_frame(..., mode="upsert")`` (validated, phones
+  re-normalized, every update audited),
+- Python's ``sqlite3`` ``executemany`` with ``INSERT ... ON CONFLICT DO
+  UPDATE`` on the same key (no validation, lookups or audit),
+- crmcore's plain insert of the same number of new rows, the yardstick the
+  issue sets (goal: an upsert within 2x of it).
+
+Run:
+
+    python benchmarks/bench_upsert.py [--rows 1000000] [--repeat 3]
+"""
+import argparse
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+import crmcore as crm
+
+
+def export(n, start, seed):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "external_source": "erp",
+        "external_id": [f"C{i:08d}" for i in range(start, start + n)],
+        "name": [f"customer {i}" for i in range(start, start + n)],
+        "region": rng.choice(["East", "West", "North", "South"], n),
+        "phone": [f"138{i:08d}" for i in range(start, start + n)],
+    })
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    n = args.rows
+    with tempfile.TemporaryDirectory() as workdir:
+        base = os.path.join(workdir, "base.crm")
+        with crm.open(base) as db:
+            db.import_frame("customers", export(n, 0, seed=1), progress=False)
+        incoming = export(n, n // 2, seed=2)  # the first half known, the second new
+        fresh_rows = export(n, 2 * n, seed=3)
+
+        def fresh():
+            path = os.path.join(workdir, "run.crm")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+            shutil.copy(base, path)
+            return path
+
+        def crmcore_upsert():
+            with crm.open(fresh()) as db:
+                seconds = timed(lambda: db.import_frame("customers", incoming, mode="upsert", progress=False))
+                assert db.count("customers") == n + n - n // 2
+            return seconds
+
+        def crmcore_insert():
+            with crm.open(fresh()) as db:
+                return timed(lambda: db.import_frame("customers", fresh_rows, progress=False))
+
+        def executemany_on_conflict():
+            con = sqlite3.connect(fresh(), isolation_level=None)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+                con.execute("PRAGMA " + pragma)
+            next_id = con.execute("SELECT next FROM id_sequence").fetchone()[0]
+            cols = ["external_source", "external_id", "name", "region", "phone"]
+
+            def run():
+                ids = range(next_id, next_id + n)
+                con.execute("BEGIN")
+                con.executemany(
+                    "INSERT INTO customers(id, external_source, external_id, name, region, phone, created_at,"
+                    " updated_at) VALUES(?,?,?,?,?,?,0,0) ON CONFLICT(ifnull(external_source, ''), external_id)"
+                    " WHERE external_id IS NOT NULL DO UPDATE SET name=excluded.name, region=excluded.region,"
+                    " phone=excluded.phone", zip(ids, *(incoming[c].tolist() for c in cols)))
+                con.execute("COMMIT")
+            seconds = timed(run)
+            assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == n + n - n // 2
+            con.close()
+            return seconds
+
+        results = {}
+        for name, fn in (("crmcore upsert", crmcore_upsert), ("crmcore insert (same rows, all new)", crmcore_insert),
+                         ("sqlite3 executemany ON CONFLICT", executemany_on_conflict)):
+            results[name] = min(fn() for _ in range(args.repeat))
+        upsert = results["crmcore upsert"]
+        print(f"{n:,} rows, {n - n // 2:,} of them known: best of {args.repeat}")
+        for name, seconds in results.items():
+            print(f"  {name:38s} {seconds:8.3f} s   {seconds / upsert:5.2f}x crmcore upsert's time")
+
+
+if __name__ == "__main__":
+    main()

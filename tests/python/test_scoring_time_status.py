@@ -1,0 +1,264 @@
+"""One rule for time and status (issue 13, item 1).
+
+Every analysis defaults ``as_of`` to the same point (the end of the data),
+reads nothing after it, reports the point and window in ``result.attrs``,
+and counts the same orders as purchases (statuses in any language). The
+references here are plain pandas on the stored orders, with the statuses
+written out by hand, not crmcore's table.
+"""
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+from crmcore import scoring
+from crmcore.scoring import _status
+
+DAY = pd.Timedelta(days=1)
+# The reference's own reading of the statuses used below.
+NOT_PURCHASE = {"cancelled", "returned", "已取消", "退货", "已退货", "Refunded", "void"}
+
+
+def reference_purchases(db, as_of):
+    orders = db.frame("orders")
+    return orders[~orders["status"].isin(NOT_PURCHASE) & (orders["ordered_at"] <= as_of)]
+
+
+@pytest.fixture(scope="module")
+def store():
+    """The synthetic store, with some orders relabelled in Chinese and other spellings."""
+    db = crm.open(":memory:")
+    crm.datasets.load(db, crm.datasets.synthetic(400, seed=7))
+    orders = db.frame("orders", columns=["status"])
+    relabel = {"cancelled": ["已取消", "void"], "returned": ["退货", "已退货", "Refunded"], "completed": ["已完成"]}
+    for old, new in relabel.items():
+        ids = orders.index[orders["status"] == old][: 3 * len(new)]
+        for k, oid in enumerate(ids):
+            db.update("orders", int(oid), status=new[k % len(new)])
+    return db
+
+
+# ---------------------------------------------------------------- the status table
+
+
+def test_status_table_reads_labels_in_any_language_and_spelling():
+    labels = ["completed", "Completed ", "已完成", "pending", None, "something else", "cancelled", "CANCELED",
+              "已取消", "作废", "void", "returned", "退货", "已退货", "退貨", "refunded", "Refunded"]
+    assert _status.order_meaning(labels).tolist() == ["purchase"] * 6 + ["cancelled"] * 5 + ["returned"] * 6
+    stages = ["won", "Closed_Won", "closed-won", "已成交", "lost", "Closed Lost", "丢单", "proposal", "洽谈", None]
+    assert _status.deal_outcome(stages).tolist() == ["won"] * 4 + ["lost"] * 3 + ["open"] * 3
+    assert doctest.testmod(_status, extraglobs={"pd": pd}).failed == 0
+
+
+def test_a_label_added_to_the_table_changes_every_analysis():
+    db = crm.open(":memory:")
+    a, b = db.add("customers", name="A"), db.add("customers", name="B")
+    db.link(a, b, "subsidiary_of")
+    db.add("orders", customer_id=a, ordered_at="2024-01-02", amount=10.0, cost=1.0)
+    db.add("orders", customer_id=a, ordered_at="2024-01-03", amount=20.0, cost=1.0, status="storno")
+    assert db.rfm().loc[a, "monetary"] == 30.0
+    scoring.ORDER_STATUS["storno"] = "cancelled"
+    try:
+        assert db.rfm().loc[a, "monetary"] == 10.0
+        assert db.profit().loc[a, "revenue"] == 10.0
+        assert db.hierarchy_rollup().loc[b, "total"] == 10.0
+        assert db.classify().loc[a, "purchases"] == 1
+    finally:
+        del scoring.ORDER_STATUS["storno"]
+
+
+# ---------------------------------------------------------------- the traps of issue 13
+
+
+def test_cancelled_in_chinese_is_not_a_purchase_in_rfm():
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Wang")
+    db.add("orders", customer_id=c, ordered_at="2024-05-01", amount=100.0)
+    db.add("orders", customer_id=c, ordered_at="2024-05-02", amount=900.0, status="已取消")
+    db.add("orders", customer_id=c, ordered_at="2024-05-03", amount=50.0, status="退货")
+    got = db.rfm()
+    assert got.loc[c, "frequency"] == 1 and got.loc[c, "monetary"] == 100.0
+    assert got.attrs["excluded_orders"] == {"cancelled": 1, "returned": 1}
+    # as_of is still the end of the data: the cancelled and returned orders happened.
+    assert got.attrs["as_of"] == pd.Timestamp("2024-05-04")
+
+
+def test_hierarchy_rollup_leaves_out_returned_orders_as_profit_does():
+    db = crm.open(":memory:")
+    group, branch = db.add("customers", name="Group"), db.add("customers", name="Branch")
+    db.link(branch, group, "subsidiary_of")
+    for amount, status in ((100.0, "completed"), (40.0, "returned"), (30.0, "退货"), (20.0, "refunded")):
+        db.add("orders", customer_id=branch, ordered_at="2024-02-01", amount=amount, cost=0.0, status=status)
+    roll, prof = db.hierarchy_rollup(), db.profit()
+    assert roll.loc[branch, "own"] == prof.loc[branch, "revenue"] == 100.0
+    assert roll.loc[group, "total"] == 100.0
+    assert roll.index.name == prof.index.name == "customer_id"
+
+
+def test_product_affinity_does_not_mine_cancelled_or_returned_orders():
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Li")
+    tea, cup, pot = (db.add("products", sku=s, name=s) for s in ("TEA", "CUP", "POT"))
+    baskets = [([tea], "completed"), ([tea, cup], "completed"), ([cup, pot], "已取消"), ([cup, pot], "returned"),
+               ([cup, pot], "cancelled")]
+    for items, status in baskets:
+        oid = db.add("orders", customer_id=c, ordered_at="2024-03-01", amount=5.0, status=status)
+        for p in items:
+            db.add("order_lines", order_id=oid, product_id=p, quantity=1.0, unit_price=1.0)
+    rules = db.product_affinity(min_support=0.1)
+    # Only the two purchases are baskets: cup-pot never sold together, and tea is in both.
+    assert rules.attrs["baskets"] == 2
+    assert set(rules["antecedent"]) | set(rules["consequent"]) == {(tea,), (cup,)}
+    assert db.product_profit().loc[cup, "lines"] == 1  # the same lines for the profit of products
+    assert pot not in db.product_profit().index
+
+
+def test_profit_tiers_are_not_wrecked_by_one_late_order():
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(3)
+    ids = [db.add("customers", name=f"C{i}") for i in range(200)]
+    frame = pd.DataFrame({"customer_id": rng.choice(ids, 3000),
+                          "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366, 3000), "D"),
+                          "amount": rng.integers(10, 500, 3000).astype(float)})
+    frame["cost"] = frame["amount"] * 0.6
+    db.import_frame("orders", frame)
+    before = db.profit_tiers()
+    db.add("orders", customer_id=ids[0], ordered_at="2025-02-01", amount=50.0, cost=30.0)
+    after = db.profit_tiers()
+    n = len(after)
+    counts = after["tier"].value_counts()
+    # 1% super and 10% VIP of 200 customers, as before the late order (the year before as_of
+    # still covers 2024 but February), not one super and no VIP on the late order's year.
+    assert counts["super"] == np.ceil(0.01 * n) and counts["VIP"] == np.ceil(0.10 * n) - np.ceil(0.01 * n)
+    assert counts.equals(before["tier"].value_counts())
+    assert after.attrs["window"] == (pd.Timestamp("2024-02-02"), pd.Timestamp("2025-02-02"))
+    # The window's profit, by pandas.
+    orders = db.frame("orders")
+    inside = orders[(orders["ordered_at"] > pd.Timestamp("2024-02-02")) & (orders["ordered_at"] <= pd.Timestamp("2025-02-02"))]
+    want = (inside["amount"] - inside["cost"]).groupby(inside["customer_id"]).sum().reindex(after.index, fill_value=0.0)
+    np.testing.assert_allclose(after["profit"], want, rtol=1e-12)
+
+
+def test_deal_quadrants_measure_urgency_from_the_data_not_the_clock():
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Zhao")
+    db.add("orders", customer_id=c, ordered_at="2019-12-31", amount=10.0)  # the data ends in 2019
+    dates = ["2020-01-10", "2020-01-15", "2020-05-01", "2020-09-01"]
+    for amount, due in zip([5000.0, 10.0, 8000.0, 20.0], dates):
+        db.add("deals", customer_id=c, stage="negotiating", amount=amount, expected_close=due)
+    q = db.deal_quadrants()
+    assert q.attrs["as_of"] == db.default_as_of() == pd.Timestamp("2020-01-01")
+    assert q["quadrant"].astype(str).tolist() == ["do first", "quick win", "plan", "later"]
+    assert q["days_to_close"].tolist() == [9.0, 14.0, 121.0, 244.0]
+    # The pure function has no clock either: without a closed deal it asks for as_of.
+    with pytest.raises(crm.ValidationError, match="as_of"):
+        scoring.deal_quadrants(db.frame("deals"))
+
+
+def test_deal_closed_after_as_of_was_open_then():
+    deals = pd.DataFrame({"amount": [100.0, 100.0], "stage": ["won", "lost"],
+                          "expected_close": pd.to_datetime(["2024-02-01", "2024-02-01"]),
+                          "closed_at": pd.to_datetime(["2024-03-01", "2024-01-05"])})
+    q = scoring.deal_quadrants(deals, as_of="2024-01-20")
+    assert q["status"].tolist() == ["open", "lost"]
+    assert scoring.deal_quadrants(deals)["status"].tolist() == ["won", "lost"]  # as_of: after the last close
+
+
+def test_the_default_point_is_midnight_after_the_latest_activity():
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Sun")
+    db.add("orders", customer_id=c, ordered_at="2024-03-05 14:30", amount=1.0, status="cancelled")
+    assert db.default_as_of() == pd.Timestamp("2024-03-06")
+    d = db.add("deals", customer_id=c, stage="lost", closed_at="2024-04-01 09:00")
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    db.add("deal_stages", deal_id=d, stage="negotiating", changed_at="2024-04-03 23:59")
+    assert db.default_as_of() == pd.Timestamp("2024-04-04")
+
+
+# ---------------------------------------------------------------- every analysis agrees
+
+
+def run_all(db, as_of=None):
+    kw = {} if as_of is None else {"as_of": as_of}
+    some = int(db.frame("customers", columns=[]).index[0])
+    return {
+        "rfm": db.rfm(**kw), "profit": db.profit(**kw), "profit_by_period": db.profit_by_period("Q", **kw),
+        "profit_tiers": db.profit_tiers(**kw), "product_profit": db.product_profit(**kw),
+        "staff_performance": db.staff_performance(**kw), "classify": db.classify(**kw),
+        "lifecycle": db.lifecycle(**kw), "deal_quadrants": db.deal_quadrants(**kw),
+        "deal_summary": db.deal_summary(**kw), "satisfaction": db.satisfaction(**kw), "loyalty": db.loyalty(**kw),
+        "churn_risk": db.churn_risk(**kw), "health": db.health(**kw),
+        # A small penalty keeps the fit on a short early history converging; this test is about time.
+        "lifetime_value": db.lifetime_value(penalizer_coef=0.001, **kw),
+        "product_affinity": db.product_affinity(min_support=0.005, **kw), "hierarchy_rollup": db.hierarchy_rollup(**kw),
+        "cross_sell": db.cross_sell(some, **kw),
+    }
+
+
+CUSTOMER_ANALYSES = ["rfm", "profit", "profit_tiers", "classify", "lifecycle", "deal_summary", "satisfaction",
+                     "loyalty", "churn_risk", "health", "lifetime_value", "hierarchy_rollup"]
+
+
+@pytest.mark.parametrize("as_of", [None, "2025-03-31"])
+def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store, as_of):
+    db = store
+    point = db.default_as_of() if as_of is None else pd.Timestamp(as_of)
+    out = run_all(db, as_of)
+    bought = reference_purchases(db, point)
+    count = bought.groupby("customer_id").size()
+    revenue = bought.groupby("customer_id")["amount"].sum()
+    # One point, reported by every analysis that reads a period of time.
+    for name, result in out.items():
+        if name != "cross_sell":
+            assert result.attrs["as_of"] == point, name
+            assert result.attrs["window"][1] == point, name
+    for name in CUSTOMER_ANALYSES:
+        assert out[name].index.name == "customer_id", name
+    # The same purchases, counted and summed the same way.
+    assert out["rfm"]["frequency"].to_dict() == count.to_dict()
+    np.testing.assert_allclose(out["rfm"]["monetary"], revenue, rtol=1e-12)
+    assert out["profit"]["orders"].to_dict() == count.to_dict()
+    np.testing.assert_allclose(out["profit"]["revenue"], revenue, rtol=1e-12)
+    per = out["profit_by_period"].groupby(level=0)[["orders", "revenue"]].sum()
+    assert per["orders"].to_dict() == count.to_dict()
+    np.testing.assert_allclose(per["revenue"], revenue, rtol=1e-12)
+    for name in ("classify", "lifecycle"):
+        buyers = out[name][out[name]["purchases"] > 0]
+        assert buyers["purchases"].to_dict() == count.to_dict(), name
+        np.testing.assert_allclose(buyers["amount"], revenue, rtol=1e-12)
+    for name in ("loyalty", "churn_risk"):
+        assert out[name]["purchases"].to_dict() == count.to_dict(), name
+    own = out["hierarchy_rollup"]["own"]
+    np.testing.assert_allclose(own[own.index.isin(revenue.index)], revenue, rtol=1e-12)
+    assert (own[~own.index.isin(revenue.index)] == 0).all()
+    assert out["lifetime_value"].index.equals(revenue.index) and out["health"].index.equals(revenue.index)
+    staffed = bought.dropna(subset=["staff_id"])
+    assert out["staff_performance"]["orders"].sum() == len(staffed)
+    sat = out["satisfaction"].dropna(subset=["complaint_rate"])
+    np.testing.assert_allclose(sat["complaint_rate"], sat["tickets"] / count.reindex(sat.index), rtol=1e-15)
+    # The lines of the same purchases for products, baskets and cross-selling.
+    lines = db.frame("order_lines")
+    lines = lines[lines["order_id"].isin(bought.index)]
+    assert out["product_profit"]["lines"].sum() == lines["product_id"].notna().sum()
+    assert out["product_affinity"].attrs["baskets"] == lines.loc[lines["product_id"].notna(), "order_id"].nunique()
+    _, graph_bought = db._purchase_graph(as_of)
+    pairs = set(zip(bought.loc[lines["order_id"], "customer_id"], lines["product_id"]))
+    assert set(zip(graph_bought["customer_id"], graph_bought["product_id"])) == {p for p in pairs if pd.notna(p[1])}
+    # Every analysis that reads orders says how many it left out, and they agree.
+    everything = db.frame("orders")
+    everything = everything[everything["ordered_at"] <= point]
+    excluded = everything["status"].isin(NOT_PURCHASE)
+    for name in ("rfm", "profit", "classify", "lifetime_value", "hierarchy_rollup", "product_affinity"):
+        assert sum(out[name].attrs["excluded_orders"].values()) == excluded.sum(), name
+
+
+def test_nothing_after_as_of_is_read(store):
+    early = run_all(store, "2024-06-30")
+    late_orders = store.frame("orders")
+    assert (late_orders["ordered_at"] > pd.Timestamp("2024-06-30")).any()
+    assert early["rfm"]["last_purchase"].max() <= pd.Timestamp("2024-06-30")
+    assert early["profit"]["last_purchase"].max() <= pd.Timestamp("2024-06-30")
+    assert early["profit_by_period"].index.get_level_values("period").max() == pd.Period("2024Q2", "Q")
+    assert early["lifetime_value"]["T"].max() <= (pd.Timestamp("2024-07-01") - late_orders["ordered_at"].min()) / DAY

@@ -1,0 +1,183 @@
+"""Keys, upserts, bulk updates and bulk deletes (issue 9, part 1).
+
+The reference for what a store holds after an upsert is a plain pandas
+computation over the same frames: existing rows take the given columns, new
+keys are appended.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+
+
+@pytest.fixture
+def db():
+    with crm.open(":memory:") as database:
+        yield database
+
+
+def customers_frame(n, seed, start=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "external_source": "erp",
+        "external_id": [f"C{i:05d}" for i in range(start, start + n)],
+        "name": [f"customer {i}" for i in range(start, start + n)],
+        "region": rng.choice(["East", "West", "华北", None], n),
+        "phone": [f"138{i:08d}" for i in range(start, start + n)],
+        "tags": [["vip"] if i % 3 == 0 else ["new", "trial"] for i in range(start, start + n)],
+    })
+
+
+def test_upsert_matches_a_pandas_reference(db):
+    base = customers_frame(2_000, seed=1)
+    assert db.import_frame("customers", base, mode="upsert").inserted == 2_000
+    # Half the rows again with new regions and phones, half new keys.
+    again = pd.concat([customers_frame(1_000, seed=2, start=1_000), customers_frame(1_000, seed=3, start=2_000)])
+    again["region"] = np.where(np.arange(2_000) % 2 == 0, "South", "North")
+    again["phone"] = [f"139{i:08d}" for i in range(2_000)]
+    result = db.import_frame("customers", again, mode="upsert")
+    assert (result.inserted, result.updated_count) == (1_000, 1_000)
+    assert result.updated.tolist() == [True] * 1_000 + [False] * 1_000
+
+    expected = base.set_index("external_id")
+    new = again.set_index("external_id")
+    expected.update(new[new.index.isin(expected.index)])
+    expected = pd.concat([expected, new[~new.index.isin(expected.index)]])
+    got = db.frame("customers").set_index("external_id")
+    for col in ("name", "region", "phone", "external_source"):
+        assert got[col].tolist() == expected[col].tolist(), col
+    assert got["tags"].tolist() == expected["tags"].tolist()
+    # Lookups follow the new values: old phones are gone, new ones found.
+    first = int(result.ids[0])
+    assert db.find("customers", phone="13900000000").index.tolist() == [first]
+    assert db.find("customers", phone="13800001000").empty
+    assert len(db.find("customers", tag="vip")) == (expected["tags"].map(lambda t: "vip" in t)).sum()
+    # Each updated record has its own audit entry.
+    log = db.audit_log(limit=5_000)
+    updates = log[log["op"] == "update"]
+    assert sorted(updates["first_id"].astype(int)) == sorted(result.ids[result.updated].tolist())
+
+
+@pytest.mark.parametrize("kind", ["customers", "orders", "links", "contacts"])
+def test_a_frame_read_out_writes_back_unchanged_and_edited(db, kind):
+    data = crm.datasets.synthetic(60, seed=4)
+    crm.datasets.load(db, data)
+    before = db.frame(kind)
+    result = db.import_frame(kind, before, mode="update")
+    assert result.updated.all() and db.count(kind) == len(before)
+    after = db.frame(kind)
+    pd.testing.assert_frame_equal(after.drop(columns="updated_at"), before.drop(columns="updated_at"))
+    edited = before.copy()
+    text_field = {"customers": "region", "orders": "channel", "links": "role", "contacts": "title"}[kind]
+    edited[text_field] = "edited"
+    db.import_frame(kind, edited, mode="upsert")
+    assert (db.frame(kind)[text_field] == "edited").all()
+
+
+def test_update_mode_refuses_rows_that_name_no_record(db):
+    cid = db.add("customers", name="a")
+    frame = pd.DataFrame({"id": [cid, 10_000], "region": ["East", "West"]})
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_frame("customers", frame, mode="update")
+    assert (info.value.row, info.value.field) == (1, "id") and "no customers record" in str(info.value)
+    assert db.get("customers", cid)["region"] is None
+    result = db.import_frame("customers", frame, mode="update", on_error="skip")
+    assert result.errors.index.tolist() == [1] and db.get("customers", cid)["region"] == "East"
+    # An id key cannot add records: the store gives ids.
+    with pytest.raises(crm.ValidationError):
+        db.import_frame("customers", pd.DataFrame({"id": [None], "name": ["x"]}), mode="upsert")
+
+
+def test_keys_that_name_two_records_or_repeat_in_one_import_are_refused(db):
+    db.import_frame("customers", pd.DataFrame({"name": ["twin", "twin", "solo"]}))
+    with pytest.raises(crm.ValidationError, match="names 2 customers records"):
+        db.import_frame("customers", pd.DataFrame({"name": ["twin"], "region": ["x"]}), mode="upsert", key="name")
+    repeated = pd.DataFrame({"external_id": ["K1", "K2", "K1"], "name": ["a", "b", "c"]})
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_frame("customers", repeated, mode="upsert")
+    assert info.value.row == 2 and "row 0" in str(info.value)
+    assert db.count("customers") == 3
+    result = db.import_frame("customers", repeated, mode="upsert", on_error="skip")
+    assert result.errors.index.tolist() == [2] and result.inserted == 2
+
+
+def test_a_bad_value_in_an_update_leaves_the_store_as_it_was(db):
+    ids = db.import_frame("customers", customers_frame(5, seed=1), mode="upsert").ids
+    before = db.frame("customers")
+    log_before = len(db.audit_log())
+    bad = pd.DataFrame({"id": ids, "kind": ["person", "organization", "robot", "person", "person"],
+                        "email": ["a@b.cn", None, None, "not an address", None]})
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_frame("customers", bad, mode="update")
+    assert (info.value.row, info.value.field) == (2, "kind")
+    pd.testing.assert_frame_equal(db.frame("customers"), before)
+    assert len(db.audit_log()) == log_before
+    result = db.import_frame("customers", bad, mode="update", on_error="skip")
+    assert result.errors.index.tolist() == [2, 3]
+    assert db.find("customers", email="A@B.cn").index.tolist() == [ids[0]]
+    with pytest.raises(crm.ValidationError, match="required"):
+        db.import_frame("customers", pd.DataFrame({"id": ids[:1], "name": [None]}), mode="update")
+
+
+def test_unique_fields_and_external_keys_stay_unique_through_updates(db):
+    pids = db.import_frame("products", pd.DataFrame({"sku": ["A", "B", "C"], "name": ["a", "b", "c"]}))
+    clash = pd.DataFrame({"id": pids, "sku": ["A", "A", "Z"]})
+    with pytest.raises(crm.ValidationError) as info:
+        db.import_frame("products", clash, mode="update")
+    assert info.value.field == "sku" and "already exists" in str(info.value)
+    result = db.import_frame("products", clash, mode="update", on_error="skip")
+    assert result.errors.index.tolist() == [1]
+    assert db.frame("products")["sku"].tolist() == ["A", "B", "Z"]
+    # By sku as the key.
+    result = db.import_frame("products", pd.DataFrame({"sku": ["B", "N"], "name": ["bee", "new"]}),
+                             mode="upsert", key="sku")
+    assert (result.updated_count, result.inserted) == (1, 1)
+    db.add("customers", name="x", external_source="erp", external_id="E1")
+    with pytest.raises(crm.ValidationError, match="external key"):
+        db.add("customers", name="y", external_source="erp", external_id="E1")
+    db.add("customers", name="z", external_source="crm", external_id="E1")  # another system's E1
+
+
+def test_updates_cannot_make_a_link_join_a_record_to_itself(db):
+    a, b, c = (db.add("contacts", name=n) for n in "abc")
+    link = db.link(a, b, "knows")
+    with pytest.raises(crm.ValidationError, match="same record"):
+        db.import_frame("links", pd.DataFrame({"id": [link], "dst": [a]}), mode="update")
+    db.import_frame("links", pd.DataFrame({"id": [link], "dst": [c]}), mode="update")
+    assert db.get("links", link)["dst"] == c
+
+
+def test_upserts_inside_a_transaction_land_or_not_together(db):
+    frame = customers_frame(10, seed=2)
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.import_frame("customers", frame, mode="upsert")
+            raise RuntimeError("changed my mind")
+    assert db.count("customers") == 0
+    with db.transaction():
+        db.import_frame("customers", frame, mode="upsert")
+        db.import_frame("customers", frame.assign(region="X"), mode="upsert")
+    assert (db.frame("customers")["region"] == "X").all() and db.count("customers") == 10
+
+
+def test_delete_many_refuses_or_takes_dependants_and_audits_every_row(db):
+    data = crm.datasets.synthetic(80, seed=6)
+    ids = crm.datasets.load(db, data)
+    orders = db.frame("orders")
+    buyers = orders["customer_id"].unique()[:5]
+    with pytest.raises(crm.ValidationError, match="still referred to"):
+        db.delete_many("customers", buyers)
+    assert db.count("customers") == len(data["customers"])
+    before = {k: set(db.frame(k, columns=[]).index) for k in crm.store._KINDS}
+    log_before = int(db.audit_log(limit=1).index[0])
+    assert db.delete_many("customers", buyers, dependants="delete") == 5
+    after = {k: set(db.frame(k, columns=[]).index) for k in crm.store._KINDS}
+    removed = {(k, i) for k in before for i in before[k] - after[k]}
+    assert {("customers", int(c)) for c in buyers} <= removed
+    assert not (db.frame("orders")["customer_id"].isin(buyers)).any()
+    log = db.audit_log(limit=100_000)
+    new = log[log.index > log_before]
+    assert set(zip(new["kind"], new["first_id"].astype(int))) == removed and (new["op"] == "delete").all()
+    assert db.integrity_check() == "ok"
+    assert ids  # the load gave ids
