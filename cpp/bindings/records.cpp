@@ -268,6 +268,22 @@ void bind_records(py::module_& m) {
   m.def("kinds", &describe_kinds, "The record kinds and their fields.");
   m.def("normalize_phone", [](const std::string& s) { return records::normalize_phone(s); });
   m.def("normalize_email", [](const std::string& s) { return records::normalize_email(s); });
+  // Texts read as amounts (records::parse_amount): the numbers, and where
+  // each was one. What is not text, or not valid text, is no amount.
+  m.def(
+      "parse_amounts",
+      [](const py::list& texts) {
+        std::vector<double> values(texts.size(), 0.0);
+        std::vector<uint8_t> read(texts.size(), 0);
+        std::string text;
+        for (size_t i = 0; i < texts.size(); ++i) {
+          PyObject* o = texts[i].ptr();
+          if (!PyUnicode_Check(o) || !object_text(o, text).empty()) continue;
+          if (const auto v = records::parse_amount(text)) values[i] = *v, read[i] = 1;
+        }
+        return py::make_tuple(to_numpy(std::move(values)), to_numpy(std::move(read)));
+      },
+      py::arg("texts"));
 
   m.attr("MAX_CUSTOM_DEPTH") = records::kMaxCustomDepth;
 
@@ -281,32 +297,33 @@ void bind_records(py::module_& m) {
       .def(
           "insert",
           [](records::Store& s, const std::string& kind, const py::list& columns, const std::string& on_error,
-             py::object progress) {
+             py::object progress, bool dry_run) {
             Table t = to_table(columns);
             records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
-              result = s.insert(kind, t, parse_on_error(on_error), report);
+              result = s.insert(kind, t, parse_on_error(on_error), report, dry_run);
             }
             return write_result(std::move(result), interrupted_after_commit(s));
           },
-          py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+          py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
+          py::arg("dry_run") = false)
       .def(
           "upsert",
           [](records::Store& s, const std::string& kind, const py::list& columns, const std::vector<std::string>& key,
-             bool insert_missing, const std::string& on_error, py::object progress) {
+             bool insert_missing, const std::string& on_error, py::object progress, bool dry_run) {
             Table t = to_table(columns);
             records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
-              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report);
+              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report, dry_run);
             }
             return write_result(std::move(result), interrupted_after_commit(s));
           },
           py::arg("kind"), py::arg("columns"), py::arg("key"), py::arg("insert_missing"),
-          py::arg("on_error") = "raise", py::arg("progress") = py::none())
+          py::arg("on_error") = "raise", py::arg("progress") = py::none(), py::arg("dry_run") = false)
       .def(
           "remove_many",
           [](records::Store& s, const std::string& kind, const py::handle& ids, bool cascade) {
@@ -344,16 +361,17 @@ void bind_records(py::module_& m) {
       .def(
           "import_json",
           [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,
-             py::object progress) {
+             py::object progress, bool dry_run) {
             records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
-              result = records::import_json(s, kind, path, parse_on_error(on_error), report);
+              result = records::import_json(s, kind, path, parse_on_error(on_error), report, dry_run);
             }
             return write_result(std::move(result), interrupted_after_commit(s));
           },
-          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
+          py::arg("dry_run") = false)
       .def("export_json", &records::export_json, py::arg("kind"), py::arg("path"),
            py::call_guard<py::gil_scoped_release>())
       .def(

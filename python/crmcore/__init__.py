@@ -9,6 +9,7 @@ in a C++ core; this package is the Python surface over it.
 from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
 from . import clv, datasets, scoring
 from .graph import Graph
+from .mapping import Mapping
 from .store import Database, open
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Error",
     "Graph",
     "InterruptedAfterCommit",
+    "Mapping",
     "NotFound",
     "StorageError",
     "ValidationError",

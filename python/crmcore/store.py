@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _query
+from . import mapping as _mapping
 from .graph import GraphMethods
 from .scoring import ScoringMethods
 
@@ -403,7 +404,8 @@ class Database(GraphMethods, ScoringMethods):
     # -- bulk -------------------------------------------------------------------
     def import_frame(self, kind: str, df: pd.DataFrame, on_error: str = "raise",
                      progress: bool | None = None, *, mode: str = "insert",
-                     key: "str | list[str] | None" = None) -> "np.ndarray | ImportResult":
+                     key: "str | list[str] | None" = None, mapping: Any = None,
+                     dry_run: bool = False) -> "np.ndarray | ImportResult | pd.DataFrame":
         """Imports the rows of a DataFrame: new records, or updates of existing ones.
 
         ``mode="insert"`` (the default) adds every row as a new record.
@@ -427,6 +429,11 @@ class Database(GraphMethods, ScoringMethods):
         with ``on_error="skip"``); upserts and updates an :class:`ImportResult`
         whose ``updated`` says which rows updated a record.
 
+        ``mapping`` (a :class:`crmcore.Mapping`, a dict as in a mapping file,
+        or a mapping file's path) reads another system's export: its column
+        names, values and formats; errors then name the file's column too.
+        ``dry_run=True`` writes nothing and returns :meth:`check_frame`'s report.
+
         >>> db = open()
         >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"]}))
         >>> len(ids)
@@ -444,26 +451,61 @@ class Database(GraphMethods, ScoringMethods):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         if mode not in ("insert", "upsert", "update"):
             raise ValueError(f"mode must be 'insert', 'upsert' or 'update', not {mode!r}")
+        if mode == "insert" and key is not None:
+            raise ValueError("key= names the records an upsert or update writes to; an insert adds new records")
+        if mode != "insert":
+            if df.index.name == "id" and "id" not in df.columns:
+                df = df.reset_index()
+            df = df.drop(columns=[c for c in ("created_at", "updated_at") if c in df.columns])
+        prepared = _mapping.prepare(kind, df, mapping, dry_run)
+        keys = [] if mode == "insert" else _upsert_key(prepared.frame, key)
+
+        def write(columns, on_error, report, dry_run):
+            if mode == "insert":
+                return self._core.insert(kind, columns, on_error, report, dry_run)
+            return self._core.upsert(kind, columns, keys, mode == "upsert", on_error, report, dry_run)
+
+        if dry_run:
+            with prepared.naming_columns():
+                return prepared.check(lambda columns: write(columns, "skip", None, True)[1],
+                                      lambda frame: _columns(kind, frame), keys)
+        columns = prepared.core_columns(lambda frame: _columns(kind, frame))
+        with _progress_bar(kind, progress) as report, prepared.naming_columns():
+            ids, errors, interrupted, updated = write(columns, on_error, report, False)
         if mode == "insert":
-            if key is not None:
-                raise ValueError("key= names the records an upsert or update writes to; an insert adds new records")
-            columns = _columns(kind, df)
-            with _progress_bar(kind, progress) as report:
-                ids, errors, interrupted, _ = self._core.insert(kind, columns, on_error, report)
-            result = _import_result(ids, errors, on_error, df)
+            result = prepared.label(_import_result(ids, errors, on_error, df))
             _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
             return result
-        if df.index.name == "id" and "id" not in df.columns:
-            df = df.reset_index()
-        df = df.drop(columns=[c for c in ("created_at", "updated_at") if c in df.columns])
-        keys = _upsert_key(df, key)
-        with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted, updated = self._core.upsert(
-                kind, _columns(kind, df), keys, mode == "upsert", on_error, report)
-        result = _import_result(ids, errors, "skip", df)
+        result = prepared.label(_import_result(ids, errors, "skip", df))
         result.updated = updated.astype(bool)
         _check_interrupted(interrupted, f"the {mode} of {result.imported} {kind}", result)
         return result
+
+    def check_frame(self, kind: str, df: pd.DataFrame, *, mode: str = "insert", key: "str | list[str] | None" = None,
+                    mapping: Any = None) -> pd.DataFrame:
+        """Every problem an import of ``df`` would meet, without writing anything.
+
+        The rows are checked the whole way, as an import writes them (so a
+        duplicate sku or a missing customer is found too), and then undone:
+        the store, its ids and its audit log stay as they were. Returns a
+        DataFrame with one row per problem: ``row`` (from 0; missing for a
+        problem of the whole file, such as an unknown column), ``column``
+        (the file's), ``field``, ``value`` (as in the file) and ``reason``;
+        empty when the import would land whole. ``mode``, ``key`` and
+        ``mapping`` are those of :meth:`import_frame`. What stops a file as a
+        whole (a column named ``id`` in an insert, a mapping that does not fit
+        the kind) is raised, as an import raises it.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme")
+        >>> df = pd.DataFrame({"customer_id": [cid, cid], "ordered_at": ["2025/1/5", "someday"],
+        ...                    "amount": ["¥1,200", "1.2万"]})
+        >>> db.check_frame("orders", df)[["row", "field"]].values.tolist()
+        [[1, 'ordered_at']]
+        >>> db.count("orders")
+        0
+        """
+        return self.import_frame(kind, df, progress=False, mode=mode, key=key, mapping=mapping, dry_run=True)
 
     def merge(self, kind: str, keep: int, others: Iterable[int], prefer: "Mapping[str, int] | None" = None) -> int:
         """Folds duplicate records into one, in one transaction; returns the merge's number.
@@ -534,30 +576,39 @@ class Database(GraphMethods, ScoringMethods):
                            f"the deletion of {len(wanted)} {kind}")
         return len(wanted)
 
-    def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", **read_csv_args: Any):
+    def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", *, mode: str = "insert",
+                   key: "str | list[str] | None" = None, mapping: Any = None, dry_run: bool = False,
+                   **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
 
-        Rows in errors are counted from 0 at the first data line.
+        Rows in errors are counted from 0 at the first data line. ``mode``,
+        ``key``, ``mapping`` and ``dry_run`` are those of :meth:`import_frame`;
+        ``read_csv_args`` go to ``pandas.read_csv`` (e.g.
+        ``encoding="gb18030"`` for an export saved by Excel on a Chinese Windows).
         """
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
         read_csv_args.setdefault("na_values", [""])
-        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error)
+        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error, mode=mode, key=key,
+                                 mapping=mapping, dry_run=dry_run)
 
     def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
-                    progress: bool | None = None) -> "np.ndarray | ImportResult":
+                    progress: bool | None = None, *, dry_run: bool = False) -> "np.ndarray | ImportResult":
         """Imports a JSON file holding a list of records (as written by :meth:`export_json`),
         or an object whose member ``kind`` is that list.
 
         The file is read and checked in C++ and imported like a DataFrame
         (all or nothing, or ``on_error="skip"``); rows count from 0 in the
         list. Ids, created_at and updated_at in the file are ignored: the
-        store gives new ids, returned in the file's order.
+        store gives new ids, returned in the file's order. ``dry_run=True``
+        writes nothing and returns the problems as :meth:`check_frame` does.
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted, _ = self._core.import_json(kind, os.fspath(path), on_error, report)
+            ids, errors, interrupted, _ = self._core.import_json(kind, os.fspath(path), on_error, report, dry_run)
+        if dry_run:
+            return _mapping.Prepared(kind, None, None).report(errors)
         result = _import_result(ids, errors, on_error)
         _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
         return result

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
@@ -81,8 +82,9 @@ void Store::add_write_hook(WriteHook hook) {
 }
 
 WriteResult Store::insert(const std::string& kind_name, const Table& table, OnError on_error,
-                          const Progress& progress) {
+                          const Progress& progress, bool dry_run) {
   WriteRequest req{WriteOp::Insert, &kind(kind_name), &table, {}, on_error, progress ? &progress : nullptr};
+  req.dry_run = dry_run;
   return write(req);
 }
 
@@ -101,16 +103,23 @@ void Store::remove_many(const std::string& kind_name, const std::vector<int64_t>
 }
 
 WriteResult Store::upsert(const std::string& kind_name, const Table& table, const std::vector<std::string>& key,
-                          bool insert_missing, OnError on_error, const Progress& progress) {
+                          bool insert_missing, OnError on_error, const Progress& progress, bool dry_run) {
   WriteRequest req{insert_missing ? WriteOp::Upsert : WriteOp::UpdateRows, &kind(kind_name), &table, {}, on_error,
                    progress ? &progress : nullptr};
   req.key = key;
+  req.dry_run = dry_run;
   return write(req);
 }
 
 // The one write path: hooks, then the change and its audit entry in one
 // transaction that either commits whole or leaves the file as it was.
-WriteResult Store::write(const WriteRequest& req) {
+WriteResult Store::write(const WriteRequest& request) {
+  // A dry run goes the whole way, so that it finds what only writing finds
+  // (a duplicate key, a missing reference), collecting the bad rows as Skip
+  // does; the ROLLBACK below then undoes it, audit entry and ids included.
+  std::optional<WriteRequest> checked;
+  if (request.dry_run) checked.emplace(request).on_error = OnError::Skip;
+  const WriteRequest& req = checked ? *checked : request;
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& hook : hooks_) hook(req);
   if (req.table) {  // every column must name a field
@@ -155,7 +164,10 @@ WriteResult Store::write(const WriteRequest& req) {
       case WriteOp::Merge: result.ids.push_back(merge_records(req)); break;
       case WriteOp::Unmerge: unmerge_records(req); break;
     }
-    sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
+    if (req.dry_run)
+      sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
+    else
+      sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
   } catch (...) {
     sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
                  nullptr);

@@ -9,6 +9,7 @@
 """
 from ._cdnow import cdnow
 from ._loader import load
+from ._messy import MessyExport, messy_export
 from ._synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
 
-__all__ = ["KINDS", "REFERENCES", "SyntheticCRM", "cdnow", "load", "synthetic"]
+__all__ = ["KINDS", "MessyExport", "REFERENCES", "SyntheticCRM", "cdnow", "load", "messy_export", "synthetic"]

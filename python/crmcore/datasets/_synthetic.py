@@ -88,7 +88,7 @@ class SyntheticCRM(dict):
 
     def __repr__(self):
         counts = ", ".join(f"{k}={len(v):,}" for k, v in self.items())
-        return f"SyntheticCRM(seed={self.seed}: {counts})"
+        return f"{type(self).__name__}(seed={self.seed}: {counts})"
 
 
 def synthetic(n_customers=10_000, seed=0, start="2023-01-01", end="2025-12-31"):

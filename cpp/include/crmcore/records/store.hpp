@@ -54,6 +54,9 @@ struct WriteRequest {
   // taken from a given record rather than by the default rule.
   std::vector<std::pair<std::string, int64_t>> prefer = {};
   int64_t merge_id = -1;  // Unmerge: the merge to undo
+  // Checks the write as it would happen, with the bad rows collected as with
+  // OnError::Skip, and then undoes it whole (its audit entry too).
+  bool dry_run = false;
 };
 
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
@@ -70,17 +73,19 @@ class Store {
 
   // Inserts the rows of `table` as new records of `kind`, all or nothing
   // (OnError::Raise throws ValidationError naming the first bad row, column
-  // and reason; the store is unchanged), or the good rows only (Skip).
+  // and reason; the store is unchanged), or the good rows only (Skip). A
+  // `dry_run` reports every bad row, as Skip does, and writes nothing.
   WriteResult insert(const std::string& kind, const Table& table, OnError on_error = OnError::Raise,
-                     const Progress& progress = {});
+                     const Progress& progress = {}, bool dry_run = false);
   // Writes each row of `table` to the record its `key` names (fields of the
   // kind, or "id"): rows naming none are inserted when `insert_missing`,
   // and are errors otherwise. Only the given columns of an existing record
   // change (a missing value clears its field). Rows whose key names several
   // records, or the same record as an earlier row, are errors. All or
-  // nothing, or the good rows only, as insert.
+  // nothing, or the good rows only, or a dry run, as insert.
   WriteResult upsert(const std::string& kind, const Table& table, const std::vector<std::string>& key,
-                     bool insert_missing, OnError on_error = OnError::Raise, const Progress& progress = {});
+                     bool insert_missing, OnError on_error = OnError::Raise, const Progress& progress = {},
+                     bool dry_run = false);
   // Folds the records `others` of `kind` into `keep`, in one transaction:
   // every reference to them, in every kind, moves to `keep` (link records
   // that would repeat one of keep's, or join keep to itself, go); keep's
