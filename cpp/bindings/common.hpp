@@ -18,6 +18,7 @@ void bind_records(py::module_& m);
 void bind_graph(py::module_& m);
 void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);
+void bind_sales(py::module_& m);
 
 // A Cancel for work running with the GIL released: takes the GIL briefly and
 // asks Python whether a signal (Ctrl-C) is pending.

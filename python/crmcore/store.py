@@ -20,6 +20,7 @@ import pandas as pd
 from . import _core, _query
 from . import mapping as _mapping
 from .graph import GraphMethods
+from .sales import SalesMethods
 from .scoring import ScoringMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open"]
@@ -130,6 +131,11 @@ class Database(GraphMethods, ScoringMethods):
 
     def __repr__(self) -> str:
         return f"<crmcore.Database {self.path!r}>"
+
+    @property
+    def sales(self) -> SalesMethods:
+        """Pipelines, stage moves and sales analyses: ``db.sales.<TAB>``."""
+        return SalesMethods(self)
 
     @property
     def _core(self) -> "_core.Store":
@@ -649,7 +655,8 @@ class Database(GraphMethods, ScoringMethods):
         df["at"] = pd.to_datetime(df["at"], unit="ns")
         for name in ("first_id", "last_id", "cause_id"):
             ids, present = cols[name]
-            df[name] = pd.arrays.IntegerArray(ids, ~present.astype(bool))
+            missing = np.zeros(len(ids), dtype=bool) if present is None else ~present.astype(bool)
+            df[name] = pd.arrays.IntegerArray(ids, missing)
         return df[["at", "op", "kind", "rows", "first_id", "last_id", "cause_id"]]
 
 
@@ -765,13 +772,16 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
         elif pd.api.types.is_float_dtype(dtype):
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            if name == "custom":
+            # Text (or nothing) needs no conversion: checking that in C
+            # (infer_dtype) spares a Python call per row on large imports.
+            plain_text = pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+            if name == "custom" and not plain_text:
                 converted = s.map(_custom_text)
                 s = converted.map(lambda pair: pair[0])
                 reasons = converted.map(lambda pair: pair[1]).to_numpy(dtype=object)
                 bad = np.flatnonzero(pd.notna(reasons))
                 problems = [(int(row), reasons[row]) for row in bad] or None
-            elif fields.get(name, {}).get("type") == "time":
+            elif fields.get(name, {}).get("type") == "time" and not plain_text:
                 s = s.map(lambda t: t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t)
             values = s.to_numpy(dtype=object)
         out.append((str(name), values, valid_or_none, problems))

@@ -53,6 +53,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
       throw;
     }
   }
+  install_stage_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -164,6 +165,7 @@ WriteResult Store::write(const WriteRequest& request) {
       case WriteOp::Merge: result.ids.push_back(merge_records(req)); break;
       case WriteOp::Unmerge: unmerge_records(req); break;
     }
+    if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
     if (req.dry_run)
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
     else

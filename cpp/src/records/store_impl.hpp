@@ -129,5 +129,8 @@ inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables
 // but is no crmcore store (another program's database).
 void refuse_foreign_database(sqlite3* db, const std::string& path);
+// The connection's triggers that note every change of a deal's stage for
+// the stage rules (Store::apply_stage_rules).
+void install_stage_capture(sqlite3* db);
 
 }  // namespace crmcore::records

@@ -38,6 +38,7 @@ struct Kind {
   std::vector<Field> fields;
   // Deleting a record of the referenced kind also deletes these rows (link tables).
   bool cascade_on_delete = false;
+  int since_version = 1;  // the schema version that added the kind (a migration creates its table)
 
   const Field* field(const std::string& name) const;
 };

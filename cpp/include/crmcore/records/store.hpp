@@ -200,7 +200,10 @@ class Store {
   void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id);
   int64_t merge_records(const WriteRequest& request);
   void unmerge_records(const WriteRequest& request);
-  void end_transaction(const char* how);  // "COMMIT" or "ROLLBACK"
+  void end_transaction(const char* how);
+  // The stage rules (stage_rules.cpp): checks and completes the deals whose
+  // stage the write changed, and writes their stage history.
+  void apply_stage_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
@@ -214,6 +217,6 @@ class Store {
   int transaction_depth_ = 0;
 };
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 6;
 
 }  // namespace crmcore::records
