@@ -56,7 +56,7 @@ def operand(kind: str, field: str, values: Any) -> tuple:
     elif isinstance(values, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)):
         plain = isinstance(values, np.ndarray) and values.dtype.kind in "biufU"
         column = ("value", values.astype(object) if values.dtype.kind == "U" else values, None, None) if plain \
-            else _column_of_series(kind, pd.Series(values.tolist() if values.dtype == object else values))
+            else _column_of_series(kind, _series(values.tolist()) if values.dtype == object else pd.Series(values))
     else:
         items = list(values)
         if len(items) == 1:
@@ -71,7 +71,7 @@ def operand(kind: str, field: str, values: Any) -> tuple:
             if array.dtype.kind in "biuf" or (array.dtype.kind == "U" and not custom):
                 column = ("value", array.astype(object) if array.dtype.kind == "U" else array, None, None)
             else:  # missing values, datetimes, text among numbers: as pandas reads them
-                column = _column_of_series(kind, pd.Series(items, dtype=None if items else object))
+                column = _column_of_series(kind, _series(items))
     array, valid = column[1], column[2]
     # A column has one type, and a custom key has none of its own to convert
     # text to: [3, "3"] would be read as ["3", "3"].
@@ -81,6 +81,16 @@ def operand(kind: str, field: str, values: Any) -> tuple:
             raise _refuse(kind, field, "custom values compare like with like: give numbers, text or true/false, one "
                                        f"kind to a list (an OR of two conditions asks for either); got {values!r}")
     return column
+
+
+def _series(items: list) -> pd.Series:
+    """Values as pandas reads numbers, flags and datetimes among missing
+    ones; text stays Python objects: pandas 3 with pyarrow keeps text as
+    UTF-8 and raises on a lone surrogate, which the core names instead."""
+    if pd.api.types.infer_dtype(items, skipna=True) in ("integer", "floating", "mixed-integer-float", "boolean",
+                                                        "datetime", "datetime64"):
+        return pd.Series(items)
+    return pd.Series(items, dtype=object)
 
 
 def _column_of_series(kind: str, s: pd.Series) -> tuple:

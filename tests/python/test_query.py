@@ -572,6 +572,19 @@ def test_bad_shapes_and_windows(db_empty):
         db.ids("no_such_kind", amount=1)
 
 
+def test_values_that_are_not_text_are_named(db_empty):
+    bad = "Acme\ud800"  # a lone surrogate: no UTF-8 text
+    for value in ([bad], [bad, None], [None, bad, "b"], np.array([bad, None], dtype=object),
+                  pd.Series([bad, "x"], dtype=object)):
+        with pytest.raises(crm.ValidationError, match="surrogate") as info:
+            db_empty.ids("customers", [("name", "in", value)])
+        assert info.value.field == "name"
+    with pytest.raises(crm.ValidationError, match="surrogate"):
+        db_empty.ids("customers", [("custom.k", "in", [bad, None])])
+    with pytest.raises(crm.ValidationError, match="not a single value"):
+        db_empty.ids("customers", [("name", "in", [["a"], None])])
+
+
 def test_nan_none_nat_and_na_are_missing(db_empty):
     db = db_empty
     cid = db.add("customers", name="A")
