@@ -430,21 +430,6 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("field"), py::arg("values"))
       .def(
-          "find",
-          [](records::Store& s, const std::string& kind, const std::string& field, const py::str& typed) {
-            std::string value;
-            std::string why = object_text(typed.ptr(), value);
-            if (!why.empty()) throw crmcore::ValidationError(kind, -1, field, "the value to find " + why);
-            std::vector<int64_t> ids;
-            {
-              Cancel cancel = python_cancel();
-              py::gil_scoped_release release;
-              ids = s.find(kind, field, value, &cancel);
-            }
-            return to_numpy(std::move(ids));
-          },
-          py::arg("kind"), py::arg("field"), py::arg("value"))
-      .def(
           "query",
           [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
              int64_t limit, int64_t offset) {
