@@ -6,6 +6,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/json_io.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/records/query.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/store.hpp"
 #include "crmcore/version.hpp"
@@ -228,6 +229,38 @@ records::OnError parse_on_error(const std::string& s) {
   throw std::invalid_argument("on_error must be 'raise' or 'skip', not '" + s + "'");
 }
 
+// [[(field, op or None, column or None), ...], ...] -> an OR of AND-groups.
+// An op of None is the keyword rule of find (keyword_condition).
+records::AnyOf to_filter(const std::string& kind, const py::list& groups) {
+  records::AnyOf out;
+  for (const auto& group : groups) {
+    records::AllOf all;
+    for (const auto& item : group.cast<py::list>()) {
+      auto spec = item.cast<py::tuple>();
+      const auto field = spec[0].cast<std::string>();
+      Column values;
+      if (!spec[2].is_none()) {
+        py::list one;
+        one.append(spec[2]);
+        values = std::move(to_table(one).columns.front());
+      }
+      if (spec[1].is_none()) all.push_back(records::keyword_condition(kind, field, std::move(values)));
+      else all.push_back({field, records::parse_op(kind, field, spec[1].cast<std::string>()), std::move(values)});
+    }
+    out.push_back(std::move(all));
+  }
+  return out;
+}
+
+std::vector<records::OrderBy> to_order(const py::list& order_by) {
+  std::vector<records::OrderBy> out;
+  for (const auto& item : order_by) {
+    auto spec = item.cast<py::tuple>();
+    out.push_back({spec[0].cast<std::string>(), spec[1].cast<bool>()});
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_records(py::module_& m) {
@@ -397,20 +430,53 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("field"), py::arg("values"))
       .def(
-          "find",
-          [](records::Store& s, const std::string& kind, const std::string& field, const py::str& typed) {
-            std::string value;
-            std::string why = object_text(typed.ptr(), value);
-            if (!why.empty()) throw crmcore::ValidationError(kind, -1, field, "the value to find " + why);
+          "query",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
             std::vector<int64_t> ids;
             {
               Cancel cancel = python_cancel();
               py::gil_scoped_release release;
-              ids = s.find(kind, field, value, &cancel);
+              ids = s.query(kind, filter, order, limit, offset, &cancel);
             }
             return to_numpy(std::move(ids));
           },
-          py::arg("kind"), py::arg("field"), py::arg("value"))
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
+      .def(
+          "select_query",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset, py::object columns) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            std::vector<std::string> names;
+            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
+            Table t;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              t = s.select_query(kind, filter, order, limit, offset, columns.is_none() ? nullptr : &names, &cancel);
+            }
+            return from_table(std::move(t));
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"),
+          py::arg("columns") = py::none())
+      .def(
+          "query_plan",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            py::gil_scoped_release release;
+            return s.query_plan(kind, filter, order, limit, offset);
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
+      .def("create_index", &records::Store::create_index, py::arg("kind"), py::arg("field"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("drop_index", &records::Store::drop_index, py::arg("kind"), py::arg("field"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("indexes", &records::Store::indexes, py::arg("kind"))
       .def(
           "find_phone",
           [](records::Store& s, const std::string& kind, const std::string& phone) {

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _query
 from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
@@ -224,28 +224,125 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods):
         return len(links)
 
     # -- lookups ------------------------------------------------------------
-    def find(self, kind: str, /, **criteria: Any) -> pd.DataFrame:
+    def find(self, kind: str, /, filters: Any = None, *, order_by: Any = None, limit: int | None = None,
+             offset: int | None = None, **criteria: Any) -> pd.DataFrame:
         """Records matching every criterion, as a DataFrame indexed by id.
 
-        ``phone=`` matches whatever the formatting (a number found under
-        no other form is also tried with and without its country code:
-        "(415) 555-0123" finds "+1 415 555 0123"), ``email=`` ignores case,
-        ``name=`` is a substring (any script), ``tag=`` a tag; any other
-        field matches by equality, so ``find("orders", customer_id=7)`` gives
-        a customer's orders.
+        Keyword criteria: ``phone=`` matches whatever the formatting (a
+        number found under no other form is also tried with and without its
+        country code: "(415) 555-0123" finds "+1 415 555 0123"), ``email=``
+        ignores case, ``name=`` is a substring (any script, ASCII letters in
+        either case), ``tag=`` a tag; any other field matches by equality,
+        so ``find("orders", customer_id=7)`` gives a customer's orders. A
+        list means any of its values, None a missing value.
+
+        ``filters`` are conditions in the form of ``pandas.read_parquet`` /
+        pyarrow (see :meth:`ids` for every operator), ANDed with the
+        keywords; ``order_by`` names fields ("-amount" for descending),
+        ``limit`` and ``offset`` take a slice of the result.
 
         >>> db = open()
         >>> cid = db.add("customers", name="上海星海科技有限公司", phone="021-6552 1234")
         >>> db.find("customers", name="星海").index.tolist() == [cid]
         True
+        >>> _ = db.import_frame("orders", pd.DataFrame({"customer_id": cid, "amount": [50.0, 900.0, 1200.0],
+        ...     "ordered_at": ["2025-01-05", "2025-02-01", "2025-03-18"], "status": ["paid", "paid", "refunded"]}))
+        >>> db.find("orders", [("amount", ">=", 100), ("ordered_at", "<", "2025-03-01")])["amount"].tolist()
+        [900.0]
+        >>> db.find("orders", status=["paid", "shipped"], order_by="-amount", limit=1)["amount"].tolist()
+        [900.0]
         """
-        if not criteria:
-            raise ValueError("find needs at least one criterion, e.g. phone=... or name=...")
-        ids = None
-        for field, value in criteria.items():
-            found = self._core.find(kind, field, _criterion_text(value))
-            ids = found if ids is None else np.intersect1d(ids, found)
-        return self.frame(kind, ids=ids)
+        if filters is None and not criteria:
+            raise ValueError("find needs at least one criterion, e.g. phone=... or name=..., or filters=[...]")
+        limit, offset = _query.window(limit, offset)
+        return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, criteria),
+                                                    _query.order(kind, order_by), limit, offset))
+
+    def ids(self, kind: str, /, filters: Any = None, *, order_by: Any = None, limit: int | None = None,
+            offset: int | None = None, **criteria: Any) -> np.ndarray:
+        """The ids of the records that satisfy ``filters`` and the keyword
+        criteria of :meth:`find`, as a NumPy array (nothing else is read).
+
+        ``filters`` take the form of ``pandas.read_parquet`` and pyarrow: a
+        tuple ``(field, op, value)``; a list of tuples that must all hold; or
+        a list of such lists, any of which must hold. Fields are the kind's
+        fields, ``id``, ``created_at``, ``updated_at``, ``tags`` and
+        ``"custom.<key>"`` (``"custom.a.b"`` for a nested key). Operators:
+
+        - ``==`` (or ``=``), ``!=``, ``<``, ``<=``, ``>``, ``>=``, and
+          ``between`` with ``(low, high)``, both ends included: values are
+          read as the field's type, so ``"2025-01-05"`` is a date for a time
+          field; text compares by code point, case as given.
+        - ``in`` and ``not in`` with a list.
+        - ``is null`` and ``not null``; ``("f", "==", None)`` is ``is null``,
+          ``("f", "!=", None)`` is ``not null``, and None in an ``in`` list
+          matches a missing value. Any other condition is false where the
+          field is missing (``!=`` and ``not in`` too, as in SQL and pyarrow).
+        - ``contains`` and ``startswith`` (case as given), ``icontains`` and
+          ``istartswith`` (ASCII letters in either case; other scripts, such
+          as Chinese, compare exactly), with a text or a list of them (any).
+        - tags: ``any``, ``all`` and ``none`` with a tag or a list of them;
+          ``is null`` for no tags.
+
+        Phone and e-mail fields compare after normalization, as ``find``
+        does (``==``, ``!=``, ``in``, ``not in``). Custom values have no
+        declared type: 3 matches the number 3, not the text "3", and ``<``
+        compares numbers with numbers and text with text. Unknown fields,
+        operators and values that do not convert raise
+        :class:`crmcore.ValidationError` naming the field. Values are always
+        bound, never pasted into SQL. A selective condition on a field with
+        an index (:meth:`create_index`) reads only the matching records.
+
+        >>> db = open()
+        >>> a = db.add("customers", name="Acme", region="华东", tags=["vip", "b2b"], custom={"level": 3})
+        >>> b = db.add("customers", name="Bolt", region="华北", tags=["b2b"])
+        >>> db.ids("customers", [("tags", "all", ["vip", "b2b"])]).tolist() == [a]
+        True
+        >>> db.ids("customers", [[("custom.level", ">=", 2)], [("region", "==", "华北")]]).tolist() == [a, b]
+        True
+        >>> db.ids("customers", region=None).tolist()
+        []
+        """
+        limit, offset = _query.window(limit, offset)
+        return self._core.query(kind, _query.groups(kind, filters, criteria), _query.order(kind, order_by),
+                                limit, offset)
+
+    def query_plan(self, kind: str, /, filters: Any = None, *, order_by: Any = None, **criteria: Any) -> str:
+        """How SQLite runs the query of :meth:`ids` with these conditions: one
+        step a line, "SEARCH ... USING INDEX" where an index serves one.
+
+        >>> db = open()
+        >>> db.create_index("customers", "region")
+        True
+        >>> "crm_idx_customers_region" in db.query_plan("customers", region="华东")
+        True
+        """
+        return self._core.query_plan(kind, _query.groups(kind, filters, criteria), _query.order(kind, order_by),
+                                     -1, 0)
+
+    def create_index(self, kind: str, field: str) -> bool:
+        """Indexes a field, so that a selective condition on it (``==``,
+        ``in``, ranges, ``startswith``) reads only the matching records
+        instead of all of them. Returns False when the field is indexed
+        already: references, unique fields, phone, e-mail and tags are from
+        the start. The index is kept in the file (``crm_idx_<kind>_<field>``);
+        building it reads every record of the kind once.
+
+        >>> db = open()
+        >>> db.create_index("orders", "status"), db.create_index("orders", "status")
+        (True, False)
+        >>> "status" in db.indexes("orders")
+        True
+        """
+        return bool(self._core.create_index(kind, field))
+
+    def drop_index(self, kind: str, field: str) -> bool:
+        """Removes an index made by :meth:`create_index`; False when there was none."""
+        return bool(self._core.drop_index(kind, field))
+
+    def indexes(self, kind: str) -> list:
+        """The fields of a kind that conditions look up by an index."""
+        return list(self._core.indexes(kind))
 
     def match(self, kind: str, /, **values: Iterable[Any]) -> pd.DataFrame:
         """For each of many phone numbers or e-mail addresses, the record it names.
@@ -272,23 +369,35 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods):
         return pd.DataFrame({"id": pd.arrays.IntegerArray(ids, ids < 0), "matches": counts}, index=column.index)
 
     # -- frames ---------------------------------------------------------------
-    def frame(self, kind: str, ids: Iterable[int] | None = None,
-              columns: Iterable[str] | None = None) -> pd.DataFrame:
+    def frame(self, kind: str, ids: Iterable[int] | None = None, columns: Iterable[str] | None = None,
+              filters: Any = None, *, order_by: Any = None, limit: int | None = None,
+              offset: int | None = None) -> pd.DataFrame:
         """All records of a kind (or those with the given ids) as a DataFrame indexed by id.
 
         ``columns`` reads only those fields (in that order), which is much
         faster than reading every field of a large kind and selecting after.
+        ``filters``, ``order_by``, ``limit`` and ``offset`` select records as
+        :meth:`ids` does, in the store, so that only those are read; with
+        them, ``ids`` is one more condition (ids not in the store are left
+        out rather than refused).
 
         >>> db = open()
         >>> _ = db.add("products", sku="A-1", name="Tea", list_price=9.5)
+        >>> _ = db.add("products", sku="B-2", name="Green tea", list_price=30.0)
         >>> db.frame("products")["name"].tolist()
-        ['Tea']
+        ['Tea', 'Green tea']
         >>> db.frame("products", columns=["sku", "list_price"]).columns.tolist()
         ['sku', 'list_price']
+        >>> db.frame("products", filters=[("list_price", "between", (10, 50))], columns=["sku"])["sku"].tolist()
+        ['B-2']
         """
+        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
+        if filters is not None or order_by is not None or limit is not None or offset is not None:
+            limit, offset = _query.window(limit, offset)
+            return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, {}, ids),
+                                                        _query.order(kind, order_by), limit, offset, names))
         wanted = None if ids is None else np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,
                                                       dtype=np.int64)
-        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
         return _frame(kind, self._core.select(kind, wanted, names))
 
     def count(self, kind: str) -> int:
@@ -635,14 +744,6 @@ def _is_missing(value: Any) -> bool:
     if isinstance(value, (float, np.floating, np.datetime64)):
         return bool(pd.isna(value))
     return False
-
-
-def _criterion_text(value: Any) -> str:
-    if isinstance(value, (pd.Timestamp,)) or hasattr(value, "isoformat"):
-        return pd.Timestamp(value).isoformat(sep=" ")
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
 
 
 def _columns(kind: str, df: pd.DataFrame) -> list:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crmcore/cancel.hpp"
+#include "crmcore/records/query.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/table.hpp"
 
@@ -118,7 +119,7 @@ class Store {
                const std::vector<std::string>* columns = nullptr, const Cancel* cancel = nullptr) const;
   // Ids of the records whose `field` matches `value`: phone and e-mail fields
   // after normalization, "name" by case-insensitive substring, "tag" exactly,
-  // any other field by equality.
+  // any other field by equality (keyword_condition in query.cpp).
   std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value,
                             const Cancel* cancel = nullptr) const;
   // Ids of customers/contacts/staff with this phone number, any formatting.
@@ -153,11 +154,39 @@ class Store {
   void add_write_hook(WriteHook hook);
   const std::string& path() const { return path_; }
 
+  // Ids of the records of `kind` that satisfy `filter` (query.hpp), ordered
+  // by `order_by` (missing values last, ties by id; by id when empty), from
+  // `offset` on, at most `limit` of them (negative: all). Unknown fields,
+  // operators that do not apply to a field and values that do not convert
+  // throw ValidationError naming the field.
+  std::vector<int64_t> query(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                             int64_t limit = -1, int64_t offset = 0, const Cancel* cancel = nullptr) const;
+  // The records query() gives, in its order, read as select() reads them
+  // (`columns` likewise), in one statement over the matching ids.
+  Table select_query(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                     int64_t limit = -1, int64_t offset = 0, const std::vector<std::string>* columns = nullptr,
+                     const Cancel* cancel = nullptr) const;
+  // How SQLite would run that query (its EXPLAIN QUERY PLAN, one step a line):
+  // shows whether an index serves a condition.
+  std::string query_plan(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                         int64_t limit = -1, int64_t offset = 0) const;
+  // Adds an index on one field of a kind (crm_idx_<kind>_<field>), so that a
+  // selective condition on it reads only the matching records. False when
+  // the field has one already: references, unique fields, phone and e-mail
+  // (through their normalized forms) and tags are indexed from the start.
+  bool create_index(const std::string& kind, const std::string& field);
+  // Removes an index made by create_index; false when there was none.
+  bool drop_index(const std::string& kind, const std::string& field);
+  // The fields of a kind that conditions can look up by an index.
+  std::vector<std::string> indexes(const std::string& kind) const;
+
   struct Impl;  // the SQLite connection and its prepared statements
 
  private:
   std::string kind_of_locked(int64_t id) const;
   std::vector<int64_t> find_contact_locked(const Kind& kind, Lookup how, const std::string& typed) const;
+  // find_contact_locked for one kind, as queries look phone and e-mail values up.
+  std::function<std::vector<int64_t>(Lookup, const std::string&)> contact_lookup(const Kind& kind) const;
   int64_t count_locked(const std::string& table) const;
   WriteResult write(const WriteRequest& request);
   // Inserts the rows of the request's table (those listed in `only`, if given).
