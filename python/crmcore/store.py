@@ -364,7 +364,11 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods):
             raise ValueError("match takes one keyword, e.g. phone=calls['number'] or email=...")
         (field, column), = values.items()
         column = column if isinstance(column, pd.Series) else pd.Series(list(column), dtype=object)
-        texts = column.astype("string").astype(object).where(column.notna(), None).tolist()
+        # Text as it is (pyarrow strings would refuse a lone surrogate before
+        # the core says it names nothing), numbers as their text.
+        missing = column.isna().to_numpy()
+        texts = [None if gone else v if isinstance(v, str) else str(v)
+                 for v, gone in zip(column.to_numpy(dtype=object), missing)]
         ids, counts = self._core.match(kind, field, texts)
         return pd.DataFrame({"id": pd.arrays.IntegerArray(ids, ids < 0), "matches": counts}, index=column.index)
 
@@ -776,15 +780,18 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
             # Text (or nothing) needs no conversion: checking that in C
             # (infer_dtype) spares a Python call per row on large imports.
             plain_text = pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
-            if name == "custom" and not plain_text:
-                converted = s.map(_custom_text)
-                s = converted.map(lambda pair: pair[0])
-                reasons = converted.map(lambda pair: pair[1]).to_numpy(dtype=object)
-                bad = np.flatnonzero(pd.notna(reasons))
-                problems = [(int(row), reasons[row]) for row in bad] or None
-            elif fields.get(name, {}).get("type") == "time" and not plain_text:
-                s = s.map(lambda t: t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t)
+            # Converted values go straight into object arrays: a Series made
+            # of them would let pandas infer pyarrow strings, which refuse
+            # lone surrogates before the core can name the row.
             values = s.to_numpy(dtype=object)
+            if name == "custom" and not plain_text:
+                converted = [_custom_text(v) for v in values]
+                values = np.empty(len(converted), dtype=object)
+                values[:] = [text for text, _ in converted]
+                problems = [(row, why) for row, (_, why) in enumerate(converted) if why is not None] or None
+            elif fields.get(name, {}).get("type") == "time" and not plain_text:
+                values = np.array([t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t
+                                   for t in values] + [None], dtype=object)[:-1]
         out.append((str(name), values, valid_or_none, problems))
     return out
 
