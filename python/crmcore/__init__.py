@@ -10,7 +10,8 @@ from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, Valida
 from . import clv, datasets, scoring
 from .graph import Graph
 from .mapping import Mapping
-from .store import Database, open
+from .store import Database, open, restore
+from ._versions import show_versions
 
 __all__ = [
     "Database",
@@ -25,5 +26,7 @@ __all__ = [
     "clv",
     "datasets",
     "open",
+    "restore",
     "scoring",
+    "show_versions",
 ]
