@@ -2,9 +2,6 @@
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
@@ -13,31 +10,9 @@ import pytest
 
 import crmcore as crm
 
-BATCH = 3000
-
-# Imports numbered batches of orders until killed, printing each batch's
-# number once its import has returned (committed). Every import is one
-# audit-log entry of BATCH rows.
-WRITER = textwrap.dedent("""
-    import sys, numpy as np, pandas as pd, crmcore as crm
-    db = crm.open(sys.argv[1])
-    cid = int(db.find("customers", name="writer").index[0])
-    rng = np.random.default_rng(0)
-    batch = 0
-    while True:
-        df = pd.DataFrame({"customer_id": cid, "ordered_at": "2024-01-01",
-                           "amount": rng.random(%d) * 100, "status": "batch-%%d" %% batch})
-        db.import_frame("orders", df)
-        print(batch, flush=True)
-        batch += 1
-""" % BATCH)
-
-
-def _start_writer(path):
-    with crm.open(path) as db:
-        db.add("customers", name="writer")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+# A writer process that imports numbered batches of BATCH orders until
+# killed, each batch one import (one audit-log entry).
+from test_durability import BATCH, _batches, _start_writer
 
 
 def _wait_for_orders(reader, at_least, timeout=60):
@@ -46,11 +21,6 @@ def _wait_for_orders(reader, at_least, timeout=60):
         assert time.time() < deadline, "the writer stopped making progress"
         time.sleep(0.01)
     return reader.count("orders")
-
-
-def _batches(db):
-    counts = db.frame("orders", columns=["status"])["status"].value_counts()
-    return {int(s.split("-")[1]): int(n) for s, n in counts.items()}
 
 
 def test_backup_during_imports_from_another_process_holds_exactly_the_imports_before_it(tmp_path):
