@@ -131,7 +131,8 @@ def _megabytes(n: int) -> str:
 
 
 def _progress() -> bool | None:
-    # A bar for long work on a terminal; none in cron mail or a log file.
+    # A bar for long work on a terminal; none in cron mail or a log file,
+    # where nothing is printed on success.
     return None if sys.stderr.isatty() else False
 
 
@@ -172,18 +173,18 @@ def _import_csv(db, args, source: pathlib.Path, mapping: dict):
     header = list(pd.read_csv(source, nrows=0).columns)
     _check_mapped(mapping, header, source)
     names = [mapping.get(c, c) for c in header]
-    return db.import_csv(args.kind, source, on_error=args.on_error, header=0, names=names,
+    return db.import_csv(args.kind, source, on_error=args.on_error, progress=_progress(), header=0, names=names,
                          usecols=[n for n in names if n not in STORE_COLUMNS])
 
 
 def _import_json(db, args, source: pathlib.Path, mapping: dict):
     if not mapping:  # the core reads the file itself
-        return db.import_json(args.kind, source, on_error=args.on_error)
+        return db.import_json(args.kind, source, on_error=args.on_error, progress=_progress())
     rows = pd.DataFrame(_json_records(source, args.kind))
     _check_mapped(mapping, list(rows.columns), source)
     rows = rows.rename(columns=mapping)
     return db.import_frame(args.kind, rows.drop(columns=[c for c in STORE_COLUMNS if c in rows]),
-                           on_error=args.on_error)
+                           on_error=args.on_error, progress=_progress())
 
 
 def _rejected(errors: pd.DataFrame, records: list | None) -> list:

@@ -471,7 +471,7 @@ class Database(GraphMethods, ScoringMethods):
 
     def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", *, mode: str = "insert",
                    key: "str | list[str] | None" = None, mapping: Any = None, dry_run: bool = False,
-                   **read_csv_args: Any):
+                   progress: bool | None = None, **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
 
         Rows in errors are counted from 0 at the first data line. ``mode``,
@@ -483,7 +483,7 @@ class Database(GraphMethods, ScoringMethods):
         read_csv_args.setdefault("keep_default_na", False)
         read_csv_args.setdefault("na_values", [""])
         return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error, mode=mode, key=key,
-                                 mapping=mapping, dry_run=dry_run)
+                                 mapping=mapping, dry_run=dry_run, progress=progress)
 
     def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
                     progress: bool | None = None, *, dry_run: bool = False) -> "np.ndarray | ImportResult":

@@ -66,6 +66,27 @@ def test_import_with_a_mapping_lands_the_good_rows_and_reports_the_bad_ones(file
     assert "2 rows rejected" in err and "row 1, field 'phone'" in err
 
 
+def test_json_imports_report_rejected_rows_with_their_values(files):
+    rows = [{"Company": "Acme", "Phone": "+86 138 0013 8000", "tags": ["vip"]},
+            {"Company": "Beta", "Phone": "12", "custom": {"tier": 2}},
+            {"Phone": "139 0000 0000"}]
+    (files / "mapped.json").write_text(json.dumps(rows), encoding="utf-8")
+    (files / "plain.json").write_text(json.dumps({"customers": [
+        {"name": r.get("Company"), "phone": r["Phone"], **{k: v for k, v in r.items() if k in ("tags", "custom")}}
+        for r in rows]}), encoding="utf-8")
+    store = files / "s.crm"
+    mapped = report("import", store, "customers", files / "mapped.json", "--mapping", files / "mapping.json",
+                    "--on-error", "skip", status=cli.PARTIAL)
+    # Without a mapping the core reads the file; the values still come from it.
+    plain = report("import", store, "customers", files / "plain.json", "--on-error", "skip", status=cli.PARTIAL)
+    for r in (mapped, plain):
+        assert r["imported"] == 1 and [(e["row"], e["field"]) for e in r["rejected"]] == [(1, "phone"), (2, "name")]
+    assert mapped["rejected"][0]["values"] == {"name": "Beta", "phone": "12", "custom": {"tier": 2}}
+    assert plain["rejected"][0]["values"] == {"name": "Beta", "phone": "12", "custom": {"tier": 2}}
+    with crm.open(store) as db:
+        assert db.find("customers", tag="vip")["name"].tolist() == ["Acme", "Acme"]
+
+
 def test_a_failed_import_lands_nothing_and_says_which_row(files):
     store = files / "s.crm"
     r = report("import", store, "customers", files / "customers.csv", "--mapping", files / "mapping.json",
