@@ -47,6 +47,8 @@ KINDS = [k["name"] for k in _core.kinds()]
 # Columns an exported file has that an import does not take: the store gives
 # its own (import_json ignores them the same way).
 STORE_COLUMNS = ("id", "created_at", "updated_at")
+# What the core puts before each tag when tags travel as one text (kTagSeparator).
+TAG_SEPARATOR = "\x1f"
 # Rejected rows listed on stderr; --json or --rejected FILE gives them all.
 SHOWN_REJECTED = 20
 
@@ -242,6 +244,15 @@ def cmd_import(args, out: Output) -> int:
 
 # -- export, backup, restore, check, vacuum -------------------------------------------
 
+def _csv_tags(tags: list) -> str:
+    """A record's tags as one CSV cell that imports back as the same tags:
+    "vip; key account", or, when a tag itself holds ';' or ',', the store's
+    own form (each tag after the separator the core splits at)."""
+    if any(";" in t or "," in t for t in tags):
+        return "".join(TAG_SEPARATOR + t for t in tags)
+    return "; ".join(tags)
+
+
 def cmd_export(args, out: Output) -> int:
     _existing_store(args.store)
     to_stdout = args.output in (None, "-")
@@ -251,6 +262,7 @@ def cmd_export(args, out: Output) -> int:
     with open_store(args.store) as db:
         if fmt == "csv":
             frame = db.frame(args.kind)
+            frame["tags"] = frame["tags"].map(_csv_tags)
             frame.to_csv(sys.stdout if to_stdout else args.output)
             written = len(frame)
         elif to_stdout:
