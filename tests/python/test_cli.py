@@ -1,4 +1,5 @@
 """The command line, run as a script is run: `python -m crmcore ...` in a subprocess."""
+import doctest
 import json
 import os
 import re
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from crmcore import cli
+from crmcore import _versions, cli, demo
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
 
@@ -242,3 +243,9 @@ def test_usage_errors_and_missing_stores(files):
     r = report("restore", files / "none.crm", files / "x.crm", status=cli.FAILED)
     assert "no backup file" in r["error"]
     assert sorted(p.name for p in files.iterdir()) == ["customers.csv", "mapping.json"]
+
+
+def test_docstring_examples_run():
+    for module in (cli, _versions, demo):
+        result = doctest.testmod(module, extraglobs={"pd": pd})
+        assert result.attempted > 0 and result.failed == 0, module.__name__
