@@ -17,8 +17,8 @@ print (info, report, versions, export to stdout); errors go to stderr.
 
 Exit status: 0 done; 1 failed (a failed import lands nothing; a check that
 finds problems fails too); 2 bad usage; 3 an import with --on-error skip
-rejected rows (the good ones landed; the report lists the others);
-130 interrupted.
+rejected rows (the good ones landed; the report lists the others), or an
+import's --dry-run found problems; 130 interrupted.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ import pandas as pd
 
 from . import _core
 from .demo import store_report
+from .mapping import Mapping
 from .store import open as open_store
 from .store import restore as restore_store
 
@@ -140,24 +141,11 @@ def _progress() -> bool | None:
 
 # -- import ------------------------------------------------------------------------
 
-def _read_mapping(path: str) -> dict:
+def _read_mapping(path: str) -> Mapping:
     try:
-        with open(path, encoding="utf-8") as f:
-            mapping = json.load(f)
-    except (OSError, ValueError) as e:
+        return Mapping.load(path)
+    except OSError as e:
         raise Failure(f"cannot read the mapping '{path}': {e}") from None
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                for k, v in mapping.items()):
-        raise Failure(f"the mapping '{path}' must be a JSON object of column names: "
-                      '{"column in the file": "field of the store", ...}')
-    return mapping
-
-
-def _check_mapped(mapping: dict, columns: list, source: pathlib.Path) -> None:
-    missing = [c for c in mapping if c not in columns]
-    if missing:
-        raise Failure(f"the mapping names columns that '{source}' lacks: {', '.join(missing)} "
-                      f"(its columns: {', '.join(map(str, columns))})")
 
 
 def _json_records(source: pathlib.Path, kind: str) -> list:
@@ -171,35 +159,41 @@ def _json_records(source: pathlib.Path, kind: str) -> list:
     return data
 
 
-def _import_csv(db, args, source: pathlib.Path, mapping: dict):
-    header = list(pd.read_csv(source, nrows=0).columns)
-    _check_mapped(mapping, header, source)
-    names = [mapping.get(c, c) for c in header]
-    return db.import_csv(args.kind, source, on_error=args.on_error, progress=_progress(), header=0, names=names,
-                         usecols=[n for n in names if n not in STORE_COLUMNS])
-
-
-def _import_json(db, args, source: pathlib.Path, mapping: dict):
-    if not mapping:  # the core reads the file itself
-        return db.import_json(args.kind, source, on_error=args.on_error, progress=_progress())
+def _import(db, args, source: pathlib.Path, fmt: str, mapping: Mapping | None):
+    """Runs the import (or its dry run) the way the file and the options ask;
+    returns what the store's import method returns and whether the core read
+    the file itself (so that rejected rows' values must come from the file)."""
+    insert = args.mode == "insert"
+    options = {"on_error": args.on_error, "dry_run": args.dry_run}
+    if not args.dry_run:
+        options["progress"] = _progress()
+    if not insert:
+        options.update(mode=args.mode, key=args.key.split(",") if args.key else None)
+    if fmt == "csv":
+        header = list(pd.read_csv(source, nrows=0, dtype=str).columns)
+        columns = [c for c in header if c not in STORE_COLUMNS] if insert else header
+        return db.import_csv(args.kind, source, mapping=mapping, usecols=columns, **options), False
+    if mapping is None and insert:
+        return db.import_json(args.kind, source, **options), True
     rows = pd.DataFrame(_json_records(source, args.kind))
-    _check_mapped(mapping, list(rows.columns), source)
-    rows = rows.rename(columns=mapping)
-    return db.import_frame(args.kind, rows.drop(columns=[c for c in STORE_COLUMNS if c in rows]),
-                           on_error=args.on_error, progress=_progress())
+    if insert:
+        rows = rows.drop(columns=[c for c in STORE_COLUMNS if c in rows.columns])
+    return db.import_frame(args.kind, rows, mapping=mapping, **options), False
 
 
 def _rejected(errors: pd.DataFrame, records: list | None) -> list:
-    """The rejected rows as plain dicts: row, field, reason and the row's values
-    (from `records`, the file's, when the core read the file itself)."""
-    extra = [c for c in errors.columns if c not in ("field", "reason")]
+    """The rejected rows as plain dicts: row, the file's column (given a
+    mapping), field, reason and the row's values (from `records`, the file's,
+    when the core read the file itself)."""
+    described = ("column", "field", "reason")
     out = []
     for row, e in errors.iterrows():
         if records is not None:
             values = records[int(row)] if isinstance(records[int(row)], dict) else {}
         else:
-            values = {c: e[c] for c in extra if not _missing(e[c])}
-        out.append({"row": int(row), "field": e["field"], "reason": e["reason"], "values": values})
+            values = {c: e[c] for c in errors.columns if c not in described and not _missing(e[c])}
+        about = {c: e[c] for c in described if c in errors.columns and not _missing(e[c])}
+        out.append({"row": int(row), **about, "values": values})
     return out
 
 
@@ -207,27 +201,55 @@ def _missing(value: Any) -> bool:
     return value is None or (not isinstance(value, (list, dict)) and bool(pd.isna(value)))
 
 
+def _explain(r: dict) -> str:
+    where = f"column '{r['column']}' (field '{r.get('field')}')" if "column" in r else f"field '{r.get('field')}'"
+    row = "" if r.get("row") is None else f"row {r['row']}, "
+    return f"  {row}{where}: {r.get('reason')}"
+
+
+def _list_problems(out: Output, problems: list) -> None:
+    for r in problems[:SHOWN_REJECTED]:
+        out.note(_explain(r))
+    if len(problems) > SHOWN_REJECTED:
+        out.note(f"  ... and {len(problems) - SHOWN_REJECTED:,} more (--json or --rejected FILE lists all)")
+
+
+def _write_rejected(path: str, rejected: list) -> None:
+    rows = [{k: v for k, v in r.items() if k != "values"} | r["values"] for r in rejected]
+    pd.DataFrame(rows, columns=None if rows else ["row", "field", "reason"]).to_csv(path, index=False)
+
+
 def cmd_import(args, out: Output) -> int:
     source = pathlib.Path(args.file)
     if not source.is_file():
         raise Failure(f"no file '{source}'")
+    if args.key and args.mode == "insert":
+        raise Failure("--key names the records an upsert or update writes to: give --mode upsert or update")
     fmt = _format(args.file, args.format)
-    mapping = _read_mapping(args.mapping) if args.mapping else {}
+    mapping = _read_mapping(args.mapping) if args.mapping else None
     started = time.perf_counter()
     with open_store(args.store) as db:
-        result = (_import_csv if fmt == "csv" else _import_json)(db, args, source, mapping)
-    ids = result if args.on_error == "raise" else result.ids
+        result, read_by_core = _import(db, args, source, fmt, mapping)
+    report = {"store": args.store, "kind": args.kind, "file": str(source), "format": fmt, "mode": args.mode}
+    if args.dry_run:  # a DataFrame of problems: row, column, field, value, reason
+        problems = [{k: v for k, v in r.items() if not _missing(v)} for r in result.to_dict("records")]
+        report.update(dry_run=True, problems=problems)
+        out.done(report, f"{source}: no problems, nothing written", ok=not problems)
+        if problems and not out.json:
+            out.note(f"{source}: {len(problems):,} problem(s); nothing was written:")
+            _list_problems(out, problems)
+        return PARTIAL if problems else OK
+    ids, errors = (result, None) if isinstance(result, np.ndarray) else (result.ids, result.errors)
     rejected = []
-    if args.on_error == "skip" and len(result.errors):
-        read_by_core = fmt == "json" and not mapping
-        rejected = _rejected(result.errors, _json_records(source, args.kind) if read_by_core else None)
+    if errors is not None and len(errors):
+        rejected = _rejected(errors, _json_records(source, args.kind) if read_by_core else None)
     imported = int((ids >= 0).sum())
-    report = {"store": args.store, "kind": args.kind, "file": str(source), "format": fmt, "rows": len(ids),
-              "imported": imported, "rejected": rejected, "seconds": round(time.perf_counter() - started, 3)}
+    report.update(rows=len(ids), imported=imported, rejected=rejected,
+                  seconds=round(time.perf_counter() - started, 3))
+    if not isinstance(result, np.ndarray) and result.updated is not None:
+        report.update(inserted=result.inserted, updated=result.updated_count)
     if args.rejected:
-        pd.DataFrame([{"row": r["row"], "field": r["field"], "reason": r["reason"], **r["values"]}
-                      for r in rejected], columns=["row", "field", "reason"] if not rejected else None
-                     ).to_csv(args.rejected, index=False)
+        _write_rejected(args.rejected, rejected)
     summary = f"imported {imported:,} of {len(ids):,} {args.kind} from {source}"
     if not rejected:
         out.done(report, summary)
@@ -235,10 +257,7 @@ def cmd_import(args, out: Output) -> int:
     out.done(report, ok=False)
     if not out.json:
         out.note(f"{summary}; {len(rejected):,} rows rejected:")
-        for r in rejected[:SHOWN_REJECTED]:
-            out.note(f"  row {r['row']}, field '{r['field']}': {r['reason']}")
-        if len(rejected) > SHOWN_REJECTED:
-            out.note(f"  ... and {len(rejected) - SHOWN_REJECTED:,} more (--json or --rejected FILE lists all)")
+        _list_problems(out, rejected)
     return PARTIAL
 
 
@@ -395,8 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     kind = {"choices": KINDS, "metavar": "KIND", "help": f"a record kind: {', '.join(KINDS)}"}
     p = command("import", cmd_import, "load a CSV or JSON file of records",
                 "Loads a file of records of one kind: all or nothing, or with --on-error skip the good "
-                "rows (exit status 3 when any were rejected; the report lists them). Columns id, "
-                "created_at and updated_at in the file are ignored: the store gives its own.")
+                "rows (exit status 3 when any were rejected, or with --dry-run would be; the report "
+                "lists them). In an insert, columns id, created_at and updated_at in the file are "
+                "ignored: the store gives its own.")
     p.add_argument("store", metavar="STORE", help="the store file (made if missing)")
     p.add_argument("kind", **kind)
     p.add_argument("file", metavar="FILE", help="a CSV file with a header line, or a JSON list of objects")
@@ -405,7 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="raise: a bad row fails the import and nothing lands (default); "
                         "skip: the good rows land and the bad ones are reported")
     p.add_argument("--mapping", metavar="FILE",
-                   help='a JSON object renaming the file\'s columns to fields: {"Company": "name", ...}')
+                   help="a saved crm.Mapping (JSON): the file's column names, values and formats")
+    p.add_argument("--mode", choices=["insert", "upsert", "update"], default="insert",
+                   help="insert new records (default); upsert: write each row to the record its key names, "
+                        "adding the rest; update: existing records only")
+    p.add_argument("--key", metavar="FIELD[,FIELD]",
+                   help="the fields that name a row's record (upsert, update; default: id, else the external key)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the whole file and report every problem; write nothing")
     p.add_argument("--rejected", metavar="FILE", help="write the rejected rows to this CSV file")
 
     p = command("export", cmd_export, "write the records of a kind as JSON or CSV")
@@ -460,7 +487,8 @@ def main(argv: list | None = None) -> int:
         out.failed(str(e), e.report)
     except _core.ValidationError as e:
         # The import was refused whole: for a bad row, that row; else what was wrong.
-        detail = {"field": e.field, "reason": e.reason}
+        detail = {k: v for k, v in (("column", getattr(e, "column", None)), ("field", e.field),
+                                    ("reason", e.reason)) if v is not None}
         out.failed(str(e), {"rejected": [{"row": e.row, **detail, "values": {}}]} if e.row is not None else detail)
     except BrokenPipeError:
         # The reader went away (`crmcore report x.crm | head`): not an error

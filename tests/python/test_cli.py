@@ -41,7 +41,7 @@ Gamma,021-6552 1234,south
 @pytest.fixture
 def files(tmp_path):
     (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
-    (tmp_path / "mapping.json").write_text(json.dumps({"Company": "name", "Phone": "phone"}))
+    crm.Mapping(columns={"Company": "name", "Phone": "phone"}).save(tmp_path / "mapping.json")
     return tmp_path
 
 
@@ -50,11 +50,13 @@ def test_import_with_a_mapping_lands_the_good_rows_and_reports_the_bad_ones(file
     r = report("import", store, "customers", files / "customers.csv", "--mapping", files / "mapping.json",
                "--on-error", "skip", "--rejected", files / "rejected.csv", status=cli.PARTIAL)
     assert (r["ok"], r["rows"], r["imported"]) == (False, 4, 2)
-    assert [(e["row"], e["field"]) for e in r["rejected"]] == [(1, "phone"), (2, "name")]
-    assert r["rejected"][0]["values"] == {"name": "Beta GmbH", "phone": "not a phone", "region": "west"}
+    # Rows are named with the file's column beside the field, and the file's values.
+    assert [(e["row"], e["column"], e["field"]) for e in r["rejected"]] == [(1, "Phone", "phone"),
+                                                                            (2, "Company", "name")]
+    assert r["rejected"][0]["values"] == {"Company": "Beta GmbH", "Phone": "not a phone", "region": "west"}
     assert "is not a phone number" in r["rejected"][0]["reason"]
     rejected = pd.read_csv(files / "rejected.csv")
-    assert rejected["row"].tolist() == [1, 2] and rejected["name"].tolist()[0] == "Beta GmbH"
+    assert rejected["row"].tolist() == [1, 2] and rejected["Company"].tolist()[0] == "Beta GmbH"
     with crm.open(store) as db:
         landed = db.frame("customers")
     source = pd.read_csv(files / "customers.csv").iloc[[0, 3]]
@@ -64,7 +66,7 @@ def test_import_with_a_mapping_lands_the_good_rows_and_reports_the_bad_ones(file
     code, out, err = crmcore("import", store, "customers", files / "customers.csv", "--mapping",
                              files / "mapping.json", "--on-error", "skip")
     assert (code, out) == (cli.PARTIAL, "")
-    assert "2 rows rejected" in err and "row 1, field 'phone'" in err
+    assert "2 rows rejected" in err and "row 1, column 'Phone' (field 'phone')" in err
 
 
 def test_json_imports_report_rejected_rows_with_their_values(files):
@@ -78,30 +80,61 @@ def test_json_imports_report_rejected_rows_with_their_values(files):
     store = files / "s.crm"
     mapped = report("import", store, "customers", files / "mapped.json", "--mapping", files / "mapping.json",
                     "--on-error", "skip", status=cli.PARTIAL)
+    assert [e["column"] for e in mapped["rejected"]] == ["Phone", "Company"]
     # Without a mapping the core reads the file; the values still come from it.
     plain = report("import", store, "customers", files / "plain.json", "--on-error", "skip", status=cli.PARTIAL)
     for r in (mapped, plain):
         assert r["imported"] == 1 and [(e["row"], e["field"]) for e in r["rejected"]] == [(1, "phone"), (2, "name")]
-    assert mapped["rejected"][0]["values"] == {"name": "Beta", "phone": "12", "custom": {"tier": 2}}
+    assert mapped["rejected"][0]["values"] == {"Company": "Beta", "Phone": "12", "custom": {"tier": 2}}
     assert plain["rejected"][0]["values"] == {"name": "Beta", "phone": "12", "custom": {"tier": 2}}
     with crm.open(store) as db:
         assert db.find("customers", tag="vip")["name"].tolist() == ["Acme", "Acme"]
+
+
+def test_weekly_upsert_with_a_dry_run_first(files):
+    store = files / "s.crm"
+    week1 = files / "week1.csv"
+    week1.write_text("code,Company,Phone\nK1,Acme,+86 138 0013 8000\nK2,Beta,139 1234 5678\n", encoding="utf-8")
+    week2 = files / "week2.csv"
+    week2.write_text("code,Company,Phone\nK2,Beta Ltd,139 1234 5678\nK3,Gamma,12\n", encoding="utf-8")
+    crm.Mapping(columns={"code": "external_id", "Company": "name", "Phone": "phone"}).save(files / "erp.json")
+    upsert = ["--mapping", files / "erp.json", "--mode", "upsert"]
+    r = report("import", store, "customers", week1, *upsert)
+    assert (r["inserted"], r["updated"]) == (2, 0)
+    # The dry run finds week 2's bad phone and writes nothing.
+    r = report("import", store, "customers", week2, *upsert, "--dry-run", status=cli.PARTIAL)
+    assert [(p["row"], p["column"], p["value"]) for p in r["problems"]] == [(1, "Phone", "12")]
+    code, out, err = crmcore("import", store, "customers", week2, *upsert, "--dry-run")
+    assert code == cli.PARTIAL and out == "" and "row 1, column 'Phone' (field 'phone')" in err
+    with crm.open(store) as db:
+        assert db.frame("customers")["name"].tolist() == ["Acme", "Beta"]
+    r = report("import", store, "customers", week2, *upsert, "--on-error", "skip", status=cli.PARTIAL)
+    assert (r["inserted"], r["updated"], [e["row"] for e in r["rejected"]]) == (0, 1, [1])
+    with crm.open(store) as db:
+        frame = db.frame("customers")
+    assert dict(zip(frame["external_id"], frame["name"])) == {"K1": "Acme", "K2": "Beta Ltd"}
+    code, _, err = crmcore("import", store, "customers", week2, "--key", "external_id")
+    assert code == cli.FAILED and "--mode upsert" in err
 
 
 def test_a_failed_import_lands_nothing_and_says_which_row(files):
     store = files / "s.crm"
     r = report("import", store, "customers", files / "customers.csv", "--mapping", files / "mapping.json",
                status=cli.FAILED)
-    assert r["ok"] is False and r["rejected"][0]["row"] == 1 and r["rejected"][0]["field"] == "phone"
+    assert r["ok"] is False and (r["rejected"][0]["row"], r["rejected"][0]["column"]) == (1, "Phone")
     with crm.open(store) as db:
         assert db.count("customers") == 0
     # Without the mapping the file's columns are not fields.
     code, out, err = crmcore("import", store, "customers", files / "customers.csv")
     assert code == cli.FAILED and out == "" and "'Company'" in err and "not a field" in err
-    (files / "bad_mapping.json").write_text('{"Nope": "name"}')
+    # A mapping file that is no mapping, and one that leaves a column unnamed.
+    (files / "bad_mapping.json").write_text('{"Company": "name"}')
     code, _, err = crmcore("import", store, "customers", files / "customers.csv", "--mapping",
                            files / "bad_mapping.json")
-    assert code == cli.FAILED and "lacks: Nope" in err
+    assert code == cli.FAILED and "unknown keys 'Company'" in err
+    crm.Mapping(columns={"Company": "name"}).save(files / "partial.json")
+    code, _, err = crmcore("import", store, "customers", files / "customers.csv", "--mapping", files / "partial.json")
+    assert code == cli.FAILED and "columns 'Phone' are not fields" in err
 
 
 def test_import_is_quiet_on_success_unless_asked(files):
