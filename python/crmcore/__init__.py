@@ -11,7 +11,8 @@ from . import clv, datasets, scoring
 from .duplicates import find_duplicates
 from .graph import Graph
 from .mapping import Mapping
-from .store import Database, open
+from .store import Database, open, restore
+from ._versions import show_versions
 
 __all__ = [
     "Database",
@@ -27,5 +28,7 @@ __all__ = [
     "datasets",
     "find_duplicates",
     "open",
+    "restore",
     "scoring",
+    "show_versions",
 ]
