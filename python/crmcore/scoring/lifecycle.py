@@ -108,8 +108,8 @@ def classify(
     ``active``: bought within ``active_days`` of ``as_of``. ``valid``: has
     bought and, when a ``customers`` frame (indexed by id) is given, can be
     reached (one of ``contact_columns`` is filled). With ``customers``, every
-    customer in it gets a row, those who never bought with 0 purchases.
-    The rhythm columns of :func:`rhythm` are included.
+    customer in it gets a row, those who never bought with 0 purchases and
+    ``buyer_type`` "no purchase". The rhythm columns of :func:`rhythm` are included.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 1, 2], "amount": 1.0,
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-01-05"])})
@@ -126,9 +126,9 @@ def classify(
         out["amount"] = out["amount"].fillna(0.0)
     purchases = out["purchases"].to_numpy()
     regular = (purchases >= regular_min_purchases) & (out["cv_gap"].to_numpy() <= regular_max_cv)
-    kind = np.where(purchases <= 1, 0, np.where(regular, 2, 1))
-    out["buyer_type"] = pd.Categorical.from_codes(kind, categories=BUYER_TYPES)
-    out.loc[purchases == 0, "buyer_type"] = np.nan
+    # A customer listed in ``customers`` who never bought is stated as such, not left missing.
+    kind = np.where(purchases == 0, 3, np.where(purchases == 1, 0, np.where(regular, 2, 1)))
+    out["buyer_type"] = pd.Categorical.from_codes(kind, categories=[*BUYER_TYPES, "no purchase"])
     out["repurchases"] = np.maximum(purchases - 1, 0)
     out["referrals"] = _referral_counts(referrals, out.index)
     out["active"] = (out["days_since"].to_numpy() <= active_days) & (purchases > 0)
