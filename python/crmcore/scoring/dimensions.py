@@ -275,6 +275,7 @@ class DimensionMethods:
         attrs: dict = {}
         for p in parts:
             attrs.update(p.attrs)
+            p.attrs = {}  # concat compares them, and a Series among them has no truth value
         if not parts:
             return pd.DataFrame()
         out = pd.concat(parts, keys=keys, names=names + list(parts[0].index.names))

@@ -29,8 +29,9 @@ from .._args import _integer, _invalid, _number
 from ._columns import NS_PER_DAY, as_of_ns, end_of_data, flag_overflow, stamp, times_ns
 from ._status import PURCHASE, order_meaning
 from .affinity import product_affinity
-from .dimensions import NO_PURCHASE, DimensionMethods, _text, cover
+from .dimensions import NO_PURCHASE, DimensionMethods, _names, _text, cover
 from .health import churn_risk, health, loyalty, satisfaction
+from .performance import cohort_retention, performance
 from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
@@ -696,6 +697,64 @@ class ScoringMethods(DimensionMethods):
             out.insert(out.columns.get_loc(side) + 1 if side == "antecedent" else 3, f"{side}_names",
                        pd.Series([tuple(products.reindex(list(ids)).fillna("").tolist()) for ids in out[side]],
                                  index=out.index, dtype=object))
+        return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
+
+    def performance(self, by: Any = ("category", "channel", "location"), freq: str | None = None,
+                    as_of: Any = None) -> pd.DataFrame:
+        """Sales performance by business dimension: the stored purchases up
+        to ``as_of`` summed per value of ``by`` (any dimension of
+        :mod:`crmcore.scoring.dimensions`; by default product category,
+        channel and location together), and per period with ``freq`` ("Y",
+        "Q", "M"): :func:`crmcore.scoring.performance`.
+
+        Each purchase counts in its own group (its channel, its lines'
+        categories with the order's amount shared by line revenue, its
+        customer's region, ...). Returns, indexed by the dimensions (then
+        ``period``): ``orders``, ``customers``, ``revenue``, ``cost``,
+        ``profit``, ``margin``, ``avg_order``, ``share`` of the revenue (of
+        the period) and, with ``freq``, ``change`` of revenue from the
+        previous period. Missing values read "(none)".
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> cid = db.add("customers", name="Ann", region="East")
+        >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-01-02", amount=10.0, cost=4.0, channel="web")
+        >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-01-03", amount=30.0, cost=9.0, channel="shop")
+        >>> db.performance("channel")["profit"].to_dict()
+        {'shop': 21.0, 'web': 6.0}
+        """
+        names = _names(by, "performance")
+        orders, cut = self._costed_purchases(as_of)
+        out = performance(self._tagged(orders, names), names, CUSTOMER, "ordered_at", "amount", "cost", freq, cut)
+        return _with_attrs(out, orders)
+
+    def cohorts(self, freq: str = "M", as_of: Any = None, by: Any = None) -> pd.DataFrame:
+        """Persistency: retention of each cohort of customers (by the period
+        of their first purchase up to ``as_of``) in every period after:
+        :func:`crmcore.scoring.cohort_retention` over the stored purchases.
+
+        Returns a table indexed by ``cohort`` (after the ``by`` dimensions)
+        with one column per age in periods of ``freq``: the share of the
+        cohort who bought in that period (age 0 is 1.0; ages not reached yet
+        are missing). ``attrs["sizes"]`` holds the cohort sizes.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a, b = db.add("customers", name="Ann"), db.add("customers", name="Bo")
+        >>> for cid, day in ((a, "2024-01-02"), (a, "2024-02-03"), (b, "2024-01-09")):
+        ...     _ = db.add("orders", customer_id=cid, ordered_at=day, amount=5.0)
+        >>> db.cohorts().loc["2024-01", 1]
+        np.float64(0.5)
+        """
+        orders, cut = self._purchases(as_of)
+
+        def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
+            return cohort_retention(part, CUSTOMER, "ordered_at", freq, cut)
+
+        if by is None:
+            return _with_attrs(run(orders, None), orders)
+        out = self._stacked(run, orders, by, "cohorts")
+        out.attrs["sizes"] = out[0].copy() if 0 in out.columns else pd.Series(dtype=np.float64)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
 

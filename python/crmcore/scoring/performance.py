@@ -1,0 +1,136 @@
+"""Performance and persistency: sales by any column (category, channel,
+location, ...) and period, and cohort retention (of the customers who first
+bought in a period, the share buying again each period after)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._args import _invalid
+from ._columns import column, stamp, times_ns, upto
+from .profit import _freq
+
+__all__ = ["cohort_retention", "performance"]
+
+
+def performance(
+    tx: pd.DataFrame,
+    by: str | Sequence[str],
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+    cost: str | None = "cost",
+    freq: str | None = None,
+    as_of: Any = None,
+) -> pd.DataFrame:
+    """Sales per value of one or more columns of ``tx`` (each row a
+    purchase), and per calendar period with ``freq`` ("Y", "Q" or "M").
+
+    Returns, indexed by the ``by`` columns (then ``period``): ``orders``
+    (rows), ``customers`` (distinct buyers), ``revenue``, ``cost`` and
+    ``profit`` (when a ``cost`` column is given), ``margin`` (profit /
+    revenue), ``avg_order`` (revenue / orders) and ``share`` (of the revenue
+    of all groups, in the same period); with ``freq`` also ``change``, the
+    revenue change from the group's previous period (missing in its first;
+    periods without sales are listed with zeros). Rows after ``as_of``
+    (default: the end of the data) are left out; the point and window are in
+    ``result.attrs``. Missing values of a ``by`` column form their own group
+    (NaN).
+
+    >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "channel": ["web", "shop", "web"],
+    ...                    "date": pd.to_datetime(["2024-01-05", "2024-02-01", "2024-02-03"]),
+    ...                    "amount": [10.0, 30.0, 20.0], "cost": [5.0, 20.0, 10.0]})
+    >>> performance(tx, "channel")[["orders", "revenue", "share"]].to_dict("index")
+    {'shop': {'orders': 1, 'revenue': 30.0, 'share': 0.5}, 'web': {'orders': 2, 'revenue': 30.0, 'share': 0.5}}
+    """
+    names = [by] if isinstance(by, str) else list(by)
+    if not names:
+        raise _invalid("performance", "by", "names no column")
+    values = [amount] + ([cost] if cost is not None else [])
+    keys, ns, cols, cut = upto(tx, customer, date, values, as_of)
+    kept = ns <= cut
+    frame = pd.DataFrame({n: column(tx, n, n).to_numpy()[kept] for n in names})
+    frame["_customer"] = keys.codes
+    frame["revenue"] = cols[0]
+    if cost is not None:
+        frame["cost"] = cols[1]
+    group = list(names)
+    if freq is not None:
+        code = _freq(freq, "performance")
+        frame["period"] = pd.PeriodIndex(pd.DatetimeIndex(ns.view("datetime64[ns]")), freq=code)
+        group.append("period")
+    g = frame.groupby(group, sort=True, dropna=False, observed=True)
+    out = pd.DataFrame({"orders": g.size(), "customers": g["_customer"].nunique(), "revenue": g["revenue"].sum()})
+    if freq is not None:  # every period from a group's first to the last one, zeros when silent
+        out = _fill_periods(out, names, pd.Period(pd.Timestamp(cut - 1), freq=code))
+    if cost is not None:
+        out["cost"] = g["cost"].sum().reindex(out.index, fill_value=0.0)
+        out["profit"] = out["revenue"] - out["cost"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["margin"] = np.where(out["revenue"] != 0, out["profit"] / out["revenue"], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["avg_order"] = np.where(out["orders"] > 0, out["revenue"] / out["orders"], np.nan)
+        total = out.groupby(level="period")["revenue"].transform("sum") if freq is not None else out["revenue"].sum()
+        out["share"] = out["revenue"] / total
+    if freq is not None:
+        out["change"] = out.groupby(level=names, dropna=False)["revenue"].diff()
+    return stamp(out, cut, ns)
+
+
+def _fill_periods(out: pd.DataFrame, names: list, last: pd.Period) -> pd.DataFrame:
+    """``out`` (indexed by names + period) with a zero row for every period
+    between a group's first and ``last`` that had no sales."""
+    parts = []
+    for key, part in out.groupby(level=names, sort=True, dropna=False):
+        first = part.index.get_level_values("period").min()
+        periods = pd.period_range(first, max(last, part.index.get_level_values("period").max()), freq=first.freq)
+        key = key if isinstance(key, tuple) else (key,)
+        index = pd.MultiIndex.from_tuples([(*key, p) for p in periods], names=[*names, "period"])
+        parts.append(part.reindex(index, fill_value=0))
+    return pd.concat(parts) if parts else out
+
+
+def cohort_retention(
+    tx: pd.DataFrame,
+    customer: str = "customer_id",
+    date: str = "date",
+    freq: str = "M",
+    as_of: Any = None,
+) -> pd.DataFrame:
+    """Persistency: of the customers whose first purchase fell in a period
+    (their cohort), the share who bought in each period after.
+
+    ``freq`` is "M" (months), "Q" or "Y". Returns a table indexed by
+    ``cohort`` (the period of the first purchase) with one column per age,
+    0 (the cohort's own period, always 1.0) to the oldest cohort's age at
+    ``as_of``; ages a cohort has not reached are missing. The cohort sizes
+    are in ``result.attrs["sizes"]`` and the buyer counts behind each share
+    in ``result.attrs["counts"]``. Purchases after ``as_of`` (default: the
+    end of the data) are left out.
+
+    >>> tx = pd.DataFrame({"customer_id": [1, 1, 2, 3], "date": pd.to_datetime(
+    ...     ["2024-01-05", "2024-02-01", "2024-01-20", "2024-02-11"])})
+    >>> cohort_retention(tx).round(2).to_dict("index")
+    {Period('2024-01', 'M'): {0: 1.0, 1: 0.5}, Period('2024-02', 'M'): {0: 1.0, 1: nan}}
+    """
+    code = _freq(freq, "cohort_retention")
+    keys, ns, _, cut = upto(tx, customer, date, [], as_of)
+    period = pd.PeriodIndex(pd.DatetimeIndex(ns.view("datetime64[ns]")), freq=code).asi8
+    frame = pd.DataFrame({"c": keys.codes, "p": period}).drop_duplicates()
+    first = frame.groupby("c")["p"].transform("min").to_numpy()
+    frame["cohort"], frame["age"] = first, frame["p"].to_numpy() - first
+    counts = frame.groupby(["cohort", "age"]).size().unstack("age")
+    last = pd.Period(pd.Timestamp(cut - 1), freq=code).ordinal
+    if len(counts):
+        counts = counts.reindex(columns=range(0, int(last - counts.index.min()) + 1))
+        reached = counts.columns.to_numpy()[None, :] <= (last - counts.index.to_numpy())[:, None]
+        counts = counts.where(~reached | counts.notna(), 0).where(reached)
+    counts.index = pd.PeriodIndex.from_ordinals(counts.index.to_numpy(), freq=code)
+    counts.index.name, counts.columns.name = "cohort", "age"
+    sizes = counts[0] if len(counts) else pd.Series(dtype=np.float64)
+    out = counts.div(sizes, axis=0)
+    out.attrs["sizes"] = sizes.astype(np.int64)
+    out.attrs["counts"] = counts
+    return stamp(out, cut, times_ns(column(tx, date, "date")))
