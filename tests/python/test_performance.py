@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from crmcore.scoring import performance as performance_module
+from crmcore.scoring import sales as performance_module
 
 
 @pytest.fixture(scope="module")

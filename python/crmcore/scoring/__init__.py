@@ -38,7 +38,7 @@ from .affinity import frequent_itemsets, product_affinity
 from .dimensions import CUSTOMER_DIMENSIONS, NO_PURCHASE, NONE, ORDER_DIMENSIONS
 from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
 from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
-from .performance import cohort_retention, performance
+from .sales import cohort_retention, performance, pipeline_funnel
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import DEFAULT_SEGMENTS, rfm, segment
 from .store import ScoringMethods
@@ -68,6 +68,7 @@ __all__ = [
     "loyalty",
     "order_meaning",
     "performance",
+    "pipeline_funnel",
     "product_affinity",
     "product_profit",
     "profit",

@@ -31,7 +31,7 @@ from ._status import PURCHASE, order_meaning
 from .affinity import product_affinity
 from .dimensions import NO_PURCHASE, DimensionMethods, _names, _text, cover
 from .health import churn_risk, health, loyalty, satisfaction
-from .performance import cohort_retention, performance
+from .sales import cohort_retention, performance, pipeline_funnel
 from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
@@ -756,6 +756,31 @@ class ScoringMethods(DimensionMethods):
         out = self._stacked(run, orders, by, "cohorts")
         out.attrs["sizes"] = out[0].copy() if 0 in out.columns else pd.Series(dtype=np.float64)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
+
+    def pipeline(self, as_of: Any = None) -> pd.DataFrame:
+        """The stored sales pipeline at ``as_of`` (default: the end of the
+        data) as a funnel: :func:`crmcore.scoring.pipeline_funnel` over the
+        deals and their stage history up to then.
+
+        Returns, indexed by ``stage`` in the order deals pass through them
+        (won last, lost left out): ``deals`` that reached it, their
+        ``amount``, ``conversion`` from the stage before and ``open`` deals
+        standing there; ``attrs["lost"]`` counts the lost deals.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> cid = db.add("customers", name="Ann")
+        >>> for stage in ("potential", "proposal", "won"):
+        ...     _ = db.add("deals", customer_id=cid, stage=stage, amount=10.0)
+        >>> db.pipeline()["deals"].tolist()
+        [3, 2, 1]
+        """
+        cut = self._as_of(as_of)
+        deals = self.frame("deals", columns=["stage", "amount"])
+        history = self.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
+        out = pipeline_funnel(deals, history, pd.Timestamp(cut))
+        out.attrs["as_of"] = pd.Timestamp(cut)
+        return out
 
 
 def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, months: int,

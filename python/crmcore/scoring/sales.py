@@ -1,6 +1,6 @@
-"""Performance and persistency: sales by any column (category, channel,
-location, ...) and period, and cohort retention (of the customers who first
-bought in a period, the share buying again each period after)."""
+"""Sales: performance by any column (category, channel, location, ...) and
+period, cohort retention (of the customers who first bought in a period, the
+share buying again each period after) and the pipeline funnel."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .._args import _invalid
-from ._columns import column, stamp, times_ns, upto
+from ._columns import column, floats, stamp, times_ns, upto
 from .profit import _freq
 
-__all__ = ["cohort_retention", "performance"]
+__all__ = ["cohort_retention", "performance", "pipeline_funnel"]
 
 
 def performance(
@@ -134,3 +134,66 @@ def cohort_retention(
     out.attrs["sizes"] = sizes.astype(np.int64)
     out.attrs["counts"] = counts
     return stamp(out, cut, times_ns(column(tx, date, "date")))
+
+
+def pipeline_funnel(
+    deals: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    as_of: Any = None,
+    stage: str = "stage",
+    amount: str = "amount",
+) -> pd.DataFrame:
+    """The sales pipeline as a funnel: how many deals reached each stage.
+
+    ``deals`` is indexed by deal id with its current ``stage`` and
+    ``amount``; ``history`` (optional) has ``deal_id``, ``stage`` and
+    ``changed_at`` rows, of which those up to ``as_of`` count. Stages are
+    ordered as deals pass through them (by their mean position in the
+    deals' histories; open stages first, won last, lost left out: it is an
+    exit, not a step). A deal reached every stage up to the furthest one
+    it got to, so the funnel narrows. Returns, indexed by ``stage``:
+    ``deals`` (reached), ``amount`` (their amounts), ``conversion`` (share
+    of the previous stage's deals that got this far) and ``open`` (deals
+    standing there now, not won or lost); ``attrs["lost"]`` counts lost
+    deals.
+
+    >>> deals = pd.DataFrame({"stage": ["potential", "proposal", "won", "lost"], "amount": [1.0, 2.0, 4.0, 8.0]})
+    >>> history = pd.DataFrame({"deal_id": [0, 1, 1, 2, 2, 2, 3, 3], "changed_at": pd.to_datetime(["2024-01-01"] * 8),
+    ...     "stage": ["potential", "potential", "proposal", "potential", "proposal", "won", "potential", "lost"]})
+    >>> pipeline_funnel(deals, history)[["deals", "conversion"]].to_dict("index")["proposal"]
+    {'deals': 2, 'conversion': 0.5}
+    """
+    from ._status import WON, deal_outcome
+
+    current = column(deals, stage, "stage").astype(object)
+    rows = pd.DataFrame({"deal_id": deals.index, "stage": current.to_numpy(), "order": np.inf})
+    if history is not None and len(history):
+        h = history
+        if as_of is not None:
+            h = h[times_ns(h["changed_at"]) <= pd.Timestamp(as_of).value]
+        h = h.sort_values(["deal_id", "changed_at"], kind="stable")
+        h = pd.DataFrame({"deal_id": h["deal_id"].to_numpy(), "stage": h["stage"].astype(object).to_numpy(),
+                          "order": h.groupby("deal_id").cumcount().to_numpy(dtype=np.float64)})
+        last = h.drop_duplicates("deal_id", keep="last").set_index("deal_id")["stage"]
+        current = pd.Series(current.to_numpy(), index=deals.index).where(~deals.index.isin(last.index),
+                                                                         last.reindex(deals.index))
+        rows = pd.concat([h, rows.assign(stage=current.to_numpy())], ignore_index=True)
+    outcome = pd.Series(deal_outcome(rows["stage"]), index=rows.index)
+    steps = rows[outcome != "lost"]
+    position = steps.groupby("stage")["order"].apply(lambda o: o[np.isfinite(o)].mean() if np.isfinite(o).any()
+                                                     else np.inf)
+    is_won = pd.Series(deal_outcome(position.index.to_series()) == WON, index=position.index)
+    order = sorted(position.index, key=lambda s: (bool(is_won[s]), position[s], str(s)))
+    rank = {s: i for i, s in enumerate(order)}
+    furthest = steps.assign(r=steps["stage"].map(rank)).groupby("deal_id")["r"].max()
+    value = floats(column(deals, amount, "amount"))
+    amounts = pd.Series(np.nan_to_num(value), index=deals.index).reindex(furthest.index)
+    reached = np.array([(furthest >= i).sum() for i in range(len(order))], dtype=np.int64)
+    reached_amount = np.array([amounts[furthest >= i].sum() for i in range(len(order))])
+    now = pd.Series(deal_outcome(current), index=current.index)
+    standing = current[now == "open"].value_counts()
+    out = pd.DataFrame({"deals": reached, "amount": reached_amount}, index=pd.Index(order, name="stage"))
+    out["conversion"] = out["deals"] / out["deals"].shift(1)
+    out["open"] = standing.reindex(out.index, fill_value=0).to_numpy(dtype=np.int64)
+    out.attrs["lost"] = int((now == "lost").sum())
+    return out
