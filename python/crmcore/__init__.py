@@ -7,7 +7,7 @@ in a C++ core; this package is the Python surface over it.
 >>> db = crm.open(":memory:")
 """
 from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
-from . import clv, datasets, scoring
+from . import clv, datasets, plotting, scoring
 from .graph import Graph
 from .store import Database, open
 
@@ -23,5 +23,6 @@ __all__ = [
     "clv",
     "datasets",
     "open",
+    "plotting",
     "scoring",
 ]

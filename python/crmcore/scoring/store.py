@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from ..names import NameMethods
 from .._args import _integer, _invalid, _number
 from ._columns import NS_PER_DAY, as_of_ns, end_of_data, flag_overflow, stamp, times_ns
 from ._status import PURCHASE, order_meaning
@@ -57,7 +58,7 @@ def _by_customer(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-class ScoringMethods(DimensionMethods):
+class ScoringMethods(DimensionMethods, NameMethods):
     """Methods that the store's Database gains from the scoring part.
 
     Each is the same-named function of :mod:`crmcore.scoring` fed from the
