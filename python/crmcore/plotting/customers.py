@@ -132,8 +132,10 @@ def cohort_heatmap(retention: pd.DataFrame, ax: Any = None, title: str = "Cohort
     ax = _axes(ax, (max(6.0, 0.45 * retention.shape[1] + 2), max(3.0, 0.3 * len(retention) + 1.5)))
     values = retention.to_numpy(dtype=float)
     image = ax.imshow(values, cmap="YlGnBu", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(retention.shape[1]), [str(c) for c in retention.columns])
-    ax.set_yticks(range(len(retention)), [str(i) for i in retention.index])
+    # Every tick labelled while they fit, else every n-th.
+    step_x, step_y = max(1, retention.shape[1] // 16), max(1, len(retention) // 24)
+    ax.set_xticks(range(0, retention.shape[1], step_x), [str(c) for c in retention.columns[::step_x]])
+    ax.set_yticks(range(0, len(retention), step_y), [str(i) for i in retention.index[::step_y]])
     ax.set_xlabel("periods since the first purchase")
     ax.set_ylabel("cohort (first purchase)")
     ax.set_title(title)

@@ -38,7 +38,7 @@ from .affinity import frequent_itemsets, product_affinity
 from .dimensions import CUSTOMER_DIMENSIONS, NO_PURCHASE, NONE, ORDER_DIMENSIONS
 from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
 from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
-from .sales import cohort_retention, performance, pipeline_funnel
+from .sales import campaign_effect, cohort_retention, performance, pipeline_funnel
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import DEFAULT_SEGMENTS, rfm, segment
 from .store import ScoringMethods
@@ -57,6 +57,7 @@ __all__ = [
     "ScoringMethods",
     "TotalOverflowWarning",
     "churn_risk",
+    "campaign_effect",
     "classify",
     "cohort_retention",
     "deal_outcome",

@@ -32,7 +32,7 @@ from ._status import PURCHASE, order_meaning
 from .affinity import product_affinity
 from .dimensions import NO_PURCHASE, DimensionMethods, _names, _text, cover
 from .health import churn_risk, health, loyalty, satisfaction
-from .sales import cohort_retention, performance, pipeline_funnel
+from .sales import campaign_effect, cohort_retention, performance, pipeline_funnel
 from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
@@ -423,11 +423,14 @@ class ScoringMethods(DimensionMethods, NameMethods):
             "lifecycle", lambda part, ids: lifecycle(part, CUSTOMER, "ordered_at", "amount", cut, ids, **thresholds),
             orders, cut, by)
 
-    def lifecycle_flow(self, start: Any, end: Any = None, **thresholds: Any) -> pd.DataFrame:
+    def lifecycle_flow(self, start: Any, end: Any = None, customers: Any = None,
+                       **thresholds: Any) -> pd.DataFrame:
         """How customers moved between lifecycle stages from ``start`` to
         ``end`` (default :meth:`default_as_of`): a table of counts, rows the
-        stage at ``start``, columns the stage at ``end``, every stage present.
-        Customers created after ``start`` count as prospects then.
+        stage at ``start``, columns the stage at ``end``, every stage present;
+        ``attrs["start"]`` and ``["end"]`` hold the two points. Customers
+        who had not bought by ``start`` were prospects then. ``customers``
+        (ids) limits the count to them; ``thresholds`` go to :meth:`lifecycle`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -438,6 +441,9 @@ class ScoringMethods(DimensionMethods, NameMethods):
         """
         before = self.lifecycle(as_of=start, **thresholds)["stage"]
         after = self.lifecycle(as_of=end, **thresholds)["stage"]
+        if customers is not None:
+            keep = before.index.isin(pd.Index(customers))
+            before, after = before[keep], after[keep]
         flow = pd.crosstab(before.rename("from"), after.rename("to"), dropna=False)
         flow = flow.reindex(index=STAGES, columns=STAGES, fill_value=0)
         flow.attrs["start"], flow.attrs["end"] = before.attrs.get("as_of"), after.attrs.get("as_of")
@@ -782,6 +788,63 @@ class ScoringMethods(DimensionMethods, NameMethods):
         out = pipeline_funnel(deals, history, pd.Timestamp(cut))
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
+
+    def campaign_effect(self, days: float = 30.0, as_of: Any = None) -> pd.DataFrame:
+        """Promotion: the effect of each stored campaign started up to
+        ``as_of`` on its members' purchases: :func:`crmcore.scoring.campaign_effect`
+        (response rate, revenue per member in the campaign and the ``days``
+        after it, against before and against customers who were not
+        members, lift, incremental revenue and return on budget).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a, b = db.add("customers", name="Ann"), db.add("customers", name="Bo")
+        >>> c = db.add("campaigns", name="Spring", started_at="2024-03-01", budget=10.0)
+        >>> _ = db.add("campaign_members", campaign_id=c, customer_id=a, responded=True)
+        >>> _ = db.add("orders", customer_id=a, ordered_at="2024-03-04", amount=40.0)
+        >>> _ = db.add("orders", customer_id=b, ordered_at="2024-03-05", amount=10.0)
+        >>> db.campaign_effect().loc[c, ["lift", "incremental_revenue"]].tolist()
+        [4.0, 30.0]
+        """
+        orders, cut = self._purchases(as_of)
+        campaigns = self.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
+        campaigns = campaigns[(times_ns(campaigns["started_at"]) <= cut)]
+        members = self.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
+        out = campaign_effect(campaigns, members, orders, self.frame("customers", columns=[]).index, days,
+                              CUSTOMER, "ordered_at", "amount")
+        return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
+
+    def report_7p(self, period: Any = None, segment: Any = None, by: Any = None,
+                  path: Any = None, top: int = 10) -> Any:
+        """The 7P report of the store: one self-contained HTML page (tables
+        and embedded PNG pictures) of profiling, persistency (cohort
+        retention), profitability, performance (by product category,
+        channel and location), prospecting (trends, new customers, the
+        pipeline), product (margins, products bought together) and promotion
+        (campaign effect, when campaigns started in the period).
+
+        ``period`` is the window the sales tables read: the 12 months to
+        the end of the data by default, a pandas period ("2025", "2025Q2",
+        "2025-06") or a (start, end) pair; customer analyses describe its
+        end. ``segment`` limits every table to some customers:
+        ``{dimension: value or list}`` (``{"kind": "B2B", "region":
+        ["East China"]}``) or a list of customer ids (scores stay those of
+        the whole store). ``by`` adds a cut of profiling and performance by
+        any dimension. ``top`` is the length of ranked tables. Writes the
+        page to ``path`` when given and returns a
+        :class:`crmcore.report.Report` (``html``, ``sections``, ``tables``)
+        that shows itself in Jupyter.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = crm.datasets.load(db, crm.datasets.synthetic(300, seed=2))
+        >>> report = db.report_7p(segment={"kind": "B2B"}, by="region")
+        >>> list(report.sections)
+        ['profiling', 'persistency', 'profitability', 'performance', 'prospecting', 'product', 'promotion']
+        """
+        from ..report import report_7p
+
+        return report_7p(self, period, segment, by, path, top)
 
 
 def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, months: int,
