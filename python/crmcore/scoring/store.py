@@ -846,6 +846,31 @@ class ScoringMethods(DimensionMethods, NameMethods):
 
         return report_7p(self, period, segment, by, path, top)
 
+    def customer_card(self, customer: int, as_of: Any = None, orders: int = 5) -> Any:
+        """One customer on one screen (the "one-to-one service" view): their
+        details, their scores at ``as_of`` (RFM segment and scores, purchases,
+        revenue, profit and its class, last year's tier, lifecycle stage and
+        why, churn risk, health, loyalty), their open deals with the
+        importance / urgency quadrant, their latest ``orders`` and their
+        contacts with roles, names beside ids. Returns a
+        :class:`crmcore.scoring.card.CustomerCard` that shows as a card in
+        Jupyter. Scores are relative to every customer, so the analyses run
+        over the whole store.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> cid = db.add("customers", name="星海科技", kind="organization")
+        >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-01-02", amount=50.0, cost=20.0)
+        >>> _ = db.add("deals", customer_id=cid, name="Renewal", stage="proposal", amount=900.0,
+        ...            expected_close="2024-02-01")
+        >>> card = db.customer_card(cid)
+        >>> card.scores["profit"], card.open_deals["name"].tolist()
+        (30.0, ['Renewal'])
+        """
+        from .card import customer_card
+
+        return customer_card(self, customer, as_of, orders)
+
 
 def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, months: int,
                     discount_rate: float, penalizer_coef: float) -> pd.DataFrame:
