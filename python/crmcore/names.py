@@ -15,7 +15,12 @@ NAMED_KINDS = {"customers": "name", "contacts": "name", "staff": "name", "produc
 
 
 class NameMethods:
-    """``db.names(ids)``: who or what each id is."""
+    """``db.names(ids)``: who or what each id is.
+
+    >>> import crmcore as crm
+    >>> isinstance(crm.open(":memory:"), NameMethods)
+    True
+    """
 
     def names(self, ids: Iterable[Any] | None = None) -> pd.DataFrame:
         """The name and kind of records given by id (all named records when

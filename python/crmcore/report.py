@@ -73,7 +73,14 @@ class Report:
         return body
 
     def save(self, path: str | os.PathLike) -> str:
-        """Writes the page to ``path`` (UTF-8) and returns the path."""
+        """Writes the page to ``path`` (UTF-8) and returns the path.
+
+        >>> import os, tempfile
+        >>> path = Report(html="<html><body></body></html>").save(os.path.join(tempfile.mkdtemp(), "r.html"))
+        >>> with open(path, encoding="utf-8") as f:
+        ...     f.read()
+        '<html><body></body></html>'
+        """
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.html)
         return os.fspath(path)
@@ -171,7 +178,16 @@ class _Builder:
 
 def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
               path: str | os.PathLike | None = None, top: int = 10) -> Report:
-    """Writes the 7P report of a store: see :meth:`crmcore.Database.report_7p`."""
+    """Writes the 7P report of a store ``db``: see :meth:`crmcore.Database.report_7p`
+    for the parameters; returns the :class:`Report` (saved to ``path`` when given).
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> cid = db.add("customers", name="Ann")
+    >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-05-01", amount=20.0, cost=5.0, channel="web")
+    >>> "Sales by channel" in report_7p(db).tables["performance"]
+    True
+    """
     from . import plotting
 
     start, end, label = _window(db, period)

@@ -40,7 +40,10 @@ def plot_probability_alive_matrix(model, max_frequency=None, max_recency=None,
                                   title="Probability Customer is Alive,\nby Frequency and Recency of a Customer",
                                   xlabel="Customer's Historical Frequency", ylabel="Customer's Recency", ax=None,
                                   **kwargs):
-    """P(alive) by frequency (columns) and recency (rows), as lifetimes draws it.
+    """P(alive) by frequency (columns) and recency (rows), as lifetimes draws it,
+    for customers of frequency 0..``max_frequency`` and recency
+    0..``max_recency`` (default: the largest of the fitted data).
+    ``model`` is a fitted BetaGeoFitter (or another of crmcore.clv's models); ``title``, ``xlabel`` and ``ylabel`` label the picture, drawn on ``ax`` (a new figure when None).
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> m = BetaGeoFitter().fit([1, 0, 3, 2], [2.0, 0.0, 5.0, 4.0], [6.0, 4.0, 7.0, 6.0])
@@ -54,8 +57,10 @@ def plot_probability_alive_matrix(model, max_frequency=None, max_recency=None,
 def plot_frequency_recency_matrix(model, T=1, max_frequency=None, max_recency=None, title=None,
                                   xlabel="Customer's Historical Frequency", ylabel="Customer's Recency", ax=None,
                                   **kwargs):
-    """Expected purchases in the next T time units by frequency and recency, for
-    customers of age max_recency (as lifetimes draws it).
+    """Expected purchases in the next ``T`` time units by frequency and recency, for
+    customers of age ``max_recency`` (as lifetimes draws it), over frequency
+    0..``max_frequency`` (default: the largest of the fitted data).
+    ``model`` is a fitted BetaGeoFitter (or another of crmcore.clv's models); ``title``, ``xlabel`` and ``ylabel`` label the picture, drawn on ``ax`` (a new figure when None).
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> m = BetaGeoFitter().fit([1, 0, 3, 2], [2.0, 0.0, 5.0, 4.0], [6.0, 4.0, 7.0, 6.0])
@@ -87,7 +92,7 @@ def plot_period_transactions(model, max_frequency=7, title="Frequency of Repeat 
     gives P(X(T) = x) (BG/NBD and its modified form) the bars here are its
     exact expectation, the sum over the fitted customers of P(x repeat
     purchases by their own T), so they do not change from run to run. Other
-    models are simulated (seed 0) as lifetimes does.
+    models are simulated (seed 0) as lifetimes does. ``model`` is a fitted BetaGeoFitter (or another of crmcore.clv's models); ``title``, ``xlabel`` and ``ylabel`` label the picture, drawn on ``ax`` (a new figure when None).
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
@@ -123,7 +128,9 @@ def plot_calibration_purchases_vs_holdout_purchases(model, calibration_holdout_m
     calibration period), "recency_cal", "T_cal" or
     "time_since_last_purchase" (T_cal - recency_cal); the first ``n``
     groups. ``calibration_holdout_matrix`` is the output of
-    :func:`crmcore.clv.utils.calibration_and_holdout_data`.
+    :func:`crmcore.clv.utils.calibration_and_holdout_data`; ``model`` is
+    fitted on its calibration columns and drawing happens on ``ax`` (a new
+    figure when None).
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> cal = pd.DataFrame({"frequency_cal": [0, 1, 2, 1], "recency_cal": [0.0, 3.0, 5.0, 2.0],
@@ -156,7 +163,8 @@ def plot_history_alive(model, t, transactions, datetime_col, freq="D", start_dat
     """P(alive) of one customer over time: from their first purchase (or
     ``start_date``) for ``t`` periods of ``freq``, read from their
     ``transactions`` (a frame of that customer's purchases), with a dashed
-    line at each purchase.
+    line at each purchase. ``datetime_col`` names the date column; ``model``
+    is a fitted BetaGeoFitter; drawn on ``ax`` (a new figure when None).
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
@@ -220,7 +228,11 @@ def plot_cumulative_transactions(model, transactions, datetime_col, customer_id_
     """Actual and model-expected cumulative repeat transactions of the whole
     cohort over ``t`` periods from the first purchase
     (:func:`crmcore.clv.utils.expected_cumulative_transactions`), with the end
-    of the calibration period (``t_cal``) marked.
+    of the calibration period (``t_cal``) marked. ``transactions`` has one
+    row per purchase with ``customer_id_col`` and ``datetime_col`` (text
+    read with ``datetime_format`` when given); ``freq`` is the period;
+    ``set_index_date`` puts dates instead of period numbers on the x axis.
+    ``model`` is a fitted BetaGeoFitter (or another of crmcore.clv's models); ``title``, ``xlabel`` and ``ylabel`` label the picture, drawn on ``ax`` (a new figure when None).
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
@@ -240,8 +252,8 @@ def plot_incremental_transactions(model, transactions, datetime_col, customer_id
                                   datetime_format=None, freq="D", set_index_date=False,
                                   title="Tracking Daily Transactions", xlabel="day", ylabel="Transactions",
                                   ax=None, **kwargs):
-    """As :func:`plot_cumulative_transactions`, period by period: the repeat
-    transactions of each period, actual and expected.
+    """As :func:`plot_cumulative_transactions` (same parameters), period by
+    period: the repeat transactions of each period, actual and expected.
 
     >>> from crmcore.clv import BetaGeoFitter
     >>> from crmcore.clv.generate_data import beta_geometric_nbd_model

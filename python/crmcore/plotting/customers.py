@@ -36,7 +36,9 @@ def _annotate(ax: Any, values: np.ndarray, fmt: str) -> None:
 def rfm_grid(rfm: pd.DataFrame, ax: Any = None, title: str = "Customers per R/F cell", bins: int | None = None) -> Any:
     """Customers per (R score, F score) cell of an RFM result, as a heatmap
     with the count written in each cell (R rows, 5 at the top; F columns).
-    Customers without purchases (score 0) are left out.
+    ``rfm`` is the result of ``db.rfm()`` (its ``r_score`` and ``f_score``);
+    ``bins`` the number of score levels (default: the highest score found).
+    Customers without purchases (score 0) are left out. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
 
     >>> rfm = pd.DataFrame({"r_score": [5, 5, 1], "f_score": [5, 4, 1]})
     >>> ax = rfm_grid(rfm, bins=5)
@@ -62,10 +64,12 @@ def rfm_grid(rfm: pd.DataFrame, ax: Any = None, title: str = "Customers per R/F 
 
 @drawing
 def lifecycle_flow(flow: pd.DataFrame, ax: Any = None, title: str | None = None) -> Any:
-    """How customers moved between lifecycle stages: ``db.lifecycle_flow(start,
-    end)`` drawn as two stacked columns of stages (start left, end right)
-    joined by one band per pair of stages, its width the number of
-    customers. Each column's blocks are labelled with the stage and count.
+    """How customers moved between lifecycle stages: ``flow``, the table of
+    ``db.lifecycle_flow(start, end)``, drawn as two stacked columns of stages
+    (start left, end right) joined by one band per pair of stages, its width
+    the number of customers. Each column's blocks are labelled with the
+    stage and count. ``title`` heads the picture (default: the two dates);
+    it is drawn on ``ax`` (a new figure when None).
 
     >>> flow = pd.DataFrame([[3, 2], [0, 4]], index=["new", "lost"], columns=["new", "lost"])
     >>> ax = lifecycle_flow(flow)
@@ -123,6 +127,7 @@ def lifecycle_flow(flow: pd.DataFrame, ax: Any = None, title: str | None = None)
 def cohort_heatmap(retention: pd.DataFrame, ax: Any = None, title: str = "Cohort retention") -> Any:
     """Cohort retention (``db.cohorts()``) as a heatmap: cohorts down, age
     in periods across, the share of the cohort buying written in each cell.
+    ``retention`` is the table of ``db.cohorts()``. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
 
     >>> retention = pd.DataFrame({0: [1.0, 1.0], 1: [0.5, np.nan]}, index=["2024-01", "2024-02"])
     >>> ax = cohort_heatmap(retention)
@@ -152,7 +157,8 @@ def retention_curves(retention: pd.DataFrame, ax: Any = None, title: str = "Rete
                      cohorts: int | None = 8) -> Any:
     """Cohort retention as curves: one line per cohort (the latest
     ``cohorts`` of them; None for all) of the share buying at each age, and
-    the mean over all cohorts, thick.
+    the mean over all cohorts, thick. ``retention`` is the table of
+    ``db.cohorts()``. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
 
     >>> retention = pd.DataFrame({0: [1.0, 1.0], 1: [0.5, 0.3]}, index=["2024-01", "2024-02"])
     >>> [line.get_label() for line in retention_curves(retention).get_lines()]
@@ -175,7 +181,8 @@ def retention_curves(retention: pd.DataFrame, ax: Any = None, title: str = "Rete
 def pipeline_funnel(funnel: pd.DataFrame, ax: Any = None, title: str = "Sales pipeline") -> Any:
     """The pipeline funnel (``db.pipeline()``): one centred bar per stage,
     as wide as the deals that reached it, labelled with the count and the
-    conversion from the stage before.
+    conversion from the stage before. ``funnel`` is the table of
+    ``db.pipeline()``. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
 
     >>> funnel = pd.DataFrame({"deals": [10, 4], "conversion": [np.nan, 0.4]}, index=["potential", "won"])
     >>> ax = pipeline_funnel(funnel)
@@ -205,7 +212,8 @@ def pipeline_funnel(funnel: pd.DataFrame, ax: Any = None, title: str = "Sales pi
 def profit_tiers(tiers: pd.DataFrame, ax: Any = None, title: str = "Profit contribution (Pareto)") -> Any:
     """Profit tiers (``db.profit_tiers()``): the Pareto curve of the share of
     profit made by the share of customers ranked by profit, the ABC cut at
-    80%, and the customers of each tier marked on it.
+    80%, and the customers of each tier marked on it. ``tiers`` is the
+    result of ``db.profit_tiers()``. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
 
     >>> tiers = pd.DataFrame({"rank": [1, 2, 3], "cum_contribution": [0.7, 0.95, 1.0],
     ...                       "tier": ["super", "VIP", "normal"], "abc": ["A", "B", "C"]})
@@ -235,7 +243,9 @@ def performance_bars(perf: pd.DataFrame, value: str = "revenue", ax: Any = None,
                      title: str | None = None) -> Any:
     """Sales performance (``db.performance(by)``) as horizontal bars of
     ``value`` (revenue, profit, ...) per group, the ``top`` largest, with
-    the margin written beside each bar when known.
+    the margin written beside each bar when known. ``perf`` is the table of
+    ``db.performance(by)``; ``title`` heads the picture (default: the value
+    and the dimensions); it is drawn on ``ax`` (a new figure when None).
 
     >>> perf = pd.DataFrame({"revenue": [30.0, 10.0], "margin": [0.5, 0.2]}, index=["web", "shop"])
     >>> ax = performance_bars(perf)

@@ -18,7 +18,8 @@ def ego_network(graph: Any, n: int, k: int = 1, ax: Any = None, types: Any = Non
     (node id -> text, e.g. ``g.labels`` that ``db.graph()`` fills with
     names; the id where a node has none), in any script: a CJK font is
     used when one is installed (``scripts/setup.sh`` installs WenQuanYi
-    Micro Hei). Stronger edges are drawn thicker. Returns the axes.
+    Micro Hei). Stronger edges are drawn thicker. It is drawn on ``ax`` (a
+    new figure when None); returns the axes.
 
     >>> import crmcore as crm
     >>> g = crm.Graph.from_edges([1, 1, 2], [2, 3, 4])

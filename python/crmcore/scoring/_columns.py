@@ -173,6 +173,15 @@ class TotalOverflowWarning(RuntimeWarning):
     names them. Such a total ranks above (``-inf``: below) every finite one,
     ``nan`` ranks last; it has no share of the finite total, no ABC class and
     no margin, and everyone else's shares are of the finite total.
+
+    >>> import warnings, crmcore
+    >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
+    ...                    "amount": [1e308, 1e308, 5.0]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     out = crmcore.scoring.rfm(tx)
+    >>> out.attrs["overflow"], caught[0].category.__name__
+    ({'monetary': [1]}, 'TotalOverflowWarning')
     """
 
 

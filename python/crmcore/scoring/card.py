@@ -28,6 +28,12 @@ class CustomerCard:
     scores of :data:`CARD_SCORES`, by label), ``open_deals`` (their open
     deals with quadrant, soonest first), ``orders`` (latest orders) and
     ``contacts`` (their contacts with role). Shows as one card in Jupyter.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> card = db.customer_card(db.add("customers", name="Ann"))
+    >>> card.scores["lifecycle stage"], len(card.open_deals)
+    ('prospect', 0)
     """
 
     record: Any
@@ -63,7 +69,14 @@ def _show(v: Any) -> str:
 
 
 def customer_card(db: Any, customer: int, as_of: Any = None, orders: int = 5) -> CustomerCard:
-    """The card of one stored customer: see :meth:`crmcore.Database.customer_card`."""
+    """The card of the stored customer ``customer`` of ``db`` at ``as_of``
+    with their latest ``orders``: see :meth:`crmcore.Database.customer_card`.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> customer_card(db, db.add("customers", name="Ann")).record["name"]
+    'Ann'
+    """
     record = db.get("customers", int(customer))
     point = db.default_as_of() if as_of is None else pd.Timestamp(as_of)
     results = {name: getattr(db, name)(as_of=point) for name in dict.fromkeys(a for a, _, _ in CARD_SCORES)}

@@ -142,7 +142,14 @@ def _custom_values(custom: pd.Series, key: str) -> pd.Series:
 
 class DimensionMethods:
     """The store's dimensions: each customer's value of a dimension
-    (:meth:`dimension`) and the split of purchases that ``by=`` runs on."""
+    (:meth:`dimension`) and the split of purchases that ``by=`` runs on.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> _ = db.add("customers", name="Li", kind="person", region="East")
+    >>> db.dimension(["kind", "region"]).values.tolist()
+    [['B2C', 'East']]
+    """
 
     def _staff_lookup(self) -> tuple[pd.Series, pd.Series]:
         staff = self.frame("staff", columns=["name", "team"])

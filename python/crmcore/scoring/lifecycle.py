@@ -41,6 +41,9 @@ def rhythm(
     are in ``result.attrs["as_of"]`` and ``["window"]``. An ``amount`` total beyond the range of a
     double follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
+    ``tx`` has one row per purchase; ``customer``, ``date`` and ``amount`` name its columns (customer id, purchase
+    time, amount).
+
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1], "amount": [1.0, 1.0, 1.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-31"])})
     >>> rhythm(tx).loc[1, ["mean_gap", "cv_gap"]].round(3).tolist()
@@ -174,6 +177,10 @@ def lifecycle(
     Returns ``stage`` (ordered categorical), ``reason`` (a sentence) and the
     rhythm columns the rules read.
 
+    ``tx`` has one row per purchase; ``customer``, ``date`` and ``amount`` name its columns (customer id, purchase
+    time, amount). ``as_of`` is the point described (default: the end of the data); ``customers`` lists everyone to
+    place (prospects too).
+
     >>> tx = pd.DataFrame({"customer_id": [1, 2, 2], "amount": 1.0,
     ...                    "date": pd.to_datetime(["2022-01-01", "2024-05-01", "2024-06-01"])})
     >>> lifecycle(tx, customers=pd.Index([1, 2, 3]))["stage"].tolist()
@@ -259,6 +266,8 @@ def deal_quadrants(
     data); urgency is never measured from today's clock, so an old data set
     does not make every deal overdue. Without any ``closed_at``, give
     ``as_of``. The point used is in ``result.attrs["as_of"]``.
+
+    ``amount``, ``expected_close``, ``stage`` and ``closed_at`` name the columns of ``deals``.
 
     >>> deals = pd.DataFrame({"amount": [1000.0, 10.0], "stage": ["negotiating", "potential"],
     ...                       "expected_close": pd.to_datetime(["2024-01-10", "2024-06-01"])})

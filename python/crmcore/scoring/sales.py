@@ -39,6 +39,8 @@ def performance(
     ``result.attrs``. Missing values of a ``by`` column form their own group
     (NaN).
 
+    ``customer``, ``date`` and ``amount`` (and ``cost``) name the columns of ``tx``.
+
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "channel": ["web", "shop", "web"],
     ...                    "date": pd.to_datetime(["2024-01-05", "2024-02-01", "2024-02-03"]),
     ...                    "amount": [10.0, 30.0, 20.0], "cost": [5.0, 20.0, 10.0]})
@@ -109,6 +111,8 @@ def cohort_retention(
     are in ``result.attrs["sizes"]`` and the buyer counts behind each share
     in ``result.attrs["counts"]``. Purchases after ``as_of`` (default: the
     end of the data) are left out.
+
+    ``tx`` has one row per purchase; ``customer``, ``date`` name its columns (customer id, purchase time).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2, 3], "date": pd.to_datetime(
     ...     ["2024-01-05", "2024-02-01", "2024-01-20", "2024-02-11"])})
@@ -223,6 +227,8 @@ def campaign_effect(
     not members, same window), ``lift`` (revenue_per_member /
     revenue_per_other), ``incremental_revenue`` ((per member - per other) x
     members) and ``return_on_budget`` (incremental revenue / budget).
+
+    ``customer``, ``date`` and ``amount`` name the columns of ``purchases``; ``days`` lengthens each window.
 
     >>> campaigns = pd.DataFrame({"started_at": pd.to_datetime(["2024-03-01"]), "budget": [10.0]}, index=[7])
     >>> members = pd.DataFrame({"campaign_id": [7, 7], "customer_id": [1, 2], "responded": [True, False]})

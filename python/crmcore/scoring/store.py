@@ -65,6 +65,14 @@ class ScoringMethods(DimensionMethods, NameMethods):
     stored records, under the rule for time and status of this module: the
     purchases are the orders up to ``as_of`` that
     :data:`~crmcore.scoring.ORDER_STATUS` counts as purchases.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> cid = db.add("customers", name="Ann")
+    >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-05-01", amount=20.0, cost=5.0)
+    >>> p = db.profit()
+    >>> p.loc[cid, "name"], float(p.loc[cid, "profit"])
+    ('Ann', 15.0)
     """
 
     # -- the point in time and the records the analyses read ------------------
