@@ -150,7 +150,7 @@ def loyalty(
     ``loyalty`` is their weighted mean (``weights`` by component name, equal
     by default). Satisfaction plays no part here.
 
-    ``tx`` has one row per purchase; ``customer``, ``date`` name its columns (customer id, purchase time).
+    ``tx`` has one row per purchase; ``customer`` and ``date`` name its columns (customer id, purchase time).
     ``as_of`` is the point described (default: the end of the data).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 2], "date": pd.to_datetime(
@@ -200,7 +200,7 @@ def churn_risk(
     ``conditional_probability_alive``), ``churn_risk`` = (1 - alive_weight) x
     rhythm_risk + alive_weight x (1 - p_alive); otherwise it is the rhythm risk.
 
-    ``tx`` has one row per purchase; ``customer``, ``date`` name its columns (customer id, purchase time).
+    ``tx`` has one row per purchase; ``customer`` and ``date`` name its columns (customer id, purchase time).
     ``as_of`` is the point described (default: the end of the data).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 2, 2, 2], "date": pd.to_datetime(

@@ -112,7 +112,7 @@ def cohort_retention(
     in ``result.attrs["counts"]``. Purchases after ``as_of`` (default: the
     end of the data) are left out.
 
-    ``tx`` has one row per purchase; ``customer``, ``date`` name its columns (customer id, purchase time).
+    ``tx`` has one row per purchase; ``customer`` and ``date`` name its columns (customer id, purchase time).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2, 3], "date": pd.to_datetime(
     ...     ["2024-01-05", "2024-02-01", "2024-01-20", "2024-02-11"])})
