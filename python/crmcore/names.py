@@ -2,7 +2,7 @@
 are unique across kinds), for graph rankings, plots and reports."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ class NameMethods:
     >>> isinstance(crm.open(":memory:"), NameMethods)
     True
     """
+
+    if TYPE_CHECKING:  # what the mixin uses of the Database it is part of
+        def frame(self, kind: str, ids: Any = None, columns: Any = None) -> pd.DataFrame: ...
 
     def names(self, ids: Iterable[Any] | None = None) -> pd.DataFrame:
         """The name and kind of records given by id (all named records when

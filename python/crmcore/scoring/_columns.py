@@ -129,7 +129,7 @@ def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_o
     whole frame is checked first, so an error names the frame's own row."""
     ids = column(tx, customer, "customer")
     # Integer ids cannot be missing; only other dtypes need the (slower) look.
-    missing = [] if pd.api.types.is_integer_dtype(ids.dtype) else np.flatnonzero(ids.isna().to_numpy())
+    missing: Any = [] if pd.api.types.is_integer_dtype(ids.dtype) else np.flatnonzero(ids.isna().to_numpy())
     if len(missing):
         raise ValidationError(f"transactions row {int(missing[0])}, field '{customer}': the id is missing")
     ns = times_ns(column(tx, date, "date"))

@@ -36,7 +36,7 @@ customer in every group they bought in.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,11 @@ class DimensionMethods:
     [['B2C', 'East']]
     """
 
+    if TYPE_CHECKING:  # what the mixin uses of the Database it is part of
+        def frame(self, kind: str, ids: Any = None, columns: Any = None) -> pd.DataFrame: ...
+
+        def _purchases(self, as_of: Any) -> tuple[pd.DataFrame, int]: ...
+
     def _staff_lookup(self) -> tuple[pd.Series, pd.Series]:
         staff = self.frame("staff", columns=["name", "team"])
         return staff["name"], staff["team"]
@@ -250,7 +255,7 @@ class DimensionMethods:
         silent = customers.difference(pd.Index(tagged["customer_id"].unique()))
         members = pd.DataFrame({"customer_id": silent.to_numpy(np.int64)})
         customer_dims = [n for n in names if n not in ORDER_DIMENSIONS]
-        values = self._customer_dimensions(customer_dims) if customer_dims else None
+        values = self._customer_dimensions(customer_dims)
         for n in names:
             members[n] = values[n].reindex(silent).to_numpy() if n in customer_dims else NONE
         members = pd.concat([buyers, members], ignore_index=True)
@@ -316,7 +321,7 @@ class DimensionMethods:
         customers = self.frame("customers", columns=[]).index
         customer_dims = [n for n in names if n not in ORDER_DIMENSIONS]
         out = pd.DataFrame(index=pd.Index(customers, name="customer_id"))
-        values = self._customer_dimensions(customer_dims) if customer_dims else None
+        values = self._customer_dimensions(customer_dims)
         order_dims = [n for n in names if n in ORDER_DIMENSIONS]
         main = {}
         if order_dims:

@@ -305,7 +305,8 @@ def deal_quadrants(
     important = open_ & (value >= (threshold if threshold is not None else np.inf))
     urgent = open_ & (days_left <= urgent_days)
     quadrant = np.select(
-        [~open_, important & urgent, important, urgent], [None, "do first", "plan", "quick win"], default="later"
+        [~open_, important & urgent, important, urgent],
+        [np.array(None, dtype=object), "do first", "plan", "quick win"], default="later"
     )
     out = pd.DataFrame(
         {

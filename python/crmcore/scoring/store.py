@@ -105,7 +105,8 @@ class ScoringMethods(DimensionMethods, NameMethods):
 
     def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None) -> int:
         """``as_of`` in ns: the given point, else :meth:`default_as_of`."""
-        return as_of_ns(as_of) if as_of is not None else self._end_of_data(orders)
+        given = as_of_ns(as_of)
+        return given if given is not None else self._end_of_data(orders)
 
     def _orders(self, as_of: Any) -> tuple[pd.DataFrame, int]:
         """Every order up to ``as_of`` (any status) and the point in ns."""
