@@ -4,7 +4,6 @@
 ``groupby(by).apply(analysis)``; the references here are plain pandas on the
 stored records, with the purchase statuses written out by hand.
 """
-import doctest
 import json
 
 import numpy as np
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from crmcore.scoring import dimensions
 
 NOT_PURCHASE = {"cancelled", "returned"}
 
@@ -191,7 +189,3 @@ def test_unknown_dimensions_are_refused_by_name(db):
         db.profit(by=["region", "region"])
     with pytest.raises(crm.ValidationError, match="names no dimension"):
         db.dimension([])
-
-
-def test_docstring_examples():
-    assert doctest.testmod(dimensions, extraglobs={"pd": pd}).failed == 0

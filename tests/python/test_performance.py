@@ -1,12 +1,9 @@
 """Performance by dimension and cohort retention, against plain pandas."""
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import crmcore as crm
-from crmcore.scoring import sales as performance_module
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +64,3 @@ def test_performance_profit_counts_costs_from_lines(db):
     got = db.performance(["category", "location"])
     np.testing.assert_allclose(got["profit"].sum(), total, rtol=1e-9)
     np.testing.assert_allclose(got["share"].sum(), 1.0, rtol=1e-12)
-
-
-def test_docstring_examples():
-    assert doctest.testmod(performance_module, extraglobs={"pd": pd}).failed == 0

@@ -1,7 +1,6 @@
 """Every plot renders headless (Agg) and draws what its data says: the
 counts, labels and axes are read back from the figure and compared with the
 analysis it was given, computed independently where it matters."""
-import doctest
 import warnings
 
 import matplotlib
@@ -14,9 +13,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import crmcore as crm  # noqa: E402
-import crmcore.clv.plotting  # noqa: E402
-import crmcore.plotting  # noqa: E402
-from crmcore.plotting import _fonts, customers, network  # noqa: E402
+from crmcore.plotting import _fonts  # noqa: E402
 
 P = crm.plotting
 
@@ -186,9 +183,3 @@ def test_period_transactions_expect_what_lifetimes_simulates(fitted):
     sim = np.array([(simulated == x).sum() for x in range(7)])
     # The exact expectation lies within a few standard errors of lifetimes' one simulation.
     assert np.all(np.abs(model - sim) <= 5 * np.sqrt(np.maximum(model, 1)) + 2)
-
-
-@pytest.mark.parametrize("module", [crmcore.plotting, customers, network, _fonts, crmcore.clv.plotting])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, extraglobs={"pd": pd, "np": np})
-    assert result.attempted > 0 and result.failed == 0

@@ -3,7 +3,6 @@ pictures, the pictures are real PNGs, the page needs nothing beside it, the
 segment and period limit what it counts. When Chromium is installed (Debian's
 package), the page is also opened headless and its screenshot checked."""
 import base64
-import doctest
 import html.parser
 import io
 import os
@@ -19,7 +18,6 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import crmcore as crm  # noqa: E402
-import crmcore.report  # noqa: E402
 from crmcore.report import SECTIONS  # noqa: E402
 
 
@@ -178,7 +176,3 @@ def test_the_page_opens_in_headless_chromium(report, tmp_path):
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
                          capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
     assert [s for s in parse(dom.stdout).sections] == [key for key, _, _ in SECTIONS]
-
-
-def test_docstring_examples():
-    assert doctest.testmod(crmcore.report).failed == 0
