@@ -118,10 +118,11 @@ def _names(by: Any, where: str) -> list[str]:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Values as plain text, missing and empty ones as :data:`NONE`."""
-    s = values.astype(object).where(values.notna(), None)
-    text = s.map(lambda v: NONE if v is None else str(v)).astype(object)
-    return text.where(text.str.strip() != "", NONE)
+    """Values as plain text, missing and empty ones as :data:`NONE` (on
+    columns, no Python call per row: a million customers are read at once)."""
+    text = values.astype("string")
+    text = text.where(text.str.strip() != "")
+    return text.fillna(NONE).astype(object)
 
 
 def _custom_values(custom: pd.Series, key: str) -> pd.Series:
@@ -171,7 +172,8 @@ class DimensionMethods:
         out = pd.DataFrame(index=customers.index)
         for n in names:
             if n == "kind":
-                out[n] = _text(customers["kind"].map(lambda k: _KIND_LABEL.get(k, k) if isinstance(k, str) else k))
+                kind = customers["kind"].astype(object)
+                out[n] = _text(kind.map(_KIND_LABEL).fillna(kind))
             elif n == "team":
                 names_, teams = self._staff_lookup()
                 by_name = teams.groupby(names_.to_numpy()).first()  # the first staff member of a name
