@@ -7,7 +7,7 @@ in a C++ core; this package is the Python surface over it.
 >>> db = crm.open(":memory:")
 """
 from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
-from . import clv, datasets, scoring
+from . import clv, datasets, plotting, scoring
 from .duplicates import find_duplicates
 from .graph import Graph
 from .mapping import Mapping
@@ -28,6 +28,7 @@ __all__ = [
     "datasets",
     "find_duplicates",
     "open",
+    "plotting",
     "restore",
     "scoring",
     "show_versions",
