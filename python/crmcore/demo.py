@@ -237,7 +237,7 @@ def store_report(db, title="# crmcore report", intro=None, phone=None):
     deals = db.frame("deals")
     if len(deals):
         pipe = deals.groupby("stage").agg(deals=("stage", "size"), amount=("amount", "sum"))
-        pipe = pipe.reindex([s for s in ("potential", "qualified", "proposal", "negotiating", "won", "lost")
+        pipe = pipe.reindex([s for s in ("lead", "qualified", "proposal", "negotiation", "won", "lost")
                              if s in pipe.index])
         closed = deals.stage.isin(["won", "lost"])
         win = (deals.stage == "won").sum() / max(closed.sum(), 1)
