@@ -60,7 +60,7 @@ def test_rules_deals_and_rankings_name_what_they_list(db):
 
 def test_customer_card_shows_the_scores_and_open_deals(db):
     deals = db.frame("deals")
-    open_stage = deals["stage"].isin(["potential", "qualified", "proposal", "negotiating"])
+    open_stage = deals["stage"].isin(["lead", "qualified", "proposal", "negotiation"])
     cid = int(deals.loc[open_stage, "customer_id"].value_counts().index[0])
     c = db.customer_card(cid)
     assert c.record["id"] == cid and c.scores.name == db.get("customers", cid)["name"]
