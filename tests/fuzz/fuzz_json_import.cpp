@@ -155,6 +155,16 @@ bool repeats_a_key(const Members& members) {
   return false;
 }
 
+// Records with nothing the reader keeps ({}, only nulls, only "id"): when no
+// record has more, the reader's table has no column and so no rows.
+bool keeps_no_field(const std::vector<Members>& records) {
+  return std::all_of(records.begin(), records.end(), [](const Members& members) {
+    return std::all_of(members.begin(), members.end(), [](const auto& m) {
+      return m.second.is_null() || m.first == "id" || m.first == kCreatedColumn || m.first == kUpdatedColumn;
+    });
+  });
+}
+
 // ---- comparing what was stored with what the file said ------------------
 
 struct Stored {
@@ -297,9 +307,11 @@ void check_import(Store& store, const std::string& path, const std::string& text
   if (!ref.valid_json) finding(std::string("import_json(") + kind_name + ") took text that is not JSON");
   if (!ref.has_list || !ref.only_objects)
     finding(std::string("import_json(") + kind_name + ") took a file without a list of objects");
-  if (result.ids.size() != ref.records.size())
+  if (result.ids.size() != ref.records.size()) {
+    if (keeps_no_field(ref.records) && known("json-empty-records")) return;
     finding("import_json(" + k.name + ") returned " + std::to_string(result.ids.size()) + " ids for " +
             std::to_string(ref.records.size()) + " records");
+  }
   std::vector<int64_t> accepted;
   std::vector<size_t> rows;
   for (size_t r = 0; r < result.ids.size(); ++r)
