@@ -1,7 +1,7 @@
 // Fuzzes the text columns Store::insert takes as they come: the input is one
-// customer's custom fields (validated as a JSON object, stored re-serialized),
-// another's tags and a third's name, inserted with OnError::Skip. The store
-// must take exactly the custom text that is a JSON object (or blank), and
+// customer's custom fields, another's tags and a third's name, inserted with
+// OnError::Skip. The store must take exactly the custom text that is a JSON
+// object it may keep (or blank), the tags and names that are valid text, and
 // what it took must read back (select) equal and be found again.
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -14,9 +14,11 @@
 
 namespace {
 
-using Json = nlohmann::json;
+// Ordered: custom fields keep their members' order, and equality says so.
+using Json = nlohmann::ordered_json;
 using crmcore::fuzz::finding;
 using crmcore::fuzz::shown;
+using crmcore::fuzz::valid_utf8;
 using namespace crmcore::records;
 
 bool blank(const std::string& s) {
@@ -35,36 +37,46 @@ bool finds(const Store& store, const char* field, const std::string& value, int6
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
+std::string shown_stored(const Column& stored) { return stored.present(0) ? shown(stored.texts[0]) : "null"; }
+
 void check_custom(const std::string& input, int64_t id, const Column& stored) {
-  const Json given = Json::parse(input, nullptr, /*allow_exceptions=*/false);
-  const bool object = !given.is_discarded() && given.is_object();
-  if ((id >= 0) != (blank(input) || object))
+  crmcore::fuzz::JsonShape shape;
+  const Json given = Json::parse(
+      input, [&shape](int, Json::parse_event_t e, Json& parsed) { return shape.event(e, parsed), true; }, false);
+  const bool keeps = !given.is_discarded() && given.is_object() && !shape.repeated_key() && shape.depth() <= kMaxCustomDepth;
+  if ((id >= 0) != (blank(input) || keeps))
     finding(std::string(id >= 0 ? "took" : "refused") + " the custom fields " + shown(input));
   if (id < 0) return;
   if (blank(input) || given.empty()) {
-    if (stored.present(0)) finding("custom fields " + shown(input) + " read back as " + shown(stored.texts[0]));
+    if (stored.present(0)) finding("custom fields " + shown(input) + " read back as " + shown_stored(stored));
     return;
   }
   if (!stored.present(0) || Json::parse(stored.texts[0], nullptr, false) != given)
-    finding("custom fields " + shown(input) + " read back as " +
-            (stored.present(0) ? shown(stored.texts[0]) : std::string("null")));
+    finding("custom fields " + shown(input) + " read back as " + shown_stored(stored));
 }
 
 void check_tags(const Store& store, const std::string& input, int64_t id, const Column& stored) {
-  if (id < 0) finding("refused the tags " + shown(input));
-  std::string expected;
-  for (const auto& tag : split_values(input)) expected += (expected.empty() ? "" : ";") + tag;
-  if (expected.empty() ? stored.present(0) : !stored.present(0) || stored.texts[0] != expected)
-    finding("tags " + shown(input) + " read back as " + (stored.present(0) ? shown(stored.texts[0]) : "null"));
-  for (const auto& tag : split_values(input))
+  std::vector<std::string> tags;  // a tag given twice is one tag
+  bool valid = true;
+  for (auto& tag : crmcore::fuzz::documented_tags(input)) {
+    valid = valid && valid_utf8(tag) &&
+            std::none_of(tag.begin(), tag.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(std::move(tag));
+  }
+  if ((id >= 0) != valid) finding(std::string(id >= 0 ? "took" : "refused") + " the tags " + shown(input));
+  if (id < 0) return;
+  if (tags.empty() ? stored.present(0) : !stored.present(0) || stored.texts[0] != join_tags(tags))
+    finding("tags " + shown(input) + " read back as " + shown_stored(stored));
+  for (const auto& tag : tags)
     if (!finds(store, "tag", tag, id)) finding("find(tag=" + shown(tag) + ") misses the record tagged so");
 }
 
 void check_name(const Store& store, const std::string& input, int64_t id, const Column& stored) {
-  if ((id >= 0) != !blank(input)) finding(std::string(id >= 0 ? "took" : "refused") + " the name " + shown(input));
+  const bool valid = !blank(input) && valid_utf8(input) && input.find('\0') == std::string::npos;
+  if ((id >= 0) != valid) finding(std::string(id >= 0 ? "took" : "refused") + " the name " + shown(input));
   if (id < 0) return;
   if (!stored.present(0) || stored.texts[0] != input)
-    finding("name " + shown(input) + " read back as " + (stored.present(0) ? shown(stored.texts[0]) : "null"));
+    finding("name " + shown(input) + " read back as " + shown_stored(stored));
   if (!finds(store, "name", input, id)) finding("find(name=" + shown(input) + ") misses the record named so");
 }
 
