@@ -67,13 +67,7 @@ if [ "${1:-}" != --replay ] || [ ! -x "$build/tests/fuzz/fuzz_${2:-}" ]; then
 fi
 
 # The sanitizers stop at the first report, with a stack that names the code.
-# store-audit-bind (a temporary bound to a statement; SQLite reads it after
-# it is gone) shows in every write: its report is suppressed unless asked for.
 asan_options="detect_leaks=1"
-strict=${CRMCORE_FUZZ_STRICT:-}
-if [ "$strict" != 1 ] && [ "$strict" != all ] && [[ ",$strict," != *,store-audit-bind,* ]]; then
-  asan_options="$asan_options:suppressions=$PWD/tests/fuzz/store_audit_bind.supp"
-fi
 export ASAN_OPTIONS="$asan_options" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 dict_of() {  # the dictionary of a target: JSON tokens, or the pieces of dates and phones
