@@ -218,8 +218,10 @@ namespace {
 // nothing is left. from_chars reads neither, and reads no hex without being asked.
 std::string_view number_text(std::string_view text) {
   std::string_view s = trim(text);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (!s.empty() && (s.front() == '+' || s.front() == '-' || s.front() == ' ')) return {};  // "++1", "+-1", "+ 1"
+  if (!s.empty() && s.front() == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && (s.front() == '+' || s.front() == '-' || s.front() == ' ')) return {};  // "++1", "+-1", "+ 1"
+  }
   return s;
 }
 
