@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog.hpp"
 #include "crmcore/records/store.hpp"
 #include "sqlite.hpp"
 #include "values.hpp"
@@ -31,6 +32,7 @@ struct Store::Impl {
   std::map<std::string, sql::Statement> prepared_by_text;  // statements made per kind, kept for reuse
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
+  Catalog catalog;  // the kinds as this file has them (catalog.hpp)
 
   ~Impl() {
     prepared_by_text.clear();

@@ -35,8 +35,9 @@ struct WriteResult {
 using Progress = std::function<void(size_t done, size_t total)>;
 
 // Upsert: rows whose key names a record update it, the others are inserted;
-// Update: every row must name a record.
-enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows };
+// Update: every row must name a record. Tags: tags added to and removed
+// from records (Store::retag).
+enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Tags };
 
 // What a write is about to do; hooks see it before anything is written.
 struct WriteRequest {
@@ -48,6 +49,7 @@ struct WriteRequest {
   const Progress* progress = nullptr;
   std::vector<std::string> key = {};  // Upsert, UpdateRows: the fields ("id" among them) that name a row's record
   bool cascade = false;          // Delete: also delete the records that refer to these, instead of refusing
+  std::vector<std::string> tags_added = {}, tags_removed = {};  // Tags
 };
 
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
@@ -83,6 +85,38 @@ class Store {
   // refused, or with `cascade` deleted together with them (recursively);
   // every removed row has its audit entry.
   void remove_many(const std::string& kind, const std::vector<int64_t>& ids, bool cascade);
+  // Adds tags to and removes tags from the records `ids` of `kind` without
+  // rewriting their lists: each keeps its other tags in their order, new
+  // ones come last. A record whose list does not change is not written.
+  // All or nothing: an id that names no record of `kind` is NotFound.
+  // Returns the ids of the records that changed (each has its audit entry).
+  std::vector<int64_t> retag(const std::string& kind, const std::vector<int64_t>& ids,
+                             const std::vector<std::string>& add, const std::vector<std::string>& remove);
+
+  // -- the store's schema (catalog.cpp) --
+  // A kind as this store has it: the kind table's fields with the values and
+  // labels the file added, and the custom fields it declared.
+  Kind describe(const std::string& kind) const;
+  // The fields of a kind that an index serves ("custom.<key>" for custom ones).
+  std::vector<std::string> indexed(const std::string& kind) const;
+  // Declares (or declares again) the custom field `name` of `kind`: its
+  // values in the custom object are checked on every write and kept in
+  // canonical form, those of the records already stored among them (a record
+  // that does not fit is refused, naming it, and nothing changes). Type
+  // Text, Integer, Real, Time or Bool; `choices` (Text only) close the list
+  // of values; `index` makes an index on the key.
+  void declare_custom(const std::string& kind, const std::string& name, FieldType type,
+                      const std::vector<std::string>& choices, bool required, bool index);
+  // Adds `value` to the allowed values of a text field ("custom.<key>" for a
+  // custom one) and gives it `labels`, other spellings accepted on input and
+  // stored as the value. A field with a closed list accepts the value from
+  // now on; an open one (a status) lists it among its known values. With
+  // `add_value` false the value must be allowed already (labels only).
+  void allow(const std::string& kind, const std::string& field, const std::string& value,
+             const std::vector<Label>& labels, bool add_value = true);
+  // Makes an index on a field ("custom.<key>" for a declared custom field),
+  // so that conditions on it find records without reading them all.
+  void create_index(const std::string& kind, const std::string& field);
 
   // All records of a kind (or those with the given ids, in that order) as
   // columns: id, the kind's fields, tags, custom, created_at, updated_at.
@@ -150,6 +184,11 @@ class Store {
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
   // removed them.
   void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id = -1);
+  void retag_rows(const WriteRequest& request, WriteResult& result);
+  // Runs `change` of the catalog of `kind` in a transaction of its own (a
+  // savepoint inside the caller's) with its audit entry; the catalog is read
+  // again afterwards.
+  void change_catalog(const std::string& kind, const std::function<void()>& change);
 
   std::unique_ptr<Impl> impl_;
   std::string path_;
@@ -158,6 +197,6 @@ class Store {
   int transaction_depth_ = 0;
 };
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 }  // namespace crmcore::records
