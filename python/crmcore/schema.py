@@ -55,8 +55,8 @@ class SchemaMethods:
         >>> import crmcore as crm
         >>> db = crm.open()
         >>> s = db.schema("customers")
-        >>> s.loc["kind", "choices"], s.loc["kind", "labels"]["person"]
-        (['organization', 'person'], {'zh': ['个人']})
+        >>> s.loc["kind", "choices"], s.loc["kind", "labels"]
+        (['organization', 'person'], {'organization': {'zh': ['企业', '公司', '组织']}, 'person': {'zh': ['个人']}})
         >>> float(db.schema().loc[("orders", "amount"), "min"])
         0.0
         """
@@ -80,7 +80,7 @@ class SchemaMethods:
                 rows[f["name"]] = {
                     "type": f["type"], "required": f["required"],
                     "choices": list(f["choices"]) or None, "closed": f["closed"],
-                    "labels": _labels_by_value(f["labels"]) or None,
+                    "labels": _labels_by_value(f) or None,
                     "ref_kind": f["ref_kind"] or None, "lookup": f["lookup"] or None,
                     "unique": f["unique"], "indexed": f["name"] in indexed,
                     "default": f["default"] or None, "min": f["min"], "max": f["max"],
@@ -119,7 +119,7 @@ class SchemaMethods:
         for name in kinds:
             d = self._core.describe(name)
             for f in d["fields"] + d["custom"]:
-                rows.extend((name, f["name"], value, lang, label) for label, value, lang in f["labels"])
+                rows.extend((name, f["name"], value, lang, label) for label, value, lang in _in_choice_order(f))
         return pd.DataFrame(rows, columns=["kind", "field", "value", "lang", "label"])
 
     def declare_custom(self, kind: str, name: str, type: str, choices: Iterable[str] | None = None,
@@ -228,9 +228,16 @@ class SchemaMethods:
         return len(self._core.retag(kind, _ids(ids), [], _tag_list(tags)))
 
 
-def _labels_by_value(labels: list) -> dict:
+def _in_choice_order(field: dict) -> list:
+    """A field's (label, value, lang) triples, its values in the order of its
+    choices (the core keeps them sorted by label, for lookups)."""
+    rank = {value: i for i, value in enumerate(field["choices"])}
+    return sorted(field["labels"], key=lambda t: rank.get(t[1], len(rank)))
+
+
+def _labels_by_value(field: dict) -> dict:
     out: dict[str, dict[str, list[str]]] = {}
-    for label, value, lang in labels:
+    for label, value, lang in _in_choice_order(field):
         out.setdefault(value, {}).setdefault(lang, []).append(label)
     return out
 
