@@ -17,10 +17,10 @@ TODAY = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
 
 
 def _setup_links(db):
-    c1, c2 = db.add("customers", name="C1"), db.add("customers", name="C2")
+    c1, c2, c3 = (db.add("customers", name=name) for name in ("C1", "C2", "C3"))
     p1 = db.add("contacts", name="P1")
     db.add("customer_contacts", customer_id=c1, contact_id=p1, is_primary=True)
-    return {"c1": c1, "c2": c2, "p1": p1}
+    return {"c1": c1, "c2": c2, "c3": c3, "p1": p1}
 
 
 def _setup_customer(db):
@@ -44,7 +44,7 @@ RULES = {
                         lambda c: {"customer_id": c["c1"], "contact_id": c["p1"]}, "contact_id", "linked once"),
     "primary at two customers": ("customer_contacts", _setup_links,
                                  lambda c: {"customer_id": c["c2"], "contact_id": c["p1"], "is_primary": False},
-                                 lambda c: {"customer_id": c["c2"], "contact_id": c["p1"], "is_primary": True},
+                                 lambda c: {"customer_id": c["c3"], "contact_id": c["p1"], "is_primary": True},
                                  "is_primary", "primary at one customer at most"),
     "contact not at the customer": ("interactions", _setup_links,
                                     lambda c: {"customer_id": c["c1"], "contact_id": c["p1"], "channel": "call",
@@ -159,7 +159,7 @@ def test_the_interaction_rule_reads_the_stored_half_of_a_partial_update():
     db = crm.open()
     ctx = _setup_links(db)
     i = db.add("interactions", contact_id=ctx["p1"], channel="call", occurred_at="2025-01-05")
-    with pytest.raises(crm.ValidationError, match="contact 3 is not linked to customer"):
+    with pytest.raises(crm.ValidationError, match="contact 4 is not linked to customer"):
         db.update("interactions", i, customer_id=ctx["c2"])  # its stored contact works at c1 only
     db.update("interactions", i, customer_id=ctx["c1"])
     p2 = db.add("contacts", name="P2")
@@ -252,3 +252,28 @@ def test_the_synthetic_data_set_keeps_every_rule():
     assert (db.frame("contacts")["birthday"].dropna() <= pd.Timestamp.now()).all()
     assert db.frame("orders")["ordered_at"].max() <= pd.Timestamp.now() + pd.Timedelta(days=365)
     assert np.isfinite(db.frame("orders")["amount"]).all()
+
+
+def test_a_large_interaction_import_refuses_exactly_the_unlinked_rows():
+    # Past a thousand rows the check reads the links once (LinkCache): the
+    # same rows must be refused as a row-by-row reference finds.
+    rng = np.random.default_rng(5)
+    db = crm.open()
+    customers = db.import_frame("customers", pd.DataFrame({"name": [f"C{i}" for i in range(50)]}))
+    contacts = db.import_frame("contacts", pd.DataFrame({"name": [f"P{i}" for i in range(80)]}))
+    links = pd.DataFrame({"customer_id": rng.choice(customers, 400), "contact_id": rng.choice(contacts, 400)})
+    links = links.drop_duplicates().reset_index(drop=True)
+    db.import_frame("customer_contacts", links)
+    n = 6000
+    inter = pd.DataFrame({"customer_id": pd.array(rng.choice(customers, n), dtype="Int64"),
+                          "contact_id": pd.array(rng.choice(contacts, n), dtype="Int64"),
+                          "channel": "call", "occurred_at": "2025-01-05"})
+    inter.loc[rng.random(n) < 0.2, "customer_id"] = pd.NA
+    inter.loc[rng.random(n) < 0.1, "contact_id"] = pd.NA
+    pairs = set(zip(links["customer_id"], links["contact_id"]))
+    bad = [i for i, (c, p) in enumerate(zip(inter["customer_id"], inter["contact_id"]))
+           if not pd.isna(c) and not pd.isna(p) and (int(c), int(p)) not in pairs]
+    assert 1000 < len(bad) < n - 1000
+    result = db.import_frame("interactions", inter, on_error="skip")
+    assert result.errors.index.tolist() == bad and set(result.errors["field"]) == {"contact_id"}
+    assert db.count("interactions") == n - len(bad)

@@ -39,6 +39,13 @@ std::string custom_time_text(int64_t ns) {
 
 namespace {
 
+// The text of a JSON string (its raw text, quotes included). Most hold no
+// escape and are cut out as they are; the parser reads the others.
+std::string string_text(std::string_view raw) {
+  if (raw.find('\\') == std::string_view::npos) return std::string(raw.substr(1, raw.size() - 2));
+  return json_text::Json::parse(raw).get<std::string>();
+}
+
 // One member of a compact JSON object: its key (unescaped) and the text of its value.
 struct Member {
   std::string key;
@@ -64,9 +71,7 @@ std::vector<Member> members_of(std::string_view object) {
     Member m;
     const size_t key_end = end_of_string(object, i);
     m.raw_key = object.substr(i, key_end - i);
-    m.key = m.raw_key.find('\\') == std::string_view::npos
-                ? std::string(m.raw_key.substr(1, m.raw_key.size() - 2))
-                : json_text::Json::parse(m.raw_key).get<std::string>();
+    m.key = string_text(m.raw_key);
     i = key_end + 1;  // past ':'
     const size_t start = i;
     for (int depth = 0; i < object.size(); ++i) {
@@ -105,7 +110,7 @@ void read_custom_value(const Field& f, std::string_view raw, std::string& text, 
       if (f.type == FieldType::Text) return out.own_text(std::string(raw));
       throw RowFailure{f.name, std::string(raw) + " is true/false, not " + to_string(f.type) + " (its declared type)"};
     case '"':
-      text = json_text::Json::parse(raw).get<std::string>();
+      text = string_text(raw);
       if (f.type == FieldType::Text) return out.set_text(text);
       if (text.find_first_not_of(" \t\r\n") == std::string::npos) return;  // blank: no value
       return coerce_text(f, text, out);

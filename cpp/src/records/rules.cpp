@@ -130,10 +130,35 @@ LinkKind link_kind(const std::string& owner_kind, const std::string& member_kind
 
 }  // namespace
 
-void check_row_rules(Store::Impl& impl, const Kind& k, const std::vector<Value>& values,
-                     const std::vector<bool>& given, int64_t id, std::string& custom, bool custom_written) {
-  if (custom_written) check_custom(k, custom);
-  RowView row(impl, k, values, given, id);
+bool LinkCache::linked(Store::Impl& impl, const std::string& table, const std::string& owner_field,
+                       const std::string& member_field, int64_t owner, int64_t member) {
+  constexpr size_t kAskedBeforeLoading = 1024;
+  constexpr size_t kMostPairs = size_t{1} << 23;  // 128 MiB of pairs at most
+  Pairs& pairs = tables_[table];
+  if (!pairs.loaded && !pairs.too_many && ++pairs.asked > kAskedBeforeLoading) {
+    // The pair index (a unique rule) hands them over in order.
+    sql::Statement all(impl.db, "SELECT " + owner_field + ", " + member_field + " FROM " + table + " ORDER BY " +
+                                    owner_field + ", " + member_field);
+    while (all.step() && !pairs.too_many) {
+      pairs.sorted.emplace_back(all.int64(0), all.int64(1));
+      pairs.too_many = pairs.sorted.size() > kMostPairs;
+    }
+    pairs.loaded = !pairs.too_many;
+    if (pairs.too_many) std::vector<std::pair<int64_t, int64_t>>().swap(pairs.sorted);
+  }
+  if (pairs.loaded) return std::binary_search(pairs.sorted.begin(), pairs.sorted.end(), std::make_pair(owner, member));
+  auto& st = impl.prepared("SELECT 1 FROM " + table + " WHERE " + owner_field + " = ? AND " + member_field +
+                           " = ? LIMIT 1");
+  st.bind(1, owner).bind(2, member);
+  const bool found = st.step();
+  st.reset();
+  return found;
+}
+
+namespace {
+
+// The unique rules of the kind for an update of record `id`.
+void check_unique_rules(Store::Impl& impl, const Kind& k, RowView& row, int64_t id) {
   std::vector<const Value*> rule_values;
   for (const auto& rule : k.unique_rules) {
     // An update that sets none of the rule's fields leaves it as it was.
@@ -151,6 +176,18 @@ void check_row_rules(Store::Impl& impl, const Kind& k, const std::vector<Value>&
     const int64_t other = conflicting_record(impl, k, rule, rule_values, id);
     if (other >= 0) throw broken_rule(impl, k, rule, rule_values, other);
   }
+}
+
+}  // namespace
+
+void check_row_rules(Store::Impl& impl, const Kind& k, const std::vector<Value>& values,
+                     const std::vector<bool>& given, int64_t id, std::string& custom, bool custom_written) {
+  if (custom_written) check_custom(k, custom);
+  RowView row(impl, k, values, given, id);
+  // A new record that breaks a unique rule is refused by the rule's index,
+  // and explained then with all its values (explain_unique_rule); an update
+  // is checked here, where the stored half of its values is at hand.
+  if (id >= 0) check_unique_rules(impl, k, row, id);
   for (size_t i = 0; i < k.fields.size(); ++i) {
     const Field& f = k.fields[i];
     if (f.linked_to.empty()) continue;
@@ -162,12 +199,7 @@ void check_row_rules(Store::Impl& impl, const Kind& k, const std::vector<Value>&
     const Field& owner_field = k.fields[o];
     const LinkKind link = link_kind(owner_field.ref_kind, f.ref_kind);
     if (!link.kind) continue;
-    auto& st = impl.prepared("SELECT 1 FROM " + link.kind->name + " WHERE " + link.owner->name + " = ? AND " +
-                             link.member->name + " = ? LIMIT 1");
-    st.bind(1, owner.i).bind(2, member.i);
-    const bool linked = st.step();
-    st.reset();
-    if (!linked)
+    if (!impl.links.linked(impl, link.kind->name, link.owner->name, link.member->name, owner.i, member.i))
       throw RowFailure{f.name, singular(f.ref_kind) + " " + std::to_string(member.i) + " is not linked to " +
                                    singular(owner_field.ref_kind) + " " + std::to_string(owner.i) + " (no " +
                                    link.kind->name + " record joins them): link them first, or leave " +
@@ -188,8 +220,18 @@ void check_update_rules(Store::Impl& impl, const Kind& k, const std::vector<cons
 }
 
 std::optional<RowFailure> explain_unique_rule(Store::Impl& impl, const Kind& k, const std::vector<Value>& values) {
-  std::vector<const Value*> rule_values;
+  // SQLite names the columns of the index it stopped at: that rule first,
+  // when the row breaks several.
+  const std::string message = sqlite3_errmsg(impl.db);
+  std::vector<const UniqueRule*> rules;
   for (const auto& rule : k.unique_rules) {
+    std::string columns;
+    for (const auto& name : rule.fields) columns += (columns.empty() ? "" : ", ") + k.name + "." + name;
+    rules.insert(message == "UNIQUE constraint failed: " + columns ? rules.begin() : rules.end(), &rule);
+  }
+  std::vector<const Value*> rule_values;
+  for (const UniqueRule* broken : rules) {
+    const UniqueRule& rule = *broken;
     if (!rule.when.empty()) {
       const size_t w = index_of(k, rule.when);
       if (w >= values.size() || values[w].type != Value::Type::Int || values[w].i != 1) continue;

@@ -178,6 +178,7 @@ WriteResult Store::write(const WriteRequest& req) {
     // The kind as this file has it (its added values, labels and declared
     // custom fields), read inside the transaction that writes.
     impl_->catalog.refresh(*impl_);
+    impl_->links.clear();
     WriteRequest current = req;
     current.kind = &impl_->catalog.kind(req.kind->name);
     switch (current.op) {
