@@ -13,23 +13,13 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/store.hpp"
+#include "columns.hpp"
 
 using namespace crmcore;
 using namespace crmcore::records;
+using namespace crmcore::records::testing;
 
 namespace {
-
-Column texts(const std::string& name, std::vector<std::string> values) {
-  Column c(name, Column::Storage::Text);
-  c.texts = std::move(values);
-  return c;
-}
-
-Column ints(const std::string& name, std::vector<int64_t> values) {
-  Column c(name, Column::Storage::Int);
-  c.ints = std::move(values);
-  return c;
-}
 
 Table table(std::vector<Column> columns) {
   Table t;
@@ -71,12 +61,13 @@ struct TempFile {
 
 TEST(CatalogLabels, SeededChineseLabelsAreStoredAsTheirValues) {
   Store s(":memory:");
-  const auto ids = s.insert("customers", table({texts("name", {"A", "B", "C", "D"}),
-                                                texts("kind", {"企业", "公司", "个人", "organization"})}))
+  const auto ids = s.insert("customers", table({text_column("name", {"A", "B", "C", "D"}),
+                                                text_column("kind", {"企业", "公司", "个人", "organization"})}))
                        .ids;
   const char* want[] = {"organization", "organization", "person", "organization"};
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(stored(s, "customers", ids[i], "kind"), want[i]);
-  const ValidationError e = refusal([&] { s.insert("customers", table({texts("name", {"E"}), texts("kind", {"政府"})})); });
+  const ValidationError e =
+      refusal([&] { s.insert("customers", table({text_column("name", {"E"}), text_column("kind", {"政府"})})); });
   EXPECT_EQ(e.field(), "kind");
   EXPECT_NE(e.reason().find("not one of: organization, person"), std::string::npos) << e.what();
   EXPECT_EQ(s.count("customers"), 4);
@@ -87,9 +78,10 @@ TEST(CatalogLabels, AllowedValuesAndLabelsReachEveryHandleOfTheFile) {
   Store first(file.path);
   Store second(file.path);
   // The second handle read the catalog once (by writing) before the first changes it.
-  second.insert("customers", table({texts("name", {"A"})}));
+  second.insert("customers", table({text_column("name", {"A"})}));
   first.allow("customers", "kind", "government", {Label{"政府", "", "zh"}});
-  const int64_t id = second.insert("customers", table({texts("name", {"B"}), texts("kind", {"政府"})})).ids.at(0);
+  const int64_t id =
+      second.insert("customers", table({text_column("name", {"B"}), text_column("kind", {"政府"})})).ids.at(0);
   EXPECT_EQ(stored(second, "customers", id, "kind"), "government");
   const Kind k = second.describe("customers");
   EXPECT_EQ(k.field("kind")->choices, (std::vector<std::string>{"organization", "person", "government"}));
@@ -106,7 +98,7 @@ TEST(CatalogLabels, ConflictingLabelsAreRefused) {
   s.begin();
   s.allow("customers", "kind", "government", {});
   s.rollback();
-  EXPECT_EQ(refusal([&] { s.insert("customers", table({texts("name", {"A"}), texts("kind", {"government"})})); })
+  EXPECT_EQ(refusal([&] { s.insert("customers", table({text_column("name", {"A"}), text_column("kind", {"government"})})); })
                 .field(),
             "kind");
 }
@@ -118,22 +110,22 @@ TEST(CustomFields, DeclaredKeysAreCheckedAndCanonicalOnEveryWritePath) {
   s.declare_custom("customers", "level", FieldType::Text, {"gold", "silver"}, false, false);
   s.allow("customers", "custom.level", "gold", {Label{"金牌", "", "zh"}});
   // Insert: converted; an undeclared key (a 20-digit integer) is kept exactly.
-  const int64_t id = s.insert("customers", table({texts("name", {"A"}),
-                                                  texts("custom", {R"({"signed":"2025-01-05","seats":"12",)"
+  const int64_t id = s.insert("customers", table({text_column("name", {"A"}),
+                                                  text_column("custom", {R"({"signed":"2025-01-05","seats":"12",)"
                                                                    R"("level":"金牌","big":123456789012345678901})"})}))
                          .ids.at(0);
   EXPECT_EQ(stored(s, "customers", id, "custom"),
             R"({"signed":"2025-01-05T00:00:00","seats":12,"level":"gold","big":123456789012345678901})");
   // Update and upsert check the same way.
-  s.update("customers", id, table({texts("custom", {R"({"seats":7.0})"})}));
+  s.update("customers", id, table({text_column("custom", {R"({"seats":7.0})"})}));
   EXPECT_EQ(stored(s, "customers", id, "custom"), R"({"seats":7})");
   for (const char* bad : {R"({"seats":"many"})", R"({"seats":1.5})", R"({"level":"bronze"})", R"({"signed":20250105})",
                           R"({"signed":[1]})", R"({"seats":true})"}) {
-    const ValidationError e = refusal([&] { s.update("customers", id, table({texts("custom", {bad})})); });
+    const ValidationError e = refusal([&] { s.update("customers", id, table({text_column("custom", {bad})})); });
     EXPECT_EQ(e.field().rfind("custom.", 0), 0u) << bad << ": " << e.what();
     EXPECT_EQ(stored(s, "customers", id, "custom"), R"({"seats":7})") << bad;
     const ValidationError u = refusal([&] {
-      s.upsert("customers", table({ints("id", {id}), texts("custom", {bad})}), {"id"}, false);
+      s.upsert("customers", table({int_column("id", {id}), text_column("custom", {bad})}), {"id"}, false);
     });
     EXPECT_EQ(u.field(), e.field()) << bad;
   }
@@ -141,19 +133,19 @@ TEST(CustomFields, DeclaredKeysAreCheckedAndCanonicalOnEveryWritePath) {
 
 TEST(CustomFields, RequiredKeysAndDeclarationsOverStoredRecords) {
   Store s(":memory:");
-  const auto ids = s.insert("customers", table({texts("name", {"A", "B"}),
-                                                texts("custom", {R"({"seats":"3"})", R"({"seats":"x"})"})}))
+  const auto ids = s.insert("customers", table({text_column("name", {"A", "B"}),
+                                                text_column("custom", {R"({"seats":"3"})", R"({"seats":"x"})"})}))
                        .ids;
   // A stored record that does not fit refuses the declaration, naming it.
   const ValidationError e = refusal([&] { s.declare_custom("customers", "seats", FieldType::Integer, {}, false, false); });
   EXPECT_EQ(e.record_id(), ids[1]);
   EXPECT_TRUE(s.describe("customers").custom.empty());
-  s.update("customers", ids[1], table({texts("custom", {R"({"seats":4})"})}));
+  s.update("customers", ids[1], table({text_column("custom", {R"({"seats":4})"})}));
   s.declare_custom("customers", "seats", FieldType::Integer, {}, true, false);
   EXPECT_EQ(stored(s, "customers", ids[0], "custom"), R"({"seats":3})");  // converted in place
-  EXPECT_EQ(refusal([&] { s.insert("customers", table({texts("name", {"C"})})); }).field(), "custom.seats");
-  s.update("customers", ids[0], table({texts("name", {"A2"})}));  // the custom object is not written: fine
-  EXPECT_EQ(refusal([&] { s.update("customers", ids[0], table({texts("custom", {"{}"})})); }).field(), "custom.seats");
+  EXPECT_EQ(refusal([&] { s.insert("customers", table({text_column("name", {"C"})})); }).field(), "custom.seats");
+  s.update("customers", ids[0], table({text_column("name", {"A2"})}));  // the custom object is not written: fine
+  EXPECT_EQ(refusal([&] { s.update("customers", ids[0], table({text_column("custom", {"{}"})})); }).field(), "custom.seats");
 }
 
 TEST(CustomFields, NamesThatCannotBeSqlTextAreRefused) {
@@ -170,8 +162,11 @@ TEST(CustomFields, AQueryBuiltWithTheKeyExpressionUsesTheIndex) {
     Store s(file.path);
     s.declare_custom("customers", "level", FieldType::Integer, {}, false, /*index=*/true);
     std::vector<std::string> names, customs;
-    for (int i = 0; i < 200; ++i) names.push_back("C" + std::to_string(i)), customs.push_back(R"({"level":)" + std::to_string(i % 7) + "}");
-    s.insert("customers", table({texts("name", names), texts("custom", customs)}));
+    for (int i = 0; i < 200; ++i) {
+      names.push_back("C" + std::to_string(i));
+      customs.push_back(R"({"level":)" + std::to_string(i % 7) + "}");
+    }
+    s.insert("customers", table({text_column("name", names), text_column("custom", customs)}));
     const auto indexed = s.indexed("customers");
     EXPECT_NE(std::find(indexed.begin(), indexed.end(), "custom.level"), indexed.end());
   }
@@ -190,13 +185,13 @@ TEST(CustomFields, AQueryBuiltWithTheKeyExpressionUsesTheIndex) {
 
 TEST(Consistency, PrimaryContactAndPairRulesHoldWithinOneImport) {
   Store s(":memory:");
-  const auto customers = s.insert("customers", table({texts("name", {"A", "B"})})).ids;
-  const int64_t contact = s.insert("contacts", table({texts("name", {"P"})})).ids.at(0);
+  const auto customers = s.insert("customers", table({text_column("name", {"A", "B"})})).ids;
+  const int64_t contact = s.insert("contacts", table({text_column("name", {"P"})})).ids.at(0);
   auto links = [&](std::vector<int64_t> cs, std::vector<int64_t> primary) {
     Column flag("is_primary", Column::Storage::Int);
     flag.origin = Column::Origin::Flag;
     flag.ints = std::move(primary);
-    return table({ints("customer_id", cs), ints("contact_id", std::vector<int64_t>(cs.size(), contact)), flag});
+    return table({int_column("customer_id", cs), int_column("contact_id", std::vector<int64_t>(cs.size(), contact)), flag});
   };
   // Two primaries of one contact in one import: the second row is refused, and nothing lands.
   const ValidationError e = refusal([&] { s.insert("customer_contacts", links(customers, {1, 1})); });
@@ -213,14 +208,14 @@ TEST(Consistency, PrimaryContactAndPairRulesHoldWithinOneImport) {
 
 TEST(Consistency, NegativeAmountsAndFarFutureDatesAreRefused) {
   Store s(":memory:");
-  const int64_t c = s.insert("customers", table({texts("name", {"A"})})).ids.at(0);
+  const int64_t c = s.insert("customers", table({text_column("name", {"A"})})).ids.at(0);
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
   const std::string next_year = format_time(now + int64_t{400} * 86'400'000'000'000).substr(0, 10);
   auto order = [&](const std::string& at, double amount) {
     Column a("amount", Column::Storage::Real);
     a.reals = {amount};
-    return table({ints("customer_id", {c}), texts("ordered_at", {at}), a});
+    return table({int_column("customer_id", {c}), text_column("ordered_at", {at}), a});
   };
   EXPECT_EQ(refusal([&] { s.insert("orders", order("2025-01-05", -1.0)); }).field(), "amount");
   EXPECT_EQ(refusal([&] { s.insert("orders", order(next_year, 1.0)); }).field(), "ordered_at");

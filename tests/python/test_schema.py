@@ -129,8 +129,8 @@ def test_labels_are_stored_as_their_values_on_every_write_path(path, tmp_path):
 def test_seeded_labels_of_every_built_in_choice_field():
     db = crm.open()
     cid = db.add("customers", name="A")
-    expected = {"电话": "call", "拜访": "visit", "邮件": "email", "短信": "message", "微信": "message", "会议": "meeting",
-                "备注": "note"}
+    expected = {"电话": "call", "拜访": "visit", "邮件": "email", "短信": "message", "微信": "message",
+                "会议": "meeting", "备注": "note"}
     frame = pd.DataFrame({"customer_id": cid, "channel": list(expected), "occurred_at": "2025-01-05",
                           "direction": ["呼入", "呼出"] * 3 + [None]})
     ids = db.import_frame("interactions", frame)

@@ -259,7 +259,8 @@ void Store::declare_custom(const std::string& kind_name, const std::string& name
     sql::Statement put(impl.db,
                        "INSERT INTO custom_fields(kind, name, type, required, closed) VALUES(?1, ?2, ?3, ?4, ?5)"
                        " ON CONFLICT(kind, name) DO UPDATE SET type = ?3, required = ?4, closed = ?5");
-    put.bind(1, k.name).bind(2, name).bind(3, to_string(type)).bind(4, int64_t{required}).bind(5, int64_t{!choices.empty()});
+    put.bind(1, k.name).bind(2, name).bind(3, to_string(type));
+    put.bind(4, int64_t{required}).bind(5, int64_t{!choices.empty()});
     put.run();
     if (!choices.empty()) {  // a closed list replaces the values before, and the labels of those it drops
       sql::Statement clear(impl.db, "DELETE FROM allowed_values WHERE kind = ? AND field = ?");

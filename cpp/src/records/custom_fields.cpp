@@ -17,9 +17,10 @@ std::string custom_name_problem(const std::string& name) {
   for (unsigned char c : name) {
     const bool ascii_ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                           c == '-';
-    if (c < 0x80 && !ascii_ok)
-      return "holds " + (c < 0x20 || c == 0x7f ? std::string("a control character") : quote(std::string(1, static_cast<char>(c)))) +
-             ": a custom field's name is letters, digits, '_' and '-'";
+    if (c < 0x80 && !ascii_ok) {
+      const std::string what = c < 0x20 || c == 0x7f ? "a control character" : quote(std::string(1, char(c)));
+      return "holds " + what + ": a custom field's name is letters, digits, '_' and '-'";
+    }
   }
   // Non-ASCII bytes must be whole UTF-8 characters: the name is SQL text.
   return json_text::Json::accept("\"" + name + "\"") ? "" : "is not valid UTF-8 text";

@@ -46,7 +46,8 @@ void Store::retag_rows(const WriteRequest& req, WriteResult& result) {
                                        k.name + " AS r ON r.id = b.c0");
   sql::Statement& write = impl.prepared("UPDATE " + k.name + " SET tags = b.c1, updated_at = ?2 FROM crm_batch(?1) AS b"
                                         " WHERE " + k.name + ".id = b.c0");
-  sql::Statement& drop = impl.prepared("DELETE FROM record_tags WHERE (tag, record_id) IN (SELECT c0, c1 FROM crm_batch(?1))");
+  sql::Statement& drop =
+      impl.prepared("DELETE FROM record_tags WHERE (tag, record_id) IN (SELECT c0, c1 FROM crm_batch(?1))");
   sql::Statement& log = impl.prepared(
       "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) SELECT ?2, 'update', ?3, c0, c0, 1"
       " FROM crm_batch(?1)");
