@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <initializer_list>
+#include <stdexcept>
 #include <vector>
 
 #include "crmcore/cancel.hpp"
@@ -19,6 +21,8 @@ void bind_records(py::module_& m);
 void bind_graph(py::module_& m);
 void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);
+void bind_sales(py::module_& m);
+void bind_duplicates(py::module_& m);
 // After bind_records: the schema methods of Store (schema.cpp).
 void bind_schema(py::module_& m);
 
@@ -40,6 +44,18 @@ inline Cancel python_cancel(uint64_t every = 1u << 16) {
       every);
 }
 
+// A NumPy column as the kernels read it: contiguous, cast to T if needed.
+template <typename T>
+using Column = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// The common length of columns that describe the same rows.
+inline size_t same_length(std::initializer_list<py::ssize_t> sizes) {
+  const py::ssize_t n = *sizes.begin();
+  for (py::ssize_t s : sizes)
+    if (s != n) throw std::invalid_argument("all columns must have the same length");
+  return static_cast<size_t>(n);
+}
+
 // Copy a NumPy array (any numeric dtype, cast as needed) into a std::vector.
 template <typename T>
 std::vector<T> to_vector(const py::handle& obj) {
@@ -47,6 +63,29 @@ std::vector<T> to_vector(const py::handle& obj) {
   if (!arr) throw py::type_error("expected a numeric array");
   std::vector<T> out(static_cast<size_t>(arr.size()));
   if (!out.empty()) std::memcpy(out.data(), arr.data(), out.size() * sizeof(T));
+  return out;
+}
+
+// A column of text (a NumPy object array or any sequence) as UTF-8 strings;
+// None and NaN are "".
+inline std::vector<std::string> to_texts(const py::handle& obj) {
+  auto objects = py::array::ensure(obj, py::array::c_style);
+  if (!objects) throw py::type_error("expected a column of text");
+  if (objects.dtype().kind() != 'O') objects = objects.attr("astype")("object").cast<py::array>();
+  const auto n = static_cast<size_t>(objects.size());
+  std::vector<std::string> out(n);
+  auto* data = static_cast<PyObject* const*>(objects.data());
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* o = data[i];
+    if (PyUnicode_Check(o)) {
+      Py_ssize_t size = 0;
+      const char* text = PyUnicode_AsUTF8AndSize(o, &size);
+      if (!text) throw py::error_already_set();
+      out[i].assign(text, static_cast<size_t>(size));
+    } else if (o != Py_None && !(PyFloat_Check(o) && PyFloat_AS_DOUBLE(o) != PyFloat_AS_DOUBLE(o))) {
+      out[i] = py::str(py::handle(o)).cast<std::string>();
+    }
+  }
   return out;
 }
 

@@ -10,4 +10,6 @@ PYBIND11_MODULE(_core, m) {
   bind_graph(m);
   bind_scoring(m);
   bind_clv(m);
+  bind_sales(m);
+  bind_duplicates(m);
 }

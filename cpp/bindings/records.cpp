@@ -6,6 +6,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/json_io.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/records/query.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/store.hpp"
 #include "crmcore/version.hpp"
@@ -218,6 +219,38 @@ records::OnError parse_on_error(const std::string& s) {
   throw std::invalid_argument("on_error must be 'raise' or 'skip', not '" + s + "'");
 }
 
+// [[(field, op or None, column or None), ...], ...] -> an OR of AND-groups.
+// An op of None is the keyword rule of find (keyword_condition).
+records::AnyOf to_filter(const std::string& kind, const py::list& groups) {
+  records::AnyOf out;
+  for (const auto& group : groups) {
+    records::AllOf all;
+    for (const auto& item : group.cast<py::list>()) {
+      auto spec = item.cast<py::tuple>();
+      const auto field = spec[0].cast<std::string>();
+      Column values;
+      if (!spec[2].is_none()) {
+        py::list one;
+        one.append(spec[2]);
+        values = std::move(to_table(one).columns.front());
+      }
+      if (spec[1].is_none()) all.push_back(records::keyword_condition(kind, field, std::move(values)));
+      else all.push_back({field, records::parse_op(kind, field, spec[1].cast<std::string>()), std::move(values)});
+    }
+    out.push_back(std::move(all));
+  }
+  return out;
+}
+
+std::vector<records::OrderBy> to_order(const py::list& order_by) {
+  std::vector<records::OrderBy> out;
+  for (const auto& item : order_by) {
+    auto spec = item.cast<py::tuple>();
+    out.push_back({spec[0].cast<std::string>(), spec[1].cast<bool>()});
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_records(py::module_& m) {
@@ -225,6 +258,22 @@ void bind_records(py::module_& m) {
   m.def("kinds", &describe_kinds, "The record kinds and their fields.");
   m.def("normalize_phone", [](const std::string& s) { return records::normalize_phone(s); });
   m.def("normalize_email", [](const std::string& s) { return records::normalize_email(s); });
+  // Texts read as amounts (records::parse_amount): the numbers, and where
+  // each was one. What is not text, or not valid text, is no amount.
+  m.def(
+      "parse_amounts",
+      [](const py::list& texts) {
+        std::vector<double> values(texts.size(), 0.0);
+        std::vector<uint8_t> read(texts.size(), 0);
+        std::string text;
+        for (size_t i = 0; i < texts.size(); ++i) {
+          PyObject* o = texts[i].ptr();
+          if (!PyUnicode_Check(o) || !object_text(o, text).empty()) continue;
+          if (const auto v = records::parse_amount(text)) values[i] = *v, read[i] = 1;
+        }
+        return py::make_tuple(to_numpy(std::move(values)), to_numpy(std::move(read)));
+      },
+      py::arg("texts"));
 
   m.attr("MAX_CUSTOM_DEPTH") = records::kMaxCustomDepth;
 
@@ -238,32 +287,33 @@ void bind_records(py::module_& m) {
       .def(
           "insert",
           [](records::Store& s, const std::string& kind, const py::list& columns, const std::string& on_error,
-             py::object progress) {
+             py::object progress, bool dry_run) {
             Table t = to_table(columns);
             records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
-              result = s.insert(kind, t, parse_on_error(on_error), report);
+              result = s.insert(kind, t, parse_on_error(on_error), report, dry_run);
             }
             return write_result(std::move(result), interrupted_after_commit(s));
           },
-          py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+          py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
+          py::arg("dry_run") = false)
       .def(
           "upsert",
           [](records::Store& s, const std::string& kind, const py::list& columns, const std::vector<std::string>& key,
-             bool insert_missing, const std::string& on_error, py::object progress) {
+             bool insert_missing, const std::string& on_error, py::object progress, bool dry_run) {
             Table t = to_table(columns);
             records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
-              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report);
+              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report, dry_run);
             }
             return write_result(std::move(result), interrupted_after_commit(s));
           },
           py::arg("kind"), py::arg("columns"), py::arg("key"), py::arg("insert_missing"),
-          py::arg("on_error") = "raise", py::arg("progress") = py::none())
+          py::arg("on_error") = "raise", py::arg("progress") = py::none(), py::arg("dry_run") = false)
       .def(
           "remove_many",
           [](records::Store& s, const std::string& kind, const py::handle& ids, bool cascade) {
@@ -276,18 +326,42 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("ids"), py::arg("cascade"))
       .def(
+          "merge",
+          [](records::Store& s, const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+             const std::vector<std::pair<std::string, int64_t>>& prefer) {
+            int64_t merge_id;
+            {
+              py::gil_scoped_release release;
+              merge_id = s.merge(kind, keep, others, prefer);
+            }
+            return py::make_tuple(merge_id, interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("keep"), py::arg("others"), py::arg("prefer"))
+      .def(
+          "unmerge",
+          [](records::Store& s, int64_t merge_id) {
+            {
+              py::gil_scoped_release release;
+              s.unmerge(merge_id);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("merge_id"))
+      .def("merges", [](records::Store& s) { return from_table(s.merges()); })
+      .def(
           "import_json",
           [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,
-             py::object progress) {
+             py::object progress, bool dry_run) {
             records::Progress report = progress_reporter(progress);
             records::WriteResult result;
             {
               py::gil_scoped_release release;
-              result = records::import_json(s, kind, path, parse_on_error(on_error), report);
+              result = records::import_json(s, kind, path, parse_on_error(on_error), report, dry_run);
             }
             return write_result(std::move(result), interrupted_after_commit(s));
           },
-          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none())
+          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
+          py::arg("dry_run") = false)
       .def("export_json", &records::export_json, py::arg("kind"), py::arg("path"),
            py::call_guard<py::gil_scoped_release>())
       .def(
@@ -346,20 +420,53 @@ void bind_records(py::module_& m) {
           },
           py::arg("kind"), py::arg("field"), py::arg("values"))
       .def(
-          "find",
-          [](records::Store& s, const std::string& kind, const std::string& field, const py::str& typed) {
-            std::string value;
-            std::string why = object_text(typed.ptr(), value);
-            if (!why.empty()) throw crmcore::ValidationError(kind, -1, field, "the value to find " + why);
+          "query",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
             std::vector<int64_t> ids;
             {
               Cancel cancel = python_cancel();
               py::gil_scoped_release release;
-              ids = s.find(kind, field, value, &cancel);
+              ids = s.query(kind, filter, order, limit, offset, &cancel);
             }
             return to_numpy(std::move(ids));
           },
-          py::arg("kind"), py::arg("field"), py::arg("value"))
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
+      .def(
+          "select_query",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset, py::object columns) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            std::vector<std::string> names;
+            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
+            Table t;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              t = s.select_query(kind, filter, order, limit, offset, columns.is_none() ? nullptr : &names, &cancel);
+            }
+            return from_table(std::move(t));
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"),
+          py::arg("columns") = py::none())
+      .def(
+          "query_plan",
+          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            py::gil_scoped_release release;
+            return s.query_plan(kind, filter, order, limit, offset);
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
+      .def("create_index", &records::Store::create_index, py::arg("kind"), py::arg("field"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("drop_index", &records::Store::drop_index, py::arg("kind"), py::arg("field"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("indexes", &records::Store::indexes, py::arg("kind"))
       .def(
           "find_phone",
           [](records::Store& s, const std::string& kind, const std::string& phone) {

@@ -1,5 +1,5 @@
 // Binding of a store's schema: its description, declared custom fields,
-// allowed values and labels, indexes, and tags changed in bulk.
+// allowed values and labels, and tags changed in bulk.
 #include <cmath>
 
 #include "common.hpp"
@@ -43,7 +43,7 @@ void bind_schema(py::module_& m) {
             {
               py::gil_scoped_release release;
               k = s.describe(kind);
-              indexed = s.indexed(kind);
+              indexed = s.indexes(kind);
             }
             py::list fields, custom, rules;
             for (const auto& f : k.fields) fields.append(field_dict(f));
@@ -88,8 +88,6 @@ void bind_schema(py::module_& m) {
             s.allow(kind, field, value, given, add_value);
           },
           py::arg("kind"), py::arg("field"), py::arg("value"), py::arg("labels"), py::arg("add_value"))
-      .def("create_index", &records::Store::create_index, py::arg("kind"), py::arg("field"),
-           py::call_guard<py::gil_scoped_release>())
       .def(
           "retag",
           [](records::Store& s, const std::string& kind, const py::handle& ids, const std::vector<std::string>& add,

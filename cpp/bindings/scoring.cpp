@@ -15,16 +15,6 @@ namespace crmcore::bindings {
 namespace {
 
 using namespace crmcore::scoring;
-template <typename T>
-using Column = py::array_t<T, py::array::c_style | py::array::forcecast>;
-
-size_t same_length(std::initializer_list<py::ssize_t> sizes) {
-  const py::ssize_t n = *sizes.begin();
-  for (py::ssize_t s : sizes)
-    if (s != n) throw std::invalid_argument("all columns must have the same length");
-  return static_cast<size_t>(n);
-}
-
 Ties parse_ties(const std::string& s) {
   if (s == "first") return Ties::First;
   if (s == "min") return Ties::Min;

@@ -8,7 +8,9 @@ in a C++ core; this package is the Python surface over it.
 """
 from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
 from . import clv, datasets, scoring
+from .duplicates import find_duplicates
 from .graph import Graph
+from .mapping import Mapping
 from .store import Database, open
 
 __all__ = [
@@ -16,12 +18,14 @@ __all__ = [
     "Error",
     "Graph",
     "InterruptedAfterCommit",
+    "Mapping",
     "NotFound",
     "StorageError",
     "ValidationError",
     "__version__",
     "clv",
     "datasets",
+    "find_duplicates",
     "open",
     "scoring",
 ]

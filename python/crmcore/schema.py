@@ -3,8 +3,7 @@
 ``db.schema()`` describes every kind (its fields, types, allowed values and
 their labels, references, indexes and rules); ``db.declare_custom`` gives a
 key of the ``custom`` object a type; ``db.allow`` and ``db.label`` extend the
-allowed values and give them other spellings; ``db.index`` makes an index;
-``db.add_tags`` / ``db.remove_tags`` change tags without rewriting the lists.
+allowed values and give them other spellings; ``db.add_tags`` / ``db.remove_tags`` change tags without rewriting the lists.
 Every check runs in the C++ core, on every write path.
 """
 from __future__ import annotations
@@ -64,7 +63,7 @@ class SchemaMethods:
             frames = {name: self.schema(name) for name in (k["name"] for k in _core.kinds())}
             return pd.concat(frames, names=["kind", "field"])
         d = self._core.describe(kind)
-        indexed = set(d["indexed"])
+        indexed = set(d["indexed"]) | {"id"}
         rules: dict[str, list[str]] = {}
         for rule in d["unique_rules"]:
             for name in rule["fields"] + ([rule["when"]] if rule["when"] else []):
@@ -135,9 +134,10 @@ class SchemaMethods:
         its value. ``required=True`` refuses a record without it. Values stored
         before are converted too, or the declaration is refused naming the
         first record that does not fit. ``index=True`` makes an index on the
-        key (see :meth:`index`). Declaring again replaces the declaration.
-        The field is ``custom.<name>`` in :meth:`schema`, errors, :meth:`allow`
-        and :meth:`index`.
+        key (as ``db.create_index(kind, "custom.<name>")`` does), which
+        conditions on it (``db.ids``, ``db.frame``) use. Declaring again
+        replaces the declaration. The field is ``custom.<name>`` in
+        :meth:`schema`, errors, queries, :meth:`allow` and ``create_index``.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -184,20 +184,6 @@ class SchemaMethods:
         'organization'
         """
         self._core.allow(kind, field, value, _label_pairs(labels), False)
-
-    def index(self, kind: str, field: str) -> None:
-        """Makes an index on a field, or on a declared custom field
-        (``"custom.<key>"``), so that conditions on it find records without
-        reading every record. Kept in the file; asking again does nothing.
-
-        >>> import crmcore as crm
-        >>> db = crm.open()
-        >>> db.declare_custom("customers", "level", "integer")
-        >>> db.index("customers", "custom.level")
-        >>> bool(db.schema("customers").loc["custom.level", "indexed"])
-        True
-        """
-        self._core.create_index(kind, field)
 
     def add_tags(self, kind: str, ids: "int | Iterable[int]", tags: "str | Iterable[str]") -> int:
         """Adds tags to records without rewriting their lists (their other tags

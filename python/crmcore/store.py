@@ -17,8 +17,11 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _query
+from . import mapping as _mapping
+from .duplicates import DuplicateMethods
 from .graph import GraphMethods
+from .sales import SalesMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
 
@@ -104,7 +107,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, SchemaMethods):
+class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -130,6 +133,11 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
 
     def __repr__(self) -> str:
         return f"<crmcore.Database {self.path!r}>"
+
+    @property
+    def sales(self) -> SalesMethods:
+        """Pipelines, stage moves and sales analyses: ``db.sales.<TAB>``."""
+        return SalesMethods(self)
 
     @property
     def _core(self) -> "_core.Store":
@@ -217,28 +225,125 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
         return len(links)
 
     # -- lookups ------------------------------------------------------------
-    def find(self, kind: str, /, **criteria: Any) -> pd.DataFrame:
+    def find(self, kind: str, /, filters: Any = None, *, order_by: Any = None, limit: int | None = None,
+             offset: int | None = None, **criteria: Any) -> pd.DataFrame:
         """Records matching every criterion, as a DataFrame indexed by id.
 
-        ``phone=`` matches whatever the formatting (a number found under
-        no other form is also tried with and without its country code:
-        "(415) 555-0123" finds "+1 415 555 0123"), ``email=`` ignores case,
-        ``name=`` is a substring (any script), ``tag=`` a tag; any other
-        field matches by equality, so ``find("orders", customer_id=7)`` gives
-        a customer's orders.
+        Keyword criteria: ``phone=`` matches whatever the formatting (a
+        number found under no other form is also tried with and without its
+        country code: "(415) 555-0123" finds "+1 415 555 0123"), ``email=``
+        ignores case, ``name=`` is a substring (any script, ASCII letters in
+        either case), ``tag=`` a tag; any other field matches by equality,
+        so ``find("orders", customer_id=7)`` gives a customer's orders. A
+        list means any of its values, None a missing value.
+
+        ``filters`` are conditions in the form of ``pandas.read_parquet`` /
+        pyarrow (see :meth:`ids` for every operator), ANDed with the
+        keywords; ``order_by`` names fields ("-amount" for descending),
+        ``limit`` and ``offset`` take a slice of the result.
 
         >>> db = open()
         >>> cid = db.add("customers", name="上海星海科技有限公司", phone="021-6552 1234")
         >>> db.find("customers", name="星海").index.tolist() == [cid]
         True
+        >>> _ = db.import_frame("orders", pd.DataFrame({"customer_id": cid, "amount": [50.0, 900.0, 1200.0],
+        ...     "ordered_at": ["2025-01-05", "2025-02-01", "2025-03-18"], "status": ["paid", "paid", "refunded"]}))
+        >>> db.find("orders", [("amount", ">=", 100), ("ordered_at", "<", "2025-03-01")])["amount"].tolist()
+        [900.0]
+        >>> db.find("orders", status=["paid", "shipped"], order_by="-amount", limit=1)["amount"].tolist()
+        [900.0]
         """
-        if not criteria:
-            raise ValueError("find needs at least one criterion, e.g. phone=... or name=...")
-        ids = None
-        for field, value in criteria.items():
-            found = self._core.find(kind, field, _criterion_text(value))
-            ids = found if ids is None else np.intersect1d(ids, found)
-        return self.frame(kind, ids=ids)
+        if filters is None and not criteria:
+            raise ValueError("find needs at least one criterion, e.g. phone=... or name=..., or filters=[...]")
+        limit, offset = _query.window(limit, offset)
+        return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, criteria),
+                                                    _query.order(kind, order_by), limit, offset))
+
+    def ids(self, kind: str, /, filters: Any = None, *, order_by: Any = None, limit: int | None = None,
+            offset: int | None = None, **criteria: Any) -> np.ndarray:
+        """The ids of the records that satisfy ``filters`` and the keyword
+        criteria of :meth:`find`, as a NumPy array (nothing else is read).
+
+        ``filters`` take the form of ``pandas.read_parquet`` and pyarrow: a
+        tuple ``(field, op, value)``; a list of tuples that must all hold; or
+        a list of such lists, any of which must hold. Fields are the kind's
+        fields, ``id``, ``created_at``, ``updated_at``, ``tags`` and
+        ``"custom.<key>"`` (``"custom.a.b"`` for a nested key). Operators:
+
+        - ``==`` (or ``=``), ``!=``, ``<``, ``<=``, ``>``, ``>=``, and
+          ``between`` with ``(low, high)``, both ends included: values are
+          read as the field's type, so ``"2025-01-05"`` is a date for a time
+          field; text compares by code point, case as given.
+        - ``in`` and ``not in`` with a list.
+        - ``is null`` and ``not null``; ``("f", "==", None)`` is ``is null``,
+          ``("f", "!=", None)`` is ``not null``, and None in an ``in`` list
+          matches a missing value. Any other condition is false where the
+          field is missing (``!=`` and ``not in`` too, as in SQL and pyarrow).
+        - ``contains`` and ``startswith`` (case as given), ``icontains`` and
+          ``istartswith`` (ASCII letters in either case; other scripts, such
+          as Chinese, compare exactly), with a text or a list of them (any).
+        - tags: ``any``, ``all`` and ``none`` with a tag or a list of them;
+          ``is null`` for no tags.
+
+        Phone and e-mail fields compare after normalization, as ``find``
+        does (``==``, ``!=``, ``in``, ``not in``). Custom values have no
+        declared type: 3 matches the number 3, not the text "3", and ``<``
+        compares numbers with numbers and text with text. Unknown fields,
+        operators and values that do not convert raise
+        :class:`crmcore.ValidationError` naming the field. Values are always
+        bound, never pasted into SQL. A selective condition on a field with
+        an index (:meth:`create_index`) reads only the matching records.
+
+        >>> db = open()
+        >>> a = db.add("customers", name="Acme", region="华东", tags=["vip", "b2b"], custom={"level": 3})
+        >>> b = db.add("customers", name="Bolt", region="华北", tags=["b2b"])
+        >>> db.ids("customers", [("tags", "all", ["vip", "b2b"])]).tolist() == [a]
+        True
+        >>> db.ids("customers", [[("custom.level", ">=", 2)], [("region", "==", "华北")]]).tolist() == [a, b]
+        True
+        >>> db.ids("customers", region=None).tolist()
+        []
+        """
+        limit, offset = _query.window(limit, offset)
+        return self._core.query(kind, _query.groups(kind, filters, criteria), _query.order(kind, order_by),
+                                limit, offset)
+
+    def query_plan(self, kind: str, /, filters: Any = None, *, order_by: Any = None, **criteria: Any) -> str:
+        """How SQLite runs the query of :meth:`ids` with these conditions: one
+        step a line, "SEARCH ... USING INDEX" where an index serves one.
+
+        >>> db = open()
+        >>> db.create_index("customers", "region")
+        True
+        >>> "crm_idx_customers_region" in db.query_plan("customers", region="华东")
+        True
+        """
+        return self._core.query_plan(kind, _query.groups(kind, filters, criteria), _query.order(kind, order_by),
+                                     -1, 0)
+
+    def create_index(self, kind: str, field: str) -> bool:
+        """Indexes a field, so that a selective condition on it (``==``,
+        ``in``, ranges, ``startswith``) reads only the matching records
+        instead of all of them. Returns False when the field is indexed
+        already: references, unique fields, phone, e-mail and tags are from
+        the start. The index is kept in the file (``crm_idx_<kind>_<field>``);
+        building it reads every record of the kind once.
+
+        >>> db = open()
+        >>> db.create_index("orders", "status"), db.create_index("orders", "status")
+        (True, False)
+        >>> "status" in db.indexes("orders")
+        True
+        """
+        return bool(self._core.create_index(kind, field))
+
+    def drop_index(self, kind: str, field: str) -> bool:
+        """Removes an index made by :meth:`create_index`; False when there was none."""
+        return bool(self._core.drop_index(kind, field))
+
+    def indexes(self, kind: str) -> list:
+        """The fields of a kind that conditions look up by an index."""
+        return list(self._core.indexes(kind))
 
     def match(self, kind: str, /, **values: Iterable[Any]) -> pd.DataFrame:
         """For each of many phone numbers or e-mail addresses, the record it names.
@@ -260,28 +365,44 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
             raise ValueError("match takes one keyword, e.g. phone=calls['number'] or email=...")
         (field, column), = values.items()
         column = column if isinstance(column, pd.Series) else pd.Series(list(column), dtype=object)
-        texts = column.astype("string").astype(object).where(column.notna(), None).tolist()
+        # Text as it is (pyarrow strings would refuse a lone surrogate before
+        # the core says it names nothing), numbers as their text.
+        missing = column.isna().to_numpy()
+        texts = [None if gone else v if isinstance(v, str) else str(v)
+                 for v, gone in zip(column.to_numpy(dtype=object), missing)]
         ids, counts = self._core.match(kind, field, texts)
         return pd.DataFrame({"id": pd.arrays.IntegerArray(ids, ids < 0), "matches": counts}, index=column.index)
 
     # -- frames ---------------------------------------------------------------
-    def frame(self, kind: str, ids: Iterable[int] | None = None,
-              columns: Iterable[str] | None = None) -> pd.DataFrame:
+    def frame(self, kind: str, ids: Iterable[int] | None = None, columns: Iterable[str] | None = None,
+              filters: Any = None, *, order_by: Any = None, limit: int | None = None,
+              offset: int | None = None) -> pd.DataFrame:
         """All records of a kind (or those with the given ids) as a DataFrame indexed by id.
 
         ``columns`` reads only those fields (in that order), which is much
         faster than reading every field of a large kind and selecting after.
+        ``filters``, ``order_by``, ``limit`` and ``offset`` select records as
+        :meth:`ids` does, in the store, so that only those are read; with
+        them, ``ids`` is one more condition (ids not in the store are left
+        out rather than refused).
 
         >>> db = open()
         >>> _ = db.add("products", sku="A-1", name="Tea", list_price=9.5)
+        >>> _ = db.add("products", sku="B-2", name="Green tea", list_price=30.0)
         >>> db.frame("products")["name"].tolist()
-        ['Tea']
+        ['Tea', 'Green tea']
         >>> db.frame("products", columns=["sku", "list_price"]).columns.tolist()
         ['sku', 'list_price']
+        >>> db.frame("products", filters=[("list_price", "between", (10, 50))], columns=["sku"])["sku"].tolist()
+        ['B-2']
         """
+        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
+        if filters is not None or order_by is not None or limit is not None or offset is not None:
+            limit, offset = _query.window(limit, offset)
+            return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, {}, ids),
+                                                        _query.order(kind, order_by), limit, offset, names))
         wanted = None if ids is None else np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,
                                                       dtype=np.int64)
-        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
         return _frame(kind, self._core.select(kind, wanted, names))
 
     def count(self, kind: str) -> int:
@@ -295,7 +416,8 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
     # -- bulk -------------------------------------------------------------------
     def import_frame(self, kind: str, df: pd.DataFrame, on_error: str = "raise",
                      progress: bool | None = None, *, mode: str = "insert",
-                     key: "str | list[str] | None" = None) -> "np.ndarray | ImportResult":
+                     key: "str | list[str] | None" = None, mapping: Any = None,
+                     dry_run: bool = False) -> "np.ndarray | ImportResult | pd.DataFrame":
         """Imports the rows of a DataFrame: new records, or updates of existing ones.
 
         ``mode="insert"`` (the default) adds every row as a new record.
@@ -319,6 +441,11 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
         with ``on_error="skip"``); upserts and updates an :class:`ImportResult`
         whose ``updated`` says which rows updated a record.
 
+        ``mapping`` (a :class:`crmcore.Mapping`, a dict as in a mapping file,
+        or a mapping file's path) reads another system's export: its column
+        names, values and formats; errors then name the file's column too.
+        ``dry_run=True`` writes nothing and returns :meth:`check_frame`'s report.
+
         >>> db = open()
         >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"]}))
         >>> len(ids)
@@ -336,26 +463,106 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         if mode not in ("insert", "upsert", "update"):
             raise ValueError(f"mode must be 'insert', 'upsert' or 'update', not {mode!r}")
+        if mode == "insert" and key is not None:
+            raise ValueError("key= names the records an upsert or update writes to; an insert adds new records")
+        if mode != "insert":
+            if df.index.name == "id" and "id" not in df.columns:
+                df = df.reset_index()
+            df = df.drop(columns=[c for c in ("created_at", "updated_at") if c in df.columns])
+        prepared = _mapping.prepare(kind, df, mapping, dry_run)
+        keys = [] if mode == "insert" else _upsert_key(prepared.frame, key)
+
+        def write(columns, on_error, report, dry_run):
+            if mode == "insert":
+                return self._core.insert(kind, columns, on_error, report, dry_run)
+            return self._core.upsert(kind, columns, keys, mode == "upsert", on_error, report, dry_run)
+
+        if dry_run:
+            with prepared.naming_columns():
+                return prepared.check(lambda columns: write(columns, "skip", None, True)[1],
+                                      lambda frame: _columns(kind, frame), keys)
+        columns = prepared.core_columns(lambda frame: _columns(kind, frame))
+        with _progress_bar(kind, progress) as report, prepared.naming_columns():
+            ids, errors, interrupted, updated = write(columns, on_error, report, False)
         if mode == "insert":
-            if key is not None:
-                raise ValueError("key= names the records an upsert or update writes to; an insert adds new records")
-            columns = _columns(kind, df)
-            with _progress_bar(kind, progress) as report:
-                ids, errors, interrupted, _ = self._core.insert(kind, columns, on_error, report)
-            result = _import_result(ids, errors, on_error, df)
+            result = prepared.label(_import_result(ids, errors, on_error, df))
             _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
             return result
-        if df.index.name == "id" and "id" not in df.columns:
-            df = df.reset_index()
-        df = df.drop(columns=[c for c in ("created_at", "updated_at") if c in df.columns])
-        keys = _upsert_key(df, key)
-        with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted, updated = self._core.upsert(
-                kind, _columns(kind, df), keys, mode == "upsert", on_error, report)
-        result = _import_result(ids, errors, "skip", df)
+        result = prepared.label(_import_result(ids, errors, "skip", df))
         result.updated = updated.astype(bool)
         _check_interrupted(interrupted, f"the {mode} of {result.imported} {kind}", result)
         return result
+
+    def check_frame(self, kind: str, df: pd.DataFrame, *, mode: str = "insert", key: "str | list[str] | None" = None,
+                    mapping: Any = None) -> pd.DataFrame:
+        """Every problem an import of ``df`` would meet, without writing anything.
+
+        The rows are checked the whole way, as an import writes them (so a
+        duplicate sku or a missing customer is found too), and then undone:
+        the store, its ids and its audit log stay as they were. Returns a
+        DataFrame with one row per problem: ``row`` (from 0; missing for a
+        problem of the whole file, such as an unknown column), ``column``
+        (the file's), ``field``, ``value`` (as in the file) and ``reason``;
+        empty when the import would land whole. ``mode``, ``key`` and
+        ``mapping`` are those of :meth:`import_frame`. What stops a file as a
+        whole (a column named ``id`` in an insert, a mapping that does not fit
+        the kind) is raised, as an import raises it.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme")
+        >>> df = pd.DataFrame({"customer_id": [cid, cid], "ordered_at": ["2025/1/5", "someday"],
+        ...                    "amount": ["¥1,200", "1.2万"]})
+        >>> db.check_frame("orders", df)[["row", "field"]].values.tolist()
+        [[1, 'ordered_at']]
+        >>> db.count("orders")
+        0
+        """
+        return self.import_frame(kind, df, progress=False, mode=mode, key=key, mapping=mapping, dry_run=True)
+
+    def merge(self, kind: str, keep: int, others: Iterable[int], prefer: "Mapping[str, int] | None" = None) -> int:
+        """Folds duplicate records into one, in one transaction; returns the merge's number.
+
+        Every reference to ``others`` in every kind (orders, contact roles,
+        links, deals, tickets, interactions, campaign members, ...) moves to
+        ``keep``; a link record that would then repeat one of keep's (the same
+        contact twice) or join keep to itself goes. Keep's empty fields take
+        the others' values (the first in ``others`` that has one), phones,
+        e-mails, tags and custom fields are united (keep's custom value wins a
+        conflict), and ``prefer`` maps a field to the record whose value it
+        takes. The others are then deleted. Each change is in the audit log,
+        and :meth:`unmerge` undoes the whole merge.
+
+        >>> db = open()
+        >>> a = db.add("customers", name="星海科技", phone="138 0013 8000", tags=["vip"])
+        >>> b = db.add("customers", name="星海科技有限公司", phone="+86 139 1234 5678", region="华东")
+        >>> _ = db.add("orders", customer_id=b, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.merge("customers", a, [b])
+        >>> db.get("customers", a)["region"], db.find("orders", customer_id=a)["amount"].tolist()
+        ('华东', [100.0])
+        >>> db.unmerge(m); db.find("orders", customer_id=b)["amount"].tolist()
+        [100.0]
+        """
+        merge_id, interrupted = self._core.merge(kind, int(keep), [int(i) for i in others],
+                                                 [(str(f), int(i)) for f, i in (prefer or {}).items()])
+        _check_interrupted(interrupted, f"the merge into {kind} {keep}", int(merge_id))
+        return int(merge_id)
+
+    def unmerge(self, merge: int) -> None:
+        """Undoes a merge (see :meth:`merge`): the merged records come back with
+        their ids and values, references that still point at the kept record
+        return to them, and the kept record's fields are as before the merge."""
+        _check_interrupted(self._core.unmerge(int(merge)), f"undoing merge {merge}")
+
+    def merges(self) -> pd.DataFrame:
+        """Every merge: when, which kind, the kept id, the merged ids and when it was undone (if)."""
+        cols = {name: (values, valid) for name, values, valid in self._core.merges()}
+        df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("merge")
+        df["at"] = pd.to_datetime(df["at"], unit="ns")
+        undone, present = cols["undone_at"]
+        df["undone_at"] = pd.to_datetime(np.where(present.astype(bool), undone, _NAT) if len(undone) else undone,
+                                          unit="ns")
+        df["merged_ids"] = [[int(i) for i in text.split(",")] for text in df["merged_ids"]]
+        return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
 
     def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
         """Deletes many records in one transaction; returns how many were asked for.
@@ -381,30 +588,39 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
                            f"the deletion of {len(wanted)} {kind}")
         return len(wanted)
 
-    def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", **read_csv_args: Any):
+    def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", *, mode: str = "insert",
+                   key: "str | list[str] | None" = None, mapping: Any = None, dry_run: bool = False,
+                   **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
 
-        Rows in errors are counted from 0 at the first data line.
+        Rows in errors are counted from 0 at the first data line. ``mode``,
+        ``key``, ``mapping`` and ``dry_run`` are those of :meth:`import_frame`;
+        ``read_csv_args`` go to ``pandas.read_csv`` (e.g.
+        ``encoding="gb18030"`` for an export saved by Excel on a Chinese Windows).
         """
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
         read_csv_args.setdefault("na_values", [""])
-        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error)
+        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error, mode=mode, key=key,
+                                 mapping=mapping, dry_run=dry_run)
 
     def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
-                    progress: bool | None = None) -> "np.ndarray | ImportResult":
+                    progress: bool | None = None, *, dry_run: bool = False) -> "np.ndarray | ImportResult":
         """Imports a JSON file holding a list of records (as written by :meth:`export_json`),
         or an object whose member ``kind`` is that list.
 
         The file is read and checked in C++ and imported like a DataFrame
         (all or nothing, or ``on_error="skip"``); rows count from 0 in the
         list. Ids, created_at and updated_at in the file are ignored: the
-        store gives new ids, returned in the file's order.
+        store gives new ids, returned in the file's order. ``dry_run=True``
+        writes nothing and returns the problems as :meth:`check_frame` does.
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted, _ = self._core.import_json(kind, os.fspath(path), on_error, report)
+            ids, errors, interrupted, _ = self._core.import_json(kind, os.fspath(path), on_error, report, dry_run)
+        if dry_run:
+            return _mapping.Prepared(kind, None, None).report(errors)
         result = _import_result(ids, errors, on_error)
         _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
         return result
@@ -445,7 +661,8 @@ class Database(GraphMethods, ScoringMethods, SchemaMethods):
         df["at"] = pd.to_datetime(df["at"], unit="ns")
         for name in ("first_id", "last_id", "cause_id"):
             ids, present = cols[name]
-            df[name] = pd.arrays.IntegerArray(ids, ~present.astype(bool))
+            missing = np.zeros(len(ids), dtype=bool) if present is None else ~present.astype(bool)
+            df[name] = pd.arrays.IntegerArray(ids, missing)
         return df[["at", "op", "kind", "rows", "first_id", "last_id", "cause_id"]]
 
 
@@ -548,14 +765,6 @@ def _is_missing(value: Any) -> bool:
     return False
 
 
-def _criterion_text(value: Any) -> str:
-    if isinstance(value, (pd.Timestamp,)) or hasattr(value, "isoformat"):
-        return pd.Timestamp(value).isoformat(sep=" ")
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
 def _columns(kind: str, df: pd.DataFrame) -> list:
     """(name, values, valid, problems) for the core; no Python loop over rows
     but for custom fields given as dicts."""
@@ -583,15 +792,21 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
         elif pd.api.types.is_float_dtype(dtype):
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            if name == "custom":
-                converted = s.map(_custom_text)
-                s = converted.map(lambda pair: pair[0])
-                reasons = converted.map(lambda pair: pair[1]).to_numpy(dtype=object)
-                bad = np.flatnonzero(pd.notna(reasons))
-                problems = [(int(row), reasons[row]) for row in bad] or None
-            elif fields.get(name, {}).get("type") == "time":
-                s = s.map(lambda t: t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t)
+            # Text (or nothing) needs no conversion: checking that in C
+            # (infer_dtype) spares a Python call per row on large imports.
+            plain_text = pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+            # Converted values go straight into object arrays: a Series made
+            # of them would let pandas infer pyarrow strings, which refuse
+            # lone surrogates before the core can name the row.
             values = s.to_numpy(dtype=object)
+            if name == "custom" and not plain_text:
+                converted = [_custom_text(v) for v in values]
+                values = np.empty(len(converted), dtype=object)
+                values[:] = [text for text, _ in converted]
+                problems = [(row, why) for row, (_, why) in enumerate(converted) if why is not None] or None
+            elif fields.get(name, {}).get("type") == "time" and not plain_text:
+                values = np.array([t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t
+                                   for t in values] + [None], dtype=object)[:-1]
         out.append((str(name), values, valid_or_none, problems))
     return out
 

@@ -206,10 +206,22 @@ TEST(StoreReads, StopWhenTheCancelAsks) {
   EXPECT_THROW(s.select("customers", nullptr, nullptr, &stop), Interrupted);
   asked = 0;
   EXPECT_THROW(s.find("customers", "name", "no such name", &stop), Interrupted);
+  auto named = [](const std::string& text) {
+    Column c("v", Column::Storage::Text);
+    c.texts = {text};
+    return c;
+  };
+  const AnyOf either = {{{"name", Op::Contains, named("no such name")}},
+                        {{"name", Op::IStartsWith, named("CUSTOMER 19999")}}};
+  asked = 0;
+  EXPECT_THROW(s.query("customers", either, {}, -1, 0, &stop), Interrupted);
+  asked = 0;
+  EXPECT_THROW(s.select_query("customers", either, {{"name", true}}, -1, 0, nullptr, &stop), Interrupted);
   // Without a cancel, or one that never asks to stop, the reads finish.
   Cancel never([] { return false; });
   EXPECT_EQ(s.select("customers", nullptr, nullptr, &never).rows(), 200000u);
   EXPECT_EQ(s.find("customers", "name", "customer 199999", &never).size(), 1u);
+  EXPECT_EQ(s.query("customers", either, {}, -1, 0, &never).size(), 11u);  // 19999 and 199990..199999
 }
 
 TEST(ParseNumbers, ReadTheWholeTextAndNothingElse) {

@@ -167,7 +167,7 @@ TEST(CustomFields, AQueryBuiltWithTheKeyExpressionUsesTheIndex) {
       customs.push_back(R"({"level":)" + std::to_string(i % 7) + "}");
     }
     s.insert("customers", table({text_column("name", names), text_column("custom", customs)}));
-    const auto indexed = s.indexed("customers");
+    const auto indexed = s.indexes("customers");
     EXPECT_NE(std::find(indexed.begin(), indexed.end(), "custom.level"), indexed.end());
   }
   sqlite3* db = nullptr;

@@ -19,7 +19,11 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
     ("bench_clv.py", ["--customers", "2000", "--lifetimes-customers", "500"], "BetaGeoFitter.fit"),
     ("bench_scoring.py", ["--rows", "20000", "--customers", "2000", "--orders", "2000", "--products", "50",
                           "--repeat", "1"], "mlxtend"),
+    ("bench_query.py", ["--customers", "3000", "--repeat", "1", "--probes", "3"], "pandas db.frame + mask"),
+    ("bench_upsert.py", ["--rows", "3000", "--repeat", "1"], "executemany ON CONFLICT"),
+    ("bench_sales.py", ["--deals", "3000", "--rows", "15000", "--repeat", "1"], "forecast by month x owner"),
     ("bench_graph.py", ["--scale", "0.001", "--nx-scale", "0.001", "--crm", "300", "--k", "2"], "modularity"),
+    ("bench_duplicates.py", ["--customers", "1500", "--big", "2000"], "splink (duckdb)"),
 ])
 def test_benchmark_runs_at_toy_size(script, args, expected):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))

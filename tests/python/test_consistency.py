@@ -5,6 +5,8 @@ most, a customer and a contact are linked once, an interaction's contact
 works at its customer, no far-future dates, no negative amounts. Every
 refusal names the row and field and leaves the store as it was."""
 import json
+import pathlib
+import shutil
 import sqlite3
 
 import numpy as np
@@ -159,7 +161,7 @@ def test_the_interaction_rule_reads_the_stored_half_of_a_partial_update():
     db = crm.open()
     ctx = _setup_links(db)
     i = db.add("interactions", contact_id=ctx["p1"], channel="call", occurred_at="2025-01-05")
-    with pytest.raises(crm.ValidationError, match="contact 4 is not linked to customer"):
+    with pytest.raises(crm.ValidationError, match=f"contact {ctx['p1']} is not linked to customer {ctx['c2']}"):
         db.update("interactions", i, customer_id=ctx["c2"])  # its stored contact works at c1 only
     db.update("interactions", i, customer_id=ctx["c1"])
     p2 = db.add("contacts", name="P2")
@@ -198,41 +200,31 @@ def test_a_contact_may_be_primary_again_after_the_first_is_unset():
     assert db.frame("customer_contacts")["is_primary"].tolist() == [False, True]
 
 
-def _as_version_4(path):
-    """Turns a store file back into schema version 4: no catalog, no unique rules."""
-    con = sqlite3.connect(path)
-    con.executescript("""
-        DROP INDEX customer_contacts_pair; DROP INDEX customer_contacts_primary;
-        DROP TABLE custom_fields; DROP TABLE allowed_values; DROP TABLE value_labels;
-        DELETE FROM meta WHERE key = 'catalog_stamp';
-        UPDATE meta SET value = '4' WHERE key = 'schema_version';""")
-    return con
-
-
-def test_a_version_4_file_that_breaks_the_rules_is_settled_when_opened(tmp_path):
+def test_an_older_file_that_breaks_the_rules_is_settled_when_opened(tmp_path):
+    # A file of schema version 1 (tests/data), given what older crmcore let
+    # through: a customer and a contact linked twice, a contact primary at
+    # two customers.
     path = tmp_path / "old.crm"
-    with crm.open(path) as db:
-        c1, c2 = db.add("customers", name="C1"), db.add("customers", name="C2")
-        p = db.add("contacts", name="P")
-        first = db.add("customer_contacts", customer_id=c1, contact_id=p, is_primary=True, role="decision_maker")
-        other = db.add("customer_contacts", customer_id=c2, contact_id=p)
-    con = _as_version_4(path)
-    # What an older crmcore let through: the pair again, and a second primary.
-    next_id = con.execute("SELECT next FROM id_sequence").fetchone()[0]
-    con.execute("INSERT INTO customer_contacts(id, customer_id, contact_id, role, is_primary, created_at, updated_at)"
-                " SELECT ?, customer_id, contact_id, 'executor', 0, created_at, updated_at FROM customer_contacts"
-                " WHERE id = ?", (next_id, first))
-    con.execute("UPDATE customer_contacts SET is_primary = 1 WHERE id = ?", (other,))
-    con.execute("UPDATE id_sequence SET next = ?", (next_id + 1,))
+    shutil.copy(pathlib.Path(__file__).resolve().parents[1] / "data" / "store_v1.crm", path)
+    con = sqlite3.connect(path)
+    (next_id,) = con.execute("SELECT next FROM id_sequence").fetchone()
+    c1, c2 = [row[0] for row in con.execute("SELECT id FROM customers ORDER BY id")]
+    p, first, again, other = next_id, next_id + 1, next_id + 2, next_id + 3
+    con.execute("INSERT INTO contacts(id, name, created_at, updated_at) VALUES(?, 'P', 0, 0)", (p,))
+    con.executemany("INSERT INTO customer_contacts(id, customer_id, contact_id, role, is_primary, created_at,"
+                    " updated_at) VALUES(?, ?, ?, ?, ?, 0, 0)",
+                    [(first, c1, p, "decision_maker", 1), (again, c1, p, "executor", 0), (other, c2, p, None, 1)])
+    con.execute("UPDATE id_sequence SET next = ?", (next_id + 4,))
     con.commit()
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == 5 and db.integrity_check() == "ok"
+        assert db.schema_version() == 6 and db.integrity_check() == "ok"
         links = db.frame("customer_contacts")
-        assert links.index.tolist() == [first, other]  # the later duplicate pair went
+        assert links.index.tolist() == [first, other]  # the later copy of the pair went
         assert links["is_primary"].tolist() == [True, False]  # the later primary stopped being one
         log = db.audit_log()
-        assert [["delete", next_id], ["update", other]] == log[["op", "first_id"]].head(2).values.tolist()[::-1]
+        settled = log[log["kind"] == "customer_contacts"][["op", "first_id"]].values.tolist()
+        assert sorted(settled) == [["delete", again], ["update", other]]
         assert db.get("customers", db.add("customers", name="X", kind="个人"))["kind"] == "person"
 
 
@@ -277,3 +269,24 @@ def test_a_large_interaction_import_refuses_exactly_the_unlinked_rows():
     result = db.import_frame("interactions", inter, on_error="skip")
     assert result.errors.index.tolist() == bad and set(result.errors["field"]) == {"contact_id"}
     assert db.count("interactions") == n - len(bad)
+
+
+def test_merging_contacts_keeps_the_rules_and_unmerge_restores_them():
+    db = crm.open()
+    c1, c2, c3 = (db.add("customers", name=name) for name in ("C1", "C2", "C3"))
+    keep, dup = db.add("contacts", name="Li Lei"), db.add("contacts", name="李雷")
+    db.add("customer_contacts", customer_id=c1, contact_id=keep, is_primary=True, role="buyer")
+    db.add("customer_contacts", customer_id=c2, contact_id=dup, is_primary=True)   # a second primary
+    db.add("customer_contacts", customer_id=c1, contact_id=dup, role="payer")       # the pair again
+    db.add("customer_contacts", customer_id=c3, contact_id=dup)
+    db.add("interactions", customer_id=c2, contact_id=dup, channel="call", occurred_at="2025-01-05")
+    before = {kind: db.frame(kind).drop(columns="updated_at") for kind in ("customer_contacts", "interactions")}
+    merge = db.merge("contacts", keep, [dup])
+    links = db.frame("customer_contacts")
+    assert sorted(zip(links["customer_id"], links["contact_id"], links["is_primary"].fillna(False))) == [
+        (c1, keep, True), (c2, keep, False), (c3, keep, False)]
+    assert db.frame("interactions")["contact_id"].tolist() == [keep]  # c2 still links the merged contact
+    db.unmerge(merge)
+    for kind, frame in before.items():
+        pd.testing.assert_frame_equal(db.frame(kind).drop(columns="updated_at"), frame, check_like=True, obj=kind)
+    assert db.integrity_check() == "ok"

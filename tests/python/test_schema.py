@@ -49,7 +49,7 @@ def test_indexed_column_agrees_with_the_files_own_indexes(tmp_path):
     path = tmp_path / "s.crm"
     with crm.open(path) as db:
         db.declare_custom("customers", "level", "integer", index=True)
-        db.index("customers", "region")
+        db.create_index("customers", "region")
         schema = db.schema("customers")
     con = sqlite3.connect(path)
     first_columns = set()
@@ -60,10 +60,10 @@ def test_indexed_column_agrees_with_the_files_own_indexes(tmp_path):
     con.close()
     fields = schema[schema["origin"] == "field"]
     for name, row in fields.iterrows():
-        expected = name in first_columns or row["lookup"] is not None or name.startswith("external_")
+        expected = name in first_columns or row["lookup"] is not None
         assert row["indexed"] == expected, name
     assert schema.loc["region", "indexed"] and schema.loc["custom.level", "indexed"]
-    assert "customers_custom_level" in expressions
+    assert "crm_idx_customers_custom_level" in expressions
 
 
 def test_custom_key_index_serves_a_query_spelled_like_the_core_spells_it(tmp_path):
@@ -72,11 +72,16 @@ def test_custom_key_index_serves_a_query_spelled_like_the_core_spells_it(tmp_pat
         db.declare_custom("customers", "level", "integer")
         db.import_frame("customers", pd.DataFrame({"name": [f"C{i}" for i in range(50)],
                                                    "custom": [{"level": i % 5} for i in range(50)]}))
-        db.index("customers", "custom.level")
-        db.index("customers", "custom.level")  # again: nothing happens
+        assert db.create_index("customers", "custom.level")
+        assert not db.create_index("customers", "custom.level")  # there already
+        assert "custom.level" in db.indexes("customers")
+        assert "crm_idx_customers_custom_level" in db.query_plan("customers", [("custom.level", "==", 3)])
+        assert len(db.ids("customers", [("custom.level", "==", 3)])) == 10
+        assert db.drop_index("customers", "custom.level") and "custom.level" not in db.indexes("customers")
+        assert db.create_index("customers", "custom.level")
     con = sqlite3.connect(path)
     plan = con.execute("EXPLAIN QUERY PLAN SELECT id FROM customers WHERE json_extract(custom, '$.\"level\"') = 3")
-    assert "customers_custom_level" in " ".join(row[3] for row in plan)
+    assert "crm_idx_customers_custom_level" in " ".join(row[3] for row in plan)
     assert con.execute("SELECT count(*) FROM customers WHERE json_extract(custom, '$.\"level\"') = 3").fetchone() == (10,)
     con.close()
 
@@ -260,7 +265,7 @@ def test_custom_field_declarations_are_checked():
     with pytest.raises(crm.ValidationError, match="given twice"):
         db.declare_custom("customers", "x", "text", choices=["a", "a"])
     with pytest.raises(crm.ValidationError, match="declare it first"):
-        db.index("customers", "custom.nothing")
+        db.create_index("customers", "custom.nothing")
     db.declare_custom("customers", "行业", "text", choices=["零售", "制造"])
     assert db.schema("customers").loc["custom.行业", "choices"] == ["零售", "制造"]
 

@@ -647,7 +647,7 @@ def test_store_affinity_and_deals(db):
     rules = db.product_affinity(min_support=0.1)
     assert len(rules) > 0
     cid = int(db.test_ids[0])
-    did = db.add("deals", customer_id=cid, stage="negotiating", amount=100.0, expected_close="2024-01-05")
+    did = db.add("deals", customer_id=cid, stage="negotiation", amount=100.0, expected_close="2024-01-05")
     got = db.deal_quadrants(as_of="2024-01-01")
     assert got.loc[did, "quadrant"] == "do first" and got.loc[did, "customer_id"] == cid
     summary = db.deal_summary(as_of="2024-01-01")

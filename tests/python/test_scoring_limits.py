@@ -57,9 +57,12 @@ def store():
     for oid in order_ids[:2]:
         db.add("order_lines", order_id=int(oid), product_id=tea, quantity=HUGE, unit_price=10.0)
     db.add("order_lines", order_id=int(order_ids[2]), product_id=cup, quantity=2.0, unit_price=15.0, unit_cost=4.0)
+    # The deals entered negotiation in the data's time (their stage history sets the end of the data).
     for _ in range(2):
-        db.add("deals", customer_id=ids["E"], stage="negotiating", amount=HUGE, expected_close="2024-06-01")
-    db.add("deals", customer_id=ids["B"], stage="negotiating", amount=70.0, expected_close="2024-06-01")
+        db.add("deals", customer_id=ids["E"], stage="negotiation", amount=HUGE, expected_close="2024-06-01",
+               stage_changed_at="2024-04-01")
+    db.add("deals", customer_id=ids["B"], stage="negotiation", amount=70.0, expected_close="2024-06-01",
+           stage_changed_at="2024-04-01")
     orders["customer_id"] = orders["customer_id"].astype(np.int64)
     return db, ids, (s1, s2), (tea, cup), orders
 

@@ -147,7 +147,9 @@ def test_deal_quadrants_measure_urgency_from_the_data_not_the_clock():
     db.add("orders", customer_id=c, ordered_at="2019-12-31", amount=10.0)  # the data ends in 2019
     dates = ["2020-01-10", "2020-01-15", "2020-05-01", "2020-09-01"]
     for amount, due in zip([5000.0, 10.0, 8000.0, 20.0], dates):
-        db.add("deals", customer_id=c, stage="negotiating", amount=amount, expected_close=due)
+        # The deals entered their stage in the data's time, not today.
+        db.add("deals", customer_id=c, stage="negotiation", amount=amount, expected_close=due,
+               stage_changed_at="2019-12-01")
     q = db.deal_quadrants()
     assert q.attrs["as_of"] == db.default_as_of() == pd.Timestamp("2020-01-01")
     assert q["quadrant"].astype(str).tolist() == ["do first", "quick win", "plan", "later"]
@@ -173,7 +175,7 @@ def test_the_default_point_is_midnight_after_the_latest_activity():
     assert db.default_as_of() == pd.Timestamp("2024-03-06")
     d = db.add("deals", customer_id=c, stage="lost", closed_at="2024-04-01 09:00")
     assert db.default_as_of() == pd.Timestamp("2024-04-02")
-    db.add("deal_stages", deal_id=d, stage="negotiating", changed_at="2024-04-03 23:59")
+    db.add("deal_stages", deal_id=d, stage="negotiation", changed_at="2024-04-03 23:59")
     assert db.default_as_of() == pd.Timestamp("2024-04-04")
 
 

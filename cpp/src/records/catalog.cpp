@@ -3,7 +3,6 @@
 #include "catalog.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include "crmcore/errors.hpp"
 #include "custom_fields.hpp"
@@ -50,17 +49,19 @@ std::string later_duplicates(const Kind& k, const UniqueRule& rule) {
 
 }  // namespace
 
+// It may run on a file that has its tables already (one made while version
+// 5 was a placeholder, then brought back a version), so every step may repeat.
 std::string migration_v5() {
   std::string s =
-      "CREATE TABLE custom_fields(kind TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
+      "CREATE TABLE IF NOT EXISTS custom_fields(kind TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
       " required INTEGER NOT NULL, closed INTEGER NOT NULL, PRIMARY KEY(kind, name));"
-      "CREATE TABLE allowed_values(kind TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,"
+      "CREATE TABLE IF NOT EXISTS allowed_values(kind TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,"
       " PRIMARY KEY(kind, field, value));"
-      "CREATE TABLE value_labels(kind TEXT NOT NULL, field TEXT NOT NULL, label TEXT NOT NULL,"
+      "CREATE TABLE IF NOT EXISTS value_labels(kind TEXT NOT NULL, field TEXT NOT NULL, label TEXT NOT NULL,"
       " value TEXT NOT NULL, lang TEXT NOT NULL, PRIMARY KEY(kind, field, label));"
       "INSERT OR REPLACE INTO meta(key, value) VALUES('catalog_stamp', '0');";
   for (const auto& seed : kSeedLabels)
-    s += "INSERT INTO value_labels VALUES(" + literal(seed.kind) + ", " + literal(seed.field) + ", " +
+    s += "INSERT OR IGNORE INTO value_labels VALUES(" + literal(seed.kind) + ", " + literal(seed.field) + ", " +
          literal(seed.label) + ", " + literal(seed.value) + ", 'zh');";
   // An older file may break a unique rule. The earliest row (lowest id)
   // keeps its place; a later duplicate pair is removed, a later primary
@@ -83,7 +84,7 @@ std::string migration_v5() {
       }
       std::string columns;
       for (const auto& f : rule.fields) columns += (columns.empty() ? "" : ", ") + f;
-      s += "CREATE UNIQUE INDEX " + k.name + "_" + rule.name + " ON " + k.name + "(" + columns + ")" +
+      s += "CREATE UNIQUE INDEX IF NOT EXISTS " + k.name + "_" + rule.name + " ON " + k.name + "(" + columns + ")" +
            (rule.when.empty() ? "" : " WHERE " + rule.when + " = 1") + ";";
     }
   }
@@ -108,6 +109,10 @@ const Kind& Catalog::kind(const std::string& name) const {
 
 void Catalog::load(Store::Impl& impl) {
   kinds_ = kinds();
+  // A file made while schema version 5 was a placeholder has no catalog:
+  // its kinds are the kind table's.
+  sql::Statement has(impl.db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'value_labels'");
+  if (!has.step()) return;
   auto kind_named = [this](const std::string& name) -> Kind* {
     for (auto& k : kinds_)
       if (k.name == name) return &k;
@@ -179,36 +184,6 @@ Kind Store::describe(const std::string& kind_name) const {
   std::lock_guard<std::mutex> lock(mutex_);
   impl_->catalog.refresh(*impl_);
   return impl_->catalog.kind(name);
-}
-
-std::vector<std::string> Store::indexed(const std::string& kind_name) const {
-  const Kind k = describe(kind_name);
-  std::set<std::string> found = {"id", kTagsColumn};  // the key, and record_tags
-  for (const auto& f : k.fields)
-    if (f.lookup != Lookup::None) found.insert(f.name);  // contact_points
-  std::lock_guard<std::mutex> lock(mutex_);
-  sql::Statement st(impl_->db,
-                    "SELECT il.name, ix.name FROM pragma_index_list(?1) AS il, pragma_index_xinfo(il.name) AS ix"
-                    " WHERE ix.seqno = 0");
-  st.bind(1, k.name);
-  while (st.step()) {
-    const std::string index = st.text(0);
-    if (!st.is_null(1)) {
-      found.insert(st.text(1));
-    } else if (index == k.name + "_external_key") {
-      found.insert({kExternalSource, kExternalId});
-    } else {
-      for (const auto& f : k.custom)
-        if (index == custom_index_name(k.name, f.name.substr(std::char_traits<char>::length(kCustomPrefix))))
-          found.insert(f.name);
-    }
-  }
-  std::vector<std::string> out;
-  for (const auto* fields : {&k.fields, &k.custom})
-    for (const auto& f : *fields)
-      if (found.count(f.name)) out.push_back(f.name);
-  for (const char* name : {"id", kTagsColumn}) out.push_back(name);
-  return out;
 }
 
 namespace {
@@ -348,24 +323,6 @@ void Store::allow(const std::string& kind_name, const std::string& field_name, c
           throw ValidationError(k.name, -1, f.name, "the label " + quote(l.label) + " already means " +
                                                         quote(other.value));
       put.bind(1, k.name).bind(2, f.name).bind(3, l.label).bind(4, value).bind(5, l.lang).run();
-    }
-  });
-}
-
-void Store::create_index(const std::string& kind_name, const std::string& field_name) {
-  const Kind& table_kind = kind(kind_name);
-  change_catalog(table_kind.name, [&] {
-    Impl& impl = *impl_;
-    const Kind& k = impl.catalog.kind(table_kind.name);
-    if (field_name == "id" || field_name == kTagsColumn) return;  // served already
-    const Field& f = catalog_field(k, field_name);
-    if (f.lookup != Lookup::None) return;  // phones and e-mails are found through contact_points
-    if (f.name.rfind(kCustomPrefix, 0) == 0) {
-      const std::string key = f.name.substr(std::char_traits<char>::length(kCustomPrefix));
-      sql::exec(impl.db, "CREATE INDEX IF NOT EXISTS \"" + custom_index_name(k.name, key) + "\" ON " + k.name + "(" +
-                             custom_key_sql(key) + ")");
-    } else {
-      sql::exec(impl.db, "CREATE INDEX IF NOT EXISTS " + k.name + "_" + f.name + " ON " + k.name + "(" + f.name + ")");
     }
   });
 }

@@ -30,7 +30,9 @@ std::string custom_key_sql(const std::string& key, const std::string& qualifier)
   return "json_extract(" + qualifier + kCustomColumn + ", '$.\"" + key + "\"')";
 }
 
-std::string custom_index_name(const std::string& kind, const std::string& key) { return kind + "_custom_" + key; }
+std::string custom_index_name(const std::string& kind, const std::string& key) {
+  return "crm_idx_" + kind + "_custom_" + key;
+}
 
 std::string custom_time_text(int64_t ns) {
   std::string text = format_time(ns);

@@ -22,7 +22,9 @@ std::string custom_name_problem(const std::string& name);
 // valid name (custom_name_problem): it is pasted into the SQL text.
 std::string custom_key_sql(const std::string& key, const std::string& qualifier = "");
 
-// The name of the index on a custom key of a kind.
+// The name of the index on a custom key of a kind (beside those of
+// Store::create_index, crm_idx_<kind>_<field>; quoted in SQL, as the key may
+// be non-ASCII).
 std::string custom_index_name(const std::string& kind, const std::string& key);
 
 // A time custom value as stored: "YYYY-MM-DDTHH:MM:SS[.fraction]" (UTC), text

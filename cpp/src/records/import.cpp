@@ -365,7 +365,7 @@ std::string key_shown(const std::vector<std::string>& key, const std::vector<Val
 // The statement that finds, for each row of a batch (c0: the row, c1...: its
 // key values), the records of `k` its key names. The external key is looked
 // up through its unique index on (ifnull(source, ''), id).
-std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key) {
+std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, bool aliases) {
   std::string on;
   const bool external = std::find(key.begin(), key.end(), kExternalId) != key.end();
   for (size_t i = 0; i < key.size(); ++i) {
@@ -378,7 +378,17 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key) {
   }
   if (external && std::find(key.begin(), key.end(), kExternalSource) == key.end())
     on += std::string(" AND ifnull(r.") + kExternalSource + ", '') = ''";  // an id without its source: none given
-  return "SELECT b.c0, r.id FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON " + on;
+  std::string text = "SELECT b.c0, r.id FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON " + on;
+  if (!external || !aliases || key.size() > 2 || (key.size() == 2 && key[0] != kExternalSource && key[1] != kExternalSource))
+    return text;
+  // The keys of records merged into others still name the record they went
+  // into (see merge.cpp), so that next week's export updates it.
+  std::string source = "''", id;
+  for (size_t i = 0; i < key.size(); ++i)
+    (key[i] == kExternalSource ? source : id) = key[i] == kExternalSource ? "ifnull(b.c" + std::to_string(i + 1) + ", '')"
+                                                                          : "b.c" + std::to_string(i + 1);
+  return text + " UNION ALL SELECT b.c0, a.record_id FROM crm_batch(?1) AS b JOIN key_aliases AS a ON a.kind = '" +
+         k.name + "' AND a.source = " + source + " AND a.external_id = " + id;
 }
 
 // The caller's columns of each field of `k` (null where it gave none), after
@@ -517,7 +527,8 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     return any;
   };
   sql::Batch lookup(1 + req.key.size());
-  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key));
+  sql::Statement has_aliases(impl.db, "SELECT 1 FROM sqlite_master WHERE name = 'key_aliases'");
+  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key, has_aliases.step()));
   auto run_lookup = [&] {
     if (lookup.rows() == 0) return;
     sql::bind_batch(find, lookup);
@@ -554,6 +565,8 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   };
   std::unordered_map<int64_t, size_t> row_of_record;
   std::unordered_map<std::string, size_t> row_of_new_key;
+  row_of_record.reserve(n);
+  if (req.op == WriteOp::Upsert) row_of_new_key.reserve(n);
   std::vector<size_t> updates, inserts;
   const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
   for (size_t row = 0; row < n; ++row) {
@@ -581,7 +594,12 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
       refuse(row, req.key.front(), shown(row) + " is the key of row " + std::to_string(earlier) +
                                        " too: one import writes a record once");
   }
-  update_existing(req, columns, updates, target, result);
+  // The key's columns are not written: they name the records they already
+  // hold, and leaving them out spares the key's index its updates.
+  std::vector<const Column*> written = columns;
+  for (const auto& name : req.key)
+    if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
+  update_existing(req, written, updates, target, result);
   if (!inserts.empty()) insert_rows(req, result, &inserts);
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const RowError& a, const RowError& b) { return a.row < b.row; });
@@ -596,7 +614,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   const Table& t = *req.table;
   const Column* tags = t.find(kTagsColumn);
   const Column* custom = t.find(kCustomColumn);
-  // The fields the data gives, the key's among them (written as they are).
+  // The fields the data gives (`columns` holds null for the others).
   std::vector<size_t> given;
   std::vector<bool> given_fields(k.fields.size(), false);
   for (size_t i = 0; i < k.fields.size(); ++i)

@@ -386,7 +386,7 @@ size_t export_json(const Store& store, const std::string& kind_name, const std::
 }
 
 WriteResult import_json(Store& store, const std::string& kind_name, const std::string& path, OnError on_error,
-                        const Progress& progress) {
+                        const Progress& progress, bool dry_run) {
   const Kind& k = kind(kind_name);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw StorageError("'" + path + "' is a folder, not a JSON file");
@@ -400,7 +400,7 @@ WriteResult import_json(Store& store, const std::string& kind_name, const std::s
     throw ValidationError(k.name, -1, "", "'" + path + "' " + e.reason());
   }
   if (!reader.found_list()) throw ValidationError(k.name, -1, "", "'" + path + "' does not hold a list of records");
-  return store.insert(kind_name, reader.table(), on_error, progress);
+  return store.insert(kind_name, reader.table(), on_error, progress, dry_run);
 }
 
 }  // namespace crmcore::records

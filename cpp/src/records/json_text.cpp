@@ -152,6 +152,40 @@ bool Compactor::parse_error(std::size_t, const std::string&, const nlohmann::det
   return false;
 }
 
+std::vector<std::pair<std::string, std::string>> object_members(std::string_view compact) {
+  // A key's text is read back with nlohmann (escapes); a value runs to the
+  // comma or brace that closes it at the object's own depth.
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 1;  // past '{'
+  while (i < compact.size() && compact[i] == '"') {
+    size_t end = i + 1;
+    while (end < compact.size() && compact[end] != '"') end += compact[end] == '\\' ? 2 : 1;
+    std::string key = Json::parse(compact.substr(i, end + 1 - i)).get<std::string>();
+    size_t start = end + 2, pos = start;  // past '":'
+    int depth = 0;
+    bool in_string = false;
+    for (; pos < compact.size(); ++pos) {
+      const char c = compact[pos];
+      if (in_string) {
+        if (c == '\\') ++pos;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) break;
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
+    }
+    out.emplace_back(std::move(key), std::string(compact.substr(start, pos - start)));
+    i = pos + 1;
+  }
+  return out;
+}
+
 bool compact_object(std::string_view text, int max_depth, std::string& out, std::string& why) {
   // Only an object is wanted: anything else is refused before it is parsed.
   const auto start = text.find_first_not_of(" \t\r\n");

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace crmcore::records::json_text {
@@ -72,6 +73,11 @@ class Compactor : public nlohmann::json_sax<Json> {
   std::vector<std::unordered_set<std::string>> keys_;  // per open object, its keys so far
   std::vector<bool> is_object_;
 };
+
+// The members of a compact JSON object as the store keeps it (see
+// compact_object): each key and its value's text exactly as written, so
+// that objects can be combined without reading their numbers.
+std::vector<std::pair<std::string, std::string>> object_members(std::string_view compact);
 
 // Puts the compact text of the JSON object `text` into `out` ("" for {}), or
 // returns false with the reason it is not one in `why` (invalid JSON, not an

@@ -241,24 +241,84 @@ std::optional<double> parse_number(std::string_view text) {
   return v;
 }
 
+namespace {
+
+// The Chinese characters of dates and amounts, in UTF-8.
+constexpr std::string_view kYear = "\xE5\xB9\xB4";        // 年
+constexpr std::string_view kMonth = "\xE6\x9C\x88";       // 月
+constexpr std::string_view kDay = "\xE6\x97\xA5";         // 日
+constexpr std::string_view kDayNumber = "\xE5\x8F\xB7";   // 号
+constexpr std::string_view kTenThousand = "\xE4\xB8\x87"; // 万
+constexpr std::string_view kHundredMillion = "\xE4\xBA\xBF";  // 亿
+constexpr std::string_view kYuan = "\xE5\x85\x83";        // 元
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads one to `most` digits at `pos`; more digits than that are no number.
+bool read_short(std::string_view s, size_t& pos, size_t most, int64_t& out) {
+  size_t n = 0;
+  out = 0;
+  while (pos < s.size() && is_digit(s[pos])) {
+    if (++n > most) return false;
+    out = out * 10 + (s[pos++] - '0');
+  }
+  return n > 0;
+}
+
+// Moves past `token` when the text at `pos` is it.
+bool skip(std::string_view s, size_t& pos, std::string_view token) {
+  if (s.substr(pos, token.size()) != token) return false;
+  pos += token.size();
+  return true;
+}
+
+size_t skip_spaces(std::string_view s, size_t& pos) {
+  const size_t from = pos;
+  while (pos < s.size() && s[pos] == ' ') ++pos;
+  return pos - from;
+}
+
+// The date at the start of `s` (see parse_time); `pos` ends after it.
+// `time_may_follow` says what may come next: nothing after the eight-digit
+// form, and after 日 a time without the space.
+bool read_date(std::string_view s, size_t& pos, int64_t& year, int64_t& month, int64_t& day, bool& time_may_follow,
+               bool& space_needed) {
+  if (!read_digits(s, pos, 4, year)) return false;
+  time_may_follow = true;
+  space_needed = true;
+  if (pos < s.size() && is_digit(s[pos])) {  // "20250105", and nothing after it
+    time_may_follow = false;
+    return read_digits(s, pos, 2, month) && read_digits(s, pos, 2, day) && pos == s.size();
+  }
+  if (skip(s, pos, kYear)) {
+    space_needed = false;
+    return read_short(s, pos, 2, month) && skip(s, pos, kMonth) && read_short(s, pos, 2, day) &&
+           (skip(s, pos, kDay) || skip(s, pos, kDayNumber));
+  }
+  if (pos >= s.size() || (s[pos] != '-' && s[pos] != '/' && s[pos] != '.')) return false;
+  const char sep = s[pos++];
+  return read_short(s, pos, 2, month) && pos < s.size() && s[pos++] == sep && read_short(s, pos, 2, day);
+}
+
+}  // namespace
+
 std::optional<int64_t> parse_time(std::string_view text) {
   std::string_view s = trim(text);
   size_t pos = 0;
   int64_t year, month, day;
-  if (!read_digits(s, pos, 4, year)) return std::nullopt;
-  if (pos >= s.size() || (s[pos] != '-' && s[pos] != '/')) return std::nullopt;
-  const char sep = s[pos++];
-  if (!read_digits(s, pos, 2, month)) return std::nullopt;
-  if (pos >= s.size() || s[pos++] != sep) return std::nullopt;
-  if (!read_digits(s, pos, 2, day)) return std::nullopt;
+  bool time_may_follow, space_needed;
+  if (!read_date(s, pos, year, month, day, time_may_follow, space_needed)) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > month_days(year, static_cast<unsigned>(month)))
     return std::nullopt;
   int64_t hour = 0, minute = 0, second = 0, nanos = 0, offset_minutes = 0;
   if (pos < s.size()) {
-    if (s[pos] != ' ' && s[pos] != 'T') return std::nullopt;
-    ++pos;
-    if (!read_digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' ||
-        !read_digits(s, pos, 2, minute))
+    if (!time_may_follow) return std::nullopt;
+    if (s[pos] == 'T' && space_needed) {
+      ++pos;
+    } else if (skip_spaces(s, pos) == 0 && space_needed) {
+      return std::nullopt;
+    }
+    if (!read_short(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' || !read_digits(s, pos, 2, minute))
       return std::nullopt;
     if (pos < s.size() && s[pos] == ':') {
       ++pos;
@@ -267,7 +327,7 @@ std::optional<int64_t> parse_time(std::string_view text) {
         ++pos;
         int64_t scale = 100000000;
         size_t digits = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        while (pos < s.size() && is_digit(s[pos])) {
           if (digits++ < 9) nanos += (s[pos] - '0') * scale, scale /= 10;
           ++pos;
         }
@@ -292,6 +352,114 @@ std::optional<int64_t> parse_time(std::string_view text) {
   // Outside about 1678..2261 nanoseconds overflow int64, as in pandas.
   if (seconds < -9223372036LL || seconds > 9223372035LL) return std::nullopt;
   return seconds * 1000000000LL + nanos;
+}
+
+namespace {
+
+// A currency sign or code at `pos` ("¥", "￥", "$", "€", "£", "RMB", "usd",
+// ...), or 元 when `yuan`; moves past it.
+bool skip_currency(std::string_view s, size_t& pos, bool yuan) {
+  static constexpr std::string_view kSigns[] = {"\xC2\xA5" /* ¥ */, "\xEF\xBF\xA5" /* ￥ */, "$",
+                                                "\xE2\x82\xAC" /* € */, "\xC2\xA3" /* £ */};
+  static constexpr std::string_view kCodes[] = {"RMB", "CNY", "USD", "EUR", "GBP", "HKD", "JPY"};
+  for (auto sign : kSigns)
+    if (skip(s, pos, sign)) return true;
+  if (yuan && skip(s, pos, kYuan)) return true;
+  if (pos + 3 > s.size()) return false;
+  std::string code(s.substr(pos, 3));
+  for (auto& c : code)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  for (auto known : kCodes) {
+    // A code is a word of its own: "USDT" is not "USD" and a "T".
+    if (code == known && (pos + 3 == s.size() || !std::isalpha(static_cast<unsigned char>(s[pos + 3])))) {
+      pos += 3;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool skip_sign(std::string_view s, size_t& pos, bool& seen, bool& negative) {
+  if (pos >= s.size() || (s[pos] != '-' && s[pos] != '+')) return true;
+  if (seen) return false;  // "--5", "-$-5"
+  seen = true;
+  negative = s[pos++] == '-';
+  return true;
+}
+
+// The digits of a number at `pos`, with thousands separators in groups of
+// three ("1,200,000.5"), appended to `out` without the separators.
+bool read_grouped(std::string_view s, size_t& pos, std::string& out) {
+  const size_t first = pos;
+  while (pos < s.size() && is_digit(s[pos])) out.push_back(s[pos++]);
+  const size_t lead = pos - first;
+  if (lead == 0) return false;
+  if (pos < s.size() && s[pos] == ',') {
+    // "1200,000" is no grouping, and "0,123" a decimal comma (0.123), not 123.
+    if (lead > 3 || s[first] == '0') return false;
+    while (pos < s.size() && s[pos] == ',') {
+      ++pos;
+      for (int i = 0; i < 3; ++i, ++pos) {
+        if (pos >= s.size() || !is_digit(s[pos])) return false;
+        out.push_back(s[pos]);
+      }
+      if (pos < s.size() && is_digit(s[pos])) return false;  // "1,2000"
+    }
+  }
+  if (pos < s.size() && s[pos] == '.') {
+    out.push_back(s[pos++]);
+    const size_t fraction = pos;
+    while (pos < s.size() && is_digit(s[pos])) out.push_back(s[pos++]);
+    if (pos == fraction) return false;  // "1."
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<double> parse_amount(std::string_view text) {
+  if (auto plain = parse_number(text)) return plain;
+  const std::string_view s = trim(text);
+  size_t pos = 0;
+  bool signed_ = false, negative = false;
+  if (!skip_sign(s, pos, signed_, negative)) return std::nullopt;
+  const bool currency_first = skip_currency(s, pos, false);
+  if (currency_first) {
+    skip_spaces(s, pos);
+    if (!skip_sign(s, pos, signed_, negative)) return std::nullopt;
+  }
+  std::string number;
+  if (!read_grouped(s, pos, number)) return std::nullopt;
+  int exponent = 0;
+  if (skip(s, pos, kTenThousand)) exponent = 4;
+  else if (skip(s, pos, kHundredMillion)) exponent = 8;
+  const size_t before_suffix = pos;
+  skip_spaces(s, pos);
+  const bool currency_after = !currency_first && skip_currency(s, pos, true);
+  if (!currency_after) pos = before_suffix;
+  if (skip(s, pos, "%") || skip(s, pos, "\xEF\xBC\x85" /* ％ */)) {
+    if (currency_first || currency_after || exponent != 0) return std::nullopt;
+    exponent = -2;
+  }
+  if (pos != s.size()) return std::nullopt;
+  // Scaled in decimal by from_chars ("1.2e4"), which rounds once: 1.2 * 1e4
+  // in doubles would round twice.
+  number += "e" + std::to_string(exponent);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v, std::chars_format::general);
+  if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
+  return negative ? -v : v;
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  const std::string t = normalize_email(text);  // trimmed, ASCII letters lower-cased
+  for (std::string_view yes : {"1", "true", "t", "yes", "y", "\xE6\x98\xAF" /* 是 */, "\xE5\xAF\xB9" /* 对 */,
+                               "\xE7\x9C\x9F" /* 真 */})
+    if (t == yes) return true;
+  for (std::string_view no : {"0", "false", "f", "no", "n", "\xE5\x90\xA6" /* 否 */, "\xE9\x94\x99" /* 错 */,
+                              "\xE5\x81\x87" /* 假 */})
+    if (t == no) return false;
+  return std::nullopt;
 }
 
 std::string format_time(int64_t ns) {

@@ -219,6 +219,33 @@ void check_update_rules(Store::Impl& impl, const Kind& k, const std::vector<cons
   check_row_rules(impl, k, by_field, given, id, custom, custom_written);
 }
 
+const UniqueRule* rule_broken_by_move(Store::Impl& impl, const Kind& k, int64_t id, const std::string& field,
+                                      int64_t value) {
+  if (k.unique_rules.empty()) return nullptr;
+  std::vector<Value> values(k.fields.size());
+  const std::vector<bool> given(k.fields.size(), false);
+  RowView stored(impl, k, values, given, id);  // every field as stored
+  Value moved;
+  moved.set_int(value);
+  std::vector<const Value*> rule_values;
+  for (const bool flagged : {false, true}) {
+    for (const auto& rule : k.unique_rules) {
+      if (rule.when.empty() == flagged) continue;
+      if (std::find(rule.fields.begin(), rule.fields.end(), field) == rule.fields.end()) continue;
+      if (flagged) {
+        const Value& flag = stored.at(index_of(k, rule.when));
+        if (flag.type != Value::Type::Int || flag.i != 1) continue;
+      }
+      rule_values.clear();
+      for (const auto& name : rule.fields) rule_values.push_back(name == field ? &moved : &stored.at(index_of(k, name)));
+      if (std::any_of(rule_values.begin(), rule_values.end(), [](const Value* v) { return v->type == Value::Type::Null; }))
+        continue;
+      if (conflicting_record(impl, k, rule, rule_values, id) >= 0) return &rule;
+    }
+  }
+  return nullptr;
+}
+
 std::optional<RowFailure> explain_unique_rule(Store::Impl& impl, const Kind& k, const std::vector<Value>& values) {
   // SQLite names the columns of the index it stopped at: that rule first,
   // when the row breaks several.

@@ -28,6 +28,12 @@ void check_row_rules(Store::Impl& impl, const Kind& k, const std::vector<Value>&
 void check_update_rules(Store::Impl& impl, const Kind& k, const std::vector<const Field*>& fields,
                         const std::vector<Value>& values, int64_t id, std::string& custom, bool custom_written);
 
+// The unique rule of `k` that record `id` would break if its field `field`
+// named `value` (a merge moving a reference), or null. Rules without a
+// `when` flag come first.
+const UniqueRule* rule_broken_by_move(Store::Impl& impl, const Kind& k, int64_t id, const std::string& field,
+                                      int64_t value);
+
 // Explains a write that SQLite refused for one of the kind's unique rules
 // (rows of one import that break it together), naming the record it
 // collides with; nullopt when these values break none.

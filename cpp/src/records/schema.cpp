@@ -56,6 +56,37 @@ Field lookup(std::string name, Lookup how) {
   return f;
 }
 
+Field since(Field f, int version) {
+  f.since_version = version;
+  return f;
+}
+
+// Schema version 6: pipelines are data (their stages in order, each with a
+// default probability, a category and labels in other languages), and a
+// deal knows its pipeline and how it came to its stage; each stage change
+// leaves a history row saying from where, by whom and why (see stage_rules.cpp).
+void add_sales_v6(std::vector<Kind>& k) {
+  Field name = text("name", true);
+  name.unique = true;
+  k.push_back({"pipelines", {name, boolean("is_default"), text("description")}, false, 6});
+  k.push_back({"pipeline_stages",
+               {ref("pipeline_id", "pipelines", true), text("name", true), integer("position", false, -1e9, 1e9),
+                real("probability", false, 0.0, 1.0), choice("category", {"open", "won", "lost"}, "open", true),
+                text("labels")},
+               /*cascade_on_delete=*/true, 6});
+  for (size_t i = k.size() - 2; i < k.size(); ++i)
+    for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), 4));
+  for (auto& kind : k) {
+    if (kind.name == "deals")
+      for (Field f : {ref("pipeline_id", "pipelines"), time("stage_changed_at"), ref("stage_changed_by", "staff"),
+                      text("stage_reason")})
+        kind.fields.push_back(since(std::move(f), 6));
+    if (kind.name == "deal_stages")
+      for (Field f : {text("from_stage"), ref("by_id", "staff"), text("reason")})
+        kind.fields.push_back(since(std::move(f), 6));
+  }
+}
+
 std::vector<Kind> make_kinds() {
   std::vector<Kind> k;
   k.push_back({"customers",
@@ -71,7 +102,7 @@ std::vector<Kind> make_kinds() {
   k.push_back({"customer_contacts",
                {ref("customer_id", "customers", true), ref("contact_id", "contacts", true), text("role"),
                 boolean("is_primary"), time("since"), time("until")},
-               /*cascade_on_delete=*/true,
+               /*cascade_on_delete=*/true, /*since_version=*/1,
                // Schema version 5.
                {{"pair", {"customer_id", "contact_id"}, "", "a customer and a contact are linked once"},
                 {"primary", {"contact_id"}, "is_primary", "a contact is primary at one customer at most"}}});
@@ -142,6 +173,7 @@ std::vector<Kind> make_kinds() {
       kind.fields.push_back(std::move(f));
     }
   }
+  add_sales_v6(k);
   return k;
 }
 

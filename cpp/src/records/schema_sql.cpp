@@ -17,6 +17,11 @@ std::string sql_type(FieldType t) {
   }
 }
 
+std::string external_key_index(const Kind& k) {
+  return "CREATE UNIQUE INDEX " + k.name + "_external_key ON " + k.name + "(ifnull(" + kExternalSource + ", ''), " +
+         kExternalId + ") WHERE " + kExternalId + " IS NOT NULL;";
+}
+
 std::string column_sql(const Kind& k, const Field& f) {
   std::string s = f.name + " " + sql_type(f.type);
   if (f.required) s += " NOT NULL";
@@ -27,10 +32,29 @@ std::string column_sql(const Kind& k, const Field& f) {
   return s;
 }
 
+// A kind's table as it stands at schema `version`: the fields it had then,
+// with their indexes (references and unique fields; the external key's from
+// version 4).
+std::string create_table_sql(const Kind& k, int version) {
+  std::string s = "CREATE TABLE " + k.name + "(id INTEGER PRIMARY KEY";
+  for (const auto& f : k.fields)
+    if (f.since_version <= version) s += ", " + column_sql(k, f);
+  s += ", tags TEXT, custom TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);";
+  for (const auto& f : k.fields) {
+    if (f.since_version > version) continue;
+    if (f.type == FieldType::Ref || f.type == FieldType::AnyRef || f.unique)
+      s += std::string("CREATE ") + (f.unique ? "UNIQUE " : "") + "INDEX " + k.name + "_" + f.name + " ON " +
+           k.name + "(" + f.name + ");";
+  }
+  if (version >= 4) s += external_key_index(k);
+  return s;
+}
+
 std::string migration_v3() {
   std::string s = "ALTER TABLE audit_log ADD COLUMN cause_id INTEGER;";
   for (const auto& k : kinds())
-    s += "UPDATE " + k.name + " SET tags = char(31) || replace(tags, ';', char(31)) WHERE tags <> '';";
+    if (k.since_version < 3)
+      s += "UPDATE " + k.name + " SET tags = char(31) || replace(tags, ';', char(31)) WHERE tags <> '';";
   return s;
 }
 
@@ -39,11 +63,54 @@ std::string migration_v3() {
 std::string migration_v4() {
   std::string s;
   for (const auto& k : kinds()) {
+    if (k.since_version >= 4) continue;  // made whole by the migration that adds it
     for (const auto& f : k.fields)
       if (f.since_version == 4) s += "ALTER TABLE " + k.name + " ADD COLUMN " + column_sql(k, f) + ";";
-    s += "CREATE UNIQUE INDEX " + k.name + "_external_key ON " + k.name + "(ifnull(" + kExternalSource + ", ''), " +
-         kExternalId + ") WHERE " + kExternalId + " IS NOT NULL;";
+    s += external_key_index(k);
   }
+  return s;
+}
+
+// The tables and columns that schema version `version` adds.
+std::string add_version(int version) {
+  std::string s;
+  for (const auto& k : kinds()) {
+    if (k.since_version == version) {
+      s += create_table_sql(k, version);
+      continue;
+    }
+    if (k.since_version > version) continue;
+    for (const auto& f : k.fields) {
+      if (f.since_version != version) continue;
+      s += "ALTER TABLE " + k.name + " ADD COLUMN " + column_sql(k, f) + ";";
+      if (f.type == FieldType::Ref) s += "CREATE INDEX " + k.name + "_" + f.name + " ON " + k.name + "(" + f.name + ");";
+    }
+  }
+  return s;
+}
+
+// 6: pipelines and their stages; deals know their pipeline. Every store
+// gets the default pipeline, and the deals it already has join it (their
+// stages are left as they are: the rules judge changes, not the past).
+std::string migration_v6() {
+  const std::string now = "(CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000)";
+  std::string s = add_version(6);
+  s += "INSERT INTO pipelines(id, name, is_default, description, created_at, updated_at)"
+       " SELECT next, 'new business', 1, 'The default pipeline: lead to won or lost.', " + now + ", " + now +
+       " FROM id_sequence;";
+  s += "WITH p(pid) AS (SELECT next FROM id_sequence),"
+       " v(position, name, probability, category, labels) AS (VALUES"
+       " (1, 'lead', 0.1, 'open', '{\"zh\":\"线索\"}'),"
+       " (2, 'qualified', 0.25, 'open', '{\"zh\":\"合格\"}'),"
+       " (3, 'proposal', 0.5, 'open', '{\"zh\":\"方案\"}'),"
+       " (4, 'negotiation', 0.75, 'open', '{\"zh\":\"谈判\"}'),"
+       " (5, 'won', 1.0, 'won', '{\"zh\":\"赢单\"}'),"
+       " (6, 'lost', 0.0, 'lost', '{\"zh\":\"输单\"}'))"
+       " INSERT INTO pipeline_stages(id, pipeline_id, name, position, probability, category, labels, created_at,"
+       " updated_at) SELECT pid + position, pid, name, position, probability, category, labels, " + now + ", " + now +
+       " FROM p, v;";
+  s += "UPDATE deals SET pipeline_id = (SELECT next FROM id_sequence);";
+  s += "UPDATE id_sequence SET next = next + 7;";
   return s;
 }
 
@@ -66,18 +133,8 @@ std::string schema_v1() {
       "CREATE INDEX record_tags_record ON record_tags(record_id);"
       "CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, kind TEXT NOT NULL,"
       " record_id INTEGER, rows INTEGER NOT NULL);";
-  for (const auto& k : kinds()) {
-    s += "CREATE TABLE " + k.name + "(id INTEGER PRIMARY KEY";
-    for (const auto& f : k.fields)
-      if (f.since_version == 1) s += ", " + column_sql(k, f);
-    s += ", tags TEXT, custom TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);";
-    for (const auto& f : k.fields) {
-      if (f.since_version != 1) continue;
-      if (f.type == FieldType::Ref || f.type == FieldType::AnyRef || f.unique)
-        s += std::string("CREATE ") + (f.unique ? "UNIQUE " : "") + "INDEX " + k.name + "_" + f.name + " ON " +
-             k.name + "(" + f.name + ");";
-    }
-  }
+  for (const auto& k : kinds())
+    if (k.since_version == 1) s += create_table_sql(k, 1);
   s += "CREATE INDEX links_type ON links(type);";
   return s;
 }
@@ -124,6 +181,8 @@ const std::vector<std::string>& migrations() {
       // 5: the catalog (allowed values, labels, declared custom fields) and
       // the kinds' unique rules (see catalog.cpp).
       migration_v5(),
+      // 6: pipelines and stage rules (see migration_v6).
+      migration_v6(),
   };
   return steps;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
@@ -13,34 +14,6 @@
 #include "store_impl.hpp"
 
 namespace crmcore::records {
-
-
-
-
-namespace {
-
-// While a read runs, SQLite asks `cancel` every so many steps of its
-// machine; a yes interrupts the statement, which then fails as Interrupted
-// (sql::fail). Reads only: a write stops between its chunks instead, and a
-// COMMIT must never be cut short.
-class StopWhenAsked {
- public:
-  StopWhenAsked(sqlite3* db, const Cancel* cancel) : db_(cancel ? db : nullptr) {
-    if (db_) sqlite3_progress_handler(db_, kSteps, &StopWhenAsked::ask, const_cast<Cancel*>(cancel));
-  }
-  ~StopWhenAsked() {
-    if (db_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
-  }
-  StopWhenAsked(const StopWhenAsked&) = delete;
-  StopWhenAsked& operator=(const StopWhenAsked&) = delete;
-
- private:
-  static constexpr int kSteps = 1 << 17;  // about a millisecond of work
-  static int ask(void* cancel) { return static_cast<const Cancel*>(cancel)->requested() ? 1 : 0; }
-  sqlite3* db_;
-};
-
-}  // namespace
 
 Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
   int rc = sqlite3_open_v2(path.c_str(), &impl_->db,
@@ -81,6 +54,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
       throw;
     }
   }
+  install_stage_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -110,8 +84,9 @@ void Store::add_write_hook(WriteHook hook) {
 }
 
 WriteResult Store::insert(const std::string& kind_name, const Table& table, OnError on_error,
-                          const Progress& progress) {
+                          const Progress& progress, bool dry_run) {
   WriteRequest req{WriteOp::Insert, &kind(kind_name), &table, {}, on_error, progress ? &progress : nullptr};
+  req.dry_run = dry_run;
   return write(req);
 }
 
@@ -130,16 +105,23 @@ void Store::remove_many(const std::string& kind_name, const std::vector<int64_t>
 }
 
 WriteResult Store::upsert(const std::string& kind_name, const Table& table, const std::vector<std::string>& key,
-                          bool insert_missing, OnError on_error, const Progress& progress) {
+                          bool insert_missing, OnError on_error, const Progress& progress, bool dry_run) {
   WriteRequest req{insert_missing ? WriteOp::Upsert : WriteOp::UpdateRows, &kind(kind_name), &table, {}, on_error,
                    progress ? &progress : nullptr};
   req.key = key;
+  req.dry_run = dry_run;
   return write(req);
 }
 
 // The one write path: hooks, then the change and its audit entry in one
 // transaction that either commits whole or leaves the file as it was.
-WriteResult Store::write(const WriteRequest& req) {
+WriteResult Store::write(const WriteRequest& request) {
+  // A dry run goes the whole way, so that it finds what only writing finds
+  // (a duplicate key, a missing reference), collecting the bad rows as Skip
+  // does; the ROLLBACK below then undoes it, audit entry and ids included.
+  std::optional<WriteRequest> checked;
+  if (request.dry_run) checked.emplace(request).on_error = OnError::Skip;
+  const WriteRequest& req = checked ? *checked : request;
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& hook : hooks_) hook(req);
   if (req.table) {  // every column must name a field
@@ -187,9 +169,15 @@ WriteResult Store::write(const WriteRequest& req) {
       case WriteOp::Delete: delete_row(current); break;
       case WriteOp::Upsert:
       case WriteOp::UpdateRows: upsert_rows(current, result); break;
+      case WriteOp::Merge: result.ids.push_back(merge_records(current)); break;
+      case WriteOp::Unmerge: unmerge_records(current); break;
       case WriteOp::Tags: retag_rows(current, result); break;
     }
-    sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
+    if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
+    if (req.dry_run)
+      sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
+    else
+      sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
   } catch (...) {
     sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
                  nullptr);
@@ -244,7 +232,7 @@ void Store::end_transaction(const char* how) {
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id) {
-  static const char* names[] = {"insert", "update", "delete", "insert", "update", "update"};
+  static const char* names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge", "update"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
   st.bind(2, std::string(names[static_cast<int>(req.op)]));
@@ -437,11 +425,7 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
   }
 }
 
-Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids,
-                    const std::vector<std::string>* columns, const Cancel* cancel) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  StopWhenAsked stop(impl_->db, cancel);
-  const Kind& k = kind(kind_name);
+Table record_table(const Kind& k, const std::vector<std::string>* columns) {
   // Every column a record has, in its stored order.
   std::vector<Column> all;
   for (const auto& f : k.fields)
@@ -469,33 +453,46 @@ Table Store::select(const std::string& kind_name, const std::vector<int64_t>* id
       t.columns.push_back(*it);
     }
   }
+  return t;
+}
 
+std::string record_columns_sql(const Table& t, const std::string& table_alias) {
   std::string cols;
-  for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + c.name;
-  std::string text = "SELECT " + cols + " FROM " + k.name + (ids ? " WHERE id=?" : " ORDER BY id");
-  sql::Statement st(impl_->db, text);
-  auto read_row = [&t, &st]() {
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-      Column& col = t.columns[c];
-      const int i = static_cast<int>(c);
-      const bool null = st.is_null(i);
-      col.valid.push_back(null ? 0 : 1);
-      switch (col.storage) {
-        case Column::Storage::Int: col.ints.push_back(null ? 0 : st.int64(i)); break;
-        case Column::Storage::Real: col.reals.push_back(null ? NAN : st.real(i)); break;
-        case Column::Storage::Text: col.texts.push_back(null ? std::string() : st.text(i)); break;
-      }
+  for (const auto& c : t.columns) cols += (cols.empty() ? "" : ", ") + table_alias + c.name;
+  return cols;
+}
+
+void read_record(const sql::Statement& st, Table& t) {
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    Column& col = t.columns[c];
+    const int i = static_cast<int>(c);
+    const bool null = st.is_null(i);
+    col.valid.push_back(null ? 0 : 1);
+    switch (col.storage) {
+      case Column::Storage::Int: col.ints.push_back(null ? 0 : st.int64(i)); break;
+      case Column::Storage::Real: col.reals.push_back(null ? NAN : st.real(i)); break;
+      case Column::Storage::Text: col.texts.push_back(null ? std::string() : st.text(i)); break;
     }
-  };
+  }
+}
+
+Table Store::select(const std::string& kind_name, const std::vector<int64_t>* ids,
+                    const std::vector<std::string>* columns, const Cancel* cancel) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  StopWhenAsked stop(impl_->db, cancel);
+  const Kind& k = kind(kind_name);
+  Table t = record_table(k, columns);
+  std::string text = "SELECT " + record_columns_sql(t) + " FROM " + k.name + (ids ? " WHERE id=?" : " ORDER BY id");
+  sql::Statement st(impl_->db, text);
   if (ids) {
     for (int64_t id : *ids) {
       st.bind(1, id);
       if (!st.step()) throw NotFound("no " + k.name + " record with id " + std::to_string(id));
-      read_row();
+      read_record(st, t);
       st.reset();
     }
   } else {
-    while (st.step()) read_row();
+    while (st.step()) read_record(st, t);
   }
   return t;
 }
@@ -543,55 +540,6 @@ Store::Matches Store::match(const std::string& kind_name, const std::string& fie
     const std::vector<int64_t> found = find_contact_locked(k, f->lookup, value);
     out.ids.push_back(found.empty() ? -1 : found.front());
     out.counts.push_back(static_cast<int64_t>(found.size()));
-  }
-  return out;
-}
-
-std::vector<int64_t> Store::find(const std::string& kind_name, const std::string& field_name,
-                                 const std::string& value, const Cancel* cancel) const {
-  const Kind& k = kind(kind_name);
-  const Field* f = k.field(field_name);
-  if (f && f->lookup == Lookup::Phone) return find_phone(kind_name, value);
-
-  std::lock_guard<std::mutex> lock(mutex_);
-  StopWhenAsked stop(impl_->db, cancel);
-  std::vector<int64_t> out;
-  auto collect = [&out](sql::Statement& st) {
-    while (st.step()) out.push_back(st.int64(0));
-  };
-  if (f && f->lookup == Lookup::Email) {
-    out = find_contact_locked(k, Lookup::Email, value);
-  } else if (field_name == "tag") {
-    sql::Statement st(impl_->db, "SELECT t.record_id FROM record_tags t JOIN " + k.name +
-                                     " r ON r.id=t.record_id WHERE t.tag=? ORDER BY t.record_id");
-    std::string tag(value);
-    st.bind(1, tag);
-    collect(st);
-  } else if (field_name == "name" && f) {
-    // Substring match; LIKE folds ASCII case and compares other scripts
-    // (Chinese included) exactly. The pattern is a bound parameter with the
-    // user's wildcards escaped.
-    std::string pattern = "%";
-    for (char c : value) {
-      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-      pattern += c;
-    }
-    pattern += "%";
-    sql::Statement st(impl_->db, "SELECT id FROM " + k.name + " WHERE name LIKE ? ESCAPE '\\' ORDER BY id");
-    st.bind(1, pattern);
-    collect(st);
-  } else if (f) {
-    Value v;
-    try {
-      coerce_text(*f, value, v);
-    } catch (const RowFailure& failure) {
-      throw ValidationError(k.name, -1, failure.field, failure.reason);
-    }
-    sql::Statement st(impl_->db, "SELECT id FROM " + k.name + " WHERE " + f->name + "=? ORDER BY id");
-    bind_value(st, 1, v);
-    collect(st);
-  } else {
-    throw ValidationError(k.name, -1, field_name, "cannot search by this field: it is not a field of " + k.name);
   }
   return out;
 }

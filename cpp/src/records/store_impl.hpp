@@ -1,8 +1,8 @@
 #pragma once
 // The store's private parts shared by its files (store.cpp: opening, the
 // write path, updates, deletes and reads; import.cpp: bulk inserts;
-// schema_sql.cpp: the file's tables and migrations): the connection and its
-// prepared statements.
+// query.cpp: conditions, finds and indexes; schema_sql.cpp: the file's
+// tables and migrations): the connection and its prepared statements.
 #include <sqlite3.h>
 
 #include <chrono>
@@ -27,6 +27,27 @@ inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// While a read runs, SQLite asks `cancel` every so many steps of its
+// machine; a yes interrupts the statement, which then fails as Interrupted
+// (sql::fail). Reads only: a write stops between its chunks instead, and a
+// COMMIT must never be cut short.
+class StopWhenAsked {
+ public:
+  StopWhenAsked(sqlite3* db, const Cancel* cancel) : db_(cancel ? db : nullptr) {
+    if (db_) sqlite3_progress_handler(db_, kSteps, &StopWhenAsked::ask, const_cast<Cancel*>(cancel));
+  }
+  ~StopWhenAsked() {
+    if (db_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  StopWhenAsked(const StopWhenAsked&) = delete;
+  StopWhenAsked& operator=(const StopWhenAsked&) = delete;
+
+ private:
+  static constexpr int kSteps = 1 << 17;  // about a millisecond of work
+  static int ask(void* cancel) { return static_cast<const Cancel*>(cancel)->requested() ? 1 : 0; }
+  sqlite3* db_;
+};
 
 struct Store::Impl {
   sqlite3* db = nullptr;
@@ -92,6 +113,14 @@ struct Store::Impl {
   }
 };
 
+// The columns a read of `k` gives (`columns` by name, or all; id always
+// first), empty; throws NotFound for an unknown name.
+Table record_table(const Kind& k, const std::vector<std::string>* columns);
+// Those columns for a SELECT, each after `table_alias` ("r." or none).
+std::string record_columns_sql(const Table& t, const std::string& table_alias = "");
+// Appends the statement's current row, its columns in the table's order.
+void read_record(const sql::Statement& st, Table& t);
+
 // Explains a failed insert or update of a row: which field broke which rule.
 RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const std::vector<Value>& values);
 
@@ -104,5 +133,8 @@ inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables
 // but is no crmcore store (another program's database).
 void refuse_foreign_database(sqlite3* db, const std::string& path);
+// The connection's triggers that note every change of a deal's stage for
+// the stage rules (Store::apply_stage_rules).
+void install_stage_capture(sqlite3* db);
 
 }  // namespace crmcore::records

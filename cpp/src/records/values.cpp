@@ -39,14 +39,6 @@ std::string format_real(double v) {
 }
 
 
-bool parse_bool(const std::string& s, int64_t& out) {
-  std::string t = normalize_email(s);  // trimmed, lower-case
-  if (t == "1" || t == "true" || t == "yes" || t == "y" || t == "t") return out = 1, true;
-  if (t == "0" || t == "false" || t == "no" || t == "n" || t == "f") return out = 0, true;
-  return false;
-}
-
-
 bool is_blank(const std::string& s) {
   for (char c : s)
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
@@ -62,7 +54,12 @@ void coerce_text(const Field& f, const std::string& s, Value& out) {
     case FieldType::Integer:
     case FieldType::Ref:
     case FieldType::AnyRef: {
-      const auto v = parse_whole_number(s);
+      auto v = parse_whole_number(s);
+      // A count may be written like an amount ("1,200", "1.2万"); a record id may not.
+      if (!v && f.type == FieldType::Integer) {
+        const auto amount = parse_amount(s);
+        if (amount && *amount == std::floor(*amount) && std::fabs(*amount) <= 9.0e15) v = static_cast<int64_t>(*amount);
+      }
       if (!v) {
         const bool digits = parse_number(s) && s.find_first_of(".eE") == std::string::npos;
         throw RowFailure{f.name, quote(s) + (digits ? " is too large for a whole number (at most 2**63-1)"
@@ -72,21 +69,23 @@ void coerce_text(const Field& f, const std::string& s, Value& out) {
       return;
     }
     case FieldType::Real: {
-      const auto v = parse_number(s);
+      const auto v = parse_amount(s);
       if (!v) throw RowFailure{f.name, quote(s) + " is not a number"};
       out.set_real(*v);
       return;
     }
     case FieldType::Time: {
       auto t = parse_time(s);
-      if (!t) throw RowFailure{f.name, quote(s) + " is not a date (expected YYYY-MM-DD[ HH:MM[:SS]])"};
+      if (!t)
+        throw RowFailure{f.name, quote(s) + " is not a date (expected year first, e.g. 2025-01-05, 2025/1/5 9:40,"
+                                            " 2025年1月5日 or 20250105)"};
       out.set_int(*t);
       return;
     }
     case FieldType::Bool: {
-      int64_t v;
-      if (!parse_bool(s, v)) throw RowFailure{f.name, quote(s) + " is not true/false"};
-      out.set_int(v);
+      const auto v = parse_bool(s);
+      if (!v) throw RowFailure{f.name, quote(s) + " is not true/false (or yes/no, y/n, 是/否, 对/错, 真/假)"};
+      out.set_int(*v ? 1 : 0);
       return;
     }
   }

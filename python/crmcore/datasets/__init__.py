@@ -1,4 +1,4 @@
-"""Data sets: a realistic synthetic CRM, its loader into a store, and CDNOW.
+"""Data sets: a realistic synthetic CRM (with duplicates injected, if asked), its loader into a store, and CDNOW.
 
 >>> import crmcore as crm
 >>> data = crm.datasets.synthetic(1_000, seed=0)
@@ -8,7 +8,10 @@
 1000
 """
 from ._cdnow import cdnow
+from ._duplicates import with_duplicates
 from ._loader import load
+from ._messy import MessyExport, messy_export
 from ._synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
 
-__all__ = ["KINDS", "REFERENCES", "SyntheticCRM", "cdnow", "load", "synthetic"]
+__all__ = ["KINDS", "MessyExport", "REFERENCES", "SyntheticCRM", "cdnow", "load", "messy_export", "synthetic",
+           "with_duplicates"]

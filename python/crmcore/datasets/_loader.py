@@ -43,8 +43,50 @@ def load(db, data, progress=False):
                     columns[col] = _ids_at(frame[col].to_numpy(), _loaded(ids, REFERENCES[kind][col], kind, col))
                 else:
                     columns[col] = frame[col]
+            if kind == "deal_stages":
+                ids[kind] = _replay_stages(db, pd.DataFrame(columns, copy=False), progress)
+                continue
+            if kind == "deals" and "deal_stages" in data and "stage" in columns:
+                columns = _first_stages(columns, data["deal_stages"])
             ids[kind] = np.asarray(db.import_frame(kind, pd.DataFrame(columns, copy=False), progress=progress))
     return ids
+
+
+def _first_stages(columns, history):
+    """A deal with a stage history is added at its first stage, when it
+    entered it; the later moves are replayed by `_replay_stages`, so that the
+    store's stage rules write the history and close the deals themselves."""
+    first = history.sort_values(["deal_id", "changed_at"], kind="stable").drop_duplicates("deal_id")
+    positions = first.deal_id.to_numpy()
+    stage = pd.Series(columns["stage"]).to_numpy(dtype=object).copy()
+    stage[positions] = first.stage.to_numpy(dtype=object)
+    at = pd.Series(pd.NaT, index=range(len(stage)), dtype="datetime64[ns]")
+    at.iloc[positions] = pd.to_datetime(first.changed_at).to_numpy()
+    out = {k: v for k, v in columns.items() if k not in ("probability", "closed_at")}
+    out["stage"] = stage
+    out["stage_changed_at"] = at
+    return out
+
+
+def _replay_stages(db, history, progress):
+    """Moves each deal through its later stages, one round per step, as bulk
+    updates; the stage rules write the deal_stages rows. Returns their ids."""
+    history = history.reset_index(drop=True).sort_values(["deal_id", "changed_at"], kind="stable")
+    step = history.groupby("deal_id").cumcount().to_numpy()
+    for k in range(1, int(step.max()) + 1 if len(step) else 0):
+        moves = history[step == k]
+        db.import_frame("deals", pd.DataFrame({"id": moves.deal_id.to_numpy(), "stage": moves.stage.to_numpy(),
+                                               "stage_changed_at": moves.changed_at.to_numpy()}),
+                        mode="update", key="id", progress=progress)
+    # The rows the rules wrote, matched to the given ones: per deal, in time order.
+    stored = db.frame("deal_stages", columns=["deal_id", "changed_at"]).reset_index()
+    stored = stored[stored.deal_id.isin(history.deal_id.unique())]
+    stored = stored.sort_values(["deal_id", "changed_at", "id"], kind="stable")
+    if len(stored) != len(history):
+        raise ValueError(f"load: {len(history)} stage changes given, {len(stored)} written")
+    out = np.empty(len(history), dtype=np.int64)
+    out[history.index.to_numpy()] = stored.id.to_numpy()
+    return out
 
 
 def _loaded(ids, target, kind, col):

@@ -55,10 +55,11 @@ KINDS = [
 # this many days before it; their earlier orders are not in the data.
 LEAD_DAYS = 730
 SALES, SERVICE = 0, 1       # positions in vocab.STAFF_DEPARTMENTS
-DEAL_STAGES = ["potential", "qualified", "proposal", "negotiating"]
+# The stages of the store's default pipeline, "new business", with its default probabilities.
+DEAL_STAGES = ["lead", "qualified", "proposal", "negotiation"]
 ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
-STAGE_PROBABILITY = {"potential": 0.1, "qualified": 0.25, "proposal": 0.5,
-                     "negotiating": 0.7, "won": 1.0, "lost": 0.0}
+STAGE_PROBABILITY = {"lead": 0.1, "qualified": 0.25, "proposal": 0.5,
+                     "negotiation": 0.75, "won": 1.0, "lost": 0.0}
 
 
 class SyntheticCRM(dict):
@@ -88,7 +89,7 @@ class SyntheticCRM(dict):
 
     def __repr__(self):
         counts = ", ".join(f"{k}={len(v):,}" for k, v in self.items())
-        return f"SyntheticCRM(seed={self.seed}: {counts})"
+        return f"{type(self).__name__}(seed={self.seed}: {counts})"
 
 
 def synthetic(n_customers=10_000, seed=0, start="2023-01-01", end="2025-12-31"):

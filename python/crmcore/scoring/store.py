@@ -298,7 +298,7 @@ class ScoringMethods:
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> cid = db.add("customers", name="Ann")
-        >>> did = db.add("deals", customer_id=cid, stage="negotiating", amount=100.0, expected_close="2024-01-05")
+        >>> did = db.add("deals", customer_id=cid, stage="negotiation", amount=100.0, expected_close="2024-01-05")
         >>> db.deal_quadrants(as_of="2024-01-01").loc[did, "quadrant"]
         'do first'
         """

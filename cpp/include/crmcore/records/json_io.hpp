@@ -17,8 +17,9 @@ size_t export_json(const Store& store, const std::string& kind, const std::strin
 // member `kind` is that list) through Store::insert, so that they are
 // checked and written like any other import. "id", "created_at" and
 // "updated_at" in the file are ignored: the store gives its own. Rows in
-// errors count from 0 in the file's list.
+// errors count from 0 in the file's list. A `dry_run` reports every bad
+// row and writes nothing (Store::insert).
 WriteResult import_json(Store& store, const std::string& kind, const std::string& path, OnError on_error,
-                        const Progress& progress = {});
+                        const Progress& progress = {}, bool dry_run = false);
 
 }  // namespace crmcore::records

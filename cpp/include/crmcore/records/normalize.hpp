@@ -48,10 +48,33 @@ std::optional<int64_t> parse_whole_number(std::string_view text);
 // store then refuses what is not finite, naming it).
 std::optional<double> parse_number(std::string_view text);
 
-// Parses "YYYY-MM-DD", "YYYY/MM/DD", "YYYY-MM-DD HH:MM[:SS[.fraction]]" and the
-// ISO 'T' form with an optional 'Z' or +HH:MM offset (at most 14:00, as the
-// world's time zones are) into nanoseconds since the epoch (UTC). Returns
-// nullopt when the text is not such a date.
+// A number as other programs' exports write amounts: what parse_number
+// reads, and also thousands separators in groups of three ("1,200.50"; not
+// "1,20,0"), a currency before or after it ("¥1,200", "￥1200", "$1,200.5",
+// "RMB 1200", "1200元", "1,200 USD"; one, and dropped: the store keeps no
+// currency), a sign before or after the currency, the Chinese units 万
+// (10^4) and 亿 (10^8) ("1.2万", "3亿元"), and a percent sign ("12%" is
+// 0.12, "12.5％" 0.125; not with a currency or unit). Decorated numbers take
+// no exponent. Scaling is decimal, so "1.2万" is exactly 12000. Anything else
+// in the text (words, NUL, hex, a second currency) makes it no amount.
+std::optional<double> parse_amount(std::string_view text);
+
+// A yes/no in any of the usual spellings, trimmed and in any case: 1/0,
+// true/false, t/f, yes/no, y/n, 是/否, 对/错, 真/假.
+std::optional<bool> parse_bool(std::string_view text);
+
+// Parses a date, with an optional time of day, into nanoseconds since the
+// epoch (UTC). The date is year first, with a four-digit year:
+//   "2025-01-05", "2025/1/5", "2025.1.5" (one separator, months and days of
+//   one or two digits), "2025年1月5日" (or 号), and "20250105" (eight digits
+//   and nothing more; no time may follow it).
+// A time may follow after a space (none needed after 日/号) or 'T':
+// "H:MM[:SS[.fraction]]" with an hour of one or two digits, then an optional
+// 'Z' or +HH:MM offset (at most 14:00, as the world's time zones are):
+// "2025-12-25 9:40", "2025年1月5日 9:40", "2024-01-01T08:00:00+08:00".
+// Day-first and month-first dates ("05/01/2025") and two-digit years are
+// ambiguous and refused (an import mapping can name their format). Returns
+// nullopt when the text is not such a date, or names no day of the calendar.
 std::optional<int64_t> parse_time(std::string_view text);
 
 // The inverse for display: "YYYY-MM-DD HH:MM:SS" (with fraction when non-zero).

@@ -68,6 +68,7 @@ struct Kind {
   std::vector<Field> fields;
   // Deleting a record of the referenced kind also deletes these rows (link tables).
   bool cascade_on_delete = false;
+  int since_version = 1;  // the schema version that added the kind (a migration creates its table)
   std::vector<UniqueRule> unique_rules = {};
   // Custom fields a store declared (named "custom.<key>"): keys of the
   // custom object whose values are checked and kept in canonical form.

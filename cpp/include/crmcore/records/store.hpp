@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crmcore/cancel.hpp"
+#include "crmcore/records/query.hpp"
 #include "crmcore/records/schema.hpp"
 #include "crmcore/records/table.hpp"
 
@@ -35,9 +36,10 @@ struct WriteResult {
 using Progress = std::function<void(size_t done, size_t total)>;
 
 // Upsert: rows whose key names a record update it, the others are inserted;
-// Update: every row must name a record. Tags: tags added to and removed
-// from records (Store::retag).
-enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Tags };
+// Update: every row must name a record.
+// Merge: records folded into one; Unmerge: a merge undone.
+// Tags: tags added to and removed from records (Store::retag).
+enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Merge, Unmerge, Tags };
 
 // What a write is about to do; hooks see it before anything is written.
 struct WriteRequest {
@@ -50,6 +52,13 @@ struct WriteRequest {
   std::vector<std::string> key = {};  // Upsert, UpdateRows: the fields ("id" among them) that name a row's record
   bool cascade = false;          // Delete: also delete the records that refer to these, instead of refusing
   std::vector<std::string> tags_added = {}, tags_removed = {};  // Tags
+  // Merge (ids: the kept record, then the others): fields whose value is
+  // taken from a given record rather than by the default rule.
+  std::vector<std::pair<std::string, int64_t>> prefer = {};
+  int64_t merge_id = -1;  // Unmerge: the merge to undo
+  // Checks the write as it would happen, with the bad rows collected as with
+  // OnError::Skip, and then undoes it whole (its audit entry too).
+  bool dry_run = false;
 };
 
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
@@ -66,17 +75,34 @@ class Store {
 
   // Inserts the rows of `table` as new records of `kind`, all or nothing
   // (OnError::Raise throws ValidationError naming the first bad row, column
-  // and reason; the store is unchanged), or the good rows only (Skip).
+  // and reason; the store is unchanged), or the good rows only (Skip). A
+  // `dry_run` reports every bad row, as Skip does, and writes nothing.
   WriteResult insert(const std::string& kind, const Table& table, OnError on_error = OnError::Raise,
-                     const Progress& progress = {});
+                     const Progress& progress = {}, bool dry_run = false);
   // Writes each row of `table` to the record its `key` names (fields of the
   // kind, or "id"): rows naming none are inserted when `insert_missing`,
   // and are errors otherwise. Only the given columns of an existing record
   // change (a missing value clears its field). Rows whose key names several
   // records, or the same record as an earlier row, are errors. All or
-  // nothing, or the good rows only, as insert.
+  // nothing, or the good rows only, or a dry run, as insert.
   WriteResult upsert(const std::string& kind, const Table& table, const std::vector<std::string>& key,
-                     bool insert_missing, OnError on_error = OnError::Raise, const Progress& progress = {});
+                     bool insert_missing, OnError on_error = OnError::Raise, const Progress& progress = {},
+                     bool dry_run = false);
+  // Folds the records `others` of `kind` into `keep`, in one transaction:
+  // every reference to them, in every kind, moves to `keep` (link records
+  // that would repeat one of keep's, or join keep to itself, go); keep's
+  // empty fields take the others' values (the first that has one), phones,
+  // e-mails, tags and custom fields are united, and `prefer` names fields
+  // whose value comes from a given record; then the others are deleted.
+  // Everything needed to undo it is kept; returns the merge's number.
+  int64_t merge(const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+                const std::vector<std::pair<std::string, int64_t>>& prefer = {});
+  // Undoes a merge: the merged records come back with their ids, references
+  // that still point at the kept record return to them, and the kept
+  // record's fields are as they were before.
+  void unmerge(int64_t merge_id);
+  // The merges: merge, at, kind, keep_id, merged_ids (text), undone_at.
+  Table merges() const;
   // Sets the given fields of one record.
   void update(const std::string& kind, int64_t id, const Table& fields);
   // Deletes one record (and the links that end at it).
@@ -97,14 +123,12 @@ class Store {
   // A kind as this store has it: the kind table's fields with the values and
   // labels the file added, and the custom fields it declared.
   Kind describe(const std::string& kind) const;
-  // The fields of a kind that an index serves ("custom.<key>" for custom ones).
-  std::vector<std::string> indexed(const std::string& kind) const;
   // Declares (or declares again) the custom field `name` of `kind`: its
   // values in the custom object are checked on every write and kept in
   // canonical form, those of the records already stored among them (a record
   // that does not fit is refused, naming it, and nothing changes). Type
   // Text, Integer, Real, Time or Bool; `choices` (Text only) close the list
-  // of values; `index` makes an index on the key.
+  // of values; `index` makes an index on the key (as create_index does).
   void declare_custom(const std::string& kind, const std::string& name, FieldType type,
                       const std::vector<std::string>& choices, bool required, bool index);
   // Adds `value` to the allowed values of a text field ("custom.<key>" for a
@@ -114,9 +138,6 @@ class Store {
   // `add_value` false the value must be allowed already (labels only).
   void allow(const std::string& kind, const std::string& field, const std::string& value,
              const std::vector<Label>& labels, bool add_value = true);
-  // Makes an index on a field ("custom.<key>" for a declared custom field),
-  // so that conditions on it find records without reading them all.
-  void create_index(const std::string& kind, const std::string& field);
 
   // All records of a kind (or those with the given ids, in that order) as
   // columns: id, the kind's fields, tags, custom, created_at, updated_at.
@@ -127,7 +148,7 @@ class Store {
                const std::vector<std::string>* columns = nullptr, const Cancel* cancel = nullptr) const;
   // Ids of the records whose `field` matches `value`: phone and e-mail fields
   // after normalization, "name" by case-insensitive substring, "tag" exactly,
-  // any other field by equality.
+  // any other field by equality (keyword_condition in query.cpp).
   std::vector<int64_t> find(const std::string& kind, const std::string& field, const std::string& value,
                             const Cancel* cancel = nullptr) const;
   // Ids of customers/contacts/staff with this phone number, any formatting.
@@ -162,11 +183,40 @@ class Store {
   void add_write_hook(WriteHook hook);
   const std::string& path() const { return path_; }
 
+  // Ids of the records of `kind` that satisfy `filter` (query.hpp), ordered
+  // by `order_by` (missing values last, ties by id; by id when empty), from
+  // `offset` on, at most `limit` of them (negative: all). Unknown fields,
+  // operators that do not apply to a field and values that do not convert
+  // throw ValidationError naming the field.
+  std::vector<int64_t> query(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                             int64_t limit = -1, int64_t offset = 0, const Cancel* cancel = nullptr) const;
+  // The records query() gives, in its order, read as select() reads them
+  // (`columns` likewise), in one statement over the matching ids.
+  Table select_query(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                     int64_t limit = -1, int64_t offset = 0, const std::vector<std::string>* columns = nullptr,
+                     const Cancel* cancel = nullptr) const;
+  // How SQLite would run that query (its EXPLAIN QUERY PLAN, one step a line):
+  // shows whether an index serves a condition.
+  std::string query_plan(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
+                         int64_t limit = -1, int64_t offset = 0) const;
+  // Adds an index on one field of a kind (crm_idx_<kind>_<field>), or on a
+  // declared custom field ("custom.<key>", see declare_custom), so that a
+  // selective condition on it reads only the matching records. False when
+  // the field has one already: references, unique fields, phone and e-mail
+  // (through their normalized forms) and tags are indexed from the start.
+  bool create_index(const std::string& kind, const std::string& field);
+  // Removes an index made by create_index; false when there was none.
+  bool drop_index(const std::string& kind, const std::string& field);
+  // The fields of a kind that conditions can look up by an index.
+  std::vector<std::string> indexes(const std::string& kind) const;
+
   struct Impl;  // the SQLite connection and its prepared statements
 
  private:
   std::string kind_of_locked(int64_t id) const;
   std::vector<int64_t> find_contact_locked(const Kind& kind, Lookup how, const std::string& typed) const;
+  // find_contact_locked for one kind, as queries look phone and e-mail values up.
+  std::function<std::vector<int64_t>(Lookup, const std::string&)> contact_lookup(const Kind& kind) const;
   int64_t count_locked(const std::string& table) const;
   WriteResult write(const WriteRequest& request);
   // Inserts the rows of the request's table (those listed in `only`, if given).
@@ -178,7 +228,12 @@ class Store {
                        const std::vector<size_t>& rows, const std::vector<int64_t>& target, WriteResult& result);
   void update_row(const WriteRequest& request);
   void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id);
-  void end_transaction(const char* how);  // "COMMIT" or "ROLLBACK"
+  int64_t merge_records(const WriteRequest& request);
+  void unmerge_records(const WriteRequest& request);
+  void end_transaction(const char* how);
+  // The stage rules (stage_rules.cpp): checks and completes the deals whose
+  // stage the write changed, and writes their stage history.
+  void apply_stage_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
@@ -197,6 +252,6 @@ class Store {
   int transaction_depth_ = 0;
 };
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 }  // namespace crmcore::records

@@ -1,0 +1,45 @@
+#pragma once
+// Sales reports over columns: time in stage, days late, first stage, win-rate
+// counts and the forecast sums (grouped medians are scoring::group_stats). Deals and groups arrive as dense codes the
+// caller made; times are nanoseconds since the epoch, durations come back in days.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace crmcore::sales {
+
+// How long each stage-history row lasted, in days: until the deal's next row,
+// or until `as_of` for its last row at or before `as_of`. `deal[i]` is a code
+// in [0, deals), `at[i]` when the row's stage began. Rows after `as_of` and
+// rows with `terminal[i]` set (won, lost: the deal stays there for good) get
+// NaN. Rows of one deal at the same instant order by their position in the
+// input. Throws std::invalid_argument on a code out of range.
+std::vector<double> stage_days(const int64_t* deal, const int64_t* at, const uint8_t* terminal, size_t rows,
+                               int64_t deals, int64_t as_of);
+
+// Days each deal is past its expected close on `as_of`: `open[i]` set and
+// `expected[i]` before `as_of`, else NaN.
+std::vector<double> days_late(const int64_t* expected, const uint8_t* open, size_t rows, int64_t as_of);
+
+// The earliest time per deal code (INT64_MIN for a deal with no row).
+std::vector<int64_t> first_at(const int64_t* deal, const int64_t* at, size_t rows, int64_t deals);
+
+// Per group: the deals won (`outcome` 1) and lost (`outcome` 0); other
+// outcomes (-1: still open) and group -1 count nowhere.
+struct Outcomes {
+  std::vector<int64_t> won, lost;
+};
+Outcomes win_loss(const int64_t* group, const int8_t* outcome, size_t rows, int64_t groups);
+
+// The forecast of each group, in amounts: won (category 1), and among open
+// deals (category 0) the pipeline, the probability-weighted pipeline, commit
+// (probability >= `commit`) and best case (probability >= `best_case`, commit
+// included). Lost deals (2) and group -1 count nowhere; a NaN amount counts 0.
+struct Forecast {
+  std::vector<int64_t> open_deals;
+  std::vector<double> won, pipeline, weighted, commit, best_case;
+};
+Forecast forecast(const int64_t* group, const double* amount, const double* probability, const int8_t* category,
+                  size_t rows, int64_t groups, double commit, double best_case);
+
+}  // namespace crmcore::sales

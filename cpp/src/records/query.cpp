@@ -1,0 +1,694 @@
+// Conditions on records (query.hpp) made into one SELECT over the kind's
+// table; the keyword finds built on them; the optional per-field indexes.
+//
+// The SQL text is made only of names from the kind table (checked before
+// use) and of operators chosen here; every value a caller gives is a bound
+// parameter, and long lists of values reach SQL as one staged batch.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "batch.hpp"
+#include "crmcore/errors.hpp"
+#include "crmcore/records/normalize.hpp"
+#include "crmcore/records/query.hpp"
+#include "crmcore/records/store.hpp"
+#include "custom_fields.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+struct OpSpelling {
+  const char* text;
+  Op op;
+};
+// The first spelling of each operator is its canonical one.
+constexpr OpSpelling kSpellings[] = {
+    {"==", Op::Eq},           {"=", Op::Eq},
+    {"!=", Op::Ne},           {"<", Op::Lt},
+    {"<=", Op::Le},           {">", Op::Gt},
+    {">=", Op::Ge},           {"between", Op::Between},
+    {"in", Op::In},           {"not in", Op::NotIn},
+    {"is null", Op::Missing}, {"not null", Op::NotMissing},
+    {"is not null", Op::NotMissing}, {"contains", Op::Contains},
+    {"icontains", Op::IContains},    {"startswith", Op::StartsWith},
+    {"istartswith", Op::IStartsWith}, {"any", Op::AnyTag},
+    {"all", Op::AllTags},     {"none", Op::NoTag},
+};
+
+bool is_ordering(Op op) { return op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge || op == Op::Between; }
+bool is_substring(Op op) {
+  return op == Op::Contains || op == Op::IContains || op == Op::StartsWith || op == Op::IStartsWith;
+}
+bool is_tag_op(Op op) { return op == Op::AnyTag || op == Op::AllTags || op == Op::NoTag; }
+
+// A value to bind, owning its text (a Value may point into the caller's column).
+struct Param {
+  Value::Type type = Value::Type::Null;
+  int64_t i = 0;
+  double r = 0;
+  std::string text;
+
+  bool null() const { return type == Value::Type::Null; }
+  bool number() const { return type == Value::Type::Int || type == Value::Type::Real; }
+};
+
+Param param_of(const Value& v) {
+  Param p;
+  p.type = v.type;
+  p.i = v.i;
+  p.r = v.r;
+  if (v.type == Value::Type::Text) p.text = *v.text;
+  return p;
+}
+
+Param text_param(std::string s) {
+  Param p;
+  p.type = Value::Type::Text;
+  p.text = std::move(s);
+  return p;
+}
+
+Param int_param(int64_t v) {
+  Param p;
+  p.type = Value::Type::Int;
+  p.i = v;
+  return p;
+}
+
+// Lists up to this long are written as parameters (which lets SQLite's
+// planner count them); longer ones are staged in the statement's batch.
+constexpr size_t kInlineValues = 32;
+
+// A SELECT being made, with its parameters. ?1 is kept for the batch that
+// holds long lists, each under its own number in column c0.
+class Sql {
+ public:
+  std::string text;
+  bool sorted_after = false;  // the statement has no ORDER BY: sort the ids it gives
+
+  std::string bind(Param p) {
+    params_.push_back(std::move(p));
+    return "?" + std::to_string(params_.size() + 1);
+  }
+
+  // A parenthesized list of values for IN: parameters, or a batch subquery.
+  std::string list(const std::vector<Param>& values) {
+    std::string out;
+    if (values.size() <= kInlineValues) {
+      for (const auto& v : values) out += (out.empty() ? "" : ", ") + bind(v);
+      return "(" + out + ")";
+    }
+    const int64_t number = lists_++;
+    for (const auto& v : values) {
+      sql::Cell* row = batch_.add_row();
+      row[0].set_int(number);
+      switch (v.type) {
+        case Value::Type::Null: break;
+        case Value::Type::Int: row[1].set_int(v.i); break;
+        case Value::Type::Real: row[1].set_real(v.r); break;
+        case Value::Type::Text: row[1].set_text(batch_.keep(v.text)); break;
+      }
+    }
+    return "(SELECT c1 FROM crm_batch(?1) WHERE c0 = " + std::to_string(number) + ")";
+  }
+
+  // The statement with every parameter bound; it reads this Sql's values,
+  // which must outlive its steps.
+  sql::Statement prepare(sqlite3* db, const std::string& prefix = "") const {
+    sql::Statement st(db, prefix + text);
+    if (lists_ > 0) sql::bind_batch(st, batch_);
+    // A value made for an expression that a condition then did not need
+    // (x IN () is false whatever x is) may have no place in the text.
+    const int count = sqlite3_bind_parameter_count(st.get());
+    int index = 2;
+    for (const auto& p : params_) {
+      if (index > count) break;
+      switch (p.type) {
+        case Value::Type::Null: st.bind_null(index); break;
+        case Value::Type::Int: st.bind(index, p.i); break;
+        case Value::Type::Real: st.bind(index, p.r); break;
+        case Value::Type::Text: st.bind(index, p.text); break;
+      }
+      ++index;
+    }
+    return st;
+  }
+
+ private:
+  std::vector<Param> params_;
+  sql::Batch batch_{2};
+  int64_t lists_ = 0;
+};
+
+// What a condition's field names.
+struct Target {
+  enum class Where { Column, Tags, Custom } where = Where::Column;
+  const Field* field = nullptr;  // Column: the field (id, created_at and updated_at included)
+  std::string path;              // Custom: the JSON path of the key
+  // Custom, a key at the top level that can name a custom field: spelled by
+  // custom_key_sql, so that the index on a declared field serves it.
+  std::string key;
+};
+
+Field plain_field(std::string name, FieldType type) {
+  Field f;
+  f.name = std::move(name);
+  f.type = type;
+  return f;
+}
+
+const Field* record_column(const std::string& name) {
+  static const Field id = plain_field("id", FieldType::Integer);
+  static const Field created = plain_field(kCreatedColumn, FieldType::Time);
+  static const Field updated = plain_field(kUpdatedColumn, FieldType::Time);
+  for (const Field* f : {&id, &created, &updated})
+    if (f->name == name) return f;
+  return nullptr;
+}
+
+Target resolve(const Kind& k, const std::string& name) {
+  Target t;
+  if ((t.field = k.field(name)) || (t.field = record_column(name))) return t;
+  if (name == kTagsColumn) {
+    t.where = Target::Where::Tags;
+    return t;
+  }
+  const std::string prefix = kCustomPrefix;
+  if (name.compare(0, prefix.size(), prefix) == 0) {
+    // "custom.a.b" is the key b of the object under key a: the JSON path
+    // $."a"."b" (a bound parameter; quoting each key keeps '[' or '*' in a
+    // key from being read as path syntax).
+    t.where = Target::Where::Custom;
+    t.path = "$";
+    size_t start = prefix.size();
+    while (true) {
+      const size_t dot = std::min(name.find('.', start), name.size());
+      const std::string key = name.substr(start, dot - start);
+      if (key.empty())
+        throw ValidationError(k.name, -1, name, "names no custom key: write custom.<key>, or custom.<key>.<key> for a nested one");
+      if (key.find('"') != std::string::npos)
+        throw ValidationError(k.name, -1, name, "a custom key holding '\"' cannot be queried");
+      t.path += ".\"" + key + "\"";
+      if (dot == name.size()) {
+        if (start == prefix.size() && custom_name_problem(key).empty()) t.key = key;
+        break;
+      }
+      start = dot + 1;
+    }
+    return t;
+  }
+  std::string known;
+  for (const auto& f : k.fields) known += f.name + ", ";
+  throw ValidationError(k.name, -1, name,
+                        "is not a field of " + k.name + " (fields: " + known +
+                            "id, created_at, updated_at, tags, custom.<key>)");
+}
+
+// The pieces of one query's SQL for one kind.
+class Builder {
+ public:
+  // The ids of the records of the kind whose phone or e-mail field has this
+  // typed value (Store::find's rule: normalized, other forms of a phone).
+  using ContactLookup = std::function<std::vector<int64_t>(Lookup, const std::string&)>;
+
+  Builder(const Kind& k, ContactLookup lookup) : k_(k), lookup_(std::move(lookup)) {}
+
+  Sql make(const AnyOf& filter, const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) {
+    if (offset < 0) throw ValidationError(k_.name, -1, "", "offset must be 0 or more, not " + std::to_string(offset));
+    q_.text = "SELECT r.id FROM " + k_.name + " AS r";
+    std::string where;
+    for (const auto& group : filter) {
+      std::string all;
+      for (const auto& c : group) all += (all.empty() ? "" : " AND ") + condition(c);
+      where += (where.empty() ? "(" : " OR (") + (all.empty() ? std::string("1") : all) + ")";
+    }
+    if (!filter.empty()) q_.text += " WHERE " + where;
+    // Without an order or a slice, the ids are sorted afterwards (sorted_after):
+    // an ORDER BY id would lead SQLite's planner, which knows nothing of
+    // how selective a condition is, to read the table in id order rather
+    // than take the few records an index on a ranged field names.
+    q_.sorted_after = order_by.empty() && limit < 0 && offset == 0;
+    if (q_.sorted_after) return std::move(q_);
+    std::string order;
+    for (const auto& o : order_by) {
+      const Target t = resolve(k_, o.field);
+      if (t.where == Target::Where::Tags)
+        throw ValidationError(k_.name, -1, o.field, "records cannot be ordered by their tags");
+      // Missing values last either way, as pandas' sort_values puts them.
+      order += expression(t) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
+    }
+    q_.text += " ORDER BY " + order + "r.id";  // ties in id order
+    q_.text += " LIMIT " + q_.bind(int_param(limit < 0 ? -1 : limit)) + " OFFSET " + q_.bind(int_param(offset));
+    return std::move(q_);
+  }
+
+ private:
+  std::string expression(const Target& t) {
+    if (t.where == Target::Where::Custom)
+      return t.key.empty() ? "json_extract(r.custom, " + q_.bind(text_param(t.path)) + ")" : custom_key_sql(t.key, "r.");
+    return "r." + t.field->name;
+  }
+
+  [[noreturn]] void refuse(const Condition& c, const std::string& why) const {
+    throw ValidationError(k_.name, -1, c.field, std::string("'") + to_string(c.op) + "' " + why);
+  }
+
+  void check_count(const Condition& c) const {
+    const size_t n = c.values.size();
+    switch (c.op) {
+      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+        if (n != 1) refuse(c, "takes one value, not " + std::to_string(n));
+        break;
+      case Op::Between:
+        if (n != 2) refuse(c, "takes two values (low, high), not " + std::to_string(n));
+        break;
+      case Op::Missing: case Op::NotMissing:
+        if (n > 1 || (n == 1 && c.values.present(0) && !(c.values.storage == Column::Storage::Real &&
+                                                          std::isnan(c.values.reals[0]))))
+          refuse(c, "takes no value");
+        break;
+      default: break;
+    }
+  }
+
+  // The values of a condition on a field of the table, converted as an
+  // import converts them (coerce), without the rules that are about records
+  // rather than values: defaults, required fields and ranges (amount < 1e9
+  // is a fair question of a field whose values stay below 1e6). Allowed
+  // values are checked where a typo would silently match nothing.
+  std::vector<Param> field_values(const Condition& c, const Field& f) const {
+    Field probe = f;
+    probe.required = false;
+    probe.default_value.clear();
+    probe.min = probe.max = 0;
+    if (!(c.op == Op::Eq || c.op == Op::Ne || c.op == Op::In || c.op == Op::NotIn)) probe.choices.clear();
+    const bool whole = f.type == FieldType::Integer || f.type == FieldType::Ref || f.type == FieldType::AnyRef;
+    std::vector<Param> out;
+    for (size_t r = 0; r < c.values.size(); ++r) {
+      Value v;
+      try {
+        coerce(probe, &c.values, r, v);
+      } catch (const RowFailure& failure) {
+        // nps > 6.5 is a fair question of a whole-number field.
+        bool fraction = false;
+        if (whole && is_ordering(c.op)) {
+          Field real = probe;
+          real.type = FieldType::Real;
+          try {
+            coerce(real, &c.values, r, v);
+            fraction = true;
+          } catch (const RowFailure&) {
+          }
+        }
+        if (!fraction) refuse(c, "cannot use this value: " + failure.reason);
+      }
+      out.push_back(param_of(v));
+    }
+    return out;
+  }
+
+  // Text values (substrings, prefixes, tags): a blank value is kept as it
+  // is, and a missing one refused.
+  std::vector<std::string> text_values(const Condition& c) const {
+    static const Field probe = plain_field("", FieldType::Text);
+    std::vector<std::string> out;
+    for (size_t r = 0; r < c.values.size(); ++r) {
+      Value v;
+      try {
+        coerce(probe, &c.values, r, v);
+      } catch (const RowFailure& failure) {
+        refuse(c, "cannot use this value: " + failure.reason);
+      }
+      if (v.type == Value::Type::Text) out.push_back(*v.text);
+      else if (c.values.present(r) && c.values.storage == Column::Storage::Text) out.push_back(c.values.texts[r]);
+      else refuse(c, "needs text, not a missing value");
+    }
+    return out;
+  }
+
+  // Custom keys have no declared type: a value keeps the type it is given.
+  std::vector<Param> custom_values(const Condition& c) const {
+    std::vector<Param> out;
+    const Column& col = c.values;
+    for (size_t r = 0; r < col.size(); ++r) {
+      Param p;
+      if (const std::string* problem = col.problem(r)) refuse(c, "cannot use this value: " + *problem);
+      if (col.present(r)) {
+        switch (col.storage) {
+          case Column::Storage::Text: {
+            Condition one{c.field, c.op, Column("", Column::Storage::Text)};
+            one.values.texts = {col.texts[r]};
+            p = text_param(text_values(one).front());
+            break;
+          }
+          case Column::Storage::Int:
+            if (col.origin == Column::Origin::Time)
+              refuse(c, "cannot compare a custom value with a date: custom values are kept as they were given, "
+                        "so compare with the text, e.g. '2025-01-05'");
+            p = int_param(col.origin == Column::Origin::Flag ? (col.ints[r] != 0) : col.ints[r]);
+            break;
+          case Column::Storage::Real:
+            if (!std::isnan(col.reals[r])) p.type = Value::Type::Real, p.r = col.reals[r];
+            break;
+        }
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  std::string condition(const Condition& c) {
+    check_count(c);
+    const Target t = resolve(k_, c.field);
+    if (t.where == Target::Where::Tags) return tags(c);
+    if (is_tag_op(c.op)) refuse(c, "applies to tags only");
+    const std::string e = expression(t);
+    if (c.op == Op::Missing) return e + " IS NULL";
+    if (c.op == Op::NotMissing) return e + " IS NOT NULL";
+    if (t.where == Target::Where::Custom) {
+      // A custom value may be a number or text: a text guard keeps numbers
+      // out of substring tests (instr reads 123 as '123'), and an ordering
+      // compares like with like (SQLite orders every number before any text).
+      if (is_substring(c.op)) return "(typeof(" + e + ") = 'text' AND " + substring(c, e) + ")";
+      std::vector<Param> values = custom_values(c);
+      std::string sql = compare(c, e, values);
+      if (is_ordering(c.op)) {
+        for (const auto& v : values)
+          if (v.number() != values.front().number())
+            refuse(c, "compares like with like: give numbers, or text, not both");
+        sql = "(typeof(" + e + ") " + (values.front().number() ? "IN ('integer', 'real')" : "= 'text'") + " AND " +
+              sql + ")";
+      }
+      return sql;
+    }
+    const Field& f = *t.field;
+    if (is_substring(c.op)) {
+      if (f.type != FieldType::Text) refuse(c, "applies to text fields, and " + f.name + " is " + to_string(f.type));
+      return substring(c, e);
+    }
+    if (f.lookup != Lookup::None) return contact_point(c, f, e);
+    std::vector<Param> values = field_values(c, f);
+    return compare(c, e, values);
+  }
+
+  // ==, !=, <, <=, >, >=, between, in and not in of an expression and values.
+  std::string compare(const Condition& c, const std::string& e, std::vector<Param>& values) {
+    static const char* const symbols[] = {"=", "<>", "<", "<=", ">", ">="};
+    switch (c.op) {
+      case Op::Eq:
+      case Op::Ne:
+        if (values.front().null()) return e + (c.op == Op::Eq ? " IS NULL" : " IS NOT NULL");
+        [[fallthrough]];
+      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+        if (values.front().null()) refuse(c, "cannot compare with a missing value (use 'is null' or 'not null')");
+        return e + " " + symbols[static_cast<int>(c.op)] + " " + q_.bind(values.front());
+      case Op::Between:
+        if (values[0].null() || values[1].null()) refuse(c, "takes two values that are not missing");
+        return e + " BETWEEN " + q_.bind(values[0]) + " AND " + q_.bind(values[1]);
+      case Op::In:
+      case Op::NotIn: {
+        // A missing value in the list is a test for missing (as pandas'
+        // isin matches NaN with NaN); x NOT IN (..., NULL) would be unknown
+        // for every x, so missing values are kept out of the list.
+        const bool missing = std::any_of(values.begin(), values.end(), [](const Param& p) { return p.null(); });
+        values.erase(std::remove_if(values.begin(), values.end(), [](const Param& p) { return p.null(); }),
+                     values.end());
+        if (c.op == Op::NotIn) return values.empty() ? e + " IS NOT NULL" : e + " NOT IN " + q_.list(values);
+        if (values.empty()) return missing ? e + " IS NULL" : "0";
+        const std::string in = e + " IN " + q_.list(values);
+        return missing ? "(" + in + " OR " + e + " IS NULL)" : in;
+      }
+      default: refuse(c, "does not apply here");
+    }
+  }
+
+  // Phone and e-mail fields compare after normalization, through the index
+  // of normalized values (contact_points), exactly as Store::find does.
+  std::string contact_point(const Condition& c, const Field& f, const std::string& e) {
+    if (c.op != Op::Eq && c.op != Op::Ne && c.op != Op::In && c.op != Op::NotIn)
+      refuse(c, "does not apply to " + f.name + ": it compares only with ==, !=, in and not in (after normalization),"
+                " contains and startswith (the text as written), or is null");
+    std::vector<Param> typed = field_values(c, f);
+    bool missing = false;
+    std::vector<int64_t> ids;
+    for (const auto& p : typed) {
+      if (p.null()) {
+        missing = true;
+        continue;
+      }
+      for (int64_t id : lookup_(f.lookup, p.text)) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::vector<Param> found;
+    for (int64_t id : ids) found.push_back(int_param(id));
+    const bool negated = c.op == Op::Ne || c.op == Op::NotIn;
+    if (negated) return "(" + e + " IS NOT NULL" + (found.empty() ? "" : " AND r.id NOT IN " + q_.list(found)) + ")";
+    std::string in = found.empty() ? "0" : "r.id IN " + q_.list(found);
+    return missing ? "(" + in + " OR " + e + " IS NULL)" : in;
+  }
+
+  std::string substring(const Condition& c, const std::string& e) {
+    std::string any;
+    for (const auto& v : text_values(c)) {
+      std::string one;
+      switch (c.op) {
+        case Op::Contains: one = "instr(" + e + ", " + q_.bind(text_param(v)) + ") > 0"; break;
+        case Op::StartsWith:
+          // A range, which an index on the field serves: in valid UTF-8 no
+          // byte after a prefix exceeds 0xF4, so exactly the texts that
+          // begin with v lie in [v, v + 0xF5).
+          one = "(" + e + " >= " + q_.bind(text_param(v)) + " AND " + e + " < " + q_.bind(text_param(v + "\xF5")) + ")";
+          break;
+        default:
+          // LIKE ignores the case of ASCII letters only, and compares other
+          // scripts exactly; the caller's % and _ are escaped.
+          one = e + " LIKE " + q_.bind(text_param((c.op == Op::IContains ? "%" : "") + like_escaped(v) + "%")) +
+                " ESCAPE '\\'";
+      }
+      any += (any.empty() ? "" : " OR ") + one;
+    }
+    return any.empty() ? "0" : "(" + any + ")";
+  }
+
+  std::string tags(const Condition& c) {
+    const std::string has_tags = "EXISTS (SELECT 1 FROM record_tags AS t WHERE t.record_id = r.id)";
+    if (c.op == Op::Missing) return "NOT " + has_tags;
+    if (c.op == Op::NotMissing) return has_tags;
+    if (!is_tag_op(c.op)) refuse(c, "does not apply to tags: they take 'any', 'all', 'none', 'is null' and 'not null'");
+    std::vector<std::string> wanted = text_values(c);
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    if (wanted.empty()) return c.op == Op::AnyTag ? "0" : "1";  // no tag is had; all of none are
+    std::vector<Param> values;
+    for (auto& w : wanted) values.push_back(text_param(std::move(w)));
+    const std::string tagged = "SELECT t.record_id FROM record_tags AS t WHERE t.tag IN " + q_.list(values);
+    switch (c.op) {
+      case Op::AnyTag: return "r.id IN (" + tagged + ")";
+      case Op::NoTag: return "r.id NOT IN (" + tagged + ")";
+      default:
+        return "r.id IN (" + tagged + " GROUP BY t.record_id HAVING count(*) = " +
+               q_.bind(int_param(static_cast<int64_t>(values.size()))) + ")";
+    }
+  }
+
+  static std::string like_escaped(const std::string& v) {
+    std::string out;
+    for (char ch : v) {
+      if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    return out;
+  }
+
+  const Kind& k_;
+  ContactLookup lookup_;
+  Sql q_;
+};
+
+}  // namespace
+
+Op parse_op(const std::string& kind, const std::string& field, const std::string& text) {
+  for (const auto& s : kSpellings)
+    if (text == s.text) return s.op;
+  std::string known;
+  for (const auto& s : kSpellings) known += (known.empty() ? "'" : ", '") + std::string(s.text) + "'";
+  throw ValidationError(kind, -1, field, "has no operator " + quote(text) + " (operators: " + known + ")");
+}
+
+const char* to_string(Op op) {
+  for (const auto& s : kSpellings)
+    if (s.op == op) return s.text;
+  return "?";
+}
+
+Condition keyword_condition(const std::string& kind_name, const std::string& field, Column values) {
+  const Kind& k = kind(kind_name);
+  const bool one_missing = values.size() == 1 && !values.present(0) && values.problems.empty();
+  Condition c{field, values.size() == 1 ? Op::Eq : Op::In, std::move(values)};
+  if (field == "tag") {
+    c.field = kTagsColumn;
+    c.op = one_missing ? Op::Missing : Op::AnyTag;
+    if (one_missing) c.values = Column();
+  } else if (field == "name" && k.field(field) && !one_missing) {
+    c.op = Op::IContains;
+  }
+  return c;
+}
+
+std::vector<int64_t> Store::find(const std::string& kind_name, const std::string& field_name,
+                                 const std::string& value, const Cancel* cancel) const {
+  Column typed("value", Column::Storage::Text);
+  typed.texts = {value};
+  return query(kind_name, {{keyword_condition(kind_name, field_name, std::move(typed))}}, {}, -1, 0, cancel);
+}
+
+namespace {
+
+// The ids of a query; the caller holds the store's lock.
+std::vector<int64_t> query_ids(sqlite3* db, Builder& builder, const AnyOf& filter, const std::vector<OrderBy>& order_by,
+                               int64_t limit, int64_t offset) {
+  const Sql q = builder.make(filter, order_by, limit, offset);
+  sql::Statement st = q.prepare(db);
+  std::vector<int64_t> ids;
+  while (st.step()) ids.push_back(st.int64(0));
+  if (q.sorted_after) std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+std::function<std::vector<int64_t>(Lookup, const std::string&)> Store::contact_lookup(const Kind& k) const {
+  return [this, &k](Lookup how, const std::string& typed) { return find_contact_locked(k, how, typed); };
+}
+
+std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& filter,
+                                  const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset,
+                                  const Cancel* cancel) const {
+  const Kind& k = kind(kind_name);
+  std::lock_guard<std::mutex> lock(mutex_);
+  Builder builder(k, contact_lookup(k));
+  StopWhenAsked stop(impl_->db, cancel);
+  return query_ids(impl_->db, builder, filter, order_by, limit, offset);
+}
+
+Table Store::select_query(const std::string& kind_name, const AnyOf& filter, const std::vector<OrderBy>& order_by,
+                          int64_t limit, int64_t offset, const std::vector<std::string>* columns,
+                          const Cancel* cancel) const {
+  const Kind& k = kind(kind_name);
+  Table t = record_table(k, columns);
+  std::lock_guard<std::mutex> lock(mutex_);
+  Builder builder(k, contact_lookup(k));
+  StopWhenAsked stop(impl_->db, cancel);
+  const std::vector<int64_t> ids = query_ids(impl_->db, builder, filter, order_by, limit, offset);
+  // The rows in the ids' order, each found by its id within one statement:
+  // stepping a statement per id from here cost about as much again.
+  sql::Batch batch(1);
+  for (const int64_t& id : ids) batch.add_row()[0].set_int(id);
+  sql::Statement st(impl_->db, "SELECT " + record_columns_sql(t, "r.") + " FROM crm_batch(?1) AS b CROSS JOIN " +
+                                   k.name + " AS r ON r.id = b.c0");
+  sql::bind_batch(st, batch);
+  while (st.step()) read_record(st, t);
+  return t;
+}
+
+std::string Store::query_plan(const std::string& kind_name, const AnyOf& filter,
+                              const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) const {
+  const Kind& k = kind(kind_name);
+  std::lock_guard<std::mutex> lock(mutex_);
+  Builder builder(k, contact_lookup(k));
+  const Sql q = builder.make(filter, order_by, limit, offset);
+  sql::Statement st = q.prepare(impl_->db, "EXPLAIN QUERY PLAN ");
+  std::string plan;
+  while (st.step()) plan += (plan.empty() ? "" : "\n") + st.text(3);
+  return plan;
+}
+
+namespace {
+
+// The field create_index and drop_index name, and the name of its index.
+// Both are made of names from the kind table, or of a declared custom
+// field's name (custom_name_problem keeps it fit for SQL text).
+struct Indexable {
+  const Field* field;
+  std::string name;
+  std::string expression;  // what the index holds: the column, or the custom key's value
+};
+
+Indexable indexable(const Kind& k, const std::string& field) {
+  if (field.rfind(kCustomPrefix, 0) == 0) {
+    const std::string key = field.substr(std::char_traits<char>::length(kCustomPrefix));
+    for (const auto& f : k.custom)
+      if (f.name == field) return {&f, "\"" + custom_index_name(k.name, key) + "\"", custom_key_sql(key)};
+    throw ValidationError(k.name, -1, field, "cannot be indexed: it is not a declared custom field of " + k.name +
+                                                 "; declare it first (db.declare_custom)");
+  }
+  const Field* f = k.field(field);
+  if (!f && field != kCreatedColumn && field != kUpdatedColumn)
+    throw ValidationError(k.name, -1, field, "cannot be indexed: it is not a field of " + k.name);
+  return {f, "crm_idx_" + k.name + "_" + field, field};
+}
+
+bool index_exists(sqlite3* db, const std::string& quoted_name) {
+  const std::string name =
+      quoted_name.front() == '"' ? quoted_name.substr(1, quoted_name.size() - 2) : quoted_name;
+  sql::Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?");
+  return exists.bind(1, name).step();
+}
+
+}  // namespace
+
+bool Store::create_index(const std::string& kind_name, const std::string& field) {
+  const Kind k = describe(kind_name);  // with its declared custom fields
+  const Indexable i = indexable(k, field);
+  const Field* f = i.field;
+  if (f && (f->type == FieldType::Ref || f->type == FieldType::AnyRef || f->unique || f->lookup != Lookup::None))
+    return false;  // indexed by the schema already (phone and e-mail through contact_points)
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (index_exists(impl_->db, i.name)) return false;
+  sql::exec(impl_->db, "CREATE INDEX IF NOT EXISTS " + i.name + " ON " + k.name + "(" + i.expression + ")");
+  return true;
+}
+
+bool Store::drop_index(const std::string& kind_name, const std::string& field) {
+  const Kind k = describe(kind_name);
+  const std::string name = indexable(k, field).name;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!index_exists(impl_->db, name)) return false;
+  sql::exec(impl_->db, "DROP INDEX " + name);
+  return true;
+}
+
+std::vector<std::string> Store::indexes(const std::string& kind_name) const {
+  const Kind k = describe(kind_name);  // with its declared custom fields
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Each index of the table and its first column: the field it looks up
+  // (none for an index on an expression: a custom key; the external key's
+  // begins with its source, so it serves no condition on external_id alone).
+  sql::Statement st(impl_->db,
+                    "SELECT l.name, i.name FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i"
+                    " WHERE i.seqno = 0");
+  st.bind(1, k.name);
+  std::vector<std::string> names, columns;
+  while (st.step()) names.push_back(st.text(0)), columns.push_back(st.is_null(1) ? "" : st.text(1));
+  auto has = [](const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
+  std::vector<std::string> out;
+  for (const auto& f : k.fields)
+    if (f.lookup != Lookup::None || has(columns, f.name)) out.push_back(f.name);
+  for (const auto& f : k.custom)
+    if (has(names, custom_index_name(k.name, f.name.substr(std::char_traits<char>::length(kCustomPrefix)))))
+      out.push_back(f.name);
+  for (const char* extra : {kCreatedColumn, kUpdatedColumn})
+    if (has(columns, extra)) out.push_back(extra);
+  out.push_back(kTagsColumn);
+  return out;
+}
+
+}  // namespace crmcore::records

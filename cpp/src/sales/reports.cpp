@@ -1,0 +1,115 @@
+#include "crmcore/sales/reports.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace crmcore::sales {
+namespace {
+
+constexpr double kNsPerDay = 86400e9;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+void check_code(const char* what, size_t row, int64_t code, int64_t n, bool allow_missing) {
+  if ((code < 0 && !(allow_missing && code == -1)) || code >= n)
+    throw std::invalid_argument(std::string(what) + ": row " + std::to_string(row) + " has code " +
+                                std::to_string(code) + ", outside [0, " + std::to_string(n) + ")");
+}
+
+// Row positions grouped by code, codes ascending, input order kept within a
+// code: a counting sort, linear in rows.
+std::vector<size_t> by_code(const int64_t* code, size_t rows, int64_t n, std::vector<size_t>& start) {
+  start.assign(static_cast<size_t>(n) + 1, 0);
+  for (size_t i = 0; i < rows; ++i)
+    if (code[i] >= 0) ++start[static_cast<size_t>(code[i]) + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<size_t> order(start.back());
+  std::vector<size_t> next(start.begin(), start.end() - 1);
+  for (size_t i = 0; i < rows; ++i)
+    if (code[i] >= 0) order[next[static_cast<size_t>(code[i])]++] = i;
+  return order;
+}
+
+}  // namespace
+
+std::vector<double> stage_days(const int64_t* deal, const int64_t* at, const uint8_t* terminal, size_t rows,
+                               int64_t deals, int64_t as_of) {
+  if (deals < 0) throw std::invalid_argument("stage_days: negative number of deals");
+  for (size_t i = 0; i < rows; ++i) check_code("stage_days", i, deal[i], deals, false);
+  std::vector<size_t> start;
+  std::vector<size_t> order = by_code(deal, rows, deals, start);
+  std::vector<double> days(rows, kNaN);
+  for (int64_t d = 0; d < deals; ++d) {
+    auto first = order.begin() + static_cast<std::ptrdiff_t>(start[static_cast<size_t>(d)]);
+    auto last = order.begin() + static_cast<std::ptrdiff_t>(start[static_cast<size_t>(d) + 1]);
+    // Stable: two changes at one instant keep the order they were written in.
+    std::stable_sort(first, last, [&](size_t a, size_t b) { return at[a] < at[b]; });
+    for (auto it = first; it != last; ++it) {
+      if (at[*it] > as_of || terminal[*it]) continue;
+      int64_t end = (it + 1 != last && at[*(it + 1)] <= as_of) ? at[*(it + 1)] : as_of;
+      days[*it] = static_cast<double>(end - at[*it]) / kNsPerDay;
+    }
+  }
+  return days;
+}
+
+std::vector<double> days_late(const int64_t* expected, const uint8_t* open, size_t rows, int64_t as_of) {
+  std::vector<double> late(rows, kNaN);
+  for (size_t i = 0; i < rows; ++i)
+    if (open[i] && expected[i] < as_of) late[i] = static_cast<double>(as_of - expected[i]) / kNsPerDay;
+  return late;
+}
+
+std::vector<int64_t> first_at(const int64_t* deal, const int64_t* at, size_t rows, int64_t deals) {
+  if (deals < 0) throw std::invalid_argument("first_at: negative number of deals");
+  std::vector<int64_t> first(static_cast<size_t>(deals), std::numeric_limits<int64_t>::min());
+  for (size_t i = 0; i < rows; ++i) {
+    check_code("first_at", i, deal[i], deals, false);
+    int64_t& f = first[static_cast<size_t>(deal[i])];
+    if (f == std::numeric_limits<int64_t>::min() || at[i] < f) f = at[i];
+  }
+  return first;
+}
+
+Outcomes win_loss(const int64_t* group, const int8_t* outcome, size_t rows, int64_t groups) {
+  if (groups < 0) throw std::invalid_argument("win_loss: negative number of groups");
+  const size_t n = static_cast<size_t>(groups);
+  Outcomes out{std::vector<int64_t>(n, 0), std::vector<int64_t>(n, 0)};
+  for (size_t i = 0; i < rows; ++i) {
+    check_code("win_loss", i, group[i], groups, true);
+    if (group[i] < 0) continue;
+    if (outcome[i] == 1) ++out.won[static_cast<size_t>(group[i])];
+    else if (outcome[i] == 0) ++out.lost[static_cast<size_t>(group[i])];
+  }
+  return out;
+}
+
+Forecast forecast(const int64_t* group, const double* amount, const double* probability, const int8_t* category,
+                  size_t rows, int64_t groups, double commit, double best_case) {
+  if (groups < 0) throw std::invalid_argument("forecast: negative number of groups");
+  size_t n = static_cast<size_t>(groups);
+  Forecast out{std::vector<int64_t>(n, 0), std::vector<double>(n, 0.0), std::vector<double>(n, 0.0),
+               std::vector<double>(n, 0.0), std::vector<double>(n, 0.0), std::vector<double>(n, 0.0)};
+  for (size_t i = 0; i < rows; ++i) {
+    check_code("forecast", i, group[i], groups, true);
+    if (group[i] < 0) continue;
+    size_t g = static_cast<size_t>(group[i]);
+    double a = std::isnan(amount[i]) ? 0.0 : amount[i];
+    if (category[i] == 1) {
+      out.won[g] += a;
+    } else if (category[i] == 0) {
+      double p = probability[i];
+      ++out.open_deals[g];
+      out.pipeline[g] += a;
+      if (!std::isnan(p)) out.weighted[g] += a * p;
+      if (p >= commit) out.commit[g] += a;  // NaN compares false: an unknown chance is not commit
+      if (p >= best_case) out.best_case[g] += a;
+    }
+  }
+  return out;
+}
+
+}  // namespace crmcore::sales

@@ -1,0 +1,138 @@
+"""Merging duplicate records and undoing it (issue 9, part 3).
+
+The references are counted independently, from the frames of every kind:
+after a merge every reference to a merged record points at the kept one (less
+the link records that would repeat or loop), and after unmerge every frame is
+as it was before the merge, but for updated_at.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+
+
+def references_to(db, ids):
+    """(kind, field) -> number of records whose field names one of ids, over every kind."""
+    out = {}
+    for kind, spec in crm.store._KINDS.items():
+        for f in spec["fields"]:
+            if f["type"] in ("ref", "anyref"):
+                col = db.frame(kind, columns=[f["name"]])[f["name"]]
+                out[(kind, f["name"])] = int(col.isin(list(ids)).sum())
+    return out
+
+
+def frames(db):
+    return {kind: db.frame(kind).drop(columns="updated_at") for kind in crm.store._KINDS}
+
+
+@pytest.fixture
+def store():
+    db = crm.open(":memory:")
+    data = crm.datasets.synthetic(300, seed=11)
+    crm.datasets.load(db, data)
+    yield db
+    db.close()
+
+
+def test_merge_moves_every_reference_and_unmerge_puts_all_back(store):
+    db = store
+    orders = db.frame("orders")
+    roles = db.frame("customer_contacts")
+    # Three customers with orders and contact roles, merged into the first.
+    busy = orders["customer_id"].value_counts().index
+    with_roles = [c for c in busy if c in set(roles["customer_id"])][:3]
+    keep, others = int(with_roles[0]), [int(c) for c in with_roles[1:]]
+    # A contact who works for keep and for another: after the merge, one role.
+    shared_contact = int(roles.loc[roles["customer_id"] == keep, "contact_id"].iloc[0])
+    db.add("customer_contacts", customer_id=others[0], contact_id=shared_contact, role="buyer")
+    db.link(keep, others[1], "partner_of")
+    before = frames(db)
+    refs_before = references_to(db, [keep, *others])
+
+    merge = db.merge("customers", keep, others)
+    refs_after = references_to(db, [keep, *others])
+    assert references_to(db, others) == {key: 0 for key in refs_before}
+    for key, count in refs_before.items():
+        if key == ("customer_contacts", "customer_id"):
+            assert refs_after[key] == count - 1, key  # the shared contact's second role went
+        elif key[0] == "links":
+            # keep -> others[1] became keep -> keep and went; links that came
+            # to repeat one of keep's (same ends and type) went too.
+            assert refs_after[key] <= count - 1, key
+        else:
+            assert refs_after[key] == count, key
+    assert not db.frame("links").eval("src == dst").any()
+    assert db.count("customers") == len(before["customers"]) - len(others)
+    assert db.merges().loc[merge, "merged_ids"] == others
+
+    db.unmerge(merge)
+    after = frames(db)
+    for kind in before:
+        pd.testing.assert_frame_equal(after[kind].sort_index(), before[kind].sort_index(), check_like=True, obj=kind)
+    assert references_to(db, [keep, *others]) == refs_before
+    assert db.integrity_check() == "ok"
+    with pytest.raises(crm.ValidationError, match="undone already"):
+        db.unmerge(merge)
+
+
+def test_merge_unites_values_by_the_stated_rules():
+    db = crm.open(":memory:")
+    a = db.add("customers", name="星海科技", phone="138 0013 8000", email="info@xh.cn", tags=["vip"],
+               custom={"tier": "gold", "big": 2**70})
+    b = db.add("customers", name="上海星海科技有限公司", phone="+86 138 0013 8000; 021-6552 1234", region="华东",
+               industry="tech", tags=["b2b", "vip"], custom={"tier": "silver", "since": 2019})
+    c = db.add("customers", name="Xinghai", email="INFO@xh.cn; sales@xh.cn", industry="software")
+    db.merge("customers", a, [b, c], prefer={"name": b})
+    got = db.get("customers", a)
+    assert got["name"] == "上海星海科技有限公司"                  # preferred
+    assert (got["region"], got["industry"]) == ("华东", "tech")   # gaps filled in order
+    assert got["phone"] == "138 0013 8000; 021-6552 1234"         # each number once
+    assert got["email"] == "info@xh.cn; sales@xh.cn"
+    assert got["tags"] == ["vip", "b2b"]
+    assert got["custom"] == {"tier": "gold", "big": 2**70, "since": 2019}
+    assert db.find("customers", phone="021 6552 1234").index.tolist() == [a]
+    assert db.find("customers", email="sales@xh.cn").index.tolist() == [a]
+    log = db.audit_log()
+    assert log.iloc[0]["op"] == "merge" and log.iloc[0]["first_id"] == a
+
+
+def test_bad_merges_change_nothing():
+    db = crm.open(":memory:")
+    a, b = db.add("customers", name="a"), db.add("customers", name="b")
+    contact = db.add("contacts", name="c")
+    before = frames(db)
+    for call, error in ((lambda: db.merge("customers", a, []), crm.ValidationError),
+                        (lambda: db.merge("customers", a, [a]), crm.ValidationError),
+                        (lambda: db.merge("customers", a, [b, b]), crm.ValidationError),
+                        (lambda: db.merge("customers", a, [contact]), crm.NotFound),
+                        (lambda: db.merge("customers", a, [b], prefer={"region": contact}), crm.ValidationError),
+                        (lambda: db.merge("customers", a, [b], prefer={"nonsense": b}), crm.ValidationError),
+                        (lambda: db.unmerge(99), crm.NotFound)):
+        with pytest.raises(error):
+            call()
+        after = frames(db)
+        for kind in before:
+            pd.testing.assert_frame_equal(after[kind], before[kind])
+    assert np.array_equal(db.frame("customers").index, [a, b])
+
+
+def test_a_merged_records_external_key_names_the_kept_record():
+    db = crm.open(":memory:")
+    ids = db.import_frame("customers", pd.DataFrame({"external_source": ["erp", "erp", "web"],
+                                                     "external_id": ["K1", "K2", "K2"],
+                                                     "name": ["Acme", "Acme Co.", "ACME"]}), mode="upsert").ids
+    merge = db.merge("customers", int(ids[0]), [int(ids[1]), int(ids[2])])
+    assert db.get("customers", int(ids[0]))["external_id"] == "K1"  # its own key; the others' are aliases
+    week = pd.DataFrame({"external_source": ["erp", "web", "erp"], "external_id": ["K2", "K2", "K9"],
+                         "region": ["East", "East", "West"], "name": ["Acme", "Acme", "Nine"]})
+    result = db.import_frame("customers", week.iloc[[0, 2]], mode="upsert")
+    assert result.ids.tolist()[0] == ids[0] and result.updated.tolist() == [True, False]
+    assert db.count("customers") == 2 and db.get("customers", int(ids[0]))["region"] == "East"
+    # Two rows of one import that name the kept record through aliases: one import writes a record once.
+    with pytest.raises(crm.ValidationError, match="one import writes a record once"):
+        db.import_frame("customers", week.iloc[[0, 1]], mode="upsert")
+    db.unmerge(merge)
+    result = db.import_frame("customers", week.iloc[[0]], mode="upsert")
+    assert result.ids.tolist() == [ids[1]]  # after unmerge, K2 names its own record again
