@@ -1,9 +1,10 @@
 # The two commands a newcomer needs (see README.md):
 #   make demo   installs what is missing, builds crmcore and runs the demo
 #   make test   installs what is missing, builds crmcore and passes every test
+#   make wheel  builds the sdist and a self-contained wheel into dist/
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-cpp test-python bench
+.PHONY: setup demo test test-cpp test-python bench wheel
 
 setup:
 	bash scripts/setup.sh
@@ -22,3 +23,6 @@ test-python:
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+wheel: setup
+	$(PY) scripts/build_wheel.py --out dist

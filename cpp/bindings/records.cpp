@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 #include "crmcore/errors.hpp"
+#include "crmcore/records/backup.hpp"
 #include "crmcore/records/json_io.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/query.hpp"
@@ -489,6 +490,44 @@ void bind_records(py::module_& m) {
       .def("integrity_check", &records::Store::integrity_check, py::call_guard<py::gil_scoped_release>())
       .def("audit_log", [](records::Store& s, int64_t limit) { return from_table(s.audit_log(limit)); },
            py::arg("limit") = 100);
+
+  // -- the whole file: backup, restore, vacuum; what the core is built with --
+  auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));
+  store.def(
+      "backup",
+      [](const records::Store& s, const std::string& dest, py::object progress, int pages_per_step) {
+        records::Progress report = progress_reporter(progress);
+        py::gil_scoped_release release;
+        s.backup(dest, report, pages_per_step);
+      },
+      py::arg("dest"), py::arg("progress") = py::none(), py::arg("pages_per_step") = 1024);
+  store.def("vacuum", [](records::Store& s) {
+    records::Store::VacuumReport r;
+    {
+      py::gil_scoped_release release;
+      r = s.vacuum();
+    }
+    return py::make_tuple(r.bytes_before, r.bytes_after);
+  });
+  m.def(
+      "restore",
+      [](const std::string& backup, const std::string& dest, py::object progress, int pages_per_step) {
+        records::Progress report = progress_reporter(progress);
+        py::gil_scoped_release release;
+        records::restore(backup, dest, report, pages_per_step);
+      },
+      py::arg("backup"), py::arg("dest"), py::arg("progress") = py::none(), py::arg("pages_per_step") = 1024);
+  m.def("build_info", [] {
+    const BuildInfo info = build_info();
+    py::dict d;
+    d["sqlite"] = info.sqlite;
+    d["sqlite_headers"] = info.sqlite_headers;
+    d["sqlite_file"] = info.sqlite_file;
+    d["json"] = info.json;
+    d["compiler"] = info.compiler;
+    d["cplusplus"] = info.cplusplus;
+    return d;
+  });
 }
 
 }  // namespace crmcore::bindings

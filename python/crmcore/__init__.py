@@ -7,11 +7,12 @@ in a C++ core; this package is the Python surface over it.
 >>> db = crm.open(":memory:")
 """
 from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
-from . import clv, datasets, scoring
+from . import clv, datasets, plotting, scoring
 from .duplicates import find_duplicates
 from .graph import Graph
 from .mapping import Mapping
-from .store import Database, open
+from .store import Database, open, restore
+from ._versions import show_versions
 
 __all__ = [
     "Database",
@@ -27,5 +28,8 @@ __all__ = [
     "datasets",
     "find_duplicates",
     "open",
+    "plotting",
+    "restore",
     "scoring",
+    "show_versions",
 ]

@@ -102,28 +102,33 @@ def _messy(e164):
     return f"0086 {n[:3]}-{n[3:7]}-{n[7:].translate(FULL_WIDTH)}"
 
 
-def _lookup_section(db, data, ids, customers, orders):
-    truth = data.truth
-    mobile = truth.phone_e164.str.match(r"^\+861[3-9]\d{9}$").to_numpy()
-    per_customer = orders.groupby("customer_id").size()
-    counts = per_customer.reindex(ids["customers"], fill_value=0).to_numpy()
-    pos = int(np.argmax(np.where(mobile, counts, -1)))
-    query = _messy(truth.phone_e164[pos])
+def _busiest_phone(customers, orders):
+    """The phone number (as stored) of the customer with the most orders, or None."""
+    with_phone = customers.phone.dropna()
+    if with_phone.empty:
+        return None
+    per_customer = orders.groupby("customer_id").size().reindex(with_phone.index, fill_value=0)
+    return with_phone[per_customer.idxmax()].split(";")[0]
+
+
+def _lookup_section(db, query, orders):
     times = []
     for _ in range(25):
         t = time.perf_counter()
         found = db.find("customers", phone=query)
         times.append(time.perf_counter() - t)
-    lines = ["## Looking a customer up by phone\n",
-             f"Typed: `{query}` (stored as `{data['customers'].phone[pos]}`) -> "
-             f"{len(found)} match(es) in {statistics.median(times) * 1e6:,.0f} µs (median of 25)\n"]
+    took = f"{statistics.median(times) * 1e6:,.0f} µs (median of 25)"
+    lines = ["## Looking a customer up by phone\n"]
     if len(found) == 0:
+        lines.append(f"Typed: `{query}` -> 0 matches in {took}\n")
         lines.append("**Not found** - the store's phone normalization missed this format.")
         return "\n".join(lines)
     cid = int(found.index[0])
     rec = db.get("customers", cid)
-    lines.append(f"**{rec['name']}** ({rec['kind']}, {rec['region']}), status {rec['status']}, "
-                 f"owner {rec.get('owner') or '-'}, email {rec.get('email') or '-'}\n")
+    lines.append(f"Typed: `{query}` (stored as `{rec['phone']}`) -> {len(found)} match(es) in {took}\n")
+    lines.append(f"**{rec['name']}** ({rec['kind']}, {rec.get('region') or '-'}), "
+                 f"status {rec.get('status') or '-'}, owner {rec.get('owner') or '-'}, "
+                 f"email {rec.get('email') or '-'}\n")
     mine = orders[orders.customer_id == cid].sort_values("ordered_at", ascending=False).head(5)
     lines.append("Recent orders:\n")
     lines.append(table(mine[["ordered_at", "amount", "channel", "location", "status"]].rename_axis("order")))
@@ -139,89 +144,123 @@ def _nps(scores):
 
 
 def report(db, data, ids, timings, path):
-    """The demo report as Markdown text."""
+    """The demo report as Markdown text: :func:`store_report` with a word on
+    how the data was made, looking up a mobile number typed the messy way."""
+    rows = int(db.counts().sum())
+    intro = (f"Database `{path}`: {rows:,} records from {db.count('customers'):,} synthetic customers "
+             f"(seed {data.seed}). Generated in {timings['generate']:.2f} s, loaded in "
+             f"{timings['load']:.2f} s ({rows / max(timings['load'], 1e-9):,.0f} records/s).")
+    mobile = data.truth.phone_e164.str.match(r"^\+861[3-9]\d{9}$").to_numpy()
+    per_customer = db.frame("orders", columns=["customer_id"]).groupby("customer_id").size()
+    counts = per_customer.reindex(ids["customers"], fill_value=0).to_numpy()
+    pos = int(np.argmax(np.where(mobile, counts, -1)))
+    return store_report(db, title="# crmcore demo report", intro=intro, phone=_messy(data.truth.phone_e164[pos]))
+
+
+def store_report(db, title="# crmcore report", intro=None, phone=None):
+    """A Markdown report of what a store holds (what ``crmcore report`` prints).
+
+    Sections whose records the store lacks are left out. The phone lookup
+    types ``phone``, by default the number of the customer with the most orders.
+
+    >>> db = crm.open()
+    >>> _ = db.add("customers", name="Acme", phone="+86 138 0013 8000")
+    >>> print(store_report(db).splitlines()[2])
+    Store `:memory:`: 1 records, 1 customers.
+    """
     counts = db.counts()
     customers = db.frame("customers")
     orders = db.frame("orders")
     sold = crm.scoring.purchases(orders)  # the shared status table: cancelled and returned are not sales
     rows = int(counts.sum())
-    out = ["# crmcore demo report\n",
-           f"Database `{path}`: {rows:,} records from {len(customers):,} synthetic customers "
-           f"(seed {data.seed}). Generated in {timings['generate']:.2f} s, loaded in "
-           f"{timings['load']:.2f} s ({rows / max(timings['load'], 1e-9):,.0f} records/s).\n",
-           "## Records per kind\n",
-           table(counts.rename("records").rename_axis("kind").to_frame()),
-           "\n## Customers by kind and status\n",
-           table(pd.crosstab(customers.kind, customers.status).rename_axis(None, axis=1))]
+    if intro is None:
+        intro = f"Store `{db.path}`: {rows:,} records, {len(customers):,} customers."
+    out = [title + "\n", intro + "\n", "## Records per kind\n",
+           table(counts.rename("records").rename_axis("kind").to_frame())]
+    if len(customers):
+        out += ["\n## Customers by kind and status\n",
+                table(pd.crosstab(customers.kind.fillna("-"), customers.status.fillna("-"))
+                      .rename_axis(None, axis=1))]
 
-    year = sold.ordered_at.dt.year.rename("year")
-    by_channel = sold.pivot_table(index=year, columns="channel", values="amount", aggfunc="sum", fill_value=0.0)
-    by_channel["total"] = by_channel.sum(axis=1)
-    out += ["\n## Revenue by year and channel (purchases: cancelled and returned orders left out)\n",
-            table(by_channel.rename_axis(None, axis=1).round(0).astype(np.int64))]
+    if len(sold):
+        year = sold.ordered_at.dt.year.rename("year")
+        by_channel = sold.assign(channel=sold.channel.fillna("-")).pivot_table(
+            index=year, columns="channel", values="amount", aggfunc="sum", fill_value=0.0)
+        by_channel["total"] = by_channel.sum(axis=1)
+        out += ["\n## Revenue by year and channel (purchases: cancelled and returned orders left out)\n",
+                table(by_channel.rename_axis(None, axis=1).round(0).astype(np.int64))]
 
-    per = sold.groupby("customer_id").agg(orders=("amount", "size"), revenue=("amount", "sum"),
-                                           cost=("cost", "sum"), last_order=("ordered_at", "max"))
-    top = per.nlargest(10, "revenue").join(customers[["name", "kind", "region"]])
-    top["margin %"] = 100.0 * (1 - top.cost / top.revenue)
-    out += ["\n## Top 10 customers by revenue\n",
-            table(top[["name", "kind", "region", "orders", "revenue", "margin %", "last_order"]]
-                  .rename_axis("id"))]
+        per = sold.groupby("customer_id").agg(orders=("amount", "size"), revenue=("amount", "sum"),
+                                               cost=("cost", "sum"), last_order=("ordered_at", "max"))
+        top = per.nlargest(10, "revenue").join(customers[["name", "kind", "region"]])
+        top["margin %"] = 100.0 * (1 - top.cost / top.revenue)
+        out += ["\n## Top 10 customers by revenue\n",
+                table(top[["name", "kind", "region", "orders", "revenue", "margin %", "last_order"]]
+                      .rename_axis("id"))]
 
     lines = db.frame("order_lines")
     lines = lines[lines.order_id.isin(sold.index)]
-    category = lines.product_id.map(db.frame("products").category).rename("category")
-    value = lines.quantity * lines.unit_price
-    by_cat = pd.DataFrame({"units": lines.quantity, "revenue": value,
-                           "cost": lines.quantity * lines.unit_cost}).groupby(category).sum()
-    by_cat["margin %"] = 100.0 * (1 - by_cat.cost / by_cat.revenue)
-    out += ["\n## Product categories: what sells, what earns\n",
-            table(by_cat.sort_values("revenue", ascending=False)[["units", "revenue", "margin %"]]
-                  .astype({"units": np.int64}))]
+    if len(lines):
+        category = lines.product_id.map(db.frame("products").category).rename("category")
+        value = lines.quantity * lines.unit_price
+        by_cat = pd.DataFrame({"units": lines.quantity, "revenue": value,
+                               "cost": lines.quantity * lines.unit_cost}).groupby(category).sum()
+        by_cat["margin %"] = 100.0 * (1 - by_cat.cost / by_cat.revenue)
+        out += ["\n## Product categories: what sells, what earns\n",
+                table(by_cat.sort_values("revenue", ascending=False)[["units", "revenue", "margin %"]]
+                      .astype({"units": np.int64}))]
 
-    out += ["\n" + _lookup_section(db, data, ids, customers, orders)]
+    phone = phone if phone is not None else _busiest_phone(customers, orders)
+    if phone is not None:
+        out += ["\n" + _lookup_section(db, phone, orders)]
 
     tickets = db.frame("tickets")
-    hours = pd.Timedelta(hours=1)
-    tk = tickets.assign(first=(tickets.first_response_at - tickets.opened_at) / hours,
-                        resolve=(tickets.resolved_at - tickets.opened_at) / hours)
-    by_sev = tk.groupby("severity").agg(tickets=("severity", "size"),
-                                        open=("resolved_at", lambda s: int(s.isna().sum())),
-                                        first_response_h=("first", "median"),
-                                        resolution_h=("resolve", "median"),
-                                        satisfaction=("satisfaction", "mean"),
-                                        reopened=("reopened", lambda s: int((s > 0).sum())))
-    by_sev = by_sev.reindex([s for s in ("critical", "high", "medium", "low") if s in by_sev.index])
     surveys = db.frame("surveys")
-    out += ["\n## Service: tickets and surveys\n", table(by_sev),
-            f"\n{len(surveys):,} survey responses: mean CSAT {surveys.csat.mean():.2f} / 5, "
-            f"NPS {_nps(surveys.nps.dropna()):+.0f}."]
+    if len(tickets) or len(surveys):
+        out.append("\n## Service: tickets and surveys\n")
+    if len(tickets):
+        hours = pd.Timedelta(hours=1)
+        tk = tickets.assign(first=(tickets.first_response_at - tickets.opened_at) / hours,
+                            resolve=(tickets.resolved_at - tickets.opened_at) / hours)
+        by_sev = tk.groupby("severity").agg(tickets=("severity", "size"),
+                                            open=("resolved_at", lambda s: int(s.isna().sum())),
+                                            first_response_h=("first", "median"),
+                                            resolution_h=("resolve", "median"),
+                                            satisfaction=("satisfaction", "mean"),
+                                            reopened=("reopened", lambda s: int((s > 0).sum())))
+        by_sev = by_sev.reindex([s for s in ("critical", "high", "medium", "low") if s in by_sev.index])
+        out.append(table(by_sev))
+    if len(surveys):
+        out.append(f"\n{len(surveys):,} survey responses: mean CSAT {surveys.csat.mean():.2f} / 5, "
+                   f"NPS {_nps(surveys.nps.dropna()):+.0f}.")
 
     deals = db.frame("deals")
-    pipe = deals.groupby("stage").agg(deals=("stage", "size"), amount=("amount", "sum"))
-    pipe = pipe.reindex([s for s in ("potential", "qualified", "proposal", "negotiating", "won", "lost")
-                         if s in pipe.index])
-    closed = deals.stage.isin(["won", "lost"])
-    win = (deals.stage == "won").sum() / max(closed.sum(), 1)
-    out += ["\n## Sales pipeline\n", table(pipe), f"\nWin rate of closed deals: {100 * win:.1f} %."]
+    if len(deals):
+        pipe = deals.groupby("stage").agg(deals=("stage", "size"), amount=("amount", "sum"))
+        pipe = pipe.reindex([s for s in ("lead", "qualified", "proposal", "negotiation", "won", "lost")
+                             if s in pipe.index])
+        closed = deals.stage.isin(["won", "lost"])
+        win = (deals.stage == "won").sum() / max(closed.sum(), 1)
+        out += ["\n## Sales pipeline\n", table(pipe), f"\nWin rate of closed deals: {100 * win:.1f} %."]
 
     members = db.frame("campaign_members")
-    campaigns = db.frame("campaigns")
-    channel = members.campaign_id.map(campaigns.channel).rename("channel")
-    promo = pd.DataFrame({"members": 1, "responded": members.responded.astype(bool),
-                          "purchased": members.response == "purchased"}).groupby(channel).sum()
-    promo.insert(0, "campaigns", campaigns.groupby("channel").size())
-    promo["response %"] = 100.0 * promo.responded / promo.members
-    promo["budget"] = campaigns.groupby("channel").budget.sum()
-    out += ["\n## Campaigns by channel\n", table(promo.sort_values("response %", ascending=False))]
+    if len(members):
+        campaigns = db.frame("campaigns")
+        channel = members.campaign_id.map(campaigns.channel).rename("channel")
+        promo = pd.DataFrame({"members": 1, "responded": members.responded.astype(bool),
+                              "purchased": members.response == "purchased"}).groupby(channel).sum()
+        promo.insert(0, "campaigns", campaigns.groupby("channel").size())
+        promo["response %"] = 100.0 * promo.responded / promo.members
+        promo["budget"] = campaigns.groupby("channel").budget.sum()
+        out += ["\n## Campaigns by channel\n", table(promo.sort_values("response %", ascending=False))]
 
     scoring = getattr(crm, "scoring", None)
-    if hasattr(scoring, "rfm"):
+    if hasattr(scoring, "rfm") and len(sold):
         tx = sold[["customer_id", "ordered_at", "amount"]]
         rfm = scoring.rfm(tx, customer="customer_id", date="ordered_at", amount="amount")
         seg = rfm["segment"].value_counts().rename("customers").rename_axis("segment").to_frame()
         out += ["\n## RFM segments\n", table(seg)]
-    if hasattr(db, "graph"):
+    if hasattr(db, "graph") and counts.get("links", 0):
         g = db.graph()
         pr = g.pagerank(damping=0.85).nlargest(10)
         names = pd.concat([db.frame(k)["name"] for k in ("customers", "contacts", "staff")])

@@ -40,15 +40,21 @@ class Graph:
     (3, 3)
     """
 
-    def __init__(self, core, type_names=None):
+    def __init__(self, core, type_names=None, labels=None):
         self._g = core
         self._ids = core.ids()
         self._ids.setflags(write=False)
         self._type_names = list(type_names) if type_names is not None else None
+        #: Node id -> readable name (``db.graph()`` fills it from the records), or None.
+        self.labels = labels
+
+    def _derived(self, core):
+        """A graph made from this one (a subgraph, ...), keeping types and names."""
+        return Graph(core, self._type_names, self.labels)
 
     # ---- construction -------------------------------------------------------
     @classmethod
-    def from_edges(cls, src, dst, weight=None, directed=False, types=None, nodes=None):
+    def from_edges(cls, src, dst, weight=None, directed=False, types=None, nodes=None, labels=None):
         """Graph from parallel arrays of edge endpoints.
 
         ``weight`` gives one finite number per edge; ``types`` one label per
@@ -59,7 +65,8 @@ class Graph:
         are whole numbers (ids read back as 1.0). Anything else (1.9, NaN,
         inf, 2**63, strings, None, booleans) raises :class:`crmcore.ValidationError`
         naming the array and position, instead of being truncated into
-        another node.
+        another node. ``labels`` maps node id -> name, shown by :meth:`named`
+        and :meth:`plot_ego`.
 
         >>> g = Graph.from_edges([1, 2], [2, 3], types=["knows", "works_at"], nodes=[99])
         >>> g.num_nodes
@@ -80,7 +87,7 @@ class Graph:
             names = list(uniques)
         extra = None if nodes is None else _node_ids(nodes, "from_edges", "nodes")
         core = _core.GraphCore.from_edges(src, dst, w, codes, bool(directed), extra)
-        return cls(core, names)
+        return cls(core, names, None if labels is None else pd.Series(labels, dtype=object))
 
     @classmethod
     def from_networkx(cls, G, weight="weight", type="type"):  # noqa: A002 - mirrors the edge attribute
@@ -161,7 +168,7 @@ class Graph:
         >>> Graph.from_edges([1], [2], directed=True).to_undirected().directed
         False
         """
-        return Graph(self._g.to_undirected(), self._type_names)
+        return self._derived(self._g.to_undirected())
 
     def simplify(self, weight="sum"):
         """One edge per node pair: parallel edges (e.g. a *knows* and a
@@ -173,7 +180,7 @@ class Graph:
         >>> Graph.from_edges([1, 1], [2, 2], weight=[0.5, 0.25]).simplify().edges()["weight"].tolist()
         [0.75]
         """
-        return Graph(self._g.simplify(weight), self._type_names)
+        return self._derived(self._g.simplify(weight))
 
     @property
     def is_multigraph(self) -> bool:
@@ -186,8 +193,7 @@ class Graph:
         >>> Graph.from_edges([1, 2], [2, 3]).subgraph([1, 2]).num_edges
         1
         """
-        return Graph(self._g.subgraph(_node_ids(nodes, "subgraph", "nodes"), self._type_codes(types)),
-                     self._type_names)
+        return self._derived(self._g.subgraph(_node_ids(nodes, "subgraph", "nodes"), self._type_codes(types)))
 
     # ---- size -----------------------------------------------------------------
     @property
@@ -287,6 +293,20 @@ class Graph:
         if (pos < 0).any():
             raise NotFound(f"{where}, field '{field}': node {ids[pos < 0][0]} is not in the graph")
         return pos
+
+    def named(self, values):
+        """A ranking (any Series or DataFrame indexed by node, such as
+        ``g.pagerank().nlargest(5)``) as a DataFrame with each node's
+        ``name`` first, from :attr:`labels` (missing when unknown).
+
+        >>> g = Graph.from_edges([1, 1], [2, 3], labels={1: "Li Lei", 2: "Acme"})
+        >>> g.named(g.degree().nlargest(2)).values.tolist()
+        [['Li Lei', 2], ['Acme', 1]]
+        """
+        frame = values.to_frame() if isinstance(values, pd.Series) else values.copy()
+        known = pd.Series(self.labels, dtype=object) if self.labels is not None else pd.Series(dtype=object)
+        frame.insert(0, "name", known.reindex(frame.index).astype(object).to_numpy())
+        return frame
 
     # ---- analyses -------------------------------------------------------------------
     def degree(self):
@@ -504,50 +524,18 @@ class Graph:
         return self._g.pair_similarity(a, b, _method(method, "similarity"))
 
     def plot_ego(self, n, k=1, ax=None, types=None, labels=None):
-        """Draw the ego network of ``n`` with matplotlib (spring layout via NetworkX).
+        """Draws the ego network of ``n`` (``k`` hops, over ``types``) with
+        matplotlib: :func:`crmcore.plotting.ego_network`, names from
+        ``labels`` (node id -> text; default :attr:`labels`) in any script.
+        Returns the axes.
 
-        ``labels`` maps node id -> text (e.g. names); Chinese names need a
-        CJK font (Noto Sans CJK, WenQuanYi, SimHei, ...), and without one
-        such nodes show their id. Nodes are coloured by hops from ``n``, edges
-        drawn thicker when stronger. Returns the axes.
-
-        >>> ax = Graph.from_edges([1, 1], [2, 3]).plot_ego(1)  # doctest: +SKIP
+        >>> ax = Graph.from_edges([1, 1], [2, 3], labels={1: "王芳"}).plot_ego(1)
+        >>> ax.get_title()
+        'ego network of 王芳 (1 hop)'
         """
-        import matplotlib.pyplot as plt
-        import networkx as nx
+        from .plotting import ego_network
 
-        sub = self.ego(n, k, types)
-        G = sub.to_networkx()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 6))
-        pos = nx.spring_layout(G, seed=0)
-        hop = self.hops(n, k, types)
-        colors = [hop.get(v, k) for v in G.nodes()]
-        widths = [1.0 + 2.0 * d.get("weight", 1.0) for _, _, d in G.edges(data=True)] if sub.weighted else 1.0
-        nx.draw_networkx_edges(G, pos, ax=ax, width=widths, alpha=0.5)
-        nx.draw_networkx_nodes(G, pos, ax=ax, node_color=colors, cmap="viridis_r", node_size=250)
-        cjk = _cjk_font()
-
-        def text(v):
-            t = str(labels.get(v, v)) if labels is not None else str(v)
-            return t if cjk or not any(ord(ch) >= 0x2E80 for ch in t) else str(v)
-
-        family = ["DejaVu Sans", cjk] if cjk else "sans-serif"
-        nx.draw_networkx_labels(G, pos, labels={v: text(v) for v in G.nodes()}, ax=ax, font_size=7,
-                                font_family=family)
-        ax.set_title(f"ego network of {text(n)} ({k} hop{'s' if k != 1 else ''})", family=family)
-        ax.set_axis_off()
-        return ax
-
-
-def _cjk_font():
-    """Name of an installed font with Chinese glyphs, or None."""
-    from matplotlib import font_manager
-
-    wanted = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-              "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS")
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in wanted if name in have), None)
+        return ego_network(self, n, k=k, ax=ax, types=types, labels=self.labels if labels is None else labels)
 
 
 # ---- the store's relationship analyses -------------------------------------------
@@ -652,6 +640,8 @@ class GraphMethods:
         missing), edge types the link types. ``directed=True`` keeps link
         direction (links not marked directed then go both ways); ``include``
         names record kinds whose every record becomes a node, linked or not.
+        The graph's :attr:`Graph.labels` hold each node's name (``db.names``),
+        so ``g.named(g.pagerank().nlargest(5))`` and ``g.plot_ego(n)`` show names.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -674,8 +664,10 @@ class GraphMethods:
         if include:
             kinds_in = [include] if isinstance(include, str) else list(include)
             nodes = np.concatenate([self.frame(k, columns=[]).index.to_numpy(np.int64) for k in kinds_in])
-        return Graph.from_edges(src, dst, weight=weight, directed=directed,
-                                types=kinds if len(kinds) else None, nodes=nodes)
+        g = Graph.from_edges(src, dst, weight=weight, directed=directed,
+                             types=kinds if len(kinds) else None, nodes=nodes)
+        g.labels = self.names(g.nodes)["name"]  # readable names for rankings and plots
+        return g
 
     # -- customers and their contacts ---------------------------------------
     def _customer_contacts(self, as_of=None):
@@ -723,7 +715,8 @@ class GraphMethods:
 
         With ``customer``: a Series other customer -> number of shared
         contacts, most first. Without: every connected pair (customer_a,
-        customer_b, shared) with customer_a < customer_b.
+        customer_b, shared, and their names name_a, name_b) with
+        customer_a < customer_b.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -745,6 +738,9 @@ class GraphMethods:
         pairs = pairs[pairs["customer_id_a"] < pairs["customer_id_b"]]
         out = pairs.groupby(["customer_id_a", "customer_id_b"]).size().rename("shared").reset_index()
         out.columns = ["customer_a", "customer_b", "shared"]
+        names = self.frame("customers", columns=["name"])["name"]
+        out["name_a"] = names.reindex(out["customer_a"]).to_numpy()
+        out["name_b"] = names.reindex(out["customer_b"]).to_numpy()
         return out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
 
     # -- hierarchies and referrals ------------------------------------------
@@ -829,7 +825,8 @@ class GraphMethods:
         ``half_life_days`` (a number > 0). ``channel_weight`` maps channel ->
         weight (finite, >= 0; channels it leaves out count 0). ``score`` is
         the decayed sum and ``strength = 1 - exp(-score)`` in (0, 1), ready
-        for ``Graph.from_edges`` and ``strongest_path``.
+        for ``Graph.from_edges`` and ``strongest_path``; ``src_name`` and
+        ``dst_name`` say who the two ends are.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -864,6 +861,8 @@ class GraphMethods:
                                                 last=("at", "max")).reset_index()
         out = out[out["score"] > 0].reset_index(drop=True)
         out.insert(2, "strength", -np.expm1(-out["score"].to_numpy()))
+        names = self.names(np.concatenate([out["src"].to_numpy(), out["dst"].to_numpy()]))["name"].to_numpy()
+        out["src_name"], out["dst_name"] = names[: len(out)], names[len(out):]
         return out
 
     # -- similarity and cross-selling -----------------------------------------

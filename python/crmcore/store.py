@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from .sales import SalesMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
 
-__all__ = ["Database", "ImportResult", "Record", "open"]
+__all__ = ["Database", "ImportResult", "Record", "open", "restore"]
 
 _KINDS = {k["name"]: k for k in _core.kinds()}
 #: How deep custom values may nest objects and lists (a documented limit of the core).
@@ -33,6 +33,8 @@ MAX_CUSTOM_DEPTH = _core.MAX_CUSTOM_DEPTH
 _NAT = np.iinfo(np.int64).min
 # Show a progress bar for imports at least this long (when tqdm is installed).
 _PROGRESS_MIN_ROWS = 200_000
+# ... and for backups of stores at least this large: 64 MiB in 4 KiB pages.
+_PROGRESS_MIN_PAGES = 16_384
 
 
 def _fields(kind: str) -> dict:
@@ -590,7 +592,7 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
 
     def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", *, mode: str = "insert",
                    key: "str | list[str] | None" = None, mapping: Any = None, dry_run: bool = False,
-                   **read_csv_args: Any):
+                   progress: bool | None = None, **read_csv_args: Any):
         """Imports a CSV file (read as text; the store converts and checks each value).
 
         Rows in errors are counted from 0 at the first data line. ``mode``,
@@ -602,7 +604,7 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         read_csv_args.setdefault("keep_default_na", False)
         read_csv_args.setdefault("na_values", [""])
         return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error, mode=mode, key=key,
-                                 mapping=mapping, dry_run=dry_run)
+                                 mapping=mapping, dry_run=dry_run, progress=progress)
 
     def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
                     progress: bool | None = None, *, dry_run: bool = False) -> "np.ndarray | ImportResult":
@@ -664,6 +666,42 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
             missing = np.zeros(len(ids), dtype=bool) if present is None else ~present.astype(bool)
             df[name] = pd.arrays.IntegerArray(ids, missing)
         return df[["at", "op", "kind", "rows", "first_id", "last_id", "cause_id"]]
+
+    # -- backups and compaction -------------------------------------------------------
+    def backup(self, path: str | os.PathLike, progress: "bool | Callable[[int, int], None] | None" = None,
+               *, pages_per_step: int = 1024) -> None:
+        """Copies the store to the file `path` while it stays in use.
+
+        The copy holds every write committed when the backup begins and none
+        after, though this and other processes go on writing meanwhile
+        (SQLite's online backup). It is written beside `path` and renamed
+        over it when whole, so `path` is never half a backup. A long backup
+        shows a progress bar (``progress=True`` always, ``False`` never, or
+        a function called with pages done and pages in all) and stops on
+        Ctrl-C. Open the copy with :func:`crmcore.open`, or put it back with
+        :func:`crmcore.restore`.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     db = open()
+        ...     _ = db.add("customers", name="Acme")
+        ...     db.backup(f"{folder}/copy.crm")
+        ...     open(f"{folder}/copy.crm").count("customers")
+        1
+        """
+        with _progress_bar("", progress, desc="backup", unit="pages", min_total=_PROGRESS_MIN_PAGES) as report:
+            self._core.backup(os.fspath(path), report, pages_per_step)
+
+    def vacuum(self) -> dict:
+        """Rebuilds the file without its free pages (after large deletes) and
+        returns its size in bytes before and after.
+
+        >>> db = open()
+        >>> sorted(db.vacuum())
+        ['bytes_after', 'bytes_before']
+        """
+        before, after = self._core.vacuum()
+        return {"bytes_before": int(before), "bytes_after": int(after)}
 
 
 def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open
@@ -870,21 +908,26 @@ def _import_result(ids: np.ndarray, errors: list, on_error: str, rows: pd.DataFr
 
 
 class _progress_bar:
-    """A tqdm bar for long imports, drawn once the core reports the size of
-    the import (after its first chunk); nothing when tqdm is absent or the
-    import is short, unless ``enabled`` says otherwise."""
+    """A tqdm bar for long imports (or backups: ``desc``, ``unit``), drawn
+    once the core reports the size of the work (after its first chunk);
+    nothing when tqdm is absent or the work is short, unless ``enabled``
+    says otherwise. A function as ``enabled`` is called instead of a bar."""
 
-    def __init__(self, kind: str, enabled: bool | None):
+    def __init__(self, kind: str, enabled: "bool | Callable[[int, int], None] | None", *, desc: str | None = None,
+                 unit: str = "rows", min_total: int = _PROGRESS_MIN_ROWS):
         self.kind, self.enabled = kind, enabled
+        self.desc, self.unit, self.min_total = desc or f"import {kind}", unit, min_total
         self.bar = None
 
     def __enter__(self):
         if self.enabled is False:
             return None
+        if callable(self.enabled):
+            return self.enabled
 
         def report(done: int, total: int) -> None:
             if self.bar is None:
-                if self.enabled is None and total < _PROGRESS_MIN_ROWS:
+                if self.enabled is None and total < self.min_total:
                     return
                 try:
                     with warnings.catch_warnings():
@@ -893,10 +936,32 @@ class _progress_bar:
                 except ImportError:
                     self.enabled = False
                     return
-                self.bar = tqdm(total=total, desc=f"import {self.kind}", unit="rows")
+                self.bar = tqdm(total=total, desc=self.desc, unit=self.unit)
             self.bar.update(done - self.bar.n)
         return report
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def restore(backup: str | os.PathLike, path: str | os.PathLike,
+            progress: "bool | Callable[[int, int], None] | None" = None) -> None:
+    """Puts the backup `backup` (made by :meth:`Database.backup`) back as the store at `path`.
+
+    The backup is checked first (a crmcore store, not damaged). The store at
+    `path` is replaced in one transaction, so a restore that fails or is
+    stopped leaves it as it was; a missing `path` is created. Progress as
+    for :meth:`Database.backup`.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     db = open()
+    ...     _ = db.add("customers", name="Acme")
+    ...     db.backup(f"{folder}/copy.crm")
+    ...     restore(f"{folder}/copy.crm", f"{folder}/again.crm")
+    ...     open(f"{folder}/again.crm").count("customers")
+    1
+    """
+    with _progress_bar("", progress, desc="restore", unit="pages", min_total=_PROGRESS_MIN_PAGES) as report:
+        _core.restore(os.fspath(backup), os.fspath(path), report)

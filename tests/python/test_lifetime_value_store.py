@@ -24,8 +24,10 @@ def test_lifetime_value_matches_lifetimes_on_the_stored_orders():
     repeat = f > 0
     ggf = lifetimes.GammaGammaFitter().fit(f[repeat], m[repeat])
 
-    lv = db.lifetime_value(freq="W", horizon=26, months=6)
-    assert lv.index.tolist() == summary.index.tolist()
+    everyone = db.lifetime_value(freq="W", horizon=26, months=6)
+    assert everyone.index.equals(db.frame("customers", columns=[]).index)
+    assert everyone.drop(index=summary.index).drop(columns="name").isna().all().all()  # no purchase: not modelled
+    lv = everyone.loc[summary.index]
     np.testing.assert_allclose(lv[["frequency", "recency", "T"]].to_numpy(float), np.c_[f, r, T])
     np.testing.assert_allclose(lv["p_alive"], bgf.conditional_probability_alive(f, r, T), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(lv["expected_purchases"],

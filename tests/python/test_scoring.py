@@ -594,10 +594,16 @@ def test_store_rfm_matches_pandas_on_the_stored_orders(db):
     orders = db.frame("orders")
     paid = orders[orders["status"] != "cancelled"].rename(columns={"ordered_at": "date"})
     want = reference_rfm(paid)
-    got = db.rfm()
-    assert got.index.tolist() == want.index.tolist()
+    everyone = db.rfm()
+    assert everyone.index.tolist() == db.frame("customers").index.tolist()
+    got = everyone.loc[want.index]
     for col in ("recency", "frequency", "monetary", "r_score", "f_score", "m_score"):
         np.testing.assert_allclose(got[col], want[col], err_msg=col)
+    # Customers who never bought: their stated values, and the buyers' scores untouched by them.
+    silent = everyone.drop(index=want.index)
+    assert len(silent) == 2 and (silent[["frequency", "r_score", "f_score", "m_score"]] == 0).all().all()
+    assert (silent["segment"] == "no purchase").all() and silent["recency"].isna().all()
+    assert everyone["name"].tolist() == db.frame("customers")["name"].tolist()
 
 
 def test_store_profit_fills_costs_from_lines(db):
@@ -609,7 +615,9 @@ def test_store_profit_fills_costs_from_lines(db):
     cost = paid["cost"].fillna(paid.index.to_series().map(line_cost))
     want = (paid["amount"] - cost).groupby(paid["customer_id"]).sum()
     got = db.profit()
-    np.testing.assert_allclose(got["profit"], want)
+    np.testing.assert_allclose(got.loc[want.index, "profit"], want)
+    silent = got.drop(index=want.index)
+    assert (silent["orders"] == 0).all() and (silent["profit"] == 0).all() and (silent["abc"] == "C").all()
     per = db.profit_by_period("Q")
     np.testing.assert_allclose(per["profit"].groupby(level=0).sum(), want)
     tiers = db.profit_tiers()
@@ -639,8 +647,10 @@ def test_store_classification_lifecycle_and_service(db):
     np.testing.assert_allclose(sat.loc[s.size().index, "nps"],
                                s.apply(lambda v: 100 * ((v >= 9).mean() - (v <= 6).mean())))
     h = db.health()
-    assert h["health"].between(0, 100).all() and h["satisfaction"].notna().any()
-    assert len(db.loyalty()) == len(db.churn_risk()) == 40
+    assert h["health"].drop(index=[ids[40], ids[41]]).between(0, 100).all() and h["satisfaction"].notna().any()
+    assert len(db.loyalty()) == len(db.churn_risk()) == 42
+    assert (db.loyalty().loc[[ids[40], ids[41]], "loyalty"] == 0).all()
+    assert db.churn_risk().loc[[ids[40], ids[41]], "churn_risk"].isna().all()
 
 
 def test_store_affinity_and_deals(db):

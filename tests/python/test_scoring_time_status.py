@@ -216,26 +216,36 @@ def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store,
         if name != "cross_sell":
             assert result.attrs["as_of"] == point, name
             assert result.attrs["window"][1] == point, name
+    customers = db.frame("customers", columns=["name"])
     for name in CUSTOMER_ANALYSES:
+        # One index and one coverage: every stored customer, by id, with the name.
         assert out[name].index.name == "customer_id", name
+        assert out[name].index.equals(customers.index), name
+        if name != "hierarchy_rollup":
+            assert out[name]["name"].equals(customers["name"]), name
     # The same purchases, counted and summed the same way.
-    assert out["rfm"]["frequency"].to_dict() == count.to_dict()
-    np.testing.assert_allclose(out["rfm"]["monetary"], revenue, rtol=1e-12)
-    assert out["profit"]["orders"].to_dict() == count.to_dict()
-    np.testing.assert_allclose(out["profit"]["revenue"], revenue, rtol=1e-12)
+    buyers, silent = count.index, customers.index.difference(count.index)
+    assert out["rfm"]["frequency"].loc[buyers].to_dict() == count.to_dict()
+    np.testing.assert_allclose(out["rfm"]["monetary"].loc[buyers], revenue, rtol=1e-12)
+    assert out["profit"]["orders"].loc[buyers].to_dict() == count.to_dict()
+    np.testing.assert_allclose(out["profit"]["revenue"].loc[buyers], revenue, rtol=1e-12)
     per = out["profit_by_period"].groupby(level=0)[["orders", "revenue"]].sum()
     assert per["orders"].to_dict() == count.to_dict()
     np.testing.assert_allclose(per["revenue"], revenue, rtol=1e-12)
+    for name in ("rfm", "profit", "classify", "lifecycle", "loyalty", "churn_risk"):
+        counted = "frequency" if name == "rfm" else "orders" if name == "profit" else "purchases"
+        assert (out[name].loc[silent, counted] == 0).all(), name  # no purchase: zero, not missing
     for name in ("classify", "lifecycle"):
-        buyers = out[name][out[name]["purchases"] > 0]
-        assert buyers["purchases"].to_dict() == count.to_dict(), name
-        np.testing.assert_allclose(buyers["amount"], revenue, rtol=1e-12)
+        assert out[name]["purchases"].loc[buyers].to_dict() == count.to_dict(), name
+        np.testing.assert_allclose(out[name]["amount"].loc[buyers], revenue, rtol=1e-12)
     for name in ("loyalty", "churn_risk"):
-        assert out[name]["purchases"].to_dict() == count.to_dict(), name
+        assert out[name]["purchases"].loc[buyers].to_dict() == count.to_dict(), name
     own = out["hierarchy_rollup"]["own"]
     np.testing.assert_allclose(own[own.index.isin(revenue.index)], revenue, rtol=1e-12)
     assert (own[~own.index.isin(revenue.index)] == 0).all()
-    assert out["lifetime_value"].index.equals(revenue.index) and out["health"].index.equals(revenue.index)
+    for name in ("lifetime_value", "health"):
+        assert out[name].loc[silent].drop(columns="name").isna().all().all(), name
+        assert out[name].loc[buyers].drop(columns="name").notna().any(axis=1).all(), name
     staffed = bought.dropna(subset=["staff_id"])
     assert out["staff_performance"]["orders"].sum() == len(staffed)
     sat = out["satisfaction"].dropna(subset=["complaint_rate"])

@@ -6,6 +6,12 @@ parameters) and returns DataFrames indexed by customer (or product, staff)
 id; the store's Database has the same analyses as ``db.`` methods
 (:class:`ScoringMethods`). The work runs in C++ over columns.
 
+The store's analyses cover every stored customer (those without purchases
+get the values of :data:`NO_PURCHASE`), carry each customer's name, and take
+``by=`` to run per group of a business dimension (region, channel, product
+category, owner, team, B2B / B2C, custom fields): see
+:mod:`crmcore.scoring.dimensions`.
+
 Time and status follow one rule. Every analysis takes ``as_of`` and by
 default describes the end of its data (midnight after the latest purchase;
 on the store, :meth:`ScoringMethods.default_as_of`), reads nothing after it,
@@ -29,14 +35,20 @@ import pandas as pd  # noqa: F401 - used by the docstring example
 from ._columns import TotalOverflowWarning
 from ._status import DEAL_STAGE, ORDER_STATUS, deal_outcome, order_meaning, purchases
 from .affinity import frequent_itemsets, product_affinity
+from .dimensions import CUSTOMER_DIMENSIONS, NO_PURCHASE, NONE, ORDER_DIMENSIONS
 from .health import DEFAULT_HEALTH_WEIGHTS, churn_risk, health, loyalty, satisfaction
 from .lifecycle import BUYER_TYPES, STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
+from .sales import campaign_effect, cohort_retention, performance, pipeline_funnel
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import DEFAULT_SEGMENTS, rfm, segment
 from .store import ScoringMethods
 
 __all__ = [
     "BUYER_TYPES",
+    "CUSTOMER_DIMENSIONS",
+    "NONE",
+    "NO_PURCHASE",
+    "ORDER_DIMENSIONS",
     "DEAL_STAGE",
     "DEFAULT_HEALTH_WEIGHTS",
     "DEFAULT_SEGMENTS",
@@ -45,7 +57,9 @@ __all__ = [
     "ScoringMethods",
     "TotalOverflowWarning",
     "churn_risk",
+    "campaign_effect",
     "classify",
+    "cohort_retention",
     "deal_outcome",
     "deal_quadrants",
     "deal_summary",
@@ -54,6 +68,8 @@ __all__ = [
     "lifecycle",
     "loyalty",
     "order_meaning",
+    "performance",
+    "pipeline_funnel",
     "product_affinity",
     "product_profit",
     "profit",

@@ -129,7 +129,7 @@ def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_o
     whole frame is checked first, so an error names the frame's own row."""
     ids = column(tx, customer, "customer")
     # Integer ids cannot be missing; only other dtypes need the (slower) look.
-    missing = [] if pd.api.types.is_integer_dtype(ids.dtype) else np.flatnonzero(ids.isna().to_numpy())
+    missing: Any = [] if pd.api.types.is_integer_dtype(ids.dtype) else np.flatnonzero(ids.isna().to_numpy())
     if len(missing):
         raise ValidationError(f"transactions row {int(missing[0])}, field '{customer}': the id is missing")
     ns = times_ns(column(tx, date, "date"))
@@ -173,6 +173,15 @@ class TotalOverflowWarning(RuntimeWarning):
     names them. Such a total ranks above (``-inf``: below) every finite one,
     ``nan`` ranks last; it has no share of the finite total, no ABC class and
     no margin, and everyone else's shares are of the finite total.
+
+    >>> import warnings, crmcore
+    >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
+    ...                    "amount": [1e308, 1e308, 5.0]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     out = crmcore.scoring.rfm(tx)
+    >>> out.attrs["overflow"], caught[0].category.__name__
+    ({'monetary': [1]}, 'TotalOverflowWarning')
     """
 
 

@@ -62,9 +62,11 @@ def _normalized(labels: pd.Series) -> pd.Series:
 def _meanings(values: Any, table: dict, default: str) -> np.ndarray:
     s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
     keys = {" ".join(k.casefold().replace("_", " ").replace("-", " ").split()): v for k, v in table.items()}
-    # Look each distinct label up once: a million orders carry a handful of statuses.
-    codes, uniques = pd.factorize(_normalized(s), use_na_sentinel=True)
-    looked_up = np.array([keys.get(u, default) for u in uniques] + [default], dtype=object)
+    # Normalize and look up each distinct label once: a million orders carry a
+    # handful of statuses (normalizing every row first cost most of an analysis).
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    normal = _normalized(pd.Series(uniques, dtype=object)).tolist()
+    looked_up = np.array([keys.get(u, default) for u in normal] + [default], dtype=object)
     return looked_up[codes]  # code -1 (missing) picks the default at the end
 
 

@@ -150,6 +150,9 @@ def loyalty(
     ``loyalty`` is their weighted mean (``weights`` by component name, equal
     by default). Satisfaction plays no part here.
 
+    ``tx`` has one row per purchase; ``customer`` and ``date`` name its columns (customer id, purchase time).
+    ``as_of`` is the point described (default: the end of the data).
+
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 2], "date": pd.to_datetime(
     ...     ["2022-01-01", "2023-01-01", "2024-01-01", "2024-01-01"])})
     >>> loyalty(tx)["loyalty"].round(2).tolist()
@@ -196,6 +199,9 @@ def churn_risk(
     Series by customer id, e.g. from ``crmcore.clv``'s
     ``conditional_probability_alive``), ``churn_risk`` = (1 - alive_weight) x
     rhythm_risk + alive_weight x (1 - p_alive); otherwise it is the rhythm risk.
+
+    ``tx`` has one row per purchase; ``customer`` and ``date`` name its columns (customer id, purchase time).
+    ``as_of`` is the point described (default: the end of the data).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 2, 2, 2], "date": pd.to_datetime(
     ...     ["2024-01-01", "2024-01-08", "2024-01-15", "2023-01-01", "2023-07-01", "2024-01-01"])})

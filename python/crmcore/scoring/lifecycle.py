@@ -41,6 +41,9 @@ def rhythm(
     are in ``result.attrs["as_of"]`` and ``["window"]``. An ``amount`` total beyond the range of a
     double follows the rule of :class:`~crmcore.scoring.TotalOverflowWarning`.
 
+    ``tx`` has one row per purchase; ``customer``, ``date`` and ``amount`` name its columns (customer id, purchase
+    time, amount).
+
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1], "amount": [1.0, 1.0, 1.0],
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-31"])})
     >>> rhythm(tx).loc[1, ["mean_gap", "cv_gap"]].round(3).tolist()
@@ -108,8 +111,8 @@ def classify(
     ``active``: bought within ``active_days`` of ``as_of``. ``valid``: has
     bought and, when a ``customers`` frame (indexed by id) is given, can be
     reached (one of ``contact_columns`` is filled). With ``customers``, every
-    customer in it gets a row, those who never bought with 0 purchases.
-    The rhythm columns of :func:`rhythm` are included.
+    customer in it gets a row, those who never bought with 0 purchases and
+    ``buyer_type`` "no purchase". The rhythm columns of :func:`rhythm` are included.
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 1, 2], "amount": 1.0,
     ...                    "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-01-05"])})
@@ -126,9 +129,9 @@ def classify(
         out["amount"] = out["amount"].fillna(0.0)
     purchases = out["purchases"].to_numpy()
     regular = (purchases >= regular_min_purchases) & (out["cv_gap"].to_numpy() <= regular_max_cv)
-    kind = np.where(purchases <= 1, 0, np.where(regular, 2, 1))
-    out["buyer_type"] = pd.Categorical.from_codes(kind, categories=BUYER_TYPES)
-    out.loc[purchases == 0, "buyer_type"] = np.nan
+    # A customer listed in ``customers`` who never bought is stated as such, not left missing.
+    kind = np.where(purchases == 0, 3, np.where(purchases == 1, 0, np.where(regular, 2, 1)))
+    out["buyer_type"] = pd.Categorical.from_codes(kind, categories=[*BUYER_TYPES, "no purchase"])
     out["repurchases"] = np.maximum(purchases - 1, 0)
     out["referrals"] = _referral_counts(referrals, out.index)
     out["active"] = (out["days_since"].to_numpy() <= active_days) & (purchases > 0)
@@ -173,6 +176,10 @@ def lifecycle(
 
     Returns ``stage`` (ordered categorical), ``reason`` (a sentence) and the
     rhythm columns the rules read.
+
+    ``tx`` has one row per purchase; ``customer``, ``date`` and ``amount`` name its columns (customer id, purchase
+    time, amount). ``as_of`` is the point described (default: the end of the data); ``customers`` lists everyone to
+    place (prospects too).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 2, 2], "amount": 1.0,
     ...                    "date": pd.to_datetime(["2022-01-01", "2024-05-01", "2024-06-01"])})
@@ -260,6 +267,8 @@ def deal_quadrants(
     does not make every deal overdue. Without any ``closed_at``, give
     ``as_of``. The point used is in ``result.attrs["as_of"]``.
 
+    ``amount``, ``expected_close``, ``stage`` and ``closed_at`` name the columns of ``deals``.
+
     >>> deals = pd.DataFrame({"amount": [1000.0, 10.0], "stage": ["negotiating", "potential"],
     ...                       "expected_close": pd.to_datetime(["2024-01-10", "2024-06-01"])})
     >>> deal_quadrants(deals, as_of="2024-01-01")["quadrant"].tolist()
@@ -296,7 +305,8 @@ def deal_quadrants(
     important = open_ & (value >= (threshold if threshold is not None else np.inf))
     urgent = open_ & (days_left <= urgent_days)
     quadrant = np.select(
-        [~open_, important & urgent, important, urgent], [None, "do first", "plan", "quick win"], default="later"
+        [~open_, important & urgent, important, urgent],
+        [np.array(None, dtype=object), "do first", "plan", "quick win"], default="later"
     )
     out = pd.DataFrame(
         {

@@ -90,6 +90,9 @@ def profit(
     ``["window"]``. Totals beyond the range of a double follow the rule of
     :class:`~crmcore.scoring.TotalOverflowWarning`.
 
+    ``tx`` has one row per purchase; ``customer``, ``date``, ``amount`` and ``cost`` name its columns (customer id,
+    purchase time, amount, cost).
+
     >>> tx = pd.DataFrame({"customer_id": [1, 1, 2], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [10.0, 20.0, 5.0], "cost": [6.0, 12.0, 1.0]})
     >>> profit(tx)["profit"].tolist()
@@ -141,6 +144,9 @@ def profit_by_period(
     when that was zero). The point and window are in ``result.attrs``.
     Totals beyond the range of a double follow the rule of
     :class:`~crmcore.scoring.TotalOverflowWarning`.
+
+    ``tx`` has one row per purchase; ``customer``, ``date``, ``amount`` and ``cost`` name its columns (customer id,
+    purchase time, amount, cost).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 1], "date": pd.to_datetime(["2023-05-01", "2024-02-01"]),
     ...                    "amount": [10.0, 30.0], "cost": [5.0, 10.0]})
@@ -226,6 +232,9 @@ def profit_tiers(
     ``["period"]`` the calendar period when one was given. A profit beyond
     the range of a double follows the rule of
     :class:`~crmcore.scoring.TotalOverflowWarning` (no class, no tier).
+
+    ``tx`` has one row per purchase; ``customer``, ``date``, ``amount`` and ``cost`` name its columns (customer id,
+    purchase time, amount, cost).
 
     >>> tx = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(["2024-01-01"] * 3),
     ...                    "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]})
@@ -353,6 +362,8 @@ def staff_performance(
     Totals beyond the range of a double follow the rule of
     :class:`~crmcore.scoring.TotalOverflowWarning`; the overall margin is of
     the other staff members' sales.
+
+    ``staff``, ``amount`` and ``cost`` name the columns of ``orders``.
 
     >>> orders = pd.DataFrame({"staff_id": [1, 1, 2], "amount": [100.0, 100.0, 150.0],
     ...                        "cost": [90.0, 90.0, 75.0]})

@@ -39,6 +39,8 @@ def segment(r_score: Any, f_score: Any, bins: int = 5, segments: Sequence | None
     default grid is written for 5 bins: with another number of bins and no
     grid of your own, scores are first rescaled to 1..5 (ceil(score * 5 / bins)).
 
+    ``r_score`` and ``f_score`` are the customers' R and F scores (1..``bins``).
+
     >>> list(segment([5, 1], [5, 1]))
     ['champions', 'lost']
     """

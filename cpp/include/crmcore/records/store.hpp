@@ -250,6 +250,22 @@ class Store {
   mutable std::mutex mutex_;
   std::vector<WriteHook> hooks_;
   int transaction_depth_ = 0;
+
+  // -- the whole file: backup and compaction (backup.cpp) --
+ public:
+  // Copies the store as it stands when the call begins (every transaction
+  // committed by then, none after) to `dest`, while this and other
+  // connections go on writing. The copy is written beside `dest` and renamed
+  // over it when whole, so `dest` is never half a file. `progress` hears
+  // (pages done, pages in all) after each step of `pages_per_step` pages and
+  // may throw (Interrupted) to stop; nothing is left behind then.
+  void backup(const std::string& dest, const Progress& progress = {}, int pages_per_step = 1024) const;
+  struct VacuumReport {
+    int64_t bytes_before;
+    int64_t bytes_after;
+  };
+  // Rebuilds the file without its free pages (SQLite's VACUUM).
+  VacuumReport vacuum();
 };
 
 inline constexpr int kSchemaVersion = 6;

@@ -1,0 +1,187 @@
+"""Online backups, restores and vacuum: consistent copies of a store in use."""
+import os
+import signal
+import sqlite3
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+
+# A writer process that imports numbered batches of BATCH orders until
+# killed, each batch one import (one audit-log entry).
+from test_durability import BATCH, _batches, _start_writer
+
+
+def _wait_for_orders(reader, at_least, timeout=60):
+    deadline = time.time() + timeout
+    while reader.count("orders") < at_least:
+        assert time.time() < deadline, "the writer stopped making progress"
+        time.sleep(0.01)
+    return reader.count("orders")
+
+
+def test_backup_during_imports_from_another_process_holds_exactly_the_imports_before_it(tmp_path):
+    path, copy = tmp_path / "live.crm", tmp_path / "copy.crm"
+    writer = _start_writer(path)
+    try:
+        with crm.open(path) as db, crm.open(path) as reader:
+            before = _wait_for_orders(reader, 3 * BATCH)  # committed before the backup begins
+            seen = {}
+
+            def progress(done, total):
+                # The first step has taken the backup's snapshot. Hold the
+                # backup here until the writer has committed two more imports:
+                # they must not be in the copy.
+                if not seen:
+                    seen["at_start"] = reader.count("orders")
+                    seen["during"] = _wait_for_orders(reader, seen["at_start"] + 2 * BATCH)
+                seen["last"] = (done, total)
+
+            db.backup(copy, progress=progress, pages_per_step=4)
+            assert seen["last"][0] == seen["last"][1] > 4 * 4, "the backup took too few steps to test anything"
+    finally:
+        writer.kill()
+        writer.wait()
+        writer.stdout.close()
+
+    with crm.open(copy) as backup:
+        assert backup.integrity_check() == "ok"
+        n = backup.count("orders")
+        batches = _batches(backup)
+        audit = backup.audit_log(limit=10_000)
+    # Whole imports only, a run of them from the first on.
+    assert n % BATCH == 0
+    assert sorted(batches) == list(range(n // BATCH))
+    assert set(batches.values()) == {BATCH}
+    # All that was committed when the backup began, nothing committed after.
+    assert before <= n <= seen["at_start"] < seen["during"]
+    # The copy's own audit log accounts for exactly the rows it holds.
+    orders = audit[(audit["kind"] == "orders") & (audit["op"] == "insert")]
+    assert orders["rows"].sum() == n and len(orders) == n // BATCH
+
+
+def _store_with_orders(path, n=20_000, seed=1):
+    db = crm.open(path)
+    rng = np.random.default_rng(seed)
+    cids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(200)],
+                                                       "phone": [f"+86 139 {i:04d} 0000" for i in range(200)]}))
+    db.import_frame("orders", pd.DataFrame({"customer_id": rng.choice(cids, n),
+                                            "ordered_at": pd.Timestamp("2024-01-01")
+                                            + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+                                            "amount": rng.random(n).round(2) * 100}))
+    return db
+
+
+def test_the_copy_and_a_restore_hold_the_same_records(tmp_path):
+    db = _store_with_orders(tmp_path / "a.crm", n=4000)
+    steps = []
+    db.backup(tmp_path / "b.crm", progress=lambda done, total: steps.append((done, total)), pages_per_step=16)
+    # Progress counts pages up to the total, step by step.
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps) and steps[-1][0] == steps[-1][1]
+    assert len(steps) == -(-steps[-1][1] // 16) > 3
+
+    crm.restore(tmp_path / "b.crm", tmp_path / "c.crm")
+    for name in ("b.crm", "c.crm"):
+        with crm.open(tmp_path / name) as other:
+            assert other.integrity_check() == "ok"
+            for kind in ("customers", "orders"):
+                pd.testing.assert_frame_equal(other.frame(kind), db.frame(kind))
+            assert other.find("customers", phone="139-0007-0000").index.tolist() == [db.find(
+                "customers", phone="+86 139 0007 0000").index[0]]
+    # No temporary files are left beside the copies.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.crm", "a.crm-shm", "a.crm-wal", "b.crm", "c.crm"]
+
+
+def test_restore_replaces_a_store_that_another_connection_has_open(tmp_path):
+    db = _store_with_orders(tmp_path / "a.crm", n=500)
+    db.backup(tmp_path / "good.crm")
+    other = crm.open(tmp_path / "a.crm")
+    other.import_frame("orders", pd.DataFrame({"customer_id": [int(db.frame("customers").index[0])] * 7,
+                                               "ordered_at": "2025-01-01", "amount": 1.0}))
+    assert db.count("orders") == 507
+    crm.restore(tmp_path / "good.crm", tmp_path / "a.crm")
+    # Both open connections now read the restored store, and can go on writing.
+    assert db.count("orders") == other.count("orders") == 500
+    other.add("customers", name="after the restore")
+    assert db.count("customers") == 201 and db.integrity_check() == "ok"
+
+
+def test_restore_refuses_what_is_not_a_whole_store_and_leaves_the_target_alone(tmp_path):
+    _store_with_orders(tmp_path / "target.crm", n=300).close()
+    before = crm.open(tmp_path / "target.crm").frame("orders")
+    (tmp_path / "notes.txt").write_text("not a database at all " * 500)
+    sqlite3.connect(tmp_path / "plain.sqlite").execute("CREATE TABLE t(x)").connection.close()
+    damaged = tmp_path / "damaged.crm"
+    _store_with_orders(damaged, n=5000).close()
+    with open(damaged, "r+b") as f:  # overwrite pages in the middle of the orders table
+        f.seek(40 * 4096)
+        f.write(b"\x99" * 4096 * 4)
+
+    for bad, match in [("notes.txt", "not a crmcore store"), ("plain.sqlite", "not a crmcore store"),
+                       ("damaged.crm", "damaged|malformed"), ("missing.crm", "no backup file")]:
+        with pytest.raises(crm.Error, match=match):
+            crm.restore(tmp_path / bad, tmp_path / "target.crm")
+    with crm.open(tmp_path / "target.crm") as db:
+        pd.testing.assert_frame_equal(db.frame("orders"), before)
+        assert db.integrity_check() == "ok"
+
+
+def test_an_interrupted_backup_leaves_the_old_backup_and_no_partial_file(tmp_path):
+    db = _store_with_orders(tmp_path / "a.crm")
+    db.backup(tmp_path / "b.crm")
+    old = (tmp_path / "b.crm").read_bytes()
+    db.add("customers", name="newer than the old backup")
+
+    def ctrl_c(done, total):
+        signal.raise_signal(signal.SIGINT)  # what Ctrl-C does while the backup runs
+
+    with pytest.raises(KeyboardInterrupt):
+        db.backup(tmp_path / "b.crm", progress=ctrl_c, pages_per_step=8)
+    assert (tmp_path / "b.crm").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.crm", "a.crm-shm", "a.crm-wal", "b.crm"]
+
+
+def test_backup_refuses_itself_and_a_store_in_use(tmp_path):
+    db = _store_with_orders(tmp_path / "a.crm", n=10)
+    with pytest.raises(crm.Error, match="onto itself"):
+        db.backup(tmp_path / "a.crm")
+    in_use = crm.open(tmp_path / "in_use.crm")
+    in_use.add("customers", name="x")
+    with pytest.raises(crm.StorageError, match="in use"):
+        db.backup(tmp_path / "in_use.crm")
+    assert in_use.count("customers") == 1
+
+
+def test_an_in_memory_store_backs_up_to_a_file(tmp_path):
+    db = crm.open()
+    ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"], "tags": ["vip", "new;vip"]}))
+    db.backup(tmp_path / "m.crm")
+    with crm.open(tmp_path / "m.crm") as copy:
+        assert copy.find("customers", tag="vip").index.tolist() == list(ids)
+        assert copy.integrity_check() == "ok"
+    with db.transaction():
+        with pytest.raises(crm.Error, match="inside a transaction"):
+            db.backup(tmp_path / "m2.crm")
+
+
+def test_vacuum_gives_back_the_space_of_deleted_records(tmp_path):
+    path = tmp_path / "v.crm"
+    db = crm.open(path)
+    notes = {"notes": "x" * 40_000}  # about ten pages of custom fields per record
+    ids = db.import_frame("contacts", pd.DataFrame({"name": [f"p{i}" for i in range(60)], "custom": [notes] * 60}))
+    for i in ids[:50]:
+        db.delete("contacts", int(i))
+    kept = db.frame("contacts")
+    size_before = os.path.getsize(path)
+    report = db.vacuum()
+    # 50 of 60 records went: the file is left with about a sixth of its pages.
+    assert report["bytes_after"] < report["bytes_before"] / 3
+    assert os.path.getsize(path) == report["bytes_after"] < size_before
+    pd.testing.assert_frame_equal(db.frame("contacts"), kept)
+    assert db.integrity_check() == "ok"
+    with db.transaction():
+        with pytest.raises(crm.Error, match="inside a transaction"):
+            db.vacuum()
