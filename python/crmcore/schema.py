@@ -33,6 +33,8 @@ _SCHEMA_COLUMNS = ["type", "required", "choices", "closed", "labels", "ref_kind"
 class SchemaMethods:
     """Methods that the store's Database gains for its schema."""
 
+    _core: Any  # the Database's C++ store
+
     def schema(self, kind: str | None = None) -> pd.DataFrame:
         """The fields of a kind (indexed by field), or of every kind (indexed by
         kind and field), as this store has them.
@@ -114,7 +116,7 @@ class SchemaMethods:
         ['紧急']
         """
         kinds = [kind] if kind is not None else [k["name"] for k in _core.kinds()]
-        rows = []
+        rows: list[tuple] = []
         for name in kinds:
             d = self._core.describe(name)
             for f in d["fields"] + d["custom"]:

@@ -2,7 +2,6 @@
 declared custom fields (checked on every write path), indexes, and tags added
 and removed in bulk. References: the kind table as the core lists it, the
 file itself read with Python's sqlite3, and plain-Python reimplementations."""
-import doctest
 import json
 import sqlite3
 
@@ -11,7 +10,6 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-import crmcore.schema
 from crmcore import _core
 
 
@@ -314,11 +312,6 @@ def test_tag_changes_are_audited_all_or_nothing_and_checked():
     with pytest.raises(crm.ValidationError, match="control character"):
         db.add_tags("customers", a, "bad\x1ftag")
     assert db.remove_tags("customers", a, ["absent"]) == 0
-
-
-def test_the_schema_module_examples_run():
-    result = doctest.testmod(crmcore.schema)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_custom_times_given_as_python_values_are_stored_in_utc():
