@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crmcore/cancel.hpp"
+#include "crmcore/records/schema.hpp"
 
 namespace crmcore::bindings {
 
@@ -22,6 +23,11 @@ void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);
 void bind_sales(py::module_& m);
 void bind_duplicates(py::module_& m);
+// After bind_records: the schema methods of Store (schema.cpp).
+void bind_schema(py::module_& m);
+
+// A field of the kind table (or of a store's catalog) as a dict.
+py::dict field_dict(const records::Field& f);
 
 // A Cancel for work running with the GIL released: takes the GIL briefly and
 // asks Python whether a signal (Ctrl-C) is pending.

@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
   using namespace crmcore::bindings;
   bind_errors(m);
   bind_records(m);
+  bind_schema(m);
   bind_graph(m);
   bind_scoring(m);
   bind_clv(m);

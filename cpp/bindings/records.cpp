@@ -172,17 +172,7 @@ py::list describe_kinds() {
   py::list out;
   for (const auto& k : records::kinds()) {
     py::list fields;
-    for (const auto& f : k.fields) {
-      py::dict d;
-      d["name"] = f.name;
-      d["type"] = records::to_string(f.type);
-      d["required"] = f.required;
-      d["ref_kind"] = f.ref_kind;
-      d["choices"] = f.choices;
-      d["lookup"] = f.lookup == records::Lookup::Phone ? "phone" : f.lookup == records::Lookup::Email ? "email" : "";
-      d["unique"] = f.unique;
-      fields.append(d);
-    }
+    for (const auto& f : k.fields) fields.append(field_dict(f));
     py::dict kd;
     kd["name"] = k.name;
     kd["fields"] = fields;

@@ -22,6 +22,7 @@ from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .sales import SalesMethods
+from .schema import SchemaMethods
 from .scoring import ScoringMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open", "restore"]
@@ -108,7 +109,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, DuplicateMethods):
+class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -767,9 +768,23 @@ def _custom_text(value: Any) -> "tuple[Any, str | None]":
         elif isinstance(item, (list, tuple)):
             stack.extend((v, depth + 1) for v in item)
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False), None
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_json_scalar), None
     except (TypeError, ValueError) as e:
         return None, f"cannot be written as JSON: {e}"
+
+
+def _json_scalar(value: Any) -> Any:
+    """A custom value that json cannot write itself: a date or time as ISO
+    text (a declared time field keeps it in canonical form), a NumPy number
+    as a Python one."""
+    if isinstance(value, (datetime.date, np.datetime64)):
+        stamp = pd.Timestamp(value)
+        if stamp.tz is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return stamp.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _check_interrupted(interrupted: bool, what: str, result: Any = None) -> None:

@@ -7,29 +7,13 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/store.hpp"
+#include "columns.hpp"
 
 using namespace crmcore;
 using namespace crmcore::records;
+using namespace crmcore::records::testing;
 
 namespace {
-
-Column text_column(const std::string& name, std::vector<std::string> values) {
-  Column c(name, Column::Storage::Text);
-  c.texts = std::move(values);
-  return c;
-}
-
-Column int_column(const std::string& name, std::vector<int64_t> values) {
-  Column c(name, Column::Storage::Int);
-  c.ints = std::move(values);
-  return c;
-}
-
-Column real_column(const std::string& name, std::vector<double> values) {
-  Column c(name, Column::Storage::Real);
-  c.reals = std::move(values);
-  return c;
-}
 
 int64_t add_customer(Store& s, const std::string& name, const std::string& phone = "") {
   Table t;

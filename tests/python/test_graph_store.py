@@ -64,6 +64,11 @@ def store():
     inter["contact_id"] = pd.array(np.where(rng.random(200) < 0.7, rng.choice(contacts, 200), 0), dtype="Int64")
     inter.loc[inter["contact_id"] == 0, "contact_id"] = pd.NA
     inter["customer_id"] = pd.array(rng.choice(customers, 200), dtype="Int64")
+    # The store refuses an interaction whose contact does not work at its
+    # customer: a contact's interaction is with one of its customers, or none.
+    customer_of = cc.groupby("contact_id")["customer_id"].first()
+    talked = inter["contact_id"].notna()
+    inter.loc[talked, "customer_id"] = inter.loc[talked, "contact_id"].map(customer_of).astype("Int64")
     db.import_frame("interactions", inter)
     yield db
     db.close()

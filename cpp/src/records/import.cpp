@@ -10,6 +10,7 @@
 
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
+#include "rules.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -131,6 +132,7 @@ struct StagedRows {
 
 // What every row of one import is checked against, and room to check it in.
 struct Staging {
+  Store::Impl& impl;
   const Kind& kind;
   std::vector<const Column*> columns;  // per field of the kind; null if the caller has no such column
   const Column* tags;
@@ -192,6 +194,7 @@ void stage_row(Staging& s, size_t row, StagedRows& staged) {
         throw RowFailure{f.name, "is the same record as " + f.differs_from + " (" + std::to_string(values[i].i) + ")"};
   }
   read_extras(s.tags, s.custom, row, extras);
+  check_row_rules(s.impl, k, values, {}, -1, extras.custom, true);
 
   const size_t index = staged.rows.rows();
   sql::Cell* cells = staged.rows.add_row();  // cells[0], the id, is given when the row is written
@@ -417,7 +420,7 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std:
   const std::vector<size_t>& rows = only ? *only : every_row;
   const size_t n = rows.size();
   ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
-  Staging staging{k, columns, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
+  Staging staging{impl, k, columns, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
 
   impl.read_sequence.step();
   int64_t next_id = impl.read_sequence.int64(0);
@@ -613,8 +616,9 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   const Column* custom = t.find(kCustomColumn);
   // The fields the data gives (`columns` holds null for the others).
   std::vector<size_t> given;
+  std::vector<bool> given_fields(k.fields.size(), false);
   for (size_t i = 0; i < k.fields.size(); ++i)
-    if (columns[i]) given.push_back(i);
+    if (columns[i]) given.push_back(i), given_fields[i] = true;
   // A batch row: the id, the given fields, tags and custom if given, updated_at.
   std::string sets, one_sets;
   size_t width = 1;
@@ -738,6 +742,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
             throw RowFailure{field.name, "is the same record as " + other->name + " (" + std::to_string(other_value) + ")"};
         }
         read_extras(tags, custom, row, extras);
+        check_row_rules(impl, k, values, given_fields, id, extras.custom, custom != nullptr);
       } catch (const RowFailure& failure) {
         if (req.on_error == OnError::Raise) {
           write_chunk();  // rows before this one may break a database rule: that is the first error

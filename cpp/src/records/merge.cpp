@@ -11,6 +11,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "json_text.hpp"
+#include "rules.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -149,12 +150,30 @@ int64_t Store::merge_records(const WriteRequest& req) {
     if (!seen.insert(id).second)
       throw ValidationError(k.name, -1, "", "record " + std::to_string(id) + " is named twice in the merge", keep);
   const Json kept = read_row(impl.db, k.name, keep);
-  Json undo = {{"keep", kept}, {"others", Json::array()}, {"refs", Json::array()}, {"removed", Json::array()}};
+  Json undo = {{"keep", kept},           {"others", Json::array()}, {"refs", Json::array()},
+               {"removed", Json::array()}, {"flags", Json::array()}};
   std::vector<Json> rows;
   for (int64_t id : others) rows.push_back(read_row(impl.db, k.name, id));
   for (const auto& r : rows) undo["others"].push_back(r);
 
-  // 1. Every reference to the others moves to the kept record.
+  // A link record that repeats another goes, its row kept for unmerge.
+  auto remove_link_record = [&](const Kind& owner, int64_t id) {
+    Json row = read_row(impl.db, owner.name, id);
+    undo["removed"].push_back({{"kind", owner.name}, {"row", row}});
+    for (const char* del : {"DELETE FROM record_tags WHERE record_id = ?", "DELETE FROM contact_points WHERE record_id = ?"}) {
+      sql::Statement st(impl.db, del);
+      st.bind(1, id).run();
+    }
+    sql::Statement st(impl.db, "DELETE FROM " + owner.name + " WHERE id = ?");
+    st.bind(1, id).run();
+    audit(WriteRequest{WriteOp::Delete, &owner, nullptr, {id}}, 1, id, id, keep);
+  };
+
+  // 1. Every reference to the others moves to the kept record. A record
+  // that would then break a unique rule of its kind (see Kind::unique_rules)
+  // does not: one that would repeat a pair goes (the kept record's own link
+  // stays), one that would hold a flag twice (a second primary contact)
+  // moves with the flag unset.
   std::string among = "(";
   for (size_t i = 0; i < others.size(); ++i) among += (i ? ", " : "") + std::to_string(others[i]);
   among += ")";
@@ -167,6 +186,15 @@ int64_t Store::merge_records(const WriteRequest& req) {
       while (find.step()) moved.emplace_back(find.int64(0), find.int64(1));
       sql::Statement move(impl.db, "UPDATE " + other.name + " SET " + f.name + " = ?1, updated_at = ?2 WHERE id = ?3");
       for (const auto& [id, old] : moved) {
+        if (const UniqueRule* rule = rule_broken_by_move(impl, other, id, f.name, keep)) {
+          if (rule->when.empty()) {
+            remove_link_record(other, id);
+            continue;
+          }
+          sql::Statement unset(impl.db, "UPDATE " + other.name + " SET " + rule->when + " = 0 WHERE id = ?");
+          unset.bind(1, id).run();
+          undo["flags"].push_back({other.name, rule->when, id});
+        }
         move.bind(1, keep).bind(2, now_ns()).bind(3, id).run();
         undo["refs"].push_back({other.name, f.name, id, old});
         audit(WriteRequest{WriteOp::Update, &other, nullptr, {id}}, 1, id, id, old);
@@ -190,17 +218,7 @@ int64_t Store::merge_records(const WriteRequest& req) {
     sql::Statement find(impl.db, text);
     std::vector<int64_t> gone;
     while (find.step()) gone.push_back(find.int64(0));
-    for (int64_t id : gone) {
-      Json row = read_row(impl.db, other.name, id);
-      undo["removed"].push_back({{"kind", other.name}, {"row", row}});
-      for (const char* del : {"DELETE FROM record_tags WHERE record_id = ?", "DELETE FROM contact_points WHERE record_id = ?"}) {
-        sql::Statement st(impl.db, del);
-        st.bind(1, id).run();
-      }
-      sql::Statement st(impl.db, "DELETE FROM " + other.name + " WHERE id = ?");
-      st.bind(1, id).run();
-      audit(WriteRequest{WriteOp::Delete, &other, nullptr, {id}}, 1, id, id, keep);
-    }
+    for (int64_t id : gone) remove_link_record(other, id);
   }
 
   // 3. The kept record's values: its own, its empty fields filled from the
@@ -321,6 +339,14 @@ void Store::unmerge_records(const WriteRequest& req) {
                                      field + " = ?4");
     back.bind(1, old).bind(2, now_ns()).bind(3, id).bind(4, keep).run();
     if (sqlite3_changes(impl.db) > 0) audit(WriteRequest{WriteOp::Update, &owner, nullptr, {id}}, 1, id, id, keep);
+  }
+  // Flags a moved record gave up (a second primary contact) return with it.
+  for (const auto& flag : undo.value("flags", Json::array())) {
+    const Kind& owner = kind(flag.at(0).get<std::string>());
+    const std::string field = flag.at(1).get<std::string>();
+    const int64_t id = flag.at(2).get<int64_t>();
+    sql::Statement back(impl.db, "UPDATE " + owner.name + " SET " + field + " = 1 WHERE id = ? AND " + field + " = 0");
+    back.bind(1, id).run();
   }
   // The kept record's fields as they were before the merge.
   Table fields = fields_table(k, undo.at("keep"));

@@ -15,6 +15,7 @@
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/query.hpp"
 #include "crmcore/records/store.hpp"
+#include "custom_fields.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -149,6 +150,9 @@ struct Target {
   enum class Where { Column, Tags, Custom } where = Where::Column;
   const Field* field = nullptr;  // Column: the field (id, created_at and updated_at included)
   std::string path;              // Custom: the JSON path of the key
+  // Custom, a key at the top level that can name a custom field: spelled by
+  // custom_key_sql, so that the index on a declared field serves it.
+  std::string key;
 };
 
 Field plain_field(std::string name, FieldType type) {
@@ -166,8 +170,6 @@ const Field* record_column(const std::string& name) {
     if (f->name == name) return f;
   return nullptr;
 }
-
-constexpr const char* kCustomPrefix = "custom.";
 
 Target resolve(const Kind& k, const std::string& name) {
   Target t;
@@ -192,7 +194,10 @@ Target resolve(const Kind& k, const std::string& name) {
       if (key.find('"') != std::string::npos)
         throw ValidationError(k.name, -1, name, "a custom key holding '\"' cannot be queried");
       t.path += ".\"" + key + "\"";
-      if (dot == name.size()) break;
+      if (dot == name.size()) {
+        if (start == prefix.size() && custom_name_problem(key).empty()) t.key = key;
+        break;
+      }
       start = dot + 1;
     }
     return t;
@@ -244,7 +249,8 @@ class Builder {
 
  private:
   std::string expression(const Target& t) {
-    if (t.where == Target::Where::Custom) return "json_extract(r.custom, " + q_.bind(text_param(t.path)) + ")";
+    if (t.where == Target::Where::Custom)
+      return t.key.empty() ? "json_extract(r.custom, " + q_.bind(text_param(t.path)) + ")" : custom_key_sql(t.key, "r.");
     return "r." + t.field->name;
   }
 
@@ -611,57 +617,81 @@ std::string Store::query_plan(const std::string& kind_name, const AnyOf& filter,
 namespace {
 
 // The field create_index and drop_index name, and the name of its index.
-// Both are made of names from the kind table only.
-std::pair<const Field*, std::string> indexable(const Kind& k, const std::string& field) {
+// Both are made of names from the kind table, or of a declared custom
+// field's name (custom_name_problem keeps it fit for SQL text).
+struct Indexable {
+  const Field* field;
+  std::string name;
+  std::string expression;  // what the index holds: the column, or the custom key's value
+};
+
+Indexable indexable(const Kind& k, const std::string& field) {
+  if (field.rfind(kCustomPrefix, 0) == 0) {
+    const std::string key = field.substr(std::char_traits<char>::length(kCustomPrefix));
+    for (const auto& f : k.custom)
+      if (f.name == field) return {&f, "\"" + custom_index_name(k.name, key) + "\"", custom_key_sql(key)};
+    throw ValidationError(k.name, -1, field, "cannot be indexed: it is not a declared custom field of " + k.name +
+                                                 "; declare it first (db.declare_custom)");
+  }
   const Field* f = k.field(field);
   if (!f && field != kCreatedColumn && field != kUpdatedColumn)
     throw ValidationError(k.name, -1, field, "cannot be indexed: it is not a field of " + k.name);
-  return {f, "crm_idx_" + k.name + "_" + field};
+  return {f, "crm_idx_" + k.name + "_" + field, field};
+}
+
+bool index_exists(sqlite3* db, const std::string& quoted_name) {
+  const std::string name =
+      quoted_name.front() == '"' ? quoted_name.substr(1, quoted_name.size() - 2) : quoted_name;
+  sql::Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?");
+  return exists.bind(1, name).step();
 }
 
 }  // namespace
 
 bool Store::create_index(const std::string& kind_name, const std::string& field) {
-  const Kind& k = kind(kind_name);
-  const auto [f, name] = indexable(k, field);
+  const Kind k = describe(kind_name);  // with its declared custom fields
+  const Indexable i = indexable(k, field);
+  const Field* f = i.field;
   if (f && (f->type == FieldType::Ref || f->type == FieldType::AnyRef || f->unique || f->lookup != Lookup::None))
     return false;  // indexed by the schema already (phone and e-mail through contact_points)
   std::lock_guard<std::mutex> lock(mutex_);
-  sql::Statement exists(impl_->db, "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?");
-  if (exists.bind(1, name).step()) return false;
-  sql::exec(impl_->db, "CREATE INDEX IF NOT EXISTS " + name + " ON " + k.name + "(" + field + ")");
+  if (index_exists(impl_->db, i.name)) return false;
+  sql::exec(impl_->db, "CREATE INDEX IF NOT EXISTS " + i.name + " ON " + k.name + "(" + i.expression + ")");
   return true;
 }
 
 bool Store::drop_index(const std::string& kind_name, const std::string& field) {
-  const Kind& k = kind(kind_name);
-  const std::string name = indexable(k, field).second;
+  const Kind k = describe(kind_name);
+  const std::string name = indexable(k, field).name;
   std::lock_guard<std::mutex> lock(mutex_);
-  sql::Statement exists(impl_->db, "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?");
-  if (!exists.bind(1, name).step()) return false;
-  exists = {};
+  if (!index_exists(impl_->db, name)) return false;
   sql::exec(impl_->db, "DROP INDEX " + name);
   return true;
 }
 
 std::vector<std::string> Store::indexes(const std::string& kind_name) const {
-  const Kind& k = kind(kind_name);
+  const Kind k = describe(kind_name);  // with its declared custom fields
   std::lock_guard<std::mutex> lock(mutex_);
-  // The first column of each index of the table: the field it looks up.
+  // Each index of the table and its first column: the field it looks up
+  // (none for an index on an expression: a custom key; the external key's
+  // begins with its source, so it serves no condition on external_id alone).
   sql::Statement st(impl_->db,
-                    "SELECT DISTINCT i.name FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i"
+                    "SELECT l.name, i.name FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i"
                     " WHERE i.seqno = 0");
   st.bind(1, k.name);
-  std::vector<std::string> columns;
-  while (st.step()) columns.push_back(st.text(0));
-  std::vector<std::string> out;
-  auto indexed = [&columns](const std::string& name) {
-    return std::find(columns.begin(), columns.end(), name) != columns.end();
+  std::vector<std::string> names, columns;
+  while (st.step()) names.push_back(st.text(0)), columns.push_back(st.is_null(1) ? "" : st.text(1));
+  auto has = [](const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
   };
+  std::vector<std::string> out;
   for (const auto& f : k.fields)
-    if (f.lookup != Lookup::None || indexed(f.name)) out.push_back(f.name);
+    if (f.lookup != Lookup::None || has(columns, f.name)) out.push_back(f.name);
+  for (const auto& f : k.custom)
+    if (has(names, custom_index_name(k.name, f.name.substr(std::char_traits<char>::length(kCustomPrefix)))))
+      out.push_back(f.name);
   for (const char* extra : {kCreatedColumn, kUpdatedColumn})
-    if (indexed(extra)) out.push_back(extra);
+    if (has(columns, extra)) out.push_back(extra);
   out.push_back(kTagsColumn);
   return out;
 }

@@ -1,5 +1,7 @@
 #include "crmcore/records/schema.hpp"
 
+#include <limits>
+
 #include "crmcore/errors.hpp"
 
 namespace crmcore::records {
@@ -20,6 +22,20 @@ Field integer(std::string name, bool required = false, double min = 0, double ma
   return f;
 }
 Field time(std::string name, bool required = false) { return Field{std::move(name), FieldType::Time, required}; }
+// A sum of money, a price or a quantity: never below zero (a refund is a
+// record of its own, not a negative order).
+Field amount(std::string name, bool required = false) {
+  return real(std::move(name), required, 0.0, std::numeric_limits<double>::infinity());
+}
+// A time that may lie at most `days` after the write.
+Field time_until(std::string name, int days, bool required = false) {
+  Field f = time(std::move(name), required);
+  f.max_future_days = days;
+  return f;
+}
+// The time something happened: up to a year after the write is allowed (an
+// order dated by its delivery, a clock set wrong), later is a typing error.
+Field happened(std::string name, bool required = false) { return time_until(std::move(name), 365, required); }
 Field boolean(std::string name) { return Field{std::move(name), FieldType::Bool}; }
 Field ref(std::string name, std::string kind, bool required = false) {
   Field f{std::move(name), FieldType::Ref, required};
@@ -79,60 +95,67 @@ std::vector<Kind> make_kinds() {
                 text("region"), text("industry"), text("source"), text("owner"), text("status")}});
   k.push_back({"contacts",
                {text("name", true), text("title"), lookup("phone", Lookup::Phone),
-                lookup("email", Lookup::Email), text("preferences"), time("birthday"), text("region")}});
+                lookup("email", Lookup::Email), text("preferences"), time_until("birthday", 0), text("region")}});
   k.push_back({"staff",
                {text("name", true), lookup("email", Lookup::Email), lookup("phone", Lookup::Phone),
                 text("team"), text("department"), text("title")}});
   k.push_back({"customer_contacts",
                {ref("customer_id", "customers", true), ref("contact_id", "contacts", true), text("role"),
                 boolean("is_primary"), time("since"), time("until")},
-               /*cascade_on_delete=*/true});
+               /*cascade_on_delete=*/true, /*since_version=*/1,
+               // Schema version 5.
+               {{"pair", {"customer_id", "contact_id"}, "", "a customer and a contact are linked once"},
+                {"primary", {"contact_id"}, "is_primary", "a contact is primary at one customer at most"}}});
   {
     Field sku = text("sku", true);
     sku.unique = true;
     k.push_back({"products",
-                 {sku, text("name", true), text("category"), real("list_price"), real("unit_cost")}});
+                 {sku, text("name", true), text("category"), amount("list_price"), amount("unit_cost")}});
   }
   k.push_back({"orders",
-               {ref("customer_id", "customers", true), time("ordered_at", true), real("amount", true),
-                real("cost"), text("channel"), text("location"), text("status"), ref("staff_id", "staff")}});
+               {ref("customer_id", "customers", true), happened("ordered_at", true), amount("amount", true),
+                amount("cost"), text("channel"), text("location"), text("status"), ref("staff_id", "staff")}});
   k.push_back({"order_lines",
-               {ref("order_id", "orders", true), ref("product_id", "products"), real("quantity", true),
-                real("unit_price", true), real("unit_cost")}});
+               {ref("order_id", "orders", true), ref("product_id", "products"), amount("quantity", true),
+                amount("unit_price", true), amount("unit_cost")}});
   k.push_back({"payments",
-               {ref("customer_id", "customers", true), ref("order_id", "orders"), time("paid_at", true),
-                real("amount", true), text("method")}});
+               {ref("customer_id", "customers", true), ref("order_id", "orders"), happened("paid_at", true),
+                amount("amount", true), text("method")}});
+  // An interaction with a customer's contact is with someone who works
+  // there; one without a customer may be with any contact.
+  Field interaction_contact = ref("contact_id", "contacts");
+  interaction_contact.linked_to = "customer_id";
   k.push_back({"interactions",
-               {ref("customer_id", "customers"), ref("contact_id", "contacts"), ref("staff_id", "staff"),
+               {ref("customer_id", "customers"), interaction_contact, ref("staff_id", "staff"),
                 choice("channel", {"call", "visit", "email", "message", "meeting", "note"}, "", true),
-                choice("direction", {"inbound", "outbound"}), time("occurred_at", true), text("summary"),
+                choice("direction", {"inbound", "outbound"}), happened("occurred_at", true), text("summary"),
                 text("outcome"), text("next_step")}});
   k.push_back({"deals",
-               {ref("customer_id", "customers", true), text("name"), text("stage", true), real("amount"),
+               {ref("customer_id", "customers", true), text("name"), text("stage", true), amount("amount"),
                 real("probability", false, 0.0, 1.0), time("expected_close"), ref("owner_id", "staff"),
-                time("closed_at")}});
+                happened("closed_at")}});
   k.push_back({"deal_stages",
-               {ref("deal_id", "deals", true), text("stage", true), time("changed_at", true)},
+               {ref("deal_id", "deals", true), text("stage", true), happened("changed_at", true)},
                /*cascade_on_delete=*/true});
   k.push_back({"tickets",
                {ref("customer_id", "customers"), ref("contact_id", "contacts"), text("category"),
-                choice("severity", {"low", "medium", "high", "critical"}), time("opened_at", true),
-                time("first_response_at"), time("resolved_at"), text("resolution"),
+                choice("severity", {"low", "medium", "high", "critical"}), happened("opened_at", true),
+                happened("first_response_at"), happened("resolved_at"), text("resolution"),
                 real("satisfaction", false, 1.0, 5.0), integer("reopened", false, 0, 1e9)}});
   k.push_back({"surveys",
-               {ref("customer_id", "customers"), ref("contact_id", "contacts"), time("responded_at", true),
+               {ref("customer_id", "customers"), ref("contact_id", "contacts"), happened("responded_at", true),
                 real("csat", false, 1.0, 5.0), integer("nps", false, 0, 10), text("comment")}});
   k.push_back({"campaigns",
-               {text("name", true), text("channel"), time("started_at"), time("ended_at"), real("budget")}});
+               {text("name", true), text("channel"), time("started_at"), time("ended_at"), amount("budget")}});
   k.push_back({"campaign_members",
                {ref("campaign_id", "campaigns", true), ref("customer_id", "customers"),
-                ref("contact_id", "contacts"), boolean("responded"), time("responded_at"), text("response")},
+                ref("contact_id", "contacts"), boolean("responded"), happened("responded_at"), text("response")},
                /*cascade_on_delete=*/true});
   k.push_back({"tasks",
                {text("subject", true), time("due_at"), ref("assignee_id", "staff"), ref("customer_id", "customers"),
                 ref("contact_id", "contacts"), boolean("done")}});
   {
-    Field strength = real("strength", false, 0.0, 1e300);
+    Field strength = amount("strength");
     strength.default_value = "1";
     // A record linked to itself means nothing, and graph measures would
     // count it as its own neighbour.
@@ -186,6 +209,13 @@ std::string to_string(FieldType t) {
     case FieldType::AnyRef: return "anyref";
   }
   return "?";
+}
+
+std::optional<FieldType> parse_field_type(const std::string& name) {
+  for (FieldType t : {FieldType::Text, FieldType::Integer, FieldType::Real, FieldType::Time, FieldType::Bool,
+                      FieldType::Ref, FieldType::AnyRef})
+    if (to_string(t) == name) return t;
+  return std::nullopt;
 }
 
 }  // namespace crmcore::records

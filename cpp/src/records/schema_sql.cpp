@@ -178,7 +178,9 @@ const std::vector<std::string>& migrations() {
       migration_v3(),
       // 4: every kind can carry an external key (see kExternalId).
       migration_v4(),
-      "" /* version 5: placeholder until the schema branch lands */,
+      // 5: the catalog (allowed values, labels, declared custom fields) and
+      // the kinds' unique rules (see catalog.cpp).
+      migration_v5(),
       // 6: pipelines and stage rules (see migration_v6).
       migration_v6(),
   };

@@ -10,6 +10,7 @@
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "rules.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -156,14 +157,21 @@ WriteResult Store::write(const WriteRequest& request) {
   }
   sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
   try {
-    switch (req.op) {
-      case WriteOp::Insert: insert_rows(req, result); break;
-      case WriteOp::Update: update_row(req); break;
-      case WriteOp::Delete: delete_row(req); break;
+    // The kind as this file has it (its added values, labels and declared
+    // custom fields), read inside the transaction that writes.
+    impl_->catalog.refresh(*impl_);
+    impl_->links.clear();
+    WriteRequest current = req;
+    current.kind = &impl_->catalog.kind(req.kind->name);
+    switch (current.op) {
+      case WriteOp::Insert: insert_rows(current, result); break;
+      case WriteOp::Update: update_row(current); break;
+      case WriteOp::Delete: delete_row(current); break;
       case WriteOp::Upsert:
-      case WriteOp::UpdateRows: upsert_rows(req, result); break;
-      case WriteOp::Merge: result.ids.push_back(merge_records(req)); break;
-      case WriteOp::Unmerge: unmerge_records(req); break;
+      case WriteOp::UpdateRows: upsert_rows(current, result); break;
+      case WriteOp::Merge: result.ids.push_back(merge_records(current)); break;
+      case WriteOp::Unmerge: unmerge_records(current); break;
+      case WriteOp::Tags: retag_rows(current, result); break;
     }
     if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
     if (req.dry_run)
@@ -225,7 +233,7 @@ void Store::end_transaction(const char* how) {
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id) {
   // Bound without a copy (SQLITE_STATIC): the text must outlive the step.
-  static const std::string names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge"};
+  static const std::string names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge", "update"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
   st.bind(2, names[static_cast<int>(req.op)]);
@@ -254,6 +262,7 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
       return {kExternalId, "the external key " + shown + " (with its external_source) already names another " +
                                k.name + " record"};
     }
+    if (auto broken = explain_unique_rule(impl, k, values)) return *broken;
     for (size_t i = 0; i < k.fields.size(); ++i)
       if (k.fields[i].unique && values[i].type == Value::Type::Text)
         return {k.fields[i].name, quote(*values[i].text) + " already exists in " + k.name};
@@ -292,6 +301,7 @@ void Store::update_row(const WriteRequest& req) {
       sets += f->name + "=?, ";
     }
     read_extras(t.find(kTagsColumn), t.find(kCustomColumn), 0, extras);
+    check_update_rules(impl, k, fields, values, id, extras.custom, t.find(kCustomColumn) != nullptr);
   } catch (const RowFailure& failure) {
     throw ValidationError(k.name, -1, failure.field, failure.reason, id);
   }

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "catalog.hpp"
 #include "crmcore/records/store.hpp"
+#include "link_cache.hpp"
 #include "sqlite.hpp"
 #include "values.hpp"
 
@@ -52,6 +54,8 @@ struct Store::Impl {
   std::map<std::string, sql::Statement> prepared_by_text;  // statements made per kind, kept for reuse
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
+  Catalog catalog;  // the kinds as this file has them (catalog.hpp)
+  LinkCache links;  // the links one write checks its rows against (rules.cpp)
 
   ~Impl() {
     prepared_by_text.clear();

@@ -1,6 +1,7 @@
 #include "values.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -187,6 +188,10 @@ void coerce(const Field& f, const Column* col, size_t row, Value& out) {
       }
     }
   }
+  check_value(f, out);
+}
+
+void check_value(const Field& f, Value& out) {
   if (out.type == Value::Type::Null) {
     if (!f.default_value.empty()) coerce_text(f, f.default_value, out);
     else if (f.required) throw RowFailure{f.name, "is required but missing"};
@@ -197,18 +202,41 @@ void coerce(const Field& f, const Column* col, size_t row, Value& out) {
     throw RowFailure{f.name, format_real(out.r) + " is not a finite number"};
   if (f.min < f.max) {
     double v = out.type == Value::Type::Real ? out.r : static_cast<double>(out.i);
+    if (v < f.min && f.min == 0 && std::isinf(f.max))
+      throw RowFailure{f.name, format_real(v) + " is negative; " + f.name + " cannot be below 0"};
     if (v < f.min || v > f.max)
       throw RowFailure{f.name, format_real(v) + " is outside " + format_real(f.min) + ".." + format_real(f.max)};
   }
+  if (f.max_future_days >= 0 && out.type == Value::Type::Int) {
+    // A date that is today anywhere on Earth (up to UTC+14) is not yet in the future.
+    constexpr int64_t kDayNs = 86'400'000'000'000, kWidestZoneNs = 14 * 3'600'000'000'000;
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    if (out.i > now + f.max_future_days * kDayNs + kWidestZoneNs)
+      throw RowFailure{f.name, format_time(out.i) + (f.max_future_days == 0
+                                                         ? std::string(" lies in the future")
+                                                         : " lies more than " + std::to_string(f.max_future_days) +
+                                                               " days after today") +
+                                   " (today is " + format_time(now).substr(0, 10) + ")"};
+  }
   if (f.type == FieldType::Bool && (out.i != 0 && out.i != 1))
     throw RowFailure{f.name, std::to_string(out.i) + " is not true/false"};
-  if (!f.choices.empty()) {
+  if (out.type == Value::Type::Text && !f.labels.empty()) {
+    // Another spelling of an allowed value is stored as the value itself.
+    auto it = std::lower_bound(f.labels.begin(), f.labels.end(), *out.text,
+                               [](const Label& l, const std::string& s) { return l.label < s; });
+    if (it != f.labels.end() && it->label == *out.text) out.set_text(it->value);
+  }
+  if (!f.choices.empty() && !f.open_choices) {
     bool ok = false;
     for (const auto& c : f.choices) ok = ok || c == *out.text;
     if (!ok) {
       std::string list;
       for (const auto& c : f.choices) list += (list.empty() ? "" : ", ") + c;
-      throw RowFailure{f.name, quote(*out.text) + " is not one of: " + list};
+      std::string spelled;
+      for (const auto& l : f.labels) spelled += (spelled.empty() ? "" : ", ") + l.label;
+      throw RowFailure{f.name, quote(*out.text) + " is not one of: " + list +
+                                   (spelled.empty() ? "" : " (or their labels: " + spelled + ")")};
     }
   }
 }

@@ -53,6 +53,10 @@ void coerce_text(const Field& f, const std::string& s, Value& out);
 // The value of `row` of the caller's column `col` (null: no such column) for
 // field `f`, converted and checked; throws RowFailure.
 void coerce(const Field& f, const Column* col, size_t row, Value& out);
+// The field's rules on a converted value (`out` null: missing): its
+// default, required, range, how far in the future, labels (a label becomes
+// its value) and choices; throws RowFailure. coerce ends with it.
+void check_value(const Field& f, Value& out);
 void bind_value(sql::Statement& st, int index, const Value& v);
 // Reads a row's tags and custom fields; throws RowFailure.
 void read_extras(const Column* tags, const Column* custom, size_t row, Extras& out);

@@ -1,6 +1,7 @@
 #pragma once
 // The record kinds and their fields: one table drives the SQL schema,
 // validation, imports and frames, so a kind is described in one place.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,18 +20,47 @@ enum class FieldType {
 // How a text field is indexed for lookups.
 enum class Lookup { None, Phone, Email };
 
+// Another spelling of an allowed value, accepted on input and stored as the
+// value itself: "企业" (lang "zh") for customers.kind "organization".
+struct Label {
+  std::string label;
+  std::string value;
+  std::string lang;
+};
+
 struct Field {
   std::string name;
   FieldType type = FieldType::Text;
   bool required = false;
   std::string ref_kind = {};         // for Ref
   std::vector<std::string> choices = {};  // allowed values of a Text field (empty: any)
-  double min = 0, max = 0;           // allowed range of a number when min < max
+  // The choices are the values known so far, not a closed list: any other
+  // text is accepted too (statuses and stages that a store's users name).
+  bool open_choices = false;
+  std::vector<Label> labels = {};    // other spellings of the choices, sorted by label
+  double min = 0, max = 0;           // allowed range of a number when min < max (max may be infinite)
+  // A time may lie at most this many days after the write (-1: no limit);
+  // an order placed next year or a birthday tomorrow is a typing error.
+  int max_future_days = -1;
   std::string default_value = {};    // applied when the value is missing ("" = none)
   Lookup lookup = Lookup::None;
   bool unique = false;
   std::string differs_from = {};     // a field of the same kind this one may not equal (a link's ends)
+  // A Ref field whose record must be linked to the record of this other Ref
+  // field of the same kind, through the link kind between their two kinds
+  // (an interaction's contact works at its customer: customer_contacts).
+  std::string linked_to = {};
   int since_version = 1;             // the schema version that added the field (a migration adds it to older files)
+};
+
+// Records of a kind that may not share the values of these fields (with
+// `when`, a Bool field, only among the records where it is true). A unique
+// index named <kind>_<name> keeps the rule in the file.
+struct UniqueRule {
+  std::string name;
+  std::vector<std::string> fields;
+  std::string when = {};
+  std::string why = {};  // the rule in words, for the refusal
 };
 
 struct Kind {
@@ -39,9 +69,17 @@ struct Kind {
   // Deleting a record of the referenced kind also deletes these rows (link tables).
   bool cascade_on_delete = false;
   int since_version = 1;  // the schema version that added the kind (a migration creates its table)
+  std::vector<UniqueRule> unique_rules = {};
+  // Custom fields a store declared (named "custom.<key>"): keys of the
+  // custom object whose values are checked and kept in canonical form.
+  // Empty in the kind table; a store's own description fills them.
+  std::vector<Field> custom = {};
 
   const Field* field(const std::string& name) const;
 };
+
+// The prefix of a declared custom field's name ("custom.level").
+inline constexpr const char* kCustomPrefix = "custom.";
 
 // Every kind ends with these two fields: the record's key in the system it
 // came from, unique per kind when given, so that importing the same export
@@ -64,5 +102,7 @@ const std::vector<Kind>& kinds();
 const Kind& kind(const std::string& name);
 
 std::string to_string(FieldType t);
+// The type that to_string names ("text", "integer", ...), or nullopt.
+std::optional<FieldType> parse_field_type(const std::string& name);
 
 }  // namespace crmcore::records

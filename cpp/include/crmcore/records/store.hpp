@@ -38,7 +38,8 @@ using Progress = std::function<void(size_t done, size_t total)>;
 // Upsert: rows whose key names a record update it, the others are inserted;
 // Update: every row must name a record.
 // Merge: records folded into one; Unmerge: a merge undone.
-enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Merge, Unmerge };
+// Tags: tags added to and removed from records (Store::retag).
+enum class WriteOp { Insert, Update, Delete, Upsert, UpdateRows, Merge, Unmerge, Tags };
 
 // What a write is about to do; hooks see it before anything is written.
 struct WriteRequest {
@@ -50,6 +51,7 @@ struct WriteRequest {
   const Progress* progress = nullptr;
   std::vector<std::string> key = {};  // Upsert, UpdateRows: the fields ("id" among them) that name a row's record
   bool cascade = false;          // Delete: also delete the records that refer to these, instead of refusing
+  std::vector<std::string> tags_added = {}, tags_removed = {};  // Tags
   // Merge (ids: the kept record, then the others): fields whose value is
   // taken from a given record rather than by the default rule.
   std::vector<std::pair<std::string, int64_t>> prefer = {};
@@ -109,6 +111,33 @@ class Store {
   // refused, or with `cascade` deleted together with them (recursively);
   // every removed row has its audit entry.
   void remove_many(const std::string& kind, const std::vector<int64_t>& ids, bool cascade);
+  // Adds tags to and removes tags from the records `ids` of `kind` without
+  // rewriting their lists: each keeps its other tags in their order, new
+  // ones come last. A record whose list does not change is not written.
+  // All or nothing: an id that names no record of `kind` is NotFound.
+  // Returns the ids of the records that changed (each has its audit entry).
+  std::vector<int64_t> retag(const std::string& kind, const std::vector<int64_t>& ids,
+                             const std::vector<std::string>& add, const std::vector<std::string>& remove);
+
+  // -- the store's schema (catalog.cpp) --
+  // A kind as this store has it: the kind table's fields with the values and
+  // labels the file added, and the custom fields it declared.
+  Kind describe(const std::string& kind) const;
+  // Declares (or declares again) the custom field `name` of `kind`: its
+  // values in the custom object are checked on every write and kept in
+  // canonical form, those of the records already stored among them (a record
+  // that does not fit is refused, naming it, and nothing changes). Type
+  // Text, Integer, Real, Time or Bool; `choices` (Text only) close the list
+  // of values; `index` makes an index on the key (as create_index does).
+  void declare_custom(const std::string& kind, const std::string& name, FieldType type,
+                      const std::vector<std::string>& choices, bool required, bool index);
+  // Adds `value` to the allowed values of a text field ("custom.<key>" for a
+  // custom one) and gives it `labels`, other spellings accepted on input and
+  // stored as the value. A field with a closed list accepts the value from
+  // now on; an open one (a status) lists it among its known values. With
+  // `add_value` false the value must be allowed already (labels only).
+  void allow(const std::string& kind, const std::string& field, const std::string& value,
+             const std::vector<Label>& labels, bool add_value = true);
 
   // All records of a kind (or those with the given ids, in that order) as
   // columns: id, the kind's fields, tags, custom, created_at, updated_at.
@@ -170,7 +199,8 @@ class Store {
   // shows whether an index serves a condition.
   std::string query_plan(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
                          int64_t limit = -1, int64_t offset = 0) const;
-  // Adds an index on one field of a kind (crm_idx_<kind>_<field>), so that a
+  // Adds an index on one field of a kind (crm_idx_<kind>_<field>), or on a
+  // declared custom field ("custom.<key>", see declare_custom), so that a
   // selective condition on it reads only the matching records. False when
   // the field has one already: references, unique fields, phone and e-mail
   // (through their normalized forms) and tags are indexed from the start.
@@ -209,6 +239,11 @@ class Store {
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
   // removed them.
   void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id = -1);
+  void retag_rows(const WriteRequest& request, WriteResult& result);
+  // Runs `change` of the catalog of `kind` in a transaction of its own (a
+  // savepoint inside the caller's) with its audit entry; the catalog is read
+  // again afterwards.
+  void change_catalog(const std::string& kind, const std::function<void()>& change);
 
   std::unique_ptr<Impl> impl_;
   std::string path_;
