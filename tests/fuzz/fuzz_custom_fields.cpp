@@ -43,7 +43,8 @@ void check_custom(const std::string& input, int64_t id, const Column& stored) {
   crmcore::fuzz::JsonShape shape;
   const Json given = Json::parse(
       input, [&shape](int, Json::parse_event_t e, Json& parsed) { return shape.event(e, parsed), true; }, false);
-  const bool keeps = !given.is_discarded() && given.is_object() && !shape.repeated_key() && shape.depth() <= kMaxCustomDepth;
+  const bool keeps = !given.is_discarded() && given.is_object() && crmcore::fuzz::opens_object(input) &&
+                     !shape.repeated_key() && shape.depth() <= kMaxCustomDepth;
   if ((id >= 0) != (blank(input) || keeps))
     finding(std::string(id >= 0 ? "took" : "refused") + " the custom fields " + shown(input));
   if (id < 0) return;

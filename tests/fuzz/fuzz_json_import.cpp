@@ -176,6 +176,7 @@ bool stored_as(const Kind& k, const Member& m, const Stored& s) {
     JsonShape shape = m.shape;
     if (v.is_string()) {  // custom fields given as JSON text
       if (blank(v.get<std::string>())) return s.null();
+      if (!crmcore::fuzz::opens_object(v.get_ref<const std::string&>())) return false;
       shape.reset();
       object = Json::parse(
           v.get<std::string>(), [&shape](int, Json::parse_event_t e, Json& parsed) { return shape.event(e, parsed), true; },

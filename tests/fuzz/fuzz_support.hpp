@@ -130,6 +130,14 @@ class JsonShape {
   bool repeated_key_ = false;
 };
 
+// Whether JSON text opens an object: its first character past JSON's
+// whitespace is '{'. nlohmann's parser also skips a byte order mark at the
+// start, which JSON text must not have (RFC 8259, 8.1); the store may refuse it.
+inline bool opens_object(std::string_view text) {
+  const size_t first = text.find_first_not_of(" \t\n\r");
+  return first != std::string_view::npos && text[first] == '{';
+}
+
 // The text of `s` as a C string literal, so that a report shows NULs,
 // control bytes and broken UTF-8 as they are.
 inline std::string shown(std::string_view s) {
