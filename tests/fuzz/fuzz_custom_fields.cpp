@@ -16,14 +16,11 @@ namespace {
 
 // Ordered: custom fields keep their members' order, and equality says so.
 using Json = nlohmann::ordered_json;
+using crmcore::fuzz::blank;
 using crmcore::fuzz::finding;
 using crmcore::fuzz::shown;
 using crmcore::fuzz::valid_utf8;
 using namespace crmcore::records;
-
-bool blank(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
-}
 
 Column text_column(const char* name, std::vector<std::string> texts, std::vector<uint8_t> valid) {
   Column c(name, Column::Storage::Text);
@@ -60,8 +57,7 @@ void check_tags(const Store& store, const std::string& input, int64_t id, const 
   std::vector<std::string> tags;  // a tag given twice is one tag
   bool valid = true;
   for (auto& tag : crmcore::fuzz::documented_tags(input)) {
-    valid = valid && valid_utf8(tag) &&
-            std::none_of(tag.begin(), tag.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    valid = valid && valid_utf8(tag) && !crmcore::fuzz::has_control(tag);
     if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(std::move(tag));
   }
   if ((id >= 0) != valid) finding(std::string(id >= 0 ? "took" : "refused") + " the tags " + shown(input));

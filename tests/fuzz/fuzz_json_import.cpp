@@ -23,10 +23,13 @@ namespace {
 
 // Ordered: custom fields keep their members' order, and equality says so.
 using Json = nlohmann::ordered_json;
+using crmcore::fuzz::blank;
 using crmcore::fuzz::finding;
+using crmcore::fuzz::has_control;
 using crmcore::fuzz::JsonShape;
 using crmcore::fuzz::known;
 using crmcore::fuzz::shown;
+using crmcore::fuzz::trimmed;
 using namespace crmcore::records;
 
 // Kinds that between them have every field type: text, choices, phone and
@@ -94,14 +97,6 @@ Reference read_reference(const std::string& text, const std::string& kind) {
   return ref;
 }
 
-bool blank(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
-}
-
-bool has_control(const std::string& s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-}
-
 // Records with nothing the reader keeps ({}, only nulls, only "id"): when no
 // record has more, the reader's table has no column and so no rows.
 bool keeps_no_field(const std::vector<Members>& records) {
@@ -137,8 +132,7 @@ std::optional<std::vector<std::string>> expected_tags(const Json& v) {
     for (const auto& item : v) {
       if (!item.is_string() && !item.is_number_integer()) return std::nullopt;
       const std::string text = item.is_string() ? item.get<std::string>() : item.dump();
-      const size_t first = text.find_first_not_of(" \t\n\r");
-      if (first != std::string::npos) tags.push_back(text.substr(first, text.find_last_not_of(" \t\n\r") + 1 - first));
+      if (!blank(text)) tags.emplace_back(trimmed(text));
     }
   } else {
     return std::nullopt;

@@ -21,17 +21,12 @@
 namespace {
 
 using crmcore::fuzz::finding;
+using crmcore::fuzz::has_control;
+using crmcore::fuzz::is_space;
 using crmcore::fuzz::known;
 using crmcore::fuzz::shown;
+using crmcore::fuzz::trimmed;
 using namespace crmcore::records;
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // ---- dates ----------------------------------------------------------------
 
@@ -258,9 +253,7 @@ void check_lists(const std::string& text) {
   if (tags != crmcore::fuzz::documented_tags(text)) finding("split_tags(" + shown(text) + ") is not the documented split");
   // How tags are kept: joined, then split again when read (tags holding a
   // control character, the separator among them, are refused before that).
-  const bool control = std::any_of(tags.begin(), tags.end(), [](const std::string& tag) {
-    return std::any_of(tag.begin(), tag.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-  });
+  const bool control = std::any_of(tags.begin(), tags.end(), [](const std::string& tag) { return has_control(tag); });
   if (!control && split_tags(join_tags(tags)) != tags)
     finding("the tags of " + shown(text) + " do not survive join_tags");
 }

@@ -57,6 +57,21 @@ inline bool known(std::string_view name) {
   return false;
 }
 
+// The store's spaces (trimmed around values, and all a blank value holds).
+inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+inline std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+inline bool blank(std::string_view s) { return trimmed(s).empty(); }
+
+inline bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+
 // Whether `s` is well-formed UTF-8, by the byte ranges of RFC 3629 (no
 // overlong forms, no surrogates, nothing past U+10FFFF).
 inline bool valid_utf8(std::string_view s) {
@@ -88,8 +103,7 @@ inline std::vector<std::string> documented_tags(std::string_view text) {
   std::vector<std::string> out;
   std::string piece;
   auto flush = [&] {
-    const size_t first = piece.find_first_not_of(" \t\n\r");
-    if (first != std::string::npos) out.push_back(piece.substr(first, piece.find_last_not_of(" \t\n\r") + 1 - first));
+    if (!blank(piece)) out.emplace_back(trimmed(piece));
     piece.clear();
   };
   for (char c : text) {
