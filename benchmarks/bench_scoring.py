@@ -44,7 +44,7 @@ def transactions(rows, customers, seed=0):
 
 def rfm_pandas(tx):
     g = tx.groupby("customer_id").agg(last=("date", "max"), frequency=("date", "size"), monetary=("amount", "sum"))
-    as_of = tx["date"].max().normalize() + pd.Timedelta(days=1)  # crmcore's rule: midnight after the last purchase
+    as_of = tx["date"].max() + pd.Timedelta(days=1)
     g["recency"] = (as_of - g["last"]) / pd.Timedelta(days=1)
     g["r_score"] = pd.qcut((-g["recency"]).rank(method="first"), 5, labels=False) + 1
     g["f_score"] = pd.qcut(g["frequency"].rank(method="first"), 5, labels=False) + 1
@@ -57,7 +57,7 @@ with g as (
   select customer_id, max(date) as last, count(*) as frequency, sum(amount) as monetary
   from tx group by customer_id),
 r as (
-  select *, date_diff('second', last, date_trunc('day', (select max(date) from tx)) + interval 1 day) / 86400.0 as recency from g)
+  select *, date_diff('second', last, (select max(date) from tx) + interval 1 day) / 86400.0 as recency from g)
 select customer_id, recency, frequency, monetary,
        ntile(5) over (order by recency desc, customer_id) as r_score,
        ntile(5) over (order by frequency, customer_id) as f_score,

@@ -166,7 +166,7 @@ def store_report(db, title="# crmcore report", intro=None, phone=None):
     >>> db = crm.open()
     >>> _ = db.add("customers", name="Acme", phone="+86 138 0013 8000")
     >>> print(store_report(db).splitlines()[2])
-    Store `:memory:`: 1 records, 1 customers.
+    Store `:memory:`: 8 records, 1 customers.
     """
     counts = db.counts()
     customers = db.frame("customers")

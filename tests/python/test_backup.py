@@ -129,7 +129,7 @@ def test_restore_refuses_what_is_not_a_whole_store_and_leaves_the_target_alone(t
         assert db.integrity_check() == "ok"
 
 
-def test_an_interrupted_backup_leaves_the_old_backup_and_no_partial_file(tmp_path):
+def test_an_interrupted_backup_leaves_the_old_backup_and_no_partial_file(tmp_path, ctrl_c_handled):
     db = _store_with_orders(tmp_path / "a.crm")
     db.backup(tmp_path / "b.crm")
     old = (tmp_path / "b.crm").read_bytes()

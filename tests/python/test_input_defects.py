@@ -383,17 +383,6 @@ class _CtrlC:
                 self.pressed.wait(10)
 
 
-@pytest.fixture
-def ctrl_c_handled():
-    """Python's own Ctrl-C handler, whatever the test run inherited (a shell
-    that starts a job in the background makes it ignore SIGINT, and then a
-    simulated Ctrl-C does nothing)."""
-    import signal
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 def test_ctrl_c_before_the_commit_saves_nothing(monkeypatch, ctrl_c_handled):
     n = 70_000  # two chunks: a report after the first, one at the end
     df = pd.DataFrame({"name": [f"customer {i}" for i in range(n)]})

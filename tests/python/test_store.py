@@ -704,7 +704,7 @@ def test_file_from_a_newer_crmcore_is_refused(tmp_path):
         crm.open(path)
 
 
-def test_ctrl_c_during_an_import_rolls_it_back(db):
+def test_ctrl_c_during_an_import_rolls_it_back(db, ctrl_c_handled):
     import os
     import signal
 

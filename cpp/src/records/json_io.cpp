@@ -107,6 +107,16 @@ class RecordReader : public nlohmann::json_sax<Json> {
 
   Table table() {
     Table t;
+    if (names_.empty() && rows_ > 0) {
+      // Records with no field the reader keeps ([{}]) are still records:
+      // one empty column carries their number, and the store then names
+      // each missing required field.
+      Column none(kTagsColumn, Column::Storage::Text);
+      none.texts.resize(rows_);
+      none.valid.assign(rows_, 0);
+      t.columns.push_back(std::move(none));
+      return t;
+    }
     for (size_t c = 0; c < names_.size(); ++c) {
       KeyValues& v = values_[c];
       v.tags.resize(rows_, KeyValues::Missing);
@@ -209,8 +219,11 @@ class RecordReader : public nlohmann::json_sax<Json> {
   // is a tag; anything else (`what`) makes the list a problem of its row.
   void tag_item(const std::string* text, const char* what) {
     if (!in_tags()) return;
-    if (text) tags_.push_back(*text);
-    else if (tag_problem_.empty()) tag_problem_ = std::string("tags must be text, not ") + what;
+    if (text && text->find(kTagSeparator) != std::string::npos) {
+      if (tag_problem_.empty()) tag_problem_ = "a tag holds a control character";
+    } else if (text) {
+      tags_.push_back(*text);
+    } else if (tag_problem_.empty()) tag_problem_ = std::string("tags must be text, not ") + what;
   }
   bool at_record() const { return in_list() && depth_ == list_depth_; }    // an element of the list
 

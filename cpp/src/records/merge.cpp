@@ -261,9 +261,9 @@ int64_t Store::merge_records(const WriteRequest& req) {
       for (auto& t : split_tags((*r)[kTagsColumn].get<std::string>()))
         if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(std::move(t));
     if ((*r)[kCustomColumn].is_string())
-      for (auto& [key, value] : json_text::object_members((*r)[kCustomColumn].get<std::string>()))
-        if (std::none_of(custom.begin(), custom.end(), [&key](const auto& m) { return m.first == key; }))
-          custom.emplace_back(std::move(key), std::move(value));
+      for (auto& member : json_text::object_members((*r)[kCustomColumn].get<std::string>()))
+        if (std::none_of(custom.begin(), custom.end(), [&member](const auto& m) { return m.first == member.first; }))
+          custom.emplace_back(std::move(member));
   }
   united[kTagsColumn] = tags.empty() ? Json(nullptr) : Json(join_tags(tags));
   std::string custom_text;

@@ -57,6 +57,9 @@ std::string normalize_phone(std::string_view text) {
       // they are, landlines with the trunk 0 before the area code, as they
       // are dialled at home ("+86 755 ..." is "0755 ...").
       std::string national = digits.substr(2);
+      // One trunk 0 at most: "+86 00 ..." kept as "00..." would read as an
+      // international prefix the next time it is normalized.
+      while (national.size() > 1 && national[0] == '0' && national[1] == '0') national.erase(0, 1);
       const bool mobile = national.size() == 11 && national[0] == '1';
       if (!mobile && !national.empty() && national[0] != '0') national.insert(0, "0");
       return national.size() >= 5 ? national : std::string();
@@ -215,8 +218,10 @@ namespace {
 // nothing is left. from_chars reads neither, and reads no hex without being asked.
 std::string_view number_text(std::string_view text) {
   std::string_view s = trim(text);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (!s.empty() && (s.front() == '+' || s.front() == ' ')) return {};  // "++1", "+ 1"
+  if (!s.empty() && s.front() == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && (s.front() == '+' || s.front() == '-' || s.front() == ' ')) return {};  // "++1", "+-1", "+ 1"
+  }
   return s;
 }
 
@@ -340,8 +345,10 @@ std::optional<int64_t> parse_time(std::string_view text) {
       const int sign = s[pos++] == '-' ? -1 : 1;
       int64_t oh, om = 0;
       if (!read_digits(s, pos, 2, oh)) return std::nullopt;
-      if (pos < s.size() && s[pos] == ':') ++pos;
-      if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
+      const bool colon = pos < s.size() && s[pos] == ':';
+      if (colon) ++pos;
+      // "+08:" is not an offset: a colon must be followed by the minutes.
+      if ((colon || pos < s.size()) && !read_digits(s, pos, 2, om)) return std::nullopt;
       if (oh > 14 || om > 59 || oh * 60 + om > 14 * 60) return std::nullopt;
       offset_minutes = sign * (oh * 60 + om);
     }

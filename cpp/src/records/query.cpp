@@ -466,6 +466,11 @@ class Builder {
           one = "(" + e + " >= " + q_.bind(text_param(v)) + " AND " + e + " < " + q_.bind(text_param(v + "\xF5")) + ")";
           break;
         default:
+          // SQLite's LIKE refuses patterns past 50,000 bytes as "too complex":
+          // say so as the caller's mistake, not as a storage failure.
+          if (v.size() > 49000)
+            throw ValidationError(k_.name, -1, c.field,
+                                  "a case-blind search takes at most 49,000 bytes of text, not " + std::to_string(v.size()));
           // LIKE ignores the case of ASCII letters only, and compares other
           // scripts exactly; the caller's % and _ are escaped.
           one = e + " LIKE " + q_.bind(text_param((c.op == Op::IContains ? "%" : "") + like_escaped(v) + "%")) +

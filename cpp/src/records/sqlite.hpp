@@ -48,6 +48,8 @@ class Statement {
   Statement& bind(int i, const std::string& v) {
     return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
   }
+  // A temporary would be gone before the step reads it.
+  Statement& bind(int i, std::string&& v) = delete;
   Statement& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
 
   // Returns true while a row is available; throws on error.

@@ -232,10 +232,11 @@ void Store::end_transaction(const char* how) {
 }
 
 void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id) {
-  static const char* names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge", "update"};
+  // Bound without a copy (SQLITE_STATIC): the text must outlive the step.
+  static const std::string names[] = {"insert", "update", "delete", "insert", "update", "merge", "unmerge", "update"};
   auto& st = impl_->insert_audit;
   st.bind(1, now_ns());
-  st.bind(2, std::string(names[static_cast<int>(req.op)]));
+  st.bind(2, names[static_cast<int>(req.op)]);
   st.bind(3, req.kind->name);
   if (rows > 0) st.bind(4, first_id).bind(5, last_id);
   else st.bind_null(4).bind_null(5);

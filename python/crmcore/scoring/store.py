@@ -786,7 +786,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> cid = db.add("customers", name="Ann")
-        >>> for stage in ("potential", "proposal", "won"):
+        >>> for stage in ("lead", "proposal", "won"):
         ...     _ = db.add("deals", customer_id=cid, stage=stage, amount=10.0)
         >>> db.pipeline()["deals"].tolist()
         [3, 2, 1]
