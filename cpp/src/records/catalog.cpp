@@ -234,7 +234,8 @@ void Store::declare_custom(const std::string& kind_name, const std::string& name
     sql::Statement put(impl.db,
                        "INSERT INTO custom_fields(kind, name, type, required, closed) VALUES(?1, ?2, ?3, ?4, ?5)"
                        " ON CONFLICT(kind, name) DO UPDATE SET type = ?3, required = ?4, closed = ?5");
-    put.bind(1, k.name).bind(2, name).bind(3, to_string(type));
+    const std::string type_name = to_string(type);  // bound without a copy: it must outlive the step
+    put.bind(1, k.name).bind(2, name).bind(3, type_name);
     put.bind(4, int64_t{required}).bind(5, int64_t{!choices.empty()});
     put.run();
     if (!choices.empty()) {  // a closed list replaces the values before, and the labels of those it drops
@@ -269,10 +270,11 @@ void Store::declare_custom(const std::string& kind_name, const std::string& name
       if (custom != before) changed.emplace_back(id, std::move(custom));
     }
     const int64_t now = now_ns();
+    const std::string op = "update";
     sql::Statement write(impl.db, "UPDATE " + k.name + " SET custom = ?, updated_at = ? WHERE id = ?");
     for (const auto& [id, custom] : changed) {
       write.bind(1, custom).bind(2, now).bind(3, id).run();
-      impl.insert_audit.bind(1, now).bind(2, std::string("update")).bind(3, k.name).bind(4, id).bind(5, id);
+      impl.insert_audit.bind(1, now).bind(2, op).bind(3, k.name).bind(4, id).bind(5, id);
       impl.insert_audit.bind(6, int64_t{1}).bind_null(7).run();
     }
     if (index)
