@@ -319,7 +319,10 @@ class Prepared:
             for f, rows in cells.items():
                 at = frame.columns.get_loc(f)
                 distinct = f in keys or self.fields.get(f, {}).get("unique")
-                frame.iloc[rows, at] = None if distinct else _good_value(frame.iloc[:, at], bad_rows)
+                value = None if distinct else _good_value(frame.iloc[:, at], bad_rows)
+                if value is None and frame.dtypes.iloc[at] == bool:  # numpy's bool holds no missing value
+                    frame.isetitem(at, frame.iloc[:, at].astype("boolean"))
+                frame.iloc[rows, at] = value
                 aside = set(rows)
                 problems[f] = [p for p in problems.get(f, []) if p[0] not in aside]
                 set_aside.update((row, f) for row in rows)

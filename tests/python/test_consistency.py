@@ -79,7 +79,7 @@ RULES = {
 }
 
 PATHS = ["add", "update", "import_raise", "import_skip", "import_json", "upsert_insert", "upsert_update",
-         "update_frame"]
+         "update_frame", "check_frame"]
 
 
 def _snapshot(db):
@@ -106,6 +106,11 @@ def test_every_rule_on_every_write_path(rule, path, tmp_path):
     if path in ("update", "upsert_update", "update_frame"):
         rid = db.add(kind, **good, external_id="K")
     before = _snapshot(db)
+    if path == "check_frame":  # a dry run finds the same problem and writes nothing
+        report = db.check_frame(kind, pd.DataFrame([bad]))
+        assert report[["row", "field"]].values.tolist() == [[0, field]] and reason in report["reason"].iloc[0]
+        _assert_unchanged(db, before)
+        return
     if path == "import_skip":
         result = db.import_frame(kind, pd.DataFrame([good, bad]) if kind != "products"
                                  else pd.DataFrame([{**good, "sku": "S0"}, bad]), on_error="skip")
