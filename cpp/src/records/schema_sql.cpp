@@ -163,28 +163,31 @@ void refuse_foreign_database(sqlite3* db, const std::string& path) {
     throw StorageError("'" + path + "' is another program's SQLite database, not a crmcore store; it was left as it was");
 }
 
-// Migrations from version i+1 to i+2 (index 0 brings version 1 to 2, ...).
-const std::vector<std::string>& migrations() {
-  static const std::vector<std::string> steps = {
-      // 2: an audit entry names the range of ids a write gave or touched (an
-      // import's rows get consecutive ids), not just a lone record.
-      "ALTER TABLE audit_log RENAME COLUMN record_id TO first_id;"
-      "ALTER TABLE audit_log ADD COLUMN last_id INTEGER;"
-      "UPDATE audit_log SET last_id = first_id;",
-      // 3: tags are kept after a separator each, so that a tag may hold ';'
-      // or ',' (before, they were joined with ';' and no tag held either);
-      // an audit entry of a row removed with the record it belonged to
-      // names that record.
-      migration_v3(),
-      // 4: every kind can carry an external key (see kExternalId).
-      migration_v4(),
-      // 5: the catalog (allowed values, labels, declared custom fields) and
-      // the kinds' unique rules (see catalog.cpp).
-      migration_v5(),
-      // 6: pipelines and stage rules (see migration_v6).
-      migration_v6(),
-  };
-  return steps;
+// The migration that brings a store from `version - 1` to `version`. A
+// version that only adds kinds or fields needs no case of its own: the kind
+// table says what it adds (Kind::since_version, Field::since_version).
+std::string migration_to(int version) {
+  switch (version) {
+    // 2: an audit entry names the range of ids a write gave or touched (an
+    // import's rows get consecutive ids), not just a lone record.
+    case 2:
+      return "ALTER TABLE audit_log RENAME COLUMN record_id TO first_id;"
+             "ALTER TABLE audit_log ADD COLUMN last_id INTEGER;"
+             "UPDATE audit_log SET last_id = first_id;";
+    // 3: tags are kept after a separator each, so that a tag may hold ';'
+    // or ',' (before, they were joined with ';' and no tag held either); an
+    // audit entry of a row removed with the record it belonged to names
+    // that record.
+    case 3: return migration_v3();
+    // 4: every kind can carry an external key (see kExternalId).
+    case 4: return migration_v4();
+    // 5: the catalog (allowed values, labels, declared custom fields) and
+    // the kinds' unique rules (see catalog.cpp).
+    case 5: return migration_v5();
+    // 6: pipelines and stage rules (see migration_v6).
+    case 6: return migration_v6();
+    default: return add_version(version);
+  }
 }
 
 }  // namespace crmcore::records

@@ -45,7 +45,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
         sql::exec(db, "PRAGMA application_id=" + std::to_string(kApplicationId));
         version = 1;
       }
-      for (; version < kSchemaVersion; ++version) sql::exec(db, migrations().at(static_cast<size_t>(version - 1)));
+      for (; version < kSchemaVersion; ++version) sql::exec(db, migration_to(version + 1));
       sql::Statement set(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
       set.bind(1, static_cast<int64_t>(version)).run();
       sql::exec(db, "COMMIT");

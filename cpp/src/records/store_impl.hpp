@@ -127,7 +127,7 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
 // The file's layout: version 1 made from the kind table, then the steps from
 // each version to the next (index 0 brings version 1 to 2, ...).
 std::string schema_v1();
-const std::vector<std::string>& migrations();
+std::string migration_to(int version);
 // The header's application id of a crmcore store ("CRMC"); older stores have 0.
 inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables
