@@ -183,6 +183,15 @@ py::list describe_kinds() {
 
 // Called every 64K rows of an import: draws the progress bar, if any, and
 // lets Ctrl-C stop the import (which then rolls back whole).
+// Runs `read` (a call that takes the store's lock) without the GIL. A thread
+// that waited for the lock while holding the GIL would deadlock with a write
+// that holds the lock and needs the GIL for its progress and Ctrl-C checks.
+template <class Read>
+auto unlocked(Read&& read) {
+  py::gil_scoped_release release;
+  return read();
+}
+
 records::Progress progress_reporter(py::object progress) {
   return [progress](size_t done, size_t total) {
     py::gil_scoped_acquire gil;
@@ -348,7 +357,7 @@ void bind_records(py::module_& m) {
             return interrupted_after_commit(s);
           },
           py::arg("merge_id"))
-      .def("merges", [](records::Store& s) { return from_table(s.merges()); })
+      .def("merges", [](records::Store& s) { return from_table(unlocked([&] { return s.merges(); })); })
       .def(
           "import_json",
           [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,
@@ -467,14 +476,14 @@ void bind_records(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def("drop_index", &records::Store::drop_index, py::arg("kind"), py::arg("field"),
            py::call_guard<py::gil_scoped_release>())
-      .def("indexes", &records::Store::indexes, py::arg("kind"))
+      .def("indexes", &records::Store::indexes, py::arg("kind"), py::call_guard<py::gil_scoped_release>())
       .def(
           "find_phone",
           [](records::Store& s, const std::string& kind, const std::string& phone) {
-            return to_numpy(s.find_phone(kind, phone));
+            return to_numpy(unlocked([&] { return s.find_phone(kind, phone); }));
           },
           py::arg("kind"), py::arg("phone"))
-      .def("begin", &records::Store::begin)
+      .def("begin", &records::Store::begin, py::call_guard<py::gil_scoped_release>())
       .def("commit",
            [](records::Store& s) {
              {
@@ -483,12 +492,12 @@ void bind_records(py::module_& m) {
              }
              return interrupted_after_commit(s);
            })
-      .def("rollback", &records::Store::rollback)
-      .def("kind_of", &records::Store::kind_of, py::arg("id"))
-      .def("count", &records::Store::count, py::arg("kind"))
-      .def("schema_version", &records::Store::schema_version)
+      .def("rollback", &records::Store::rollback, py::call_guard<py::gil_scoped_release>())
+      .def("kind_of", &records::Store::kind_of, py::arg("id"), py::call_guard<py::gil_scoped_release>())
+      .def("count", &records::Store::count, py::arg("kind"), py::call_guard<py::gil_scoped_release>())
+      .def("schema_version", &records::Store::schema_version, py::call_guard<py::gil_scoped_release>())
       .def("integrity_check", &records::Store::integrity_check, py::call_guard<py::gil_scoped_release>())
-      .def("audit_log", [](records::Store& s, int64_t limit) { return from_table(s.audit_log(limit)); },
+      .def("audit_log", [](records::Store& s, int64_t limit) { return from_table(unlocked([&] { return s.audit_log(limit); })); },
            py::arg("limit") = 100);
 
   // -- the whole file: backup, restore, vacuum; what the core is built with --
