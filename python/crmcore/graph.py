@@ -744,7 +744,7 @@ class GraphMethods:
         return out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
 
     # -- hierarchies and referrals ------------------------------------------
-    def hierarchy_rollup(self, as_of=None, since=None, until=None):
+    def hierarchy_rollup(self, as_of=None, since=None, until=None, by=None):
         """Purchase revenue of every customer, alone and with all its subsidiaries.
 
         Follows ``subsidiary_of`` links (child -> parent) valid at ``as_of``
@@ -758,6 +758,12 @@ class GraphMethods:
         are in ``result.attrs``. A total beyond the range of a double follows
         the rule of :class:`crmcore.scoring.TotalOverflowWarning`.
 
+        ``by`` (a dimension or a list, see :mod:`crmcore.scoring.dimensions`)
+        splits the purchases: one rollup per group, each over the whole
+        tree (the East total of a group counts the purchases of its East
+        subsidiaries; by channel, what each channel sold to the group), the
+        dimensions leading the index.
+
         >>> import crmcore as crm
         >>> db = crm.open()
         >>> p, c = db.add("customers", name="Group"), db.add("customers", name="Branch")
@@ -770,7 +776,7 @@ class GraphMethods:
         cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
         links = self._links("subsidiary_of", cut)
         parent = _single_parent(links["src"], links["dst"], "subsidiary_of")
-        orders = self.frame("orders", columns=["customer_id", "ordered_at", "amount", "status"])
+        orders = self.frame("orders", columns=["customer_id", "ordered_at", "amount", "status", "staff_id"])
         orders = purchases(orders[(orders["ordered_at"] <= cut).to_numpy(dtype=bool)])
         keep = np.ones(len(orders), dtype=bool)
         if since is not None:
@@ -778,15 +784,23 @@ class GraphMethods:
         if until is not None:
             keep &= (orders["ordered_at"] < pd.Timestamp(until)).to_numpy(dtype=bool)
         customers = self.frame("customers", columns=["name"])
-        # A total beyond the double range is inf (and so is every ancestor's):
-        # reported by the scoring rule instead of numpy's overflow warning.
-        with np.errstate(over="ignore", invalid="ignore"):
-            revenue = orders[keep].groupby("customer_id")["amount"].sum()
-            out = _tree_rollup(customers.index, parent, revenue)
-        out.insert(0, "name", customers["name"].reindex(out.index).to_numpy())
-        out.index.name = "customer_id"
-        out.attrs["excluded_orders"] = orders.attrs["excluded_orders"]
-        stamp(out, cut.value, orders.loc[keep, "ordered_at"].to_numpy(dtype="datetime64[ns]").view(np.int64))
+
+        def rollup(part, _customers):
+            # A total beyond the double range is inf (and so is every
+            # ancestor's): reported by the scoring rule instead of numpy's
+            # overflow warning.
+            with np.errstate(over="ignore", invalid="ignore"):
+                revenue = part.groupby("customer_id")["amount"].sum()
+                tree = _tree_rollup(customers.index, parent, revenue)
+            tree.insert(0, "name", customers["name"].reindex(tree.index).to_numpy())
+            tree.index.name = "customer_id"
+            return tree
+
+        excluded = orders.attrs["excluded_orders"]
+        orders = orders[keep]
+        out = rollup(orders, None) if by is None else self._stacked(rollup, orders, by, "hierarchy_rollup")
+        out.attrs["excluded_orders"] = excluded
+        stamp(out, cut.value, orders["ordered_at"].to_numpy(dtype="datetime64[ns]").view(np.int64))
         return flag_overflow(out, ["own", "total"], "hierarchy_rollup")
 
     def referrals(self, as_of=None):

@@ -189,3 +189,78 @@ def test_unknown_dimensions_are_refused_by_name(db):
         db.profit(by=["region", "region"])
     with pytest.raises(crm.ValidationError, match="names no dimension"):
         db.dimension([])
+
+
+# -- deals and the hierarchy by dimension ---------------------------------------
+
+def reference_do_first(db, dimension):
+    """Plain pandas: a deal is "do first" when it is open, due within 30 days
+    of the point (or overdue) and worth at least the median open amount of
+    its customer's group."""
+    whole = db.deal_quadrants()
+    deals = db.frame("deals")
+    group = db.dimension(dimension)[dimension].reindex(deals["customer_id"].to_numpy()).to_numpy()
+    frame = pd.DataFrame({"group": group, "status": whole["status"].to_numpy(),
+                          "amount": deals["amount"].to_numpy(), "days": whole["days_to_close"].to_numpy()},
+                         index=deals.index)
+    open_ = frame["status"] == "open"
+    median = frame[open_].groupby("group")["amount"].median()
+    important = open_ & (frame["amount"] >= frame["group"].map(median))
+    return frame.assign(do_first=important & (frame["days"] <= 30.0))
+
+
+def test_deal_quadrants_by_a_customer_dimension_ranks_importance_within_the_group(db):
+    want = reference_do_first(db, "region")
+    got = db.deal_quadrants(by="region")
+    assert got.index.names == ["region", "id"] and got.attrs["by"] == ["region"]
+    assert sorted(got.index.get_level_values("id")) == sorted(want.index)
+    flat = got.reset_index(level="region")
+    assert (flat["region"] == want["group"].reindex(flat.index)).all()
+    assert ((flat["quadrant"] == "do first") == want["do_first"].reindex(flat.index)).all()
+    # The groups' medians differ from the store's, so some deal changes quadrant.
+    assert (db.deal_quadrants()["quadrant"].reindex(flat.index) != flat["quadrant"]).any()
+
+
+def test_deal_summary_by_a_customer_dimension_covers_every_customer_once(db):
+    want = reference_do_first(db, "kind")
+    deals = db.frame("deals")
+    got = db.deal_summary(by="kind")
+    assert got.index.names == ["kind", "customer_id"]
+    customers = db.frame("customers", columns=[]).index
+    assert sorted(got.index.get_level_values("customer_id")) == sorted(customers)
+    flat = got.reset_index(level="kind")
+    do_first = want["do_first"].groupby(deals["customer_id"]).sum().reindex(customers, fill_value=0)
+    np.testing.assert_array_equal(flat["do_first"].reindex(customers), do_first)
+    counts = want["status"].groupby(deals["customer_id"]).value_counts().unstack(fill_value=0)
+    for status in ("open", "won", "lost"):
+        np.testing.assert_array_equal(flat[status].reindex(customers),
+                                      counts[status].reindex(customers, fill_value=0))
+
+
+def test_deals_refuse_order_dimensions_by_name(db):
+    for analysis in (db.deal_summary, db.deal_quadrants):
+        with pytest.raises(crm.ValidationError, match="'channel' describes an order"):
+            analysis(by="channel")
+
+
+def test_hierarchy_rollup_by_channel_rolls_each_channel_up_the_tree(db):
+    got = db.hierarchy_rollup(by="channel")
+    assert got.index.names == ["channel", "customer_id"]
+    bought = purchases(db)
+    bought = bought[bought["ordered_at"] <= db.default_as_of()]
+    channel = text(bought["channel"])
+    links = db.frame("links")
+    parent = links[links["type"] == "subsidiary_of"].set_index("src")["dst"]
+    customers = db.frame("customers", columns=[]).index
+    for value in channel.unique():
+        own = bought[channel == value].groupby("customer_id")["amount"].sum().reindex(customers, fill_value=0.0)
+        total = own.copy()
+        for child in customers:  # plain walk up the tree: each purchase counts for every ancestor
+            node = child
+            while node in parent.index:
+                node = parent[node]
+                total[node] += own[child]
+        part = got.xs(value, level="channel")
+        np.testing.assert_allclose(part["own"].reindex(customers), own, rtol=1e-12)
+        np.testing.assert_allclose(part["total"].reindex(customers), total, rtol=1e-12)
+    assert got.attrs["by"] == ["channel"] and got.attrs["as_of"] == db.default_as_of()

@@ -271,6 +271,17 @@ class DimensionMethods:
             groups.append((key_t, part, ids))
         return names, groups
 
+    def _customer_only(self, by: Any, where: str) -> list[str]:
+        """The dimensions of ``by`` for an analysis of records that are not
+        purchases (deals): customer dimensions only, checked."""
+        names = _names(by, where)
+        for n in names:
+            if n in ORDER_DIMENSIONS:
+                raise _invalid(where, "by", f"{n!r} describes an order, and {where} reads deals; "
+                                            f"it takes customer dimensions ({', '.join(CUSTOMER_DIMENSIONS)}, "
+                                            "custom.<key>)")
+        return names
+
     def _stacked(self, run: Callable[[pd.DataFrame, pd.Index], pd.DataFrame], orders: pd.DataFrame, by: Any,
                  where: str, customers: pd.Index | None = None) -> pd.DataFrame:
         """``run(purchases, customers)`` on every group of ``by``, stacked

@@ -459,15 +459,18 @@ class ScoringMethods(DimensionMethods, NameMethods):
         return flow
 
     def deal_quadrants(self, as_of: Any = None, important_amount: float | None = None,
-                       urgent_days: float = 30.0) -> pd.DataFrame:
+                       urgent_days: float = 30.0, by: Any = None) -> pd.DataFrame:
         """Status and importance / urgency quadrant of every stored deal at
         ``as_of`` (default: the end of the data, never today's clock):
         :func:`crmcore.scoring.deal_quadrants`.
 
         ``important_amount`` (default: the median open amount) and
-        ``urgent_days`` set the quadrants. Returns, indexed by deal id:
-        ``customer_id``, ``customer`` (its name), ``name``, ``stage``,
-        ``status`` (open / won / lost / closed), ``amount``,
+        ``urgent_days`` set the quadrants. ``by`` names customer dimensions
+        (region, owner, team, kind, custom.<key>, ...): the deals are cut by
+        their customer's values and the default ``important_amount`` is the
+        median of each group. Returns, indexed by deal id (after the ``by``
+        dimensions): ``customer_id``, ``customer`` (its name), ``name``,
+        ``stage``, ``status`` (open / won / lost / closed), ``amount``,
         ``days_to_close``, ``important``, ``urgent`` and ``quadrant`` (do
         first, plan, quick win, later; none for closed deals).
 
@@ -478,20 +481,30 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> db.deal_quadrants(as_of="2024-01-01").loc[did, ["customer", "quadrant"]].tolist()
         ['Ann', 'do first']
         """
-        deals = self.frame("deals")
-        out = deal_quadrants(deals, as_of=self._as_of(as_of), important_amount=important_amount,
-                             urgent_days=urgent_days)
+        cut = self._as_of(as_of)
         names = self.frame("customers", columns=["name"])["name"]
-        head = deals[["customer_id", "name", "stage"]].copy()
-        head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).to_numpy())
-        return _with_attrs(head.join(out), out)
+
+        def quadrants(deals: pd.DataFrame, _: pd.Index) -> pd.DataFrame:
+            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days)
+            head = deals[["customer_id", "name", "stage"]].copy()
+            head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).to_numpy())
+            return _with_attrs(head.join(out), out)
+
+        deals = self.frame("deals")
+        if by is None:
+            return quadrants(deals, names.index)
+        return self._stacked(quadrants, deals, self._customer_only(by, "deal_quadrants"), "deal_quadrants")
 
     def deal_summary(self, as_of: Any = None, important_amount: float | None = None,
-                     urgent_days: float = 30.0) -> pd.DataFrame:
+                     urgent_days: float = 30.0, by: Any = None) -> pd.DataFrame:
         """The deals of every stored customer at ``as_of``:
         :func:`crmcore.scoring.deal_summary` (zeros for customers without deals).
 
-        Returns, indexed by ``customer_id``: ``name``, ``open``, ``won``,
+        ``by`` names customer dimensions: each group's customers and deals
+        are summarised alone (the default ``important_amount`` behind
+        ``do_first`` is the group's median).
+        Returns, indexed by ``customer_id`` (after the ``by`` dimensions):
+        ``name``, ``open``, ``won``,
         ``lost`` (deal counts), ``pipeline`` (open amount),
         ``weighted_pipeline`` (by probability), ``won_amount``, ``do_first``
         and ``win_rate`` (won / decided; missing without a decided deal).
@@ -503,13 +516,20 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> float(db.deal_summary().loc[cid, "won_amount"])
         100.0
         """
-        out = deal_summary(self.frame("deals"), as_of=self._as_of(as_of), important_amount=important_amount,
-                           urgent_days=urgent_days)
-        customers = self.frame("customers", columns=["name"])
-        counts = out.drop(columns="win_rate").reindex(customers.index, fill_value=0.0)
-        counts["win_rate"] = out["win_rate"].reindex(customers.index)
-        counts.insert(0, "name", customers["name"].to_numpy())
-        return _by_customer(_with_attrs(counts, out))
+        cut = self._as_of(as_of)
+        names = self.frame("customers", columns=["name"])["name"]
+
+        def summary(deals: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
+            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days)
+            counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
+            counts["win_rate"] = out["win_rate"].reindex(customers)
+            counts.insert(0, "name", names.reindex(customers).to_numpy())
+            return _by_customer(_with_attrs(counts, out))
+
+        deals = self.frame("deals")
+        if by is None:
+            return summary(deals, names.index)
+        return self._stacked(summary, deals, self._customer_only(by, "deal_summary"), "deal_summary")
 
     def satisfaction(self, promoter_min: int = 9, detractor_max: int = 6, as_of: Any = None,
                      by: Any = None) -> pd.DataFrame:
