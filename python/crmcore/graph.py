@@ -806,9 +806,10 @@ class GraphMethods:
     def referrals(self, as_of=None):
         """The referral tree from ``referred_by`` links (X referred_by Y: Y referred X).
 
-        Per customer (and any other referred or referring record): referrals
-        (direct), referrals_total (whole subtree), referred_by, depth (0 = not
-        referred) and root (the first referrer of the chain).
+        Indexed by record id: every customer, and any other record a
+        ``referred_by`` link names. Columns: name, referrals (direct),
+        referrals_total (whole subtree), referred_by, depth (0 = not referred)
+        and root (the first referrer of the chain).
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -822,6 +823,7 @@ class GraphMethods:
         tree = _tree_rollup(self.frame("customers", columns=[]).index, parent)
         direct = parent.value_counts().reindex(tree.index, fill_value=0)
         return pd.DataFrame({
+            "name": self.names(tree.index)["name"].to_numpy(),
             "referrals": direct.to_numpy(np.int64),
             "referrals_total": tree["descendants"].to_numpy(),
             "referred_by": tree["parent"].array,

@@ -176,6 +176,8 @@ def test_referrals_match_networkx_tree(store):
         assert ref.loc[c, "depth"] == len(nx.ancestors(tree, c))
         preds = list(tree.predecessors(c))
         assert (pd.isna(ref.loc[c, "referred_by"]) if not preds else ref.loc[c, "referred_by"] == preds[0])
+    names = store.frame("customers")["name"]
+    assert (ref["name"].reindex(names.index) == names).all()
 
 
 def test_cycles_and_two_parents_are_refused():
