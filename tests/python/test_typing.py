@@ -20,3 +20,23 @@ def test_mypy_passes_on_the_package(monkeypatch):
 
 def test_the_package_says_it_is_typed():
     assert (ROOT / "python" / "crmcore" / "py.typed").exists()
+
+
+def test_the_core_s_stubs_are_those_of_the_built_module():
+    # Editors and mypy read python/crmcore/_core/*.pyi; a binding added or
+    # changed without `python scripts/make_stubs.py` would leave them stale.
+    pytest.importorskip("pybind11_stubgen")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_stubs.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_stubs_declare_every_name_of_the_core():
+    from crmcore import _core
+
+    stub = (ROOT / "python" / "crmcore" / "_core" / "__init__.pyi").read_text()
+    public = [n for n in dir(_core) if not n.startswith("_")]
+    assert public and [n for n in public if f"{n}" not in stub] == []
