@@ -30,8 +30,12 @@ void bind_duplicates(py::module_& m) {
   });
   m.def(
       "find_duplicates",
-      [](py::handle names, py::handle phones, py::handle emails, const PinyinTable* pinyin, double threshold,
+      // `pinyin` is a PinyinTable or None; taken as an object because
+      // pybind11 would name a nullable pointer as the class alone, and the
+      // type stubs would refuse None.
+      [](py::handle names, py::handle phones, py::handle emails, py::object readings, double threshold,
          int max_typos, bool exhaustive) {
+        const PinyinTable* pinyin = readings.is_none() ? nullptr : readings.cast<const PinyinTable*>();
         const auto n = to_texts(names), p = to_texts(phones), e = to_texts(emails);
         DuplicateOptions options;
         options.threshold = threshold;

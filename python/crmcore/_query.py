@@ -8,7 +8,10 @@ the values the shape of a column, without a Python loop over them.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -101,7 +104,7 @@ def _column_of_series(kind: str, s: pd.Series) -> tuple:
     return _columns(kind, pd.DataFrame({"value": s.reset_index(drop=True)}))[0]
 
 
-def _many(value: Any) -> bool:
+def _many(value: Any) -> TypeGuard[Collection[Any]]:
     return isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series, pd.Index))
 
 
@@ -145,7 +148,7 @@ def groups(kind: str, filters: Any, criteria: Mapping[str, Any], ids: Any = None
                                 "(any list must hold), not a mix")
     else:
         dnf = [[_predicate(kind, p) for p in filters]]
-    extra = []
+    extra: list[tuple[str, str | None, Any]] = []
     for field, value in criteria.items():
         extra.append((_name(kind, field), None, operand(kind, field, value if _many(value) else [value])))
     if ids is not None:

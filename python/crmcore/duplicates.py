@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,9 @@ def clusters(pairs: pd.DataFrame) -> pd.DataFrame:
 
 class DuplicateMethods:
     """The duplicate search that the store's Database gains: ``db.duplicates(kind)``."""
+
+    if TYPE_CHECKING:  # what the mixin uses of the Database it is part of
+        def frame(self, kind: str, ids: Any = None, columns: Any = None) -> pd.DataFrame: ...
 
     def duplicates(self, kind: str, threshold: float = 0.5, *, max_typos: int = 2,
                    pinyin: bool = True) -> pd.DataFrame:

@@ -147,7 +147,7 @@ class Mapping:
     # -- files ----------------------------------------------------------------
     def to_dict(self) -> dict:
         """The mapping as the JSON file holds it."""
-        out = {"crmcore_mapping": FILE_VERSION}
+        out: dict[str, Any] = {"crmcore_mapping": FILE_VERSION}
         if self.kind is not None:
             out["kind"] = self.kind
         out.update(columns=self.columns, values=self.values, formats=self.formats, unknown=self.unknown)
@@ -302,14 +302,15 @@ class Prepared:
         """
         frame = self.frame.copy()
         problems = {f: list(rows) for f, rows in self.problems.items()}
-        found, set_aside = {}, set()
+        found: dict[tuple[int, str], str] = {}
+        set_aside: set[tuple[int, str]] = set()
         for _ in range(len(frame.columns) + 1):  # each run sets aside at least one column's cells
             new = [(int(row), str(f), reason) for row, f, reason in dry_run(self.core_columns(to_columns, frame,
                                                                                              problems))
                    if (int(row), str(f)) not in set_aside and (int(row), str(f)) not in found]
             for row, f, reason in new:
                 found[(row, f)] = reason
-            cells = {}
+            cells: dict[Any, Any] = {}
             for row, f, _ in new:
                 if f in frame.columns:
                     cells.setdefault(f, []).append(row)
@@ -383,7 +384,8 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
 
     # 1. Rename. A file's header may carry stray spaces ("客户名称 ").
     renames = {k.strip(): v for k, v in m.columns.items()}
-    source, dropped = {}, []
+    source: dict[str, Any] = {}
+    dropped: list[Any] = []
     for column in df.columns:
         name = str(column)
         target = m.columns[name] if name in m.columns else renames.get(name.strip(), name)
@@ -396,7 +398,9 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
         source[target] = column
     known = set(fields) | set(_EXTRA_COLUMNS)
     unknown = {target: column for target, column in source.items() if target not in known}
-    prepared = Prepared(kind, df, df, source={t: c for t, c in source.items() if t in known}, fields=fields)
+    # Where each field came from in the file (filled in as columns are added).
+    origin = {t: c for t, c in source.items() if t in known}
+    prepared = Prepared(kind, df, df, source=origin, fields=fields)
 
     # The mapping's values and formats must name what they are for.
     def target_of(key):
@@ -421,7 +425,7 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
 
     # 2. Columns the kind has no field for.
     frame = df.drop(columns=dropped + list(unknown.values()))
-    frame = frame.rename(columns={c: t for t, c in prepared.source.items()})
+    frame = frame.rename(columns={c: t for t, c in origin.items()})
     if unknown and m.unknown == "error":
         named = [repr(str(c)) + ("" if str(c) == t else f" (as {t!r})") for t, c in unknown.items()]
         fields_are = f"fields of {kind} (fields: {', '.join(fields)}, tags, custom)"
@@ -446,7 +450,7 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
                 extra[target_of(key)] = _replace(extra[target_of(key)], replace)
         frame["custom"] = _custom_objects(extra)
         prepared.packed_custom = True
-        prepared.source["custom"] = ", ".join(map(str, unknown.values()))
+        origin["custom"] = ", ".join(map(str, unknown.values()))
 
     # 3. Values and formats, field by field.
     for key, replace in m.values.items():
@@ -481,8 +485,9 @@ def _replace(s: pd.Series, replace: dict) -> pd.Series:
     """
     codes, distinct = pd.factorize(s, use_na_sentinel=True)
     text = _as_text(pd.Series(distinct, dtype=object)).str.strip()
+    # One more slot, for the code of a missing value (-1).
     hit = np.append(text.isin(list(replace)).to_numpy(dtype=bool, na_value=False), False)
-    mapped = np.append(text.astype(object).map(replace).to_numpy(dtype=object), None)
+    mapped = np.append(text.astype(object).map(replace).to_numpy(dtype=object), np.array([None], dtype=object))
     return s.astype(object).where(~hit[codes], pd.Series(mapped[codes], index=s.index, dtype=object))
 
 

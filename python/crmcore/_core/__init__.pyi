@@ -189,7 +189,7 @@ def duplicate_reasons() -> list[str]:
     """
 def duplicate_score_floor() -> float:
     ...
-def find_duplicates(names: typing.Any, phones: typing.Any, emails: typing.Any, pinyin: PinyinTable, threshold: typing.SupportsFloat | typing.SupportsIndex, max_typos: typing.SupportsInt | typing.SupportsIndex = 2, exhaustive: bool = False) -> dict:
+def find_duplicates(names: typing.Any, phones: typing.Any, emails: typing.Any, pinyin: typing.Any, threshold: typing.SupportsFloat | typing.SupportsIndex, max_typos: typing.SupportsInt | typing.SupportsIndex = 2, exhaustive: bool = False) -> dict:
     ...
 def first_at(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], deals: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
     """
