@@ -36,9 +36,16 @@ def spark():
 
     # The workers are started by the JVM with its environment: the same
     # interpreter and the crmcore this test imports.
-    os.environ["PYSPARK_PYTHON"] = sys.executable
     package_root = str(Path(crm.__file__).resolve().parents[1])
-    os.environ["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYSPARK_PYTHON", sys.executable)
+        env.setenv("PYTHONPATH", os.pathsep.join([package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        session = _session(SparkSession)
+        yield session
+        session.stop()
+
+
+def _session(SparkSession):
     session = (SparkSession.builder.master("local[1]").appName("crmcore-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", "512m")
@@ -46,8 +53,7 @@ def spark():
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.sql.session.timeZone", "UTC").getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    return session
 
 
 def transactions(n_customers=300, seed=7, ids="int"):
@@ -103,10 +109,15 @@ def test_rfm_matches_in_process_and_pandas(spark):
                                    err_msg=col)
 
 
-def test_rfm_string_ids_ties_min_bins_and_as_of_match_in_process(spark):
+def test_rfm_string_ids_dates_ties_min_bins_and_as_of_match_in_process(spark):
     tx = transactions(n_customers=150, seed=3, ids="str")
     as_of = "2023-10-01"
-    got = to_pandas(crm_spark.rfm(to_spark(spark, tx), as_of=as_of, bins=4, ties="min"), "customer_id")
+    # Whole days as a Spark date column (read as midnight UTC), into 3 partitions.
+    days = pa.Table.from_pandas(tx, preserve_index=False)
+    days = days.set_column(days.schema.get_field_index("date"), "date", days.column("date").cast(pa.date32()))
+    sdf = spark.createDataFrame(days)
+    assert sdf.schema["date"].dataType.simpleString() == "date"
+    got = to_pandas(crm_spark.rfm(sdf, as_of=as_of, bins=4, ties="min", partitions=3), "customer_id")
     want = crm.scoring.rfm(tx, as_of=as_of, bins=4, ties="min")
     assert list(got.index) == list(want.index)
     for col in ["recency", "frequency", "monetary", "r_score", "f_score", "m_score"]:
