@@ -6,6 +6,7 @@ customer. The per-customer work runs in crmcore's C++ kernels inside Spark:
 the rows are hash-partitioned by customer, so every customer's purchases sit
 in one partition, and each partition goes through the same kernel as the
 in-process function (:func:`crmcore.scoring.rfm`, :func:`crmcore.scoring.profit`,
+:func:`crmcore.scoring.profit_tiers`,
 :func:`crmcore.clv.summary_data_from_transaction_data`) as Arrow batches
 (``mapInArrow``), without a pandas round trip on the driver.
 
@@ -16,30 +17,25 @@ scale, and gives the single-process result:
   row counts per sorted partition (a handful of numbers) turned into each
   row's global position, and the score computed from the position exactly as
   the C++ kernel does (``max(1, ceil(position * bins / (n - 1)))``);
-- the ABC classes of :func:`profit` need the cumulative profit before each
-  customer in the same distributed sort, summed per partition and offset by
-  the partitions before it;
+- the ABC classes of :func:`profit` and the ranks and tiers of
+  :func:`profit_tiers` need the cumulative profit before each customer in
+  the same distributed sort, summed per partition and offset by the
+  partitions before it;
 - the lifetime-value fits (:func:`fit_clv`) read a customer only through
   (frequency, recency, T) (and Gamma-Gamma through (frequency, mean spend)),
   so Spark counts the distinct tuples and the driver fits on those counts as
   weights: the same likelihood as one row per customer, in a collect whose
-  size is the number of distinct tuples (a few thousand for daily data), not
-  the number of customers, and the same parameters as the in-process fit.
+  size is the number of distinct tuples (thousands for whole days or weeks),
+  not the number of customers, and the same parameters as the in-process fit.
+  Predictions (:func:`predict_clv`) run per partition with the fitted models.
 
 Times are Spark ``timestamp`` (read as UTC) or ``date`` columns. Missing
 customer ids, times or amounts are refused with a
 :class:`crmcore.ValidationError` naming the column and a customer, as the
 in-process functions refuse them.
 
-The examples below run against a local Spark session named ``spark``
-(``tests/python/test_spark.py`` runs them):
-
->>> import pyarrow as pa
->>> tx = spark.createDataFrame(pa.table({"customer_id": [1, 1, 2],
-...     "date": pa.array(pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"])),
-...     "amount": [10.0, 5.0, 40.0]}))
->>> rfm(tx).orderBy("customer_id").select("customer_id", "frequency", "monetary").collect()
-[Row(customer_id=1, frequency=2, monetary=15.0), Row(customer_id=2, frequency=1, monetary=40.0)]
+The examples of the functions run against a local Spark session named
+``spark`` (``tests/python/test_spark.py`` runs them in one).
 """
 from __future__ import annotations
 
@@ -54,7 +50,7 @@ import pandas as pd
 from ._args import _integer, _invalid
 from ._core import ValidationError
 
-__all__ = ["clv_summary", "fit_clv", "predict_clv", "profit", "rfm"]
+__all__ = ["clv_summary", "fit_clv", "predict_clv", "profit", "profit_tiers", "rfm"]
 
 _NS_PER_MICRO = 1_000
 _MICROS_PER_DAY = 86_400 * 10**6
@@ -87,13 +83,12 @@ def _micros(sdf, name: str, where: str):
     """The column ``name`` as int64 microseconds since the epoch: a timestamp
     as its UTC instant, a date as its midnight (UTC)."""
     F, T = _spark()
-    if name not in sdf.columns:
-        raise ValidationError(f"{where}: no column {name!r} (columns: {', '.join(sdf.columns)})")
+    col = _column(sdf, name, where)
     kind = sdf.schema[name].dataType
     if isinstance(kind, T.DateType):
-        return F.unix_date(F.col(name)).cast("long") * _MICROS_PER_DAY
+        return F.unix_date(col).cast("long") * _MICROS_PER_DAY
     if isinstance(kind, T.TimestampType):
-        return F.unix_micros(F.col(name))
+        return F.unix_micros(col)
     raise _invalid(where, name, f"must be a Spark timestamp or date column, got {kind.simpleString()}")
 
 
@@ -303,6 +298,45 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
     return _rename(out, customer)
 
 
+def _finite(value: str):
+    F, _ = _spark()
+    return ~F.isnan(value) & (F.abs(value) != float("inf"))
+
+
+def _pareto(base, value: str, cutoffs: list):
+    """``base`` with the columns of crmcore's Pareto kernel over ``value``:
+    ``_crm_rank`` (1 = largest; equal values by ascending id; +inf first,
+    -inf and then NaN last), ``_crm_share`` of the total positive value,
+    ``_crm_cum_share`` (this customer and all ranked above) and ``_crm_abc``
+    (the first class whose cut-off the share *before* the customer has not
+    reached, so the customer who crosses 80% is still an A; none for a value
+    that is not finite). The share before each customer is summed over a
+    distributed sort (:func:`_ordered`)."""
+    F, _ = _spark()
+    finite = _finite(value)
+    top = base.where(finite & (F.col(value) > 0)).agg(F.max(value)).first()[0]
+    # As the C++ kernel: positive values scaled by a power of two so that their
+    # total cannot overflow (shares are unchanged by it).
+    exponent = math.frexp(top)[1] if top else 0
+    scaled = F.when(finite & (F.col(value) > 0), F.col(value) * F.lit(math.ldexp(1.0, -exponent))).otherwise(0.0)
+    base = base.withColumn(_V, scaled)
+    total = math.fsum(r[1] for r in base.groupBy(F.spark_partition_id()).agg(F.sum(_V)).collect())
+    order = [F.when(F.isnan(value), 1).otherwise(0), F.col(value).desc(), F.col(_ID)]
+    ranked = _ordered(base, order, _V)
+    share_before = F.col(_BEFORE) / F.lit(total) if total > 0 else F.lit(0.0)
+    labels = [chr(ord("A") + i) for i in range(len(cutoffs) + 1)]
+    cls = F.lit(labels[-1])
+    for c, label in reversed(list(zip(cutoffs, labels))):
+        # The same tolerance as the kernel: an exact 0.8 is not read as 0.8000000001.
+        cls = F.when(share_before < c - 1e-12, F.lit(label)).otherwise(cls)
+    cls = F.when(~finite, F.lit(None)).when(F.col(_V) > 0, cls).otherwise(F.lit(labels[-1]))
+    nan = F.lit(float("nan"))
+    share = F.when(~finite, nan).otherwise(F.col(_V) / F.lit(total) if total > 0 else F.lit(0.0))
+    cum = F.when(~finite, nan).otherwise((F.col(_BEFORE) + F.col(_V)) / F.lit(total) if total > 0 else F.lit(0.0))
+    return ranked.select("*", (F.col(_POS) + 1).alias("_crm_rank"), share.alias("_crm_share"),
+                         cum.alias("_crm_cum_share"), cls.alias("_crm_abc"))
+
+
 def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = "amount", cost: str = "cost",
            abc: Sequence[float] = (0.8, 0.95), as_of: Any = None, partitions: int | None = None):
     """Each customer's profit contribution and Pareto (ABC) class, on Spark.
@@ -351,29 +385,71 @@ def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = 
               ("profit", T.DoubleType()), ("margin", T.DoubleType()), ("first", T.LongType()),
               ("last", T.LongType())]
     base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
-    finite = ~F.isnan("profit") & (F.abs("profit") != float("inf"))
-    top = base.where(finite & (F.col("profit") > 0)).agg(F.max("profit")).first()[0]
-    # As the C++ kernel: positive profits scaled by a power of two so that their
-    # total cannot overflow (shares are unchanged by it).
-    exponent = math.frexp(top)[1] if top else 0
-    scaled = F.when(finite & (F.col("profit") > 0), F.col("profit") * F.lit(math.ldexp(1.0, -exponent))).otherwise(0.0)
-    base = base.withColumn(_V, scaled)
-    total = math.fsum(r[1] for r in base.groupBy(F.spark_partition_id()).agg(F.sum(_V)).collect())
-    # Largest first; +inf before and -inf after the finite values, NaN last; equal values by id.
-    order = [F.when(F.isnan("profit"), 1).otherwise(0), F.col("profit").desc(), F.col(_ID)]
-    ranked = _ordered(base, order, _V)
-    share_before = F.col(_BEFORE) / F.lit(total) if total > 0 else F.lit(0.0)
-    labels = [chr(ord("A") + i) for i in range(len(cutoffs) + 1)]
-    # The first class whose cut-off the share before the customer has not reached
-    # (the customer who crosses 80% is still an A); the same tolerance as the kernel.
-    cls = F.lit(labels[-1])
-    for c, label in reversed(list(zip(cutoffs, labels))):
-        cls = F.when(share_before < c - 1e-12, F.lit(label)).otherwise(cls)
-    cls = F.when(~finite, F.lit(None)).when(F.col(_V) > 0, cls).otherwise(F.lit(labels[-1]))
-    share = F.when(~finite, F.lit(float("nan"))).otherwise(F.col(_V) / F.lit(total) if total > 0 else F.lit(0.0))
+    ranked = _pareto(base, "profit", cutoffs)
     out = ranked.select(_ID, "orders", "revenue", "cost", "profit", "margin",
                         F.timestamp_micros("first").alias("first_purchase"),
-                        F.timestamp_micros("last").alias("last_purchase"), share.alias("share"), cls.alias("abc"))
+                        F.timestamp_micros("last").alias("last_purchase"), F.col("_crm_share").alias("share"),
+                        F.col("_crm_abc").alias("abc"))
+    return _rename(out, customer)
+
+
+def profit_tiers(tx, customer: str = "customer_id", date: str = "date", amount: str = "amount", cost: str = "cost",
+                 freq: str = "Y", period: Any = None, abc: Sequence[float] = (0.8, 0.95), vip_top: float = 0.10,
+                 super_top: float = 0.01, as_of: Any = None, partitions: int | None = None):
+    """Tiers every customer by the profit of the last year (or quarter, month:
+    ``freq``) before ``as_of``, on Spark.
+
+    The result of :func:`crmcore.scoring.profit_tiers` as a Spark DataFrame:
+    one row per customer who bought up to the end of the window, with
+    ``profit`` in the window (0 when silent in it), ``contribution`` (share of
+    the window's total positive profit), ``cum_contribution``, ``rank`` (1 =
+    largest; equal profits by ascending id), ``abc`` and ``tier`` ("super"
+    for the top ``super_top`` of customers, "VIP" for the rest of the top
+    ``vip_top``, "normal" otherwise; only positive profits are super or VIP).
+    ``freq``, ``period``, ``abc``, ``vip_top``, ``super_top`` and ``as_of``
+    as there; ``partitions`` as in :func:`rfm`. The window's profit per
+    customer is summed in C++ per partition, the ranks and shares over a
+    distributed sort.
+
+    >>> import pyarrow as pa
+    >>> tx = spark.createDataFrame(pa.table({"customer_id": [1, 2, 3],
+    ...     "date": pa.array(pd.to_datetime(["2024-01-01"] * 3)),
+    ...     "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]}))
+    >>> [r.tier for r in profit_tiers(tx, vip_top=0.5, super_top=0.2).orderBy("customer_id").collect()]
+    ['super', 'VIP', 'normal']
+    """
+    from .scoring import profit_tiers as _in_process
+    from .scoring.profit import _cutoffs
+
+    F, T = _spark()
+    cutoffs = _cutoffs("profit_tiers", abc)
+    prepared = _prepare(tx, customer, date, [amount, cost], "profit_tiers")
+    cut_ts = pd.Timestamp(_as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit_tiers"))
+                          * _NS_PER_MICRO)
+
+    def window_profit(frame):
+        return _in_process(frame, _ID, _T, amount, cost, freq=freq, period=period, abc=cutoffs, vip_top=vip_top,
+                           super_top=super_top, as_of=cut_ts)
+
+    # The arguments (freq, period, vip_top, ...) are checked here, on one made-up row, not on the workers.
+    window_profit(pd.DataFrame({_ID: [0], _T: [cut_ts], amount: [0.0], cost: [0.0]}))
+
+    def work(table):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an overflowed profit is reported as inf, as in process
+            p = window_profit(_frame(table))
+        return pd.DataFrame({_ID: p.index.to_numpy(), "profit": p["profit"].to_numpy()})
+
+    base = _per_customer(prepared, work, [("profit", T.DoubleType())], partitions).localCheckpoint(eager=True)
+    n = base.count()
+    ranked = _pareto(base, "profit", cutoffs)
+    rank, positive = F.col("_crm_rank"), F.col("profit") > 0
+    tier = (F.when(~_finite("profit"), F.lit(None))
+            .when(positive & (rank <= math.ceil(super_top * n)), F.lit("super"))
+            .when(positive & (rank <= math.ceil(vip_top * n)), F.lit("VIP")).otherwise(F.lit("normal")))
+    out = ranked.select(_ID, "profit", F.col("_crm_share").alias("contribution"),
+                        F.col("_crm_cum_share").alias("cum_contribution"), rank.alias("rank"),
+                        F.col("_crm_abc").alias("abc"), tier.alias("tier"))
     return _rename(out, customer)
 
 

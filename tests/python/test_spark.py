@@ -160,6 +160,34 @@ def test_profit_matches_in_process_and_pandas(spark):
     assert got["abc"].tolist() == cls.reindex(got.index).tolist()
 
 
+
+def test_profit_tiers_match_in_process_and_pandas(spark):
+    tx = transactions(seed=5)
+    got = to_pandas(crm_spark.profit_tiers(to_spark(spark, tx), freq="Q", vip_top=0.2, super_top=0.05),
+                    "customer_id")
+    want = crm.scoring.profit_tiers(tx, freq="Q", vip_top=0.2, super_top=0.05)
+    assert list(got.index) == list(want.index)
+    for col in ["profit", "contribution", "cum_contribution"]:
+        np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(), rtol=1e-12, atol=1e-15, err_msg=col)
+    np.testing.assert_array_equal(got["rank"].to_numpy(), want["rank"].to_numpy())
+    for col in ["abc", "tier"]:
+        assert got[col].tolist() == want[col].astype(str).tolist(), col
+    assert set(got["tier"]) == {"super", "VIP", "normal"}
+    # Plain pandas: the quarter before midnight after the latest purchase, ranks by sorting.
+    end = tx["date"].max().normalize() + pd.Timedelta(days=1)
+    inside = tx["date"] > end - pd.DateOffset(months=3)
+    gain = (tx["amount"] - tx["cost"]).where(inside, 0.0).groupby(tx["customer_id"]).sum()
+    order = gain.reset_index().sort_values(["customer_id"]).sort_values(0, ascending=False, kind="stable")
+    rank = pd.Series(np.arange(1, len(order) + 1), index=order["customer_id"]).sort_index()
+    n = len(gain)
+    tier = np.where((gain > 0) & (rank <= np.ceil(0.05 * n)), "super",
+                    np.where((gain > 0) & (rank <= np.ceil(0.2 * n)), "VIP", "normal"))
+    np.testing.assert_allclose(got["profit"].to_numpy(), gain.sort_index().to_numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(got["rank"].to_numpy(), rank.to_numpy())
+    assert got["tier"].tolist() == list(tier)
+    with pytest.raises(crm.ValidationError, match="period"):
+        crm_spark.profit_tiers(to_spark(spark, tx), period="not a year")
+
 @pytest.fixture(scope="module")
 def cdnow_tx():
     tx = pd.read_csv(CDNOW / "CDNOW_master.txt", sep=r"\s+", dtype={"date": str})
