@@ -55,7 +55,8 @@ __all__ = ["clv_summary", "fit_clv", "predict_clv", "profit", "profit_tiers", "r
 _NS_PER_MICRO = 1_000
 _MICROS_PER_DAY = 86_400 * 10**6
 # The column names used between the stages; the user's names come back at the end.
-_ID, _T, _POS, _PID, _IDX, _BEFORE, _V = "_crm_id", "_crm_t", "_crm_pos", "_crm_pid", "_crm_idx", "_crm_before", "_crm_v"
+_ID, _T, _V = "_crm_id", "_crm_t", "_crm_v"
+_POS, _PID, _IDX, _BEFORE = "_crm_pos", "_crm_pid", "_crm_idx", "_crm_before"
 
 
 def _spark():
@@ -146,7 +147,7 @@ def _per_customer(prepared, work: Callable[[Any], pd.DataFrame], fields: list, p
     customer, column ``_ID`` plus ``fields``) on every partition of the
     transactions hash-partitioned by customer, so each customer is whole in
     one partition. ``fields`` are (name, Spark type) of the output beside the id."""
-    F, T = _spark()
+    _, T = _spark()
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = T.StructType([T.StructField(_ID, prepared.schema[_ID].dataType)] +
@@ -169,7 +170,6 @@ def _per_customer(prepared, work: Callable[[Any], pd.DataFrame], fields: list, p
 
 def _prepare(tx, customer: str, date: str, values: Sequence[str], where: str):
     """The transactions as (_ID, _T in microseconds, value columns as doubles)."""
-    F, _ = _spark()
     cols = [_column(tx, customer, where).alias(_ID), _micros(tx, date, where).alias(_T)]
     cols += [_column(tx, v, where).cast("double").alias(v) for v in values]
     return tx.select(*cols)
@@ -475,7 +475,7 @@ def clv_summary(tx, customer: str = "customer_id", date: str = "date", amount: s
     from .clv import summary_data_from_transaction_data
     from .clv.utils import _check_periods, _to_ns
 
-    F, T = _spark()
+    _, T = _spark()
     _check_periods("clv_summary", freq, freq_multiplier)
     values = [amount] if amount else []
     prepared = _prepare(tx, customer, date, values, "clv_summary")
@@ -569,7 +569,7 @@ def predict_clv(summary, model: Any, spend_model: Any = None, t: float = 30, tim
     >>> predict_clv(s, bgf, t=10).where("frequency = 0").first().p_alive
     1.0
     """
-    F, T = _spark()
+    _, T = _spark()
     spend = spend_model is not None and "monetary_value" in summary.columns
     added = ["predicted_purchases", "p_alive"] + (["expected_spend", "clv"] if spend else [])
     schema = T.StructType(list(summary.schema.fields) + [T.StructField(n, T.DoubleType()) for n in added])
@@ -591,7 +591,8 @@ def predict_clv(summary, model: Any, spend_model: Any = None, t: float = 30, tim
         import pyarrow as pa
 
         for b in batches:
-            f, r, age = (b.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("frequency", "recency", "T"))
+            f, r, age = (b.column(c).to_numpy(zero_copy_only=False).astype(float)
+                         for c in ("frequency", "recency", "T"))
             m = b.column("monetary_value").to_numpy(zero_copy_only=False).astype(float) if spend else None
             yield pa.RecordBatch.from_arrays(b.columns + [pa.array(c) for c in predict(f, r, age, m)],
                                              names=list(b.schema.names) + added)
