@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # fonts-wqy-microhei (5 MB): Chinese, Japanese and Korean names in crmcore.plotting's pictures.
-debian_packages=(g++ make libsqlite3-dev nlohmann-json3-dev libgtest-dev python3-venv fonts-wqy-microhei)
+# openjdk-17-jre-headless: the Java runtime Spark 4 runs on (crmcore.spark's tests, a local session).
+debian_packages=(g++ make libsqlite3-dev nlohmann-json3-dev libgtest-dev python3-venv fonts-wqy-microhei
+                 openjdk-17-jre-headless)
 # The 7P report's browser test opens the page in headless Chromium when it is
 # installed; it is ~130 packages and 350 MB, so only on request.
 [ "${CRMCORE_BROWSER:-0}" = "1" ] && debian_packages+=(chromium)

@@ -1,0 +1,601 @@
+"""crmcore's customer analyses on Spark DataFrames (``pip install 'crmcore[spark]'``).
+
+The functions take a Spark DataFrame of transactions (one row per purchase:
+customer id, time, amount, ...) and return Spark DataFrames, one row per
+customer. The per-customer work runs in crmcore's C++ kernels inside Spark:
+the rows are hash-partitioned by customer, so every customer's purchases sit
+in one partition, and each partition goes through the same kernel as the
+in-process function (:func:`crmcore.scoring.rfm`, :func:`crmcore.scoring.profit`,
+:func:`crmcore.scoring.profit_tiers`,
+:func:`crmcore.clv.summary_data_from_transaction_data`) as Arrow batches
+(``mapInArrow``), without a pandas round trip on the driver.
+
+What depends on all customers at once is done the way Spark does it at
+scale, and gives the single-process result:
+
+- the quantile scores of RFM rank every customer: a distributed sort, the
+  row counts per sorted partition (a handful of numbers) turned into each
+  row's global position, and the score computed from the position exactly as
+  the C++ kernel does (``max(1, ceil(position * bins / (n - 1)))``);
+- the ABC classes of :func:`profit` and the ranks and tiers of
+  :func:`profit_tiers` need the cumulative profit before each customer in
+  the same distributed sort, summed per partition and offset by the
+  partitions before it;
+- the lifetime-value fits (:func:`fit_clv`) read a customer only through
+  (frequency, recency, T) (and Gamma-Gamma through (frequency, mean spend)),
+  so Spark counts the distinct tuples and the driver fits on those counts as
+  weights: the same likelihood as one row per customer, in a collect whose
+  size is the number of distinct tuples (thousands for whole days or weeks),
+  not the number of customers, and the same parameters as the in-process fit.
+  Predictions (:func:`predict_clv`) run per partition with the fitted models.
+
+Times are Spark ``timestamp`` (read as UTC) or ``date`` columns. Missing
+customer ids, times or amounts are refused with a
+:class:`crmcore.ValidationError` naming the column and a customer, as the
+in-process functions refuse them.
+
+The examples of the functions run against a local Spark session named
+``spark`` (``tests/python/test_spark.py`` runs them in one).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._args import _integer, _invalid
+from ._core import ValidationError
+
+__all__ = ["clv_summary", "fit_clv", "predict_clv", "profit", "profit_tiers", "rfm"]
+
+_NS_PER_MICRO = 1_000
+_MICROS_PER_DAY = 86_400 * 10**6
+# The column names used between the stages; the user's names come back at the end.
+_ID, _T, _V = "_crm_id", "_crm_t", "_crm_v"
+_POS, _PID, _IDX, _BEFORE = "_crm_pos", "_crm_pid", "_crm_idx", "_crm_before"
+
+
+def _spark():
+    """pyspark's functions and types modules, or a clear ImportError."""
+    try:
+        from pyspark.sql import functions, types
+    except ImportError as e:
+        raise ImportError("crmcore.spark needs PySpark: pip install 'crmcore[spark]' "
+                          "(and a Java runtime, 17 or later)") from e
+    return functions, types
+
+
+@contextlib.contextmanager
+def _arrow_udfs():
+    """pyspark checks the pandas version whenever an Arrow UDF is declared and
+    warns about pandas 3; crmcore's UDFs exchange Arrow batches and never use
+    pyspark's pandas conversions, so that warning does not apply here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                category=FutureWarning)
+        yield
+
+
+def _micros(sdf, name: str, where: str):
+    """The column ``name`` as int64 microseconds since the epoch: a timestamp
+    as its UTC instant, a date as its midnight (UTC)."""
+    F, T = _spark()
+    col = _column(sdf, name, where)
+    kind = sdf.schema[name].dataType
+    if isinstance(kind, T.DateType):
+        return F.unix_date(col).cast("long") * _MICROS_PER_DAY
+    if isinstance(kind, T.TimestampType):
+        return F.unix_micros(col)
+    raise _invalid(where, name, f"must be a Spark timestamp or date column, got {kind.simpleString()}")
+
+
+def _column(sdf, name: str, where: str):
+    F, _ = _spark()
+    if name not in sdf.columns:
+        raise ValidationError(f"{where}: no column {name!r} (columns: {', '.join(sdf.columns)})")
+    return F.col(name)
+
+
+def _checked_latest(prepared, values: Sequence[str], where: str) -> int | None:
+    """One pass over the prepared transactions: refuses a missing customer id,
+    time or value (null, NaN or infinite: as the in-process functions, which
+    name the row, this names the column and the smallest customer id with it)
+    and returns the latest time in microseconds (None without rows)."""
+    F, _ = _spark()
+    bad = {_ID: F.col(_ID).isNull(), _T: F.col(_T).isNull()}
+    for v in values:
+        bad[v] = F.col(v).isNull() | F.isnan(v) | (F.abs(v) == float("inf"))
+    aggs = [F.max(_T)]
+    for cond in bad.values():
+        aggs += [F.count_if(cond), F.min(F.when(cond, F.col(_ID)))]
+    row = prepared.agg(*aggs).first()
+    for k, name in enumerate(bad):
+        if row[1 + 2 * k]:
+            who = "" if name == _ID else f" of customer {row[2 + 2 * k]!r}"
+            field = {_ID: "the customer id", _T: "its time"}.get(name, f"'{name}'")
+            raise ValidationError(f"{where}: {row[1 + 2 * k]} transaction(s){who} miss {field} "
+                                  f"(null{'' if name in (_ID, _T) else ', NaN or infinite'})")
+    return row[0]
+
+
+def _as_of_micros(as_of: Any, latest: int | None) -> int:
+    """``as_of`` in microseconds: the given point, or the default of every
+    in-process analysis, midnight after the latest purchase."""
+    from .scoring._columns import as_of_ns, end_of_data
+
+    given = as_of_ns(as_of)
+    if given is None:
+        end = None if latest is None else end_of_data(np.array([latest * _NS_PER_MICRO], dtype=np.int64))
+        given = 0 if end is None else end
+    return int(given) // _NS_PER_MICRO
+
+
+def _frame(table) -> pd.DataFrame:
+    """A partition's Arrow table as the frame the in-process functions take
+    (its missing values were refused before, by :func:`_checked_latest`)."""
+    frame = table.to_pandas()
+    frame[_T] = pd.to_datetime(frame[_T].to_numpy(dtype=np.int64) * _NS_PER_MICRO)
+    return frame
+
+
+def _per_customer(prepared, work: Callable[[Any], pd.DataFrame], fields: list, partitions: int | None):
+    """Runs ``work`` (a partition's Arrow table -> a frame of one row per
+    customer, column ``_ID`` plus ``fields``) on every partition of the
+    transactions hash-partitioned by customer, so each customer is whole in
+    one partition. ``fields`` are (name, Spark type) of the output beside the id."""
+    _, T = _spark()
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    schema = T.StructType([T.StructField(_ID, prepared.schema[_ID].dataType)] +
+                          [T.StructField(n, t) for n, t in fields])
+    arrow_schema = to_arrow_schema(schema)
+    parts = prepared.repartition(partitions, _ID) if partitions else prepared.repartition(_ID)
+
+    def run(batches: Iterator) -> Iterator:
+        import pyarrow as pa
+
+        whole = list(batches)  # the partition: its customers are whole only all together
+        if not whole or not sum(b.num_rows for b in whole):
+            return
+        out = work(pa.Table.from_batches(whole))
+        yield from pa.Table.from_pandas(out, schema=arrow_schema, preserve_index=False).to_batches()
+
+    with _arrow_udfs():
+        return parts.mapInArrow(run, schema)
+
+
+def _prepare(tx, customer: str, date: str, values: Sequence[str], where: str):
+    """The transactions as (_ID, _T in microseconds, value columns as doubles)."""
+    cols = [_column(tx, customer, where).alias(_ID), _micros(tx, date, where).alias(_T)]
+    cols += [_column(tx, v, where).cast("double").alias(v) for v in values]
+    return tx.select(*cols)
+
+
+def _ordered(frame, order: list, value: str | None = None):
+    """``frame`` with each row's 0-based position ``_POS`` in the global order
+    ``order`` (which must be total: end it with the id) and, given ``value``,
+    ``_BEFORE``: the sum of ``value`` over every row before it.
+
+    A distributed sort puts the rows in range partitions, numbered inside each
+    partition (``monotonically_increasing_id`` holds the partition in its
+    upper bits and the row's place in the lower 33); the counts and totals per
+    partition (one row each) give every partition's offset. The numbered rows
+    are checkpointed, so the offsets and the rows they are added to come from
+    the same sort."""
+    F, _ = _spark()
+    from pyspark.sql import Window
+
+    pid = F.spark_partition_id()
+    local = F.monotonically_increasing_id() - F.shiftleft(pid.cast("long"), 33)
+    numbered = frame.orderBy(*order).select("*", pid.alias(_PID), local.alias(_IDX)).localCheckpoint(eager=True)
+    agg = [F.count(F.lit(1)).alias("n")] + ([F.sum(value).alias("s")] if value else [])
+    totals = sorted(tuple(r) for r in numbered.groupBy(_PID).agg(*agg).collect())
+    offsets, rows_before, sums_before = [], 0, []  # type: list[tuple], int, list[float]
+    for t in totals:
+        offsets.append((t[0], rows_before, math.fsum(sums_before)))
+        rows_before += t[1]
+        if value:
+            sums_before.append(t[2])
+    table = frame.sparkSession.createDataFrame(offsets, f"{_PID} int, _crm_rows long, _crm_sum double")
+    out = numbered.join(F.broadcast(table), _PID).withColumn(_POS, F.col("_crm_rows") + F.col(_IDX))
+    if value:
+        # The rows' own partition before them, in their order (a window per sorted partition).
+        inside = Window.partitionBy(_PID).orderBy(_IDX).rowsBetween(Window.unboundedPreceding, -1)
+        out = out.withColumn(_BEFORE, F.col("_crm_sum") + F.coalesce(F.sum(value).over(inside), F.lit(0.0)))
+    return out.drop(_PID, _IDX, "_crm_rows", "_crm_sum")
+
+
+def _score(frame, value: str, name: str, bins: int, ties: str, higher_is_better: bool, n: int):
+    """The 1..bins quantile score of ``value``, as crmcore's C++ kernel gives it:
+    customers ranked worst first, equal values by ascending id, NaN worst;
+    score = max(1, ceil(position * bins / (n - 1))) (pandas' qcut of the rank);
+    with ties="min" a run of equal values takes the score of its first member."""
+    F, _ = _spark()
+    from pyspark.sql import Window
+
+    nan_first = F.when(F.isnan(value), 0).otherwise(1)
+    order = [nan_first, F.col(value).asc() if higher_is_better else F.col(value).desc(), F.col(_ID)]
+    ranked = _ordered(frame, order)
+    pos = F.col(_POS)
+    if ties == "min":
+        pos = F.min(_POS).over(Window.partitionBy(value))
+    if n < 2 or bins == 1:
+        score = F.lit(1)
+    else:
+        ceil = (pos * bins + (n - 2)) / F.lit(n - 1)  # integer ceil of pos * bins / (n - 1)
+        score = F.greatest(F.lit(1), F.least(F.lit(bins), F.floor(ceil)))
+    return ranked.withColumn(name, score.cast("byte")).drop(_POS)
+
+
+def _rename(frame, customer: str):
+    return frame.withColumnRenamed(_ID, customer)
+
+
+def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "amount", as_of: Any = None,
+        bins: int = 5, segments: Sequence | None = None, ties: str = "first", partitions: int | None = None):
+    """Recency, frequency and monetary value per customer, scored 1..bins, on Spark.
+
+    The result of :func:`crmcore.scoring.rfm` as a Spark DataFrame: one row
+    per customer with ``customer`` (the id), ``recency`` (days from the last
+    purchase to ``as_of``), ``frequency``, ``monetary``, ``last_purchase``
+    (timestamp), ``r_score``, ``f_score``, ``m_score`` and ``segment`` (the
+    name of :func:`crmcore.scoring.segment`'s grid). ``tx`` has one row per
+    purchase; ``customer``, ``date`` and ``amount`` name its columns.
+    ``as_of`` defaults to midnight (UTC) after the latest purchase; later
+    purchases are ignored. The scores rank all customers (a distributed sort),
+    with the same ``bins`` and ``ties`` rules as in process. ``partitions``
+    sets how many partitions the transactions are hashed into (default:
+    ``spark.sql.shuffle.partitions``).
+
+    >>> import pyarrow as pa
+    >>> tx = spark.createDataFrame(pa.table({"customer_id": [1, 1, 2],
+    ...     "date": pa.array(pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"])),
+    ...     "amount": [10.0, 5.0, 40.0]}))
+    >>> [(r.customer_id, r.recency, r.r_score, r.segment) for r in rfm(tx).orderBy("customer_id").collect()]
+    [(1, 1.0, 5, 'champions'), (2, 30.0, 1, 'lost')]
+    """
+    from .scoring import rfm as _in_process, segment
+
+    F, T = _spark()
+    bins = _integer(bins, "rfm", "bins", low=1, high=100)
+    if ties not in ("first", "min"):
+        raise _invalid("rfm", "ties", f"must be 'first' or 'min', got {ties!r}")
+    prepared = _prepare(tx, customer, date, [amount], "rfm")
+    cut = _as_of_micros(as_of, _checked_latest(prepared, [amount], "rfm"))
+    cut_ts = pd.Timestamp(cut * _NS_PER_MICRO)
+
+    def work(table):
+        frame = _frame(table)
+        with warnings.catch_warnings():
+            # An overflowed total is reported as inf in the result, as in process.
+            warnings.simplefilter("ignore")
+            r = _in_process(frame, _ID, _T, amount, as_of=cut_ts)
+        return pd.DataFrame({_ID: r.index.to_numpy(), "recency": r["recency"].to_numpy(),
+                             "frequency": r["frequency"].to_numpy(dtype=np.int64),
+                             "monetary": r["monetary"].to_numpy(),
+                             "last": r["last_purchase"].to_numpy().astype("datetime64[ns]").view(np.int64)
+                             // _NS_PER_MICRO})
+
+    fields = [("recency", T.DoubleType()), ("frequency", T.LongType()), ("monetary", T.DoubleType()),
+              ("last", T.LongType())]
+    base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
+    n = base.count()
+    out = _score(base, "recency", "r_score", bins, ties, False, n)
+    out = _score(out, "frequency", "f_score", bins, ties, True, n)
+    out = _score(out, "monetary", "m_score", bins, ties, True, n)
+    # The segment grid is small ((bins+1)^2 cells): crmcore names every cell once, Spark looks it up.
+    r_grid, f_grid = np.meshgrid(np.arange(1, bins + 1), np.arange(1, bins + 1), indexing="ij")
+    names = segment(r_grid.ravel(), f_grid.ravel(), bins, segments)
+    cells = F.create_map(*[x for r, f, s in zip(r_grid.ravel(), f_grid.ravel(), names)
+                           for x in (F.lit(int(r) * (bins + 1) + int(f)), F.lit(str(s)))])
+    out = out.withColumn("segment", cells[F.col("r_score").cast("int") * (bins + 1) + F.col("f_score")])
+    out = out.select(_ID, "recency", "frequency", "monetary", F.timestamp_micros("last").alias("last_purchase"),
+                     "r_score", "f_score", "m_score", "segment")
+    return _rename(out, customer)
+
+
+def _finite(value: str):
+    F, _ = _spark()
+    return ~F.isnan(value) & (F.abs(value) != float("inf"))
+
+
+def _pareto(base, value: str, cutoffs: list):
+    """``base`` with the columns of crmcore's Pareto kernel over ``value``:
+    ``_crm_rank`` (1 = largest; equal values by ascending id; +inf first,
+    -inf and then NaN last), ``_crm_share`` of the total positive value,
+    ``_crm_cum_share`` (this customer and all ranked above) and ``_crm_abc``
+    (the first class whose cut-off the share *before* the customer has not
+    reached, so the customer who crosses 80% is still an A; none for a value
+    that is not finite). The share before each customer is summed over a
+    distributed sort (:func:`_ordered`)."""
+    F, _ = _spark()
+    finite = _finite(value)
+    top = base.where(finite & (F.col(value) > 0)).agg(F.max(value)).first()[0]
+    # As the C++ kernel: positive values scaled by a power of two so that their
+    # total cannot overflow (shares are unchanged by it).
+    exponent = math.frexp(top)[1] if top else 0
+    scaled = F.when(finite & (F.col(value) > 0), F.col(value) * F.lit(math.ldexp(1.0, -exponent))).otherwise(0.0)
+    base = base.withColumn(_V, scaled)
+    total = math.fsum(r[1] for r in base.groupBy(F.spark_partition_id()).agg(F.sum(_V)).collect())
+    order = [F.when(F.isnan(value), 1).otherwise(0), F.col(value).desc(), F.col(_ID)]
+    ranked = _ordered(base, order, _V)
+    share_before = F.col(_BEFORE) / F.lit(total) if total > 0 else F.lit(0.0)
+    labels = [chr(ord("A") + i) for i in range(len(cutoffs) + 1)]
+    cls = F.lit(labels[-1])
+    for c, label in reversed(list(zip(cutoffs, labels))):
+        # The same tolerance as the kernel: an exact 0.8 is not read as 0.8000000001.
+        cls = F.when(share_before < c - 1e-12, F.lit(label)).otherwise(cls)
+    cls = F.when(~finite, F.lit(None)).when(F.col(_V) > 0, cls).otherwise(F.lit(labels[-1]))
+    nan = F.lit(float("nan"))
+    share = F.when(~finite, nan).otherwise(F.col(_V) / F.lit(total) if total > 0 else F.lit(0.0))
+    cum = F.when(~finite, nan).otherwise((F.col(_BEFORE) + F.col(_V)) / F.lit(total) if total > 0 else F.lit(0.0))
+    return ranked.select("*", (F.col(_POS) + 1).alias("_crm_rank"), share.alias("_crm_share"),
+                         cum.alias("_crm_cum_share"), cls.alias("_crm_abc"))
+
+
+def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = "amount", cost: str = "cost",
+           abc: Sequence[float] = (0.8, 0.95), as_of: Any = None, partitions: int | None = None):
+    """Each customer's profit contribution and Pareto (ABC) class, on Spark.
+
+    The result of :func:`crmcore.scoring.profit` as a Spark DataFrame: one row
+    per customer with ``orders``, ``revenue``, ``cost``, ``profit``,
+    ``margin``, ``first_purchase``, ``last_purchase`` (timestamps), ``share``
+    of the total positive profit and ``abc`` ("A" = the top customers making
+    the first ``abc[0]`` of profit, "B" up to ``abc[1]``, "C" the rest and
+    everyone without positive profit; missing for a total that overflowed).
+    ``tx`` has one row per purchase; ``customer``, ``date``, ``amount`` and
+    ``cost`` name its columns; ``as_of`` and ``partitions`` as in :func:`rfm`.
+    Totals per customer are summed in C++ per partition; the classes need the
+    profit of everyone ranked above a customer, summed over a distributed
+    sort, so shares can differ from the in-process ones in the last digits.
+
+    >>> import pyarrow as pa
+    >>> tx = spark.createDataFrame(pa.table({"customer_id": [1, 1, 2],
+    ...     "date": pa.array(pd.to_datetime(["2024-01-01"] * 3)),
+    ...     "amount": [10.0, 20.0, 5.0], "cost": [6.0, 12.0, 1.0]}))
+    >>> [(r.customer_id, r.profit, r.share, r.abc) for r in profit(tx).orderBy("customer_id").collect()]
+    [(1, 12.0, 0.75, 'A'), (2, 4.0, 0.25, 'A')]
+    """
+    from .scoring import profit as _in_process
+    from .scoring.profit import _cutoffs
+
+    F, T = _spark()
+    cutoffs = _cutoffs("profit", abc)
+    prepared = _prepare(tx, customer, date, [amount, cost], "profit")
+    cut = _as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit"))
+    cut_ts = pd.Timestamp(cut * _NS_PER_MICRO)
+
+    def work(table):
+        frame = _frame(table)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overflowed totals are reported as inf, as in process
+            p = _in_process(frame, _ID, _T, amount, cost, as_of=cut_ts)
+        micros = {k: p[f"{k}_purchase"].to_numpy().astype("datetime64[ns]").view(np.int64) // _NS_PER_MICRO
+                  for k in ("first", "last")}
+        return pd.DataFrame({_ID: p.index.to_numpy(), "orders": p["orders"].to_numpy(dtype=np.int64),
+                             "revenue": p["revenue"].to_numpy(), "cost": p["cost"].to_numpy(),
+                             "profit": p["profit"].to_numpy(), "margin": p["margin"].to_numpy(),
+                             "first": micros["first"], "last": micros["last"]})
+
+    fields = [("orders", T.LongType()), ("revenue", T.DoubleType()), ("cost", T.DoubleType()),
+              ("profit", T.DoubleType()), ("margin", T.DoubleType()), ("first", T.LongType()),
+              ("last", T.LongType())]
+    base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
+    ranked = _pareto(base, "profit", cutoffs)
+    out = ranked.select(_ID, "orders", "revenue", "cost", "profit", "margin",
+                        F.timestamp_micros("first").alias("first_purchase"),
+                        F.timestamp_micros("last").alias("last_purchase"), F.col("_crm_share").alias("share"),
+                        F.col("_crm_abc").alias("abc"))
+    return _rename(out, customer)
+
+
+def profit_tiers(tx, customer: str = "customer_id", date: str = "date", amount: str = "amount", cost: str = "cost",
+                 freq: str = "Y", period: Any = None, abc: Sequence[float] = (0.8, 0.95), vip_top: float = 0.10,
+                 super_top: float = 0.01, as_of: Any = None, partitions: int | None = None):
+    """Tiers every customer by the profit of the last year (or quarter, month:
+    ``freq``) before ``as_of``, on Spark.
+
+    The result of :func:`crmcore.scoring.profit_tiers` as a Spark DataFrame:
+    one row per customer who bought up to the end of the window, with
+    ``profit`` in the window (0 when silent in it), ``contribution`` (share of
+    the window's total positive profit), ``cum_contribution``, ``rank`` (1 =
+    largest; equal profits by ascending id), ``abc`` and ``tier`` ("super"
+    for the top ``super_top`` of customers, "VIP" for the rest of the top
+    ``vip_top``, "normal" otherwise; only positive profits are super or VIP).
+    ``freq``, ``period``, ``abc``, ``vip_top``, ``super_top`` and ``as_of``
+    as there; ``partitions`` as in :func:`rfm`. The window's profit per
+    customer is summed in C++ per partition, the ranks and shares over a
+    distributed sort.
+
+    >>> import pyarrow as pa
+    >>> tx = spark.createDataFrame(pa.table({"customer_id": [1, 2, 3],
+    ...     "date": pa.array(pd.to_datetime(["2024-01-01"] * 3)),
+    ...     "amount": [100.0, 20.0, 5.0], "cost": [20.0, 10.0, 4.0]}))
+    >>> [r.tier for r in profit_tiers(tx, vip_top=0.5, super_top=0.2).orderBy("customer_id").collect()]
+    ['super', 'VIP', 'normal']
+    """
+    from .scoring import profit_tiers as _in_process
+    from .scoring.profit import _cutoffs
+
+    F, T = _spark()
+    cutoffs = _cutoffs("profit_tiers", abc)
+    prepared = _prepare(tx, customer, date, [amount, cost], "profit_tiers")
+    cut_ts = pd.Timestamp(_as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit_tiers"))
+                          * _NS_PER_MICRO)
+
+    def window_profit(frame):
+        return _in_process(frame, _ID, _T, amount, cost, freq=freq, period=period, abc=cutoffs, vip_top=vip_top,
+                           super_top=super_top, as_of=cut_ts)
+
+    # The arguments (freq, period, vip_top, ...) are checked here, on one made-up row, not on the workers.
+    window_profit(pd.DataFrame({_ID: [0], _T: [cut_ts], amount: [0.0], cost: [0.0]}))
+
+    def work(table):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an overflowed profit is reported as inf, as in process
+            p = window_profit(_frame(table))
+        return pd.DataFrame({_ID: p.index.to_numpy(), "profit": p["profit"].to_numpy()})
+
+    base = _per_customer(prepared, work, [("profit", T.DoubleType())], partitions).localCheckpoint(eager=True)
+    n = base.count()
+    ranked = _pareto(base, "profit", cutoffs)
+    rank, positive = F.col("_crm_rank"), F.col("profit") > 0
+    tier = (F.when(~_finite("profit"), F.lit(None))
+            .when(positive & (rank <= math.ceil(super_top * n)), F.lit("super"))
+            .when(positive & (rank <= math.ceil(vip_top * n)), F.lit("VIP")).otherwise(F.lit("normal")))
+    out = ranked.select(_ID, "profit", F.col("_crm_share").alias("contribution"),
+                        F.col("_crm_cum_share").alias("cum_contribution"), rank.alias("rank"),
+                        F.col("_crm_abc").alias("abc"), tier.alias("tier"))
+    return _rename(out, customer)
+
+
+def clv_summary(tx, customer: str = "customer_id", date: str = "date", amount: str | None = None,
+                observation_period_end: Any = None, freq: str = "D", freq_multiplier: float = 1,
+                include_first_transaction: bool = False, partitions: int | None = None):
+    """Frequency, recency, T (and mean repeat spend) per customer, on Spark.
+
+    The result of :func:`crmcore.clv.summary_data_from_transaction_data` (the
+    lifetimes summary) as a Spark DataFrame: one row per customer with
+    ``frequency``, ``recency``, ``T`` and, given ``amount``,
+    ``monetary_value``; the same ``freq``, ``freq_multiplier`` and
+    ``include_first_transaction``. ``observation_period_end`` defaults to the
+    latest transaction. Each partition's customers are summarized by the C++
+    kernel; ``partitions`` as in :func:`rfm`.
+
+    >>> import pyarrow as pa
+    >>> tx = spark.createDataFrame(pa.table({"id": [1, 1, 2],
+    ...     "date": pa.array(pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-03"]))}))
+    >>> clv_summary(tx, "id", "date").orderBy("id").first()
+    Row(id=1, frequency=1.0, recency=4.0, T=4.0)
+    """
+    from .clv import summary_data_from_transaction_data
+    from .clv.utils import _check_periods, _to_ns
+
+    _, T = _spark()
+    _check_periods("clv_summary", freq, freq_multiplier)
+    values = [amount] if amount else []
+    prepared = _prepare(tx, customer, date, values, "clv_summary")
+    latest = _checked_latest(prepared, values, "clv_summary")
+    if observation_period_end is None:
+        end = pd.Timestamp(0 if latest is None else latest * _NS_PER_MICRO)
+    else:
+        end = pd.Timestamp(int(_to_ns([observation_period_end])[0]))
+
+    def work(table):
+        frame = _frame(table)
+        s = summary_data_from_transaction_data(frame, _ID, _T, amount, observation_period_end=end, freq=freq,
+                                               freq_multiplier=freq_multiplier,
+                                               include_first_transaction=include_first_transaction)
+        s.index.name = _ID
+        return s.reset_index()
+
+    fields = [(n, T.DoubleType()) for n in ["frequency", "recency", "T"] + (["monetary_value"] if amount else [])]
+    return _rename(_per_customer(prepared, work, fields, partitions), customer)
+
+
+def _distinct(summary, columns: list, where=None):
+    """The distinct tuples of ``columns`` with their counts, sorted (so a fit
+    reads them in one order whatever the partitions), as numpy arrays."""
+    F, _ = _spark()
+    frame = summary if where is None else summary.where(where)
+    table = frame.groupBy(*columns).agg(F.count(F.lit(1)).alias("_crm_n")).toArrow()
+    data = {c: table.column(c).to_numpy() for c in columns + ["_crm_n"]}
+    order = np.lexsort([data[c] for c in reversed(columns)])
+    return [data[c][order] for c in columns], data["_crm_n"][order].astype(float)
+
+
+def fit_clv(summary, model: Any = None, spend_model: Any = None, penalizer_coef: float = 0.0):
+    """Fits a transaction model and (given ``monetary_value``) Gamma-Gamma on a
+    Spark summary of :func:`clv_summary`; returns the two fitted crmcore
+    models ``(model, spend_model)`` (``spend_model`` None without spend).
+
+    ``model`` is an unfitted :class:`crmcore.clv.BetaGeoFitter` (default),
+    ``ModifiedBetaGeoFitter`` or ``ParetoNBDFitter``; ``spend_model`` a
+    :class:`crmcore.clv.GammaGammaFitter` (default). The likelihoods depend on
+    a customer only through (frequency, recency, T) and Gamma-Gamma's through
+    (frequency, monetary_value) of repeat buyers (those with a positive mean
+    spend: the model has no zero spend), so Spark counts the distinct
+    tuples and the driver fits on them with the counts as weights: the whole
+    population, not a sample, and the parameters of the in-process fit on one
+    row per customer. The collect is as large as the number of distinct
+    tuples: whole time units bound the triples (CDNOW's 23,570 customers are
+    4,681 triples in weeks, 11,104 in days), while spend is continuous, so
+    Gamma-Gamma's pairs are about one per repeat buyer.
+
+    >>> import pyarrow as pa
+    >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
+    >>> d = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=500, seed=1)
+    >>> s = spark.createDataFrame(pa.Table.from_pandas(d[["frequency", "recency", "T"]].round(0)))
+    >>> bgf, _ = fit_clv(s)
+    >>> list(bgf.params_.index)
+    ['r', 'alpha', 'a', 'b']
+    """
+    from .clv import BetaGeoFitter, GammaGammaFitter
+
+    F, _ = _spark()
+    model = BetaGeoFitter(penalizer_coef=penalizer_coef) if model is None else model
+    (x, tx, T_), weights = _distinct(summary, ["frequency", "recency", "T"])
+    model.fit(x, tx, T_, weights=weights)
+    if "monetary_value" not in summary.columns:
+        return model, None
+    spend_model = GammaGammaFitter(penalizer_coef=penalizer_coef) if spend_model is None else spend_model
+    repeat = (F.col("frequency") > 0) & (F.col("monetary_value") > 0)
+    (x, m), weights = _distinct(summary, ["frequency", "monetary_value"], repeat)
+    spend_model.fit(x, m, weights=weights)
+    return model, spend_model
+
+
+def predict_clv(summary, model: Any, spend_model: Any = None, t: float = 30, time: int = 12,
+                discount_rate: float = 0.01, freq: str = "D"):
+    """Predictions of fitted lifetime-value models for every customer of a Spark summary.
+
+    Adds to ``summary`` (from :func:`clv_summary`): ``predicted_purchases``
+    (expected repeat purchases in the next ``t`` time units), ``p_alive``
+    and, given ``spend_model`` and ``monetary_value``, ``expected_spend``
+    (Gamma-Gamma's expected mean spend) and ``clv`` (value of the next
+    ``time`` months discounted at ``discount_rate`` a month; ``freq`` is the
+    summary's time unit). The crmcore models (e.g. from :func:`fit_clv`)
+    travel to the workers and predict each partition in C++.
+
+    >>> import pyarrow as pa
+    >>> from crmcore.clv.generate_data import beta_geometric_nbd_model
+    >>> d = beta_geometric_nbd_model(39.0, 0.25, 4.4, 0.8, 2.4, size=500, seed=1)
+    >>> s = spark.createDataFrame(pa.Table.from_pandas(d[["frequency", "recency", "T"]].round(0)))
+    >>> bgf, _ = fit_clv(s)
+    >>> predict_clv(s, bgf, t=10).where("frequency = 0").first().p_alive
+    1.0
+    """
+    _, T = _spark()
+    spend = spend_model is not None and "monetary_value" in summary.columns
+    added = ["predicted_purchases", "p_alive"] + (["expected_spend", "clv"] if spend else [])
+    schema = T.StructType(list(summary.schema.fields) + [T.StructField(n, T.DoubleType()) for n in added])
+
+    def predict(f, r, age, m):
+        cols = [np.asarray(model.predict(t, f, r, age), dtype=float),
+                np.asarray(model.conditional_probability_alive(f, r, age), dtype=float).reshape(-1)]
+        if spend:
+            cols.append(np.asarray(spend_model.conditional_expected_average_profit(f, m), dtype=float))
+            cols.append(spend_model.customer_lifetime_value(model, f, r, age, m, time=time,
+                                                            discount_rate=discount_rate, freq=freq).to_numpy())
+        return cols
+
+    # Bad arguments (t, freq, an unfitted model) are refused here, on one made-up
+    # customer, rather than later on the workers.
+    predict(np.zeros(1), np.zeros(1), np.ones(1), np.ones(1))
+
+    def run(batches: Iterator) -> Iterator:
+        import pyarrow as pa
+
+        for b in batches:
+            f, r, age = (b.column(c).to_numpy(zero_copy_only=False).astype(float)
+                         for c in ("frequency", "recency", "T"))
+            m = b.column("monetary_value").to_numpy(zero_copy_only=False).astype(float) if spend else None
+            yield pa.RecordBatch.from_arrays(b.columns + [pa.array(c) for c in predict(f, r, age, m)],
+                                             names=list(b.schema.names) + added)
+
+    with _arrow_udfs():
+        return summary.mapInArrow(run, schema)

@@ -1,0 +1,262 @@
+"""crmcore.spark (issue 14, part 2): the analyses on Spark DataFrames, in a real
+local Spark session, against crmcore's in-process functions on the same data
+and against independent references (plain pandas; lifetimes on CDNOW)."""
+import doctest
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+from crmcore.clv import BetaGeoFitter, GammaGammaFitter, summary_data_from_transaction_data
+
+if importlib.util.find_spec("pyspark") is None:
+    pytest.skip("pyspark is not installed (pip install 'crmcore[spark]')", allow_module_level=True)
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip("no Java runtime for Spark (Debian: openjdk-17-jre-headless)", allow_module_level=True)
+
+import pyarrow as pa  # noqa: E402
+
+from crmcore import spark as crm_spark  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+CANDIDATES = [REPO.parent / "shared" / "data" / "cdnow", REPO.parent.parent / "shared" / "data" / "cdnow"]
+CDNOW = next((p for p in CANDIDATES if p.is_dir()), None)
+needs_cdnow = pytest.mark.skipif(CDNOW is None, reason="CDNOW data not found beside the repository")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    # The workers are started by the JVM with its environment: the same
+    # interpreter and the crmcore this test imports.
+    package_root = str(Path(crm.__file__).resolve().parents[1])
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYSPARK_PYTHON", sys.executable)
+        env.setenv("PYTHONPATH", os.pathsep.join([package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        session = _session(SparkSession)
+        yield session
+        session.stop()
+
+
+def _session(SparkSession):
+    session = (SparkSession.builder.master("local[1]").appName("crmcore-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.memory", "512m")
+               # Several partitions even on one core, so customers are spread over them.
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def transactions(n_customers=300, seed=7, ids="int"):
+    """Purchases with many ties (whole-day dates, small counts, repeated
+    amounts), some customers with one purchase, some with costs above revenue."""
+    rng = np.random.default_rng(seed)
+    per = rng.geometric(0.3, n_customers)
+    cust = np.repeat(np.arange(n_customers) * 3 + 11, per)
+    n = len(cust)
+    days = rng.integers(0, 400, n)
+    out = pd.DataFrame({
+        "customer_id": cust if ids == "int" else np.array([f"c{c:05d}" for c in cust], dtype=object),
+        "date": pd.Timestamp("2023-01-01") + pd.to_timedelta(days, unit="D"),
+        "amount": rng.choice([5.0, 10.0, 12.5, 40.0, 99.99], n),
+    })
+    out["cost"] = out["amount"] * rng.choice([0.3, 0.6, 1.2], n)
+    return out.sample(frac=1.0, random_state=1).reset_index(drop=True)
+
+
+def to_spark(spark, frame):
+    return spark.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def to_pandas(sdf, index):
+    return sdf.toArrow().to_pandas().set_index(index).sort_index()
+
+
+def pandas_rfm(tx, bins=5):
+    """RFM by plain pandas: group-by totals, then qcut of ranks (equal values by id)."""
+    as_of = tx["date"].max().normalize() + pd.Timedelta(days=1)
+    g = tx.groupby("customer_id").agg(last=("date", "max"), frequency=("date", "size"), monetary=("amount", "sum"))
+    g = g.sort_index()
+    g["recency"] = (as_of - g["last"]) / pd.Timedelta(days=1)
+    for col, sign, name in (("recency", -1, "r_score"), ("frequency", 1, "f_score"), ("monetary", 1, "m_score")):
+        g[name] = pd.qcut((sign * g[col]).rank(method="first"), bins, labels=False) + 1
+    return g
+
+
+def test_rfm_matches_in_process_and_pandas(spark):
+    tx = transactions()
+    got = to_pandas(crm_spark.rfm(to_spark(spark, tx)), "customer_id")
+    want = crm.scoring.rfm(tx)
+    assert list(got.index) == list(want.index)
+    for col in ["recency", "frequency", "monetary", "r_score", "f_score", "m_score"]:
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+    assert got["segment"].tolist() == want["segment"].astype(str).tolist()
+    np.testing.assert_array_equal(got["last_purchase"].dt.tz_convert(None).to_numpy(),
+                                  want["last_purchase"].to_numpy())
+    ref = pandas_rfm(tx)
+    np.testing.assert_allclose(got["recency"].to_numpy(), ref["recency"].to_numpy(), rtol=0, atol=1e-9)
+    for col in ["frequency", "monetary", "r_score", "f_score", "m_score"]:
+        np.testing.assert_allclose(got[col].to_numpy(dtype=float), ref[col].to_numpy(dtype=float), rtol=1e-12,
+                                   err_msg=col)
+
+
+def test_rfm_string_ids_dates_ties_min_bins_and_as_of_match_in_process(spark):
+    tx = transactions(n_customers=150, seed=3, ids="str")
+    as_of = "2023-10-01"
+    # Whole days as a Spark date column (read as midnight UTC), into 3 partitions.
+    days = pa.Table.from_pandas(tx, preserve_index=False)
+    days = days.set_column(days.schema.get_field_index("date"), "date", days.column("date").cast(pa.date32()))
+    sdf = spark.createDataFrame(days)
+    assert sdf.schema["date"].dataType.simpleString() == "date"
+    got = to_pandas(crm_spark.rfm(sdf, as_of=as_of, bins=4, ties="min", partitions=3), "customer_id")
+    want = crm.scoring.rfm(tx, as_of=as_of, bins=4, ties="min")
+    assert list(got.index) == list(want.index)
+    for col in ["recency", "frequency", "monetary", "r_score", "f_score", "m_score"]:
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+    assert got["segment"].tolist() == want["segment"].astype(str).tolist()
+    # Equal values share a score with ties="min" (the property the option exists for).
+    assert (got.groupby("frequency")["f_score"].nunique() == 1).all()
+
+
+def test_missing_values_are_refused_naming_column_and_customer(spark):
+    tx = transactions(n_customers=20)
+    tx.loc[5, "amount"] = np.nan
+    with pytest.raises(crm.ValidationError, match=rf"'amount'.*customer {tx.loc[5, 'customer_id']}|"
+                                                    rf"customer {tx.loc[5, 'customer_id']}.*'amount'"):
+        crm_spark.rfm(to_spark(spark, tx))
+    with pytest.raises(crm.ValidationError, match="missing|miss"):
+        crm_spark.clv_summary(to_spark(spark, transactions(20).assign(date=pd.NaT)))
+
+
+def test_profit_matches_in_process_and_pandas(spark):
+    tx = transactions(seed=11)
+    got = to_pandas(crm_spark.profit(to_spark(spark, tx)), "customer_id")
+    want = crm.scoring.profit(tx)
+    assert list(got.index) == list(want.index)
+    for col in ["orders", "revenue", "cost", "profit", "margin"]:
+        np.testing.assert_allclose(got[col].to_numpy(dtype=float), want[col].to_numpy(dtype=float), rtol=1e-12,
+                                   err_msg=col)
+    np.testing.assert_allclose(got["share"].to_numpy(), want["share"].to_numpy(), rtol=1e-12, atol=1e-15)
+    assert got["abc"].tolist() == want["abc"].astype(str).tolist()
+    assert (got["profit"] <= 0).any() and set(got["abc"]) == {"A", "B", "C"}
+    # Plain pandas: totals by group-by, classes by cumulative share of the sorted positive profit.
+    ref = tx.groupby("customer_id").agg(revenue=("amount", "sum"), cost=("cost", "sum"))
+    ref["profit"] = ref["revenue"] - ref["cost"]
+    pos = ref["profit"].clip(lower=0)
+    ordered = pos.sort_values(ascending=False, kind="stable")
+    before = (ordered.cumsum() - ordered) / pos.sum()
+    cls = pd.Series(np.select([before < 0.8, before < 0.95], ["A", "B"], "C"), index=ordered.index)
+    cls[ordered <= 0] = "C"
+    np.testing.assert_allclose(got["profit"].to_numpy(), ref["profit"].to_numpy(), rtol=1e-12)
+    assert got["abc"].tolist() == cls.reindex(got.index).tolist()
+
+
+
+def test_profit_tiers_match_in_process_and_pandas(spark):
+    tx = transactions(seed=5)
+    got = to_pandas(crm_spark.profit_tiers(to_spark(spark, tx), freq="Q", vip_top=0.2, super_top=0.05),
+                    "customer_id")
+    want = crm.scoring.profit_tiers(tx, freq="Q", vip_top=0.2, super_top=0.05)
+    assert list(got.index) == list(want.index)
+    for col in ["profit", "contribution", "cum_contribution"]:
+        np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(), rtol=1e-12, atol=1e-15, err_msg=col)
+    np.testing.assert_array_equal(got["rank"].to_numpy(), want["rank"].to_numpy())
+    for col in ["abc", "tier"]:
+        assert got[col].tolist() == want[col].astype(str).tolist(), col
+    assert set(got["tier"]) == {"super", "VIP", "normal"}
+    # Plain pandas: the quarter before midnight after the latest purchase, ranks by sorting.
+    end = tx["date"].max().normalize() + pd.Timedelta(days=1)
+    inside = tx["date"] > end - pd.DateOffset(months=3)
+    gain = (tx["amount"] - tx["cost"]).where(inside, 0.0).groupby(tx["customer_id"]).sum()
+    order = gain.reset_index().sort_values(["customer_id"]).sort_values(0, ascending=False, kind="stable")
+    rank = pd.Series(np.arange(1, len(order) + 1), index=order["customer_id"]).sort_index()
+    n = len(gain)
+    tier = np.where((gain > 0) & (rank <= np.ceil(0.05 * n)), "super",
+                    np.where((gain > 0) & (rank <= np.ceil(0.2 * n)), "VIP", "normal"))
+    np.testing.assert_allclose(got["profit"].to_numpy(), gain.sort_index().to_numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(got["rank"].to_numpy(), rank.to_numpy())
+    assert got["tier"].tolist() == list(tier)
+    with pytest.raises(crm.ValidationError, match="period"):
+        crm_spark.profit_tiers(to_spark(spark, tx), period="not a year")
+
+@pytest.fixture(scope="module")
+def cdnow_tx():
+    tx = pd.read_csv(CDNOW / "CDNOW_master.txt", sep=r"\s+", dtype={"date": str})
+    tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
+    return tx
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary(spark, cdnow_tx):
+    sdf = to_spark(spark, cdnow_tx)
+    return crm_spark.clv_summary(sdf, "customer_id", "date", "dollar_value", freq="W").localCheckpoint()
+
+
+@needs_cdnow
+def test_clv_summary_on_cdnow_matches_in_process_and_lifetimes(cdnow_summary, cdnow_tx):
+    from lifetimes.utils import summary_data_from_transaction_data as lifetimes_summary
+
+    got = to_pandas(cdnow_summary, "customer_id")
+    want = summary_data_from_transaction_data(cdnow_tx, "customer_id", "date", "dollar_value", freq="W")
+    assert list(got.index) == list(want.index) and len(got) == 23_570
+    pd.testing.assert_frame_equal(got[list(want.columns)], want, check_exact=True, check_names=False)
+    ref = lifetimes_summary(cdnow_tx, "customer_id", "date", "dollar_value", freq="W")
+    np.testing.assert_allclose(got[list(ref.columns)].to_numpy(), ref.to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+@needs_cdnow
+def test_fit_and_predict_on_cdnow_match_the_in_process_fit(cdnow_summary):
+    from lifetimes import BetaGeoFitter as LifetimesBG
+
+    bgf, ggf = crm_spark.fit_clv(cdnow_summary)
+    s = to_pandas(cdnow_summary, "customer_id")
+    want_bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    repeat = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]
+    want_gg = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    np.testing.assert_allclose(bgf.params_.to_numpy(), want_bg.params_.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(ggf.params_.to_numpy(), want_gg.params_.to_numpy(), rtol=1e-9)
+    # The fit on counts of distinct triples is far smaller than one row per customer.
+    assert len(bgf.data) < len(s) / 4 and bgf.data["weights"].sum() == len(s)
+    # An independent fit: lifetimes' optimizer on one row per customer.
+    ref = LifetimesBG().fit(s["frequency"], s["recency"], s["T"])
+    np.testing.assert_allclose(bgf.params_[["r", "alpha", "a", "b"]].to_numpy(),
+                               ref.params_[["r", "alpha", "a", "b"]].to_numpy(), rtol=1e-3)
+
+    got = to_pandas(crm_spark.predict_clv(cdnow_summary, bgf, ggf, t=52, time=12, freq="W"), "customer_id")
+    np.testing.assert_allclose(got["predicted_purchases"].to_numpy(),
+                               want_bg.predict(52, s["frequency"], s["recency"], s["T"]).to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(got["p_alive"].to_numpy(),
+                               want_bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"]),
+                               rtol=1e-9)
+    np.testing.assert_allclose(got["expected_spend"].to_numpy(), want_gg.conditional_expected_average_profit(
+        s["frequency"], s["monetary_value"]).to_numpy(), rtol=1e-9)
+    clv = want_gg.customer_lifetime_value(want_bg, s["frequency"], s["recency"], s["T"], s["monetary_value"],
+                                          time=12, freq="W")
+    np.testing.assert_allclose(got["clv"].to_numpy(), clv.to_numpy(), rtol=1e-9)
+    with pytest.raises(crm.ValidationError, match="freq"):
+        crm_spark.predict_clv(cdnow_summary, bgf, ggf, freq="fortnight")
+
+
+def test_docstring_examples_run(spark):
+    result = doctest.testmod(crm_spark, extraglobs={"spark": spark, "pd": pd, "np": np},
+                             optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0
+
+
+def test_benchmark_agrees_with_spark_sql_at_toy_size(spark):
+    """benchmarks/bench_spark.py (its figures in benchmarks/README.md) still
+    runs and its two summaries agree; run here on this session, untimed."""
+    spec = importlib.util.spec_from_file_location("bench_spark", REPO / "benchmarks" / "bench_spark.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.run(spark, rows=3_000, customers=300, partitions=4)
+    assert 0 < result["customers"] <= 300
