@@ -572,6 +572,11 @@ std::function<std::vector<int64_t>(Lookup, const std::string&)> Store::contact_l
   return [this, &k](Lookup how, const std::string& typed) { return find_contact_locked(k, how, typed); };
 }
 
+std::vector<int64_t> Store::query_locked(const Kind& k, const AnyOf& filter) const {
+  Builder builder(k, contact_lookup(k));
+  return query_ids(impl_->db, builder, filter, {}, -1, 0);
+}
+
 std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& filter,
                                   const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset,
                                   const Cancel* cancel) const {
