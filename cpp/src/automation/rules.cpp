@@ -363,8 +363,12 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
     }
     fired.clear();
     AutomationRound next;
+    // The rules of this round by the records they look at: the conditions
+    // of all rules looking at the same records are judged in one pass.
+    std::map<std::vector<int64_t>*, std::vector<const AutomationRule*>> looking;
+    std::vector<std::vector<int64_t>*> order;
     for (const auto& rule : rules) {
-      const std::vector<int64_t>* ids = nullptr;
+      std::vector<int64_t>* ids = nullptr;
       if (rule.trigger == "created") {
         auto it = events.created.find(rule.kind);
         if (it != events.created.end()) ids = &it->second;
@@ -374,10 +378,21 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
         if (it != map.end()) ids = &it->second;
       }
       if (!ids) continue;
-      const std::vector<int64_t> matched = rule_matches(rule, *ids);
-      if (matched.empty()) continue;
-      fired.push_back(quote(rule.name));
-      act_on(rule, matched, next);
+      if (!looking.count(ids)) order.push_back(ids);
+      looking[ids].push_back(&rule);
+    }
+    for (std::vector<int64_t>* ids : order) {
+      sort_unique(*ids);
+      if (ids->empty()) continue;
+      const auto& group = looking[ids];
+      std::vector<const AnyOf*> filters;
+      for (const AutomationRule* rule : group) filters.push_back(&rule->condition);
+      const auto matched = query_each_locked(impl_->catalog.kind(group.front()->kind), filters, among(*ids));
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (matched[i].empty()) continue;
+        fired.push_back(quote(group[i]->name));
+        act_on(*group[i], matched[i], next);
+      }
     }
     take_changes(*impl_, next);
     events = std::move(next);

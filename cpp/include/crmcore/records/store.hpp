@@ -255,6 +255,10 @@ class Store {
   void act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, AutomationRound& next);
   // Ids of the records of `kind` meeting `filter`; the caller holds the lock.
   std::vector<int64_t> query_locked(const Kind& kind, const AnyOf& filter) const;
+  // For each filter, the ids of the records selected by `among` that meet
+  // it, in one pass over those records (several rules on one write).
+  std::vector<std::vector<int64_t>> query_each_locked(const Kind& kind, const std::vector<const AnyOf*>& filters,
+                                                      const Condition& among) const;
   // The stage rules (stage_rules.cpp): checks and completes the deals whose
   // stage the write changed, and writes their stage history.
   void apply_stage_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
