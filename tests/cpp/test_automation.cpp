@@ -15,16 +15,10 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-Table one_row(std::vector<Column> columns) {
-  Table t;
-  t.columns = std::move(columns);
-  return t;
-}
-
 int64_t add_rule(Store& s, const std::string& name, const std::string& trigger, const std::string& kind,
                  const std::string& condition, const std::string& actions) {
   return s.insert("automation_rules",
-                  one_row({text_column("name", {name}), text_column("trigger", {trigger}),
+                  table({text_column("name", {name}), text_column("trigger", {trigger}),
                            text_column("record_kind", {kind}), text_column("condition", {condition}),
                            text_column("actions", {actions})}))
       .ids.front();
@@ -34,10 +28,10 @@ int64_t add_rule(Store& s, const std::string& name, const std::string& trigger, 
 
 TEST(AutomationRules, ImportTagsTheMatchingRowsAndAuditsTheRule) {
   Store s(":memory:");
-  const int64_t c = s.insert("customers", one_row({text_column("name", {"Acme"})})).ids.front();
+  const int64_t c = s.insert("customers", table({text_column("name", {"Acme"})})).ids.front();
   const int64_t rule = add_rule(s, "big", "created", "orders", R"([["amount", ">=", 100]])",
                                 R"([{"do": "tag", "add": ["big"]}])");
-  Table orders = one_row({int_column("customer_id", {c, c, c}), text_column("ordered_at", {"2025-01-01", "2025-01-02", "2025-01-03"}),
+  Table orders = table({int_column("customer_id", {c, c, c}), text_column("ordered_at", {"2025-01-01", "2025-01-02", "2025-01-03"}),
                           real_column("amount", {50.0, 150.0, 100.0})});
   const auto ids = s.insert("orders", orders).ids;
   Column big;
@@ -54,7 +48,7 @@ TEST(AutomationRules, ImportTagsTheMatchingRowsAndAuditsTheRule) {
 TEST(AutomationRules, EndlessChainIsStoppedAndTheWriteUndone) {
   Store s(":memory:");
   add_rule(s, "loop", "created", "tasks", "", R"([{"do": "task", "subject": "again"}])");
-  EXPECT_THROW(s.insert("tasks", one_row({text_column("subject", {"first"})})), ValidationError);
+  EXPECT_THROW(s.insert("tasks", table({text_column("subject", {"first"})})), ValidationError);
   EXPECT_EQ(s.count("tasks"), 0);
 }
 
