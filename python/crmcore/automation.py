@@ -18,6 +18,9 @@ Actions (each a dict with ``"do"``):
 - ``{"do": "message", "channel": "email", "subject": ..., "body": ...}``: a
   message in the outbox, to the record's (or its customer's) address;
 - ``{"do": "playbook", "name": "welcome"}``: the playbook's rules act on the records.
+- ``{"do": "points", "program": "club"}`` (orders, payments): the members of
+  the programme among the records' customers earn the amount at its rate, in
+  the points ledger, each record once (see :mod:`crmcore.members`).
 
 ``{field}`` in a subject or body is the record's value of that field.
 """

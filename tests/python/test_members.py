@@ -112,3 +112,36 @@ def test_tiers_follow_points_and_spend_with_reasons():
     assert report["liability"] == pytest.approx(db.members.balances(pid, as_of).sum())
     assert report["spend_by_tier"].sum() == pytest.approx(orders[orders["ordered_at"] <= as_of].query(
         "customer_id in @frame.customer_id")["amount"].sum())
+
+
+def test_points_earned_in_the_write_path_by_a_rule_equal_pandas():
+    db = crm.open()
+    pid = db.members.add_program("club", points_per_unit=0.5, expiry_days=90)
+    customers = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(6)]}))
+    joined = pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-01-15"])
+    members = np.concatenate([db.members.join(pid, [c], at=j) for c, j in zip(customers[:4], joined)])
+    rule = db.automation.add_rule("points", on="created", kind="orders", condition=[("status", "!=", "cancelled")],
+                                  actions=[{"do": "points", "program": "club"}])
+    rng = np.random.default_rng(9)
+    orders = pd.DataFrame({"customer_id": rng.choice(customers, 60),
+                           "ordered_at": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 120, 60), unit="D"),
+                           "amount": rng.integers(1, 500, 60).astype(float),
+                           "status": rng.choice(["paid", "cancelled"], 60, p=[0.8, 0.2])})
+    ids = db.import_frame("orders", orders)
+    # Reference: plain pandas over the same rows.
+    ref = orders.assign(order_id=ids).merge(pd.DataFrame({"customer_id": customers[:4], "member_id": members,
+                                                          "joined_at": joined}), on="customer_id")
+    ref = ref[(ref["ordered_at"] >= ref["joined_at"]) & (ref["status"] != "cancelled")].sort_values("order_id")
+    ledger = db.members.ledger(pid).sort_values("order_id")
+    assert ledger["order_id"].astype("int64").tolist() == ref["order_id"].tolist()
+    assert ledger["member_id"].tolist() == ref["member_id"].tolist()
+    np.testing.assert_allclose(ledger["points"], ref["amount"] * 0.5)
+    assert (ledger["expires_at"] - ledger["at"] == pd.Timedelta(days=90)).all()
+    assert set(ledger["rule_id"]) == {rule}
+    assert db.members.earn(pid).sum() == pytest.approx(
+        orders.assign(order_id=ids).merge(ref[["order_id"]], how="left", indicator=True)
+        .query("_merge == 'left_only' and customer_id in @customers[:4]")
+        .pipe(lambda o: o[o["ordered_at"] >= pd.Series(joined, index=customers[:4]).reindex(o["customer_id"]).to_numpy()])
+        ["amount"].sum() * 0.5)  # earn() credits only what the rule did not (the cancelled orders)
+    with pytest.raises(crm.ValidationError, match="from orders or payments"):
+        db.automation.add_rule("bad", on="created", kind="customers", actions=[{"do": "points", "program": "club"}])

@@ -38,7 +38,7 @@ constexpr int kMaxRounds = 8;
 constexpr int64_t kNsPerDay = 86'400'000'000'000;
 constexpr const char* kRules = "automation_rules";
 
-const std::set<std::string> kActions = {"task", "tag", "set", "assign", "message", "playbook"};
+const std::set<std::string> kActions = {"task", "tag", "set", "assign", "message", "playbook", "points"};
 
 // The kinds whose writes set off no rules: the rules themselves and their bookkeeping.
 bool automation_kind(const std::string& kind) { return kind == kRules || kind == "automation_runs"; }
@@ -139,7 +139,8 @@ void check_actions(int64_t rule, const Kind& k, const json& actions) {
   for (const auto& a : actions) {
     const std::string what = a.is_object() ? text_of(a, "do") : "";
     if (!kActions.count(what))
-      refuse(rule, "actions", "an action's \"do\" is one of task, tag, set, assign, message, playbook; got " + a.dump());
+      refuse(rule, "actions",
+             "an action's \"do\" is one of task, tag, set, assign, message, playbook, points; got " + a.dump());
     for (const char* key : {"subject", "body"})
       for (const auto& name : template_fields(text_of(a, key)))
         if (!k.field(name)) refuse(rule, "actions", "{" + name + "} in " + key + " is not a field of " + k.name);
@@ -162,6 +163,11 @@ void check_actions(int64_t rule, const Kind& k, const json& actions) {
         refuse(rule, "actions", "message: the channel is email, sms or wechat, not " + quote(channel));
     }
     if (what == "playbook" && text_of(a, "name").empty()) refuse(rule, "actions", "playbook: give its \"name\"");
+    if (what == "points") {
+      if (text_of(a, "program").empty()) refuse(rule, "actions", "points: give the \"program\" (its name)");
+      if (k.name != "orders" && k.name != "payments")
+        refuse(rule, "actions", "points are earned from orders or payments, not " + k.name);
+    }
   }
 }
 
@@ -542,6 +548,41 @@ void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, 
         add_int(t.columns[9], 0);
       }
       insert("outbox", t);
+    } else if (what == "points") {
+      // The members of the programme among the records' customers, who
+      // joined by the record's date, earn its amount at the programme's
+      // rate; a record already credited to a member is not credited again.
+      const bool orders = k.name == "orders";
+      const std::string at = orders ? "r.ordered_at" : "r.paid_at";
+      sql::Statement& st = impl.prepared(
+          "SELECT m.id, " + at + ", r.amount * coalesce(p.points_per_unit, 1.0), " +
+          (orders ? "r.id" : "r.order_id") + ", p.expiry_days FROM crm_batch(?1) AS b CROSS JOIN " + k.name +
+          " AS r ON r.id = b.c0 JOIN members AS m ON m.customer_id = r.customer_id AND m.status = 'active' AND"
+          " m.joined_at <= " + at + " JOIN membership_programs AS p ON p.id = m.program_id AND p.name = ?2"
+          " WHERE r.amount IS NOT NULL AND NOT EXISTS (SELECT 1 FROM points_ledger AS l WHERE l.member_id = m.id AND"
+          " l.order_id IS " + (orders ? "r.id" : "r.order_id") + " AND l.reason = 'earn' AND l.at = " + at + ")"
+          " ORDER BY r.id");
+      sql::bind_batch(st, batch);
+      const std::string program = text_of(a, "program");
+      st.bind(2, program);
+      Table t;
+      for (const char* name : {"member_id", "at", "order_id", "expires_at", "rule_id"})
+        t.columns.emplace_back(name, Column::Storage::Int);
+      t.columns[1].origin = t.columns[3].origin = Column::Origin::Time;
+      t.columns.emplace_back("points", Column::Storage::Real);
+      t.columns.emplace_back("reason", Column::Storage::Text);
+      while (st.step()) {
+        add_int(t.columns[0], st.int64(0));
+        add_int(t.columns[1], st.int64(1));
+        add_int(t.columns[2], st.is_null(3) ? 0 : st.int64(3), !st.is_null(3));
+        add_int(t.columns[3], st.is_null(4) ? 0 : st.int64(1) + st.int64(4) * kNsPerDay, !st.is_null(4));
+        add_int(t.columns[4], rule.id);
+        t.columns[5].reals.push_back(st.real(2));
+        t.columns[5].valid.push_back(1);
+        add_text(t.columns[6], "earn");
+      }
+      st.reset();
+      if (t.rows() > 0) insert("points_ledger", t);
     } else if (what == "playbook") {
       auto& started = next.started[{k.name, text_of(a, "name")}];
       started.insert(started.end(), ids.begin(), ids.end());
