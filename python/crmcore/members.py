@@ -217,7 +217,7 @@ class MemberMethods:
         ledger = self.ledger(pid)
         ledger = ledger[_ns(ledger["at"]) <= now]
         earned = ledger.loc[ledger["reason"] == "earn", "points"].sum()
-        redeemed = -ledger.loc[ledger["reason"] == "redeem", "points"].sum()
+        redeemed = 0.0 - ledger.loc[ledger["reason"] == "redeem", "points"].sum()  # (not -0.0)
         orders = self._db.frame("orders", filters=[("customer_id", "in", members["customer_id"].tolist())],
                                 columns=["customer_id", "ordered_at", "amount"])
         orders = orders[_ns(orders["ordered_at"]) <= now]
