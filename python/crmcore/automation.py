@@ -36,6 +36,18 @@ from . import _core
 from .scoring._columns import NS_PER_DAY, as_of_ns
 
 
+def at_ns(value: Any) -> int:
+    """A time as int64 nanoseconds (None: now).
+
+    >>> at_ns("1970-01-02")
+    86400000000000
+    """
+    ns = as_of_ns(pd.Timestamp.now() if value is None else value)
+    if ns is None:  # (as_of_ns gives None for None only)
+        raise ValueError(f"{value!r} is not a time")
+    return ns
+
+
 def _ns(times: pd.Series) -> pd.Series:
     """Datetimes as int64 nanoseconds, whatever unit pandas gave them."""
     return times.astype("datetime64[ns]").astype("int64")
@@ -169,13 +181,13 @@ class AutomationMethods:
         >>> db.automation.outbox()["subject"].tolist()
         ['Happy birthday, Li']
         """
-        now_ns = as_of_ns(pd.Timestamp.now() if now is None else now)
+        now_ns = at_ns(now)
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & rules["trigger"].isin(["date", "schedule"])]
         done = []
         for rule_id, r in rules.iterrows():
             last = r["last_run_at"]
-            since = as_of_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
+            since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
             if r["trigger"] == "schedule":
                 every = int(r["every_days"]) if pd.notna(r["every_days"]) else 1
                 if pd.notna(last) and since + every * NS_PER_DAY > now_ns:
@@ -215,7 +227,7 @@ class AutomationMethods:
         >>> len(db.automation.scored("churn_risk", pd.Series({a: 0.95, b: 0.2})))
         0
         """
-        now_ns = as_of_ns(pd.Timestamp.now() if now is None else now)
+        now_ns = at_ns(now)
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & (rules["trigger"] == "score")
                       & (rules["field"] == score)]
@@ -261,7 +273,7 @@ class AutomationMethods:
         ['2024-03-02']
         """
         r = _rule_row(self, rule)
-        start_ns, end_ns = as_of_ns(start), as_of_ns(end)
+        start_ns, end_ns = at_ns(start), at_ns(end)
         kind, condition = r["record_kind"], _condition(r["condition"])
         if r["trigger"] == "created":
             window = ("created_at", "between", (pd.Timestamp(start_ns), pd.Timestamp(end_ns)))

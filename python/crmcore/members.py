@@ -16,12 +16,8 @@ import pandas as pd
 
 from . import _core
 from ._query import _refuse as _refuse_value
-from .scoring._columns import NS_PER_DAY, as_of_ns
-
-
-def _ns(times: pd.Series) -> pd.Series:
-    """Datetimes as int64 nanoseconds, whatever unit pandas gave them."""
-    return times.astype("datetime64[ns]").astype("int64")
+from .automation import _ns, at_ns
+from .scoring._columns import NS_PER_DAY
 
 _NO_EXPIRY = np.iinfo(np.int64).max
 
@@ -246,4 +242,4 @@ class MemberMethods:
 
 
 def _now(as_of: Any) -> int:
-    return as_of_ns(pd.Timestamp.now() if as_of is None else as_of)
+    return at_ns(as_of)
