@@ -87,6 +87,61 @@ void add_sales_v6(std::vector<Kind>& k) {
   }
 }
 
+// Schema version 12: automation (rules as data, the outbox their messages
+// wait in, the runs of time-triggered rules) and membership (programmes,
+// tiers, members and the points ledger). See cpp/src/automation/.
+constexpr int kAutomationVersion = 12;
+
+void add_automation(std::vector<Kind>& k) {
+  const int v = kAutomationVersion;
+  Field rule_name = text("name", true);
+  rule_name.unique = true;
+  Field active = boolean("active");
+  active.default_value = "true";
+  k.push_back({"automation_rules",
+               {rule_name, active,
+                choice("trigger", {"created", "changed", "date", "score", "schedule", "playbook"}, "", true),
+                text("record_kind", true), text("field"), real("threshold"), integer("offset_days", false, -36600, 36600),
+                boolean("annual"), integer("every_days", false, 0, 36600), text("condition"), text("actions", true),
+                text("playbook"), time("last_run_at"), text("description")},
+               false, v});
+  k.push_back({"outbox",
+               {choice("channel", {"email", "sms", "wechat"}, "email", true), text("to_address"), text("subject"),
+                text("body"), choice("status", {"queued", "sending", "sent", "failed"}, "queued", true),
+                integer("attempts", false, 0, 1e9), text("error"), ref("rule_id", "automation_rules"),
+                integer("record_id", false, 0, 9e18), ref("customer_id", "customers"), time("sent_at"),
+                text("message_id")},
+               false, v});
+  k.push_back({"automation_runs",
+               {ref("rule_id", "automation_rules", true), integer("record_id", true, 0, 9e18), time("occasion"),
+                real("value")},
+               /*cascade_on_delete=*/true, v});
+  Field programme = text("name", true);
+  programme.unique = true;
+  k.push_back({"membership_programs",
+               {programme, real("points_per_unit", false, 0.0, 1e9), integer("expiry_days", false, 0, 36600),
+                text("description")},
+               false, v});
+  k.push_back({"member_tiers",
+               {ref("program_id", "membership_programs", true), text("name", true), amount("min_points"),
+                amount("min_spend"), integer("window_days", false, 0, 36600), text("benefits")},
+               /*cascade_on_delete=*/true, v});
+  k.push_back({"members",
+               {ref("program_id", "membership_programs", true), ref("customer_id", "customers", true),
+                happened("joined_at", true), text("tier"), time("tier_changed_at"), text("tier_reason"),
+                choice("status", {"active", "left"}, "active", true)},
+               false, v});
+  // Points are signed: earning adds, redeeming and expiry take away, so a
+  // balance on any date is the sum of the entries up to it.
+  k.push_back({"points_ledger",
+               {ref("member_id", "members", true), happened("at", true), real("points", true),
+                choice("reason", {"earn", "redeem", "expire", "adjust"}, "", true), ref("order_id", "orders"),
+                time("expires_at"), ref("rule_id", "automation_rules"), text("note")},
+               /*cascade_on_delete=*/true, v});
+  for (size_t i = k.size() - 7; i < k.size(); ++i)
+    for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), v));
+}
+
 std::vector<Kind> make_kinds() {
   std::vector<Kind> k;
   k.push_back({"customers",
@@ -174,6 +229,7 @@ std::vector<Kind> make_kinds() {
     }
   }
   add_sales_v6(k);
+  add_automation(k);
   return k;
 }
 

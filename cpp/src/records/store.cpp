@@ -161,6 +161,7 @@ WriteResult Store::write(const WriteRequest& request) {
     // custom fields), read inside the transaction that writes.
     impl_->catalog.refresh(*impl_);
     impl_->links.clear();
+    prepare_automation();
     WriteRequest current = req;
     current.kind = &impl_->catalog.kind(req.kind->name);
     switch (current.op) {
@@ -174,6 +175,7 @@ WriteResult Store::write(const WriteRequest& request) {
       case WriteOp::Tags: retag_rows(current, result); break;
     }
     if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
+    apply_automation(current, result);
     if (req.dry_run)
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
     else
