@@ -1,0 +1,278 @@
+// The ledger's part of the write path: invoices, their lines, payments and
+// targets. As for deal stages (stage_rules.cpp), SQLite triggers note what a
+// write touched while it runs, and before its transaction ends these rules:
+// - make an invoice with lines carry their total (quantity x unit price,
+//   tax included) and refuse an amount given against its lines;
+// - refuse payments beyond what an invoice or an order asks (1e9 against an
+//   order of 10), a payment to a void or draft invoice or to another
+//   customer's invoice, and voiding an invoice that has payments;
+// - mark an issued invoice paid when its payments reach its amount, and
+//   issued again when they no longer do;
+// - check that a target names one person or one team and a period crmcore
+//   can read (2024, 2024-Q1, 2024-03).
+// A refusal names the record and undoes the whole write. Every check is a
+// query over the touched ids, so an import of a million payments costs a
+// few lookups per row, not a query per row.
+#include <sqlite3.h>
+
+#include <cmath>
+#include <cstdio>
+#include <regex>
+
+#include "crmcore/errors.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+// Sums of money in doubles drift by a few units in the last place; a real
+// overpayment is a cent or more.
+constexpr const char* kTolerance = "1e-9 * max(1.0, abs(ifnull(%s, 0)))";
+
+std::string tolerance(const std::string& of) {
+  char text[128];
+  std::snprintf(text, sizeof text, kTolerance, of.c_str());
+  return text;
+}
+
+std::string money(double v) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.15g", v);
+  return text;
+}
+
+// The row of the caller's table that wrote record `id` (-1 for an update of
+// one record, or when no row of the write did).
+int64_t row_of(const WriteRequest& req, const WriteResult& result, int64_t id) {
+  if (req.op == WriteOp::Update) return -1;
+  for (size_t r = 0; r < result.ids.size(); ++r)
+    if (result.ids[r] == id) return static_cast<int64_t>(r);
+  return -1;
+}
+
+// The record a refusal names: a record of this write's kind when the write
+// caused the trouble (a payment over the balance), else the record the
+// trouble is on (the invoice whose lines changed).
+struct Culprit {
+  std::string kind;
+  int64_t row;
+  int64_t id;
+};
+
+
+// Invoices whose balance this write may have changed: touched directly, by
+// their lines, or by a payment.
+const char* kTouchedInvoices =
+    "WITH touched(id) AS (SELECT id FROM temp.crm_ledger_notes WHERE what IN ('invoice', 'lines')"
+    " UNION SELECT p.invoice_id FROM payments AS p WHERE p.invoice_id IS NOT NULL"
+    " AND p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')) ";
+
+void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  // An amount given against the invoice's lines.
+  {
+    sql::Statement& st = impl.prepared(
+        "SELECT i.id, i.amount, l.total FROM invoices AS i JOIN (SELECT invoice_id,"
+        " total(quantity * unit_price * (1 + ifnull(tax_rate, 0))) AS total FROM invoice_lines"
+        " WHERE invoice_id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'invoice') GROUP BY invoice_id)"
+        " AS l ON l.invoice_id = i.id WHERE abs(ifnull(i.amount, 0) - l.total) > " + tolerance("l.total") +
+        " ORDER BY i.id LIMIT 1");
+    if (st.step()) {
+      const int64_t id = st.int64(0);
+      const std::string given = st.is_null(1) ? "none" : money(st.real(1));
+      const double lines = st.real(2);
+      st.reset();
+      throw ValidationError("invoices", row_of(req, result, id), "amount",
+                            "amount " + given + " differs from the total of the invoice's lines, " + money(lines) +
+                                " (tax included); an invoice with lines carries their total",
+                            id);
+    }
+    st.reset();
+  }
+  // Payments beyond the amount, to a void or draft invoice, or from another customer.
+  sql::Statement& st = impl.prepared(
+      std::string(kTouchedInvoices) +
+      "SELECT i.id, ifnull(i.amount, 0), i.status, (SELECT total(amount) FROM payments WHERE invoice_id = i.id) AS paid,"
+      " (SELECT p.id FROM payments AS p WHERE p.invoice_id = i.id AND p.customer_id IS NOT i.customer_id"
+      "  ORDER BY p.id LIMIT 1) AS stranger"
+      " FROM invoices AS i WHERE i.id IN (SELECT id FROM touched) AND (paid > ifnull(i.amount, 0) + " +
+      tolerance("i.amount") + " OR (paid > 0 AND i.status IN ('void', 'draft')) OR stranger IS NOT NULL)"
+      " ORDER BY i.id LIMIT 1");
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t invoice = st.int64(0);
+  const double amount = st.real(1), paid = st.real(3);
+  const std::string status = st.text(2);
+  const int64_t stranger = st.is_null(4) ? -1 : st.int64(4);
+  st.reset();
+  // This write's payments on the invoice: the last one names the refusal.
+  double mine = 0;
+  int64_t payment = -1;
+  {
+    sql::Statement& p = impl.prepared(
+        "SELECT id, amount FROM payments WHERE invoice_id = ?1 AND id IN"
+        " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment') ORDER BY id");
+    p.bind(1, invoice);
+    while (p.step()) mine += p.real(1), payment = p.int64(0);
+    p.reset();
+  }
+  const bool by_payment = req.kind->name == "payments" && payment >= 0;
+  Culprit who = by_payment ? Culprit{"payments", row_of(req, result, payment), payment}
+                           : Culprit{"invoices", row_of(req, result, invoice), invoice};
+  const std::string name = "invoice " + std::to_string(invoice);
+  if (stranger >= 0) {
+    if (req.kind->name == "payments") who = {"payments", row_of(req, result, stranger), stranger};
+    throw ValidationError(who.kind, who.row, "invoice_id",
+                          "payment " + std::to_string(stranger) + " is from another customer than " + name +
+                              "'s; a payment is allocated to its own customer's invoices",
+                          who.id);
+  }
+  if (status == "void" || status == "draft")
+    throw ValidationError(who.kind, who.row, by_payment ? "invoice_id" : "status",
+                          name + " is " + status + " and has payments totalling " + money(paid) +
+                              "; payments are allocated to issued invoices",
+                          who.id);
+  if (by_payment)
+    throw ValidationError(who.kind, who.row, "amount",
+                          "payments totalling " + money(mine) + " exceed what is open on " + name + ": " +
+                              money(amount - (paid - mine)) + " of its amount " + money(amount) +
+                              " (an overpayment is refused; nothing was written)",
+                          who.id);
+  throw ValidationError(who.kind, who.row, "amount",
+                        name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
+                            "; refund or move a payment first",
+                        who.id);
+}
+
+// The same limit for payments that name an order: they cannot exceed it.
+void check_orders(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  sql::Statement& st = impl.prepared(
+      "WITH touched(id) AS (SELECT id FROM temp.crm_ledger_notes WHERE what = 'order'"
+      " UNION SELECT p.order_id FROM payments AS p WHERE p.order_id IS NOT NULL"
+      " AND p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment'))"
+      " SELECT o.id, o.amount, (SELECT total(amount) FROM payments WHERE order_id = o.id) AS paid"
+      " FROM orders AS o WHERE o.id IN (SELECT id FROM touched) AND paid > o.amount + " + tolerance("o.amount") +
+      " ORDER BY o.id LIMIT 1");
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t order = st.int64(0);
+  const double amount = st.real(1), paid = st.real(2);
+  st.reset();
+  double mine = 0;
+  int64_t payment = -1;
+  sql::Statement& p = impl.prepared(
+      "SELECT id, amount FROM payments WHERE order_id = ?1 AND id IN"
+      " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment') ORDER BY id");
+  p.bind(1, order);
+  while (p.step()) mine += p.real(1), payment = p.int64(0);
+  p.reset();
+  const std::string name = "order " + std::to_string(order);
+  if (req.kind->name == "payments" && payment >= 0)
+    throw ValidationError("payments", row_of(req, result, payment), "amount",
+                          "payments totalling " + money(mine) + " exceed what is open on " + name + ": " +
+                              money(amount - (paid - mine)) + " of its amount " + money(amount) +
+                              " (an overpayment is refused; nothing was written)",
+                          payment);
+  throw ValidationError("orders", row_of(req, result, order), "amount",
+                        name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
+                            "; refund or move a payment first",
+                        order);
+}
+
+// A target's period: a year, a quarter or a month.
+bool readable_period(const std::string& p) {
+  static const std::regex forms("[0-9]{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?");
+  return std::regex_match(p, forms);
+}
+
+void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  sql::Statement& st = impl.prepared(
+      "SELECT id, staff_id, team, period FROM targets WHERE id IN"
+      " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'target') ORDER BY id");
+  std::string field, reason;
+  int64_t id = -1;
+  while (st.step()) {
+    const bool person = !st.is_null(1), team = !st.is_null(2) && !st.text(2).empty();
+    const std::string period = st.text(3);
+    if (person == team) {
+      field = person ? "team" : "staff_id";
+      reason = person ? "a target is for one person (staff_id) or one team, not both"
+                      : "a target needs the person (staff_id) or the team it is for";
+    } else if (!readable_period(period)) {
+      field = "period";
+      reason = quote(period) + " is not a period (a year 2024, a quarter 2024-Q1 or a month 2024-03)";
+    } else {
+      continue;
+    }
+    id = st.int64(0);
+    break;
+  }
+  st.reset();
+  if (id >= 0) throw ValidationError("targets", row_of(req, result, id), field, reason, id);
+}
+
+}  // namespace
+
+void install_ledger_capture(sqlite3* db) {
+  std::string s = "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
+                  " id INTEGER);";
+  auto trigger = [&s](const std::string& name, const std::string& event, const std::string& what,
+                      const std::string& id) {
+    s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_ledger_" + name + " " + event + " BEGIN INSERT INTO crm_ledger_notes" +
+         "(what, id) VALUES('" + what + "', " + id + "); END;";
+  };
+  trigger("payment_added", "AFTER INSERT ON main.payments", "payment", "NEW.id");
+  trigger("payment_changed", "AFTER UPDATE OF amount, invoice_id, order_id, customer_id ON main.payments",
+          "payment", "NEW.id");
+  trigger("line_added", "AFTER INSERT ON main.invoice_lines", "lines", "NEW.invoice_id");
+  trigger("line_changed", "AFTER UPDATE ON main.invoice_lines", "lines", "NEW.invoice_id");
+  trigger("line_moved", "AFTER UPDATE OF invoice_id ON main.invoice_lines", "lines", "OLD.invoice_id");
+  trigger("line_deleted", "AFTER DELETE ON main.invoice_lines", "lines", "OLD.invoice_id");
+  trigger("invoice_added", "AFTER INSERT ON main.invoices", "invoice", "NEW.id");
+  trigger("invoice_changed", "AFTER UPDATE OF amount, status, customer_id ON main.invoices", "invoice", "NEW.id");
+  trigger("order_changed", "AFTER UPDATE OF amount ON main.orders", "order", "NEW.id");
+  trigger("target_added", "AFTER INSERT ON main.targets", "target", "NEW.id");
+  trigger("target_changed", "AFTER UPDATE ON main.targets", "target", "NEW.id");
+  sql::exec(db, s);
+}
+
+void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  {
+    sql::Statement& any = impl.prepared("SELECT EXISTS(SELECT 1 FROM temp.crm_ledger_notes)");
+    const bool noted = any.step() && any.int64(0) != 0;
+    any.reset();
+    if (!noted) return;
+  }
+  try {
+    // Lines first: the invoices they changed take their total (and are
+    // noted again as changed invoices by that update).
+    // Rounded to a millionth: 2 x 50 with 10% tax is 110, not 110.00000000000001,
+    // and no currency counts below that.
+    impl.prepared(
+            "UPDATE invoices SET amount = round((SELECT total(quantity * unit_price * (1 + ifnull(tax_rate, 0)))"
+            " FROM invoice_lines AS l WHERE l.invoice_id = invoices.id), 6)"
+            " WHERE id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'lines')"
+            " AND EXISTS (SELECT 1 FROM invoice_lines AS l WHERE l.invoice_id = invoices.id)")
+        .run();
+    check_invoices(impl, req, result);
+    check_orders(impl, req, result);
+    check_targets(impl, req, result);
+    impl.prepared(std::string(kTouchedInvoices) +
+                  "UPDATE invoices SET status = CASE WHEN ifnull(amount, 0) > 0 AND"
+                  " (SELECT total(amount) FROM payments WHERE invoice_id = invoices.id) >= amount - " +
+                  tolerance("amount") +
+                  " THEN 'paid' ELSE 'issued' END"
+                  " WHERE id IN (SELECT id FROM touched) AND status IN ('issued', 'paid')")
+        .run();
+  } catch (...) {
+    impl.prepared("DELETE FROM temp.crm_ledger_notes").run();
+    throw;
+  }
+  impl.prepared("DELETE FROM temp.crm_ledger_notes").run();
+}
+
+}  // namespace crmcore::records

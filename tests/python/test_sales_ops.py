@@ -1,0 +1,143 @@
+"""Sales operations (issue 11, the parts after pipelines and forecasts): the
+history of expected closes and slipped deals, targets, contracts, invoices
+and receivables, projects and the agenda. Each is checked on a hand-worked
+case and, where it is a report, against plain pandas on random data."""
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+from sales_ops_schema import drop_sales_ops
+
+DAY = pd.Timedelta(days=1)
+T = pd.Timestamp
+
+
+@pytest.fixture
+def db():
+    db = crm.open(":memory:")
+    db.cust = db.add("customers", name="Acme", kind="organization")
+    db.other = db.add("customers", name="Beta")
+    db.wang = db.add("staff", name="Wang", team="north")
+    db.li = db.add("staff", name="Li", team="south")
+    return db
+
+
+# -- 1. the history of expected closes, slipped deals -------------------------
+def test_every_write_of_the_expected_close_leaves_history(db):
+    d = db.add("deals", customer_id=db.cust, stage="lead", expected_close="2024-03-01",
+               close_changed_at="2024-01-01", close_changed_by=db.wang)
+    db.update("deals", d, amount=5.0)                                           # no change of the date: no row
+    db.update("deals", d, expected_close="2024-03-01")                          # the same date: no row
+    db.update("deals", d, expected_close="2024-04-15", close_changed_at="2024-02-01")
+    db.import_frame("deals", pd.DataFrame({"id": [d], "expected_close": [T("2024-04-01")],
+                                           "close_changed_at": [T("2024-02-10")]}), mode="update")
+    e = db.import_frame("deals", pd.DataFrame({"customer_id": [db.cust], "stage": ["lead"]}))[0]  # no date: no row
+    db.update("deals", int(e), expected_close="2024-05-01", close_changed_at="2024-02-11")
+    h = db.frame("deal_close_dates")
+    assert h.deal_id.tolist() == [d, d, d, e]
+    assert h.expected_close.tolist() == [T("2024-03-01"), T("2024-04-15"), T("2024-04-01"), T("2024-05-01")]
+    assert pd.isna(h.previous.iloc[0]) and h.previous.tolist()[1:3] == [T("2024-03-01"), T("2024-04-15")]
+    assert h.changed_at.tolist() == [T("2024-01-01"), T("2024-02-01"), T("2024-02-10"), T("2024-02-11")]
+    assert h.by_id.iloc[0] == db.wang and pd.isna(h.by_id.iloc[1])
+    deal = db.get("deals", d)
+    assert deal["close_changed_at"] == T("2024-02-10") and deal["close_changed_by"] is None
+
+
+def test_a_refused_write_leaves_no_close_history(db):
+    d = db.add("deals", customer_id=db.cust, stage="lead", expected_close="2024-03-01")
+    with pytest.raises(crm.ValidationError, match="negotation"):
+        db.update("deals", d, stage="negotation", expected_close="2024-06-01")
+    assert db.get("deals", d)["expected_close"] == T("2024-03-01") and len(db.frame("deal_close_dates")) == 1
+    with db.transaction():                                                      # inside a caller's transaction too
+        db.update("deals", d, expected_close="2024-04-01")
+    assert len(db.frame("deal_close_dates")) == 2
+    db.delete("deals", d)
+    assert db.frame("deal_close_dates").empty                                   # the history goes with its deal
+
+
+def test_slipped_by_hand(db):
+    """A (Wang): due 01-31, pushed to 02-29 on 01-25, pulled in to 02-15 on 02-01, pushed to 03-31 on 02-20.
+    B (Li): due 01-15, never moved, still open: 16 days late on 01-31.  C (Li): won, due 01-10 (not late)."""
+    a = db.add("deals", customer_id=db.cust, stage="proposal", amount=100.0, owner_id=db.wang,
+               expected_close="2024-01-31", close_changed_at="2024-01-02")
+    for when, date in [("2024-01-25", "2024-02-29"), ("2024-02-01", "2024-02-15"), ("2024-02-20", "2024-03-31")]:
+        db.update("deals", a, expected_close=date, close_changed_at=when)
+    b = db.add("deals", customer_id=db.other, stage="lead", amount=40.0, owner_id=db.li,
+               expected_close="2024-01-15", close_changed_at="2024-01-02")
+    c = db.add("deals", customer_id=db.other, stage="lead", amount=10.0, owner_id=db.li,
+               expected_close="2024-01-10", close_changed_at="2024-01-02")
+    db.sales.move(c, "won", at="2024-01-09")
+    s = db.sales.slipped(as_of="2024-01-31")
+    assert s.index.tolist() == [a, b]
+    assert s.loc[a, ["pushes", "days_pushed"]].tolist() == [1, 29.0] and np.isnan(s.loc[a, "days_late"])
+    assert s.loc[a, "expected_close"] == T("2024-02-29") and s.loc[a, "first_close"] == T("2024-01-31")
+    assert s.loc[b, ["pushes", "days_late"]].tolist() == [0, 16.0]
+    s = db.sales.slipped(as_of="2024-03-01")
+    assert s.loc[a, ["pushes", "days_pushed"]].tolist() == [2, 29.0 + 45.0]    # the pull-in is no slip
+    assert s.loc[a, "last_moved_at"] == T("2024-02-20") and s.loc[a, "expected_close"] == T("2024-03-31")
+    assert db.sales.slipped(as_of="2024-03-01", since="2024-02-01").loc[a, "first_close"] == T("2024-02-15")
+    by = db.sales.slipped(as_of="2024-03-01", by="owner")
+    assert by.index.tolist() == [db.wang]                                      # B never moved: no push to count
+    assert by.loc[db.wang].tolist() == [1, 74.0, 74.0, 2, 100.0]       # deals, mean and median days, pushes, amount
+    assert db.sales.slipped(as_of="2024-03-01", by="team", period="M").index.tolist() == [(pd.Period("2024-02"), "north")]
+
+
+def _pandas_slipped(hist, deals, as_of, since):
+    """slipped() in plain pandas: each deal's history up to as_of, its pushes from since."""
+    h = hist[hist.changed_at <= as_of].sort_values(["changed_at"], kind="stable")
+    close = h.groupby("deal_id").expected_close.last().reindex(deals.index).fillna(deals.expected_close)
+    p = h[(h.expected_close > h.previous) & (h.changed_at >= since)]
+    days = ((p.expected_close - p.previous) / DAY).groupby(p.deal_id).sum()
+    pushes = p.groupby("deal_id").size()
+    open_ = deals.stage.isin(["lead", "qualified", "proposal", "negotiation"])
+    late = ((as_of - close) / DAY).where(open_ & (close < as_of))
+    out = pd.DataFrame({"pushes": pushes.reindex(deals.index).fillna(0), "days_pushed": days.reindex(deals.index).fillna(0),
+                        "expected_close": close, "days_late": late})
+    return out[(out.pushes > 0) | out.days_late.notna()]
+
+
+def test_slipped_against_pandas_on_random_moves():
+    rng = np.random.default_rng(7)
+    db = crm.open(":memory:")
+    cust = db.add("customers", name="c")
+    n = 60
+    start = T("2024-01-01")
+    ids = db.import_frame("deals", pd.DataFrame({
+        "customer_id": cust, "stage": rng.choice(["lead", "proposal", "won", "lost"], n),
+        "expected_close": start + pd.to_timedelta(rng.integers(10, 90, n), "D"),
+        "close_changed_at": start + pd.to_timedelta(rng.integers(0, 5, n), "D")}))
+    for step in range(120):
+        d = int(rng.choice(ids))
+        db.update("deals", d, expected_close=start + pd.Timedelta(days=int(rng.integers(5, 150))),
+                  close_changed_at=start + pd.Timedelta(days=5 + step // 2, hours=int(rng.integers(0, 24))))
+    hist, deals = db.frame("deal_close_dates"), db.frame("deals")
+    for as_of, since in [(T("2024-02-01"), T("2000-01-01")), (T("2024-03-15"), T("2024-02-01"))]:
+        got = db.sales.slipped(as_of=as_of, since=since).sort_index()
+        want = _pandas_slipped(hist, deals, as_of, since).sort_index()
+        assert got.index.tolist() == want.index.tolist() and len(got) > 10
+        assert got.pushes.tolist() == want.pushes.tolist()
+        np.testing.assert_allclose(got.days_pushed, want.days_pushed)
+        np.testing.assert_allclose(got.days_late.fillna(-1), want.days_late.fillna(-1))
+        assert got.expected_close.tolist() == want.expected_close.tolist()
+
+
+def test_a_version_6_store_gets_the_close_history_it_can_know(tmp_path):
+    path = str(tmp_path / "v6.crm")
+    with crm.open(path) as db:
+        c = db.add("customers", name="A")
+        d = db.add("deals", customer_id=c, stage="lead", expected_close="2024-05-01")
+        db.add("deals", customer_id=c, stage="lead")
+    con = sqlite3.connect(path)
+    drop_sales_ops(con)
+    con.executescript("UPDATE meta SET value='6' WHERE key='schema_version';")
+    con.close()
+    with crm.open(path) as db:
+        assert db.schema_version() == 10 and db.integrity_check() == "ok"
+        h = db.frame("deal_close_dates")
+        assert h.deal_id.tolist() == [d] and h.expected_close.tolist() == [T("2024-05-01")]
+        assert h.changed_at.iloc[0] == db.get("deals", d)["created_at"]
+        db.update("deals", d, expected_close="2024-06-01")                      # a fresh id: the sequence moved on
+        assert db.frame("deal_close_dates").previous.tolist()[1] == T("2024-05-01")
