@@ -141,3 +141,75 @@ def test_a_version_6_store_gets_the_close_history_it_can_know(tmp_path):
         assert h.changed_at.iloc[0] == db.get("deals", d)["created_at"]
         db.update("deals", d, expected_close="2024-06-01")                      # a fresh id: the sequence moved on
         assert db.frame("deal_close_dates").previous.tolist()[1] == T("2024-05-01")
+
+
+# -- 2. targets ---------------------------------------------------------------
+def test_targets_refuse_what_they_cannot_measure(db):
+    for fields, field in [({"staff_id": 99999}, "staff_id"), ({}, "staff_id"),
+                          ({"staff_id": db.wang, "team": "north"}, "team"),
+                          ({"team": "north", "period": "2024Q1"}, "period"),
+                          ({"team": "north", "period": "2024-13"}, "period"),
+                          ({"team": "north", "metric": "margin"}, "metric")]:
+        with pytest.raises(crm.ValidationError) as e:
+            db.add("targets", **{"period": "2024-Q1", "amount": 10.0, **fields})
+        assert e.value.field == field
+    t = db.add("targets", team="north", period="2024", amount=10.0)
+    with pytest.raises(crm.ValidationError, match="not a period"):
+        db.update("targets", t, period="Q1")
+    assert db.frame("targets").period.tolist() == ["2024"]
+
+
+def test_attainment_by_hand(db):
+    """Wang (north) wins 300 on 01-10 and 200 at 04-01 00:00 (Q2, not Q1); Li (south) wins 50 on 02-01;
+    a lost deal of Wang's counts nowhere. Targets: Wang Q1 1000, north Q1 400, south 2024-02 100, Li 2024 200."""
+    def won(owner, amount, at, stage="won"):
+        d = db.add("deals", customer_id=db.cust, stage="lead", amount=amount, owner_id=owner)
+        db.sales.move(d, stage, at=at)
+    won(db.wang, 300.0, "2024-01-10")
+    won(db.wang, 200.0, "2024-04-01")
+    won(db.li, 50.0, "2024-02-01")
+    won(db.wang, 999.0, "2024-02-01", stage="lost")
+    ids = [db.add("targets", staff_id=db.wang, period="2024-Q1", amount=1000.0),
+           db.add("targets", team="north", period="2024-Q1", amount=400.0),
+           db.add("targets", team="south", period="2024-02", amount=100.0),
+           db.add("targets", staff_id=db.li, period="2024", amount=200.0)]
+    a = db.sales.attainment(as_of="2024-02-15")
+    assert a.index.tolist() == ids
+    assert a.won.tolist() == [300.0, 300.0, 50.0, 50.0]
+    assert a.attainment.tolist() == [0.3, 0.75, 0.5, 0.25] and a.gap.tolist() == [700.0, 100.0, 50.0, 150.0]
+    q1_gone = 45 / 91                                   # 2024-01-01 .. 02-15 of a 91-day quarter
+    assert a.elapsed.tolist() == pytest.approx([q1_gone, q1_gone, 14 / 29, 45 / 366])
+    assert a.projected.iloc[0] == pytest.approx(300 / q1_gone) and a.pace.iloc[1] == pytest.approx(300 / q1_gone / 400)
+    assert db.sales.attainment(as_of="2024-12-31").loc[ids[3], "won"] == 50.0
+    assert db.sales.attainment(as_of="2023-12-01").elapsed.tolist()[0] == 0.0 and np.isnan(
+        db.sales.attainment(as_of="2023-12-01").projected.iloc[0])
+
+
+def test_attainment_against_pandas_on_random_deals():
+    rng = np.random.default_rng(11)
+    db = crm.open(":memory:")
+    cust = db.add("customers", name="c")
+    staff = [db.add("staff", name=f"s{i}", team=["a", "b", "c"][i % 3]) for i in range(7)]
+    n = 300
+    ids = db.import_frame("deals", pd.DataFrame({"customer_id": cust, "stage": "lead", "owner_id": rng.choice(staff, n),
+                                                 "amount": rng.integers(1, 100, n).astype(float)}))
+    closes = T("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 24, n), "h")
+    outcome = rng.choice(["won", "lost", "lead"], n)
+    for d, at, o in zip(ids, closes, outcome):
+        if o != "lead":
+            db.sales.move(int(d), o, at=at)
+    periods = ["2024", "2024-Q1", "2024-Q3", "2024-02", "2024-11"]
+    for p in periods:
+        for s in staff:
+            db.add("targets", staff_id=s, period=p, amount=500.0)
+        for team in "abc":
+            db.add("targets", team=team, period=p, amount=1500.0)
+    got = db.sales.attainment(as_of="2024-08-01")
+    deals, team = db.frame("deals"), db.frame("staff").team
+    w = deals[deals.stage == "won"].assign(team=lambda x: x.owner_id.map(team))
+    for tid, t in db.frame("targets").iterrows():
+        p = pd.Period(t.period.replace("-", ""), "Q") if "Q" in t.period else pd.Period(t.period)
+        inside = w[(w.closed_at >= p.start_time) & (w.closed_at < (p + 1).start_time)]
+        mine = inside[inside.owner_id == t.staff_id] if pd.notna(t.staff_id) else inside[inside.team == t.team]
+        assert got.loc[tid, "won"] == pytest.approx(mine.amount.sum()), (t.period, t.staff_id, t.team)
+    assert (got.won > 0).sum() > 30
