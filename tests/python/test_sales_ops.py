@@ -213,3 +213,131 @@ def test_attainment_against_pandas_on_random_deals():
         mine = inside[inside.owner_id == t.staff_id] if pd.notna(t.staff_id) else inside[inside.team == t.team]
         assert got.loc[tid, "won"] == pytest.approx(mine.amount.sum()), (t.period, t.staff_id, t.team)
     assert (got.won > 0).sum() > 30
+
+
+# -- 3. contracts, invoices, payments, receivables ------------------------------
+def _invoice(db, amount=None, issued="2024-01-01", due="2024-01-31", customer=None, **fields):
+    return db.add("invoices", customer_id=customer or db.cust, issued_at=issued, due_at=due, amount=amount, **fields)
+
+
+def _pay(db, invoice, amount, at="2024-01-15", customer=None):
+    return db.add("payments", customer_id=customer or db.cust, invoice_id=invoice, paid_at=at, amount=amount)
+
+
+def test_the_issue_payment_of_1e9_against_10_is_refused_and_changes_nothing(db):
+    order = db.add("orders", customer_id=db.cust, ordered_at="2024-01-01", amount=10.0)
+    inv = _invoice(db, 10.0)
+    before = db.counts()
+    for target in ({"order_id": order}, {"invoice_id": inv}):
+        with pytest.raises(crm.ValidationError) as e:
+            db.add("payments", customer_id=db.cust, paid_at="2024-01-02", amount=1e9, **target)
+        assert e.value.kind == "payments" and e.value.field == "amount"
+        assert "1000000000" in str(e.value) and f"{'order' if 'order_id' in target else 'invoice'} " in str(e.value)
+    assert db.counts().equals(before)
+    _pay(db, inv, 4.0)
+    db.add("payments", customer_id=db.cust, order_id=order, paid_at="2024-01-02", amount=10.0)   # exactly open: fine
+    with pytest.raises(crm.ValidationError, match="exceed what is open on invoice .*: 6 of its amount 10"):
+        _pay(db, inv, 6.01)
+    with pytest.raises(crm.ValidationError, match=r"payments row 1 \(id \d+\), field 'amount'"):     # import: all or nothing
+        db.import_frame("payments", pd.DataFrame({"customer_id": [db.cust] * 2, "invoice_id": [inv] * 2,
+                                                  "paid_at": [T("2024-01-20")] * 2, "amount": [3.0, 3.5]}))
+    assert db.count("payments") == 2
+    p = _pay(db, inv, 6.0)                                                      # the rest: paid in full
+    with pytest.raises(crm.ValidationError, match="exceed"):
+        db.update("payments", p, amount=7.0)
+    with pytest.raises(crm.ValidationError, match="would ask 8 but has payments totalling 10"):
+        db.update("invoices", inv, amount=8.0)
+    with pytest.raises(crm.ValidationError, match="order .* would ask 5"):
+        db.update("orders", order, amount=5.0)
+    with pytest.raises(crm.ValidationError, match="payment to a missing|no invoices record"):
+        _pay(db, 999999, 1.0)
+
+
+def test_invoice_lines_make_the_amount_and_status_follows_payments(db):
+    inv = _invoice(db, status="issued")
+    db.add("invoice_lines", invoice_id=inv, description="licence", quantity=2, unit_price=50.0, tax_rate=0.1)
+    line = db.add("invoice_lines", invoice_id=inv, description="setup", quantity=1, unit_price=30.0)
+    assert db.get("invoices", inv)["amount"] == 140.0                            # 2 x 50 x 1.1 + 30
+    with pytest.raises(crm.ValidationError, match="differs from the total of the invoice's lines, 140"):
+        db.update("invoices", inv, amount=150.0)                                # an unbalanced invoice
+    p = _pay(db, inv, 140.0)
+    assert db.get("invoices", inv)["status"] == "paid"
+    with pytest.raises(crm.ValidationError, match="would ask 110"):
+        db.delete("invoice_lines", line)                                        # below what was paid
+    db.update("payments", p, amount=100.0)
+    assert db.get("invoices", inv)["status"] == "issued"
+    db.delete("invoice_lines", line)
+    assert db.get("invoices", inv)["amount"] == 110.0 and db.count("invoice_lines") == 1
+    with pytest.raises(crm.ValidationError, match="is void"):
+        db.update("invoices", inv, status="void")
+    draft = _invoice(db, 10.0, status="draft")
+    with pytest.raises(crm.ValidationError, match="is draft"):
+        _pay(db, draft, 1.0)
+    with pytest.raises(crm.ValidationError, match="from another customer"):
+        _pay(db, inv, 1.0, customer=db.other)
+
+
+def test_renewals_due_by_hand(db):
+    k = [db.add("contracts", customer_id=db.cust, value=100.0, ends_at="2024-12-31", renewal_at="2024-11-30"),
+         db.add("contracts", customer_id=db.cust, value=200.0, ends_at="2024-10-15"),             # no renewal date
+         db.add("contracts", customer_id=db.cust, value=300.0, ends_at="2024-09-01"),             # overdue
+         db.add("contracts", customer_id=db.cust, value=400.0, ends_at="2024-10-01", status="renewed"),
+         db.add("contracts", customer_id=db.cust, value=500.0, ends_at="2025-03-01")]
+    r = db.sales.renewals_due(within=30, as_of="2024-10-31")
+    assert r.index.tolist() == [k[2], k[1], k[0]] and r.days_left.tolist() == [-60.0, -16.0, 30.0]
+
+
+def test_aging_and_dso_by_hand(db):
+    """On 04-30: I1 1000 due 01-31 (90 days late), 400 paid 02-15 -> 600 in 61-90;
+    I2 500 due 03-31 (30 late) -> 1-30; I3 (Beta) 300 due 05-15 -> current; I4 200 due 01-15, paid in full;
+    I5 void; I6 issued 05-02, after as_of. A payment of I2 made 05-05 is after as_of and does not count."""
+    i1 = _invoice(db, 1000.0, "2024-01-01", "2024-01-31", owner_id=db.wang)
+    _pay(db, i1, 400.0, "2024-02-15")
+    i2 = _invoice(db, 500.0, "2024-03-01", "2024-03-31", owner_id=db.li)
+    _pay(db, i2, 100.0, "2024-05-05")
+    _invoice(db, 300.0, "2024-04-15", "2024-05-15", customer=db.other, owner_id=db.li)
+    i4 = _invoice(db, 200.0, "2023-12-16", "2024-01-15", owner_id=db.wang)
+    _pay(db, i4, 200.0, "2024-01-10")
+    _invoice(db, 999.0, "2024-03-01", "2024-03-02", status="void")
+    _invoice(db, 50.0, "2024-05-02", "2024-06-01")
+    a = db.sales.aging(as_of="2024-04-30")
+    assert a.loc[db.cust].tolist() == [0.0, 500.0, 0.0, 600.0, 0.0, 1100.0]
+    assert a.loc[db.other].tolist() == [300.0, 0.0, 0.0, 0.0, 0.0, 300.0]
+    assert a.columns.tolist() == ["current", "1-30", "31-60", "61-90", "90+", "total"]
+    assert db.sales.aging(by="owner", as_of="2024-04-30")["total"].to_dict() == {db.wang: 600.0, db.li: 800.0}
+    assert db.sales.aging(by=None, as_of="2024-05-31").loc["all"].tolist() == [50.0, 300.0, 0.0, 400.0, 600.0, 1350.0]
+    d = db.sales.dso(days=90, as_of="2024-04-30")          # invoiced in 01-31 .. 04-30: I2 500 (Acme), I3 300 (Beta)
+    assert d.loc[db.cust].tolist() == [1100.0, 500.0, 1100.0 / 500.0 * 90]
+    assert d.loc[db.other].tolist() == [300.0, 300.0, 90.0]
+    with pytest.raises(crm.ValidationError, match="grouping of receivables"):
+        db.sales.aging(by="team")
+
+
+def test_aging_against_pandas_on_random_invoices():
+    rng = np.random.default_rng(5)
+    db = crm.open(":memory:")
+    custs = [db.add("customers", name=f"c{i}") for i in range(5)]
+    n = 120
+    issued = T("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n), "D")
+    inv = pd.DataFrame({"customer_id": rng.choice(custs, n), "issued_at": issued,
+                        "due_at": issued + pd.to_timedelta(rng.choice([15, 30, 45], n), "D"),
+                        "amount": rng.integers(10, 1000, n).astype(float),
+                        "status": rng.choice(["issued", "issued", "draft", "void"], n)})
+    ids = db.import_frame("invoices", inv)
+    inv.index = ids
+    live = inv[inv.status == "issued"]
+    share = rng.random(len(live)) * 1.2
+    pays = pd.DataFrame({"customer_id": live.customer_id, "invoice_id": live.index,
+                         "amount": (live.amount * np.minimum(share, 1.0)).round(2),
+                         "paid_at": live.issued_at + pd.to_timedelta(rng.integers(0, 120, len(live)), "D")})
+    db.import_frame("payments", pays)
+    as_of = T("2024-06-30")
+    got = db.sales.aging(as_of=as_of)
+    paid = pays[pays.paid_at <= as_of].groupby("invoice_id").amount.sum()
+    ref = live[live.issued_at <= as_of].assign(paid=lambda x: paid.reindex(x.index).fillna(0))
+    ref = ref.assign(balance=ref.amount - ref.paid).query("balance > 1e-6")
+    late = ((as_of - ref.due_at).dt.days).clip(lower=0)
+    ref["bucket"] = pd.cut(late, [-1, 0, 30, 60, 90, np.inf], labels=["current", "1-30", "31-60", "61-90", "90+"])
+    want = ref.pivot_table(index="customer_id", columns="bucket", values="balance", aggfunc="sum", observed=False).fillna(0)
+    np.testing.assert_allclose(got[want.columns.astype(str)].loc[want.index].to_numpy(), want.to_numpy())
+    assert got.total.sum() == pytest.approx(ref.balance.sum()) and ref.bucket.nunique() >= 4

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import _core
 from ..scoring._columns import as_of_ns, times_ns
+from .ledger import LedgerMethods
 from .targets import TargetMethods
 
 #: The groupings the sales reports know: the deal's owner (staff id), the
@@ -21,7 +22,7 @@ BY = ("owner", "team", "source", "segment")
 NS_PER_DAY = 86_400 * 10**9
 
 
-class SalesMethods(TargetMethods):
+class SalesMethods(TargetMethods, LedgerMethods):
     """The sales side of a store: ``db.sales.<TAB>``.
 
     >>> import crmcore as crm
