@@ -341,3 +341,64 @@ def test_aging_against_pandas_on_random_invoices():
     want = ref.pivot_table(index="customer_id", columns="bucket", values="balance", aggfunc="sum", observed=False).fillna(0)
     np.testing.assert_allclose(got[want.columns.astype(str)].loc[want.index].to_numpy(), want.to_numpy())
     assert got.total.sum() == pytest.approx(ref.balance.sum()) and ref.bucket.nunique() >= 4
+
+
+# -- 4. projects, milestones, the agenda -----------------------------------------
+def test_a_project_follows_a_won_deal(db):
+    d = db.add("deals", customer_id=db.cust, stage="proposal")
+    with pytest.raises(crm.ValidationError, match="'proposal'; a project follows a won deal") as e:
+        db.add("projects", name="Roll-out", deal_id=d)
+    assert e.value.field == "deal_id" and db.count("projects") == 0
+    db.sales.move(d, "won", at="2024-01-05")
+    p = db.add("projects", name="Roll-out", deal_id=d, owner_id=db.wang)
+    other = db.add("deals", customer_id=db.cust, stage="lead")
+    with pytest.raises(crm.ValidationError, match="follows a won deal"):
+        db.update("projects", p, deal_id=other)
+    assert db.add("projects", name="Internal") > 0                              # no deal: nothing to follow
+
+
+def test_milestones_and_agenda_by_hand(db):
+    """Agenda of Wang for 2024-03-01 to 03-08: task T1 due 02-27 (overdue), T2 03-01 15:00 (today), T3 done,
+    T4 03-20 (after the end), T5 Li's; milestone M1 planned 02-28 (overdue), M2 done, M3 03-04 (upcoming);
+    deals D1 open, closing 03-08 00:00 (upcoming, the last instant), D2 won (not on the agenda)."""
+    d = db.add("deals", customer_id=db.cust, stage="won", closed_at="2024-01-05", owner_id=db.wang)
+    p = db.add("projects", name="Roll-out", deal_id=d, customer_id=db.cust, owner_id=db.wang)
+    m1 = db.add("milestones", project_id=p, name="design", planned_at="2024-02-28")
+    db.add("milestones", project_id=p, name="kick-off", planned_at="2024-02-01", done_at="2024-02-05", status="done")
+    m3 = db.add("milestones", project_id=p, name="pilot", planned_at="2024-03-04")
+    t1 = db.add("tasks", subject="quote", due_at="2024-02-27", assignee_id=db.wang)
+    t2 = db.add("tasks", subject="call", due_at="2024-03-01 15:00", assignee_id=db.wang, customer_id=db.cust)
+    db.add("tasks", subject="done one", due_at="2024-02-20", assignee_id=db.wang, done=True)
+    db.add("tasks", subject="later", due_at="2024-03-20", assignee_id=db.wang)
+    db.add("tasks", subject="Li's", due_at="2024-03-02", assignee_id=db.li)
+    d1 = db.add("deals", customer_id=db.other, name="renewal", stage="proposal", owner_id=db.wang,
+                expected_close="2024-03-08")
+    db.add("deals", customer_id=db.other, stage="won", owner_id=db.wang, expected_close="2024-03-02")
+    a = db.sales.agenda(db.wang, start="2024-03-01 09:30", end="2024-03-08")
+    assert list(zip(a.what, a.id, a.status)) == [("task", t1, "overdue"), ("milestone", m1, "overdue"),
+                                                 ("task", t2, "today"), ("milestone", m3, "upcoming"),
+                                                 ("deal", d1, "upcoming")]
+    assert a.subject.tolist()[1] == "Roll-out: design" and a.customer_id.tolist()[1:3] == [db.cust, db.cust]
+    everyone = db.sales.agenda(start="2024-03-01", end="2024-03-08")
+    assert sorted(everyone.staff_id.unique().tolist()) == [db.wang, db.li]
+    m = db.sales.milestones(as_of="2024-03-01")
+    assert m.name.tolist() == ["kick-off", "design", "pilot"] and m.overdue.tolist() == [False, True, False]
+    assert m.days_late.tolist()[:2] == [4.0, 2.0] and np.isnan(m.days_late.iloc[2])
+    assert crm.open(":memory:").sales.agenda(start="2024-01-01").empty
+
+
+def test_agenda_against_pandas_on_random_tasks():
+    rng = np.random.default_rng(3)
+    db = crm.open(":memory:")
+    staff = [db.add("staff", name=f"s{i}") for i in range(3)]
+    n = 200
+    due = T("2024-03-01") + pd.to_timedelta(rng.integers(-20 * 24, 20 * 24, n), "h")
+    db.import_frame("tasks", pd.DataFrame({"subject": [f"t{i}" for i in range(n)], "due_at": due,
+                                           "assignee_id": rng.choice(staff, n), "done": rng.random(n) < 0.3}))
+    start, end = T("2024-03-01 12:00"), T("2024-03-10")
+    got = db.sales.agenda(staff[1], start=start, end=end)
+    t = db.frame("tasks")
+    want = t[(t.assignee_id == staff[1]) & ~t.done.astype(bool) & (t.due_at <= end)]
+    day = start.normalize()
+    status = np.where(want.due_at < day, "overdue", np.where(want.due_at < day + DAY, "today", "upcoming"))
+    assert sorted(zip(got.id, got.status)) == sorted(zip(want.index, status)) and len(got) > 20

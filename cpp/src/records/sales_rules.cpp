@@ -1,6 +1,7 @@
-// The ledger's part of the write path: invoices, their lines, payments and
-// targets. As for deal stages (stage_rules.cpp), SQLite triggers note what a
-// write touched while it runs, and before its transaction ends these rules:
+// The ledger's part of the write path: invoices, their lines, payments,
+// targets and projects. As for deal stages (stage_rules.cpp), SQLite
+// triggers note what a write touched while it runs, and before its
+// transaction ends these rules:
 // - make an invoice with lines carry their total (quantity x unit price,
 //   tax included) and refuse an amount given against its lines;
 // - refuse payments beyond what an invoice or an order asks (1e9 against an
@@ -9,7 +10,7 @@
 // - mark an issued invoice paid when its payments reach its amount, and
 //   issued again when they no longer do;
 // - check that a target names one person or one team and a period crmcore
-//   can read (2024, 2024-Q1, 2024-03).
+//   can read (2024, 2024-Q1, 2024-03), and that a project's deal is won.
 // A refusal names the record and undoes the whole write. Every check is a
 // query over the touched ids, so an import of a million payments costs a
 // few lookups per row, not a query per row.
@@ -215,6 +216,26 @@ void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult
   if (id >= 0) throw ValidationError("targets", row_of(req, result, id), field, reason, id);
 }
 
+// A project follows a won deal: delivery starts once the deal is won.
+void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  sql::Statement& st = impl.prepared(
+      "SELECT p.id, p.deal_id, d.stage FROM projects AS p JOIN deals AS d ON d.id = p.deal_id"
+      " WHERE p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'project') AND NOT EXISTS"
+      " (SELECT 1 FROM pipeline_stages AS s WHERE s.pipeline_id = d.pipeline_id AND s.name = d.stage"
+      "  AND s.category = 'won') ORDER BY p.id LIMIT 1");
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t id = st.int64(0), deal = st.int64(1);
+  const std::string stage = st.text(2);
+  st.reset();
+  throw ValidationError("projects", row_of(req, result, id), "deal_id",
+                        "deal " + std::to_string(deal) + " is in stage " + quote(stage) +
+                            "; a project follows a won deal",
+                        id);
+}
+
 }  // namespace
 
 void install_ledger_capture(sqlite3* db) {
@@ -237,6 +258,8 @@ void install_ledger_capture(sqlite3* db) {
   trigger("order_changed", "AFTER UPDATE OF amount ON main.orders", "order", "NEW.id");
   trigger("target_added", "AFTER INSERT ON main.targets", "target", "NEW.id");
   trigger("target_changed", "AFTER UPDATE ON main.targets", "target", "NEW.id");
+  trigger("project_added", "AFTER INSERT ON main.projects", "project", "NEW.id");
+  trigger("project_changed", "AFTER UPDATE OF deal_id ON main.projects", "project", "NEW.id");
   sql::exec(db, s);
 }
 
@@ -261,6 +284,7 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     check_invoices(impl, req, result);
     check_orders(impl, req, result);
     check_targets(impl, req, result);
+    check_projects(impl, req, result);
     impl.prepared(std::string(kTouchedInvoices) +
                   "UPDATE invoices SET status = CASE WHEN ifnull(amount, 0) > 0 AND"
                   " (SELECT total(amount) FROM payments WHERE invoice_id = invoices.id) >= amount - " +

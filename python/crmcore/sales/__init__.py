@@ -14,6 +14,7 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import as_of_ns, times_ns
 from .ledger import LedgerMethods
+from .projects import ProjectMethods
 from .targets import TargetMethods
 
 #: The groupings the sales reports know: the deal's owner (staff id), the
@@ -22,7 +23,7 @@ BY = ("owner", "team", "source", "segment")
 NS_PER_DAY = 86_400 * 10**9
 
 
-class SalesMethods(TargetMethods, LedgerMethods):
+class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods):
     """The sales side of a store: ``db.sales.<TAB>``.
 
     >>> import crmcore as crm
