@@ -69,6 +69,39 @@ const char* kTouchedInvoices =
     " UNION SELECT p.invoice_id FROM payments AS p WHERE p.invoice_id IS NOT NULL"
     " AND p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')) ";
 
+// This write's payments on an invoice or order (`column` invoice_id or
+// order_id): their total, and the last, which names a refusal.
+struct Written {
+  double total = 0;
+  int64_t last = -1;
+};
+
+Written written_payments(Store::Impl& impl, const std::string& column, int64_t id) {
+  Written w;
+  sql::Statement& p = impl.prepared("SELECT id, amount FROM payments WHERE " + column + " = ?1 AND id IN"
+                                    " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment') ORDER BY id");
+  p.bind(1, id);
+  while (p.step()) w.total += p.real(1), w.last = p.int64(0);
+  p.reset();
+  return w;
+}
+
+// Payments beyond `amount` on `kind` record `id`: the write's last payment
+// is refused if a payment write caused it, else the record whose amount fell.
+[[noreturn]] void refuse_overpaid(const WriteRequest& req, const WriteResult& result, const std::string& kind,
+                                  const std::string& name, int64_t id, double amount, double paid, const Written& w) {
+  if (req.kind->name == "payments" && w.last >= 0)
+    throw ValidationError("payments", row_of(req, result, w.last), "amount",
+                          "payments totalling " + money(w.total) + " exceed what is open on " + name + ": " +
+                              money(amount - (paid - w.total)) + " of its amount " + money(amount) +
+                              " (an overpayment is refused; nothing was written)",
+                          w.last);
+  throw ValidationError(kind, row_of(req, result, id), "amount",
+                        name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
+                            "; refund or move a payment first",
+                        id);
+}
+
 void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   // An amount given against the invoice's lines.
   {
@@ -108,19 +141,9 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
   const std::string status = st.text(2);
   const int64_t stranger = st.is_null(4) ? -1 : st.int64(4);
   st.reset();
-  // This write's payments on the invoice: the last one names the refusal.
-  double mine = 0;
-  int64_t payment = -1;
-  {
-    sql::Statement& p = impl.prepared(
-        "SELECT id, amount FROM payments WHERE invoice_id = ?1 AND id IN"
-        " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment') ORDER BY id");
-    p.bind(1, invoice);
-    while (p.step()) mine += p.real(1), payment = p.int64(0);
-    p.reset();
-  }
-  const bool by_payment = req.kind->name == "payments" && payment >= 0;
-  Culprit who = by_payment ? Culprit{"payments", row_of(req, result, payment), payment}
+  const Written w = written_payments(impl, "invoice_id", invoice);
+  const bool by_payment = req.kind->name == "payments" && w.last >= 0;
+  Culprit who = by_payment ? Culprit{"payments", row_of(req, result, w.last), w.last}
                            : Culprit{"invoices", row_of(req, result, invoice), invoice};
   const std::string name = "invoice " + std::to_string(invoice);
   if (stranger >= 0) {
@@ -135,16 +158,7 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
                           name + " is " + status + " and has payments totalling " + money(paid) +
                               "; payments are allocated to issued invoices",
                           who.id);
-  if (by_payment)
-    throw ValidationError(who.kind, who.row, "amount",
-                          "payments totalling " + money(mine) + " exceed what is open on " + name + ": " +
-                              money(amount - (paid - mine)) + " of its amount " + money(amount) +
-                              " (an overpayment is refused; nothing was written)",
-                          who.id);
-  throw ValidationError(who.kind, who.row, "amount",
-                        name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
-                            "; refund or move a payment first",
-                        who.id);
+  refuse_overpaid(req, result, "invoices", name, invoice, amount, paid, w);
 }
 
 // The same limit for payments that name an order: they cannot exceed it.
@@ -163,25 +177,8 @@ void check_orders(Store::Impl& impl, const WriteRequest& req, const WriteResult&
   const int64_t order = st.int64(0);
   const double amount = st.real(1), paid = st.real(2);
   st.reset();
-  double mine = 0;
-  int64_t payment = -1;
-  sql::Statement& p = impl.prepared(
-      "SELECT id, amount FROM payments WHERE order_id = ?1 AND id IN"
-      " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment') ORDER BY id");
-  p.bind(1, order);
-  while (p.step()) mine += p.real(1), payment = p.int64(0);
-  p.reset();
-  const std::string name = "order " + std::to_string(order);
-  if (req.kind->name == "payments" && payment >= 0)
-    throw ValidationError("payments", row_of(req, result, payment), "amount",
-                          "payments totalling " + money(mine) + " exceed what is open on " + name + ": " +
-                              money(amount - (paid - mine)) + " of its amount " + money(amount) +
-                              " (an overpayment is refused; nothing was written)",
-                          payment);
-  throw ValidationError("orders", row_of(req, result, order), "amount",
-                        name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
-                            "; refund or move a payment first",
-                        order);
+  refuse_overpaid(req, result, "orders", "order " + std::to_string(order), order, amount, paid,
+                  written_payments(impl, "order_id", order));
 }
 
 // A target's period: a year, a quarter or a month.

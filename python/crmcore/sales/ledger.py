@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from ._base import SalesPart
 
 #: The aging buckets: days past the due date, upper bounds included.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -52,11 +53,10 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     return live
 
 
-class LedgerMethods:
+class LedgerMethods(SalesPart):
     """Contracts' and receivables' part of ``db.sales`` (mixed into
     :class:`crmcore.sales.SalesMethods`)."""
 
-    _db: Any
 
     def renewals_due(self, within: int = 90, as_of: Any = None) -> pd.DataFrame:
         """Active contracts whose renewal falls due by ``as_of`` + ``within``
@@ -75,7 +75,7 @@ class LedgerMethods:
         >>> db.sales.renewals_due(within=60, as_of="2024-11-01")[["value", "days_left"]].values.tolist()
         [[1200.0, 29.0]]
         """
-        cut = pd.Timestamp(self._as_of(as_of))  # type: ignore[attr-defined]
+        cut = pd.Timestamp(self._as_of(as_of))
         k = self._db.frame("contracts", columns=["customer_id", "deal_id", "name", "value", "owner_id",
                                                  "started_at", "ends_at", "renewal_at", "status"])
         due = k["renewal_at"].fillna(k["ends_at"])
@@ -101,7 +101,7 @@ class LedgerMethods:
         >>> db.sales.open_invoices(as_of="2024-03-01")[["balance", "days_overdue", "bucket"]].values.tolist()
         [[70.0, 30.0, '1-30']]
         """
-        cut = self._as_of(as_of)  # type: ignore[attr-defined]
+        cut = self._as_of(as_of)
         inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
                                                   "due_at", "amount", "status"])
         if inv["owner_id"].isna().any():
@@ -153,7 +153,7 @@ class LedgerMethods:
         [300.0, 900.0, 30.0]
         """
         key = self._ledger_key(by)
-        cut = pd.Timestamp(self._as_of(as_of))  # type: ignore[attr-defined]
+        cut = pd.Timestamp(self._as_of(as_of))
         open_ = self.open_invoices(cut)
         inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount",
                                                   "status"])

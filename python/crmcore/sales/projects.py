@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._base import SalesPart
+
 DAY = pd.Timedelta(days=1)
 
 
-class ProjectMethods:
+class ProjectMethods(SalesPart):
     """Projects' and the agenda's part of ``db.sales`` (mixed into
     :class:`crmcore.sales.SalesMethods`)."""
 
-    _db: Any
 
     def milestones(self, as_of: Any = None) -> pd.DataFrame:
         """Every milestone with its project and where it stands on ``as_of``
@@ -41,7 +42,7 @@ class ProjectMethods:
         >>> db.sales.milestones(as_of="2024-02-11")[["name", "overdue", "days_late"]].values.tolist()
         [['kick-off', False, 2.0], ['go-live', True, 10.0]]
         """
-        cut = pd.Timestamp(self._as_of(as_of))  # type: ignore[attr-defined]
+        cut = pd.Timestamp(self._as_of(as_of))
         m = self._db.frame("milestones", columns=["project_id", "name", "planned_at", "done_at", "status"])
         p = self._db.frame("projects", columns=["name", "owner_id"])
         m.insert(1, "project", m["project_id"].map(p["name"]))
@@ -88,7 +89,7 @@ class ProjectMethods:
         miles = pd.DataFrame({"staff_id": m["owner_id"], "due": m["planned_at"], "what": "milestone", "id": m.index,
                               "subject": m["project"].astype(str) + ": " + m["name"].astype(str),
                               "customer_id": m["project_id"].map(customers)})
-        deals = self._deals(None)  # type: ignore[attr-defined]
+        deals = self._deals(None)
         d = deals[deals["category"] == "open"]
         names = self._db.frame("deals", ids=d.index, columns=["name"])["name"] if len(d) else pd.Series(dtype=object)
         closes = pd.DataFrame({"staff_id": d["owner_id"], "due": d["expected_close"], "what": "deal", "id": d.index,

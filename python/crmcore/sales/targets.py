@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..scoring._columns import times_ns
+from ._base import SalesPart
 
 
 def target_period(text: str) -> pd.Period:
@@ -78,10 +79,9 @@ def attainment_table(targets: pd.DataFrame, won: pd.DataFrame, as_of: int) -> pd
     return out
 
 
-class TargetMethods:
+class TargetMethods(SalesPart):
     """Targets' part of ``db.sales`` (mixed into :class:`crmcore.sales.SalesMethods`)."""
 
-    _db: Any
 
     def attainment(self, as_of: Any = None) -> pd.DataFrame:
         """Every target against the bookings (won deals' amount, by close
@@ -106,9 +106,9 @@ class TargetMethods:
         >>> a[["period", "won", "attainment", "gap", "pace"]].round(3).values.tolist()
         [['2024-Q1', 400.0, 0.4, 600.0, 0.809], ['2024-01', 400.0, 0.8, 100.0, 0.8]]
         """
-        cut = self._as_of(as_of)  # type: ignore[attr-defined]
+        cut = self._as_of(as_of)
         targets = self._db.frame("targets", columns=["staff_id", "team", "period", "metric", "amount"])
-        deals = self._deals("team")  # type: ignore[attr-defined]
+        deals = self._deals("team")
         won = deals.loc[deals.category == "won", ["owner_id", "team", "closed_at", "amount"]]
         out = attainment_table(targets, won, cut)
         out.attrs["as_of"] = pd.Timestamp(cut)
