@@ -402,3 +402,26 @@ def test_agenda_against_pandas_on_random_tasks():
     day = start.normalize()
     status = np.where(want.due_at < day, "overdue", np.where(want.due_at < day + DAY, "today", "upcoming"))
     assert sorted(zip(got.id, got.status)) == sorted(zip(want.index, status)) and len(got) > 20
+
+
+def test_dates_out_of_order_are_refused(db):
+    with pytest.raises(crm.ValidationError, match="due_at.*is before issued_at"):
+        _invoice(db, 10.0, issued="2024-02-01", due="2024-01-31")
+    inv = _invoice(db, 10.0)
+    with pytest.raises(crm.ValidationError, match="due_at.*is before issued_at"):
+        db.update("invoices", inv, issued_at="2024-03-01")
+    with pytest.raises(crm.ValidationError, match="ends_at.*is before started_at"):
+        db.add("contracts", customer_id=db.cust, started_at="2024-06-01", ends_at="2024-05-31")
+    assert db.count("contracts") == 0 and db.get("invoices", inv)["issued_at"] == T("2024-01-01")
+
+
+def test_the_ledger_rules_judge_a_write_whole(db):
+    """Like the stage rules, they run once the rows are written: an import
+    with a payment beyond its invoice writes nothing, with on_error="skip"
+    too (the refusal names the row), instead of keeping the other rows."""
+    inv = _invoice(db, 10.0)
+    frame = pd.DataFrame({"customer_id": [db.cust] * 2, "invoice_id": [inv] * 2, "paid_at": [T("2024-01-20")] * 2,
+                          "amount": [4.0, 7.0]})
+    with pytest.raises(crm.ValidationError, match="payments row 1"):
+        db.import_frame("payments", frame, on_error="skip")
+    assert db.count("payments") == 0

@@ -10,7 +10,9 @@
 // - mark an issued invoice paid when its payments reach its amount, and
 //   issued again when they no longer do;
 // - check that a target names one person or one team and a period crmcore
-//   can read (2024, 2024-Q1, 2024-03), and that a project's deal is won.
+//   can read (2024, 2024-Q1, 2024-03), that a project's deal is won, and
+//   that an invoice is not due before it is issued nor a contract ends
+//   before it starts.
 // A refusal names the record and undoes the whole write. Every check is a
 // query over the touched ids, so an import of a million payments costs a
 // few lookups per row, not a query per row.
@@ -213,6 +215,22 @@ void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult
   if (id >= 0) throw ValidationError("targets", row_of(req, result, id), field, reason, id);
 }
 
+// A period that ends before it starts: an invoice due before it was
+// issued, a contract that ends before it starts.
+void check_date_order(Store::Impl& impl, const WriteRequest& req, const WriteResult& result, const std::string& kind,
+                      const std::string& what, const std::string& first, const std::string& second) {
+  sql::Statement& st = impl.prepared("SELECT id FROM " + kind + " WHERE id IN (SELECT id FROM temp.crm_ledger_notes"
+                                     " WHERE what = '" + what + "') AND " + second + " < " + first +
+                                     " ORDER BY id LIMIT 1");
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t id = st.int64(0);
+  st.reset();
+  throw ValidationError(kind, row_of(req, result, id), second, "is before " + first, id);
+}
+
 // A project follows a won deal: delivery starts once the deal is won.
 void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   sql::Statement& st = impl.prepared(
@@ -251,7 +269,10 @@ void install_ledger_capture(sqlite3* db) {
   trigger("line_moved", "AFTER UPDATE OF invoice_id ON main.invoice_lines", "lines", "OLD.invoice_id");
   trigger("line_deleted", "AFTER DELETE ON main.invoice_lines", "lines", "OLD.invoice_id");
   trigger("invoice_added", "AFTER INSERT ON main.invoices", "invoice", "NEW.id");
-  trigger("invoice_changed", "AFTER UPDATE OF amount, status, customer_id ON main.invoices", "invoice", "NEW.id");
+  trigger("invoice_changed", "AFTER UPDATE OF amount, status, customer_id, issued_at, due_at ON main.invoices",
+          "invoice", "NEW.id");
+  trigger("contract_added", "AFTER INSERT ON main.contracts", "contract", "NEW.id");
+  trigger("contract_changed", "AFTER UPDATE OF started_at, ends_at ON main.contracts", "contract", "NEW.id");
   trigger("order_changed", "AFTER UPDATE OF amount ON main.orders", "order", "NEW.id");
   trigger("target_added", "AFTER INSERT ON main.targets", "target", "NEW.id");
   trigger("target_changed", "AFTER UPDATE ON main.targets", "target", "NEW.id");
@@ -282,6 +303,8 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     check_orders(impl, req, result);
     check_targets(impl, req, result);
     check_projects(impl, req, result);
+    check_date_order(impl, req, result, "invoices", "invoice", "issued_at", "due_at");
+    check_date_order(impl, req, result, "contracts", "contract", "started_at", "ends_at");
     impl.prepared(std::string(kTouchedInvoices) +
                   "UPDATE invoices SET status = CASE WHEN ifnull(amount, 0) > 0 AND"
                   " (SELECT total(amount) FROM payments WHERE invoice_id = invoices.id) >= amount - " +
