@@ -425,3 +425,72 @@ def test_the_ledger_rules_judge_a_write_whole(db):
     with pytest.raises(crm.ValidationError, match="payments row 1"):
         db.import_frame("payments", frame, on_error="skip")
     assert db.count("payments") == 0
+
+
+# -- 5. the forecast from history -------------------------------------------------
+def test_close_chance_by_hand():
+    """Twelve deals of 2023, lead on the 1st, closed on the 20th, odd months won. Snapshots every 7 days back
+    from 2023-12-16 (as_of 2024-01-15 less 30 days): the open leads seen are December's (lost) at ages 15, 8, 1,
+    November's (won within 30 days) at 17, 10, 3 and October's (lost) at 13, 6: 8 examples, 3 won. With a prior
+    of 1: overall 3/8, lead (3 + 3/8) / 9 = 3/8; the under-14-days cell 2 won of 6: (2 + 3/8) / 7."""
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Acme")
+    for month in range(1, 13):
+        d = db.add("deals", customer_id=c, stage="lead", stage_changed_at=f"2023-{month:02d}-01")
+        db.sales.move(d, "won" if month % 2 else "lost", at=f"2023-{month:02d}-20")
+    d = db.add("deals", customer_id=c, stage="lead", amount=10.0, stage_changed_at="2024-01-10")
+    old = db.add("deals", customer_id=c, stage="lead", stage_changed_at="2023-12-25")
+    r = db.sales.close_chance(horizon=30, as_of="2024-01-15", snapshots=12, step=7, prior=1.0)
+    assert r.index.tolist() == [d, old] and r.age.tolist() == [5.0, 21.0]
+    assert r.loc[d, "chance"] == pytest.approx((2 + 3 / 8) / 7)
+    assert r.loc[old, "chance"] == pytest.approx((1 + 3 / 8) / 3)            # 14-30 days: Dec 15, Nov 17 (won)
+    b = r.attrs["backtest"]
+    assert b.examples.tolist() == [3, 3]                                      # the newer third: December's, lost
+    assert b.loc["stage_probability", "brier"] == pytest.approx(0.1 ** 2)
+    # fitted on the older snapshots (November's 3 won at 17, 10, 3 days, October's 2 lost at 13, 6): overall 0.6,
+    # lead 0.6, under 14 days (2 + 0.6) / 5 = 0.52, 14-30 days (1 + 0.6) / 2 = 0.8; December's at 15, 8, 1 days lost
+    assert b.loc["history", "brier"] == pytest.approx((0.8 ** 2 + 2 * 0.52 ** 2) / 3)
+
+
+def test_close_chance_backtest_beats_wrong_stage_probabilities():
+    """Leads that are young win two times in three within 60 days, old ones never; the pipeline says 0.1.
+    The history's chance is calibrated (won share near the chance per tenth) and scores a lower Brier."""
+    rng = np.random.default_rng(2)
+    db = crm.open(":memory:")
+    c = db.add("customers", name="c")
+    n = 400
+    start = T("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
+    ids = db.import_frame("deals", pd.DataFrame({"customer_id": c, "stage": "lead", "stage_changed_at": start}))
+    wins = rng.random(n) < 2 / 3
+    for d, s, w in zip(ids, start, wins):
+        db.sales.move(int(d), "won" if w else "lost", at=s + pd.Timedelta(days=int(rng.integers(1, 40)) if w else 90))
+    r = db.sales.close_chance(horizon=60, as_of="2024-01-01", snapshots=40, step=14)
+    b = r.attrs["backtest"]
+    assert b.loc["history", "examples"] > 200
+    assert b.loc["history", "brier"] < 0.8 * b.loc["stage_probability", "brier"]
+    cal = r.attrs["calibration"]
+    big = cal[cal.examples >= 30]
+    np.testing.assert_allclose(big.chance, big.won, atol=0.15)
+
+
+def test_snapshot_examples_against_a_plain_loop():
+    rng = np.random.default_rng(9)
+    from crmcore.sales.outlook import snapshot_examples
+    rows = []
+    for d in range(30):
+        t = T("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 60)))
+        for stage in rng.choice(["lead", "proposal", "negotiation", "won"], int(rng.integers(1, 4)), replace=False):
+            rows.append((d, stage, t))
+            t += pd.Timedelta(days=int(rng.integers(1, 30)))
+    h = pd.DataFrame(rows, columns=["deal_id", "stage", "changed_at"])
+    won_at = h[h.stage == "won"].set_index("deal_id").changed_at
+    times = [T("2024-02-01"), T("2024-03-01"), T("2024-04-01")]
+    got = snapshot_examples(h, won_at, ["lead", "proposal", "negotiation"], times, 30 * DAY)
+    want = []
+    for s in times:
+        for d in range(30):
+            seen = h[(h.deal_id == d) & (h.changed_at <= s)]
+            if len(seen) and seen.stage.iloc[-1] != "won":
+                w = d in won_at.index and s < won_at[d] <= s + 30 * DAY
+                want.append((s, d, seen.stage.iloc[-1], (s - seen.changed_at.iloc[-1]) / DAY, int(w)))
+    assert [tuple(x) for x in got.itertuples(index=False)] == want and len(want) > 20

@@ -14,6 +14,7 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import as_of_ns, times_ns
 from .ledger import LedgerMethods
+from .outlook import OutlookMethods
 from .projects import ProjectMethods
 from .targets import TargetMethods
 
@@ -23,7 +24,7 @@ BY = ("owner", "team", "source", "segment")
 NS_PER_DAY = 86_400 * 10**9
 
 
-class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods):
+class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods):
     """The sales side of a store: ``db.sales.<TAB>``.
 
     >>> import crmcore as crm
