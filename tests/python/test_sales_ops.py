@@ -82,7 +82,8 @@ def test_slipped_by_hand(db):
     by = db.sales.slipped(as_of="2024-03-01", by="owner")
     assert by.index.tolist() == [db.wang]                                      # B never moved: no push to count
     assert by.loc[db.wang].tolist() == [1, 74.0, 74.0, 2, 100.0]       # deals, mean and median days, pushes, amount
-    assert db.sales.slipped(as_of="2024-03-01", by="team", period="M").index.tolist() == [(pd.Period("2024-02"), "north")]
+    by_month = db.sales.slipped(as_of="2024-03-01", by="team", period="M")
+    assert by_month.index.tolist() == [(pd.Period("2024-02"), "north")]
 
 
 def _pandas_slipped(hist, deals, as_of, since):
@@ -94,7 +95,8 @@ def _pandas_slipped(hist, deals, as_of, since):
     pushes = p.groupby("deal_id").size()
     open_ = deals.stage.isin(["lead", "qualified", "proposal", "negotiation"])
     late = ((as_of - close) / DAY).where(open_ & (close < as_of))
-    out = pd.DataFrame({"pushes": pushes.reindex(deals.index).fillna(0), "days_pushed": days.reindex(deals.index).fillna(0),
+    out = pd.DataFrame({"pushes": pushes.reindex(deals.index).fillna(0),
+                        "days_pushed": days.reindex(deals.index).fillna(0),
                         "expected_close": close, "days_late": late})
     return out[(out.pushes > 0) | out.days_late.notna()]
 
@@ -238,7 +240,8 @@ def test_the_issue_payment_of_1e9_against_10_is_refused_and_changes_nothing(db):
     db.add("payments", customer_id=db.cust, order_id=order, paid_at="2024-01-02", amount=10.0)   # exactly open: fine
     with pytest.raises(crm.ValidationError, match="exceed what is open on invoice .*: 6 of its amount 10"):
         _pay(db, inv, 6.01)
-    with pytest.raises(crm.ValidationError, match=r"payments row 1 \(id \d+\), field 'amount'"):     # import: all or nothing
+    # an import is all or nothing
+    with pytest.raises(crm.ValidationError, match=r"payments row 1 \(id \d+\), field 'amount'"):
         db.import_frame("payments", pd.DataFrame({"customer_id": [db.cust] * 2, "invoice_id": [inv] * 2,
                                                   "paid_at": [T("2024-01-20")] * 2, "amount": [3.0, 3.5]}))
     assert db.count("payments") == 2
@@ -338,7 +341,8 @@ def test_aging_against_pandas_on_random_invoices():
     ref = ref.assign(balance=ref.amount - ref.paid).query("balance > 1e-6")
     late = ((as_of - ref.due_at).dt.days).clip(lower=0)
     ref["bucket"] = pd.cut(late, [-1, 0, 30, 60, 90, np.inf], labels=["current", "1-30", "31-60", "61-90", "90+"])
-    want = ref.pivot_table(index="customer_id", columns="bucket", values="balance", aggfunc="sum", observed=False).fillna(0)
+    want = ref.pivot_table(index="customer_id", columns="bucket", values="balance", aggfunc="sum",
+                           observed=False).fillna(0)
     np.testing.assert_allclose(got[want.columns.astype(str)].loc[want.index].to_numpy(), want.to_numpy())
     assert got.total.sum() == pytest.approx(ref.balance.sum()) and ref.bucket.nunique() >= 4
 

@@ -128,7 +128,8 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
   // Payments beyond the amount, to a void or draft invoice, or from another customer.
   sql::Statement& st = impl.prepared(
       std::string(kTouchedInvoices) +
-      "SELECT i.id, ifnull(i.amount, 0), i.status, (SELECT total(amount) FROM payments WHERE invoice_id = i.id) AS paid,"
+      "SELECT i.id, ifnull(i.amount, 0), i.status,"
+      " (SELECT total(amount) FROM payments WHERE invoice_id = i.id) AS paid,"
       " (SELECT p.id FROM payments AS p WHERE p.invoice_id = i.id AND p.customer_id IS NOT i.customer_id"
       "  ORDER BY p.id LIMIT 1) AS stranger"
       " FROM invoices AS i WHERE i.id IN (SELECT id FROM touched) AND (paid > ifnull(i.amount, 0) + " +
@@ -256,28 +257,29 @@ void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResul
 void install_ledger_capture(sqlite3* db) {
   std::string s = "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
                   " id INTEGER);";
-  auto trigger = [&s](const std::string& name, const std::string& event, const std::string& what,
-                      const std::string& id) {
-    s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_ledger_" + name + " " + event + " BEGIN INSERT INTO crm_ledger_notes" +
-         "(what, id) VALUES('" + what + "', " + id + "); END;";
+  // name, event, what is noted, the id noted
+  static const char* const kTriggers[][4] = {
+      {"payment_added", "AFTER INSERT ON main.payments", "payment", "NEW.id"},
+      {"payment_changed", "AFTER UPDATE OF amount, invoice_id, order_id, customer_id ON main.payments", "payment",
+       "NEW.id"},
+      {"line_added", "AFTER INSERT ON main.invoice_lines", "lines", "NEW.invoice_id"},
+      {"line_changed", "AFTER UPDATE ON main.invoice_lines", "lines", "NEW.invoice_id"},
+      {"line_moved", "AFTER UPDATE OF invoice_id ON main.invoice_lines", "lines", "OLD.invoice_id"},
+      {"line_deleted", "AFTER DELETE ON main.invoice_lines", "lines", "OLD.invoice_id"},
+      {"invoice_added", "AFTER INSERT ON main.invoices", "invoice", "NEW.id"},
+      {"invoice_changed", "AFTER UPDATE OF amount, status, customer_id, issued_at, due_at ON main.invoices",
+       "invoice", "NEW.id"},
+      {"contract_added", "AFTER INSERT ON main.contracts", "contract", "NEW.id"},
+      {"contract_changed", "AFTER UPDATE OF started_at, ends_at ON main.contracts", "contract", "NEW.id"},
+      {"order_changed", "AFTER UPDATE OF amount ON main.orders", "order", "NEW.id"},
+      {"target_added", "AFTER INSERT ON main.targets", "target", "NEW.id"},
+      {"target_changed", "AFTER UPDATE ON main.targets", "target", "NEW.id"},
+      {"project_added", "AFTER INSERT ON main.projects", "project", "NEW.id"},
+      {"project_changed", "AFTER UPDATE OF deal_id ON main.projects", "project", "NEW.id"},
   };
-  trigger("payment_added", "AFTER INSERT ON main.payments", "payment", "NEW.id");
-  trigger("payment_changed", "AFTER UPDATE OF amount, invoice_id, order_id, customer_id ON main.payments",
-          "payment", "NEW.id");
-  trigger("line_added", "AFTER INSERT ON main.invoice_lines", "lines", "NEW.invoice_id");
-  trigger("line_changed", "AFTER UPDATE ON main.invoice_lines", "lines", "NEW.invoice_id");
-  trigger("line_moved", "AFTER UPDATE OF invoice_id ON main.invoice_lines", "lines", "OLD.invoice_id");
-  trigger("line_deleted", "AFTER DELETE ON main.invoice_lines", "lines", "OLD.invoice_id");
-  trigger("invoice_added", "AFTER INSERT ON main.invoices", "invoice", "NEW.id");
-  trigger("invoice_changed", "AFTER UPDATE OF amount, status, customer_id, issued_at, due_at ON main.invoices",
-          "invoice", "NEW.id");
-  trigger("contract_added", "AFTER INSERT ON main.contracts", "contract", "NEW.id");
-  trigger("contract_changed", "AFTER UPDATE OF started_at, ends_at ON main.contracts", "contract", "NEW.id");
-  trigger("order_changed", "AFTER UPDATE OF amount ON main.orders", "order", "NEW.id");
-  trigger("target_added", "AFTER INSERT ON main.targets", "target", "NEW.id");
-  trigger("target_changed", "AFTER UPDATE ON main.targets", "target", "NEW.id");
-  trigger("project_added", "AFTER INSERT ON main.projects", "project", "NEW.id");
-  trigger("project_changed", "AFTER UPDATE OF deal_id ON main.projects", "project", "NEW.id");
+  for (const auto& t : kTriggers)
+    s += std::string("CREATE TEMP TRIGGER IF NOT EXISTS crm_ledger_") + t[0] + " " + t[1] +
+         " BEGIN INSERT INTO crm_ledger_notes(what, id) VALUES('" + t[2] + "', " + t[3] + "); END;";
   sql::exec(db, s);
 }
 

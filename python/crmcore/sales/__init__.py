@@ -402,7 +402,8 @@ def close_slips(history: pd.DataFrame, deal_ids: np.ndarray, current: np.ndarray
     first and when the last was made. Dates are int64 nanoseconds, int64 min
     where there is none.
 
-    >>> h = pd.DataFrame({"deal_id": [1, 1, 1], "changed_at": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-02-01"]),
+    >>> h = pd.DataFrame({"deal_id": [1, 1, 1],
+    ...                   "changed_at": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-02-01"]),
     ...                   "expected_close": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-01-15"]),
     ...                   "previous": pd.to_datetime([None, "2024-01-10", "2024-01-20"])})
     >>> s = close_slips(h, np.array([1]), np.array([_NAT]), pd.Timestamp("2024-03-01").value)

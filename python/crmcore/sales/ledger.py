@@ -32,11 +32,13 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     ``balance``, ``days_overdue`` (days past due, 0 when not yet due) and
     ``bucket`` (one of :data:`BUCKETS`).
 
-    >>> inv = pd.DataFrame({"issued_at": pd.to_datetime(["2024-01-01"] * 2), "due_at": pd.to_datetime(["2024-01-31"] * 2),
+    >>> inv = pd.DataFrame({"issued_at": pd.to_datetime(["2024-01-01"] * 2),
+    ...                     "due_at": pd.to_datetime(["2024-01-31"] * 2),
     ...                     "amount": [100.0, 50.0], "status": ["issued", "issued"]}, index=[1, 2])
     >>> pay = pd.DataFrame({"invoice_id": [1, 2], "paid_at": pd.to_datetime(["2024-02-01", "2024-03-20"]),
     ...                     "amount": [40.0, 50.0]})
-    >>> open_invoices_table(inv, pay, pd.Timestamp("2024-03-15").value)[["balance", "days_overdue", "bucket"]].values.tolist()
+    >>> t = open_invoices_table(inv, pay, pd.Timestamp("2024-03-15").value)
+    >>> t[["balance", "days_overdue", "bucket"]].values.tolist()
     [[60.0, 44.0, '31-60'], [50.0, 44.0, '31-60']]
     """
     at = pd.Timestamp(as_of)
