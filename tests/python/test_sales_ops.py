@@ -273,6 +273,13 @@ def test_invoice_lines_make_the_amount_and_status_follows_payments(db):
     assert db.get("invoices", inv)["amount"] == 110.0 and db.count("invoice_lines") == 1
     with pytest.raises(crm.ValidationError, match="is void"):
         db.update("invoices", inv, status="void")
+    other = _invoice(db, 100.0)
+    db.update("payments", p, amount=110.0)
+    assert db.get("invoices", inv)["status"] == "paid"
+    db.update("payments", p, invoice_id=other, amount=100.0)                   # moved: the invoice it left is open
+    assert (db.get("invoices", inv)["status"], db.get("invoices", other)["status"]) == ("issued", "paid")
+    db.delete("payments", p)
+    assert db.get("invoices", other)["status"] == "issued"
     draft = _invoice(db, 10.0, status="draft")
     with pytest.raises(crm.ValidationError, match="is draft"):
         _pay(db, draft, 1.0)
@@ -498,3 +505,11 @@ def test_snapshot_examples_against_a_plain_loop():
                 w = d in won_at.index and s < won_at[d] <= s + 30 * DAY
                 want.append((s, d, seen.stage.iloc[-1], (s - seen.changed_at.iloc[-1]) / DAY, int(w)))
     assert [tuple(x) for x in got.itertuples(index=False)] == want and len(want) > 20
+
+
+def test_every_report_of_an_empty_store_is_empty():
+    db = crm.open(":memory:")
+    for name, kw in [("attainment", {}), ("renewals_due", {}), ("open_invoices", {}), ("aging", {}),
+                     ("dso", {"by": "owner"}), ("milestones", {}), ("agenda", {"start": "2024-01-01"}),
+                     ("close_chance", {}), ("slipped", {"by": "owner"})]:
+        assert getattr(db.sales, name)(**kw).empty, name

@@ -262,6 +262,9 @@ void install_ledger_capture(sqlite3* db) {
       {"payment_added", "AFTER INSERT ON main.payments", "payment", "NEW.id"},
       {"payment_changed", "AFTER UPDATE OF amount, invoice_id, order_id, customer_id ON main.payments", "payment",
        "NEW.id"},
+      // the invoice a payment leaves gets its status again
+      {"payment_moved", "AFTER UPDATE OF amount, invoice_id ON main.payments", "invoice", "OLD.invoice_id"},
+      {"payment_deleted", "AFTER DELETE ON main.payments", "invoice", "OLD.invoice_id"},
       {"line_added", "AFTER INSERT ON main.invoice_lines", "lines", "NEW.invoice_id"},
       {"line_changed", "AFTER UPDATE ON main.invoice_lines", "lines", "NEW.invoice_id"},
       {"line_moved", "AFTER UPDATE OF invoice_id ON main.invoice_lines", "lines", "OLD.invoice_id"},
