@@ -352,6 +352,12 @@ def test_aging_against_pandas_on_random_invoices():
                            observed=False).fillna(0)
     np.testing.assert_allclose(got[want.columns.astype(str)].loc[want.index].to_numpy(), want.to_numpy())
     assert got.total.sum() == pytest.approx(ref.balance.sum()) and ref.bucket.nunique() >= 4
+    dso = db.sales.dso(days=60, as_of=as_of)
+    window = live[(live.issued_at > as_of - 60 * DAY) & (live.issued_at <= as_of)].groupby("customer_id").amount.sum()
+    open_ = ref.groupby("customer_id").balance.sum()
+    want_dso = (open_ / window.reindex(open_.index) * 60).dropna()
+    np.testing.assert_allclose(dso.dso.loc[want_dso.index], want_dso)
+    assert len(want_dso) >= 3
 
 
 # -- 4. projects, milestones, the agenda -----------------------------------------
