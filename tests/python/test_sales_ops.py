@@ -519,3 +519,38 @@ def test_every_report_of_an_empty_store_is_empty():
                      ("dso", {"by": "owner"}), ("milestones", {}), ("agenda", {"start": "2024-01-01"}),
                      ("close_chance", {}), ("slipped", {"by": "owner"})]:
         assert getattr(db.sales, name)(**kw).empty, name
+
+
+def test_close_chance_with_segments_against_a_plain_computation():
+    """Organizations' leads win, people's lose; with similar=("age", "segment") the chance of each open deal is
+    its (stage, age, segment) cell shrunk towards (stage, age), that towards the stage, that towards all."""
+    rng = np.random.default_rng(4)
+    db = crm.open(":memory:")
+    org, person = db.add("customers", name="o", kind="organization"), db.add("customers", name="p")
+    n = 150
+    start = T("2023-01-01") + pd.to_timedelta(rng.integers(0, 330, n), "D")
+    custs = rng.choice([org, person], n)
+    ids = db.import_frame("deals", pd.DataFrame({"customer_id": custs, "stage": "lead", "stage_changed_at": start}))
+    for d, s, c in zip(ids, start, custs):
+        db.sales.move(int(d), "won" if c == org else "lost", at=s + pd.Timedelta(days=int(rng.integers(5, 50))))
+    new = [db.add("deals", customer_id=c, stage="lead", stage_changed_at=T("2023-12-20")) for c in (org, person)]
+    as_of, prior = T("2024-01-01"), 5.0
+    r = db.sales.close_chance(horizon=60, as_of=as_of, snapshots=10, step=20, prior=prior, similar=("age", "segment"))
+    assert r.chance.loc[new[0]] > 0.5 > r.chance.loc[new[1]]
+    from crmcore.sales.outlook import age_bucket, snapshot_examples
+    deals = db.frame("deals")
+    won_at = deals.closed_at.where(deals.stage == "won")
+    ex = snapshot_examples(db.frame("deal_stages"), won_at, ["lead", "qualified", "proposal", "negotiation"],
+                           [as_of - 60 * DAY - k * 20 * DAY for k in range(10)], 60 * DAY)
+    ex["a"] = age_bucket(ex.age)
+    ex["seg"] = ex.deal_id.map(deals.customer_id).map({org: "organization", person: "person"})
+    overall = ex.won.mean()
+    def rate(rows, parent):
+        return (rows.won.sum() + prior * parent) / (len(rows) + prior)
+    for d, seg in zip(new, ["organization", "person"]):
+        lead = ex[ex.stage == "lead"]
+        cell = lead[lead.a == 0]                                                # 12 days in the stage
+        p = rate(cell[cell.seg == seg], rate(cell, rate(lead, overall)))
+        assert r.chance.loc[d] == pytest.approx(p)
+    with pytest.raises(crm.ValidationError, match="similar='colour'"):
+        db.sales.close_chance(similar=("colour",))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _core
 from ._base import SalesPart
 
 #: Age-in-stage buckets (days): [0, 14), [14, 30), [30, 60), [60, 90), 90+.
@@ -65,33 +66,41 @@ def age_bucket(age: Any) -> np.ndarray:
     return np.searchsorted(np.asarray(AGES, dtype=float), np.asarray(age, dtype=float), side="right")
 
 
-def fit_rates(examples: pd.DataFrame, prior: float) -> "tuple[pd.Series, pd.Series, float]":
-    """Won rates per (stage, age bucket) and per stage, shrunk by ``prior``
-    examples towards the stage's and the overall rate."""
+def fit_rates(examples: pd.DataFrame, keys: "list[str]", prior: float) -> "tuple[list[pd.Series], float]":
+    """Won rates per group of ``keys[:1]``, ``keys[:2]``, ...: each level's
+    rate shrunk by ``prior`` examples towards its parent's (the first level's
+    towards the overall rate), and the overall rate."""
     overall = float(examples.won.mean()) if len(examples) else 0.0
-    by_stage = examples.groupby("stage").won.agg(["sum", "count"])
-    stage_rate = (by_stage["sum"] + prior * overall) / (by_stage["count"] + prior)
-    cells = examples.assign(bucket=age_bucket(examples.age)).groupby(["stage", "bucket"]).won.agg(["sum", "count"])
-    base = stage_rate.reindex(cells.index.get_level_values("stage")).to_numpy()
-    cell_rate = (cells["sum"] + prior * base) / (cells["count"] + prior)
-    return cell_rate, stage_rate, overall
+    rates: "list[pd.Series]" = []
+    for depth in range(1, len(keys) + 1):
+        cols = keys[:depth]
+        g = examples.groupby(cols).won.agg(["sum", "count"])
+        g.index = pd.MultiIndex.from_frame(g.index.to_frame(index=False))
+        if depth == 1:
+            parent = np.full(len(g), overall)
+        else:
+            up = pd.MultiIndex.from_frame(g.index.to_frame(index=False)[keys[:depth - 1]])
+            parent = rates[-1].reindex(up).to_numpy(dtype=float)
+        rates.append((g["sum"] + prior * parent) / (g["count"] + prior))
+    return rates, overall
 
 
-def predict(rates: "tuple[pd.Series, pd.Series, float]", stage: Any, age: Any) -> np.ndarray:
-    """The fitted chance of each (stage, age): its cell's rate, else its
-    stage's, else the overall rate."""
-    cell_rate, stage_rate, overall = rates
-    key = pd.MultiIndex.from_arrays([np.asarray(stage), age_bucket(age)])
-    p = cell_rate.reindex(key).to_numpy(dtype=float)
-    fallback = stage_rate.reindex(np.asarray(stage)).to_numpy(dtype=float)
-    return np.where(np.isnan(p), np.where(np.isnan(fallback), overall, fallback), p)
+def predict(fitted: "tuple[list[pd.Series], float]", frame: pd.DataFrame, keys: "list[str]") -> np.ndarray:
+    """The fitted chance of each row of ``frame``: the rate of the deepest
+    level of ``keys`` its values were seen at, else the overall rate."""
+    rates, overall = fitted
+    p = np.full(len(frame), overall)
+    for depth, rate in enumerate(rates, start=1):
+        at = rate.reindex(pd.MultiIndex.from_frame(frame[keys[:depth]])).to_numpy(dtype=float)
+        p = np.where(np.isnan(at), p, at)
+    return p
 
 
 class OutlookMethods(SalesPart):
     """The history-based forecast's part of ``db.sales``."""
 
     def close_chance(self, horizon: int = 90, as_of: Any = None, snapshots: int = 12, step: int = 30,
-                     prior: float = 10.0) -> pd.DataFrame:
+                     prior: float = 10.0, similar: "tuple[str, ...]" = ("age",)) -> pd.DataFrame:
         """Each deal open on ``as_of`` (default the end of the data) with
         its chance to be won within ``horizon`` days, learnt from the stage
         history (see the module's text): ``stage``, ``age`` (days in the
@@ -100,6 +109,10 @@ class OutlookMethods(SalesPart):
         Brier score of both on the newer third of the snapshots when fitted
         on the older ones (lower is better), ``attrs["calibration"]`` the
         mean chance and the won share per tenth of chance on those examples.
+        ``similar`` says what makes deals alike after their stage, coarsest
+        first, among ``"age"`` (in the stage, :data:`AGES`), ``"segment"``
+        (the customer's kind) and ``"amount"`` (its quartile among the
+        deals; no amount is a class of its own).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -123,12 +136,15 @@ class OutlookMethods(SalesPart):
         won_at = won_at.where(won_at <= cut)
         times = [cut - h - k * step * DAY for k in range(snapshots)]
         examples = snapshot_examples(hist, won_at, open_stages, times, h)
+        keys = ["stage"] + [_FEATURES[name] for name in _checked(similar)]
+        features = _deal_features(self._db, deals)
+        examples = _describe(examples, features)
         default = self._stage_defaults()
         newer = examples.snapshot >= sorted(times)[len(times) - max(1, len(times) // 3)]
-        fitted = fit_rates(examples[~newer], prior)
+        fitted = fit_rates(examples[~newer], keys, prior)
         test = examples[newer]
         y = test.won.to_numpy(dtype=float)
-        p_model = predict(fitted, test.stage, test.age)
+        p_model = predict(fitted, test, keys)
         p_base = test.stage.map(default).to_numpy(dtype=float)
         backtest = pd.DataFrame({"brier": [np.mean((p_model - y) ** 2) if len(y) else np.nan,
                                            np.mean((p_base - y) ** 2) if len(y) else np.nan],
@@ -136,9 +152,9 @@ class OutlookMethods(SalesPart):
         tenth = np.minimum((p_model * 10).astype(int), 9)
         calibration = pd.DataFrame({"chance": p_model, "won": y, "tenth": tenth}).groupby("tenth").agg(
             chance=("chance", "mean"), won=("won", "mean"), examples=("won", "size"))
-        now = snapshot_examples(hist, pd.Series(dtype="datetime64[ns]"), open_stages, [cut], h).set_index("deal_id")
-        out = now[["stage", "age"]].assign(amount=deals.amount.reindex(now.index))
-        out["chance"] = predict(fit_rates(examples, prior), out.stage, out.age)
+        now = _describe(snapshot_examples(hist, pd.Series(dtype="datetime64[ns]"), open_stages, [cut], h), features)
+        out = now.set_index("deal_id")[["stage", "age"]].assign(amount=deals.amount.reindex(now.deal_id).to_numpy())
+        out["chance"] = predict(fit_rates(examples, keys, prior), now, keys)
         out["stage_probability"] = out.stage.map(default).astype(float)
         out.attrs.update(as_of=cut, backtest=backtest, calibration=calibration)
         return out
@@ -147,3 +163,32 @@ class OutlookMethods(SalesPart):
         s = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "position", "probability"])
         s = s.sort_values(["pipeline_id", "position"], kind="stable").drop_duplicates("name")
         return s.set_index("name").probability
+
+
+_FEATURES = {"age": "age_bucket", "segment": "segment", "amount": "amount_band"}
+
+
+def _checked(similar: "tuple[str, ...]") -> "tuple[str, ...]":
+    unknown = [x for x in similar if x not in _FEATURES]
+    if unknown:
+        raise _core.ValidationError(f"similar={unknown[0]!r} is not something deals are alike in "
+                                    f"(one of: {', '.join(_FEATURES)})")
+    return tuple(similar)
+
+
+def _deal_features(db: Any, deals: pd.DataFrame) -> pd.DataFrame:
+    """Per deal: its customer's kind and its amount's quartile (-1: no amount)."""
+    kinds = db.frame("customers", columns=["kind"])["kind"]
+    amount = deals.amount.to_numpy(dtype=float, na_value=np.nan)
+    known = amount[~np.isnan(amount)]
+    edges = np.quantile(known, [0.25, 0.5, 0.75]) if len(known) else np.array([])
+    band = np.where(np.isnan(amount), -1, np.searchsorted(edges, amount, side="right"))
+    return pd.DataFrame({"segment": deals.customer_id.map(kinds).fillna("").to_numpy(), "amount_band": band},
+                        index=deals.index)
+
+
+def _describe(examples: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """The examples with the deal's features and the age bucket."""
+    f = features.reindex(examples.deal_id.to_numpy())
+    return examples.assign(age_bucket=age_bucket(examples.age), segment=f.segment.to_numpy(),
+                           amount_band=f.amount_band.to_numpy())
