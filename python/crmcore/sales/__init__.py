@@ -3,6 +3,10 @@
 Pipelines are data (kinds ``pipelines`` and ``pipeline_stages``); the store's
 write path applies the stage rules to every write of a deal's stage, so
 :meth:`SalesMethods.move` is a convenience, not the only way to move a deal.
+This module holds the pipeline reports; the other parts of ``db.sales`` live
+beside it: targets (:mod:`.targets`), contracts, invoices and receivables
+(:mod:`.ledger`), projects and the agenda (:mod:`.projects`) and the
+forecast from history (:mod:`.outlook`).
 """
 from __future__ import annotations
 
