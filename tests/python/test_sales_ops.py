@@ -554,3 +554,22 @@ def test_close_chance_with_segments_against_a_plain_computation():
         assert r.chance.loc[d] == pytest.approx(p)
     with pytest.raises(crm.ValidationError, match="similar='colour'"):
         db.sales.close_chance(similar=("colour",))
+
+
+def test_attainment_rolls_up_the_reporting_lines(db):
+    """Zhao manages Wang, Wang manages Li. Won: Li 50 (team south), Wang 300, Zhao 7 (north). Rolled up, Zhao's
+    target counts 357, Wang's 350, Li's 50; team targets still count each deal once. Once Zhao also reports
+    to Li (a loop in the data, which must not hang it) everyone is above everyone: 357 each."""
+    zhao = db.add("staff", name="Zhao", team="north")
+    db.link(db.li, db.wang, "reports_to")
+    db.link(db.wang, zhao, "reports_to")
+    for owner, amount in [(db.li, 50.0), (db.wang, 300.0), (zhao, 7.0)]:
+        d = db.add("deals", customer_id=db.cust, stage="lead", amount=amount, owner_id=owner)
+        db.sales.move(d, "won", at="2024-01-10")
+    ids = [db.add("targets", staff_id=p, period="2024-01", amount=1000.0) for p in (zhao, db.wang, db.li)]
+    ids += [db.add("targets", team=t, period="2024-01", amount=1000.0) for t in ("north", "south")]
+    assert db.sales.attainment(as_of="2024-02-01").loc[ids, "won"].tolist() == [7.0, 300.0, 50.0, 307.0, 50.0]
+    rolled = db.sales.attainment(as_of="2024-02-01", rollup=True)
+    assert rolled.loc[ids, "won"].tolist() == [357.0, 350.0, 50.0, 307.0, 50.0]
+    db.link(zhao, db.li, "reports_to")
+    assert db.sales.attainment(as_of="2024-02-01", rollup=True).loc[ids[:3], "won"].tolist() == [357.0] * 3

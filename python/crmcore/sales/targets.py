@@ -84,7 +84,7 @@ class TargetMethods(SalesPart):
     """Targets' part of ``db.sales`` (mixed into :class:`crmcore.sales.SalesMethods`)."""
 
 
-    def attainment(self, as_of: Any = None) -> pd.DataFrame:
+    def attainment(self, as_of: Any = None, rollup: bool = False) -> pd.DataFrame:
         """Every target against the bookings (won deals' amount, by close
         date) of its person, or of its team's people, in its period; one row
         per target, indexed by its id: ``staff_id``, ``team``, ``period``,
@@ -93,7 +93,9 @@ class TargetMethods(SalesPart):
         of the period gone by ``as_of``, default the end of the data),
         ``projected`` (won at the pace so far, for the whole period) and
         ``pace`` (projected / target). A person's team is the ``team`` of
-        their staff record.
+        their staff record. With ``rollup`` a person's figure also counts
+        the deals of everyone who reports to them, directly or not (links
+        ``db.link(report, manager, "reports_to")`` between staff records).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -111,6 +113,33 @@ class TargetMethods(SalesPart):
         targets = self._db.frame("targets", columns=["staff_id", "team", "period", "metric", "amount"])
         deals = self._deals("team")
         won = deals.loc[deals.category == "won", ["owner_id", "team", "closed_at", "amount"]]
+        if rollup:
+            won = _credited_upwards(won, self._db.frame("links", columns=["src", "dst", "type"]),
+                                    set(self._db.frame("staff", columns=["name"]).index))
         out = attainment_table(targets, won, cut)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
+
+
+def _credited_upwards(won: pd.DataFrame, links: pd.DataFrame, staff: "set[int]") -> pd.DataFrame:
+    """The won deals once for their owner and once more for each person
+    above the owner in the reporting lines (reports_to links between staff),
+    with ``owner_id`` the person credited; only the owner's row keeps the
+    ``team``, so that team targets count each deal once."""
+    lines = links[(links.type == "reports_to") & links.src.isin(staff) & links.dst.isin(staff)]
+    managers: "dict[int, list[int]]" = {}
+    for src, dst in zip(lines.src, lines.dst):
+        managers.setdefault(int(src), []).append(int(dst))
+    pairs: "list[tuple[Any, int]]" = []
+    for owner in pd.unique(won.owner_id.dropna()):
+        seen, todo = {int(owner)}, [int(owner)]
+        while todo:                                   # every manager above, once, whatever loops the lines hold
+            for m in managers.get(todo.pop(), []):
+                if m not in seen:
+                    seen.add(m)
+                    todo.append(m)
+        pairs.extend((owner, person) for person in seen)
+    credit = pd.DataFrame(pairs, columns=["owner_id", "credited"])
+    out = won.reset_index().merge(credit, on="owner_id", how="inner")
+    out["team"] = out["team"].where(out["credited"] == out["owner_id"])  # a team counts each deal once
+    return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"}).set_index(won.index.name or "index")
