@@ -280,6 +280,9 @@ def test_invoice_lines_make_the_amount_and_status_follows_payments(db):
     assert (db.get("invoices", inv)["status"], db.get("invoices", other)["status"]) == ("issued", "paid")
     db.delete("payments", p)
     assert db.get("invoices", other)["status"] == "issued"
+    small = _invoice(db)                                                        # below a unit, many decimals
+    db.add("invoice_lines", invoice_id=small, quantity=3.7, unit_price=0.0333333)
+    assert db.get("invoices", small)["amount"] == 0.123333
     draft = _invoice(db, 10.0, status="draft")
     with pytest.raises(crm.ValidationError, match="is draft"):
         _pay(db, draft, 1.0)

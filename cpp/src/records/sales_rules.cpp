@@ -64,6 +64,17 @@ struct Culprit {
 };
 
 
+// The first row of a prepared statement, reset when the checker is done
+// with it (a prepared statement is kept for the next write).
+struct FirstRow {
+  explicit FirstRow(sql::Statement& statement) : st(statement), found(statement.step()) {}
+  ~FirstRow() { st.reset(); }
+  FirstRow(const FirstRow&) = delete;
+  FirstRow& operator=(const FirstRow&) = delete;
+  sql::Statement& st;
+  const bool found;
+};
+
 // Invoices whose balance this write may have changed: touched directly, by
 // their lines, or by a payment.
 const char* kTouchedInvoices =
@@ -109,21 +120,23 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
   {
     sql::Statement& st = impl.prepared(
         "SELECT i.id, i.amount, l.total FROM invoices AS i JOIN (SELECT invoice_id,"
-        " total(quantity * unit_price * (1 + ifnull(tax_rate, 0))) AS total FROM invoice_lines"
+        " round(total(quantity * unit_price * (1 + ifnull(tax_rate, 0))), 6) AS total FROM invoice_lines"
         " WHERE invoice_id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'invoice') GROUP BY invoice_id)"
         " AS l ON l.invoice_id = i.id WHERE abs(ifnull(i.amount, 0) - l.total) > " + tolerance("l.total") +
         " ORDER BY i.id LIMIT 1");
-    if (st.step()) {
-      const int64_t id = st.int64(0);
-      const std::string given = st.is_null(1) ? "none" : money(st.real(1));
-      const double lines = st.real(2);
-      st.reset();
+    int64_t id = -1;
+    std::string given;
+    double lines = 0;
+    if (FirstRow row(st); row.found) {
+      id = st.int64(0);
+      given = st.is_null(1) ? "none" : money(st.real(1));
+      lines = st.real(2);
+    }
+    if (id >= 0)
       throw ValidationError("invoices", row_of(req, result, id), "amount",
                             "amount " + given + " differs from the total of the invoice's lines, " + money(lines) +
                                 " (tax included); an invoice with lines carries their total",
                             id);
-    }
-    st.reset();
   }
   // Payments beyond the amount, to a void or draft invoice, or from another customer.
   sql::Statement& st = impl.prepared(
@@ -135,15 +148,15 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
       " FROM invoices AS i WHERE i.id IN (SELECT id FROM touched) AND (paid > ifnull(i.amount, 0) + " +
       tolerance("i.amount") + " OR (paid > 0 AND i.status IN ('void', 'draft')) OR stranger IS NOT NULL)"
       " ORDER BY i.id LIMIT 1");
-  if (!st.step()) {
-    st.reset();
-    return;
+  int64_t invoice, stranger;
+  double amount, paid;
+  std::string status;
+  {
+    FirstRow row(st);
+    if (!row.found) return;
+    invoice = st.int64(0), amount = st.real(1), paid = st.real(3), status = st.text(2);
+    stranger = st.is_null(4) ? -1 : st.int64(4);
   }
-  const int64_t invoice = st.int64(0);
-  const double amount = st.real(1), paid = st.real(3);
-  const std::string status = st.text(2);
-  const int64_t stranger = st.is_null(4) ? -1 : st.int64(4);
-  st.reset();
   const Written w = written_payments(impl, "invoice_id", invoice);
   const bool by_payment = req.kind->name == "payments" && w.last >= 0;
   Culprit who = by_payment ? Culprit{"payments", row_of(req, result, w.last), w.last}
@@ -173,13 +186,13 @@ void check_orders(Store::Impl& impl, const WriteRequest& req, const WriteResult&
       " SELECT o.id, o.amount, (SELECT total(amount) FROM payments WHERE order_id = o.id) AS paid"
       " FROM orders AS o WHERE o.id IN (SELECT id FROM touched) AND paid > o.amount + " + tolerance("o.amount") +
       " ORDER BY o.id LIMIT 1");
-  if (!st.step()) {
-    st.reset();
-    return;
+  int64_t order;
+  double amount, paid;
+  {
+    FirstRow row(st);
+    if (!row.found) return;
+    order = st.int64(0), amount = st.real(1), paid = st.real(2);
   }
-  const int64_t order = st.int64(0);
-  const double amount = st.real(1), paid = st.real(2);
-  st.reset();
   refuse_overpaid(req, result, "orders", "order " + std::to_string(order), order, amount, paid,
                   written_payments(impl, "order_id", order));
 }
@@ -223,12 +236,12 @@ void check_date_order(Store::Impl& impl, const WriteRequest& req, const WriteRes
   sql::Statement& st = impl.prepared("SELECT id FROM " + kind + " WHERE id IN (SELECT id FROM temp.crm_ledger_notes"
                                      " WHERE what = '" + what + "') AND " + second + " < " + first +
                                      " ORDER BY id LIMIT 1");
-  if (!st.step()) {
-    st.reset();
-    return;
+  int64_t id;
+  {
+    FirstRow row(st);
+    if (!row.found) return;
+    id = st.int64(0);
   }
-  const int64_t id = st.int64(0);
-  st.reset();
   throw ValidationError(kind, row_of(req, result, id), second, "is before " + first, id);
 }
 
@@ -239,13 +252,13 @@ void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResul
       " WHERE p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'project') AND NOT EXISTS"
       " (SELECT 1 FROM pipeline_stages AS s WHERE s.pipeline_id = d.pipeline_id AND s.name = d.stage"
       "  AND s.category = 'won') ORDER BY p.id LIMIT 1");
-  if (!st.step()) {
-    st.reset();
-    return;
+  int64_t id, deal;
+  std::string stage;
+  {
+    FirstRow row(st);
+    if (!row.found) return;
+    id = st.int64(0), deal = st.int64(1), stage = st.text(2);
   }
-  const int64_t id = st.int64(0), deal = st.int64(1);
-  const std::string stage = st.text(2);
-  st.reset();
   throw ValidationError("projects", row_of(req, result, id), "deal_id",
                         "deal " + std::to_string(deal) + " is in stage " + quote(stage) +
                             "; a project follows a won deal",
