@@ -87,6 +87,57 @@ void add_sales_v6(std::vector<Kind>& k) {
   }
 }
 
+// Schema version 10, sales operations (issue 11): the history of a deal's
+// expected close (so a slip can be seen after the fact), targets, contracts,
+// invoices with their lines, payments allocated to invoices, projects and
+// their milestones (kSalesOpsVersion). Their rules run in the write path
+// (stage_rules.cpp, sales_rules.cpp).
+void add_sales_ops(std::vector<Kind>& k) {
+  const size_t first_new = k.size();
+  k.push_back({"deal_close_dates",
+               {ref("deal_id", "deals", true), time("expected_close"), time("previous"),
+                happened("changed_at", true), ref("by_id", "staff")},
+               /*cascade_on_delete=*/true, kSalesOpsVersion});
+  k.push_back({"targets",
+               {ref("staff_id", "staff"), text("team"), text("period", true),
+                choice("metric", {"bookings"}, "bookings", true), amount("amount", true)},
+               false, kSalesOpsVersion});
+  k.push_back({"contracts",
+               {ref("customer_id", "customers", true), ref("deal_id", "deals"), text("name"), amount("value"),
+                time("started_at"), time("ends_at"), time("renewal_at"), ref("owner_id", "staff"),
+                choice("status", {"draft", "active", "expired", "cancelled", "renewed"}, "active", true)},
+               false, kSalesOpsVersion});
+  k.push_back({"invoices",
+               {ref("customer_id", "customers", true), ref("contract_id", "contracts"), ref("deal_id", "deals"),
+                text("number"), time("issued_at", true), time("due_at", true), amount("amount"),
+                ref("owner_id", "staff"), choice("status", {"draft", "issued", "paid", "void"}, "issued", true)},
+               false, kSalesOpsVersion});
+  // Lines own nothing but their invoice: a cascading kind deletes with
+  // every record it refers to.
+  k.push_back({"invoice_lines",
+               {ref("invoice_id", "invoices", true), text("description"), amount("quantity", true),
+                amount("unit_price", true), real("tax_rate", false, 0.0, 1.0)},
+               /*cascade_on_delete=*/true, kSalesOpsVersion});
+  k.push_back({"projects",
+               {text("name", true), ref("customer_id", "customers"), ref("deal_id", "deals"),
+                ref("contract_id", "contracts"), ref("owner_id", "staff"),
+                choice("status", {"planned", "active", "done", "cancelled"}, "active", true), time("started_at"),
+                time("due_at"), time("done_at")},
+               false, kSalesOpsVersion});
+  k.push_back({"milestones",
+               {ref("project_id", "projects", true), text("name", true), time("planned_at"), time("done_at"),
+                choice("status", {"planned", "done", "cancelled"}, "planned", true)},
+               /*cascade_on_delete=*/true, kSalesOpsVersion});
+  for (size_t i = first_new; i < k.size(); ++i)
+    for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), 4));
+  for (size_t i = 0; i < first_new; ++i) {
+    if (k[i].name == "deals")
+      for (Field f : {time("close_changed_at"), ref("close_changed_by", "staff")})
+        k[i].fields.push_back(since(std::move(f), kSalesOpsVersion));
+    if (k[i].name == "payments") k[i].fields.push_back(since(ref("invoice_id", "invoices"), kSalesOpsVersion));
+  }
+}
+
 // Schema version 12: automation (rules as data, the outbox their messages
 // wait in, the runs of time-triggered rules) and membership (programmes,
 // tiers, members and the points ledger). See cpp/src/automation/.
@@ -229,6 +280,7 @@ std::vector<Kind> make_kinds() {
     }
   }
   add_sales_v6(k);
+  add_sales_ops(k);
   add_automation(k);
   return k;
 }
