@@ -11,5 +11,6 @@ PYBIND11_MODULE(_core, m) {
   bind_scoring(m);
   bind_clv(m);
   bind_sales(m);
+  bind_service(m);
   bind_duplicates(m);
 }
