@@ -22,6 +22,7 @@ from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .sales import SalesMethods
+from .service import ServiceMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
 
@@ -140,6 +141,11 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     def sales(self) -> SalesMethods:
         """Pipelines, stage moves and sales analyses: ``db.sales.<TAB>``."""
         return SalesMethods(self)
+
+    @property
+    def service(self) -> ServiceMethods:
+        """Tickets, SLAs, caller ID and the customer timeline: ``db.service.<TAB>``."""
+        return ServiceMethods(self)
 
     @property
     def _core(self) -> "_core.Store":
