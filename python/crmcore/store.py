@@ -21,7 +21,9 @@ from . import _core, _query
 from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
+from .care import CareMethods
 from .sales import SalesMethods
+from .marketing import MarketingMethods
 from .service import ServiceMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
@@ -146,6 +148,16 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     def service(self) -> ServiceMethods:
         """Tickets, SLAs, caller ID and the customer timeline: ``db.service.<TAB>``."""
         return ServiceMethods(self)
+
+    @property
+    def marketing(self) -> MarketingMethods:
+        """Segments, campaign effect and prospects: ``db.marketing.<TAB>``."""
+        return MarketingMethods(self)
+
+    @property
+    def care(self) -> CareMethods:
+        """Greetings for birthdays and festivals, owners' neglected customers: ``db.care.<TAB>``."""
+        return CareMethods(self)
 
     @property
     def _core(self) -> "_core.Store":

@@ -1,0 +1,323 @@
+"""Marketing, grouped on ``db.marketing``: segments saved as queries (over
+fields, tags and scores), campaign effect against a control group with
+confidence intervals, and prospects (customers who never bought) scored by
+look-alike buyers with the products those buyers took.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Scores a segment rule may name, each a column of a per-customer analysis.
+SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
+          "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
+          "lifecycle": ("lifecycle", "stage")}
+_OPS = {"==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
+        ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
+        "not in": lambda s, v: ~s.isin(list(v))}
+_Z95 = 1.959963984540054
+
+
+class MarketingMethods:
+    """The marketing side of a store: ``db.marketing.<TAB>``.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> a = db.add("customers", name="Ann", region="East", tags=["vip"])
+    >>> _ = db.marketing.save_segment("east vip", [("region", "==", "East")], tag="vip")
+    >>> db.marketing.segment("east vip").tolist() == [a]
+    True
+    """
+
+    def __init__(self, db: Any):
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"<marketing of {self._db!r}>"
+
+    # -- segments ------------------------------------------------------------
+    def save_segment(self, name: str, filters: Any = None, *, scores: Any = None, description: str | None = None,
+                     **criteria: Any) -> int:
+        """Save (or replace) the customer segment `name`: a saved query in
+        the form of ``db.find`` (``filters`` as (field, op, value) tuples,
+        keyword criteria such as ``tag="vip"`` or ``region=[...]``) and
+        `scores`, conditions on computed scores as (score, op, value) with a
+        score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle).
+        The rule is checked by running it once: an unknown field or score
+        raises and nothing is saved. Returns the segment's id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.marketing.save_segment("buyers", scores=[("frequency", ">", 0)])
+        >>> db.frame("segments")["name"].tolist()
+        ['buyers']
+        """
+        rule = {"filters": [list(f) for f in _as_list(filters)], "criteria": criteria,
+                "scores": [list(s) for s in _as_list(scores)]}
+        self._evaluate(rule)  # refuses a bad rule before anything is written
+        text = json.dumps(rule, ensure_ascii=False, default=str)
+        found = self._db.find("segments", name=name)
+        found = found[found.name == name]
+        if len(found):
+            self._db.update("segments", int(found.index[0]), filters=text, description=description)
+            return int(found.index[0])
+        return self._db.add("segments", name=name, kind="customers", filters=text, description=description)
+
+    def segment(self, name: str) -> pd.Index:
+        """The ids of the customers in segment `name` now.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.add("customers", name="Ann", tier="gold")
+        >>> _ = db.marketing.save_segment("gold", tier="gold")
+        >>> len(db.marketing.segment("gold"))
+        1
+        """
+        return self._evaluate(self._rule(name)[1])
+
+    def refresh_segment(self, name: str, tag: bool = True) -> pd.DataFrame:
+        """Evaluate segment `name`, compare with its last evaluation and keep
+        the members: returns one row per customer who is in it now or was
+        before, with ``change`` "entered", "stayed" or "left". With `tag`,
+        members carry the tag ``segment:<name>`` (and leavers lose it), so
+        ``db.find("customers", tag="segment:<name>")`` finds them.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a = db.add("customers", name="Ann", tier="gold")
+        >>> _ = db.marketing.save_segment("gold", tier="gold")
+        >>> db.marketing.refresh_segment("gold")["change"].tolist()
+        ['entered']
+        >>> db.update("customers", a, tier="silver")
+        >>> db.marketing.refresh_segment("gold")["change"].tolist()
+        ['left']
+        """
+        sid, rule, before = self._rule(name)
+        now = self._evaluate(rule)
+        ids = sorted(set(before) | set(now.tolist()))
+        change = ["stayed" if i in before and i in now else "entered" if i in now else "left" for i in ids]
+        out = pd.DataFrame({"change": change}, index=pd.Index(ids, name="customer_id"))
+        with self._db.transaction():
+            if tag:
+                label = "segment:" + name
+                left = out.index[out.change == "left"].tolist()
+                if len(now):
+                    self._db.add_tags("customers", now.tolist(), label)
+                if left:
+                    self._db.remove_tags("customers", left, label)
+            self._db.update("segments", sid, members=json.dumps(now.tolist()),
+                            evaluated_at=pd.Timestamp.now("UTC"))
+        return out
+
+    def _rule(self, name: str) -> "tuple[int, dict, list]":
+        found = self._db.find("segments", name=name)
+        found = found[found.name == name]
+        if found.empty:
+            known = ", ".join(self._db.frame("segments").name.tolist()) or "none saved"
+            raise KeyError(f"no segment {name!r} (segments: {known})")
+        row = found.iloc[0]
+        members = json.loads(row.members) if isinstance(row.members, str) else []
+        return int(found.index[0]), json.loads(row.filters), members
+
+    def _evaluate(self, rule: dict) -> pd.Index:
+        db = self._db
+        filters = [tuple(f) for f in rule["filters"]] or None
+        criteria = rule["criteria"]
+        if filters is None and not criteria:
+            ids = db.frame("customers", columns=[]).index
+        else:
+            ids = pd.Index(db.ids("customers", filters, **criteria))
+        tables: dict = {}
+        for score, op, value in rule["scores"]:
+            if score not in SCORES:
+                raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
+            if op not in _OPS:
+                raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(_OPS)})")
+            analysis, column = SCORES[score]
+            if analysis not in tables:
+                tables[analysis] = getattr(db, analysis)()
+            values = tables[analysis][column].reindex(ids)
+            ids = ids[_OPS[op](values.astype(object) if values.dtype == "category" else values, value).to_numpy(bool)]
+        return pd.Index(ids, name="customer_id")
+
+    # -- campaign effect -----------------------------------------------------
+    def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto") -> pd.DataFrame:
+        """What campaign `campaign` achieved in the `days` after each
+        member's touch (touched_at, else the campaign's start): response
+        rate, conversion (share who ordered) and revenue per member, for the
+        treated members against a control group, with the difference and
+        its 95 % confidence interval (normal approximation; Welch for
+        revenue). The control is the members held out (``holdout``) when
+        there are any (``control="holdout"``), else matched non-members
+        (``control="matched"``): customers outside the campaign with the
+        same prior-spend band (none, or the quartile of their revenue in
+        the `days` before the start), reweighted to the members' mix. The
+        frame's ``attrs["control"]`` says which was used.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> camp = db.add("campaigns", name="Spring", started_at="2024-03-01")
+        >>> for i in range(4):
+        ...     c = db.add("customers", name=f"c{i}")
+        ...     _ = db.add("campaign_members", campaign_id=camp, customer_id=c, holdout=i >= 2)
+        ...     if i < 2: _ = db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=50.0)
+        >>> e = db.marketing.campaign_effect(camp)
+        >>> e.attrs["control"], e.loc["conversion", ["treated", "control", "difference"]].tolist()
+        ('holdout', [1.0, 0.0, 1.0])
+        """
+        db = self._db
+        camp = db.get("campaigns", campaign)
+        start = camp["started_at"]
+        members = db.find("campaign_members", campaign_id=campaign)
+        members = members.dropna(subset=["customer_id"])
+        if start is None and members.touched_at.isna().any():
+            raise ValueError(f"campaign {campaign} has no started_at and some members no touched_at")
+        touch = members.touched_at.fillna(start)
+        holdout = members.holdout.fillna(False).astype(bool)
+        if control == "auto":
+            control = "holdout" if holdout.any() else "matched"
+        orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
+        window = pd.Timedelta(days=days)
+        treated = pd.DataFrame({"customer_id": members.customer_id[~holdout].astype(np.int64).to_numpy(),
+                                "touch": touch[~holdout].to_numpy(),
+                                "responded": members.responded_at[~holdout].notna().to_numpy() |
+                                members.responded[~holdout].fillna(False).astype(bool).to_numpy()})
+        t = _outcomes(treated, orders, window)
+        if control == "holdout":
+            ctrl = pd.DataFrame({"customer_id": members.customer_id[holdout].astype(np.int64).to_numpy(),
+                                 "touch": touch[holdout].to_numpy(), "responded": False})
+            c = _outcomes(ctrl, orders, window).assign(weight=1.0)
+        elif control == "matched":
+            c = _matched(db, members, orders, pd.Timestamp(start if start is not None else touch.min()), window, t)
+        else:
+            raise ValueError(f"control is 'auto', 'holdout' or 'matched', not {control!r}")
+        rows = {}
+        for measure in ("converted", "revenue"):
+            rows["conversion" if measure == "converted" else "revenue_per_member"] = _difference(
+                t[measure].to_numpy(float), c[measure].to_numpy(float), c.weight.to_numpy(float))
+        rows["response_rate"] = (float(t.responded.mean()) if len(t) else math.nan, math.nan, math.nan,
+                                 math.nan, math.nan)
+        out = pd.DataFrame(rows, index=["treated", "control", "difference", "ci_low", "ci_high"]).T
+        out["treated_n"], out["control_n"] = len(t), len(c)
+        out.attrs["control"] = control
+        out.attrs["revenue"] = float(t.revenue.sum())
+        return out
+
+    # -- prospects -----------------------------------------------------------
+    def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3) -> pd.DataFrame:
+        """Customers who never bought, each scored by look-alikes: among the
+        customers who share its values of the `by` fields, the share who
+        bought (each shared field a vote, averaged), and the `top` products
+        those buying look-alikes bought most (a cross-sell starting point).
+        Columns: score, lookalikes (buyers sharing at least one field),
+        reasons (the fields that matched, with the buyer share of each),
+        products (product ids).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> buyer = db.add("customers", name="A", industry="tea")
+        >>> new = db.add("customers", name="B", industry="tea")
+        >>> _ = db.add("orders", customer_id=buyer, ordered_at="2024-01-01", amount=5.0)
+        >>> float(db.marketing.prospects().loc[new, "score"])
+        1.0
+        """
+        db = self._db
+        by = [by] if isinstance(by, str) else list(by)
+        customers = db.frame("customers", columns=by)
+        orders = db.frame("orders", columns=["customer_id"])
+        bought = customers.index.isin(orders.customer_id.unique())
+        customers["bought"] = bought
+        prospects = customers[~bought]
+        lines = db.frame("order_lines", columns=["order_id", "product_id"])
+        lines = lines.assign(customer_id=lines.order_id.map(db.frame("orders", columns=["customer_id"]).customer_id))
+        scores = pd.DataFrame(index=prospects.index)
+        reasons = pd.Series([[] for _ in range(len(prospects))], index=prospects.index, dtype=object)
+        votes = pd.DataFrame(index=prospects.index)
+        for field in by:
+            # The share of buyers among the other customers with the value
+            # (a prospect does not count itself).
+            g = customers.groupby(field).bought
+            others = g.size() - 1
+            votes[field] = prospects[field].map(g.sum() / others.where(others > 0))
+            for pid, value, share in zip(prospects.index, prospects[field], votes[field]):
+                if pd.notna(share):
+                    reasons[pid] = reasons[pid] + [f"{field}={value}: {share:.0%} of the others bought"]
+        scores["score"] = votes.mean(axis=1).fillna(0.0)
+        buyers = customers[bought]
+        lookalike_counts, products = [], []
+        for pid in prospects.index:
+            same = np.zeros(len(buyers), dtype=bool)
+            for field in by:
+                if pd.notna(prospects.at[pid, field]):
+                    same |= (buyers[field] == prospects.at[pid, field]).to_numpy()
+            who = buyers.index[same]
+            lookalike_counts.append(len(who))
+            taken = lines[lines.customer_id.isin(who)].product_id.dropna().astype(np.int64)
+            products.append(taken.value_counts().head(top).index.tolist())
+        scores["lookalikes"] = lookalike_counts
+        scores["reasons"] = reasons
+        scores["products"] = products
+        return scores.sort_values("score", ascending=False, kind="stable")
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, tuple) else list(value)
+
+
+def _outcomes(people: pd.DataFrame, orders: pd.DataFrame, window: pd.Timedelta) -> pd.DataFrame:
+    """Per person: ordered (0/1) and revenue in [touch, touch + window)."""
+    joined = orders.merge(people[["customer_id", "touch"]].reset_index(), on="customer_id")
+    inside = (joined.ordered_at >= joined.touch) & (joined.ordered_at < joined.touch + window)
+    revenue = joined[inside].groupby("index").amount.sum()
+    out = people.reset_index(drop=True).copy()
+    out["revenue"] = revenue.reindex(out.index, fill_value=0.0).to_numpy()
+    out["converted"] = out.index.isin(revenue.index).astype(float)
+    return out
+
+
+def _matched(db: Any, members: pd.DataFrame, orders: pd.DataFrame, start: pd.Timestamp, window: pd.Timedelta,
+             treated: pd.DataFrame) -> pd.DataFrame:
+    """Non-members touched at `start`, weighted so that their prior-spend
+    bands have the treated members' shares."""
+    everyone = db.frame("customers", columns=[]).index
+    others = everyone[~everyone.isin(members.customer_id.astype(np.int64))]
+    prior = orders[(orders.ordered_at >= start - window) & (orders.ordered_at < start)]
+    spend = prior.groupby("customer_id").amount.sum()
+    positive = spend[spend > 0]
+    edges = np.unique(np.quantile(positive, [0.25, 0.5, 0.75])) if len(positive) else np.array([])
+
+    def band(ids: Any) -> np.ndarray:
+        s = spend.reindex(ids, fill_value=0.0).to_numpy()
+        return np.where(s > 0, 1 + np.searchsorted(edges, s, side="right"), 0)
+
+    ctrl = pd.DataFrame({"customer_id": others.to_numpy(np.int64), "touch": start, "responded": False})
+    ctrl = _outcomes(ctrl, orders, window)
+    ctrl_band, treated_band = band(ctrl.customer_id), band(treated.customer_id)
+    want = pd.Series(treated_band).value_counts(normalize=True)
+    have = pd.Series(ctrl_band).value_counts(normalize=True)
+    ctrl["weight"] = pd.Series(ctrl_band).map(want / have).fillna(0.0).to_numpy()
+    return ctrl[ctrl.weight > 0].reset_index(drop=True)
+
+
+def _difference(t: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple:
+    """Means of treated and (weighted) control, their difference and its 95 %
+    normal interval (Welch's standard error, the control's from its
+    effective sample size)."""
+    if not len(t) or not len(c) or w.sum() == 0:
+        mt = float(t.mean()) if len(t) else math.nan
+        return mt, math.nan, math.nan, math.nan, math.nan
+    mt = float(t.mean())
+    mc = float(np.average(c, weights=w))
+    vt = float(t.var(ddof=1)) if len(t) > 1 else 0.0
+    vc = float(np.average((c - mc) ** 2, weights=w))
+    n_eff = w.sum() ** 2 / (w ** 2).sum()
+    vc = vc * n_eff / (n_eff - 1) if n_eff > 1 else 0.0
+    se = math.sqrt(vt / len(t) + vc / n_eff)
+    d = mt - mc
+    return mt, mc, d, d - _Z95 * se, d + _Z95 * se
