@@ -1,0 +1,194 @@
+"""db.marketing and db.care against plain pandas, scipy and published dates."""
+import datetime as dt
+
+import chinese_calendar
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import crmcore as crm
+
+
+@pytest.fixture
+def shop():
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(11)
+    n = 120
+    customers = pd.DataFrame({"name": [f"c{i}" for i in range(n)], "region": rng.choice(["East", "North"], n),
+                              "tier": rng.choice(["gold", "silver", None], n),
+                              "industry": rng.choice(["tea", "steel", "toys"], n)})
+    ids = db.import_frame("customers", customers)
+    db.add_tags("customers", ids[::3].tolist(), "vip")
+    buyers = ids[: n // 2]
+    orders = pd.DataFrame({"customer_id": rng.choice(buyers, 300),
+                           "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 120, 300), "D"),
+                           "amount": rng.gamma(2.0, 50.0, 300).round(2)})
+    db.import_frame("orders", orders)
+    db.ids_all = ids
+    return db
+
+
+# -- segments ---------------------------------------------------------------
+def test_segment_matches_a_pandas_filter_over_fields_tags_and_scores(shop):
+    db = shop
+    db.marketing.save_segment("east vip buyers", [("region", "==", "East")], tag="vip",
+                              scores=[("frequency", ">=", 2), ("rfm_segment", "!=", "no purchase")])
+    c = db.frame("customers")
+    rfm = db.rfm()
+    want = c.index[(c.region == "East") & c.tags.map(lambda t: "vip" in t)
+                   & (rfm.frequency.reindex(c.index) >= 2).to_numpy()]
+    got = db.marketing.segment("east vip buyers")
+    assert len(want) > 3 and sorted(got) == sorted(want)
+
+
+def test_a_bad_segment_rule_is_refused_and_nothing_is_saved(shop):
+    with pytest.raises(crm.ValidationError, match="regio"):
+        shop.marketing.save_segment("bad", [("regio", "==", "East")])
+    with pytest.raises(ValueError, match="unknown score 'loyalty'"):
+        shop.marketing.save_segment("bad", scores=[("loyalty", ">", 1)])
+    assert shop.count("segments") == 0
+    with pytest.raises(KeyError, match="no segment 'bad'"):
+        shop.marketing.segment("bad")
+
+
+def test_refresh_segment_says_who_entered_and_left_and_keeps_the_tag(shop):
+    db = shop
+    db.marketing.save_segment("gold", tier="gold")
+    first = db.marketing.refresh_segment("gold")
+    gold = db.frame("customers").query("tier == 'gold'").index
+    assert sorted(first.index) == sorted(gold) and set(first.change) == {"entered"}
+    leaver, joiner = int(gold[0]), int(db.frame("customers").query("tier != 'gold'").index[0])
+    db.update("customers", leaver, tier="silver")
+    db.update("customers", joiner, tier="gold")
+    second = db.marketing.refresh_segment("gold")
+    assert second.loc[leaver, "change"] == "left" and second.loc[joiner, "change"] == "entered"
+    assert (second.drop([leaver, joiner]).change == "stayed").all()
+    tagged = db.find("customers", tag="segment:gold").index
+    assert joiner in tagged and leaver not in tagged and len(tagged) == len(gold)
+
+
+# -- campaign effect ----------------------------------------------------------
+def _campaign(db, members, holdout, touch="2024-06-01"):
+    camp = db.add("campaigns", name="Summer", started_at=touch)
+    db.import_frame("campaign_members", pd.DataFrame({"campaign_id": camp, "customer_id": members,
+                                                      "holdout": holdout}))
+    return camp
+
+
+def test_campaign_effect_against_holdout_matches_pandas_and_welch(shop):
+    db = shop
+    rng = np.random.default_rng(5)
+    members = db.ids_all[:100]
+    holdout = rng.random(100) < 0.4
+    camp = _campaign(db, members, holdout)
+    buy = rng.random(100) < np.where(holdout, 0.2, 0.5)
+    after = pd.DataFrame({"customer_id": members[buy], "ordered_at": "2024-06-10",
+                          "amount": rng.gamma(2.0, 40.0, buy.sum()).round(2)})
+    late = pd.DataFrame({"customer_id": members[:5], "ordered_at": "2024-08-01", "amount": 999.0})  # after the window
+    db.import_frame("orders", pd.concat([after, late]))
+    got = db.marketing.campaign_effect(camp, days=30)
+    assert got.attrs["control"] == "holdout"
+    o = db.frame("orders")
+    inside = o[(o.ordered_at >= "2024-06-01") & (o.ordered_at < "2024-07-01")]
+    revenue = inside.groupby("customer_id").amount.sum().reindex(members, fill_value=0.0).to_numpy()
+    converted = pd.Index(members).isin(inside.customer_id).astype(float)
+    for row, values in (("conversion", converted), ("revenue_per_member", revenue)):
+        t, c = values[~holdout], values[holdout]
+        assert got.loc[row, "treated"] == pytest.approx(t.mean())
+        assert got.loc[row, "control"] == pytest.approx(c.mean())
+        ci = stats.ttest_ind(t, c, equal_var=False).confidence_interval(0.95)
+        # A normal interval against Welch's t interval: equal up to the t/z quantile ratio.
+        assert got.loc[row, "ci_low"] == pytest.approx(ci.low, rel=0.05, abs=0.01)
+        assert got.loc[row, "ci_high"] == pytest.approx(ci.high, rel=0.05, abs=0.01)
+    assert got.loc["conversion", "ci_low"] > 0  # a real effect is found
+
+
+def test_matched_control_removes_the_bias_of_choosing_heavy_buyers():
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(2)
+    n = 2000
+    ids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(n)]}))
+    heavy = rng.random(n) < 0.3
+    prior = pd.DataFrame({"customer_id": ids[heavy], "ordered_at": "2024-05-15",
+                          "amount": rng.uniform(100, 200, heavy.sum())})
+    # After the start, heavy buyers buy more whether or not they are members: no campaign effect.
+    buys = rng.random(n) < np.where(heavy, 0.6, 0.1)
+    after = pd.DataFrame({"customer_id": ids[buys], "ordered_at": "2024-06-05", "amount": 50.0})
+    db.import_frame("orders", pd.concat([prior, after]))
+    chosen = ids[heavy][:300].tolist() + ids[~heavy][:100].tolist()  # the campaign picked mostly heavy buyers
+    camp = _campaign(db, chosen, False)
+    got = db.marketing.campaign_effect(camp, days=30)
+    assert got.attrs["control"] == "matched"
+    conv = got.loc["conversion"]
+    assert conv.ci_low < 0 < conv.ci_high  # no effect, once the control has the members' mix
+    naive = np.isin(ids[~np.isin(ids, chosen)], after.customer_id).mean()
+    assert conv.treated - naive > 0.15  # what an unmatched comparison would have claimed
+
+
+# -- prospects ----------------------------------------------------------------
+def test_prospects_by_hand():
+    db = crm.open(":memory:")
+    tea = [db.add("customers", name=f"t{i}", industry="tea", region="East") for i in range(3)]
+    steel = db.add("customers", name="s", industry="steel", region="East")
+    p_tea = db.add("customers", name="new tea", industry="tea", region="North")
+    p_none = db.add("customers", name="new", industry="glass")
+    prod = [db.add("products", sku=s, name=s) for s in ("A", "B")]
+    for c in tea[:2]:  # two of the three tea customers bought, product A twice as often
+        o = db.add("orders", customer_id=c, ordered_at="2024-01-01", amount=1.0)
+        db.add("order_lines", order_id=o, product_id=prod[0], quantity=1.0, unit_price=1.0)
+    o = db.add("orders", customer_id=tea[0], ordered_at="2024-01-02", amount=1.0)
+    db.add("order_lines", order_id=o, product_id=prod[1], quantity=1.0, unit_price=1.0)
+    out = db.marketing.prospects(by=["industry"])
+    # new tea: 2 of the 3 other tea customers bought; new glass: no one to compare with.
+    assert out.loc[p_tea, "score"] == pytest.approx(2 / 3) and out.loc[p_none, "score"] == 0
+    assert out.loc[p_tea, "products"] == prod and out.loc[p_tea, "lookalikes"] == 2
+    assert tea[2] in out.index and steel in out.index and tea[0] not in out.index
+    assert out.score.iloc[0] == out.loc[p_tea, "score"] and "industry=tea" in out.loc[p_tea, "reasons"][0]
+
+
+# -- care ---------------------------------------------------------------------
+PUBLISHED = {  # festival dates as published (and as chinesecalendar names the days off)
+    "Spring Festival": ["2024-02-10", "2025-01-29", "2026-02-17"],
+    "Dragon Boat Festival": ["2024-06-10", "2025-05-31", "2026-06-19"],
+    "Mid-Autumn Festival": ["2024-09-17", "2025-10-06", "2026-09-25"],
+}
+
+
+def test_lunar_festivals_fall_on_the_published_dates():
+    db = crm.open(":memory:")
+    db.add("customers", name="Acme", kind="organization", owner="Li")
+    out = db.care.greetings("2024-01-01", "2026-12-31", festivals=list(PUBLISHED))
+    got = out.groupby("occasion").date.apply(list).to_dict()
+    assert got == PUBLISHED
+    for name, days in PUBLISHED.items():
+        for day in days:
+            off, holiday = chinese_calendar.get_holiday_detail(dt.date.fromisoformat(day))
+            assert off and holiday.lower() == name.lower()
+
+
+def test_birthdays_across_the_year_end_and_on_29_february():
+    db = crm.open(":memory:")
+    li = db.add("staff", name="Li")
+    a = db.add("customers", name="Ann", birthday="1992-02-29", owner="Li")
+    b = db.add("customers", name="Bo", birthday="1980-01-02", owner="Wu", preferred_channel="email")
+    db.add("customers", name="Org", kind="organization", birthday="2000-01-01", owner="Li")  # firms have no birthday
+    db.add("interactions", customer_id=a, staff_id=li, channel="message", occurred_at="2024-01-01")
+    out = db.care.greetings("2024-12-30", "2025-03-01", festivals=[])
+    assert out[["date", "id", "channel"]].values.tolist() == [["2025-01-02", b, "email"], ["2025-02-28", a, "message"]]
+    leap = db.care.greetings("2028-02-28", "2028-03-01", festivals=[])
+    assert leap.date.tolist() == ["2028-02-29"]
+    assert db.care.greetings("2024-12-30", "2025-03-01", festivals=[], owner="Wu").id.tolist() == [b]
+    with pytest.raises(ValueError, match="unknown festivals"):
+        db.care.greetings("2025-01-01", "2025-01-02", festivals=["Halloween"])
+
+
+def test_not_contacted_against_pandas():
+    db = crm.open(":memory:")
+    li, wu = db.add("staff", name="Li"), db.add("staff", name="Wu")
+    a, b, c = (db.add("customers", name=n, owner="Li") for n in "abc")
+    db.add("interactions", customer_id=a, staff_id=li, channel="call", occurred_at="2024-02-20")
+    db.add("interactions", customer_id=b, staff_id=li, channel="call", occurred_at="2023-12-01")
+    db.add("interactions", customer_id=b, staff_id=wu, channel="call", occurred_at="2024-02-25")  # not the owner
+    out = db.care.not_contacted(30, as_of="2024-03-01")
+    assert out.index.tolist() == [c, b] and out.loc[b, "days_since"] == 91
