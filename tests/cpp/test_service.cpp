@@ -3,7 +3,9 @@
 // working days), opening hours 9:00-18:00 at UTC+8.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -91,4 +93,35 @@ TEST(BusinessHours, LongTargetsCrossManyWeeks) {
   const std::vector<int64_t> due = add_working_hours(cal, start.data(), hours.data(), 2);
   EXPECT_EQ(due[0], (monday + 4) * D + 18 * H);
   EXPECT_EQ(due[1], (monday + 7) * D + 10 * H);
+}
+
+TEST(BusinessHours, AgreesWithADayByDayWalkOnRandomCalendars) {
+  // Random holidays and make-up days around 2024; due times found by walking
+  // the days one by one from the start.
+  std::mt19937_64 rng(42);
+  std::vector<int64_t> holidays, workdays;
+  for (int i = 0; i < 60; ++i) holidays.push_back(19700 + static_cast<int64_t>(rng() % 700));
+  for (int i = 0; i < 20; ++i) workdays.push_back(19700 + static_cast<int64_t>(rng() % 700));
+  const BusinessCalendar cal(8 * 3600, 9 * 3600, 17 * 3600 + 1800, holidays, workdays);
+  const int64_t open = 9 * H - 8 * H, length = 8 * H + H / 2;  // 9:00 local in UTC; 8.5 h a day
+  for (int i = 0; i < 2000; ++i) {
+    const int64_t start = 19650 * D + static_cast<int64_t>(rng() % (800ULL * 86400ULL)) * 1000000000LL;
+    const double hours = static_cast<double>(rng() % 400) / 4.0 + 0.25;
+    int64_t left = static_cast<int64_t>(hours * H), due = 0;
+    for (int64_t day = (start + 8 * H) / D;; ++day) {
+      if (!cal.is_working_day(day)) continue;
+      const int64_t from = std::max(day * D + open, start), to = day * D + open + length;
+      if (from >= to) continue;
+      if (to - from >= left) {
+        due = from + left;
+        break;
+      }
+      left -= to - from;
+    }
+    const std::vector<int64_t> s{start};
+    const std::vector<double> h{hours};
+    ASSERT_EQ(add_working_hours(cal, s.data(), h.data(), 1)[0], due) << "row " << i;
+    const std::vector<int64_t> e{due};
+    ASSERT_DOUBLE_EQ(working_hours_between(cal, s.data(), e.data(), 1)[0], hours) << "row " << i;
+  }
 }

@@ -30,8 +30,11 @@ std::vector<int64_t> sorted_where(std::vector<int64_t> days, bool weekday) {
   return days;
 }
 
-int64_t count_before(const std::vector<int64_t>& sorted, int64_t day) {
-  return std::lower_bound(sorted.begin(), sorted.end(), day) - sorted.begin();
+// Weekdays from the origin to `day` (excluded).
+int64_t weekdays_before(int64_t day) {
+  static constexpr int64_t kPartialWeek[7] = {0, 1, 2, 2, 2, 3, 4};  // weekdays among the week's first r days
+  const int64_t shifted = day + kOriginShift;  // >= 0, and shifted day 0 is a Thursday
+  return shifted / 7 * 5 + kPartialWeek[shifted % 7];
 }
 
 void check_day(int64_t day) {
@@ -52,18 +55,40 @@ BusinessCalendar::BusinessCalendar(int64_t utc_offset_s, int64_t open_s, int64_t
     throw std::invalid_argument("opening hours must satisfy 0 <= open < close <= 24h (got " +
                                 std::to_string(open_s) + " s to " + std::to_string(close_s) + " s)");
   if (utc_offset_s < -86'400 || utc_offset_s > 86'400) throw std::invalid_argument("UTC offset beyond a day");
+  if (holidays_.empty() && workdays_.empty()) return;
+  first_ = std::min(holidays_.empty() ? workdays_.front() : holidays_.front(),
+                    workdays_.empty() ? holidays_.front() : workdays_.front());
+  const int64_t last = std::max(holidays_.empty() ? workdays_.back() : holidays_.back(),
+                                workdays_.empty() ? holidays_.back() : workdays_.back());
+  check_day(first_);
+  check_day(last);
+  const auto days = static_cast<size_t>(last - first_ + 2);  // one past the last, where every change is counted
+  adjust_.resize(days);
+  working_.resize(days);
+  int32_t adjust = 0;
+  size_t h = 0, w = 0;
+  for (size_t i = 0; i < days; ++i) {
+    const int64_t day = first_ + static_cast<int64_t>(i);
+    adjust_[i] = adjust;
+    const bool holiday = h < holidays_.size() && holidays_[h] == day;
+    const bool workday = w < workdays_.size() && workdays_[w] == day;
+    working_[i] = is_weekday(day) ? !holiday : workday;
+    adjust += static_cast<int32_t>(workday) - static_cast<int32_t>(holiday);
+    h += holiday, w += workday;
+  }
 }
 
 bool BusinessCalendar::is_working_day(int64_t day) const {
-  if (is_weekday(day)) return !std::binary_search(holidays_.begin(), holidays_.end(), day);
-  return std::binary_search(workdays_.begin(), workdays_.end(), day);
+  const int64_t i = day - first_;
+  if (i >= 0 && i < static_cast<int64_t>(working_.size())) return working_[static_cast<size_t>(i)] != 0;
+  return is_weekday(day);  // outside the table: no holiday, no make-up day
 }
 
 int64_t BusinessCalendar::working_days_before(int64_t day) const {
-  static constexpr int64_t kPartialWeek[7] = {0, 1, 2, 2, 2, 3, 4};  // weekdays among the week's first r days
-  const int64_t shifted = day + kOriginShift;  // >= 0, and shifted day 0 is a Thursday
-  const int64_t weekdays = shifted / 7 * 5 + kPartialWeek[shifted % 7];
-  return weekdays - count_before(holidays_, day) + count_before(workdays_, day);
+  const int64_t weekdays = weekdays_before(day);
+  if (adjust_.empty() || day < first_) return weekdays;
+  const int64_t i = std::min(day - first_, static_cast<int64_t>(adjust_.size()) - 1);
+  return weekdays + adjust_[static_cast<size_t>(i)];
 }
 
 int64_t BusinessCalendar::working_ns_until(int64_t t) const {
@@ -82,17 +107,22 @@ int64_t BusinessCalendar::instant_at(int64_t target) const {
   const int64_t k = (target - 1) / length;  // the target lies in the k-th working day (from 0)
   const int64_t rest = target - k * length;  // in (0, length]
   // The k-th working day is the first day with k + 1 working days up to and
-  // including it. Weekdays alone put it near `guess`; holidays can only
-  // push it later (by up to three days each: a Friday off) and make-up days earlier.
-  const int64_t guess = -kOriginShift + k / 5 * 7;
-  int64_t lo = guess - 7 - static_cast<int64_t>(workdays_.size()) * 2;
-  int64_t hi = guess + 14 + static_cast<int64_t>(holidays_.size()) * 3;
-  lo = std::max(lo, -kOriginShift);
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (working_days_before(mid + 1) >= k + 1) hi = mid;
-    else lo = mid + 1;
+  // including it. Without holidays it is the (k + 1)-th weekday; holidays and
+  // make-up days shift that by the table's adjustment near it, which changes
+  // slowly, so a few rounds settle it and steps of a day finish the job.
+  auto nth_weekday = [](int64_t n) {  // the day holding the n-th weekday (1-based) after the origin
+    static constexpr int64_t kOffset[5] = {0, 1, 4, 5, 6};  // Thu, Fri, Mon, Tue, Wed
+    return -kOriginShift + (n - 1) / 5 * 7 + kOffset[(n - 1) % 5];
+  };
+  int64_t lo = nth_weekday(k + 1);
+  for (int round = 0; round < 4; ++round) {
+    const int64_t adjust = working_days_before(lo + 1) - weekdays_before(lo + 1);
+    const int64_t next = nth_weekday(std::max<int64_t>(k + 1 - adjust, 1));
+    if (next == lo) break;
+    lo = next;
   }
+  while (working_days_before(lo + 1) < k + 1) ++lo;
+  while (lo > -kOriginShift && working_days_before(lo) >= k + 1) --lo;
   check_day(lo);
   return lo * kDayNs + open_ns_ + rest - offset_ns_;
 }

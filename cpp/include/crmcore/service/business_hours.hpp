@@ -37,6 +37,12 @@ class BusinessCalendar {
   int64_t working_days_before(int64_t day) const;  // in [origin, day)
   int64_t offset_ns_, open_ns_, close_ns_;
   std::vector<int64_t> holidays_, workdays_;  // sorted, weekdays / weekend days only
+  // Over the days from first_ (the first holiday or make-up day) to the
+  // last: make-up days minus holidays before each day, and whether it is a
+  // working day, so that a row costs lookups, not searches.
+  int64_t first_ = 0;
+  std::vector<int32_t> adjust_;
+  std::vector<uint8_t> working_;
 };
 
 // Working hours from start[i] to end[i] (negative when end is earlier); NaN
