@@ -239,3 +239,15 @@ def test_timeline_has_every_kind_in_time_order(db):
     assert tl.summary.iloc[4] == "order 99.00 (paid)" and tl.who.iloc[4] == "Wang"
     with pytest.raises(crm.NotFound):
         db.service.timeline(123_456)
+
+
+def test_tickets_written_without_a_status_take_the_one_their_times_say(db):
+    rows = pd.DataFrame({"opened_at": ["2024-01-01"] * 3, "first_response_at": [None, "2024-01-02", "2024-01-02"],
+                         "resolved_at": [None, None, "2024-01-03"]})
+    ids = db.import_frame("tickets", rows)
+    t = db.frame("tickets").loc[ids]
+    assert t.status.tolist() == ["new", "in_progress", "resolved"]
+    assert t.first_response_at.tolist()[1:] == [pd.Timestamp("2024-01-02")] * 2  # kept as written
+    assert _events(db).status.tolist() == ["new", "in_progress", "resolved"]
+    explicit = db.add("tickets", opened_at="2024-01-01", resolved_at="2024-01-03", status="new")
+    assert db.get("tickets", explicit)["status"] == "new"  # a given status stands

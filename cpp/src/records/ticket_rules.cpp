@@ -122,6 +122,7 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
   // Where each ticket stands after its moves so far: several moves of one
   // ticket in one write (an import of its history) apply in order.
   struct State {
+    std::string status;
     int64_t at = 0;
     Value by, first_response, resolved;
     std::string reason;
@@ -148,7 +149,15 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
                                   " (from " + quote(m.from) + ": " + allowed_list(*step) + ")",
                               m.ticket);
     }
-    if (m.to == "assigned" && m.assignee.type != Value::Type::Int)
+    // A new ticket written without a status (an export from a system that
+    // had none) takes the one its times say, as a migrated store's tickets do.
+    std::string to = m.to;
+    const Column* status_column = t && row >= 0 ? t->find("status") : nullptr;
+    if (m.added && !(status_column && status_column->present(static_cast<size_t>(row)))) {
+      if (m.resolved.type == Value::Type::Int) to = "resolved";
+      else if (m.first_response.type == Value::Type::Int) to = "in_progress";
+    }
+    if (to == "assigned" && m.assignee.type != Value::Type::Int)
       throw ValidationError(tickets.name, shown_row, "assignee_id",
                             "an assigned ticket needs an assignee_id (a staff id)", m.ticket);
     auto [it, first_move] = state.try_emplace(m.ticket);
@@ -162,20 +171,22 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
     // resolved_at given with it; else, for a new ticket, when it was opened.
     Value at = given(tickets, t, row, "status_changed_at");
     const Value resolved_given = given(tickets, t, row, "resolved_at");
-    const bool resolving = m.to == "resolved" || m.to == "closed";
+    const bool resolving = to == "resolved" || to == "closed";
     if (at.type == Value::Type::Null && resolving && resolved_given.type == Value::Type::Int) at = resolved_given;
     if (at.type == Value::Type::Null && m.added && m.opened.type == Value::Type::Int) at = m.opened;
     if (at.type == Value::Type::Null) at.set_int(now);
+    s.status = to;
     s.at = at.i;
     s.by = given(tickets, t, row, "status_changed_by");  // an id: no text to outlive
     const Value reason = given(tickets, t, row, "status_reason");
     s.has_reason = reason.type == Value::Type::Text;
     s.reason = s.has_reason ? *reason.text : std::string();
 
-    if (s.first_response.type == Value::Type::Null && is_work(m.to)) s.first_response = at;
-    if (m.to == "resolved") s.resolved = resolved_given.type == Value::Type::Int ? resolved_given : at;
-    if (m.to == "closed" && s.resolved.type == Value::Type::Null) s.resolved = at;
-    if (m.to == "reopened") {
+    // Only a move sets the first response: history written as a new ticket keeps its own times.
+    if (s.first_response.type == Value::Type::Null && is_work(to) && !m.added) s.first_response = at;
+    if (to == "resolved") s.resolved = resolved_given.type == Value::Type::Int ? resolved_given : at;
+    if (to == "closed" && s.resolved.type == Value::Type::Null) s.resolved = at;
+    if (to == "reopened") {
       s.resolved = Value();
       ++s.reopened;
     }
@@ -185,12 +196,12 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
     c[1].ints.push_back(at.i), c[1].valid.push_back(1);
     const bool has_by = s.by.type == Value::Type::Int;
     c[2].ints.push_back(has_by ? s.by.i : 0), c[2].valid.push_back(has_by);
-    c[3].texts.push_back(m.to), c[3].valid.push_back(1);
+    c[3].texts.push_back(to), c[3].valid.push_back(1);
     c[4].texts.push_back(m.from), c[4].valid.push_back(m.had_from);
     c[5].texts.push_back(s.reason), c[5].valid.push_back(s.has_reason);
   }
-  // id, status_changed_at, status_changed_by, status_reason, first_response_at, resolved_at, reopened
-  sql::Batch updates(7);
+  // id, status_changed_at, status_changed_by, status_reason, first_response_at, resolved_at, reopened, status
+  sql::Batch updates(8);
   for (int64_t ticket : order) {
     const State& s = state.at(ticket);
     sql::Cell* cells = updates.add_row();
@@ -202,11 +213,12 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
     set_cell(cells[4], s.first_response, updates);
     set_cell(cells[5], s.resolved, updates);
     cells[6].set_int(s.reopened);
+    cells[7].set_text(updates.keep(s.status));
   }
   if (updates.rows() > 0) {
     sql::Statement& st = impl.prepared(
         "UPDATE tickets SET status_changed_at = b.c1, status_changed_by = b.c2, status_reason = b.c3,"
-        " first_response_at = b.c4, resolved_at = b.c5, reopened = b.c6 FROM crm_batch(?1) AS b"
+        " first_response_at = b.c4, resolved_at = b.c5, reopened = b.c6, status = b.c7 FROM crm_batch(?1) AS b"
         " WHERE tickets.id = b.c0");
     sql::bind_batch(st, updates);
     st.run();
