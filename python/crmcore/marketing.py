@@ -207,6 +207,51 @@ class MarketingMethods:
         out.attrs["revenue"] = float(t.revenue.sum())
         return out
 
+    def campaigns(self, days: float = 30.0, by: str | None = None) -> pd.DataFrame:
+        """Every campaign's result over its treated members (held-out ones
+        left out): members, responded, response_rate, converted (members
+        with an order in the `days` after their touch), conversion, revenue
+        (of those orders), budget, roi ((revenue - budget) / budget) and
+        cost_per_acquisition (budget / converted); per campaign, or summed
+        per `by` (a campaign field such as "channel").
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> camp = db.add("campaigns", name="Spring", channel="sms", started_at="2024-03-01", budget=100.0)
+        >>> for i in range(4):
+        ...     c = db.add("customers", name=f"c{i}")
+        ...     _ = db.add("campaign_members", campaign_id=camp, customer_id=c, responded=i == 0)
+        ...     if i < 2: _ = db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=150.0)
+        >>> db.marketing.campaigns().loc[camp, ["response_rate", "conversion", "roi", "cost_per_acquisition"]].tolist()
+        [0.25, 0.5, 2.0, 50.0]
+        """
+        db = self._db
+        camps = db.frame("campaigns", columns=["name", "channel", "started_at", "budget"])
+        members = db.frame("campaign_members").dropna(subset=["customer_id"])
+        members = members[~members.holdout.fillna(False).astype(bool)]
+        people = pd.DataFrame({"campaign_id": members.campaign_id.to_numpy(),
+                               "customer_id": members.customer_id.astype(np.int64).to_numpy(),
+                               "touch": members.touched_at.fillna(members.campaign_id.map(camps.started_at)).to_numpy(),
+                               "responded": (members.responded.fillna(False).astype(bool) |
+                                             members.responded_at.notna()).to_numpy()})
+        orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
+        done = _outcomes(people.dropna(subset=["touch"]), orders, pd.Timedelta(days=days))
+        key = "campaign_id" if by is None else by
+        if by is not None:
+            done[by] = done.campaign_id.map(camps[by])
+        g = done.groupby(key)
+        out = pd.DataFrame({"members": g.size(), "responded": g.responded.sum(), "converted": g.converted.sum(),
+                            "revenue": g.revenue.sum()})
+        budget = camps.budget if by is None else camps.groupby(by).budget.sum(min_count=1)
+        out["budget"] = budget.reindex(out.index)
+        out["response_rate"] = out.responded / out.members
+        out["conversion"] = out.converted / out.members
+        out["roi"] = (out.revenue - out.budget) / out.budget.where(out.budget > 0)
+        out["cost_per_acquisition"] = out.budget / out.converted.where(out.converted > 0)
+        if by is None:
+            out.insert(0, "name", camps.name.reindex(out.index))
+        return out
+
     # -- prospects -----------------------------------------------------------
     def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3) -> pd.DataFrame:
         """Customers who never bought, each scored by look-alikes: among the

@@ -192,3 +192,36 @@ def test_not_contacted_against_pandas():
     db.add("interactions", customer_id=b, staff_id=wu, channel="call", occurred_at="2024-02-25")  # not the owner
     out = db.care.not_contacted(30, as_of="2024-03-01")
     assert out.index.tolist() == [c, b] and out.loc[b, "days_since"] == 91
+
+
+def test_campaign_table_against_pandas(shop):
+    db = shop
+    rng = np.random.default_rng(9)
+    ids = db.ids_all
+    a = db.add("campaigns", name="A", channel="sms", started_at="2024-02-01", budget=500.0)
+    b = db.add("campaigns", name="B", channel="sms", started_at="2024-03-01", budget=300.0)
+    c = db.add("campaigns", name="C", channel="mail", started_at="2024-01-15")
+    rows = []
+    for camp in (a, b, c):
+        who = rng.choice(ids, 40, replace=False)
+        rows.append(pd.DataFrame({"campaign_id": camp, "customer_id": who, "responded": rng.random(40) < 0.3,
+                                  "holdout": rng.random(40) < 0.2,
+                                  "touched_at": np.where(rng.random(40) < 0.5, pd.Timestamp("2024-03-10"), pd.NaT)}))
+    db.import_frame("campaign_members", pd.concat(rows, ignore_index=True))
+    got = db.marketing.campaigns(days=21)
+    m = db.frame("campaign_members")
+    camps = db.frame("campaigns")
+    m = m[~m.holdout.astype(bool)].assign(touch=lambda f: f.touched_at.fillna(f.campaign_id.map(camps.started_at)))
+    o = db.frame("orders")
+    pairs = m.reset_index().merge(o, on="customer_id", how="left")
+    inside = pairs[(pairs.ordered_at >= pairs.touch) & (pairs.ordered_at < pairs.touch + pd.Timedelta(days=21))]
+    per_member = inside.groupby("id").amount.agg(["sum", "size"]).reindex(m.index, fill_value=0)
+    want = pd.DataFrame({"members": m.groupby("campaign_id").size(),
+                         "responded": m.groupby("campaign_id").responded.sum(),
+                         "converted": (per_member["size"] > 0).groupby(m.campaign_id).sum(),
+                         "revenue": per_member["sum"].groupby(m.campaign_id).sum()})
+    pd.testing.assert_frame_equal(got[want.columns].astype(float), want.astype(float), check_names=False)
+    assert got.loc[a, "roi"] == pytest.approx((want.loc[a, "revenue"] - 500) / 500)
+    assert np.isnan(got.loc[c, "roi"])  # no budget, no return on it
+    by = db.marketing.campaigns(days=21, by="channel")
+    assert by.loc["sms", "members"] == want.loc[[a, b], "members"].sum() and by.loc["sms", "budget"] == 800
