@@ -225,3 +225,27 @@ def test_campaign_table_against_pandas(shop):
     assert np.isnan(got.loc[c, "roi"])  # no budget, no return on it
     by = db.marketing.campaigns(days=21, by="channel")
     assert by.loc["sms", "members"] == want.loc[[a, b], "members"].sum() and by.loc["sms", "budget"] == 800
+
+
+def test_prospect_backtest_auc_matches_scipy_and_beats_guessing():
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(4)
+    n = 600
+    industry = rng.choice(["tea", "steel", "toys", "glass"], n)
+    region = rng.choice(["East", "North", "South"], n)
+    ids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(n)], "industry": industry,
+                                                     "region": region}))
+    # Buying depends on the industry (and a little on the region), before and after the cut alike.
+    p = pd.Series(industry).map({"tea": 0.5, "steel": 0.1, "toys": 0.3, "glass": 0.05}).to_numpy()
+    p = p * np.where(region == "East", 1.3, 1.0)
+    early, late = rng.random(n) < p * 0.5, rng.random(n) < p * 0.5
+    db.import_frame("orders", pd.concat([
+        pd.DataFrame({"customer_id": ids[early], "ordered_at": "2024-01-10", "amount": 1.0}),
+        pd.DataFrame({"customer_id": ids[late & ~early], "ordered_at": "2024-04-10", "amount": 1.0})]))
+    out = db.marketing.backtest_prospects("2024-03-01", days=90, by=["industry", "region"])
+    scored = db.marketing.prospects(by=["industry", "region"], as_of="2024-03-01")
+    converted = scored.index.isin(ids[late & ~early])
+    u = stats.mannwhitneyu(scored.score[converted], scored.score[~converted]).statistic
+    assert out.auc == pytest.approx(u / (converted.sum() * (~converted).sum()))
+    assert out.prospects == (~early).sum() and out.converted == (late & ~early).sum()
+    assert out.auc > 0.6 and out.baseline_auc > 0.6  # both see the industry; guessing would be 0.5
