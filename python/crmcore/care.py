@@ -115,6 +115,33 @@ class CareMethods:
         late = customers.owner.notna() & (customers.last_contact.isna() | (customers.days_since >= days))
         return customers[late].sort_values("days_since", ascending=False, na_position="first", kind="stable")
 
+    def call_list(self, as_of: Any = None, min_risk: float = 0.5) -> pd.DataFrame:
+        """Customers to call before they lapse: those whose lifecycle stage
+        at `as_of` is "at risk", or whose churn risk is at least `min_risk`
+        (churned ones are past a call), the highest risk first. Columns:
+        name, owner, channel, stage, reason (the lifecycle's words),
+        churn_risk, days_since (the last purchase).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a = db.add("customers", name="Ann", owner="Li")
+        >>> for day in ("2024-01-01", "2024-01-11", "2024-01-21", "2024-01-31"):
+        ...     _ = db.add("orders", customer_id=a, ordered_at=day, amount=5.0)
+        >>> db.care.call_list(as_of="2024-03-15")["name"].tolist()
+        ['Ann']
+        """
+        db = self._db
+        stage = db.lifecycle(as_of=as_of)[["stage", "reason"]]
+        risk = db.churn_risk(as_of=as_of)[["churn_risk", "days_since"]]
+        customers = db.frame("customers", columns=["name", "owner", "preferred_channel"])
+        out = customers.join(stage).join(risk)
+        out["channel"] = out.preferred_channel.fillna(self._usual_channel())
+        stage_text = out.stage.astype(object)
+        keep = (stage_text == "at risk") | ((out.churn_risk >= min_risk) & (stage_text != "churned"))
+        out = out[keep.to_numpy(bool)]
+        return out.sort_values("churn_risk", ascending=False, kind="stable")[
+            ["name", "owner", "channel", "stage", "reason", "churn_risk", "days_since"]]
+
     def _usual_channel(self) -> pd.Series:
         talks = self._db.frame("interactions", columns=["customer_id", "channel", "occurred_at"])
         talks = talks[talks.channel != "note"].sort_values("occurred_at", kind="stable")

@@ -249,3 +249,17 @@ def test_prospect_backtest_auc_matches_scipy_and_beats_guessing():
     assert out.auc == pytest.approx(u / (converted.sum() * (~converted).sum()))
     assert out.prospects == (~early).sum() and out.converted == (late & ~early).sum()
     assert out.auc > 0.6 and out.baseline_auc > 0.6  # both see the industry; guessing would be 0.5
+
+
+def test_call_list_by_hand():
+    db = crm.open(":memory:")
+    regular, gone, fresh, never = (db.add("customers", name=n, owner="Li") for n in ("regular", "gone", "fresh", "never"))
+    for day in pd.date_range("2024-01-01", periods=6, freq="10D"):  # every 10 days until 20 Feb, then silence
+        db.add("orders", customer_id=regular, ordered_at=day, amount=5.0)
+    db.add("orders", customer_id=gone, ordered_at="2022-01-01", amount=5.0)
+    db.add("orders", customer_id=gone, ordered_at="2022-02-01", amount=5.0)
+    db.add("orders", customer_id=fresh, ordered_at="2024-03-10", amount=5.0)
+    out = db.care.call_list(as_of="2024-03-15")
+    stages = db.lifecycle(as_of="2024-03-15").stage.astype(str)
+    assert stages[regular] == "at risk" and stages[gone] == "churned" and stages[never] == "prospect"
+    assert out.index.tolist() == [regular]
