@@ -35,11 +35,14 @@ class CareMethods:
     def __repr__(self) -> str:
         return f"<care of {self._db!r}>"
 
-    def greetings(self, start: Any, end: Any, festivals: Any = MAIN_FESTIVALS, owner: str | None = None) -> pd.DataFrame:
+    def greetings(self, start: Any, end: Any, festivals: Any = MAIN_FESTIVALS, owner: str | None = None,
+                  anniversaries: bool = True) -> pd.DataFrame:
         """Who to greet from `start` to `end` (dates, inclusive): each person
         customer and contact whose birthday falls in the range (29 February
         is greeted on the 28th in other years), and every customer on each
-        festival in `festivals` that falls in it (lunar ones such as Spring
+        festival in `festivals` that falls in it, and with `anniversaries`
+        each customer on the yearly return of its first order ("customer
+        anniversary") (lunar festivals such as Spring
         Festival and Mid-Autumn computed with ``lunardate``; names in
         :data:`crmcore._holidays.LUNAR_FESTIVALS` and ``SOLAR_FESTIVALS``).
         Columns: date, occasion, kind (customers or contacts), id, name,
@@ -73,6 +76,11 @@ class CareMethods:
         born["owner"] = born.customer_id.map(customers.owner)
         born["channel"] = born.customer_id.map(customers.channel)
         rows.append(born)
+        if anniversaries:
+            orders = db.frame("orders", columns=["customer_id", "ordered_at"])
+            customers["since"] = orders.groupby("customer_id").ordered_at.min().reindex(customers.index)
+            rows.append(_birthdays(customers, first, last, "since", "customer anniversary")
+                        .assign(kind="customers", customer_id=lambda f: f.id))
         wanted = set([festivals] if isinstance(festivals, str) else festivals)
         unknown = wanted - set(_holidays.LUNAR_FESTIVALS) - set(_holidays.SOLAR_FESTIVALS) - {"Spring Festival's Eve"}
         if unknown:
@@ -148,15 +156,17 @@ class CareMethods:
         return talks.groupby("customer_id").channel.last()
 
 
-def _birthdays(people: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """One row per person and birthday that falls from `first` to `last`."""
-    born = people[people.birthday.notna()]
+def _birthdays(people: pd.DataFrame, first: dt.date, last: dt.date, column: str = "birthday",
+               occasion: str = "birthday") -> pd.DataFrame:
+    """One row per person and yearly return of the date in `column` that
+    falls from `first` to `last` (after the date itself)."""
+    born = people[people[column].notna()]
     rows = []
     for year in range(first.year, last.year + 1):
-        month, day = born.birthday.dt.month.to_numpy(), born.birthday.dt.day.to_numpy()
+        month, day = born[column].dt.month.to_numpy(), born[column].dt.day.to_numpy()
         leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
         day = np.where((month == 2) & (day == 29) & (not leap), 28, day)
         dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day})).dt.date
-        keep = ((dates >= first) & (dates <= last)).to_numpy()
-        rows.append(born[keep].assign(date=dates[keep].to_numpy(), occasion="birthday", id=born.index[keep]))
+        keep = ((dates >= first) & (dates <= last) & (dates > born[column].dt.date.to_numpy())).to_numpy()
+        rows.append(born[keep].assign(date=dates[keep].to_numpy(), occasion=occasion, id=born.index[keep]))
     return pd.concat(rows) if rows else born.iloc[:0]

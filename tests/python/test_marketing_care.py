@@ -263,3 +263,14 @@ def test_call_list_by_hand():
     stages = db.lifecycle(as_of="2024-03-15").stage.astype(str)
     assert stages[regular] == "at risk" and stages[gone] == "churned" and stages[never] == "prospect"
     assert out.index.tolist() == [regular]
+
+
+def test_customer_anniversaries_from_the_first_order():
+    db = crm.open(":memory:")
+    a = db.add("customers", name="A", kind="organization", owner="Li")
+    db.add("orders", customer_id=a, ordered_at="2022-05-03 15:00", amount=1.0)
+    db.add("orders", customer_id=a, ordered_at="2023-01-01", amount=1.0)
+    out = db.care.greetings("2022-01-01", "2024-12-31", festivals=[])
+    assert out[["date", "occasion", "id"]].values.tolist() == [["2023-05-03", "customer anniversary", a],
+                                                               ["2024-05-03", "customer anniversary", a]]
+    assert db.care.greetings("2022-01-01", "2024-12-31", festivals=[], anniversaries=False).empty
