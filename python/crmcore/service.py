@@ -362,6 +362,34 @@ class ServiceMethods:
                 prices = lines.groupby("product_id")[["unit_price", "ordered_at", "order_id"]].last()
         return Caller(customer, contact, customer.get("owner"), open_tickets, orders.head(recent), last, prices)
 
+    def price_changes(self, customer: int | None = None, threshold: float = 0.1) -> pd.DataFrame:
+        """Prices that moved: each order line whose unit price differs by more
+        than `threshold` (a share) from the previous price of the same
+        product to the same customer, so that a quote can be checked
+        against what the customer was told last time. Columns: customer_id,
+        product_id, order_id, ordered_at, unit_price, previous_price,
+        change (a share); for one customer or all.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c, p = db.add("customers", name="Acme"), db.add("products", sku="T1", name="Tea")
+        >>> for day, price in (("2024-01-01", 10.0), ("2024-02-01", 10.5), ("2024-03-01", 13.0)):
+        ...     o = db.add("orders", customer_id=c, ordered_at=day, amount=price)
+        ...     _ = db.add("order_lines", order_id=o, product_id=p, quantity=1.0, unit_price=price)
+        >>> db.service.price_changes(c)[["previous_price", "unit_price"]].values.tolist()
+        [[10.5, 13.0]]
+        """
+        db = self._db
+        orders = db.frame("orders", columns=["customer_id", "ordered_at"]) if customer is None \
+            else db.find("orders", customer_id=customer)[["customer_id", "ordered_at"]]
+        lines = db.frame("order_lines", columns=["order_id", "product_id", "unit_price"])
+        lines = lines[lines.order_id.isin(orders.index) & lines.product_id.notna()]
+        lines = lines.join(orders, on="order_id").sort_values(["ordered_at", "order_id"], kind="stable")
+        lines["previous_price"] = lines.groupby(["customer_id", "product_id"]).unit_price.shift()
+        lines["change"] = lines.unit_price / lines.previous_price - 1
+        moved = lines[lines.change.abs() > threshold]
+        return moved[["customer_id", "product_id", "order_id", "ordered_at", "unit_price", "previous_price", "change"]]
+
     def timeline(self, customer: int) -> pd.DataFrame:
         """Every event about `customer` in time order: orders, payments,
         interactions (notes are interactions on the "note" channel), tickets

@@ -251,3 +251,25 @@ def test_tickets_written_without_a_status_take_the_one_their_times_say(db):
     assert _events(db).status.tolist() == ["new", "in_progress", "resolved"]
     explicit = db.add("tickets", opened_at="2024-01-01", resolved_at="2024-01-03", status="new")
     assert db.get("tickets", explicit)["status"] == "new"  # a given status stands
+
+
+def test_price_changes_against_a_loop_over_the_lines(db):
+    rng = np.random.default_rng(1)
+    other = db.add("customers", name="B")
+    products = [db.add("products", sku=s, name=s) for s in "XYZ"]
+    for i in range(40):
+        o = db.add("orders", customer_id=[db.cust, other][i % 2], ordered_at=pd.Timestamp("2024-01-01") +
+                   pd.Timedelta(days=i), amount=1.0)
+        for p in rng.choice(products, 2, replace=False):
+            db.add("order_lines", order_id=o, product_id=int(p), quantity=1.0,
+                   unit_price=float(rng.choice([10.0, 10.5, 12.0, 8.0])))
+    got = db.service.price_changes(threshold=0.1)
+    orders, lines = db.frame("orders"), db.frame("order_lines")
+    last, want = {}, []
+    for line_id, row in lines.iterrows():  # lines were written in time order
+        key = (orders.customer_id[row.order_id], row.product_id)
+        if key in last and abs(row.unit_price / last[key] - 1) > 0.1:
+            want.append(line_id)
+        last[key] = row.unit_price
+    assert sorted(got.index) == sorted(want) and len(want) > 5
+    assert set(db.service.price_changes(db.cust).index) == set(got.index[got.customer_id == db.cust])
