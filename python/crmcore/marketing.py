@@ -144,6 +144,66 @@ class MarketingMethods:
             ids = ids[_OPS[op](values.astype(object) if values.dtype == "category" else values, value).to_numpy(bool)]
         return pd.Index(ids, name="customer_id")
 
+    # -- portraits ------------------------------------------------------------
+    def portrait(self, as_of: Any = None) -> pd.DataFrame:
+        """Tags made from data, each with the reason behind it, so that a
+        customer's portrait is a few lines: spend level (``spend:top 25%``,
+        ``spend:upper middle``, ``spend:lower middle``, ``spend:bottom 25%``
+        by quartile of the buyers' spend, ``spend:none``), age band from a
+        birthday (``age:30s``), purchase rhythm from the mean gap between
+        orders (``rhythm:weekly`` up to 10 days, ``monthly`` up to 45,
+        ``quarterly`` up to 120, else ``occasional``; one order:
+        ``rhythm:once``), preferred channel (the field, else the most used
+        channel of the customer's interactions) and lifecycle stage. One
+        row per customer and tag: customer_id, tag, reason. Apply them with
+        ``db.add_tags`` per tag if they should be stored.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a = db.add("customers", name="Ann", birthday="1990-06-01", preferred_channel="message")
+        >>> for day in ("2024-01-01", "2024-01-31", "2024-03-01"):
+        ...     _ = db.add("orders", customer_id=a, ordered_at=day, amount=50.0)
+        >>> db.marketing.portrait(as_of="2024-03-10").tag.tolist()
+        ['spend:top 25%', 'age:30s', 'rhythm:monthly', 'channel:message', 'lifecycle:new']
+        """
+        db = self._db
+        cut = pd.Timestamp(as_of) if as_of is not None else db.default_as_of()
+        customers = db.frame("customers", columns=["birthday", "preferred_channel"])
+        life = db.lifecycle(as_of=cut)
+        spend = life.amount.where(life.purchases > 0)
+        rank = spend.rank(pct=True)
+        levels = pd.cut(rank, [0, 0.25, 0.5, 0.75, 1.0], labels=["bottom 25%", "lower middle", "upper middle",
+                                                                 "top 25%"], include_lowest=True)
+        parts = [pd.DataFrame({"tag": "spend:" + levels.astype(object).fillna("none"),
+                               "reason": np.where(spend.notna(), "spent " + spend.map("{:.2f}".format) +
+                                                  " (percentile " + (rank * 100).round().astype("Int64").astype(str)
+                                                  + ")", "no purchase")}, index=life.index)]
+        born = customers.birthday.dropna()
+        age = ((cut - born).dt.days // 365.2425).astype(int)
+        parts.append(pd.DataFrame({"tag": "age:" + (age // 10 * 10).astype(str) + "s",
+                                   "reason": "born " + born.dt.date.astype(str) + ", " + age.astype(str) + " years"},
+                                  index=born.index))
+        gap = life.mean_gap.where(life.purchases > 1)
+        rhythm = pd.cut(gap, [0, 10, 45, 120, np.inf], labels=["weekly", "monthly", "quarterly", "occasional"],
+                        include_lowest=True).astype(object)
+        rhythm = rhythm.where(life.purchases != 1, "once").dropna()
+        parts.append(pd.DataFrame({"tag": "rhythm:" + rhythm, "reason": np.where(
+            rhythm == "once", "one order", "an order every " + gap.reindex(rhythm.index).round(1).astype(str) +
+            " days")}, index=rhythm.index))
+        talks = db.frame("interactions", columns=["customer_id", "channel"])
+        usual = talks[talks.channel != "note"].groupby("customer_id").channel.agg(lambda c: c.value_counts().index[0])
+        channel = customers.preferred_channel.dropna()
+        usual = usual[~usual.index.isin(channel.index)]
+        parts.append(pd.DataFrame({"tag": "channel:" + channel, "reason": "preferred channel"}, index=channel.index))
+        parts.append(pd.DataFrame({"tag": "channel:" + usual, "reason": "most used in interactions"},
+                                  index=usual.index))
+        parts.append(pd.DataFrame({"tag": "lifecycle:" + life.stage.astype(str), "reason": life.reason.astype(str)},
+                                  index=life.index))
+        out = pd.concat([p.rename_axis("customer_id") for p in parts]).reset_index()
+        order = {i: n for n, i in enumerate(("spend", "age", "rhythm", "channel", "lifecycle"))}
+        out["rank"] = out.tag.str.split(":").str[0].map(order)
+        return out.sort_values(["customer_id", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
+
     # -- campaign effect -----------------------------------------------------
     def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto") -> pd.DataFrame:
         """What campaign `campaign` achieved in the `days` after each

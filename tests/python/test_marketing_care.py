@@ -274,3 +274,24 @@ def test_customer_anniversaries_from_the_first_order():
     assert out[["date", "occasion", "id"]].values.tolist() == [["2023-05-03", "customer anniversary", a],
                                                                ["2024-05-03", "customer anniversary", a]]
     assert db.care.greetings("2022-01-01", "2024-12-31", festivals=[], anniversaries=False).empty
+
+
+def test_portrait_tags_by_hand_and_spend_quartiles_against_pandas(shop):
+    db = shop
+    a = int(db.ids_all[0])
+    db.update("customers", a, birthday="1984-03-02")
+    li = db.add("staff", name="Li")
+    for channel in ("call", "visit", "visit", "note", "note", "note"):
+        db.add("interactions", customer_id=a, staff_id=li, channel=channel, occurred_at="2024-01-05")
+    out = db.marketing.portrait(as_of="2024-05-01")
+    mine = out[out.customer_id == a].set_index("tag").reason
+    assert "age:40s" in mine and mine["age:40s"] == "born 1984-03-02, 40 years"
+    assert mine["channel:visit"] == "most used in interactions"  # notes are no channel
+    spend = db.frame("orders").groupby("customer_id").amount.sum()
+    spend = spend[spend.index.isin(db.frame("customers").index)]
+    q = spend.rank(pct=True)
+    top = set(q.index[q > 0.75])
+    tagged = set(out.customer_id[out.tag == "spend:top 25%"])
+    assert tagged == top and len(top) == round(len(spend) / 4)
+    none = set(out.customer_id[out.tag == "spend:none"])
+    assert none == set(db.ids_all) - set(spend.index)
