@@ -9,25 +9,15 @@ count.
     python benchmarks/bench_service.py [--tickets 5000000] [--repeat 3]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
+from bench_sales import timed  # the scripts' directory is on the path when run
 
 from crmcore import _holidays
 from crmcore.service import business_calendar
 
 DAY = 86_400 * 10**9
 OFFSET, OPEN, CLOSE = 8 * 3600 * 10**9, 9 * 3600 * 10**9, 18 * 3600 * 10**9
-
-
-def timed(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, min(times), statistics.median(times)
 
 
 class DayTableHours:
