@@ -300,8 +300,8 @@ class MarketingMethods:
         if by is not None:
             done[by] = done.campaign_id.map(camps[by])
         g = done.groupby(key)
-        out = pd.DataFrame({"members": g.size(), "responded": g.responded.sum(), "converted": g.converted.sum(),
-                            "revenue": g.revenue.sum()})
+        out = pd.DataFrame({"members": g.size(), "responded": g.responded.sum(),
+                            "converted": g.converted.sum().astype(np.int64), "revenue": g.revenue.sum()})
         budget = camps.budget if by is None else camps.groupby(by).budget.sum(min_count=1)
         out["budget"] = budget.reindex(out.index)
         out["response_rate"] = out.responded / out.members
