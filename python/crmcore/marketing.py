@@ -312,6 +312,58 @@ class MarketingMethods:
             out.insert(0, "name", camps.name.reindex(out.index))
         return out
 
+    def attribution(self, days: float = 30.0, model: str = "last") -> pd.DataFrame:
+        """Orders credited to campaign touches: each order goes to the
+        customer's latest (``model="last"``) or earliest (``"first"``)
+        touch in the `days` before it (held-out members are not touched; a
+        touch is touched_at, else the campaign's start). Per campaign:
+        orders, revenue, customers (distinct buyers), budget, roi. The
+        credited orders, one row each, are in ``result.attrs["orders"]``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Ann")
+        >>> a = db.add("campaigns", name="A", started_at="2024-03-01")
+        >>> b = db.add("campaigns", name="B", started_at="2024-03-10")
+        >>> for camp in (a, b): _ = db.add("campaign_members", campaign_id=camp, customer_id=c)
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2024-03-12", amount=80.0)
+        >>> db.marketing.attribution(model="last")["revenue"].to_dict() == {b: 80.0}
+        True
+        >>> db.marketing.attribution(model="first")["revenue"].to_dict() == {a: 80.0}
+        True
+        """
+        if model not in ("first", "last"):
+            raise ValueError(f"model is 'first' or 'last', not {model!r}")
+        db = self._db
+        camps = db.frame("campaigns", columns=["name", "started_at", "budget"])
+        m = db.frame("campaign_members", columns=["campaign_id", "customer_id", "holdout", "touched_at"])
+        m = m[m.customer_id.notna() & ~m.holdout.fillna(False).astype(bool)]
+        touches = pd.DataFrame({"customer_id": m.customer_id.astype(np.int64).to_numpy(),
+                                "campaign_id": m.campaign_id.to_numpy(),
+                                "touch": m.touched_at.fillna(m.campaign_id.map(camps.started_at)).to_numpy()})
+        touches = touches.dropna(subset=["touch"])
+        orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"]).rename_axis("order_id")
+        orders = orders.reset_index().dropna(subset=["ordered_at"])
+        window = pd.Timedelta(days=days)
+        if model == "last":
+            # The latest touch at or before the order, if it is recent enough.
+            credited = pd.merge_asof(orders.sort_values("ordered_at"), touches.sort_values("touch"),
+                                     left_on="ordered_at", right_on="touch", by="customer_id",
+                                     direction="backward", tolerance=window)
+        else:
+            pairs = orders.merge(touches, on="customer_id")
+            pairs = pairs[(pairs.touch <= pairs.ordered_at) & (pairs.ordered_at - pairs.touch <= window)]
+            credited = pairs.sort_values(["touch", "campaign_id"], kind="stable").drop_duplicates("order_id")
+        credited = credited.dropna(subset=["campaign_id"]).astype({"campaign_id": np.int64})
+        g = credited.groupby("campaign_id")
+        out = pd.DataFrame({"orders": g.size(), "revenue": g.amount.sum(), "customers": g.customer_id.nunique()})
+        out.insert(0, "name", camps.name.reindex(out.index))
+        out["budget"] = camps.budget.reindex(out.index)
+        out["roi"] = (out.revenue - out.budget) / out.budget.where(out.budget > 0)
+        out.attrs["orders"] = credited.sort_values("order_id").set_index("order_id")[
+            ["customer_id", "ordered_at", "amount", "campaign_id", "touch"]]
+        return out
+
     # -- prospects -----------------------------------------------------------
     def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3,
                   as_of: Any = None) -> pd.DataFrame:

@@ -295,3 +295,32 @@ def test_portrait_tags_by_hand_and_spend_quartiles_against_pandas(shop):
     assert tagged == top and len(top) == round(len(spend) / 4)
     none = set(out.customer_id[out.tag == "spend:none"])
     assert none == set(db.ids_all) - set(spend.index)
+
+
+@pytest.mark.parametrize("model", ["first", "last"])
+def test_attribution_against_a_loop_over_orders(shop, model):
+    db = shop
+    rng = np.random.default_rng(13)
+    ids = db.ids_all
+    camps = [db.add("campaigns", name=f"k{i}", started_at=f"2024-0{i + 1}-15", budget=100.0) for i in range(4)]
+    rows = [pd.DataFrame({"campaign_id": k, "customer_id": rng.choice(ids, 50, replace=False),
+                          "holdout": rng.random(50) < 0.1,
+                          "touched_at": np.where(rng.random(50) < 0.3,
+                                                 pd.Timestamp("2024-01-15") + pd.Timedelta(days=30 * i + 3), pd.NaT)})
+            for i, k in enumerate(camps)]
+    db.import_frame("campaign_members", pd.concat(rows, ignore_index=True))
+    got = db.marketing.attribution(days=20, model=model)
+    m, c, o = db.frame("campaign_members"), db.frame("campaigns"), db.frame("orders")
+    m = m[~m.holdout.astype(bool)]
+    touch = m.touched_at.fillna(m.campaign_id.map(c.started_at))
+    want = {}
+    for oid, order in o.iterrows():
+        mine = touch[(m.customer_id == order.customer_id) & (touch <= order.ordered_at) &
+                     (order.ordered_at - touch <= pd.Timedelta(days=20))]
+        if len(mine):
+            pick = mine.sort_values(kind="stable").index[-1 if model == "last" else 0]
+            want[oid] = m.campaign_id[pick]
+    credited = got.attrs["orders"]
+    assert credited.campaign_id.to_dict() == want and len(want) > 10
+    revenue = o.amount[list(want)].groupby(pd.Series(want)).sum()
+    pd.testing.assert_series_equal(got.revenue, revenue, check_names=False, check_index_type=False)
