@@ -174,13 +174,16 @@ class ServiceMethods:
             return int(same.index[0])
         return self._db.add("sla_policies", severity=severity, tier=tier, **values)
 
-    def sla(self, as_of: Any = None, at_risk: float = 0.8, calendar: Any = None) -> pd.DataFrame:
+    def sla(self, as_of: Any = None, at_risk: float = 0.8, calendar: Any = None,
+            pause_waiting: bool = True) -> pd.DataFrame:
         """Every ticket with an SLA policy against its targets, in business
         hours (:func:`business_calendar`, or `calendar`). Columns:
         customer_id, severity, tier, status, assignee_id, opened_at,
         first_response_due, resolution_due, first_response_hours and
         resolution_hours (business hours taken so far, or until `as_of` for
-        what is still pending), first_response_breached,
+        what is still pending; with `pause_waiting`, less the paused_hours
+        the ticket spent waiting on the customer, which also move the
+        resolution due time out), first_response_breached,
         resolution_breached, breached (either), remaining_hours (to the
         resolution target, open tickets) and at_risk (open, not breached,
         with more than `at_risk` of the resolution target used). The policy
@@ -199,24 +202,29 @@ class ServiceMethods:
         cal = business_calendar() if calendar is None else calendar
         cut = as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of)
         t = self._tickets_with_policy()
+        t = t[times_ns(t.opened_at) <= cut]  # not yet opened at as_of
         opened = times_ns(t.opened_at)
         first = times_ns(t.first_response_at)
         resolved = times_ns(t.resolved_at)
-        now = np.full(len(t), cut, dtype=np.int64)
         out = t[["customer_id", "severity", "tier", "status", "assignee_id", "opened_at"]].copy()
+        # What happened after as_of has not happened yet: the clocks stop at as_of.
+        end = np.where((resolved == _NO_TIME) | (resolved > cut), cut, resolved)
+        # A ticket resolved without a recorded first response was answered by its resolution.
+        first_end = np.where((first == _NO_TIME) | (first > cut), end, first)
+        paused = self._waiting_hours(t.index, cal, cut) if pause_waiting else np.zeros(len(t))
+        target = t.resolution_target.to_numpy(np.float64)
         first_due = cal.add_hours(opened, t.first_response_target.to_numpy(np.float64))
-        due = cal.add_hours(opened, t.resolution_target.to_numpy(np.float64))
+        due = cal.add_hours(opened, target + paused)  # a pause moves the target out by its length
         out["first_response_due"] = first_due.view("datetime64[ns]")
         out["resolution_due"] = due.view("datetime64[ns]")
-        first_end = np.where(first == _NO_TIME, now, first)
-        end = np.where(resolved == _NO_TIME, now, resolved)
         out["first_response_hours"] = cal.hours_between(opened, first_end)
-        out["resolution_hours"] = cal.hours_between(opened, end)
+        out["paused_hours"] = paused
+        out["resolution_hours"] = cal.hours_between(opened, end) - paused
         out["first_response_breached"] = out.first_response_hours > t.first_response_target
         out["resolution_breached"] = out.resolution_hours > t.resolution_target
         out["breached"] = out.first_response_breached | out.resolution_breached
-        is_open = out.status.isin(OPEN).to_numpy()
-        remaining = t.resolution_target.to_numpy(np.float64) - out.resolution_hours.to_numpy()
+        is_open = out.status.isin(OPEN).to_numpy() | ((resolved != _NO_TIME) & (resolved > cut))
+        remaining = target - out.resolution_hours.to_numpy()
         out["remaining_hours"] = np.where(is_open, remaining, np.nan)
         used = out.resolution_hours / t.resolution_target
         out["at_risk"] = is_open & ~out.breached.to_numpy() & (used > at_risk).to_numpy()
@@ -251,6 +259,19 @@ class ServiceMethods:
         """
         s = self.sla(as_of, at_risk=share, calendar=calendar)
         return s[s.at_risk].sort_values("remaining_hours", kind="stable")
+
+    def _waiting_hours(self, tickets: pd.Index, cal: Any, cut: int) -> np.ndarray:
+        """Business hours each ticket spent in "waiting" up to `cut`, from
+        its ticket_events (a stay lasts until the ticket's next event)."""
+        ev = self._db.frame("ticket_events", columns=["ticket_id", "status", "changed_at"])
+        ev = ev[ev.ticket_id.isin(tickets)].rename_axis("event").sort_values(["ticket_id", "changed_at", "event"],
+                                                                             kind="stable")
+        start = times_ns(ev.changed_at)
+        after = ev.groupby("ticket_id").changed_at.shift(-1)
+        end = np.minimum(np.where(after.isna().to_numpy(), cut, times_ns(after)), cut)
+        stay = (ev.status == "waiting").to_numpy() & (start < cut)
+        hours = cal.hours_between(start[stay], end[stay])
+        return pd.Series(hours).groupby(ev.ticket_id.to_numpy()[stay]).sum().reindex(tickets, fill_value=0.0).to_numpy()
 
     def _tickets_with_policy(self) -> pd.DataFrame:
         t = self._db.frame("tickets")

@@ -273,3 +273,36 @@ def test_price_changes_against_a_loop_over_the_lines(db):
         last[key] = row.unit_price
     assert sorted(got.index) == sorted(want) and len(want) > 5
     assert set(db.service.price_changes(db.cust).index) == set(got.index[got.customer_id == db.cust])
+
+
+def test_time_waiting_on_the_customer_pauses_the_resolution_clock_by_hand(db):
+    db.service.set_sla("low", 8, 40)
+    t = db.add("tickets", customer_id=db.cust, severity="low", opened_at="2024-03-04 09:00+08:00")  # Monday
+    db.service.move(t, "in_progress", at="2024-03-04 10:00+08:00")
+    db.service.move(t, "waiting", at="2024-03-04 12:00+08:00")
+    db.service.move(t, "in_progress", at="2024-03-05 12:00+08:00")  # waited 6 h Monday + 3 h Tuesday
+    row = db.service.sla(as_of="2024-03-06 09:00+08:00").loc[t]
+    assert row.paused_hours == 9 and row.resolution_hours == 18 - 9
+    # 40 + 9 working hours from Monday 9:00: Friday's close is 45, then 4 more -> Monday 11 March 13:00.
+    assert row.resolution_due == pd.Timestamp("2024-03-11 13:00+08:00").tz_convert(None)
+    plain = db.service.sla(as_of="2024-03-06 09:00+08:00", pause_waiting=False).loc[t]
+    assert plain.resolution_hours == 18 and plain.resolution_due == pd.Timestamp("2024-03-08 13:00+08:00").tz_convert(None)
+    during = db.service.sla(as_of="2024-03-05 10:00+08:00").loc[t]  # still waiting: 6 + 1 paused of 9 + 1
+    assert during.paused_hours == 7 and during.resolution_hours == 3
+
+
+def test_sla_as_of_a_past_moment_stops_the_clocks_there(db):
+    db.service.set_sla("low", 8, 40)
+    t = db.add("tickets", customer_id=db.cust, severity="low", opened_at="2024-03-04 09:00+08:00")
+    db.service.move(t, "resolved", at="2024-03-06 10:00+08:00")
+    later = db.add("tickets", customer_id=db.cust, severity="low", opened_at="2024-03-07 09:00+08:00")
+    row = db.service.sla(as_of="2024-03-05 18:00+08:00")
+    assert later not in row.index
+    assert row.loc[t, "resolution_hours"] == 18 and row.loc[t, "remaining_hours"] == 22  # open then
+
+
+def test_a_resolution_without_a_first_response_answers_the_ticket(db):
+    db.service.set_sla("low", 8, 40)
+    t = db.add("tickets", severity="low", opened_at="2024-03-04 09:00+08:00", resolved_at="2024-03-04 12:00+08:00")
+    row = db.service.sla(as_of="2024-04-01").loc[t]
+    assert row.first_response_hours == 3 and not row.breached and np.isnan(row.remaining_hours)
