@@ -200,7 +200,7 @@ class ServiceMethods:
         ('2024-09-30 07:00:00', 20.0, True)
         """
         cal = business_calendar() if calendar is None else calendar
-        cut = as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of)
+        cut = int(as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of))  # type: ignore[arg-type]
         t = self._tickets_with_policy()
         t = t[times_ns(t.opened_at) <= cut]  # not yet opened at as_of
         opened = times_ns(t.opened_at)
