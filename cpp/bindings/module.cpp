@@ -11,6 +11,7 @@ PYBIND11_MODULE(_core, m) {
   bind_scoring(m);
   bind_clv(m);
   bind_sales(m);
+  bind_service(m);
   bind_duplicates(m);
   bind_automation(m);
 }

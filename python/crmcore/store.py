@@ -22,10 +22,13 @@ from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .automation import AutomationMethods
+from .care import CareMethods
+from .marketing import MarketingMethods
 from .members import MemberMethods
 from .sales import SalesMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
+from .service import ServiceMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open", "restore"]
 
@@ -152,6 +155,21 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     def members(self) -> MemberMethods:
         """Membership programmes, tiers and the points ledger: ``db.members.<TAB>``."""
         return MemberMethods(self)
+
+    @property
+    def service(self) -> ServiceMethods:
+        """Tickets, SLAs, caller ID and the customer timeline: ``db.service.<TAB>``."""
+        return ServiceMethods(self)
+
+    @property
+    def marketing(self) -> MarketingMethods:
+        """Segments, campaign effect and prospects: ``db.marketing.<TAB>``."""
+        return MarketingMethods(self)
+
+    @property
+    def care(self) -> CareMethods:
+        """Greetings for birthdays and festivals, owners' neglected customers: ``db.care.<TAB>``."""
+        return CareMethods(self)
 
     @property
     def _core(self) -> "_core.Store":

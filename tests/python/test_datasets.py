@@ -14,7 +14,8 @@ from crmcore.datasets import REFERENCES, synthetic
 # The store's kinds and columns as the team brief lists them (written out here
 # rather than taken from the generator, so a renamed column fails the test).
 COLUMNS = {
-    "customers": ["name", "kind", "phone", "email", "address", "region", "industry", "source", "owner", "status"],
+    "customers": ["name", "kind", "phone", "email", "address", "region", "industry", "source", "owner", "status",
+                  "birthday", "tier", "preferred_channel"],
     "contacts": ["name", "title", "phone", "email", "preferences", "birthday", "region"],
     "staff": ["name", "email", "phone", "team", "department", "title"],
     "customer_contacts": ["customer_id", "contact_id", "role", "is_primary", "since", "until"],
@@ -27,7 +28,7 @@ COLUMNS = {
     "deals": ["customer_id", "name", "stage", "amount", "probability", "expected_close", "owner_id", "closed_at"],
     "deal_stages": ["deal_id", "stage", "changed_at"],
     "tickets": ["customer_id", "contact_id", "category", "severity", "opened_at", "first_response_at",
-                "resolved_at", "resolution", "satisfaction", "reopened"],
+                "resolved_at", "resolution", "satisfaction", "reopened", "assignee_id", "status"],
     "surveys": ["customer_id", "contact_id", "responded_at", "csat", "nps", "comment"],
     "campaigns": ["name", "channel", "started_at", "ended_at", "budget"],
     "campaign_members": ["campaign_id", "customer_id", "contact_id", "responded", "responded_at", "response"],

@@ -87,6 +87,49 @@ void add_sales_v6(std::vector<Kind>& k) {
   }
 }
 
+// Schema version 9 (service, marketing, care): a ticket has a status that
+// moves through a workflow (see ticket_rules.cpp), an assignee and an
+// escalation level, and each status change leaves a ticket_events row; SLA
+// targets are data (sla_policies: per severity and customer tier, in business
+// hours); segments are saved queries; a campaign member may be held out as
+// control and knows when it was touched; a person customer has a birthday,
+// and a customer a service tier and a preferred channel.
+constexpr int kServiceVersion = 9;
+
+void add_service_v9(std::vector<Kind>& k) {
+  const int v = kServiceVersion;
+  for (auto& kind : k) {
+    std::vector<Field> added;
+    if (kind.name == "tickets")
+      added = {text("subject"),
+               choice("status", {"new", "assigned", "in_progress", "waiting", "resolved", "closed", "reopened"},
+                      "new"),
+               ref("assignee_id", "staff"), time("status_changed_at"), ref("status_changed_by", "staff"),
+               text("status_reason"), integer("escalation", false, 0, 100), happened("escalated_at")};
+    if (kind.name == "customers")
+      added = {time_until("birthday", 0), text("tier"),
+               choice("preferred_channel", {"call", "visit", "email", "message", "meeting"})};
+    if (kind.name == "campaign_members") added = {boolean("holdout"), happened("touched_at")};
+    for (Field& f : added) kind.fields.push_back(since(std::move(f), v));
+  }
+  k.push_back({"ticket_events",
+               {ref("ticket_id", "tickets", true), text("status", true), text("from_status"),
+                happened("changed_at", true), ref("by_id", "staff"), text("reason")},
+               /*cascade_on_delete=*/true, v});
+  k.push_back({"sla_policies",
+               {choice("severity", {"low", "medium", "high", "critical"}, "", true), text("tier"),
+                real("first_response_hours", true, 0.0, 1e6), real("resolution_hours", true, 0.0, 1e6)},
+               false, v});
+  Field segment_name = text("name", true);
+  segment_name.unique = true;
+  k.push_back({"segments",
+               {segment_name, text("kind"), text("filters", true), text("description"), time("evaluated_at"),
+                text("members")},
+               false, v});
+  for (size_t i = k.size() - 3; i < k.size(); ++i)
+    for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), v));
+}
+
 // Schema version 10, sales operations (issue 11): the history of a deal's
 // expected close (so a slip can be seen after the fact), targets, contracts,
 // invoices with their lines, payments allocated to invoices, projects and
@@ -280,6 +323,7 @@ std::vector<Kind> make_kinds() {
     }
   }
   add_sales_v6(k);
+  add_service_v9(k);
   add_sales_ops(k);
   add_automation(k);
   return k;

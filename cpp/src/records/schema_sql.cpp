@@ -200,6 +200,12 @@ std::string migration_to(int version) {
     // 6: pipelines and stage rules (see migration_v6).
     case 6: return migration_v6();
     case kSalesOpsVersion: return migration_sales_ops();
+    // 9: ticket workflow and service (see schema.cpp, kServiceVersion); the
+    // tickets a store has take the status their times say.
+    case 9:
+      return add_version(9) +
+             "UPDATE tickets SET status = CASE WHEN resolved_at IS NOT NULL THEN 'resolved'"
+             " WHEN first_response_at IS NOT NULL THEN 'in_progress' ELSE 'new' END;";
     default: return add_version(version);
   }
 }

@@ -89,8 +89,8 @@ struct Pipelines {
   }
 };
 
-// The value a write gave for `field` in `row` of its table (null when the
-// table has no such column or the row has no value there).
+}  // namespace
+
 Value given(const Kind& k, const Table* t, int64_t row, const char* field) {
   Value v;
   const Column* c = t && row >= 0 ? t->find(field) : nullptr;
@@ -108,6 +108,7 @@ void set_cell(sql::Cell& cell, const Value& v, sql::Batch& batch) {
   }
 }
 
+namespace {
 
 struct CloseMove {
   int64_t deal;
@@ -135,6 +136,18 @@ void push_int(Column& c, const Value& v) {
 }
 
 }  // namespace
+
+std::unordered_map<int64_t, int64_t> written_rows(const WriteRequest& req, const WriteResult& result) {
+  std::unordered_map<int64_t, int64_t> row_of;
+  if (req.op == WriteOp::Update) {
+    row_of[req.ids.front()] = 0;
+  } else {
+    row_of.reserve(result.ids.size());
+    for (size_t r = 0; r < result.ids.size(); ++r)
+      if (result.ids[r] >= 0) row_of[result.ids[r]] = static_cast<int64_t>(r);
+  }
+  return row_of;
+}
 
 void install_stage_capture(sqlite3* db) {
   sql::exec(db,
@@ -183,14 +196,7 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
 
   const Kind& deals = *req.kind;
   // The row of the caller's table that wrote each deal.
-  std::unordered_map<int64_t, int64_t> row_of;
-  if (req.op == WriteOp::Update) {
-    row_of[req.ids.front()] = 0;
-  } else {
-    row_of.reserve(result.ids.size());
-    for (size_t r = 0; r < result.ids.size(); ++r)
-      if (result.ids[r] >= 0) row_of[result.ids[r]] = static_cast<int64_t>(r);
-  }
+  const std::unordered_map<int64_t, int64_t> row_of = written_rows(req, result);
   const Table* t = req.table;
   const int64_t now = now_ns();
   // One deal_close_dates row per change of a deal's expected close: when

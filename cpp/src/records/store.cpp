@@ -56,6 +56,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
   }
   install_stage_capture(db);
   install_ledger_capture(db);
+  install_ticket_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -176,6 +177,8 @@ WriteResult Store::write(const WriteRequest& request) {
       case WriteOp::Tags: retag_rows(current, result); break;
     }
     if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
+    if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
+      apply_ticket_rules(req, result);
     apply_ledger_rules(*impl_, req, result);
     apply_automation(current, result);
     if (req.dry_run)

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "batch.hpp"
 #include "catalog.hpp"
 #include "crmcore/records/store.hpp"
 #include "link_cache.hpp"
@@ -140,5 +142,17 @@ void install_stage_capture(sqlite3* db);
 // and the rules that judge those changes before the write ends (sales_rules.cpp).
 void install_ledger_capture(sqlite3* db);
 void apply_ledger_rules(Store::Impl& impl, const WriteRequest& request, const WriteResult& result);
+
+// The same for a ticket's status (Store::apply_ticket_rules, ticket_rules.cpp).
+void install_ticket_capture(sqlite3* db);
+
+// Shared by the write path's rules (stage_rules.cpp, ticket_rules.cpp):
+// the value a write gave for `field` in `row` of its table (null when the
+// table has no such column or the row has no value there; text owned);
+Value given(const Kind& k, const Table* t, int64_t row, const char* field);
+// a value put into a batch's cell;
+void set_cell(sql::Cell& cell, const Value& v, sql::Batch& batch);
+// the row of the caller's table that wrote each record id.
+std::unordered_map<int64_t, int64_t> written_rows(const WriteRequest& req, const WriteResult& result);
 
 }  // namespace crmcore::records

@@ -23,7 +23,25 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'tier_of', 'win_loss']
+class BusinessCalendar:
+    """
+    Working days and opening hours (see crmcore/service/business_hours.hpp).
+    """
+    def __init__(self, utc_offset_s: typing.SupportsInt | typing.SupportsIndex, open_s: typing.SupportsInt | typing.SupportsIndex, close_s: typing.SupportsInt | typing.SupportsIndex, holidays: typing.Any, workdays: typing.Any) -> None:
+        ...
+    def add_hours(self, start: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], hours: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        The instant that many working hours after each start.
+        """
+    def hours_between(self, start: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Working hours from each start to its end (ns since the epoch).
+        """
+    def is_working_day(self, days: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.uint8]:
+        """
+        Whether each local date (days since 1970-01-01) is a working day.
+        """
 class GraphCore:
     """
     CSR graph core; use crmcore.Graph instead.

@@ -38,7 +38,7 @@ REFERENCES = {
     "interactions": {"customer_id": "customers", "contact_id": "contacts", "staff_id": "staff"},
     "deals": {"customer_id": "customers", "owner_id": "staff"},
     "deal_stages": {"deal_id": "deals"},
-    "tickets": {"customer_id": "customers", "contact_id": "contacts"},
+    "tickets": {"customer_id": "customers", "contact_id": "contacts", "assignee_id": "staff"},
     "surveys": {"customer_id": "customers", "contact_id": "contacts"},
     "campaign_members": {"campaign_id": "campaigns", "customer_id": "customers", "contact_id": "contacts"},
     "tasks": {"assignee_id": "staff", "customer_id": "customers", "contact_id": "contacts"},
@@ -1099,6 +1099,35 @@ class _Generator:
         cust["status"] = _choose(["prospect", "active", "inactive", "lost"], status)
         cust["tags"] = np.asarray(combos, dtype=object)[code]
 
+    def service_fields(self):
+        """The fields schema version 9 added (service, care): drawn from a
+        generator of their own, so that every other column stays what the
+        seed made before. Half the person customers give a birthday (aged
+        20-65); the top tenth of buyers by orders are gold, the next fifth
+        silver; two in five customers name a preferred channel; a service
+        agent holds each ticket that was answered, and half the unanswered
+        ones; the status follows (resolved, in_progress, assigned, new)."""
+        rng = np.random.default_rng([self.seed, 9])
+        n = self.n
+        cust = self.frames["customers"]
+        birthday = self.time(np.floor(rng.uniform(-65 * 365.25, -20 * 365.25, n)))
+        birthday[(cust["kind"] != "person").to_numpy() | (rng.random(n) < 0.5)] = np.datetime64("NaT")
+        cust["birthday"] = birthday
+        buyers = self.order_count > 0
+        rank = pd.Series(np.where(buyers, self.order_count, np.nan)).rank(pct=True, method="first").to_numpy()
+        cust["tier"] = np.where(rank > 0.9, "gold", np.where(rank > 0.7, "silver", None))
+        channel = _choose(["call", "message", "email", "visit"], _draw(rng, n, [35, 35, 20, 10]))
+        cust["preferred_channel"] = np.where(rng.random(n) < 0.4, channel, None)
+        tickets = self.frames["tickets"]
+        t = len(tickets)
+        agents = np.flatnonzero(self.staff_dept == SERVICE)
+        answered = tickets["first_response_at"].notna().to_numpy()
+        held = answered | (rng.random(t) < 0.5)
+        tickets["assignee_id"] = np.where(held, agents[rng.integers(0, len(agents), t)], -1).astype(np.int64)
+        resolved = tickets["resolved_at"].notna().to_numpy()
+        tickets["status"] = np.where(resolved, "resolved", np.where(answered, "in_progress",
+                                                                    np.where(held, "assigned", "new")))
+
     def run(self):
         self.staff()
         self.customers()
@@ -1112,5 +1141,6 @@ class _Generator:
         self.tasks()
         self.links()
         self.finish_customers()
+        self.service_fields()
         frames = {k: self.frames[k] for k in KINDS}
         return SyntheticCRM(frames, self.truth, self.seed)

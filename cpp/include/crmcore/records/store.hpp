@@ -261,7 +261,10 @@ class Store {
                                                       const Condition& among) const;
   // The stage rules (stage_rules.cpp): checks and completes the deals whose
   // stage the write changed, and writes their stage history.
-  void apply_stage_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
+  void apply_stage_rules(const WriteRequest& request, WriteResult& result);
+  // The ticket rules (ticket_rules.cpp): the same for a ticket's status and
+  // its ticket_events history.
+  void apply_ticket_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
