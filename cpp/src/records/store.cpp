@@ -10,6 +10,7 @@
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/stock/rules.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
 
@@ -55,6 +56,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
     }
   }
   install_stage_capture(db);
+  install_stock_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -174,6 +176,7 @@ WriteResult Store::write(const WriteRequest& request) {
       case WriteOp::Tags: retag_rows(current, result); break;
     }
     if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
+    apply_stock_rules(*impl_, req, result);
     if (req.dry_run)
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
     else

@@ -268,6 +268,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 11;
 
 }  // namespace crmcore::records
