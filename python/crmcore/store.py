@@ -23,6 +23,7 @@ from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .sales import SalesMethods
 from .schema import SchemaMethods
+from .stock import StockMethods
 from .scoring import ScoringMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open", "restore"]
@@ -140,6 +141,11 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     def sales(self) -> SalesMethods:
         """Pipelines, stage moves and sales analyses: ``db.sales.<TAB>``."""
         return SalesMethods(self)
+
+    @property
+    def stock(self) -> StockMethods:
+        """Purchasing, stock movements, levels and valuation: ``db.stock.<TAB>``."""
+        return StockMethods(self)
 
     @property
     def _core(self) -> "_core.Store":
