@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
+from test_stock import UNDO_STOCK_V11
 import crmcore.sales
 
 
@@ -124,10 +125,11 @@ def test_version_4_store_is_migrated_to_6_with_its_deals_in_the_default_pipeline
                       "ALTER TABLE deals DROP COLUMN stage_changed_by; ALTER TABLE deals DROP COLUMN stage_reason;"
                       "ALTER TABLE deal_stages DROP COLUMN from_stage; ALTER TABLE deal_stages DROP COLUMN by_id;"
                       "ALTER TABLE deal_stages DROP COLUMN reason;"
-                      "UPDATE deals SET stage='negotiating'; UPDATE meta SET value='4' WHERE key='schema_version';")
+                      "UPDATE deals SET stage='negotiating'; UPDATE meta SET value='4' WHERE key='schema_version';"
+                      + UNDO_STOCK_V11)
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == 6 and db.integrity_check() == "ok"
+        assert db.schema_version() == 11 and db.integrity_check() == "ok"
         p = db.frame("pipelines").index[0]
         deals = db.frame("deals")
         assert deals.pipeline_id.tolist() == [p] and deals.stage.tolist() == ["negotiating"]  # the past stays

@@ -6,6 +6,17 @@ import pytest
 
 import crmcore as crm
 
+# What schema version 11 added, undone, so that a test can make an older file.
+UNDO_STOCK_V11 = (
+    "DROP TABLE stock_movements; DROP TABLE purchase_lines; DROP TABLE purchase_orders; DROP TABLE locations;"
+    "DROP TABLE commission_rules;"
+    + "".join(f"DROP INDEX {k}_{f};" for k, f in [("customers", "partner_id"), ("products", "supplier_id"),
+                                                  ("orders", "partner_id"), ("deals", "partner_id"),
+                                                  ("tickets", "product_id")])
+    + "".join(f"ALTER TABLE {k} DROP COLUMN {f};" for k, f in [
+        ("customers", "is_supplier"), ("customers", "is_partner"), ("customers", "partner_id"),
+        ("products", "supplier_id"), ("products", "reorder_point"), ("products", "reorder_quantity"),
+        ("orders", "partner_id"), ("deals", "partner_id"), ("tickets", "product_id")]))
 SIGN = {"receipt": 1.0, "shipment": -1.0, "return": 1.0, "adjustment": 1.0}
 
 
@@ -297,3 +308,24 @@ def test_suppliers_are_a_role_of_customers(shop):
     # Typed links between records stay as they were.
     db.link(both, ids["supplier"], "supplier_of")
     assert db.frame("links")["type"].tolist() == ["supplier_of"]
+
+
+def test_a_version_6_store_gains_the_stock_kinds(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.crm"
+    with crm.open(path) as db:
+        cid = db.add("customers", name="Old Co", kind="organization")
+    con = sqlite3.connect(path)
+    con.executescript(UNDO_STOCK_V11 + "UPDATE meta SET value='6' WHERE key='schema_version';")
+    con.close()
+    with crm.open(path) as db:
+        assert db.schema_version() == 11 and db.integrity_check() == "ok"
+        assert db.get("customers", cid)["is_supplier"] is None
+        db.update("customers", cid, is_supplier=True)
+        loc = db.add("locations", name="North")
+        p = db.add("products", sku="A", name="a", supplier_id=cid)
+        db.stock.adjust(p, loc, 2, reason="count", at="2025-01-01")
+        with pytest.raises(crm.ValidationError, match="no backorders"):
+            db.stock.ship(p, loc, 3, at="2025-01-02")
+        assert db.find("customers", is_supplier=True).index.tolist() == [cid]

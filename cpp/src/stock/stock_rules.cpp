@@ -90,6 +90,7 @@ void install_stock_capture(sqlite3* db) {
 }
 
 void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  if (req.kind->name == "commission_rules") check_commission_rules(impl);
   std::vector<int64_t> added, lines;
   int64_t changed = -1;
   {

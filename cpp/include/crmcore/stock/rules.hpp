@@ -15,5 +15,9 @@ void install_stock_capture(sqlite3* db);
 // throws ValidationError (naming the row, record, product and location) to
 // refuse it, before the write's transaction ends.
 void apply_stock_rules(Store::Impl& impl, const WriteRequest& request, const WriteResult& result);
+// Throws ValidationError when two commission rules of the same partner and
+// category are in force on one day, or a rule ends before it begins
+// (cpp/src/stock/commission_rules.cpp).
+void check_commission_rules(Store::Impl& impl);
 
 }  // namespace crmcore::records
