@@ -21,6 +21,7 @@ from . import _core, _query
 from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
+from .partners import PartnerMethods
 from .sales import SalesMethods
 from .schema import SchemaMethods
 from .stock import StockMethods
@@ -146,6 +147,11 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     def stock(self) -> StockMethods:
         """Purchasing, stock movements, levels and valuation: ``db.stock.<TAB>``."""
         return StockMethods(self)
+
+    @property
+    def partners(self) -> PartnerMethods:
+        """Suppliers, partners, supplier scorecards and commissions: ``db.partners.<TAB>``."""
+        return PartnerMethods(self)
 
     @property
     def _core(self) -> "_core.Store":
