@@ -187,7 +187,7 @@ class PartnerMethods:
                                 "lost": (deals["category"] == "lost").to_numpy(np.int64)})
         out = out.join(outcome.groupby(["partner_id", "period"])[["won", "lost"]].sum(), how="outer")
         brought = customers.dropna(subset=["partner_id"])
-        out = out.join(brought.groupby([brought["partner_id"], _period(brought["created_at"], period)])
+        out = out.join(brought.groupby([brought["partner_id"], _period(brought["created_at"], period).rename("period")])
                        .size().rename("customers_brought"), how="outer")
         by_partner = orders.assign(brought_by=customers["partner_id"].reindex(orders["customer_id"]).to_numpy())
         by_partner = by_partner.dropna(subset=["brought_by"])

@@ -141,4 +141,8 @@ def test_partner_performance_by_hand(db, sales):
     two = got.loc[(s["p2"], pd.Period("2025Q1"))]
     assert (two["orders"], two["revenue"], two["won"]) == (1, 300.0, 0)
     assert np.isnan(two["win_rate"])
-    assert got["customers_brought"].sum() == 1
+    # The buyer was brought by partner one when it was created (now).
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_period("Q")
+    assert got["customers_brought"].sum() == 1 and got.loc[(s["p1"], now), "customers_brought"] == 1
+    assert list(got.columns) == ["orders", "revenue", "margin", "won", "lost", "customers_brought",
+                                 "customers_active", "win_rate"]
