@@ -16,7 +16,9 @@
 // A refusal undoes the whole write (stage_rules.cpp works the same way).
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <cstdio>
 #include <unordered_map>
 
@@ -222,39 +224,70 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
     note(m.product, m.location, m);
     if (m.to_location >= 0) note(m.product, m.to_location, m);
   }
-  sql::Batch affected(4);  // product, location, from time, the earliest new movement there
-  for (const auto& [product, at] : pairs)
-    for (const auto& [location, p] : at) {
-      sql::Cell* c = affected.add_row();
-      c[0].set_int(product), c[1].set_int(location), c[2].set_int(p.first_at), c[3].set_int(p.first_id);
+  // Only locations that take no backorders need a look.
+  {
+    sql::Statement& st = impl.prepared("SELECT id FROM locations WHERE coalesce(allows_backorders, 0) <> 0");
+    while (st.step()) {
+      const int64_t open = st.int64(0);
+      for (auto& [product, at] : pairs) at.erase(open);
     }
-  sql::Statement& st = impl.prepared(
-      "WITH a AS (SELECT c0 AS product, c1 AS location, c2 AS since, c3 AS first FROM crm_batch(?1)),"
-      " d AS (SELECT m.id, a.product, a.location, a.since, a.first, m.moved_at AS t,"
-      "  CASE WHEN m.type = 'shipment' OR (m.type = 'transfer' AND m.location_id = a.location) THEN -m.quantity"
-      "  ELSE m.quantity END AS q"
-      "  FROM a JOIN stock_movements AS m ON m.product_id = a.product"
-      "  AND (m.location_id = a.location OR (m.type = 'transfer' AND m.to_location_id = a.location))),"
-      " r AS (SELECT *, sum(q) OVER (PARTITION BY product, location ORDER BY t, id ROWS UNBOUNDED PRECEDING) AS bal"
-      "  FROM d)"
-      " SELECT r.product, r.location, r.first, r.id, r.t, r.bal FROM r JOIN locations AS l ON l.id = r.location"
-      " WHERE r.t >= r.since AND r.bal < -?2 AND NOT coalesce(l.allows_backorders, 0)"
-      " ORDER BY r.t, r.id LIMIT 1");
-  sql::bind_batch(st, affected);
-  st.bind(2, kTolerance);
-  if (!st.step()) {
     st.reset();
-    return;
   }
-  const int64_t product = st.int64(0), location = st.int64(1), first = st.int64(2), at_id = st.int64(3);
-  const int64_t at = st.int64(4);
-  const double balance = st.real(5);
-  st.reset();
+  sql::Batch products(1);
+  for (const auto& [product, at] : pairs)
+    if (!at.empty()) products.add_row()[0].set_int(product);
+  if (products.rows() == 0) return;
+  // The affected pairs' whole ledgers, each movement's effect on each of
+  // them, in time order (ties by id, as the ledger orders them).
+  struct Step {
+    int64_t product, location, at, id;
+    double q;
+  };
+  std::vector<Step> steps;
+  {
+    // A few products are looked up by their index; many (an import) are
+    // found in one pass over the ledger, cheaper than a lookup per row.
+    const bool few = products.rows() <= 256;
+    sql::Statement& st = impl.prepared(
+        few ? "SELECT m.id, m.type, m.product_id, m.location_id, m.to_location_id, m.quantity, m.moved_at"
+              " FROM crm_batch(?1) AS b JOIN stock_movements AS m ON m.product_id = b.c0"
+            : "SELECT id, type, product_id, location_id, to_location_id, quantity, moved_at FROM stock_movements");
+    if (few) sql::bind_batch(st, products);
+    while (st.step()) {
+      const int64_t product = st.int64(2), location = st.int64(3);
+      const auto found = pairs.find(product);
+      if (found == pairs.end()) continue;
+      const std::string type = st.text(1);
+      const double q = st.real(5);
+      const auto& at = found->second;
+      const bool outgoing = type == "shipment" || type == "transfer";
+      if (at.count(location)) steps.push_back({product, location, st.int64(6), st.int64(0), outgoing ? -q : q});
+      if (type == "transfer" && !st.is_null(4) && at.count(st.int64(4)))
+        steps.push_back({product, st.int64(4), st.int64(6), st.int64(0), q});
+    }
+    st.reset();
+  }
+  std::sort(steps.begin(), steps.end(), [](const Step& x, const Step& y) {
+    return std::tie(x.product, x.location, x.at, x.id) < std::tie(y.product, y.location, y.at, y.id);
+  });
+  const Step* worst = nullptr;  // the earliest step that leaves a pair short, on or after its first new movement
+  double balance = 0, worst_balance = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& x = steps[i];
+    if (i == 0 || x.product != steps[i - 1].product || x.location != steps[i - 1].location) balance = 0;
+    balance += x.q;
+    if (balance >= -kTolerance || x.at < pairs.at(x.product).at(x.location).first_at) continue;
+    if (!worst || std::tie(x.at, x.id) < std::tie(worst->at, worst->id)) worst = &x, worst_balance = balance;
+  }
+  if (!worst) return;
+  const int64_t product = worst->product, location = worst->location, at = worst->at, at_id = worst->id;
+  const int64_t first = pairs.at(product).at(location).first_id;
+  const double balance_then = worst_balance;
   const Movement* m = nullptr;
   for (const Movement& x : moves)
     if (x.id == at_id || (m == nullptr && x.id == first)) m = &x;
   const std::string reason = "after this " + m->type + " of " + number(m->quantity) + ", " + names.location(location) +
-                             " would hold " + number(balance) + " of " + names.product(product) + " on " +
+                             " would hold " + number(balance_then) + " of " + names.product(product) + " on " +
                              format_time(at) + " (more than it has on hand, and it takes no backorders)";
   refuse(*m, "quantity", reason);
 }
