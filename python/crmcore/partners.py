@@ -47,7 +47,7 @@ class PartnerMethods:
         return f"<partners of {self._db!r}>"
 
     def suppliers(self) -> pd.DataFrame:
-        """The customers records that are suppliers (``is_supplier``), as ``db.find`` gives them.
+        """The customers records that are suppliers, as ``db.find("customers", role="supplier")`` gives them.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -56,10 +56,10 @@ class PartnerMethods:
         >>> db.partners.suppliers()["name"].tolist()
         ['Tea Co']
         """
-        return self._db.find("customers", is_supplier=True)
+        return self._db.find("customers", role="supplier")
 
     def partners(self) -> pd.DataFrame:
-        """The customers records that are partners (``is_partner``), as ``db.find`` gives them.
+        """The customers records that are partners, as ``db.find("customers", role="partner")`` gives them.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -67,7 +67,7 @@ class PartnerMethods:
         >>> db.partners.partners()["name"].tolist()
         ['Reseller']
         """
-        return self._db.find("customers", is_partner=True)
+        return self._db.find("customers", role="partner")
 
     # -- suppliers ---------------------------------------------------------------
     def supplier_scorecard(self, period: str = "Q", as_of: Any = None) -> pd.DataFrame:

@@ -247,7 +247,9 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         number found under no other form is also tried with and without its
         country code: "(415) 555-0123" finds "+1 415 555 0123"), ``email=``
         ignores case, ``name=`` is a substring (any script, ASCII letters in
-        either case), ``tag=`` a tag; any other field matches by equality,
+        either case), ``tag=`` a tag, ``role=`` a role of the record
+        (customers: ``"supplier"``, ``"partner"``, its ``is_<role>`` flag);
+        any other field matches by equality,
         so ``find("orders", customer_id=7)`` gives a customer's orders. A
         list means any of its values, None a missing value.
 

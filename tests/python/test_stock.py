@@ -305,6 +305,12 @@ def test_suppliers_are_a_role_of_customers(shop):
     db.add("customers", name="Just a customer")
     assert sorted(db.find("customers", is_supplier=True).index) == sorted([ids["supplier"], both])
     assert db.find("customers", is_partner=True).index.tolist() == [both]
+    assert sorted(db.find("customers", role="supplier").index) == sorted([ids["supplier"], both])
+    assert db.find("customers", role="partner", name="Both").index.tolist() == [both]
+    with pytest.raises(crm.ValidationError, match="role is one of supplier, partner, not 'vendor'"):
+        db.find("customers", role="vendor")
+    with pytest.raises(crm.ValidationError, match="no roles"):
+        db.find("orders", role="supplier")
     # Typed links between records stay as they were.
     db.link(both, ids["supplier"], "supplier_of")
     assert db.frame("links")["type"].tolist() == ["supplier_of"]
