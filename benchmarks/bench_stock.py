@@ -10,25 +10,15 @@ against crmcore's before its time counts. Run:
     python benchmarks/bench_stock.py [--movements 10000000] [--products 100000] [--repeat 3]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 import pandas as pd
+from bench_sales import report, timed  # the same timing and the same lines as the sales benchmark
 
 from crmcore import _core
 from crmcore.stock import TYPES
 
 NS_PER_DAY = 86_400 * 10**9
-
-
-def timed(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, min(times), statistics.median(times)
 
 
 def synthetic(movements, products, locations=3, seed=0):
@@ -70,13 +60,6 @@ def reorder_pandas(m, as_of, reorder_point, locations):
 def reorder_ours(args, as_of, reorder_point, locations):
     on_hand, _, _ = _core.stock_levels(*args, len(reorder_point), locations, as_of, as_of)
     return np.flatnonzero(on_hand.reshape(-1, locations).sum(axis=1) <= reorder_point)
-
-
-def report(name, ours, theirs, repeat):
-    (_, best, med), (_, p_best, p_med) = ours, theirs
-    print(f"{name} (best / median of {repeat})")
-    print(f"  crmcore   {best:8.3f} s  {med:8.3f} s")
-    print(f"  pandas    {p_best:8.3f} s  {p_med:8.3f} s   crmcore is {p_best / best:5.1f}x faster")
 
 
 def main():

@@ -176,12 +176,12 @@ class StockMethods:
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
-        >>> a, b = db.add("locations", name="A"), db.add("locations", name="B")
-        >>> p = db.add("products", sku="TEA", name="Tea")
-        >>> _ = db.stock.adjust(p, a, 5, reason="count", at="2025-01-01")
-        >>> _ = db.stock.transfer(p, a, b, 2, at="2025-01-02")
-        >>> db.stock.on_hand(by="product")["on_hand"].tolist()
-        [5.0]
+        >>> a, b = db.add("locations", name="A"), db.add("locations", name="B", allows_backorders=True)
+        >>> tea, cup = db.add("products", sku="TEA", name="Tea"), db.add("products", sku="CUP", name="Cup")
+        >>> _ = db.stock.ship(cup, b, 4, at="2025-01-01")
+        >>> _ = db.stock.take_back(tea, a, 2, at="2025-01-03")
+        >>> db.stock.on_hand(as_of="2025-01-02", by="product")[["sku", "on_hand"]].values.tolist()
+        [['CUP', -4.0]]
         """
         if by not in ("location", "product"):
             raise ValueError(f"by is 'location' or 'product', not {by!r}")

@@ -43,23 +43,28 @@ std::string number(double v) {
   return buf;
 }
 
+// Products and locations named for people: "product 'TEA' (id 9)".
 struct Names {
   Store::Impl& impl;
-  std::string product(int64_t id) {
-    auto& st = impl.prepared("SELECT sku FROM products WHERE id = ?1");
+  std::string product(int64_t id) { return named("product", "SELECT sku FROM products WHERE id = ?1", id); }
+  std::string location(int64_t id) { return named("location", "SELECT name FROM locations WHERE id = ?1", id); }
+
+ private:
+  std::string named(const char* what, const char* query, int64_t id) {
+    auto& st = impl.prepared(query);
     st.bind(1, id);
-    std::string out = st.step() ? "product " + quote(st.text(0)) : "product " + std::to_string(id);
+    std::string out = std::string(what) + " " + (st.step() ? quote(st.text(0)) + " " : "");
     st.reset();
-    return out + " (id " + std::to_string(id) + ")";
-  }
-  std::string location(int64_t id) {
-    auto& st = impl.prepared("SELECT name FROM locations WHERE id = ?1");
-    st.bind(1, id);
-    std::string out = st.step() ? "location " + quote(st.text(0)) : "location " + std::to_string(id);
-    st.reset();
-    return out + " (id " + std::to_string(id) + ")";
+    return out + "(id " + std::to_string(id) + ")";
   }
 };
+
+// Ids as a one-column batch, for crm_batch(?1).
+sql::Batch id_batch(const std::vector<int64_t>& ids) {
+  sql::Batch out(1);
+  for (int64_t id : ids) out.add_row()[0].set_int(id);
+  return out;
+}
 
 // A new movement as the write left it.
 struct Movement {
@@ -128,8 +133,7 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
   std::vector<Movement> moves;
   moves.reserve(added.size());
   // The new movements, their ids bound as a batch.
-  sql::Batch ids(1);
-  for (int64_t id : added) ids.add_row()[0].set_int(id);
+  const sql::Batch ids = id_batch(added);
   if (!added.empty()) {
     sql::Statement& st = impl.prepared(
         "SELECT m.id, m.type, m.product_id, m.location_id, m.to_location_id, m.quantity, m.unit_cost IS NOT NULL,"
@@ -182,8 +186,7 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
 
   // Received quantities and dates follow the receipts.
   if (!lines.empty()) {
-    sql::Batch touched(1);
-    for (int64_t id : lines) touched.add_row()[0].set_int(id);
+    const sql::Batch touched = id_batch(lines);
     sql::Statement& st = impl.prepared(
         "UPDATE purchase_lines SET received_quantity = r.q, received_at = r.at FROM"
         " (SELECT b.c0 AS line, sum(m.quantity) AS q, max(m.moved_at) AS at FROM (SELECT DISTINCT c0 FROM"
