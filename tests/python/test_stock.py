@@ -208,6 +208,21 @@ def test_the_ledger_is_never_changed_or_deleted(shop):
     with pytest.raises(crm.ValidationError, match="ledger"):
         db.delete("stock_movements", m)
     assert db.get("stock_movements", m)["quantity"] == 4.0
+    # What the stock does not depend on may change.
+    db.update("stock_movements", m, tags=["counted twice"], reason="count of the back room")
+    assert db.get("stock_movements", m)["tags"] == ["counted twice"]
+    # Importing the same export again changes nothing and is no change; a changed quantity is.
+    frame = pd.DataFrame({"type": ["receipt"], "product_id": ids["tea"], "location_id": ids["north"],
+                          "quantity": [3.0], "moved_at": ["2025-01-02"], "external_source": "erp",
+                          "external_id": ["R1"]})
+    db.import_frame("stock_movements", frame)
+    again = db.import_frame("stock_movements", frame, mode="upsert")
+    assert again.updated_count == 1 and db.count("stock_movements") == 2
+    with pytest.raises(crm.ValidationError, match="ledger"):
+        db.import_frame("stock_movements", frame.assign(quantity=30.0), mode="upsert")
+    # Every movement has its audit entry.
+    log = db.audit_log()
+    assert (log["kind"] == "stock_movements").sum() >= 3
     # Deleting the product takes its history with it (on request), as for any record.
     db.delete_many("products", [ids["tea"]], dependants="delete")
     assert db.count("stock_movements") == 0

@@ -4,8 +4,10 @@
 // or a purchase line (an add, an import, an upsert), SQLite triggers note it
 // in a temporary table while the write runs; before the write's transaction
 // ends, the rules read those notes and
-// - refuse a change or a deletion of a movement (the ledger is corrected by a
-//   new adjustment, so that any past day's stock stays what it was);
+// - refuse a change of what a movement moves, where, when and at what cost,
+//   and its deletion (the ledger is corrected by a new adjustment, so that
+//   any past day's stock stays what it was); tags, notes and the sales order
+//   it served may change;
 // - check each new movement: a positive quantity (an adjustment's is the
 //   signed change and needs a reason), a transfer's destination, a receipt's
 //   purchase line of the same product (its cost when none is given);
@@ -85,7 +87,14 @@ void install_stock_capture(sqlite3* db) {
             " id INTEGER NOT NULL);"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_movement_added AFTER INSERT ON main.stock_movements BEGIN"
             " INSERT INTO crm_stock_notes(what, id) VALUES('added', NEW.id); END;"
-            "CREATE TEMP TRIGGER IF NOT EXISTS crm_movement_changed AFTER UPDATE ON main.stock_movements BEGIN"
+            // Only what the stock depends on: tags, notes and the order a
+            // movement belongs to may change, and an import of the same rows
+            // again changes nothing.
+            "CREATE TEMP TRIGGER IF NOT EXISTS crm_movement_changed AFTER UPDATE ON main.stock_movements"
+            " WHEN OLD.type IS NOT NEW.type OR OLD.product_id IS NOT NEW.product_id"
+            " OR OLD.location_id IS NOT NEW.location_id OR OLD.to_location_id IS NOT NEW.to_location_id"
+            " OR OLD.quantity IS NOT NEW.quantity OR OLD.unit_cost IS NOT NEW.unit_cost"
+            " OR OLD.moved_at IS NOT NEW.moved_at OR OLD.purchase_line_id IS NOT NEW.purchase_line_id BEGIN"
             " INSERT INTO crm_stock_notes(what, id) VALUES('changed', NEW.id); END;"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_movement_deleted AFTER DELETE ON main.stock_movements BEGIN"
             " INSERT INTO crm_stock_notes(what, id) VALUES('deleted', OLD.id); END;"
