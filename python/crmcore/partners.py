@@ -171,8 +171,9 @@ class PartnerMethods:
         >>> p = db.add("customers", name="Reseller", is_partner=True)
         >>> c = db.add("customers", name="Buyer", partner_id=p)
         >>> _ = db.add("orders", customer_id=c, partner_id=p, ordered_at="2025-01-05", amount=100.0, cost=60.0)
-        >>> db.partners.performance()[["revenue", "margin", "customers_brought"]].values.tolist()
-        [[100.0, 40.0, 1.0]]
+        >>> perf = db.partners.performance()
+        >>> perf[perf["orders"] > 0][["revenue", "margin"]].values.tolist()
+        [[100.0, 40.0]]
         """
         orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost"])
         customers = self._db.frame("customers", columns=["partner_id", "created_at"])

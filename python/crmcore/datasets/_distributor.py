@@ -75,8 +75,9 @@ def _season(db, rng, t0, days, made, supplier_of, cost, partner_of) -> np.ndarra
     moves = [pd.DataFrame({"type": "adjustment", "p": np.repeat(np.arange(P), L), "l": np.tile(np.arange(L), P),
                            "quantity": on_hand.ravel(), "unit_cost": np.repeat(cost, L), "day": 0,
                            "reason": "opening count"})]
-    pending = []  # purchase lines not yet received: (p, l, quantity, arrival day, delivered share)
-    po_rows, sales = [], []
+    pending: list[dict] = []  # purchase lines not yet received: product, location, quantity, arrival day, ...
+    po_rows: list[dict] = []
+    sales: list[pd.DataFrame] = []
     popularity = rng.dirichlet(np.ones(P) * 0.7)
     reorder_point = db.frame("products", columns=["reorder_point"])["reorder_point"].to_numpy()
     for day in range(1, days):
