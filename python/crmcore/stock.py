@@ -113,10 +113,11 @@ class StockMethods:
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
-        >>> db.stock.ship(p, loc, 1, at="2025-01-01")
+        >>> db.stock.ship(p, loc, 1, at="2025-01-01")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        crmcore.ValidationError: stock_movements row 0 (id 10), field 'quantity': after this shipment of 1, location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:00:00 (more than it has on hand, and it takes no backorders)
+        crmcore.ValidationError: stock_movements row 0 (id 10), field 'quantity': after this shipment of 1, \
+location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:00:00 (...no backorders)
         """
         return self._db.add("stock_movements", type="shipment", product_id=product, location_id=location,
                             quantity=quantity, moved_at=_now(at), order_id=order)

@@ -36,7 +36,8 @@ def shop():
 def pandas_deltas(moves: pd.DataFrame) -> pd.DataFrame:
     """The plain ledger: one row per movement and location it changes."""
     out = moves[moves["type"] != "transfer"].assign(
-        delta=lambda m: m["quantity"] * m["type"].map(SIGN).astype(np.float64))[["product_id", "location_id", "moved_at", "delta"]]
+        delta=lambda m: m["quantity"] * m["type"].map(SIGN).astype(np.float64))
+    out = out[["product_id", "location_id", "moved_at", "delta"]]
     t = moves[moves["type"] == "transfer"]
     away = t.assign(delta=-t["quantity"])[["product_id", "location_id", "moved_at", "delta"]]
     into = t.assign(location_id=t["to_location_id"], delta=t["quantity"])[["product_id", "location_id", "moved_at",

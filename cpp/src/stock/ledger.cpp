@@ -93,7 +93,8 @@ Stockouts stockouts(const Movements& m, int64_t products, int64_t locations, int
     check_row(m, i, products, locations);
     if (m.at[i] > as_of) continue;
     steps.push_back({m.product[i] * locations + m.location[i], m.at[i], i, signed_quantity(m.type[i], m.quantity[i])});
-    if (m.type[i] == Transfer) steps.push_back({m.product[i] * locations + m.to_location[i], m.at[i], i, m.quantity[i]});
+    if (m.type[i] == Transfer)
+      steps.push_back({m.product[i] * locations + m.to_location[i], m.at[i], i, m.quantity[i]});
   }
   std::sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) {
     return a.key != b.key ? a.key < b.key : a.at != b.at ? a.at < b.at : a.seq < b.seq;
