@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   bind_service(m);
   bind_duplicates(m);
   bind_automation(m);
+  bind_stock(m);
 }

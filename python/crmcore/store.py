@@ -25,10 +25,12 @@ from .automation import AutomationMethods
 from .care import CareMethods
 from .marketing import MarketingMethods
 from .members import MemberMethods
+from .partners import PartnerMethods
 from .sales import SalesMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
 from .service import ServiceMethods
+from .stock import StockMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open", "restore"]
 
@@ -172,6 +174,16 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         return CareMethods(self)
 
     @property
+    def stock(self) -> StockMethods:
+        """Purchasing, stock movements, levels and valuation: ``db.stock.<TAB>``."""
+        return StockMethods(self)
+
+    @property
+    def partners(self) -> PartnerMethods:
+        """Suppliers, partners, supplier scorecards and commissions: ``db.partners.<TAB>``."""
+        return PartnerMethods(self)
+
+    @property
     def _core(self) -> "_core.Store":
         if self._store is None:
             raise _core.Error(f"the database {self.path!r} is closed")
@@ -265,7 +277,9 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         number found under no other form is also tried with and without its
         country code: "(415) 555-0123" finds "+1 415 555 0123"), ``email=``
         ignores case, ``name=`` is a substring (any script, ASCII letters in
-        either case), ``tag=`` a tag; any other field matches by equality,
+        either case), ``tag=`` a tag, ``role=`` a role of the record
+        (customers: ``"supplier"``, ``"partner"``, its ``is_<role>`` flag);
+        any other field matches by equality,
         so ``find("orders", customer_id=7)`` gives a customer's orders. A
         list means any of its values, None a missing value.
 

@@ -562,6 +562,24 @@ Condition keyword_condition(const std::string& kind_name, const std::string& fie
     if (one_missing) c.values = Column();
   } else if (field == "name" && k.field(field) && !one_missing) {
     c.op = Op::IContains;
+  } else if (field == "role" && !k.field(field)) {
+    // A role is a flag of the record (customers.is_supplier, is_partner):
+    // role="supplier" finds the records that have it.
+    std::string roles;
+    for (const auto& f : k.fields)
+      if (f.type == FieldType::Bool && f.name.rfind("is_", 0) == 0) roles += (roles.empty() ? "" : ", ") + f.name.substr(3);
+    const Column& given = c.values;  // (values moved into c above)
+    const bool one_text = given.size() == 1 && given.present(0) && given.storage == Column::Storage::Text;
+    const Field* flag = one_text ? k.field("is_" + given.texts[0]) : nullptr;
+    if (!flag || flag->type != FieldType::Bool || given.texts[0].empty())
+      throw ValidationError(kind_name, -1, "role",
+                            roles.empty() ? "records of this kind have no roles"
+                                          : "role is one of " + roles + (one_text ? ", not " + quote(given.texts[0]) : ""));
+    c.field = flag->name;
+    Column yes("value", Column::Storage::Int);
+    yes.ints = {1};
+    yes.origin = Column::Origin::Flag;
+    c.values = std::move(yes);
   }
   return c;
 }

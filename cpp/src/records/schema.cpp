@@ -236,6 +236,59 @@ void add_automation(std::vector<Kind>& k) {
     for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), v));
 }
 
+// Schema version 11: suppliers, partners and stock. A supplier or a partner
+// is a role of a customers record (one organisation may be customer,
+// supplier and partner at once), so it keeps its contacts, tags and links.
+// Stock has no table of levels: it is the sum of stock_movements, which the
+// stock rules (cpp/src/stock/stock_rules.cpp) check on every write.
+constexpr int kStockVersion = 11;
+
+void add_stock_v11(std::vector<Kind>& k) {
+  const auto v = [](Field f) { return since(std::move(f), kStockVersion); };
+  for (auto& kind : k) {
+    if (kind.name == "customers")
+      for (Field f : {boolean("is_supplier"), boolean("is_partner"), ref("partner_id", "customers")})
+        kind.fields.push_back(v(std::move(f)));
+    if (kind.name == "products")
+      for (Field f : {ref("supplier_id", "customers"), amount("reorder_point"), amount("reorder_quantity")})
+        kind.fields.push_back(v(std::move(f)));
+    if (kind.name == "orders" || kind.name == "deals") kind.fields.push_back(v(ref("partner_id", "customers")));
+    // A complaint about a product leads back to the product's supplier.
+    if (kind.name == "tickets") kind.fields.push_back(v(ref("product_id", "products")));
+  }
+  std::vector<Kind> added;
+  Field location_name = text("name", true);
+  location_name.unique = true;
+  added.push_back({"locations", {location_name, text("address"), boolean("allows_backorders")}});
+  added.push_back({"purchase_orders",
+                   {ref("supplier_id", "customers", true), ref("location_id", "locations", true),
+                    happened("ordered_at", true), time("expected_at"), text("status")}});
+  // received_quantity and received_at are the stock rules' to write: the sum
+  // and the last of the line's receipts.
+  added.push_back({"purchase_lines",
+                   {ref("purchase_order_id", "purchase_orders", true), ref("product_id", "products", true),
+                    amount("quantity", true), amount("unit_cost", true), time("expected_at"),
+                    amount("received_quantity"), time("received_at")},
+                   /*cascade_on_delete=*/true});
+  // quantity: positive, except an adjustment's, which is the signed change.
+  added.push_back({"stock_movements",
+                   {choice("type", {"receipt", "shipment", "return", "adjustment", "transfer"}, "", true),
+                    ref("product_id", "products", true), ref("location_id", "locations", true),
+                    ref("to_location_id", "locations"), real("quantity", true), amount("unit_cost"),
+                    happened("moved_at", true), text("reason"), ref("purchase_line_id", "purchase_lines"),
+                    ref("order_id", "orders")}});
+  // A rule with no partner applies to every partner, with no category to
+  // every category; the most specific rule in force on the sale's date wins.
+  added.push_back({"commission_rules",
+                   {ref("partner_id", "customers"), text("category"), real("rate", true, 0.0, 1.0),
+                    choice("basis", {"order", "payment"}, "order", true), time("valid_from"), time("valid_until")}});
+  for (auto& kind : added) {
+    kind.since_version = kStockVersion;
+    for (const char* external : {kExternalSource, kExternalId}) kind.fields.push_back(since(text(external), 4));
+    k.push_back(std::move(kind));
+  }
+}
+
 std::vector<Kind> make_kinds() {
   std::vector<Kind> k;
   k.push_back({"customers",
@@ -325,6 +378,7 @@ std::vector<Kind> make_kinds() {
   add_sales_v6(k);
   add_service_v9(k);
   add_sales_ops(k);
+  add_stock_v11(k);
   add_automation(k);
   return k;
 }

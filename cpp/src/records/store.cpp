@@ -10,6 +10,7 @@
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/stock/rules.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
 
@@ -57,6 +58,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
   install_stage_capture(db);
   install_ledger_capture(db);
   install_ticket_capture(db);
+  install_stock_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -180,6 +182,7 @@ WriteResult Store::write(const WriteRequest& request) {
     if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
       apply_ticket_rules(req, result);
     apply_ledger_rules(*impl_, req, result);
+    apply_stock_rules(*impl_, req, result);
     apply_automation(current, result);
     if (req.dry_run)
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");

@@ -23,7 +23,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -262,6 +262,18 @@ def rhythm_risk(silence: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
 def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], terminal: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], deals: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """
     Days each stage-history row lasted (see crmcore/sales/reports.hpp).
+    """
+def stock_levels(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, locations: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex, since: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.uint8]]:
+    """
+    (on_hand, shipped, seen) per product * locations + location (see crmcore/stock/ledger.hpp).
+    """
+def stock_moving_average(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    (on_hand, average_cost) per product (see crmcore/stock/ledger.hpp).
+    """
+def stock_outs(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, locations: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    (product, location, start, end, lowest) of each stock-out (see crmcore/stock/ledger.hpp).
     """
 def tier_of(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], thresholds: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.int32]:
     ...

@@ -8,10 +8,11 @@
 1000
 """
 from ._cdnow import cdnow
+from ._distributor import distributor
 from ._duplicates import with_duplicates
 from ._loader import load
 from ._messy import MessyExport, messy_export
 from ._synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
 
-__all__ = ["KINDS", "MessyExport", "REFERENCES", "SyntheticCRM", "cdnow", "load", "messy_export", "synthetic",
+__all__ = ["KINDS", "MessyExport", "REFERENCES", "SyntheticCRM", "cdnow", "distributor", "load", "messy_export", "synthetic",
            "with_duplicates"]

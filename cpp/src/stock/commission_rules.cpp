@@ -1,0 +1,46 @@
+// Commission rules in the write path: a sale must find one rule, so two rules
+// for the same partner and category (either may be "every") may not be in
+// force on the same day, and a rule's period must not end before it begins.
+#include <limits>
+
+#include "../records/store_impl.hpp"
+#include "crmcore/errors.hpp"
+#include "crmcore/records/normalize.hpp"
+#include "crmcore/stock/rules.hpp"
+
+namespace crmcore::records {
+
+void check_commission_rules(Store::Impl& impl) {
+  constexpr const char* kRules = "commission_rules";
+  {
+    sql::Statement& st = impl.prepared(
+        "SELECT id FROM commission_rules WHERE valid_from IS NOT NULL AND valid_until IS NOT NULL"
+        " AND valid_until <= valid_from ORDER BY id LIMIT 1");
+    if (st.step()) {
+      const int64_t id = st.int64(0);
+      st.reset();
+      throw ValidationError(kRules, -1, "valid_until", "a rule's period ends after it begins", id);
+    }
+    st.reset();
+  }
+  // Periods are [valid_from, valid_until), open where a bound is missing.
+  sql::Statement& st = impl.prepared(
+      "SELECT a.id, b.id, max(coalesce(a.valid_from, ?1), coalesce(b.valid_from, ?1)) FROM commission_rules AS a"
+      " JOIN commission_rules AS b ON a.id < b.id AND a.partner_id IS b.partner_id AND a.category IS b.category"
+      " AND coalesce(a.valid_from, ?1) < coalesce(b.valid_until, ?2)"
+      " AND coalesce(b.valid_from, ?1) < coalesce(a.valid_until, ?2) ORDER BY b.id, a.id LIMIT 1");
+  st.bind(1, std::numeric_limits<int64_t>::min()).bind(2, std::numeric_limits<int64_t>::max());
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t first = st.int64(0), second = st.int64(1), from = st.int64(2);
+  st.reset();
+  const std::string since = from == std::numeric_limits<int64_t>::min() ? "always" : "from " + format_time(from);
+  throw ValidationError(kRules, -1, "valid_from",
+                        "overlaps rule " + std::to_string(first) +
+                            " (same partner and category, both in force " + since + ")",
+                        second);
+}
+
+}  // namespace crmcore::records

@@ -1,0 +1,323 @@
+"""Suppliers and partners, grouped on ``db.partners`` the way pandas groups ``.str``.
+
+A supplier or a partner is a role of a ``customers`` record (``is_supplier``,
+``is_partner``): one organisation may buy, sell to us and bring us sales, and
+keeps its contacts, tags, custom fields and typed links in the graph. This
+room evaluates suppliers from their purchase orders, receipts and the
+complaints about their products, and follows the sales partners brought
+(``partner_id`` on orders, deals and customers) to their commissions.
+Everything is computed over whole columns with pandas; nothing loops over rows.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .scoring._columns import as_of_ns
+
+NS_PER_DAY = 86_400 * 10**9
+
+
+def _period(times: pd.Series, period: str) -> pd.Series:
+    """The period (pandas frequency: "M", "Q", "Y") each time falls in."""
+    return pd.to_datetime(times).dt.to_period(period)
+
+
+def _as_of(as_of: Any) -> pd.Timestamp:
+    ns = as_of_ns(as_of)
+    return pd.Timestamp.now(tz="UTC").tz_localize(None) if ns is None else pd.Timestamp(ns)
+
+
+class PartnerMethods:
+    """Suppliers and partners of a store: ``db.partners.<TAB>``.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> both = db.add("customers", name="Acme", kind="organization", is_supplier=True, is_partner=True)
+    >>> db.partners.suppliers().index.tolist() == db.partners.partners().index.tolist() == [both]
+    True
+    """
+
+    def __init__(self, db: Any):
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"<partners of {self._db!r}>"
+
+    def suppliers(self) -> pd.DataFrame:
+        """The customers records that are suppliers, as ``db.find("customers", role="supplier")`` gives them.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.add("customers", name="Buyer")
+        >>> s = db.add("customers", name="Tea Co", is_supplier=True)
+        >>> db.partners.suppliers()["name"].tolist()
+        ['Tea Co']
+        """
+        return self._db.find("customers", role="supplier")
+
+    def partners(self) -> pd.DataFrame:
+        """The customers records that are partners, as ``db.find("customers", role="partner")`` gives them.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.add("customers", name="Reseller", is_partner=True)
+        >>> db.partners.partners()["name"].tolist()
+        ['Reseller']
+        """
+        return self._db.find("customers", role="partner")
+
+    # -- suppliers ---------------------------------------------------------------
+    def supplier_scorecard(self, period: str = "Q", as_of: Any = None) -> pd.DataFrame:
+        """Each supplier's delivery, per period of the purchase orders' dates
+        (pandas frequency: "M", "Q", "Y"), judged on `as_of` (default now):
+
+        - ``on_time``: share of the lines due by `as_of` that came whole by the
+          day they were due (the line's ``expected_at``, else its order's);
+          a line still short past its day is late, one without a day counts nowhere;
+        - ``fill_rate``: received / ordered over the lines due by `as_of`
+          (lines without a day: ordered by then);
+        - ``lead_time_days`` and ``lead_time_std``: days from order to the
+          last receipt of the lines received whole, mean and sample deviation;
+        - ``price_change``: mean change of the unit cost against the
+          supplier's previous line of the same product, and ``price_increases``;
+        - ``complaints``: tickets about the supplier's products opened in the
+          period, and ``complaints_per_1000`` units received in it.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> s = db.add("customers", name="Tea Co", is_supplier=True)
+        >>> loc, p = db.add("locations", name="N"), db.add("products", sku="T", name="t", supplier_id=s)
+        >>> po = db.add("purchase_orders", supplier_id=s, location_id=loc, ordered_at="2025-01-01",
+        ...             expected_at="2025-01-10")
+        >>> line = db.add("purchase_lines", purchase_order_id=po, product_id=p, quantity=10, unit_cost=1.0)
+        >>> _ = db.stock.receive(line, 8, at="2025-01-08")
+        >>> card = db.partners.supplier_scorecard(as_of="2025-02-01")
+        >>> card[["on_time", "fill_rate", "lead_time_days"]].values.tolist()
+        [[0.0, 0.8, nan]]
+        """
+        as_of = _as_of(as_of)
+        lines = self._lines()
+        lines["period"] = _period(lines["ordered_at"], period)
+        received = lines["received_quantity"].fillna(0.0)
+        whole = received >= lines["quantity"] - 1e-9
+        due = lines["due"]
+        judged = due.notna() & (due.dt.normalize() <= as_of.normalize())
+        came_in_time = whole & (lines["received_at"].dt.normalize() <= due.dt.normalize())
+        lines["on_time"] = np.where(judged | (whole & due.notna()), came_in_time.astype(float), np.nan)
+        counts = judged | (due.isna() & (lines["ordered_at"] <= as_of))
+        lines["ordered_due"] = lines["quantity"].where(counts, 0.0)
+        lines["received_due"] = received.where(counts, 0.0)
+        lines["lead"] = ((lines["received_at"] - lines["ordered_at"]) / pd.Timedelta(days=1)).where(whole)
+        lines = lines.sort_values(["supplier_id", "product_id", "ordered_at", "line_id"], kind="stable")
+        previous = lines.groupby(["supplier_id", "product_id"])["unit_cost"].shift()
+        lines["price_change"] = lines["unit_cost"] / previous - 1.0
+        g = lines.groupby(["supplier_id", "period"])
+        card = pd.DataFrame({
+            "lines": g.size(), "ordered": g["quantity"].sum(), "received": g["received_quantity"].sum(),
+            "on_time": g["on_time"].mean(),
+            "fill_rate": g["received_due"].sum() / g["ordered_due"].sum().replace(0.0, np.nan),
+            "lead_time_days": g["lead"].mean(), "lead_time_std": g["lead"].std(),
+            "price_change": g["price_change"].mean(),
+            "price_increases": g["price_change"].agg(lambda s: int((s > 1e-12).sum()))})
+        complaints = self._complaints(period)
+        card = card.join(complaints, how="outer")
+        card["complaints"] = card["complaints"].fillna(0).astype(np.int64)
+        for col in ("lines", "price_increases"):
+            card[col] = card[col].fillna(0).astype(np.int64)
+        card["complaints_per_1000"] = card["complaints"] * 1000.0 / card["received"].replace(0.0, np.nan)
+        card = card.reset_index()
+        names = self._db.frame("customers", ids=card["supplier_id"].unique().tolist(), columns=["name"])["name"]
+        card.insert(1, "supplier", names.reindex(card["supplier_id"]).to_numpy())
+        return card
+
+    def _lines(self) -> pd.DataFrame:
+        """Purchase lines with their order's supplier, date and due day."""
+        lines = self._db.frame("purchase_lines", columns=["purchase_order_id", "product_id", "quantity", "unit_cost",
+                                                          "expected_at", "received_quantity", "received_at"])
+        orders = self._db.frame("purchase_orders", columns=["supplier_id", "ordered_at", "expected_at"])
+        po = orders.reindex(lines["purchase_order_id"])
+        return pd.DataFrame({
+            "line_id": lines.index.to_numpy(), "supplier_id": po["supplier_id"].to_numpy(),
+            "product_id": lines["product_id"].to_numpy(), "ordered_at": po["ordered_at"].to_numpy(),
+            "due": lines["expected_at"].fillna(pd.Series(po["expected_at"].to_numpy(), index=lines.index)).to_numpy(),
+            "quantity": lines["quantity"].to_numpy(), "unit_cost": lines["unit_cost"].to_numpy(),
+            "received_quantity": lines["received_quantity"].to_numpy(),
+            "received_at": lines["received_at"].to_numpy()}).astype({"due": "datetime64[ns]",
+                                                                      "received_at": "datetime64[ns]"})
+
+    def _complaints(self, period: str) -> pd.Series:
+        """Tickets about each supplier's products, by supplier and period opened."""
+        tickets = self._db.frame("tickets", columns=["product_id", "opened_at"]).dropna(subset=["product_id"])
+        supplier = self._db.frame("products", columns=["supplier_id"])["supplier_id"]
+        t = pd.DataFrame({"supplier_id": supplier.reindex(tickets["product_id"]).to_numpy(),
+                          "period": _period(tickets["opened_at"], period).to_numpy()}).dropna(subset=["supplier_id"])
+        t["supplier_id"] = t["supplier_id"].astype(np.int64)
+        return t.groupby(["supplier_id", "period"]).size().rename("complaints")
+
+    # -- partners ----------------------------------------------------------------
+    def performance(self, period: str = "Q") -> pd.DataFrame:
+        """What each partner brought, per period: ``orders``, ``revenue`` and
+        ``margin`` (amount less cost, over the orders with a cost) of the
+        orders attributed to it; ``won`` and ``lost`` deals (by the day they
+        closed) and the ``win_rate``; ``customers_brought`` (created in the
+        period with the partner) and ``customers_active`` (brought by it at any
+        time, ordering in the period).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.add("customers", name="Reseller", is_partner=True)
+        >>> c = db.add("customers", name="Buyer", partner_id=p)
+        >>> _ = db.add("orders", customer_id=c, partner_id=p, ordered_at="2025-01-05", amount=100.0, cost=60.0)
+        >>> perf = db.partners.performance()
+        >>> perf[perf["orders"] > 0][["revenue", "margin"]].values.tolist()
+        [[100.0, 40.0]]
+        """
+        orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost"])
+        customers = self._db.frame("customers", columns=["partner_id", "created_at"])
+        o = orders.dropna(subset=["partner_id"]).assign(period=lambda f: _period(f["ordered_at"], period))
+        g = o.groupby(["partner_id", "period"])
+        out = pd.DataFrame({"orders": g.size(), "revenue": g["amount"].sum(),
+                            "margin": (o["amount"] - o["cost"]).groupby([o["partner_id"], o["period"]]).sum()})
+        deals = self._closed_deals().dropna(subset=["partner_id"])
+        deals["period"] = _period(deals["closed_at"], period)
+        outcome = pd.DataFrame({"partner_id": deals["partner_id"].to_numpy(), "period": deals["period"].to_numpy(),
+                                "won": (deals["category"] == "won").to_numpy(np.int64),
+                                "lost": (deals["category"] == "lost").to_numpy(np.int64)})
+        out = out.join(outcome.groupby(["partner_id", "period"])[["won", "lost"]].sum(), how="outer")
+        brought = customers.dropna(subset=["partner_id"])
+        out = out.join(brought.groupby([brought["partner_id"], _period(brought["created_at"], period).rename("period")])
+                       .size().rename("customers_brought"), how="outer")
+        by_partner = orders.assign(brought_by=customers["partner_id"].reindex(orders["customer_id"]).to_numpy())
+        by_partner = by_partner.dropna(subset=["brought_by"])
+        active = by_partner.groupby([by_partner["brought_by"], _period(by_partner["ordered_at"], period)])[
+            "customer_id"].nunique().rename("customers_active")
+        active.index = active.index.set_names(["partner_id", "period"])
+        out = out.join(active, how="outer")
+        for col in ("orders", "won", "lost", "customers_brought", "customers_active"):
+            out[col] = out[col].fillna(0).astype(np.int64)
+        for col in ("revenue", "margin"):
+            out[col] = out[col].fillna(0.0)
+        out["win_rate"] = out["won"] / (out["won"] + out["lost"]).replace(0, np.nan)
+        out = out.reset_index()
+        out["partner_id"] = out["partner_id"].astype(np.int64)
+        return out
+
+    def _closed_deals(self) -> pd.DataFrame:
+        """Deals closed won or lost, with their stage's category."""
+        deals = self._db.frame("deals", columns=["partner_id", "pipeline_id", "stage", "closed_at"])
+        stages = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
+        d = deals.reset_index().merge(stages.rename(columns={"name": "stage"}), on=["pipeline_id", "stage"],
+                                      how="left")
+        return d[d["category"].isin(["won", "lost"]) & d["closed_at"].notna()]
+
+    def commissions(self, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """The commission earned on each sale attributed to a partner, dated
+        in [start, end). Each order line (an order without lines counts as
+        one line of its amount) takes the most specific rule in force on the
+        order's day: the partner's rule for the product's category, else the
+        partner's rule, else a rule for the category, else a rule for every
+        partner. A rule on the ``order`` basis pays rate x line amount on the
+        order's day; one on the ``payment`` basis pays rate x the line's
+        share of each payment of the order, on the day it was paid.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.add("customers", name="Reseller", is_partner=True)
+        >>> c = db.add("customers", name="Buyer")
+        >>> _ = db.add("commission_rules", rate=0.05)
+        >>> _ = db.add("commission_rules", partner_id=p, rate=0.10, basis="payment")
+        >>> o = db.add("orders", customer_id=c, partner_id=p, ordered_at="2025-01-05", amount=200.0)
+        >>> _ = db.add("payments", customer_id=c, order_id=o, paid_at="2025-02-01", amount=50.0)
+        >>> db.partners.commissions()[["date", "base", "rate", "commission"]].values.tolist()
+        [[Timestamp('2025-02-01 00:00:00'), 50.0, 0.1, 5.0]]
+        """
+        lines = self._partner_lines()
+        rules = self._db.frame("commission_rules", columns=["partner_id", "category", "rate", "basis", "valid_from",
+                                                            "valid_until"]).reset_index(names="rule_id")
+        m = lines.merge(rules, how="cross", suffixes=("", "_rule"))
+        fits = ((m["partner_id_rule"].isna() | (m["partner_id_rule"] == m["partner_id"]))
+                & (m["category_rule"].isna() | (m["category_rule"] == m["category"]))
+                & (m["valid_from"].isna() | (m["ordered_at"] >= m["valid_from"]))
+                & (m["valid_until"].isna() | (m["ordered_at"] < m["valid_until"])))
+        m = m[fits].assign(specific=lambda f: 2 * f["partner_id_rule"].notna() + f["category_rule"].notna())
+        m = m.sort_values(["line_key", "specific"], ascending=[True, False], kind="stable")
+        chosen = m.drop_duplicates("line_key")
+        on_order = chosen[chosen["basis"] == "order"].assign(date=lambda f: f["ordered_at"], base=lambda f: f["amount"])
+        paid = chosen[chosen["basis"] == "payment"]
+        payments = self._db.frame("payments", columns=["order_id", "paid_at", "amount"]).dropna(subset=["order_id"])
+        on_payment = paid.merge(payments.rename(columns={"amount": "paid"}), on="order_id").assign(
+            date=lambda f: f["paid_at"], base=lambda f: f["paid"] * f["share"])
+        cols = ["partner_id", "order_id", "line_id", "product_id", "category", "rule_id", "basis", "date", "base",
+                "rate"]
+        out = pd.concat([on_order[cols], on_payment[cols]], ignore_index=True)
+        if start is not None:
+            out = out[out["date"] >= pd.Timestamp(start)]
+        if end is not None:
+            out = out[out["date"] < pd.Timestamp(end)]
+        out = out.assign(commission=out["base"] * out["rate"]).sort_values(["partner_id", "date", "order_id"],
+                                                                           kind="stable")
+        return out.reset_index(drop=True)
+
+    def _partner_lines(self) -> pd.DataFrame:
+        """The lines of the orders attributed to a partner, with the product's
+        category and the line's share of its order's lines."""
+        orders = self._db.frame("orders", columns=["partner_id", "ordered_at", "amount"]).dropna(subset=["partner_id"])
+        lines = self._db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price"])
+        lines = lines[lines["order_id"].isin(orders.index)]
+        category = self._db.frame("products", columns=["category"])["category"]
+        with_lines = pd.DataFrame({"order_id": lines["order_id"].to_numpy(), "line_id": lines.index.to_numpy(),
+                                   "product_id": lines["product_id"].to_numpy(),
+                                   "amount": (lines["quantity"] * lines["unit_price"]).to_numpy()})
+        bare = orders.index.difference(lines["order_id"])
+        without = pd.DataFrame({"order_id": bare, "line_id": np.nan, "product_id": np.nan,
+                                "amount": orders["amount"].reindex(bare).to_numpy()})
+        out = pd.concat([with_lines, without], ignore_index=True)
+        out["category"] = category.reindex(out["product_id"]).to_numpy()
+        out["partner_id"] = orders["partner_id"].reindex(out["order_id"]).to_numpy().astype(np.int64)
+        out["ordered_at"] = orders["ordered_at"].reindex(out["order_id"]).to_numpy()
+        total = out.groupby("order_id")["amount"].transform("sum")
+        out["share"] = (out["amount"] / total.replace(0.0, np.nan)).fillna(0.0)
+        out["line_key"] = np.arange(len(out))
+        return out
+
+    def statements(self, period: str = "M") -> pd.DataFrame:
+        """Per partner and period (pandas frequency): the sales the
+        commissions were paid on, the orders, and the commission due.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.add("customers", name="Reseller", is_partner=True)
+        >>> c = db.add("customers", name="Buyer")
+        >>> _ = db.add("commission_rules", partner_id=p, rate=0.1)
+        >>> for day in ["2025-01-05", "2025-01-20", "2025-02-03"]:
+        ...     _ = db.add("orders", customer_id=c, partner_id=p, ordered_at=day, amount=100.0)
+        >>> s = db.partners.statements()
+        >>> s["orders"].tolist(), s["commission"].tolist()
+        ([2, 1], [20.0, 10.0])
+        """
+        c = self.commissions()
+        g = c.groupby([c["partner_id"], _period(c["date"], period).rename("period")])
+        out = pd.DataFrame({"orders": g["order_id"].nunique(), "base": g["base"].sum(),
+                            "commission": g["commission"].sum()}).reset_index()
+        names = self._db.frame("customers", ids=out["partner_id"].unique().tolist(), columns=["name"])["name"]
+        out.insert(1, "partner", names.reindex(out["partner_id"]).to_numpy())
+        return out
+
+    def statement(self, partner: int, start: Any, end: Any) -> pd.DataFrame:
+        """One partner's commission lines dated in [start, end); the sum of
+        ``commission`` is what it is owed for the period.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.add("customers", name="Reseller", is_partner=True)
+        >>> _ = db.add("commission_rules", partner_id=p, rate=0.1)
+        >>> _ = db.add("orders", customer_id=db.add("customers", name="B"), partner_id=p, ordered_at="2025-01-05",
+        ...            amount=100.0)
+        >>> db.partners.statement(p, "2025-01-01", "2025-02-01")["commission"].sum()
+        np.float64(10.0)
+        """
+        c = self.commissions(start, end)
+        return c[c["partner_id"] == partner].reset_index(drop=True)

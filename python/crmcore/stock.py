@@ -1,0 +1,354 @@
+"""Purchasing and stock, grouped on ``db.stock`` the way pandas groups ``.str``.
+
+Stock has no table of levels: what a location holds of a product is the sum
+of its ``stock_movements`` (receipt, shipment, return, adjustment, transfer),
+so the stock on any past day is the sum of the movements up to it. The
+store's write path applies the stock rules to every write of a movement
+(see cpp/src/stock/stock_rules.cpp): movements are never changed or deleted,
+an adjustment needs a reason, a receipt stays within its purchase line, and
+a location that takes no backorders never holds less than nothing. The
+methods that write here are conveniences over ``db.add("stock_movements",
+...)``; the analyses run in C++ over the movements' columns.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .scoring._columns import as_of_ns
+
+NS_PER_DAY = 86_400 * 10**9
+#: The movement types, in the order of their codes in the C++ ledger kernels.
+TYPES = ("receipt", "shipment", "return", "adjustment", "transfer")
+_LATEST = np.iinfo(np.int64).max
+_COLUMNS = ["type", "product_id", "location_id", "to_location_id", "quantity", "unit_cost", "moved_at"]
+
+
+class _Ledger:
+    """The movements as the kernels read them: dense product and location codes."""
+
+    def __init__(self, db: Any):
+        self.products = db.frame("products", columns=["sku", "name", "category", "supplier_id", "reorder_point",
+                                                      "reorder_quantity", "unit_cost"])
+        self.locations = db.frame("locations", columns=["name", "allows_backorders"])
+        m = db.frame("stock_movements", columns=_COLUMNS + ["order_id"])
+        self.movements = m
+        product_ids = self.products.index.to_numpy(np.int64)
+        location_ids = self.locations.index.to_numpy(np.int64)
+        self.args = (
+            pd.Categorical(m["type"], categories=TYPES).codes.astype(np.int8),
+            np.searchsorted(product_ids, m["product_id"].to_numpy(np.int64)).astype(np.int64),
+            np.searchsorted(location_ids, m["location_id"].to_numpy(np.int64)).astype(np.int64),
+            np.where(m["to_location_id"].isna(), -1,
+                     np.searchsorted(location_ids, m["to_location_id"].fillna(-1).to_numpy(np.int64))).astype(np.int64),
+            m["quantity"].to_numpy(np.float64),
+            m["unit_cost"].to_numpy(np.float64, na_value=np.nan),
+            m["moved_at"].to_numpy("datetime64[ns]").view(np.int64),
+        )
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The product and location ids of each cell of a products x locations result."""
+        return (np.repeat(self.products.index.to_numpy(np.int64), len(self.locations)),
+                np.tile(self.locations.index.to_numpy(np.int64), len(self.products)))
+
+
+def _as_of(as_of: Any) -> int:
+    ns = as_of_ns(as_of)
+    return _LATEST if ns is None else ns
+
+
+class StockMethods:
+    """Purchasing and stock of a store: ``db.stock.<TAB>``.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> north = db.add("locations", name="North")
+    >>> tea = db.add("products", sku="TEA", name="Green tea", reorder_point=5)
+    >>> _ = db.stock.adjust(tea, north, 12, reason="opening count", at="2025-01-01")
+    >>> _ = db.stock.ship(tea, north, 8, at="2025-01-10")
+    >>> db.stock.on_hand(as_of="2025-01-05")["on_hand"].tolist(), db.stock.on_hand()["on_hand"].tolist()
+    ([12.0], [4.0])
+    >>> db.stock.reorder_list()["sku"].tolist()
+    ['TEA']
+    """
+
+    def __init__(self, db: Any):
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"<stock of {self._db!r}>"
+
+    # -- movements -------------------------------------------------------------
+    def receive(self, line: int, quantity: float, at: Any = None, location: int | None = None,
+                unit_cost: float | None = None) -> int:
+        """Receive `quantity` of purchase line `line` (at its order's location
+        unless `location` is given, at the line's cost unless `unit_cost` is):
+        the line's received quantity and date follow. More than was ordered is
+        refused. Returns the movement's id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> s = db.add("customers", name="Tea Co", kind="organization", is_supplier=True)
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> po = db.add("purchase_orders", supplier_id=s, location_id=loc, ordered_at="2025-01-01")
+        >>> line = db.add("purchase_lines", purchase_order_id=po, product_id=p, quantity=10, unit_cost=2.5)
+        >>> _ = db.stock.receive(line, 4, at="2025-01-06")
+        >>> db.get("purchase_lines", line)["received_quantity"]
+        4.0
+        """
+        row = self._db.get("purchase_lines", line)
+        if location is None:
+            location = self._db.get("purchase_orders", row["purchase_order_id"])["location_id"]
+        return self._db.add("stock_movements", type="receipt", product_id=row["product_id"], location_id=location,
+                            quantity=quantity, moved_at=_now(at), purchase_line_id=line, unit_cost=unit_cost)
+
+    def ship(self, product: int, location: int, quantity: float, at: Any = None, order: int | None = None) -> int:
+        """Ship `quantity` of `product` from `location` (for sales order
+        `order`); more than is on hand is refused unless the location takes
+        backorders. Returns the movement's id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> db.stock.ship(p, loc, 1, at="2025-01-01")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        crmcore.ValidationError: stock_movements row 0 (id 10), field 'quantity': after this shipment of 1, \
+location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:00:00 (...no backorders)
+        """
+        return self._db.add("stock_movements", type="shipment", product_id=product, location_id=location,
+                            quantity=quantity, moved_at=_now(at), order_id=order)
+
+    def adjust(self, product: int, location: int, change: float, reason: str, at: Any = None,
+               unit_cost: float | None = None) -> int:
+        """Change the stock of `product` at `location` by `change` (signed),
+        for `reason` (required: a count, damage, ...). Returns the movement's id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.adjust(p, loc, 3, reason="found in the back", at="2025-01-01")
+        >>> db.stock.on_hand()["on_hand"].tolist()
+        [3.0]
+        """
+        return self._db.add("stock_movements", type="adjustment", product_id=product, location_id=location,
+                            quantity=change, reason=reason, moved_at=_now(at), unit_cost=unit_cost)
+
+    def transfer(self, product: int, source: int, destination: int, quantity: float, at: Any = None) -> int:
+        """Move `quantity` of `product` from location `source` to `destination`.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a, b = db.add("locations", name="A"), db.add("locations", name="B")
+        >>> p = db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.adjust(p, a, 5, reason="count", at="2025-01-01")
+        >>> _ = db.stock.transfer(p, a, b, 2, at="2025-01-02")
+        >>> db.stock.on_hand()["on_hand"].tolist()
+        [3.0, 2.0]
+        """
+        return self._db.add("stock_movements", type="transfer", product_id=product, location_id=source,
+                            to_location_id=destination, quantity=quantity, moved_at=_now(at))
+
+    def take_back(self, product: int, location: int, quantity: float, at: Any = None,
+                  order: int | None = None) -> int:
+        """A customer's return of `quantity` of `product` into `location`
+        (from sales order `order`). Returns the movement's id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.take_back(p, loc, 1, at="2025-01-01")
+        >>> db.frame("stock_movements")["type"].tolist()
+        ['return']
+        """
+        return self._db.add("stock_movements", type="return", product_id=product, location_id=location,
+                            quantity=quantity, moved_at=_now(at), order_id=order)
+
+    # -- analyses ----------------------------------------------------------------
+    def on_hand(self, as_of: Any = None, by: str = "location") -> pd.DataFrame:
+        """Stock on hand at `as_of` (an instant: the movements at or before it
+        count; default: all of them), the sum of the movements, in C++ over
+        their columns. ``by="location"``: one row per product and location
+        that ever moved; ``by="product"``: one row per product, all locations
+        together.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a, b = db.add("locations", name="A"), db.add("locations", name="B", allows_backorders=True)
+        >>> tea, cup = db.add("products", sku="TEA", name="Tea"), db.add("products", sku="CUP", name="Cup")
+        >>> _ = db.stock.ship(cup, b, 4, at="2025-01-01")
+        >>> _ = db.stock.take_back(tea, a, 2, at="2025-01-03")
+        >>> db.stock.on_hand(as_of="2025-01-02", by="product")[["sku", "on_hand"]].values.tolist()
+        [['CUP', -4.0]]
+        """
+        if by not in ("location", "product"):
+            raise ValueError(f"by is 'location' or 'product', not {by!r}")
+        ledger = _Ledger(self._db)
+        on_hand, _, seen = _core.stock_levels(*ledger.args, len(ledger.products), len(ledger.locations),
+                                              _as_of(as_of), _LATEST)
+        product, location = ledger.pairs()
+        out = pd.DataFrame({"product_id": product, "location_id": location, "on_hand": on_hand})[seen.astype(bool)]
+        if by == "product":
+            out = out.groupby("product_id", as_index=False, sort=True)["on_hand"].sum()
+        else:
+            out["location"] = ledger.locations["name"].reindex(out["location_id"]).to_numpy()
+        out.insert(1, "sku", ledger.products["sku"].reindex(out["product_id"]).to_numpy())
+        return out.reset_index(drop=True)
+
+    def valuation(self, as_of: Any = None) -> pd.DataFrame:
+        """Each product's stock at `as_of` (all locations), its moving-average
+        unit cost and the stock's value. A receipt, return or positive
+        adjustment with a unit cost c moves the average to
+        (max(q0, 0) * avg + q * c) / (max(q0, 0) + q); other movements leave it.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.adjust(p, loc, 10, reason="opening", unit_cost=2.0, at="2025-01-01")
+        >>> _ = db.stock.adjust(p, loc, 10, reason="found", unit_cost=4.0, at="2025-01-02")
+        >>> db.stock.valuation()[["on_hand", "average_cost", "value"]].values.tolist()
+        [[20.0, 3.0, 60.0]]
+        """
+        ledger = _Ledger(self._db)
+        on_hand, cost = _core.stock_moving_average(*ledger.args, len(ledger.products), _as_of(as_of))
+        out = pd.DataFrame({"product_id": ledger.products.index.to_numpy(np.int64),
+                            "sku": ledger.products["sku"].to_numpy(), "on_hand": on_hand, "average_cost": cost})
+        out["value"] = out["on_hand"] * out["average_cost"]
+        moved = np.isin(out["product_id"], ledger.movements["product_id"])
+        return out[moved].reset_index(drop=True)
+
+    def on_order(self) -> pd.Series:
+        """Per product id, the quantity ordered from suppliers and not yet received.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> s = db.add("customers", name="Tea Co", is_supplier=True)
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> po = db.add("purchase_orders", supplier_id=s, location_id=loc, ordered_at="2025-01-01")
+        >>> line = db.add("purchase_lines", purchase_order_id=po, product_id=p, quantity=10, unit_cost=2.5)
+        >>> _ = db.stock.receive(line, 4, at="2025-01-06")
+        >>> db.stock.on_order().tolist()
+        [6.0]
+        """
+        lines = self._db.frame("purchase_lines", columns=["product_id", "quantity", "received_quantity"])
+        open_ = (lines["quantity"] - lines["received_quantity"].fillna(0.0)).clip(lower=0.0)
+        return open_.groupby(lines["product_id"]).sum().rename("on_order").rename_axis("product_id")
+
+    def reorder_list(self, as_of: Any = None) -> pd.DataFrame:
+        """The products to order: those with a reorder point whose stock at
+        `as_of` (all locations) plus what is on order is at or below it. The
+        suggested quantity brings them back above the point: at least the
+        product's reorder quantity, and at least the shortfall.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc = db.add("locations", name="North")
+        >>> p = db.add("products", sku="TEA", name="Tea", reorder_point=5, reorder_quantity=20)
+        >>> _ = db.stock.adjust(p, loc, 3, reason="count", at="2025-01-01")
+        >>> db.stock.reorder_list()[["sku", "on_hand", "suggested"]].values.tolist()
+        [['TEA', 3.0, 20.0]]
+        """
+        ledger = _Ledger(self._db)
+        on_hand, _, _ = _core.stock_levels(*ledger.args, len(ledger.products), len(ledger.locations),
+                                           _as_of(as_of), _LATEST)
+        p = ledger.products
+        out = pd.DataFrame({"product_id": p.index.to_numpy(np.int64), "sku": p["sku"].to_numpy(),
+                            "supplier_id": p["supplier_id"].to_numpy(),
+                            "on_hand": on_hand.reshape(len(p), len(ledger.locations)).sum(axis=1),
+                            "reorder_point": p["reorder_point"].to_numpy(np.float64, na_value=np.nan)})
+        out["on_order"] = self.on_order().reindex(out["product_id"]).fillna(0.0).to_numpy()
+        position = out["on_hand"] + out["on_order"]
+        out = out[out["reorder_point"].notna() & (position <= out["reorder_point"])].copy()
+        shortfall = out["reorder_point"] - (out["on_hand"] + out["on_order"]) + 1.0
+        wanted = p["reorder_quantity"].reindex(out["product_id"]).to_numpy(np.float64, na_value=0.0)
+        out["suggested"] = np.maximum(wanted, shortfall.to_numpy())
+        return out.reset_index(drop=True)
+
+    def stockouts(self, as_of: Any = None) -> pd.DataFrame:
+        """The spells in which a location held none of a product (or less:
+        backorders), up to `as_of`: product, location, start, end (NaT while
+        it lasts), the lowest stock reached, and the sales ``orders`` it
+        touched: the orders with a line of that product placed during the
+        spell, and those shipped from that location during it (backorders).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.adjust(p, loc, 2, reason="count", at="2025-01-01")
+        >>> _ = db.stock.ship(p, loc, 2, at="2025-01-03")
+        >>> _ = db.stock.adjust(p, loc, 5, reason="count", at="2025-01-09")
+        >>> db.stock.stockouts()[["sku", "start", "end"]].values.tolist()
+        [['TEA', Timestamp('2025-01-03 00:00:00'), Timestamp('2025-01-09 00:00:00')]]
+        """
+        ledger = _Ledger(self._db)
+        L = len(ledger.locations)
+        product, location, start, end, lowest = _core.stock_outs(*ledger.args, len(ledger.products), L,
+                                                                 _as_of(as_of))
+        out = pd.DataFrame({
+            "product_id": ledger.products.index.to_numpy(np.int64)[product],
+            "sku": ledger.products["sku"].to_numpy()[product],
+            "location_id": ledger.locations.index.to_numpy(np.int64)[location],
+            "location": ledger.locations["name"].to_numpy()[location],
+            "start": pd.to_datetime(start), "end": pd.to_datetime(np.where(end == np.iinfo(np.int64).min,
+                                                                            np.datetime64("NaT"), end.view("M8[ns]"))),
+            "lowest": lowest})
+        out["orders"] = self._touched(out, ledger)
+        return out
+
+    def _touched(self, spells: pd.DataFrame, ledger: _Ledger) -> list:
+        """For each stock-out spell, the sorted ids of the orders it touched."""
+        if spells.empty:
+            return []
+        lines = self._db.frame("order_lines", columns=["order_id", "product_id"]).dropna()
+        orders = self._db.frame("orders", columns=["ordered_at"])
+        placed = lines.assign(at=orders["ordered_at"].reindex(lines["order_id"]).to_numpy())
+        spell = spells.reset_index(names="spell")[["spell", "product_id", "location_id", "start", "end"]]
+        by_line = spell.merge(placed, on="product_id")
+        shipped = ledger.movements[(ledger.movements["type"] == "shipment") & ledger.movements["order_id"].notna()]
+        by_ship = spell.merge(shipped.rename(columns={"moved_at": "at"})[
+            ["product_id", "location_id", "order_id", "at"]], on=["product_id", "location_id"])
+        both = pd.concat([by_line[["spell", "order_id", "at", "start", "end"]],
+                          by_ship[["spell", "order_id", "at", "start", "end"]]])
+        inside = both[(both["at"] >= both["start"]) & (both["end"].isna() | (both["at"] < both["end"]))]
+        touched = inside.groupby("spell")["order_id"].agg(lambda s: sorted(set(s.astype(np.int64).tolist())))
+        return [touched.get(i, []) for i in range(len(spells))]
+
+    def days_of_cover(self, window: int = 90, as_of: Any = None) -> pd.DataFrame:
+        """How many days each location's stock of a product lasts at the rate
+        it shipped over the last `window` days before `as_of` (default: the
+        latest movement): on_hand / (shipped / window). Infinite when nothing
+        shipped and there is stock; NaN when there is neither.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.adjust(p, loc, 100, reason="count", at="2025-01-01")
+        >>> _ = db.stock.ship(p, loc, 30, at="2025-02-15")
+        >>> db.stock.days_of_cover(window=30, as_of="2025-03-01")["days_of_cover"].tolist()
+        [70.0]
+        """
+        if not window > 0:
+            raise ValueError(f"window is a positive number of days, not {window!r}")
+        ledger = _Ledger(self._db)
+        end = as_of_ns(as_of)
+        if end is None:
+            end = int(ledger.args[6].max()) if len(ledger.movements) else 0
+        on_hand, shipped, seen = _core.stock_levels(*ledger.args, len(ledger.products), len(ledger.locations),
+                                                    end, end - int(window * NS_PER_DAY))
+        product, location = ledger.pairs()
+        out = pd.DataFrame({"product_id": product, "location_id": location, "on_hand": on_hand,
+                            "shipped": shipped})[seen.astype(bool)].reset_index(drop=True)
+        out.insert(1, "sku", ledger.products["sku"].reindex(out["product_id"]).to_numpy())
+        out["daily_rate"] = out["shipped"] / window
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["days_of_cover"] = np.where(out["on_hand"] > 0, out["on_hand"] / out["daily_rate"].to_numpy(),
+                                            np.where(out["daily_rate"] > 0, 0.0, np.nan))
+        return out
+
+
+def _now(at: Any) -> Any:
+    """A movement's time: the given one, or now."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None) if at is None else at
