@@ -124,10 +124,13 @@ def test_version_4_store_is_migrated_to_6_with_its_deals_in_the_default_pipeline
                       "ALTER TABLE deals DROP COLUMN stage_changed_by; ALTER TABLE deals DROP COLUMN stage_reason;"
                       "ALTER TABLE deal_stages DROP COLUMN from_stage; ALTER TABLE deal_stages DROP COLUMN by_id;"
                       "ALTER TABLE deal_stages DROP COLUMN reason;"
+                      "ALTER TABLE audit_log DROP COLUMN actor; ALTER TABLE audit_log DROP COLUMN changes;"
+                      "ALTER TABLE audit_log DROP COLUMN salt; ALTER TABLE audit_log DROP COLUMN changes_hash;"
+                      "ALTER TABLE audit_log DROP COLUMN hash; DELETE FROM meta WHERE key='audit_head';"
                       "UPDATE deals SET stage='negotiating'; UPDATE meta SET value='4' WHERE key='schema_version';")
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == 6 and db.integrity_check() == "ok"
+        assert db.schema_version() == 8 and db.integrity_check() == "ok" and db.audit_check().empty
         p = db.frame("pipelines").index[0]
         deals = db.frame("deals")
         assert deals.pipeline_id.tolist() == [p] and deals.stage.tolist() == ["negotiating"]  # the past stays
