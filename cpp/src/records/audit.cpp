@@ -10,6 +10,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "crmcore/errors.hpp"
@@ -23,19 +24,31 @@ namespace {
 
 using nlohmann::json;
 
-// Fields left out of an update's changes: every update moves them.
-bool is_stamp(const std::string& name) { return name == kUpdatedColumn || name == kCreatedColumn; }
+// The columns a capture records for `k`: its fields, tags and custom.
+std::vector<std::string> captured_columns(const Kind& k) {
+  std::vector<std::string> names;
+  for (const auto& f : k.fields) names.push_back(f.name);
+  names.push_back(kTagsColumn);
+  names.push_back(kCustomColumn);
+  return names;
+}
 
-// The columns a capture records for `k`, as json_object arguments of `row` (OLD or NEW).
-std::string row_object(const Kind& k, const char* row) {
+// A removed row's values: {"removed": {column: value, ...}}.
+std::string removed_sql(const Kind& k) {
   std::string args;
-  auto add = [&](const std::string& name) {
-    args += (args.empty() ? "'" : ", '") + name + "', " + row + "." + name;
-  };
-  for (const auto& f : k.fields) add(f.name);
-  add(kTagsColumn);
-  add(kCustomColumn);
-  return "json_object(" + args + ")";
+  for (const auto& name : captured_columns(k)) args += (args.empty() ? "'" : ", '") + name + "', OLD." + name;
+  return "json_object('removed', json_object(" + args + "))";
+}
+
+// An update's changed columns only: {column: [old, new], ...} ("{}" when
+// none), made by SQLite in the trigger so that a bulk update's entries need
+// no parsing here.
+std::string changed_sql(const Kind& k) {
+  std::string rows;
+  for (const auto& name : captured_columns(k))
+    rows += (rows.empty() ? "" : " UNION ALL ") + std::string("SELECT '") + name + "' AS k, json_array(OLD." + name +
+            ", NEW." + name + ") AS v WHERE OLD." + name + " IS NOT NEW." + name;
+  return "(SELECT json_group_object(k, json(v)) FROM (" + rows + "))";
 }
 
 // An entry's hashed columns as text (SQLite's text of an integer is its
@@ -75,37 +88,54 @@ constexpr int kHashed = 10;
 // Positions among them.
 constexpr int kActorColumn = 8, kChangesHashColumn = 9;
 
-// The stored form of what one record's captures say changed.
+// What one record's captures say changed: the first capture's text, or,
+// when a write touched the record more than once, the captures combined
+// (the first old value and the last new one of each column).
 struct Captured {
-  json first_old;  // the record before the write
-  json last_new;   // after it (null once deleted)
-  bool deleted = false;
-};
+  std::string first;
+  json combined;  // filled from the second capture on
+  bool removed = false;
 
-std::string describe_change(const std::string& op, const Captured& c) {
-  if (op == "delete" || c.deleted) return json{{"removed", c.first_old}}.dump();
-  json diff = json::object();
-  if (!c.first_old.is_object() || !c.last_new.is_object()) return "";
-  for (auto it = c.last_new.begin(); it != c.last_new.end(); ++it) {
-    const json& before = c.first_old.contains(it.key()) ? c.first_old.at(it.key()) : json();
-    if (!is_stamp(it.key()) && before != it.value()) diff[it.key()] = json::array({before, it.value()});
+  void add(std::string text, bool is_removal) {
+    if (is_removal) {
+      // A row updated and then removed in one write: what was removed is
+      // the row as it stood before the write, so the updates' old values win.
+      json row = json::parse(text)["removed"];
+      const json before = changes();
+      for (auto it = before.begin(); it != before.end(); ++it) row[it.key()] = it.value()[0];
+      first = json{{"removed", row}}.dump();
+      combined = json();
+      removed = true;
+      return;
+    }
+    if (first.empty() && combined.is_null()) {
+      first = std::move(text);
+      return;
+    }
+    json next = json::parse(text), merged = changes();
+    for (auto it = next.begin(); it != next.end(); ++it) {
+      if (merged.contains(it.key())) merged[it.key()][1] = it.value()[1];
+      else merged[it.key()] = it.value();
+    }
+    combined = std::move(merged);
   }
-  return diff.empty() ? "" : diff.dump();
-}
+  json changes() const { return combined.is_null() ? (first.empty() ? json::object() : json::parse(first)) : combined; }
+  std::string text() const { return combined.is_null() ? first : combined.dump(); }
+};
 
 }  // namespace
 
 void install_audit_capture(sqlite3* db) {
   std::string s =
-      "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
-      " record_id INTEGER NOT NULL, old TEXT, new TEXT);";
+      "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL,"
+      " removed INTEGER NOT NULL, changes TEXT NOT NULL);";
   for (const auto& k : kinds()) {
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
-         " BEGIN INSERT INTO crm_audit_changes(kind, record_id, old, new) VALUES('" + k.name + "', OLD.id, " +
-         row_object(k, "OLD") + ", " + row_object(k, "NEW") + "); END;";
+         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes) VALUES(OLD.id, 0, " + changed_sql(k) +
+         "); END;";
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_deleted AFTER DELETE ON main." + k.name +
-         " BEGIN INSERT INTO crm_audit_changes(kind, record_id, old, new) VALUES('" + k.name + "', OLD.id, " +
-         row_object(k, "OLD") + ", NULL); END;";
+         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes) VALUES(OLD.id, 1, " + removed_sql(k) +
+         "); END;";
   }
   sql::exec(db, s);
 }
@@ -120,15 +150,11 @@ void mark_audit(Store::Impl& impl) {
 }
 
 void seal_audit(Store::Impl& impl, const std::string& actor) {
-  std::map<std::pair<std::string, int64_t>, Captured> captured;
+  // By record id: ids are unique across kinds.
+  std::unordered_map<int64_t, Captured> captured;
   {
-    auto& st = impl.prepared("SELECT kind, record_id, old, new FROM temp.crm_audit_changes ORDER BY seq");
-    while (st.step()) {
-      auto [it, fresh] = captured.try_emplace({st.text(0), st.int64(1)});
-      if (fresh) it->second.first_old = json::parse(st.text(2));
-      if (st.is_null(3)) it->second.deleted = true;
-      else it->second.last_new = json::parse(st.text(3));
-    }
+    auto& st = impl.prepared("SELECT record_id, removed, changes FROM temp.crm_audit_changes ORDER BY seq");
+    while (st.step()) captured[st.int64(0)].add(st.text(2), st.int64(1) != 0);
     st.reset();
   }
   std::string previous;
@@ -148,17 +174,17 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     Cells cells = read_cells(st, kHashed);
     const int64_t seq = st.int64(0);
     last_seq = seq;
-    const std::string op = st.text(2), kind = st.text(3);
+    const std::string op = st.text(2);
     const bool single = !st.is_null(4) && st.int64(4) == st.int64(5);
     std::optional<std::string> changes;
     if (!st.is_null(kHashed)) changes = st.text(kHashed);
     // An insert's entry names its ids; the rules' own touches of the rows
     // it added (a new deal's probability) are part of it, not changes.
     if (!changes && single && op != "insert") {
-      auto it = captured.find({kind, st.int64(4)});
+      auto it = captured.find(st.int64(4));
       if (it != captured.end()) {
-        std::string described = describe_change(op, it->second);
-        if (!described.empty()) changes = std::move(described);
+        std::string described = it->second.text();
+        if (!described.empty() && described != "{}") changes = std::move(described);
         captured.erase(it);
       }
     }

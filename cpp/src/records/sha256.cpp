@@ -83,13 +83,10 @@ std::array<uint8_t, 32> Sha256::finish() {
   // Padding: a one bit, zeros, then the message length in bits (big-endian)
   // in the last 8 bytes of a block.
   const uint64_t bits = length_ * 8;
-  const uint8_t one = 0x80;
-  update(std::string_view(reinterpret_cast<const char*>(&one), 1));
-  const uint8_t zero = 0;
-  while (buffered_ != 56) update(std::string_view(reinterpret_cast<const char*>(&zero), 1));
-  uint8_t tail[8];
-  for (int i = 0; i < 8; ++i) tail[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
-  update(std::string_view(reinterpret_cast<const char*>(tail), 8));
+  uint8_t pad[72] = {0x80};  // the one bit, zeros to 56 bytes past a block's start, the length
+  const size_t zeros = (buffered_ < 56 ? 56 - buffered_ : 120 - buffered_);
+  for (int i = 0; i < 8; ++i) pad[zeros + static_cast<size_t>(i)] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+  update(std::string_view(reinterpret_cast<const char*>(pad), zeros + 8));
   std::array<uint8_t, 32> out{};
   for (int i = 0; i < 8; ++i)
     for (int j = 0; j < 4; ++j) out[static_cast<size_t>(4 * i + j)] = static_cast<uint8_t>(state_[static_cast<size_t>(i)] >> (24 - 8 * j));
