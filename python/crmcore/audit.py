@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ def _plain(value: Any) -> Any:
 def _records(df: pd.DataFrame) -> list:
     out = []
     for record_id, row in df.iterrows():
-        values = {"id": int(record_id)}
+        values: dict[str, Any] = {"id": int(record_id)}
         values.update({name: _plain(v) for name, v in row.items()})
         if values.get("custom"):
             values["custom"] = json.loads(values["custom"])
@@ -61,6 +61,10 @@ class AuditMethods:
     """Methods that the store's Database gains for auditing and personal data."""
 
     _core: Any  # the Database's C++ store
+    if TYPE_CHECKING:  # what the mixin uses of the Database it is part of
+        def get(self, kind: str, id: int) -> Any: ...
+        def ids(self, kind: str, /, filters: Any = None, **criteria: Any) -> Any: ...
+        def frame(self, kind: str, ids: Any = None, columns: Any = None) -> pd.DataFrame: ...
 
     @property
     def actor(self) -> str:
