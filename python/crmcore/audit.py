@@ -196,8 +196,13 @@ class AuditMethods:
         audit = self.audit_log(limit=1 << 62, about=about).reset_index()
         entries = [{name: _plain(v) for name, v in row.items()} for row in audit.to_dict("records")]
         values = {name: _plain(v) for name, v in dict(record).items()}
-        return json.dumps({"kind": kind, "id": int(id), "record": values, "related": related, "audit": entries},
-                          ensure_ascii=False, default=str)
+        # The forms under which lookups find them (as the store keeps them).
+        normalizers = {"phone": _core.normalize_phone, "email": _core.normalize_email}
+        fields = next(spec["fields"] for spec in _core.kinds() if spec["name"] == kind)
+        points = [{"field": f["name"], "value": normalizers[f["lookup"]](values[f["name"]])}
+                  for f in fields if f["lookup"] in normalizers and values.get(f["name"])]
+        return json.dumps({"kind": kind, "id": int(id), "record": values, "contact_points": points,
+                           "related": related, "audit": entries}, ensure_ascii=False, default=str)
 
     def erase_person(self, id: int) -> dict:
         """Erases one person (a customer of kind person, or a contact) from the

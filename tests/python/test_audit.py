@@ -207,6 +207,8 @@ def test_export_person_holds_everything_about_them(tmp_path):
     data = json.loads(db.export_person(ids["person"]))
     assert data["record"]["name"] == NAME and data["record"]["custom"] == {"nick": NAME}
     assert sorted(data["record"]["tags"]) == ["Vasquez-Ortiz-fan", "vip"]
+    assert {"field": "phone", "value": "13987654321"} in data["contact_points"]
+    assert {"field": "email", "value": EMAIL} in data["contact_points"]
     related = data["related"]
     assert [r["id"] for r in related["orders"]] == [ids["order"]]
     assert [r["id"] for r in related["interactions"]] == [ids["note"]]
