@@ -175,7 +175,7 @@ def _person_store(path):
     note = db.add("interactions", customer_id=person, channel="call", occurred_at="2024-01-02",
                   summary=f"{NAME} called from 139-8765-4321 about the order")
     ticket = db.add("tickets", customer_id=person, opened_at="2024-01-03", resolution=f"sent to {EMAIL}")
-    other = db.add("customers", name="Someone Else", custom={"referrer": EMAIL})
+    other = db.add("customers", name="Someone Else", custom={"referrer": EMAIL}, address=f"c/o {PHONE}")
     db.link(person, other, "referred")
     db.update("interactions", note, outcome=f"{NAME} will call back")
     return db, {"person": person, "contact": contact, "order": order, "note": note, "ticket": ticket,
@@ -244,6 +244,7 @@ def test_erasure_leaves_none_of_their_bytes_in_the_file_wal_or_free_pages(tmp_pa
     note = db.get("interactions", ids["note"])
     assert note["summary"] is None and note["outcome"] is None
     assert db.get("customers", ids["other"])["custom"] == {"referrer": "[erased]"}
+    assert db.get("customers", ids["other"])["address"] == "c/o [erased]"
     assert db.frame("orders")["amount"].sum() == before
     assert len(db.find("customer_contacts", contact_id=ids["contact"])) == 1
     # The audit log says an erasure happened, without the data, and its chain holds.

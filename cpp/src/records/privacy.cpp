@@ -130,29 +130,36 @@ ErasureReport Store::erase_person(int64_t id) {
     mark_audit(impl);
     // 1. What identifies them: the record's text and the stored forms of
     // their phone numbers and e-mail addresses.
-    std::set<std::string> said;
+    std::set<std::string> said, contacts;  // contacts: their phone numbers and e-mail addresses, in every stored form
     {
       sql::Statement st(db, "SELECT * FROM " + person->name + " WHERE id = ?");
       st.bind(1, id).step();
       for (int c = 0; c < sqlite3_column_count(st.get()); ++c) {
         const std::string column = sqlite3_column_name(st.get(), c);
         const Field* f = person->field(column);
-        if (f && identifies(*f) && !st.is_null(c)) said.insert(st.text(c));
-        if (f && f->lookup == Lookup::Phone && !st.is_null(c)) {
+        if (!f || st.is_null(c)) continue;
+        if (identifies(*f)) said.insert(st.text(c));
+        if (f->lookup != Lookup::None) contacts.insert(st.text(c));
+        if (f->lookup == Lookup::Phone) {
           const std::string normalized = normalize_phone(st.text(c));
-          if (!normalized.empty()) said.insert(normalized);
-          for (const auto& form : phone_alternatives(normalized)) said.insert(form);
+          if (!normalized.empty()) contacts.insert(normalized);
+          for (const auto& form : phone_alternatives(normalized)) contacts.insert(form);
         }
       }
       sql::Statement points(db, "SELECT value FROM contact_points WHERE record_id = ?");
       points.bind(1, id);
-      while (points.step()) said.insert(points.text(0));
+      while (points.step()) contacts.insert(points.text(0));
     }
-    std::vector<std::string> values;
+    said.insert(contacts.begin(), contacts.end());
+    std::vector<std::string> values, contact_forms;
     for (const auto& v : said)
       if (v.size() >= kMinMention) values.push_back(v);
+    for (const auto& v : contacts)
+      if (v.size() >= kMinMention) contact_forms.push_back(v);
     // Longest first: a number's national form is inside its international one.
-    std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    const auto longest_first = [](const std::string& a, const std::string& b) { return a.size() > b.size(); };
+    std::sort(values.begin(), values.end(), longest_first);
+    std::sort(contact_forms.begin(), contact_forms.end(), longest_first);
 
     // 2. The person's own record, contact points and tags.
     blank_person(db, *person, id);
@@ -184,11 +191,8 @@ ErasureReport Store::erase_person(int64_t id) {
       if (!values.empty()) blank_mentions(db, k, values, &ids);
       about.insert(about.end(), ids.begin(), ids.end());
     }
-    // 4. Their phone or e-mail mentioned anywhere else.
-    std::vector<std::string> contact_forms;
-    for (const auto& v : values)
-      if (v.find('@') != std::string::npos || v.find_first_not_of("+0123456789") == std::string::npos)
-        contact_forms.push_back(v);
+    // 4. Their phone or e-mail, as stored, mentioned anywhere else (their
+    // name is not looked for there: another person may share it).
     if (!contact_forms.empty())
       for (const auto& k : kinds()) report.records += blank_mentions(db, k, contact_forms, nullptr);
 
