@@ -348,3 +348,14 @@ def test_a_store_with_foreign_triggers_or_views_is_refused_or_reported(tmp_path)
         assert db.foreign_objects == ["view everyone", "trigger copy_names"] or \
             sorted(db.foreign_objects) == ["trigger copy_names", "view everyone"]
     assert cli.main(["check", str(path)]) == 1
+
+
+def test_erasure_reaches_the_records_merged_into_the_person(tmp_path):
+    path = tmp_path / "s.crm"
+    db = crm.open(path)
+    kept = db.add("contacts", name=NAME)
+    duplicate = db.add("contacts", name=f"{NAME} (old)", phone=OLD_PHONE, email=EMAIL)
+    db.merge("contacts", kept, [duplicate])
+    assert db.merges()["keep_id"].tolist() == [kept]
+    db.erase_person(kept)
+    assert _found(path, SECRETS) == [] and db.merges().empty and db.audit_check().empty
