@@ -63,4 +63,5 @@ TEST(AuditChain, AnEditOutsideTheStoreIsNamedByItsEntry) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].seq, 2);
   EXPECT_THROW(s.remove("customers", 1), crmcore::Error);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
 }
