@@ -140,7 +140,7 @@ void install_audit_capture(sqlite3* db) {
   sql::exec(db, s);
 }
 
-void forget_captured_changes(Store::Impl& impl) { sql::exec(impl.db, "DELETE FROM temp.crm_audit_changes"); }
+void forget_captured_changes(Store::Impl& impl) { impl.prepared("DELETE FROM temp.crm_audit_changes").run(); }
 
 void mark_audit(Store::Impl& impl) {
   auto& st = impl.prepared("SELECT ifnull(max(seq), 0) FROM audit_log");
@@ -207,9 +207,12 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
   st.reset();
   forget_captured_changes(impl);
   if (sealed.rows() == 0) return;
+  // The range on seq keeps the update to the write's own entries whichever
+  // side of the join SQLite scans.
   auto& write = impl.prepared(
       "UPDATE audit_log SET actor = b.c1, changes = b.c2, salt = b.c3, changes_hash = b.c4, hash = b.c5"
-      " FROM crm_batch(?1) AS b WHERE audit_log.seq = b.c0");
+      " FROM crm_batch(?1) AS b WHERE audit_log.seq = b.c0 AND audit_log.seq > ?2");
+  write.bind(2, impl.audit_mark);
   if (sql::run_over_batch(write, sealed) != SQLITE_DONE) sql::fail(impl.db, "cannot seal the audit log");
   auto& head = impl.prepared("INSERT OR REPLACE INTO meta(key, value) VALUES('audit_head', ?1)");
   const std::string value = std::to_string(last_seq) + ":" + previous;
