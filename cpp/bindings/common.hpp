@@ -18,6 +18,8 @@ namespace py = pybind11;
 
 void bind_errors(py::module_& m);
 void bind_records(py::module_& m);
+// The audit chain, actors, personal data and file hygiene of a Store (audit.cpp).
+void bind_audit(py::module_& m);
 void bind_graph(py::module_& m);
 void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);

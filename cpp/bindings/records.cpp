@@ -289,11 +289,11 @@ void bind_records(py::module_& m) {
   m.attr("MAX_CUSTOM_DEPTH") = records::kMaxCustomDepth;
 
   py::class_<records::Store>(m, "Store")
-      .def(py::init([](const std::string& path) {
+      .def(py::init([](const std::string& path, bool readonly, bool allow_foreign) {
              py::gil_scoped_release release;
-             return std::make_unique<records::Store>(path);
+             return std::make_unique<records::Store>(path, records::OpenOptions{readonly, allow_foreign});
            }),
-           py::arg("path"))
+           py::arg("path"), py::arg("readonly") = false, py::arg("allow_foreign") = false)
       .def_property_readonly("path", &records::Store::path)
       .def(
           "insert",
@@ -498,8 +498,13 @@ void bind_records(py::module_& m) {
       .def("count", &records::Store::count, py::arg("kind"), py::call_guard<py::gil_scoped_release>())
       .def("schema_version", &records::Store::schema_version, py::call_guard<py::gil_scoped_release>())
       .def("integrity_check", &records::Store::integrity_check, py::call_guard<py::gil_scoped_release>())
-      .def("audit_log", [](records::Store& s, int64_t limit) { return from_table(unlocked([&] { return s.audit_log(limit); })); },
-           py::arg("limit") = 100);
+      .def(
+          "audit_log",
+          [](records::Store& s, int64_t limit, std::optional<std::vector<int64_t>> about) {
+            return from_table(unlocked([&] { return s.audit_log(limit, about ? &*about : nullptr); }));
+          },
+          py::arg("limit") = 100, py::arg("about") = py::none());
+  bind_audit(m);
 
   // -- the whole file: backup, restore, vacuum; what the core is built with --
   auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));

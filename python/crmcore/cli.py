@@ -4,7 +4,7 @@
     crmcore export STORE KIND        write the records of a kind as JSON or CSV
     crmcore backup STORE DEST        a consistent copy, taken while the store is in use
     crmcore restore BACKUP STORE     put a backup back
-    crmcore check STORE              SQLite's integrity and foreign-key checks
+    crmcore check STORE              integrity, foreign keys, the audit log's hash chain
     crmcore vacuum STORE             rebuild the file without its free pages
     crmcore info STORE               records per kind, schema version, size
     crmcore report STORE             a Markdown report of what the store holds
@@ -335,12 +335,17 @@ def cmd_restore(args, out: Output) -> int:
 
 def cmd_check(args, out: Output) -> int:
     _existing_store(args.store)
-    with open_store(args.store) as db:
+    # Opened despite foreign triggers or views, so that the check names them.
+    with open_store(args.store, allow_foreign=True) as db:
         result = db.integrity_check()
-    if result == "ok":
+        audit = db.audit_check()
+        foreign = db.foreign_objects
+    problems = [] if result == "ok" else result.splitlines()
+    problems += [f"audit entry {seq}: {reason}" for seq, reason in audit["reason"].items()]
+    problems += [f"{what} was not created by crmcore" for what in foreign]
+    if not problems:
         out.done({"store": args.store, "problems": []}, f"{args.store}: ok")
         return OK
-    problems = result.splitlines()
     if not out.json:
         print("\n".join(problems))
     raise Failure(f"{len(problems)} problem(s) in '{args.store}'", {"store": args.store, "problems": problems})
@@ -468,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", metavar="BACKUP", help="a backup made by `crmcore backup` (or any crmcore store)")
     p.add_argument("store", metavar="STORE", help="the store file to replace")
 
-    p = command("check", cmd_check, "run the integrity and foreign-key checks (exit status 1 on problems)")
+    p = command("check", cmd_check, "run the integrity, foreign-key and audit-chain checks (exit status 1 on problems)")
     p.add_argument("store", metavar="STORE", help="the store file")
 
     p = command("vacuum", cmd_vacuum, "rebuild the file without its free pages (after large deletes)")

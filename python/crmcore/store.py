@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _core, _query
 from . import mapping as _mapping
+from .audit import AuditMethods, default_actor
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .automation import AutomationMethods
@@ -116,7 +117,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
+class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -125,9 +126,11 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     True
     """
 
-    def __init__(self, path: str | os.PathLike = ":memory:"):
+    def __init__(self, path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,
+                 readonly: bool = False, allow_foreign: bool = False):
         self.path = os.fspath(path)
-        self._store = _core.Store(self.path)
+        self._store = _core.Store(self.path, readonly, allow_foreign)
+        self.actor = default_actor() if actor is None else actor
 
     # -- life cycle -------------------------------------------------------
     def close(self) -> None:
@@ -686,31 +689,6 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         """The version of the file's layout; opening an older file brings it up to date."""
         return int(self._core.schema_version())
 
-    def audit_log(self, limit: int = 100) -> pd.DataFrame:
-        """The newest writes: when, what operation, which kind, how many rows, which ids.
-
-        The rows one write gave or touched have the consecutive ids
-        ``first_id`` to ``last_id`` (missing when no row landed), so an
-        import's records are ``db.frame(kind).loc[first_id:last_id]``. A
-        record removed because the record it belonged to was deleted (a
-        customer's contact roles, links) has its own entry, with that
-        record's id in ``cause_id``.
-
-        >>> db = open()
-        >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B", "C"]}))
-        >>> entry = db.audit_log().iloc[0]
-        >>> (entry["op"], entry["rows"], entry["first_id"], entry["last_id"]) == ("insert", 3, ids[0], ids[-1])
-        True
-        """
-        cols = {name: (values, valid) for name, values, valid in self._core.audit_log(limit)}
-        df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("seq")
-        df["at"] = pd.to_datetime(df["at"], unit="ns")
-        for name in ("first_id", "last_id", "cause_id"):
-            ids, present = cols[name]
-            missing = np.zeros(len(ids), dtype=bool) if present is None else ~present.astype(bool)
-            df[name] = pd.arrays.IntegerArray(ids, missing)
-        return df[["at", "op", "kind", "rows", "first_id", "last_id", "cause_id"]]
-
     # -- backups and compaction -------------------------------------------------------
     def backup(self, path: str | os.PathLike, progress: "bool | Callable[[int, int], None] | None" = None,
                *, pages_per_step: int = 1024) -> None:
@@ -748,14 +726,23 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         return {"bytes_before": int(before), "bytes_after": int(after)}
 
 
-def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open
+def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
+         readonly: bool = False, allow_foreign: bool = False) -> Database:
     """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
+
+    A new file, and its -wal and -shm beside it, is readable by its owner
+    only. ``actor`` names who the writes are by in the audit log (a staff id
+    or a script's name; see :attr:`Database.actor`). ``readonly=True``
+    refuses every write and leaves the file as it is. A file carrying
+    triggers or views that crmcore did not create is refused, unless
+    ``allow_foreign=True``, which opens it and lists them in
+    :attr:`Database.foreign_objects`.
 
     >>> with open(":memory:") as db:
     ...     db.count("customers")
     0
     """
-    return Database(path)
+    return Database(path, actor=actor, readonly=readonly, allow_foreign=allow_foreign)
 
 
 # -- conversions between pandas and the core's columns ------------------------

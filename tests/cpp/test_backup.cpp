@@ -105,13 +105,16 @@ TEST_F(BackupTest, RestoreReplacesAStoreAndRefusesWhatIsNoStore) {
   EXPECT_EQ(Store(path("live.crm")).count("customers"), 10);
 }
 
-TEST_F(BackupTest, VacuumGivesBackTheSpaceOfDeletedRecords) {
+TEST_F(BackupTest, VacuumGivesBackFreePages) {
   Store live(path("live.crm"));
-  const auto ids = add_customers(live, 1000, 3000);  // about a page each
-  for (size_t i = 0; i < 900; ++i) live.remove("customers", ids[i]);
+  add_customers(live, 1000, 3000);  // about a page each
+  // An index as large as the records, dropped: its pages are free. (Deleted
+  // records would not do: the audit log keeps every removed row's values.)
+  ASSERT_TRUE(live.create_index("customers", "address"));
+  ASSERT_TRUE(live.drop_index("customers", "address"));
   const auto report = live.vacuum();
-  EXPECT_LT(report.bytes_after * 3, report.bytes_before);
+  EXPECT_LT(report.bytes_after * 10, report.bytes_before * 6);
   EXPECT_EQ(static_cast<int64_t>(fs::file_size(path("live.crm"))), report.bytes_after);
-  EXPECT_EQ(live.count("customers"), 100);
+  EXPECT_EQ(live.count("customers"), 1000);
   EXPECT_EQ(live.integrity_check(), "ok");
 }

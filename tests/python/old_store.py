@@ -19,6 +19,14 @@ def _indexes_on(con: sqlite3.Connection, table: str, column: str) -> list:
     return names
 
 
+# What versions added beyond kinds and fields, undone when going below them.
+BEYOND_KINDS = {
+    8: "ALTER TABLE audit_log DROP COLUMN actor; ALTER TABLE audit_log DROP COLUMN changes;"
+       "ALTER TABLE audit_log DROP COLUMN salt; ALTER TABLE audit_log DROP COLUMN changes_hash;"
+       "ALTER TABLE audit_log DROP COLUMN hash; DELETE FROM meta WHERE key = 'audit_head';",
+}
+
+
 def downgrade(path, version: int, con: sqlite3.Connection | None = None) -> None:
     """Takes the store file at `path` back to schema `version`: the kinds
     and fields of later versions are dropped and the file says `version`.
@@ -38,6 +46,9 @@ def downgrade(path, version: int, con: sqlite3.Connection | None = None) -> None
             for index in _indexes_on(con, kind["name"], field["name"]):
                 con.execute(f'DROP INDEX "{index}"')
             con.execute(f'ALTER TABLE "{kind["name"]}" DROP COLUMN "{field["name"]}"')
+    for since, undo in sorted(BEYOND_KINDS.items(), reverse=True):
+        if since > version:
+            con.executescript(undo)
     con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     con.commit()
     if own:

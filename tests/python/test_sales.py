@@ -123,7 +123,7 @@ def test_version_4_store_is_migrated_to_6_with_its_deals_in_the_default_pipeline
     downgrade(path, 4, con)
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == crm.open().schema_version() and db.integrity_check() == "ok"
+        assert db.schema_version() == crm.open().schema_version() and db.integrity_check() == "ok" and db.audit_check().empty
         p = db.frame("pipelines").index[0]
         deals = db.frame("deals")
         assert deals.pipeline_id.tolist() == [p] and deals.stage.tolist() == ["negotiating"]  # the past stays

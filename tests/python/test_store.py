@@ -676,6 +676,7 @@ def test_file_written_by_schema_version_1_is_migrated_on_open(tmp_path):
     with crm.open(path) as db:
         assert db.schema_version() == crm.open().schema_version()
         assert db.integrity_check() == "ok"
+        assert db.audit_check().empty  # the old entries joined the hash chain
         assert db.counts()[["customers", "orders", "links"]].tolist() == [2, 3, 1]
         a = db.find("customers", phone="138-0013-8000").index.tolist()
         assert db.frame("customers").loc[a[0], "tags"] == ["vip"]

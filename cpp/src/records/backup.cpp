@@ -153,6 +153,8 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
     }
   } cleanup{partial};
   {
+    // A copy of the store is as private as a new store (owner only), whatever the umask.
+    create_private_file(partial);
     Connection out(partial, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE);
     // A failed copy is thrown away, never rolled back: no journal needed.
     sql::exec(out.get(), "PRAGMA journal_mode=OFF");
@@ -179,6 +181,7 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
 
 Store::VacuumReport Store::vacuum() {
   std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
   if (transaction_depth_ > 0) throw Error("cannot vacuum inside a transaction; commit first");
   sqlite3* db = impl_->db;
   auto bytes = [db] {
@@ -219,6 +222,7 @@ void restore(const std::string& backup, const std::string& dest, const Progress&
   // Into `dest` itself, as one write transaction under SQLite's locks:
   // other connections to `dest` wait for it and then see the restored
   // records, and its old WAL, if any, is dealt with by SQLite.
+  create_private_file(dest);  // a new file only; an existing one keeps its mode
   Connection out(dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   copy_pages(in.get(), out.get(), progress, pages_per_step, nullptr);
 }

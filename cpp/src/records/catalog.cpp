@@ -159,16 +159,19 @@ void Catalog::load(Store::Impl& impl) {
 
 void Store::change_catalog(const std::string& kind_name, const std::function<void()>& change) {
   std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
   Impl& impl = *impl_;
   const bool nested = transaction_depth_ > 0;
   sql::exec(impl.db, nested ? "SAVEPOINT crm_catalog" : "BEGIN IMMEDIATE");
   try {
+    mark_audit(impl);
     impl.catalog.refresh(impl);
     change();
     // A new stamp tells every handle on the file to read the catalog again.
     sql::exec(impl.db, "UPDATE meta SET value = hex(randomblob(8)) WHERE key = 'catalog_stamp'");
     sql::Statement log(impl.db, "INSERT INTO audit_log(at, op, kind, rows) VALUES(?, 'schema', ?, 0)");
     log.bind(1, now_ns()).bind(2, kind_name).run();
+    seal_audit(impl, actor_);
     sql::exec(impl.db, nested ? "RELEASE crm_catalog" : "COMMIT");
   } catch (...) {
     sqlite3_exec(impl.db, nested ? "ROLLBACK TO crm_catalog; RELEASE crm_catalog" : "ROLLBACK", nullptr, nullptr,

@@ -711,6 +711,7 @@ bool Store::create_index(const std::string& kind_name, const std::string& field)
   if (f && (f->type == FieldType::Ref || f->type == FieldType::AnyRef || f->unique || f->lookup != Lookup::None))
     return false;  // indexed by the schema already (phone and e-mail through contact_points)
   std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
   if (index_exists(impl_->db, i.name)) return false;
   sql::exec(impl_->db, "CREATE INDEX IF NOT EXISTS " + i.name + " ON " + k.name + "(" + i.expression + ")");
   return true;
@@ -720,6 +721,7 @@ bool Store::drop_index(const std::string& kind_name, const std::string& field) {
   const Kind k = describe(kind_name);
   const std::string name = indexable(k, field).name;
   std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
   if (!index_exists(impl_->db, name)) return false;
   sql::exec(impl_->db, "DROP INDEX " + name);
   return true;

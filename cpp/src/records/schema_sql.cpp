@@ -199,6 +199,15 @@ std::string migration_to(int version) {
     case 5: return migration_v5();
     // 6: pipelines and stage rules (see migration_v6).
     case 6: return migration_v6();
+    // 8: audit entries say who acted and what changed, and carry a hash
+    // chain (audit.cpp seals the entries already there in the same step).
+    case kAuditVersion:
+      return add_version(kAuditVersion) +
+             "ALTER TABLE audit_log ADD COLUMN actor TEXT;"
+             "ALTER TABLE audit_log ADD COLUMN changes TEXT;"
+             "ALTER TABLE audit_log ADD COLUMN salt TEXT;"
+             "ALTER TABLE audit_log ADD COLUMN changes_hash TEXT;"
+             "ALTER TABLE audit_log ADD COLUMN hash TEXT;";
     case kSalesOpsVersion: return migration_sales_ops();
     // 9: ticket workflow and service (see schema.cpp, kServiceVersion); the
     // tickets a store has take the status their times say.

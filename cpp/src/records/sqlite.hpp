@@ -102,9 +102,17 @@ inline void exec(sqlite3* db, const std::string& text) {
 inline const std::string kCacheSizePragma = "PRAGMA cache_size=-65536";
 
 // The settings of every connection to a store file.
-inline void configure_connection(sqlite3* db) {
+inline void configure_connection(sqlite3* db, bool readonly = false) {
   sqlite3_busy_timeout(db, 10000);
   exec(db, "PRAGMA foreign_keys=ON");
+  // Deleted and overwritten content is zeroed in the file, whatever the
+  // system library's default: an erased person's bytes must not linger in
+  // free space (Store::erase_person).
+  exec(db, "PRAGMA secure_delete=ON");
+  if (readonly) {  // the journal mode is the file's; a reader leaves it as it is
+    exec(db, kCacheSizePragma);
+    return;
+  }
   // WAL: readers do not block the writer, and a killed process leaves the
   // last committed transaction intact. NORMAL sync is durable against process
   // crashes (the WAL is in the OS cache), which is what WAL mode promises.

@@ -16,13 +16,33 @@
 
 namespace crmcore::records {
 
-Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
-  int rc = sqlite3_open_v2(path.c_str(), &impl_->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+Store::Store(const std::string& path, const OpenOptions& options)
+    : impl_(std::make_unique<Impl>()), path_(path), readonly_(options.readonly) {
+  // (A "file:" URI is SQLite's to interpret.)
+  const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
+  if (!readonly_ && !in_memory) create_private_file(path);
+  const int mode = readonly_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
   sqlite3* db = impl_->db;
   refuse_foreign_database(db, path);
-  sql::configure_connection(db);
+  // Before anything is written: a foreign trigger would fire on the migration's writes.
+  {
+    sql::Statement st(db, "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY name");
+    while (st.step())
+      if (!is_own_schema_object(st.text(1))) foreign_objects_.push_back(st.text(0) + " " + st.text(1));
+  }
+  if (!foreign_objects_.empty() && !options.allow_foreign) {
+    std::string names;
+    for (const auto& o : foreign_objects_) names += (names.empty() ? "" : ", ") + o;
+    throw StorageError("'" + path + "' carries triggers or views that crmcore did not create (" + names +
+                       "): they could change or copy records behind crmcore's back, so it was not opened; "
+                       "open it with allow_foreign=True to inspect them");
+  }
+  sql::configure_connection(db, readonly_);
+  size_t widest = 6;  // the contact points' batch, the audit log's (seal_audit)
+  for (const auto& k : kinds()) widest = std::max(widest, k.fields.size() + kExtraColumns);
+  sql::register_batch_table(db, static_cast<int>(widest));
 
   auto read_version = [&] {
     sql::Statement has_meta(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'");
@@ -36,6 +56,9 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
   };
   // A store already at this version opens with a read alone: opening must not
   // wait for the write lock while another process streams imports.
+  if (readonly_ && read_version() < kSchemaVersion)
+    throw StorageError("'" + path + "' is " + (read_version() == 0 ? "empty" : "an older crmcore store") +
+                       "; a read-only open cannot create or migrate it (open it once for writing)");
   if (read_version() < kSchemaVersion) {
     sql::exec(db, "BEGIN IMMEDIATE");
     try {
@@ -46,25 +69,32 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
         sql::exec(db, "PRAGMA application_id=" + std::to_string(kApplicationId));
         version = 1;
       }
+      const int from = version;
       for (; version < kSchemaVersion; ++version) sql::exec(db, migration_to(version + 1));
       sql::Statement set(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
       set.bind(1, static_cast<int64_t>(version)).run();
+      // The entries written before the log had a hash chain join it now.
+      if (from < kAuditVersion) {
+        install_audit_capture(db);
+        impl_->audit_mark = 0;
+        seal_audit(*impl_, "");
+      }
       sql::exec(db, "COMMIT");
     } catch (...) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
   }
-  install_stage_capture(db);
-  install_ledger_capture(db);
-  install_ticket_capture(db);
-  install_stock_capture(db);
+  if (!readonly_) {
+    install_stage_capture(db);
+    install_ledger_capture(db);
+    install_ticket_capture(db);
+    install_stock_capture(db);
+    install_audit_capture(db);
+  }
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
-  size_t widest = 4;  // the contact points' batch
-  for (const auto& k : kinds()) widest = std::max(widest, k.fields.size() + kExtraColumns);
-  sql::register_batch_table(db, static_cast<int>(widest));
   impl_->insert_points_batch = sql::Statement(
       db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) SELECT c0, c1, c2, c3 FROM crm_batch(?1)");
   impl_->insert_tags_batch =
@@ -127,6 +157,7 @@ WriteResult Store::write(const WriteRequest& request) {
   if (request.dry_run) checked.emplace(request).on_error = OnError::Skip;
   const WriteRequest& req = checked ? *checked : request;
   std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
   for (const auto& hook : hooks_) hook(req);
   if (req.table) {  // every column must name a field
     const Kind& k = *req.kind;
@@ -161,6 +192,7 @@ WriteResult Store::write(const WriteRequest& request) {
   }
   sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
   try {
+    mark_audit(*impl_);
     // The kind as this file has it (its added values, labels and declared
     // custom fields), read inside the transaction that writes.
     impl_->catalog.refresh(*impl_);
@@ -184,10 +216,12 @@ WriteResult Store::write(const WriteRequest& request) {
     apply_ledger_rules(*impl_, req, result);
     apply_stock_rules(*impl_, req, result);
     apply_automation(current, result);
-    if (req.dry_run)
+    if (req.dry_run) {
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
-    else
+    } else {
+      seal_audit(*impl_, actor_);
       sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
+    }
   } catch (...) {
     sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
                  nullptr);
@@ -202,6 +236,7 @@ WriteResult Store::write(const WriteRequest& request) {
 // be switched per statement inside a transaction), is off until it ends.
 void Store::begin() {
   std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
   if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
   sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
   try {
@@ -214,6 +249,11 @@ void Store::begin() {
 }
 
 void Store::commit() { end_transaction("COMMIT"); }
+
+void Store::refuse_if_readonly() const {
+  if (readonly_)
+    throw Error("'" + path_ + "' is open read-only: writes are refused (open it without readonly to change it)");
+}
 
 bool Store::in_transaction() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -317,7 +357,13 @@ void Store::update_row(const WriteRequest& req) {
   }
   if (t.find(kTagsColumn)) sets += "tags=?, ";
   if (t.find(kCustomColumn)) sets += "custom=?, ";
-  sql::Statement st(impl.db, "UPDATE " + k.name + " SET " + sets + "updated_at=? WHERE id=?");
+  // Kept prepared: SQLite compiles the audit's capture trigger into every
+  // UPDATE it prepares, which took most of a one-record update's time.
+  sql::Statement& st = impl.prepared("UPDATE " + k.name + " SET " + sets + "updated_at=? WHERE id=?");
+  struct ResetOnExit {
+    sql::Statement& st;
+    ~ResetOnExit() { st.reset(); }
+  } reset_on_exit{st};
   int index = 1;
   for (const auto& v : values) bind_value(st, index++, v);
   if (t.find(kTagsColumn)) extras.tags_text.empty() ? st.bind_null(index++) : st.bind(index++, extras.tags_text);
@@ -598,27 +644,6 @@ std::string Store::integrity_check() const {
               std::to_string(fk.int64(1));
   }
   return report;
-}
-
-Table Store::audit_log(int64_t limit) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Table t;
-  constexpr int kInts = 6;
-  for (const char* name : {"seq", "at", "first_id", "last_id", "rows", "cause_id"})
-    t.columns.push_back(Column{name, Column::Storage::Int});
-  for (const char* name : {"op", "kind"}) t.columns.push_back(Column{name, Column::Storage::Text});
-  sql::Statement st(impl_->db,
-                    "SELECT seq, at, first_id, last_id, rows, cause_id, op, kind FROM audit_log"
-                    " ORDER BY seq DESC LIMIT ?");
-  st.bind(1, limit);
-  while (st.step()) {
-    for (int i = 0; i < kInts; ++i) {
-      t.columns[static_cast<size_t>(i)].ints.push_back(st.int64(i));
-      t.columns[static_cast<size_t>(i)].valid.push_back(st.is_null(i) ? 0 : 1);
-    }
-    for (int i = kInts; i < kInts + 2; ++i) t.columns[static_cast<size_t>(i)].texts.push_back(st.text(i));
-  }
-  return t;
 }
 
 }  // namespace crmcore::records

@@ -57,6 +57,9 @@ struct Store::Impl {
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
   Catalog catalog;  // the kinds as this file has them (catalog.hpp)
+  // The newest audit entry when the current write began: seal_audit
+  // completes only the entries after it (the write's own).
+  int64_t audit_mark = 0;
   LinkCache links;  // the links one write checks its rows against (rules.cpp)
 
   ~Impl() {
@@ -135,6 +138,25 @@ inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables
 // but is no crmcore store (another program's database).
 void refuse_foreign_database(sqlite3* db, const std::string& path);
+// Schema version 8: audit entries say who and what changed, in a hash chain (audit.cpp).
+inline constexpr int kAuditVersion = 8;
+// The connection's triggers that note, for the audit log, every update and
+// delete of a record (old and new values), whichever path made it.
+void install_audit_capture(sqlite3* db);
+// Notes where the audit log ends, as a write begins (Impl::audit_mark).
+void mark_audit(Store::Impl& impl);
+// Completes the audit entries added since mark_audit: the actor, their
+// changes from what the triggers noted, and the hash chain. An entry that
+// another program slipped in before stays unsealed, for audit_check to find.
+void seal_audit(Store::Impl& impl, const std::string& actor);
+// Drops what the triggers noted without writing it anywhere (an erasure's own changes).
+void forget_captured_changes(Store::Impl& impl);
+// The triggers and views crmcore creates; the file's own (not TEMP) ones
+// not among them are foreign.
+bool is_own_schema_object(const std::string& name);
+// Creates `path` readable and writable by its owner only when it does not
+// exist, so that SQLite's -wal and -shm, which copy the file's mode, are too.
+void create_private_file(const std::string& path);
 // The connection's triggers that note every change of a deal's stage for
 // the stage rules (Store::apply_stage_rules).
 void install_stage_capture(sqlite3* db);

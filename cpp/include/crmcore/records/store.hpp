@@ -64,11 +64,35 @@ struct WriteRequest {
 // A hook throws (ValidationError, Error) to refuse a write; nothing is written then.
 using WriteHook = std::function<void(const WriteRequest&)>;
 
+// How a store file is opened.
+struct OpenOptions {
+  // Reads only: every write is refused with an Error and the file is left
+  // exactly as it was (a store that needs migrating cannot be opened so).
+  bool readonly = false;
+  // A file that carries triggers or views crmcore did not create is refused
+  // (they could change or copy records behind the write path's back); with
+  // this, it opens and Store::foreign_objects() lists them.
+  bool allow_foreign = false;
+};
+
+// An audit entry that fails the hash chain's check, and why.
+struct AuditProblem {
+  int64_t seq;
+  std::string reason;
+};
+
+// What Store::erase_person did.
+struct ErasureReport {
+  int64_t records = 0;        // rows changed or removed
+  int64_t audit_entries = 0;  // audit entries whose values were taken out
+  bool wal_truncated = false;  // false when another connection kept the WAL from being emptied
+};
+
 class Store {
  public:
   // ":memory:" or a file path; creates the file and schema when missing and
   // migrates an older schema.
-  explicit Store(const std::string& path);
+  explicit Store(const std::string& path, const OpenOptions& options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -169,8 +193,34 @@ class Store {
   int schema_version() const;
   // "ok" when SQLite's integrity and foreign-key checks find nothing wrong.
   std::string integrity_check() const;
-  // The newest audit entries: seq, at, op, kind, first_id, last_id, rows, cause_id.
-  Table audit_log(int64_t limit) const;
+  // The newest audit entries: seq, at, first_id, last_id, rows, cause_id,
+  // op, kind, actor, changes (JSON: {field: [old, new]} for an update,
+  // {"removed": {...}} for a delete). With `about`, only the entries whose
+  // ids cover one of those records or name one as their cause (audit.cpp).
+  Table audit_log(int64_t limit, const std::vector<int64_t>* about = nullptr) const;
+  // Walks the audit log's hash chain; empty when no entry was added, changed
+  // or removed outside crmcore since it was written.
+  std::vector<AuditProblem> audit_check() const;
+  // Who the following writes are by (a staff id as "staff:<id>", or a
+  // script's own name); recorded in each audit entry. Empty: no one named.
+  void set_actor(const std::string& actor);
+  std::string actor() const;
+  bool readonly() const { return readonly_; }
+  // Triggers and views in the file that crmcore did not create ("trigger
+  // name", "view name"); only a store opened with allow_foreign has any.
+  const std::vector<std::string>& foreign_objects() const { return foreign_objects_; }
+
+  // -- personal data (privacy.cpp) --
+  // Removes one person (a customer of kind person, or a contact) from the
+  // store in one transaction: their record keeps its id and references but
+  // loses every value that says who they were; their contact points, tags
+  // and custom fields go; the free text of the records about them
+  // (interactions, tickets, surveys, ...) is cleared, and any mention of
+  // their phone or e-mail elsewhere is blanked; the audit entries' old and
+  // new values about them are taken out. One audit entry says that an
+  // erasure happened, without the data. Freed bytes are zeroed (secure
+  // delete) and the WAL is checkpointed and emptied afterwards.
+  ErasureReport erase_person(int64_t id);
 
   // Groups several writes into one transaction: they commit together or not
   // at all. Not nested; each write inside still lands whole or not at all.
@@ -270,6 +320,8 @@ class Store {
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
   // removed them.
   void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id = -1);
+  // Throws when the store was opened read-only.
+  void refuse_if_readonly() const;
   void retag_rows(const WriteRequest& request, WriteResult& result);
   // Runs `change` of the catalog of `kind` in a transaction of its own (a
   // savepoint inside the caller's) with its audit entry; the catalog is read
@@ -281,6 +333,9 @@ class Store {
   mutable std::mutex mutex_;
   std::vector<WriteHook> hooks_;
   int transaction_depth_ = 0;
+  std::string actor_;
+  bool readonly_ = false;
+  std::vector<std::string> foreign_objects_;
 
   // -- the whole file: backup and compaction (backup.cpp) --
  public:

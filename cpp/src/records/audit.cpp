@@ -1,0 +1,324 @@
+// The audit log's content and its hash chain. Each write's entries are
+// completed ("sealed") inside the write's own transaction: the acting user,
+// what changed (captured by per-connection triggers, so that every path that
+// updates or deletes rows is seen without each one reporting), and a hash
+// over the entry and the hash before it. Anything changed in the file by
+// another program then breaks the chain where it was changed.
+#include <sqlite3.h>
+
+#include <map>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "crmcore/errors.hpp"
+#include "batch.hpp"
+#include "crmcore/records/sha256.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+using nlohmann::json;
+
+// The columns a capture records for `k`: its fields, tags and custom.
+std::vector<std::string> captured_columns(const Kind& k) {
+  std::vector<std::string> names;
+  for (const auto& f : k.fields) names.push_back(f.name);
+  names.push_back(kTagsColumn);
+  names.push_back(kCustomColumn);
+  return names;
+}
+
+// A removed row's values: {"removed": {column: value, ...}}.
+std::string removed_sql(const Kind& k) {
+  std::string args;
+  for (const auto& name : captured_columns(k)) args += (args.empty() ? "'" : ", '") + name + "', OLD." + name;
+  return "json_object('removed', json_object(" + args + "))";
+}
+
+// An update's changed columns only: {column: [old, new], ...} ("{}" when
+// none), made by SQLite in the trigger so that a bulk update's entries need
+// no parsing here.
+std::string changed_sql(const Kind& k) {
+  std::string rows;
+  for (const auto& name : captured_columns(k))
+    rows += (rows.empty() ? "" : " UNION ALL ") + std::string("SELECT '") + name + "' AS k, json_array(OLD." + name +
+            ", NEW." + name + ") AS v WHERE OLD." + name + " IS NOT NEW." + name;
+  return "(SELECT json_group_object(k, json(v)) FROM (" + rows + "))";
+}
+
+// An entry's hashed columns as text (SQLite's text of an integer is its
+// decimal form); nullopt for NULL.
+using Cells = std::vector<std::optional<std::string>>;
+
+// The hashed text: each field length-prefixed, so that NULL and "" differ
+// and no value can pass for two.
+std::string entry_hash(const Cells& cells, const std::string& previous) {
+  std::string text;
+  for (const auto& cell : cells) text += cell ? std::to_string(cell->size()) + ":" + *cell + ";" : "~;";
+  return sha256_hex(text + previous);
+}
+
+Cells read_cells(const sql::Statement& st, int count) {
+  Cells cells;
+  for (int c = 0; c < count; ++c) cells.push_back(st.is_null(c) ? std::nullopt : std::optional(st.text(c)));
+  return cells;
+}
+
+std::string random_salt() {
+  unsigned char bytes[16];
+  sqlite3_randomness(sizeof bytes, bytes);
+  static const char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : bytes) {
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  return hex;
+}
+
+// The entry columns the chain covers, in their hashed order.
+constexpr const char* kHashedColumns = "seq, at, op, kind, first_id, last_id, rows, cause_id, actor, changes_hash";
+constexpr int kHashed = 10;
+
+// Positions among them.
+constexpr int kActorColumn = 8, kChangesHashColumn = 9;
+
+// What one record's captures say changed: the first capture's text, or,
+// when a write touched the record more than once, the captures combined
+// (the first old value and the last new one of each column).
+struct Captured {
+  std::string first;
+  json combined;  // filled from the second capture on
+  bool removed = false;
+
+  void add(std::string text, bool is_removal) {
+    if (is_removal) {
+      // A row updated and then removed in one write: what was removed is
+      // the row as it stood before the write, so the updates' old values win.
+      json row = json::parse(text)["removed"];
+      const json before = changes();
+      for (auto it = before.begin(); it != before.end(); ++it) row[it.key()] = it.value()[0];
+      first = json{{"removed", row}}.dump();
+      combined = json();
+      removed = true;
+      return;
+    }
+    if (first.empty() && combined.is_null()) {
+      first = std::move(text);
+      return;
+    }
+    json next = json::parse(text), merged = changes();
+    for (auto it = next.begin(); it != next.end(); ++it) {
+      if (merged.contains(it.key())) merged[it.key()][1] = it.value()[1];
+      else merged[it.key()] = it.value();
+    }
+    combined = std::move(merged);
+  }
+  json changes() const { return combined.is_null() ? (first.empty() ? json::object() : json::parse(first)) : combined; }
+  std::string text() const { return combined.is_null() ? first : combined.dump(); }
+};
+
+}  // namespace
+
+void install_audit_capture(sqlite3* db) {
+  std::string s =
+      "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL,"
+      " removed INTEGER NOT NULL, changes TEXT NOT NULL);";
+  for (const auto& k : kinds()) {
+    s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
+         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes) VALUES(OLD.id, 0, " + changed_sql(k) +
+         "); END;";
+    s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_deleted AFTER DELETE ON main." + k.name +
+         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes) VALUES(OLD.id, 1, " + removed_sql(k) +
+         "); END;";
+  }
+  sql::exec(db, s);
+}
+
+void forget_captured_changes(Store::Impl& impl) { impl.prepared("DELETE FROM temp.crm_audit_changes").run(); }
+
+void mark_audit(Store::Impl& impl) {
+  auto& st = impl.prepared("SELECT ifnull(max(seq), 0) FROM audit_log");
+  st.step();
+  impl.audit_mark = st.int64(0);
+  st.reset();
+}
+
+void seal_audit(Store::Impl& impl, const std::string& actor) {
+  // By record id: ids are unique across kinds.
+  std::unordered_map<int64_t, Captured> captured;
+  {
+    auto& st = impl.prepared("SELECT record_id, removed, changes FROM temp.crm_audit_changes ORDER BY seq");
+    while (st.step()) captured[st.int64(0)].add(st.text(2), st.int64(1) != 0);
+    st.reset();
+  }
+  std::string previous;
+  {
+    auto& st = impl.prepared("SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1");
+    if (st.step()) previous = st.text(0);
+    st.reset();
+  }
+  // The write's entries are read, completed and hashed in memory, then
+  // written back in one statement: a bulk update has an entry per record.
+  sql::Batch sealed(6);  // seq, actor, changes, salt, changes_hash, hash
+  auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +
+                           ", changes FROM audit_log WHERE seq > ?1 AND hash IS NULL ORDER BY seq");
+  st.bind(1, impl.audit_mark);
+  int64_t last_seq = 0;
+  while (st.step()) {
+    Cells cells = read_cells(st, kHashed);
+    const int64_t seq = st.int64(0);
+    last_seq = seq;
+    const std::string op = st.text(2);
+    const bool single = !st.is_null(4) && st.int64(4) == st.int64(5);
+    std::optional<std::string> changes;
+    if (!st.is_null(kHashed)) changes = st.text(kHashed);
+    // An insert's entry names its ids; the rules' own touches of the rows
+    // it added (a new deal's probability) are part of it, not changes.
+    if (!changes && single && op != "insert") {
+      auto it = captured.find(st.int64(4));
+      if (it != captured.end()) {
+        std::string described = it->second.text();
+        if (!described.empty() && described != "{}") changes = std::move(described);
+        captured.erase(it);
+      }
+    }
+    if (!cells[kActorColumn] && !actor.empty()) cells[kActorColumn] = actor;
+    sql::Cell* row = sealed.add_row();
+    row[0].set_int(seq);
+    if (cells[kActorColumn]) row[1].set_text(sealed.keep(*cells[kActorColumn]));
+    if (changes) {
+      // A salt of its own keeps the digest of a short value (a phone number)
+      // from being guessed once the value is erased.
+      const std::string salt = random_salt();
+      cells[kChangesHashColumn] = sha256_hex(salt + *changes);
+      row[2].set_text(sealed.keep(*changes));
+      row[3].set_text(sealed.keep(salt));
+      row[4].set_text(sealed.keep(*cells[kChangesHashColumn]));
+    }
+    previous = entry_hash(cells, previous);
+    row[5].set_text(sealed.keep(previous));
+  }
+  st.reset();
+  forget_captured_changes(impl);
+  if (sealed.rows() == 0) return;
+  // The range on seq keeps the update to the write's own entries whichever
+  // side of the join SQLite scans.
+  auto& write = impl.prepared(
+      "UPDATE audit_log SET actor = b.c1, changes = b.c2, salt = b.c3, changes_hash = b.c4, hash = b.c5"
+      " FROM crm_batch(?1) AS b WHERE audit_log.seq = b.c0 AND audit_log.seq > ?2");
+  write.bind(2, impl.audit_mark);
+  if (sql::run_over_batch(write, sealed) != SQLITE_DONE) sql::fail(impl.db, "cannot seal the audit log");
+  auto& head = impl.prepared("INSERT OR REPLACE INTO meta(key, value) VALUES('audit_head', ?1)");
+  const std::string value = std::to_string(last_seq) + ":" + previous;
+  head.bind(1, value).run();
+}
+
+std::vector<AuditProblem> Store::audit_check() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sqlite3* db = impl_->db;
+  std::vector<AuditProblem> problems;
+  // Entries whose changes an erasure took out, as the (chained) erasure entries say.
+  std::set<int64_t> redacted;
+  {
+    sql::Statement st(db, "SELECT changes FROM audit_log WHERE op = 'erase' AND changes IS NOT NULL");
+    while (st.step()) {
+      const json j = json::parse(st.text(0), nullptr, false);
+      if (j.is_object() && j.contains("redacted") && j["redacted"].is_array())
+        for (const auto& seq : j["redacted"])
+          if (seq.is_number_integer()) redacted.insert(seq.get<int64_t>());
+    }
+  }
+  sql::Statement st(db, std::string("SELECT ") + kHashedColumns +
+                            ", hash, changes, salt FROM audit_log ORDER BY seq");
+  std::string previous;
+  int64_t expected_seq = -1, last_seq = 0;
+  while (st.step()) {
+    const int64_t seq = st.int64(0);
+    last_seq = seq;
+    if (expected_seq >= 0 && seq != expected_seq)
+      problems.push_back({expected_seq, "entries " + std::to_string(expected_seq) + " to " + std::to_string(seq - 1) +
+                                            " are missing (deleted outside crmcore)"});
+    expected_seq = seq + 1;
+    if (st.is_null(kHashed)) {
+      problems.push_back({seq, "has no hash: it was added outside crmcore"});
+      previous.clear();
+      continue;
+    }
+    const std::string stored = st.text(kHashed);
+    if (!st.is_null(kHashed + 1)) {
+      if (st.is_null(kChangesHashColumn) || sha256_hex(st.text(kHashed + 2) + st.text(kHashed + 1)) != st.text(kChangesHashColumn))
+        problems.push_back({seq, "its changes were altered outside crmcore"});
+    } else if (!st.is_null(kChangesHashColumn) && !redacted.count(seq)) {
+      problems.push_back({seq, "its changes were removed outside crmcore"});
+    }
+    if (entry_hash(read_cells(st, kHashed), previous) != stored)
+      problems.push_back({seq, "its content, or the entry before it, was altered outside crmcore"});
+    previous = stored;
+  }
+  sql::Statement head(db, "SELECT value FROM meta WHERE key = 'audit_head'");
+  if (head.step()) {
+    const std::string value = head.text(0);
+    const auto colon = value.find(':');
+    const int64_t head_seq = std::stoll(value.substr(0, colon));
+    if (head_seq > last_seq)
+      problems.push_back({last_seq + 1, "entries after " + std::to_string(last_seq) + " (to " +
+                                            std::to_string(head_seq) + ") were deleted outside crmcore"});
+    else if (head_seq == last_seq && value.substr(colon + 1) != previous)
+      problems.push_back({last_seq, "the newest entry does not match the recorded head of the chain"});
+  }
+  return problems;
+}
+
+void Store::set_actor(const std::string& actor) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  actor_ = actor;
+}
+
+std::string Store::actor() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return actor_;
+}
+
+Table Store::audit_log(int64_t limit, const std::vector<int64_t>* about) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Table t;
+  constexpr int kInts = 6;
+  for (const char* name : {"seq", "at", "first_id", "last_id", "rows", "cause_id"})
+    t.columns.push_back(Column{name, Column::Storage::Int});
+  for (const char* name : {"op", "kind", "actor", "changes"}) t.columns.push_back(Column{name, Column::Storage::Text});
+  const std::string columns = "SELECT seq, at, first_id, last_id, rows, cause_id, op, kind, actor, changes FROM audit_log";
+  auto read_rows = [&](sql::Statement& st) {
+    while (st.step()) {
+      for (int i = 0; i < kInts + 4; ++i) {
+        Column& c = t.columns[static_cast<size_t>(i)];
+        c.valid.push_back(st.is_null(i) ? 0 : 1);
+        if (i < kInts) c.ints.push_back(st.int64(i));
+        else c.texts.push_back(st.text(i));
+      }
+    }
+  };
+  if (!about) {
+    sql::Statement st(impl_->db, columns + " ORDER BY seq DESC LIMIT ?");
+    st.bind(1, limit);
+    read_rows(st);
+    return t;
+  }
+  // The entries whose ids cover one of `about`, or that name one as their cause.
+  sql::Batch ids(1);
+  for (const int64_t& id : *about) ids.add_row()[0].set_int(id);
+  sql::Statement st(impl_->db, columns +
+                                   " WHERE EXISTS (SELECT 1 FROM crm_batch(?1) AS b WHERE b.c0 BETWEEN first_id AND"
+                                   " last_id OR b.c0 = cause_id) ORDER BY seq DESC LIMIT ?2");
+  sql::bind_batch(st, ids);
+  st.bind(2, limit);
+  read_rows(st);
+  return t;
+}
+
+}  // namespace crmcore::records

@@ -1,0 +1,42 @@
+// What keeps a store file to its owner: created private, and checked for
+// schema objects (triggers, views) that another program slipped in.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "crmcore/errors.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+bool is_own_schema_object(const std::string& name) {
+  // crmcore's triggers are all TEMP (the connection's own: stage_rules.cpp,
+  // audit.cpp), never in the file's schema, and it makes no views; so the
+  // list of the file's own is empty. A name is added here when crmcore
+  // starts keeping a trigger or view in the file.
+  static const char* const kOwn[] = {nullptr};
+  for (const char* const* own = kOwn; *own; ++own)
+    if (name == *own) return true;
+  return false;
+}
+
+void create_private_file(const std::string& path) {
+  // O_EXCL: an existing file (a store, or anything else) keeps its mode;
+  // the explicit fchmod undoes any umask that would widen or narrow 0600.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  if (fd < 0) {
+    if (errno == EEXIST) return;
+    // Left for SQLite to report (a missing folder, no permission), with its own words.
+    return;
+  }
+  const int rc = ::fchmod(fd, S_IRUSR | S_IWUSR);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) throw StorageError("cannot make '" + path + "' private to its owner: " + std::strerror(saved));
+}
+
+}  // namespace crmcore::records

@@ -1,0 +1,258 @@
+// A person's right to be forgotten (Store::erase_person): everything that
+// says who they were leaves the store in one transaction, and the bytes
+// leave the file too (secure delete zeroes what SQLite frees; the WAL,
+// which still holds old pages, is emptied after the commit).
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "batch.hpp"
+#include "crmcore/errors.hpp"
+#include "crmcore/records/normalize.hpp"
+#include "store_impl.hpp"
+
+namespace crmcore::records {
+
+namespace {
+
+// What an erased required text field holds instead.
+const std::string kErased = "(erased)";
+// Shorter values are not looked for inside other records' text: "Li" would
+// blank half the store.
+constexpr size_t kMinMention = 6;
+
+// The fields of `k` that hold free text a person could be described in:
+// text without a fixed list of values, other than the kind's codes.
+bool is_free_text(const Field& f) {
+  return f.type == FieldType::Text && f.choices.empty() && f.name != kExternalSource && f.name != kExternalId;
+}
+
+// The fields of a person's record that say who they are, and whose values
+// are looked for in the text of other records.
+bool identifies(const Field& f) { return f.lookup != Lookup::None || f.name == "name" || f.name == "address"; }
+
+// Fields of the records about a person where what was said to or about them
+// is written down (an interaction's summary, a ticket's resolution, an
+// order's delivery location): cleared whole, not only where they are named.
+bool is_narrative(const Field& f) {
+  static const char* const kNarrative[] = {"summary", "outcome", "next_step", "resolution", "comment", "response",
+                                           "subject", "stage_reason", "reason", "location", "description"};
+  for (const char* name : kNarrative)
+    if (f.name == name) return f.type == FieldType::Text;
+  return false;
+}
+
+// Clears the person's own record: every free text to NULL (a required one
+// to "(erased)"), its times (a birthday), tags and custom fields to NULL.
+// Fixed choices (a customer's kind) stay.
+void blank_person(sqlite3* db, const Kind& k, int64_t id) {
+  std::string sets;
+  for (const auto& f : k.fields) {
+    if (is_free_text(f) || f.name == kExternalId || f.name == kExternalSource)
+      sets += f.name + (f.required ? " = ?2, " : " = NULL, ");
+    else if (f.type == FieldType::Time && !f.required)
+      sets += f.name + " = NULL, ";
+  }
+  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "tags = NULL, custom = NULL, updated_at = ?3 WHERE id = ?1");
+  st.bind(1, id).bind(2, kErased).bind(3, now_ns()).run();
+}
+
+// Clears the narrative fields of a record about the person; the rest of it
+// (amounts, dates, status) is the business's and stays.
+void blank_narrative(sqlite3* db, const Kind& k, int64_t id) {
+  std::string sets;
+  for (const auto& f : k.fields)
+    if (is_narrative(f)) sets += f.name + (f.required ? " = ?2, " : " = NULL, ");
+  if (sets.empty()) return;
+  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "updated_at = ?3 WHERE id = ?1");
+  st.bind(1, id).bind(2, kErased).bind(3, now_ns()).run();
+}
+
+// Replaces each of `values` inside the text fields, tags and custom fields
+// of `k`'s records (those in `ids`, or all) with "[erased]".
+int64_t blank_mentions(sqlite3* db, const Kind& k, const std::vector<std::string>& values,
+                       const std::vector<int64_t>* ids) {
+  std::vector<std::string> columns = {kTagsColumn, kCustomColumn};
+  for (const auto& f : k.fields)
+    if (f.type == FieldType::Text && f.lookup == Lookup::None && f.name != "name") columns.push_back(f.name);
+  if (ids)  // the records about the person: their names too
+    for (const auto& f : k.fields)
+      if (f.type == FieldType::Text && (f.lookup != Lookup::None || f.name == "name")) columns.push_back(f.name);
+  sql::Batch only(1);
+  if (ids)
+    for (const int64_t& id : *ids) only.add_row()[0].set_int(id);
+  const std::string replacement = "[erased]";
+  int64_t changed = 0;
+  for (const auto& column : columns) {
+    // crm_batch reads parameter 1: the ids, when the change is limited to them.
+    std::string where = "instr(" + column + ", ?2) > 0";
+    if (ids) where += " AND id IN (SELECT c0 FROM crm_batch(?1))";
+    sql::Statement st(db, "UPDATE " + k.name + " SET " + column + " = replace(" + column + ", ?2, ?3) WHERE " + where);
+    for (const auto& value : values) {
+      if (ids) sql::bind_batch(st, only);
+      st.bind(2, value).bind(3, replacement);
+      st.step();
+      st.reset();
+      changed += sqlite3_changes(db);
+    }
+  }
+  return changed;
+}
+
+}  // namespace
+
+ErasureReport Store::erase_person(int64_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  refuse_if_readonly();
+  if (transaction_depth_ > 0)
+    throw Error("erase_person runs in a transaction of its own (its bytes must leave the file when it ends); "
+                "commit or roll back first");
+  Impl& impl = *impl_;
+  sqlite3* db = impl.db;
+  const Kind* person = nullptr;
+  for (const char* name : {"customers", "contacts"})
+    if (impl.has(name, id)) person = &kind(name);
+  if (!person) throw NotFound("no customer or contact with id " + std::to_string(id));
+  if (person->name == "customers") {
+    sql::Statement st(db, "SELECT kind FROM customers WHERE id = ?");
+    st.bind(1, id).step();
+    if (st.text(0) == "organization")
+      throw ValidationError("customers", -1, "kind", "is an organization, not a person: erase_person erases people",
+                            id);
+  }
+  ErasureReport report;
+  sql::exec(db, "BEGIN IMMEDIATE");
+  try {
+    mark_audit(impl);
+    // 1. What identifies them: the record's text and the stored forms of
+    // their phone numbers and e-mail addresses.
+    std::set<std::string> said, contacts;  // contacts: their phone numbers and e-mail addresses, in every stored form
+    {
+      sql::Statement st(db, "SELECT * FROM " + person->name + " WHERE id = ?");
+      st.bind(1, id).step();
+      for (int c = 0; c < sqlite3_column_count(st.get()); ++c) {
+        const std::string column = sqlite3_column_name(st.get(), c);
+        const Field* f = person->field(column);
+        if (!f || st.is_null(c)) continue;
+        if (identifies(*f)) said.insert(st.text(c));
+        if (f->lookup != Lookup::None) contacts.insert(st.text(c));
+        if (f->lookup == Lookup::Phone) {
+          const std::string normalized = normalize_phone(st.text(c));
+          if (!normalized.empty()) contacts.insert(normalized);
+          for (const auto& form : phone_alternatives(normalized)) contacts.insert(form);
+        }
+      }
+      sql::Statement points(db, "SELECT value FROM contact_points WHERE record_id = ?");
+      points.bind(1, id);
+      while (points.step()) contacts.insert(points.text(0));
+    }
+    said.insert(contacts.begin(), contacts.end());
+    std::vector<std::string> values, contact_forms;
+    for (const auto& v : said)
+      if (v.size() >= kMinMention) values.push_back(v);
+    for (const auto& v : contacts)
+      if (v.size() >= kMinMention) contact_forms.push_back(v);
+    // Longest first: a number's national form is inside its international one.
+    const auto longest_first = [](const std::string& a, const std::string& b) { return a.size() > b.size(); };
+    std::sort(values.begin(), values.end(), longest_first);
+    std::sort(contact_forms.begin(), contact_forms.end(), longest_first);
+
+    // 2. The person's own record, contact points and tags.
+    blank_person(db, *person, id);
+    for (const char* text : {"DELETE FROM contact_points WHERE record_id = ?", "DELETE FROM record_tags WHERE record_id = ?"}) {
+      sql::Statement st(db, text);
+      st.bind(1, id).run();
+    }
+    report.records = 1;
+
+    // 3. The records about them (their orders, interactions, tickets, roles,
+    // links): free text cleared, mentions blanked; the records themselves,
+    // and the numbers in them, stay.
+    std::vector<int64_t> about = {id};
+    for (const auto& k : kinds()) {
+      std::vector<int64_t> ids;
+      for (const auto& f : k.fields) {
+        if (!((f.type == FieldType::Ref && f.ref_kind == person->name) || f.type == FieldType::AnyRef)) continue;
+        sql::Statement st(db, "SELECT id FROM " + k.name + " WHERE " + f.name + " = ?");
+        st.bind(1, id);
+        while (st.step()) ids.push_back(st.int64(0));
+      }
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      if (ids.empty()) continue;
+      const bool link_kind = k.cascade_on_delete || k.name == "links";
+      for (int64_t record : ids)
+        if (!link_kind) blank_narrative(db, k, record);
+      report.records += static_cast<int64_t>(ids.size());
+      if (!values.empty()) blank_mentions(db, k, values, &ids);
+      about.insert(about.end(), ids.begin(), ids.end());
+    }
+    // 4. Their phone or e-mail, as stored, mentioned anywhere else (their
+    // name is not looked for there: another person may share it).
+    if (!contact_forms.empty())
+      for (const auto& k : kinds()) report.records += blank_mentions(db, k, contact_forms, nullptr);
+
+    // 5. Merges they took part in keep their records' old values to undo them.
+    {
+      sql::Statement has(db, "SELECT 1 FROM sqlite_master WHERE name = 'merge_log'");
+      if (has.step()) {
+        sql::Statement st(db,
+                          "DELETE FROM merge_log WHERE kind = ?2 AND (keep_id = ?1 OR"
+                          " instr(',' || merged_ids || ',', ',' || ?1 || ',') > 0)");
+        st.bind(1, id).bind(2, person->name).run();
+      }
+    }
+
+    // 6. The audit log's old and new values about them; the entries stay
+    // (the chain needs them), their values go. The erasure's own changes
+    // were noted by the triggers and are dropped unread.
+    forget_captured_changes(impl);
+    std::vector<int64_t> redacted;
+    {
+      sql::Batch ids(1);
+      for (const int64_t& record : about) ids.add_row()[0].set_int(record);
+      auto& st = impl.prepared(
+          "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND (EXISTS (SELECT 1 FROM crm_batch(?1) AS b"
+          " WHERE b.c0 BETWEEN first_id AND last_id OR b.c0 = cause_id))");
+      sql::bind_batch(st, ids);
+      while (st.step()) redacted.push_back(st.int64(0));
+      st.reset();
+      sql::Statement mention(db, "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND instr(changes, ?1) > 0");
+      for (const auto& v : said) {
+        if (v.size() < 3) continue;
+        mention.bind(1, v);
+        while (mention.step()) redacted.push_back(mention.int64(0));
+        mention.reset();
+      }
+      std::sort(redacted.begin(), redacted.end());
+      redacted.erase(std::unique(redacted.begin(), redacted.end()), redacted.end());
+      sql::Statement blank(db, "UPDATE audit_log SET changes = NULL, salt = NULL WHERE seq = ?");
+      for (int64_t seq : redacted) blank.bind(1, seq).run();
+    }
+    report.audit_entries = static_cast<int64_t>(redacted.size());
+    {
+      const std::string changes = nlohmann::json{{"redacted", redacted}}.dump();
+      sql::Statement st(db,
+                        "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, changes)"
+                        " VALUES(?1, 'erase', ?2, ?3, ?3, ?4, ?5)");
+      st.bind(1, now_ns()).bind(2, person->name).bind(3, id).bind(4, report.records).bind(5, changes).run();
+    }
+    seal_audit(impl, actor_);
+    sql::exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  // The WAL still holds the pages as they were before; copied into the file
+  // and truncated, it no longer does. A reader elsewhere can hold it open.
+  int frames = 0, copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, &frames, &copied);
+  report.wal_truncated = rc == SQLITE_OK;
+  return report;
+}
+
+}  // namespace crmcore::records
