@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _core, _query
 from . import mapping as _mapping
+from .access import AccessHandles
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
 from .sales import SalesMethods
@@ -109,7 +110,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
+class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AccessHandles):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -704,14 +705,22 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
         return {"bytes_before": int(before), "bytes_after": int(after)}
 
 
-def open(path: str | os.PathLike = ":memory:") -> Database:  # noqa: A001 - the contract name is crm.open
+def open(path: str | os.PathLike = ":memory:", *, mode: "str | None" = None,  # noqa: A001 - crm.open
+         user: "int | None" = None) -> Database:
     """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
+
+    ``mode`` (centralized, the default; decentralized; matrix) is the
+    management mode of a new store (see crmcore.access); ``user`` gives the
+    handle of that staff member (``db.as_user``) instead of the unscoped one.
 
     >>> with open(":memory:") as db:
     ...     db.count("customers")
     0
     """
-    return Database(path)
+    db = Database(path)
+    if mode is not None:
+        db.access._open_with(mode)
+    return db if user is None else db.as_user(user)
 
 
 # -- conversions between pandas and the core's columns ------------------------

@@ -127,7 +127,7 @@ def test_version_4_store_is_migrated_to_6_with_its_deals_in_the_default_pipeline
                       "UPDATE deals SET stage='negotiating'; UPDATE meta SET value='4' WHERE key='schema_version';")
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == 6 and db.integrity_check() == "ok"
+        assert db.schema_version() == 7 and db.integrity_check() == "ok"
         p = db.frame("pipelines").index[0]
         deals = db.frame("deals")
         assert deals.pipeline_id.tolist() == [p] and deals.stage.tolist() == ["negotiating"]  # the past stays

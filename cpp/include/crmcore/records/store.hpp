@@ -182,6 +182,11 @@ class Store {
 
   void add_write_hook(WriteHook hook);
   const std::string& path() const { return path_; }
+  // The staff member on whose behalf writes are made (-1: none declared, an
+  // administrator or a script). A scoped handle (crmcore/access) sets it
+  // around each of its writes, so the audit log can say who.
+  void set_actor(int64_t staff_id) { actor_ = staff_id; }
+  int64_t actor() const { return actor_; }
 
   // Ids of the records of `kind` that satisfy `filter` (query.hpp), ordered
   // by `order_by` (missing values last, ties by id; by id when empty), from
@@ -250,6 +255,7 @@ class Store {
   mutable std::mutex mutex_;
   std::vector<WriteHook> hooks_;
   int transaction_depth_ = 0;
+  int64_t actor_ = -1;
 
   // -- the whole file: backup and compaction (backup.cpp) --
  public:
@@ -268,6 +274,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 }  // namespace crmcore::records
