@@ -25,6 +25,10 @@ void keep_rows(Table& t, const std::vector<uint8_t>& keep) {
     size_t out = 0;
     for (size_t r = 0; r < keep.size(); ++r) {
       if (!keep[r]) continue;
+      if (out == r) {  // in place already (a string moved onto itself would be emptied)
+        ++out;
+        continue;
+      }
       switch (c.storage) {
         case Column::Storage::Int: c.ints[out] = c.ints[r]; break;
         case Column::Storage::Real: c.reals[out] = c.reals[r]; break;
