@@ -642,7 +642,7 @@ def test_indexes_serve_selective_conditions(tmp_path):
         assert db.ids("customers", region="华东").tolist() == before
         assert db.drop_index("customers", "region") is True
         assert db.drop_index("customers", "region") is False
-        assert db.indexes("customers") == ["phone", "email", "tags"]
+        assert db.indexes("customers") == ["phone", "email", "owner_id", "tags"]
         assert db.ids("customers", region="华东").tolist() == before
         with pytest.raises(crm.ValidationError, match="cannot be indexed") as info:
             db.create_index("customers", "region; DROP TABLE customers")
