@@ -54,6 +54,9 @@ class Model:
             fields = ([OWNER[kind]] if kind in OWNER else []) + list(PARENTS.get(kind, {}))
             self.records[kind] = rows(kind, fields)
         self.records["links"] = rows("links", ["src", "dst"])
+        self.records["territory_members"] = {i: c for i, c in enumerate(self.cells)}
+        self.cell_ids = rows("territory_members", ["member_id"])
+        self.share_ids = rows("access_shares", ["record_id", "owner_id", "staff_id", "team_id"])
         self._reach = {}
 
     def role(self, user):
@@ -106,6 +109,14 @@ class Model:
             if "edit" in src and "read" in dst:
                 out.add("edit")
             return out
+        sees_all = self.mode == "centralized" or role == "analyst"
+        if kind == "territory_members":  # read where its member is
+            return {"read"} if sees_all or "read" in self.rights_any(self.cell_ids[rid]["member_id"], user) else set()
+        if kind == "access_shares":  # read by its recipients and the owner of the shared book
+            share = self.share_ids[rid]
+            team = self.staff[user]["team_id"]
+            mine = user in (share["staff_id"], share["owner_id"]) or (team is not None and share["team_id"] == team)
+            return {"read"} if sees_all or mine else set()
         if kind not in RULED:
             return {"read"}
         return self.rights_of(self.ancestors(kind, rid), user)

@@ -87,7 +87,8 @@ def all_records(db, kinds):
 
 def test_engine_agrees_with_the_model_on_10000_cases_per_mode(company):
     db, staff, rng, model = company
-    records = all_records(db, sorted(set(OWNER) | set(PARENTS) | {"links", "products", "staff"}))
+    records = all_records(db, sorted(set(OWNER) | set(PARENTS) | {"links", "products", "staff", "territory_members",
+                                                                  "access_shares"}))
     scoped = {s: db.as_user(s) for s in staff}
     disagreements, outcomes = [], set()
     for _ in range(10_000):
@@ -198,6 +199,10 @@ def test_a_scoped_handle_leaks_nothing_invisible(tmp_path):
     s.export_json("customers", path)
     exported = json.loads(path.read_text())
     assert hidden_names.isdisjoint(r["name"] for r in exported)
+    cells = s.frame("territory_members")
+    assert hidden_ids.isdisjoint(cells["member_id"]) and len(cells) < db.count("territory_members")
+    shares = s.frame("access_shares")
+    assert hidden_ids.isdisjoint(shares["record_id"].dropna()) and len(shares) < db.count("access_shares")
     g = s.graph()
     assert hidden_ids.isdisjoint(set(g.nodes))
     assert hidden_ids.isdisjoint(s.rfm(as_of="2025-12-31").index)

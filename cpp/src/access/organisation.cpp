@@ -162,9 +162,13 @@ Organisation::Organisation(const records::Store& s, int64_t u) : store(s), user(
   }
 }
 
+bool follows_records(const std::string& kind) {
+  return kind == "links" || kind == "territory_members" || kind == "access_shares";
+}
+
 bool Organisation::reads_all(const std::string& kind) const {
   if (admin() || role == "analyst" || mode == Mode::Centralized) return true;
-  return !kind_rule(kind) && kind != "links";
+  return !kind_rule(kind) && !follows_records(kind);
 }
 
 uint8_t Organisation::finalize(uint8_t raw) const {
@@ -207,6 +211,10 @@ const KindRights& Organisation::of_kind(const std::string& kind) const {
   std::vector<std::string> names;
   if (kind == "links") {
     names = {"src", "dst"};
+  } else if (kind == "territory_members") {
+    names = {"member_id"};
+  } else if (kind == "access_shares") {
+    names = {"staff_id", "team_id", "owner_id"};
   } else if (rule) {
     if (!rule->owner.empty()) names.push_back(rule->owner);
     names.insert(names.end(), rule->parents.begin(), rule->parents.end());
@@ -244,6 +252,18 @@ uint8_t Organisation::rights(const std::string& kind, int64_t id) const {
     uint8_t f = (src & dst & kRead);
     if ((src & kEdit) && (dst & kRead)) f |= kEdit;
     return f;
+  }
+  if (kind == "territory_members" || kind == "access_shares") {
+    // Who lies where and who shares what name records: read by those who
+    // may read the member, or to whom (or whose book) the share is.
+    const KindRights& k = of_kind(kind);
+    auto at = std::lower_bound(k.ids.begin(), k.ids.end(), id);
+    if (at == k.ids.end() || *at != id) return 0;
+    const size_t r = static_cast<size_t>(at - k.ids.begin());
+    if (reads_all(kind)) return kRead;
+    if (kind == "territory_members") return rights_any(k.refs[0][r]) & kRead;
+    const bool mine = k.refs[0][r] == user || (team >= 0 && k.refs[1][r] == team) || k.refs[2][r] == user;
+    return mine ? kRead : 0;
   }
   if (!kind_rule(kind)) return kRead;
   const KindRights& k = of_kind(kind);

@@ -59,6 +59,10 @@ struct Organisation {
   mutable std::unordered_map<std::string, KindRights> kinds_;
 };
 
+// Kinds that are no one's but whose rows name records, and so are read as
+// those are: links, territory_members, access_shares.
+bool follows_records(const std::string& kind);
+
 // A reference read from a column (any storage); -1 when missing or not a number.
 int64_t ref_at(const records::Column* c, size_t row);
 

@@ -100,7 +100,7 @@ std::optional<std::vector<int64_t>> ScopedStore::readable(const std::string& kin
 
 uint8_t ScopedStore::rights(const std::string& kind, int64_t id) const {
   const Organisation& o = org();
-  if (kind_rule(kind) || kind == "links") return o.has(kind, id) ? o.rights(kind, id) : 0;
+  if (kind_rule(kind) || follows_records(kind)) return o.has(kind, id) ? o.rights(kind, id) : 0;
   if (store_.kind_of(id) != kind) return 0;
   return o.admin() ? (kRead | kEdit) : kRead;
 }

@@ -27,7 +27,9 @@
 // - kinds outside the owned ones and their children (staff, teams,
 //   products, campaigns, pipelines, the rules themselves, ...): read by all,
 //   edited by admins. A link: read when both ends are, edited when its
-//   source is editable and its target readable.
+//   source is editable and its target readable. A territory membership:
+//   read when its member is; a share: read by its recipients and the owner
+//   of the shared book (and by all where everyone reads everything).
 // - a write must leave what it writes editable by the writer.
 // - field rules hide a field of a kind from a role (or mask a phone field);
 //   a query cannot filter or order on a hidden field.
