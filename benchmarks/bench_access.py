@@ -5,8 +5,9 @@
 Data: N customers with a name, phone, e-mail, region and an owner among S
 staff in teams of ten under managers. Timed (best of --repeat): the
 unscoped ``db.frame("customers")``; the same frame through ``db.as_user``
-for a sales rep (sees one owner's book) and a team manager (sees ten) in
-decentralized mode, and for a rep in centralized mode (sees everything);
+for a sales rep (sees one owner's book), a team manager (sees ten) and
+a director (everyone reports to them: sees all, through the visible-id
+set) in decentralized mode, and for a rep in centralized mode (sees everything);
 the first scoped call of a handle (visibility computed) and a repeated one
 (cached) separately. Prints each time and its ratio to the unscoped frame;
 the goal is a ratio within 1.3 for the cached case.
@@ -24,7 +25,9 @@ import crmcore as crm
 
 def build(n: int, staff: int, mode: str):
     db = crm.open(":memory:", mode=mode)
-    managers = [db.add("staff", name=f"M{i}", role="manager") for i in range(max(1, staff // 10))]
+    director = db.add("staff", name="Director", role="sales")
+    managers = [db.add("staff", name=f"M{i}", role="manager", manager_id=director)
+                for i in range(max(1, staff // 10))]
     reps = db.import_frame("staff", pd.DataFrame({
         "name": [f"R{i}" for i in range(staff)], "role": "sales",
         "manager_id": [managers[i % len(managers)] for i in range(staff)]}))
@@ -35,7 +38,7 @@ def build(n: int, staff: int, mode: str):
         "email": [f"c{i}@example.cn" for i in range(n)],
         "region": rng.choice(["East", "West", "North", "South"], n),
         "owner_id": rng.choice(reps, n)}))
-    return db, int(managers[0]), int(reps[0])
+    return db, int(director), int(managers[0]), int(reps[0])
 
 
 def best(f, repeat: int) -> float:
@@ -55,10 +58,10 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{args.customers:,} customers, {args.staff} reps")
     for mode in ("decentralized", "centralized"):
-        db, manager, rep = build(args.customers, args.staff, mode)
+        db, director, manager, rep = build(args.customers, args.staff, mode)
         base = best(lambda: db.frame("customers"), args.repeat)
         print(f"{mode}: unscoped frame {base * 1e3:9.1f} ms")
-        for who, user in (("rep", rep), ("manager", manager)):
+        for who, user in (("rep", rep), ("manager", manager), ("director", director)):
             first = best(lambda: db.as_user(user).frame("customers"), 1)
             scoped = db.as_user(user)
             scoped.frame("customers")

@@ -53,7 +53,7 @@ does not exist.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,13 @@ OWNER_FIELDS = {"customers": "owner_id", "contacts": "owner_id", "deals": "owner
 
 class AccessHandles:
     """The scoped handle and the ``db.access`` room (mixed into Database)."""
+
+    if TYPE_CHECKING:  # what Database provides
+        path: str
+        _store: Any
+
+        @property
+        def _core(self) -> Any: ...
 
     @property
     def access(self) -> "AccessMethods":
@@ -98,7 +105,9 @@ class AccessHandles:
         if isinstance(base, _core.ScopedStore):
             raise _core.Error("as_user is called on the unscoped handle, not on a scoped one")
         scoped = object.__new__(type(self))
-        scoped.__dict__.update(self.__dict__)
+        # Nothing else of this handle is carried over: whatever it may have
+        # cached was read without the rules.
+        scoped.path = self.path
         scoped._store = _core.ScopedStore(base, int(staff_id))
         return scoped
 

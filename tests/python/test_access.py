@@ -328,3 +328,22 @@ def test_rules_are_readable_frames():
     assert db.get("customers", c)["phone"] != "***8000"
     with pytest.raises(crm.ValidationError):
         db.access.field_rule("customers", "no_such_field", "*")
+
+
+def test_match_through_a_scoped_handle_counts_only_visible_records():
+    """The scoped match looks each value up among the visible records: the same answers as
+    the store's own match where everything matched is visible, none where nothing is."""
+    db = crm.open(":memory:", mode="decentralized")
+    boss = db.add("staff", name="B", role="manager")
+    a = db.add("customers", name="A", phone="+86 138 0013 8000", email="x@y.cn", owner_id=boss)
+    db.add("customers", name="A2", phone="13800138000", owner_id=boss)
+    c = db.add("customers", name="C", phone="+1 415 555 0100", owner_id=boss)
+    db.add("customers", name="D", phone="+1 415 555 0101")  # unowned: invisible to B
+    values = ["138-0013-8000", "4155550100", "+14155550100", "", "garbage", "0086 13800138000", "415 555 0101"]
+    scoped = db.as_user(boss).match("customers", phone=values)
+    plain = db.match("customers", phone=values)
+    assert scoped.iloc[:6].equals(plain.iloc[:6])
+    assert scoped["id"].iloc[:3].tolist() == [a, c, c] and scoped["matches"].tolist()[:2] == [2, 1]
+    assert pd.isna(scoped["id"].iloc[6]) and scoped["matches"].iloc[6] == 0 and plain["matches"].iloc[6] == 1
+    assert db.as_user(boss).match("customers", email=["X@Y.CN", "bad"]).equals(
+        db.match("customers", email=["X@Y.CN", "bad"]))

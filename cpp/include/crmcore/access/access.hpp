@@ -72,6 +72,10 @@ const KindRule* kind_rule(const std::string& kind);
 
 struct Organisation;  // the org and rules as loaded from the store (access.cpp)
 
+// One handle is for one thread at a time (its cache of the organisation is
+// not locked); the store's actor is set around each of its writes, so a
+// write made meanwhile on the same Store from another thread would be
+// attributed to this user too.
 class ScopedStore {
  public:
   // The store as staff member `user` may use it. NotFound when no staff
