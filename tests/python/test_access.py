@@ -347,3 +347,49 @@ def test_match_through_a_scoped_handle_counts_only_visible_records():
     assert pd.isna(scoped["id"].iloc[6]) and scoped["matches"].iloc[6] == 0 and plain["matches"].iloc[6] == 1
     assert db.as_user(boss).match("customers", email=["X@Y.CN", "bad"]).equals(
         db.match("customers", email=["X@Y.CN", "bad"]))
+
+
+def _loaded(path=":memory:"):
+    db = crm.open(path)
+    crm.datasets.load(db, crm.datasets.synthetic(n_customers=40, seed=11), progress=False)
+    return db, db.add("staff", name="Root", role="admin")
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    stamps = ["created_at", "updated_at"]
+    pd.testing.assert_frame_equal(a.drop(columns=stamps, errors="ignore"), b.drop(columns=stamps, errors="ignore"))
+
+
+def test_a_scoped_handle_that_may_see_everything_reads_and_writes_as_the_unscoped_one():
+    """The two paths cannot drift apart: an admin's scoped handle (and an analyst's, for
+    reads) gives what the unscoped handle gives, and the same writes leave the same store."""
+    db, root = _loaded()
+    analyst = db.add("staff", name="Reader", role="analyst")
+    db.access.set_mode("decentralized")
+    kinds = [k for k in db.counts().index]
+    for who in (root, analyst):
+        s = db.as_user(who)
+        assert s.counts().equals(db.counts())
+        for k in kinds:
+            _same(s.frame(k), db.frame(k))
+        _same(s.find("customers", name="公司"), db.find("customers", name="公司"))
+        assert list(s.ids("orders", [("amount", ">", 100)], order_by="-amount", limit=7, offset=2)) == list(
+            db.ids("orders", [("amount", ">", 100)], order_by="-amount", limit=7, offset=2))
+        phones = db.frame("customers")["phone"].dropna().tolist()[:20] + ["no phone"]
+        _same(s.match("customers", phone=phones), db.match("customers", phone=phones))
+    # The same writes, unscoped on one copy and through the admin's handle on another.
+    results = []
+    for scoped in (False, True):
+        base, root = _loaded()
+        h = base.as_user(root) if scoped else base
+        c = h.add("customers", name="New", phone="+86 138 0000 0001", tags=["vip"])
+        h.update("customers", c, region="East")
+        ids = h.frame("customers", columns=[]).index[:3].tolist()
+        h.add_tags("customers", ids, "checked")
+        h.import_frame("customers", pd.DataFrame({"id": ids[:2], "status": ["active", "lost"]}), mode="update")
+        h.merge("customers", ids[0], [ids[1]])
+        h.delete_many("customers", [ids[2]], dependants="delete")
+        h.link(c, ids[0], "refers")
+        results.append({k: base.frame(k) for k in base.counts().index})
+    for k in results[0]:
+        _same(results[0][k], results[1][k])
