@@ -184,6 +184,15 @@ py::list describe_kinds() {
 
 // Called every 64K rows of an import: draws the progress bar, if any, and
 // lets Ctrl-C stop the import (which then rolls back whole).
+// Runs `read` (a call that takes the store's lock) without the GIL. A thread
+// that waited for the lock while holding the GIL would deadlock with a write
+// that holds the lock and needs the GIL for its progress and Ctrl-C checks.
+template <class Read>
+auto unlocked(Read&& read) {
+  py::gil_scoped_release release;
+  return read();
+}
+
 records::Progress progress_reporter(py::object progress) {
   return [progress](size_t done, size_t total) {
     py::gil_scoped_acquire gil;
@@ -337,7 +346,7 @@ void def_store_api(py::class_<S>& cls) {
             return interrupted_after_commit(s);
           },
           py::arg("merge_id"))
-      .def("merges", [](S& s) { return from_table(s.merges()); })
+      .def("merges", [](S& s) { return from_table(unlocked([&] { return s.merges(); })); })
       .def(
           "import_json",
           [](S& s, const std::string& kind, const std::string& path, const std::string& on_error,
@@ -461,14 +470,15 @@ void def_store_api(py::class_<S>& cls) {
           "drop_index", [](S& s, const std::string& kind, const std::string& field) { return s.drop_index(kind, field); },
           py::arg("kind"), py::arg("field"), py::call_guard<py::gil_scoped_release>())
       .def(
-          "indexes", [](const S& s, const std::string& kind) { return s.indexes(kind); }, py::arg("kind"))
+          "indexes", [](const S& s, const std::string& kind) { return s.indexes(kind); }, py::arg("kind"),
+          py::call_guard<py::gil_scoped_release>())
       .def(
           "find_phone",
           [](S& s, const std::string& kind, const std::string& phone) {
-            return to_numpy(s.find_phone(kind, phone));
+            return to_numpy(unlocked([&] { return s.find_phone(kind, phone); }));
           },
           py::arg("kind"), py::arg("phone"))
-      .def("begin", [](S& s) { s.begin(); })
+      .def("begin", [](S& s) { s.begin(); }, py::call_guard<py::gil_scoped_release>())
       .def("commit",
            [](S& s) {
              {
@@ -477,15 +487,18 @@ void def_store_api(py::class_<S>& cls) {
              }
              return interrupted_after_commit(s);
            })
-      .def("rollback", [](S& s) { s.rollback(); })
+      .def("rollback", [](S& s) { s.rollback(); }, py::call_guard<py::gil_scoped_release>())
       .def(
-          "kind_of", [](const S& s, int64_t id) { return s.kind_of(id); }, py::arg("id"))
+          "kind_of", [](const S& s, int64_t id) { return s.kind_of(id); }, py::arg("id"),
+          py::call_guard<py::gil_scoped_release>())
       .def(
-          "count", [](const S& s, const std::string& kind) { return s.count(kind); }, py::arg("kind"))
-      .def("schema_version", [](const S& s) { return s.schema_version(); })
+          "count", [](const S& s, const std::string& kind) { return s.count(kind); }, py::arg("kind"),
+          py::call_guard<py::gil_scoped_release>())
+      .def("schema_version", [](const S& s) { return s.schema_version(); }, py::call_guard<py::gil_scoped_release>())
       .def(
           "integrity_check", [](const S& s) { return s.integrity_check(); }, py::call_guard<py::gil_scoped_release>())
-      .def("audit_log", [](S& s, int64_t limit) { return from_table(s.audit_log(limit)); },
+      .def(
+          "audit_log", [](S& s, int64_t limit) { return from_table(unlocked([&] { return s.audit_log(limit); })); },
            py::arg("limit") = 100);
   // -- the whole file: backup and vacuum --
   cls.def(
