@@ -31,6 +31,9 @@ void bind_automation(py::module_& m);
 void bind_stock(py::module_& m);
 // After bind_records: the schema methods of Store (schema.cpp).
 void bind_schema(py::module_& m);
+// After bind_schema: the scoped store (access.cpp), with the store's methods
+// bound by records.cpp and schema.cpp.
+void bind_access(py::module_& m);
 
 // A field of the kind table (or of a store's catalog) as a dict.
 py::dict field_dict(const records::Field& f);

@@ -13,6 +13,7 @@ PYBIND11_MODULE(_core, m) {
   bind_sales(m);
   bind_service(m);
   bind_duplicates(m);
+  bind_access(m);
   bind_automation(m);
   bind_stock(m);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common.hpp"
+#include "crmcore/access/access.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/backup.hpp"
 #include "crmcore/records/json_io.hpp"
@@ -209,7 +210,8 @@ records::Progress progress_reporter(py::object progress) {
 // the caller is told (and raises crm.InterruptedAfterCommit, which says the
 // data was saved) instead of a bare KeyboardInterrupt. Inside db.transaction()
 // nothing is committed yet, and the interrupt stays an interrupt.
-bool interrupted_after_commit(const records::Store& s) {
+template <class S>
+bool interrupted_after_commit(const S& s) {
   if (s.in_transaction() || PyErr_CheckSignals() == 0) return false;
   PyErr_Clear();
   return true;
@@ -222,6 +224,22 @@ py::tuple write_result(records::WriteResult result, bool interrupted) {
   for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, e.reason));
   py::object updated = result.updated.empty() ? py::object(py::none()) : py::object(to_numpy(std::move(result.updated)));
   return py::make_tuple(to_numpy(std::move(result.ids)), errors, interrupted, updated);
+}
+
+// import_json and export_json of a store, or through a scoped one.
+records::WriteResult import_json_into(records::Store& s, const std::string& kind, const std::string& path,
+                                      records::OnError on_error, const records::Progress& report, bool dry_run) {
+  return records::import_json(s, kind, path, on_error, report, dry_run);
+}
+records::WriteResult import_json_into(access::ScopedStore& s, const std::string& kind, const std::string& path,
+                                      records::OnError on_error, const records::Progress& report, bool dry_run) {
+  return s.import_json(kind, path, on_error, report, dry_run);
+}
+size_t export_json_from(const records::Store& s, const std::string& kind, const std::string& path) {
+  return records::export_json(s, kind, path);
+}
+size_t export_json_from(const access::ScopedStore& s, const std::string& kind, const std::string& path) {
+  return s.export_json(kind, path);
 }
 
 records::OnError parse_on_error(const std::string& s) {
@@ -262,7 +280,252 @@ std::vector<records::OrderBy> to_order(const py::list& order_by) {
   return out;
 }
 
+// The store's methods, bound alike for the store and for a scoped store
+// (access::ScopedStore), so that the Python side uses either the same way.
+template <class S>
+void def_store_api(py::class_<S>& cls) {
+  cls.def(
+          "insert",
+          [](S& s, const std::string& kind, const py::list& columns, const std::string& on_error,
+             py::object progress, bool dry_run) {
+            Table t = to_table(columns);
+            records::Progress report = progress_reporter(progress);
+            records::WriteResult result;
+            {
+              py::gil_scoped_release release;
+              result = s.insert(kind, t, parse_on_error(on_error), report, dry_run);
+            }
+            return write_result(std::move(result), interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
+          py::arg("dry_run") = false)
+      .def(
+          "upsert",
+          [](S& s, const std::string& kind, const py::list& columns, const std::vector<std::string>& key,
+             bool insert_missing, const std::string& on_error, py::object progress, bool dry_run) {
+            Table t = to_table(columns);
+            records::Progress report = progress_reporter(progress);
+            records::WriteResult result;
+            {
+              py::gil_scoped_release release;
+              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report, dry_run);
+            }
+            return write_result(std::move(result), interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("columns"), py::arg("key"), py::arg("insert_missing"),
+          py::arg("on_error") = "raise", py::arg("progress") = py::none(), py::arg("dry_run") = false)
+      .def(
+          "remove_many",
+          [](S& s, const std::string& kind, const py::handle& ids, bool cascade) {
+            std::vector<int64_t> wanted = to_vector<int64_t>(ids);
+            {
+              py::gil_scoped_release release;
+              s.remove_many(kind, wanted, cascade);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("kind"), py::arg("ids"), py::arg("cascade"))
+      .def(
+          "merge",
+          [](S& s, const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
+             const std::vector<std::pair<std::string, int64_t>>& prefer) {
+            int64_t merge_id;
+            {
+              py::gil_scoped_release release;
+              merge_id = s.merge(kind, keep, others, prefer);
+            }
+            return py::make_tuple(merge_id, interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("keep"), py::arg("others"), py::arg("prefer"))
+      .def(
+          "unmerge",
+          [](S& s, int64_t merge_id) {
+            {
+              py::gil_scoped_release release;
+              s.unmerge(merge_id);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("merge_id"))
+      .def("merges", [](S& s) { return from_table(unlocked([&] { return s.merges(); })); })
+      .def(
+          "import_json",
+          [](S& s, const std::string& kind, const std::string& path, const std::string& on_error,
+             py::object progress, bool dry_run) {
+            records::Progress report = progress_reporter(progress);
+            records::WriteResult result;
+            {
+              py::gil_scoped_release release;
+              result = import_json_into(s, kind, path, parse_on_error(on_error), report, dry_run);
+            }
+            return write_result(std::move(result), interrupted_after_commit(s));
+          },
+          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
+          py::arg("dry_run") = false)
+      .def(
+          "export_json",
+          [](const S& s, const std::string& kind, const std::string& path) { return export_json_from(s, kind, path); },
+          py::arg("kind"), py::arg("path"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "update",
+          [](S& s, const std::string& kind, int64_t id, const py::list& columns) {
+            Table t = to_table(columns);
+            {
+              py::gil_scoped_release release;
+              s.update(kind, id, t);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("kind"), py::arg("id"), py::arg("columns"))
+      .def(
+          "remove",
+          [](S& s, const std::string& kind, int64_t id) {
+            {
+              py::gil_scoped_release release;
+              s.remove(kind, id);
+            }
+            return interrupted_after_commit(s);
+          },
+          py::arg("kind"), py::arg("id"))
+      .def(
+          "select",
+          [](S& s, const std::string& kind, py::object ids, py::object columns) {
+            std::vector<int64_t> wanted;
+            if (!ids.is_none()) wanted = to_vector<int64_t>(ids);
+            std::vector<std::string> names;
+            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
+            Table t;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              t = s.select(kind, ids.is_none() ? nullptr : &wanted, columns.is_none() ? nullptr : &names, &cancel);
+            }
+            return from_table(std::move(t));
+          },
+          py::arg("kind"), py::arg("ids") = py::none(), py::arg("columns") = py::none())
+      .def(
+          "match",
+          [](S& s, const std::string& kind, const std::string& field, const py::list& values) {
+            std::vector<std::string> typed;
+            typed.reserve(values.size());
+            for (const auto& v : values) {  // what is not text (or not valid text) names no record
+              std::string text;
+              typed.push_back(py::isinstance<py::str>(v) && object_text(v.ptr(), text).empty() ? text : "");
+            }
+            records::Store::Matches m;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              m = s.match(kind, field, typed, &cancel);
+            }
+            return py::make_tuple(to_numpy(std::move(m.ids)), to_numpy(std::move(m.counts)));
+          },
+          py::arg("kind"), py::arg("field"), py::arg("values"))
+      .def(
+          "query",
+          [](S& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            std::vector<int64_t> ids;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              ids = s.query(kind, filter, order, limit, offset, &cancel);
+            }
+            return to_numpy(std::move(ids));
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
+      .def(
+          "select_query",
+          [](S& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset, py::object columns) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            std::vector<std::string> names;
+            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
+            Table t;
+            {
+              Cancel cancel = python_cancel();
+              py::gil_scoped_release release;
+              t = s.select_query(kind, filter, order, limit, offset, columns.is_none() ? nullptr : &names, &cancel);
+            }
+            return from_table(std::move(t));
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"),
+          py::arg("columns") = py::none())
+      .def(
+          "query_plan",
+          [](S& s, const std::string& kind, const py::list& groups, const py::list& order_by,
+             int64_t limit, int64_t offset) {
+            const records::AnyOf filter = to_filter(kind, groups);
+            const std::vector<records::OrderBy> order = to_order(order_by);
+            py::gil_scoped_release release;
+            return s.query_plan(kind, filter, order, limit, offset);
+          },
+          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
+      .def(
+          "create_index", [](S& s, const std::string& kind, const std::string& field) { return s.create_index(kind, field); },
+          py::arg("kind"), py::arg("field"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "drop_index", [](S& s, const std::string& kind, const std::string& field) { return s.drop_index(kind, field); },
+          py::arg("kind"), py::arg("field"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "indexes", [](const S& s, const std::string& kind) { return s.indexes(kind); }, py::arg("kind"),
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "find_phone",
+          [](S& s, const std::string& kind, const std::string& phone) {
+            return to_numpy(unlocked([&] { return s.find_phone(kind, phone); }));
+          },
+          py::arg("kind"), py::arg("phone"))
+      .def("begin", [](S& s) { s.begin(); }, py::call_guard<py::gil_scoped_release>())
+      .def("commit",
+           [](S& s) {
+             {
+               py::gil_scoped_release release;
+               s.commit();
+             }
+             return interrupted_after_commit(s);
+           })
+      .def("rollback", [](S& s) { s.rollback(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "kind_of", [](const S& s, int64_t id) { return s.kind_of(id); }, py::arg("id"),
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "count", [](const S& s, const std::string& kind) { return s.count(kind); }, py::arg("kind"),
+          py::call_guard<py::gil_scoped_release>())
+      .def("schema_version", [](const S& s) { return s.schema_version(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "integrity_check", [](const S& s) { return s.integrity_check(); }, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "audit_log",
+          [](S& s, int64_t limit, std::optional<std::vector<int64_t>> about) {
+            return from_table(unlocked([&] { return s.audit_log(limit, about ? &*about : nullptr); }));
+          },
+          py::arg("limit") = 100, py::arg("about") = py::none());
+  // -- the whole file: backup and vacuum --
+  cls.def(
+      "backup",
+      [](const S& s, const std::string& dest, py::object progress, int pages_per_step) {
+        records::Progress report = progress_reporter(progress);
+        py::gil_scoped_release release;
+        s.backup(dest, report, pages_per_step);
+      },
+      py::arg("dest"), py::arg("progress") = py::none(), py::arg("pages_per_step") = 1024);
+  cls.def("vacuum", [](S& s) {
+    records::Store::VacuumReport r;
+    {
+      py::gil_scoped_release release;
+      r = s.vacuum();
+    }
+    return py::make_tuple(r.bytes_before, r.bytes_after);
+  });
+}
+
 }  // namespace
+
+void bind_scoped_store_api(py::class_<access::ScopedStore>& cls) { def_store_api(cls); }
 
 void bind_records(py::module_& m) {
   m.attr("__version__") = crmcore::version();
@@ -288,242 +551,18 @@ void bind_records(py::module_& m) {
 
   m.attr("MAX_CUSTOM_DEPTH") = records::kMaxCustomDepth;
 
-  py::class_<records::Store>(m, "Store")
+  py::class_<records::Store> store(m, "Store");
+  store
       .def(py::init([](const std::string& path, bool readonly, bool allow_foreign) {
              py::gil_scoped_release release;
              return std::make_unique<records::Store>(path, records::OpenOptions{readonly, allow_foreign});
            }),
            py::arg("path"), py::arg("readonly") = false, py::arg("allow_foreign") = false)
-      .def_property_readonly("path", &records::Store::path)
-      .def(
-          "insert",
-          [](records::Store& s, const std::string& kind, const py::list& columns, const std::string& on_error,
-             py::object progress, bool dry_run) {
-            Table t = to_table(columns);
-            records::Progress report = progress_reporter(progress);
-            records::WriteResult result;
-            {
-              py::gil_scoped_release release;
-              result = s.insert(kind, t, parse_on_error(on_error), report, dry_run);
-            }
-            return write_result(std::move(result), interrupted_after_commit(s));
-          },
-          py::arg("kind"), py::arg("columns"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
-          py::arg("dry_run") = false)
-      .def(
-          "upsert",
-          [](records::Store& s, const std::string& kind, const py::list& columns, const std::vector<std::string>& key,
-             bool insert_missing, const std::string& on_error, py::object progress, bool dry_run) {
-            Table t = to_table(columns);
-            records::Progress report = progress_reporter(progress);
-            records::WriteResult result;
-            {
-              py::gil_scoped_release release;
-              result = s.upsert(kind, t, key, insert_missing, parse_on_error(on_error), report, dry_run);
-            }
-            return write_result(std::move(result), interrupted_after_commit(s));
-          },
-          py::arg("kind"), py::arg("columns"), py::arg("key"), py::arg("insert_missing"),
-          py::arg("on_error") = "raise", py::arg("progress") = py::none(), py::arg("dry_run") = false)
-      .def(
-          "remove_many",
-          [](records::Store& s, const std::string& kind, const py::handle& ids, bool cascade) {
-            std::vector<int64_t> wanted = to_vector<int64_t>(ids);
-            {
-              py::gil_scoped_release release;
-              s.remove_many(kind, wanted, cascade);
-            }
-            return interrupted_after_commit(s);
-          },
-          py::arg("kind"), py::arg("ids"), py::arg("cascade"))
-      .def(
-          "merge",
-          [](records::Store& s, const std::string& kind, int64_t keep, const std::vector<int64_t>& others,
-             const std::vector<std::pair<std::string, int64_t>>& prefer) {
-            int64_t merge_id;
-            {
-              py::gil_scoped_release release;
-              merge_id = s.merge(kind, keep, others, prefer);
-            }
-            return py::make_tuple(merge_id, interrupted_after_commit(s));
-          },
-          py::arg("kind"), py::arg("keep"), py::arg("others"), py::arg("prefer"))
-      .def(
-          "unmerge",
-          [](records::Store& s, int64_t merge_id) {
-            {
-              py::gil_scoped_release release;
-              s.unmerge(merge_id);
-            }
-            return interrupted_after_commit(s);
-          },
-          py::arg("merge_id"))
-      .def("merges", [](records::Store& s) { return from_table(unlocked([&] { return s.merges(); })); })
-      .def(
-          "import_json",
-          [](records::Store& s, const std::string& kind, const std::string& path, const std::string& on_error,
-             py::object progress, bool dry_run) {
-            records::Progress report = progress_reporter(progress);
-            records::WriteResult result;
-            {
-              py::gil_scoped_release release;
-              result = records::import_json(s, kind, path, parse_on_error(on_error), report, dry_run);
-            }
-            return write_result(std::move(result), interrupted_after_commit(s));
-          },
-          py::arg("kind"), py::arg("path"), py::arg("on_error") = "raise", py::arg("progress") = py::none(),
-          py::arg("dry_run") = false)
-      .def("export_json", &records::export_json, py::arg("kind"), py::arg("path"),
-           py::call_guard<py::gil_scoped_release>())
-      .def(
-          "update",
-          [](records::Store& s, const std::string& kind, int64_t id, const py::list& columns) {
-            Table t = to_table(columns);
-            {
-              py::gil_scoped_release release;
-              s.update(kind, id, t);
-            }
-            return interrupted_after_commit(s);
-          },
-          py::arg("kind"), py::arg("id"), py::arg("columns"))
-      .def(
-          "remove",
-          [](records::Store& s, const std::string& kind, int64_t id) {
-            {
-              py::gil_scoped_release release;
-              s.remove(kind, id);
-            }
-            return interrupted_after_commit(s);
-          },
-          py::arg("kind"), py::arg("id"))
-      .def(
-          "select",
-          [](records::Store& s, const std::string& kind, py::object ids, py::object columns) {
-            std::vector<int64_t> wanted;
-            if (!ids.is_none()) wanted = to_vector<int64_t>(ids);
-            std::vector<std::string> names;
-            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
-            Table t;
-            {
-              Cancel cancel = python_cancel();
-              py::gil_scoped_release release;
-              t = s.select(kind, ids.is_none() ? nullptr : &wanted, columns.is_none() ? nullptr : &names, &cancel);
-            }
-            return from_table(std::move(t));
-          },
-          py::arg("kind"), py::arg("ids") = py::none(), py::arg("columns") = py::none())
-      .def(
-          "match",
-          [](records::Store& s, const std::string& kind, const std::string& field, const py::list& values) {
-            std::vector<std::string> typed;
-            typed.reserve(values.size());
-            for (const auto& v : values) {  // what is not text (or not valid text) names no record
-              std::string text;
-              typed.push_back(py::isinstance<py::str>(v) && object_text(v.ptr(), text).empty() ? text : "");
-            }
-            records::Store::Matches m;
-            {
-              Cancel cancel = python_cancel();
-              py::gil_scoped_release release;
-              m = s.match(kind, field, typed, &cancel);
-            }
-            return py::make_tuple(to_numpy(std::move(m.ids)), to_numpy(std::move(m.counts)));
-          },
-          py::arg("kind"), py::arg("field"), py::arg("values"))
-      .def(
-          "query",
-          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
-             int64_t limit, int64_t offset) {
-            const records::AnyOf filter = to_filter(kind, groups);
-            const std::vector<records::OrderBy> order = to_order(order_by);
-            std::vector<int64_t> ids;
-            {
-              Cancel cancel = python_cancel();
-              py::gil_scoped_release release;
-              ids = s.query(kind, filter, order, limit, offset, &cancel);
-            }
-            return to_numpy(std::move(ids));
-          },
-          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
-      .def(
-          "select_query",
-          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
-             int64_t limit, int64_t offset, py::object columns) {
-            const records::AnyOf filter = to_filter(kind, groups);
-            const std::vector<records::OrderBy> order = to_order(order_by);
-            std::vector<std::string> names;
-            if (!columns.is_none()) names = columns.cast<std::vector<std::string>>();
-            Table t;
-            {
-              Cancel cancel = python_cancel();
-              py::gil_scoped_release release;
-              t = s.select_query(kind, filter, order, limit, offset, columns.is_none() ? nullptr : &names, &cancel);
-            }
-            return from_table(std::move(t));
-          },
-          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"),
-          py::arg("columns") = py::none())
-      .def(
-          "query_plan",
-          [](records::Store& s, const std::string& kind, const py::list& groups, const py::list& order_by,
-             int64_t limit, int64_t offset) {
-            const records::AnyOf filter = to_filter(kind, groups);
-            const std::vector<records::OrderBy> order = to_order(order_by);
-            py::gil_scoped_release release;
-            return s.query_plan(kind, filter, order, limit, offset);
-          },
-          py::arg("kind"), py::arg("groups"), py::arg("order_by"), py::arg("limit"), py::arg("offset"))
-      .def("create_index", &records::Store::create_index, py::arg("kind"), py::arg("field"),
-           py::call_guard<py::gil_scoped_release>())
-      .def("drop_index", &records::Store::drop_index, py::arg("kind"), py::arg("field"),
-           py::call_guard<py::gil_scoped_release>())
-      .def("indexes", &records::Store::indexes, py::arg("kind"), py::call_guard<py::gil_scoped_release>())
-      .def(
-          "find_phone",
-          [](records::Store& s, const std::string& kind, const std::string& phone) {
-            return to_numpy(unlocked([&] { return s.find_phone(kind, phone); }));
-          },
-          py::arg("kind"), py::arg("phone"))
-      .def("begin", &records::Store::begin, py::call_guard<py::gil_scoped_release>())
-      .def("commit",
-           [](records::Store& s) {
-             {
-               py::gil_scoped_release release;
-               s.commit();
-             }
-             return interrupted_after_commit(s);
-           })
-      .def("rollback", &records::Store::rollback, py::call_guard<py::gil_scoped_release>())
-      .def("kind_of", &records::Store::kind_of, py::arg("id"), py::call_guard<py::gil_scoped_release>())
-      .def("count", &records::Store::count, py::arg("kind"), py::call_guard<py::gil_scoped_release>())
-      .def("schema_version", &records::Store::schema_version, py::call_guard<py::gil_scoped_release>())
-      .def("integrity_check", &records::Store::integrity_check, py::call_guard<py::gil_scoped_release>())
-      .def(
-          "audit_log",
-          [](records::Store& s, int64_t limit, std::optional<std::vector<int64_t>> about) {
-            return from_table(unlocked([&] { return s.audit_log(limit, about ? &*about : nullptr); }));
-          },
-          py::arg("limit") = 100, py::arg("about") = py::none());
+      .def_property_readonly("path", &records::Store::path);
+  def_store_api(store);
   bind_audit(m);
 
-  // -- the whole file: backup, restore, vacuum; what the core is built with --
-  auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));
-  store.def(
-      "backup",
-      [](const records::Store& s, const std::string& dest, py::object progress, int pages_per_step) {
-        records::Progress report = progress_reporter(progress);
-        py::gil_scoped_release release;
-        s.backup(dest, report, pages_per_step);
-      },
-      py::arg("dest"), py::arg("progress") = py::none(), py::arg("pages_per_step") = 1024);
-  store.def("vacuum", [](records::Store& s) {
-    records::Store::VacuumReport r;
-    {
-      py::gil_scoped_release release;
-      r = s.vacuum();
-    }
-    return py::make_tuple(r.bytes_before, r.bytes_after);
-  });
+  // -- restore; what the core is built with --
   m.def(
       "restore",
       [](const std::string& backup, const std::string& dest, py::object progress, int pages_per_step) {

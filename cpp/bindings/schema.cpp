@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "crmcore/access/access.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/store.hpp"
 
@@ -32,12 +33,13 @@ py::dict field_dict(const records::Field& f) {
   return d;
 }
 
-void bind_schema(py::module_& m) {
-  auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));
-  store
+// The schema methods, bound alike for the store and a scoped store.
+template <class S>
+void def_schema_api(py::class_<S>& cls) {
+  cls
       .def(
           "describe",
-          [](records::Store& s, const std::string& kind) {
+          [](S& s, const std::string& kind) {
             records::Kind k;
             std::vector<std::string> indexed;
             {
@@ -67,7 +69,7 @@ void bind_schema(py::module_& m) {
           py::arg("kind"))
       .def(
           "declare_custom",
-          [](records::Store& s, const std::string& kind, const std::string& name, const std::string& type,
+          [](S& s, const std::string& kind, const std::string& name, const std::string& type,
              const std::vector<std::string>& choices, bool required, bool index) {
             const auto parsed = records::parse_field_type(type);
             if (!parsed || *parsed == records::FieldType::Ref || *parsed == records::FieldType::AnyRef)
@@ -80,7 +82,7 @@ void bind_schema(py::module_& m) {
           py::arg("index"))
       .def(
           "allow",
-          [](records::Store& s, const std::string& kind, const std::string& field, const std::string& value,
+          [](S& s, const std::string& kind, const std::string& field, const std::string& value,
              const std::vector<std::pair<std::string, std::string>>& labels, bool add_value) {
             std::vector<records::Label> given;
             for (const auto& [lang, label] : labels) given.push_back(records::Label{label, value, lang});
@@ -90,7 +92,7 @@ void bind_schema(py::module_& m) {
           py::arg("kind"), py::arg("field"), py::arg("value"), py::arg("labels"), py::arg("add_value"))
       .def(
           "retag",
-          [](records::Store& s, const std::string& kind, const py::handle& ids, const std::vector<std::string>& add,
+          [](S& s, const std::string& kind, const py::handle& ids, const std::vector<std::string>& add,
              const std::vector<std::string>& remove) {
             std::vector<int64_t> wanted = to_vector<int64_t>(ids);
             std::vector<int64_t> changed;
@@ -102,5 +104,12 @@ void bind_schema(py::module_& m) {
           },
           py::arg("kind"), py::arg("ids"), py::arg("add"), py::arg("remove"));
 }
+
+void bind_schema(py::module_& m) {
+  auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));
+  def_schema_api(store);
+}
+
+void bind_scoped_schema_api(py::class_<access::ScopedStore>& cls) { def_schema_api(cls); }
 
 }  // namespace crmcore::bindings

@@ -6,7 +6,7 @@ in a C++ core; this package is the Python surface over it.
 >>> import crmcore as crm
 >>> db = crm.open(":memory:")
 """
-from ._core import Error, InterruptedAfterCommit, NotFound, StorageError, ValidationError, __version__
+from ._core import Error, InterruptedAfterCommit, NotFound, PermissionDenied, StorageError, ValidationError, __version__
 from . import clv, datasets, plotting, scoring
 from .duplicates import find_duplicates
 from .graph import Graph
@@ -21,6 +21,7 @@ __all__ = [
     "InterruptedAfterCommit",
     "Mapping",
     "NotFound",
+    "PermissionDenied",
     "StorageError",
     "ValidationError",
     "__version__",

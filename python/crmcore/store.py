@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _core, _query
 from . import mapping as _mapping
+from .access import AccessHandles
 from .audit import AuditMethods, default_actor
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
@@ -117,7 +118,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods):
+class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods, AccessHandles):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -727,7 +728,8 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
 
 
 def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
-         readonly: bool = False, allow_foreign: bool = False) -> Database:
+         readonly: bool = False, allow_foreign: bool = False, mode: "str | None" = None,
+         user: "int | None" = None) -> Database:
     """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
 
     A new file, and its -wal and -shm beside it, is readable by its owner
@@ -736,13 +738,19 @@ def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = No
     refuses every write and leaves the file as it is. A file carrying
     triggers or views that crmcore did not create is refused, unless
     ``allow_foreign=True``, which opens it and lists them in
-    :attr:`Database.foreign_objects`.
+    :attr:`Database.foreign_objects`. ``mode`` (centralized, the default;
+    decentralized; matrix) is the management mode of a new store (see
+    crmcore.access); ``user`` gives the handle of that staff member
+    (``db.as_user``) instead of the unscoped one.
 
     >>> with open(":memory:") as db:
     ...     db.count("customers")
     0
     """
-    return Database(path, actor=actor, readonly=readonly, allow_foreign=allow_foreign)
+    db = Database(path, actor=actor, readonly=readonly, allow_foreign=allow_foreign)
+    if mode is not None:
+        db.access._open_with(mode)
+    return db if user is None else db.as_user(user)
 
 
 # -- conversions between pandas and the core's columns ------------------------

@@ -259,7 +259,7 @@ TEST_F(Queries, IndexesServeConditions) {
   EXPECT_FALSE(s.create_index("customers", "region"));
   EXPECT_FALSE(s.create_index("orders", "customer_id"));  // a reference: indexed from the start
   EXPECT_TRUE(s.create_index("orders", "ordered_at"));
-  EXPECT_EQ(s.indexes("customers"), (std::vector<std::string>{"phone", "email", "region", "partner_id", "tags"}));
+  EXPECT_EQ(s.indexes("customers"), (std::vector<std::string>{"phone", "email", "region", "owner_id", "partner_id", "tags"}));
   EXPECT_EQ(s.indexes("orders"),
             (std::vector<std::string>{"customer_id", "ordered_at", "staff_id", "partner_id", "tags"}));
   const std::string plan = s.query_plan("customers", {{cond("region", Op::StartsWith, texts({"华"}))}});
@@ -269,5 +269,5 @@ TEST_F(Queries, IndexesServeConditions) {
             std::string::npos);
   EXPECT_TRUE(s.drop_index("customers", "region"));
   EXPECT_FALSE(s.drop_index("customers", "region"));
-  EXPECT_EQ(s.indexes("customers"), (std::vector<std::string>{"phone", "email", "partner_id", "tags"}));
+  EXPECT_EQ(s.indexes("customers"), (std::vector<std::string>{"phone", "email", "owner_id", "partner_id", "tags"}));
 }

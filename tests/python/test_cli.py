@@ -241,7 +241,7 @@ def test_report_prints_what_the_store_holds(files):
         orders = db.count("orders")
     code, out, _ = crmcore("report", store)
     assert code == 0 and out.startswith("# crmcore report")
-    # (the kind column is as wide as the longest kind name)
+    # The kinds column is as wide as the longest kind name, which grows with the schema.
     assert re.search(rf"\| orders +\| +{orders:,} \|", out)
     for section in ("## Revenue by year", "## Looking a customer up by phone", "## RFM segments", "(PageRank)"):
         assert section in out

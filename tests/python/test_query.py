@@ -630,7 +630,7 @@ def test_indexes_serve_selective_conditions(tmp_path):
         assert db.create_index("customers", "region") is False
         assert db.create_index("customers", "phone") is False  # looked up through its normalized index
         assert db.create_index("orders", "customer_id") is False  # a reference, indexed from the start
-        assert db.indexes("customers") == ["phone", "email", "region", "partner_id", "tags"]
+        assert db.indexes("customers") == ["phone", "email", "region", "owner_id", "partner_id", "tags"]
         for filters in ([("region", "==", "华东")], [("region", "in", ["华东", "US"])],
                         [("region", "startswith", "华")], [("region", "between", ("A", "Z"))]):
             assert "USING COVERING INDEX crm_idx_customers_region" in db.query_plan("customers", filters), filters
@@ -642,7 +642,7 @@ def test_indexes_serve_selective_conditions(tmp_path):
         assert db.ids("customers", region="华东").tolist() == before
         assert db.drop_index("customers", "region") is True
         assert db.drop_index("customers", "region") is False
-        assert db.indexes("customers") == ["phone", "email", "partner_id", "tags"]
+        assert db.indexes("customers") == ["phone", "email", "owner_id", "partner_id", "tags"]
         assert db.ids("customers", region="华东").tolist() == before
         with pytest.raises(crm.ValidationError, match="cannot be indexed") as info:
             db.create_index("customers", "region; DROP TABLE customers")

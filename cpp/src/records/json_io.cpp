@@ -366,8 +366,11 @@ class RecordReader : public nlohmann::json_sax<Json> {
 }  // namespace
 
 size_t export_json(const Store& store, const std::string& kind_name, const std::string& path) {
+  return write_json(kind_name, store.select(kind_name), path);
+}
+
+size_t write_json(const std::string& kind_name, const Table& t, const std::string& path) {
   const Kind& k = kind(kind_name);
-  Table t = store.select(kind_name);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw StorageError("cannot write '" + path + "'");
   std::vector<const Field*> fields;
@@ -400,6 +403,10 @@ size_t export_json(const Store& store, const std::string& kind_name, const std::
 
 WriteResult import_json(Store& store, const std::string& kind_name, const std::string& path, OnError on_error,
                         const Progress& progress, bool dry_run) {
+  return store.insert(kind_name, read_json(kind_name, path), on_error, progress, dry_run);
+}
+
+Table read_json(const std::string& kind_name, const std::string& path) {
   const Kind& k = kind(kind_name);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw StorageError("'" + path + "' is a folder, not a JSON file");
@@ -413,7 +420,7 @@ WriteResult import_json(Store& store, const std::string& kind_name, const std::s
     throw ValidationError(k.name, -1, "", "'" + path + "' " + e.reason());
   }
   if (!reader.found_list()) throw ValidationError(k.name, -1, "", "'" + path + "' does not hold a list of records");
-  return store.insert(kind_name, reader.table(), on_error, progress, dry_run);
+  return reader.table();
 }
 
 }  // namespace crmcore::records

@@ -289,6 +289,54 @@ void add_stock_v11(std::vector<Kind>& k) {
   }
 }
 
+// Schema version 7 (access): the organisation as records and the access
+// rules as data. Staff get a role, a team and a manager (the reporting
+// hierarchy); departments hold teams; territories are cells of any grid of
+// dimensions (region, product line, ...) whose members are staff and
+// records; owners are references to staff. The rules (crmcore/access) read
+// these kinds; nothing in the write path depends on them.
+constexpr int kAccessVersion = 7;
+
+void add_access_v7(std::vector<Kind>& k) {
+  auto v7 = [](Field f) { return since(std::move(f), kAccessVersion); };
+  auto external = [&](Kind kind) {
+    for (const char* name : {kExternalSource, kExternalId}) kind.fields.push_back(since(text(name), 4));
+    return kind;
+  };
+  for (auto& kind : k) {
+    if (kind.name == "staff")
+      for (Field f : {choice("role", {"admin", "manager", "sales", "service", "analyst"}, "sales"),
+                      ref("team_id", "teams"), ref("manager_id", "staff")})
+        kind.fields.push_back(v7(std::move(f)));
+    if (kind.name == "customers" || kind.name == "contacts" || kind.name == "tickets")
+      kind.fields.push_back(v7(ref("owner_id", "staff")));
+  }
+  k.push_back(external({"departments", {text("name", true), ref("manager_id", "staff")}, false, kAccessVersion}));
+  k.push_back(external({"teams",
+                        {text("name", true), ref("department_id", "departments"), ref("manager_id", "staff")},
+                        false, kAccessVersion}));
+  k.push_back(
+      external({"territories", {text("name", true), text("dimension", true)}, false, kAccessVersion}));
+  // member_id: a staff member (who works the cell) or a record (which lies in it).
+  k.push_back(external({"territory_members", {ref("territory_id", "territories", true), any_ref("member_id")},
+                        /*cascade_on_delete=*/true, kAccessVersion}));
+  // One record (record_id) or a whole book (owner_id) shared with one
+  // person (staff_id) or a team (team_id), to read or to edit. record_id is
+  // a plain number: a share may name a record of any kind.
+  k.push_back(external({"access_shares",
+                        {integer("record_id", false, 1, 9.2e18), ref("owner_id", "staff"), ref("staff_id", "staff"),
+                         ref("team_id", "teams"), choice("level", {"read", "edit"}, "read", true)},
+                        false, kAccessVersion}));
+  // A field hidden from (or, for phone fields, masked for) a role.
+  k.push_back(external({"access_field_rules",
+                        {text("kind", true), text("field", true), text("role", true),
+                         choice("action", {"hide", "mask"}, "hide", true)},
+                        false, kAccessVersion}));
+  Field setting = text("name", true);
+  setting.unique = true;
+  k.push_back(external({"access_settings", {setting, text("value")}, false, kAccessVersion}));
+}
+
 std::vector<Kind> make_kinds() {
   std::vector<Kind> k;
   k.push_back({"customers",
@@ -376,6 +424,7 @@ std::vector<Kind> make_kinds() {
     }
   }
   add_sales_v6(k);
+  add_access_v7(k);
   add_service_v9(k);
   add_sales_ops(k);
   add_stock_v11(k);

@@ -22,4 +22,10 @@ size_t export_json(const Store& store, const std::string& kind, const std::strin
 WriteResult import_json(Store& store, const std::string& kind, const std::string& path, OnError on_error,
                         const Progress& progress = {}, bool dry_run = false);
 
+// The two halves of those: the rows of `table` (columns as select gives
+// them) written to `path`, and the records in `path` read as the table
+// import_json inserts (a scoped store checks it first).
+size_t write_json(const std::string& kind, const Table& table, const std::string& path);
+Table read_json(const std::string& kind, const std::string& path);
+
 }  // namespace crmcore::records
