@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   bind_clv(m);
   bind_sales(m);
   bind_duplicates(m);
+  bind_backend(m);
 }

@@ -23,7 +23,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'phone_key', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'win_loss']
+__all__: list[str] = ['Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'pg_bulk_load', 'phone_key', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'win_loss']
 class GraphCore:
     """
     CSR graph core; use crmcore.Graph instead.
@@ -207,6 +207,10 @@ def gamma_cdf(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], shape:
     ...
 def group_stats(key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], columns: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], medians: bool = False) -> dict:
     ...
+def have_postgres() -> bool:
+    """
+    Whether this build has the PostgreSQL backend (libpq).
+    """
 def kinds() -> list:
     """
     The record kinds and their fields.
@@ -221,6 +225,12 @@ def pareto_classes(value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64
     ...
 def parse_amounts(texts: list) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.uint8]]:
     ...
+def pg_bulk_load(dsn: str, table: str, names: collections.abc.Sequence[str], values: list) -> int:
+    """
+    Loads columns into an existing table by binary COPY (the PostgreSQL backend's bulk path);
+    int64 / float64 arrays, or sequences of str or None (or NaN). Returns the number of rows.
+    For tests and benchmarks of the backend; the store will use it itself.
+    """
 def phone_key(arg0: str) -> str:
     ...
 def profit_by_period(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], date: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], freq: str, last_period: typing.SupportsInt | typing.SupportsIndex | None = None) -> dict:
