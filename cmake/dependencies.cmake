@@ -75,7 +75,8 @@ if(CRMCORE_WITH_POSTGRES)
     set(CRMCORE_HAVE_POSTGRES ON)
     message(STATUS "crmcore: PostgreSQL backend with libpq ${PostgreSQL_VERSION_STRING} (${PostgreSQL_LIBRARIES})")
   else()
-    message(WARNING "crmcore: building WITHOUT the PostgreSQL backend: libpq not found "
-                    "(Debian/Ubuntu: sudo apt-get install libpq-dev)")
+    # NOTICE: one unformatted line on stderr, seen even in pip's quiet output.
+    message(NOTICE "crmcore: building WITHOUT the PostgreSQL backend: libpq not found "
+                   "(Debian/Ubuntu: sudo apt-get install libpq-dev)")
   endif()
 endif()
