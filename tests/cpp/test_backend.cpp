@@ -29,6 +29,13 @@ TEST(Placeholders, AreNumberedOutsideLiteralsCommentsAndQuotedNames) {
   EXPECT_EQ(number_placeholders("SELECT name'\\', ?", &n), "SELECT name'\\', $1");
   // $1 already numbered is a parameter reference, not a dollar quote.
   EXPECT_EQ(number_placeholders("SELECT $1, ?", &n), "SELECT $1, $1");
+  // Numbered as SQLite numbers them: ?NNN is parameter NNN, reused freely; a
+  // bare ? follows the largest so far.
+  EXPECT_EQ(number_placeholders("UPDATE t SET a = ?1 WHERE k = ?2 AND j = ?1 OR x = ?", &n),
+            "UPDATE t SET a = $1 WHERE k = $2 AND j = $1 OR x = $3");
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(number_placeholders("VALUES(?12, ?)", &n), "VALUES($12, $13)");
+  EXPECT_EQ(n, 13);
   EXPECT_EQ(number_placeholders("SELECT 'open ?", &n), "SELECT 'open ?");
   EXPECT_EQ(n, 0);
 }

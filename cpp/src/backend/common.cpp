@@ -87,8 +87,15 @@ std::string number_placeholders(std::string_view sql, int* count) {
       size_t close = sql.find(tag, tag_end);
       copy_to(close == std::string_view::npos ? sql.size() : close + tag.size());
     } else if (c == '?') {
-      out += '$' + std::to_string(++n);
-      ++i;
+      // SQLite's rules, which the store's SQL is written to: ?NNN is
+      // parameter NNN (the store reuses ?1), a bare ? is one past the
+      // largest number so far.
+      size_t j = i + 1;
+      while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) ++j;
+      int number = j > i + 1 ? std::stoi(std::string(sql.substr(i + 1, j - i - 1))) : n + 1;
+      n = std::max(n, number);
+      out += '$' + std::to_string(number);
+      i = j;
     } else {
       out += c;
       ++i;

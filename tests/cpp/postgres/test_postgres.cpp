@@ -118,6 +118,15 @@ TEST_F(Pg, PlaceholdersInsideLiteralsAreLeftAlone) {
   EXPECT_EQ(st->columns(), 1);
 }
 
+TEST_F(Pg, NumberedPlaceholdersAreReusedAsOnSqlite) {
+  // The store's own SQL reuses ?1 (catalog.cpp, import.cpp): one bound value, two uses.
+  auto st = conn_->prepare("SELECT ?1 || '-' || ?2 || '-' || ?1");
+  st->bind_text(1, "a");
+  st->bind_text(2, "b");
+  ASSERT_TRUE(st->step());
+  EXPECT_EQ(st->text(0), "a-b-a");
+}
+
 TEST_F(Pg, CopiesAMillionRowsInBinary) {
   conn_->exec("CREATE TABLE c (i int8, d float8, t text)");
   const size_t n = 1000000, batch = 100000;

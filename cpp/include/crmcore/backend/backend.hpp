@@ -166,7 +166,9 @@ bool have_postgres();
 std::unique_ptr<Connection> open_postgres(const std::string& dsn);
 
 // `?` placeholders outside string literals, quoted identifiers, comments and
-// dollar-quoted strings become $1, $2, ... (PostgreSQL's). Exposed for tests.
+// dollar-quoted strings become $1, $2, ... (PostgreSQL's); `?NNN` becomes
+// $NNN, as SQLite numbers them. `count` gets the largest number. Exposed for
+// tests.
 std::string number_placeholders(std::string_view sql, int* count = nullptr);
 
 // Throws std::invalid_argument unless `name` is a plain identifier.
