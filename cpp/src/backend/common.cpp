@@ -39,6 +39,24 @@ void check_identifier(const std::string& name) {
   if (!ok) throw std::invalid_argument("not a plain SQL identifier: '" + name + "'");
 }
 
+const std::string& Connection::checked(const std::string& name) {
+  check_identifier(name);
+  return name;
+}
+
+std::string column_list(const std::string& table, const std::vector<std::string>& columns,
+                        const std::vector<ColumnType>& types) {
+  if (columns.size() != types.size() || columns.empty())
+    throw std::invalid_argument("bulk load: one type per column, at least one column");
+  check_identifier(table);
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    check_identifier(columns[i]);
+    out += (i ? ", " : "") + columns[i];
+  }
+  return out;
+}
+
 namespace {
 
 // The end of a dollar-quote tag starting at `i` ("$$" or "$tag$"), or npos.

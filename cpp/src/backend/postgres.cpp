@@ -188,22 +188,9 @@ class PgConnection : public Connection {
     return std::make_unique<PgStatement>(*this, std::move(text), params);
   }
   void begin() override { exec("BEGIN"); }
-  void commit() override { exec("COMMIT"); }
-  void rollback() override { exec("ROLLBACK"); }
-  void savepoint(const std::string& name) override { named("SAVEPOINT ", name); }
-  void release(const std::string& name) override { named("RELEASE SAVEPOINT ", name); }
-  void rollback_to(const std::string& name) override { named("ROLLBACK TO SAVEPOINT ", name); }
   std::unique_ptr<BulkLoader> bulk_loader(const std::string& table, const std::vector<std::string>& columns,
                                           const std::vector<ColumnType>& types) override {
-    if (columns.size() != types.size() || columns.empty())
-      throw std::invalid_argument("bulk load: one type per column, at least one column");
-    check_identifier(table);
-    std::string sql = "COPY " + table + " (";
-    for (size_t i = 0; i < columns.size(); ++i) {
-      check_identifier(columns[i]);
-      sql += (i ? ", " : "") + columns[i];
-    }
-    sql += ") FROM STDIN (FORMAT binary)";
+    std::string sql = "COPY " + table + " (" + column_list(table, columns, types) + ") FROM STDIN (FORMAT binary)";
     Result r(PQexec(conn_, sql.c_str()));
     if (PQresultStatus(r.res) != PGRES_COPY_IN) check(r.res, "cannot start '" + sql + "'");
     copy_table_ = table;
@@ -233,10 +220,6 @@ class PgConnection : public Connection {
   }
 
  private:
-  void named(const char* verb, const std::string& name) {
-    check_identifier(name);
-    exec(verb + name);
-  }
   PGconn* conn_;
   std::string last_error_;
   std::string copy_table_;

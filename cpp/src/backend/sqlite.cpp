@@ -140,32 +140,15 @@ class SqliteConnection : public Connection {
     return out;
   }
   void begin() override { exec("BEGIN IMMEDIATE"); }
-  void commit() override { exec("COMMIT"); }
-  void rollback() override { exec("ROLLBACK"); }
-  void savepoint(const std::string& name) override { named("SAVEPOINT ", name); }
-  void release(const std::string& name) override { named("RELEASE SAVEPOINT ", name); }
-  void rollback_to(const std::string& name) override { named("ROLLBACK TO SAVEPOINT ", name); }
   std::unique_ptr<BulkLoader> bulk_loader(const std::string& table, const std::vector<std::string>& columns,
                                           const std::vector<ColumnType>& types) override {
-    if (columns.size() != types.size() || columns.empty())
-      throw std::invalid_argument("bulk load: one type per column, at least one column");
-    check_identifier(table);
-    std::string sql = "INSERT INTO " + table + " (";
-    std::string marks;
-    for (size_t i = 0; i < columns.size(); ++i) {
-      check_identifier(columns[i]);
-      sql += (i ? ", " : "") + columns[i];
-      marks += i ? ", ?" : "?";
-    }
-    return std::make_unique<SqliteLoader>(prepare(sql + ") VALUES (" + marks + ")"), types);
+    std::string sql = "INSERT INTO " + table + " (" + column_list(table, columns, types) + ") VALUES (?";
+    for (size_t i = 1; i < columns.size(); ++i) sql += ", ?";
+    return std::make_unique<SqliteLoader>(prepare(sql + ")"), types);
   }
   std::string last_error() const override { return last_error_; }
 
  private:
-  void named(const char* verb, const std::string& name) {
-    check_identifier(name);
-    exec(verb + name);
-  }
   // Keeps the message of a failure before passing it on.
   template <class F>
   void guarded(F&& f) {

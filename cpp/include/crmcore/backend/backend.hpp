@@ -140,18 +140,23 @@ class Connection {
   // Runs SQL text without parameters (several statements are allowed).
   virtual void exec(const std::string& sql) = 0;
   virtual std::unique_ptr<Statement> prepare(const std::string& sql) = 0;
+  // BEGIN differs (SQLite takes the write lock at once); the rest is the
+  // same SQL on both engines.
   virtual void begin() = 0;
-  virtual void commit() = 0;
-  virtual void rollback() = 0;
+  void commit() { exec("COMMIT"); }
+  void rollback() { exec("ROLLBACK"); }
   // Savepoint names are the core's own identifiers ([A-Za-z_][A-Za-z0-9_]*).
-  virtual void savepoint(const std::string& name) = 0;
-  virtual void release(const std::string& name) = 0;
-  virtual void rollback_to(const std::string& name) = 0;
+  void savepoint(const std::string& name) { exec("SAVEPOINT " + checked(name)); }
+  void release(const std::string& name) { exec("RELEASE SAVEPOINT " + checked(name)); }
+  void rollback_to(const std::string& name) { exec("ROLLBACK TO SAVEPOINT " + checked(name)); }
   virtual std::unique_ptr<BulkLoader> bulk_loader(const std::string& table,
                                                   const std::vector<std::string>& columns,
                                                   const std::vector<ColumnType>& types) = 0;
   // The message of the last failure on this connection, or empty.
   virtual std::string last_error() const = 0;
+
+ private:
+  static const std::string& checked(const std::string& name);
 };
 
 // A SQLite connection: borrows `db` (the store's own handle), or opens `path`.
@@ -173,5 +178,10 @@ std::string number_placeholders(std::string_view sql, int* count = nullptr);
 
 // Throws std::invalid_argument unless `name` is a plain identifier.
 void check_identifier(const std::string& name);
+
+// "a, b, c" for a bulk load's columns, after checking the table and column
+// names and that there is one type per column.
+std::string column_list(const std::string& table, const std::vector<std::string>& columns,
+                        const std::vector<ColumnType>& types);
 
 }  // namespace crmcore::backend
