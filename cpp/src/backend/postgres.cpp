@@ -84,7 +84,7 @@ class PgStatement : public Statement {
   bool is_null(int col) const override { return PQgetisnull(result_.res, row_, col); }
   int64_t int64(int col) const override {
     const char* v = PQgetvalue(result_.res, row_, col);
-    if (*v == 't' || *v == 'f') return *v == 't';  // booleans read as 1/0
+    if ((*v == 't' || *v == 'f') && v[1] == '\0') return *v == 't';  // booleans read as 1/0
     errno = 0;
     char* end = nullptr;
     long long out = std::strtoll(v, &end, 10);

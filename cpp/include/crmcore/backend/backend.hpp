@@ -68,7 +68,8 @@ std::string constraint_kind(std::string_view sqlstate);
                         const std::string& column, const std::string& constraint);
 
 // One prepared statement. Bind, then step() until it returns false; reset()
-// before binding again. Bound text is copied, so temporaries are fine.
+// before binding again. Bound text is copied, so temporaries are fine. A
+// statement (and a bulk loader) must not outlive its connection.
 class Statement {
  public:
   virtual ~Statement() = default;
