@@ -23,6 +23,8 @@ void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);
 void bind_sales(py::module_& m);
 void bind_duplicates(py::module_& m);
+// After bind_records: Store.run_rule and the membership kernels (automation.cpp).
+void bind_automation(py::module_& m);
 void bind_backend(py::module_& m);
 // After bind_records: the schema methods of Store (schema.cpp).
 void bind_schema(py::module_& m);

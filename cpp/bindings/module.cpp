@@ -12,5 +12,6 @@ PYBIND11_MODULE(_core, m) {
   bind_clv(m);
   bind_sales(m);
   bind_duplicates(m);
+  bind_automation(m);
   bind_backend(m);
 }

@@ -176,6 +176,7 @@ py::list describe_kinds() {
     py::dict kd;
     kd["name"] = k.name;
     kd["fields"] = fields;
+    kd["since_version"] = k.since_version;
     out.append(kd);
   }
   return out;

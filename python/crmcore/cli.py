@@ -8,6 +8,7 @@
     crmcore vacuum STORE             rebuild the file without its free pages
     crmcore info STORE               records per kind, schema version, size
     crmcore report STORE             a Markdown report of what the store holds
+    crmcore run-due STORE            run the automation rules whose time has come (for cron)
     crmcore versions                 what crmcore was built with, for bug reports
 
 The same runs as ``python -m crmcore``. Every subcommand has --help, --json
@@ -384,6 +385,20 @@ def cmd_report(args, out: Output) -> int:
     return OK
 
 
+def cmd_run_due(args, out: Output) -> int:
+    _existing_store(args.store)
+    with open_store(args.store) as db:
+        done = db.automation.run_due(args.now)
+        sent = None
+        if args.send:
+            host, _, port = args.send.rpartition(":")
+            sent = db.automation.send_outbox(host or "localhost", int(port), sender=args.sender)
+    by_rule = {int(k): int(v) for k, v in done.groupby("rule_id").size().items()}
+    text = f"{len(done)} action(s) by {len(by_rule)} rule(s)" + (f"; outbox: {sent}" if sent else "")
+    out.done({"store": args.store, "acted": len(done), "by_rule": by_rule, "sent": sent}, text)
+    return OK
+
+
 def cmd_versions(args, out: Output) -> int:
     from ._versions import versions
 
@@ -465,6 +480,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", cmd_report, "print a Markdown report of what the store holds")
     p.add_argument("store", metavar="STORE", help="the store file")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to this file instead")
+
+    p = command("run-due", cmd_run_due, "run the date and schedule rules whose time has come",
+                "Runs the active date and schedule automation rules due by now (or --now); each rule acts "
+                "once per record and occasion, however often this runs. With --send, then sends the "
+                "outbox's queued e-mails through the SMTP server HOST:PORT.")
+    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("--now", metavar="TIME", help="the time to run as (default: now)")
+    p.add_argument("--send", metavar="HOST:PORT", help="then send the queued e-mails through this SMTP server")
+    p.add_argument("--sender", metavar="ADDRESS", default="crmcore@localhost", help="the From address (with --send)")
 
     command("versions", cmd_versions, "print what crmcore was built with and runs on, for bug reports")
     return parser

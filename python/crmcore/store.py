@@ -21,6 +21,8 @@ from . import _core, _query
 from . import mapping as _mapping
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
+from .automation import AutomationMethods
+from .members import MemberMethods
 from .sales import SalesMethods
 from .schema import SchemaMethods
 from .scoring import ScoringMethods
@@ -140,6 +142,16 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods):
     def sales(self) -> SalesMethods:
         """Pipelines, stage moves and sales analyses: ``db.sales.<TAB>``."""
         return SalesMethods(self)
+
+    @property
+    def automation(self) -> AutomationMethods:
+        """Rules that act, their runs, the outbox and playbooks: ``db.automation.<TAB>``."""
+        return AutomationMethods(self)
+
+    @property
+    def members(self) -> MemberMethods:
+        """Membership programmes, tiers and the points ledger: ``db.members.<TAB>``."""
+        return MemberMethods(self)
 
     @property
     def _core(self) -> "_core.Store":

@@ -26,4 +26,11 @@ inline Column real_column(const std::string& name, std::vector<double> values) {
   return c;
 }
 
+// A table of the given columns (one row each, or as many as they hold).
+inline Table table(std::vector<Column> columns) {
+  Table t;
+  t.columns = std::move(columns);
+  return t;
+}
+
 }  // namespace crmcore::records::testing

@@ -21,12 +21,6 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-Table table(std::vector<Column> columns) {
-  Table t;
-  t.columns = std::move(columns);
-  return t;
-}
-
 // The stored text of one text column of one record.
 std::string stored(const Store& s, const std::string& kind, int64_t id, const std::string& column) {
   std::vector<int64_t> ids{id};

@@ -24,6 +24,7 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
     ("bench_sales.py", ["--deals", "3000", "--rows", "15000", "--repeat", "1"], "forecast by month x owner"),
     ("bench_graph.py", ["--scale", "0.001", "--nx-scale", "0.001", "--crm", "300", "--k", "2"], "modularity"),
     ("bench_duplicates.py", ["--customers", "1500", "--big", "2000"], "splink (duckdb)"),
+    ("bench_automation.py", ["--orders", "2000", "--repeat", "1"], '"ratio"'),
     ("bench_pg_copy.py", ["--rows", "5000", "--repeat", "1"], "ratio crmcore / psycopg"),
 ])
 def test_benchmark_runs_at_toy_size(script, args, expected):

@@ -223,7 +223,7 @@ def test_an_older_file_that_breaks_the_rules_is_settled_when_opened(tmp_path):
     con.commit()
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == 6 and db.integrity_check() == "ok"
+        assert db.schema_version() == 12 and db.integrity_check() == "ok"
         links = db.frame("customer_contacts")
         assert links.index.tolist() == [first, other]  # the later copy of the pair went
         assert links["is_primary"].tolist() == [True, False]  # the later primary stopped being one

@@ -8,6 +8,7 @@ import pytest
 
 import crmcore as crm
 import crmcore.sales
+from old_store import downgrade
 
 
 @pytest.fixture
@@ -118,16 +119,11 @@ def test_version_4_store_is_migrated_to_6_with_its_deals_in_the_default_pipeline
         c = db.add("customers", name="A")
         db.add("deals", customer_id=c, stage="lead")
     con = sqlite3.connect(path)   # make it look like a version 4 file: no v6 tables, columns or seeds
-    con.executescript("DROP INDEX deals_pipeline_id; DROP INDEX deals_stage_changed_by; DROP INDEX deal_stages_by_id;"
-                      "DROP TABLE pipeline_stages; DROP TABLE pipelines;"
-                      "ALTER TABLE deals DROP COLUMN pipeline_id; ALTER TABLE deals DROP COLUMN stage_changed_at;"
-                      "ALTER TABLE deals DROP COLUMN stage_changed_by; ALTER TABLE deals DROP COLUMN stage_reason;"
-                      "ALTER TABLE deal_stages DROP COLUMN from_stage; ALTER TABLE deal_stages DROP COLUMN by_id;"
-                      "ALTER TABLE deal_stages DROP COLUMN reason;"
-                      "UPDATE deals SET stage='negotiating'; UPDATE meta SET value='4' WHERE key='schema_version';")
+    con.execute("UPDATE deals SET stage='negotiating'")
+    downgrade(path, 4, con)
     con.close()
     with crm.open(path) as db:
-        assert db.schema_version() == 6 and db.integrity_check() == "ok"
+        assert db.schema_version() == 12 and db.integrity_check() == "ok"
         p = db.frame("pipelines").index[0]
         deals = db.frame("deals")
         assert deals.pipeline_id.tolist() == [p] and deals.stage.tolist() == ["negotiating"]  # the past stays

@@ -23,7 +23,7 @@ def test_open_file_and_context_manager(tmp_path):
         cid = db.add("customers", name="Acme", kind="organization", phone="+86 138 0013 8000")
     with crm.open(str(path)) as db:
         assert db.get("customers", cid)["name"] == "Acme"
-        assert db.schema_version() == 6
+        assert db.schema_version() == 12
         assert db.integrity_check() == "ok"
     with pytest.raises(crm.Error, match="closed"):
         db.count("customers")
@@ -674,7 +674,7 @@ def test_file_written_by_schema_version_1_is_migrated_on_open(tmp_path):
     path = tmp_path / "old.crm"
     shutil.copy(pathlib.Path(__file__).resolve().parents[1] / "data" / "store_v1.crm", path)
     with crm.open(path) as db:
-        assert db.schema_version() == 6
+        assert db.schema_version() == 12
         assert db.integrity_check() == "ok"
         assert db.counts()[["customers", "orders", "links"]].tolist() == [2, 3, 1]
         a = db.find("customers", phone="138-0013-8000").index.tolist()
@@ -688,7 +688,7 @@ def test_file_written_by_schema_version_1_is_migrated_on_open(tmp_path):
         new = db.add("customers", name="after the migration")
         assert db.audit_log()["first_id"].iloc[0] == new
     with crm.open(path) as db:  # a second open finds it up to date
-        assert db.schema_version() == 6 and db.count("customers") == 3
+        assert db.schema_version() == 12 and db.count("customers") == 3
 
 
 def test_file_from_a_newer_crmcore_is_refused(tmp_path):

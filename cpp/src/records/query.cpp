@@ -221,13 +221,7 @@ class Builder {
   Sql make(const AnyOf& filter, const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) {
     if (offset < 0) throw ValidationError(k_.name, -1, "", "offset must be 0 or more, not " + std::to_string(offset));
     q_.text = "SELECT r.id FROM " + k_.name + " AS r";
-    std::string where;
-    for (const auto& group : filter) {
-      std::string all;
-      for (const auto& c : group) all += (all.empty() ? "" : " AND ") + condition(c);
-      where += (where.empty() ? "(" : " OR (") + (all.empty() ? std::string("1") : all) + ")";
-    }
-    if (!filter.empty()) q_.text += " WHERE " + where;
+    if (!filter.empty()) q_.text += " WHERE " + where(filter);
     // Without an order or a slice, the ids are sorted afterwards (sorted_after):
     // an ORDER BY id would lead SQLite's planner, which knows nothing of
     // how selective a condition is, to read the table in id order rather
@@ -244,6 +238,32 @@ class Builder {
     }
     q_.text += " ORDER BY " + order + "r.id";  // ties in id order
     q_.text += " LIMIT " + q_.bind(int_param(limit < 0 ? -1 : limit)) + " OFFSET " + q_.bind(int_param(offset));
+    return std::move(q_);
+  }
+
+  // The filter as one expression over the record r ("1" for no filter).
+  std::string where(const AnyOf& filter) {
+    std::string out;
+    for (const auto& group : filter) {
+      std::string all;
+      for (const auto& c : group) all += (all.empty() ? "" : " AND ") + condition(c);
+      out += (out.empty() ? "(" : " OR (") + (all.empty() ? std::string("1") : all) + ")";
+    }
+    return out.empty() ? "1" : out;
+  }
+
+  // One statement for several filters over the records `among` selects:
+  // each row gives the id, then for each filter whether the record meets it.
+  Sql make_each(const std::vector<const AnyOf*>& filters, const Condition& among) {
+    // Only the records meeting one filter at least come out: most meet none.
+    q_.text = "SELECT r.id";
+    std::string any;
+    for (const AnyOf* f : filters) {
+      const std::string e = where(*f);
+      q_.text += ", (" + e + ")";
+      any += (any.empty() ? "(" : " OR (") + e + ")";
+    }
+    q_.text += " FROM " + k_.name + " AS r WHERE " + condition(among) + " AND (" + any + ")";
     return std::move(q_);
   }
 
@@ -570,6 +590,24 @@ std::vector<int64_t> query_ids(sqlite3* db, Builder& builder, const AnyOf& filte
 
 std::function<std::vector<int64_t>(Lookup, const std::string&)> Store::contact_lookup(const Kind& k) const {
   return [this, &k](Lookup how, const std::string& typed) { return find_contact_locked(k, how, typed); };
+}
+
+std::vector<int64_t> Store::query_locked(const Kind& k, const AnyOf& filter) const {
+  Builder builder(k, contact_lookup(k));
+  return query_ids(impl_->db, builder, filter, {}, -1, 0);
+}
+
+std::vector<std::vector<int64_t>> Store::query_each_locked(const Kind& k, const std::vector<const AnyOf*>& filters,
+                                                           const Condition& among) const {
+  Builder builder(k, contact_lookup(k));
+  const Sql q = builder.make_each(filters, among);
+  sql::Statement st = q.prepare(impl_->db);
+  std::vector<std::vector<int64_t>> out(filters.size());
+  while (st.step())
+    for (size_t i = 0; i < filters.size(); ++i)
+      if (!st.is_null(static_cast<int>(i) + 1) && st.int64(static_cast<int>(i) + 1) != 0) out[i].push_back(st.int64(0));
+  for (auto& ids : out) std::sort(ids.begin(), ids.end());
+  return out;
 }
 
 std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& filter,

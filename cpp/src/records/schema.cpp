@@ -87,6 +87,112 @@ void add_sales_v6(std::vector<Kind>& k) {
   }
 }
 
+// Schema version 10, sales operations (issue 11): the history of a deal's
+// expected close (so a slip can be seen after the fact), targets, contracts,
+// invoices with their lines, payments allocated to invoices, projects and
+// their milestones (kSalesOpsVersion). Their rules run in the write path
+// (stage_rules.cpp, sales_rules.cpp).
+void add_sales_ops(std::vector<Kind>& k) {
+  const size_t first_new = k.size();
+  k.push_back({"deal_close_dates",
+               {ref("deal_id", "deals", true), time("expected_close"), time("previous"),
+                happened("changed_at", true), ref("by_id", "staff")},
+               /*cascade_on_delete=*/true, kSalesOpsVersion});
+  k.push_back({"targets",
+               {ref("staff_id", "staff"), text("team"), text("period", true),
+                choice("metric", {"bookings"}, "bookings", true), amount("amount", true)},
+               false, kSalesOpsVersion});
+  k.push_back({"contracts",
+               {ref("customer_id", "customers", true), ref("deal_id", "deals"), text("name"), amount("value"),
+                time("started_at"), time("ends_at"), time("renewal_at"), ref("owner_id", "staff"),
+                choice("status", {"draft", "active", "expired", "cancelled", "renewed"}, "active", true)},
+               false, kSalesOpsVersion});
+  k.push_back({"invoices",
+               {ref("customer_id", "customers", true), ref("contract_id", "contracts"), ref("deal_id", "deals"),
+                text("number"), time("issued_at", true), time("due_at", true), amount("amount"),
+                ref("owner_id", "staff"), choice("status", {"draft", "issued", "paid", "void"}, "issued", true)},
+               false, kSalesOpsVersion});
+  // Lines own nothing but their invoice: a cascading kind deletes with
+  // every record it refers to.
+  k.push_back({"invoice_lines",
+               {ref("invoice_id", "invoices", true), text("description"), amount("quantity", true),
+                amount("unit_price", true), real("tax_rate", false, 0.0, 1.0)},
+               /*cascade_on_delete=*/true, kSalesOpsVersion});
+  k.push_back({"projects",
+               {text("name", true), ref("customer_id", "customers"), ref("deal_id", "deals"),
+                ref("contract_id", "contracts"), ref("owner_id", "staff"),
+                choice("status", {"planned", "active", "done", "cancelled"}, "active", true), time("started_at"),
+                time("due_at"), time("done_at")},
+               false, kSalesOpsVersion});
+  k.push_back({"milestones",
+               {ref("project_id", "projects", true), text("name", true), time("planned_at"), time("done_at"),
+                choice("status", {"planned", "done", "cancelled"}, "planned", true)},
+               /*cascade_on_delete=*/true, kSalesOpsVersion});
+  for (size_t i = first_new; i < k.size(); ++i)
+    for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), 4));
+  for (size_t i = 0; i < first_new; ++i) {
+    if (k[i].name == "deals")
+      for (Field f : {time("close_changed_at"), ref("close_changed_by", "staff")})
+        k[i].fields.push_back(since(std::move(f), kSalesOpsVersion));
+    if (k[i].name == "payments") k[i].fields.push_back(since(ref("invoice_id", "invoices"), kSalesOpsVersion));
+  }
+}
+
+// Schema version 12: automation (rules as data, the outbox their messages
+// wait in, the runs of time-triggered rules) and membership (programmes,
+// tiers, members and the points ledger). See cpp/src/automation/.
+constexpr int kAutomationVersion = 12;
+
+void add_automation(std::vector<Kind>& k) {
+  const int v = kAutomationVersion;
+  Field rule_name = text("name", true);
+  rule_name.unique = true;
+  Field active = boolean("active");
+  active.default_value = "true";
+  k.push_back({"automation_rules",
+               {rule_name, active,
+                choice("trigger", {"created", "changed", "date", "score", "schedule", "playbook"}, "", true),
+                text("record_kind", true), text("field"), real("threshold"), integer("offset_days", false, -36600, 36600),
+                boolean("annual"), integer("every_days", false, 0, 36600), text("condition"), text("actions", true),
+                text("playbook"), time("last_run_at"), text("description")},
+               false, v});
+  k.push_back({"outbox",
+               {choice("channel", {"email", "sms", "wechat"}, "email", true), text("to_address"), text("subject"),
+                text("body"), choice("status", {"queued", "sending", "sent", "failed"}, "queued", true),
+                integer("attempts", false, 0, 1e9), text("error"), ref("rule_id", "automation_rules"),
+                integer("record_id", false, 0, 9e18), ref("customer_id", "customers"), time("sent_at"),
+                text("message_id")},
+               false, v});
+  k.push_back({"automation_runs",
+               {ref("rule_id", "automation_rules", true), integer("record_id", true, 0, 9e18), time("occasion"),
+                real("value")},
+               /*cascade_on_delete=*/true, v});
+  Field programme = text("name", true);
+  programme.unique = true;
+  k.push_back({"membership_programs",
+               {programme, real("points_per_unit", false, 0.0, 1e9), integer("expiry_days", false, 0, 36600),
+                text("description")},
+               false, v});
+  k.push_back({"member_tiers",
+               {ref("program_id", "membership_programs", true), text("name", true), amount("min_points"),
+                amount("min_spend"), integer("window_days", false, 0, 36600), text("benefits")},
+               /*cascade_on_delete=*/true, v});
+  k.push_back({"members",
+               {ref("program_id", "membership_programs", true), ref("customer_id", "customers", true),
+                happened("joined_at", true), text("tier"), time("tier_changed_at"), text("tier_reason"),
+                choice("status", {"active", "left"}, "active", true)},
+               false, v});
+  // Points are signed: earning adds, redeeming and expiry take away, so a
+  // balance on any date is the sum of the entries up to it.
+  k.push_back({"points_ledger",
+               {ref("member_id", "members", true), happened("at", true), real("points", true),
+                choice("reason", {"earn", "redeem", "expire", "adjust"}, "", true), ref("order_id", "orders"),
+                time("expires_at"), ref("rule_id", "automation_rules"), text("note")},
+               /*cascade_on_delete=*/true, v});
+  for (size_t i = k.size() - 7; i < k.size(); ++i)
+    for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), v));
+}
+
 std::vector<Kind> make_kinds() {
   std::vector<Kind> k;
   k.push_back({"customers",
@@ -174,6 +280,8 @@ std::vector<Kind> make_kinds() {
     }
   }
   add_sales_v6(k);
+  add_sales_ops(k);
+  add_automation(k);
   return k;
 }
 

@@ -114,6 +114,19 @@ std::string migration_v6() {
   return s;
 }
 
+// Sales operations: their kinds and fields, and a first deal_close_dates
+// row for each deal that has an expected close (the one date known, taken
+// as held since the deal was made), so that every later move has a before.
+std::string migration_sales_ops() {
+  const std::string now = "(CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000)";
+  std::string s = add_version(kSalesOpsVersion);
+  s += "INSERT INTO deal_close_dates(id, deal_id, expected_close, changed_at, created_at, updated_at)"
+       " SELECT (SELECT next FROM id_sequence) + row_number() OVER (ORDER BY id) - 1, id, expected_close,"
+       " created_at, " + now + ", " + now + " FROM deals WHERE expected_close IS NOT NULL;";
+  s += "UPDATE id_sequence SET next = next + (SELECT count(*) FROM deals WHERE expected_close IS NOT NULL);";
+  return s;
+}
+
 }  // namespace
 
 // Version 1 of the schema, made from the kind table's fields of version 1.
@@ -186,6 +199,7 @@ std::string migration_to(int version) {
     case 5: return migration_v5();
     // 6: pipelines and stage rules (see migration_v6).
     case 6: return migration_v6();
+    case kSalesOpsVersion: return migration_sales_ops();
     default: return add_version(version);
   }
 }

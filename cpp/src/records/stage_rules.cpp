@@ -8,6 +8,9 @@
 //   clear closed_at and take the stage's probability unless one was given;
 // - write the deal_stages row: from, to, when, by whom and why.
 // A refusal undoes the whole write, so a bad stage changes nothing.
+// Each change of a deal's expected close is noted the same way and leaves a
+// deal_close_dates row (the new date, the one before, when, by whom): an
+// update replaces the date, so without it a slip could not be seen later.
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +108,32 @@ void set_cell(sql::Cell& cell, const Value& v, sql::Batch& batch) {
   }
 }
 
+
+struct CloseMove {
+  int64_t deal;
+  Value from, to;
+};
+
+// The expected-close changes the write made, in order, and forgets them.
+std::vector<CloseMove> read_close_moves(Store::Impl& impl) {
+  std::vector<CloseMove> out;
+  sql::Statement& st = impl.prepared("SELECT deal_id, from_close, to_close FROM temp.crm_close_moves ORDER BY seq");
+  while (st.step()) {
+    CloseMove m{st.int64(0), {}, {}};
+    if (!st.is_null(1)) m.from.set_int(st.int64(1));
+    if (!st.is_null(2)) m.to.set_int(st.int64(2));
+    out.push_back(std::move(m));
+  }
+  st.reset();
+  impl.prepared("DELETE FROM temp.crm_close_moves").run();
+  return out;
+}
+
+void push_int(Column& c, const Value& v) {
+  c.ints.push_back(v.type == Value::Type::Int ? v.i : 0);
+  c.valid.push_back(v.type == Value::Type::Int);
+}
+
 }  // namespace
 
 void install_stage_capture(sqlite3* db) {
@@ -115,7 +144,16 @@ void install_stage_capture(sqlite3* db) {
             " INSERT INTO crm_stage_moves(deal_id, from_stage, to_stage) VALUES(NEW.id, NULL, NEW.stage); END;"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_deal_moved AFTER UPDATE OF stage, pipeline_id ON main.deals"
             " WHEN OLD.stage IS NOT NEW.stage OR OLD.pipeline_id IS NOT NEW.pipeline_id BEGIN"
-            " INSERT INTO crm_stage_moves(deal_id, from_stage, to_stage) VALUES(NEW.id, OLD.stage, NEW.stage); END;");
+            " INSERT INTO crm_stage_moves(deal_id, from_stage, to_stage) VALUES(NEW.id, OLD.stage, NEW.stage); END;"
+            "CREATE TEMP TABLE IF NOT EXISTS crm_close_moves(seq INTEGER PRIMARY KEY, deal_id INTEGER NOT NULL,"
+            " from_close INTEGER, to_close INTEGER);"
+            "CREATE TEMP TRIGGER IF NOT EXISTS crm_deal_close_added AFTER INSERT ON main.deals"
+            " WHEN NEW.expected_close IS NOT NULL BEGIN"
+            " INSERT INTO crm_close_moves(deal_id, from_close, to_close) VALUES(NEW.id, NULL, NEW.expected_close); END;"
+            "CREATE TEMP TRIGGER IF NOT EXISTS crm_deal_close_moved AFTER UPDATE OF expected_close ON main.deals"
+            " WHEN OLD.expected_close IS NOT NEW.expected_close BEGIN"
+            " INSERT INTO crm_close_moves(deal_id, from_close, to_close)"
+            " VALUES(NEW.id, OLD.expected_close, NEW.expected_close); END;");
 }
 
 void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
@@ -138,11 +176,12 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
     st.reset();
   }
   impl.prepared("DELETE FROM temp.crm_stage_moves").run();
-  // A merge keeps or restores stages as they were; they are no change.
-  if (moves.empty() || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge) return;
+  std::vector<CloseMove> close_moves = read_close_moves(impl);
+  // A merge keeps or restores stages and dates as they were; they are no change.
+  if (req.op == WriteOp::Merge || req.op == WriteOp::Unmerge) return;
+  if (moves.empty() && close_moves.empty()) return;
 
   const Kind& deals = *req.kind;
-  Pipelines pipelines(impl.db);
   // The row of the caller's table that wrote each deal.
   std::unordered_map<int64_t, int64_t> row_of;
   if (req.op == WriteOp::Update) {
@@ -154,6 +193,38 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
   }
   const Table* t = req.table;
   const int64_t now = now_ns();
+  // One deal_close_dates row per change of a deal's expected close: when
+  // (the write's close_changed_at, else now) and by whom (close_changed_by);
+  // the deal keeps both of its last change, as it does for its stage.
+  if (!close_moves.empty()) {
+    Table dates;
+    for (const char* name : {"deal_id", "expected_close", "previous", "changed_at", "by_id"})
+      dates.columns.emplace_back(name, Column::Storage::Int);
+    for (size_t c : {1, 2, 3}) dates.columns[c].origin = Column::Origin::Time;
+    sql::Batch stamps(3);  // id, close_changed_at, close_changed_by
+    for (const CloseMove& m : close_moves) {
+      const auto found = row_of.find(m.deal);
+      Value at = given(deals, t, found == row_of.end() ? -1 : found->second, "close_changed_at");
+      if (at.type != Value::Type::Int) at.set_int(now);
+      const Value by = given(deals, t, found == row_of.end() ? -1 : found->second, "close_changed_by");
+      auto& c = dates.columns;
+      c[0].ints.push_back(m.deal), c[0].valid.push_back(1);
+      push_int(c[1], m.to), push_int(c[2], m.from), push_int(c[3], at), push_int(c[4], by);
+      sql::Cell* cells = stamps.add_row();
+      cells[0].set_int(m.deal);
+      cells[1].set_int(at.i);
+      set_cell(cells[2], by, stamps);
+    }
+    sql::Statement& st = impl.prepared(
+        "UPDATE deals SET close_changed_at = b.c1, close_changed_by = b.c2 FROM crm_batch(?1) AS b"
+        " WHERE deals.id = b.c0");
+    sql::bind_batch(st, stamps);
+    st.run();
+    WriteResult written;
+    insert_rows(WriteRequest{WriteOp::Insert, &kind("deal_close_dates"), &dates, {}}, written);
+  }
+  if (moves.empty()) return;
+  Pipelines pipelines(impl.db);
 
   sql::Batch updates(8);  // id, stage, pipeline_id, stage_changed_at, stage_changed_by, stage_reason, closed_at, probability
   sql::Batch renames(3);  // id, stage, pipeline_id: the same stage under its name, or a pipeline that also has it

@@ -55,6 +55,7 @@ Store::Store(const std::string& path) : impl_(std::make_unique<Impl>()), path_(p
     }
   }
   install_stage_capture(db);
+  install_ledger_capture(db);
   impl_->insert_contact_point =
       sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
   impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
@@ -161,6 +162,7 @@ WriteResult Store::write(const WriteRequest& request) {
     // custom fields), read inside the transaction that writes.
     impl_->catalog.refresh(*impl_);
     impl_->links.clear();
+    prepare_automation();
     WriteRequest current = req;
     current.kind = &impl_->catalog.kind(req.kind->name);
     switch (current.op) {
@@ -174,6 +176,8 @@ WriteResult Store::write(const WriteRequest& request) {
       case WriteOp::Tags: retag_rows(current, result); break;
     }
     if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
+    apply_ledger_rules(*impl_, req, result);
+    apply_automation(current, result);
     if (req.dry_run)
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
     else

@@ -136,5 +136,9 @@ void refuse_foreign_database(sqlite3* db, const std::string& path);
 // The connection's triggers that note every change of a deal's stage for
 // the stage rules (Store::apply_stage_rules).
 void install_stage_capture(sqlite3* db);
+// The same for invoices, their lines, payments, orders' amounts and targets,
+// and the rules that judge those changes before the write ends (sales_rules.cpp).
+void install_ledger_capture(sqlite3* db);
+void apply_ledger_rules(Store::Impl& impl, const WriteRequest& request, const WriteResult& result);
 
 }  // namespace crmcore::records

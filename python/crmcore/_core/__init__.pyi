@@ -23,7 +23,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'pg_bulk_load', 'phone_key', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'win_loss']
+__all__: list[str] = ['Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PinyinTable', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'tier_of', 'win_loss']
 class GraphCore:
     """
     CSR graph core; use crmcore.Graph instead.
@@ -158,6 +158,8 @@ class Store:
         ...
     def rollback(self) -> None:
         ...
+    def run_rule(self, rule: typing.SupportsInt | typing.SupportsIndex, ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], occasions: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], now: typing.SupportsInt | typing.SupportsIndex, act: bool = True) -> numpy.typing.NDArray[numpy.int64]:
+        ...
     def schema_version(self) -> int:
         ...
     def select(self, kind: str, ids: typing.Any = None, columns: typing.Any = None) -> list:
@@ -233,6 +235,10 @@ def pg_bulk_load(dsn: str, table: str, names: collections.abc.Sequence[str], val
     """
 def phone_key(arg0: str) -> str:
     ...
+def points_balance(member: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], points: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], members: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    ...
+def points_expiring(member: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], points: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], expires_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], members: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    ...
 def profit_by_period(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], date: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], freq: str, last_period: typing.SupportsInt | typing.SupportsIndex | None = None) -> dict:
     ...
 def purchase_rhythm(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], date: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, as_of: typing.SupportsInt | typing.SupportsIndex | None) -> dict:
@@ -249,6 +255,8 @@ def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: 
     """
     Days each stage-history row lasted (see crmcore/sales/reports.hpp).
     """
+def tier_of(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], thresholds: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.int32]:
+    ...
 def win_loss(group: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], groups: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
     """
     Deals won and lost per group code.

@@ -63,6 +63,10 @@ struct UniqueRule {
   std::string why = {};  // the rule in words, for the refusal
 };
 
+// The schema version of sales operations: close-date history, targets,
+// contracts, invoices, payments to invoices, projects (schema.cpp).
+inline constexpr int kSalesOpsVersion = 10;
+
 struct Kind {
   std::string name;
   std::vector<Field> fields;

@@ -210,7 +210,20 @@ class Store {
   // The fields of a kind that conditions can look up by an index.
   std::vector<std::string> indexes(const std::string& kind) const;
 
+  // -- automation (cpp/src/automation/rules.cpp) --
+  // Runs the actions of rule `rule_id` (an automation_rules record) on those
+  // of the records `ids` of its kind that meet its condition, in one
+  // transaction with the write-triggered rules they set off; notes each run
+  // (rule, record, `occasions[i]`, `values[i]`) in automation_runs and sets
+  // the rule's last_run_at to `now`. With `act` false only the runs are
+  // noted. Returns the ids acted on. For time-triggered rules (run_due).
+  std::vector<int64_t> run_rule(int64_t rule_id, const std::vector<int64_t>& ids,
+                                const std::vector<int64_t>& occasions, const std::vector<double>& values,
+                                int64_t now, bool act = true);
+
   struct Impl;  // the SQLite connection and its prepared statements
+  struct AutomationRule;   // an active rule as read (rules.cpp)
+  struct AutomationRound;  // what one round of rules reacts to (rules.cpp)
 
  private:
   std::string kind_of_locked(int64_t id) const;
@@ -231,6 +244,21 @@ class Store {
   int64_t merge_records(const WriteRequest& request);
   void unmerge_records(const WriteRequest& request);
   void end_transaction(const char* how);
+  // Automation (rules.cpp): before a write, the capture of the field changes
+  // that rules wait for; after it, the rules those changes and the created
+  // records set off, round after round, inside the write's transaction.
+  void prepare_automation();
+  void apply_automation(const WriteRequest& request, WriteResult& result);
+  void run_automation_rounds(const std::vector<AutomationRule>& rules, AutomationRound& first);
+  // The records of `ids` that meet the rule's condition.
+  std::vector<int64_t> rule_matches(const AutomationRule& rule, std::vector<int64_t> ids) const;
+  void act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, AutomationRound& next);
+  // Ids of the records of `kind` meeting `filter`; the caller holds the lock.
+  std::vector<int64_t> query_locked(const Kind& kind, const AnyOf& filter) const;
+  // For each filter, the ids of the records selected by `among` that meet
+  // it, in one pass over those records (several rules on one write).
+  std::vector<std::vector<int64_t>> query_each_locked(const Kind& kind, const std::vector<const AnyOf*>& filters,
+                                                      const Condition& among) const;
   // The stage rules (stage_rules.cpp): checks and completes the deals whose
   // stage the write changed, and writes their stage history.
   void apply_stage_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
@@ -268,6 +296,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 12;
 
 }  // namespace crmcore::records

@@ -3,6 +3,10 @@
 Pipelines are data (kinds ``pipelines`` and ``pipeline_stages``); the store's
 write path applies the stage rules to every write of a deal's stage, so
 :meth:`SalesMethods.move` is a convenience, not the only way to move a deal.
+This module holds the pipeline reports; the other parts of ``db.sales`` live
+beside it: targets (:mod:`.targets`), contracts, invoices and receivables
+(:mod:`.ledger`), projects and the agenda (:mod:`.projects`) and the
+forecast from history (:mod:`.outlook`).
 """
 from __future__ import annotations
 
@@ -11,8 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _core
-from .scoring._columns import as_of_ns, times_ns
+from .. import _core
+from ..scoring._columns import as_of_ns, times_ns
+from .ledger import LedgerMethods
+from .outlook import OutlookMethods
+from .projects import ProjectMethods
+from .targets import TargetMethods
 
 #: The groupings the sales reports know: the deal's owner (staff id), the
 #: owner's team, the customer's source and segment (its kind).
@@ -20,7 +28,7 @@ BY = ("owner", "team", "source", "segment")
 NS_PER_DAY = 86_400 * 10**9
 
 
-class SalesMethods:
+class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods):
     """The sales side of a store: ``db.sales.<TAB>``.
 
     >>> import crmcore as crm
@@ -168,32 +176,67 @@ class SalesMethods:
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
         return out
 
-    def slipped(self, as_of: Any = None) -> pd.DataFrame:
-        """Open deals whose expected close has passed: their close has slipped.
+    def slipped(self, as_of: Any = None, since: Any = None, by: str | None = None,
+                period: str | None = None) -> pd.DataFrame:
+        """Deals whose close slipped: their expected close was moved later
+        (each change is a deal_close_dates row, written by the store on
+        every write of the date), or they are still open with that date
+        passed on ``as_of`` (default the end of the data), a slip not yet
+        written down. Only changes made by ``as_of`` count, and pushes only
+        from ``since`` on (default: all).
 
-        The store keeps no history of ``expected_close`` (an update replaces
-        it), so a move of the date later cannot be seen after the fact; what
-        can be seen is the slip it should have been: a deal still open on
-        ``as_of`` (default the end of the data) whose ``expected_close`` is
-        before it. One row per such deal, the most overdue first, with its
-        owner, stage, amount, expected close and ``days_late``. Measured in C++.
+        One row per deal, the most pushed first: ``owner_id``, ``stage``,
+        ``amount``, ``first_close`` (the date before its first push in the
+        window), ``expected_close`` (as it stood on ``as_of``), ``pushes``,
+        ``days_pushed`` (their total), ``last_moved_at`` and ``days_late``
+        (open deals past their date; NaN otherwise). With ``by`` (one of
+        :data:`BY`) and/or ``period`` (a pandas alias, the period of the
+        last push) the pushed deals are summed per group instead: ``deals``,
+        ``mean_days``, ``median_days`` (of days pushed), ``pushes`` and
+        ``amount``.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> c = db.add("customers", name="Acme")
-        >>> late = db.add("deals", customer_id=c, stage="proposal", amount=9.0, expected_close="2024-01-01")
-        >>> fine = db.add("deals", customer_id=c, stage="proposal", expected_close="2024-03-01")
-        >>> db.sales.slipped(as_of="2024-01-31")["days_late"].tolist()
-        [30.0]
+        >>> d = db.add("deals", customer_id=c, stage="proposal", amount=9.0, expected_close="2024-01-31",
+        ...            close_changed_at="2024-01-02")
+        >>> db.update("deals", d, expected_close="2024-03-01", close_changed_at="2024-01-25")
+        >>> late = db.add("deals", customer_id=c, stage="lead", expected_close="2024-01-01")
+        >>> s = db.sales.slipped(as_of="2024-01-31")
+        >>> s[["pushes", "days_pushed", "days_late"]].values.tolist()
+        [[1.0, 30.0, nan], [0.0, 0.0, 30.0]]
         """
         cut = self._as_of(as_of)
-        deals = self._deals(None)
-        expected = times_ns(deals.expected_close)
-        is_open = (deals.category == "open").to_numpy() & deals.expected_close.notna().to_numpy()
-        late = _core.days_late(expected, is_open.astype(np.uint8), cut)
-        keep = ~np.isnan(late)
-        out = deals.loc[keep, ["owner_id", "stage", "amount", "expected_close"]].assign(days_late=late[keep])
-        out = out.sort_values("days_late", ascending=False, kind="stable")
+        deals = self._deals(by)
+        ids = deals.index.to_numpy()
+        hist = self._db.frame("deal_close_dates", columns=["deal_id", "expected_close", "previous", "changed_at"])
+        slips = close_slips(hist, ids, times_ns(deals.expected_close), cut, as_of_ns(since))
+        is_open = (deals.category == "open").to_numpy() & (slips["expected_close"] != _NAT)
+        late = _core.days_late(slips["expected_close"], is_open.astype(np.uint8), cut)
+        pushed = slips["pushes"] > 0
+        if by is not None or period is not None:
+            keys = {}
+            if period is not None:
+                keys["moved"] = pd.Series(slips["last_moved_at"], index=deals.index).where(pushed).astype(
+                    "datetime64[ns]").dt.to_period(period)
+            if by is not None:
+                keys[by] = deals[by]
+            group, index = _group_codes(keys, pushed)
+            out = _stats(group, slips["days_pushed"], index, "deals", "days")
+            mine = group >= 0
+            out["pushes"] = np.bincount(group[mine], weights=slips["pushes"][mine], minlength=len(index)).astype(int)
+            out["amount"] = np.bincount(group[mine], weights=deals.amount.fillna(0).to_numpy(float)[mine],
+                                        minlength=len(index))
+            out.attrs["as_of"] = pd.Timestamp(cut)
+            return out
+        keep = pushed | ~np.isnan(late)
+        out = deals.loc[keep, ["owner_id", "stage", "amount"]]
+        for name in ("first_close", "expected_close", "last_moved_at"):
+            out[name] = slips[name][keep].view("datetime64[ns]")  # int64 min is NaT
+        out["pushes"] = slips["pushes"][keep]
+        out["days_pushed"] = slips["days_pushed"][keep]
+        out["days_late"] = late[keep]
+        out = out.sort_values(["days_pushed", "days_late"], ascending=False, kind="stable", na_position="last")
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -348,6 +391,53 @@ def _stats(group: np.ndarray, values: np.ndarray, index: pd.Index, count: str, v
     n[r["key"]], total[r["key"]], median[r["key"]] = r["count"][0], r["sum"][0], r["median"][0]
     mean = np.divide(total, n, out=np.full(len(index), np.nan), where=n > 0)
     return pd.DataFrame({count: n, f"mean_{value}": mean, f"median_{value}": median}, index=index)
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def close_slips(history: pd.DataFrame, deal_ids: np.ndarray, current: np.ndarray, as_of: int,
+                since: "int | None" = None) -> "dict[str, np.ndarray]":
+    """Per deal of the sorted ``deal_ids``, from its expected-close history
+    (columns deal_id, expected_close, previous, changed_at): the date as it
+    stood at ``as_of`` (nanoseconds; the deal's ``current`` date where it has
+    no history by then), and of its pushes (a change to a later date) made
+    from ``since`` to ``as_of``: the count, total days, the date before the
+    first and when the last was made. Dates are int64 nanoseconds, int64 min
+    where there is none.
+
+    >>> h = pd.DataFrame({"deal_id": [1, 1, 1],
+    ...                   "changed_at": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-02-01"]),
+    ...                   "expected_close": pd.to_datetime(["2024-01-10", "2024-01-20", "2024-01-15"]),
+    ...                   "previous": pd.to_datetime([None, "2024-01-10", "2024-01-20"])})
+    >>> s = close_slips(h, np.array([1]), np.array([_NAT]), pd.Timestamp("2024-03-01").value)
+    >>> s["pushes"].tolist(), s["days_pushed"].tolist(), pd.Timestamp(s["expected_close"][0]).date().isoformat()
+    ([1], [10.0], '2024-01-15')
+    """
+    n = len(deal_ids)
+    at = times_ns(history["changed_at"])
+    seen = np.flatnonzero(at <= as_of)
+    order = seen[np.lexsort((np.asarray(history.index)[seen], at[seen]))]  # by time, then as written
+    code = _codes(np.asarray(deal_ids, dtype=np.int64), np.asarray(history["deal_id"])[order])
+    at, new, old = at[order], times_ns(history["expected_close"])[order], times_ns(history["previous"])[order]
+    close = np.array(current, dtype=np.int64, copy=True)
+    mine = code >= 0
+    rev_code = code[mine][::-1]
+    deals, last = np.unique(rev_code, return_index=True)   # each deal's last change by as_of
+    close[deals] = new[mine][::-1][last]
+    push = mine & (new != _NAT) & (old != _NAT) & (new > old)
+    if since is not None:
+        push &= at >= since
+    pc = code[push]
+    pushes = np.bincount(pc, minlength=n)
+    days = np.bincount(pc, weights=(new[push] - old[push]) / NS_PER_DAY, minlength=n)
+    first_close, last_moved = np.full(n, _NAT, dtype=np.int64), np.full(n, _NAT, dtype=np.int64)
+    d, first = np.unique(pc, return_index=True)
+    first_close[d] = old[push][first]
+    d, last = np.unique(pc[::-1], return_index=True)
+    last_moved[d] = at[push][::-1][last]
+    return {"expected_close": close, "pushes": pushes, "days_pushed": days, "first_close": first_close,
+            "last_moved_at": last_moved}
 
 
 def funnel_table(history: pd.DataFrame, deal_ids: np.ndarray, steps: "list[str]") -> pd.DataFrame:

@@ -1,0 +1,83 @@
+"""What active automation rules cost an import: N orders imported into a
+fresh store with no rules, then with 20 active rules on created orders
+(the ratio of the two times is printed; the goal is at most 1.2).
+
+    PYTHONPATH=python python benchmarks/bench_automation.py [--orders 1000000] [--repeat 3]
+
+The 20 rules are of the kinds a shop uses: each a condition on the order
+(amount ranges, channel, status) evaluated over the imported id range in one
+query, and a tag, a field set or (for the rare big orders) a task or an
+outbox message for the matching ones; each matches a few percent of orders.
+Each store is a file in a temporary folder; the best of --repeat runs counts.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import crmcore as crm
+
+
+def rules():
+    out = []
+    for i in range(16):  # tags on amount bands and channels
+        low = 100 * i
+        channel = ["web", "store", "phone", "app"][i % 4]
+        out.append(dict(name=f"band {i}", on="created", kind="orders",
+                        condition=[("amount", "between", (low, low + 20)), ("channel", "==", channel)],
+                        actions=[{"do": "tag", "add": [f"band{i}"]}]))
+    out.append(dict(name="set status", on="created", kind="orders", condition=[("amount", ">", 1950)],
+                    actions=[{"do": "set", "field": "status", "value": "review"}]))
+    out.append(dict(name="task big", on="created", kind="orders", condition=[("amount", ">", 1990)],
+                    actions=[{"do": "task", "subject": "Thank the buyer of a {channel} order", "due_days": 2}]))
+    out.append(dict(name="mail big", on="created", kind="orders", condition=[("amount", ">", 1995)],
+                    actions=[{"do": "message", "subject": "Thank you", "body": "Your {channel} order"}]))
+    out.append(dict(name="phone", on="created", kind="orders",
+                    condition=[("channel", "==", "phone"), ("amount", "<", 20)],
+                    actions=[{"do": "tag", "add": ["small phone"]}]))
+    return out
+
+
+def run(n: int, with_rules: bool, folder: Path, seed: int = 0) -> float:
+    rng = np.random.default_rng(seed)
+    db = crm.open(folder / f"bench_{with_rules}_{time.monotonic_ns()}.crm")
+    customers = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(1000)],
+                                                           "email": [f"c{i}@x.org" for i in range(1000)]}))
+    if with_rules:
+        for r in rules():
+            db.automation.add_rule(**r)
+    orders = pd.DataFrame({
+        "customer_id": rng.choice(customers, n), "ordered_at": pd.Timestamp("2024-01-01")
+        + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        "amount": np.round(rng.uniform(1, 2000, n), 2), "channel": rng.choice(["web", "store", "phone", "app"], n)})
+    start = time.perf_counter()
+    db.import_frame("orders", orders)
+    took = time.perf_counter() - start
+    if with_rules:
+        print(f"  actions: {db.count('tasks')} tasks, {db.count('outbox')} messages, "
+              f"{int((db.frame('orders', columns=['tags'])['tags'].map(len) > 0).sum())} orders tagged")
+    db.close()
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plain = min(run(args.orders, False, folder) for _ in range(args.repeat))
+        ruled = min(run(args.orders, True, folder) for _ in range(args.repeat))
+    print(json.dumps({"orders": args.orders, "rules": len(rules()), "plain_s": round(plain, 3),
+                      "with_rules_s": round(ruled, 3), "ratio": round(ruled / plain, 3)}))
+
+
+if __name__ == "__main__":
+    main()

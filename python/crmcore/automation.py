@@ -1,0 +1,383 @@
+"""Rules that act, grouped on ``db.automation`` the way pandas groups ``.str``.
+
+A rule is a record of ``automation_rules``: a trigger, a condition in the
+``filters`` form of :meth:`Database.find` and a list of actions. Rules
+triggered by writes (``created``, ``changed``, ``playbook``) run in the core,
+inside the write's transaction, over all the records a write touched at once
+(imports included); time-triggered rules (``date``, ``score``, ``schedule``)
+run when :meth:`AutomationMethods.run_due` (or ``crmcore run-due``) is called.
+Every action's audit entry names its rule in ``cause_id``.
+
+Actions (each a dict with ``"do"``):
+
+- ``{"do": "task", "subject": "Call {name}", "due_days": 2}``: a task for the
+  record's owner (owner_id, staff_id or assignee_id), about its customer;
+- ``{"do": "tag", "add": [...], "remove": [...]}``;
+- ``{"do": "set", "field": "status", "value": "vip"}``;
+- ``{"do": "assign", "to": 12}`` (the owner field, or ``"field"``);
+- ``{"do": "message", "channel": "email", "subject": ..., "body": ...}``: a
+  message in the outbox, to the record's (or its customer's) address;
+- ``{"do": "playbook", "name": "welcome"}``: the playbook's rules act on the records.
+- ``{"do": "points", "program": "club"}`` (orders, payments): the members of
+  the programme among the records' customers earn the amount at its rate, in
+  the points ledger, each record once (see :mod:`crmcore.members`).
+
+``{field}`` in a subject or body is the record's value of that field.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .scoring._columns import NS_PER_DAY, as_of_ns
+
+
+def at_ns(value: Any) -> int:
+    """A time as int64 nanoseconds (None: now).
+
+    >>> at_ns("1970-01-02")
+    86400000000000
+    """
+    ns = as_of_ns(pd.Timestamp.now() if value is None else value)
+    if ns is None:  # (as_of_ns gives None for None only)
+        raise ValueError(f"{value!r} is not a time")
+    return ns
+
+
+def _ns(times: pd.Series) -> pd.Series:
+    """Datetimes as int64 nanoseconds, whatever unit pandas gave them."""
+    return times.astype("datetime64[ns]").astype("int64")
+
+TRIGGERS = ("created", "changed", "date", "score", "schedule", "playbook")
+_RULES = "automation_rules"
+
+
+def _jsonable(value: Any) -> Any:
+    """A condition's or action's value as JSON keeps it: dates as text."""
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Index, pd.Series)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "isoformat"):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def condition_text(condition: Any) -> str | None:
+    """The rule's condition as stored: JSON of the ``filters`` form
+    (a list of ``(field, op, value)``, or a list of such lists for an OR).
+
+    >>> condition_text([("amount", ">", 100)])
+    '[["amount", ">", 100]]'
+    """
+    if condition is None:
+        return None
+    return json.dumps(_jsonable(condition), ensure_ascii=False)
+
+
+def _condition(text: Any) -> Any:
+    """A stored condition back in the ``filters`` form (tuples)."""
+    if not isinstance(text, str) or not text:
+        return None
+    doc = json.loads(text)
+    if not doc:
+        return None
+    grouped = isinstance(doc[0], list) and doc[0] and isinstance(doc[0][0], list)
+    groups = doc if grouped else [doc]
+    return [[tuple(p) for p in group] for group in groups]
+
+
+class AutomationMethods:
+    """Rules, their runs, the outbox and playbooks: ``db.automation.<TAB>``.
+
+    >>> import crmcore as crm
+    >>> db = crm.open(":memory:")
+    >>> _ = db.automation.add_rule("big orders", on="created", kind="orders",
+    ...                            condition=[("amount", ">=", 1000)], actions=[{"do": "tag", "add": ["big"]}])
+    >>> c = db.add("customers", name="Acme")
+    >>> o = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=1500.0)
+    >>> db.get("orders", o)["tags"]
+    ['big']
+    """
+
+    def __init__(self, db: Any):
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"<automation of {self._db!r}>"
+
+    # -- rules ---------------------------------------------------------------
+    def add_rule(self, name: str, *, on: str, kind: str, actions: Iterable[dict], field: str | None = None,
+                 condition: Any = None, threshold: float | None = None, offset_days: int | None = None,
+                 annual: bool = False, every_days: int | None = None, playbook: str | None = None,
+                 active: bool = True, description: str | None = None) -> int:
+        """Adds a rule and returns its id. ``on`` is the trigger: ``created``,
+        ``changed`` (``field`` changed), ``date`` (``field``'s date plus
+        ``offset_days`` reached; ``annual`` for birthdays), ``score`` (the
+        score ``field`` reached ``threshold``, see :meth:`scored`),
+        ``schedule`` (every ``every_days``), ``playbook`` (started by a
+        ``{"do": "playbook"}`` action of another rule). A rule naming an unknown
+        kind or field, a bad condition or action is refused with
+        ValidationError and nothing is written.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> rule = db.automation.add_rule("vip", on="changed", kind="customers", field="status",
+        ...                               condition=[("status", "==", "vip")], actions=[{"do": "tag", "add": ["vip"]}])
+        >>> db.automation.rules()["trigger"].tolist()
+        ['changed']
+        """
+        return self._db.add(_RULES, name=name, trigger=on, record_kind=kind, field=field,
+                            condition=condition_text(condition),
+                            actions=json.dumps(_jsonable(list(actions)), ensure_ascii=False),
+                            threshold=threshold, offset_days=offset_days, annual=annual, every_days=every_days,
+                            playbook=playbook, active=active, description=description)
+
+    def rules(self) -> pd.DataFrame:
+        """The rules, indexed by id (condition and actions as stored, JSON)."""
+        return self._db.frame(_RULES)
+
+    def rule(self, rule: "int | str") -> int:
+        """The id of a rule given by id or name (NotFound otherwise)."""
+        if isinstance(rule, (int, np.integer)):
+            return int(rule)
+        ids = self._db.ids(_RULES, [("name", "==", rule)])
+        if len(ids) == 0:
+            raise _core.NotFound(f"no automation rule named {rule!r}")
+        return int(ids[0])
+
+    def enable(self, rule: "int | str", active: bool = True) -> None:
+        """Turns a rule on (or off with ``active=False``)."""
+        self._db.update(_RULES, self.rule(rule), active=active)
+
+    def runs(self, rule: "int | str | None" = None) -> pd.DataFrame:
+        """The noted runs of time-triggered rules: rule_id, record_id, occasion, value."""
+        filters = None if rule is None else [("rule_id", "==", self.rule(rule))]
+        return self._db.frame("automation_runs", filters=filters)
+
+    # -- time-triggered rules ---------------------------------------------------
+    def run_due(self, now: Any = None) -> pd.DataFrame:
+        """Runs the active date and schedule rules whose time has come by
+        ``now`` (default: the current time) and returns what they acted on:
+        ``rule_id``, ``record_id``, ``occasion``. A date rule acts on the
+        records whose date (plus ``offset_days``; each year's anniversary when
+        ``annual``) falls after the rule's last run (or within the day before
+        ``now`` on its first) and at or before ``now``; each (rule, record,
+        occasion) acts once, however often this is called.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.add("contacts", name="Li", email="li@example.com", birthday="1990-03-02")
+        >>> _ = db.automation.add_rule("birthday", on="date", kind="contacts", field="birthday", annual=True,
+        ...                            actions=[{"do": "message", "subject": "Happy birthday, {name}"}])
+        >>> len(db.automation.run_due("2025-03-02 09:00")), len(db.automation.run_due("2025-03-02 10:00"))
+        (1, 0)
+        >>> db.automation.outbox()["subject"].tolist()
+        ['Happy birthday, Li']
+        """
+        now_ns = at_ns(now)
+        rules = self.rules()
+        rules = rules[rules["active"].fillna(True).astype(bool) & rules["trigger"].isin(["date", "schedule"])]
+        done = []
+        for rule_id, r in rules.iterrows():
+            last = r["last_run_at"]
+            since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
+            if r["trigger"] == "schedule":
+                every = int(r["every_days"]) if pd.notna(r["every_days"]) else 1
+                if pd.notna(last) and since + every * NS_PER_DAY > now_ns:
+                    continue
+                ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
+                occasions = np.full(len(ids), now_ns, dtype=np.int64)
+            else:
+                ids, occasions = _occasions(self._db, r, since, now_ns)
+                seen = self.runs(int(rule_id))
+                if len(seen) and len(ids):
+                    old = set(zip(seen["record_id"].astype("int64"), _ns(seen["occasion"])))
+                    keep = np.array([(i, o) not in old for i, o in zip(ids.tolist(), occasions.tolist())], dtype=bool)
+                    ids, occasions = ids[keep], occasions[keep]
+            acted = self._db._core.run_rule(int(rule_id), ids, occasions, np.full(len(ids), np.nan), now_ns)
+            where = pd.Index(ids).get_indexer(acted)
+            done.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted,
+                                      "occasion": pd.to_datetime(occasions[where])}))
+        if not done:
+            return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64"),
+                                 "occasion": pd.Series([], dtype="datetime64[ns]")})
+        return pd.concat(done, ignore_index=True)
+
+    def scored(self, score: str, values: pd.Series, now: Any = None) -> pd.DataFrame:
+        """Tells the score rules watching ``score`` the values an analysis
+        gave (a Series indexed by record id). A rule acts on the records whose
+        value reached its threshold from below (or from no value); a record
+        that falls back below is noted, so that it acts again when it next
+        crosses. Returns rule_id and record_id of the records acted on.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a, b = db.add("customers", name="A"), db.add("customers", name="B")
+        >>> _ = db.automation.add_rule("risk", on="score", kind="customers", field="churn_risk", threshold=0.8,
+        ...                            actions=[{"do": "tag", "add": ["at risk"]}])
+        >>> db.automation.scored("churn_risk", pd.Series({a: 0.9, b: 0.1}))["record_id"].tolist() == [a]
+        True
+        >>> len(db.automation.scored("churn_risk", pd.Series({a: 0.95, b: 0.2})))
+        0
+        """
+        now_ns = at_ns(now)
+        rules = self.rules()
+        rules = rules[rules["active"].fillna(True).astype(bool) & (rules["trigger"] == "score")
+                      & (rules["field"] == score)]
+        values = pd.Series(values, dtype="float64").dropna()
+        out = []
+        for rule_id, r in rules.iterrows():
+            seen = self.runs(int(rule_id))
+            last = (seen.sort_values("occasion").groupby("record_id")["value"].last()
+                    if len(seen) else pd.Series(dtype="float64"))
+            before = last.reindex(values.index)
+            threshold = float(r["threshold"])
+            up = (values >= threshold) & ~(before >= threshold)
+            down = (values < threshold) & (before >= threshold)
+            for mask, act in ((up, True), (down, False)):
+                chosen = values[mask]
+                ids = chosen.index.to_numpy(dtype=np.int64)
+                if act or len(ids):
+                    acted = self._db._core.run_rule(int(rule_id), ids, np.full(len(ids), now_ns, dtype=np.int64),
+                                                    chosen.to_numpy(dtype=np.float64), now_ns, act)
+                    if act:
+                        out.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted}))
+        if not out:
+            return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64")})
+        return pd.concat(out, ignore_index=True)
+
+    def preview(self, rule: "int | str | dict", start: Any, end: Any) -> pd.DataFrame:
+        """What a rule would have done from ``start`` to ``end``, without
+        writing anything: ``record_id``, ``at`` (when it would have acted) and
+        ``actions``. ``rule`` is a stored rule (id or name) or the keyword
+        arguments of :meth:`add_rule` as a dict, so that a rule can be tried
+        before it is added. Created rules are tried on the records created in
+        the window, date rules on the dates in it, changed rules on
+        ``deals.stage`` (whose history the store keeps in deal_stages); other
+        changes and scores keep no history to try a rule on (ValueError).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.add("contacts", name="Li", birthday="1990-03-02")
+        >>> p = db.automation.preview({"name": "bd", "on": "date", "kind": "contacts", "field": "birthday",
+        ...                            "annual": True, "actions": [{"do": "tag", "add": ["bd"]}]},
+        ...                           "2024-01-01", "2024-12-31")
+        >>> p["at"].dt.strftime("%Y-%m-%d").tolist()
+        ['2024-03-02']
+        """
+        r = _rule_row(self, rule)
+        start_ns, end_ns = at_ns(start), at_ns(end)
+        kind, condition = r["record_kind"], _condition(r["condition"])
+        if r["trigger"] == "created":
+            window = ("created_at", "between", (pd.Timestamp(start_ns), pd.Timestamp(end_ns)))
+            ids = np.asarray(self._db.ids(kind, [list(g) + [window] for g in (condition or [[]])]), dtype=np.int64)
+            at = self._db.frame(kind, ids=ids, columns=["created_at"])["created_at"].to_numpy() if len(ids) \
+                else np.array([], dtype="datetime64[ns]")
+        elif r["trigger"] == "date":
+            ids, occ = _occasions(self._db, r, start_ns - 1, end_ns)
+            at = pd.to_datetime(occ).to_numpy()
+        elif r["trigger"] == "changed" and kind == "deals" and r["field"] == "stage":
+            moves = self._db.frame("deal_stages", filters=[("changed_at", "between",
+                                                            (pd.Timestamp(start_ns), pd.Timestamp(end_ns)))],
+                                   columns=["deal_id", "stage", "changed_at"])
+            # The condition judged on the deal as it is, with the stage it moved to.
+            meets = set(self._db.ids("deals", [[c for c in g if c[0] != "stage"] for g in (condition or [[]])]))
+            stage_ok = _stage_test(condition)
+            keep = moves["deal_id"].isin(meets) & moves["stage"].map(stage_ok)
+            ids, at = moves.loc[keep, "deal_id"].to_numpy(np.int64), moves.loc[keep, "changed_at"].to_numpy()
+        else:
+            raise ValueError(f"a {r['trigger']} rule on {kind}.{r['field']} cannot be tried on history: the store keeps "
+                             "no history of that (only deals.stage changes, creations and dates)")
+        out = pd.DataFrame({"record_id": ids, "at": pd.to_datetime(at)})
+        out["actions"] = r["actions"]
+        return out.sort_values(["at", "record_id"], ignore_index=True)
+
+    # -- the outbox and playbooks live in their own modules --------------------
+    def outbox(self, status: str | None = None) -> pd.DataFrame:
+        """The messages rules put in the outbox (``status``: queued, sending, sent, failed)."""
+        return self._db.frame("outbox", filters=None if status is None else [("status", "==", status)])
+
+    def send_outbox(self, host: str = "localhost", port: int = 25, *, sender: str, **options: Any) -> dict:
+        """Sends the queued e-mails over SMTP: see :func:`crmcore.outbox.send`."""
+        from .outbox import send
+
+        return send(self._db, host, port, sender=sender, **options)
+
+    def install_playbook(self, name: str, **overrides: Any) -> list:
+        """Adds a ready-made rule set: see :mod:`crmcore.playbooks`."""
+        from .playbooks import install
+
+        return install(self._db, name, **overrides)
+
+    def apply_lifecycle(self, as_of: Any = None, **thresholds: Any) -> pd.Series:
+        """Writes each customer's lifecycle stage (:meth:`Database.lifecycle`)
+        to ``customers.status`` through the write path, so that rules watching
+        the status (the playbooks') act on the customers whose stage changed.
+        Returns the stages written."""
+        from .playbooks import apply_lifecycle
+
+        return apply_lifecycle(self._db, as_of, **thresholds)
+
+
+def _rule_row(methods: AutomationMethods, rule: Any) -> pd.Series:
+    if isinstance(rule, dict):
+        given = dict(rule)
+        row = {"name": given.pop("name", "preview"), "trigger": given.pop("on"), "record_kind": given.pop("kind"),
+               "condition": condition_text(given.pop("condition", None)),
+               "actions": json.dumps(_jsonable(list(given.pop("actions"))), ensure_ascii=False)}
+        row.update({k: given.pop(k, None) for k in ("field", "threshold", "offset_days", "annual", "every_days")})
+        if given:
+            raise TypeError(f"unknown rule keys: {sorted(given)}")
+        # The condition is checked as the store checks it.
+        methods._db.ids(row["record_kind"], _condition(row["condition"]), limit=0)
+        return pd.Series(row)
+    return methods._db.frame(_RULES, ids=[methods.rule(rule)]).iloc[0]
+
+
+def _stage_test(condition: Any):
+    """Whether a stage meets the condition's stage predicates (== / in)."""
+    tests = [c for g in (condition or [[]]) for c in g if c[0] == "stage"]
+
+    def ok(stage: str) -> bool:
+        for _, op, value in tests:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if (op in ("==", "=", "in") and stage not in values) or (op in ("!=", "not in") and stage in values):
+                return False
+        return True
+
+    return ok
+
+
+def _occasions(db: Any, r: pd.Series, since: int, now: int) -> tuple:
+    """The records of a date rule whose occasion (the date plus
+    offset_days; each year's anniversary when annual) lies in (since, now]."""
+    kind, field = r["record_kind"], r["field"]
+    ids = np.asarray(db.ids(kind, _condition(r["condition"])), dtype=np.int64)
+    offset = int(r["offset_days"]) if pd.notna(r.get("offset_days")) else 0
+    if not len(ids):
+        return ids, np.array([], dtype=np.int64)
+    dates = db.frame(kind, ids=ids, columns=[field])[field]
+    dates = pd.to_datetime(dates).dropna()
+    shift = pd.Timedelta(days=offset)
+    if not bool(r.get("annual")) or pd.isna(r.get("annual")):
+        occ = dates + shift
+        hit = (_ns(occ) > since) & (_ns(occ) <= now)
+        return occ.index[hit].to_numpy(np.int64), _ns(occ[hit]).to_numpy()
+    found_ids, found = [], []
+    first, last = (pd.Timestamp(since) - shift).year, (pd.Timestamp(now) - shift).year
+    for year in range(first, last + 1):
+        # Born on 29 February: the anniversary is the 28th in other years.
+        leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
+        day = dates.dt.day.where(~((dates.dt.month == 2) & (dates.dt.day == 29)) | leap, 28)
+        occ = pd.to_datetime(pd.DataFrame({"year": year, "month": dates.dt.month, "day": day})) + shift
+        hit = (_ns(occ) > since) & (_ns(occ) <= now)
+        found_ids.append(occ.index[hit].to_numpy(np.int64))
+        found.append(_ns(occ[hit]).to_numpy())
+    return np.concatenate(found_ids), np.concatenate(found)

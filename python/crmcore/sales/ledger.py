@@ -1,0 +1,184 @@
+"""Contracts, invoices and receivables, for ``db.sales``.
+
+Contracts (kind ``contracts``) carry a customer, value, start, end, renewal
+date and status. Invoices (``invoices``) have an amount that the store keeps
+equal to their lines (``invoice_lines``: quantity x unit price, tax
+included) when they have lines; payments name the invoice they pay
+(``payments.invoice_id``), and the store refuses one beyond what is open
+(see ``cpp/src/records/sales_rules.cpp``). The reports here read those
+records as of a date: an invoice counts from its issue date, a payment from
+the day it was paid.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from ._base import SalesPart
+
+#: The aging buckets: days past the due date, upper bounds included.
+BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+NS_PER_DAY = 86_400 * 10**9
+
+
+def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int) -> pd.DataFrame:
+    """The invoices open on ``as_of`` (nanoseconds): issued by then, neither
+    draft nor void, with a balance left after the payments made by then.
+    ``invoices`` has columns issued_at, due_at, amount, status and any
+    others (kept); ``payments`` invoice_id, paid_at, amount. Adds ``paid``,
+    ``balance``, ``days_overdue`` (days past due, 0 when not yet due) and
+    ``bucket`` (one of :data:`BUCKETS`).
+
+    >>> inv = pd.DataFrame({"issued_at": pd.to_datetime(["2024-01-01"] * 2),
+    ...                     "due_at": pd.to_datetime(["2024-01-31"] * 2),
+    ...                     "amount": [100.0, 50.0], "status": ["issued", "issued"]}, index=[1, 2])
+    >>> pay = pd.DataFrame({"invoice_id": [1, 2], "paid_at": pd.to_datetime(["2024-02-01", "2024-03-20"]),
+    ...                     "amount": [40.0, 50.0]})
+    >>> t = open_invoices_table(inv, pay, pd.Timestamp("2024-03-15").value)
+    >>> t[["balance", "days_overdue", "bucket"]].values.tolist()
+    [[60.0, 44.0, '31-60'], [50.0, 44.0, '31-60']]
+    """
+    at = pd.Timestamp(as_of)
+    mine = payments[(payments["paid_at"] <= at) & payments["invoice_id"].notna()]
+    paid = mine.groupby("invoice_id")["amount"].sum()
+    live = invoices[(invoices["issued_at"] <= at) & ~invoices["status"].isin(["draft", "void"])].copy()
+    live["paid"] = paid.reindex(live.index, fill_value=0.0).to_numpy()
+    live["balance"] = live["amount"].fillna(0.0) - live["paid"]
+    live = live[live["balance"] > 1e-9 * np.maximum(1.0, live["amount"].fillna(0.0).abs())]
+    late = ((at - live["due_at"]) / pd.Timedelta(days=1)).clip(lower=0.0)
+    live["days_overdue"] = late
+    code = np.searchsorted([0.0, 30.0, 60.0, 90.0], late.to_numpy(), side="left")
+    live["bucket"] = pd.Categorical.from_codes(code, BUCKETS)
+    return live
+
+
+class LedgerMethods(SalesPart):
+    """Contracts' and receivables' part of ``db.sales`` (mixed into
+    :class:`crmcore.sales.SalesMethods`)."""
+
+
+    def renewals_due(self, within: int = 90, as_of: Any = None) -> pd.DataFrame:
+        """Active contracts whose renewal falls due by ``as_of`` + ``within``
+        days (default the end of the data), overdue ones included: the
+        renewal date, or the end date where none is set. One row per
+        contract, the soonest first: ``customer_id``, ``deal_id``, ``name``,
+        ``value``, ``owner_id``, ``ends_at``, ``due`` and ``days_left``
+        (negative when past).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> k = db.add("contracts", customer_id=c, value=1200.0, started_at="2024-01-01", ends_at="2024-12-31",
+        ...            renewal_at="2024-11-30")
+        >>> _ = db.add("contracts", customer_id=c, value=50.0, ends_at="2025-06-30")
+        >>> db.sales.renewals_due(within=60, as_of="2024-11-01")[["value", "days_left"]].values.tolist()
+        [[1200.0, 29.0]]
+        """
+        cut = pd.Timestamp(self._as_of(as_of))
+        k = self._db.frame("contracts", columns=["customer_id", "deal_id", "name", "value", "owner_id",
+                                                 "started_at", "ends_at", "renewal_at", "status"])
+        due = k["renewal_at"].fillna(k["ends_at"])
+        keep = (k["status"] == "active") & due.notna() & (due <= cut + pd.Timedelta(days=within))
+        out = k.loc[keep, ["customer_id", "deal_id", "name", "value", "owner_id", "ends_at"]].assign(due=due[keep])
+        out["days_left"] = (out["due"] - cut) / pd.Timedelta(days=1)
+        out = out.sort_values("due", kind="stable")
+        out.attrs["as_of"] = cut
+        return out
+
+    def open_invoices(self, as_of: Any = None) -> pd.DataFrame:
+        """The invoices open on ``as_of`` (default the end of the data), one
+        row each: ``customer_id``, ``owner_id`` (the invoice's, else its
+        deal's owner), ``number``, ``issued_at``, ``due_at``, ``amount``,
+        ``paid`` (by ``as_of``), ``balance``, ``days_overdue`` and ``bucket``
+        (``current``, ``1-30``, ``31-60``, ``61-90`` or ``90+`` days past due).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> i = db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+        >>> _ = db.add("payments", customer_id=c, invoice_id=i, amount=30.0, paid_at="2024-02-10")
+        >>> db.sales.open_invoices(as_of="2024-03-01")[["balance", "days_overdue", "bucket"]].values.tolist()
+        [[70.0, 30.0, '1-30']]
+        """
+        cut = self._as_of(as_of)
+        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
+                                                  "due_at", "amount", "status"])
+        if inv["owner_id"].isna().any():
+            owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
+            inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
+        pay = self._db.frame("payments", columns=["invoice_id", "paid_at", "amount"])
+        out = open_invoices_table(inv, pay, cut).drop(columns=["deal_id", "status"])
+        out.attrs["as_of"] = pd.Timestamp(cut)
+        return out
+
+    def aging(self, by: str | None = "customer", as_of: Any = None) -> pd.DataFrame:
+        """Open balances on ``as_of`` (default the end of the data) in aging
+        buckets, per ``by`` (``"customer"``, ``"owner"`` or None for the
+        whole book): one column per bucket of :data:`BUCKETS` and ``total``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+        >>> _ = db.add("invoices", customer_id=c, amount=40.0, issued_at="2024-03-01", due_at="2024-03-31")
+        >>> db.sales.aging(as_of="2024-03-15").loc[c].tolist()
+        [40.0, 0.0, 100.0, 0.0, 0.0, 140.0]
+        """
+        key = self._ledger_key(by)
+        open_ = self.open_invoices(as_of)
+        group = open_[key] if key else pd.Series("all", index=open_.index)
+        out = open_.pivot_table(index=group, columns="bucket", values="balance", aggfunc="sum", fill_value=0.0,
+                                observed=False)
+        out = out.reindex(columns=list(BUCKETS), fill_value=0.0).astype(float)
+        out.columns = pd.Index(list(BUCKETS), name=None)
+        out.index.name = key
+        out["total"] = out.sum(axis=1)
+        out.attrs["as_of"] = open_.attrs["as_of"]
+        return out
+
+    def dso(self, by: str | None = "customer", days: int = 90, as_of: Any = None) -> pd.DataFrame:
+        """Days sales outstanding on ``as_of`` (default the end of the data),
+        per ``by`` (``"customer"``, ``"owner"`` or None): open balance /
+        amount invoiced in the ``days`` days up to ``as_of`` x ``days``
+        (the simple form, not the count-back method). Columns ``receivables``,
+        ``invoiced`` and ``dso`` (NaN where nothing was invoiced).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> i = db.add("invoices", customer_id=c, amount=900.0, issued_at="2024-02-01", due_at="2024-03-02")
+        >>> _ = db.add("payments", customer_id=c, invoice_id=i, amount=600.0, paid_at="2024-02-20")
+        >>> db.sales.dso(days=90, as_of="2024-03-01").loc[c].tolist()
+        [300.0, 900.0, 30.0]
+        """
+        key = self._ledger_key(by)
+        cut = pd.Timestamp(self._as_of(as_of))
+        open_ = self.open_invoices(cut)
+        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount",
+                                                  "status"])
+        if key == "owner_id" and inv["owner_id"].isna().any():
+            inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(self._db.frame("deals", columns=[
+                "owner_id"])["owner_id"]))
+        window = inv[(inv["issued_at"] > cut - pd.Timedelta(days=days)) & (inv["issued_at"] <= cut)
+                     & ~inv["status"].isin(["draft", "void"])]
+        if key:
+            receivables = open_.groupby(key)["balance"].sum()
+            invoiced = window.groupby(key)["amount"].sum()
+        else:
+            receivables = pd.Series({"all": open_["balance"].sum()})
+            invoiced = pd.Series({"all": window["amount"].sum()})
+        out = pd.DataFrame({"receivables": receivables, "invoiced": invoiced}).fillna(0.0)
+        out.index.name = key
+        out["dso"] = out["receivables"] / out["invoiced"].where(out["invoiced"] > 0) * days
+        out.attrs["as_of"] = cut
+        return out
+
+    @staticmethod
+    def _ledger_key(by: str | None) -> str | None:
+        keys = {"customer": "customer_id", "owner": "owner_id", None: None}
+        if by not in keys:
+            raise _core.ValidationError(f"by={by!r} is not a grouping of receivables (one of: customer, owner, None)")
+        return keys[by]

@@ -1,0 +1,108 @@
+"""Projects, milestones and the agenda, for ``db.sales``.
+
+A project (kind ``projects``) follows a won deal (the store refuses one for
+a deal that is not won) or a contract; its milestones (``milestones``) have
+a planned date, a done date and a status. The agenda puts a person's open
+tasks, the milestones of their projects and their deals' expected closes on
+one list.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._base import SalesPart
+
+DAY = pd.Timedelta(days=1)
+
+
+class ProjectMethods(SalesPart):
+    """Projects' and the agenda's part of ``db.sales`` (mixed into
+    :class:`crmcore.sales.SalesMethods`)."""
+
+
+    def milestones(self, as_of: Any = None) -> pd.DataFrame:
+        """Every milestone with its project and where it stands on ``as_of``
+        (default the end of the data): ``project_id``, ``project``,
+        ``owner_id`` (the project's), ``name``, ``planned_at``, ``done_at``,
+        ``status``, ``overdue`` (not done or cancelled and planned before
+        ``as_of``) and ``days_late`` (done: done - planned; open and
+        overdue: ``as_of`` - planned; else NaN), ordered by plan.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> d = db.add("deals", customer_id=c, stage="won", closed_at="2024-01-05")
+        >>> p = db.add("projects", name="Roll-out", deal_id=d, customer_id=c)
+        >>> _ = db.add("milestones", project_id=p, name="kick-off", planned_at="2024-01-10", done_at="2024-01-12",
+        ...            status="done")
+        >>> _ = db.add("milestones", project_id=p, name="go-live", planned_at="2024-02-01")
+        >>> db.sales.milestones(as_of="2024-02-11")[["name", "overdue", "days_late"]].values.tolist()
+        [['kick-off', False, 2.0], ['go-live', True, 10.0]]
+        """
+        cut = pd.Timestamp(self._as_of(as_of))
+        m = self._db.frame("milestones", columns=["project_id", "name", "planned_at", "done_at", "status"])
+        p = self._db.frame("projects", columns=["name", "owner_id"])
+        m.insert(1, "project", m["project_id"].map(p["name"]))
+        m.insert(2, "owner_id", m["project_id"].map(p["owner_id"]))
+        is_open = ~m["status"].isin(["done", "cancelled"])
+        m["overdue"] = is_open & (m["planned_at"] < cut)
+        late = np.where(m["status"] == "done", (m["done_at"] - m["planned_at"]) / DAY,
+                        np.where(m["overdue"], (cut - m["planned_at"]) / DAY, np.nan))
+        m["days_late"] = late.astype(float)
+        m = m.sort_values(["planned_at"], kind="stable", na_position="last")
+        m.attrs["as_of"] = cut
+        return m
+
+    def agenda(self, staff: "int | None" = None, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """What is due for ``staff`` (a staff id; None: everyone) up to
+        ``end``: open tasks they are assigned, open milestones of projects
+        they own and the expected closes of their open deals. ``start`` is
+        the day the agenda is for (default today) and ``end`` its last time
+        (default a week after ``start``). Each item's ``status``:
+        ``overdue`` (due before ``start``'s day), ``today`` or ``upcoming``.
+        Columns ``staff_id``, ``due``, ``status``, ``what`` (task, milestone
+        or deal), ``id``, ``subject`` and ``customer_id``, by due time.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> wang, c = db.add("staff", name="Wang"), db.add("customers", name="Acme")
+        >>> _ = db.add("tasks", subject="call back", due_at="2024-03-01 10:00", assignee_id=wang, customer_id=c)
+        >>> _ = db.add("tasks", subject="send quote", due_at="2024-02-27", assignee_id=wang)
+        >>> _ = db.add("deals", customer_id=c, name="Big one", stage="proposal", owner_id=wang,
+        ...            expected_close="2024-03-05")
+        >>> a = db.sales.agenda(wang, start="2024-03-01", end="2024-03-08")
+        >>> a[["status", "what", "subject"]].values.tolist()
+        [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
+        """
+        day = (pd.Timestamp.now() if start is None else pd.Timestamp(start)).normalize()
+        last = day + 7 * DAY if end is None else pd.Timestamp(end)
+        t = self._db.frame("tasks", columns=["subject", "due_at", "assignee_id", "customer_id", "done"])
+        t = t[~t["done"].fillna(False).astype(bool)]
+        tasks = pd.DataFrame({"staff_id": t["assignee_id"], "due": t["due_at"], "what": "task", "id": t.index,
+                              "subject": t["subject"], "customer_id": t["customer_id"]})
+        m = self.milestones(as_of=day)
+        m = m[~m["status"].isin(["done", "cancelled"])]
+        customers = self._db.frame("projects", columns=["customer_id"])["customer_id"]
+        miles = pd.DataFrame({"staff_id": m["owner_id"], "due": m["planned_at"], "what": "milestone", "id": m.index,
+                              "subject": m["project"].astype(str) + ": " + m["name"].astype(str),
+                              "customer_id": m["project_id"].map(customers)})
+        deals = self._deals(None)
+        d = deals[deals["category"] == "open"]
+        names = self._db.frame("deals", ids=d.index, columns=["name"])["name"] if len(d) else pd.Series(dtype=object)
+        closes = pd.DataFrame({"staff_id": d["owner_id"], "due": d["expected_close"], "what": "deal", "id": d.index,
+                               "subject": names.reindex(d.index), "customer_id": d["customer_id"]})
+        parts = [x for x in (tasks, miles, closes) if len(x)]
+        if not parts:
+            return pd.DataFrame(columns=["staff_id", "due", "status", "what", "id", "subject", "customer_id"])
+        items = pd.concat(parts, ignore_index=True)
+        items = items[items["due"].notna() & (items["due"] <= last)]
+        if staff is not None:
+            items = items[items["staff_id"] == staff]
+        status = np.select([items["due"] < day, items["due"] < day + DAY], ["overdue", "today"], "upcoming")
+        items.insert(2, "status", status)
+        items = items.sort_values(["due", "what", "id"], kind="stable").reset_index(drop=True)
+        items.attrs["start"], items.attrs["end"] = day, last
+        return items

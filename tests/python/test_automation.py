@@ -1,0 +1,267 @@
+"""Automation rules (db.automation): checked against a plain pandas
+re-evaluation of the same rules over the same records, and by hand-made cases."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+from crmcore import cli
+
+
+def _shop(db, n_orders=300, seed=7):
+    rng = np.random.default_rng(seed)
+    staff = [db.add("staff", name=f"rep {i}") for i in range(3)]
+    customers = db.import_frame("customers", pd.DataFrame({
+        "name": [f"c{i}" for i in range(40)], "email": [f"c{i}@example.com" if i % 5 else None for i in range(40)],
+        "region": rng.choice(["East", "West", "North"], 40)}))
+    orders = pd.DataFrame({
+        "customer_id": rng.choice(customers, n_orders), "ordered_at": pd.Timestamp("2025-01-01")
+        + pd.to_timedelta(rng.integers(0, 300, n_orders), unit="D"),
+        "amount": rng.integers(1, 2000, n_orders).astype(float), "channel": rng.choice(["web", "store", "phone"], n_orders),
+        "staff_id": rng.choice(staff + [None], n_orders)})
+    return staff, customers, orders
+
+
+def test_import_runs_created_rules_in_bulk_as_pandas_says(tmp_path):
+    db = crm.open(tmp_path / "a.crm")
+    staff, customers, orders = _shop(db)
+    big = db.automation.add_rule("big web", on="created", kind="orders",
+                                 condition=[("amount", ">=", 1000), ("channel", "==", "web")],
+                                 actions=[{"do": "tag", "add": ["big"]},
+                                          {"do": "task", "subject": "Thank {channel} buyer", "due_days": 2}])
+    either = db.automation.add_rule("store or phone", on="created", kind="orders",
+                                    condition=[[("channel", "==", "store")], [("amount", "<", 50)]],
+                                    actions=[{"do": "message", "subject": "Thanks", "body": "order of {amount}"}])
+    ids = db.import_frame("orders", orders)
+
+    # The reference: the same conditions, evaluated by pandas on the rows imported.
+    ref = orders.assign(id=ids)
+    want_big = ref[(ref["amount"] >= 1000) & (ref["channel"] == "web")]
+    want_msg = ref[(ref["channel"] == "store") | (ref["amount"] < 50)]
+    got = db.frame("orders")
+    tagged = got.index[got["tags"].map(lambda t: "big" in t)]
+    assert sorted(tagged) == sorted(want_big["id"])
+    tasks = db.frame("tasks")
+    assert len(tasks) == len(want_big)
+    # Each task is about the order's customer, for its owner (staff_id).
+    by_customer = want_big.sort_values("id")
+    assert tasks["customer_id"].tolist() == by_customer["customer_id"].tolist()
+    assert tasks["assignee_id"].astype("Float64").tolist() == pd.Series(
+        by_customer["staff_id"].tolist(), dtype="Float64").tolist()
+    assert set(tasks["subject"]) == {"Thank web buyer"}
+    box = db.automation.outbox().sort_values("record_id")
+    assert box["record_id"].tolist() == sorted(want_msg["id"])
+    emails = db.frame("customers")["email"]
+    want_to = emails.reindex(want_msg.sort_values("id")["customer_id"]).tolist()
+    assert box["to_address"].tolist() == want_to
+    assert (box["status"] == np.where(pd.isna(want_to), "failed", "queued")).all()
+    assert box["body"].tolist()[0].startswith("order of ")
+    # Every action's audit entry names its rule.
+    log = db.audit_log(1000)
+    assert set(log.loc[log["kind"] == "tasks", "cause_id"]) == {big}
+    assert set(log.loc[log["kind"] == "outbox", "cause_id"]) == {either}
+    tag_entries = log[(log["kind"] == "orders") & (log["op"] == "update")]
+    assert len(tag_entries) == len(want_big) and set(tag_entries["cause_id"]) == {big}
+
+
+def test_changed_rule_fires_on_a_real_change_only():
+    db = crm.open()
+    c = db.add("customers", name="Acme", status="active")
+    db.automation.add_rule("vip", on="changed", kind="customers", field="status",
+                           condition=[("status", "==", "vip")], actions=[{"do": "tag", "add": ["vip"]},
+                                                                         {"do": "set", "field": "source", "value": "vip desk"}])
+    db.update("customers", c, region="East")  # another field: nothing
+    assert db.get("customers", c)["tags"] == []
+    db.update("customers", c, status="vip")
+    rec = db.get("customers", c)
+    assert rec["tags"] == ["vip"] and rec["source"] == "vip desk"
+    db.update("customers", c, source=None, tags=[])
+    db.update("customers", c, status="vip")  # the same value: no change, no action
+    assert db.get("customers", c)["tags"] == []
+    # A bulk update (import mode=update) is a change too.
+    d = db.add("customers", name="Beta")
+    db.import_frame("customers", pd.DataFrame({"id": [c, d], "status": ["x", "vip"]}), mode="update", key="id")
+    assert db.get("customers", d)["tags"] == ["vip"] and db.get("customers", c)["tags"] == []
+
+
+def test_rule_that_triggers_itself_is_stopped_and_the_write_undone():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    db.automation.add_rule("loop", on="created", kind="tasks", actions=[{"do": "task", "subject": "again"}])
+    before = db.counts()
+    with pytest.raises(crm.ValidationError, match="set each other off 8 times.*'loop'"):
+        db.add("tasks", subject="first", customer_id=c)
+    assert db.counts().equals(before)
+    # Two rules feeding each other are stopped the same way.
+    db.automation.enable("loop", False)
+    db.automation.add_rule("ping", on="changed", kind="customers", field="status", condition=[("status", "==", "a")],
+                           actions=[{"do": "set", "field": "status", "value": "b"}])
+    db.automation.add_rule("pong", on="changed", kind="customers", field="status", condition=[("status", "==", "b")],
+                           actions=[{"do": "set", "field": "status", "value": "a"}])
+    with pytest.raises(crm.ValidationError, match="'ping', 'pong'|'pong', 'ping'|'ping'|'pong'"):
+        db.update("customers", c, status="a")
+    assert db.get("customers", c)["status"] is None
+
+
+@pytest.mark.parametrize("rule, field, reason", [
+    (dict(condition=[("nope", "==", 1)]), "condition", "not a field of orders"),
+    (dict(kind="widgets"), "record_kind", "no record kind 'widgets'"),
+    (dict(actions=[{"do": "set", "field": "colour", "value": 1}]), "actions", "'colour' is not a field of orders"),
+    (dict(actions=[{"do": "launch"}]), "actions", "one of task, tag"),
+    (dict(actions=[{"do": "task", "subject": "for {nobody}"}]), "actions", "{nobody}"),
+    (dict(on="changed"), "field", "names the field"),
+    (dict(kind="automation_runs"), "record_kind", "do not act on"),
+])
+def test_bad_rules_are_refused_and_nothing_is_written(rule, field, reason):
+    db = crm.open()
+    args = dict(name="r", on="created", kind="orders", actions=[{"do": "tag", "add": ["x"]}])
+    args.update(rule)
+    with pytest.raises(crm.ValidationError) as e:
+        db.automation.add_rule(**args)
+    assert e.value.field == field and reason in str(e.value)
+    assert db.count("automation_rules") == 0
+
+
+def test_a_failing_action_undoes_the_write_that_set_it_off():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    db.automation.add_rule("bad value", on="created", kind="orders",
+                           actions=[{"do": "set", "field": "ordered_at", "value": "not a date"}])
+    with pytest.raises(crm.ValidationError, match="ordered_at"):
+        db.add("orders", customer_id=c, ordered_at="2025-01-01", amount=5.0)
+    assert db.count("orders") == 0
+
+
+def test_dry_run_leaves_no_action_behind():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    db.automation.add_rule("t", on="created", kind="orders", actions=[{"do": "task", "subject": "x"}])
+    db.check_frame("orders", pd.DataFrame({"customer_id": [c], "ordered_at": ["2025-01-01"], "amount": [3.0]}))
+    assert db.count("tasks") == 0 and db.count("orders") == 0
+
+
+def test_playbook_action_starts_the_playbooks_rules():
+    db = crm.open()
+    db.automation.add_rule("start", on="created", kind="customers", condition=[("region", "==", "East")],
+                           actions=[{"do": "playbook", "name": "onboarding"}])
+    db.automation.add_rule("step 1", on="playbook", kind="customers", playbook="onboarding",
+                           actions=[{"do": "tag", "add": ["onboarding"]}])
+    db.automation.add_rule("step 2", on="playbook", kind="customers", playbook="onboarding",
+                           condition=[("email", "not null")], actions=[{"do": "message", "subject": "Hi {name}"}])
+    ids = db.import_frame("customers", pd.DataFrame({"name": ["a", "b", "c"], "region": ["East", "West", "East"],
+                                                     "email": ["a@x.org", "b@x.org", None]}))
+    tags = db.frame("customers")["tags"]
+    assert [("onboarding" in t) for t in tags] == [True, False, True]
+    assert db.automation.outbox()["to_address"].tolist() == ["a@x.org"]
+    assert db.automation.outbox()["subject"].tolist() == ["Hi a"]
+    assert ids[0] in db.automation.outbox()["record_id"].tolist()
+
+
+def test_birthdays_run_once_per_year_and_the_cli_runs_them(tmp_path):
+    path = tmp_path / "b.crm"
+    db = crm.open(path)
+    born = {"Li": "1990-03-02", "Leap": "1992-02-29", "Wang": "1985-07-09"}
+    ids = {n: db.add("contacts", name=n, email=f"{n}@x.org", birthday=d) for n, d in born.items()}
+    db.automation.install_playbook("birthdays")
+    assert len(db.automation.run_due("2025-02-27 08:00")) == 0  # the first run looks back one day only
+    # The next covers the time since: 28 February stands for the 29th in 2025.
+    first = db.automation.run_due("2025-03-02 08:00")
+    assert sorted(first["record_id"]) == sorted([ids["Li"], ids["Leap"]])
+    assert sorted(first["occasion"].dt.strftime("%m-%d")) == ["02-28", "03-02"]
+    assert len(db.automation.run_due("2025-03-02 09:00")) == 0
+    db.close()
+    assert cli.main(["run-due", str(path), "--now", "2025-07-09 10:00", "--json"]) == 0
+    db = crm.open(path)
+    box = db.automation.outbox()
+    assert sorted(box["subject"]) == ["Happy birthday, Leap!", "Happy birthday, Li!", "Happy birthday, Wang!"]
+    # Run again for the same moment: nothing twice.
+    assert len(db.automation.run_due("2025-07-09 10:00")) == 0
+    # Next year's: the leap-day birthday falls on 28 February of 2026.
+    got = db.automation.run_due("2026-03-03 00:00")
+    assert sorted(got["record_id"]) == sorted([ids["Leap"], ids["Li"]])
+    assert sorted(got["occasion"].dt.strftime("%m-%d")) == ["02-28", "03-02"]
+
+
+def test_date_rule_with_offset_and_schedule():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    t1 = db.add("tasks", subject="call", due_at="2025-05-10", customer_id=c)
+    db.add("tasks", subject="done", due_at="2025-05-10", customer_id=c, done=True)
+    db.automation.add_rule("overdue", on="date", kind="tasks", field="due_at", offset_days=1,
+                           condition=[[("done", "is null")], [("done", "==", False)]],
+                           actions=[{"do": "tag", "add": ["overdue"]}])
+    db.update("automation_rules", db.automation.rule("overdue"), last_run_at="2025-05-01")
+    got = db.automation.run_due("2025-05-12")
+    assert got["record_id"].tolist() == [t1]
+    db.automation.add_rule("weekly", on="schedule", kind="customers", every_days=7,
+                           actions=[{"do": "tag", "add": ["reviewed"]}])
+    assert len(db.automation.run_due("2025-05-12")) == 1
+    assert len(db.automation.run_due("2025-05-15")) == 0
+    assert len(db.automation.run_due("2025-05-19")) == 1
+
+
+def test_score_rules_fire_on_crossing_upward():
+    db = crm.open()
+    a, b = db.add("customers", name="A"), db.add("customers", name="B")
+    rule = db.automation.add_rule("risk", on="score", kind="customers", field="churn", threshold=0.5,
+                                  actions=[{"do": "task", "subject": "Call {name}"}])
+    steps = [{a: 0.6, b: 0.1}, {a: 0.7, b: 0.2}, {a: 0.3, b: 0.9}, {a: 0.8, b: 0.95}]
+    fired = [sorted(db.automation.scored("churn", pd.Series(s))["record_id"]) for s in steps]
+    # Plain re-evaluation: fire when the value is at or above and the last one was below (or none).
+    want, last = [], {}
+    for s in steps:
+        want.append(sorted(k for k, v in s.items() if v >= 0.5 and not last.get(k, 0) >= 0.5))
+        last.update(s)
+    assert fired == want == [[a], [], [b], [a]]
+    assert db.frame("tasks")["subject"].tolist() == ["Call A", "Call B", "Call A"]
+    assert set(db.audit_log(100).query("kind == 'tasks'")["cause_id"]) == {rule}
+
+
+def test_preview_tries_a_rule_on_history_without_writing():
+    db = crm.open()
+    _, customers, orders = _shop(db, n_orders=80)
+    ids = db.import_frame("orders", orders)
+    counts = db.counts()
+    rule = {"name": "big", "on": "created", "kind": "orders", "condition": [("amount", ">", 1500)],
+            "actions": [{"do": "tag", "add": ["big"]}]}
+    p = db.automation.preview(rule, pd.Timestamp.now() - pd.Timedelta(hours=1), pd.Timestamp.now())
+    assert sorted(p["record_id"]) == sorted(ids[orders["amount"].to_numpy() > 1500])
+    assert db.counts().equals(counts)
+    deal = db.add("deals", customer_id=int(customers[0]), stage="lead")
+    db.sales.move(deal, "won", at="2025-02-01")
+    p = db.automation.preview({"on": "changed", "kind": "deals", "field": "stage", "condition": [("stage", "==", "won")],
+                               "actions": [{"do": "tag", "add": ["w"]}]}, "2025-01-01", "2025-03-01")
+    assert p["record_id"].tolist() == [deal]
+    with pytest.raises(ValueError, match="no history"):
+        db.automation.preview({"on": "changed", "kind": "customers", "field": "status",
+                               "actions": [{"do": "tag", "add": ["w"]}]}, "2025-01-01", "2025-03-01")
+
+
+def test_lifecycle_playbooks_act_on_stage_changes():
+    db = crm.open()
+    c_new, c_loyal, c_gone = (db.add("customers", name=n, email=f"{n}@x.org") for n in ("new", "loyal", "gone"))
+    orders = [(c_new, "2025-06-01")] + [(c_loyal, f"2024-{m:02d}-01") for m in (1, 4, 7, 10)] + \
+        [(c_loyal, "2025-05-20"), (c_gone, "2023-01-05")]
+    db.import_frame("orders", pd.DataFrame({"customer_id": [o[0] for o in orders],
+                                            "ordered_at": [o[1] for o in orders], "amount": 10.0}))
+    for name in ("welcome", "loyal care", "win-back"):
+        db.automation.install_playbook(name)
+    stages = db.automation.apply_lifecycle(as_of="2025-06-10")
+    tags = db.frame("customers")["tags"]
+    for cid, tag in ((c_new, "new customer"), (c_loyal, "loyal"), (c_gone, "win-back")):
+        assert (tag in tags[cid]) == (stages[cid] in {"new customer": ["new"], "loyal": ["loyal"],
+                                                     "win-back": ["at risk", "churned"]}[tag])
+    assert stages[c_new] == "new" and stages[c_loyal] == "loyal" and stages[c_gone] == "churned"
+    subjects = set(db.frame("tasks")["subject"])
+    assert "Welcome call to new" in subjects and any(s.startswith("Call gone") for s in subjects)
+    # Applying the same stages again changes nothing, so nothing acts again.
+    n_tasks = db.count("tasks")
+    db.automation.apply_lifecycle(as_of="2025-06-10")
+    assert db.count("tasks") == n_tasks
+    # The follow-up comes 14 days after the new customer was created.
+    created = db.get("customers", c_new)["created_at"]
+    db.update("automation_rules", db.automation.rule("welcome: follow up"), last_run_at=created)
+    got = db.automation.run_due(created + pd.Timedelta(days=15))
+    assert got["record_id"].tolist() == [c_new]

@@ -1,0 +1,120 @@
+"""The outbox sender against real SMTP servers on loopback (aiosmtpd), started
+and stopped by the tests: one that accepts, one that refuses, one that
+vanishes mid-batch. Nothing is sent twice, nothing is lost."""
+import email
+import socket
+
+import pandas as pd
+import pytest
+
+import crmcore as crm
+
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An SMTP handler that keeps what it accepts; refuses some recipients;
+    can drop the connection instead of answering the n-th message."""
+
+    def __init__(self, refuse=(), temporary=(), vanish_at=None):
+        self.received, self.refuse, self.temporary, self.vanish_at = [], set(refuse), set(temporary), vanish_at
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        if address in self.temporary:
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.vanish_at is not None and len(self.received) + 1 == self.vanish_at:
+            server.transport.close()  # gone before saying whether it took the message
+            return "421 closing"
+        self.received.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    servers = []
+
+    def start(handler):
+        controller = aiosmtpd.Controller(handler, hostname="127.0.0.1", port=_free_port())
+        controller.start()
+        servers.append(controller)
+        return controller.hostname, controller.port
+
+    yield start
+    for c in servers:
+        c.stop()
+
+
+def _queued(db, addresses):
+    c = db.add("customers", name="Acme")
+    db.automation.add_rule("mail", on="created", kind="contacts",
+                           actions=[{"do": "message", "subject": "Hello {name}", "body": "Dear {name}"}])
+    db.import_frame("contacts", pd.DataFrame({"name": [a.split("@")[0] for a in addresses], "email": addresses}))
+    return c
+
+
+def test_sends_each_queued_message_once(smtp):
+    db = crm.open()
+    _queued(db, ["a@x.org", "b@x.org", "c@x.org"])
+    inbox = Inbox()
+    host, port = smtp(inbox)
+    assert db.automation.send_outbox(host, port, sender="shop@x.org") == {"sent": 3, "failed": 0, "retry": 0, "left": 0}
+    assert [m["To"] for m in inbox.received] == ["a@x.org", "b@x.org", "c@x.org"]
+    assert [m["Subject"] for m in inbox.received] == ["Hello a", "Hello b", "Hello c"]
+    assert inbox.received[0].get_payload().strip() == "Dear a"
+    box = db.automation.outbox()
+    assert (box["status"] == "sent").all() and box["sent_at"].notna().all() and (box["attempts"] == 1).all()
+    assert [m["Message-ID"] for m in inbox.received] == box["message_id"].tolist()
+    # Sending again sends nothing.
+    assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 0
+    assert len(inbox.received) == 3
+
+
+def test_refusals_are_recorded_and_temporary_ones_retried(smtp):
+    db = crm.open()
+    _queued(db, ["ok@x.org", "gone@x.org", "busy@x.org"])
+    inbox = Inbox(refuse={"gone@x.org"}, temporary={"busy@x.org"})
+    host, port = smtp(inbox)
+    got = db.automation.send_outbox(host, port, sender="shop@x.org", max_attempts=2)
+    assert got == {"sent": 1, "failed": 1, "retry": 1, "left": 0}
+    box = db.automation.outbox().set_index("to_address")
+    assert box.loc["gone@x.org", "status"] == "failed" and "550" in box.loc["gone@x.org", "error"]
+    assert box.loc["busy@x.org", "status"] == "queued" and "451" in box.loc["busy@x.org", "error"]
+    # The second attempt is the last one allowed.
+    got = db.automation.send_outbox(host, port, sender="shop@x.org", max_attempts=2)
+    assert got == {"sent": 0, "failed": 1, "retry": 0, "left": 0}
+    box = db.automation.outbox().set_index("to_address")
+    assert box.loc["busy@x.org", "status"] == "failed" and box.loc["busy@x.org", "attempts"] == 2
+    assert [m["To"] for m in inbox.received] == ["ok@x.org"]
+
+
+def test_a_server_that_vanishes_mid_batch_loses_nothing_and_repeats_nothing(smtp):
+    db = crm.open()
+    addresses = [f"p{i}@x.org" for i in range(6)]
+    _queued(db, addresses)
+    first = Inbox(vanish_at=3)
+    host, port = smtp(first)
+    got = db.automation.send_outbox(host, port, sender="shop@x.org")
+    assert got["sent"] == 2 and got["retry"] == 1 and got["left"] == 3
+    box = db.automation.outbox().set_index("to_address")
+    assert "connection lost" in box.loc["p2@x.org", "error"] and box.loc["p2@x.org", "status"] == "queued"
+    # No server at all: the queue waits untouched.
+    with pytest.raises(ConnectionError):
+        db.automation.send_outbox("127.0.0.1", _free_port(), sender="shop@x.org", timeout=2)
+    second = Inbox()
+    host, port = smtp(second)
+    assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 4
+    delivered = [m["To"] for m in first.received + second.received]
+    assert sorted(delivered) == addresses  # each once
+    assert (db.automation.outbox()["status"] == "sent").all()
