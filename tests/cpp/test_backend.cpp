@@ -42,7 +42,8 @@ TEST(Placeholders, AreNumberedOutsideLiteralsCommentsAndQuotedNames) {
 
 TEST(Identifiers, OnlyPlainNamesPass) {
   EXPECT_NO_THROW(check_identifier("customer_2"));
-  for (const char* bad : {"", "2x", "a b", "a;b", "a\"b", "ä"}) EXPECT_THROW(check_identifier(bad), std::invalid_argument) << bad;
+  for (const char* bad : {"", "2x", "a b", "a;b", "a\"b", "ä"})
+    EXPECT_THROW(check_identifier(bad), std::invalid_argument) << bad;
 }
 
 class SqliteBackend : public ::testing::Test {
@@ -137,7 +138,8 @@ TEST_F(SqliteBackend, BulkLoadsRollBackWithTheTransaction) {
   }
   for (bool keep : {false, true}) {
     conn_->begin();
-    auto loader = conn_->bulk_loader("c", {"i", "d", "t"}, {ColumnType::Int64, ColumnType::Double, ColumnType::Text});
+    auto loader =
+        conn_->bulk_loader("c", {"i", "d", "t"}, {ColumnType::Int64, ColumnType::Double, ColumnType::Text});
     loader->append({ColumnView::of(ints), ColumnView::of(reals), ColumnView::of(texts, &nulls)}, n);
     EXPECT_EQ(loader->finish(), static_cast<int64_t>(n));
     keep ? conn_->commit() : conn_->rollback();

@@ -276,8 +276,10 @@ void PgLoader::append(const std::vector<ColumnView>& cols, size_t rows) {
   if (!open_) throw std::logic_error("bulk load: append after finish");
   if (cols.size() != types_.size()) throw std::invalid_argument("bulk load: wrong number of columns");
   for (size_t c = 0; c < cols.size(); ++c)
-    if (cols[c].type != types_[c]) throw std::invalid_argument("bulk load: column " + std::to_string(c) + " has another type");
+    if (cols[c].type != types_[c])
+      throw std::invalid_argument("bulk load: column " + std::to_string(c) + " has another type");
   for (size_t r = 0; r < rows; ++r) {
+    const size_t row_start = buf_.size();  // a refused row leaves nothing behind
     put_be(buf_, cols.size(), 2);
     for (const ColumnView& col : cols) {
       if (col.nulls && col.nulls[r]) {
@@ -292,8 +294,11 @@ void PgLoader::append(const std::vector<ColumnView>& cols, size_t rows) {
         put_be(buf_, bits, 8);
       } else {
         const std::string& s = col.texts[r];
-        if (s.find('\0') != std::string::npos)
-          throw ValidationError(conn_.copy_table(), rows_ + 1, "", "text holds a NUL character, which PostgreSQL cannot store");
+        if (s.find('\0') != std::string::npos) {
+          buf_.resize(row_start);
+          throw ValidationError(conn_.copy_table(), rows_ + 1, "",
+                                "text holds a NUL character, which PostgreSQL cannot store");
+        }
         put_be(buf_, s.size(), 4);
         buf_ += s;
       }

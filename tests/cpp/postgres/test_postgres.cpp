@@ -165,6 +165,16 @@ TEST_F(Pg, AnAbandonedCopyLoadsNothingAndTheConnectionGoesOn) {
   EXPECT_EQ(scalar(*conn_, "SELECT count(*) FROM c"), 0);
 }
 
+TEST_F(Pg, ARowRefusedByTheLoaderLeavesTheRowsBeforeIt) {
+  conn_->exec("CREATE TABLE c (i int8, t text)");
+  auto loader = conn_->bulk_loader("c", {"i", "t"}, {ColumnType::Int64, ColumnType::Text});
+  std::vector<int64_t> ints = {1, 2, 3};
+  std::vector<std::string> texts = {"a", std::string("b\0c", 3), "d"};
+  EXPECT_THROW(loader->append({ColumnView::of(ints), ColumnView::of(texts)}, 3), ValidationError);
+  EXPECT_EQ(loader->finish(), 1);  // row 1 went in whole; row 2 left no half-written bytes
+  EXPECT_EQ(scalar(*conn_, "SELECT sum(i)::int8 FROM c WHERE t = 'a'"), 1);
+}
+
 TEST_F(Pg, AUniqueViolationNamesItsConstraint) {
   conn_->exec("CREATE TABLE u (id int8, email text CONSTRAINT u_email_key UNIQUE)");
   auto ins = conn_->prepare("INSERT INTO u (id, email) VALUES (?, ?)");
