@@ -111,6 +111,8 @@ TEST_F(SqliteBackend, ConstraintsAreReportedWithTheirSqlstate) {
     FAIL() << "no error";
   } catch (const ConstraintViolation& e) {
     EXPECT_EQ(e.sqlstate(), "23505");
+    EXPECT_EQ(e.kind(), "p");  // read from SQLite's message, which names no constraint
+    EXPECT_EQ(e.field(), "email");
     EXPECT_NE(conn_->last_error().find("UNIQUE"), std::string::npos) << conn_->last_error();
   }
   auto fk = conn_->prepare("INSERT INTO ch VALUES (?)");

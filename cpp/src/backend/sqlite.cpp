@@ -37,7 +37,22 @@ std::string sqlstate_of(int extended) {
   *last_error = msg;
   if (extended == SQLITE_INTERRUPT) throw Interrupted();
   std::string code = sqlstate_of(extended);
-  if (!code.empty()) raise(msg, code, "", "", "");
+  if (!code.empty()) {
+    // SQLite names no constraint, but says "UNIQUE constraint failed:
+    // table.column[, ...]" for unique, primary key and not-null failures.
+    std::string table, column;
+    std::string text = sqlite3_errmsg(db);
+    size_t colon = text.find("failed: ");
+    if (colon != std::string::npos) {
+      std::string first = text.substr(colon + 8, text.find(',', colon) - (colon + 8));
+      size_t dot = first.find('.');
+      if (dot != std::string::npos) {
+        table = first.substr(0, dot);
+        column = first.substr(dot + 1);
+      }
+    }
+    raise(msg, code, table, column, "");
+  }
   // Another connection holds the lock: the same work may succeed later.
   bool busy = (extended & 0xff) == SQLITE_BUSY || (extended & 0xff) == SQLITE_LOCKED;
   throw BackendError(msg + (busy ? " (retryable)" : ""), "", busy);
