@@ -63,3 +63,20 @@ if(CRMCORE_BUILD_PYTHON)
                     "Debian/Ubuntu: sudo apt-get install pybind11-dev")
   endif()
 endif()
+
+# PostgreSQL's client library (libpq) for the shared-server backend
+# (cpp/src/backend/postgres.cpp). Optional: without it crmcore builds with
+# SQLite only, and says so.
+option(CRMCORE_WITH_POSTGRES "Build the PostgreSQL backend when libpq is found" ON)
+set(CRMCORE_HAVE_POSTGRES OFF)
+if(CRMCORE_WITH_POSTGRES)
+  find_package(PostgreSQL QUIET)
+  if(PostgreSQL_FOUND)
+    set(CRMCORE_HAVE_POSTGRES ON)
+    message(STATUS "crmcore: PostgreSQL backend with libpq ${PostgreSQL_VERSION_STRING} (${PostgreSQL_LIBRARIES})")
+  else()
+    # NOTICE: one unformatted line on stderr, seen even in pip's quiet output.
+    message(NOTICE "crmcore: building WITHOUT the PostgreSQL backend: libpq not found "
+                   "(Debian/Ubuntu: sudo apt-get install libpq-dev)")
+  endif()
+endif()

@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 
 # fonts-wqy-microhei (5 MB): Chinese, Japanese and Korean names in crmcore.plotting's pictures.
 # openjdk-17-jre-headless: the Java runtime Spark 4 runs on (crmcore.spark's tests, a local session).
+# libpq-dev: the PostgreSQL backend's client library; postgresql: the server the tests start on
+# loopback in a temporary folder (its binaries are in /usr/lib/postgresql/<version>/bin; no
+# cluster of Debian's own is used).
 debian_packages=(g++ make libsqlite3-dev nlohmann-json3-dev libgtest-dev python3-venv fonts-wqy-microhei
-                 openjdk-17-jre-headless)
+                 openjdk-17-jre-headless libpq-dev postgresql)
 # The 7P report's browser test opens the page in headless Chromium when it is
 # installed; it is ~130 packages and 350 MB, so only on request.
 [ "${CRMCORE_BROWSER:-0}" = "1" ] && debian_packages+=(chromium)

@@ -29,6 +29,7 @@ void bind_duplicates(py::module_& m);
 // After bind_records: Store.run_rule and the membership kernels (automation.cpp).
 void bind_automation(py::module_& m);
 void bind_stock(py::module_& m);
+void bind_backend(py::module_& m);
 // After bind_records: the schema methods of Store (schema.cpp).
 void bind_schema(py::module_& m);
 // After bind_schema: the scoped store (access.cpp), with the store's methods

@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
   bind_access(m);
   bind_automation(m);
   bind_stock(m);
+  bind_backend(m);
 }
