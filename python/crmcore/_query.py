@@ -63,7 +63,7 @@ def operand(kind: str, field: str, values: Any) -> tuple:
     else:
         items = list(values)
         if len(items) == 1:
-            from .store import _record_columns  # (store imports this module)
+            from ._convert import _record_columns
 
             column = _record_columns(kind, {"value": items[0]})[0]
         else:
@@ -99,7 +99,7 @@ def _series(items: list) -> pd.Series:
 def _column_of_series(kind: str, s: pd.Series) -> tuple:
     """Values of any type pandas infers (None/NaN/NaT among them), as an
     import's column of them."""
-    from .store import _columns  # (store imports this module)
+    from ._convert import _columns
 
     return _columns(kind, pd.DataFrame({"value": s.reset_index(drop=True)}))[0]
 

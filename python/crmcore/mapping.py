@@ -221,7 +221,7 @@ class Mapping:
 
 
 def _kind_fields(kind: str) -> dict:
-    from .store import _fields  # the store's description of its kinds; store imports this module
+    from ._convert import _fields
     return _fields(kind)
 
 

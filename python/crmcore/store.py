@@ -6,7 +6,6 @@ into C++ as NumPy columns; there is no Python loop over rows.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import html
 import json
 import os
@@ -18,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _query
+from ._convert import MAX_CUSTOM_DEPTH  # noqa: F401 - crm.store.MAX_CUSTOM_DEPTH, documented
+from ._convert import _KINDS, _NAT, _columns, _frame, _python_value, _record_columns
 from . import mapping as _mapping
 from .access import AccessHandles
 from .audit import AuditMethods, default_actor
@@ -36,21 +37,10 @@ from .stock import StockMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open", "restore"]
 
-_KINDS = {k["name"]: k for k in _core.kinds()}
-#: How deep custom values may nest objects and lists (a documented limit of the core).
-MAX_CUSTOM_DEPTH = _core.MAX_CUSTOM_DEPTH
-_NAT = np.iinfo(np.int64).min
 # Show a progress bar for imports at least this long (when tqdm is installed).
 _PROGRESS_MIN_ROWS = 200_000
 # ... and for backups of stores at least this large: 64 MiB in 4 KiB pages.
 _PROGRESS_MIN_PAGES = 16_384
-
-
-def _fields(kind: str) -> dict:
-    try:
-        return {f["name"]: f for f in _KINDS[kind]["fields"]}
-    except KeyError:
-        raise _core.NotFound(f"no record kind {kind!r} (known kinds: {', '.join(_KINDS)})") from None
 
 
 @dataclass
@@ -753,175 +743,12 @@ def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = No
     return db if user is None else db.as_user(user)
 
 
-# -- conversions between pandas and the core's columns ------------------------
-
-def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
-    """The core's columns for one record given as keyword fields.
-
-    The same as ``_columns`` of a one-row DataFrame, made without pandas:
-    building that DataFrame took about 350 µs of every ``db.add``.
-    """
-    out = []
-    for name, value in fields.items():
-        problems = None
-        if name == "custom":
-            value, problem = _custom_text(value)
-            problems = None if problem is None else [(0, problem)]
-        valid = None
-        if _is_missing(value):
-            value, valid = None, np.zeros(1, dtype=bool)
-        if isinstance(value, (bool, np.bool_)):
-            values = np.array([value], dtype=bool)  # a flag, which the core keeps apart from numbers
-        elif isinstance(value, (int, np.integer)) and -2**63 <= value < 2**63:
-            values = np.array([value], dtype=np.int64)
-        elif isinstance(value, (float, np.floating)):
-            values = np.array([value], dtype=np.float64)
-        elif isinstance(value, (datetime.datetime, np.datetime64)):
-            stamp = pd.Timestamp(value)
-            if stamp.tz is not None:
-                stamp = stamp.tz_convert("UTC").tz_localize(None)
-            values = np.array([stamp.as_unit("ns").value], dtype="datetime64[ns]")
-        else:  # text, a list of tags, and anything the core reads as text (a date, a Decimal, ...) or refuses
-            values = np.empty(1, dtype=object)
-            values[0] = value
-        out.append((str(name), values, valid, problems))
-    return out
-
-
-def _custom_text(value: Any) -> "tuple[Any, str | None]":
-    """Custom fields given as a dict (or list of pairs), as JSON text for the
-    core, and the reason they cannot be, if so. The depth is checked before
-    ``json.dumps`` sees the value: its recursion is the interpreter's stack."""
-    if not isinstance(value, Mapping):
-        return value, None  # text (checked by the core), or missing
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_CUSTOM_DEPTH:
-            return None, f"is nested more than {MAX_CUSTOM_DEPTH} levels deep (the limit for custom values)"
-        if isinstance(item, Mapping):
-            for key in item:
-                if not isinstance(key, str):
-                    return None, f"has the key {key!r}: custom field names must be text"
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, depth + 1) for v in item)
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_json_scalar), None
-    except (TypeError, ValueError) as e:
-        return None, f"cannot be written as JSON: {e}"
-
-
-def _json_scalar(value: Any) -> Any:
-    """A custom value that json cannot write itself: a date or time as ISO
-    text (a declared time field keeps it in canonical form), a NumPy number
-    as a Python one."""
-    if isinstance(value, (datetime.date, np.datetime64)):
-        stamp = pd.Timestamp(value)
-        if stamp.tz is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return stamp.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 def _check_interrupted(interrupted: bool, what: str, result: Any = None) -> None:
     """Raises InterruptedAfterCommit when Ctrl-C came while a write committed."""
     if interrupted:
         exc = _core.InterruptedAfterCommit(f"interrupted while {what} committed: it was saved; do not run it again")
         exc.result = result
         raise exc
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, (float, np.floating, np.datetime64)):
-        return bool(pd.isna(value))
-    return False
-
-
-def _columns(kind: str, df: pd.DataFrame) -> list:
-    """(name, values, valid, problems) for the core; no Python loop over rows
-    but for custom fields given as dicts."""
-    fields = _fields(kind)
-    out = []
-    for name in df.columns:
-        s = df[name]
-        if isinstance(s, pd.DataFrame):
-            raise _core.ValidationError(f"{kind}: column {name!r} appears more than once")
-        valid = s.notna().to_numpy()
-        valid_or_none = None if valid.all() else valid
-        problems = None
-        dtype = s.dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            s = s.astype(object)
-            dtype = s.dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            if getattr(dtype, "tz", None) is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            values = s.astype("datetime64[ns]").to_numpy()
-        elif pd.api.types.is_bool_dtype(dtype):
-            values = s.to_numpy(dtype=bool, na_value=False)
-        elif pd.api.types.is_integer_dtype(dtype):
-            values = s.to_numpy(dtype=np.uint64 if dtype.kind == "u" else np.int64, na_value=0)
-        elif pd.api.types.is_float_dtype(dtype):
-            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            # Text (or nothing) needs no conversion: checking that in C
-            # (infer_dtype) spares a Python call per row on large imports.
-            plain_text = pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
-            # Converted values go straight into object arrays: a Series made
-            # of them would let pandas infer pyarrow strings, which refuse
-            # lone surrogates before the core can name the row.
-            values = s.to_numpy(dtype=object)
-            if name == "custom" and not plain_text:
-                converted = [_custom_text(v) for v in values]
-                values = np.empty(len(converted), dtype=object)
-                values[:] = [text for text, _ in converted]
-                problems = [(row, why) for row, (_, why) in enumerate(converted) if why is not None] or None
-            elif fields.get(name, {}).get("type") == "time" and not plain_text:
-                values = np.array([t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t
-                                   for t in values] + [None], dtype=object)[:-1]
-        out.append((str(name), values, valid_or_none, problems))
-    return out
-
-
-def _frame(kind: str, columns: list) -> pd.DataFrame:
-    fields = _fields(kind)
-    data = {}
-    index = None
-    for name, values, valid in columns:
-        missing = None if valid is None else ~valid.astype(bool)
-        f = fields.get(name)
-        ftype = f["type"] if f else ("time" if name in ("created_at", "updated_at") else None)
-        if name == "id":
-            index = pd.Index(values, name="id")
-            continue
-        if ftype == "time":
-            if missing is not None:
-                values[missing] = _NAT
-            col = values.view("datetime64[ns]")
-        elif ftype in ("integer", "ref", "anyref"):
-            col = values if missing is None or (f and f["required"]) else pd.arrays.IntegerArray(values, missing)
-        elif ftype == "bool":
-            col = pd.arrays.BooleanArray(values.astype(bool), missing if missing is not None
-                                         else np.zeros(len(values), dtype=bool))
-        else:
-            col = values
-        data[name] = col
-    return pd.DataFrame(data, index=index if index is not None else pd.Index([], name="id", dtype=np.int64))
-
-
-def _python_value(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _upsert_key(df: pd.DataFrame, key: "str | list[str] | None") -> "list[str]":
