@@ -900,6 +900,10 @@ class GraphMethods:
         """Customers who bought the most similar set of products (purchases up
         to ``as_of``, default the end of the data).
 
+        Returns a DataFrame indexed by ``customer_id``, most similar first:
+        ``name`` and the similarity (a column named by ``method``); empty for
+        a customer without purchases.
+
         >>> import crmcore as crm
         >>> db = crm.open()
         >>> a, b = db.add("customers", name="A"), db.add("customers", name="B")
@@ -907,7 +911,7 @@ class GraphMethods:
         >>> for c in (a, b):
         ...     o = db.add("orders", customer_id=c, ordered_at="2024-01-01", amount=5.0)
         ...     _ = db.add("order_lines", order_id=o, product_id=p, quantity=1.0, unit_price=5.0)
-        >>> db.similar_customers(a).to_dict() == {b: 1.0}
+        >>> db.similar_customers(a).to_dict("index") == {b: {"name": "B", "jaccard": 1.0}}
         True
         """
         customer = _node(customer, "similar_customers", "customer")
@@ -915,9 +919,11 @@ class GraphMethods:
         _top(top, "similar_customers")
         g, _ = self._purchase_graph(as_of)
         if customer not in g:
-            return pd.Series([], dtype=np.float64, name=method, index=pd.Index([], name="customer_id"))
-        out = g.similar(customer, method=method, top=top)
-        out.index.name = "customer_id"
+            scores = pd.Series([], dtype=np.float64, name=method, index=pd.Index([], dtype=np.int64))
+        else:
+            scores = g.similar(customer, method=method, top=top)
+        out = pd.DataFrame({"name": self.names(scores.index)["name"].to_numpy(), method: scores.to_numpy()},
+                           index=pd.Index(scores.index, name="customer_id"))
         return out
 
     def cross_sell(self, customer, top=10, neighbors=20, method="jaccard", as_of=None):

@@ -237,7 +237,9 @@ def test_similar_customers_and_cross_sell_match_set_arithmetic(store):
         sim = store.similar_customers(c, top=None)
         assert set(sim.index) == set(jac)
         for o, v in jac.items():
-            assert sim[o] == pytest.approx(v)
+            assert sim.loc[o, "jaccard"] == pytest.approx(v)
+        names = store.frame("customers")["name"]
+        assert (sim["name"] == names.reindex(sim.index)).all()
         peers = sorted(jac, key=lambda o: (-jac[o], o))[:5]
         score = {}
         for o in peers:
