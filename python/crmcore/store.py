@@ -220,7 +220,7 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
         """One record as a :class:`Record` (a dict with an HTML view)."""
         df = self.frame(kind, ids=[id])
         row = df.iloc[0]
-        values = {"id": int(df.index[0])}
+        values: dict[str, Any] = {"id": int(df.index[0])}
         for name, value in row.items():
             values[name] = _python_value(value)
         values["tags"] = list(values.get("tags") or [])
@@ -257,7 +257,10 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
 
     def unlink(self, src: int, dst: int, type: str | None = None) -> int:
         """Removes the links from src to dst (of one type, or all); returns how many."""
-        links = self.find("links", src=int(src), dst=int(dst), **({"type": type} if type else {}))
+        criteria: dict[str, Any] = {"src": int(src), "dst": int(dst)}
+        if type:
+            criteria["type"] = type
+        links = self.find("links", **criteria)
         for link_id in links.index:
             self.delete("links", int(link_id))
         return len(links)
@@ -783,7 +786,7 @@ class _progress_bar:
                  unit: str = "rows", min_total: int = _PROGRESS_MIN_ROWS):
         self.kind, self.enabled = kind, enabled
         self.desc, self.unit, self.min_total = desc or f"import {kind}", unit, min_total
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar, made once the size of the work is known
 
     def __enter__(self):
         if self.enabled is False:

@@ -264,7 +264,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods)
         return forecast_table(self._deals(by), period, by, commit, best_case)
 
     def _as_of(self, as_of: Any) -> int:
-        return as_of_ns(as_of) if as_of is not None else int(self._db.default_as_of().value)
+        given = as_of_ns(as_of)  # None only when as_of is None
+        return given if given is not None else int(self._db.default_as_of().value)
 
     def _categories(self) -> pd.Series:
         """Category of every stage name of every pipeline (names shared by
