@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.fuzz
+# The fuzzers are built in one folder (build/fuzz): under pytest-xdist these
+# tests run on one worker, or two workers would build them at once.
+pytestmark = [pytest.mark.fuzz, pytest.mark.xdist_group("fuzz")]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FUZZ = ROOT / "tests" / "fuzz"

