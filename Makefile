@@ -19,7 +19,7 @@ test-cpp:
 	ctest --test-dir "$$($(PY) scripts/build_dir.py)" --output-on-failure -j2
 
 test-python:
-	$(PY) -m pytest -q --numprocesses=auto --maxprocesses=4 --dist loadgroup
+	$(PY) -m pytest -q --numprocesses=auto --maxprocesses=4
 
 bench: setup
 	$(PY) benchmarks/run_all.py

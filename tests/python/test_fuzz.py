@@ -4,6 +4,7 @@ scripts/fuzz.sh builds them with clang and the sanitizers (installing clang
 when it can) and runs each from the seed corpus; a longer campaign is
 ``scripts/fuzz.sh 300``. Run only these with ``pytest -m fuzz``.
 """
+import fcntl
 import os
 import pathlib
 import subprocess
@@ -11,9 +12,7 @@ import sys
 
 import pytest
 
-# The fuzzers are built in one folder (build/fuzz): under pytest-xdist these
-# tests run on one worker, or two workers would build them at once.
-pytestmark = [pytest.mark.fuzz, pytest.mark.xdist_group("fuzz")]
+pytestmark = pytest.mark.fuzz
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FUZZ = ROOT / "tests" / "fuzz"
@@ -39,7 +38,12 @@ def fuzz_sh(*args, env=None, timeout):
 
 @pytest.fixture(scope="module")
 def fuzzers():
-    built = fuzz_sh("--build", timeout=900)
+    # The fuzzers are built in one folder (build/fuzz): under pytest-xdist,
+    # workers take turns (the later builds find nothing to do).
+    (ROOT / "build").mkdir(exist_ok=True)
+    with open(ROOT / "build" / "fuzz.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = fuzz_sh("--build", timeout=900)
     if built.returncode == NO_CLANG:
         pytest.skip("clang++ with -fsanitize=fuzzer is not installed and apt-get could not install it")
     assert built.returncode == 0, built.stdout + built.stderr

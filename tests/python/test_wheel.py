@@ -4,6 +4,7 @@ with no build tools; a source build that lacks a dependency says where to get it
 The wheel is built once per run (scripts/build_wheel.py, which keeps its
 build folder under build/wheel/, so later runs recompile only what changed).
 """
+import fcntl
 import json
 import os
 import pathlib
@@ -16,10 +17,6 @@ import venv
 import zipfile
 
 import pytest
-
-# The wheel is built in one folder (build/wheel): under pytest-xdist, these
-# tests run on one worker, or two workers would build it at once.
-pytestmark = pytest.mark.xdist_group("wheel")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SMOKE = pathlib.Path(__file__).with_name("wheel_smoke.py")
@@ -36,8 +33,21 @@ def _run(cmd, **kwargs):
 def built(tmp_path_factory):
     if not (ROOT / "pyproject.toml").exists() or not sys.platform.startswith("linux"):
         pytest.skip("needs a source checkout on Linux")
-    out = tmp_path_factory.mktemp("dist")
-    paths = _run([sys.executable, ROOT / "scripts" / "build_wheel.py", "--out", out]).stdout.split()
+    # build_wheel.py builds in one folder (build/wheel). Under pytest-xdist
+    # each worker running these tests asks for the wheel: the first builds it
+    # into the run's shared temporary folder, the others wait and take it.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent  # one per run, common to its workers
+    else:
+        shared = tmp_path_factory.mktemp("wheel")
+    with open(shared / "wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = shared / "built.txt"
+        if not made.exists():
+            out = shared / "dist"
+            out.mkdir(exist_ok=True)
+            made.write_text(_run([sys.executable, ROOT / "scripts" / "build_wheel.py", "--out", out]).stdout)
+        paths = made.read_text().split()
     return pathlib.Path(paths[0]), pathlib.Path(paths[1])
 
 
