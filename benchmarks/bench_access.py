@@ -15,12 +15,12 @@ the goal is a ratio within 1.3 for the cached case.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
 
 import crmcore as crm
+from _timing import timed
 
 
 def build(n: int, staff: int, mode: str):
@@ -41,15 +41,6 @@ def build(n: int, staff: int, mode: str):
     return db, int(director), int(managers[0]), int(reps[0])
 
 
-def best(f, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=1_000_000)
@@ -59,13 +50,13 @@ def main() -> None:
     print(f"{args.customers:,} customers, {args.staff} reps")
     for mode in ("decentralized", "centralized"):
         db, director, manager, rep = build(args.customers, args.staff, mode)
-        base = best(lambda: db.frame("customers"), args.repeat)
+        base = timed(lambda: db.frame("customers"), args.repeat)[1]
         print(f"{mode}: unscoped frame {base * 1e3:9.1f} ms")
         for who, user in (("rep", rep), ("manager", manager), ("director", director)):
-            first = best(lambda: db.as_user(user).frame("customers"), 1)
+            first = timed(lambda: db.as_user(user).frame("customers"), 1)[1]
             scoped = db.as_user(user)
             scoped.frame("customers")
-            cached = best(lambda: scoped.frame("customers"), args.repeat)
+            cached = timed(lambda: scoped.frame("customers"), args.repeat)[1]
             rows = len(scoped.frame("customers", columns=[]))
             print(f"  {who:8s} sees {rows:>9,}: first {first * 1e3:9.1f} ms ({first / base:4.2f}x), "
                   f"cached {cached * 1e3:9.1f} ms ({cached / base:4.2f}x)")

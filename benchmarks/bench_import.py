@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import crmcore as crm
+from _timing import once
 
 
 def bench_native():
@@ -72,12 +73,6 @@ def sqlite_connection(path):
     return con
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def setup(rows, workdir):
     """The prepared store file (customers, products, orders), the order lines to import, and
     the id the store gives next."""
@@ -102,14 +97,14 @@ def run_import(base, df, next_id, workdir, repeat):
 
     def crmcore_import():
         with crm.open(fresh()) as db:
-            seconds = timed(lambda: db.import_frame("order_lines", df, progress=False))
+            seconds = once(lambda: db.import_frame("order_lines", df, progress=False))
             assert db.count("order_lines") == rows
         return seconds
 
     def raw_loop():
         path = fresh()
         columns = [(name, df[name].to_numpy()) for name in cols]
-        return timed(lambda: bench_native().raw_insert(path, "order_lines", columns, next_id))
+        return once(lambda: bench_native().raw_insert(path, "order_lines", columns, next_id))
 
     def executemany():
         con = sqlite_connection(fresh())
@@ -121,14 +116,14 @@ def run_import(base, df, next_id, workdir, repeat):
             con.executemany("INSERT INTO order_lines(id, order_id, product_id, quantity, unit_price, unit_cost,"
                             " created_at, updated_at) VALUES(?,?,?,?,?,?,0,0)", values)
             con.execute("COMMIT")
-        seconds = timed(run)
+        seconds = once(run)
         con.close()
         return seconds
 
     def to_sql():
         con = sqlite_connection(fresh())
         out = df.assign(id=np.arange(next_id, next_id + rows), created_at=0, updated_at=0)
-        seconds = timed(lambda: out.to_sql("order_lines", con, if_exists="append", index=False,
+        seconds = once(lambda: out.to_sql("order_lines", con, if_exists="append", index=False,
                                            chunksize=100_000))
         con.close()
         return seconds
@@ -151,8 +146,8 @@ def run_json(base, df, workdir):
     results = {}
     with crm.open(source) as db:
         db.import_frame("order_lines", df, progress=False)
-        results["export: crmcore export_json"] = timed(lambda: db.export_json("order_lines", ours_path))
-        results["export: db.frame + to_json"] = timed(lambda: db.frame("order_lines").reset_index().to_json(
+        results["export: crmcore export_json"] = once(lambda: db.export_json("order_lines", ours_path))
+        results["export: db.frame + to_json"] = once(lambda: db.frame("order_lines").reset_index().to_json(
             theirs_path, orient="records", date_format="iso"))
     for name, path, load in (("import: crmcore import_json", ours_path, None),
                              ("import: read_json + import_frame", theirs_path, pd.read_json)):
@@ -160,10 +155,10 @@ def run_json(base, df, workdir):
         shutil.copy(base, target)
         with crm.open(target) as db:
             if load is None:
-                results[name] = timed(lambda: db.import_json("order_lines", path, progress=False))
+                results[name] = once(lambda: db.import_json("order_lines", path, progress=False))
             else:
                 columns = ["order_id", "product_id", "quantity", "unit_price", "unit_cost"]
-                results[name] = timed(lambda: db.import_frame("order_lines", load(path)[columns], progress=False))
+                results[name] = once(lambda: db.import_frame("order_lines", load(path)[columns], progress=False))
             assert db.count("order_lines") == rows
     return results
 
@@ -176,7 +171,7 @@ def run_lookup(n_customers, workdir, probes=2000):
     df = pd.DataFrame({"name": "customer " + pd.Series(np.arange(n_customers)).astype(str),
                        "phone": "+86 " + phones.str[:3] + " " + phones.str[3:7] + " " + phones.str[7:]})
     with crm.open(path) as db:
-        load = timed(lambda: db.import_frame("customers", df, progress=False))
+        load = once(lambda: db.import_frame("customers", df, progress=False))
         picks = rng.choice(n_customers, probes)
         typed = [f"{p[:3]}-{p[3:7]}-{p[7:]}" for p in phones.iloc[picks]]
         core_times, frame_times = [], []

@@ -10,25 +10,15 @@ time counts. Run:
     python benchmarks/bench_sales.py [--deals 1000000] [--rows 5000000] [--repeat 3]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 import pandas as pd
 
 from crmcore.sales import forecast_table, funnel_table
+from _timing import timed
 
 STEPS = ["lead", "qualified", "proposal", "negotiation", "won"]
 STAGES = STEPS + ["lost"]
-
-
-def timed(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, min(times), statistics.median(times)
 
 
 def synthetic(deals, rows, seed=0):

@@ -14,22 +14,12 @@ Run:
     python benchmarks/bench_scoring.py [--rows 10000000] [--customers 1000000] [--repeat 3] [--only rfm]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 import pandas as pd
 
 import crmcore as crm
-
-
-def timed(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, min(times), statistics.median(times)
+from _timing import timed
 
 
 def transactions(rows, customers, seed=0):

@@ -20,12 +20,12 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import time
 
 import numpy as np
 import pandas as pd
 
 import crmcore as crm
+from _timing import once
 
 
 def export(n, start, seed):
@@ -37,12 +37,6 @@ def export(n, start, seed):
         "region": rng.choice(["East", "West", "North", "South"], n),
         "phone": [f"138{i:08d}" for i in range(start, start + n)],
     })
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main():
@@ -68,13 +62,13 @@ def main():
 
         def crmcore_upsert():
             with crm.open(fresh()) as db:
-                seconds = timed(lambda: db.import_frame("customers", incoming, mode="upsert", progress=False))
+                seconds = once(lambda: db.import_frame("customers", incoming, mode="upsert", progress=False))
                 assert db.count("customers") == n + n - n // 2
             return seconds
 
         def crmcore_insert():
             with crm.open(fresh()) as db:
-                return timed(lambda: db.import_frame("customers", fresh_rows, progress=False))
+                return once(lambda: db.import_frame("customers", fresh_rows, progress=False))
 
         def executemany_on_conflict():
             con = sqlite3.connect(fresh(), isolation_level=None)
@@ -92,7 +86,7 @@ def main():
                     " WHERE external_id IS NOT NULL DO UPDATE SET name=excluded.name, region=excluded.region,"
                     " phone=excluded.phone", zip(ids, *(incoming[c].tolist() for c in cols)))
                 con.execute("COMMIT")
-            seconds = timed(run)
+            seconds = once(run)
             assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == n + n - n // 2
             con.close()
             return seconds

@@ -1,0 +1,22 @@
+"""Wall-clock timing shared by the benchmarks (scripts run from this folder,
+so `from _timing import ...` finds it). Benchmarks that time CPU instead
+(graph, clv, duplicates) keep their own, saying why."""
+import statistics
+import time
+
+
+def once(fn):
+    """Wall seconds of one call of `fn`."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def timed(fn, repeat):
+    """`fn`'s last result, and the best and the median wall seconds of `repeat` calls."""
+    times, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return out, min(times), statistics.median(times)
