@@ -662,8 +662,7 @@ std::vector<int64_t> Store::run_rule(int64_t rule_id, const std::vector<int64_t>
         .run();
     AutomationRound bookkeeping;  // the rule's own last_run_at is no change for rules
     take_changes(impl, bookkeeping);
-    seal_audit(impl, actor_);  // the rule's entries join the hash chain like any write's
-    sql::exec(impl.db, nested ? "RELEASE crm_write" : "COMMIT");
+    commit_write(impl, actor_, nested ? "crm_write" : nullptr);
   } catch (...) {
     sqlite3_exec(impl.db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr, nullptr);
     throw;

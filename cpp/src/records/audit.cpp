@@ -149,6 +149,11 @@ void mark_audit(Store::Impl& impl) {
   st.reset();
 }
 
+void commit_write(Store::Impl& impl, const std::string& actor, const char* savepoint) {
+  seal_audit(impl, actor);
+  sql::exec(impl.db, savepoint ? std::string("RELEASE ") + savepoint : std::string("COMMIT"));
+}
+
 void seal_audit(Store::Impl& impl, const std::string& actor) {
   // By record id: ids are unique across kinds.
   std::unordered_map<int64_t, Captured> captured;

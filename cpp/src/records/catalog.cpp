@@ -171,8 +171,7 @@ void Store::change_catalog(const std::string& kind_name, const std::function<voi
     sql::exec(impl.db, "UPDATE meta SET value = hex(randomblob(8)) WHERE key = 'catalog_stamp'");
     sql::Statement log(impl.db, "INSERT INTO audit_log(at, op, kind, rows) VALUES(?, 'schema', ?, 0)");
     log.bind(1, now_ns()).bind(2, kind_name).run();
-    seal_audit(impl, actor_);
-    sql::exec(impl.db, nested ? "RELEASE crm_catalog" : "COMMIT");
+    commit_write(impl, actor_, nested ? "crm_catalog" : nullptr);
   } catch (...) {
     sqlite3_exec(impl.db, nested ? "ROLLBACK TO crm_catalog; RELEASE crm_catalog" : "ROLLBACK", nullptr, nullptr,
                  nullptr);

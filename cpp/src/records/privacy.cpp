@@ -241,8 +241,7 @@ ErasureReport Store::erase_person(int64_t id) {
                         " VALUES(?1, 'erase', ?2, ?3, ?3, ?4, ?5)");
       st.bind(1, now_ns()).bind(2, person->name).bind(3, id).bind(4, report.records).bind(5, changes).run();
     }
-    seal_audit(impl, actor_);
-    sql::exec(db, "COMMIT");
+    commit_write(impl, actor_, nullptr);
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;

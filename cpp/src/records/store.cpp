@@ -219,8 +219,7 @@ WriteResult Store::write(const WriteRequest& request) {
     if (req.dry_run) {
       sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
     } else {
-      seal_audit(*impl_, actor_);
-      sql::exec(impl_->db, nested ? "RELEASE crm_write" : "COMMIT");
+      commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
     }
   } catch (...) {
     sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,

@@ -149,6 +149,11 @@ void mark_audit(Store::Impl& impl);
 // changes from what the triggers noted, and the hash chain. An entry that
 // another program slipped in before stays unsealed, for audit_check to find.
 void seal_audit(Store::Impl& impl, const std::string& actor);
+// Ends a write that changed the file: its audit entries sealed into the
+// chain, then `savepoint` released (a write inside the caller's transaction)
+// or, when null, the transaction committed. Every path that writes ends
+// here, so none can leave its entries outside the chain.
+void commit_write(Store::Impl& impl, const std::string& actor, const char* savepoint);
 // Drops what the triggers noted without writing it anywhere (an erasure's own changes).
 void forget_captured_changes(Store::Impl& impl);
 // The triggers and views crmcore creates; the file's own (not TEMP) ones
