@@ -214,8 +214,8 @@ class DimensionMethods:
             values = self._customer_dimensions(customer_dims)
             for n in customer_dims:
                 out[n] = values[n].reindex(orders["customer_id"].to_numpy()).to_numpy()
-        if "category" in order_dims:
-            out = self._by_category(out)
+        if "category" in order_dims and "category" not in orders.columns:
+            out = self._by_category(out)  # rows that already say their category (lines) stay as they are
         return out
 
     def _by_category(self, orders: pd.DataFrame) -> pd.DataFrame:
