@@ -97,6 +97,22 @@ def test_hierarchy_rollup_leaves_out_returned_orders_as_profit_does():
     assert roll.index.name == prof.index.name == "customer_id"
 
 
+def test_classify_counts_the_referrals_made_up_to_as_of():
+    """A referral made after as_of is not one yet (classify read the links
+    valid today whatever its as_of)."""
+    db = crm.open(":memory:")
+    a, b, c = (db.add("customers", name=n) for n in "ABC")
+    db.link(b, a, "referred_by", since="2024-06-01")
+    db.link(c, a, "referred_by", since="2024-02-01", until="2024-09-01")
+    for who in (a, b, c):
+        db.add("orders", customer_id=who, ordered_at="2024-01-10", amount=10.0)
+    db.add("orders", customer_id=a, ordered_at="2024-12-01", amount=10.0)
+    # Counted by hand: links valid at each point (since <= t < until).
+    for as_of, referred in (("2024-01-15", 0), ("2024-03-01", 1), ("2024-07-01", 2), (None, 1)):
+        assert db.classify(as_of=as_of).loc[a, "referrals"] == referred, as_of
+        assert db.referral_counts(as_of=as_of).get(a, 0) == referred, as_of
+
+
 def test_product_affinity_does_not_mine_cancelled_or_returned_orders():
     db = crm.open(":memory:")
     c = db.add("customers", name="Li")

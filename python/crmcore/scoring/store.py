@@ -151,25 +151,29 @@ class ScoringMethods(DimensionMethods, NameMethods):
         orders.attrs.update(attrs)
         return orders, cut
 
-    def referral_counts(self) -> pd.Series:
-        """How many customers each record referred: from the graph part's
-        ``db.referrals()`` when present, else by counting ``referred_by``
-        links (X referred_by Y means Y referred X).
+    def referral_counts(self, as_of: Any = None) -> pd.Series:
+        """How many customers each record referred through the ``referred_by``
+        links valid at ``as_of`` (default: :meth:`default_as_of`, as every
+        analysis): from the graph part's ``db.referrals()`` when present,
+        else by counting the links (X referred_by Y means Y referred X).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> a, b = db.add("customers", name="A"), db.add("customers", name="B")
-        >>> _ = db.link(b, a, "referred_by")
-        >>> int(db.referral_counts()[a])
-        1
+        >>> _ = db.link(b, a, "referred_by", since="2024-06-01")
+        >>> int(db.referral_counts(as_of="2024-12-01")[a]), int(db.referral_counts(as_of="2024-01-01")[a])
+        (1, 0)
         """
+        cut = pd.Timestamp(self._as_of(as_of))
         tree = getattr(self, "referrals", None)
         if callable(tree):
-            frame = tree()
+            frame = tree(as_of=cut)
             if isinstance(frame, pd.DataFrame) and "referrals" in frame.columns:
                 return frame["referrals"].astype(np.int64)
-        links = self.frame("links", columns=["type", "dst"])
-        referrer = links.loc[links["type"] == "referred_by", "dst"].to_numpy(dtype=np.int64)
+        links = self.frame("links", columns=["type", "dst", "since", "until"])
+        valid = ((links["type"] == "referred_by") & ~(links["since"] > cut).fillna(False)
+                 & ~(links["until"] <= cut).fillna(False)).to_numpy(dtype=bool)
+        referrer = links.loc[valid, "dst"].to_numpy(dtype=np.int64)
         r = _core.group_stats(referrer, [], False)
         return pd.Series(r["rows"], index=pd.Index(r["key"], name="id"), name="referrals")
 
@@ -385,7 +389,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
     def classify(self, as_of: Any = None, regular_min_purchases: int = 4, regular_max_cv: float = 0.75,
                  active_days: float = 365.0, by: Any = None) -> pd.DataFrame:
         """Classifies every stored customer: :func:`crmcore.scoring.classify`
-        with referral counts (:meth:`referral_counts`) and validity from
+        with referral counts at ``as_of`` (:meth:`referral_counts`) and validity from
         their phone, email or address.
 
         Parameters as :func:`crmcore.scoring.classify` (``regular_min_purchases``,
@@ -404,7 +408,9 @@ class ScoringMethods(DimensionMethods, NameMethods):
         True
         """
         orders, cut = self._purchases(as_of)
-        customers, referrals = self.frame("customers", columns=["phone", "email", "address"]), self.referral_counts()
+        # Referrals made up to the same point as the purchases.
+        customers = self.frame("customers", columns=["phone", "email", "address"])
+        referrals = self.referral_counts(as_of=pd.Timestamp(cut))
         return self._per_customer(
             "classify", lambda part, ids: classify(part, CUSTOMER, "ordered_at", "amount", cut, regular_min_purchases,
                                                    regular_max_cv, active_days, referrals, customers.reindex(ids)),
