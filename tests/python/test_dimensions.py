@@ -264,3 +264,33 @@ def test_hierarchy_rollup_by_channel_rolls_each_channel_up_the_tree(db):
         np.testing.assert_allclose(part["own"].reindex(customers), own, rtol=1e-12)
         np.testing.assert_allclose(part["total"].reindex(customers), total, rtol=1e-12)
     assert got.attrs["by"] == ["channel"] and got.attrs["as_of"] == db.default_as_of()
+
+
+def test_pipeline_by_a_customer_dimension_counts_each_groups_funnel(db):
+    """Per region, the deals that reached each stage (a deal reaches every
+    stage of its history and its current one; lost is an exit, not a stage)
+    and those standing open there, counted in plain pandas."""
+    deals, history = db.frame("deals"), db.frame("deal_stages")
+    region = text(db.frame("customers")["region"]).reindex(deals["customer_id"]).to_numpy()
+    got = db.pipeline(by="region")
+    assert got.index.names == ["region", "stage"] and got.attrs["by"] == ["region"]
+    reached = pd.concat([history[["deal_id", "stage"]],
+                         pd.DataFrame({"deal_id": deals.index, "stage": deals["stage"].to_numpy()})])
+    reached = reached[reached["stage"] != "lost"].drop_duplicates()
+    reached["region"] = pd.Series(region, index=deals.index).reindex(reached["deal_id"]).to_numpy()
+    reached["amount"] = deals["amount"].fillna(0.0).reindex(reached["deal_id"]).to_numpy()
+    checked = 0
+    for value, mine in reached.groupby("region"):
+        funnel = got.xs(value, level="region")
+        want = mine.groupby("stage").agg(deals=("deal_id", "size"), amount=("amount", "sum"))
+        assert funnel["deals"].to_dict() == want["deals"].to_dict(), value
+        np.testing.assert_allclose(funnel["amount"], want["amount"].reindex(funnel.index), rtol=1e-12)
+        in_region = deals[region == value]
+        open_now = in_region[~in_region["stage"].isin(["won", "lost"])]["stage"].value_counts()
+        assert funnel["open"].to_dict() == open_now.reindex(funnel.index, fill_value=0).to_dict(), value
+        assert got.attrs["lost"][value] == (in_region["stage"] == "lost").sum()
+        checked += len(funnel)
+    assert checked > 10
+    assert got["deals"].xs("won", level="stage").sum() == db.pipeline().loc["won", "deals"]
+    with pytest.raises(crm.ValidationError, match="'channel' describes an order"):
+        db.pipeline(by="channel")

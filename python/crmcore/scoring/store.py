@@ -799,7 +799,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
         out.attrs["sizes"] = out[0].copy() if 0 in out.columns else pd.Series(dtype=np.float64)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
-    def pipeline(self, as_of: Any = None) -> pd.DataFrame:
+    def pipeline(self, as_of: Any = None, by: Any = None) -> pd.DataFrame:
         """The stored sales pipeline at ``as_of`` (default: the end of the
         data) as a funnel: :func:`crmcore.scoring.pipeline_funnel` over the
         deals and their stage history up to then.
@@ -807,7 +807,11 @@ class ScoringMethods(DimensionMethods, NameMethods):
         Returns, indexed by ``stage`` in the order deals pass through them
         (won last, lost left out): ``deals`` that reached it, their
         ``amount``, ``conversion`` from the stage before and ``open`` deals
-        standing there; ``attrs["lost"]`` counts the lost deals.
+        standing there; ``attrs["lost"]`` counts the lost deals. ``by``
+        names customer dimensions (region, owner, team, kind,
+        custom.<key>, ...): one funnel per group of the deals' customers,
+        the dimensions leading the index, and ``attrs["lost"]`` a Series of
+        the lost deals per group.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -817,11 +821,31 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> db.pipeline()["deals"].tolist()
         [3, 2, 1]
         """
-        cut = self._as_of(as_of)
-        deals = self.frame("deals", columns=["stage", "amount"])
+        cut = pd.Timestamp(self._as_of(as_of))
+        deals = self.frame("deals", columns=["customer_id", "stage", "amount"])
         history = self.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
-        out = pipeline_funnel(deals, history, pd.Timestamp(cut))
-        out.attrs["as_of"] = pd.Timestamp(cut)
+        def funnel(part: pd.DataFrame, _: Any = None) -> pd.DataFrame:
+            mine = history[history["deal_id"].isin(part.index).to_numpy(dtype=bool)]
+            out = pipeline_funnel(part[["stage", "amount"]], mine, cut)
+            out.attrs["as_of"] = cut
+            return out
+
+        if by is None:
+            return funnel(deals)
+        names = self._customer_only(by, "pipeline")
+        lost: dict[tuple, int] = {}
+
+        def counted(part: pd.DataFrame, ids: Any) -> pd.DataFrame:
+            out = funnel(part)
+            if len(part):  # the group's values are on its deals (a group without deals has no funnel)
+                lost[tuple(part[n].iloc[0] for n in names)] = out.attrs["lost"]
+            del out.attrs["lost"]
+            return out
+
+        out = self._stacked(counted, deals, names, "pipeline")
+        index = pd.MultiIndex.from_tuples(sorted(lost), names=names) if len(names) > 1 else \
+            pd.Index([k[0] for k in sorted(lost)], name=names[0])
+        out.attrs["lost"] = pd.Series([lost[k] for k in sorted(lost)], index=index, name="lost", dtype=np.int64)
         return out
 
     def campaign_effect(self, days: float = 30.0, as_of: Any = None) -> pd.DataFrame:
