@@ -290,3 +290,17 @@ def test_nothing_after_as_of_is_read(store):
     assert early["profit"]["last_purchase"].max() <= pd.Timestamp("2024-06-30")
     assert early["profit_by_period"].index.get_level_values("period").max() == pd.Period("2024Q2", "Q")
     assert early["lifetime_value"]["T"].max() <= (pd.Timestamp("2024-07-01") - late_orders["ordered_at"].min()) / DAY
+
+
+@pytest.mark.parametrize("times", [["2024-03-01", "2024-01-05", "2024-02-01"], ["2024-03-01", None, "2024-01-05"],
+                                   ["2025-06-01", "2024-02-01"], ["2025-06-01", None], [None], []])
+def test_the_window_starts_at_the_first_time_read(times):
+    """attrs["window"] starts at the earliest time up to as_of, missing times
+    (NaT) and later ones not read; None when nothing was read."""
+    from crmcore.scoring._columns import stamp
+
+    ns = pd.to_datetime(pd.Series(times, dtype=object)).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    as_of = pd.Timestamp("2024-12-31")
+    read = [pd.Timestamp(t) for t in times if t is not None and pd.Timestamp(t) <= as_of]
+    out = stamp(pd.DataFrame(), as_of.value, ns)
+    assert out.attrs["window"] == (min(read) if read else None, as_of)
