@@ -294,3 +294,35 @@ def test_pipeline_by_a_customer_dimension_counts_each_groups_funnel(db):
     assert got["deals"].xs("won", level="stage").sum() == db.pipeline().loc["won", "deals"]
     with pytest.raises(crm.ValidationError, match="'channel' describes an order"):
         db.pipeline(by="channel")
+
+
+def test_campaign_effect_by_a_customer_dimension_compares_within_each_group(db):
+    """Per kind (B2B / B2C): each campaign's members of the group against the
+    group's customers who were not members, in the campaign's window (start
+    to 30 days after its end), counted in plain pandas."""
+    got = db.campaign_effect(by="kind")
+    assert got.index.names == ["kind", "campaign_id"]
+    kind = db.frame("customers")["kind"].map({"organization": "B2B", "person": "B2C"})
+    bought = purchases(db)
+    members = db.frame("campaign_members")
+    checked = 0
+    for cid, c in db.frame("campaigns").iterrows():
+        end = c["ended_at"] if pd.notna(c["ended_at"]) else c["started_at"]
+        stop = max(end, c["started_at"]) + pd.Timedelta(days=30)
+        window = bought[(bought["ordered_at"] >= c["started_at"]) & (bought["ordered_at"] < stop)]
+        for group in ("B2B", "B2C"):
+            people = kind.index[kind == group]
+            mine = pd.Index(members.loc[members["campaign_id"] == cid, "customer_id"].dropna().unique())
+            mine = mine.intersection(people)
+            others = people.difference(mine)
+            row = got.loc[(group, cid)]
+            assert row["members"] == len(mine)
+            spent = window.groupby("customer_id")["amount"].sum()
+            if len(mine):
+                assert row["revenue_per_member"] == pytest.approx(spent.reindex(mine, fill_value=0).sum() / len(mine))
+                checked += 1
+            assert row["revenue_per_other"] == pytest.approx(spent.reindex(others, fill_value=0).sum() / len(others))
+    assert checked > 5
+    assert got.groupby(level="campaign_id")["members"].sum().equals(db.campaign_effect()["members"])
+    with pytest.raises(crm.ValidationError, match="reads campaign members"):
+        db.campaign_effect(by="channel")

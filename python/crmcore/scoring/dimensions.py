@@ -271,13 +271,14 @@ class DimensionMethods:
             groups.append((key_t, part, ids))
         return names, groups
 
-    def _customer_only(self, by: Any, where: str) -> list[str]:
+    def _customer_only(self, by: Any, where: str, reads: str = "deals") -> list[str]:
         """The dimensions of ``by`` for an analysis of records that are not
-        purchases (deals): customer dimensions only, checked."""
+        purchases (``reads``: deals, campaign members): customer dimensions
+        only, checked."""
         names = _names(by, where)
         for n in names:
             if n in ORDER_DIMENSIONS:
-                raise _invalid(where, "by", f"{n!r} describes an order, and {where} reads deals; "
+                raise _invalid(where, "by", f"{n!r} describes an order, and {where} reads {reads}; "
                                             f"it takes customer dimensions ({', '.join(CUSTOMER_DIMENSIONS)}, "
                                             "custom.<key>)")
         return names

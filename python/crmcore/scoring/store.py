@@ -848,12 +848,18 @@ class ScoringMethods(DimensionMethods, NameMethods):
         out.attrs["lost"] = pd.Series([lost[k] for k in sorted(lost)], index=index, name="lost", dtype=np.int64)
         return out
 
-    def campaign_effect(self, days: float = 30.0, as_of: Any = None) -> pd.DataFrame:
+    def campaign_effect(self, days: float = 30.0, as_of: Any = None, by: Any = None) -> pd.DataFrame:
         """Promotion: the effect of each stored campaign started up to
         ``as_of`` on its members' purchases: :func:`crmcore.scoring.campaign_effect`
         (response rate, revenue per member in the campaign and the ``days``
         after it, against before and against customers who were not
         members, lift, incremental revenue and return on budget).
+
+        ``by`` names customer dimensions (region, owner, team, kind,
+        custom.<key>, ...): the effect within each group, its members
+        against the group's customers who were not members (the dimensions
+        lead the index; ``budget`` and ``return_on_budget`` stay those of
+        the whole campaign, which the groups share).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -869,8 +875,16 @@ class ScoringMethods(DimensionMethods, NameMethods):
         campaigns = self.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
         campaigns = campaigns[(times_ns(campaigns["started_at"]) <= cut)]
         members = self.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
-        out = campaign_effect(campaigns, members, orders, self.frame("customers", columns=[]).index, days,
-                              CUSTOMER, "ordered_at", "amount")
+
+        def effect(part: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
+            mine = members[members["customer_id"].isin(customers).to_numpy(dtype=bool)]
+            return campaign_effect(campaigns, mine, part, customers, days, CUSTOMER, "ordered_at", "amount")
+
+        if by is None:
+            out = effect(orders, self.frame("customers", columns=[]).index)
+        else:
+            out = self._stacked(effect, orders, self._customer_only(by, "campaign_effect", "campaign members"),
+                                "campaign_effect")
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def report_7p(self, period: Any = None, segment: Any = None, by: Any = None,
