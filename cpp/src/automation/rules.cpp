@@ -24,6 +24,7 @@
 #include <set>
 
 #include "../records/batch.hpp"
+#include "judge.hpp"
 #include "../records/store_impl.hpp"
 #include "crmcore/errors.hpp"
 
@@ -359,6 +360,8 @@ std::vector<int64_t> Store::rule_matches(const AutomationRule& rule, std::vector
 void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, AutomationRound& first) {
   AutomationRound events = std::move(first);
   std::vector<std::string> fired;  // the rules of the last round, for the refusal
+  // Each rule's condition made ready for C++ once per write (null: SQL judges it).
+  std::map<const AutomationRule*, std::pair<bool, std::shared_ptr<const CompiledCondition>>> compiled_for;
   for (int round = 0; !events.empty(); ++round) {
     if (round >= kMaxRounds) {
       std::string names;
@@ -391,9 +394,32 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
       sort_unique(*ids);
       if (ids->empty()) continue;
       const auto& group = looking[ids];
+      const Kind& k = impl_->catalog.kind(group.front()->kind);
+      // Conditions C++ can judge are judged over the records' columns in
+      // one read; the rest (tags, custom keys, lookups) in one SQL pass.
+      std::vector<const CompiledCondition*> judged;
       std::vector<const AnyOf*> filters;
-      for (const AutomationRule* rule : group) filters.push_back(&rule->condition);
-      const auto matched = query_each_locked(impl_->catalog.kind(group.front()->kind), filters, among(*ids));
+      std::vector<size_t> by_judge, by_sql;
+      for (size_t i = 0; i < group.size(); ++i) {
+        auto& compiled = compiled_for[group[i]];
+        if (!compiled.first) compiled = {true, compile_condition(k, group[i]->condition)};
+        if (compiled.second) {
+          judged.push_back(compiled.second.get());
+          by_judge.push_back(i);
+        } else {
+          filters.push_back(&group[i]->condition);
+          by_sql.push_back(i);
+        }
+      }
+      std::vector<std::vector<int64_t>> matched(group.size());
+      if (!judged.empty()) {
+        auto found = judge_each(*impl_, k, judged, *ids);
+        for (size_t j = 0; j < by_judge.size(); ++j) matched[by_judge[j]] = std::move(found[j]);
+      }
+      if (!filters.empty()) {
+        auto found = query_each_locked(k, filters, among(*ids));
+        for (size_t j = 0; j < by_sql.size(); ++j) matched[by_sql[j]] = std::move(found[j]);
+      }
       for (size_t i = 0; i < group.size(); ++i) {
         if (matched[i].empty()) continue;
         fired.push_back(quote(group[i]->name));
