@@ -53,6 +53,25 @@ def _ns(times: pd.Series) -> pd.Series:
     return times.astype("datetime64[ns]").astype("int64")
 
 TRIGGERS = ("created", "changed", "date", "score", "schedule", "playbook")
+#: A schedule rule with this ``field`` runs on the festivals of the care
+#: calendar (:data:`crmcore.care.MAIN_FESTIVALS`) instead of every N days.
+FESTIVALS = "festivals"
+
+
+def festival_days(since: int, now: int) -> np.ndarray:
+    """The midnights (int64 ns) of the care calendar's main festivals in
+    (since, now].
+
+    >>> [str(pd.Timestamp(d).date()) for d in festival_days(at_ns("2025-09-30"), at_ns("2025-10-06"))]
+    ['2025-10-01', '2025-10-06']
+    """
+    from . import _holidays
+    from .care import MAIN_FESTIVALS
+
+    first, last = pd.Timestamp(since).date(), pd.Timestamp(now).date()
+    days = sorted({d for d, name in _holidays.festivals(first, last) if name in MAIN_FESTIVALS})
+    ns = np.array([at_ns(pd.Timestamp(d)) for d in days], dtype=np.int64)
+    return ns[(ns > since) & (ns <= now)]
 _RULES = "automation_rules"
 
 
@@ -188,7 +207,11 @@ class AutomationMethods:
         for rule_id, r in rules.iterrows():
             last = r["last_run_at"]
             since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
-            if r["trigger"] == "schedule":
+            if r["trigger"] == "schedule" and r["field"] == FESTIVALS:
+                days = festival_days(since, now_ns)
+                ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
+                ids, occasions = np.tile(ids, len(days)), np.repeat(days, len(ids))
+            elif r["trigger"] == "schedule":
                 every = int(r["every_days"]) if pd.notna(r["every_days"]) else 1
                 if pd.notna(last) and since + every * NS_PER_DAY > now_ns:
                     continue
@@ -196,15 +219,19 @@ class AutomationMethods:
                 occasions = np.full(len(ids), now_ns, dtype=np.int64)
             else:
                 ids, occasions = _occasions(self._db, r, since, now_ns)
+            if r["trigger"] != "schedule" or r["field"] == FESTIVALS:  # each (record, occasion) acts once
                 seen = self.runs(int(rule_id))
                 if len(seen) and len(ids):
                     old = set(zip(seen["record_id"].astype("int64"), _ns(seen["occasion"])))
                     keep = np.array([(i, o) not in old for i, o in zip(ids.tolist(), occasions.tolist())], dtype=bool)
                     ids, occasions = ids[keep], occasions[keep]
             acted = self._db._core.run_rule(int(rule_id), ids, occasions, np.full(len(ids), np.nan), now_ns)
-            where = pd.Index(ids).get_indexer(acted)
-            done.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted,
-                                      "occasion": pd.to_datetime(occasions[where])}))
+            # A record may have several occasions in one run (a birthday each
+            # year since a long-missed run, two festivals): it is acted on
+            # once, and each occasion is noted and returned.
+            hit = np.isin(ids, acted)
+            done.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": ids[hit],
+                                      "occasion": pd.to_datetime(occasions[hit])}))
         if not done:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64"),
                                  "occasion": pd.Series([], dtype="datetime64[ns]")})
@@ -319,7 +346,8 @@ class AutomationMethods:
             ids, at = _judged(self._db, kind, condition, ids, at)
         elif r["trigger"] == "schedule":
             every = int(r["every_days"]) if pd.notna(r.get("every_days")) else 1
-            runs = pd.date_range(window[0], window[1], freq=pd.Timedelta(days=every)).to_numpy()
+            runs = pd.to_datetime(festival_days(start_ns - 1, end_ns)).to_numpy() if r.get("field") == FESTIVALS \
+                else pd.date_range(window[0], window[1], freq=pd.Timedelta(days=every)).to_numpy()
             everyone = np.asarray(self._db.ids(kind), dtype=np.int64)
             ids = np.tile(everyone, len(runs))
             at = np.repeat(runs, len(everyone))

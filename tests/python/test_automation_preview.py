@@ -121,3 +121,36 @@ def test_created_rule_is_judged_on_the_values_the_record_was_created_with(histor
     rule = {"on": "created", "kind": "customers", "condition": [("region", "==", "East")], "actions": TAG}
     p = db.automation.preview(rule, t["start"], t["end"])
     assert p["record_id"].tolist() == [ids["a"], ids["c"], ids["d"]]  # C was East when created
+
+
+def test_holidays_playbook_greets_on_the_care_calendar_s_festivals_once():
+    db = crm.open()
+    ann = db.add("customers", name="Ann", kind="person", email="ann@example.com")
+    db.add("customers", name="Acme", kind="organization", email="info@acme.example")
+    db.automation.install_playbook("holidays")
+    # By hand: National Day is 1 October; Mid-Autumn 2025 is 6 October (lunar 8/15).
+    first = db.automation.run_due("2025-10-01 09:00")
+    assert first["record_id"].tolist() == [ann]
+    assert first["occasion"].tolist() == [pd.Timestamp("2025-10-01")]
+    assert len(db.automation.run_due("2025-10-01 18:00")) == 0
+    assert len(db.automation.run_due("2025-10-05 09:00")) == 0
+    assert db.automation.run_due("2025-10-06 09:00")["occasion"].tolist() == [pd.Timestamp("2025-10-06")]
+    assert db.automation.outbox()["to_address"].tolist() == ["ann@example.com"] * 2
+    # Tried on history: Ann did not exist in 2025 (created today), so nothing then;
+    # over the coming year, one greeting on each of the five main festivals.
+    assert len(db.automation.preview("care: festival greeting", "2025-09-01", "2025-10-31")) == 0
+    now = pd.Timestamp.now()
+    p = db.automation.preview("care: festival greeting", now, now + pd.Timedelta(days=365))
+    assert len(p) == 5 and set(p["record_id"]) == {ann} and p["at"].is_unique
+
+
+def test_a_long_missed_run_notes_each_year_s_birthday_and_greets_once():
+    db = crm.open()
+    li = db.add("contacts", name="Li", email="li@example.com", birthday="1990-03-02")
+    db.automation.install_playbook("birthdays")
+    assert len(db.automation.run_due("2024-03-01")) == 0
+    got = db.automation.run_due("2026-03-05")
+    assert got["record_id"].tolist() == [li] * 3
+    assert got["occasion"].dt.year.tolist() == [2024, 2025, 2026]
+    assert len(db.automation.outbox()) == 1
+    assert len(db.automation.run_due("2026-03-06")) == 0
