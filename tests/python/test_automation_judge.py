@@ -115,3 +115,17 @@ def test_changed_rule_judges_scattered_records():
                     mode="update", key="id")
     tags = db.frame("customers")["tags"]
     assert sorted(tags.index[tags.map(lambda t: "vip" in t)]) == sorted([ids[1], ids[8]])
+
+
+def test_created_rules_see_the_fields_the_write_path_filled_after_the_insert():
+    # Ticket rules stamp status_changed_at on new tickets after the rows land:
+    # the rows as given do not say it, the records do, and the rule sees the records.
+    db = crm.open()
+    c = db.add("customers", name="A")
+    db.automation.add_rule("stamped", on="created", kind="tickets", condition=[("status_changed_at", "not null")],
+                           actions=[{"do": "tag", "add": ["stamped"]}])
+    ids = db.import_frame("tickets", pd.DataFrame({"customer_id": [c, c], "subject": ["a", "b"],
+                                                  "opened_at": ["2025-01-02", "2025-01-03"]}))
+    got = db.frame("tickets", ids=ids)
+    assert got["status_changed_at"].notna().all()
+    assert got["tags"].map(lambda t: "stamped" in t).all()

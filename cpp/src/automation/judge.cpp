@@ -327,4 +327,60 @@ std::vector<std::vector<int64_t>> judge_each(Store::Impl& impl, const Kind& k,
   return out;
 }
 
+bool reads_fields_only(const Kind& k, const CompiledCondition& condition) {
+  return std::all_of(condition.columns.begin(), condition.columns.end(),
+                     [&k](const std::string& name) { return k.field(name) != nullptr; });
+}
+
+std::optional<std::vector<std::vector<int64_t>>> judge_rows(const Kind& k,
+                                                            const std::vector<const CompiledCondition*>& conditions,
+                                                            const Table& t, const std::vector<int64_t>& row_ids) {
+  // Every condition's columns once, each a field of the kind with the
+  // caller's column for it (none: the field's default, as the insert wrote).
+  std::vector<const Field*> fields;
+  std::vector<std::vector<size_t>> place(conditions.size());
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    for (const auto& name : conditions[i]->columns) {
+      const Field* f = k.field(name);
+      if (!f) return std::nullopt;  // id, created_at, updated_at: given by the store
+      auto at = std::find(fields.begin(), fields.end(), f);
+      place[i].push_back(static_cast<size_t>(at - fields.begin()));
+      if (at == fields.end()) fields.push_back(f);
+    }
+  }
+  std::vector<const Column*> columns;
+  for (const Field* f : fields) columns.push_back(t.find(f->name));
+  std::vector<std::vector<int64_t>> out(conditions.size());
+  std::vector<Value> values(fields.size());
+  std::vector<Held> row(fields.size()), mine;
+  for (size_t r = 0; r < row_ids.size() && r < t.rows(); ++r) {
+    if (row_ids[r] < 0) continue;
+    for (size_t c = 0; c < fields.size(); ++c) {
+      try {
+        coerce(*fields[c], columns[c], r, values[c]);
+      } catch (const RowFailure&) {
+        return std::nullopt;  // (a landed row converted once already)
+      }
+      const Value& v = values[c];
+      Held& h = row[c];
+      switch (v.type) {
+        case Value::Type::Null: h.type = SQLITE_NULL; break;
+        case Value::Type::Int: h.type = SQLITE_INTEGER, h.i = v.i; break;
+        case Value::Type::Real: h.type = SQLITE_FLOAT, h.r = v.r; break;
+        case Value::Type::Text: h.type = SQLITE_TEXT, h.text = *v.text; break;
+      }
+      // A text field keeps text only (its affinity): a number given for it
+      // is stored as text, which the read would give; SQL judges that case.
+      if (h.type != SQLITE_NULL && (h.type == SQLITE_TEXT) != (fields[c]->type == FieldType::Text)) return std::nullopt;
+    }
+    for (size_t i = 0; i < conditions.size(); ++i) {
+      mine.resize(place[i].size());
+      for (size_t c = 0; c < place[i].size(); ++c) mine[c] = row[place[i][c]];
+      if (conditions[i]->holds(mine.data())) out[i].push_back(row_ids[r]);
+    }
+  }
+  for (auto& ids : out) std::sort(ids.begin(), ids.end());
+  return out;
+}
+
 }  // namespace crmcore::records

@@ -3,6 +3,7 @@
 // write touched (see judge.cpp). Private to the automation rules.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "../records/store_impl.hpp"
@@ -24,5 +25,17 @@ std::shared_ptr<const CompiledCondition> compile_condition(const Kind& k, const 
 std::vector<std::vector<int64_t>> judge_each(Store::Impl& impl, const Kind& k,
                                              const std::vector<const CompiledCondition*>& conditions,
                                              const std::vector<int64_t>& ids);
+
+// Whether judge_rows can judge the condition: it reads fields of the kind only.
+bool reads_fields_only(const Kind& k, const CompiledCondition& condition);
+
+// The same, judged on the caller's table of an insert, before reading
+// anything back: `row_ids[r]` is the id row r got (-1: it did not land),
+// and each value is converted as the insert converted it (coerce). Every
+// condition must read fields only (reads_fields_only); empty when a value
+// would meet SQLite's conversions: the caller then reads the records.
+std::optional<std::vector<std::vector<int64_t>>> judge_rows(const Kind& k,
+                                                            const std::vector<const CompiledCondition*>& conditions,
+                                                            const Table& t, const std::vector<int64_t>& row_ids);
 
 }  // namespace crmcore::records
