@@ -22,8 +22,10 @@ Store::Store(const std::string& path, const OpenOptions& options)
   const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
   if (!readonly_ && !in_memory) create_private_file(path);
   const int mode = readonly_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &impl_->db, mode | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
+  impl_->conn = backend::sqlite_connection(impl_->db.lite);
+  impl_->db.conn = impl_->conn.get();
   sqlite3* db = impl_->db;
   refuse_foreign_database(db, path);
   // Before anything is written: a foreign trigger would fire on the migration's writes.

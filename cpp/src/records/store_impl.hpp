@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,7 +37,8 @@ inline int64_t now_ns() {
 // COMMIT must never be cut short.
 class StopWhenAsked {
  public:
-  StopWhenAsked(sqlite3* db, const Cancel* cancel) : db_(cancel ? db : nullptr) {
+  // (On another engine nothing is installed yet: its reads run to the end.)
+  StopWhenAsked(const sql::Db& db, const Cancel* cancel) : db_(cancel ? db.lite : nullptr) {
     if (db_) sqlite3_progress_handler(db_, kSteps, &StopWhenAsked::ask, const_cast<Cancel*>(cancel));
   }
   ~StopWhenAsked() {
@@ -52,7 +54,10 @@ class StopWhenAsked {
 };
 
 struct Store::Impl {
-  sqlite3* db = nullptr;
+  // The connection through the backend boundary (on SQLite a view of the
+  // store's own handle), and the handle the store's statements are made on.
+  std::unique_ptr<backend::Connection> conn;
+  sql::Db db;
   std::map<std::string, sql::Statement> prepared_by_text;  // statements made per kind, kept for reuse
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
@@ -73,7 +78,8 @@ struct Store::Impl {
     write_sequence = {};
     insert_audit = {};
     find_contact_point = {};
-    if (db) sqlite3_close_v2(db);
+    conn.reset();  // statements first, then their connection
+    if (db.lite) sqlite3_close_v2(db.lite);
   }
 
   // The statement with this text, prepared on first use.
