@@ -723,7 +723,14 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
 def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
          readonly: bool = False, allow_foreign: bool = False, mode: "str | None" = None,
          user: "int | None" = None) -> Database:
-    """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
+    """Opens (or creates) a crmcore store: an SQLite file, ``":memory:"``, or
+    a PostgreSQL URL.
+
+    ``"postgresql://user@host:port/db?schema=crm_a"`` keeps the store in
+    that schema of the server (default ``public``), so one server holds many
+    stores; the schema is made on the first open. A crmcore built without
+    libpq says so (crm.StorageError naming libpq-dev). On PostgreSQL, writes
+    do not work yet (docs/backends.md says what does).
 
     A new file, and its -wal and -shm beside it, is readable by its owner
     only. ``actor`` names who the writes are by in the audit log (a staff id

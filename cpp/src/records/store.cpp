@@ -18,6 +18,10 @@ namespace crmcore::records {
 
 Store::Store(const std::string& path, const OpenOptions& options)
     : impl_(std::make_unique<Impl>()), path_(path), readonly_(options.readonly) {
+  if (is_postgres_url(path)) {
+    open_postgres_store(*impl_, path, readonly_);
+    return;
+  }
   // (A "file:" URI is SQLite's to interpret.)
   const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
   if (!readonly_ && !in_memory) create_private_file(path);

@@ -139,6 +139,12 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
 // each version to the next (index 0 brings version 1 to 2, ...).
 std::string schema_v1();
 std::string migration_to(int version);
+// A store on a PostgreSQL server (postgres_store.cpp): `path` is a libpq
+// URL, whose `schema=` names the store's schema on the server (default
+// public); opening connects, and creates or migrates the schema's tables.
+bool is_postgres_url(const std::string& path);
+void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly);
+std::string postgres_schema(int64_t now);
 // The header's application id of a crmcore store ("CRMC"); older stores have 0.
 inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables
