@@ -107,3 +107,100 @@ def _open_and_count(url):
     with crm.open(url) as db:
         return db.count("pipeline_stages")
 
+
+# -- reads: rows put in by psycopg, read by crmcore, compared with SQLite -------------------------
+def _twin(tmp_path, postgres_server, url):
+    """The same customers and orders in a SQLite store (written by crmcore) and
+    in a PostgreSQL store (its rows copied over by psycopg: writes through
+    crmcore do not run on PostgreSQL yet)."""
+    import sqlite3
+    import numpy as np
+    rng = np.random.default_rng(7)
+    path = str(tmp_path / "twin.crm")
+    lite = crm.open(path)
+    customers = pd.DataFrame({
+        "name": [f"Kunde {i} 客户" for i in range(40)],
+        "region": rng.choice(["north", "south", "east"], 40),
+        "phone": [f"+49 30 {1000000 + i}" if i % 3 else None for i in range(40)],
+    })
+    cids = lite.import_frame("customers", customers)
+    orders = pd.DataFrame({
+        "customer_id": rng.choice(cids, 300),
+        "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24, 300), unit="h"),
+        "amount": rng.gamma(2.0, 50.0, 300).round(2),
+        "channel": rng.choice(["web", "shop", None], 300),
+    })
+    lite.import_frame("orders", orders)
+    lite.update("customers", int(cids[0]), tags=["vip", "a;b"])
+    db = crm.open(url)
+    with sqlite3.connect(path) as src, psycopg.connect(postgres_server.dsn) as dst:
+        for table in ("customers", "orders", "contact_points", "record_tags"):
+            cur = src.execute(f"SELECT * FROM {table}")
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+            with dst.cursor().copy(f"COPY {_schema(url)}.{table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    return lite, db
+
+
+def test_frames_read_from_postgresql_equal_sqlite_s(tmp_path, postgres_server, postgres_url):
+    lite, db = _twin(tmp_path, postgres_server, postgres_url)
+    for kind in ("customers", "orders"):
+        pd.testing.assert_frame_equal(db.frame(kind), lite.frame(kind))
+        assert db.count(kind) == lite.count(kind)
+    some = [int(i) for i in lite.frame("orders").index[[250, 3, 120, 7]]]
+    pd.testing.assert_frame_equal(db.frame("orders", ids=some), lite.frame("orders", ids=some))
+
+
+def test_finds_with_filters_order_and_limits_equal_sqlite_s(tmp_path, postgres_server, postgres_url):
+    lite, db = _twin(tmp_path, postgres_server, postgres_url)
+    cid = int(lite.frame("customers").index[5])
+    cases = [
+        dict(kind="orders", customer_id=cid),
+        dict(kind="orders", channel=["web", None], order_by="-amount", limit=17, offset=3),
+        dict(kind="customers", region="south", order_by="name"),
+        dict(kind="orders", filters=[("amount", ">=", 120.0), ("channel", "==", "shop")], order_by="ordered_at"),
+        dict(kind="orders", customer_id=list(lite.frame("customers").index[:30]), limit=400),
+    ]
+    for case in cases:
+        kind = case.pop("kind")
+        pd.testing.assert_frame_equal(db.find(kind, **case), lite.find(kind, **case))
+
+
+@pytest.mark.skip(reason="not on PostgreSQL yet: the write path (its TEMP triggers, id_sequence, "
+                         "INSERT OR IGNORE, PRAGMA foreign_keys) and substring conditions (SQLite's instr, "
+                         "LIKE and typeof); see docs/backends.md")
+def test_adds_and_substring_finds_on_postgresql_equal_sqlite_s(postgres_url):
+    with crm.open(postgres_url) as db, crm.open() as lite:
+        for store in (db, lite):
+            store.add("customers", name="Acme Trading", phone="+1 415 555 0123")
+            store.add("customers", name="Globex")
+        pd.testing.assert_frame_equal(db.find("customers", name="acme"), lite.find("customers", name="acme"))
+        pd.testing.assert_frame_equal(db.find("customers", phone="(415) 555-0123"),
+                                      lite.find("customers", phone="(415) 555-0123"))
+
+
+def test_text_orders_as_on_sqlite_whatever_the_database_s_collation(postgres_server, postgres_url):
+    name = "icu_" + _schema(postgres_url)
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as c:
+        try:
+            c.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und' LOCALE 'C'")
+        except psycopg.Error as e:  # a server built without ICU
+            pytest.skip(f"no ICU collation on this server: {e}")
+    url = postgres_url.replace("/postgres?", f"/{name}?")
+    names = ["b", "B", "a", "A", "é", "Z", "ä"]
+    with crm.open(url) as db, crm.open() as lite:
+        with psycopg.connect(postgres_server.dsn.replace("dbname=postgres", f"dbname={name}")) as c:
+            icu = [r[0] for r in c.execute("SELECT x FROM unnest(%s::text[]) AS x ORDER BY x", (names,))]
+        assert icu != sorted(names)  # the database's own order differs from bytes
+        schema = _schema(url)
+        with psycopg.connect(postgres_server.dsn.replace("dbname=postgres", f"dbname={name}")) as c:
+            for i, n in enumerate(names):
+                c.execute(f"INSERT INTO {schema}.customers(id, name, created_at, updated_at) VALUES (%s, %s, 0, 0)",
+                          (100 + i, n))
+        for n in names:
+            lite.add("customers", name=n)
+        got = db.find("customers", filters=[("name", ">=", "A")], order_by="name")["name"].tolist()
+        assert got == lite.find("customers", filters=[("name", ">=", "A")], order_by="name")["name"].tolist()
+        assert got == sorted(names)

@@ -15,7 +15,9 @@ namespace {
 
 std::string pg_type(FieldType t) {
   switch (t) {
-    case FieldType::Text: return "text";
+    // Byte order, as SQLite compares text: order_by and ranges give the
+    // same rows on both engines, whatever the server's locale.
+    case FieldType::Text: return "text COLLATE \"C\"";
     case FieldType::Real: return "double precision";
     default: return "bigint";  // integers, times in ns, booleans as 0/1, ids
   }

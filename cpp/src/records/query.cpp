@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <functional>
 
@@ -119,12 +120,15 @@ class Sql {
 
   // The statement with every parameter bound; it reads this Sql's values,
   // which must outlive its steps.
-  sql::Statement prepare(sqlite3* db, const std::string& prefix = "") const {
+  sql::Statement prepare(const sql::Db& db, const std::string& prefix = "") const {
     sql::Statement st(db, prefix + text);
     if (lists_ > 0) sql::bind_batch(st, batch_);
+    // ?1 is the batch's even when no list needed one; PostgreSQL must know
+    // the type of every parameter up to the last, used or not.
+    else if (!st.on_sqlite()) st.bind(1, int64_t{0});
     // A value made for an expression that a condition then did not need
     // (x IN () is false whatever x is) may have no place in the text.
-    const int count = sqlite3_bind_parameter_count(st.get());
+    const int count = st.parameter_count();
     int index = 2;
     for (const auto& p : params_) {
       if (index > count) break;
@@ -237,7 +241,9 @@ class Builder {
       order += expression(t) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
     }
     q_.text += " ORDER BY " + order + "r.id";  // ties in id order
-    q_.text += " LIMIT " + q_.bind(int_param(limit < 0 ? -1 : limit)) + " OFFSET " + q_.bind(int_param(offset));
+    // No limit: the largest one, which both engines take (SQLite's -1 is
+    // an error on PostgreSQL).
+    q_.text += " LIMIT " + q_.bind(int_param(limit < 0 ? std::numeric_limits<int64_t>::max() : limit)) + " OFFSET " + q_.bind(int_param(offset));
     return std::move(q_);
   }
 
@@ -594,7 +600,7 @@ std::vector<int64_t> Store::find(const std::string& kind_name, const std::string
 namespace {
 
 // The ids of a query; the caller holds the store's lock.
-std::vector<int64_t> query_ids(sqlite3* db, Builder& builder, const AnyOf& filter, const std::vector<OrderBy>& order_by,
+std::vector<int64_t> query_ids(const sql::Db& db, Builder& builder, const AnyOf& filter, const std::vector<OrderBy>& order_by,
                                int64_t limit, int64_t offset) {
   const Sql q = builder.make(filter, order_by, limit, offset);
   sql::Statement st = q.prepare(db);
@@ -651,8 +657,9 @@ Table Store::select_query(const std::string& kind_name, const AnyOf& filter, con
   // stepping a statement per id from here cost about as much again.
   sql::Batch batch(1);
   for (const int64_t& id : ids) batch.add_row()[0].set_int(id);
+  // (SQLite walks the batch in order; PostgreSQL is told to keep it.)
   sql::Statement st(impl_->db, "SELECT " + record_columns_sql(t, "r.") + " FROM crm_batch(?1) AS b CROSS JOIN " +
-                                   k.name + " AS r ON r.id = b.c0");
+                                   k.name + " AS r ON r.id = b.c0" + (impl_->db.is_sqlite() ? "" : " ORDER BY b.rowid"));
   sql::bind_batch(st, batch);
   while (st.step()) read_record(st, t);
   return t;

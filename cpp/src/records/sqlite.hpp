@@ -12,8 +12,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crmcore/backend/backend.hpp"
 #include "crmcore/errors.hpp"
@@ -53,12 +55,15 @@ struct Db {
   throw StorageError(what + ": " + (db.lite ? sqlite3_errmsg(db.lite) : "out of memory"));
 }
 
+class Batch;
+
 class Statement {
  public:
   Statement() = default;
   Statement(const Db& db, const std::string& text) : db_(db) {
     if (!db.is_sqlite()) {
-      other_ = db.conn->prepare(text);
+      pg_ = true;
+      prepare_other(text);
       return;
     }
     if (sqlite3_prepare_v3(db.lite, text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
@@ -67,14 +72,20 @@ class Statement {
   }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
-  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_), other_(std::move(o.other_)) { o.stmt_ = nullptr; }
+  Statement(Statement&& o) noexcept { *this = std::move(o); }
   Statement& operator=(Statement&& o) noexcept {
     if (this != &o) {
       sqlite3_finalize(stmt_);
       db_ = o.db_;
       stmt_ = o.stmt_;
-      other_ = std::move(o.other_);
       o.stmt_ = nullptr;
+      pg_ = o.pg_;
+      other_ = o.other_;
+      owned_ = std::move(o.owned_);
+      template_ = std::move(o.template_);
+      by_shape_ = std::move(o.by_shape_);
+      pending_ = std::move(o.pending_);
+      parameters_ = o.parameters_;
     }
     return *this;
   }
@@ -82,34 +93,39 @@ class Statement {
 
   // SQLite's statement, for the paths that still use its API directly.
   sqlite3_stmt* get() const {
-    if (other_) sqlite_only();
+    if (pg_) sqlite_only();
     return stmt_;
   }
-  explicit operator bool() const { return stmt_ != nullptr || other_ != nullptr; }
+  explicit operator bool() const { return stmt_ != nullptr || pg_; }
+  bool on_sqlite() const { return !pg_; }
 
   Statement& bind(int i, int64_t v) {
-    if (other_) return other_->bind_int64(i, v), *this;
+    if (pg_) return bind_other(i, Param::Int, v, 0, {}), *this;
     return check(sqlite3_bind_int64(stmt_, i, v));
   }
   Statement& bind(int i, double v) {
-    if (other_) return other_->bind_double(i, v), *this;
+    if (pg_) return bind_other(i, Param::Real, 0, v, {}), *this;
     return check(sqlite3_bind_double(stmt_, i, v));
   }
   // The text must outlive the step (SQLITE_STATIC avoids a copy per value).
   Statement& bind(int i, const std::string& v) {
-    if (other_) return other_->bind_text(i, v), *this;
+    if (pg_) return bind_other(i, Param::Text, 0, 0, v), *this;
     return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
   }
   // A temporary would be gone before the step reads it.
   Statement& bind(int i, std::string&& v) = delete;
   Statement& bind_null(int i) {
-    if (other_) return other_->bind_null(i), *this;
+    if (pg_) return bind_other(i, Param::Null, 0, 0, {}), *this;
     return check(sqlite3_bind_null(stmt_, i));
   }
+  // The largest parameter number in the statement's text.
+  int parameter_count() const { return pg_ ? parameters_ : sqlite3_bind_parameter_count(stmt_); }
+  // On another engine: `batch` as the rows of crm_batch(?1) (see batch.hpp).
+  void bind_batch_other(const Batch& batch);
 
   // Returns true while a row is available; throws on error.
   bool step() {
-    if (other_) return other_->step();
+    if (pg_) return running()->step();
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -120,11 +136,11 @@ class Statement {
   // (On another engine a constraint failure arrives as the boundary's
   // ConstraintViolation instead.)
   int step_code() {
-    if (other_) return other_->step() ? SQLITE_ROW : SQLITE_DONE;
+    if (pg_) return running()->step() ? SQLITE_ROW : SQLITE_DONE;
     return sqlite3_step(stmt_);
   }
   void reset() {
-    if (other_) return other_->reset();
+    if (pg_) return reset_other();
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
@@ -133,11 +149,11 @@ class Statement {
     reset();
   }
 
-  int64_t int64(int col) const { return other_ ? other_->int64(col) : sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return other_ ? other_->real(col) : sqlite3_column_double(stmt_, col); }
-  bool is_null(int col) const { return other_ ? other_->is_null(col) : sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t int64(int col) const { return pg_ ? other_->int64(col) : sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return pg_ ? other_->real(col) : sqlite3_column_double(stmt_, col); }
+  bool is_null(int col) const { return pg_ ? other_->is_null(col) : sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string text(int col) const {
-    if (other_) return other_->text(col);
+    if (pg_) return other_->text(col);
     const unsigned char* p = sqlite3_column_text(stmt_, col);
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
              : std::string();
@@ -148,9 +164,32 @@ class Statement {
     if (rc != SQLITE_OK) fail(db_, "cannot bind a parameter");
     return *this;
   }
+  // Another engine's side (records/other_engine.cpp). A statement reading
+  // crm_batch(?1) is prepared once per shape of the batches it is run with
+  // (the column types its SQL must declare there), so binds made before the
+  // batch wait in `pending_` until bind_batch_other chooses the statement.
+  enum class Param { Null, Int, Real, Text };
+  struct Pending {
+    int pos;
+    Param type;
+    int64_t i;
+    double r;
+    std::string text;
+  };
+  void prepare_other(const std::string& text);
+  void bind_other(int pos, Param type, int64_t i, double r, const std::string& text);
+  backend::Statement* running();
+  void reset_other();
+
   Db db_;
   sqlite3_stmt* stmt_ = nullptr;
-  std::unique_ptr<backend::Statement> other_;  // the statement on another engine
+  bool pg_ = false;
+  backend::Statement* other_ = nullptr;  // the statement binds and steps go to
+  std::unique_ptr<backend::Statement> owned_;  // a statement without a batch
+  std::string template_;  // the SQL of a statement reading a batch
+  std::map<std::string, std::unique_ptr<backend::Statement>> by_shape_;
+  std::vector<Pending> pending_;
+  int parameters_ = 0;
 };
 
 inline void exec(const Db& db, const std::string& text) {
