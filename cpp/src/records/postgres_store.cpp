@@ -184,6 +184,12 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
     c.exec("CREATE SCHEMA IF NOT EXISTS " + schema);
   }
   c.exec("SET search_path TO " + schema);
+  // The look-ups of phones and e-mails that finds make (Store::find_contact_locked).
+  impl.find_contact_point =
+      sql::Statement(impl.db, "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
+  impl.find_contact_points_among = sql::Statement(
+      impl.db, "SELECT DISTINCT record_id FROM contact_points WHERE value IN (SELECT c0 FROM crm_batch(?1)) AND kind=?2"
+               " ORDER BY record_id");
   int version = read_version();
   if (version == kSchemaVersion) return;
   if (readonly)

@@ -256,6 +256,9 @@ void Store::begin() {
 void Store::commit() { end_transaction("COMMIT"); }
 
 void Store::refuse_if_readonly() const {
+  // Before the first statement: a half-moved write must not half run.
+  if (!impl_->db.is_sqlite())
+    throw StorageError("writes to a PostgreSQL store are not available yet: reads are (see docs/backends.md)");
   if (readonly_)
     throw Error("'" + path_ + "' is open read-only: writes are refused (open it without readonly to change it)");
 }
