@@ -9,6 +9,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -119,8 +120,10 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,
                  readonly: bool = False, allow_foreign: bool = False):
-        self.path = os.fspath(path)
-        self._store = _core.Store(self.path, readonly, allow_foreign)
+        path = os.fspath(path)
+        self._store = _core.Store(path, readonly, allow_foreign)
+        # A server's password stays out of reprs, messages and reports.
+        self.path = re.sub(r"^(postgres(?:ql)?://[^/@:]*:)[^/@]*@", r"\1***@", path)
         self.actor = default_actor() if actor is None else actor
 
     # -- life cycle -------------------------------------------------------

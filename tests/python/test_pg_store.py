@@ -224,3 +224,16 @@ def test_text_orders_as_on_sqlite_whatever_the_database_s_collation(postgres_ser
         got = db.find("customers", filters=[("name", ">=", "A")], order_by="name")["name"].tolist()
         assert got == lite.find("customers", filters=[("name", ">=", "A")], order_by="name")["name"].tolist()
         assert got == sorted(names)
+
+
+def test_a_password_in_the_url_stays_out_of_reprs_and_messages(postgres_server, postgres_url):
+    # The test server trusts every local user, so any password opens it.
+    url = postgres_url.replace("postgresql://crm@", "postgresql://crm:s3cret-pw@")
+    with crm.open(url) as db:
+        assert "s3cret-pw" not in repr(db) and "crm:***@" in repr(db)
+    schema = _schema(url)
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as c:
+        c.execute(f"DELETE FROM {schema}.meta WHERE key = 'schema_version'")
+    with pytest.raises(crm.StorageError) as caught:
+        crm.open(url)
+    assert "not a crmcore store" in str(caught.value) and "s3cret-pw" not in str(caught.value)

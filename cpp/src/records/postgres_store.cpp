@@ -159,7 +159,11 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
   impl.conn = backend::open_postgres(url);
   impl.db = sql::Db(nullptr, impl.conn.get());
   backend::Connection& c = *impl.conn;
-  const std::string where = "schema '" + schema + "' of " + url.substr(0, url.find('?'));
+  // Named in messages without its query or a password ("user:secret@").
+  std::string shown = url.substr(0, url.find('?'));
+  const size_t at = shown.find('@'), colon = shown.find(':', shown.find("://") + 3);
+  if (at != std::string::npos && colon < at) shown = shown.substr(0, colon + 1) + "***" + shown.substr(at);
+  const std::string where = "schema '" + schema + "' of " + shown;
   auto read_version = [&] {
     auto has_meta = c.prepare("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = 'meta'");
     has_meta->bind_text(1, schema);
