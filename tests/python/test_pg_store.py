@@ -132,9 +132,14 @@ def _twin(tmp_path, postgres_server, url):
     })
     lite.import_frame("orders", orders)
     lite.update("customers", int(cids[0]), tags=["vip", "a;b"])
+    for a, b in rng.choice(cids, (25, 2)):
+        if a != b:
+            lite.link(int(a), int(b), "referred")
+    for child in cids[30:36]:
+        lite.link(int(child), int(cids[0]), "subsidiary_of")
     db = crm.open(url)
     with sqlite3.connect(path) as src, psycopg.connect(postgres_server.dsn) as dst:
-        for table in ("customers", "orders", "contact_points", "record_tags"):
+        for table in ("customers", "orders", "links", "contact_points", "record_tags"):
             cur = src.execute(f"SELECT * FROM {table}")
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
@@ -237,3 +242,15 @@ def test_a_password_in_the_url_stays_out_of_reprs_and_messages(postgres_server, 
     with pytest.raises(crm.StorageError) as caught:
         crm.open(url)
     assert "not a crmcore store" in str(caught.value) and "s3cret-pw" not in str(caught.value)
+
+
+def test_analyses_read_from_postgresql_equal_sqlite_s(tmp_path, postgres_server, postgres_url):
+    lite, db = _twin(tmp_path, postgres_server, postgres_url)
+    for analysis in (lambda d: d.rfm(), lambda d: d.profit(), lambda d: d.classify(), lambda d: d.lifecycle(),
+                     lambda d: d.hierarchy_rollup(), lambda d: d.referral_counts().to_frame()):
+        want = analysis(lite)
+        assert len(want)
+        pd.testing.assert_frame_equal(analysis(db), want)
+    g, h = db.graph(), lite.graph()
+    assert (g.num_nodes, g.num_edges) == (h.num_nodes, h.num_edges) and h.num_edges > 20
+    pd.testing.assert_series_equal(g.pagerank(), h.pagerank())
