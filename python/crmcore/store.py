@@ -9,6 +9,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -121,8 +122,10 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,
                  readonly: bool = False, allow_foreign: bool = False):
-        self.path = os.fspath(path)
-        self._store = _core.Store(self.path, readonly, allow_foreign)
+        path = os.fspath(path)
+        self._store = _core.Store(path, readonly, allow_foreign)
+        # A server's password stays out of reprs, messages and reports.
+        self.path = re.sub(r"^(postgres(?:ql)?://[^/@:]*:)[^/@]*@", r"\1***@", path)
         self.actor = default_actor() if actor is None else actor
 
     # -- life cycle -------------------------------------------------------
@@ -725,7 +728,14 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
          readonly: bool = False, allow_foreign: bool = False, mode: "str | None" = None,
          user: "int | None" = None) -> Database:
-    """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
+    """Opens (or creates) a crmcore store: an SQLite file, ``":memory:"``, or
+    a PostgreSQL URL.
+
+    ``"postgresql://user@host:port/db?schema=crm_a"`` keeps the store in
+    that schema of the server (default ``public``), so one server holds many
+    stores; the schema is made on the first open. A crmcore built without
+    libpq says so (crm.StorageError naming libpq-dev). On PostgreSQL, writes
+    do not work yet (docs/backends.md says what does).
 
     A new file, and its -wal and -shm beside it, is readable by its owner
     only. ``actor`` names who the writes are by in the audit log (a staff id

@@ -18,12 +18,18 @@ namespace crmcore::records {
 
 Store::Store(const std::string& path, const OpenOptions& options)
     : impl_(std::make_unique<Impl>()), path_(path), readonly_(options.readonly) {
+  if (is_postgres_url(path)) {
+    open_postgres_store(*impl_, path, readonly_);
+    return;
+  }
   // (A "file:" URI is SQLite's to interpret.)
   const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
   if (!readonly_ && !in_memory) create_private_file(path);
   const int mode = readonly_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &impl_->db, mode | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
+  impl_->conn = backend::sqlite_connection(impl_->db.lite);
+  impl_->db.conn = impl_->conn.get();
   sqlite3* db = impl_->db;
   refuse_foreign_database(db, path);
   // Before anything is written: a foreign trigger would fire on the migration's writes.
@@ -250,6 +256,9 @@ void Store::begin() {
 void Store::commit() { end_transaction("COMMIT"); }
 
 void Store::refuse_if_readonly() const {
+  // Before the first statement: a half-moved write must not half run.
+  if (!impl_->db.is_sqlite())
+    throw StorageError("writes to a PostgreSQL store are not available yet: reads are (see docs/backends.md)");
   if (readonly_)
     throw Error("'" + path_ + "' is open read-only: writes are refused (open it without readonly to change it)");
 }
