@@ -433,14 +433,16 @@ def test_dates_out_of_order_are_refused(db):
 
 def test_the_ledger_rules_judge_a_write_whole(db):
     """Like the stage rules, they run once the rows are written: an import
-    with a payment beyond its invoice writes nothing, with on_error="skip"
-    too (the refusal names the row), instead of keeping the other rows."""
+    with a payment beyond its invoice writes nothing, the refusal naming the
+    row; with on_error="skip" that row alone is dropped (test_row_verdicts.py)."""
     inv = _invoice(db, 10.0)
     frame = pd.DataFrame({"customer_id": [db.cust] * 2, "invoice_id": [inv] * 2, "paid_at": [T("2024-01-20")] * 2,
                           "amount": [4.0, 7.0]})
     with pytest.raises(crm.ValidationError, match="payments row 1"):
-        db.import_frame("payments", frame, on_error="skip")
+        db.import_frame("payments", frame)
     assert db.count("payments") == 0
+    assert db.import_frame("payments", frame, on_error="skip").errors.index.tolist() == [1]
+    assert db.frame("payments")["amount"].tolist() == [4.0]
 
 
 # -- 5. the forecast from history -------------------------------------------------

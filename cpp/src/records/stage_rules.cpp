@@ -7,7 +7,8 @@
 // - on won or lost set closed_at and probability 1 or 0; on an open stage
 //   clear closed_at and take the stage's probability unless one was given;
 // - write the deal_stages row: from, to, when, by whom and why.
-// A refusal undoes the whole write, so a bad stage changes nothing.
+// A refusal undoes the whole write, so a bad stage changes nothing (with
+// OnError::Skip, one naming a row drops that row alone: row_verdicts.hpp).
 // Each change of a deal's expected close is noted the same way and leaves a
 // deal_close_dates row (the new date, the one before, when, by whom): an
 // update replaces the date, so without it a slip could not be seen later.
