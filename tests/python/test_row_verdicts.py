@@ -147,3 +147,52 @@ def test_skip_inside_a_transaction_drops_the_row_and_keeps_the_rest_of_it(db):
         result = db.import_frame("stock_movements", frame, on_error="skip")
     assert result.errors.index.tolist() == [0]
     assert db.frame("stock_movements").index.tolist() == [first, result.ids[1]]
+
+
+def greedy_kept(frame, strict):
+    """The rows a skipped import should keep, by a plain walk through time:
+    a row is kept when it passes its own checks and leaves no location in
+    `strict` (which takes no backorders) below zero."""
+    balance, kept = {}, []
+    for row in sorted(range(len(frame)), key=lambda r: (frame["moved_at"].iloc[r], r)):
+        m = frame.iloc[row]
+        if m["type"] == "adjustment" and (m["quantity"] == 0 or not isinstance(m["reason"], str)):
+            continue
+        if m["type"] != "adjustment" and m["quantity"] <= 0:
+            continue
+        sign = -1.0 if m["type"] in ("shipment", "transfer") else 1.0
+        changes = {m["location_id"]: sign * m["quantity"]}
+        if m["type"] == "transfer":
+            changes[m["to_location_id"]] = m["quantity"]
+        after = {loc: balance.get(loc, 0.0) + q for loc, q in changes.items()}
+        if any(after[loc] < -1e-9 for loc in after if loc in strict):
+            continue
+        balance.update(after)
+        kept.append(row)
+    return sorted(kept)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_skipped_import_keeps_what_a_walk_through_time_keeps(db, seed):
+    """Random movements, some without the reason an adjustment needs, some of
+    no quantity, many beyond stock: the rows that land are those a walk
+    through time in plain Python keeps, and the stock never goes below zero
+    where it may not."""
+    south = db.add("locations", name="South", allows_backorders=True)
+    rng = np.random.default_rng(seed)
+    n = 120
+    types = rng.choice(["receipt", "shipment", "shipment", "adjustment", "transfer", "return"], n)
+    source = np.where(rng.random(n) < 0.7, db.north, south)
+    frame = pd.DataFrame({
+        "type": types, "product_id": db.tea, "location_id": source,
+        "to_location_id": pd.Series(np.where(source == db.north, south, db.north), dtype="Int64").where(
+            pd.Series(types == "transfer")),
+        "quantity": np.where(types == "adjustment", rng.integers(-3, 4, n), rng.integers(0, 6, n)).astype(float),
+        "reason": np.where((types == "adjustment") & (rng.random(n) < 0.7), "count", None),
+        "moved_at": T("2025-01-01") + pd.to_timedelta(rng.integers(0, 20, n), unit="D")})
+    result = db.import_frame("stock_movements", frame, on_error="skip")
+    want = greedy_kept(frame, {db.north})
+    assert np.flatnonzero(result.ids >= 0).tolist() == want
+    assert 10 < len(want) < n - 10  # both kinds of rows were there
+    assert sorted(result.errors.index.tolist() + want) == list(range(n))
+    assert db.count("stock_movements") == len(want)

@@ -32,9 +32,13 @@ bool DroppedRows::drop(const ValidationError& refusal) {
   const WriteRequest& req = request();
   const bool rows_of_a_table =
       req.op == WriteOp::Insert || req.op == WriteOp::Upsert || req.op == WriteOp::UpdateRows;
-  if (req.on_error != OnError::Skip || !rows_of_a_table || !req.table || refusal.kind() != req.kind->name ||
-      refusal.row() < 0 || static_cast<size_t>(refusal.row()) >= req.table->rows())
+  if (req.on_error != OnError::Skip || !rows_of_a_table || !req.table || refusal.kind() != req.kind->name)
     return false;
+  const auto* several = dynamic_cast<const RowsRefused*>(&refusal);
+  std::vector<RowError> rows =
+      several ? several->rows() : std::vector<RowError>{{refusal.row(), refusal.field(), refusal.reason()}};
+  for (const RowError& r : rows)
+    if (r.row < 0 || static_cast<size_t>(r.row) >= req.table->rows()) return false;
   if (!table_) {  // the first drop: the caller's table is copied once
     table_ = *original_.table;
     source_.resize(table_->rows());
@@ -42,10 +46,15 @@ bool DroppedRows::drop(const ValidationError& refusal) {
     narrowed_.emplace(original_);
     narrowed_->table = &*table_;
   }
-  const auto row = static_cast<size_t>(refusal.row());
-  refused_.push_back({static_cast<int64_t>(source_[row]), refusal.field(), refusal.reason()});
-  erase_row(*table_, row);
-  source_.erase(source_.begin() + static_cast<std::ptrdiff_t>(row));
+  // From the last row back, so that each row's number still holds when it goes.
+  std::sort(rows.begin(), rows.end(), [](const RowError& a, const RowError& b) { return a.row > b.row; });
+  for (RowError& r : rows) {
+    const auto row = static_cast<size_t>(r.row);
+    erase_row(*table_, row);
+    r.row = static_cast<int64_t>(source_[row]);
+    source_.erase(source_.begin() + static_cast<std::ptrdiff_t>(row));
+    refused_.push_back(std::move(r));
+  }
   return true;
 }
 

@@ -8,12 +8,27 @@
 // rest written again, until the rules take what is left.
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "crmcore/errors.hpp"
 #include "crmcore/records/store.hpp"
 
 namespace crmcore::records {
+
+// Several rows refused at once, by a rule that judges each row on its own
+// (a movement's sign, reason, destination), so that a file with many such
+// rows is not written again once per row. To a caller that does not skip it
+// is the first row's refusal.
+class RowsRefused : public ValidationError {
+ public:
+  RowsRefused(const std::string& kind, std::vector<RowError> rows)
+      : ValidationError(kind, rows.at(0).row, rows.at(0).field, rows.at(0).reason), rows_(std::move(rows)) {}
+  const std::vector<RowError>& rows() const { return rows_; }
+
+ private:
+  std::vector<RowError> rows_;
+};
 
 class DroppedRows {
  public:
@@ -22,8 +37,8 @@ class DroppedRows {
   // The request as the next attempt writes it: the caller's, less the rows dropped so far.
   const WriteRequest& request() const { return narrowed_ ? *narrowed_ : original_; }
 
-  // Takes `refusal` as the verdict on one row and drops that row; false when
-  // it is no such verdict (no Skip, no row of this write named, a refusal
+  // Takes `refusal` as the verdict on one row (or on each of RowsRefused's)
+  // and drops it; false when it is no such verdict (no Skip, no row of this write named, a refusal
   // about another kind), so that the write fails whole as before.
   bool drop(const ValidationError& refusal);
 

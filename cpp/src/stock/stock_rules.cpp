@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "../records/batch.hpp"
+#include "../records/row_verdicts.hpp"
 #include "../records/store_impl.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
@@ -161,7 +162,11 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
   }
 
   sql::Batch costs(2);  // movement id, purchase line id: receipts that take the line's cost
-  for (const Movement& m : moves) {
+  // Each movement's own checks judge it alone: with OnError::Skip, every
+  // movement that fails them is refused at once (RowsRefused).
+  const bool skipping = req.on_error == OnError::Skip && movements_written;
+  std::vector<RowError> failed;
+  for (const Movement& m : moves) try {
     const bool adjustment = m.type == "adjustment";
     if (!std::isfinite(m.quantity)) refuse(m, "quantity", "is not a number");
     if (adjustment && m.quantity == 0) refuse(m, "quantity", "an adjustment changes the stock (it is 0)");
@@ -186,7 +191,11 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
         c[0].set_int(m.id), c[1].set_int(m.line);
       }
     }
+  } catch (const ValidationError& e) {
+    if (!skipping || e.row() < 0) throw;
+    failed.push_back({e.row(), e.field(), e.reason()});
   }
+  if (!failed.empty()) throw RowsRefused(kMovements, std::move(failed));
   if (costs.rows() > 0) {
     sql::Statement& st = impl.prepared(
         "UPDATE stock_movements SET unit_cost = (SELECT unit_cost FROM purchase_lines WHERE id = b.c1)"
