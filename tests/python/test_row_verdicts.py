@@ -92,10 +92,11 @@ def test_the_receipt_that_goes_past_the_line_is_the_one_skipped(db):
     assert db.get("purchase_lines", line)["received_quantity"] == 9.0
 
 
-def test_an_unknown_stage_is_skipped_alone(db):
-    frame = pd.DataFrame({"customer_id": [db.cust] * 3, "stage": ["lead", "no such stage", "won"]})
-    _check_skip(db, "deals", frame, [1], "stage", "is not a stage of pipeline")
+def test_unknown_stages_are_skipped_alone(db):
+    frame = pd.DataFrame({"customer_id": [db.cust] * 4, "stage": ["lead", "no such stage", "won", "neither"]})
+    _check_skip(db, "deals", frame, [1, 3], "stage", "is not a stage of pipeline")
     assert sorted(db.frame("deals")["stage"]) == ["lead", "won"]
+    assert len(db.frame("deal_stages")) == 2  # the history has the landed deals alone
 
 
 def test_an_assigned_ticket_without_assignee_is_skipped_alone(db):
