@@ -779,12 +779,16 @@ def _upsert_key(df: pd.DataFrame, key: "str | list[str] | None") -> "list[str]":
 
 def _import_result(ids: np.ndarray, errors: list, on_error: str, rows: pd.DataFrame | None = None):
     """What an import returns: the ids, or with on_error="skip" an ImportResult
-    whose errors carry the rejected rows' values when the rows are at hand."""
+    whose errors carry the rejected rows' values when the rows are at hand
+    (a value whose column is named like the report's, as a movement's
+    ``reason``, comes as ``reason_given``)."""
     if on_error == "raise":
         return ids
     errors_df = pd.DataFrame(errors, columns=["row", "field", "reason"]).set_index("row")
     if len(errors_df) and rows is not None:
-        errors_df = errors_df.join(rows.reset_index(drop=True), how="left")
+        given = rows.reset_index(drop=True)
+        given = given.rename(columns={c: f"{c}_given" for c in given.columns if c in ("field", "reason")})
+        errors_df = errors_df.join(given, how="left")
     return ImportResult(ids=ids, errors=errors_df)
 
 

@@ -288,11 +288,26 @@ void add_stock_v11(std::vector<Kind>& k) {
   // every category; the most specific rule in force on the sale's date wins.
   added.push_back({"commission_rules",
                    {ref("partner_id", "customers"), text("category"), real("rate", true, 0.0, 1.0),
-                    choice("basis", {"order", "payment"}, "order", true), time("valid_from"), time("valid_until")}});
+                    choice("basis", {"order", "payment", "invoice"}, "order", true), time("valid_from"),
+                    time("valid_until")}});
   for (auto& kind : added) {
     kind.since_version = kStockVersion;
     for (const char* external : {kExternalSource, kExternalId}) kind.fields.push_back(since(text(external), 4));
     k.push_back(std::move(kind));
+  }
+}
+
+// Schema version 16 (partner tiers): a commission rule may be one band of a
+// tier scale, in force for the part of a partner's sales beyond `tier_from`
+// in the period (partners.py); an invoice may name the order it bills, so
+// that a commission paid on invoice (or on the invoice's payments) finds its
+// sale. ("invoice" as a basis needs no column: choices are checked in C++.)
+constexpr int kPartnerTiersVersion = 16;
+
+void add_partner_tiers(std::vector<Kind>& k) {
+  for (auto& kind : k) {
+    if (kind.name == "commission_rules") kind.fields.push_back(since(amount("tier_from"), kPartnerTiersVersion));
+    if (kind.name == "invoices") kind.fields.push_back(since(ref("order_id", "orders"), kPartnerTiersVersion));
   }
 }
 
@@ -436,6 +451,7 @@ std::vector<Kind> make_kinds() {
   add_sales_ops(k);
   add_stock_v11(k);
   add_automation(k);
+  add_partner_tiers(k);
   return k;
 }
 

@@ -11,6 +11,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/stock/rules.hpp"
+#include "row_verdicts.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
 
@@ -178,7 +179,6 @@ WriteResult Store::write(const WriteRequest& request) {
       throw ValidationError(k.name, -1, c.name, reason);
     }
   }
-  WriteResult result;
   // Inside a caller's transaction a write is a savepoint: it still lands
   // whole or not at all, and the caller's commit or rollback decides the rest.
   const bool nested = transaction_depth_ > 0;
@@ -196,43 +196,54 @@ WriteResult Store::write(const WriteRequest& request) {
     sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
     foreign_keys_off.db = impl_->db;
   }
-  sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
-  try {
-    mark_audit(*impl_);
-    // The kind as this file has it (its added values, labels and declared
-    // custom fields), read inside the transaction that writes.
-    impl_->catalog.refresh(*impl_);
-    impl_->links.clear();
-    prepare_automation();
-    WriteRequest current = req;
-    current.kind = &impl_->catalog.kind(req.kind->name);
-    switch (current.op) {
-      case WriteOp::Insert: insert_rows(current, result); break;
-      case WriteOp::Update: update_row(current); break;
-      case WriteOp::Delete: delete_row(current); break;
-      case WriteOp::Upsert:
-      case WriteOp::UpdateRows: upsert_rows(current, result); break;
-      case WriteOp::Merge: result.ids.push_back(merge_records(current)); break;
-      case WriteOp::Unmerge: unmerge_records(current); break;
-      case WriteOp::Tags: retag_rows(current, result); break;
+  const char* undo = nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK";
+  // Each pass writes the rows the rules have not refused yet (row_verdicts.hpp).
+  for (DroppedRows dropped(req);;) {
+    const WriteRequest& attempt = dropped.request();
+    WriteResult result;
+    sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
+    try {
+      mark_audit(*impl_);
+      // The kind as this file has it (its added values, labels and declared
+      // custom fields), read inside the transaction that writes.
+      impl_->catalog.refresh(*impl_);
+      impl_->links.clear();
+      prepare_automation();
+      WriteRequest current = attempt;
+      current.kind = &impl_->catalog.kind(req.kind->name);
+      switch (current.op) {
+        case WriteOp::Insert: insert_rows(current, result); break;
+        case WriteOp::Update: update_row(current); break;
+        case WriteOp::Delete: delete_row(current); break;
+        case WriteOp::Upsert:
+        case WriteOp::UpdateRows: upsert_rows(current, result); break;
+        case WriteOp::Merge: result.ids.push_back(merge_records(current)); break;
+        case WriteOp::Unmerge: unmerge_records(current); break;
+        case WriteOp::Tags: retag_rows(current, result); break;
+      }
+      try {
+        if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
+        if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
+          apply_ticket_rules(attempt, result);
+        apply_ledger_rules(*impl_, attempt, result);
+        apply_stock_rules(*impl_, attempt, result);
+      } catch (const ValidationError& refusal) {
+        if (!dropped.drop(refusal)) throw;
+        sql::exec(impl_->db, undo);
+        continue;
+      }
+      apply_automation(current, result);
+      if (req.dry_run) {
+        sql::exec(impl_->db, undo);
+      } else {
+        commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
+      }
+    } catch (...) {
+      sqlite3_exec(impl_->db, undo, nullptr, nullptr, nullptr);
+      throw;
     }
-    if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
-    if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
-      apply_ticket_rules(req, result);
-    apply_ledger_rules(*impl_, req, result);
-    apply_stock_rules(*impl_, req, result);
-    apply_automation(current, result);
-    if (req.dry_run) {
-      sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
-    } else {
-      commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
-    }
-  } catch (...) {
-    sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
-                 nullptr);
-    throw;
+    return dropped.restore(std::move(result));
   }
-  return result;
 }
 
 // Every write in the transaction goes through Store::write, which checks
