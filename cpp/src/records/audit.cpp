@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "crmcore/errors.hpp"
+#include "audit_records.hpp"
 #include "batch.hpp"
 #include "crmcore/records/sha256.hpp"
 #include "store_impl.hpp"
@@ -277,6 +278,7 @@ std::vector<AuditProblem> Store::audit_check() const {
     else if (head_seq == last_seq && value.substr(colon + 1) != previous)
       problems.push_back({last_seq, "the newest entry does not match the recorded head of the chain"});
   }
+  check_records_against_log(db, problems);
   return problems;
 }
 
