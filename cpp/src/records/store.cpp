@@ -431,7 +431,8 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
     for (const auto& f : other.fields)
       if (f.type == FieldType::Ref && f.ref_kind == k.name) referring.emplace_back(&other, &f);
   // History that names the record is kept whatever else is asked: checked first.
-  std::stable_partition(referring.begin(), referring.end(), [](const auto& r) { return names_who_acted(*r.first, *r.second); });
+  std::stable_partition(referring.begin(), referring.end(),
+                        [](const auto& r) { return names_who_acted(*r.first, *r.second); });
   // Records that still refer to this one (other than link records) keep it,
   // unless asked to go with it: say which, instead of SQLite's bare
   // constraint error.
@@ -447,8 +448,8 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
       throw ValidationError(k.name, -1, "",
                             "is named by " + std::to_string(ids.size()) + " " + other->name + " record(s) (" +
                                 other->name + "." + f->name +
-                                "), history that is kept; reassign their records (db.access.reassign) and "
-                                "deactivate them (active=False) instead of deleting them",
+                                "), history that is kept; reassign their records and deactivate them (active false) "
+                                "instead of deleting them",
                             id);
     if (!cascade)
       throw ValidationError(k.name, -1, "",
