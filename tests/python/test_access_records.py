@@ -132,9 +132,15 @@ def test_audit_check_stays_clean_over_the_write_paths_that_change_records_withou
     db.import_frame("customers", pd.DataFrame({"id": [a], "status": ["active"]}), mode="update")
     deal = db.add("deals", customer_id=a, stage="lead", owner_id=rep)
     db.sales.move(deal, "won", by=rep)
-    invoice = db.add("invoices", customer_id=a, issued_at="2025-01-01", due_at="2025-02-01", amount=10.0)
-    db.update("invoices", invoice, amount=12.0)
-    db.add("payments", customer_id=a, invoice_id=invoice, paid_at="2025-01-02", amount=5.0)
+    invoice = db.add("invoices", customer_id=a, issued_at="2025-01-01", due_at="2025-02-01", amount=10.0,
+                     status="draft")
+    db.update("invoices", invoice, amount=12.0, status="issued")
+    db.add("payments", customer_id=a, invoice_id=invoice, paid_at="2025-01-02", amount=12.0)
+    # The ledger rules marked the invoice paid: a change of its own in the log, not one behind it.
+    assert db.get("invoices", invoice)["status"] == "paid"
+    side = db.audit_log(limit=1).iloc[0]
+    assert (side["op"], side["kind"], side["first_id"], side["changes"]) == (
+        "update", "invoices", invoice, {"status": ["issued", "paid"]})
     person = db.add("contacts", name="Li Lei", phone="+86 138 0013 8000")
     db.update("contacts", person, title="CTO")
     db.erase_person(person)
