@@ -141,6 +141,16 @@ def test_audit_check_stays_clean_over_the_write_paths_that_change_records_withou
     side = db.audit_log(limit=1).iloc[0]
     assert (side["op"], side["kind"], side["first_id"], side["changes"]) == (
         "update", "invoices", invoice, {"status": ["issued", "paid"]})
+    where, product = db.add("locations", name="Main"), db.add("products", sku="P1", name="Widget")
+    po = db.add("purchase_orders", supplier_id=a, location_id=where, ordered_at="2025-01-01")
+    line = db.add("purchase_lines", purchase_order_id=po, product_id=product, quantity=5.0, unit_cost=1.0)
+    db.update("purchase_lines", line, expected_at="2025-01-03")
+    db.add("stock_movements", type="receipt", product_id=product, location_id=where, quantity=5.0, unit_cost=1.0,
+           moved_at="2025-01-02", purchase_line_id=line)
+    assert db.get("purchase_lines", line)["received_quantity"] == 5.0
+    ticket = db.add("tickets", customer_id=a, opened_at="2025-01-01")
+    db.update("tickets", ticket, status="in_progress")
+    db.update("tickets", ticket, status="resolved", resolution="fixed")
     person = db.add("contacts", name="Li Lei", phone="+86 138 0013 8000")
     db.update("contacts", person, title="CTO")
     db.erase_person(person)
