@@ -152,9 +152,10 @@ void log_side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captu
   }
   auto& add = impl.prepared("INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) VALUES(?1, ?2, ?3, ?4, ?4, 1)");
   const int64_t now = now_ns();
-  for (const auto& [id, kind] : kind_of) {
+  for (const auto& [record, kind] : kind_of) {
+    const int64_t id = record;  // a structured binding cannot be captured in C++17
     if (named.count(id)) continue;
-    if (std::any_of(inserted.begin(), inserted.end(), [&](const auto& r) { return id >= r.first && id <= r.second; }))
+    if (std::any_of(inserted.begin(), inserted.end(), [id](const auto& r) { return id >= r.first && id <= r.second; }))
       continue;
     const Captured& c = captured.at(id);
     if (!c.removed && (c.text().empty() || c.text() == "{}")) continue;  // touched, not changed
