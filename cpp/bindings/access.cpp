@@ -8,6 +8,7 @@ namespace crmcore::bindings {
 
 void bind_scoped_store_api(py::class_<access::ScopedStore>& cls);
 void bind_scoped_schema_api(py::class_<access::ScopedStore>& cls);
+void bind_scoped_audit_api(py::class_<access::ScopedStore>& cls);
 
 namespace {
 
@@ -58,10 +59,28 @@ void bind_access(py::module_& m) {
             return to_numpy(std::move(*ids));
           },
           py::arg("kind"))
+      .def("require_admin", &access::ScopedStore::require_admin, py::arg("what"),
+           "Raises PermissionDenied, naming `what`, unless the handle's user is an admin.")
       .def("rights", &access::ScopedStore::rights, py::arg("kind"), py::arg("id"),
            py::call_guard<py::gil_scoped_release>());
   bind_scoped_store_api(scoped);
   bind_scoped_schema_api(scoped);
+  bind_scoped_audit_api(scoped);
+  m.def(
+      "access_rules",
+      [] {
+        py::dict out;
+        for (const auto& [kind, rule] : access::kind_rules()) {
+          py::list parents;
+          for (size_t i = 0; i < rule.parents.size(); ++i) parents.append(py::make_tuple(rule.parents[i], rule.parent_kinds[i]));
+          py::dict d;
+          d["owner"] = rule.owner;
+          d["parents"] = parents;
+          out[py::str(kind)] = d;
+        }
+        return out;
+      },
+      "Each ruled kind's owner field and parents ((field, kind) pairs), as derived from the kind table.");
   m.def("store_mode", [](const records::Store& s) { return access::to_string(access::store_mode(s)); },
         py::arg("store"));
   m.def("parse_mode", [](const std::string& text) { return access::to_string(access::parse_mode(text)); },

@@ -178,6 +178,7 @@ py::list describe_kinds() {
     kd["name"] = k.name;
     kd["fields"] = fields;
     kd["since_version"] = k.since_version;
+    kd["catalog"] = k.catalog;
     out.append(kd);
   }
   return out;

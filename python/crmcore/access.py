@@ -30,9 +30,15 @@ The rules (the same in ``crmcore/access/access.hpp`` and, written plainly, in
 * Roles: ``admin`` reads and edits everything; ``analyst`` reads everything
   and edits only what a share grants; ``manager``, ``sales`` and ``service``
   follow the mode.
-* Kinds that no one owns (staff, teams, products, campaigns, the rules
-  themselves, ...) are read by all and edited by admins; a link is read when
-  both its ends are, and edited by whoever edits its source.
+* Which kinds are owned and which follow them comes from the kind table
+  (``crmcore._core.access_rules()``): a kind with an ``owner_id`` (or
+  ``assignee_id``) referring to staff is owned; a kind that refers to an owned
+  kind, or to one that follows one, follows those records (purchase orders
+  their supplier, stock movements their purchase line or order, ...). Kinds
+  that are neither (staff, teams, campaigns, the rules themselves, ...) and
+  the catalog (products) are read by all and edited by admins; a link is read
+  when both its ends are, and edited by whoever edits its source.
+* A deactivated staff member (``active=False``) gets no handle.
 * A write must leave what it writes editable by the writer.
 * **Field rules** hide a field of a kind from a role (``"*"``: every role but
   admin), or mask it (phones show their last four digits); a hidden field
@@ -64,9 +70,9 @@ __all__ = ["AccessMethods", "AccessHandles", "MODES", "OWNER_FIELDS", "Permissio
 
 PermissionDenied = _core.PermissionDenied
 MODES = ("centralized", "decentralized", "matrix")
-#: The field that names each owned kind's owner (a staff id).
-OWNER_FIELDS = {"customers": "owner_id", "contacts": "owner_id", "deals": "owner_id", "tickets": "owner_id",
-                "tasks": "assignee_id"}
+#: The field that names each owned kind's owner (a staff id), as the core derives it from the
+#: kind table (owner_id, or assignee_id for tasks).
+OWNER_FIELDS = {kind: rule["owner"] for kind, rule in _core.access_rules().items() if rule["owner"]}
 
 
 class AccessHandles:
@@ -292,7 +298,9 @@ class AccessMethods:
     def migrate_owners(self) -> pd.DataFrame:
         """Sets ``owner_id`` of the customers that have only the old free-text ``owner``, by
         matching it with staff names (ignoring case and surrounding spaces), and returns
-        what could not be matched: customer id, owner text and why.
+        what could not be matched (see :meth:`owner_migration_report`). Opening a store made
+        before owners were staff references does this once by itself; call it again after
+        adding the missing staff. Admins only on a scoped handle.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -302,27 +310,21 @@ class AccessMethods:
         >>> db.access.migrate_owners()["reason"].tolist()
         ['no staff member has that name']
         """
-        staff = self._db.frame("staff", columns=["name"])
-        by_name: dict = {}
-        for sid, name in staff["name"].items():
-            by_name.setdefault(str(name).strip().casefold(), []).append(int(sid))
-        customers = self._db.frame("customers", columns=["owner", "owner_id"])
-        todo = customers[customers["owner"].notna() & customers["owner_id"].isna()]
-        matched, missed = {}, []
-        for cid, owner in todo["owner"].items():
-            text = str(owner).strip().casefold()
-            if not text:
-                continue
-            found = by_name.get(text, [])
-            if len(found) == 1:
-                matched[int(cid)] = found[0]
-            else:
-                missed.append((int(cid), owner, "no staff member has that name" if not found
-                               else f"{len(found)} staff members have that name"))
-        if matched:
-            self._db.import_frame("customers", pd.DataFrame({"id": list(matched), "owner_id": list(matched.values())}),
-                                  mode="update", key="id")
-        return pd.DataFrame(missed, columns=["customer_id", "owner", "reason"])
+        with self._db.transaction():  # the report and the owners change together
+            self._db._core.migrate_owners()
+        return self.owner_migration_report()
+
+    def owner_migration_report(self) -> pd.DataFrame:
+        """The free-text owners that the last owner migration could not match with a staff
+        member: customer_id, the owner text and why (no staff member has that name, or
+        several do). Indexed by the report row's id; a row goes with its customer.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> db.access.owner_migration_report().empty
+        True
+        """
+        return self._db.frame("owner_migration", columns=["customer_id", "owner", "reason"])
 
     # -- what a scoped handle sees ----------------------------------------
     def visible(self, kind: str) -> "np.ndarray | None":

@@ -150,9 +150,15 @@ class AuditMethods:
         return df[["at", "actor", "op", "kind", "rows", "first_id", "last_id", "cause_id", "changes"]]
 
     def audit_check(self) -> pd.DataFrame:
-        """Walks the audit log's hash chain: one row per entry that another
-        program added, changed or removed (indexed by its seq, with the
-        reason); empty when the log is as crmcore wrote it.
+        """Walks the audit log's hash chain, and checks the records against
+        it: one row per entry that another program added, changed or removed,
+        and per record whose values are not what the log says crmcore last
+        wrote (a field another program changed: the row names the entry that
+        wrote the value, the kind, id, field and both values; a deleted record
+        back in the file). Indexed by the entry's seq, with the reason; empty
+        when the log and the records are as crmcore wrote them. Values an
+        insert wrote and no update changed since are not in the log, so they
+        are not checked. On a scoped handle, admins only.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -174,7 +180,8 @@ class AuditMethods:
         """Everything stored about one person (a customer of kind person, or a
         contact), as JSON text: their record with its tags and custom fields,
         the records that refer to them (orders, interactions, tickets, contact
-        roles, links, ...) by kind, and the audit entries about them.
+        roles, links, ...) by kind, and the audit entries about them. On a
+        scoped handle, admins only (:class:`crmcore.PermissionDenied`).
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -183,6 +190,10 @@ class AuditMethods:
         >>> data["record"]["name"], data["record"]["tags"], data["kind"]
         ('Li Lei', ['vip'], 'contacts')
         """
+        if isinstance(self._core, _core.ScopedStore):
+            # Everything about a person reaches records and audit entries that
+            # no role but admin may read: a partial export would pass for whole.
+            self._core.require_admin("export everything stored about a person")
         kind = self._person_kind(id)
         record = self.get(kind, int(id))
         if kind == "customers" and record.get("kind") == "organization":
@@ -222,7 +233,7 @@ class AuditMethods:
         zeroed and the WAL is emptied, so none of their name, phone or e-mail
         remain in the file. Returns counts and ``wal_truncated`` (False when
         another connection held the WAL; close it and call
-        :meth:`vacuum` to finish).
+        :meth:`vacuum` to finish). On a scoped handle, admins only.
 
         >>> import crmcore as crm
         >>> db = crm.open()

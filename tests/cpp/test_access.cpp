@@ -94,3 +94,27 @@ TEST(Access, FieldRulesHideAndCannotBeSearched) {
   Condition cost{"cost", Op::Gt, real_column("", {1.0})};
   EXPECT_THROW(rep.query("orders", {{cost}}), access::PermissionDenied);
 }
+
+TEST(Access, KindRulesAreDerivedFromTheKindTable) {
+  // Owned kinds name their owner; a kind referring to one follows it, by
+  // the reference's own kind; a catalog and the kinds no one owns do not.
+  ASSERT_NE(access::kind_rule("tasks"), nullptr);
+  EXPECT_EQ(access::kind_rule("tasks")->owner, "assignee_id");
+  EXPECT_EQ(access::kind_rule("tickets")->owner, "owner_id");
+  const access::KindRule* po = access::kind_rule("purchase_orders");
+  ASSERT_NE(po, nullptr);
+  EXPECT_EQ(po->parents, (std::vector<std::string>{"supplier_id"}));
+  EXPECT_EQ(po->parent_kinds, (std::vector<std::string>{"customers"}));
+  EXPECT_EQ(access::kind_rule("customers")->parents, std::vector<std::string>{});  // partner_id is its own kind
+  EXPECT_EQ(access::kind_rule("products"), nullptr);
+  EXPECT_EQ(access::kind_rule("staff"), nullptr);
+  EXPECT_EQ(access::kind_rule("access_shares"), nullptr);
+}
+
+TEST(Access, ADeactivatedStaffMemberGetsNoHandle) {
+  Company c("decentralized");
+  Table off;
+  off.columns = {int_column("active", {0})};
+  c.s.update("staff", c.rep, off);
+  EXPECT_THROW(access::ScopedStore(c.s, c.rep), access::PermissionDenied);
+}

@@ -8,31 +8,39 @@ from __future__ import annotations
 
 import pandas as pd
 
-OWNER = {"customers": "owner_id", "contacts": "owner_id", "deals": "owner_id", "tickets": "owner_id",
-         "tasks": "assignee_id", "contracts": "owner_id", "invoices": "owner_id", "projects": "owner_id"}
-PARENTS = {
-    "deals": {"customer_id": "customers"},
-    "tickets": {"customer_id": "customers", "contact_id": "contacts"},
-    "tasks": {"customer_id": "customers", "contact_id": "contacts"},
-    "customer_contacts": {"customer_id": "customers", "contact_id": "contacts"},
-    "orders": {"customer_id": "customers"},
-    "order_lines": {"order_id": "orders"},
-    "payments": {"customer_id": "customers", "order_id": "orders", "invoice_id": "invoices"},
-    "interactions": {"customer_id": "customers", "contact_id": "contacts"},
-    "deal_stages": {"deal_id": "deals"},
-    "surveys": {"customer_id": "customers", "contact_id": "contacts"},
-    "campaign_members": {"customer_id": "customers", "contact_id": "contacts"},
-    "deal_close_dates": {"deal_id": "deals"},
-    "contracts": {"customer_id": "customers", "deal_id": "deals"},
-    "invoices": {"customer_id": "customers"},
-    "invoice_lines": {"invoice_id": "invoices"},
-    "projects": {"customer_id": "customers", "deal_id": "deals"},
-    "milestones": {"project_id": "projects"},
-    "ticket_events": {"ticket_id": "tickets"},
-    "members": {"customer_id": "customers"},
-    "points_ledger": {"member_id": "members"},
-    "outbox": {"customer_id": "customers"},
-}
+from crmcore import _core
+
+# Read from the kind table as the rules state them (crmcore.access), not from
+# the engine's derived rules: an owned kind names its owner in owner_id (or,
+# lacking one, assignee_id) referring to staff; a kind follows every kind it
+# refers to that is owned or follows one (its own kind aside); catalogs
+# (products), links, territory memberships and shares follow nothing.
+_SPECIAL = {"links", "territory_members", "access_shares"}
+_KINDS = {k["name"]: k for k in _core.kinds() if not k["catalog"] and k["name"] not in _SPECIAL}
+
+
+def _staff_ref(kind, name):
+    return any(f["name"] == name and f["type"] == "ref" and f["ref_kind"] == "staff" for f in _KINDS[kind]["fields"])
+
+
+OWNER = {}
+for _name in _KINDS:
+    for _field in ("owner_id", "assignee_id"):
+        if _staff_ref(_name, _field):
+            OWNER[_name] = _field
+            break
+PARENTS: dict = {}
+_grew = True
+while _grew:
+    _grew = False
+    for _name, _kind in _KINDS.items():
+        for _f in _kind["fields"]:
+            _to = _f["ref_kind"]
+            if _f["type"] != "ref" or _to == _name or not (_to in OWNER or _to in PARENTS):
+                continue
+            if _f["name"] not in PARENTS.setdefault(_name, {}):
+                PARENTS[_name][_f["name"]] = _to
+                _grew = True
 RULED = set(OWNER) | set(PARENTS)
 
 

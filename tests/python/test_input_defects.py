@@ -15,6 +15,9 @@ import pytest
 
 import crmcore as crm
 
+# Each test runs on the unscoped Database and on an admin's scoped handle (conftest).
+pytestmark = pytest.mark.usefixtures("store_handle")
+
 DEPTH = crm.store.MAX_CUSTOM_DEPTH
 
 

@@ -136,3 +136,33 @@ def test_a_merged_records_external_key_names_the_kept_record():
     db.unmerge(merge)
     result = db.import_frame("customers", week.iloc[[0]], mode="upsert")
     assert result.ids.tolist() == [ids[1]]  # after unmerge, K2 names its own record again
+
+
+def test_a_merge_removes_only_the_link_records_it_made_repeat():
+    # A pipeline's stages, a deal's stage history and an invoice's lines
+    # repeat their references on purpose; merging customers (or deals) once
+    # removed every such row but the first of each (a pipeline kept "lead").
+    db = crm.open(":memory:")
+    rep = db.add("staff", name="Rep")
+    stages = db.frame("pipeline_stages")
+    a, b = db.add("customers", name="A"), db.add("customers", name="B")
+    contact = db.add("contacts", name="Li Lei")
+    for c in (a, b):
+        db.link(contact, c, "works_at")
+    deals = [db.add("deals", customer_id=c, stage="lead", owner_id=rep) for c in (a, b)]
+    for deal in deals:
+        db.sales.move(deal, "qualified", by=rep)
+        db.sales.move(deal, "won", by=rep)
+    invoice = db.add("invoices", customer_id=a, issued_at="2025-01-01", due_at="2025-02-01", amount=3.0)
+    for _ in range(2):
+        db.add("invoice_lines", invoice_id=invoice, quantity=1.0, unit_price=1.0)
+    history, lines = db.frame("deal_stages"), db.frame("invoice_lines")
+    db.merge("customers", a, [b])
+    pd.testing.assert_frame_equal(db.frame("pipeline_stages"), stages)
+    pd.testing.assert_frame_equal(db.frame("deal_stages").drop(columns="updated_at"),
+                                  history.drop(columns="updated_at"))
+    pd.testing.assert_frame_equal(db.frame("invoice_lines"), lines)
+    assert len(db.frame("links")) == 1  # the link the merge made repeat did go
+    db.merge("deals", deals[0], [deals[1]])
+    assert len(db.frame("deal_stages")) == len(history)  # both deals' histories, now the kept deal's
+    assert set(db.frame("deal_stages")["deal_id"]) == {deals[0]}

@@ -17,6 +17,9 @@ import pytest
 
 import crmcore as crm
 
+# Each test runs on the unscoped Database and on an admin's scoped handle (conftest).
+pytestmark = pytest.mark.usefixtures("store_handle")
+
 NAMES = ["Acme Trading", "ACME retail", "acme 100% pure", "北京华信科技有限公司", "上海星海科技有限公司", "王芳", "王 芳",
          "Zeta_Co", "O'Brien & Sons", "x'); DROP TABLE customers; --", "back\\slash", "Émile Dupont", "émile", "李雷",
          "Tea", "tea house", "%_%"]
@@ -53,7 +56,7 @@ def _custom(rng):
 
 
 @pytest.fixture(scope="module")
-def store():
+def store(store_handle):
     """A store with customers and tickets made from a seeded generator, and
     what the reference needs besides the frames: each customer's canonical
     phone numbers and normalized e-mail addresses."""

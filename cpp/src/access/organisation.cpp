@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <functional>
+#include <stdexcept>
 #include <map>
 #include <numeric>
 
@@ -17,36 +19,50 @@ using records::Table;
 
 namespace {
 
-const std::map<std::string, KindRule>& rules() {
-  // Owned kinds name their owner; the others follow their parents.
-  static const std::map<std::string, KindRule> all = {
-      {"customers", {"owner_id", {}}},
-      {"contacts", {"owner_id", {}}},
-      {"deals", {"owner_id", {"customer_id"}}},
-      {"tickets", {"owner_id", {"customer_id", "contact_id"}}},
-      {"tasks", {"assignee_id", {"customer_id", "contact_id"}}},
-      {"customer_contacts", {"", {"customer_id", "contact_id"}}},
-      {"orders", {"", {"customer_id"}}},
-      {"order_lines", {"", {"order_id"}}},
-      {"payments", {"", {"customer_id", "order_id", "invoice_id"}}},
-      {"interactions", {"", {"customer_id", "contact_id"}}},
-      {"deal_stages", {"", {"deal_id"}}},
-      {"surveys", {"", {"customer_id", "contact_id"}}},
-      {"campaign_members", {"", {"customer_id", "contact_id"}}},
-      // The domains' kinds about a customer (sales operations, service,
-      // automation, membership) follow the customer and their own owner.
-      {"deal_close_dates", {"", {"deal_id"}}},
-      {"contracts", {"owner_id", {"customer_id", "deal_id"}}},
-      {"invoices", {"owner_id", {"customer_id"}}},
-      {"invoice_lines", {"", {"invoice_id"}}},
-      {"projects", {"owner_id", {"customer_id", "deal_id"}}},
-      {"milestones", {"", {"project_id"}}},
-      {"ticket_events", {"", {"ticket_id"}}},
-      {"members", {"", {"customer_id"}}},
-      {"points_ledger", {"", {"member_id"}}},
-      {"outbox", {"", {"customer_id"}}},
+// The field naming a kind's owner: a reference to staff, owner_id first.
+std::string owner_field(const records::Kind& k) {
+  for (const char* name : {"owner_id", "assignee_id"})
+    if (const records::Field* f = k.field(name); f && f->type == records::FieldType::Ref && f->ref_kind == "staff")
+      return name;
+  return "";
+}
+
+std::map<std::string, KindRule> derive_rules() {
+  std::map<std::string, KindRule> out;
+  // Links, territory memberships and shares name records of any kind and
+  // have rules of their own (Organisation::rights).
+  auto own_rules = [](const records::Kind& k) { return k.catalog || follows_records(k.name); };
+  for (const auto& k : records::kinds())
+    if (!own_rules(k))
+      if (std::string owner = owner_field(k); !owner.empty()) out[k.name].owner = std::move(owner);
+  // A kind follows the ruled kinds it refers to, and so on until nothing is
+  // added (a kind may come before the kinds it refers to in the table).
+  for (bool added = true; added;) {
+    added = false;
+    for (const auto& k : records::kinds()) {
+      if (own_rules(k)) continue;
+      for (const auto& f : k.fields) {
+        if (f.type != records::FieldType::Ref || f.ref_kind == k.name || !out.count(f.ref_kind)) continue;
+        KindRule& rule = out[k.name];
+        if (std::find(rule.parents.begin(), rule.parents.end(), f.name) != rule.parents.end()) continue;
+        rule.parents.push_back(f.name);
+        rule.parent_kinds.push_back(f.ref_kind);
+        added = true;
+      }
+    }
+  }
+  // Rights are computed kind by kind from the parents' (Organisation::of_kind):
+  // parents that lead back to the kind itself would never finish.
+  std::map<std::string, int> state;  // 1: being visited, 2: done
+  std::function<void(const std::string&)> visit = [&](const std::string& kind) {
+    if (state[kind] == 2) return;
+    if (state[kind] == 1) throw std::logic_error("the kind table's references make a cycle through " + kind);
+    state[kind] = 1;
+    for (const auto& parent : out[kind].parent_kinds) visit(parent);
+    state[kind] = 2;
   };
-  return all;
+  for (const auto& [kind, rule] : out) visit(kind);
+  return out;
 }
 
 Table read(const records::Store& store, const std::string& kind, std::vector<std::string> columns) {
@@ -77,9 +93,14 @@ int64_t ref_at(const Column* c, size_t row) {
   return -1;
 }
 
+const std::map<std::string, KindRule>& kind_rules() {
+  static const std::map<std::string, KindRule> all = derive_rules();
+  return all;
+}
+
 const KindRule* kind_rule(const std::string& kind) {
-  auto it = rules().find(kind);
-  return it == rules().end() ? nullptr : &it->second;
+  auto it = kind_rules().find(kind);
+  return it == kind_rules().end() ? nullptr : &it->second;
 }
 
 Mode parse_mode(const std::string& text) {
@@ -108,7 +129,7 @@ Mode store_mode(const records::Store& store) {
 
 Organisation::Organisation(const records::Store& s, int64_t u) : store(s), user(u) {
   mode = store_mode(store);
-  Table staff = read(store, "staff", {"role", "team_id", "manager_id"});
+  Table staff = read(store, "staff", {"role", "team_id", "manager_id", "active"});
   const Column* ids = staff.find("id");
   std::unordered_map<int64_t, std::vector<int64_t>> reports, members;  // by manager; by team
   bool found = false;
@@ -116,6 +137,9 @@ Organisation::Organisation(const records::Store& s, int64_t u) : store(s), user(
     const int64_t id = ids->ints[r];
     if (id == user) {
       found = true;
+      // Someone who left keeps their record (their history names them) but no handle.
+      if (const Column* active = staff.find("active"); active && active->present(r) && active->ints[r] == 0)
+        throw PermissionDenied("staff " + std::to_string(user) + " is deactivated (active=False): no handle acts for them");
       role = text_at(staff.find("role"), r);
       team = ref_at(staff.find("team_id"), r);
     }
@@ -201,11 +225,10 @@ uint8_t Organisation::raw_from(const KindRule& rule, const std::vector<int64_t>&
       if (auto it = book_shares.find(owner); it != book_shares.end()) raw |= it->second;
     }
   }
-  for (const auto& parent : rule.parents) {
+  for (const auto& parent : rule.parent_kinds) {
     const int64_t pid = refs[i++];
     if (pid < 0) continue;
-    // Every parent field is named <kind without its s>_id (customer_id, order_id, ...).
-    const KindRights& p = of_kind(parent.substr(0, parent.size() - 3) + "s");
+    const KindRights& p = of_kind(parent);
     auto at = std::lower_bound(p.ids.begin(), p.ids.end(), pid);
     if (at != p.ids.end() && *at == pid) raw |= p.raw[static_cast<size_t>(at - p.ids.begin())];
   }
@@ -286,7 +309,7 @@ uint8_t Organisation::rights(const std::string& kind, int64_t id) const {
 
 uint8_t Organisation::rights_any(int64_t id) const {
   if (admin()) return kRead | kEdit;
-  for (const auto& [name, rule] : rules())
+  for (const auto& [name, rule] : kind_rules())
     if (has(name, id)) return rights(name, id);
   return kRead;  // staff, products, ...: read by all, edited by admins
 }

@@ -6,6 +6,7 @@
 // another program then breaks the chain where it was changed.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "crmcore/errors.hpp"
+#include "audit_records.hpp"
 #include "batch.hpp"
 #include "crmcore/records/sha256.hpp"
 #include "store_impl.hpp"
@@ -123,19 +125,58 @@ struct Captured {
   std::string text() const { return combined.is_null() ? first : combined.dump(); }
 };
 
+// The write path's rules change records besides those a write names (a
+// payment marks its invoice paid, a receipt fills its purchase line): each
+// such record gets an entry of its own, an update (or a delete), so that the
+// log holds every change and audit_check can hold the records to it. The
+// rows a write inserted are not among them: the rules' touches of those are
+// part of the insert.
+void log_side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captured>& captured,
+                      const std::map<int64_t, std::string>& kind_of) {
+  std::set<int64_t> named;
+  std::vector<std::pair<int64_t, int64_t>> inserted;
+  {
+    auto& st = impl.prepared(
+        "SELECT op, first_id, last_id FROM audit_log WHERE seq > ?1 AND hash IS NULL AND first_id IS NOT NULL");
+    st.bind(1, impl.audit_mark);
+    while (st.step()) {
+      const int64_t first = st.int64(1), last = st.is_null(2) ? first : st.int64(2);
+      if (st.text(0) == "erase") {  // an erasure's changes are what must not be kept
+        st.reset();
+        return;
+      }
+      if (st.text(0) == "insert") inserted.emplace_back(first, last);
+      else if (first == last) named.insert(first);
+    }
+    st.reset();
+  }
+  auto& add = impl.prepared("INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) VALUES(?1, ?2, ?3, ?4, ?4, 1)");
+  const int64_t now = now_ns();
+  for (const auto& [record, kind] : kind_of) {
+    const int64_t id = record;  // a structured binding cannot be captured in C++17
+    if (named.count(id)) continue;
+    if (std::any_of(inserted.begin(), inserted.end(), [id](const auto& r) { return id >= r.first && id <= r.second; }))
+      continue;
+    const Captured& c = captured.at(id);
+    if (!c.removed && (c.text().empty() || c.text() == "{}")) continue;  // touched, not changed
+    const std::string op = c.removed ? "delete" : "update";
+    add.bind(1, now).bind(2, op).bind(3, kind).bind(4, id).run();
+  }
+}
+
 }  // namespace
 
 void install_audit_capture(sqlite3* db) {
   std::string s =
       "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL,"
-      " removed INTEGER NOT NULL, changes TEXT NOT NULL);";
+      " removed INTEGER NOT NULL, changes TEXT NOT NULL, kind TEXT NOT NULL);";
   for (const auto& k : kinds()) {
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
-         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes) VALUES(OLD.id, 0, " + changed_sql(k) +
-         "); END;";
+         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
+         changed_sql(k) + ", '" + k.name + "'); END;";
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_deleted AFTER DELETE ON main." + k.name +
-         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes) VALUES(OLD.id, 1, " + removed_sql(k) +
-         "); END;";
+         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 1, " +
+         removed_sql(k) + ", '" + k.name + "'); END;";
   }
   sql::exec(db, s);
 }
@@ -157,11 +198,16 @@ void commit_write(Store::Impl& impl, const std::string& actor, const char* savep
 void seal_audit(Store::Impl& impl, const std::string& actor) {
   // By record id: ids are unique across kinds.
   std::unordered_map<int64_t, Captured> captured;
+  std::map<int64_t, std::string> kind_of;  // of each captured record, by id (in order)
   {
-    auto& st = impl.prepared("SELECT record_id, removed, changes FROM temp.crm_audit_changes ORDER BY seq");
-    while (st.step()) captured[st.int64(0)].add(st.text(2), st.int64(1) != 0);
+    auto& st = impl.prepared("SELECT record_id, removed, changes, kind FROM temp.crm_audit_changes ORDER BY seq");
+    while (st.step()) {
+      captured[st.int64(0)].add(st.text(2), st.int64(1) != 0);
+      kind_of.emplace(st.int64(0), st.text(3));
+    }
     st.reset();
   }
+  if (!captured.empty()) log_side_changes(impl, captured, kind_of);
   std::string previous;
   {
     auto& st = impl.prepared("SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1");
@@ -277,6 +323,7 @@ std::vector<AuditProblem> Store::audit_check() const {
     else if (head_seq == last_seq && value.substr(colon + 1) != previous)
       problems.push_back({last_seq, "the newest entry does not match the recorded head of the chain"});
   }
+  check_records_against_log(db, problems);
   return problems;
 }
 

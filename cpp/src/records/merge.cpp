@@ -209,7 +209,19 @@ int64_t Store::merge_records(const WriteRequest& req) {
       if (f.type == FieldType::Ref || f.type == FieldType::AnyRef) refs.push_back(f.name);
     const bool links = other.name == "links";
     if (!other.cascade_on_delete && !links) continue;
-    std::string same = "a.id > b.id";
+    // Only a link kind's rows (every required field a reference: a
+    // customer's contacts, a campaign's or a territory's members) form a set
+    // in which a repeat means nothing. A history or a list of lines (a deal's
+    // stages, an invoice's lines, a pipeline's stages) repeats its references
+    // on purpose and keeps every row.
+    bool set_of_links = true;
+    for (const auto& f : other.fields)
+      if (f.required && f.type != FieldType::Ref && f.type != FieldType::AnyRef) set_of_links = false;
+    if (!set_of_links && !links) continue;
+    // And only the repeats the merge made: rows that now name the kept record.
+    std::string names_keep;
+    for (const auto& r : refs) names_keep += (names_keep.empty() ? "a." : " OR a.") + r + " = " + std::to_string(keep);
+    std::string same = "a.id > b.id AND (" + names_keep + ")";
     for (const auto& r : refs) same += " AND a." + r + " IS b." + r;
     if (links) same += " AND a.type = b.type";
     std::string text = "SELECT a.id FROM " + other.name + " a WHERE EXISTS (SELECT 1 FROM " + other.name + " b WHERE " +

@@ -359,6 +359,21 @@ void add_access_v7(std::vector<Kind>& k) {
   k.push_back(external({"access_settings", {setting, text("value")}, false, kAccessVersion}));
 }
 
+// Schema version 13 (access): the free-text owners a store had are matched
+// with staff names when it is opened (owner_migration.cpp), and what could not
+// be matched is kept as records, readable afterwards; a staff member who leaves
+// is deactivated, since the history they made keeps naming them.
+
+void add_access_v13(std::vector<Kind>& k) {
+  for (auto& kind : k)
+    if (kind.name == "staff") kind.fields.push_back(since(boolean("active"), kOwnerMigrationVersion));
+  // A row goes with its customer (cascade): it is about that customer only.
+  k.push_back({"owner_migration",
+               {ref("customer_id", "customers", true), text("owner"), text("reason", true),
+                since(text(kExternalSource), 4), since(text(kExternalId), 4)},
+               /*cascade_on_delete=*/true, kOwnerMigrationVersion});
+}
+
 std::vector<Kind> make_kinds() {
   std::vector<Kind> k;
   k.push_back({"customers",
@@ -383,6 +398,7 @@ std::vector<Kind> make_kinds() {
     sku.unique = true;
     k.push_back({"products",
                  {sku, text("name", true), text("category"), amount("list_price"), amount("unit_cost")}});
+    k.back().catalog = true;
   }
   k.push_back({"orders",
                {ref("customer_id", "customers", true), happened("ordered_at", true), amount("amount", true),
@@ -451,6 +467,7 @@ std::vector<Kind> make_kinds() {
   add_sales_ops(k);
   add_stock_v11(k);
   add_automation(k);
+  add_access_v13(k);  // versions in order: a migrated file's columns come in the order a new file has them
   add_partner_tiers(k);
   return k;
 }

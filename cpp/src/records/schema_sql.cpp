@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "crmcore/errors.hpp"
+#include "crmcore/records/owner_migration.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -215,6 +216,10 @@ std::string migration_to(int version) {
       return add_version(9) +
              "UPDATE tickets SET status = CASE WHEN resolved_at IS NOT NULL THEN 'resolved'"
              " WHEN first_response_at IS NOT NULL THEN 'in_progress' ELSE 'new' END;";
+    // 13: staff can be deactivated, and the free-text owners are matched
+    // with staff once the file is open (owner_migration.cpp: through the
+    // write path, so the matches are audited).
+    case kOwnerMigrationVersion: return add_version(kOwnerMigrationVersion) + owner_migration_mark();
     default: return add_version(version);
   }
 }

@@ -10,6 +10,7 @@
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/records/owner_migration.hpp"
 #include "crmcore/stock/rules.hpp"
 #include "row_verdicts.hpp"
 #include "rules.hpp"
@@ -115,6 +116,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
       db, "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
   impl_->insert_audit =
       sql::Statement(db, "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, cause_id) VALUES(?,?,?,?,?,?,?)");
+  if (!readonly_) run_pending_owner_migration(*this, *impl_);
 }
 
 Store::~Store() = default;
@@ -448,16 +450,27 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
   for (const auto& other : kinds())
     for (const auto& f : other.fields)
       if (f.type == FieldType::Ref && f.ref_kind == k.name) referring.emplace_back(&other, &f);
+  // History that names the record is kept whatever else is asked: checked first.
+  std::stable_partition(referring.begin(), referring.end(),
+                        [](const auto& r) { return names_who_acted(*r.first, *r.second); });
   // Records that still refer to this one (other than link records) keep it,
   // unless asked to go with it: say which, instead of SQLite's bare
   // constraint error.
   for (const auto& [other, f] : referring) {
-    if (other->cascade_on_delete) continue;
+    const bool history = names_who_acted(*other, *f);
+    if (other->cascade_on_delete && !history) continue;
     sql::Statement st(impl.db, "SELECT id FROM " + other->name + " WHERE " + f->name + "=? ORDER BY id");
     st.bind(1, id);
     std::vector<int64_t> ids;
     while (st.step()) ids.push_back(st.int64(0));
     if (ids.empty()) continue;
+    if (history)  // kept even when asked to delete dependants
+      throw ValidationError(k.name, -1, "",
+                            "is named by " + std::to_string(ids.size()) + " " + other->name + " record(s) (" +
+                                other->name + "." + f->name +
+                                "), history that is kept; reassign their records and deactivate them (active false) "
+                                "instead of deleting them",
+                            id);
     if (!cascade)
       throw ValidationError(k.name, -1, "",
                             "is still referred to by " + std::to_string(ids.size()) + " " + other->name +
@@ -479,7 +492,7 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
   };
   const Kind& links = kind("links");
   for (const auto& [other, f] : referring) {
-    if (!other->cascade_on_delete) continue;
+    if (!other->cascade_on_delete || names_who_acted(*other, *f)) continue;
     collect(*other, "SELECT id FROM " + other->name + " WHERE " + f->name + "=?1 ORDER BY id", id);
   }
   const size_t owned = dependants.size();

@@ -24,8 +24,8 @@
 //   by nobody but admins elsewhere.
 // - admin: everything. analyst: reads everything, edits only what a share
 //   grants.
-// - kinds outside the owned ones and their children (staff, teams,
-//   products, campaigns, pipelines, the rules themselves, ...): read by all,
+// - kinds outside the owned ones and their children (see kind_rule; staff,
+//   teams, products, campaigns, pipelines, the rules themselves, ...): read by all,
 //   edited by admins. A link: read when both ends are, edited when its
 //   source is editable and its target readable. A territory membership:
 //   read when its member is; a share: read by its recipients and the owner
@@ -34,6 +34,7 @@
 // - field rules hide a field of a kind from a role (or mask a phone field);
 //   a query cannot filter or order on a hidden field.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,14 +62,22 @@ Mode store_mode(const records::Store& store);
 inline constexpr uint8_t kRead = 1, kEdit = 2;
 
 // How a kind's records get their rights: their owner field ("" for none)
-// and the references to their parents, in order.
+// and the references to their parents, in order, with the parents' kinds.
 struct KindRule {
   std::string owner;
   std::vector<std::string> parents;
+  std::vector<std::string> parent_kinds;
 };
 // The rule of a kind, or null for kinds read by all and edited by admins
-// (and links, which follow their ends).
+// (and links, which follow their ends). Derived from the kind table, so a
+// new kind is covered as it is declared: an owned kind is one with an
+// owner_id (or, lacking one, an assignee_id) referring to staff; a kind that
+// refers to an owned kind, or to a kind that does, follows those records
+// (each such reference, except to its own kind, is a parent); a catalog kind
+// (products) follows nothing.
 const KindRule* kind_rule(const std::string& kind);
+// Every kind's rule, by kind.
+const std::map<std::string, KindRule>& kind_rules();
 
 struct Organisation;  // the org and rules as loaded from the store (access.cpp)
 
@@ -130,6 +139,14 @@ class ScopedStore {
   int schema_version() const { return store_.schema_version(); }
   std::string integrity_check() const;
   records::Table audit_log(int64_t limit, const std::vector<int64_t>* about = nullptr) const;
+  // The audit log's check, a person's erasure and the owner migration act on
+  // the whole store (the log, every record about the person, every
+  // customer), beyond what any role but admin may see: admins only.
+  std::vector<records::AuditProblem> audit_check() const;
+  records::ErasureReport erase_person(int64_t id);
+  int64_t migrate_owners();
+  // PermissionDenied unless the user is an admin, naming `what` was refused.
+  void require_admin(const std::string& what) const;
   void begin() { store_.begin(); }
   void commit() { store_.commit(); }
   void rollback() { store_.rollback(); }
@@ -159,7 +176,6 @@ class ScopedStore {
   // The organisation as it stands now: loaded again when the store changed
   // since (its audit log has a newer entry).
   const Organisation& org() const;
-  void require_admin(const std::string& what) const;
   // Throws PermissionDenied unless the user may edit record `id` of `kind`
   // (NotFound when they may not read it).
   void require_edit(const std::string& kind, int64_t id) const;

@@ -71,6 +71,9 @@ struct UniqueRule {
 // The schema version of sales operations: close-date history, targets,
 // contracts, invoices, payments to invoices, projects (schema.cpp).
 inline constexpr int kSalesOpsVersion = 10;
+// The schema version that migrates free-text owners to staff references
+// (owner_migration.cpp) and lets staff be deactivated (schema.cpp).
+inline constexpr int kOwnerMigrationVersion = 13;
 
 struct Kind {
   std::string name;
@@ -83,9 +86,19 @@ struct Kind {
   // custom object whose values are checked and kept in canonical form.
   // Empty in the kind table; a store's own description fills them.
   std::vector<Field> custom = {};
+  // A catalog (products) is read by all whatever it refers to: a product's
+  // supplier does not make the product theirs (see crmcore/access).
+  bool catalog = false;
 
   const Field* field(const std::string& name) const;
 };
+
+// A history row's reference to the staff member who made it (deal_stages,
+// ticket_events, deal_close_dates: by_id). The row belongs to its parent
+// record, not to them: deleting them must not take their history along.
+inline bool names_who_acted(const Kind& k, const Field& f) {
+  return k.cascade_on_delete && f.type == FieldType::Ref && f.ref_kind == "staff";
+}
 
 // The prefix of a declared custom field's name ("custom.level").
 inline constexpr const char* kCustomPrefix = "custom.";
