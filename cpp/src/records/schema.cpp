@@ -143,7 +143,10 @@ void add_sales_ops(std::vector<Kind>& k) {
                /*cascade_on_delete=*/true, kSalesOpsVersion});
   k.push_back({"targets",
                {ref("staff_id", "staff"), text("team"), text("period", true),
-                choice("metric", {"bookings"}, "bookings", true), amount("amount", true)},
+                choice("metric",
+                       {"bookings", "deals_won", "margin", "new_customers", "activities", "invoiced", "collected"},
+                       "bookings", true),
+                amount("amount", true)},
                false, kSalesOpsVersion});
   k.push_back({"contracts",
                {ref("customer_id", "customers", true), ref("deal_id", "deals"), text("name"), amount("value"),
