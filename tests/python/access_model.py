@@ -26,6 +26,7 @@ PARENTS = {
     "contracts": {"customer_id": "customers", "deal_id": "deals"},
     "invoices": {"customer_id": "customers"},
     "invoice_lines": {"invoice_id": "invoices"},
+    "credit_applications": {"customer_id": "customers", "invoice_id": "invoices"},
     "projects": {"customer_id": "customers", "deal_id": "deals"},
     "milestones": {"project_id": "projects"},
     "ticket_events": {"ticket_id": "tickets"},

@@ -39,6 +39,7 @@ const std::map<std::string, KindRule>& rules() {
       {"contracts", {"owner_id", {"customer_id", "deal_id"}}},
       {"invoices", {"owner_id", {"customer_id"}}},
       {"invoice_lines", {"", {"invoice_id"}}},
+      {"credit_applications", {"", {"customer_id", "invoice_id"}}},
       {"projects", {"owner_id", {"customer_id", "deal_id"}}},
       {"milestones", {"", {"project_id"}}},
       {"ticket_events", {"", {"ticket_id"}}},

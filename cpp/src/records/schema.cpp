@@ -184,6 +184,27 @@ void add_sales_ops(std::vector<Kind>& k) {
   }
 }
 
+// Schema version 14, customer credit (issue 11): a payment may say that
+// what it brings beyond its invoice's open balance is kept as the customer's
+// credit (payments.overpayment = "credit"; the store fills payments.credit
+// with the part kept), and credit_applications spend that credit on later
+// invoices. The rules are in sales_rules.cpp.
+constexpr int kSalesCreditsVersion = 14;
+
+void add_sales_credits(std::vector<Kind>& k) {
+  const int v = kSalesCreditsVersion;
+  for (auto& kind : k)
+    if (kind.name == "payments")
+      for (Field f : {choice("overpayment", {"refuse", "credit"}), amount("credit")})
+        kind.fields.push_back(since(std::move(f), v));
+  // An application is a spending of credit, so it goes with its invoice.
+  k.push_back({"credit_applications",
+               {ref("customer_id", "customers", true), ref("invoice_id", "invoices", true), amount("amount", true),
+                happened("applied_at", true), text("note")},
+               /*cascade_on_delete=*/true, v});
+  for (const char* external : {kExternalSource, kExternalId}) k.back().fields.push_back(since(text(external), v));
+}
+
 // Schema version 12: automation (rules as data, the outbox their messages
 // wait in, the runs of time-triggered rules) and membership (programmes,
 // tiers, members and the points ledger). See cpp/src/automation/.
@@ -432,6 +453,7 @@ std::vector<Kind> make_kinds() {
   add_sales_ops(k);
   add_stock_v11(k);
   add_automation(k);
+  add_sales_credits(k);
   return k;
 }
 

@@ -5,9 +5,12 @@ date and status. Invoices (``invoices``) have an amount that the store keeps
 equal to their lines (``invoice_lines``: quantity x unit price, tax
 included) when they have lines; payments name the invoice they pay
 (``payments.invoice_id``), and the store refuses one beyond what is open
-(see ``cpp/src/records/sales_rules.cpp``). The reports here read those
-records as of a date: an invoice counts from its issue date, a payment from
-the day it was paid.
+(see ``cpp/src/records/sales_rules.cpp``) unless the payment keeps the
+excess as the customer's credit (``overpayment="credit"``; the store fills
+``payments.credit``). Credit is spent on later invoices by
+``credit_applications`` (:meth:`LedgerMethods.apply_credit`). The reports
+here read those records as of a date: an invoice counts from its issue
+date, a payment from the day it was paid, credit from the day applied.
 """
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     """The invoices open on ``as_of`` (nanoseconds): issued by then, neither
     draft nor void, with a balance left after the payments made by then.
     ``invoices`` has columns issued_at, due_at, amount, status and any
-    others (kept); ``payments`` invoice_id, paid_at, amount. Adds ``paid``,
+    others (kept); ``payments`` invoice_id, paid_at, amount and optionally
+    credit (the part kept as credit, not paying the invoice; credit applied
+    to an invoice comes as a payment row of its own). Adds ``paid``,
     ``balance``, ``days_overdue`` (days past due, 0 when not yet due) and
     ``bucket`` (one of :data:`BUCKETS`).
 
@@ -43,7 +48,10 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     """
     at = pd.Timestamp(as_of)
     mine = payments[(payments["paid_at"] <= at) & payments["invoice_id"].notna()]
-    paid = mine.groupby("invoice_id")["amount"].sum()
+    settles = mine["amount"].astype(float)
+    if "credit" in mine.columns:
+        settles = settles - mine["credit"].astype(float).fillna(0.0)
+    paid = settles.groupby(mine["invoice_id"]).sum()
     live = invoices[(invoices["issued_at"] <= at) & ~invoices["status"].isin(["draft", "void"])].copy()
     live["paid"] = paid.reindex(live.index, fill_value=0.0).to_numpy()
     live["balance"] = live["amount"].fillna(0.0) - live["paid"]
@@ -109,8 +117,7 @@ class LedgerMethods(SalesPart):
         if inv["owner_id"].isna().any():
             owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
             inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
-        pay = self._db.frame("payments", columns=["invoice_id", "paid_at", "amount"])
-        out = open_invoices_table(inv, pay, cut).drop(columns=["deal_id", "status"])
+        out = open_invoices_table(inv, self._settlements(), cut).drop(columns=["deal_id", "status"])
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -175,6 +182,76 @@ class LedgerMethods(SalesPart):
         out["dso"] = out["receivables"] / out["invoiced"].where(out["invoiced"] > 0) * days
         out.attrs["as_of"] = cut
         return out
+
+    def credits(self, as_of: Any = None) -> pd.DataFrame:
+        """Each customer's credit on ``as_of`` (default the end of the
+        data): ``kept`` (overpayments and payments on account kept as
+        credit), ``applied`` (spent on invoices) and ``balance``; customers
+        who never had credit are left out.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> i = db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+        >>> _ = db.add("payments", customer_id=c, invoice_id=i, amount=130.0, paid_at="2024-01-10",
+        ...            overpayment="credit")
+        >>> db.sales.credits().loc[c].tolist()
+        [30.0, 0.0, 30.0]
+        """
+        cut = pd.Timestamp(self._as_of(as_of))
+        pay = self._db.frame("payments", columns=["customer_id", "paid_at", "credit"])
+        use = self._db.frame("credit_applications", columns=["customer_id", "applied_at", "amount"])
+        kept = pay[pay["paid_at"] <= cut].groupby("customer_id")["credit"].sum(min_count=1).dropna()
+        applied = use[use["applied_at"] <= cut].groupby("customer_id")["amount"].sum()
+        out = pd.DataFrame({"kept": kept, "applied": applied}).fillna(0.0).astype(float)
+        out.index.name = "customer_id"
+        out["balance"] = out["kept"] - out["applied"]
+        out.attrs["as_of"] = cut
+        return out
+
+    def apply_credit(self, invoice: int, amount: float | None = None, at: Any = None,
+                     note: str | None = None) -> int:
+        """Spend the invoice's customer's credit on ``invoice``: ``amount``,
+        or by default as much as both the credit and the invoice's open
+        balance allow, applied ``at`` (default now). Writes a
+        ``credit_applications`` record (through the store's write path,
+        audited) and returns its id; the store refuses more than the
+        customer's credit or the invoice's balance.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> first = db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+        >>> _ = db.add("payments", customer_id=c, invoice_id=first, amount=130.0, paid_at="2024-01-10",
+        ...            overpayment="credit")
+        >>> later = db.add("invoices", customer_id=c, amount=50.0, issued_at="2024-02-01", due_at="2024-03-01")
+        >>> a = db.sales.apply_credit(later, at="2024-02-02")
+        >>> db.get("credit_applications", a)["amount"], db.sales.open_invoices().loc[later, "balance"]
+        (30.0, 20.0)
+        """
+        inv = self._db.get("invoices", invoice)
+        when = pd.Timestamp.now() if at is None else pd.Timestamp(at)
+        if amount is None:
+            credit = self.credits()
+            left = float(credit["balance"].get(inv["customer_id"], 0.0))
+            table = self.open_invoices()
+            amount = min(left, float(table["balance"].get(invoice, 0.0)))
+            if amount <= 0:
+                raise _core.ValidationError(
+                    f"credit_applications: nothing to apply to invoice {invoice}: customer {inv['customer_id']} has"
+                    f" credit {left:g} and the invoice has {float(table['balance'].get(invoice, 0.0)):g} open")
+        return int(self._db.add("credit_applications", customer_id=inv["customer_id"], invoice_id=invoice,
+                                amount=float(amount), applied_at=when, note=note))
+
+    def _settlements(self) -> pd.DataFrame:
+        """What settles invoices: payments (less what they keep as credit)
+        and credit applied, as rows of invoice_id, paid_at, amount, credit."""
+        pay = self._db.frame("payments", columns=["invoice_id", "paid_at", "amount", "credit"])
+        use = self._db.frame("credit_applications", columns=["invoice_id", "applied_at", "amount"])
+        if use.empty:
+            return pay
+        use = use.rename(columns={"applied_at": "paid_at"}).assign(credit=0.0)
+        return pd.concat([pay, use], ignore_index=True)
 
     @staticmethod
     def _ledger_key(by: str | None) -> str | None:
