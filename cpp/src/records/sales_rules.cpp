@@ -84,23 +84,26 @@ struct FirstRow {
 // The invoices whose balance this write may have changed (touched
 // directly, by their lines, a payment or a credit application) with their
 // sums: payments, the part of them kept as credit, credit applied, and
-// the first payment or application from another customer.
+// the first payment or application from another customer. The joins are
+// CROSS JOINs so that the touched ids drive them: SQLite's planner, which
+// has no statistics here, otherwise scans every invoice or payment of the
+// file to meet a handful of touched ones.
 void gather_invoice_sums(Store::Impl& impl, bool applications) {
   impl.prepared(
           "INSERT OR IGNORE INTO temp.crm_ledger_touched(id)"
           " SELECT id FROM temp.crm_ledger_notes WHERE what IN ('invoice', 'lines') AND id IS NOT NULL"
-          " UNION SELECT p.invoice_id FROM temp.crm_ledger_notes AS n JOIN payments AS p ON p.id = n.id"
+          " UNION ALL SELECT p.invoice_id FROM temp.crm_ledger_notes AS n CROSS JOIN payments AS p ON p.id = n.id"
           " WHERE n.what = 'payment' AND p.invoice_id IS NOT NULL"
-          " UNION SELECT a.invoice_id FROM temp.crm_ledger_notes AS n JOIN credit_applications AS a ON a.id = n.id"
-          " WHERE n.what = 'application'")
+          " UNION ALL SELECT a.invoice_id FROM temp.crm_ledger_notes AS n CROSS JOIN credit_applications AS a"
+          " ON a.id = n.id WHERE n.what = 'application'")
       .run();
   impl.prepared(
           "INSERT INTO temp.crm_ledger_sums(id, amount, status, customer_id, paid, credited, crediting, stranger)"
           " SELECT i.id, ifnull(i.amount, 0), i.status, i.customer_id, total(p.amount), total(p.credit),"
           " count(CASE WHEN p.overpayment = 'credit' THEN 1 END),"
           " min(CASE WHEN p.customer_id IS NOT i.customer_id THEN p.id END)"
-          " FROM temp.crm_ledger_touched AS t JOIN invoices AS i ON i.id = t.id"
-          " LEFT JOIN payments AS p ON p.invoice_id = i.id GROUP BY i.id")
+          " FROM temp.crm_ledger_touched AS t CROSS JOIN invoices AS i ON i.id = t.id"
+          " LEFT JOIN payments AS p ON p.invoice_id = i.id GROUP BY t.id")
       .run();
   if (applications)  // most files have none: then the column stays 0
     impl.prepared(
@@ -116,8 +119,13 @@ void gather_invoice_sums(Store::Impl& impl, bool applications) {
 // payments and applied credit bring beyond its amount is kept by its
 // payments marked "credit", the latest paid first (a later payment is the
 // one that overshot); anything else keeps none, whatever a caller wrote.
-void allocate_credit(Store::Impl& impl) {
-  impl.prepared(
+void allocate_credit(Store::Impl& impl, const WriteRequest& req) {
+  // An insert that gives neither overpayment nor credit has nothing to
+  // settle here: its payments keep no credit, which is what they hold.
+  const bool given = !(req.op == WriteOp::Insert && req.table && req.kind->name == "payments") ||
+                     req.table->find("overpayment") || req.table->find("credit");
+  if (given)
+    impl.prepared(
           "UPDATE payments SET credit = CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount END"
           " WHERE id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')"
           " AND NOT (overpayment IS 'credit' AND invoice_id IS NOT NULL)"
@@ -128,7 +136,7 @@ void allocate_credit(Store::Impl& impl) {
           " AS credit FROM (SELECT p.id, p.amount, s.paid + s.applied - s.amount AS excess,"
           " total(p.amount) OVER (PARTITION BY p.invoice_id ORDER BY p.paid_at DESC, p.id DESC"
           " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before"
-          " FROM temp.crm_ledger_sums AS s JOIN payments AS p ON p.invoice_id = s.id"
+          " FROM temp.crm_ledger_sums AS s CROSS JOIN payments AS p ON p.invoice_id = s.id"
           " WHERE s.crediting > 0 AND p.overpayment = 'credit')) AS x"
           " WHERE payments.id = x.id AND payments.credit IS NOT x.credit")
       .run();
@@ -374,6 +382,8 @@ void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResul
 void install_ledger_capture(sqlite3* db) {
   std::string s = "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
                   " id INTEGER);"
+                  // each rule reads one sort of note: a range, not a scan of all a big import noted
+                  "CREATE INDEX IF NOT EXISTS temp.crm_ledger_notes_what ON crm_ledger_notes(what, id);"
                   "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_touched(id INTEGER PRIMARY KEY);"
                   "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_sums(id INTEGER PRIMARY KEY, amount REAL, status TEXT,"
                   " customer_id INTEGER, paid REAL, credited REAL, crediting INTEGER, stranger INTEGER,"
@@ -445,7 +455,7 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     const bool applications = any.step() && any.int64(0) != 0;
     any.reset();
     gather_invoice_sums(impl, applications);
-    allocate_credit(impl);
+    allocate_credit(impl, req);
     check_invoices(impl, req, result);
     if (applications) check_credit_balances(impl, req, result);
     check_orders(impl, req, result);

@@ -5,8 +5,9 @@ write path applies the stage rules to every write of a deal's stage, so
 :meth:`SalesMethods.move` is a convenience, not the only way to move a deal.
 This module holds the pipeline reports; the other parts of ``db.sales`` live
 beside it: targets (:mod:`.targets`), contracts, invoices and receivables
-(:mod:`.ledger`), projects and the agenda (:mod:`.projects`) and the
-forecast from history (:mod:`.outlook`).
+(:mod:`.ledger`), projects and the agenda (:mod:`.projects`), each open
+deal's chance from history (:mod:`.outlook`) and the seasonal bookings
+forecast (:mod:`.seasonal`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..scoring._columns import as_of_ns, times_ns
 from .ledger import LedgerMethods
 from .outlook import OutlookMethods
 from .projects import ProjectMethods
+from .seasonal import SeasonalMethods
 from .targets import TargetMethods
 
 #: The groupings the sales reports know: the deal's owner (staff id), the
@@ -28,7 +30,7 @@ BY = ("owner", "team", "source", "segment")
 NS_PER_DAY = 86_400 * 10**9
 
 
-class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods):
+class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods, SeasonalMethods):
     """The sales side of a store: ``db.sales.<TAB>``.
 
     >>> import crmcore as crm

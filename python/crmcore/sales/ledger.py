@@ -226,7 +226,7 @@ class LedgerMethods(SalesPart):
         ...            overpayment="credit")
         >>> later = db.add("invoices", customer_id=c, amount=50.0, issued_at="2024-02-01", due_at="2024-03-01")
         >>> a = db.sales.apply_credit(later, at="2024-02-02")
-        >>> db.get("credit_applications", a)["amount"], db.sales.open_invoices().loc[later, "balance"]
+        >>> db.get("credit_applications", a)["amount"], float(db.sales.open_invoices().loc[later, "balance"])
         (30.0, 20.0)
         """
         inv = self._db.get("invoices", invoice)
