@@ -231,10 +231,10 @@ class LedgerMethods(SalesPart):
         """
         inv = self._db.get("invoices", invoice)
         when = pd.Timestamp.now() if at is None else pd.Timestamp(at)
-        if amount is None:
-            credit = self.credits()
+        if amount is None:  # what the customer has, and the invoice asks, when applied
+            credit = self.credits(as_of=when)
             left = float(credit["balance"].get(inv["customer_id"], 0.0))
-            table = self.open_invoices()
+            table = self.open_invoices(as_of=when)
             amount = min(left, float(table["balance"].get(invoice, 0.0)))
             if amount <= 0:
                 raise _core.ValidationError(
