@@ -161,10 +161,13 @@ def _ledger(db: Any, rng: np.random.Generator, stop: pd.Timestamp, deals: pd.Dat
     share = np.where(fate == "part", rng.choice([0.3, 0.5], n), 1.0)
     db.import_frame("payments", pd.DataFrame({
         "customer_id": won.customer_id.to_numpy()[pays], "invoice_id": invoices[pays], "paid_at": paid_at[pays],
-        "amount": np.floor(amount[pays] * share[pays] * 100) / 100, "method": "bank transfer"}))
+        # in full to the last fraction of a cent; a part payment in whole cents
+        "amount": np.where(share[pays] < 1, np.floor(amount[pays] * share[pays] * 100) / 100, amount[pays]),
+        "method": "bank transfer"}))
     # a customer with two open invoices pays the first one 5,000 too much, and
     # the credit goes to the second
     open_ = db.sales.open_invoices(as_of=stop)
+    open_ = open_[open_.balance > 1000]
     twice = open_.groupby("customer_id").filter(lambda g: len(g) >= 2)
     if len(twice):
         one = twice[twice.customer_id == twice.customer_id.iloc[0]]
