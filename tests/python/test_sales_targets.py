@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from crmcore.sales.targets import METRICS
+from crmcore.sales.targets import METRICS, period_bounds, target_period
 
 T = pd.Timestamp
 
@@ -154,3 +154,11 @@ def test_a_target_on_an_unknown_metric_or_person_is_refused_and_changes_nothing(
         db.add("targets", staff_id=12345, period="2024", metric="activities", amount=1.0)
     assert e.value.field == "staff_id"
     assert db.count("targets") == before
+
+
+def test_period_bounds_against_pandas_periods():
+    texts = [f"{y}" for y in (1999, 2024, 2100)] + [f"2024-Q{q}" for q in range(1, 5)] + \
+        [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)]
+    start, end = period_bounds(texts)
+    assert start.tolist() == [target_period(t).start_time.value for t in texts]
+    assert end.tolist() == [(target_period(t) + 1).start_time.value for t in texts]

@@ -63,6 +63,25 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     return live
 
 
+def aging_table(open_: pd.DataFrame, key: str | None) -> pd.DataFrame:
+    """Open balances (``open_`` as :func:`open_invoices_table` gives it)
+    summed per ``key`` column (None: one row, "all") and bucket, with a
+    ``total`` column.
+
+    >>> t = pd.DataFrame({"customer_id": [1, 1, 2], "balance": [5.0, 7.0, 1.0],
+    ...                   "bucket": pd.Categorical(["current", "90+", "90+"], BUCKETS)})
+    >>> aging_table(t, "customer_id")["total"].tolist()
+    [12.0, 1.0]
+    """
+    group = open_[key] if key else pd.Series("all", index=open_.index)
+    out = open_["balance"].groupby([group, open_["bucket"]], observed=False).sum().unstack(fill_value=0.0)
+    out = out.reindex(columns=list(BUCKETS), fill_value=0.0).astype(float)
+    out.columns = pd.Index(list(BUCKETS), name=None)
+    out.index.name = key
+    out["total"] = out.sum(axis=1)
+    return out
+
+
 class LedgerMethods(SalesPart):
     """Contracts' and receivables' part of ``db.sales`` (mixed into
     :class:`crmcore.sales.SalesMethods`)."""
@@ -136,13 +155,7 @@ class LedgerMethods(SalesPart):
         """
         key = self._ledger_key(by)
         open_ = self.open_invoices(as_of)
-        group = open_[key] if key else pd.Series("all", index=open_.index)
-        out = open_.pivot_table(index=group, columns="bucket", values="balance", aggfunc="sum", fill_value=0.0,
-                                observed=False)
-        out = out.reindex(columns=list(BUCKETS), fill_value=0.0).astype(float)
-        out.columns = pd.Index(list(BUCKETS), name=None)
-        out.index.name = key
-        out["total"] = out.sum(axis=1)
+        out = aging_table(open_, key)
         out.attrs["as_of"] = open_.attrs["as_of"]
         return out
 

@@ -42,6 +42,26 @@ def target_period(text: str) -> pd.Period:
     return pd.Period(text, "M" if "-" in text else "Y")
 
 
+def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
+    """Start and end (nanoseconds, end excluded) of each period text (as
+    :func:`target_period` reads them), all at once: a Python loop over
+    pd.Period took most of the time of a report on a few thousand targets.
+
+    >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
+    ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
+    """
+    text = pd.Series(texts, dtype=object).astype(str)
+    year = text.str.slice(0, 4).astype(np.int64).to_numpy()
+    quarter = pd.to_numeric(text.str.extract(r"-Q([1-4])$")[0]).to_numpy()
+    month = pd.to_numeric(text.str.extract(r"-(\d\d)$")[0]).to_numpy()
+    first = np.where(~np.isnan(quarter), (quarter - 1) * 3 + 1, np.where(~np.isnan(month), month, 1)).astype(np.int64)
+    length = np.where(~np.isnan(quarter), 3, np.where(~np.isnan(month), 1, 12))
+    months = (year - 1970) * 12 + first - 1      # months since 1970-01, numpy's datetime64[M]
+    def ns(m: np.ndarray) -> np.ndarray:
+        return m.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+    return ns(months), ns(months + length)
+
+
 def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
     period, metric, amount) from ``events`` (columns metric, owner_id, team,
@@ -61,9 +81,7 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     >>> attainment_table(t, e, pd.Timestamp("2024-01-16").value)[["actual", "gap", "projected"]].round(6).values.tolist()
     [[30.0, 70.0, 62.0]]
     """
-    periods = [target_period(p) for p in targets["period"]]
-    start = np.array([p.start_time.value for p in periods], dtype=np.int64)
-    end = np.array([(p + 1).start_time.value for p in periods], dtype=np.int64)
+    start, end = period_bounds(targets["period"])
     got = np.zeros(len(targets))
     metric = targets["metric"].fillna("bookings").to_numpy(dtype=object)
     for name in pd.unique(metric):
