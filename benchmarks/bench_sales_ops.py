@@ -25,6 +25,7 @@ import crmcore as crm
 from crmcore.sales.ledger import BUCKETS, aging_table, open_invoices_table
 from crmcore.sales.targets import attainment_table, target_period
 from _timing import once, timed
+from bench_sales import report
 
 START = pd.Timestamp("2024-01-01")
 
@@ -110,13 +111,6 @@ def payments_import(n, rng):
         "customer_id": ic, "invoice_id": ids, "paid_at": issued, "amount": amount})))
     paid = (db.frame("invoices").status == "paid").sum()
     return plain, allocated, int(paid)
-
-
-def report(name, ours, theirs, repeat):
-    (_, best, med), (_, p_best, p_med) = ours, theirs
-    print(f"{name} (best / median of {repeat})")
-    print(f"  crmcore   {best:8.3f} s  {med:8.3f} s")
-    print(f"  pandas    {p_best:8.3f} s  {p_med:8.3f} s   crmcore is {p_best / best:5.1f}x faster")
 
 
 def main():
