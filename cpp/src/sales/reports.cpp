@@ -112,4 +112,39 @@ Forecast forecast(const int64_t* group, const double* amount, const double* prob
   return out;
 }
 
+std::vector<double> period_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets) {
+  if (keys < 0) throw std::invalid_argument("period_sums: negative number of keys");
+  for (size_t i = 0; i < rows; ++i) check_code("period_sums", i, key[i], keys, true);
+  for (size_t t = 0; t < targets; ++t) check_code("period_sums: target", t, target_key[t], keys, true);
+  std::vector<size_t> first;
+  std::vector<size_t> order = by_code(key, rows, keys, first);
+  // Each key's rows by time; the times and running totals laid out in that order.
+  std::vector<int64_t> times(order.size());
+  std::vector<double> total(order.size() + 1, 0.0);
+  for (int64_t k = 0; k < keys; ++k) {
+    auto a = order.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k)]);
+    auto b = order.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k) + 1]);
+    std::sort(a, b, [&](size_t x, size_t y) { return at[x] < at[y]; });
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    const size_t r = order[i];
+    const bool counts = at[r] != std::numeric_limits<int64_t>::min() && !std::isnan(value[r]);
+    times[i] = at[r];
+    total[i + 1] = total[i] + (counts ? value[r] : 0.0);
+  }
+  std::vector<double> sums(targets, 0.0);
+  for (size_t t = 0; t < targets; ++t) {
+    if (target_key[t] < 0 || end[t] <= start[t]) continue;
+    auto a = times.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(target_key[t])]);
+    auto b = times.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(target_key[t]) + 1]);
+    // A row at INT64_MIN sorts first and lies before any start.
+    const auto from = std::lower_bound(a, b, start[t]) - times.begin();
+    const auto to = std::lower_bound(a, b, end[t]) - times.begin();
+    sums[t] = total[static_cast<size_t>(to)] - total[static_cast<size_t>(from)];
+  }
+  return sums;
+}
+
 }  // namespace crmcore::sales

@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -349,6 +349,10 @@ def parse_amounts(texts: list) -> tuple[numpy.typing.NDArray[numpy.float64], num
     ...
 def parse_mode(text: str) -> str:
     ...
+def period_sums(key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], keys: typing.SupportsInt | typing.SupportsIndex, target_key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], start: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Sums of value per target's key and period (see crmcore/sales/reports.hpp).
+    """
 def pg_bulk_load(dsn: str, table: str, names: collections.abc.Sequence[str], values: list) -> int:
     """
     Loads columns into an existing table by binary COPY (the PostgreSQL backend's bulk path);

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
 
@@ -70,9 +71,9 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     :meth:`TargetMethods.attainment` without the store.
 
     A person's target sums the events credited to them; a team's those of
-    its members. Per metric, the events are sorted once by person (or team)
-    and time, and each target's sum is two binary searches into the running
-    total: all targets at once, no loop over them.
+    its members. Per metric, the events are grouped by person (or team) and
+    sorted by time in C++, and each target's sum is two binary searches into
+    the running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
@@ -108,20 +109,12 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
 def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
                      end: np.ndarray) -> np.ndarray:
     """For each (whose, [start, end)) the sum of ``value`` over the events of
-    that person or team (``who``) at times ``at`` inside the period."""
+    that person or team (``who``) at times ``at`` inside the period, summed
+    in C++ (``_core.period_sums``: one grouping, sorted running totals, two
+    binary searches per target)."""
     code, keys = pd.factorize(who)
-    rows = np.flatnonzero((code >= 0) & (at != np.iinfo(np.int64).min))
-    order = rows[np.lexsort((at[rows], code[rows]))]
-    # (key, time) as one sortable integer: the key's code times the number
-    # of distinct times, plus the time's rank among them.
-    times = np.unique(at[order])
-    width = len(times) + 1
-    combined = code[order] * width + np.searchsorted(times, at[order])
-    total = np.concatenate([[0.0], np.cumsum(value[order])])
-    k = pd.Index(keys).get_indexer(whose)  # -1: nothing of theirs to count
-    a = np.searchsorted(combined, k * width + np.searchsorted(times, start), "left")
-    b = np.searchsorted(combined, k * width + np.searchsorted(times, end), "left")
-    return np.where(k >= 0, total[b] - total[a], 0.0)
+    target = pd.Index(keys).get_indexer(whose)  # -1: nothing of theirs to count
+    return _core.period_sums(code.astype(np.int64), at, value, len(keys), target.astype(np.int64), start, end)
 
 
 class TargetMethods(SalesPart):
