@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from ..scoring._columns import times_ns
 from ._base import SalesPart
 
 #: The aging buckets: days past the due date, upper bounds included.
@@ -46,21 +47,63 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     >>> t[["balance", "days_overdue", "bucket"]].values.tolist()
     [[60.0, 44.0, '31-60'], [50.0, 44.0, '31-60']]
     """
-    at = pd.Timestamp(as_of)
-    mine = payments[(payments["paid_at"] <= at) & payments["invoice_id"].notna()]
-    settles = mine["amount"].astype(float)
-    if "credit" in mine.columns:
-        settles = settles - mine["credit"].astype(float).fillna(0.0)
-    paid = settles.groupby(mine["invoice_id"]).sum()
-    live = invoices[(invoices["issued_at"] <= at) & ~invoices["status"].isin(["draft", "void"])].copy()
-    live["paid"] = paid.reindex(live.index, fill_value=0.0).to_numpy()
-    live["balance"] = live["amount"].fillna(0.0) - live["paid"]
-    live = live[live["balance"] > 1e-9 * np.maximum(1.0, live["amount"].fillna(0.0).abs())]
-    late = ((at - live["due_at"]) / pd.Timedelta(days=1)).clip(lower=0.0)
-    live["days_overdue"] = late
-    code = np.searchsorted([0.0, 30.0, 60.0, 90.0], late.to_numpy(), side="left")
-    live["bucket"] = pd.Categorical.from_codes(code, BUCKETS)
+    rows, paid, balance, late, bucket = _open_balances(invoices, payments, as_of)
+    live = invoices.iloc[rows].copy()
+    live["paid"], live["balance"], live["days_overdue"] = paid, balance, late
+    live["bucket"] = pd.Categorical.from_codes(bucket, BUCKETS)
     return live
+
+
+def _open_balances(invoices: pd.DataFrame, payments: pd.DataFrame,
+                   as_of: int) -> "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
+    """The work of :func:`open_invoices_table` on columns: the open
+    invoices' positions, and for each its paid, balance, days overdue and
+    bucket code. Payments are summed per invoice by position (bincount),
+    not by a groupby on ids: the same sums, several times faster on a
+    million invoices."""
+    settles = payments["amount"].to_numpy(dtype=float, na_value=0.0)
+    if "credit" in payments.columns:
+        settles = settles - payments["credit"].to_numpy(dtype=float, na_value=0.0)
+    where = invoices.index.get_indexer(payments["invoice_id"])
+    counted = (where >= 0) & (times_ns(payments["paid_at"]) <= as_of)
+    paid = np.bincount(where[counted], weights=settles[counted], minlength=len(invoices))
+    amount = invoices["amount"].to_numpy(dtype=float, na_value=0.0)
+    balance = amount - paid
+    live = (times_ns(invoices["issued_at"]) <= as_of) & ~invoices["status"].isin(["draft", "void"]).to_numpy()
+    rows = np.flatnonzero(live & (balance > 1e-9 * np.maximum(1.0, np.abs(amount))))
+    late = np.clip((as_of - times_ns(invoices["due_at"])[rows]) / NS_PER_DAY, 0.0, None)
+    bucket = np.searchsorted([0.0, 30.0, 60.0, 90.0], late, side="left")
+    return rows, paid[rows], balance[rows], late, bucket
+
+
+def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: str | None) -> pd.DataFrame:
+    """Open balances on ``as_of`` per ``invoices[key]`` (None: one row,
+    "all") and bucket, with a ``total`` column: :func:`open_invoices_table`
+    followed by :func:`aging_table`, on columns without the per-invoice
+    frame between them.
+
+    >>> inv = pd.DataFrame({"customer_id": [7, 7], "issued_at": pd.to_datetime(["2024-01-01"] * 2),
+    ...                     "due_at": pd.to_datetime(["2024-01-31", "2024-03-31"]),
+    ...                     "amount": [100.0, 50.0], "status": ["issued", "issued"]}, index=[1, 2])
+    >>> pay = pd.DataFrame({"invoice_id": [1], "paid_at": pd.to_datetime(["2024-02-01"]), "amount": [40.0]})
+    >>> aging_sums(inv, pay, pd.Timestamp("2024-03-15").value, "customer_id").loc[7].tolist()
+    [50.0, 0.0, 60.0, 0.0, 0.0, 110.0]
+    """
+    rows, _, balance, _, bucket = _open_balances(invoices, payments, as_of)
+    group = invoices[key].to_numpy()[rows] if key else np.zeros(len(rows), dtype=np.int64)
+    return _bucket_sums(group, bucket, balance, key)
+
+
+def _bucket_sums(group: Any, bucket: np.ndarray, balance: np.ndarray, key: str | None) -> pd.DataFrame:
+    code, groups = pd.factorize(group, sort=True) if key else (np.zeros(len(bucket), dtype=np.int64),
+                                                             pd.Index(["all"]))
+    ok = code >= 0
+    k = len(BUCKETS)
+    sums = np.bincount(code[ok] * k + bucket[ok], weights=balance[ok],
+                       minlength=len(groups) * k).reshape(len(groups), k)
+    out = pd.DataFrame(sums, index=pd.Index(groups, name=key), columns=list(BUCKETS))
+    out["total"] = out.sum(axis=1)
+    return out
 
 
 def aging_table(open_: pd.DataFrame, key: str | None) -> pd.DataFrame:
@@ -73,13 +116,9 @@ def aging_table(open_: pd.DataFrame, key: str | None) -> pd.DataFrame:
     >>> aging_table(t, "customer_id")["total"].tolist()
     [12.0, 1.0]
     """
-    group = open_[key] if key else pd.Series("all", index=open_.index)
-    out = open_["balance"].groupby([group, open_["bucket"]], observed=False).sum().unstack(fill_value=0.0)
-    out = out.reindex(columns=list(BUCKETS), fill_value=0.0).astype(float)
-    out.columns = pd.Index(list(BUCKETS), name=None)
-    out.index.name = key
-    out["total"] = out.sum(axis=1)
-    return out
+    group = open_[key].to_numpy() if key else None
+    return _bucket_sums(group, open_["bucket"].cat.codes.to_numpy().astype(np.int64),
+                        open_["balance"].to_numpy(dtype=float), key)
 
 
 class LedgerMethods(SalesPart):
@@ -131,12 +170,7 @@ class LedgerMethods(SalesPart):
         [[70.0, 30.0, '1-30']]
         """
         cut = self._as_of(as_of)
-        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
-                                                  "due_at", "amount", "status"])
-        if inv["owner_id"].isna().any():
-            owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
-            inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
-        out = open_invoices_table(inv, self._settlements(), cut).drop(columns=["deal_id", "status"])
+        out = open_invoices_table(self._invoices(), self._settlements(), cut).drop(columns=["deal_id", "status"])
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -154,9 +188,9 @@ class LedgerMethods(SalesPart):
         [40.0, 0.0, 100.0, 0.0, 0.0, 140.0]
         """
         key = self._ledger_key(by)
-        open_ = self.open_invoices(as_of)
-        out = aging_table(open_, key)
-        out.attrs["as_of"] = open_.attrs["as_of"]
+        cut = self._as_of(as_of)
+        out = aging_sums(self._invoices(), self._settlements(), cut, key)
+        out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
     def dso(self, by: str | None = "customer", days: int = 90, as_of: Any = None) -> pd.DataFrame:
@@ -255,6 +289,15 @@ class LedgerMethods(SalesPart):
                     f" credit {left:g} and the invoice has {float(table['balance'].get(invoice, 0.0)):g} open")
         return int(self._db.add("credit_applications", customer_id=inv["customer_id"], invoice_id=invoice,
                                 amount=float(amount), applied_at=when, note=note))
+
+    def _invoices(self) -> pd.DataFrame:
+        """The invoices with their owner: the invoice's, else its deal's."""
+        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
+                                                  "due_at", "amount", "status"])
+        if inv["owner_id"].isna().any():
+            owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
+            inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
+        return inv
 
     def _settlements(self) -> pd.DataFrame:
         """What settles invoices: payments (less what they keep as credit)
