@@ -25,8 +25,8 @@ from .seasonal import SeasonalMethods
 from .targets import TargetMethods
 
 #: The groupings the sales reports know: the deal's owner (staff id), the
-#: owner's team, the customer's source and segment (its kind).
-BY = ("owner", "team", "source", "segment")
+#: owner's team, the customer's source, segment (its kind) and region.
+BY = ("owner", "team", "source", "segment", "region")
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -295,9 +295,9 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         elif by == "team":
             staff = self._db.frame("staff", columns=["team"]).team
             deals["team"] = deals.owner_id.map(staff)
-        elif by in ("source", "segment"):
-            cust = self._db.frame("customers", columns=["source", "kind"])
-            deals[by] = deals.customer_id.map(cust["source" if by == "source" else "kind"])
+        elif by in ("source", "segment", "region"):
+            column = {"source": "source", "segment": "kind", "region": "region"}[by]
+            deals[by] = deals.customer_id.map(self._db.frame("customers", columns=[column])[column])
         return deals
 
     @staticmethod
