@@ -572,3 +572,29 @@ def test_attainment_rolls_up_the_reporting_lines(db):
     assert rolled.loc[ids, "actual"].tolist() == [357.0, 350.0, 50.0, 307.0, 50.0]
     db.link(zhao, db.li, "reports_to")
     assert db.sales.attainment(as_of="2024-02-01", rollup=True).loc[ids[:3], "actual"].tolist() == [357.0] * 3
+
+
+def test_deals_without_a_next_step_against_pandas():
+    rng = np.random.default_rng(9)
+    db = crm.open(":memory:")
+    custs = list(db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(60)]})))
+    n = 150
+    ids = db.import_frame("deals", pd.DataFrame({"customer_id": rng.choice(custs, n), "amount": rng.integers(1, 99, n)
+                                                 .astype(float), "stage": rng.choice(["lead", "proposal"], n)}))
+    for d in ids[:30]:
+        db.sales.move(int(d), str(rng.choice(["won", "lost"])), at="2024-02-01")
+    db.import_frame("tasks", pd.DataFrame({"subject": "call", "customer_id": rng.choice(custs, 25),
+                                           "done": rng.random(25) < 0.5, "due_at": T("2024-03-01")}))
+    talk_at = T("2024-03-01") - pd.to_timedelta(rng.integers(0, 60, 40), "D")
+    db.import_frame("interactions", pd.DataFrame({"customer_id": rng.choice(custs, 40), "channel": "call",
+                                                  "occurred_at": talk_at,
+                                                  "next_step": np.where(rng.random(40) < 0.6, "demo", None)}))
+    got = db.sales.without_next_step(as_of="2024-03-01", days=30)
+    deals, tasks, talks = db.frame("deals"), db.frame("tasks"), db.frame("interactions")
+    planned = set(tasks[~tasks.done.astype(bool)].customer_id)
+    recent = talks[(talks.occurred_at > T("2024-01-31")) & (talks.occurred_at <= T("2024-03-01"))
+                   & talks.next_step.notna()]
+    planned |= set(recent.customer_id)
+    want = deals[deals.stage.isin(["lead", "proposal"]) & ~deals.customer_id.isin(planned)]
+    assert set(got.index) == set(want.index) and 10 < len(got) < len(want) + 1
+    assert got.amount.is_monotonic_decreasing

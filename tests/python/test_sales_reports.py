@@ -243,3 +243,20 @@ def test_forecast_table_needs_no_store():
 def test_deal_codes_find_each_id_or_minus_one(ids):
     values = [ids[2], 7, 5, 0, ids[1], 10**13]
     assert _codes(ids, values).tolist() == [2, -1, 0, -1, 1, -1]
+
+
+@pytest.mark.parametrize("by", [None, "owner", "region"])
+def test_velocity_matches_pandas(rand, by):
+    d = _deals(rand)
+    key = d[by] if by else pd.Series("all", index=d.index)
+    first = rand.frame("deal_stages").groupby("deal_id").changed_at.min()
+    closed = d.category != "open"
+    days = ((d.closed_at - d.index.map(first)) / DAY).where(closed)
+    won = (d.category == "won").groupby(key).sum()
+    want = pd.DataFrame({"open_deals": (d.category == "open").groupby(key).sum(),
+                         "avg_won": d.amount.where(d.category == "won").groupby(key).mean(),
+                         "win_rate": won / closed.groupby(key).sum(), "cycle_days": days.groupby(key).mean()})
+    want["velocity"] = want.open_deals * want.avg_won * want.win_rate / want.cycle_days
+    got = rand.sales.velocity(by=by)
+    assert got.index.tolist() == want.index.tolist() and got.velocity.notna().all()
+    np.testing.assert_allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float), rtol=1e-12)

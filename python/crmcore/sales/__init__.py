@@ -178,6 +178,37 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
         return out
 
+    def velocity(self, by: str | None = None) -> pd.DataFrame:
+        """Sales velocity, the amount the pipeline turns into wins per day:
+        ``open_deals`` x ``avg_won`` (mean amount of the won deals) x
+        ``win_rate`` / ``cycle_days`` (mean days from first stage to close,
+        as :meth:`cycle_length`), per ``by`` (one of :data:`BY`; None: one
+        row, "all"). Groups with no closed deal have NaN.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> a, b = (db.add("deals", customer_id=c, stage="lead", amount=900.0, stage_changed_at="2024-01-01")
+        ...         for _ in range(2))
+        >>> db.sales.move(a, "won", at="2024-01-11"); db.sales.move(b, "lost", at="2024-01-31")
+        >>> _ = [db.add("deals", customer_id=c, stage="lead", amount=50.0) for _ in range(4)]
+        >>> db.sales.velocity().loc["all"].tolist()    # 4 open x 900 x 0.5 / 20 days
+        [4.0, 900.0, 0.5, 20.0, 90.0]
+        """
+        deals = self._deals(by)
+        key = deals[by] if by is not None else pd.Series("all", index=deals.index)
+        rates, cycle = self.win_rate(by), self.cycle_length(by)
+        if by is None:  # one group, positionally indexed there
+            rates.index = pd.Index(["all"] * len(rates))
+            cycle.index = pd.Index(["all"] * len(cycle))
+        out = pd.DataFrame({"open_deals": (deals.category == "open").groupby(key).sum(),
+                            "avg_won": deals.amount.astype(float).where(deals.category == "won").groupby(key).mean()})
+        out["win_rate"] = rates["win_rate"].reindex(out.index)
+        out["cycle_days"] = cycle["mean_days"].reindex(out.index)
+        out["velocity"] = out.open_deals * out.avg_won * out.win_rate / out.cycle_days.where(out.cycle_days > 0)
+        out.index.name = by
+        return out
+
     def slipped(self, as_of: Any = None, since: Any = None, by: str | None = None,
                 period: str | None = None) -> pd.DataFrame:
         """Deals whose close slipped: their expected close was moved later
