@@ -64,7 +64,8 @@ def test_every_metric_by_hand():
 def test_every_metric_against_pandas_on_random_records():
     rng = np.random.default_rng(5)
     db = crm.open(":memory:")
-    custs = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(40)]}))
+    custs = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(40)],
+                                                       "region": rng.choice(["n", "s", None], 40)}))
     staff = [db.add("staff", name=f"s{i}", team="abc"[i % 3]) for i in range(6)]
     day = lambda n: T("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 24, n), "h")  # noqa: E731
     n = 200
@@ -99,6 +100,8 @@ def test_every_metric_against_pandas_on_random_records():
                 db.add("targets", staff_id=s, period=p, metric=metric, amount=100.0)
             for team in "abc":
                 db.add("targets", team=team, period=p, metric=metric, amount=100.0)
+            for region in "ns":
+                db.add("targets", region=region, period=p, metric=metric, amount=100.0)
     got = db.sales.attainment(as_of="2024-09-01")
 
     # plain pandas: each metric as (owner, time, value) rows
@@ -110,20 +113,25 @@ def test_every_metric_against_pandas_on_random_records():
     owner_of_invoice = invoices.owner_id.fillna(invoices.deal_id.map(deals.owner_id))
     live = invoices[invoices.status.isin(["issued", "paid"])]
     rows = {
-        "bookings": (won.owner_id, won.closed_at, won.amount),
-        "deals_won": (won.owner_id, won.closed_at, won.amount * 0 + 1),
-        "new_customers": (first.owner_id, first.closed_at, first.amount * 0 + 1),
-        "margin": (orders.staff_id, orders.ordered_at, orders.amount - orders.cost.fillna(0)),
-        "activities": (inter.staff_id, inter.occurred_at, inter.staff_id * 0 + 1),
-        "invoiced": (owner_of_invoice[live.index], live.issued_at, live.amount),
-        "collected": (payments.invoice_id.map(owner_of_invoice), payments.paid_at, payments.amount),
+        "bookings": (won.owner_id, won.closed_at, won.amount, won.customer_id),
+        "deals_won": (won.owner_id, won.closed_at, won.amount * 0 + 1, won.customer_id),
+        "new_customers": (first.owner_id, first.closed_at, first.amount * 0 + 1, first.customer_id),
+        "margin": (orders.staff_id, orders.ordered_at, orders.amount - orders.cost.fillna(0), orders.customer_id),
+        "activities": (inter.staff_id, inter.occurred_at, inter.staff_id * 0 + 1, inter.customer_id),
+        "invoiced": (owner_of_invoice[live.index], live.issued_at, live.amount, live.customer_id),
+        "collected": (payments.invoice_id.map(owner_of_invoice), payments.paid_at, payments.amount,
+                      payments.customer_id),
     }
+    region = db.frame("customers").region
     checked = 0
     for tid, t in db.frame("targets").iterrows():
-        owner, at, value = rows[t.metric]
+        owner, at, value, customer = rows[t.metric]
         p = pd.Period(t.period.replace("-", ""), "Q") if "Q" in t.period else pd.Period(t.period)
         inside = (at >= p.start_time) & (at < (p + 1).start_time)
-        who = (owner == t.staff_id) if pd.notna(t.staff_id) else (owner.map(team) == t.team)
+        if pd.notna(t.region):
+            who = customer.map(region) == t.region
+        else:
+            who = (owner == t.staff_id) if pd.notna(t.staff_id) else (owner.map(team) == t.team)
         want = value[inside & who].sum()
         assert got.loc[tid, "actual"] == pytest.approx(want), (t.metric, t.period, t.staff_id, t.team)
         checked += want > 0
@@ -162,3 +170,24 @@ def test_period_bounds_against_pandas_periods():
     start, end = period_bounds(texts)
     assert start.tolist() == [target_period(t).start_time.value for t in texts]
     assert end.tolist() == [(target_period(t) + 1).start_time.value for t in texts]
+
+
+def test_regional_targets_count_their_customers():
+    """North customers: Acme (Wang wins 300, one call), Gamma (Li wins 20); south: Beta (Li wins 50).
+    A north bookings target sees 320, whoever sold; activities 1; rolled up, still each deal once."""
+    db = crm.open(":memory:")
+    acme, beta = db.add("customers", name="Acme", region="north"), db.add("customers", name="Beta", region="south")
+    gamma = db.add("customers", name="Gamma", region="north")
+    wang, li = db.add("staff", name="Wang"), db.add("staff", name="Li")
+    db.link(li, wang, "reports_to")
+    for cust, owner, amount in [(acme, wang, 300.0), (beta, li, 50.0), (gamma, li, 20.0)]:
+        d = db.add("deals", customer_id=cust, stage="lead", amount=amount, owner_id=owner)
+        db.sales.move(d, "won", at="2024-04-02")
+    db.add("interactions", customer_id=acme, staff_id=li, channel="call", occurred_at="2024-04-03")
+    ids = [db.add("targets", region=r, period="2024-Q2", metric=m, amount=100.0)
+           for r, m in [("north", "bookings"), ("south", "bookings"), ("north", "activities"), ("east", "bookings")]]
+    for rollup in (False, True):
+        assert db.sales.attainment(rollup=rollup).loc[ids, "actual"].tolist() == [320.0, 50.0, 1.0, 0.0]
+    with pytest.raises(crm.ValidationError, match="one person .staff_id., one team or one region") as e:
+        db.add("targets", region="north", team="x", period="2024", amount=1.0)
+    assert e.value.field == "region"

@@ -13,7 +13,7 @@
 // - refuse spending more credit (credit_applications) than a customer has;
 // - mark an issued invoice paid when its payments reach its amount, and
 //   issued again when they no longer do;
-// - check that a target names one person or one team and a period crmcore
+// - check that a target names one person, team or region and a period crmcore
 //   can read (2024, 2024-Q1, 2024-03), that a project's deal is won, and
 //   that an invoice is not due before it is issued nor a contract ends
 //   before it starts.
@@ -317,17 +317,19 @@ bool readable_period(const std::string& p) {
 
 void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   sql::Statement& st = impl.prepared(
-      "SELECT id, staff_id, team, period FROM targets WHERE id IN"
+      "SELECT id, staff_id, team, period, region FROM targets WHERE id IN"
       " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'target') ORDER BY id");
   std::string field, reason;
   int64_t id = -1;
   while (st.step()) {
     const bool person = !st.is_null(1), team = !st.is_null(2) && !st.text(2).empty();
+    const bool region = !st.is_null(4) && !st.text(4).empty();
     const std::string period = st.text(3);
-    if (person == team) {
-      field = person ? "team" : "staff_id";
-      reason = person ? "a target is for one person (staff_id) or one team, not both"
-                      : "a target needs the person (staff_id) or the team it is for";
+    if (int(person) + int(team) + int(region) != 1) {
+      field = region && (person || team) ? "region" : person ? "team" : "staff_id";
+      reason = person || team || region
+                   ? "a target is for one person (staff_id), one team or one region, not several"
+                   : "a target needs the person (staff_id), the team or the region it is for";
     } else if (!readable_period(period)) {
       field = "period";
       reason = quote(period) + " is not a period (a year 2024, a quarter 2024-Q1 or a month 2024-03)";

@@ -184,19 +184,22 @@ void add_sales_ops(std::vector<Kind>& k) {
   }
 }
 
-// Schema version 14, customer credit (issue 11): a payment may say that
-// what it brings beyond its invoice's open balance is kept as the customer's
-// credit (payments.overpayment = "credit"; the store fills payments.credit
-// with the part kept), and credit_applications spend that credit on later
-// invoices. The rules are in sales_rules.cpp.
+// Schema version 14, customer credit and regional targets (issue 11): a
+// payment may say that what it brings beyond its invoice's open balance is
+// kept as the customer's credit (payments.overpayment = "credit"; the store
+// fills payments.credit with the part kept), credit_applications spend that
+// credit on later invoices, and a target may be for a region (the
+// customers') instead of a person or a team. The rules are in sales_rules.cpp.
 constexpr int kSalesCreditsVersion = 14;
 
 void add_sales_credits(std::vector<Kind>& k) {
   const int v = kSalesCreditsVersion;
-  for (auto& kind : k)
+  for (auto& kind : k) {
     if (kind.name == "payments")
       for (Field f : {choice("overpayment", {"refuse", "credit"}), amount("credit")})
         kind.fields.push_back(since(std::move(f), v));
+    if (kind.name == "targets") kind.fields.push_back(since(text("region"), v));
+  }
   // An application is a spending of credit, so it goes with its invoice.
   k.push_back({"credit_applications",
                {ref("customer_id", "customers", true), ref("invoice_id", "invoices", true), amount("amount", true),

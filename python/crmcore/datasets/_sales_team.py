@@ -124,6 +124,8 @@ def _targets(db: Any, quarter: pd.Period, reps: np.ndarray) -> None:
         rows += [{"team": team, "period": q, "metric": "bookings", "amount": 200_000.0},
                  {"team": team, "period": q, "metric": "collected", "amount": 150_000.0},
                  {"team": team, "period": q, "metric": "deals_won", "amount": 20.0}]
+    rows += [{"region": region, "period": q, "metric": "bookings", "amount": 130_000.0}
+             for region in ("North", "South", "East")]
     for row in rows:
         db.add("targets", **row)
 

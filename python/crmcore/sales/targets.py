@@ -1,11 +1,12 @@
 """Targets (quotas) and their attainment, for ``db.sales.attainment``.
 
-A target is a record of kind ``targets``: a person (``staff_id``) or a team,
-a period (``"2024"``, ``"2024-Q1"`` or ``"2024-03"``, checked by the store),
+A target is a record of kind ``targets``: a person (``staff_id``), a team
+or a region (the customers' ``region``), a period (``"2024"``, ``"2024-Q1"`` or ``"2024-03"``, checked by the store),
 a metric (one of :data:`METRICS`) and the amount to reach. Every metric is
 a stream of dated events credited to one person (the deal's, order's,
-invoice's or interaction's owner); a team's figure is the sum of its
-people's, and with ``rollup`` a manager's also counts their reports'.
+invoice's or interaction's owner) and about one customer; a team's figure
+is the sum of its people's, a region's that of its customers', and with
+``rollup`` a manager's also counts their reports'.
 """
 from __future__ import annotations
 
@@ -89,12 +90,14 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
         of_metric = events[events["metric"] == name]
         at = times_ns(of_metric["at"])
         value = of_metric["value"].to_numpy(dtype=float, na_value=0.0)
-        for column, key in (("staff_id", "owner_id"), ("team", "team")):
+        for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region")):
+            if column not in targets.columns:
+                continue
             mine = ((metric == name) & targets[column].notna().to_numpy()
                     & (targets[column].astype(object) != "").to_numpy())
             if mine.any():
                 got[mine] = _sums_in_periods(of_metric[key], at, value, targets[column][mine], start[mine], end[mine])
-    out = targets[["staff_id", "team", "period"]].copy()
+    out = targets[[c for c in ("staff_id", "team", "region", "period") if c in targets.columns]].copy()
     out["metric"] = metric
     out["target"] = targets["amount"].to_numpy(dtype=float)
     out["actual"] = got
@@ -122,10 +125,10 @@ class TargetMethods(SalesPart):
 
 
     def attainment(self, as_of: Any = None, rollup: bool = False) -> pd.DataFrame:
-        """Every target against what its person, or its team's people, did
+        """Every target against what its person, its team or its region did
         in its period on its metric (:data:`METRICS`: bookings, deals_won,
         margin, new_customers, activities, invoiced, collected); one row per
-        target, indexed by its id: ``staff_id``, ``team``, ``period``,
+        target, indexed by its id: ``staff_id``, ``team``, ``region``, ``period``,
         ``metric``, ``target``, ``actual``, ``attainment`` (actual /
         target), ``gap`` (target - actual; below 0 is over target),
         ``elapsed`` (share of the period gone by ``as_of``, default the end
@@ -151,7 +154,7 @@ class TargetMethods(SalesPart):
 ['2024-Q1', 'activities', 1.0, 0.1, 9.0]]
         """
         cut = self._as_of(as_of)
-        targets = self._db.frame("targets", columns=["staff_id", "team", "period", "metric", "amount"])
+        targets = self._db.frame("targets", columns=["staff_id", "team", "region", "period", "metric", "amount"])
         events = self._metric_events(set(targets["metric"].dropna()))
         if rollup:
             events = _credited_upwards(events, self._db.frame("links", columns=["src", "dst", "type"]),
@@ -164,36 +167,41 @@ class TargetMethods(SalesPart):
         """The events of each of ``metrics``: metric, owner_id, team, at, value."""
         db, parts = self._db, []
 
-        def part(name: str, owner: Any, at: Any, value: Any) -> None:
+        def part(name: str, owner: Any, at: Any, value: Any, customer: Any) -> None:
             parts.append(pd.DataFrame({"metric": name, "owner_id": pd.array(owner, dtype="Int64"),
-                                       "at": pd.to_datetime(at), "value": np.asarray(value, dtype=float)}))
+                                       "at": pd.to_datetime(at), "value": np.asarray(value, dtype=float),
+                                       "customer_id": pd.array(customer, dtype="Int64")}))
 
         if metrics & {"bookings", "deals_won", "new_customers"}:
             deals = self._deals(None)
             won = deals[deals.category == "won"]
-            part("bookings", won.owner_id, won.closed_at, won.amount.astype(float).fillna(0.0))
-            part("deals_won", won.owner_id, won.closed_at, np.ones(len(won)))
+            part("bookings", won.owner_id, won.closed_at, won.amount.astype(float).fillna(0.0), won.customer_id)
+            part("deals_won", won.owner_id, won.closed_at, np.ones(len(won)), won.customer_id)
             first = won[won.closed_at.notna()].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
-            part("new_customers", first.owner_id, first.closed_at, np.ones(len(first)))
+            part("new_customers", first.owner_id, first.closed_at, np.ones(len(first)), first.customer_id)
         if "margin" in metrics:
-            o = db.frame("orders", columns=["staff_id", "ordered_at", "amount", "cost"])
-            part("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0))
+            o = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at", "amount", "cost"])
+            part("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0),
+                 o.customer_id)
         if "activities" in metrics:
-            i = db.frame("interactions", columns=["staff_id", "occurred_at"])
-            part("activities", i.staff_id, i.occurred_at, np.ones(len(i)))
+            i = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
+            part("activities", i.staff_id, i.occurred_at, np.ones(len(i)), i.customer_id)
         if metrics & {"invoiced", "collected"}:
-            inv = db.frame("invoices", columns=["owner_id", "deal_id", "issued_at", "amount", "status"])
+            inv = db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount", "status"])
             if inv.owner_id.isna().any():
                 inv["owner_id"] = inv.owner_id.fillna(inv.deal_id.map(db.frame("deals", columns=["owner_id"]).owner_id))
             live = inv[~inv.status.isin(["draft", "void"])]
-            part("invoiced", live.owner_id, live.issued_at, live.amount.astype(float).fillna(0.0))
-            pay = db.frame("payments", columns=["invoice_id", "paid_at", "amount"])
+            part("invoiced", live.owner_id, live.issued_at, live.amount.astype(float).fillna(0.0), live.customer_id)
+            pay = db.frame("payments", columns=["customer_id", "invoice_id", "paid_at", "amount"])
             pay = pay[pay.invoice_id.notna()]
-            part("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount.astype(float))
+            part("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount.astype(float),
+                 pay.customer_id)
         events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             {"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
-             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float)})
+             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
+             "customer_id": pd.array([], dtype="Int64")})
         events["team"] = events.owner_id.map(db.frame("staff", columns=["team"]).team)
+        events["region"] = events.customer_id.map(db.frame("customers", columns=["region"]).region)
         return events
 
 
@@ -217,5 +225,8 @@ def _credited_upwards(events: pd.DataFrame, links: pd.DataFrame, staff: "set[int
         pairs.extend((owner, person) for person in seen)
     credit = pd.DataFrame(pairs, columns=["owner_id", "credited"]).astype("Int64")
     out = events.merge(credit, on="owner_id", how="inner")
-    out["team"] = out["team"].where(out["credited"] == out["owner_id"])  # a team counts each event once
+    mine = out["credited"] == out["owner_id"]                  # a team or a region counts each event once
+    out["team"] = out["team"].where(mine)
+    if "region" in out.columns:
+        out["region"] = out["region"].where(mine)
     return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"})
