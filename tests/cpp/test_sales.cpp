@@ -87,3 +87,20 @@ TEST(SalesReports, PeriodSumsCountEachKeysRowsInsideTheirTargetsPeriod) {
   EXPECT_THROW(period_sums(bad.data(), at.data(), value.data(), 1, 2, target.data(), start.data(), end.data(), 0),
                std::invalid_argument);
 }
+
+TEST(SalesReports, PeriodSumsOverWholeMonthsAgreeWithTheCalendar) {
+  // Days since 1970-01-01: 2023-12-31 = 19722, 2024-01-01 = 19723, 2024-02-15 = 19768, 2024-03-31 = 19813.
+  const int64_t second = 1000000000LL;
+  const std::vector<int64_t> key{0, 0, 0, 0, 1};
+  const std::vector<int64_t> at{19722 * D + 86399 * second, 19723 * D, 19768 * D, 19813 * D + 86399 * second,
+                                19768 * D};
+  const std::vector<double> value{1, 2, 4, 8, 16};
+  // 2024-Q1 [19723, 19814), January [19723, 19754), 2023 [19358, 19723), December 2024 [20058, 20089),
+  // key 1's February [19754, 19783).
+  const std::vector<int64_t> target{0, 0, 0, 0, 1};
+  const std::vector<int64_t> start{19723 * D, 19723 * D, 19358 * D, 20058 * D, 19754 * D};
+  const std::vector<int64_t> end{19814 * D, 19754 * D, 19723 * D, 20089 * D, 19783 * D};
+  EXPECT_EQ(period_sums(key.data(), at.data(), value.data(), key.size(), 2, target.data(), start.data(), end.data(),
+                        target.size()),
+            (std::vector<double>{14, 2, 1, 0, 16}));
+}

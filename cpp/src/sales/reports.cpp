@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace crmcore::sales {
 namespace {
@@ -31,6 +32,73 @@ std::vector<size_t> by_code(const int64_t* code, size_t rows, int64_t n, std::ve
   for (size_t i = 0; i < rows; ++i)
     if (code[i] >= 0) order[next[static_cast<size_t>(code[i])]++] = i;
   return order;
+}
+
+// The calendar month of a time in nanoseconds, counted from year 0
+// (year * 12 + month - 1), and whether the time is that month's first
+// instant. Days to a civil date after Howard Hinnant's days_from_civil
+// inverse (proleptic Gregorian, any year).
+struct Month {
+  int64_t index;
+  bool first_instant;
+};
+
+Month month_of(int64_t ns) {
+  constexpr int64_t kNs = 86400LL * 1000000000LL;
+  int64_t z = ns / kNs - (ns % kNs < 0 ? 1 : 0);
+  const bool midnight = ns - z * kNs == 0;
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return {year * 12 + month - 1, midnight && day == 1};
+}
+
+// period_sums when every target spans whole calendar months (a year, a
+// quarter, a month: what targets are): sums per key and month in a dense
+// grid, one pass over the rows, then running totals along each key's
+// months. Empty when the targets are not month-aligned or the grid would be
+// much larger than the rows (the caller then sorts instead).
+std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                    int64_t keys, const int64_t* target_key, const int64_t* start,
+                                    const int64_t* end, size_t targets) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> from(targets), to(targets);
+  for (size_t t = 0; t < targets; ++t) {
+    const Month a = month_of(start[t]), b = month_of(end[t]);
+    if (!a.first_instant || !b.first_instant) return {};
+    from[t] = a.index, to[t] = b.index;
+  }
+  std::vector<int64_t> month(rows, kNone);
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
+  for (size_t i = 0; i < rows; ++i) {
+    if (key[i] < 0 || at[i] == kNone || std::isnan(value[i])) continue;
+    month[i] = month_of(at[i]).index;
+    lo = std::min(lo, month[i]), hi = std::max(hi, month[i]);
+  }
+  std::vector<double> sums(targets, 0.0);
+  if (hi == kNone) return sums;  // nothing counts
+  const int64_t width = hi - lo + 2;  // one column more: the running total before the first month
+  if (keys * width > 4 * static_cast<int64_t>(rows) + 1000000) return {};
+  std::vector<double> grid(static_cast<size_t>(keys * width), 0.0);
+  for (size_t i = 0; i < rows; ++i)
+    if (month[i] != kNone) grid[static_cast<size_t>(key[i] * width + month[i] - lo + 1)] += value[i];
+  for (int64_t k = 0; k < keys; ++k)
+    for (int64_t m = 1; m < width; ++m)
+      grid[static_cast<size_t>(k * width + m)] += grid[static_cast<size_t>(k * width + m - 1)];
+  // The running total up to (not including) month m of key k.
+  auto before = [&](int64_t k, int64_t m) {
+    const int64_t col = std::clamp<int64_t>(m - lo, 0, width - 1);
+    return grid[static_cast<size_t>(k * width + col)];
+  };
+  for (size_t t = 0; t < targets; ++t)
+    if (target_key[t] >= 0 && to[t] > from[t]) sums[t] = before(target_key[t], to[t]) - before(target_key[t], from[t]);
+  return sums;
 }
 
 }  // namespace
@@ -118,21 +186,31 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
   if (keys < 0) throw std::invalid_argument("period_sums: negative number of keys");
   for (size_t i = 0; i < rows; ++i) check_code("period_sums", i, key[i], keys, true);
   for (size_t t = 0; t < targets; ++t) check_code("period_sums: target", t, target_key[t], keys, true);
+  if (targets == 0) return {};
+  if (std::vector<double> by_month = month_grid_sums(key, at, value, rows, keys, target_key, start, end, targets);
+      !by_month.empty())
+    return by_month;
   std::vector<size_t> first;
-  std::vector<size_t> order = by_code(key, rows, keys, first);
-  // Each key's rows by time; the times and running totals laid out in that order.
-  std::vector<int64_t> times(order.size());
-  std::vector<double> total(order.size() + 1, 0.0);
-  for (int64_t k = 0; k < keys; ++k) {
-    auto a = order.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k)]);
-    auto b = order.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k) + 1]);
-    std::sort(a, b, [&](size_t x, size_t y) { return at[x] < at[y]; });
-  }
+  const std::vector<size_t> order = by_code(key, rows, keys, first);
+  // Each key's (time, value) pairs copied out contiguously and sorted by
+  // time there: sorting row indices through at[] instead cost a cache miss
+  // per comparison (three times slower on a million rows).
+  std::vector<std::pair<int64_t, double>> pairs(order.size());
   for (size_t i = 0; i < order.size(); ++i) {
     const size_t r = order[i];
     const bool counts = at[r] != std::numeric_limits<int64_t>::min() && !std::isnan(value[r]);
-    times[i] = at[r];
-    total[i + 1] = total[i] + (counts ? value[r] : 0.0);
+    pairs[i] = {at[r], counts ? value[r] : 0.0};
+  }
+  for (int64_t k = 0; k < keys; ++k) {
+    auto a = pairs.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k)]);
+    auto b = pairs.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k) + 1]);
+    std::sort(a, b, [](const auto& x, const auto& y) { return x.first < y.first; });
+  }
+  std::vector<int64_t> times(pairs.size());
+  std::vector<double> total(pairs.size() + 1, 0.0);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    times[i] = pairs[i].first;
+    total[i + 1] = total[i] + pairs[i].second;
   }
   std::vector<double> sums(targets, 0.0);
   for (size_t t = 0; t < targets; ++t) {
