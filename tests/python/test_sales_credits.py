@@ -45,9 +45,13 @@ def test_an_overpayment_is_refused_unless_kept_as_credit(db):
     # a credit the caller writes is the store's to fill
     q = _pay(db, None, 5.0, credit=99.0)
     assert db.get("payments", q)["credit"] is None
+    order = db.add("orders", customer_id=db.cust, ordered_at="2024-01-01", amount=10.0)
+    with pytest.raises(crm.ValidationError, match=r"order .* \(an overpayment is refused; nothing was written\)"):
+        db.add("payments", customer_id=db.cust, order_id=order, paid_at="2024-01-02", amount=11.0,
+               overpayment="credit")                                   # credit is kept on invoices, not orders
     on_account = _pay(db, None, 12.5, overpayment="credit")                      # no invoice: credit whole
     assert db.get("payments", on_account)["credit"] == 12.5
-    assert db.sales.credits().loc[db.cust, "balance"] == 42.5
+    assert db.sales.credits(as_of="2024-12-31").loc[db.cust, "balance"] == 42.5
 
 
 def test_credit_is_spent_on_later_invoices_and_never_beyond(db):

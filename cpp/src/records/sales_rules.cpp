@@ -172,8 +172,9 @@ Written written_payments(Store::Impl& impl, const std::string& column, int64_t i
     throw ValidationError("payments", row_of(req, result, w.last), "amount",
                           "payments totalling " + money(w.total) + " exceed what is open on " + name + ": " +
                               money(amount - (paid - w.total)) + " of its amount " + money(amount) +
-                              " (an overpayment is refused unless the payment keeps it as the customer's"
-                              " credit, overpayment=\"credit\"; nothing was written)",
+                              (kind == "invoices" ? " (an overpayment is refused unless the payment keeps it as the"
+                                                    " customer's credit, overpayment=\"credit\"; nothing was written)"
+                                                  : " (an overpayment is refused; nothing was written)"),
                           w.last);
   throw ValidationError(kind, row_of(req, result, id), "amount",
                         name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
