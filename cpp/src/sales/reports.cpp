@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "crmcore/scoring/profit.hpp"
+
 namespace crmcore::sales {
 namespace {
 
@@ -34,29 +36,17 @@ std::vector<size_t> by_code(const int64_t* code, size_t rows, int64_t n, std::ve
   return order;
 }
 
-// The calendar month of a time in nanoseconds, counted from year 0
-// (year * 12 + month - 1), and whether the time is that month's first
-// instant. Days to a civil date after Howard Hinnant's days_from_civil
-// inverse (proleptic Gregorian, any year).
+// The calendar month of a time in nanoseconds (months since January 1970,
+// scoring's period ordinal), and whether the time is that month's first
+// instant (the nanosecond before it lies in an earlier month).
 struct Month {
   int64_t index;
   bool first_instant;
 };
 
 Month month_of(int64_t ns) {
-  constexpr int64_t kNs = 86400LL * 1000000000LL;
-  int64_t z = ns / kNs - (ns % kNs < 0 ? 1 : 0);
-  const bool midnight = ns - z * kNs == 0;
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return {year * 12 + month - 1, midnight && day == 1};
+  const int64_t month = scoring::period_ordinal(ns, scoring::Period::Month);
+  return {month, scoring::period_ordinal(ns - 1, scoring::Period::Month) < month};
 }
 
 // period_sums when every target spans whole calendar months (a year, a
