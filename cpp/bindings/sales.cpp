@@ -38,6 +38,22 @@ void bind_sales(py::module_& m) {
       py::arg("deal"), py::arg("at"), py::arg("terminal"), py::arg("deals"), py::arg("as_of"),
       "Days each stage-history row lasted (see crmcore/sales/reports.hpp).");
   m.def(
+      "period_sums",
+      [](Column<int64_t> key, Column<int64_t> at, Column<double> value, int64_t keys, Column<int64_t> target_key,
+         Column<int64_t> start, Column<int64_t> end) {
+        same_length({key.size(), at.size(), value.size()});
+        same_length({target_key.size(), start.size(), end.size()});
+        std::vector<double> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::period_sums(key.data(), at.data(), value.data(), static_cast<size_t>(key.size()), keys,
+                                   target_key.data(), start.data(), end.data(), static_cast<size_t>(start.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("key"), py::arg("at"), py::arg("value"), py::arg("keys"), py::arg("target_key"), py::arg("start"),
+      py::arg("end"), "Sums of value per target's key and period (see crmcore/sales/reports.hpp).");
+  m.def(
       "days_late",
       [](Column<int64_t> expected, Column<uint8_t> open, int64_t as_of) {
         same_length({expected.size(), open.size()});

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -66,4 +67,40 @@ TEST(SalesReports, ForecastSplitsCommitBestCaseAndWon) {
   EXPECT_EQ(f.commit, (std::vector<double>{100, 0}));
   EXPECT_EQ(f.best_case, (std::vector<double>{150, 0}));
   EXPECT_EQ(f.won, (std::vector<double>{0, 20}));
+}
+
+TEST(SalesReports, PeriodSumsCountEachKeysRowsInsideTheirTargetsPeriod) {
+  // Key 0: 5 on day 1, 7 on day 10, 11 on day 20 (given out of order), one
+  // without a time; key 1: 3 on day 10 and a NaN; one row for no one (-1).
+  const int64_t none = std::numeric_limits<int64_t>::min();
+  const std::vector<int64_t> key{0, 1, 0, 0, -1, 0, 1};
+  const std::vector<int64_t> at{20 * D, 10 * D, D, 10 * D, 10 * D, none, 12 * D};
+  const std::vector<double> value{11, 3, 5, 7, 100, 50, std::nan("")};
+  // [day 1, day 10): 5; [day 10, day 21): 7 + 11; all of key 1: 3; key -1 and an empty period: 0.
+  const std::vector<int64_t> target{0, 0, 1, -1, 0};
+  const std::vector<int64_t> start{D, 10 * D, 0, 0, 5 * D};
+  const std::vector<int64_t> end{10 * D, 21 * D, 100 * D, 100 * D, 5 * D};
+  EXPECT_EQ(period_sums(key.data(), at.data(), value.data(), key.size(), 2, target.data(), start.data(), end.data(),
+                        target.size()),
+            (std::vector<double>{5, 18, 3, 0, 0}));
+  const std::vector<int64_t> bad{2};
+  EXPECT_THROW(period_sums(bad.data(), at.data(), value.data(), 1, 2, target.data(), start.data(), end.data(), 0),
+               std::invalid_argument);
+}
+
+TEST(SalesReports, PeriodSumsOverWholeMonthsAgreeWithTheCalendar) {
+  // Days since 1970-01-01: 2023-12-31 = 19722, 2024-01-01 = 19723, 2024-02-15 = 19768, 2024-03-31 = 19813.
+  const int64_t second = 1000000000LL;
+  const std::vector<int64_t> key{0, 0, 0, 0, 1};
+  const std::vector<int64_t> at{19722 * D + 86399 * second, 19723 * D, 19768 * D, 19813 * D + 86399 * second,
+                                19768 * D};
+  const std::vector<double> value{1, 2, 4, 8, 16};
+  // 2024-Q1 [19723, 19814), January [19723, 19754), 2023 [19358, 19723), December 2024 [20058, 20089),
+  // key 1's February [19754, 19783).
+  const std::vector<int64_t> target{0, 0, 0, 0, 1};
+  const std::vector<int64_t> start{19723 * D, 19723 * D, 19358 * D, 20058 * D, 19754 * D};
+  const std::vector<int64_t> end{19814 * D, 19754 * D, 19723 * D, 20089 * D, 19783 * D};
+  EXPECT_EQ(period_sums(key.data(), at.data(), value.data(), key.size(), 2, target.data(), start.data(), end.data(),
+                        target.size()),
+            (std::vector<double>{14, 2, 1, 0, 16}));
 }

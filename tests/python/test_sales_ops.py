@@ -147,7 +147,7 @@ def test_targets_refuse_what_they_cannot_measure(db):
                           ({"staff_id": db.wang, "team": "north"}, "team"),
                           ({"team": "north", "period": "2024Q1"}, "period"),
                           ({"team": "north", "period": "2024-13"}, "period"),
-                          ({"team": "north", "metric": "margin"}, "metric")]:
+                          ({"team": "north", "metric": "revenue"}, "metric")]:
         with pytest.raises(crm.ValidationError) as e:
             db.add("targets", **{"period": "2024-Q1", "amount": 10.0, **fields})
         assert e.value.field == field
@@ -173,12 +173,12 @@ def test_attainment_by_hand(db):
            db.add("targets", staff_id=db.li, period="2024", amount=200.0)]
     a = db.sales.attainment(as_of="2024-02-15")
     assert a.index.tolist() == ids
-    assert a.won.tolist() == [300.0, 300.0, 50.0, 50.0]
+    assert a.actual.tolist() == [300.0, 300.0, 50.0, 50.0]
     assert a.attainment.tolist() == [0.3, 0.75, 0.5, 0.25] and a.gap.tolist() == [700.0, 100.0, 50.0, 150.0]
     q1_gone = 45 / 91                                   # 2024-01-01 .. 02-15 of a 91-day quarter
     assert a.elapsed.tolist() == pytest.approx([q1_gone, q1_gone, 14 / 29, 45 / 366])
     assert a.projected.iloc[0] == pytest.approx(300 / q1_gone) and a.pace.iloc[1] == pytest.approx(300 / q1_gone / 400)
-    assert db.sales.attainment(as_of="2024-12-31").loc[ids[3], "won"] == 50.0
+    assert db.sales.attainment(as_of="2024-12-31").loc[ids[3], "actual"] == 50.0
     assert db.sales.attainment(as_of="2023-12-01").elapsed.tolist()[0] == 0.0 and np.isnan(
         db.sales.attainment(as_of="2023-12-01").projected.iloc[0])
 
@@ -209,8 +209,8 @@ def test_attainment_against_pandas_on_random_deals():
         p = pd.Period(t.period.replace("-", ""), "Q") if "Q" in t.period else pd.Period(t.period)
         inside = w[(w.closed_at >= p.start_time) & (w.closed_at < (p + 1).start_time)]
         mine = inside[inside.owner_id == t.staff_id] if pd.notna(t.staff_id) else inside[inside.team == t.team]
-        assert got.loc[tid, "won"] == pytest.approx(mine.amount.sum()), (t.period, t.staff_id, t.team)
-    assert (got.won > 0).sum() > 30
+        assert got.loc[tid, "actual"] == pytest.approx(mine.amount.sum()), (t.period, t.staff_id, t.team)
+    assert (got.actual > 0).sum() > 30
 
 
 # -- 3. contracts, invoices, payments, receivables ------------------------------
@@ -569,8 +569,34 @@ def test_attainment_rolls_up_the_reporting_lines(db):
         db.sales.move(d, "won", at="2024-01-10")
     ids = [db.add("targets", staff_id=p, period="2024-01", amount=1000.0) for p in (zhao, db.wang, db.li)]
     ids += [db.add("targets", team=t, period="2024-01", amount=1000.0) for t in ("north", "south")]
-    assert db.sales.attainment(as_of="2024-02-01").loc[ids, "won"].tolist() == [7.0, 300.0, 50.0, 307.0, 50.0]
+    assert db.sales.attainment(as_of="2024-02-01").loc[ids, "actual"].tolist() == [7.0, 300.0, 50.0, 307.0, 50.0]
     rolled = db.sales.attainment(as_of="2024-02-01", rollup=True)
-    assert rolled.loc[ids, "won"].tolist() == [357.0, 350.0, 50.0, 307.0, 50.0]
+    assert rolled.loc[ids, "actual"].tolist() == [357.0, 350.0, 50.0, 307.0, 50.0]
     db.link(zhao, db.li, "reports_to")
-    assert db.sales.attainment(as_of="2024-02-01", rollup=True).loc[ids[:3], "won"].tolist() == [357.0] * 3
+    assert db.sales.attainment(as_of="2024-02-01", rollup=True).loc[ids[:3], "actual"].tolist() == [357.0] * 3
+
+
+def test_deals_without_a_next_step_against_pandas():
+    rng = np.random.default_rng(9)
+    db = crm.open(":memory:")
+    custs = list(db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(60)]})))
+    n = 150
+    ids = db.import_frame("deals", pd.DataFrame({"customer_id": rng.choice(custs, n), "amount": rng.integers(1, 99, n)
+                                                 .astype(float), "stage": rng.choice(["lead", "proposal"], n)}))
+    for d in ids[:30]:
+        db.sales.move(int(d), str(rng.choice(["won", "lost"])), at="2024-02-01")
+    db.import_frame("tasks", pd.DataFrame({"subject": "call", "customer_id": rng.choice(custs, 25),
+                                           "done": rng.random(25) < 0.5, "due_at": T("2024-03-01")}))
+    talk_at = T("2024-03-01") - pd.to_timedelta(rng.integers(0, 60, 40), "D")
+    db.import_frame("interactions", pd.DataFrame({"customer_id": rng.choice(custs, 40), "channel": "call",
+                                                  "occurred_at": talk_at,
+                                                  "next_step": np.where(rng.random(40) < 0.6, "demo", None)}))
+    got = db.sales.without_next_step(as_of="2024-03-01", days=30)
+    deals, tasks, talks = db.frame("deals"), db.frame("tasks"), db.frame("interactions")
+    planned = set(tasks[~tasks.done.astype(bool)].customer_id)
+    recent = talks[(talks.occurred_at > T("2024-01-31")) & (talks.occurred_at <= T("2024-03-01"))
+                   & talks.next_step.notna()]
+    planned |= set(recent.customer_id)
+    want = deals[deals.stage.isin(["lead", "proposal"]) & ~deals.customer_id.isin(planned)]
+    assert set(got.index) == set(want.index) and 10 < len(got) < len(want) + 1
+    assert got.amount.is_monotonic_decreasing

@@ -110,8 +110,8 @@ def test_forecast_by_hand(hand):
     by = hand.sales.forecast(period="Q", by="owner")
     assert by.loc[(pd.Period("2024Q1", "Q"), hand.ids["li"]), "commit"] == 200.0
     assert d in hand.frame("deals").index
-    with pytest.raises(crm.ValidationError, match="region"):
-        hand.sales.forecast(by="region")
+    with pytest.raises(crm.ValidationError, match="colour"):
+        hand.sales.forecast(by="colour")
 
 
 # -- against plain pandas on random deals ---------------------------------------------------------------------------
@@ -121,7 +121,8 @@ def rand():
     db = crm.open(":memory:")
     staff = [db.add("staff", name=f"s{i}", team=f"t{i % 2}") for i in range(4)]
     cust = [db.add("customers", name=f"c{i}", source=["web", "fair", None][i % 3],
-                   kind=["organization", "person"][i % 2]) for i in range(9)]
+                   kind=["organization", "person"][i % 2], region=["North", "South"][i % 2 if i < 8 else 0])
+            for i in range(9)]
     start = pd.Timestamp("2024-01-01")
     for _ in range(120):
         at = start + pd.Timedelta(days=int(rng.integers(0, 120)), hours=int(rng.integers(0, 24)))
@@ -140,7 +141,7 @@ def rand():
 
 
 def _deals(db):
-    d = db.frame("deals").join(db.frame("customers")[["source", "kind"]], on="customer_id")
+    d = db.frame("deals").join(db.frame("customers")[["source", "kind", "region"]], on="customer_id")
     d = d.rename(columns={"kind": "segment"}).assign(owner=d.owner_id)
     d["team"] = d.owner_id.map(db.frame("staff").team)
     d["category"] = d.stage.map({"won": "won", "lost": "lost"}).fillna("open")
@@ -209,7 +210,7 @@ def test_slipped_matches_pandas(rand):
     assert got.days_late.is_monotonic_decreasing
 
 
-@pytest.mark.parametrize("period, by", [("M", "owner"), ("Q", None), ("W", "source")])
+@pytest.mark.parametrize("period, by", [("M", "owner"), ("Q", None), ("W", "source"), ("M", "region")])
 def test_forecast_matches_pandas(rand, period, by):
     d = _deals(rand)
     d = d[d.category != "lost"].copy()
@@ -242,3 +243,20 @@ def test_forecast_table_needs_no_store():
 def test_deal_codes_find_each_id_or_minus_one(ids):
     values = [ids[2], 7, 5, 0, ids[1], 10**13]
     assert _codes(ids, values).tolist() == [2, -1, 0, -1, 1, -1]
+
+
+@pytest.mark.parametrize("by", [None, "owner", "region"])
+def test_velocity_matches_pandas(rand, by):
+    d = _deals(rand)
+    key = d[by] if by else pd.Series("all", index=d.index)
+    first = rand.frame("deal_stages").groupby("deal_id").changed_at.min()
+    closed = d.category != "open"
+    days = ((d.closed_at - d.index.map(first)) / DAY).where(closed)
+    won = (d.category == "won").groupby(key).sum()
+    want = pd.DataFrame({"open_deals": (d.category == "open").groupby(key).sum(),
+                         "avg_won": d.amount.where(d.category == "won").groupby(key).mean(),
+                         "win_rate": won / closed.groupby(key).sum(), "cycle_days": days.groupby(key).mean()})
+    want["velocity"] = want.open_deals * want.avg_won * want.win_rate / want.cycle_days
+    got = rand.sales.velocity(by=by)
+    assert got.index.tolist() == want.index.tolist() and got.velocity.notna().all()
+    np.testing.assert_allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float), rtol=1e-12)

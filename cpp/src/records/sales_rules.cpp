@@ -4,19 +4,25 @@
 // transaction ends these rules:
 // - make an invoice with lines carry their total (quantity x unit price,
 //   tax included) and refuse an amount given against its lines;
-// - refuse payments beyond what an invoice or an order asks (1e9 against an
-//   order of 10), a payment to a void or draft invoice or to another
-//   customer's invoice, and voiding an invoice that has payments;
+// - keep what a payment brings beyond its invoice's open balance as the
+//   customer's credit when the payment says so (overpayment = "credit"),
+//   and refuse payments beyond what an invoice or an order asks otherwise
+//   (1e9 against an order of 10), a payment or credit to a void or draft
+//   invoice or to another customer's invoice, and voiding an invoice that
+//   has payments;
+// - refuse spending more credit (credit_applications) than a customer has;
 // - mark an issued invoice paid when its payments reach its amount, and
 //   issued again when they no longer do;
-// - check that a target names one person or one team and a period crmcore
+// - check that a target names one person, team or region and a period crmcore
 //   can read (2024, 2024-Q1, 2024-03), that a project's deal is won, and
 //   that an invoice is not due before it is issued nor a contract ends
 //   before it starts.
 // A refusal names the record and undoes the whole write (with OnError::Skip,
-// one naming a row drops that row alone: row_verdicts.hpp). Every check is a
-// query over the touched ids, so an import of a million payments costs a
-// few lookups per row, not a query per row.
+// one naming a row drops that row alone: row_verdicts.hpp). The touched
+// invoices' sums are gathered once per write into a temporary table, which
+// the credit, the checks and the status then read: an import of a million
+// payments costs one index range per touched invoice, not a query per rule
+// and invoice.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -79,12 +85,70 @@ struct FirstRow {
   const bool found;
 };
 
-// Invoices whose balance this write may have changed: touched directly, by
-// their lines, or by a payment.
-const char* kTouchedInvoices =
-    "WITH touched(id) AS (SELECT id FROM temp.crm_ledger_notes WHERE what IN ('invoice', 'lines')"
-    " UNION SELECT p.invoice_id FROM payments AS p WHERE p.invoice_id IS NOT NULL"
-    " AND p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')) ";
+// The invoices whose balance this write may have changed (touched
+// directly, by their lines, a payment or a credit application) with their
+// sums: payments, the part of them kept as credit, credit applied, and
+// the first payment or application from another customer. The joins are
+// CROSS JOINs so that the touched ids drive them: SQLite's planner, which
+// has no statistics here, otherwise scans every invoice or payment of the
+// file to meet a handful of touched ones.
+void gather_invoice_sums(Store::Impl& impl, bool applications) {
+  impl.prepared(
+          "INSERT OR IGNORE INTO temp.crm_ledger_touched(id)"
+          " SELECT id FROM temp.crm_ledger_notes WHERE what IN ('invoice', 'lines') AND id IS NOT NULL"
+          " UNION ALL SELECT p.invoice_id FROM temp.crm_ledger_notes AS n CROSS JOIN payments AS p ON p.id = n.id"
+          " WHERE n.what = 'payment' AND p.invoice_id IS NOT NULL"
+          " UNION ALL SELECT a.invoice_id FROM temp.crm_ledger_notes AS n CROSS JOIN credit_applications AS a"
+          " ON a.id = n.id WHERE n.what = 'application'")
+      .run();
+  impl.prepared(
+          "INSERT INTO temp.crm_ledger_sums(id, amount, status, customer_id, paid, credited, crediting, stranger)"
+          " SELECT i.id, ifnull(i.amount, 0), i.status, i.customer_id, total(p.amount), total(p.credit),"
+          " count(CASE WHEN p.overpayment = 'credit' THEN 1 END),"
+          " min(CASE WHEN p.customer_id IS NOT i.customer_id THEN p.id END)"
+          " FROM temp.crm_ledger_touched AS t CROSS JOIN invoices AS i ON i.id = t.id"
+          " LEFT JOIN payments AS p ON p.invoice_id = i.id GROUP BY t.id")
+      .run();
+  if (applications)  // most files have none: then the column stays 0
+    impl.prepared(
+            "UPDATE temp.crm_ledger_sums SET applied = (SELECT total(amount) FROM credit_applications"
+            " WHERE invoice_id = crm_ledger_sums.id), stranger_application = (SELECT min(a.id) FROM"
+            " credit_applications AS a WHERE a.invoice_id = crm_ledger_sums.id"
+            " AND a.customer_id IS NOT crm_ledger_sums.customer_id)")
+        .run();
+}
+
+// The credit a payment keeps. On account (no invoice, no order) a payment
+// marked "credit" is credit whole; on an invoice, what the invoice's
+// payments and applied credit bring beyond its amount is kept by its
+// payments marked "credit", the latest paid first (a later payment is the
+// one that overshot); anything else keeps none, whatever a caller wrote.
+void allocate_credit(Store::Impl& impl, const WriteRequest& req) {
+  // An insert that gives neither overpayment nor credit has nothing to
+  // settle here: its payments keep no credit, which is what they hold.
+  const bool given = !(req.op == WriteOp::Insert && req.table && req.kind->name == "payments") ||
+                     req.table->find("overpayment") || req.table->find("credit");
+  if (given)
+    impl.prepared(
+          "UPDATE payments SET credit = CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount END"
+          " WHERE id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')"
+          " AND NOT (overpayment IS 'credit' AND invoice_id IS NOT NULL)"
+          " AND credit IS NOT (CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount END)")
+      .run();
+  impl.prepared(
+          "UPDATE payments SET credit = x.credit FROM (SELECT id, round(max(0.0, min(amount, excess - before)), 6)"
+          " AS credit FROM (SELECT p.id, p.amount, s.paid + s.applied - s.amount AS excess,"
+          " total(p.amount) OVER (PARTITION BY p.invoice_id ORDER BY p.paid_at DESC, p.id DESC"
+          " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before"
+          " FROM temp.crm_ledger_sums AS s CROSS JOIN payments AS p ON p.invoice_id = s.id"
+          " WHERE s.crediting > 0 AND p.overpayment = 'credit')) AS x"
+          " WHERE payments.id = x.id AND payments.credit IS NOT x.credit")
+      .run();
+  impl.prepared(
+          "UPDATE temp.crm_ledger_sums SET credited = (SELECT total(credit) FROM payments"
+          " WHERE invoice_id = crm_ledger_sums.id) WHERE crediting > 0")
+      .run();
+}
 
 // This write's payments on an invoice or order (`column` invoice_id or
 // order_id): their total, and each, in the order they were paid.
@@ -94,11 +158,15 @@ struct Written {
   std::vector<std::pair<int64_t, double>> paid;  // id, amount; by paid_at, then id
 };
 
-Written written_payments(Store::Impl& impl, const std::string& column, int64_t id) {
+Written written_payments(Store::Impl& impl, const std::string& column, int64_t id,
+                         const std::string& table = "payments", const std::string& what = "payment") {
   Written w;
-  sql::Statement& p = impl.prepared("SELECT id, amount FROM payments WHERE " + column + " = ?1 AND id IN"
-                                    " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')"
-                                    " ORDER BY paid_at, id");
+  // Payments in the order they were paid, applications in the order applied:
+  // the first past the limit is the one a refusal names.
+  const std::string when = table == "payments" ? "paid_at" : "applied_at";
+  sql::Statement& p = impl.prepared("SELECT id, amount FROM " + table + " WHERE " + column + " = ?1 AND id IN"
+                                    " (SELECT id FROM temp.crm_ledger_notes WHERE what = '" + what + "')"
+                                    " ORDER BY " + when + ", id");
   p.bind(1, id);
   while (p.step()) {
     w.total += p.real(1), w.last = std::max(w.last, p.int64(0));
@@ -128,7 +196,9 @@ int64_t first_past(const Written& w, double amount, double paid) {
     throw ValidationError("payments", row_of(req, result, culprit), "amount",
                           "payments totalling " + money(w.total) + " exceed what is open on " + name + ": " +
                               money(amount - (paid - w.total)) + " of its amount " + money(amount) +
-                              " (an overpayment is refused)",
+                              (kind == "invoices" ? " (an overpayment is refused unless the payment keeps it as the"
+                                                    " customer's credit, overpayment=\"credit\")"
+                                                  : " (an overpayment is refused)"),
                           culprit);
   }
   throw ValidationError(kind, row_of(req, result, id), "amount",
@@ -160,17 +230,14 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
                                 " (tax included); an invoice with lines carries their total",
                             id);
   }
-  // Payments beyond the amount, to a void or draft invoice, or from another customer.
+  // Payments and credit beyond the amount, to a void or draft invoice, or
+  // from another customer (read from the sums gather_invoice_sums made).
   sql::Statement& st = impl.prepared(
-      std::string(kTouchedInvoices) +
-      "SELECT i.id, ifnull(i.amount, 0), i.status,"
-      " (SELECT total(amount) FROM payments WHERE invoice_id = i.id) AS paid,"
-      " (SELECT p.id FROM payments AS p WHERE p.invoice_id = i.id AND p.customer_id IS NOT i.customer_id"
-      "  ORDER BY p.id LIMIT 1) AS stranger"
-      " FROM invoices AS i WHERE i.id IN (SELECT id FROM touched) AND (paid > ifnull(i.amount, 0) + " +
-      tolerance("i.amount") + " OR (paid > 0 AND i.status IN ('void', 'draft')) OR stranger IS NOT NULL)"
-      " ORDER BY i.id LIMIT 1");
-  int64_t invoice, stranger;
+      "SELECT id, amount, status, paid - credited + applied AS settled, stranger, stranger_application"
+      " FROM temp.crm_ledger_sums WHERE settled > amount + " + tolerance("amount") +
+      " OR (settled > 0 AND status IN ('void', 'draft')) OR stranger IS NOT NULL"
+      " OR stranger_application IS NOT NULL ORDER BY id LIMIT 1");
+  int64_t invoice, stranger, stranger_application;
   double amount, paid;
   std::string status;
   {
@@ -178,25 +245,74 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
     if (!row.found) return;
     invoice = st.int64(0), amount = st.real(1), paid = st.real(3), status = st.text(2);
     stranger = st.is_null(4) ? -1 : st.int64(4);
+    stranger_application = st.is_null(5) ? -1 : st.int64(5);
   }
-  const Written w = written_payments(impl, "invoice_id", invoice);
-  const bool by_payment = req.kind->name == "payments" && w.last >= 0;
-  Culprit who = by_payment ? Culprit{"payments", row_of(req, result, w.last), w.last}
-                           : Culprit{"invoices", row_of(req, result, invoice), invoice};
+  const bool applying = req.kind->name == "credit_applications";
+  const Written w = applying ? written_payments(impl, "invoice_id", invoice, "credit_applications", "application")
+                             : written_payments(impl, "invoice_id", invoice);
+  const bool by_write = (req.kind->name == "payments" || applying) && w.last >= 0;
+  Culprit who = by_write ? Culprit{req.kind->name, row_of(req, result, w.last), w.last}
+                         : Culprit{"invoices", row_of(req, result, invoice), invoice};
   const std::string name = "invoice " + std::to_string(invoice);
-  if (stranger >= 0) {
-    if (req.kind->name == "payments") who = {"payments", row_of(req, result, stranger), stranger};
+  if (stranger >= 0 || stranger_application >= 0) {
+    const bool payment = stranger >= 0;
+    const int64_t other = payment ? stranger : stranger_application;
+    if (req.kind->name == (payment ? "payments" : "credit_applications"))
+      who = {req.kind->name, row_of(req, result, other), other};
     throw ValidationError(who.kind, who.row, "invoice_id",
-                          "payment " + std::to_string(stranger) + " is from another customer than " + name +
-                              "'s; a payment is allocated to its own customer's invoices",
+                          std::string(payment ? "payment " : "credit application ") + std::to_string(other) +
+                              " is from another customer than " + name + "'s; " +
+                              (payment ? "a payment is allocated" : "credit is applied") +
+                              " to its own customer's invoices",
                           who.id);
   }
   if (status == "void" || status == "draft")
-    throw ValidationError(who.kind, who.row, by_payment ? "invoice_id" : "status",
-                          name + " is " + status + " and has payments totalling " + money(paid) +
-                              "; payments are allocated to issued invoices",
+    throw ValidationError(who.kind, who.row, by_write ? "invoice_id" : "status",
+                          name + " is " + status + " and has payments or credit totalling " + money(paid) +
+                              "; payments and credit are allocated to issued invoices",
                           who.id);
+  if (applying && w.last >= 0)
+    throw ValidationError("credit_applications", who.row, "amount",
+                          "credit applied totalling " + money(w.total) + " exceeds what is open on " + name + ": " +
+                              money(amount - (paid - w.total)) + " of its amount " + money(amount) +
+                              " (nothing was written)",
+                          w.last);
   refuse_overpaid(req, result, "invoices", name, invoice, amount, paid, w);
+}
+
+// A customer cannot spend more credit than their payments kept. Only the
+// customers this write may have left short are asked: those with credit
+// applied whose payments or applications the write touched.
+void check_credit_balances(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  sql::Statement& st = impl.prepared(
+      "WITH touched(id) AS (SELECT id FROM temp.crm_ledger_notes WHERE what = 'customer'"
+      " UNION SELECT p.customer_id FROM temp.crm_ledger_notes AS n JOIN payments AS p ON p.id = n.id"
+      " WHERE n.what = 'payment' UNION SELECT a.customer_id FROM temp.crm_ledger_notes AS n"
+      " JOIN credit_applications AS a ON a.id = n.id WHERE n.what = 'application'"
+      " UNION SELECT customer_id FROM temp.crm_ledger_sums WHERE crediting > 0)"
+      " SELECT t.id, (SELECT total(credit) FROM payments WHERE customer_id = t.id) AS kept,"
+      " (SELECT total(amount) FROM credit_applications WHERE customer_id = t.id) AS used FROM touched AS t"
+      " WHERE used > 0 AND used > kept + " + tolerance("used") + " ORDER BY t.id LIMIT 1");
+  int64_t customer;
+  double kept, used;
+  {
+    FirstRow row(st);
+    if (!row.found) return;
+    customer = st.int64(0), kept = st.real(1), used = st.real(2);
+  }
+  const std::string why = "customer " + std::to_string(customer) + " has credit " + money(kept) +
+                          " from overpayments but would have " + money(used) + " of it applied";
+  if (req.kind->name == "credit_applications") {
+    const Written w = written_payments(impl, "customer_id", customer, "credit_applications", "application");
+    if (w.last >= 0)
+      throw ValidationError("credit_applications", row_of(req, result, w.last), "amount",
+                            why + " (an application spends credit the customer has; nothing was written)", w.last);
+  }
+  // Otherwise a payment or invoice changed under credit already spent (an
+  // update or a delete, which name their record).
+  throw ValidationError(req.kind->name, -1, req.kind->name == "invoices" ? "amount" : "credit",
+                        why + "; take the applications back first (nothing was written)",
+                        req.ids.empty() ? -1 : req.ids.front());
 }
 
 // The same limit for payments that name an order: they cannot exceed it.
@@ -227,17 +343,19 @@ bool readable_period(const std::string& p) {
 
 void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   sql::Statement& st = impl.prepared(
-      "SELECT id, staff_id, team, period FROM targets WHERE id IN"
+      "SELECT id, staff_id, team, period, region FROM targets WHERE id IN"
       " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'target') ORDER BY id");
   std::string field, reason;
   int64_t id = -1;
   while (st.step()) {
     const bool person = !st.is_null(1), team = !st.is_null(2) && !st.text(2).empty();
+    const bool region = !st.is_null(4) && !st.text(4).empty();
     const std::string period = st.text(3);
-    if (person == team) {
-      field = person ? "team" : "staff_id";
-      reason = person ? "a target is for one person (staff_id) or one team, not both"
-                      : "a target needs the person (staff_id) or the team it is for";
+    if (int(person) + int(team) + int(region) != 1) {
+      field = region && (person || team) ? "region" : person ? "team" : "staff_id";
+      reason = person || team || region
+                   ? "a target is for one person (staff_id), one team or one region, not several"
+                   : "a target needs the person (staff_id), the team or the region it is for";
     } else if (!readable_period(period)) {
       field = "period";
       reason = quote(period) + " is not a period (a year 2024, a quarter 2024-Q1 or a month 2024-03)";
@@ -291,12 +409,22 @@ void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResul
 
 void install_ledger_capture(sqlite3* db) {
   std::string s = "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
-                  " id INTEGER);";
+                  " id INTEGER);"
+                  // No index on `what`: keeping one up costs a big import more per
+                  // noted row than the rules' few scans of the notes save.
+                  "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_touched(id INTEGER PRIMARY KEY);"
+                  "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_sums(id INTEGER PRIMARY KEY, amount REAL, status TEXT,"
+                  " customer_id INTEGER, paid REAL, credited REAL, crediting INTEGER, stranger INTEGER,"
+                  " applied REAL NOT NULL DEFAULT 0, stranger_application INTEGER);";
   // name, event, what is noted, the id noted
   static const char* const kTriggers[][4] = {
       {"payment_added", "AFTER INSERT ON main.payments", "payment", "NEW.id"},
-      {"payment_changed", "AFTER UPDATE OF amount, invoice_id, order_id, customer_id ON main.payments", "payment",
+      {"payment_changed",
+       "AFTER UPDATE OF amount, invoice_id, order_id, customer_id, overpayment, credit ON main.payments", "payment",
        "NEW.id"},
+      // the customer a payment (and its credit) leaves
+      {"payment_left", "AFTER UPDATE OF customer_id ON main.payments", "customer", "OLD.customer_id"},
+      {"payment_gone", "AFTER DELETE ON main.payments", "customer", "OLD.customer_id"},
       // the invoice a payment leaves gets its status again
       {"payment_moved", "AFTER UPDATE OF amount, invoice_id ON main.payments", "invoice", "OLD.invoice_id"},
       {"payment_deleted", "AFTER DELETE ON main.payments", "invoice", "OLD.invoice_id"},
@@ -305,6 +433,12 @@ void install_ledger_capture(sqlite3* db) {
       {"line_moved", "AFTER UPDATE OF invoice_id ON main.invoice_lines", "lines", "OLD.invoice_id"},
       {"line_deleted", "AFTER DELETE ON main.invoice_lines", "lines", "OLD.invoice_id"},
       {"invoice_added", "AFTER INSERT ON main.invoices", "invoice", "NEW.id"},
+      {"application_added", "AFTER INSERT ON main.credit_applications", "application", "NEW.id"},
+      {"application_changed", "AFTER UPDATE OF customer_id, invoice_id, amount ON main.credit_applications",
+       "application", "NEW.id"},
+      {"application_moved", "AFTER UPDATE OF invoice_id, amount ON main.credit_applications", "invoice",
+       "OLD.invoice_id"},
+      {"application_deleted", "AFTER DELETE ON main.credit_applications", "invoice", "OLD.invoice_id"},
       {"invoice_changed", "AFTER UPDATE OF amount, status, customer_id, issued_at, due_at ON main.invoices",
        "invoice", "NEW.id"},
       {"contract_added", "AFTER INSERT ON main.contracts", "contract", "NEW.id"},
@@ -328,6 +462,11 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     any.reset();
     if (!noted) return;
   }
+  auto forget = [&impl] {
+    impl.prepared("DELETE FROM temp.crm_ledger_notes").run();
+    impl.prepared("DELETE FROM temp.crm_ledger_touched").run();
+    impl.prepared("DELETE FROM temp.crm_ledger_sums").run();
+  };
   try {
     // Lines first: the invoices they changed take their total (and are
     // noted again as changed invoices by that update).
@@ -339,24 +478,31 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
             " WHERE id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'lines')"
             " AND EXISTS (SELECT 1 FROM invoice_lines AS l WHERE l.invoice_id = invoices.id)")
         .run();
+    // Credit is rare: files without any applied skip those sums and checks.
+    sql::Statement& any = impl.prepared("SELECT EXISTS(SELECT 1 FROM credit_applications)");
+    const bool applications = any.step() && any.int64(0) != 0;
+    any.reset();
+    gather_invoice_sums(impl, applications);
+    allocate_credit(impl, req);
     check_invoices(impl, req, result);
+    if (applications) check_credit_balances(impl, req, result);
     check_orders(impl, req, result);
     check_targets(impl, req, result);
     check_projects(impl, req, result);
     check_date_order(impl, req, result, "invoices", "invoice", "issued_at", "due_at");
     check_date_order(impl, req, result, "contracts", "contract", "started_at", "ends_at");
-    impl.prepared(std::string(kTouchedInvoices) +
-                  "UPDATE invoices SET status = CASE WHEN ifnull(amount, 0) > 0 AND"
-                  " (SELECT total(amount) FROM payments WHERE invoice_id = invoices.id) >= amount - " +
-                  tolerance("amount") +
-                  " THEN 'paid' ELSE 'issued' END"
-                  " WHERE id IN (SELECT id FROM touched) AND status IN ('issued', 'paid')")
+    // Only the invoices whose status changes are written (and audited).
+    impl.prepared(
+            "UPDATE invoices SET status = s.now FROM (SELECT id, CASE WHEN amount > 0 AND paid - credited + applied"
+            " >= amount - " + tolerance("amount") + " THEN 'paid' ELSE 'issued' END AS now"
+            " FROM temp.crm_ledger_sums WHERE status IN ('issued', 'paid')) AS s"
+            " WHERE invoices.id = s.id AND invoices.status IS NOT s.now")
         .run();
   } catch (...) {
-    impl.prepared("DELETE FROM temp.crm_ledger_notes").run();
+    forget();
     throw;
   }
-  impl.prepared("DELETE FROM temp.crm_ledger_notes").run();
+  forget();
 }
 
 }  // namespace crmcore::records

@@ -149,7 +149,10 @@ void add_sales_ops(std::vector<Kind>& k) {
                /*cascade_on_delete=*/true, kSalesOpsVersion});
   k.push_back({"targets",
                {ref("staff_id", "staff"), text("team"), text("period", true),
-                choice("metric", {"bookings"}, "bookings", true), amount("amount", true)},
+                choice("metric",
+                       {"bookings", "deals_won", "margin", "new_customers", "activities", "invoiced", "collected"},
+                       "bookings", true),
+                amount("amount", true)},
                false, kSalesOpsVersion});
   k.push_back({"contracts",
                {ref("customer_id", "customers", true), ref("deal_id", "deals"), text("name"), amount("value"),
@@ -186,6 +189,30 @@ void add_sales_ops(std::vector<Kind>& k) {
         k[i].fields.push_back(since(std::move(f), kSalesOpsVersion));
     if (k[i].name == "payments") k[i].fields.push_back(since(ref("invoice_id", "invoices"), kSalesOpsVersion));
   }
+}
+
+// Schema version 17, customer credit and regional targets (issue 11): a
+// payment may say that what it brings beyond its invoice's open balance is
+// kept as the customer's credit (payments.overpayment = "credit"; the store
+// fills payments.credit with the part kept), credit_applications spend that
+// credit on later invoices, and a target may be for a region (the
+// customers') instead of a person or a team. The rules are in sales_rules.cpp.
+constexpr int kSalesCreditsVersion = 17;
+
+void add_sales_credits(std::vector<Kind>& k) {
+  const int v = kSalesCreditsVersion;
+  for (auto& kind : k) {
+    if (kind.name == "payments")
+      for (Field f : {choice("overpayment", {"refuse", "credit"}), by_store(amount("credit"))})
+        kind.fields.push_back(since(std::move(f), v));
+    if (kind.name == "targets") kind.fields.push_back(since(text("region"), v));
+  }
+  // An application is a spending of credit, so it goes with its invoice.
+  k.push_back({"credit_applications",
+               {ref("customer_id", "customers", true), ref("invoice_id", "invoices", true), amount("amount", true),
+                happened("applied_at", true), text("note")},
+               /*cascade_on_delete=*/true, v});
+  for (const char* external : {kExternalSource, kExternalId}) k.back().fields.push_back(since(text(external), v));
 }
 
 // Schema version 12: automation (rules as data, the outbox their messages
@@ -469,6 +496,7 @@ std::vector<Kind> make_kinds() {
   add_automation(k);
   add_access_v13(k);  // versions in order: a migrated file's columns come in the order a new file has them
   add_partner_tiers(k);
+  add_sales_credits(k);
   return k;
 }
 

@@ -6,6 +6,9 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "crmcore/scoring/profit.hpp"
 
 namespace crmcore::sales {
 namespace {
@@ -31,6 +34,61 @@ std::vector<size_t> by_code(const int64_t* code, size_t rows, int64_t n, std::ve
   for (size_t i = 0; i < rows; ++i)
     if (code[i] >= 0) order[next[static_cast<size_t>(code[i])]++] = i;
   return order;
+}
+
+// The calendar month of a time in nanoseconds (months since January 1970,
+// scoring's period ordinal), and whether the time is that month's first
+// instant (the nanosecond before it lies in an earlier month).
+struct Month {
+  int64_t index;
+  bool first_instant;
+};
+
+Month month_of(int64_t ns) {
+  const int64_t month = scoring::period_ordinal(ns, scoring::Period::Month);
+  return {month, scoring::period_ordinal(ns - 1, scoring::Period::Month) < month};
+}
+
+// period_sums when every target spans whole calendar months (a year, a
+// quarter, a month: what targets are): sums per key and month in a dense
+// grid, one pass over the rows, then running totals along each key's
+// months. Empty when the targets are not month-aligned or the grid would be
+// much larger than the rows (the caller then sorts instead).
+std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                    int64_t keys, const int64_t* target_key, const int64_t* start,
+                                    const int64_t* end, size_t targets) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> from(targets), to(targets);
+  for (size_t t = 0; t < targets; ++t) {
+    const Month a = month_of(start[t]), b = month_of(end[t]);
+    if (!a.first_instant || !b.first_instant) return {};
+    from[t] = a.index, to[t] = b.index;
+  }
+  std::vector<int64_t> month(rows, kNone);
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
+  for (size_t i = 0; i < rows; ++i) {
+    if (key[i] < 0 || at[i] == kNone || std::isnan(value[i])) continue;
+    month[i] = month_of(at[i]).index;
+    lo = std::min(lo, month[i]), hi = std::max(hi, month[i]);
+  }
+  std::vector<double> sums(targets, 0.0);
+  if (hi == kNone) return sums;  // nothing counts
+  const int64_t width = hi - lo + 2;  // one column more: the running total before the first month
+  if (keys * width > 4 * static_cast<int64_t>(rows) + 1000000) return {};
+  std::vector<double> grid(static_cast<size_t>(keys * width), 0.0);
+  for (size_t i = 0; i < rows; ++i)
+    if (month[i] != kNone) grid[static_cast<size_t>(key[i] * width + month[i] - lo + 1)] += value[i];
+  for (int64_t k = 0; k < keys; ++k)
+    for (int64_t m = 1; m < width; ++m)
+      grid[static_cast<size_t>(k * width + m)] += grid[static_cast<size_t>(k * width + m - 1)];
+  // The running total up to (not including) month m of key k.
+  auto before = [&](int64_t k, int64_t m) {
+    const int64_t col = std::clamp<int64_t>(m - lo, 0, width - 1);
+    return grid[static_cast<size_t>(k * width + col)];
+  };
+  for (size_t t = 0; t < targets; ++t)
+    if (target_key[t] >= 0 && to[t] > from[t]) sums[t] = before(target_key[t], to[t]) - before(target_key[t], from[t]);
+  return sums;
 }
 
 }  // namespace
@@ -110,6 +168,51 @@ Forecast forecast(const int64_t* group, const double* amount, const double* prob
     }
   }
   return out;
+}
+
+std::vector<double> period_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets) {
+  if (keys < 0) throw std::invalid_argument("period_sums: negative number of keys");
+  for (size_t i = 0; i < rows; ++i) check_code("period_sums", i, key[i], keys, true);
+  for (size_t t = 0; t < targets; ++t) check_code("period_sums: target", t, target_key[t], keys, true);
+  if (targets == 0) return {};
+  if (std::vector<double> by_month = month_grid_sums(key, at, value, rows, keys, target_key, start, end, targets);
+      !by_month.empty())
+    return by_month;
+  std::vector<size_t> first;
+  const std::vector<size_t> order = by_code(key, rows, keys, first);
+  // Each key's (time, value) pairs copied out contiguously and sorted by
+  // time there: sorting row indices through at[] instead cost a cache miss
+  // per comparison (three times slower on a million rows).
+  std::vector<std::pair<int64_t, double>> pairs(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    const size_t r = order[i];
+    const bool counts = at[r] != std::numeric_limits<int64_t>::min() && !std::isnan(value[r]);
+    pairs[i] = {at[r], counts ? value[r] : 0.0};
+  }
+  for (int64_t k = 0; k < keys; ++k) {
+    auto a = pairs.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k)]);
+    auto b = pairs.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(k) + 1]);
+    std::sort(a, b, [](const auto& x, const auto& y) { return x.first < y.first; });
+  }
+  std::vector<int64_t> times(pairs.size());
+  std::vector<double> total(pairs.size() + 1, 0.0);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    times[i] = pairs[i].first;
+    total[i + 1] = total[i] + pairs[i].second;
+  }
+  std::vector<double> sums(targets, 0.0);
+  for (size_t t = 0; t < targets; ++t) {
+    if (target_key[t] < 0 || end[t] <= start[t]) continue;
+    auto a = times.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(target_key[t])]);
+    auto b = times.begin() + static_cast<std::ptrdiff_t>(first[static_cast<size_t>(target_key[t]) + 1]);
+    // A row at INT64_MIN sorts first and lies before any start.
+    const auto from = std::lower_bound(a, b, start[t]) - times.begin();
+    const auto to = std::lower_bound(a, b, end[t]) - times.begin();
+    sums[t] = total[static_cast<size_t>(to)] - total[static_cast<size_t>(from)];
+  }
+  return sums;
 }
 
 }  // namespace crmcore::sales

@@ -12,7 +12,8 @@ from ._distributor import distributor
 from ._duplicates import with_duplicates
 from ._loader import load
 from ._messy import MessyExport, messy_export
+from ._sales_team import sales_team
 from ._synthetic import KINDS, REFERENCES, SyntheticCRM, synthetic
 
-__all__ = ["KINDS", "MessyExport", "REFERENCES", "SyntheticCRM", "cdnow", "distributor", "load", "messy_export", "synthetic",
-           "with_duplicates"]
+__all__ = ["KINDS", "MessyExport", "REFERENCES", "SyntheticCRM", "cdnow", "distributor", "load", "messy_export", "sales_team",
+           "synthetic", "with_duplicates"]

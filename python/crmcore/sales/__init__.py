@@ -5,8 +5,9 @@ write path applies the stage rules to every write of a deal's stage, so
 :meth:`SalesMethods.move` is a convenience, not the only way to move a deal.
 This module holds the pipeline reports; the other parts of ``db.sales`` live
 beside it: targets (:mod:`.targets`), contracts, invoices and receivables
-(:mod:`.ledger`), projects and the agenda (:mod:`.projects`) and the
-forecast from history (:mod:`.outlook`).
+(:mod:`.ledger`), projects and the agenda (:mod:`.projects`), each open
+deal's chance from history (:mod:`.outlook`) and the seasonal bookings
+forecast (:mod:`.seasonal`).
 """
 from __future__ import annotations
 
@@ -20,15 +21,16 @@ from ..scoring._columns import as_of_ns, times_ns
 from .ledger import LedgerMethods
 from .outlook import OutlookMethods
 from .projects import ProjectMethods
+from .seasonal import SeasonalMethods
 from .targets import TargetMethods
 
 #: The groupings the sales reports know: the deal's owner (staff id), the
-#: owner's team, the customer's source and segment (its kind).
-BY = ("owner", "team", "source", "segment")
+#: owner's team, the customer's source, segment (its kind) and region.
+BY = ("owner", "team", "source", "segment", "region")
 NS_PER_DAY = 86_400 * 10**9
 
 
-class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods):
+class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods, SeasonalMethods):
     """The sales side of a store: ``db.sales.<TAB>``.
 
     >>> import crmcore as crm
@@ -176,6 +178,37 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods)
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
         return out
 
+    def velocity(self, by: str | None = None) -> pd.DataFrame:
+        """Sales velocity, the amount the pipeline turns into wins per day:
+        ``open_deals`` x ``avg_won`` (mean amount of the won deals) x
+        ``win_rate`` / ``cycle_days`` (mean days from first stage to close,
+        as :meth:`cycle_length`), per ``by`` (one of :data:`BY`; None: one
+        row, "all"). Groups with no closed deal have NaN.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> a, b = (db.add("deals", customer_id=c, stage="lead", amount=900.0, stage_changed_at="2024-01-01")
+        ...         for _ in range(2))
+        >>> db.sales.move(a, "won", at="2024-01-11"); db.sales.move(b, "lost", at="2024-01-31")
+        >>> _ = [db.add("deals", customer_id=c, stage="lead", amount=50.0) for _ in range(4)]
+        >>> db.sales.velocity().loc["all"].tolist()    # 4 open x 900 x 0.5 / 20 days
+        [4.0, 900.0, 0.5, 20.0, 90.0]
+        """
+        deals = self._deals(by)
+        key = deals[by] if by is not None else pd.Series("all", index=deals.index)
+        rates, cycle = self.win_rate(by), self.cycle_length(by)
+        if by is None:  # one group, positionally indexed there
+            rates.index = pd.Index(["all"] * len(rates))
+            cycle.index = pd.Index(["all"] * len(cycle))
+        out = pd.DataFrame({"open_deals": (deals.category == "open").groupby(key).sum(),
+                            "avg_won": deals.amount.astype(float).where(deals.category == "won").groupby(key).mean()})
+        out["win_rate"] = rates["win_rate"].reindex(out.index)
+        out["cycle_days"] = cycle["mean_days"].reindex(out.index)
+        out["velocity"] = out.open_deals * out.avg_won * out.win_rate / out.cycle_days.where(out.cycle_days > 0)
+        out.index.name = by
+        return out
+
     def slipped(self, as_of: Any = None, since: Any = None, by: str | None = None,
                 period: str | None = None) -> pd.DataFrame:
         """Deals whose close slipped: their expected close was moved later
@@ -293,9 +326,9 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods)
         elif by == "team":
             staff = self._db.frame("staff", columns=["team"]).team
             deals["team"] = deals.owner_id.map(staff)
-        elif by in ("source", "segment"):
-            cust = self._db.frame("customers", columns=["source", "kind"])
-            deals[by] = deals.customer_id.map(cust["source" if by == "source" else "kind"])
+        elif by in ("source", "segment", "region"):
+            column = {"source": "source", "segment": "kind", "region": "region"}[by]
+            deals[by] = deals.customer_id.map(self._db.frame("customers", columns=[column])[column])
         return deals
 
     @staticmethod

@@ -5,9 +5,12 @@ date and status. Invoices (``invoices``) have an amount that the store keeps
 equal to their lines (``invoice_lines``: quantity x unit price, tax
 included) when they have lines; payments name the invoice they pay
 (``payments.invoice_id``), and the store refuses one beyond what is open
-(see ``cpp/src/records/sales_rules.cpp``). The reports here read those
-records as of a date: an invoice counts from its issue date, a payment from
-the day it was paid.
+(see ``cpp/src/records/sales_rules.cpp``) unless the payment keeps the
+excess as the customer's credit (``overpayment="credit"``; the store fills
+``payments.credit``). Credit is spent on later invoices by
+``credit_applications`` (:meth:`LedgerMethods.apply_credit`). The reports
+here read those records as of a date: an invoice counts from its issue
+date, a payment from the day it was paid, credit from the day applied.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from ..scoring._columns import times_ns
 from ._base import SalesPart
 
 #: The aging buckets: days past the due date, upper bounds included.
@@ -28,7 +32,9 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     """The invoices open on ``as_of`` (nanoseconds): issued by then, neither
     draft nor void, with a balance left after the payments made by then.
     ``invoices`` has columns issued_at, due_at, amount, status and any
-    others (kept); ``payments`` invoice_id, paid_at, amount. Adds ``paid``,
+    others (kept); ``payments`` invoice_id, paid_at, amount and optionally
+    credit (the part kept as credit, not paying the invoice; credit applied
+    to an invoice comes as a payment row of its own). Adds ``paid``,
     ``balance``, ``days_overdue`` (days past due, 0 when not yet due) and
     ``bucket`` (one of :data:`BUCKETS`).
 
@@ -41,18 +47,78 @@ def open_invoices_table(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: i
     >>> t[["balance", "days_overdue", "bucket"]].values.tolist()
     [[60.0, 44.0, '31-60'], [50.0, 44.0, '31-60']]
     """
-    at = pd.Timestamp(as_of)
-    mine = payments[(payments["paid_at"] <= at) & payments["invoice_id"].notna()]
-    paid = mine.groupby("invoice_id")["amount"].sum()
-    live = invoices[(invoices["issued_at"] <= at) & ~invoices["status"].isin(["draft", "void"])].copy()
-    live["paid"] = paid.reindex(live.index, fill_value=0.0).to_numpy()
-    live["balance"] = live["amount"].fillna(0.0) - live["paid"]
-    live = live[live["balance"] > 1e-9 * np.maximum(1.0, live["amount"].fillna(0.0).abs())]
-    late = ((at - live["due_at"]) / pd.Timedelta(days=1)).clip(lower=0.0)
-    live["days_overdue"] = late
-    code = np.searchsorted([0.0, 30.0, 60.0, 90.0], late.to_numpy(), side="left")
-    live["bucket"] = pd.Categorical.from_codes(code, BUCKETS)
+    rows, paid, balance, late, bucket = _open_balances(invoices, payments, as_of)
+    live = invoices.iloc[rows].copy()
+    live["paid"], live["balance"], live["days_overdue"] = paid, balance, late
+    live["bucket"] = pd.Categorical.from_codes(bucket, BUCKETS)
     return live
+
+
+def _open_balances(invoices: pd.DataFrame, payments: pd.DataFrame,
+                   as_of: int) -> "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
+    """The work of :func:`open_invoices_table` on columns: the open
+    invoices' positions, and for each its paid, balance, days overdue and
+    bucket code. Payments are summed per invoice by position (bincount),
+    not by a groupby on ids: the same sums, several times faster on a
+    million invoices."""
+    settles = payments["amount"].to_numpy(dtype=float, na_value=0.0)
+    if "credit" in payments.columns:
+        settles = settles - payments["credit"].to_numpy(dtype=float, na_value=0.0)
+    where = invoices.index.get_indexer(payments["invoice_id"])
+    counted = (where >= 0) & (times_ns(payments["paid_at"]) <= as_of)
+    paid = np.bincount(where[counted], weights=settles[counted], minlength=len(invoices))
+    amount = invoices["amount"].to_numpy(dtype=float, na_value=0.0)
+    balance = amount - paid
+    live = (times_ns(invoices["issued_at"]) <= as_of) & ~invoices["status"].isin(["draft", "void"]).to_numpy()
+    rows = np.flatnonzero(live & (balance > 1e-9 * np.maximum(1.0, np.abs(amount))))
+    late = np.clip((as_of - times_ns(invoices["due_at"])[rows]) / NS_PER_DAY, 0.0, None)
+    bucket = np.searchsorted([0.0, 30.0, 60.0, 90.0], late, side="left")
+    return rows, paid[rows], balance[rows], late, bucket
+
+
+def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: str | None) -> pd.DataFrame:
+    """Open balances on ``as_of`` per ``invoices[key]`` (None: one row,
+    "all") and bucket, with a ``total`` column: :func:`open_invoices_table`
+    followed by :func:`aging_table`, on columns without the per-invoice
+    frame between them.
+
+    >>> inv = pd.DataFrame({"customer_id": [7, 7], "issued_at": pd.to_datetime(["2024-01-01"] * 2),
+    ...                     "due_at": pd.to_datetime(["2024-01-31", "2024-03-31"]),
+    ...                     "amount": [100.0, 50.0], "status": ["issued", "issued"]}, index=[1, 2])
+    >>> pay = pd.DataFrame({"invoice_id": [1], "paid_at": pd.to_datetime(["2024-02-01"]), "amount": [40.0]})
+    >>> aging_sums(inv, pay, pd.Timestamp("2024-03-15").value, "customer_id").loc[7].tolist()
+    [50.0, 0.0, 60.0, 0.0, 0.0, 110.0]
+    """
+    rows, _, balance, _, bucket = _open_balances(invoices, payments, as_of)
+    group = invoices[key].to_numpy()[rows] if key else np.zeros(len(rows), dtype=np.int64)
+    return _bucket_sums(group, bucket, balance, key)
+
+
+def _bucket_sums(group: Any, bucket: np.ndarray, balance: np.ndarray, key: str | None) -> pd.DataFrame:
+    code, groups = pd.factorize(group, sort=True) if key else (np.zeros(len(bucket), dtype=np.int64),
+                                                             pd.Index(["all"]))
+    ok = code >= 0
+    k = len(BUCKETS)
+    sums = np.bincount(code[ok] * k + bucket[ok], weights=balance[ok],
+                       minlength=len(groups) * k).reshape(len(groups), k)
+    out = pd.DataFrame(sums, index=pd.Index(groups, name=key), columns=list(BUCKETS))
+    out["total"] = out.sum(axis=1)
+    return out
+
+
+def aging_table(open_: pd.DataFrame, key: str | None) -> pd.DataFrame:
+    """Open balances (``open_`` as :func:`open_invoices_table` gives it)
+    summed per ``key`` column (None: one row, "all") and bucket, with a
+    ``total`` column.
+
+    >>> t = pd.DataFrame({"customer_id": [1, 1, 2], "balance": [5.0, 7.0, 1.0],
+    ...                   "bucket": pd.Categorical(["current", "90+", "90+"], BUCKETS)})
+    >>> aging_table(t, "customer_id")["total"].tolist()
+    [12.0, 1.0]
+    """
+    group = open_[key].to_numpy() if key else None
+    return _bucket_sums(group, open_["bucket"].cat.codes.to_numpy().astype(np.int64),
+                        open_["balance"].to_numpy(dtype=float), key)
 
 
 class LedgerMethods(SalesPart):
@@ -104,13 +170,7 @@ class LedgerMethods(SalesPart):
         [[70.0, 30.0, '1-30']]
         """
         cut = self._as_of(as_of)
-        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
-                                                  "due_at", "amount", "status"])
-        if inv["owner_id"].isna().any():
-            owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
-            inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
-        pay = self._db.frame("payments", columns=["invoice_id", "paid_at", "amount"])
-        out = open_invoices_table(inv, pay, cut).drop(columns=["deal_id", "status"])
+        out = open_invoices_table(self._invoices(), self._settlements(), cut).drop(columns=["deal_id", "status"])
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -128,15 +188,9 @@ class LedgerMethods(SalesPart):
         [40.0, 0.0, 100.0, 0.0, 0.0, 140.0]
         """
         key = self._ledger_key(by)
-        open_ = self.open_invoices(as_of)
-        group = open_[key] if key else pd.Series("all", index=open_.index)
-        out = open_.pivot_table(index=group, columns="bucket", values="balance", aggfunc="sum", fill_value=0.0,
-                                observed=False)
-        out = out.reindex(columns=list(BUCKETS), fill_value=0.0).astype(float)
-        out.columns = pd.Index(list(BUCKETS), name=None)
-        out.index.name = key
-        out["total"] = out.sum(axis=1)
-        out.attrs["as_of"] = open_.attrs["as_of"]
+        cut = self._as_of(as_of)
+        out = aging_sums(self._invoices(), self._settlements(), cut, key)
+        out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
     def dso(self, by: str | None = "customer", days: int = 90, as_of: Any = None) -> pd.DataFrame:
@@ -175,6 +229,85 @@ class LedgerMethods(SalesPart):
         out["dso"] = out["receivables"] / out["invoiced"].where(out["invoiced"] > 0) * days
         out.attrs["as_of"] = cut
         return out
+
+    def credits(self, as_of: Any = None) -> pd.DataFrame:
+        """Each customer's credit on ``as_of`` (default the end of the
+        data): ``kept`` (overpayments and payments on account kept as
+        credit), ``applied`` (spent on invoices) and ``balance``; customers
+        who never had credit are left out.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> i = db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+        >>> _ = db.add("payments", customer_id=c, invoice_id=i, amount=130.0, paid_at="2024-01-10",
+        ...            overpayment="credit")
+        >>> db.sales.credits().loc[c].tolist()
+        [30.0, 0.0, 30.0]
+        """
+        cut = pd.Timestamp(self._as_of(as_of))
+        pay = self._db.frame("payments", columns=["customer_id", "paid_at", "credit"])
+        use = self._db.frame("credit_applications", columns=["customer_id", "applied_at", "amount"])
+        kept = pay[pay["paid_at"] <= cut].groupby("customer_id")["credit"].sum(min_count=1).dropna()
+        applied = use[use["applied_at"] <= cut].groupby("customer_id")["amount"].sum()
+        out = pd.DataFrame({"kept": kept, "applied": applied}).fillna(0.0).astype(float)
+        out.index.name = "customer_id"
+        out["balance"] = out["kept"] - out["applied"]
+        out.attrs["as_of"] = cut
+        return out
+
+    def apply_credit(self, invoice: int, amount: float | None = None, at: Any = None,
+                     note: str | None = None) -> int:
+        """Spend the invoice's customer's credit on ``invoice``: ``amount``,
+        or by default as much as both the credit and the invoice's open
+        balance allow, applied ``at`` (default now). Writes a
+        ``credit_applications`` record (through the store's write path,
+        audited) and returns its id; the store refuses more than the
+        customer's credit or the invoice's balance.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> first = db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+        >>> _ = db.add("payments", customer_id=c, invoice_id=first, amount=130.0, paid_at="2024-01-10",
+        ...            overpayment="credit")
+        >>> later = db.add("invoices", customer_id=c, amount=50.0, issued_at="2024-02-01", due_at="2024-03-01")
+        >>> a = db.sales.apply_credit(later, at="2024-02-02")
+        >>> db.get("credit_applications", a)["amount"], float(db.sales.open_invoices().loc[later, "balance"])
+        (30.0, 20.0)
+        """
+        inv = self._db.get("invoices", invoice)
+        when = pd.Timestamp.now() if at is None else pd.Timestamp(at)
+        if amount is None:  # what the customer has, and the invoice asks, when applied
+            credit = self.credits(as_of=when)
+            left = float(credit["balance"].get(inv["customer_id"], 0.0))
+            table = self.open_invoices(as_of=when)
+            amount = min(left, float(table["balance"].get(invoice, 0.0)))
+            if amount <= 0:
+                raise _core.ValidationError(
+                    f"credit_applications: nothing to apply to invoice {invoice}: customer {inv['customer_id']} has"
+                    f" credit {left:g} and the invoice has {float(table['balance'].get(invoice, 0.0)):g} open")
+        return int(self._db.add("credit_applications", customer_id=inv["customer_id"], invoice_id=invoice,
+                                amount=float(amount), applied_at=when, note=note))
+
+    def _invoices(self) -> pd.DataFrame:
+        """The invoices with their owner: the invoice's, else its deal's."""
+        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
+                                                  "due_at", "amount", "status"])
+        if inv["owner_id"].isna().any():
+            owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
+            inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
+        return inv
+
+    def _settlements(self) -> pd.DataFrame:
+        """What settles invoices: payments (less what they keep as credit)
+        and credit applied, as rows of invoice_id, paid_at, amount, credit."""
+        pay = self._db.frame("payments", columns=["invoice_id", "paid_at", "amount", "credit"])
+        use = self._db.frame("credit_applications", columns=["invoice_id", "applied_at", "amount"])
+        if use.empty:
+            return pay
+        use = use.rename(columns={"applied_at": "paid_at"}).assign(credit=0.0)
+        return pd.concat([pay, use], ignore_index=True)
 
     @staticmethod
     def _ledger_key(by: str | None) -> str | None:

@@ -106,3 +106,36 @@ class ProjectMethods(SalesPart):
         items = items.sort_values(["due", "what", "id"], kind="stable").reset_index(drop=True)
         items.attrs["start"], items.attrs["end"] = day, last
         return items
+
+    def without_next_step(self, as_of: Any = None, days: int = 30) -> pd.DataFrame:
+        """Open deals with no next step on ``as_of`` (default the end of the
+        data): no open task (not done) about their customer, and no
+        interaction with the customer in the ``days`` days up to ``as_of``
+        that names a ``next_step``. One row per deal, the largest first:
+        ``customer_id``, ``owner_id``, ``stage``, ``amount`` and
+        ``expected_close``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a, b, c = (db.add("customers", name=n) for n in ("A", "B", "C"))
+        >>> deals = [db.add("deals", customer_id=x, stage="proposal", amount=v)
+        ...          for x, v in ((a, 5.0), (b, 7.0), (c, 9.0))]
+        >>> _ = db.add("tasks", subject="send quote", customer_id=a, due_at="2024-03-05")
+        >>> _ = db.add("interactions", customer_id=b, channel="call", occurred_at="2024-02-25", next_step="demo")
+        >>> db.sales.without_next_step(as_of="2024-03-01").index.tolist() == [deals[2]]
+        True
+        """
+        cut = pd.Timestamp(self._as_of(as_of))
+        deals = self._deals(None)
+        open_ = deals[deals.category == "open"]
+        tasks = self._db.frame("tasks", columns=["customer_id", "done"])
+        planned = set(tasks.loc[~tasks["done"].fillna(False).astype(bool), "customer_id"].dropna())
+        talks = self._db.frame("interactions", columns=["customer_id", "occurred_at", "next_step"])
+        recent = talks[(talks.occurred_at <= cut) & (talks.occurred_at > cut - days * DAY)
+                       & talks.next_step.fillna("").astype(str).str.strip().ne("")]
+        planned |= set(recent["customer_id"].dropna())
+        out = open_.loc[~open_.customer_id.isin(planned),
+                        ["customer_id", "owner_id", "stage", "amount", "expected_close"]]
+        out = out.sort_values("amount", ascending=False, kind="stable")
+        out.attrs["as_of"] = cut
+        return out

@@ -1,9 +1,12 @@
 """Targets (quotas) and their attainment, for ``db.sales.attainment``.
 
-A target is a record of kind ``targets``: a person (``staff_id``) or a team,
-a period (``"2024"``, ``"2024-Q1"`` or ``"2024-03"``, checked by the store)
-and an amount of a metric. The metric crmcore measures today is
-``bookings``: the amount of deals won (closed) in the period.
+A target is a record of kind ``targets``: a person (``staff_id``), a team
+or a region (the customers' ``region``), a period (``"2024"``, ``"2024-Q1"`` or ``"2024-03"``, checked by the store),
+a metric (one of :data:`METRICS`) and the amount to reach. Every metric is
+a stream of dated events credited to one person (the deal's, order's,
+invoice's or interaction's owner) and about one customer; a team's figure
+is the sum of its people's, a region's that of its customers', and with
+``rollup`` a manager's also counts their reports'.
 """
 from __future__ import annotations
 
@@ -12,8 +15,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
+
+#: The metrics a target can measure, and what each counts in its period.
+METRICS = {
+    "bookings": "amount of the deals won (by close date), for the deal's owner",
+    "deals_won": "number of deals won (by close date), for the deal's owner",
+    "margin": "orders' amount less their cost (by order date), for the order's staff member",
+    "new_customers": "customers whose first won deal closed in the period, for that deal's owner",
+    "activities": "interactions logged (by when they happened), for the staff member who had them",
+    "invoiced": "amount of the invoices issued (neither draft nor void), for the invoice's owner "
+                "(else its deal's)",
+    "collected": "cash received on invoices (payments by date paid; credit applied is not cash), "
+                 "for the invoice's owner (else its deal's)",
+}
 
 
 def target_period(text: str) -> pd.Period:
@@ -27,51 +44,63 @@ def target_period(text: str) -> pd.Period:
     return pd.Period(text, "M" if "-" in text else "Y")
 
 
-def attainment_table(targets: pd.DataFrame, won: pd.DataFrame, as_of: int) -> pd.DataFrame:
-    """Attainment of ``targets`` (indexed by id; columns staff_id, team,
-    period, metric, amount) from the ``won`` deals (columns owner_id, team,
-    closed_at, amount: the team is the owner's) at ``as_of`` (nanoseconds):
-    the work of :meth:`TargetMethods.attainment` without the store.
+def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
+    """Start and end (nanoseconds, end excluded) of each period text (as
+    :func:`target_period` reads them), all at once: a Python loop over
+    pd.Period took most of the time of a report on a few thousand targets.
 
-    A person's target counts the deals they own; a team's those of its
-    members, so a team's figure is the sum of its people's (the roll-up).
-    Each target's deals are found by binary search in the won deals sorted
-    by owner (or team) and close time: one sort, then two searches per
-    target, all targets at once.
+    >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
+    ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
+    """
+    text = pd.Series(texts, dtype=object).astype(str)
+    year = text.str.slice(0, 4).astype(np.int64).to_numpy()
+    quarter = pd.to_numeric(text.str.extract(r"-Q([1-4])$")[0]).to_numpy()
+    month = pd.to_numeric(text.str.extract(r"-(\d\d)$")[0]).to_numpy()
+    first = np.where(~np.isnan(quarter), (quarter - 1) * 3 + 1, np.where(~np.isnan(month), month, 1)).astype(np.int64)
+    length = np.where(~np.isnan(quarter), 3, np.where(~np.isnan(month), 1, 12))
+    months = (year - 1970) * 12 + first - 1      # months since 1970-01, numpy's datetime64[M]
+    def ns(m: np.ndarray) -> np.ndarray:
+        return m.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+    return ns(months), ns(months + length)
+
+
+def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) -> pd.DataFrame:
+    """Attainment of ``targets`` (indexed by id; columns staff_id, team,
+    period, metric, amount) from ``events`` (columns metric, owner_id, team,
+    at, value: one row per thing a metric counts, credited to ``owner_id``,
+    whose team is ``team``) at ``as_of`` (nanoseconds): the work of
+    :meth:`TargetMethods.attainment` without the store.
+
+    A person's target sums the events credited to them; a team's those of
+    its members. Per metric, the events are grouped by person (or team) and
+    sorted by time in C++, and each target's sum is two binary searches into
+    the running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
-    >>> w = pd.DataFrame({"owner_id": [7, 7], "team": ["n", "n"], "amount": [30.0, 50.0],
-    ...                   "closed_at": pd.to_datetime(["2024-01-05", "2024-02-01"])})
-    >>> attainment_table(t, w, pd.Timestamp("2024-01-16").value)[["won", "gap", "projected"]].round(6).values.tolist()
+    >>> e = pd.DataFrame({"metric": "bookings", "owner_id": [7, 7], "team": ["n", "n"], "value": [30.0, 50.0],
+    ...                   "at": pd.to_datetime(["2024-01-05", "2024-02-01"])})
+    >>> attainment_table(t, e, pd.Timestamp("2024-01-16").value)[["actual", "gap", "projected"]].round(6).values.tolist()
     [[30.0, 70.0, 62.0]]
     """
-    periods = [target_period(p) for p in targets["period"]]
-    start = np.array([p.start_time.value for p in periods], dtype=np.int64)
-    end = np.array([(p + 1).start_time.value for p in periods], dtype=np.int64)
-    closed = times_ns(won["closed_at"])
-    amount = won["amount"].to_numpy(dtype=float, na_value=0.0)
+    start, end = period_bounds(targets["period"])
     got = np.zeros(len(targets))
-    for column, key in (("staff_id", "owner_id"), ("team", "team")):
-        mine = targets[column].notna().to_numpy() & (targets[column].astype(object) != "").to_numpy()
-        if not mine.any():
-            continue
-        code, keys = pd.factorize(won[key])
-        rows = np.flatnonzero((code >= 0) & (closed != np.iinfo(np.int64).min))
-        order = rows[np.lexsort((closed[rows], code[rows]))]
-        # (key, close time) as one sortable integer: the key's code times the
-        # number of distinct times, plus the time's rank among them.
-        times = np.unique(closed[order])
-        width = len(times) + 1
-        combined = code[order] * width + np.searchsorted(times, closed[order])
-        total = np.concatenate([[0.0], np.cumsum(amount[order])])
-        k = pd.Index(keys).get_indexer(targets[column][mine])  # -1: no deal of theirs was won
-        a = np.searchsorted(combined, k * width + np.searchsorted(times, start[mine]), "left")
-        b = np.searchsorted(combined, k * width + np.searchsorted(times, end[mine]), "left")
-        got[mine] = np.where(k >= 0, total[b] - total[a], 0.0)
-    out = targets[["staff_id", "team", "period", "metric"]].copy()
+    metric = targets["metric"].fillna("bookings").to_numpy(dtype=object)
+    for name in pd.unique(metric):
+        of_metric = events[events["metric"] == name]
+        at = times_ns(of_metric["at"])
+        value = of_metric["value"].to_numpy(dtype=float, na_value=0.0)
+        for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region")):
+            if column not in targets.columns:
+                continue
+            mine = ((metric == name) & targets[column].notna().to_numpy()
+                    & (targets[column].astype(object) != "").to_numpy())
+            if mine.any():
+                got[mine] = _sums_in_periods(of_metric[key], at, value, targets[column][mine], start[mine], end[mine])
+    out = targets[[c for c in ("staff_id", "team", "region", "period") if c in targets.columns]].copy()
+    out["metric"] = metric
     out["target"] = targets["amount"].to_numpy(dtype=float)
-    out["won"] = got
+    out["actual"] = got
     out["attainment"] = got / out["target"].where(out["target"] > 0)
     out["gap"] = out["target"] - got
     out["elapsed"] = np.clip((as_of - start) / (end - start), 0.0, 1.0)
@@ -80,58 +109,113 @@ def attainment_table(targets: pd.DataFrame, won: pd.DataFrame, as_of: int) -> pd
     return out
 
 
+def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
+                     end: np.ndarray) -> np.ndarray:
+    """For each (whose, [start, end)) the sum of ``value`` over the events of
+    that person or team (``who``) at times ``at`` inside the period, summed
+    in C++ (``_core.period_sums``: one grouping, sorted running totals, two
+    binary searches per target)."""
+    code, keys = pd.factorize(who)
+    target = pd.Index(keys).get_indexer(whose)  # -1: nothing of theirs to count
+    return _core.period_sums(code.astype(np.int64), at, value, len(keys), target.astype(np.int64), start, end)
+
+
 class TargetMethods(SalesPart):
     """Targets' part of ``db.sales`` (mixed into :class:`crmcore.sales.SalesMethods`)."""
 
 
     def attainment(self, as_of: Any = None, rollup: bool = False) -> pd.DataFrame:
-        """Every target against the bookings (won deals' amount, by close
-        date) of its person, or of its team's people, in its period; one row
-        per target, indexed by its id: ``staff_id``, ``team``, ``period``,
-        ``metric``, ``target``, ``won``, ``attainment`` (won / target),
-        ``gap`` (target - won; below 0 is over target), ``elapsed`` (share
-        of the period gone by ``as_of``, default the end of the data),
-        ``projected`` (won at the pace so far, for the whole period) and
-        ``pace`` (projected / target). A person's team is the ``team`` of
-        their staff record. With ``rollup`` a person's figure also counts
-        the deals of everyone who reports to them, directly or not (links
-        ``db.link(report, manager, "reports_to")`` between staff records).
+        """Every target against what its person, its team or its region did
+        in its period on its metric (:data:`METRICS`: bookings, deals_won,
+        margin, new_customers, activities, invoiced, collected); one row per
+        target, indexed by its id: ``staff_id``, ``team``, ``region``, ``period``,
+        ``metric``, ``target``, ``actual``, ``attainment`` (actual /
+        target), ``gap`` (target - actual; below 0 is over target),
+        ``elapsed`` (share of the period gone by ``as_of``, default the end
+        of the data), ``projected`` (actual at the pace so far, for the
+        whole period) and ``pace`` (projected / target). A person's team is
+        the ``team`` of their staff record. With ``rollup`` a person's
+        figure also counts everyone who reports to them, directly or not
+        (links ``db.link(report, manager, "reports_to")`` between staff).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> wang = db.add("staff", name="Wang", team="north")
         >>> _ = db.add("targets", staff_id=wang, period="2024-Q1", amount=1000.0)
         >>> _ = db.add("targets", team="north", period="2024-01", amount=500.0)
-        >>> d = db.add("deals", customer_id=db.add("customers", name="Acme"), stage="lead", amount=400.0,
-        ...            owner_id=wang)
+        >>> _ = db.add("targets", staff_id=wang, period="2024-Q1", metric="activities", amount=10)
+        >>> acme = db.add("customers", name="Acme")
+        >>> d = db.add("deals", customer_id=acme, stage="lead", amount=400.0, owner_id=wang)
         >>> db.sales.move(d, "won", at="2024-01-20")
+        >>> _ = db.add("interactions", customer_id=acme, staff_id=wang, channel="call", occurred_at="2024-01-05")
         >>> a = db.sales.attainment(as_of="2024-02-15")
-        >>> a[["period", "won", "attainment", "gap", "pace"]].round(3).values.tolist()
-        [['2024-Q1', 400.0, 0.4, 600.0, 0.809], ['2024-01', 400.0, 0.8, 100.0, 0.8]]
+        >>> a[["period", "metric", "actual", "attainment", "gap"]].round(3).values.tolist()
+        [['2024-Q1', 'bookings', 400.0, 0.4, 600.0], ['2024-01', 'bookings', 400.0, 0.8, 100.0], \
+['2024-Q1', 'activities', 1.0, 0.1, 9.0]]
         """
         cut = self._as_of(as_of)
-        targets = self._db.frame("targets", columns=["staff_id", "team", "period", "metric", "amount"])
-        deals = self._deals("team")
-        won = deals.loc[deals.category == "won", ["owner_id", "team", "closed_at", "amount"]]
+        targets = self._db.frame("targets", columns=["staff_id", "team", "region", "period", "metric", "amount"])
+        events = self._metric_events(set(targets["metric"].dropna()))
         if rollup:
-            won = _credited_upwards(won, self._db.frame("links", columns=["src", "dst", "type"]),
-                                    set(self._db.frame("staff", columns=["name"]).index))
-        out = attainment_table(targets, won, cut)
+            events = _credited_upwards(events, self._db.frame("links", columns=["src", "dst", "type"]),
+                                       set(self._db.frame("staff", columns=["name"]).index))
+        out = attainment_table(targets, events, cut)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
+    def _metric_events(self, metrics: "set[str]") -> pd.DataFrame:
+        """The events of each of ``metrics``: metric, owner_id, team, at, value."""
+        db, parts = self._db, []
 
-def _credited_upwards(won: pd.DataFrame, links: pd.DataFrame, staff: "set[int]") -> pd.DataFrame:
-    """The won deals once for their owner and once more for each person
-    above the owner in the reporting lines (reports_to links between staff),
-    with ``owner_id`` the person credited; only the owner's row keeps the
-    ``team``, so that team targets count each deal once."""
+        def part(name: str, owner: Any, at: Any, value: Any, customer: Any) -> None:
+            parts.append(pd.DataFrame({"metric": name, "owner_id": pd.array(owner, dtype="Int64"),
+                                       "at": pd.to_datetime(at), "value": np.asarray(value, dtype=float),
+                                       "customer_id": pd.array(customer, dtype="Int64")}))
+
+        if metrics & {"bookings", "deals_won", "new_customers"}:
+            deals = self._deals(None)
+            won = deals[deals.category == "won"]
+            part("bookings", won.owner_id, won.closed_at, won.amount.astype(float).fillna(0.0), won.customer_id)
+            part("deals_won", won.owner_id, won.closed_at, np.ones(len(won)), won.customer_id)
+            first = won[won.closed_at.notna()].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
+            part("new_customers", first.owner_id, first.closed_at, np.ones(len(first)), first.customer_id)
+        if "margin" in metrics:
+            o = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at", "amount", "cost"])
+            part("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0),
+                 o.customer_id)
+        if "activities" in metrics:
+            i = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
+            part("activities", i.staff_id, i.occurred_at, np.ones(len(i)), i.customer_id)
+        if metrics & {"invoiced", "collected"}:
+            inv = db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount", "status"])
+            if inv.owner_id.isna().any():
+                inv["owner_id"] = inv.owner_id.fillna(inv.deal_id.map(db.frame("deals", columns=["owner_id"]).owner_id))
+            live = inv[~inv.status.isin(["draft", "void"])]
+            part("invoiced", live.owner_id, live.issued_at, live.amount.astype(float).fillna(0.0), live.customer_id)
+            pay = db.frame("payments", columns=["customer_id", "invoice_id", "paid_at", "amount"])
+            pay = pay[pay.invoice_id.notna()]
+            part("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount.astype(float),
+                 pay.customer_id)
+        events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            {"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
+             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
+             "customer_id": pd.array([], dtype="Int64")})
+        events["team"] = events.owner_id.map(db.frame("staff", columns=["team"]).team)
+        events["region"] = events.customer_id.map(db.frame("customers", columns=["region"]).region)
+        return events
+
+
+def _credited_upwards(events: pd.DataFrame, links: pd.DataFrame, staff: "set[int]") -> pd.DataFrame:
+    """The events once for their owner and once more for each person above
+    the owner in the reporting lines (reports_to links between staff), with
+    ``owner_id`` the person credited; only the owner's row keeps the
+    ``team``, so that team targets count each event once."""
     lines = links[(links.type == "reports_to") & links.src.isin(staff) & links.dst.isin(staff)]
     managers: "dict[int, list[int]]" = {}
     for src, dst in zip(lines.src, lines.dst):
         managers.setdefault(int(src), []).append(int(dst))
     pairs: "list[tuple[Any, int]]" = []
-    for owner in pd.unique(won.owner_id.dropna()):
+    for owner in pd.unique(events.owner_id.dropna()):
         seen, todo = {int(owner)}, [int(owner)]
         while todo:                                   # every manager above, once, whatever loops the lines hold
             for m in managers.get(todo.pop(), []):
@@ -139,7 +223,10 @@ def _credited_upwards(won: pd.DataFrame, links: pd.DataFrame, staff: "set[int]")
                     seen.add(m)
                     todo.append(m)
         pairs.extend((owner, person) for person in seen)
-    credit = pd.DataFrame(pairs, columns=["owner_id", "credited"])
-    out = won.reset_index().merge(credit, on="owner_id", how="inner")
-    out["team"] = out["team"].where(out["credited"] == out["owner_id"])  # a team counts each deal once
-    return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"}).set_index(won.index.name or "index")
+    credit = pd.DataFrame(pairs, columns=["owner_id", "credited"]).astype("Int64")
+    out = events.merge(credit, on="owner_id", how="inner")
+    mine = out["credited"] == out["owner_id"]                  # a team or a region counts each event once
+    out["team"] = out["team"].where(mine)
+    if "region" in out.columns:
+        out["region"] = out["region"].where(mine)
+    return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"})

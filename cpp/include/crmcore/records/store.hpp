@@ -354,6 +354,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 16;
+inline constexpr int kSchemaVersion = 17;
 
 }  // namespace crmcore::records

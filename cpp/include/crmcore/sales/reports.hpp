@@ -42,4 +42,16 @@ struct Forecast {
 Forecast forecast(const int64_t* group, const double* amount, const double* probability, const int8_t* category,
                   size_t rows, int64_t groups, double commit, double best_case);
 
+// Sums of `value` over periods, for targets: for each target t, the sum of
+// the rows with key `target_key[t]` and `start[t] <= at < end[t]`. Row keys
+// are codes in [0, keys) or -1 (the row counts for no one); a target key of
+// -1 gets 0. Rows at INT64_MIN (no time) and NaN values count nowhere.
+// When every period is whole calendar months (targets' years, quarters and
+// months) the rows are summed per key and month in one pass; otherwise they
+// are grouped by key (a counting sort), each group sorted by time with
+// running totals, and each target is two binary searches in its group.
+std::vector<double> period_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets);
+
 }  // namespace crmcore::sales
