@@ -552,6 +552,17 @@ const char* to_string(Op op) {
   return "?";
 }
 
+namespace {
+
+// The kind as this file has it (its added values and their labels, so that
+// 企业 asks for what an import stores as organization); the store's lock held.
+const Kind& queried_kind(Store::Impl& impl, const std::string& kind_name) {
+  impl.catalog.refresh(impl);
+  return impl.catalog.kind(kind_name);
+}
+
+}  // namespace
+
 Condition keyword_condition(const std::string& kind_name, const std::string& field, Column values) {
   const Kind& k = kind(kind_name);
   const bool one_missing = values.size() == 1 && !values.present(0) && values.problems.empty();
@@ -628,18 +639,11 @@ std::vector<std::vector<int64_t>> Store::query_each_locked(const Kind& k, const 
   return out;
 }
 
-// The kind as this file has it (its added values and their labels, so that
-// 企业 asks for what an import stores as organization); the store's lock held.
-const Kind& Store::queried_kind(const std::string& kind_name) const {
-  impl_->catalog.refresh(*impl_);
-  return impl_->catalog.kind(kind_name);
-}
-
 std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& filter,
                                   const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset,
                                   const Cancel* cancel) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const Kind& k = queried_kind(kind_name);
+  const Kind& k = queried_kind(*impl_, kind_name);
   Builder builder(k, contact_lookup(k));
   StopWhenAsked stop(impl_->db, cancel);
   return query_ids(impl_->db, builder, filter, order_by, limit, offset);
@@ -649,7 +653,7 @@ Table Store::select_query(const std::string& kind_name, const AnyOf& filter, con
                           int64_t limit, int64_t offset, const std::vector<std::string>* columns,
                           const Cancel* cancel) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const Kind& k = queried_kind(kind_name);
+  const Kind& k = queried_kind(*impl_, kind_name);
   Table t = record_table(k, columns);
   Builder builder(k, contact_lookup(k));
   StopWhenAsked stop(impl_->db, cancel);
@@ -668,7 +672,7 @@ Table Store::select_query(const std::string& kind_name, const AnyOf& filter, con
 std::string Store::query_plan(const std::string& kind_name, const AnyOf& filter,
                               const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const Kind& k = queried_kind(kind_name);
+  const Kind& k = queried_kind(*impl_, kind_name);
   Builder builder(k, contact_lookup(k));
   const Sql q = builder.make(filter, order_by, limit, offset);
   sql::Statement st = q.prepare(impl_->db, "EXPLAIN QUERY PLAN ");

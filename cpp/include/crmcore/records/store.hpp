@@ -280,7 +280,6 @@ class Store {
   std::vector<int64_t> find_contact_locked(const Kind& kind, Lookup how, const std::string& typed) const;
   // find_contact_locked for one kind, as queries look phone and e-mail values up.
   std::function<std::vector<int64_t>(Lookup, const std::string&)> contact_lookup(const Kind& kind) const;
-  const Kind& queried_kind(const std::string& kind_name) const;
   int64_t count_locked(const std::string& table) const;
   WriteResult write(const WriteRequest& request);
   // Inserts the rows of the request's table (those listed in `only`, if given).
