@@ -213,15 +213,28 @@ class PartnerMethods:
                                       how="left")
         return d[d["category"].isin(["won", "lost"]) & d["closed_at"].notna()]
 
-    def commissions(self, start: Any = None, end: Any = None) -> pd.DataFrame:
+    def commissions(self, start: Any = None, end: Any = None, tier_period: str = "Y") -> pd.DataFrame:
         """The commission earned on each sale attributed to a partner, dated
         in [start, end). Each order line (an order without lines counts as
-        one line of its amount) takes the most specific rule in force on the
-        order's day: the partner's rule for the product's category, else the
-        partner's rule, else a rule for the category, else a rule for every
-        partner. A rule on the ``order`` basis pays rate x line amount on the
-        order's day; one on the ``payment`` basis pays rate x the line's
-        share of each payment of the order, on the day it was paid.
+        one line of its amount) takes the most specific rules in force on the
+        order's day: the partner's rules for the product's category, else the
+        partner's, else those for the category, else those for every partner.
+
+        Rules of one kind with different ``tier_from`` are the bands of a tier
+        scale: a band's rate pays on the part of the partner's sales in the
+        ``tier_period`` (pandas frequency, default the calendar year) that lies
+        from its ``tier_from`` up to the next band's. Sales count in the order
+        they were made (``ordered_at``, then order and line), so a line that
+        crosses a threshold is paid at two rates, in two rows; a line's
+        ``fraction`` is its part in the row's band. Below the lowest band,
+        nothing is paid.
+
+        A rule's ``basis`` says when and on what it pays: ``order``, rate x the
+        line's amount on the order's day; ``invoice``, rate x the line's share
+        of each issued invoice billing the order (``invoices.order_id``; not
+        draft or void), on its issue day; ``payment``, rate x the line's share
+        of each payment of the order (naming the order, or an invoice billing
+        it), on the day it was paid.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -233,26 +246,41 @@ class PartnerMethods:
         >>> _ = db.add("payments", customer_id=c, order_id=o, paid_at="2025-02-01", amount=50.0)
         >>> db.partners.commissions()[["date", "base", "rate", "commission"]].values.tolist()
         [[Timestamp('2025-02-01 00:00:00'), 50.0, 0.1, 5.0]]
+
+        Tiers: 2% up to 1,000 of the partner's sales in a year, 4% beyond.
+        After the order of 200 above, one of 1,500 pays 2% on 800 and 4% on 700.
+
+        >>> _ = db.add("commission_rules", partner_id=p, category="tools", rate=0.02)
+        >>> _ = db.add("commission_rules", partner_id=p, category="tools", rate=0.04, tier_from=1000)
+        >>> hammer = db.add("products", sku="H", name="Hammer", category="tools")
+        >>> big = db.add("orders", customer_id=c, partner_id=p, ordered_at="2025-03-01", amount=1500.0)
+        >>> _ = db.add("order_lines", order_id=big, product_id=hammer, quantity=1, unit_price=1500.0)
+        >>> db.partners.commissions().query("order_id == @big")[["tier_from", "base", "commission"]].values.tolist()
+        [[0.0, 800.0, 16.0], [1000.0, 700.0, 28.0]]
         """
         lines = self._partner_lines()
+        lines = lines.assign(volume_after=lines.sort_values(["ordered_at", "order_id", "line_key"], kind="stable")
+                             .groupby(["partner_id", _period(lines["ordered_at"], tier_period)])["amount"].cumsum())
+        lines["volume_before"] = lines["volume_after"] - lines["amount"]
         rules = self._db.frame("commission_rules", columns=["partner_id", "category", "rate", "basis", "valid_from",
-                                                            "valid_until"]).reset_index(names="rule_id")
+                                                            "valid_until", "tier_from"]).reset_index(names="rule_id")
+        rules["tier_from"] = rules["tier_from"].fillna(0.0)
         m = lines.merge(rules, how="cross", suffixes=("", "_rule"))
         fits = ((m["partner_id_rule"].isna() | (m["partner_id_rule"] == m["partner_id"]))
                 & (m["category_rule"].isna() | (m["category_rule"] == m["category"]))
                 & (m["valid_from"].isna() | (m["ordered_at"] >= m["valid_from"]))
                 & (m["valid_until"].isna() | (m["ordered_at"] < m["valid_until"])))
         m = m[fits].assign(specific=lambda f: 2 * f["partner_id_rule"].notna() + f["category_rule"].notna())
-        m = m.sort_values(["line_key", "specific"], ascending=[True, False], kind="stable")
-        chosen = m.drop_duplicates("line_key")
-        on_order = chosen[chosen["basis"] == "order"].assign(date=lambda f: f["ordered_at"], base=lambda f: f["amount"])
-        paid = chosen[chosen["basis"] == "payment"]
-        payments = self._db.frame("payments", columns=["order_id", "paid_at", "amount"]).dropna(subset=["order_id"])
-        on_payment = paid.merge(payments.rename(columns={"amount": "paid"}), on="order_id").assign(
-            date=lambda f: f["paid_at"], base=lambda f: f["paid"] * f["share"])
-        cols = ["partner_id", "order_id", "line_id", "product_id", "category", "rule_id", "basis", "date", "base",
-                "rate"]
-        out = pd.concat([on_order[cols], on_payment[cols]], ignore_index=True)
+        m = m[m["specific"] == m.groupby("line_key")["specific"].transform("max")]
+        chosen = self._bands(m)
+        on_order = chosen[chosen["basis"] == "order"].assign(date=lambda f: f["ordered_at"],
+                                                             base=lambda f: f["amount"] * f["fraction"])
+        billed = self._billed()
+        later = chosen[chosen["basis"] != "order"].merge(billed, on=["order_id", "basis"])
+        later = later.assign(base=later["billed"] * later["share"] * later["fraction"])
+        cols = ["partner_id", "order_id", "line_id", "product_id", "category", "rule_id", "basis", "tier_from",
+                "fraction", "date", "base", "rate"]
+        out = pd.concat([on_order[cols], later[cols]], ignore_index=True)
         if start is not None:
             out = out[out["date"] >= pd.Timestamp(start)]
         if end is not None:
@@ -260,6 +288,35 @@ class PartnerMethods:
         out = out.assign(commission=out["base"] * out["rate"]).sort_values(["partner_id", "date", "order_id"],
                                                                            kind="stable")
         return out.reset_index(drop=True)
+
+    @staticmethod
+    def _bands(m: pd.DataFrame) -> pd.DataFrame:
+        """Each line with the rules that fit it best, one row per tier band
+        the line reaches into, with the ``fraction`` of the line in it."""
+        m = m.sort_values(["line_key", "tier_from"], kind="stable")
+        upper = m.groupby("line_key")["tier_from"].shift(-1).fillna(np.inf)
+        inside = (np.minimum(m["volume_after"], upper) - np.maximum(m["volume_before"], m["tier_from"])).clip(lower=0)
+        # A line of no amount belongs to the band its partner's sales are in.
+        empty = (m["tier_from"] <= m["volume_before"]) & (m["volume_before"] < upper)
+        fraction = np.where(m["amount"] > 0, inside / m["amount"].where(m["amount"] > 0, 1.0), empty.astype(float))
+        m = m.assign(fraction=fraction)
+        return m[m["fraction"] > 0]
+
+    def _billed(self) -> pd.DataFrame:
+        """What later bases pay on, per order: issued invoices billing it
+        (basis ``invoice``) and payments of it, directly or through such an
+        invoice (basis ``payment``), each with its date and amount."""
+        invoices = self._db.frame("invoices", columns=["order_id", "issued_at", "amount", "status"])
+        billing = invoices[invoices["order_id"].notna() & ~invoices["status"].isin(["draft", "void"])]
+        payments = self._db.frame("payments", columns=["order_id", "invoice_id", "paid_at", "amount"])
+        order = payments["order_id"].fillna(invoices["order_id"].reindex(payments["invoice_id"]).set_axis(
+            payments.index))
+        parts = [pd.DataFrame({"order_id": billing["order_id"], "basis": "invoice", "date": billing["issued_at"],
+                               "billed": billing["amount"].fillna(0.0)}),
+                 pd.DataFrame({"order_id": order, "basis": "payment", "date": payments["paid_at"],
+                               "billed": payments["amount"]})]
+        out = pd.concat(parts, ignore_index=True).dropna(subset=["order_id"])
+        return out.astype({"order_id": np.int64})
 
     def _partner_lines(self) -> pd.DataFrame:
         """The lines of the orders attributed to a partner, with the product's

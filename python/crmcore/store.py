@@ -9,6 +9,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ from .access import AccessHandles
 from .audit import AuditMethods, default_actor
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
+from .similarity import SimilarityMethods
 from .automation import AutomationMethods
 from .care import CareMethods
 from .marketing import MarketingMethods
@@ -108,7 +110,8 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods, AccessHandles):
+class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods,
+               AccessHandles):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -119,8 +122,10 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,
                  readonly: bool = False, allow_foreign: bool = False):
-        self.path = os.fspath(path)
-        self._store = _core.Store(self.path, readonly, allow_foreign)
+        path = os.fspath(path)
+        self._store = _core.Store(path, readonly, allow_foreign)
+        # A server's password stays out of reprs, messages and reports.
+        self.path = re.sub(r"^(postgres(?:ql)?://[^/@:]*:)[^/@]*@", r"\1***@", path)
         self.actor = default_actor() if actor is None else actor
 
     # -- life cycle -------------------------------------------------------
@@ -726,7 +731,14 @@ class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, Au
 def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
          readonly: bool = False, allow_foreign: bool = False, mode: "str | None" = None,
          user: "int | None" = None) -> Database:
-    """Opens (or creates) a crmcore store: an SQLite file, or ``":memory:"``.
+    """Opens (or creates) a crmcore store: an SQLite file, ``":memory:"``, or
+    a PostgreSQL URL.
+
+    ``"postgresql://user@host:port/db?schema=crm_a"`` keeps the store in
+    that schema of the server (default ``public``), so one server holds many
+    stores; the schema is made on the first open. A crmcore built without
+    libpq says so (crm.StorageError naming libpq-dev). On PostgreSQL, writes
+    do not work yet (docs/backends.md says what does).
 
     A new file, and its -wal and -shm beside it, is readable by its owner
     only. ``actor`` names who the writes are by in the audit log (a staff id
@@ -770,12 +782,16 @@ def _upsert_key(df: pd.DataFrame, key: "str | list[str] | None") -> "list[str]":
 
 def _import_result(ids: np.ndarray, errors: list, on_error: str, rows: pd.DataFrame | None = None):
     """What an import returns: the ids, or with on_error="skip" an ImportResult
-    whose errors carry the rejected rows' values when the rows are at hand."""
+    whose errors carry the rejected rows' values when the rows are at hand
+    (a value whose column is named like the report's, as a movement's
+    ``reason``, comes as ``reason_given``)."""
     if on_error == "raise":
         return ids
     errors_df = pd.DataFrame(errors, columns=["row", "field", "reason"]).set_index("row")
     if len(errors_df) and rows is not None:
-        errors_df = errors_df.join(rows.reset_index(drop=True), how="left")
+        given = rows.reset_index(drop=True)
+        given = given.rename(columns={c: f"{c}_given" for c in given.columns if c in ("field", "reason")})
+        errors_df = errors_df.join(given, how="left")
     return ImportResult(ids=ids, errors=errors_df)
 
 

@@ -76,6 +76,11 @@ class PgServer:
     def dsn(self) -> str:
         return f"host=127.0.0.1 port={self.port} user=crm dbname=postgres connect_timeout=10"
 
+    @property
+    def url(self) -> str:
+        """The same server as a URL, the form crm.open takes."""
+        return f"postgresql://crm@127.0.0.1:{self.port}/postgres?connect_timeout=10"
+
     def _run_as(self) -> dict:
         # postgres refuses to run as root: then it runs as the `postgres` user.
         if os.geteuid() != 0:
@@ -145,13 +150,27 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn():
-    """A running server's libpq connection string (one per pytest-xdist worker)."""
+def postgres_server():
+    """A running server (one per pytest-xdist worker)."""
     server = PgServer()
     if not server.bindir:
         pytest.skip("PostgreSQL tests skipped: no server binaries (Debian/Ubuntu: apt-get install postgresql)")
     server.start()
     try:
-        yield server.dsn
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server):
+    """A running server's libpq connection string."""
+    return postgres_server.dsn
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """A URL of a store of the test's own on the server: a schema named after the test."""
+    import hashlib
+    schema = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+    return f"{postgres_server.url}&schema={schema}"

@@ -136,12 +136,18 @@ void register_batch_table(sqlite3* db, int max_columns) {
 }
 
 void bind_batch(Statement& st, const Batch& batch) {
+  if (!st.on_sqlite()) return st.bind_batch_other(batch);
   // SQLite only reads the batch; the pointer interface wants it non-const.
   if (sqlite3_bind_pointer(st.get(), 1, const_cast<Batch*>(&batch), kPointerType, nullptr) != SQLITE_OK)
     fail(sqlite3_db_handle(st.get()), "cannot bind a batch of rows");
 }
 
 int run_over_batch(Statement& st, const Batch& batch) {
+  if (!st.on_sqlite()) {  // a failure throws there, rather than returning a code
+    st.bind_batch_other(batch);
+    st.run();
+    return SQLITE_DONE;
+  }
   bind_batch(st, batch);
   int rc = sqlite3_step(st.get());
   sqlite3_reset(st.get());

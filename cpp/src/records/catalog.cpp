@@ -49,6 +49,14 @@ std::string later_duplicates(const Kind& k, const UniqueRule& rule) {
 
 }  // namespace
 
+std::string seed_label_values() {
+  std::string s;
+  for (const auto& seed : kSeedLabels)
+    s += std::string(s.empty() ? "" : ", ") + "(" + literal(seed.kind) + ", " + literal(seed.field) + ", " +
+         literal(seed.label) + ", " + literal(seed.value) + ", 'zh')";
+  return s;
+}
+
 // It may run on a file that has its tables already (one made while version
 // 5 was a placeholder, then brought back a version), so every step may repeat.
 std::string migration_v5() {
@@ -60,9 +68,7 @@ std::string migration_v5() {
       "CREATE TABLE IF NOT EXISTS value_labels(kind TEXT NOT NULL, field TEXT NOT NULL, label TEXT NOT NULL,"
       " value TEXT NOT NULL, lang TEXT NOT NULL, PRIMARY KEY(kind, field, label));"
       "INSERT OR REPLACE INTO meta(key, value) VALUES('catalog_stamp', '0');";
-  for (const auto& seed : kSeedLabels)
-    s += "INSERT OR IGNORE INTO value_labels VALUES(" + literal(seed.kind) + ", " + literal(seed.field) + ", " +
-         literal(seed.label) + ", " + literal(seed.value) + ", 'zh');";
+  s += "INSERT OR IGNORE INTO value_labels VALUES " + seed_label_values() + ";";
   // An older file may break a unique rule. The earliest row (lowest id)
   // keeps its place; a later duplicate pair is removed, a later primary
   // stops being primary; each change has its audit entry.

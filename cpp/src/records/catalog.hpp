@@ -35,5 +35,7 @@ class Catalog {
 // contact primary at one customer at most), with the rows of older files
 // that break them settled first (see the definition).
 std::string migration_v5();
+// The labels every store starts with, as the rows of one VALUES list.
+std::string seed_label_values();
 
 }  // namespace crmcore::records

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <functional>
 
@@ -119,12 +120,15 @@ class Sql {
 
   // The statement with every parameter bound; it reads this Sql's values,
   // which must outlive its steps.
-  sql::Statement prepare(sqlite3* db, const std::string& prefix = "") const {
+  sql::Statement prepare(const sql::Db& db, const std::string& prefix = "") const {
     sql::Statement st(db, prefix + text);
     if (lists_ > 0) sql::bind_batch(st, batch_);
+    // ?1 is the batch's even when no list needed one; PostgreSQL must know
+    // the type of every parameter up to the last, used or not.
+    else if (!st.on_sqlite() && st.parameter_count() > 0) st.bind(1, int64_t{0});
     // A value made for an expression that a condition then did not need
     // (x IN () is false whatever x is) may have no place in the text.
-    const int count = sqlite3_bind_parameter_count(st.get());
+    const int count = st.parameter_count();
     int index = 2;
     for (const auto& p : params_) {
       if (index > count) break;
@@ -216,7 +220,9 @@ class Builder {
   // typed value (Store::find's rule: normalized, other forms of a phone).
   using ContactLookup = std::function<std::vector<int64_t>(Lookup, const std::string&)>;
 
-  Builder(const Kind& k, ContactLookup lookup) : k_(k), lookup_(std::move(lookup)) {}
+  // `postgres`: the SQL is for PostgreSQL (substring tests differ there).
+  Builder(const Kind& k, ContactLookup lookup, bool postgres = false)
+      : k_(k), lookup_(std::move(lookup)), postgres_(postgres) {}
 
   Sql make(const AnyOf& filter, const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) {
     if (offset < 0) throw ValidationError(k_.name, -1, "", "offset must be 0 or more, not " + std::to_string(offset));
@@ -237,19 +243,22 @@ class Builder {
       order += expression(t) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
     }
     q_.text += " ORDER BY " + order + "r.id";  // ties in id order
-    q_.text += " LIMIT " + q_.bind(int_param(limit < 0 ? -1 : limit)) + " OFFSET " + q_.bind(int_param(offset));
+    // No limit: the largest one, which both engines take (SQLite's -1 is
+    // an error on PostgreSQL).
+    q_.text += " LIMIT " + q_.bind(int_param(limit < 0 ? std::numeric_limits<int64_t>::max() : limit)) + " OFFSET " + q_.bind(int_param(offset));
     return std::move(q_);
   }
 
-  // The filter as one expression over the record r ("1" for no filter).
+  // The filter as one expression over the record r (TRUE for no filter;
+  // PostgreSQL takes no 1 for a truth).
   std::string where(const AnyOf& filter) {
     std::string out;
     for (const auto& group : filter) {
       std::string all;
       for (const auto& c : group) all += (all.empty() ? "" : " AND ") + condition(c);
-      out += (out.empty() ? "(" : " OR (") + (all.empty() ? std::string("1") : all) + ")";
+      out += (out.empty() ? "(" : " OR (") + (all.empty() ? std::string("TRUE") : all) + ")";
     }
-    return out.empty() ? "1" : out;
+    return out.empty() ? "TRUE" : out;
   }
 
   // One statement for several filters over the records `among` selects:
@@ -439,7 +448,7 @@ class Builder {
         values.erase(std::remove_if(values.begin(), values.end(), [](const Param& p) { return p.null(); }),
                      values.end());
         if (c.op == Op::NotIn) return values.empty() ? e + " IS NOT NULL" : e + " NOT IN " + q_.list(values);
-        if (values.empty()) return missing ? e + " IS NULL" : "0";
+        if (values.empty()) return missing ? e + " IS NULL" : "FALSE";
         const std::string in = e + " IN " + q_.list(values);
         return missing ? "(" + in + " OR " + e + " IS NULL)" : in;
       }
@@ -469,7 +478,7 @@ class Builder {
     for (int64_t id : ids) found.push_back(int_param(id));
     const bool negated = c.op == Op::Ne || c.op == Op::NotIn;
     if (negated) return "(" + e + " IS NOT NULL" + (found.empty() ? "" : " AND r.id NOT IN " + q_.list(found)) + ")";
-    std::string in = found.empty() ? "0" : "r.id IN " + q_.list(found);
+    std::string in = found.empty() ? "FALSE" : "r.id IN " + q_.list(found);
     return missing ? "(" + in + " OR " + e + " IS NULL)" : in;
   }
 
@@ -478,8 +487,16 @@ class Builder {
     for (const auto& v : text_values(c)) {
       std::string one;
       switch (c.op) {
-        case Op::Contains: one = "instr(" + e + ", " + q_.bind(text_param(v)) + ") > 0"; break;
+        case Op::Contains:
+          one = std::string(postgres_ ? "strpos(" : "instr(") + e + ", " + q_.bind(text_param(v)) + ") > 0";
+          break;
         case Op::StartsWith:
+          // (PostgreSQL refuses the invalid UTF-8 of the bound; its
+          // starts_with does the same.)
+          if (postgres_) {
+            one = "starts_with(" + e + ", " + q_.bind(text_param(v)) + ")";
+            break;
+          }
           // A range, which an index on the field serves: in valid UTF-8 no
           // byte after a prefix exceeds 0xF4, so exactly the texts that
           // begin with v lie in [v, v + 0xF5).
@@ -493,12 +510,15 @@ class Builder {
                                   "a case-blind search takes at most 49,000 bytes of text, not " + std::to_string(v.size()));
           // LIKE ignores the case of ASCII letters only, and compares other
           // scripts exactly; the caller's % and _ are escaped.
-          one = e + " LIKE " + q_.bind(text_param((c.op == Op::IContains ? "%" : "") + like_escaped(v) + "%")) +
+          // (PostgreSQL's LIKE heeds case; its ILIKE under the columns' "C"
+          // collation folds ASCII letters only, as SQLite's LIKE does.)
+          one = e + (postgres_ ? " ILIKE " : " LIKE ") +
+                q_.bind(text_param((c.op == Op::IContains ? "%" : "") + like_escaped(v) + "%")) +
                 " ESCAPE '\\'";
       }
       any += (any.empty() ? "" : " OR ") + one;
     }
-    return any.empty() ? "0" : "(" + any + ")";
+    return any.empty() ? "FALSE" : "(" + any + ")";
   }
 
   std::string tags(const Condition& c) {
@@ -509,7 +529,7 @@ class Builder {
     std::vector<std::string> wanted = text_values(c);
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-    if (wanted.empty()) return c.op == Op::AnyTag ? "0" : "1";  // no tag is had; all of none are
+    if (wanted.empty()) return c.op == Op::AnyTag ? "FALSE" : "TRUE";  // no tag is had; all of none are
     std::vector<Param> values;
     for (auto& w : wanted) values.push_back(text_param(std::move(w)));
     const std::string tagged = "SELECT t.record_id FROM record_tags AS t WHERE t.tag IN " + q_.list(values);
@@ -533,6 +553,7 @@ class Builder {
 
   const Kind& k_;
   ContactLookup lookup_;
+  bool postgres_ = false;
   Sql q_;
 };
 
@@ -556,7 +577,9 @@ namespace {
 
 // The kind as this file has it (its added values and their labels, so that
 // 企业 asks for what an import stores as organization); the store's lock held.
+// A PostgreSQL store keeps no catalog yet: the kind table's kind.
 const Kind& queried_kind(Store::Impl& impl, const std::string& kind_name) {
+  if (!impl.db.is_sqlite()) return kind(kind_name);
   impl.catalog.refresh(impl);
   return impl.catalog.kind(kind_name);
 }
@@ -605,7 +628,7 @@ std::vector<int64_t> Store::find(const std::string& kind_name, const std::string
 namespace {
 
 // The ids of a query; the caller holds the store's lock.
-std::vector<int64_t> query_ids(sqlite3* db, Builder& builder, const AnyOf& filter, const std::vector<OrderBy>& order_by,
+std::vector<int64_t> query_ids(const sql::Db& db, Builder& builder, const AnyOf& filter, const std::vector<OrderBy>& order_by,
                                int64_t limit, int64_t offset) {
   const Sql q = builder.make(filter, order_by, limit, offset);
   sql::Statement st = q.prepare(db);
@@ -622,13 +645,13 @@ std::function<std::vector<int64_t>(Lookup, const std::string&)> Store::contact_l
 }
 
 std::vector<int64_t> Store::query_locked(const Kind& k, const AnyOf& filter) const {
-  Builder builder(k, contact_lookup(k));
+  Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   return query_ids(impl_->db, builder, filter, {}, -1, 0);
 }
 
 std::vector<std::vector<int64_t>> Store::query_each_locked(const Kind& k, const std::vector<const AnyOf*>& filters,
                                                            const Condition& among) const {
-  Builder builder(k, contact_lookup(k));
+  Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   const Sql q = builder.make_each(filters, among);
   sql::Statement st = q.prepare(impl_->db);
   std::vector<std::vector<int64_t>> out(filters.size());
@@ -644,7 +667,7 @@ std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& fil
                                   const Cancel* cancel) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Kind& k = queried_kind(*impl_, kind_name);
-  Builder builder(k, contact_lookup(k));
+  Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   StopWhenAsked stop(impl_->db, cancel);
   return query_ids(impl_->db, builder, filter, order_by, limit, offset);
 }
@@ -655,15 +678,16 @@ Table Store::select_query(const std::string& kind_name, const AnyOf& filter, con
   std::lock_guard<std::mutex> lock(mutex_);
   const Kind& k = queried_kind(*impl_, kind_name);
   Table t = record_table(k, columns);
-  Builder builder(k, contact_lookup(k));
+  Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   StopWhenAsked stop(impl_->db, cancel);
   const std::vector<int64_t> ids = query_ids(impl_->db, builder, filter, order_by, limit, offset);
   // The rows in the ids' order, each found by its id within one statement:
   // stepping a statement per id from here cost about as much again.
   sql::Batch batch(1);
   for (const int64_t& id : ids) batch.add_row()[0].set_int(id);
+  // (SQLite walks the batch in order; PostgreSQL is told to keep it.)
   sql::Statement st(impl_->db, "SELECT " + record_columns_sql(t, "r.") + " FROM crm_batch(?1) AS b CROSS JOIN " +
-                                   k.name + " AS r ON r.id = b.c0");
+                                   k.name + " AS r ON r.id = b.c0" + (impl_->db.is_sqlite() ? "" : " ORDER BY b.rowid"));
   sql::bind_batch(st, batch);
   while (st.step()) read_record(st, t);
   return t;
@@ -673,7 +697,7 @@ std::string Store::query_plan(const std::string& kind_name, const AnyOf& filter,
                               const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Kind& k = queried_kind(*impl_, kind_name);
-  Builder builder(k, contact_lookup(k));
+  Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   const Sql q = builder.make(filter, order_by, limit, offset);
   sql::Statement st = q.prepare(impl_->db, "EXPLAIN QUERY PLAN ");
   std::string plan;

@@ -13,14 +13,18 @@
 //   can read (2024, 2024-Q1, 2024-03), that a project's deal is won, and
 //   that an invoice is not due before it is issued nor a contract ends
 //   before it starts.
-// A refusal names the record and undoes the whole write. Every check is a
+// A refusal names the record and undoes the whole write (with OnError::Skip,
+// one naming a row drops that row alone: row_verdicts.hpp). Every check is a
 // query over the touched ids, so an import of a million payments costs a
 // few lookups per row, not a query per row.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <regex>
+#include <utility>
+#include <vector>
 
 #include "crmcore/errors.hpp"
 #include "store_impl.hpp"
@@ -83,32 +87,50 @@ const char* kTouchedInvoices =
     " AND p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')) ";
 
 // This write's payments on an invoice or order (`column` invoice_id or
-// order_id): their total, and the last, which names a refusal.
+// order_id): their total, and each, in the order they were paid.
 struct Written {
   double total = 0;
   int64_t last = -1;
+  std::vector<std::pair<int64_t, double>> paid;  // id, amount; by paid_at, then id
 };
 
 Written written_payments(Store::Impl& impl, const std::string& column, int64_t id) {
   Written w;
   sql::Statement& p = impl.prepared("SELECT id, amount FROM payments WHERE " + column + " = ?1 AND id IN"
-                                    " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment') ORDER BY id");
+                                    " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')"
+                                    " ORDER BY paid_at, id");
   p.bind(1, id);
-  while (p.step()) w.total += p.real(1), w.last = p.int64(0);
+  while (p.step()) {
+    w.total += p.real(1), w.last = std::max(w.last, p.int64(0));
+    w.paid.emplace_back(p.int64(0), p.real(1));
+  }
   p.reset();
   return w;
 }
 
-// Payments beyond `amount` on `kind` record `id`: the write's last payment
-// is refused if a payment write caused it, else the record whose amount fell.
+// The payment a refusal names: the first of the write's, in the order paid,
+// that takes the total past `amount` (those before it fit, and with
+// OnError::Skip they land: row_verdicts.hpp), else the last written.
+int64_t first_past(const Written& w, double amount, double paid) {
+  double running = paid - w.total;  // what was paid before this write
+  for (const auto& [id, value] : w.paid)
+    if ((running += value) > amount + 1e-9 * std::max(1.0, std::abs(amount))) return id;  // kTolerance
+  return w.last;
+}
+
+// Payments beyond `amount` on `kind` record `id`: the write's first payment
+// past it is refused if a payment write caused it, else the record whose
+// amount fell.
 [[noreturn]] void refuse_overpaid(const WriteRequest& req, const WriteResult& result, const std::string& kind,
                                   const std::string& name, int64_t id, double amount, double paid, const Written& w) {
-  if (req.kind->name == "payments" && w.last >= 0)
-    throw ValidationError("payments", row_of(req, result, w.last), "amount",
+  if (req.kind->name == "payments" && w.last >= 0) {
+    const int64_t culprit = first_past(w, amount, paid);
+    throw ValidationError("payments", row_of(req, result, culprit), "amount",
                           "payments totalling " + money(w.total) + " exceed what is open on " + name + ": " +
                               money(amount - (paid - w.total)) + " of its amount " + money(amount) +
-                              " (an overpayment is refused; nothing was written)",
-                          w.last);
+                              " (an overpayment is refused)",
+                          culprit);
+  }
   throw ValidationError(kind, row_of(req, result, id), "amount",
                         name + " would ask " + money(amount) + " but has payments totalling " + money(paid) +
                             "; refund or move a payment first",

@@ -7,7 +7,8 @@
 // - on won or lost set closed_at and probability 1 or 0; on an open stage
 //   clear closed_at and take the stage's probability unless one was given;
 // - write the deal_stages row: from, to, when, by whom and why.
-// A refusal undoes the whole write, so a bad stage changes nothing.
+// A refusal undoes the whole write, so a bad stage changes nothing (with
+// OnError::Skip, one naming a row drops that row alone: row_verdicts.hpp).
 // Each change of a deal's expected close is noted the same way and leaves a
 // deal_close_dates row (the new date, the one before, when, by whom): an
 // update replaces the date, so without it a slip could not be seen later.
@@ -18,6 +19,7 @@
 
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
+#include "row_verdicts.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -250,7 +252,10 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
     c[5].texts.push_back(has_reason ? *reason.text : std::string()), c[5].valid.push_back(has_reason);
   };
 
-  for (const Move& m : moves) {
+  // Each deal's stage is judged alone: with OnError::Skip, every deal whose
+  // stage is refused is refused at once (RowsRefused, row_verdicts.hpp).
+  std::vector<RowError> failed;
+  for (const Move& m : moves) try {
     const auto found = row_of.find(m.deal);
     const int64_t row = found == row_of.end() ? -1 : found->second;
     const int64_t shown_row = req.op == WriteOp::Update ? -1 : row;
@@ -297,7 +302,11 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
     if (closed) set_cell(cells[6], closed_at.type == Value::Type::Int ? closed_at : at, updates);
     set_cell(cells[7], probability, updates);
     add_history(m.deal, at.i, by, stage->name, m, reason);
+  } catch (const ValidationError& e) {
+    if (req.on_error != OnError::Skip || e.row() < 0) throw;
+    failed.push_back({e.row(), e.field(), e.reason()});
   }
+  if (!failed.empty()) throw RowsRefused(deals.name, std::move(failed));
   if (updates.rows() > 0) {
     sql::Statement& st = impl.prepared(
         "UPDATE deals SET stage = b.c1, pipeline_id = b.c2, stage_changed_at = b.c3, stage_changed_by = b.c4,"

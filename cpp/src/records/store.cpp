@@ -11,6 +11,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/stock/rules.hpp"
+#include "row_verdicts.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
 
@@ -18,12 +19,18 @@ namespace crmcore::records {
 
 Store::Store(const std::string& path, const OpenOptions& options)
     : impl_(std::make_unique<Impl>()), path_(path), readonly_(options.readonly) {
+  if (is_postgres_url(path)) {
+    open_postgres_store(*impl_, path, readonly_);
+    return;
+  }
   // (A "file:" URI is SQLite's to interpret.)
   const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
   if (!readonly_ && !in_memory) create_private_file(path);
   const int mode = readonly_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &impl_->db, mode | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
+  impl_->conn = backend::sqlite_connection(impl_->db.lite);
+  impl_->db.conn = impl_->conn.get();
   sqlite3* db = impl_->db;
   refuse_foreign_database(db, path);
   // Before anything is written: a foreign trigger would fire on the migration's writes.
@@ -172,7 +179,6 @@ WriteResult Store::write(const WriteRequest& request) {
       throw ValidationError(k.name, -1, c.name, reason);
     }
   }
-  WriteResult result;
   // Inside a caller's transaction a write is a savepoint: it still lands
   // whole or not at all, and the caller's commit or rollback decides the rest.
   const bool nested = transaction_depth_ > 0;
@@ -190,43 +196,54 @@ WriteResult Store::write(const WriteRequest& request) {
     sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
     foreign_keys_off.db = impl_->db;
   }
-  sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
-  try {
-    mark_audit(*impl_);
-    // The kind as this file has it (its added values, labels and declared
-    // custom fields), read inside the transaction that writes.
-    impl_->catalog.refresh(*impl_);
-    impl_->links.clear();
-    prepare_automation();
-    WriteRequest current = req;
-    current.kind = &impl_->catalog.kind(req.kind->name);
-    switch (current.op) {
-      case WriteOp::Insert: insert_rows(current, result); break;
-      case WriteOp::Update: update_row(current); break;
-      case WriteOp::Delete: delete_row(current); break;
-      case WriteOp::Upsert:
-      case WriteOp::UpdateRows: upsert_rows(current, result); break;
-      case WriteOp::Merge: result.ids.push_back(merge_records(current)); break;
-      case WriteOp::Unmerge: unmerge_records(current); break;
-      case WriteOp::Tags: retag_rows(current, result); break;
+  const char* undo = nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK";
+  // Each pass writes the rows the rules have not refused yet (row_verdicts.hpp).
+  for (DroppedRows dropped(req);;) {
+    const WriteRequest& attempt = dropped.request();
+    WriteResult result;
+    sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
+    try {
+      mark_audit(*impl_);
+      // The kind as this file has it (its added values, labels and declared
+      // custom fields), read inside the transaction that writes.
+      impl_->catalog.refresh(*impl_);
+      impl_->links.clear();
+      prepare_automation();
+      WriteRequest current = attempt;
+      current.kind = &impl_->catalog.kind(req.kind->name);
+      switch (current.op) {
+        case WriteOp::Insert: insert_rows(current, result); break;
+        case WriteOp::Update: update_row(current); break;
+        case WriteOp::Delete: delete_row(current); break;
+        case WriteOp::Upsert:
+        case WriteOp::UpdateRows: upsert_rows(current, result); break;
+        case WriteOp::Merge: result.ids.push_back(merge_records(current)); break;
+        case WriteOp::Unmerge: unmerge_records(current); break;
+        case WriteOp::Tags: retag_rows(current, result); break;
+      }
+      try {
+        if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
+        if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
+          apply_ticket_rules(attempt, result);
+        apply_ledger_rules(*impl_, attempt, result);
+        apply_stock_rules(*impl_, attempt, result);
+      } catch (const ValidationError& refusal) {
+        if (!dropped.drop(refusal)) throw;
+        sql::exec(impl_->db, undo);
+        continue;
+      }
+      apply_automation(current, result);
+      if (req.dry_run) {
+        sql::exec(impl_->db, undo);
+      } else {
+        commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
+      }
+    } catch (...) {
+      sqlite3_exec(impl_->db, undo, nullptr, nullptr, nullptr);
+      throw;
     }
-    if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(req, result);
-    if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
-      apply_ticket_rules(req, result);
-    apply_ledger_rules(*impl_, req, result);
-    apply_stock_rules(*impl_, req, result);
-    apply_automation(current, result);
-    if (req.dry_run) {
-      sql::exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
-    } else {
-      commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
-    }
-  } catch (...) {
-    sqlite3_exec(impl_->db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr,
-                 nullptr);
-    throw;
+    return dropped.restore(std::move(result));
   }
-  return result;
 }
 
 // Every write in the transaction goes through Store::write, which checks
@@ -250,6 +267,9 @@ void Store::begin() {
 void Store::commit() { end_transaction("COMMIT"); }
 
 void Store::refuse_if_readonly() const {
+  // Before the first statement: a half-moved write must not half run.
+  if (!impl_->db.is_sqlite())
+    throw StorageError("writes to a PostgreSQL store are not available yet: reads are (see docs/backends.md)");
   if (readonly_)
     throw Error("'" + path_ + "' is open read-only: writes are refused (open it without readonly to change it)");
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,7 +37,8 @@ inline int64_t now_ns() {
 // COMMIT must never be cut short.
 class StopWhenAsked {
  public:
-  StopWhenAsked(sqlite3* db, const Cancel* cancel) : db_(cancel ? db : nullptr) {
+  // (On another engine nothing is installed yet: its reads run to the end.)
+  StopWhenAsked(const sql::Db& db, const Cancel* cancel) : db_(cancel ? db.lite : nullptr) {
     if (db_) sqlite3_progress_handler(db_, kSteps, &StopWhenAsked::ask, const_cast<Cancel*>(cancel));
   }
   ~StopWhenAsked() {
@@ -52,7 +54,10 @@ class StopWhenAsked {
 };
 
 struct Store::Impl {
-  sqlite3* db = nullptr;
+  // The connection through the backend boundary (on SQLite a view of the
+  // store's own handle), and the handle the store's statements are made on.
+  std::unique_ptr<backend::Connection> conn;
+  sql::Db db;
   std::map<std::string, sql::Statement> prepared_by_text;  // statements made per kind, kept for reuse
   sql::Statement insert_contact_point, insert_tag, read_sequence, write_sequence, insert_audit, find_contact_point;
   sql::Statement insert_points_batch, insert_tags_batch, find_contact_points_among;
@@ -73,7 +78,8 @@ struct Store::Impl {
     write_sequence = {};
     insert_audit = {};
     find_contact_point = {};
-    if (db) sqlite3_close_v2(db);
+    conn.reset();  // statements first, then their connection
+    if (db.lite) sqlite3_close_v2(db.lite);
   }
 
   // The statement with this text, prepared on first use.
@@ -133,6 +139,12 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
 // each version to the next (index 0 brings version 1 to 2, ...).
 std::string schema_v1();
 std::string migration_to(int version);
+// A store on a PostgreSQL server (postgres_store.cpp): `path` is a libpq
+// URL, whose `schema=` names the store's schema on the server (default
+// public); opening connects, and creates or migrates the schema's tables.
+bool is_postgres_url(const std::string& path);
+void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly);
+std::string postgres_schema(int64_t now);
 // The header's application id of a crmcore store ("CRMC"); older stores have 0.
 inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables

@@ -11,7 +11,8 @@
 //   resolution) set resolved_at; on reopened clear resolved_at and count the
 //   reopening;
 // - write the ticket_events row: from, to, when, by whom and why.
-// A refusal undoes the whole write, so a bad move changes nothing.
+// A refusal undoes the whole write, so a bad move changes nothing (with
+// OnError::Skip, one naming a row drops that row alone: row_verdicts.hpp).
 #include <sqlite3.h>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
-// Commission rules in the write path: a sale must find one rule, so two rules
-// for the same partner and category (either may be "every") may not be in
-// force on the same day, and a rule's period must not end before it begins.
+// Commission rules in the write path: each band of a sale must find one rule,
+// so two rules for the same partner, category (either may be "every") and
+// tier (the band from `tier_from` on; none is 0) may not be in force on the
+// same day, and a rule's period must not end before it begins.
 #include <limits>
 
 #include "../records/store_impl.hpp"
@@ -27,6 +28,7 @@ void check_commission_rules(Store::Impl& impl) {
   sql::Statement& st = impl.prepared(
       "SELECT a.id, b.id, max(coalesce(a.valid_from, ?1), coalesce(b.valid_from, ?1)) FROM commission_rules AS a"
       " JOIN commission_rules AS b ON a.id < b.id AND a.partner_id IS b.partner_id AND a.category IS b.category"
+      " AND coalesce(a.tier_from, 0) = coalesce(b.tier_from, 0)"
       " AND coalesce(a.valid_from, ?1) < coalesce(b.valid_until, ?2)"
       " AND coalesce(b.valid_from, ?1) < coalesce(a.valid_until, ?2) ORDER BY b.id, a.id LIMIT 1");
   st.bind(1, std::numeric_limits<int64_t>::min()).bind(2, std::numeric_limits<int64_t>::max());
@@ -39,7 +41,7 @@ void check_commission_rules(Store::Impl& impl) {
   const std::string since = from == std::numeric_limits<int64_t>::min() ? "always" : "from " + format_time(from);
   throw ValidationError(kRules, -1, "valid_from",
                         "overlaps rule " + std::to_string(first) +
-                            " (same partner and category, both in force " + since + ")",
+                            " (same partner, category and tier, both in force " + since + ")",
                         second);
 }
 

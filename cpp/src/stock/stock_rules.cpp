@@ -15,7 +15,9 @@
 //   last of its receipts, refusing receipts beyond the quantity ordered;
 // - refuse a movement after which a location that takes no backorders would
 //   hold less than nothing of a product, on the movement's date or later.
-// A refusal undoes the whole write (stage_rules.cpp works the same way).
+// A refusal undoes the whole write (stage_rules.cpp works the same way); one
+// that names a movement of the caller's rows is that row's verdict, so that
+// with OnError::Skip the row alone is dropped (records/row_verdicts.hpp).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -25,6 +27,7 @@
 #include <unordered_map>
 
 #include "../records/batch.hpp"
+#include "../records/row_verdicts.hpp"
 #include "../records/store_impl.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
@@ -159,7 +162,11 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
   }
 
   sql::Batch costs(2);  // movement id, purchase line id: receipts that take the line's cost
-  for (const Movement& m : moves) {
+  // Each movement's own checks judge it alone: with OnError::Skip, every
+  // movement that fails them is refused at once (RowsRefused).
+  const bool skipping = req.on_error == OnError::Skip && movements_written;
+  std::vector<RowError> failed;
+  for (const Movement& m : moves) try {
     const bool adjustment = m.type == "adjustment";
     if (!std::isfinite(m.quantity)) refuse(m, "quantity", "is not a number");
     if (adjustment && m.quantity == 0) refuse(m, "quantity", "an adjustment changes the stock (it is 0)");
@@ -184,7 +191,11 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
         c[0].set_int(m.id), c[1].set_int(m.line);
       }
     }
+  } catch (const ValidationError& e) {
+    if (!skipping || e.row() < 0) throw;
+    failed.push_back({e.row(), e.field(), e.reason()});
   }
+  if (!failed.empty()) throw RowsRefused(kMovements, std::move(failed));
   if (costs.rows() > 0) {
     sql::Statement& st = impl.prepared(
         "UPDATE stock_movements SET unit_cost = (SELECT unit_cost FROM purchase_lines WHERE id = b.c1)"
@@ -212,9 +223,20 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
       const int64_t line = over.int64(0);
       const std::string reason = "receipts of " + number(over.real(2)) + " exceed the " + number(over.real(1)) +
                                  " ordered on purchase line " + std::to_string(line);
+      const double ordered = over.real(1), received = over.real(2);
       over.reset();
+      // The receipt to refuse is the first of this write's, in time, that
+      // takes the line past its quantity: the ones before it fit (with
+      // OnError::Skip they land, see row_verdicts.hpp).
+      std::vector<const Movement*> mine;
+      double before = received;
       for (const Movement& m : moves)
-        if (m.line == line) refuse(m, "quantity", reason);
+        if (m.line == line) mine.push_back(&m), before -= m.quantity;
+      std::sort(mine.begin(), mine.end(), [](const Movement* x, const Movement* y) {
+        return std::tie(x->moved_at, x->id) < std::tie(y->moved_at, y->id);
+      });
+      for (const Movement* m : mine)
+        if ((before += m->quantity) > ordered + kTolerance) refuse(*m, "quantity", reason);
       throw ValidationError("purchase_lines", -1, "quantity", reason, line);
     }
     over.reset();
