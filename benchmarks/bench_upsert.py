@@ -8,8 +8,15 @@ Three ways to write it, each into a fresh copy of the same prepared file:
   re-normalized, every update audited),
 - Python's ``sqlite3`` ``executemany`` with ``INSERT ... ON CONFLICT DO
   UPDATE`` on the same key (no validation, lookups or audit),
+- the same ``executemany`` plus the bookkeeping the store does besides the
+  rows: each updated record's old and new values in an audit row, and the
+  phone lookup table (the old phone out, the new one in); still no
+  validation, normalization or hash chain,
 - crmcore's plain insert of the same number of new rows, the yardstick the
   issue sets (goal: an upsert within 2x of it).
+
+All of them write into the same file (the same tables and indexes) in one
+transaction, with the store's settings (WAL, synchronous=NORMAL, 64 MiB cache).
 
 Run:
 
@@ -70,7 +77,7 @@ def main():
             with crm.open(fresh()) as db:
                 return once(lambda: db.import_frame("customers", fresh_rows, progress=False))
 
-        def executemany_on_conflict():
+        def executemany_on_conflict(bookkeeping=False):
             con = sqlite3.connect(fresh(), isolation_level=None)
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
                 con.execute("PRAGMA " + pragma)
@@ -78,13 +85,30 @@ def main():
             cols = ["external_source", "external_id", "name", "region", "phone"]
 
             def run():
-                ids = range(next_id, next_id + n)
+                ids = list(range(next_id, next_id + n))
                 con.execute("BEGIN")
+                if bookkeeping:  # the known rows' ids, and their old values into the audit rows
+                    known = dict(con.execute("SELECT external_id, id FROM customers WHERE external_source = 'erp'"))
+                    ids = [known.get(key, i) for key, i in zip(incoming["external_id"].tolist(), ids)]
+                    updated = [(i, name, region, phone) for i, name, region, phone, new in zip(
+                        ids, incoming["name"].tolist(), incoming["region"].tolist(), incoming["phone"].tolist(),
+                        (i >= next_id for i in ids)) if not new]
+                    con.executemany(
+                        "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, changes) SELECT 0, 'update',"
+                        " 'customers', id, id, 1, json_object('name', json_array(name, ?2), 'region',"
+                        " json_array(region, ?3), 'phone', json_array(phone, ?4)) FROM customers WHERE id = ?1",
+                        updated)
                 con.executemany(
                     "INSERT INTO customers(id, external_source, external_id, name, region, phone, created_at,"
                     " updated_at) VALUES(?,?,?,?,?,?,0,0) ON CONFLICT(ifnull(external_source, ''), external_id)"
                     " WHERE external_id IS NOT NULL DO UPDATE SET name=excluded.name, region=excluded.region,"
                     " phone=excluded.phone", zip(ids, *(incoming[c].tolist() for c in cols)))
+                if bookkeeping:
+                    con.executemany("DELETE FROM contact_points WHERE record_id = ? AND field = 'phone'",
+                                    ((row[0],) for row in updated))
+                    con.executemany("INSERT OR IGNORE INTO contact_points(value, record_id, field, kind)"
+                                    " VALUES(?, ?, 'phone', 'customers')", zip(incoming["phone"].tolist(), ids))
+                    con.execute("UPDATE id_sequence SET next = ?", (next_id + n,))
                 con.execute("COMMIT")
             seconds = once(run)
             assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == n + n - n // 2
@@ -93,7 +117,8 @@ def main():
 
         results = {}
         for name, fn in (("crmcore upsert", crmcore_upsert), ("crmcore insert (same rows, all new)", crmcore_insert),
-                         ("sqlite3 executemany ON CONFLICT", executemany_on_conflict)):
+                         ("sqlite3 executemany ON CONFLICT", executemany_on_conflict),
+                         ("  + audit rows and phone lookups", lambda: executemany_on_conflict(bookkeeping=True))):
             results[name] = min(fn() for _ in range(args.repeat))
         upsert = results["crmcore upsert"]
         print(f"{n:,} rows, {n - n // 2:,} of them known: best of {args.repeat}")

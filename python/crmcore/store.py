@@ -480,6 +480,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         (``"sku"``). An update changes only the columns given; an empty cell
         clears its field. ``created_at`` and ``updated_at`` columns are left to
         the store. So ``db.frame(kind)`` can be edited and written back.
+        A key repeated in one import is refused; rows whose different keys
+        name one record because their records were merged apply in order
+        (the last wins).
 
         With ``on_error="raise"`` (the default) the import is all or nothing:
         a bad row raises :class:`crmcore.ValidationError` naming the row, the

@@ -7,6 +7,8 @@ import os
 import random
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -17,13 +19,24 @@ from crmcore import cli
 
 # -- SHA-256 against hashlib -----------------------------------------------------
 
-def test_sha256_matches_hashlib_on_random_inputs():
+def _check_sha256_against_hashlib():
     rng = random.Random(8)
     # Every length around the 55/56/64-byte padding edges, then random ones.
     lengths = list(range(0, 200)) + [rng.randrange(200, 5000) for _ in range(200)]
     for n in lengths:
         data = bytes(rng.randrange(256) for _ in range(n))
         assert crm._core._sha256_hex(data) == hashlib.sha256(data).hexdigest(), n
+
+
+def test_sha256_matches_hashlib_on_random_inputs():
+    _check_sha256_against_hashlib()  # with the processor's SHA instructions where it has them
+
+
+def test_sha256_portable_path_matches_hashlib_too():
+    # The portable rounds, forced in a fresh process (the choice is made once per process).
+    env = dict(os.environ, CRMCORE_PORTABLE_SHA256="1", PYTHONPATH=os.pathsep.join(sys.path))
+    code = "import test_audit; test_audit._check_sha256_against_hashlib()"
+    subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), env=env, check=True)
 
 
 # -- who and what -----------------------------------------------------------------

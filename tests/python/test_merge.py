@@ -130,9 +130,6 @@ def test_a_merged_records_external_key_names_the_kept_record():
     result = db.import_frame("customers", week.iloc[[0, 2]], mode="upsert")
     assert result.ids.tolist()[0] == ids[0] and result.updated.tolist() == [True, False]
     assert db.count("customers") == 2 and db.get("customers", int(ids[0]))["region"] == "East"
-    # Two rows of one import that name the kept record through aliases: one import writes a record once.
-    with pytest.raises(crm.ValidationError, match="one import writes a record once"):
-        db.import_frame("customers", week.iloc[[0, 1]], mode="upsert")
     db.unmerge(merge)
     result = db.import_frame("customers", week.iloc[[0]], mode="upsert")
     assert result.ids.tolist() == [ids[1]]  # after unmerge, K2 names its own record again
@@ -166,3 +163,50 @@ def test_a_merge_removes_only_the_link_records_it_made_repeat():
     db.merge("deals", deals[0], [deals[1]])
     assert len(db.frame("deal_stages")) == len(history)  # both deals' histories, now the kept deal's
     assert set(db.frame("deal_stages")["deal_id"]) == {deals[0]}
+def _merged_store():
+    db = crm.open(":memory:")
+    ids = db.import_frame("customers", pd.DataFrame({"external_source": ["erp", "erp", "web"],
+                                                     "external_id": ["K1", "K2", "K2"],
+                                                     "name": ["Acme", "Acme Co.", "ACME"]}), mode="upsert").ids
+    db.merge("customers", int(ids[0]), [int(ids[1]), int(ids[2])])
+    return db, int(ids[0])
+
+
+def test_rows_naming_one_merged_record_through_different_keys_apply_in_order():
+    # Next week's export still lists the merged records' keys, each with its
+    # own values: the rows apply as if imported one after the other, so the
+    # last one wins, and the import does not fail on them.
+    week = pd.DataFrame({"external_source": ["erp", "erp", "web", "erp"], "external_id": ["K2", "K9", "K2", "K1"],
+                         "region": ["East", "West", "North", "South"], "phone": ["13800000001", None,
+                                                                                 "13800000002", None],
+                         "name": ["Acme", "Nine", "Acme", "Acme"]})
+    db, kept = _merged_store()
+    result = db.import_frame("customers", week, mode="upsert")
+    # The reference: the same rows imported one at a time into a store merged the same way.
+    ref, ref_kept = _merged_store()
+    for i in range(len(week)):
+        ref.import_frame("customers", week.iloc[[i]], mode="upsert")
+    assert result.ids.tolist()[0] == kept and result.ids.tolist()[2:] == [kept, kept]
+    assert result.updated.tolist() == [True, False, True, True]
+    columns = ["name", "region", "phone", "external_source", "external_id"]
+    pd.testing.assert_frame_equal(db.frame("customers")[columns].reset_index(drop=True),
+                                  ref.frame("customers")[columns].reset_index(drop=True))
+    assert db.get("customers", kept)["region"] == "South" and db.get("customers", kept)["phone"] is None
+    # The lookups follow the last row: the earlier rows' phones do not find the record.
+    assert db.find("customers", phone="13800000002").empty
+    assert db.audit_check().empty
+    changes = [c for c in db.audit_log(about=[kept])["changes"] if c and "region" in c]
+    assert changes and changes[0]["region"][1] == "South"  # the write's entry: before, and after the last row
+
+
+def test_the_same_key_twice_in_one_import_is_refused_naming_both_rows():
+    db, kept = _merged_store()
+    before = db.frame("customers")
+    twice = pd.DataFrame({"external_source": ["erp", "web", "web"], "external_id": ["K2", "K2", "K2"],
+                          "region": ["East", "North", "West"], "name": ["Acme", "Acme", "Acme"]})
+    with pytest.raises(crm.ValidationError, match=r"row 2.*'K2'.*key of row 1 too"):
+        db.import_frame("customers", twice, mode="upsert")
+    pd.testing.assert_frame_equal(db.frame("customers"), before)
+    result = db.import_frame("customers", twice, mode="upsert", on_error="skip")
+    assert result.errors.index.tolist() == [2]
+    assert db.get("customers", kept)["region"] == "North"

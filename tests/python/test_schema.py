@@ -129,6 +129,25 @@ def test_labels_are_stored_as_their_values_on_every_write_path(path, tmp_path):
     assert db.get("customers", cid)["kind"] == "government"
 
 
+def test_labels_ask_for_their_values_in_queries_too():
+    # A label means its value wherever a user names one: a filter written with
+    # 企业 or an added value's label finds what an import stored, as the same
+    # filter in pandas on the stored values does.
+    db = crm.open()
+    db.allow("customers", "kind", "government", labels={"zh": ["政府", "机关"]})
+    db.import_frame("customers", pd.DataFrame({"name": list("ABCDE"),
+                                               "kind": ["企业", "person", "机关", "organization", None]}))
+    frame = db.frame("customers")
+    for filters, mask in (([("kind", "==", "企业")], frame["kind"] == "organization"),
+                          ([("kind", "in", ["个人", "政府"])], frame["kind"].isin(["person", "government"])),
+                          ([("kind", "!=", "企业")], frame["kind"].notna() & (frame["kind"] != "organization"))):
+        assert db.ids("customers", filters=filters).tolist() == frame.index[mask].tolist(), filters
+        assert db.frame("customers", filters=filters).index.tolist() == frame.index[mask].tolist(), filters
+    assert db.find("customers", kind="政府")["name"].tolist() == ["C"]
+    with pytest.raises(crm.ValidationError, match="kind.*外星"):
+        db.ids("customers", filters=[("kind", "==", "外星")])
+
+
 def test_seeded_labels_of_every_built_in_choice_field():
     db = crm.open()
     cid = db.add("customers", name="A")

@@ -71,17 +71,30 @@ Cells read_cells(const sql::Statement& st, int count) {
   return cells;
 }
 
-std::string random_salt() {
-  unsigned char bytes[16];
-  sqlite3_randomness(sizeof bytes, bytes);
-  static const char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : bytes) {
-    hex += digits[b >> 4];
-    hex += digits[b & 15];
+// Salts for a write's entries, drawn from SQLite's generator a few thousand
+// at a time: asked for one by one, the generator's lock and set-up cost more
+// than the 16 bytes themselves.
+class Salts {
+ public:
+  std::string next() {
+    if (used_ == bytes_.size()) {
+      sqlite3_randomness(static_cast<int>(bytes_.size()), bytes_.data());
+      used_ = 0;
+    }
+    static const char digits[] = "0123456789abcdef";
+    std::string hex(32, '0');
+    for (size_t i = 0; i < 16; ++i) {
+      hex[2 * i] = digits[bytes_[used_ + i] >> 4];
+      hex[2 * i + 1] = digits[bytes_[used_ + i] & 15];
+    }
+    used_ += 16;
+    return hex;
   }
-  return hex;
-}
+
+ private:
+  std::vector<unsigned char> bytes_ = std::vector<unsigned char>(16 * 4096);
+  size_t used_ = 16 * 4096;
+};
 
 // The entry columns the chain covers, in their hashed order.
 constexpr const char* kHashedColumns = "seq, at, op, kind, first_id, last_id, rows, cause_id, actor, changes_hash";
@@ -215,23 +228,31 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     st.reset();
   }
   // The write's entries are read, completed and hashed in memory, then
-  // written back in one statement: a bulk update has an entry per record.
-  sql::Batch sealed(6);  // seq, actor, changes, salt, changes_hash, hash
+  // written back whole: deleted and appended again with the same seq. An
+  // UPDATE that grows each row in place (a bulk update has an entry per
+  // record) cost SQLite a B-tree rebalance per row; appending whole rows in
+  // order fills pages from the end.
+  enum : size_t { kSeq, kAt, kOp, kKind, kFirst, kLast, kRows, kCause, kActor, kChanges, kSalt, kChangesHash, kHash,
+                  kWidth };
+  sql::Batch sealed(kWidth);
   auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +
-                           ", changes FROM audit_log WHERE seq > ?1 AND hash IS NULL ORDER BY seq");
+                           ", changes, salt FROM audit_log WHERE seq > ?1 AND hash IS NULL ORDER BY seq");
   st.bind(1, impl.audit_mark);
   int64_t last_seq = 0;
+  Salts salts;
+  auto copy_int = [&](sql::Cell& cell, int column) {
+    if (!st.is_null(column)) cell.set_int(st.int64(column));
+  };
   while (st.step()) {
     Cells cells = read_cells(st, kHashed);
     const int64_t seq = st.int64(0);
     last_seq = seq;
-    const std::string op = st.text(2);
     const bool single = !st.is_null(4) && st.int64(4) == st.int64(5);
     std::optional<std::string> changes;
     if (!st.is_null(kHashed)) changes = st.text(kHashed);
     // An insert's entry names its ids; the rules' own touches of the rows
     // it added (a new deal's probability) are part of it, not changes.
-    if (!changes && single && op != "insert") {
+    if (!changes && single && *cells[2] != "insert") {
       auto it = captured.find(st.int64(4));
       if (it != captured.end()) {
         std::string described = it->second.text();
@@ -241,29 +262,36 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     }
     if (!cells[kActorColumn] && !actor.empty()) cells[kActorColumn] = actor;
     sql::Cell* row = sealed.add_row();
-    row[0].set_int(seq);
-    if (cells[kActorColumn]) row[1].set_text(sealed.keep(*cells[kActorColumn]));
+    row[kSeq].set_int(seq);
+    copy_int(row[kAt], 1);
+    row[kOp].set_text(sealed.keep(*cells[2]));
+    row[kKind].set_text(sealed.keep(*cells[3]));
+    copy_int(row[kFirst], 4);
+    copy_int(row[kLast], 5);
+    copy_int(row[kRows], 6);
+    copy_int(row[kCause], 7);
+    if (cells[kActorColumn]) row[kActor].set_text(sealed.keep(*cells[kActorColumn]));
+    if (!st.is_null(kHashed + 1)) row[kSalt].set_text(sealed.keep(st.text(kHashed + 1)));
     if (changes) {
       // A salt of its own keeps the digest of a short value (a phone number)
       // from being guessed once the value is erased.
-      const std::string salt = random_salt();
+      const std::string salt = salts.next();
       cells[kChangesHashColumn] = sha256_hex(salt + *changes);
-      row[2].set_text(sealed.keep(*changes));
-      row[3].set_text(sealed.keep(salt));
-      row[4].set_text(sealed.keep(*cells[kChangesHashColumn]));
+      row[kChanges].set_text(sealed.keep(std::move(*changes)));
+      row[kSalt].set_text(sealed.keep(salt));
     }
+    if (cells[kChangesHashColumn]) row[kChangesHash].set_text(sealed.keep(*cells[kChangesHashColumn]));
     previous = entry_hash(cells, previous);
-    row[5].set_text(sealed.keep(previous));
+    row[kHash].set_text(sealed.keep(previous));
   }
   st.reset();
   forget_captured_changes(impl);
   if (sealed.rows() == 0) return;
-  // The range on seq keeps the update to the write's own entries whichever
-  // side of the join SQLite scans.
+  auto& unsealed = impl.prepared("DELETE FROM audit_log WHERE seq > ?1 AND hash IS NULL");
+  unsealed.bind(1, impl.audit_mark).run();
   auto& write = impl.prepared(
-      "UPDATE audit_log SET actor = b.c1, changes = b.c2, salt = b.c3, changes_hash = b.c4, hash = b.c5"
-      " FROM crm_batch(?1) AS b WHERE audit_log.seq = b.c0 AND audit_log.seq > ?2");
-  write.bind(2, impl.audit_mark);
+      "INSERT INTO audit_log(seq, at, op, kind, first_id, last_id, rows, cause_id, actor, changes, salt, changes_hash,"
+      " hash) SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12 FROM crm_batch(?1)");
   if (sql::run_over_batch(write, sealed) != SQLITE_DONE) sql::fail(impl.db, "cannot seal the audit log");
   auto& head = impl.prepared("INSERT OR REPLACE INTO meta(key, value) VALUES('audit_head', ?1)");
   const std::string value = std::to_string(last_seq) + ":" + previous;

@@ -556,13 +556,23 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   }
   run_lookup();
 
-  // 2. Rows naming one record update it; rows naming none are inserted. One
-  // import writes a record once: a later row with the key of an earlier one
-  // (the same record, or the same new key) is refused.
+  // 2. Rows naming one record update it; rows naming none are inserted. A
+  // later row with the same key as an earlier one (an export that lists a
+  // record twice) is refused. Rows with different keys that name one record
+  // because their records were merged (key aliases) are each applied, in
+  // their order, as if imported one after the other, so the last one wins:
+  // next week's export still holds both of the merged records' rows, and
+  // refusing them would fail every re-import after a merge.
   auto shown = [&](size_t row) {
     read_key(row);
     return key_shown(req.key, values);
   };
+  auto key_of = [&](size_t row) {
+    read_key(row);
+    return key_text(values);
+  };
+  std::vector<std::vector<size_t>> later_updates;  // [k]: rows that are the (k+2)-th to name their record
+  std::unordered_map<int64_t, std::vector<size_t>> named_again;  // record -> its later rows
   std::unordered_map<int64_t, size_t> row_of_record;
   std::unordered_map<std::string, size_t> row_of_new_key;
   row_of_record.reserve(n);
@@ -579,7 +589,21 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     }
     if (matches[row] == 1) {
       earlier = row_of_record.try_emplace(target[row], row).first->second;
-      if (earlier == row) updates.push_back(row);
+      if (earlier == row) {
+        updates.push_back(row);
+      } else {
+        std::vector<size_t>& others = named_again[target[row]];
+        const std::string key = key_of(row);
+        bool same_key = key_of(earlier) == key;
+        for (size_t i = 0; i < others.size() && !same_key; ++i)
+          if (key_of(others[i]) == key) earlier = others[i], same_key = true;
+        if (!same_key) {
+          if (later_updates.size() <= others.size()) later_updates.resize(others.size() + 1);
+          later_updates[others.size()].push_back(row);
+          others.push_back(row);
+          earlier = row;
+        }
+      }
     } else if (insertable) {
       if (keyed[row]) {
         read_key(row);
@@ -600,6 +624,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   for (const auto& name : req.key)
     if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
   update_existing(req, written, updates, target, result);
+  for (const auto& rows : later_updates) update_existing(req, written, rows, target, result);
   if (!inserts.empty()) insert_rows(req, result, &inserts);
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const RowError& a, const RowError& b) { return a.row < b.row; });

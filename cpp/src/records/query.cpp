@@ -573,6 +573,19 @@ const char* to_string(Op op) {
   return "?";
 }
 
+namespace {
+
+// The kind as this file has it (its added values and their labels, so that
+// 企业 asks for what an import stores as organization); the store's lock held.
+// A PostgreSQL store keeps no catalog yet: the kind table's kind.
+const Kind& queried_kind(Store::Impl& impl, const std::string& kind_name) {
+  if (!impl.db.is_sqlite()) return kind(kind_name);
+  impl.catalog.refresh(impl);
+  return impl.catalog.kind(kind_name);
+}
+
+}  // namespace
+
 Condition keyword_condition(const std::string& kind_name, const std::string& field, Column values) {
   const Kind& k = kind(kind_name);
   const bool one_missing = values.size() == 1 && !values.present(0) && values.problems.empty();
@@ -652,8 +665,8 @@ std::vector<std::vector<int64_t>> Store::query_each_locked(const Kind& k, const 
 std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& filter,
                                   const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset,
                                   const Cancel* cancel) const {
-  const Kind& k = kind(kind_name);
   std::lock_guard<std::mutex> lock(mutex_);
+  const Kind& k = queried_kind(*impl_, kind_name);
   Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   StopWhenAsked stop(impl_->db, cancel);
   return query_ids(impl_->db, builder, filter, order_by, limit, offset);
@@ -662,9 +675,9 @@ std::vector<int64_t> Store::query(const std::string& kind_name, const AnyOf& fil
 Table Store::select_query(const std::string& kind_name, const AnyOf& filter, const std::vector<OrderBy>& order_by,
                           int64_t limit, int64_t offset, const std::vector<std::string>* columns,
                           const Cancel* cancel) const {
-  const Kind& k = kind(kind_name);
-  Table t = record_table(k, columns);
   std::lock_guard<std::mutex> lock(mutex_);
+  const Kind& k = queried_kind(*impl_, kind_name);
+  Table t = record_table(k, columns);
   Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   StopWhenAsked stop(impl_->db, cancel);
   const std::vector<int64_t> ids = query_ids(impl_->db, builder, filter, order_by, limit, offset);
@@ -682,8 +695,8 @@ Table Store::select_query(const std::string& kind_name, const AnyOf& filter, con
 
 std::string Store::query_plan(const std::string& kind_name, const AnyOf& filter,
                               const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) const {
-  const Kind& k = kind(kind_name);
   std::lock_guard<std::mutex> lock(mutex_);
+  const Kind& k = queried_kind(*impl_, kind_name);
   Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   const Sql q = builder.make(filter, order_by, limit, offset);
   sql::Statement st = q.prepare(impl_->db, "EXPLAIN QUERY PLAN ");

@@ -48,7 +48,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
                        "open it with allow_foreign=True to inspect them");
   }
   sql::configure_connection(db, readonly_);
-  size_t widest = 6;  // the contact points' batch, the audit log's (seal_audit)
+  size_t widest = 13;  // the audit log's entries, written back whole by seal_audit
   for (const auto& k : kinds()) widest = std::max(widest, k.fields.size() + kExtraColumns);
   sql::register_batch_table(db, static_cast<int>(widest));
 
