@@ -365,16 +365,27 @@ class MarketingMethods:
         return out
 
     # -- prospects -----------------------------------------------------------
-    def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3,
-                  as_of: Any = None) -> pd.DataFrame:
-        """Customers who never bought, each scored by look-alikes: among the
-        customers who share its values of the `by` fields, the share who
-        bought (each shared field a vote, averaged), and the `top` products
-        those buying look-alikes bought most (a cross-sell starting point).
-        Columns: score, lookalikes (buyers sharing at least one field),
-        reasons (the fields that matched, with the buyer share of each),
-        products (product ids). With `as_of`, only orders before it count
-        (who was a prospect then; see :meth:`backtest_prospects`).
+    def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3, as_of: Any = None,
+                  graph: bool = True, good: Any = None, decay: float = 0.5) -> pd.DataFrame:
+        """Customers who never bought, scored by look-alikes and by closeness
+        to good customers in the relationship graph.
+
+        attribute_score: among the other customers who share a prospect's
+        value of each `by` field, the share who bought (each field a vote,
+        averaged; 0 with no vote). graph_score: ``decay ** hops``, hops being
+        the shortest distance to the nearest good customer over links and
+        customer-contact ties (a customer sharing a contact with a buyer is
+        2 hops away), 0 where none is reachable; `good` is the ids of the
+        good customers (a segment, say), default every buyer. score combines
+        both as ``1 - (1 - attribute) * (1 - graph)``, so either kind of
+        evidence counts and, without ties, score is the attribute score.
+        Also: hops, nearest (that good customer), pagerank (personalized
+        PageRank seeded on the good customers), lookalikes (buyers sharing
+        at least one field), reasons (each field's buyer share, the graph
+        path) and products (the `top` products those look-alikes bought
+        most; ties by product id). With `as_of`, only orders before it
+        count (who was a prospect then; see :meth:`backtest_prospects`).
+        Scored in C++ over columns; ``graph=False`` leaves the graph out.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -383,47 +394,15 @@ class MarketingMethods:
         >>> _ = db.add("orders", customer_id=buyer, ordered_at="2024-01-01", amount=5.0)
         >>> float(db.marketing.prospects().loc[new, "score"])
         1.0
+        >>> friend = db.add("customers", name="C", industry="steel")
+        >>> _ = db.link(friend, buyer, "referred_by")
+        >>> db.marketing.prospects().loc[friend, ["score", "hops", "nearest"]].tolist() == [0.5, 1, buyer]
+        True
         """
-        db = self._db
+        from . import _prospects
+
         by = [by] if isinstance(by, str) else list(by)
-        customers = db.frame("customers", columns=by)
-        orders = db.frame("orders", columns=["customer_id", "ordered_at"])
-        if as_of is not None:
-            orders = orders[orders.ordered_at < pd.Timestamp(as_of)]
-        bought = customers.index.isin(orders.customer_id.unique())
-        customers["bought"] = bought
-        prospects = customers[~bought]
-        lines = db.frame("order_lines", columns=["order_id", "product_id"])
-        lines = lines[lines.order_id.isin(orders.index)]
-        lines = lines.assign(customer_id=lines.order_id.map(orders.customer_id))
-        scores = pd.DataFrame(index=prospects.index)
-        reasons = pd.Series([[] for _ in range(len(prospects))], index=prospects.index, dtype=object)
-        votes = pd.DataFrame(index=prospects.index)
-        for field in by:
-            # The share of buyers among the other customers with the value
-            # (a prospect does not count itself).
-            g = customers.groupby(field).bought
-            others = g.size() - 1
-            votes[field] = prospects[field].map(g.sum() / others.where(others > 0))
-            for pid, value, share in zip(prospects.index, prospects[field], votes[field]):
-                if pd.notna(share):
-                    reasons[pid] = reasons[pid] + [f"{field}={value}: {share:.0%} of the others bought"]
-        scores["score"] = votes.mean(axis=1).fillna(0.0)
-        buyers = customers[bought]
-        lookalike_counts, products = [], []
-        for pid in prospects.index:
-            same = np.zeros(len(buyers), dtype=bool)
-            for field in by:
-                if pd.notna(prospects.at[pid, field]):
-                    same |= (buyers[field] == prospects.at[pid, field]).to_numpy()
-            who = buyers.index[same]
-            lookalike_counts.append(len(who))
-            taken = lines[lines.customer_id.isin(who)].product_id.dropna().astype(np.int64)
-            products.append(taken.value_counts().head(top).index.tolist())
-        scores["lookalikes"] = lookalike_counts
-        scores["reasons"] = reasons
-        scores["products"] = products
-        return scores.sort_values("score", ascending=False, kind="stable")
+        return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
     def backtest_prospects(self, as_of: Any, days: float = 180.0,
                            by: Any = ("industry", "region", "source")) -> pd.Series:
@@ -431,9 +410,11 @@ class MarketingMethods:
         `as_of` (customers with no order before it): the AUC of their
         scores against whether they ordered in the `days` after, beside the
         AUC of a simple baseline (the buyer share of the first `by` field
-        alone). AUC is the chance that a converter outranks a
-        non-converter (ties count half); 0.5 is guessing. Prints nothing;
-        returns auc, baseline_auc, prospects, converted.
+        alone) and of the attribute score without the graph
+        (attribute_auc: what the graph adds is auc - attribute_auc). AUC is
+        the chance that a converter outranks a non-converter (ties count
+        half); 0.5 is guessing. Prints nothing; returns auc, baseline_auc,
+        attribute_auc, prospects, converted.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -446,12 +427,13 @@ class MarketingMethods:
         by = [by] if isinstance(by, str) else list(by)
         cut = pd.Timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
-        baseline = self.prospects(by=by[:1], as_of=cut)
+        baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
         orders = self._db.frame("orders", columns=["customer_id", "ordered_at"])
         later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < cut + pd.Timedelta(days=days))]
         converted = scored.index.isin(later.customer_id)
         return pd.Series({"auc": _auc(scored.score.to_numpy(float), converted),
                           "baseline_auc": _auc(baseline.score.reindex(scored.index).to_numpy(float), converted),
+                          "attribute_auc": _auc(scored.attribute_score.to_numpy(float), converted),
                           "prospects": len(scored), "converted": int(converted.sum())})
 
 

@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'affinity', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -73,6 +73,10 @@ class GraphCore:
         ...
     def modularity(self, arg0: typing.Any, arg1: typing.SupportsFloat | typing.SupportsIndex, arg2: bool) -> float:
         ...
+    def nearest_source(self, sources: typing.Any, max_hops: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
+        """
+        Hops from the nearest source to each node and that source's id (-1 where none is reached).
+        """
     def neighbors(self, arg0: typing.SupportsInt | typing.SupportsIndex, arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] | None) -> numpy.typing.NDArray[numpy.uint32]:
         ...
     def pagerank(self, arg0: typing.SupportsFloat | typing.SupportsIndex, arg1: typing.SupportsFloat | typing.SupportsIndex, arg2: typing.SupportsInt | typing.SupportsIndex, arg3: bool, arg4: numpy.ndarray | None, arg5: numpy.ndarray | None, arg6: numpy.ndarray | None) -> numpy.typing.NDArray[numpy.float64]:
@@ -373,6 +377,10 @@ def rfm(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], date: t
     ...
 def rhythm_risk(silence: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], mean_gap: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], cv_gap: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], purchases: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], prior_mean: typing.SupportsFloat | typing.SupportsIndex, prior_cv: typing.SupportsFloat | typing.SupportsIndex, prior_weight: typing.SupportsFloat | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     ...
+def score_lookalikes(codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], bought: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], line_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], line_product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], top: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    Look-alike votes, scores, buyer counts and top products of the customers who never bought (see crmcore/marketing/lookalikes.hpp).
+    """
 def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], terminal: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], deals: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """
     Days each stage-history row lasted (see crmcore/sales/reports.hpp).
