@@ -354,6 +354,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 15;
 
 }  // namespace crmcore::records
