@@ -205,7 +205,8 @@ class MarketingMethods:
         return out.sort_values(["customer_id", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
 
     # -- campaign effect -----------------------------------------------------
-    def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto") -> pd.DataFrame:
+    def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto",
+                        by: Any = None) -> pd.DataFrame:
         """What campaign `campaign` achieved in the `days` after each
         member's touch (touched_at, else the campaign's start): response
         rate, conversion (share who ordered) and revenue per member, for the
@@ -217,6 +218,14 @@ class MarketingMethods:
         same prior-spend band (none, or the quartile of their revenue in
         the `days` before the start), reweighted to the members' mix. The
         frame's ``attrs["control"]`` says which was used.
+
+        With `by`, the same per segment, each segment's members against the
+        control in that segment (matched controls reweighted to that
+        segment's own mix): `by` is a customer field ("tier", "region",
+        ...), a score from :data:`SCORES` ("rfm_segment", "lifecycle", ...)
+        or a list of saved segment names (a customer may be in several).
+        Rows are then indexed by (segment, measure); customers without a
+        value of the field are left out.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -255,17 +264,38 @@ class MarketingMethods:
             c = _matched(db, members, orders, pd.Timestamp(start if start is not None else touch.min()), window, t)
         else:
             raise ValueError(f"control is 'auto', 'holdout' or 'matched', not {control!r}")
-        rows = {}
-        for measure in ("converted", "revenue"):
-            rows["conversion" if measure == "converted" else "revenue_per_member"] = _difference(
-                t[measure].to_numpy(float), c[measure].to_numpy(float), c.weight.to_numpy(float))
-        rows["response_rate"] = (float(t.responded.mean()) if len(t) else math.nan, math.nan, math.nan,
-                                 math.nan, math.nan)
-        out = pd.DataFrame(rows, index=["treated", "control", "difference", "ci_low", "ci_high"]).T
-        out["treated_n"], out["control_n"] = len(t), len(c)
+        if by is None:
+            out = _effect(t, c)
+        else:
+            groups = self._groups(by)
+            parts = {}
+            for name, ids in groups.groupby("segment", sort=True).customer_id:
+                tg, cg = t[t.customer_id.isin(ids)], c[c.customer_id.isin(ids)]
+                if control == "matched":  # the segment's own mix of spend bands
+                    cg = cg.assign(weight=_reweight(cg.band, tg.band))
+                parts[name] = _effect(tg, cg)
+            out = pd.concat(parts, names=["segment", "measure"]) if parts else \
+                _effect(t.iloc[:0], c.iloc[:0]).iloc[:0]
         out.attrs["control"] = control
         out.attrs["revenue"] = float(t.revenue.sum())
         return out
+
+    def _groups(self, by: Any) -> pd.DataFrame:
+        """customer_id and segment for each customer's segment(s) under `by`
+        (see :meth:`campaign_effect`)."""
+        db = self._db
+        if isinstance(by, str):
+            if by in SCORES:
+                analysis, column = SCORES[by]
+                values = getattr(db, analysis)()[column]
+            else:
+                values = db.frame("customers", columns=[by])[by]
+            values = values.dropna()
+            return pd.DataFrame({"customer_id": values.index.to_numpy(np.int64),
+                                 "segment": values.astype(object).to_numpy()})
+        parts = [pd.DataFrame({"customer_id": self.segment(name).to_numpy(np.int64), "segment": name})
+                 for name in by]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["customer_id", "segment"])
 
     def campaigns(self, days: float = 30.0, by: str | None = None) -> pd.DataFrame:
         """Every campaign's result over its treated members (held-out ones
@@ -481,11 +511,33 @@ def _matched(db: Any, members: pd.DataFrame, orders: pd.DataFrame, start: pd.Tim
 
     ctrl = pd.DataFrame({"customer_id": others.to_numpy(np.int64), "touch": start, "responded": False})
     ctrl = _outcomes(ctrl, orders, window)
-    ctrl_band, treated_band = band(ctrl.customer_id), band(treated.customer_id)
-    want = pd.Series(treated_band).value_counts(normalize=True)
-    have = pd.Series(ctrl_band).value_counts(normalize=True)
-    ctrl["weight"] = pd.Series(ctrl_band).map(want / have).fillna(0.0).to_numpy()
-    return ctrl[ctrl.weight > 0].reset_index(drop=True)
+    ctrl["band"] = band(ctrl.customer_id)
+    treated["band"] = band(treated.customer_id)
+    ctrl["weight"] = _reweight(ctrl.band, treated.band)
+    return ctrl
+
+
+def _reweight(ctrl_band: pd.Series, treated_band: pd.Series) -> np.ndarray:
+    """Weights that give the control the treated members' shares of the
+    spend bands (0 for a band no member is in)."""
+    want = treated_band.value_counts(normalize=True)
+    have = ctrl_band.value_counts(normalize=True)
+    return ctrl_band.map(want / have).fillna(0.0).to_numpy(float)
+
+
+def _effect(t: pd.DataFrame, c: pd.DataFrame) -> pd.DataFrame:
+    """The rows of campaign_effect for treated outcomes `t` against control
+    outcomes `c` (with their weights)."""
+    c = c[c.weight > 0]
+    rows = {}
+    for measure in ("converted", "revenue"):
+        rows["conversion" if measure == "converted" else "revenue_per_member"] = _difference(
+            t[measure].to_numpy(float), c[measure].to_numpy(float), c.weight.to_numpy(float))
+    rows["response_rate"] = (float(t.responded.mean()) if len(t) else math.nan, math.nan, math.nan,
+                             math.nan, math.nan)
+    out = pd.DataFrame(rows, index=["treated", "control", "difference", "ci_low", "ci_high"]).T
+    out["treated_n"], out["control_n"] = len(t), len(c)
+    return out
 
 
 def _difference(t: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple:
