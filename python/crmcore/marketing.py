@@ -12,6 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _core
+from .scoring._columns import times_ns
+
 #: Scores a segment rule may name, each a column of a per-customer analysis.
 SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
           "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
@@ -346,7 +349,9 @@ class MarketingMethods:
         """Orders credited to campaign touches: each order goes to the
         customer's latest (``model="last"``) or earliest (``"first"``)
         touch in the `days` before it (held-out members are not touched; a
-        touch is touched_at, else the campaign's start). Per campaign:
+        touch is touched_at, else the campaign's start; of touches at the
+        same time, the later or earlier member row). Matched in C++ over
+        the columns. Per campaign:
         orders, revenue, customers (distinct buyers), budget, roi. The
         credited orders, one row each, are in ``result.attrs["orders"]``.
 
@@ -374,17 +379,14 @@ class MarketingMethods:
         touches = touches.dropna(subset=["touch"])
         orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"]).rename_axis("order_id")
         orders = orders.reset_index().dropna(subset=["ordered_at"])
-        window = pd.Timedelta(days=days)
-        if model == "last":
-            # The latest touch at or before the order, if it is recent enough.
-            credited = pd.merge_asof(orders.sort_values("ordered_at"), touches.sort_values("touch"),
-                                     left_on="ordered_at", right_on="touch", by="customer_id",
-                                     direction="backward", tolerance=window)
-        else:
-            pairs = orders.merge(touches, on="customer_id")
-            pairs = pairs[(pairs.touch <= pairs.ordered_at) & (pairs.ordered_at - pairs.touch <= window)]
-            credited = pairs.sort_values(["touch", "campaign_id"], kind="stable").drop_duplicates("order_id")
-        credited = credited.dropna(subset=["campaign_id"]).astype({"campaign_id": np.int64})
+        # The matching runs in C++ (marketing/attribution.cpp) over the columns.
+        pick = _core.attribute_orders(orders.customer_id.to_numpy(np.int64), times_ns(orders.ordered_at),
+                                      touches.customer_id.to_numpy(np.int64), times_ns(touches.touch),
+                                      int(pd.Timedelta(days=days).value), model == "last")
+        hit = pick >= 0
+        credited = orders[hit].assign(campaign_id=touches.campaign_id.to_numpy()[pick[hit]],
+                                      touch=touches.touch.to_numpy()[pick[hit]])
+        credited = credited.astype({"campaign_id": np.int64})
         g = credited.groupby("campaign_id")
         out = pd.DataFrame({"orders": g.size(), "revenue": g.amount.sum(), "customers": g.customer_id.nunique()})
         out.insert(0, "name", camps.name.reindex(out.index))

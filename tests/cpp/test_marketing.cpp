@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "crmcore/marketing/attribution.hpp"
 #include "crmcore/marketing/lookalikes.hpp"
 
 using namespace crmcore;
@@ -72,4 +73,23 @@ TEST(Lookalikes, RefusesALineOfAnUnknownCustomer) {
   in.lines = 1;
   Cancel none;
   EXPECT_THROW(score_lookalikes(in, none), std::invalid_argument);
+}
+
+TEST(Attribution, LastAndFirstTouchInsideTheWindowByHand) {
+  // Customer 1 touched at 10, 20, 20 (rows 0, 1, 2) and 40; customer 2 at 5.
+  const std::vector<int64_t> touch_customer{1, 1, 1, 2, 1};
+  const std::vector<int64_t> touched_at{10, 20, 20, 5, 40};
+  // Orders: c1 at 25, c1 at 9 (before any touch), c1 at 50 (window 10: 40 only),
+  // c1 at 31 (window 10: 20 and 20 lie 11 back, out), c2 at 15 (exactly the window), c3 at 30.
+  const std::vector<int64_t> order_customer{1, 1, 1, 1, 2, 3};
+  const std::vector<int64_t> ordered_at{25, 9, 50, 31, 15, 30};
+  const TimedRows orders{order_customer.data(), ordered_at.data(), order_customer.size()};
+  const TimedRows touches{touch_customer.data(), touched_at.data(), touch_customer.size()};
+  Cancel none;
+  EXPECT_EQ(attribute_orders(orders, touches, 10, true, none), (std::vector<int64_t>{2, -1, 4, -1, 3, -1}));
+  EXPECT_EQ(attribute_orders(orders, touches, 10, false, none), (std::vector<int64_t>{1, -1, 4, -1, 3, -1}));
+  // A wide window: the first touch is the earliest of all, the last the latest before the order.
+  EXPECT_EQ(attribute_orders(orders, touches, 100, false, none), (std::vector<int64_t>{0, -1, 0, 0, 3, -1}));
+  EXPECT_EQ(attribute_orders(orders, touches, 100, true, none), (std::vector<int64_t>{2, -1, 4, 2, 3, -1}));
+  EXPECT_THROW(attribute_orders(orders, touches, -1, true, none), std::invalid_argument);
 }
