@@ -18,7 +18,8 @@ from .scoring._columns import times_ns
 #: Scores a segment rule may name, each a column of a per-customer analysis.
 SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
           "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
-          "lifecycle": ("lifecycle", "stage")}
+          "lifecycle": ("lifecycle", "stage"), "lifetime_value": ("lifetime_value", "clv"),
+          "p_alive": ("lifetime_value", "p_alive"), "health": ("health", "health")}
 _OPS = {"==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
         ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
         "not in": lambda s, v: ~s.isin(list(v))}
@@ -49,7 +50,8 @@ class MarketingMethods:
         the form of ``db.find`` (``filters`` as (field, op, value) tuples,
         keyword criteria such as ``tag="vip"`` or ``region=[...]``) and
         `scores`, conditions on computed scores as (score, op, value) with a
-        score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle).
+        score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle,
+        lifetime_value, p_alive, health).
         The rule is checked by running it once: an unknown field or score
         raises and nothing is saved. Returns the segment's id.
 
