@@ -302,13 +302,16 @@ class MarketingMethods:
                  for name in by]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["customer_id", "segment"])
 
-    def campaigns(self, days: float = 30.0, by: str | None = None) -> pd.DataFrame:
+    def campaigns(self, days: float = 30.0, by: Any = None) -> pd.DataFrame:
         """Every campaign's result over its treated members (held-out ones
         left out): members, responded, response_rate, converted (members
         with an order in the `days` after their touch), conversion, revenue
         (of those orders), budget, roi ((revenue - budget) / budget) and
         cost_per_acquisition (budget / converted); per campaign, or summed
-        per `by` (a campaign field such as "channel").
+        per `by`: a campaign field such as "channel", or a customer
+        segment as in :meth:`campaign_effect` (a customer field, a score or
+        a list of saved segment names), whose budget is its members' share
+        of each campaign's budget (a campaign costs the same per member).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -331,13 +334,18 @@ class MarketingMethods:
                                              members.responded_at.notna()).to_numpy()})
         orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
         done = _outcomes(people.dropna(subset=["touch"]), orders, pd.Timedelta(days=days))
-        key = "campaign_id" if by is None else by
-        if by is not None:
+        key = "campaign_id" if by is None else by if isinstance(by, str) and by in camps else "segment"
+        if key == by:
             done[by] = done.campaign_id.map(camps[by])
+        elif key == "segment":
+            size = done.groupby("campaign_id").size()
+            done["budget"] = done.campaign_id.map(camps.budget / size)  # each member's share
+            done = done.merge(self._groups(by), on="customer_id")
         g = done.groupby(key)
         out = pd.DataFrame({"members": g.size(), "responded": g.responded.sum(),
                             "converted": g.converted.sum().astype(np.int64), "revenue": g.revenue.sum()})
-        budget = camps.budget if by is None else camps.groupby(by).budget.sum(min_count=1)
+        budget = camps.budget if by is None else g.budget.sum(min_count=1) if key == "segment" \
+            else camps.groupby(by).budget.sum(min_count=1)
         out["budget"] = budget.reindex(out.index)
         out["response_rate"] = out.responded / out.members
         out["conversion"] = out.converted / out.members

@@ -7,6 +7,8 @@ from scipy import stats
 
 import crmcore as crm
 
+T0 = pd.Timestamp("2024-03-01")
+
 
 def _campaign(db, members, holdout, start="2024-06-01"):
     camp = db.add("campaigns", name="Summer", started_at=start)
@@ -100,3 +102,43 @@ def test_by_a_score_and_bad_groupings():
         db.marketing.campaign_effect(camp, by="no_such_field")
     with pytest.raises(KeyError, match="no segment 'nope'"):
         db.marketing.campaign_effect(camp, by=["nope"])
+
+
+def test_campaign_table_per_customer_segment_against_pandas():
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(4)
+    n = 300
+    tier = rng.choice(["gold", "silver", None], n)
+    ids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(n)], "tier": tier}))
+    camps = [db.add("campaigns", name=f"k{i}", started_at=f"2024-0{i + 3}-01", budget=b)
+             for i, b in enumerate((600.0, 900.0))]
+    for k in camps:
+        who = rng.choice(ids, 120, replace=False)
+        db.import_frame("campaign_members", pd.DataFrame({"campaign_id": k, "customer_id": who,
+                                                          "responded": rng.random(120) < 0.3,
+                                                          "holdout": rng.random(120) < 0.2}))
+    db.import_frame("orders", pd.DataFrame({"customer_id": rng.choice(ids, 400), "amount": rng.gamma(2.0, 30.0, 400),
+                                            "ordered_at": T0 + pd.to_timedelta(rng.integers(0, 120, 400), "D")}))
+    got = db.marketing.campaigns(days=30, by="tier")
+    # Plain pandas: each treated member's window, budget shared equally among them.
+    m = db.frame("campaign_members")
+    m = m[~m.holdout.astype(bool)].copy()
+    c, o = db.frame("campaigns"), db.frame("orders")
+    m["start"] = m.campaign_id.map(c.started_at)
+    pairs = m.reset_index().merge(o, on="customer_id", how="left")
+    inside = (pairs.ordered_at >= pairs.start) & (pairs.ordered_at < pairs.start + pd.Timedelta(days=30))
+    revenue = pairs.amount.where(inside, 0.0).groupby(pairs["id"]).sum().reindex(m.index)
+    m["revenue"], m["converted"] = revenue, revenue > 0
+    m["share"] = m.campaign_id.map(c.budget / m.groupby("campaign_id").size())
+    m["tier"] = m.customer_id.map(db.frame("customers").tier)
+    want = m.dropna(subset=["tier"]).groupby("tier").agg(members=("revenue", "size"), revenue=("revenue", "sum"),
+                                                         converted=("converted", "sum"), budget=("share", "sum"),
+                                                         responded=("responded", "sum"))
+    assert got.index.tolist() == ["gold", "silver"]
+    for col in ("members", "converted", "responded"):
+        assert got[col].tolist() == want[col].astype(int).tolist()
+    np.testing.assert_allclose(got.revenue, want.revenue)
+    np.testing.assert_allclose(got.budget, want.budget)
+    np.testing.assert_allclose(got.roi, (want.revenue - want.budget) / want.budget)
+    np.testing.assert_allclose(got.cost_per_acquisition, want.budget / want.converted)
+    assert db.marketing.campaigns(by="name").index.tolist() == ["k0", "k1"]  # a campaign field still groups campaigns
