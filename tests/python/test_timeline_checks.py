@@ -120,3 +120,16 @@ def test_an_older_store_gains_next_contact_at(tmp_path):
         assert db.get("interactions", i)["next_contact_at"] is None
         db.update("interactions", i, next_contact_at="2024-02-01")
         assert db.get("interactions", i)["next_contact_at"] == T("2024-02-01")
+
+
+def test_the_generator_promises_next_contacts_the_checks_can_follow():
+    db = crm.open(":memory:")
+    crm.datasets.load(db, crm.datasets.synthetic(300, seed=2))
+    talks = db.frame("interactions")
+    promised = talks.next_contact_at.notna()
+    assert 0.4 < promised.mean() < 0.9
+    assert not promised[(talks.channel == "note") | (talks.next_step == "none")].any()
+    lead = (talks.next_contact_at - talks.occurred_at)[promised].dt.days
+    assert lead.min() >= 1 and 5 <= lead.mean() <= 9
+    missed = db.service.check_timeline(as_of=talks.occurred_at.max())
+    assert (missed.check == "next_contact_missed").sum() > 0
