@@ -92,4 +92,14 @@ TEST(Attribution, LastAndFirstTouchInsideTheWindowByHand) {
   EXPECT_EQ(attribute_orders(orders, touches, 100, false, none), (std::vector<int64_t>{0, -1, 0, 0, 3, -1}));
   EXPECT_EQ(attribute_orders(orders, touches, 100, true, none), (std::vector<int64_t>{2, -1, 4, 2, 3, -1}));
   EXPECT_THROW(attribute_orders(orders, touches, -1, true, none), std::invalid_argument);
+  // Ids too sparse for a direct table take the other way to the same answer.
+  auto spread = [](std::vector<int64_t> ids) {
+    for (auto& id : ids) id = id * 1'000'000'000'000LL - 7;
+    return ids;
+  };
+  const std::vector<int64_t> far_touch = spread(touch_customer), far_order = spread(order_customer);
+  const TimedRows far_orders{far_order.data(), ordered_at.data(), far_order.size()};
+  const TimedRows far_touches{far_touch.data(), touched_at.data(), far_touch.size()};
+  EXPECT_EQ(attribute_orders(far_orders, far_touches, 10, true, none), (std::vector<int64_t>{2, -1, 4, -1, 3, -1}));
+  EXPECT_EQ(attribute_orders(far_orders, far_touches, 100, false, none), (std::vector<int64_t>{0, -1, 0, 0, 3, -1}));
 }
