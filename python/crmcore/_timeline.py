@@ -167,3 +167,52 @@ def timeline_checks(db: Any, customer: Any, as_of: Any, grace_days: float, thres
         if any(len(p) for p in parts) else pd.DataFrame({c: pd.Series(dtype=object) for c in CHECK_COLUMNS})
     out["time"] = pd.to_datetime(out.time)
     return out.sort_values(["customer_id", "time", "check"], kind="stable").reset_index(drop=True)[CHECK_COLUMNS]
+
+
+class TimelineView:
+    """A customer's timeline for reading in Jupyter: one block per day,
+    newest first, each event's time, kind, summary and who; the text form
+    for a terminal. ``frame`` holds the events (as ``timeline`` returns)."""
+
+    #: Events shown; a long history shows its latest ones and says so.
+    SHOWN = 200
+    _COLOURS = {"order": "#e8f4ea", "payment": "#e8f4ea", "interaction": "#e8eef8", "note": "#f4f4f4",
+                "ticket": "#fbeaea", "ticket_status": "#fbeaea", "deal_stage": "#fdf3e1",
+                "campaign_touch": "#f1e9f7", "campaign_response": "#f1e9f7"}
+
+    def __init__(self, name: str, frame: pd.DataFrame):
+        self.name = name
+        self.frame = frame
+
+    def _latest(self) -> pd.DataFrame:
+        return self.frame.iloc[::-1].head(self.SHOWN)
+
+    def __repr__(self) -> str:
+        shown = self._latest()
+        lines = [f"{self.name}: {len(self.frame)} events" + (f", latest {len(shown)}" if len(shown) < len(self.frame)
+                                                               else "")]
+        stamp = shown.time.dt.strftime("%Y-%m-%d %H:%M").fillna("(no time)")
+        who = _text(shown.who)
+        lines += (stamp + "  " + shown.kind.str.ljust(17) + " " + _text(shown.summary) +
+                  who.where(who == "", "  (" + who + ")")).tolist()
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        shown = self._latest()
+        day = shown.time.dt.strftime("%Y-%m-%d (%a)").fillna("no time")
+        parts = [f"<div><b>{html.escape(self.name)}</b>: {len(self.frame)} events"
+                 + (f", the latest {len(shown)} shown" if len(shown) < len(self.frame) else "") +
+                 "<table style='border-collapse:collapse'>"]
+        previous = None
+        for d, t, kind, summary, who in zip(day, shown.time.dt.strftime("%H:%M").fillna(""), shown.kind,
+                                            _text(shown.summary), _text(shown.who)):
+            if d != previous:
+                parts.append(f"<tr><th colspan=4 style='text-align:left;padding-top:6px'>{html.escape(d)}</th></tr>")
+                previous = d
+            colour = self._COLOURS.get(kind, "#ffffff")
+            parts.append(f"<tr style='background:{colour}'><td>{t}</td><td>{html.escape(kind)}</td>"
+                         f"<td style='text-align:left'>{html.escape(summary)}</td><td>{html.escape(who)}</td></tr>")
+        parts.append("</table></div>")
+        return "".join(parts)

@@ -443,6 +443,23 @@ class ServiceMethods:
 
         return timeline_checks(self._db, customer, as_of, grace_days, threshold)
 
+    def timeline_view(self, customer: int) -> Any:
+        """:meth:`timeline` for reading: in Jupyter a table per day, newest
+        first, coloured by kind (its latest 200 events); as text, one line
+        per event. The events are in its ``frame``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2024-03-02 10:30", amount=120.0)
+        >>> print(db.service.timeline_view(c))
+        Acme: 1 events
+        2024-03-02 10:30  order             order 120.00 (no status)
+        """
+        from ._timeline import TimelineView
+
+        return TimelineView(self._db.get("customers", customer)["name"], self.timeline(customer))
+
     def timeline(self, customer: int) -> pd.DataFrame:
         """Every event about `customer` in time order: orders, payments,
         interactions (notes are interactions on the "note" channel), tickets

@@ -133,3 +133,21 @@ def test_the_generator_promises_next_contacts_the_checks_can_follow():
     assert lead.min() >= 1 and 5 <= lead.mean() <= 9
     missed = db.service.check_timeline(as_of=talks.occurred_at.max())
     assert (missed.check == "next_contact_missed").sum() > 0
+
+
+def test_timeline_view_reads_newest_first_by_day_and_escapes_text():
+    db = crm.open(":memory:")
+    c = db.add("customers", name="A&B <Ltd>")
+    db.add("orders", customer_id=c, ordered_at="2024-03-01 09:00", amount=10.0)
+    db.add("interactions", customer_id=c, channel="call", occurred_at="2024-03-02 15:00", summary="<b>price</b> agreed")
+    db.add("interactions", customer_id=c, channel="note", occurred_at="2024-03-02 16:00", summary="ok")
+    view = db.service.timeline_view(c)
+    page = view._repr_html_()
+    assert "A&amp;B &lt;Ltd&gt;" in page and "&lt;b&gt;price&lt;/b&gt; agreed" in page and "<b>price" not in page
+    assert page.index("2024-03-02 (Sat)") < page.index("2024-03-01 (Fri)")  # newest day first
+    assert page.count("<th") == 2
+    text = repr(view).splitlines()
+    assert text[0] == "A&B <Ltd>: 3 events" and text[1].startswith("2024-03-02 16:00  note")
+    assert text[3].startswith("2024-03-01 09:00  order")
+    view.SHOWN = 2
+    assert "the latest 2 shown" in view._repr_html_() and len(repr(view).splitlines()) == 3
