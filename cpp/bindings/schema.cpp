@@ -30,6 +30,7 @@ py::dict field_dict(const records::Field& f) {
   d["differs_from"] = f.differs_from;
   d["linked_to"] = f.linked_to;
   d["since_version"] = f.since_version;
+  d["written_by_store"] = f.written_by_store;
   return d;
 }
 

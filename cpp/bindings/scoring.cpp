@@ -35,6 +35,25 @@ py::list to_numpy_list(std::vector<std::vector<T>>&& vs) {
   return out;
 }
 
+// The itemsets and rules of the affinity kernel as the dict crmcore.scoring.affinity reads.
+py::dict affinity_dict(Itemsets sets, Rules rules) {
+  py::dict d;
+  d["baskets"] = sets.baskets;
+  d["item"] = to_numpy(std::move(sets.item));
+  d["offset"] = to_numpy(std::move(sets.offset));
+  d["count"] = to_numpy(std::move(sets.count));
+  d["antecedent"] = to_numpy(std::move(rules.antecedent));
+  d["antecedent_offset"] = to_numpy(std::move(rules.antecedent_offset));
+  d["consequent"] = to_numpy(std::move(rules.consequent));
+  d["consequent_offset"] = to_numpy(std::move(rules.consequent_offset));
+  d["antecedent_support"] = to_numpy(std::move(rules.antecedent_support));
+  d["consequent_support"] = to_numpy(std::move(rules.consequent_support));
+  d["support"] = to_numpy(std::move(rules.support));
+  d["confidence"] = to_numpy(std::move(rules.confidence));
+  d["lift"] = to_numpy(std::move(rules.lift));
+  return d;
+}
+
 }  // namespace
 
 void bind_scoring(py::module_& m) {
@@ -203,23 +222,35 @@ void bind_scoring(py::module_& m) {
           sets = frequent_itemsets(basket.data(), item.data(), n, min_support, max_len, cancel);
           rules = association_rules(sets, min_confidence, cancel);
         }
-        py::dict d;
-        d["baskets"] = sets.baskets;
-        d["item"] = to_numpy(std::move(sets.item));
-        d["offset"] = to_numpy(std::move(sets.offset));
-        d["count"] = to_numpy(std::move(sets.count));
-        d["antecedent"] = to_numpy(std::move(rules.antecedent));
-        d["antecedent_offset"] = to_numpy(std::move(rules.antecedent_offset));
-        d["consequent"] = to_numpy(std::move(rules.consequent));
-        d["consequent_offset"] = to_numpy(std::move(rules.consequent_offset));
-        d["antecedent_support"] = to_numpy(std::move(rules.antecedent_support));
-        d["consequent_support"] = to_numpy(std::move(rules.consequent_support));
-        d["support"] = to_numpy(std::move(rules.support));
-        d["confidence"] = to_numpy(std::move(rules.confidence));
-        d["lift"] = to_numpy(std::move(rules.lift));
-        return d;
+        return affinity_dict(std::move(sets), std::move(rules));
       },
       py::arg("basket"), py::arg("item"), py::arg("min_support"), py::arg("max_len"), py::arg("min_confidence"));
+
+  // The rules of itemsets counted elsewhere (the sums of a distributed count,
+  // crmcore.spark): the same kernel, so the same numbers as in one process.
+  m.def(
+      "affinity_rules",
+      [](Column<int64_t> item, Column<int64_t> offset, Column<int64_t> count, int64_t baskets,
+         double min_confidence) {
+        Itemsets sets;
+        sets.baskets = baskets;
+        sets.item.assign(item.data(), item.data() + item.size());
+        sets.count.assign(count.data(), count.data() + count.size());
+        bool valid = offset.size() == count.size() + 1 && offset.data()[0] == 0 &&
+                     offset.data()[offset.size() - 1] == static_cast<int64_t>(item.size());
+        for (size_t s = 0; valid && s + 1 < static_cast<size_t>(offset.size()); ++s)
+          valid = offset.data()[s] <= offset.data()[s + 1];
+        if (!valid) throw std::invalid_argument("affinity_rules: offset must rise from 0 to len(item), one per count");
+        sets.offset.assign(offset.data(), offset.data() + offset.size());
+        Rules rules;
+        {
+          py::gil_scoped_release release;
+          Cancel cancel = python_cancel();
+          rules = association_rules(sets, min_confidence, cancel);
+        }
+        return affinity_dict(std::move(sets), std::move(rules));
+      },
+      py::arg("item"), py::arg("offset"), py::arg("count"), py::arg("baskets"), py::arg("min_confidence"));
 }
 
 }  // namespace crmcore::bindings

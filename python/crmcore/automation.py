@@ -53,6 +53,25 @@ def _ns(times: pd.Series) -> pd.Series:
     return times.astype("datetime64[ns]").astype("int64")
 
 TRIGGERS = ("created", "changed", "date", "score", "schedule", "playbook")
+#: A schedule rule with this ``field`` runs on the festivals of the care
+#: calendar (:data:`crmcore.care.MAIN_FESTIVALS`) instead of every N days.
+FESTIVALS = "festivals"
+
+
+def festival_days(since: int, now: int) -> np.ndarray:
+    """The midnights (int64 ns) of the care calendar's main festivals in
+    (since, now].
+
+    >>> [str(pd.Timestamp(d).date()) for d in festival_days(at_ns("2025-09-30"), at_ns("2025-10-06"))]
+    ['2025-10-01', '2025-10-06']
+    """
+    from . import _holidays
+    from .care import MAIN_FESTIVALS
+
+    first, last = pd.Timestamp(since).date(), pd.Timestamp(now).date()
+    days = sorted({d for d, name in _holidays.festivals(first, last) if name in MAIN_FESTIVALS})
+    ns = np.array([at_ns(pd.Timestamp(d)) for d in days], dtype=np.int64)
+    return ns[(ns > since) & (ns <= now)]
 _RULES = "automation_rules"
 
 
@@ -188,7 +207,11 @@ class AutomationMethods:
         for rule_id, r in rules.iterrows():
             last = r["last_run_at"]
             since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
-            if r["trigger"] == "schedule":
+            if r["trigger"] == "schedule" and r["field"] == FESTIVALS:
+                days = festival_days(since, now_ns)
+                ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
+                ids, occasions = np.tile(ids, len(days)), np.repeat(days, len(ids))
+            elif r["trigger"] == "schedule":
                 every = int(r["every_days"]) if pd.notna(r["every_days"]) else 1
                 if pd.notna(last) and since + every * NS_PER_DAY > now_ns:
                     continue
@@ -196,15 +219,19 @@ class AutomationMethods:
                 occasions = np.full(len(ids), now_ns, dtype=np.int64)
             else:
                 ids, occasions = _occasions(self._db, r, since, now_ns)
+            if r["trigger"] != "schedule" or r["field"] == FESTIVALS:  # each (record, occasion) acts once
                 seen = self.runs(int(rule_id))
                 if len(seen) and len(ids):
                     old = set(zip(seen["record_id"].astype("int64"), _ns(seen["occasion"])))
                     keep = np.array([(i, o) not in old for i, o in zip(ids.tolist(), occasions.tolist())], dtype=bool)
                     ids, occasions = ids[keep], occasions[keep]
             acted = self._db._core.run_rule(int(rule_id), ids, occasions, np.full(len(ids), np.nan), now_ns)
-            where = pd.Index(ids).get_indexer(acted)
-            done.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted,
-                                      "occasion": pd.to_datetime(occasions[where])}))
+            # A record may have several occasions in one run (a birthday each
+            # year since a long-missed run, two festivals): it is acted on
+            # once, and each occasion is noted and returned.
+            hit = np.isin(ids, acted)
+            done.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": ids[hit],
+                                      "occasion": pd.to_datetime(occasions[hit])}))
         if not done:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64"),
                                  "occasion": pd.Series([], dtype="datetime64[ns]")})
@@ -253,15 +280,26 @@ class AutomationMethods:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64")})
         return pd.concat(out, ignore_index=True)
 
-    def preview(self, rule: "int | str | dict", start: Any, end: Any) -> pd.DataFrame:
+    def preview(self, rule: "int | str | dict", start: Any, end: Any, *, scores: Any = None) -> pd.DataFrame:
         """What a rule would have done from ``start`` to ``end``, without
         writing anything: ``record_id``, ``at`` (when it would have acted) and
         ``actions``. ``rule`` is a stored rule (id or name) or the keyword
         arguments of :meth:`add_rule` as a dict, so that a rule can be tried
-        before it is added. Created rules are tried on the records created in
-        the window, date rules on the dates in it, changed rules on
-        ``deals.stage`` (whose history the store keeps in deal_stages); other
-        changes and scores keep no history to try a rule on (ValueError).
+        before it is added. Every trigger can be tried:
+
+        - ``created``: the records created in the window, judged as they were created;
+        - ``date``: the dates (plus offset, each year when annual) in the window;
+        - ``changed``: the changes of the field in the window, from the audit
+          log's old and new values (``deals.stage`` from the stage history,
+          whose times are the moves' own), judged as the record was just after;
+        - ``score``: the crossings of the threshold from below (or from no
+          value) among ``scores`` (a frame of record_id, at, value: the values
+          each analysis gave; default: the values :meth:`scored` noted);
+        - ``schedule``: a run at ``start`` and every ``every_days`` after,
+          each on the records that existed and met the condition then.
+
+        The condition is judged on the values the record had at that moment,
+        rebuilt from the audit log (see :mod:`crmcore._preview`).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -272,30 +310,52 @@ class AutomationMethods:
         >>> p["at"].dt.strftime("%Y-%m-%d").tolist()
         ['2024-03-02']
         """
+        from . import _preview
+
         r = _rule_row(self, rule)
         start_ns, end_ns = at_ns(start), at_ns(end)
         kind, condition = r["record_kind"], _condition(r["condition"])
+        window = (pd.Timestamp(start_ns), pd.Timestamp(end_ns))
+        empty = np.array([], dtype=np.int64)
         if r["trigger"] == "created":
-            window = ("created_at", "between", (pd.Timestamp(start_ns), pd.Timestamp(end_ns)))
-            ids = np.asarray(self._db.ids(kind, [list(g) + [window] for g in (condition or [[]])]), dtype=np.int64)
+            ids = np.asarray(self._db.ids(kind, [[("created_at", "between", window)]]), dtype=np.int64)
             at = self._db.frame(kind, ids=ids, columns=["created_at"])["created_at"].to_numpy() if len(ids) \
                 else np.array([], dtype="datetime64[ns]")
+            ids, at = _judged(self._db, kind, condition, ids, at)
         elif r["trigger"] == "date":
             ids, occ = _occasions(self._db, r, start_ns - 1, end_ns)
             at = pd.to_datetime(occ).to_numpy()
         elif r["trigger"] == "changed" and kind == "deals" and r["field"] == "stage":
-            moves = self._db.frame("deal_stages", filters=[("changed_at", "between",
-                                                            (pd.Timestamp(start_ns), pd.Timestamp(end_ns)))],
+            moves = self._db.frame("deal_stages", filters=[("changed_at", "between", window)],
                                    columns=["deal_id", "stage", "changed_at"])
             # The condition judged on the deal as it is, with the stage it moved to.
             meets = set(self._db.ids("deals", [[c for c in g if c[0] != "stage"] for g in (condition or [[]])]))
             stage_ok = _stage_test(condition)
             keep = moves["deal_id"].isin(meets) & moves["stage"].map(stage_ok)
             ids, at = moves.loc[keep, "deal_id"].to_numpy(np.int64), moves.loc[keep, "changed_at"].to_numpy()
-        else:
-            raise ValueError(f"a {r['trigger']} rule on {kind}.{r['field']} cannot be tried on history: the store keeps "
-                             "no history of that (only deals.stage changes, creations and dates)")
-        out = pd.DataFrame({"record_id": ids, "at": pd.to_datetime(at)})
+        elif r["trigger"] == "changed":
+            moved = _preview.changes(self._db, kind, [r["field"]])
+            moved = moved[(moved["at"] >= window[0]) & (moved["at"] <= window[1])]
+            moved = moved[[not _same(o, n) for o, n in zip(moved["old"], moved["new"])]]
+            ids, seqs = moved["record_id"].to_numpy(np.int64), moved["seq"].to_numpy(np.int64)
+            values = _preview.as_of(self._db, kind, _preview.condition_fields(condition), ids, seqs, by="seq")
+            keep = _preview.meets(kind, values, condition)
+            ids, at = ids[keep], moved["at"].to_numpy()[keep]
+        elif r["trigger"] == "score":
+            ids, at = _crossings(self, r, scores, window)
+            ids, at = _judged(self._db, kind, condition, ids, at)
+        elif r["trigger"] == "schedule":
+            every = int(r["every_days"]) if pd.notna(r.get("every_days")) else 1
+            runs = pd.to_datetime(festival_days(start_ns - 1, end_ns)).to_numpy() if r.get("field") == FESTIVALS \
+                else pd.date_range(window[0], window[1], freq=pd.Timedelta(days=every)).to_numpy()
+            everyone = np.asarray(self._db.ids(kind), dtype=np.int64)
+            ids = np.tile(everyone, len(runs))
+            at = np.repeat(runs, len(everyone))
+            ids, at = _judged(self._db, kind, condition, ids, at)
+        else:  # playbook rules act when another rule starts them: try that rule
+            raise ValueError(f"a {r['trigger']} rule acts when another rule starts its playbook: preview that rule")
+        out = pd.DataFrame({"record_id": np.asarray(ids, dtype=np.int64) if len(ids) else empty,
+                            "at": pd.to_datetime(at)})
         out["actions"] = r["actions"]
         return out.sort_values(["at", "record_id"], ignore_index=True)
 
@@ -339,6 +399,42 @@ def _rule_row(methods: AutomationMethods, rule: Any) -> pd.Series:
         methods._db.ids(row["record_kind"], _condition(row["condition"]), limit=0)
         return pd.Series(row)
     return methods._db.frame(_RULES, ids=[methods.rule(rule)]).iloc[0]
+
+
+def _judged(db: Any, kind: str, condition: Any, ids: np.ndarray, at: np.ndarray) -> tuple:
+    """The (record, moment) pairs whose record existed then and met the
+    condition with the values it had then."""
+    from . import _preview
+
+    ids, at = np.asarray(ids, dtype=np.int64), np.asarray(at, dtype="datetime64[ns]")
+    values = _preview.as_of(db, kind, _preview.condition_fields(condition), ids, at)
+    keep = values["exists"].to_numpy(bool) & _preview.meets(kind, values, condition)
+    return ids[keep], at[keep]
+
+
+def _same(old: Any, new: Any) -> bool:
+    return bool(old == new) if not isinstance(old, float) or not np.isnan(old) else new is None
+
+
+def _crossings(methods: AutomationMethods, r: pd.Series, scores: Any, window: tuple) -> tuple:
+    """The moments in the window where a score reached the rule's threshold
+    from below (or from no value), record by record in time order."""
+    if scores is None:  # the values scored() noted for rules on this score
+        rules = methods.rules()
+        watching = rules.index[(rules["trigger"] == "score") & (rules["field"] == r["field"])]
+        noted = methods._db.frame("automation_runs", filters=[("rule_id", "in", watching.tolist())]) \
+            if len(watching) else pd.DataFrame(columns=["record_id", "occasion", "value"])
+        scores = noted.rename(columns={"occasion": "at"})[["record_id", "at", "value"]]
+    scores = pd.DataFrame(scores)[["record_id", "at", "value"]].copy()
+    scores["at"] = pd.to_datetime(scores["at"])
+    scores = scores.dropna(subset=["value"]).drop_duplicates(["record_id", "at"], keep="last")
+    scores = scores.sort_values(["record_id", "at"], kind="stable")
+    before = scores.groupby("record_id")["value"].shift()
+    threshold = float(r["threshold"])
+    up = (scores["value"] >= threshold) & ~(before >= threshold)
+    inside = (scores["at"] >= window[0]) & (scores["at"] <= window[1])
+    hit = scores[up & inside]
+    return hit["record_id"].to_numpy(np.int64), hit["at"].to_numpy()
 
 
 def _stage_test(condition: Any):

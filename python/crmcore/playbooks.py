@@ -54,6 +54,14 @@ PLAYBOOKS: dict = {
             {"do": "message", "subject": "Happy birthday, {name}!", "body": "Best wishes from all of us."}],
             field="birthday", annual=True),
     ],
+    # The festivals of the care calendar (Spring Festival, Mid-Autumn, ...):
+    # a greeting to every person customer on each festival day.
+    "holidays": [
+        _rule("care: festival greeting", "schedule", "customers", [
+            {"do": "message", "subject": "Season's greetings, {name}",
+             "body": "Warm wishes for the festival from all of us."}],
+            field="festivals", condition=[("kind", "==", "person")]),
+    ],
 }
 
 

@@ -27,7 +27,8 @@ _RECORD_COLUMNS = (
 )
 _CUSTOM_PREFIX = "custom."
 _SCHEMA_COLUMNS = ["type", "required", "choices", "closed", "labels", "ref_kind", "lookup", "unique", "indexed",
-                   "default", "min", "max", "max_future_days", "rules", "since_version", "origin"]
+                   "default", "min", "max", "max_future_days", "rules", "since_version", "written_by_store",
+                   "origin"]
 
 
 class SchemaMethods:
@@ -48,8 +49,11 @@ class SchemaMethods:
         ``indexed``, whether an index serves conditions on it; ``default``;
         ``min`` / ``max`` of a number; ``max_future_days``, how far after the
         write a time may lie; ``rules``, the rules the field keeps with other
-        records; ``since_version``, the file version that added it; and
-        ``origin``: ``"field"`` of the kind, ``"custom"`` (a declared custom
+        records; ``since_version``, the file version that added it;
+        ``written_by_store``, whether the store's write path fills it (a
+        ticket's status times, a deal's probability, an invoice's amount
+        from its lines, created_at, ...: a value read back that no write
+        gave); and ``origin``: ``"field"`` of the kind, ``"custom"`` (a declared custom
         field, named ``custom.<key>``) or ``"record"`` (id, tags, custom,
         created_at, updated_at, which every record has).
 
@@ -86,18 +90,19 @@ class SchemaMethods:
                     "unique": f["unique"], "indexed": f["name"] in indexed,
                     "default": f["default"] or None, "min": f["min"], "max": f["max"],
                     "max_future_days": f["max_future_days"], "rules": field_rules or None,
-                    "since_version": f["since_version"] if origin == "field" else None, "origin": origin,
+                    "since_version": f["since_version"] if origin == "field" else None,
+                    "written_by_store": f["written_by_store"], "origin": origin,
                 }
         for name, type_, _ in _RECORD_COLUMNS:
             rows[name] = {"type": type_, "required": name != "tags" and name != "custom",
                           "choices": None, "closed": False, "labels": None, "ref_kind": None, "lookup": None,
                           "unique": name == "id", "indexed": name in indexed, "default": None, "min": None,
                           "max": None, "max_future_days": None, "rules": None, "since_version": 1,
-                          "origin": "record"}
+                          "written_by_store": name in ("created_at", "updated_at"), "origin": "record"}
         out = pd.DataFrame({column: pd.Series([row[column] for row in rows.values()], index=list(rows), dtype=object)
                             for column in _SCHEMA_COLUMNS})
         out.index.name = "field"
-        for name in ("required", "closed", "unique", "indexed"):
+        for name in ("required", "closed", "unique", "indexed", "written_by_store"):
             out[name] = out[name].astype(bool)
         for name in ("min", "max"):
             out[name] = out[name].astype(float)

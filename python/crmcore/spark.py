@@ -27,7 +27,10 @@ scale, and gives the single-process result:
   weights: the same likelihood as one row per customer, in a collect whose
   size is the number of distinct tuples (thousands for whole days or weeks),
   not the number of customers, and the same parameters as the in-process fit.
-  Predictions (:func:`predict_clv`) run per partition with the fitted models.
+  Predictions (:func:`predict_clv`) run per partition with the fitted models;
+- product affinity (:func:`product_affinity`) mines each partition of
+  orders with the C++ kernel, counts the candidates it found in every
+  partition, and makes the rules of the exact totals with the same kernel.
 
 Times are Spark ``timestamp`` (read as UTC) or ``date`` columns. Missing
 customer ids, times or amounts are refused with a
@@ -50,12 +53,12 @@ import pandas as pd
 from ._args import _integer, _invalid
 from ._core import ValidationError
 
-__all__ = ["clv_summary", "fit_clv", "predict_clv", "profit", "profit_tiers", "rfm"]
+__all__ = ["clv_summary", "fit_clv", "predict_clv", "product_affinity", "profit", "profit_tiers", "rfm"]
 
 _NS_PER_MICRO = 1_000
 _MICROS_PER_DAY = 86_400 * 10**6
 # The column names used between the stages; the user's names come back at the end.
-_ID, _T, _V = "_crm_id", "_crm_t", "_crm_v"
+_ID, _T, _V, _P = "_crm_id", "_crm_t", "_crm_v", "_crm_product"
 _POS, _PID, _IDX, _BEFORE = "_crm_pos", "_crm_pid", "_crm_idx", "_crm_before"
 
 
@@ -599,3 +602,121 @@ def predict_clv(summary, model: Any, spend_model: Any = None, t: float = 30, tim
 
     with _arrow_udfs():
         return summary.mapInArrow(run, schema)
+
+
+def _basket_codes(table, order: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """A partition's lines as (basket code, product id) with each basket's
+    lines whole in it, and the number of baskets."""
+    codes, uniques = pd.factorize(table.column(order).to_pandas())
+    return codes.astype(np.int64), table.column(_P).to_numpy().astype(np.int64), len(uniques)
+
+
+def _count_itemsets(basket: np.ndarray, item: np.ndarray, n_baskets: int, candidates: list) -> np.ndarray:
+    """How many baskets hold every product of each candidate itemset: one
+    bitset of baskets per candidate product, ANDed per itemset (the kernel's
+    method, on the few candidates the first pass found)."""
+    wanted = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in candidates]))
+    keep = np.isin(item, wanted)
+    row = np.searchsorted(wanted, item[keep])
+    b = basket[keep]
+    bits = np.zeros((len(wanted), (n_baskets + 63) // 64), dtype=np.uint64)
+    np.bitwise_or.at(bits, (row, b >> 6), np.left_shift(np.uint64(1), (b & 63).astype(np.uint64)))
+    counts = np.empty(len(candidates), dtype=np.int64)
+    for k, c in enumerate(candidates):
+        rows = np.searchsorted(wanted, np.asarray(c, dtype=np.int64))
+        acc = np.bitwise_and.reduce(bits[rows], axis=0)
+        counts[k] = int(np.bitwise_count(acc).sum())
+    return counts
+
+
+def product_affinity(lines, order: str = "order_id", product: str = "product_id", min_support: float = 0.01,
+                     min_confidence: float = 0.0, max_len: int | None = None, partitions: int | None = None):
+    """Products bought together (association rules between itemsets), on Spark.
+
+    The result of :func:`crmcore.scoring.product_affinity` as a Spark
+    DataFrame, one rule per row: ``antecedent`` and ``consequent`` (arrays
+    of product ids, ascending), ``antecedent_support``,
+    ``consequent_support``, ``support``, ``confidence`` and ``lift``.
+    ``lines`` has one row per product in an order (``order`` and
+    ``product`` name its columns; product ids are integers, lines without
+    one are left out as in process); ``min_support``, ``min_confidence``
+    and ``max_len`` as there, ``partitions`` as in :func:`rfm`.
+
+    Exact, in two passes over the orders hash-partitioned by order id (so a
+    basket is whole in one partition; the SON algorithm): crmcore's C++
+    kernel mines each partition at the global count threshold scaled to the
+    partition (an itemset frequent overall is frequent in at least one
+    partition), the candidates are counted in every partition and summed,
+    and the driver makes the rules of the itemsets that pass with the same
+    kernel: the same rules and numbers as in one process.
+
+    >>> import pyarrow as pa
+    >>> lines = spark.createDataFrame(pa.table({"order_id": [1, 1, 2, 2, 3], "product_id": [10, 20, 10, 20, 10]}))
+    >>> [(r.antecedent, r.consequent, r.confidence) for r in product_affinity(lines, min_support=0.5).collect()]
+    [([20], [10], 1.0), ([10], [20], 0.6666666666666666)]
+    """
+    from . import _core
+    from ._args import _number
+    from .scoring.affinity import rules_frame
+
+    F, T = _spark()
+    support = _number(min_support, "product_affinity", "min_support", low=0, high=1, low_open=True)
+    confidence = _number(min_confidence, "product_affinity", "min_confidence", low=0, high=1)
+    longest = 0 if max_len is None else _integer(max_len, "product_affinity", "max_len", low=1, high=1000)
+    prod = _column(lines, product, "product_affinity")
+    if not isinstance(lines.schema[product].dataType, T.IntegralType):
+        raise _invalid("product_affinity", product,
+                       f"must hold integer product ids, got {lines.schema[product].dataType.simpleString()}")
+    known = lines.select(_column(lines, order, "product_affinity").alias(_ID), prod.cast("long").alias(_P))
+    known = known.where(F.col(_P).isNotNull())
+    missing = known.where(F.col(_ID).isNull()).count()
+    if missing:
+        raise ValidationError(f"product_affinity: {missing} line(s) miss the order id '{order}'")
+    baskets = known.select(_ID).distinct().count()
+    # The kernel's own threshold over all baskets; each partition is mined at
+    # the same share of its baskets (never more than it needs).
+    needed = max(1, math.ceil(support * baskets - 1e-9))
+    parts = (known.repartition(partitions, _ID) if partitions else known.repartition(_ID)).localCheckpoint(eager=True)
+    found_schema = T.StructType([T.StructField("items", T.ArrayType(T.LongType()))])
+
+    def mine(batches: Iterator) -> Iterator:
+        import pyarrow as pa
+
+        whole = [b for b in batches if b.num_rows]
+        if not whole:
+            return
+        basket, item, n = _basket_codes(pa.Table.from_batches(whole), _ID)
+        r = _core.affinity(basket, item, needed / baskets, longest, float("inf"))
+        flat, offset = r["item"].tolist(), r["offset"].tolist()
+        sets = [flat[a:b] for a, b in zip(offset[:-1], offset[1:])]
+        yield pa.RecordBatch.from_pydict({"items": sets}, schema=pa.schema([("items", pa.list_(pa.int64()))]))
+
+    with _arrow_udfs():
+        candidates = sorted({tuple(r["items"]) for r in parts.mapInArrow(mine, found_schema).collect()})
+    itemsets: list = []
+    if candidates:
+        count_schema = T.StructType([T.StructField("k", T.LongType()), T.StructField("n", T.LongType())])
+
+        def count(batches: Iterator) -> Iterator:
+            import pyarrow as pa
+
+            whole = [b for b in batches if b.num_rows]
+            if not whole:
+                return
+            basket, item, n = _basket_codes(pa.Table.from_batches(whole), _ID)
+            yield pa.RecordBatch.from_pydict({"k": np.arange(len(candidates), dtype=np.int64),
+                                              "n": _count_itemsets(basket, item, n, candidates)})
+
+        with _arrow_udfs():
+            totals = parts.mapInArrow(count, count_schema).groupBy("k").agg(F.sum("n").alias("n")).collect()
+        itemsets = sorted(((candidates[r["k"]], r["n"]) for r in totals if r["n"] >= needed),
+                          key=lambda s: (len(s[0]), s[0]))
+    flat = np.array([i for s, _ in itemsets for i in s], dtype=np.int64)
+    offset = np.cumsum([0] + [len(s) for s, _ in itemsets]).astype(np.int64)
+    counts = np.array([n for _, n in itemsets], dtype=np.int64)
+    rules = rules_frame(_core.affinity_rules(flat, offset, counts, baskets, confidence))
+    schema = T.StructType([T.StructField(side, T.ArrayType(T.LongType())) for side in ("antecedent", "consequent")] +
+                          [T.StructField(c, T.DoubleType()) for c in
+                           ("antecedent_support", "consequent_support", "support", "confidence", "lift")])
+    rows = [(list(a), list(c), *values) for a, c, *values in rules.itertuples(index=False, name=None)]
+    return lines.sparkSession.createDataFrame(rows, schema)

@@ -24,6 +24,7 @@ from .access import AccessHandles
 from .audit import AuditMethods, default_actor
 from .duplicates import DuplicateMethods
 from .graph import GraphMethods
+from .similarity import SimilarityMethods
 from .automation import AutomationMethods
 from .care import CareMethods
 from .marketing import MarketingMethods
@@ -108,7 +109,8 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-class Database(GraphMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods, AccessHandles):
+class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods,
+               AccessHandles):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")

@@ -37,15 +37,6 @@ using namespace crmcore::records;
 // ranged integers and reals (tickets), flags and optional references (tasks).
 constexpr const char* kKinds[] = {"customers", "orders", "tickets", "tasks"};
 
-// Fields the write path's rules fill in when a record does not give them
-// (ticket_rules.cpp: a ticket's status from its times, when that status was
-// reached, the resolution time of a resolved ticket, the reopen count): a
-// value read back there is the rule's, not a field shifted from elsewhere.
-bool filled_by_rules(const std::string& kind, const std::string& field) {
-  return kind == "tickets" &&
-         (field == "status" || field == "status_changed_at" || field == "resolved_at" || field == "reopened");
-}
-
 // ---- the reference reading of the file ----------------------------------
 
 // One member of a record as the file spells it, with the shape of its value.
@@ -254,7 +245,10 @@ void check_record(const Store& store, const Kind& k, const Members& members, con
     const Field* f = k.field(col.name);
     const bool matched = given != members.end()
                              ? stored_as(k, *given, s)
-                             : (f && !f->default_value.empty()) || s.null() || filled_by_rules(k.name, col.name);
+                             : (f && !f->default_value.empty()) || s.null() ||
+                                   // the write path's rules fill it (a ticket's status times): theirs, not
+                                   // a field shifted from elsewhere
+                                   (f && f->written_by_store);
     if (!matched) {
       std::string got = s.null() ? "null"
                         : col.storage == Column::Storage::Text ? shown(s.text())

@@ -234,9 +234,6 @@ def test_preview_tries_a_rule_on_history_without_writing():
     p = db.automation.preview({"on": "changed", "kind": "deals", "field": "stage", "condition": [("stage", "==", "won")],
                                "actions": [{"do": "tag", "add": ["w"]}]}, "2025-01-01", "2025-03-01")
     assert p["record_id"].tolist() == [deal]
-    with pytest.raises(ValueError, match="no history"):
-        db.automation.preview({"on": "changed", "kind": "customers", "field": "status",
-                               "actions": [{"do": "tag", "add": ["w"]}]}, "2025-01-01", "2025-03-01")
 
 
 def test_lifecycle_playbooks_act_on_stage_changes():
@@ -265,3 +262,36 @@ def test_lifecycle_playbooks_act_on_stage_changes():
     db.update("automation_rules", db.automation.rule("welcome: follow up"), last_run_at=created)
     got = db.automation.run_due(created + pd.Timedelta(days=15))
     assert got["record_id"].tolist() == [c_new]
+
+
+def test_assign_set_and_tag_removal_act_as_pandas_says_and_name_their_rule():
+    db = crm.open()
+    staff = [db.add("staff", name=f"rep {i}") for i in range(2)]
+    customers = db.import_frame("customers", pd.DataFrame({
+        "name": [f"c{i}" for i in range(12)], "region": ["East", "West", "North"] * 4,
+        "tags": [["lead", "cold"] if i % 2 else ["lead"] for i in range(12)]}))
+    east = db.automation.add_rule("east to rep 1", on="changed", kind="customers", field="status",
+                                  condition=[("status", "==", "active"), ("region", "==", "East")],
+                                  actions=[{"do": "assign", "to": staff[1]},
+                                           {"do": "tag", "remove": ["lead", "nope"], "add": ["client"]}])
+    west = db.automation.add_rule("west tier", on="changed", kind="customers", field="status",
+                                  condition=[("status", "==", "active"), ("region", "!=", "East")],
+                                  actions=[{"do": "set", "field": "tier", "value": "standard"}])
+    chosen = customers[::2]
+    db.import_frame("customers", pd.DataFrame({"id": chosen, "status": "active"}), mode="update", key="id")
+    got = db.frame("customers")
+    # The reference: the same conditions by pandas over the records changed.
+    ref = got.loc[chosen]
+    want_east = ref.index[ref["region"] == "East"]
+    want_west = ref.index[ref["region"] != "East"]
+    assert sorted(got.index[got["owner_id"] == staff[1]]) == sorted(want_east)
+    for cid in want_east:
+        assert "lead" not in got.loc[cid, "tags"] and "client" in got.loc[cid, "tags"]
+    assert sorted(got.index[got["tier"] == "standard"]) == sorted(want_west)
+    untouched = got.drop(index=list(want_east) + list(want_west))
+    assert untouched["owner_id"].isna().all() and untouched["tier"].isna().all()
+    assert all("lead" in t for t in untouched["tags"])
+    log = db.audit_log(1000)
+    caused = log[log["cause_id"].notna()]
+    assert set(caused.loc[caused["cause_id"] == east, "first_id"]) == set(want_east)
+    assert set(caused.loc[caused["cause_id"] == west, "first_id"]) == set(want_west)

@@ -140,7 +140,7 @@ def test_graph_proximity_against_networkx(market):
     combined = 1 - (1 - out.attribute_score) * (1 - out.graph_score)
     np.testing.assert_allclose(out.score.to_numpy(), combined.to_numpy())
     reached = out[out.hops.notna()].iloc[0]
-    assert f"hops from buyer c" in reached.reasons[-1] and f"({reached.nearest})" in reached.reasons[-1]
+    assert "hops from buyer c" in reached.reasons[-1] and f"({reached.nearest})" in reached.reasons[-1]
 
 
 def test_graph_proximity_to_a_chosen_segment(market):

@@ -97,6 +97,22 @@ def test_hierarchy_rollup_leaves_out_returned_orders_as_profit_does():
     assert roll.index.name == prof.index.name == "customer_id"
 
 
+def test_classify_counts_the_referrals_made_up_to_as_of():
+    """A referral made after as_of is not one yet (classify read the links
+    valid today whatever its as_of)."""
+    db = crm.open(":memory:")
+    a, b, c = (db.add("customers", name=n) for n in "ABC")
+    db.link(b, a, "referred_by", since="2024-06-01")
+    db.link(c, a, "referred_by", since="2024-02-01", until="2024-09-01")
+    for who in (a, b, c):
+        db.add("orders", customer_id=who, ordered_at="2024-01-10", amount=10.0)
+    db.add("orders", customer_id=a, ordered_at="2024-12-01", amount=10.0)
+    # Counted by hand: links valid at each point (since <= t < until).
+    for as_of, referred in (("2024-01-15", 0), ("2024-03-01", 1), ("2024-07-01", 2), (None, 1)):
+        assert db.classify(as_of=as_of).loc[a, "referrals"] == referred, as_of
+        assert db.referral_counts(as_of=as_of).get(a, 0) == referred, as_of
+
+
 def test_product_affinity_does_not_mine_cancelled_or_returned_orders():
     db = crm.open(":memory:")
     c = db.add("customers", name="Li")
@@ -274,3 +290,17 @@ def test_nothing_after_as_of_is_read(store):
     assert early["profit"]["last_purchase"].max() <= pd.Timestamp("2024-06-30")
     assert early["profit_by_period"].index.get_level_values("period").max() == pd.Period("2024Q2", "Q")
     assert early["lifetime_value"]["T"].max() <= (pd.Timestamp("2024-07-01") - late_orders["ordered_at"].min()) / DAY
+
+
+@pytest.mark.parametrize("times", [["2024-03-01", "2024-01-05", "2024-02-01"], ["2024-03-01", None, "2024-01-05"],
+                                   ["2025-06-01", "2024-02-01"], ["2025-06-01", None], [None], []])
+def test_the_window_starts_at_the_first_time_read(times):
+    """attrs["window"] starts at the earliest time up to as_of, missing times
+    (NaT) and later ones not read; None when nothing was read."""
+    from crmcore.scoring._columns import stamp
+
+    ns = pd.to_datetime(pd.Series(times, dtype=object)).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    as_of = pd.Timestamp("2024-12-31")
+    read = [pd.Timestamp(t) for t in times if t is not None and pd.Timestamp(t) <= as_of]
+    out = stamp(pd.DataFrame(), as_of.value, ns)
+    assert out.attrs["window"] == (min(read) if read else None, as_of)

@@ -260,3 +260,53 @@ def test_benchmark_agrees_with_spark_sql_at_toy_size(spark):
     spec.loader.exec_module(bench)
     result = bench.run(spark, rows=3_000, customers=300, partitions=4)
     assert 0 < result["customers"] <= 300
+
+
+def _rules(frame):
+    """Rules keyed by (antecedent, consequent), in their order."""
+    return {(tuple(r["antecedent"]), tuple(r["consequent"])):
+            tuple(r[c] for c in ("antecedent_support", "consequent_support", "support", "confidence", "lift"))
+            for r in frame.to_dict("records")}
+
+
+def test_product_affinity_matches_the_stores_and_plain_pandas(spark):
+    from crmcore.scoring._status import purchases
+
+    db = crm.open(":memory:")
+    crm.datasets.load(db, crm.datasets.synthetic(n_customers=400, seed=5), progress=False)
+    bought = purchases(db.frame("orders", columns=["customer_id", "ordered_at", "status"]))
+    lines = db.frame("order_lines", columns=["order_id", "product_id"])
+    lines = lines[lines["order_id"].isin(bought.index)].reset_index(drop=True)
+    for support, confidence, longest in ((0.004, 0.0, 3), (0.01, 0.2, None)):
+        want = db.product_affinity(min_support=support, min_confidence=confidence, max_len=longest)
+        got = crm_spark.product_affinity(to_spark(spark, lines), min_support=support, min_confidence=confidence,
+                                         max_len=longest, partitions=5).toArrow().to_pandas()
+        assert len(want) > 10
+        # The same kernel on the same totals: the same rules, numbers and order.
+        assert list(_rules(got).items()) == list(_rules(want).items())
+    # Pairs counted by plain pandas: the baskets holding both products.
+    pairs = lines.dropna().drop_duplicates().merge(lines.dropna().drop_duplicates(), on="order_id")
+    pairs = pairs[pairs["product_id_x"] < pairs["product_id_y"]].groupby(["product_id_x", "product_id_y"]).size()
+    n = lines.dropna()["order_id"].nunique()
+    for (a, c), values in _rules(got).items():
+        if len(a) == 1 and len(c) == 1:
+            assert values[2] == pytest.approx(pairs[(min(a[0], c[0]), max(a[0], c[0]))] / n)
+
+
+def test_product_affinity_sums_itemsets_over_the_partitions(spark):
+    """An itemset exactly at the bar overall, its baskets spread over eight
+    partitions: its support is the total of every partition's count."""
+    rows = []
+    for b in range(40):
+        rows += [(b, 100 + b % 7)]
+        if b % 8 == 0:
+            rows += [(b, 1), (b, 2)]
+    lines = pd.DataFrame(rows, columns=["order_id", "product_id"])
+    want = crm.scoring.product_affinity(lines, min_support=0.125)
+    got = crm_spark.product_affinity(to_spark(spark, lines), min_support=0.125, partitions=8).toArrow().to_pandas()
+    assert list(_rules(got).items()) == list(_rules(want).items())
+    assert ((1,), (2,)) in _rules(got)
+    empty = crm_spark.product_affinity(to_spark(spark, lines), min_support=0.9).toArrow().to_pandas()
+    assert empty.empty and list(empty.columns) == list(want.columns)
+    with pytest.raises(crm.ValidationError, match="integer product ids"):
+        crm_spark.product_affinity(to_spark(spark, lines.astype({"product_id": str})))

@@ -20,10 +20,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "../records/batch.hpp"
+#include "judge.hpp"
 #include "../records/store_impl.hpp"
 #include "crmcore/errors.hpp"
 
@@ -214,6 +216,12 @@ struct Store::AutomationRound {
   std::map<std::string, std::vector<int64_t>> created;                              // kind: ids
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> changed;      // (kind, field): ids
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> started;      // (kind, playbook): ids
+  // The first round of an insert: the caller's table and the id each row
+  // got, so that conditions are judged on the values as given (converted
+  // as the insert converted them) rather than read back.
+  const Table* table = nullptr;
+  const std::vector<int64_t>* table_ids = nullptr;
+  std::string table_kind;
   bool empty() const { return created.empty() && changed.empty() && started.empty(); }
 };
 
@@ -283,6 +291,19 @@ void Store::prepare_automation() {
 
 namespace {
 
+// Whether the records an insert created are as its rows gave them: no
+// rule of the write path (a domain's, or a trigger) has updated one since,
+// which the audit's capture of every update would show.
+bool unchanged_since_insert(Store::Impl& impl, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return false;
+  const auto [low, high] = std::minmax_element(ids.begin(), ids.end());
+  sql::Statement& st = impl.prepared("SELECT 1 FROM temp.crm_audit_changes WHERE record_id BETWEEN ?1 AND ?2 LIMIT 1");
+  st.bind(1, *low).bind(2, *high);
+  const bool touched = st.step();
+  st.reset();
+  return !touched;
+}
+
 // The changes the triggers noted since last asked, into `round`.
 void take_changes(Store::Impl& impl, Store::AutomationRound& round) {
   sql::Statement& st = impl.prepared("SELECT kind, field, record_id FROM temp.crm_auto_changes");
@@ -344,6 +365,12 @@ void Store::apply_automation(const WriteRequest& req, WriteResult& result) {
   }
   take_changes(impl, first);
   if (rules.empty() || req.op == WriteOp::Delete) return;
+  if (req.op == WriteOp::Insert && req.table && first.created.count(req.kind->name) &&
+      unchanged_since_insert(impl, first.created[req.kind->name])) {
+    first.table = req.table;
+    first.table_ids = &result.ids;
+    first.table_kind = req.kind->name;
+  }
   run_automation_rounds(rules, first);
 }
 
@@ -359,6 +386,8 @@ std::vector<int64_t> Store::rule_matches(const AutomationRule& rule, std::vector
 void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, AutomationRound& first) {
   AutomationRound events = std::move(first);
   std::vector<std::string> fired;  // the rules of the last round, for the refusal
+  // Each rule's condition made ready for C++ once per write (null: SQL judges it).
+  std::map<const AutomationRule*, std::pair<bool, std::shared_ptr<const CompiledCondition>>> compiled_for;
   for (int round = 0; !events.empty(); ++round) {
     if (round >= kMaxRounds) {
       std::string names;
@@ -391,9 +420,50 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
       sort_unique(*ids);
       if (ids->empty()) continue;
       const auto& group = looking[ids];
+      const Kind& k = impl_->catalog.kind(group.front()->kind);
+      // Conditions C++ can judge are judged over the records' columns in
+      // one read; the rest (tags, custom keys, lookups) in one SQL pass.
+      std::vector<const CompiledCondition*> judged;
       std::vector<const AnyOf*> filters;
-      for (const AutomationRule* rule : group) filters.push_back(&rule->condition);
-      const auto matched = query_each_locked(impl_->catalog.kind(group.front()->kind), filters, among(*ids));
+      std::vector<size_t> by_judge, by_sql;
+      for (size_t i = 0; i < group.size(); ++i) {
+        auto& compiled = compiled_for[group[i]];
+        if (!compiled.first) compiled = {true, compile_condition(k, group[i]->condition)};
+        if (compiled.second) {
+          judged.push_back(compiled.second.get());
+          by_judge.push_back(i);
+        } else {
+          filters.push_back(&group[i]->condition);
+          by_sql.push_back(i);
+        }
+      }
+      std::vector<std::vector<int64_t>> matched(group.size());
+      // An insert's rows, as yet untouched, are judged on its own table;
+      // conditions on id or the store's times, and the rest, on a read.
+      const auto inserted = events.table ? events.created.find(events.table_kind) : events.created.end();
+      if (!judged.empty() && inserted != events.created.end() && ids == &inserted->second) {
+        std::vector<const CompiledCondition*> on_table, rest;
+        std::vector<size_t> at_table, at_rest;
+        for (size_t j = 0; j < judged.size(); ++j) {
+          const bool table = reads_fields_only(k, *judged[j]);
+          (table ? on_table : rest).push_back(judged[j]);
+          (table ? at_table : at_rest).push_back(by_judge[j]);
+        }
+        auto found = on_table.empty() ? std::nullopt : judge_rows(k, on_table, *events.table, *events.table_ids);
+        if (found) {
+          for (size_t j = 0; j < at_table.size(); ++j) matched[at_table[j]] = std::move((*found)[j]);
+          judged = std::move(rest);
+          by_judge = std::move(at_rest);
+        }
+      }
+      if (!judged.empty()) {
+        auto found = judge_each(*impl_, k, judged, *ids);
+        for (size_t j = 0; j < by_judge.size(); ++j) matched[by_judge[j]] = std::move(found[j]);
+      }
+      if (!filters.empty()) {
+        auto found = query_each_locked(k, filters, among(*ids));
+        for (size_t j = 0; j < by_sql.size(); ++j) matched[by_sql[j]] = std::move(found[j]);
+      }
       for (size_t i = 0; i < group.size(); ++i) {
         if (matched[i].empty()) continue;
         fired.push_back(quote(group[i]->name));

@@ -61,6 +61,12 @@ Field since(Field f, int version) {
   return f;
 }
 
+// A field the write path's rules fill (see Field::written_by_store).
+Field by_store(Field f) {
+  f.written_by_store = true;
+  return f;
+}
+
 // Schema version 6: pipelines are data (their stages in order, each with a
 // default probability, a category and labels in other languages), and a
 // deal knows its pipeline and how it came to its stage; each stage change
@@ -78,8 +84,8 @@ void add_sales_v6(std::vector<Kind>& k) {
     for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), 4));
   for (auto& kind : k) {
     if (kind.name == "deals")
-      for (Field f : {ref("pipeline_id", "pipelines"), time("stage_changed_at"), ref("stage_changed_by", "staff"),
-                      text("stage_reason")})
+      for (Field f : {by_store(ref("pipeline_id", "pipelines")), by_store(time("stage_changed_at")),
+                      ref("stage_changed_by", "staff"), text("stage_reason")})
         kind.fields.push_back(since(std::move(f), 6));
     if (kind.name == "deal_stages")
       for (Field f : {text("from_stage"), ref("by_id", "staff"), text("reason")})
@@ -102,9 +108,9 @@ void add_service_v9(std::vector<Kind>& k) {
     std::vector<Field> added;
     if (kind.name == "tickets")
       added = {text("subject"),
-               choice("status", {"new", "assigned", "in_progress", "waiting", "resolved", "closed", "reopened"},
-                      "new"),
-               ref("assignee_id", "staff"), time("status_changed_at"), ref("status_changed_by", "staff"),
+               by_store(choice("status",
+                               {"new", "assigned", "in_progress", "waiting", "resolved", "closed", "reopened"}, "new")),
+               ref("assignee_id", "staff"), by_store(time("status_changed_at")), ref("status_changed_by", "staff"),
                text("status_reason"), integer("escalation", false, 0, 100), happened("escalated_at")};
     if (kind.name == "customers")
       added = {time_until("birthday", 0), text("tier"),
@@ -114,7 +120,7 @@ void add_service_v9(std::vector<Kind>& k) {
   }
   k.push_back({"ticket_events",
                {ref("ticket_id", "tickets", true), text("status", true), text("from_status"),
-                happened("changed_at", true), ref("by_id", "staff"), text("reason")},
+                by_store(happened("changed_at", true)), ref("by_id", "staff"), text("reason")},
                /*cascade_on_delete=*/true, v});
   k.push_back({"sla_policies",
                {choice("severity", {"low", "medium", "high", "critical"}, "", true), text("tier"),
@@ -149,7 +155,7 @@ void add_sales_ops(std::vector<Kind>& k) {
   const size_t first_new = k.size();
   k.push_back({"deal_close_dates",
                {ref("deal_id", "deals", true), time("expected_close"), time("previous"),
-                happened("changed_at", true), ref("by_id", "staff")},
+                by_store(happened("changed_at", true)), ref("by_id", "staff")},
                /*cascade_on_delete=*/true, kSalesOpsVersion});
   k.push_back({"targets",
                {ref("staff_id", "staff"), text("team"), text("period", true),
@@ -162,8 +168,9 @@ void add_sales_ops(std::vector<Kind>& k) {
                false, kSalesOpsVersion});
   k.push_back({"invoices",
                {ref("customer_id", "customers", true), ref("contract_id", "contracts"), ref("deal_id", "deals"),
-                text("number"), time("issued_at", true), time("due_at", true), amount("amount"),
-                ref("owner_id", "staff"), choice("status", {"draft", "issued", "paid", "void"}, "issued", true)},
+                text("number"), time("issued_at", true), time("due_at", true), by_store(amount("amount")),
+                ref("owner_id", "staff"),
+                by_store(choice("status", {"draft", "issued", "paid", "void"}, "issued", true))},
                false, kSalesOpsVersion});
   // Lines own nothing but their invoice: a cascading kind deletes with
   // every record it refers to.
@@ -185,7 +192,7 @@ void add_sales_ops(std::vector<Kind>& k) {
     for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), 4));
   for (size_t i = 0; i < first_new; ++i) {
     if (k[i].name == "deals")
-      for (Field f : {time("close_changed_at"), ref("close_changed_by", "staff")})
+      for (Field f : {by_store(time("close_changed_at")), ref("close_changed_by", "staff")})
         k[i].fields.push_back(since(std::move(f), kSalesOpsVersion));
     if (k[i].name == "payments") k[i].fields.push_back(since(ref("invoice_id", "invoices"), kSalesOpsVersion));
   }
@@ -278,13 +285,13 @@ void add_stock_v11(std::vector<Kind>& k) {
   added.push_back({"purchase_lines",
                    {ref("purchase_order_id", "purchase_orders", true), ref("product_id", "products", true),
                     amount("quantity", true), amount("unit_cost", true), time("expected_at"),
-                    amount("received_quantity"), time("received_at")},
+                    by_store(amount("received_quantity")), by_store(time("received_at"))},
                    /*cascade_on_delete=*/true});
   // quantity: positive, except an adjustment's, which is the signed change.
   added.push_back({"stock_movements",
                    {choice("type", {"receipt", "shipment", "return", "adjustment", "transfer"}, "", true),
                     ref("product_id", "products", true), ref("location_id", "locations", true),
-                    ref("to_location_id", "locations"), real("quantity", true), amount("unit_cost"),
+                    ref("to_location_id", "locations"), real("quantity", true), by_store(amount("unit_cost")),
                     happened("moved_at", true), text("reason"), ref("purchase_line_id", "purchase_lines"),
                     ref("order_id", "orders")}});
   // A rule with no partner applies to every partner, with no category to
@@ -392,16 +399,16 @@ std::vector<Kind> make_kinds() {
                 text("outcome"), text("next_step")}});
   k.push_back({"deals",
                {ref("customer_id", "customers", true), text("name"), text("stage", true), amount("amount"),
-                real("probability", false, 0.0, 1.0), time("expected_close"), ref("owner_id", "staff"),
-                happened("closed_at")}});
+                by_store(real("probability", false, 0.0, 1.0)), time("expected_close"), ref("owner_id", "staff"),
+                by_store(happened("closed_at"))}});
   k.push_back({"deal_stages",
-               {ref("deal_id", "deals", true), text("stage", true), happened("changed_at", true)},
+               {ref("deal_id", "deals", true), text("stage", true), by_store(happened("changed_at", true))},
                /*cascade_on_delete=*/true});
   k.push_back({"tickets",
                {ref("customer_id", "customers"), ref("contact_id", "contacts"), text("category"),
                 choice("severity", {"low", "medium", "high", "critical"}), happened("opened_at", true),
-                happened("first_response_at"), happened("resolved_at"), text("resolution"),
-                real("satisfaction", false, 1.0, 5.0), integer("reopened", false, 0, 1e9)}});
+                by_store(happened("first_response_at")), by_store(happened("resolved_at")), text("resolution"),
+                real("satisfaction", false, 1.0, 5.0), by_store(integer("reopened", false, 0, 1e9))}});
   k.push_back({"surveys",
                {ref("customer_id", "customers"), ref("contact_id", "contacts"), happened("responded_at", true),
                 real("csat", false, 1.0, 5.0), integer("nps", false, 0, 10), text("comment")}});

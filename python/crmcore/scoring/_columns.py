@@ -112,8 +112,15 @@ def stamp(out: pd.DataFrame, as_of: int, start: Any = None) -> pd.DataFrame:
     the window's start, as_of); rows after as_of are never read."""
     as_of_ts = pd.Timestamp(as_of)
     if start is not None and not isinstance(start, pd.Timestamp):
-        known = np.asarray(start)[(np.asarray(start) != np.iinfo(np.int64).min) & (np.asarray(start) <= as_of)]
-        start = pd.Timestamp(int(known.min())) if len(known) else None
+        ns = np.asarray(start)
+        first = int(ns.min()) if len(ns) else None
+        # One pass over the times when none is missing (NaT is the smallest
+        # int64) and the earliest is read; the masked copy (a tenth of rfm's
+        # time on 10M rows) only when it is not.
+        if first is None or first == np.iinfo(np.int64).min or first > as_of:
+            known = ns[(ns != np.iinfo(np.int64).min) & (ns <= as_of)]
+            first = int(known.min()) if len(known) else None
+        start = None if first is None else pd.Timestamp(first)
     out.attrs["as_of"] = as_of_ts
     out.attrs["window"] = (start, as_of_ts)
     return out

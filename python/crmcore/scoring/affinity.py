@@ -88,10 +88,23 @@ def product_affinity(
     """
     min_confidence = _number(min_confidence, "product_affinity", "min_confidence", low=0, high=1)
     r, items = _mine(lines, order, product, min_support, max_len, min_confidence, "product_affinity")
+    return rules_frame(r, items)
+
+
+def rules_frame(r: dict, items: Keys | None = None) -> pd.DataFrame:
+    """The rules of the affinity kernel's result ``r`` as the frame
+    :func:`product_affinity` returns (``items`` turns the kernel's codes
+    into the products' labels; None: the codes are the ids), best first."""
+    def sets(flat: np.ndarray, offset: np.ndarray) -> list:
+        if items is not None:
+            return _sets(items, flat, offset)
+        ids = flat.tolist()
+        return [tuple(ids[a:b]) for a, b in zip(offset[:-1].tolist(), offset[1:].tolist())]
+
     out = pd.DataFrame(
         {
-            "antecedent": pd.Series(_sets(items, r["antecedent"], r["antecedent_offset"]), dtype=object),
-            "consequent": pd.Series(_sets(items, r["consequent"], r["consequent_offset"]), dtype=object),
+            "antecedent": pd.Series(sets(r["antecedent"], r["antecedent_offset"]), dtype=object),
+            "consequent": pd.Series(sets(r["consequent"], r["consequent_offset"]), dtype=object),
             "antecedent_support": r["antecedent_support"],
             "consequent_support": r["consequent_support"],
             "support": r["support"],

@@ -214,8 +214,8 @@ class DimensionMethods:
             values = self._customer_dimensions(customer_dims)
             for n in customer_dims:
                 out[n] = values[n].reindex(orders["customer_id"].to_numpy()).to_numpy()
-        if "category" in order_dims:
-            out = self._by_category(out)
+        if "category" in order_dims and "category" not in orders.columns:
+            out = self._by_category(out)  # rows that already say their category (lines) stay as they are
         return out
 
     def _by_category(self, orders: pd.DataFrame) -> pd.DataFrame:
@@ -271,13 +271,14 @@ class DimensionMethods:
             groups.append((key_t, part, ids))
         return names, groups
 
-    def _customer_only(self, by: Any, where: str) -> list[str]:
+    def _customer_only(self, by: Any, where: str, reads: str = "deals") -> list[str]:
         """The dimensions of ``by`` for an analysis of records that are not
-        purchases (deals): customer dimensions only, checked."""
+        purchases (``reads``: deals, campaign members): customer dimensions
+        only, checked."""
         names = _names(by, where)
         for n in names:
             if n in ORDER_DIMENSIONS:
-                raise _invalid(where, "by", f"{n!r} describes an order, and {where} reads deals; "
+                raise _invalid(where, "by", f"{n!r} describes an order, and {where} reads {reads}; "
                                             f"it takes customer dimensions ({', '.join(CUSTOMER_DIMENSIONS)}, "
                                             "custom.<key>)")
         return names

@@ -151,25 +151,29 @@ class ScoringMethods(DimensionMethods, NameMethods):
         orders.attrs.update(attrs)
         return orders, cut
 
-    def referral_counts(self) -> pd.Series:
-        """How many customers each record referred: from the graph part's
-        ``db.referrals()`` when present, else by counting ``referred_by``
-        links (X referred_by Y means Y referred X).
+    def referral_counts(self, as_of: Any = None) -> pd.Series:
+        """How many customers each record referred through the ``referred_by``
+        links valid at ``as_of`` (default: :meth:`default_as_of`, as every
+        analysis): from the graph part's ``db.referrals()`` when present,
+        else by counting the links (X referred_by Y means Y referred X).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> a, b = db.add("customers", name="A"), db.add("customers", name="B")
-        >>> _ = db.link(b, a, "referred_by")
-        >>> int(db.referral_counts()[a])
-        1
+        >>> _ = db.link(b, a, "referred_by", since="2024-06-01")
+        >>> int(db.referral_counts(as_of="2024-12-01")[a]), int(db.referral_counts(as_of="2024-01-01")[a])
+        (1, 0)
         """
+        cut = pd.Timestamp(self._as_of(as_of))
         tree = getattr(self, "referrals", None)
         if callable(tree):
-            frame = tree()
+            frame = tree(as_of=cut)
             if isinstance(frame, pd.DataFrame) and "referrals" in frame.columns:
                 return frame["referrals"].astype(np.int64)
-        links = self.frame("links", columns=["type", "dst"])
-        referrer = links.loc[links["type"] == "referred_by", "dst"].to_numpy(dtype=np.int64)
+        links = self.frame("links", columns=["type", "dst", "since", "until"])
+        valid = ((links["type"] == "referred_by") & ~(links["since"] > cut).fillna(False)
+                 & ~(links["until"] <= cut).fillna(False)).to_numpy(dtype=bool)
+        referrer = links.loc[valid, "dst"].to_numpy(dtype=np.int64)
         r = _core.group_stats(referrer, [], False)
         return pd.Series(r["rows"], index=pd.Index(r["key"], name="id"), name="referrals")
 
@@ -385,7 +389,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
     def classify(self, as_of: Any = None, regular_min_purchases: int = 4, regular_max_cv: float = 0.75,
                  active_days: float = 365.0, by: Any = None) -> pd.DataFrame:
         """Classifies every stored customer: :func:`crmcore.scoring.classify`
-        with referral counts (:meth:`referral_counts`) and validity from
+        with referral counts at ``as_of`` (:meth:`referral_counts`) and validity from
         their phone, email or address.
 
         Parameters as :func:`crmcore.scoring.classify` (``regular_min_purchases``,
@@ -404,7 +408,9 @@ class ScoringMethods(DimensionMethods, NameMethods):
         True
         """
         orders, cut = self._purchases(as_of)
-        customers, referrals = self.frame("customers", columns=["phone", "email", "address"]), self.referral_counts()
+        # Referrals made up to the same point as the purchases.
+        customers = self.frame("customers", columns=["phone", "email", "address"])
+        referrals = self.referral_counts(as_of=pd.Timestamp(cut))
         return self._per_customer(
             "classify", lambda part, ids: classify(part, CUSTOMER, "ordered_at", "amount", cut, regular_min_purchases,
                                                    regular_max_cv, active_days, referrals, customers.reindex(ids)),
@@ -793,7 +799,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
         out.attrs["sizes"] = out[0].copy() if 0 in out.columns else pd.Series(dtype=np.float64)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
-    def pipeline(self, as_of: Any = None) -> pd.DataFrame:
+    def pipeline(self, as_of: Any = None, by: Any = None) -> pd.DataFrame:
         """The stored sales pipeline at ``as_of`` (default: the end of the
         data) as a funnel: :func:`crmcore.scoring.pipeline_funnel` over the
         deals and their stage history up to then.
@@ -801,7 +807,11 @@ class ScoringMethods(DimensionMethods, NameMethods):
         Returns, indexed by ``stage`` in the order deals pass through them
         (won last, lost left out): ``deals`` that reached it, their
         ``amount``, ``conversion`` from the stage before and ``open`` deals
-        standing there; ``attrs["lost"]`` counts the lost deals.
+        standing there; ``attrs["lost"]`` counts the lost deals. ``by``
+        names customer dimensions (region, owner, team, kind,
+        custom.<key>, ...): one funnel per group of the deals' customers,
+        the dimensions leading the index, and ``attrs["lost"]`` a Series of
+        the lost deals per group.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -811,19 +821,45 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> db.pipeline()["deals"].tolist()
         [3, 2, 1]
         """
-        cut = self._as_of(as_of)
-        deals = self.frame("deals", columns=["stage", "amount"])
+        cut = pd.Timestamp(self._as_of(as_of))
+        deals = self.frame("deals", columns=["customer_id", "stage", "amount"])
         history = self.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
-        out = pipeline_funnel(deals, history, pd.Timestamp(cut))
-        out.attrs["as_of"] = pd.Timestamp(cut)
+        def funnel(part: pd.DataFrame, _: Any = None) -> pd.DataFrame:
+            mine = history[history["deal_id"].isin(part.index).to_numpy(dtype=bool)]
+            out = pipeline_funnel(part[["stage", "amount"]], mine, cut)
+            out.attrs["as_of"] = cut
+            return out
+
+        if by is None:
+            return funnel(deals)
+        names = self._customer_only(by, "pipeline")
+        lost: dict[tuple, int] = {}
+
+        def counted(part: pd.DataFrame, ids: Any) -> pd.DataFrame:
+            out = funnel(part)
+            if len(part):  # the group's values are on its deals (a group without deals has no funnel)
+                lost[tuple(part[n].iloc[0] for n in names)] = out.attrs["lost"]
+            del out.attrs["lost"]
+            return out
+
+        out = self._stacked(counted, deals, names, "pipeline")
+        index = pd.MultiIndex.from_tuples(sorted(lost), names=names) if len(names) > 1 else \
+            pd.Index([k[0] for k in sorted(lost)], name=names[0])
+        out.attrs["lost"] = pd.Series([lost[k] for k in sorted(lost)], index=index, name="lost", dtype=np.int64)
         return out
 
-    def campaign_effect(self, days: float = 30.0, as_of: Any = None) -> pd.DataFrame:
+    def campaign_effect(self, days: float = 30.0, as_of: Any = None, by: Any = None) -> pd.DataFrame:
         """Promotion: the effect of each stored campaign started up to
         ``as_of`` on its members' purchases: :func:`crmcore.scoring.campaign_effect`
         (response rate, revenue per member in the campaign and the ``days``
         after it, against before and against customers who were not
         members, lift, incremental revenue and return on budget).
+
+        ``by`` names customer dimensions (region, owner, team, kind,
+        custom.<key>, ...): the effect within each group, its members
+        against the group's customers who were not members (the dimensions
+        lead the index; ``budget`` and ``return_on_budget`` stay those of
+        the whole campaign, which the groups share).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -839,8 +875,16 @@ class ScoringMethods(DimensionMethods, NameMethods):
         campaigns = self.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
         campaigns = campaigns[(times_ns(campaigns["started_at"]) <= cut)]
         members = self.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
-        out = campaign_effect(campaigns, members, orders, self.frame("customers", columns=[]).index, days,
-                              CUSTOMER, "ordered_at", "amount")
+
+        def effect(part: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
+            mine = members[members["customer_id"].isin(customers).to_numpy(dtype=bool)]
+            return campaign_effect(campaigns, mine, part, customers, days, CUSTOMER, "ordered_at", "amount")
+
+        if by is None:
+            out = effect(orders, self.frame("customers", columns=[]).index)
+        else:
+            out = self._stacked(effect, orders, self._customer_only(by, "campaign_effect", "campaign members"),
+                                "campaign_effect")
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def report_7p(self, period: Any = None, segment: Any = None, by: Any = None,

@@ -51,6 +51,11 @@ struct Field {
   // (an interaction's contact works at its customer: customer_contacts).
   std::string linked_to = {};
   int since_version = 1;             // the schema version that added the field (a migration adds it to older files)
+  // Written by the store: the write path's rules fill or overwrite the field
+  // (from the clock, the record's other fields or other records), so a
+  // value read back may be one no write gave. Checks that compare what was
+  // written with what is read (fuzzers, parity tests) ask this flag.
+  bool written_by_store = false;
 };
 
 // Records of a kind that may not share the values of these fields (with
