@@ -1,19 +1,32 @@
-"""Service: SLA business hours (China's holidays and make-up working days,
-9:00-18:00 at UTC+8), crmcore's C++ kernel against a vectorised NumPy
-version (a table of working seconds per calendar day, cumulated, then
-searchsorted), one run each. Both answers are checked equal before times
-count.
+"""Service and marketing at the sizes issue 12 names, crmcore against what a
+pandas user would write, on the same data in one process; every answer is
+checked equal to the other side's before its time counts.
 
-5,000,000 tickets by default. Run:
+- SLA business hours (China's holidays and make-up working days, 9:00-18:00
+  at UTC+8) on 5,000,000 tickets: crmcore's C++ kernel against a vectorised
+  NumPy day table (working seconds per calendar day, cumulated, searchsorted).
+- Segment evaluation on 1,000,000 customers (3 orders each on average): a
+  saved segment over fields, a tag and a score (``db.marketing.segment``,
+  from the store) against pandas masks and a group-by on frames already in
+  memory and on frames read from the store; and one over fields and a tag
+  alone.
+- Attribution of 10,000,000 orders to 2,000,000 campaign touches (last and
+  first touch in 30 days): crmcore's kernel against ``pd.merge_asof`` (last)
+  and a merge on the customer, filtered and deduplicated (first).
 
-    python benchmarks/bench_service.py [--tickets 5000000] [--repeat 3]
+Full size by default; ``--part`` runs one part. Run:
+
+    python benchmarks/bench_service.py [--part sla|segments|attribution|all] [--tickets 5000000]
+        [--customers 1000000] [--orders 10000000] [--repeat 3]
 """
 import argparse
 
 import numpy as np
-from bench_sales import timed  # the scripts' directory is on the path when run
+import pandas as pd
+from _timing import timed  # the scripts' directory is on the path when run
 
-from crmcore import _holidays
+import crmcore as crm
+from crmcore import _core, _holidays
 from crmcore.service import business_calendar
 
 DAY = 86_400 * 10**9
@@ -53,11 +66,7 @@ class DayTableHours:
         return (self.first + i) * DAY + OPEN + rest - OFFSET
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tickets", type=int, default=5_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+def sla(args):
     rng = np.random.default_rng(0)
     start = np.datetime64("2020-01-01", "ns").astype(np.int64)
     opened = start + rng.integers(0, 5 * 365 * DAY, args.tickets)
@@ -66,14 +75,116 @@ def main():
     cal = business_calendar()
     ref = DayTableHours(int(opened.min() // DAY) - 2, int(closed.max() // DAY) + 120)
 
-    print(f"{args.tickets:,} tickets; seconds, best (median) of {args.repeat}")
+    print(f"SLA: {args.tickets:,} tickets; seconds, best (median) of {args.repeat}")
     for what, ours, theirs in (
             ("hours between", lambda: cal.hours_between(opened, closed), lambda: ref.between(opened, closed)),
             ("due time", lambda: cal.add_hours(opened, hours), lambda: ref.add(opened, hours))):
-        a, best_a, med_a = timed(ours, args.repeat)
-        b, best_b, med_b = timed(theirs, args.repeat)
-        assert np.array_equal(a, b), what
-        print(f"{what:14s} crmcore {best_a:.3f} ({med_a:.3f})   day table {best_b:.3f} ({med_b:.3f})")
+        report(what, ours, theirs, args.repeat, "day table", np.array_equal)
+
+
+def report(what, ours, theirs, repeat, other, same):
+    a, best_a, med_a = timed(ours, repeat)
+    b, best_b, med_b = timed(theirs, repeat)
+    assert same(a, b), what
+    print(f"{what:24s} crmcore {best_a:.3f} ({med_a:.3f})   {other} {best_b:.3f} ({med_b:.3f})"
+          f"   ratio {best_b / best_a:.1f}x")
+
+
+def segments(args):
+    rng = np.random.default_rng(1)
+    n = args.customers
+    db = crm.open(":memory:")
+    customers = pd.DataFrame({"name": [f"c{i}" for i in range(n)],
+                              "region": rng.choice(["East", "North", "South", "West"], n),
+                              "tier": rng.choice(["gold", "silver", "bronze", None], n)})
+    ids = db.import_frame("customers", customers)
+    vip = rng.random(n) < 0.3
+    db.add_tags("customers", ids[vip].tolist(), "vip")
+    orders = pd.DataFrame({"customer_id": rng.choice(ids, 3 * n), "amount": 10.0,
+                           "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, 3 * n), "D")})
+    db.import_frame("orders", orders)
+    db.marketing.save_segment("east vip regulars", [("region", "==", "East")], tier=["gold", "silver"], tag="vip",
+                              scores=[("frequency", ">=", 4)])
+    db.marketing.save_segment("east vip", [("region", "==", "East")], tier=["gold", "silver"], tag="vip")
+    # The pandas user's frames, in memory before the clock starts.
+    frame = customers.set_index(pd.Index(ids)).assign(tags=np.where(vip, "vip", ""))
+
+    def with_pandas():
+        keep = (frame.region == "East") & frame.tier.isin(["gold", "silver"]) & frame.tags.str.contains("vip")
+        frequency = orders.groupby("customer_id").size().reindex(frame.index, fill_value=0)
+        return frame.index[(keep & (frequency >= 4)).to_numpy()]
+
+    def fields_with_pandas():
+        keep = (frame.region == "East") & frame.tier.isin(["gold", "silver"]) & frame.tags.str.contains("vip")
+        return frame.index[keep.to_numpy()]
+
+    def with_pandas_from_store():
+        c = db.frame("customers", columns=["region", "tier", "tags"])
+        keep = (c.region == "East") & c.tier.isin(["gold", "silver"]) & c.tags.map(lambda t: "vip" in t)
+        frequency = db.frame("orders", columns=["customer_id"]).groupby("customer_id").size()
+        return c.index[(keep & (frequency.reindex(c.index, fill_value=0) >= 4)).to_numpy()]
+
+    print(f"segment: {n:,} customers, {len(orders):,} orders; seconds, best (median) of {args.repeat}")
+    same = lambda a, b: sorted(a) == sorted(b)  # noqa: E731
+    evaluate = lambda: db.marketing.segment("east vip regulars")  # noqa: E731
+    report("segment evaluation", evaluate, with_pandas, args.repeat, "pandas (frames in memory)", same)
+    report("segment evaluation", evaluate, with_pandas_from_store, args.repeat, "pandas (db.frame + masks)", same)
+    # Without a score the rule is one query on the store's indexes.
+    report("segment, fields and tag", lambda: db.marketing.segment("east vip"), fields_with_pandas, args.repeat,
+           "pandas (frames in memory)", same)
+
+
+def attribution(args):
+    rng = np.random.default_rng(2)
+    n, customers = args.orders, max(args.orders // 10, 10)
+    touches = 2 * customers
+    day_ns = DAY
+    origin = np.datetime64("2024-01-01", "ns").astype(np.int64)
+    # Times to the nanosecond at random, so no two touches of a customer tie
+    # and every tool's choice among them is the same.
+    t = pd.DataFrame({"customer_id": rng.integers(0, customers, touches),
+                      "campaign_id": rng.integers(0, 50, touches),
+                      "touch": (origin + rng.integers(0, 365 * day_ns, touches)).view("datetime64[ns]")})
+    o = pd.DataFrame({"customer_id": rng.integers(0, customers, n),
+                      "ordered_at": (origin + rng.integers(0, 365 * day_ns, n)).view("datetime64[ns]")})
+    window = pd.Timedelta(days=30)
+    oc, ot = o.customer_id.to_numpy(np.int64), o.ordered_at.to_numpy().view(np.int64)
+    tc, tt = t.customer_id.to_numpy(np.int64), t.touch.to_numpy().view(np.int64)
+
+    def ours(last):
+        pick = _core.attribute_orders(oc, ot, tc, tt, int(window.value), last)
+        return np.where(pick >= 0, t.campaign_id.to_numpy()[np.maximum(pick, 0)], -1)
+
+    def last_pandas():
+        left = o.reset_index().sort_values("ordered_at")
+        got = pd.merge_asof(left, t.sort_values("touch"), left_on="ordered_at", right_on="touch",
+                            by="customer_id", direction="backward", tolerance=window)
+        return got.set_index("index").campaign_id.reindex(o.index).fillna(-1).to_numpy(np.int64)
+
+    def first_pandas():
+        pairs = o.reset_index().merge(t, on="customer_id")
+        pairs = pairs[(pairs.touch <= pairs.ordered_at) & (pairs.ordered_at - pairs.touch <= window)]
+        first = pairs.sort_values(["touch"], kind="stable").drop_duplicates("index")
+        return first.set_index("index").campaign_id.reindex(o.index).fillna(-1).to_numpy(np.int64)
+
+    print(f"attribution: {n:,} orders, {touches:,} touches, {customers:,} customers; seconds, best (median) "
+          f"of {args.repeat}")
+    report("last touch, 30 days", lambda: ours(True), last_pandas, args.repeat, "pandas merge_asof", np.array_equal)
+    report("first touch, 30 days", lambda: ours(False), first_pandas, args.repeat, "pandas merge+filter",
+           np.array_equal)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", choices=["sla", "segments", "attribution", "all"], default="all")
+    ap.add_argument("--tickets", type=int, default=5_000_000)
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    for name, part in (("sla", sla), ("segments", segments), ("attribution", attribution)):
+        if args.part in (name, "all"):
+            part(args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ void bind_scoring(py::module_& m);
 void bind_clv(py::module_& m);
 void bind_sales(py::module_& m);
 void bind_service(py::module_& m);
+void bind_marketing(py::module_& m);
 void bind_duplicates(py::module_& m);
 // After bind_records: Store.run_rule and the membership kernels (automation.cpp).
 void bind_automation(py::module_& m);

@@ -151,6 +151,20 @@ void bind_graph(py::module_& m) {
              graph::TypeFilter f = type_filter(types);
              return to_numpy(released([&](Cancel& c) { return graph::bfs_distances(g, s, max_hops, f, c); }));
            })
+      .def("nearest_source",
+           [](const Graph& g, const py::handle& sources, int64_t max_hops) {
+             // Sources that are not nodes are nobody's nearest: skipped, not refused.
+             std::vector<index_t> s;
+             for (int64_t id : to_vector<int64_t>(sources))
+               if (const index_t u = g.find(id); u != graph::kNoNode) s.push_back(u);
+             graph::NearestSource r = released([&](Cancel& c) { return graph::nearest_source(g, s, max_hops, c); });
+             std::vector<int64_t> source(r.source.size(), -1);
+             for (size_t u = 0; u < source.size(); ++u)
+               if (r.source[u] != graph::kNoNode) source[u] = g.id(r.source[u]);
+             return py::make_tuple(to_numpy(std::move(r.hops)), to_numpy(std::move(source)));
+           },
+           py::arg("sources"), py::arg("max_hops"),
+           "Hops from the nearest source to each node and that source's id (-1 where none is reached).")
       .def("dijkstra_distances",
            [](const Graph& g, int64_t source) {
              const index_t s = g.index_of(source);

@@ -12,6 +12,7 @@ PYBIND11_MODULE(_core, m) {
   bind_clv(m);
   bind_sales(m);
   bind_service(m);
+  bind_marketing(m);
   bind_duplicates(m);
   bind_access(m);
   bind_automation(m);

@@ -44,7 +44,9 @@ def customer_events(db: Any, customer: int) -> pd.DataFrame:
     talks = _find(db, "interactions", customer_id=customer)
     kind = np.where(talks.channel == "note", "note", "interaction")
     parts.append(_events("interaction", talks, "occurred_at",
-                         _text(talks.channel) + ": " + _text(talks.summary, "(no summary)"),
+                         _text(talks.channel) + ": " + _text(talks.summary, "(no summary)") +
+                         (" (next contact by " + talks.next_contact_at.dt.date.astype(str) + ")").where(
+                             talks.next_contact_at.notna(), ""),
                          talks.staff_id).assign(kind=kind))
     tickets = _find(db, "tickets", customer_id=customer)
     parts.append(_events("ticket", tickets, "opened_at",
@@ -80,3 +82,137 @@ def customer_events(db: Any, customer: int) -> pd.DataFrame:
     out["who"] = out.who.map(lambda v: names.get(int(v)) if pd.notna(v) else None)
     out["time"] = pd.to_datetime(out.time)
     return out.sort_values(["time", "kind"], kind="stable").reset_index(drop=True)[COLUMNS]
+
+
+CHECK_COLUMNS = ["check", "customer_id", "kind", "id", "time", "detail"]
+
+
+def _valid(ties: pd.DataFrame, at: pd.Series) -> np.ndarray:
+    """Whether each tie held at `at`: since <= at < until, a missing bound open."""
+    since, until = ties["since"], ties["until"]
+    return (~(since > at).fillna(False) & ~(until <= at).fillna(False)).to_numpy(bool)
+
+
+def contacts_not_linked(db: Any, talks: pd.DataFrame) -> pd.DataFrame:
+    """Interactions with a customer's contact who was not tied to the customer
+    (customer_contacts, or a works_at link) when the interaction happened:
+    the tie began after it, ended before it, or has been removed since."""
+    talks = talks[talks.customer_id.notna() & talks.contact_id.notna()]
+    cc = db.frame("customer_contacts", columns=["customer_id", "contact_id", "since", "until"])
+    links = db.frame("links", columns=["src", "dst", "type", "since", "until"])
+    works = links[links["type"] == "works_at"].rename(columns={"src": "contact_id", "dst": "customer_id"})
+    ties = pd.concat([cc, works[["customer_id", "contact_id", "since", "until"]]], ignore_index=True)
+    ties = ties.astype({"customer_id": np.int64, "contact_id": np.int64})
+    pairs = pd.DataFrame({"interaction": talks.index.to_numpy(), "customer_id": talks.customer_id.to_numpy(np.int64),
+                          "contact_id": talks.contact_id.to_numpy(np.int64), "occurred_at": talks.occurred_at})
+    joined = pairs.merge(ties, on=["customer_id", "contact_id"], how="left", indicator=True)
+    tied = (joined["_merge"] == "both").to_numpy()
+    joined["tied"] = tied
+    joined["held"] = tied & _valid(joined, joined.occurred_at)
+    verdict = joined.groupby("interaction")[["tied", "held"]].any().reindex(talks.index)
+    bad = talks[~verdict.held.to_numpy(bool)]
+    why = np.where(verdict.tied[~verdict.held.to_numpy(bool)].to_numpy(bool),
+                   "was not tied to the customer at the time", "has no tie to the customer (removed since)")
+    return pd.DataFrame({"check": "contact_not_linked", "customer_id": bad.customer_id.to_numpy(np.int64),
+                         "kind": "interactions", "id": bad.index.to_numpy(), "time": bad.occurred_at.to_numpy(),
+                         "detail": "contact " + bad.contact_id.astype(np.int64).astype(str).to_numpy(dtype=object)
+                         + " " + why.astype(object)})
+
+
+def next_contacts_missed(talks: pd.DataFrame, as_of: pd.Timestamp, grace: pd.Timedelta) -> pd.DataFrame:
+    """Interactions that set a next-contact date which passed (with `grace`)
+    before the customer was contacted again: no later interaction (notes
+    are not contact) by then, or only a late one. Without a customer, the
+    contact is the one to be contacted again."""
+    # Who is to be contacted: the customer, else the contact (ids are unique
+    # across kinds, so one number names either); 0 for neither.
+    party = talks.customer_id.fillna(talks.contact_id).fillna(0).to_numpy(np.int64)
+    talks = talks.assign(party=party)
+    promised = talks[talks.next_contact_at.notna() & (talks.party != 0)]
+    if promised.empty:
+        return pd.DataFrame(columns=CHECK_COLUMNS)
+    contact = talks[(talks.channel != "note") & (talks.party != 0)]
+    later = pd.merge_asof(promised.rename_axis("interaction").reset_index().sort_values("occurred_at"),
+                          contact[["party", "occurred_at"]].rename(columns={"occurred_at": "next_at"})
+                          .sort_values("next_at"),
+                          left_on="occurred_at", right_on="next_at", by="party", direction="forward",
+                          allow_exact_matches=False)
+    deadline = later.next_contact_at + grace
+    kept = later.next_at.notna() & (later.next_at <= deadline)
+    missed = later[~kept & (deadline < as_of)].sort_values("interaction")
+    late_days = _text((missed.next_at - missed.next_contact_at).dt.days.astype("Int64"))
+    promise = "next contact promised by " + _text(missed.next_contact_at.dt.date)
+    detail = np.where(missed.next_at.notna(), promise + ", made " + late_days + " days late", promise + ", none since")
+    return pd.DataFrame({"check": "next_contact_missed", "customer_id": missed.customer_id.astype("Int64").to_numpy(),
+                         "kind": "interactions", "id": missed.interaction.to_numpy(),
+                         "time": missed.next_contact_at.to_numpy(), "detail": detail.astype(object)})
+
+
+def timeline_checks(db: Any, customer: Any, as_of: Any, grace_days: float, threshold: float) -> pd.DataFrame:
+    if customer is not None:
+        db.get("customers", customer)
+    cut = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
+    columns = ["customer_id", "contact_id", "channel", "occurred_at", "next_contact_at"]
+    talks = db.frame("interactions", columns=columns) if customer is None \
+        else _find(db, "interactions", customer_id=customer)[columns]
+    prices = db.service.price_changes(customer, threshold=threshold)
+    quoted = pd.DataFrame({"check": "price_changed", "customer_id": prices.customer_id.to_numpy(np.int64),
+                           "kind": "order_lines", "id": prices.index.to_numpy(), "time": prices.ordered_at.to_numpy(),
+                           "detail": "product " + prices.product_id.astype(np.int64).astype(str).to_numpy(dtype=object)
+                           + ": " + _money(prices.unit_price).to_numpy(dtype=object) + " after "
+                           + _money(prices.previous_price).to_numpy(dtype=object) + " ("
+                           + prices.change.map("{:+.0%}".format).to_numpy(dtype=object) + ")"})
+    parts = [contacts_not_linked(db, talks), next_contacts_missed(talks, cut, pd.Timedelta(days=grace_days)), quoted]
+    out = pd.concat([p.astype({"customer_id": "Int64"}) for p in parts if len(p)], ignore_index=True) \
+        if any(len(p) for p in parts) else pd.DataFrame({c: pd.Series(dtype=object) for c in CHECK_COLUMNS})
+    out["time"] = pd.to_datetime(out.time)
+    return out.sort_values(["customer_id", "time", "check"], kind="stable").reset_index(drop=True)[CHECK_COLUMNS]
+
+
+class TimelineView:
+    """A customer's timeline for reading in Jupyter: one block per day,
+    newest first, each event's time, kind, summary and who; the text form
+    for a terminal. ``frame`` holds the events (as ``timeline`` returns)."""
+
+    #: Events shown; a long history shows its latest ones and says so.
+    SHOWN = 200
+    _COLOURS = {"order": "#e8f4ea", "payment": "#e8f4ea", "interaction": "#e8eef8", "note": "#f4f4f4",
+                "ticket": "#fbeaea", "ticket_status": "#fbeaea", "deal_stage": "#fdf3e1",
+                "campaign_touch": "#f1e9f7", "campaign_response": "#f1e9f7"}
+
+    def __init__(self, name: str, frame: pd.DataFrame):
+        self.name = name
+        self.frame = frame
+
+    def _latest(self) -> pd.DataFrame:
+        return self.frame.iloc[::-1].head(self.SHOWN)
+
+    def __repr__(self) -> str:
+        shown = self._latest()
+        lines = [f"{self.name}: {len(self.frame)} events" + (f", latest {len(shown)}" if len(shown) < len(self.frame)
+                                                               else "")]
+        stamp = shown.time.dt.strftime("%Y-%m-%d %H:%M").fillna("(no time)")
+        who = _text(shown.who)
+        lines += (stamp + "  " + shown.kind.str.ljust(17) + " " + _text(shown.summary) +
+                  who.where(who == "", "  (" + who + ")")).tolist()
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        shown = self._latest()
+        day = shown.time.dt.strftime("%Y-%m-%d (%a)").fillna("no time")
+        parts = [f"<div><b>{html.escape(self.name)}</b>: {len(self.frame)} events"
+                 + (f", the latest {len(shown)} shown" if len(shown) < len(self.frame) else "") +
+                 "<table style='border-collapse:collapse'>"]
+        previous = None
+        for d, t, kind, summary, who in zip(day, shown.time.dt.strftime("%H:%M").fillna(""), shown.kind,
+                                            _text(shown.summary), _text(shown.who)):
+            if d != previous:
+                parts.append(f"<tr><th colspan=4 style='text-align:left;padding-top:6px'>{html.escape(d)}</th></tr>")
+                previous = d
+            colour = self._COLOURS.get(kind, "#ffffff")
+            parts.append(f"<tr style='background:{colour}'><td>{t}</td><td>{html.escape(kind)}</td>"
+                         f"<td style='text-align:left'>{html.escape(summary)}</td><td>{html.escape(who)}</td></tr>")
+        parts.append("</table></div>")
+        return "".join(parts)

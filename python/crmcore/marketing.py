@@ -12,10 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _core
+from .scoring._columns import times_ns
+
 #: Scores a segment rule may name, each a column of a per-customer analysis.
 SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
           "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
-          "lifecycle": ("lifecycle", "stage")}
+          "lifecycle": ("lifecycle", "stage"), "lifetime_value": ("lifetime_value", "clv"),
+          "p_alive": ("lifetime_value", "p_alive"), "health": ("health", "health")}
 _OPS = {"==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
         ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
         "not in": lambda s, v: ~s.isin(list(v))}
@@ -46,7 +50,8 @@ class MarketingMethods:
         the form of ``db.find`` (``filters`` as (field, op, value) tuples,
         keyword criteria such as ``tag="vip"`` or ``region=[...]``) and
         `scores`, conditions on computed scores as (score, op, value) with a
-        score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle).
+        score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle,
+        lifetime_value, p_alive, health).
         The rule is checked by running it once: an unknown field or score
         raises and nothing is saved. Returns the segment's id.
 
@@ -205,7 +210,8 @@ class MarketingMethods:
         return out.sort_values(["customer_id", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
 
     # -- campaign effect -----------------------------------------------------
-    def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto") -> pd.DataFrame:
+    def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto",
+                        by: Any = None) -> pd.DataFrame:
         """What campaign `campaign` achieved in the `days` after each
         member's touch (touched_at, else the campaign's start): response
         rate, conversion (share who ordered) and revenue per member, for the
@@ -217,6 +223,14 @@ class MarketingMethods:
         same prior-spend band (none, or the quartile of their revenue in
         the `days` before the start), reweighted to the members' mix. The
         frame's ``attrs["control"]`` says which was used.
+
+        With `by`, the same per segment, each segment's members against the
+        control in that segment (matched controls reweighted to that
+        segment's own mix): `by` is a customer field ("tier", "region",
+        ...), a score from :data:`SCORES` ("rfm_segment", "lifecycle", ...)
+        or a list of saved segment names (a customer may be in several).
+        Rows are then indexed by (segment, measure); customers without a
+        value of the field are left out.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -255,25 +269,49 @@ class MarketingMethods:
             c = _matched(db, members, orders, pd.Timestamp(start if start is not None else touch.min()), window, t)
         else:
             raise ValueError(f"control is 'auto', 'holdout' or 'matched', not {control!r}")
-        rows = {}
-        for measure in ("converted", "revenue"):
-            rows["conversion" if measure == "converted" else "revenue_per_member"] = _difference(
-                t[measure].to_numpy(float), c[measure].to_numpy(float), c.weight.to_numpy(float))
-        rows["response_rate"] = (float(t.responded.mean()) if len(t) else math.nan, math.nan, math.nan,
-                                 math.nan, math.nan)
-        out = pd.DataFrame(rows, index=["treated", "control", "difference", "ci_low", "ci_high"]).T
-        out["treated_n"], out["control_n"] = len(t), len(c)
+        if by is None:
+            out = _effect(t, c)
+        else:
+            groups = self._groups(by)
+            parts = {}
+            for name, ids in groups.groupby("segment", sort=True).customer_id:
+                tg, cg = t[t.customer_id.isin(ids)], c[c.customer_id.isin(ids)]
+                if control == "matched":  # the segment's own mix of spend bands
+                    cg = cg.assign(weight=_reweight(cg.band, tg.band))
+                parts[name] = _effect(tg, cg)
+            out = pd.concat(parts, names=["segment", "measure"]) if parts else \
+                _effect(t.iloc[:0], c.iloc[:0]).iloc[:0]
         out.attrs["control"] = control
         out.attrs["revenue"] = float(t.revenue.sum())
         return out
 
-    def campaigns(self, days: float = 30.0, by: str | None = None) -> pd.DataFrame:
+    def _groups(self, by: Any) -> pd.DataFrame:
+        """customer_id and segment for each customer's segment(s) under `by`
+        (see :meth:`campaign_effect`)."""
+        db = self._db
+        if isinstance(by, str):
+            if by in SCORES:
+                analysis, column = SCORES[by]
+                values = getattr(db, analysis)()[column]
+            else:
+                values = db.frame("customers", columns=[by])[by]
+            values = values.dropna()
+            return pd.DataFrame({"customer_id": values.index.to_numpy(np.int64),
+                                 "segment": values.astype(object).to_numpy()})
+        parts = [pd.DataFrame({"customer_id": self.segment(name).to_numpy(np.int64), "segment": name})
+                 for name in by]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["customer_id", "segment"])
+
+    def campaigns(self, days: float = 30.0, by: Any = None) -> pd.DataFrame:
         """Every campaign's result over its treated members (held-out ones
         left out): members, responded, response_rate, converted (members
         with an order in the `days` after their touch), conversion, revenue
         (of those orders), budget, roi ((revenue - budget) / budget) and
         cost_per_acquisition (budget / converted); per campaign, or summed
-        per `by` (a campaign field such as "channel").
+        per `by`: a campaign field such as "channel", or a customer
+        segment as in :meth:`campaign_effect` (a customer field, a score or
+        a list of saved segment names), whose budget is its members' share
+        of each campaign's budget (a campaign costs the same per member).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -296,13 +334,18 @@ class MarketingMethods:
                                              members.responded_at.notna()).to_numpy()})
         orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
         done = _outcomes(people.dropna(subset=["touch"]), orders, pd.Timedelta(days=days))
-        key = "campaign_id" if by is None else by
-        if by is not None:
+        key = "campaign_id" if by is None else by if isinstance(by, str) and by in camps else "segment"
+        if key == by:
             done[by] = done.campaign_id.map(camps[by])
+        elif key == "segment":
+            size = done.groupby("campaign_id").size()
+            done["budget"] = done.campaign_id.map(camps.budget / size)  # each member's share
+            done = done.merge(self._groups(by), on="customer_id")
         g = done.groupby(key)
         out = pd.DataFrame({"members": g.size(), "responded": g.responded.sum(),
                             "converted": g.converted.sum().astype(np.int64), "revenue": g.revenue.sum()})
-        budget = camps.budget if by is None else camps.groupby(by).budget.sum(min_count=1)
+        budget = camps.budget if by is None else g.budget.sum(min_count=1) if key == "segment" \
+            else camps.groupby(by).budget.sum(min_count=1)
         out["budget"] = budget.reindex(out.index)
         out["response_rate"] = out.responded / out.members
         out["conversion"] = out.converted / out.members
@@ -316,7 +359,9 @@ class MarketingMethods:
         """Orders credited to campaign touches: each order goes to the
         customer's latest (``model="last"``) or earliest (``"first"``)
         touch in the `days` before it (held-out members are not touched; a
-        touch is touched_at, else the campaign's start). Per campaign:
+        touch is touched_at, else the campaign's start; of touches at the
+        same time, the later or earlier member row). Matched in C++ over
+        the columns. Per campaign:
         orders, revenue, customers (distinct buyers), budget, roi. The
         credited orders, one row each, are in ``result.attrs["orders"]``.
 
@@ -344,17 +389,14 @@ class MarketingMethods:
         touches = touches.dropna(subset=["touch"])
         orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"]).rename_axis("order_id")
         orders = orders.reset_index().dropna(subset=["ordered_at"])
-        window = pd.Timedelta(days=days)
-        if model == "last":
-            # The latest touch at or before the order, if it is recent enough.
-            credited = pd.merge_asof(orders.sort_values("ordered_at"), touches.sort_values("touch"),
-                                     left_on="ordered_at", right_on="touch", by="customer_id",
-                                     direction="backward", tolerance=window)
-        else:
-            pairs = orders.merge(touches, on="customer_id")
-            pairs = pairs[(pairs.touch <= pairs.ordered_at) & (pairs.ordered_at - pairs.touch <= window)]
-            credited = pairs.sort_values(["touch", "campaign_id"], kind="stable").drop_duplicates("order_id")
-        credited = credited.dropna(subset=["campaign_id"]).astype({"campaign_id": np.int64})
+        # The matching runs in C++ (marketing/attribution.cpp) over the columns.
+        pick = _core.attribute_orders(orders.customer_id.to_numpy(np.int64), times_ns(orders.ordered_at),
+                                      touches.customer_id.to_numpy(np.int64), times_ns(touches.touch),
+                                      int(pd.Timedelta(days=days).value), model == "last")
+        hit = pick >= 0
+        credited = orders[hit].assign(campaign_id=touches.campaign_id.to_numpy()[pick[hit]],
+                                      touch=touches.touch.to_numpy()[pick[hit]])
+        credited = credited.astype({"campaign_id": np.int64})
         g = credited.groupby("campaign_id")
         out = pd.DataFrame({"orders": g.size(), "revenue": g.amount.sum(), "customers": g.customer_id.nunique()})
         out.insert(0, "name", camps.name.reindex(out.index))
@@ -365,16 +407,27 @@ class MarketingMethods:
         return out
 
     # -- prospects -----------------------------------------------------------
-    def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3,
-                  as_of: Any = None) -> pd.DataFrame:
-        """Customers who never bought, each scored by look-alikes: among the
-        customers who share its values of the `by` fields, the share who
-        bought (each shared field a vote, averaged), and the `top` products
-        those buying look-alikes bought most (a cross-sell starting point).
-        Columns: score, lookalikes (buyers sharing at least one field),
-        reasons (the fields that matched, with the buyer share of each),
-        products (product ids). With `as_of`, only orders before it count
-        (who was a prospect then; see :meth:`backtest_prospects`).
+    def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3, as_of: Any = None,
+                  graph: bool = True, good: Any = None, decay: float = 0.5) -> pd.DataFrame:
+        """Customers who never bought, scored by look-alikes and by closeness
+        to good customers in the relationship graph.
+
+        attribute_score: among the other customers who share a prospect's
+        value of each `by` field, the share who bought (each field a vote,
+        averaged; 0 with no vote). graph_score: ``decay ** hops``, hops being
+        the shortest distance to the nearest good customer over links and
+        customer-contact ties (a customer sharing a contact with a buyer is
+        2 hops away), 0 where none is reachable; `good` is the ids of the
+        good customers (a segment, say), default every buyer. score combines
+        both as ``1 - (1 - attribute) * (1 - graph)``, so either kind of
+        evidence counts and, without ties, score is the attribute score.
+        Also: hops, nearest (that good customer), pagerank (personalized
+        PageRank seeded on the good customers), lookalikes (buyers sharing
+        at least one field), reasons (each field's buyer share, the graph
+        path) and products (the `top` products those look-alikes bought
+        most; ties by product id). With `as_of`, only orders before it
+        count (who was a prospect then; see :meth:`backtest_prospects`).
+        Scored in C++ over columns; ``graph=False`` leaves the graph out.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -383,47 +436,15 @@ class MarketingMethods:
         >>> _ = db.add("orders", customer_id=buyer, ordered_at="2024-01-01", amount=5.0)
         >>> float(db.marketing.prospects().loc[new, "score"])
         1.0
+        >>> friend = db.add("customers", name="C", industry="steel")
+        >>> _ = db.link(friend, buyer, "referred_by")
+        >>> db.marketing.prospects().loc[friend, ["score", "hops", "nearest"]].tolist() == [0.5, 1, buyer]
+        True
         """
-        db = self._db
+        from . import _prospects
+
         by = [by] if isinstance(by, str) else list(by)
-        customers = db.frame("customers", columns=by)
-        orders = db.frame("orders", columns=["customer_id", "ordered_at"])
-        if as_of is not None:
-            orders = orders[orders.ordered_at < pd.Timestamp(as_of)]
-        bought = customers.index.isin(orders.customer_id.unique())
-        customers["bought"] = bought
-        prospects = customers[~bought]
-        lines = db.frame("order_lines", columns=["order_id", "product_id"])
-        lines = lines[lines.order_id.isin(orders.index)]
-        lines = lines.assign(customer_id=lines.order_id.map(orders.customer_id))
-        scores = pd.DataFrame(index=prospects.index)
-        reasons = pd.Series([[] for _ in range(len(prospects))], index=prospects.index, dtype=object)
-        votes = pd.DataFrame(index=prospects.index)
-        for field in by:
-            # The share of buyers among the other customers with the value
-            # (a prospect does not count itself).
-            g = customers.groupby(field).bought
-            others = g.size() - 1
-            votes[field] = prospects[field].map(g.sum() / others.where(others > 0))
-            for pid, value, share in zip(prospects.index, prospects[field], votes[field]):
-                if pd.notna(share):
-                    reasons[pid] = reasons[pid] + [f"{field}={value}: {share:.0%} of the others bought"]
-        scores["score"] = votes.mean(axis=1).fillna(0.0)
-        buyers = customers[bought]
-        lookalike_counts, products = [], []
-        for pid in prospects.index:
-            same = np.zeros(len(buyers), dtype=bool)
-            for field in by:
-                if pd.notna(prospects.at[pid, field]):
-                    same |= (buyers[field] == prospects.at[pid, field]).to_numpy()
-            who = buyers.index[same]
-            lookalike_counts.append(len(who))
-            taken = lines[lines.customer_id.isin(who)].product_id.dropna().astype(np.int64)
-            products.append(taken.value_counts().head(top).index.tolist())
-        scores["lookalikes"] = lookalike_counts
-        scores["reasons"] = reasons
-        scores["products"] = products
-        return scores.sort_values("score", ascending=False, kind="stable")
+        return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
     def backtest_prospects(self, as_of: Any, days: float = 180.0,
                            by: Any = ("industry", "region", "source")) -> pd.Series:
@@ -431,9 +452,11 @@ class MarketingMethods:
         `as_of` (customers with no order before it): the AUC of their
         scores against whether they ordered in the `days` after, beside the
         AUC of a simple baseline (the buyer share of the first `by` field
-        alone). AUC is the chance that a converter outranks a
-        non-converter (ties count half); 0.5 is guessing. Prints nothing;
-        returns auc, baseline_auc, prospects, converted.
+        alone) and of the attribute score without the graph
+        (attribute_auc: what the graph adds is auc - attribute_auc). AUC is
+        the chance that a converter outranks a non-converter (ties count
+        half); 0.5 is guessing. Prints nothing; returns auc, baseline_auc,
+        attribute_auc, prospects, converted.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -446,12 +469,13 @@ class MarketingMethods:
         by = [by] if isinstance(by, str) else list(by)
         cut = pd.Timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
-        baseline = self.prospects(by=by[:1], as_of=cut)
+        baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
         orders = self._db.frame("orders", columns=["customer_id", "ordered_at"])
         later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < cut + pd.Timedelta(days=days))]
         converted = scored.index.isin(later.customer_id)
         return pd.Series({"auc": _auc(scored.score.to_numpy(float), converted),
                           "baseline_auc": _auc(baseline.score.reindex(scored.index).to_numpy(float), converted),
+                          "attribute_auc": _auc(scored.attribute_score.to_numpy(float), converted),
                           "prospects": len(scored), "converted": int(converted.sum())})
 
 
@@ -499,11 +523,33 @@ def _matched(db: Any, members: pd.DataFrame, orders: pd.DataFrame, start: pd.Tim
 
     ctrl = pd.DataFrame({"customer_id": others.to_numpy(np.int64), "touch": start, "responded": False})
     ctrl = _outcomes(ctrl, orders, window)
-    ctrl_band, treated_band = band(ctrl.customer_id), band(treated.customer_id)
-    want = pd.Series(treated_band).value_counts(normalize=True)
-    have = pd.Series(ctrl_band).value_counts(normalize=True)
-    ctrl["weight"] = pd.Series(ctrl_band).map(want / have).fillna(0.0).to_numpy()
-    return ctrl[ctrl.weight > 0].reset_index(drop=True)
+    ctrl["band"] = band(ctrl.customer_id)
+    treated["band"] = band(treated.customer_id)
+    ctrl["weight"] = _reweight(ctrl.band, treated.band)
+    return ctrl
+
+
+def _reweight(ctrl_band: pd.Series, treated_band: pd.Series) -> np.ndarray:
+    """Weights that give the control the treated members' shares of the
+    spend bands (0 for a band no member is in)."""
+    want = treated_band.value_counts(normalize=True)
+    have = ctrl_band.value_counts(normalize=True)
+    return ctrl_band.map(want / have).fillna(0.0).to_numpy(float)
+
+
+def _effect(t: pd.DataFrame, c: pd.DataFrame) -> pd.DataFrame:
+    """The rows of campaign_effect for treated outcomes `t` against control
+    outcomes `c` (with their weights)."""
+    c = c[c.weight > 0]
+    rows = {}
+    for measure in ("converted", "revenue"):
+        rows["conversion" if measure == "converted" else "revenue_per_member"] = _difference(
+            t[measure].to_numpy(float), c[measure].to_numpy(float), c.weight.to_numpy(float))
+    rows["response_rate"] = (float(t.responded.mean()) if len(t) else math.nan, math.nan, math.nan,
+                             math.nan, math.nan)
+    out = pd.DataFrame(rows, index=["treated", "control", "difference", "ci_low", "ci_high"]).T
+    out["treated_n"], out["control_n"] = len(t), len(c)
+    return out
 
 
 def _difference(t: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple:

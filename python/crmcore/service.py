@@ -411,6 +411,55 @@ class ServiceMethods:
         moved = lines[lines.change.abs() > threshold]
         return moved[["customer_id", "product_id", "order_id", "ordered_at", "unit_price", "previous_price", "change"]]
 
+    def check_timeline(self, customer: int | None = None, as_of: Any = None, grace_days: float = 0.0,
+                       threshold: float = 0.1) -> pd.DataFrame:
+        """The consistency checks of the record of contact, so the next
+        conversation agrees with the last one; for one customer or all.
+        One row per finding: check, customer_id, kind and id (the record),
+        time, detail. The checks:
+
+        - ``contact_not_linked``: an interaction with a contact who was not
+          tied to the customer when it happened (the customer_contacts row
+          or works_at link began later, had ended, or was removed since;
+          the store refuses a contact with no tie at write time, but ties
+          change afterwards).
+        - ``next_contact_missed``: an interaction set ``next_contact_at``
+          and the date (plus `grace_days`) passed before `as_of` (default
+          now) with no later interaction (notes do not count), or with only
+          a late one.
+        - ``price_changed``: an order line whose unit price differs by more
+          than `threshold` from the previous price of the product to the
+          customer (:meth:`price_changes`).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("interactions", customer_id=c, channel="call", occurred_at="2024-03-01",
+        ...            next_contact_at="2024-03-08")
+        >>> db.service.check_timeline(c, as_of="2024-04-01")[["check", "detail"]].values.tolist()
+        [['next_contact_missed', 'next contact promised by 2024-03-08, none since']]
+        """
+        from ._timeline import timeline_checks
+
+        return timeline_checks(self._db, customer, as_of, grace_days, threshold)
+
+    def timeline_view(self, customer: int) -> Any:
+        """:meth:`timeline` for reading: in Jupyter a table per day, newest
+        first, coloured by kind (its latest 200 events); as text, one line
+        per event. The events are in its ``frame``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2024-03-02 10:30", amount=120.0)
+        >>> print(db.service.timeline_view(c))
+        Acme: 1 events
+        2024-03-02 10:30  order             order 120.00 (no status)
+        """
+        from ._timeline import TimelineView
+
+        return TimelineView(self._db.get("customers", customer)["name"], self.timeline(customer))
+
     def timeline(self, customer: int) -> pd.DataFrame:
         """Every event about `customer` in time order: orders, payments,
         interactions (notes are interactions on the "note" channel), tickets

@@ -264,3 +264,19 @@ TEST(GraphPaths, BottomUpLevelsGiveTheSameAnswers) {
   EXPECT_NEAR(b[g.index_of(0)], 780.0 / 41, 1e-12);
   EXPECT_NEAR(b[g.index_of(101)], 780.0 / 41, 1e-12);
 }
+
+TEST(GraphPaths, NearestSourceTakesTheClosestAndTheEarlierOnATie) {
+  // 1-2-3-4-5 in a line and 6 alone; sources 5 and 1 (5 listed first).
+  Graph g = make({1, 2, 3, 4}, {2, 3, 4, 5}, false, {}, {6});
+  Cancel none;
+  NearestSource r = nearest_source(g, {g.index_of(5), g.index_of(1)}, -1, none);
+  const std::vector<int64_t> hops{0, 1, 2, 1, 0, -1};
+  EXPECT_EQ(r.hops, hops);
+  // Node 3 is two hops from both: 5 came first in the list, so 5 wins.
+  EXPECT_EQ(g.id(r.source[g.index_of(3)]), 5);
+  EXPECT_EQ(g.id(r.source[g.index_of(2)]), 1);
+  EXPECT_EQ(r.source[g.index_of(6)], kNoNode);
+  NearestSource near = nearest_source(g, {g.index_of(1)}, 2, none);
+  EXPECT_EQ(near.hops, (std::vector<int64_t>{0, 1, 2, -1, -1, -1}));
+  EXPECT_THROW(nearest_source(g, {99}, -1, none), ValidationError);
+}

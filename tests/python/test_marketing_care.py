@@ -324,3 +324,16 @@ def test_attribution_against_a_loop_over_orders(shop, model):
     assert credited.campaign_id.to_dict() == want and len(want) > 10
     revenue = o.amount[list(want)].groupby(pd.Series(want)).sum()
     pd.testing.assert_series_equal(got.revenue, revenue, check_names=False, check_index_type=False)
+
+
+def test_segment_rules_over_lifetime_value_and_health_match_the_analyses():
+    db = crm.open(":memory:")
+    crm.datasets.load(db, crm.datasets.synthetic(300, seed=4))
+    lv, health = db.lifetime_value(), db.health()
+    cut = float(lv.clv.median())
+    db.marketing.save_segment("valuable and healthy", scores=[("lifetime_value", ">", cut), ("health", ">=", 50)])
+    want = lv.index[(lv.clv > cut).to_numpy() & (health.health.reindex(lv.index) >= 50).to_numpy()]
+    got = db.marketing.segment("valuable and healthy")
+    assert sorted(got) == sorted(want) and 0 < len(got) < len(lv)
+    db.marketing.save_segment("likely alive", scores=[("p_alive", ">", 0.5)])
+    assert sorted(db.marketing.segment("likely alive")) == sorted(lv.index[(lv.p_alive > 0.5).to_numpy()])

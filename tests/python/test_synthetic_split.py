@@ -29,9 +29,21 @@ def digest(data) -> str:
     return h.hexdigest()
 
 
+# Schema 15 gave interactions a promised next contact (next_contact_at),
+# drawn from a stream of its own: with that column the digests are these,
+# and without it they are still the ones from before the split.
+WITH_NEXT_CONTACTS = {
+    (1500, 3): "0551e29d45642ff25f9ba6c29247f2b8e90489cd3047fc89418a7b31a410a20d",
+    (400, 11): "02490dc16318005d77246b958a89c049cd121f0ba7ab426cfdc236d2ebc555e4",
+}
+
+
 @pytest.mark.parametrize("n, seed", sorted(BEFORE_THE_SPLIT))
 def test_the_generated_store_is_the_one_before_the_split(n, seed):
-    assert digest(synthetic(n, seed=seed)) == BEFORE_THE_SPLIT[(n, seed)]
+    data = synthetic(n, seed=seed)
+    assert digest(data) == WITH_NEXT_CONTACTS[(n, seed)]
+    data["interactions"] = data["interactions"].drop(columns="next_contact_at")
+    assert digest(data) == BEFORE_THE_SPLIT[(n, seed)]
 
 
 def test_the_digest_sees_a_changed_cell():

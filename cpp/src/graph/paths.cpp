@@ -227,6 +227,37 @@ std::vector<int64_t> bfs_distances(const Graph& g, index_t source, int64_t max_h
   return dist;
 }
 
+NearestSource nearest_source(const Graph& g, const std::vector<index_t>& sources, int64_t max_hops,
+                             Cancel& cancel) {
+  const size_t n = g.num_nodes();
+  NearestSource out{std::vector<int64_t>(n, -1), std::vector<index_t>(n, kNoNode)};
+  std::vector<index_t> frontier, next;
+  for (index_t s : sources) {
+    if (s >= n) refuse("nearest_source", "sources", "node index " + std::to_string(s) + " is not in the graph");
+    if (out.hops[s] >= 0) continue;  // listed twice
+    out.hops[s] = 0;
+    out.source[s] = s;
+    frontier.push_back(s);
+  }
+  // Level by level, each node takes the source of the first frontier node
+  // that reaches it; frontiers keep the order of `sources`, so earlier wins.
+  for (int64_t level = 1; !frontier.empty() && (max_hops < 0 || level <= max_hops); ++level) {
+    next.clear();
+    for (index_t u : frontier) {
+      for (uint64_t e = g.row_begin(u); e < g.row_end(u); ++e) {
+        const index_t v = g.target(e);
+        if (out.hops[v] >= 0) continue;
+        out.hops[v] = level;
+        out.source[v] = out.source[u];
+        next.push_back(v);
+      }
+      cancel.tick(g.degree(u) + 1);
+    }
+    frontier.swap(next);
+  }
+  return out;
+}
+
 std::vector<double> dijkstra_distances(const Graph& g, index_t source, Cancel& cancel) {
   check_non_negative(g);
   std::vector<double> dist;

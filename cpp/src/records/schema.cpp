@@ -136,6 +136,16 @@ void add_service_v9(std::vector<Kind>& k) {
     for (const char* external : {kExternalSource, kExternalId}) k[i].fields.push_back(since(text(external), v));
 }
 
+// Schema version 18 (service, issue 12): an interaction may name the date by
+// which the customer is to be contacted again, so that the timeline checks
+// can tell a promise kept from one forgotten (db.service.check_timeline).
+constexpr int kFollowUpVersion = 18;
+
+void add_follow_up(std::vector<Kind>& k) {
+  for (auto& kind : k)
+    if (kind.name == "interactions") kind.fields.push_back(since(time("next_contact_at"), kFollowUpVersion));
+}
+
 // Schema version 10, sales operations (issue 11): the history of a deal's
 // expected close (so a slip can be seen after the fact), targets, contracts,
 // invoices with their lines, payments allocated to invoices, projects and
@@ -497,6 +507,7 @@ std::vector<Kind> make_kinds() {
   add_access_v13(k);  // versions in order: a migrated file's columns come in the order a new file has them
   add_partner_tiers(k);
   add_sales_credits(k);
+  add_follow_up(k);
   return k;
 }
 

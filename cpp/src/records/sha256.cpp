@@ -5,6 +5,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define CRMCORE_SHA_NI 1
 #endif
@@ -64,9 +65,16 @@ __attribute__((target("sha,sse4.1,ssse3"))) void block_sha_ni(uint32_t* state, c
 
 // CRMCORE_PORTABLE_SHA256 (set) takes the portable path, so that the tests
 // check it on machines that have the extensions too.
+// CPUID says it (leaf 7 EBX bit 29: SHA; leaf 1 ECX bit 19: SSE4.1), since
+// clang's __builtin_cpu_supports knows no "sha" feature.
 bool has_sha_ni() {
-  static const bool has = !std::getenv("CRMCORE_PORTABLE_SHA256") && __builtin_cpu_supports("sha") &&
-                          __builtin_cpu_supports("sse4.1");
+  static const bool has = [] {
+    if (std::getenv("CRMCORE_PORTABLE_SHA256")) return false;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19))) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 29)) != 0;
+  }();
   return has;
 }
 #endif

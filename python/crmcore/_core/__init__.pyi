@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -73,6 +73,10 @@ class GraphCore:
         ...
     def modularity(self, arg0: typing.Any, arg1: typing.SupportsFloat | typing.SupportsIndex, arg2: bool) -> float:
         ...
+    def nearest_source(self, sources: typing.Any, max_hops: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
+        """
+        Hops from the nearest source to each node and that source's id (-1 where none is reached).
+        """
     def neighbors(self, arg0: typing.SupportsInt | typing.SupportsIndex, arg1: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] | None) -> numpy.typing.NDArray[numpy.uint32]:
         ...
     def pagerank(self, arg0: typing.SupportsFloat | typing.SupportsIndex, arg1: typing.SupportsFloat | typing.SupportsIndex, arg2: typing.SupportsInt | typing.SupportsIndex, arg3: bool, arg4: numpy.ndarray | None, arg5: numpy.ndarray | None, arg6: numpy.ndarray | None) -> numpy.typing.NDArray[numpy.float64]:
@@ -128,8 +132,6 @@ class ScopedStore:
         ...
     def allow(self, kind: str, field: str, value: str, labels: collections.abc.Sequence[tuple[str, str]], add_value: bool) -> None:
         ...
-    def audit_check(self) -> list:
-        ...
     def audit_log(self, limit: typing.SupportsInt | typing.SupportsIndex = 100, about: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] | None = None) -> list:
         ...
     def backup(self, dest: str, progress: typing.Any = None, pages_per_step: typing.SupportsInt | typing.SupportsIndex = 1024) -> None:
@@ -147,8 +149,6 @@ class ScopedStore:
     def describe(self, kind: str) -> dict:
         ...
     def drop_index(self, kind: str, field: str) -> bool:
-        ...
-    def erase_person(self, id: typing.SupportsInt | typing.SupportsIndex) -> dict:
         ...
     def export_json(self, kind: str, path: str) -> int:
         ...
@@ -170,8 +170,6 @@ class ScopedStore:
         ...
     def merges(self) -> list:
         ...
-    def migrate_owners(self) -> int:
-        ...
     def query(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def query_plan(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> str:
@@ -182,10 +180,6 @@ class ScopedStore:
         ...
     def remove_many(self, kind: str, ids: typing.Any, cascade: bool) -> bool:
         ...
-    def require_admin(self, what: str) -> None:
-        """
-        Raises PermissionDenied, naming `what`, unless the handle's user is an admin.
-        """
     def retag(self, kind: str, ids: typing.Any, add: collections.abc.Sequence[str], remove: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def rights(self, kind: str, id: typing.SupportsInt | typing.SupportsIndex) -> int:
@@ -266,8 +260,6 @@ class Store:
         ...
     def merges(self) -> list:
         ...
-    def migrate_owners(self) -> int:
-        ...
     def query(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def query_plan(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> str:
@@ -309,14 +301,14 @@ def _sha256_hex(data: bytes) -> str:
     """
     SHA-256 of bytes as hex, the audit chain's own implementation (exposed for its tests).
     """
-def access_rules() -> dict:
-    """
-    Each ruled kind's owner field and parents ((field, kind) pairs), as derived from the kind table.
-    """
 def affinity(basket: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], item: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], min_support: typing.SupportsFloat | typing.SupportsIndex, max_len: typing.SupportsInt | typing.SupportsIndex, min_confidence: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...
 def affinity_rules(item: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], offset: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], baskets: typing.SupportsInt | typing.SupportsIndex, min_confidence: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...
+def attribute_orders(order_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ordered_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], touch_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], touched_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], window: typing.SupportsInt | typing.SupportsIndex, last: bool) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Per order, the row of the touch it is credited to, or -1 (see crmcore/marketing/attribution.hpp).
+    """
 def build_info() -> dict:
     ...
 def days_late(expected: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], open: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
@@ -367,10 +359,6 @@ def parse_amounts(texts: list) -> tuple[numpy.typing.NDArray[numpy.float64], num
     ...
 def parse_mode(text: str) -> str:
     ...
-def period_sums(key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], keys: typing.SupportsInt | typing.SupportsIndex, target_key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], start: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
-    """
-    Sums of value per target's key and period (see crmcore/sales/reports.hpp).
-    """
 def pg_bulk_load(dsn: str, table: str, names: collections.abc.Sequence[str], values: list) -> int:
     """
     Loads columns into an existing table by binary COPY (the PostgreSQL backend's bulk path);
@@ -395,6 +383,10 @@ def rfm(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], date: t
     ...
 def rhythm_risk(silence: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], mean_gap: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], cv_gap: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], purchases: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], prior_mean: typing.SupportsFloat | typing.SupportsIndex, prior_cv: typing.SupportsFloat | typing.SupportsIndex, prior_weight: typing.SupportsFloat | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     ...
+def score_lookalikes(codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], bought: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], line_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], line_product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], top: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    Look-alike votes, scores, buyer counts and top products of the customers who never bought (see crmcore/marketing/lookalikes.hpp).
+    """
 def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], terminal: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], deals: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """
     Days each stage-history row lasted (see crmcore/sales/reports.hpp).

@@ -722,17 +722,29 @@ class _Generator(PipelineDraws):
         summary = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, ch))
         direction = _choose(["outbound", "inbound"], (rng.random(m) < 0.4).astype(int))
         direction[ch == chans.index("note")] = None
+        # Drawn in the order they always were, so the frames after stay as they were.
+        contact = self.contact_for(cust, 0.8)
+        staff = self.staff_for(cust, 0.7, SERVICE).astype(np.int64)
+        outcome = _draw(rng, m, [35, 35, 10, 10, 10])
+        step = rng.integers(0, len(V.NEXT_STEPS), m)
+        # A promised next contact (schema 15) where a conversation agreed a
+        # next step: 7 days for "call back next week", else 1 + Gamma(2, 3)
+        # days (a week on average), from a stream of its own for the same reason.
+        own = np.random.default_rng([self.seed, 15])
+        days = np.where(_choose(V.NEXT_STEPS, step) == "call back next week", 7.0, 1.0 + own.gamma(2.0, 3.0, m))
+        promised = (_choose(V.NEXT_STEPS, step) != "none") & (ch != chans.index("note"))
         order = np.argsort(when)
         self.frames["interactions"] = _frame({
             "customer_id": cust.astype(np.int64),
-            "contact_id": self.contact_for(cust, 0.8),
-            "staff_id": self.staff_for(cust, 0.7, SERVICE).astype(np.int64),
+            "contact_id": contact,
+            "staff_id": staff,
             "channel": _choose(chans, ch),
             "direction": direction,
             "occurred_at": self.time(when),
             "summary": summary,
-            "outcome": _choose(V.INTERACTION_OUTCOMES, _draw(rng, m, [35, 35, 10, 10, 10])),
-            "next_step": _choose(V.NEXT_STEPS, rng.integers(0, len(V.NEXT_STEPS), m)),
+            "outcome": _choose(V.INTERACTION_OUTCOMES, outcome),
+            "next_step": _choose(V.NEXT_STEPS, step),
+            "next_contact_at": self.time(np.where(promised, when + days, np.nan)),
         }).iloc[order].reset_index(drop=True)
 
     def tickets_and_surveys(self):

@@ -38,6 +38,17 @@ std::vector<int64_t> connected_components(const Graph& g, Cancel& cancel);
 // (negative = unlimited); -1 where unreachable.
 std::vector<int64_t> bfs_distances(const Graph& g, index_t source, int64_t max_hops,
                                    const TypeFilter& filter, Cancel& cancel);
+// Hop distance from the nearest of several sources and which source that is
+// (for "how close is each node to any good customer"): one breadth-first
+// search seeded with every source at distance 0. Where two sources are
+// equally near, the one earlier in `sources` wins. -1 / kNoNode where no
+// source is within max_hops (negative = unlimited).
+struct NearestSource {
+  std::vector<int64_t> hops;
+  std::vector<index_t> source;
+};
+NearestSource nearest_source(const Graph& g, const std::vector<index_t>& sources, int64_t max_hops,
+                             Cancel& cancel);
 // Weighted distance (Dijkstra; weights must be >= 0); +inf where unreachable.
 std::vector<double> dijkstra_distances(const Graph& g, index_t source, Cancel& cancel);
 // Nodes of one shortest path a..b (hops, or weights when `weighted`); empty if none.

@@ -1,0 +1,62 @@
+// Binding of the marketing kernels (look-alike scoring of prospects): NumPy
+// columns in and out; the work runs without the GIL.
+#include "common.hpp"
+#include "crmcore/marketing/attribution.hpp"
+#include "crmcore/marketing/lookalikes.hpp"
+
+namespace crmcore::bindings {
+
+void bind_marketing(py::module_& m) {
+  m.def(
+      "score_lookalikes",
+      [](Column<int64_t> codes, Column<uint8_t> bought, Column<int64_t> line_customer, Column<int64_t> line_product,
+         size_t top) {
+        if (codes.ndim() != 2) throw std::invalid_argument("codes must be a 2-d array: one row per field");
+        marketing::LookalikeInput in;
+        in.fields = static_cast<size_t>(codes.shape(0));
+        in.customers = same_length({codes.shape(1), bought.size()});
+        in.codes = codes.data();
+        in.bought = bought.data();
+        in.lines = same_length({line_customer.size(), line_product.size()});
+        in.line_customer = line_customer.data();
+        in.line_product = line_product.data();
+        in.top = top;
+        marketing::Lookalikes r;
+        {
+          Cancel cancel = python_cancel();
+          py::gil_scoped_release nogil;
+          r = marketing::score_lookalikes(in, cancel);
+        }
+        py::dict out;
+        out["prospect"] = to_numpy(std::move(r.prospect));
+        out["votes"] = to_numpy(std::move(r.votes));
+        out["score"] = to_numpy(std::move(r.score));
+        out["lookalikes"] = to_numpy(std::move(r.lookalikes));
+        out["products"] = to_numpy(std::move(r.products));
+        return out;
+      },
+      py::arg("codes"), py::arg("bought"), py::arg("line_customer"), py::arg("line_product"), py::arg("top"),
+      "Look-alike votes, scores, buyer counts and top products of the customers who never bought "
+      "(see crmcore/marketing/lookalikes.hpp).");
+  m.def(
+      "attribute_orders",
+      [](Column<int64_t> order_customer, Column<int64_t> ordered_at, Column<int64_t> touch_customer,
+         Column<int64_t> touched_at, int64_t window, bool last) {
+        const marketing::TimedRows orders{order_customer.data(), ordered_at.data(),
+                                          same_length({order_customer.size(), ordered_at.size()})};
+        const marketing::TimedRows touches{touch_customer.data(), touched_at.data(),
+                                           same_length({touch_customer.size(), touched_at.size()})};
+        std::vector<int64_t> out;
+        {
+          Cancel cancel = python_cancel();
+          py::gil_scoped_release nogil;
+          out = marketing::attribute_orders(orders, touches, window, last, cancel);
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("order_customer"), py::arg("ordered_at"), py::arg("touch_customer"), py::arg("touched_at"),
+      py::arg("window"), py::arg("last"),
+      "Per order, the row of the touch it is credited to, or -1 (see crmcore/marketing/attribution.hpp).");
+}
+
+}  // namespace crmcore::bindings
