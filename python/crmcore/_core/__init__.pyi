@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -132,6 +132,8 @@ class ScopedStore:
         ...
     def allow(self, kind: str, field: str, value: str, labels: collections.abc.Sequence[tuple[str, str]], add_value: bool) -> None:
         ...
+    def audit_check(self) -> list:
+        ...
     def audit_log(self, limit: typing.SupportsInt | typing.SupportsIndex = 100, about: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] | None = None) -> list:
         ...
     def backup(self, dest: str, progress: typing.Any = None, pages_per_step: typing.SupportsInt | typing.SupportsIndex = 1024) -> None:
@@ -149,6 +151,8 @@ class ScopedStore:
     def describe(self, kind: str) -> dict:
         ...
     def drop_index(self, kind: str, field: str) -> bool:
+        ...
+    def erase_person(self, id: typing.SupportsInt | typing.SupportsIndex) -> dict:
         ...
     def export_json(self, kind: str, path: str) -> int:
         ...
@@ -170,6 +174,8 @@ class ScopedStore:
         ...
     def merges(self) -> list:
         ...
+    def migrate_owners(self) -> int:
+        ...
     def query(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def query_plan(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> str:
@@ -180,6 +186,10 @@ class ScopedStore:
         ...
     def remove_many(self, kind: str, ids: typing.Any, cascade: bool) -> bool:
         ...
+    def require_admin(self, what: str) -> None:
+        """
+        Raises PermissionDenied, naming `what`, unless the handle's user is an admin.
+        """
     def retag(self, kind: str, ids: typing.Any, add: collections.abc.Sequence[str], remove: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def rights(self, kind: str, id: typing.SupportsInt | typing.SupportsIndex) -> int:
@@ -260,6 +270,8 @@ class Store:
         ...
     def merges(self) -> list:
         ...
+    def migrate_owners(self) -> int:
+        ...
     def query(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def query_plan(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex) -> str:
@@ -300,6 +312,10 @@ class Store:
 def _sha256_hex(data: bytes) -> str:
     """
     SHA-256 of bytes as hex, the audit chain's own implementation (exposed for its tests).
+    """
+def access_rules() -> dict:
+    """
+    Each ruled kind's owner field and parents ((field, kind) pairs), as derived from the kind table.
     """
 def affinity(basket: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], item: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], min_support: typing.SupportsFloat | typing.SupportsIndex, max_len: typing.SupportsInt | typing.SupportsIndex, min_confidence: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...
@@ -359,6 +375,10 @@ def parse_amounts(texts: list) -> tuple[numpy.typing.NDArray[numpy.float64], num
     ...
 def parse_mode(text: str) -> str:
     ...
+def period_sums(key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], keys: typing.SupportsInt | typing.SupportsIndex, target_key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], start: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], end: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Sums of value per target's key and period (see crmcore/sales/reports.hpp).
+    """
 def pg_bulk_load(dsn: str, table: str, names: collections.abc.Sequence[str], values: list) -> int:
     """
     Loads columns into an existing table by binary COPY (the PostgreSQL backend's bulk path);
