@@ -15,6 +15,8 @@ import pytest
 
 import crmcore as crm
 
+pytestmark = pytest.mark.usefixtures("store_handle")
+
 TODAY = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
 
 

@@ -11,6 +11,8 @@ import pytest
 
 import crmcore as crm
 
+pytestmark = pytest.mark.usefixtures("store_handle")
+
 
 def references_to(db, ids):
     """(kind, field) -> number of records whose field names one of ids, over every kind."""

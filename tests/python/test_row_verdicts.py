@@ -9,6 +9,8 @@ import pytest
 
 import crmcore as crm
 
+pytestmark = pytest.mark.usefixtures("store_handle")
+
 T = pd.Timestamp
 
 

@@ -12,6 +12,8 @@ import pytest
 import crmcore as crm
 from crmcore import _core
 
+pytestmark = pytest.mark.usefixtures("store_handle")
+
 
 # -- db.schema ------------------------------------------------------------------
 
