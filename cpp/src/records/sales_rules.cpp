@@ -274,8 +274,7 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
   if (applying && w.last >= 0)
     throw ValidationError("credit_applications", who.row, "amount",
                           "credit applied totalling " + money(w.total) + " exceeds what is open on " + name + ": " +
-                              money(amount - (paid - w.total)) + " of its amount " + money(amount) +
-                              " (nothing was written)",
+                              money(amount - (paid - w.total)) + " of its amount " + money(amount),
                           w.last);
   refuse_overpaid(req, result, "invoices", name, invoice, amount, paid, w);
 }
@@ -306,7 +305,7 @@ void check_credit_balances(Store::Impl& impl, const WriteRequest& req, const Wri
     const Written w = written_payments(impl, "customer_id", customer, "credit_applications", "application");
     if (w.last >= 0)
       throw ValidationError("credit_applications", row_of(req, result, w.last), "amount",
-                            why + " (an application spends credit the customer has; nothing was written)", w.last);
+                            why + " (an application spends credit the customer has)", w.last);
   }
   // Otherwise a payment or invoice changed under credit already spent (an
   // update or a delete, which name their record).
