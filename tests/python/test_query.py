@@ -677,3 +677,29 @@ def test_operators_are_read_in_any_case_and_spacing(store):
         tf["severity"].notna() & (tf["severity"] != "low")].tolist()
     assert db.ids("tickets", [("resolved_at", " Is  Null ")]).tolist() == tf.index[tf["resolved_at"].isna()].tolist()
     assert db.ids("tickets", [("reopened", "=", 1)]).tolist() == tf.index[tf["reopened"] == 1].tolist()
+
+
+def test_declared_custom_keys_compare_as_their_type():
+    # Before, ('custom.level', '>=', '9') compared the text '9' with the stored
+    # number 9 and silently matched nothing, and 'x' was not refused.
+    db = crm.open(":memory:")
+    db.declare_custom("customers", "level", "integer")
+    db.declare_custom("customers", "signed", "time")
+    rows = pd.DataFrame({"name": list("ABCD"), "custom": [
+        {"level": 9, "signed": "2025-01-05"}, {"level": 3, "signed": "2024-06-01"},
+        {"level": 12, "signed": "2024-12-31 23:00"}, {}]})
+    ids = db.import_frame("customers", rows)
+    custom = db.frame("customers")["custom"].map(lambda c: json.loads(c) if isinstance(c, str) else {})
+    level = custom.map(lambda c: c.get("level"))
+    signed = pd.to_datetime(custom.map(lambda c: c.get("signed")))
+    for value in ("9", 9, 9.0):
+        assert db.ids("customers", filters=[("custom.level", ">=", value)]).tolist() == \
+            level.index[level.ge(9).fillna(False).astype(bool)].tolist()
+    assert db.ids("customers", filters=[("custom.level", "in", ["3", "12"])]).tolist() == [ids[1], ids[2]]
+    for value in ("2024-12-31", pd.Timestamp("2024-12-31")):
+        assert db.ids("customers", filters=[("custom.signed", ">", value)]).tolist() == \
+            signed.index[(signed > pd.Timestamp("2024-12-31")).to_numpy()].tolist()
+    with pytest.raises(crm.ValidationError, match=r"custom\.level.*'x' is not a whole number"):
+        db.ids("customers", filters=[("custom.level", ">=", "x")])
+    with pytest.raises(crm.ValidationError, match="applies to text fields"):
+        db.ids("customers", filters=[("custom.level", "contains", "9")])

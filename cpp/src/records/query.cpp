@@ -360,7 +360,34 @@ class Builder {
     return out;
   }
 
-  // Custom keys have no declared type: a value keeps the type it is given.
+  // The declared custom field a top-level key names (db.declare_custom), or null.
+  const Field* declared_custom(const Target& t) const {
+    if (t.key.empty()) return nullptr;
+    for (const auto& f : k_.custom)
+      if (f.name.compare(0, std::char_traits<char>::length(kCustomPrefix), kCustomPrefix) == 0 &&
+          f.name.substr(std::char_traits<char>::length(kCustomPrefix)) == t.key)
+        return &f;
+    return nullptr;
+  }
+
+  // A declared custom key compares like a field of its type: the values are
+  // converted as a write converts them (a text '9' for a whole number is 9,
+  // 'x' is refused), where an undeclared key would compare the text '9' with
+  // the stored number and silently match nothing. Times are kept as text
+  // (custom_time_text), so a time value is compared as that text.
+  std::string declared_condition(const Condition& c, const Field& f, const std::string& e) {
+    if (is_substring(c.op)) {
+      if (f.type != FieldType::Text) refuse(c, "applies to text fields, and " + f.name + " is " + to_string(f.type));
+      return "(typeof(" + e + ") = 'text' AND " + substring(c, e) + ")";
+    }
+    std::vector<Param> values = field_values(c, f);
+    if (f.type == FieldType::Time)
+      for (auto& v : values)
+        if (v.type == Value::Type::Int) v = text_param(custom_time_text(v.i));
+    return compare(c, e, values);
+  }
+
+  // Undeclared custom keys have no type: a value keeps the type it is given.
   std::vector<Param> custom_values(const Condition& c) const {
     std::vector<Param> out;
     const Column& col = c.values;
@@ -400,6 +427,7 @@ class Builder {
     if (c.op == Op::Missing) return e + " IS NULL";
     if (c.op == Op::NotMissing) return e + " IS NOT NULL";
     if (t.where == Target::Where::Custom) {
+      if (const Field* declared = declared_custom(t)) return declared_condition(c, *declared, e);
       // A custom value may be a number or text: a text guard keeps numbers
       // out of substring tests (instr reads 123 as '123'), and an ordering
       // compares like with like (SQLite orders every number before any text).
