@@ -363,10 +363,9 @@ class Builder {
   // The declared custom field a top-level key names (db.declare_custom), or null.
   const Field* declared_custom(const Target& t) const {
     if (t.key.empty()) return nullptr;
+    const std::string name = kCustomPrefix + t.key;
     for (const auto& f : k_.custom)
-      if (f.name.compare(0, std::char_traits<char>::length(kCustomPrefix), kCustomPrefix) == 0 &&
-          f.name.substr(std::char_traits<char>::length(kCustomPrefix)) == t.key)
-        return &f;
+      if (f.name == name) return &f;
     return nullptr;
   }
 
@@ -376,10 +375,6 @@ class Builder {
   // the stored number and silently match nothing. Times are kept as text
   // (custom_time_text), so a time value is compared as that text.
   std::string declared_condition(const Condition& c, const Field& f, const std::string& e) {
-    if (is_substring(c.op)) {
-      if (f.type != FieldType::Text) refuse(c, "applies to text fields, and " + f.name + " is " + to_string(f.type));
-      return "(typeof(" + e + ") = 'text' AND " + substring(c, e) + ")";
-    }
     std::vector<Param> values = field_values(c, f);
     if (f.type == FieldType::Time)
       for (auto& v : values)
@@ -427,11 +422,16 @@ class Builder {
     if (c.op == Op::Missing) return e + " IS NULL";
     if (c.op == Op::NotMissing) return e + " IS NOT NULL";
     if (t.where == Target::Where::Custom) {
-      if (const Field* declared = declared_custom(t)) return declared_condition(c, *declared, e);
+      const Field* declared = declared_custom(t);
       // A custom value may be a number or text: a text guard keeps numbers
       // out of substring tests (instr reads 123 as '123'), and an ordering
       // compares like with like (SQLite orders every number before any text).
-      if (is_substring(c.op)) return "(typeof(" + e + ") = 'text' AND " + substring(c, e) + ")";
+      if (is_substring(c.op)) {
+        if (declared && declared->type != FieldType::Text)
+          refuse(c, "applies to text fields, and " + declared->name + " is " + to_string(declared->type));
+        return "(typeof(" + e + ") = 'text' AND " + substring(c, e) + ")";
+      }
+      if (declared) return declared_condition(c, *declared, e);
       std::vector<Param> values = custom_values(c);
       std::string sql = compare(c, e, values);
       if (is_ordering(c.op)) {
