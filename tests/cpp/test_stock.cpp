@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -48,6 +50,59 @@ TEST(StockLevels, SumOfMovementsUpToTheDayPerLocation) {
   EXPECT_EQ(day0.seen, (std::vector<uint8_t>{0, 0, 0, 0}));
   m.add(Transfer, 0, 0, 1, 2);  // no destination
   EXPECT_THROW(levels(m.view(), 2, 2, 7 * D, 0), std::invalid_argument);
+}
+
+// The kernel splits its work into passes (checks, sums, shipments,
+// transfers); every (as_of, since) pair on random movements must give what
+// one movement-at-a-time loop over the rules in ledger.hpp gives.
+TEST(StockLevels, RandomMovementsMatchAPlainLoopForEveryWindow) {
+  std::mt19937_64 rng(7);
+  Ledger m;
+  const int64_t P = 5, L = 3;
+  for (int i = 0; i < 400; ++i) {
+    const auto t = static_cast<int8_t>(rng() % 5);
+    const auto l = static_cast<int64_t>(rng() % L);
+    m.add(t, static_cast<int64_t>(rng() % P), l, static_cast<double>(1 + rng() % 9) * (t == Adjustment ? -1 : 1),
+          static_cast<int64_t>(rng() % 30), NAN, t == Transfer ? (l + 1 + static_cast<int64_t>(rng() % 2)) % L : -1);
+  }
+  for (int64_t as_of : {-1, 0, 10, 29, 40})
+    for (int64_t since : {-5, 0, 5, 10, 29, 40}) {
+      std::vector<double> on_hand(P * L, 0), shipped(P * L, 0);
+      std::vector<uint8_t> seen(P * L, 0);
+      for (size_t i = 0; i < m.type.size(); ++i) {
+        if (m.at[i] > as_of * D) continue;
+        const int64_t from = m.product[i] * L + m.location[i];
+        on_hand[from] += signed_quantity(m.type[i], m.quantity[i]);
+        seen[from] = 1;
+        if (m.type[i] == Shipment && m.at[i] > since * D) shipped[from] += m.quantity[i];
+        if (m.type[i] == Transfer) on_hand[m.product[i] * L + m.to_location[i]] += m.quantity[i];
+        if (m.type[i] == Transfer) seen[m.product[i] * L + m.to_location[i]] = 1;
+      }
+      const Levels got = levels(m.view(), P, L, as_of * D, since * D);
+      const std::string window = "as_of " + std::to_string(as_of) + " since " + std::to_string(since);
+      EXPECT_EQ(got.on_hand, on_hand) << window;
+      EXPECT_EQ(got.shipped, shipped) << window;
+      EXPECT_EQ(got.seen, seen) << window;
+    }
+}
+
+// A bad code is refused wherever it is, after the date asked for too, and
+// the message names the first bad row.
+TEST(StockLevels, ABadCodeIsRefusedNamingItsRow) {
+  Ledger m;
+  m.add(Receipt, 0, 0, 1, 1);
+  m.add(Receipt, 0, 0, 1, 9);
+  m.add(Shipment, 3, 0, 1, 9);  // product 3 of 2, after as_of
+  m.add(Receipt, 0, 5, 1, 9);
+  try {
+    levels(m.view(), 2, 1, 2 * D, 0);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "movement row 2: product code out of range");
+  }
+  m.type[2] = 9;
+  m.product[2] = 0;
+  EXPECT_THROW(levels(m.view(), 2, 1, 2 * D, 0), std::invalid_argument);
 }
 
 TEST(StockMovingAverage, ShortStockAndUnknownCostWeighNothing) {
