@@ -51,6 +51,27 @@ def on_hand_pandas(m, as_of, locations):
     return deltas.groupby(["product", "location"])["q"].sum()
 
 
+def cover_days(on_hand, shipped, window):
+    """days_of_cover's rule (crmcore/stock.py) on a cell's stock and what it shipped."""
+    rate = shipped / window
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(on_hand > 0, on_hand / rate, np.where(rate > 0, 0.0, np.nan))
+
+
+def cover_pandas(m, as_of, window):
+    since = as_of - window * NS_PER_DAY
+    on_hand = on_hand_pandas(m, as_of, None)
+    s = m[(m["type"] == 1) & (m["at"] > since) & (m["at"] <= as_of)].groupby(["product", "location"])["quantity"].sum()
+    shipped = s.reindex(on_hand.index, fill_value=0.0)
+    return pd.Series(cover_days(on_hand.to_numpy(), shipped.to_numpy(), window), index=on_hand.index)
+
+
+def cover_ours(args, as_of, window, products, locations):
+    on_hand, shipped, seen = _core.stock_levels(*args, products, locations, as_of, as_of - window * NS_PER_DAY)
+    cells = np.flatnonzero(seen)
+    return cells, cover_days(on_hand[cells], shipped[cells], window)
+
+
 def reorder_pandas(m, as_of, reorder_point, locations):
     total = on_hand_pandas(m, as_of, locations).groupby(level="product").sum()
     total = total.reindex(range(len(reorder_point)), fill_value=0.0)
@@ -82,6 +103,13 @@ def main():
     np.testing.assert_allclose(on_hand[cell], theirs[0].to_numpy(), rtol=0, atol=1e-6)
     report(f"on hand on a date, {args.movements:,} movements, {args.products:,} products x {L} locations",
            ours, theirs, args.repeat)
+
+    ours = timed(lambda: cover_ours(cols, as_of, 90, args.products, L), args.repeat)
+    theirs = timed(lambda: cover_pandas(m, as_of, 90), args.repeat)
+    idx = theirs[0].index
+    np.testing.assert_array_equal(ours[0][0], idx.get_level_values(0).to_numpy() * L + idx.get_level_values(1).to_numpy())
+    np.testing.assert_allclose(ours[0][1], theirs[0].to_numpy(), rtol=1e-12, atol=1e-9)
+    report("days of cover (stock on a date / shipped in the 90 days before)", ours, theirs, args.repeat)
 
     point = np.random.default_rng(1).integers(0, 40, args.products).astype(np.float64)
     ours = timed(lambda: reorder_ours(cols, as_of, point, L), args.repeat)

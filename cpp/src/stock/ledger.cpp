@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace crmcore::stock {
 
@@ -48,8 +49,8 @@ Levels levels(const Movements& m, int64_t products, int64_t locations, int64_t a
   // own that scatters nothing; the main pass adds each movement's signed
   // quantity (0 after `as_of`, so a random date costs no mispredicted
   // branch) and marks its cell seen with a plain store (to a spare cell when
-  // it does not count); shipments and transfers' destinations, which not
-  // every call needs or every row has, get passes of their own.
+  // it does not count); shipments only when asked for; transfers'
+  // destinations, which few rows have, get a pass of their own.
   const int8_t* type = m.type;
   const int64_t* product = m.product;
   const int64_t* location = m.location;
@@ -65,22 +66,25 @@ Levels levels(const Movements& m, int64_t products, int64_t locations, int64_t a
   double* on_hand = out.on_hand.data();
   uint8_t* seen = out.seen.data();
   static constexpr double kSign[] = {1.0, -1.0, 1.0, 1.0, -1.0};  // by type code, as signed_quantity
+  double* shipped = out.shipped.data();
   bool transfers = false;
-  for (size_t i = 0; i < m.rows; ++i) {
-    const bool counts = m.at[i] <= as_of;
-    const size_t cell = static_cast<size_t>(product[i]) * L + static_cast<size_t>(location[i]);
-    on_hand[cell] += kSign[type[i]] * (counts ? m.quantity[i] : 0.0);
-    seen[counts ? cell : cells] = 1;
-    transfers |= type[i] == Transfer;
-  }
-  out.seen.pop_back();
-  if (since < as_of) {  // else no movement is after `since` and at or before `as_of`
-    double* shipped = out.shipped.data();
+  auto sum = [&](auto with_shipments) {
     for (size_t i = 0; i < m.rows; ++i) {
-      const bool counts = type[i] == Shipment && m.at[i] > since && m.at[i] <= as_of;
-      shipped[static_cast<size_t>(product[i]) * L + static_cast<size_t>(location[i])] += counts ? m.quantity[i] : 0.0;
+      const bool counts = m.at[i] <= as_of;
+      const size_t cell = static_cast<size_t>(product[i]) * L + static_cast<size_t>(location[i]);
+      const double q = counts ? m.quantity[i] : 0.0;
+      on_hand[cell] += kSign[type[i]] * q;
+      seen[counts ? cell : cells] = 1;
+      if constexpr (with_shipments) shipped[cell] += type[i] == Shipment && m.at[i] > since ? q : 0.0;
+      transfers |= type[i] == Transfer;
     }
-  }
+  };
+  // Without a window (since >= as_of) no shipment can count: skip that scatter.
+  if (since < as_of)
+    sum(std::true_type{});
+  else
+    sum(std::false_type{});
+  out.seen.pop_back();
   for (size_t i = 0; transfers && i < m.rows; ++i) {
     if (type[i] != Transfer || m.at[i] > as_of) continue;
     const size_t to = static_cast<size_t>(product[i]) * L + static_cast<size_t>(m.to_location[i]);
