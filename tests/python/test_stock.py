@@ -219,6 +219,37 @@ def test_the_ledger_is_never_changed_or_deleted(shop):
     assert db.count("stock_movements") == 0
 
 
+def test_every_movement_has_its_audit_entry_and_a_refused_one_none(shop):
+    """Each path that writes a movement (add, the conveniences, an import)
+    leaves an insert entry covering its id; a receipt's change to its
+    purchase line has its update entry; a refused movement leaves no entry."""
+    db, ids = shop
+    tea, north, south = ids["tea"], ids["north"], ids["south"]
+    po = db.add("purchase_orders", supplier_id=ids["supplier"], location_id=north, ordered_at="2025-01-01")
+    line = db.add("purchase_lines", purchase_order_id=po, product_id=tea, quantity=10, unit_cost=2.0)
+    made = [db.stock.receive(line, 6, at="2025-01-05"),
+            db.stock.ship(tea, north, 1, at="2025-01-06"),
+            db.stock.adjust(tea, north, -1, reason="damaged", at="2025-01-07"),
+            db.stock.transfer(tea, north, south, 2, at="2025-01-08"),
+            db.stock.take_back(tea, south, 1, at="2025-01-09"),
+            db.add("stock_movements", type="shipment", product_id=tea, location_id=south, quantity=9,
+                   moved_at="2025-01-10")]
+    imported = db.import_frame("stock_movements", pd.DataFrame({
+        "type": ["receipt", "shipment"], "product_id": tea, "location_id": north, "quantity": [4.0, 1.0],
+        "moved_at": ["2025-01-11", "2025-01-12"]}))
+    entries_before = len(db.audit_log(limit=10_000))
+    with pytest.raises(crm.ValidationError, match="no backorders"):
+        db.stock.ship(tea, north, 50, at="2025-01-13")
+    log = db.audit_log(limit=10_000)
+    assert len(log) == entries_before  # the refusal wrote nothing, the audit included
+    inserts = log[(log["kind"] == "stock_movements") & (log["op"] == "insert")]
+    covered = {i for a, b in zip(inserts["first_id"], inserts["last_id"]) for i in range(int(a), int(b) + 1)}
+    movements = set(db.frame("stock_movements").index)
+    assert movements == covered and set(made) <= movements and len(movements) == len(made) + len(imported)
+    line_updates = log[(log["kind"] == "purchase_lines") & (log["op"] == "update")]
+    assert float(line_updates["changes"].iloc[0]["received_quantity"][1]) == 6.0
+
+
 def test_an_import_with_one_bad_movement_lands_nothing(shop):
     db, ids = shop
     frame = pd.DataFrame({"type": ["adjustment", "shipment", "shipment"], "product_id": ids["tea"],
