@@ -103,6 +103,16 @@ TEST(StockLevels, ABadCodeIsRefusedNamingItsRow) {
   m.type[2] = 9;
   m.product[2] = 0;
   EXPECT_THROW(levels(m.view(), 2, 1, 2 * D, 0), std::invalid_argument);
+  Ledger t;  // a transfer to nowhere, after as_of, among good rows
+  t.add(Receipt, 0, 0, 1, 1);
+  t.add(Transfer, 0, 0, 1, 2, NAN, 1);
+  t.add(Transfer, 0, 1, 1, 9, NAN, 2);
+  try {
+    levels(t.view(), 1, 2, 3 * D, 0);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "movement row 2: a transfer's destination code is out of range");
+  }
 }
 
 TEST(StockMovingAverage, ShortStockAndUnknownCostWeighNothing) {
