@@ -6,7 +6,6 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 
 namespace crmcore::stock {
 
@@ -47,8 +46,9 @@ Levels levels(const Movements& m, int64_t products, int64_t locations, int64_t a
   // of 17 bytes outgrow a core's cache), not reading the columns, so the
   // main pass scatters as little as it can: a movement after `as_of` adds 0
   // (a random date costs no mispredicted branch), its cell is marked seen
-  // with a plain store, shipments are summed only when asked for, and
-  // transfers' destinations, which few rows have, get a pass of their own.
+  // with a plain store. The window's shipments (days of cover) and
+  // transfers' destinations, each a few of the rows, get passes of their own
+  // whose branch skips the rest: that scatters less than adding 0 each row.
   // A row with a code out of range writes to a spare cell past the end and
   // sets `bad`; a second look then names it (a separate checking pass cost
   // a fifth of the time).
@@ -62,27 +62,24 @@ Levels levels(const Movements& m, int64_t products, int64_t locations, int64_t a
   uint8_t* seen = out.seen.data();
   static constexpr double kSign[] = {1.0, -1.0, 1.0, 1.0, -1.0};  // by type code, as signed_quantity
   bool bad = false, transfers = false;
-  auto sum = [&](auto with_shipments) {
-    for (size_t i = 0; i < m.rows; ++i) {
-      const int8_t t = type[i];
-      const auto p = static_cast<uint64_t>(product[i]);
-      const auto l = static_cast<uint64_t>(location[i]);
-      const bool ok = (static_cast<uint8_t>(t) <= Transfer) & (p < P) & (l < L);
-      bad |= !ok;
-      const bool counts = m.at[i] <= as_of;
-      const size_t cell = ok ? p * L + l : cells;
-      const double q = counts ? m.quantity[i] : 0.0;
-      on_hand[cell] += kSign[ok ? t : 0] * q;
-      seen[counts ? cell : cells] = 1;
-      if constexpr (with_shipments) shipped[cell] += t == Shipment && m.at[i] > since ? q : 0.0;
-      transfers |= t == Transfer;
-    }
-  };
-  // Without a window (since >= as_of) no shipment can count: skip that scatter.
-  if (since < as_of)
-    sum(std::true_type{});
-  else
-    sum(std::false_type{});
+  for (size_t i = 0; i < m.rows; ++i) {
+    const int8_t t = type[i];
+    const auto p = static_cast<uint64_t>(product[i]);
+    const auto l = static_cast<uint64_t>(location[i]);
+    const bool ok = (static_cast<uint8_t>(t) <= Transfer) & (p < P) & (l < L);
+    bad |= !ok;
+    const bool counts = m.at[i] <= as_of;
+    const size_t cell = ok ? p * L + l : cells;
+    on_hand[cell] += kSign[ok ? t : 0] * (counts ? m.quantity[i] : 0.0);
+    seen[counts ? cell : cells] = 1;
+    transfers |= t == Transfer;
+  }
+  for (size_t i = 0; since < as_of && i < m.rows; ++i) {
+    if (type[i] != Shipment || m.at[i] <= since || m.at[i] > as_of) continue;
+    const auto p = static_cast<uint64_t>(product[i]);
+    const auto l = static_cast<uint64_t>(location[i]);
+    shipped[p < P && l < L ? p * L + l : cells] += m.quantity[i];
+  }
   if (bad)
     for (size_t i = 0; i < m.rows; ++i) check_row(m, i, products, locations);  // throws, naming the first bad row
   for (size_t i = 0; transfers && i < m.rows; ++i) {
