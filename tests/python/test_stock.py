@@ -389,3 +389,18 @@ def test_the_distributor_season_keeps_the_rules():
     np.testing.assert_allclose(lines["received_quantity"].reindex(receipts.index), receipts)
     assert (lines["received_quantity"].fillna(0) <= lines["quantity"]).all()
     assert len(db.stock.stockouts()) > 0 and len(db.partners.supplier_scorecard()) > 0
+
+
+def test_ledger_codes_match_a_binary_search_on_both_paths():
+    """The ids' codes come from a table over their span, or from a search
+    when the ids are too scattered for one; both give searchsorted's answer.
+    The type codes are the positions in TYPES, pd.Categorical's answer."""
+    from crmcore.stock import TYPES, _codes, _type_codes
+    rng = np.random.default_rng(5)
+    for ids in [np.arange(100, 300, 3, dtype=np.int64),                        # near each other: the table
+                np.sort(rng.choice(10**12, 50, replace=False)).astype(np.int64)]:  # scattered: the search
+        values = rng.choice(ids, 400)
+        np.testing.assert_array_equal(_codes(ids, values), np.searchsorted(ids, values))
+    assert _codes(np.array([], np.int64), np.array([], np.int64)).tolist() == []
+    types = pd.Series(rng.choice(TYPES, 200), dtype="string")
+    np.testing.assert_array_equal(_type_codes(types), pd.Categorical(types, categories=TYPES).codes)
