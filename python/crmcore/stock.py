@@ -28,18 +28,26 @@ _COLUMNS = ["type", "product_id", "location_id", "to_location_id", "quantity", "
 
 
 def _codes(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The position of each value in the sorted `ids` (every value is one of
-    them). Ids of one kind are mostly near each other, so a table over their
-    span answers each value with one look-up; a binary search per value
-    (searchsorted) cost 0.1 s a column at 1M movements."""
+    """The position of each value in the sorted `ids`, -1 for a value not
+    among them (the kernels refuse it rather than count it elsewhere). Ids of
+    one kind are mostly near each other, so a table over their span answers
+    each value with one look-up; a binary search per value (searchsorted)
+    cost 0.1 s a column at 1M movements."""
+    out = np.full(len(values), -1, np.int64)
     if len(ids) == 0 or len(values) == 0:
-        return np.zeros(len(values), np.int64)
+        return out
     lo, span = int(ids[0]), int(ids[-1]) - int(ids[0]) + 1
     if span > 4 * (len(ids) + len(values)):  # ids too scattered for a table: search
-        return np.searchsorted(ids, values).astype(np.int64)
-    table = np.empty(span, np.int64)
+        at = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+        found = ids[at] == values
+        out[found] = at[found]
+        return out
+    table = np.full(span, -1, np.int64)
     table[ids - lo] = np.arange(len(ids))
-    return table[values - lo]
+    pos = values - lo
+    inside = (pos >= 0) & (pos < span)
+    out[inside] = table[pos[inside]]
+    return out
 
 
 def _type_codes(types: pd.Series) -> np.ndarray:

@@ -393,7 +393,8 @@ def test_the_distributor_season_keeps_the_rules():
 
 def test_ledger_codes_match_a_binary_search_on_both_paths():
     """The ids' codes come from a table over their span, or from a search
-    when the ids are too scattered for one; both give searchsorted's answer.
+    when the ids are too scattered for one; both give searchsorted's answer,
+    and -1 for a value that is no id (which the kernels refuse).
     The type codes are the positions in TYPES, pd.Categorical's answer."""
     from crmcore.stock import TYPES, _codes, _type_codes
     rng = np.random.default_rng(5)
@@ -401,6 +402,8 @@ def test_ledger_codes_match_a_binary_search_on_both_paths():
                 np.sort(rng.choice(10**12, 50, replace=False)).astype(np.int64)]:  # scattered: the search
         values = rng.choice(ids, 400)
         np.testing.assert_array_equal(_codes(ids, values), np.searchsorted(ids, values))
+        strangers = np.array([ids[0] - 1, ids[-1] + 1, ids[0] + 1, 0], np.int64)  # none of them is an id
+        assert _codes(ids, strangers).tolist() == [-1, -1, -1, -1]
     assert _codes(np.array([], np.int64), np.array([], np.int64)).tolist() == []
     types = pd.Series(rng.choice(TYPES, 200), dtype="string")
     np.testing.assert_array_equal(_type_codes(types), pd.Categorical(types, categories=TYPES).codes)
