@@ -44,6 +44,43 @@ __all__ = ["ScoringMethods"]
 PURCHASE_COLUMNS = ["customer_id", "ordered_at", "amount", "cost", "status", "staff_id"]
 CUSTOMER = "customer_id"  # the index name of every customer analysis
 
+# Relationship bounds: when a tie began or ended. The kind table gives them no
+# limit on the future (a contract's planned end), so only those that have come
+# count as events.
+BOUNDS = ("since", "until")
+# The first entry of a deal's close-date history is written with the deal and
+# stamped with the write's clock unless the write says close_changed_at (a
+# ticket's first event takes its opened_at instead): only a change of the
+# planned close (an entry with a previous date) is an event of the data.
+EVENT_CONDITIONS = {("deal_close_dates", "changed_at"): [("previous", "not null")]}
+_EVENTS: list[tuple[str, str, bool]] = []
+
+
+def event_times() -> list[tuple[str, str, bool]]:
+    """(kind, field, is_bound) of every dated event :meth:`ScoringMethods.default_as_of`
+    reads, from the kind table: the time fields declared as happened (the
+    store takes them up to a bounded number of days ahead: orders,
+    interactions, tickets, deal stages, payments, ...) and the ``since`` and
+    ``until`` of relationship kinds (links, customer contacts). A new kind
+    with a happened time counts without a change here.
+
+    >>> from crmcore.scoring.store import event_times
+    >>> ("orders", "ordered_at", False) in event_times(), ("links", "since", True) in event_times()
+    (True, True)
+    >>> any(field == "birthday" for _, field, _ in event_times())  # a date, not an event
+    False
+    """
+    if not _EVENTS:
+        for kind in _core.kinds():
+            times = [f for f in kind["fields"] if f["type"] == "time"]
+            names = {f["name"] for f in times}
+            for f in times:
+                if f["max_future_days"] is not None and f["max_future_days"] > 0:
+                    _EVENTS.append((kind["name"], f["name"], False))
+                elif f["name"] in BOUNDS and names.issuperset(BOUNDS):
+                    _EVENTS.append((kind["name"], f["name"], True))
+    return _EVENTS
+
 
 def _with_attrs(frame: pd.DataFrame, *sources: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (an analysis' result, or a join of it) with the attrs of the
@@ -78,9 +115,16 @@ class ScoringMethods(DimensionMethods, NameMethods):
     # -- the point in time and the records the analyses read ------------------
     def default_as_of(self) -> pd.Timestamp:
         """The point every analysis describes when no ``as_of`` is given: the
-        end of the data, midnight (UTC) after the latest order, deal close or
-        deal stage change, so the last day of data counts in full. A store
-        with none of those uses the end of today.
+        end of the data, midnight (UTC) after the latest dated event of any
+        kind, so the last day of data counts in full. The events are the
+        times the kind table declares as happened (an order's ``ordered_at``,
+        a deal's close and stage changes, interactions, tickets and their
+        events, payments, surveys, campaign responses, stock movements, ...:
+        :func:`event_times`) and the bounds of relationships (``since`` and
+        ``until`` of links and customer contacts) that are not after today
+        (a planned end has not happened). A store with none of those uses the
+        end of today. The graph analyses use the same point, so a link dated
+        after the last order still counts.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -88,18 +132,26 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-03-05 14:30", amount=9.5)
         >>> db.default_as_of()
         Timestamp('2024-03-06 00:00:00')
+        >>> _ = db.add("interactions", customer_id=cid, channel="call", occurred_at="2024-04-10 09:00")
+        >>> db.default_as_of()
+        Timestamp('2024-04-11 00:00:00')
         """
         return pd.Timestamp(self._end_of_data())
 
     def _end_of_data(self, orders: pd.DataFrame | None = None) -> int:
-        if orders is None:
-            orders = self.frame("orders", columns=["ordered_at"])
-        times = [times_ns(orders["ordered_at"]),
-                 times_ns(self.frame("deals", columns=["closed_at"])["closed_at"]),
-                 times_ns(self.frame("deal_stages", columns=["changed_at"])["changed_at"])]
-        end = end_of_data(np.concatenate(times))
+        today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        latest = []
+        for kind, field, bound in event_times():
+            if kind == "orders" and field == "ordered_at" and orders is not None:
+                latest.append(times_ns(orders["ordered_at"]))  # already read: no second query
+                continue
+            # The one latest value, found by the store: nothing else is read.
+            where = [(field, "not null")] + ([(field, "<=", today + pd.Timedelta(days=1))] if bound else [])
+            where += EVENT_CONDITIONS.get((kind, field), [])
+            top = self.frame(kind, columns=[field], filters=where, order_by="-" + field, limit=1)
+            latest.append(times_ns(top[field]))
+        end = end_of_data(np.concatenate(latest)) if latest else None
         if end is None:
-            today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
             return int(today.value) + NS_PER_DAY
         return end
 
