@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import _invalid
-from .scoring import campaign_effect, cohort_retention, performance, pipeline_funnel, product_affinity
+from .scoring import campaign_effect, cohort_retention, performance, product_affinity
 from .scoring.dimensions import _names
 
 __all__ = ["SECTIONS", "Report", "report_7p"]
@@ -280,9 +280,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
             24)
     if len(monthly):
         b.figures("prospecting", _figure(lambda ax: _trend(ax, monthly), (8, 3.8)))
-    deals = db.frame("deals", columns=["customer_id", "stage", "amount"])
-    deals = deals[deals["customer_id"].isin(mine).to_numpy(dtype=bool)]
-    funnel = pipeline_funnel(deals, db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"]), end)
+    funnel = db.sales.funnel(as_of=end, customers=mine)
     prospects = int((stages["stage"] == "prospect").sum())
     b.note("prospecting", f"{prospects:,} prospects (customers who have not bought yet); "
                           f"{funnel['open'].sum() if len(funnel) else 0:,} open deals; {funnel.attrs.get('lost', 0):,} lost.")

@@ -153,7 +153,8 @@ class DimensionMethods:
     """
 
     if TYPE_CHECKING:  # what the mixin uses of the Database it is part of
-        def frame(self, kind: str, ids: Any = None, columns: Any = None) -> pd.DataFrame: ...
+        def frame(self, kind: str, ids: Any = None, columns: Any = None, filters: Any = None, *,
+                  order_by: Any = None, limit: int | None = None, offset: int | None = None) -> pd.DataFrame: ...
 
         def _purchases(self, as_of: Any) -> tuple[pd.DataFrame, int]: ...
 
