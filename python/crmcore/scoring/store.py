@@ -32,7 +32,7 @@ from ._status import PURCHASE, order_meaning
 from .affinity import product_affinity
 from .dimensions import NO_PURCHASE, DimensionMethods, _names, _text, cover
 from .health import churn_risk, health, loyalty, satisfaction
-from .sales import campaign_effect, cohort_retention, performance, pipeline_funnel
+from .sales import cohort_retention, performance
 from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
@@ -849,94 +849,6 @@ class ScoringMethods(DimensionMethods, NameMethods):
             return _with_attrs(run(orders, None), orders)
         out = self._stacked(run, orders, by, "cohorts")
         out.attrs["sizes"] = out[0].copy() if 0 in out.columns else pd.Series(dtype=np.float64)
-        return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
-
-    def pipeline(self, as_of: Any = None, by: Any = None) -> pd.DataFrame:
-        """The stored sales pipeline at ``as_of`` (default: the end of the
-        data) as a funnel: :func:`crmcore.scoring.pipeline_funnel` over the
-        deals and their stage history up to then.
-
-        Returns, indexed by ``stage`` in the order deals pass through them
-        (won last, lost left out): ``deals`` that reached it, their
-        ``amount``, ``conversion`` from the stage before and ``open`` deals
-        standing there; ``attrs["lost"]`` counts the lost deals. ``by``
-        names customer dimensions (region, owner, team, kind,
-        custom.<key>, ...): one funnel per group of the deals' customers,
-        the dimensions leading the index, and ``attrs["lost"]`` a Series of
-        the lost deals per group.
-
-        >>> import crmcore as crm
-        >>> db = crm.open(":memory:")
-        >>> cid = db.add("customers", name="Ann")
-        >>> for stage in ("lead", "proposal", "won"):
-        ...     _ = db.add("deals", customer_id=cid, stage=stage, amount=10.0)
-        >>> db.pipeline()["deals"].tolist()
-        [3, 2, 1]
-        """
-        cut = pd.Timestamp(self._as_of(as_of))
-        deals = self.frame("deals", columns=["customer_id", "stage", "amount"])
-        history = self.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
-        def funnel(part: pd.DataFrame, _: Any = None) -> pd.DataFrame:
-            mine = history[history["deal_id"].isin(part.index).to_numpy(dtype=bool)]
-            out = pipeline_funnel(part[["stage", "amount"]], mine, cut)
-            out.attrs["as_of"] = cut
-            return out
-
-        if by is None:
-            return funnel(deals)
-        names = self._customer_only(by, "pipeline")
-        lost: dict[tuple, int] = {}
-
-        def counted(part: pd.DataFrame, ids: Any) -> pd.DataFrame:
-            out = funnel(part)
-            if len(part):  # the group's values are on its deals (a group without deals has no funnel)
-                lost[tuple(part[n].iloc[0] for n in names)] = out.attrs["lost"]
-            del out.attrs["lost"]
-            return out
-
-        out = self._stacked(counted, deals, names, "pipeline")
-        index = pd.MultiIndex.from_tuples(sorted(lost), names=names) if len(names) > 1 else \
-            pd.Index([k[0] for k in sorted(lost)], name=names[0])
-        out.attrs["lost"] = pd.Series([lost[k] for k in sorted(lost)], index=index, name="lost", dtype=np.int64)
-        return out
-
-    def campaign_effect(self, days: float = 30.0, as_of: Any = None, by: Any = None) -> pd.DataFrame:
-        """Promotion: the effect of each stored campaign started up to
-        ``as_of`` on its members' purchases: :func:`crmcore.scoring.campaign_effect`
-        (response rate, revenue per member in the campaign and the ``days``
-        after it, against before and against customers who were not
-        members, lift, incremental revenue and return on budget).
-
-        ``by`` names customer dimensions (region, owner, team, kind,
-        custom.<key>, ...): the effect within each group, its members
-        against the group's customers who were not members (the dimensions
-        lead the index; ``budget`` and ``return_on_budget`` stay those of
-        the whole campaign, which the groups share).
-
-        >>> import crmcore as crm
-        >>> db = crm.open(":memory:")
-        >>> a, b = db.add("customers", name="Ann"), db.add("customers", name="Bo")
-        >>> c = db.add("campaigns", name="Spring", started_at="2024-03-01", budget=10.0)
-        >>> _ = db.add("campaign_members", campaign_id=c, customer_id=a, responded=True)
-        >>> _ = db.add("orders", customer_id=a, ordered_at="2024-03-04", amount=40.0)
-        >>> _ = db.add("orders", customer_id=b, ordered_at="2024-03-05", amount=10.0)
-        >>> db.campaign_effect().loc[c, ["lift", "incremental_revenue"]].tolist()
-        [4.0, 30.0]
-        """
-        orders, cut = self._purchases(as_of)
-        campaigns = self.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
-        campaigns = campaigns[(times_ns(campaigns["started_at"]) <= cut)]
-        members = self.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
-
-        def effect(part: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-            mine = members[members["customer_id"].isin(customers).to_numpy(dtype=bool)]
-            return campaign_effect(campaigns, mine, part, customers, days, CUSTOMER, "ordered_at", "amount")
-
-        if by is None:
-            out = effect(orders, self.frame("customers", columns=[]).index)
-        else:
-            out = self._stacked(effect, orders, self._customer_only(by, "campaign_effect", "campaign members"),
-                                "campaign_effect")
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def report_7p(self, period: Any = None, segment: Any = None, by: Any = None,
