@@ -300,8 +300,8 @@ class Graph:
         return pos
 
     def named(self, values):
-        """A ranking (any Series or DataFrame indexed by node, such as
-        ``g.pagerank().nlargest(5)``) as a DataFrame with each node's
+        """``values``, a ranking (any Series or DataFrame indexed by node, such as
+        ``g.pagerank().nlargest(5)``), as a DataFrame with each node's
         ``name`` first, from :attr:`labels` (missing when unknown).
 
         >>> g = Graph.from_edges([1, 1], [2, 3], labels={1: "Li Lei", 2: "Acme"})
@@ -326,8 +326,13 @@ class Graph:
                  dangling=None, nstart=None):
         """PageRank per node, computed exactly as NetworkX's ``pagerank``.
 
+        ``damping`` is the chance of following an edge (else a jump);
         ``personalization`` ({node: weight}) gives personalized PageRank around
-        a seed set; ``weight=False`` ignores edge weights.
+        a seed set; ``weight=False`` ignores edge weights; iteration stops when
+        the change is below ``tol`` per node or after ``max_iter`` rounds (then
+        refused, as NetworkX does); ``dangling`` ({node: weight}) says where
+        nodes without out-edges jump and ``nstart`` ({node: value}) where the
+        iteration starts.
 
         >>> g = Graph.from_edges([1, 2, 3], [2, 3, 1], directed=True)
         >>> int(g.pagerank(personalization={1: 1.0}).idxmax())
@@ -349,7 +354,9 @@ class Graph:
         return self._series(self._g.components(), "component")
 
     def shortest_path_lengths(self, source, weight=False, cutoff=None):
-        """Distance from ``source`` to every node it reaches (hops, or summed weights).
+        """Distance from ``source`` to every node it reaches: hops, or with
+        ``weight=True`` the summed edge weights (Dijkstra); ``cutoff`` stops
+        hop distances at that many hops.
 
         >>> Graph.from_edges([1, 2], [2, 3]).shortest_path_lengths(1).tolist()
         [0, 1, 2]
@@ -367,7 +374,8 @@ class Graph:
         return self._series(d[reach], "distance", reach)
 
     def shortest_path(self, a, b, weight=False):
-        """Node ids of one shortest path from ``a`` to ``b``, or None when there is none.
+        """Node ids of one shortest path from ``a`` to ``b`` (fewest hops, or
+        with ``weight=True`` least summed weight), or None when there is none.
 
         >>> Graph.from_edges([1, 2, 1], [2, 3, 4]).shortest_path(4, 3)
         [4, 1, 2, 3]
@@ -388,7 +396,8 @@ class Graph:
         return (self._ids[p].tolist(), strength) if len(p) else (None, 0.0)
 
     def neighbors(self, n, types=None):
-        """Distinct neighbours of ``n`` (successors when directed), optionally by edge type.
+        """Distinct neighbours of ``n`` (successors when directed), over the
+        edge ``types`` given (a type or a list; None: every edge).
 
         >>> Graph.from_edges([1, 1], [2, 3], types=["knows", "works_at"]).neighbors(1, types="knows").tolist()
         [2]
@@ -398,6 +407,7 @@ class Graph:
     def shared_neighbors(self, a, b, types=None):
         """Nodes other than ``a`` and ``b`` adjacent to both, as NetworkX's
         ``common_neighbors``: a self-loop on ``a`` does not make ``a`` shared.
+        ``types`` limits the edges followed (a type or a list; None: all).
 
         >>> Graph.from_edges([1, 2], [3, 3]).shared_neighbors(1, 2).tolist()
         [3]
@@ -417,7 +427,8 @@ class Graph:
         return self._series(d[reach], "hops", reach)
 
     def ego(self, n, k=1, types=None):
-        """The ego network of ``n``: nodes within ``k`` hops and the edges between them.
+        """The ego network of ``n``: nodes within ``k`` hops (over the edge
+        ``types`` given; None: all) and the edges between them.
 
         >>> Graph.from_edges([1, 2, 3], [2, 3, 4]).ego(2).nodes.tolist()
         [1, 2, 3]
@@ -430,7 +441,8 @@ class Graph:
 
         Exact by default; ``k`` (1 to the number of nodes) samples that many
         source nodes, drawn with ``seed`` (an integer >= 0), or ``sources``
-        names them, for large graphs.
+        names them, for large graphs. ``normalized`` scales as NetworkX
+        does; ``weight=True`` measures paths by summed edge weights.
 
         >>> Graph.from_edges([1, 2], [2, 3]).betweenness().tolist()
         [0.0, 1.0, 0.0]
@@ -447,6 +459,8 @@ class Graph:
 
     def communities(self, resolution=1.0, seed=0, weight=True, trials=None):
         """Louvain communities: Series node -> community (0 = largest).
+        ``resolution`` above 1 favours smaller communities, below 1 larger;
+        ``weight=False`` ignores edge weights.
 
         The modularity is in ``result.attrs["modularity"]``. Louvain is a
         heuristic: each of ``trials`` (>= 1) runs visits nodes in another
@@ -475,6 +489,7 @@ class Graph:
 
         ``communities`` is a Series node -> label or a list of node sets; it
         must be a partition (every node exactly once), as NetworkX requires.
+        ``resolution`` and ``weight`` as in :meth:`communities`.
 
         >>> g = Graph.from_edges([1, 3], [2, 4])
         >>> round(g.modularity([{1, 2}, {3, 4}]), 3)
@@ -514,8 +529,8 @@ class Graph:
         return self._series(score, method, pos)
 
     def similarity(self, a, b, method="jaccard"):
-        """Similarity of each pair (a[i], b[i]), as NetworkX's jaccard_coefficient
-        or adamic_adar_index compute it, self-loops included: a node with a
+        """Similarity of each pair (a[i], b[i]) by ``method``, 'jaccard' or
+        'adamic_adar', as NetworkX's jaccard_coefficient or adamic_adar_index compute it, self-loops included: a node with a
         self-loop is in its own neighbour set (so in Jaccard's union) but is
         never a common neighbour of a pair it belongs to. Parallel edges
         count once: Adamic-Adar's degree of a common neighbour is its number
@@ -712,7 +727,8 @@ class GraphMethods:
         return ties.drop_duplicates(["customer_id", "contact_id"])
 
     def shared_contacts(self, c1, c2, as_of=None):
-        """Contacts who work with both customers at ``as_of``, with their role at each.
+        """Contacts who work with both customers ``c1`` and ``c2`` at ``as_of``,
+        with their role at each.
 
         ``as_of`` defaults to ``db.default_as_of()`` (the end of the data);
         the point and window read are in ``result.attrs``. Indexed by

@@ -52,7 +52,7 @@ class MarketingMethods:
         keyword criteria such as ``tag="vip"`` or ``region=[...]``) and
         `scores`, conditions on computed scores as (score, op, value) with a
         score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle,
-        lifetime_value, p_alive, health).
+        lifetime_value, p_alive, health); ``description`` is kept with it.
         The rule is checked by running it once: an unknown field or score
         raises and nothing is saved. Returns the segment's id.
 
@@ -162,7 +162,9 @@ class MarketingMethods:
         ``rhythm:once``), preferred channel (the field, else the most used
         channel of the customer's interactions) and lifecycle stage. One
         row per customer and tag: customer_id, tag, reason. Apply them with
-        ``db.add_tags`` per tag if they should be stored.
+        ``db.add_tags`` per tag if they should be stored. Spend, rhythm, age
+        and stage are those at ``as_of`` (default ``db.default_as_of()``,
+        the end of the data).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

@@ -155,7 +155,8 @@ class SimilarityMethods:
         (purchases up to ``as_of``, default the end of the data; cancelled and
         returned orders are not purchases).
 
-        Each candidate scores the summed similarity of the ``neighbors`` most
+        Each candidate scores the summed similarity (``method``: 'jaccard' or
+        'adamic_adar' over the products bought) of the ``neighbors`` most
         similar customers who bought it; the ``top`` best are returned (None:
         all, likewise for ``neighbors``). Indexed by ``product_id``; columns:
         score, buyers, sku, name. ``by`` answers per group of a dimension
