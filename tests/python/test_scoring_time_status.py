@@ -245,7 +245,9 @@ def run_all(db, as_of=None):
         # A small penalty keeps the fit on a short early history converging; this test is about time.
         "lifetime_value": db.lifetime_value(penalizer_coef=0.001, **kw),
         "product_affinity": db.product_affinity(min_support=0.005, **kw), "hierarchy_rollup": db.hierarchy_rollup(**kw),
-        "cross_sell": db.cross_sell(some, **kw),
+        "cross_sell": db.cross_sell(some, **kw), "cross_sell_by": db.cross_sell(some, by="channel", **kw),
+        "similar_customers": db.similar_customers(some, **kw), "dimension": db.dimension(["region", "channel"], **kw),
+        "sales.funnel": db.sales.funnel(**kw), "marketing.campaigns": db.marketing.campaigns(**kw),
         # The graph analyses describe the same moment (they defaulted to the clock).
         "graph": db.graph(**kw), "referrals": db.referrals(**kw),
         "connected_customers": db.connected_customers(**kw), "shared_contacts": db.shared_contacts(some, some + 1, **kw),
@@ -263,7 +265,7 @@ def reference_links(db, point, kind="links"):
 
 
 CUSTOMER_ANALYSES = ["rfm", "profit", "profit_tiers", "classify", "lifecycle", "deal_summary", "satisfaction",
-                     "loyalty", "churn_risk", "health", "lifetime_value", "hierarchy_rollup"]
+                     "loyalty", "churn_risk", "health", "lifetime_value", "hierarchy_rollup", "dimension"]
 
 
 @pytest.mark.parametrize("as_of", [None, "2025-03-31"])
@@ -276,7 +278,7 @@ def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store,
     revenue = bought.groupby("customer_id")["amount"].sum()
     # One point, reported by every analysis that reads a period of time.
     for name, result in out.items():
-        if name not in ("cross_sell", "graph", "connected_customers"):
+        if name not in ("graph", "connected_customers"):
             assert result.attrs["as_of"] == point, name
             assert result.attrs["window"][1] == point, name
     for name in ("graph", "connected_customers"):
@@ -286,7 +288,7 @@ def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store,
         # One index and one coverage: every stored customer, by id, with the name.
         assert out[name].index.name == "customer_id", name
         assert out[name].index.equals(customers.index), name
-        if name != "hierarchy_rollup":
+        if name not in ("hierarchy_rollup", "dimension"):
             assert out[name]["name"].equals(customers["name"]), name
     # The same purchases, counted and summed the same way.
     buyers, silent = count.index, customers.index.difference(count.index)
