@@ -285,7 +285,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
     b.note("prospecting", f"{prospects:,} prospects (customers who have not bought yet); "
                           f"{funnel['open'].sum() if len(funnel) else 0:,} open deals; {funnel.attrs.get('lost', 0):,} lost.")
     if len(funnel):
-        b.table("prospecting", "Sales pipeline", funnel)
+        b.table("prospecting", "Sales pipeline", funnel.drop(columns="to_next"))  # conversion says it from the other side
         b.figures("prospecting", _figure(lambda ax: plotting.pipeline_funnel(funnel, ax=ax), (6.5, 3.8)))
 
     # -- product -------------------------------------------------------------------------

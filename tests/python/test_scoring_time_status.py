@@ -229,6 +229,28 @@ def test_the_default_point_reads_every_dated_event_and_the_graph_uses_it():
     assert strength["score"].tolist() == pytest.approx([0.5 ** (91 / 90)], rel=1e-12)
 
 
+def test_the_kept_end_of_the_data_follows_every_write_and_rollback():
+    """The end of the data is kept between analyses until a write: a write,
+    a rolled-back write and a handle that cannot read the audit log each see
+    the point of the data they can read."""
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Sun")
+    db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=1.0)
+    assert db.default_as_of() == pd.Timestamp("2024-03-06") == db.rfm().attrs["as_of"]
+    db.add("interactions", customer_id=c, channel="call", occurred_at="2024-04-01")
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.add("payments", customer_id=c, amount=1.0, paid_at="2024-05-01")
+            assert db.default_as_of() == pd.Timestamp("2024-05-02")
+            raise RuntimeError("undo")
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    db.update("customers", c, name="Sun Li")  # a write that dates nothing leaves the point
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    staff = db.add("staff", name="Wang", role="admin")
+    assert db.as_user(staff).default_as_of() == pd.Timestamp("2024-04-02")
+
+
 # ---------------------------------------------------------------- every analysis agrees
 
 

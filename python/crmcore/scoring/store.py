@@ -138,8 +138,27 @@ class ScoringMethods(DimensionMethods, NameMethods):
         """
         return pd.Timestamp(self._end_of_data())
 
+    # The end of the data, kept until the next write: reading every dated kind
+    # costs a scan of each (0.15 s on 20k customers), once per analysis call.
+    _end_cache: "tuple[tuple[int, int, int], int] | None" = None
+
+    def _data_mark(self, today: pd.Timestamp) -> "tuple[int, int, int] | None":
+        """What every write changes (the audit log's newest entry: its number
+        and time, so a rolled-back write that reused a number differs) and
+        the day (bounds count up to today); None where the log cannot be
+        read (a scoped handle, an engine without one): no cache there."""
+        try:
+            newest = {name: values for name, values, _ in self._core.audit_log(1, None)}  # type: ignore[attr-defined]
+        except _core.Error:
+            return None
+        seq, at = newest.get("seq", []), newest.get("at", [])
+        return (int(seq[0]) if len(seq) else -1, int(at[0]) if len(at) else -1, int(today.value))
+
     def _end_of_data(self, orders: pd.DataFrame | None = None) -> int:
         today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        mark = self._data_mark(today)
+        if mark is not None and self._end_cache is not None and self._end_cache[0] == mark:
+            return self._end_cache[1]
         latest = []
         for kind, field, bound in event_times():
             if kind == "orders" and field == "ordered_at" and orders is not None:
@@ -152,7 +171,9 @@ class ScoringMethods(DimensionMethods, NameMethods):
             latest.append(times_ns(top[field]))
         end = end_of_data(np.concatenate(latest)) if latest else None
         if end is None:
-            return int(today.value) + NS_PER_DAY
+            end = int(today.value) + NS_PER_DAY
+        if mark is not None:
+            self._end_cache = (mark, end)
         return end
 
     def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None) -> int:
