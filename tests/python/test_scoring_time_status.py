@@ -396,3 +396,25 @@ def test_the_window_starts_at_the_first_time_read(times):
     read = [pd.Timestamp(t) for t in times if t is not None and pd.Timestamp(t) <= as_of]
     out = stamp(pd.DataFrame(), as_of.value, ns)
     assert out.attrs["window"] == (min(read) if read else None, as_of)
+
+
+def test_a_pipelines_own_won_and_lost_stages_mean_won_and_lost_in_every_deal_analysis():
+    """A stage's meaning comes from the store's pipelines first: a deal at a
+    custom stage "signed" (category won) was "closed" with no win in
+    deal_quadrants and deal_summary while db.sales counted it won."""
+    db = crm.open(":memory:")
+    p = db.add("pipelines", name="renewals")
+    for i, (name, category) in enumerate([("talk", "open"), ("signed", "won"), ("dropped", "lost")]):
+        db.add("pipeline_stages", pipeline_id=p, name=name, position=i, category=category)
+    c = db.add("customers", name="A")
+    won, lost, talking = (db.add("deals", customer_id=c, pipeline_id=p, stage="talk", amount=10.0,
+                                 stage_changed_at="2024-01-01") for _ in range(3))
+    db.sales.move(won, "signed", at="2024-02-01")
+    db.sales.move(lost, "dropped", at="2024-02-02")
+    db.add("deals", customer_id=c, stage="won", amount=5.0, closed_at="2024-01-15")  # the default pipeline
+    q = db.deal_quadrants()
+    assert q.loc[[won, lost, talking], "status"].tolist() == ["won", "lost", "open"]
+    summary = db.deal_summary().loc[c]
+    assert (summary["won"], summary["lost"], summary["open"]) == (2, 1, 1)
+    rates = db.sales.win_rate()
+    assert (rates["won"].sum(), rates["lost"].sum()) == (summary["won"], summary["lost"])

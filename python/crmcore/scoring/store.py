@@ -28,7 +28,7 @@ from .. import _core
 from ..names import NameMethods
 from .._args import _integer, _invalid, _number
 from ._columns import NS_PER_DAY, as_of_ns, end_of_data, flag_overflow, stamp, times_ns
-from ._status import PURCHASE, order_meaning
+from ._status import PURCHASE, deal_outcome, order_meaning
 from .affinity import product_affinity
 from .dimensions import NO_PURCHASE, DimensionMethods, _names, _text, cover
 from .health import churn_risk, health, loyalty, satisfaction
@@ -223,6 +223,19 @@ class ScoringMethods(DimensionMethods, NameMethods):
         orders = orders.assign(cost=cost.fillna(0.0).astype(np.float64))
         orders.attrs.update(attrs)
         return orders, cut
+
+    def _stage_outcomes(self, deals: pd.DataFrame) -> dict[str, Any]:
+        """``won_stages`` and ``lost_stages`` of the deal analyses for the
+        stages of ``deals``: what the store's pipelines say of their own
+        stages (a stage "signed" of category won is won, as db.sales counts
+        it), the shared table (:data:`crmcore.scoring.DEAL_STAGE`) for a
+        stage no pipeline names."""
+        stages = self.frame("pipeline_stages", columns=["name", "category"]).drop_duplicates("name")
+        category = pd.Series(stages["category"].to_numpy(), index=stages["name"].to_numpy())
+        named = pd.Series(deals["stage"].dropna().unique(), dtype=object)
+        meaning = category.reindex(named.to_numpy()).to_numpy(dtype=object)
+        meaning = np.where(pd.isna(meaning), deal_outcome(named), meaning)
+        return {"won_stages": named[meaning == "won"].tolist(), "lost_stages": named[meaning == "lost"].tolist()}
 
     def referral_counts(self, as_of: Any = None) -> pd.Series:
         """How many customers each record referred through the ``referred_by``
@@ -564,7 +577,8 @@ class ScoringMethods(DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def quadrants(deals: pd.DataFrame, _: pd.Index) -> pd.DataFrame:
-            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days)
+            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+                                 **self._stage_outcomes(deals))
             head = deals[["customer_id", "name", "stage"]].copy()
             head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).to_numpy())
             return _with_attrs(head.join(out), out)
@@ -599,7 +613,8 @@ class ScoringMethods(DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def summary(deals: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days)
+            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+                               **self._stage_outcomes(deals))
             counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
             counts["win_rate"] = out["win_rate"].reindex(customers)
             counts.insert(0, "name", names.reindex(customers).to_numpy())
