@@ -320,8 +320,15 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
     campaigns = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
     campaigns = campaigns[((campaigns["started_at"] >= start) & (campaigns["started_at"] < end)).to_numpy(dtype=bool)]
     if len(campaigns):
-        members = db.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
-        members = members[members["customer_id"].isin(mine).to_numpy(dtype=bool)]
+        # The treated members, as db.marketing.campaigns counts them: held-out
+        # members were not touched (they count among the others), and a
+        # response is the flag or its time.
+        members = db.frame("campaign_members", columns=["campaign_id", "customer_id", "responded", "responded_at",
+                                                        "holdout"])
+        members = members[(members["customer_id"].isin(mine)
+                           & ~members["holdout"].fillna(False).astype(bool)).to_numpy(dtype=bool)]
+        members = members.assign(responded=members["responded"].fillna(False).astype(bool)
+                                 | members["responded_at"].notna())
         effect = campaign_effect(campaigns, members, orders_all, mine, 30.0, "customer_id", "ordered_at", "amount")
         b.table("promotion", "Campaigns of the period (revenue over the campaign and 30 days after)",
                 effect.drop(columns=["before_per_member"]), 30)
