@@ -47,10 +47,15 @@ class Graph:
         self._type_names = list(type_names) if type_names is not None else None
         #: Node id -> readable name (``db.graph()`` fills it from the records), or None.
         self.labels = labels
+        #: What the graph describes, as on every analysis' result: ``db.graph()``
+        #: puts the point (``"as_of"``) and the window of link dates read here.
+        self.attrs = {}
 
     def _derived(self, core):
-        """A graph made from this one (a subgraph, ...), keeping types and names."""
-        return Graph(core, self._type_names, self.labels)
+        """A graph made from this one (a subgraph, ...), keeping types, names and attrs."""
+        g = Graph(core, self._type_names, self.labels)
+        g.attrs = dict(self.attrs)
+        return g
 
     # ---- construction -------------------------------------------------------
     @classmethod
@@ -295,8 +300,8 @@ class Graph:
         return pos
 
     def named(self, values):
-        """A ranking (any Series or DataFrame indexed by node, such as
-        ``g.pagerank().nlargest(5)``) as a DataFrame with each node's
+        """``values``, a ranking (any Series or DataFrame indexed by node, such as
+        ``g.pagerank().nlargest(5)``), as a DataFrame with each node's
         ``name`` first, from :attr:`labels` (missing when unknown).
 
         >>> g = Graph.from_edges([1, 1], [2, 3], labels={1: "Li Lei", 2: "Acme"})
@@ -321,8 +326,13 @@ class Graph:
                  dangling=None, nstart=None):
         """PageRank per node, computed exactly as NetworkX's ``pagerank``.
 
+        ``damping`` is the chance of following an edge (else a jump);
         ``personalization`` ({node: weight}) gives personalized PageRank around
-        a seed set; ``weight=False`` ignores edge weights.
+        a seed set; ``weight=False`` ignores edge weights; iteration stops when
+        the change is below ``tol`` per node or after ``max_iter`` rounds (then
+        refused, as NetworkX does); ``dangling`` ({node: weight}) says where
+        nodes without out-edges jump and ``nstart`` ({node: value}) where the
+        iteration starts.
 
         >>> g = Graph.from_edges([1, 2, 3], [2, 3, 1], directed=True)
         >>> int(g.pagerank(personalization={1: 1.0}).idxmax())
@@ -344,7 +354,9 @@ class Graph:
         return self._series(self._g.components(), "component")
 
     def shortest_path_lengths(self, source, weight=False, cutoff=None):
-        """Distance from ``source`` to every node it reaches (hops, or summed weights).
+        """Distance from ``source`` to every node it reaches: hops, or with
+        ``weight=True`` the summed edge weights (Dijkstra); ``cutoff`` stops
+        hop distances at that many hops.
 
         >>> Graph.from_edges([1, 2], [2, 3]).shortest_path_lengths(1).tolist()
         [0, 1, 2]
@@ -362,7 +374,8 @@ class Graph:
         return self._series(d[reach], "distance", reach)
 
     def shortest_path(self, a, b, weight=False):
-        """Node ids of one shortest path from ``a`` to ``b``, or None when there is none.
+        """Node ids of one shortest path from ``a`` to ``b`` (fewest hops, or
+        with ``weight=True`` least summed weight), or None when there is none.
 
         >>> Graph.from_edges([1, 2, 1], [2, 3, 4]).shortest_path(4, 3)
         [4, 1, 2, 3]
@@ -383,7 +396,8 @@ class Graph:
         return (self._ids[p].tolist(), strength) if len(p) else (None, 0.0)
 
     def neighbors(self, n, types=None):
-        """Distinct neighbours of ``n`` (successors when directed), optionally by edge type.
+        """Distinct neighbours of ``n`` (successors when directed), over the
+        edge ``types`` given (a type or a list; None: every edge).
 
         >>> Graph.from_edges([1, 1], [2, 3], types=["knows", "works_at"]).neighbors(1, types="knows").tolist()
         [2]
@@ -393,6 +407,7 @@ class Graph:
     def shared_neighbors(self, a, b, types=None):
         """Nodes other than ``a`` and ``b`` adjacent to both, as NetworkX's
         ``common_neighbors``: a self-loop on ``a`` does not make ``a`` shared.
+        ``types`` limits the edges followed (a type or a list; None: all).
 
         >>> Graph.from_edges([1, 2], [3, 3]).shared_neighbors(1, 2).tolist()
         [3]
@@ -412,7 +427,8 @@ class Graph:
         return self._series(d[reach], "hops", reach)
 
     def ego(self, n, k=1, types=None):
-        """The ego network of ``n``: nodes within ``k`` hops and the edges between them.
+        """The ego network of ``n``: nodes within ``k`` hops (over the edge
+        ``types`` given; None: all) and the edges between them.
 
         >>> Graph.from_edges([1, 2, 3], [2, 3, 4]).ego(2).nodes.tolist()
         [1, 2, 3]
@@ -425,7 +441,8 @@ class Graph:
 
         Exact by default; ``k`` (1 to the number of nodes) samples that many
         source nodes, drawn with ``seed`` (an integer >= 0), or ``sources``
-        names them, for large graphs.
+        names them, for large graphs. ``normalized`` scales as NetworkX
+        does; ``weight=True`` measures paths by summed edge weights.
 
         >>> Graph.from_edges([1, 2], [2, 3]).betweenness().tolist()
         [0.0, 1.0, 0.0]
@@ -442,6 +459,8 @@ class Graph:
 
     def communities(self, resolution=1.0, seed=0, weight=True, trials=None):
         """Louvain communities: Series node -> community (0 = largest).
+        ``resolution`` above 1 favours smaller communities, below 1 larger;
+        ``weight=False`` ignores edge weights.
 
         The modularity is in ``result.attrs["modularity"]``. Louvain is a
         heuristic: each of ``trials`` (>= 1) runs visits nodes in another
@@ -470,6 +489,7 @@ class Graph:
 
         ``communities`` is a Series node -> label or a list of node sets; it
         must be a partition (every node exactly once), as NetworkX requires.
+        ``resolution`` and ``weight`` as in :meth:`communities`.
 
         >>> g = Graph.from_edges([1, 3], [2, 4])
         >>> round(g.modularity([{1, 2}, {3, 4}]), 3)
@@ -509,8 +529,8 @@ class Graph:
         return self._series(score, method, pos)
 
     def similarity(self, a, b, method="jaccard"):
-        """Similarity of each pair (a[i], b[i]), as NetworkX's jaccard_coefficient
-        or adamic_adar_index compute it, self-loops included: a node with a
+        """Similarity of each pair (a[i], b[i]) by ``method``, 'jaccard' or
+        'adamic_adar', as NetworkX's jaccard_coefficient or adamic_adar_index compute it, self-loops included: a node with a
         self-loop is in its own neighbour set (so in Jaccard's union) but is
         never a common neighbour of a pair it belongs to. Parallel edges
         count once: Adamic-Adar's degree of a common neighbour is its number
@@ -545,10 +565,6 @@ class Graph:
 CHANNEL_WEIGHT = {"meeting": 1.0, "visit": 1.0, "call": 0.6, "message": 0.3, "email": 0.2, "note": 0.0}
 
 
-def _as_of(as_of):
-    return pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
-
-
 def _valid_at(df, as_of, since="since", until="until"):
     """Rows valid at as_of: since <= as_of < until, a missing bound being open."""
     ok = np.ones(len(df), dtype=bool)
@@ -557,6 +573,12 @@ def _valid_at(df, as_of, since="since", until="until"):
     if until in df:
         ok &= ~(df[until] <= as_of).fillna(False).to_numpy(dtype=bool)
     return df[ok]
+
+
+def _stamped(cut, times):
+    """The attrs every analysis reports (``as_of`` and the ``window`` read,
+    from the earliest of ``times``), for a result of any type."""
+    return stamp(pd.DataFrame(), cut.value, pd.Series(times).to_numpy(dtype="datetime64[ns]").view(np.int64)).attrs
 
 
 def _ids(col):
@@ -626,15 +648,26 @@ class GraphMethods:
     strength from interactions and cross-selling. Built only on ``db.frame``.
     """
 
+    def _point(self, as_of):
+        """``as_of`` as a Timestamp; by default the point every analysis
+        uses, ``db.default_as_of()`` (the end of the data, links included),
+        not the clock: a graph and an RFM of the same store describe the
+        same moment."""
+        return pd.Timestamp(self._as_of(as_of))
+
     def _links(self, types=None, as_of=None):
         links = self.frame("links")
         if types is not None:
             wanted = [types] if isinstance(types, str) else list(types)
             links = links[links["type"].isin(wanted)]
-        return _valid_at(links, _as_of(as_of))
+        return _valid_at(links, self._point(as_of))
 
     def graph(self, types=None, as_of=None, directed=False, include=None):
-        """The relationship graph of the stored links valid at ``as_of`` (default now).
+        """The relationship graph of the stored links valid at ``as_of``.
+
+        ``as_of`` defaults to ``db.default_as_of()``, the end of the data, as
+        in every analysis; the point and the window of link dates read are in
+        ``g.attrs["as_of"]`` and ``g.attrs["window"]``.
 
         Nodes are record ids, edge weights the links' ``strength`` (1 where
         missing), edge types the link types. ``directed=True`` keeps link
@@ -650,7 +683,8 @@ class GraphMethods:
         >>> db.graph().num_edges
         1
         """
-        links = self._links(types, as_of)
+        cut = self._point(as_of)
+        links = self._links(types, cut)
         src = links["src"].to_numpy(np.int64)
         dst = links["dst"].to_numpy(np.int64)
         weight = links["strength"].fillna(1.0).to_numpy(np.float64)
@@ -667,17 +701,19 @@ class GraphMethods:
         g = Graph.from_edges(src, dst, weight=weight, directed=directed,
                              types=kinds if len(kinds) else None, nodes=nodes)
         g.labels = self.names(g.nodes)["name"]  # readable names for rankings and plots
+        g.attrs = _stamped(cut, links["since"])
         return g
 
     # -- customers and their contacts ---------------------------------------
     def _customer_contacts(self, as_of=None):
         """customer_id, contact_id, role for every valid customer-contact tie,
         from customer_contacts and from works_at links between the two kinds."""
-        as_of = _as_of(as_of)
+        as_of = self._point(as_of)
         cc = _valid_at(self.frame("customer_contacts"), as_of)
         ties = [pd.DataFrame({"customer_id": cc["customer_id"].to_numpy(np.int64),
                               "contact_id": cc["contact_id"].to_numpy(np.int64),
-                              "role": cc["role"].to_numpy(dtype=object)})]
+                              "role": cc["role"].to_numpy(dtype=object),
+                              "since": cc["since"].to_numpy(dtype="datetime64[ns]")})]
         works = self._links("works_at", as_of)
         if len(works):
             contacts = self.frame("contacts", columns=[]).index
@@ -685,12 +721,18 @@ class GraphMethods:
             works = works[works["src"].isin(contacts) & works["dst"].isin(customers)]
             ties.append(pd.DataFrame({"customer_id": works["dst"].to_numpy(np.int64),
                                       "contact_id": works["src"].to_numpy(np.int64),
-                                      "role": works["role"].to_numpy(dtype=object)}))
+                                      "role": works["role"].to_numpy(dtype=object),
+                                      "since": works["since"].to_numpy(dtype="datetime64[ns]")}))
         ties = pd.concat(ties, ignore_index=True)
         return ties.drop_duplicates(["customer_id", "contact_id"])
 
     def shared_contacts(self, c1, c2, as_of=None):
-        """Contacts who work with both customers, with their role at each.
+        """Contacts who work with both customers ``c1`` and ``c2`` at ``as_of``,
+        with their role at each.
+
+        ``as_of`` defaults to ``db.default_as_of()`` (the end of the data);
+        the point and window read are in ``result.attrs``. Indexed by
+        contact id; columns: name, title, role_at_1, role_at_2.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -701,17 +743,21 @@ class GraphMethods:
         True
         """
         c1, c2 = _node(c1, "shared_contacts", "c1"), _node(c2, "shared_contacts", "c2")
-        ties = self._customer_contacts(as_of)
+        cut = self._point(as_of)
+        ties = self._customer_contacts(cut)
         one = ties[ties["customer_id"] == c1].set_index("contact_id")["role"]
         two = ties[ties["customer_id"] == c2].set_index("contact_id")["role"]
         both = one.index.intersection(two.index)
         out = self.frame("contacts", ids=both)[["name", "title"]]
         out["role_at_1"] = one.reindex(out.index).to_numpy()
         out["role_at_2"] = two.reindex(out.index).to_numpy()
+        out.attrs.update(_stamped(cut, ties["since"]))
         return out
 
     def connected_customers(self, customer=None, as_of=None):
-        """Customers linked through shared contacts.
+        """Customers linked through shared contacts at ``as_of`` (default
+        ``db.default_as_of()``, the end of the data; the point and window
+        read are in ``result.attrs``).
 
         With ``customer``: a Series other customer -> number of shared
         contacts, most first. Without: every connected pair (customer_a,
@@ -726,14 +772,19 @@ class GraphMethods:
         >>> db.connected_customers(a).to_dict() == {b: 1}
         True
         """
-        ties = self._customer_contacts(as_of)[["customer_id", "contact_id"]]
+        cut = self._point(as_of)
+        everything = self._customer_contacts(cut)
+        attrs = _stamped(cut, everything["since"])
+        ties = everything[["customer_id", "contact_id"]]
         if customer is not None:
             customer = _node(customer, "connected_customers", "customer")
             mine = ties.loc[ties["customer_id"] == customer, "contact_id"]
             others = ties[ties["contact_id"].isin(mine) & (ties["customer_id"] != customer)]
             counts = others.groupby("customer_id").size().sort_values(ascending=False, kind="stable")
             counts.index.name = "customer_id"
-            return counts.rename("shared_contacts")
+            counts = counts.rename("shared_contacts")
+            counts.attrs.update(attrs)
+            return counts
         pairs = ties.merge(ties, on="contact_id", suffixes=("_a", "_b"))
         pairs = pairs[pairs["customer_id_a"] < pairs["customer_id_b"]]
         out = pairs.groupby(["customer_id_a", "customer_id_b"]).size().rename("shared").reset_index()
@@ -741,7 +792,9 @@ class GraphMethods:
         names = self.frame("customers", columns=["name"])["name"]
         out["name_a"] = names.reindex(out["customer_a"]).to_numpy()
         out["name_b"] = names.reindex(out["customer_b"]).to_numpy()
-        return out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
+        out = out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
+        out.attrs.update(attrs)
+        return out
 
     # -- hierarchies and referrals ------------------------------------------
     def hierarchy_rollup(self, as_of=None, since=None, until=None, by=None):
@@ -773,7 +826,7 @@ class GraphMethods:
         >>> float(db.hierarchy_rollup().loc[p, "total"])
         100.0
         """
-        cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
+        cut = self._point(as_of)
         links = self._links("subsidiary_of", cut)
         parent = _single_parent(links["src"], links["dst"], "subsidiary_of")
         orders = self.frame("orders", columns=["customer_id", "ordered_at", "amount", "status", "staff_id"])
@@ -809,7 +862,9 @@ class GraphMethods:
         Indexed by record id: every customer, and any other record a
         ``referred_by`` link names. Columns: name, referrals (direct),
         referrals_total (whole subtree), referred_by, depth (0 = not referred)
-        and root (the first referrer of the chain).
+        and root (the first referrer of the chain). ``as_of`` defaults to
+        ``db.default_as_of()`` (the end of the data); the point and the window
+        of link dates read are in ``result.attrs``.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -818,11 +873,12 @@ class GraphMethods:
         >>> db.referrals().loc[[a, b, c], "depth"].tolist()
         [0, 1, 2]
         """
-        links = self._links("referred_by", as_of)
+        cut = self._point(as_of)
+        links = self._links("referred_by", cut)
         parent = _single_parent(links["src"], links["dst"], "referred_by")
         tree = _tree_rollup(self.frame("customers", columns=[]).index, parent)
         direct = parent.value_counts().reindex(tree.index, fill_value=0)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "name": self.names(tree.index)["name"].to_numpy(),
             "referrals": direct.to_numpy(np.int64),
             "referrals_total": tree["descendants"].to_numpy(),
@@ -830,6 +886,8 @@ class GraphMethods:
             "depth": tree["depth"].to_numpy(),
             "root": tree["root"].to_numpy(),
         }, index=tree.index)
+        out.attrs.update(_stamped(cut, links["since"]))
+        return out
 
     # -- strength from interactions -------------------------------------------
     def relationship_strength(self, half_life_days=90, as_of=None, channel_weight=None):
@@ -842,7 +900,9 @@ class GraphMethods:
         weight (finite, >= 0; channels it leaves out count 0). ``score`` is
         the decayed sum and ``strength = 1 - exp(-score)`` in (0, 1), ready
         for ``Graph.from_edges`` and ``strongest_path``; ``src_name`` and
-        ``dst_name`` say who the two ends are.
+        ``dst_name`` say who the two ends are. ``as_of`` defaults to
+        ``db.default_as_of()`` (the end of the data, as every analysis); the
+        point and the window of interactions read are in ``result.attrs``.
 
         >>> import crmcore as crm
         >>> db = crm.open()
@@ -858,7 +918,7 @@ class GraphMethods:
             if not (math.isfinite(w) and w >= 0):
                 raise _invalid("relationship_strength", "channel_weight",
                                f"the weight of {channel!r} must be a finite number >= 0, got {w!r}")
-        as_of = _as_of(as_of)
+        as_of = self._point(as_of)
         it = self.frame("interactions", columns=["customer_id", "contact_id", "staff_id", "channel", "occurred_at"])
         it = it[(it["occurred_at"] <= as_of).to_numpy(dtype=bool)]
         age = (as_of - it["occurred_at"]).dt.total_seconds().to_numpy() / 86400.0
@@ -879,4 +939,5 @@ class GraphMethods:
         out.insert(2, "strength", -np.expm1(-out["score"].to_numpy()))
         names = self.names(np.concatenate([out["src"].to_numpy(), out["dst"].to_numpy()]))["name"].to_numpy()
         out["src_name"], out["dst_name"] = names[: len(out)], names[len(out):]
+        out.attrs.update(_stamped(as_of, it["occurred_at"]))
         return out

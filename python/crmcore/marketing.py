@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .scoring._columns import times_ns
+from .scoring._columns import stamp, times_ns
+from .scoring.dimensions import NONE
 
 #: Scores a segment rule may name, each a column of a per-customer analysis.
 SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
@@ -51,7 +52,7 @@ class MarketingMethods:
         keyword criteria such as ``tag="vip"`` or ``region=[...]``) and
         `scores`, conditions on computed scores as (score, op, value) with a
         score from :data:`SCORES` (rfm_segment, r_score, ..., lifecycle,
-        lifetime_value, p_alive, health).
+        lifetime_value, p_alive, health); ``description`` is kept with it.
         The rule is checked by running it once: an unknown field or score
         raises and nothing is saved. Returns the segment's id.
 
@@ -161,7 +162,9 @@ class MarketingMethods:
         ``rhythm:once``), preferred channel (the field, else the most used
         channel of the customer's interactions) and lifecycle stage. One
         row per customer and tag: customer_id, tag, reason. Apply them with
-        ``db.add_tags`` per tag if they should be stored.
+        ``db.add_tags`` per tag if they should be stored. Spend, rhythm, age
+        and stage are those at ``as_of`` (default ``db.default_as_of()``,
+        the end of the data).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -211,7 +214,7 @@ class MarketingMethods:
 
     # -- campaign effect -----------------------------------------------------
     def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto",
-                        by: Any = None) -> pd.DataFrame:
+                        by: Any = None, as_of: Any = None) -> pd.DataFrame:
         """What campaign `campaign` achieved in the `days` after each
         member's touch (touched_at, else the campaign's start): response
         rate, conversion (share who ordered) and revenue per member, for the
@@ -227,10 +230,13 @@ class MarketingMethods:
         With `by`, the same per segment, each segment's members against the
         control in that segment (matched controls reweighted to that
         segment's own mix): `by` is a customer field ("tier", "region",
-        ...), a score from :data:`SCORES` ("rfm_segment", "lifecycle", ...)
-        or a list of saved segment names (a customer may be in several).
-        Rows are then indexed by (segment, measure); customers without a
-        value of the field are left out.
+        ...), "team", "kind" (B2B / B2C), "custom.<key>", a score from
+        :data:`SCORES` ("rfm_segment", "lifecycle", ...) or a list of saved
+        segment names (a customer may be in several). Rows are then indexed
+        by (segment, measure); customers without a value of the field are
+        left out. Outcomes are the purchases up to ``as_of`` (default
+        ``db.default_as_of()``, the end of the data; cancelled and returned
+        orders are none), reported in ``result.attrs`` with the window read.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -254,7 +260,9 @@ class MarketingMethods:
         holdout = members.holdout.fillna(False).astype(bool)
         if control == "auto":
             control = "holdout" if holdout.any() else "matched"
-        orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
+        # The purchases up to as_of (default the end of the data): cancelled and
+        # returned orders are no outcome (one rule for status and time).
+        orders, cut = db._purchases(as_of)
         window = pd.Timedelta(days=days)
         treated = pd.DataFrame({"customer_id": members.customer_id[~holdout].astype(np.int64).to_numpy(),
                                 "touch": touch[~holdout].to_numpy(),
@@ -283,7 +291,7 @@ class MarketingMethods:
                 _effect(t.iloc[:0], c.iloc[:0]).iloc[:0]
         out.attrs["control"] = control
         out.attrs["revenue"] = float(t.revenue.sum())
-        return out
+        return stamp(out, cut, times_ns(orders.ordered_at))
 
     def _groups(self, by: Any) -> pd.DataFrame:
         """customer_id and segment for each customer's segment(s) under `by`
@@ -293,6 +301,9 @@ class MarketingMethods:
             if by in SCORES:
                 analysis, column = SCORES[by]
                 values = getattr(db, analysis)()[column]
+            elif by in ("team", "kind") or by.startswith("custom."):  # read as every analysis reads them (B2B / B2C)
+                values = db._customer_dimensions([by])[by]
+                values = values[values != NONE]
             else:
                 values = db.frame("customers", columns=[by])[by]
             values = values.dropna()
@@ -302,16 +313,37 @@ class MarketingMethods:
                  for name in by]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["customer_id", "segment"])
 
-    def campaigns(self, days: float = 30.0, by: Any = None) -> pd.DataFrame:
-        """Every campaign's result over its treated members (held-out ones
-        left out): members, responded, response_rate, converted (members
-        with an order in the `days` after their touch), conversion, revenue
-        (of those orders), budget, roi ((revenue - budget) / budget) and
-        cost_per_acquisition (budget / converted); per campaign, or summed
-        per `by`: a campaign field such as "channel", or a customer
-        segment as in :meth:`campaign_effect` (a customer field, a score or
-        a list of saved segment names), whose budget is its members' share
-        of each campaign's budget (a campaign costs the same per member).
+    def campaigns(self, days: float = 30.0, by: Any = None, as_of: Any = None) -> pd.DataFrame:
+        """Every campaign started up to ``as_of`` (default
+        ``db.default_as_of()``, the end of the data, as every analysis), over
+        its treated members (held-out ones left out), on the purchases up to
+        then (cancelled and returned orders are not purchases:
+        :data:`crmcore.scoring.ORDER_STATUS`).
+
+        Columns, per campaign: ``name``, ``channel``, ``started_at``,
+        ``members``, ``responded``, ``response_rate``, ``converted``
+        (members with a purchase in the `days` after their touch),
+        ``conversion``, ``revenue`` (of those purchases), ``budget``, ``roi``
+        ((revenue - budget) / budget), ``cost_per_acquisition`` (budget /
+        converted); and the promotion measures of the 7P report over the
+        campaign's window (its start to `days` after its end,
+        :func:`crmcore.scoring.campaign_effect`): ``revenue_per_member``,
+        ``before_per_member`` (as long a window just before the start),
+        ``revenue_per_other`` (customers who were not members, held-out ones
+        among them), ``lift`` (per member / per other),
+        ``incremental_revenue`` ((per member - per other) x members) and
+        ``return_on_budget`` (incremental revenue / budget).
+
+        ``by`` sums the campaigns per group instead (members, responded,
+        converted, revenue, budget, incremental_revenue, and the rates
+        again from the sums): a campaign field such as "channel", or a
+        customer segment as in :meth:`campaign_effect` (a customer field, a
+        dimension such as "team" or "custom.<key>", a score or a list of
+        saved segment names), where each campaign's members of the segment
+        are compared with the segment's customers who were not members and
+        the budget is the members' share of each campaign's (a campaign
+        costs the same per member). The point and window read are in
+        ``result.attrs``.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -320,27 +352,52 @@ class MarketingMethods:
         ...     c = db.add("customers", name=f"c{i}")
         ...     _ = db.add("campaign_members", campaign_id=camp, customer_id=c, responded=i == 0)
         ...     if i < 2: _ = db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=150.0)
-        >>> db.marketing.campaigns().loc[camp, ["response_rate", "conversion", "roi", "cost_per_acquisition"]].tolist()
+        >>> _ = db.add("customers", name="not a member")
+        >>> row = db.marketing.campaigns().loc[camp]
+        >>> row[["response_rate", "conversion", "roi", "cost_per_acquisition"]].astype(float).tolist()
         [0.25, 0.5, 2.0, 50.0]
+        >>> row[["revenue_per_member", "revenue_per_other", "incremental_revenue"]].astype(float).tolist()
+        [75.0, 0.0, 300.0]
         """
+        from .scoring import campaign_effect
+
         db = self._db
-        camps = db.frame("campaigns", columns=["name", "channel", "started_at", "budget"])
+        orders, cut = db._purchases(as_of)
+        camps = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
+        camps = camps[~(times_ns(camps.started_at) > cut)]  # a campaign without a start is dated by its touches
         members = db.frame("campaign_members").dropna(subset=["customer_id"])
-        members = members[~members.holdout.fillna(False).astype(bool)]
+        members = members[~members.holdout.fillna(False).astype(bool) & members.campaign_id.isin(camps.index)]
+        # reindex keeps the time type when no campaign is left (map would not)
+        start = pd.Series(camps.started_at.reindex(members.campaign_id.to_numpy()).to_numpy(), index=members.index)
         people = pd.DataFrame({"campaign_id": members.campaign_id.to_numpy(),
                                "customer_id": members.customer_id.astype(np.int64).to_numpy(),
-                               "touch": members.touched_at.fillna(members.campaign_id.map(camps.started_at)).to_numpy(),
+                               "touch": members.touched_at.fillna(start).to_numpy(),
                                "responded": (members.responded.fillna(False).astype(bool) |
                                              members.responded_at.notna()).to_numpy()})
-        orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"])
         done = _outcomes(people.dropna(subset=["touch"]), orders, pd.Timedelta(days=days))
+        dated = camps[camps.started_at.notna()]
+        treated = people[["campaign_id", "customer_id", "responded"]]
+
+        def promotion(customers: pd.Index) -> pd.DataFrame:
+            """The 7P measures of every dated campaign, its members among
+            ``customers`` against the others of ``customers``."""
+            mine = treated[treated.customer_id.isin(customers)]
+            bought = orders[orders.customer_id.isin(customers).to_numpy(dtype=bool)]
+            return campaign_effect(dated, mine, bought, customers, days, "customer_id", "ordered_at", "amount")
+
         key = "campaign_id" if by is None else by if isinstance(by, str) and by in camps else "segment"
-        if key == by:
-            done[by] = done.campaign_id.map(camps[by])
-        elif key == "segment":
+        if key == "segment":
+            groups = self._groups(by)
             size = done.groupby("campaign_id").size()
             done["budget"] = done.campaign_id.map(camps.budget / size)  # each member's share
-            done = done.merge(self._groups(by), on="customer_id")
+            done = done.merge(groups, on="customer_id")
+            extra = pd.Series({name: promotion(pd.Index(ids)).incremental_revenue.sum(min_count=1)
+                               for name, ids in groups.groupby("segment", sort=True).customer_id}, dtype=float)
+        else:
+            effect = promotion(db.frame("customers", columns=[]).index)
+            if key == by:
+                done[by] = done.campaign_id.map(camps[by])
+                extra = effect.incremental_revenue.groupby(camps[by].reindex(effect.index)).sum(min_count=1)
         g = done.groupby(key)
         out = pd.DataFrame({"members": g.size(), "responded": g.responded.sum(),
                             "converted": g.converted.sum().astype(np.int64), "revenue": g.revenue.sum()})
@@ -352,10 +409,18 @@ class MarketingMethods:
         out["roi"] = (out.revenue - out.budget) / out.budget.where(out.budget > 0)
         out["cost_per_acquisition"] = out.budget / out.converted.where(out.converted > 0)
         if by is None:
-            out.insert(0, "name", camps.name.reindex(out.index))
-        return out
+            out.index.name = "campaign_id"
+            out = camps[["name", "channel", "started_at"]].loc[out.index].join(out)
+            seven = ["revenue_per_member", "before_per_member", "revenue_per_other", "lift", "incremental_revenue",
+                     "return_on_budget"]
+            out = out.join(effect[seven])
+        else:
+            out["incremental_revenue"] = extra.reindex(out.index)
+            out["return_on_budget"] = out.incremental_revenue / out.budget.where(out.budget > 0)
+        out.attrs.update(orders.attrs)
+        return stamp(out, cut, times_ns(orders.ordered_at))
 
-    def attribution(self, days: float = 30.0, model: str = "last") -> pd.DataFrame:
+    def attribution(self, days: float = 30.0, model: str = "last", as_of: Any = None) -> pd.DataFrame:
         """Orders credited to campaign touches: each order goes to the
         customer's latest (``model="last"``) or earliest (``"first"``)
         touch in the `days` before it (held-out members are not touched; a
@@ -364,6 +429,9 @@ class MarketingMethods:
         the columns. Per campaign:
         orders, revenue, customers (distinct buyers), budget, roi. The
         credited orders, one row each, are in ``result.attrs["orders"]``.
+        The orders are the purchases up to ``as_of`` (default
+        ``db.default_as_of()``, the end of the data; cancelled and returned
+        orders are none), reported in ``result.attrs`` with the window read.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -387,7 +455,8 @@ class MarketingMethods:
                                 "campaign_id": m.campaign_id.to_numpy(),
                                 "touch": m.touched_at.fillna(m.campaign_id.map(camps.started_at)).to_numpy()})
         touches = touches.dropna(subset=["touch"])
-        orders = db.frame("orders", columns=["customer_id", "ordered_at", "amount"]).rename_axis("order_id")
+        bought, cut = db._purchases(as_of)
+        orders = bought[["customer_id", "ordered_at", "amount"]].rename_axis("order_id")
         orders = orders.reset_index().dropna(subset=["ordered_at"])
         # The matching runs in C++ (marketing/attribution.cpp) over the columns.
         pick = _core.attribute_orders(orders.customer_id.to_numpy(np.int64), times_ns(orders.ordered_at),
@@ -404,7 +473,7 @@ class MarketingMethods:
         out["roi"] = (out.revenue - out.budget) / out.budget.where(out.budget > 0)
         out.attrs["orders"] = credited.sort_values("order_id").set_index("order_id")[
             ["customer_id", "ordered_at", "amount", "campaign_id", "touch"]]
-        return out
+        return stamp(out, cut, times_ns(orders.ordered_at))
 
     # -- prospects -----------------------------------------------------------
     def prospects(self, by: Any = ("industry", "region", "source"), top: int = 3, as_of: Any = None,
@@ -470,7 +539,7 @@ class MarketingMethods:
         cut = pd.Timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
         baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
-        orders = self._db.frame("orders", columns=["customer_id", "ordered_at"])
+        orders = self._db._purchases(None)[0]
         later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < cut + pd.Timedelta(days=days))]
         converted = scored.index.isin(later.customer_id)
         return pd.Series({"auc": _auc(scored.score.to_numpy(float), converted),

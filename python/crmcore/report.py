@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import _invalid
-from .scoring import campaign_effect, cohort_retention, performance, pipeline_funnel, product_affinity
+from .scoring import campaign_effect, cohort_retention, performance, product_affinity
 from .scoring.dimensions import _names
 
 __all__ = ["SECTIONS", "Report", "report_7p"]
@@ -280,14 +280,12 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
             24)
     if len(monthly):
         b.figures("prospecting", _figure(lambda ax: _trend(ax, monthly), (8, 3.8)))
-    deals = db.frame("deals", columns=["customer_id", "stage", "amount"])
-    deals = deals[deals["customer_id"].isin(mine).to_numpy(dtype=bool)]
-    funnel = pipeline_funnel(deals, db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"]), end)
+    funnel = db.sales.funnel(as_of=end, customers=mine)
     prospects = int((stages["stage"] == "prospect").sum())
     b.note("prospecting", f"{prospects:,} prospects (customers who have not bought yet); "
                           f"{funnel['open'].sum() if len(funnel) else 0:,} open deals; {funnel.attrs.get('lost', 0):,} lost.")
     if len(funnel):
-        b.table("prospecting", "Sales pipeline", funnel)
+        b.table("prospecting", "Sales pipeline", funnel.drop(columns="to_next"))  # conversion says it from the other side
         b.figures("prospecting", _figure(lambda ax: plotting.pipeline_funnel(funnel, ax=ax), (6.5, 3.8)))
 
     # -- product -------------------------------------------------------------------------
@@ -322,8 +320,15 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
     campaigns = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
     campaigns = campaigns[((campaigns["started_at"] >= start) & (campaigns["started_at"] < end)).to_numpy(dtype=bool)]
     if len(campaigns):
-        members = db.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
-        members = members[members["customer_id"].isin(mine).to_numpy(dtype=bool)]
+        # The treated members, as db.marketing.campaigns counts them: held-out
+        # members were not touched (they count among the others), and a
+        # response is the flag or its time.
+        members = db.frame("campaign_members", columns=["campaign_id", "customer_id", "responded", "responded_at",
+                                                        "holdout"])
+        members = members[(members["customer_id"].isin(mine)
+                           & ~members["holdout"].fillna(False).astype(bool)).to_numpy(dtype=bool)]
+        members = members.assign(responded=members["responded"].fillna(False).astype(bool)
+                                 | members["responded_at"].notna())
         effect = campaign_effect(campaigns, members, orders_all, mine, 30.0, "customer_id", "ordered_at", "amount")
         b.table("promotion", "Campaigns of the period (revenue over the campaign and 30 days after)",
                 effect.drop(columns=["before_per_member"]), 30)

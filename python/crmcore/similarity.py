@@ -35,6 +35,7 @@ import pandas as pd
 from ._args import _method, _node, _top
 from .graph import Graph
 from .scoring.dimensions import ORDER_DIMENSIONS, _names, _text
+from .scoring._columns import stamp
 from .scoring._status import purchases
 
 __all__ = ["SimilarityMethods"]
@@ -65,6 +66,7 @@ class SimilarityMethods:
             extra.append("staff_id")
         orders = self.frame("orders", columns=["customer_id", "ordered_at", "status", *extra])
         orders = purchases(orders[(orders["ordered_at"] <= cut).to_numpy(dtype=bool)])
+        first = orders["ordered_at"].min()  # where the window read starts (NaT: nothing read)
         lines = self.frame("order_lines", columns=["order_id", "product_id"])
         lines = lines[(lines["order_id"].isin(orders.index) & lines["product_id"].notna()).to_numpy(dtype=bool)]
         order_ids = lines["order_id"].to_numpy(np.int64)
@@ -75,7 +77,9 @@ class SimilarityMethods:
             # as an order's amount is): the product is what is compared.
             category = self.frame("products", columns=["category"])["category"]
             rows["category"] = _text(category.reindex(rows["product_id"].to_numpy())).to_numpy()
-        return self._tagged(rows, list(dims)) if dims else rows
+        rows = self._tagged(rows, list(dims)) if dims else rows
+        rows.attrs["first"] = None if pd.isna(first) else pd.Timestamp(first)
+        return rows
 
     def _purchase_graph(self, as_of: Any = None) -> tuple[Graph, pd.DataFrame]:
         """Bipartite customer-product graph from the purchases up to ``as_of``
@@ -85,13 +89,17 @@ class SimilarityMethods:
     def _alike(self, customer: int, by: Any, as_of: Any, where: str,
                answer: Callable[[Graph, pd.DataFrame], pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
         """``answer(graph, pairs)`` on the whole store or, with ``by``, on
-        each group (the module's rules), stacked with the dimensions leading."""
+        each group (the module's rules), stacked with the dimensions leading;
+        the point and window read in ``attrs``, as every analysis."""
+        cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
         if by is None:
-            g, bought = self._purchase_graph(as_of)
-            return answer(g, bought) if customer in g else empty
+            lines = self._bought_lines(cut)
+            g, bought = _bipartite(lines)
+            out = answer(g, bought) if customer in g else empty.copy()
+            return stamp(out, cut.value, lines.attrs["first"])
         dims = _names(by, where)
         order_dims = [d for d in dims if d in ORDER_DIMENSIONS]
-        lines = self._bought_lines(as_of, dims)
+        lines = self._bought_lines(cut, dims)
         mine = lines[(lines["customer_id"] == customer).to_numpy(dtype=bool)]
         parts, keys = [], []
         for key, part in lines.groupby(dims, sort=True):
@@ -109,10 +117,11 @@ class SimilarityMethods:
                 parts.append(out)
                 keys.append(key)
         if not parts:
-            return empty.set_index(pd.MultiIndex.from_tuples([], names=[*dims, *empty.index.names]))
-        out = pd.concat(parts, keys=keys, names=[*dims, *parts[0].index.names])
+            out = empty.set_index(pd.MultiIndex.from_tuples([], names=[*dims, *empty.index.names]))
+        else:
+            out = pd.concat(parts, keys=keys, names=[*dims, *parts[0].index.names])
         out.attrs["by"] = dims
-        return out
+        return stamp(out, cut.value, lines.attrs["first"])
 
     def similar_customers(self, customer: Any, top: Any = 10, method: str = "jaccard", as_of: Any = None,
                           by: Any = None) -> pd.DataFrame:
@@ -155,7 +164,8 @@ class SimilarityMethods:
         (purchases up to ``as_of``, default the end of the data; cancelled and
         returned orders are not purchases).
 
-        Each candidate scores the summed similarity of the ``neighbors`` most
+        Each candidate scores the summed similarity (``method``: 'jaccard' or
+        'adamic_adar' over the products bought) of the ``neighbors`` most
         similar customers who bought it; the ``top`` best are returned (None:
         all, likewise for ``neighbors``). Indexed by ``product_id``; columns:
         score, buyers, sku, name. ``by`` answers per group of a dimension

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import crmcore  # noqa: E402
-from crmcore import names, plotting, report, scoring  # noqa: E402
+from crmcore import graph, marketing, names, plotting, report, scoring, similarity  # noqa: E402
 from crmcore.clv import plotting as clv_plotting  # noqa: E402
 from crmcore.scoring import dimensions, store  # noqa: E402
 
@@ -34,14 +34,16 @@ def test_docstring_examples_run(name):
 
 def public_callables():
     """(name, function) of the analysis surface: the functions of crmcore.scoring,
-    crmcore.plotting, crmcore.clv.plotting, crmcore.report and the methods the
-    store gains from scoring, dimensions and names."""
+    crmcore.plotting, crmcore.clv.plotting, crmcore.report, the methods the
+    store gains from scoring, dimensions, names, the graph and similarity
+    parts, the Graph's own, and db.marketing's."""
     for module in (scoring, plotting, clv_plotting, report, names):
         for attr in module.__all__:
             obj = getattr(module, attr)
             if inspect.isfunction(obj):
                 yield f"{module.__name__}.{attr}", obj
-    for cls in (store.ScoringMethods, dimensions.DimensionMethods, names.NameMethods):
+    for cls in (store.ScoringMethods, dimensions.DimensionMethods, names.NameMethods, graph.GraphMethods, graph.Graph,
+                similarity.SimilarityMethods, marketing.MarketingMethods):
         for attr, obj in vars(cls).items():
             if not attr.startswith("_") and inspect.isfunction(obj):
                 yield f"{cls.__name__}.{attr}", obj

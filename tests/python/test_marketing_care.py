@@ -337,3 +337,40 @@ def test_segment_rules_over_lifetime_value_and_health_match_the_analyses():
     assert sorted(got) == sorted(want) and 0 < len(got) < len(lv)
     db.marketing.save_segment("likely alive", scores=[("p_alive", ">", 0.5)])
     assert sorted(db.marketing.segment("likely alive")) == sorted(lv.index[(lv.p_alive > 0.5).to_numpy()])
+
+
+def test_cancelled_and_returned_orders_are_no_campaign_outcome():
+    """One rule for status in marketing too: campaigns, campaign_effect and
+    attribution counted a cancelled (已取消) or returned order as a
+    conversion with revenue; and campaigns() describes as_of."""
+    db = crm.open(":memory:")
+    camp = db.add("campaigns", name="Spring", started_at="2024-03-01", budget=10.0)
+    a, b = db.add("customers", name="A"), db.add("customers", name="B")
+    for c in (a, b):
+        db.add("campaign_members", campaign_id=camp, customer_id=c, holdout=c == b)
+    db.add("orders", customer_id=a, ordered_at="2024-03-05", amount=40.0, status="已取消")
+    db.add("orders", customer_id=a, ordered_at="2024-03-06", amount=60.0, status="returned")
+    row = db.marketing.campaigns().loc[camp]
+    assert row["converted"] == 0 and row["revenue"] == 0.0 and row["revenue_per_member"] == 0.0
+    assert db.marketing.campaign_effect(camp).loc["conversion", "treated"] == 0.0
+    assert db.marketing.attribution().empty or db.marketing.attribution()["revenue"].sum() == 0.0
+    db.add("orders", customer_id=a, ordered_at="2024-03-07", amount=25.0)
+    assert db.marketing.campaigns().loc[camp, "revenue"] == 25.0
+    early = db.marketing.campaigns(as_of="2024-03-06")
+    assert early.loc[camp, "revenue"] == 0.0 and early.attrs["as_of"] == pd.Timestamp("2024-03-06")
+    assert db.marketing.campaigns(as_of="2024-02-01").empty  # not started yet
+
+
+def test_campaign_effect_and_attribution_read_up_to_as_of():
+    db = crm.open(":memory:")
+    camp = db.add("campaigns", name="Spring", started_at="2024-03-01")
+    a = db.add("customers", name="A")
+    db.add("campaign_members", campaign_id=camp, customer_id=a)
+    db.add("orders", customer_id=a, ordered_at="2024-03-05", amount=40.0)
+    db.add("orders", customer_id=a, ordered_at="2024-03-20", amount=60.0)
+    early = db.marketing.attribution(as_of="2024-03-10")
+    assert early.loc[camp, "revenue"] == 40.0 and early.attrs["as_of"] == pd.Timestamp("2024-03-10")
+    assert db.marketing.attribution().loc[camp, "revenue"] == 100.0
+    effect = db.marketing.campaign_effect(camp, as_of="2024-03-10")
+    assert effect.loc["revenue_per_member", "treated"] == 40.0
+    assert db.marketing.campaign_effect(camp).attrs["as_of"] == db.default_as_of() == pd.Timestamp("2024-03-21")

@@ -84,7 +84,7 @@ def test_cohort_heatmap_and_retention_curves(db):
 
 
 def test_pipeline_funnel_bars_are_the_deals_reaching_each_stage(db):
-    funnel = db.pipeline()
+    funnel = db.sales.funnel()
     ax = rendered(P.pipeline_funnel(funnel))
     widths = [p.get_width() for p in ax.patches]
     assert widths == funnel["deals"].astype(float).tolist()

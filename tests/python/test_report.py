@@ -124,6 +124,12 @@ def test_tables_hold_the_numbers_of_the_analyses(db, report):
     effect = out.tables["promotion"]
     assert len(next(iter(effect.values()))) == ((db.frame("campaigns")["started_at"] >= end - pd.DateOffset(years=1))
                                                 & (db.frame("campaigns")["started_at"] < end)).sum()
+    # Promotion: the numbers db.marketing.campaigns gives for the same campaigns.
+    table = next(iter(effect.values()))
+    campaigns = db.marketing.campaigns(as_of=end).loc[table.index]
+    measures = ["members", "revenue_per_member", "revenue_per_other", "lift", "incremental_revenue"]
+    np.testing.assert_allclose(table[measures].astype(float), campaigns[measures].astype(float), rtol=1e-12)
+    assert (table["responders"] == campaigns["responded"]).all()
 
 
 def test_a_segment_and_a_period_limit_what_is_counted(db):
@@ -176,3 +182,20 @@ def test_the_page_opens_in_headless_chromium(report, tmp_path):
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
                          capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
     assert [s for s in parse(dom.stdout).sections] == [key for key, _, _ in SECTIONS]
+
+
+def test_held_out_members_are_not_members_in_the_promotion_table():
+    """The report counted held-out members as members of a campaign, where
+    db.marketing.campaigns counts them among the others (they were not touched)."""
+    db = crm.open(":memory:")
+    camp = db.add("campaigns", name="Spring", started_at="2024-03-01", budget=10.0)
+    for i in range(4):
+        c = db.add("customers", name=f"c{i}")
+        db.add("campaign_members", campaign_id=camp, customer_id=c, holdout=i >= 2, responded_at=
+               "2024-03-02" if i == 0 else None)
+        db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=10.0 * (i + 1), cost=1.0)
+    table = next(iter(db.report_7p(period="2024").tables["promotion"].values()))
+    row, want = table.loc[camp], db.marketing.campaigns().loc[camp]
+    assert (row["members"], row["responders"]) == (want["members"], want["responded"]) == (2, 1)
+    assert row["revenue_per_member"] == want["revenue_per_member"] == 15.0
+    assert row["revenue_per_other"] == want["revenue_per_other"] == 35.0

@@ -179,3 +179,28 @@ def test_funnel_of_a_pipeline_by_name_and_unknown_name(db):
     with pytest.raises(crm.NotFound, match="new business"):
         db.sales.funnel("nope")
     assert db.sales.funnel("new business").deals.sum() == 0
+
+
+def test_funnel_at_a_point_reads_only_the_history_up_to_it(db):
+    """db.sales.funnel took in db.pipeline: the funnel at as_of (a deal not
+    yet made is not in it, a deal won later stands open), with amounts, the
+    conversion from the stage before, open deals and lost ones, by hand."""
+    a = db.add("deals", customer_id=db.cust, stage="lead", amount=100.0, stage_changed_at="2024-01-01")
+    b = db.add("deals", customer_id=db.cust, stage="lead", amount=10.0, stage_changed_at="2024-01-02")
+    db.sales.move(a, "proposal", at="2024-02-01")
+    db.sales.move(b, "lost", at="2024-02-15")
+    db.sales.move(a, "won", at="2024-03-01")
+    late = db.add("deals", customer_id=db.cust, stage="lead", amount=1.0, stage_changed_at="2024-04-01")
+    f = db.sales.funnel(as_of="2024-02-20")
+    assert f.attrs["as_of"] == pd.Timestamp("2024-02-20") and f.attrs["lost"] == 1
+    assert f.deals.tolist() == [2, 1, 1, 0, 0]  # a reached proposal (qualified on the way); late is not there yet
+    assert f.amount.tolist() == [110.0, 100.0, 100.0, 0.0, 0.0]
+    assert f.open.tolist() == [0, 0, 1, 0, 0]   # a stands at proposal; b is lost
+    assert pd.isna(f.conversion.iloc[0]) and f.conversion.tolist()[1:3] == [0.5, 1.0]
+    now = db.sales.funnel()
+    assert now.attrs["as_of"] == db.default_as_of() == pd.Timestamp("2024-04-02")
+    assert now.deals.tolist() == [3, 1, 1, 1, 1] and now.open.tolist() == [1, 0, 0, 0, 0]
+    assert db.sales.funnel(customers=[]).deals.sum() == 0
+    assert late in db.frame("deals").index
+    with pytest.raises(AttributeError):
+        db.pipeline  # the old name is gone (one way to do each thing)

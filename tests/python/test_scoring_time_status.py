@@ -195,6 +195,62 @@ def test_the_default_point_is_midnight_after_the_latest_activity():
     assert db.default_as_of() == pd.Timestamp("2024-04-04")
 
 
+def test_the_default_point_reads_every_dated_event_and_the_graph_uses_it():
+    """Interactions, tickets, payments and links' dates move the end of the
+    data; a planned end (a link's until after today) does not; the graph
+    analyses default to that point, not to the clock."""
+    db = crm.open(":memory:")
+    c, d = db.add("customers", name="Sun"), db.add("customers", name="Moon")
+    wang, li = db.add("staff", name="Wang"), db.add("contacts", name="Li Lei")
+    db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=1.0)
+    db.add("interactions", contact_id=li, staff_id=wang, channel="meeting", occurred_at="2024-04-01")
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    db.add("payments", customer_id=c, amount=1.0, paid_at="2024-04-10 08:00")
+    assert db.default_as_of() == pd.Timestamp("2024-04-11")
+    db.add("tickets", customer_id=c, opened_at="2024-04-20")
+    assert db.default_as_of() == pd.Timestamp("2024-04-21")
+    # A referral dated after every order is in the graph at the default point.
+    db.link(d, c, "referred_by", since="2024-05-01")
+    assert db.default_as_of() == pd.Timestamp("2024-05-02")
+    assert db.referrals().loc[c, "referrals"] == 1 == db.classify().loc[c, "referrals"]
+    assert db.graph().num_edges == 1
+    # A tie planned to end years from now has not ended: it does not move the point.
+    db.link(li, d, "works_at", since="2024-05-01", until=pd.Timestamp.now() + pd.Timedelta(days=900))
+    assert db.default_as_of() == pd.Timestamp("2024-05-02")
+    assert db.connected_customers(c).empty and db.shared_contacts(c, d).empty
+    # An ended tie ends the data when it is the latest event.
+    db.link(li, c, "works_at", since="2024-01-01", until="2024-06-30")
+    assert db.default_as_of() == pd.Timestamp("2024-07-01")
+    assert db.connected_customers(as_of="2024-06-01")["shared"].tolist() == [1]
+    assert db.connected_customers().empty  # at the end of the data Li no longer works with Sun
+    # Strength decays from the end of the data (91 days after the meeting), not from today.
+    strength = db.relationship_strength()
+    assert strength.attrs["as_of"] == db.default_as_of() == db.graph().attrs["as_of"]
+    assert strength["score"].tolist() == pytest.approx([0.5 ** (91 / 90)], rel=1e-12)
+
+
+def test_the_kept_end_of_the_data_follows_every_write_and_rollback():
+    """The end of the data is kept between analyses until a write: a write,
+    a rolled-back write and a handle that cannot read the audit log each see
+    the point of the data they can read."""
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Sun")
+    db.add("orders", customer_id=c, ordered_at="2024-03-05", amount=1.0)
+    assert db.default_as_of() == pd.Timestamp("2024-03-06") == db.rfm().attrs["as_of"]
+    db.add("interactions", customer_id=c, channel="call", occurred_at="2024-04-01")
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.add("payments", customer_id=c, amount=1.0, paid_at="2024-05-01")
+            assert db.default_as_of() == pd.Timestamp("2024-05-02")
+            raise RuntimeError("undo")
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    db.update("customers", c, name="Sun Li")  # a write that dates nothing leaves the point
+    assert db.default_as_of() == pd.Timestamp("2024-04-02")
+    staff = db.add("staff", name="Wang", role="admin")
+    assert db.as_user(staff).default_as_of() == pd.Timestamp("2024-04-02")
+
+
 # ---------------------------------------------------------------- every analysis agrees
 
 
@@ -211,12 +267,27 @@ def run_all(db, as_of=None):
         # A small penalty keeps the fit on a short early history converging; this test is about time.
         "lifetime_value": db.lifetime_value(penalizer_coef=0.001, **kw),
         "product_affinity": db.product_affinity(min_support=0.005, **kw), "hierarchy_rollup": db.hierarchy_rollup(**kw),
-        "cross_sell": db.cross_sell(some, **kw),
+        "cross_sell": db.cross_sell(some, **kw), "cross_sell_by": db.cross_sell(some, by="channel", **kw),
+        "similar_customers": db.similar_customers(some, **kw), "dimension": db.dimension(["region", "channel"], **kw),
+        "sales.funnel": db.sales.funnel(**kw), "marketing.campaigns": db.marketing.campaigns(**kw),
+        # The graph analyses describe the same moment (they defaulted to the clock).
+        "graph": db.graph(**kw), "referrals": db.referrals(**kw),
+        "connected_customers": db.connected_customers(**kw), "shared_contacts": db.shared_contacts(some, some + 1, **kw),
+        "relationship_strength": db.relationship_strength(channel_weight=dict.fromkeys(CHANNELS, 1.0), **kw),
     }
 
 
+CHANNELS = ["meeting", "visit", "call", "message", "email", "note", "wechat", "phone", None]
+
+
+def reference_links(db, point, kind="links"):
+    """The links (or customer contacts) valid at ``point``: since <= point < until, a missing bound open."""
+    links = db.frame(kind)
+    return links[~(links["since"] > point) & ~(links["until"] <= point)]
+
+
 CUSTOMER_ANALYSES = ["rfm", "profit", "profit_tiers", "classify", "lifecycle", "deal_summary", "satisfaction",
-                     "loyalty", "churn_risk", "health", "lifetime_value", "hierarchy_rollup"]
+                     "loyalty", "churn_risk", "health", "lifetime_value", "hierarchy_rollup", "dimension"]
 
 
 @pytest.mark.parametrize("as_of", [None, "2025-03-31"])
@@ -229,15 +300,17 @@ def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store,
     revenue = bought.groupby("customer_id")["amount"].sum()
     # One point, reported by every analysis that reads a period of time.
     for name, result in out.items():
-        if name != "cross_sell":
+        if name not in ("graph", "connected_customers"):
             assert result.attrs["as_of"] == point, name
             assert result.attrs["window"][1] == point, name
+    for name in ("graph", "connected_customers"):
+        assert out[name].attrs["as_of"] == out[name].attrs["window"][1] == point, name
     customers = db.frame("customers", columns=["name"])
     for name in CUSTOMER_ANALYSES:
         # One index and one coverage: every stored customer, by id, with the name.
         assert out[name].index.name == "customer_id", name
         assert out[name].index.equals(customers.index), name
-        if name != "hierarchy_rollup":
+        if name not in ("hierarchy_rollup", "dimension"):
             assert out[name]["name"].equals(customers["name"]), name
     # The same purchases, counted and summed the same way.
     buyers, silent = count.index, customers.index.difference(count.index)
@@ -274,6 +347,25 @@ def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store,
     _, graph_bought = db._purchase_graph(as_of)
     pairs = set(zip(bought.loc[lines["order_id"], "customer_id"], lines["product_id"]))
     assert set(zip(graph_bought["customer_id"], graph_bought["product_id"])) == {p for p in pairs if pd.notna(p[1])}
+    # The graph of the same moment: its links, referrals and interactions.
+    links = reference_links(db, point)
+    assert out["graph"].num_edges == len(links)
+    referred = links[links["type"] == "referred_by"].groupby("dst").size()
+    assert out["referrals"]["referrals"][lambda r: r > 0].to_dict() == referred.to_dict()
+    assert out["classify"]["referrals"][lambda r: r > 0].to_dict() == referred[referred.index.isin(customers.index)].to_dict()
+    talks = db.frame("interactions")
+    talks = talks[(talks["occurred_at"] <= point) & talks["channel"].isin(CHANNELS) & talks["staff_id"].notna()]
+    assert out["relationship_strength"]["interactions"].sum() == talks["contact_id"].notna().sum() + \
+        talks["customer_id"].notna().sum()
+    assert out["relationship_strength"]["last"].max() == talks["occurred_at"].max()
+    ties = reference_links(db, point, "customer_contacts")
+    works = links[(links["type"] == "works_at") & links["dst"].isin(customers.index)
+                  & links["src"].isin(db.frame("contacts", columns=[]).index)]
+    pairs = pd.concat([ties[["customer_id", "contact_id"]],
+                       works.rename(columns={"dst": "customer_id", "src": "contact_id"})[["customer_id", "contact_id"]]])
+    pairs = pairs.drop_duplicates()
+    shared = pairs.merge(pairs, on="contact_id").query("customer_id_x < customer_id_y")
+    assert out["connected_customers"]["shared"].sum() == len(shared)
     # Every analysis that reads orders says how many it left out, and they agree.
     everything = db.frame("orders")
     everything = everything[everything["ordered_at"] <= point]
@@ -304,3 +396,25 @@ def test_the_window_starts_at_the_first_time_read(times):
     read = [pd.Timestamp(t) for t in times if t is not None and pd.Timestamp(t) <= as_of]
     out = stamp(pd.DataFrame(), as_of.value, ns)
     assert out.attrs["window"] == (min(read) if read else None, as_of)
+
+
+def test_a_pipelines_own_won_and_lost_stages_mean_won_and_lost_in_every_deal_analysis():
+    """A stage's meaning comes from the store's pipelines first: a deal at a
+    custom stage "signed" (category won) was "closed" with no win in
+    deal_quadrants and deal_summary while db.sales counted it won."""
+    db = crm.open(":memory:")
+    p = db.add("pipelines", name="renewals")
+    for i, (name, category) in enumerate([("talk", "open"), ("signed", "won"), ("dropped", "lost")]):
+        db.add("pipeline_stages", pipeline_id=p, name=name, position=i, category=category)
+    c = db.add("customers", name="A")
+    won, lost, talking = (db.add("deals", customer_id=c, pipeline_id=p, stage="talk", amount=10.0,
+                                 stage_changed_at="2024-01-01") for _ in range(3))
+    db.sales.move(won, "signed", at="2024-02-01")
+    db.sales.move(lost, "dropped", at="2024-02-02")
+    db.add("deals", customer_id=c, stage="won", amount=5.0, closed_at="2024-01-15")  # the default pipeline
+    q = db.deal_quadrants()
+    assert q.loc[[won, lost, talking], "status"].tolist() == ["won", "lost", "open"]
+    summary = db.deal_summary().loc[c]
+    assert (summary["won"], summary["lost"], summary["open"]) == (2, 1, 1)
+    rates = db.sales.win_rate()
+    assert (rates["won"].sum(), rates["lost"].sum()) == (summary["won"], summary["lost"])

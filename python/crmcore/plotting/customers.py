@@ -179,10 +179,10 @@ def retention_curves(retention: pd.DataFrame, ax: Any = None, title: str = "Rete
 
 @drawing
 def pipeline_funnel(funnel: pd.DataFrame, ax: Any = None, title: str = "Sales pipeline") -> Any:
-    """The pipeline funnel (``db.pipeline()``): one centred bar per stage,
+    """The pipeline funnel (``db.sales.funnel()``): one centred bar per stage,
     as wide as the deals that reached it, labelled with the count and the
     conversion from the stage before. ``funnel`` is the table of
-    ``db.pipeline()``. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
+    ``db.sales.funnel()``. ``title`` heads the picture; it is drawn on ``ax`` (a new figure when None).
 
     >>> funnel = pd.DataFrame({"deals": [10, 4], "conversion": [np.nan, 0.4]}, index=["potential", "won"])
     >>> ax = pipeline_funnel(funnel)

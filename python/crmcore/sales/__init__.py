@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import as_of_ns, times_ns
+from ..scoring._columns import as_of_ns, stamp, times_ns
 from .ledger import LedgerMethods
 from .outlook import OutlookMethods
 from .projects import ProjectMethods
@@ -65,26 +65,92 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         self._db.update("deals", deal, stage=stage, stage_reason=reason, stage_changed_at=at,
                         stage_changed_by=by)
 
-    def funnel(self, pipeline: "int | str | None" = None) -> pd.DataFrame:
-        """Stage-to-stage conversion: for each open stage of the pipeline, in
-        order, then won, how many deals reached it (or a later stage), and the
-        share of those that went on to the next. Lost is off the funnel.
-        Counted in C++ over the deal_stages history of the pipeline's deals.
+    def funnel(self, pipeline: "int | str | None" = None, as_of: Any = None, by: Any = None,
+               customers: Any = None) -> pd.DataFrame:
+        """The pipeline as a funnel at ``as_of``: for each open stage of the
+        pipeline, in order, then won, the deals that reached it (or a later
+        stage) by then. Lost is off the funnel (an exit, not a step).
+        Counted in C++ over the deal_stages history of the pipeline's deals
+        up to ``as_of`` (default ``db.default_as_of()``, the end of the data,
+        as every analysis); a deal with no history by then did not exist yet.
+
+        ``pipeline`` is its id or name (default: the default pipeline).
+        ``by`` names customer dimensions (region, source, industry, owner,
+        team, status, kind for B2B / B2C, custom.<key>; see
+        :mod:`crmcore.scoring.dimensions`): one funnel per group of the
+        deals' customers, the dimensions leading the index. ``customers``
+        (ids) keeps the deals of those customers only (a segment's funnel).
+
+        Returns, indexed by ``stage``: ``deals`` (reached it), ``amount``
+        (their amounts), ``conversion`` (share of the stage before's deals
+        that got this far), ``to_next`` (share of this stage's deals that
+        went on to the next) and ``open`` (deals standing there at
+        ``as_of``). ``attrs``: ``lost`` (deals lost by then; with ``by`` a
+        Series per group), ``as_of`` and ``window`` (the stage changes read).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
         >>> c = db.add("customers", name="Acme")
         >>> a, b = db.add("deals", customer_id=c, stage="lead"), db.add("deals", customer_id=c, stage="lead")
         >>> db.sales.move(a, "proposal"); db.sales.move(a, "won"); db.sales.move(b, "lost")
-        >>> db.sales.funnel()["deals"].tolist()
-        [2, 1, 1, 1, 1]
+        >>> f = db.sales.funnel()
+        >>> f["deals"].tolist(), f.attrs["lost"]
+        ([2, 1, 1, 1, 1], 1)
         """
+        db = self._db
         stages, pid = self._stages(pipeline)
-        steps = stages[stages.category != "lost"]
-        deals = self._db.frame("deals", columns=["pipeline_id"])
-        ids = deals.index[deals.pipeline_id == pid].to_numpy()
-        hist = self._db.frame("deal_stages", columns=["deal_id", "stage"])
-        return funnel_table(hist, ids, steps.name.tolist())
+        steps = stages.name[stages.category != "lost"].tolist()
+        category = pd.Series(stages.category.to_numpy(), index=stages.name.to_numpy())
+        cut = self._as_of(as_of)
+        deals = db.frame("deals", columns=["pipeline_id", "customer_id", "amount"])
+        keep = (deals.pipeline_id == pid).to_numpy(dtype=bool)
+        if customers is not None:
+            keep = keep & deals.customer_id.isin(pd.Index(customers)).to_numpy(dtype=bool)
+        deals = deals[keep]
+        hist = db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
+        hist = hist[(times_ns(hist.changed_at) <= cut) & hist.deal_id.isin(deals.index).to_numpy(dtype=bool)]
+
+        def one(part: pd.DataFrame, _: Any = None) -> pd.DataFrame:
+            ids = np.sort(part.index.to_numpy(np.int64))
+            mine = hist[hist.deal_id.isin(ids).to_numpy(dtype=bool)]
+            out = funnel_table(mine, ids, steps)
+            # Each deal's furthest step carries its amount to every step before it.
+            step = pd.Index(steps).get_indexer(mine.stage)
+            code = _codes(ids, mine.deal_id)
+            furthest = np.full(len(ids), -1, dtype=np.int64)
+            np.maximum.at(furthest, code[step >= 0], step[step >= 0])
+            value = part.amount.reindex(ids).to_numpy(dtype=np.float64)
+            reached = furthest >= 0
+            at = np.bincount(furthest[reached], np.nan_to_num(value[reached]), minlength=len(steps))
+            out.insert(1, "amount", at[::-1].cumsum()[::-1])
+            before = np.append(np.nan, out.deals.to_numpy(dtype=float)[:-1])
+            out.insert(2, "conversion", np.divide(out.deals.to_numpy(dtype=float), before,
+                                                  out=np.full(len(out), np.nan), where=before > 0))
+            last = mine.sort_values(["deal_id", "changed_at"], kind="stable").drop_duplicates("deal_id", keep="last")
+            now = last.stage.map(category)
+            out["open"] = last.stage[now == "open"].value_counts().reindex(out.index, fill_value=0).to_numpy(np.int64)
+            out.attrs["lost"] = int((now == "lost").sum())
+            return out
+
+        if by is None:
+            out = one(deals)
+        else:
+            names = db._customer_only(by, "sales.funnel")
+            lost: dict[tuple, int] = {}
+
+            def counted(part: pd.DataFrame, ids: Any) -> pd.DataFrame:
+                out = one(part)
+                if len(part):  # the group's values are on its deals (a group without deals has no funnel)
+                    lost[tuple(part[n].iloc[0] for n in names)] = out.attrs["lost"]
+                del out.attrs["lost"]
+                return out
+
+            out = db._stacked(counted, deals, names, "sales.funnel")
+            keys = sorted(lost)
+            index = pd.MultiIndex.from_tuples(keys, names=names) if len(names) > 1 else \
+                pd.Index([k[0] for k in keys], name=names[0])
+            out.attrs["lost"] = pd.Series([lost[k] for k in keys], index=index, name="lost", dtype=np.int64)
+        return stamp(out, cut, times_ns(hist.changed_at))
 
     # -- reports over the deals and their stage history -----------------------
     def time_in_stage(self, by: str | None = None, as_of: Any = None) -> pd.DataFrame:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .._args import _invalid
+from ._columns import stamp, times_ns
 
 __all__ = ["CUSTOMER_DIMENSIONS", "NONE", "NO_PURCHASE", "ORDER_DIMENSIONS", "DimensionMethods", "cover"]
 
@@ -153,9 +154,12 @@ class DimensionMethods:
     """
 
     if TYPE_CHECKING:  # what the mixin uses of the Database it is part of
-        def frame(self, kind: str, ids: Any = None, columns: Any = None) -> pd.DataFrame: ...
+        def frame(self, kind: str, ids: Any = None, columns: Any = None, filters: Any = None, *,
+                  order_by: Any = None, limit: int | None = None, offset: int | None = None) -> pd.DataFrame: ...
 
         def _purchases(self, as_of: Any) -> tuple[pd.DataFrame, int]: ...
+
+        def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None) -> int: ...
 
     def _staff_lookup(self) -> tuple[pd.Series, pd.Series]:
         staff = self.frame("staff", columns=["name", "team"])
@@ -338,8 +342,10 @@ class DimensionMethods:
         values = self._customer_dimensions(customer_dims)
         order_dims = [n for n in names if n in ORDER_DIMENSIONS]
         main = {}
+        cut, read = self._as_of(as_of), None  # customer dimensions are read as they are now
         if order_dims:
-            orders, _ = self._purchases(as_of)
+            orders, cut = self._purchases(as_of)
+            read = times_ns(orders["ordered_at"])
             tagged = self._tagged(orders, order_dims)
             for n in order_dims:
                 spent = tagged.groupby(["customer_id", n], sort=True)["amount"].sum().reset_index()
@@ -348,4 +354,4 @@ class DimensionMethods:
                 main[n] = top.reindex(customers).fillna(NONE).to_numpy(dtype=object)
         for n in names:
             out[n] = values[n].reindex(customers).to_numpy(dtype=object) if n in customer_dims else main[n]
-        return out
+        return stamp(out, cut, read)

@@ -28,11 +28,11 @@ from .. import _core
 from ..names import NameMethods
 from .._args import _integer, _invalid, _number
 from ._columns import NS_PER_DAY, as_of_ns, end_of_data, flag_overflow, stamp, times_ns
-from ._status import PURCHASE, order_meaning
+from ._status import PURCHASE, deal_outcome, order_meaning
 from .affinity import product_affinity
 from .dimensions import NO_PURCHASE, DimensionMethods, _names, _text, cover
 from .health import churn_risk, health, loyalty, satisfaction
-from .sales import campaign_effect, cohort_retention, performance, pipeline_funnel
+from .sales import cohort_retention, performance
 from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
@@ -43,6 +43,43 @@ __all__ = ["ScoringMethods"]
 # only slow the read of a large store.
 PURCHASE_COLUMNS = ["customer_id", "ordered_at", "amount", "cost", "status", "staff_id"]
 CUSTOMER = "customer_id"  # the index name of every customer analysis
+
+# Relationship bounds: when a tie began or ended. The kind table gives them no
+# limit on the future (a contract's planned end), so only those that have come
+# count as events.
+BOUNDS = ("since", "until")
+# The first entry of a deal's close-date history is written with the deal and
+# stamped with the write's clock unless the write says close_changed_at (a
+# ticket's first event takes its opened_at instead): only a change of the
+# planned close (an entry with a previous date) is an event of the data.
+EVENT_CONDITIONS = {("deal_close_dates", "changed_at"): [("previous", "not null")]}
+_EVENTS: list[tuple[str, str, bool]] = []
+
+
+def event_times() -> list[tuple[str, str, bool]]:
+    """(kind, field, is_bound) of every dated event :meth:`ScoringMethods.default_as_of`
+    reads, from the kind table: the time fields declared as happened (the
+    store takes them up to a bounded number of days ahead: orders,
+    interactions, tickets, deal stages, payments, ...) and the ``since`` and
+    ``until`` of relationship kinds (links, customer contacts). A new kind
+    with a happened time counts without a change here.
+
+    >>> from crmcore.scoring.store import event_times
+    >>> ("orders", "ordered_at", False) in event_times(), ("links", "since", True) in event_times()
+    (True, True)
+    >>> any(field == "birthday" for _, field, _ in event_times())  # a date, not an event
+    False
+    """
+    if not _EVENTS:
+        for kind in _core.kinds():
+            times = [f for f in kind["fields"] if f["type"] == "time"]
+            names = {f["name"] for f in times}
+            for f in times:
+                if f["max_future_days"] is not None and f["max_future_days"] > 0:
+                    _EVENTS.append((kind["name"], f["name"], False))
+                elif f["name"] in BOUNDS and names.issuperset(BOUNDS):
+                    _EVENTS.append((kind["name"], f["name"], True))
+    return _EVENTS
 
 
 def _with_attrs(frame: pd.DataFrame, *sources: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +115,16 @@ class ScoringMethods(DimensionMethods, NameMethods):
     # -- the point in time and the records the analyses read ------------------
     def default_as_of(self) -> pd.Timestamp:
         """The point every analysis describes when no ``as_of`` is given: the
-        end of the data, midnight (UTC) after the latest order, deal close or
-        deal stage change, so the last day of data counts in full. A store
-        with none of those uses the end of today.
+        end of the data, midnight (UTC) after the latest dated event of any
+        kind, so the last day of data counts in full. The events are the
+        times the kind table declares as happened (an order's ``ordered_at``,
+        a deal's close and stage changes, interactions, tickets and their
+        events, payments, surveys, campaign responses, stock movements, ...:
+        :func:`event_times`) and the bounds of relationships (``since`` and
+        ``until`` of links and customer contacts) that are not after today
+        (a planned end has not happened). A store with none of those uses the
+        end of today. The graph analyses use the same point, so a link dated
+        after the last order still counts.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -88,19 +132,48 @@ class ScoringMethods(DimensionMethods, NameMethods):
         >>> _ = db.add("orders", customer_id=cid, ordered_at="2024-03-05 14:30", amount=9.5)
         >>> db.default_as_of()
         Timestamp('2024-03-06 00:00:00')
+        >>> _ = db.add("interactions", customer_id=cid, channel="call", occurred_at="2024-04-10 09:00")
+        >>> db.default_as_of()
+        Timestamp('2024-04-11 00:00:00')
         """
         return pd.Timestamp(self._end_of_data())
 
+    # The end of the data, kept until the next write: reading every dated kind
+    # costs a scan of each (0.15 s on 20k customers), once per analysis call.
+    _end_cache: "tuple[tuple[int, int, int], int] | None" = None
+
+    def _data_mark(self, today: pd.Timestamp) -> "tuple[int, int, int] | None":
+        """What every write changes (the audit log's newest entry: its number
+        and time, so a rolled-back write that reused a number differs) and
+        the day (bounds count up to today); None where the log cannot be
+        read (a scoped handle, an engine without one): no cache there."""
+        try:
+            newest = {name: values for name, values, _ in self._core.audit_log(1, None)}  # type: ignore[attr-defined]
+        except _core.Error:
+            return None
+        seq, at = newest.get("seq", []), newest.get("at", [])
+        return (int(seq[0]) if len(seq) else -1, int(at[0]) if len(at) else -1, int(today.value))
+
     def _end_of_data(self, orders: pd.DataFrame | None = None) -> int:
-        if orders is None:
-            orders = self.frame("orders", columns=["ordered_at"])
-        times = [times_ns(orders["ordered_at"]),
-                 times_ns(self.frame("deals", columns=["closed_at"])["closed_at"]),
-                 times_ns(self.frame("deal_stages", columns=["changed_at"])["changed_at"])]
-        end = end_of_data(np.concatenate(times))
+        today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        mark = self._data_mark(today)
+        if mark is not None and self._end_cache is not None and self._end_cache[0] == mark:
+            return self._end_cache[1]
+        latest = []
+        for kind, field, bound in event_times():
+            if kind == "orders" and field == "ordered_at" and orders is not None:
+                latest.append(times_ns(orders["ordered_at"]))  # already read: no second query
+                continue
+            # The one latest value, found by the store: nothing else is read.
+            where = [(field, "not null")] + ([(field, "<=", today + pd.Timedelta(days=1))] if bound else [])
+            where += EVENT_CONDITIONS.get((kind, field), [])
+            top = self.frame(kind, columns=[field], filters=where, order_by="-" + field, limit=1)
+            latest.append(times_ns(top[field]))
+        end = end_of_data(np.concatenate(latest)) if latest else None
         if end is None:
-            today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
-            return int(today.value) + NS_PER_DAY
+            end = int(today.value) + NS_PER_DAY
+        if mark is not None:
+            self._end_cache = (mark, end)
         return end
 
     def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None) -> int:
@@ -150,6 +223,19 @@ class ScoringMethods(DimensionMethods, NameMethods):
         orders = orders.assign(cost=cost.fillna(0.0).astype(np.float64))
         orders.attrs.update(attrs)
         return orders, cut
+
+    def _stage_outcomes(self, deals: pd.DataFrame) -> dict[str, Any]:
+        """``won_stages`` and ``lost_stages`` of the deal analyses for the
+        stages of ``deals``: what the store's pipelines say of their own
+        stages (a stage "signed" of category won is won, as db.sales counts
+        it), the shared table (:data:`crmcore.scoring.DEAL_STAGE`) for a
+        stage no pipeline names."""
+        stages = self.frame("pipeline_stages", columns=["name", "category"]).drop_duplicates("name")
+        category = pd.Series(stages["category"].to_numpy(), index=stages["name"].to_numpy())
+        named = pd.Series(deals["stage"].dropna().unique(), dtype=object)
+        meaning = category.reindex(named.to_numpy()).to_numpy(dtype=object)
+        meaning = np.where(pd.isna(meaning), deal_outcome(named), meaning)
+        return {"won_stages": named[meaning == "won"].tolist(), "lost_stages": named[meaning == "lost"].tolist()}
 
     def referral_counts(self, as_of: Any = None) -> pd.Series:
         """How many customers each record referred through the ``referred_by``
@@ -491,7 +577,8 @@ class ScoringMethods(DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def quadrants(deals: pd.DataFrame, _: pd.Index) -> pd.DataFrame:
-            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days)
+            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+                                 **self._stage_outcomes(deals))
             head = deals[["customer_id", "name", "stage"]].copy()
             head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).to_numpy())
             return _with_attrs(head.join(out), out)
@@ -526,7 +613,8 @@ class ScoringMethods(DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def summary(deals: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days)
+            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+                               **self._stage_outcomes(deals))
             counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
             counts["win_rate"] = out["win_rate"].reindex(customers)
             counts.insert(0, "name", names.reindex(customers).to_numpy())
@@ -797,94 +885,6 @@ class ScoringMethods(DimensionMethods, NameMethods):
             return _with_attrs(run(orders, None), orders)
         out = self._stacked(run, orders, by, "cohorts")
         out.attrs["sizes"] = out[0].copy() if 0 in out.columns else pd.Series(dtype=np.float64)
-        return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
-
-    def pipeline(self, as_of: Any = None, by: Any = None) -> pd.DataFrame:
-        """The stored sales pipeline at ``as_of`` (default: the end of the
-        data) as a funnel: :func:`crmcore.scoring.pipeline_funnel` over the
-        deals and their stage history up to then.
-
-        Returns, indexed by ``stage`` in the order deals pass through them
-        (won last, lost left out): ``deals`` that reached it, their
-        ``amount``, ``conversion`` from the stage before and ``open`` deals
-        standing there; ``attrs["lost"]`` counts the lost deals. ``by``
-        names customer dimensions (region, owner, team, kind,
-        custom.<key>, ...): one funnel per group of the deals' customers,
-        the dimensions leading the index, and ``attrs["lost"]`` a Series of
-        the lost deals per group.
-
-        >>> import crmcore as crm
-        >>> db = crm.open(":memory:")
-        >>> cid = db.add("customers", name="Ann")
-        >>> for stage in ("lead", "proposal", "won"):
-        ...     _ = db.add("deals", customer_id=cid, stage=stage, amount=10.0)
-        >>> db.pipeline()["deals"].tolist()
-        [3, 2, 1]
-        """
-        cut = pd.Timestamp(self._as_of(as_of))
-        deals = self.frame("deals", columns=["customer_id", "stage", "amount"])
-        history = self.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
-        def funnel(part: pd.DataFrame, _: Any = None) -> pd.DataFrame:
-            mine = history[history["deal_id"].isin(part.index).to_numpy(dtype=bool)]
-            out = pipeline_funnel(part[["stage", "amount"]], mine, cut)
-            out.attrs["as_of"] = cut
-            return out
-
-        if by is None:
-            return funnel(deals)
-        names = self._customer_only(by, "pipeline")
-        lost: dict[tuple, int] = {}
-
-        def counted(part: pd.DataFrame, ids: Any) -> pd.DataFrame:
-            out = funnel(part)
-            if len(part):  # the group's values are on its deals (a group without deals has no funnel)
-                lost[tuple(part[n].iloc[0] for n in names)] = out.attrs["lost"]
-            del out.attrs["lost"]
-            return out
-
-        out = self._stacked(counted, deals, names, "pipeline")
-        index = pd.MultiIndex.from_tuples(sorted(lost), names=names) if len(names) > 1 else \
-            pd.Index([k[0] for k in sorted(lost)], name=names[0])
-        out.attrs["lost"] = pd.Series([lost[k] for k in sorted(lost)], index=index, name="lost", dtype=np.int64)
-        return out
-
-    def campaign_effect(self, days: float = 30.0, as_of: Any = None, by: Any = None) -> pd.DataFrame:
-        """Promotion: the effect of each stored campaign started up to
-        ``as_of`` on its members' purchases: :func:`crmcore.scoring.campaign_effect`
-        (response rate, revenue per member in the campaign and the ``days``
-        after it, against before and against customers who were not
-        members, lift, incremental revenue and return on budget).
-
-        ``by`` names customer dimensions (region, owner, team, kind,
-        custom.<key>, ...): the effect within each group, its members
-        against the group's customers who were not members (the dimensions
-        lead the index; ``budget`` and ``return_on_budget`` stay those of
-        the whole campaign, which the groups share).
-
-        >>> import crmcore as crm
-        >>> db = crm.open(":memory:")
-        >>> a, b = db.add("customers", name="Ann"), db.add("customers", name="Bo")
-        >>> c = db.add("campaigns", name="Spring", started_at="2024-03-01", budget=10.0)
-        >>> _ = db.add("campaign_members", campaign_id=c, customer_id=a, responded=True)
-        >>> _ = db.add("orders", customer_id=a, ordered_at="2024-03-04", amount=40.0)
-        >>> _ = db.add("orders", customer_id=b, ordered_at="2024-03-05", amount=10.0)
-        >>> db.campaign_effect().loc[c, ["lift", "incremental_revenue"]].tolist()
-        [4.0, 30.0]
-        """
-        orders, cut = self._purchases(as_of)
-        campaigns = self.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
-        campaigns = campaigns[(times_ns(campaigns["started_at"]) <= cut)]
-        members = self.frame("campaign_members", columns=["campaign_id", "customer_id", "responded"])
-
-        def effect(part: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-            mine = members[members["customer_id"].isin(customers).to_numpy(dtype=bool)]
-            return campaign_effect(campaigns, mine, part, customers, days, CUSTOMER, "ordered_at", "amount")
-
-        if by is None:
-            out = effect(orders, self.frame("customers", columns=[]).index)
-        else:
-            out = self._stacked(effect, orders, self._customer_only(by, "campaign_effect", "campaign members"),
-                                "campaign_effect")
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def report_7p(self, period: Any = None, segment: Any = None, by: Any = None,
