@@ -4,6 +4,8 @@ The reference for what a store holds after an upsert is a plain pandas
 computation over the same frames: existing rows take the given columns, new
 keys are appended.
 """
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -242,3 +244,30 @@ def test_a_frame_written_back_unchanged_writes_no_entry(db, kind):
     assert result.updated.all()
     assert _entries_after(db, last).empty
     pd.testing.assert_frame_equal(db.frame(kind), before)
+
+
+def test_a_large_upsert_keeps_every_index_whole(tmp_path):
+    # >= 50,000 new rows: the import rebuilds the indexes the rows fill and
+    # keeps those they leave empty (owner_id, partner_id here); either way
+    # every index is there afterwards and agrees with its table.
+    path = str(tmp_path / "big.crm")
+    n = 50_000
+    with crm.open(path) as db:
+        staff = db.add("staff", name="Wang", role="sales")
+        db.import_frame("customers", customers_frame(n, seed=1).drop(columns="tags"), progress=False)
+        before = sorted(_indexes(path))
+        incoming = customers_frame(2 * n, seed=2, start=n // 2).drop(columns="tags")
+        result = db.import_frame("customers", incoming, mode="upsert", progress=False)
+        assert (result.updated_count, result.inserted) == (n // 2, 3 * n // 2)
+        assert db.integrity_check() == "ok"
+        owned = incoming.iloc[:3].assign(owner_id=staff)
+        db.import_frame("customers", owned, mode="upsert", progress=False)
+        assert sorted(db.find("customers", owner_id=staff).index) == sorted(result.ids[:3])
+        assert db.find("customers", phone=f"138{2 * n:08d}").index.tolist() == [result.ids[n + n // 2]]
+    assert sorted(_indexes(path)) == before
+
+
+def _indexes(path):
+    import sqlite3
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")]
