@@ -1,8 +1,9 @@
 """Upsert: re-importing an export whose rows are half known, half new.
 
 A store holds N customers with external keys; an export of N rows arrives in
-which half the keys exist (their region and phone changed) and half are new.
-Three ways to write it, each into a fresh copy of the same prepared file:
+which half the keys exist (their phone changed, and for about 3 in 4 their
+region) and half are new. Ways to write it, each into a fresh copy of the
+same prepared file:
 
 - crmcore's ``db.import_frame(..., mode="upsert")`` (validated, phones
   re-normalized, every update audited),
@@ -14,6 +15,9 @@ Three ways to write it, each into a fresh copy of the same prepared file:
   validation, normalization or hash chain,
 - crmcore's plain insert of the same number of new rows, the yardstick the
   issue sets (goal: an upsert within 2x of it).
+
+Then the weekly case: the first export imported again unchanged, by crmcore's
+upsert and by the same ``executemany``.
 
 All of them write into the same file (the same tables and indexes) in one
 transaction, with the store's settings (WAL, synchronous=NORMAL, 64 MiB cache).
