@@ -479,7 +479,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         ``external_id``; unique per kind), or any fields that name one record
         (``"sku"``). An update changes only the columns given; an empty cell
         clears its field. ``created_at`` and ``updated_at`` columns are left to
-        the store. So ``db.frame(kind)`` can be edited and written back.
+        the store. So ``db.frame(kind)`` can be edited and written back. A row
+        whose values equal its record's writes nothing (no audit entry,
+        ``updated_at`` kept) and still counts as updated.
         A key repeated in one import is refused; rows whose different keys
         name one record because their records were merged apply in order
         (the last wins).

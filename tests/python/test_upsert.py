@@ -4,6 +4,8 @@ The reference for what a store holds after an upsert is a plain pandas
 computation over the same frames: existing rows take the given columns, new
 keys are appended.
 """
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,3 +186,88 @@ def test_delete_many_refuses_or_takes_dependants_and_audits_every_row(db):
     assert set(zip(new["kind"], new["first_id"].astype(int))) == removed and (new["op"] == "delete").all()
     assert db.integrity_check() == "ok"
     assert ids  # the load gave ids
+
+
+def _entries_after(db, seq):
+    log = db.audit_log(limit=1_000_000)
+    return log[log.index > seq]
+
+
+def test_rows_that_change_nothing_write_nothing(db):
+    ids = db.import_frame("customers", customers_frame(300, seed=1), mode="upsert").ids
+    before = db.frame("customers")
+    last = int(db.audit_log(limit=1).index[0])
+    # The same export again (the weekly re-import of an unchanged file): every
+    # row names its record, none is written, no entry, updated_at kept.
+    again = db.import_frame("customers", customers_frame(300, seed=1), mode="upsert")
+    assert again.updated.all() and again.ids.tolist() == ids.tolist()
+    assert _entries_after(db, last).empty
+    pd.testing.assert_frame_equal(db.frame("customers"), before)
+
+    # Some rows change their region, others their phone, others their tags;
+    # which records changed is read off the two frames with pandas.
+    edited = customers_frame(300, seed=1)
+    edited.loc[0:39, "region"] = "西北"
+    edited.loc[30:69, "phone"] = [f"137{i:08d}" for i in range(40)]
+    edited.loc[60:99, "tags"] = pd.Series([["moved"]] * 40, index=range(60, 100))
+    result = db.import_frame("customers", edited, mode="upsert")
+    assert result.updated.all()
+    after = db.frame("customers")
+    compared = [c for c in before.columns if c != "updated_at"]
+    differs = [i for i in before.index
+               if not before.loc[i, compared].equals(after.loc[i, compared])]
+    assert len(differs) > 0
+    new = _entries_after(db, last)
+    assert sorted(new["first_id"].astype(int)) == sorted(differs) and (new["op"] == "update").all()
+    assert (after.loc[differs, "updated_at"] > before.loc[differs, "updated_at"]).all()
+    same = before.index.difference(differs)
+    assert after.loc[same, "updated_at"].equals(before.loc[same, "updated_at"])
+    # The lookups follow: a region-only change keeps the phone found, a new
+    # phone replaces the old one, new tags replace the old ones.
+    assert db.find("customers", phone="13800000005").index.tolist() == [ids[5]]
+    assert db.find("customers", phone="13700000000").index.tolist() == [ids[30]]
+    assert db.find("customers", phone="13800000030").empty
+    assert sorted(db.find("customers", tag="moved").index) == sorted(ids[60:100])
+    assert ids[60] not in set(db.find("customers", tag="new").index) | set(db.find("customers", tag="vip").index)
+    assert db.audit_check().empty
+
+
+@pytest.mark.parametrize("kind", ["customers", "contacts", "orders", "order_lines", "payments", "deals",
+                                  "tickets", "links", "campaign_members"])
+def test_a_frame_written_back_unchanged_writes_no_entry(db, kind):
+    # Every type of field (text, whole and real numbers, times, references,
+    # tags, custom fields) compares equal to what the store holds.
+    crm.datasets.load(db, crm.datasets.synthetic(60, seed=4))
+    before = db.frame(kind)
+    last = int(db.audit_log(limit=1).index[0])
+    result = db.import_frame(kind, before, mode="update")
+    assert result.updated.all()
+    assert _entries_after(db, last).empty
+    pd.testing.assert_frame_equal(db.frame(kind), before)
+
+
+def test_a_large_upsert_keeps_every_index_whole(tmp_path):
+    # >= 50,000 new rows: the import rebuilds the indexes the rows fill and
+    # keeps those they leave empty (owner_id, partner_id here); either way
+    # every index is there afterwards and agrees with its table.
+    path = str(tmp_path / "big.crm")
+    n = 50_000
+    with crm.open(path) as db:
+        staff = db.add("staff", name="Wang", role="sales")
+        db.import_frame("customers", customers_frame(n, seed=1).drop(columns="tags"), progress=False)
+        before = sorted(_indexes(path))
+        incoming = customers_frame(2 * n, seed=2, start=n // 2).drop(columns="tags")
+        result = db.import_frame("customers", incoming, mode="upsert", progress=False)
+        assert (result.updated_count, result.inserted) == (n // 2, 3 * n // 2)
+        assert db.integrity_check() == "ok"
+        owned = incoming.iloc[:3].assign(owner_id=staff)
+        db.import_frame("customers", owned, mode="upsert", progress=False)
+        assert sorted(db.find("customers", owner_id=staff).index) == sorted(result.ids[:3])
+        assert db.find("customers", phone=f"138{2 * n:08d}").index.tolist() == [result.ids[n + n // 2]]
+    assert sorted(_indexes(path)) == before
+
+
+def _indexes(path):
+    import sqlite3
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")]
