@@ -354,6 +354,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 18;
+inline constexpr int kSchemaVersion = 19;
 
 }  // namespace crmcore::records
