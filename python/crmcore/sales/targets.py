@@ -58,7 +58,11 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
     >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
     ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
     """
-    text = pd.Series(texts, dtype=object).astype(str)
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object).astype(str))
+    if len(distinct) < len(codes):  # targets share a few periods: parse each once
+        first, last = period_bounds(np.asarray(distinct, dtype=object))
+        return first[codes], last[codes]
+    text = pd.Series(distinct, dtype=object)
     year = text.str.slice(0, 4).astype(np.int64).to_numpy()
     quarter = pd.to_numeric(text.str.extract(r"-Q([1-4])$")[0]).to_numpy()
     month = pd.to_numeric(text.str.extract(r"-(\d\d)$")[0]).to_numpy()
@@ -96,22 +100,29 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     got = np.zeros(len(targets))
     metric = targets["metric"].fillna("bookings").to_numpy(dtype=object)
     line = _named(targets, "product_category")
-    event_line = _named(events, "category")
     whole = np.ones(len(targets), dtype=bool)         # a line's target naming nobody: the whole line
-    for column in ("staff_id", "team", "region"):
-        whole &= _named(targets, column) == ""
+    named = {column: _named(targets, column) != "" for column in ("staff_id", "team", "region")}
+    for column in named.values():
+        whole &= ~column
+    at_all = times_ns(events["at"])
+    value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
+    event_line = events["category"] if "category" in events.columns else None
     for name, category in pd.unique(pd.Series(list(zip(metric, line)), dtype=object)):
-        stream = (events["metric"] == name).to_numpy() & (event_line == category)
-        of_metric = events[stream]
-        at = times_ns(of_metric["at"])
-        value = of_metric["value"].to_numpy(dtype=float, na_value=0.0)
+        stream = (events["metric"] == name).to_numpy(dtype=bool, na_value=False)
+        if event_line is not None:
+            stream = stream & (event_line.isna() if category == "" else event_line == category).to_numpy(
+                dtype=bool, na_value=False)
+        rows = np.flatnonzero(stream)
+        every = len(rows) == len(events)                 # one stream: no copies
+        at, value = (at_all, value_all) if every else (at_all[rows], value_all[rows])
         of_stream = (metric == name) & (line == category)
         for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region"),
                             ("whole", "everyone")):
-            mine = of_stream & (whole if column == "whole" else _named(targets, column) != "")
+            mine = of_stream & (whole if column == "whole" else named[column])
             if mine.any():
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
-                got[mine] = _sums_in_periods(of_metric[key], at, value, whose, start[mine], end[mine])
+                who = events[key] if every else events[key].iloc[rows]
+                got[mine] = _sums_in_periods(who, at, value, whose, start[mine], end[mine])
     out = targets[[c for c in ("staff_id", "team", "region", "product_category", "period")
                    if c in targets.columns]].copy()
     out["metric"] = metric
