@@ -106,6 +106,27 @@ void bind_sales(py::module_& m) {
       },
       py::arg("group"), py::arg("amount"), py::arg("probability"), py::arg("category"), py::arg("groups"),
       py::arg("commit"), py::arg("best_case"), "Forecast sums per group code (see crmcore/sales/reports.hpp).");
+  m.def(
+      "open_balances",
+      [](Column<int64_t> invoice_ids, Column<int64_t> issued, Column<int64_t> due, Column<double> amount,
+         Column<uint8_t> live, Column<int64_t> pay_invoice, Column<int64_t> paid_at, Column<double> settles,
+         int64_t as_of) {
+        same_length({invoice_ids.size(), issued.size(), due.size(), amount.size(), live.size()});
+        same_length({pay_invoice.size(), paid_at.size(), settles.size()});
+        sales::OpenBalances out;
+        {
+          py::gil_scoped_release release;
+          out = sales::open_balances(invoice_ids.data(), issued.data(), due.data(), amount.data(), live.data(),
+                                     static_cast<size_t>(invoice_ids.size()), pay_invoice.data(), paid_at.data(),
+                                     settles.data(), static_cast<size_t>(pay_invoice.size()), as_of);
+        }
+        return py::make_tuple(to_numpy(std::move(out.rows)), to_numpy(std::move(out.paid)),
+                              to_numpy(std::move(out.balance)), to_numpy(std::move(out.days_late)),
+                              to_numpy(std::move(out.bucket)));
+      },
+      py::arg("invoice_ids"), py::arg("issued"), py::arg("due"), py::arg("amount"), py::arg("live"),
+      py::arg("pay_invoice"), py::arg("paid_at"), py::arg("settles"), py::arg("as_of"),
+      "Open invoices' positions, paid, balance, days late and bucket (see crmcore/sales/reports.hpp).");
 }
 
 }  // namespace crmcore::bindings

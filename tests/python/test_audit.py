@@ -413,3 +413,26 @@ def test_the_log_reads_when_every_entry_shown_has_changes_and_an_actor():
     log = db.audit_log(limit=2)
     assert log["changes"].tolist() == [{"name": ["B", "C"]}, {"name": ["A", "B"]}]
     assert log["actor"].tolist() == ["me", "me"]
+
+
+def test_the_rules_changes_to_other_records_get_an_entry_each_after_the_write(tmp_path):
+    # The rules' changes (invoices an import of payments marks paid) are
+    # appended by the seal with the write's own entry: one per invoice, in
+    # order, with their changes and the actor, and the chain holds on reopening.
+    path = tmp_path / "s.crm"
+    db = crm.open(path, actor="clerk")
+    c = db.add("customers", name="Acme")
+    invoices = [db.add("invoices", customer_id=c, issued_at="2025-01-01", due_at="2025-02-01", amount=100.0)
+                for _ in range(3)]
+    before = int(db.audit_log(limit=1).index[0])
+    db.import_frame("payments", pd.DataFrame({"customer_id": c, "invoice_id": invoices, "paid_at": "2025-01-05",
+                                              "amount": [100.0, 40.0, 100.0]}))
+    log = db.audit_log(limit=3)
+    assert log["op"].tolist() == ["update", "update", "insert"]
+    assert log["first_id"].tolist() == [invoices[2], invoices[0], log["first_id"].iloc[2]]
+    assert log["changes"].tolist()[:2] == [{"status": ["issued", "paid"]}] * 2
+    assert log["actor"].tolist() == ["clerk"] * 3
+    assert log.index.tolist() == [before + 3, before + 2, before + 1]
+    assert db.audit_check().empty
+    del db
+    assert crm.open(path).audit_check().empty

@@ -191,3 +191,135 @@ def test_regional_targets_count_their_customers():
     with pytest.raises(crm.ValidationError, match="one person .staff_id., one team or one region") as e:
         db.add("targets", region="north", team="x", period="2024", amount=1.0)
     assert e.value.field == "region"
+
+
+def _line_store():
+    """Wang (north, reports to Ma) and Li (south). Products: a laptop and a mouse (hardware, costs 600 and 5)
+    and a licence (software, no cost). Orders in March 2024: Wang sells Acme (north) 2 laptops at 1000 and 10
+    mice at 20 with the line's own cost 4, Li sells Beta (south) 3 licences at 100 and 1 laptop at 900; in
+    April Wang sells 1 laptop at 1000. A line of a product without a category counts for no line."""
+    db = crm.open(":memory:")
+    acme, beta = db.add("customers", name="Acme", region="north"), db.add("customers", name="Beta", region="south")
+    ma = db.add("staff", name="Ma", team="north")
+    wang, li = db.add("staff", name="Wang", team="north"), db.add("staff", name="Li", team="south")
+    db.link(wang, ma, "reports_to")
+    laptop = db.add("products", sku="L1", name="Laptop", category="hardware", unit_cost=600.0)
+    mouse = db.add("products", sku="M1", name="Mouse", category="hardware", unit_cost=5.0)
+    licence = db.add("products", sku="S1", name="Licence", category="software")
+    other = db.add("products", sku="X1", name="Misc")
+    for cust, who, at, lines in [
+            (acme, wang, "2024-03-04", [(laptop, 2, 1000.0, None), (mouse, 10, 20.0, 4.0), (other, 1, 50.0, None)]),
+            (beta, li, "2024-03-20", [(licence, 3, 100.0, None), (laptop, 1, 900.0, None)]),
+            (acme, wang, "2024-04-02", [(laptop, 1, 1000.0, None)])]:
+        o = db.add("orders", customer_id=cust, staff_id=who, ordered_at=at,
+                   amount=sum(q * p for _, q, p, _c in lines))
+        for product, q, p, c in lines:
+            db.add("order_lines", order_id=o, product_id=product, quantity=q, unit_price=p, unit_cost=c)
+    return db, {"ma": ma, "wang": wang, "li": li}
+
+
+def test_product_line_targets_by_hand():
+    """Hardware in March: Wang 2000 + 200 booked, margin 2000 - 1200 + 200 - 40 = 960; Li 900, margin 300;
+    the whole line 3100 (margin 1260); north (team and region) is Wang's; software is Li's 300 (no cost:
+    margin 300). Q1 excludes April's laptop; the year includes it. Rolled up, Ma gets Wang's; the whole
+    line and the teams still count each line once."""
+    db, s = _line_store()
+    rows = [(dict(staff_id=s["wang"]), "2024-03", "bookings", 2200.0), (dict(staff_id=s["wang"]), "2024-03", "margin", 960.0),
+            (dict(staff_id=s["li"]), "2024-03", "bookings", 900.0), (dict(staff_id=s["li"]), "2024-03", "margin", 300.0),
+            ({}, "2024-03", "bookings", 3100.0), ({}, "2024-03", "margin", 1260.0),
+            (dict(team="north"), "2024-Q1", "bookings", 2200.0), (dict(region="south"), "2024-Q1", "bookings", 900.0),
+            ({}, "2024", "bookings", 4100.0), (dict(staff_id=s["ma"]), "2024-03", "bookings", 0.0)]
+    ids = [db.add("targets", product_category="hardware", period=p, metric=m, amount=1000.0, **who)
+           for who, p, m, _ in rows]
+    soft = db.add("targets", product_category="software", period="2024-03", metric="margin", amount=600.0)
+    plain = db.add("targets", staff_id=s["wang"], period="2024-03", metric="bookings", amount=10.0)
+    margin = db.add("targets", staff_id=s["wang"], period="2024-03", metric="margin", amount=10.0)
+    a = db.sales.attainment(as_of="2024-03-31")
+    assert a.loc[ids, "actual"].tolist() == [r[3] for r in rows]
+    assert a.loc[soft, ["actual", "attainment"]].tolist() == [300.0, 0.5]
+    assert a.loc[ids[0], "product_category"] == "hardware" and pd.isna(a.loc[plain, "product_category"])
+    assert a.loc[[plain, margin], "actual"].tolist() == [0.0, 2250.0]   # no deals won; the order's own margin
+    up = db.sales.attainment(as_of="2024-03-31", rollup=True)
+    assert up.loc[ids, "actual"].tolist() == [r[3] for r in rows[:-1]] + [2200.0]
+
+
+def test_product_line_targets_refuse_what_lines_cannot_measure():
+    db, s = _line_store()
+    before = db.count("targets")
+    for metric in ("deals_won", "new_customers", "activities", "invoiced", "collected"):
+        with pytest.raises(crm.ValidationError, match="bookings or margin") as e:
+            db.add("targets", product_category="hardware", period="2024", metric=metric, amount=1.0)
+        assert e.value.field == "metric"
+    with pytest.raises(crm.ValidationError, match="not several"):
+        db.add("targets", product_category="hardware", staff_id=s["li"], team="south", period="2024", amount=1.0)
+    with pytest.raises(crm.ValidationError, match="product line"):
+        db.add("targets", period="2024", amount=1.0)
+    assert db.count("targets") == before
+
+
+def test_product_line_targets_against_pandas_on_random_lines():
+    rng = np.random.default_rng(11)
+    db = crm.open(":memory:")
+    custs = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(30)],
+                                                       "region": rng.choice(["n", "s", None], 30)}))
+    staff = [db.add("staff", name=f"s{i}", team="ab"[i % 2]) for i in range(5)]
+    for i in range(1, 5):
+        db.link(staff[i], staff[(i - 1) // 2], "reports_to")
+    cats = ["hw", "sw", "svc"]
+    products = db.import_frame("products", pd.DataFrame({
+        "sku": [f"p{i}" for i in range(12)], "name": [f"p{i}" for i in range(12)],
+        "category": rng.choice(cats + [None], 12), "unit_cost": np.where(rng.random(12) < 0.3, np.nan,
+                                                                          rng.integers(1, 50, 12))}))
+    n = 150
+    orders = db.import_frame("orders", pd.DataFrame({
+        "customer_id": rng.choice(custs, n), "staff_id": rng.choice(staff, n), "amount": 1.0,
+        "ordered_at": T("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 24, n), "h")}))
+    m = 600
+    db.import_frame("order_lines", pd.DataFrame({
+        "order_id": rng.choice(orders, m), "product_id": rng.choice(products, m),
+        "quantity": rng.integers(1, 5, m).astype(float), "unit_price": rng.integers(10, 100, m).astype(float),
+        "unit_cost": np.where(rng.random(m) < 0.5, np.nan, rng.integers(1, 60, m))}))
+    for cat in cats:
+        for metric in ("bookings", "margin"):
+            for p in ["2024", "2024-Q3", "2024-02"]:
+                db.add("targets", product_category=cat, period=p, metric=metric, amount=100.0)
+                for who in staff:
+                    db.add("targets", product_category=cat, staff_id=who, period=p, metric=metric, amount=100.0)
+                for team in "ab":
+                    db.add("targets", product_category=cat, team=team, period=p, metric=metric, amount=100.0)
+                db.add("targets", product_category=cat, region="n", period=p, metric=metric, amount=100.0)
+
+    # plain pandas: lines joined to their orders, products, staff and customers
+    lines = db.frame("order_lines").join(db.frame("orders")[["customer_id", "staff_id", "ordered_at"]], on="order_id")
+    prod = db.frame("products")
+    lines["category"] = lines.product_id.map(prod.category)
+    lines["bookings"] = lines.quantity * lines.unit_price
+    lines["margin"] = lines.bookings - lines.quantity * lines.unit_cost.astype(float).fillna(
+        lines.product_id.map(prod.unit_cost).astype(float)).fillna(0)
+    lines["team"] = lines.staff_id.map(db.frame("staff").team)
+    lines["region"] = lines.customer_id.map(db.frame("customers").region)
+    managers = {staff[i]: staff[(i - 1) // 2] for i in range(1, 5)}
+
+    def above(person):  # the person and everyone above them
+        out = [person]
+        while out[-1] in managers:
+            out.append(managers[out[-1]])
+        return out
+
+    for rollup in (False, True):
+        got = db.sales.attainment(as_of="2024-12-31", rollup=rollup)
+        checked = 0
+        for tid, t in db.frame("targets").iterrows():
+            p = target_period(t.period)
+            rows = lines[(lines.category == t.product_category) & (lines.ordered_at >= p.start_time)
+                         & (lines.ordered_at < (p + 1).start_time)]
+            if pd.notna(t.staff_id):
+                rows = rows[rows.staff_id.map(lambda x: t.staff_id in (above(x) if rollup else [x]))]
+            elif pd.notna(t.team):
+                rows = rows[rows.team == t.team]
+            elif pd.notna(t.region):
+                rows = rows[rows.region == t.region]
+            want = rows[t.metric].sum()
+            assert got.loc[tid, "actual"] == pytest.approx(want), (rollup, t.to_dict())
+            checked += want != 0
+        assert checked > 100

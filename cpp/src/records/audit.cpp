@@ -143,9 +143,18 @@ struct Captured {
 // such record gets an entry of its own, an update (or a delete), so that the
 // log holds every change and audit_check can hold the records to it. The
 // rows a write inserted are not among them: the rules' touches of those are
-// part of the insert.
-void log_side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captured>& captured,
-                      const std::map<int64_t, std::string>& kind_of) {
+// part of the insert. Returned for seal_audit to append with the write's own
+// entries: written here and read back there, a payments import that marked
+// 50,000 invoices paid inserted, read, deleted and inserted again each entry.
+struct SideEntry {
+  bool removed;
+  const std::string* kind;  // kind_of's, which outlives the entry
+  int64_t id;
+};
+
+std::vector<SideEntry> side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captured>& captured,
+                                    const std::map<int64_t, std::string>& kind_of) {
+  std::vector<SideEntry> side;
   std::set<int64_t> named;
   std::vector<std::pair<int64_t, int64_t>> inserted;
   {
@@ -156,15 +165,13 @@ void log_side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captu
       const int64_t first = st.int64(1), last = st.is_null(2) ? first : st.int64(2);
       if (st.text(0) == "erase") {  // an erasure's changes are what must not be kept
         st.reset();
-        return;
+        return side;
       }
       if (st.text(0) == "insert") inserted.emplace_back(first, last);
       else if (first == last) named.insert(first);
     }
     st.reset();
   }
-  auto& add = impl.prepared("INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) VALUES(?1, ?2, ?3, ?4, ?4, 1)");
-  const int64_t now = now_ns();
   for (const auto& [record, kind] : kind_of) {
     const int64_t id = record;  // a structured binding cannot be captured in C++17
     if (named.count(id)) continue;
@@ -172,9 +179,9 @@ void log_side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captu
       continue;
     const Captured& c = captured.at(id);
     if (!c.removed && (c.text().empty() || c.text() == "{}")) continue;  // touched, not changed
-    const std::string op = c.removed ? "delete" : "update";
-    add.bind(1, now).bind(2, op).bind(3, kind).bind(4, id).run();
+    side.push_back({c.removed, &kind, id});
   }
+  return side;
 }
 
 }  // namespace
@@ -220,7 +227,8 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     }
     st.reset();
   }
-  if (!captured.empty()) log_side_changes(impl, captured, kind_of);
+  const std::vector<SideEntry> side =
+      captured.empty() ? std::vector<SideEntry>() : side_changes(impl, captured, kind_of);
   std::string previous;
   {
     auto& st = impl.prepared("SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1");
@@ -285,6 +293,42 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     row[kHash].set_text(sealed.keep(previous));
   }
   st.reset();
+  if (!side.empty() && last_seq == 0) {  // no entry of the write's own: after the log's last
+    auto& top = impl.prepared("SELECT ifnull(max(seq), 0) FROM audit_log");
+    top.step();
+    last_seq = top.int64(0);
+    top.reset();
+  }
+  // The rules' changes to other records, one entry each, after the write's
+  // own, as if each had been written to the log and read back above.
+  const int64_t now = now_ns();
+  const std::string at = std::to_string(now);
+  for (const SideEntry& e : side) {
+    const std::string id = std::to_string(e.id);
+    Cells cells = {std::to_string(++last_seq), at, std::string(e.removed ? "delete" : "update"), *e.kind, id, id,
+                   std::string("1"), std::nullopt, std::nullopt, std::nullopt};
+    if (!actor.empty()) cells[kActorColumn] = actor;
+    sql::Cell* row = sealed.add_row();
+    row[kSeq].set_int(last_seq);
+    row[kAt].set_int(now);
+    row[kOp].set_text(sealed.keep(*cells[2]));
+    row[kKind].set_text(e.kind);
+    row[kFirst].set_int(e.id);
+    row[kLast].set_int(e.id);
+    row[kRows].set_int(1);
+    if (cells[kActorColumn]) row[kActor].set_text(sealed.keep(*cells[kActorColumn]));
+    const auto found = captured.find(e.id);
+    std::string changes = found == captured.end() ? std::string() : found->second.text();
+    if (!changes.empty() && changes != "{}") {
+      const std::string salt = salts.next();
+      cells[kChangesHashColumn] = sha256_hex(salt + changes);
+      row[kChanges].set_text(sealed.keep(std::move(changes)));
+      row[kSalt].set_text(sealed.keep(salt));
+      row[kChangesHash].set_text(sealed.keep(*cells[kChangesHashColumn]));
+    }
+    previous = entry_hash(cells, previous);
+    row[kHash].set_text(sealed.keep(previous));
+  }
   forget_captured_changes(impl);
   if (sealed.rows() == 0) return;
   auto& unsealed = impl.prepared("DELETE FROM audit_log WHERE seq > ?1 AND hash IS NULL");

@@ -13,10 +13,10 @@
 // - refuse spending more credit (credit_applications) than a customer has;
 // - mark an issued invoice paid when its payments reach its amount, and
 //   issued again when they no longer do;
-// - check that a target names one person, team or region and a period crmcore
-//   can read (2024, 2024-Q1, 2024-03), that a project's deal is won, and
-//   that an invoice is not due before it is issued nor a contract ends
-//   before it starts.
+// - check that a target names one person, team or region (or a product
+//   line, on bookings or margin) and a period crmcore can read (2024,
+//   2024-Q1, 2024-03), that a project's deal is won, and that an invoice is
+//   not due before it is issued nor a contract ends before it starts.
 // A refusal names the record and undoes the whole write (with OnError::Skip,
 // one naming a row drops that row alone: row_verdicts.hpp). The touched
 // invoices' sums are gathered once per write into a temporary table, which
@@ -342,22 +342,30 @@ bool readable_period(const std::string& p) {
 
 void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   sql::Statement& st = impl.prepared(
-      "SELECT id, staff_id, team, period, region FROM targets WHERE id IN"
+      "SELECT id, staff_id, team, period, region, product_category, metric FROM targets WHERE id IN"
       " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'target') ORDER BY id");
   std::string field, reason;
   int64_t id = -1;
   while (st.step()) {
     const bool person = !st.is_null(1), team = !st.is_null(2) && !st.text(2).empty();
     const bool region = !st.is_null(4) && !st.text(4).empty();
-    const std::string period = st.text(3);
-    if (int(person) + int(team) + int(region) != 1) {
+    // A product line's target may be the whole line's (no person, team or region).
+    const bool line = !st.is_null(5) && !st.text(5).empty();
+    const std::string period = st.text(3), metric = st.is_null(6) ? "" : st.text(6);
+    const int whose = int(person) + int(team) + int(region);
+    if (whose > 1 || (whose == 0 && !line)) {
       field = region && (person || team) ? "region" : person ? "team" : "staff_id";
-      reason = person || team || region
-                   ? "a target is for one person (staff_id), one team or one region, not several"
-                   : "a target needs the person (staff_id), the team or the region it is for";
+      reason = whose > 1 ? "a target is for one person (staff_id), one team or one region, not several"
+                         : "a target needs the person (staff_id), the team, the region or the product line "
+                           "(product_category) it is for";
     } else if (!readable_period(period)) {
       field = "period";
       reason = quote(period) + " is not a period (a year 2024, a quarter 2024-Q1 or a month 2024-03)";
+    } else if (line && metric != "bookings" && metric != "margin") {
+      // Only order lines name a product: deals, invoices and calls do not.
+      field = "metric";
+      reason = "a product line's target measures what its order lines bring: bookings or margin, not " +
+               quote(metric);
     } else {
       continue;
     }

@@ -225,6 +225,30 @@ void add_sales_credits(std::vector<Kind>& k) {
   for (const char* external : {kExternalSource, kExternalId}) k.back().fields.push_back(since(text(external), v));
 }
 
+// Schema version 19, product-line targets and task schedules (issue 11): a
+// target may name a product category (products.category), counting only the
+// order lines of that category; a task may carry a reminder and a
+// recurrence (daily, weekly, monthly or yearly, every `recur_every` periods
+// until `recur_until`). Completing a recurring task makes its next
+// occurrence in the write path (task_rules.cpp), which fills `done_at`,
+// `series_start` (the first due time, whose day of the month the series
+// keeps) and `next_task_id` (the occurrence it made, made once).
+constexpr int kSchedulesVersion = 19;
+
+void add_schedules(std::vector<Kind>& k) {
+  const int v = kSchedulesVersion;
+  for (auto& kind : k) {
+    if (kind.name == "targets") kind.fields.push_back(since(text("product_category"), v));
+    if (kind.name != "tasks") continue;
+    Field every = integer("recur_every", false, 1, 1000);
+    every.default_value = "1";
+    for (Field f : {time("remind_at"), choice("recurrence", {"daily", "weekly", "monthly", "yearly"}), every,
+                    time("recur_until"), by_store(time("series_start")), by_store(ref("next_task_id", "tasks")),
+                    by_store(time("done_at"))})
+      kind.fields.push_back(since(std::move(f), v));
+  }
+}
+
 // Schema version 12: automation (rules as data, the outbox their messages
 // wait in, the runs of time-triggered rules) and membership (programmes,
 // tiers, members and the points ledger). See cpp/src/automation/.
@@ -508,6 +532,7 @@ std::vector<Kind> make_kinds() {
   add_partner_tiers(k);
   add_sales_credits(k);
   add_follow_up(k);
+  add_schedules(k);
   return k;
 }
 

@@ -97,6 +97,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
     install_stage_capture(db);
     install_ledger_capture(db);
     install_ticket_capture(db);
+    install_task_capture(db);
     install_stock_capture(db);
     install_audit_capture(db);
   }
@@ -227,6 +228,7 @@ WriteResult Store::write(const WriteRequest& request) {
         if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
         if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
           apply_ticket_rules(attempt, result);
+        apply_task_rules(attempt, result);  // notes nothing unless a task was written: one cheap check
         apply_ledger_rules(*impl_, attempt, result);
         apply_stock_rules(*impl_, attempt, result);
       } catch (const ValidationError& refusal) {

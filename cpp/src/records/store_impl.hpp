@@ -184,6 +184,12 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& request, const Wr
 
 // The same for a ticket's status (Store::apply_ticket_rules, ticket_rules.cpp).
 void install_ticket_capture(sqlite3* db);
+// The same for a task's schedule (Store::apply_task_rules, task_rules.cpp).
+void install_task_capture(sqlite3* db);
+// The first occurrence after `after` of a series that recurs `rule`
+// (daily, weekly, monthly, yearly) every `every` periods from `anchor`
+// (nanoseconds); a day a month lacks is its last day.
+int64_t next_occurrence(const std::string& rule, int64_t every, int64_t anchor, int64_t after);
 
 // Shared by the write path's rules (stage_rules.cpp, ticket_rules.cpp):
 // the value a write gave for `field` in `row` of its table (null when the

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "crmcore/scoring/profit.hpp"
@@ -68,7 +69,7 @@ std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
   for (size_t i = 0; i < rows; ++i) {
     if (key[i] < 0 || at[i] == kNone || std::isnan(value[i])) continue;
-    month[i] = month_of(at[i]).index;
+    month[i] = scoring::period_ordinal(at[i], scoring::Period::Month);  // the index alone: half month_of's work
     lo = std::min(lo, month[i]), hi = std::max(hi, month[i]);
   }
   std::vector<double> sums(targets, 0.0);
@@ -213,6 +214,51 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
     sums[t] = total[static_cast<size_t>(to)] - total[static_cast<size_t>(from)];
   }
   return sums;
+}
+
+OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, const int64_t* due,
+                           const double* amount, const uint8_t* live, size_t invoices, const int64_t* pay_invoice,
+                           const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
+  std::vector<double> paid(invoices, 0.0);
+  if (invoices > 0) {
+    const auto [lo, hi] = std::minmax_element(invoice_ids, invoice_ids + invoices);
+    const uint64_t span = static_cast<uint64_t>(*hi) - static_cast<uint64_t>(*lo);
+    std::vector<int64_t> table;
+    std::unordered_map<int64_t, int64_t> sparse;
+    const bool dense = span < 4 * static_cast<uint64_t>(invoices) + 1024;
+    if (dense) {
+      table.assign(span + 1, -1);
+      for (size_t i = 0; i < invoices; ++i) table[static_cast<size_t>(invoice_ids[i] - *lo)] = static_cast<int64_t>(i);
+    } else {
+      sparse.reserve(invoices);
+      for (size_t i = 0; i < invoices; ++i) sparse.emplace(invoice_ids[i], static_cast<int64_t>(i));
+    }
+    for (size_t p = 0; p < payments; ++p) {
+      if (paid_at[p] > as_of || std::isnan(settles[p])) continue;
+      int64_t at = -1;
+      if (dense) {
+        if (pay_invoice[p] >= *lo && pay_invoice[p] <= *hi) at = table[static_cast<size_t>(pay_invoice[p] - *lo)];
+      } else if (auto it = sparse.find(pay_invoice[p]); it != sparse.end()) {
+        at = it->second;
+      }
+      if (at >= 0) paid[static_cast<size_t>(at)] += settles[p];
+    }
+  }
+  OpenBalances out;
+  for (auto* v : {&out.paid, &out.balance, &out.days_late}) v->reserve(invoices);
+  out.rows.reserve(invoices), out.bucket.reserve(invoices);
+  for (size_t i = 0; i < invoices; ++i) {
+    const double a = std::isnan(amount[i]) ? 0.0 : amount[i];
+    const double balance = a - paid[i];
+    if (!live[i] || issued[i] > as_of || !(balance > 1e-9 * std::max(1.0, std::abs(a)))) continue;
+    const double late = std::max(0.0, static_cast<double>(as_of - due[i]) / kNsPerDay);
+    out.rows.push_back(static_cast<int64_t>(i));
+    out.paid.push_back(paid[i]);
+    out.balance.push_back(balance);
+    out.days_late.push_back(late);
+    out.bucket.push_back(late <= 0.0 ? 0 : late <= 30.0 ? 1 : late <= 60.0 ? 2 : late <= 90.0 ? 3 : 4);
+  }
+  return out;
 }
 
 }  // namespace crmcore::sales

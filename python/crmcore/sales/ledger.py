@@ -58,22 +58,17 @@ def _open_balances(invoices: pd.DataFrame, payments: pd.DataFrame,
                    as_of: int) -> "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
     """The work of :func:`open_invoices_table` on columns: the open
     invoices' positions, and for each its paid, balance, days overdue and
-    bucket code. Payments are summed per invoice by position (bincount),
-    not by a groupby on ids: the same sums, several times faster on a
-    million invoices."""
+    bucket code, found in C++ (``_core.open_balances``: payments summed per
+    invoice in one pass, ids looked up in a table over their range)."""
     settles = payments["amount"].to_numpy(dtype=float, na_value=0.0)
     if "credit" in payments.columns:
         settles = settles - payments["credit"].to_numpy(dtype=float, na_value=0.0)
-    where = invoices.index.get_indexer(payments["invoice_id"])
-    counted = (where >= 0) & (times_ns(payments["paid_at"]) <= as_of)
-    paid = np.bincount(where[counted], weights=settles[counted], minlength=len(invoices))
-    amount = invoices["amount"].to_numpy(dtype=float, na_value=0.0)
-    balance = amount - paid
-    live = (times_ns(invoices["issued_at"]) <= as_of) & ~invoices["status"].isin(["draft", "void"]).to_numpy()
-    rows = np.flatnonzero(live & (balance > 1e-9 * np.maximum(1.0, np.abs(amount))))
-    late = np.clip((as_of - times_ns(invoices["due_at"])[rows]) / NS_PER_DAY, 0.0, None)
-    bucket = np.searchsorted([0.0, 30.0, 60.0, 90.0], late, side="left")
-    return rows, paid[rows], balance[rows], late, bucket
+    live = ~invoices["status"].isin(["draft", "void"]).to_numpy(dtype=bool)
+    rows, paid, balance, late, bucket = _core.open_balances(
+        np.asarray(invoices.index, dtype=np.int64), times_ns(invoices["issued_at"]), times_ns(invoices["due_at"]),
+        invoices["amount"].to_numpy(dtype=float, na_value=np.nan), live.astype(np.uint8),
+        payments["invoice_id"].to_numpy(dtype=np.int64, na_value=-1), times_ns(payments["paid_at"]), settles, as_of)
+    return rows, paid, balance, late, bucket
 
 
 def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: str | None) -> pd.DataFrame:
@@ -95,8 +90,16 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
 
 
 def _bucket_sums(group: Any, bucket: np.ndarray, balance: np.ndarray, key: str | None) -> pd.DataFrame:
-    code, groups = pd.factorize(group, sort=True) if key else (np.zeros(len(bucket), dtype=np.int64),
-                                                             pd.Index(["all"]))
+    if key:
+        # Unsorted, then the few groups sorted: sorting while factorizing
+        # sorted every row's key, a third of the report's time.
+        code, groups = pd.factorize(group)
+        order = np.argsort(np.asarray(groups), kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        code, groups = np.where(code >= 0, rank[np.maximum(code, 0)], -1), pd.Index(groups).take(order)
+    else:
+        code, groups = np.zeros(len(bucket), dtype=np.int64), pd.Index(["all"])
     ok = code >= 0
     k = len(BUCKETS)
     sums = np.bincount(code[ok] * k + bucket[ok], weights=balance[ok],

@@ -1,10 +1,13 @@
-"""Projects, milestones and the agenda, for ``db.sales``.
+"""Projects, milestones, the agenda and tasks' schedules, for ``db.sales``.
 
 A project (kind ``projects``) follows a won deal (the store refuses one for
 a deal that is not won) or a contract; its milestones (``milestones``) have
 a planned date, a done date and a status. The agenda puts a person's open
 tasks, the milestones of their projects and their deals' expected closes on
-one list.
+one list. Tasks may carry a reminder (``remind_at``) and a recurrence
+(``recurrence`` daily / weekly / monthly / yearly, every ``recur_every``,
+until ``recur_until``); completing a recurring task makes its next
+occurrence in the store's write path, however the task is completed.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _core
 from ._base import SalesPart
 
 DAY = pd.Timedelta(days=1)
@@ -139,3 +143,87 @@ class ProjectMethods(SalesPart):
         out = out.sort_values("amount", ascending=False, kind="stable")
         out.attrs["as_of"] = cut
         return out
+
+    def complete(self, task: int) -> "int | None":
+        """Mark ``task`` done; returns the id of the next occurrence the store
+        made for a recurring task (None for a one-off task, or once a
+        series has ended). Any write of ``done=True`` does the same: this is
+        a convenience. A monthly series keeps its day, a short month's last
+        day standing in: Jan 31, Feb 29, Mar 31, ...
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> t = db.add("tasks", subject="rent", due_at="2024-01-31 09:00", recurrence="monthly")
+        >>> nxt = db.sales.complete(t)
+        >>> str(db.get("tasks", nxt)["due_at"]), str(db.get("tasks", db.sales.complete(nxt))["due_at"])
+        ('2024-02-29 09:00:00', '2024-03-31 09:00:00')
+        """
+        self._db.update("tasks", task, done=True)
+        nxt = self._db.get("tasks", task).get("next_task_id")
+        return None if nxt is None or pd.isna(nxt) else int(nxt)
+
+    def reminders(self, now: Any = None, since: Any = None, staff: "int | None" = None) -> pd.DataFrame:
+        """The reminders due at ``now`` (default: the current time): open
+        tasks whose ``remind_at`` has come (after ``since``, when given: the
+        last time one looked, so that each reminder comes once), for
+        ``staff`` (a staff id; None: everyone). Columns ``assignee_id``,
+        ``team``, ``subject``, ``remind_at``, ``due_at``, ``customer_id``,
+        by reminder time, indexed by task id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> t = db.add("tasks", subject="call Acme", due_at="2024-03-01 10:00", remind_at="2024-03-01 09:45")
+        >>> db.sales.reminders(now="2024-03-01 09:50").index.tolist() == [t]
+        True
+        >>> db.sales.reminders(now="2024-03-01 09:40").empty
+        True
+        """
+        at = pd.Timestamp.now() if now is None else pd.Timestamp(now)
+        t = self._open_tasks()
+        keep = t["remind_at"].notna() & (t["remind_at"] <= at)
+        if since is not None:
+            keep &= t["remind_at"] > pd.Timestamp(since)
+        if staff is not None:
+            keep &= t["assignee_id"] == staff
+        out = t.loc[keep, ["assignee_id", "team", "subject", "remind_at", "due_at", "customer_id"]]
+        return out.sort_values(["remind_at"], kind="stable")
+
+    def due_tasks(self, as_of: Any = None, days: int = 7, by: "str | None" = None) -> pd.DataFrame:
+        """Open tasks overdue on ``as_of`` (default: now) or due in the
+        ``days`` days after it: one row per task (``assignee_id``, ``team``,
+        ``subject``, ``due_at``, ``status`` overdue / upcoming,
+        ``days_overdue``), the most overdue first; with ``by`` ("owner", the
+        assignee, or "team", the assignee's team) the counts per group
+        instead: ``overdue``, ``upcoming`` and ``oldest_due``.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> wang = db.add("staff", name="Wang", team="north")
+        >>> _ = db.add("tasks", subject="quote", due_at="2024-02-27", assignee_id=wang)
+        >>> _ = db.add("tasks", subject="visit", due_at="2024-03-04", assignee_id=wang)
+        >>> db.sales.due_tasks(as_of="2024-03-01", by="team").loc["north", ["overdue", "upcoming"]].tolist()
+        [1, 1]
+        """
+        if by not in (None, "owner", "team"):
+            raise _core.ValidationError(f"by={by!r}: tasks are grouped by 'owner' or 'team'")
+        at = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
+        t = self._open_tasks()
+        t = t[t["due_at"].notna() & (t["due_at"] <= at + days * DAY)].copy()
+        t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")
+        t["days_overdue"] = ((at - t["due_at"]) / DAY).where(t["status"] == "overdue")
+        if by is None:
+            out = t[["assignee_id", "team", "subject", "due_at", "status", "days_overdue"]]
+            return out.sort_values(["due_at"], kind="stable")
+        key = t["assignee_id"] if by == "owner" else t["team"]
+        out = pd.DataFrame({"overdue": (t["status"] == "overdue").groupby(key).sum().astype(int),
+                            "upcoming": (t["status"] == "upcoming").groupby(key).sum().astype(int),
+                            "oldest_due": t["due_at"].groupby(key).min()})
+        out.index.name = by
+        return out
+
+    def _open_tasks(self) -> pd.DataFrame:
+        """Tasks not done, with their assignee's team."""
+        t = self._db.frame("tasks", columns=["subject", "due_at", "remind_at", "assignee_id", "customer_id", "done"])
+        t = t[~t["done"].fillna(False).astype(bool)]
+        t.insert(1, "team", t["assignee_id"].map(self._db.frame("staff", columns=["team"])["team"]))
+        return t

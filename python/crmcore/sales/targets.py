@@ -1,12 +1,18 @@
 """Targets (quotas) and their attainment, for ``db.sales.attainment``.
 
 A target is a record of kind ``targets``: a person (``staff_id``), a team
-or a region (the customers' ``region``), a period (``"2024"``, ``"2024-Q1"`` or ``"2024-03"``, checked by the store),
+or a region (the customers' ``region``), optionally a product line
+(``product_category``, the products' ``category``; alone it is the whole
+line's target), a period (``"2024"``, ``"2024-Q1"`` or ``"2024-03"``, checked by the store),
 a metric (one of :data:`METRICS`) and the amount to reach. Every metric is
 a stream of dated events credited to one person (the deal's, order's,
 invoice's or interaction's owner) and about one customer; a team's figure
 is the sum of its people's, a region's that of its customers', and with
-``rollup`` a manager's also counts their reports'.
+``rollup`` a manager's also counts their reports'. A product line's target
+counts only the order lines of products in that category: bookings are the
+lines' amounts (quantity x unit price), margin that less their cost (the
+line's unit cost, else the product's), by order date, for the order's staff
+member.
 """
 from __future__ import annotations
 
@@ -52,7 +58,11 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
     >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
     ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
     """
-    text = pd.Series(texts, dtype=object).astype(str)
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object).astype(str))
+    if len(distinct) < len(codes):  # targets share a few periods: parse each once
+        first, last = period_bounds(np.asarray(distinct, dtype=object))
+        return first[codes], last[codes]
+    text = pd.Series(distinct, dtype=object)
     year = text.str.slice(0, 4).astype(np.int64).to_numpy()
     quarter = pd.to_numeric(text.str.extract(r"-Q([1-4])$")[0]).to_numpy()
     month = pd.to_numeric(text.str.extract(r"-(\d\d)$")[0]).to_numpy()
@@ -66,13 +76,16 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
 
 def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
-    period, metric, amount) from ``events`` (columns metric, owner_id, team,
-    at, value: one row per thing a metric counts, credited to ``owner_id``,
-    whose team is ``team``) at ``as_of`` (nanoseconds): the work of
+    period, metric, amount, optionally region and product_category) from
+    ``events`` (columns metric, owner_id, team, at, value, optionally region,
+    category and everyone: one row per thing a metric counts, credited to
+    ``owner_id``, whose team is ``team``; ``category`` the product line of an
+    order line's event, missing for the others; ``everyone`` 0 on the rows a
+    whole line's target counts) at ``as_of`` (nanoseconds): the work of
     :meth:`TargetMethods.attainment` without the store.
 
     A person's target sums the events credited to them; a team's those of
-    its members. Per metric, the events are grouped by person (or team) and
+    its members; a product line's only the events of that line. Per metric, the events are grouped by person (or team) and
     sorted by time in C++, and each target's sum is two binary searches into
     the running totals: all targets at once, no loop over them.
 
@@ -86,18 +99,32 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     start, end = period_bounds(targets["period"])
     got = np.zeros(len(targets))
     metric = targets["metric"].fillna("bookings").to_numpy(dtype=object)
-    for name in pd.unique(metric):
-        of_metric = events[events["metric"] == name]
-        at = times_ns(of_metric["at"])
-        value = of_metric["value"].to_numpy(dtype=float, na_value=0.0)
-        for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region")):
-            if column not in targets.columns:
-                continue
-            mine = ((metric == name) & targets[column].notna().to_numpy()
-                    & (targets[column].astype(object) != "").to_numpy())
+    line = _named(targets, "product_category")
+    whole = np.ones(len(targets), dtype=bool)         # a line's target naming nobody: the whole line
+    named = {column: _named(targets, column) != "" for column in ("staff_id", "team", "region")}
+    for column in named.values():
+        whole &= ~column
+    at_all = times_ns(events["at"])
+    value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
+    event_line = events["category"] if "category" in events.columns else None
+    for name, category in pd.unique(pd.Series(list(zip(metric, line)), dtype=object)):
+        stream = (events["metric"] == name).to_numpy(dtype=bool, na_value=False)
+        if event_line is not None:
+            stream = stream & (event_line.isna() if category == "" else event_line == category).to_numpy(
+                dtype=bool, na_value=False)
+        rows = np.flatnonzero(stream)
+        every = len(rows) == len(events)                 # one stream: no copies
+        at, value = (at_all, value_all) if every else (at_all[rows], value_all[rows])
+        of_stream = (metric == name) & (line == category)
+        for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region"),
+                            ("whole", "everyone")):
+            mine = of_stream & (whole if column == "whole" else named[column])
             if mine.any():
-                got[mine] = _sums_in_periods(of_metric[key], at, value, targets[column][mine], start[mine], end[mine])
-    out = targets[[c for c in ("staff_id", "team", "region", "period") if c in targets.columns]].copy()
+                whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
+                who = events[key] if every else events[key].iloc[rows]
+                got[mine] = _sums_in_periods(who, at, value, whose, start[mine], end[mine])
+    out = targets[[c for c in ("staff_id", "team", "region", "product_category", "period")
+                   if c in targets.columns]].copy()
     out["metric"] = metric
     out["target"] = targets["amount"].to_numpy(dtype=float)
     out["actual"] = got
@@ -107,6 +134,15 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     out["projected"] = got / out["elapsed"].where(out["elapsed"] > 0)
     out["pace"] = out["projected"] / out["target"].where(out["target"] > 0)
     return out
+
+
+def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` of ``frame`` as objects, with "" where it is missing or
+    absent: one value to compare on, whether the frame has it or not."""
+    if column not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), "").to_numpy(dtype=object)
 
 
 def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
@@ -127,8 +163,10 @@ class TargetMethods(SalesPart):
     def attainment(self, as_of: Any = None, rollup: bool = False) -> pd.DataFrame:
         """Every target against what its person, its team or its region did
         in its period on its metric (:data:`METRICS`: bookings, deals_won,
-        margin, new_customers, activities, invoiced, collected); one row per
-        target, indexed by its id: ``staff_id``, ``team``, ``region``, ``period``,
+        margin, new_customers, activities, invoiced, collected; a product
+        line's target, ``product_category``, bookings or margin from its
+        order lines); one row per target, indexed by its id: ``staff_id``,
+        ``team``, ``region``, ``product_category``, ``period``,
         ``metric``, ``target``, ``actual``, ``attainment`` (actual /
         target), ``gap`` (target - actual; below 0 is over target),
         ``elapsed`` (share of the period gone by ``as_of``, default the end
@@ -154,8 +192,11 @@ class TargetMethods(SalesPart):
 ['2024-Q1', 'activities', 1.0, 0.1, 9.0]]
         """
         cut = self._as_of(as_of)
-        targets = self._db.frame("targets", columns=["staff_id", "team", "region", "period", "metric", "amount"])
-        events = self._metric_events(set(targets["metric"].dropna()))
+        targets = self._db.frame("targets", columns=["staff_id", "team", "region", "product_category", "period",
+                                                     "metric", "amount"])
+        lines = targets["product_category"].fillna("").astype(str) != ""
+        events = self._metric_events(set(targets.loc[~lines, "metric"].dropna()),
+                                     set(targets.loc[lines, "metric"].dropna()))
         if rollup:
             events = _credited_upwards(events, self._db.frame("links", columns=["src", "dst", "type"]),
                                        set(self._db.frame("staff", columns=["name"]).index))
@@ -163,14 +204,30 @@ class TargetMethods(SalesPart):
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
-    def _metric_events(self, metrics: "set[str]") -> pd.DataFrame:
-        """The events of each of ``metrics``: metric, owner_id, team, at, value."""
+    def _metric_events(self, metrics: "set[str]", line_metrics: "frozenset[str] | set[str]" = frozenset()) -> pd.DataFrame:
+        """The events of each of ``metrics``, and of each of ``line_metrics``
+        per product line (bookings, margin): metric, owner_id, team, region,
+        at, value, category (the line's, None for the others), everyone."""
         db, parts = self._db, []
 
-        def part(name: str, owner: Any, at: Any, value: Any, customer: Any) -> None:
+        def part(name: str, owner: Any, at: Any, value: Any, customer: Any, category: Any = None) -> None:
             parts.append(pd.DataFrame({"metric": name, "owner_id": pd.array(owner, dtype="Int64"),
                                        "at": pd.to_datetime(at), "value": np.asarray(value, dtype=float),
-                                       "customer_id": pd.array(customer, dtype="Int64")}))
+                                       "customer_id": pd.array(customer, dtype="Int64"), "category": category}))
+
+        if line_metrics:
+            lines = db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
+            products = db.frame("products", columns=["category", "unit_cost"])
+            orders = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at"])
+            of = orders.reindex(lines.order_id.to_numpy())
+            sold = lines.quantity.astype(float) * lines.unit_price.astype(float)
+            cost = lines.unit_cost.astype(float).fillna(lines.product_id.map(products.unit_cost).astype(float))
+            category = lines.product_id.map(products.category)
+            has = (category.notna() & (category.astype(str) != "")).to_numpy()  # a line of no line counts nowhere
+            for name, value in (("bookings", sold), ("margin", sold - lines.quantity.astype(float) * cost.fillna(0.0))):
+                if name in line_metrics:
+                    part(name, of.staff_id.to_numpy()[has], of.ordered_at.to_numpy()[has], value.to_numpy()[has],
+                         of.customer_id.to_numpy()[has], category.to_numpy(dtype=object)[has])
 
         if metrics & {"bookings", "deals_won", "new_customers"}:
             deals = self._deals(None)
@@ -199,7 +256,8 @@ class TargetMethods(SalesPart):
         events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             {"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
              "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
-             "customer_id": pd.array([], dtype="Int64")})
+             "customer_id": pd.array([], dtype="Int64"), "category": pd.Series(dtype=object)})
+        events["everyone"] = 0
         events["team"] = events.owner_id.map(db.frame("staff", columns=["team"]).team)
         events["region"] = events.customer_id.map(db.frame("customers", columns=["region"]).region)
         return events
@@ -225,8 +283,8 @@ def _credited_upwards(events: pd.DataFrame, links: pd.DataFrame, staff: "set[int
         pairs.extend((owner, person) for person in seen)
     credit = pd.DataFrame(pairs, columns=["owner_id", "credited"]).astype("Int64")
     out = events.merge(credit, on="owner_id", how="inner")
-    mine = out["credited"] == out["owner_id"]                  # a team or a region counts each event once
-    out["team"] = out["team"].where(mine)
-    if "region" in out.columns:
-        out["region"] = out["region"].where(mine)
+    mine = out["credited"] == out["owner_id"]       # a team, a region or a whole line counts each event once
+    for column in ("team", "region", "everyone"):
+        if column in out.columns:
+            out[column] = out[column].where(mine)
     return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"})

@@ -82,5 +82,7 @@ std::string format_time(int64_t ns);
 
 // Days since 1970-01-01 of a proleptic Gregorian date.
 int64_t days_from_civil(int64_t year, unsigned month, unsigned day);
+// The inverse: the date of a day counted from 1970-01-01.
+void civil_from_days(int64_t days, int64_t& year, unsigned& month, unsigned& day);
 
 }  // namespace crmcore::records

@@ -315,6 +315,9 @@ class Store {
   // The ticket rules (ticket_rules.cpp): the same for a ticket's status and
   // its ticket_events history.
   void apply_ticket_rules(const WriteRequest& request, WriteResult& result);  // "COMMIT" or "ROLLBACK"
+  // The task rules (task_rules.cpp): done times, the series' anchor and the
+  // next occurrence of a completed recurring task.
+  void apply_task_rules(const WriteRequest& request, WriteResult& result);
   void delete_row(const WriteRequest& request);
   // One row of the audit log: the write touched `rows` records, ids
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
@@ -354,6 +357,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 18;
+inline constexpr int kSchemaVersion = 19;
 
 }  // namespace crmcore::records

@@ -54,4 +54,22 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
                                 int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
                                 size_t targets);
 
+// The invoices open on `as_of`: issued by then (`issued`), `live` (neither
+// draft nor void) and with a balance left after the payments made by then,
+// beyond a billionth of the amount. Payments name their invoice by id
+// (`pay_invoice`; one naming no invoice of `invoice_ids` counts nowhere)
+// and settle `settles` at `paid_at`. For each open invoice: its position,
+// paid, balance, days past due (0 when not yet due) and bucket (0 current,
+// 1 up to 30 days, 2 up to 60, 3 up to 90, 4 beyond). Payments are summed
+// per invoice in one pass, ids found through a table over their range (or
+// a hash map when ids are sparse).
+struct OpenBalances {
+  std::vector<int64_t> rows;
+  std::vector<double> paid, balance, days_late;
+  std::vector<int64_t> bucket;
+};
+OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, const int64_t* due,
+                           const double* amount, const uint8_t* live, size_t invoices, const int64_t* pay_invoice,
+                           const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
+
 }  // namespace crmcore::sales
