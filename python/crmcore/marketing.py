@@ -12,17 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _segments
+from ._segments import SCORES
 from .scoring._columns import times_ns
 
-#: Scores a segment rule may name, each a column of a per-customer analysis.
-SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
-          "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
-          "lifecycle": ("lifecycle", "stage"), "lifetime_value": ("lifetime_value", "clv"),
-          "p_alive": ("lifetime_value", "p_alive"), "health": ("health", "health")}
-_OPS = {"==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
-        ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
-        "not in": lambda s, v: ~s.isin(list(v))}
 _Z95 = 1.959963984540054
 
 
@@ -129,25 +122,7 @@ class MarketingMethods:
         return int(found.index[0]), json.loads(row.filters), members
 
     def _evaluate(self, rule: dict) -> pd.Index:
-        db = self._db
-        filters = [tuple(f) for f in rule["filters"]] or None
-        criteria = rule["criteria"]
-        if filters is None and not criteria:
-            ids = db.frame("customers", columns=[]).index
-        else:
-            ids = pd.Index(db.ids("customers", filters, **criteria))
-        tables: dict = {}
-        for score, op, value in rule["scores"]:
-            if score not in SCORES:
-                raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
-            if op not in _OPS:
-                raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(_OPS)})")
-            analysis, column = SCORES[score]
-            if analysis not in tables:
-                tables[analysis] = getattr(db, analysis)()
-            values = tables[analysis][column].reindex(ids)
-            ids = ids[_OPS[op](values.astype(object) if values.dtype == "category" else values, value).to_numpy(bool)]
-        return pd.Index(ids, name="customer_id")
+        return _segments.evaluate(self._db, rule)
 
     # -- portraits ------------------------------------------------------------
     def portrait(self, as_of: Any = None) -> pd.DataFrame:

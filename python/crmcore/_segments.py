@@ -1,0 +1,115 @@
+"""Evaluating a saved segment's rule with no more work than it names.
+
+Fields and tags are one query on the store (bound values, its indexes).
+Score conditions are then answered from the orders' columns, read once in
+C++ (``_core.segment_orders``, without the GIL):
+
+- ``frequency`` and ``monetary`` are each customer's own totals, so only
+  the candidates' orders are read (through the customer index) unless the
+  candidates are most of the customers, and the totals are summed in C++
+  (``_core.purchase_totals``) as RFM sums them;
+- the RFM scores (``r_score``, ``f_score``, ``m_score``, ``rfm_segment``)
+  rank every buyer, so all orders are read once and scored by the RFM
+  kernel, exactly as ``db.rfm()`` scores them;
+- the other scores (lifecycle, lifetime value, ...) come from their
+  analysis, computed once per evaluation.
+
+What counts as a purchase is decided on the few distinct status labels read
+(:func:`crmcore.scoring.order_meaning`), never per row in Python.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .scoring._status import PURCHASE, order_meaning
+from .scoring.dimensions import NO_PURCHASE
+from .scoring.rfm import segment as rfm_grid
+
+#: Scores a segment rule may name, each a column of a per-customer analysis.
+SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
+          "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
+          "lifecycle": ("lifecycle", "stage"), "lifetime_value": ("lifetime_value", "clv"),
+          "p_alive": ("lifetime_value", "p_alive"), "health": ("health", "health")}
+OPS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
+    "==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
+    ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
+    "not in": lambda s, v: ~s.isin(list(v))}
+
+_TOTALS = ("frequency", "monetary")  # a customer's own: read for the candidates only
+_RANKED = ("r_score", "f_score", "m_score", "rfm_segment")  # ranks among all buyers: every order read
+# A candidate read goes through the customer index, several times the cost of
+# a row of the full scan: worth it while the candidates are a few of all.
+_FEW = 4
+
+
+def check(scores: list) -> None:
+    """Refuses a rule naming an unknown score or operator, before any work."""
+    for score, op, _ in scores:
+        if score not in SCORES:
+            raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
+        if op not in OPS:
+            raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(OPS)})")
+
+
+def evaluate(db: Any, rule: dict) -> pd.Index:
+    """The ids (ascending) of the customers meeting `rule` now: its
+    ``filters`` and ``criteria`` as in ``db.find``, then each (score, op,
+    value) of its ``scores``."""
+    scores = [tuple(s) for s in rule["scores"]]
+    check(scores)
+    filters = [tuple(f) for f in rule["filters"]] or None
+    criteria = rule["criteria"]
+    if filters is None and not criteria:
+        ids = db.frame("customers", columns=[]).index
+    else:
+        ids = pd.Index(db.ids("customers", filters, **criteria))
+    ids = pd.Index(np.sort(np.asarray(ids, dtype=np.int64)))
+    named = {score for score, _, _ in scores}
+    columns = _order_scores(db, ids, named) if named & set(_TOTALS + _RANKED) and len(ids) else {}
+    tables: dict = {}
+    for score, op, value in scores:
+        if score in columns:
+            values = columns[score].reindex(ids)
+        else:
+            analysis, column = SCORES[score]
+            if analysis not in tables:
+                tables[analysis] = getattr(db, analysis)()
+            values = tables[analysis][column].reindex(ids)
+        ids = ids[OPS[op](values.astype(object) if values.dtype == "category" else values, value).to_numpy(bool)]
+    return pd.Index(ids, name="customer_id")
+
+
+def _purchase_flags(labels: list) -> np.ndarray:
+    return (order_meaning(pd.Series(labels, dtype=object)) == PURCHASE).astype(np.uint8)
+
+
+def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
+    """The order-based scores `named` of the customers `ids`, as Series."""
+    store = db._core
+    cand = ids.to_numpy(np.int64)
+    if not named & set(_RANKED):
+        few = len(cand) * _FEW <= db.count("customers")
+        # The default as_of is the end of the data, after every order: no time limit to read.
+        cols = _core.segment_orders(store, cand if few else None, False)
+        frequency, monetary = _core.purchase_totals(cols["customer"], None, cols["amount"], cols["status"],
+                                                    _purchase_flags(cols["labels"]), cand, 0)
+        return {"frequency": pd.Series(frequency, index=ids), "monetary": pd.Series(monetary, index=ids)}
+    cols = _core.segment_orders(store, None, True)
+    at = cols["ordered_at"]
+    latest = at[at != np.iinfo(np.int64).min].max() if len(at) else None
+    cut = db._end_of_data(pd.DataFrame({"ordered_at": np.array([] if latest is None else [latest],
+                                                                dtype="datetime64[ns]")}))
+    keep = np.append(_purchase_flags(cols["labels"]), 1).astype(bool)[cols["status"]] & (at <= cut)
+    r = _core.rfm(cols["customer"][keep], at[keep], cols["amount"][keep], cut, 5, "first")
+    grid = rfm_grid(r["r_score"], r["f_score"], 5)
+    buyers = pd.Index(r["customer"])
+    fill = NO_PURCHASE["rfm"]
+    out = {name: pd.Series(r[name], index=buyers).reindex(ids, fill_value=fill[name])
+           for name in ("frequency", "monetary", "r_score", "f_score", "m_score")}
+    out["rfm_segment"] = pd.Series(np.asarray(grid, dtype=object), index=buyers).reindex(
+        ids, fill_value=fill["segment"])
+    return out
