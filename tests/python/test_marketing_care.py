@@ -222,6 +222,9 @@ def test_campaign_table_against_pandas(shop):
                          "revenue": per_member["sum"].groupby(m.campaign_id).sum()})
     pd.testing.assert_frame_equal(got[want.columns].astype(float), want.astype(float), check_names=False)
     assert got.loc[a, "roi"] == pytest.approx((want.loc[a, "revenue"] - 500) / 500)
+    assert got.loc[b, "cost_per_acquisition"] == pytest.approx(300 / want.loc[b, "converted"])
+    assert got.loc[a, "response_rate"] == pytest.approx(want.loc[a, "responded"] / want.loc[a, "members"])
+    assert got.loc[b, "conversion"] == pytest.approx(want.loc[b, "converted"] / want.loc[b, "members"])
     assert np.isnan(got.loc[c, "roi"])  # no budget, no return on it
     by = db.marketing.campaigns(days=21, by="channel")
     assert by.loc["sms", "members"] == want.loc[[a, b], "members"].sum() and by.loc["sms", "budget"] == 800
