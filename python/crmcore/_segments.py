@@ -88,7 +88,8 @@ def _purchase_flags(labels: list) -> np.ndarray:
 
 
 def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
-    """The order-based scores `named` of the customers `ids`, as Series."""
+    """The order-based scores `named` of the customers `ids` (ascending), as
+    Series indexed by them."""
     store = db._core
     cand = ids.to_numpy(np.int64)
     if not named & set(_RANKED):
@@ -97,19 +98,34 @@ def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
         cols = _core.segment_orders(store, cand if few else None, False)
         frequency, monetary = _core.purchase_totals(cols["customer"], None, cols["amount"], cols["status"],
                                                     _purchase_flags(cols["labels"]), cand, 0)
-        return {"frequency": pd.Series(frequency, index=ids), "monetary": pd.Series(monetary, index=ids)}
+        totals = {"frequency": frequency, "monetary": monetary}
+        return {name: pd.Series(totals[name], index=ids) for name in named & set(_TOTALS)}
     cols = _core.segment_orders(store, None, True)
-    at = cols["ordered_at"]
+    customer, at, amount = cols["customer"], cols["ordered_at"], cols["amount"]
     latest = at[at != np.iinfo(np.int64).min].max() if len(at) else None
     cut = db._end_of_data(pd.DataFrame({"ordered_at": np.array([] if latest is None else [latest],
                                                                 dtype="datetime64[ns]")}))
-    keep = np.append(_purchase_flags(cols["labels"]), 1).astype(bool)[cols["status"]] & (at <= cut)
-    r = _core.rfm(cols["customer"][keep], at[keep], cols["amount"][keep], cut, 5, "first")
-    grid = rfm_grid(r["r_score"], r["f_score"], 5)
-    buyers = pd.Index(r["customer"])
+    flags = _purchase_flags(cols["labels"]).astype(bool)
+    if not flags.all() or (len(at) and at.max() > cut):  # only then a masked copy of the columns
+        keep = np.append(flags, True)[cols["status"]] & (at <= cut)
+        customer, at, amount = customer[keep], at[keep], amount[keep]
+    r = _core.rfm(customer, at, amount, cut, 5, "first")
+    # Each candidate's row among the buyers (ascending ids), or none.
+    pos = np.minimum(np.searchsorted(r["customer"], cand), max(len(r["customer"]) - 1, 0))
+    bought = (r["customer"][pos] == cand) if len(r["customer"]) else np.zeros(len(cand), dtype=bool)
     fill = NO_PURCHASE["rfm"]
-    out = {name: pd.Series(r[name], index=buyers).reindex(ids, fill_value=fill[name])
-           for name in ("frequency", "monetary", "r_score", "f_score", "m_score")}
-    out["rfm_segment"] = pd.Series(np.asarray(grid, dtype=object), index=buyers).reindex(
-        ids, fill_value=fill["segment"])
+
+    def aligned(name: str) -> np.ndarray:
+        values = r[name]
+        out = np.full(len(cand), fill[name], dtype=values.dtype)
+        out[bought] = values[pos[bought]]
+        return out
+
+    out = {name: pd.Series(aligned(name), index=ids) for name in named & {"frequency", "monetary", "r_score",
+                                                                           "f_score", "m_score"}}
+    if "rfm_segment" in named:
+        # The grid names each (R, F) cell on its own, so the candidates' cells suffice.
+        names = np.full(len(cand), fill["segment"], dtype=object)
+        names[bought] = np.asarray(rfm_grid(r["r_score"][pos[bought]], r["f_score"][pos[bought]], 5), dtype=object)
+        out["rfm_segment"] = pd.Series(names, index=ids)
     return out

@@ -15,7 +15,7 @@ NOT_PURCHASES = {"已取消", "cancelled", "Refunded", "退货"}
 STATUSES = [None, "Completed", "已取消", "cancelled", "Refunded", "退货", "on hold", "已完成"]
 
 
-def _shop(n=400, seed=5, db=None):
+def _shop(n=400, seed=5, db=None, statuses=STATUSES):
     db = db if db is not None else crm.open(":memory:")
     rng = np.random.default_rng(seed)
     ids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(n)],
@@ -29,7 +29,7 @@ def _shop(n=400, seed=5, db=None):
         "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300 * 24, m), "h"),
         # Amounts with cents, so sums depend on how they are added.
         "amount": rng.gamma(2.0, 37.0, m).round(2) + 0.01,
-        "status": rng.choice(np.array(STATUSES, dtype=object), m)}))
+        "status": rng.choice(np.array(statuses, dtype=object), m)}))
     return db, ids
 
 
@@ -80,13 +80,26 @@ def test_order_score_values_equal_pandas_and_db_rfm_on_both_reads(monkeypatch):
         # Summed in the same order with the same compensation: equal to the bit.
         assert got["monetary"].tolist() == monetary.reindex(among).tolist()
         assert got["monetary"].tolist() == rfm.monetary.reindex(among).tolist()
-        ranked = _segments._order_scores(db, among, {"r_score", "frequency"})
+        ranked = _segments._order_scores(db, among, set(_segments._TOTALS + _segments._RANKED))
         for name in ("frequency", "monetary", "r_score", "f_score", "m_score"):
             assert ranked[name].tolist() == rfm[name].reindex(among).tolist(), name
         assert ranked["rfm_segment"].tolist() == rfm.segment.astype(object).reindex(among).tolist()
     # The threshold between the two reads does not change the answer.
     monkeypatch.setattr(_segments, "_FEW", 10**9)
     assert _segments._order_scores(db, few, {"monetary"})["monetary"].tolist() == monetary.reindex(few).tolist()
+    # Only what is named is computed.
+    assert set(_segments._order_scores(db, few, {"m_score", "frequency"})) == {"m_score", "frequency"}
+
+
+def test_rfm_scores_when_every_order_is_a_purchase():
+    """No status to leave out: the columns go to the RFM kernel unmasked."""
+    db, ids = _shop(statuses=[None, "Completed"])
+    rfm = db.rfm()
+    among = pd.Index(np.sort(ids))
+    got = _segments._order_scores(db, among, set(_segments._RANKED + _segments._TOTALS))
+    for name in ("frequency", "monetary", "r_score", "f_score", "m_score"):
+        assert got[name].tolist() == rfm[name].reindex(among).tolist(), name
+    assert got["rfm_segment"].tolist() == rfm.segment.astype(object).reindex(among).tolist()
 
 
 def test_rfm_score_rules_match_db_rfm_and_a_later_deal_moves_the_end_of_data():
