@@ -150,3 +150,17 @@ def test_a_rule_is_checked_before_anything_is_read_and_empty_candidates_read_not
     got = _segments.evaluate(db, {"filters": [["region", "==", "Mars"]], "criteria": {},
                                   "scores": [["frequency", ">", 0]]})
     assert got.tolist() == [] and calls == []
+
+
+def test_a_lifecycle_rule_beside_an_order_score_matches_the_analyses():
+    db, _ = _shop()
+    life = db.lifecycle()
+    _, frequency, _ = _pandas_totals(db)
+    stages = life.stage.astype(object)
+    wanted = [s for s in stages.unique() if s != "prospect"][:2]
+    got = _segments.evaluate(db, {"filters": [], "criteria": {},
+                                  "scores": [["lifecycle", "in", wanted], ["frequency", ">=", 3]]})
+    want = life.index[(stages.isin(wanted) & (frequency.reindex(life.index) >= 3)).to_numpy(bool)]
+    assert len(want) > 0 and got.tolist() == sorted(want.tolist())
+    assert _segments.evaluate(db, {"filters": [], "criteria": {}, "scores": [["lifecycle", "==", "prospect"]]}
+                              ).tolist() == sorted(life.index[(stages == "prospect").to_numpy()].tolist())
