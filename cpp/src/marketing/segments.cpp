@@ -47,8 +47,13 @@ OrderColumns to_columns(records::Table t, bool times) {
       out.status[i] = -1;
       continue;
     }
-    auto [it, added] = code.emplace(status.texts[i], static_cast<int32_t>(out.labels.size()));
-    if (added) out.labels.push_back(status.texts[i]);
+    // Looked up before inserting: emplace would build a node per row only
+    // to drop it, and a store repeats a handful of statuses a million times.
+    auto it = code.find(status.texts[i]);
+    if (it == code.end()) {
+      it = code.emplace(status.texts[i], static_cast<int32_t>(out.labels.size())).first;
+      out.labels.push_back(status.texts[i]);
+    }
     out.status[i] = it->second;
   }
   return out;
