@@ -63,7 +63,8 @@ void bind_marketing(py::module_& m) {
       "Per order, the row of the touch it is credited to, or -1 (see crmcore/marketing/attribution.hpp).");
   m.def(
       "segment_orders",
-      [](py::object store, py::object customers, bool times) {
+      [](py::object store, py::object customers, bool times, bool amounts) {
+        const marketing::OrderParts parts{times, amounts};
         std::vector<int64_t> wanted;
         if (!customers.is_none()) wanted = to_vector<int64_t>(customers);
         const std::vector<int64_t>* among = customers.is_none() ? nullptr : &wanted;
@@ -73,12 +74,12 @@ void bind_marketing(py::module_& m) {
           const auto& scoped = store.cast<const access::ScopedStore&>();
           Cancel cancel = python_cancel();
           py::gil_scoped_release nogil;
-          r = marketing::read_orders(scoped, among, times, &cancel);
+          r = marketing::read_orders(scoped, among, parts, &cancel);
         } else {
           const auto& base = store.cast<const records::Store&>();
           Cancel cancel = python_cancel();
           py::gil_scoped_release nogil;
-          r = marketing::read_orders(base, among, times, &cancel);
+          r = marketing::read_orders(base, among, parts, &cancel);
         }
         py::dict out;
         out["customer"] = to_numpy(std::move(r.customer));
@@ -88,8 +89,8 @@ void bind_marketing(py::module_& m) {
         out["labels"] = py::cast(r.labels);
         return out;
       },
-      py::arg("store"), py::arg("customers") = py::none(), py::arg("times") = true,
-      "The orders' customer, amount, status code (and time) of the given customers, or of all, read once "
+      py::arg("store"), py::arg("customers") = py::none(), py::arg("times") = true, py::arg("amounts") = true,
+      "The orders' customer, status code (and amount, time) of the given customers, or of all, read once "
       "(see crmcore/marketing/segments.hpp).");
   m.def(
       "purchase_totals",

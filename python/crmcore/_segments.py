@@ -87,6 +87,11 @@ def _purchase_flags(labels: list) -> np.ndarray:
     return (order_meaning(pd.Series(labels, dtype=object)) == PURCHASE).astype(np.uint8)
 
 
+def _amounts(cols: dict) -> np.ndarray:
+    """The amounts read, or zeros when they were not asked for."""
+    return cols["amount"] if len(cols["amount"]) == len(cols["customer"]) else np.zeros(len(cols["customer"]))
+
+
 def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
     """The order-based scores `named` of the customers `ids` (ascending), as
     Series indexed by them."""
@@ -95,16 +100,25 @@ def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
     if not named & set(_RANKED):
         few = len(cand) * _FEW <= db.count("customers")
         # The default as_of is the end of the data, after every order: no time limit to read.
-        cols = _core.segment_orders(store, cand if few else None, False)
-        frequency, monetary = _core.purchase_totals(cols["customer"], None, cols["amount"], cols["status"],
+        cols = _core.segment_orders(store, cand if few else None, False, "monetary" in named)
+        frequency, monetary = _core.purchase_totals(cols["customer"], None, _amounts(cols), cols["status"],
                                                     _purchase_flags(cols["labels"]), cand, 0)
         totals = {"frequency": frequency, "monetary": monetary}
         return {name: pd.Series(totals[name], index=ids) for name in named & set(_TOTALS)}
-    cols = _core.segment_orders(store, None, True)
-    customer, at, amount = cols["customer"], cols["ordered_at"], cols["amount"]
-    latest = at[at != np.iinfo(np.int64).min].max() if len(at) else None
-    cut = db._end_of_data(pd.DataFrame({"ordered_at": np.array([] if latest is None else [latest],
-                                                                dtype="datetime64[ns]")}))
+    # Recency needs the times (and the end of the data), the M score the
+    # amounts; frequency and F need neither, since every order is before
+    # the end of the data. What is not read goes to the kernel as zeros and
+    # its scores are not used.
+    times = bool(named & {"r_score", "rfm_segment"})
+    cols = _core.segment_orders(store, None, times, bool(named & {"monetary", "m_score"}))
+    customer, amount = cols["customer"], _amounts(cols)
+    if times:
+        at = cols["ordered_at"]
+        latest = at[at != np.iinfo(np.int64).min].max() if len(at) else None
+        cut = db._end_of_data(pd.DataFrame({"ordered_at": np.array([] if latest is None else [latest],
+                                                                    dtype="datetime64[ns]")}))
+    else:
+        at, cut = np.zeros(len(customer), dtype=np.int64), 0
     flags = _purchase_flags(cols["labels"]).astype(bool)
     if not flags.all() or (len(at) and at.max() > cut):  # only then a masked copy of the columns
         keep = np.append(flags, True)[cols["status"]] & (at <= cut)

@@ -87,6 +87,12 @@ def test_order_score_values_equal_pandas_and_db_rfm_on_both_reads(monkeypatch):
     # The threshold between the two reads does not change the answer.
     monkeypatch.setattr(_segments, "_FEW", 10**9)
     assert _segments._order_scores(db, few, {"monetary"})["monetary"].tolist() == monetary.reindex(few).tolist()
+    # Each score named alone (fewer columns read) is the same as with all.
+    for name in _segments._TOTALS + _segments._RANKED:
+        for among in (few, pd.Index(np.sort(ids))):
+            alone = _segments._order_scores(db, among, {name})
+            column = "segment" if name == "rfm_segment" else name
+            assert alone[name].tolist() == rfm[column].astype(object).reindex(among).tolist(), name
     # Only what is named is computed.
     assert set(_segments._order_scores(db, few, {"m_score", "frequency"})) == {"m_score", "frequency"}
 

@@ -411,9 +411,9 @@ def score_lookalikes(codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64
     """
     Look-alike votes, scores, buyer counts and top products of the customers who never bought (see crmcore/marketing/lookalikes.hpp).
     """
-def segment_orders(store: typing.Any, customers: typing.Any = None, times: bool = True) -> dict:
+def segment_orders(store: typing.Any, customers: typing.Any = None, times: bool = True, amounts: bool = True) -> dict:
     """
-    The orders' customer, amount, status code (and time) of the given customers, or of all, read once (see crmcore/marketing/segments.hpp).
+    The orders' customer, status code (and amount, time) of the given customers, or of all, read once (see crmcore/marketing/segments.hpp).
     """
 def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], terminal: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], deals: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """

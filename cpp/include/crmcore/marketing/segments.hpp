@@ -29,12 +29,17 @@ struct OrderColumns {
   std::vector<std::string> labels;  // the distinct statuses, in order of first appearance
 };
 
+// Which columns to read beyond the customer and the status.
+struct OrderParts {
+  bool times = true;    // false leaves ordered_at empty
+  bool amounts = true;  // false leaves amount empty
+};
+
 // The orders of `customers` (every order when null), in ascending order id,
-// read as the store (or the scoped handle, under its access rules) reads
-// them; `times` false leaves ordered_at empty.
-OrderColumns read_orders(const records::Store& store, const std::vector<int64_t>* customers, bool times,
+// read as the store (or the scoped handle, under its access rules) reads them.
+OrderColumns read_orders(const records::Store& store, const std::vector<int64_t>* customers, OrderParts parts,
                          const Cancel* cancel);
-OrderColumns read_orders(const access::ScopedStore& store, const std::vector<int64_t>* customers, bool times,
+OrderColumns read_orders(const access::ScopedStore& store, const std::vector<int64_t>* customers, OrderParts parts,
                          const Cancel* cancel);
 
 struct PurchaseTotals {
