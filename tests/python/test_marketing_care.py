@@ -183,6 +183,19 @@ def test_birthdays_across_the_year_end_and_on_29_february():
         db.care.greetings("2025-01-01", "2025-01-02", festivals=["Halloween"])
 
 
+def test_a_contact_is_greeted_on_the_owner_s_list_of_its_primary_customer():
+    db = crm.open(":memory:")
+    a = db.add("customers", name="Acme", kind="organization", owner="Li", preferred_channel="visit")
+    b = db.add("customers", name="Bolt", kind="organization", owner="Wu", preferred_channel="email")
+    zhao = db.add("contacts", name="Zhao", birthday="1985-02-12", phone="139 1111 2222")
+    db.add("customer_contacts", customer_id=a, contact_id=zhao)
+    db.add("customer_contacts", customer_id=b, contact_id=zhao, is_primary=True)
+    out = db.care.greetings("2026-02-11", "2026-02-13", festivals=[])
+    assert out[["kind", "id", "customer_id", "owner", "channel"]].values.tolist() == [
+        ["contacts", zhao, b, "Wu", "email"]]
+    assert db.care.greetings("2026-02-11", "2026-02-13", festivals=[], owner="Li").empty
+
+
 def test_not_contacted_against_pandas():
     db = crm.open(":memory:")
     li, wu = db.add("staff", name="Li"), db.add("staff", name="Wu")
