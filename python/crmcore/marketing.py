@@ -56,7 +56,7 @@ class MarketingMethods:
         """
         rule = {"filters": [list(f) for f in _as_list(filters)], "criteria": criteria,
                 "scores": [list(s) for s in _as_list(scores)]}
-        self._evaluate(rule)  # refuses a bad rule before anything is written
+        _segments.evaluate(self._db, rule)  # refuses a bad rule before anything is written
         text = json.dumps(rule, ensure_ascii=False, default=str)
         found = self._db.find("segments", name=name)
         found = found[found.name == name]
@@ -75,7 +75,7 @@ class MarketingMethods:
         >>> len(db.marketing.segment("gold"))
         1
         """
-        return self._evaluate(self._rule(name)[1])
+        return _segments.evaluate(self._db, self._rule(name)[1])
 
     def refresh_segment(self, name: str, tag: bool = True) -> pd.DataFrame:
         """Evaluate segment `name`, compare with its last evaluation and keep
@@ -95,7 +95,7 @@ class MarketingMethods:
         ['left']
         """
         sid, rule, before = self._rule(name)
-        now = self._evaluate(rule)
+        now = _segments.evaluate(self._db, rule)
         ids = sorted(set(before) | set(now.tolist()))
         change = ["stayed" if i in before and i in now else "entered" if i in now else "left" for i in ids]
         out = pd.DataFrame({"change": change}, index=pd.Index(ids, name="customer_id"))
@@ -120,9 +120,6 @@ class MarketingMethods:
         row = found.iloc[0]
         members = json.loads(row.members) if isinstance(row.members, str) else []
         return int(found.index[0]), json.loads(row.filters), members
-
-    def _evaluate(self, rule: dict) -> pd.Index:
-        return _segments.evaluate(self._db, rule)
 
     # -- portraits ------------------------------------------------------------
     def portrait(self, as_of: Any = None) -> pd.DataFrame:
