@@ -30,14 +30,14 @@ OrderColumns to_columns(records::Table t, OrderParts parts) {
   OrderColumns out;
   out.customer = std::move(column_of(t, "customer_id").ints);
   if (parts.amounts) {
-    const records::Column& amount = column_of(t, "amount");
-    out.amount = std::move(column_of(t, "amount").reals);
+    records::Column& amount = column_of(t, "amount");
+    out.amount = std::move(amount.reals);  // its validity mask stays behind, read below
     for (size_t i = 0; i < out.amount.size(); ++i)
       if (!amount.present(i)) out.amount[i] = std::nan("");
   }
   if (parts.times) {
-    const records::Column& at = column_of(t, "ordered_at");
-    out.ordered_at = std::move(column_of(t, "ordered_at").ints);
+    records::Column& at = column_of(t, "ordered_at");
+    out.ordered_at = std::move(at.ints);
     for (size_t i = 0; i < out.ordered_at.size(); ++i)
       if (!at.present(i)) out.ordered_at[i] = INT64_MIN;
   }
