@@ -353,3 +353,36 @@ def test_segment_rules_over_lifetime_value_and_health_match_the_analyses():
     assert sorted(got) == sorted(want) and 0 < len(got) < len(lv)
     db.marketing.save_segment("likely alive", scores=[("p_alive", ">", 0.5)])
     assert sorted(db.marketing.segment("likely alive")) == sorted(lv.index[(lv.p_alive > 0.5).to_numpy()])
+
+
+def test_promotion_against_each_member_s_own_baseline_in_pandas():
+    """The 7P promotion figures of db.campaign_effect: members' revenue in
+    the window (start to `days` after the end) against the same members in
+    an equally long window just before, and against non-members, recounted
+    in plain pandas over the stored purchases."""
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(17)
+    n = 200
+    ids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(n)]}))
+    camp = db.add("campaigns", name="Autumn", started_at="2024-09-01", ended_at="2024-09-10", budget=800.0)
+    members = rng.choice(ids, 60, replace=False)
+    db.import_frame("campaign_members", pd.DataFrame({"campaign_id": camp, "customer_id": members,
+                                                      "responded": rng.random(60) < 0.4}))
+    db.import_frame("orders", pd.DataFrame({
+        "customer_id": rng.choice(ids, 900), "amount": rng.gamma(2.0, 40.0, 900).round(2),
+        "status": rng.choice(np.array(["paid", "cancelled"], dtype=object), 900, p=[0.9, 0.1]),
+        "ordered_at": pd.Timestamp("2024-07-01") + pd.to_timedelta(rng.integers(0, 150 * 24, 900), "h")}))
+    got = db.campaign_effect(days=20).loc[camp]
+    o = db.frame("orders")
+    o = o[o.status != "cancelled"]
+    start, stop = pd.Timestamp("2024-09-01"), pd.Timestamp("2024-09-10") + pd.Timedelta(days=20)
+    inside = o[(o.ordered_at >= start) & (o.ordered_at < stop)]
+    before = o[(o.ordered_at >= start - (stop - start)) & (o.ordered_at < start)]
+    member = pd.Index(members)
+    per_member = inside[inside.customer_id.isin(member)].amount.sum() / len(member)
+    per_other = inside[~inside.customer_id.isin(member)].amount.sum() / (n - len(member))
+    assert got.before_per_member == pytest.approx(before[before.customer_id.isin(member)].amount.sum() / len(member))
+    assert got.revenue_per_member == pytest.approx(per_member) and got.revenue_per_other == pytest.approx(per_other)
+    assert got.lift == pytest.approx(per_member / per_other)
+    assert got.incremental_revenue == pytest.approx((per_member - per_other) * len(member))
+    assert got.return_on_budget == pytest.approx((per_member - per_other) * len(member) / 800.0)
