@@ -12,18 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _segments
+from ._segments import SCORES
 from .scoring._columns import stamp, times_ns
 from .scoring.dimensions import NONE
 
-#: Scores a segment rule may name, each a column of a per-customer analysis.
-SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
-          "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
-          "lifecycle": ("lifecycle", "stage"), "lifetime_value": ("lifetime_value", "clv"),
-          "p_alive": ("lifetime_value", "p_alive"), "health": ("health", "health")}
-_OPS = {"==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
-        ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
-        "not in": lambda s, v: ~s.isin(list(v))}
 _Z95 = 1.959963984540054
 
 
@@ -64,7 +57,7 @@ class MarketingMethods:
         """
         rule = {"filters": [list(f) for f in _as_list(filters)], "criteria": criteria,
                 "scores": [list(s) for s in _as_list(scores)]}
-        self._evaluate(rule)  # refuses a bad rule before anything is written
+        _segments.evaluate(self._db, rule)  # refuses a bad rule before anything is written
         text = json.dumps(rule, ensure_ascii=False, default=str)
         found = self._db.find("segments", name=name)
         found = found[found.name == name]
@@ -83,7 +76,7 @@ class MarketingMethods:
         >>> len(db.marketing.segment("gold"))
         1
         """
-        return self._evaluate(self._rule(name)[1])
+        return _segments.evaluate(self._db, self._rule(name)[1])
 
     def refresh_segment(self, name: str, tag: bool = True) -> pd.DataFrame:
         """Evaluate segment `name`, compare with its last evaluation and keep
@@ -103,7 +96,7 @@ class MarketingMethods:
         ['left']
         """
         sid, rule, before = self._rule(name)
-        now = self._evaluate(rule)
+        now = _segments.evaluate(self._db, rule)
         ids = sorted(set(before) | set(now.tolist()))
         change = ["stayed" if i in before and i in now else "entered" if i in now else "left" for i in ids]
         out = pd.DataFrame({"change": change}, index=pd.Index(ids, name="customer_id"))
@@ -128,27 +121,6 @@ class MarketingMethods:
         row = found.iloc[0]
         members = json.loads(row.members) if isinstance(row.members, str) else []
         return int(found.index[0]), json.loads(row.filters), members
-
-    def _evaluate(self, rule: dict) -> pd.Index:
-        db = self._db
-        filters = [tuple(f) for f in rule["filters"]] or None
-        criteria = rule["criteria"]
-        if filters is None and not criteria:
-            ids = db.frame("customers", columns=[]).index
-        else:
-            ids = pd.Index(db.ids("customers", filters, **criteria))
-        tables: dict = {}
-        for score, op, value in rule["scores"]:
-            if score not in SCORES:
-                raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
-            if op not in _OPS:
-                raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(_OPS)})")
-            analysis, column = SCORES[score]
-            if analysis not in tables:
-                tables[analysis] = getattr(db, analysis)()
-            values = tables[analysis][column].reindex(ids)
-            ids = ids[_OPS[op](values.astype(object) if values.dtype == "category" else values, value).to_numpy(bool)]
-        return pd.Index(ids, name="customer_id")
 
     # -- portraits ------------------------------------------------------------
     def portrait(self, as_of: Any = None) -> pd.DataFrame:

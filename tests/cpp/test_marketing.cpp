@@ -7,6 +7,7 @@
 
 #include "crmcore/marketing/attribution.hpp"
 #include "crmcore/marketing/lookalikes.hpp"
+#include "crmcore/marketing/segments.hpp"
 
 using namespace crmcore;
 using namespace crmcore::marketing;
@@ -102,4 +103,43 @@ TEST(Attribution, LastAndFirstTouchInsideTheWindowByHand) {
   const TimedRows far_touches{far_touch.data(), touched_at.data(), far_touch.size()};
   EXPECT_EQ(attribute_orders(far_orders, far_touches, 10, true, none), (std::vector<int64_t>{2, -1, 4, -1, 3, -1}));
   EXPECT_EQ(attribute_orders(far_orders, far_touches, 100, false, none), (std::vector<int64_t>{0, -1, 0, 0, 3, -1}));
+}
+
+TEST(SegmentScores, PurchaseTotalsOfTheCandidatesByHand) {
+  // Orders of customers 10, 11, 12 and 40; labels: 0 "paid" (purchase), 1 "void" (not).
+  const std::vector<int64_t> customer{10, 11, 10, 12, 10, 40, 11, 12};
+  const std::vector<int64_t> at{1, 2, 3, 4, 5, 6, 7, 99};
+  const std::vector<double> amount{1.5, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0};
+  const std::vector<int32_t> status{0, -1, 1, 0, -1, 0, 1, 0};
+  OrderRows rows{customer.data(), nullptr, amount.data(), status.data(), customer.size()};
+  const std::vector<uint8_t> purchase{1, 0};
+  Cancel none;
+  // Candidates 10, 12 and 13 (no orders); 11 and 40 are not candidates.
+  PurchaseTotals t = purchase_totals(rows, purchase, {10, 12, 13}, 0, none);
+  EXPECT_EQ(t.frequency, (std::vector<int64_t>{2, 2, 0}));
+  EXPECT_EQ(t.monetary, (std::vector<double>{17.5, 136.0, 0.0}));
+  // With times, orders after as_of = 50 do not count (12's last one).
+  rows.ordered_at = at.data();
+  t = purchase_totals(rows, purchase, {10, 12, 13}, 50, none);
+  EXPECT_EQ(t.frequency, (std::vector<int64_t>{2, 1, 0}));
+  EXPECT_EQ(t.monetary, (std::vector<double>{17.5, 8.0, 0.0}));
+  // Sparse candidates (far apart ids) are found by binary search, same answer.
+  t = purchase_totals(rows, purchase, {10, 40, int64_t(1) << 40}, 50, none);
+  EXPECT_EQ(t.frequency, (std::vector<int64_t>{2, 1, 0}));
+  EXPECT_EQ(t.monetary, (std::vector<double>{17.5, 32.0, 0.0}));
+}
+
+TEST(SegmentScores, PurchaseTotalsRefuseBadInput) {
+  const std::vector<int64_t> customer{1, 2};
+  const std::vector<double> amount{1.0, NAN};
+  const std::vector<int32_t> status{0, 2};
+  OrderRows rows{customer.data(), nullptr, amount.data(), status.data(), 2};
+  Cancel none;
+  EXPECT_THROW(purchase_totals(rows, {1}, {2, 1}, 0, none), std::invalid_argument);  // out of order
+  EXPECT_THROW(purchase_totals(rows, {1}, {1, 1}, 0, none), std::invalid_argument);  // repeated
+  EXPECT_THROW(purchase_totals(rows, {1}, {2}, 0, none), std::invalid_argument);     // code 2 has no flag
+  const std::vector<int32_t> known{0, 0};
+  rows.status = known.data();
+  EXPECT_THROW(purchase_totals(rows, {1}, {2}, 0, none), std::exception);  // a missing amount names its row
+  EXPECT_EQ(purchase_totals(rows, {1}, {1}, 0, none).frequency, (std::vector<int64_t>{1}));
 }

@@ -271,6 +271,31 @@ def test_tickets_and_surveys_hang_together(data):
     assert set(t.severity) == {"low", "medium", "high", "critical"}
 
 
+def test_care_and_service_fields_follow_their_stated_distributions(data):
+    """Birthdays on about half the person customers (none on firms), aged
+    20-65 at the start; gold the top tenth of buyers by orders, silver the
+    next fifth; two in five with a preferred channel; every answered ticket
+    held by an agent, and the status agreeing with the ticket's times."""
+    c, o, t = data["customers"], data["orders"], data["tickets"]
+    person = (c.kind == "person").to_numpy()
+    assert c.birthday[~person].isna().all()
+    share = c.birthday[person].notna().mean()
+    assert 0.45 < share < 0.55
+    age = (START - c.birthday.dropna()).dt.days / 365.25
+    assert age.min() > 19 and age.max() < 66
+    orders = o.groupby("customer_id").size().reindex(range(len(c)), fill_value=0).to_numpy()
+    buyers = orders > 0
+    gold, silver = (c.tier == "gold").to_numpy(), (c.tier == "silver").to_numpy()
+    assert not (gold | silver)[~buyers].any()
+    assert abs(gold.sum() - 0.1 * buyers.sum()) <= 1 and abs(silver.sum() - 0.2 * buyers.sum()) <= 1
+    assert orders[gold].min() >= orders[silver].max() >= orders[buyers & ~gold & ~silver].max()
+    assert 0.36 < c.preferred_channel.notna().mean() < 0.44
+    assert set(c.preferred_channel.dropna()) == {"call", "message", "email", "visit"}
+    answered = t.first_response_at.notna().to_numpy()
+    assert (t.assignee_id[answered] >= 0).all()
+    assert (t.status[t.resolved_at.notna()] == "resolved").all()
+
+
 def test_links_form_the_expected_structures(data):
     links, customers = data["links"], data["customers"]
     assert {"works_at", "knows", "referred_by", "subsidiary_of", "supplier_of", "partner_of",

@@ -183,6 +183,19 @@ def test_birthdays_across_the_year_end_and_on_29_february():
         db.care.greetings("2025-01-01", "2025-01-02", festivals=["Halloween"])
 
 
+def test_a_contact_is_greeted_on_the_owner_s_list_of_its_primary_customer():
+    db = crm.open(":memory:")
+    a = db.add("customers", name="Acme", kind="organization", owner="Li", preferred_channel="visit")
+    b = db.add("customers", name="Bolt", kind="organization", owner="Wu", preferred_channel="email")
+    zhao = db.add("contacts", name="Zhao", birthday="1985-02-12", phone="139 1111 2222")
+    db.add("customer_contacts", customer_id=a, contact_id=zhao)
+    db.add("customer_contacts", customer_id=b, contact_id=zhao, is_primary=True)
+    out = db.care.greetings("2026-02-11", "2026-02-13", festivals=[])
+    assert out[["kind", "id", "customer_id", "owner", "channel"]].values.tolist() == [
+        ["contacts", zhao, b, "Wu", "email"]]
+    assert db.care.greetings("2026-02-11", "2026-02-13", festivals=[], owner="Li").empty
+
+
 def test_not_contacted_against_pandas():
     db = crm.open(":memory:")
     li, wu = db.add("staff", name="Li"), db.add("staff", name="Wu")
@@ -222,6 +235,9 @@ def test_campaign_table_against_pandas(shop):
                          "revenue": per_member["sum"].groupby(m.campaign_id).sum()})
     pd.testing.assert_frame_equal(got[want.columns].astype(float), want.astype(float), check_names=False)
     assert got.loc[a, "roi"] == pytest.approx((want.loc[a, "revenue"] - 500) / 500)
+    assert got.loc[b, "cost_per_acquisition"] == pytest.approx(300 / want.loc[b, "converted"])
+    assert got.loc[a, "response_rate"] == pytest.approx(want.loc[a, "responded"] / want.loc[a, "members"])
+    assert got.loc[b, "conversion"] == pytest.approx(want.loc[b, "converted"] / want.loc[b, "members"])
     assert np.isnan(got.loc[c, "roi"])  # no budget, no return on it
     by = db.marketing.campaigns(days=21, by="channel")
     assert by.loc["sms", "members"] == want.loc[[a, b], "members"].sum() and by.loc["sms", "budget"] == 800
@@ -374,3 +390,34 @@ def test_campaign_effect_and_attribution_read_up_to_as_of():
     effect = db.marketing.campaign_effect(camp, as_of="2024-03-10")
     assert effect.loc["revenue_per_member", "treated"] == 40.0
     assert db.marketing.campaign_effect(camp).attrs["as_of"] == db.default_as_of() == pd.Timestamp("2024-03-21")
+def test_promotion_against_each_member_s_own_baseline_in_pandas():
+    """The 7P promotion figures of db.marketing.campaigns: members' revenue in
+    the window (start to `days` after the end) against the same members in
+    an equally long window just before, and against non-members, recounted
+    in plain pandas over the stored purchases."""
+    db = crm.open(":memory:")
+    rng = np.random.default_rng(17)
+    n = 200
+    ids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(n)]}))
+    camp = db.add("campaigns", name="Autumn", started_at="2024-09-01", ended_at="2024-09-10", budget=800.0)
+    members = rng.choice(ids, 60, replace=False)
+    db.import_frame("campaign_members", pd.DataFrame({"campaign_id": camp, "customer_id": members,
+                                                      "responded": rng.random(60) < 0.4}))
+    db.import_frame("orders", pd.DataFrame({
+        "customer_id": rng.choice(ids, 900), "amount": rng.gamma(2.0, 40.0, 900).round(2),
+        "status": rng.choice(np.array(["paid", "cancelled"], dtype=object), 900, p=[0.9, 0.1]),
+        "ordered_at": pd.Timestamp("2024-07-01") + pd.to_timedelta(rng.integers(0, 150 * 24, 900), "h")}))
+    got = db.marketing.campaigns(days=20).loc[camp]
+    o = db.frame("orders")
+    o = o[o.status != "cancelled"]
+    start, stop = pd.Timestamp("2024-09-01"), pd.Timestamp("2024-09-10") + pd.Timedelta(days=20)
+    inside = o[(o.ordered_at >= start) & (o.ordered_at < stop)]
+    before = o[(o.ordered_at >= start - (stop - start)) & (o.ordered_at < start)]
+    member = pd.Index(members)
+    per_member = inside[inside.customer_id.isin(member)].amount.sum() / len(member)
+    per_other = inside[~inside.customer_id.isin(member)].amount.sum() / (n - len(member))
+    assert got.before_per_member == pytest.approx(before[before.customer_id.isin(member)].amount.sum() / len(member))
+    assert got.revenue_per_member == pytest.approx(per_member) and got.revenue_per_other == pytest.approx(per_other)
+    assert got.lift == pytest.approx(per_member / per_other)
+    assert got.incremental_revenue == pytest.approx((per_member - per_other) * len(member))
+    assert got.return_on_budget == pytest.approx((per_member - per_other) * len(member) / 800.0)

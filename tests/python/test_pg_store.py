@@ -254,3 +254,16 @@ def test_analyses_read_from_postgresql_equal_sqlite_s(tmp_path, postgres_server,
     g, h = db.graph(), lite.graph()
     assert (g.num_nodes, g.num_edges) == (h.num_nodes, h.num_edges) and h.num_edges > 20
     pd.testing.assert_series_equal(g.pagerank(), h.pagerank())
+
+
+def test_segment_order_scores_read_from_postgresql_equal_sqlite_s(tmp_path, postgres_server, postgres_url):
+    from crmcore import _segments
+    lite, db = _twin(tmp_path, postgres_server, postgres_url)
+    rules = [{"filters": [["region", "==", "south"]], "criteria": {}, "scores": [["frequency", ">=", 8]]},  # candidates
+             {"filters": [], "criteria": {}, "scores": [["monetary", ">", 700.0]]},  # every order
+             {"filters": [], "criteria": {"tag": "vip"}, "scores": [["frequency", ">", 0]]},
+             {"filters": [["region", "!=", "east"]], "criteria": {}, "scores": [["f_score", ">=", 4],
+                                                                               ["rfm_segment", "!=", "lost"]]}]
+    for rule in rules:
+        want = _segments.evaluate(lite, rule)
+        assert len(want) and _segments.evaluate(db, rule).tolist() == want.tolist()

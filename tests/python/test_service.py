@@ -298,3 +298,67 @@ def test_a_resolution_without_a_first_response_answers_the_ticket(db):
     t = db.add("tickets", severity="low", opened_at="2024-03-04 09:00+08:00", resolved_at="2024-03-04 12:00+08:00")
     row = db.service.sla(as_of="2024-04-01").loc[t]
     assert row.first_response_hours == 3 and not row.breached and np.isnan(row.remaining_hours)
+
+
+def test_at_risk_against_a_minute_by_minute_count(db):
+    """Tickets opened over the two weeks before as_of against a 40-hour
+    target: the open ones that used more than 80 % of it and not all of it
+    are at risk (the reference counts working minutes in pandas)."""
+    db.service.set_sla("low", 40, 40)
+    rng = np.random.default_rng(12)
+    n = 60
+    as_of = pd.Timestamp("2025-02-28 12:00+08:00")
+    opened = as_of - pd.to_timedelta(rng.integers(60, 14 * 24 * 60, n), "min")
+    done = rng.random(n) < 0.3
+    resolved = pd.Series(opened + ((as_of - opened) / 2).floor("min")).where(done)  # whole minutes, as counted
+    ids = db.import_frame("tickets", pd.DataFrame({"customer_id": db.cust, "severity": "low", "opened_at": opened,
+                                                   "resolved_at": resolved,
+                                                   "status": np.where(done, "resolved", "new")}))
+    local = lambda s: pd.to_datetime(s, utc=True).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)  # noqa: E731
+    end = local(resolved).fillna(as_of.tz_convert("Asia/Shanghai").tz_localize(None))
+    hours = np.array([_reference_hours(s, e) for s, e in zip(local(pd.Series(opened)), end)])
+    want = ~done & (hours > 0.8 * 40) & (hours <= 40)
+    got = db.service.sla(as_of=as_of).loc[ids]
+    np.testing.assert_allclose(got.resolution_hours, hours, atol=1e-9)
+    assert want.sum() >= 3 and (got.at_risk.to_numpy() == want).all()
+    listed = db.service.at_risk(as_of=as_of)
+    assert sorted(listed.index) == sorted(ids[want]) and listed.remaining_hours.is_monotonic_increasing
+    np.testing.assert_allclose(listed.remaining_hours, 40 - got.resolution_hours.loc[listed.index], atol=1e-9)
+
+
+def test_escalation_counts_levels_and_is_all_or_none(db):
+    a = db.add("tickets", customer_id=db.cust, opened_at="2024-03-01")
+    b = db.add("tickets", customer_id=db.cust, opened_at="2024-03-01")
+    db.service.escalate([a, b], at="2024-03-02 10:00")
+    db.service.escalate(a, at="2024-03-03 10:00")
+    t = db.frame("tickets", columns=["escalation", "escalated_at"])
+    assert t.escalation.loc[[a, b]].tolist() == [2, 1]
+    assert t.escalated_at.loc[a] == pd.Timestamp("2024-03-03 10:00")
+    with pytest.raises(crm.NotFound):
+        db.service.escalate([b, 999_999])
+    assert db.get("tickets", b)["escalation"] == 1  # b was not escalated either
+
+
+def test_satisfaction_against_pandas(db):
+    other = db.add("staff", name="Zhao")
+    rng = np.random.default_rng(5)
+    n = 80
+    opened = pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 30 * 24, n), "h")
+    done = rng.random(n) < 0.7
+    db.import_frame("tickets", pd.DataFrame({
+        "customer_id": db.cust, "assignee_id": rng.choice([db.agent, other], n), "opened_at": opened,
+        "category": rng.choice(["billing", "delivery"], n),
+        "resolved_at": pd.Series(opened + pd.Timedelta(days=2)).where(done),
+        "status": np.where(done, "resolved", "assigned"),
+        "satisfaction": pd.Series(rng.integers(1, 6, n).astype(float)).where(done & (rng.random(n) < 0.6)),
+        "reopened": np.where(done & (rng.random(n) < 0.2), 1, 0)}))
+    t = db.frame("tickets")
+    r = t[t.resolved_at.notna()]
+    for by in ("assignee_id", "category"):
+        got = db.service.satisfaction(by=by)
+        g = r.groupby(by)
+        assert got.resolved.tolist() == g.size().tolist() and got.rated.tolist() == g.satisfaction.count().tolist()
+        np.testing.assert_allclose(got["mean"], g.satisfaction.mean())
+        np.testing.assert_allclose(got["median"], g.satisfaction.median())
+        np.testing.assert_allclose(got.reopened_share, (r.reopened > 0).groupby(r[by]).mean())
+        np.testing.assert_allclose(got.rating_rate, g.satisfaction.count() / g.size())

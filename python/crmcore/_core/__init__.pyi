@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -399,6 +399,10 @@ def profit_by_period(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.in
     ...
 def purchase_rhythm(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], date: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, as_of: typing.SupportsInt | typing.SupportsIndex | None) -> dict:
     ...
+def purchase_totals(customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ordered_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None, amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], status: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], purchase: typing.Any, candidates: typing.Any, as_of: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    Purchases and their total per candidate customer over order columns (see crmcore/marketing/segments.hpp).
+    """
 def quantile_scores(value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], bins: typing.SupportsInt | typing.SupportsIndex, higher_is_better: bool, ties: str) -> numpy.typing.NDArray[numpy.int8]:
     ...
 def restore(backup: str, dest: str, progress: typing.Any = None, pages_per_step: typing.SupportsInt | typing.SupportsIndex = 1024) -> None:
@@ -410,6 +414,10 @@ def rhythm_risk(silence: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
 def score_lookalikes(codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], bought: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], line_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], line_product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], top: typing.SupportsInt | typing.SupportsIndex) -> dict:
     """
     Look-alike votes, scores, buyer counts and top products of the customers who never bought (see crmcore/marketing/lookalikes.hpp).
+    """
+def segment_orders(store: typing.Any, customers: typing.Any = None, times: bool = True, amounts: bool = True) -> dict:
+    """
+    The orders' customer, status code (and amount, time) of the given customers, or of all, read once (see crmcore/marketing/segments.hpp).
     """
 def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], terminal: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], deals: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """

@@ -1,0 +1,145 @@
+"""Evaluating a saved segment's rule with no more work than it names.
+
+Fields and tags are one query on the store (bound values, its indexes).
+Score conditions are then answered from the orders' columns, read once in
+C++ (``_core.segment_orders``, without the GIL):
+
+- ``frequency`` and ``monetary`` are each customer's own totals, so only
+  the candidates' orders are read (through the customer index) unless the
+  candidates are most of the customers, and the totals are summed in C++
+  (``_core.purchase_totals``) as RFM sums them;
+- the RFM scores (``r_score``, ``f_score``, ``m_score``, ``rfm_segment``)
+  rank every buyer, so all orders are read once and scored by the RFM
+  kernel, exactly as ``db.rfm()`` scores them;
+- the other scores (lifecycle, lifetime value, ...) come from their
+  analysis, computed once per evaluation.
+
+What counts as a purchase is decided on the few distinct status labels read
+(:func:`crmcore.scoring.order_meaning`), never per row in Python.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .scoring._status import PURCHASE, order_meaning
+from .scoring.dimensions import NO_PURCHASE
+from .scoring.rfm import segment as rfm_grid
+
+#: Scores a segment rule may name, each a column of a per-customer analysis.
+SCORES = {"rfm_segment": ("rfm", "segment"), "r_score": ("rfm", "r_score"), "f_score": ("rfm", "f_score"),
+          "m_score": ("rfm", "m_score"), "monetary": ("rfm", "monetary"), "frequency": ("rfm", "frequency"),
+          "lifecycle": ("lifecycle", "stage"), "lifetime_value": ("lifetime_value", "clv"),
+          "p_alive": ("lifetime_value", "p_alive"), "health": ("health", "health")}
+OPS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
+    "==": lambda s, v: s == v, "!=": lambda s, v: s != v, "<": lambda s, v: s < v, "<=": lambda s, v: s <= v,
+    ">": lambda s, v: s > v, ">=": lambda s, v: s >= v, "in": lambda s, v: s.isin(list(v)),
+    "not in": lambda s, v: ~s.isin(list(v))}
+
+_TOTALS = ("frequency", "monetary")  # a customer's own: read for the candidates only
+_RANKED = ("r_score", "f_score", "m_score", "rfm_segment")  # ranks among all buyers: every order read
+# A candidate read goes through the customer index, several times the cost of
+# a row of the full scan: worth it while the candidates are a few of all.
+_FEW = 4
+
+
+def check(scores: list) -> None:
+    """Refuses a rule naming an unknown score or operator, before any work."""
+    for score, op, _ in scores:
+        if score not in SCORES:
+            raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
+        if op not in OPS:
+            raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(OPS)})")
+
+
+def evaluate(db: Any, rule: dict) -> pd.Index:
+    """The ids (ascending) of the customers meeting `rule` now: its
+    ``filters`` and ``criteria`` as in ``db.find``, then each (score, op,
+    value) of its ``scores``."""
+    scores = [tuple(s) for s in rule["scores"]]
+    check(scores)
+    filters = [tuple(f) for f in rule["filters"]] or None
+    criteria = rule["criteria"]
+    if filters is None and not criteria:
+        ids = db.frame("customers", columns=[]).index
+    else:
+        ids = pd.Index(db.ids("customers", filters, **criteria))
+    ids = pd.Index(np.sort(np.asarray(ids, dtype=np.int64)))
+    named = {score for score, _, _ in scores}
+    columns = _order_scores(db, ids, named) if named & set(_TOTALS + _RANKED) and len(ids) else {}
+    tables: dict = {}
+    for score, op, value in scores:
+        if score in columns:
+            values = columns[score].reindex(ids)
+        else:
+            analysis, column = SCORES[score]
+            if analysis not in tables:
+                tables[analysis] = getattr(db, analysis)()
+            values = tables[analysis][column].reindex(ids)
+        ids = ids[OPS[op](values.astype(object) if values.dtype == "category" else values, value).to_numpy(bool)]
+    return pd.Index(ids, name="customer_id")
+
+
+def _purchase_flags(labels: list) -> np.ndarray:
+    return (order_meaning(pd.Series(labels, dtype=object)) == PURCHASE).astype(np.uint8)
+
+
+def _amounts(cols: dict) -> np.ndarray:
+    """The amounts read, or zeros when they were not asked for."""
+    return cols["amount"] if len(cols["amount"]) == len(cols["customer"]) else np.zeros(len(cols["customer"]))
+
+
+def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
+    """The order-based scores `named` of the customers `ids` (ascending), as
+    Series indexed by them."""
+    store = db._core
+    cand = ids.to_numpy(np.int64)
+    if not named & set(_RANKED):
+        few = len(cand) * _FEW <= db.count("customers")
+        # The default as_of is the end of the data, after every order: no time limit to read.
+        cols = _core.segment_orders(store, cand if few else None, False, "monetary" in named)
+        frequency, monetary = _core.purchase_totals(cols["customer"], None, _amounts(cols), cols["status"],
+                                                    _purchase_flags(cols["labels"]), cand, 0)
+        totals = {"frequency": frequency, "monetary": monetary}
+        return {name: pd.Series(totals[name], index=ids) for name in named & set(_TOTALS)}
+    # Recency needs the times (and the end of the data), the M score the
+    # amounts; frequency and F need neither, since every order is before
+    # the end of the data. What is not read goes to the kernel as zeros and
+    # its scores are not used.
+    times = bool(named & {"r_score", "rfm_segment"})
+    cols = _core.segment_orders(store, None, times, bool(named & {"monetary", "m_score"}))
+    customer, amount = cols["customer"], _amounts(cols)
+    if times:
+        at = cols["ordered_at"]
+        latest = at[at != np.iinfo(np.int64).min].max() if len(at) else None
+        cut = db._end_of_data(pd.DataFrame({"ordered_at": np.array([] if latest is None else [latest],
+                                                                    dtype="datetime64[ns]")}))
+    else:
+        at, cut = np.zeros(len(customer), dtype=np.int64), 0
+    flags = _purchase_flags(cols["labels"]).astype(bool)
+    if not flags.all() or (len(at) and at.max() > cut):  # only then a masked copy of the columns
+        keep = np.append(flags, True)[cols["status"]] & (at <= cut)
+        customer, at, amount = customer[keep], at[keep], amount[keep]
+    r = _core.rfm(customer, at, amount, cut, 5, "first")
+    # Each candidate's row among the buyers (ascending ids), or none.
+    pos = np.minimum(np.searchsorted(r["customer"], cand), max(len(r["customer"]) - 1, 0))
+    bought = (r["customer"][pos] == cand) if len(r["customer"]) else np.zeros(len(cand), dtype=bool)
+    fill = NO_PURCHASE["rfm"]
+
+    def aligned(name: str) -> np.ndarray:
+        values = r[name]
+        out = np.full(len(cand), fill[name], dtype=values.dtype)
+        out[bought] = values[pos[bought]]
+        return out
+
+    out = {name: pd.Series(aligned(name), index=ids) for name in named & {"frequency", "monetary", "r_score",
+                                                                           "f_score", "m_score"}}
+    if "rfm_segment" in named:
+        # The grid names each (R, F) cell on its own, so the candidates' cells suffice.
+        names = np.full(len(cand), fill["segment"], dtype=object)
+        names[bought] = np.asarray(rfm_grid(r["r_score"][pos[bought]], r["f_score"][pos[bought]], 5), dtype=object)
+        out["rfm_segment"] = pd.Series(names, index=ids)
+    return out
