@@ -70,7 +70,7 @@ def test_import_runs_created_rules_in_bulk_as_pandas_says(tmp_path):
                                                      "tags_added": ["big"], "tags_removed": []}}
     # (tags as the file stores them, as an update's entry shows them)
     assert entry["changes"]["records"] == {str(i): {"tags": [None, "\x1fbig"]} for i in want_big["id"]}
-    assert db.audit_check() == []
+    assert db.audit_check().empty
 
 
 def test_changed_rule_fires_on_a_real_change_only():
