@@ -120,8 +120,11 @@ class AuditMethods:
         record's id in ``cause_id``. ``changes`` is a dict: for an update
         ``{field: [old, new]}``, for a delete ``{"removed": {field: value}}``,
         for an erasure the entries whose values it took out; None for an
-        insert (its ids say what it added). ``about`` keeps the entries about
-        those records.
+        insert (its ids say what it added), unless automation rules gave
+        some of its rows tags or fields as they were written: then
+        ``{"rules": {rule_id: {"ids", "fields", "tags_added",
+        "tags_removed"}}, "records": {id: {field: [as given, as written]}}}``.
+        ``about`` keeps the entries about those records.
 
         >>> import crmcore as crm
         >>> db = crm.open(actor="docs")
