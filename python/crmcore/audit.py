@@ -214,6 +214,7 @@ class AuditMethods:
                 related[spec["name"]] = _records(self.frame(spec["name"], ids=sorted(ids)))
         about = [int(id)] + [r["id"] for rows in related.values() for r in rows]
         audit = self.audit_log(limit=1 << 62, about=about).reset_index()
+        audit = _only_about(audit, about)
         entries = [{name: _plain(v) for name, v in row.items()} for row in audit.to_dict("records")]
         values = {name: _plain(v) for name, v in dict(record).items()}
         # The forms under which lookups find them (as the store keeps them).
@@ -247,3 +248,23 @@ class AuditMethods:
         ('(erased)', None)
         """
         return dict(self._core.erase_person(int(id)))
+
+
+def _only_about(audit: pd.DataFrame, about: list) -> pd.DataFrame:
+    """The entries with an import's list of what rules did to its rows
+    (``changes["rules"]`` and ``["records"]``, all the import's records)
+    narrowed to the records in ``about``: the rest are other people's."""
+    mine = set(about)
+    out = audit.copy()
+
+    def narrow(changes: Any) -> Any:
+        if not isinstance(changes, dict) or "records" not in changes:
+            return changes
+        rules = {rule: {**acted, "ids": [i for i in acted["ids"] if i in mine]}
+                 for rule, acted in changes.get("rules", {}).items()}
+        return {"rules": {rule: acted for rule, acted in rules.items() if acted["ids"]},
+                "records": {i: c for i, c in changes["records"].items() if int(i) in mine}}
+
+    out["changes"] = [narrow(c) for c in out["changes"]]
+    return out
+

@@ -4,6 +4,7 @@ records end as a plain Python replay of the rules says, in rule order; the
 import's one audit entry names each rule and carries the values it wrote,
 which ``audit_check`` holds the records to; the rules watching those fields
 still follow; and ``preview`` still agrees with what a run did."""
+import json
 import sqlite3
 
 import numpy as np
@@ -166,3 +167,23 @@ def test_preview_agrees_with_the_run_on_fields_set_with_the_insert(rule):
     preview = db.automation.preview(rule, start, end)
     assert sorted(preview["record_id"]) == acted
     assert len(acted) > 0
+
+
+def test_a_person_s_export_keeps_only_their_part_of_the_import_s_entry():
+    db = crm.open()
+    db.automation.add_rule("note", on="created", kind="customers", condition=[("region", "==", "East")],
+                           actions=[{"do": "set", "field": "source", "value": "east desk"},
+                                    {"do": "tag", "add": ["east"]}])
+    ids = db.import_frame("customers", pd.DataFrame({"name": ["Li", "Wu", "Ma"], "kind": "person",
+                                                     "region": ["East", "East", "West"],
+                                                     "source": ["fair", "friend of Li", None]}))
+    entry = db.audit_log(5).query("op == 'insert' and kind == 'customers'").iloc[0]["changes"]
+    assert set(entry["records"]) == {str(ids[0]), str(ids[1])}  # the whole import's entry
+    exported = json.loads(db.export_person(int(ids[0])))
+    inserts = [e for e in exported["audit"] if e["op"] == "insert"]
+    assert len(inserts) == 1
+    changes = inserts[0]["changes"]
+    # Only Li's part: Wu's old value ("friend of Li") is Wu's, not Li's.
+    assert changes["records"] == {str(ids[0]): {"source": ["fair", "east desk"], "tags": [None, "\x1feast"]}}
+    assert [acted["ids"] for acted in changes["rules"].values()] == [[int(ids[0])]]
+    assert "friend of Li" not in json.dumps(exported)
