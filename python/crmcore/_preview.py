@@ -41,18 +41,27 @@ def _stored(value: Any, kind_of_field: str) -> Any:
 
 def changes(db: Any, kind: str, fields: list) -> pd.DataFrame:
     """Every audited update of ``fields`` of records of ``kind``:
-    record_id, seq, at, field, old, new (values as a frame shows them)."""
+    record_id, seq, at, field, old, new (values as a frame shows them).
+    The changes automation rules made to an insert's rows before they
+    landed count too: the insert's entry lists them per record
+    (``changes["records"]``), after the values the rows were given."""
     types = _field_types(kind)
     log = db.audit_log(2**62)
-    log = log[(log["kind"] == kind) & (log["op"] == "update") & log["changes"].notna()
-              & (log["first_id"] == log["last_id"])]
+    log = log[(log["kind"] == kind) & log["changes"].notna()]
     rows = []
     for seq, entry in log.iterrows():
-        for field in fields:
-            if field in entry["changes"]:
-                old, new = entry["changes"][field]
-                rows.append((int(entry["first_id"]), int(seq), entry["at"], field,
-                             _stored(old, types.get(field, "")), _stored(new, types.get(field, ""))))
+        if entry["op"] == "update" and entry["first_id"] == entry["last_id"]:
+            per_record = {int(entry["first_id"]): entry["changes"]}
+        elif entry["op"] == "insert" and isinstance(entry["changes"], dict):
+            per_record = {int(i): c for i, c in entry["changes"].get("records", {}).items()}
+        else:
+            continue
+        for record, changed in per_record.items():
+            for field in fields:
+                if field in changed:
+                    old, new = changed[field]
+                    rows.append((record, int(seq), entry["at"], field,
+                                 _stored(old, types.get(field, "")), _stored(new, types.get(field, ""))))
     out = pd.DataFrame(rows, columns=["record_id", "seq", "at", "field", "old", "new"])
     return out.sort_values("seq", ignore_index=True)
 

@@ -120,8 +120,11 @@ class AuditMethods:
         record's id in ``cause_id``. ``changes`` is a dict: for an update
         ``{field: [old, new]}``, for a delete ``{"removed": {field: value}}``,
         for an erasure the entries whose values it took out; None for an
-        insert (its ids say what it added). ``about`` keeps the entries about
-        those records.
+        insert (its ids say what it added), unless automation rules gave
+        some of its rows tags or fields as they were written: then
+        ``{"rules": {rule_id: {"ids", "fields", "tags_added",
+        "tags_removed"}}, "records": {id: {field: [as given, as written]}}}``.
+        ``about`` keeps the entries about those records.
 
         >>> import crmcore as crm
         >>> db = crm.open(actor="docs")
@@ -211,6 +214,7 @@ class AuditMethods:
                 related[spec["name"]] = _records(self.frame(spec["name"], ids=sorted(ids)))
         about = [int(id)] + [r["id"] for rows in related.values() for r in rows]
         audit = self.audit_log(limit=1 << 62, about=about).reset_index()
+        audit = _only_about(audit, about)
         entries = [{name: _plain(v) for name, v in row.items()} for row in audit.to_dict("records")]
         values = {name: _plain(v) for name, v in dict(record).items()}
         # The forms under which lookups find them (as the store keeps them).
@@ -244,3 +248,23 @@ class AuditMethods:
         ('(erased)', None)
         """
         return dict(self._core.erase_person(int(id)))
+
+
+def _only_about(audit: pd.DataFrame, about: list) -> pd.DataFrame:
+    """The entries with an import's list of what rules did to its rows
+    (``changes["rules"]`` and ``["records"]``, all the import's records)
+    narrowed to the records in ``about``: the rest are other people's."""
+    mine = set(about)
+    out = audit.copy()
+
+    def narrow(changes: Any) -> Any:
+        if not isinstance(changes, dict) or "records" not in changes:
+            return changes
+        rules = {rule: {**acted, "ids": [i for i in acted["ids"] if i in mine]}
+                 for rule, acted in changes.get("rules", {}).items()}
+        return {"rules": {rule: acted for rule, acted in rules.items() if acted["ids"]},
+                "records": {i: c for i, c in changes["records"].items() if int(i) in mine}}
+
+    out["changes"] = [narrow(c) for c in out["changes"]]
+    return out
+

@@ -6,7 +6,11 @@ triggered by writes (``created``, ``changed``, ``playbook``) run in the core,
 inside the write's transaction, over all the records a write touched at once
 (imports included); time-triggered rules (``date``, ``score``, ``schedule``)
 run when :meth:`AutomationMethods.run_due` (or ``crmcore run-due``) is called.
-Every action's audit entry names its rule in ``cause_id``.
+Every action is audited with its rule: the entries of the tasks, messages
+and points it makes, and of its changes to records that existed, name it in
+``cause_id``; the tags and fields ``created`` rules give an insert's new
+records land with the insert, whose one entry lists them per rule
+(``changes["rules"]``) and per record (``changes["records"]``).
 
 Actions (each a dict with ``"do"``):
 

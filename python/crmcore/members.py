@@ -81,6 +81,24 @@ class MemberMethods:
         """The programme's members."""
         return self._db.frame("members", filters=[("program_id", "==", self.program(program))])
 
+    def benefits(self, program: "int | str") -> pd.Series:
+        """Each member's benefits (by member id): those of the tier the member
+        holds now (see :meth:`update_tiers`); missing without a tier.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", tiers=[{"name": "silver", "min_points": 0, "benefits": "free delivery"}])
+        >>> m = db.members.join(p, [db.add("customers", name="Acme")], at="2025-01-01")
+        >>> _ = db.members.update_tiers(p, "2025-02-01")
+        >>> db.members.benefits(p).tolist()
+        ['free delivery']
+        """
+        pid = self.program(program)
+        members = self.frame(pid)
+        tiers = self._db.frame("member_tiers", filters=[("program_id", "==", pid)], columns=["name", "benefits"])
+        by_name = pd.Series(tiers["benefits"].to_numpy(), index=tiers["name"].to_numpy())
+        return pd.Series(by_name.reindex(members["tier"]).to_numpy(), index=members.index, name="benefits")
+
     def ledger(self, program: "int | str") -> pd.DataFrame:
         """The programme's ledger entries (member_id, at, points, reason, ...)."""
         members = self._db.ids("members", [("program_id", "==", self.program(program))])

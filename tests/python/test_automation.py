@@ -62,8 +62,15 @@ def test_import_runs_created_rules_in_bulk_as_pandas_says(tmp_path):
     log = db.audit_log(1000)
     assert set(log.loc[log["kind"] == "tasks", "cause_id"]) == {big}
     assert set(log.loc[log["kind"] == "outbox", "cause_id"]) == {either}
-    tag_entries = log[(log["kind"] == "orders") & (log["op"] == "update")]
-    assert len(tag_entries) == len(want_big) and set(tag_entries["cause_id"]) == {big}
+    # The tags landed with the insert: no update per order, and the import's
+    # one entry names the rule, the orders it tagged and each one's tags.
+    assert log[(log["kind"] == "orders") & (log["op"] == "update")].empty
+    entry = log[(log["kind"] == "orders") & (log["op"] == "insert")].iloc[0]
+    assert entry["changes"]["rules"] == {str(big): {"ids": sorted(want_big["id"]), "fields": [],
+                                                     "tags_added": ["big"], "tags_removed": []}}
+    # (tags as the file stores them, as an update's entry shows them)
+    assert entry["changes"]["records"] == {str(i): {"tags": [None, "\x1fbig"]} for i in want_big["id"]}
+    assert db.audit_check().empty
 
 
 def test_changed_rule_fires_on_a_real_change_only():

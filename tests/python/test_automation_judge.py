@@ -129,3 +129,31 @@ def test_created_rules_see_the_fields_the_write_path_filled_after_the_insert():
     got = db.frame("tickets", ids=ids)
     assert got["status_changed_at"].notna().all()
     assert got["tags"].map(lambda t: "stamped" in t).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conditions_judged_before_the_insert_select_what_the_query_selects(seed):
+    # Only conditions on the rows' own fields: every rule is judged on the
+    # import's table before the rows are written and its tag lands with them
+    # (automation/prestage.cpp); the query then reads what was written.
+    rng = np.random.default_rng(100 + seed)
+    db = crm.open()
+    customers = np.asarray(db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(5)]})))
+    conditions = []
+    for i in range(24):
+        groups = [[c for c in (_condition(rng) for _ in range(int(rng.integers(1, 3))))
+                   if c[0] != "id" and c[1] != "icontains"]  # (those two are judged by SQL)
+                  for _ in range(int(rng.integers(1, 3)))]
+        groups = [g for g in groups if g] or [[("amount", "not null")]]
+        conditions.append(groups)
+        db.automation.add_rule(f"r{i}", on="created", kind="orders", condition=groups,
+                               actions=[{"do": "tag", "add": [f"r{i}"]}])
+    orders = _orders(rng, customers, 400).drop(columns=["tags"])
+    ids = np.asarray(db.import_frame("orders", orders))
+    log = db.audit_log(10)
+    assert not (log["op"] == "update").any()  # the tags landed with the insert
+    tags = db.frame("orders")["tags"]
+    for i, groups in enumerate(conditions):
+        got = sorted(tags.index[tags.map(lambda t, i=i: f"r{i}" in t)])
+        want = sorted(set(db.ids("orders", groups)) & set(ids.tolist()))
+        assert got == want, (i, groups)

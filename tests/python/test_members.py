@@ -145,3 +145,38 @@ def test_points_earned_in_the_write_path_by_a_rule_equal_pandas():
         ["amount"].sum() * 0.5)  # earn() credits only what the rule did not (the cancelled orders)
     with pytest.raises(crm.ValidationError, match="from orders or payments"):
         db.automation.add_rule("bad", on="created", kind="customers", actions=[{"do": "points", "program": "club"}])
+
+
+def test_report_counts_active_members_and_the_redemption_rate_as_pandas_does():
+    db = crm.open()
+    pid, customers, members = _programme(db)
+    db.members.earn(pid)
+    as_of = pd.Timestamp("2025-03-01")
+    balances = db.members.balances(pid, as_of)
+    spent = {int(m): float(balances[m]) // 3 for m in members[:4] if balances[m] >= 3}
+    for m, points in spent.items():
+        db.members.redeem(m, points, at="2025-02-15")
+    report = db.members.report(pid, as_of)
+    # Reference: plain pandas over the orders and the ledger.
+    orders = db.frame("orders")
+    frame = db.members.frame(pid)
+    recent = orders[(orders["ordered_at"] <= as_of) & (orders["ordered_at"] > as_of - pd.Timedelta(days=365))]
+    assert report["active"] == int(frame["customer_id"].isin(recent["customer_id"]).sum())
+    ledger = db.members.ledger(pid)
+    ledger = ledger[ledger["at"] <= as_of]
+    earned = ledger.loc[ledger["reason"] == "earn", "points"].sum()
+    assert report["redemption_rate"] == pytest.approx(sum(spent.values()) / earned)
+
+
+def test_benefits_are_those_of_the_tier_each_member_holds():
+    db = crm.open()
+    pid = db.members.add_program("club", tiers=[{"name": "silver", "min_points": 0, "benefits": "free delivery"},
+                                                {"name": "gold", "min_points": 1000, "benefits": "10% off, a gift"}])
+    c = db.import_frame("customers", pd.DataFrame({"name": ["a", "b", "c"]}))
+    db.import_frame("orders", pd.DataFrame({"customer_id": c[:2], "ordered_at": "2025-01-05",
+                                            "amount": [1500.0, 20.0]}))
+    m = db.members.join(pid, c, at="2025-01-01")
+    db.members.earn(pid)
+    db.members.update_tiers(pid, "2025-02-01")
+    # By hand: 1500 points is gold, 20 and 0 are silver.
+    assert db.members.benefits(pid).loc[list(m)].tolist() == ["10% off, a gift", "free delivery", "free delivery"]

@@ -118,3 +118,25 @@ def test_a_server_that_vanishes_mid_batch_loses_nothing_and_repeats_nothing(smtp
     delivered = [m["To"] for m in first.received + second.received]
     assert sorted(delivered) == addresses  # each once
     assert (db.automation.outbox()["status"] == "sent").all()
+
+
+def test_sms_and_wechat_messages_are_records_for_a_gateway_and_smtp_leaves_them(smtp):
+    db = crm.open()
+    db.automation.add_rule("texts", on="created", kind="contacts",
+                           actions=[{"do": "message", "channel": "sms", "body": "Hi {name}"},
+                                    {"do": "message", "channel": "wechat", "body": "Welcome {name}"},
+                                    {"do": "message", "subject": "Hello", "body": "Dear {name}"}])
+    db.import_frame("contacts", pd.DataFrame({"name": ["Li", "Wu"], "phone": ["13912345678", None],
+                                              "email": ["li@x.org", "wu@x.org"]}))
+    box = db.automation.outbox().sort_values(["channel", "record_id"])
+    texts = box[box["channel"] != "email"]
+    # By hand: one SMS and one WeChat message per contact, to its phone; none without a phone.
+    assert texts["channel"].tolist() == ["sms", "sms", "wechat", "wechat"]
+    assert texts["body"].tolist() == ["Hi Li", "Hi Wu", "Welcome Li", "Welcome Wu"]
+    assert texts["status"].tolist() == ["queued", "failed", "queued", "failed"]
+    assert texts["to_address"].notna().sum() == 2 and texts["error"].notna().sum() == 2
+    inbox = Inbox()
+    host, port = smtp(inbox)
+    assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 2
+    after = db.automation.outbox()
+    assert after.loc[texts.index, "status"].tolist() == texts["status"].tolist()  # left to the gateway

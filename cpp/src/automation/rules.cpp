@@ -26,6 +26,7 @@
 
 #include "../records/batch.hpp"
 #include "judge.hpp"
+#include "prestage.hpp"
 #include "../records/store_impl.hpp"
 #include "crmcore/errors.hpp"
 
@@ -222,6 +223,9 @@ struct Store::AutomationRound {
   const Table* table = nullptr;
   const std::vector<int64_t>* table_ids = nullptr;
   std::string table_kind;
+  // The insert's rows already carry the tag and field actions of the
+  // created rules (prestage.hpp): their verdicts are taken from here.
+  std::shared_ptr<const PrestagedActions> prestaged;
   bool empty() const { return created.empty() && changed.empty() && started.empty(); }
 };
 
@@ -250,12 +254,78 @@ std::vector<Store::AutomationRule> load_rules(Store::Impl& impl, const char* whe
   return rules;
 }
 
+// The rule without its tag, set and assign actions (applied with the insert already).
+Store::AutomationRule without_record_actions(const Store::AutomationRule& rule) {
+  Store::AutomationRule rest = rule;
+  rest.actions = json::array();
+  for (const auto& a : rule.actions) {
+    const std::string what = text_of(a, "do");
+    if (what != "tag" && what != "set" && what != "assign") rest.actions.push_back(a);
+  }
+  return rest;
+}
+
+// The insert's audit entry says which rule set what on which of its
+// records, and each changed record's [old, new] values as an update entry
+// would: one entry for the import, every action still named with its rule.
+void note_prestaged(Store::Impl& impl, const std::string& kind, const PrestagedActions& plan,
+                    const std::vector<int64_t>& row_ids) {
+  auto landed = [&row_ids](const std::vector<int64_t>& rows) {
+    std::vector<int64_t> ids;
+    for (int64_t row : rows)
+      if (row_ids[static_cast<size_t>(row)] >= 0) ids.push_back(row_ids[static_cast<size_t>(row)]);
+    return ids;
+  };
+  json rules = json::object();
+  int64_t any = -1;
+  for (const auto& step : plan.steps) {
+    const std::vector<int64_t> ids = landed(plan.matched.at(step.rule));
+    if (ids.empty()) continue;
+    any = ids.front();
+    rules[std::to_string(step.rule)] = {{"ids", ids}, {"fields", step.fields}, {"tags_added", step.added},
+                                        {"tags_removed", step.removed}};
+  }
+  if (any < 0) return;
+  // The values are JSON text already: the records' part is written as text.
+  std::string records;
+  for (const auto& [row, changes] : plan.changes) {
+    const int64_t id = row_ids[row];
+    if (id < 0) continue;
+    std::string one;
+    for (const auto& [field, values] : changes)
+      one += (one.empty() ? "\"" : ",\"") + field + "\":[" + values.first + "," + values.second + "]";
+    records += (records.empty() ? "\"" : ",\"") + std::to_string(id) + "\":{" + one + "}";
+  }
+  const std::string doc = "{\"rules\":" + rules.dump() + ",\"records\":{" + records + "}}";
+  sql::Statement& find = impl.prepared(
+      "SELECT seq FROM audit_log WHERE seq > ?1 AND op = 'insert' AND kind = ?2 AND first_id <= ?3 AND last_id >= ?3"
+      " ORDER BY seq LIMIT 1");
+  find.bind(1, impl.audit_mark).bind(2, kind).bind(3, any);
+  const bool found = find.step();
+  const int64_t seq = found ? find.int64(0) : -1;
+  find.reset();
+  if (!found) throw Error("automation: the insert's audit entry was not found");
+  impl.prepared("UPDATE audit_log SET changes = ?1 WHERE seq = ?2").bind(1, doc).bind(2, seq).run();
+}
+
 }  // namespace
+
+std::vector<CreatedRule> active_created_rules(Store::Impl& impl, const std::string& kind) {
+  std::vector<CreatedRule> out;
+  for (auto& rule : load_rules(impl, "active IS NOT 0 AND trigger = 'created'"))
+    if (rule.kind == kind) out.push_back({rule.id, std::move(rule.condition), std::move(rule.actions)});
+  return out;
+}
+
+Column rule_value_column(const json& values) { return json_column(values); }
+
+const Field* rule_owner_field(const Kind& k) { return owner_field(k); }
 
 // The temporary table of changes and a trigger for each (kind, field) an
 // active "changed" rule watches; triggers no rule needs any longer go.
 void Store::prepare_automation() {
   Impl& impl = *impl_;
+  impl.prestaged.reset();  // a new write: prestage_automation makes the plan for an insert
   sql::exec(impl.db, "CREATE TEMP TABLE IF NOT EXISTS crm_auto_changes(kind TEXT, field TEXT, record_id INTEGER)");
   std::set<std::string> wanted;
   std::vector<std::pair<std::string, std::string>> watch;
@@ -371,6 +441,12 @@ void Store::apply_automation(const WriteRequest& req, WriteResult& result) {
     first.table_ids = &result.ids;
     first.table_kind = req.kind->name;
   }
+  if (req.op == WriteOp::Insert && impl.prestaged && impl.prestaged->table == req.table) {
+    first.prestaged = std::move(impl.prestaged);
+    first.table_ids = &result.ids;
+    first.table_kind = req.kind->name;
+  }
+  impl.prestaged.reset();
   run_automation_rounds(rules, first);
 }
 
@@ -426,7 +502,21 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
       std::vector<const CompiledCondition*> judged;
       std::vector<const AnyOf*> filters;
       std::vector<size_t> by_judge, by_sql;
+      std::vector<std::vector<int64_t>> matched(group.size());
+      // The created rules judged before the insert (prestage.cpp): their verdicts, as ids.
+      std::vector<char> decided(group.size(), 0);
+      const auto created_here = events.prestaged ? events.created.find(events.table_kind) : events.created.end();
+      if (created_here != events.created.end() && ids == &created_here->second) {
+        for (size_t i = 0; i < group.size(); ++i) {
+          const auto verdict = events.prestaged->matched.find(group[i]->id);
+          if (group[i]->trigger != "created" || verdict == events.prestaged->matched.end()) continue;
+          decided[i] = 1;
+          for (int64_t row : verdict->second)
+            if (const int64_t id = (*events.table_ids)[static_cast<size_t>(row)]; id >= 0) matched[i].push_back(id);
+        }
+      }
       for (size_t i = 0; i < group.size(); ++i) {
+        if (decided[i]) continue;
         auto& compiled = compiled_for[group[i]];
         if (!compiled.first) compiled = {true, compile_condition(k, group[i]->condition)};
         if (compiled.second) {
@@ -437,7 +527,6 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
           by_sql.push_back(i);
         }
       }
-      std::vector<std::vector<int64_t>> matched(group.size());
       // An insert's rows, as yet untouched, are judged on its own table;
       // conditions on id or the store's times, and the rest, on a read.
       const auto inserted = events.table ? events.created.find(events.table_kind) : events.created.end();
@@ -467,8 +556,23 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
       for (size_t i = 0; i < group.size(); ++i) {
         if (matched[i].empty()) continue;
         fired.push_back(quote(group[i]->name));
-        act_on(*group[i], matched[i], next);
+        if (!decided[i]) {
+          act_on(*group[i], matched[i], next);
+          continue;
+        }
+        const AutomationRule rest = without_record_actions(*group[i]);
+        if (!rest.actions.empty()) act_on(rest, matched[i], next);
       }
+    }
+    if (events.prestaged) {
+      // The fields and tags the insert's rows got from the rules changed
+      // as an update would have changed them: "changed" rules follow.
+      const auto& row_ids = *events.table_ids;
+      for (const auto& [row, changes] : events.prestaged->changes) {
+        if (row_ids[row] < 0) continue;
+        for (const auto& change : changes) next.changed[{events.table_kind, change.first}].push_back(row_ids[row]);
+      }
+      note_prestaged(*impl_, events.table_kind, *events.prestaged, row_ids);
     }
     take_changes(*impl_, next);
     events = std::move(next);

@@ -30,6 +30,18 @@ std::string shown(const json& v) {
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 
+void note_inserted_by_rules(const json& changes, int64_t seq, int64_t at,
+                           std::unordered_map<int64_t, Written>& known) {
+  if (!changes.is_object() || !changes.contains("records") || !changes["records"].is_object()) return;
+  for (const auto& [id, fields] : changes["records"].items()) {
+    if (!fields.is_object() || id.empty() || id.find_first_not_of("0123456789") != std::string::npos) continue;
+    Written& w = known[std::stoll(id)];
+    w.at = at;
+    for (const auto& [field, values] : fields.items())
+      if (values.is_array() && values.size() == 2) w.fields[field] = {values[1], seq};
+  }
+}
+
 }  // namespace
 
 void check_records_against_log(sqlite3* db, std::vector<AuditProblem>& problems) {
@@ -55,6 +67,9 @@ void check_records_against_log(sqlite3* db, std::vector<AuditProblem>& problems)
       for (auto it = gone.lower_bound(first); it != gone.end() && it->first <= last;) it = gone.erase(it);
       auto& known = written[kind];
       for (int64_t id = first; id <= last && id - first < 1'000'000'000; ++id) known.erase(id);
+      // The values automation rules gave some of the rows before they
+      // landed ("records": {id: {field: [as given, as written]}}) are known.
+      if (!st.is_null(5)) note_inserted_by_rules(json::parse(st.text(5), nullptr, false), seq, st.int64(6), known);
       continue;
     }
     if (op == "delete") {

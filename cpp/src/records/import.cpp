@@ -12,6 +12,7 @@
 #include "crmcore/errors.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
+#include "../automation/prestage.hpp"
 
 namespace crmcore::records {
 
@@ -143,6 +144,7 @@ struct Staging {
   std::vector<Value> values;
   std::vector<StagedRows::Point> points;
   Extras extras;
+  const PrestagedActions* actions = nullptr;  // the automation rules' tags and fields for the rows (prestage.hpp)
 };
 
 void set_cell(sql::Cell& cell, Value& v, sql::Batch& batch) {
@@ -186,6 +188,7 @@ void stage_row(Staging& s, size_t row, StagedRows& staged) {
       throw RowFailure{f.name, "no " + (f.type == FieldType::Ref ? f.ref_kind + " " : "") + "record with id " +
                                    std::to_string(v.i)};
   }
+  if (s.actions) s.actions->apply_fields(row, values);
   for (size_t i = 0; i < k.fields.size(); ++i) {
     const Field& f = k.fields[i];
     if (f.differs_from.empty() || values[i].type != Value::Type::Int) continue;
@@ -194,6 +197,7 @@ void stage_row(Staging& s, size_t row, StagedRows& staged) {
         throw RowFailure{f.name, "is the same record as " + f.differs_from + " (" + std::to_string(values[i].i) + ")"};
   }
   read_extras(s.tags, s.custom, row, extras);
+  if (s.actions) s.actions->apply_tags(row, extras);
   check_row_rules(s.impl, k, values, {}, -1, extras.custom, true);
 
   const size_t index = staged.rows.rows();
@@ -439,6 +443,7 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std:
   const size_t n = rows.size();
   ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
   Staging staging{impl, k, columns, t.find(kTagsColumn), t.find(kCustomColumn), now_ns(), references, {}, {}, {}};
+  staging.actions = prestaged_for(impl, t, only);
 
   impl.read_sequence.step();
   int64_t next_id = impl.read_sequence.int64(0);

@@ -14,6 +14,7 @@
 #include "crmcore/stock/rules.hpp"
 #include "row_verdicts.hpp"
 #include "rules.hpp"
+#include "../automation/prestage.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -215,7 +216,10 @@ WriteResult Store::write(const WriteRequest& request) {
       WriteRequest current = attempt;
       current.kind = &impl_->catalog.kind(req.kind->name);
       switch (current.op) {
-        case WriteOp::Insert: insert_rows(current, result); break;
+        case WriteOp::Insert:
+          prestage_automation(*impl_, current);  // rules' tags and fields land with the rows
+          insert_rows(current, result);
+          break;
         case WriteOp::Update: update_row(current); break;
         case WriteOp::Delete: delete_row(current); break;
         case WriteOp::Upsert:

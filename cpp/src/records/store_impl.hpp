@@ -22,6 +22,8 @@
 
 namespace crmcore::records {
 
+struct PrestagedActions;  // automation/prestage.hpp
+
 // A written row has the kind's fields and five more columns: id first; tags,
 // custom, created_at and updated_at last.
 inline constexpr size_t kExtraColumns = 5;
@@ -66,6 +68,8 @@ struct Store::Impl {
   // completes only the entries after it (the write's own).
   int64_t audit_mark = 0;
   LinkCache links;  // the links one write checks its rows against (rules.cpp)
+  // The rules' actions applied to the current insert's rows as they are staged (prestage.hpp).
+  std::shared_ptr<PrestagedActions> prestaged;
 
   ~Impl() {
     prepared_by_text.clear();
