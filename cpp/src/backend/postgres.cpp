@@ -7,11 +7,15 @@
 #ifdef CRMCORE_HAVE_POSTGRES
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+
+#include "crmcore/cancel.hpp"
 
 namespace crmcore::backend {
 
@@ -197,6 +201,14 @@ class PgConnection : public Connection {
     return std::make_unique<PgLoader>(*this, types);
   }
   std::string last_error() const override { return last_error_; }
+  void set_cancel(const Cancel* cancel) override { cancel_ = cancel; }
+
+  // Prepares and runs statements; with a Cancel set, both wait for the
+  // server in short polls so that a Ctrl-C can cancel the server's work
+  // (preparing waits too: parsing takes the tables' locks).
+  PGresult* prepare_named(const std::string& name, const std::string& sql, int n, const Oid* types);
+  PGresult* run_prepared(const std::string& name, int n, const char* const* values, const int* lengths,
+                         const int* formats);
 
   PGconn* raw() const { return conn_; }
   const std::string& copy_table() const { return copy_table_; }
@@ -220,18 +232,69 @@ class PgConnection : public Connection {
   }
 
  private:
+  // The result of the command just sent, waited for with the Cancel's check.
+  PGresult* wait_for_result();
+
   PGconn* conn_;
+  const Cancel* cancel_ = nullptr;
   std::string last_error_;
   std::string copy_table_;
   int64_t statements_ = 0;
 };
 
+PGresult* PgConnection::run_prepared(const std::string& name, int n, const char* const* values, const int* lengths,
+                                     const int* formats) {
+  if (!cancel_) return PQexecPrepared(conn_, name.c_str(), n, values, lengths, formats, 0);
+  if (!PQsendQueryPrepared(conn_, name.c_str(), n, values, lengths, formats, 0)) return nullptr;  // check() says why
+  return wait_for_result();
+}
+
+PGresult* PgConnection::prepare_named(const std::string& name, const std::string& sql, int n, const Oid* types) {
+  if (!cancel_) return PQprepare(conn_, name.c_str(), sql.c_str(), n, types);
+  if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), n, types)) return nullptr;
+  return wait_for_result();
+}
+
+PGresult* PgConnection::wait_for_result() {
+  // The check takes Python's lock: asked every 50 ms, not on every packet.
+  constexpr auto kAskEvery = std::chrono::milliseconds(50);
+  auto asked = std::chrono::steady_clock::now();
+  bool cancelled = false;
+  while (PQisBusy(conn_)) {
+    pollfd wait{PQsocket(conn_), POLLIN, 0};
+    const int ready = poll(&wait, 1, static_cast<int>(kAskEvery.count()));
+    if (ready < 0 && errno != EINTR) break;  // PQgetResult below reports the broken connection
+    if (ready > 0 && !PQconsumeInput(conn_)) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (cancelled || now - asked < kAskEvery) continue;
+    asked = now;
+    if (cancel_->requested()) {
+      // The server ends the statement (57014) and the connection stays usable;
+      // the result is read to its end below either way.
+      cancelled = true;
+      if (PGcancel* c = PQgetCancel(conn_)) {
+        char ignored[256];
+        PQcancel(c, ignored, sizeof ignored);
+        PQfreeCancel(c);
+      }
+    }
+  }
+  PGresult* first = PQgetResult(conn_);
+  while (PGresult* more = PQgetResult(conn_)) PQclear(more);
+  if (cancelled) {
+    // Ctrl-C was taken from Python: it comes back as KeyboardInterrupt even
+    // when the statement finished before the server saw the cancel.
+    PQclear(first);
+    throw Interrupted();
+  }
+  return first;
+}
+
 const std::string& PgStatement::prepared_name() {
   for (const auto& [types, name] : prepared_)
     if (types == types_) return name;
   std::string name = conn_.next_name();
-  Result r(PQprepare(conn_.raw(), name.c_str(), sql_.c_str(), static_cast<int>(types_.size()),
-                     types_.empty() ? nullptr : types_.data()));
+  Result r(conn_.prepare_named(name, sql_, static_cast<int>(types_.size()), types_.empty() ? nullptr : types_.data()));
   conn_.check(r.res, "cannot prepare '" + sql_.substr(0, 80) + "'");
   prepared_.emplace_back(types_, std::move(name));
   return prepared_.back().second;
@@ -245,9 +308,9 @@ bool PgStatement::step() {
       ptrs[i] = is_null_[i] ? nullptr : values_[i].c_str();
       lengths_[i] = static_cast<int>(values_[i].size());
     }
-    result_.reset(PQexecPrepared(conn_.raw(), name.c_str(), static_cast<int>(values_.size()),
-                                 ptrs.empty() ? nullptr : ptrs.data(), lengths_.empty() ? nullptr : lengths_.data(),
-                                 formats_.empty() ? nullptr : formats_.data(), 0));
+    result_.reset(conn_.run_prepared(name, static_cast<int>(values_.size()), ptrs.empty() ? nullptr : ptrs.data(),
+                                     lengths_.empty() ? nullptr : lengths_.data(),
+                                     formats_.empty() ? nullptr : formats_.data()));
     ran_ = true;
     conn_.check(result_.res, "'" + sql_.substr(0, 80) + "' failed");
     const char* n = PQcmdTuples(result_.res);
