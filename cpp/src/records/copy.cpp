@@ -100,7 +100,8 @@ std::vector<std::pair<std::string, std::string>> meta_rows(Connection& c) {
 // The source's meta rows replace the destination's; a key only the
 // destination's engine writes (PostgreSQL's 'engine') stays.
 void keep_own_meta(Connection& dst, const std::vector<std::pair<std::string, std::string>>& rows) {
-  auto st = dst.prepare("INSERT INTO meta(key, value) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = ?1)");
+  auto st =
+      dst.prepare("INSERT INTO meta(key, value) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = ?1)");
   for (const auto& [key, value] : rows) {
     st->bind_text(1, key);
     st->bind_text(2, value);
