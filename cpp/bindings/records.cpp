@@ -572,6 +572,20 @@ void bind_records(py::module_& m) {
         records::restore(backup, dest, report, pages_per_step);
       },
       py::arg("backup"), py::arg("dest"), py::arg("progress") = py::none(), py::arg("pages_per_step") = 1024);
+  m.def(
+      "copy_store",
+      [](const std::string& from, const std::string& to) {
+        records::CopyReport report;
+        {
+          py::gil_scoped_release release;
+          report = records::Store::copy(from, to);
+        }
+        py::dict d;
+        d["tables"] = report.tables;
+        d["rows"] = report.rows;
+        return d;
+      },
+      py::arg("from_"), py::arg("to"));
   m.def("build_info", [] {
     const BuildInfo info = build_info();
     py::dict d;

@@ -12,6 +12,7 @@ from .duplicates import find_duplicates
 from .graph import Graph
 from .mapping import Mapping
 from .store import Database, open, restore
+from .transfer import copy
 from ._versions import show_versions
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "clv",
+    "copy",
     "datasets",
     "find_duplicates",
     "open",

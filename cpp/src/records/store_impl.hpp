@@ -39,12 +39,15 @@ inline int64_t now_ns() {
 // COMMIT must never be cut short.
 class StopWhenAsked {
  public:
-  // (On another engine nothing is installed yet: its reads run to the end.)
-  StopWhenAsked(const sql::Db& db, const Cancel* cancel) : db_(cancel ? db.lite : nullptr) {
+  // (On PostgreSQL the connection waits for the server with the check: backend.hpp.)
+  StopWhenAsked(const sql::Db& db, const Cancel* cancel)
+      : db_(cancel ? db.lite : nullptr), conn_(cancel && !db.lite ? db.conn : nullptr) {
     if (db_) sqlite3_progress_handler(db_, kSteps, &StopWhenAsked::ask, const_cast<Cancel*>(cancel));
+    if (conn_) conn_->set_cancel(cancel);
   }
   ~StopWhenAsked() {
     if (db_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+    if (conn_) conn_->set_cancel(nullptr);
   }
   StopWhenAsked(const StopWhenAsked&) = delete;
   StopWhenAsked& operator=(const StopWhenAsked&) = delete;
@@ -53,6 +56,7 @@ class StopWhenAsked {
   static constexpr int kSteps = 1 << 17;  // about a millisecond of work
   static int ask(void* cancel) { return static_cast<const Cancel*>(cancel)->requested() ? 1 : 0; }
   sqlite3* db_;
+  backend::Connection* conn_;
 };
 
 struct Store::Impl {

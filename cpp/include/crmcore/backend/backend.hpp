@@ -14,6 +14,10 @@
 
 struct sqlite3;
 
+namespace crmcore {
+class Cancel;
+}
+
 namespace crmcore::backend {
 
 // The engine failed. `sqlstate` is the SQL standard's five-character code
@@ -155,6 +159,11 @@ class Connection {
                                                   const std::vector<ColumnType>& types) = 0;
   // The message of the last failure on this connection, or empty.
   virtual std::string last_error() const = 0;
+  // While set (not null), a statement waiting for the server asks `cancel`
+  // every few milliseconds and, told to stop, cancels the server's work and
+  // throws Interrupted: Ctrl-C stops a long read. PostgreSQL's; SQLite's
+  // reads are stopped by the store's progress handler, so it ignores this.
+  virtual void set_cancel(const Cancel* cancel) { (void)cancel; }
 
  private:
   static const std::string& checked(const std::string& name);

@@ -88,6 +88,12 @@ struct ErasureReport {
   bool wal_truncated = false;  // false when another connection kept the WAL from being emptied
 };
 
+// What Store::copy did.
+struct CopyReport {
+  int64_t tables = 0;  // tables that held rows
+  int64_t rows = 0;    // rows written to the destination
+};
+
 class Store {
  public:
   // ":memory:" or a file path; creates the file and schema when missing and
@@ -221,6 +227,9 @@ class Store {
   // erasure happened, without the data. Freed bytes are zeroed (secure
   // delete) and the WAL is checkpointed and emptied afterwards.
   ErasureReport erase_person(int64_t id);
+  // Copies the whole store at `from` (a file or a postgresql:// URL) into
+  // `to`, as it is (copy.cpp, docs/backends.md).
+  static CopyReport copy(const std::string& from, const std::string& to);
 
   // Groups several writes into one transaction: they commit together or not
   // at all. Not nested; each write inside still lands whole or not at all.
