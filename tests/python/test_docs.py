@@ -68,3 +68,134 @@ def test_public_callables_have_a_full_docstring(name, function):
                                                    "datetime_col", "customer_id_col", "max_frequency",
                                                    "max_recency", "T", "start_date")]
     assert not unnamed or refers, f"{name}: parameters not described: {unnamed}"
+
+
+def store_surface():
+    """(name, function) of every public method a notebook user reaches from a
+    Database: its own (and its mixins') and those of each room object that a
+    property of it returns (db.sales, db.service, db.access, ...)."""
+    db = crmcore.open(":memory:")
+    try:
+        seen = {}
+        for attr in dir(type(db)):
+            if attr.startswith("_"):
+                continue
+            obj = getattr(type(db), attr)
+            if inspect.isfunction(obj):
+                seen[f"Database.{attr}"] = obj
+            elif isinstance(obj, property):
+                room = getattr(db, attr)
+                if type(room).__module__.startswith("crmcore."):
+                    for name in dir(type(room)):
+                        method = getattr(type(room), name)
+                        if not name.startswith("_") and inspect.isfunction(method):
+                            seen[f"db.{attr}.{name}"] = method
+        return sorted(seen.items())
+    finally:
+        db.close()
+
+
+STORE_SURFACE = store_surface()
+# Methods still without an example (issue 13, full documentation). The list may
+# only shrink: test_store_surface_missing_list_is_current fails when an entry
+# gains its docstring, so this set always names exactly what remains.
+STILL_UNDOCUMENTED = {
+    "Database.close",
+    "Database.count",
+    "Database.counts",
+    "Database.delete",
+    "Database.drop_index",
+    "Database.export_json",
+    "Database.get",
+    "Database.import_csv",
+    "Database.import_json",
+    "Database.indexes",
+    "Database.integrity_check",
+    "Database.kind_of",
+    "Database.merges",
+    "Database.schema_version",
+    "Database.unlink",
+    "Database.unmerge",
+    "Database.update",
+    "db.access.add_department",
+    "db.access.add_team",
+    "db.access.add_territory",
+    "db.access.departments",
+    "db.access.field_rules",
+    "db.access.migrate_owners",
+    "db.access.rights",
+    "db.access.settings",
+    "db.access.shares",
+    "db.access.staff",
+    "db.access.teams",
+    "db.access.territories",
+    "db.access.territory_members",
+    "db.access.visible",
+    "db.automation.apply_lifecycle",
+    "db.automation.enable",
+    "db.automation.install_playbook",
+    "db.automation.outbox",
+    "db.automation.preview",
+    "db.automation.rule",
+    "db.automation.rules",
+    "db.automation.run_due",
+    "db.automation.runs",
+    "db.automation.send_outbox",
+    "db.members.add_program",
+    "db.members.balances",
+    "db.members.earn",
+    "db.members.expire",
+    "db.members.frame",
+    "db.members.join",
+    "db.members.ledger",
+    "db.members.program",
+    "db.members.redeem",
+    "db.members.report",
+    "db.members.update_tiers",
+    "db.partners.partners",
+    "db.partners.performance",
+    "db.partners.statement",
+    "db.partners.statements",
+    "db.partners.supplier_scorecard",
+    "db.partners.suppliers",
+    "db.sales.bookings_forecast",
+    "db.sales.close_chance",
+    "db.sales.credits",
+    "db.sales.milestones",
+    "db.sales.win_rate",
+    "db.service.at_risk",
+    "db.service.breached",
+    "db.service.satisfaction",
+    "db.stock.days_of_cover",
+    "db.stock.reorder_list",
+    "db.stock.stockouts",
+    "db.stock.valuation",
+}
+
+
+def docstring_faults(name, function):
+    doc = inspect.getdoc(function) or ""
+    faults = []
+    if ">>>" not in doc:
+        faults.append("no example")
+    returns = inspect.signature(function).return_annotation
+    described = doc.split(">>>")[0].lower()
+    if "DataFrame" in str(returns) and not re.search(r"column|\brows?\b|index", described):
+        faults.append("returns a DataFrame but names no columns")
+    return faults
+
+
+def test_store_surface_is_walked():
+    names_ = dict(STORE_SURFACE)
+    assert "Database.get" in names_ and "Database.find" in names_
+    for room in ("sales", "service", "marketing", "access", "automation", "members", "stock"):
+        assert any(n.startswith(f"db.{room}.") for n in names_), room
+
+
+@pytest.mark.parametrize("name,function", STORE_SURFACE, ids=[n for n, _ in STORE_SURFACE])
+def test_store_surface_has_a_full_docstring(name, function):
+    faults = docstring_faults(name, function)
+    if name in STILL_UNDOCUMENTED:
+        assert faults, f"{name} is documented now: remove it from STILL_UNDOCUMENTED"
+        pytest.skip(f"{name}: {faults} (issue 13, not yet written)")
+    assert not faults, f"{name}: {faults}"
