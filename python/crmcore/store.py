@@ -130,7 +130,11 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- life cycle -------------------------------------------------------
     def close(self) -> None:
-        """Closes the file; the Database cannot be used afterwards."""
+        """Closes the file; the Database cannot be used afterwards. Returns None.
+
+        >>> db = open()
+        >>> db.close()
+        """
         self._store = None
 
     def __enter__(self) -> "Database":
@@ -222,7 +226,16 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return int(ids[0])
 
     def get(self, kind: str, id: int) -> Record:
-        """One record as a :class:`Record` (a dict with an HTML view)."""
+        """One record of a kind by its id, as a :class:`Record` (a dict with an
+        HTML view) holding "id", every field of the kind, "tags" (a list) and
+        "custom" (a dict).
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme", tags=["vip"])
+        >>> record = db.get("customers", cid)
+        >>> record["name"], record["tags"]
+        ('Acme', ['vip'])
+        """
         df = self.frame(kind, ids=[id])
         row = df.iloc[0]
         values: dict[str, Any] = {"id": int(df.index[0])}
@@ -233,17 +246,38 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return Record(kind, values, self)
 
     def update(self, kind: str, id: int, /, **fields: Any) -> None:
-        """Sets the given fields of one record (None clears a field)."""
+        """Sets the given fields of the record of a kind with this id (None clears
+        a field); returns None.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme")
+        >>> db.update("customers", cid, name="Acme Ltd")
+        >>> db.get("customers", cid)["name"]
+        'Acme Ltd'
+        """
         _check_interrupted(self._core.update(kind, int(id), _record_columns(kind, fields)), f"the update of {kind} {id}")
 
     def delete(self, kind: str, id: int) -> None:
         """Deletes one record. Records still referring to it must go first; its
         link records (contact roles, stage history, campaign memberships,
-        links) go with it, each named in the audit log."""
+        links) go with it, each named in the audit log. kind and id name the
+        record; returns None.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme")
+        >>> db.delete("customers", cid)
+        >>> db.count("customers")
+        0
+        """
         _check_interrupted(self._core.remove(kind, int(id)), f"the deletion of {kind} {id}")
 
     def kind_of(self, id: int) -> str:
-        """The kind of the record with this id (ids are unique across kinds)."""
+        """The kind of the record with this id (ids are unique across kinds), as a str.
+
+        >>> db = open()
+        >>> db.kind_of(db.add("contacts", name="Li Lei"))
+        'contacts'
+        """
         kind = self._core.kind_of(int(id))
         if not kind:
             raise _core.NotFound(f"no record with id {id}")
@@ -261,7 +295,15 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return self.add("links", src=int(src), dst=int(dst), type=type, **attrs)
 
     def unlink(self, src: int, dst: int, type: str | None = None) -> int:
-        """Removes the links from src to dst (of one type, or all); returns how many."""
+        """Removes the links from src to dst (of one type, or all when type is
+        None); returns how many were removed.
+
+        >>> db = open()
+        >>> a, b = db.add("contacts", name="Li Lei"), db.add("contacts", name="Han Meimei")
+        >>> _ = db.link(a, b, "knows")
+        >>> db.unlink(a, b, "knows")
+        1
+        """
         criteria: dict[str, Any] = {"src": int(src), "dst": int(dst)}
         if type:
             criteria["type"] = type
@@ -386,11 +428,24 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return bool(self._core.create_index(kind, field))
 
     def drop_index(self, kind: str, field: str) -> bool:
-        """Removes an index made by :meth:`create_index`; False when there was none."""
+        """Removes the index on a field of a kind made by :meth:`create_index`;
+        returns True, or False when there was none.
+
+        >>> db = open()
+        >>> _ = db.create_index("customers", "region")
+        >>> db.drop_index("customers", "region"), db.drop_index("customers", "region")
+        (True, False)
+        """
         return bool(self._core.drop_index(kind, field))
 
     def indexes(self, kind: str) -> list:
-        """The fields of a kind that conditions look up by an index."""
+        """The fields of a kind that conditions look up by an index, as a list of names.
+
+        >>> db = open()
+        >>> _ = db.create_index("customers", "region")
+        >>> "region" in db.indexes("customers")
+        True
+        """
         return list(self._core.indexes(kind))
 
     def match(self, kind: str, /, **values: Iterable[Any]) -> pd.DataFrame:
@@ -454,11 +509,23 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return _frame(kind, self._core.select(kind, wanted, names))
 
     def count(self, kind: str) -> int:
-        """How many records of a kind the store holds."""
+        """How many records of a kind the store holds, as an int.
+
+        >>> db = open()
+        >>> _ = db.add("customers", name="Acme")
+        >>> db.count("customers")
+        1
+        """
         return int(self._core.count(kind))
 
     def counts(self) -> pd.Series:
-        """Records per kind."""
+        """Records per kind: a Series indexed by kind, named "records".
+
+        >>> db = open()
+        >>> _ = db.add("customers", name="Acme")
+        >>> int(db.counts()["customers"])
+        1
+        """
         return pd.Series({k: self.count(k) for k in _KINDS}, name="records")
 
     # -- bulk -------------------------------------------------------------------
@@ -603,11 +670,27 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
     def unmerge(self, merge: int) -> None:
         """Undoes a merge (see :meth:`merge`): the merged records come back with
         their ids and values, references that still point at the kept record
-        return to them, and the kept record's fields are as before the merge."""
+        return to them, and the kept record's fields are as before the merge.
+        merge is the id :meth:`merge` returned; returns None.
+
+        >>> db = open()
+        >>> a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
+        >>> db.unmerge(db.merge("customers", a, [b]))
+        >>> db.count("customers")
+        2
+        """
         _check_interrupted(self._core.unmerge(int(merge)), f"undoing merge {merge}")
 
     def merges(self) -> pd.DataFrame:
-        """Every merge: when, which kind, the kept id, the merged ids and when it was undone (if)."""
+        """Every merge, one row each, indexed by merge id, with columns at (when),
+        kind, keep_id, merged_ids (a list) and undone_at (NaT while in force).
+
+        >>> db = open()
+        >>> a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
+        >>> _ = db.merge("customers", a, [b])
+        >>> db.merges()[["kind", "keep_id", "merged_ids"]].values.tolist() == [["customers", a, [b]]]
+        True
+        """
         cols = {name: (values, valid) for name, values, valid in self._core.merges()}
         df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("merge")
         df["at"] = pd.to_datetime(df["at"], unit="ns")
@@ -686,11 +769,21 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- the file -----------------------------------------------------------------
     def integrity_check(self) -> str:
-        """'ok' when SQLite's integrity and foreign-key checks find nothing wrong."""
+        """'ok' when SQLite's integrity and foreign-key checks find nothing wrong,
+        otherwise their findings as text.
+
+        >>> open().integrity_check()
+        'ok'
+        """
         return self._core.integrity_check()
 
     def schema_version(self) -> int:
-        """The version of the file's layout; opening an older file brings it up to date."""
+        """The version of the file's layout, as an int; opening an older file
+        brings it up to date.
+
+        >>> open().schema_version() > 0
+        True
+        """
         return int(self._core.schema_version())
 
     # -- backups and compaction -------------------------------------------------------
