@@ -733,6 +733,14 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         ``key``, ``mapping`` and ``dry_run`` are those of :meth:`import_frame`;
         ``read_csv_args`` go to ``pandas.read_csv`` (e.g.
         ``encoding="gb18030"`` for an export saved by Excel on a Chinese Windows).
+        Returns what :meth:`import_frame` returns (the new ids, in the file's order).
+
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "customers.csv"
+        >>> _ = path.write_text("name,phone\\nAcme,138 0013 8000\\n", encoding="utf-8")
+        >>> db = open()
+        >>> len(db.import_csv("customers", path)), db.count("customers")
+        (1, 1)
         """
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
@@ -750,6 +758,13 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         list. Ids, created_at and updated_at in the file are ignored: the
         store gives new ids, returned in the file's order. ``dry_run=True``
         writes nothing and returns the problems as :meth:`check_frame` does.
+
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "customers.json"
+        >>> _ = path.write_text('[{"name": "Acme"}, {"name": "Bolt"}]', encoding="utf-8")
+        >>> db = open()
+        >>> len(db.import_json("customers", path)), db.count("customers")
+        (2, 2)
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
@@ -764,7 +779,19 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
     def export_json(self, kind: str, path: str | os.PathLike) -> int:
         """Writes every record of a kind to a JSON file, one object per line in
         one list (times as ISO 8601 text, tags as a list, custom fields as an
-        object); returns how many records it wrote."""
+        object); returns how many records it wrote.
+
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "customers.json"
+        >>> db = open()
+        >>> _ = db.add("customers", name="Acme", tags=["vip"])
+        >>> db.export_json("customers", path)
+        1
+        >>> copy = open()
+        >>> _ = copy.import_json("customers", path)
+        >>> copy.get("customers", int(copy.ids("customers")[0]))["tags"]
+        ['vip']
+        """
         return int(self._core.export_json(kind, os.fspath(path)))
 
     # -- the file -----------------------------------------------------------------
