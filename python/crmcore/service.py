@@ -233,7 +233,10 @@ class ServiceMethods:
 
     def breached(self, as_of: Any = None, calendar: Any = None) -> pd.DataFrame:
         """The open tickets past a target (see :meth:`sla`), the longest
-        over first.
+        over first: the rows of :meth:`sla` (indexed by ticket id, columns
+        customer_id, severity, tier, status, assignee_id, opened_at, the due
+        times, hours used, the breached flags, remaining_hours, at_risk).
+        ``as_of`` defaults to now; ``calendar`` is that of :meth:`sla`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -248,7 +251,9 @@ class ServiceMethods:
 
     def at_risk(self, as_of: Any = None, share: float = 0.8, calendar: Any = None) -> pd.DataFrame:
         """The open tickets not yet breached that have used more than `share`
-        of their resolution target, the least time left first.
+        of their resolution target, the least time left first: the rows and
+        columns of :meth:`sla` (remaining_hours among them). ``as_of`` and
+        ``calendar`` are those of :meth:`sla`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -320,7 +325,8 @@ class ServiceMethods:
         """Satisfaction after resolution, per `by` (a ticket field: assignee_id,
         category, severity, ...): resolved tickets, rated (with a
         satisfaction score), rating_rate, mean and median satisfaction,
-        reopened share.
+        reopened share: one row per value of `by`, columns resolved, rated,
+        rating_rate, mean, median and reopened_share.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

@@ -239,7 +239,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
 
     def valuation(self, as_of: Any = None) -> pd.DataFrame:
         """Each product's stock at `as_of` (all locations), its moving-average
-        unit cost and the stock's value. A receipt, return or positive
+        unit cost and the stock's value: columns product_id, sku, on_hand,
+        average_cost and value. A receipt, return or positive
         adjustment with a unit cost c moves the average to
         (max(q0, 0) * avg + q * c) / (max(q0, 0) + q); other movements leave it.
 
@@ -280,7 +281,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """The products to order: those with a reorder point whose stock at
         `as_of` (all locations) plus what is on order is at or below it. The
         suggested quantity brings them back above the point: at least the
-        product's reorder quantity, and at least the shortfall.
+        product's reorder quantity, and at least the shortfall. Columns
+        product_id, sku, supplier_id, on_hand, reorder_point, on_order and
+        suggested.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -312,6 +315,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         it lasts), the lowest stock reached, and the sales ``orders`` it
         touched: the orders with a line of that product placed during the
         spell, and those shipped from that location during it (backorders).
+        Columns product_id, sku, location_id, location, start, end, lowest and
+        orders.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -359,7 +364,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """How many days each location's stock of a product lasts at the rate
         it shipped over the last `window` days before `as_of` (default: the
         latest movement): on_hand / (shipped / window). Infinite when nothing
-        shipped and there is stock; NaN when there is neither.
+        shipped and there is stock; NaN when there is neither. Columns
+        product_id, sku, location_id, on_hand, shipped, daily_rate and
+        days_of_cover.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

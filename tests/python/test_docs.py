@@ -111,13 +111,6 @@ STILL_UNDOCUMENTED = {
     "db.sales.credits",
     "db.sales.milestones",
     "db.sales.win_rate",
-    "db.service.at_risk",
-    "db.service.breached",
-    "db.service.satisfaction",
-    "db.stock.days_of_cover",
-    "db.stock.reorder_list",
-    "db.stock.stockouts",
-    "db.stock.valuation",
 }
 
 
