@@ -197,6 +197,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         """Won / (won + lost) of the closed deals, per ``by`` (one of
         :data:`BY`) and/or per ``period`` of close (a pandas period alias such
         as ``"M"`` or ``"Q"``); open deals count nowhere. Counted in C++.
+        One row per group (indexed by ``by`` and/or the period), columns
+        ``won``, ``lost`` and ``win_rate``.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

@@ -232,7 +232,7 @@ class LedgerMethods(SalesPart):
 
     def credits(self, as_of: Any = None) -> pd.DataFrame:
         """Each customer's credit on ``as_of`` (default the end of the
-        data): ``kept`` (overpayments and payments on account kept as
+        data), one row per customer, columns ``kept`` (overpayments and payments on account kept as
         credit), ``applied`` (spent on invoices) and ``balance``; customers
         who never had credit are left out.
 
