@@ -64,7 +64,7 @@ class MemberMethods:
         return pid
 
     def program(self, program: "int | str") -> int:
-        """The id (an int) of a programme given by id or name.
+        """The id (an int) of a ``program`` given by id or name.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -107,7 +107,7 @@ class MemberMethods:
         return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
 
     def frame(self, program: "int | str") -> pd.DataFrame:
-        """The programme's members, indexed by member id, with columns
+        """The members of ``program`` (id or name), indexed by member id, with columns
         program_id, customer_id, joined_at, tier, tier_changed_at,
         tier_reason, status and the common ones (tags, custom, ...).
 
@@ -123,7 +123,7 @@ class MemberMethods:
         return self._db.frame("members", filters=[("program_id", "==", self.program(program))])
 
     def ledger(self, program: "int | str") -> pd.DataFrame:
-        """The programme's ledger entries, indexed by entry id, with columns
+        """The ledger entries of ``program`` (id or name), indexed by entry id, with columns
         member_id, at, points, reason, order_id, expires_at, rule_id, note and
         the common ones.
 
@@ -141,7 +141,7 @@ class MemberMethods:
         return self._db.frame("points_ledger", filters=[("member_id", "in", list(members))])
 
     def earn(self, program: "int | str", until: Any = None) -> pd.Series:
-        """Credits the orders of members' customers (placed after they joined
+        """Credits the orders of the customers of ``program``'s members (placed after they joined
         and up to ``until``) that the ledger has not credited yet, at the
         programme's points per unit, expiring after its expiry_days. Returns
         the points credited, by member. Running it again credits nothing twice.
@@ -182,7 +182,7 @@ class MemberMethods:
         return entries.groupby("member_id")["points"].sum()
 
     def balances(self, program: "int | str", as_of: Any = None) -> pd.Series:
-        """Each member's points on ``as_of`` (default now): the sum of its
+        """Each member's points in ``program`` on ``as_of`` (default now): the sum of its
         entries up to then, computed in the core. Indexed by member id.
 
         >>> import crmcore as crm
@@ -225,7 +225,7 @@ class MemberMethods:
         return self._db.add("points_ledger", member_id=member, at=at, points=-float(points), reason="redeem", note=note)
 
     def expire(self, program: "int | str", as_of: Any = None) -> pd.Series:
-        """Writes the expiry entries due by ``as_of``: what remains of each
+        """Writes the expiry entries of ``program`` due by ``as_of``: what remains of each
         member's lots that expired, once redemptions and earlier expiries have
         used the oldest lots first (computed in the core). Returns them by member.
 
@@ -252,7 +252,7 @@ class MemberMethods:
         return lost
 
     def update_tiers(self, program: "int | str", as_of: Any = None) -> pd.DataFrame:
-        """Puts each member in the highest tier whose points (earned within
+        """Puts each member of ``program`` in the highest tier, on ``as_of``, whose points (earned within
         the tier's window, or the balance when it has none) or spend (within
         the window) it reaches, and writes the changes with their reason.
         Returns a frame with columns member_id, tier, reason for the members
@@ -314,7 +314,7 @@ class MemberMethods:
         return out
 
     def report(self, program: "int | str", as_of: Any = None) -> dict:
-        """The members analysis on ``as_of``: ``members`` and ``active``
+        """The members analysis of ``program`` on ``as_of``: ``members`` and ``active``
         (members who ordered in the last 365 days), ``liability`` (points
         outstanding), ``redemption_rate`` (points redeemed over points
         earned) and ``spend_by_tier`` (a Series).
