@@ -273,7 +273,7 @@ class AccessMethods:
         return self._db.add("territories", name=name, dimension=dimension)
 
     def assign(self, territory: int, members: Iterable[int]) -> np.ndarray:
-        """Puts staff (who then work it) or records (which then lie in it) in a territory.
+        """Puts members: staff (who then work it) or records (which then lie in it) in a territory.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:", mode="matrix")
@@ -325,8 +325,9 @@ class AccessMethods:
 
     def share(self, record: "int | None" = None, *, owner: "int | None" = None, to_staff: "int | None" = None,
               to_team: "int | None" = None, level: str = "read") -> int:
-        """Shares one record (and its children) or an owner's whole book with a person or a
-        team, to read or to edit. Returns the share's id (delete it to take the share back).
+        """Shares one record (and its children) or an owner's whole book with a person
+        (to_staff) or a team (to_team), to read or to edit (level). Returns the share's id
+        (delete it to take the share back).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:", mode="decentralized")
@@ -363,7 +364,8 @@ class AccessMethods:
     # -- owners -----------------------------------------------------------
     def reassign(self, from_staff: int, to_staff: int, kinds: "Iterable[str] | None" = None,
                  ids: "Iterable[int] | None" = None) -> dict:
-        """Moves records from one owner to another in one transaction, through the write path
+        """Moves records from one owner (from_staff) to another (to_staff), of the kinds given
+        (default all owned kinds), in one transaction, through the write path
         (validated, checked by the rules of a scoped handle, audited): the whole book by
         default (when someone leaves), or the records ``ids``. Returns how many of each kind.
 

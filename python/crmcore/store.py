@@ -215,7 +215,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- single records ---------------------------------------------------
     def add(self, kind: str, /, **fields: Any) -> int:
-        """Adds one record and returns its id.
+        """Adds one record of a kind, with the given fields, and returns its id.
 
         >>> db = open()
         >>> db.add("customers", name="王芳", phone="139 1234 5678", tags=["vip"]) > 0
@@ -285,7 +285,8 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- links --------------------------------------------------------------
     def link(self, src: int, dst: int, type: str, /, **attrs: Any) -> int:
-        """Links two records (customers, contacts, staff, ...); returns the link's id.
+        """Links two records (customers, contacts, staff, ...), src to dst, with a
+        type and optional attrs (strength, ...); returns the link's id.
 
         >>> db = open()
         >>> a, b = db.add("contacts", name="Li Lei"), db.add("contacts", name="Han Meimei")
@@ -449,7 +450,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return list(self._core.indexes(kind))
 
     def match(self, kind: str, /, **values: Iterable[Any]) -> pd.DataFrame:
-        """For each of many phone numbers or e-mail addresses, the record it names.
+        """For each of many phone numbers or e-mail addresses, the record of a kind it names.
 
         The bulk form of ``find`` for matching a call log or a mailing list
         against the store: one keyword, a phone or e-mail field, with a
@@ -701,7 +702,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
 
     def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
-        """Deletes many records in one transaction; returns how many were asked for.
+        """Deletes the records ids of a kind in one transaction; returns how many were asked for.
 
         A record that other records still refer to (a customer with orders) is
         refused with ``dependants="refuse"`` (the default), and nothing is
@@ -777,7 +778,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return result
 
     def export_json(self, kind: str, path: str | os.PathLike) -> int:
-        """Writes every record of a kind to a JSON file, one object per line in
+        """Writes every record of a kind to a JSON file at path, one object per line in
         one list (times as ISO 8601 text, tags as a list, custom fields as an
         object); returns how many records it wrote.
 

@@ -144,17 +144,9 @@ def unnamed_parameters(function):
 # sales/service parameters are undescribed"). Like STILL_UNDOCUMENTED, the set
 # may only shrink.
 PARAMETERS_UNDESCRIBED = {
-    "Database.add",
     "Database.add_tags",
     "Database.audit_log",
-    "Database.delete_many",
-    "Database.export_json",
     "Database.export_person",
-    "Database.link",
-    "Database.match",
-    "db.access.assign",
-    "db.access.reassign",
-    "db.access.share",
     "db.automation.install_playbook",
     "db.automation.scored",
     "db.sales.apply_credit",
