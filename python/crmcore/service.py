@@ -100,7 +100,8 @@ class ServiceMethods:
         writes the ticket_events row (from, to, when, by whom, why), sets
         first_response_at on the first move to work, resolved_at on
         resolved, and counts a reopening. Other ticket fields (resolution,
-        satisfaction, ...) may be written with it.
+        satisfaction, ...) may be written with it. `reason` is the why of
+        the event, `at` when (default now) and `by` the staff id who moved it.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -115,7 +116,8 @@ class ServiceMethods:
     def assign(self, ticket: int, staff: int, at: Any = None, by: int | None = None) -> None:
         """Give `ticket` to the staff member `staff` and move it to assigned
         (a ticket already at work keeps its status and changes hands). A
-        staff id that does not exist is refused and nothing changes.
+        staff id that does not exist is refused and nothing changes. `at`
+        is when (default now), `by` the staff id who assigned it.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -133,7 +135,7 @@ class ServiceMethods:
 
     def escalate(self, tickets: Any, at: Any = None) -> None:
         """Raise the escalation level of each ticket in `tickets` (an id or
-        ids) by one and note when (default now); the level is what a
+        ids) by one and note when (`at`, default now); the level is what a
         manager's view sorts by. Escalating every breached ticket:
         ``db.service.escalate(db.service.breached().index)``. All or none
         are escalated.
@@ -155,7 +157,8 @@ class ServiceMethods:
     # -- SLA ---------------------------------------------------------------
     def set_sla(self, severity: str, first_response_hours: float, resolution_hours: float,
                 tier: str | None = None) -> int:
-        """Set the SLA targets, in business hours, for tickets of `severity`
+        """Set the SLA targets, in business hours (`first_response_hours`,
+        `resolution_hours`), for tickets of `severity`
         from customers of `tier` (None: any tier without a policy of its
         own); replaces an existing policy for the same pair. Returns its id.
 
