@@ -263,7 +263,8 @@ class LedgerMethods(SalesPart):
         balance allow, applied ``at`` (default now). Writes a
         ``credit_applications`` record (through the store's write path,
         audited) and returns its id; the store refuses more than the
-        customer's credit or the invoice's balance.
+        customer's credit or the invoice's balance. ``note`` is kept with
+        the record.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

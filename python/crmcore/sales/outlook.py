@@ -112,7 +112,9 @@ class OutlookMethods(SalesPart):
         ``similar`` says what makes deals alike after their stage, coarsest
         first, among ``"age"`` (in the stage, :data:`AGES`), ``"segment"``
         (the customer's kind) and ``"amount"`` (its quartile among the
-        deals; no amount is a class of its own).
+        deals; no amount is a class of its own). The history is replayed at
+        ``snapshots`` dates ``step`` days apart, and each rate is shrunk
+        towards its coarser class's by ``prior`` examples (the module's text).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
