@@ -147,7 +147,7 @@ class StockMethods:
     def ship(self, product: int, location: int, quantity: float, at: Any = None, order: int | None = None) -> int:
         """Ship `quantity` of `product` from `location` (for sales order
         `order`); more than is on hand is refused unless the location takes
-        backorders. Returns the movement's id.
+        backorders. `at` is when (default now). Returns the movement's id.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -164,7 +164,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
     def adjust(self, product: int, location: int, change: float, reason: str, at: Any = None,
                unit_cost: float | None = None) -> int:
         """Change the stock of `product` at `location` by `change` (signed),
-        for `reason` (required: a count, damage, ...). Returns the movement's id.
+        for `reason` (required: a count, damage, ...), on `at` (default now);
+        `unit_cost` of what comes in moves the average cost (see
+        :meth:`valuation`). Returns the movement's id.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -177,7 +179,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
                             quantity=change, reason=reason, moved_at=_now(at), unit_cost=unit_cost)
 
     def transfer(self, product: int, source: int, destination: int, quantity: float, at: Any = None) -> int:
-        """Move `quantity` of `product` from location `source` to `destination`.
+        """Move `quantity` of `product` from location `source` to `destination` on `at` (default now).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -194,7 +196,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
     def take_back(self, product: int, location: int, quantity: float, at: Any = None,
                   order: int | None = None) -> int:
         """A customer's return of `quantity` of `product` into `location`
-        (from sales order `order`). Returns the movement's id.
+        (from sales order `order`) on `at` (default now). Returns the movement's id.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

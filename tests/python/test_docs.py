@@ -149,10 +149,6 @@ PARAMETERS_UNDESCRIBED = {
     "Database.export_person",
     "db.automation.install_playbook",
     "db.automation.scored",
-    "db.stock.adjust",
-    "db.stock.ship",
-    "db.stock.take_back",
-    "db.stock.transfer",
 }
 
 
