@@ -281,7 +281,8 @@ class AutomationMethods:
         gave (a Series indexed by record id). A rule acts on the records whose
         value reached its threshold from below (or from no value); a record
         that falls back below is noted, so that it acts again when it next
-        crosses. Returns rule_id and record_id of the records acted on.
+        crosses. ``now`` is when (default the current time). Returns the
+        columns rule_id and record_id of the records acted on.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -427,8 +428,9 @@ class AutomationMethods:
         return send(self._db, host, port, sender=sender, **options)
 
     def install_playbook(self, name: str, **overrides: Any) -> list:
-        """Adds a ready-made rule set: see :mod:`crmcore.playbooks`. Returns the
-        ids of the rules it added.
+        """Adds the ready-made rule set ``name`` (its rules' fields changed by
+        ``overrides``): see :mod:`crmcore.playbooks`. Returns the ids of the
+        rules it added.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
