@@ -737,11 +737,13 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         Returns what :meth:`import_frame` returns (the new ids, in the file's order).
 
         >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "customers.csv"
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "customers.csv"
         >>> _ = path.write_text("name,phone\\nAcme,138 0013 8000\\n", encoding="utf-8")
         >>> db = open()
         >>> len(db.import_csv("customers", path)), db.count("customers")
         (1, 1)
+        >>> folder.cleanup()
         """
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
@@ -761,11 +763,13 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         writes nothing and returns the problems as :meth:`check_frame` does.
 
         >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "customers.json"
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "customers.json"
         >>> _ = path.write_text('[{"name": "Acme"}, {"name": "Bolt"}]', encoding="utf-8")
         >>> db = open()
         >>> len(db.import_json("customers", path)), db.count("customers")
         (2, 2)
+        >>> folder.cleanup()
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
@@ -783,7 +787,8 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         object); returns how many records it wrote.
 
         >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "customers.json"
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "customers.json"
         >>> db = open()
         >>> _ = db.add("customers", name="Acme", tags=["vip"])
         >>> db.export_json("customers", path)
@@ -792,6 +797,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> _ = copy.import_json("customers", path)
         >>> copy.get("customers", int(copy.ids("customers")[0]))["tags"]
         ['vip']
+        >>> folder.cleanup()
         """
         return int(self._core.export_json(kind, os.fspath(path)))
 
