@@ -169,39 +169,111 @@ class AccessMethods:
 
     # -- the organisation -------------------------------------------------
     def staff(self) -> pd.DataFrame:
-        """Staff with their role, team and manager."""
+        """Staff with their role, team and manager: indexed by staff id, columns
+        name, role, team_id, manager_id, title and email.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.add("staff", name="Li Lei", role="sales")
+        >>> db.access.staff()[["name", "role"]].values.tolist()
+        [['Li Lei', 'sales']]
+        """
         return self._db.frame("staff", columns=["name", "role", "team_id", "manager_id", "title", "email"])
 
     def departments(self) -> pd.DataFrame:
-        """The departments and their managers."""
+        """The departments and their managers: indexed by department id, columns
+        name and manager_id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> boss = db.add("staff", name="Wang Fang", role="manager")
+        >>> sales = db.access.add_department("Sales", manager=boss)
+        >>> east = db.access.add_team("East", department=sales, manager=boss)
+        >>> db.access.departments()["manager_id"].tolist() == [boss]
+        True
+        """
         return self._db.frame("departments", columns=["name", "manager_id"])
 
     def teams(self) -> pd.DataFrame:
-        """The teams, their departments and managers."""
+        """The teams, their departments and managers: indexed by team id, columns
+        name, department_id and manager_id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> boss = db.add("staff", name="Wang Fang", role="manager")
+        >>> sales = db.access.add_department("Sales", manager=boss)
+        >>> east = db.access.add_team("East", department=sales, manager=boss)
+        >>> db.access.teams()["department_id"].tolist() == [sales]
+        True
+        """
         return self._db.frame("teams", columns=["name", "department_id", "manager_id"])
 
     def territories(self) -> pd.DataFrame:
-        """The territories: cells of a grid of dimensions (region, product line, ...)."""
+        """The territories: cells of a grid of dimensions (region, product line, ...),
+        indexed by territory id, columns name and dimension.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.access.add_territory("East", "region")
+        >>> db.access.territories().values.tolist()
+        [['East', 'region']]
+        """
         return self._db.frame("territories", columns=["name", "dimension"])
 
     def territory_members(self) -> pd.DataFrame:
-        """Who works (staff) and what lies (records) in each territory."""
+        """Who works (staff) and what lies (records) in each territory: columns
+        territory_id and member_id (a staff or record id).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> east = db.access.add_territory("East", "region")
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.access.assign(east, [c])
+        >>> db.access.territory_members()["member_id"].tolist() == [c]
+        True
+        """
         return self._db.frame("territory_members", columns=["territory_id", "member_id"])
 
     def add_department(self, name: str, manager: "int | None" = None) -> int:
-        """Adds a department; returns its id."""
+        """Adds a department named name, managed by the staff id manager (or
+        nobody); returns its id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> boss = db.add("staff", name="Wang Fang", role="manager")
+        >>> sales = db.access.add_department("Sales", manager=boss)
+        >>> east = db.access.add_team("East", department=sales, manager=boss)
+        >>> db.kind_of(sales)
+        'departments'
+        """
         return self._db.add("departments", name=name, manager_id=manager)
 
     def add_team(self, name: str, department: "int | None" = None, manager: "int | None" = None) -> int:
-        """Adds a team (in a department, with a manager); returns its id."""
+        """Adds a team named name (in a department, with a manager: their ids);
+        returns its id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> boss = db.add("staff", name="Wang Fang", role="manager")
+        >>> sales = db.access.add_department("Sales", manager=boss)
+        >>> east = db.access.add_team("East", department=sales, manager=boss)
+        >>> db.kind_of(east)
+        'teams'
+        """
         return self._db.add("teams", name=name, department_id=department, manager_id=manager)
 
     def add_territory(self, name: str, dimension: str) -> int:
-        """Adds a territory, one cell of a dimension ("East" of "region"); returns its id."""
+        """Adds a territory, one cell (name) of a dimension ("East" of "region"); returns its id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> db.kind_of(db.access.add_territory("East", "region"))
+        'territories'
+        """
         return self._db.add("territories", name=name, dimension=dimension)
 
     def assign(self, territory: int, members: Iterable[int]) -> np.ndarray:
-        """Puts staff (who then work it) or records (which then lie in it) in a territory.
+        """Puts members: staff (who then work it) or records (which then lie in it) in a territory.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:", mode="matrix")
@@ -217,21 +289,45 @@ class AccessMethods:
 
     # -- the rules --------------------------------------------------------
     def shares(self) -> pd.DataFrame:
-        """The shares: record_id or owner_id (a whole book), to staff_id or team_id, level read or edit."""
+        """The shares, indexed by share id, columns record_id or owner_id (a whole
+        book), staff_id or team_id (to whom), level (read or edit).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> a = db.add("staff", name="A"); b = db.add("staff", name="B")
+        >>> _ = db.access.share(owner=a, to_staff=b, level="edit")
+        >>> db.access.shares()["level"].tolist()
+        ['edit']
+        """
         return self._db.frame("access_shares", columns=["record_id", "owner_id", "staff_id", "team_id", "level"])
 
     def field_rules(self) -> pd.DataFrame:
-        """The field rules: kind, field, role ("*": all but admin), action hide or mask."""
+        """The field rules, indexed by rule id, columns kind, field, role ("*": all
+        but admin) and action (hide or mask).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.access.field_rule("orders", "cost", "sales")
+        >>> db.access.field_rules().values.tolist()
+        [['orders', 'cost', 'sales', 'hide']]
+        """
         return self._db.frame("access_field_rules", columns=["kind", "field", "role", "action"])
 
     def settings(self) -> pd.DataFrame:
-        """The access settings (the mode)."""
+        """The access settings (the mode): columns name and value.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:", mode="decentralized")
+        >>> "decentralized" in db.access.settings()["value"].tolist()
+        True
+        """
         return self._db.frame("access_settings", columns=["name", "value"])
 
     def share(self, record: "int | None" = None, *, owner: "int | None" = None, to_staff: "int | None" = None,
               to_team: "int | None" = None, level: str = "read") -> int:
-        """Shares one record (and its children) or an owner's whole book with a person or a
-        team, to read or to edit. Returns the share's id (delete it to take the share back).
+        """Shares one record (and its children) or an owner's whole book with a person
+        (to_staff) or a team (to_team), to read or to edit (level). Returns the share's id
+        (delete it to take the share back).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:", mode="decentralized")
@@ -268,7 +364,8 @@ class AccessMethods:
     # -- owners -----------------------------------------------------------
     def reassign(self, from_staff: int, to_staff: int, kinds: "Iterable[str] | None" = None,
                  ids: "Iterable[int] | None" = None) -> dict:
-        """Moves records from one owner to another in one transaction, through the write path
+        """Moves records from one owner (from_staff) to another (to_staff), of the kinds given
+        (default all owned kinds), in one transaction, through the write path
         (validated, checked by the rules of a scoped handle, audited): the whole book by
         default (when someone leaves), or the records ``ids``. Returns how many of each kind.
 
@@ -298,7 +395,7 @@ class AccessMethods:
     def migrate_owners(self) -> pd.DataFrame:
         """Sets ``owner_id`` of the customers that have only the old free-text ``owner``, by
         matching it with staff names (ignoring case and surrounding spaces), and returns
-        what could not be matched (see :meth:`owner_migration_report`). Opening a store made
+        what could not be matched (the columns of :meth:`owner_migration_report`). Opening a store made
         before owners were staff references does this once by itself; call it again after
         adding the missing staff. Admins only on a scoped handle.
 
@@ -316,7 +413,7 @@ class AccessMethods:
 
     def owner_migration_report(self) -> pd.DataFrame:
         """The free-text owners that the last owner migration could not match with a staff
-        member: customer_id, the owner text and why (no staff member has that name, or
+        member, columns customer_id, owner (the text) and reason (no staff member has that name, or
         several do). Indexed by the report row's id; a row goes with its customer.
 
         >>> import crmcore as crm
@@ -329,13 +426,29 @@ class AccessMethods:
     # -- what a scoped handle sees ----------------------------------------
     def visible(self, kind: str) -> "np.ndarray | None":
         """The ids of ``kind`` this handle may read (None: all of them; the unscoped handle
-        reads everything)."""
+        reads everything).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:", mode="decentralized")
+        >>> a = db.add("staff", name="A"); b = db.add("staff", name="B")
+        >>> c = db.add("customers", name="Acme", owner_id=a)
+        >>> db.access.visible("customers") is None, db.as_user(b).access.visible("customers").tolist()
+        (True, [])
+        """
         core = self._db._core
         return core.readable(kind) if isinstance(core, _core.ScopedStore) else None
 
     def rights(self, kind: str, id: int) -> str:
-        """What this handle may do with one record: "edit", "read" or "" (nothing, or no
-        such record)."""
+        """What this handle may do with one record (its kind and id): "edit", "read"
+        or "" (nothing, or no such record).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:", mode="decentralized")
+        >>> a = db.add("staff", name="A"); b = db.add("staff", name="B")
+        >>> c = db.add("customers", name="Acme", owner_id=a)
+        >>> db.as_user(a).access.rights("customers", c), db.as_user(b).access.rights("customers", c)
+        ('edit', '')
+        """
         core = self._db._core
         if not isinstance(core, _core.ScopedStore):
             return "edit" if self._db.kind_of(int(id)) == kind else ""

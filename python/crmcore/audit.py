@@ -109,8 +109,8 @@ class AuditMethods:
         return list(self._core.foreign_objects)
 
     def audit_log(self, limit: int = 100, *, about: "list[int] | None" = None) -> pd.DataFrame:
-        """The newest writes: when, by whom, what operation, which kind, how
-        many rows, which ids, and what changed.
+        """The newest writes (at most ``limit``): when, by whom, what operation,
+        which kind, how many rows, which ids, and what changed.
 
         The rows one write gave or touched have the consecutive ids
         ``first_id`` to ``last_id`` (missing when no row landed), so an
@@ -180,8 +180,8 @@ class AuditMethods:
         return kind
 
     def export_person(self, id: int) -> str:
-        """Everything stored about one person (a customer of kind person, or a
-        contact), as JSON text: their record with its tags and custom fields,
+        """Everything stored about one person (the customer of kind person, or
+        the contact, with this id), as JSON text: their record with its tags and custom fields,
         the records that refer to them (orders, interactions, tickets, contact
         roles, links, ...) by kind, and the audit entries about them. On a
         scoped handle, admins only (:class:`crmcore.PermissionDenied`).

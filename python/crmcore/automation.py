@@ -163,11 +163,30 @@ class AutomationMethods:
                             playbook=playbook, active=active, description=description)
 
     def rules(self) -> pd.DataFrame:
-        """The rules, indexed by id (condition and actions as stored, JSON)."""
+        """The rules, indexed by id, with the columns of :meth:`add_rule`'s
+        fields (name, trigger, record_kind, field, condition and actions as
+        stored JSON, threshold, offset_days, annual, every_days, playbook,
+        active, description, ...).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> r = db.automation.add_rule("big orders", on="created", kind="orders",
+        ...                            condition=[("amount", ">=", 1000)], actions=[{"do": "tag", "add": ["big"]}])
+        >>> db.automation.rules()[["name", "trigger"]].values.tolist()
+        [['big orders', 'created']]
+        """
         return self._db.frame(_RULES)
 
     def rule(self, rule: "int | str") -> int:
-        """The id of a rule given by id or name (NotFound otherwise)."""
+        """The id (an int) of a rule given by id or name (NotFound otherwise).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> r = db.automation.add_rule("big orders", on="created", kind="orders",
+        ...                            condition=[("amount", ">=", 1000)], actions=[{"do": "tag", "add": ["big"]}])
+        >>> db.automation.rule("big orders") == r
+        True
+        """
         if isinstance(rule, (int, np.integer)):
             return int(rule)
         ids = self._db.ids(_RULES, [("name", "==", rule)])
@@ -176,19 +195,39 @@ class AutomationMethods:
         return int(ids[0])
 
     def enable(self, rule: "int | str", active: bool = True) -> None:
-        """Turns a rule on (or off with ``active=False``)."""
+        """Turns a rule (id or name) on (or off with ``active=False``); returns None.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> r = db.automation.add_rule("big orders", on="created", kind="orders",
+        ...                            condition=[("amount", ">=", 1000)], actions=[{"do": "tag", "add": ["big"]}])
+        >>> db.automation.enable("big orders", active=False)
+        >>> db.automation.rules()["active"].tolist()
+        [False]
+        """
         self._db.update(_RULES, self.rule(rule), active=active)
 
     def runs(self, rule: "int | str | None" = None) -> pd.DataFrame:
-        """The noted runs of time-triggered rules: rule_id, record_id, occasion, value."""
+        """The noted runs of time-triggered rules (of one rule, id or name, or all):
+        columns rule_id, record_id, occasion, value and the common ones.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> _ = db.add("contacts", name="Li", birthday="1990-03-02")
+        >>> _ = db.automation.add_rule("birthday", on="date", kind="contacts", field="birthday", annual=True,
+        ...                            actions=[{"do": "tag", "add": ["birthday"]}])
+        >>> _ = db.automation.run_due("2025-03-02 09:00")
+        >>> len(db.automation.runs("birthday"))
+        1
+        """
         filters = None if rule is None else [("rule_id", "==", self.rule(rule))]
         return self._db.frame("automation_runs", filters=filters)
 
     # -- time-triggered rules ---------------------------------------------------
     def run_due(self, now: Any = None) -> pd.DataFrame:
         """Runs the active date and schedule rules whose time has come by
-        ``now`` (default: the current time) and returns what they acted on:
-        ``rule_id``, ``record_id``, ``occasion``. A date rule acts on the
+        ``now`` (default: the current time) and returns what they acted on,
+        columns ``rule_id``, ``record_id``, ``occasion``. A date rule acts on the
         records whose date (plus ``offset_days``; each year's anniversary when
         ``annual``) falls after the rule's last run (or within the day before
         ``now`` on its first) and at or before ``now``; each (rule, record,
@@ -246,7 +285,8 @@ class AutomationMethods:
         gave (a Series indexed by record id). A rule acts on the records whose
         value reached its threshold from below (or from no value); a record
         that falls back below is noted, so that it acts again when it next
-        crosses. Returns rule_id and record_id of the records acted on.
+        crosses. ``now`` is when (default the current time). Returns the
+        columns rule_id and record_id of the records acted on.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -286,8 +326,8 @@ class AutomationMethods:
 
     def preview(self, rule: "int | str | dict", start: Any, end: Any, *, scores: Any = None) -> pd.DataFrame:
         """What a rule would have done from ``start`` to ``end``, without
-        writing anything: ``record_id``, ``at`` (when it would have acted) and
-        ``actions``. ``rule`` is a stored rule (id or name) or the keyword
+        writing anything: columns ``record_id``, ``at`` (when it would have acted)
+        and ``actions``. ``rule`` is a stored rule (id or name) or the keyword
         arguments of :meth:`add_rule` as a dict, so that a rule can be tried
         before it is added. Every trigger can be tried:
 
@@ -365,17 +405,42 @@ class AutomationMethods:
 
     # -- the outbox and playbooks live in their own modules --------------------
     def outbox(self, status: str | None = None) -> pd.DataFrame:
-        """The messages rules put in the outbox (``status``: queued, sending, sent, failed)."""
+        """The messages rules put in the outbox (all, or those of one ``status``:
+        queued, sending, sent, failed), indexed by id, columns channel,
+        to_address, subject, body, status, attempts, error, rule_id, record_id,
+        customer_id, sent_at, message_id and the common ones.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> db.automation.outbox("queued").empty
+        True
+        """
         return self._db.frame("outbox", filters=None if status is None else [("status", "==", status)])
 
     def send_outbox(self, host: str = "localhost", port: int = 25, *, sender: str, **options: Any) -> dict:
-        """Sends the queued e-mails over SMTP: see :func:`crmcore.outbox.send`."""
+        """Sends the queued e-mails over SMTP: see :func:`crmcore.outbox.send`.
+        Returns the counts sent, failed, retry and left; with nothing queued
+        it does not connect.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> db.automation.send_outbox("localhost", 25, sender="crm@example.com")
+        {'sent': 0, 'failed': 0, 'retry': 0, 'left': 0}
+        """
         from .outbox import send
 
         return send(self._db, host, port, sender=sender, **options)
 
     def install_playbook(self, name: str, **overrides: Any) -> list:
-        """Adds a ready-made rule set: see :mod:`crmcore.playbooks`."""
+        """Adds the ready-made rule set ``name`` (its rules' fields changed by
+        ``overrides``): see :mod:`crmcore.playbooks`. Returns the ids of the
+        rules it added.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> len(db.automation.install_playbook("birthdays")) == len(db.automation.rules())
+        True
+        """
         from .playbooks import install
 
         return install(self._db, name, **overrides)
@@ -384,7 +449,15 @@ class AutomationMethods:
         """Writes each customer's lifecycle stage (:meth:`Database.lifecycle`)
         to ``customers.status`` through the write path, so that rules watching
         the status (the playbooks') act on the customers whose stage changed.
-        Returns the stages written."""
+        Returns the stages written.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> db.automation.apply_lifecycle("2025-02-01").tolist(), db.get("customers", c)["status"]
+        (['new'], 'new')
+        """
         from .playbooks import apply_lifecycle
 
         return apply_lifecycle(self._db, as_of, **thresholds)

@@ -47,7 +47,15 @@ class MemberMethods:
     def add_program(self, name: str, *, points_per_unit: float = 1.0, expiry_days: int | None = 365,
                     tiers: Iterable[dict] = (), description: str | None = None) -> int:
         """Adds a programme and its tiers (dicts of ``name``, ``min_points``,
-        ``min_spend``, ``window_days``, ``benefits``); returns its id."""
+        ``min_spend``, ``window_days``, ``benefits``); returns its id. name,
+        points_per_unit (points per unit of order amount), expiry_days (None:
+        points never expire) and description are the programme's fields.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> db.members.add_program("club", tiers=[{"name": "gold", "min_points": 1000}]) > 0
+        True
+        """
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)
@@ -56,7 +64,17 @@ class MemberMethods:
         return pid
 
     def program(self, program: "int | str") -> int:
-        """The id of a programme given by id or name."""
+        """The id (an int) of a ``program`` given by id or name.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> db.members.program("club") == p
+        True
+        """
         if isinstance(program, (int, np.integer)):
             return int(program)
         ids = self._db.ids("membership_programs", [("name", "==", program)])
@@ -66,7 +84,18 @@ class MemberMethods:
 
     def join(self, program: "int | str", customers: Iterable[int], at: Any = None) -> np.ndarray:
         """Makes the customers members (one bulk write); returns the member ids.
-        A customer already a member of the programme is refused."""
+        A customer already a member of the programme is refused. program is
+        an id or name, customers their ids, at the joining date (default now).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> len(m)
+        1
+        """
         pid = self.program(program)
         customers = np.asarray(list(customers), dtype=np.int64)
         already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", customers.tolist())])
@@ -78,7 +107,19 @@ class MemberMethods:
         return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
 
     def frame(self, program: "int | str") -> pd.DataFrame:
-        """The programme's members."""
+        """The members of ``program`` (id or name), indexed by member id, with columns
+        program_id, customer_id, joined_at, tier, tier_changed_at,
+        tier_reason, status and the common ones (tags, custom, ...).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> db.members.frame(p)["customer_id"].tolist() == [c]
+        True
+        """
         return self._db.frame("members", filters=[("program_id", "==", self.program(program))])
 
     def benefits(self, program: "int | str") -> pd.Series:
@@ -100,15 +141,38 @@ class MemberMethods:
         return pd.Series(by_name.reindex(members["tier"]).to_numpy(), index=members.index, name="benefits")
 
     def ledger(self, program: "int | str") -> pd.DataFrame:
-        """The programme's ledger entries (member_id, at, points, reason, ...)."""
+        """The ledger entries of ``program`` (id or name), indexed by entry id, with columns
+        member_id, at, points, reason, order_id, expires_at, rule_id, note and
+        the common ones.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> _ = db.members.earn(p)
+        >>> db.members.ledger(p)[["points", "reason"]].values.tolist()
+        [[100.0, 'earn']]
+        """
         members = self._db.ids("members", [("program_id", "==", self.program(program))])
         return self._db.frame("points_ledger", filters=[("member_id", "in", list(members))])
 
     def earn(self, program: "int | str", until: Any = None) -> pd.Series:
-        """Credits the orders of members' customers (placed after they joined
+        """Credits the orders of the customers of ``program``'s members (placed after they joined
         and up to ``until``) that the ledger has not credited yet, at the
         programme's points per unit, expiring after its expiry_days. Returns
-        the points credited, by member. Running it again credits nothing twice."""
+        the points credited, by member. Running it again credits nothing twice.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> db.members.earn(p).tolist(), db.members.earn(p).tolist()
+        ([100.0], [])
+        """
         pid = self.program(program)
         prog = self._db.frame("membership_programs", ids=[pid]).iloc[0]
         members = self.frame(pid)
@@ -136,15 +200,38 @@ class MemberMethods:
         return entries.groupby("member_id")["points"].sum()
 
     def balances(self, program: "int | str", as_of: Any = None) -> pd.Series:
-        """Each member's points on ``as_of`` (default now): the sum of its
-        entries up to then, computed in the core. Indexed by member id."""
+        """Each member's points in ``program`` on ``as_of`` (default now): the sum of its
+        entries up to then, computed in the core. Indexed by member id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> _ = db.members.earn(p)
+        >>> db.members.balances(p, "2025-01-02").tolist(), db.members.balances(p, "2025-01-06").tolist()
+        ([0.0], [100.0])
+        """
         members, cols = self._columns(program)
         out = _core.points_balance(cols["member"], cols["at"], cols["points"], len(members), _now(as_of))
         return pd.Series(out, index=members, name="points")
 
     def redeem(self, member: int, points: float, at: Any = None, note: str | None = None) -> int:
         """Takes ``points`` from a member's balance; a redemption above the
-        balance on ``at`` is refused (ValidationError) and writes nothing."""
+        balance on ``at`` is refused (ValidationError) and writes nothing.
+        member is the member id, note a free text; returns the entry's id.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> _ = db.members.earn(p)
+        >>> db.members.redeem(int(m[0]), 40, at="2025-01-10", note="gift") > 0
+        True
+        """
         if not points > 0:
             raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
         row = self._db.get("members", member)
@@ -156,9 +243,21 @@ class MemberMethods:
         return self._db.add("points_ledger", member_id=member, at=at, points=-float(points), reason="redeem", note=note)
 
     def expire(self, program: "int | str", as_of: Any = None) -> pd.Series:
-        """Writes the expiry entries due by ``as_of``: what remains of each
+        """Writes the expiry entries of ``program`` due by ``as_of``: what remains of each
         member's lots that expired, once redemptions and earlier expiries have
-        used the oldest lots first (computed in the core). Returns them by member."""
+        used the oldest lots first (computed in the core). Returns them by member.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> _ = db.members.earn(p)
+        >>> _ = db.members.redeem(int(m[0]), 40, at="2025-01-10")
+        >>> db.members.expire(p, "2025-03-01").tolist()
+        [60.0]
+        """
         members, cols = self._columns(program)
         now = _now(as_of)
         lost = pd.Series(_core.points_expiring(cols["member"], cols["at"], cols["points"], cols["expires_at"],
@@ -171,10 +270,22 @@ class MemberMethods:
         return lost
 
     def update_tiers(self, program: "int | str", as_of: Any = None) -> pd.DataFrame:
-        """Puts each member in the highest tier whose points (earned within
+        """Puts each member of ``program`` in the highest tier, on ``as_of``, whose points (earned within
         the tier's window, or the balance when it has none) or spend (within
         the window) it reaches, and writes the changes with their reason.
-        Returns member_id, tier, reason for the members whose tier changed."""
+        Returns a frame with columns member_id, tier, reason for the members
+        whose tier changed.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", tiers=[{"name": "gold", "min_points": 50}])
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> _ = db.members.join(p, [c], at="2025-01-01")
+        >>> _ = db.members.earn(p)
+        >>> db.members.update_tiers(p, "2025-02-01")["tier"].tolist()
+        ['gold']
+        """
         pid = self.program(program)
         now = _now(as_of)
         tiers = self._db.frame("member_tiers", filters=[("program_id", "==", pid)])
@@ -221,10 +332,21 @@ class MemberMethods:
         return out
 
     def report(self, program: "int | str", as_of: Any = None) -> dict:
-        """The members analysis on ``as_of``: ``members`` and ``active``
+        """The members analysis of ``program`` on ``as_of``: ``members`` and ``active``
         (members who ordered in the last 365 days), ``liability`` (points
         outstanding), ``redemption_rate`` (points redeemed over points
-        earned) and ``spend_by_tier`` (a Series)."""
+        earned) and ``spend_by_tier`` (a Series).
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> p = db.members.add_program("club", expiry_days=30)
+        >>> c = db.add("customers", name="Acme")
+        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+        >>> m = db.members.join(p, [c], at="2025-01-01")
+        >>> _ = db.members.earn(p)
+        >>> db.members.report(p, "2025-02-01")["members"]
+        1
+        """
         pid = self.program(program)
         now = _now(as_of)
         members = self.frame(pid)

@@ -47,7 +47,8 @@ class PartnerMethods:
         return f"<partners of {self._db!r}>"
 
     def suppliers(self) -> pd.DataFrame:
-        """The customers records that are suppliers, as ``db.find("customers", role="supplier")`` gives them.
+        """The customers records that are suppliers, as ``db.find("customers", role="supplier")`` gives them
+        (indexed by id, the columns of customers).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -59,7 +60,8 @@ class PartnerMethods:
         return self._db.find("customers", role="supplier")
 
     def partners(self) -> pd.DataFrame:
-        """The customers records that are partners, as ``db.find("customers", role="partner")`` gives them.
+        """The customers records that are partners, as ``db.find("customers", role="partner")`` gives them
+        (indexed by id, the columns of customers).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -72,7 +74,8 @@ class PartnerMethods:
     # -- suppliers ---------------------------------------------------------------
     def supplier_scorecard(self, period: str = "Q", as_of: Any = None) -> pd.DataFrame:
         """Each supplier's delivery, per period of the purchase orders' dates
-        (pandas frequency: "M", "Q", "Y"), judged on `as_of` (default now):
+        (pandas frequency: "M", "Q", "Y"), judged on `as_of` (default now): one
+        row per supplier_id and period, with the supplier's name and these columns:
 
         - ``on_time``: share of the lines due by `as_of` that came whole by the
           day they were due (the line's ``expected_at``, else its order's);
@@ -159,7 +162,8 @@ class PartnerMethods:
 
     # -- partners ----------------------------------------------------------------
     def performance(self, period: str = "Q") -> pd.DataFrame:
-        """What each partner brought, per period: ``orders``, ``revenue`` and
+        """What each partner brought, one row per partner_id and period (`period`
+        a pandas frequency), columns ``orders``, ``revenue`` and
         ``margin`` (amount less cost, over the orders with a cost) of the
         orders attributed to it; ``won`` and ``lost`` deals (by the day they
         closed) and the ``win_rate``; ``customers_brought`` (created in the
@@ -342,7 +346,8 @@ class PartnerMethods:
 
     def statements(self, period: str = "M") -> pd.DataFrame:
         """Per partner and period (pandas frequency): the sales the
-        commissions were paid on, the orders, and the commission due.
+        commissions were paid on, the orders, and the commission due: columns
+        partner_id, partner (its name), period, orders, base and commission.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -364,8 +369,9 @@ class PartnerMethods:
         return out
 
     def statement(self, partner: int, start: Any, end: Any) -> pd.DataFrame:
-        """One partner's commission lines dated in [start, end); the sum of
-        ``commission`` is what it is owed for the period.
+        """One partner's commission lines dated in [start, end), one row each
+        with the columns of :meth:`commissions`; the sum of ``commission`` is
+        what it is owed for the period.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

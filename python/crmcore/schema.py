@@ -193,8 +193,8 @@ class SchemaMethods:
         self._core.allow(kind, field, value, _label_pairs(labels), False)
 
     def add_tags(self, kind: str, ids: "int | Iterable[int]", tags: "str | Iterable[str]") -> int:
-        """Adds tags to records without rewriting their lists (their other tags
-        stay, in order; a tag they have already is not added twice). A text
+        """Adds tags to the records ids (one or many) of a kind without
+        rewriting their lists (their other tags stay, in order; a tag they have already is not added twice). A text
         is one tag. One transaction through the write path, each changed
         record audited; returns how many records changed.
 

@@ -100,7 +100,8 @@ class ServiceMethods:
         writes the ticket_events row (from, to, when, by whom, why), sets
         first_response_at on the first move to work, resolved_at on
         resolved, and counts a reopening. Other ticket fields (resolution,
-        satisfaction, ...) may be written with it.
+        satisfaction, ...) may be written with it. `reason` is the why of
+        the event, `at` when (default now) and `by` the staff id who moved it.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -115,7 +116,8 @@ class ServiceMethods:
     def assign(self, ticket: int, staff: int, at: Any = None, by: int | None = None) -> None:
         """Give `ticket` to the staff member `staff` and move it to assigned
         (a ticket already at work keeps its status and changes hands). A
-        staff id that does not exist is refused and nothing changes.
+        staff id that does not exist is refused and nothing changes. `at`
+        is when (default now), `by` the staff id who assigned it.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -133,7 +135,7 @@ class ServiceMethods:
 
     def escalate(self, tickets: Any, at: Any = None) -> None:
         """Raise the escalation level of each ticket in `tickets` (an id or
-        ids) by one and note when (default now); the level is what a
+        ids) by one and note when (`at`, default now); the level is what a
         manager's view sorts by. Escalating every breached ticket:
         ``db.service.escalate(db.service.breached().index)``. All or none
         are escalated.
@@ -155,7 +157,8 @@ class ServiceMethods:
     # -- SLA ---------------------------------------------------------------
     def set_sla(self, severity: str, first_response_hours: float, resolution_hours: float,
                 tier: str | None = None) -> int:
-        """Set the SLA targets, in business hours, for tickets of `severity`
+        """Set the SLA targets, in business hours (`first_response_hours`,
+        `resolution_hours`), for tickets of `severity`
         from customers of `tier` (None: any tier without a policy of its
         own); replaces an existing policy for the same pair. Returns its id.
 
@@ -233,7 +236,10 @@ class ServiceMethods:
 
     def breached(self, as_of: Any = None, calendar: Any = None) -> pd.DataFrame:
         """The open tickets past a target (see :meth:`sla`), the longest
-        over first.
+        over first: the rows of :meth:`sla` (indexed by ticket id, columns
+        customer_id, severity, tier, status, assignee_id, opened_at, the due
+        times, hours used, the breached flags, remaining_hours, at_risk).
+        ``as_of`` defaults to now; ``calendar`` is that of :meth:`sla`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -248,7 +254,9 @@ class ServiceMethods:
 
     def at_risk(self, as_of: Any = None, share: float = 0.8, calendar: Any = None) -> pd.DataFrame:
         """The open tickets not yet breached that have used more than `share`
-        of their resolution target, the least time left first.
+        of their resolution target, the least time left first: the rows and
+        columns of :meth:`sla` (remaining_hours among them). ``as_of`` and
+        ``calendar`` are those of :meth:`sla`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -320,7 +328,8 @@ class ServiceMethods:
         """Satisfaction after resolution, per `by` (a ticket field: assignee_id,
         category, severity, ...): resolved tickets, rated (with a
         satisfaction score), rating_rate, mean and median satisfaction,
-        reopened share.
+        reopened share: one row per value of `by`, columns resolved, rated,
+        rating_rate, mean, median and reopened_share.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

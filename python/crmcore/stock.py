@@ -147,7 +147,7 @@ class StockMethods:
     def ship(self, product: int, location: int, quantity: float, at: Any = None, order: int | None = None) -> int:
         """Ship `quantity` of `product` from `location` (for sales order
         `order`); more than is on hand is refused unless the location takes
-        backorders. Returns the movement's id.
+        backorders. `at` is when (default now). Returns the movement's id.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -164,7 +164,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
     def adjust(self, product: int, location: int, change: float, reason: str, at: Any = None,
                unit_cost: float | None = None) -> int:
         """Change the stock of `product` at `location` by `change` (signed),
-        for `reason` (required: a count, damage, ...). Returns the movement's id.
+        for `reason` (required: a count, damage, ...), on `at` (default now);
+        `unit_cost` of what comes in moves the average cost (see
+        :meth:`valuation`). Returns the movement's id.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -177,7 +179,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
                             quantity=change, reason=reason, moved_at=_now(at), unit_cost=unit_cost)
 
     def transfer(self, product: int, source: int, destination: int, quantity: float, at: Any = None) -> int:
-        """Move `quantity` of `product` from location `source` to `destination`.
+        """Move `quantity` of `product` from location `source` to `destination` on `at` (default now).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -194,7 +196,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
     def take_back(self, product: int, location: int, quantity: float, at: Any = None,
                   order: int | None = None) -> int:
         """A customer's return of `quantity` of `product` into `location`
-        (from sales order `order`). Returns the movement's id.
+        (from sales order `order`) on `at` (default now). Returns the movement's id.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -239,7 +241,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
 
     def valuation(self, as_of: Any = None) -> pd.DataFrame:
         """Each product's stock at `as_of` (all locations), its moving-average
-        unit cost and the stock's value. A receipt, return or positive
+        unit cost and the stock's value: columns product_id, sku, on_hand,
+        average_cost and value. A receipt, return or positive
         adjustment with a unit cost c moves the average to
         (max(q0, 0) * avg + q * c) / (max(q0, 0) + q); other movements leave it.
 
@@ -280,7 +283,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """The products to order: those with a reorder point whose stock at
         `as_of` (all locations) plus what is on order is at or below it. The
         suggested quantity brings them back above the point: at least the
-        product's reorder quantity, and at least the shortfall.
+        product's reorder quantity, and at least the shortfall. Columns
+        product_id, sku, supplier_id, on_hand, reorder_point, on_order and
+        suggested.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -312,6 +317,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         it lasts), the lowest stock reached, and the sales ``orders`` it
         touched: the orders with a line of that product placed during the
         spell, and those shipped from that location during it (backorders).
+        Columns product_id, sku, location_id, location, start, end, lowest and
+        orders.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -359,7 +366,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """How many days each location's stock of a product lasts at the rate
         it shipped over the last `window` days before `as_of` (default: the
         latest movement): on_hand / (shipped / window). Infinite when nothing
-        shipped and there is stock; NaN when there is neither.
+        shipped and there is stock; NaN when there is neither. Columns
+        product_id, sku, location_id, on_hand, shipped, daily_rate and
+        days_of_cover.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

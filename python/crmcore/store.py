@@ -130,7 +130,11 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- life cycle -------------------------------------------------------
     def close(self) -> None:
-        """Closes the file; the Database cannot be used afterwards."""
+        """Closes the file; the Database cannot be used afterwards. Returns None.
+
+        >>> db = open()
+        >>> db.close()
+        """
         self._store = None
 
     def __enter__(self) -> "Database":
@@ -211,7 +215,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- single records ---------------------------------------------------
     def add(self, kind: str, /, **fields: Any) -> int:
-        """Adds one record and returns its id.
+        """Adds one record of a kind, with the given fields, and returns its id.
 
         >>> db = open()
         >>> db.add("customers", name="王芳", phone="139 1234 5678", tags=["vip"]) > 0
@@ -222,7 +226,16 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return int(ids[0])
 
     def get(self, kind: str, id: int) -> Record:
-        """One record as a :class:`Record` (a dict with an HTML view)."""
+        """One record of a kind by its id, as a :class:`Record` (a dict with an
+        HTML view) holding "id", every field of the kind, "tags" (a list) and
+        "custom" (a dict).
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme", tags=["vip"])
+        >>> record = db.get("customers", cid)
+        >>> record["name"], record["tags"]
+        ('Acme', ['vip'])
+        """
         df = self.frame(kind, ids=[id])
         row = df.iloc[0]
         values: dict[str, Any] = {"id": int(df.index[0])}
@@ -233,17 +246,38 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return Record(kind, values, self)
 
     def update(self, kind: str, id: int, /, **fields: Any) -> None:
-        """Sets the given fields of one record (None clears a field)."""
+        """Sets the given fields of the record of a kind with this id (None clears
+        a field); returns None.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme")
+        >>> db.update("customers", cid, name="Acme Ltd")
+        >>> db.get("customers", cid)["name"]
+        'Acme Ltd'
+        """
         _check_interrupted(self._core.update(kind, int(id), _record_columns(kind, fields)), f"the update of {kind} {id}")
 
     def delete(self, kind: str, id: int) -> None:
         """Deletes one record. Records still referring to it must go first; its
         link records (contact roles, stage history, campaign memberships,
-        links) go with it, each named in the audit log."""
+        links) go with it, each named in the audit log. kind and id name the
+        record; returns None.
+
+        >>> db = open()
+        >>> cid = db.add("customers", name="Acme")
+        >>> db.delete("customers", cid)
+        >>> db.count("customers")
+        0
+        """
         _check_interrupted(self._core.remove(kind, int(id)), f"the deletion of {kind} {id}")
 
     def kind_of(self, id: int) -> str:
-        """The kind of the record with this id (ids are unique across kinds)."""
+        """The kind of the record with this id (ids are unique across kinds), as a str.
+
+        >>> db = open()
+        >>> db.kind_of(db.add("contacts", name="Li Lei"))
+        'contacts'
+        """
         kind = self._core.kind_of(int(id))
         if not kind:
             raise _core.NotFound(f"no record with id {id}")
@@ -251,7 +285,8 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
     # -- links --------------------------------------------------------------
     def link(self, src: int, dst: int, type: str, /, **attrs: Any) -> int:
-        """Links two records (customers, contacts, staff, ...); returns the link's id.
+        """Links two records (customers, contacts, staff, ...), src to dst, with a
+        type and optional attrs (strength, ...); returns the link's id.
 
         >>> db = open()
         >>> a, b = db.add("contacts", name="Li Lei"), db.add("contacts", name="Han Meimei")
@@ -261,7 +296,15 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return self.add("links", src=int(src), dst=int(dst), type=type, **attrs)
 
     def unlink(self, src: int, dst: int, type: str | None = None) -> int:
-        """Removes the links from src to dst (of one type, or all); returns how many."""
+        """Removes the links from src to dst (of one type, or all when type is
+        None); returns how many were removed.
+
+        >>> db = open()
+        >>> a, b = db.add("contacts", name="Li Lei"), db.add("contacts", name="Han Meimei")
+        >>> _ = db.link(a, b, "knows")
+        >>> db.unlink(a, b, "knows")
+        1
+        """
         criteria: dict[str, Any] = {"src": int(src), "dst": int(dst)}
         if type:
             criteria["type"] = type
@@ -386,15 +429,28 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return bool(self._core.create_index(kind, field))
 
     def drop_index(self, kind: str, field: str) -> bool:
-        """Removes an index made by :meth:`create_index`; False when there was none."""
+        """Removes the index on a field of a kind made by :meth:`create_index`;
+        returns True, or False when there was none.
+
+        >>> db = open()
+        >>> _ = db.create_index("customers", "region")
+        >>> db.drop_index("customers", "region"), db.drop_index("customers", "region")
+        (True, False)
+        """
         return bool(self._core.drop_index(kind, field))
 
     def indexes(self, kind: str) -> list:
-        """The fields of a kind that conditions look up by an index."""
+        """The fields of a kind that conditions look up by an index, as a list of names.
+
+        >>> db = open()
+        >>> _ = db.create_index("customers", "region")
+        >>> "region" in db.indexes("customers")
+        True
+        """
         return list(self._core.indexes(kind))
 
     def match(self, kind: str, /, **values: Iterable[Any]) -> pd.DataFrame:
-        """For each of many phone numbers or e-mail addresses, the record it names.
+        """For each of many phone numbers or e-mail addresses, the record of a kind it names.
 
         The bulk form of ``find`` for matching a call log or a mailing list
         against the store: one keyword, a phone or e-mail field, with a
@@ -454,11 +510,23 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return _frame(kind, self._core.select(kind, wanted, names))
 
     def count(self, kind: str) -> int:
-        """How many records of a kind the store holds."""
+        """How many records of a kind the store holds, as an int.
+
+        >>> db = open()
+        >>> _ = db.add("customers", name="Acme")
+        >>> db.count("customers")
+        1
+        """
         return int(self._core.count(kind))
 
     def counts(self) -> pd.Series:
-        """Records per kind."""
+        """Records per kind: a Series indexed by kind, named "records".
+
+        >>> db = open()
+        >>> _ = db.add("customers", name="Acme")
+        >>> int(db.counts()["customers"])
+        1
+        """
         return pd.Series({k: self.count(k) for k in _KINDS}, name="records")
 
     # -- bulk -------------------------------------------------------------------
@@ -603,11 +671,27 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
     def unmerge(self, merge: int) -> None:
         """Undoes a merge (see :meth:`merge`): the merged records come back with
         their ids and values, references that still point at the kept record
-        return to them, and the kept record's fields are as before the merge."""
+        return to them, and the kept record's fields are as before the merge.
+        merge is the id :meth:`merge` returned; returns None.
+
+        >>> db = open()
+        >>> a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
+        >>> db.unmerge(db.merge("customers", a, [b]))
+        >>> db.count("customers")
+        2
+        """
         _check_interrupted(self._core.unmerge(int(merge)), f"undoing merge {merge}")
 
     def merges(self) -> pd.DataFrame:
-        """Every merge: when, which kind, the kept id, the merged ids and when it was undone (if)."""
+        """Every merge, one row each, indexed by merge id, with columns at (when),
+        kind, keep_id, merged_ids (a list) and undone_at (NaT while in force).
+
+        >>> db = open()
+        >>> a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
+        >>> _ = db.merge("customers", a, [b])
+        >>> db.merges()[["kind", "keep_id", "merged_ids"]].values.tolist() == [["customers", a, [b]]]
+        True
+        """
         cols = {name: (values, valid) for name, values, valid in self._core.merges()}
         df = pd.DataFrame({name: values for name, (values, _) in cols.items()}).set_index("merge")
         df["at"] = pd.to_datetime(df["at"], unit="ns")
@@ -618,7 +702,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
 
     def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
-        """Deletes many records in one transaction; returns how many were asked for.
+        """Deletes the records ids of a kind in one transaction; returns how many were asked for.
 
         A record that other records still refer to (a customer with orders) is
         refused with ``dependants="refuse"`` (the default), and nothing is
@@ -650,6 +734,16 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         ``key``, ``mapping`` and ``dry_run`` are those of :meth:`import_frame`;
         ``read_csv_args`` go to ``pandas.read_csv`` (e.g.
         ``encoding="gb18030"`` for an export saved by Excel on a Chinese Windows).
+        Returns what :meth:`import_frame` returns (the new ids, in the file's order).
+
+        >>> import pathlib, tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "customers.csv"
+        >>> _ = path.write_text("name,phone\\nAcme,138 0013 8000\\n", encoding="utf-8")
+        >>> db = open()
+        >>> len(db.import_csv("customers", path)), db.count("customers")
+        (1, 1)
+        >>> folder.cleanup()
         """
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
@@ -667,6 +761,15 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         list. Ids, created_at and updated_at in the file are ignored: the
         store gives new ids, returned in the file's order. ``dry_run=True``
         writes nothing and returns the problems as :meth:`check_frame` does.
+
+        >>> import pathlib, tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "customers.json"
+        >>> _ = path.write_text('[{"name": "Acme"}, {"name": "Bolt"}]', encoding="utf-8")
+        >>> db = open()
+        >>> len(db.import_json("customers", path)), db.count("customers")
+        (2, 2)
+        >>> folder.cleanup()
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
@@ -679,18 +782,42 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         return result
 
     def export_json(self, kind: str, path: str | os.PathLike) -> int:
-        """Writes every record of a kind to a JSON file, one object per line in
+        """Writes every record of a kind to a JSON file at path, one object per line in
         one list (times as ISO 8601 text, tags as a list, custom fields as an
-        object); returns how many records it wrote."""
+        object); returns how many records it wrote.
+
+        >>> import pathlib, tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = pathlib.Path(folder.name) / "customers.json"
+        >>> db = open()
+        >>> _ = db.add("customers", name="Acme", tags=["vip"])
+        >>> db.export_json("customers", path)
+        1
+        >>> copy = open()
+        >>> _ = copy.import_json("customers", path)
+        >>> copy.get("customers", int(copy.ids("customers")[0]))["tags"]
+        ['vip']
+        >>> folder.cleanup()
+        """
         return int(self._core.export_json(kind, os.fspath(path)))
 
     # -- the file -----------------------------------------------------------------
     def integrity_check(self) -> str:
-        """'ok' when SQLite's integrity and foreign-key checks find nothing wrong."""
+        """'ok' when SQLite's integrity and foreign-key checks find nothing wrong,
+        otherwise their findings as text.
+
+        >>> open().integrity_check()
+        'ok'
+        """
         return self._core.integrity_check()
 
     def schema_version(self) -> int:
-        """The version of the file's layout; opening an older file brings it up to date."""
+        """The version of the file's layout, as an int; opening an older file
+        brings it up to date.
+
+        >>> open().schema_version() > 0
+        True
+        """
         return int(self._core.schema_version())
 
     # -- backups and compaction -------------------------------------------------------

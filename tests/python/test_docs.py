@@ -68,3 +68,88 @@ def test_public_callables_have_a_full_docstring(name, function):
                                                    "datetime_col", "customer_id_col", "max_frequency",
                                                    "max_recency", "T", "start_date")]
     assert not unnamed or refers, f"{name}: parameters not described: {unnamed}"
+
+
+def store_surface():
+    """(name, function) of every public method a notebook user reaches from a
+    Database: its own (and its mixins') and those of each room object that a
+    property of it returns (db.sales, db.service, db.access, ...)."""
+    db = crmcore.open(":memory:")
+    try:
+        seen = {}
+        for attr in dir(type(db)):
+            if attr.startswith("_"):
+                continue
+            obj = getattr(type(db), attr)
+            if inspect.isfunction(obj):
+                seen[f"Database.{attr}"] = obj
+            elif isinstance(obj, property):
+                room = getattr(db, attr)
+                if type(room).__module__.startswith("crmcore."):
+                    for name in dir(type(room)):
+                        method = getattr(type(room), name)
+                        if not name.startswith("_") and inspect.isfunction(method):
+                            seen[f"db.{attr}.{name}"] = method
+        return sorted(seen.items())
+    finally:
+        db.close()
+
+
+STORE_SURFACE = store_surface()
+# Methods allowed to lack an example or a column list for now (issue 13 asked
+# for all of them; none is left). An entry that gains its docstring fails
+# test_store_surface_has_a_full_docstring, so the set never goes stale.
+STILL_UNDOCUMENTED: set = set()
+
+
+def docstring_faults(name, function):
+    doc = inspect.getdoc(function) or ""
+    faults = []
+    if ">>>" not in doc:
+        faults.append("no example")
+    returns = inspect.signature(function).return_annotation
+    described = doc.split(">>>")[0].lower()
+    if "DataFrame" in str(returns) and not re.search(r"column|\brows?\b|index", described):
+        faults.append("returns a DataFrame but names no columns")
+    return faults
+
+
+def test_store_surface_is_walked():
+    names_ = dict(STORE_SURFACE)
+    assert "Database.get" in names_ and "Database.find" in names_
+    for room in ("sales", "service", "marketing", "access", "automation", "members", "stock"):
+        assert any(n.startswith(f"db.{room}.") for n in names_), room
+
+
+@pytest.mark.parametrize("name,function", STORE_SURFACE, ids=[n for n, _ in STORE_SURFACE])
+def test_store_surface_has_a_full_docstring(name, function):
+    faults = docstring_faults(name, function)
+    if name in STILL_UNDOCUMENTED:
+        assert faults, f"{name} is documented now: remove it from STILL_UNDOCUMENTED"
+        pytest.skip(f"{name}: {faults} (issue 13, not yet written)")
+    assert not faults, f"{name}: {faults}"
+
+
+def unnamed_parameters(function):
+    """The parameters of function its docstring's text (before the example)
+    does not name; none when it points to another function for them."""
+    text = (inspect.getdoc(function) or "").split(">>>")[0]
+    if ":func:" in text or ":meth:" in text:
+        return []
+    params = [p for p in inspect.signature(function).parameters if p not in {"self", "cls"} | PASSED_ON]
+    return [p for p in params if not re.search(rf"\b{re.escape(p)}\b", text)]
+
+
+# Methods allowed to leave a parameter unnamed (issue 13: "some sales/service
+# parameters are undescribed"; none is left). Like STILL_UNDOCUMENTED, an
+# entry that gains its description fails the test below.
+PARAMETERS_UNDESCRIBED: set = set()
+
+
+@pytest.mark.parametrize("name,function", STORE_SURFACE, ids=[n for n, _ in STORE_SURFACE])
+def test_store_surface_names_its_parameters(name, function):
+    unnamed = unnamed_parameters(function)
+    if name in PARAMETERS_UNDESCRIBED:
+        assert unnamed, f"{name} names its parameters now: remove it from PARAMETERS_UNDESCRIBED"
+        pytest.skip(f"{name}: parameters not described: {unnamed} (issue 13, not yet written)")
+    assert not unnamed, f"{name}: parameters not described: {unnamed}"

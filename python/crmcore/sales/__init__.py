@@ -52,7 +52,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         """Move `deal` to `stage` (its name or a label such as 谈判): the
         store writes the deal_stages row (from, to, when, by whom, why); won
         and lost also set closed_at and probability 1 or 0. `at` is when the
-        change happened (default now), `by` the staff id who made it. A stage
+        change happened (default now), `by` the staff id who made it, `reason`
+        why (a lost reason, ...). A stage
         the deal's pipeline lacks raises ValidationError listing its stages.
 
         >>> import crmcore as crm
@@ -197,6 +198,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         """Won / (won + lost) of the closed deals, per ``by`` (one of
         :data:`BY`) and/or per ``period`` of close (a pandas period alias such
         as ``"M"`` or ``"Q"``); open deals count nowhere. Counted in C++.
+        One row per group (indexed by ``by`` and/or the period), columns
+        ``won``, ``lost`` and ``win_rate``.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

@@ -235,7 +235,7 @@ class LedgerMethods(SalesPart):
 
     def credits(self, as_of: Any = None) -> pd.DataFrame:
         """Each customer's credit on ``as_of`` (default the end of the
-        data): ``kept`` (overpayments and payments on account kept as
+        data), one row per customer, columns ``kept`` (overpayments and payments on account kept as
         credit), ``applied`` (spent on invoices) and ``balance``; customers
         who never had credit are left out.
 
@@ -266,7 +266,8 @@ class LedgerMethods(SalesPart):
         balance allow, applied ``at`` (default now). Writes a
         ``credit_applications`` record (through the store's write path,
         audited) and returns its id; the store refuses more than the
-        customer's credit or the invoice's balance.
+        customer's credit or the invoice's balance. ``note`` is kept with
+        the record.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

@@ -103,7 +103,7 @@ class OutlookMethods(SalesPart):
                      prior: float = 10.0, similar: "tuple[str, ...]" = ("age",)) -> pd.DataFrame:
         """Each deal open on ``as_of`` (default the end of the data) with
         its chance to be won within ``horizon`` days, learnt from the stage
-        history (see the module's text): ``stage``, ``age`` (days in the
+        history (see the module's text), one row per deal, columns ``stage``, ``age`` (days in the
         stage), ``amount``, ``chance`` and ``stage_probability`` (the
         pipeline's, the baseline). ``result.attrs["backtest"]`` holds the
         Brier score of both on the newer third of the snapshots when fitted
@@ -112,7 +112,9 @@ class OutlookMethods(SalesPart):
         ``similar`` says what makes deals alike after their stage, coarsest
         first, among ``"age"`` (in the stage, :data:`AGES`), ``"segment"``
         (the customer's kind) and ``"amount"`` (its quartile among the
-        deals; no amount is a class of its own).
+        deals; no amount is a class of its own). The history is replayed at
+        ``snapshots`` dates ``step`` days apart, and each rate is shrunk
+        towards its coarser class's by ``prior`` examples (the module's text).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

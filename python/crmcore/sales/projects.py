@@ -29,7 +29,7 @@ class ProjectMethods(SalesPart):
 
     def milestones(self, as_of: Any = None) -> pd.DataFrame:
         """Every milestone with its project and where it stands on ``as_of``
-        (default the end of the data): ``project_id``, ``project``,
+        (default the end of the data), one row each, columns ``project_id``, ``project``,
         ``owner_id`` (the project's), ``name``, ``planned_at``, ``done_at``,
         ``status``, ``overdue`` (not done or cancelled and planned before
         ``as_of``) and ``days_late`` (done: done - planned; open and

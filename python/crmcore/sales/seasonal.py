@@ -150,8 +150,8 @@ class SeasonalMethods(SalesPart):
         """Bookings (amount of deals won, by month closed) forecast for the
         ``horizon`` months after the last complete month before ``as_of``
         (default the end of the data), from the monthly history with its
-        seasonality (:func:`holt_winters`): ``forecast``, ``lower`` and
-        ``upper`` per month. ``attrs["history"]`` is the monthly series,
+        seasonality (:func:`holt_winters`): columns ``forecast``, ``lower``
+        and ``upper``, one row per month. ``attrs["history"]`` is the monthly series,
         ``attrs["params"]`` the fitted weights, and ``attrs["backtest"]``
         the last ``holdout`` months forecast from the months before them
         against the seasonal-naive baseline (mae, rmse, mape per model;
