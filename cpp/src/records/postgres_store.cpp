@@ -286,4 +286,18 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
   }
 }
 
+std::string postgres_reference_check(Store::Impl& impl) {
+  std::string report;
+  for (const auto& k : kinds())
+    for (const auto& f : k.fields) {
+      if (f.type != FieldType::Ref) continue;
+      sql::Statement st(impl.db, "SELECT r.id FROM " + k.name + " AS r WHERE r." + f.name + " IS NOT NULL AND NOT EXISTS"
+                                 " (SELECT 1 FROM " + f.ref_kind + " AS x WHERE x.id = r." + f.name + ") ORDER BY r.id");
+      while (st.step())
+        report += (report.empty() ? "" : "\n") + std::string("foreign key broken in ") + k.name + " row " +
+                  std::to_string(st.int64(0));
+    }
+  return report.empty() ? "ok" : report;
+}
+
 }  // namespace crmcore::records

@@ -660,6 +660,7 @@ int Store::schema_version() const {
 
 std::string Store::integrity_check() const {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!impl_->db.is_sqlite()) return postgres_reference_check(*impl_);
   std::string report;
   {
     sql::Statement st(impl_->db, "PRAGMA integrity_check");

@@ -153,6 +153,10 @@ std::string migration_to(int version);
 bool is_postgres_url(const std::string& path);
 void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly);
 std::string postgres_schema(int64_t now);
+// Store::integrity_check on PostgreSQL: every reference checked against the
+// records it names, as SQLite's foreign_key_check does ("ok" when none is
+// broken). The server checks its own pages; amcheck goes further.
+std::string postgres_reference_check(Store::Impl& impl);
 // The header's application id of a crmcore store ("CRMC"); older stores have 0.
 inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables
