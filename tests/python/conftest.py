@@ -91,17 +91,18 @@ def backend(request):
     if not crm._core.have_postgres():
         pytest.skip("PostgreSQL runs skipped: this crmcore was built without libpq")
     server = request.getfixturevalue("postgres_server")
-    real_open = crmcore.store.open
     module = request.module.__name__.rsplit(".", 1)[-1]
+    # Patched where the store is made, not crm.open, which store_handle wraps:
+    # the two fixtures then never undo each other's patch.
+    real_init = crmcore.store.Database.__init__
 
-    def open_on_server(path=":memory:", **kwargs):
+    def init_on_server(self, path=":memory:", **kwargs):
         if path in (":memory:", ""):
             path = f"{server.url}&schema=b_{module}_{os.getpid()}_{next(_SCHEMA_NUMBERS)}"
-        return real_open(path, **kwargs)
+        real_init(self, path, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(crm, "open", open_on_server)
-        patch.setattr(crmcore.store, "open", open_on_server)
+        patch.setattr(crmcore.store.Database, "__init__", init_on_server)
         yield request.param
 
 

@@ -248,8 +248,13 @@ WriteResult Store::write(const WriteRequest& request) {
 // be switched per statement inside a transaction), is off until it ends.
 void Store::begin() {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
+  refuse_if_readonly(true);  // (the writes inside are refused there one by one, as outside)
   if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
+  if (!impl_->db.is_sqlite()) {  // references are checked always there; the write lock is held to the end
+    sql::exec(impl_->db, Dialect(impl_->db).begin_write());
+    transaction_depth_ = 1;
+    return;
+  }
   sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
   try {
     sql::exec(impl_->db, "BEGIN IMMEDIATE");
@@ -286,6 +291,16 @@ void Store::end_transaction(const char* how) {
   // (a full disk) is rolled back here, so that the next transaction starts
   // clean and SQLite's foreign-key check is on again.
   transaction_depth_ = 0;
+  if (!impl_->db.is_sqlite()) {
+    try {
+      sql::exec(impl_->db, how);
+    } catch (const std::exception& e) {
+      undo_write(impl_->db, "ROLLBACK");
+      throw StorageError(std::string(how) + " failed: " + e.what() +
+                         (std::string(how) == "COMMIT" ? "; nothing of the transaction was saved" : ""));
+    }
+    return;
+  }
   char* err = nullptr;
   const int rc = sqlite3_exec(impl_->db, how, nullptr, nullptr, &err);
   const std::string message = err ? err : "";
