@@ -173,16 +173,70 @@ def test_finds_with_filters_order_and_limits_equal_sqlite_s(tmp_path, postgres_s
         pd.testing.assert_frame_equal(db.find(kind, **case), lite.find(kind, **case))
 
 
-def test_a_write_is_refused_clearly_before_it_changes_anything(postgres_url):
+def _writes(db):
+    """The same record writes, on either engine; returns the ids they gave."""
+    a = db.add("customers", name="Acme", email="Info@Acme.example", tags=["vip"])
+    ids = list(db.import_frame("customers", pd.DataFrame({"name": ["B", "C"], "external_id": ["e1", "e2"],
+                                                          "region": ["north", None]})))
+    db.update("customers", a, name="Acme 2", region="south")
+    skipped = db.import_frame("customers", pd.DataFrame({"name": ["D", "E"], "external_id": ["e1", "e3"]}),
+                              on_error="skip")
+    db.import_frame("customers", pd.DataFrame({"name": ["B 2", "F"], "external_id": ["e1", "e9"]}),
+                    mode="upsert", key="external_id")
+    db.import_frame("customers", pd.DataFrame({"external_id": ["e2"], "region": ["west"]}),
+                    mode="update", key="external_id")
+    c = db.add("contacts", name="Bo", phone="+49 30 1234567")
+    o = db.add("orders", customer_id=ids[0], amount=12.5, channel="web", ordered_at="2026-01-02")
+    db.delete("customers", a)
+    db.delete_many("customers", [ids[0]], dependants="delete")  # its order goes with it, in the log as on SQLite
+    return [a, *ids, c, o], skipped
+
+
+def test_record_writes_give_what_they_give_on_sqlite(tmp_path, postgres_url):
+    """add, import (skip), update, upsert, update by key, delete: the same records, the same audit entries
+    (their changes as SQLite writes them), and a chain that verifies; phones and e-mails found again."""
+    with crm.open(postgres_url) as db, crm.open(str(tmp_path / "lite.crm")) as lite:
+        got_ids, got_skipped = _writes(db)
+        want_ids, want_skipped = _writes(lite)
+        assert got_ids == want_ids  # ids from the sequence, as SQLite's id_sequence gives them
+        pd.testing.assert_frame_equal(got_skipped.errors, want_skipped.errors)
+        drop = ["created_at", "updated_at"]
+        pd.testing.assert_frame_equal(db.frame("customers").drop(columns=drop), lite.frame("customers").drop(columns=drop))
+        pd.testing.assert_frame_equal(db.frame("contacts").drop(columns=drop), lite.frame("contacts").drop(columns=drop))
+        assert list(db.find("contacts", phone="+49 30 1234567").index) == [got_ids[-2]]
+        assert db.count("orders") == 0
+        cols = ["op", "kind", "first_id", "last_id", "rows", "cause_id", "changes"]
+        pd.testing.assert_frame_equal(db.audit_log()[cols].reset_index(drop=True),
+                                      lite.audit_log()[cols].reset_index(drop=True))
+        assert db.audit_check().empty
+
+
+def test_a_change_made_behind_crmcore_s_back_breaks_the_chain(postgres_server, postgres_url):
     with crm.open(postgres_url) as db:
-        for write in (lambda: db.add("customers", name="Acme"),
-                      lambda: db.import_frame("customers", pd.DataFrame({"name": ["A", "B"]})),
-                      lambda: db.update("pipelines", int(db.frame("pipelines").index[0]), name="renamed"),
-                      lambda: db.delete("pipeline_stages", int(db.frame("pipeline_stages").index[0]))):
-            with pytest.raises(crm.StorageError, match="writes to a PostgreSQL store are not available yet"):
+        cid = db.add("customers", name="Acme")
+        db.update("customers", cid, name="Acme 2")
+        assert db.audit_check().empty
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as c:
+        c.execute(f"UPDATE {_schema(postgres_url)}.audit_log SET kind = 'orders' WHERE op = 'update'")
+    with crm.open(postgres_url) as db:
+        assert not db.audit_check().empty
+
+
+def test_a_kind_whose_rules_do_not_run_there_yet_is_refused_before_anything_is_written(postgres_url):
+    with crm.open(postgres_url) as db:
+        cid = db.add("customers", name="Acme")
+        oid = db.add("orders", customer_id=cid, amount=10.0, ordered_at="2026-01-02")
+        for write, missing in ((lambda: db.add("deals", customer_id=cid, name="d"), "deals"),
+                               (lambda: db.add("tickets", customer_id=cid, subject="s"), "tickets"),
+                               (lambda: db.add("payments", customer_id=cid, amount=1.0), "payments"),
+                               (lambda: db.update("orders", oid, amount=5.0), "orders' amounts")):
+            with pytest.raises(crm.StorageError, match=f"writes to {missing} are not available on a PostgreSQL"):
                 write()
-        assert (db.count("customers"), db.count("pipeline_stages")) == (0, 6)
-        assert db.frame("pipelines")["name"].tolist() == ["new business"]
+        db.update("orders", oid, channel="web")  # what no rule watches is written
+        assert (db.count("deals"), db.count("tickets"), db.frame("orders")["amount"].tolist()) == (0, 0, [10.0])
+        with pytest.raises(crm.StorageError, match="merges on a PostgreSQL store are not available yet"):
+            db.merge("customers", cid, [db.add("customers", name="Acme dup")])
+        assert db.audit_check().empty
 
 
 def test_substring_and_contact_finds_equal_sqlite_s(tmp_path, postgres_server, postgres_url):
@@ -267,3 +321,34 @@ def test_segment_order_scores_read_from_postgresql_equal_sqlite_s(tmp_path, post
     for rule in rules:
         want = _segments.evaluate(lite, rule)
         assert len(want) and _segments.evaluate(db, rule).tolist() == want.tolist()
+def _write_orders(url, worker, count):
+    """One process's writes: single adds and imports of orders, interleaved with the others'."""
+    with crm.open(url) as db:
+        cid = db.add("customers", name=f"writer {worker}")
+        for i in range(count):
+            db.add("orders", customer_id=cid, amount=float(i), ordered_at="2026-01-02", channel=f"w{worker}")
+            db.import_frame("orders", pd.DataFrame({"customer_id": [cid] * 3, "amount": [1.0, 2.0, 3.0],
+                                                    "ordered_at": ["2026-01-03"] * 3, "channel": [f"w{worker}"] * 3}))
+
+
+def test_four_processes_writing_at_once_lose_nothing(postgres_url):
+    """Each write holds the store's write lock to its end: ids stay unique, every write lands, and the audit
+    chain (one entry per write, in commit order) verifies."""
+    import multiprocessing
+    with crm.open(postgres_url):
+        pass  # made once, before the writers start
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_orders, args=(postgres_url, w, 8)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    with crm.open(postgres_url) as db:
+        orders = db.frame("orders")
+        assert len(orders) == 4 * 8 * 4 and orders.index.is_unique
+        assert orders.groupby("channel").size().tolist() == [32] * 4
+        log = db.audit_log(limit=10_000)
+        assert (log["op"] == "insert").sum() == 4 + 4 * 8 * 2
+        assert log.loc[log["kind"] == "orders", "rows"].sum() == 128
+        assert db.audit_check().empty

@@ -11,7 +11,14 @@ import pytest
 import crmcore as crm
 
 # Each test runs on the unscoped Database and on an admin's scoped handle (conftest).
-pytestmark = pytest.mark.usefixtures("store_handle")
+pytestmark = pytest.mark.usefixtures("backend", "store_handle")
+
+# What these tests still need on PostgreSQL (docs/backends.md, in order of the work left).
+PG_MISSING = {
+    "test_bad_records_are_refused[deals]": "the stage rules (deals)",
+    "test_references_and_link_records_inside_a_transaction": "the stage rules (deals)",
+    "test_docstring_examples": "backup, indexes on fields, custom-field conditions, merges",
+}
 
 
 @pytest.fixture

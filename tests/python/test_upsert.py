@@ -13,7 +13,13 @@ import pytest
 import crmcore as crm
 
 # Each test runs on the unscoped Database and on an admin's scoped handle (conftest).
-pytestmark = pytest.mark.usefixtures("store_handle")
+pytestmark = pytest.mark.usefixtures("backend", "store_handle")
+
+# What these tests still need on PostgreSQL (docs/backends.md).
+PG_MISSING = {
+    "test_a_frame_read_out_writes_back_unchanged_and_edited": "the ledger rules (payments, in crm.datasets.load)",
+    "test_delete_many_refuses_or_takes_dependants_and_audits_every_row": "the ledger rules (payments, in crm.datasets.load)",
+}
 
 
 @pytest.fixture

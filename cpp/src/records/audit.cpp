@@ -201,10 +201,12 @@ void install_audit_capture(sqlite3* db) {
   sql::exec(db, s);
 }
 
-void forget_captured_changes(Store::Impl& impl) { impl.prepared("DELETE FROM temp.crm_audit_changes").run(); }
+void forget_captured_changes(Store::Impl& impl) {
+  impl.prepared("DELETE FROM " + Dialect(impl.db).temp("crm_audit_changes")).run();
+}
 
 void mark_audit(Store::Impl& impl) {
-  auto& st = impl.prepared("SELECT ifnull(max(seq), 0) FROM audit_log");
+  auto& st = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
   st.step();
   impl.audit_mark = st.int64(0);
   st.reset();
@@ -220,9 +222,13 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
   std::unordered_map<int64_t, Captured> captured;
   std::map<int64_t, std::string> kind_of;  // of each captured record, by id (in order)
   {
-    auto& st = impl.prepared("SELECT record_id, removed, changes, kind FROM temp.crm_audit_changes ORDER BY seq");
+    const Dialect dialect(impl.db);
+    auto& st = impl.prepared("SELECT record_id, removed, changes, kind FROM " + dialect.temp("crm_audit_changes") +
+                             " ORDER BY seq");
     while (st.step()) {
-      captured[st.int64(0)].add(st.text(2), st.int64(1) != 0);
+      // PostgreSQL's json spaces its text: the same content written as SQLite writes it, in the columns' order.
+      captured[st.int64(0)].add(dialect.sqlite() ? st.text(2) : nlohmann::ordered_json::parse(st.text(2)).dump(),
+                                st.int64(1) != 0);
       kind_of.emplace(st.int64(0), st.text(3));
     }
     st.reset();
@@ -337,14 +343,14 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
       "INSERT INTO audit_log(seq, at, op, kind, first_id, last_id, rows, cause_id, actor, changes, salt, changes_hash,"
       " hash) SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12 FROM crm_batch(?1)");
   if (sql::run_over_batch(write, sealed) != SQLITE_DONE) sql::fail(impl.db, "cannot seal the audit log");
-  auto& head = impl.prepared("INSERT OR REPLACE INTO meta(key, value) VALUES('audit_head', ?1)");
+  auto& head = impl.prepared(Dialect(impl.db).set_meta("audit_head"));
   const std::string value = std::to_string(last_seq) + ":" + previous;
   head.bind(1, value).run();
 }
 
 std::vector<AuditProblem> Store::audit_check() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  sqlite3* db = impl_->db;
+  const sql::Db& db = impl_->db;
   std::vector<AuditProblem> problems;
   // Entries whose changes an erasure took out, as the (chained) erasure entries say.
   std::set<int64_t> redacted;
@@ -421,9 +427,10 @@ Table Store::audit_log(int64_t limit, const std::vector<int64_t>* about) const {
     while (st.step()) {
       for (int i = 0; i < kInts + 4; ++i) {
         Column& c = t.columns[static_cast<size_t>(i)];
-        c.valid.push_back(st.is_null(i) ? 0 : 1);
-        if (i < kInts) c.ints.push_back(st.int64(i));
-        else c.texts.push_back(st.text(i));
+        const bool null = st.is_null(i);
+        c.valid.push_back(null ? 0 : 1);
+        if (i < kInts) c.ints.push_back(null ? 0 : st.int64(i));  // (PostgreSQL has no 0 for a NULL)
+        else c.texts.push_back(null ? std::string() : st.text(i));
       }
     }
   };

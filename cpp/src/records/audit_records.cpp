@@ -44,7 +44,7 @@ void note_inserted_by_rules(const json& changes, int64_t seq, int64_t at,
 
 }  // namespace
 
-void check_records_against_log(sqlite3* db, std::vector<AuditProblem>& problems) {
+void check_records_against_log(const sql::Db& db, std::vector<AuditProblem>& problems) {
   // By kind, then record id, in the order the log was written.
   std::map<std::string, std::unordered_map<int64_t, Written>> written;
   std::map<std::string, std::map<int64_t, int64_t>> deleted;  // kind -> id -> the delete's seq
@@ -102,7 +102,8 @@ void check_records_against_log(sqlite3* db, std::vector<AuditProblem>& problems)
     names.push_back(kTagsColumn);
     names.push_back(kCustomColumn);
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    sql::Statement row(db, "SELECT json_array(" + list + "), " + kUpdatedColumn + " FROM " + kind_name + " WHERE id = ?1");
+    const std::string array = db.is_sqlite() ? "json_array(" : "json_build_array(";
+    sql::Statement row(db, "SELECT " + array + list + "), " + kUpdatedColumn + " FROM " + kind_name + " WHERE id = ?1");
     std::vector<int64_t> ids;
     for (const auto& [id, w] : records)
       if (!w.fields.empty()) ids.push_back(id);

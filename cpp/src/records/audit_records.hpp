@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crmcore/records/store.hpp"
+#include "sqlite.hpp"
 
 namespace crmcore::records {
 
@@ -15,6 +16,6 @@ namespace crmcore::records {
 // checked: values an insert wrote and no update changed since (an insert's
 // entry names its ids, not its values), and whatever came before an erasure
 // (which rewrites records without per-field entries).
-void check_records_against_log(sqlite3* db, std::vector<AuditProblem>& problems);
+void check_records_against_log(const sql::Db& db, std::vector<AuditProblem>& problems);
 
 }  // namespace crmcore::records

@@ -117,7 +117,7 @@ void Catalog::load(Store::Impl& impl) {
   kinds_ = kinds();
   // A file made while schema version 5 was a placeholder has no catalog:
   // its kinds are the kind table's.
-  sql::Statement has(impl.db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'value_labels'");
+  sql::Statement has(impl.db, Dialect(impl.db).table_exists("value_labels"));
   if (!has.step()) return;
   auto kind_named = [this](const std::string& name) -> Kind* {
     for (auto& k : kinds_)

@@ -270,6 +270,8 @@ void write_lookups(Store::Impl& impl, const Kind& k, Lookups& lookups) {
 // tables' index on the new records' ids).
 std::vector<std::string> drop_plain_indexes(Store::Impl& impl, const std::string& table,
                                             const std::function<bool(const std::string&)>& appends) {
+  // (PostgreSQL keeps its indexes: a temp table filled by COPY is its bulk path, docs/backends.md.)
+  if (!impl.db.is_sqlite()) return {};
   sql::Statement list(impl.db, "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL"
                                " AND sql NOT LIKE 'CREATE UNIQUE%'");
   list.bind(1, table);
@@ -317,30 +319,24 @@ void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows
   if (count == 0) return;
   std::vector<int64_t> ids(count, -1);
   for (size_t r = 0; r < count; ++r) staged.rows.row(r)[0].set_int(next_id + static_cast<int64_t>(r));
-  int rc = sql::run_over_batch(impl.insert_batch_stmt(k), staged.rows);
-  if (rc == SQLITE_DONE) {
+  const std::string failed = "insert into " + k.name + " failed";
+  if (!run_or_broken(impl.db, impl.insert_batch_stmt(k), staged.rows, failed)) {
     for (size_t r = 0; r < count; ++r) ids[r] = next_id++;
   } else {
-    if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "insert into " + k.name + " failed");
     sql::Statement& st = impl.insert_stmt(k);
     for (size_t r = 0; r < count; ++r) {
       sql::Cell* cells = staged.rows.row(r);
       cells[0].set_int(next_id);
       for (size_t c = 0; c < staged.rows.columns(); ++c) bind_value(st, static_cast<int>(c) + 1, value_of(cells[c]));
-      rc = st.step_code();
-      if (rc != SQLITE_DONE) {
-        const int code = sqlite3_extended_errcode(impl.db);
-        st.reset();
-        if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "insert into " + k.name + " failed");
+      if (const Broken broken = run_or_broken(impl.db, st, failed)) {
         std::vector<Value> values;
         for (size_t i = 0; i < k.fields.size(); ++i) values.push_back(value_of(cells[i + 1]));
-        RowFailure failure = explain_constraint(impl, code, k, values);
+        RowFailure failure = explain_constraint(impl, broken, k, values);
         const auto row = static_cast<int64_t>(staged.source_row[r]);
         if (on_error == OnError::Raise) throw ValidationError(k.name, row, failure.field, failure.reason);
         result.errors.push_back({row, failure.field, failure.reason});
         continue;
       }
-      st.reset();
       ids[r] = next_id++;
     }
   }
@@ -387,7 +383,7 @@ std::string key_shown(const std::vector<std::string>& key, const std::vector<Val
 // The statement that finds, for each row of a batch (c0: the row, c1...: its
 // key values), the records of `k` its key names. The external key is looked
 // up through its unique index on (ifnull(source, ''), id).
-std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, bool aliases) {
+std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, bool aliases, const std::string& ifnull) {
   std::string on;
   const bool external = std::find(key.begin(), key.end(), kExternalId) != key.end();
   for (size_t i = 0; i < key.size(); ++i) {
@@ -395,11 +391,11 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, b
     on += i ? " AND " : "";
     // '=' rather than IS: a missing key value names no record, and only '='
     // lets SQLite use the partial unique index (external_id IS NOT NULL).
-    if (external && key[i] == kExternalSource) on += "ifnull(r." + key[i] + ", '') = ifnull(" + b + ", '')";
+    if (external && key[i] == kExternalSource) on += ifnull + "(r." + key[i] + ", '') = " + ifnull + "(" + b + ", '')";
     else on += "r." + key[i] + " = " + b;
   }
   if (external && std::find(key.begin(), key.end(), kExternalSource) == key.end())
-    on += std::string(" AND ifnull(r.") + kExternalSource + ", '') = ''";  // an id without its source: none given
+    on += " AND " + ifnull + "(r." + kExternalSource + ", '') = ''";  // an id without its source: none given
   std::string text = "SELECT b.c0, r.id FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON " + on;
   if (!external || !aliases || key.size() > 2 || (key.size() == 2 && key[0] != kExternalSource && key[1] != kExternalSource))
     return text;
@@ -407,7 +403,7 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, b
   // into (see merge.cpp), so that next week's export updates it.
   std::string source = "''", id;
   for (size_t i = 0; i < key.size(); ++i)
-    (key[i] == kExternalSource ? source : id) = key[i] == kExternalSource ? "ifnull(b.c" + std::to_string(i + 1) + ", '')"
+    (key[i] == kExternalSource ? source : id) = key[i] == kExternalSource ? ifnull + "(b.c" + std::to_string(i + 1) + ", '')"
                                                                           : "b.c" + std::to_string(i + 1);
   return text + " UNION ALL SELECT b.c0, a.record_id FROM crm_batch(?1) AS b JOIN key_aliases AS a ON a.kind = '" +
          k.name + "' AND a.source = " + source + " AND a.external_id = " + id;
@@ -557,8 +553,9 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     return any;
   };
   sql::Batch lookup(1 + req.key.size());
-  sql::Statement has_aliases(impl.db, "SELECT 1 FROM sqlite_master WHERE name = 'key_aliases'");
-  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key, has_aliases.step()));
+  const Dialect dialect(impl.db);
+  sql::Statement has_aliases(impl.db, dialect.table_exists("key_aliases"));
+  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key, has_aliases.step(), dialect.ifnull()));
   auto run_lookup = [&] {
     if (lookup.rows() == 0) return;
     sql::bind_batch(find, lookup);
@@ -749,24 +746,21 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     }
     const uint32_t tags_bit = uint32_t{1} << (1 + lookup_fields.size());
     std::vector<uint8_t> ok(count, 1);
+    const std::string failed = "update of " + k.name + " failed";
     if (std::all_of(changes.begin(), changes.end(), [](uint32_t c) { return c == 0; })) {
       // Nothing to write; the rows still name (and now match) their records.
-    } else if (sql::run_over_batch(bulk, staged.rows) != SQLITE_DONE) {
-      // A rule only SQLite sees (a duplicate sku or external key) undid the
-      // chunk's statement: row by row, to name the row and land the rest.
-      if ((sqlite3_errcode(impl.db) & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "update of " + k.name + " failed");
+    } else if (run_or_broken(impl.db, bulk, staged.rows, failed)) {
+      // A rule only the database sees (a duplicate sku or external key)
+      // undid the chunk's statement: row by row, to name the row and land the rest.
       for (size_t r = 0; r < count; ++r) {
         if (!changes[r]) continue;
         const sql::Cell* cells = staged.rows.row(r);
         for (size_t c = 0; c < width; ++c) bind_value(one, static_cast<int>(c) + 1, value_of(cells[c]));
-        const int rc = one.step_code();
-        const int code = sqlite3_extended_errcode(impl.db);
-        one.reset();
-        if (rc == SQLITE_DONE) continue;
-        if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "update of " + k.name + " failed");
+        const Broken broken = run_or_broken(impl.db, one, failed);
+        if (!broken) continue;
         std::vector<Value> all(k.fields.size());
         for (size_t g = 0; g < given.size(); ++g) all[given[g]] = value_of(cells[g + 1]);
-        RowFailure failure = explain_constraint(impl, code, k, all);
+        RowFailure failure = explain_constraint(impl, broken, k, all);
         const auto row = static_cast<int64_t>(staged.source_row[r]);
         if (req.on_error == OnError::Raise) throw ValidationError(k.name, row, failure.field, failure.reason);
         result.errors.push_back({row, failure.field, failure.reason});

@@ -111,6 +111,61 @@ std::string take_parameter(std::string& url, const std::string& name) {
   return value;
 }
 
+// What the audit notes of each update and delete, made by the server: one
+// trigger function for every kind, writing what SQLite's per-kind TEMP
+// triggers write (audit.cpp) into the session's temporary table, so that
+// seal_audit reads, combines and hashes the changes by one code path on
+// both engines. PostgreSQL has no temporary triggers: the function is
+// permanent, and a session without the table (another program's) is not
+// noted, as SQLite notes only crmcore's own connections.
+//  update: {column: [old, new], ...} for the columns that changed ('{}' if none)
+//  delete: {"removed": {column: value, ...}}
+// in the table's column order, without id, created_at and updated_at.
+constexpr int kCaptureVersion = 1;
+const char* const kCaptureFunction = R"(
+CREATE OR REPLACE FUNCTION crm_audit_capture() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  IF to_regclass('pg_temp.crm_audit_changes') IS NULL THEN RETURN NULL; END IF;
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO pg_temp.crm_audit_changes(record_id, removed, changes, kind)
+    SELECT OLD.id, 1, json_build_object('removed', json_object_agg(e.key, e.value ORDER BY e.n))::text, TG_TABLE_NAME
+    FROM json_each(to_json(OLD)) WITH ORDINALITY AS e(key, value, n)
+    WHERE e.key NOT IN ('id', 'created_at', 'updated_at');
+  ELSE
+    INSERT INTO pg_temp.crm_audit_changes(record_id, removed, changes, kind)
+    SELECT OLD.id, 0, coalesce(json_object_agg(o.key, json_build_array(o.value, n.value) ORDER BY o.n)::text, '{}'),
+           TG_TABLE_NAME
+    FROM json_each(to_json(OLD)) WITH ORDINALITY AS o(key, value, n)
+    JOIN json_each(to_json(NEW)) AS n(key, value) ON n.key = o.key
+    WHERE o.key NOT IN ('id', 'created_at', 'updated_at') AND o.value::text IS DISTINCT FROM n.value::text;
+  END IF;
+  RETURN NULL;
+END
+$body$;
+)";
+
+bool captured(backend::Connection& c) {
+  auto st = c.prepare("SELECT 1 FROM meta WHERE key = 'pg_capture' AND value = ?");
+  st->bind_text(1, std::to_string(kCaptureVersion));
+  return st->step();
+}
+
+// The capture's function and triggers, made once per store (and again when
+// kCaptureVersion changes), under the same lock as the schema.
+void install_capture(backend::Connection& c) {
+  if (!captured(c)) {
+    std::string s = kCaptureFunction;
+    for (const auto& k : kinds())
+      s += "CREATE OR REPLACE TRIGGER crm_audit AFTER UPDATE OR DELETE ON " + k.name +
+           " FOR EACH ROW EXECUTE FUNCTION crm_audit_capture();";
+    c.exec(s);
+    auto set = c.prepare(
+        "INSERT INTO meta(key, value) VALUES('pg_capture', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    set->bind_text(1, std::to_string(kCaptureVersion));
+    set->run();
+  }
+}
+
 }  // namespace
 
 bool is_postgres_url(const std::string& path) {
@@ -194,8 +249,11 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
   impl.find_contact_points_among = sql::Statement(
       impl.db, "SELECT DISTINCT record_id FROM contact_points WHERE value IN (SELECT c0 FROM crm_batch(?1)) AND kind=?2"
                " ORDER BY record_id");
+  if (!readonly)  // the session's notes for the audit (see install_capture)
+    c.exec("CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq bigserial PRIMARY KEY, record_id bigint NOT NULL,"
+           " removed bigint NOT NULL, changes text NOT NULL, kind text NOT NULL)");
   int version = read_version();
-  if (version == kSchemaVersion) return;
+  if (version == kSchemaVersion && (readonly || captured(c))) return;
   if (readonly)
     throw StorageError(where + " is " + (version == 0 ? "empty" : "an older crmcore store") +
                        "; a read-only open cannot create or migrate it (open it once for writing)");
@@ -212,6 +270,7 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
       version = kSchemaVersion;
     }
     for (; version < kSchemaVersion; ++version) c.exec(pg_add_version(version + 1));
+    install_capture(c);
     auto set = c.prepare(
         "INSERT INTO meta(key, value) VALUES('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
         "excluded.value");
@@ -225,6 +284,20 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
     }
     throw;
   }
+}
+
+std::string postgres_reference_check(Store::Impl& impl) {
+  std::string report;
+  for (const auto& k : kinds())
+    for (const auto& f : k.fields) {
+      if (f.type != FieldType::Ref) continue;
+      sql::Statement st(impl.db, "SELECT r.id FROM " + k.name + " AS r WHERE r." + f.name + " IS NOT NULL AND NOT EXISTS"
+                                 " (SELECT 1 FROM " + f.ref_kind + " AS x WHERE x.id = r." + f.name + ") ORDER BY r.id");
+      while (st.step())
+        report += (report.empty() ? "" : "\n") + std::string("foreign key broken in ") + k.name + " row " +
+                  std::to_string(st.int64(0));
+    }
+  return report.empty() ? "ok" : report;
 }
 
 }  // namespace crmcore::records

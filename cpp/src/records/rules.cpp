@@ -50,8 +50,13 @@ class RowView {
     if (st.step()) {
       for (size_t i = 0; i < stored_.size(); ++i) {
         const int c = static_cast<int>(i);
-        switch (sqlite3_column_type(st.get(), c)) {
-          case SQLITE_NULL: break;
+        if (st.is_null(c)) continue;
+        // SQLite says what the cell holds; PostgreSQL's column has its field's type.
+        const int type = st.on_sqlite() ? sqlite3_column_type(st.get(), c)
+                         : kind_.fields[i].type == FieldType::Text ? SQLITE_TEXT
+                         : kind_.fields[i].type == FieldType::Real ? SQLITE_FLOAT
+                                                                   : SQLITE_INTEGER;
+        switch (type) {
           case SQLITE_INTEGER: stored_[i].set_int(st.int64(c)); break;
           case SQLITE_FLOAT: stored_[i].set_real(st.real(c)); break;
           default: stored_[i].own_text(st.text(c)); break;
@@ -246,10 +251,10 @@ const UniqueRule* rule_broken_by_move(Store::Impl& impl, const Kind& k, int64_t 
   return nullptr;
 }
 
-std::optional<RowFailure> explain_unique_rule(Store::Impl& impl, const Kind& k, const std::vector<Value>& values) {
+std::optional<RowFailure> explain_unique_rule(Store::Impl& impl, const Kind& k, const std::vector<Value>& values,
+                                              const std::string& message) {
   // SQLite names the columns of the index it stopped at: that rule first,
-  // when the row breaks several.
-  const std::string message = sqlite3_errmsg(impl.db);
+  // when the row breaks several. (PostgreSQL names the index: the rules in order.)
   std::vector<const UniqueRule*> rules;
   for (const auto& rule : k.unique_rules) {
     std::string columns;

@@ -37,6 +37,7 @@ const UniqueRule* rule_broken_by_move(Store::Impl& impl, const Kind& k, int64_t 
 // Explains a write that SQLite refused for one of the kind's unique rules
 // (rows of one import that break it together), naming the record it
 // collides with; nullopt when these values break none.
-std::optional<RowFailure> explain_unique_rule(Store::Impl& impl, const Kind& k, const std::vector<Value>& values);
+std::optional<RowFailure> explain_unique_rule(Store::Impl& impl, const Kind& k, const std::vector<Value>& values,
+                                              const std::string& message);
 
 }  // namespace crmcore::records

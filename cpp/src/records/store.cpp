@@ -23,6 +23,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
     : impl_(std::make_unique<Impl>()), path_(path), readonly_(options.readonly) {
   if (is_postgres_url(path)) {
     open_postgres_store(*impl_, path, readonly_);
+    prepare_write_statements(*impl_);
     return;
   }
   // (A "file:" URI is SQLite's to interpret.)
@@ -80,7 +81,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
       }
       const int from = version;
       for (; version < kSchemaVersion; ++version) sql::exec(db, migration_to(version + 1));
-      sql::Statement set(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
+      sql::Statement set(db, Dialect(db).set_meta("schema_version"));
       set.bind(1, static_cast<int64_t>(version)).run();
       // The entries written before the log had a hash chain join it now.
       if (from < kAuditVersion) {
@@ -102,22 +103,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
     install_stock_capture(db);
     install_audit_capture(db);
   }
-  impl_->insert_contact_point =
-      sql::Statement(db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) VALUES(?,?,?,?)");
-  impl_->insert_tag = sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) VALUES(?,?)");
-  impl_->insert_points_batch = sql::Statement(
-      db, "INSERT OR IGNORE INTO contact_points(value, record_id, kind, field) SELECT c0, c1, c2, c3 FROM crm_batch(?1)");
-  impl_->insert_tags_batch =
-      sql::Statement(db, "INSERT OR IGNORE INTO record_tags(tag, record_id) SELECT c0, c1 FROM crm_batch(?1)");
-  impl_->find_contact_points_among = sql::Statement(
-      db, "SELECT DISTINCT record_id FROM contact_points WHERE value IN (SELECT c0 FROM crm_batch(?1)) AND kind=?2"
-          " ORDER BY record_id");
-  impl_->read_sequence = sql::Statement(db, "SELECT next FROM id_sequence");
-  impl_->write_sequence = sql::Statement(db, "UPDATE id_sequence SET next=?");
-  impl_->find_contact_point = sql::Statement(
-      db, "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");
-  impl_->insert_audit =
-      sql::Statement(db, "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, cause_id) VALUES(?,?,?,?,?,?,?)");
+  prepare_write_statements(*impl_);
   if (!readonly_) run_pending_owner_migration(*this, *impl_);
 }
 
@@ -168,7 +154,13 @@ WriteResult Store::write(const WriteRequest& request) {
   if (request.dry_run) checked.emplace(request).on_error = OnError::Skip;
   const WriteRequest& req = checked ? *checked : request;
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
+  refuse_if_readonly(true);
+  const Dialect dialect(impl_->db);
+  if (!dialect.sqlite()) {
+    if (req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
+      throw StorageError("merges on a PostgreSQL store are not available yet (see docs/backends.md)");
+    refuse_unruled(*impl_, *req.kind, req.op, req.table);
+  }
   for (const auto& hook : hooks_) hook(req);
   if (req.table) {  // every column must name a field
     const Kind& k = *req.kind;
@@ -196,7 +188,8 @@ WriteResult Store::write(const WriteRequest& request) {
       if (db) sqlite3_exec(db, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
     }
   } foreign_keys_off;
-  if ((req.op == WriteOp::Insert || req.op == WriteOp::Upsert || req.op == WriteOp::UpdateRows) && !nested) {
+  if ((req.op == WriteOp::Insert || req.op == WriteOp::Upsert || req.op == WriteOp::UpdateRows) && !nested &&
+      dialect.sqlite()) {  // (PostgreSQL checks references always, and has no such switch)
     sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
     foreign_keys_off.db = impl_->db;
   }
@@ -205,14 +198,14 @@ WriteResult Store::write(const WriteRequest& request) {
   for (DroppedRows dropped(req);;) {
     const WriteRequest& attempt = dropped.request();
     WriteResult result;
-    sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
+    sql::exec(impl_->db, nested ? "SAVEPOINT crm_write" : dialect.begin_write());
     try {
       mark_audit(*impl_);
       // The kind as this file has it (its added values, labels and declared
       // custom fields), read inside the transaction that writes.
       impl_->catalog.refresh(*impl_);
       impl_->links.clear();
-      prepare_automation();
+      if (dialect.sqlite()) prepare_automation();
       WriteRequest current = attempt;
       current.kind = &impl_->catalog.kind(req.kind->name);
       switch (current.op) {
@@ -228,7 +221,8 @@ WriteResult Store::write(const WriteRequest& request) {
         case WriteOp::Unmerge: unmerge_records(current); break;
         case WriteOp::Tags: retag_rows(current, result); break;
       }
-      try {
+      // (On PostgreSQL a kind with rules was refused above: none run there yet.)
+      if (dialect.sqlite()) try {
         if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
         if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
           apply_ticket_rules(attempt, result);
@@ -240,14 +234,14 @@ WriteResult Store::write(const WriteRequest& request) {
         sql::exec(impl_->db, undo);
         continue;
       }
-      apply_automation(current, result);
+      if (dialect.sqlite()) apply_automation(current, result);
       if (req.dry_run) {
         sql::exec(impl_->db, undo);
       } else {
         commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
       }
     } catch (...) {
-      sqlite3_exec(impl_->db, undo, nullptr, nullptr, nullptr);
+      undo_write(impl_->db, undo);
       throw;
     }
     return dropped.restore(std::move(result));
@@ -260,8 +254,13 @@ WriteResult Store::write(const WriteRequest& request) {
 // be switched per statement inside a transaction), is off until it ends.
 void Store::begin() {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
+  refuse_if_readonly(true);  // (the writes inside are refused there one by one, as outside)
   if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
+  if (!impl_->db.is_sqlite()) {  // references are checked always there; the write lock is held to the end
+    sql::exec(impl_->db, Dialect(impl_->db).begin_write());
+    transaction_depth_ = 1;
+    return;
+  }
   sql::exec(impl_->db, "PRAGMA foreign_keys=OFF");
   try {
     sql::exec(impl_->db, "BEGIN IMMEDIATE");
@@ -274,12 +273,14 @@ void Store::begin() {
 
 void Store::commit() { end_transaction("COMMIT"); }
 
-void Store::refuse_if_readonly() const {
-  // Before the first statement: a half-moved write must not half run.
-  if (!impl_->db.is_sqlite())
-    throw StorageError("writes to a PostgreSQL store are not available yet: reads are (see docs/backends.md)");
+void Store::refuse_if_readonly(bool records) const {
   if (readonly_)
     throw Error("'" + path_ + "' is open read-only: writes are refused (open it without readonly to change it)");
+  // Before the first statement: a half-moved write must not half run.
+  if (!records && !impl_->db.is_sqlite())
+    throw StorageError("this write is not available on a PostgreSQL store yet (records are: add, import, update, "
+                       "delete, upsert; the catalog, transactions, erasure, indexes and merges are not; see "
+                       "docs/backends.md)");
 }
 
 bool Store::in_transaction() const {
@@ -296,6 +297,16 @@ void Store::end_transaction(const char* how) {
   // (a full disk) is rolled back here, so that the next transaction starts
   // clean and SQLite's foreign-key check is on again.
   transaction_depth_ = 0;
+  if (!impl_->db.is_sqlite()) {
+    try {
+      sql::exec(impl_->db, how);
+    } catch (const std::exception& e) {
+      undo_write(impl_->db, "ROLLBACK");
+      throw StorageError(std::string(how) + " failed: " + e.what() +
+                         (std::string(how) == "COMMIT" ? "; nothing of the transaction was saved" : ""));
+    }
+    return;
+  }
   char* err = nullptr;
   const int rc = sqlite3_exec(impl_->db, how, nullptr, nullptr, &err);
   const std::string message = err ? err : "";
@@ -323,7 +334,8 @@ void Store::audit(const WriteRequest& req, int64_t rows, int64_t first_id, int64
   st.run();
 }
 
-RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const std::vector<Value>& values) {
+RowFailure explain_constraint(Store::Impl& impl, const Broken& broken, const Kind& k, const std::vector<Value>& values) {
+  const int rc = broken.code;
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
     for (size_t i = 0; i < k.fields.size(); ++i) {
       const Field& f = k.fields[i];
@@ -332,19 +344,19 @@ RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const st
     }
   }
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    if (std::string(sqlite3_errmsg(impl.db)).find("external_key") != std::string::npos) {
+    if (broken.message.find("external_key") != std::string::npos) {
       const Field* id = k.field(kExternalId);
       const size_t at = static_cast<size_t>(id - k.fields.data());
       const std::string shown = values.size() > at && values[at].type == Value::Type::Text ? quote(*values[at].text) : "";
       return {kExternalId, "the external key " + shown + " (with its external_source) already names another " +
                                k.name + " record"};
     }
-    if (auto broken = explain_unique_rule(impl, k, values)) return *broken;
+    if (auto rule = explain_unique_rule(impl, k, values, broken.message)) return *rule;
     for (size_t i = 0; i < k.fields.size(); ++i)
       if (k.fields[i].unique && values[i].type == Value::Type::Text)
         return {k.fields[i].name, quote(*values[i].text) + " already exists in " + k.name};
   }
-  return {"", std::string("rejected by the database: ") + sqlite3_errmsg(impl.db)};
+  return {"", "rejected by the database: " + broken.message};
 }
 
 void Store::update_row(const WriteRequest& req) {
@@ -397,15 +409,13 @@ void Store::update_row(const WriteRequest& req) {
   if (t.find(kCustomColumn)) extras.custom.empty() ? st.bind_null(index++) : st.bind(index++, extras.custom);
   st.bind(index++, now_ns());
   st.bind(index++, id);
-  int rc = st.step_code();
-  if (rc != SQLITE_DONE) {
-    if ((rc & 0xff) != SQLITE_CONSTRAINT) sql::fail(impl.db, "update of " + k.name + " failed");
+  if (const Broken broken = run_or_broken(impl.db, st, "update of " + k.name + " failed")) {
     // Explain against the full field list, with only the updated ones set.
     std::vector<Value> all(k.fields.size());
     for (size_t i = 0; i < fields.size(); ++i)
       for (size_t j = 0; j < k.fields.size(); ++j)
         if (&k.fields[j] == fields[i]) all[j] = values[i], all[j].text = values[i].type == Value::Type::Text ? values[i].text : nullptr;
-    RowFailure failure = explain_constraint(impl, sqlite3_extended_errcode(impl.db), k, all);
+    RowFailure failure = explain_constraint(impl, broken, k, all);
     throw ValidationError(k.name, -1, failure.field, failure.reason, id);
   }
   for (const auto& f : k.fields) {
@@ -509,6 +519,7 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
   dependants.erase(std::unique(dependants.begin() + static_cast<std::ptrdiff_t>(owned), dependants.end()),
                    dependants.end());
   dependants.emplace_back(&k, id);  // the record itself, last
+  for (const auto& dependant : dependants) refuse_unruled(impl, *dependant.first, WriteOp::Delete, nullptr);
   for (const auto& [owner_kind, row_id] : dependants) {
     for (const std::string& text : {std::string("DELETE FROM contact_points WHERE record_id=?1"),
                                     std::string("DELETE FROM record_tags WHERE record_id=?1"),
@@ -670,6 +681,7 @@ int Store::schema_version() const {
 
 std::string Store::integrity_check() const {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!impl_->db.is_sqlite()) return postgres_reference_check(*impl_);
   std::string report;
   {
     sql::Statement st(impl_->db, "PRAGMA integrity_check");

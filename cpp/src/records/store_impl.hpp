@@ -15,6 +15,7 @@
 
 #include "batch.hpp"
 #include "catalog.hpp"
+#include "dialect.hpp"
 #include "crmcore/records/store.hpp"
 #include "link_cache.hpp"
 #include "sqlite.hpp"
@@ -141,7 +142,14 @@ std::string record_columns_sql(const Table& t, const std::string& table_alias = 
 void read_record(const sql::Statement& st, Table& t);
 
 // Explains a failed insert or update of a row: which field broke which rule.
-RowFailure explain_constraint(Store::Impl& impl, int rc, const Kind& k, const std::vector<Value>& values);
+RowFailure explain_constraint(Store::Impl& impl, const Broken& broken, const Kind& k, const std::vector<Value>& values);
+// The statements every write uses (contact points, tags, ids, the audit
+// log), in the connection's dialect.
+void prepare_write_statements(Store::Impl& impl);
+// Throws StorageError when `k`'s domain rules (stage history, tickets, the
+// ledger, stock, commissions, automation) do not run on the store's engine
+// yet: a kind is never written without its rules (docs/backends.md).
+void refuse_unruled(Store::Impl& impl, const Kind& k, WriteOp op, const Table* table);
 
 // The file's layout: version 1 made from the kind table, then the steps from
 // each version to the next (index 0 brings version 1 to 2, ...).
@@ -153,6 +161,10 @@ std::string migration_to(int version);
 bool is_postgres_url(const std::string& path);
 void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly);
 std::string postgres_schema(int64_t now);
+// Store::integrity_check on PostgreSQL: every reference checked against the
+// records it names, as SQLite's foreign_key_check does ("ok" when none is
+// broken). The server checks its own pages; amcheck goes further.
+std::string postgres_reference_check(Store::Impl& impl);
 // The header's application id of a crmcore store ("CRMC"); older stores have 0.
 inline constexpr int kApplicationId = 0x43524D43;
 // Throws StorageError, before anything is written, when `db` holds tables

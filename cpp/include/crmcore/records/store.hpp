@@ -333,7 +333,9 @@ class Store {
   // removed them.
   void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id = -1);
   // Throws when the store was opened read-only.
-  void refuse_if_readonly() const;
+  // `records`: a record write (add, import, update, delete, upsert), which
+  // PostgreSQL stores take; every other write is refused there yet.
+  void refuse_if_readonly(bool records = false) const;
   void retag_rows(const WriteRequest& request, WriteResult& result);
   // Runs `change` of the catalog of `kind` in a transaction of its own (a
   // savepoint inside the caller's) with its audit entry; the catalog is read

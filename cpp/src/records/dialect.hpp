@@ -1,0 +1,78 @@
+#pragma once
+// What the store's write path says differently on SQLite and on PostgreSQL,
+// in one place (docs/backends.md, "What the store's SQL will meet"): the
+// upsert clauses, how a write begins, where temporary tables live, whether a
+// table exists, the next ids, and how a broken database rule comes back. The
+// store's files ask the Dialect of their connection instead of testing the
+// engine themselves; on SQLite every answer is the text it always was, chosen
+// once per statement (never per value).
+#include <cstdint>
+#include <string>
+
+#include "sqlite.hpp"
+
+namespace crmcore::records {
+
+struct Kind;
+struct WriteRequest;
+
+class Dialect {
+ public:
+  explicit Dialect(const sql::Db& db) : sqlite_(db.is_sqlite()) {}
+  bool sqlite() const { return sqlite_; }
+
+  // "INSERT INTO <rest>" that leaves a row breaking a unique rule out.
+  std::string insert_or_ignore(const std::string& rest) const {
+    return sqlite_ ? "INSERT OR IGNORE INTO " + rest : "INSERT INTO " + rest + " ON CONFLICT DO NOTHING";
+  }
+  // Sets meta's `key` to ?1. (REPLACE would delete then insert; the upsert
+  // is the same here, meta having no references.)
+  std::string set_meta(const std::string& key) const {
+    return sqlite_ ? "INSERT OR REPLACE INTO meta(key, value) VALUES('" + key + "', ?1)"
+                   : "INSERT INTO meta(key, value) VALUES('" + key + "', ?1) ON CONFLICT (key) DO UPDATE SET value = "
+                     "excluded.value";
+  }
+  // The name of the connection's own temporary table.
+  std::string temp(const std::string& table) const { return (sqlite_ ? "temp." : "pg_temp.") + table; }
+  // A query giving a row when the store's table `name` exists.
+  std::string table_exists(const std::string& name) const {
+    return sqlite_ ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '" + name + "'"
+                   : "SELECT 1 WHERE to_regclass('" + name + "') IS NOT NULL";
+  }
+  // The function giving its second argument for a NULL first one. SQLite's
+  // unique index on external keys is made with ifnull, and only the same
+  // expression finds it; PostgreSQL's with coalesce.
+  const char* ifnull() const { return sqlite_ ? "ifnull" : "coalesce"; }
+  // Begins a write. SQLite: one writer at a time by its write lock.
+  // PostgreSQL: the same by an advisory lock per store (schema) held to the
+  // transaction's end, so that the audit chain gets its entries in the order
+  // the writes commit, and ids are handed out in blocks no other writer
+  // shares (several processes may write to one store at once).
+  std::string begin_write() const {
+    return sqlite_ ? "BEGIN IMMEDIATE"
+                   : "BEGIN; SELECT pg_advisory_xact_lock(hashtext('crmcore write ' || current_schema()))";
+  }
+
+ private:
+  bool sqlite_;
+};
+
+// A database rule a statement broke, in SQLite's terms (its extended result
+// code, e.g. SQLITE_CONSTRAINT_UNIQUE, and its message), whichever engine
+// ran it; code 0 when the statement ran.
+struct Broken {
+  int code = 0;
+  std::string message;
+  explicit operator bool() const { return code != 0; }
+};
+// Runs `st` (bound already) to its end, or over `batch`; a broken rule is
+// returned (the statement undone, the transaction still usable: on
+// PostgreSQL inside a savepoint), any other failure throws.
+Broken run_or_broken(const sql::Db& db, sql::Statement& st, const std::string& what);
+Broken run_or_broken(const sql::Db& db, sql::Statement& st, const sql::Batch& batch, const std::string& what);
+
+// Ends a write that failed: `undo` (ROLLBACK, or back to the write's
+// savepoint). A failure here is not reported: the first one is.
+void undo_write(const sql::Db& db, const char* undo);
+
+}  // namespace crmcore::records
