@@ -60,7 +60,7 @@ def _rows(table, read):
 
 
 # The meta key only PostgreSQL's stores write (the copy keeps the destination's own).
-ENGINE_KEY = "WHERE key <> 'engine'"
+ENGINE_KEY = "WHERE key NOT IN ('engine', 'pg_capture')"
 
 
 def _sqlite_reader(path):

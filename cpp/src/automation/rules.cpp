@@ -312,7 +312,7 @@ void note_prestaged(Store::Impl& impl, const std::string& kind, const PrestagedA
 
 std::vector<CreatedRule> active_created_rules(Store::Impl& impl, const std::string& kind) {
   std::vector<CreatedRule> out;
-  for (auto& rule : load_rules(impl, "active IS NOT 0 AND trigger = 'created'"))
+  for (auto& rule : load_rules(impl, "coalesce(active, 1) <> 0 AND trigger = 'created'"))
     if (rule.kind == kind) out.push_back({rule.id, std::move(rule.condition), std::move(rule.actions)});
   return out;
 }
@@ -331,7 +331,7 @@ void Store::prepare_automation() {
   std::vector<std::pair<std::string, std::string>> watch;
   {
     sql::Statement& st = impl.prepared(
-        "SELECT DISTINCT record_kind, field FROM automation_rules WHERE trigger = 'changed' AND active IS NOT 0");
+        "SELECT DISTINCT record_kind, field FROM automation_rules WHERE trigger = 'changed' AND coalesce(active, 1) <> 0");
     while (st.step()) {
       const std::string k = st.text(0), f = st.text(1);
       // Names from the kind table only reach SQL text; a rule naming
@@ -424,7 +424,7 @@ void Store::apply_automation(const WriteRequest& req, WriteResult& result) {
     }
   }
   const std::vector<AutomationRule> rules =
-      load_rules(impl, "active IS NOT 0 AND trigger IN ('created', 'changed', 'playbook')");
+      load_rules(impl, "coalesce(active, 1) <> 0 AND trigger IN ('created', 'changed', 'playbook')");
   AutomationRound first;
   if (!rules.empty() && !automation_kind(req.kind->name) &&
       (req.op == WriteOp::Insert || req.op == WriteOp::Upsert)) {
@@ -792,7 +792,7 @@ std::vector<int64_t> Store::run_rule(int64_t rule_id, const std::vector<int64_t>
       for (size_t i = 0; i < ids.size(); ++i)
         if (std::binary_search(acted.begin(), acted.end(), ids[i])) noted.push_back(i);
       take_changes(impl, next);
-      run_automation_rounds(load_rules(impl, "active IS NOT 0 AND trigger IN ('created', 'changed', 'playbook')"),
+      run_automation_rounds(load_rules(impl, "coalesce(active, 1) <> 0 AND trigger IN ('created', 'changed', 'playbook')"),
                             next);
     } else {
       for (size_t i = 0; i < ids.size(); ++i) noted.push_back(i);

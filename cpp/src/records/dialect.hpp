@@ -32,6 +32,8 @@ class Dialect {
                    : "INSERT INTO meta(key, value) VALUES('" + key + "', ?1) ON CONFLICT (key) DO UPDATE SET value = "
                      "excluded.value";
   }
+  // " a IS NOT b " in SQLite's sense (NULLs compare as values), as an operator.
+  const char* is_not() const { return sqlite_ ? " IS NOT " : " IS DISTINCT FROM "; }
   // The name of the connection's own temporary table.
   std::string temp(const std::string& table) const { return (sqlite_ ? "temp." : "pg_temp.") + table; }
   // A query giving a row when the store's table `name` exists.

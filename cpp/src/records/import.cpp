@@ -678,15 +678,16 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   // costs a read per row. "Equal" is SQLite's IS with the column's
   // affinity, the same test the audit capture uses to list what changed.
   std::string sets, one_sets, differs, one_differs, read_differs;
+  const std::string is_not = Dialect(impl.db).is_not();
   size_t width = 1;
   auto set = [&](const std::string& column, bool compared) {
     const std::string b = "b.c" + std::to_string(width), one = "?" + std::to_string(width + 1);
     sets += (width > 1 ? ", " : "") + column + " = " + b;
     one_sets += (width > 1 ? ", " : "") + column + " = " + one;
     if (compared) {
-      differs += (differs.empty() ? "" : " OR ") + k.name + "." + column + " IS NOT " + b;
-      one_differs += (one_differs.empty() ? "" : " OR ") + column + " IS NOT " + one;
-      read_differs += (read_differs.empty() ? "" : " OR ") + std::string("r.") + column + " IS NOT " + b;
+      differs += (differs.empty() ? "" : " OR ") + k.name + "." + column + is_not + b;
+      one_differs += (one_differs.empty() ? "" : " OR ") + column + is_not + one;
+      read_differs += (read_differs.empty() ? "" : " OR ") + std::string("r.") + column + is_not + b;
     }
     ++width;
   };
@@ -695,7 +696,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   if (tags) set(kTagsColumn, true);
   if (custom) set(kCustomColumn, true);
   set(kUpdatedColumn, false);
-  if (differs.empty()) differs = one_differs = read_differs = "0";  // nothing given but the key: nothing to write
+  if (differs.empty()) differs = one_differs = read_differs = "1 = 0";  // nothing given but the key: nothing to write
   sql::Statement& bulk = impl.prepared("UPDATE " + k.name + " SET " + sets + " FROM crm_batch(?1) AS b WHERE " +
                                        k.name + ".id = b.c0 AND (" + differs + ")");
   sql::Statement& one = impl.prepared("UPDATE " + k.name + " SET " + one_sets + " WHERE id = ?1 AND (" + one_differs + ")");
@@ -714,9 +715,10 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   // and tags: only those make way for new lookup rows.
   std::string flags;
   for (size_t i : lookup_fields)
-    flags += ", r." + k.fields[i].name + " IS NOT b.c" +
-             std::to_string(1 + static_cast<size_t>(std::find(given.begin(), given.end(), i) - given.begin()));
-  if (tags) flags += std::string(", r.") + kTagsColumn + " IS NOT b.c" + std::to_string(tags_cell);
+    flags += ", CASE WHEN r." + k.fields[i].name + is_not + "b.c" +
+             std::to_string(1 + static_cast<size_t>(std::find(given.begin(), given.end(), i) - given.begin())) +
+             " THEN 1 ELSE 0 END";
+  if (tags) flags += std::string(", CASE WHEN r.") + kTagsColumn + is_not + "b.c" + std::to_string(tags_cell) + " THEN 1 ELSE 0 END";
   const int flag_count = static_cast<int>(lookup_fields.size()) + (tags ? 1 : 0);
   if (flag_count > 30) throw Error(k.name + " has more looked-up fields than an update can follow");  // bits below
   sql::Statement& changing = impl.prepared("SELECT b.c0" + flags + " FROM crm_batch(?1) AS b JOIN " + k.name +
