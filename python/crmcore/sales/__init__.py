@@ -194,12 +194,14 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
-    def win_rate(self, by: str | None = None, period: str | None = None) -> pd.DataFrame:
-        """Won / (won + lost) of the closed deals, per ``by`` (one of
+    def win_rate(self, by: str | None = None, period: str | None = None, as_of: Any = None) -> pd.DataFrame:
+        """Won / (won + lost) of the deals closed up to ``as_of`` (default
+        ``db.default_as_of()``, the end of the data), per ``by`` (one of
         :data:`BY`) and/or per ``period`` of close (a pandas period alias such
-        as ``"M"`` or ``"Q"``); open deals count nowhere. Counted in C++.
-        One row per group (indexed by ``by`` and/or the period), columns
-        ``won``, ``lost`` and ``win_rate``.
+        as ``"M"`` or ``"Q"``); open deals (a deal closed after ``as_of`` was
+        open then) count nowhere. Counted in C++. One row per group (indexed
+        by ``by`` and/or the period), columns ``won``, ``lost`` and
+        ``win_rate``; ``attrs["as_of"]`` is the point used.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -209,20 +211,25 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> rates = db.sales.win_rate(period="M")
         >>> rates.index.astype(str).tolist(), rates["win_rate"].tolist(), rates["lost"].tolist()
         (['2024-01', '2024-02'], [1.0, 0.0], [0, 1])
+        >>> db.sales.win_rate(as_of="2024-01-31")["won"].tolist()    # the loss came later
+        [1]
         """
-        deals = self._deals(by)
+        cut = self._as_of(as_of)
+        deals = self._deals(by, cut)
         outcome = np.where(deals.category == "won", 1, np.where(deals.category == "lost", 0, -1)).astype(np.int8)
         group, index = self._groups(deals, by, period, outcome >= 0)
         won, lost = _core.win_loss(group, outcome, len(index))
         out = pd.DataFrame({"won": won, "lost": lost}, index=index)
         out["win_rate"] = out.won / (out.won + out.lost)
-        return out
+        return stamp(out, cut)
 
-    def cycle_length(self, by: str | None = None, period: str | None = None) -> pd.DataFrame:
+    def cycle_length(self, by: str | None = None, period: str | None = None, as_of: Any = None) -> pd.DataFrame:
         """Days from a closed deal's first stage (its first deal_stages row)
-        to its close (closed_at), won and lost alike: count, mean and median
-        per ``by`` (one of :data:`BY`) and/or ``period`` of close. Each
-        deal's days are in ``result.attrs["deals"]``. Counted in C++.
+        to its close (closed_at), won and lost alike, over the deals closed
+        up to ``as_of`` (default ``db.default_as_of()``): count, mean and
+        median per ``by`` (one of :data:`BY`) and/or ``period`` of close.
+        Each deal's days are in ``result.attrs["deals"]``, the point used in
+        ``attrs["as_of"]``. Counted in C++.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -232,9 +239,13 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.move(a, "won", at="2024-01-11"); db.sales.move(b, "lost", at="2024-01-31")
         >>> db.sales.cycle_length().iloc[0].tolist()
         [2.0, 20.0, 20.0]
+        >>> db.sales.cycle_length(as_of="2024-01-20").iloc[0].tolist()
+        [1.0, 10.0, 10.0]
         """
-        deals = self._deals(by)
+        cut = self._as_of(as_of)
+        deals = self._deals(by, cut)
         hist = self._db.frame("deal_stages", columns=["deal_id", "changed_at"])
+        hist = hist[times_ns(hist.changed_at) <= cut]
         ids = deals.index.to_numpy()
         first = _core.first_at(_codes(ids, hist.deal_id),
                                times_ns(hist.changed_at), len(ids))
@@ -245,14 +256,16 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         group, index = self._groups(deals, by, period, closed)
         out = _stats(group, days, index, "deals", "days")
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
-        return out
+        return stamp(out, cut)
 
-    def velocity(self, by: str | None = None) -> pd.DataFrame:
+    def velocity(self, by: str | None = None, as_of: Any = None) -> pd.DataFrame:
         """Sales velocity, the amount the pipeline turns into wins per day:
         ``open_deals`` x ``avg_won`` (mean amount of the won deals) x
         ``win_rate`` / ``cycle_days`` (mean days from first stage to close,
         as :meth:`cycle_length`), per ``by`` (one of :data:`BY`; None: one
-        row, "all"). Groups with no closed deal have NaN.
+        row, "all"), as the deals stood at ``as_of`` (default
+        ``db.default_as_of()``; reported in ``attrs["as_of"]``). Groups with
+        no closed deal have NaN.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -263,10 +276,13 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> _ = [db.add("deals", customer_id=c, stage="lead", amount=50.0) for _ in range(4)]
         >>> db.sales.velocity().loc["all"].tolist()    # 4 open x 900 x 0.5 / 20 days
         [4.0, 900.0, 0.5, 20.0, 90.0]
+        >>> db.sales.velocity(as_of="2024-01-20").loc["all"].tolist()  # only b open then (the leads came today)
+        [1.0, 900.0, 1.0, 10.0, 90.0]
         """
-        deals = self._deals(by)
+        cut = self._as_of(as_of)
+        deals = self._deals(by, cut)
         key = deals[by] if by is not None else pd.Series("all", index=deals.index)
-        rates, cycle = self.win_rate(by), self.cycle_length(by)
+        rates, cycle = self.win_rate(by, as_of=cut), self.cycle_length(by, as_of=cut)
         if by is None:  # one group, positionally indexed there
             rates.index = pd.Index(["all"] * len(rates))
             cycle.index = pd.Index(["all"] * len(cycle))
@@ -276,7 +292,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         out["cycle_days"] = cycle["mean_days"].reindex(out.index)
         out["velocity"] = out.open_deals * out.avg_won * out.win_rate / out.cycle_days.where(out.cycle_days > 0)
         out.index.name = by
-        return out
+        return stamp(out, cut)
 
     def slipped(self, as_of: Any = None, since: Any = None, by: str | None = None,
                 period: str | None = None) -> pd.DataFrame:
@@ -343,7 +359,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         return out
 
     def forecast(self, period: str = "M", by: str | None = "owner", commit: float = 0.75,
-                 best_case: float = 0.5) -> pd.DataFrame:
+                 best_case: float = 0.5, as_of: Any = None) -> pd.DataFrame:
         """The forecast per close period and ``by`` (one of :data:`BY`, or
         None): open deals fall in the period of their ``expected_close``, won
         deals in that of their ``closed_at``. Columns: ``won`` (closed won
@@ -353,7 +369,10 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         ``best_case`` (probability ≥ ``best_case``, commit included). A deal
         without a probability takes its stage's default; a missing amount
         counts 0; lost deals and open deals without an expected close are
-        left out. Summed in C++.
+        left out. The deals are taken as they stood at ``as_of`` (default
+        ``db.default_as_of()``; in ``attrs["as_of"]``): a deal closed later
+        is open, in the stage it was in then, with that stage's probability.
+        Summed in C++.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -363,7 +382,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.forecast(by=None).loc["2024-03", ["pipeline", "weighted", "commit", "best_case"]].tolist()
         [150.0, 80.0, 100.0, 100.0]
         """
-        return forecast_table(self._deals(by), period, by, commit, best_case)
+        cut = self._as_of(as_of)
+        return stamp(forecast_table(self._deals(by, cut), period, by, commit, best_case), cut)
 
     def _as_of(self, as_of: Any) -> int:
         given = as_of_ns(as_of)  # None only when as_of is None
@@ -376,9 +396,10 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         s = s.sort_values(["pipeline_id", "position"], kind="stable")
         return s.drop_duplicates("name").set_index("name").category
 
-    def _deals(self, by: str | None) -> pd.DataFrame:
+    def _deals(self, by: str | None, cut: int | None = None) -> pd.DataFrame:
         """Every deal with its stage's category, a probability (the stage's
-        default where missing) and the ``by`` column."""
+        default where missing) and the ``by`` column; with ``cut`` (ns) as
+        the deals stood then (:meth:`_at`)."""
         if by is not None and by not in BY:
             raise _core.ValidationError(f"by={by!r} is not a grouping of the sales reports (one of: {', '.join(BY)})")
         deals = self._db.frame("deals", columns=["customer_id", "pipeline_id", "stage", "amount", "probability",
@@ -390,6 +411,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         deals["category"] = np.where(at >= 0, s.category.to_numpy()[at], "open")
         default = np.where(at >= 0, s.probability.to_numpy(dtype=float, na_value=np.nan)[at], np.nan)
         deals["probability"] = deals.probability.astype(float).fillna(pd.Series(default, index=deals.index))
+        if cut is not None:
+            deals = self._at(deals, s, cut)
         if by == "owner":
             deals["owner"] = deals.owner_id
         elif by == "team":
@@ -398,6 +421,34 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         elif by in ("source", "segment", "region"):
             column = {"source": "source", "segment": "kind", "region": "region"}[by]
             deals[by] = deals.customer_id.map(self._db.frame("customers", columns=[column])[column])
+        return deals
+
+    def _at(self, deals: pd.DataFrame, stages: pd.DataFrame, cut: int) -> pd.DataFrame:
+        """``deals`` as they stood at ``cut``: a deal whose first stage row
+        is later did not exist yet (a deal without stage rows is kept: its
+        start is unknown); a deal closed later was open then, in the stage
+        of its last row up to ``cut`` (its stage now if none), at that
+        stage's default probability (its own is today's)."""
+        hist = self._db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
+        at = times_ns(hist.changed_at)
+        started = set(hist.deal_id[at <= cut].tolist())
+        born_later = deals.index.isin(hist.deal_id) & ~deals.index.isin(list(started))
+        deals = deals[~born_later].copy()
+        later = deals.category.isin(["won", "lost"]).to_numpy(dtype=bool) & (times_ns(deals.closed_at) > cut)
+        if not later.any():
+            return deals
+        before = hist[at <= cut].sort_values("changed_at", kind="stable").drop_duplicates("deal_id", keep="last")
+        stage = before.set_index("deal_id").stage.reindex(deals.index[later])
+        stage = stage.fillna(deals.stage[later])
+        key = pd.MultiIndex.from_arrays([deals.pipeline_id[later], stage])
+        pos = stages.index.get_indexer(key)
+        category = np.where(pos >= 0, stages.category.to_numpy()[pos], "open")
+        category = np.where(np.isin(category, ["won", "lost"]), "open", category)
+        deals.loc[later, "stage"] = stage.to_numpy()
+        deals.loc[later, "category"] = category
+        deals.loc[later, "probability"] = np.where(
+            pos >= 0, stages.probability.to_numpy(dtype=float, na_value=np.nan)[pos], np.nan)
+        deals.loc[later, "closed_at"] = pd.NaT
         return deals
 
     @staticmethod
