@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import as_of_ns
+from .scoring._columns import as_of_ns, stamp, times_ns
 
 NS_PER_DAY = 86_400 * 10**9
 
@@ -161,8 +161,11 @@ class PartnerMethods:
         return t.groupby(["supplier_id", "period"]).size().rename("complaints")
 
     # -- partners ----------------------------------------------------------------
-    def performance(self, period: str = "Q") -> pd.DataFrame:
-        """What each partner brought, one row per partner_id and period (`period`
+    def performance(self, period: str = "Q", as_of: Any = None) -> pd.DataFrame:
+        """What each partner brought up to `as_of` (default
+        ``db.default_as_of()``, the end of the data; reported in
+        ``attrs["as_of"]``: orders, closes and customers after it do not
+        count), one row per partner_id and period (`period`
         a pandas frequency), columns ``orders``, ``revenue`` and
         ``margin`` (amount less cost, over the orders with a cost) of the
         orders attributed to it; ``won`` and ``lost`` deals (by the day they
@@ -178,20 +181,27 @@ class PartnerMethods:
         >>> perf = db.partners.performance()
         >>> perf[perf["orders"] > 0][["revenue", "margin"]].values.tolist()
         [[100.0, 40.0]]
+        >>> int(db.partners.performance(as_of="2025-01-01")["orders"].sum())
+        0
         """
+        cut = self._db._as_of(as_of)
         orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost"])
+        orders = orders[times_ns(orders["ordered_at"]) <= cut]
         customers = self._db.frame("customers", columns=["partner_id", "created_at"])
+        # A customer created later was not brought yet; its later orders are cut above.
+        brought_then = times_ns(customers["created_at"]) <= cut
         o = orders.dropna(subset=["partner_id"]).assign(period=lambda f: _period(f["ordered_at"], period))
         g = o.groupby(["partner_id", "period"])
         out = pd.DataFrame({"orders": g.size(), "revenue": g["amount"].sum(),
                             "margin": (o["amount"] - o["cost"]).groupby([o["partner_id"], o["period"]]).sum()})
         deals = self._closed_deals().dropna(subset=["partner_id"])
+        deals = deals[times_ns(deals["closed_at"]) <= cut]
         deals["period"] = _period(deals["closed_at"], period)
         outcome = pd.DataFrame({"partner_id": deals["partner_id"].to_numpy(), "period": deals["period"].to_numpy(),
                                 "won": (deals["category"] == "won").to_numpy(np.int64),
                                 "lost": (deals["category"] == "lost").to_numpy(np.int64)})
         out = out.join(outcome.groupby(["partner_id", "period"])[["won", "lost"]].sum(), how="outer")
-        brought = customers.dropna(subset=["partner_id"])
+        brought = customers[brought_then].dropna(subset=["partner_id"])
         out = out.join(brought.groupby([brought["partner_id"], _period(brought["created_at"], period).rename("period")])
                        .size().rename("customers_brought"), how="outer")
         by_partner = orders.assign(brought_by=customers["partner_id"].reindex(orders["customer_id"]).to_numpy())
@@ -207,7 +217,7 @@ class PartnerMethods:
         out["win_rate"] = out["won"] / (out["won"] + out["lost"]).replace(0, np.nan)
         out = out.reset_index()
         out["partner_id"] = out["partner_id"].astype(np.int64)
-        return out
+        return stamp(out, cut)
 
     def _closed_deals(self) -> pd.DataFrame:
         """Deals closed won or lost, with their stage's category."""
@@ -217,9 +227,12 @@ class PartnerMethods:
                                       how="left")
         return d[d["category"].isin(["won", "lost"]) & d["closed_at"].notna()]
 
-    def commissions(self, start: Any = None, end: Any = None, tier_period: str = "Y") -> pd.DataFrame:
+    def commissions(self, start: Any = None, end: Any = None, tier_period: str = "Y",
+                    as_of: Any = None) -> pd.DataFrame:
         """The commission earned on each sale attributed to a partner, dated
-        in [start, end). Each order line (an order without lines counts as
+        in [start, end) and up to `as_of` (default ``db.default_as_of()``,
+        the end of the data; reported in ``attrs["as_of"]``: a sale, invoice
+        or payment after it has not happened yet). Each order line (an order without lines counts as
         one line of its amount) takes the most specific rules in force on the
         order's day: the partner's rules for the product's category, else the
         partner's, else those for the category, else those for every partner.
@@ -261,7 +274,10 @@ class PartnerMethods:
         >>> _ = db.add("order_lines", order_id=big, product_id=hammer, quantity=1, unit_price=1500.0)
         >>> db.partners.commissions().query("order_id == @big")[["tier_from", "base", "commission"]].values.tolist()
         [[0.0, 800.0, 16.0], [1000.0, 700.0, 28.0]]
+        >>> db.partners.commissions(as_of="2025-02-15")["commission"].tolist()  # the payment of 2025-02-01
+        [5.0]
         """
+        cut = self._db._as_of(as_of)
         lines = self._partner_lines()
         lines = lines.assign(volume_after=lines.sort_values(["ordered_at", "order_id", "line_key"], kind="stable")
                              .groupby(["partner_id", _period(lines["ordered_at"], tier_period)])["amount"].cumsum())
@@ -289,9 +305,12 @@ class PartnerMethods:
             out = out[out["date"] >= pd.Timestamp(start)]
         if end is not None:
             out = out[out["date"] < pd.Timestamp(end)]
+        # Sales count into a tier in the order made, so leaving out the later
+        # ones changes no earlier row.
+        out = out[times_ns(out["date"]) <= cut]
         out = out.assign(commission=out["base"] * out["rate"]).sort_values(["partner_id", "date", "order_id"],
                                                                            kind="stable")
-        return out.reset_index(drop=True)
+        return stamp(out.reset_index(drop=True), cut)
 
     @staticmethod
     def _bands(m: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _holidays
-from .scoring._columns import as_of_ns, times_ns
+from .scoring._columns import as_of_ns, stamp, times_ns
 
 #: The workflow's statuses in order; a ticket is open until resolved.
 STATUSES = ("new", "assigned", "in_progress", "waiting", "resolved", "closed", "reopened")
@@ -324,12 +324,14 @@ class ServiceMethods:
         runs = runs.reset_index("run", drop=True)
         return runs[~runs.index.duplicated()].sort_index()
 
-    def satisfaction(self, by: str = "assignee_id") -> pd.DataFrame:
+    def satisfaction(self, by: str = "assignee_id", as_of: Any = None) -> pd.DataFrame:
         """Satisfaction after resolution, per `by` (a ticket field: assignee_id,
-        category, severity, ...): resolved tickets, rated (with a
-        satisfaction score), rating_rate, mean and median satisfaction,
-        reopened share: one row per value of `by`, columns resolved, rated,
-        rating_rate, mean, median and reopened_share.
+        category, severity, ...), over the tickets resolved up to `as_of`
+        (default ``db.default_as_of()``, the end of the data; reported in
+        ``attrs["as_of"]``): resolved tickets, rated (with a satisfaction
+        score), rating_rate, mean and median satisfaction, reopened share:
+        one row per value of `by`, columns resolved, rated, rating_rate,
+        mean, median and reopened_share.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -337,16 +339,19 @@ class ServiceMethods:
         >>> db.service.move(a, "resolved", satisfaction=4.0)
         >>> float(db.service.satisfaction(by="category").loc["billing", "mean"])
         4.0
+        >>> len(db.service.satisfaction(as_of="2024-03-01"))    # resolved today, not by then
+        0
         """
+        cut = self._db._as_of(as_of)
         t = self._db.frame("tickets")
-        t = t[t.resolved_at.notna()]
+        t = t[t.resolved_at.notna() & (times_ns(t.resolved_at) <= cut)]
         g = t.groupby(by)
         out = pd.DataFrame({"resolved": g.size(), "rated": g.satisfaction.count()})
         out["rating_rate"] = out.rated / out.resolved
         out["mean"] = g.satisfaction.mean()
         out["median"] = g.satisfaction.median()
         out["reopened_share"] = g.reopened.apply(lambda r: (r.fillna(0) > 0).mean())
-        return out
+        return stamp(out, cut)
 
     # -- caller ID and timeline --------------------------------------------
     def caller(self, phone: str, recent: int = 5) -> Caller:

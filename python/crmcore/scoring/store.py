@@ -52,7 +52,12 @@ BOUNDS = ("since", "until")
 # stamped with the write's clock unless the write says close_changed_at (a
 # ticket's first event takes its opened_at instead): only a change of the
 # planned close (an entry with a previous date) is an event of the data.
-EVENT_CONDITIONS = {("deal_close_dates", "changed_at"): [("previous", "not null")]}
+EVENT_CONDITIONS = {("deal_close_dates", "changed_at"): [("previous", "not null")],
+                    ("invoices", "issued_at"): [("status", "not in", ["draft", "void"])]}
+# Times the kind table leaves open to the future (an invoice may be dated
+# ahead) that are events once they have come: an issued invoice counts up to
+# today, as the partners' commissions pay on it.
+ISSUED = (("invoices", "issued_at"),)
 _EVENTS: list[tuple[str, str, bool]] = []
 
 
@@ -77,7 +82,7 @@ def event_times() -> list[tuple[str, str, bool]]:
             for f in times:
                 if f["max_future_days"] is not None and f["max_future_days"] > 0:
                     _EVENTS.append((kind["name"], f["name"], False))
-                elif f["name"] in BOUNDS and names.issuperset(BOUNDS):
+                elif (f["name"] in BOUNDS and names.issuperset(BOUNDS)) or (kind["name"], f["name"]) in ISSUED:
                     _EVENTS.append((kind["name"], f["name"], True))
     return _EVENTS
 
@@ -119,7 +124,8 @@ class ScoringMethods(DimensionMethods, NameMethods):
         kind, so the last day of data counts in full. The events are the
         times the kind table declares as happened (an order's ``ordered_at``,
         a deal's close and stage changes, interactions, tickets and their
-        events, payments, surveys, campaign responses, stock movements, ...:
+        events, payments, issued invoices, surveys, campaign responses, stock
+        movements, ...:
         :func:`event_times`) and the bounds of relationships (``since`` and
         ``until`` of links and customer contacts) that are not after today
         (a planned end has not happened). A store with none of those uses the
