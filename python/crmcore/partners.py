@@ -164,8 +164,9 @@ class PartnerMethods:
     def performance(self, period: str = "Q", as_of: Any = None) -> pd.DataFrame:
         """What each partner brought up to `as_of` (default
         ``db.default_as_of()``, the end of the data; reported in
-        ``attrs["as_of"]``: orders, closes and customers after it do not
-        count), one row per partner_id and period (`period`
+        ``attrs["as_of"]``: orders and closes after it do not count; a
+        customer's ``created_at`` is when it was entered, not an event of
+        the data, so ``customers_brought`` is not cut), one row per partner_id and period (`period`
         a pandas frequency), columns ``orders``, ``revenue`` and
         ``margin`` (amount less cost, over the orders with a cost) of the
         orders attributed to it; ``won`` and ``lost`` deals (by the day they
@@ -188,8 +189,6 @@ class PartnerMethods:
         orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost"])
         orders = orders[times_ns(orders["ordered_at"]) <= cut]
         customers = self._db.frame("customers", columns=["partner_id", "created_at"])
-        # A customer created later was not brought yet; its later orders are cut above.
-        brought_then = times_ns(customers["created_at"]) <= cut
         o = orders.dropna(subset=["partner_id"]).assign(period=lambda f: _period(f["ordered_at"], period))
         g = o.groupby(["partner_id", "period"])
         out = pd.DataFrame({"orders": g.size(), "revenue": g["amount"].sum(),
@@ -201,7 +200,7 @@ class PartnerMethods:
                                 "won": (deals["category"] == "won").to_numpy(np.int64),
                                 "lost": (deals["category"] == "lost").to_numpy(np.int64)})
         out = out.join(outcome.groupby(["partner_id", "period"])[["won", "lost"]].sum(), how="outer")
-        brought = customers[brought_then].dropna(subset=["partner_id"])
+        brought = customers.dropna(subset=["partner_id"])
         out = out.join(brought.groupby([brought["partner_id"], _period(brought["created_at"], period).rename("period")])
                        .size().rename("customers_brought"), how="outer")
         by_partner = orders.assign(brought_by=customers["partner_id"].reindex(orders["customer_id"]).to_numpy())
