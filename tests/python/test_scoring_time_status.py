@@ -270,6 +270,10 @@ def run_all(db, as_of=None):
         "cross_sell": db.cross_sell(some, **kw), "cross_sell_by": db.cross_sell(some, by="channel", **kw),
         "similar_customers": db.similar_customers(some, **kw), "dimension": db.dimension(["region", "channel"], **kw),
         "sales.funnel": db.sales.funnel(**kw), "marketing.campaigns": db.marketing.campaigns(**kw),
+        "sales.win_rate": db.sales.win_rate(**kw), "sales.cycle_length": db.sales.cycle_length(**kw),
+        "sales.velocity": db.sales.velocity(**kw), "sales.forecast": db.sales.forecast(by=None, **kw),
+        "service.satisfaction": db.service.satisfaction(**kw), "partners.performance": db.partners.performance(**kw),
+        "partners.commissions": db.partners.commissions(**kw),
         # The graph analyses describe the same moment (they defaulted to the clock).
         "graph": db.graph(**kw), "referrals": db.referrals(**kw),
         "connected_customers": db.connected_customers(**kw), "shared_contacts": db.shared_contacts(some, some + 1, **kw),
@@ -366,6 +370,21 @@ def test_every_analysis_agrees_on_the_point_the_purchases_and_the_revenue(store,
     pairs = pairs.drop_duplicates()
     shared = pairs.merge(pairs, on="contact_id").query("customer_id_x < customer_id_y")
     assert out["connected_customers"]["shared"].sum() == len(shared)
+    # The deals closed by then, as the pipeline reports count them.
+    deals = db.frame("deals")
+    closed = deals[deals["stage"].isin(["won", "lost"]) & (deals["closed_at"] <= point)]
+    rates = out["sales.win_rate"]
+    assert (int(rates["won"].sum()), int(rates["lost"].sum())) == \
+        (int((closed["stage"] == "won").sum()), int((closed["stage"] == "lost").sum()))
+    assert out["sales.velocity"].loc["all", "win_rate"] == rates["win_rate"].iloc[0]
+    assert out["sales.forecast"]["won"].sum() == pytest.approx(closed.loc[closed["stage"] == "won", "amount"].sum())
+    assert len(out["sales.cycle_length"].attrs["deals"]) <= len(closed)
+    tickets = db.frame("tickets")
+    assert out["service.satisfaction"]["resolved"].sum() == (tickets["resolved_at"] <= point).sum()
+    sold = db.frame("orders")
+    sold = sold[sold["ordered_at"] <= point].dropna(subset=["partner_id"])
+    assert out["partners.performance"]["orders"].sum() == len(sold)
+    assert (out["partners.commissions"]["date"] <= point).all()
     # Every analysis that reads orders says how many it left out, and they agree.
     everything = db.frame("orders")
     everything = everything[everything["ordered_at"] <= point]
