@@ -202,3 +202,21 @@ def test_commissions_pay_only_on_what_happened_up_to_as_of(partner_db):
     assert sorted(got["commission"].round(6).tolist()) == [1.0, 10.0, 50.0]
     assert db.partners.commissions().attrs["as_of"] == db.default_as_of()
     assert len(db.partners.commissions()) == 4
+
+
+def test_an_issued_invoice_is_an_event_of_the_default_point():
+    """The default point read orders and payments but not invoices, so the
+    default commissions dropped the pay on an invoice issued after the last
+    order. A draft, a void invoice or one dated ahead of today has not
+    happened."""
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Buyer")
+    db.add("orders", customer_id=c, ordered_at="2024-01-10", amount=10.0)
+    assert db.default_as_of() == T("2024-01-11")
+    db.add("invoices", customer_id=c, issued_at="2024-02-01", due_at="2024-03-01", amount=10.0, status="draft")
+    db.add("invoices", customer_id=c, issued_at="2024-02-02", due_at="2024-03-01", amount=10.0, status="void")
+    ahead = pd.Timestamp.now().normalize() + pd.Timedelta(days=30)
+    db.add("invoices", customer_id=c, issued_at=ahead, due_at=ahead + pd.Timedelta(days=30), amount=10.0)
+    assert db.default_as_of() == T("2024-01-11")
+    db.add("invoices", customer_id=c, issued_at="2024-01-20 15:00", due_at="2024-02-20", amount=10.0)
+    assert db.default_as_of() == T("2024-01-21")

@@ -16,6 +16,7 @@ class SalesPart:
         """``as_of`` in nanoseconds, the end of the data when None."""
         raise NotImplementedError
 
-    def _deals(self, by: str | None) -> pd.DataFrame:
-        """Every deal with its stage's category and probability, and ``by``."""
+    def _deals(self, by: str | None, cut: int | None = None) -> pd.DataFrame:
+        """Every deal with its stage's category and probability, and ``by``
+        (as the deals stood at ``cut``, ns, when given)."""
         raise NotImplementedError

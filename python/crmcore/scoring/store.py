@@ -52,8 +52,9 @@ BOUNDS = ("since", "until")
 # stamped with the write's clock unless the write says close_changed_at (a
 # ticket's first event takes its opened_at instead): only a change of the
 # planned close (an entry with a previous date) is an event of the data.
-EVENT_CONDITIONS = {("deal_close_dates", "changed_at"): [("previous", "not null")],
-                    ("invoices", "issued_at"): [("status", "not in", ["draft", "void"])]}
+EVENT_CONDITIONS: dict[tuple[str, str], list[tuple]] = {
+    ("deal_close_dates", "changed_at"): [("previous", "not null")],
+    ("invoices", "issued_at"): [("status", "not in", ["draft", "void"])]}
 # Times the kind table leaves open to the future (an invoice may be dated
 # ahead) that are events once they have come: an issued invoice counts up to
 # today, as the partners' commissions pay on it.
