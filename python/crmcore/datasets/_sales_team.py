@@ -240,9 +240,9 @@ def _product_lines(db: Any, rng: np.random.Generator, quarter: pd.Period, stop: 
     each, sold by a rep) and targets per line and per team and line."""
     made = {}
     for category, items in LINES.items():
-        for sku, name, price, cost in items:
-            made[sku] = (db.add("products", sku=sku, name=name, category=category, list_price=price,
-                                unit_cost=cost), price, cost)
+        for code, name, list_price, unit_cost in items:
+            made[code] = (db.add("products", sku=code, name=name, category=category, list_price=list_price,
+                                 unit_cost=unit_cost), list_price, unit_cost)
     start = quarter.start_time
     n = 40
     at = start + pd.to_timedelta(rng.uniform(0, (min(stop, quarter.end_time) - start).days, n), "D")
