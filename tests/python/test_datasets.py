@@ -523,3 +523,47 @@ def test_cdnow_reads_a_folder_named_by_the_environment(tmp_path, monkeypatch):
     assert tx.date.tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1997-01-12")]
     with pytest.raises(FileNotFoundError):
         datasets.cdnow(tmp_path / "elsewhere")
+
+
+# -- the sales team's books (crm.datasets.sales_team) ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def team():
+    import crmcore as crm
+    db = crm.open(":memory:")
+    crm.datasets.sales_team(db, seed=2, months=15, customers=40, deals_per_month=10)
+    return db
+
+
+def test_sales_team_has_valid_recurring_tasks(team):
+    """A few recurring tasks, each with a reminder before it is due, assigned to staff; completing one makes
+    its next occurrence one period on, which only a valid schedule does (the store's task rules)."""
+    tasks = team.frame("tasks")
+    rec = tasks[tasks.recurrence.notna()]
+    assert 3 <= len(rec) <= 20 and set(rec.recurrence) == {"weekly", "monthly"}
+    assert (rec.recur_every >= 1).all() and (rec.remind_at < rec.due_at).all()
+    assert rec.assignee_id.isin(team.frame("staff").index).all()
+    assert (rec.due_at > tasks.due_at[tasks.recurrence.isna()].min()).all()
+    weekly = int(rec.index[rec.recurrence == "weekly"][0])
+    team.update("tasks", weekly, done=True)
+    nxt = team.get("tasks", weekly)["next_task_id"]
+    assert team.get("tasks", nxt)["due_at"] - rec.due_at[weekly] == pd.Timedelta(days=7)
+
+
+def test_sales_team_product_line_targets_count_their_lines(team):
+    """Targets per product line and per team and line, their actual bookings the order lines of that line in
+    the quarter (quantity x unit price), summed in plain pandas."""
+    a = team.sales.attainment()
+    lines = a[a.product_category.notna()]
+    products = team.frame("products")
+    assert set(lines.product_category) == set(products.category) == {"software", "hardware"}
+    assert len(lines) == 6 and (lines.metric == "bookings").all()
+    ol = team.frame("order_lines").join(team.frame("orders")[["staff_id", "ordered_at"]], on="order_id")
+    ol["category"] = ol.product_id.map(products.category)
+    ol["team"] = ol.staff_id.map(team.frame("staff").team)
+    ol["value"] = ol.quantity * ol.unit_price
+    for _, t in lines.iterrows():
+        p = pd.Period(t.period.replace("-", ""), "Q")
+        mine = ol[(ol.category == t.product_category) & (ol.ordered_at.dt.to_period("Q") == p)]
+        if isinstance(t.team, str):
+            mine = mine[mine.team == t.team]
+        assert t.actual == pytest.approx(mine.value.sum(), rel=1e-12) and t.actual > 0

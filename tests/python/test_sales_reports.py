@@ -260,3 +260,89 @@ def test_velocity_matches_pandas(rand, by):
     got = rand.sales.velocity(by=by)
     assert got.index.tolist() == want.index.tolist() and got.velocity.notna().all()
     np.testing.assert_allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float), rtol=1e-12)
+
+
+# -- funnel and time in stage per deal group and period of creation (issue 11) -------------------------------------
+FUNNEL = STAGES + ["won"]
+
+
+def _pandas_funnel_groups(db, keys, as_of):
+    """The funnel per group in plain pandas: each deal's furthest step in its
+    history up to as_of, the deals and amounts at or past each step, the deals
+    standing open at each and the lost ones, per group of ``keys`` (columns of
+    the deals, ``created`` the month the deal's first stage row is in)."""
+    d = _deals(db)
+    h = db.frame("deal_stages").reset_index()
+    d["created"] = h.groupby("deal_id").changed_at.min().reindex(d.index).dt.to_period("M")
+    h = h[h.changed_at <= as_of].sort_values(["deal_id", "changed_at", "id"])
+    furthest = h.stage.map({s: i for i, s in enumerate(FUNNEL)}).groupby(h.deal_id).max().reindex(d.index)
+    last = h.groupby("deal_id").stage.last().reindex(d.index)
+    d = d.dropna(subset=keys)
+    out, lost = {}, {}
+    for key, g in d.groupby(keys):
+        f, a, s = furthest[g.index], g.amount.fillna(0.0), last[g.index]
+        out[key] = pd.DataFrame({"deals": [(f >= i).sum() for i in range(len(FUNNEL))],
+                                 "amount": [a[f >= i].sum() for i in range(len(FUNNEL))],
+                                 "open": [(s == st).sum() if st != "won" else 0 for st in FUNNEL]}, index=FUNNEL)
+        lost[key] = (s == "lost").sum()
+    return out, lost
+
+
+@pytest.mark.parametrize("by,period", [("owner", None), ("team", None), ("source", None), ("segment", None),
+                                       (None, "month"), ("owner", "M")])
+def test_funnel_by_deal_group_and_period_matches_pandas(rand, by, period):
+    as_of = pd.Timestamp("2024-04-01")
+    got = rand.sales.funnel(by=by, period=period, as_of=as_of)
+    keys = (["created"] if period else []) + ([by] if by else [])
+    assert got.index.names == keys + ["stage"] and got.attrs["by"] == keys
+    want, lost = _pandas_funnel_groups(rand, keys, as_of)
+    groups = got.index.droplevel("stage").unique()
+    assert sorted(groups) == sorted(k if len(keys) > 1 else k[0] for k in want) and len(want) > 1
+    for key, w in want.items():
+        key = key if len(keys) > 1 else key[0]
+        part = got.loc[key]
+        assert part.index.tolist() == FUNNEL, key
+        assert part.deals.tolist() == w.deals.tolist() and part.open.tolist() == w.open.tolist(), key
+        np.testing.assert_allclose(part.amount, w.amount, rtol=1e-12)
+        assert got.attrs["lost"][key] == lost[key if len(keys) > 1 else (key,)]
+    # Every deal with history by then counts in exactly one group's first step, unless its key is missing.
+    assert got.deals.xs("lead", level="stage").sum() <= rand.sales.funnel(as_of=as_of).loc["lead", "deals"]
+
+
+def test_funnel_by_owner_is_the_deals_owner_and_errors_are_named(hand):
+    f = hand.sales.funnel(by="owner", as_of="2024-03-01")
+    assert f.deals.xs("lead", level="stage").to_dict() == {hand.ids["wang"]: 2, hand.ids["li"]: 1}
+    assert f.attrs["lost"].to_dict() == {hand.ids["wang"]: 0, hand.ids["li"]: 1}
+    q = hand.sales.funnel(period="quarter", by="team", as_of="2024-03-01")
+    assert q.loc[(pd.Period("2024Q1", "Q"), "north", "won"), "deals"] == 1
+    with pytest.raises(crm.ValidationError, match="period"):
+        hand.sales.funnel(period="fortnight")
+    with pytest.raises(crm.ValidationError, match="customer dimension"):
+        hand.sales.funnel(by="region", period="month")
+    empty = crm.open(":memory:").sales.funnel(by="owner")
+    assert empty.empty and empty.index.names == ["owner", "stage"]
+
+
+@pytest.mark.parametrize("by", [None, "source"])
+def test_time_in_stage_by_period_matches_pandas(rand, by):
+    as_of = pd.Timestamp("2024-04-01")
+    got = rand.sales.time_in_stage(by=by, period="month", as_of=as_of)
+    h = rand.frame("deal_stages").reset_index().sort_values(["deal_id", "changed_at", "id"])
+    created = h.groupby("deal_id").changed_at.min().dt.to_period("M")
+    h = h[h.changed_at <= as_of]
+    h["end"] = h.groupby("deal_id").changed_at.shift(-1).fillna(as_of)
+    h["days"] = (h.end - h.changed_at) / DAY
+    h = h[~h.stage.isin(["won", "lost"])]
+    h["created"] = h.deal_id.map(created)
+    keys = ["created", "stage"]
+    if by is not None:
+        h[by] = h.deal_id.map(_deals(rand)[by])
+        keys = ["created", by, "stage"]
+    want = h.groupby(keys).days.agg(["size", "mean", "median"])
+    assert got.index.names == keys and len(got) == len(want) > 4
+    want = want.reindex(got.index)
+    np.testing.assert_array_equal(got.stays, want["size"])
+    np.testing.assert_allclose(got.mean_days, want["mean"], rtol=1e-12)
+    np.testing.assert_allclose(got.median_days, want["median"], rtol=1e-12)
+    outer = got.index.get_level_values("created")
+    assert (np.diff(outer.asi8) >= 0).all()  # grouped by month first, stages in order within

@@ -14,6 +14,9 @@ STEPS = ["lead", "qualified", "proposal", "negotiation"]
 # busy year end (budgets spent in November and December).
 MONTH_WEIGHT = np.array([1.0, 0.55, 1.0, 1.05, 1.0, 1.1, 0.9, 0.85, 1.05, 1.1, 1.35, 1.7])
 TEAMS = {"north": ["Wang Lei", "Zhao Min", "Sun Hao"], "south": ["Li Na", "Chen Jie", "Zhou Yu"]}
+#: Product lines (products.category) with their products' list prices and unit costs.
+LINES = {"software": [("SW-1", "Analytics seat", 1200.0, 150.0), ("SW-2", "Reporting seat", 800.0, 90.0)],
+         "hardware": [("HW-1", "Scanner", 2500.0, 1600.0), ("HW-2", "Terminal", 4200.0, 2900.0)]}
 
 
 def sales_team(db: Any, seed: int = 0, end: str = "2025-03-31", months: int = 39, customers: int = 300,
@@ -24,8 +27,12 @@ def sales_team(db: Any, seed: int = 0, end: str = "2025-03-31", months: int = 39
     close dates slipping, December busiest), targets for the last quarter on
     several metrics, invoices with lines for the last year's wins, partial,
     late and missing payments, an overpayment kept as credit and spent,
-    contracts, projects with milestones, interactions and tasks. Returns
-    the ids made (staff, customers, deals, invoices).
+    contracts, projects with milestones, interactions and tasks, among them
+    a few recurring ones (each rep's weekly pipeline review, each lead's
+    monthly forecast call, with a reminder), and the last quarter's orders
+    of two product lines with a target per line (``product_category``,
+    bookings) and per team and line. Returns the ids made (staff,
+    customers, deals, invoices).
 
     >>> import crmcore as crm
     >>> db = crm.open(":memory:")
@@ -50,6 +57,9 @@ def sales_team(db: Any, seed: int = 0, end: str = "2025-03-31", months: int = 39
         _activities(db, rng, first, stop, reps, cust)
         invoices = _ledger(db, rng, stop, deals)
         _delivery(db, rng, stop, deals)
+        # Drawn last, so the data above stays what it was for a given seed.
+        _schedules(db, stop, staff)
+        _product_lines(db, rng, quarter, stop, reps, cust)
     return {"staff": staff, "customers": cust, "deals": deals.index.to_numpy(), "invoices": invoices}
 
 
@@ -207,3 +217,48 @@ def _delivery(db: Any, rng: np.random.Generator, stop: pd.Timestamp, deals: pd.D
         "subject": rng.choice(["call back", "send proposal", "book demo", "chase invoice"], n),
         "assignee_id": np.repeat(reps, 8), "customer_id": rng.choice(deals.customer_id.to_numpy(), n),
         "due_at": stop + pd.to_timedelta(rng.integers(-10, 15, n), "D"), "done": rng.random(n) < 0.3}))
+
+
+def _schedules(db: Any, stop: pd.Timestamp, staff: np.ndarray) -> None:
+    """Recurring tasks: each rep's weekly pipeline review (Monday 09:00,
+    reminded an hour before) and each team lead's monthly forecast call
+    (reminded the day before), the next ones due after ``stop``."""
+    monday = (stop + pd.offsets.Week(weekday=0)).normalize() + pd.Timedelta(hours=9)
+    rows = [{"subject": "pipeline review", "assignee_id": int(rep), "due_at": monday,
+             "remind_at": monday - pd.Timedelta(hours=1), "recurrence": "weekly", "recur_every": 1}
+            for rep in staff[3:]]
+    call = (stop + pd.offsets.MonthBegin(1)).normalize() + pd.Timedelta(hours=10)
+    rows += [{"subject": "forecast call", "assignee_id": int(lead), "due_at": call,
+              "remind_at": call - pd.Timedelta(days=1), "recurrence": "monthly", "recur_every": 1}
+             for lead in staff[1:3]]
+    db.import_frame("tasks", pd.DataFrame(rows))
+
+
+def _product_lines(db: Any, rng: np.random.Generator, quarter: pd.Period, stop: pd.Timestamp,
+                   reps: np.ndarray, cust: np.ndarray) -> None:
+    """The last quarter's orders of the product lines (one to three lines
+    each, sold by a rep) and targets per line and per team and line."""
+    made = {}
+    for category, items in LINES.items():
+        for code, name, list_price, unit_cost in items:
+            made[code] = (db.add("products", sku=code, name=name, category=category, list_price=list_price,
+                                 unit_cost=unit_cost), list_price, unit_cost)
+    start = quarter.start_time
+    n = 40
+    at = start + pd.to_timedelta(rng.uniform(0, (min(stop, quarter.end_time) - start).days, n), "D")
+    per = rng.integers(1, 4, n)
+    sku = rng.choice(list(made), int(per.sum()))
+    qty = rng.integers(1, 6, len(sku)).astype(float)
+    price, cost = np.array([made[s][1] for s in sku]), np.array([made[s][2] for s in sku])
+    owner = np.repeat(np.arange(n), per)  # an order's amount and cost are its lines' sums
+    orders = np.asarray(db.import_frame("orders", pd.DataFrame({
+        "customer_id": rng.choice(cust, n), "staff_id": rng.choice(reps, n), "ordered_at": at, "status": "paid",
+        "amount": np.bincount(owner, qty * price, n), "cost": np.bincount(owner, qty * cost, n)})))
+    db.import_frame("order_lines", pd.DataFrame({
+        "order_id": orders[owner], "product_id": [made[s][0] for s in sku], "quantity": qty,
+        "unit_price": price, "unit_cost": cost}))
+    q = f"{quarter.year}-Q{quarter.quarter}"
+    for category, goal in (("software", 120_000.0), ("hardware", 250_000.0)):
+        db.add("targets", product_category=category, period=q, metric="bookings", amount=goal)
+        for team in TEAMS:
+            db.add("targets", product_category=category, team=team, period=q, metric="bookings", amount=goal / 2)

@@ -27,6 +27,11 @@ from .targets import TargetMethods
 #: The groupings the sales reports know: the deal's owner (staff id), the
 #: owner's team, the customer's source, segment (its kind) and region.
 BY = ("owner", "team", "source", "segment", "region")
+#: The words of ``period=`` where a report groups deals by when they were made
+#: (their first deal_stages row); a pandas period alias ("M", "Q", "Y") works too.
+PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
+#: The groupings that are the deal's own (the funnel reads any other ``by`` as customer dimensions).
+SALES_BY = ("owner", "team", "source", "segment")
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -67,7 +72,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
                         stage_changed_by=by)
 
     def funnel(self, pipeline: "int | str | None" = None, as_of: Any = None, by: Any = None,
-               customers: Any = None) -> pd.DataFrame:
+               customers: Any = None, period: str | None = None) -> pd.DataFrame:
         """The pipeline as a funnel at ``as_of``: for each open stage of the
         pipeline, in order, then won, the deals that reached it (or a later
         stage) by then. Lost is off the funnel (an exit, not a step).
@@ -76,10 +81,18 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         as every analysis); a deal with no history by then did not exist yet.
 
         ``pipeline`` is its id or name (default: the default pipeline).
-        ``by`` names customer dimensions (region, source, industry, owner,
-        team, status, kind for B2B / B2C, custom.<key>; see
-        :mod:`crmcore.scoring.dimensions`): one funnel per group of the
-        deals' customers, the dimensions leading the index. ``customers``
+        ``by`` is one of the words of the other sales reports, the deal's
+        ``owner`` (staff id), its owner's ``team``, its customer's
+        ``source`` or ``segment`` (the customer's kind), or else customer
+        dimensions (region, industry, status, custom.<key>; see
+        :mod:`crmcore.scoring.dimensions`). ``period`` (``"month"``,
+        ``"quarter"``, ``"year"`` or a pandas alias) groups the deals by
+        when they were made (their first stage row), in a level named
+        ``created``. Either gives one funnel per group in one frame with a
+        MultiIndex: the group levels (``created`` first, then ``by``) lead,
+        ``stage`` last; deals whose group value is missing (no owner, ...)
+        are left out; ``attrs["by"]`` names the group levels. ``period``
+        with a customer dimension raises ValidationError. ``customers``
         (ids) keeps the deals of those customers only (a segment's funnel).
 
         Returns, indexed by ``stage``: ``deals`` (reached it), ``amount``
@@ -97,6 +110,9 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> f = db.sales.funnel()
         >>> f["deals"].tolist(), f.attrs["lost"]
         ([2, 1, 1, 1, 1], 1)
+        >>> g = db.sales.funnel(by="source", period="month", as_of="2100-01-01")
+        >>> g.index.names, g.attrs["by"]
+        (FrozenList(['created', 'source', 'stage']), ['created', 'source'])
         """
         db = self._db
         stages, pid = self._stages(pipeline)
@@ -111,9 +127,10 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         hist = db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         hist = hist[(times_ns(hist.changed_at) <= cut) & hist.deal_id.isin(deals.index).to_numpy(dtype=bool)]
 
-        def one(part: pd.DataFrame, _: Any = None) -> pd.DataFrame:
+        def one(part: pd.DataFrame, _: Any = None, mine: "pd.DataFrame | None" = None) -> pd.DataFrame:
             ids = np.sort(part.index.to_numpy(np.int64))
-            mine = hist[hist.deal_id.isin(ids).to_numpy(dtype=bool)]
+            if mine is None:  # the history of the part's deals, unless the caller split it already
+                mine = hist[hist.deal_id.isin(ids).to_numpy(dtype=bool)]
             out = funnel_table(mine, ids, steps)
             # Each deal's furthest step carries its amount to every step before it.
             step = pd.Index(steps).get_indexer(mine.stage)
@@ -133,7 +150,12 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
             out.attrs["lost"] = int((now == "lost").sum())
             return out
 
-        if by is None:
+        if (isinstance(by, str) and by in SALES_BY) or period is not None:
+            if by is not None and not (isinstance(by, str) and by in SALES_BY):
+                raise _core.ValidationError(f"sales.funnel: period= groups by the deal's {', '.join(SALES_BY)}; "
+                                            f"by={by!r} is a customer dimension, which it does not combine with")
+            out = _funnel_per_group(one, deals, hist, self._deal_keys(deals.index, by, period))
+        elif by is None:
             out = one(deals)
         else:
             names = db._customer_only(by, "sales.funnel")
@@ -154,7 +176,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         return stamp(out, cut, times_ns(hist.changed_at))
 
     # -- reports over the deals and their stage history -----------------------
-    def time_in_stage(self, by: str | None = None, as_of: Any = None) -> pd.DataFrame:
+    def time_in_stage(self, by: str | None = None, as_of: Any = None, period: str | None = None) -> pd.DataFrame:
         """How long deals stay in each stage: per stage (in pipeline order)
         the number of stays, their mean and median in days, optionally per
         ``by`` (one of :data:`BY`) as well. A stay lasts from its deal_stages
@@ -163,7 +185,11 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         are where a deal ends, not stays, so they are left out, as is history
         after ``as_of``. Every stay, one row per history row, is in
         ``result.attrs["stays"]`` (deal_id, stage, changed_at, days). Durations
-        are measured in C++ over the history columns.
+        are measured in C++ over the history columns. ``period``
+        (``"month"``, ``"quarter"``, ``"year"`` or a pandas alias) groups the
+        stays by when their deal was made (its first stage row), a leading
+        index level named ``created``; with ``by`` too the index is
+        (created, by, stage).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -172,6 +198,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.move(d, "proposal", at="2024-01-11"); db.sales.move(d, "won", at="2024-01-15")
         >>> db.sales.time_in_stage(as_of="2024-02-01")["mean_days"].to_dict()
         {'lead': 10.0, 'proposal': 4.0}
+        >>> db.sales.time_in_stage(as_of="2024-02-01", period="quarter")["stays"].to_dict()
+        {(Period('2024Q1', 'Q-DEC'), 'lead'): 1, (Period('2024Q1', 'Q-DEC'), 'proposal'): 1}
         """
         cut = self._as_of(as_of)
         deals = self._deals(by)
@@ -182,14 +210,18 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         terminal = hist.stage.isin(category.index[category != "open"]).to_numpy()
         days = _core.stage_days(code, times_ns(hist.changed_at), terminal.astype(np.uint8), len(ids), cut)
         stays = hist.assign(days=days).loc[~np.isnan(days)].copy()
-        keys = ["stage"] if by is None else [by, "stage"]
+        groups = [] if by is None else [by]
         if by is not None:
             stays.insert(0, by, deals[by].to_numpy()[_codes(ids, stays.deal_id)])
-        out = _grouped_stats(stays, keys, "days", "stays")
+        if period is not None:
+            stays.insert(0, "created", self._created(period).reindex(stays.deal_id).to_numpy())
+            groups.insert(0, "created")
+        out = _grouped_stats(stays, groups + ["stage"], "days", "stays")
         order = {name: i for i, name in enumerate(category.index)}
         rank = out.index.get_level_values("stage").map(lambda x: order.get(x, len(order)))
-        owner_first = [] if by is None else [pd.factorize(out.index.get_level_values(by), sort=True)[0]]
-        out = out.iloc[np.lexsort([np.asarray(rank)] + owner_first)]
+        # np.lexsort's last key leads: the group levels, outer first, then the stage's place.
+        leading = [pd.factorize(out.index.get_level_values(g), sort=True)[0] for g in reversed(groups)]
+        out = out.iloc[np.lexsort([np.asarray(rank)] + leading)]
         out.attrs["stays"] = stays.reset_index(drop=True)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
@@ -396,6 +428,28 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         s = s.sort_values(["pipeline_id", "position"], kind="stable")
         return s.drop_duplicates("name").set_index("name").category
 
+    def _deal_keys(self, ids: pd.Index, by: str | None, period: str | None) -> "dict[str, pd.Series]":
+        """The group keys of the deals ``ids``: the period they were made in
+        (``created``) and the ``by`` column, each aligned on ``ids``."""
+        keys = {}
+        if period is not None:
+            keys["created"] = self._created(period).reindex(ids)
+        if by is not None:
+            keys[by] = self._deals(by)[by].reindex(ids)
+        return keys
+
+    def _created(self, period: str) -> pd.Series:
+        """The period each deal was made in: the time of its first stage row
+        (the store writes one when the deal is added), per deal id."""
+        freq = PERIODS.get(period, period)
+        h = self._db.frame("deal_stages", columns=["deal_id", "changed_at"])
+        first = h.groupby("deal_id").changed_at.min()
+        try:
+            return first.dt.to_period(freq)
+        except (ValueError, TypeError) as e:
+            raise _core.ValidationError(f"period={period!r} is not a period (one of: {', '.join(PERIODS)}, "
+                                        f"or a pandas alias such as 'M'): {e}") from None
+
     def _deals(self, by: str | None, cut: int | None = None) -> pd.DataFrame:
         """Every deal with its stage's category, a probability (the stage's
         default where missing) and the ``by`` column; with ``cut`` (ns) as
@@ -480,6 +534,37 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         s = s[s.pipeline_id == pid].sort_values(["position"], kind="stable")
         return s, pid
 
+
+
+def _funnel_per_group(one: Any, deals: pd.DataFrame, hist: pd.DataFrame,
+                      keys: "dict[str, pd.Series]") -> pd.DataFrame:
+    """One funnel (``one`` of a group's deals and their rows of the stage
+    ``hist``) per group of ``keys``, the group levels leading a MultiIndex
+    before ``stage``; ``attrs["lost"]`` the lost deals per group,
+    ``attrs["by"]`` the level names."""
+    group, index = _group_codes(keys, np.ones(len(deals), dtype=bool))
+    names = list(keys)
+    # The history split by group once (a stable sort keeps each deal's rows in
+    # their order), not filtered again for each of hundreds of groups.
+    ids = deals.index.to_numpy(np.int64)
+    order = np.argsort(ids, kind="stable")
+    row_group = group[order][_codes(ids[order], hist.deal_id)]
+    by_group = np.argsort(row_group, kind="stable")
+    bounds = np.searchsorted(row_group[by_group], np.arange(len(index) + 1))
+    parts, lost = [], []
+    for g in range(len(index)):
+        out = one(deals[group == g], None, hist.iloc[by_group[bounds[g]:bounds[g + 1]]])
+        lost.append(out.attrs.pop("lost"))
+        parts.append(out)
+    if parts:
+        result = pd.concat(parts, keys=index, names=[*names, "stage"])
+    else:  # no deal has a value for the keys: an empty frame of the same shape
+        empty = one(deals.iloc[:0]).iloc[:0]
+        del empty.attrs["lost"]
+        result = empty.set_index(pd.MultiIndex.from_arrays([[]] * (len(names) + 1), names=[*names, "stage"]))
+    result.attrs["lost"] = pd.Series(lost, index=index, name="lost", dtype=np.int64)
+    result.attrs["by"] = names
+    return result
 
 
 def _codes(ids: np.ndarray, values: Any) -> np.ndarray:
