@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .scoring._columns import as_of_ns, stamp, times_ns
+from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
 
@@ -169,7 +170,8 @@ class PartnerMethods:
         the data, so ``customers_brought`` is not cut), one row per partner_id and period (`period`
         a pandas frequency), columns ``orders``, ``revenue`` and
         ``margin`` (amount less cost, over the orders with a cost) of the
-        orders attributed to it; ``won`` and ``lost`` deals (by the day they
+        purchases attributed to it (cancelled and returned orders left out,
+        as in ``db.rfm``); ``won`` and ``lost`` deals (by the day they
         closed) and the ``win_rate``; ``customers_brought`` (created in the
         period with the partner) and ``customers_active`` (brought by it at any
         time, ordering in the period).
@@ -186,8 +188,11 @@ class PartnerMethods:
         0
         """
         cut = self._db._as_of(as_of)
-        orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost"])
-        orders = orders[times_ns(orders["ordered_at"]) <= cut]
+        orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost",
+                                                   "status"])
+        # Purchases only, by the one meaning of an order's status the other
+        # analyses use (a cancelled or returned order brings nothing).
+        orders = purchases(orders[times_ns(orders["ordered_at"]) <= cut])
         customers = self._db.frame("customers", columns=["partner_id", "created_at"])
         o = orders.dropna(subset=["partner_id"]).assign(period=lambda f: _period(f["ordered_at"], period))
         g = o.groupby(["partner_id", "period"])

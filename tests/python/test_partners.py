@@ -146,3 +146,17 @@ def test_partner_performance_by_hand(db, sales):
     assert got["customers_brought"].sum() == 1 and got.loc[(s["p1"], now), "customers_brought"] == 1
     assert list(got.columns) == ["orders", "revenue", "margin", "won", "lost", "customers_brought",
                                  "customers_active", "win_rate"]
+
+
+def test_partner_performance_leaves_out_cancelled_and_returned_orders(db, sales):
+    """One meaning of a purchase: an order cancelled (已取消) or returned
+    brings its partner nothing, as it counts nothing in db.rfm."""
+    s = sales
+    before = db.partners.performance(period="Q").set_index(["partner_id", "period"])
+    buyer = db.get("orders", s["o1"])["customer_id"]
+    spent = db.rfm(as_of="2025-12-31").loc[buyer, "monetary"]
+    for status in ("已取消", "returned"):
+        db.add("orders", customer_id=buyer, partner_id=s["p1"], ordered_at="2025-02-10", amount=999.0, status=status)
+    after = db.partners.performance(period="Q").set_index(["partner_id", "period"])
+    pd.testing.assert_frame_equal(after, before)
+    assert db.rfm(as_of="2025-12-31").loc[buyer, "monetary"] == spent  # the same rule in RFM
