@@ -7,6 +7,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/graph/algorithms.hpp"
 #include "crmcore/graph/csr.hpp"
+#include "crmcore/records/edge_table.hpp"
 
 namespace crmcore::bindings {
 
@@ -75,12 +76,23 @@ Graph from_edges(I64Array src, I64Array dst, std::optional<F64Array> weight,
   return released([&](Cancel& c) { return Graph::from_edges(s, d, m, w, t, directed, extra, n_extra, c); });
 }
 
+// The graph and the names of its edge types' codes.
+py::tuple from_table(const std::string& where, const std::string& table, const std::string& src,
+                     const std::string& dst, const std::string& weight, const std::string& type, bool directed) {
+  records::EdgeColumns columns{src, dst, weight, type};
+  auto read = released([&](Cancel& c) { return records::graph_from_table(where, table, columns, directed, c); });
+  return py::make_tuple(std::move(read.graph), read.type_names);
+}
+
 }  // namespace
 
 void bind_graph(py::module_& m) {
   py::class_<Graph>(m, "GraphCore", "CSR graph core; use crmcore.Graph instead.")
       .def_static("from_edges", &from_edges, py::arg("src"), py::arg("dst"), py::arg("weight"),
                   py::arg("type"), py::arg("directed"), py::arg("nodes"))
+      .def_static("from_table", &from_table, py::arg("where"), py::arg("table"), py::arg("src"), py::arg("dst"),
+                  py::arg("weight"), py::arg("type"), py::arg("directed"),
+                  "Edges read from a database table into a graph (see crmcore.Graph.from_table).")
       .def_property_readonly("num_nodes", &Graph::num_nodes)
       .def_property_readonly("num_edges", &Graph::num_edges)
       .def_property_readonly("num_entries", &Graph::num_entries)

@@ -121,6 +121,55 @@ class Graph:
         t = [d.get(type, "") for _, _, d in edges] if has_t else None
         return cls.from_edges(src, dst, weight=w, directed=G.is_directed(), types=t, nodes=nodes)
 
+    @classmethod
+    def from_table(cls, where, table, src="src", dst="dst", weight=None, type=None,  # noqa: A002
+                   directed=False, labels=None):
+        """Graph from a table of edges in a database, read by the C++ core
+        without a DataFrame in between (so the machine's memory holds the
+        graph, about 8 bytes per undirected edge, not a pandas copy).
+
+        ``where`` is a SQLite file or a ``postgresql://`` URL (its
+        ``schema=`` names the table's schema; ``table`` may also be
+        ``schema.table``). ``src``/``dst`` name integer id columns, ``weight``
+        a number column, ``type`` a text column (at most 256 values). Names
+        must be plain SQL identifiers. A NULL end or weight, or a value that
+        is not an integer id, raises :class:`crmcore.ValidationError` naming
+        the row of the result and the column.
+
+        >>> import sqlite3, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "edges.db")
+        >>> with sqlite3.connect(path) as con:
+        ...     _ = con.execute("CREATE TABLE knows(a INTEGER, b INTEGER, w REAL)")
+        ...     _ = con.executemany("INSERT INTO knows VALUES (?, ?, ?)", [(1, 2, 0.5), (2, 3, 2.0)])
+        >>> g = Graph.from_table(path, "knows", src="a", dst="b", weight="w")
+        >>> g.num_nodes, g.num_edges, g.weighted
+        (3, 2, True)
+        """
+        from ._graph_sources import read_table
+
+        core, names = read_table(where, table, src, dst, weight, type, directed)
+        return cls(core, names, None if labels is None else pd.Series(labels, dtype=object))
+
+    @classmethod
+    def from_spark(cls, sdf, src="src", dst="dst", weight=None, type=None, directed=False,  # noqa: A002
+                   labels=None):
+        """Graph from the edge columns of a Spark DataFrame, collected as
+        Arrow columns (no pandas rows): ``src``/``dst`` integer ids,
+        ``weight`` numbers, ``type`` labels (at most 256). Nulls and
+        non-integer ids are refused with the row and column named. Needs
+        ``pip install crmcore[spark]``.
+
+        >>> from pyspark.sql import SparkSession  # doctest: +SKIP
+        >>> spark = SparkSession.builder.master("local[1]").getOrCreate()  # doctest: +SKIP
+        >>> sdf = spark.createDataFrame([(1, 2), (2, 3)], ["src", "dst"])  # doctest: +SKIP
+        >>> Graph.from_spark(sdf).num_edges  # doctest: +SKIP
+        2
+        """
+        from ._graph_sources import read_spark
+
+        core, names = read_spark(sdf, src, dst, weight, type, directed)
+        return cls(core, names, None if labels is None else pd.Series(labels, dtype=object))
+
     def to_networkx(self):
         """The graph as a NetworkX Graph or DiGraph (edge attributes weight,
         type); a MultiGraph or MultiDiGraph when some pair has parallel edges.

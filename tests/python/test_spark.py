@@ -311,3 +311,31 @@ def test_product_affinity_sums_itemsets_over_the_partitions(spark):
     assert empty.empty and list(empty.columns) == list(want.columns)
     with pytest.raises(crm.ValidationError, match="integer product ids"):
         crm_spark.product_affinity(to_spark(spark, lines.astype({"product_id": str})))
+
+
+def test_graph_from_spark_is_the_graph_of_the_same_rows(spark):
+    """Graph.from_spark (issue 14, the graph at scale): the edge columns come
+    as Arrow, never pandas rows; NetworkX on the same rows is the reference."""
+    import networkx as nx
+
+    rng = np.random.default_rng(5)
+    src = rng.integers(0, 400, 5000) + 10**15
+    dst = (src + rng.integers(1, 50, 5000)).astype(np.int64)
+    w = rng.uniform(0.5, 3.0, 5000).round(4)
+    kinds = rng.choice(["knows", "works_at"], 5000)
+    edges = pd.DataFrame({"a": src, "b": dst, "w": w, "k": kinds})
+    g = crm.Graph.from_spark(to_spark(spark, edges), src="a", dst="b", weight="w", type="k")
+    G = nx.MultiGraph()
+    G.add_edges_from((a, b, {"weight": x, "type": t}) for a, b, x, t in edges.itertuples(index=False))
+    assert (g.num_nodes, g.num_edges) == (G.number_of_nodes(), G.number_of_edges())
+    assert {int(k): int(v) for k, v in g.degree().items()} == dict(G.degree())
+    got = sorted((a, b, round(x, 9), t) for a, b, x, t in g.edges().itertuples(index=False))
+    assert got == sorted((a, b, round(x, 9), t) for a, b, x, t in edges.itertuples(index=False))
+    with pytest.raises(crm.ValidationError, match="row 3 is null") as e:
+        crm.Graph.from_spark(spark.createDataFrame([(1, 2), (2, 3), (3, 4), (4, None)], "a long, b long"),
+                             src="a", dst="b")
+    assert "field 'b'" in str(e.value)
+    with pytest.raises(crm.ValidationError, match="not integer ids"):
+        crm.Graph.from_spark(spark.createDataFrame([("x", 2)], "a string, b long"), src="a", dst="b")
+    with pytest.raises(crm.ValidationError, match="is not a column"):
+        crm.Graph.from_spark(spark.createDataFrame([(1, 2)], "a long, b long"), src="a", dst="nope")

@@ -91,26 +91,6 @@ std::string pg_add_version(int version) {
   return s + foreign_keys;
 }
 
-// The value of `name=` in a URL's query, removed from the URL.
-std::string take_parameter(std::string& url, const std::string& name) {
-  const size_t q = url.find('?');
-  if (q == std::string::npos) return "";
-  std::string kept, value;
-  size_t start = q + 1;
-  while (start <= url.size()) {
-    size_t end = url.find('&', start);
-    if (end == std::string::npos) end = url.size();
-    const std::string part = url.substr(start, end - start);
-    if (part.rfind(name + "=", 0) == 0)
-      value = part.substr(name.size() + 1);
-    else if (!part.empty())
-      kept += (kept.empty() ? "" : "&") + part;
-    start = end + 1;
-  }
-  url = url.substr(0, q) + (kept.empty() ? "" : "?" + kept);
-  return value;
-}
-
 // What the audit notes of each update and delete, made by the server: one
 // trigger function for every kind, writing what SQLite's per-kind TEMP
 // triggers write (audit.cpp) into the session's temporary table, so that
@@ -167,6 +147,26 @@ void install_capture(backend::Connection& c) {
 }
 
 }  // namespace
+
+// The value of `name=` in a URL's query, removed from the URL.
+std::string take_parameter(std::string& url, const std::string& name) {
+  const size_t q = url.find('?');
+  if (q == std::string::npos) return "";
+  std::string kept, value;
+  size_t start = q + 1;
+  while (start <= url.size()) {
+    size_t end = url.find('&', start);
+    if (end == std::string::npos) end = url.size();
+    const std::string part = url.substr(start, end - start);
+    if (part.rfind(name + "=", 0) == 0)
+      value = part.substr(name.size() + 1);
+    else if (!part.empty())
+      kept += (kept.empty() ? "" : "&") + part;
+    start = end + 1;
+  }
+  url = url.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+  return value;
+}
 
 bool is_postgres_url(const std::string& path) {
   return path.rfind("postgresql://", 0) == 0 || path.rfind("postgres://", 0) == 0;

@@ -159,6 +159,9 @@ std::string migration_to(int version);
 // URL, whose `schema=` names the store's schema on the server (default
 // public); opening connects, and creates or migrates the schema's tables.
 bool is_postgres_url(const std::string& path);
+// The value of `name=` in a URL's query (crmcore's own, such as `schema`),
+// removed from the URL so that libpq gets only its own parameters.
+std::string take_parameter(std::string& url, const std::string& name);
 void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly);
 std::string postgres_schema(int64_t now);
 // Store::integrity_check on PostgreSQL: every reference checked against the

@@ -51,6 +51,11 @@ class GraphCore:
     @staticmethod
     def from_edges(src: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], dst: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, type: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8] | None, directed: bool, nodes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64] | None) -> GraphCore:
         ...
+    @staticmethod
+    def from_table(where: str, table: str, src: str, dst: str, weight: str, type: str, directed: bool) -> tuple:
+        """
+        Edges read from a database table into a graph (see crmcore.Graph.from_table).
+        """
     def attribute_bytes(self) -> int:
         ...
     def betweenness(self, arg0: numpy.ndarray | None, arg1: bool, arg2: bool) -> numpy.typing.NDArray[numpy.float64]:
