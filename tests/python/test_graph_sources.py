@@ -130,6 +130,21 @@ def test_more_than_256_types_is_refused(tmp_path):
     assert e.value.row == 256
 
 
+def test_reading_neither_makes_nor_changes_a_file(tmp_path):
+    missing = tmp_path / "typo.db"
+    with pytest.raises(crm.Error, match="unable to open"):
+        crm.Graph.from_table(str(missing), "edges")
+    assert not missing.exists()
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE edges(src INTEGER, dst INTEGER)")
+        con.execute("INSERT INTO edges VALUES (1, 2)")
+    assert crm.Graph.from_table(str(path), "edges").num_edges == 1
+    with sqlite3.connect(path) as con:  # the owner's journal mode, not crmcore's WAL
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert not (tmp_path / "theirs.db-wal").exists()
+
+
 def test_a_missing_table_says_so(tmp_path):
     path = tmp_path / "none.db"
     sqlite3.connect(path).close()

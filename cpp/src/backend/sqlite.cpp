@@ -183,15 +183,16 @@ class SqliteConnection : public Connection {
 
 std::unique_ptr<Connection> sqlite_connection(sqlite3* db) { return std::make_unique<SqliteConnection>(db, false); }
 
-std::unique_ptr<Connection> open_sqlite(const std::string& path) {
+std::unique_ptr<Connection> open_sqlite(const std::string& path, bool readonly) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  const int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
     throw BackendError("cannot open '" + path + "': " + msg, "", false);
   }
   auto conn = std::make_unique<SqliteConnection>(db, true);
-  records::sql::configure_connection(db);
+  records::sql::configure_connection(db, readonly);
   return conn;
 }
 

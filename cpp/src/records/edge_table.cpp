@@ -119,7 +119,7 @@ EdgeTableGraph graph_from_table(const std::string& where, const std::string& tab
   if (sqlite) {
     if (where.empty() || where == ":memory:")
       throw ValidationError(kWhat, -1, "where", "give a SQLite file or a postgresql:// URL (an in-memory database has no tables)");
-    conn = backend::open_sqlite(where);
+    conn = backend::open_sqlite(where, /*readonly=*/true);  // reading edges must not make or change a file
   } else {
     std::string url = where;
     schema = take_parameter(url, "schema");

@@ -169,9 +169,11 @@ class Connection {
   static const std::string& checked(const std::string& name);
 };
 
-// A SQLite connection: borrows `db` (the store's own handle), or opens `path`.
+// A SQLite connection: borrows `db` (the store's own handle), or opens `path`
+// (created when missing; `readonly`: an existing file, only read, its journal
+// mode left as it is).
 std::unique_ptr<Connection> sqlite_connection(sqlite3* db);
-std::unique_ptr<Connection> open_sqlite(const std::string& path);
+std::unique_ptr<Connection> open_sqlite(const std::string& path, bool readonly = false);
 
 // True when this build has libpq (CRMCORE_HAVE_POSTGRES).
 bool have_postgres();
