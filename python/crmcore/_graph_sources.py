@@ -11,8 +11,7 @@ import numpy as np
 
 from . import _core
 from ._args import _invalid
-
-_MAX_TYPES = 256
+from .graph import _MAX_TYPES
 
 
 def read_table(where: str, table: str, src: str, dst: str, weight: str | None, type_: str | None,
@@ -22,14 +21,21 @@ def read_table(where: str, table: str, src: str, dst: str, weight: str | None, t
     return core, (list(names) if type_ else None)
 
 
+def _refuse_nulls(column: Any, name: str, why: str = "") -> None:
+    """Raises naming the first null row of an Arrow column, if it has one."""
+    import pyarrow.compute as pc
+
+    if column.null_count:
+        row = int(pc.index(pc.is_null(column), True).as_py())
+        raise _invalid("from_spark", name, f"row {row} is null{why}")
+
+
 def _arrow_ids(column: Any, name: str) -> np.ndarray:
     """An Arrow column of node ids as int64, refusing what is not an id."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if column.null_count:
-        row = int(pc.index(pc.is_null(column), True).as_py())
-        raise _invalid("from_spark", name, f"row {row} is null; every edge needs both ends")
+    _refuse_nulls(column, name, "; every edge needs both ends")
     if not pa.types.is_integer(column.type):
         raise _invalid("from_spark", name, f"holds {column.type}, not integer ids; cast it in Spark first")
     if pa.types.is_unsigned_integer(column.type) and len(column) and pc.max(column).as_py() > 2**63 - 1:
@@ -41,7 +47,6 @@ def read_spark(sdf: Any, src: str, dst: str, weight: str | None, type_: str | No
                directed: bool) -> tuple[Any, list[str] | None]:
     """The core graph and its type names from a Spark DataFrame's columns."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     names = [src, dst] + [c for c in (weight, type_) if c]
     missing = [c for c in names if c not in sdf.columns]
@@ -53,16 +58,14 @@ def read_spark(sdf: Any, src: str, dst: str, weight: str | None, type_: str | No
     w = None
     if weight:
         col = table.column(weight)
-        if col.null_count:
-            raise _invalid("from_spark", weight, f"row {int(pc.index(pc.is_null(col), True).as_py())} is null")
+        _refuse_nulls(col, weight)
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
             raise _invalid("from_spark", weight, f"holds {col.type}, not numbers")
         w = np.ascontiguousarray(col.to_numpy(), dtype=np.float64)
     codes, type_names = None, None
     if type_:
         col = table.column(type_)
-        if col.null_count:
-            raise _invalid("from_spark", type_, f"row {int(pc.index(pc.is_null(col), True).as_py())} is null")
+        _refuse_nulls(col, type_)
         encoded = col.cast(pa.string()).combine_chunks().dictionary_encode()
         if len(encoded.dictionary) > _MAX_TYPES:
             raise _invalid("from_spark", type_, f"at most {_MAX_TYPES} distinct edge types are supported")
