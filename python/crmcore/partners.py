@@ -255,7 +255,10 @@ class PartnerMethods:
         of each issued invoice billing the order (``invoices.order_id``; not
         draft or void), on its issue day; ``payment``, rate x the line's share
         of each payment of the order (naming the order, or an invoice billing
-        it), on the day it was paid.
+        it; the store refuses payments to a void invoice), on the day it was paid.
+        Only purchases earn: a cancelled or returned order (its ``status`` by
+        ``crm.scoring.ORDER_STATUS``, as in ``db.rfm``) pays nothing on any
+        basis and adds nothing to its partner's tier volume.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -348,7 +351,11 @@ class PartnerMethods:
     def _partner_lines(self) -> pd.DataFrame:
         """The lines of the orders attributed to a partner, with the product's
         category and the line's share of its order's lines."""
-        orders = self._db.frame("orders", columns=["partner_id", "ordered_at", "amount"]).dropna(subset=["partner_id"])
+        orders = self._db.frame("orders", columns=["partner_id", "ordered_at", "amount", "status"])
+        # A cancelled or returned order is no sale (the one status rule of
+        # db.rfm and partners.performance): it earns nothing, on any basis,
+        # and does not count towards the partner's tier volume.
+        orders = purchases(orders.dropna(subset=["partner_id"]))
         lines = self._db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price"])
         lines = lines[lines["order_id"].isin(orders.index)]
         category = self._db.frame("products", columns=["category"])["category"]
