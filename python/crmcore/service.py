@@ -191,8 +191,11 @@ class ServiceMethods:
         resolution target, open tickets) and at_risk (open, not breached,
         with more than `at_risk` of the resolution target used). The policy
         for the ticket's severity and its customer's tier wins over the one
-        for the severity and no tier. `as_of` defaults to now. Computed in
-        C++ over the columns.
+        for the severity and no tier. `as_of` defaults to the clock, not to
+        ``db.default_as_of()``: this is a work list of who is breaching now,
+        and an open ticket's clock runs whether or not anything was written
+        since (reported in ``attrs["as_of"]``). Computed in C++ over the
+        columns.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -239,7 +242,8 @@ class ServiceMethods:
         over first: the rows of :meth:`sla` (indexed by ticket id, columns
         customer_id, severity, tier, status, assignee_id, opened_at, the due
         times, hours used, the breached flags, remaining_hours, at_risk).
-        ``as_of`` defaults to now; ``calendar`` is that of :meth:`sla`.
+        ``as_of`` defaults to the clock, as in :meth:`sla` (a work list of
+        now); ``calendar`` is that of :meth:`sla`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -470,8 +474,9 @@ class ServiceMethods:
           change afterwards).
         - ``next_contact_missed``: an interaction set ``next_contact_at``
           and the date (plus `grace_days`) passed before `as_of` (default
-          now) with no later interaction (notes do not count), or with only
-          a late one.
+          the clock: a promised call is missed when its day has passed, not
+          when the data ends) with no later interaction (notes do not
+          count), or with only a late one.
         - ``price_changed``: an order line whose unit price differs by more
           than `threshold` from the previous price of the product to the
           customer (:meth:`price_changes`).
