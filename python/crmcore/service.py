@@ -371,6 +371,8 @@ class ServiceMethods:
         less the reopenings after ``cut``. A ticket that did not move later
         is as it is now."""
         t = self._db.frame("tickets")
+        if cut >= self._db.default_as_of().value:
+            return t  # no event is dated after the end of the data
         events = self._db.frame("ticket_events", columns=["ticket_id", "status", "changed_at"])
         at = times_ns(events.changed_at)
         moved = t.index.isin(events.ticket_id[at > cut])

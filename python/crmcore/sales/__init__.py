@@ -491,6 +491,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         (deal_close_dates, :meth:`_close_dates_at`). The amount is today's: the store keeps no dated
         history of it (the audit log dates a write by the clock, and an
         imported history is all dated by its import)."""
+        if cut >= self._db.default_as_of().value:
+            return deals  # nothing is dated after the end of the data (stages, closes, close dates)
         hist = self._db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         at = times_ns(hist.changed_at)
         started = set(hist.deal_id[at <= cut].tolist())
