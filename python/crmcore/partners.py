@@ -172,7 +172,8 @@ class PartnerMethods:
         ``margin`` (amount less cost, over the orders with a cost) of the
         purchases attributed to it (cancelled and returned orders left out,
         as in ``db.rfm``); ``won`` and ``lost`` deals (by the day they
-        closed) and the ``win_rate``; ``customers_brought`` (created in the
+        closed, each as it stood at ``as_of``, as ``db.sales.win_rate``
+        reads the stage history) and the ``win_rate``; ``customers_brought`` (created in the
         period with the partner) and ``customers_active`` (brought by it at any
         time, ordering in the period).
 
@@ -198,8 +199,7 @@ class PartnerMethods:
         g = o.groupby(["partner_id", "period"])
         out = pd.DataFrame({"orders": g.size(), "revenue": g["amount"].sum(),
                             "margin": (o["amount"] - o["cost"]).groupby([o["partner_id"], o["period"]]).sum()})
-        deals = self._closed_deals().dropna(subset=["partner_id"])
-        deals = deals[times_ns(deals["closed_at"]) <= cut]
+        deals = self._closed_deals(cut).dropna(subset=["partner_id"])
         deals["period"] = _period(deals["closed_at"], period)
         outcome = pd.DataFrame({"partner_id": deals["partner_id"].to_numpy(), "period": deals["period"].to_numpy(),
                                 "won": (deals["category"] == "won").to_numpy(np.int64),
@@ -223,13 +223,15 @@ class PartnerMethods:
         out["partner_id"] = out["partner_id"].astype(np.int64)
         return stamp(out, cut)
 
-    def _closed_deals(self) -> pd.DataFrame:
-        """Deals closed won or lost, with their stage's category."""
-        deals = self._db.frame("deals", columns=["partner_id", "pipeline_id", "stage", "closed_at"])
-        stages = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
-        d = deals.reset_index().merge(stages.rename(columns={"name": "stage"}), on=["pipeline_id", "stage"],
-                                      how="left")
-        return d[d["category"].isin(["won", "lost"]) & d["closed_at"].notna()]
+    def _closed_deals(self, cut: int) -> pd.DataFrame:
+        """Deals closed won or lost by ``cut`` (ns), with their stage's
+        category, as they stood then (``db.sales``' reading of the stage
+        history: a deal won then and reopened or lost later was won)."""
+        deals = self._db.sales._deals(None, cut)
+        deals["partner_id"] = self._db.frame("deals", columns=["partner_id"])["partner_id"].reindex(deals.index)
+        closed = deals["category"].isin(["won", "lost"]).to_numpy(dtype=bool) & deals["closed_at"].notna().to_numpy()
+        closed &= times_ns(deals["closed_at"]) <= cut
+        return deals[closed]
 
     def commissions(self, start: Any = None, end: Any = None, tier_period: str = "Y",
                     as_of: Any = None) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""The sales reports and service.satisfaction take deals and tickets as they
-stood at ``as_of`` from the histories the store keeps in the data's time
+"""The sales reports, service.satisfaction and partners.performance take deals and
+tickets as they stood at ``as_of`` from the histories the store keeps in the data's time
 (deal_stages, deal_close_dates, ticket_events), not as they are now (issue
 13). The point lies between two changes of each record; the reference is
 plain pandas over the plan the store was built from (never over crmcore's
@@ -177,3 +177,25 @@ def test_satisfaction_at_a_point_between_two_changes():
         np.testing.assert_allclose(got[col].to_numpy(dtype=float), want[col].to_numpy(dtype=float), err_msg=col)
     # Now: the closed one is open again, the late one is resolved.
     assert int(db.service.satisfaction(by="category", as_of="2024-12-31")["resolved"].sum()) == 4
+
+
+def test_partner_performance_counts_the_deals_as_they_stood():
+    """partners.performance took won and lost from the deals' stage today:
+    a deal won before the point and lost after it was no win then, and
+    one reopened after it was not counted at all."""
+    db = crm.open(":memory:")
+    p = db.add("customers", name="Reseller", is_partner=True)
+    c = db.add("customers", name="Buyer", partner_id=p)
+    plan = [[("won", "2024-02-10"), ("lost", "2024-03-20")],          # won then
+            [("won", "2024-02-12"), ("negotiation", "2024-03-05")],   # won then, reopened later
+            [("lost", "2024-02-20")], [("won", "2024-04-01")]]        # lost then; won later: open then
+    for moves in plan:
+        d = db.add("deals", customer_id=c, partner_id=p, stage="lead", stage_changed_at="2024-01-05")
+        for stage, at in moves:
+            db.sales.move(d, stage, at=at)
+    ref = pd.DataFrame([(moves_then[-1][0], moves_then[-1][1]) for moves_then in
+                        ([m for m in moves if T(m[1]) <= POINT] for moves in plan) if moves_then],
+                       columns=["stage", "at"])
+    got = db.partners.performance(period="Y", as_of=POINT)
+    assert (got["won"].sum(), got["lost"].sum()) == ((ref["stage"] == "won").sum(), (ref["stage"] == "lost").sum())
+    assert (got["won"].sum(), got["lost"].sum()) == (2, 1)
