@@ -199,3 +199,28 @@ def test_partner_performance_counts_the_deals_as_they_stood():
     got = db.partners.performance(period="Y", as_of=POINT)
     assert (got["won"].sum(), got["lost"].sum()) == ((ref["stage"] == "won").sum(), (ref["stage"] == "lost").sum())
     assert (got["won"].sum(), got["lost"].sum()) == (2, 1)
+
+
+def test_deal_quadrants_and_summary_take_the_deals_as_they_stood(deals_db):
+    """db.deal_quadrants and db.deal_summary read today's stage: a deal won
+    before the point and reopened after it was open then, one moved on
+    later was in its earlier stage. They list every deal: one begun later
+    stays as it is (closed later: open then)."""
+    db = deals_db
+    ref = reference(db, POINT)
+    later = db.ids_by_name["started later"]
+    ref = pd.concat([ref, pd.DataFrame([{"amount": 800.0, "stage": "won", "category": "open", "probability": 1.0,
+                                         "expected_close": T("2024-03-31")}], index=[later])])
+    quad = db.deal_quadrants(as_of=POINT)
+    assert sorted(quad.index) == sorted(ref.index)
+    assert quad["stage"].to_dict() == ref["stage"].to_dict()
+    assert quad["status"].to_dict() == ref["category"].to_dict()
+    due = (ref["expected_close"] - POINT) / pd.Timedelta(days=1)
+    is_open = ref["category"] == "open"
+    np.testing.assert_allclose(quad.loc[ref.index[is_open], "days_to_close"], due[is_open])
+    summary = db.deal_summary(as_of=POINT).iloc[0]
+    assert (summary["open"], summary["won"], summary["lost"]) == tuple(
+        int((ref["category"] == c).sum()) for c in ("open", "won", "lost"))
+    assert summary["pipeline"] == ref.loc[is_open, "amount"].sum()
+    assert summary["won_amount"] == ref.loc[ref["category"] == "won", "amount"].sum()
+    assert summary["weighted_pipeline"] == pytest.approx((ref["amount"] * ref["probability"])[is_open].sum())

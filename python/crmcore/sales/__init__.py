@@ -524,6 +524,26 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         deals.loc[redo, "closed_at"] = closed_at.where(closed_then, pd.NaT).to_numpy()
         return deals
 
+    def _stored_at(self, cut: int) -> pd.DataFrame:
+        """The stored deals frame (every field) as it stood at ``cut`` (ns),
+        for the customer analyses' deal_quadrants and deal_summary: the
+        stage, close and expected close :meth:`_at` reads from the histories
+        laid over today's; a deal whose stage then was another has that
+        stage's default probability. A deal begun after ``cut`` is kept as it
+        is (those analyses always listed every deal, and a deal added without
+        ``stage_changed_at`` has a first stage row dated by the clock, after
+        every point of an imported history)."""
+        deals = self._db.frame("deals")
+        then = self._deals(None, cut)
+        mine = deals.index.isin(then.index)
+        ids = deals.index[mine]
+        other = np.zeros(len(deals), dtype=bool)
+        other[mine] = then.stage.reindex(ids).to_numpy() != deals.stage[mine].to_numpy()
+        for name in ("stage", "closed_at", "expected_close"):
+            deals.loc[mine, name] = then[name].reindex(ids).to_numpy()
+        deals.loc[other, "probability"] = then.probability.reindex(deals.index[other]).to_numpy()
+        return deals
+
     def _close_dates_at(self, deals: pd.DataFrame, cut: int) -> pd.DataFrame:
         """``deals`` with the expected close each had at ``cut``: the date
         before its first change after ``cut``, where it changed since. A
