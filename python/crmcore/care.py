@@ -99,9 +99,11 @@ class CareMethods:
 
     def not_contacted(self, days: float = 90, as_of: Any = None) -> pd.DataFrame:
         """Customers whose owner has not talked to them for `days` days at
-        `as_of` (default now): no interaction by a staff member whose name
-        is the customer's owner since then. Columns: name, owner,
-        last_contact (NaT: never), days_since.
+        `as_of`: no interaction by a staff member whose name is the
+        customer's owner since then. Columns: name, owner, last_contact
+        (NaT: never), days_since. `as_of` defaults to the clock, not to
+        ``db.default_as_of()``: the days without a word run on the clock,
+        and this is a list of whom to call now.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -128,7 +130,10 @@ class CareMethods:
         at `as_of` is "at risk", or whose churn risk is at least `min_risk`
         (churned ones are past a call), the highest risk first. Columns:
         name, owner, channel, stage, reason (the lifecycle's words),
-        churn_risk, days_since (the last purchase).
+        churn_risk, days_since (the last purchase). `as_of` defaults to
+        ``db.default_as_of()``, the end of the data, as ``db.lifecycle`` and
+        ``db.churn_risk`` that it reads: their stages and risks describe the
+        purchase history, so the list agrees with them.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

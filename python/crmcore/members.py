@@ -200,8 +200,11 @@ class MemberMethods:
         return entries.groupby("member_id")["points"].sum()
 
     def balances(self, program: "int | str", as_of: Any = None) -> pd.Series:
-        """Each member's points in ``program`` on ``as_of`` (default now): the sum of its
+        """Each member's points in ``program`` on ``as_of``: the sum of its
         entries up to then, computed in the core. Indexed by member id.
+        ``as_of`` defaults to the clock, not to ``db.default_as_of()``: a
+        balance is what a member can spend now, and points expire on the
+        clock.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -246,6 +249,8 @@ class MemberMethods:
         """Writes the expiry entries of ``program`` due by ``as_of``: what remains of each
         member's lots that expired, once redemptions and earlier expiries have
         used the oldest lots first (computed in the core). Returns them by member.
+        ``as_of`` defaults to the clock: the entries written are dated then,
+        and points expire on the day they do, whatever the data's end.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -274,7 +279,8 @@ class MemberMethods:
         the tier's window, or the balance when it has none) or spend (within
         the window) it reaches, and writes the changes with their reason.
         Returns a frame with columns member_id, tier, reason for the members
-        whose tier changed.
+        whose tier changed. ``as_of`` defaults to the clock: the change is
+        written now and dated now.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -335,7 +341,10 @@ class MemberMethods:
         """The members analysis of ``program`` on ``as_of``: ``members`` and ``active``
         (members who ordered in the last 365 days), ``liability`` (points
         outstanding), ``redemption_rate`` (points redeemed over points
-        earned) and ``spend_by_tier`` (a Series).
+        earned), ``spend_by_tier`` (a Series) and ``as_of``. It is an
+        analysis, so ``as_of`` defaults to ``db.default_as_of()``, the end of
+        the data, as every analysis (on the clock, a store whose data ended
+        a year ago had no active member).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -348,7 +357,7 @@ class MemberMethods:
         1
         """
         pid = self.program(program)
-        now = _now(as_of)
+        now = _now(self._db.default_as_of() if as_of is None else as_of)
         members = self.frame(pid)
         ledger = self.ledger(pid)
         ledger = ledger[_ns(ledger["at"]) <= now]
@@ -363,7 +372,7 @@ class MemberMethods:
         return {"members": len(members), "active": int(members["customer_id"].isin(recent["customer_id"]).sum()),
                 "liability": float(self.balances(pid, pd.Timestamp(now)).sum()),
                 "redemption_rate": float(redeemed / earned) if earned > 0 else float("nan"),
-                "spend_by_tier": spend}
+                "spend_by_tier": spend, "as_of": pd.Timestamp(now)}
 
     def _columns(self, program: "int | str") -> tuple:
         """The member ids and the ledger as the kernels read it (member position, at, points, expires_at)."""

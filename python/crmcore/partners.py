@@ -172,7 +172,8 @@ class PartnerMethods:
         ``margin`` (amount less cost, over the orders with a cost) of the
         purchases attributed to it (cancelled and returned orders left out,
         as in ``db.rfm``); ``won`` and ``lost`` deals (by the day they
-        closed) and the ``win_rate``; ``customers_brought`` (created in the
+        closed, each as it stood at ``as_of``, as ``db.sales.win_rate``
+        reads the stage history) and the ``win_rate``; ``customers_brought`` (created in the
         period with the partner) and ``customers_active`` (brought by it at any
         time, ordering in the period).
 
@@ -198,8 +199,7 @@ class PartnerMethods:
         g = o.groupby(["partner_id", "period"])
         out = pd.DataFrame({"orders": g.size(), "revenue": g["amount"].sum(),
                             "margin": (o["amount"] - o["cost"]).groupby([o["partner_id"], o["period"]]).sum()})
-        deals = self._closed_deals().dropna(subset=["partner_id"])
-        deals = deals[times_ns(deals["closed_at"]) <= cut]
+        deals = self._closed_deals(cut).dropna(subset=["partner_id"])
         deals["period"] = _period(deals["closed_at"], period)
         outcome = pd.DataFrame({"partner_id": deals["partner_id"].to_numpy(), "period": deals["period"].to_numpy(),
                                 "won": (deals["category"] == "won").to_numpy(np.int64),
@@ -223,13 +223,15 @@ class PartnerMethods:
         out["partner_id"] = out["partner_id"].astype(np.int64)
         return stamp(out, cut)
 
-    def _closed_deals(self) -> pd.DataFrame:
-        """Deals closed won or lost, with their stage's category."""
-        deals = self._db.frame("deals", columns=["partner_id", "pipeline_id", "stage", "closed_at"])
-        stages = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
-        d = deals.reset_index().merge(stages.rename(columns={"name": "stage"}), on=["pipeline_id", "stage"],
-                                      how="left")
-        return d[d["category"].isin(["won", "lost"]) & d["closed_at"].notna()]
+    def _closed_deals(self, cut: int) -> pd.DataFrame:
+        """Deals closed won or lost by ``cut`` (ns), with their stage's
+        category, as they stood then (``db.sales``' reading of the stage
+        history: a deal won then and reopened or lost later was won)."""
+        deals = self._db.sales._deals(None, cut)
+        deals["partner_id"] = self._db.frame("deals", columns=["partner_id"])["partner_id"].reindex(deals.index)
+        closed = deals["category"].isin(["won", "lost"]).to_numpy(dtype=bool) & deals["closed_at"].notna().to_numpy()
+        closed &= times_ns(deals["closed_at"]) <= cut
+        return deals[closed]
 
     def commissions(self, start: Any = None, end: Any = None, tier_period: str = "Y",
                     as_of: Any = None) -> pd.DataFrame:
@@ -255,7 +257,10 @@ class PartnerMethods:
         of each issued invoice billing the order (``invoices.order_id``; not
         draft or void), on its issue day; ``payment``, rate x the line's share
         of each payment of the order (naming the order, or an invoice billing
-        it), on the day it was paid.
+        it; the store refuses payments to a void invoice), on the day it was paid.
+        Only purchases earn: a cancelled or returned order (its ``status`` by
+        ``crm.scoring.ORDER_STATUS``, as in ``db.rfm``) pays nothing on any
+        basis and adds nothing to its partner's tier volume.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -348,7 +353,11 @@ class PartnerMethods:
     def _partner_lines(self) -> pd.DataFrame:
         """The lines of the orders attributed to a partner, with the product's
         category and the line's share of its order's lines."""
-        orders = self._db.frame("orders", columns=["partner_id", "ordered_at", "amount"]).dropna(subset=["partner_id"])
+        orders = self._db.frame("orders", columns=["partner_id", "ordered_at", "amount", "status"])
+        # A cancelled or returned order is no sale (the one status rule of
+        # db.rfm and partners.performance): it earns nothing, on any basis,
+        # and does not count towards the partner's tier volume.
+        orders = purchases(orders.dropna(subset=["partner_id"]))
         lines = self._db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price"])
         lines = lines[lines["order_id"].isin(orders.index)]
         category = self._db.frame("products", columns=["category"])["category"]

@@ -42,7 +42,10 @@ _STYLE = """
          max-width: 1100px; margin: auto; }
 .crm7p h1 { font-size: 1.6em; } .crm7p h2 { border-bottom: 2px solid #4a7ab5; padding-bottom: 3px; }
 .crm7p table { border-collapse: collapse; margin: 6px 0 14px; font-size: 0.85em; }
-.crm7p th, .crm7p td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+.crm7p th, .crm7p td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+.crm7p thead th { vertical-align: bottom; }
+.crm7p td { white-space: nowrap; } .crm7p td .text { white-space: normal; display: block; text-align: left; }
+.crm7p .block { max-width: 100%; overflow-x: auto; }
 .crm7p th { background: #eef2f8; } .crm7p td:first-child, .crm7p th:first-child { text-align: left; }
 .crm7p img { max-width: 100%; display: block; margin: 6px 0 14px; } .crm7p .note { color: #666; }
 .crm7p .figures { display: flex; flex-wrap: wrap; gap: 12px; } .crm7p .figures img { max-width: 540px; }
@@ -135,15 +138,52 @@ def _png(fig: Any) -> str:
 
 
 # Columns that are shares of something: shown as percentages.
-_PERCENT = ("share", "share_of_profit", "contribution", "margin", "conversion", "response_rate")
+_PERCENT = ("share", "share_of_profit", "contribution", "margin", "conversion", "response_rate", "support",
+            "confidence")
 
 
 def _table(frame: pd.DataFrame, rows: int = 15) -> str:
+    """The first ``rows`` of ``frame`` as an HTML table that fits the page:
+    shares as percentages, days as dates, and column names with spaces for
+    underscores so that a long name wraps under its column instead of
+    widening the table (the campaign table's lift was cut off at 1200 px)."""
     shown = frame.head(rows).copy()
+    # Numbers and days keep to one line; text (names, rules) wraps in its
+    # cell and reads from the left. Everything written is escaped here,
+    # since the cells carry that mark-up.
     for name in shown.columns:
+        column = shown[name]
         if name in _PERCENT:
-            shown[name] = shown[name].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
-    return shown.to_html(float_format=lambda v: f"{v:,.2f}", na_rep="", border=0, escape=True)
+            shown[name] = column.map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            shown[name] = column.map(_day)
+        elif not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            shown[name] = column.map(lambda v: "" if _missing(v) else f'<span class="text">{html.escape(str(v))}</span>')
+    shown.columns = [_label(c) for c in shown.columns]
+    shown.index = shown.index.set_names([_label(n) for n in shown.index.names])
+    if isinstance(shown.index, pd.MultiIndex):
+        shown.index = pd.MultiIndex.from_tuples([tuple(html.escape(str(x)) for x in v) for v in shown.index],
+                                                names=shown.index.names)
+    elif not pd.api.types.is_numeric_dtype(shown.index):
+        shown.index = shown.index.map(lambda v: html.escape(str(v)))
+    return shown.to_html(float_format=lambda v: f"{v:,.2f}", na_rep="", border=0, escape=False)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, (list, tuple, np.ndarray)) and bool(pd.isna(value)))
+
+
+def _label(name: Any) -> Any:
+    """A column or index name as shown: escaped, underscores as spaces."""
+    return html.escape(name.replace("_", " ")) if isinstance(name, str) else name
+
+
+def _day(value: Any) -> str:
+    """A time as its day, with the time of day only when it has one."""
+    if pd.isna(value):
+        return ""
+    t = pd.Timestamp(value)
+    return t.strftime("%Y-%m-%d %H:%M") if (t.hour or t.minute) else t.strftime("%Y-%m-%d")
 
 
 def _figure(draw: Any, size: tuple[float, float] = (7, 4.2)) -> str:

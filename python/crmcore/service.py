@@ -191,8 +191,11 @@ class ServiceMethods:
         resolution target, open tickets) and at_risk (open, not breached,
         with more than `at_risk` of the resolution target used). The policy
         for the ticket's severity and its customer's tier wins over the one
-        for the severity and no tier. `as_of` defaults to now. Computed in
-        C++ over the columns.
+        for the severity and no tier. `as_of` defaults to the clock, not to
+        ``db.default_as_of()``: this is a work list of who is breaching now,
+        and an open ticket's clock runs whether or not anything was written
+        since (reported in ``attrs["as_of"]``). Computed in C++ over the
+        columns.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -239,7 +242,8 @@ class ServiceMethods:
         over first: the rows of :meth:`sla` (indexed by ticket id, columns
         customer_id, severity, tier, status, assignee_id, opened_at, the due
         times, hours used, the breached flags, remaining_hours, at_risk).
-        ``as_of`` defaults to now; ``calendar`` is that of :meth:`sla`.
+        ``as_of`` defaults to the clock, as in :meth:`sla` (a work list of
+        now); ``calendar`` is that of :meth:`sla`.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -331,7 +335,12 @@ class ServiceMethods:
         ``attrs["as_of"]``): resolved tickets, rated (with a satisfaction
         score), rating_rate, mean and median satisfaction, reopened share:
         one row per value of `by`, columns resolved, rated, rating_rate,
-        mean, median and reopened_share.
+        mean, median and reopened_share. The tickets are taken as they stood
+        at ``as_of`` from their events: one resolved then and reopened
+        later counts as resolved, one reopened later counts those reopenings
+        out. The satisfaction score is today's: the store keeps no dated
+        history of it (the audit log dates a write by the clock, and an
+        imported history is all dated by its import).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -343,7 +352,7 @@ class ServiceMethods:
         0
         """
         cut = self._db._as_of(as_of)
-        t = self._db.frame("tickets")
+        t = self._tickets_at(cut)
         t = t[t.resolved_at.notna() & (times_ns(t.resolved_at) <= cut)]
         g = t.groupby(by)
         out = pd.DataFrame({"resolved": g.size(), "rated": g.satisfaction.count()})
@@ -352,6 +361,34 @@ class ServiceMethods:
         out["median"] = g.satisfaction.median()
         out["reopened_share"] = g.reopened.apply(lambda r: (r.fillna(0) > 0).mean())
         return stamp(out, cut)
+
+    def _tickets_at(self, cut: int) -> pd.DataFrame:
+        """The tickets as they stood at ``cut`` (ns), from their events (the
+        store writes one per status change, in the data's time): a ticket
+        that moved later was resolved then when its last event up to
+        ``cut`` resolved or closed it, at the time of its last resolve up
+        to then (or of that event); it had been reopened as often as now
+        less the reopenings after ``cut``. A ticket that did not move later
+        is as it is now."""
+        t = self._db.frame("tickets")
+        if cut >= self._db.default_as_of().value:
+            return t  # no event is dated after the end of the data
+        events = self._db.frame("ticket_events", columns=["ticket_id", "status", "changed_at"])
+        at = times_ns(events.changed_at)
+        moved = t.index.isin(events.ticket_id[at > cut])
+        if not moved.any():
+            return t
+        t = t.copy()
+        before = events[at <= cut].sort_values("changed_at", kind="stable")
+        last = before.drop_duplicates("ticket_id", keep="last").set_index("ticket_id").reindex(t.index[moved])
+        resolves = before[before.status == "resolved"].drop_duplicates("ticket_id", keep="last")
+        resolved = resolves.set_index("ticket_id").changed_at.reindex(t.index[moved]).fillna(last.changed_at)
+        done = last.status.isin(["resolved", "closed"]).to_numpy(dtype=bool)
+        t.loc[moved, "resolved_at"] = resolved.where(done, pd.NaT).to_numpy()
+        reopened_later = events[(at > cut) & (events.status == "reopened").to_numpy()].ticket_id.value_counts()
+        t.loc[moved, "reopened"] = (t.reopened[moved].fillna(0)
+                                    - reopened_later.reindex(t.index[moved]).fillna(0).to_numpy()).clip(lower=0)
+        return t
 
     # -- caller ID and timeline --------------------------------------------
     def caller(self, phone: str, recent: int = 5) -> Caller:
@@ -439,8 +476,9 @@ class ServiceMethods:
           change afterwards).
         - ``next_contact_missed``: an interaction set ``next_contact_at``
           and the date (plus `grace_days`) passed before `as_of` (default
-          now) with no later interaction (notes do not count), or with only
-          a late one.
+          the clock: a promised call is missed when its day has passed, not
+          when the data ends) with no later interaction (notes do not
+          count), or with only a late one.
         - ``price_changed``: an order line whose unit price differs by more
           than `threshold` from the previous price of the product to the
           customer (:meth:`price_changes`).

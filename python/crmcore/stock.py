@@ -211,8 +211,10 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
     # -- analyses ----------------------------------------------------------------
     def on_hand(self, as_of: Any = None, by: str = "location") -> pd.DataFrame:
         """Stock on hand at `as_of` (an instant: the movements at or before it
-        count; default: all of them), the sum of the movements, in C++ over
-        their columns. ``by="location"``: one row per product and location
+        count; default: every movement recorded, the stock as it stands:
+        a movement is written when goods move, so neither the clock nor
+        ``db.default_as_of()`` cuts any), the sum of the movements, in C++
+        over their columns. ``by="location"``: one row per product and location
         that ever moved; ``by="product"``: one row per product, all locations
         together.
 
@@ -240,7 +242,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         return out.reset_index(drop=True)
 
     def valuation(self, as_of: Any = None) -> pd.DataFrame:
-        """Each product's stock at `as_of` (all locations), its moving-average
+        """Each product's stock at `as_of` (all locations; default every
+        movement recorded, as :meth:`on_hand`), its moving-average
         unit cost and the stock's value: columns product_id, sku, on_hand,
         average_cost and value. A receipt, return or positive
         adjustment with a unit cost c moves the average to
@@ -281,7 +284,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
 
     def reorder_list(self, as_of: Any = None) -> pd.DataFrame:
         """The products to order: those with a reorder point whose stock at
-        `as_of` (all locations) plus what is on order is at or below it. The
+        `as_of` (all locations; default every movement recorded, the stock
+        as it stands, as :meth:`on_hand`: a work list of now) plus what is
+        on order is at or below it. The
         suggested quantity brings them back above the point: at least the
         product's reorder quantity, and at least the shortfall. Columns
         product_id, sku, supplier_id, on_hand, reorder_point, on_order and
@@ -313,8 +318,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
 
     def stockouts(self, as_of: Any = None) -> pd.DataFrame:
         """The spells in which a location held none of a product (or less:
-        backorders), up to `as_of`: product, location, start, end (NaT while
-        it lasts), the lowest stock reached, and the sales ``orders`` it
+        backorders), up to `as_of` (default every movement recorded, as
+        :meth:`on_hand`): product, location, start, end (NaT while it lasts), the lowest stock reached, and the sales ``orders`` it
         touched: the orders with a line of that product placed during the
         spell, and those shipped from that location during it (backorders).
         Columns product_id, sku, location_id, location, start, end, lowest and

@@ -78,6 +78,25 @@ def test_commission_on_invoice_by_hand(db):
     assert db.partners.statement(db.partner, "2025-02-01", "2025-03-01")["commission"].sum() == pytest.approx(6.0)
 
 
+@pytest.mark.parametrize("status", ["cancelled", "已取消", "returned", "Refunded"])
+def test_a_cancelled_or_returned_order_earns_no_commission(db, status):
+    """Commissions were paid on an order whatever its status: a cancelled or
+    returned order earned on every basis and counted into the partner's tier
+    volume, where db.rfm and partners.performance count no purchase."""
+    db.add("commission_rules", partner_id=db.partner, rate=0.01)
+    db.add("commission_rules", partner_id=db.partner, rate=0.05, tier_from=1000)
+    db.add("commission_rules", partner_id=db.partner, category="ware", rate=0.1, basis="payment")
+    gone = _order(db, "2025-01-10", [(db.tea, 900), (db.cup, 100)])
+    db.update("orders", gone, status=status)
+    db.add("payments", customer_id=db.buyer, order_id=gone, paid_at="2025-01-11", amount=1000.0)
+    kept = _order(db, "2025-02-10", [(db.tea, 500)])
+    got = db.partners.commissions()
+    # Only the kept order, all of it below the 1,000 band (the cancelled 1,000 is no volume): 1% of 500.
+    assert got[["order_id", "basis", "tier_from", "base", "commission"]].values.tolist() == [
+        [kept, "order", 0.0, 500.0, 5.0]]
+    assert db.partners.statements(period="Y")["commission"].sum() == pytest.approx(5.0)
+
+
 def test_tiers_of_one_kind_may_share_a_period_but_one_tier_may_not(db):
     db.add("commission_rules", partner_id=db.partner, rate=0.01)
     db.add("commission_rules", partner_id=db.partner, rate=0.02, tier_from=1000)
@@ -112,6 +131,8 @@ def reference(orders, lines, rules, invoices, payments, category_of):
     volume = {}  # (partner, year) -> sales so far
     items = []
     for o in orders:
+        if o["status"] in ("已取消", "returned"):  # no sale: earns nothing, adds no volume
+            continue
         mine = [ln for ln in lines if ln["order_id"] == o["id"]]
         if not mine:
             mine = [{"id": None, "order_id": o["id"], "product_id": None, "amount": o["amount"]}]
@@ -173,14 +194,15 @@ def test_random_seasons_match_the_row_by_row_reference(db, seed):
             rid = db.add("commission_rules", **{k: v for k, v in fields.items() if v is not None})
             rules.append({**fields, "id": rid, "tier_from": tier, "valid_from": None, "valid_until": None})
     orders, lines, invoices, payments = [], [], [], []
-    for _ in range(40):
+    for _ in range(50):
         at = T("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 700)))
         parts = [(int(rng.choice(list(products))), float(rng.integers(1, 40) * 25))
                  for _ in range(int(rng.integers(0, 3)))]
         partner = int(rng.choice(partners))
         amount = float(sum(a for _, a in parts)) or float(rng.integers(1, 40) * 25)
-        oid = db.add("orders", customer_id=db.buyer, partner_id=partner, ordered_at=at, amount=amount)
-        orders.append({"id": oid, "partner_id": partner, "ordered_at": at, "amount": amount})
+        status = str(rng.choice(["paid", "paid", "paid", "shipped", "已取消", "returned"]))
+        oid = db.add("orders", customer_id=db.buyer, partner_id=partner, ordered_at=at, amount=amount, status=status)
+        orders.append({"id": oid, "partner_id": partner, "ordered_at": at, "amount": amount, "status": status})
         for product, part in parts:
             lid = db.add("order_lines", order_id=oid, product_id=product, quantity=1, unit_price=part)
             lines.append({"id": lid, "order_id": oid, "product_id": product, "amount": part})

@@ -128,6 +128,12 @@ def test_ego_network_writes_chinese_names_with_a_cjk_font(db):
     assert names == {str(g.labels.get(v)) if pd.notna(g.labels.get(v)) else str(v) for v in hood}
     assert any(any(ord(ch) >= 0x2E80 for ch in n) for n in names)  # the synthetic names are mostly Chinese
     assert _fonts.cjk_font() is not None, "scripts/setup.sh installs fonts-wqy-microhei"
+    # Each name sits under its node on a pale ground, not under the marker
+    # (drawn on the node, the marker hid the middle of a long name).
+    nodes = np.asarray(ax.collections[-1].get_offsets())
+    for t in ax.texts:
+        x, y = t.get_position()
+        assert (np.isclose(nodes[:, 0], x) & (nodes[:, 1] > y)).any() and t.get_bbox_patch() is not None
     assert all(_fonts.cjk_font() in t.get_fontfamily() for t in ax.texts)
     assert g.plot_ego(center).get_title().startswith("ego network of ")
 
@@ -170,6 +176,9 @@ def test_clv_pictures(fitted):
     for plot in (P.plot_frequency_recency_matrix, P.plot_probability_alive_matrix):
         ax = rendered(plot(bgf))
         assert ax.get_images()[0].get_array().shape[1] == int(matrix["frequency_cal"].max()) + 1
+        # Cells fill the axes: with square cells a matrix of 130 recencies by
+        # 30 purchases was a thin strip (seen on the demo store).
+        assert ax.get_aspect() == "auto"
 
 
 def test_period_transactions_expect_what_lifetimes_simulates(fitted):

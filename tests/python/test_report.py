@@ -184,6 +184,40 @@ def test_the_page_opens_in_headless_chromium(report, tmp_path):
     assert [s for s in parse(dom.stdout).sections] == [key for key, _, _ in SECTIONS]
 
 
+# Written into a copy of the page (the report itself runs no script): what
+# the laid-out page measures, as JSON in a <pre> the dumped DOM carries.
+MEASURE = """<script>window.addEventListener("load", function () {
+  var cut = [];
+  document.querySelectorAll("table").forEach(function (t) {
+    var box = t.closest(".block");
+    if (t.getBoundingClientRect().right > window.innerWidth || (box && box.scrollWidth > box.clientWidth))
+      cut.push(t.closest("section").id + ": " + box.querySelector("h3").textContent);
+  });
+  var out = document.createElement("pre"); out.id = "measure";
+  out.textContent = JSON.stringify({page: document.documentElement.scrollWidth, window: window.innerWidth, cut: cut});
+  document.body.appendChild(out);
+});</script>"""
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian package chromium) is not installed")
+def test_every_table_fits_a_1200_pixel_window(report, tmp_path):
+    """The campaign table was 1,470 px wide in a 1,200 px window, its lift
+    cut off: no part of the page may be wider than the window, and no table
+    may be wider than its box (where it would scroll instead of showing)."""
+    import json
+    import re
+
+    _, path = report
+    probe = tmp_path / "measured.html"
+    probe.write_text(path.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,3000",
+                          "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
+    measured = json.loads(html.unescape(re.search(r'<pre id="measure">(.*?)</pre>', dom.stdout, re.S).group(1)))
+    assert measured["window"] == 1200
+    assert measured["page"] <= measured["window"] and measured["cut"] == [], measured
+
+
 def test_held_out_members_are_not_members_in_the_promotion_table():
     """The report counted held-out members as members of a campaign, where
     db.marketing.campaigns counts them among the others (they were not touched)."""

@@ -28,6 +28,9 @@ def _draw(Z, title, xlabel, ylabel, ax, **kwargs):
     if ax is None:
         ax = plt.subplot(111)
     interpolation = kwargs.pop("interpolation", "none")
+    # The matrix is often far taller than wide (recency in weeks or days
+    # against a few purchases): square cells made it a thin strip.
+    kwargs.setdefault("aspect", "auto")
     image = ax.imshow(Z, interpolation=interpolation, **kwargs)
     ax.set_title(title)
     ax.set_xlabel(xlabel)

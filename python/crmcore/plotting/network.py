@@ -45,8 +45,13 @@ def ego_network(graph: Any, n: int, k: int = 1, ax: Any = None, types: Any = Non
         name = labels.get(v) if labels is not None else None
         return str(v) if name is None or name != name else str(name)  # NaN: no name
 
-    nx.draw_networkx_labels(G, pos, labels={v: text(v) for v in G.nodes()}, ax=ax, font_size=7,
-                            font_family=families())
+    # Names sit under their node on a pale ground: drawn on the node, the
+    # marker hid the middle of a long (Chinese) company name.
+    below = {v: (x, y - 0.06) for v, (x, y) in pos.items()}
+    nx.draw_networkx_labels(G, below, labels={v: text(v) for v in G.nodes()}, ax=ax, font_size=7,
+                            font_family=families(), verticalalignment="top",
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5})
+    ax.margins(0.12)  # room for the names of the outer nodes
     ax.set_title(f"ego network of {text(n)} ({k} hop{'s' if k != 1 else ''})")
     ax.set_axis_off()
     return ax

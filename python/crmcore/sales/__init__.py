@@ -478,31 +478,85 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         return deals
 
     def _at(self, deals: pd.DataFrame, stages: pd.DataFrame, cut: int) -> pd.DataFrame:
-        """``deals`` as they stood at ``cut``: a deal whose first stage row
-        is later did not exist yet (a deal without stage rows is kept: its
-        start is unknown); a deal closed later was open then, in the stage
-        of its last row up to ``cut`` (its stage now if none), at that
-        stage's default probability (its own is today's)."""
+        """``deals`` as they stood at ``cut``, from the histories the store
+        keeps in the data's own time. A deal whose first stage row is later
+        did not exist yet (a deal without stage rows is kept: its start is
+        unknown). A deal that moved or closed later is in the stage of its
+        last row up to ``cut`` (its stage now if none), with that stage's
+        category, its default probability (the deal's own is today's, unless
+        the stage is still the same) and, when that stage closed it, the
+        close of that time; a deal closed later without a row up to
+        ``cut`` was open then. The expected
+        close is the one before its first change after ``cut``
+        (deal_close_dates, :meth:`_close_dates_at`). The amount is today's: the store keeps no dated
+        history of it (the audit log dates a write by the clock, and an
+        imported history is all dated by its import)."""
+        if cut >= self._db.default_as_of().value:
+            return deals  # nothing is dated after the end of the data (stages, closes, close dates)
         hist = self._db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         at = times_ns(hist.changed_at)
         started = set(hist.deal_id[at <= cut].tolist())
         born_later = deals.index.isin(hist.deal_id) & ~deals.index.isin(list(started))
         deals = deals[~born_later].copy()
-        later = deals.category.isin(["won", "lost"]).to_numpy(dtype=bool) & (times_ns(deals.closed_at) > cut)
-        if not later.any():
+        deals = self._close_dates_at(deals, cut)
+        closed_later = deals.category.isin(["won", "lost"]).to_numpy(dtype=bool) & (times_ns(deals.closed_at) > cut)
+        redo = closed_later | deals.index.isin(hist.deal_id[at > cut])
+        if not redo.any():
             return deals
         before = hist[at <= cut].sort_values("changed_at", kind="stable").drop_duplicates("deal_id", keep="last")
-        stage = before.set_index("deal_id").stage.reindex(deals.index[later])
-        stage = stage.fillna(deals.stage[later])
-        key = pd.MultiIndex.from_arrays([deals.pipeline_id[later], stage])
+        before = before.set_index("deal_id").reindex(deals.index[redo])
+        now_stage = deals.stage[redo]
+        stage = before.stage.fillna(now_stage)
+        key = pd.MultiIndex.from_arrays([deals.pipeline_id[redo], stage])
         pos = stages.index.get_indexer(key)
         category = np.where(pos >= 0, stages.category.to_numpy()[pos], "open")
-        category = np.where(np.isin(category, ["won", "lost"]), "open", category)
-        deals.loc[later, "stage"] = stage.to_numpy()
-        deals.loc[later, "category"] = category
-        deals.loc[later, "probability"] = np.where(
-            pos >= 0, stages.probability.to_numpy(dtype=float, na_value=np.nan)[pos], np.nan)
-        deals.loc[later, "closed_at"] = pd.NaT
+        # Closed then by its last row up to cut; without rows, a deal that
+        # closed later was open.
+        closed_then = np.isin(category, ["won", "lost"]) & (before.stage.notna().to_numpy() | ~closed_later[redo])
+        category = np.where(np.isin(category, ["won", "lost"]) & ~closed_then, "open", category)
+        default = np.where(pos >= 0, stages.probability.to_numpy(dtype=float, na_value=np.nan)[pos], np.nan)
+        same = (stage.to_numpy() == now_stage.to_numpy()) & (closed_then | ~closed_later[redo])
+        closed_at = deals.closed_at[redo]
+        closed_at = closed_at.where(closed_at.notna() & (times_ns(closed_at) <= cut), before.changed_at)
+        deals.loc[redo, "stage"] = stage.to_numpy()
+        deals.loc[redo, "category"] = category
+        deals.loc[redo, "probability"] = np.where(same, deals.probability[redo].to_numpy(dtype=float), default)
+        deals.loc[redo, "closed_at"] = closed_at.where(closed_then, pd.NaT).to_numpy()
+        return deals
+
+    def _stored_at(self, cut: int) -> pd.DataFrame:
+        """The stored deals frame (every field) as it stood at ``cut`` (ns),
+        for the customer analyses' deal_quadrants and deal_summary: the
+        stage, close and expected close :meth:`_at` reads from the histories
+        laid over today's; a deal whose stage then was another has that
+        stage's default probability. A deal begun after ``cut`` is kept as it
+        is (those analyses always listed every deal, and a deal added without
+        ``stage_changed_at`` has a first stage row dated by the clock, after
+        every point of an imported history)."""
+        deals = self._db.frame("deals")
+        then = self._deals(None, cut)
+        mine = deals.index.isin(then.index)
+        ids = deals.index[mine]
+        other = np.zeros(len(deals), dtype=bool)
+        other[mine] = then.stage.reindex(ids).to_numpy() != deals.stage[mine].to_numpy()
+        for name in ("stage", "closed_at", "expected_close"):
+            deals.loc[mine, name] = then[name].reindex(ids).to_numpy()
+        deals.loc[other, "probability"] = then.probability.reindex(deals.index[other]).to_numpy()
+        return deals
+
+    def _close_dates_at(self, deals: pd.DataFrame, cut: int) -> pd.DataFrame:
+        """``deals`` with the expected close each had at ``cut``: the date
+        before its first change after ``cut``, where it changed since. A
+        date's first writing is no change: a deal added without
+        ``close_changed_at`` is dated by the clock, after every point of
+        an imported history, and its date was the plan from the start."""
+        dates = self._db.frame("deal_close_dates", columns=["deal_id", "previous", "changed_at"])
+        dates = dates[dates.previous.notna()]
+        after = dates[times_ns(dates.changed_at) > cut].sort_values("changed_at", kind="stable")
+        after = after.drop_duplicates("deal_id", keep="first").set_index("deal_id")
+        mine = deals.index.isin(after.index)
+        if mine.any():
+            deals.loc[mine, "expected_close"] = after.previous.reindex(deals.index[mine]).to_numpy()
         return deals
 
     @staticmethod

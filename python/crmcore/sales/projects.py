@@ -163,7 +163,8 @@ class ProjectMethods(SalesPart):
         return None if nxt is None or pd.isna(nxt) else int(nxt)
 
     def reminders(self, now: Any = None, since: Any = None, staff: "int | None" = None) -> pd.DataFrame:
-        """The reminders due at ``now`` (default: the current time): open
+        """The reminders due at ``now`` (default: the clock, since a
+        reminder is for the moment it comes): open
         tasks whose ``remind_at`` has come (after ``since``, when given: the
         last time one looked, so that each reminder comes once), for
         ``staff`` (a staff id; None: everyone). Columns ``assignee_id``,
@@ -189,8 +190,10 @@ class ProjectMethods(SalesPart):
         return out.sort_values(["remind_at"], kind="stable")
 
     def due_tasks(self, as_of: Any = None, days: int = 7, by: "str | None" = None) -> pd.DataFrame:
-        """Open tasks overdue on ``as_of`` (default: now) or due in the
-        ``days`` days after it: one row per task (``assignee_id``, ``team``,
+        """Open tasks overdue on ``as_of`` or due in the ``days`` days after
+        it (``as_of`` defaults to the clock, not to ``db.default_as_of()``:
+        a work list of what is due now; a task's due day is a plan, not an
+        event of the data): one row per task (``assignee_id``, ``team``,
         ``subject``, ``due_at``, ``status`` overdue / upcoming,
         ``days_overdue``), the most overdue first; with ``by`` ("owner", the
         assignee, or "team", the assignee's team) the counts per group

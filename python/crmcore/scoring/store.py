@@ -590,7 +590,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
             head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).to_numpy())
             return _with_attrs(head.join(out), out)
 
-        deals = self.frame("deals")
+        deals = self.sales._stored_at(cut)  # as the deals stood then (stage history)
         if by is None:
             return quadrants(deals, names.index)
         return self._stacked(quadrants, deals, self._customer_only(by, "deal_quadrants"), "deal_quadrants")
@@ -627,7 +627,7 @@ class ScoringMethods(DimensionMethods, NameMethods):
             counts.insert(0, "name", names.reindex(customers).to_numpy())
             return _by_customer(_with_attrs(counts, out))
 
-        deals = self.frame("deals")
+        deals = self.sales._stored_at(cut)  # as the deals stood then (stage history)
         if by is None:
             return summary(deals, names.index)
         return self._stacked(summary, deals, self._customer_only(by, "deal_summary"), "deal_summary")
