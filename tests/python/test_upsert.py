@@ -365,3 +365,37 @@ def test_an_upsert_s_entries_hold_each_old_and_new_value_as_single_updates_write
     assert {e[2]: e[3] for e in entries[:-1]} == single  # the same text, byte for byte
     with crm.open(paths["upsert"]) as db:
         assert db.audit_check().empty
+
+
+def test_a_rule_s_change_to_an_upserted_record_joins_the_upsert_s_entry(tmp_path):
+    # The stage rules set a deal's probability (and closed_at) after the
+    # upsert moved its stage: the upsert's own change, captured in its read,
+    # and the rule's, captured by the trigger, make one entry per deal, each
+    # column from its value before the write to its value after it (read
+    # with sqlite3). The name alone changes on the third deal: no rule acts.
+    import json
+    path = str(tmp_path / "s.crm")
+    with crm.open(path) as db:
+        c = db.add("customers", name="Acme")
+        base = pd.DataFrame({"external_source": "crm", "external_id": ["D1", "D2", "D3"], "customer_id": c,
+                             "name": ["d1", "d2", "d3"], "stage": "lead", "amount": 100.0,
+                             "stage_changed_at": "2024-01-01"})
+        ids = [int(i) for i in db.import_frame("deals", base)]
+    columns = ["name", "stage", "probability", "closed_at", "stage_changed_at"]
+    read = f"SELECT id, {', '.join(columns)} FROM deals ORDER BY id"
+    before = {r[0]: r[1:] for r in _raw(path, read)}
+    last = _raw(path, "SELECT max(seq) FROM audit_log")[0][0]
+    moved = base.assign(stage=["won", "qualified", "lead"], name=["d1", "d2", "d3 renamed"],
+                        stage_changed_at=["2024-02-01", "2024-02-01", "2024-01-01"])
+    with crm.open(path) as db:
+        db.import_frame("deals", moved, mode="upsert")
+        assert db.audit_check().empty
+    after = {r[0]: r[1:] for r in _raw(path, read)}
+    expected = {i: {c: [old, new] for c, old, new in zip(columns, before[i], after[i]) if old != new} for i in ids}
+    assert {"probability", "closed_at"} <= expected[ids[0]].keys() and "probability" in expected[ids[1]]
+    assert expected[ids[2]].keys() == {"name"}
+    entries = _raw(path, "SELECT op, first_id, changes FROM audit_log WHERE seq > ? AND kind = 'deals' ORDER BY seq",
+                   last)  # (the rules also insert the moves into deal_stages)
+    assert [(op, first) for op, first, _ in entries] == [("update", i) for i in ids]
+    for _, record, text in entries:
+        assert _same(json.loads(text), expected[record]), (text, expected[record])
