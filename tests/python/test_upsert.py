@@ -399,3 +399,23 @@ def test_a_rule_s_change_to_an_upserted_record_joins_the_upsert_s_entry(tmp_path
     assert [(op, first) for op, first, _ in entries] == [("update", i) for i in ids]
     for _, record, text in entries:
         assert _same(json.loads(text), expected[record]), (text, expected[record])
+
+
+def test_a_dry_run_upsert_leaves_no_entry_for_a_later_write_to_seal(tmp_path):
+    # A dry run's update entries wait in memory for a seal that never comes
+    # (it rolls back); the next write to seal the log must not take them,
+    # even one that does not start as an import does (a rule's run).
+    db = crm.open(tmp_path / "s.crm")
+    if not hasattr(db._core, "run_rule"):
+        pytest.skip("rules run on the unscoped handle")
+    li = db.add("contacts", name="Li", email="li@x.org", birthday="1990-03-02",
+                external_source="erp", external_id="P1")
+    db.automation.install_playbook("birthdays")
+    last = int(db.audit_log(limit=1).index[0])
+    renamed = pd.DataFrame({"external_source": ["erp"], "external_id": ["P1"], "name": ["Li Lei"]})
+    db.import_frame("contacts", renamed, mode="upsert", dry_run=True)
+    assert db.frame("contacts").loc[li, "name"] == "Li"
+    assert len(db.automation.run_due("2025-03-02 08:00")) == 1
+    log = _entries_after(db, last)
+    assert not ((log["first_id"] == li) & (log["op"] == "update")).any()
+    assert db.audit_check().empty
