@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -153,9 +154,10 @@ struct SideEntry {
 };
 
 std::vector<SideEntry> side_changes(Store::Impl& impl, const std::unordered_map<int64_t, Captured>& captured,
-                                    const std::map<int64_t, std::string>& kind_of) {
+                                    const std::map<int64_t, std::string>& kind_of, const std::vector<AuditUpdate>& kept) {
   std::vector<SideEntry> side;
   std::set<int64_t> named;
+  for (const AuditUpdate& e : kept) named.insert(e.id);
   std::vector<std::pair<int64_t, int64_t>> inserted;
   {
     auto& st = impl.prepared(
@@ -186,13 +188,34 @@ std::vector<SideEntry> side_changes(Store::Impl& impl, const std::unordered_map<
 
 }  // namespace
 
+namespace {
+
+// Whether this thread's bulk update captures its changes itself (audit_memory.hpp).
+thread_local bool capture_paused = false;
+
+void capturing(sqlite3_context* context, int, sqlite3_value**) { sqlite3_result_int(context, capture_paused ? 0 : 1); }
+
+}  // namespace
+
+CapturePaused::CapturePaused(bool on) : on_(on) {
+  if (on_) capture_paused = true;
+}
+
+CapturePaused::~CapturePaused() {
+  if (on_) capture_paused = false;
+}
+
 void install_audit_capture(sqlite3* db) {
+  // Not deterministic: asked per row, as the flag may change between statements.
+  if (sqlite3_create_function_v2(db, "crm_audit_capturing", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, nullptr, capturing,
+                                 nullptr, nullptr, nullptr) != SQLITE_OK)
+    sql::fail(db, "cannot install the audit capture");
   std::string s =
       "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL,"
       " removed INTEGER NOT NULL, changes TEXT NOT NULL, kind TEXT NOT NULL);";
   for (const auto& k : kinds()) {
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
-         " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
+         " WHEN crm_audit_capturing() BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
          changed_sql(k) + ", '" + k.name + "'); END;";
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_deleted AFTER DELETE ON main." + k.name +
          " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 1, " +
@@ -210,6 +233,7 @@ void mark_audit(Store::Impl& impl) {
   st.step();
   impl.audit_mark = st.int64(0);
   st.reset();
+  impl.audit_memory.entries.clear();  // a write rolled back before its seal leaves its own
 }
 
 void commit_write(Store::Impl& impl, const std::string& actor, const char* savepoint) {
@@ -218,9 +242,30 @@ void commit_write(Store::Impl& impl, const std::string& actor, const char* savep
 }
 
 void seal_audit(Store::Impl& impl, const std::string& actor) {
+  // The update entries an upsert kept in memory (audit_memory.hpp): their
+  // changes are the first captures of their records, as the trigger's were.
+  std::vector<AuditUpdate> kept = std::move(impl.audit_memory.entries);
+  impl.audit_memory.entries.clear();
   // By record id: ids are unique across kinds.
   std::unordered_map<int64_t, Captured> captured;
   std::map<int64_t, std::string> kind_of;  // of each captured record, by id (in order)
+  auto keep_captures_apart = [&] {
+    // Kept entries that name their records once, and no capture of the
+    // triggers names, are their own changes (the usual upsert); otherwise
+    // they are their records' first captures, combined as the triggers'.
+    std::vector<int64_t> ids;
+    ids.reserve(kept.size());
+    for (const auto& e : kept) ids.push_back(e.id);
+    std::sort(ids.begin(), ids.end());
+    return std::adjacent_find(ids.begin(), ids.end()) == ids.end();
+  };
+  const bool apart = !kept.empty() && keep_captures_apart();
+  if (!apart) {
+    for (auto& e : kept) {
+      captured[e.id].add(std::move(e.changes), false);
+      kind_of.emplace(e.id, e.kind);
+    }
+  }
   {
     const Dialect dialect(impl.db);
     auto& st = impl.prepared("SELECT record_id, removed, changes, kind FROM " + dialect.temp("crm_audit_changes") +
@@ -233,8 +278,20 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     }
     st.reset();
   }
+  if (apart) {
+    for (auto& e : kept) {
+      auto it = captured.find(e.id);
+      if (it == captured.end()) continue;
+      // A rule changed the record after the upsert did: one capture, the upsert's first.
+      Captured both;
+      both.add(std::move(e.changes), false);
+      both.add(it->second.text(), it->second.removed);
+      it->second = std::move(both);
+      e.changes.clear();
+    }
+  }
   const std::vector<SideEntry> side =
-      captured.empty() ? std::vector<SideEntry>() : side_changes(impl, captured, kind_of);
+      captured.empty() ? std::vector<SideEntry>() : side_changes(impl, captured, kind_of, kept);
   std::string previous;
   {
     auto& st = impl.prepared("SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1");
@@ -245,47 +302,30 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
   // written back whole: deleted and appended again with the same seq. An
   // UPDATE that grows each row in place (a bulk update has an entry per
   // record) cost SQLite a B-tree rebalance per row; appending whole rows in
-  // order fills pages from the end.
+  // order fills pages from the end. The entries kept in memory join them in
+  // the order they were made; the write's entries are then numbered again
+  // from the mark on.
   enum : size_t { kSeq, kAt, kOp, kKind, kFirst, kLast, kRows, kCause, kActor, kChanges, kSalt, kChangesHash, kHash,
                   kWidth };
   sql::Batch sealed(kWidth);
-  auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +
-                           ", changes, salt FROM audit_log WHERE seq > ?1 AND hash IS NULL ORDER BY seq");
-  st.bind(1, impl.audit_mark);
-  int64_t last_seq = 0;
+  const bool renumber = !kept.empty();
+  int64_t last_seq = renumber ? impl.audit_mark : 0;
   Salts salts;
-  auto copy_int = [&](sql::Cell& cell, int column) {
-    if (!st.is_null(column)) cell.set_int(st.int64(column));
+  // An update's entry without changes of its own takes what its record's
+  // captures say (the rules' touches of the rows an insert added, a new
+  // deal's probability, are part of the insert, not changes).
+  auto described = [&](int64_t id) -> std::optional<std::string> {
+    auto it = captured.find(id);
+    if (it == captured.end()) return std::nullopt;
+    std::string text = it->second.text();
+    captured.erase(it);
+    if (text.empty() || text == "{}") return std::nullopt;
+    return text;
   };
-  while (st.step()) {
-    Cells cells = read_cells(st, kHashed);
-    const int64_t seq = st.int64(0);
-    last_seq = seq;
-    const bool single = !st.is_null(4) && st.int64(4) == st.int64(5);
-    std::optional<std::string> changes;
-    if (!st.is_null(kHashed)) changes = st.text(kHashed);
-    // An insert's entry names its ids; the rules' own touches of the rows
-    // it added (a new deal's probability) are part of it, not changes.
-    if (!changes && single && *cells[2] != "insert") {
-      auto it = captured.find(st.int64(4));
-      if (it != captured.end()) {
-        std::string described = it->second.text();
-        if (!described.empty() && described != "{}") changes = std::move(described);
-        captured.erase(it);
-      }
-    }
+  // The actor, the changes with their salt and digest, and the hash.
+  auto complete = [&](sql::Cell* row, Cells& cells, std::optional<std::string> changes) {
     if (!cells[kActorColumn] && !actor.empty()) cells[kActorColumn] = actor;
-    sql::Cell* row = sealed.add_row();
-    row[kSeq].set_int(seq);
-    copy_int(row[kAt], 1);
-    row[kOp].set_text(sealed.keep(*cells[2]));
-    row[kKind].set_text(sealed.keep(*cells[3]));
-    copy_int(row[kFirst], 4);
-    copy_int(row[kLast], 5);
-    copy_int(row[kRows], 6);
-    copy_int(row[kCause], 7);
     if (cells[kActorColumn]) row[kActor].set_text(sealed.keep(*cells[kActorColumn]));
-    if (!st.is_null(kHashed + 1)) row[kSalt].set_text(sealed.keep(st.text(kHashed + 1)));
     if (changes) {
       // A salt of its own keeps the digest of a short value (a phone number)
       // from being guessed once the value is erased.
@@ -297,8 +337,56 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     if (cells[kChangesHashColumn]) row[kChangesHash].set_text(sealed.keep(*cells[kChangesHashColumn]));
     previous = entry_hash(cells, previous);
     row[kHash].set_text(sealed.keep(previous));
+  };
+  size_t next_kept = 0;
+  auto seal_kept_before = [&](int64_t seq) {
+    for (; next_kept < kept.size() && kept[next_kept].after_seq < seq; ++next_kept) {
+      const AuditUpdate& e = kept[next_kept];
+      const std::string id = std::to_string(e.id);
+      Cells cells = {std::to_string(++last_seq), std::to_string(e.at), std::string("update"), e.kind, id, id,
+                     std::string("1"), std::nullopt, std::nullopt, std::nullopt};
+      sql::Cell* row = sealed.add_row();
+      row[kSeq].set_int(last_seq);
+      row[kAt].set_int(e.at);
+      row[kOp].set_text(sealed.keep(*cells[2]));
+      row[kKind].set_text(&e.kind);
+      row[kFirst].set_int(e.id);
+      row[kLast].set_int(e.id);
+      row[kRows].set_int(1);
+      if (apart && !e.changes.empty()) complete(row, cells, std::move(e.changes));
+      else complete(row, cells, described(e.id));
+    }
+  };
+  auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +
+                           ", changes, salt FROM audit_log WHERE seq > ?1 AND hash IS NULL ORDER BY seq");
+  st.bind(1, impl.audit_mark);
+  auto copy_int = [&](sql::Cell& cell, int column) {
+    if (!st.is_null(column)) cell.set_int(st.int64(column));
+  };
+  while (st.step()) {
+    Cells cells = read_cells(st, kHashed);
+    int64_t seq = st.int64(0);
+    seal_kept_before(seq);
+    if (renumber) cells[0] = std::to_string(seq = ++last_seq);
+    last_seq = seq;
+    const bool single = !st.is_null(4) && st.int64(4) == st.int64(5);
+    std::optional<std::string> changes;
+    if (!st.is_null(kHashed)) changes = st.text(kHashed);
+    if (!changes && single && *cells[2] != "insert") changes = described(st.int64(4));
+    sql::Cell* row = sealed.add_row();
+    row[kSeq].set_int(seq);
+    copy_int(row[kAt], 1);
+    row[kOp].set_text(sealed.keep(*cells[2]));
+    row[kKind].set_text(sealed.keep(*cells[3]));
+    copy_int(row[kFirst], 4);
+    copy_int(row[kLast], 5);
+    copy_int(row[kRows], 6);
+    copy_int(row[kCause], 7);
+    if (!st.is_null(kHashed + 1)) row[kSalt].set_text(sealed.keep(st.text(kHashed + 1)));
+    complete(row, cells, std::move(changes));
   }
   st.reset();
+  seal_kept_before(std::numeric_limits<int64_t>::max());
   if (!side.empty() && last_seq == 0) {  // no entry of the write's own: after the log's last
     auto& top = impl.prepared("SELECT ifnull(max(seq), 0) FROM audit_log");
     top.step();
@@ -313,7 +401,6 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     const std::string id = std::to_string(e.id);
     Cells cells = {std::to_string(++last_seq), at, std::string(e.removed ? "delete" : "update"), *e.kind, id, id,
                    std::string("1"), std::nullopt, std::nullopt, std::nullopt};
-    if (!actor.empty()) cells[kActorColumn] = actor;
     sql::Cell* row = sealed.add_row();
     row[kSeq].set_int(last_seq);
     row[kAt].set_int(now);
@@ -322,18 +409,9 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     row[kFirst].set_int(e.id);
     row[kLast].set_int(e.id);
     row[kRows].set_int(1);
-    if (cells[kActorColumn]) row[kActor].set_text(sealed.keep(*cells[kActorColumn]));
     const auto found = captured.find(e.id);
     std::string changes = found == captured.end() ? std::string() : found->second.text();
-    if (!changes.empty() && changes != "{}") {
-      const std::string salt = salts.next();
-      cells[kChangesHashColumn] = sha256_hex(salt + changes);
-      row[kChanges].set_text(sealed.keep(std::move(changes)));
-      row[kSalt].set_text(sealed.keep(salt));
-      row[kChangesHash].set_text(sealed.keep(*cells[kChangesHashColumn]));
-    }
-    previous = entry_hash(cells, previous);
-    row[kHash].set_text(sealed.keep(previous));
+    complete(row, cells, changes.empty() || changes == "{}" ? std::nullopt : std::optional(std::move(changes)));
   }
   forget_captured_changes(impl);
   if (sealed.rows() == 0) return;

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "audit_memory.hpp"
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "rules.hpp"
@@ -409,6 +410,39 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, b
          k.name + "' AND a.source = " + source + " AND a.external_id = " + id;
 }
 
+// The columns an update's read adds to capture its changes (SQLite): per
+// compared column, its old and new value as the JSON array the capture
+// trigger writes (json_array(OLD.x, NEW.x)), or NULL when it does not
+// change. The new value is the batch's, as the column will hold it: a whole
+// number in a REAL column is stored as a real.
+std::string capture_columns(const Kind& k, const std::vector<std::pair<std::string, size_t>>& compared) {
+  std::string out;
+  for (const auto& [column, cell] : compared) {
+    const std::string b = "b.c" + std::to_string(cell);
+    const Field* f = k.field(column);
+    const std::string stored = f && f->type == FieldType::Real
+                                   ? "CASE WHEN typeof(" + b + ") = 'integer' THEN CAST(" + b + " AS REAL) ELSE " + b + " END"
+                                   : b;
+    out += ", CASE WHEN r." + column + " IS NOT " + b + " THEN json_array(r." + column + ", " + stored + ") END";
+  }
+  return out;
+}
+
+// One record's changes from the columns capture_columns added (from
+// `first` on): {column: [old, new], ...} in the columns' order, the text
+// the capture trigger's json_group_object makes.
+std::string captured_changes(const sql::Statement& st, int first,
+                             const std::vector<std::pair<std::string, size_t>>& compared) {
+  std::string out = "{";
+  for (size_t j = 0; j < compared.size(); ++j) {
+    const int c = first + static_cast<int>(j);
+    if (st.is_null(c)) continue;
+    if (out.size() > 1) out += ',';
+    out += '"' + compared[j].first + "\":" + st.text(c);
+  }
+  return out + "}";
+}
+
 // The caller's columns of each field of `k` (null where it gave none), after
 // checking that every column has one value per row.
 std::vector<const Column*> field_columns(const Kind& k, const Table& t) {
@@ -650,8 +684,11 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   std::vector<const Column*> written = columns;
   for (const auto& name : req.key)
     if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
-  update_existing(req, written, updates, target, result);
-  for (const auto& rows : later_updates) update_existing(req, written, rows, target, result);
+  {
+    const UpdatesInMemory kept(impl.audit_memory, impl.db.is_sqlite());  // sealed whole at the commit
+    update_existing(req, written, updates, target, result);
+    for (const auto& rows : later_updates) update_existing(req, written, rows, target, result);
+  }
   if (!inserts.empty()) insert_rows(req, result, &inserts);
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const RowError& a, const RowError& b) { return a.row < b.row; });
@@ -680,6 +717,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   std::string sets, one_sets, differs, one_differs, read_differs;
   const std::string is_not = Dialect(impl.db).is_not();
   size_t width = 1;
+  std::vector<std::pair<std::string, size_t>> compared_cells;  // the compared columns and their batch cells
   auto set = [&](const std::string& column, bool compared) {
     const std::string b = "b.c" + std::to_string(width), one = "?" + std::to_string(width + 1);
     sets += (width > 1 ? ", " : "") + column + " = " + b;
@@ -688,6 +726,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
       differs += (differs.empty() ? "" : " OR ") + k.name + "." + column + is_not + b;
       one_differs += (one_differs.empty() ? "" : " OR ") + column + is_not + one;
       read_differs += (read_differs.empty() ? "" : " OR ") + std::string("r.") + column + is_not + b;
+      compared_cells.emplace_back(column, width);
     }
     ++width;
   };
@@ -721,8 +760,19 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   if (tags) flags += std::string(", CASE WHEN r.") + kTagsColumn + is_not + "b.c" + std::to_string(tags_cell) + " THEN 1 ELSE 0 END";
   const int flag_count = static_cast<int>(lookup_fields.size()) + (tags ? 1 : 0);
   if (flag_count > 30) throw Error(k.name + " has more looked-up fields than an update can follow");  // bits below
-  sql::Statement& changing = impl.prepared("SELECT b.c0" + flags + " FROM crm_batch(?1) AS b JOIN " + k.name +
-                                           " AS r ON r.id = b.c0 WHERE " + read_differs);
+  // An upsert on SQLite captures its changes here, in the read that finds
+  // them, and keeps its entries in memory for the seal (audit_memory.hpp).
+  const bool in_memory = impl.audit_memory.active && impl.db.is_sqlite();
+  const std::string captures = in_memory ? capture_columns(k, compared_cells) : std::string();
+  sql::Statement& changing = impl.prepared("SELECT b.c0" + flags + captures + " FROM crm_batch(?1) AS b JOIN " +
+                                           k.name + " AS r ON r.id = b.c0 WHERE " + read_differs);
+  int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
+  if (in_memory) {
+    sql::Statement& newest = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
+    newest.step();
+    entries_after = newest.int64(0);
+    newest.reset();
+  }
 
   auto write_chunk = [&] {
     const size_t count = staged.rows.rows();
@@ -730,25 +780,31 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     // changes[r]: bit 0, the record changes; bit 1 + j, its j-th looked-up
     // field does; the bit after those, its tags do.
     std::vector<uint32_t> changes(count, 0);
+    std::vector<std::string> captured(in_memory ? count : 0);  // {column: [old, new], ...} per changed row
     {
-      std::unordered_map<int64_t, uint32_t> of_record;
+      std::unordered_map<int64_t, std::pair<uint32_t, std::string>> of_record;
       of_record.reserve(count);
       sql::bind_batch(changing, staged.rows);
       while (changing.step()) {
         uint32_t bits = 1;
         for (int j = 1; j <= flag_count; ++j)
           if (changing.int64(j)) bits |= uint32_t{1} << j;
-        of_record[changing.int64(0)] = bits;
+        auto& [record_bits, text] = of_record[changing.int64(0)];
+        record_bits = bits;
+        if (in_memory) text = captured_changes(changing, flag_count + 1, compared_cells);
       }
       changing.reset();
       for (size_t r = 0; r < count && !of_record.empty(); ++r) {
         auto it = of_record.find(staged.rows.row(r)[0].i);
-        if (it != of_record.end()) changes[r] = it->second;
+        if (it == of_record.end()) continue;
+        changes[r] = it->second.first;
+        if (in_memory) captured[r] = std::move(it->second.second);
       }
     }
     const uint32_t tags_bit = uint32_t{1} << (1 + lookup_fields.size());
     std::vector<uint8_t> ok(count, 1);
     const std::string failed = "update of " + k.name + " failed";
+    const CapturePaused paused(in_memory);
     if (std::all_of(changes.begin(), changes.end(), [](uint32_t c) { return c == 0; })) {
       // Nothing to write; the rows still name (and now match) their records.
     } else if (run_or_broken(impl.db, bulk, staged.rows, failed)) {
@@ -804,8 +860,16 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     for (auto& tag : staged.tags)
       if (ok[tag.staged] && (changes[tag.staged] & tags_bit))
         lookups.tags.push_back({std::move(tag.tag), target[staged.source_row[tag.staged]]});
-    written_with(1);
     // Every record changed has its audit entry.
+    if (in_memory) {
+      for (size_t r = 0; r < count; ++r)
+        if (ok[r] && (changes[r] & 1))
+          impl.audit_memory.entries.push_back(
+              {entries_after, now, k.name, staged.rows.row(r)[0].i, std::move(captured[r])});
+      staged.clear();
+      return;
+    }
+    written_with(1);
     sql::Statement& log = impl.prepared(
         "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows) SELECT ?2, 'update', ?3, c0, c0, 1"
         " FROM crm_batch(?1)");

@@ -232,15 +232,18 @@ WriteResult Store::write(const WriteRequest& request) {
       } catch (const ValidationError& refusal) {
         if (!dropped.drop(refusal)) throw;
         sql::exec(impl_->db, undo);
+        impl_->audit_memory.entries.clear();
         continue;
       }
       if (dialect.sqlite()) apply_automation(current, result);
       if (req.dry_run) {
         sql::exec(impl_->db, undo);
+        impl_->audit_memory.entries.clear();  // an upsert's entries, kept for a seal that now never comes
       } else {
         commit_write(*impl_, actor_, nested ? "crm_write" : nullptr);
       }
     } catch (...) {
+      impl_->audit_memory.entries.clear();
       undo_write(impl_->db, undo);
       throw;
     }

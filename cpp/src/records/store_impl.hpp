@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "audit_memory.hpp"
 #include "batch.hpp"
 #include "catalog.hpp"
 #include "dialect.hpp"
@@ -72,6 +73,7 @@ struct Store::Impl {
   // The newest audit entry when the current write began: seal_audit
   // completes only the entries after it (the write's own).
   int64_t audit_mark = 0;
+  AuditMemory audit_memory;  // an upsert's update entries until the seal (audit_memory.hpp)
   LinkCache links;  // the links one write checks its rows against (rules.cpp)
   // The rules' actions applied to the current insert's rows as they are staged (prestage.hpp).
   std::shared_ptr<PrestagedActions> prestaged;
