@@ -270,3 +270,32 @@ def test_the_cache_keeps_within_its_budget_and_goes_with_the_store():
     cols = db._core.cached_columns("orders", ["amount"])
     with pytest.raises(ValueError):
         cols["amount"][0] = 1.0  # the cache's own memory: read-only
+
+
+# -- issue 12 as a new user meets it on the demo store ---------------------------
+
+def test_the_prospect_backtest_runs_without_a_date_and_cuts_a_window_before_the_end():
+    """A new user calls backtest_prospects() with no date: the cut is the
+    window before the end of the data, and the answer is the one asked with it."""
+    db = crm.open(":memory:")
+    ids = [db.add("customers", name=f"c{i}", industry="tea" if i % 3 else "steel") for i in range(30)]
+    for i, cid in enumerate(ids):
+        if i % 3:
+            db.add("orders", customer_id=cid, ordered_at="2024-01-10" if i % 2 else "2024-05-10", amount=1.0)
+    end = db.default_as_of()
+    bt = db.marketing.backtest_prospects(by=["industry"], days=90)
+    assert bt.as_of == end - pd.Timedelta(days=90)
+    given = db.marketing.backtest_prospects(end - pd.Timedelta(days=90), by=["industry"], days=90)
+    assert bt.drop("as_of").tolist() == given.drop("as_of").tolist() and bt.converted > 0
+
+
+def test_the_demo_store_has_sla_policies_so_its_tickets_are_measured(tmp_path):
+    from crmcore import demo
+    db, _, _, _ = demo.build(str(tmp_path / "d.crm"), customers=300, seed=1)
+    policies = db.frame("sla_policies")
+    assert sorted(policies[policies.tier.isna()].severity) == sorted(s for s, _, _ in demo.DEMO_SLA)
+    sla = db.service.sla(as_of=db.default_as_of())
+    tickets = db.frame("tickets")
+    assert len(sla) == (tickets.opened_at <= db.default_as_of()).sum() > 0  # every ticket has a severity
+    assert "SLA in business hours" in demo.store_report(db)
+    db.close()
