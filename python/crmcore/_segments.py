@@ -53,12 +53,15 @@ _FEW = 4
 
 
 def check(scores: list) -> None:
-    """Refuses a rule naming an unknown score or operator, before any work."""
+    """Refuses a rule naming an unknown score or operator, before any work,
+    with the package's ValidationError (as an unknown field is refused)."""
     for score, op, _ in scores:
         if score not in SCORES:
-            raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
+            raise _core.ValidationError(f"segments, field 'scores': a segment rule names an unknown score {score!r} "
+                                        f"(scores: {', '.join(SCORES)})")
         if op not in OPS:
-            raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(OPS)})")
+            raise _core.ValidationError(f"segments, field 'scores': unknown operator {op!r} for {score!r} in a "
+                                        f"segment rule (operators: {', '.join(OPS)})")
 
 
 def evaluate(db: Any, rule: dict) -> pd.Index:

@@ -299,3 +299,12 @@ def test_the_demo_store_has_sla_policies_so_its_tickets_are_measured(tmp_path):
     assert len(sla) == (tickets.opened_at <= db.default_as_of()).sum() > 0  # every ticket has a severity
     assert "SLA in business hours" in demo.store_report(db)
     db.close()
+
+
+def test_a_rule_with_an_unknown_score_or_operator_is_the_package_s_validation_error():
+    db = crm.open(":memory:")
+    with pytest.raises(crm.ValidationError, match="unknown score 'rfmm'"):
+        db.marketing.save_segment("x", scores=[("rfmm", ">", 1)])
+    with pytest.raises(crm.ValidationError, match="unknown operator '=>'"):
+        db.marketing.save_segment("x", tier="gold", scores=[("r_score", "=>", 1)])
+    assert db.count("segments") == 0
