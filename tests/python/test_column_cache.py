@@ -308,3 +308,21 @@ def test_a_rule_with_an_unknown_score_or_operator_is_the_package_s_validation_er
     with pytest.raises(crm.ValidationError, match="unknown operator '=>'"):
         db.marketing.save_segment("x", tier="gold", scores=[("r_score", "=>", 1)])
     assert db.count("segments") == 0
+
+
+def test_the_generator_holds_out_a_tenth_of_mass_campaign_members_and_the_effect_uses_them():
+    data = crm.datasets.synthetic(3000, seed=2)
+    members, campaigns = data["campaign_members"], data["campaigns"]
+    channel = campaigns["channel"].to_numpy()[members["campaign_id"].to_numpy()]
+    mass = pd.Series(channel).isin(["email", "sms", "wechat"]).to_numpy()
+    held = members["holdout"].to_numpy(bool)
+    assert not held[~mass].any()
+    assert 0.06 < held[mass].mean() < 0.14
+    assert not members.responded[held].any() and members.response[held].isna().all()
+    db = crm.open(":memory:")
+    ids = crm.datasets.load(db, data, progress=None)
+    camp = int(ids["campaigns"][int(members.campaign_id[held].iloc[0])])
+    effect = db.marketing.campaign_effect(camp)
+    stored = db.find("campaign_members", campaign_id=camp)
+    assert effect.attrs["control"] == "holdout"
+    assert effect.loc["conversion", "control_n"] == stored.holdout.fillna(False).astype(bool).sum()
