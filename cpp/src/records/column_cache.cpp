@@ -137,9 +137,10 @@ std::shared_ptr<const ColumnSnapshot> ColumnCache::columns(const Store& store, c
         auto snap = std::make_shared<ColumnSnapshot>();
         snap->mark = mark;
         snap->ids = std::make_shared<const std::vector<int64_t>>(std::move(ids));
-        for (size_t c = 1; c < t.columns.size(); ++c)
-          snap->columns[t.columns[c].name] = std::make_shared<const CachedColumn>(
-              to_cached(std::move(t.columns[c]), t.columns[c].name == kTagsColumn));
+        for (size_t c = 1; c < t.columns.size(); ++c) {
+          const std::string name = t.columns[c].name;
+          snap->columns[name] = std::make_shared<const CachedColumn>(to_cached(std::move(t.columns[c]), name == kTagsColumn));
+        }
         return snap;
       }
       if (!entry.ids) {
