@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crmcore/cancel.hpp"
+#include "crmcore/records/query.hpp"
 #include "crmcore/records/schema.hpp"
 
 namespace crmcore::bindings {
@@ -36,6 +37,12 @@ void bind_schema(py::module_& m);
 // After bind_schema: the scoped store (access.cpp), with the store's methods
 // bound by records.cpp and schema.cpp.
 void bind_access(py::module_& m);
+// After bind_records: Store.data_mark and the column cache (column_cache.cpp).
+void bind_column_cache(py::module_& m);
+
+// [[(field, op or None, value or None), ...], ...] from crmcore._query.groups
+// as the store's filter (records.cpp).
+records::AnyOf to_filter(const std::string& kind, const py::list& groups);
 
 // A field of the kind table (or of a store's catalog) as a dict.
 py::dict field_dict(const records::Field& f);

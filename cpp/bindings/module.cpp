@@ -16,6 +16,7 @@ PYBIND11_MODULE(_core, m) {
   bind_duplicates(m);
   bind_access(m);
   bind_automation(m);
+  bind_column_cache(m);
   bind_stock(m);
   bind_backend(m);
 }

@@ -249,6 +249,8 @@ records::OnError parse_on_error(const std::string& s) {
   throw std::invalid_argument("on_error must be 'raise' or 'skip', not '" + s + "'");
 }
 
+}  // namespace
+
 // [[(field, op or None, column or None), ...], ...] -> an OR of AND-groups.
 // An op of None is the keyword rule of find (keyword_condition).
 records::AnyOf to_filter(const std::string& kind, const py::list& groups) {
@@ -258,7 +260,7 @@ records::AnyOf to_filter(const std::string& kind, const py::list& groups) {
     for (const auto& item : group.cast<py::list>()) {
       auto spec = item.cast<py::tuple>();
       const auto field = spec[0].cast<std::string>();
-      Column values;
+      records::Column values;
       if (!spec[2].is_none()) {
         py::list one;
         one.append(spec[2]);
@@ -271,6 +273,8 @@ records::AnyOf to_filter(const std::string& kind, const py::list& groups) {
   }
   return out;
 }
+
+namespace {
 
 std::vector<records::OrderBy> to_order(const py::list& order_by) {
   std::vector<records::OrderBy> out;

@@ -16,6 +16,12 @@ C++ (``_core.segment_orders``, without the GIL):
 
 What counts as a purchase is decided on the few distinct status labels read
 (:func:`crmcore.scoring.order_meaning`), never per row in Python.
+
+On a store (not a scoped handle) fields, tags and the orders' columns come
+from the core's column cache (``crmcore/records/column_cache.hpp``): read
+once, kept until the next committed write by anyone, so evaluating again on
+an unchanged store reads no records. A scoped handle reads through its
+access rules every time (the cache is the store's, so it is not used there).
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _query
 from .scoring._status import PURCHASE, order_meaning
 from .scoring.dimensions import NO_PURCHASE
 from .scoring.rfm import segment as rfm_grid
@@ -47,12 +53,15 @@ _FEW = 4
 
 
 def check(scores: list) -> None:
-    """Refuses a rule naming an unknown score or operator, before any work."""
+    """Refuses a rule naming an unknown score or operator, before any work,
+    with the package's ValidationError (as an unknown field is refused)."""
     for score, op, _ in scores:
         if score not in SCORES:
-            raise ValueError(f"a segment rule names an unknown score {score!r} (scores: {', '.join(SCORES)})")
+            raise _core.ValidationError(f"segments, field 'scores': a segment rule names an unknown score {score!r} "
+                                        f"(scores: {', '.join(SCORES)})")
         if op not in OPS:
-            raise ValueError(f"unknown operator {op!r} in a segment rule (operators: {', '.join(OPS)})")
+            raise _core.ValidationError(f"segments, field 'scores': unknown operator {op!r} for {score!r} in a "
+                                        f"segment rule (operators: {', '.join(OPS)})")
 
 
 def evaluate(db: Any, rule: dict) -> pd.Index:
@@ -63,10 +72,14 @@ def evaluate(db: Any, rule: dict) -> pd.Index:
     check(scores)
     filters = [tuple(f) for f in rule["filters"]] or None
     criteria = rule["criteria"]
+    store = db._core
+    cached = isinstance(store, _core.Store)
     if filters is None and not criteria:
-        ids = db.frame("customers", columns=[]).index
+        ids = store.cached_columns("customers", [])["id"] if cached else db.frame("customers", columns=[]).index
     else:
-        ids = pd.Index(db.ids("customers", filters, **criteria))
+        # The cache answers what it holds (fields, tags); the store the rest.
+        found = store.cached_ids("customers", _query.groups("customers", filters, criteria)) if cached else None
+        ids = pd.Index(found if found is not None else db.ids("customers", filters, **criteria))
     ids = pd.Index(np.sort(np.asarray(ids, dtype=np.int64)))
     named = {score for score, _, _ in scores}
     columns = _order_scores(db, ids, named) if named & set(_TOTALS + _RANKED) and len(ids) else {}
@@ -92,15 +105,34 @@ def _amounts(cols: dict) -> np.ndarray:
     return cols["amount"] if len(cols["amount"]) == len(cols["customer"]) else np.zeros(len(cols["customer"]))
 
 
+def _orders(db: Any, cand: "np.ndarray | None", times: bool, amounts: bool) -> dict:
+    """The orders' customer, status code and labels (and amount, time), as
+    ``_core.segment_orders`` gives them: from the column cache on a store
+    (all orders: the kernels skip other customers' in one pass), else read
+    under the handle's access rules, of the candidates only when they are few."""
+    store = db._core
+    if not isinstance(store, _core.Store):
+        few = cand is not None and len(cand) * _FEW <= db.count("customers")
+        return _core.segment_orders(store, cand if few else None, times, amounts)
+    fields = ["customer_id", "status"] + (["amount"] if amounts else []) + (["ordered_at"] if times else [])
+    got = store.cached_columns("orders", fields)
+    codes, labels = got["status"]
+    at = np.empty(0, dtype=np.int64)
+    if times:
+        at, valid = got["ordered_at"]
+        if valid is not None:  # a missing time as segment_orders gives it
+            at = np.where(valid.astype(bool), at, np.iinfo(np.int64).min)
+    return {"customer": got["customer_id"][0], "status": codes, "labels": list(labels), "ordered_at": at,
+            "amount": got["amount"] if amounts else np.empty(0)}
+
+
 def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
     """The order-based scores `named` of the customers `ids` (ascending), as
     Series indexed by them."""
-    store = db._core
     cand = ids.to_numpy(np.int64)
     if not named & set(_RANKED):
-        few = len(cand) * _FEW <= db.count("customers")
         # The default as_of is the end of the data, after every order: no time limit to read.
-        cols = _core.segment_orders(store, cand if few else None, False, "monetary" in named)
+        cols = _orders(db, cand, False, "monetary" in named)
         frequency, monetary = _core.purchase_totals(cols["customer"], None, _amounts(cols), cols["status"],
                                                     _purchase_flags(cols["labels"]), cand, 0)
         totals = {"frequency": frequency, "monetary": monetary}
@@ -110,7 +142,7 @@ def _order_scores(db: Any, ids: pd.Index, named: set) -> dict:
     # the end of the data. What is not read goes to the kernel as zeros and
     # its scores are not used.
     times = bool(named & {"r_score", "rfm_segment"})
-    cols = _core.segment_orders(store, None, times, bool(named & {"monetary", "m_score"}))
+    cols = _orders(db, None, times, bool(named & {"monetary", "m_score"}))
     customer, amount = cols["customer"], _amounts(cols)
     if times:
         at = cols["ordered_at"]

@@ -73,6 +73,10 @@ def table(df):
 
 # -- building -------------------------------------------------------------------
 
+# (severity, first-response hours, resolution hours) for any tier.
+DEMO_SLA = [("critical", 1, 8), ("high", 2, 16), ("medium", 4, 32), ("low", 8, 72)]
+
+
 def build(path, customers=20_000, seed=0):
     """Generates the data and loads it into a fresh store at `path`.
 
@@ -90,6 +94,11 @@ def build(path, customers=20_000, seed=0):
     t1 = time.perf_counter()
     db = crm.open(path)
     ids = datasets.load(db, data, progress=None)
+    # The targets a service desk would set (business hours): without a
+    # policy db.service.sla() has nothing to measure a ticket against.
+    for severity, first, resolve in DEMO_SLA:
+        db.service.set_sla(severity, first, resolve)
+    db.service.set_sla("critical", 0.5, 4, tier="gold")
     t2 = time.perf_counter()
     return db, data, ids, {"generate": t1 - t0, "load": t2 - t1}
 
@@ -230,6 +239,12 @@ def store_report(db, title="# crmcore report", intro=None, phone=None):
                                             reopened=("reopened", lambda s: int((s > 0).sum())))
         by_sev = by_sev.reindex([s for s in ("critical", "high", "medium", "low") if s in by_sev.index])
         out.append(table(by_sev))
+        sla = db.service.sla(as_of=db.default_as_of())
+        if len(sla):
+            out.append(f"\nSLA in business hours as of {sla.attrs['as_of']:%Y-%m-%d} ({len(sla):,} tickets under "
+                       f"a policy): {sla.breached.mean():.0%} breached (first response "
+                       f"{sla.first_response_breached.mean():.0%}, resolution {sla.resolution_breached.mean():.0%}); "
+                       f"{int(sla.at_risk.sum())} open tickets at risk.")
     if len(surveys):
         out.append(f"\n{len(surveys):,} survey responses: mean CSAT {surveys.csat.mean():.2f} / 5, "
                    f"NPS {_nps(surveys.nps.dropna()):+.0f}.")

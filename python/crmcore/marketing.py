@@ -487,7 +487,7 @@ class MarketingMethods:
         by = [by] if isinstance(by, str) else list(by)
         return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
-    def backtest_prospects(self, as_of: Any, days: float = 180.0,
+    def backtest_prospects(self, as_of: Any = None, days: float = 180.0,
                            by: Any = ("industry", "region", "source")) -> pd.Series:
         """How well :meth:`prospects` would have ranked the prospects of
         `as_of` (customers with no order before it): the AUC of their
@@ -496,8 +496,10 @@ class MarketingMethods:
         alone) and of the attribute score without the graph
         (attribute_auc: what the graph adds is auc - attribute_auc). AUC is
         the chance that a converter outranks a non-converter (ties count
-        half); 0.5 is guessing. Prints nothing; returns auc, baseline_auc,
-        attribute_auc, prospects, converted.
+        half); 0.5 is guessing. `as_of` defaults to `days` before
+        :meth:`default_as_of` (the latest cut with a whole window after it).
+        Prints nothing; returns auc, baseline_auc, attribute_auc, as_of,
+        prospects, converted.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -508,7 +510,7 @@ class MarketingMethods:
         0.833
         """
         by = [by] if isinstance(by, str) else list(by)
-        cut = pd.Timestamp(as_of)
+        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else pd.Timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
         baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
         orders = self._db._purchases(None)[0]
@@ -517,7 +519,7 @@ class MarketingMethods:
         return pd.Series({"auc": _auc(scored.score.to_numpy(float), converted),
                           "baseline_auc": _auc(baseline.score.reindex(scored.index).to_numpy(float), converted),
                           "attribute_auc": _auc(scored.attribute_score.to_numpy(float), converted),
-                          "prospects": len(scored), "converted": int(converted.sum())})
+                          "as_of": cut, "prospects": len(scored), "converted": int(converted.sum())})
 
 
 def _auc(score: np.ndarray, positive: np.ndarray) -> float:

@@ -38,15 +38,29 @@ WITH_NEXT_CONTACTS = {
 }
 
 
+# Campaign members gained holdouts (a tenth of the mass campaigns' members,
+# sent nothing, so their responses are gone): the members' frame changed on
+# purpose, every other frame is as before (its digest without the members,
+# computed on main at c640496).
+WITH_HOLDOUTS = {
+    (1500, 3): "5909746c4ce5722251c8ce740e095e53a074a9455ea250dcacf08f12d3c6f281",
+    (400, 11): "c3ae94df1ab0be3905a82da5127abbbadbe1f932b9d3bc236e54488396a49f5e",
+}
+WITHOUT_MEMBERS = {
+    (1500, 3): "d467e8a5e7742131e655681016ae99e7b6e9b00fe50939e9dbea768465c8eb41",
+    (400, 11): "4e9cd12d13ead014f1bd0073cbe9d38b47ddbd0ed68a3fb9c78ef52562661e72",
+}
+
+
 @pytest.mark.parametrize("n, seed", sorted(BEFORE_THE_SPLIT))
 def test_the_generated_store_is_the_one_before_the_split(n, seed):
     data = synthetic(n, seed=seed)
-    assert digest(data) == WITH_NEXT_CONTACTS[(n, seed)]
-    data["interactions"] = data["interactions"].drop(columns="next_contact_at")
-    assert digest(data) == BEFORE_THE_SPLIT[(n, seed)]
+    assert digest(data) == WITH_HOLDOUTS[(n, seed)]
+    del data["campaign_members"]
+    assert digest(data) == WITHOUT_MEMBERS[(n, seed)]
 
 
 def test_the_digest_sees_a_changed_cell():
     data = synthetic(400, seed=11)
     data["deals"].loc[0, "amount"] += 1.0
-    assert digest(data) != BEFORE_THE_SPLIT[(400, 11)]
+    assert digest(data) != WITH_HOLDOUTS[(400, 11)]

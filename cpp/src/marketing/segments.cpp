@@ -102,10 +102,12 @@ PurchaseTotals purchase_totals(const OrderRows& orders, const std::vector<uint8_
   out.monetary.assign(m, 0.0);
   if (m == 0) return out;
   // Candidate id -> position: a direct table when the ids are dense enough
-  // (store ids are), else a binary search.
+  // (store ids are) or the table costs no more than the pass over the
+  // orders (a few thousand candidates among a million customers, every
+  // order read from the column cache), else a binary search per order.
   const int64_t lo = candidates.front(), hi = candidates.back();
   const uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);
-  const bool direct = range <= 8 * static_cast<uint64_t>(m) + 4096;
+  const bool direct = range <= 8 * static_cast<uint64_t>(m) + 4096 || range <= 2 * static_cast<uint64_t>(orders.n);
   std::vector<int32_t> slot;
   if (direct) {
     slot.assign(range + 1, -1);

@@ -17,6 +17,7 @@
 #include "crmcore/records/query.hpp"
 #include "crmcore/records/store.hpp"
 #include "custom_fields.hpp"
+#include "query_values.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -259,6 +260,21 @@ class Builder {
       out += (out.empty() ? "(" : " OR (") + (all.empty() ? std::string("TRUE") : all) + ")";
     }
     return out.empty() ? "TRUE" : out;
+  }
+
+  // A condition's values as the SQL would bind them (query_values.hpp).
+  std::vector<Param> values_of(const Condition& c) {
+    check_count(c);
+    const Target t = resolve(k_, c.field);
+    if (t.where == Target::Where::Tags) {
+      std::vector<Param> out;
+      if (c.op == Op::Missing || c.op == Op::NotMissing) return out;
+      for (auto& v : text_values(c)) out.push_back(text_param(std::move(v)));
+      return out;
+    }
+    if (t.where == Target::Where::Custom) refuse(c, "names a custom key, which has no converted values");
+    if (c.op == Op::Missing || c.op == Op::NotMissing) return {};
+    return field_values(c, *t.field);
   }
 
   // One statement for several filters over the records `among` selects:
@@ -613,6 +629,12 @@ const Kind& queried_kind(Store::Impl& impl, const std::string& kind_name) {
 }
 
 }  // namespace
+
+std::vector<QueryValue> query_values(const Kind& k, const Condition& c) {
+  std::vector<QueryValue> out;
+  for (auto& p : Builder(k, {}).values_of(c)) out.push_back({p.type, p.i, p.r, std::move(p.text)});
+  return out;
+}
 
 Condition keyword_condition(const std::string& kind_name, const std::string& field, Column values) {
   const Kind& k = kind(kind_name);

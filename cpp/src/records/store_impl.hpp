@@ -17,6 +17,7 @@
 #include "batch.hpp"
 #include "catalog.hpp"
 #include "dialect.hpp"
+#include "crmcore/records/column_cache.hpp"
 #include "crmcore/records/store.hpp"
 #include "link_cache.hpp"
 #include "sqlite.hpp"
@@ -77,6 +78,7 @@ struct Store::Impl {
   LinkCache links;  // the links one write checks its rows against (rules.cpp)
   // The rules' actions applied to the current insert's rows as they are staged (prestage.hpp).
   std::shared_ptr<PrestagedActions> prestaged;
+  ColumnCache columns;  // Store::column_cache (column_cache.hpp)
 
   ~Impl() {
     prepared_by_text.clear();

@@ -241,12 +241,28 @@ class Store:
         ...
     def begin(self) -> None:
         ...
+    def cached_columns(self, kind: str, fields: collections.abc.Sequence[str]) -> dict:
+        """
+        Columns of a kind from the column cache, read-only: 'id'; per field (values, valid or None) for whole numbers and times, values (NaN missing) for reals, (codes, labels) for text (-1 missing), (offsets, codes, labels) for tags.
+        """
+    def cached_ids(self, kind: str, groups: list) -> typing.Any:
+        """
+        The ids Store.query gives for these conditions, from cached columns; None when a condition needs the store.
+        """
+    def column_cache_stats(self) -> dict:
+        """
+        What the column cache keeps (bytes), may keep (budget) and how many column reads reached the store.
+        """
     def commit(self) -> bool:
         ...
     def count(self, kind: str) -> int:
         ...
     def create_index(self, kind: str, field: str) -> bool:
         ...
+    def data_mark(self) -> tuple[int, str, int]:
+        """
+        (seq, hash, data_version): changes on every committed write by any connection (Store::data_mark).
+        """
     def declare_custom(self, kind: str, name: str, type: str, choices: collections.abc.Sequence[str], required: bool, index: bool) -> None:
         ...
     def describe(self, kind: str) -> dict:
@@ -297,6 +313,10 @@ class Store:
         ...
     def select_query(self, kind: str, groups: list, order_by: list, limit: typing.SupportsInt | typing.SupportsIndex, offset: typing.SupportsInt | typing.SupportsIndex, columns: typing.Any = None) -> list:
         ...
+    def set_column_cache_budget(self, bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+        """
+        Bounds the column cache's memory (bytes; 0 keeps nothing).
+        """
     def unmerge(self, merge_id: typing.SupportsInt | typing.SupportsIndex) -> bool:
         ...
     def update(self, kind: str, id: typing.SupportsInt | typing.SupportsIndex, columns: list) -> bool:

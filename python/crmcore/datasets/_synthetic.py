@@ -944,7 +944,8 @@ class _Generator(PipelineDraws):
         20-65); the top tenth of buyers by orders are gold, the next fifth
         silver; two in five customers name a preferred channel; a service
         agent holds each ticket that was answered, and half the unanswered
-        ones; the status follows (resolved, in_progress, assigned, new)."""
+        ones; the status follows (resolved, in_progress, assigned, new). A
+        tenth of the members of e-mail, SMS and WeChat campaigns are held out."""
         rng = np.random.default_rng([self.seed, 9])
         n = self.n
         cust = self.frames["customers"]
@@ -965,6 +966,16 @@ class _Generator(PipelineDraws):
         resolved = tickets["resolved_at"].notna().to_numpy()
         tickets["status"] = np.where(resolved, "resolved", np.where(answered, "in_progress",
                                                                     np.where(held, "assigned", "new")))
+        # A tenth of the mass campaigns' members are held out: sent nothing,
+        # so no response is noted, while their own orders go on; each such
+        # campaign is then judged against them (db.marketing.campaign_effect).
+        members = self.frames["campaign_members"]
+        mass = self.frames["campaigns"]["channel"].isin(["email", "sms", "wechat"]).to_numpy()
+        out = mass[members["campaign_id"].to_numpy()] & (rng.random(len(members)) < 0.1)
+        members["holdout"] = out
+        members.loc[out, "responded"] = False
+        members.loc[out, "responded_at"] = pd.NaT
+        members.loc[out, "response"] = None
 
     def run(self):
         self.staff()

@@ -147,19 +147,17 @@ class ScoringMethods(DimensionMethods, NameMethods):
 
     # The end of the data, kept until the next write: reading every dated kind
     # costs a scan of each (0.15 s on 20k customers), once per analysis call.
-    _end_cache: "tuple[tuple[int, int, int], int] | None" = None
+    _end_cache: "tuple[tuple, int] | None" = None
 
-    def _data_mark(self, today: pd.Timestamp) -> "tuple[int, int, int] | None":
-        """What every write changes (the audit log's newest entry: its number
-        and time, so a rolled-back write that reused a number differs) and
-        the day (bounds count up to today); None where the log cannot be
-        read (a scoped handle, an engine without one): no cache there."""
-        try:
-            newest = {name: values for name, values, _ in self._core.audit_log(1, None)}  # type: ignore[attr-defined]
-        except _core.Error:
+    def _data_mark(self, today: pd.Timestamp) -> "tuple | None":
+        """What every committed write by any connection changes (the core's
+        ``Store.data_mark``: the newest audit entry's number and hash, and
+        SQLite's data_version) and the day (bounds count up to today); None
+        on a scoped handle, which keeps no cache."""
+        mark = getattr(self._core, "data_mark", None)  # type: ignore[attr-defined]
+        if mark is None:
             return None
-        seq, at = newest.get("seq", []), newest.get("at", [])
-        return (int(seq[0]) if len(seq) else -1, int(at[0]) if len(at) else -1, int(today.value))
+        return (*mark(), int(today.value))
 
     def _end_of_data(self, orders: pd.DataFrame | None = None) -> int:
         today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()

@@ -88,6 +88,20 @@ struct ErasureReport {
   bool wal_truncated = false;  // false when another connection kept the WAL from being emptied
 };
 
+// What every committed write changes (Store::data_mark): the newest audit
+// entry (its number and hash: a rolled-back write's number comes again with
+// another hash) and, on SQLite, the file's data_version (commits by other
+// connections, even those of programs that leave no audit entry).
+struct DataMark {
+  int64_t seq = -1;
+  std::string hash;
+  int64_t version = -1;
+  bool operator==(const DataMark& o) const { return seq == o.seq && version == o.version && hash == o.hash; }
+  bool operator!=(const DataMark& o) const { return !(*this == o); }
+};
+
+class ColumnCache;  // column_cache.hpp
+
 // What Store::copy did.
 struct CopyReport {
   int64_t tables = 0;  // tables that held rows
@@ -197,6 +211,13 @@ class Store {
   int64_t count(const std::string& kind) const;
 
   int schema_version() const;
+  // The store's data as of now, in a value that changes on every committed
+  // write by any connection (one indexed read; column_cache.cpp). Equal
+  // marks mean equal data, so anything computed from the data can be kept
+  // until the mark moves.
+  DataMark data_mark() const;
+  // Columns kept until the data mark moves (column_cache.hpp); dropped with the store.
+  ColumnCache& column_cache() const;
   // "ok" when SQLite's integrity and foreign-key checks find nothing wrong.
   std::string integrity_check() const;
   // The newest audit entries: seq, at, first_id, last_id, rows, cause_id,
