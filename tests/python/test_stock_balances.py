@@ -185,3 +185,23 @@ def test_a_scoped_handle_reads_the_ledger_and_agrees():
         pd.testing.assert_frame_equal(scoped.stock.on_hand(as_of=as_of), db.stock.on_hand(as_of=as_of))
     with pytest.raises(crm.Error, match="unscoped"):
         scoped.stock.balances()
+
+
+def test_the_kernel_marks_seen_cells_by_hand():
+    """The levels kernel keeps `seen` in the sign of a zero sum: a pair whose
+    movements cancel is seen with 0.0 (not -0.0), one moved only after
+    as_of is not, a transfer's destination is; worked by hand."""
+    ns = pd.Timestamp("2025-01-10").value
+    day = 86_400 * 10**9
+    # product, location: (0,0) +5 -5; (0,1) after as_of only; (1,0) +2 then -2 by transfer to (1,1); (1,2) -3.
+    types = np.array([0, 1, 0, 0, 4, 3], np.int8)
+    product = np.array([0, 0, 0, 1, 1, 1], np.int64)
+    location = np.array([0, 0, 1, 0, 0, 2], np.int64)
+    to = np.array([-1, -1, -1, -1, 1, -1], np.int64)
+    qty = np.array([5.0, 5.0, 7.0, 2.0, 2.0, -3.0])
+    at = np.array([ns - 3 * day, ns - day, ns + day, ns - 2 * day, ns, ns], np.int64)
+    on_hand, shipped, seen = _core.stock_levels(types, product, location, to, qty, np.full(6, np.nan), at, 2, 3,
+                                                ns, ns - 2 * day)
+    assert on_hand.tolist() == [0.0, 0.0, 0.0, 0.0, 2.0, -3.0] and not np.signbit(on_hand[on_hand == 0]).any()
+    assert seen.tolist() == [1, 0, 0, 1, 1, 1]
+    assert shipped.tolist() == [5.0, 0, 0, 0, 0, 0]
