@@ -1,8 +1,12 @@
 """Purchasing and stock, grouped on ``db.stock`` the way pandas groups ``.str``.
 
-Stock has no table of levels: what a location holds of a product is the sum
-of its ``stock_movements`` (receipt, shipment, return, adjustment, transfer),
-so the stock on any past day is the sum of the movements up to it. The
+What a location holds of a product is the sum of its ``stock_movements``
+(receipt, shipment, return, adjustment, transfer), so the stock on any past
+day is the sum of the movements up to it. The store also keeps, in the same
+transaction as every movement, each (product, location)'s net change per
+calendar month (:meth:`StockMethods.balances`): stock on a date is read as
+the months before the date's month plus that month's movements up to the
+date, not as the whole ledger. The
 store's write path applies the stock rules to every write of a movement
 (see cpp/src/stock/stock_rules.cpp): movements are never changed or deleted,
 an adjustment needs a reason, a receipt stays within its purchase line, and
@@ -241,8 +245,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
     # -- analyses ----------------------------------------------------------------
     def on_hand(self, as_of: Any = None, by: str = "location") -> pd.DataFrame:
         """Stock on hand at `as_of` (an instant: the movements at or before it
-        count; default: all of them), the sum of the movements, in C++ over
-        their columns. ``by="location"``: one row per product and location
+        count; default: all of them), the sum of the movements: read from the
+        kept monthly balances and as_of's month of movements (a scoped handle
+        sums its readable ledger in C++). ``by="location"``: one row per product and location
         that ever moved; ``by="product"``: one row per product, all locations
         together.
 
@@ -438,7 +443,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
             raise ValueError(f"window is a positive number of days, not {window!r}")
         end = as_of_ns(as_of)
         if end is None:  # the latest movement, by the index on moved_at
-            last = self._db.find("stock_movements", order_by="-moved_at", limit=1)["moved_at"]
+            last = self._db.find("stock_movements", filters=[], order_by="-moved_at", limit=1)["moved_at"]
             end = int(last.to_numpy("datetime64[ns]").view(np.int64)[0]) if len(last) else 0
         levels, products, _ = _levels(self._db, end, end - int(window * NS_PER_DAY))
         out = levels.copy()

@@ -1,6 +1,7 @@
-// Stock rules, the stock's part of the write path. Stock has no table of
-// levels: what is on hand at a location is the sum of its movements, so the
-// ledger of movements is the only thing to guard. Whatever writes a movement
+// Stock rules, the stock's part of the write path. What is on hand at a
+// location is the sum of its movements, so the ledger of movements is the
+// only thing to guard; the kept monthly balances (stock/balances.hpp) are
+// derived from it here, in the same transaction. Whatever writes a movement
 // or a purchase line (an add, an import, an upsert), SQLite triggers note it
 // in a temporary table while the write runs; before the write's transaction
 // ends, the rules read those notes and
