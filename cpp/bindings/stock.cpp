@@ -1,6 +1,8 @@
 // Binding of the stock ledger kernels: NumPy columns in, NumPy columns out;
 // the work runs without the GIL.
 #include "common.hpp"
+#include "crmcore/records/store.hpp"
+#include "crmcore/stock/balances.hpp"
 #include "crmcore/stock/ledger.hpp"
 
 namespace crmcore::bindings {
@@ -29,6 +31,35 @@ struct MovementColumns {
 }  // namespace
 
 void bind_stock(py::module_& m) {
+  m.def(
+      "stock_levels_kept",
+      [](const records::Store& store, int64_t as_of, int64_t since) {
+        records::Store::StockLevels out;
+        {
+          Cancel cancel = python_cancel();
+          py::gil_scoped_release release;
+          out = store.stock_levels(as_of, since, &cancel);
+        }
+        return py::make_tuple(to_numpy(std::move(out.product)), to_numpy(std::move(out.location)),
+                              to_numpy(std::move(out.on_hand)), to_numpy(std::move(out.shipped)));
+      },
+      py::arg("store"), py::arg("as_of"), py::arg("since"),
+      "(product_id, location_id, on_hand, shipped) per pair that moved up to as_of, from the kept monthly "
+      "balances and as_of's month of movements (see crmcore/records/store.hpp).");
+  m.def(
+      "stock_balances",
+      [](const records::Store& store) {
+        records::Store::StockBalances out;
+        {
+          py::gil_scoped_release release;
+          out = store.stock_balances();
+        }
+        return py::make_tuple(to_numpy(std::move(out.product)), to_numpy(std::move(out.location)),
+                              to_numpy(std::move(out.period)), to_numpy(std::move(out.change)));
+      },
+      py::arg("store"), "(product_id, location_id, period, change) of the kept monthly stock balances.");
+  m.def("stock_period", &stock::balance_period, py::arg("ns"),
+        "The month of an instant (ns, UTC) as year * 12 + month - 1, as the kept balances key it.");
   m.def(
       "stock_levels",
       [](Column<int8_t> type, Column<int64_t> product, Column<int64_t> location, Column<int64_t> to_location,

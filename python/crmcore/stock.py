@@ -1,8 +1,12 @@
 """Purchasing and stock, grouped on ``db.stock`` the way pandas groups ``.str``.
 
-Stock has no table of levels: what a location holds of a product is the sum
-of its ``stock_movements`` (receipt, shipment, return, adjustment, transfer),
-so the stock on any past day is the sum of the movements up to it. The
+What a location holds of a product is the sum of its ``stock_movements``
+(receipt, shipment, return, adjustment, transfer), so the stock on any past
+day is the sum of the movements up to it. The store also keeps, in the same
+transaction as every movement, each (product, location)'s net change per
+calendar month (:meth:`StockMethods.balances`): stock on a date is read as
+the months before the date's month plus that month's movements up to the
+date, not as the whole ledger. The
 store's write path applies the stock rules to every write of a movement
 (see cpp/src/stock/stock_rules.cpp): movements are never changed or deleted,
 an adjustment needs a reason, a receipt stays within its purchase line, and
@@ -65,10 +69,12 @@ class _Ledger:
     an analysis' time): unit costs for the valuation, order ids for the
     stock-outs; without them the kernels get NaN costs."""
 
-    def __init__(self, db: Any, costs: bool = False, orders: bool = False):
+    def __init__(self, db: Any, costs: bool = False, orders: bool = False, products: pd.DataFrame | None = None,
+                 locations: pd.DataFrame | None = None):
         self.products = db.frame("products", columns=["sku", "name", "category", "supplier_id", "reorder_point",
-                                                      "reorder_quantity", "unit_cost"])
-        self.locations = db.frame("locations", columns=["name", "allows_backorders"])
+                                                      "reorder_quantity", "unit_cost"]) if products is None else products
+        self.locations = (db.frame("locations", columns=["name", "allows_backorders"]) if locations is None
+                          else locations)
         columns = [c for c in _COLUMNS if costs or c != "unit_cost"] + (["order_id"] if orders else [])
         m = db.frame("stock_movements", columns=columns)
         self.movements = m
@@ -97,6 +103,34 @@ class _Ledger:
 def _as_of(as_of: Any) -> int:
     ns = as_of_ns(as_of)
     return _LATEST if ns is None else ns
+
+
+def _kept(db: Any) -> bool:
+    """Whether the store's kept monthly balances can answer: an unscoped
+    SQLite store (a scoped handle reads the ledger under its access rules;
+    PostgreSQL takes no stock writes yet)."""
+    return not isinstance(db._core, _core.ScopedStore) and not db.path.startswith(("postgresql://", "postgres://"))
+
+
+def _levels(db: Any, as_of: int, since: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(levels, products, locations): per (product, location) that moved at
+    or before `as_of`, ascending, its stock then and what it shipped in
+    (since, as_of]. From the kept balances when the store has them (a read
+    of the balances and of as_of's month of movements, not of the whole
+    ledger), else from the ledger's columns through the C++ kernel."""
+    products = db.frame("products", columns=["sku", "name", "category", "supplier_id", "reorder_point",
+                                             "reorder_quantity", "unit_cost"])
+    locations = db.frame("locations", columns=["name", "allows_backorders"])
+    if _kept(db):
+        product, location, on_hand, shipped = _core.stock_levels_kept(db._core, as_of, since)
+        return (pd.DataFrame({"product_id": product, "location_id": location, "on_hand": on_hand,
+                              "shipped": shipped}), products, locations)
+    ledger = _Ledger(db, products=products, locations=locations)
+    on_hand, shipped, seen = _core.stock_levels(*ledger.args, len(products), len(locations), as_of, since)
+    product, location = ledger.pairs()
+    keep = seen.astype(bool)
+    return (pd.DataFrame({"product_id": product[keep], "location_id": location[keep], "on_hand": on_hand[keep],
+                          "shipped": shipped[keep]}), products, locations)
 
 
 class StockMethods:
@@ -213,8 +247,10 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """Stock on hand at `as_of` (an instant: the movements at or before it
         count; default: every movement recorded, the stock as it stands:
         a movement is written when goods move, so neither the clock nor
-        ``db.default_as_of()`` cuts any), the sum of the movements, in C++
-        over their columns. ``by="location"``: one row per product and location
+        ``db.default_as_of()`` cuts any), the sum of the movements: read from
+        the kept monthly balances and as_of's month of movements (a scoped
+        handle sums its readable ledger in C++). ``by="location"``: one row per
+        product and location
         that ever moved; ``by="product"``: one row per product, all locations
         together.
 
@@ -229,17 +265,42 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """
         if by not in ("location", "product"):
             raise ValueError(f"by is 'location' or 'product', not {by!r}")
-        ledger = _Ledger(self._db)
-        on_hand, _, seen = _core.stock_levels(*ledger.args, len(ledger.products), len(ledger.locations),
-                                              _as_of(as_of), _LATEST)
-        product, location = ledger.pairs()
-        out = pd.DataFrame({"product_id": product, "location_id": location, "on_hand": on_hand})[seen.astype(bool)]
+        end = _as_of(as_of)
+        levels, products, locations = _levels(self._db, end, end)
+        out = levels[["product_id", "location_id", "on_hand"]]
         if by == "product":
             out = out.groupby("product_id", as_index=False, sort=True)["on_hand"].sum()
         else:
-            out["location"] = ledger.locations["name"].reindex(out["location_id"]).to_numpy()
-        out.insert(1, "sku", ledger.products["sku"].reindex(out["product_id"]).to_numpy())
+            out = out.assign(location=locations["name"].reindex(out["location_id"]).to_numpy())
+        out.insert(1, "sku", products["sku"].reindex(out["product_id"]).to_numpy())
         return out.reset_index(drop=True)
+
+    def balances(self) -> pd.DataFrame:
+        """The balances the store keeps, written with every movement in the
+        same transaction: per product, location and calendar month (UTC) in
+        which the pair moved, the month's net ``change`` (a transfer counts at
+        both ends) and the ``balance`` at the month's end (the changes summed
+        up to it). Columns product_id, location_id, month (its first day),
+        change and balance. Stock on a date is read from them: the months
+        before the date's month plus that month's movements up to the date.
+        SQLite stores, unscoped handles.
+
+        >>> import crmcore as crm
+        >>> db = crm.open(":memory:")
+        >>> loc, p = db.add("locations", name="North"), db.add("products", sku="TEA", name="Tea")
+        >>> _ = db.stock.adjust(p, loc, 10, reason="count", at="2025-01-20")
+        >>> _ = db.stock.ship(p, loc, 4, at="2025-03-02")
+        >>> db.stock.balances()[["month", "change", "balance"]].values.tolist()
+        [[Timestamp('2025-01-01 00:00:00'), 10.0, 10.0], [Timestamp('2025-03-01 00:00:00'), -4.0, 6.0]]
+        """
+        if not _kept(self._db):
+            raise _core.Error("the kept stock balances are read from an unscoped handle of a SQLite store")
+        product, location, period, change = _core.stock_balances(self._db._core)
+        out = pd.DataFrame({"product_id": product, "location_id": location,
+                            "month": pd.to_datetime({"year": period // 12, "month": period % 12 + 1, "day": 1})
+                            if len(period) else pd.Series([], dtype="datetime64[ns]"), "change": change})
+        out["balance"] = out.groupby(["product_id", "location_id"])["change"].cumsum()
+        return out
 
     def valuation(self, as_of: Any = None) -> pd.DataFrame:
         """Each product's stock at `as_of` (all locations; default every
@@ -300,13 +361,14 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         >>> db.stock.reorder_list()[["sku", "on_hand", "suggested"]].values.tolist()
         [['TEA', 3.0, 20.0]]
         """
-        ledger = _Ledger(self._db)
-        on_hand, _, _ = _core.stock_levels(*ledger.args, len(ledger.products), len(ledger.locations),
-                                           _as_of(as_of), _LATEST)
-        p = ledger.products
-        out = pd.DataFrame({"product_id": p.index.to_numpy(np.int64), "sku": p["sku"].to_numpy(),
+        end = _as_of(as_of)
+        levels, p, _ = _levels(self._db, end, end)
+        ids = p.index.to_numpy(np.int64)
+        total = np.bincount(_codes(ids, levels["product_id"].to_numpy(np.int64)), levels["on_hand"].to_numpy(),
+                            minlength=len(ids))
+        out = pd.DataFrame({"product_id": ids, "sku": p["sku"].to_numpy(),
                             "supplier_id": p["supplier_id"].to_numpy(),
-                            "on_hand": on_hand.reshape(len(p), len(ledger.locations)).sum(axis=1),
+                            "on_hand": total,
                             "reorder_point": p["reorder_point"].to_numpy(np.float64, na_value=np.nan)})
         out["on_order"] = self.on_order().reindex(out["product_id"]).fillna(0.0).to_numpy()
         position = out["on_hand"] + out["on_order"]
@@ -385,16 +447,13 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """
         if not window > 0:
             raise ValueError(f"window is a positive number of days, not {window!r}")
-        ledger = _Ledger(self._db)
         end = as_of_ns(as_of)
-        if end is None:
-            end = int(ledger.args[6].max()) if len(ledger.movements) else 0
-        on_hand, shipped, seen = _core.stock_levels(*ledger.args, len(ledger.products), len(ledger.locations),
-                                                    end, end - int(window * NS_PER_DAY))
-        product, location = ledger.pairs()
-        out = pd.DataFrame({"product_id": product, "location_id": location, "on_hand": on_hand,
-                            "shipped": shipped})[seen.astype(bool)].reset_index(drop=True)
-        out.insert(1, "sku", ledger.products["sku"].reindex(out["product_id"]).to_numpy())
+        if end is None:  # the latest movement, by the index on moved_at
+            last = self._db.find("stock_movements", filters=[], order_by="-moved_at", limit=1)["moved_at"]
+            end = int(last.to_numpy("datetime64[ns]").view(np.int64)[0]) if len(last) else 0
+        levels, products, _ = _levels(self._db, end, end - int(window * NS_PER_DAY))
+        out = levels.copy()
+        out.insert(1, "sku", products["sku"].reindex(out["product_id"]).to_numpy())
         out["daily_rate"] = out["shipped"] / window
         with np.errstate(divide="ignore", invalid="ignore"):
             out["days_of_cover"] = np.where(out["on_hand"] > 0, out["on_hand"] / out["daily_rate"].to_numpy(),

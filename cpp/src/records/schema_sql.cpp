@@ -4,6 +4,7 @@
 
 #include "crmcore/errors.hpp"
 #include "crmcore/records/owner_migration.hpp"
+#include "crmcore/stock/balances.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -220,6 +221,10 @@ std::string migration_to(int version) {
     // with staff once the file is open (owner_migration.cpp: through the
     // write path, so the matches are audited).
     case kOwnerMigrationVersion: return add_version(kOwnerMigrationVersion) + owner_migration_mark();
+    // 20: stock balances kept per product, location and month, made from
+    // the movements the store has (stock/balances.hpp).
+    case kStockBalancesVersion:
+      return add_version(kStockBalancesVersion) + stock::balances_schema_sql() + stock::rebuild_balances_sql();
     default: return add_version(version);
   }
 }

@@ -1,6 +1,7 @@
-// Stock rules, the stock's part of the write path. Stock has no table of
-// levels: what is on hand at a location is the sum of its movements, so the
-// ledger of movements is the only thing to guard. Whatever writes a movement
+// Stock rules, the stock's part of the write path. What is on hand at a
+// location is the sum of its movements, so the ledger of movements is the
+// only thing to guard; the kept monthly balances (stock/balances.hpp) are
+// derived from it here, in the same transaction. Whatever writes a movement
 // or a purchase line (an add, an import, an upsert), SQLite triggers note it
 // in a temporary table while the write runs; before the write's transaction
 // ends, the rules read those notes and
@@ -31,6 +32,7 @@
 #include "../records/store_impl.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/stock/balances.hpp"
 #include "crmcore/stock/rules.hpp"
 
 namespace crmcore::records {
@@ -196,6 +198,22 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
     failed.push_back({e.row(), e.field(), e.reason()});
   }
   if (!failed.empty()) throw RowsRefused(kMovements, std::move(failed));
+  // The kept balances follow the ledger in this same transaction (a refusal
+  // below undoes them with the rest). Movements moved or removed by a merge
+  // or a deletion are few writes and rare: the balances are made again whole.
+  if (changed >= 0) {
+    rebuild_balances(impl);
+  } else if (!moves.empty()) {
+    std::vector<BalanceChange> changes;
+    changes.reserve(moves.size());
+    for (const Movement& m : moves) {
+      const int64_t period = stock::balance_period(m.moved_at);
+      const bool outgoing = m.type == "shipment" || m.type == "transfer";
+      changes.push_back({m.product, m.location, period, outgoing ? -m.quantity : m.quantity});
+      if (m.type == "transfer") changes.push_back({m.product, m.to_location, period, m.quantity});
+    }
+    add_to_balances(impl, std::move(changes));
+  }
   if (costs.rows() > 0) {
     sql::Statement& st = impl.prepared(
         "UPDATE stock_movements SET unit_cost = (SELECT unit_cost FROM purchase_lines WHERE id = b.c1)"

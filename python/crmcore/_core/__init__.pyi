@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_balances', 'stock_levels', 'stock_levels_kept', 'stock_moving_average', 'stock_outs', 'stock_period', 'store_mode', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -450,9 +450,17 @@ def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: 
     """
     Days each stage-history row lasted (see crmcore/sales/reports.hpp).
     """
+def stock_balances(store: Store) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    (product_id, location_id, period, change) of the kept monthly stock balances.
+    """
 def stock_levels(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, locations: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex, since: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.uint8]]:
     """
     (on_hand, shipped, seen) per product * locations + location (see crmcore/stock/ledger.hpp).
+    """
+def stock_levels_kept(store: Store, as_of: typing.SupportsInt | typing.SupportsIndex, since: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    (product_id, location_id, on_hand, shipped) per pair that moved up to as_of, from the kept monthly balances and as_of's month of movements (see crmcore/records/store.hpp).
     """
 def stock_moving_average(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
@@ -461,6 +469,10 @@ def stock_moving_average(type: typing.Annotated[numpy.typing.ArrayLike, numpy.in
 def stock_outs(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, locations: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64]]:
     """
     (product, location, start, end, lowest) of each stock-out (see crmcore/stock/ledger.hpp).
+    """
+def stock_period(ns: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    The month of an instant (ns, UTC) as year * 12 + month - 1, as the kept balances key it.
     """
 def store_mode(store: Store) -> str:
     ...

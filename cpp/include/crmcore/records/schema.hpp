@@ -74,6 +74,8 @@ inline constexpr int kSalesOpsVersion = 10;
 // The schema version that migrates free-text owners to staff references
 // (owner_migration.cpp) and lets staff be deactivated (schema.cpp).
 inline constexpr int kOwnerMigrationVersion = 13;
+// The schema version that keeps monthly stock balances (stock/balances.hpp).
+inline constexpr int kStockBalancesVersion = 20;
 
 struct Kind {
   std::string name;

@@ -210,6 +210,24 @@ class Store {
   std::string kind_of(int64_t id) const;
   int64_t count(const std::string& kind) const;
 
+  // -- stock (cpp/src/stock/balances.cpp; SQLite) --
+  // Per (product, location) that moved at or before `as_of`, ascending: the
+  // stock on hand then (the kept monthly balances before as_of's month plus
+  // that month's movements up to it; as_of INT64_MAX: the balances alone)
+  // and the quantity shipped in (since, as_of].
+  struct StockLevels {
+    std::vector<int64_t> product, location;
+    std::vector<double> on_hand, shipped;
+  };
+  StockLevels stock_levels(int64_t as_of, int64_t since, const Cancel* cancel = nullptr) const;
+  // The kept balances as stored: per product, location and month (year * 12
+  // + month - 1, UTC) the net change of its movements.
+  struct StockBalances {
+    std::vector<int64_t> product, location, period;
+    std::vector<double> change;
+  };
+  StockBalances stock_balances() const;
+
   int schema_version() const;
   // The store's data as of now, in a value that changes on every committed
   // write by any connection (one indexed read; column_cache.cpp). Equal
@@ -389,6 +407,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 19;
+inline constexpr int kSchemaVersion = 20;
 
 }  // namespace crmcore::records

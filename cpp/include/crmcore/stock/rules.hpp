@@ -4,6 +4,9 @@
 // that takes no backorders ever holds less than nothing.
 #include <sqlite3.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "crmcore/records/store.hpp"
 
 namespace crmcore::records {
@@ -19,5 +22,16 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& request, const Wri
 // category are in force on one day, or a rule ends before it begins
 // (cpp/src/stock/commission_rules.cpp).
 void check_commission_rules(Store::Impl& impl);
+
+// One movement's change to a (product, location) in a month (stock/balances.hpp).
+struct BalanceChange {
+  int64_t product, location, period;
+  double quantity;
+};
+// Adds the changes to the kept balances, in the write's transaction
+// (cpp/src/stock/balances.cpp).
+void add_to_balances(Store::Impl& impl, std::vector<BalanceChange> changes);
+// Makes the kept balances again from the whole ledger.
+void rebuild_balances(Store::Impl& impl);
 
 }  // namespace crmcore::records
