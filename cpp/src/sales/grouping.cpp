@@ -1,0 +1,101 @@
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "ids.hpp"
+
+namespace crmcore::sales {
+
+PairGroups group_pairs(const int64_t* a, const int64_t* b, const uint8_t* keep, size_t n) {
+  PairGroups out;
+  out.code.assign(n, -1);
+  int64_t alo = std::numeric_limits<int64_t>::max(), ahi = std::numeric_limits<int64_t>::min();
+  int64_t blo = alo, bhi = ahi;
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!keep[i]) continue;
+    ++kept;
+    alo = std::min(alo, a[i]), ahi = std::max(ahi, a[i]);
+    blo = std::min(blo, b[i]), bhi = std::max(bhi, b[i]);
+  }
+  if (kept == 0) return out;
+  const uint64_t aspan = static_cast<uint64_t>(ahi) - static_cast<uint64_t>(alo) + 1;
+  const uint64_t bspan = static_cast<uint64_t>(bhi) - static_cast<uint64_t>(blo) + 1;
+  const uint64_t limit = 4 * static_cast<uint64_t>(n) + (1u << 20);
+  if (aspan <= limit && bspan <= limit && aspan * bspan <= limit) {
+    // Mark the cells in use, number them in grid order (which is (a, b)
+    // order), then read each item's number.
+    std::vector<int64_t> cell(static_cast<size_t>(aspan * bspan), -1);
+    auto at = [&](size_t i) {
+      return static_cast<size_t>(static_cast<uint64_t>(a[i] - alo) * bspan + static_cast<uint64_t>(b[i] - blo));
+    };
+    for (size_t i = 0; i < n; ++i)
+      if (keep[i]) cell[at(i)] = 0;
+    int64_t next = 0;
+    for (size_t c = 0; c < cell.size(); ++c) {
+      if (cell[c] < 0) continue;
+      cell[c] = next++;
+      out.group_a.push_back(alo + static_cast<int64_t>(c / bspan));
+      out.group_b.push_back(blo + static_cast<int64_t>(c % bspan));
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (keep[i]) out.code[i] = cell[at(i)];
+    return out;
+  }
+  std::vector<std::pair<std::pair<int64_t, int64_t>, size_t>> items;
+  items.reserve(kept);
+  for (size_t i = 0; i < n; ++i)
+    if (keep[i]) items.push_back({{a[i], b[i]}, i});
+  std::sort(items.begin(), items.end());
+  for (size_t j = 0; j < items.size(); ++j) {
+    if (j == 0 || items[j].first != items[j - 1].first) {
+      out.group_a.push_back(items[j].first.first);
+      out.group_b.push_back(items[j].first.second);
+    }
+    out.code[items[j].second] = static_cast<int64_t>(out.group_a.size()) - 1;
+  }
+  return out;
+}
+
+}  // namespace crmcore::sales
+
+#include <cstring>
+
+#include "crmcore/sales/codes.hpp"
+
+namespace crmcore::sales {
+
+template <typename Offset>
+std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first,
+                                size_t n, const std::vector<std::string>& allowed) {
+  std::vector<int32_t> out(n, -1);
+  const auto count = static_cast<int32_t>(allowed.size());
+  int32_t hint = 0;  // runs of one value are common (a status column): try the last match first
+  auto same = [&](const char* text, size_t size, int32_t k) {
+    const std::string& a = allowed[static_cast<size_t>(k)];
+    return a.size() == size && std::memcmp(a.data(), text, size) == 0;
+  };
+  for (size_t i = 0; i < n && count > 0; ++i) {
+    const size_t row = first + i;
+    if (validity && !((validity[row >> 3] >> (row & 7)) & 1)) continue;
+    const char* text = data + offsets[row];
+    const auto size = static_cast<size_t>(offsets[row + 1] - offsets[row]);
+    if (same(text, size, hint)) {
+      out[i] = hint;
+      continue;
+    }
+    for (int32_t k = 0; k < count; ++k)
+      if (k != hint && same(text, size, k)) {
+        out[i] = hint = k;
+        break;
+      }
+  }
+  return out;
+}
+
+template std::vector<int32_t> code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
+                                                  const std::vector<std::string>&);
+template std::vector<int32_t> code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
+                                                  const std::vector<std::string>&);
+
+}  // namespace crmcore::sales

@@ -1,0 +1,175 @@
+"""The sales kernels that take the store's columns as they come (issue 11,
+bulk work in C++): the funnel of every group in one pass, text coded in
+C++, each checked against a plain pandas computation, with the edge cases:
+groups left empty by as_of, a deal with no stage rows, rows on a period
+boundary and at as_of itself, a row without a time (NaT), rows of other
+deals, stages the pipeline lacks, two rows at one instant."""
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import crmcore as crm
+from crmcore.sales._text import text_codes
+from crmcore.sales.funnel import DealKey, funnel_frame
+
+STAGES = pd.DataFrame({"name": ["lead", "qualified", "proposal", "won", "lost"],
+                       "category": ["open", "open", "open", "won", "lost"]})
+STEPS = ["lead", "qualified", "proposal", "won"]
+AS_OF = pd.Timestamp("2024-06-30")
+
+
+def _data(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    deals = pd.DataFrame({"amount": rng.gamma(2.0, 100.0, n).round(2),
+                          "owner": rng.integers(1, 6, n).astype(float)}, index=pd.RangeIndex(10, 10 + n))
+    deals.loc[deals.index[::17], "amount"] = np.nan
+    deals.loc[deals.index[::23], "owner"] = np.nan           # a missing key: left out of the groups
+    rows = []
+    for d in deals.index[:-5]:                              # the last five deals have no stage rows
+        t = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 200)))
+        path = ["lead"] + list(rng.choice(["qualified", "proposal", "won", "lost", "renewal"],
+                                           int(rng.integers(0, 4)), replace=False))
+        for stage in path:
+            rows.append((d, stage, t))
+            t += pd.Timedelta(days=int(rng.integers(0, 40)))
+    h = pd.DataFrame(rows, columns=["deal_id", "stage", "changed_at"])
+    edge = pd.DataFrame({
+        "deal_id": [deals.index[0], deals.index[0], deals.index[1], deals.index[1], deals.index[2], 99_999,
+                    deals.index[3], deals.index[3]],
+        "stage": ["lead", "won", "lead", "qualified", "proposal", "won", "lead", "lost"],
+        "changed_at": pd.to_datetime(["2024-03-31 23:59:59.999999999", "2024-04-01", "2024-01-01", None,
+                                      "2024-06-30", "2024-02-01", "2024-05-05", "2024-05-05"], format="ISO8601")})
+    h = pd.concat([edge, h], ignore_index=True)             # the edge rows first: deal 3's tie keeps input order
+    return deals, h
+
+
+def _pandas_funnel(deals, h, as_of, key=None, freq=None):
+    """Plain pandas: per group the deals whose furthest step is at least
+    each step, their amounts, who stands at each open stage, who is lost."""
+    h = h[h.changed_at.notna() & h.deal_id.isin(deals.index)]
+    g = pd.DataFrame(index=deals.index)
+    if freq is not None:
+        g["created"] = h.groupby("deal_id").changed_at.min().dt.to_period(freq)
+    if key is not None:
+        g[key] = deals[key]
+    g = g.dropna()
+    seen = h[h.changed_at <= as_of]
+    order = {s: i for i, s in enumerate(STEPS)}
+    furthest = seen.stage.map(order).groupby(seen.deal_id).max()
+    last = seen.sort_values(["deal_id", "changed_at"], kind="stable").groupby("deal_id").tail(1)
+    last = last.set_index("deal_id").stage
+    out = {}
+    cols = list(g.columns)
+    parts = [(tuple(v), m.index) for v, m in g.groupby(cols)] if cols else [((), g.index)]
+    for values, members in parts:
+        f = furthest.reindex(members)
+        amount = deals.amount.reindex(members).fillna(0.0)
+        now = last.reindex(members)
+        out[values if isinstance(values, tuple) else (values,)] = {
+            "deals": [int((f >= i).sum()) for i in range(len(STEPS))],
+            "amount": [float(amount[f >= i].sum()) for i in range(len(STEPS))],
+            "open": [int((now == s).sum()) if s != "won" else 0 for s in STEPS],
+            "lost": int((now == "lost").sum())}
+    return out
+
+
+def _check(got, want, grouped):
+    if not grouped:
+        (w,) = want.values()
+        assert got.index.tolist() == STEPS
+        assert got.deals.tolist() == w["deals"] and got.open.tolist() == w["open"]
+        np.testing.assert_allclose(got.amount, w["amount"], rtol=1e-12)
+        assert got.attrs["lost"] == w["lost"]
+        return
+    groups = got.index.droplevel("stage").unique()
+    assert sorted(map(lambda k: k if isinstance(k, tuple) else (k,), groups)) == sorted(want)
+    for k, w in want.items():
+        part = got.loc[k if len(k) > 1 else k[0]]
+        assert part.index.tolist() == STEPS
+        assert part.deals.tolist() == w["deals"], k
+        assert part.open.tolist() == w["open"], k
+        np.testing.assert_allclose(part.amount, w["amount"], rtol=1e-12, atol=1e-9)
+        assert got.attrs["lost"][k if len(k) > 1 else k[0]] == w["lost"], k
+
+
+@pytest.mark.parametrize("key", [None, "owner"])
+@pytest.mark.parametrize("freq", [None, "M", "Q", "Y", "W"])
+def test_funnel_of_every_group_matches_pandas(key, freq):
+    deals, h = _data()
+    for as_of in (AS_OF, pd.Timestamp("2024-03-31 23:59:59.999999999"), pd.Timestamp("2023-01-01")):
+        k = None if key is None else DealKey(deals.owner.fillna(0).to_numpy(np.int64), deals.owner.notna(), "owner")
+        created = None
+        if freq == "W":  # an alias the kernel does not group by itself: the periods come from pandas
+            created = h[h.changed_at.notna()].groupby("deal_id").changed_at.min().dt.to_period("W")
+        got = funnel_frame(deals, h, STAGES, as_of.value, k, freq if freq != "W" else None, created)
+        want = _pandas_funnel(deals, h, as_of, key, freq)
+        _check(got, want, key is not None or freq is not None)
+        if freq is not None:
+            assert got.index.names[0] == "created"
+            assert got.attrs["by"] == (["created"] + ([key] if key else []))
+        # conversion and to_next from the counts, NaN where the stage before had none
+        first = got.groupby(level=list(range(got.index.nlevels - 1))) if got.index.nlevels > 1 else None
+        if first is None:
+            d = got.deals.to_numpy(float)
+            np.testing.assert_allclose(got.conversion.to_numpy()[1:],
+                                       np.where(d[:-1] > 0, d[1:] / np.where(d[:-1] > 0, d[:-1], 1), np.nan))
+
+
+def test_funnel_edge_cases_by_hand():
+    deals, h = _data()
+    got = funnel_frame(deals, h, STAGES, AS_OF.value, period="Q")
+    d0, d1, d2, d3 = deals.index[:4]
+    # d0's first row is the last instant of Q1: it belongs to Q1, and its won row (Q2) to its funnel.
+    assert h[h.deal_id == d0].changed_at.min() == pd.Timestamp("2024-03-31 23:59:59.999999999")
+    # The row at as_of itself counts (d2 reached proposal on 06-30); rows after do not.
+    single = funnel_frame(deals.loc[[d2]], h, STAGES, AS_OF.value)
+    assert single.loc["proposal", "deals"] >= 1
+    before = funnel_frame(deals.loc[[d2]], h, STAGES, (AS_OF - pd.Timedelta(1, "ns")).value)
+    assert before.loc["proposal", "deals"] == (h[(h.deal_id == d2) & (h.changed_at < AS_OF)].stage
+                                               .isin(["proposal", "won"]).any())
+    # d1's qualified row has no time: it is not read, d1 stands in lead.
+    one = funnel_frame(deals.loc[[d1]], h[h.deal_id == d1].iloc[:2], STAGES, AS_OF.value)
+    assert one.deals.tolist() == [1, 0, 0, 0] and one.open.tolist() == [1, 0, 0, 0]
+    # d3: lead and lost at one instant; the later row in the input is where it stands.
+    three = funnel_frame(deals.loc[[d3]], h[h.deal_id == d3].iloc[:2], STAGES, AS_OF.value)
+    assert three.attrs["lost"] == 1 and three.open.sum() == 0
+    # Deals with no rows, and as_of before everything: every group is there, with nothing in it.
+    none = funnel_frame(deals.iloc[-5:], h, STAGES, AS_OF.value)
+    assert none.deals.sum() == 0 and none.attrs["lost"] == 0 and none.attrs["first_read"] is None
+    early = funnel_frame(deals, h, STAGES, pd.Timestamp("2023-01-01").value, period="Q")
+    assert early.deals.sum() == 0 and len(early) == len(got)
+    # No deal at all: one empty funnel, or no group.
+    empty = funnel_frame(deals.iloc[:0], h, STAGES, AS_OF.value)
+    assert empty.deals.tolist() == [0, 0, 0, 0]
+    grouped = funnel_frame(deals.iloc[:0], h, STAGES, AS_OF.value, period="M")
+    assert grouped.empty and grouped.index.names == ["created", "stage"]
+
+
+def test_funnel_refuses_a_stage_category_it_does_not_know():
+    deals, h = _data(n=20)
+    bad = STAGES.assign(category=["open", "open", "open", "won", "gone"])
+    with pytest.raises(crm.ValidationError, match="category"):
+        funnel_frame(deals, h, bad, AS_OF.value)
+
+
+@pytest.mark.parametrize("storage", ["arrow", "chunked", "object", "sliced"])
+def test_text_codes_match_pandas(storage):
+    rng = np.random.default_rng(1)
+    allowed = ["issued", "paid", "void", "草稿", ""]
+    values = np.array(allowed + ["draft", "paid ", "Paid", None], dtype=object)[rng.integers(0, 9, 5000)]
+    if storage == "object":
+        s = pd.Series(values, dtype=object)
+        s.iloc[3] = np.nan
+    elif storage == "chunked":
+        s = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([pa.array(values[:1234].tolist()),
+                                                                       pa.array(values[1234:].tolist())])))
+    else:
+        s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+        if storage == "sliced":
+            s = s.iloc[777:3333]
+    want = pd.Index(allowed).get_indexer(s.astype(object).where(s.notna(), None))
+    want = np.where(s.isna().to_numpy(), -1, want)
+    assert text_codes(s, allowed).tolist() == want.tolist()
+    assert text_codes(s.iloc[:0], allowed).tolist() == []
+    assert (text_codes(s, []) == -1).all()
