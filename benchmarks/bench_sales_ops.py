@@ -43,8 +43,8 @@ START = pd.Timestamp("2024-01-01")
 def won_deals(n, staff, rng):
     at = START + pd.to_timedelta(rng.integers(0, 366 * 86_400, n), "s")
     owner = rng.integers(1, staff + 1, n)
-    return pd.DataFrame({"metric": "bookings", "owner_id": owner, "team": (owner % 20).astype(str),
-                         "at": at, "value": rng.gamma(2.0, 500.0, n).round(2)})
+    return as_stored(pd.DataFrame({"metric": "bookings", "owner_id": owner, "team": (owner % 20).astype(str),
+                                   "at": at, "value": rng.gamma(2.0, 500.0, n).round(2)}))
 
 
 def targets(staff):
@@ -83,7 +83,18 @@ def invoices_and_payments(n, paying, rng):
     pay = pd.DataFrame({"invoice_id": which, "paid_at": inv.issued_at.to_numpy()[which - 1]
                         + pd.to_timedelta(rng.integers(0, 120, paying), "D").to_numpy(),
                         "amount": inv.amount.to_numpy()[which - 1] * rng.choice([0.3, 0.5], paying)})
-    return inv, pay
+    return as_stored(inv), as_stored(pay)
+
+
+def as_stored(frame):
+    """``frame`` with the column types db.frame hands: times as datetime64[ns]
+    (pandas 3 makes microseconds from Timestamp arithmetic), text as str."""
+    for c in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[c].dtype):
+            frame[c] = frame[c].astype("datetime64[ns]")
+        elif frame[c].dtype == object:
+            frame[c] = frame[c].astype("str")
+    return frame
 
 
 def aging_crmcore(inv, pay, as_of):

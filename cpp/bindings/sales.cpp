@@ -254,6 +254,35 @@ void bind_sales(py::module_& m) {
       py::arg("invoice_ids"), py::arg("issued"), py::arg("due"), py::arg("amount"), py::arg("live"),
       py::arg("pay_invoice"), py::arg("paid_at"), py::arg("settles"), py::arg("as_of"),
       "Open invoices' positions, paid, balance, days late and bucket (see crmcore/sales/reports.hpp).");
+  m.def(
+      "aging_groups",
+      [](Column<int64_t> invoice_ids, py::object key, Column<int64_t> issued, Column<int64_t> due,
+         Column<double> amount, Column<int32_t> status, std::vector<uint8_t> status_live, Column<int64_t> pay_invoice,
+         Column<int64_t> paid_at, Column<double> settles, int64_t as_of) {
+        const size_t n = same_length({invoice_ids.size(), issued.size(), due.size(), amount.size(), status.size()});
+        const size_t payments = same_length({pay_invoice.size(), paid_at.size(), settles.size()});
+        Column<int64_t> values;
+        Column<uint8_t> present;
+        if (!key.is_none()) {  // (values, present)
+          auto pair = key.cast<py::tuple>();
+          values = pair[0].cast<Column<int64_t>>();
+          present = pair[1].cast<Column<uint8_t>>();
+          same_length({values.size(), present.size(), static_cast<py::ssize_t>(n)});
+        }
+        sales::Aging out;
+        {
+          py::gil_scoped_release release;
+          out = sales::aging_groups(invoice_ids.data(), key.is_none() ? nullptr : values.data(),
+                                    key.is_none() ? nullptr : present.data(), issued.data(), due.data(), amount.data(),
+                                    status.data(), status_live, n, pay_invoice.data(), paid_at.data(), settles.data(),
+                                    payments, as_of);
+        }
+        const auto groups = static_cast<py::ssize_t>(out.keys.size());
+        return py::make_tuple(to_numpy(std::move(out.keys)), to_numpy(std::move(out.sums)).reshape({groups, py::ssize_t{5}}));
+      },
+      py::arg("invoice_ids"), py::arg("key"), py::arg("issued"), py::arg("due"), py::arg("amount"), py::arg("status"),
+      py::arg("status_live"), py::arg("pay_invoice"), py::arg("paid_at"), py::arg("settles"), py::arg("as_of"),
+      "Open balances per group key and aging bucket (see crmcore/sales/reports.hpp).");
 }
 
 }  // namespace crmcore::bindings

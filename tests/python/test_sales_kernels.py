@@ -12,6 +12,7 @@ import pytest
 import crmcore as crm
 from crmcore.sales._text import text_codes
 from crmcore.sales.funnel import DealKey, funnel_frame
+from crmcore.sales.ledger import BUCKETS, aging_sums
 
 STAGES = pd.DataFrame({"name": ["lead", "qualified", "proposal", "won", "lost"],
                        "category": ["open", "open", "open", "won", "lost"]})
@@ -173,3 +174,76 @@ def test_text_codes_match_pandas(storage):
     assert text_codes(s, allowed).tolist() == want.tolist()
     assert text_codes(s.iloc[:0], allowed).tolist() == []
     assert (text_codes(s, []) == -1).all()
+
+
+def _ledger(seed=0, n=600, sparse=False):
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, n + 1) * (1_000_003 if sparse else 1)
+    issued = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n), "D")
+    inv = pd.DataFrame({"customer_id": pd.array(rng.integers(1, 40, n), dtype="Int64"), "issued_at": issued,
+                        "due_at": issued + pd.to_timedelta(rng.choice([0, 30, 45], n), "D"),
+                        "amount": rng.integers(0, 1000, n).astype(float),
+                        "status": pd.array(rng.choice(["issued", "paid", "void", "draft", "odd", None], n,
+                                                      p=[0.5, 0.3, 0.05, 0.05, 0.05, 0.05]), dtype="str")},
+                       index=pd.Index(ids, name="id"))
+    inv.loc[inv.index[::29], "customer_id"] = pd.NA                # no customer: in no group
+    inv.loc[inv.index[::31], "amount"] = np.nan                    # no amount: nothing owed
+    inv.loc[inv.index[5], "due_at"] = pd.NaT                       # no due date: current
+    which = rng.choice(ids, n)
+    pay = pd.DataFrame({"invoice_id": pd.array(which, dtype="Int64"),
+                        "paid_at": inv.issued_at.reindex(which).to_numpy()
+                        + pd.to_timedelta(rng.integers(0, 150, n), "D").to_numpy(),
+                        "amount": rng.integers(0, 800, n).astype(float),
+                        "credit": np.where(rng.random(n) < 0.1, 50.0, np.nan)})
+    pay.loc[pay.index[::13], "invoice_id"] = pd.NA                 # a payment on account
+    pay.loc[pay.index[7], "invoice_id"] = 424_242                  # naming no invoice
+    return inv, pay
+
+
+def _pandas_aging(inv, pay, as_of, key):
+    at = pd.Timestamp(as_of)
+    settles = pay.amount.fillna(0.0) - pay.credit.fillna(0.0)
+    paid = settles[pay.paid_at <= at].groupby(pay.invoice_id[pay.paid_at <= at]).sum()
+    live = inv[(inv.issued_at <= at) & ~inv.status.isin(["draft", "void"])]
+    amount = live.amount.fillna(0.0)
+    balance = amount - paid.reindex(live.index, fill_value=0.0)
+    mine = balance > 1e-9 * amount.abs().clip(lower=1.0)
+    live, balance = live[mine], balance[mine]
+    late = ((at - live.due_at).dt.total_seconds() / 86_400).fillna(0.0)
+    bucket = pd.cut(late, [-np.inf, 0, 30, 60, 90, np.inf], labels=list(BUCKETS))
+    group = live[key] if key else pd.Series("all", index=live.index)
+    out = balance.groupby([group, bucket], observed=False).sum().unstack(fill_value=0.0)
+    return out.reindex(columns=list(BUCKETS), fill_value=0.0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("key", ["customer_id", None])
+def test_aging_of_every_group_matches_pandas(sparse, key):
+    inv, pay = _ledger(sparse=sparse)
+    # as_of on a bucket's edge for some invoices (due exactly 30 days before), and before any invoice
+    for as_of in ("2024-05-01", "2024-07-31", "2023-06-01"):
+        got = aging_sums(inv, pay, pd.Timestamp(as_of).value, key)
+        want = _pandas_aging(inv, pay, as_of, key)
+        if key is None and want.empty:
+            want = pd.DataFrame([[0.0] * 5], index=["all"], columns=list(BUCKETS))
+        assert got.index.tolist() == want.index.tolist()
+        np.testing.assert_allclose(got[list(BUCKETS)].to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(got["total"], want.sum(axis=1), rtol=1e-12, atol=1e-9)
+        if key:
+            assert got.index.name == key
+
+
+def test_aging_by_hand_on_the_bucket_edges():
+    """Due 2024-01-31; on 2024-03-01 it is 30 days late (1-30), on 03-02 31 (31-60); not yet due is current."""
+    inv = pd.DataFrame({"customer_id": [7, 7, 8], "issued_at": pd.to_datetime(["2024-01-01"] * 3),
+                        "due_at": pd.to_datetime(["2024-01-31", "2024-12-31", None]),
+                        "amount": [100.0, 50.0, 20.0], "status": ["issued", "issued", None]}, index=[1, 2, 3])
+    pay = pd.DataFrame({"invoice_id": [1, 1], "paid_at": pd.to_datetime(["2024-02-01", "2024-03-05"]),
+                        "amount": [40.0, 60.0]})
+    on = aging_sums(inv, pay, pd.Timestamp("2024-03-01").value, "customer_id")
+    assert on.loc[7].tolist() == [50.0, 60.0, 0.0, 0.0, 0.0, 110.0]
+    assert on.loc[8].tolist() == [20.0, 0.0, 0.0, 0.0, 0.0, 20.0]     # no due date, no status: owed, current
+    after = aging_sums(inv, pay, pd.Timestamp("2024-03-02").value, None)
+    assert after.loc["all"].tolist() == [70.0, 0.0, 60.0, 0.0, 0.0, 130.0]
+    paid = aging_sums(inv, pay, pd.Timestamp("2024-03-05").value, "customer_id")
+    assert paid.loc[7].tolist() == [50.0, 0.0, 0.0, 0.0, 0.0, 50.0]    # invoice 1 paid in full on the day

@@ -20,6 +20,13 @@ class IdIndex {
     lo_ = *lo, hi_ = *hi;
     const uint64_t span = static_cast<uint64_t>(hi_) - static_cast<uint64_t>(lo_);
     dense_ = span < 4 * static_cast<uint64_t>(n) + 1024;
+    // Ids in order without gaps (a whole kind as the store lists it): the
+    // position is the id less the first, no table to read.
+    if (span + 1 == n) {
+      sequential_ = true;
+      for (size_t i = 0; i < n && sequential_; ++i) sequential_ = ids[i] == lo_ + static_cast<int64_t>(i);
+      if (sequential_) return;
+    }
     if (dense_) {
       table_.assign(static_cast<size_t>(span) + 1, -1);
       for (size_t i = 0; i < n; ++i) table_[static_cast<size_t>(ids[i] - lo_)] = static_cast<int64_t>(i);
@@ -31,6 +38,7 @@ class IdIndex {
   // The position of `id`, or -1 when it is none of the ids.
   int64_t find(int64_t id) const {
     if (id < lo_ || id > hi_) return -1;
+    if (sequential_) return id - lo_;
     if (dense_) return table_[static_cast<size_t>(id - lo_)];
     auto it = sparse_.find(id);
     return it == sparse_.end() ? -1 : it->second;
@@ -38,7 +46,7 @@ class IdIndex {
 
  private:
   int64_t lo_ = 1, hi_ = 0;  // empty: every id is out of range
-  bool dense_ = true;
+  bool dense_ = true, sequential_ = false;
   std::vector<int64_t> table_;
   std::unordered_map<int64_t, int64_t> sparse_;
 };

@@ -72,4 +72,19 @@ OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, co
                            const double* amount, const uint8_t* live, size_t invoices, const int64_t* pay_invoice,
                            const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
 
+// The aging report itself: open_balances' open invoices (`live` given per
+// invoice as a status code: `status[i]` indexes `status_live`, a code of -1
+// is live) summed per group key and bucket. `key[i]` is the invoice's group
+// (a customer or owner id), left out where `key_present[i]` is 0; null key:
+// one group. Groups are the distinct keys of open invoices, ascending, with
+// `sums` row-major groups x 5 buckets.
+struct Aging {
+  std::vector<int64_t> keys;
+  std::vector<double> sums;
+};
+Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
+                   const int64_t* due, const double* amount, const int32_t* status,
+                   const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
+
 }  // namespace crmcore::sales
