@@ -247,3 +247,14 @@ def test_aging_by_hand_on_the_bucket_edges():
     assert after.loc["all"].tolist() == [70.0, 0.0, 60.0, 0.0, 0.0, 130.0]
     paid = aging_sums(inv, pay, pd.Timestamp("2024-03-05").value, "customer_id")
     assert paid.loc[7].tolist() == [50.0, 0.0, 0.0, 0.0, 0.0, 50.0]    # invoice 1 paid in full on the day
+
+
+def test_text_codes_of_many_values_match_pandas():
+    """Beyond four allowed values the codes come from a hash table: same answers, repeated values keep the first."""
+    rng = np.random.default_rng(2)
+    allowed = [f"team {i}" for i in range(40)] + ["东区", "", "team 3"]
+    values = np.array(allowed + ["team 40", "team", None], dtype=object)[rng.integers(0, 46, 20_000)]
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    want = pd.Index(allowed[:-1]).get_indexer(s.astype(object).where(s.notna(), None))
+    want = np.where(s.isna().to_numpy(), -1, want)
+    assert text_codes(s, allowed).tolist() == want.tolist()

@@ -65,21 +65,55 @@ PairGroups group_pairs(const int64_t* a, const int64_t* b, const uint8_t* keep, 
 
 namespace crmcore::sales {
 
+namespace {
+
+uint64_t fnv1a(const char* text, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i) h = (h ^ static_cast<uint8_t>(text[i])) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
 template <typename Offset>
 std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first,
                                 size_t n, const std::vector<std::string>& allowed) {
   std::vector<int32_t> out(n, -1);
   const auto count = static_cast<int32_t>(allowed.size());
-  int32_t hint = 0;  // runs of one value are common (a status column): try the last match first
+  if (count == 0) return out;
   auto same = [&](const char* text, size_t size, int32_t k) {
     const std::string& a = allowed[static_cast<size_t>(k)];
     return a.size() == size && std::memcmp(a.data(), text, size) == 0;
   };
-  for (size_t i = 0; i < n && count > 0; ++i) {
+  // A few values (statuses): the last match first, then the others in turn.
+  // More (teams, regions): an open-addressing table, one hash per row.
+  std::vector<int32_t> slots;
+  size_t mask = 0;
+  if (count > 4) {
+    size_t size = 16;
+    while (size < 4 * allowed.size()) size *= 2;
+    slots.assign(size, -1), mask = size - 1;
+    for (int32_t k = count; k-- > 0;) {  // the first of repeated values wins, as in a linear search
+      size_t at = fnv1a(allowed[static_cast<size_t>(k)].data(), allowed[static_cast<size_t>(k)].size()) & mask;
+      while (slots[at] >= 0 && allowed[static_cast<size_t>(slots[at])] != allowed[static_cast<size_t>(k)])
+        at = (at + 1) & mask;
+      slots[at] = k;
+    }
+  }
+  int32_t hint = 0;
+  for (size_t i = 0; i < n; ++i) {
     const size_t row = first + i;
     if (validity && !((validity[row >> 3] >> (row & 7)) & 1)) continue;
     const char* text = data + offsets[row];
     const auto size = static_cast<size_t>(offsets[row + 1] - offsets[row]);
+    if (!slots.empty()) {
+      for (size_t at = fnv1a(text, size) & mask; slots[at] >= 0; at = (at + 1) & mask)
+        if (same(text, size, slots[at])) {
+          out[i] = slots[at];
+          break;
+        }
+      continue;
+    }
     if (same(text, size, hint)) {
       out[i] = hint;
       continue;

@@ -24,6 +24,7 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
+from ._text import text_codes
 
 #: The metrics a target can measure, and what each counts in its period.
 METRICS = {
@@ -106,12 +107,18 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
         whole &= ~column
     at_all = times_ns(events["at"])
     value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
-    event_line = events["category"] if "category" in events.columns else None
-    for name, category in pd.unique(pd.Series(list(zip(metric, line)), dtype=object)):
-        stream = (events["metric"] == name).to_numpy(dtype=bool, na_value=False)
+    # The metric and line of each event coded once, in C++, against the few the targets name.
+    streams = pd.unique(pd.Series(list(zip(metric, line)), dtype=object))
+    names = sorted({str(n) for n, _ in streams})
+    event_metric = text_codes(events["metric"], names)
+    lines = sorted({str(c) for _, c in streams if c != ""})
+    event_line = text_codes(events["category"], lines) if "category" in events.columns else None
+    for name, category in streams:
+        stream = event_metric == names.index(str(name))
         if event_line is not None:
-            stream = stream & (event_line.isna() if category == "" else event_line == category).to_numpy(
-                dtype=bool, na_value=False)
+            stream = stream & (event_line == (lines.index(str(category)) if category != "" else -1))
+            if category == "":  # no line: the event has none (text outside the targets' lines is a line too)
+                stream = stream & events["category"].isna().to_numpy(dtype=bool)
         rows = np.flatnonzero(stream)
         every = len(rows) == len(events)                 # one stream: no copies
         at, value = (at_all, value_all) if every else (at_all[rows], value_all[rows])
@@ -149,11 +156,39 @@ def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: p
                      end: np.ndarray) -> np.ndarray:
     """For each (whose, [start, end)) the sum of ``value`` over the events of
     that person or team (``who``) at times ``at`` inside the period, summed
-    in C++ (``_core.period_sums``: one grouping, sorted running totals, two
-    binary searches per target)."""
-    code, keys = pd.factorize(who)
-    target = pd.Index(keys).get_indexer(whose)  # -1: nothing of theirs to count
-    return _core.period_sums(code.astype(np.int64), at, value, len(keys), target.astype(np.int64), start, end)
+    in C++ (``_core.period_sums``: per key and month in one pass). The keys
+    are the few the targets name: each event's is found by id (people) or
+    coded in C++ against them (teams, regions: text), never by hashing every
+    event's value."""
+    keys = pd.unique(whose.dropna().to_numpy(dtype=object))
+    if pd.api.types.is_numeric_dtype(who.dtype) and pd.api.types.is_numeric_dtype(whose.dtype):
+        # ids (a rolled-up "everyone" is float: 0 or NaN)
+        ids = np.sort(np.asarray(keys, dtype=np.int64))
+        code = _id_codes(ids, who.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
+        target = np.searchsorted(ids, whose.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
+        known = whose.notna().to_numpy(dtype=bool) & (target < len(ids))
+        target = np.where(known, target, -1)
+        keys = ids
+    else:
+        keys = np.asarray(sorted(str(k) for k in keys), dtype=object)
+        code = text_codes(who, keys.tolist()).astype(np.int64)
+        target = pd.Index(keys).get_indexer(whose.astype(object).where(whose.notna(), None))
+    return _core.period_sums(code, at, value, len(keys), np.asarray(target, dtype=np.int64), start, end)
+
+
+def _id_codes(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position of each of ``values`` in the sorted ``ids`` (few: the
+    people targets name), -1 where absent: a table over the ids' range."""
+    if not len(ids):
+        return np.full(len(values), -1, dtype=np.int64)
+    lo, hi = int(ids[0]), int(ids[-1])
+    if hi - lo < 4 * len(values) + 1024:
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
+        table[ids - lo] = np.arange(len(ids))
+        inside = (values >= lo) & (values <= hi)
+        return np.where(inside, table[np.where(inside, values - lo, 0)], -1)
+    pos = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+    return np.where(ids[pos] == values, pos, -1).astype(np.int64)
 
 
 class TargetMethods(SalesPart):
