@@ -130,7 +130,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
                                             f"by={by!r} is a customer dimension, which it does not combine with")
             freq = None if period is None else PERIODS.get(period, period)
             created = None
-            if freq is not None and freq not in KERNEL_PERIODS:
+            if period is not None and freq not in KERNEL_PERIODS:
                 created = self._created(period)
             out = funnel_frame(deals, hist, stages, cut, self._deal_key(deals, by),
                                freq if created is None else None, created)
