@@ -181,6 +181,45 @@ void bind_sales(py::module_& m) {
       py::arg("key"), py::arg("at"), py::arg("value"), py::arg("keys"), py::arg("target_key"), py::arg("start"),
       py::arg("end"), "Sums of value per target's key and period (see crmcore/sales/reports.hpp).");
   m.def(
+      "month_sums",
+      [](Column<int64_t> key, Column<int64_t> month, Column<double> value, int64_t keys, Column<int64_t> target_key,
+         Column<int64_t> from, Column<int64_t> to) {
+        same_length({key.size(), month.size(), value.size()});
+        same_length({target_key.size(), from.size(), to.size()});
+        std::vector<double> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::month_sums(key.data(), month.data(), value.data(), static_cast<size_t>(key.size()), keys,
+                                  target_key.data(), from.data(), to.data(), static_cast<size_t>(from.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("key"), py::arg("month"), py::arg("value"), py::arg("keys"), py::arg("target_key"), py::arg("from_"),
+      py::arg("to"), "Sums of value per target's key and months (see crmcore/sales/reports.hpp).");
+  m.def(
+      "id_positions",
+      [](Column<int64_t> ids, Column<int64_t> values) {
+        std::vector<int64_t> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::id_positions(ids.data(), static_cast<size_t>(ids.size()), values.data(),
+                                    static_cast<size_t>(values.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("ids"), py::arg("values"), "Positions of values among ids, -1 where absent (see crmcore/sales/codes.hpp).");
+  m.def(
+      "months",
+      [](Column<int64_t> at) {
+        std::vector<int64_t> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::months(at.data(), static_cast<size_t>(at.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("at"), "Months since January 1970 of times in ns (see crmcore/sales/reports.hpp).");
+  m.def(
       "days_late",
       [](Column<int64_t> expected, Column<uint8_t> open, int64_t as_of) {
         same_length({expected.size(), open.size()});

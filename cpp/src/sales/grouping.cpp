@@ -127,6 +127,13 @@ std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const u
   return out;
 }
 
+std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* values, size_t m) {
+  const IdIndex index(ids, n);
+  std::vector<int64_t> out(m);
+  for (size_t i = 0; i < m; ++i) out[i] = index.find(values[i]);
+  return out;
+}
+
 template std::vector<int32_t> code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
                                                   const std::vector<std::string>&);
 template std::vector<int32_t> code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,

@@ -56,21 +56,16 @@ Month month_of(int64_t ns) {
 // grid, one pass over the rows, then running totals along each key's
 // months. Empty when the targets are not month-aligned or the grid would be
 // much larger than the rows (the caller then sorts instead).
-std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
-                                    int64_t keys, const int64_t* target_key, const int64_t* start,
-                                    const int64_t* end, size_t targets) {
+// Sums per key and month in a dense grid, one pass over the rows, then
+// running totals along each key's months; each target [from, to) in months
+// is two reads. Empty when the grid would be much larger than the rows.
+std::vector<double> grid_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
+                              int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
+                              size_t targets) {
   constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-  std::vector<int64_t> from(targets), to(targets);
-  for (size_t t = 0; t < targets; ++t) {
-    const Month a = month_of(start[t]), b = month_of(end[t]);
-    if (!a.first_instant || !b.first_instant) return {};
-    from[t] = a.index, to[t] = b.index;
-  }
-  std::vector<int64_t> month(rows, kNone);
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
   for (size_t i = 0; i < rows; ++i) {
-    if (key[i] < 0 || at[i] == kNone || std::isnan(value[i])) continue;
-    month[i] = scoring::period_ordinal(at[i], scoring::Period::Month);  // the index alone: half month_of's work
+    if (key[i] < 0 || month[i] == kNone || std::isnan(value[i])) continue;
     lo = std::min(lo, month[i]), hi = std::max(hi, month[i]);
   }
   std::vector<double> sums(targets, 0.0);
@@ -79,7 +74,8 @@ std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const
   if (keys * width > 4 * static_cast<int64_t>(rows) + 1000000) return {};
   std::vector<double> grid(static_cast<size_t>(keys * width), 0.0);
   for (size_t i = 0; i < rows; ++i)
-    if (month[i] != kNone) grid[static_cast<size_t>(key[i] * width + month[i] - lo + 1)] += value[i];
+    if (key[i] >= 0 && month[i] != kNone && !std::isnan(value[i]))
+      grid[static_cast<size_t>(key[i] * width + month[i] - lo + 1)] += value[i];
   for (int64_t k = 0; k < keys; ++k)
     for (int64_t m = 1; m < width; ++m)
       grid[static_cast<size_t>(k * width + m)] += grid[static_cast<size_t>(k * width + m - 1)];
@@ -91,6 +87,26 @@ std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const
   for (size_t t = 0; t < targets; ++t)
     if (target_key[t] >= 0 && to[t] > from[t]) sums[t] = before(target_key[t], to[t]) - before(target_key[t], from[t]);
   return sums;
+}
+
+// period_sums when every target spans whole calendar months (a year, a
+// quarter, a month: what targets are): each row's month, then grid_sums.
+// Empty when the targets are not month-aligned or the grid is too large.
+std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                    int64_t keys, const int64_t* target_key, const int64_t* start,
+                                    const int64_t* end, size_t targets) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> from(targets), to(targets);
+  for (size_t t = 0; t < targets; ++t) {
+    const Month a = month_of(start[t]), b = month_of(end[t]);
+    if (!a.first_instant || !b.first_instant) return {};
+    from[t] = a.index, to[t] = b.index;
+  }
+  std::vector<int64_t> month(rows, kNone);
+  for (size_t i = 0; i < rows; ++i)
+    if (key[i] >= 0 && at[i] != kNone && !std::isnan(value[i]))
+      month[i] = scoring::period_ordinal(at[i], scoring::Period::Month);  // the index alone: half month_of's work
+  return grid_sums(key, month.data(), value, rows, keys, target_key, from.data(), to.data(), targets);
 }
 
 // What the payments made by `as_of` settle of each invoice (by position):
@@ -123,6 +139,13 @@ double open_balance(double amount, double paid, bool live, int64_t issued, int64
   const double balance = a - paid;
   return live && issued <= as_of && balance > 1e-9 * std::max(1.0, std::abs(a)) ? balance : kNaN;
 }
+
+// period_sums by sorting: rows grouped by key (a counting sort), each
+// group's (time, value) pairs sorted with running totals, and each target
+// two binary searches in its group. Any times; linear in memory.
+std::vector<double> sorted_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets);
 
 }  // namespace
 
@@ -213,6 +236,27 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
   if (std::vector<double> by_month = month_grid_sums(key, at, value, rows, keys, target_key, start, end, targets);
       !by_month.empty())
     return by_month;
+  return sorted_sums(key, at, value, rows, keys, target_key, start, end, targets);
+}
+
+std::vector<double> month_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
+                               int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
+                               size_t targets) {
+  if (keys < 0) throw std::invalid_argument("month_sums: negative number of keys");
+  for (size_t i = 0; i < rows; ++i) check_code("month_sums", i, key[i], keys, true);
+  for (size_t t = 0; t < targets; ++t) check_code("month_sums: target", t, target_key[t], keys, true);
+  if (targets == 0) return {};
+  if (std::vector<double> grid = grid_sums(key, month, value, rows, keys, target_key, from, to, targets);
+      !grid.empty())
+    return grid;
+  return sorted_sums(key, month, value, rows, keys, target_key, from, to, targets);
+}
+
+namespace {
+
+std::vector<double> sorted_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets) {
   std::vector<size_t> first;
   const std::vector<size_t> order = by_code(key, rows, keys, first);
   // Each key's (time, value) pairs copied out contiguously and sorted by
@@ -247,6 +291,8 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
   }
   return sums;
 }
+
+}  // namespace
 
 OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, const int64_t* due,
                            const double* amount, const uint8_t* live, size_t invoices, const int64_t* pay_invoice,
@@ -334,6 +380,41 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
       if (g.code[i] >= 0)
         out.sums[static_cast<size_t>(g.code[i]) * 5 + static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] +=
             balance[i];
+  }
+  return out;
+}
+
+}  // namespace crmcore::sales
+
+namespace crmcore::sales {
+
+std::vector<int64_t> months(const int64_t* at, size_t rows) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kDay = 86400LL * 1000000000LL;
+  std::vector<int64_t> out(rows, kNone);
+  // Days first (a floor division), then each day's month from a table over
+  // the days in use: events span a few years, so the calendar arithmetic is
+  // done once per day instead of once per row.
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
+  for (size_t i = 0; i < rows; ++i) {
+    if (at[i] == kNone) continue;
+    const int64_t day = at[i] / kDay - (at[i] % kDay < 0 ? 1 : 0);
+    out[i] = day;
+    lo = std::min(lo, day), hi = std::max(hi, day);
+  }
+  if (hi == kNone) return out;
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+  const bool table = span <= static_cast<uint64_t>(rows) + 4096;
+  std::vector<int64_t> month_of_day;
+  if (table) {
+    month_of_day.resize(static_cast<size_t>(span));
+    for (uint64_t d = 0; d < span; ++d)
+      month_of_day[d] = scoring::period_ordinal((lo + static_cast<int64_t>(d)) * kDay, scoring::Period::Month);
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    if (at[i] == kNone) continue;
+    out[i] = table ? month_of_day[static_cast<size_t>(out[i] - lo)]
+                   : scoring::period_ordinal(at[i], scoring::Period::Month);
   }
   return out;
 }

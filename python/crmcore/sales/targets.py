@@ -86,9 +86,10 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     :meth:`TargetMethods.attainment` without the store.
 
     A person's target sums the events credited to them; a team's those of
-    its members; a product line's only the events of that line. Per metric, the events are grouped by person (or team) and
-    sorted by time in C++, and each target's sum is two binary searches into
-    the running totals: all targets at once, no loop over them.
+    its members; a product line's only the events of that line. Each
+    event's month is found once; per metric the events are summed in C++ per
+    person (or team) and month, and each target's sum is two reads of the
+    running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
@@ -105,7 +106,10 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     named = {column: _named(targets, column) != "" for column in ("staff_id", "team", "region")}
     for column in named.values():
         whole &= ~column
-    at_all = times_ns(events["at"])
+    # Every event's month once (in C++: months since 1970, NaT stays int64
+    # min), for every keying below; targets are whole months.
+    month_all = _core.months(times_ns(events["at"]))
+    first_month, end_month = _core.months(start), _core.months(end)
     value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
     # The metric and line of each event coded once, in C++, against the few the targets name.
     streams = pd.unique(pd.Series(list(zip(metric, line)), dtype=object))
@@ -121,7 +125,7 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
                 stream = stream & events["category"].isna().to_numpy(dtype=bool)
         rows = np.flatnonzero(stream)
         every = len(rows) == len(events)                 # one stream: no copies
-        at, value = (at_all, value_all) if every else (at_all[rows], value_all[rows])
+        at, value = (month_all, value_all) if every else (month_all[rows], value_all[rows])
         of_stream = (metric == name) & (line == category)
         for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region"),
                             ("whole", "everyone")):
@@ -129,7 +133,7 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
             if mine.any():
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
                 who = events[key] if every else events[key].iloc[rows]
-                got[mine] = _sums_in_periods(who, at, value, whose, start[mine], end[mine])
+                got[mine] = _sums_in_periods(who, at, value, whose, first_month[mine], end_month[mine])
     out = targets[[c for c in ("staff_id", "team", "region", "product_category", "period")
                    if c in targets.columns]].copy()
     out["metric"] = metric
@@ -152,11 +156,12 @@ def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values.where(values.notna(), "").to_numpy(dtype=object)
 
 
-def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
+def _sums_in_periods(who: pd.Series, month: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
                      end: np.ndarray) -> np.ndarray:
-    """For each (whose, [start, end)) the sum of ``value`` over the events of
-    that person or team (``who``) at times ``at`` inside the period, summed
-    in C++ (``_core.period_sums``: per key and month in one pass). The keys
+    """For each (whose, [start, end)) in months since 1970 the sum of
+    ``value`` over the events of that person or team (``who``) in those
+    ``month``s, summed in C++ (``_core.month_sums``: per key and month in one
+    pass, then running totals). The keys
     are the few the targets name: each event's is found by id (people) or
     coded in C++ against them (teams, regions: text), never by hashing every
     event's value."""
@@ -164,7 +169,7 @@ def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: p
     if pd.api.types.is_numeric_dtype(who.dtype) and pd.api.types.is_numeric_dtype(whose.dtype):
         # ids (a rolled-up "everyone" is float: 0 or NaN)
         ids = np.sort(np.asarray(keys, dtype=np.int64))
-        code = _id_codes(ids, who.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
+        code = _core.id_positions(ids, who.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
         target = np.searchsorted(ids, whose.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
         known = whose.notna().to_numpy(dtype=bool) & (target < len(ids))
         target = np.where(known, target, -1)
@@ -173,22 +178,7 @@ def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: p
         keys = np.asarray(sorted(str(k) for k in keys), dtype=object)
         code = text_codes(who, keys.tolist()).astype(np.int64)
         target = pd.Index(keys).get_indexer(whose.astype(object).where(whose.notna(), None))
-    return _core.period_sums(code, at, value, len(keys), np.asarray(target, dtype=np.int64), start, end)
-
-
-def _id_codes(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The position of each of ``values`` in the sorted ``ids`` (few: the
-    people targets name), -1 where absent: a table over the ids' range."""
-    if not len(ids):
-        return np.full(len(values), -1, dtype=np.int64)
-    lo, hi = int(ids[0]), int(ids[-1])
-    if hi - lo < 4 * len(values) + 1024:
-        table = np.full(hi - lo + 1, -1, dtype=np.int64)
-        table[ids - lo] = np.arange(len(ids))
-        inside = (values >= lo) & (values <= hi)
-        return np.where(inside, table[np.where(inside, values - lo, 0)], -1)
-    pos = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
-    return np.where(ids[pos] == values, pos, -1).astype(np.int64)
+    return _core.month_sums(code, month, value, len(keys), np.asarray(target, dtype=np.int64), start, end)
 
 
 class TargetMethods(SalesPart):

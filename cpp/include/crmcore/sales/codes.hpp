@@ -20,4 +20,8 @@ template <typename Offset>
 std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first,
                                 size_t n, const std::vector<std::string>& allowed);
 
+// The position of each of `values` among `ids` (unique), -1 where absent:
+// record ids coded by a table over their range (a hash map when sparse).
+std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* values, size_t m);
+
 }  // namespace crmcore::sales

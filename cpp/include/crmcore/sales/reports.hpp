@@ -54,6 +54,18 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
                                 int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
                                 size_t targets);
 
+// period_sums with the times already whole months: `month[i]` the row's
+// month as months since January 1970 (numpy's datetime64[M]; INT64_MIN for
+// none) and each target [from[t], to[t]) in months. The caller computes the
+// months once for every keying of the same rows (a person's, a team's).
+std::vector<double> month_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
+                               int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
+                               size_t targets);
+
+// The month of each time (ns) as months since January 1970 (numpy's
+// datetime64[M]); INT64_MIN (no time) stays INT64_MIN.
+std::vector<int64_t> months(const int64_t* at, size_t rows);
+
 // The invoices open on `as_of`: issued by then (`issued`), `live` (neither
 // draft nor void) and with a balance left after the payments made by then,
 // beyond a billionth of the amount. Payments name their invoice by id
