@@ -13,6 +13,8 @@ import crmcore as crm
 from crmcore.sales._text import text_codes
 from crmcore.sales.funnel import DealKey, funnel_frame
 from crmcore.sales.ledger import BUCKETS, aging_sums
+from crmcore.sales.targets import attainment_table, target_period
+from crmcore import _core
 
 STAGES = pd.DataFrame({"name": ["lead", "qualified", "proposal", "won", "lost"],
                        "category": ["open", "open", "open", "won", "lost"]})
@@ -258,3 +260,57 @@ def test_text_codes_of_many_values_match_pandas():
     want = pd.Index(allowed[:-1]).get_indexer(s.astype(object).where(s.notna(), None))
     want = np.where(s.isna().to_numpy(), -1, want)
     assert text_codes(s, allowed).tolist() == want.tolist()
+
+
+def test_months_match_numpy_across_1970_leap_days_and_nat():
+    rng = np.random.default_rng(3)
+    near = pd.Timestamp("2024-01-01").value + rng.integers(-10**17, 10**17, 20_000)     # a day table
+    wide = rng.integers(-3 * 10**18, 3 * 10**18, 20_000)                               # per row
+    edges = np.array([pd.Timestamp(t).value for t in ("1969-12-31 23:59:59.999999999", "1970-01-01",
+                                                      "2024-02-29 23:59:59.999999999", "2024-03-01")]
+                     + [np.iinfo(np.int64).min], dtype=np.int64)
+    for at in (near, wide, edges, np.concatenate([near, edges]), edges[:0]):
+        want = at.view("datetime64[ns]").astype("datetime64[M]").view(np.int64)
+        assert _core.months(at).tolist() == want.tolist()
+    assert _core.months(edges).tolist()[:4] == [-1, 0, 649, 650]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_id_positions_match_pandas(sparse):
+    rng = np.random.default_rng(4)
+    ids = rng.permutation(np.arange(1, 3000)) * (7_000_001 if sparse else 1)
+    values = np.concatenate([rng.choice(ids, 5000), [0, -5, ids.max() + 1, np.iinfo(np.int64).min]])
+    assert _core.id_positions(ids, values).tolist() == pd.Index(ids).get_indexer(values).tolist()
+    in_order = np.arange(10, 20)
+    assert _core.id_positions(in_order, np.array([9, 10, 19, 20])).tolist() == [-1, 0, 9, -1]
+    assert _core.id_positions(in_order[:0], np.array([1])).tolist() == [-1]
+
+
+def test_attainment_sums_match_pandas_per_person_team_and_month():
+    """attainment_table (months in C++, people by id, teams coded in C++)
+    against pandas summing per person or team within each target's period:
+    periods that start on a month's first instant, events on the last
+    nanosecond of a period, a NaT event, events of no one, a target of
+    someone with no events."""
+    rng = np.random.default_rng(5)
+    n = 5000
+    at = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 86_400, n), "s")
+    ev = pd.DataFrame({"metric": "bookings", "owner_id": pd.array(rng.integers(1, 9, n), dtype="Int64"),
+                       "at": at.astype("datetime64[ns]"), "value": rng.gamma(2.0, 50.0, n)})
+    ev.loc[3, "at"] = pd.Timestamp("2024-03-31 23:59:59.999999999")
+    ev.loc[4, "at"] = pd.NaT
+    ev.loc[5, "owner_id"] = pd.NA
+    ev["team"] = pd.array((ev.owner_id % 3).map({0: "north", 1: "南", 2: "west"}), dtype="str")
+    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2025-01"]
+    rows = [{"staff_id": s, "team": None, "period": p} for s in (1, 2, 8, 99) for p in periods]
+    rows += [{"staff_id": None, "team": t, "period": p} for t in ("north", "南", "east") for p in periods]
+    t = pd.DataFrame(rows).assign(metric="bookings", amount=1000.0)
+    t["staff_id"] = t["staff_id"].astype("Int64")
+    t.index = pd.RangeIndex(1, len(t) + 1)
+    got = attainment_table(t, ev, pd.Timestamp("2024-06-30").value)["actual"]
+    for i, row in t.iterrows():
+        p = target_period(row["period"])
+        inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
+        who = ev["owner_id"] == row["staff_id"] if pd.notna(row["staff_id"]) else ev["team"] == row["team"]
+        want = ev.loc[inside & who.fillna(False), "value"].sum()
+        assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
