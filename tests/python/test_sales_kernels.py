@@ -13,7 +13,7 @@ import crmcore as crm
 from crmcore.sales._text import text_codes
 from crmcore.sales.funnel import DealKey, funnel_frame
 from crmcore.sales.ledger import BUCKETS, aging_sums
-from crmcore.sales.targets import attainment_table, target_period
+from crmcore.sales.targets import attainment_table, reporting_below, target_period
 from crmcore import _core
 
 STAGES = pd.DataFrame({"name": ["lead", "qualified", "proposal", "won", "lost"],
@@ -314,3 +314,39 @@ def test_attainment_sums_match_pandas_per_person_team_and_month():
         who = ev["owner_id"] == row["staff_id"] if pd.notna(row["staff_id"]) else ev["team"] == row["team"]
         want = ev.loc[inside & who.fillna(False), "value"].sum()
         assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
+
+
+def test_attainment_rollup_matches_networkx_and_pandas():
+    """rollup: a person's target sums the events of everyone below them
+    (NetworkX's ancestors over the reports_to lines, a loop among them),
+    summed in pandas; team targets still count each event once."""
+    nx = pytest.importorskip("networkx")
+    rng = np.random.default_rng(6)
+    n = 3000
+    at = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 86_400, n), "s")
+    ev = pd.DataFrame({"metric": "bookings", "owner_id": pd.array(rng.integers(1, 13, n), dtype="Int64"),
+                       "at": at.astype("datetime64[ns]"), "value": rng.gamma(2.0, 50.0, n)})
+    ev["team"] = pd.array(np.where(ev.owner_id.to_numpy() % 2 == 0, "even", "odd"), dtype="str")
+    links = pd.DataFrame({"src": [2, 3, 4, 5, 6, 7, 8, 9, 1, 11],
+                          "dst": [1, 1, 2, 2, 3, 6, 7, 8, 9, 99],     # 1 -> 9 -> 8 -> 7 -> 6 -> 3 -> 1: a loop
+                          "type": "reports_to"})
+    staff = set(range(1, 13))
+    periods = ["2024", "2024-Q2", "2024-07"]
+    rows = [{"staff_id": s, "team": None, "period": p} for s in (1, 2, 5, 10, 11, 12) for p in periods]
+    rows += [{"staff_id": None, "team": "even", "period": p} for p in periods]
+    t = pd.DataFrame(rows).assign(metric="bookings", amount=1.0)
+    t["staff_id"] = t["staff_id"].astype("Int64")
+    t.index = pd.RangeIndex(1, len(t) + 1)
+    got = attainment_table(t, ev, pd.Timestamp("2024-12-31").value, reporting_below(links, staff))["actual"]
+    g = nx.DiGraph()
+    g.add_nodes_from(staff)
+    g.add_edges_from((s, d) for s, d in zip(links.src, links.dst) if s in staff and d in staff)
+    for i, row in t.iterrows():
+        p = target_period(row["period"])
+        inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
+        if pd.notna(row["staff_id"]):
+            people = {row["staff_id"]} | nx.ancestors(g, row["staff_id"])  # who reaches them going up
+            who = ev["owner_id"].isin(list(people))
+        else:
+            who = ev["team"] == row["team"]
+        assert got[i] == pytest.approx(ev.loc[inside & who, "value"].sum(), rel=1e-12), row.to_dict()

@@ -75,7 +75,8 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
     return ns(months), ns(months + length)
 
 
-def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) -> pd.DataFrame:
+def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
+                     below: "dict[int, list[int]] | None" = None) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
     period, metric, amount, optionally region and product_category) from
     ``events`` (columns metric, owner_id, team, at, value, optionally region,
@@ -133,7 +134,15 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
             if mine.any():
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
                 who = events[key] if every else events[key].iloc[rows]
-                got[mine] = _sums_in_periods(who, at, value, whose, first_month[mine], end_month[mine])
+                a, b = first_month[mine], end_month[mine]
+                if column == "staff_id" and below is not None:   # each target once per person below its own
+                    people = [below.get(int(w), [int(w)]) if pd.notna(w) else [] for w in whose]
+                    spread = np.repeat(np.arange(len(people)), [len(p) for p in people])
+                    flat = pd.Series(np.fromiter((x for p in people for x in p), dtype=np.int64, count=len(spread)))
+                    sums = _sums_in_periods(who, at, value, flat, a[spread], b[spread])
+                    got[mine] = np.bincount(spread, weights=sums, minlength=len(people))
+                else:
+                    got[mine] = _sums_in_periods(who, at, value, whose, a, b)
     out = targets[[c for c in ("staff_id", "team", "region", "product_category", "period")
                    if c in targets.columns]].copy()
     out["metric"] = metric
@@ -222,10 +231,11 @@ class TargetMethods(SalesPart):
         lines = targets["product_category"].fillna("").astype(str) != ""
         events = self._metric_events(set(targets.loc[~lines, "metric"].dropna()),
                                      set(targets.loc[lines, "metric"].dropna()))
+        below = None
         if rollup:
-            events = _credited_upwards(events, self._db.frame("links", columns=["src", "dst", "type"]),
-                                       set(self._db.frame("staff", columns=["name"]).index))
-        out = attainment_table(targets, events, cut)
+            below = reporting_below(self._db.frame("links", columns=["src", "dst", "type"]),
+                                    set(self._db.frame("staff", columns=["name"]).index))
+        out = attainment_table(targets, events, cut, below)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -288,28 +298,27 @@ class TargetMethods(SalesPart):
         return events
 
 
-def _credited_upwards(events: pd.DataFrame, links: pd.DataFrame, staff: "set[int]") -> pd.DataFrame:
-    """The events once for their owner and once more for each person above
-    the owner in the reporting lines (reports_to links between staff), with
-    ``owner_id`` the person credited; only the owner's row keeps the
-    ``team``, so that team targets count each event once."""
+def reporting_below(links: pd.DataFrame, staff: "set[int]") -> "dict[int, list[int]]":
+    """Each person of ``staff`` with everyone at or below them in the
+    reporting lines (reports_to links from a report to their manager, both
+    staff), each once, whatever loops the lines hold.
+
+    >>> links = pd.DataFrame({"src": [2, 3, 1], "dst": [1, 2, 3], "type": "reports_to"})
+    >>> {k: sorted(v) for k, v in sorted(reporting_below(links, {1, 2, 3, 4}).items())}
+    {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3], 4: [4]}
+    """
     lines = links[(links.type == "reports_to") & links.src.isin(staff) & links.dst.isin(staff)]
     managers: "dict[int, list[int]]" = {}
     for src, dst in zip(lines.src, lines.dst):
         managers.setdefault(int(src), []).append(int(dst))
-    pairs: "list[tuple[Any, int]]" = []
-    for owner in pd.unique(events.owner_id.dropna()):
-        seen, todo = {int(owner)}, [int(owner)]
-        while todo:                                   # every manager above, once, whatever loops the lines hold
+    below: "dict[int, list[int]]" = {int(p): [] for p in staff}
+    for person in below:
+        seen, todo = {person}, [person]
+        while todo:                                   # every manager above, once
             for m in managers.get(todo.pop(), []):
                 if m not in seen:
                     seen.add(m)
                     todo.append(m)
-        pairs.extend((owner, person) for person in seen)
-    credit = pd.DataFrame(pairs, columns=["owner_id", "credited"]).astype("Int64")
-    out = events.merge(credit, on="owner_id", how="inner")
-    mine = out["credited"] == out["owner_id"]       # a team, a region or a whole line counts each event once
-    for column in ("team", "region", "everyone"):
-        if column in out.columns:
-            out[column] = out[column].where(mine)
-    return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"})
+        for m in seen:
+            below[m].append(person)
+    return below
