@@ -6,22 +6,26 @@ crmcore against plain pandas (and against itself without the ledger's work).
   "owner", period="month")`` runs, one C++ pass for every group, the stage
   text coded in C++) against pandas (first row, furthest step and last stage
   per deal by groupby, then counts per group and step);
-
-- attainment of 2,000 targets (people and teams; months, quarters, the
-  year) over the bookings of 1,000,000 deals: ``attainment_table`` (one sort,
-  binary searches) against pandas summing per person or team and month,
-  then per quarter and year, then joining the targets;
+- attainment of 1,780 targets (people and teams; months, quarters, the
+  year) over the bookings of 1,000,000 deals: ``attainment_table`` (months,
+  ids and team text coded in C++, sums per key and month in C++) against
+  pandas summing per person or team and month, then per quarter and year,
+  then joining the targets;
 - aging of 1,000,000 invoices with 1,000,000 payments: ``aging_sums``, what
-  ``db.sales.aging`` runs (NumPy over columns: bincount per invoice, then per
-  group and bucket; no C++ kernel of its own), against pandas written
-  directly;
+  ``db.sales.aging`` runs (one C++ pass: status coded there, payments per
+  invoice, sums per customer and bucket), against pandas written directly;
 - importing payments into a store: allocated to invoices (the ledger rules
   sum each touched invoice, keep credit, check and set the status) against
   the same payments without an invoice.
 
 Every pandas answer is checked against crmcore's before its time counts. Run:
 
-    python benchmarks/bench_sales_ops.py [--deals 1000000] [--invoices 1000000] [--payments 100000] [--repeat 3]
+    python benchmarks/bench_sales_ops.py [--deals 1000000] [--rows 5000000] [--invoices 1000000]
+        [--payments 100000] [--repeat 3]
+
+Both sides get the same frames already in memory, with the column types
+db.frame hands (times datetime64[ns], text str); best of --repeat, wall and
+CPU seconds of this process beside each other, and the load average.
 """
 import argparse
 
