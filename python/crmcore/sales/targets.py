@@ -113,7 +113,7 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
     first_month, end_month = _core.months(start), _core.months(end)
     value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
     # The metric and line of each event coded once, in C++, against the few the targets name.
-    streams = pd.unique(pd.Series(list(zip(metric, line)), dtype=object))
+    streams = list(dict.fromkeys(zip(metric, line)))  # in order of first use
     names = sorted({str(n) for n, _ in streams})
     event_metric = text_codes(events["metric"], names)
     lines = sorted({str(c) for _, c in streams if c != ""})
