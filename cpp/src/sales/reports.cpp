@@ -24,6 +24,15 @@ void check_code(const char* what, size_t row, int64_t code, int64_t n, bool allo
                                 std::to_string(code) + ", outside [0, " + std::to_string(n) + ")");
 }
 
+// The row and target keys of period_sums and month_sums: codes in [0, keys) or -1.
+void check_sums_input(const std::string& what, const int64_t* key, size_t rows, int64_t keys,
+                      const int64_t* target_key, size_t targets) {
+  if (keys < 0) throw std::invalid_argument(what + ": negative number of keys");
+  for (size_t i = 0; i < rows; ++i) check_code(what.c_str(), i, key[i], keys, true);
+  const std::string of_target = what + ": target";
+  for (size_t t = 0; t < targets; ++t) check_code(of_target.c_str(), t, target_key[t], keys, true);
+}
+
 // Row positions grouped by code, codes ascending, input order kept within a
 // code: a counting sort, linear in rows.
 std::vector<size_t> by_code(const int64_t* code, size_t rows, int64_t n, std::vector<size_t>& start) {
@@ -229,9 +238,7 @@ Forecast forecast(const int64_t* group, const double* amount, const double* prob
 std::vector<double> period_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
                                 int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
                                 size_t targets) {
-  if (keys < 0) throw std::invalid_argument("period_sums: negative number of keys");
-  for (size_t i = 0; i < rows; ++i) check_code("period_sums", i, key[i], keys, true);
-  for (size_t t = 0; t < targets; ++t) check_code("period_sums: target", t, target_key[t], keys, true);
+  check_sums_input("period_sums", key, rows, keys, target_key, targets);
   if (targets == 0) return {};
   if (std::vector<double> by_month = month_grid_sums(key, at, value, rows, keys, target_key, start, end, targets);
       !by_month.empty())
@@ -242,9 +249,7 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
 std::vector<double> month_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
                                int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
                                size_t targets) {
-  if (keys < 0) throw std::invalid_argument("month_sums: negative number of keys");
-  for (size_t i = 0; i < rows; ++i) check_code("month_sums", i, key[i], keys, true);
-  for (size_t t = 0; t < targets; ++t) check_code("month_sums: target", t, target_key[t], keys, true);
+  check_sums_input("month_sums", key, rows, keys, target_key, targets);
   if (targets == 0) return {};
   if (std::vector<double> grid = grid_sums(key, month, value, rows, keys, target_key, from, to, targets);
       !grid.empty())

@@ -25,7 +25,7 @@ class ValidationError(Error, ValueError):
     field: str | None
     reason: str
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'aging_groups', 'arrow_text_codes', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_groups', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'text_codes', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'aging_groups', 'arrow_text_codes', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_groups', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'id_positions', 'kinds', 'month_sums', 'months', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'text_codes', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -373,9 +373,21 @@ def have_postgres() -> bool:
     """
     Whether this build has the PostgreSQL backend (libpq).
     """
+def id_positions(ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], values: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Positions of values among ids, -1 where absent (see crmcore/sales/codes.hpp).
+    """
 def kinds() -> list:
     """
     The record kinds and their fields.
+    """
+def month_sums(key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], month: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], keys: typing.SupportsInt | typing.SupportsIndex, target_key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], from_: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Sums of value per target's key and months (see crmcore/sales/reports.hpp).
+    """
+def months(at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Months since January 1970 of times in ns (see crmcore/sales/reports.hpp).
     """
 def normalize_email(arg0: str) -> str:
     ...
