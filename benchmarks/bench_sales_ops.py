@@ -211,7 +211,7 @@ def funnel_pandas(deals, history, as_of):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deals", type=int, default=1_000_000)
-    ap.add_argument("--rows", type=int, default=5_000_000, help="stage rows of the funnel's deals")
+    ap.add_argument("--rows", type=int, default=None, help="stage rows of the funnel's deals (default 5 per deal)")
     ap.add_argument("--staff", type=int, default=120)
     ap.add_argument("--invoices", type=int, default=1_000_000)
     ap.add_argument("--payments", type=int, default=100_000)
@@ -222,7 +222,7 @@ def main():
     print("pandas gets the frames already in memory, as db.frame hands them (stage text as str, times as "
           "datetime64[ns]); so does crmcore")
 
-    deals, history = stage_history(args.deals, args.rows, args.staff, rng)
+    deals, history = stage_history(args.deals, args.rows or 5 * args.deals, args.staff, rng)
     cut = pd.Timestamp("2024-10-01").value
     ours = timed(lambda: funnel_crmcore(deals, history, cut), args.repeat)
     theirs = timed(lambda: funnel_pandas(deals, history, cut), args.repeat)
