@@ -1,10 +1,81 @@
 // Binding of the sales kernels: NumPy columns in, NumPy columns out; the
 // work runs without the GIL.
 #include "common.hpp"
+#include "crmcore/sales/codes.hpp"
 #include "crmcore/sales/funnel.hpp"
 #include "crmcore/sales/reports.hpp"
 
 namespace crmcore::bindings {
+namespace {
+
+// A text column (object array) as codes into `allowed` (a field's allowed
+// values, a pipeline's stage names): -1 for anything else (None, NaN, text
+// not allowed). Compares the str objects themselves, length first, trying
+// the previous row's value before the others: no UTF-8 copy per row and no
+// hashing, which is what made pandas' isin/get_indexer cost more than the
+// kernels they feed.
+py::array_t<int32_t> text_codes(const py::array& values, const std::vector<std::string>& allowed) {
+  auto objects = py::array::ensure(values, py::array::c_style);
+  if (!objects || objects.dtype().kind() != 'O') throw py::type_error("expected an object array of text");
+  std::vector<py::str> names;
+  for (const auto& a : allowed) names.emplace_back(a);
+  const auto n = static_cast<size_t>(objects.size());
+  std::vector<int32_t> out(n, -1);
+  auto* data = static_cast<PyObject* const*>(objects.data());
+  int32_t hint = 0;
+  auto same = [&](PyObject* o, int32_t k) {
+    PyObject* name = names[static_cast<size_t>(k)].ptr();
+    if (o == name) return true;
+    if (PyUnicode_GET_LENGTH(o) != PyUnicode_GET_LENGTH(name)) return false;
+    const int c = PyUnicode_Compare(o, name);
+    if (c == -1 && PyErr_Occurred()) throw py::error_already_set();
+    return c == 0;
+  };
+  const auto count = static_cast<int32_t>(names.size());
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* o = data[i];
+    if (!PyUnicode_Check(o) || count == 0) continue;
+    if (same(o, hint)) {
+      out[i] = hint;
+      continue;
+    }
+    for (int32_t k = 0; k < count; ++k)
+      if (k != hint && same(o, k)) {
+        out[i] = hint = k;
+        break;
+      }
+  }
+  return to_numpy(std::move(out));
+}
+
+// One chunk of an Arrow string column, from its buffers as NumPy views.
+template <typename Offset>
+py::array_t<int32_t> arrow_codes(const py::array& offsets, const py::array& data, const py::object& validity,
+                                 size_t first, size_t n, const std::vector<std::string>& allowed) {
+  auto off = Column<Offset>::ensure(offsets);
+  auto bytes = Column<uint8_t>::ensure(data);
+  if (!off || !bytes || static_cast<size_t>(off.size()) < first + n + 1)
+    throw std::invalid_argument("text codes: the offsets do not cover the rows");
+  Column<uint8_t> bits;
+  if (!validity.is_none()) {
+    bits = Column<uint8_t>::ensure(validity);
+    if (!bits || static_cast<size_t>(bits.size()) * 8 < first + n)
+      throw std::invalid_argument("text codes: the validity bitmap does not cover the rows");
+  }
+  const auto* base = off.data();
+  const auto last = static_cast<uint64_t>(base[first + n]);
+  if (n > 0 && (base[first] < 0 || last > static_cast<uint64_t>(bytes.size())))
+    throw std::invalid_argument("text codes: an offset points outside the data");
+  std::vector<int32_t> out;
+  {
+    py::gil_scoped_release release;
+    out = sales::code_texts(base, reinterpret_cast<const char*>(bytes.data()), validity.is_none() ? nullptr : bits.data(),
+                            first, n, allowed);
+  }
+  return to_numpy(std::move(out));
+}
+
+}  // namespace
 
 
 void bind_sales(py::module_& m) {
@@ -22,6 +93,62 @@ void bind_sales(py::module_& m) {
       },
       py::arg("deal"), py::arg("step"), py::arg("deals"), py::arg("steps"),
       "Deals that reached each funnel step (see crmcore/sales/funnel.hpp).");
+  m.def("text_codes", &text_codes, py::arg("values"), py::arg("allowed"),
+        "Codes of a text column into the allowed values (-1: anything else).");
+  m.def(
+      "arrow_text_codes",
+      [](const py::array& offsets, const py::array& data, const py::object& validity, size_t first, size_t n,
+         const std::vector<std::string>& allowed, bool large) {
+        return large ? arrow_codes<int64_t>(offsets, data, validity, first, n, allowed)
+                     : arrow_codes<int32_t>(offsets, data, validity, first, n, allowed);
+      },
+      py::arg("offsets"), py::arg("data"), py::arg("validity"), py::arg("first"), py::arg("n"), py::arg("allowed"),
+      py::arg("large"), "Codes of an Arrow string chunk into the allowed values (see crmcore/sales/codes.hpp).");
+  m.def(
+      "funnel_groups",
+      [](Column<int64_t> deal_ids, py::object deal_key, Column<double> deal_amount, Column<int64_t> row_deal,
+         Column<int32_t> row_stage, Column<int64_t> row_at, std::vector<int32_t> stage_step,
+         std::vector<int8_t> stage_category, int32_t steps, int period, int64_t as_of) {
+        const size_t deals = same_length({deal_ids.size(), deal_amount.size()});
+        const size_t rows = same_length({row_deal.size(), row_stage.size(), row_at.size()});
+        // The key: None (one group), or (values, present): a deal whose key is not present is left out.
+        Column<int64_t> key;
+        Column<uint8_t> present;
+        if (!deal_key.is_none()) {
+          auto pair = deal_key.cast<py::tuple>();
+          key = pair[0].cast<Column<int64_t>>();
+          present = pair[1].cast<Column<uint8_t>>();
+          same_length({key.size(), present.size(), static_cast<py::ssize_t>(deals)});
+        }
+        if (period < -1 || period > 2) throw std::invalid_argument("funnel: period code " + std::to_string(period));
+        sales::FunnelStages stages{std::move(stage_step), {}, steps};
+        for (int8_t c : stage_category) {
+          if (c < 0 || c > 2) throw std::invalid_argument("funnel: stage category code " + std::to_string(c));
+          stages.category.push_back(static_cast<sales::StageCategory>(c));
+        }
+        const sales::FunnelInput in{deal_ids.data(), deal_key.is_none() ? nullptr : key.data(),
+                                    deal_key.is_none() ? nullptr : present.data(), deal_amount.data(), deals,
+                                    row_deal.data(), row_stage.data(), row_at.data(), rows, period, as_of};
+        sales::FunnelGroups out;
+        {
+          py::gil_scoped_release release;
+          out = sales::funnel_groups(in, stages);
+        }
+        const auto groups = static_cast<py::ssize_t>(out.period.size());
+        auto grid = [&](auto&& v) { return to_numpy(std::move(v)).reshape({groups, static_cast<py::ssize_t>(steps)}); };
+        py::dict d;
+        d["period"] = to_numpy(std::move(out.period));
+        d["key"] = to_numpy(std::move(out.key));
+        d["reached"] = grid(out.reached);
+        d["amount"] = grid(out.amount);
+        d["open"] = grid(out.open);
+        d["lost"] = to_numpy(std::move(out.lost));
+        d["first_read"] = out.first_read;
+        return d;
+      },
+      py::arg("deal_ids"), py::arg("deal_key"), py::arg("deal_amount"), py::arg("row_deal"), py::arg("row_stage"),
+      py::arg("row_at"), py::arg("stage_step"), py::arg("stage_category"), py::arg("steps"), py::arg("period"),
+      py::arg("as_of"), "Every group's funnel in one pass (see crmcore/sales/funnel.hpp).");
 
   m.def(
       "stage_days",
@@ -53,6 +180,45 @@ void bind_sales(py::module_& m) {
       },
       py::arg("key"), py::arg("at"), py::arg("value"), py::arg("keys"), py::arg("target_key"), py::arg("start"),
       py::arg("end"), "Sums of value per target's key and period (see crmcore/sales/reports.hpp).");
+  m.def(
+      "month_sums",
+      [](Column<int64_t> key, Column<int64_t> month, Column<double> value, int64_t keys, Column<int64_t> target_key,
+         Column<int64_t> from, Column<int64_t> to) {
+        same_length({key.size(), month.size(), value.size()});
+        same_length({target_key.size(), from.size(), to.size()});
+        std::vector<double> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::month_sums(key.data(), month.data(), value.data(), static_cast<size_t>(key.size()), keys,
+                                  target_key.data(), from.data(), to.data(), static_cast<size_t>(from.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("key"), py::arg("month"), py::arg("value"), py::arg("keys"), py::arg("target_key"), py::arg("from_"),
+      py::arg("to"), "Sums of value per target's key and months (see crmcore/sales/reports.hpp).");
+  m.def(
+      "id_positions",
+      [](Column<int64_t> ids, Column<int64_t> values) {
+        std::vector<int64_t> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::id_positions(ids.data(), static_cast<size_t>(ids.size()), values.data(),
+                                    static_cast<size_t>(values.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("ids"), py::arg("values"), "Positions of values among ids, -1 where absent (see crmcore/sales/codes.hpp).");
+  m.def(
+      "months",
+      [](Column<int64_t> at) {
+        std::vector<int64_t> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::months(at.data(), static_cast<size_t>(at.size()));
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("at"), "Months since January 1970 of times in ns (see crmcore/sales/reports.hpp).");
   m.def(
       "days_late",
       [](Column<int64_t> expected, Column<uint8_t> open, int64_t as_of) {
@@ -127,6 +293,35 @@ void bind_sales(py::module_& m) {
       py::arg("invoice_ids"), py::arg("issued"), py::arg("due"), py::arg("amount"), py::arg("live"),
       py::arg("pay_invoice"), py::arg("paid_at"), py::arg("settles"), py::arg("as_of"),
       "Open invoices' positions, paid, balance, days late and bucket (see crmcore/sales/reports.hpp).");
+  m.def(
+      "aging_groups",
+      [](Column<int64_t> invoice_ids, py::object key, Column<int64_t> issued, Column<int64_t> due,
+         Column<double> amount, Column<int32_t> status, std::vector<uint8_t> status_live, Column<int64_t> pay_invoice,
+         Column<int64_t> paid_at, Column<double> settles, int64_t as_of) {
+        const size_t n = same_length({invoice_ids.size(), issued.size(), due.size(), amount.size(), status.size()});
+        const size_t payments = same_length({pay_invoice.size(), paid_at.size(), settles.size()});
+        Column<int64_t> values;
+        Column<uint8_t> present;
+        if (!key.is_none()) {  // (values, present)
+          auto pair = key.cast<py::tuple>();
+          values = pair[0].cast<Column<int64_t>>();
+          present = pair[1].cast<Column<uint8_t>>();
+          same_length({values.size(), present.size(), static_cast<py::ssize_t>(n)});
+        }
+        sales::Aging out;
+        {
+          py::gil_scoped_release release;
+          out = sales::aging_groups(invoice_ids.data(), key.is_none() ? nullptr : values.data(),
+                                    key.is_none() ? nullptr : present.data(), issued.data(), due.data(), amount.data(),
+                                    status.data(), status_live, n, pay_invoice.data(), paid_at.data(), settles.data(),
+                                    payments, as_of);
+        }
+        const auto groups = static_cast<py::ssize_t>(out.keys.size());
+        return py::make_tuple(to_numpy(std::move(out.keys)), to_numpy(std::move(out.sums)).reshape({groups, py::ssize_t{5}}));
+      },
+      py::arg("invoice_ids"), py::arg("key"), py::arg("issued"), py::arg("due"), py::arg("amount"), py::arg("status"),
+      py::arg("status_live"), py::arg("pay_invoice"), py::arg("paid_at"), py::arg("settles"), py::arg("as_of"),
+      "Open balances per group key and aging bucket (see crmcore/sales/reports.hpp).");
 }
 
 }  // namespace crmcore::bindings

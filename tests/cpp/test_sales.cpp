@@ -104,3 +104,62 @@ TEST(SalesReports, PeriodSumsOverWholeMonthsAgreeWithTheCalendar) {
                         target.size()),
             (std::vector<double>{14, 2, 1, 0, 16}));
 }
+
+TEST(SalesFunnel, EveryGroupInOnePassByHand) {
+  // Stages: lead (step 0, open), won (step 1), lost (off the funnel). Deals 10, 11 (owner 1), 12 (owner 2),
+  // 13 (no owner: left out), 14 (owner 2, no rows). Deal 10: lead, won; 11: lead, lost at the same instant
+  // as a later lead row in the input (the later row wins: lead); 12: lead on the last instant of January,
+  // won after as_of (not counted).
+  const FunnelStages stages{{0, 1, -1}, {StageCategory::Open, StageCategory::Won, StageCategory::Lost}, 2};
+  const std::vector<int64_t> ids{10, 11, 12, 13, 14}, key{1, 1, 2, 0, 2};
+  const std::vector<uint8_t> present{1, 1, 1, 0, 1};
+  const std::vector<double> amount{100, 40, std::nan(""), 5, 7};
+  // 2024-01-01 = day 19723, 2024-02-01 = day 19754.
+  const std::vector<int64_t> row_deal{10, 10, 11, 11, 11, 12, 12, 99};
+  const std::vector<int32_t> row_stage{0, 1, 0, 2, 0, 0, 1, 0};
+  const std::vector<int64_t> row_at{19723 * D, 19730 * D, 19754 * D, 19760 * D, 19760 * D, 19754 * D - 1, 19800 * D,
+                                    19723 * D};
+  const FunnelInput in{ids.data(), key.data(), present.data(), amount.data(), ids.size(), row_deal.data(),
+                       row_stage.data(), row_at.data(), row_deal.size(), 2 /* month */, 19790 * D};
+  const FunnelGroups g = funnel_groups(in, stages);
+  // Groups (month, owner): (648 = 2024-01, 1), (648, 2: deal 12's last instant of January), (649, 1).
+  EXPECT_EQ(g.period, (std::vector<int64_t>{648, 648, 649}));
+  EXPECT_EQ(g.key, (std::vector<int64_t>{1, 2, 1}));
+  EXPECT_EQ(g.reached, (std::vector<int64_t>{1, 1, 1, 0, 1, 0}));
+  EXPECT_EQ(g.amount, (std::vector<double>{100, 100, 0, 0, 40, 0}));
+  EXPECT_EQ(g.open, (std::vector<int64_t>{0, 0, 1, 0, 1, 0}));
+  EXPECT_EQ(g.lost, (std::vector<int64_t>{0, 0, 0}));
+  EXPECT_EQ(g.first_read, 19723 * D);
+  const std::vector<int32_t> bad{0, 1, 0, 2, 0, 0, 1, 3};
+  const FunnelInput wrong{ids.data(), key.data(), present.data(), amount.data(), ids.size(), row_deal.data(),
+                          bad.data(), row_at.data(), row_deal.size(), -1, 19790 * D};
+  EXPECT_THROW(funnel_groups(wrong, stages), std::invalid_argument);
+}
+
+TEST(SalesAging, BalancesPerKeyAndBucketByHand) {
+  // as_of day 100. Invoice 1 (customer 5): 100 due day 60 (40 days late: 31-60), 30 paid day 90 -> 70.
+  // Invoice 2 (customer 5): 50 due day 120 (current). Invoice 3 (customer 9): void. Invoice 4 (customer 9):
+  // 20 due day 99 (1 day late), paid in full day 100. Invoice 5 (no customer): left out. Invoice 6 (customer 7)
+  // issued after as_of.
+  const std::vector<int64_t> ids{1, 2, 3, 4, 5, 6}, key{5, 5, 9, 9, 0, 7};
+  const std::vector<uint8_t> present{1, 1, 1, 1, 0, 1};
+  const std::vector<int64_t> issued{10 * D, 20 * D, 30 * D, 40 * D, 50 * D, 101 * D};
+  const std::vector<int64_t> due{60 * D, 120 * D, 60 * D, 99 * D, 60 * D, 130 * D};
+  const std::vector<double> amount{100, 50, 80, 20, 10, 5};
+  const std::vector<int32_t> status{1, -1, 3, 1, 1, 1};  // draft, issued, paid, void; -1: other text
+  const std::vector<uint8_t> live{0, 1, 1, 0};
+  const std::vector<int64_t> pay_invoice{1, 4, 1, 77};
+  const std::vector<int64_t> paid_at{90 * D, 100 * D, 101 * D, 90 * D};
+  const std::vector<double> settles{30, 20, 70, 5};
+  const Aging a = aging_groups(ids.data(), key.data(), present.data(), issued.data(), due.data(), amount.data(),
+                               status.data(), live, ids.size(), pay_invoice.data(), paid_at.data(), settles.data(),
+                               pay_invoice.size(), 100 * D);
+  EXPECT_EQ(a.keys, (std::vector<int64_t>{5}));
+  EXPECT_EQ(a.sums, (std::vector<double>{50, 0, 70, 0, 0}));
+  const Aging book = aging_groups(ids.data(), nullptr, nullptr, issued.data(), due.data(), amount.data(),
+                                  status.data(), live, ids.size(), pay_invoice.data(), paid_at.data(), settles.data(),
+                                  pay_invoice.size(), 100 * D);
+  // The whole book: invoice 5 (no customer, 40 days late) counts too; customer 9, nothing open, is no row.
+  EXPECT_EQ(book.keys, (std::vector<int64_t>{0}));
+  EXPECT_EQ(book.sums, (std::vector<double>{50, 0, 80, 0, 0}));
+}

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "crmcore/scoring/profit.hpp"
+#include "ids.hpp"
 
 namespace crmcore::sales {
 namespace {
@@ -21,6 +22,15 @@ void check_code(const char* what, size_t row, int64_t code, int64_t n, bool allo
   if ((code < 0 && !(allow_missing && code == -1)) || code >= n)
     throw std::invalid_argument(std::string(what) + ": row " + std::to_string(row) + " has code " +
                                 std::to_string(code) + ", outside [0, " + std::to_string(n) + ")");
+}
+
+// The row and target keys of period_sums and month_sums: codes in [0, keys) or -1.
+void check_sums_input(const std::string& what, const int64_t* key, size_t rows, int64_t keys,
+                      const int64_t* target_key, size_t targets) {
+  if (keys < 0) throw std::invalid_argument(what + ": negative number of keys");
+  for (size_t i = 0; i < rows; ++i) check_code(what.c_str(), i, key[i], keys, true);
+  const std::string of_target = what + ": target";
+  for (size_t t = 0; t < targets; ++t) check_code(of_target.c_str(), t, target_key[t], keys, true);
 }
 
 // Row positions grouped by code, codes ascending, input order kept within a
@@ -55,21 +65,16 @@ Month month_of(int64_t ns) {
 // grid, one pass over the rows, then running totals along each key's
 // months. Empty when the targets are not month-aligned or the grid would be
 // much larger than the rows (the caller then sorts instead).
-std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
-                                    int64_t keys, const int64_t* target_key, const int64_t* start,
-                                    const int64_t* end, size_t targets) {
+// Sums per key and month in a dense grid, one pass over the rows, then
+// running totals along each key's months; each target [from, to) in months
+// is two reads. Empty when the grid would be much larger than the rows.
+std::vector<double> grid_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
+                              int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
+                              size_t targets) {
   constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-  std::vector<int64_t> from(targets), to(targets);
-  for (size_t t = 0; t < targets; ++t) {
-    const Month a = month_of(start[t]), b = month_of(end[t]);
-    if (!a.first_instant || !b.first_instant) return {};
-    from[t] = a.index, to[t] = b.index;
-  }
-  std::vector<int64_t> month(rows, kNone);
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
   for (size_t i = 0; i < rows; ++i) {
-    if (key[i] < 0 || at[i] == kNone || std::isnan(value[i])) continue;
-    month[i] = scoring::period_ordinal(at[i], scoring::Period::Month);  // the index alone: half month_of's work
+    if (key[i] < 0 || month[i] == kNone || std::isnan(value[i])) continue;
     lo = std::min(lo, month[i]), hi = std::max(hi, month[i]);
   }
   std::vector<double> sums(targets, 0.0);
@@ -78,7 +83,8 @@ std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const
   if (keys * width > 4 * static_cast<int64_t>(rows) + 1000000) return {};
   std::vector<double> grid(static_cast<size_t>(keys * width), 0.0);
   for (size_t i = 0; i < rows; ++i)
-    if (month[i] != kNone) grid[static_cast<size_t>(key[i] * width + month[i] - lo + 1)] += value[i];
+    if (key[i] >= 0 && month[i] != kNone && !std::isnan(value[i]))
+      grid[static_cast<size_t>(key[i] * width + month[i] - lo + 1)] += value[i];
   for (int64_t k = 0; k < keys; ++k)
     for (int64_t m = 1; m < width; ++m)
       grid[static_cast<size_t>(k * width + m)] += grid[static_cast<size_t>(k * width + m - 1)];
@@ -91,6 +97,64 @@ std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const
     if (target_key[t] >= 0 && to[t] > from[t]) sums[t] = before(target_key[t], to[t]) - before(target_key[t], from[t]);
   return sums;
 }
+
+// period_sums when every target spans whole calendar months (a year, a
+// quarter, a month: what targets are): each row's month, then grid_sums.
+// Empty when the targets are not month-aligned or the grid is too large.
+std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                    int64_t keys, const int64_t* target_key, const int64_t* start,
+                                    const int64_t* end, size_t targets) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> from(targets), to(targets);
+  for (size_t t = 0; t < targets; ++t) {
+    const Month a = month_of(start[t]), b = month_of(end[t]);
+    if (!a.first_instant || !b.first_instant) return {};
+    from[t] = a.index, to[t] = b.index;
+  }
+  std::vector<int64_t> month(rows, kNone);
+  for (size_t i = 0; i < rows; ++i)
+    if (key[i] >= 0 && at[i] != kNone && !std::isnan(value[i]))
+      month[i] = scoring::period_ordinal(at[i], scoring::Period::Month);  // the index alone: half month_of's work
+  return grid_sums(key, month.data(), value, rows, keys, target_key, from.data(), to.data(), targets);
+}
+
+// What the payments made by `as_of` settle of each invoice (by position):
+// one pass over the payments, each invoice found by id (a payment naming no
+// invoice of `invoice_ids` counts nowhere).
+std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices, const int64_t* pay_invoice,
+                                    const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
+  std::vector<double> paid(invoices, 0.0);
+  const IdIndex index(invoice_ids, invoices);
+  for (size_t p = 0; p < payments; ++p) {
+    if (paid_at[p] > as_of || std::isnan(settles[p])) continue;
+    if (const int64_t at = index.find(pay_invoice[p]); at >= 0) paid[static_cast<size_t>(at)] += settles[p];
+  }
+  return paid;
+}
+
+// The bucket of an open invoice `late` days past due (0 current, then up to
+// 30, 60, 90 days, and beyond).
+int64_t bucket_of(double late) { return late <= 0.0 ? 0 : late <= 30.0 ? 1 : late <= 60.0 ? 2 : late <= 90.0 ? 3 : 4; }
+
+// Days from `due` to `as_of` (below 0: not yet due); an invoice without a
+// due date (INT64_MIN) is not late.
+double days_past(int64_t as_of, int64_t due) {
+  return due == std::numeric_limits<int64_t>::min() ? 0.0 : static_cast<double>(as_of - due) / kNsPerDay;
+}
+
+// An invoice's balance if it is open on as_of, else NaN.
+double open_balance(double amount, double paid, bool live, int64_t issued, int64_t as_of) {
+  const double a = std::isnan(amount) ? 0.0 : amount;
+  const double balance = a - paid;
+  return live && issued <= as_of && balance > 1e-9 * std::max(1.0, std::abs(a)) ? balance : kNaN;
+}
+
+// period_sums by sorting: rows grouped by key (a counting sort), each
+// group's (time, value) pairs sorted with running totals, and each target
+// two binary searches in its group. Any times; linear in memory.
+std::vector<double> sorted_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets);
 
 }  // namespace
 
@@ -174,13 +238,30 @@ Forecast forecast(const int64_t* group, const double* amount, const double* prob
 std::vector<double> period_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
                                 int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
                                 size_t targets) {
-  if (keys < 0) throw std::invalid_argument("period_sums: negative number of keys");
-  for (size_t i = 0; i < rows; ++i) check_code("period_sums", i, key[i], keys, true);
-  for (size_t t = 0; t < targets; ++t) check_code("period_sums: target", t, target_key[t], keys, true);
+  check_sums_input("period_sums", key, rows, keys, target_key, targets);
   if (targets == 0) return {};
   if (std::vector<double> by_month = month_grid_sums(key, at, value, rows, keys, target_key, start, end, targets);
       !by_month.empty())
     return by_month;
+  return sorted_sums(key, at, value, rows, keys, target_key, start, end, targets);
+}
+
+std::vector<double> month_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
+                               int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
+                               size_t targets) {
+  check_sums_input("month_sums", key, rows, keys, target_key, targets);
+  if (targets == 0) return {};
+  if (std::vector<double> grid = grid_sums(key, month, value, rows, keys, target_key, from, to, targets);
+      !grid.empty())
+    return grid;
+  return sorted_sums(key, month, value, rows, keys, target_key, from, to, targets);
+}
+
+namespace {
+
+std::vector<double> sorted_sums(const int64_t* key, const int64_t* at, const double* value, size_t rows,
+                                int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
+                                size_t targets) {
   std::vector<size_t> first;
   const std::vector<size_t> order = by_code(key, rows, keys, first);
   // Each key's (time, value) pairs copied out contiguously and sorted by
@@ -216,47 +297,129 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
   return sums;
 }
 
+}  // namespace
+
 OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, const int64_t* due,
                            const double* amount, const uint8_t* live, size_t invoices, const int64_t* pay_invoice,
                            const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
-  std::vector<double> paid(invoices, 0.0);
-  if (invoices > 0) {
-    const auto [lo, hi] = std::minmax_element(invoice_ids, invoice_ids + invoices);
-    const uint64_t span = static_cast<uint64_t>(*hi) - static_cast<uint64_t>(*lo);
-    std::vector<int64_t> table;
-    std::unordered_map<int64_t, int64_t> sparse;
-    const bool dense = span < 4 * static_cast<uint64_t>(invoices) + 1024;
-    if (dense) {
-      table.assign(span + 1, -1);
-      for (size_t i = 0; i < invoices; ++i) table[static_cast<size_t>(invoice_ids[i] - *lo)] = static_cast<int64_t>(i);
-    } else {
-      sparse.reserve(invoices);
-      for (size_t i = 0; i < invoices; ++i) sparse.emplace(invoice_ids[i], static_cast<int64_t>(i));
-    }
-    for (size_t p = 0; p < payments; ++p) {
-      if (paid_at[p] > as_of || std::isnan(settles[p])) continue;
-      int64_t at = -1;
-      if (dense) {
-        if (pay_invoice[p] >= *lo && pay_invoice[p] <= *hi) at = table[static_cast<size_t>(pay_invoice[p] - *lo)];
-      } else if (auto it = sparse.find(pay_invoice[p]); it != sparse.end()) {
-        at = it->second;
-      }
-      if (at >= 0) paid[static_cast<size_t>(at)] += settles[p];
-    }
-  }
+  const std::vector<double> paid = paid_by_invoice(invoice_ids, invoices, pay_invoice, paid_at, settles, payments,
+                                                   as_of);
   OpenBalances out;
   for (auto* v : {&out.paid, &out.balance, &out.days_late}) v->reserve(invoices);
   out.rows.reserve(invoices), out.bucket.reserve(invoices);
   for (size_t i = 0; i < invoices; ++i) {
-    const double a = std::isnan(amount[i]) ? 0.0 : amount[i];
-    const double balance = a - paid[i];
-    if (!live[i] || issued[i] > as_of || !(balance > 1e-9 * std::max(1.0, std::abs(a)))) continue;
-    const double late = std::max(0.0, static_cast<double>(as_of - due[i]) / kNsPerDay);
+    const double balance = open_balance(amount[i], paid[i], live[i] != 0, issued[i], as_of);
+    if (std::isnan(balance)) continue;
+    const double late = std::max(0.0, days_past(as_of, due[i]));
     out.rows.push_back(static_cast<int64_t>(i));
     out.paid.push_back(paid[i]);
     out.balance.push_back(balance);
     out.days_late.push_back(late);
-    out.bucket.push_back(late <= 0.0 ? 0 : late <= 30.0 ? 1 : late <= 60.0 ? 2 : late <= 90.0 ? 3 : 4);
+    out.bucket.push_back(bucket_of(late));
+  }
+  return out;
+}
+
+}  // namespace crmcore::sales
+
+namespace crmcore::sales {
+
+Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
+                   const int64_t* due, const double* amount, const int32_t* status,
+                   const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
+  const auto codes = static_cast<int32_t>(status_live.size());
+  for (size_t i = 0; i < invoices; ++i)
+    if (status[i] < -1 || status[i] >= codes)
+      throw std::invalid_argument("aging: invoice row " + std::to_string(i) + " has status code " +
+                                  std::to_string(status[i]));
+  const std::vector<double> paid = paid_by_invoice(invoice_ids, invoices, pay_invoice, paid_at, settles, payments,
+                                                   as_of);
+  auto live = [&](size_t i) { return status[i] < 0 || status_live[static_cast<size_t>(status[i])] != 0; };
+  auto keyed = [&](size_t i) { return !key_present || key_present[i]; };
+  Aging out;
+  if (!key) {  // the whole book: one row, open invoices or not
+    out.keys.push_back(0), out.sums.assign(5, 0.0);
+    for (size_t i = 0; i < invoices; ++i) {
+      const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
+      if (!std::isnan(balance)) out.sums[static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] += balance;
+    }
+    return out;
+  }
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < invoices; ++i)
+    if (keyed(i)) lo = std::min(lo, key[i]), hi = std::max(hi, key[i]);
+  if (lo > hi) return out;  // no invoice has a key
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+  if (span <= 4 * static_cast<uint64_t>(invoices) + (1u << 20)) {
+    // Keys are ids, dense: sum straight into a row per key value, one pass,
+    // then keep the rows that got an open invoice (in key order).
+    std::vector<double> grid(static_cast<size_t>(span) * 5, 0.0);
+    std::vector<uint8_t> used(static_cast<size_t>(span), 0);
+    for (size_t i = 0; i < invoices; ++i) {
+      if (!keyed(i)) continue;
+      const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
+      if (std::isnan(balance)) continue;
+      const size_t row = static_cast<size_t>(key[i] - lo);
+      used[row] = 1;
+      grid[row * 5 + static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] += balance;
+    }
+    for (size_t r = 0; r < used.size(); ++r) {
+      if (!used[r]) continue;
+      out.keys.push_back(lo + static_cast<int64_t>(r));
+      out.sums.insert(out.sums.end(), grid.begin() + static_cast<std::ptrdiff_t>(r * 5),
+                      grid.begin() + static_cast<std::ptrdiff_t>(r * 5 + 5));
+    }
+  } else {
+    std::vector<double> balance(invoices);
+    std::vector<uint8_t> counted(invoices);
+    std::vector<int64_t> none(invoices, 0);
+    for (size_t i = 0; i < invoices; ++i) {
+      balance[i] = keyed(i) ? open_balance(amount[i], paid[i], live(i), issued[i], as_of) : kNaN;
+      counted[i] = !std::isnan(balance[i]);
+    }
+    PairGroups g = group_pairs(none.data(), key, counted.data(), invoices);
+    out.keys = std::move(g.group_b);
+    out.sums.assign(out.keys.size() * 5, 0.0);
+    for (size_t i = 0; i < invoices; ++i)
+      if (g.code[i] >= 0)
+        out.sums[static_cast<size_t>(g.code[i]) * 5 + static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] +=
+            balance[i];
+  }
+  return out;
+}
+
+}  // namespace crmcore::sales
+
+namespace crmcore::sales {
+
+std::vector<int64_t> months(const int64_t* at, size_t rows) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kDay = 86400LL * 1000000000LL;
+  std::vector<int64_t> out(rows, kNone);
+  // Days first (a floor division), then each day's month from a table over
+  // the days in use: events span a few years, so the calendar arithmetic is
+  // done once per day instead of once per row.
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = kNone;
+  for (size_t i = 0; i < rows; ++i) {
+    if (at[i] == kNone) continue;
+    const int64_t day = at[i] / kDay - (at[i] % kDay < 0 ? 1 : 0);
+    out[i] = day;
+    lo = std::min(lo, day), hi = std::max(hi, day);
+  }
+  if (hi == kNone) return out;
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+  const bool table = span <= static_cast<uint64_t>(rows) + 4096;
+  std::vector<int64_t> month_of_day;
+  if (table) {
+    month_of_day.resize(static_cast<size_t>(span));
+    for (uint64_t d = 0; d < span; ++d)
+      month_of_day[d] = scoring::period_ordinal((lo + static_cast<int64_t>(d)) * kDay, scoring::Period::Month);
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    if (at[i] == kNone) continue;
+    out[i] = table ? month_of_day[static_cast<size_t>(out[i] - lo)]
+                   : scoring::period_ordinal(at[i], scoring::Period::Month);
   }
   return out;
 }

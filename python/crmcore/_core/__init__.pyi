@@ -26,6 +26,7 @@ class ValidationError(Error, ValueError):
     reason: str
     record_id: int | None
 __all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'kinds', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_balances', 'stock_levels', 'stock_levels_kept', 'stock_moving_average', 'stock_outs', 'stock_period', 'store_mode', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'aging_groups', 'arrow_text_codes', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_groups', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'id_positions', 'kinds', 'month_sums', 'months', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_levels', 'stock_moving_average', 'stock_outs', 'store_mode', 'text_codes', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -346,6 +347,14 @@ def affinity(basket: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], item
     ...
 def affinity_rules(item: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], offset: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], baskets: typing.SupportsInt | typing.SupportsIndex, min_confidence: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...
+def aging_groups(invoice_ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], key: typing.Any, issued: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], due: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], status: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], status_live: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pay_invoice: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], paid_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], settles: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], as_of: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]]:
+    """
+    Open balances per group key and aging bucket (see crmcore/sales/reports.hpp).
+    """
+def arrow_text_codes(offsets: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], data: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], validity: typing.Any, first: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, allowed: collections.abc.Sequence[str], large: bool) -> numpy.typing.NDArray[numpy.int32]:
+    """
+    Codes of an Arrow string chunk into the allowed values (see crmcore/sales/codes.hpp).
+    """
 def attribute_orders(order_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ordered_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], touch_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], touched_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], window: typing.SupportsInt | typing.SupportsIndex, last: bool) -> numpy.typing.NDArray[numpy.int64]:
     """
     Per order, the row of the touch it is credited to, or -1 (see crmcore/marketing/attribution.hpp).
@@ -374,6 +383,10 @@ def forecast_sums(group: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], 
     """
     Forecast sums per group code (see crmcore/sales/reports.hpp).
     """
+def funnel_groups(deal_ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], deal_key: typing.Any, deal_amount: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], row_deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], row_stage: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], row_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], stage_step: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stage_category: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], steps: typing.SupportsInt | typing.SupportsIndex, period: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    Every group's funnel in one pass (see crmcore/sales/funnel.hpp).
+    """
 def funnel_reached(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], step: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], deals: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
     """
     Deals that reached each funnel step (see crmcore/sales/funnel.hpp).
@@ -386,9 +399,21 @@ def have_postgres() -> bool:
     """
     Whether this build has the PostgreSQL backend (libpq).
     """
+def id_positions(ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], values: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Positions of values among ids, -1 where absent (see crmcore/sales/codes.hpp).
+    """
 def kinds() -> list:
     """
     The record kinds and their fields.
+    """
+def month_sums(key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], month: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], value: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], keys: typing.SupportsInt | typing.SupportsIndex, target_key: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], from_: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Sums of value per target's key and months (see crmcore/sales/reports.hpp).
+    """
+def months(at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Months since January 1970 of times in ns (see crmcore/sales/reports.hpp).
     """
 def normalize_email(arg0: str) -> str:
     ...
@@ -476,6 +501,10 @@ def stock_period(ns: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
 def store_mode(store: Store) -> str:
     ...
+def text_codes(values: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], allowed: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.int32]:
+    """
+    Codes of a text column into the allowed values (-1: anything else).
+    """
 def tier_of(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], thresholds: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.int32]:
     ...
 def win_loss(group: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], outcome: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], groups: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:

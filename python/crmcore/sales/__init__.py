@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import _core
 from ..scoring._columns import as_of_ns, stamp, times_ns
+from .funnel import KERNEL_PERIODS, DealKey, funnel_frame
 from .ledger import LedgerMethods
 from .outlook import OutlookMethods
 from .projects import ProjectMethods
@@ -116,56 +117,37 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         """
         db = self._db
         stages, pid = self._stages(pipeline)
-        steps = stages.name[stages.category != "lost"].tolist()
-        category = pd.Series(stages.category.to_numpy(), index=stages.name.to_numpy())
         cut = self._as_of(as_of)
-        deals = db.frame("deals", columns=["pipeline_id", "customer_id", "amount"])
-        keep = (deals.pipeline_id == pid).to_numpy(dtype=bool)
+        deals = db.frame("deals", columns=["pipeline_id", "customer_id", "amount", "owner_id"])
+        keep = deals.pipeline_id.to_numpy(dtype=np.int64, na_value=-1) == pid
         if customers is not None:
             keep = keep & deals.customer_id.isin(pd.Index(customers)).to_numpy(dtype=bool)
         deals = deals[keep]
         hist = db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
-        hist = hist[(times_ns(hist.changed_at) <= cut) & hist.deal_id.isin(deals.index).to_numpy(dtype=bool)]
-
-        def one(part: pd.DataFrame, _: Any = None, mine: "pd.DataFrame | None" = None) -> pd.DataFrame:
-            ids = np.sort(part.index.to_numpy(np.int64))
-            if mine is None:  # the history of the part's deals, unless the caller split it already
-                mine = hist[hist.deal_id.isin(ids).to_numpy(dtype=bool)]
-            out = funnel_table(mine, ids, steps)
-            # Each deal's furthest step carries its amount to every step before it.
-            step = pd.Index(steps).get_indexer(mine.stage)
-            code = _codes(ids, mine.deal_id)
-            furthest = np.full(len(ids), -1, dtype=np.int64)
-            np.maximum.at(furthest, code[step >= 0], step[step >= 0])
-            value = part.amount.reindex(ids).to_numpy(dtype=np.float64)
-            reached = furthest >= 0
-            at = np.bincount(furthest[reached], np.nan_to_num(value[reached]), minlength=len(steps))
-            out.insert(1, "amount", at[::-1].cumsum()[::-1])
-            before = np.append(np.nan, out.deals.to_numpy(dtype=float)[:-1])
-            out.insert(2, "conversion", np.divide(out.deals.to_numpy(dtype=float), before,
-                                                  out=np.full(len(out), np.nan), where=before > 0))
-            last = mine.sort_values(["deal_id", "changed_at"], kind="stable").drop_duplicates("deal_id", keep="last")
-            now = last.stage.map(category)
-            out["open"] = last.stage[now == "open"].value_counts().reindex(out.index, fill_value=0).to_numpy(np.int64)
-            out.attrs["lost"] = int((now == "lost").sum())
-            return out
-
         if (isinstance(by, str) and by in SALES_BY) or period is not None:
             if by is not None and not (isinstance(by, str) and by in SALES_BY):
                 raise _core.ValidationError(f"sales.funnel: period= groups by the deal's {', '.join(SALES_BY)}; "
                                             f"by={by!r} is a customer dimension, which it does not combine with")
-            out = _funnel_per_group(one, deals, hist, self._deal_keys(deals.index, by, period))
+            freq = None if period is None else PERIODS.get(period, period)
+            created = None
+            if period is not None and freq not in KERNEL_PERIODS:
+                created = self._created(period)
+            out = funnel_frame(deals, hist, stages, cut, self._deal_key(deals, by),
+                               freq if created is None else None, created)
         elif by is None:
-            out = one(deals)
+            out = funnel_frame(deals, hist, stages, cut)
         else:
             names = db._customer_only(by, "sales.funnel")
             lost: dict[tuple, int] = {}
+            first: list[int] = []
 
             def counted(part: pd.DataFrame, ids: Any) -> pd.DataFrame:
-                out = one(part)
+                out = funnel_frame(part, hist, stages, cut)
                 if len(part):  # the group's values are on its deals (a group without deals has no funnel)
                     lost[tuple(part[n].iloc[0] for n in names)] = out.attrs["lost"]
-                del out.attrs["lost"]
+                if out.attrs["first_read"] is not None:
+                    first.append(out.attrs["first_read"])
+                out.attrs = {}
                 return out
 
             out = db._stacked(counted, deals, names, "sales.funnel")
@@ -173,7 +155,22 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
             index = pd.MultiIndex.from_tuples(keys, names=names) if len(names) > 1 else \
                 pd.Index([k[0] for k in keys], name=names[0])
             out.attrs["lost"] = pd.Series([lost[k] for k in keys], index=index, name="lost", dtype=np.int64)
-        return stamp(out, cut, times_ns(hist.changed_at))
+            out.attrs["first_read"] = min(first) if first else None
+        read = out.attrs.pop("first_read")
+        return stamp(out, cut, np.array([] if read is None else [read], dtype=np.int64))
+
+    def _deal_key(self, deals: pd.DataFrame, by: str | None) -> "DealKey | None":
+        """The funnel's group key of each of ``deals``: the owner's id, the
+        owner's team, the customer's source or segment (its kind)."""
+        if by is None:
+            return None
+        if by == "owner":
+            owner = deals.owner_id
+            return DealKey(owner.to_numpy(dtype=np.int64, na_value=0), owner.notna().to_numpy(), "owner")
+        if by == "team":
+            return DealKey.through(deals.owner_id, self._db.frame("staff", columns=["team"]).team, "team")
+        column = {"source": "source", "segment": "kind"}[by]
+        return DealKey.through(deals.customer_id, self._db.frame("customers", columns=[column])[column], by)
 
     # -- reports over the deals and their stage history -----------------------
     def time_in_stage(self, by: str | None = None, as_of: Any = None, period: str | None = None) -> pd.DataFrame:
@@ -428,16 +425,6 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         s = s.sort_values(["pipeline_id", "position"], kind="stable")
         return s.drop_duplicates("name").set_index("name").category
 
-    def _deal_keys(self, ids: pd.Index, by: str | None, period: str | None) -> "dict[str, pd.Series]":
-        """The group keys of the deals ``ids``: the period they were made in
-        (``created``) and the ``by`` column, each aligned on ``ids``."""
-        keys = {}
-        if period is not None:
-            keys["created"] = self._created(period).reindex(ids)
-        if by is not None:
-            keys[by] = self._deals(by)[by].reindex(ids)
-        return keys
-
     def _created(self, period: str) -> pd.Series:
         """The period each deal was made in: the time of its first stage row
         (the store writes one when the deal is added), per deal id."""
@@ -588,37 +575,6 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         s = s[s.pipeline_id == pid].sort_values(["position"], kind="stable")
         return s, pid
 
-
-
-def _funnel_per_group(one: Any, deals: pd.DataFrame, hist: pd.DataFrame,
-                      keys: "dict[str, pd.Series]") -> pd.DataFrame:
-    """One funnel (``one`` of a group's deals and their rows of the stage
-    ``hist``) per group of ``keys``, the group levels leading a MultiIndex
-    before ``stage``; ``attrs["lost"]`` the lost deals per group,
-    ``attrs["by"]`` the level names."""
-    group, index = _group_codes(keys, np.ones(len(deals), dtype=bool))
-    names = list(keys)
-    # The history split by group once (a stable sort keeps each deal's rows in
-    # their order), not filtered again for each of hundreds of groups.
-    ids = deals.index.to_numpy(np.int64)
-    order = np.argsort(ids, kind="stable")
-    row_group = group[order][_codes(ids[order], hist.deal_id)]
-    by_group = np.argsort(row_group, kind="stable")
-    bounds = np.searchsorted(row_group[by_group], np.arange(len(index) + 1))
-    parts, lost = [], []
-    for g in range(len(index)):
-        out = one(deals[group == g], None, hist.iloc[by_group[bounds[g]:bounds[g + 1]]])
-        lost.append(out.attrs.pop("lost"))
-        parts.append(out)
-    if parts:
-        result = pd.concat(parts, keys=index, names=[*names, "stage"])
-    else:  # no deal has a value for the keys: an empty frame of the same shape
-        empty = one(deals.iloc[:0]).iloc[:0]
-        del empty.attrs["lost"]
-        result = empty.set_index(pd.MultiIndex.from_arrays([[]] * (len(names) + 1), names=[*names, "stage"]))
-    result.attrs["lost"] = pd.Series(lost, index=index, name="lost", dtype=np.int64)
-    result.attrs["by"] = names
-    return result
 
 
 def _codes(ids: np.ndarray, values: Any) -> np.ndarray:

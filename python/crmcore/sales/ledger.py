@@ -22,9 +22,12 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
+from ._text import text_codes
 
 #: The aging buckets: days past the due date, upper bounds included.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+#: An invoice's statuses (the store's allowed values); draft and void are not owed.
+STATUSES = ("draft", "issued", "paid", "void")
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -60,9 +63,7 @@ def _open_balances(invoices: pd.DataFrame, payments: pd.DataFrame,
     invoices' positions, and for each its paid, balance, days overdue and
     bucket code, found in C++ (``_core.open_balances``: payments summed per
     invoice in one pass, ids looked up in a table over their range)."""
-    settles = payments["amount"].to_numpy(dtype=float, na_value=0.0)
-    if "credit" in payments.columns:
-        settles = settles - payments["credit"].to_numpy(dtype=float, na_value=0.0)
+    settles = _settles(payments)
     live = ~invoices["status"].isin(["draft", "void"]).to_numpy(dtype=bool)
     rows, paid, balance, late, bucket = _core.open_balances(
         np.asarray(invoices.index, dtype=np.int64), times_ns(invoices["issued_at"]), times_ns(invoices["due_at"]),
@@ -74,8 +75,10 @@ def _open_balances(invoices: pd.DataFrame, payments: pd.DataFrame,
 def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: str | None) -> pd.DataFrame:
     """Open balances on ``as_of`` per ``invoices[key]`` (None: one row,
     "all") and bucket, with a ``total`` column: :func:`open_invoices_table`
-    followed by :func:`aging_table`, on columns without the per-invoice
-    frame between them.
+    followed by :func:`aging_table`, in one C++ pass over the columns
+    (``_core.aging_groups``: payments summed per invoice found by id, the
+    status coded in C++ against :data:`STATUSES`, the open balances summed
+    per key and bucket), without the per-invoice frame between them.
 
     >>> inv = pd.DataFrame({"customer_id": [7, 7], "issued_at": pd.to_datetime(["2024-01-01"] * 2),
     ...                     "due_at": pd.to_datetime(["2024-01-31", "2024-03-31"]),
@@ -84,9 +87,28 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
     >>> aging_sums(inv, pay, pd.Timestamp("2024-03-15").value, "customer_id").loc[7].tolist()
     [50.0, 0.0, 60.0, 0.0, 0.0, 110.0]
     """
-    rows, _, balance, _, bucket = _open_balances(invoices, payments, as_of)
-    group = invoices[key].to_numpy()[rows] if key else np.zeros(len(rows), dtype=np.int64)
-    return _bucket_sums(group, bucket, balance, key)
+    present = None
+    if key:
+        values = invoices[key]
+        present = (values.to_numpy(dtype=np.int64, na_value=0), values.notna().to_numpy(dtype=np.uint8))
+    keys, sums = _core.aging_groups(
+        np.asarray(invoices.index, dtype=np.int64), present, times_ns(invoices["issued_at"]),
+        times_ns(invoices["due_at"]), invoices["amount"].to_numpy(dtype=float, na_value=np.nan),
+        text_codes(invoices["status"], STATUSES), [s not in ("draft", "void") for s in STATUSES],
+        payments["invoice_id"].to_numpy(dtype=np.int64, na_value=-1), times_ns(payments["paid_at"]),
+        _settles(payments), as_of)
+    index = pd.Index(keys, name=key) if key else pd.Index(["all"], name=None)
+    out = pd.DataFrame(sums, index=index, columns=list(BUCKETS))
+    out["total"] = out.sum(axis=1)
+    return out
+
+
+def _settles(payments: pd.DataFrame) -> np.ndarray:
+    """What each payment settles of its invoice: its amount less what it keeps as credit."""
+    settles = payments["amount"].to_numpy(dtype=float, na_value=0.0)
+    if "credit" in payments.columns:
+        settles = settles - payments["credit"].to_numpy(dtype=float, na_value=0.0)
+    return settles
 
 
 def _bucket_sums(group: Any, bucket: np.ndarray, balance: np.ndarray, key: str | None) -> pd.DataFrame:
@@ -192,7 +214,9 @@ class LedgerMethods(SalesPart):
         """
         key = self._ledger_key(by)
         cut = self._as_of(as_of)
-        out = aging_sums(self._invoices(), self._settlements(), cut, key)
+        # Only the columns the report reads (the invoice number, text, would
+        # cost a Python string per invoice for nothing).
+        out = aging_sums(self._invoices(number=False), self._settlements(), cut, key)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -294,10 +318,10 @@ class LedgerMethods(SalesPart):
         return int(self._db.add("credit_applications", customer_id=inv["customer_id"], invoice_id=invoice,
                                 amount=float(amount), applied_at=when, note=note))
 
-    def _invoices(self) -> pd.DataFrame:
-        """The invoices with their owner: the invoice's, else its deal's."""
-        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "number", "issued_at",
-                                                  "due_at", "amount", "status"])
+    def _invoices(self, number: bool = True) -> pd.DataFrame:
+        """The invoices with their owner: the invoice's, else its deal's (and their ``number``)."""
+        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id"] + (["number"] if number else [])
+                             + ["issued_at", "due_at", "amount", "status"])
         if inv["owner_id"].isna().any():
             owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
             inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))

@@ -24,6 +24,7 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
+from ._text import text_codes
 
 #: The metrics a target can measure, and what each counts in its period.
 METRICS = {
@@ -74,7 +75,8 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
     return ns(months), ns(months + length)
 
 
-def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) -> pd.DataFrame:
+def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
+                     below: "dict[int, list[int]] | None" = None) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
     period, metric, amount, optionally region and product_category) from
     ``events`` (columns metric, owner_id, team, at, value, optionally region,
@@ -85,9 +87,10 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     :meth:`TargetMethods.attainment` without the store.
 
     A person's target sums the events credited to them; a team's those of
-    its members; a product line's only the events of that line. Per metric, the events are grouped by person (or team) and
-    sorted by time in C++, and each target's sum is two binary searches into
-    the running totals: all targets at once, no loop over them.
+    its members; a product line's only the events of that line. Each
+    event's month is found once; per metric the events are summed in C++ per
+    person (or team) and month, and each target's sum is two reads of the
+    running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
@@ -104,17 +107,26 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
     named = {column: _named(targets, column) != "" for column in ("staff_id", "team", "region")}
     for column in named.values():
         whole &= ~column
-    at_all = times_ns(events["at"])
+    # Every event's month once (in C++: months since 1970, NaT stays int64
+    # min), for every keying below; targets are whole months.
+    month_all = _core.months(times_ns(events["at"]))
+    first_month, end_month = _core.months(start), _core.months(end)
     value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
-    event_line = events["category"] if "category" in events.columns else None
-    for name, category in pd.unique(pd.Series(list(zip(metric, line)), dtype=object)):
-        stream = (events["metric"] == name).to_numpy(dtype=bool, na_value=False)
+    # The metric and line of each event coded once, in C++, against the few the targets name.
+    streams = list(dict.fromkeys(zip(metric, line)))  # in order of first use
+    names = sorted({str(n) for n, _ in streams})
+    event_metric = text_codes(events["metric"], names)
+    lines = sorted({str(c) for _, c in streams if c != ""})
+    event_line = text_codes(events["category"], lines) if "category" in events.columns else None
+    for name, category in streams:
+        stream = event_metric == names.index(str(name))
         if event_line is not None:
-            stream = stream & (event_line.isna() if category == "" else event_line == category).to_numpy(
-                dtype=bool, na_value=False)
+            stream = stream & (event_line == (lines.index(str(category)) if category != "" else -1))
+            if category == "":  # no line: the event has none (text outside the targets' lines is a line too)
+                stream = stream & events["category"].isna().to_numpy(dtype=bool)
         rows = np.flatnonzero(stream)
         every = len(rows) == len(events)                 # one stream: no copies
-        at, value = (at_all, value_all) if every else (at_all[rows], value_all[rows])
+        at, value = (month_all, value_all) if every else (month_all[rows], value_all[rows])
         of_stream = (metric == name) & (line == category)
         for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region"),
                             ("whole", "everyone")):
@@ -122,7 +134,15 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int) ->
             if mine.any():
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
                 who = events[key] if every else events[key].iloc[rows]
-                got[mine] = _sums_in_periods(who, at, value, whose, start[mine], end[mine])
+                a, b = first_month[mine], end_month[mine]
+                if column == "staff_id" and below is not None:   # each target once per person below its own
+                    people = [below.get(int(w), [int(w)]) if pd.notna(w) else [] for w in whose]
+                    spread = np.repeat(np.arange(len(people)), [len(p) for p in people])
+                    flat = pd.Series(np.fromiter((x for p in people for x in p), dtype=np.int64, count=len(spread)))
+                    sums = _sums_in_periods(who, at, value, flat, a[spread], b[spread])
+                    got[mine] = np.bincount(spread, weights=sums, minlength=len(people))
+                else:
+                    got[mine] = _sums_in_periods(who, at, value, whose, a, b)
     out = targets[[c for c in ("staff_id", "team", "region", "product_category", "period")
                    if c in targets.columns]].copy()
     out["metric"] = metric
@@ -145,15 +165,29 @@ def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values.where(values.notna(), "").to_numpy(dtype=object)
 
 
-def _sums_in_periods(who: pd.Series, at: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
+def _sums_in_periods(who: pd.Series, month: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
                      end: np.ndarray) -> np.ndarray:
-    """For each (whose, [start, end)) the sum of ``value`` over the events of
-    that person or team (``who``) at times ``at`` inside the period, summed
-    in C++ (``_core.period_sums``: one grouping, sorted running totals, two
-    binary searches per target)."""
-    code, keys = pd.factorize(who)
-    target = pd.Index(keys).get_indexer(whose)  # -1: nothing of theirs to count
-    return _core.period_sums(code.astype(np.int64), at, value, len(keys), target.astype(np.int64), start, end)
+    """For each (whose, [start, end)) in months since 1970 the sum of
+    ``value`` over the events of that person or team (``who``) in those
+    ``month``s, summed in C++ (``_core.month_sums``: per key and month in one
+    pass, then running totals). The keys
+    are the few the targets name: each event's is found by id (people) or
+    coded in C++ against them (teams, regions: text), never by hashing every
+    event's value."""
+    keys = pd.unique(whose.dropna().to_numpy(dtype=object))
+    if pd.api.types.is_numeric_dtype(who.dtype) and pd.api.types.is_numeric_dtype(whose.dtype):
+        # ids (a rolled-up "everyone" is float: 0 or NaN)
+        ids = np.sort(np.asarray(keys, dtype=np.int64))
+        code = _core.id_positions(ids, who.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
+        target = np.searchsorted(ids, whose.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
+        known = whose.notna().to_numpy(dtype=bool) & (target < len(ids))
+        target = np.where(known, target, -1)
+        keys = ids
+    else:
+        keys = np.asarray(sorted(str(k) for k in keys), dtype=object)
+        code = text_codes(who, keys.tolist()).astype(np.int64)
+        target = pd.Index(keys).get_indexer(whose.astype(object).where(whose.notna(), None))
+    return _core.month_sums(code, month, value, len(keys), np.asarray(target, dtype=np.int64), start, end)
 
 
 class TargetMethods(SalesPart):
@@ -197,10 +231,11 @@ class TargetMethods(SalesPart):
         lines = targets["product_category"].fillna("").astype(str) != ""
         events = self._metric_events(set(targets.loc[~lines, "metric"].dropna()),
                                      set(targets.loc[lines, "metric"].dropna()))
+        below = None
         if rollup:
-            events = _credited_upwards(events, self._db.frame("links", columns=["src", "dst", "type"]),
-                                       set(self._db.frame("staff", columns=["name"]).index))
-        out = attainment_table(targets, events, cut)
+            below = reporting_below(self._db.frame("links", columns=["src", "dst", "type"]),
+                                    set(self._db.frame("staff", columns=["name"]).index))
+        out = attainment_table(targets, events, cut, below)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -263,28 +298,27 @@ class TargetMethods(SalesPart):
         return events
 
 
-def _credited_upwards(events: pd.DataFrame, links: pd.DataFrame, staff: "set[int]") -> pd.DataFrame:
-    """The events once for their owner and once more for each person above
-    the owner in the reporting lines (reports_to links between staff), with
-    ``owner_id`` the person credited; only the owner's row keeps the
-    ``team``, so that team targets count each event once."""
+def reporting_below(links: pd.DataFrame, staff: "set[int]") -> "dict[int, list[int]]":
+    """Each person of ``staff`` with everyone at or below them in the
+    reporting lines (reports_to links from a report to their manager, both
+    staff), each once, whatever loops the lines hold.
+
+    >>> links = pd.DataFrame({"src": [2, 3, 1], "dst": [1, 2, 3], "type": "reports_to"})
+    >>> {k: sorted(v) for k, v in sorted(reporting_below(links, {1, 2, 3, 4}).items())}
+    {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3], 4: [4]}
+    """
     lines = links[(links.type == "reports_to") & links.src.isin(staff) & links.dst.isin(staff)]
     managers: "dict[int, list[int]]" = {}
     for src, dst in zip(lines.src, lines.dst):
         managers.setdefault(int(src), []).append(int(dst))
-    pairs: "list[tuple[Any, int]]" = []
-    for owner in pd.unique(events.owner_id.dropna()):
-        seen, todo = {int(owner)}, [int(owner)]
-        while todo:                                   # every manager above, once, whatever loops the lines hold
+    below: "dict[int, list[int]]" = {int(p): [] for p in staff}
+    for person in below:
+        seen, todo = {person}, [person]
+        while todo:                                   # every manager above, once
             for m in managers.get(todo.pop(), []):
                 if m not in seen:
                     seen.add(m)
                     todo.append(m)
-        pairs.extend((owner, person) for person in seen)
-    credit = pd.DataFrame(pairs, columns=["owner_id", "credited"]).astype("Int64")
-    out = events.merge(credit, on="owner_id", how="inner")
-    mine = out["credited"] == out["owner_id"]       # a team, a region or a whole line counts each event once
-    for column in ("team", "region", "everyone"):
-        if column in out.columns:
-            out[column] = out[column].where(mine)
-    return out.drop(columns="owner_id").rename(columns={"credited": "owner_id"})
+        for m in seen:
+            below[m].append(person)
+    return below

@@ -54,6 +54,18 @@ std::vector<double> period_sums(const int64_t* key, const int64_t* at, const dou
                                 int64_t keys, const int64_t* target_key, const int64_t* start, const int64_t* end,
                                 size_t targets);
 
+// period_sums with the times already whole months: `month[i]` the row's
+// month as months since January 1970 (numpy's datetime64[M]; INT64_MIN for
+// none) and each target [from[t], to[t]) in months. The caller computes the
+// months once for every keying of the same rows (a person's, a team's).
+std::vector<double> month_sums(const int64_t* key, const int64_t* month, const double* value, size_t rows,
+                               int64_t keys, const int64_t* target_key, const int64_t* from, const int64_t* to,
+                               size_t targets);
+
+// The month of each time (ns) as months since January 1970 (numpy's
+// datetime64[M]); INT64_MIN (no time) stays INT64_MIN.
+std::vector<int64_t> months(const int64_t* at, size_t rows);
+
 // The invoices open on `as_of`: issued by then (`issued`), `live` (neither
 // draft nor void) and with a balance left after the payments made by then,
 // beyond a billionth of the amount. Payments name their invoice by id
@@ -71,5 +83,20 @@ struct OpenBalances {
 OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, const int64_t* due,
                            const double* amount, const uint8_t* live, size_t invoices, const int64_t* pay_invoice,
                            const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
+
+// The aging report itself: open_balances' open invoices (`live` given per
+// invoice as a status code: `status[i]` indexes `status_live`, a code of -1
+// is live) summed per group key and bucket. `key[i]` is the invoice's group
+// (a customer or owner id), left out where `key_present[i]` is 0; null key:
+// one group. Groups are the distinct keys of open invoices, ascending, with
+// `sums` row-major groups x 5 buckets.
+struct Aging {
+  std::vector<int64_t> keys;
+  std::vector<double> sums;
+};
+Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
+                   const int64_t* due, const double* amount, const int32_t* status,
+                   const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
 
 }  // namespace crmcore::sales

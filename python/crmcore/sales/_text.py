@@ -1,0 +1,48 @@
+"""Text columns of the store as small integer codes, coded once in C++.
+
+The store's text columns reach pandas as Arrow strings (when pyarrow is
+present): :func:`text_codes` hands their buffers to C++ as they are, where
+each row is compared with the field's few allowed values (a status, a
+pipeline's stage names). Turning those rows into Python strings first, or
+hashing them for ``isin``, cost more than the kernels the codes feed.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+
+
+def text_codes(values: Any, allowed: Sequence[str]) -> np.ndarray:
+    """The position of each value in ``allowed`` (int32), -1 for a missing
+    value or any other text.
+
+    >>> text_codes(pd.Series(["won", None, "lead", "wo"]), ["lead", "won"]).tolist()
+    [1, -1, 0, -1]
+    """
+    allowed = [str(a) for a in allowed]
+    chunks = _arrow_chunks(values)
+    if chunks is None:
+        objects = np.asarray(pd.Series(values, dtype=object).to_numpy(dtype=object), dtype=object)
+        return _core.text_codes(objects, allowed)
+    parts = []
+    for chunk in chunks:
+        validity, offsets, data = chunk.buffers()
+        large = str(chunk.type) in ("large_string", "large_utf8")
+        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        bits = None if validity is None or chunk.null_count == 0 else np.frombuffer(validity, dtype=np.uint8)
+        parts.append(_core.arrow_text_codes(offsets, data, bits, chunk.offset, len(chunk), allowed, large))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+
+def _arrow_chunks(values: Any) -> "list | None":
+    """The Arrow chunks of a pyarrow-backed string Series, else None."""
+    array = getattr(values, "array", None)
+    arrow = getattr(array, "_pa_array", None)  # pandas' ArrowStringArray keeps its ChunkedArray here
+    if arrow is None or not str(getattr(arrow, "type", "")) in ("string", "utf8", "large_string", "large_utf8"):
+        return None
+    return list(arrow.chunks)
