@@ -232,8 +232,10 @@ class AuditMethods:
         their contact points, tags and custom fields go; the free text of the
         records about them (interactions, tickets, surveys, tasks, deals) is
         cleared and their phone or e-mail is blanked wherever it is mentioned;
-        the audit log keeps its entries but loses their old and new values,
-        and gains one entry saying that an erasure happened. Freed bytes are
+        the audit log keeps its entries but loses their old and new values
+        (an import's entry listing what rules did to its rows loses only
+        their records' part), and gains one entry saying that an erasure
+        happened, which also vouches for the narrowed entries' new digests. Freed bytes are
         zeroed and the WAL is emptied, so none of their name, phone or e-mail
         remain in the file. Returns counts and ``wal_truncated`` (False when
         another connection held the WAL; close it and call

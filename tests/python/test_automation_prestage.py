@@ -187,3 +187,43 @@ def test_a_person_s_export_keeps_only_their_part_of_the_import_s_entry():
     assert changes["records"] == {str(ids[0]): {"source": ["fair", "east desk"], "tags": [None, "\x1feast"]}}
     assert [acted["ids"] for acted in changes["rules"].values()] == [[int(ids[0])]]
     assert "friend of Li" not in json.dumps(exported)
+
+
+def test_erasing_a_person_keeps_the_rules_record_of_the_others_in_their_import(tmp_path):
+    path = tmp_path / "s.crm"
+    db = crm.open(path)
+    db.automation.add_rule("note", on="created", kind="customers", condition=[("region", "==", "East")],
+                           actions=[{"do": "set", "field": "source", "value": "east desk"},
+                                    {"do": "tag", "add": ["east"]}])
+    db.automation.add_rule("big", on="created", kind="orders", condition=[("amount", ">=", 100)],
+                           actions=[{"do": "tag", "add": ["big"]}])
+    li, wu = db.import_frame("customers", pd.DataFrame({
+        "name": ["Li Lei", "Wu Fang"], "kind": "person", "region": "East", "email": ["li.lei@example.com", None]}))
+    orders = db.import_frame("orders", pd.DataFrame({"customer_id": [li, wu, wu], "amount": [150.0, 200.0, 5.0],
+                                                      "ordered_at": "2025-03-01"}))
+    before = {e["kind"]: e["changes"] for _, e in db.audit_log(10).query("op == 'insert'").iterrows()}
+    rule_ids = {str(r): n for r, n in zip(db.frame("automation_rules").index, db.frame("automation_rules")["name"])}
+
+    db.erase_person(li)
+
+    log = db.audit_log(20)
+    after = {e["kind"]: e["changes"] for _, e in log.query("op == 'insert'").iterrows()}
+    # Wu's part of both imports' entries stays as it was; Li's part is gone.
+    for kind, mine, theirs in (("customers", [li], [wu]), ("orders", [orders[0]], orders[1:2])):
+        want = {"rules": {r: {**acted, "ids": [i for i in acted["ids"] if i not in mine]}
+                          for r, acted in before[kind]["rules"].items() if set(acted["ids"]) - set(mine)},
+                "records": {i: c for i, c in before[kind]["records"].items() if int(i) not in mine}}
+        assert after[kind] == want, kind
+        assert [i for acted in after[kind]["rules"].values() for i in acted["ids"]] == list(theirs)
+    assert set(rule_ids[r] for r in after["orders"]["rules"]) == {"big"}
+    assert "Li Lei" not in json.dumps(after) and "li.lei" not in json.dumps(after)
+    assert db.audit_check().empty
+    # What the erasure entry says is chained: the kept part altered behind the store is found.
+    db.close()
+    con = sqlite3.connect(path)
+    seq, text = con.execute("SELECT seq, changes FROM audit_log WHERE op = 'insert' AND kind = 'orders'").fetchone()
+    con.execute("UPDATE audit_log SET changes = ? WHERE seq = ?", (text.replace('"big"', '"huge"'), seq))
+    con.commit()
+    con.close()
+    problems = crm.open(path).audit_check()
+    assert seq in set(problems.index) and problems["reason"].str.contains("altered").any()

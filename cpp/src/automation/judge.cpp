@@ -19,7 +19,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "../records/batch.hpp"
 #include "../records/values.hpp"
@@ -103,7 +106,6 @@ struct CompiledCondition {
     return any.empty();
   }
 
- private:
   static bool meets(const Test& t, const Held& v) {
     const bool null = v.type == SQLITE_NULL;
     switch (t.op) {
@@ -332,11 +334,188 @@ bool reads_fields_only(const Kind& k, const CompiledCondition& condition) {
                      [&k](const std::string& name) { return k.field(name) != nullptr; });
 }
 
+namespace {
+
+// Verdicts over a table's rows, one bit per row.
+using Bits = std::vector<uint64_t>;
+
+Held held_of(const Value& v) {
+  Held h;
+  switch (v.type) {
+    case Value::Type::Null: break;
+    case Value::Type::Int: h.type = SQLITE_INTEGER, h.i = v.i; break;
+    case Value::Type::Real: h.type = SQLITE_FLOAT, h.r = v.r; break;
+    case Value::Type::Text: h.type = SQLITE_TEXT, h.text = *v.text; break;
+  }
+  return h;
+}
+
+// A text field keeps text only (its affinity): a number given for it is
+// stored as text, which a read would give; SQL judges that case.
+bool as_stored(const Field& f, const Held& h) {
+  return h.type == SQLITE_NULL || (h.type == SQLITE_TEXT) == (f.type == FieldType::Text);
+}
+
+// One field's values on the landed rows of a table, converted once as the
+// insert converts them. Given text is coded: each distinct text is
+// converted (and later each test judged) once, and a row holds its code;
+// numbers are held per row, and also as plain doubles when every present
+// one is a double, for tests that are then comparisons of two doubles.
+struct FieldValues {
+  bool coded = false;
+  std::vector<uint32_t> code;     // coded: per row (0: a row that did not land)
+  std::deque<Value> converted;    // coded: each distinct value (it owns or points at its text)
+  std::vector<Held> distinct;     // coded: the same, as held
+  std::vector<Held> held;         // not coded: per row
+  std::deque<std::string> texts;  // not coded: texts the conversion made
+  bool reals_only = false;        // not coded: every present value a double
+  std::vector<double> reals;
+  Bits present;
+
+  // False when a landed row's value fails its conversion or would meet
+  // SQLite's conversions: the caller then reads the records.
+  bool convert(const Field& f, const Column* col, size_t n, const Bits& landed) {
+    auto lands = [&landed](size_t r) { return (landed[r >> 6] >> (r & 63)) & 1; };
+    coded = !col || col->storage == Column::Storage::Text;
+    if (coded) {
+      code.assign(n, 0);
+      converted.emplace_back();
+      distinct.emplace_back();
+      std::unordered_map<std::string_view, uint32_t> codes;
+      int64_t missing = -1;
+      for (size_t r = 0; r < n; ++r) {
+        if (!lands(r)) continue;
+        if (col && !col->problems.empty() && col->problem(r)) return false;
+        const bool given = col && col->present(r);
+        uint32_t next = static_cast<uint32_t>(distinct.size());
+        if (given) {
+          auto [at, added] = codes.emplace(std::string_view(col->texts[r]), next);
+          code[r] = at->second;
+          if (!added) continue;
+        } else if (missing >= 0) {
+          code[r] = static_cast<uint32_t>(missing);
+          continue;
+        } else {
+          missing = next;
+          code[r] = next;
+        }
+        Value& v = converted.emplace_back();
+        try {
+          coerce(f, col, r, v);
+        } catch (const RowFailure&) {
+          return false;
+        }
+        distinct.push_back(held_of(v));
+        if (!as_stored(f, distinct.back())) return false;
+      }
+      return true;
+    }
+    held.assign(n, Held{});
+    reals.assign(n, 0.0);
+    present.assign(landed.size(), 0);
+    reals_only = true;
+    Value v;
+    for (size_t r = 0; r < n; ++r) {
+      if (!lands(r)) continue;
+      try {
+        coerce(f, col, r, v);
+      } catch (const RowFailure&) {
+        return false;
+      }
+      Held h = held_of(v);
+      if (!as_stored(f, h)) return false;
+      if (h.type == SQLITE_TEXT) {
+        texts.emplace_back(h.text);
+        h.text = texts.back();
+      }
+      if (h.type == SQLITE_NULL) continue;
+      present[r >> 6] |= uint64_t{1} << (r & 63);
+      reals_only = reals_only && h.type == SQLITE_FLOAT;
+      reals[r] = h.r;
+      held[r] = h;
+    }
+    return true;
+  }
+};
+
+// A test's values as doubles that compare with a double exactly as SQLite
+// compares them (whole numbers up to 2**53 convert exactly); false when
+// not every value does, or the test is not a plain comparison.
+bool as_doubles(const CompiledCondition::Test& t, double& a, double& b) {
+  if (!(t.op == Op::Eq || t.op == Op::Ne || t.op == Op::Lt || t.op == Op::Le || t.op == Op::Gt || t.op == Op::Ge ||
+        t.op == Op::Between) || t.values.size() != (t.op == Op::Between ? 2u : 1u))
+    return false;
+  double out[2] = {0, 0};
+  for (size_t i = 0; i < t.values.size(); ++i) {
+    const Held& x = t.values[i];
+    if (x.type == SQLITE_FLOAT) out[i] = x.r;
+    else if (x.type == SQLITE_INTEGER && x.i >= -(int64_t{1} << 53) && x.i <= (int64_t{1} << 53)) out[i] = static_cast<double>(x.i);
+    else return false;
+  }
+  a = out[0], b = out[1];
+  return true;
+}
+
+template <class Holds>
+void fill_bits(Bits& out, size_t n, Holds holds) {
+  for (size_t w = 0; w < out.size(); ++w) {
+    uint64_t bits = 0;
+    const size_t base = w * 64, m = std::min<size_t>(64, n - base);
+    for (size_t j = 0; j < m; ++j) bits |= static_cast<uint64_t>(holds(base + j)) << j;
+    out[w] = bits;
+  }
+}
+
+// The rows that meet one test: judged once per distinct text, as a
+// comparison of doubles over a column of doubles, else value by value.
+Bits judge_test(const CompiledCondition::Test& t, const FieldValues& c, size_t n, size_t words) {
+  Bits out(words, 0);
+  if (c.coded) {
+    std::vector<uint8_t> verdict(c.distinct.size());
+    for (size_t d = 0; d < verdict.size(); ++d) verdict[d] = CompiledCondition::meets(t, c.distinct[d]) ? 1 : 0;
+    fill_bits(out, n, [&](size_t r) { return verdict[c.code[r]]; });
+    return out;
+  }
+  double a = 0, b = 0;
+  if (c.reals_only && as_doubles(t, a, b)) {
+    const double* x = c.reals.data();
+    switch (t.op) {
+      case Op::Eq: fill_bits(out, n, [=](size_t r) { return x[r] == a; }); break;
+      case Op::Ne: fill_bits(out, n, [=](size_t r) { return x[r] != a; }); break;
+      case Op::Lt: fill_bits(out, n, [=](size_t r) { return x[r] < a; }); break;
+      case Op::Le: fill_bits(out, n, [=](size_t r) { return x[r] <= a; }); break;
+      case Op::Gt: fill_bits(out, n, [=](size_t r) { return x[r] > a; }); break;
+      case Op::Ge: fill_bits(out, n, [=](size_t r) { return x[r] >= a; }); break;
+      default: fill_bits(out, n, [=](size_t r) { return x[r] >= a && x[r] <= b; }); break;
+    }
+    for (size_t w = 0; w < words; ++w) out[w] &= c.present[w];  // missing meets none of these
+    return out;
+  }
+  fill_bits(out, n, [&](size_t r) { return CompiledCondition::meets(t, c.held[r]); });
+  return out;
+}
+
+// What identifies a test among all the rules' tests: its field, operator
+// and values (many rules repeat "channel == web").
+std::string test_key(size_t field, const CompiledCondition::Test& t) {
+  std::string key = std::to_string(field) + ':' + std::to_string(static_cast<int>(t.op)) + (t.missing ? "m" : "");
+  for (const Held& h : t.values) {
+    key += '|' + std::to_string(h.type) + ':';
+    key.append(reinterpret_cast<const char*>(&h.i), sizeof h.i).append(reinterpret_cast<const char*>(&h.r), sizeof h.r);
+  }
+  for (const std::string& text : t.texts) key += '|' + std::to_string(text.size()) + ':' + text;
+  return key;
+}
+
+}  // namespace
+
 std::optional<std::vector<std::vector<int64_t>>> judge_rows(const Kind& k,
                                                             const std::vector<const CompiledCondition*>& conditions,
                                                             const Table& t, const std::vector<int64_t>& row_ids) {
-  // Every condition's columns once, each a field of the kind with the
-  // caller's column for it (none: the field's default, as the insert wrote).
+  // Judged column by column: each field's values converted once, each
+  // distinct test judged once over a column into one bit per row, and a
+  // condition is then the OR of its groups' ANDs of those bits. Row by row,
+  // twenty conditions cost twenty calls per row with their values copied.
   std::vector<const Field*> fields;
   std::vector<std::vector<size_t>> place(conditions.size());
   for (size_t i = 0; i < conditions.size(); ++i) {
@@ -348,38 +527,40 @@ std::optional<std::vector<std::vector<int64_t>>> judge_rows(const Kind& k,
       if (at == fields.end()) fields.push_back(f);
     }
   }
-  std::vector<const Column*> columns;
-  for (const Field* f : fields) columns.push_back(t.find(f->name));
+  const size_t n = std::min(row_ids.size(), t.rows()), words = (n + 63) / 64;
+  Bits landed(words, 0);
+  for (size_t r = 0; r < n; ++r)
+    if (row_ids[r] >= 0) landed[r >> 6] |= uint64_t{1} << (r & 63);
+  std::vector<FieldValues> values(fields.size());
+  for (size_t c = 0; c < fields.size(); ++c)
+    if (!values[c].convert(*fields[c], t.find(fields[c]->name), n, landed)) return std::nullopt;
+
+  std::unordered_map<std::string, Bits> judged;
   std::vector<std::vector<int64_t>> out(conditions.size());
-  std::vector<Value> values(fields.size());
-  std::vector<Held> row(fields.size()), mine;
-  for (size_t r = 0; r < row_ids.size() && r < t.rows(); ++r) {
-    if (row_ids[r] < 0) continue;
-    for (size_t c = 0; c < fields.size(); ++c) {
-      try {
-        coerce(*fields[c], columns[c], r, values[c]);
-      } catch (const RowFailure&) {
-        return std::nullopt;  // (a landed row converted once already)
+  Bits meets(words), group(words);
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    const auto& any = conditions[i]->any;
+    if (any.empty()) {
+      meets = landed;
+    } else {
+      std::fill(meets.begin(), meets.end(), 0);
+      for (const auto& tests : any) {
+        group = landed;
+        for (const auto& test : tests) {
+          const size_t field = place[i][test.column];
+          std::string key = test_key(field, test);
+          auto at = judged.find(key);
+          if (at == judged.end()) at = judged.emplace(std::move(key), judge_test(test, values[field], n, words)).first;
+          for (size_t w = 0; w < words; ++w) group[w] &= at->second[w];
+        }
+        for (size_t w = 0; w < words; ++w) meets[w] |= group[w];
       }
-      const Value& v = values[c];
-      Held& h = row[c];
-      switch (v.type) {
-        case Value::Type::Null: h.type = SQLITE_NULL; break;
-        case Value::Type::Int: h.type = SQLITE_INTEGER, h.i = v.i; break;
-        case Value::Type::Real: h.type = SQLITE_FLOAT, h.r = v.r; break;
-        case Value::Type::Text: h.type = SQLITE_TEXT, h.text = *v.text; break;
-      }
-      // A text field keeps text only (its affinity): a number given for it
-      // is stored as text, which the read would give; SQL judges that case.
-      if (h.type != SQLITE_NULL && (h.type == SQLITE_TEXT) != (fields[c]->type == FieldType::Text)) return std::nullopt;
     }
-    for (size_t i = 0; i < conditions.size(); ++i) {
-      mine.resize(place[i].size());
-      for (size_t c = 0; c < place[i].size(); ++c) mine[c] = row[place[i][c]];
-      if (conditions[i]->holds(mine.data())) out[i].push_back(row_ids[r]);
-    }
+    for (size_t w = 0; w < words; ++w)
+      for (uint64_t bits = meets[w]; bits; bits &= bits - 1)
+        out[i].push_back(row_ids[w * 64 + static_cast<size_t>(__builtin_ctzll(bits))]);
+    std::sort(out[i].begin(), out[i].end());
   }
-  for (auto& ids : out) std::sort(ids.begin(), ids.end());
   return out;
 }
 

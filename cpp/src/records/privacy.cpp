@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "crmcore/records/sha256.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -101,6 +103,54 @@ int64_t blank_mentions(sqlite3* db, const Kind& k, const std::vector<std::string
     }
   }
   return changed;
+}
+
+// The part of an entry of an import's rules ({"rules": {rule: {"ids", ...}},
+// "records": {id: {...}}}) about records other than `theirs`; none when the
+// entry is of another form, nothing else is left, or what is left still
+// mentions one of `said` (another record's text naming the person).
+std::optional<std::string> others_part(const std::string& text, const std::set<int64_t>& theirs,
+                                       const std::set<std::string>& said) {
+  using nlohmann::json;
+  json changes = json::parse(text, nullptr, false);
+  if (!changes.is_object() || changes.size() != 2 || !changes.contains("rules") || !changes.contains("records") ||
+      !changes["rules"].is_object() || !changes["records"].is_object())
+    return std::nullopt;
+  json rules = json::object(), records = json::object();
+  for (auto& [rule, acted] : changes["rules"].items()) {
+    if (!acted.is_object() || !acted.contains("ids") || !acted["ids"].is_array()) return std::nullopt;
+    json ids = json::array();
+    for (const auto& id : acted["ids"])
+      if (!id.is_number_integer() || !theirs.count(id.get<int64_t>())) ids.push_back(id);
+    if (ids.empty()) continue;
+    acted["ids"] = std::move(ids);
+    rules[rule] = std::move(acted);
+  }
+  for (auto& [id, fields] : changes["records"].items()) {
+    int64_t number = -1;
+    try {
+      number = std::stoll(id);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (!theirs.count(number)) records[id] = std::move(fields);
+  }
+  if (rules.empty() && records.empty()) return std::nullopt;
+  std::string rest = json{{"rules", std::move(rules)}, {"records", std::move(records)}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
+  for (const auto& v : said)
+    if (v.size() >= 3 && rest.find(v) != std::string::npos) return std::nullopt;
+  return rest;
+}
+
+// A salt for a rewritten entry's digest, as the audit log's own salts are.
+std::string fresh_salt() {
+  unsigned char bytes[16];
+  sqlite3_randomness(static_cast<int>(sizeof bytes), bytes);
+  static const char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : bytes) hex += digits[b >> 4], hex += digits[b & 15];
+  return hex;
 }
 
 }  // namespace
@@ -230,12 +280,38 @@ ErasureReport Store::erase_person(int64_t id) {
       }
       std::sort(redacted.begin(), redacted.end());
       redacted.erase(std::unique(redacted.begin(), redacted.end()), redacted.end());
+    }
+    // An import's entry that lists what rules did to its rows keeps the
+    // other records' part: only the person's ids leave it. Its digest then
+    // no longer matches, so the erasure's own (chained) entry carries the
+    // new one, under a new salt: the old salt would let the removed part be
+    // guessed against the old digest.
+    std::vector<int64_t> whole;
+    nlohmann::json narrowed = nlohmann::json::object();
+    {
+      const std::set<int64_t> theirs(about.begin(), about.end());
+      sql::Statement read(db, "SELECT changes FROM audit_log WHERE seq = ?");
+      sql::Statement keep(db, "UPDATE audit_log SET changes = ?2, salt = ?3 WHERE seq = ?1");
       sql::Statement blank(db, "UPDATE audit_log SET changes = NULL, salt = NULL WHERE seq = ?");
-      for (int64_t seq : redacted) blank.bind(1, seq).run();
+      for (int64_t seq : redacted) {
+        read.bind(1, seq).step();
+        const std::optional<std::string> rest = others_part(read.text(0), theirs, said);
+        read.reset();
+        if (!rest) {
+          blank.bind(1, seq).run();
+          whole.push_back(seq);
+          continue;
+        }
+        const std::string salt = fresh_salt();
+        keep.bind(1, seq).bind(2, *rest).bind(3, salt).run();
+        narrowed[std::to_string(seq)] = sha256_hex(salt + *rest);
+      }
     }
     report.audit_entries = static_cast<int64_t>(redacted.size());
     {
-      const std::string changes = nlohmann::json{{"redacted", redacted}}.dump();
+      nlohmann::json said_of = {{"redacted", whole}};
+      if (!narrowed.empty()) said_of["narrowed"] = std::move(narrowed);
+      const std::string changes = said_of.dump();
       sql::Statement st(db,
                         "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, changes)"
                         " VALUES(?1, 'erase', ?2, ?3, ?3, ?4, ?5)");
