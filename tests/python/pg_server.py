@@ -65,7 +65,9 @@ class PgServer:
     >>> server.stop()  # doctest: +SKIP
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict | None = None) -> None:
+        # Server settings beyond the tests' small ones (benchmarks give a larger shared_buffers).
+        self.settings = {"max_connections": "30", "shared_buffers": "16MB", **(settings or {})}
         self.bindir = find_bindir()
         self.dir: str | None = None
         self.port = 0
@@ -115,8 +117,8 @@ class PgServer:
             with log:
                 self.proc = subprocess.Popen(
                     [os.path.join(self.bindir, "postgres"), "-D", data, "-k", self.dir, "-h", "127.0.0.1",
-                     "-p", str(self.port), "-F", "-c", "max_connections=30", "-c", "shared_buffers=16MB",
-                     "-c", "full_page_writes=off", "-c", "synchronous_commit=off"],
+                     "-p", str(self.port), "-F", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+                     *[a for k, v in self.settings.items() for a in ("-c", f"{k}={v}")]],
                     stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, **self._user)
             if self._wait_ready():
                 return self

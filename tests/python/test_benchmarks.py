@@ -33,6 +33,9 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
     ("bench_access.py", ["--customers", "2000", "--staff", "20", "--repeat", "1"], "cached"),
     ("bench_pg_copy.py", ["--rows", "5000", "--repeat", "1"], "ratio crmcore / psycopg"),
     ("bench_graph_scale.py", ["--sizes", "20000", "--table-edges", "5000"], "same graph both ways"),
+    ("bench_pg_import.py", ["--rows", "3000", "--repeat", "1", "--to-sql-rows", "0"], "crmcore / raw COPY"),
+    ("bench_concurrent_writers.py", ["--writers", "3", "--batches", "2", "--rows", "200", "--updates", "2",
+                                     "--customers", "20"], "all pass"),
 ])
 def test_benchmark_runs_at_toy_size(script, args, expected):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))

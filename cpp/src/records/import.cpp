@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
 #include "audit_memory.hpp"
 #include "batch.hpp"
+#include "pg_bulk.hpp"
 #include "crmcore/errors.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
@@ -321,7 +323,9 @@ void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows
   std::vector<int64_t> ids(count, -1);
   for (size_t r = 0; r < count; ++r) staged.rows.row(r)[0].set_int(next_id + static_cast<int64_t>(r));
   const std::string failed = "insert into " + k.name + " failed";
-  if (!run_or_broken(impl.db, impl.insert_batch_stmt(k), staged.rows, failed)) {
+  std::optional<Broken> copied;
+  if (!impl.db.is_sqlite()) copied = pg_copy_insert(impl, k, staged.rows);  // binary COPY (pg_bulk.hpp)
+  if (!(copied ? *copied : run_or_broken(impl.db, impl.insert_batch_stmt(k), staged.rows, failed))) {
     for (size_t r = 0; r < count; ++r) ids[r] = next_id++;
   } else {
     sql::Statement& st = impl.insert_stmt(k);
