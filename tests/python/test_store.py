@@ -15,8 +15,6 @@ pytestmark = pytest.mark.usefixtures("backend", "store_handle")
 
 # What these tests still need on PostgreSQL (docs/backends.md, in order of the work left).
 PG_MISSING = {
-    "test_bad_records_are_refused[deals]": "the stage rules (deals)",
-    "test_references_and_link_records_inside_a_transaction": "the stage rules (deals)",
     "test_docstring_examples": "backup, indexes on fields, custom-field conditions, merges",
 }
 

@@ -55,6 +55,32 @@ class Dialect {
                    : "BEGIN; SELECT pg_advisory_xact_lock(hashtext('crmcore write ' || current_schema()))";
   }
 
+  // --- What the write path's rules say differently (pgrules; appended as a block) ---
+  // SQLite's total(x), a sum that is 0.0 over no rows; with `over`, a window's.
+  std::string total(const std::string& x, const std::string& over = "") const {
+    if (sqlite_) return "total(" + x + ")" + over;
+    return "coalesce(sum(" + x + ")" + over + ", 0)";
+  }
+  // round(x, digits) of a double: PostgreSQL rounds only numerics (exactly,
+  // in decimal, where SQLite rounds the double; the same at these digits).
+  std::string round(const std::string& x, int digits) const {
+    const std::string n = std::to_string(digits);
+    return sqlite_ ? "round(" + x + ", " + n + ")" : "round((" + x + ")::numeric, " + n + ")::float8";
+  }
+  // The larger and the smaller of two values (SQLite's max and min of two).
+  std::string greatest(const std::string& a, const std::string& b) const {
+    return (sqlite_ ? "max(" : "greatest(") + a + ", " + b + ")";
+  }
+  std::string least(const std::string& a, const std::string& b) const {
+    return (sqlite_ ? "min(" : "least(") + a + ", " + b + ")";
+  }
+  // " a IS b " in SQLite's sense (NULLs compare as values), as an operator.
+  const char* is() const { return sqlite_ ? " IS " : " IS NOT DISTINCT FROM "; }
+  // A join whose left side drives the loop: SQLite's CROSS JOIN ... ON fixes
+  // the order its planner, without statistics, would get wrong; PostgreSQL
+  // plans by its own statistics (and takes no ON after CROSS JOIN).
+  const char* cross_join() const { return sqlite_ ? " CROSS JOIN " : " JOIN "; }
+
  private:
   bool sqlite_;
 };

@@ -101,7 +101,7 @@ std::string pg_add_version(int version) {
 //  update: {column: [old, new], ...} for the columns that changed ('{}' if none)
 //  delete: {"removed": {column: value, ...}}
 // in the table's column order, without id, created_at and updated_at.
-constexpr int kCaptureVersion = 1;
+constexpr int kCaptureVersion = 2;  // 2: with the rules' triggers (pg_rules.cpp)
 const char* const kCaptureFunction = R"(
 CREATE OR REPLACE FUNCTION crm_audit_capture() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
@@ -138,7 +138,7 @@ void install_capture(backend::Connection& c) {
     for (const auto& k : kinds())
       s += "CREATE OR REPLACE TRIGGER crm_audit AFTER UPDATE OR DELETE ON " + k.name +
            " FOR EACH ROW EXECUTE FUNCTION crm_audit_capture();";
-    c.exec(s);
+    c.exec(s + pg_rule_triggers());
     auto set = c.prepare(
         "INSERT INTO meta(key, value) VALUES('pg_capture', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     set->bind_text(1, std::to_string(kCaptureVersion));
@@ -253,9 +253,9 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
   impl.find_contact_points_among = sql::Statement(
       impl.db, "SELECT DISTINCT record_id FROM contact_points WHERE value IN (SELECT c0 FROM crm_batch(?1)) AND kind=?2"
                " ORDER BY record_id");
-  if (!readonly)  // the session's notes for the audit (see install_capture)
+  if (!readonly)  // the session's notes for the audit (see install_capture) and the rules (pg_rules.cpp)
     c.exec("CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq bigserial PRIMARY KEY, record_id bigint NOT NULL,"
-           " removed bigint NOT NULL, changes text NOT NULL, kind text NOT NULL)");
+           " removed bigint NOT NULL, changes text NOT NULL, kind text NOT NULL);" + pg_rule_session_tables());
   int version = read_version();
   if (version == kSchemaVersion && (readonly || captured(c))) return;
   if (readonly)

@@ -41,12 +41,8 @@ namespace {
 
 // Sums of money in doubles drift by a few units in the last place; a real
 // overpayment is a cent or more.
-constexpr const char* kTolerance = "1e-9 * max(1.0, abs(ifnull(%s, 0)))";
-
-std::string tolerance(const std::string& of) {
-  char text[128];
-  std::snprintf(text, sizeof text, kTolerance, of.c_str());
-  return text;
+std::string tolerance(const Dialect& d, const std::string& of) {
+  return "1e-9 * " + d.greatest("1.0", "abs(" + std::string(d.ifnull()) + "(" + of + ", 0))");
 }
 
 std::string money(double v) {
@@ -93,28 +89,29 @@ struct FirstRow {
 // has no statistics here, otherwise scans every invoice or payment of the
 // file to meet a handful of touched ones.
 void gather_invoice_sums(Store::Impl& impl, bool applications) {
-  impl.prepared(
-          "INSERT OR IGNORE INTO temp.crm_ledger_touched(id)"
-          " SELECT id FROM temp.crm_ledger_notes WHERE what IN ('invoice', 'lines') AND id IS NOT NULL"
-          " UNION ALL SELECT p.invoice_id FROM temp.crm_ledger_notes AS n CROSS JOIN payments AS p ON p.id = n.id"
+  const Dialect d(impl.db);
+  impl.prepared(d.insert_or_ignore(
+          std::string("crm_ledger_touched(id) SELECT id FROM crm_ledger_notes WHERE what IN ('invoice', 'lines')"
+                      " AND id IS NOT NULL UNION ALL SELECT p.invoice_id FROM crm_ledger_notes AS n") + d.cross_join() + "payments AS p ON p.id = n.id"
           " WHERE n.what = 'payment' AND p.invoice_id IS NOT NULL"
-          " UNION ALL SELECT a.invoice_id FROM temp.crm_ledger_notes AS n CROSS JOIN credit_applications AS a"
-          " ON a.id = n.id WHERE n.what = 'application'")
+          " UNION ALL SELECT a.invoice_id FROM crm_ledger_notes AS n" + d.cross_join() + "credit_applications AS a"
+          " ON a.id = n.id WHERE n.what = 'application'"))
       .run();
   impl.prepared(
-          "INSERT INTO temp.crm_ledger_sums(id, amount, status, customer_id, paid, credited, crediting, stranger)"
-          " SELECT i.id, ifnull(i.amount, 0), i.status, i.customer_id, total(p.amount), total(p.credit),"
-          " count(CASE WHEN p.overpayment = 'credit' THEN 1 END),"
-          " min(CASE WHEN p.customer_id IS NOT i.customer_id THEN p.id END)"
-          " FROM temp.crm_ledger_touched AS t CROSS JOIN invoices AS i ON i.id = t.id"
-          " LEFT JOIN payments AS p ON p.invoice_id = i.id GROUP BY t.id")
+          "INSERT INTO crm_ledger_sums(id, amount, status, customer_id, paid, credited, crediting, stranger)"
+          " SELECT i.id, " + std::string(d.ifnull()) + "(i.amount, 0), i.status, i.customer_id, " + d.total("p.amount") + ", " +
+          d.total("p.credit") + ", count(CASE WHEN p.overpayment = 'credit' THEN 1 END),"
+          " min(CASE WHEN p.customer_id" + d.is_not() + "i.customer_id THEN p.id END)"
+          " FROM crm_ledger_touched AS t" + d.cross_join() + "invoices AS i ON i.id = t.id"
+          // (PostgreSQL reads the invoice's columns only grouped by its own key.)
+          " LEFT JOIN payments AS p ON p.invoice_id = i.id GROUP BY " + (d.sqlite() ? "t.id" : "i.id"))
       .run();
   if (applications)  // most files have none: then the column stays 0
     impl.prepared(
-            "UPDATE temp.crm_ledger_sums SET applied = (SELECT total(amount) FROM credit_applications"
+            "UPDATE crm_ledger_sums SET applied = (SELECT " + d.total("amount") + " FROM credit_applications"
             " WHERE invoice_id = crm_ledger_sums.id), stranger_application = (SELECT min(a.id) FROM"
             " credit_applications AS a WHERE a.invoice_id = crm_ledger_sums.id"
-            " AND a.customer_id IS NOT crm_ledger_sums.customer_id)")
+            " AND a.customer_id" + d.is_not() + "crm_ledger_sums.customer_id)")
         .run();
 }
 
@@ -124,28 +121,30 @@ void gather_invoice_sums(Store::Impl& impl, bool applications) {
 // payments marked "credit", the latest paid first (a later payment is the
 // one that overshot); anything else keeps none, whatever a caller wrote.
 void allocate_credit(Store::Impl& impl, const WriteRequest& req) {
+  const Dialect d(impl.db);
   // An insert that gives neither overpayment nor credit has nothing to
   // settle here: its payments keep no credit, which is what they hold.
   const bool given = !(req.op == WriteOp::Insert && req.table && req.kind->name == "payments") ||
                      req.table->find("overpayment") || req.table->find("credit");
   if (given)
     impl.prepared(
-          "UPDATE payments SET credit = CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount END"
-          " WHERE id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment')"
-          " AND NOT (overpayment IS 'credit' AND invoice_id IS NOT NULL)"
-          " AND credit IS NOT (CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount END)")
+          std::string("UPDATE payments SET credit = CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount"
+                      " END WHERE id IN (SELECT id FROM crm_ledger_notes WHERE what = 'payment')"
+                      " AND NOT (overpayment") + d.is() + "'credit' AND invoice_id IS NOT NULL)"
+          " AND credit" + d.is_not() + "(CASE WHEN overpayment = 'credit' AND order_id IS NULL THEN amount END)")
       .run();
   impl.prepared(
-          "UPDATE payments SET credit = x.credit FROM (SELECT id, round(max(0.0, min(amount, excess - before)), 6)"
-          " AS credit FROM (SELECT p.id, p.amount, s.paid + s.applied - s.amount AS excess,"
-          " total(p.amount) OVER (PARTITION BY p.invoice_id ORDER BY p.paid_at DESC, p.id DESC"
-          " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before"
-          " FROM temp.crm_ledger_sums AS s CROSS JOIN payments AS p ON p.invoice_id = s.id"
-          " WHERE s.crediting > 0 AND p.overpayment = 'credit')) AS x"
-          " WHERE payments.id = x.id AND payments.credit IS NOT x.credit")
+          "UPDATE payments SET credit = x.credit FROM (SELECT id, " +
+          d.round(d.greatest("0.0", d.least("amount", "excess - before")), 6) +
+          " AS credit FROM (SELECT p.id, p.amount, s.paid + s.applied - s.amount AS excess, " +
+          d.total("p.amount", " OVER (PARTITION BY p.invoice_id ORDER BY p.paid_at DESC, p.id DESC"
+                              " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)") + " AS before"
+          " FROM crm_ledger_sums AS s" + d.cross_join() + "payments AS p ON p.invoice_id = s.id"
+          " WHERE s.crediting > 0 AND p.overpayment = 'credit') AS w) AS x"
+          " WHERE payments.id = x.id AND payments.credit" + d.is_not() + "x.credit")
       .run();
   impl.prepared(
-          "UPDATE temp.crm_ledger_sums SET credited = (SELECT total(credit) FROM payments"
+          "UPDATE crm_ledger_sums SET credited = (SELECT " + d.total("credit") + " FROM payments"
           " WHERE invoice_id = crm_ledger_sums.id) WHERE crediting > 0")
       .run();
 }
@@ -165,7 +164,7 @@ Written written_payments(Store::Impl& impl, const std::string& column, int64_t i
   // the first past the limit is the one a refusal names.
   const std::string when = table == "payments" ? "paid_at" : "applied_at";
   sql::Statement& p = impl.prepared("SELECT id, amount FROM " + table + " WHERE " + column + " = ?1 AND id IN"
-                                    " (SELECT id FROM temp.crm_ledger_notes WHERE what = '" + what + "')"
+                                    " (SELECT id FROM crm_ledger_notes WHERE what = '" + what + "')"
                                     " ORDER BY " + when + ", id");
   p.bind(1, id);
   while (p.step()) {
@@ -208,13 +207,16 @@ int64_t first_past(const Written& w, double amount, double paid) {
 }
 
 void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  const Dialect d(impl.db);
   // An amount given against the invoice's lines.
   {
     sql::Statement& st = impl.prepared(
-        "SELECT i.id, i.amount, l.total FROM invoices AS i JOIN (SELECT invoice_id,"
-        " round(total(quantity * unit_price * (1 + ifnull(tax_rate, 0))), 6) AS total FROM invoice_lines"
-        " WHERE invoice_id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'invoice') GROUP BY invoice_id)"
-        " AS l ON l.invoice_id = i.id WHERE abs(ifnull(i.amount, 0) - l.total) > " + tolerance("l.total") +
+        "SELECT i.id, i.amount, l.total FROM invoices AS i JOIN (SELECT invoice_id, " +
+        d.round(d.total("quantity * unit_price * (1 + " + std::string(d.ifnull()) + "(tax_rate, 0))"), 6) +
+        " AS total FROM invoice_lines"
+        " WHERE invoice_id IN (SELECT id FROM crm_ledger_notes WHERE what = 'invoice') GROUP BY invoice_id)"
+        " AS l ON l.invoice_id = i.id WHERE abs(" + d.ifnull() + "(i.amount, 0) - l.total) > " +
+        tolerance(d, "l.total") +
         " ORDER BY i.id LIMIT 1");
     int64_t id = -1;
     std::string given;
@@ -233,8 +235,9 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
   // Payments and credit beyond the amount, to a void or draft invoice, or
   // from another customer (read from the sums gather_invoice_sums made).
   sql::Statement& st = impl.prepared(
-      "SELECT id, amount, status, paid - credited + applied AS settled, stranger, stranger_application"
-      " FROM temp.crm_ledger_sums WHERE settled > amount + " + tolerance("amount") +
+      // (A column's name, not its alias, in WHERE: PostgreSQL reads no aliases there.)
+      "SELECT * FROM (SELECT id, amount, status, paid - credited + applied AS settled, stranger,"
+      " stranger_application FROM crm_ledger_sums) AS s WHERE settled > amount + " + tolerance(d, "amount") +
       " OR (settled > 0 AND status IN ('void', 'draft')) OR stranger IS NOT NULL"
       " OR stranger_application IS NOT NULL ORDER BY id LIMIT 1");
   int64_t invoice, stranger, stranger_application;
@@ -283,15 +286,16 @@ void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResul
 // customers this write may have left short are asked: those with credit
 // applied whose payments or applications the write touched.
 void check_credit_balances(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  const Dialect d(impl.db);
   sql::Statement& st = impl.prepared(
-      "WITH touched(id) AS (SELECT id FROM temp.crm_ledger_notes WHERE what = 'customer'"
-      " UNION SELECT p.customer_id FROM temp.crm_ledger_notes AS n JOIN payments AS p ON p.id = n.id"
-      " WHERE n.what = 'payment' UNION SELECT a.customer_id FROM temp.crm_ledger_notes AS n"
+      "WITH touched(id) AS (SELECT id FROM crm_ledger_notes WHERE what = 'customer'"
+      " UNION SELECT p.customer_id FROM crm_ledger_notes AS n JOIN payments AS p ON p.id = n.id"
+      " WHERE n.what = 'payment' UNION SELECT a.customer_id FROM crm_ledger_notes AS n"
       " JOIN credit_applications AS a ON a.id = n.id WHERE n.what = 'application'"
-      " UNION SELECT customer_id FROM temp.crm_ledger_sums WHERE crediting > 0)"
-      " SELECT t.id, (SELECT total(credit) FROM payments WHERE customer_id = t.id) AS kept,"
-      " (SELECT total(amount) FROM credit_applications WHERE customer_id = t.id) AS used FROM touched AS t"
-      " WHERE used > 0 AND used > kept + " + tolerance("used") + " ORDER BY t.id LIMIT 1");
+      " UNION SELECT customer_id FROM crm_ledger_sums WHERE crediting > 0)"
+      " SELECT * FROM (SELECT t.id, (SELECT " + d.total("credit") + " FROM payments WHERE customer_id = t.id) AS kept,"
+      " (SELECT " + d.total("amount") + " FROM credit_applications WHERE customer_id = t.id) AS used FROM touched AS t)"
+      " AS c WHERE used > 0 AND used > kept + " + tolerance(d, "used") + " ORDER BY id LIMIT 1");
   int64_t customer;
   double kept, used;
   {
@@ -316,13 +320,14 @@ void check_credit_balances(Store::Impl& impl, const WriteRequest& req, const Wri
 
 // The same limit for payments that name an order: they cannot exceed it.
 void check_orders(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  const Dialect d(impl.db);
   sql::Statement& st = impl.prepared(
-      "WITH touched(id) AS (SELECT id FROM temp.crm_ledger_notes WHERE what = 'order'"
+      "WITH touched(id) AS (SELECT id FROM crm_ledger_notes WHERE what = 'order'"
       " UNION SELECT p.order_id FROM payments AS p WHERE p.order_id IS NOT NULL"
-      " AND p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'payment'))"
-      " SELECT o.id, o.amount, (SELECT total(amount) FROM payments WHERE order_id = o.id) AS paid"
-      " FROM orders AS o WHERE o.id IN (SELECT id FROM touched) AND paid > o.amount + " + tolerance("o.amount") +
-      " ORDER BY o.id LIMIT 1");
+      " AND p.id IN (SELECT id FROM crm_ledger_notes WHERE what = 'payment'))"
+      " SELECT * FROM (SELECT o.id, o.amount, (SELECT " + d.total("amount") + " FROM payments WHERE order_id = o.id)"
+      " AS paid FROM orders AS o WHERE o.id IN (SELECT id FROM touched)) AS o WHERE paid > o.amount + " +
+      tolerance(d, "o.amount") + " ORDER BY o.id LIMIT 1");
   int64_t order;
   double amount, paid;
   {
@@ -343,7 +348,7 @@ bool readable_period(const std::string& p) {
 void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   sql::Statement& st = impl.prepared(
       "SELECT id, staff_id, team, period, region, product_category, metric FROM targets WHERE id IN"
-      " (SELECT id FROM temp.crm_ledger_notes WHERE what = 'target') ORDER BY id");
+      " (SELECT id FROM crm_ledger_notes WHERE what = 'target') ORDER BY id");
   std::string field, reason;
   int64_t id = -1;
   while (st.step()) {
@@ -380,7 +385,7 @@ void check_targets(Store::Impl& impl, const WriteRequest& req, const WriteResult
 // issued, a contract that ends before it starts.
 void check_date_order(Store::Impl& impl, const WriteRequest& req, const WriteResult& result, const std::string& kind,
                       const std::string& what, const std::string& first, const std::string& second) {
-  sql::Statement& st = impl.prepared("SELECT id FROM " + kind + " WHERE id IN (SELECT id FROM temp.crm_ledger_notes"
+  sql::Statement& st = impl.prepared("SELECT id FROM " + kind + " WHERE id IN (SELECT id FROM crm_ledger_notes"
                                      " WHERE what = '" + what + "') AND " + second + " < " + first +
                                      " ORDER BY id LIMIT 1");
   int64_t id;
@@ -396,7 +401,7 @@ void check_date_order(Store::Impl& impl, const WriteRequest& req, const WriteRes
 void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   sql::Statement& st = impl.prepared(
       "SELECT p.id, p.deal_id, d.stage FROM projects AS p JOIN deals AS d ON d.id = p.deal_id"
-      " WHERE p.id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'project') AND NOT EXISTS"
+      " WHERE p.id IN (SELECT id FROM crm_ledger_notes WHERE what = 'project') AND NOT EXISTS"
       " (SELECT 1 FROM pipeline_stages AS s WHERE s.pipeline_id = d.pipeline_id AND s.name = d.stage"
       "  AND s.category = 'won') ORDER BY p.id LIMIT 1");
   int64_t id, deal;
@@ -414,7 +419,7 @@ void check_projects(Store::Impl& impl, const WriteRequest& req, const WriteResul
 
 }  // namespace
 
-void install_ledger_capture(sqlite3* db) {
+std::string ledger_capture_sql() {
   std::string s = "CREATE TEMP TABLE IF NOT EXISTS crm_ledger_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
                   " id INTEGER);"
                   // No index on `what`: keeping one up costs a big import more per
@@ -459,20 +464,23 @@ void install_ledger_capture(sqlite3* db) {
   for (const auto& t : kTriggers)
     s += std::string("CREATE TEMP TRIGGER IF NOT EXISTS crm_ledger_") + t[0] + " " + t[1] +
          " BEGIN INSERT INTO crm_ledger_notes(what, id) VALUES('" + t[2] + "', " + t[3] + "); END;";
-  sql::exec(db, s);
+  return s;
 }
 
+void install_ledger_capture(sqlite3* db) { sql::exec(db, ledger_capture_sql()); }
+
 void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  const Dialect d(impl.db);
   {
-    sql::Statement& any = impl.prepared("SELECT EXISTS(SELECT 1 FROM temp.crm_ledger_notes)");
+    sql::Statement& any = impl.prepared("SELECT EXISTS(SELECT 1 FROM crm_ledger_notes)");
     const bool noted = any.step() && any.int64(0) != 0;
     any.reset();
     if (!noted) return;
   }
   auto forget = [&impl] {
-    impl.prepared("DELETE FROM temp.crm_ledger_notes").run();
-    impl.prepared("DELETE FROM temp.crm_ledger_touched").run();
-    impl.prepared("DELETE FROM temp.crm_ledger_sums").run();
+    impl.prepared("DELETE FROM crm_ledger_notes").run();
+    impl.prepared("DELETE FROM crm_ledger_touched").run();
+    impl.prepared("DELETE FROM crm_ledger_sums").run();
   };
   try {
     // Lines first: the invoices they changed take their total (and are
@@ -480,9 +488,10 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     // Rounded to a millionth: 2 x 50 with 10% tax is 110, not 110.00000000000001,
     // and no currency counts below that.
     impl.prepared(
-            "UPDATE invoices SET amount = round((SELECT total(quantity * unit_price * (1 + ifnull(tax_rate, 0)))"
-            " FROM invoice_lines AS l WHERE l.invoice_id = invoices.id), 6)"
-            " WHERE id IN (SELECT id FROM temp.crm_ledger_notes WHERE what = 'lines')"
+            "UPDATE invoices SET amount = " +
+            d.round("(SELECT " + d.total("quantity * unit_price * (1 + " + std::string(d.ifnull()) + "(tax_rate, 0))") +
+                        " FROM invoice_lines AS l WHERE l.invoice_id = invoices.id)", 6) +
+            " WHERE id IN (SELECT id FROM crm_ledger_notes WHERE what = 'lines')"
             " AND EXISTS (SELECT 1 FROM invoice_lines AS l WHERE l.invoice_id = invoices.id)")
         .run();
     // Credit is rare: files without any applied skip those sums and checks.
@@ -501,12 +510,14 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     // Only the invoices whose status changes are written (and audited).
     impl.prepared(
             "UPDATE invoices SET status = s.now FROM (SELECT id, CASE WHEN amount > 0 AND paid - credited + applied"
-            " >= amount - " + tolerance("amount") + " THEN 'paid' ELSE 'issued' END AS now"
-            " FROM temp.crm_ledger_sums WHERE status IN ('issued', 'paid')) AS s"
-            " WHERE invoices.id = s.id AND invoices.status IS NOT s.now")
+            " >= amount - " + tolerance(d, "amount") + " THEN 'paid' ELSE 'issued' END AS now"
+            " FROM crm_ledger_sums WHERE status IN ('issued', 'paid')) AS s"
+            " WHERE invoices.id = s.id AND invoices.status" + d.is_not() + "s.now")
         .run();
   } catch (...) {
-    forget();
+    // (On PostgreSQL a failed statement left the transaction to be rolled
+    // back, which takes the notes with it; nothing more runs there.)
+    if (d.sqlite()) forget();
     throw;
   }
   forget();

@@ -67,7 +67,7 @@ struct Pipelines {
   std::vector<Pipeline> all;
   int64_t default_id = -1;  // flagged is_default (the lowest such id), else the first pipeline
 
-  explicit Pipelines(sqlite3* db) {
+  explicit Pipelines(const sql::Db& db) {
     sql::Statement st(db, "SELECT id, name, is_default FROM pipelines ORDER BY id");
     while (st.step()) {
       all.push_back({st.int64(0), st.text(1), {}});
@@ -120,7 +120,7 @@ struct CloseMove {
 // The expected-close changes the write made, in order, and forgets them.
 std::vector<CloseMove> read_close_moves(Store::Impl& impl) {
   std::vector<CloseMove> out;
-  sql::Statement& st = impl.prepared("SELECT deal_id, from_close, to_close FROM temp.crm_close_moves ORDER BY seq");
+  sql::Statement& st = impl.prepared("SELECT deal_id, from_close, to_close FROM crm_close_moves ORDER BY seq");
   while (st.step()) {
     CloseMove m{st.int64(0), {}, {}};
     if (!st.is_null(1)) m.from.set_int(st.int64(1));
@@ -128,7 +128,7 @@ std::vector<CloseMove> read_close_moves(Store::Impl& impl) {
     out.push_back(std::move(m));
   }
   st.reset();
-  impl.prepared("DELETE FROM temp.crm_close_moves").run();
+  impl.prepared("DELETE FROM crm_close_moves").run();
   return out;
 }
 
@@ -151,8 +151,8 @@ std::unordered_map<int64_t, int64_t> written_rows(const WriteRequest& req, const
   return row_of;
 }
 
-void install_stage_capture(sqlite3* db) {
-  sql::exec(db,
+std::string stage_capture_sql() {
+  return
             "CREATE TEMP TABLE IF NOT EXISTS crm_stage_moves(seq INTEGER PRIMARY KEY, deal_id INTEGER NOT NULL,"
             " from_stage TEXT, to_stage TEXT);"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_deal_added AFTER INSERT ON main.deals BEGIN"
@@ -168,8 +168,10 @@ void install_stage_capture(sqlite3* db) {
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_deal_close_moved AFTER UPDATE OF expected_close ON main.deals"
             " WHEN OLD.expected_close IS NOT NEW.expected_close BEGIN"
             " INSERT INTO crm_close_moves(deal_id, from_close, to_close)"
-            " VALUES(NEW.id, OLD.expected_close, NEW.expected_close); END;");
+            " VALUES(NEW.id, OLD.expected_close, NEW.expected_close); END;";
 }
+
+void install_stage_capture(sqlite3* db) { sql::exec(db, stage_capture_sql()); }
 
 void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
   Impl& impl = *impl_;
@@ -183,14 +185,14 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
   std::vector<Move> moves;
   {
     sql::Statement& st = impl.prepared(
-        "SELECT m.deal_id, m.from_stage, m.to_stage, d.pipeline_id FROM temp.crm_stage_moves AS m"
+        "SELECT m.deal_id, m.from_stage, m.to_stage, d.pipeline_id FROM crm_stage_moves AS m"
         " JOIN deals AS d ON d.id = m.deal_id ORDER BY m.seq");
     while (st.step())
       moves.push_back({st.int64(0), st.is_null(1) ? "" : st.text(1), !st.is_null(1), st.text(2),
                        st.is_null(3) ? -1 : st.int64(3)});
     st.reset();
   }
-  impl.prepared("DELETE FROM temp.crm_stage_moves").run();
+  impl.prepared("DELETE FROM crm_stage_moves").run();
   std::vector<CloseMove> close_moves = read_close_moves(impl);
   // A merge keeps or restores stages and dates as they were; they are no change.
   if (req.op == WriteOp::Merge || req.op == WriteOp::Unmerge) return;
@@ -320,7 +322,7 @@ void Store::apply_stage_rules(const WriteRequest& req, WriteResult& result) {
     sql::bind_batch(st, renames);
     st.run();
   }
-  impl.prepared("DELETE FROM temp.crm_stage_moves").run();  // the rules' own writes are no moves
+  impl.prepared("DELETE FROM crm_stage_moves").run();  // the rules' own writes are no moves
   if (history.rows() > 0) {
     WriteResult written;
     insert_rows(WriteRequest{WriteOp::Insert, &kind("deal_stages"), &history, {}}, written);

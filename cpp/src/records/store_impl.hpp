@@ -218,6 +218,19 @@ void install_task_capture(sqlite3* db);
 // (nanoseconds); a day a month lacks is its last day.
 int64_t next_occurrence(const std::string& rule, int64_t every, int64_t anchor, int64_t after);
 
+// The SQLite scripts the install_*_capture functions run (TEMP tables and
+// triggers), kept as text so that pg_rules.cpp makes the same notes on
+// PostgreSQL from them.
+std::string stage_capture_sql();
+std::string ticket_capture_sql();
+std::string ledger_capture_sql();
+std::string task_capture_sql();
+// On PostgreSQL (pg_rules.cpp): the session's temporary tables for the
+// rules' notes, and the permanent trigger functions that write them, made
+// once per store under the schema's lock (postgres_store.cpp).
+std::string pg_rule_session_tables();
+std::string pg_rule_triggers();
+
 // Shared by the write path's rules (stage_rules.cpp, ticket_rules.cpp):
 // the value a write gave for `field` in `row` of its table (null when the
 // table has no such column or the row has no value there; text owned);

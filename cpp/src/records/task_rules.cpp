@@ -74,8 +74,8 @@ int64_t next_occurrence(const std::string& rule, int64_t every, int64_t anchor, 
   }
 }
 
-void install_task_capture(sqlite3* db) {
-  sql::exec(db,
+std::string task_capture_sql() {
+  return
             "CREATE TEMP TABLE IF NOT EXISTS crm_task_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
             " id INTEGER NOT NULL);"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_task_added AFTER INSERT ON main.tasks"
@@ -91,22 +91,24 @@ void install_task_capture(sqlite3* db) {
             " INSERT INTO crm_task_notes(what, id) VALUES('done', NEW.id); END;"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_task_reopened AFTER UPDATE OF done ON main.tasks"
             " WHEN NEW.done IS NOT 1 AND OLD.done = 1 AND NEW.done_at IS OLD.done_at BEGIN"
-            " INSERT INTO crm_task_notes(what, id) VALUES('reopened', NEW.id); END;");
+            " INSERT INTO crm_task_notes(what, id) VALUES('reopened', NEW.id); END;";
 }
+
+void install_task_capture(sqlite3* db) { sql::exec(db, task_capture_sql()); }
 
 void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
   Impl& impl = *impl_;
   {
-    sql::Statement& any = impl.prepared("SELECT EXISTS(SELECT 1 FROM temp.crm_task_notes)");
+    sql::Statement& any = impl.prepared("SELECT EXISTS(SELECT 1 FROM crm_task_notes)");
     const bool noted = any.step() && any.int64(0) != 0;
     any.reset();
     if (!noted) return;
   }
-  auto forget = [&impl] { impl.prepared("DELETE FROM temp.crm_task_notes").run(); };
+  auto forget = [&impl] { impl.prepared("DELETE FROM crm_task_notes").run(); };
   try {
     {
       sql::Statement& st = impl.prepared(
-          "SELECT id FROM tasks WHERE id IN (SELECT id FROM temp.crm_task_notes WHERE what IN ('anchor', 'moved'))"
+          "SELECT id FROM tasks WHERE id IN (SELECT id FROM crm_task_notes WHERE what IN ('anchor', 'moved'))"
           " AND recurrence IS NOT NULL AND due_at IS NULL ORDER BY id LIMIT 1");
       const bool found = st.step();
       const int64_t id = found ? st.int64(0) : -1;
@@ -119,16 +121,16 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
       }
     }
     impl.prepared(
-            "UPDATE tasks SET series_start = due_at WHERE id IN (SELECT id FROM temp.crm_task_notes WHERE"
+            "UPDATE tasks SET series_start = due_at WHERE id IN (SELECT id FROM crm_task_notes WHERE"
             " what = 'moved' OR (what = 'anchor' AND tasks.series_start IS NULL))")
         .run();
     sql::Statement& stamp = impl.prepared(
         "UPDATE tasks SET done_at = ?1 WHERE done_at IS NULL AND id IN"
-        " (SELECT id FROM temp.crm_task_notes WHERE what = 'done')");
+        " (SELECT id FROM crm_task_notes WHERE what = 'done')");
     stamp.bind(1, now_ns());
     stamp.run();
     impl.prepared(
-            "UPDATE tasks SET done_at = NULL WHERE id IN (SELECT id FROM temp.crm_task_notes WHERE what = 'reopened')")
+            "UPDATE tasks SET done_at = NULL WHERE id IN (SELECT id FROM crm_task_notes WHERE what = 'reopened')")
         .run();
 
     // The next occurrence of each completed recurring task that has none yet.
@@ -145,7 +147,7 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
       sql::Statement& st = impl.prepared(
           "SELECT id, due_at, remind_at, recur_until, ifnull(series_start, due_at), assignee_id, customer_id,"
           " contact_id, ifnull(recur_every, 1), subject, recurrence FROM tasks WHERE id IN"
-          " (SELECT id FROM temp.crm_task_notes WHERE what = 'done') AND recurrence IS NOT NULL"
+          " (SELECT id FROM crm_task_notes WHERE what = 'done') AND recurrence IS NOT NULL"
           " AND due_at IS NOT NULL AND next_task_id IS NULL ORDER BY id");
       auto put = [&](size_t c, bool has, int64_t v) {
         next.columns[c].ints.push_back(has ? v : 0);

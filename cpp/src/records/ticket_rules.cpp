@@ -72,8 +72,8 @@ Value int_or_null(const sql::Statement& st, int column) {
 
 }  // namespace
 
-void install_ticket_capture(sqlite3* db) {
-  sql::exec(db,
+std::string ticket_capture_sql() {
+  return
             "CREATE TEMP TABLE IF NOT EXISTS crm_ticket_moves(seq INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL,"
             " from_status TEXT, to_status TEXT, added INTEGER NOT NULL);"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_ticket_added AFTER INSERT ON main.tickets"
@@ -83,8 +83,10 @@ void install_ticket_capture(sqlite3* db) {
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_ticket_moved AFTER UPDATE OF status ON main.tickets"
             " WHEN OLD.status IS NOT NEW.status AND NEW.status IS NOT NULL BEGIN"
             " INSERT INTO crm_ticket_moves(ticket_id, from_status, to_status, added)"
-            " VALUES(NEW.id, OLD.status, NEW.status, 0); END;");
+            " VALUES(NEW.id, OLD.status, NEW.status, 0); END;";
 }
+
+void install_ticket_capture(sqlite3* db) { sql::exec(db, ticket_capture_sql()); }
 
 void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
   Impl& impl = *impl_;
@@ -101,7 +103,7 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
   {
     sql::Statement& st = impl.prepared(
         "SELECT m.ticket_id, m.from_status, m.to_status, m.added, t.assignee_id, t.opened_at, t.first_response_at,"
-        " t.resolved_at, t.reopened FROM temp.crm_ticket_moves AS m JOIN tickets AS t ON t.id = m.ticket_id"
+        " t.resolved_at, t.reopened FROM crm_ticket_moves AS m JOIN tickets AS t ON t.id = m.ticket_id"
         " ORDER BY m.seq");
     while (st.step())
       moves.push_back({st.int64(0), st.is_null(1) ? "" : st.text(1), !st.is_null(1), st.text(2), st.int64(3) != 0,
@@ -109,7 +111,7 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
                        st.is_null(8) ? 0 : st.int64(8)});
     st.reset();
   }
-  impl.prepared("DELETE FROM temp.crm_ticket_moves").run();
+  impl.prepared("DELETE FROM crm_ticket_moves").run();
   // A merge keeps or restores statuses as they were; they are no move.
   if (moves.empty() || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge) return;
 
@@ -224,7 +226,7 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
     sql::bind_batch(st, updates);
     st.run();
   }
-  impl.prepared("DELETE FROM temp.crm_ticket_moves").run();  // the rules' own writes are no moves
+  impl.prepared("DELETE FROM crm_ticket_moves").run();  // the rules' own writes are no moves
   if (history.rows() > 0) {
     WriteResult written;
     insert_rows(WriteRequest{WriteOp::Insert, &kind("ticket_events"), &history, {}}, written);

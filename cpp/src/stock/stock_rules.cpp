@@ -86,8 +86,8 @@ struct Movement {
 
 }  // namespace
 
-void install_stock_capture(sqlite3* db) {
-  sql::exec(db,
+std::string stock_capture_sql() {
+  return
             "CREATE TEMP TABLE IF NOT EXISTS crm_stock_notes(seq INTEGER PRIMARY KEY, what TEXT NOT NULL,"
             " id INTEGER NOT NULL);"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_movement_added AFTER INSERT ON main.stock_movements BEGIN"
@@ -107,15 +107,17 @@ void install_stock_capture(sqlite3* db) {
             " INSERT INTO crm_stock_notes(what, id) VALUES('line', NEW.id); END;"
             "CREATE TEMP TRIGGER IF NOT EXISTS crm_line_changed AFTER UPDATE OF quantity, product_id,"
             " received_quantity, received_at ON main.purchase_lines BEGIN"
-            " INSERT INTO crm_stock_notes(what, id) VALUES('line', NEW.id); END;");
+            " INSERT INTO crm_stock_notes(what, id) VALUES('line', NEW.id); END;";
 }
+
+void install_stock_capture(sqlite3* db) { sql::exec(db, stock_capture_sql()); }
 
 void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   if (req.kind->name == "commission_rules") check_commission_rules(impl);
   std::vector<int64_t> added, lines;
   int64_t changed = -1;
   {
-    sql::Statement& st = impl.prepared("SELECT what, id FROM temp.crm_stock_notes ORDER BY seq");
+    sql::Statement& st = impl.prepared("SELECT what, id FROM crm_stock_notes ORDER BY seq");
     while (st.step()) {
       const std::string what = st.text(0);
       if (what == "added") added.push_back(st.int64(1));
@@ -125,7 +127,7 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
     st.reset();
   }
   if (added.empty() && lines.empty() && changed < 0) return;
-  impl.prepared("DELETE FROM temp.crm_stock_notes").run();
+  impl.prepared("DELETE FROM crm_stock_notes").run();
   const bool movements_written = req.kind->name == kMovements;
   // Merges move references (a product folded into another keeps its
   // movements), and deleting a product or a location takes its movements
@@ -259,7 +261,7 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
     }
     over.reset();
   }
-  impl.prepared("DELETE FROM temp.crm_stock_notes").run();  // the rules' own writes are no notes
+  impl.prepared("DELETE FROM crm_stock_notes").run();  // the rules' own writes are no notes
 
   // Stock never below zero where backorders are not taken: each pair of
   // product and location the write moved, from its earliest new movement on.

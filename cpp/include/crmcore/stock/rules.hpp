@@ -14,6 +14,8 @@ namespace crmcore::records {
 // The connection's triggers that note every movement and purchase line a
 // write touches, for apply_stock_rules.
 void install_stock_capture(sqlite3* db);
+// Its SQLite script (TEMP table and triggers), translated for PostgreSQL by pg_rules.cpp.
+std::string stock_capture_sql();
 // Checks and completes what the write did to movements and purchase lines;
 // throws ValidationError (naming the row, record, product and location) to
 // refuse it, before the write's transaction ends.
