@@ -240,7 +240,7 @@ Table ScopedStore::select(const std::string& kind, const std::vector<int64_t>* i
 
 std::vector<int64_t> ScopedStore::find(const std::string& kind, const std::string& field, const std::string& value,
                                        const Cancel* cancel) const {
-  check_filter(kind, {{records::Condition{field}}}, {});
+  check_filter(kind, {{records::Condition{field, records::Op::Eq, {}}}}, {});
   std::vector<int64_t> ids = store_.find(kind, field, value, cancel);
   auto visible = readable(kind);
   if (visible) ids.erase(std::remove_if(ids.begin(), ids.end(), [&](int64_t id) { return !sorted_has(*visible, id); }),
