@@ -101,7 +101,7 @@ std::string pg_add_version(int version) {
 //  update: {column: [old, new], ...} for the columns that changed ('{}' if none)
 //  delete: {"removed": {column: value, ...}}
 // in the table's column order, without id, created_at and updated_at.
-constexpr int kCaptureVersion = 2;  // 2: with the rules' triggers (pg_rules.cpp)
+constexpr int kCaptureVersion = 3;  // 2: with the rules' triggers (pg_rules.cpp); 3: the stock balances' index
 const char* const kCaptureFunction = R"(
 CREATE OR REPLACE FUNCTION crm_audit_capture() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
