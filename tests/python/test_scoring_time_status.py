@@ -33,7 +33,7 @@ def reference_purchases(db, as_of):
 
 
 @pytest.fixture(scope="module")
-def store():
+def store(backend):
     """The synthetic store, with some orders relabelled in Chinese and other spellings."""
     db = crm.open(":memory:")
     crm.datasets.load(db, crm.datasets.synthetic(400, seed=7))

@@ -23,7 +23,7 @@ DAY = pd.Timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def db():
+def db(backend):
     db = crm.open(":memory:")
     li = db.add("staff", name="Li", team="north")
     ann = db.add("customers", name="Ann", owner="Li")
