@@ -232,8 +232,6 @@ def test_a_kind_whose_rules_do_not_run_there_yet_is_refused_before_anything_is_w
                 write()
         db.update("orders", oid, channel="web")  # what no rule watches is written
         assert (db.count("payments"), db.frame("orders")["amount"].tolist()) == (0, [10.0])
-        with pytest.raises(crm.StorageError, match="merges on a PostgreSQL store are not available yet"):
-            db.merge("customers", cid, [db.add("customers", name="Acme dup")])
         assert db.audit_check().empty
 
 
