@@ -113,3 +113,45 @@ def test_eight_processes_writing_at_once_lose_nothing(store_path):
         assert db.integrity_check() == "ok"
         assert db.audit_check().empty
     assert not errors or store_path.endswith(".crm")  # PostgreSQL's writers wait for the store's lock
+
+
+def _merger(path, keep, others, ready):
+    """Merges once both processes are ready; returns (merge id or None, the error's type and text)."""
+    with crm.open(path) as db:
+        ready.wait()
+        try:
+            return db.merge("customers", keep, others), None
+        except crm.Error as e:
+            return None, (type(e).__name__, str(e))
+
+
+def test_two_processes_merging_the_same_records_at_once_one_wins_and_the_other_is_told(store_path):
+    with crm.open(store_path) as db:
+        ids = [db.add("customers", name=f"dup {i}") for i in range(3)]
+        for i, cid in enumerate(ids):
+            db.import_frame("orders", pd.DataFrame({"customer_id": [cid] * 4, "amount": [float(i)] * 4,
+                                                    "ordered_at": ["2026-01-02"] * 4}), progress=False)
+        before = db.frame("orders")
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(2) as pool:
+        ready = manager.Barrier(2)
+        # Each names all three records, with a different one kept.
+        results = pool.starmap(_merger, [(store_path, ids[0], ids[1:], ready),
+                                         (store_path, ids[2], ids[:2], ready)], chunksize=1)
+    won = [m for m, _ in results if m is not None]
+    lost = [e for _, e in results if e is not None]
+    assert len(won) == 1 and len(lost) == 1, results
+    kind, text = lost[0]
+    assert kind == "NotFound" and f"merge {won[0]} merged it into record" in text, text
+    with crm.open(store_path) as db:
+        merges = db.merges()
+        assert merges.index.tolist() == won and merges["undone_at"].isna().all()
+        keep = int(merges["keep_id"].iloc[0])
+        assert db.frame("customers").index.tolist() == [keep]
+        orders = db.frame("orders")
+        assert (orders["customer_id"] == keep).all() and len(orders) == len(before)
+        assert db.integrity_check() == "ok" and db.audit_check().empty
+        db.unmerge(won[0])
+        pd.testing.assert_frame_equal(db.frame("orders").drop(columns="updated_at"),
+                                      before.drop(columns="updated_at"))
+        assert db.audit_check().empty

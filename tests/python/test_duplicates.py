@@ -14,7 +14,7 @@ import crmcore as crm
 from crmcore import _core
 from crmcore.duplicates import _pinyin_table, _texts, clusters
 
-pytestmark = pytest.mark.usefixtures("store_handle")
+pytestmark = pytest.mark.usefixtures("backend", "store_handle")
 
 FLOOR = _core.duplicate_score_floor()
 

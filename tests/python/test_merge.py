@@ -11,7 +11,11 @@ import pytest
 
 import crmcore as crm
 
-pytestmark = pytest.mark.usefixtures("store_handle")
+pytestmark = pytest.mark.usefixtures("backend", "store_handle")
+
+PG_MISSING = {
+    "test_a_merge_removes_only_the_link_records_it_made_repeat": "the ledger rules (invoices)",
+}
 
 
 def references_to(db, ids):
@@ -29,10 +33,18 @@ def frames(db):
     return {kind: db.frame(kind).drop(columns="updated_at") for kind in crm.store._KINDS}
 
 
+# The kinds a PostgreSQL store still refuses to write (their ledger rules do
+# not run there yet): its store is loaded without them, and
+# test_ledger_kinds_are_still_refused_on_postgresql says when that changes.
+NOT_ON_POSTGRES = ("payments",)
+
+
 @pytest.fixture
-def store():
+def store(backend):
     db = crm.open(":memory:")
     data = crm.datasets.synthetic(300, seed=11)
+    if backend == "postgresql":
+        data = {kind: frame for kind, frame in data.items() if kind not in NOT_ON_POSTGRES}
     crm.datasets.load(db, data)
     yield db
     db.close()
@@ -68,13 +80,14 @@ def test_merge_moves_every_reference_and_unmerge_puts_all_back(store):
     assert not db.frame("links").eval("src == dst").any()
     assert db.count("customers") == len(before["customers"]) - len(others)
     assert db.merges().loc[merge, "merged_ids"] == others
+    assert db.audit_check().empty
 
     db.unmerge(merge)
     after = frames(db)
     for kind in before:
         pd.testing.assert_frame_equal(after[kind].sort_index(), before[kind].sort_index(), check_like=True, obj=kind)
     assert references_to(db, [keep, *others]) == refs_before
-    assert db.integrity_check() == "ok"
+    assert db.integrity_check() == "ok" and db.audit_check().empty
     with pytest.raises(crm.ValidationError, match="undone already"):
         db.unmerge(merge)
 
@@ -212,3 +225,21 @@ def test_the_same_key_twice_in_one_import_is_refused_naming_both_rows():
     result = db.import_frame("customers", twice, mode="upsert", on_error="skip")
     assert result.errors.index.tolist() == [2]
     assert db.get("customers", kept)["region"] == "North"
+
+
+def test_a_merge_naming_a_record_another_merge_took_says_which_and_writes_nothing():
+    # What the second of two writers merging the same records meets once the
+    # first has committed (test_concurrent_writers.py runs it in two processes).
+    db = crm.open(":memory:")
+    a, b, c = (db.add("customers", name=n) for n in ("a", "b", "c"))
+    first = db.merge("customers", a, [b])
+    before = frames(db)
+    with pytest.raises(crm.NotFound, match=rf"id {b}: merge {first} merged it into record {a}"):
+        db.merge("customers", c, [b])
+    for kind in before:
+        pd.testing.assert_frame_equal(frames(db)[kind], before[kind], obj=kind)
+    db.unmerge(first)
+    with pytest.raises(crm.NotFound) as plain:
+        db.merge("customers", a, [c + 100])
+    assert plain.value.args[0] == f"no customers record with id {c + 100}"  # no merge took it
+    assert len(db.merges()) == 1 and db.audit_check().empty

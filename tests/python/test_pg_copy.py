@@ -193,3 +193,40 @@ def test_a_store_is_not_copied_onto_itself_or_into_memory(tmp_path):
         crm.copy(src, src)
     with pytest.raises(crm.StorageError, match="memory"):
         crm.copy(src, ":memory:")
+
+
+MERGE_TABLES = ["merge_log", "key_aliases"]
+
+
+def test_merges_and_their_aliases_go_both_ways_and_still_undo(tmp_path, postgres_server, postgres_url):
+    src = str(tmp_path / "src.crm")
+    _source(src)
+    with crm.open(src) as db:
+        ids = [int(i) for i in db.import_frame("customers", pd.DataFrame({
+            "external_source": ["erp"] * 4, "external_id": ["M1", "M2", "M3", "M4"], "name": ["A", "a", "B", "b"]}),
+            mode="upsert").ids]
+        in_force = db.merge("customers", ids[0], [ids[1]])
+        db.unmerge(db.merge("customers", ids[2], [ids[3]]))  # an undone merge comes along as undone
+        merges = db.merges()
+    crm.copy(src, postgres_url)
+    pg = _pg_reader(postgres_server.dsn, _schema(postgres_url))
+    _same_tables(_sqlite_reader(src), pg, MERGE_TABLES)
+    with crm.open(postgres_url) as db:
+        pd.testing.assert_frame_equal(db.merges(), merges)
+        # The alias names the kept record there; the merge undoes there; a
+        # new merge is numbered after the copied ones.
+        week = pd.DataFrame({"external_source": ["erp"], "external_id": ["M2"], "region": ["East"]})
+        assert db.import_frame("customers", week, mode="upsert").ids.tolist() == [ids[0]]
+        db.unmerge(in_force)
+        assert len(db.find("customers", external_id=["M1", "M2"])) == 2
+        assert db.merge("customers", ids[2], [ids[3]]) == max(merges.index) + 1
+        assert db.audit_check().empty
+    back = str(tmp_path / "back.crm")
+    crm.copy(postgres_url, back)
+    _same_tables(pg, _sqlite_reader(back), KINDS + OWN_TABLES + MERGE_TABLES)
+    with sqlite3.connect(back) as con:  # PostgreSQL's own meta keys stay behind
+        keys = {k for (k,) in con.execute("SELECT key FROM meta")}
+    con.close()
+    assert "schema_version" in keys and not keys & {"engine", "pg_capture"}
+    with crm.open(back) as db:
+        assert db.audit_check().empty and len(db.merges()) == 3

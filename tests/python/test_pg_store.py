@@ -250,8 +250,6 @@ def test_a_kind_whose_rules_do_not_run_there_yet_is_refused_before_anything_is_w
         with pytest.raises(crm.ValidationError, match="exceed what is open on order"):
             db.add("payments", customer_id=cid, order_id=oid, amount=1.0, paid_at="2026-01-04")
         assert (db.count("payments"), db.frame("orders")["amount"].tolist()) == (1, [5.0])
-        with pytest.raises(crm.StorageError, match="merges on a PostgreSQL store are not available yet"):
-            db.merge("customers", cid, [db.add("customers", name="Acme dup")])
         assert db.audit_check().empty
 
 

@@ -87,6 +87,20 @@ def test_a_frame_read_out_writes_back_unchanged_and_edited(db, kind):
     assert (db.frame(kind)[text_field] == "edited").all()
 
 
+def test_an_upsert_that_empties_a_text_field_in_every_row_writes_it(db):
+    # PostgreSQL typed a batch column null in every row as integers, and
+    # "text IS DISTINCT FROM bigint" has no operator: the upsert failed there.
+    given = customers_frame(3, seed=4)
+    ids = db.import_frame("customers", given, mode="upsert").ids
+    emptied = given[["external_source", "external_id"]].assign(phone=None, region=None)
+    result = db.import_frame("customers", emptied, mode="upsert")
+    assert result.ids.tolist() == ids.tolist() and result.updated.all()
+    got = db.frame("customers", columns=["phone", "region", "name"]).loc[ids]
+    assert got["phone"].isna().all() and got["region"].isna().all()
+    assert got["name"].tolist() == given["name"].tolist()
+    assert db.find("customers", phone=given["phone"].iloc[0]).empty  # the old numbers no longer find it
+
+
 def test_update_mode_refuses_rows_that_name_no_record(db):
     cid = db.add("customers", name="a")
     frame = pd.DataFrame({"id": [cid, 10_000], "region": ["East", "West"]})

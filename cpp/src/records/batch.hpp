@@ -57,9 +57,20 @@ class Batch {
     cells_.clear();
     owned_.clear();
   }
+  // The type a column's stored values have, for an engine that types a
+  // batch's columns (PostgreSQL, other_engine.cpp): a column null in every
+  // row is typed by this rather than as integers, which no text column
+  // compares with. Undeclared columns are typed by their values. Kept by
+  // clear().
+  void declare(size_t column, Cell::Type type) {
+    if (declared_.size() < columns_) declared_.resize(columns_, Cell::Type::Null);
+    declared_.at(column) = type;
+  }
+  Cell::Type declared(size_t column) const { return column < declared_.size() ? declared_[column] : Cell::Type::Null; }
 
  private:
   size_t columns_;
+  std::vector<Cell::Type> declared_;
   std::vector<Cell> cells_;
   std::deque<std::string> owned_;
 };

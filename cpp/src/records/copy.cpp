@@ -284,21 +284,39 @@ void pg_advance_identities(Connection& dst) {
   dst.exec(sql);
 }
 
-// A table the source has and the destination lacks (SQLite makes merge_log
-// and key_aliases on the first merge): made on a SQLite destination from the
-// source's own definition; refused on PostgreSQL unless it is empty.
-void make_missing_table(Connection& src, Connection& dst, const std::string& table) {
-  if (count_rows(src, table) == 0) return;
+// A table the source has and the destination lacks (the first merge makes
+// merge_log and key_aliases): made on the destination in its engine's
+// dialect, or, on SQLite, from the source's own definition. True when made.
+bool make_missing_table(Connection& src, Connection& dst, const std::string& table) {
+  if (count_rows(src, table) == 0) return false;
+  if (table == "merge_log" || table == "key_aliases") {
+    dst.exec(Dialect(dst.engine()).merge_tables());
+    return true;
+  }
   if (sqlite(src) && sqlite(dst)) {
     auto st = src.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
     st->bind_text(1, table);
     if (st->step()) {
       dst.exec(st->text(0));
-      return;
+      return true;
     }
   }
-  throw StorageError("cannot copy: the source's table " + table +
-                     " (merges and their undo records) has no place on PostgreSQL yet; nothing was copied");
+  throw StorageError("cannot copy: the source's table " + table + " has no place in the destination; nothing was copied");
+}
+
+// The meta keys only the source's engine writes mean nothing to another
+// engine's store (PostgreSQL's audit capture version in a SQLite file): they
+// stay behind. The source's other keys replace the destination's
+// (keep_own_meta), as each engine's own keys stay.
+void leave_engine_keys(Connection& src, Connection& dst) {
+  const auto& theirs = Dialect(src.engine()).own_meta_keys();
+  const auto& ours = Dialect(dst.engine()).own_meta_keys();
+  auto drop = dst.prepare("DELETE FROM meta WHERE key = ?");
+  for (const auto& key : theirs) {
+    if (std::find(ours.begin(), ours.end(), key) != ours.end()) continue;
+    drop->bind_text(1, key);
+    drop->run();
+  }
 }
 
 // The indexes made by Store::create_index, between two SQLite files (on
@@ -350,10 +368,7 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
         if (!is_sequence_table(t)) tables.push_back(t);
       const std::set<std::string> in_dst(tables.begin(), tables.end());
       for (const auto& t : tables_of(src))
-        if (!is_sequence_table(t) && !in_dst.count(t)) {
-          make_missing_table(src, *dst, t);
-          if (sqlite(*dst)) tables.push_back(t);
-        }
+        if (!is_sequence_table(t) && !in_dst.count(t) && make_missing_table(src, *dst, t)) tables.push_back(t);
       const auto own_meta = meta_rows(*dst);
       std::unique_ptr<PgLoadGuard> guard;
       if (!sqlite(*dst)) {
@@ -370,6 +385,7 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
         if (rows > 0) ++report.tables;
       }
       keep_own_meta(*dst, own_meta);
+      leave_engine_keys(src, *dst);
       const int64_t next = next_id(src);
       if (sqlite(*dst)) {
         auto set = dst->prepare("UPDATE id_sequence SET next = ?");

@@ -8,6 +8,7 @@
 // once per statement (never per value).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sqlite.hpp"
 
@@ -80,6 +81,18 @@ class Dialect {
   // the order its planner, without statistics, would get wrong; PostgreSQL
   // plans by its own statistics (and takes no ON after CROSS JOIN).
   const char* cross_join() const { return sqlite_ ? " CROSS JOIN " : " JOIN "; }
+
+  // -- Merges, copies between engines (issue 14) --
+  // The dialect of a boundary connection (crm.copy has no store handle).
+  explicit Dialect(backend::Engine engine) : sqlite_(engine == backend::Engine::SQLite) {}
+  // The tables the first merge makes: merge_log (what each merge changed,
+  // to undo it; numbered by the engine) and key_aliases (the merged records'
+  // external keys, which name the kept record from then on).
+  std::string merge_tables() const;
+  // The meta keys only this engine's stores write and read (PostgreSQL: its
+  // 'engine' mark and the audit capture's version): a copy to another engine
+  // leaves them behind, and one from another keeps the destination's.
+  const std::vector<std::string>& own_meta_keys() const;
 
  private:
   bool sqlite_;

@@ -749,6 +749,15 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   Extras extras;
   const int64_t now = now_ns();
   StagedRows staged(width);
+  // A chunk may give a field null in every row (the last of several rows
+  // naming one record): its cells still compare with the stored column's type.
+  for (size_t g = 0; g < given.size(); ++g) {
+    const FieldType type = k.fields[given[g]].type;
+    staged.rows.declare(1 + g, type == FieldType::Text   ? sql::Cell::Type::Text
+                               : type == FieldType::Real ? sql::Cell::Type::Real
+                                                         : sql::Cell::Type::Int);
+  }
+  for (size_t cell = 1 + given.size(); cell + 1 < width; ++cell) staged.rows.declare(cell, sql::Cell::Type::Text);
   Lookups lookups;
   sql::Batch written(1);  // the ids a chunk updated
   std::vector<size_t> lookup_fields;  // the given fields with phones or e-mails to look up

@@ -20,31 +20,38 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Made on the first merge: stores that never merge keep their layout.
-constexpr const char* kMergeLogTable =
-    "CREATE TABLE IF NOT EXISTS merge_log(merge INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL,"
-    " keep_id INTEGER NOT NULL, merged_ids TEXT NOT NULL, undo TEXT NOT NULL, undone_at INTEGER);"
-    // The external keys of merged records, which name the kept record from
-    // then on: re-importing the other system's export must not bring the
-    // duplicates back (upserts look keys up here too).
-    "CREATE TABLE IF NOT EXISTS key_aliases(kind TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT NOT NULL,"
-    " record_id INTEGER NOT NULL, merge INTEGER NOT NULL, PRIMARY KEY(kind, source, external_id)) WITHOUT ROWID";
-
-// One stored row, every column, as a JSON object (integers, doubles, text, null).
-Json read_row(sqlite3* db, const std::string& table, int64_t id) {
-  sql::Statement st(db, "SELECT * FROM " + table + " WHERE id = ?");
+// One stored row, every column, as a JSON object (integers, doubles, text,
+// null). SQLite says each value's own type; PostgreSQL's columns have the
+// types of the kind's fields (postgres_store.cpp pg_type).
+Json read_row(Store::Impl& impl, const Kind& k, int64_t id) {
+  const bool sqlite = impl.db.is_sqlite();
+  std::vector<std::pair<std::string, FieldType>> columns{{"id", FieldType::Integer}};
+  for (const auto& f : k.fields) columns.emplace_back(f.name, f.type);
+  for (const char* name : {kTagsColumn, kCustomColumn}) columns.emplace_back(name, FieldType::Text);
+  for (const char* name : {kCreatedColumn, kUpdatedColumn}) columns.emplace_back(name, FieldType::Integer);
+  sql::Statement& st = impl.prepared("SELECT " + Store::Impl::insert_columns(k) + " FROM " + k.name + " WHERE id = ?");
   st.bind(1, id);
-  if (!st.step()) throw NotFound("no " + table + " record with id " + std::to_string(id));
+  if (!st.step()) {
+    st.reset();
+    throw NotFound("no " + k.name + " record with id " + std::to_string(id));
+  }
   Json row = Json::object();
-  for (int c = 0; c < sqlite3_column_count(st.get()); ++c) {
-    const std::string name = sqlite3_column_name(st.get(), c);
-    switch (sqlite3_column_type(st.get(), c)) {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const int c = static_cast<int>(i);
+    const auto& [name, type] = columns[i];
+    const int stored = sqlite ? sqlite3_column_type(st.get(), c)
+                              : st.is_null(c)                ? SQLITE_NULL
+                              : type == FieldType::Text      ? SQLITE_TEXT
+                              : type == FieldType::Real      ? SQLITE_FLOAT
+                                                             : SQLITE_INTEGER;
+    switch (stored) {
       case SQLITE_INTEGER: row[name] = st.int64(c); break;
       case SQLITE_FLOAT: row[name] = st.real(c); break;
       case SQLITE_NULL: row[name] = nullptr; break;
       default: row[name] = st.text(c); break;
     }
   }
+  st.reset();
   return row;
 }
 
@@ -112,6 +119,23 @@ Table fields_table(const Kind& k, const Json& row) {
   return t;
 }
 
+// Why record `id` of `k` is not there for a merge: when a merge in force
+// took it (another writer's, committed while this one waited for the write
+// lock), which one and into which record, so that the caller sees a
+// conflict, not a mystery.
+std::string missing_record(Store::Impl& impl, const Kind& k, int64_t id) {
+  std::string text = "no " + k.name + " record with id " + std::to_string(id);
+  sql::Statement has(impl.db, Dialect(impl.db).table_exists("merge_log"));
+  if (!has.step()) return text;
+  sql::Statement took(impl.db, "SELECT merge, keep_id FROM merge_log WHERE kind = ?1 AND undone_at IS NULL AND"
+                               " ',' || merged_ids || ',' LIKE ?2 ORDER BY merge DESC LIMIT 1");
+  const std::string among = "%," + std::to_string(id) + ",%";
+  took.bind(1, k.name).bind(2, among);
+  if (!took.step()) return text;
+  return text + ": merge " + std::to_string(took.int64(0)) + " merged it into record " +
+         std::to_string(took.int64(1)) + " (see merges()); nothing of this merge was written";
+}
+
 }  // namespace
 
 int64_t Store::merge(const std::string& kind_name, int64_t keep, const std::vector<int64_t>& others,
@@ -126,7 +150,7 @@ void Store::unmerge(int64_t merge_id) {
   std::string kind_name;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    sql::Statement has(impl_->db, "SELECT 1 FROM sqlite_master WHERE name = 'merge_log'");
+    sql::Statement has(impl_->db, Dialect(impl_->db).table_exists("merge_log"));
     if (has.step()) {
       sql::Statement st(impl_->db, "SELECT kind FROM merge_log WHERE merge = ?");
       st.bind(1, merge_id);
@@ -149,16 +173,24 @@ int64_t Store::merge_records(const WriteRequest& req) {
   for (int64_t id : others)
     if (!seen.insert(id).second)
       throw ValidationError(k.name, -1, "", "record " + std::to_string(id) + " is named twice in the merge", keep);
-  const Json kept = read_row(impl.db, k.name, keep);
+  auto read_named = [&](int64_t id) {
+    try {
+      return read_row(impl, k, id);
+    } catch (const NotFound&) {
+      throw NotFound(missing_record(impl, k, id));
+    }
+  };
+  const Json kept = read_named(keep);
   Json undo = {{"keep", kept},           {"others", Json::array()}, {"refs", Json::array()},
                {"removed", Json::array()}, {"flags", Json::array()}};
   std::vector<Json> rows;
-  for (int64_t id : others) rows.push_back(read_row(impl.db, k.name, id));
+  for (int64_t id : others) rows.push_back(read_named(id));
   for (const auto& r : rows) undo["others"].push_back(r);
 
   // A link record that repeats another goes, its row kept for unmerge.
   auto remove_link_record = [&](const Kind& owner, int64_t id) {
-    Json row = read_row(impl.db, owner.name, id);
+    refuse_unruled(impl, owner, WriteOp::Delete, nullptr);  // its rules must see it go
+    Json row = read_row(impl, owner, id);
     undo["removed"].push_back({{"kind", owner.name}, {"row", row}});
     for (const char* del : {"DELETE FROM record_tags WHERE record_id = ?", "DELETE FROM contact_points WHERE record_id = ?"}) {
       sql::Statement st(impl.db, del);
@@ -174,6 +206,7 @@ int64_t Store::merge_records(const WriteRequest& req) {
   // does not: one that would repeat a pair goes (the kept record's own link
   // stays), one that would hold a flag twice (a second primary contact)
   // moves with the flag unset.
+  const Dialect dialect(impl.db);
   std::string among = "(";
   for (size_t i = 0; i < others.size(); ++i) among += (i ? ", " : "") + std::to_string(others[i]);
   among += ")";
@@ -184,6 +217,7 @@ int64_t Store::merge_records(const WriteRequest& req) {
       sql::Statement find(impl.db, "SELECT id, " + f.name + " FROM " + other.name + " WHERE " + f.name + " IN " + among);
       std::vector<std::pair<int64_t, int64_t>> moved;
       while (find.step()) moved.emplace_back(find.int64(0), find.int64(1));
+      if (!moved.empty()) refuse_unruled(impl, other, WriteOp::Update, nullptr);  // its rules must see them move
       sql::Statement move(impl.db, "UPDATE " + other.name + " SET " + f.name + " = ?1, updated_at = ?2 WHERE id = ?3");
       for (const auto& [id, old] : moved) {
         if (const UniqueRule* rule = rule_broken_by_move(impl, other, id, f.name, keep)) {
@@ -222,7 +256,7 @@ int64_t Store::merge_records(const WriteRequest& req) {
     std::string names_keep;
     for (const auto& r : refs) names_keep += (names_keep.empty() ? "a." : " OR a.") + r + " = " + std::to_string(keep);
     std::string same = "a.id > b.id AND (" + names_keep + ")";
-    for (const auto& r : refs) same += " AND a." + r + " IS b." + r;
+    for (const auto& r : refs) same += " AND a." + r + dialect.is() + "b." + r;
     if (links) same += " AND a.type = b.type";
     std::string text = "SELECT a.id FROM " + other.name + " a WHERE EXISTS (SELECT 1 FROM " + other.name + " b WHERE " +
                        same + ")";
@@ -302,15 +336,20 @@ int64_t Store::merge_records(const WriteRequest& req) {
   // 4. The others go (nothing refers to them any more), each audited.
   for (int64_t id : others) delete_record(k, id, false, keep);
 
-  sql::exec(impl.db, kMergeLogTable);
+  sql::exec(impl.db, dialect.merge_tables());
   std::string merged;
   for (int64_t id : others) merged += (merged.empty() ? "" : ",") + std::to_string(id);
-  sql::Statement log(impl.db, "INSERT INTO merge_log(at, kind, keep_id, merged_ids, undo) VALUES(?, ?, ?, ?, ?)");
+  sql::Statement log(impl.db, "INSERT INTO merge_log(at, kind, keep_id, merged_ids, undo) VALUES(?, ?, ?, ?, ?)"
+                              " RETURNING merge");
   const std::string undo_text = undo.dump();
-  log.bind(1, now_ns()).bind(2, k.name).bind(3, keep).bind(4, merged).bind(5, undo_text).run();
-  const int64_t merge_id = sqlite3_last_insert_rowid(impl.db);
-  sql::Statement alias(impl.db, "INSERT OR REPLACE INTO key_aliases(kind, source, external_id, record_id, merge)"
-                                " VALUES(?, ?, ?, ?, ?)");
+  log.bind(1, now_ns()).bind(2, k.name).bind(3, keep).bind(4, merged).bind(5, undo_text);
+  if (!log.step()) throw StorageError("cannot write the merge log");
+  const int64_t merge_id = log.int64(0);
+  log.reset();
+  // (An alias a later merge repeats names that merge's kept record.)
+  sql::Statement alias(impl.db, "INSERT INTO key_aliases(kind, source, external_id, record_id, merge)"
+                                " VALUES(?, ?, ?, ?, ?) ON CONFLICT (kind, source, external_id) DO UPDATE SET"
+                                " record_id = excluded.record_id, merge = excluded.merge");
   for (const auto& row : rows) {
     if (!row[kExternalId].is_string()) continue;
     const std::string source = row[kExternalSource].is_string() ? row[kExternalSource].get<std::string>() : "";
@@ -338,6 +377,7 @@ void Store::unmerge_records(const WriteRequest& req) {
   }
   for (const auto& removed : undo.at("removed")) {
     const Kind& owner = kind(removed.at("kind").get<std::string>());
+    refuse_unruled(impl, owner, WriteOp::Insert, nullptr);
     restore_row(impl, owner, removed.at("row"));
     const int64_t id = removed.at("row").at("id").get<int64_t>();
     audit(WriteRequest{WriteOp::Insert, &owner, nullptr, {id}}, 1, id, id, keep);
@@ -347,10 +387,13 @@ void Store::unmerge_records(const WriteRequest& req) {
     const Kind& owner = kind(ref.at(0).get<std::string>());
     const std::string field = ref.at(1).get<std::string>();
     const int64_t id = ref.at(2).get<int64_t>(), old = ref.at(3).get<int64_t>();
+    refuse_unruled(impl, owner, WriteOp::Update, nullptr);
     sql::Statement back(impl.db, "UPDATE " + owner.name + " SET " + field + " = ?1, updated_at = ?2 WHERE id = ?3 AND " +
-                                     field + " = ?4");
-    back.bind(1, old).bind(2, now_ns()).bind(3, id).bind(4, keep).run();
-    if (sqlite3_changes(impl.db) > 0) audit(WriteRequest{WriteOp::Update, &owner, nullptr, {id}}, 1, id, id, keep);
+                                     field + " = ?4 RETURNING id");
+    back.bind(1, old).bind(2, now_ns()).bind(3, id).bind(4, keep);
+    const bool moved_back = back.step();
+    back.reset();
+    if (moved_back) audit(WriteRequest{WriteOp::Update, &owner, nullptr, {id}}, 1, id, id, keep);
   }
   // Flags a moved record gave up (a second primary contact) return with it.
   for (const auto& flag : undo.value("flags", Json::array())) {
@@ -375,12 +418,13 @@ Table Store::merges() const {
   Table t;
   for (const char* name : {"merge", "at", "keep_id", "undone_at"}) t.columns.emplace_back(name, Column::Storage::Int);
   for (const char* name : {"kind", "merged_ids"}) t.columns.emplace_back(name, Column::Storage::Text);
-  sql::Statement has(impl_->db, "SELECT 1 FROM sqlite_master WHERE name = 'merge_log'");
+  sql::Statement has(impl_->db, Dialect(impl_->db).table_exists("merge_log"));
   if (!has.step()) return t;
   sql::Statement st(impl_->db, "SELECT merge, at, keep_id, undone_at, kind, merged_ids FROM merge_log ORDER BY merge");
   while (st.step()) {
     for (int i = 0; i < 4; ++i) {
-      t.columns[static_cast<size_t>(i)].ints.push_back(st.int64(i));
+      // (PostgreSQL gives a null as no integer at all: undone_at while in force.)
+      t.columns[static_cast<size_t>(i)].ints.push_back(st.is_null(i) ? 0 : st.int64(i));
       t.columns[static_cast<size_t>(i)].valid.push_back(st.is_null(i) ? 0 : 1);
     }
     for (int i = 4; i < 6; ++i) t.columns[static_cast<size_t>(i)].texts.push_back(st.text(i));

@@ -82,6 +82,9 @@ void Statement::reset_other() {
 
 void Statement::bind_batch_other(const Batch& batch) {
   std::string shape(batch.columns(), 'i');
+  for (size_t c = 0; c < shape.size(); ++c)
+    if (batch.declared(c) == Cell::Type::Text) shape[c] = 't';
+    else if (batch.declared(c) == Cell::Type::Real) shape[c] = 'r';
   for (size_t r = 0; r < batch.rows(); ++r) {
     const Cell* row = batch.row(r);
     for (size_t c = 0; c < shape.size(); ++c) {
