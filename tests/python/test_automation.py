@@ -120,6 +120,12 @@ def test_rule_that_triggers_itself_is_stopped_and_the_write_undone():
     (dict(actions=[{"do": "task", "subject": "for {nobody}"}]), "actions", "{nobody}"),
     (dict(on="changed"), "field", "names the field"),
     (dict(kind="automation_runs"), "record_kind", "do not act on"),
+    # Found only when acting, these would undo every import of orders (or earn nothing):
+    (dict(actions=[{"do": "set", "field": "amount", "value": "abc"}]), "actions", "orders.amount"),
+    (dict(actions=[{"do": "set", "field": "ordered_at", "value": "not a date"}]), "actions", "orders.ordered_at"),
+    (dict(actions=[{"do": "assign", "to": 999}]), "actions", "staff, which has no record 999"),
+    (dict(actions=[{"do": "points", "program": "nowhere"}]), "actions", "no membership programme 'nowhere'"),
+    (dict(on="score", kind="customers", field="churn"), "threshold", "names the threshold"),
 ])
 def test_bad_rules_are_refused_and_nothing_is_written(rule, field, reason):
     db = crm.open()
@@ -134,10 +140,13 @@ def test_bad_rules_are_refused_and_nothing_is_written(rule, field, reason):
 def test_a_failing_action_undoes_the_write_that_set_it_off():
     db = crm.open()
     c = db.add("customers", name="Acme")
-    db.automation.add_rule("bad value", on="created", kind="orders",
-                           actions=[{"do": "set", "field": "ordered_at", "value": "not a date"}])
-    with pytest.raises(crm.ValidationError, match="ordered_at"):
+    rep = db.add("staff", name="rep")
+    db.automation.add_rule("to the rep", on="created", kind="orders", actions=[{"do": "assign", "to": rep}])
+    db.delete("staff", rep)  # the rule was good when written; its staff record went since
+    with pytest.raises(crm.ValidationError, match="staff_id"):
         db.add("orders", customer_id=c, ordered_at="2025-01-01", amount=5.0)
+    with pytest.raises(crm.ValidationError, match="staff_id"):
+        db.import_frame("orders", pd.DataFrame({"customer_id": [c, c], "ordered_at": "2025-01-01", "amount": 5.0}))
     assert db.count("orders") == 0
 
 
