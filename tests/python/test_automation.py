@@ -200,6 +200,16 @@ def test_birthdays_run_once_per_year_and_the_cli_runs_them(tmp_path):
     assert sorted(got["occasion"].dt.strftime("%m-%d")) == ["02-28", "03-02"]
 
 
+def test_cli_run_due_with_a_time_it_cannot_read_says_so(tmp_path, capsys):
+    # A ValidationError raised in Python (no row or field on it) crashed the
+    # command line's error report with an AttributeError and a traceback.
+    path = tmp_path / "c.crm"
+    crm.open(path).close()
+    assert cli.main(["run-due", str(path), "--now", "yesterday", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and "'yesterday' is not a date" in report["error"]
+
+
 def test_date_rule_with_offset_and_schedule():
     db = crm.open()
     c = db.add("customers", name="Acme")
