@@ -150,6 +150,19 @@ def test_a_failing_action_undoes_the_write_that_set_it_off():
     assert db.count("orders") == 0
 
 
+def test_a_rule_whose_staff_record_went_can_be_switched_off_but_not_on():
+    db = crm.open()
+    rep = db.add("staff", name="rep")
+    db.automation.add_rule("to the rep", on="created", kind="orders", actions=[{"do": "assign", "to": rep}])
+    db.delete("staff", rep)
+    db.automation.enable("to the rep", active=False)
+    c = db.add("customers", name="Acme")
+    db.add("orders", customer_id=c, ordered_at="2025-01-01", amount=5.0)  # the rule is off: nothing fails
+    with pytest.raises(crm.ValidationError, match="no record"):
+        db.automation.enable("to the rep")
+    assert db.automation.rules()["active"].tolist() == [False]
+
+
 def test_dry_run_leaves_no_action_behind():
     db = crm.open()
     c = db.add("customers", name="Acme")
