@@ -95,7 +95,8 @@ def send(db: Any, host: str = "localhost", port: int = 25, *, sender: str, max_a
             except _GONE as e:
                 _failed(db, oid, attempts, max_attempts, f"connection lost: {e}", False, counts)
                 break
-            db.update("outbox", int(oid), status="sent", sent_at=pd.Timestamp.now(), error=None)
+            # The store's own times (created_at, updated_at) are UTC: sent_at is too.
+            db.update("outbox", int(oid), status="sent", sent_at=pd.Timestamp.now(tz="UTC"), error=None)
             counts["sent"] += 1
     finally:
         try:

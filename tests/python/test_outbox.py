@@ -3,6 +3,7 @@ and stopped by the tests: one that accepts, one that refuses, one that
 vanishes mid-batch. Nothing is sent twice, nothing is lost."""
 import email
 import socket
+import time
 
 import pandas as pd
 import pytest
@@ -190,3 +191,20 @@ def test_a_message_left_sending_by_a_sender_that_stopped_goes_again_once_stale(s
     assert db.automation.send_outbox(host, port, sender="shop@x.org", stale_after=0)["sent"] == 1
     assert [m["To"] for m in inbox.received] == ["a@x.org"]
     assert db.automation.outbox().loc[oid, "attempts"] == 2
+
+
+def test_sent_at_is_on_the_store_s_clock_in_any_time_zone(smtp, monkeypatch):
+    # sent_at was the local wall clock written as if UTC: in Beijing, eight
+    # hours after the message's own updated_at.
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        db = crm.open()
+        _queued(db, ["a@x.org"])
+        host, port = smtp(Inbox())
+        assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 1
+        box = db.automation.outbox()
+        assert abs(box["sent_at"] - box["updated_at"]).max() < pd.Timedelta(minutes=5)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
