@@ -5,8 +5,8 @@ fresh store with no rules, then with 20 active rules on created orders
     PYTHONPATH=python python benchmarks/bench_automation.py [--orders 1000000] [--repeat 3]
 
 The 20 rules are of the kinds a shop uses: each a condition on the order
-(amount ranges, channel, status) evaluated over the imported id range in one
-query, and a tag, a field set or (for the rare big orders) a task or an
+(amount ranges, channel, status) judged column by column on the import's own
+rows, and a tag, a field set or (for the rare big orders) a task or an
 outbox message for the matching ones; each matches a few percent of orders.
 Each store is a file in a temporary folder; the best of --repeat runs counts.
 Beside wall seconds it prints the import thread's CPU seconds: on a shared

@@ -146,7 +146,9 @@ class AutomationMethods:
         score ``field`` reached ``threshold``, see :meth:`scored`),
         ``schedule`` (every ``every_days``), ``playbook`` (started by a
         ``{"do": "playbook"}`` action of another rule). A rule naming an unknown
-        kind or field, a bad condition or action is refused with
+        kind or field, a bad condition or action (also a set or assign value
+        the field refuses, a staff record or points programme that does not
+        exist), or a score rule without a threshold is refused with
         ValidationError and nothing is written.
 
         >>> import crmcore as crm

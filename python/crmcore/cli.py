@@ -516,9 +516,11 @@ def main(argv: list | None = None) -> int:
         out.failed(str(e), e.report)
     except _core.ValidationError as e:
         # The import was refused whole: for a bad row, that row; else what was wrong.
-        detail = {k: v for k, v in (("column", getattr(e, "column", None)), ("field", e.field),
-                                    ("reason", e.reason)) if v is not None}
-        out.failed(str(e), {"rejected": [{"row": e.row, **detail, "values": {}}]} if e.row is not None else detail)
+        # (The core's errors carry row, field and reason; those raised in Python may not.)
+        row = getattr(e, "row", None)
+        detail = {k: v for k, v in (("column", getattr(e, "column", None)), ("field", getattr(e, "field", None)),
+                                    ("reason", getattr(e, "reason", None))) if v is not None}
+        out.failed(str(e), {"rejected": [{"row": row, **detail, "values": {}}]} if row is not None else detail)
     except BrokenPipeError:
         # The reader went away (`crmcore report x.crm | head`): not an error
         # to shout about, but nothing more can be written to stdout either.

@@ -120,6 +120,12 @@ def test_rule_that_triggers_itself_is_stopped_and_the_write_undone():
     (dict(actions=[{"do": "task", "subject": "for {nobody}"}]), "actions", "{nobody}"),
     (dict(on="changed"), "field", "names the field"),
     (dict(kind="automation_runs"), "record_kind", "do not act on"),
+    # Found only when acting, these would undo every import of orders (or earn nothing):
+    (dict(actions=[{"do": "set", "field": "amount", "value": "abc"}]), "actions", "orders.amount"),
+    (dict(actions=[{"do": "set", "field": "ordered_at", "value": "not a date"}]), "actions", "orders.ordered_at"),
+    (dict(actions=[{"do": "assign", "to": 999}]), "actions", "staff, which has no record 999"),
+    (dict(actions=[{"do": "points", "program": "nowhere"}]), "actions", "no membership programme 'nowhere'"),
+    (dict(on="score", kind="customers", field="churn"), "threshold", "names the threshold"),
 ])
 def test_bad_rules_are_refused_and_nothing_is_written(rule, field, reason):
     db = crm.open()
@@ -134,11 +140,27 @@ def test_bad_rules_are_refused_and_nothing_is_written(rule, field, reason):
 def test_a_failing_action_undoes_the_write_that_set_it_off():
     db = crm.open()
     c = db.add("customers", name="Acme")
-    db.automation.add_rule("bad value", on="created", kind="orders",
-                           actions=[{"do": "set", "field": "ordered_at", "value": "not a date"}])
-    with pytest.raises(crm.ValidationError, match="ordered_at"):
+    rep = db.add("staff", name="rep")
+    db.automation.add_rule("to the rep", on="created", kind="orders", actions=[{"do": "assign", "to": rep}])
+    db.delete("staff", rep)  # the rule was good when written; its staff record went since
+    with pytest.raises(crm.ValidationError, match="staff_id"):
         db.add("orders", customer_id=c, ordered_at="2025-01-01", amount=5.0)
+    with pytest.raises(crm.ValidationError, match="staff_id"):
+        db.import_frame("orders", pd.DataFrame({"customer_id": [c, c], "ordered_at": "2025-01-01", "amount": 5.0}))
     assert db.count("orders") == 0
+
+
+def test_a_rule_whose_staff_record_went_can_be_switched_off_but_not_on():
+    db = crm.open()
+    rep = db.add("staff", name="rep")
+    db.automation.add_rule("to the rep", on="created", kind="orders", actions=[{"do": "assign", "to": rep}])
+    db.delete("staff", rep)
+    db.automation.enable("to the rep", active=False)
+    c = db.add("customers", name="Acme")
+    db.add("orders", customer_id=c, ordered_at="2025-01-01", amount=5.0)  # the rule is off: nothing fails
+    with pytest.raises(crm.ValidationError, match="no record"):
+        db.automation.enable("to the rep")
+    assert db.automation.rules()["active"].tolist() == [False]
 
 
 def test_dry_run_leaves_no_action_behind():
@@ -189,6 +211,16 @@ def test_birthdays_run_once_per_year_and_the_cli_runs_them(tmp_path):
     got = db.automation.run_due("2026-03-03 00:00")
     assert sorted(got["record_id"]) == sorted([ids["Leap"], ids["Li"]])
     assert sorted(got["occasion"].dt.strftime("%m-%d")) == ["02-28", "03-02"]
+
+
+def test_cli_run_due_with_a_time_it_cannot_read_says_so(tmp_path, capsys):
+    # A ValidationError raised in Python (no row or field on it) crashed the
+    # command line's error report with an AttributeError and a traceback.
+    path = tmp_path / "c.crm"
+    crm.open(path).close()
+    assert cli.main(["run-due", str(path), "--now", "yesterday", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and "'yesterday' is not a date" in report["error"]
 
 
 def test_date_rule_with_offset_and_schedule():

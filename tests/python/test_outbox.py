@@ -3,6 +3,7 @@ and stopped by the tests: one that accepts, one that refuses, one that
 vanishes mid-batch. Nothing is sent twice, nothing is lost."""
 import email
 import socket
+import time
 
 import pandas as pd
 import pytest
@@ -140,3 +141,70 @@ def test_sms_and_wechat_messages_are_records_for_a_gateway_and_smtp_leaves_them(
     assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 2
     after = db.automation.outbox()
     assert after.loc[texts.index, "status"].tolist() == texts["status"].tolist()  # left to the gateway
+
+
+class Overlapping(Inbox):
+    """Accepts; while the first message's DATA is being answered, a second
+    sender (another handle on the same file, as a second cron run would be)
+    drains the same outbox through another server."""
+
+    def __init__(self, path, other):
+        super().__init__()
+        self.path, self.other, self.second = path, other, None
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.second is None:
+            with crm.open(self.path) as db2:
+                self.second = db2.automation.send_outbox(*self.other, sender="shop@x.org")
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_senders_at_once_send_each_message_once(smtp, tmp_path):
+    # Both senders read the queue; each message goes to the one that claimed
+    # it. The second used to send again the message the first was sending,
+    # and the first the ones the second had sent meanwhile.
+    path = tmp_path / "o.crm"
+    addresses = [f"p{i}@x.org" for i in range(5)]
+    with crm.open(path) as db:
+        _queued(db, addresses)
+    other = Inbox()
+    first = Overlapping(path, smtp(other))
+    host, port = smtp(first)
+    with crm.open(path) as db:
+        got = db.automation.send_outbox(host, port, sender="shop@x.org")
+        box = db.automation.outbox()
+    assert first.second == {"sent": 4, "failed": 0, "retry": 0, "left": 0}  # p0 is the first's
+    assert got == {"sent": 1, "failed": 0, "retry": 0, "left": 4}
+    assert [m["To"] for m in first.received] == ["p0@x.org"]
+    assert sorted(m["To"] for m in other.received) == addresses[1:]
+    assert (box["status"] == "sent").all() and (box["attempts"] == 1).all()
+
+
+def test_a_message_left_sending_by_a_sender_that_stopped_goes_again_once_stale(smtp):
+    db = crm.open()
+    _queued(db, ["a@x.org"])
+    oid = int(db.automation.outbox().index[0])
+    db.update("outbox", oid, status="sending", attempts=1)  # as a sender killed mid-message leaves it
+    inbox = Inbox()
+    host, port = smtp(inbox)
+    assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 0  # maybe still being sent
+    assert db.automation.send_outbox(host, port, sender="shop@x.org", stale_after=0)["sent"] == 1
+    assert [m["To"] for m in inbox.received] == ["a@x.org"]
+    assert db.automation.outbox().loc[oid, "attempts"] == 2
+
+
+def test_sent_at_is_on_the_store_s_clock_in_any_time_zone(smtp, monkeypatch):
+    # sent_at was the local wall clock written as if UTC: in Beijing, eight
+    # hours after the message's own updated_at.
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        db = crm.open()
+        _queued(db, ["a@x.org"])
+        host, port = smtp(Inbox())
+        assert db.automation.send_outbox(host, port, sender="shop@x.org")["sent"] == 1
+        box = db.automation.outbox()
+        assert abs(box["sent_at"] - box["updated_at"]).max() < pd.Timedelta(minutes=5)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -174,6 +174,45 @@ void check_actions(int64_t rule, const Kind& k, const json& actions) {
   }
 }
 
+// What check_actions cannot see from the kind alone: a set or assign value
+// the field would refuse (a text for an amount, a staff id that is not
+// there) and a points programme that does not exist. Refused when the rule
+// is written: found only when it acts, such a rule would undo every write
+// of its kind (or, for points, earn nothing without a word). The records
+// named must exist only for an active rule: a rule whose staff record or
+// programme went since can still be switched off.
+void check_action_values(Store::Impl& impl, int64_t rule, const Kind& k, const json& actions, bool active) {
+  for (const auto& a : actions) {
+    const std::string what = text_of(a, "do");
+    if (what == "set" || what == "assign") {
+      std::string name = text_of(a, "field");
+      if (name.empty()) name = owner_field(k)->name;  // check_actions made sure there is one
+      const Field& f = *k.field(name);
+      const json& given = a[what == "set" ? "value" : "to"];
+      Column c = json_column(json::array({given}));
+      c.name = name;
+      if (f.type == FieldType::Time && given.is_number_integer()) c.origin = Column::Origin::Time;
+      Value v;
+      try {
+        coerce(f, &c, 0, v);
+      } catch (const RowFailure& e) {
+        refuse(rule, "actions", what + ": " + given.dump() + " for " + k.name + "." + name + ": " + e.reason);
+      }
+      if (active && f.type == FieldType::Ref && v.type == Value::Type::Int && !impl.has(f.ref_kind, v.i))
+        refuse(rule, "actions", what + ": " + k.name + "." + name + " refers to " + f.ref_kind + ", which has no record " +
+                                    std::to_string(v.i));
+    }
+    if (what == "points" && active) {
+      const std::string program = text_of(a, "program");
+      sql::Statement& st = impl.prepared("SELECT 1 FROM membership_programs WHERE name = ?1");
+      st.bind(1, program);
+      const bool found = st.step();
+      st.reset();
+      if (!found) refuse(rule, "actions", "points: there is no membership programme " + quote(program));
+    }
+  }
+}
+
 // The ids as one condition: a range when they are consecutive (an import's
 // rows), which the primary key serves directly; a list otherwise.
 Condition among(const std::vector<int64_t>& ids) {
@@ -418,6 +457,15 @@ void Store::apply_automation(const WriteRequest& req, WriteResult& result) {
             refuse(rule.id, "condition", e.what());
           }
           check_actions(rule.id, *k, rule.actions);
+          sql::Statement& st =
+              impl.prepared("SELECT coalesce(active, 1) <> 0, threshold IS NULL FROM automation_rules WHERE id = ?1");
+          st.bind(1, rule.id);
+          st.step();
+          const bool active = st.int64(0) != 0, no_threshold = st.int64(1) != 0;
+          st.reset();
+          check_action_values(impl, rule.id, *k, rule.actions, active);
+          if (rule.trigger == "score" && no_threshold)  // scored() compares with it
+            refuse(rule.id, "threshold", "a score rule names the threshold it watches for");
         }
       }
       prepare_automation();  // the fields the rules watch from now on
