@@ -286,12 +286,14 @@ def test_id_positions_match_pandas(sparse):
     assert _core.id_positions(in_order[:0], np.array([1])).tolist() == [-1]
 
 
-def test_attainment_sums_match_pandas_per_person_team_and_month():
-    """attainment_table (months in C++, people by id, teams coded in C++)
-    against pandas summing per person or team within each target's period:
-    periods that start on a month's first instant, events on the last
-    nanosecond of a period, a NaT event, events of no one, a target of
-    someone with no events."""
+@pytest.mark.parametrize("through_staff", [False, True])
+def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
+    """attainment_table (months in C++, people by id, teams coded in C++ or,
+    given each staff member's team, spread over the members and summed with
+    the people) against pandas summing per person or team within each
+    target's period: periods that start on a month's first instant, events
+    on the last nanosecond of a period, a NaT event, events of no one, a
+    target of someone with no events, a team with no members."""
     rng = np.random.default_rng(5)
     n = 5000
     at = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 86_400, n), "s")
@@ -307,7 +309,11 @@ def test_attainment_sums_match_pandas_per_person_team_and_month():
     t = pd.DataFrame(rows).assign(metric="bookings", amount=1000.0)
     t["staff_id"] = t["staff_id"].astype("Int64")
     t.index = pd.RangeIndex(1, len(t) + 1)
-    got = attainment_table(t, ev, pd.Timestamp("2024-06-30").value)["actual"]
+    teams = None
+    if through_staff:  # the events' team column is not read: each staff member's team is
+        teams = pd.Series({s: {0: "north", 1: "南", 2: "west"}[s % 3] for s in range(1, 9)}, name="team")
+    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev,
+                           pd.Timestamp("2024-06-30").value, teams=teams)["actual"]
     for i, row in t.iterrows():
         p = target_period(row["period"])
         inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
@@ -316,7 +322,8 @@ def test_attainment_sums_match_pandas_per_person_team_and_month():
         assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
 
 
-def test_attainment_rollup_matches_networkx_and_pandas():
+@pytest.mark.parametrize("through_staff", [False, True])
+def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
     """rollup: a person's target sums the events of everyone below them
     (NetworkX's ancestors over the reports_to lines, a loop among them),
     summed in pandas; team targets still count each event once."""
@@ -337,7 +344,9 @@ def test_attainment_rollup_matches_networkx_and_pandas():
     t = pd.DataFrame(rows).assign(metric="bookings", amount=1.0)
     t["staff_id"] = t["staff_id"].astype("Int64")
     t.index = pd.RangeIndex(1, len(t) + 1)
-    got = attainment_table(t, ev, pd.Timestamp("2024-12-31").value, reporting_below(links, staff))["actual"]
+    teams = pd.Series({s: "even" if s % 2 == 0 else "odd" for s in staff}) if through_staff else None
+    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev, pd.Timestamp("2024-12-31").value,
+                           reporting_below(links, staff), teams)["actual"]
     g = nx.DiGraph()
     g.add_nodes_from(staff)
     g.add_edges_from((s, d) for s, d in zip(links.src, links.dst) if s in staff and d in staff)
