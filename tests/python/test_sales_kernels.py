@@ -262,6 +262,32 @@ def test_text_codes_of_many_values_match_pandas():
     assert text_codes(s, allowed).tolist() == want.tolist()
 
 
+@pytest.mark.parametrize("few", [True, False])
+def test_text_codes_see_every_byte_at_every_length(few):
+    """Short texts are compared as two words (overlapping loads), longer ones
+    in full: texts of every length 0-20 against the same text with one
+    byte changed at each position (a byte the words missed would match),
+    repeated allowed values (the first wins), a few values and many."""
+    rng = np.random.default_rng(7)
+    alphabet = list("abcxyz09-_ ") + ["é", "东"]
+    texts = ["".join(rng.choice(alphabet, n)) for n in range(21)]
+    allowed = (texts[:1] + texts[3:10:3] + texts[17:18] + texts[3:4]) if few else texts + texts[5:7]
+    assert (len(allowed) <= 8) == few
+    changed = []
+    for t in texts:
+        for i in range(len(t)):
+            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
+        changed.append(t + "a")
+    values = np.array(texts + changed + [None], dtype=object)[rng.permutation(len(texts) + len(changed) + 1)]
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    first = {}
+    for k, a in enumerate(allowed):
+        first.setdefault(a, k)
+    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
+    assert text_codes(s, allowed).tolist() == want
+    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+
+
 def test_months_match_numpy_across_1970_leap_days_and_nat():
     rng = np.random.default_rng(3)
     near = pd.Timestamp("2024-01-01").value + rng.integers(-10**17, 10**17, 20_000)     # a day table

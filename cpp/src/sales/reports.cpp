@@ -134,7 +134,11 @@ std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices,
 
 // The bucket of an open invoice `late` days past due (0 current, then up to
 // 30, 60, 90 days, and beyond).
-int64_t bucket_of(double late) { return late <= 0.0 ? 0 : late <= 30.0 ? 1 : late <= 60.0 ? 2 : late <= 90.0 ? 3 : 4; }
+// Counted, not branched: invoices come in random order of lateness.
+int64_t bucket_of(double late) {
+  return static_cast<int64_t>(late > 0.0) + static_cast<int64_t>(late > 30.0) + static_cast<int64_t>(late > 60.0) +
+         static_cast<int64_t>(late > 90.0);
+}
 
 // Days from `due` to `as_of` (below 0: not yet due); an invoice without a
 // due date (INT64_MIN) is not late.
