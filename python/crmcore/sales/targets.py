@@ -129,8 +129,8 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
             stream = stream & (event_line == (lines.index(str(category)) if category != "" else -1))
             if category == "":  # no line: the event has none (text outside the targets' lines is a line too)
                 stream = stream & events["category"].isna().to_numpy(dtype=bool)
-        rows = np.flatnonzero(stream)
-        every = len(rows) == len(events)                 # one stream: no copies
+        every = bool(stream.all())                       # one stream: no copies, no positions
+        rows = np.arange(0) if every else np.flatnonzero(stream)
         at, value = (month_all, value_all) if every else (month_all[rows], value_all[rows])
         of_stream = (metric == name) & (line == category)
         # People's targets (spread over everyone below with rollup) and, with
