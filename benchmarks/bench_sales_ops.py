@@ -7,10 +7,12 @@ crmcore against plain pandas (and against itself without the ledger's work).
   text coded in C++) against pandas (first row, furthest step and last stage
   per deal by groupby, then counts per group and step);
 - attainment of 1,780 targets (people and teams; months, quarters, the
-  year) over the bookings of 1,000,000 deals: ``attainment_table`` (months,
-  ids and team text coded in C++, sums per key and month in C++) against
-  pandas summing per person or team and month, then per quarter and year,
-  then joining the targets;
+  year) over the bookings of 1,000,000 deals, each person's team from the
+  staff table: ``attainment_table`` (months and owner ids found in C++,
+  team targets spread over their members, one sum per owner and month in
+  C++) against pandas as a competent user writes it (sums per person and
+  month, rolled to teams on that small table, each target's months listed
+  and joined: no loop over targets);
 - aging of 1,000,000 invoices with 1,000,000 payments: ``aging_sums``, what
   ``db.sales.aging`` runs (one C++ pass: status coded there, payments per
   invoice, sums per customer and bucket), against pandas written directly;
