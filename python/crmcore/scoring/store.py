@@ -19,7 +19,7 @@ category, owner, team, B2B / B2C, custom fields): see
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from .sales import cohort_retention, performance
 from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle, rhythm
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
+
+if TYPE_CHECKING:  # the Database that mixes these methods in has db.sales
+    from ..sales import SalesMethods
 
 __all__ = ["ScoringMethods"]
 
@@ -148,6 +151,10 @@ class ScoringMethods(DimensionMethods, NameMethods):
     # The end of the data, kept until the next write: reading every dated kind
     # costs a scan of each (0.15 s on 20k customers), once per analysis call.
     _end_cache: "tuple[tuple, int] | None" = None
+
+    if TYPE_CHECKING:
+        @property
+        def sales(self) -> SalesMethods: ...
 
     def _data_mark(self, today: pd.Timestamp) -> "tuple | None":
         """What every committed write by any connection changes (the core's
