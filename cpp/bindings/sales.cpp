@@ -302,17 +302,19 @@ void bind_sales(py::module_& m) {
         const size_t payments = same_length({pay_invoice.size(), paid_at.size(), settles.size()});
         Column<int64_t> values;
         Column<uint8_t> present;
-        if (!key.is_none()) {  // (values, present)
+        bool masked = false;
+        if (!key.is_none()) {  // (values, present); present None: every invoice has its key
           auto pair = key.cast<py::tuple>();
           values = pair[0].cast<Column<int64_t>>();
-          present = pair[1].cast<Column<uint8_t>>();
-          same_length({values.size(), present.size(), static_cast<py::ssize_t>(n)});
+          masked = !pair[1].is_none();
+          if (masked) present = pair[1].cast<Column<uint8_t>>();
+          same_length({values.size(), masked ? present.size() : values.size(), static_cast<py::ssize_t>(n)});
         }
         sales::Aging out;
         {
           py::gil_scoped_release release;
           out = sales::aging_groups(invoice_ids.data(), key.is_none() ? nullptr : values.data(),
-                                    key.is_none() ? nullptr : present.data(), issued.data(), due.data(), amount.data(),
+                                    masked ? present.data() : nullptr, issued.data(), due.data(), amount.data(),
                                     status.data(), status_live, n, pay_invoice.data(), paid_at.data(), settles.data(),
                                     payments, as_of);
         }

@@ -219,9 +219,11 @@ def _pandas_aging(inv, pay, as_of, key):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("key", ["customer_id", None])
+@pytest.mark.parametrize("key", ["customer_id", None, "numpy"])
 def test_aging_of_every_group_matches_pandas(sparse, key):
     inv, pay = _ledger(sparse=sparse)
+    if key == "numpy":  # a NumPy int64 key: no missing-key mask is handed to the kernel
+        inv["customer_id"], key = inv["customer_id"].fillna(7).astype(np.int64), "customer_id"
     # as_of on a bucket's edge for some invoices (due exactly 30 days before), and before any invoice
     for as_of in ("2024-05-01", "2024-07-31", "2023-06-01"):
         got = aging_sums(inv, pay, pd.Timestamp(as_of).value, key)
@@ -262,6 +264,32 @@ def test_text_codes_of_many_values_match_pandas():
     assert text_codes(s, allowed).tolist() == want.tolist()
 
 
+@pytest.mark.parametrize("few", [True, False])
+def test_text_codes_see_every_byte_at_every_length(few):
+    """Short texts are compared as two words (overlapping loads), longer ones
+    in full: texts of every length 0-20 against the same text with one
+    byte changed at each position (a byte the words missed would match),
+    repeated allowed values (the first wins), a few values and many."""
+    rng = np.random.default_rng(7)
+    alphabet = list("abcxyz09-_ ") + ["é", "东"]
+    texts = ["".join(rng.choice(alphabet, n)) for n in range(21)]
+    allowed = (texts[:1] + texts[3:10:3] + texts[17:18] + texts[3:4]) if few else texts + texts[5:7]
+    assert (len(allowed) <= 8) == few
+    changed = []
+    for t in texts:
+        for i in range(len(t)):
+            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
+        changed.append(t + "a")
+    values = np.array(texts + changed + [None], dtype=object)[rng.permutation(len(texts) + len(changed) + 1)]
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    first = {}
+    for k, a in enumerate(allowed):
+        first.setdefault(a, k)
+    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
+    assert text_codes(s, allowed).tolist() == want
+    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+
+
 def test_months_match_numpy_across_1970_leap_days_and_nat():
     rng = np.random.default_rng(3)
     near = pd.Timestamp("2024-01-01").value + rng.integers(-10**17, 10**17, 20_000)     # a day table
@@ -286,12 +314,14 @@ def test_id_positions_match_pandas(sparse):
     assert _core.id_positions(in_order[:0], np.array([1])).tolist() == [-1]
 
 
-def test_attainment_sums_match_pandas_per_person_team_and_month():
-    """attainment_table (months in C++, people by id, teams coded in C++)
-    against pandas summing per person or team within each target's period:
-    periods that start on a month's first instant, events on the last
-    nanosecond of a period, a NaT event, events of no one, a target of
-    someone with no events."""
+@pytest.mark.parametrize("through_staff", [False, True])
+def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
+    """attainment_table (months in C++, people by id, teams coded in C++ or,
+    given each staff member's team, spread over the members and summed with
+    the people) against pandas summing per person or team within each
+    target's period: periods that start on a month's first instant, events
+    on the last nanosecond of a period, a NaT event, events of no one, a
+    target of someone with no events, a team with no members."""
     rng = np.random.default_rng(5)
     n = 5000
     at = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366 * 86_400, n), "s")
@@ -307,7 +337,11 @@ def test_attainment_sums_match_pandas_per_person_team_and_month():
     t = pd.DataFrame(rows).assign(metric="bookings", amount=1000.0)
     t["staff_id"] = t["staff_id"].astype("Int64")
     t.index = pd.RangeIndex(1, len(t) + 1)
-    got = attainment_table(t, ev, pd.Timestamp("2024-06-30").value)["actual"]
+    teams = None
+    if through_staff:  # the events' team column is not read: each staff member's team is
+        teams = pd.Series({s: {0: "north", 1: "南", 2: "west"}[s % 3] for s in range(1, 9)}, name="team")
+    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev,
+                           pd.Timestamp("2024-06-30").value, teams=teams)["actual"]
     for i, row in t.iterrows():
         p = target_period(row["period"])
         inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
@@ -316,7 +350,8 @@ def test_attainment_sums_match_pandas_per_person_team_and_month():
         assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
 
 
-def test_attainment_rollup_matches_networkx_and_pandas():
+@pytest.mark.parametrize("through_staff", [False, True])
+def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
     """rollup: a person's target sums the events of everyone below them
     (NetworkX's ancestors over the reports_to lines, a loop among them),
     summed in pandas; team targets still count each event once."""
@@ -337,7 +372,9 @@ def test_attainment_rollup_matches_networkx_and_pandas():
     t = pd.DataFrame(rows).assign(metric="bookings", amount=1.0)
     t["staff_id"] = t["staff_id"].astype("Int64")
     t.index = pd.RangeIndex(1, len(t) + 1)
-    got = attainment_table(t, ev, pd.Timestamp("2024-12-31").value, reporting_below(links, staff))["actual"]
+    teams = pd.Series({s: "even" if s % 2 == 0 else "odd" for s in staff}) if through_staff else None
+    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev, pd.Timestamp("2024-12-31").value,
+                           reporting_below(links, staff), teams)["actual"]
     g = nx.DiGraph()
     g.add_nodes_from(staff)
     g.add_edges_from((s, d) for s, d in zip(links.src, links.dst) if s in staff and d in staff)

@@ -606,3 +606,19 @@ def test_deals_without_a_next_step_against_pandas():
     want = deals[deals.stage.isin(["lead", "proposal"]) & ~deals.customer_id.isin(planned)]
     assert set(got.index) == set(want.index) and 10 < len(got) < len(want) + 1
     assert got.amount.is_monotonic_decreasing
+
+
+def test_a_payment_to_a_missing_invoice_is_refused_and_changes_nothing():
+    """The issue's bad inputs: a payment naming no invoice is refused, by add
+    and by import (naming the row and field), and nothing is written."""
+    db = crm.open(":memory:")
+    c = db.add("customers", name="A")
+    inv = db.add("invoices", customer_id=c, issued_at="2024-01-01", due_at="2024-01-31", amount=10.0)
+    with pytest.raises(crm.ValidationError) as e:
+        db.add("payments", customer_id=c, invoice_id=inv + 100, paid_at="2024-01-05", amount=5.0)
+    assert e.value.field == "invoice_id"
+    with pytest.raises(crm.ValidationError) as e:
+        db.import_frame("payments", pd.DataFrame({"customer_id": [c, c], "invoice_id": [inv, inv + 100],
+                                                  "paid_at": ["2024-01-05"] * 2, "amount": [5.0, 5.0]}))
+    assert (e.value.row, e.value.field) == (1, "invoice_id")
+    assert db.frame("payments").empty and db.frame("invoices").status.tolist() == ["issued"]

@@ -346,3 +346,30 @@ def test_time_in_stage_by_period_matches_pandas(rand, by):
     np.testing.assert_allclose(got.median_days, want["median"], rtol=1e-12)
     outer = got.index.get_level_values("created")
     assert (np.diff(outer.asi8) >= 0).all()  # grouped by month first, stages in order within
+
+
+def test_velocity_per_close_period_by_hand():
+    """velocity(period=...): per month of close, the won amount, win rate and
+    cycle of the deals closed in it, times the deals open at its end.
+    a (web): lead 01-01, won 01-11 (900, 10 days); b (web): lead 01-01,
+    lost 01-31 (30 days); c (web): lead 01-15, won 02-10 (300, 26 days);
+    d (fair): lead 02-01, open. January: open at its end c only (d not yet
+    made): 1 x 900 x 0.5 / 20 = 22.5. February: open at its end d: 1 x 300
+    x 1 / 26; by source web has none open then (velocity 0) and fair closed
+    nothing (no row)."""
+    db = crm.open(":memory:")
+    web = db.add("customers", name="Acme", source="web")
+    fair = db.add("customers", name="Bo", source="fair")
+    a, b, c = (db.add("deals", customer_id=web, stage="lead", amount=x, stage_changed_at=t)
+               for x, t in ((900.0, "2024-01-01"), (900.0, "2024-01-01"), (300.0, "2024-01-15")))
+    db.add("deals", customer_id=fair, stage="lead", amount=50.0, stage_changed_at="2024-02-01")
+    db.sales.move(a, "won", at="2024-01-11"); db.sales.move(b, "lost", at="2024-01-31")
+    db.sales.move(c, "won", at="2024-02-10")
+    v = db.sales.velocity(period="M", as_of="2024-03-01")
+    assert v.index.astype(str).tolist() == ["2024-01", "2024-02"]
+    np.testing.assert_allclose(v.to_numpy(), [[1, 900, 0.5, 20, 22.5], [1, 300, 1.0, 26, 300 / 26]], rtol=1e-12)
+    s = db.sales.velocity(by="source", period="M", as_of="2024-03-01")
+    assert [(str(p), k) for p, k in s.index] == [("2024-01", "web"), ("2024-02", "web")]
+    assert s["open_deals"].tolist() == [1, 0] and s["velocity"].tolist() == pytest.approx([22.5, 0.0])
+    early = db.sales.velocity(period="M", as_of="2024-01-20")   # a point inside January: only a closed, b and c open
+    np.testing.assert_allclose(early.to_numpy(), [[2, 900, 1.0, 10, 180.0]], rtol=1e-12)

@@ -67,10 +67,36 @@ namespace crmcore::sales {
 
 namespace {
 
-uint64_t fnv1a(const char* text, size_t size) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i) h = (h ^ static_cast<uint8_t>(text[i])) * 1099511628211ull;
-  return h;
+
+// A text of up to 16 bytes as its size and two words that hold every byte
+// (overlapping loads of fixed size: no call to memcmp per row, which cost
+// more than the rest of the coding). Longer texts are compared in full.
+constexpr size_t kShort = 16;
+struct Words {
+  uint64_t a = 0, b = 0, size = 0;
+  // One test, no jumps: a compiler turns && into a branch per word.
+  bool operator==(const Words& o) const { return ((a ^ o.a) | (b ^ o.b) | (size ^ o.size)) == 0; }
+};
+
+Words words_of(const char* p, size_t n) {
+  Words w;
+  w.size = n;
+  if (n >= 8) {
+    std::memcpy(&w.a, p, 8), std::memcpy(&w.b, p + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, p, 4), std::memcpy(&y, p + n - 4, 4);
+    w.a = x, w.b = y;
+  } else if (n > 0) {
+    w.a = static_cast<uint64_t>(static_cast<uint8_t>(p[0])) | static_cast<uint64_t>(static_cast<uint8_t>(p[n / 2])) << 8 |
+          static_cast<uint64_t>(static_cast<uint8_t>(p[n - 1])) << 16;
+  }
+  return w;
+}
+
+uint64_t hash_of(const Words& w) {
+  uint64_t h = (w.a ^ (w.b * 0x9E3779B97F4A7C15ull) ^ w.size) * 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 31);
 }
 
 }  // namespace
@@ -81,48 +107,60 @@ std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const u
   std::vector<int32_t> out(n, -1);
   const auto count = static_cast<int32_t>(allowed.size());
   if (count == 0) return out;
-  auto same = [&](const char* text, size_t size, int32_t k) {
-    const std::string& a = allowed[static_cast<size_t>(k)];
-    return a.size() == size && std::memcmp(a.data(), text, size) == 0;
+  std::vector<Words> word(allowed.size());
+  for (size_t k = 0; k < allowed.size(); ++k)
+    if (allowed[k].size() <= kShort) word[k] = words_of(allowed[k].data(), allowed[k].size());
+    else word[k].size = ~uint64_t{0};  // matches no short text
+  // The code of a text longer than kShort: compared in full (rare for a
+  // status, a stage or a team).
+  auto long_code = [&](const char* text, size_t size) {
+    for (int32_t k = 0; k < count; ++k) {
+      const std::string& a = allowed[static_cast<size_t>(k)];
+      if (a.size() == size && std::memcmp(a.data(), text, size) == 0) return k;
+    }
+    return int32_t{-1};
   };
-  // A few values (statuses): the last match first, then the others in turn.
-  // More (teams, regions): an open-addressing table, one hash per row.
+  // A few values (statuses, stages): each compared in turn without a
+  // branch on the outcome, so a column mixing them in random order costs no
+  // mispredicted jumps. More (teams, regions): an open-addressing table.
+  constexpr int32_t kFew = 8;
   std::vector<int32_t> slots;
   size_t mask = 0;
-  if (count > 4) {
+  if (count > kFew) {
     size_t size = 16;
     while (size < 4 * allowed.size()) size *= 2;
     slots.assign(size, -1), mask = size - 1;
     for (int32_t k = count; k-- > 0;) {  // the first of repeated values wins, as in a linear search
-      size_t at = fnv1a(allowed[static_cast<size_t>(k)].data(), allowed[static_cast<size_t>(k)].size()) & mask;
-      while (slots[at] >= 0 && allowed[static_cast<size_t>(slots[at])] != allowed[static_cast<size_t>(k)])
+      const std::string& a = allowed[static_cast<size_t>(k)];
+      if (a.size() > kShort) continue;
+      size_t at = hash_of(word[static_cast<size_t>(k)]) & mask;
+      while (slots[at] >= 0 && !(word[static_cast<size_t>(slots[at])] == word[static_cast<size_t>(k)]))
         at = (at + 1) & mask;
       slots[at] = k;
     }
   }
-  int32_t hint = 0;
   for (size_t i = 0; i < n; ++i) {
     const size_t row = first + i;
     if (validity && !((validity[row >> 3] >> (row & 7)) & 1)) continue;
     const char* text = data + offsets[row];
     const auto size = static_cast<size_t>(offsets[row + 1] - offsets[row]);
-    if (!slots.empty()) {
-      for (size_t at = fnv1a(text, size) & mask; slots[at] >= 0; at = (at + 1) & mask)
-        if (same(text, size, slots[at])) {
-          out[i] = slots[at];
+    if (size > kShort) {
+      out[i] = long_code(text, size);
+      continue;
+    }
+    const Words w = words_of(text, size);
+    int32_t code = -1;
+    if (slots.empty()) {
+      for (int32_t k = count; k-- > 0;)  // downwards: the first of repeated values wins
+        code = word[static_cast<size_t>(k)] == w ? k : code;
+    } else {
+      for (size_t at = hash_of(w) & mask; slots[at] >= 0; at = (at + 1) & mask)
+        if (word[static_cast<size_t>(slots[at])] == w) {
+          code = slots[at];
           break;
         }
-      continue;
     }
-    if (same(text, size, hint)) {
-      out[i] = hint;
-      continue;
-    }
-    for (int32_t k = 0; k < count; ++k)
-      if (k != hint && same(text, size, k)) {
-        out[i] = hint = k;
-        break;
-      }
+    out[i] = code;
   }
   return out;
 }

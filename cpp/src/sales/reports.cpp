@@ -125,7 +125,13 @@ std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices,
                                     const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
   std::vector<double> paid(invoices, 0.0);
   const IdIndex index(invoice_ids, invoices);
+  // Payments come in any order of invoice: asking for the invoice a few
+  // payments ahead keeps several cache misses in flight instead of one.
+  constexpr size_t kAhead = 16;
   for (size_t p = 0; p < payments; ++p) {
+    if (p + kAhead < payments)
+      if (const int64_t ahead = index.find(pay_invoice[p + kAhead]); ahead >= 0)
+        __builtin_prefetch(&paid[static_cast<size_t>(ahead)], 1, 1);
     if (paid_at[p] > as_of || std::isnan(settles[p])) continue;
     if (const int64_t at = index.find(pay_invoice[p]); at >= 0) paid[static_cast<size_t>(at)] += settles[p];
   }
@@ -134,7 +140,11 @@ std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices,
 
 // The bucket of an open invoice `late` days past due (0 current, then up to
 // 30, 60, 90 days, and beyond).
-int64_t bucket_of(double late) { return late <= 0.0 ? 0 : late <= 30.0 ? 1 : late <= 60.0 ? 2 : late <= 90.0 ? 3 : 4; }
+// Counted, not branched: invoices come in random order of lateness.
+int64_t bucket_of(double late) {
+  return static_cast<int64_t>(late > 0.0) + static_cast<int64_t>(late > 30.0) + static_cast<int64_t>(late > 60.0) +
+         static_cast<int64_t>(late > 90.0);
+}
 
 // Days from `due` to `as_of` (below 0: not yet due); an invoice without a
 // due date (INT64_MIN) is not late.
@@ -356,7 +366,10 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
     // then keep the rows that got an open invoice (in key order).
     std::vector<double> grid(static_cast<size_t>(span) * 5, 0.0);
     std::vector<uint8_t> used(static_cast<size_t>(span), 0);
+    constexpr size_t kAhead = 16;  // invoices in any order of customer: rows asked for ahead, as above
     for (size_t i = 0; i < invoices; ++i) {
+      if (i + kAhead < invoices && keyed(i + kAhead))
+        __builtin_prefetch(&grid[static_cast<size_t>(key[i + kAhead] - lo) * 5], 1, 1);
       if (!keyed(i)) continue;
       const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
       if (std::isnan(balance)) continue;

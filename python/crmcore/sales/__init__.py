@@ -287,14 +287,17 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
         return stamp(out, cut)
 
-    def velocity(self, by: str | None = None, as_of: Any = None) -> pd.DataFrame:
+    def velocity(self, by: str | None = None, as_of: Any = None, period: str | None = None) -> pd.DataFrame:
         """Sales velocity, the amount the pipeline turns into wins per day:
         ``open_deals`` x ``avg_won`` (mean amount of the won deals) x
         ``win_rate`` / ``cycle_days`` (mean days from first stage to close,
         as :meth:`cycle_length`), per ``by`` (one of :data:`BY`; None: one
         row, "all"), as the deals stood at ``as_of`` (default
         ``db.default_as_of()``; reported in ``attrs["as_of"]``). Groups with
-        no closed deal have NaN.
+        no closed deal have NaN. With ``period`` (a pandas alias) one row per
+        close period (and ``by`` group): the won amount, win rate and cycle
+        of the deals closed in it, and the deals open at its end (or at
+        ``as_of``, if sooner).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -309,6 +312,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         [1.0, 900.0, 1.0, 10.0, 90.0]
         """
         cut = self._as_of(as_of)
+        if period is not None:
+            return self._velocity_by_period(by, period, cut)
         deals = self._deals(by, cut)
         key = deals[by] if by is not None else pd.Series("all", index=deals.index)
         rates, cycle = self.win_rate(by, as_of=cut), self.cycle_length(by, as_of=cut)
@@ -321,6 +326,33 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         out["cycle_days"] = cycle["mean_days"].reindex(out.index)
         out["velocity"] = out.open_deals * out.avg_won * out.win_rate / out.cycle_days.where(out.cycle_days > 0)
         out.index.name = by
+        return stamp(out, cut)
+
+    def _velocity_by_period(self, by: str | None, period: str, cut: int) -> pd.DataFrame:
+        """:meth:`velocity` per close period: the closed deals' figures per
+        (period, group), the open deals counted as they stood at each
+        period's end (a few periods: one look at the deals each)."""
+        rates, cycle = self.win_rate(by, period, as_of=cut), self.cycle_length(by, period, as_of=cut)
+        deals = self._deals(by, cut)
+        won = deals[(deals.category == "won") & deals.closed_at.notna()]
+        keys = [won.closed_at.dt.to_period(period).rename("closed")] + ([won[by]] if by else [])
+        avg = won.amount.astype(float).groupby(keys).mean()
+        index = rates.index
+        closed = index.get_level_values("closed") if by else index
+        open_deals = np.zeros(len(index))
+        for p in pd.unique(np.asarray(closed, dtype=object)):
+            then = self._deals(by, min(int(p.end_time.value), cut))
+            is_open = (then.category == "open").astype(np.int64)
+            mine = np.asarray(closed == p)
+            if by:
+                counts = is_open.groupby(then[by]).sum()
+                open_deals[mine] = counts.reindex(index[mine].get_level_values(by), fill_value=0).to_numpy()
+            else:
+                open_deals[mine] = is_open.sum()
+        out = pd.DataFrame({"open_deals": open_deals, "avg_won": avg.reindex(index).to_numpy(),
+                            "win_rate": rates["win_rate"].to_numpy(),
+                            "cycle_days": cycle["mean_days"].reindex(index).to_numpy()}, index=index)
+        out["velocity"] = out.open_deals * out.avg_won * out.win_rate / out.cycle_days.where(out.cycle_days > 0)
         return stamp(out, cut)
 
     def slipped(self, as_of: Any = None, since: Any = None, by: str | None = None,

@@ -90,7 +90,10 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
     present = None
     if key:
         values = invoices[key]
-        present = (values.to_numpy(dtype=np.int64, na_value=0), values.notna().to_numpy(dtype=np.uint8))
+        # A NumPy integer column has no missing key: no mask to make and read.
+        mask = None if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" else \
+            values.notna().to_numpy(dtype=np.uint8)
+        present = (values.to_numpy(dtype=np.int64, na_value=0), mask)
     keys, sums = _core.aging_groups(
         np.asarray(invoices.index, dtype=np.int64), present, times_ns(invoices["issued_at"]),
         times_ns(invoices["due_at"]), invoices["amount"].to_numpy(dtype=float, na_value=np.nan),

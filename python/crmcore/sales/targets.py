@@ -59,24 +59,25 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
     >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
     ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
     """
-    codes, distinct = pd.factorize(pd.Series(texts, dtype=object).astype(str))
-    if len(distinct) < len(codes):  # targets share a few periods: parse each once
-        first, last = period_bounds(np.asarray(distinct, dtype=object))
-        return first[codes], last[codes]
-    text = pd.Series(distinct, dtype=object)
-    year = text.str.slice(0, 4).astype(np.int64).to_numpy()
-    quarter = pd.to_numeric(text.str.extract(r"-Q([1-4])$")[0]).to_numpy()
-    month = pd.to_numeric(text.str.extract(r"-(\d\d)$")[0]).to_numpy()
-    first = np.where(~np.isnan(quarter), (quarter - 1) * 3 + 1, np.where(~np.isnan(month), month, 1)).astype(np.int64)
-    length = np.where(~np.isnan(quarter), 3, np.where(~np.isnan(month), 1, 12))
-    months = (year - 1970) * 12 + first - 1      # months since 1970-01, numpy's datetime64[M]
+    # Factorized as objects: making them str first cost more than the report's sums.
+    codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+    year, first, length = (np.empty(len(distinct), dtype=np.int64) for _ in range(3))
+    for i, text in enumerate(str(t) for t in distinct):   # a few distinct periods
+        year[i] = int(text[:4])
+        if "-Q" in text:
+            first[i], length[i] = (int(text[-1]) - 1) * 3 + 1, 3
+        elif "-" in text:
+            first[i], length[i] = int(text[-2:]), 1
+        else:
+            first[i], length[i] = 1, 12
+    months = ((year - 1970) * 12 + first - 1)[codes]      # months since 1970-01, numpy's datetime64[M]
     def ns(m: np.ndarray) -> np.ndarray:
         return m.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
-    return ns(months), ns(months + length)
+    return ns(months), ns(months + length[codes])
 
 
 def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
-                     below: "dict[int, list[int]] | None" = None) -> pd.DataFrame:
+                     below: "dict[int, list[int]] | None" = None, teams: "pd.Series | None" = None) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
     period, metric, amount, optionally region and product_category) from
     ``events`` (columns metric, owner_id, team, at, value, optionally region,
@@ -87,10 +88,14 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
     :meth:`TargetMethods.attainment` without the store.
 
     A person's target sums the events credited to them; a team's those of
-    its members; a product line's only the events of that line. Each
-    event's month is found once; per metric the events are summed in C++ per
-    person (or team) and month, and each target's sum is two reads of the
-    running totals: all targets at once, no loop over them.
+    its members; a product line's only the events of that line. With
+    ``teams`` (each staff member's team, indexed by staff id) a team's target
+    is spread over its members and summed with the people's targets from the
+    events' owners (the events need no team column: coding a million rows
+    of team text cost more than the sums); without it the events' ``team``
+    is read. Each event's month is found once; per metric the events are
+    summed in C++ per person (or team) and month, and each target's sum is
+    two reads of the running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
@@ -124,36 +129,74 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
             stream = stream & (event_line == (lines.index(str(category)) if category != "" else -1))
             if category == "":  # no line: the event has none (text outside the targets' lines is a line too)
                 stream = stream & events["category"].isna().to_numpy(dtype=bool)
-        rows = np.flatnonzero(stream)
-        every = len(rows) == len(events)                 # one stream: no copies
+        every = bool(stream.all())                       # one stream: no copies, no positions
+        rows = np.arange(0) if every else np.flatnonzero(stream)
         at, value = (month_all, value_all) if every else (month_all[rows], value_all[rows])
         of_stream = (metric == name) & (line == category)
-        for column, key in (("staff_id", "owner_id"), ("team", "team"), ("region", "region"),
-                            ("whole", "everyone")):
+        # People's targets (spread over everyone below with rollup) and, with
+        # teams, teams' targets spread over their members: one pass over the
+        # events keyed by owner, each target the sum of its spread.
+        spread, people = _people_of(targets, of_stream & named["staff_id"], below)
+        if teams is not None:
+            t_pos, t_people = _members_of(targets, of_stream & named["team"], teams)
+            spread, people = np.concatenate([spread, t_pos]), np.concatenate([people, t_people])
+        if len(spread):
+            who = events["owner_id"] if every else events["owner_id"].iloc[rows]
+            sums = _sums_in_periods(who, at, value, pd.Series(people), first_month[spread], end_month[spread])
+            got += np.bincount(spread, weights=sums, minlength=len(targets))
+        for column, key in (("team", "team"), ("region", "region"), ("whole", "everyone")):
+            if column == "team" and teams is not None:
+                continue
             mine = of_stream & (whole if column == "whole" else named[column])
             if mine.any():
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
                 who = events[key] if every else events[key].iloc[rows]
-                a, b = first_month[mine], end_month[mine]
-                if column == "staff_id" and below is not None:   # each target once per person below its own
-                    people = [below.get(int(w), [int(w)]) if pd.notna(w) else [] for w in whose]
-                    spread = np.repeat(np.arange(len(people)), [len(p) for p in people])
-                    flat = pd.Series(np.fromiter((x for p in people for x in p), dtype=np.int64, count=len(spread)))
-                    sums = _sums_in_periods(who, at, value, flat, a[spread], b[spread])
-                    got[mine] = np.bincount(spread, weights=sums, minlength=len(people))
-                else:
-                    got[mine] = _sums_in_periods(who, at, value, whose, a, b)
-    out = targets[[c for c in ("staff_id", "team", "region", "product_category", "period")
-                   if c in targets.columns]].copy()
-    out["metric"] = metric
-    out["target"] = targets["amount"].to_numpy(dtype=float)
-    out["actual"] = got
-    out["attainment"] = got / out["target"].where(out["target"] > 0)
-    out["gap"] = out["target"] - got
-    out["elapsed"] = np.clip((as_of - start) / (end - start), 0.0, 1.0)
-    out["projected"] = got / out["elapsed"].where(out["elapsed"] > 0)
-    out["pace"] = out["projected"] / out["target"].where(out["target"] > 0)
-    return out
+                got[mine] = _sums_in_periods(who, at, value, whose, first_month[mine], end_month[mine])
+    # The frame built once from NumPy columns: column by column assignment
+    # and pandas arithmetic on the few thousand targets took longer than
+    # summing a million events.
+    target = targets["amount"].to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        elapsed = np.clip((as_of - start) / (end - start), 0.0, 1.0)
+        attainment = np.where(target > 0, got / target, np.nan)
+        projected = np.where(elapsed > 0, got / elapsed, np.nan)
+        pace = np.where(target > 0, projected / target, np.nan)
+    columns = {c: targets[c].array for c in ("staff_id", "team", "region", "product_category", "period")
+               if c in targets.columns}
+    return pd.DataFrame({**columns, "metric": metric, "target": target, "actual": got, "attainment": attainment,
+                         "gap": target - got, "elapsed": elapsed, "projected": projected, "pace": pace},
+                        index=targets.index)
+
+def _people_of(targets: pd.DataFrame, mine: np.ndarray,
+               below: "dict[int, list[int]] | None") -> "tuple[np.ndarray, np.ndarray]":
+    """The people's targets among ``mine`` as pairs (target position, staff
+    id): each target with its own person, or with ``below`` once per person
+    at or below them."""
+    pos = np.flatnonzero(mine)
+    whose = targets["staff_id"].to_numpy(dtype=object)[pos]
+    if below is None:
+        return pos, np.asarray(whose, dtype=np.int64)
+    people = [below.get(int(w), [int(w)]) for w in whose]
+    spread = np.repeat(pos, [len(p) for p in people])
+    return spread, np.fromiter((x for p in people for x in p), dtype=np.int64, count=len(spread))
+
+
+def _members_of(targets: pd.DataFrame, mine: np.ndarray, teams: pd.Series) -> "tuple[np.ndarray, np.ndarray]":
+    """The teams' targets among ``mine`` as pairs (target position, staff
+    id), one per member of the target's team (``teams``: each staff
+    member's team by staff id); a team with no members gives no pair."""
+    pos = np.flatnonzero(mine)
+    members = teams.dropna()
+    names = np.asarray([str(n) for n in members.to_numpy(dtype=object)], dtype=object)  # the staff: a few
+    order = np.argsort(names, kind="stable")
+    sorted_names = names[order]
+    wanted = np.asarray([str(n) for n in targets["team"].to_numpy(dtype=object)[pos]], dtype=object)
+    lo = np.searchsorted(sorted_names, wanted, side="left")
+    hi = np.searchsorted(sorted_names, wanted, side="right")
+    spread = np.repeat(pos, hi - lo)
+    within = np.arange(len(spread)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
+    staff = np.asarray(members.index, dtype=np.int64)[order]
+    return spread, staff[np.repeat(lo, hi - lo) + within]
 
 
 def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -161,8 +204,7 @@ def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
     absent: one value to compare on, whether the frame has it or not."""
     if column not in frame.columns:
         return np.full(len(frame), "", dtype=object)
-    values = frame[column].astype(object)
-    return values.where(values.notna(), "").to_numpy(dtype=object)
+    return frame[column].to_numpy(dtype=object, na_value="")
 
 
 def _sums_in_periods(who: pd.Series, month: np.ndarray, value: np.ndarray, whose: pd.Series, start: np.ndarray,
@@ -235,7 +277,7 @@ class TargetMethods(SalesPart):
         if rollup:
             below = reporting_below(self._db.frame("links", columns=["src", "dst", "type"]),
                                     set(self._db.frame("staff", columns=["name"]).index))
-        out = attainment_table(targets, events, cut, below)
+        out = attainment_table(targets, events, cut, below, self._db.frame("staff", columns=["team"])["team"])
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -293,7 +335,6 @@ class TargetMethods(SalesPart):
              "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
              "customer_id": pd.array([], dtype="Int64"), "category": pd.Series(dtype=object)})
         events["everyone"] = 0
-        events["team"] = events.owner_id.map(db.frame("staff", columns=["team"]).team)
         events["region"] = events.customer_id.map(db.frame("customers", columns=["region"]).region)
         return events
 

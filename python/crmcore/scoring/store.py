@@ -37,6 +37,9 @@ from .lifecycle import STAGES, classify, deal_quadrants, deal_summary, lifecycle
 from .profit import product_profit, profit, profit_by_period, profit_tiers, staff_performance
 from .rfm import rfm
 
+if TYPE_CHECKING:  # the Database that mixes these methods in has db.sales
+    from ..sales import SalesMethods
+
 __all__ = ["ScoringMethods"]
 
 # What the analyses read of an order; the other fields (text mostly) would
@@ -154,6 +157,10 @@ class ScoringMethods(DimensionMethods, NameMethods):
     # The end of the data, kept until the next write: reading every dated kind
     # costs a scan of each (0.15 s on 20k customers), once per analysis call.
     _end_cache: "tuple[tuple, int] | None" = None
+
+    if TYPE_CHECKING:
+        @property
+        def sales(self) -> SalesMethods: ...
 
     def _data_mark(self, today: pd.Timestamp) -> "tuple | None":
         """What every committed write by any connection changes (the core's
