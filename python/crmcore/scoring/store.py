@@ -121,12 +121,6 @@ class ScoringMethods(DimensionMethods, NameMethods):
     ('Ann', 15.0)
     """
 
-    if TYPE_CHECKING:  # the Database's sales room (store.py), read for deals at a past as_of
-        from ..sales import SalesMethods
-
-        @property
-        def sales(self) -> SalesMethods: ...
-
     # -- the point in time and the records the analyses read ------------------
     def default_as_of(self) -> pd.Timestamp:
         """The point every analysis describes when no ``as_of`` is given: the
