@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <optional>
@@ -68,6 +69,16 @@ void append_hashed(std::string& text, const std::string* cell) {
   text += std::to_string(cell->size());
   text += ':';
   text += *cell;
+  text += ';';
+}
+
+// The same for a whole number, as SQLite's text of it (its decimal form).
+void append_hashed(std::string& text, int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  text += std::to_string(end - digits);
+  text += ':';
+  text.append(digits, end);
   text += ';';
 }
 
@@ -355,7 +366,7 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
   // than through a vector of cells and a dozen strings per entry.
   static const std::string kUpdateOp = "update", kOneRow = "1";
   const std::string* actor_text = nullptr;
-  std::string text, seq_text, at_text, id_text;
+  std::string text;
   auto seal_kept_before = [&](int64_t seq) {
     for (; next_kept < kept.size() && kept[next_kept].after_seq < seq; ++next_kept) {
       AuditUpdate& e = kept[next_kept];
@@ -375,22 +386,27 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
           apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id);
       const std::string* changes_hash = nullptr;
       if (changes) {
-        const std::string salt = salts.next();
+        std::string salt = salts.next();
         changes_hash = sealed.keep(sha256_hex(salt + *changes));
         row[kChanges].set_text(sealed.keep(std::move(*changes)));
-        row[kSalt].set_text(sealed.keep(salt));
+        row[kSalt].set_text(sealed.keep(std::move(salt)));
         row[kChangesHash].set_text(changes_hash);
       }
-      seq_text = std::to_string(last_seq);
-      at_text = std::to_string(e.at);
-      id_text = std::to_string(e.id);
       text.clear();
-      const std::string* const hashed[kHashed] = {&seq_text, &at_text, &kUpdateOp, &e.kind, &id_text,
-                                                   &id_text,  &kOneRow, nullptr,    actor_text, changes_hash};
-      for (const std::string* cell : hashed) append_hashed(text, cell);
+      append_hashed(text, last_seq);
+      append_hashed(text, e.at);
+      append_hashed(text, &kUpdateOp);
+      append_hashed(text, &e.kind);
+      append_hashed(text, e.id);
+      append_hashed(text, e.id);
+      append_hashed(text, &kOneRow);
+      append_hashed(text, nullptr);  // cause_id
+      append_hashed(text, actor_text);
+      append_hashed(text, changes_hash);
       text += previous;
-      previous = sha256_hex(text);
-      row[kHash].set_text(sealed.keep(previous));
+      const std::string* hash = sealed.keep(sha256_hex(text));
+      previous = *hash;
+      row[kHash].set_text(hash);
     }
   };
   auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +
