@@ -116,3 +116,35 @@ def test_an_unchanged_re_import_after_a_changed_one_writes_no_entry(tmp_path):
         assert again.updated.all() and again.ids.tolist() == first.ids.tolist()
         assert db.audit_check().empty
     assert _entries_after(path, last) == []
+
+
+def _last_changes(path):
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        op, changes = con.execute("SELECT op, changes FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return op, json.loads(changes)
+
+
+def test_single_updates_are_captured_after_a_large_upsert_landed_or_failed(tmp_path):
+    # A large chunk's UPDATE runs with the capture trigger taken off the
+    # connection; whether the upsert lands or a database rule stops it
+    # (a duplicate sku, found inside that UPDATE), the trigger is back for
+    # the next single update, whose entry says what it changed.
+    path = str(tmp_path / "large.crm")
+    n = 1_500
+    base = pd.DataFrame({"external_source": "erp", "external_id": [f"P{i}" for i in range(n)],
+                         "sku": [f"S{i}" for i in range(n)], "name": [f"p{i}" for i in range(n)]})
+    with crm.open(path) as db:
+        ids = db.import_frame("products", base, progress=False)
+        db.import_frame("products", base.assign(name=[f"q{i}" for i in range(n)]), mode="upsert", progress=False)
+        db.update("products", int(ids[0]), name="single")
+        assert _last_changes(path) == ("update", {"name": ["q0", "single"]})
+
+        clash = base.assign(name="r")
+        clash.loc[n - 1, "sku"] = "S0"  # the first record's sku: refused by the unique index
+        with pytest.raises(crm.ValidationError) as refused:
+            db.import_frame("products", clash, mode="upsert", progress=False)
+        assert refused.value.row == n - 1
+        assert db.get("products", int(ids[1]))["name"] == "q1"  # nothing of it landed
+        db.update("products", int(ids[1]), name="after")
+        assert _last_changes(path) == ("update", {"name": ["q1", "after"]})
+        assert db.audit_check().empty

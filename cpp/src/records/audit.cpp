@@ -212,6 +212,13 @@ std::vector<SideEntry> side_changes(Store::Impl& impl, const std::unordered_map<
 
 namespace {
 
+// The trigger that captures an update of `k`'s records.
+std::string update_trigger_sql(const Kind& k) {
+  return "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
+         " WHEN crm_audit_capturing() BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
+         changed_sql(k) + ", '" + k.name + "'); END;";
+}
+
 // Whether this thread's bulk update captures its changes itself (audit_memory.hpp).
 thread_local bool capture_paused = false;
 
@@ -219,12 +226,21 @@ void capturing(sqlite3_context* context, int, sqlite3_value**) { sqlite3_result_
 
 }  // namespace
 
-CapturePaused::CapturePaused(bool on) : on_(on) {
-  if (on_) capture_paused = true;
+CapturePaused::CapturePaused(bool on, sqlite3* db, const Kind* kind)
+    : on_(on), db_(on ? db : nullptr), kind_(on ? kind : nullptr) {
+  if (!on_) return;
+  capture_paused = true;
+  // A DDL change to the temp schema: the statements prepared with the
+  // trigger are prepared again (by SQLite, on their next step) without it.
+  if (db_ && kind_) sql::exec(db_, "DROP TRIGGER IF EXISTS temp.crm_audit_" + kind_->name + "_updated");
 }
 
 CapturePaused::~CapturePaused() {
-  if (on_) capture_paused = false;
+  if (!on_) return;
+  capture_paused = false;
+  // Put back whatever happens; if this fails the write fails at its next
+  // statement's check of the schema rather than here, in a destructor.
+  if (db_ && kind_) sqlite3_exec(db_, update_trigger_sql(*kind_).c_str(), nullptr, nullptr, nullptr);
 }
 
 void install_audit_capture(sqlite3* db) {
@@ -236,9 +252,7 @@ void install_audit_capture(sqlite3* db) {
       "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL,"
       " removed INTEGER NOT NULL, changes TEXT NOT NULL, kind TEXT NOT NULL);";
   for (const auto& k : kinds()) {
-    s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
-         " WHEN crm_audit_capturing() BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
-         changed_sql(k) + ", '" + k.name + "'); END;";
+    s += update_trigger_sql(k);
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_deleted AFTER DELETE ON main." + k.name +
          " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 1, " +
          removed_sql(k) + ", '" + k.name + "'); END;";
