@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <optional>
@@ -60,9 +61,30 @@ using Cells = std::vector<std::optional<std::string>>;
 
 // The hashed text: each field length-prefixed, so that NULL and "" differ
 // and no value can pass for two.
+void append_hashed(std::string& text, const std::string* cell) {
+  if (!cell) {
+    text += "~;";
+    return;
+  }
+  text += std::to_string(cell->size());
+  text += ':';
+  text += *cell;
+  text += ';';
+}
+
+// The same for a whole number, as SQLite's text of it (its decimal form).
+void append_hashed(std::string& text, int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  text += std::to_string(end - digits);
+  text += ':';
+  text.append(digits, end);
+  text += ';';
+}
+
 std::string entry_hash(const Cells& cells, const std::string& previous) {
   std::string text;
-  for (const auto& cell : cells) text += cell ? std::to_string(cell->size()) + ":" + *cell + ";" : "~;";
+  for (const auto& cell : cells) append_hashed(text, cell ? &*cell : nullptr);
   return sha256_hex(text + previous);
 }
 
@@ -190,6 +212,13 @@ std::vector<SideEntry> side_changes(Store::Impl& impl, const std::unordered_map<
 
 namespace {
 
+// The trigger that captures an update of `k`'s records.
+std::string update_trigger_sql(const Kind& k) {
+  return "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
+         " WHEN crm_audit_capturing() BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
+         changed_sql(k) + ", '" + k.name + "'); END;";
+}
+
 // Whether this thread's bulk update captures its changes itself (audit_memory.hpp).
 thread_local bool capture_paused = false;
 
@@ -197,12 +226,21 @@ void capturing(sqlite3_context* context, int, sqlite3_value**) { sqlite3_result_
 
 }  // namespace
 
-CapturePaused::CapturePaused(bool on) : on_(on) {
-  if (on_) capture_paused = true;
+CapturePaused::CapturePaused(bool on, sqlite3* db, const Kind* kind)
+    : on_(on), db_(on ? db : nullptr), kind_(on ? kind : nullptr) {
+  if (!on_) return;
+  capture_paused = true;
+  // A DDL change to the temp schema: the statements prepared with the
+  // trigger are prepared again (by SQLite, on their next step) without it.
+  if (db_ && kind_) sql::exec(db_, "DROP TRIGGER IF EXISTS temp.crm_audit_" + kind_->name + "_updated");
 }
 
 CapturePaused::~CapturePaused() {
-  if (on_) capture_paused = false;
+  if (!on_) return;
+  capture_paused = false;
+  // Put back whatever happens; if this fails the write fails at its next
+  // statement's check of the schema rather than here, in a destructor.
+  if (db_ && kind_) sqlite3_exec(db_, update_trigger_sql(*kind_).c_str(), nullptr, nullptr, nullptr);
 }
 
 void install_audit_capture(sqlite3* db) {
@@ -214,9 +252,7 @@ void install_audit_capture(sqlite3* db) {
       "CREATE TEMP TABLE IF NOT EXISTS crm_audit_changes(seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL,"
       " removed INTEGER NOT NULL, changes TEXT NOT NULL, kind TEXT NOT NULL);";
   for (const auto& k : kinds()) {
-    s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_updated AFTER UPDATE ON main." + k.name +
-         " WHEN crm_audit_capturing() BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 0, " +
-         changed_sql(k) + ", '" + k.name + "'); END;";
+    s += update_trigger_sql(k);
     s += "CREATE TEMP TRIGGER IF NOT EXISTS crm_audit_" + k.name + "_deleted AFTER DELETE ON main." + k.name +
          " BEGIN INSERT INTO crm_audit_changes(record_id, removed, changes, kind) VALUES(OLD.id, 1, " +
          removed_sql(k) + ", '" + k.name + "'); END;";
@@ -350,22 +386,52 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     row[kHash].set_text(sealed.keep(previous));
   };
   size_t next_kept = 0;
+  // An upsert's entries are most of a large write's: each is hashed from
+  // one reused buffer (the text entry_hash would make of its cells) rather
+  // than through a vector of cells and a dozen strings per entry.
+  static const std::string kUpdateOp = "update", kOneRow = "1";
+  const std::string* actor_text = nullptr;
+  std::string text;
   auto seal_kept_before = [&](int64_t seq) {
     for (; next_kept < kept.size() && kept[next_kept].after_seq < seq; ++next_kept) {
-      const AuditUpdate& e = kept[next_kept];
-      const std::string id = std::to_string(e.id);
-      Cells cells = {std::to_string(++last_seq), std::to_string(e.at), std::string("update"), e.kind, id, id,
-                     std::string("1"), std::nullopt, std::nullopt, std::nullopt};
+      AuditUpdate& e = kept[next_kept];
       sql::Cell* row = sealed.add_row();
-      row[kSeq].set_int(last_seq);
+      row[kSeq].set_int(++last_seq);
       row[kAt].set_int(e.at);
-      row[kOp].set_text(sealed.keep(*cells[2]));
+      row[kOp].set_text(&kUpdateOp);
       row[kKind].set_text(&e.kind);
       row[kFirst].set_int(e.id);
       row[kLast].set_int(e.id);
       row[kRows].set_int(1);
-      if (apart && !e.changes.empty()) complete(row, cells, std::move(e.changes));
-      else complete(row, cells, described(e.id));
+      if (!actor.empty()) {
+        if (!actor_text) actor_text = sealed.keep(actor);
+        row[kActor].set_text(actor_text);
+      }
+      std::optional<std::string> changes =
+          apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id);
+      const std::string* changes_hash = nullptr;
+      if (changes) {
+        std::string salt = salts.next();
+        changes_hash = sealed.keep(sha256_hex(salt + *changes));
+        row[kChanges].set_text(sealed.keep(std::move(*changes)));
+        row[kSalt].set_text(sealed.keep(std::move(salt)));
+        row[kChangesHash].set_text(changes_hash);
+      }
+      text.clear();
+      append_hashed(text, last_seq);
+      append_hashed(text, e.at);
+      append_hashed(text, &kUpdateOp);
+      append_hashed(text, &e.kind);
+      append_hashed(text, e.id);
+      append_hashed(text, e.id);
+      append_hashed(text, &kOneRow);
+      append_hashed(text, nullptr);  // cause_id
+      append_hashed(text, actor_text);
+      append_hashed(text, changes_hash);
+      text += previous;
+      const std::string* hash = sealed.keep(sha256_hex(text));
+      previous = *hash;
+      row[kHash].set_text(hash);
     }
   };
   auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +

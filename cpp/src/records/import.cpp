@@ -817,8 +817,12 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     const uint32_t tags_bit = uint32_t{1} << (1 + lookup_fields.size());
     std::vector<uint8_t> ok(count, 1);
     const std::string failed = "update of " + k.name + " failed";
-    const CapturePaused paused(in_memory);
-    if (std::all_of(changes.begin(), changes.end(), [](uint32_t c) { return c == 0; })) {
+    const bool none = std::all_of(changes.begin(), changes.end(), [](uint32_t c) { return c == 0; });
+    // Taking the capture trigger off costs two DDL statements and new plans
+    // for the prepared statements: worth it for a large chunk only.
+    const bool large = in_memory && count >= 1024;
+    const CapturePaused paused(in_memory && !none, large ? static_cast<sqlite3*>(impl.db) : nullptr, &k);
+    if (none) {
       // Nothing to write; the rows still name (and now match) their records.
     } else if (run_or_broken(impl.db, bulk, staged.rows, failed)) {
       // A rule only the database sees (a duplicate sku or external key)
