@@ -94,7 +94,37 @@ def test_a_write_from_a_program_without_crmcore_moves_the_mark(book):
 
 
 def segment(db, name):
-    return sorted(db.marketing.segment(name).tolist())
+    """The segment's members, evaluated three times: after a write the first
+    reads only what it needs from the store, the second fills the cache and
+    the third answers from it; all three must agree (and a stale cache would
+    show in the second or third)."""
+    got = [sorted(db.marketing.segment(name).tolist()) for _ in range(3)]
+    assert got[0] == got[1] == got[2]
+    return got[0]
+
+
+def test_the_first_evaluation_after_a_write_reads_no_whole_column_and_the_second_fills_the_cache(book):
+    db, _, customers, _ = book
+    db.marketing.save_segment("gold vip", [("region", "in", ["华东", "华北"])], tier="gold", tag="vip",
+                              scores=[("frequency", ">=", 2)])
+    before = reads(db)
+    first = sorted(db.marketing.segment("gold vip").tolist())
+    assert reads(db) == before  # the narrow read: one query and the candidates' orders
+    assert sorted(db.marketing.segment("gold vip").tolist()) == first
+    assert reads(db) == before + 2  # customers' fields and tags, the orders' columns
+    assert sorted(db.marketing.segment("gold vip").tolist()) == first
+    assert reads(db) == before + 2  # warm
+    db.update("customers", first[0], tier="silver")
+    after = sorted(db.marketing.segment("gold vip").tolist())
+    assert first[0] not in after and reads(db) == before + 2
+    assert sorted(db.marketing.segment("gold vip").tolist()) == after and reads(db) == before + 4
+    # A score ranked among every buyer reads every order anyway: into the cache at once.
+    db.marketing.save_segment("top f", scores=[("f_score", ">=", 4)])
+    db.update("customers", first[0], tier="gold")
+    now = reads(db)
+    top = sorted(db.marketing.segment("top f").tolist())
+    assert reads(db) == now + 2 and top  # every customer's id, every order's columns
+    assert sorted(db.marketing.segment("top f").tolist()) == top and reads(db) == now + 2
 
 
 def test_segments_are_read_once_and_again_after_each_kind_of_write(book):
