@@ -30,6 +30,7 @@ import pandas as pd
 from . import _vocab as V
 from ._draws import (_cents, _choose, _draw, _draw_many, _frame, _pick_from_lists, _pick_in_group,
                      _rank_in_group)
+from ._converts import late_buyers
 from ._pipeline import SALES, PipelineDraws
 from ._text import (FULL_WIDTH, Parts, ascii_slug, assemble, concat, digits, render_by_choice,
                     to_object, vocab)
@@ -989,6 +990,7 @@ class _Generator(PipelineDraws):
         self.campaigns()
         self.tasks()
         self.links()
+        late_buyers(self)
         self.finish_customers()
         self.service_fields()
         frames = {k: self.frames[k] for k in KINDS}
