@@ -356,3 +356,24 @@ def test_the_generator_holds_out_a_tenth_of_mass_campaign_members_and_the_effect
     stored = db.find("campaign_members", campaign_id=camp)
     assert effect.attrs["control"] == "holdout"
     assert effect.loc["conversion", "control_n"] == stored.holdout.fillna(False).astype(bool).sum()
+
+
+def test_tags_written_oddly_by_another_program_are_read_as_the_store_reads_them(tmp_path):
+    """Tag text as no crmcore write leaves it (spaces around a tag, empty
+    tags, the older form without a leading separator), written with sqlite3:
+    the cached tag lists equal the store's own read (db.frame) and, for the
+    separator form, a plain Python split."""
+    import sqlite3
+
+    path = str(tmp_path / "odd.crm")
+    db = crm.open(path)
+    ids = db.import_frame("customers", pd.DataFrame({"name": list("abcde")}))
+    odd = ["\x1f vip \x1f\x1fb2b", "\x1f\x1f", "\x1fnew\t", "vip;b2b", None]
+    with sqlite3.connect(path) as con:
+        con.executemany("UPDATE customers SET tags=? WHERE id=?", [(t, int(i)) for t, i in zip(odd, ids)])
+    offsets, codes, labels = db._core.cached_columns("customers", ["tags"])["tags"]
+    cached = [[labels[c] for c in codes[offsets[r]:offsets[r + 1]]] for r in range(len(ids))]
+    assert cached == [list(t) for t in db.frame("customers", columns=["tags"]).tags]
+    for r, text in enumerate(odd[:3]):
+        assert cached[r] == [t.strip(" \t\r\n") for t in text.split("\x1f")[1:] if t.strip(" \t\r\n")]
+    db.close()
