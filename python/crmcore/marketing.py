@@ -499,10 +499,12 @@ class MarketingMethods:
         half); 0.5 is guessing. `as_of` defaults to `days` before
         :meth:`default_as_of` (the latest cut with a whole window after it).
         `among`: the ids of the customers to judge, those who were in the
-        book at `as_of` (a store loaded at once has no record of when each
-        customer came, so customers who arrived after the cut, and bought
-        at once, would count as prospects who converted); default every
-        customer with no order before `as_of`. Prints nothing; returns auc,
+        book at `as_of`; by default the customers created by then, or, when
+        none was (a store loaded at once after the fact has no record of
+        when each customer came), every customer with no order before
+        `as_of`: then customers who arrived after the cut and bought at
+        once count as prospects who converted, so pass `among` (see
+        ``notebooks/service_desk.ipynb``). Prints nothing; returns auc,
         baseline_auc, attribute_auc, as_of, prospects, converted.
 
         >>> import crmcore as crm
@@ -516,6 +518,10 @@ class MarketingMethods:
         by = [by] if isinstance(by, str) else list(by)
         cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else pd.Timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
+        if among is None:
+            created = self._db.frame("customers", columns=["created_at"]).created_at
+            there = created.index[(created <= cut).to_numpy()]
+            among = there if len(there) else None
         if among is not None:
             scored = scored[scored.index.isin(np.asarray(_as_list(among), dtype=np.int64))]
         baseline = self.prospects(by=by[:1], as_of=cut, graph=False)

@@ -201,3 +201,19 @@ def test_the_backtest_judges_only_the_customers_named_among():
     assert (everyone["prospects"], everyone["converted"]) == (3, 2)
     known = db.marketing.backtest_prospects("2024-02-01", by=["industry"], among=tea[:3])
     assert (known["prospects"], known["converted"]) == (2, 1)
+
+
+def test_by_default_the_backtest_judges_the_customers_created_by_the_cut():
+    db = crm.open(":memory:")
+    early = [db.add("customers", name=f"e{i}", industry="tea") for i in range(2)]
+    cut = db.frame("customers", columns=["created_at"]).created_at.max() + pd.Timedelta(microseconds=1)
+    while pd.Timestamp.now(tz="UTC").tz_localize(None) <= cut:
+        pass  # the next customers are created strictly after the cut
+    late = [db.add("customers", name=f"l{i}", industry="tea") for i in range(2)]
+    after = cut + pd.Timedelta(days=1)
+    _ = db.add("orders", customer_id=early[1], ordered_at=after, amount=1.0)
+    _ = db.add("orders", customer_id=late[0], ordered_at=after, amount=1.0)  # came after the cut, bought at once
+    got = db.marketing.backtest_prospects(cut, by=["industry"])
+    assert (got["prospects"], got["converted"]) == (2, 1)
+    everyone = db.marketing.backtest_prospects(cut, by=["industry"], among=early + late)
+    assert (everyone["prospects"], everyone["converted"]) == (4, 2)
