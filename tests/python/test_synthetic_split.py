@@ -58,12 +58,12 @@ WITHOUT_MEMBERS = {
 # test_late_buyers_only_add_rows_and_what_follows_from_them checks against
 # the generator without that step that nothing else moved.
 WITH_LATE_BUYERS = {
-    (1500, 3): "98429eacffae81fa45c558465ac3be7a9f3f0562334d01fb7c88d27540f75984",
-    (400, 11): "70e8882894b76b350b7efb59687279a7c7b375166cd97c7982237861cb92839d",
+    (1500, 3): "a6c5d2fb2374eed13e998fa4d3fcbd11d59f4487a69ad5376c39079e18395cce",
+    (400, 11): "e17a4e6978a5fdc5facf40ee309a66b73d9117311366e8f460c494e79ed12269",
 }
 WITH_LATE_BUYERS_WITHOUT_MEMBERS = {
-    (1500, 3): "ac4d262c636d5d8d4d839e864bca5f797f2d5ea4cb69ddc74bc08d26e7ed6ca3",
-    (400, 11): "6dcacaeb9a31eb259db3ab4848887680b3120f105254554d738ba21c13bd3cfb",
+    (1500, 3): "e26cbab7c5e5ce5d3b529024806d474916180d75640bb3ca8e05ec8e8e785623",
+    (400, 11): "731e5ea8b01dd5b99b9fe0893dfa366f7c790450ac0d762ae172dcda2473d7a5",
 }
 
 

@@ -1,8 +1,8 @@
 """Prospects who buy late: the part of the synthetic CRM that a prospect
 backtest (``db.marketing.backtest_prospects``) can be judged on.
 
-Some customers who never bought before the last 180 days of the period
-place a first order inside them, more often when they resemble the
+Some prospects (customers who had planned no purchase) place a first
+order in the last 180 days of the period (the last half of a shorter one), more often when they resemble the
 customers who buy (the buyer share of their region and of their source
 among those acquired before that cut) and much more often when a customer
 they are linked with (referred by, subsidiary, partner, supplier) had
@@ -45,25 +45,28 @@ def _share(values: np.ndarray, bought: np.ndarray, among: np.ndarray) -> np.ndar
 def late_buyers(gen) -> None:
     """Adds the late first orders to `gen` (a ``_Generator`` after its links,
     before the customers' status is derived) and notes them in its truth
-    (``converted_at``; ``prospect`` stays the plan drawn before)."""
+    (``converted_at``; ``prospect`` stays the plan drawn before: a prospect
+    buys only if converted_at is set)."""
     rng = np.random.default_rng([gen.seed, 12])
     n = gen.n
-    cut = gen.span - WINDOW_DAYS
+    window = min(WINDOW_DAYS, gen.span / 2)  # a short period keeps half of it before the cut
+    cut = gen.span - window
     cust = gen.frames["customers"]
     before = np.zeros(n, dtype=bool)
     early = gen.order_time < cut
     before[gen.order_cust[early]] = True
-    # Who could convert: there at the cut, no order before it, none after it either.
-    candidates = (gen.acquired < cut) & ~before & (gen.order_count == 0)
+    # Who could convert: the prospects (planned no purchase) there at the cut;
+    # customers who left for good before the period stay gone.
+    candidates = gen.prospect & (gen.acquired < cut)
     there = gen.acquired < cut
     look_alike = (_share(cust["region"].to_numpy(), before, there) +
                   _share(cust["source"].to_numpy(), before, there)) / 2
-    logit = -3.2 + 8.0 * (look_alike - look_alike[there].mean()) + 2.8 * _linked_buyer(gen.frames["links"], before)
+    logit = -2.5 + 10.0 * (look_alike - look_alike[there].mean()) + 3.5 * _linked_buyer(gen.frames["links"], before)
     converts = np.flatnonzero(candidates & (rng.random(n) < 1 / (1 + np.exp(-logit))))
     gen.truth["converted_at"] = pd.Series(pd.NaT, index=gen.truth.index, dtype="datetime64[ns]")
     if not len(converts):
         return
-    when = cut + rng.uniform(1.0, WINDOW_DAYS - 1.0, len(converts))
+    when = cut + rng.uniform(0.02, 0.98, len(converts)) * window
     order_of = len(gen.frames["orders"]) + np.arange(len(converts))
     product = rng.integers(0, len(gen.frames["products"]), len(converts))
     qty = rng.integers(1, 4, len(converts))

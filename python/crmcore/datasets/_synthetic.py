@@ -74,7 +74,8 @@ class SyntheticCRM(dict):
     - acquired_at: when the customer came (before `start` for the existing base);
     - purchase_rate: purchases per year while active (gamma across customers);
     - dropout_p: chance of leaving for good after each purchase (beta);
-    - prospect: never buys;
+    - prospect: planned no purchase; buys once, late, only where converted_at is set;
+    - converted_at: a prospect's late first order (datasets/_converts.py), else NaT;
     - dropped_at: the last purchase of a customer who has left (NaT if still
       active at the end; may lie before `start`);
     - phone_e164: the customer's phone number in canonical form;
