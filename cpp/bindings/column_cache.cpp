@@ -83,6 +83,15 @@ void bind_column_cache(py::module_& m) {
       py::arg("kind"), py::arg("groups"),
       "The ids Store.query gives for these conditions, from cached columns; None when a condition needs the store.");
   store.def(
+      "column_cache_ready",
+      [](const records::Store& s, const std::string& kind, const std::vector<std::string>& fields) {
+        py::gil_scoped_release release;
+        return s.column_cache().ready(s, kind, fields);
+      },
+      py::arg("kind"), py::arg("fields"),
+      "Whether cached_columns(kind, fields) pays off now: kept at the current data mark, or asked about at it "
+      "before (ColumnCache::ready); a no is noted, so the next ask at the same mark says yes.");
+  store.def(
       "column_cache_stats",
       [](const records::Store& s) {
         const records::ColumnCache& c = s.column_cache();

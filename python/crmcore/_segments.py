@@ -20,8 +20,14 @@ What counts as a purchase is decided on the few distinct status labels read
 On a store (not a scoped handle) fields, tags and the orders' columns come
 from the core's column cache (``crmcore/records/column_cache.hpp``): read
 once, kept until the next committed write by anyone, so evaluating again on
-an unchanged store reads no records. A scoped handle reads through its
-access rules every time (the cache is the store's, so it is not used there).
+an unchanged store reads no records. The first evaluation after a write
+reads only what it needs, as before the cache (fields and tags by one
+query, the candidates' orders through the customer index), since whole
+columns cost more than that once; the cache is filled at the second use
+(``ColumnCache::ready``), or at once where the narrow read would read every
+order anyway (a ranked score, most customers candidates). A scoped handle
+reads through its access rules every time (the cache is the store's, so it
+is not used there).
 """
 from __future__ import annotations
 
@@ -77,8 +83,11 @@ def evaluate(db: Any, rule: dict) -> pd.Index:
     if filters is None and not criteria:
         ids = store.cached_columns("customers", [])["id"] if cached else db.frame("customers", columns=[]).index
     else:
-        # The cache answers what it holds (fields, tags); the store the rest.
-        found = store.cached_ids("customers", _query.groups("customers", filters, criteria)) if cached else None
+        # The cache answers what it holds (fields, tags) once it pays off; the store the rest.
+        groups = _query.groups("customers", filters, criteria)
+        found = None
+        if cached and store.column_cache_ready("customers", _fields_named(groups)):
+            found = store.cached_ids("customers", groups)
         ids = pd.Index(found if found is not None else db.ids("customers", filters, **criteria))
     ids = pd.Index(np.sort(np.asarray(ids, dtype=np.int64)))
     named = {score for score, _, _ in scores}
@@ -96,6 +105,17 @@ def evaluate(db: Any, rule: dict) -> pd.Index:
     return pd.Index(ids, name="customer_id")
 
 
+def _fields_named(groups: list) -> list:
+    """The columns the conditions `groups` (as ``_query.groups`` makes
+    them: lists of (field, op, value)) read, each once; ids are always there."""
+    names: list = []
+    for group in groups:
+        for condition in group:
+            if condition[0] != "id" and condition[0] not in names:
+                names.append(condition[0])
+    return names
+
+
 def _purchase_flags(labels: list) -> np.ndarray:
     return (order_meaning(pd.Series(labels, dtype=object)) == PURCHASE).astype(np.uint8)
 
@@ -111,10 +131,12 @@ def _orders(db: Any, cand: "np.ndarray | None", times: bool, amounts: bool) -> d
     (all orders: the kernels skip other customers' in one pass), else read
     under the handle's access rules, of the candidates only when they are few."""
     store = db._core
-    if not isinstance(store, _core.Store):
-        few = cand is not None and len(cand) * _FEW <= db.count("customers")
-        return _core.segment_orders(store, cand if few else None, times, amounts)
+    few = cand is not None and len(cand) * _FEW <= db.count("customers")
     fields = ["customer_id", "status"] + (["amount"] if amounts else []) + (["ordered_at"] if times else [])
+    # Reading every order into the cache costs less than reading them one by
+    # one, so only a few candidates' orders are read apart, until the cache pays off.
+    if not isinstance(store, _core.Store) or (few and not store.column_cache_ready("orders", fields)):
+        return _core.segment_orders(store, cand if few else None, times, amounts)
     got = store.cached_columns("orders", fields)
     codes, labels = got["status"]
     at = np.empty(0, dtype=np.int64)

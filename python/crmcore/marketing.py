@@ -488,7 +488,7 @@ class MarketingMethods:
         return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
     def backtest_prospects(self, as_of: Any = None, days: float = 180.0,
-                           by: Any = ("industry", "region", "source")) -> pd.Series:
+                           by: Any = ("industry", "region", "source"), among: Any = None) -> pd.Series:
         """How well :meth:`prospects` would have ranked the prospects of
         `as_of` (customers with no order before it): the AUC of their
         scores against whether they ordered in the `days` after, beside the
@@ -498,8 +498,14 @@ class MarketingMethods:
         the chance that a converter outranks a non-converter (ties count
         half); 0.5 is guessing. `as_of` defaults to `days` before
         :meth:`default_as_of` (the latest cut with a whole window after it).
-        Prints nothing; returns auc, baseline_auc, attribute_auc, as_of,
-        prospects, converted.
+        `among`: the ids of the customers to judge, those who were in the
+        book at `as_of`; by default the customers created by then, or, when
+        none was (a store loaded at once after the fact has no record of
+        when each customer came), every customer with no order before
+        `as_of`: then customers who arrived after the cut and bought at
+        once count as prospects who converted, so pass `among` (see
+        ``notebooks/service_desk.ipynb``). Prints nothing; returns auc,
+        baseline_auc, attribute_auc, as_of, prospects, converted.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -512,6 +518,12 @@ class MarketingMethods:
         by = [by] if isinstance(by, str) else list(by)
         cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else pd.Timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
+        if among is None:
+            created = self._db.frame("customers", columns=["created_at"]).created_at
+            there = created.index[(created <= cut).to_numpy()]
+            among = there if len(there) else None
+        if among is not None:
+            scored = scored[scored.index.isin(np.asarray(_as_list(among), dtype=np.int64))]
         baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
         orders = self._db._purchases(None)[0]
         later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < cut + pd.Timedelta(days=days))]

@@ -9,6 +9,7 @@
 
 #include "columns.hpp"
 #include "crmcore/records/column_cache.hpp"
+#include "crmcore/records/normalize.hpp"
 #include "crmcore/records/store.hpp"
 
 using namespace crmcore::records;
@@ -96,4 +97,47 @@ TEST(ColumnCache, ConditionsOnCachedColumnsGiveWhatTheStoreGives) {
   }
   // Substrings and phone look-ups are the store's to answer.
   EXPECT_FALSE(cached_query(s, "customers", {{cond("name", Op::Contains, text_column("v", {"a"}))}}).has_value());
+}
+
+TEST(ColumnCache, ReadyAtTheSecondAskOrWhenKeptAtTheMark) {
+  Store s(":memory:");
+  const auto ids = s.insert("customers", customers()).ids;
+  ColumnCache& cache = s.column_cache();
+  EXPECT_FALSE(cache.ready(s, "customers", {"region"}));  // first ask at this mark: read narrowly
+  EXPECT_TRUE(cache.ready(s, "customers", {"region"}));   // second: fill the cache
+  EXPECT_FALSE(cache.ready(s, "orders", {"status"}));     // each kind on its own
+  s.update("customers", ids[0], table({text_column("region", {"West"})}));
+  EXPECT_FALSE(cache.ready(s, "customers", {"region"}));  // the mark moved
+  cache.columns(s, "customers", {"region"});
+  EXPECT_TRUE(cache.ready(s, "customers", {"region"}));   // kept at the mark
+  EXPECT_TRUE(cache.ready(s, "customers", {"region"}));
+  s.update("customers", ids[0], table({text_column("region", {"East"})}));
+  cache.columns(s, "customers", {"region"});
+  EXPECT_FALSE(cache.ready(s, "customers", {"region", "tags"}));  // tags not kept yet
+}
+
+TEST(ColumnCache, ReadColumnsCodesWhatSelectReads) {
+  Store s(":memory:");
+  s.insert("customers", customers());
+  const std::vector<std::string> names{"tags", "region", "name"};
+  const Table t = s.select("customers", nullptr, &names);
+  const auto snap = s.read_columns("customers", names);
+  ASSERT_EQ(*snap->ids, t.columns[0].ints);
+  for (size_t c = 1; c < t.columns.size(); ++c) {
+    const Column& col = t.columns[c];
+    const CachedColumn& got = snap->at(col.name);
+    for (size_t r = 0; r < col.size(); ++r) {
+      if (col.name == "tags") {
+        std::vector<std::string> want = col.present(r) ? split_tags(col.texts[r]) : std::vector<std::string>{};
+        std::vector<std::string> have;
+        for (int64_t i = got.offsets[r]; i < got.offsets[r + 1]; ++i)
+          have.push_back(got.dictionary[static_cast<size_t>(got.codes[static_cast<size_t>(i)])]);
+        EXPECT_EQ(have, want) << r;
+      } else if (col.present(r)) {
+        EXPECT_EQ(got.dictionary[static_cast<size_t>(got.codes[r])], col.texts[r]) << col.name << r;
+      } else {
+        EXPECT_EQ(got.codes[r], -1) << col.name << r;
+      }
+    }
+  }
 }

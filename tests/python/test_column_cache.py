@@ -94,7 +94,37 @@ def test_a_write_from_a_program_without_crmcore_moves_the_mark(book):
 
 
 def segment(db, name):
-    return sorted(db.marketing.segment(name).tolist())
+    """The segment's members, evaluated three times: after a write the first
+    reads only what it needs from the store, the second fills the cache and
+    the third answers from it; all three must agree (and a stale cache would
+    show in the second or third)."""
+    got = [sorted(db.marketing.segment(name).tolist()) for _ in range(3)]
+    assert got[0] == got[1] == got[2]
+    return got[0]
+
+
+def test_the_first_evaluation_after_a_write_reads_no_whole_column_and_the_second_fills_the_cache(book):
+    db, _, customers, _ = book
+    db.marketing.save_segment("gold vip", [("region", "in", ["华东", "华北"])], tier="gold", tag="vip",
+                              scores=[("frequency", ">=", 2)])
+    before = reads(db)
+    first = sorted(db.marketing.segment("gold vip").tolist())
+    assert reads(db) == before  # the narrow read: one query and the candidates' orders
+    assert sorted(db.marketing.segment("gold vip").tolist()) == first
+    assert reads(db) == before + 2  # customers' fields and tags, the orders' columns
+    assert sorted(db.marketing.segment("gold vip").tolist()) == first
+    assert reads(db) == before + 2  # warm
+    db.update("customers", first[0], tier="silver")
+    after = sorted(db.marketing.segment("gold vip").tolist())
+    assert first[0] not in after and reads(db) == before + 2
+    assert sorted(db.marketing.segment("gold vip").tolist()) == after and reads(db) == before + 4
+    # A score ranked among every buyer reads every order anyway: into the cache at once.
+    db.marketing.save_segment("top f", scores=[("f_score", ">=", 4)])
+    db.update("customers", first[0], tier="gold")
+    now = reads(db)
+    top = sorted(db.marketing.segment("top f").tolist())
+    assert reads(db) == now + 2 and top  # every customer's id, every order's columns
+    assert sorted(db.marketing.segment("top f").tolist()) == top and reads(db) == now + 2
 
 
 def test_segments_are_read_once_and_again_after_each_kind_of_write(book):
@@ -326,3 +356,24 @@ def test_the_generator_holds_out_a_tenth_of_mass_campaign_members_and_the_effect
     stored = db.find("campaign_members", campaign_id=camp)
     assert effect.attrs["control"] == "holdout"
     assert effect.loc["conversion", "control_n"] == stored.holdout.fillna(False).astype(bool).sum()
+
+
+def test_tags_written_oddly_by_another_program_are_read_as_the_store_reads_them(tmp_path):
+    """Tag text as no crmcore write leaves it (spaces around a tag, empty
+    tags, the older form without a leading separator), written with sqlite3:
+    the cached tag lists equal the store's own read (db.frame) and, for the
+    separator form, a plain Python split."""
+    import sqlite3
+
+    path = str(tmp_path / "odd.crm")
+    db = crm.open(path)
+    ids = db.import_frame("customers", pd.DataFrame({"name": list("abcde")}))
+    odd = ["\x1f vip \x1f\x1fb2b", "\x1f\x1f", "\x1fnew\t", "vip;b2b", None]
+    with sqlite3.connect(path) as con:
+        con.executemany("UPDATE customers SET tags=? WHERE id=?", [(t, int(i)) for t, i in zip(odd, ids)])
+    offsets, codes, labels = db._core.cached_columns("customers", ["tags"])["tags"]
+    cached = [[labels[c] for c in codes[offsets[r]:offsets[r + 1]]] for r in range(len(ids))]
+    assert cached == [list(t) for t in db.frame("customers", columns=["tags"]).tags]
+    for r, text in enumerate(odd[:3]):
+        assert cached[r] == [t.strip(" \t\r\n") for t in text.split("\x1f")[1:] if t.strip(" \t\r\n")]
+    db.close()

@@ -3,7 +3,9 @@
 #include "crmcore/records/column_cache.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <string_view>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -53,58 +55,127 @@ const CachedColumn& ColumnSnapshot::at(const std::string& name) const {
 namespace {
 
 // Text coded by first appearance: a store repeats a handful of statuses or
-// regions a million times, so each row costs four bytes and one hash look-up.
-struct Coder {
-  std::unordered_map<std::string, int32_t> code;
-  CachedColumn& out;
-  int32_t of(const std::string& text) {
-    auto it = code.find(text);
-    if (it == code.end()) {
-      it = code.emplace(text, static_cast<int32_t>(out.dictionary.size())).first;
-      out.dictionary.push_back(text);
+// regions a million times, so each row costs four bytes and one look-up of
+// the bytes SQLite hands out (no string is made for a value seen before).
+class Coder {
+ public:
+  explicit Coder(CachedColumn& out) : out_(out) {}
+  int32_t of(std::string_view text) {
+    // Rows often repeat the previous value (imports in order, sorted data).
+    if (last_ >= 0 && *kept_[static_cast<size_t>(last_)] == text) return last_;
+    auto it = code_.find(text);
+    if (it == code_.end()) {
+      // The map's keys view strings that never move (a deque of owned copies).
+      kept_.push_back(std::make_unique<std::string>(text));
+      it = code_.emplace(*kept_.back(), static_cast<int32_t>(kept_.size() - 1)).first;
     }
-    return it->second;
+    return last_ = it->second;
+  }
+  void finish() {
+    out_.dictionary.reserve(kept_.size());
+    for (auto& k : kept_) out_.dictionary.push_back(std::move(*k));
+  }
+
+ private:
+  CachedColumn& out_;
+  std::vector<std::unique_ptr<std::string>> kept_;
+  std::unordered_map<std::string_view, int32_t> code_;
+  int32_t last_ = -1;
+};
+
+// One column being filled from the rows as they are stepped.
+struct Filler {
+  CachedColumn col;
+  Column::Storage storage;
+  bool tags;
+  Coder coder{col};
+  std::string scratch;  // another engine's text
+
+  Filler(Column::Storage s, bool is_tags) : storage(s), tags(is_tags) {
+    col.type = s == Column::Storage::Int    ? CachedColumn::Type::Int
+               : s == Column::Storage::Real ? CachedColumn::Type::Real
+               : tags                       ? CachedColumn::Type::Tags
+                                            : CachedColumn::Type::Text;
+    if (tags) col.offsets.push_back(0);
+  }
+  Filler(const Filler&) = delete;
+
+  void add(const sql::Statement& st, int i) {
+    const bool null = st.is_null(i);
+    switch (col.type) {
+      case CachedColumn::Type::Int:
+        col.ints.push_back(null ? 0 : st.int64(i));
+        col.valid.push_back(null ? 0 : 1);
+        break;
+      case CachedColumn::Type::Real:
+        col.reals.push_back(null ? NAN : st.real(i));
+        col.valid.push_back(null ? 0 : 1);
+        break;
+      case CachedColumn::Type::Text: col.codes.push_back(null ? -1 : coder.of(st.text_view(i, scratch))); break;
+      case CachedColumn::Type::Tags:
+        if (!null) add_tags(st.text_view(i, scratch));
+        col.offsets.push_back(static_cast<int64_t>(col.codes.size()));
+        break;
+    }
+  }
+  // As split_tags reads the stored text: separator-led tags trimmed, empty
+  // ones skipped; any other form (older stores) through split_tags itself.
+  void add_tags(std::string_view text) {
+    if (text.empty()) return;
+    if (text.front() != kTagSeparator) {
+      for (const auto& tag : split_tags(text)) col.codes.push_back(coder.of(tag));
+      return;
+    }
+    size_t start = 1;
+    for (size_t i = 1; i <= text.size(); ++i)
+      if (i == text.size() || text[i] == kTagSeparator) {
+        std::string_view tag = text.substr(start, i - start);
+        if (needs_trim(tag)) {
+          for (const auto& t : split_tags(std::string(1, kTagSeparator) + std::string(tag))) col.codes.push_back(coder.of(t));
+        } else if (!tag.empty()) {
+          col.codes.push_back(coder.of(tag));
+        }
+        start = i + 1;
+      }
+  }
+  static bool needs_trim(std::string_view tag) {
+    return !tag.empty() && (std::isspace(static_cast<unsigned char>(tag.front())) ||
+                            std::isspace(static_cast<unsigned char>(tag.back())));
+  }
+  std::shared_ptr<const CachedColumn> done() {
+    coder.finish();
+    // Whole numbers and reals with no gap keep no validity bytes.
+    if (std::all_of(col.valid.begin(), col.valid.end(), [](uint8_t v) { return v != 0; })) {
+      col.valid.clear();
+      col.valid.shrink_to_fit();
+    }
+    return std::make_shared<const CachedColumn>(std::move(col));
   }
 };
 
-CachedColumn to_cached(Column&& c, bool tags) {
-  CachedColumn out;
-  const size_t n = c.size();
-  const bool all_present = std::all_of(c.valid.begin(), c.valid.end(), [](uint8_t v) { return v != 0; });
-  switch (c.storage) {
-    case Column::Storage::Int:
-      out.type = CachedColumn::Type::Int;
-      out.ints = std::move(c.ints);
-      if (!all_present) out.valid = std::move(c.valid);
-      break;
-    case Column::Storage::Real:
-      out.type = CachedColumn::Type::Real;
-      out.reals = std::move(c.reals);
-      if (!all_present) out.valid = std::move(c.valid);
-      break;
-    case Column::Storage::Text: {
-      Coder coder{{}, out};
-      if (tags) {
-        out.type = CachedColumn::Type::Tags;
-        out.offsets.reserve(n + 1);
-        out.offsets.push_back(0);
-        for (size_t r = 0; r < n; ++r) {
-          if (c.present(r))
-            for (const auto& tag : split_tags(c.texts[r])) out.codes.push_back(coder.of(tag));
-          out.offsets.push_back(static_cast<int64_t>(out.codes.size()));
-        }
-      } else {
-        out.type = CachedColumn::Type::Text;
-        out.codes.resize(n);
-        for (size_t r = 0; r < n; ++r) out.codes[r] = c.present(r) ? coder.of(c.texts[r]) : -1;
-      }
-      break;
-    }
-  }
-  return out;
-}
-
 }  // namespace
+
+std::shared_ptr<ColumnSnapshot> Store::read_columns(const std::string& kind_name,
+                                                    const std::vector<std::string>& fields,
+                                                    const Cancel* cancel) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  StopWhenAsked stop(impl_->db, cancel);
+  const Kind& k = kind(kind_name);
+  Table shape = record_table(k, &fields);  // the columns' names checked and typed as select has them
+  std::vector<std::unique_ptr<Filler>> fill;
+  for (size_t c = 1; c < shape.columns.size(); ++c)
+    fill.push_back(std::make_unique<Filler>(shape.columns[c].storage, shape.columns[c].name == kTagsColumn));
+  std::vector<int64_t> ids;
+  sql::Statement st(impl_->db, "SELECT " + record_columns_sql(shape) + " FROM " + k.name + " ORDER BY id");
+  while (st.step()) {
+    ids.push_back(st.int64(0));
+    for (size_t c = 0; c < fill.size(); ++c) fill[c]->add(st, static_cast<int>(c + 1));
+  }
+  auto snap = std::make_shared<ColumnSnapshot>();
+  snap->ids = std::make_shared<const std::vector<int64_t>>(std::move(ids));
+  for (size_t c = 0; c < fill.size(); ++c) snap->columns[shape.columns[c + 1].name] = fill[c]->done();
+  return snap;
+}
 
 std::shared_ptr<const ColumnSnapshot> ColumnCache::columns(const Store& store, const std::string& kind,
                                                            const std::vector<std::string>& fields,
@@ -126,30 +197,21 @@ std::shared_ptr<const ColumnSnapshot> ColumnCache::columns(const Store& store, c
       if (!entry.columns.count(f) && std::find(missing.begin(), missing.end(), f) == missing.end())
         missing.push_back(f);
     if (!missing.empty() || !entry.ids) {
-      Table t = store.select(kind, nullptr, &missing, cancel);
+      std::shared_ptr<ColumnSnapshot> got = store.read_columns(kind, missing, cancel);
       const bool moved = store.data_mark() != mark;
       ++reads_;
-      std::vector<int64_t>& ids = t.columns.front().ints;
-      if (moved || (entry.ids && *entry.ids != ids)) {
+      if (moved || (entry.ids && *entry.ids != *got->ids)) {
         kinds_.erase(kind);
         if (attempt < 3) continue;
         // Writes keep landing: answer from this read alone, keep nothing.
-        auto snap = std::make_shared<ColumnSnapshot>();
-        snap->mark = mark;
-        snap->ids = std::make_shared<const std::vector<int64_t>>(std::move(ids));
-        for (size_t c = 1; c < t.columns.size(); ++c) {
-          const std::string name = t.columns[c].name;
-          snap->columns[name] = std::make_shared<const CachedColumn>(to_cached(std::move(t.columns[c]), name == kTagsColumn));
-        }
-        return snap;
+        got->mark = mark;
+        return got;
       }
       if (!entry.ids) {
-        entry.bytes += ids.size() * 8;
-        entry.ids = std::make_shared<const std::vector<int64_t>>(std::move(ids));
+        entry.bytes += got->ids->size() * 8;
+        entry.ids = got->ids;
       }
-      for (size_t c = 1; c < t.columns.size(); ++c) {
-        const std::string name = t.columns[c].name;
-        auto column = std::make_shared<const CachedColumn>(to_cached(std::move(t.columns[c]), name == kTagsColumn));
+      for (auto& [name, column] : got->columns) {
         entry.bytes += column->bytes();
         entry.columns[name] = std::move(column);
       }
@@ -163,6 +225,19 @@ std::shared_ptr<const ColumnSnapshot> ColumnCache::columns(const Store& store, c
     evict_for(kind);
     return snap;
   }
+}
+
+bool ColumnCache::ready(const Store& store, const std::string& kind, const std::vector<std::string>& fields) {
+  const DataMark mark = store.data_mark();
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = kinds_.find(kind);
+  if (it != kinds_.end() && it->second.ids && it->second.mark == mark &&
+      std::all_of(fields.begin(), fields.end(), [&](const std::string& f) { return it->second.columns.count(f) > 0; }))
+    return true;
+  auto asked = asked_.find(kind);
+  if (asked != asked_.end() && asked->second == mark) return true;
+  asked_[kind] = mark;
+  return false;
 }
 
 void ColumnCache::evict_for(const std::string&) {
@@ -207,6 +282,7 @@ void ColumnCache::clear() {
   std::lock_guard<std::mutex> lock(mutex_);
   kinds_.clear();
   recent_.clear();
+  asked_.clear();
   bytes_ = 0;
 }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crmcore/backend/backend.hpp"
@@ -157,6 +158,14 @@ class Statement {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
              : std::string();
+  }
+  // The text of a column without a copy, valid until the next step or
+  // reset; on another engine a copy kept in `scratch` (one per statement).
+  std::string_view text_view(int col, std::string& scratch) const {
+    if (pg_) return scratch = other_->text(col);
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view();
   }
 
  private:

@@ -249,6 +249,10 @@ class Store:
         """
         The ids Store.query gives for these conditions, from cached columns; None when a condition needs the store.
         """
+    def column_cache_ready(self, kind: str, fields: collections.abc.Sequence[str]) -> bool:
+        """
+        Whether cached_columns(kind, fields) pays off now: kept at the current data mark, or asked about at it before (ColumnCache::ready); a no is noted, so the next ask at the same mark says yes.
+        """
     def column_cache_stats(self) -> dict:
         """
         What the column cache keeps (bytes), may keep (budget) and how many column reads reached the store.

@@ -30,6 +30,7 @@ import pandas as pd
 from . import _vocab as V
 from ._draws import (_cents, _choose, _draw, _draw_many, _frame, _pick_from_lists, _pick_in_group,
                      _rank_in_group)
+from ._converts import late_buyers
 from ._pipeline import SALES, PipelineDraws
 from ._text import (FULL_WIDTH, Parts, ascii_slug, assemble, concat, digits, render_by_choice,
                     to_object, vocab)
@@ -73,7 +74,8 @@ class SyntheticCRM(dict):
     - acquired_at: when the customer came (before `start` for the existing base);
     - purchase_rate: purchases per year while active (gamma across customers);
     - dropout_p: chance of leaving for good after each purchase (beta);
-    - prospect: never buys;
+    - prospect: planned no purchase; buys once, late, only where converted_at is set;
+    - converted_at: a prospect's late first order (datasets/_converts.py), else NaT;
     - dropped_at: the last purchase of a customer who has left (NaT if still
       active at the end; may lie before `start`);
     - phone_e164: the customer's phone number in canonical form;
@@ -989,6 +991,7 @@ class _Generator(PipelineDraws):
         self.campaigns()
         self.tasks()
         self.links()
+        late_buyers(self)
         self.finish_customers()
         self.service_fields()
         frames = {k: self.frames[k] for k in KINDS}

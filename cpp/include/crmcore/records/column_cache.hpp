@@ -82,6 +82,15 @@ class ColumnCache {
                                                 const std::vector<std::string>& fields,
                                                 const Cancel* cancel = nullptr);
 
+  // Whether reading `fields` of `kind` through columns() pays off now: true
+  // when they are kept at the store's current data mark, or were asked
+  // about here at that mark before (a second use: reading whole columns
+  // once is then cheaper than a narrower read per use). Otherwise notes the
+  // ask and returns false, and the caller reads what it needs from the
+  // store: the first use after a write costs no more than it did before
+  // the cache, and the next use fills it.
+  bool ready(const Store& store, const std::string& kind, const std::vector<std::string>& fields);
+
   void set_budget(size_t bytes);
   size_t budget() const;
   size_t bytes() const;  // what is kept now
@@ -102,6 +111,7 @@ class ColumnCache {
   mutable std::mutex mutex_;
   std::map<std::string, Entry> kinds_;
   std::list<std::string> recent_;  // most recently used first
+  std::map<std::string, DataMark> asked_;  // kind -> the mark ready() last said no at
   size_t budget_ = kDefaultBudget;
   size_t bytes_ = 0;
   int64_t reads_ = 0;

@@ -101,6 +101,7 @@ struct DataMark {
 };
 
 class ColumnCache;  // column_cache.hpp
+struct ColumnSnapshot;
 
 // What Store::copy did.
 struct CopyReport {
@@ -236,6 +237,10 @@ class Store {
   DataMark data_mark() const;
   // Columns kept until the data mark moves (column_cache.hpp); dropped with the store.
   ColumnCache& column_cache() const;
+  // The ids and the columns `fields` of `kind` in one pass over its rows,
+  // coded as the column cache keeps them (column_cache.cpp); no mark set.
+  std::shared_ptr<ColumnSnapshot> read_columns(const std::string& kind, const std::vector<std::string>& fields,
+                                               const Cancel* cancel = nullptr) const;
   // "ok" when SQLite's integrity and foreign-key checks find nothing wrong.
   std::string integrity_check() const;
   // The newest audit entries: seq, at, first_id, last_id, rows, cause_id,
