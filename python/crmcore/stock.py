@@ -3,10 +3,12 @@
 What a location holds of a product is the sum of its ``stock_movements``
 (receipt, shipment, return, adjustment, transfer), so the stock on any past
 day is the sum of the movements up to it. The store also keeps, in the same
-transaction as every movement, each (product, location)'s net change per
-calendar month (:meth:`StockMethods.balances`): stock on a date is read as
-the months before the date's month plus that month's movements up to the
-date, not as the whole ledger. The
+transaction as every movement, each (product, location)'s net change,
+shipments and number of movements per calendar month
+(:meth:`StockMethods.balances`): stock on a date is read as the months
+before the date's month plus that month's movements up to the date (late in
+a month: the months with it, less the movements after the date), not as the
+whole ledger. The
 store's write path applies the stock rules to every write of a movement
 (see cpp/src/stock/stock_rules.cpp): movements are never changed or deleted,
 an adjustment needs a reason, a receipt stays within its purchase line, and
@@ -279,11 +281,14 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """The balances the store keeps, written with every movement in the
         same transaction: per product, location and calendar month (UTC) in
         which the pair moved, the month's net ``change`` (a transfer counts at
-        both ends) and the ``balance`` at the month's end (the changes summed
-        up to it). Columns product_id, location_id, month (its first day),
-        change and balance. Stock on a date is read from them: the months
-        before the date's month plus that month's movements up to the date.
-        SQLite stores, unscoped handles.
+        both ends), the ``balance`` at the month's end (the changes summed
+        up to it), what the pair ``shipped`` that month and how many
+        movements touched it (``moves``). Columns product_id, location_id,
+        month (its first day), change, balance, shipped and moves. Stock on a
+        date is read from them: the months before the date's month plus that
+        month's movements up to the date, or, late in a month, the months
+        with the date's less the movements after it. SQLite stores, unscoped
+        handles.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -295,12 +300,12 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """
         if not _kept(self._db):
             raise _core.Error("the kept stock balances are read from an unscoped handle of a SQLite store")
-        product, location, period, change = _core.stock_balances(self._db._core)
+        product, location, period, change, shipped, moves = _core.stock_balances(self._db._core)
         out = pd.DataFrame({"product_id": product, "location_id": location,
                             "month": pd.to_datetime({"year": period // 12, "month": period % 12 + 1, "day": 1})
                             if len(period) else pd.Series([], dtype="datetime64[ns]"), "change": change})
         out["balance"] = out.groupby(["product_id", "location_id"])["change"].cumsum()
-        return out
+        return out.assign(shipped=shipped, moves=moves)
 
     def valuation(self, as_of: Any = None) -> pd.DataFrame:
         """Each product's stock at `as_of` (all locations; default every
