@@ -114,15 +114,26 @@ def _kept(db: Any) -> bool:
     return not isinstance(db._core, _core.ScopedStore) and not db.path.startswith(("postgresql://", "postgres://"))
 
 
-def _levels(db: Any, as_of: int, since: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _take(column: pd.Series, ids: np.ndarray) -> np.ndarray:
+    """The value of `column` (a frame's column, indexed by its ascending
+    record ids) for each of `ids`: a table look-up (_codes), not a reindex
+    (which took a fifth of on_hand's time over a 10M ledger)."""
+    codes = _codes(column.index.to_numpy(np.int64), np.asarray(ids, np.int64))
+    if (codes < 0).any():  # an id not among them: NaN / None as reindex gives
+        return column.reindex(ids).to_numpy()
+    return column.to_numpy()[codes]
+
+
+def _levels(db: Any, as_of: int, since: int, columns: tuple = ("sku",)) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                  pd.DataFrame]:
     """(levels, products, locations): per (product, location) that moved at
     or before `as_of`, ascending, its stock then and what it shipped in
     (since, as_of]. From the kept balances when the store has them (a read
-    of the balances and of as_of's month of movements, not of the whole
-    ledger), else from the ledger's columns through the C++ kernel."""
-    products = db.frame("products", columns=["sku", "name", "category", "supplier_id", "reorder_point",
-                                             "reorder_quantity", "unit_cost"])
-    locations = db.frame("locations", columns=["name", "allows_backorders"])
+    of the balances and of at most half a month of movements at each end,
+    not of the whole ledger), else from the ledger's columns through the C++
+    kernel. `products` holds the `columns` asked for, `locations` the name."""
+    products = db.frame("products", columns=list(columns))
+    locations = db.frame("locations", columns=["name"])
     if _kept(db):
         product, location, on_hand, shipped = _core.stock_levels_kept(db._core, as_of, since)
         return (pd.DataFrame({"product_id": product, "location_id": location, "on_hand": on_hand,
@@ -273,8 +284,8 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         if by == "product":
             out = out.groupby("product_id", as_index=False, sort=True)["on_hand"].sum()
         else:
-            out = out.assign(location=locations["name"].reindex(out["location_id"]).to_numpy())
-        out.insert(1, "sku", products["sku"].reindex(out["product_id"]).to_numpy())
+            out = out.assign(location=_take(locations["name"], out["location_id"]))
+        out.insert(1, "sku", _take(products["sku"], out["product_id"]))
         return out.reset_index(drop=True)
 
     def balances(self) -> pd.DataFrame:
@@ -367,7 +378,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         [['TEA', 3.0, 20.0]]
         """
         end = _as_of(as_of)
-        levels, p, _ = _levels(self._db, end, end)
+        levels, p, _ = _levels(self._db, end, end, ("sku", "supplier_id", "reorder_point", "reorder_quantity"))
         ids = p.index.to_numpy(np.int64)
         total = np.bincount(_codes(ids, levels["product_id"].to_numpy(np.int64)), levels["on_hand"].to_numpy(),
                             minlength=len(ids))
@@ -458,7 +469,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
             end = int(last.to_numpy("datetime64[ns]").view(np.int64)[0]) if len(last) else 0
         levels, products, _ = _levels(self._db, end, end - int(window * NS_PER_DAY))
         out = levels.copy()
-        out.insert(1, "sku", products["sku"].reindex(out["product_id"]).to_numpy())
+        out.insert(1, "sku", _take(products["sku"], out["product_id"]))
         out["daily_rate"] = out["shipped"] / window
         with np.errstate(divide="ignore", invalid="ignore"):
             out["days_of_cover"] = np.where(out["on_hand"] > 0, out["on_hand"] / out["daily_rate"].to_numpy(),

@@ -140,6 +140,42 @@ Cut cut_at(int64_t t) {
   return {p, false, start, t};
 }
 
+// The row of a (product, location) among the sorted rows of a read: a table
+// over the product ids' span gives the product's first row (one look-up per
+// movement read instead of a binary search over 300k ids), then its few
+// locations in turn; ids too scattered for a table are searched.
+class PairIndex {
+ public:
+  explicit PairIndex(const Store::StockLevels& rows) : rows_(rows) {
+    if (rows.product.empty()) return;
+    lo_ = rows.product.front();
+    const uint64_t span = static_cast<uint64_t>(rows.product.back()) - static_cast<uint64_t>(lo_) + 1;
+    if (span > 4 * rows.product.size() + 1024) return;
+    first_.assign(span, -1);
+    for (size_t k = rows.product.size(); k-- > 0;) first_[static_cast<size_t>(rows.product[k] - lo_)] = static_cast<int64_t>(k);
+  }
+
+  ptrdiff_t find(int64_t product, int64_t location) const {
+    const std::vector<int64_t>& ids = rows_.product;
+    size_t k = 0;
+    if (!first_.empty()) {
+      const uint64_t at = static_cast<uint64_t>(product) - static_cast<uint64_t>(lo_);
+      if (at >= first_.size() || first_[at] < 0) return -1;
+      k = static_cast<size_t>(first_[at]);
+    } else {
+      k = static_cast<size_t>(std::lower_bound(ids.begin(), ids.end(), product) - ids.begin());
+    }
+    for (; k < ids.size() && ids[k] == product; ++k)
+      if (rows_.location[k] == location) return static_cast<ptrdiff_t>(k);
+    return -1;
+  }
+
+ private:
+  const Store::StockLevels& rows_;
+  int64_t lo_ = 0;
+  std::vector<int64_t> first_;
+};
+
 }  // namespace
 
 Store::StockLevels Store::stock_levels(int64_t as_of, int64_t since, const Cancel* cancel) const {
@@ -182,20 +218,12 @@ Store::StockLevels Store::stock_levels(int64_t as_of, int64_t since, const Cance
         unsure.push_back(at.back && period == at.months - 1 ? st.int64(5) : 0);
       }
       out.on_hand.back() += st.real(3);
-      if (period >= from.months) out.shipped.back() += st.real(4);
+      if (period >= from.months) out.shipped.back() += st.real(4);  // (a column not asked for is not decoded)
       tick();
     }
     st.reset();
   }
   after.assign(out.product.size(), 0);
-  // The row of a pair among the sorted ones (or -1).
-  auto find = [&out](int64_t product, int64_t location) -> ptrdiff_t {
-    const auto first = std::lower_bound(out.product.begin(), out.product.end(), product);
-    for (auto k = static_cast<size_t>(first - out.product.begin()); k < out.product.size() && out.product[k] == product;
-         ++k)
-      if (out.location[k] == location) return static_cast<ptrdiff_t>(k);
-    return -1;
-  };
   // Pairs that first move in as_of's month, read forward: sorted in after.
   struct Extra {
     int64_t product, location;
@@ -209,8 +237,9 @@ Store::StockLevels Store::stock_levels(int64_t as_of, int64_t since, const Cance
     st.bind(1, at.from);
     st.bind(2, at.to);
     const double sign = at.back ? -1.0 : 1.0;
+    const PairIndex index(out);
     auto add = [&](int64_t product, int64_t location, double q, double shipped) {
-      const ptrdiff_t k = find(product, location);
+      const ptrdiff_t k = index.find(product, location);
       if (k >= 0) {
         out.on_hand[k] += sign * q, out.shipped[k] += sign * shipped, ++after[k];
       } else if (!at.back) {
@@ -272,9 +301,10 @@ Store::StockLevels Store::stock_levels(int64_t as_of, int64_t since, const Cance
     st.bind(1, from.from);
     st.bind(2, from.to);
     const double sign = from.back ? 1.0 : -1.0;
+    const PairIndex index(out);
     while (st.step()) {
       // (A pair not found moved only after as_of: what it shipped was taken off with as_of's month.)
-      const ptrdiff_t k = find(st.int64(0), st.int64(1));
+      const ptrdiff_t k = index.find(st.int64(0), st.int64(1));
       if (k >= 0) out.shipped[k] += sign * st.real(2);
       tick();
     }
