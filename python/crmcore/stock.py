@@ -261,7 +261,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         count; default: every movement recorded, the stock as it stands:
         a movement is written when goods move, so neither the clock nor
         ``db.default_as_of()`` cuts any), the sum of the movements: read from
-        the kept monthly balances and as_of's month of movements (a scoped
+        the kept monthly balances and at most half a month of movements (a scoped
         handle sums its readable ledger in C++). ``by="location"``: one row per
         product and location
         that ever moved; ``by="product"``: one row per product, all locations
