@@ -55,9 +55,11 @@ void bind_stock(py::module_& m) {
           out = store.stock_balances();
         }
         return py::make_tuple(to_numpy(std::move(out.product)), to_numpy(std::move(out.location)),
-                              to_numpy(std::move(out.period)), to_numpy(std::move(out.change)));
+                              to_numpy(std::move(out.period)), to_numpy(std::move(out.change)),
+                              to_numpy(std::move(out.shipped)), to_numpy(std::move(out.moves)));
       },
-      py::arg("store"), "(product_id, location_id, period, change) of the kept monthly stock balances.");
+      py::arg("store"),
+      "(product_id, location_id, period, change, shipped, moves) of the kept monthly stock balances.");
   m.def("stock_period", &stock::balance_period, py::arg("ns"),
         "The month of an instant (ns, UTC) as year * 12 + month - 1, as the kept balances key it.");
   m.def(

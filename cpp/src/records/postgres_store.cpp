@@ -7,6 +7,7 @@
 #include "catalog.hpp"
 #include "crmcore/backend/backend.hpp"
 #include "crmcore/errors.hpp"
+#include "crmcore/stock/balances.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -69,10 +70,23 @@ std::string pg_default_pipeline(int64_t now) {
          "SELECT setval('crm_ids', 7);";
 }
 
+// The kept stock balances' table in PostgreSQL's types (SQLite's is
+// stock::balances_schema_sql()).
+std::string pg_stock_balances_table() {
+  return "CREATE TABLE stock_balances(product_id bigint NOT NULL, location_id bigint NOT NULL, period bigint NOT NULL,"
+         " quantity double precision NOT NULL, shipped double precision NOT NULL, moves bigint NOT NULL,"
+         " PRIMARY KEY(product_id, location_id, period));";
+}
+
 // Tables and columns that schema `version` adds, for a PostgreSQL store made
 // before it (the kind table says what: Kind/Field::since_version).
 std::string pg_add_version(int version) {
   std::string s, foreign_keys;
+  // The balances gained each month's shipments and movement count: made
+  // again in the new shape (a store from before had none) and filled from
+  // the ledger, as on SQLite (schema_sql.cpp).
+  if (version == kStockBalancesShippedVersion)
+    s += "DROP TABLE IF EXISTS stock_balances;" + pg_stock_balances_table() + stock::rebuild_balances_sql(true);
   for (const auto& k : kinds()) {
     if (k.since_version == version) {
       s += pg_create_table(k, foreign_keys);
@@ -199,8 +213,7 @@ std::string postgres_schema(int64_t now) {
       " value text NOT NULL, lang text NOT NULL, PRIMARY KEY(kind, field, label));"
       // Kept stock balances (stock/balances.hpp), written by the stock rules as on SQLite; the
       // index on stock_movements(moved_at) their reads need comes with the rules' triggers (pg_rules.cpp).
-      "CREATE TABLE stock_balances(product_id bigint NOT NULL, location_id bigint NOT NULL, period bigint NOT NULL,"
-      " quantity double precision NOT NULL, PRIMARY KEY(product_id, location_id, period));"
+      + pg_stock_balances_table() +
       "INSERT INTO meta(key, value) VALUES('catalog_stamp', '0'), ('engine', 'crmcore');"
       "INSERT INTO value_labels VALUES " + seed_label_values() + " ON CONFLICT DO NOTHING;";
   std::string foreign_keys;

@@ -222,9 +222,13 @@ std::string migration_to(int version) {
     // write path, so the matches are audited).
     case kOwnerMigrationVersion: return add_version(kOwnerMigrationVersion) + owner_migration_mark();
     // 20: stock balances kept per product, location and month, made from
-    // the movements the store has (stock/balances.hpp).
-    case kStockBalancesVersion:
-      return add_version(kStockBalancesVersion) + stock::balances_schema_sql() + stock::rebuild_balances_sql();
+    // the movements the store has (stock/balances.hpp); 21: with each
+    // month's shipments and number of movements. The table is made (and
+    // filled) once, in its latest shape, by the later of the two.
+    case kStockBalancesVersion: return add_version(kStockBalancesVersion);
+    case kStockBalancesShippedVersion:
+      return add_version(kStockBalancesShippedVersion) + "DROP TABLE IF EXISTS stock_balances;" +
+             stock::balances_schema_sql() + stock::rebuild_balances_sql();
     default: return add_version(version);
   }
 }

@@ -213,8 +213,9 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
     for (const Movement& m : moves) {
       const int64_t period = stock::balance_period(m.moved_at);
       const bool outgoing = m.type == "shipment" || m.type == "transfer";
-      changes.push_back({m.product, m.location, period, outgoing ? -m.quantity : m.quantity});
-      if (m.type == "transfer") changes.push_back({m.product, m.to_location, period, m.quantity});
+      changes.push_back({m.product, m.location, period, outgoing ? -m.quantity : m.quantity,
+                         m.type == "shipment" ? m.quantity : 0.0});
+      if (m.type == "transfer") changes.push_back({m.product, m.to_location, period, m.quantity, 0.0});
     }
     add_to_balances(impl, std::move(changes));
   }

@@ -478,9 +478,9 @@ def stage_days(deal: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], at: 
     """
     Days each stage-history row lasted (see crmcore/sales/reports.hpp).
     """
-def stock_balances(store: Store) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64]]:
+def stock_balances(store: Store) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64]]:
     """
-    (product_id, location_id, period, change) of the kept monthly stock balances.
+    (product_id, location_id, period, change, shipped, moves) of the kept monthly stock balances.
     """
 def stock_levels(type: typing.Annotated[numpy.typing.ArrayLike, numpy.int8], product: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to_location: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], quantity: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], unit_cost: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], products: typing.SupportsInt | typing.SupportsIndex, locations: typing.SupportsInt | typing.SupportsIndex, as_of: typing.SupportsInt | typing.SupportsIndex, since: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.uint8]]:
     """

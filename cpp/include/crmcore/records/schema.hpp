@@ -76,6 +76,9 @@ inline constexpr int kSalesOpsVersion = 10;
 inline constexpr int kOwnerMigrationVersion = 13;
 // The schema version that keeps monthly stock balances (stock/balances.hpp).
 inline constexpr int kStockBalancesVersion = 20;
+// 25: the kept balances also hold each month's shipments and its number of
+// movements (days of cover and stock late in a month read them).
+inline constexpr int kStockBalancesShippedVersion = 21;
 
 struct Kind {
   std::string name;

@@ -213,19 +213,21 @@ class Store {
 
   // -- stock (cpp/src/stock/balances.cpp; SQLite) --
   // Per (product, location) that moved at or before `as_of`, ascending: the
-  // stock on hand then (the kept monthly balances before as_of's month plus
-  // that month's movements up to it; as_of INT64_MAX: the balances alone)
-  // and the quantity shipped in (since, as_of].
+  // stock on hand then (the kept monthly balances up to the month boundary
+  // nearest as_of, and the movements between that boundary and as_of; as_of
+  // INT64_MAX: the balances alone) and the quantity shipped in (since, as_of]
+  // (the same way at both ends).
   struct StockLevels {
     std::vector<int64_t> product, location;
     std::vector<double> on_hand, shipped;
   };
   StockLevels stock_levels(int64_t as_of, int64_t since, const Cancel* cancel = nullptr) const;
   // The kept balances as stored: per product, location and month (year * 12
-  // + month - 1, UTC) the net change of its movements.
+  // + month - 1, UTC) the net change of its movements, what it shipped and
+  // how many movements touched it.
   struct StockBalances {
-    std::vector<int64_t> product, location, period;
-    std::vector<double> change;
+    std::vector<int64_t> product, location, period, moves;
+    std::vector<double> change, shipped;
   };
   StockBalances stock_balances() const;
 
@@ -412,6 +414,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 20;
+inline constexpr int kSchemaVersion = 21;
 
 }  // namespace crmcore::records

@@ -6,9 +6,13 @@
 // always equals the sum of the ledger; it is derived data, rebuilt whole from
 // the movements by the migration that brought it and after anything that
 // moves or removes movements (a merge of products, a deleted location).
-// Stock on a date is then the sum of the pair's months before the date's
-// month plus the movements of that month up to the date: a read of a few
-// rows per pair and one month of the ledger, not of the whole ledger.
+// Each month also holds what the pair shipped and how many movements touched
+// it. Stock on a date is then the sum of the pair's months before the date's
+// month plus the movements of that month up to the date, or, late in a month,
+// the months up to and with the date's less the movements after it (the
+// count says whether a pair had moved by then): a read of a few rows per pair
+// and at most about half a month of the ledger, not of the whole ledger. The
+// shipments of a window are read the same way at both of its ends.
 #include <cstdint>
 #include <string>
 

@@ -25,10 +25,12 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& request, const Wri
 // (cpp/src/stock/commission_rules.cpp).
 void check_commission_rules(Store::Impl& impl);
 
-// One movement's change to a (product, location) in a month (stock/balances.hpp).
+// One movement's change to a (product, location) in a month (stock/balances.hpp):
+// the signed quantity, what it shipped (a shipment's quantity, else 0) and
+// that it is one movement touching the pair.
 struct BalanceChange {
   int64_t product, location, period;
-  double quantity;
+  double quantity, shipped;
 };
 // Adds the changes to the kept balances, in the write's transaction
 // (cpp/src/stock/balances.cpp).
