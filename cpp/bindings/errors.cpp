@@ -14,9 +14,10 @@ PyObject* validation_cls = nullptr;
 PyObject* not_found_cls = nullptr;
 PyObject* storage_cls = nullptr;
 
-PyObject* new_class(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+PyObject* new_class(py::module_& m, const char* name, py::tuple bases, const char* doc,
+                    const py::dict& attributes = py::dict()) {
   std::string qualified = std::string("crmcore.") + name;
-  PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
+  PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), attributes.ptr());
   if (!cls) throw py::error_already_set();
   m.add_object(name, py::reinterpret_borrow<py::object>(cls));
   return cls;
@@ -42,8 +43,14 @@ void bind_errors(py::module_& m) {
   py::handle err(error_cls);
   // ValidationError is also a ValueError and NotFound a KeyError, so handlers
   // written for the builtins still catch them.
+  // The attributes default to None on the class, so an error raised from
+  // Python with only a message still has them (the translator below and
+  // crmcore._args fill what they know).
+  py::dict unknown;
+  for (const char* a : {"kind", "row", "field", "reason", "record_id"}) unknown[a] = py::none();
   validation_cls = new_class(m, "ValidationError", py::make_tuple(err, py::handle(PyExc_ValueError)),
-                             "Bad input. Attributes: kind, row, field, reason, record_id.");
+                             "Bad input. Attributes: kind, row, field, reason, record_id (None when unknown).",
+                             unknown);
   not_found_cls = new_class(m, "NotFound", py::make_tuple(err, py::handle(PyExc_KeyError)),
                             "A record, node or column that does not exist.");
   storage_cls = new_class(m, "StorageError", py::make_tuple(err),

@@ -23,8 +23,12 @@ _SIMILARITY_METHODS = ("jaccard", "adamic_adar")
 
 
 def _invalid(where, field, reason):
-    """The error for a bad argument, worded like the core's (kind, field: reason)."""
-    return ValidationError(f"{where}, field '{field}': {reason}")
+    """The error for a bad argument, worded like the core's (kind, field: reason)
+    and carrying the same attributes: ``where`` as ``kind``, ``field`` and
+    ``reason`` (``row`` and ``record_id`` stay None: an argument is no row)."""
+    error = ValidationError(f"{where}, field '{field}': {reason}")
+    error.kind, error.field, error.reason = where, field, reason
+    return error
 
 
 def _id_problem(v):

@@ -107,9 +107,9 @@ def _as_of(as_of: Any) -> int:
 
 def _kept(db: Any) -> bool:
     """Whether the store's kept monthly balances can answer: an unscoped
-    SQLite store (a scoped handle reads the ledger under its access rules;
-    PostgreSQL takes no stock writes yet)."""
-    return not isinstance(db._core, _core.ScopedStore) and not db.path.startswith(("postgresql://", "postgres://"))
+    store, on either engine (a scoped handle reads the ledger under its
+    access rules)."""
+    return not isinstance(db._core, _core.ScopedStore)
 
 
 def _levels(db: Any, as_of: int, since: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -283,7 +283,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         up to it). Columns product_id, location_id, month (its first day),
         change and balance. Stock on a date is read from them: the months
         before the date's month plus that month's movements up to the date.
-        SQLite stores, unscoped handles.
+        Unscoped handles, on SQLite and on PostgreSQL.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -294,7 +294,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         [[Timestamp('2025-01-01 00:00:00'), 10.0, 10.0], [Timestamp('2025-03-01 00:00:00'), -4.0, 6.0]]
         """
         if not _kept(self._db):
-            raise _core.Error("the kept stock balances are read from an unscoped handle of a SQLite store")
+            raise _core.Error("the kept stock balances are read from an unscoped handle")
         product, location, period, change = _core.stock_balances(self._db._core)
         out = pd.DataFrame({"product_id": product, "location_id": location,
                             "month": pd.to_datetime({"year": period // 12, "month": period % 12 + 1, "day": 1})

@@ -24,7 +24,7 @@ from . import mapping as _mapping
 from .access import AccessHandles
 from .audit import AuditMethods, default_actor
 from .duplicates import DuplicateMethods
-from .graph import GraphMethods
+from .relationships import GraphMethods
 from .similarity import SimilarityMethods
 from .automation import AutomationMethods
 from .care import CareMethods

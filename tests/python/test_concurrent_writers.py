@@ -1,10 +1,13 @@
 """Eight processes writing to one store at once lose nothing, on a SQLite file and on PostgreSQL.
 
-Each process imports its own batches of orders and, between them, updates
-customers all of them share. Afterwards the store must hold exactly what the
-processes were told had landed (orders per process, one audit entry per
-changed customer), with unique ids, and both the engine's integrity check and
-the audit log's hash chain must pass. Whether every write lands is the
+Each process pays its own invoice in two parts around a refused
+overpayment (the ledger's rules: a side entry when the invoice is paid, a
+rolled-back write), imports its own batches of orders and, between them,
+updates customers all of them share. Afterwards the store must hold exactly
+what the processes were told had landed (orders per process, one audit
+entry per changed customer and paid invoice), with unique ids, the audit
+log numbered without gaps, and both the engine's integrity check and the
+audit log's hash chain must pass. Whether every write lands is the
 engine's matter (SQLite's writers wait up to the store's busy timeout); that
 none is half-written or lost once reported is crmcore's. benchmarks/
 bench_concurrent_writers.py measures the same at size.
@@ -23,10 +26,28 @@ ROWS = 20
 CUSTOMERS = 5
 
 
-def _writer(path, worker, customers):
+def _writer(path, worker, customers, invoice):
     """One process's writes; returns (orders landed, customer updates made, errors seen)."""
     landed, updated, errors = 0, 0, []
     with crm.open(path) as db:
+        # The ledger's rules under the same contention: its invoice paid in
+        # parts (the last part marks it paid, a rule's side entry in the
+        # audit log), and an overpayment refused (a write rolled back).
+        for part in range(2):
+            try:
+                db.add("payments", customer_id=customers[worker % len(customers)], invoice_id=invoice,
+                       amount=5.0, paid_at="2026-01-03")
+            except crm.StorageError as e:
+                errors.append(str(e))
+            if part == 0:
+                try:
+                    db.add("payments", customer_id=customers[worker % len(customers)], invoice_id=invoice,
+                           amount=1e6, paid_at="2026-01-03")
+                    errors.append("an overpayment was accepted")
+                except crm.ValidationError:
+                    pass  # refused, as it should be
+                except crm.StorageError as e:
+                    errors.append(str(e))
         for b in range(BATCHES):
             frame = pd.DataFrame({"customer_id": [customers[(worker + i) % len(customers)] for i in range(ROWS)],
                                   "amount": [float(worker * 1000 + b * 100 + i) for i in range(ROWS)],
@@ -58,9 +79,13 @@ def test_eight_processes_writing_at_once_lose_nothing(store_path):
     with crm.open(store_path) as db:
         customers = [int(i) for i in db.import_frame(
             "customers", pd.DataFrame({"name": [f"shared {i}" for i in range(CUSTOMERS)]}), progress=False)]
+        invoices = [int(i) for i in db.import_frame("invoices", pd.DataFrame({
+            "customer_id": [customers[w % CUSTOMERS] for w in range(WRITERS)], "amount": 10.0,
+            "issued_at": "2026-01-02", "due_at": "2026-02-02"}), progress=False)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(WRITERS) as pool:
-        results = pool.starmap(_writer, [(store_path, w, customers) for w in range(WRITERS)], chunksize=1)
+        results = pool.starmap(_writer, [(store_path, w, customers, invoices[w]) for w in range(WRITERS)],
+                               chunksize=1)
     errors = [e for _, _, got in results for e in got]
     # Only a writer that waited past the busy timeout may fail, and then it wrote nothing.
     assert all("locked" in e or "busy" in e for e in errors), errors
@@ -80,6 +105,11 @@ def test_eight_processes_writing_at_once_lose_nothing(store_path):
         # The last region each customer got is one some writer set.
         regions = db.frame("customers", columns=["region"])["region"].dropna()
         assert regions.str.fullmatch(r"w\db\d").all()
+        paid = db.frame("payments", columns=["invoice_id"]).groupby("invoice_id").size()
+        status = db.frame("invoices", columns=["status"])["status"]
+        assert (status[paid.index[paid == 2]] == "paid").all() and (status[paid.index[paid < 2]] == "issued").all()
+        assert len(log[(log["op"] == "update") & (log["kind"] == "invoices")]) == (paid == 2).sum()
+        assert sorted(log.index) == list(range(1, len(log) + 1))  # numbered without gaps, whatever rolled back
         assert db.integrity_check() == "ok"
         assert db.audit_check().empty
     assert not errors or store_path.endswith(".crm")  # PostgreSQL's writers wait for the store's lock

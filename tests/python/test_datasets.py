@@ -11,6 +11,10 @@ import pytest
 from crmcore import datasets
 from crmcore.datasets import REFERENCES, synthetic
 
+# The tests that load a store run on SQLite and on PostgreSQL (conftest's
+# backend fixture); the generator's own tests once.
+ON_BOTH = pytest.mark.usefixtures("backend")
+
 # The store's kinds and columns as the team brief lists them (written out here
 # rather than taken from the generator, so a renamed column fails the test).
 COLUMNS = {
@@ -359,6 +363,7 @@ def test_rejects_empty_and_too_short_periods():
         synthetic(10, start="2024-01-01", end="2024-01-10")
 
 
+@ON_BOTH
 @pytest.mark.parametrize("n, start, end", [(1, "2023-01-01", "2025-12-31"), (7, "2023-01-01", "2025-12-31"),
                                            (300, "2024-04-01", "2024-05-31"), (300, "2019-06-01", "2026-06-01")])
 def test_odd_sizes_and_periods_load(n, start, end):
@@ -398,13 +403,14 @@ def _values(s):
 
 
 @pytest.fixture(scope="module")
-def loaded():
+def loaded(backend):
     crm = pytest.importorskip("crmcore")
     data = synthetic(1_500, seed=5)
     db = crm.open(":memory:")
     return data, db, datasets.load(db, data)
 
 
+@ON_BOTH
 def test_load_round_trip(loaded):
     data, db, ids = loaded
     for kind, frame in data.items():
@@ -428,6 +434,7 @@ def test_load_round_trip(loaded):
             assert got == want, (kind, col)
 
 
+@ON_BOTH
 def test_loaded_store_answers_like_the_frames(loaded):
     data, db, ids = loaded
     # Revenue per customer name, once through store ids and once through positions.
@@ -455,6 +462,7 @@ def _chinese(data, mobile):
     return rows
 
 
+@ON_BOTH
 def test_chinese_landlines_are_found_in_their_national_form(loaded):
     data, db, ids = loaded
     for i in _chinese(data, mobile=False)[::7]:
@@ -463,6 +471,7 @@ def test_chinese_landlines_are_found_in_their_national_form(loaded):
         assert ids["customers"][i] in found.index, (data["customers"].phone[i], query)
 
 
+@ON_BOTH
 def test_load_is_all_or_nothing():
     crm = pytest.importorskip("crmcore")
     data = synthetic(300, seed=2)
@@ -480,6 +489,7 @@ def test_load_is_all_or_nothing():
         datasets.load(db, {"orders": data["orders"]})
 
 
+@ON_BOTH
 def test_load_links_given_as_store_ids():
     crm = pytest.importorskip("crmcore")
     db = crm.open(":memory:")
@@ -527,13 +537,14 @@ def test_cdnow_reads_a_folder_named_by_the_environment(tmp_path, monkeypatch):
 
 # -- the sales team's books (crm.datasets.sales_team) ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def team():
+def team(backend):
     import crmcore as crm
     db = crm.open(":memory:")
     crm.datasets.sales_team(db, seed=2, months=15, customers=40, deals_per_month=10)
     return db
 
 
+@ON_BOTH
 def test_sales_team_has_valid_recurring_tasks(team):
     """A few recurring tasks, each with a reminder before it is due, assigned to staff; completing one makes
     its next occurrence one period on, which only a valid schedule does (the store's task rules)."""
@@ -549,6 +560,7 @@ def test_sales_team_has_valid_recurring_tasks(team):
     assert team.get("tasks", nxt)["due_at"] - rec.due_at[weekly] == pd.Timedelta(days=7)
 
 
+@ON_BOTH
 def test_sales_team_product_line_targets_count_their_lines(team):
     """Targets per product line and per team and line, their actual bookings the order lines of that line in
     the quarter (quantity x unit price), summed in plain pandas."""

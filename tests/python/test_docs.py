@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import crmcore  # noqa: E402
-from crmcore import graph, marketing, names, plotting, report, scoring, similarity  # noqa: E402
+from crmcore import graph, marketing, names, plotting, relationships, report, scoring, similarity  # noqa: E402
 from crmcore.clv import plotting as clv_plotting  # noqa: E402
 from crmcore.scoring import dimensions, store  # noqa: E402
 
@@ -42,7 +42,7 @@ def public_callables():
             obj = getattr(module, attr)
             if inspect.isfunction(obj):
                 yield f"{module.__name__}.{attr}", obj
-    for cls in (store.ScoringMethods, dimensions.DimensionMethods, names.NameMethods, graph.GraphMethods, graph.Graph,
+    for cls in (store.ScoringMethods, dimensions.DimensionMethods, names.NameMethods, relationships.GraphMethods, graph.Graph,
                 similarity.SimilarityMethods, marketing.MarketingMethods):
         for attr, obj in vars(cls).items():
             if not attr.startswith("_") and inspect.isfunction(obj):

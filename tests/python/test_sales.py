@@ -15,9 +15,7 @@ from old_store import downgrade
 pytestmark = pytest.mark.usefixtures("backend")
 
 # What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING = {
-    "test_funnel_matches_pandas_on_synthetic_data": "the ledger rules (payments)",
-}
+PG_MISSING: dict[str, str] = {}
 
 
 @pytest.fixture

@@ -11,6 +11,12 @@ from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule
 
 import crmcore as crm
 
+# Each test runs on SQLite and on PostgreSQL (conftest's backend fixture).
+pytestmark = pytest.mark.usefixtures("backend")
+
+# What these tests still need on PostgreSQL (docs/backends.md).
+PG_MISSING: dict[str, str] = {}
+
 T = pd.Timestamp
 
 

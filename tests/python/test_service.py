@@ -19,9 +19,7 @@ from crmcore.scoring._columns import times_ns
 pytestmark = pytest.mark.usefixtures("backend")
 
 # What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING = {
-    "test_timeline_has_every_kind_in_time_order": "the ledger rules (payments)",
-}
+PG_MISSING: dict[str, str] = {}
 
 
 @pytest.fixture

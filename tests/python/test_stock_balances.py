@@ -13,6 +13,12 @@ import crmcore as crm
 from crmcore import _core
 from old_store import downgrade
 
+# Each test runs on SQLite and on PostgreSQL (conftest's backend fixture).
+pytestmark = pytest.mark.usefixtures("backend")
+
+# What these tests still need on PostgreSQL (docs/backends.md).
+PG_MISSING: dict[str, str] = {}
+
 SIGN = {"receipt": 1.0, "shipment": -1.0, "return": 1.0, "adjustment": 1.0, "transfer": -1.0}
 
 
@@ -130,7 +136,9 @@ def a_shop(path=":memory:"):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(operation, min_size=1, max_size=12))
-def test_kept_balances_follow_every_write(ops):
+def test_kept_balances_follow_every_write(backend, ops):
+    if backend == "postgresql":  # merges do not run there yet (docs/backends.md): the other writes are held to it
+        ops = [o for o in ops if o[0] != "merge"]
     db, products, locations = a_shop()
     run(db, ops, products, locations)
     check(db, [None, START + pd.Timedelta(days=15), *EDGES, pd.Timestamp("2025-04-20 07:00"),

@@ -305,10 +305,21 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
   // order fills pages from the end. The entries kept in memory join them in
   // the order they were made; the write's entries are then numbered again
   // from the mark on.
+  // On PostgreSQL the write's entries are always numbered here, from the
+  // mark on (under the write's lock, Dialect::begin_write): the chain hashes
+  // each entry's seq, so the number must be known before the row is written,
+  // and the identity column's sequence is not transactional, so the numbers
+  // it gave a write that rolled back (a dry run, a refusal) would be gaps
+  // audit_check reports as deleted entries. The sequence is then set to the
+  // last number in the same transaction (below), so that the next write's
+  // unsealed entries, numbered by it, never meet one this seal wrote (the
+  // rules' side entries and an upsert's kept ones are written with their
+  // numbers). SQLite numbers a new row after the largest seq by itself.
+  const bool on_postgres = !impl.db.is_sqlite();
   enum : size_t { kSeq, kAt, kOp, kKind, kFirst, kLast, kRows, kCause, kActor, kChanges, kSalt, kChangesHash, kHash,
                   kWidth };
   sql::Batch sealed(kWidth);
-  const bool renumber = !kept.empty();
+  const bool renumber = !kept.empty() || on_postgres;
   int64_t last_seq = renumber ? impl.audit_mark : 0;
   Salts salts;
   // An update's entry without changes of its own takes what its record's
@@ -421,6 +432,8 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
       "INSERT INTO audit_log(seq, at, op, kind, first_id, last_id, rows, cause_id, actor, changes, salt, changes_hash,"
       " hash) SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12 FROM crm_batch(?1)");
   if (sql::run_over_batch(write, sealed) != SQLITE_DONE) sql::fail(impl.db, "cannot seal the audit log");
+  if (on_postgres)  // (is_called: the next entry the identity numbers is last_seq + 1)
+    impl.prepared("SELECT setval(pg_get_serial_sequence('audit_log', 'seq'), ?1)").bind(1, last_seq).run();
   auto& head = impl.prepared(Dialect(impl.db).set_meta("audit_head"));
   const std::string value = std::to_string(last_seq) + ":" + previous;
   head.bind(1, value).run();

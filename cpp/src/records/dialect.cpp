@@ -124,22 +124,16 @@ void prepare_write_statements(Store::Impl& impl) {
       sql::Statement(db, "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, cause_id) VALUES(?,?,?,?,?,?,?)");
 }
 
-void refuse_unruled(Store::Impl& impl, const Kind& k, WriteOp op, const Table* table) {
+// (What a write does to a kind, and which fields, no longer matters: every
+// write to a kind left here waits for its rules.)
+void refuse_unruled(Store::Impl& impl, const Kind& k, WriteOp /*op*/, const Table* /*table*/) {
   if (impl.db.is_sqlite()) return;
-  // The kinds whose rules do not run there yet: the tables
-  // install_stock_capture watches, and the kinds stock and automation check
-  // when written (stage, ticket and ledger rules run on both engines:
-  // pg_rules.cpp).
-  static const char* const kRuled[] = {"invoices",  "invoice_lines", "payments",       "credit_applications",
-                                       "contracts", "projects",      "targets",        "purchase_lines",
-                                       "stock_movements", "commission_rules", "automation_rules"};
-  const bool amount_changed = k.name == "orders" && op != WriteOp::Insert && op != WriteOp::Delete && table &&
-                              table->find("amount");
-  if (amount_changed || std::find(std::begin(kRuled), std::end(kRuled), k.name) != std::end(kRuled))
-    throw StorageError("writes to " + k.name + (amount_changed ? "' amounts" : "") +
-                       " are not available on a PostgreSQL store yet: their rules (the ledger, stock, commissions, "
-                       "automation) do not run there yet, and nothing is written without them (see "
-                       "docs/backends.md)");
+  // The kinds whose rules do not run there yet: automation's (stage,
+  // ticket, ledger, task and stock rules run on both engines: pg_rules.cpp).
+  if (k.name == "automation_rules")
+    throw StorageError("writes to " + k.name +
+                       " are not available on a PostgreSQL store yet: their rules (automation) do not run there "
+                       "yet, and nothing is written without them (see docs/backends.md)");
   auto& active = impl.prepared("SELECT 1 FROM automation_rules WHERE coalesce(active, 1) <> 0 LIMIT 1");
   const bool automated = active.step();
   active.reset();

@@ -218,16 +218,14 @@ WriteResult Store::write(const WriteRequest& request) {
         case WriteOp::Unmerge: unmerge_records(current); break;
         case WriteOp::Tags: retag_rows(current, result); break;
       }
-      // (On PostgreSQL the kinds whose rules do not run there yet were refused above.)
+      // (On PostgreSQL the kinds whose rules do not run there yet, automation's, were refused above.)
       try {
         if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
         if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
           apply_ticket_rules(attempt, result);
-        if (dialect.sqlite()) {
-          apply_ledger_rules(*impl_, attempt, result);
-          apply_task_rules(attempt, result);  // notes nothing unless a task was written: one cheap check
-          apply_stock_rules(*impl_, attempt, result);
-        }
+        apply_ledger_rules(*impl_, attempt, result);
+        apply_task_rules(attempt, result);  // notes nothing unless a task was written: one cheap check
+        apply_stock_rules(*impl_, attempt, result);
       } catch (const ValidationError& refusal) {
         if (!dropped.drop(refusal)) throw;
         sql::exec(impl_->db, undo);

@@ -104,6 +104,7 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
     any.reset();
     if (!noted) return;
   }
+  const Dialect d(impl.db);
   auto forget = [&impl] { impl.prepared("DELETE FROM crm_task_notes").run(); };
   try {
     {
@@ -145,8 +146,9 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
     std::vector<int64_t> from;
     {
       sql::Statement& st = impl.prepared(
-          "SELECT id, due_at, remind_at, recur_until, ifnull(series_start, due_at), assignee_id, customer_id,"
-          " contact_id, ifnull(recur_every, 1), subject, recurrence FROM tasks WHERE id IN"
+          "SELECT id, due_at, remind_at, recur_until, " + std::string(d.ifnull()) + "(series_start, due_at),"
+          " assignee_id, customer_id, contact_id, " + d.ifnull() + "(recur_every, 1), subject, recurrence"
+          " FROM tasks WHERE id IN"
           " (SELECT id FROM crm_task_notes WHERE what = 'done') AND recurrence IS NOT NULL"
           " AND due_at IS NOT NULL AND next_task_id IS NULL ORDER BY id");
       auto put = [&](size_t c, bool has, int64_t v) {
@@ -179,7 +181,9 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
       }
     }
   } catch (...) {
-    forget();
+    // (On PostgreSQL a failed statement left the transaction to be rolled
+    // back, which takes the notes with it; nothing more runs there.)
+    if (d.sqlite()) forget();
     throw;
   }
   forget();

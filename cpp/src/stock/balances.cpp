@@ -27,10 +27,16 @@ int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 
 constexpr const char* kSignedSql = "CASE WHEN type IN ('shipment', 'transfer') THEN -quantity ELSE quantity END";
 
 // balance_period in SQL: the whole seconds are floored (SQLite's % keeps the
-// sign of the dividend), so that an instant before 1970 or a nanosecond
-// before midnight stays in its own month.
-std::string period_sql(const std::string& ns) {
+// sign of the dividend, as PostgreSQL's does), so that an instant before
+// 1970 or a nanosecond before midnight stays in its own month. PostgreSQL
+// reads the calendar from the same seconds through to_timestamp, in UTC.
+std::string period_sql(const std::string& ns, bool postgres) {
   const std::string seconds = "((" + ns + " - ((" + ns + " % 1000000000) + 1000000000) % 1000000000) / 1000000000)";
+  if (postgres) {
+    const std::string utc = "to_timestamp(" + seconds + ") AT TIME ZONE 'UTC'";
+    return "(CAST(extract(year FROM " + utc + ") AS bigint) * 12 + CAST(extract(month FROM " + utc +
+           ") AS bigint) - 1)";
+  }
   return "(CAST(strftime('%Y', " + seconds + ", 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', " + seconds +
          ", 'unixepoch') AS INTEGER) - 1)";
 }
@@ -60,14 +66,14 @@ std::string balances_schema_sql() {
          "CREATE INDEX IF NOT EXISTS stock_movements_moved_at ON stock_movements(moved_at);";
 }
 
-std::string rebuild_balances_sql() {
-  const std::string period = period_sql("moved_at");
+std::string rebuild_balances_sql(bool postgres) {
+  const std::string period = period_sql("moved_at", postgres);
   return "DELETE FROM stock_balances;"
          "INSERT INTO stock_balances(product_id, location_id, period, quantity)"
          " SELECT product_id, location_id, period, sum(q) FROM ("
          " SELECT product_id, location_id, " + period + " AS period, " + kSignedSql + " AS q FROM stock_movements"
          " UNION ALL SELECT product_id, to_location_id, " + period + ", quantity FROM stock_movements"
-         " WHERE type = 'transfer' AND to_location_id IS NOT NULL)"
+         " WHERE type = 'transfer' AND to_location_id IS NOT NULL) AS moves"  // (PostgreSQL names every subquery)
          " GROUP BY product_id, location_id, period;";
 }
 
@@ -95,26 +101,25 @@ void add_to_balances(Store::Impl& impl, std::vector<BalanceChange> changes) {
   sql::Statement& st = impl.prepared(
       "INSERT INTO stock_balances(product_id, location_id, period, quantity) SELECT c0, c1, c2, c3"
       " FROM crm_batch(?1) WHERE true ON CONFLICT(product_id, location_id, period)"
-      " DO UPDATE SET quantity = quantity + excluded.quantity");
+      " DO UPDATE SET quantity = stock_balances.quantity + excluded.quantity");  // (PostgreSQL: named, or ambiguous)
   sql::bind_batch(st, rows);
   st.run();
 }
 
-void rebuild_balances(Store::Impl& impl) { sql::exec(impl.db, stock::rebuild_balances_sql()); }
+void rebuild_balances(Store::Impl& impl) { sql::exec(impl.db, stock::rebuild_balances_sql(!impl.db.is_sqlite())); }
 
 Store::StockLevels Store::stock_levels(int64_t as_of, int64_t since, const Cancel* cancel) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!impl_->db.is_sqlite())
-    throw Error("stock levels from kept balances are read on SQLite stores only (PostgreSQL takes no stock writes yet)");
   // The balances and the month's movements from one snapshot, even while
-  // another process writes (a transaction of the caller's already is one).
+  // another process writes (a transaction of the caller's already is one;
+  // on PostgreSQL a snapshot is a REPEATABLE READ transaction).
   const bool own = transaction_depth_ == 0;
-  if (own) sql::exec(impl_->db, "BEGIN");
+  if (own) sql::exec(impl_->db, impl_->db.is_sqlite() ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ");
   struct EndRead {
-    sqlite3* db;
+    const sql::Db& db;
     bool own;
     ~EndRead() {
-      if (own) sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      if (own) undo_write(db, "COMMIT");  // (a read: its end is not reported, as a ROLLBACK's is not)
     }
   } end_read{impl_->db, own};
   constexpr int64_t kLatest = std::numeric_limits<int64_t>::max();
@@ -215,7 +220,6 @@ Store::StockLevels Store::stock_levels(int64_t as_of, int64_t since, const Cance
 
 Store::StockBalances Store::stock_balances() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!impl_->db.is_sqlite()) throw Error("kept stock balances are read on SQLite stores only");
   StockBalances out;
   sql::Statement& st = impl_->prepared(
       "SELECT product_id, location_id, period, quantity FROM stock_balances ORDER BY product_id, location_id, period");

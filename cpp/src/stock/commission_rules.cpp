@@ -25,9 +25,11 @@ void check_commission_rules(Store::Impl& impl) {
     st.reset();
   }
   // Periods are [valid_from, valid_until), open where a bound is missing.
+  const Dialect d(impl.db);
   sql::Statement& st = impl.prepared(
-      "SELECT a.id, b.id, max(coalesce(a.valid_from, ?1), coalesce(b.valid_from, ?1)) FROM commission_rules AS a"
-      " JOIN commission_rules AS b ON a.id < b.id AND a.partner_id IS b.partner_id AND a.category IS b.category"
+      "SELECT a.id, b.id, " + d.greatest("coalesce(a.valid_from, ?1)", "coalesce(b.valid_from, ?1)") +
+      " FROM commission_rules AS a JOIN commission_rules AS b ON a.id < b.id AND a.partner_id" + d.is() +
+      "b.partner_id AND a.category" + d.is() + "b.category"
       " AND coalesce(a.tier_from, 0) = coalesce(b.tier_from, 0)"
       " AND coalesce(a.valid_from, ?1) < coalesce(b.valid_until, ?2)"
       " AND coalesce(b.valid_from, ?1) < coalesce(a.valid_until, ?2) ORDER BY b.id, a.id LIMIT 1");

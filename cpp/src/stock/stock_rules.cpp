@@ -152,8 +152,10 @@ void apply_stock_rules(Store::Impl& impl, const WriteRequest& req, const WriteRe
   const sql::Batch ids = id_batch(added);
   if (!added.empty()) {
     sql::Statement& st = impl.prepared(
-        "SELECT m.id, m.type, m.product_id, m.location_id, m.to_location_id, m.quantity, m.unit_cost IS NOT NULL,"
-        " coalesce(trim(m.reason), '') <> '', m.purchase_line_id, l.product_id, m.moved_at"
+        // (The two tests as 0 or 1: PostgreSQL's are booleans.)
+        "SELECT m.id, m.type, m.product_id, m.location_id, m.to_location_id, m.quantity,"
+        " CASE WHEN m.unit_cost IS NOT NULL THEN 1 ELSE 0 END,"
+        " CASE WHEN coalesce(trim(m.reason), '') <> '' THEN 1 ELSE 0 END, m.purchase_line_id, l.product_id, m.moved_at"
         " FROM crm_batch(?1) AS b JOIN stock_movements AS m ON m.id = b.c0"
         " LEFT JOIN purchase_lines AS l ON l.id = m.purchase_line_id ORDER BY m.id");
     sql::bind_batch(st, ids);

@@ -19,7 +19,7 @@ class PermissionDenied(Error, PermissionError):
 class StorageError(Error):
     """The storage engine failed (I/O, locking, corruption)."""
 class ValidationError(Error, ValueError):
-    """Bad input. Attributes: kind, row, field, reason, record_id."""
+    """Bad input. Attributes: kind, row, field, reason, record_id (None when unknown)."""
     kind: str
     row: int | None
     field: str | None

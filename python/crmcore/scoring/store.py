@@ -19,7 +19,7 @@ category, owner, team, B2B / B2C, custom fields): see
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,6 +117,12 @@ class ScoringMethods(DimensionMethods, NameMethods):
     >>> p.loc[cid, "name"], float(p.loc[cid, "profit"])
     ('Ann', 15.0)
     """
+
+    if TYPE_CHECKING:  # the Database's sales room (store.py), read for deals at a past as_of
+        from ..sales import SalesMethods
+
+        @property
+        def sales(self) -> SalesMethods: ...
 
     # -- the point in time and the records the analyses read ------------------
     def default_as_of(self) -> pd.Timestamp:

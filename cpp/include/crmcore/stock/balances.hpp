@@ -22,7 +22,7 @@ int64_t period_start(int64_t period);
 std::string balances_schema_sql();
 // Empties the table and fills it again from stock_movements: one statement
 // list, the same month rule as balance_period (tested against it at the
-// month's edges and before 1970).
-std::string rebuild_balances_sql();
+// month's edges and before 1970); in PostgreSQL's terms with `postgres`.
+std::string rebuild_balances_sql(bool postgres = false);
 
 }  // namespace crmcore::stock
