@@ -13,10 +13,6 @@ import crmcore as crm
 
 pytestmark = pytest.mark.usefixtures("backend", "store_handle")
 
-PG_MISSING = {
-    "test_a_merge_removes_only_the_link_records_it_made_repeat": "the ledger rules (invoices)",
-}
-
 
 def references_to(db, ids):
     """(kind, field) -> number of records whose field names one of ids, over every kind."""
@@ -33,33 +29,13 @@ def frames(db):
     return {kind: db.frame(kind).drop(columns="updated_at") for kind in crm.store._KINDS}
 
 
-# The kinds a PostgreSQL store still refuses to write (their ledger rules do
-# not run there yet): its store is loaded without them, and
-# test_the_kinds_left_out_on_postgresql_are_refused_there says when that changes.
-NOT_ON_POSTGRES = ("payments",)
-
-
 @pytest.fixture
-def store(backend):
+def store():
     db = crm.open(":memory:")
     data = crm.datasets.synthetic(300, seed=11)
-    if backend == "postgresql":
-        data = {kind: frame for kind, frame in data.items() if kind not in NOT_ON_POSTGRES}
     crm.datasets.load(db, data)
     yield db
     db.close()
-
-
-def test_the_kinds_left_out_on_postgresql_are_refused_there(backend):
-    # Once PostgreSQL writes them, this fails: load them in `store` there too.
-    db = crm.open(":memory:")
-    customer = db.add("customers", name="a")
-    if backend == "sqlite":
-        assert db.add("payments", customer_id=customer, amount=1.0, paid_at="2026-01-02") > 0
-        return
-    for kind in NOT_ON_POSTGRES:
-        with pytest.raises(crm.StorageError, match=f"writes to {kind} are not available on a PostgreSQL store"):
-            db.add(kind, customer_id=customer, amount=1.0, paid_at="2026-01-02")
 
 
 def test_merge_moves_every_reference_and_unmerge_puts_all_back(store):
