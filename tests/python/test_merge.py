@@ -13,8 +13,6 @@ import crmcore as crm
 
 pytestmark = pytest.mark.usefixtures("backend", "store_handle")
 
-PG_MISSING: dict[str, str] = {}  # everything here runs on PostgreSQL too
-
 
 def references_to(db, ids):
     """(kind, field) -> number of records whose field names one of ids, over every kind."""
@@ -31,18 +29,10 @@ def frames(db):
     return {kind: db.frame(kind).drop(columns="updated_at") for kind in crm.store._KINDS}
 
 
-# The kinds a PostgreSQL store still refuses to write (their ledger rules do
-# not run there yet): its store is loaded without them, and
-# test_ledger_kinds_are_still_refused_on_postgresql says when that changes.
-NOT_ON_POSTGRES = ("payments",)
-
-
 @pytest.fixture
-def store(backend):
+def store():
     db = crm.open(":memory:")
     data = crm.datasets.synthetic(300, seed=11)
-    if backend == "postgresql":
-        data = {kind: frame for kind, frame in data.items() if kind not in NOT_ON_POSTGRES}
     crm.datasets.load(db, data)
     yield db
     db.close()
