@@ -438,3 +438,23 @@ def test_the_readme_spark_section_runs_as_written(spark, tmp_path):
     exec(compile(block, "README.md", "exec"), space)
     assert space["spark"] is spark  # the session the block opened is the running one
     assert space["bgf"].params_["r"] > 0 and space["summary"].count() == 300
+
+
+def test_the_spark_extra_is_pinned_and_named_when_pyspark_is_missing(monkeypatch):
+    """`pip install 'crmcore[spark]'`: the extra pins each package to a range
+    (a lower and an upper bound) that the versions these tests run on meet,
+    and without PySpark the functions say which extra to install."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["spark"]
+    wanted = {r.name: r.specifier for r in map(Requirement, extra)}
+    assert set(wanted) == {"pyspark", "pyarrow"}
+    for name, spec in wanted.items():
+        assert {s.operator for s in spec} == {">=", "<"}, name
+        assert spec.contains(version(name)), (name, version(name), spec)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if PySpark were not installed
+    with pytest.raises(ImportError, match=r"pip install 'crmcore\[spark\]'"):
+        crm_spark.rfm(None)
