@@ -16,7 +16,7 @@ alike), which is what lets 100M rows run with a driver of a few GB.
 
 Timed, each end to end to a collected Arrow table (or fitted models), wall
 seconds and CPU seconds of this Python process, of Spark's JVM and of the
-Python workers the JVM starts (psutil, over the process tree):
+Python workers the JVM starts (psutil, the process tree polled each second):
 
 - summary: the lifetime-value summary (frequency, recency, T,
   monetary_value; freq="D"), crmcore.spark.clv_summary against Spark SQL;
@@ -176,32 +176,48 @@ def lifetimes_predict(summary, bg_params: dict, gg_params: dict, t: float, month
 
 class Meter:
     """Wall and CPU seconds of one step: this process's CPU, the JVM's (the
-    java child) and the Python workers' (the JVM's descendants, with those
-    already ended counted through their parents). psutil missing: wall only."""
+    java child) and the Python workers' (the JVM's descendants). Spark ends
+    idle workers at any time, so a thread polls the process tree every
+    `every` seconds and keeps each process's last CPU figure: a worker that
+    ended is still counted (less at most `every` seconds of its work). The
+    polls' own CPU (a few ms each) is in this process's figure. psutil
+    missing: wall and this process only."""
 
-    def __init__(self):
+    def __init__(self, every: float = 1.0):
+        import threading
+
         try:
             import psutil
         except ImportError:
             psutil = None
-        self.psutil = psutil
+        self.psutil, self.every = psutil, every
+        self.seen: dict = {}  # pid -> (which, CPU seconds at the last poll)
+        self.lock = threading.Lock()
+        if psutil is not None:
+            threading.Thread(target=self._watch, daemon=True).start()
 
-    def sample(self) -> dict:
-        out = {"wall": time.perf_counter(), "python": time.process_time(), "jvm": np.nan, "workers": np.nan}
-        if self.psutil is None:
-            return out
-        jvm = workers = 0.0
+    def _watch(self):
+        while True:
+            self._poll()
+            time.sleep(self.every)
+
+    def _poll(self):
         for p in self.psutil.Process().children(recursive=True):
             try:
                 c, name = p.cpu_times(), p.name()
             except self.psutil.Error:
                 continue
-            if "java" in name:
-                jvm += c.user + c.system
-                workers += c.children_user + c.children_system
-            else:
-                workers += c.user + c.system + c.children_user + c.children_system
-        out.update(jvm=jvm, workers=workers)
+            with self.lock:
+                self.seen[p.pid] = ("jvm" if "java" in name else "workers", c.user + c.system)
+
+    def sample(self) -> dict:
+        out = {"wall": time.perf_counter(), "python": time.process_time(), "jvm": np.nan, "workers": np.nan}
+        if self.psutil is None:
+            return out
+        self._poll()
+        with self.lock:
+            for which in ("jvm", "workers"):
+                out[which] = sum(cpu for w, cpu in self.seen.values() if w == which)
         return out
 
     def time(self, fn):
