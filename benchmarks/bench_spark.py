@@ -171,7 +171,10 @@ def lifetimes_predict(summary, bg_params: dict, gg_params: dict, t: float, month
                                       dtype=float)
             yield f
 
-    return summary.mapInPandas(run, schema)
+    with warnings.catch_warnings():
+        # pyspark's note on pandas 3, given when a pandas UDF is declared.
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        return summary.mapInPandas(run, schema)
 
 
 class Meter:
