@@ -32,7 +32,10 @@ scale, and gives the single-process result:
   orders with the C++ kernel, counts the candidates it found in every
   partition, and makes the rules of the exact totals with the same kernel.
 
-Times are Spark ``timestamp`` (read as UTC) or ``date`` columns. Missing
+Times are Spark ``timestamp`` columns (read as UTC), ``timestamp_ntz``
+(a wall time without a zone, as Spark reads a Parquet file written by pandas
+or pyarrow with naive times: read as a UTC time, whatever the session's time
+zone, as the in-process functions read naive times) or ``date`` columns. Missing
 customer ids, times or amounts are refused with a
 :class:`crmcore.ValidationError` naming the column and a customer, as the
 in-process functions refuse them.
@@ -85,7 +88,8 @@ def _arrow_udfs():
 
 def _micros(sdf, name: str, where: str):
     """The column ``name`` as int64 microseconds since the epoch: a timestamp
-    as its UTC instant, a date as its midnight (UTC)."""
+    as its UTC instant, a wall time (timestamp_ntz) as that time in UTC, a
+    date as its midnight (UTC)."""
     F, T = _spark()
     col = _column(sdf, name, where)
     kind = sdf.schema[name].dataType
@@ -93,6 +97,14 @@ def _micros(sdf, name: str, where: str):
         return F.unix_date(col).cast("long") * _MICROS_PER_DAY
     if isinstance(kind, T.TimestampType):
         return F.unix_micros(col)
+    if isinstance(kind, T.TimestampNTZType):
+        # A wall time without a zone (what Spark reads from a Parquet timestamp
+        # that pandas or pyarrow wrote without one) is read as UTC, as the
+        # in-process functions read a naive time. Built from its fields: a cast
+        # to timestamp would read it in the session's time zone instead.
+        seconds = (F.hour(col) * 3600 + F.minute(col) * 60).cast("long")
+        return (F.unix_date(F.to_date(col)).cast("long") * _MICROS_PER_DAY + seconds * 10**6
+                + (F.extract(F.lit("SECOND"), col) * 10**6).cast("long"))
     raise _invalid(where, name, f"must be a Spark timestamp or date column, got {kind.simpleString()}")
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from crmcore.clv import BetaGeoFitter, GammaGammaFitter, summary_data_from_transaction_data
+from crmcore.clv import (BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter,
+                         summary_data_from_transaction_data)
 
 if importlib.util.find_spec("pyspark") is None:
     pytest.skip("pyspark is not installed (pip install 'crmcore[spark]')", allow_module_level=True)
@@ -252,15 +253,34 @@ def test_docstring_examples_run(spark):
     assert result.attempted > 5 and result.failed == 0
 
 
-def test_benchmark_agrees_with_spark_sql_at_toy_size(spark, tmp_path):
-    """benchmarks/bench_spark.py (its figures in benchmarks/README.md) still
-    runs and its two summaries agree; run here on this session, untimed, with
-    the data written in several chunks as at full size."""
+def _bench():
     spec = importlib.util.spec_from_file_location("bench_spark", REPO / "benchmarks" / "bench_spark.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    result = bench.run(spark, rows=3_000, customers=300, partitions=4, chunk=1_000, folder=str(tmp_path))
-    assert 0 < result["customers"] <= 300
+    return bench
+
+
+def test_benchmark_agrees_with_spark_sql_at_toy_size(spark, tmp_path):
+    """benchmarks/bench_spark.py (its figures in benchmarks/README.md) still
+    runs and each analysis agrees with its version without crmcore (the
+    benchmark raises otherwise); run here on this session, untimed, with the
+    data written in several chunks as at full size."""
+    bench = _bench()
+    result = bench.run(spark, rows=3_000, customers=300, partitions=4, chunk=1_000, folder=str(tmp_path),
+                       analyses=("summary", "rfm"))
+    assert 0 < result["customers"] <= 300 and [r[0] for r in result["results"]] == ["summary", "rfm"]
+
+
+@pytest.mark.slow
+def test_benchmark_fits_and_predictions_agree_with_lifetimes_at_small_size(spark, tmp_path):
+    """The benchmark's fits (fit_clv = in-process fit to 1e-9, lifetimes
+    close) and predictions (crmcore = lifetimes in a pandas UDF): enough
+    customers for the models to converge, read from the file uncached as at 100M."""
+    bench = _bench()
+    result = bench.run(spark, rows=20_000, customers=2_000, partitions=4, chunk=7_000, folder=str(tmp_path),
+                       cache="none", analyses=("fit", "predict"))
+    assert [r[0] for r in result["results"]] == ["fit", "predict"]
+    assert result["params"]["crmcore"]["r"] == pytest.approx(result["params"]["lifetimes"]["r"], rel=1e-3)
 
 
 def _rules(frame):
@@ -339,3 +359,102 @@ def test_graph_from_spark_is_the_graph_of_the_same_rows(spark):
         crm.Graph.from_spark(spark.createDataFrame([("x", 2)], "a string, b long"), src="a", dst="b")
     with pytest.raises(crm.ValidationError, match="is not a column"):
         crm.Graph.from_spark(spark.createDataFrame([(1, 2)], "a long, b long"), src="a", dst="nope")
+
+
+def _write_parquet(frame, path):
+    """Writes `frame` as pyarrow writes a naive pandas time (microseconds, no
+    zone), which Spark reads back as timestamp_ntz."""
+    import pyarrow.parquet as pq
+
+    path.mkdir()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path / "part-0.parquet", coerce_timestamps="us")
+
+
+def test_wall_times_from_parquet_are_read_as_utc_in_any_session_time_zone(spark, tmp_path):
+    """A Parquet file written from pandas holds naive times, which Spark reads
+    as timestamp_ntz: they were refused ("must be a Spark timestamp or date
+    column"); they are read as UTC, as in process, also when the session's
+    time zone is not UTC (a cast to timestamp would shift them by its offset
+    and move purchases near midnight to another day)."""
+    tx = transactions(200, seed=3)
+    rng = np.random.default_rng(3)
+    tx["date"] += pd.to_timedelta(rng.integers(0, 86_400 * 10**6, len(tx)), unit="us")
+    _write_parquet(tx, tmp_path / "tx")
+    sdf = spark.read.parquet(str(tmp_path / "tx"))
+    assert sdf.schema["date"].dataType.simpleString() == "timestamp_ntz"
+    want = summary_data_from_transaction_data(tx, "customer_id", "date", "amount")
+    want_rfm = crm.scoring.rfm(tx, "customer_id", "date", "amount")
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    try:
+        for tz in ("UTC", "America/New_York", "Asia/Kolkata"):
+            spark.conf.set("spark.sql.session.timeZone", tz)
+            got = to_pandas(crm_spark.clv_summary(sdf, amount="amount"), "customer_id")
+            pd.testing.assert_frame_equal(got[list(want.columns)], want, check_exact=True, check_names=False)
+            rfm = to_pandas(crm_spark.rfm(sdf), "customer_id")
+            np.testing.assert_array_equal(rfm["recency"].to_numpy(), want_rfm["recency"].to_numpy())
+            np.testing.assert_array_equal(rfm["r_score"].to_numpy(), want_rfm["r_score"].to_numpy())
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
+
+
+@needs_cdnow
+@pytest.mark.parametrize("make", [lambda: ModifiedBetaGeoFitter(), lambda: ParetoNBDFitter(),
+                                  lambda: BetaGeoFitter(penalizer_coef=0.01)], ids=["mbg", "pareto", "penalized"])
+def test_fit_clv_with_every_transaction_model_matches_the_in_process_fit(cdnow_summary, make):
+    """fit_clv's other models (and a penalizer) give the in-process
+    parameters to 1e-9 and predict as the in-process model does."""
+    model, _ = crm_spark.fit_clv(cdnow_summary.drop("monetary_value"), make())
+    s = to_pandas(cdnow_summary, "customer_id")
+    want = make().fit(s["frequency"], s["recency"], s["T"])
+    np.testing.assert_allclose(model.params_.to_numpy(), want.params_.to_numpy(), rtol=1e-9)
+    assert model.data["weights"].sum() == len(s)
+    got = to_pandas(crm_spark.predict_clv(cdnow_summary, model, t=52, freq="W"), "customer_id")
+    np.testing.assert_allclose(got["predicted_purchases"].to_numpy(),
+                               want.predict(52, s["frequency"], s["recency"], s["T"]).to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(got["p_alive"].to_numpy(), np.asarray(want.conditional_probability_alive(
+        s["frequency"], s["recency"], s["T"]), dtype=float).reshape(-1), rtol=1e-9)
+    assert "clv" not in got.columns  # no spend model given
+
+
+@pytest.mark.slow
+def test_the_readme_spark_section_runs_as_written(spark, tmp_path):
+    """README's "Analyses on Spark" block, verbatim, on Parquet folders of
+    the columns it names, as pandas users write them (naive times)."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## Analyses on Spark\n", 1)[1].split("\n### ", 1)[0]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    _write_parquet(transactions(300, seed=9), tmp_path / "orders")
+    rng = np.random.default_rng(9)
+    orders = rng.integers(0, 400, 3000)
+    _write_parquet(pd.DataFrame({"order_id": orders, "product_id": (orders * 7 + rng.integers(0, 3, 3000)) % 11}),
+                   tmp_path / "order_lines")
+    # Spark resolves a relative path in its JVM's folder, where this session
+    # started, so the block's two folders are given as absolute paths here.
+    assert block.count('"orders/"') == 1 and block.count('"order_lines/"') == 1
+    block = block.replace('"orders/"', repr(str(tmp_path / "orders"))).replace(
+        '"order_lines/"', repr(str(tmp_path / "order_lines")))
+    space: dict = {}
+    exec(compile(block, "README.md", "exec"), space)
+    assert space["spark"] is spark  # the session the block opened is the running one
+    assert space["bgf"].params_["r"] > 0 and space["summary"].count() == 300
+
+
+def test_the_spark_extra_is_pinned_and_named_when_pyspark_is_missing(monkeypatch):
+    """`pip install 'crmcore[spark]'`: the extra pins each package to a range
+    (a lower and an upper bound) that the versions these tests run on meet,
+    and without PySpark the functions say which extra to install."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["spark"]
+    wanted = {r.name: r.specifier for r in map(Requirement, extra)}
+    assert set(wanted) == {"pyspark", "pyarrow"}
+    for name, spec in wanted.items():
+        assert {s.operator for s in spec} == {">=", "<"}, name
+        assert spec.contains(version(name)), (name, version(name), spec)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if PySpark were not installed
+    with pytest.raises(ImportError, match=r"pip install 'crmcore\[spark\]'"):
+        crm_spark.rfm(None)
