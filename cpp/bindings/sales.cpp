@@ -54,7 +54,10 @@ py::array_t<int32_t> arrow_codes(const py::array& offsets, const py::array& data
                                  size_t first, size_t n, const std::vector<std::string>& allowed) {
   auto off = Column<Offset>::ensure(offsets);
   auto bytes = Column<uint8_t>::ensure(data);
-  if (!off || !bytes || static_cast<size_t>(off.size()) < first + n + 1)
+  // (Written so that no sum can wrap: `first` and `n` come from Python as
+  // any size_t.)
+  const size_t count = off ? static_cast<size_t>(off.size()) : 0;
+  if (!off || !bytes || count == 0 || first > count - 1 || n > count - 1 - first)
     throw std::invalid_argument("text codes: the offsets do not cover the rows");
   Column<uint8_t> bits;
   if (!validity.is_none()) {
@@ -66,6 +69,10 @@ py::array_t<int32_t> arrow_codes(const py::array& offsets, const py::array& data
   const auto last = static_cast<uint64_t>(base[first + n]);
   if (n > 0 && (base[first] < 0 || last > static_cast<uint64_t>(bytes.size())))
     throw std::invalid_argument("text codes: an offset points outside the data");
+  // Arrow's offsets never decrease; buffers made by hand may. Checked, since
+  // the first and last alone would then let a value reach outside the data.
+  for (size_t i = first; i < first + n; ++i)
+    if (base[i + 1] < base[i]) throw std::invalid_argument("text codes: the offsets decrease at row " + std::to_string(i - first));
   std::vector<int32_t> out;
   {
     py::gil_scoped_release release;

@@ -387,3 +387,19 @@ def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
         else:
             who = ev["team"] == row["team"]
         assert got[i] == pytest.approx(ev.loc[inside & who, "value"].sum(), rel=1e-12), row.to_dict()
+
+
+def test_arrow_text_codes_refuse_buffers_that_would_read_outside_the_data():
+    """The Arrow chunk reader trusts nothing of a hand-made buffer: offsets
+    that go down between a sane first and last one, and a first row or count
+    so large that first + n wraps around, are refused instead of read."""
+    data = np.frombuffer(b"wonlead", dtype=np.uint8)
+    good = np.array([0, 3, 7], dtype=np.int32)
+    assert _core.arrow_text_codes(good, data, None, 0, 2, ["lead", "won"], False).tolist() == [1, 0]
+    down = np.array([0, 6, 2, 7], dtype=np.int32)  # row 1 would be 2 - 6 bytes long
+    with pytest.raises(ValueError, match="decrease at row 1"):
+        _core.arrow_text_codes(down, data, None, 0, 3, ["lead"], False)
+    with pytest.raises(ValueError, match="do not cover"):
+        _core.arrow_text_codes(good, data, None, 2**64 - 1, 2, ["lead"], False)
+    with pytest.raises(ValueError, match="do not cover"):
+        _core.arrow_text_codes(good, data, None, 1, 2**64 - 1, ["lead"], False)
