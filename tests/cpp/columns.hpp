@@ -26,6 +26,13 @@ inline Column real_column(const std::string& name, std::vector<double> values) {
   return c;
 }
 
+// Times in ns since 1970, read as the time fields an import is given.
+inline Column time_column(const std::string& name, std::vector<int64_t> ns) {
+  Column c = int_column(name, std::move(ns));
+  c.origin = Column::Origin::Time;
+  return c;
+}
+
 // A table of the given columns (one row each, or as many as they hold).
 inline Table table(std::vector<Column> columns) {
   Table t;

@@ -16,12 +16,6 @@ namespace {
 constexpr int64_t kDay = 86400LL * 1000000000LL;
 constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
 
-Column time_column(const std::string& name, std::vector<int64_t> ns) {
-  Column c = int_column(name, std::move(ns));
-  c.origin = Column::Origin::Time;
-  return c;
-}
-
 Table row(std::vector<Column> columns) {
   Table t;
   t.columns = std::move(columns);
