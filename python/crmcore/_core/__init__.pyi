@@ -20,10 +20,10 @@ class StorageError(Error):
     """The storage engine failed (I/O, locking, corruption)."""
 class ValidationError(Error, ValueError):
     """Bad input. Attributes: kind, row, field, reason, record_id (None when unknown)."""
-    kind: str
+    kind: str | None
     row: int | None
     field: str | None
-    reason: str
+    reason: str | None
     record_id: int | None
 __all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'aging_groups', 'arrow_text_codes', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_groups', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'id_positions', 'kinds', 'month_sums', 'months', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_balances', 'stock_levels', 'stock_levels_kept', 'stock_moving_average', 'stock_outs', 'stock_period', 'store_mode', 'text_codes', 'tier_of', 'win_loss']
 class BusinessCalendar:
