@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .scoring._columns import NS_PER_DAY, as_of_ns
+from .scoring._columns import NS_PER_DAY, as_of_ns, utc_now
 
 
 def at_ns(value: Any) -> int:
@@ -46,7 +46,7 @@ def at_ns(value: Any) -> int:
     >>> at_ns("1970-01-02")
     86400000000000
     """
-    ns = as_of_ns(pd.Timestamp.now() if value is None else value)
+    ns = as_of_ns(utc_now() if value is None else value)
     if ns is None:  # (as_of_ns gives None for None only)
         raise ValueError(f"{value!r} is not a time")
     return ns
