@@ -173,12 +173,13 @@ def test_dry_run_leaves_no_action_behind():
 
 def test_playbook_action_starts_the_playbooks_rules():
     db = crm.open()
-    db.automation.add_rule("start", on="created", kind="customers", condition=[("region", "==", "East")],
-                           actions=[{"do": "playbook", "name": "onboarding"}])
+    # The steps first: a rule starting a playbook with none is refused.
     db.automation.add_rule("step 1", on="playbook", kind="customers", playbook="onboarding",
                            actions=[{"do": "tag", "add": ["onboarding"]}])
     db.automation.add_rule("step 2", on="playbook", kind="customers", playbook="onboarding",
                            condition=[("email", "not null")], actions=[{"do": "message", "subject": "Hi {name}"}])
+    db.automation.add_rule("start", on="created", kind="customers", condition=[("region", "==", "East")],
+                           actions=[{"do": "playbook", "name": "onboarding"}])
     ids = db.import_frame("customers", pd.DataFrame({"name": ["a", "b", "c"], "region": ["East", "West", "East"],
                                                      "email": ["a@x.org", "b@x.org", None]}))
     tags = db.frame("customers")["tags"]

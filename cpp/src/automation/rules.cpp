@@ -293,6 +293,23 @@ std::vector<Store::AutomationRule> load_rules(Store::Impl& impl, const char* whe
   return rules;
 }
 
+// A playbook action starts the rules of that playbook on its rule's kind; one
+// naming a playbook with no such rule would do nothing, silently. Checked after
+// every write to the rules: a starter added before its steps, or the last step
+// deleted, moved to another playbook or kind, is refused.
+void check_playbook_steps(Store::Impl& impl) {
+  std::set<std::pair<std::string, std::string>> steps;  // (kind, playbook)
+  for (const auto& r : load_rules(impl, "trigger = 'playbook'")) steps.insert({r.kind, r.playbook});
+  for (const auto& r : load_rules(impl, "actions LIKE '%playbook%'")) {
+    for (const auto& a : r.actions) {
+      if (!a.is_object() || text_of(a, "do") != "playbook" || steps.count({r.kind, text_of(a, "name")})) continue;
+      refuse(r.id, "actions",
+             "playbook: " + quote(text_of(a, "name")) + " has no steps on " + r.kind + " (rules with on=\"playbook\", "
+             "playbook=" + quote(text_of(a, "name")) + ", kind " + r.kind + "): add them before the rule that starts it");
+    }
+  }
+}
+
 // The rule without its tag, set and assign actions (applied with the insert already).
 Store::AutomationRule without_record_actions(const Store::AutomationRule& rule) {
   Store::AutomationRule rest = rule;
@@ -457,20 +474,25 @@ void Store::apply_automation(const WriteRequest& req, WriteResult& result) {
             refuse(rule.id, "condition", e.what());
           }
           check_actions(rule.id, *k, rule.actions);
-          sql::Statement& st =
-              impl.prepared("SELECT coalesce(active, 1) <> 0, threshold IS NULL FROM automation_rules WHERE id = ?1");
+          sql::Statement& st = impl.prepared(
+              "SELECT coalesce(active, 1) <> 0, threshold IS NULL, every_days IS NULL"
+              " FROM automation_rules WHERE id = ?1");
           st.bind(1, rule.id);
           st.step();
-          const bool active = st.int64(0) != 0, no_threshold = st.int64(1) != 0;
+          const bool active = st.int64(0) != 0, no_threshold = st.int64(1) != 0, no_interval = st.int64(2) != 0;
           st.reset();
           check_action_values(impl, rule.id, *k, rule.actions, active);
           if (rule.trigger == "score" && no_threshold)  // scored() compares with it
             refuse(rule.id, "threshold", "a score rule names the threshold it watches for");
+          // (A schedule on the festivals calendar, field "festivals", runs on its days instead.)
+          if (rule.trigger == "schedule" && rule.field != "festivals" && no_interval)
+            refuse(rule.id, "every_days", "a schedule rule says how often it runs: every_days (1 for daily)");
         }
       }
       prepare_automation();  // the fields the rules watch from now on
     }
   }
+  if (req.kind->name == kRules) check_playbook_steps(impl);
   const std::vector<AutomationRule> rules =
       load_rules(impl, "coalesce(active, 1) <> 0 AND trigger IN ('created', 'changed', 'playbook')");
   AutomationRound first;
