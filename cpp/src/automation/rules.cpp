@@ -303,9 +303,10 @@ void check_playbook_steps(Store::Impl& impl) {
   for (const auto& r : load_rules(impl, "actions LIKE '%playbook%'")) {
     for (const auto& a : r.actions) {
       if (!a.is_object() || text_of(a, "do") != "playbook" || steps.count({r.kind, text_of(a, "name")})) continue;
+      const std::string name = quote(text_of(a, "name"));
       refuse(r.id, "actions",
-             "playbook: " + quote(text_of(a, "name")) + " has no steps on " + r.kind + " (rules with on=\"playbook\", "
-             "playbook=" + quote(text_of(a, "name")) + ", kind " + r.kind + "): add them before the rule that starts it");
+             "playbook: " + name + " has no steps on " + r.kind + " (rules with on=\"playbook\", playbook=" + name +
+                 ", kind " + r.kind + "): add them before the rule that starts it");
     }
   }
 }
