@@ -314,8 +314,17 @@ def test_id_positions_match_pandas(sparse):
     assert _core.id_positions(in_order[:0], np.array([1])).tolist() == [-1]
 
 
+def _as_streams(events, streams):
+    """The events as attainment_table takes them: one frame with a metric
+    column, or (``streams``) one typed frame per metric with no text."""
+    if not streams:
+        return events
+    return {name: part.drop(columns="metric") for name, part in events.groupby("metric", sort=False)}
+
+
+@pytest.mark.parametrize("streams", [False, True])
 @pytest.mark.parametrize("through_staff", [False, True])
-def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
+def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff, streams):
     """attainment_table (months in C++, people by id, teams coded in C++ or,
     given each staff member's team, spread over the members and summed with
     the people) against pandas summing per person or team within each
@@ -331,7 +340,7 @@ def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
     ev.loc[4, "at"] = pd.NaT
     ev.loc[5, "owner_id"] = pd.NA
     ev["team"] = pd.array((ev.owner_id % 3).map({0: "north", 1: "南", 2: "west"}), dtype="str")
-    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2025-01"]
+    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2025-01", "1500", "2999-Q4"]
     rows = [{"staff_id": s, "team": None, "period": p} for s in (1, 2, 8, 99) for p in periods]
     rows += [{"staff_id": None, "team": t, "period": p} for t in ("north", "南", "east") for p in periods]
     t = pd.DataFrame(rows).assign(metric="bookings", amount=1000.0)
@@ -340,18 +349,23 @@ def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
     teams = None
     if through_staff:  # the events' team column is not read: each staff member's team is
         teams = pd.Series({s: {0: "north", 1: "南", 2: "west"}[s % 3] for s in range(1, 9)}, name="team")
-    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev,
-                           pd.Timestamp("2024-06-30").value, teams=teams)["actual"]
+    out = attainment_table(t, _as_streams(ev.drop(columns="team") if through_staff else ev, streams),
+                           pd.Timestamp("2024-06-30").value, teams=teams)
+    got = out["actual"]
     for i, row in t.iterrows():
         p = target_period(row["period"])
+        if p.year < 1678 or p.year > 2261:  # beyond nanoseconds (numpy wrapped them): no event, all past or to come
+            assert (got[i], out.loc[i, "elapsed"]) == (0.0, 1.0 if p.year < 1678 else 0.0)
+            continue
         inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
         who = ev["owner_id"] == row["staff_id"] if pd.notna(row["staff_id"]) else ev["team"] == row["team"]
         want = ev.loc[inside & who.fillna(False), "value"].sum()
         assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
 
 
+@pytest.mark.parametrize("streams", [False, True])
 @pytest.mark.parametrize("through_staff", [False, True])
-def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
+def test_attainment_rollup_matches_networkx_and_pandas(through_staff, streams):
     """rollup: a person's target sums the events of everyone below them
     (NetworkX's ancestors over the reports_to lines, a loop among them),
     summed in pandas; team targets still count each event once."""
@@ -373,8 +387,8 @@ def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
     t["staff_id"] = t["staff_id"].astype("Int64")
     t.index = pd.RangeIndex(1, len(t) + 1)
     teams = pd.Series({s: "even" if s % 2 == 0 else "odd" for s in staff}) if through_staff else None
-    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev, pd.Timestamp("2024-12-31").value,
-                           reporting_below(links, staff), teams)["actual"]
+    got = attainment_table(t, _as_streams(ev.drop(columns="team") if through_staff else ev, streams),
+                           pd.Timestamp("2024-12-31").value, reporting_below(links, staff), teams)["actual"]
     g = nx.DiGraph()
     g.add_nodes_from(staff)
     g.add_edges_from((s, d) for s, d in zip(links.src, links.dst) if s in staff and d in staff)
@@ -403,3 +417,66 @@ def test_arrow_text_codes_refuse_buffers_that_would_read_outside_the_data():
         _core.arrow_text_codes(good, data, None, 2**64 - 1, 2, ["lead"], False)
     with pytest.raises(ValueError, match="do not cover"):
         _core.arrow_text_codes(good, data, None, 1, 2**64 - 1, ["lead"], False)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_attainment_grid_from_typed_columns_matches_pandas(sparse, monkeypatch):
+    """The text-free path (one typed frame per metric into C++'s grid)
+    against pandas summing each target's people within its period: several
+    metrics, one without values (each event counts one), missing owners
+    (pandas' masked Int64), NaT, NaN amounts, events on a period's last
+    nanosecond and first instant, owner ids spread wide (no table over their
+    range), targets in years nanoseconds cannot reach, a span of years wider
+    than the events (no day table), a team spread over its members. Nothing
+    may fall back to the one-frame path."""
+    import crmcore.sales.targets as targets_module
+    monkeypatch.setattr(targets_module, "_stream_actuals", lambda *a, **k: pytest.fail("fell back to text"))
+    rng = np.random.default_rng(9)
+    scale = 10**12 if sparse else 1
+    n = 4000
+    def stream(with_value):
+        at = pd.Timestamp("2023-11-01") + pd.to_timedelta(rng.integers(0, 500 * 86_400, n), "s")
+        f = pd.DataFrame({"owner_id": pd.array(rng.integers(1, 7, n) * scale, dtype="Int64"),
+                          "at": at.astype("datetime64[ns]")})
+        if with_value:
+            f["value"] = rng.gamma(2.0, 50.0, n)
+            f.loc[7, "value"] = np.nan
+        f.loc[3, "at"] = pd.Timestamp("2024-03-31 23:59:59.999999999")
+        f.loc[4, "at"] = pd.Timestamp("2024-04-01")
+        f.loc[5, "at"] = pd.NaT
+        f.loc[6, "owner_id"] = pd.NA
+        return f
+    sources = {"bookings": stream(True), "activities": stream(False), "margin": stream(True)}
+    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2023-12", "1500", "2999-Q4"]
+    rows = [{"staff_id": s * scale, "team": None, "period": p, "metric": m}
+            for s in (1, 2, 6, 9) for p in periods for m in ("bookings", "activities")]
+    rows += [{"staff_id": None, "team": "north", "period": p, "metric": "margin"} for p in periods]
+    t = pd.DataFrame(rows).assign(amount=10.0)
+    t["staff_id"] = t["staff_id"].astype("Int64")
+    t.index = pd.RangeIndex(1, len(t) + 1)
+    teams = pd.Series({s * scale: "north" if s % 2 else "south" for s in range(1, 7)}, name="team")
+    got = attainment_table(t, sources, pd.Timestamp("2024-06-30").value, teams=teams)["actual"]
+    for i, row in t.iterrows():
+        ev = sources[row["metric"]]
+        p = target_period(row["period"])
+        if p.year < 1678 or p.year > 2261:
+            assert got[i] == 0.0
+            continue
+        inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
+        people = [row["staff_id"]] if pd.notna(row["staff_id"]) else list(teams.index[teams == row["team"]])
+        value = ev["value"] if "value" in ev.columns else pd.Series(1.0, index=ev.index)
+        want = value[inside & ev["owner_id"].isin(people).fillna(False)].sum()
+        assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
+
+
+def test_attainment_sums_refuse_credits_out_of_range():
+    at = np.array([0], dtype=np.int64)
+    stream = [(0, np.array([1]), None, at, None)]
+    one = np.array([0]), np.array([1])
+    with pytest.raises(ValueError, match="credit 0 names target 1"):
+        _core.attainment_sums(stream, 1, np.array([1]), np.array([1]), np.array([0], dtype=np.int32), *one)
+    with pytest.raises(ValueError, match="credit 0 names metric 2"):
+        _core.attainment_sums(stream, 2, np.array([0]), np.array([1]), np.array([2], dtype=np.int32), *one)
+    with pytest.raises(ValueError, match="stream 0 has metric 0"):
+        _core.attainment_sums(stream, 0, np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                              np.array([], dtype=np.int32), *one)

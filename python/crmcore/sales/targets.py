@@ -16,7 +16,8 @@ member.
 """
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -51,16 +52,17 @@ def target_period(text: str) -> pd.Period:
     return pd.Period(text, "M" if "-" in text else "Y")
 
 
-def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
-    """Start and end (nanoseconds, end excluded) of each period text (as
-    :func:`target_period` reads them), all at once: a Python loop over
-    pd.Period took most of the time of a report on a few thousand targets.
+def period_months(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
+    """First and end month (end excluded) of each period text, as months
+    since January 1970 (numpy's datetime64[M]): exact for any year, where
+    nanoseconds reach only 1678-2261.
 
-    >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
-    ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
+    >>> [m.tolist() for m in period_months(["2024-Q2", "1970", "1969-12"])]
+    [[651, 0, -1], [654, 12, 0]]
     """
-    # Factorized as objects: making them str first cost more than the report's sums.
-    codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+    # Factorized as they come (Arrow text is dictionary-encoded in Arrow): making them str first cost more
+    # than the report's sums.
+    codes, distinct = pd.factorize(texts if isinstance(texts, pd.Series) else np.asarray(texts, dtype=object))
     year, first, length = (np.empty(len(distinct), dtype=np.int64) for _ in range(3))
     for i, text in enumerate(str(t) for t in distinct):   # a few distinct periods
         year[i] = int(text[:4])
@@ -71,42 +73,172 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
         else:
             first[i], length[i] = 1, 12
     months = ((year - 1970) * 12 + first - 1)[codes]      # months since 1970-01, numpy's datetime64[M]
-    def ns(m: np.ndarray) -> np.ndarray:
-        return m.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
-    return ns(months), ns(months + length[codes])
+    return months, months + length[codes]
 
 
-def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
-                     below: "dict[int, list[int]] | None" = None, teams: "pd.Series | None" = None) -> pd.DataFrame:
+#: The months (since January 1970) whose first instant int64 nanoseconds can hold.
+_NS_MONTHS = ((1678 - 1970) * 12, (2262 - 1970) * 12 - 1)
+
+
+def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
+    """Start and end (nanoseconds, end excluded) of each period text (as
+    :func:`target_period` reads them), all at once: a Python loop over
+    pd.Period took most of the time of a report on a few thousand targets.
+
+    >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
+    ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
+    """
+    first, end = period_months(texts)
+    return _month_ns(first), _month_ns(end)
+
+
+def _month_ns(months: np.ndarray) -> np.ndarray:
+    """The first instant of each month (since 1970) in nanoseconds, clipped
+    to the months nanoseconds reach (1678-2261): numpy wraps silently beyond."""
+    return np.clip(months, *_NS_MONTHS).astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+
+
+def attainment_table(targets: pd.DataFrame, events: "pd.DataFrame | Mapping[str, pd.DataFrame]", as_of: int,
+                     below: "dict[int, list[int]] | None" = None, teams: "pd.Series | None" = None,
+                     lines: "pd.DataFrame | None" = None) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
-    period, metric, amount, optionally region and product_category) from
-    ``events`` (columns metric, owner_id, team, at, value, optionally region,
-    category and everyone: one row per thing a metric counts, credited to
-    ``owner_id``, whose team is ``team``; ``category`` the product line of an
-    order line's event, missing for the others; ``everyone`` 0 on the rows a
-    whole line's target counts) at ``as_of`` (nanoseconds): the work of
-    :meth:`TargetMethods.attainment` without the store.
+    period, metric, amount, optionally region and product_category) at
+    ``as_of`` (nanoseconds): the work of :meth:`TargetMethods.attainment`
+    without the store.
 
-    A person's target sums the events credited to them; a team's those of
-    its members; a product line's only the events of that line. With
-    ``teams`` (each staff member's team, indexed by staff id) a team's target
-    is spread over its members and summed with the people's targets from the
-    events' owners (the events need no team column: coding a million rows
-    of team text cost more than the sums); without it the events' ``team``
-    is read. Each event's month is found once; per metric the events are
-    summed in C++ per person (or team) and month, and each target's sum is
-    two reads of the running totals: all targets at once, no loop over them.
+    ``events`` is either a mapping from each metric's name to a frame of its
+    events (owner_id, at, value; no value column: each event counts one;
+    region where regional targets read it), as the store's columns hold
+    them, or one frame with a ``metric`` column (and team, region, category
+    and everyone: see below). From the mapping, the targets of a person
+    (spread over everyone below them with ``below``) and, given ``teams``
+    (each staff member's team, indexed by staff id), of a team (spread over
+    its members) come off one grid per owner and month that C++ fills in a
+    single pass over the typed columns (``_core.attainment_sums``: no text
+    per event, the metric known per stream). Every other target (a region,
+    a product line, a team without ``teams``) is summed from the events as
+    one frame: ``lines`` holds the order lines' events (metric, category,
+    owner_id, at, value, region) for product-line targets.
+
+    In the one-frame form each row is a thing a metric counts, credited to
+    ``owner_id``, whose team is ``team``; ``category`` the product line of
+    an order line's event, missing for the others; ``everyone`` 0 on the
+    rows a whole line's target counts. Per metric the events are summed in
+    C++ per person (or team) and month, and each target's sum is two reads
+    of the running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
-    >>> e = pd.DataFrame({"metric": "bookings", "owner_id": [7, 7], "team": ["n", "n"], "value": [30.0, 50.0],
+    >>> e = pd.DataFrame({"owner_id": [7, 7], "value": [30.0, 50.0],
     ...                   "at": pd.to_datetime(["2024-01-05", "2024-02-01"])})
-    >>> attainment_table(t, e, pd.Timestamp("2024-01-16").value)[["actual", "gap", "projected"]].round(6).values.tolist()
+    >>> attainment_table(t, {"bookings": e}, pd.Timestamp("2024-01-16").value)[["actual", "gap", "projected"]].round(6).values.tolist()
     [[30.0, 70.0, 62.0]]
     """
-    start, end = period_bounds(targets["period"])
-    got = np.zeros(len(targets))
+    first, last = period_months(targets["period"])
+    start, end = _month_ns(first), _month_ns(last)
     metric = targets["metric"].fillna("bookings").to_numpy(dtype=object)
+    got = np.zeros(len(targets))
+    rest = np.ones(len(targets), dtype=bool)
+    if isinstance(events, Mapping):
+        rest = ~_grid_actuals(targets, events, metric, first, last, below, teams, got)
+        if rest.any():
+            events = _one_frame(events, lines)
+    if rest.any():
+        got[rest] = _stream_actuals(targets[rest], events, metric[rest], first[rest], last[rest], below, teams)
+    # The frame built once from NumPy columns: column by column assignment
+    # and pandas arithmetic on the few thousand targets took longer than
+    # summing a million events.
+    target = targets["amount"].to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # A period beyond what nanoseconds reach has start == end: gone by (before 1678) or to come.
+        elapsed = np.where(end > start, np.clip((as_of - start) / (end - start), 0.0, 1.0),
+                           (first < _NS_MONTHS[0]).astype(float))
+        attainment = np.where(target > 0, got / target, np.nan)
+        projected = np.where(elapsed > 0, got / elapsed, np.nan)
+        pace = np.where(target > 0, projected / target, np.nan)
+    columns = {c: targets[c].array for c in ("staff_id", "team", "region", "product_category", "period")
+               if c in targets.columns}
+    return pd.DataFrame({**columns, "metric": metric, "target": target, "actual": got, "attainment": attainment,
+                         "gap": target - got, "elapsed": elapsed, "projected": projected, "pace": pace},
+                        index=targets.index)
+
+
+def _grid_actuals(targets: pd.DataFrame, sources: "Mapping[str, pd.DataFrame]", metric: np.ndarray,
+                  first: np.ndarray, last: np.ndarray, below: "dict[int, list[int]] | None",
+                  teams: "pd.Series | None", got: np.ndarray) -> np.ndarray:
+    """Into ``got``, the sums of the targets that name only a person or
+    (with ``teams``) only a team, on a metric of ``sources``, with no
+    region or product line: the events' typed columns go to C++ as they
+    are (owner ids, their missing mask, times in ns, values), each target
+    becomes credits (target, owner) and C++ reads them off its grid.
+    Returns which targets it summed."""
+    names = list(sources)
+    code = np.full(len(metric), -1, dtype=np.int32)
+    for i, name in enumerate(names):                  # a few metrics
+        code[metric == name] = i
+    others = _given(targets, "region") | _given(targets, "product_category")
+    person, team = _given(targets, "staff_id"), _given(targets, "team")
+    people = (code >= 0) & ~others & person & ~team
+    grouped = (code >= 0) & ~others & team & ~person if teams is not None else np.zeros(len(targets), dtype=bool)
+    spread, owner = _people_of(targets, people, below)
+    if grouped.any():
+        t_pos, t_people = _members_of(targets, grouped, teams)
+        spread, owner = np.concatenate([spread, t_pos]), np.concatenate([owner, t_people])
+    streams = []
+    for i, name in enumerate(names):
+        frame = sources[name]
+        ids, missing = _ids(frame["owner_id"])
+        value = _values(frame["value"]) if "value" in frame.columns else None
+        streams.append((i, ids, missing, times_ns(frame["at"]), value))
+    got += _core.attainment_sums(streams, len(names), spread.astype(np.int64), owner.astype(np.int64),
+                                 code[spread], first, last)
+    return people | grouped
+
+
+def _ids(values: pd.Series) -> "tuple[np.ndarray, np.ndarray | None]":
+    """Ids as int64 and, for a nullable column, its missing mask (uint8),
+    both without a copy where pandas holds them so: filling the missing
+    ones in a copy of a million ids cost as much as summing them."""
+    array = values.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)  # pandas' masked arrays
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind in "iu":
+        return data.astype(np.int64, copy=False), (mask.view(np.uint8) if mask.any() else None)
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy(dtype=np.int64, copy=False), None
+    missing = values.isna().to_numpy(dtype=bool)
+    return values.to_numpy(dtype=np.int64, na_value=0), (missing.view(np.uint8) if missing.any() else None)
+
+
+def _values(values: pd.Series) -> np.ndarray:
+    """Amounts as float64, NaN where missing (the kernels skip NaN): a
+    float64 column as it is, others converted."""
+    if isinstance(values.dtype, np.dtype) and values.dtype == np.float64:
+        return values.to_numpy(copy=False)
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _one_frame(sources: "Mapping[str, pd.DataFrame]", lines: "pd.DataFrame | None") -> pd.DataFrame:
+    """The events of every metric as one frame (metric, category,
+    everyone): what the targets the grid does not sum (regions, product
+    lines, teams without the staff's teams) read."""
+    parts = [f.assign(metric=name, category=None, **({} if "value" in f.columns else {"value": 1.0}))
+             for name, f in sources.items()]
+    if lines is not None:
+        parts.append(lines)
+    if not parts:
+        return pd.DataFrame({"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
+                             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
+                             "category": pd.Series(dtype=object), "everyone": pd.Series(dtype=np.int64)})
+    return pd.concat(parts, ignore_index=True).assign(everyone=0)
+
+
+def _stream_actuals(targets: pd.DataFrame, events: pd.DataFrame, metric: np.ndarray, first_month: np.ndarray,
+                    end_month: np.ndarray, below: "dict[int, list[int]] | None",
+                    teams: "pd.Series | None") -> np.ndarray:
+    """The sums of ``targets`` (periods [first_month, end_month) in months
+    since 1970) from ``events`` as one frame (see :func:`attainment_table`),
+    per stream of (metric, product line)."""
+    got = np.zeros(len(targets))
     line = _named(targets, "product_category")
     whole = np.ones(len(targets), dtype=bool)         # a line's target naming nobody: the whole line
     named = {column: _named(targets, column) != "" for column in ("staff_id", "team", "region")}
@@ -115,7 +247,6 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
     # Every event's month once (in C++: months since 1970, NaT stays int64
     # min), for every keying below; targets are whole months.
     month_all = _core.months(times_ns(events["at"]))
-    first_month, end_month = _core.months(start), _core.months(end)
     value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
     # The metric and line of each event coded once, in C++, against the few the targets name.
     streams = list(dict.fromkeys(zip(metric, line)))  # in order of first use
@@ -152,20 +283,8 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
                 who = events[key] if every else events[key].iloc[rows]
                 got[mine] = _sums_in_periods(who, at, value, whose, first_month[mine], end_month[mine])
-    # The frame built once from NumPy columns: column by column assignment
-    # and pandas arithmetic on the few thousand targets took longer than
-    # summing a million events.
-    target = targets["amount"].to_numpy(dtype=float, na_value=np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        elapsed = np.clip((as_of - start) / (end - start), 0.0, 1.0)
-        attainment = np.where(target > 0, got / target, np.nan)
-        projected = np.where(elapsed > 0, got / elapsed, np.nan)
-        pace = np.where(target > 0, projected / target, np.nan)
-    columns = {c: targets[c].array for c in ("staff_id", "team", "region", "product_category", "period")
-               if c in targets.columns}
-    return pd.DataFrame({**columns, "metric": metric, "target": target, "actual": got, "attainment": attainment,
-                         "gap": target - got, "elapsed": elapsed, "projected": projected, "pace": pace},
-                        index=targets.index)
+    return got
+
 
 def _people_of(targets: pd.DataFrame, mine: np.ndarray,
                below: "dict[int, list[int]] | None") -> "tuple[np.ndarray, np.ndarray]":
@@ -173,9 +292,9 @@ def _people_of(targets: pd.DataFrame, mine: np.ndarray,
     id): each target with its own person, or with ``below`` once per person
     at or below them."""
     pos = np.flatnonzero(mine)
-    whose = targets["staff_id"].to_numpy(dtype=object)[pos]
+    whose = targets["staff_id"].to_numpy(dtype=np.int64, na_value=0)[pos]
     if below is None:
-        return pos, np.asarray(whose, dtype=np.int64)
+        return pos, whose
     people = [below.get(int(w), [int(w)]) for w in whose]
     spread = np.repeat(pos, [len(p) for p in people])
     return spread, np.fromiter((x for p in people for x in p), dtype=np.int64, count=len(spread))
@@ -186,17 +305,31 @@ def _members_of(targets: pd.DataFrame, mine: np.ndarray, teams: pd.Series) -> "t
     id), one per member of the target's team (``teams``: each staff
     member's team by staff id); a team with no members gives no pair."""
     pos = np.flatnonzero(mine)
-    members = teams.dropna()
-    names = np.asarray([str(n) for n in members.to_numpy(dtype=object)], dtype=object)  # the staff: a few
-    order = np.argsort(names, kind="stable")
-    sorted_names = names[order]
-    wanted = np.asarray([str(n) for n in targets["team"].to_numpy(dtype=object)[pos]], dtype=object)
-    lo = np.searchsorted(sorted_names, wanted, side="left")
-    hi = np.searchsorted(sorted_names, wanted, side="right")
-    spread = np.repeat(pos, hi - lo)
-    within = np.arange(len(spread)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
-    staff = np.asarray(members.index, dtype=np.int64)[order]
-    return spread, staff[np.repeat(lo, hi - lo) + within]
+    # A dict of the few teams: searching sorted object arrays of names cost
+    # more than the month sums of a million events.
+    members: "dict[str, list[int]]" = {}
+    known = teams.notna().to_numpy(dtype=bool)
+    for staff, name in zip(np.asarray(teams.index, dtype=np.int64)[known].tolist(), teams[known].tolist()):
+        members.setdefault(str(name), []).append(staff)
+    each = [members.get(str(name), []) for name in targets["team"].to_numpy(dtype=object)[pos]]
+    counts = np.fromiter(map(len, each), dtype=np.int64, count=len(each))
+    return np.repeat(pos, counts), np.fromiter(itertools.chain.from_iterable(each), dtype=np.int64,
+                                                count=int(counts.sum()))
+
+
+def _given(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Where ``column`` of ``frame`` holds a value (not missing, not ""):
+    :func:`_named` without making Python objects of the column."""
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.notna().to_numpy(dtype=bool)
+    arrow = getattr(values.array, "_pa_array", None)  # the store's text: its lengths, no str objects
+    if arrow is not None and str(arrow.type) in ("string", "large_string"):
+        import pyarrow.compute as pc
+        return pc.fill_null(pc.greater(pc.utf8_length(arrow), 0), False).to_numpy(zero_copy_only=False)
+    return values.notna().to_numpy(dtype=bool) & (values != "").to_numpy(dtype=bool, na_value=False)
 
 
 def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
