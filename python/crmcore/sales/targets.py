@@ -108,6 +108,7 @@ def attainment_table(targets: pd.DataFrame, events: "pd.DataFrame | Mapping[str,
 
     ``events`` is either a mapping from each metric's name to a frame of its
     events (owner_id, at, value; no value column: each event counts one;
+    an optional boolean ``counts``, False on rows that count nowhere;
     region where regional targets read it), as the store's columns hold
     them, or one frame with a ``metric`` column (and team, region, category
     and everyone: see below). From the mapping, the targets of a person
@@ -188,6 +189,9 @@ def _grid_actuals(targets: pd.DataFrame, sources: "Mapping[str, pd.DataFrame]", 
     for i, name in enumerate(names):
         frame = sources[name]
         ids, missing = _ids(frame["owner_id"])
+        if "counts" in frame.columns:  # rows that count nowhere: as if they had no owner, nothing copied
+            off = ~frame["counts"].to_numpy(dtype=bool)
+            missing = off.view(np.uint8) if missing is None else (missing.view(bool) | off).view(np.uint8)
         value = _values(frame["value"]) if "value" in frame.columns else None
         streams.append((i, ids, missing, times_ns(frame["at"]), value))
     got += _core.attainment_sums(streams, len(names), spread.astype(np.int64), owner.astype(np.int64),
@@ -221,7 +225,8 @@ def _one_frame(sources: "Mapping[str, pd.DataFrame]", lines: "pd.DataFrame | Non
     """The events of every metric as one frame (metric, category,
     everyone): what the targets the grid does not sum (regions, product
     lines, teams without the staff's teams) read."""
-    parts = [f.assign(metric=name, category=None, **({} if "value" in f.columns else {"value": 1.0}))
+    parts = [(f[f["counts"].to_numpy(dtype=bool)].drop(columns="counts") if "counts" in f.columns else f)
+             .assign(metric=name, category=None, **({} if "value" in f.columns else {"value": 1.0}))
              for name, f in sources.items()]
     if lines is not None:
         parts.append(lines)
@@ -403,73 +408,115 @@ class TargetMethods(SalesPart):
         cut = self._as_of(as_of)
         targets = self._db.frame("targets", columns=["staff_id", "team", "region", "product_category", "period",
                                                      "metric", "amount"])
-        lines = targets["product_category"].fillna("").astype(str) != ""
-        events = self._metric_events(set(targets.loc[~lines, "metric"].dropna()),
-                                     set(targets.loc[lines, "metric"].dropna()))
+        lines = _given(targets, "product_category")
+        sources, line_events = self._metric_sources(set(targets.loc[~lines, "metric"].dropna()),
+                                                    set(targets.loc[lines, "metric"].dropna()),
+                                                    regions=bool(_given(targets, "region").any()))
         below = None
         if rollup:
             below = reporting_below(self._db.frame("links", columns=["src", "dst", "type"]),
                                     set(self._db.frame("staff", columns=["name"]).index))
-        out = attainment_table(targets, events, cut, below, self._db.frame("staff", columns=["team"])["team"])
+        out = attainment_table(targets, sources, cut, below, self._db.frame("staff", columns=["team"])["team"],
+                               lines=line_events)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
-    def _metric_events(self, metrics: "set[str]", line_metrics: "frozenset[str] | set[str]" = frozenset()) -> pd.DataFrame:
-        """The events of each of ``metrics``, and of each of ``line_metrics``
-        per product line (bookings, margin): metric, owner_id, team, region,
-        at, value, category (the line's, None for the others), everyone."""
-        db, parts = self._db, []
+    def _metric_sources(self, metrics: "set[str]", line_metrics: "set[str]",
+                        regions: bool) -> "tuple[dict[str, pd.DataFrame], pd.DataFrame | None]":
+        """The events of each of ``metrics`` as the store's typed columns
+        (owner_id, at, value or none: each counts one; ``counts`` False on
+        rows that count nowhere, so that no column of a million deals is
+        copied to leave the unwon out; region where ``regions``), and the
+        events of ``line_metrics`` per product line as one frame (metric,
+        category, owner_id, at, value, region), or None."""
+        db, sources = self._db, {}
+        customers = db.frame("customers", columns=["region"])["region"] if regions else None
 
-        def part(name: str, owner: Any, at: Any, value: Any, customer: Any, category: Any = None) -> None:
-            parts.append(pd.DataFrame({"metric": name, "owner_id": pd.array(owner, dtype="Int64"),
-                                       "at": pd.to_datetime(at), "value": np.asarray(value, dtype=float),
-                                       "customer_id": pd.array(customer, dtype="Int64"), "category": category}))
-
-        if line_metrics:
-            lines = db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
-            products = db.frame("products", columns=["category", "unit_cost"])
-            orders = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at"])
-            of = orders.reindex(lines.order_id.to_numpy())
-            sold = lines.quantity.astype(float) * lines.unit_price.astype(float)
-            cost = lines.unit_cost.astype(float).fillna(lines.product_id.map(products.unit_cost).astype(float))
-            category = lines.product_id.map(products.category)
-            has = (category.notna() & (category.astype(str) != "")).to_numpy()  # a line of no line counts nowhere
-            for name, value in (("bookings", sold), ("margin", sold - lines.quantity.astype(float) * cost.fillna(0.0))):
-                if name in line_metrics:
-                    part(name, of.staff_id.to_numpy()[has], of.ordered_at.to_numpy()[has], value.to_numpy()[has],
-                         of.customer_id.to_numpy()[has], category.to_numpy(dtype=object)[has])
+        def source(name: str, owner: Any, at: Any, value: Any = None, customer: Any = None,
+                   counts: "np.ndarray | None" = None) -> None:
+            columns = {"owner_id": _array(owner), "at": _array(at)}
+            if value is not None:
+                columns["value"] = _array(value)
+            if counts is not None:
+                columns["counts"] = counts
+            if customers is not None:
+                columns["region"] = pd.Series(_array(customer)).map(customers).array
+            sources[name] = pd.DataFrame(columns, copy=False)
 
         if metrics & {"bookings", "deals_won", "new_customers"}:
-            deals = self._deals(None)
-            won = deals[deals.category == "won"]
-            part("bookings", won.owner_id, won.closed_at, won.amount.astype(float).fillna(0.0), won.customer_id)
-            part("deals_won", won.owner_id, won.closed_at, np.ones(len(won)), won.customer_id)
-            first = won[won.closed_at.notna()].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
-            part("new_customers", first.owner_id, first.closed_at, np.ones(len(first)), first.customer_id)
+            deals, won = self._won_deals()
+            source("bookings", deals.owner_id, deals.closed_at, deals.amount, deals.customer_id, won)
+            source("deals_won", deals.owner_id, deals.closed_at, None, deals.customer_id, won)
+            if "new_customers" in metrics:
+                mine = deals[won & deals.closed_at.notna().to_numpy(dtype=bool)]
+                first = mine.sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
+                source("new_customers", first.owner_id, first.closed_at, None, first.customer_id)
         if "margin" in metrics:
             o = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at", "amount", "cost"])
-            part("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0),
-                 o.customer_id)
+            source("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0),
+                   o.customer_id)
         if "activities" in metrics:
             i = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
-            part("activities", i.staff_id, i.occurred_at, np.ones(len(i)), i.customer_id)
+            source("activities", i.staff_id, i.occurred_at, None, i.customer_id)
         if metrics & {"invoiced", "collected"}:
             inv = db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount", "status"])
             if inv.owner_id.isna().any():
                 inv["owner_id"] = inv.owner_id.fillna(inv.deal_id.map(db.frame("deals", columns=["owner_id"]).owner_id))
-            live = inv[~inv.status.isin(["draft", "void"])]
-            part("invoiced", live.owner_id, live.issued_at, live.amount.astype(float).fillna(0.0), live.customer_id)
+            live = text_codes(inv.status, ["draft", "void"]) < 0
+            source("invoiced", inv.owner_id, inv.issued_at, inv.amount, inv.customer_id, live)
             pay = db.frame("payments", columns=["customer_id", "invoice_id", "paid_at", "amount"])
             pay = pay[pay.invoice_id.notna()]
-            part("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount.astype(float),
-                 pay.customer_id)
-        events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            {"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
-             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
-             "customer_id": pd.array([], dtype="Int64"), "category": pd.Series(dtype=object)})
-        events["everyone"] = 0
-        events["region"] = events.customer_id.map(db.frame("customers", columns=["region"]).region)
-        return events
+            source("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount, pay.customer_id)
+        return sources, (self._line_events(line_metrics, customers) if line_metrics else None)
+
+    def _won_deals(self) -> "tuple[pd.DataFrame, np.ndarray]":
+        """Every deal's customer_id, owner_id, amount and closed_at, and
+        which are won: on a stage of category won in their pipeline (a stage
+        the pipeline lacks is open), as :meth:`_deals` says, with the stage
+        text coded in C++ from the store's buffers instead of looked up per
+        deal as (pipeline, stage) pairs."""
+        deals = self._db.frame("deals", columns=["customer_id", "pipeline_id", "stage", "amount", "closed_at",
+                                                 "owner_id"])
+        stages = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
+        stages = stages[stages.pipeline_id.notna() & stages.name.notna()]
+        names = sorted({str(n) for n in stages.name})
+        pipelines = np.unique(stages.pipeline_id.to_numpy(dtype=np.int64))
+        table = np.zeros((len(pipelines), len(names) + 1), dtype=bool)  # the last column: a stage of no pipeline
+        table[np.searchsorted(pipelines, stages.pipeline_id.to_numpy(dtype=np.int64)),
+              [names.index(str(n)) for n in stages.name]] = (stages.category == "won").to_numpy(dtype=bool)
+        pipeline = _core.id_positions(pipelines, deals.pipeline_id.to_numpy(dtype=np.int64,
+                                                                            na_value=np.iinfo(np.int64).min))
+        stage = text_codes(deals.stage, names)
+        won = (pipeline >= 0) & table[np.maximum(pipeline, 0), np.where(stage >= 0, stage, len(names))]
+        return deals, won
+
+    def _line_events(self, line_metrics: "set[str]", customers: "pd.Series | None") -> pd.DataFrame:
+        """The events of ``line_metrics`` (bookings, margin) per product line
+        from the order lines: metric, owner_id, at, value, category, region."""
+        db, parts = self._db, []
+        lines = db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
+        products = db.frame("products", columns=["category", "unit_cost"])
+        orders = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at"])
+        of = orders.reindex(lines.order_id.to_numpy())
+        sold = lines.quantity.astype(float) * lines.unit_price.astype(float)
+        cost = lines.unit_cost.astype(float).fillna(lines.product_id.map(products.unit_cost).astype(float))
+        category = lines.product_id.map(products.category)
+        has = (category.notna() & (category.astype(str) != "")).to_numpy()  # a line of no line counts nowhere
+        for name, value in (("bookings", sold), ("margin", sold - lines.quantity.astype(float) * cost.fillna(0.0))):
+            if name in line_metrics:
+                customer = of.customer_id.to_numpy()[has]
+                parts.append(pd.DataFrame({
+                    "metric": name, "owner_id": pd.array(of.staff_id.to_numpy()[has], dtype="Int64"),
+                    "at": pd.to_datetime(of.ordered_at.to_numpy()[has]), "value": value.to_numpy(dtype=float)[has],
+                    "category": category.to_numpy(dtype=object)[has],
+                    "region": None if customers is None else pd.Series(customer).map(customers).to_numpy()}))
+        return pd.concat(parts, ignore_index=True)
+
+
+def _array(values: Any) -> Any:
+    """A column's values without its index (a Series' array, or as given),
+    so frames of columns from differently indexed Series do not align."""
+    return values.array if isinstance(values, pd.Series) else values
 
 
 def reporting_below(links: pd.DataFrame, staff: "set[int]") -> "dict[int, list[int]]":
