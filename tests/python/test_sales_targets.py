@@ -360,3 +360,10 @@ def test_bookings_count_each_pipelines_own_won_stages():
     won = deals[category == "won"]
     assert set(won.stage) == {"won", "renewed"} and (won.stage == "won").sum() < len(deals[deals.stage == "won"])
     assert got == [pytest.approx(won.amount.sum()), len(won)]
+    # The same deals count when read through db.frame (a scoped handle's path) as from the column cache.
+    from types import SimpleNamespace
+    from crmcore.sales.targets import TargetMethods
+    framed = SimpleNamespace(_db=SimpleNamespace(frame=db.frame, _core=object()))
+    for reader in (db.sales, framed):
+        deals, counts = TargetMethods._won_deals(reader, True)
+        assert deals.index[counts].tolist() == won.index.tolist()

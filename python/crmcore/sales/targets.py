@@ -25,6 +25,7 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
+from ._cache import masked, valid_or
 from ._text import text_codes
 
 #: The metrics a target can measure, and what each counts in its period.
@@ -444,12 +445,12 @@ class TargetMethods(SalesPart):
             sources[name] = pd.DataFrame(columns, copy=False)
 
         if metrics & {"bookings", "deals_won", "new_customers"}:
-            deals, won = self._won_deals()
-            source("bookings", deals.owner_id, deals.closed_at, deals.amount, deals.customer_id, won)
-            source("deals_won", deals.owner_id, deals.closed_at, None, deals.customer_id, won)
+            deals, won = self._won_deals(customers is not None or "new_customers" in metrics)
+            customer = deals.customer_id if customers is not None else None
+            source("bookings", deals.owner_id, deals.closed_at, deals.amount, customer, won)
+            source("deals_won", deals.owner_id, deals.closed_at, None, customer, won)
             if "new_customers" in metrics:
-                mine = deals[won & deals.closed_at.notna().to_numpy(dtype=bool)]
-                first = mine.sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
+                first = deals[won].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
                 source("new_customers", first.owner_id, first.closed_at, None, first.customer_id)
         if "margin" in metrics:
             o = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at", "amount", "cost"])
@@ -469,26 +470,47 @@ class TargetMethods(SalesPart):
             source("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount, pay.customer_id)
         return sources, (self._line_events(line_metrics, customers) if line_metrics else None)
 
-    def _won_deals(self) -> "tuple[pd.DataFrame, np.ndarray]":
-        """Every deal's customer_id, owner_id, amount and closed_at, and
-        which are won: on a stage of category won in their pipeline (a stage
-        the pipeline lacks is open), as :meth:`_deals` says, with the stage
-        text coded in C++ from the store's buffers instead of looked up per
-        deal as (pipeline, stage) pairs."""
-        deals = self._db.frame("deals", columns=["customer_id", "pipeline_id", "stage", "amount", "closed_at",
-                                                 "owner_id"])
-        stages = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
-        stages = stages[stages.pipeline_id.notna() & stages.name.notna()]
-        names = sorted({str(n) for n in stages.name})
+    def _won_deals(self, customers: bool) -> "tuple[pd.DataFrame, np.ndarray]":
+        """Every deal's owner_id, closed_at and amount (and customer_id with
+        ``customers``), and which count: won (on a stage of category won in
+        their pipeline; a stage the pipeline lacks is open, as
+        :meth:`_deals` says) with a close date. On a store the
+        columns come from its column cache (the stage text as codes into its
+        distinct labels, owners and times as int64 with a valid mask: no
+        text and no copy per deal); on a scoped handle from ``db.frame``
+        under its access rules, the stage text coded in C++."""
+        db, store = self._db, self._db._core
+        fields = ["pipeline_id", "stage", "owner_id", "closed_at", "amount"] + (["customer_id"] if customers else [])
+        none = np.iinfo(np.int64).min
+        if isinstance(store, _core.Store):
+            got = store.cached_columns("deals", fields)
+            stage, labels = got["stage"]
+            labels = [str(x) for x in labels]
+            pipeline = valid_or(got["pipeline_id"], none)
+            closed, closed_ok = got["closed_at"]
+            columns = {"owner_id": masked(got["owner_id"]), "closed_at": closed.view("datetime64[ns]"),
+                       "amount": got["amount"]}
+            if customers:
+                columns["customer_id"] = masked(got["customer_id"])
+            deals = pd.DataFrame(columns, index=pd.Index(got["id"]), copy=False)
+            # A close date missing counts nowhere: folded into which deals count instead of made NaT in a copy.
+            counts = np.ones(len(deals), dtype=bool) if closed_ok is None else closed_ok.astype(bool)
+        else:
+            deals = db.frame("deals", columns=fields)
+            labels = sorted({str(n) for n in db.frame("pipeline_stages", columns=["name"])["name"].dropna()})
+            stage = text_codes(deals.pop("stage"), labels)
+            pipeline = deals.pop("pipeline_id").to_numpy(dtype=np.int64, na_value=none)
+            counts = deals.closed_at.notna().to_numpy(dtype=bool)
+        stages = db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
+        stages = stages[stages.pipeline_id.notna() & stages.name.isin(labels)]
         pipelines = np.unique(stages.pipeline_id.to_numpy(dtype=np.int64))
-        table = np.zeros((len(pipelines), len(names) + 1), dtype=bool)  # the last column: a stage of no pipeline
+        # Won per (pipeline, stage label); the last column: a deal with no stage.
+        table = np.zeros((len(pipelines), len(labels) + 1), dtype=bool)
         table[np.searchsorted(pipelines, stages.pipeline_id.to_numpy(dtype=np.int64)),
-              [names.index(str(n)) for n in stages.name]] = (stages.category == "won").to_numpy(dtype=bool)
-        pipeline = _core.id_positions(pipelines, deals.pipeline_id.to_numpy(dtype=np.int64,
-                                                                            na_value=np.iinfo(np.int64).min))
-        stage = text_codes(deals.stage, names)
-        won = (pipeline >= 0) & table[np.maximum(pipeline, 0), np.where(stage >= 0, stage, len(names))]
-        return deals, won
+              [labels.index(str(n)) for n in stages.name]] = (stages.category == "won").to_numpy(dtype=bool)
+        at = _core.id_positions(pipelines, pipeline)
+        won = (at >= 0) & table[np.maximum(at, 0), np.where(stage >= 0, stage, len(labels))]
+        return deals, won & counts
 
     def _line_events(self, line_metrics: "set[str]", customers: "pd.Series | None") -> pd.DataFrame:
         """The events of ``line_metrics`` (bookings, margin) per product line
