@@ -264,6 +264,20 @@ def test_text_codes_of_many_values_match_pandas():
     assert text_codes(s, allowed).tolist() == want.tolist()
 
 
+@pytest.mark.parametrize("count", [3, 40, 400])
+def test_text_codes_through_each_table_match_pandas(count):
+    """A table with a slot per value is looked for first (a few values: one
+    is found; hundreds: none is, and the codes come from the open-addressing
+    table or the turn-by-turn comparison): the same answers either way, on
+    values alike in size and prefix."""
+    rng = np.random.default_rng(count)
+    allowed = [f"s{i:04d}" for i in range(count)] + ["s0001"]
+    values = np.array(allowed + ["s9999x", "s", None], dtype=object)[rng.integers(0, count + 4, 30_000)]
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    want = pd.Index(allowed[:-1]).get_indexer(s.astype(object).where(s.notna(), None))
+    assert text_codes(s, allowed).tolist() == np.where(s.isna().to_numpy(), -1, want).tolist()
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_text_codes_see_every_byte_at_every_length(few):
     """Short texts are compared as two words (overlapping loads), longer ones
