@@ -233,6 +233,7 @@ def store_figures(deals, staff, invoices, repeat, rng):
     times as stored, int64 ns) and computing the same reports; each answer
     checked equal. The first call of each (cold: nothing cached in the
     process) and the best of ``repeat`` are both printed."""
+    import shutil
     import sqlite3
     import tempfile
     from pathlib import Path
@@ -311,7 +312,7 @@ def store_figures(deals, staff, invoices, repeat, rng):
             warm = timed(lambda: ours(store), repeat)
         check(warm[0], them[0])
         report(f"{name}, crmcore again on the open store (columns cached) vs the same pandas", warm, them, repeat)
-    Path(path).unlink()
+    shutil.rmtree(folder)
 
 
 def main():

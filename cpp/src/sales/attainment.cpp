@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "crmcore/records/normalize.hpp"
 #include "ids.hpp"
@@ -101,26 +102,61 @@ std::vector<double> attainment_sums(const std::vector<EventStream>& streams, int
     while (lo_ns + static_cast<int64_t>(d) * kNsPerDay >= bound_ns[j + 1]) ++j;
     stretch_of_day[d] = static_cast<int32_t>(j);
   }
-  auto stretch = [&](int64_t at) -> size_t {
-    if (by_day) return static_cast<size_t>(stretch_of_day[static_cast<uint64_t>(at - lo_ns) / kNsPerDay]);
-    return static_cast<size_t>(std::upper_bound(bound_ns.begin(), bound_ns.end(), at) - bound_ns.begin() - 1);
-  };
-
+  // The owners' ids span a small range (a company's staff): each stream's
+  // rows by id in one table over it, one read per event instead of an id
+  // look-up and then the row.
+  const uint64_t id_span = owners.empty() ? 0 : static_cast<uint64_t>(owners.back()) - static_cast<uint64_t>(owners.front()) + 1;
+  const bool by_id = id_span <= 4 * events + 4096;
   for (const auto& s : streams) {
     const int32_t* row_of_owner = row_of.data() + static_cast<size_t>(s.metric) * owners.size();
-    double* base = grid.data() + 1;
-    for (size_t i = 0; i < s.rows; ++i) {
-      const int64_t at = s.at[i];
-      // NaT is INT64_MIN, below lo_ns (saturated at INT64_MIN + 1).
-      if (at < lo_ns || at >= hi_ns || (s.missing && s.missing[i])) continue;
-      const int64_t owner = owner_at.find(s.owner[i]);
-      if (owner < 0) continue;
-      const int32_t row = row_of_owner[owner];
-      if (row < 0) continue;
-      const double v = s.value ? s.value[i] : 1.0;
-      if (std::isnan(v)) continue;
-      base[static_cast<size_t>(row) * static_cast<size_t>(width) + stretch(at)] += v;
-    }
+    std::vector<int32_t> row_by_id(by_id ? id_span : 0, -1);
+    for (size_t o = 0; by_id && o < owners.size(); ++o)
+      row_by_id[static_cast<size_t>(owners[o] - owners.front())] = row_of_owner[o];
+    const int64_t first_id = owners.empty() ? 0 : owners.front();
+    // One loop per kind of stream (a missing mask or none, values or counts,
+    // stretches by day or searched): no test per event of what the stream is.
+    auto run = [&](auto missing, auto valued, auto daily) {
+      double* base = grid.data() + 1;
+      for (size_t i = 0; i < s.rows; ++i) {
+        const int64_t at = s.at[i];
+        // NaT is INT64_MIN, below lo_ns (saturated at INT64_MIN + 1).
+        if (at < lo_ns || at >= hi_ns) continue;
+        if constexpr (decltype(missing)::value)
+          if (s.missing[i]) continue;
+        int32_t row;
+        if (by_id) {
+          const uint64_t k = static_cast<uint64_t>(s.owner[i]) - static_cast<uint64_t>(first_id);
+          row = k < id_span ? row_by_id[k] : -1;
+        } else {
+          const int64_t owner = owner_at.find(s.owner[i]);
+          row = owner < 0 ? -1 : row_of_owner[owner];
+        }
+        if (row < 0) continue;
+        double v = 1.0;
+        if constexpr (decltype(valued)::value) {
+          v = s.value[i];
+          if (std::isnan(v)) continue;
+        }
+        size_t col;
+        if constexpr (decltype(daily)::value)
+          col = static_cast<size_t>(stretch_of_day[static_cast<uint64_t>(at - lo_ns) / kNsPerDay]);
+        else
+          col = static_cast<size_t>(std::upper_bound(bound_ns.begin(), bound_ns.end(), at) - bound_ns.begin() - 1);
+        base[static_cast<size_t>(row) * static_cast<size_t>(width) + col] += v;
+      }
+    };
+    using Yes = std::true_type;
+    using No = std::false_type;
+    auto with_day = [&](auto missing, auto valued) {
+      if (by_day) run(missing, valued, Yes{});
+      else run(missing, valued, No{});
+    };
+    auto with_value = [&](auto missing) {
+      if (s.value) with_day(missing, Yes{});
+      else with_day(missing, No{});
+    };
+    if (s.missing) with_value(Yes{});
+    else with_value(No{});
   }
   // Running totals along each row: cell j is then everything before boundary j.
   for (int32_t r = 0; r < rows; ++r) {
