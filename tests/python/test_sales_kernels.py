@@ -536,3 +536,21 @@ def test_aging_from_the_column_cache_matches_the_frames():
             got = db.sales.aging(by=by, as_of=as_of)
             want = aging_sums(db.sales._invoices(number=False, owner=False), db.sales._settlements(), cut, key)
             pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, check_index_type=False)
+
+
+def test_aging_buckets_of_far_due_dates_and_none():
+    """The bucket comes from the nanoseconds late (no division per invoice):
+    due so long ago that as_of - due overflows int64 is 90+, no due date
+    (NaT) is current, and each bound (30, 60, 90 days) on the nanosecond
+    stays in the lower bucket while one nanosecond more moves up."""
+    as_of = pd.Timestamp("2262-01-01")
+    day = pd.Timedelta(days=1)
+    due = pd.to_datetime([pd.Timestamp("1678-01-02"), pd.NaT, as_of - 30 * day, as_of - 30 * day - pd.Timedelta(1),
+                          as_of - 90 * day, as_of - 90 * day - pd.Timedelta(1), as_of])
+    inv = pd.DataFrame({"customer_id": np.arange(1, 8), "issued_at": pd.Timestamp("1678-01-01"), "due_at": due,
+                        "amount": 10.0, "status": "issued"}, index=np.arange(1, 8))
+    pay = pd.DataFrame({"invoice_id": pd.Series([], dtype=np.int64), "paid_at": pd.Series([], dtype="datetime64[ns]"),
+                        "amount": pd.Series([], dtype=float)})
+    got = aging_sums(inv, pay, as_of.value, "customer_id")
+    assert [BUCKETS[int(np.argmax(row))] for row in got[list(BUCKETS)].to_numpy()] == \
+        ["90+", "current", "1-30", "31-60", "61-90", "90+", "current"]

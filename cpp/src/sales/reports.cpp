@@ -146,6 +146,19 @@ int64_t bucket_of(double late) {
          static_cast<int64_t>(late > 90.0);
 }
 
+// The bucket of an invoice due at `due` on `as_of`, from the nanoseconds
+// late: the same as bucket_of(days_past(as_of, due)) without a division per
+// invoice (the bounds, 30, 60 and 90 days, are below 2^53 ns, so the days
+// as a double compare with them exactly as the nanoseconds do).
+int64_t bucket_at(int64_t as_of, int64_t due) {
+  constexpr int64_t kDay = 86400LL * 1000000000LL;
+  int64_t late;
+  if (due == std::numeric_limits<int64_t>::min()) return 0;  // no due date: not late
+  if (__builtin_sub_overflow(as_of, due, &late)) late = as_of > due ? std::numeric_limits<int64_t>::max() : 0;
+  return static_cast<int64_t>(late > 0) + static_cast<int64_t>(late > 30 * kDay) +
+         static_cast<int64_t>(late > 60 * kDay) + static_cast<int64_t>(late > 90 * kDay);
+}
+
 // Days from `due` to `as_of` (below 0: not yet due); an invoice without a
 // due date (INT64_MIN) is not late.
 double days_past(int64_t as_of, int64_t due) {
@@ -352,7 +365,7 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
     out.keys.push_back(0), out.sums.assign(5, 0.0);
     for (size_t i = 0; i < invoices; ++i) {
       const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
-      if (!std::isnan(balance)) out.sums[static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] += balance;
+      if (!std::isnan(balance)) out.sums[static_cast<size_t>(bucket_at(as_of, due[i]))] += balance;
     }
     return out;
   }
@@ -375,7 +388,7 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
       if (std::isnan(balance)) continue;
       const size_t row = static_cast<size_t>(key[i] - lo);
       used[row] = 1;
-      grid[row * 5 + static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] += balance;
+      grid[row * 5 + static_cast<size_t>(bucket_at(as_of, due[i]))] += balance;
     }
     for (size_t r = 0; r < used.size(); ++r) {
       if (!used[r]) continue;
@@ -396,7 +409,7 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
     out.sums.assign(out.keys.size() * 5, 0.0);
     for (size_t i = 0; i < invoices; ++i)
       if (g.code[i] >= 0)
-        out.sums[static_cast<size_t>(g.code[i]) * 5 + static_cast<size_t>(bucket_of(days_past(as_of, due[i])))] +=
+        out.sums[static_cast<size_t>(g.code[i]) * 5 + static_cast<size_t>(bucket_at(as_of, due[i]))] +=
             balance[i];
   }
   return out;
