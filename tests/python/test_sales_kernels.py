@@ -326,6 +326,11 @@ def test_id_positions_match_pandas(sparse):
     in_order = np.arange(10, 20)
     assert _core.id_positions(in_order, np.array([9, 10, 19, 20])).tolist() == [-1, 0, 9, -1]
     assert _core.id_positions(in_order[:0], np.array([1])).tolist() == [-1]
+    # In order up to a gap (the run of sequential ids breaks late), and ids at the top of int64.
+    gap = np.array([5, 6, 7, 9, 8])
+    assert _core.id_positions(gap, np.array([4, 5, 8, 9, 10])).tolist() == [-1, 0, 4, 3, -1]
+    top = np.iinfo(np.int64).max - np.arange(2, -1, -1)
+    assert _core.id_positions(top, top[::-1]).tolist() == [2, 1, 0]
 
 
 def _as_streams(events, streams):
