@@ -452,8 +452,11 @@ class TargetMethods(SalesPart):
         if metrics & {"bookings", "deals_won", "new_customers"}:
             deals, won = self._won_deals(customers is not None or "new_customers" in metrics)
             customer = deals.customer_id if customers is not None else None
-            source("bookings", deals.owner_id, deals.closed_at, deals.amount, customer, won)
-            source("deals_won", deals.owner_id, deals.closed_at, None, customer, won)
+            # Only the metrics some target reads: each source is a pass over every deal.
+            if "bookings" in metrics:
+                source("bookings", deals.owner_id, deals.closed_at, deals.amount, customer, won)
+            if "deals_won" in metrics:
+                source("deals_won", deals.owner_id, deals.closed_at, None, customer, won)
             if "new_customers" in metrics:
                 first = deals[won].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
                 source("new_customers", first.owner_id, first.closed_at, None, first.customer_id)
