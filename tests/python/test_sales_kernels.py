@@ -559,3 +559,26 @@ def test_aging_buckets_of_far_due_dates_and_none():
     got = aging_sums(inv, pay, as_of.value, "customer_id")
     assert [BUCKETS[int(np.argmax(row))] for row in got[list(BUCKETS)].to_numpy()] == \
         ["90+", "current", "1-30", "31-60", "61-90", "90+", "current"]
+
+
+def test_a_scoped_handle_reads_through_its_rules_not_the_column_cache():
+    """The column cache serves the store itself; a user's handle
+    (db.as_user) keeps reading through its access rules: a rep's aging and
+    attainment see only the rep's customers, invoices and deals."""
+    db = crm.open(":memory:", mode="decentralized")
+    boss = db.add("staff", name="W", role="manager", team="n")
+    rep = db.add("staff", name="L", role="sales", manager_id=boss, team="n")
+    other = db.add("staff", name="Z", role="sales", team="s")
+    mine = db.add("customers", name="A", owner_id=rep)
+    theirs = db.add("customers", name="B", owner_id=other)
+    for c, o in ((mine, rep), (theirs, other)):
+        d = db.add("deals", customer_id=c, stage="lead", amount=100.0, owner_id=o)
+        db.sales.move(d, "won", at="2024-02-01")
+        db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31", owner_id=o)
+    t_rep = db.add("targets", staff_id=rep, period="2024", amount=1000.0)
+    t_other = db.add("targets", staff_id=other, period="2024", amount=1000.0)
+    assert db.sales.aging(as_of="2024-03-15").index.tolist() == [mine, theirs]
+    assert db.sales.attainment(as_of="2024-03-15")["actual"].to_dict() == {t_rep: 100.0, t_other: 100.0}
+    handle = db.as_user(rep)
+    assert handle.sales.aging(as_of="2024-03-15").index.tolist() == [mine]
+    assert handle.sales.attainment(as_of="2024-03-15")["actual"].to_dict() == {t_rep: 100.0, t_other: 0.0}
