@@ -235,6 +235,9 @@ class LedgerMethods(SalesPart):
         """Open balances on ``as_of`` (default the end of the data) in aging
         buckets, per ``by`` (``"customer"``, ``"owner"`` or None for the
         whole book): one column per bucket of :data:`BUCKETS` and ``total``.
+        Per customer or for the whole book the invoices and payments are
+        read from the store's column cache (a second report on an open
+        store reads nothing; a user's handle reads through its rules).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")

@@ -395,6 +395,10 @@ class TargetMethods(SalesPart):
         the ``team`` of their staff record. With ``rollup`` a person's
         figure also counts everyone who reports to them, directly or not
         (links ``db.link(report, manager, "reports_to")`` between staff).
+        The events are read from the store's column cache (kept until the
+        next write: a second report on an open store reads nothing) and
+        summed in one C++ pass per metric; a user's handle (``db.as_user``)
+        reads them through its access rules instead.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
