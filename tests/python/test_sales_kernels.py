@@ -12,7 +12,7 @@ import pytest
 import crmcore as crm
 from crmcore.sales._text import text_codes
 from crmcore.sales.funnel import DealKey, funnel_frame
-from crmcore.sales.ledger import BUCKETS, aging_sums
+from crmcore.sales.ledger import BUCKETS, aging_sums, open_invoices_table
 from crmcore.sales.targets import attainment_table, reporting_below, target_period
 from crmcore import _core
 
@@ -557,8 +557,12 @@ def test_aging_buckets_of_far_due_dates_and_none():
     pay = pd.DataFrame({"invoice_id": pd.Series([], dtype=np.int64), "paid_at": pd.Series([], dtype="datetime64[ns]"),
                         "amount": pd.Series([], dtype=float)})
     got = aging_sums(inv, pay, as_of.value, "customer_id")
-    assert [BUCKETS[int(np.argmax(row))] for row in got[list(BUCKETS)].to_numpy()] == \
-        ["90+", "current", "1-30", "31-60", "61-90", "90+", "current"]
+    want = ["90+", "current", "1-30", "31-60", "61-90", "90+", "current"]
+    assert [BUCKETS[int(np.argmax(row))] for row in got[list(BUCKETS)].to_numpy()] == want
+    # The per-invoice table (days overdue as doubles) agrees, the overflowing one included.
+    table = open_invoices_table(inv, pay, as_of.value)
+    assert table["bucket"].astype(str).tolist() == want
+    assert table["days_overdue"].iloc[0] == pytest.approx((as_of - pd.Timestamp("1678-01-02")).days)
 
 
 def test_a_scoped_handle_reads_through_its_rules_not_the_column_cache():

@@ -163,7 +163,11 @@ int64_t bucket_at(int64_t as_of, int64_t due) {
 // Days from `due` to `as_of` (below 0: not yet due); an invoice without a
 // due date (INT64_MIN) is not late.
 double days_past(int64_t as_of, int64_t due) {
-  return due == std::numeric_limits<int64_t>::min() ? 0.0 : static_cast<double>(as_of - due) / kNsPerDay;
+  if (due == std::numeric_limits<int64_t>::min()) return 0.0;
+  int64_t late;
+  // Centuries apart the difference leaves int64: then in doubles (as exact as the days can be).
+  if (__builtin_sub_overflow(as_of, due, &late)) return (static_cast<double>(as_of) - static_cast<double>(due)) / kNsPerDay;
+  return static_cast<double>(late) / kNsPerDay;
 }
 
 // An invoice's balance if it is open on as_of, else NaN.
