@@ -22,7 +22,7 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
     ("bench_query.py", ["--customers", "3000", "--repeat", "1", "--probes", "3"], "pandas db.frame + mask"),
     ("bench_upsert.py", ["--rows", "3000", "--repeat", "1"], "executemany ON CONFLICT"),
     ("bench_sales.py", ["--deals", "3000", "--rows", "15000", "--repeat", "1"], "forecast by month x owner"),
-    ("bench_sales_ops.py", ["--deals", "5000", "--invoices", "5000", "--payments", "2000", "--repeat", "1"],
+    ("bench_sales_ops.py", ["--deals", "5000", "--invoices", "5000", "--payments", "2000", "--repeat", "1", "--store"],
      "allocated to invoices"),
     ("bench_service.py", ["--tickets", "3000", "--customers", "3000", "--orders", "30000", "--repeat", "1"],
      "first touch"),
