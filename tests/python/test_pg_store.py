@@ -75,6 +75,17 @@ def test_a_schema_holding_another_program_s_tables_is_left_alone(postgres_server
     assert tables == [("payroll",)]
 
 
+def test_a_schema_named_in_capitals_is_the_same_store_when_opened_again(postgres_url):
+    # The server folds the unquoted name to lower case; the second open
+    # looked for the store under the name as given, found none and failed
+    # making it again ("relation meta already exists").
+    url = postgres_url.replace("schema=t_", "schema=T_Caps")
+    with crm.open(url) as db:
+        db.add("customers", name="Acme")
+    with crm.open(url) as db:
+        assert db.count("customers") == 1
+
+
 def test_a_read_only_open_of_a_new_schema_creates_nothing(postgres_server, postgres_url):
     with pytest.raises(crm.StorageError, match="read-only open cannot create"):
         crm.open(postgres_url, readonly=True)
