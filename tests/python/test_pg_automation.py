@@ -1,0 +1,107 @@
+"""Automation on a PostgreSQL store, where it differs in making: the watches
+of "changed" rules are permanent triggers of the store's schema (SQLite's
+are temporary, per connection), so what one session's rules say must hold
+for every crmcore session of the store, and another program's writes must
+go on as before. The rules' behaviour itself runs on both engines in the
+test_automation*.py files (conftest's backend fixture)."""
+import pandas as pd
+import pytest
+
+import crmcore as crm
+from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures)
+
+psycopg = pytest.importorskip("psycopg")
+
+
+def _schema(url: str) -> str:
+    return url.rsplit("schema=", 1)[1]
+
+
+def _watches(dsn: str, schema: str) -> list:
+    """The watch triggers in the schema: (table, trigger), read by psycopg."""
+    with psycopg.connect(dsn) as c:
+        return c.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND t.tgname LIKE 'crm\\_auto\\_%%' ORDER BY 1, 2", (schema,)).fetchall()
+
+
+def _tagged(db, kind: str, tag: str) -> list:
+    return sorted(db.ids(kind, [("tags", "any", [tag])]))
+
+
+def test_a_rule_written_in_one_session_acts_on_another_s_writes(postgres_server, postgres_url):
+    with crm.open(postgres_url) as a, crm.open(postgres_url) as b:
+        cid = a.add("customers", name="Acme")
+        deal = a.add("deals", customer_id=cid, name="big", stage="lead", amount=100.0)
+        a.automation.add_rule("won", on="changed", kind="deals", field="stage", condition=[("stage", "==", "won")],
+                              actions=[{"do": "tag", "add": ["won"]}, {"do": "task", "subject": "Thank {name}"}])
+        assert _watches(postgres_server.dsn, _schema(postgres_url)) == [("deals", "crm_auto_stage")]
+        b.update("deals", deal, stage="qualified")
+        assert _tagged(b, "deals", "won") == []
+        b.update("deals", deal, stage="won")
+        assert _tagged(a, "deals", "won") == [deal]
+        assert a.frame("tasks")["subject"].tolist() == ["Thank big"]
+        # The rule off, its watch goes (and b's writes note nothing more).
+        b.automation.enable("won", False)
+        assert _watches(postgres_server.dsn, _schema(postgres_url)) == []
+        b.update("deals", deal, stage="lost")
+        b.update("deals", deal, stage="won")
+        assert len(a.frame("tasks")) == 1
+        assert a.audit_check().empty
+
+
+def test_another_program_s_updates_pass_the_watch_untouched(postgres_server, postgres_url):
+    with crm.open(postgres_url) as db:
+        cid = db.add("customers", name="Acme", status="a")
+        db.automation.add_rule("moved", on="changed", kind="customers", field="status",
+                               actions=[{"do": "tag", "add": ["moved"]}])
+    schema = _schema(postgres_url)
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as c:  # a session without crmcore's notes
+        c.execute(f"UPDATE {schema}.customers SET status = 'b' WHERE id = %s", (cid,))
+    with crm.open(postgres_url) as db:
+        assert db.get("customers", cid)["status"] == "b"
+        assert _tagged(db, "customers", "moved") == []  # not seen, as SQLite sees only its own connections
+        db.update("customers", cid, status="c")
+        assert _tagged(db, "customers", "moved") == [cid]
+
+
+def test_a_watch_made_by_a_write_that_rolled_back_is_gone_with_it(postgres_server, postgres_url):
+    with crm.open(postgres_url) as db:
+        cid = db.add("customers", name="Acme")
+        with pytest.raises(RuntimeError):
+            with db.transaction():
+                db.automation.add_rule("moved", on="changed", kind="customers", field="status",
+                                       actions=[{"do": "tag", "add": ["moved"]}])
+                raise RuntimeError("changed my mind")
+        assert db.count("automation_rules") == 0
+        assert _watches(postgres_server.dsn, _schema(postgres_url)) == []
+        db.update("customers", cid, status="b")
+        assert _tagged(db, "customers", "moved") == []
+
+
+def test_run_due_acts_once_per_occasion_from_two_processes(postgres_url):
+    # Two schedulers at once (cron on two machines): each birthday's message once.
+    import concurrent.futures
+    import multiprocessing
+    with crm.open(postgres_url) as db:
+        db.import_frame("contacts", pd.DataFrame({"name": [f"p{i}" for i in range(20)],
+                                                  "email": [f"p{i}@x.org" for i in range(20)],
+                                                  "birthday": ["1990-03-02"] * 20}))
+        db.automation.add_rule("birthday", on="date", kind="contacts", field="birthday", annual=True,
+                               actions=[{"do": "message", "subject": "Happy birthday, {name}"}])
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        acted = list(pool.map(_run_due, [postgres_url] * 2))
+    with crm.open(postgres_url) as db:
+        box = db.automation.outbox()
+        runs = db.automation.runs()
+        assert db.audit_check().empty
+    assert sum(acted) == 20
+    assert sorted(box["subject"]) == sorted(f"Happy birthday, p{i}" for i in range(20))
+    assert len(runs) == 20
+
+
+def _run_due(url):
+    with crm.open(url) as db:
+        return len(db.automation.run_due("2025-03-02 09:00"))
