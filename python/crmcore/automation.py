@@ -30,6 +30,7 @@ Actions (each a dict with ``"do"``):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, Iterable
 
@@ -233,7 +234,9 @@ class AutomationMethods:
         records whose date (plus ``offset_days``; each year's anniversary when
         ``annual``) falls after the rule's last run (or within the day before
         ``now`` on its first) and at or before ``now``; each (rule, record,
-        occasion) acts once, however often this is called.
+        occasion) acts once, however often this is called, also by two
+        schedulers at once (each rule is read and run under the store's
+        write lock).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -253,7 +256,8 @@ class AutomationMethods:
             # The rule's last run and runs are read and acted on under the
             # store's write lock, so that two schedulers at once (another
             # process, another machine on a shared server) act once.
-            with self._db.transaction():
+            # (Inside a caller's transaction the lock is held already.)
+            with contextlib.nullcontext() if self._db._core.in_transaction() else self._db.transaction():
                 acted = self._run_due_rule(int(rule_id), now_ns)
             if acted is not None:
                 done.append(acted)
