@@ -256,8 +256,7 @@ class AutomationMethods:
             # The rule's last run and runs are read and acted on under the
             # store's write lock, so that two schedulers at once (another
             # process, another machine on a shared server) act once.
-            # (Inside a caller's transaction the lock is held already.)
-            with contextlib.nullcontext() if self._db._core.in_transaction() else self._db.transaction():
+            with self._locked():
                 acted = self._run_due_rule(int(rule_id), now_ns)
             if acted is not None:
                 done.append(acted)
@@ -265,6 +264,11 @@ class AutomationMethods:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64"),
                                  "occasion": pd.Series([], dtype="datetime64[ns]")})
         return pd.concat(done, ignore_index=True)
+
+    def _locked(self) -> Any:
+        """The store's write lock for one rule's read and run: its own
+        transaction, or the caller's (which holds it already)."""
+        return contextlib.nullcontext() if self._db._core.in_transaction() else self._db.transaction()
 
     def _run_due_rule(self, rule_id: int, now_ns: int) -> pd.DataFrame | None:
         """One rule's part of run_due: what it acted on, or None when it was not due."""
@@ -327,21 +331,22 @@ class AutomationMethods:
         values = pd.Series(values, dtype="float64").dropna()
         out = []
         for rule_id, r in rules.iterrows():
-            seen = self.runs(int(rule_id))
-            last = (seen.sort_values("occasion").groupby("record_id")["value"].last()
-                    if len(seen) else pd.Series(dtype="float64"))
-            before = last.reindex(values.index)
-            threshold = float(r["threshold"])
-            up = (values >= threshold) & ~(before >= threshold)
-            down = (values < threshold) & (before >= threshold)
-            for mask, act in ((up, True), (down, False)):
-                chosen = values[mask]
-                ids = chosen.index.to_numpy(dtype=np.int64)
-                if act or len(ids):
-                    acted = self._db._core.run_rule(int(rule_id), ids, np.full(len(ids), now_ns, dtype=np.int64),
-                                                    chosen.to_numpy(dtype=np.float64), now_ns, act)
-                    if act:
-                        out.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted}))
+            with self._locked():  # the last values read as the run that follows leaves them (run_due's reason)
+                seen = self.runs(int(rule_id))
+                last = (seen.sort_values("occasion").groupby("record_id")["value"].last()
+                        if len(seen) else pd.Series(dtype="float64"))
+                before = last.reindex(values.index)
+                threshold = float(r["threshold"])
+                up = (values >= threshold) & ~(before >= threshold)
+                down = (values < threshold) & (before >= threshold)
+                for mask, act in ((up, True), (down, False)):
+                    chosen = values[mask]
+                    ids = chosen.index.to_numpy(dtype=np.int64)
+                    if act or len(ids):
+                        acted = self._db._core.run_rule(int(rule_id), ids, np.full(len(ids), now_ns, dtype=np.int64),
+                                                        chosen.to_numpy(dtype=np.float64), now_ns, act)
+                        if act:
+                            out.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted}))
         if not out:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64")})
         return pd.concat(out, ignore_index=True)

@@ -80,44 +80,61 @@ def test_a_watch_made_by_a_write_that_rolled_back_is_gone_with_it(postgres_serve
         assert _tagged(db, "customers", "moved") == []
 
 
+def _scheduled(where: str, how: str) -> list:
+    """Twenty contacts and a rule that greets each once, by date or by score."""
+    with crm.open(where) as db:
+        ids = db.import_frame("contacts", pd.DataFrame({"name": [f"p{i}" for i in range(20)],
+                                                        "email": [f"p{i}@x.org" for i in range(20)],
+                                                        "birthday": ["1990-03-02"] * 20}))
+        greet = [{"do": "message", "subject": "Hello, {name}"}]
+        if how == "run_due":
+            db.automation.add_rule("greet", on="date", kind="contacts", field="birthday", annual=True, actions=greet)
+        else:
+            db.automation.add_rule("greet", on="score", kind="contacts", field="warmth", threshold=0.5, actions=greet)
+    return list(ids)
+
+
+def _schedule(db, how: str, ids: list) -> int:
+    """Runs the time-triggered rules once; how many records they acted on."""
+    if how == "run_due":
+        return len(db.automation.run_due("2025-03-02 09:00"))
+    return len(db.automation.scored("warmth", pd.Series(0.9, index=ids), now="2025-03-02 09:00"))
+
+
+@pytest.mark.parametrize("how", ["run_due", "scored"])
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_run_due_acts_once_per_occasion_from_two_schedulers(engine, tmp_path, request):
+def test_a_time_rule_acts_once_per_occasion_from_two_schedulers(engine, how, tmp_path, request):
     # (The same on SQLite, whose file lock serves as the server's.)
     # A scheduler in another process runs the rule inside its transaction and
-    # commits a second later; this one's run_due meanwhile must wait for it
-    # and then find the occasions done. (It read the runs before the other
-    # committed, found none, and sent every birthday message twice.)
+    # commits a second later; this one meanwhile must wait for it and then
+    # find the occasions done. (It read the runs before the other committed,
+    # found none, and sent every message twice.)
     import multiprocessing
     import threading
     where = str(tmp_path / "s.crm") if engine == "sqlite" else request.getfixturevalue("postgres_url")
-    with crm.open(where) as db:
-        db.import_frame("contacts", pd.DataFrame({"name": [f"p{i}" for i in range(20)],
-                                                  "email": [f"p{i}@x.org" for i in range(20)],
-                                                  "birthday": ["1990-03-02"] * 20}))
-        db.automation.add_rule("birthday", on="date", kind="contacts", field="birthday", annual=True,
-                               actions=[{"do": "message", "subject": "Happy birthday, {name}"}])
+    ids = _scheduled(where, how)
     ctx = multiprocessing.get_context("spawn")
     acted, go = ctx.Event(), ctx.Event()
-    first = ctx.Process(target=_run_due_held, args=(where, acted, go))
+    first = ctx.Process(target=_schedule_held, args=(where, how, ids, acted, go))
     first.start()
     try:
         assert acted.wait(120), "the first scheduler did not run"
         threading.Timer(1.0, go.set).start()  # it commits while this one runs
         with crm.open(where) as db:
-            mine = db.automation.run_due("2025-03-02 09:00")
+            mine = _schedule(db, how, ids)
     finally:
         go.set()
         first.join(60)
     assert first.exitcode == 0
     with crm.open(where) as db:
         box = db.automation.outbox()
-        assert len(mine) == 0 and len(db.automation.runs()) == 20
-        assert sorted(box["subject"]) == sorted(f"Happy birthday, p{i}" for i in range(20))
+        assert mine == 0 and len(db.automation.runs()) == 20
+        assert sorted(box["subject"]) == sorted(f"Hello, p{i}" for i in range(20))
         assert db.audit_check().empty
 
 
-def _run_due_held(url, acted, go):
-    with crm.open(url) as db, db.transaction():
-        assert len(db.automation.run_due("2025-03-02 09:00")) == 20
+def _schedule_held(where, how, ids, acted, go):
+    with crm.open(where) as db, db.transaction():
+        assert _schedule(db, how, ids) == 20
         acted.set()
         go.wait(60)
