@@ -106,17 +106,10 @@ def on_postgres(args) -> None:
     import os
     import sys
     here = Path(__file__).resolve().parent
-    sys.path[:0] = [str(here), str(here.parent / "tests" / "python")]
-    from bench_pg_import import Clock
-    from pg_server import PgServer
+    sys.path.insert(0, str(here))  # (bench_pg_import finds the tests' pg_server itself)
+    from bench_pg_import import Clock, start_server
 
-    server = None
-    if args.dsn:
-        url = args.dsn
-        port = int(url.split("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[1])
-    else:
-        server = PgServer({"shared_buffers": "256MB"}).start()
-        url, port = server.url, server.port
+    server, url, port = start_server(args.dsn)
     clock = Clock(port)
     try:
         plain = [run(args.orders, False, Path("."), url=url, clock=clock) for _ in range(args.repeat)]

@@ -19,9 +19,6 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-constexpr int64_t kDay = 86400LL * 1000000000LL;
-constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
-
 class PgAutomation : public pgtest::BothEngines {};
 
 int64_t add(Store& s, const std::string& kind, std::vector<Column> columns) {

@@ -20,9 +20,6 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-constexpr int64_t kDay = 86400LL * 1000000000LL;
-constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
-
 const Column& column(const Table& t, const std::string& name) {
   const Column* c = t.find(name);
   if (!c) throw std::runtime_error("no column " + name);
