@@ -66,6 +66,22 @@ def test_another_program_s_updates_pass_the_watch_untouched(postgres_server, pos
         assert _tagged(db, "customers", "moved") == [cid]
 
 
+def test_a_store_copied_to_the_server_keeps_its_rules_acting(postgres_server, postgres_url, tmp_path):
+    # crm.copy moves the rules' rows, not SQLite's per-connection triggers:
+    # the first write on the server makes the watch.
+    path = tmp_path / "a.crm"
+    with crm.open(path) as db:
+        cid = db.add("customers", name="Acme", status="a")
+        db.automation.add_rule("moved", on="changed", kind="customers", field="status",
+                               actions=[{"do": "tag", "add": ["moved"]}])
+    crm.copy(path, postgres_url)
+    with crm.open(postgres_url) as db:
+        db.update("customers", cid, status="b")
+        assert _tagged(db, "customers", "moved") == [cid]
+        assert db.audit_check().empty
+    assert _watches(postgres_server.dsn, _schema(postgres_url)) == [("customers", "crm_auto_status")]
+
+
 def test_a_watch_made_by_a_write_that_rolled_back_is_gone_with_it(postgres_server, postgres_url):
     with crm.open(postgres_url) as db:
         cid = db.add("customers", name="Acme")
