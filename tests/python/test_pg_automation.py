@@ -12,6 +12,8 @@ from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures
 
 psycopg = pytest.importorskip("psycopg")
 
+needs_libpq = pytest.mark.skipif(not crm._core.have_postgres(), reason="this crmcore was built without libpq")
+
 
 def _schema(url: str) -> str:
     return url.rsplit("schema=", 1)[1]
@@ -30,6 +32,7 @@ def _tagged(db, kind: str, tag: str) -> list:
     return sorted(db.ids(kind, [("tags", "any", [tag])]))
 
 
+@needs_libpq
 def test_a_rule_written_in_one_session_acts_on_another_s_writes(postgres_server, postgres_url):
     with crm.open(postgres_url) as a, crm.open(postgres_url) as b:
         cid = a.add("customers", name="Acme")
@@ -51,6 +54,7 @@ def test_a_rule_written_in_one_session_acts_on_another_s_writes(postgres_server,
         assert a.audit_check().empty
 
 
+@needs_libpq
 def test_another_program_s_updates_pass_the_watch_untouched(postgres_server, postgres_url):
     with crm.open(postgres_url) as db:
         cid = db.add("customers", name="Acme", status="a")
@@ -66,6 +70,7 @@ def test_another_program_s_updates_pass_the_watch_untouched(postgres_server, pos
         assert _tagged(db, "customers", "moved") == [cid]
 
 
+@needs_libpq
 def test_a_store_copied_to_the_server_keeps_its_rules_acting(postgres_server, postgres_url, tmp_path):
     # crm.copy moves the rules' rows, not SQLite's per-connection triggers:
     # the first write on the server makes the watch.
@@ -82,6 +87,7 @@ def test_a_store_copied_to_the_server_keeps_its_rules_acting(postgres_server, po
     assert _watches(postgres_server.dsn, _schema(postgres_url)) == [("customers", "crm_auto_status")]
 
 
+@needs_libpq
 def test_a_watch_made_by_a_write_that_rolled_back_is_gone_with_it(postgres_server, postgres_url):
     with crm.open(postgres_url) as db:
         cid = db.add("customers", name="Acme")
@@ -118,7 +124,7 @@ def _schedule(db, how: str, ids: list) -> int:
 
 
 @pytest.mark.parametrize("how", ["run_due", "scored"])
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgresql", marks=needs_libpq)])
 def test_a_time_rule_acts_once_per_occasion_from_two_schedulers(engine, how, tmp_path, request):
     # (The same on SQLite, whose file lock serves as the server's.)
     # A scheduler in another process runs the rule inside its transaction and
