@@ -272,10 +272,10 @@ class AutomationMethods:
 
     def _run_due_rule(self, rule_id: int, now_ns: int) -> pd.DataFrame | None:
         """One rule's part of run_due: what it acted on, or None when it was not due."""
-        now_as_stored = self._db.frame(_RULES, ids=[rule_id])
-        if now_as_stored.empty:
+        try:
+            r = self._db.frame(_RULES, ids=[rule_id]).iloc[0]
+        except _core.NotFound:
             return None  # deleted meanwhile
-        r = now_as_stored.iloc[0]
         if not (pd.isna(r["active"]) or bool(r["active"])):
             return None  # switched off meanwhile
         last = r["last_run_at"]
