@@ -30,6 +30,7 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
     ("bench_graph.py", ["--scale", "0.001", "--nx-scale", "0.001", "--crm", "300", "--k", "2"], "modularity"),
     ("bench_duplicates.py", ["--customers", "1500", "--big", "2000"], "splink (duckdb)"),
     ("bench_automation.py", ["--orders", "2000", "--repeat", "1"], '"ratio"'),
+    ("bench_automation.py", ["--orders", "2000", "--repeat", "1", "--postgres"], '"engine": "postgresql"'),
     ("bench_access.py", ["--customers", "2000", "--staff", "20", "--repeat", "1"], "cached"),
     ("bench_pg_copy.py", ["--rows", "5000", "--repeat", "1"], "ratio crmcore / psycopg"),
     ("bench_graph_scale.py", ["--sizes", "20000", "--table-edges", "5000"], "same graph both ways"),
