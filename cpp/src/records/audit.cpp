@@ -484,9 +484,13 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
         next_kept = end;
         continue;
       }
-      AuditUpdate& e = kept[next_kept++];
-      seal_update(e.at, e.kind, e.id, e.id, 1,
-                  apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id));
+      // A short run (all of it: scanned again from each entry it would cost a
+      // square of its length), or an entry of its own: an entry per record.
+      for (const size_t stop = std::max(end, next_kept + 1); next_kept < stop; ++next_kept) {
+        AuditUpdate& e = kept[next_kept];
+        seal_update(e.at, e.kind, e.id, e.id, 1,
+                    apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id));
+      }
     }
   };
   auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +
