@@ -217,15 +217,19 @@ def test_rules_changing_some_upserted_records_give_those_an_entry_each(tmp_path)
     expected = {i: {c: [before[i][c], after[i][c]] for c in columns if before[i][c] != after[i][c]} for i in ids}
     assert all("probability" in expected[i] for i in ids[::2]) and all(
         expected[i].keys() == {"name"} for i in ids[1::2])
-    seen = {}
+    seen, listed, single = {}, set(), set()
     for first, last_id, text in _raw(path, "SELECT first_id, last_id, changes FROM audit_log WHERE seq > ? AND"
                                            " kind = 'deals' AND op = 'update'", last):
         changes = json.loads(text)
         if first == last_id and "records" not in changes:
             seen[first] = changes
+            single.add(first)
         else:
             seen.update({int(k): v for k, v in changes["records"].items()})
+            listed.update(int(k) for k in changes["records"])
     assert seen == expected
+    # Interleaved as they are, the renamed deals still share an entry.
+    assert listed == set(ids[1::2]) and single == set(ids[::2])
 
 
 def test_a_merge_of_upserted_records_undoes_after_the_entries(upserted):

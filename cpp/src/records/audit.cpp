@@ -461,32 +461,35 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     previous = *hash;
     row[kHash].set_text(hash);
   };
-  // A large upsert's entries of one call (same kind and time), each with
-  // its own changes: sealed as update_records_entry's entries.
-  auto chunkable = [&](size_t i, const AuditUpdate& head) {
-    const AuditUpdate& e = kept[i];
-    return apart && !e.changes.empty() && e.after_seq == head.after_seq && e.at == head.at && e.kind == head.kind;
-  };
+  // A large upsert's entries of one call (same kind and time) with changes
+  // of their own are sealed as update_records_entry's entries; those of its
+  // records a rule changed too (their changes combined with the rule's,
+  // above) after them, an entry each.
   auto seal_kept_before = [&](int64_t seq) {
     while (next_kept < kept.size() && kept[next_kept].after_seq < seq) {
       const AuditUpdate& head = kept[next_kept];
       size_t end = next_kept;
-      while (end < kept.size() && chunkable(end, head)) ++end;
-      if (end - next_kept >= kRecordsPerEntryMin) {
-        const size_t count = end - next_kept, pieces = (count + kRecordsPerEntryMax - 1) / kRecordsPerEntryMax;
+      while (end < kept.size() && kept[end].after_seq == head.after_seq && kept[end].at == head.at &&
+             kept[end].kind == head.kind)
+        ++end;
+      const auto first = kept.begin() + static_cast<std::ptrdiff_t>(next_kept),
+                 last = kept.begin() + static_cast<std::ptrdiff_t>(end);
+      auto has_own = [](const AuditUpdate& e) { return !e.changes.empty(); };
+      const auto count = apart ? static_cast<size_t>(std::count_if(first, last, has_own)) : 0;
+      if (count >= kRecordsPerEntryMin) {
+        std::stable_partition(first, last, has_own);
+        const size_t pieces = (count + kRecordsPerEntryMax - 1) / kRecordsPerEntryMax;
         for (size_t p = 0; p < pieces; ++p) {
-          const auto from = kept.begin() + static_cast<std::ptrdiff_t>(next_kept + count * p / pieces);
-          const auto to = kept.begin() + static_cast<std::ptrdiff_t>(next_kept + count * (p + 1) / pieces);
+          const auto from = first + static_cast<std::ptrdiff_t>(count * p / pieces);
+          const auto to = first + static_cast<std::ptrdiff_t>(count * (p + 1) / pieces);
           std::sort(from, to, [](const AuditUpdate& a, const AuditUpdate& b) { return a.id < b.id; });
           seal_update(from->at, from->kind, from->id, (to - 1)->id, static_cast<int64_t>(to - from),
                       update_records_entry(from, to));
         }
-        next_kept = end;
-        continue;
+        next_kept += count;
       }
-      // A short run (all of it: scanned again from each entry it would cost a
-      // square of its length), or an entry of its own: an entry per record.
-      for (const size_t stop = std::max(end, next_kept + 1); next_kept < stop; ++next_kept) {
+      // The rest of the call's entries (all of them when few), an entry each.
+      for (; next_kept < end; ++next_kept) {
         AuditUpdate& e = kept[next_kept];
         seal_update(e.at, e.kind, e.id, e.id, 1,
                     apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id));
