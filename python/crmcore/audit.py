@@ -124,8 +124,9 @@ class AuditMethods:
         some of its rows tags or fields as they were written: then
         ``{"rules": {rule_id: {"ids", "fields", "tags_added",
         "tags_removed"}}, "records": {id: {field: [as given, as written]}}}``.
-        A large upsert's updates (256 changed records or more in one go)
-        have one entry per run of up to 4,096 records, ids ascending:
+        A large upsert's updates (256 changed records or more in one go;
+        not those a rule changed too) have one entry per run of up to
+        4,096 records, ids ascending:
         ``rows`` records between ``first_id`` and ``last_id``, and
         ``changes`` is ``{"records": {id: {field: [old, new]}}}`` (ids as
         text, as JSON keys are). ``about`` keeps the entries about those
