@@ -44,7 +44,8 @@ def changes(db: Any, kind: str, fields: list) -> pd.DataFrame:
     record_id, seq, at, field, old, new (values as a frame shows them).
     The changes automation rules made to an insert's rows before they
     landed count too: the insert's entry lists them per record
-    (``changes["records"]``), after the values the rows were given."""
+    (``changes["records"]``), after the values the rows were given; so
+    does a large upsert's entry, with each record's old and new values."""
     types = _field_types(kind)
     log = db.audit_log(2**62)
     log = log[(log["kind"] == kind) & log["changes"].notna()]
@@ -52,7 +53,8 @@ def changes(db: Any, kind: str, fields: list) -> pd.DataFrame:
     for seq, entry in log.iterrows():
         if entry["op"] == "update" and entry["first_id"] == entry["last_id"]:
             per_record = {int(entry["first_id"]): entry["changes"]}
-        elif entry["op"] == "insert" and isinstance(entry["changes"], dict):
+        elif entry["op"] in ("insert", "update") and isinstance(entry["changes"], dict):
+            # An insert's rows as rules changed them; a large upsert's records.
             per_record = {int(i): c for i, c in entry["changes"].get("records", {}).items()}
         else:
             continue

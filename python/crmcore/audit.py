@@ -124,7 +124,13 @@ class AuditMethods:
         some of its rows tags or fields as they were written: then
         ``{"rules": {rule_id: {"ids", "fields", "tags_added",
         "tags_removed"}}, "records": {id: {field: [as given, as written]}}}``.
-        ``about`` keeps the entries about those records.
+        A large upsert's updates (256 changed records or more in one go;
+        not those a rule changed too) have one entry per run of up to
+        4,096 records, ids ascending:
+        ``rows`` records between ``first_id`` and ``last_id``, and
+        ``changes`` is ``{"records": {id: {field: [old, new]}}}`` (ids as
+        text, as JSON keys are). ``about`` keeps the entries about those
+        records, such an entry narrowed to their part.
 
         >>> import crmcore as crm
         >>> db = crm.open(actor="docs")
@@ -150,7 +156,10 @@ class AuditMethods:
         df["changes"] = [json.loads(text) if ok else None for text, ok in zip(texts, _mask(present, len(texts)))]
         actors, present = cols["actor"]
         df["actor"] = [actor if ok else None for actor, ok in zip(actors, _mask(present, len(actors)))]
-        return df[["at", "actor", "op", "kind", "rows", "first_id", "last_id", "cause_id", "changes"]]
+        df = df[["at", "actor", "op", "kind", "rows", "first_id", "last_id", "cause_id", "changes"]]
+        if about is not None:
+            df = _listed_about(df, set(about_ids or []))
+        return df
 
     def audit_check(self) -> pd.DataFrame:
         """Walks the audit log's hash chain, and checks the records against
@@ -252,6 +261,26 @@ class AuditMethods:
         return dict(self._core.erase_person(int(id)))
 
 
+def _listed_about(audit: pd.DataFrame, mine: set) -> pd.DataFrame:
+    """A large upsert's entries (``{"records": {id: ...}}`` for a range of
+    ids) narrowed to the records in ``mine``; those holding none of them go
+    (the range only spans them)."""
+    listed = (audit["op"] == "update") & (audit["first_id"] != audit["last_id"]).fillna(False)
+    if not listed.any():
+        return audit
+    changes = audit["changes"].tolist()
+    keep = np.ones(len(changes), dtype=bool)
+    for i in np.flatnonzero(listed.to_numpy(bool)):
+        if not isinstance(changes[i], dict) or set(changes[i]) != {"records"}:
+            continue
+        part = {k: v for k, v in changes[i]["records"].items() if int(k) in mine}
+        changes[i] = {"records": part}
+        keep[i] = bool(part)
+    out = audit.copy()
+    out["changes"] = changes
+    return out[keep]
+
+
 def _only_about(audit: pd.DataFrame, about: list) -> pd.DataFrame:
     """The entries with an import's list of what rules did to its rows
     (``changes["rules"]`` and ``["records"]``, all the import's records)
@@ -260,8 +289,8 @@ def _only_about(audit: pd.DataFrame, about: list) -> pd.DataFrame:
     out = audit.copy()
 
     def narrow(changes: Any) -> Any:
-        if not isinstance(changes, dict) or "records" not in changes:
-            return changes
+        if not isinstance(changes, dict) or "rules" not in changes:
+            return changes  # (a large upsert's entries are narrowed by audit_log)
         rules = {rule: {**acted, "ids": [i for i in acted["ids"] if i in mine]}
                  for rule, acted in changes.get("rules", {}).items()}
         return {"rules": {rule: acted for rule, acted in rules.items() if acted["ids"]},

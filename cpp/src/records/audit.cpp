@@ -208,6 +208,37 @@ std::vector<SideEntry> side_changes(Store::Impl& impl, const std::unordered_map<
   return side;
 }
 
+// A large upsert's update entries: one entry per run of up to
+// kRecordsPerEntryMax changed records (ids ascending), rather than one per
+// record. An entry per record (its own salt, digest and hash in hex) was
+// larger than the row it described, and writing and checkpointing 500,000
+// of them cost about as much as the upsert's inserts. The entry names the
+// range of its ids (first_id, last_id), how many records it holds (rows),
+// and in its changes each record's {column: [old, new], ...} as the capture
+// trigger writes it: {"records": {id: {...}, ...}}, the form an insert's
+// entry gives what rules did to its rows. Every reader of the log takes
+// both forms (audit_records.cpp, privacy.cpp, crmcore/audit.py, _preview.py).
+constexpr size_t kRecordsPerEntryMin = 256, kRecordsPerEntryMax = 4096;
+
+std::string update_records_entry(std::vector<AuditUpdate>::const_iterator from,
+                                 std::vector<AuditUpdate>::const_iterator to) {
+  size_t size = 16;
+  for (auto it = from; it != to; ++it) size += it->changes.size() + 24;
+  std::string out;
+  out.reserve(size);
+  out += "{\"records\":{";
+  char digits[24];
+  for (auto it = from; it != to; ++it) {
+    if (it != from) out += ',';
+    out += '"';
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, it->id).ptr);
+    out += "\":";
+    out += it->changes;
+  }
+  out += "}}";
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -389,49 +420,80 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
   // An upsert's entries are most of a large write's: each is hashed from
   // one reused buffer (the text entry_hash would make of its cells) rather
   // than through a vector of cells and a dozen strings per entry.
-  static const std::string kUpdateOp = "update", kOneRow = "1";
+  static const std::string kUpdateOp = "update";
   const std::string* actor_text = nullptr;
   std::string text;
+  auto seal_update = [&](int64_t at, const std::string& kind, int64_t first, int64_t last, int64_t rows,
+                         std::optional<std::string> changes) {
+    sql::Cell* row = sealed.add_row();
+    row[kSeq].set_int(++last_seq);
+    row[kAt].set_int(at);
+    row[kOp].set_text(&kUpdateOp);
+    row[kKind].set_text(&kind);
+    row[kFirst].set_int(first);
+    row[kLast].set_int(last);
+    row[kRows].set_int(rows);
+    if (!actor.empty()) {
+      if (!actor_text) actor_text = sealed.keep(actor);
+      row[kActor].set_text(actor_text);
+    }
+    const std::string* changes_hash = nullptr;
+    if (changes) {
+      std::string salt = salts.next();
+      changes_hash = sealed.keep(sha256_hex(salt + *changes));
+      row[kChanges].set_text(sealed.keep(std::move(*changes)));
+      row[kSalt].set_text(sealed.keep(std::move(salt)));
+      row[kChangesHash].set_text(changes_hash);
+    }
+    text.clear();
+    append_hashed(text, last_seq);
+    append_hashed(text, at);
+    append_hashed(text, &kUpdateOp);
+    append_hashed(text, &kind);
+    append_hashed(text, first);
+    append_hashed(text, last);
+    append_hashed(text, rows);
+    append_hashed(text, nullptr);  // cause_id
+    append_hashed(text, actor_text);
+    append_hashed(text, changes_hash);
+    text += previous;
+    const std::string* hash = sealed.keep(sha256_hex(text));
+    previous = *hash;
+    row[kHash].set_text(hash);
+  };
+  // A large upsert's entries of one call (same kind and time) with changes
+  // of their own are sealed as update_records_entry's entries; those of its
+  // records a rule changed too (their changes combined with the rule's,
+  // above) after them, an entry each.
   auto seal_kept_before = [&](int64_t seq) {
-    for (; next_kept < kept.size() && kept[next_kept].after_seq < seq; ++next_kept) {
-      AuditUpdate& e = kept[next_kept];
-      sql::Cell* row = sealed.add_row();
-      row[kSeq].set_int(++last_seq);
-      row[kAt].set_int(e.at);
-      row[kOp].set_text(&kUpdateOp);
-      row[kKind].set_text(&e.kind);
-      row[kFirst].set_int(e.id);
-      row[kLast].set_int(e.id);
-      row[kRows].set_int(1);
-      if (!actor.empty()) {
-        if (!actor_text) actor_text = sealed.keep(actor);
-        row[kActor].set_text(actor_text);
+    while (next_kept < kept.size() && kept[next_kept].after_seq < seq) {
+      const AuditUpdate& head = kept[next_kept];
+      size_t end = next_kept;
+      while (end < kept.size() && kept[end].after_seq == head.after_seq && kept[end].at == head.at &&
+             kept[end].kind == head.kind)
+        ++end;
+      const auto first = kept.begin() + static_cast<std::ptrdiff_t>(next_kept),
+                 last = kept.begin() + static_cast<std::ptrdiff_t>(end);
+      auto has_own = [](const AuditUpdate& e) { return !e.changes.empty(); };
+      const auto count = apart ? static_cast<size_t>(std::count_if(first, last, has_own)) : 0;
+      if (count >= kRecordsPerEntryMin) {
+        std::stable_partition(first, last, has_own);
+        const size_t pieces = (count + kRecordsPerEntryMax - 1) / kRecordsPerEntryMax;
+        for (size_t p = 0; p < pieces; ++p) {
+          const auto from = first + static_cast<std::ptrdiff_t>(count * p / pieces);
+          const auto to = first + static_cast<std::ptrdiff_t>(count * (p + 1) / pieces);
+          std::sort(from, to, [](const AuditUpdate& a, const AuditUpdate& b) { return a.id < b.id; });
+          seal_update(from->at, from->kind, from->id, (to - 1)->id, static_cast<int64_t>(to - from),
+                      update_records_entry(from, to));
+        }
+        next_kept += count;
       }
-      std::optional<std::string> changes =
-          apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id);
-      const std::string* changes_hash = nullptr;
-      if (changes) {
-        std::string salt = salts.next();
-        changes_hash = sealed.keep(sha256_hex(salt + *changes));
-        row[kChanges].set_text(sealed.keep(std::move(*changes)));
-        row[kSalt].set_text(sealed.keep(std::move(salt)));
-        row[kChangesHash].set_text(changes_hash);
+      // The rest of the call's entries (all of them when few), an entry each.
+      for (; next_kept < end; ++next_kept) {
+        AuditUpdate& e = kept[next_kept];
+        seal_update(e.at, e.kind, e.id, e.id, 1,
+                    apart && !e.changes.empty() ? std::optional(std::move(e.changes)) : described(e.id));
       }
-      text.clear();
-      append_hashed(text, last_seq);
-      append_hashed(text, e.at);
-      append_hashed(text, &kUpdateOp);
-      append_hashed(text, &e.kind);
-      append_hashed(text, e.id);
-      append_hashed(text, e.id);
-      append_hashed(text, &kOneRow);
-      append_hashed(text, nullptr);  // cause_id
-      append_hashed(text, actor_text);
-      append_hashed(text, changes_hash);
-      text += previous;
-      const std::string* hash = sealed.keep(sha256_hex(text));
-      previous = *hash;
-      row[kHash].set_text(hash);
     }
   };
   auto& st = impl.prepared(std::string("SELECT ") + kHashedColumns +

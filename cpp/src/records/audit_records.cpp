@@ -30,8 +30,10 @@ std::string shown(const json& v) {
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 
-void note_inserted_by_rules(const json& changes, int64_t seq, int64_t at,
-                           std::unordered_map<int64_t, Written>& known) {
+// The records an entry lists one by one ("records": {id: {field: [before,
+// after]}}): an insert's rows as rules changed them, a large upsert's updates.
+void note_listed_records(const json& changes, int64_t seq, int64_t at,
+                         std::unordered_map<int64_t, Written>& known) {
   if (!changes.is_object() || !changes.contains("records") || !changes["records"].is_object()) return;
   for (const auto& [id, fields] : changes["records"].items()) {
     if (!fields.is_object() || id.empty() || id.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -69,7 +71,7 @@ void check_records_against_log(const sql::Db& db, std::vector<AuditProblem>& pro
       for (int64_t id = first; id <= last && id - first < 1'000'000'000; ++id) known.erase(id);
       // The values automation rules gave some of the rows before they
       // landed ("records": {id: {field: [as given, as written]}}) are known.
-      if (!st.is_null(5)) note_inserted_by_rules(json::parse(st.text(5), nullptr, false), seq, st.int64(6), known);
+      if (!st.is_null(5)) note_listed_records(json::parse(st.text(5), nullptr, false), seq, st.int64(6), known);
       continue;
     }
     if (op == "delete") {
@@ -79,7 +81,12 @@ void check_records_against_log(const sql::Db& db, std::vector<AuditProblem>& pro
       }
       continue;
     }
-    if (first != last || st.is_null(5)) continue;
+    if (st.is_null(5)) continue;
+    if (first != last) {
+      // A large upsert's entry: {"records": {id: {column: [old, new]}}} (audit.cpp).
+      if (op == "update") note_listed_records(json::parse(st.text(5), nullptr, false), seq, st.int64(6), written[kind]);
+      continue;
+    }
     const json changes = json::parse(st.text(5), nullptr, false);
     if (!changes.is_object()) continue;
     Written& w = written[kind][first];

@@ -105,27 +105,40 @@ int64_t blank_mentions(sqlite3* db, const Kind& k, const std::vector<std::string
   return changed;
 }
 
-// The part of an entry of an import's rules ({"rules": {rule: {"ids", ...}},
-// "records": {id: {...}}}) about records other than `theirs`; none when the
-// entry is of another form, nothing else is left, or what is left still
-// mentions one of `said` (another record's text naming the person).
+// The part of an entry that lists records one by one (an import's rules:
+// {"rules": {rule: {"ids", ...}}, "records": {id: {...}}}; a large upsert's
+// updates: {"records": {id: {...}}}) about records other than `theirs`, less
+// any record's part that mentions one of `said` (another record's text
+// naming the person); none when the entry is of another form, nothing else
+// is left, or what is left still mentions one of `said`. `untouched` tells
+// an upsert's entry that holds nothing of theirs (its range of ids only
+// spans theirs): it stays as it is.
 std::optional<std::string> others_part(const std::string& text, const std::set<int64_t>& theirs,
-                                       const std::set<std::string>& said) {
+                                       const std::set<std::string>& said, bool& untouched) {
   using nlohmann::json;
+  untouched = false;
   json changes = json::parse(text, nullptr, false);
-  if (!changes.is_object() || changes.size() != 2 || !changes.contains("rules") || !changes.contains("records") ||
-      !changes["rules"].is_object() || !changes["records"].is_object())
-    return std::nullopt;
+  const bool listed = changes.is_object() && changes.contains("records") && changes["records"].is_object();
+  const bool of_rules = listed && changes.size() == 2 && changes.contains("rules") && changes["rules"].is_object();
+  if (!listed || !(of_rules || changes.size() == 1)) return std::nullopt;
+  auto mentions = [&](const json& part) {
+    const std::string dumped = part.dump(-1, ' ', false, json::error_handler_t::replace);
+    return std::any_of(said.begin(), said.end(),
+                       [&](const std::string& v) { return v.size() >= 3 && dumped.find(v) != std::string::npos; });
+  };
   json rules = json::object(), records = json::object();
-  for (auto& [rule, acted] : changes["rules"].items()) {
-    if (!acted.is_object() || !acted.contains("ids") || !acted["ids"].is_array()) return std::nullopt;
-    json ids = json::array();
-    for (const auto& id : acted["ids"])
-      if (!id.is_number_integer() || !theirs.count(id.get<int64_t>())) ids.push_back(id);
-    if (ids.empty()) continue;
-    acted["ids"] = std::move(ids);
-    rules[rule] = std::move(acted);
+  if (of_rules) {
+    for (auto& [rule, acted] : changes["rules"].items()) {
+      if (!acted.is_object() || !acted.contains("ids") || !acted["ids"].is_array()) return std::nullopt;
+      json ids = json::array();
+      for (const auto& id : acted["ids"])
+        if (!id.is_number_integer() || !theirs.count(id.get<int64_t>())) ids.push_back(id);
+      if (ids.empty()) continue;
+      acted["ids"] = std::move(ids);
+      rules[rule] = std::move(acted);
+    }
   }
+  size_t dropped = 0;
   for (auto& [id, fields] : changes["records"].items()) {
     int64_t number = -1;
     try {
@@ -133,11 +146,17 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
     } catch (const std::exception&) {
       return std::nullopt;
     }
-    if (!theirs.count(number)) records[id] = std::move(fields);
+    if (!theirs.count(number) && !mentions(fields)) records[id] = std::move(fields);
+    else ++dropped;
+  }
+  if (!of_rules && dropped == 0) {
+    untouched = true;
+    return text;
   }
   if (rules.empty() && records.empty()) return std::nullopt;
-  std::string rest = json{{"rules", std::move(rules)}, {"records", std::move(records)}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
+  json rest_of = of_rules ? json{{"rules", std::move(rules)}, {"records", std::move(records)}}
+                          : json{{"records", std::move(records)}};
+  std::string rest = rest_of.dump(-1, ' ', false, json::error_handler_t::replace);
   for (const auto& v : said)
     if (v.size() >= 3 && rest.find(v) != std::string::npos) return std::nullopt;
   return rest;
@@ -295,8 +314,10 @@ ErasureReport Store::erase_person(int64_t id) {
       sql::Statement blank(db, "UPDATE audit_log SET changes = NULL, salt = NULL WHERE seq = ?");
       for (int64_t seq : redacted) {
         read.bind(1, seq).step();
-        const std::optional<std::string> rest = others_part(read.text(0), theirs, said);
+        bool untouched = false;
+        const std::optional<std::string> rest = others_part(read.text(0), theirs, said, untouched);
         read.reset();
+        if (untouched) continue;
         if (!rest) {
           blank.bind(1, seq).run();
           whole.push_back(seq);
@@ -307,7 +328,7 @@ ErasureReport Store::erase_person(int64_t id) {
         narrowed[std::to_string(seq)] = sha256_hex(salt + *rest);
       }
     }
-    report.audit_entries = static_cast<int64_t>(redacted.size());
+    report.audit_entries = static_cast<int64_t>(whole.size() + narrowed.size());  // (not the untouched)
     {
       nlohmann::json said_of = {{"redacted", whole}};
       if (!narrowed.empty()) said_of["narrowed"] = std::move(narrowed);
