@@ -242,3 +242,20 @@ def test_a_merge_of_upserted_records_undoes_after_the_entries(upserted):
         assert db.get("customers", other)["phone"] == after[other]["phone"]
         assert db.get("customers", keep)["phone"] == after[keep]["phone"]
         assert db.audit_check().empty
+
+
+def test_about_with_a_limit_is_not_shortened_by_entries_that_only_span_the_record(tmp_path):
+    # Record ids[1] is inside the range of the upsert entries but unchanged;
+    # its own entries are older. limit=1 must still give its newest one
+    # (the core's limit counted the spanning entry, which is then dropped).
+    path = str(tmp_path / "s.crm")
+    with crm.open(path) as db:
+        ids = [int(i) for i in db.import_frame("customers", _frame(1000), progress=False)]
+        db.update("customers", ids[1], region="Mars")
+        edited = _frame(1000).iloc[::2].assign(region="South")
+        edited = edited[_frame(1000).iloc[::2]["region"] != "South"]
+        db.import_frame("customers", edited, mode="upsert", progress=False)
+        mine = db.audit_log(limit=1, about=[ids[1]])
+        assert len(mine) == 1
+        assert mine["op"].iat[0] == "update" and mine["changes"].iat[0]["region"][1] == "Mars"
+        assert len(db.audit_log(limit=2, about=[ids[1]])) == 2  # the update and the import
