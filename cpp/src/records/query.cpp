@@ -92,6 +92,7 @@ class Sql {
  public:
   std::string text;
   bool sorted_after = false;  // the statement has no ORDER BY: sort the ids it gives
+  bool postgres = false;      // the statement is for PostgreSQL
 
   std::string bind(Param p) {
     params_.push_back(std::move(p));
@@ -116,7 +117,15 @@ class Sql {
         case Value::Type::Text: row[1].set_text(batch_.keep(v.text)); break;
       }
     }
-    return "(SELECT c1 FROM crm_batch(?1) WHERE c0 = " + std::to_string(number) + ")";
+    // PostgreSQL: the batch's value column is text as soon as one list in
+    // it is; a list of numbers reads its values back as numbers.
+    std::string cast;
+    const bool numbers = std::all_of(values.begin(), values.end(), [](const Param& p) { return p.number(); });
+    if (postgres && numbers)
+      cast = std::any_of(values.begin(), values.end(), [](const Param& p) { return p.type == Value::Type::Real; })
+                 ? "::float8"
+                 : "::int8";
+    return "(SELECT c1" + cast + " FROM crm_batch(?1) WHERE c0 = " + std::to_string(number) + ")";
   }
 
   // The statement with every parameter bound; it reads this Sql's values,
@@ -225,7 +234,9 @@ class Builder {
 
   // `postgres`: the SQL is for PostgreSQL (substring tests differ there).
   Builder(const Kind& k, ContactLookup lookup, bool postgres = false)
-      : k_(k), lookup_(std::move(lookup)), postgres_(postgres) {}
+      : k_(k), lookup_(std::move(lookup)), postgres_(postgres) {
+    q_.postgres = postgres;
+  }
 
   Sql make(const AnyOf& filter, const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) {
     if (offset < 0) throw ValidationError(k_.name, -1, "", "offset must be 0 or more, not " + std::to_string(offset));
