@@ -1,6 +1,6 @@
 """The catalog and the indexes on fields on a PostgreSQL store (a real server,
-tests/python/pg_server.py): changes shared by handles and undone with their
-transaction, an indexed custom key that the server's planner really uses
+tests/python/pg_server.py), beside test_schema.py and test_query.py, which run
+on both engines: an indexed custom key that the server's planner really uses
 (its own EXPLAIN, after ANALYZE), and crm.copy carrying indexes between the
 engines. References: plain pandas over the records read back, psycopg
 reading the server's own catalog (pg_indexes)."""
@@ -29,34 +29,6 @@ def _server_indexes(dsn, schema, table):
 
 def _schema(url):
     return url.rsplit("schema=", 1)[1]
-
-
-def test_catalog_changes_reach_other_handles_and_follow_transactions(postgres_url):
-    with crm.open(postgres_url) as one, crm.open(postgres_url) as two:
-        two.add("customers", name="A")  # the second handle has read the catalog
-        one.allow("customers", "kind", "government", labels={"zh": "政府"})
-        assert two.get("customers", two.add("customers", name="B", kind="政府"))["kind"] == "government"
-        entries = len(one.audit_log())
-        with pytest.raises(RuntimeError):
-            with one.transaction():
-                one.allow("customers", "kind", "school", labels={"zh": "学校"})
-                assert one.get("customers", one.add("customers", name="C", kind="学校"))["kind"] == "school"
-                raise RuntimeError("roll back")
-        for db in (one, two):
-            with pytest.raises(crm.ValidationError):
-                db.add("customers", name="D", kind="学校")
-        assert len(one.audit_log()) == entries
-        # A declaration that a stored record does not fit changes nothing.
-        cid = one.add("customers", name="E", custom={"seats": "many"})
-        with pytest.raises(crm.ValidationError) as refused:
-            one.declare_custom("customers", "seats", "integer", index=True)
-        assert refused.value.record_id == cid
-        assert "custom.seats" not in two.schema("customers").index
-        assert len(one.audit_log()) == entries + 1
-    with crm.open(postgres_url) as again:
-        assert again.schema("customers").loc["kind", "choices"] == ["organization", "person", "government"]
-        assert "schema" in set(again.audit_log()["op"])
-        assert again.audit_check().empty
 
 
 def test_an_indexed_custom_key_is_looked_up_by_its_index(postgres_server, postgres_url):
