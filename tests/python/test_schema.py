@@ -11,8 +11,12 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
+from pg_server import postgres_url  # noqa: F401  (a store of the test's own on the server)
 
-pytestmark = pytest.mark.usefixtures("store_handle")
+pytestmark = pytest.mark.usefixtures("backend", "store_handle")
+
+# What these tests still need on PostgreSQL (docs/backends.md).
+PG_MISSING: dict[str, str] = {}
 
 
 # -- db.schema ------------------------------------------------------------------
@@ -198,12 +202,14 @@ def test_label_conflicts_are_refused_and_change_nothing():
     assert db.schema("customers").loc["kind", "choices"] == ["organization", "person"]
 
 
-def test_catalog_changes_reach_other_handles_and_follow_transactions(tmp_path):
-    path = tmp_path / "s.crm"
+def test_catalog_changes_reach_other_handles_and_follow_transactions(backend, tmp_path, request):
+    # Two handles on one store: a file, or a schema of the server.
+    path = tmp_path / "s.crm" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     with crm.open(path) as one, crm.open(path) as two:
         two.add("customers", name="A")  # the second handle has read the catalog
         one.allow("customers", "kind", "government", labels={"zh": "政府"})
         assert two.get("customers", two.add("customers", name="B", kind="政府"))["kind"] == "government"
+        entries = len(one.audit_log())
         with pytest.raises(RuntimeError):
             with one.transaction():
                 one.allow("customers", "kind", "school", labels={"zh": "学校"})
@@ -212,9 +218,18 @@ def test_catalog_changes_reach_other_handles_and_follow_transactions(tmp_path):
         for db in (one, two):
             with pytest.raises(crm.ValidationError):
                 db.add("customers", name="D", kind="学校")
+        assert len(one.audit_log()) == entries
+        # A declaration that a stored record does not fit changes nothing.
+        cid = one.add("customers", name="E", custom={"seats": "many"})
+        with pytest.raises(crm.ValidationError) as refused:
+            one.declare_custom("customers", "seats", "integer", index=True)
+        assert refused.value.record_id == cid
+        assert "custom.seats" not in two.schema("customers").index
+        assert len(one.audit_log()) == entries + 1
     with crm.open(path) as again:
         assert again.schema("customers").loc["kind", "choices"] == ["organization", "person", "government"]
         assert "schema" in set(again.audit_log()["op"])
+        assert again.audit_check().empty
 
 
 # -- declared custom fields ---------------------------------------------------------------

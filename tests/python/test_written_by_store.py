@@ -13,10 +13,7 @@ from crmcore import _core
 pytestmark = pytest.mark.usefixtures("backend")
 
 # What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING = {
-    "test_the_flag_names_exactly_the_fields_the_write_path_fills": "db.schema() (it reads SQLite's index pragmas)",
-    "test_kinds_says_the_flag_the_schema_shows": "db.schema() (it reads SQLite's index pragmas)",
-}
+PG_MISSING: dict[str, str] = {}
 
 # Kinds whose records the scenario below writes itself (the history kinds'
 # rows are the store's own as a whole: checked apart).

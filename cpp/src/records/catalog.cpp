@@ -3,9 +3,12 @@
 #include "catalog.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 #include "crmcore/errors.hpp"
 #include "custom_fields.hpp"
+#include "indexes.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -165,22 +168,28 @@ void Catalog::load(Store::Impl& impl) {
 
 void Store::change_catalog(const std::string& kind_name, const std::function<void()>& change) {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
+  refuse_if_readonly(true);  // (a PostgreSQL store's catalog changes as a SQLite file's)
   Impl& impl = *impl_;
   const bool nested = transaction_depth_ > 0;
-  sql::exec(impl.db, nested ? "SAVEPOINT crm_catalog" : "BEGIN IMMEDIATE");
+  // One writer at a time on either engine (Dialect::begin_write), so that
+  // the audit chain has the change in its place.
+  sql::exec(impl.db, nested ? "SAVEPOINT crm_catalog" : Dialect(impl.db).begin_write());
   try {
     mark_audit(impl);
     impl.catalog.refresh(impl);
     change();
-    // A new stamp tells every handle on the file to read the catalog again.
-    sql::exec(impl.db, "UPDATE meta SET value = hex(randomblob(8)) WHERE key = 'catalog_stamp'");
+    // A new stamp tells every handle on the store to read the catalog again.
+    static thread_local std::mt19937_64 random{std::random_device{}()};
+    char digits[17];
+    std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(random()));
+    const std::string stamp = digits;  // bound without a copy: it must outlive the step
+    sql::Statement restamp(impl.db, "UPDATE meta SET value = ? WHERE key = 'catalog_stamp'");
+    restamp.bind(1, stamp).run();
     sql::Statement log(impl.db, "INSERT INTO audit_log(at, op, kind, rows) VALUES(?, 'schema', ?, 0)");
     log.bind(1, now_ns()).bind(2, kind_name).run();
     commit_write(impl, actor_, nested ? "crm_catalog" : nullptr);
   } catch (...) {
-    sqlite3_exec(impl.db, nested ? "ROLLBACK TO crm_catalog; RELEASE crm_catalog" : "ROLLBACK", nullptr, nullptr,
-                 nullptr);
+    undo_write(impl.db, nested ? "ROLLBACK TO crm_catalog; RELEASE crm_catalog" : "ROLLBACK");
     impl.catalog.invalidate();
     throw;
   }
@@ -262,9 +271,11 @@ void Store::declare_custom(const std::string& kind_name, const std::string& name
     // The records stored before: their values of the key in canonical form,
     // or the first that does not fit refuses the declaration.
     std::vector<std::pair<int64_t, std::string>> changed;
-    sql::Statement st(impl.db, "SELECT id, ifnull(custom, '') FROM " + k.name +
-                                   (required ? std::string() : " WHERE " + custom_key_sql(name) + " IS NOT NULL") +
-                                   " ORDER BY id");
+    const bool sqlite = impl.db.is_sqlite();
+    const std::string has_key =  // (PostgreSQL: the value as text, whatever it was declared before)
+        sqlite ? custom_key_sql(name) : pg_custom_key_sql(name, FieldType::Text);
+    sql::Statement st(impl.db, "SELECT id, " + std::string(Dialect(impl.db).ifnull()) + "(custom, '') FROM " + k.name +
+                                   (required ? std::string() : " WHERE " + has_key + " IS NOT NULL") + " ORDER BY id");
     while (st.step()) {
       const int64_t id = st.int64(0);
       std::string custom = st.text(1);
@@ -277,6 +288,12 @@ void Store::declare_custom(const std::string& kind_name, const std::string& name
       }
       if (custom != before) changed.emplace_back(id, std::move(custom));
     }
+    // PostgreSQL's index on the key holds its value in the type declared
+    // before (pg_custom_key_sql): it goes before the values change type, and
+    // comes back in the new one.
+    const FieldIndex key_index = field_index(sqlite, declared, field);
+    const bool reindex = !sqlite && index_exists(*impl.conn, key_index.name);
+    if (reindex) sql::exec(impl.db, "DROP INDEX \"" + key_index.name + "\"");
     const int64_t now = now_ns();
     sql::Statement write(impl.db, "UPDATE " + k.name + " SET custom = ?, updated_at = ? WHERE id = ?");
     static const std::string update = "update";  // bound without a copy: it must outlive the step
@@ -285,9 +302,7 @@ void Store::declare_custom(const std::string& kind_name, const std::string& name
       impl.insert_audit.bind(1, now).bind(2, update).bind(3, k.name).bind(4, id).bind(5, id);
       impl.insert_audit.bind(6, int64_t{1}).bind_null(7).run();
     }
-    if (index)
-      sql::exec(impl.db, "CREATE INDEX IF NOT EXISTS \"" + custom_index_name(k.name, name) + "\" ON " + k.name + "(" +
-                             custom_key_sql(name) + ")");
+    if (index || reindex) sql::exec(impl.db, create_index_sql(k.name, key_index));
   });
 }
 

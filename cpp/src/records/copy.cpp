@@ -15,6 +15,7 @@
 #include "crmcore/backend/backend.hpp"
 #include "crmcore/backend/column_buffer.hpp"
 #include "crmcore/errors.hpp"
+#include "indexes.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -298,15 +299,6 @@ void leave_engine_keys(Connection& src, Connection& dst) {
   }
 }
 
-// The indexes made by Store::create_index, between two SQLite files (on
-// PostgreSQL create_index is not available yet; docs/backends.md).
-void copy_indexes(Connection& src, Connection& dst) {
-  if (!sqlite(src) || !sqlite(dst)) return;
-  auto st = src.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'crm\\_idx\\_%' ESCAPE '\\'"
-                        " AND sql IS NOT NULL");
-  while (st->step()) dst.exec(st->text(0));
-}
-
 }  // namespace
 
 CopyReport Store::copy(const std::string& from, const std::string& to) {
@@ -370,7 +362,6 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
         auto set = dst->prepare("UPDATE id_sequence SET next = ?");
         set->bind_int64(1, next);
         set->run();
-        copy_indexes(src, *dst);
       } else {
         auto set = dst->prepare("SELECT setval('crm_ids', ?, false)");
         set->bind_int64(1, next);
@@ -378,6 +369,8 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
         pg_advance_identities(*dst);
         guard->restore();
       }
+      // The indexes made by Store::create_index, in the destination's form.
+      copy_field_indexes(src, *dst);
       dst->commit();
     } catch (...) {
       try {

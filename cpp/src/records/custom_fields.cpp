@@ -30,6 +30,17 @@ std::string custom_key_sql(const std::string& key, const std::string& qualifier)
   return "json_extract(" + qualifier + kCustomColumn + ", '$.\"" + key + "\"')";
 }
 
+std::string pg_custom_key_sql(const std::string& key, FieldType type, const std::string& qualifier) {
+  // (The key is a valid name: no quote can end the literal.)
+  const std::string text = "(" + qualifier + kCustomColumn + "::jsonb ->> '" + key + "')";
+  switch (type) {
+    case FieldType::Integer: return "(" + text + "::bigint)";
+    case FieldType::Real: return "(" + text + "::float8)";
+    case FieldType::Bool: return "(" + text + "::boolean::int)";  // 1/0, as SQLite reads true/false
+    default: return "(" + text + " COLLATE \"C\")";               // text, and times as ISO text
+  }
+}
+
 std::string custom_index_name(const std::string& kind, const std::string& key) {
   return "crm_idx_" + kind + "_custom_" + key;
 }

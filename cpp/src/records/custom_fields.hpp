@@ -22,6 +22,14 @@ std::string custom_name_problem(const std::string& name);
 // valid name (custom_name_problem): it is pasted into the SQL text.
 std::string custom_key_sql(const std::string& key, const std::string& qualifier = "");
 
+// The same key's value on PostgreSQL, where an expression has one type: the
+// declared type's (integer and time fields compare as numbers and as text
+// there, as on SQLite; text in byte order, as SQLite compares it). An index
+// on a declared key is made on this expression, and PostgreSQL matches an
+// index with a query only by the same expression, so both are built here.
+// (Undeclared keys have no type: query.cpp reads them as JSON.)
+std::string pg_custom_key_sql(const std::string& key, FieldType type, const std::string& qualifier = "");
+
 // The name of the index on a custom key of a kind (beside those of
 // Store::create_index, crm_idx_<kind>_<field>; quoted in SQL, as the key may
 // be non-ASCII).

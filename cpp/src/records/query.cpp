@@ -92,6 +92,7 @@ class Sql {
  public:
   std::string text;
   bool sorted_after = false;  // the statement has no ORDER BY: sort the ids it gives
+  bool postgres = false;      // the statement is for PostgreSQL
 
   std::string bind(Param p) {
     params_.push_back(std::move(p));
@@ -116,7 +117,15 @@ class Sql {
         case Value::Type::Text: row[1].set_text(batch_.keep(v.text)); break;
       }
     }
-    return "(SELECT c1 FROM crm_batch(?1) WHERE c0 = " + std::to_string(number) + ")";
+    // PostgreSQL: the batch's value column is text as soon as one list in
+    // it is; a list of numbers reads its values back as numbers.
+    std::string cast;
+    const bool numbers = std::all_of(values.begin(), values.end(), [](const Param& p) { return p.number(); });
+    if (postgres && numbers)
+      cast = std::any_of(values.begin(), values.end(), [](const Param& p) { return p.type == Value::Type::Real; })
+                 ? "::float8"
+                 : "::int8";
+    return "(SELECT c1" + cast + " FROM crm_batch(?1) WHERE c0 = " + std::to_string(number) + ")";
   }
 
   // The statement with every parameter bound; it reads this Sql's values,
@@ -158,6 +167,7 @@ struct Target {
   // Custom, a key at the top level that can name a custom field: spelled by
   // custom_key_sql, so that the index on a declared field serves it.
   std::string key;
+  std::vector<std::string> keys;  // Custom: the keys of the path, in order
 };
 
 Field plain_field(std::string name, FieldType type) {
@@ -199,6 +209,7 @@ Target resolve(const Kind& k, const std::string& name) {
       if (key.find('"') != std::string::npos)
         throw ValidationError(k.name, -1, name, "a custom key holding '\"' cannot be queried");
       t.path += ".\"" + key + "\"";
+      t.keys.push_back(key);
       if (dot == name.size()) {
         if (start == prefix.size() && custom_name_problem(key).empty()) t.key = key;
         break;
@@ -223,7 +234,9 @@ class Builder {
 
   // `postgres`: the SQL is for PostgreSQL (substring tests differ there).
   Builder(const Kind& k, ContactLookup lookup, bool postgres = false)
-      : k_(k), lookup_(std::move(lookup)), postgres_(postgres) {}
+      : k_(k), lookup_(std::move(lookup)), postgres_(postgres) {
+    q_.postgres = postgres;
+  }
 
   Sql make(const AnyOf& filter, const std::vector<OrderBy>& order_by, int64_t limit, int64_t offset) {
     if (offset < 0) throw ValidationError(k_.name, -1, "", "offset must be 0 or more, not " + std::to_string(offset));
@@ -241,6 +254,13 @@ class Builder {
       if (t.where == Target::Where::Tags)
         throw ValidationError(k_.name, -1, o.field, "records cannot be ordered by their tags");
       // Missing values last either way, as pandas' sort_values puts them.
+      if (postgres_ && t.where == Target::Where::Custom && !declared_custom(t)) {
+        // SQLite's order of an untyped value: numbers, then text.
+        const std::string j = pg_json(t), number = pg_number(j) + (o.descending ? " DESC" : "") + " NULLS LAST, ",
+                          text = pg_text(j) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
+        order += o.descending ? text + number : number + text;
+        continue;
+      }
       order += expression(t) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
     }
     q_.text += " ORDER BY " + order + "r.id";  // ties in id order
@@ -294,6 +314,8 @@ class Builder {
 
  private:
   std::string expression(const Target& t) {
+    if (t.where == Target::Where::Custom && postgres_)  // (an undeclared key is read by pg_json)
+      return pg_custom_key_sql(t.key, declared_custom(t)->type, "r.");
     if (t.where == Target::Where::Custom)
       return t.key.empty() ? "json_extract(r.custom, " + q_.bind(text_param(t.path)) + ")" : custom_key_sql(t.key, "r.");
     return "r." + t.field->name;
@@ -434,6 +456,7 @@ class Builder {
     const Target t = resolve(k_, c.field);
     if (t.where == Target::Where::Tags) return tags(c);
     if (is_tag_op(c.op)) refuse(c, "applies to tags only");
+    if (postgres_ && t.where == Target::Where::Custom && !declared_custom(t)) return pg_undeclared(c, t);
     const std::string e = expression(t);
     if (c.op == Op::Missing) return e + " IS NULL";
     if (c.op == Op::NotMissing) return e + " IS NOT NULL";
@@ -445,6 +468,7 @@ class Builder {
       if (is_substring(c.op)) {
         if (declared && declared->type != FieldType::Text)
           refuse(c, "applies to text fields, and " + declared->name + " is " + to_string(declared->type));
+        if (postgres_) return substring(c, e);  // a declared text field: text there
         return "(typeof(" + e + ") = 'text' AND " + substring(c, e) + ")";
       }
       if (declared) return declared_condition(c, *declared, e);
@@ -467,6 +491,75 @@ class Builder {
     if (f.lookup != Lookup::None) return contact_point(c, f, e);
     std::vector<Param> values = field_values(c, f);
     return compare(c, e, values);
+  }
+
+  // -- PostgreSQL: an undeclared custom key --
+  // Its value as JSON (a key at the top level, or a path bound as an array).
+  std::string pg_json(const Target& t) {
+    if (!t.key.empty()) return "(r." + std::string(kCustomColumn) + "::jsonb -> '" + t.key + "')";
+    std::string path;  // a text[] literal: each key quoted, its backslashes doubled
+    for (const auto& key : t.keys) {
+      path += path.empty() ? "{\"" : ",\"";
+      for (char ch : key) path += ch == '\\' ? std::string("\\\\") : std::string(1, ch);
+      path += "\"";
+    }
+    return "(r." + std::string(kCustomColumn) + "::jsonb #> " + q_.bind(text_param(path + "}")) + "::text[])";
+  }
+  // The value as SQLite's json_extract gives it, split by type: a number
+  // (true and false are 1 and 0), or text in byte order; NULL otherwise.
+  static std::string pg_number(const std::string& j) {
+    return "(CASE jsonb_typeof(" + j + ") WHEN 'number' THEN (" + j + " #>> '{}')::numeric WHEN 'boolean' THEN (" + j +
+           ")::boolean::int::numeric END)";
+  }
+  static std::string pg_text(const std::string& j) {
+    return "((CASE WHEN jsonb_typeof(" + j + ") = 'string' THEN " + j + " #>> '{}' END) COLLATE \"C\")";
+  }
+
+  // A condition on an undeclared key, meaning what it means on SQLite: a
+  // value compares with values of its own type only (a number is never
+  // equal to text, so != holds between them), and missing is absent or null.
+  std::string pg_undeclared(const Condition& c, const Target& t) {
+    const std::string j = pg_json(t);
+    const std::string present = "(jsonb_typeof(" + j + ") <> 'null')";
+    const std::string missing = "(coalesce(jsonb_typeof(" + j + "), 'null') = 'null')";
+    if (c.op == Op::Missing) return missing;
+    if (c.op == Op::NotMissing) return present;
+    if (is_substring(c.op)) return substring(c, pg_text(j));
+    std::vector<Param> values = custom_values(c);
+    auto typed = [&](bool number) {
+      std::vector<Param> out;
+      for (const auto& v : values)
+        if (!v.null() && v.number() == number) out.push_back(v);
+      return out;
+    };
+    switch (c.op) {
+      case Op::Eq:
+      case Op::Ne: {
+        const Param& v = values.front();
+        if (v.null()) return c.op == Op::Eq ? missing : present;
+        const std::string eq = "coalesce(" + (v.number() ? pg_number(j) : pg_text(j)) + " = " + q_.bind(v) + ", FALSE)";
+        return c.op == Op::Eq ? eq : "(" + present + " AND NOT " + eq + ")";
+      }
+      case Op::In:
+      case Op::NotIn: {
+        std::string any;
+        for (const bool number : {true, false}) {
+          const std::vector<Param> some = typed(number);
+          if (!some.empty())
+            any += (any.empty() ? "" : " OR ") + std::string("coalesce(") + (number ? pg_number(j) : pg_text(j)) +
+                   " IN " + q_.list(some) + ", FALSE)";
+        }
+        if (c.op == Op::NotIn) return "(" + present + (any.empty() ? "" : " AND NOT (" + any + ")") + ")";
+        if (std::any_of(values.begin(), values.end(), [](const Param& p) { return p.null(); }))
+          any += (any.empty() ? "" : " OR ") + missing;
+        return any.empty() ? "FALSE" : "(" + any + ")";
+      }
+      default:  // an ordering: like with like, as on SQLite
+        for (const auto& v : values)
+          if (v.number() != values.front().number())
+            refuse(c, "compares like with like: give numbers, or text, not both");
+        return compare(c, values.front().number() ? pg_number(j) : pg_text(j), values);
+    }
   }
 
   // ==, !=, <, <=, >, >=, between, in and not in of an expression and values.
@@ -619,11 +712,10 @@ const char* to_string(Op op) {
 
 namespace {
 
-// The kind as this file has it (its added values and their labels, so that
-// 企业 asks for what an import stores as organization); the store's lock held.
-// A PostgreSQL store keeps no catalog yet: the kind table's kind.
+// The kind as this store has it (its added values and their labels, so that
+// 企业 asks for what an import stores as organization, and its declared
+// custom fields); the store's lock held.
 const Kind& queried_kind(Store::Impl& impl, const std::string& kind_name) {
-  if (!impl.db.is_sqlite()) return kind(kind_name);
   impl.catalog.refresh(impl);
   return impl.catalog.kind(kind_name);
 }
@@ -749,94 +841,12 @@ std::string Store::query_plan(const std::string& kind_name, const AnyOf& filter,
   const Kind& k = queried_kind(*impl_, kind_name);
   Builder builder(k, contact_lookup(k), !impl_->db.is_sqlite());
   const Sql q = builder.make(filter, order_by, limit, offset);
-  sql::Statement st = q.prepare(impl_->db, "EXPLAIN QUERY PLAN ");
+  // (PostgreSQL's EXPLAIN: one line of its plan a row.)
+  const bool sqlite = impl_->db.is_sqlite();
+  sql::Statement st = q.prepare(impl_->db, sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ");
   std::string plan;
-  while (st.step()) plan += (plan.empty() ? "" : "\n") + st.text(3);
+  while (st.step()) plan += (plan.empty() ? "" : "\n") + st.text(sqlite ? 3 : 0);
   return plan;
-}
-
-namespace {
-
-// The field create_index and drop_index name, and the name of its index.
-// Both are made of names from the kind table, or of a declared custom
-// field's name (custom_name_problem keeps it fit for SQL text).
-struct Indexable {
-  const Field* field;
-  std::string name;
-  std::string expression;  // what the index holds: the column, or the custom key's value
-};
-
-Indexable indexable(const Kind& k, const std::string& field) {
-  if (field.rfind(kCustomPrefix, 0) == 0) {
-    const std::string key = field.substr(std::char_traits<char>::length(kCustomPrefix));
-    for (const auto& f : k.custom)
-      if (f.name == field) return {&f, "\"" + custom_index_name(k.name, key) + "\"", custom_key_sql(key)};
-    throw ValidationError(k.name, -1, field, "cannot be indexed: it is not a declared custom field of " + k.name +
-                                                 "; declare it first (db.declare_custom)");
-  }
-  const Field* f = k.field(field);
-  if (!f && field != kCreatedColumn && field != kUpdatedColumn)
-    throw ValidationError(k.name, -1, field, "cannot be indexed: it is not a field of " + k.name);
-  return {f, "crm_idx_" + k.name + "_" + field, field};
-}
-
-bool index_exists(sqlite3* db, const std::string& quoted_name) {
-  const std::string name =
-      quoted_name.front() == '"' ? quoted_name.substr(1, quoted_name.size() - 2) : quoted_name;
-  sql::Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?");
-  return exists.bind(1, name).step();
-}
-
-}  // namespace
-
-bool Store::create_index(const std::string& kind_name, const std::string& field) {
-  const Kind k = describe(kind_name);  // with its declared custom fields
-  const Indexable i = indexable(k, field);
-  const Field* f = i.field;
-  if (f && (f->type == FieldType::Ref || f->type == FieldType::AnyRef || f->unique || f->lookup != Lookup::None))
-    return false;  // indexed by the schema already (phone and e-mail through contact_points)
-  std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
-  if (index_exists(impl_->db, i.name)) return false;
-  sql::exec(impl_->db, "CREATE INDEX IF NOT EXISTS " + i.name + " ON " + k.name + "(" + i.expression + ")");
-  return true;
-}
-
-bool Store::drop_index(const std::string& kind_name, const std::string& field) {
-  const Kind k = describe(kind_name);
-  const std::string name = indexable(k, field).name;
-  std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
-  if (!index_exists(impl_->db, name)) return false;
-  sql::exec(impl_->db, "DROP INDEX " + name);
-  return true;
-}
-
-std::vector<std::string> Store::indexes(const std::string& kind_name) const {
-  const Kind k = describe(kind_name);  // with its declared custom fields
-  std::lock_guard<std::mutex> lock(mutex_);
-  // Each index of the table and its first column: the field it looks up
-  // (none for an index on an expression: a custom key; the external key's
-  // begins with its source, so it serves no condition on external_id alone).
-  sql::Statement st(impl_->db,
-                    "SELECT l.name, i.name FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i"
-                    " WHERE i.seqno = 0");
-  st.bind(1, k.name);
-  std::vector<std::string> names, columns;
-  while (st.step()) names.push_back(st.text(0)), columns.push_back(st.is_null(1) ? "" : st.text(1));
-  auto has = [](const std::vector<std::string>& list, const std::string& name) {
-    return std::find(list.begin(), list.end(), name) != list.end();
-  };
-  std::vector<std::string> out;
-  for (const auto& f : k.fields)
-    if (f.lookup != Lookup::None || has(columns, f.name)) out.push_back(f.name);
-  for (const auto& f : k.custom)
-    if (has(names, custom_index_name(k.name, f.name.substr(std::char_traits<char>::length(kCustomPrefix)))))
-      out.push_back(f.name);
-  for (const char* extra : {kCreatedColumn, kUpdatedColumn})
-    if (has(columns, extra)) out.push_back(extra);
-  out.push_back(kTagsColumn);
-  return out;
 }
 
 }  // namespace crmcore::records

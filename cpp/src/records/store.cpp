@@ -278,7 +278,7 @@ void Store::refuse_if_readonly(bool records) const {
   // Before the first statement: a half-moved write must not half run.
   if (!records && !impl_->db.is_sqlite())
     throw StorageError("this write is not available on a PostgreSQL store yet (records are: add, import, update, "
-                       "delete, upsert; the catalog, transactions, erasure, indexes and merges are not; see "
+                       "delete, upsert, the catalog, indexes; erasure, backups and vacuum are not; see "
                        "docs/backends.md)");
 }
 

@@ -300,8 +300,9 @@ class Store {
   Table select_query(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
                      int64_t limit = -1, int64_t offset = 0, const std::vector<std::string>* columns = nullptr,
                      const Cancel* cancel = nullptr) const;
-  // How SQLite would run that query (its EXPLAIN QUERY PLAN, one step a line):
-  // shows whether an index serves a condition.
+  // How the engine would run that query (SQLite's EXPLAIN QUERY PLAN, one
+  // step a line; PostgreSQL's EXPLAIN, one line of it a line): shows
+  // whether an index serves a condition.
   std::string query_plan(const std::string& kind, const AnyOf& filter, const std::vector<OrderBy>& order_by = {},
                          int64_t limit = -1, int64_t offset = 0) const;
   // Adds an index on one field of a kind (crm_idx_<kind>_<field>), or on a
