@@ -13,10 +13,14 @@ in-process function (:func:`crmcore.scoring.rfm`, :func:`crmcore.scoring.profit`
 What depends on all customers at once is done the way Spark does it at
 scale, and gives the single-process result:
 
-- the quantile scores of RFM rank every customer: a distributed sort, the
-  row counts per sorted partition (a handful of numbers) turned into each
-  row's global position, and the score computed from the position exactly as
-  the C++ kernel does (``max(1, ceil(position * bins / (n - 1)))``);
+- the quantile scores of RFM need only the bins' edges, the customers at
+  ranks k (n-1) / bins of each order (the C++ kernel's rule): every
+  partition sorts its own customers and sends a sample with their places,
+  which brackets each edge within a few thousand customers; Spark counts
+  the customers below each bracket and collects the few inside, the driver
+  picks the edges, and every customer is scored where it is against them.
+  No sort of all customers, and the scores of the in-process function,
+  ties included;
 - the ABC classes of :func:`profit` and the ranks and tiers of
   :func:`profit_tiers` need the cumulative profit before each customer in
   the same distributed sort, summed per partition and offset by the
@@ -46,6 +50,7 @@ The examples of the functions run against a local Spark session named
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from typing import Any, Callable, Iterator, Sequence
@@ -224,26 +229,168 @@ def _ordered(frame, order: list, value: str | None = None):
     return out.drop(_PID, _IDX, "_crm_rows", "_crm_sum")
 
 
-def _score(frame, value: str, name: str, bins: int, ties: str, higher_is_better: bool, n: int):
-    """The 1..bins quantile score of ``value``, as crmcore's C++ kernel gives it:
-    customers ranked worst first, equal values by ascending id, NaN worst;
-    score = max(1, ceil(position * bins / (n - 1))) (pandas' qcut of the rank);
-    with ties="min" a run of equal values takes the score of its first member."""
-    F, _ = _spark()
-    from pyspark.sql import Window
+# Rows of each partition sampled per score column to bracket the bins' edges:
+# an edge is then found among at most about 2 * customers / _SAMPLES rows.
+_SAMPLES = 1024
 
-    nan_first = F.when(F.isnan(value), 0).otherwise(1)
-    order = [nan_first, F.col(value).asc() if higher_is_better else F.col(value).desc(), F.col(_ID)]
-    ranked = _ordered(frame, order)
-    pos = F.col(_POS)
-    if ties == "min":
-        pos = F.min(_POS).over(Window.partitionBy(value))
-    if n < 2 or bins == 1:
-        score = F.lit(1)
-    else:
-        ceil = (pos * bins + (n - 2)) / F.lit(n - 1)  # integer ceil of pos * bins / (n - 1)
-        score = F.greatest(F.lit(1), F.least(F.lit(bins), F.floor(ceil)))
-    return ranked.withColumn(name, score.cast("byte")).drop(_POS)
+
+def _order_keys(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """int64 keys that sort like crmcore's scoring order of ``values`` (the C++
+    kernel's ``ordered_bits``): worst first, -0.0 equal to 0.0, NaN worst of all."""
+    v = (np.asarray(values, dtype=float) if higher_is_better else -np.asarray(values, dtype=float)) + 0.0
+    u = v.view(np.uint64)
+    top = np.uint64(1 << 63)
+    bits = np.where(u & top, ~u, u | top)
+    bits[np.isnan(v)] = 0
+    return (bits ^ top).view(np.int64)  # unsigned order as signed int64 order
+
+
+def _edge_before_row(key: str, edge: tuple, whole: bool = True):
+    """Spark's test that ``edge`` (key, id) comes before a row in the
+    (key, id) order (``whole`` False: by key alone)."""
+    F, _ = _spark()
+    if not whole:
+        return F.lit(edge[0]) < F.col(key)
+    return (F.lit(edge[0]) < F.col(key)) | ((F.lit(edge[0]) == F.col(key)) & (F.lit(edge[1]) < F.col(_ID)))
+
+
+def _row_before(key: str, bound: tuple):
+    """Spark's test that a row comes before ``bound`` (key, id)."""
+    F, _ = _spark()
+    return (F.col(key) < F.lit(bound[0])) | ((F.col(key) == F.lit(bound[0])) & (F.col(_ID) < F.lit(bound[1])))
+
+
+def _ids(column) -> Any:
+    """A column of customer ids as int64 numpy (integer ids) or a list (text)."""
+    import pyarrow as pa
+
+    return column.to_numpy() if pa.types.is_integer(column.type) else column.to_pylist()
+
+
+def _sorted_pairs(keys: np.ndarray, ids: Any) -> np.ndarray:
+    """The order of the (key, id) pairs; ids ascending as Spark and pandas
+    order them (numbers by value, text by code point)."""
+    if isinstance(ids, np.ndarray):
+        return np.lexsort((ids, keys))
+    return np.array(sorted(range(len(ids)), key=lambda i: (int(keys[i]), ids[i])), dtype=np.int64)
+
+
+def _edges(base, keys: list[str], bins: int) -> tuple[int, dict]:
+    """The number of rows of ``base`` and, for each column of ``keys``, the
+    rows (key, id) at ranks k (n-1) // bins, k = 1..bins-1, of the (key, id)
+    order: the last row of each bin but the last, as the C++ kernel finds them.
+
+    Exact without sorting all rows: every partition sorts its own rows and
+    sends every g-th of them with its place (g = rows / _SAMPLES); for a
+    sampled row x the driver knows from them, within g per partition, how
+    many rows come before x, so two sampled rows bracket each edge. Spark
+    then counts the rows before the lower one exactly and collects the few
+    inside the bracket, and the driver picks the edge among them."""
+    F, T = _spark()
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    id_type = base.schema[_ID].dataType
+    schema = T.StructType([T.StructField("c", T.IntegerType()), T.StructField("part", T.IntegerType()),
+                           T.StructField("pos", T.LongType()), T.StructField("size", T.LongType()),
+                           T.StructField("k", T.LongType()), T.StructField(_ID, id_type)])
+    arrow_schema = to_arrow_schema(schema)
+    samples = _SAMPLES
+
+    def sample(batches: Iterator) -> Iterator:
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        whole = [b for b in batches if b.num_rows]
+        if not whole:
+            return
+        table = pa.Table.from_batches(whole)
+        ids = _ids(table.column(_ID))
+        m = len(ids)
+        step = max(1, m // samples)
+        picked = np.unique(np.r_[np.arange(step - 1, m, step), m - 1])
+        context = TaskContext.get()
+        if context is None:  # mapInArrow runs in a task: there is always one
+            raise RuntimeError("rfm: the sample of a partition ran outside a Spark task")
+        part = context.partitionId()
+        for c, name in enumerate(keys):
+            k = table.column(name).to_numpy()
+            at = _sorted_pairs(k, ids)[picked]
+            yield pa.RecordBatch.from_pydict(
+                {"c": np.full(len(at), c, dtype=np.int32), "part": np.full(len(at), part, dtype=np.int32),
+                 "pos": picked, "size": np.full(len(at), m, dtype=np.int64), "k": k[at],
+                 _ID: ids[at] if isinstance(ids, np.ndarray) else [ids[i] for i in at]}, schema=arrow_schema)
+
+    with _arrow_udfs():
+        got = base.select(_ID, *keys).mapInArrow(sample, schema).toArrow()
+    c_all, part_all = got.column("c").to_numpy(), got.column("part").to_numpy()
+    pos_all, size_all = got.column("pos").to_numpy(), got.column("size").to_numpy()
+    k_all, id_all = got.column("k").to_numpy(), _ids(got.column(_ID))
+    first = c_all == 0
+    n = int(sum(dict(zip(part_all[first].tolist(), size_all[first].tolist())).values()))
+    if n < 2:
+        return n, {name: [] for name in keys}
+    ranks = [k * (n - 1) // bins for k in range(1, bins)]
+    brackets = {}  # (column, edge) -> (lower, upper) sampled rows, None for unbounded
+    for c, name in enumerate(keys):
+        mine = np.flatnonzero(c_all == c)
+        ids = id_all[mine] if isinstance(id_all, np.ndarray) else [id_all[i] for i in mine]
+        order = mine[_sorted_pairs(k_all[mine], ids)]
+        below = np.zeros(len(order), dtype=np.int64)  # rows surely before each sampled row
+        upto = np.zeros(len(order), dtype=np.int64)  # rows possibly before it
+        for p in np.unique(part_all[order]):
+            idx = np.flatnonzero(part_all[order] == p)  # p's samples, in the global order
+            pos, size = pos_all[order][idx], size_all[order][idx][0]
+            t = np.searchsorted(idx, np.arange(len(order)), side="left")  # p's samples before each
+            below += np.where(t > 0, pos[np.maximum(t - 1, 0)] + 1, 0)
+            upto += np.where(t < len(idx), pos[np.minimum(t, len(idx) - 1)], size)
+        rows = [(int(k_all[i]), id_all[i].item() if isinstance(id_all, np.ndarray) else id_all[i]) for i in order]
+        for e, r in enumerate(ranks):
+            low = int(np.searchsorted(upto, r, side="right")) - 1  # last with surely <= r rows before it
+            high = int(np.searchsorted(below, r + 1, side="left"))  # first with surely > r rows before it
+            brackets[c, e] = (rows[low] if low >= 0 else None, rows[high] if high < len(rows) else None)
+    if not ranks:
+        return n, {name: [] for name in keys}
+    counts = base.agg(*[F.count_if(_row_before(keys[c], lo) if lo is not None else F.lit(False)).alias(f"n{c}_{e}")
+                        for (c, e), (lo, _) in brackets.items()]).first()
+    inside = []
+    for (c, _e), (lo, hi) in brackets.items():
+        cond = F.lit(True)
+        if lo is not None:
+            cond = cond & ~_row_before(keys[c], lo)
+        if hi is not None:
+            cond = cond & _row_before(keys[c], hi)
+        inside.append(cond)
+    near = base.where(functools.reduce(lambda a, b: a | b, inside)).select(_ID, *keys).collect()
+    edges: dict = {name: [] for name in keys}
+    for (c, e), (lo, hi) in brackets.items():
+        name = keys[c]
+        pairs = [(row[name], row[_ID]) for row in near
+                 if (lo is None or lo <= (row[name], row[_ID])) and (hi is None or (row[name], row[_ID]) < hi)]
+        pairs.sort()
+        at = ranks[e] - counts[f"n{c}_{e}"]
+        if not 0 <= at < len(pairs):  # cannot happen: the bracket's bounds are proven above
+            raise RuntimeError(f"rfm: the edge of rank {ranks[e]} of {name} fell outside its bracket")
+        edges[name].append(pairs[at])
+    return n, edges
+
+
+def _scores(base, keys: dict, bins: int, ties: str):
+    """``base`` with the 1..bins score of each key column (name -> score name),
+    as crmcore's C++ kernel gives it: 1 + the number of bin edges before the
+    row in the (key, id) order (``ties="min"``: edges of a smaller key only),
+    pandas' qcut of the rank. The edges come from :func:`_edges`; each row is
+    scored where it is, against them."""
+    F, _ = _spark()
+    n, edges = _edges(base, list(keys), bins)
+    out = base
+    for key, name in keys.items():
+        if n < 2 or bins == 1:
+            score = F.lit(1)
+        else:
+            score = functools.reduce(lambda a, b: a + b, [
+                _edge_before_row(key, edge, ties == "first").cast("int") for edge in edges[key]], F.lit(1))
+        out = out.withColumn(name, score.cast("byte"))
+    return out
 
 
 def _rename(frame, customer: str):
@@ -261,8 +408,9 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
     name of :func:`crmcore.scoring.segment`'s grid). ``tx`` has one row per
     purchase; ``customer``, ``date`` and ``amount`` name its columns.
     ``as_of`` defaults to midnight (UTC) after the latest purchase; later
-    purchases are ignored. The scores rank all customers (a distributed sort),
-    with the same ``bins`` and ``ties`` rules as in process. ``partitions``
+    purchases are ignored. The scores rank all customers, with the same
+    ``bins`` and ``ties`` rules as in process (the bins' edges are found
+    exactly without sorting all customers; see the module's notes). ``partitions``
     sets how many partitions the transactions are hashed into (default:
     ``spark.sql.shuffle.partitions``).
 
@@ -293,15 +441,17 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
                              "frequency": r["frequency"].to_numpy(dtype=np.int64),
                              "monetary": r["monetary"].to_numpy(),
                              "last": r["last_purchase"].to_numpy().astype("datetime64[ns]").view(np.int64)
-                             // _NS_PER_MICRO})
+                             // _NS_PER_MICRO,
+                             # The scores' order as int64 keys, so Spark compares them exactly as the kernel.
+                             "_crm_rk": _order_keys(r["recency"].to_numpy(), False),
+                             "_crm_fk": _order_keys(r["frequency"].to_numpy(dtype=float), True),
+                             "_crm_mk": _order_keys(r["monetary"].to_numpy(), True)})
 
     fields = [("recency", T.DoubleType()), ("frequency", T.LongType()), ("monetary", T.DoubleType()),
-              ("last", T.LongType())]
+              ("last", T.LongType()), ("_crm_rk", T.LongType()), ("_crm_fk", T.LongType()),
+              ("_crm_mk", T.LongType())]
     base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
-    n = base.count()
-    out = _score(base, "recency", "r_score", bins, ties, False, n)
-    out = _score(out, "frequency", "f_score", bins, ties, True, n)
-    out = _score(out, "monetary", "m_score", bins, ties, True, n)
+    out = _scores(base, {"_crm_rk": "r_score", "_crm_fk": "f_score", "_crm_mk": "m_score"}, bins, ties)
     # The segment grid is small ((bins+1)^2 cells): crmcore names every cell once, Spark looks it up.
     r_grid, f_grid = np.meshgrid(np.arange(1, bins + 1), np.arange(1, bins + 1), indexing="ij")
     names = segment(r_grid.ravel(), f_grid.ravel(), bins, segments)
