@@ -303,6 +303,16 @@ def test_benchmark_agrees_with_spark_sql_at_toy_size(spark, tmp_path):
     assert 0 < result["customers"] <= 300 and [r[0] for r in result["results"]] == ["summary", "rfm"]
 
 
+def test_benchmark_profit_tiers_and_affinity_agree_with_spark_sql_at_toy_size(spark, tmp_path):
+    """The benchmark's Spark SQL versions of profit, tiers and product
+    affinity (written without crmcore) give crmcore.spark's results."""
+    bench = _bench()
+    result = bench.run(spark, rows=3_000, customers=300, partitions=4, chunk=1_000, folder=str(tmp_path),
+                       analyses=("profit", "tiers", "affinity"))
+    assert [r[0] for r in result["results"]] == ["profit", "tiers", "affinity"]
+    assert "identical 0 rules" not in result["results"][2][4]
+
+
 @pytest.mark.slow
 def test_benchmark_fits_and_predictions_agree_with_lifetimes_at_small_size(spark, tmp_path):
     """The benchmark's fits (fit_clv = in-process fit to 1e-9, lifetimes
