@@ -275,56 +275,51 @@ def _sorted_pairs(keys: np.ndarray, ids: Any) -> np.ndarray:
     return np.array(sorted(range(len(ids)), key=lambda i: (int(keys[i]), ids[i])), dtype=np.int64)
 
 
-def _edges(base, keys: list[str], bins: int) -> tuple[int, dict]:
-    """The number of rows of ``base`` and, for each column of ``keys``, the
-    rows (key, id) at ranks k (n-1) // bins, k = 1..bins-1, of the (key, id)
-    order: the last row of each bin but the last, as the C++ kernel finds them.
+_S, _SPART, _SPOS, _SSIZE = "_crm_s", "_crm_part", "_crm_pos", "_crm_size"
 
-    Exact without sorting all rows: every partition sorts its own rows and
-    sends every g-th of them with its place (g = rows / _SAMPLES); for a
-    sampled row x the driver knows from them, within g per partition, how
-    many rows come before x, so two sampled rows bracket each edge. Spark
-    then counts the rows before the lower one exactly and collects the few
-    inside the bracket, and the driver picks the edge among them."""
-    F, T = _spark()
-    from pyspark.sql.pandas.types import to_arrow_schema
 
-    id_type = base.schema[_ID].dataType
-    schema = T.StructType([T.StructField("c", T.IntegerType()), T.StructField("part", T.IntegerType()),
-                           T.StructField("pos", T.LongType()), T.StructField("size", T.LongType()),
-                           T.StructField("k", T.LongType()), T.StructField(_ID, id_type)])
-    arrow_schema = to_arrow_schema(schema)
-    samples = _SAMPLES
+def _samples(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows to append to a partition's per-customer ``frame``: for each key
+    column c (in ``_S``) every g-th customer of the partition in the (key, id)
+    order and its last (g = customers / _SAMPLES), with its place ``_SPOS``
+    among the partition's ``_SSIZE`` customers, the key in the column's own
+    place and the partition in ``_SPART``. The customers' own rows get ``_S`` -1."""
+    from pyspark import TaskContext
 
-    def sample(batches: Iterator) -> Iterator:
-        import pyarrow as pa
-        from pyspark import TaskContext
+    context = TaskContext.get()
+    if context is None:  # mapInArrow runs in a task: there is always one
+        raise RuntimeError("rfm: the sample of a partition ran outside a Spark task")
+    m = len(frame)
+    step = max(1, m // _SAMPLES)
+    picked = np.unique(np.r_[np.arange(step - 1, m, step), m - 1]) if m else np.zeros(0, dtype=np.int64)
+    ids = frame[_ID].to_numpy()
+    parts = [frame.assign(**{_S: -1, _SPART: 0, _SPOS: 0, _SSIZE: 0})]
+    for c, name in enumerate(keys):
+        at = _sorted_pairs(frame[name].to_numpy(), ids if ids.dtype.kind in "iu" else ids.tolist())[picked]
+        rows = frame.iloc[at].copy()
+        rows[[n for n in frame.columns if n not in (_ID, name)]] = 0
+        parts.append(rows.assign(**{_S: c, _SPART: context.partitionId(), _SPOS: picked, _SSIZE: m}))
+    return pd.concat(parts, ignore_index=True)
 
-        whole = [b for b in batches if b.num_rows]
-        if not whole:
-            return
-        table = pa.Table.from_batches(whole)
-        ids = _ids(table.column(_ID))
-        m = len(ids)
-        step = max(1, m // samples)
-        picked = np.unique(np.r_[np.arange(step - 1, m, step), m - 1])
-        context = TaskContext.get()
-        if context is None:  # mapInArrow runs in a task: there is always one
-            raise RuntimeError("rfm: the sample of a partition ran outside a Spark task")
-        part = context.partitionId()
-        for c, name in enumerate(keys):
-            k = table.column(name).to_numpy()
-            at = _sorted_pairs(k, ids)[picked]
-            yield pa.RecordBatch.from_pydict(
-                {"c": np.full(len(at), c, dtype=np.int32), "part": np.full(len(at), part, dtype=np.int32),
-                 "pos": picked, "size": np.full(len(at), m, dtype=np.int64), "k": k[at],
-                 _ID: ids[at] if isinstance(ids, np.ndarray) else [ids[i] for i in at]}, schema=arrow_schema)
 
-    with _arrow_udfs():
-        got = base.select(_ID, *keys).mapInArrow(sample, schema).toArrow()
-    c_all, part_all = got.column("c").to_numpy(), got.column("part").to_numpy()
-    pos_all, size_all = got.column("pos").to_numpy(), got.column("size").to_numpy()
-    k_all, id_all = got.column("k").to_numpy(), _ids(got.column(_ID))
+def _edges(rows, got, keys: list[str], bins: int) -> tuple[int, dict]:
+    """The number of customers of ``rows`` and, for each column of ``keys``,
+    the rows (key, id) at ranks k (n-1) // bins, k = 1..bins-1, of the (key,
+    id) order: the last row of each bin but the last, as the C++ kernel finds
+    them. ``got`` is the Arrow table of the samples of :func:`_samples`.
+
+    Exact without sorting all rows: every partition sorted its own rows and
+    sent every g-th of them with its place; for a sampled row x the driver
+    knows from them, within g per partition, how many rows come before x, so
+    two sampled rows bracket each edge. One Spark job then counts the rows
+    before the lower one exactly and collects the few inside the bracket, and
+    the driver picks the edge among them."""
+    F, _ = _spark()
+    c_all = got.column(_S).to_numpy()
+    part_all = got.column(_SPART).to_numpy()
+    pos_all, size_all = got.column(_SPOS).to_numpy(), got.column(_SSIZE).to_numpy()
+    k_all = np.choose(c_all, [got.column(name).to_numpy() for name in keys]) if len(c_all) else c_all
+    id_all = _ids(got.column(_ID))
     first = c_all == 0
     n = int(sum(dict(zip(part_all[first].tolist(), size_all[first].tolist())).values()))
     if n < 2:
@@ -343,15 +338,14 @@ def _edges(base, keys: list[str], bins: int) -> tuple[int, dict]:
             t = np.searchsorted(idx, np.arange(len(order)), side="left")  # p's samples before each
             below += np.where(t > 0, pos[np.maximum(t - 1, 0)] + 1, 0)
             upto += np.where(t < len(idx), pos[np.minimum(t, len(idx) - 1)], size)
-        rows = [(int(k_all[i]), id_all[i].item() if isinstance(id_all, np.ndarray) else id_all[i]) for i in order]
+        sampled = [(int(k_all[i]), id_all[i].item() if isinstance(id_all, np.ndarray) else id_all[i])
+                   for i in order]
         for e, r in enumerate(ranks):
             low = int(np.searchsorted(upto, r, side="right")) - 1  # last with surely <= r rows before it
             high = int(np.searchsorted(below, r + 1, side="left"))  # first with surely > r rows before it
-            brackets[c, e] = (rows[low] if low >= 0 else None, rows[high] if high < len(rows) else None)
+            brackets[c, e] = (sampled[low] if low >= 0 else None, sampled[high] if high < len(sampled) else None)
     if not ranks:
         return n, {name: [] for name in keys}
-    counts = base.agg(*[F.count_if(_row_before(keys[c], lo) if lo is not None else F.lit(False)).alias(f"n{c}_{e}")
-                        for (c, e), (lo, _) in brackets.items()]).first()
     inside = []
     for (c, _e), (lo, hi) in brackets.items():
         cond = F.lit(True)
@@ -360,7 +354,12 @@ def _edges(base, keys: list[str], bins: int) -> tuple[int, dict]:
         if hi is not None:
             cond = cond & _row_before(keys[c], hi)
         inside.append(cond)
-    near = base.where(functools.reduce(lambda a, b: a | b, inside)).select(_ID, *keys).collect()
+    # One job: the exact count below each bracket and the rows inside any.
+    counted = rows.agg(*[F.count_if(_row_before(keys[c], lo) if lo is not None else F.lit(False)).alias(f"n{c}_{e}")
+                         for (c, e), (lo, _) in brackets.items()],
+                       F.collect_list(F.when(functools.reduce(lambda a, b: a | b, inside),
+                                             F.struct(_ID, *keys))).alias("near")).first()
+    counts, near = counted, counted["near"]
     edges: dict = {name: [] for name in keys}
     for (c, e), (lo, hi) in brackets.items():
         name = keys[c]
@@ -374,14 +373,14 @@ def _edges(base, keys: list[str], bins: int) -> tuple[int, dict]:
     return n, edges
 
 
-def _scores(base, keys: dict, bins: int, ties: str):
+def _scores(base, got, keys: dict, bins: int, ties: str):
     """``base`` with the 1..bins score of each key column (name -> score name),
     as crmcore's C++ kernel gives it: 1 + the number of bin edges before the
     row in the (key, id) order (``ties="min"``: edges of a smaller key only),
-    pandas' qcut of the rank. The edges come from :func:`_edges`; each row is
-    scored where it is, against them."""
+    pandas' qcut of the rank. The edges come from :func:`_edges` (``got``: the
+    samples); each row is scored where it is, against them."""
     F, _ = _spark()
-    n, edges = _edges(base, list(keys), bins)
+    n, edges = _edges(base, got, list(keys), bins)
     out = base
     for key, name in keys.items():
         if n < 2 or bins == 1:
@@ -428,30 +427,52 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
     if ties not in ("first", "min"):
         raise _invalid("rfm", "ties", f"must be 'first' or 'min', got {ties!r}")
     prepared = _prepare(tx, customer, date, [amount], "rfm")
-    cut = _as_of_micros(as_of, _checked_latest(prepared, [amount], "rfm"))
-    cut_ts = pd.Timestamp(cut * _NS_PER_MICRO)
+    # Without as_of nothing is left out: each partition runs to its own end,
+    # and the one point of all (midnight after the latest purchase) is
+    # found afterwards from the partitions' latest purchases.
+    given = None if as_of is None else pd.Timestamp(_as_of_micros(as_of, None) * _NS_PER_MICRO)
+    keys = ["_crm_rk", "_crm_fk", "_crm_mk"]
 
     def work(table):
+        # Missing values are refused by the driver's check when this fails (below).
+        if (table.column(_ID).null_count or table.column(_T).null_count
+                or not np.isfinite(table.column(amount).to_numpy(zero_copy_only=False)).all()):
+            raise ValueError("rfm: a transaction misses its customer, time or amount")
         frame = _frame(table)
         with warnings.catch_warnings():
             # An overflowed total is reported as inf in the result, as in process.
             warnings.simplefilter("ignore")
-            r = _in_process(frame, _ID, _T, amount, as_of=cut_ts)
-        return pd.DataFrame({_ID: r.index.to_numpy(), "recency": r["recency"].to_numpy(),
-                             "frequency": r["frequency"].to_numpy(dtype=np.int64),
-                             "monetary": r["monetary"].to_numpy(),
-                             "last": r["last_purchase"].to_numpy().astype("datetime64[ns]").view(np.int64)
-                             // _NS_PER_MICRO,
-                             # The scores' order as int64 keys, so Spark compares them exactly as the kernel.
-                             "_crm_rk": _order_keys(r["recency"].to_numpy(), False),
-                             "_crm_fk": _order_keys(r["frequency"].to_numpy(dtype=float), True),
-                             "_crm_mk": _order_keys(r["monetary"].to_numpy(), True)})
+            r = _in_process(frame, _ID, _T, amount, as_of=given)
+        last = r["last_purchase"].to_numpy().astype("datetime64[ns]").view(np.int64) // _NS_PER_MICRO
+        out = pd.DataFrame({_ID: r.index.to_numpy(), "frequency": r["frequency"].to_numpy(dtype=np.int64),
+                            "monetary": r["monetary"].to_numpy(), "last": last,
+                            # The scores' orders as int64 keys, so Spark compares them exactly as the
+                            # kernel: recency (cut - last in days) orders as the last purchase, whose
+                            # microseconds stay distinct as days.
+                            "_crm_rk": last, "_crm_fk": _order_keys(r["frequency"].to_numpy(dtype=float), True),
+                            "_crm_mk": _order_keys(r["monetary"].to_numpy(), True)})
+        return _samples(out, keys)
 
-    fields = [("recency", T.DoubleType()), ("frequency", T.LongType()), ("monetary", T.DoubleType()),
-              ("last", T.LongType()), ("_crm_rk", T.LongType()), ("_crm_fk", T.LongType()),
-              ("_crm_mk", T.LongType())]
-    base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
-    out = _scores(base, {"_crm_rk": "r_score", "_crm_fk": "f_score", "_crm_mk": "m_score"}, bins, ties)
+    fields = [("frequency", T.LongType()), ("monetary", T.DoubleType()), ("last", T.LongType())] + \
+        [(k, T.LongType()) for k in keys] + [(_S, T.IntegerType()), (_SPART, T.IntegerType()),
+                                             (_SPOS, T.LongType()), (_SSIZE, T.LongType())]
+    try:
+        base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
+    except Exception:
+        _checked_latest(prepared, [amount], "rfm")  # names the column and a customer
+        raise
+    got = base.where(F.col(_S) >= 0).select(_S, _SPART, _SPOS, _SSIZE, _ID, *keys).toArrow()
+    customers = base.where(F.col(_S) < 0)
+    if given is None:
+        # The latest purchase is the last sample of some partition in the order of last purchases.
+        latest = got.column("_crm_rk").to_numpy()[got.column(_S).to_numpy() == 0]
+        cut = _as_of_micros(None, int(latest.max()) if len(latest) else None)
+    else:
+        cut = _as_of_micros(as_of, None)
+    cut_ns = F.lit(cut * _NS_PER_MICRO)
+    customers = customers.withColumn(
+        "recency", (cut_ns - F.col("last") * _NS_PER_MICRO).cast("double") / F.lit(float(_MICROS_PER_DAY * 1000)))
+    out = _scores(customers, got, {"_crm_rk": "r_score", "_crm_fk": "f_score", "_crm_mk": "m_score"}, bins, ties)
     # The segment grid is small ((bins+1)^2 cells): crmcore names every cell once, Spark looks it up.
     r_grid, f_grid = np.meshgrid(np.arange(1, bins + 1), np.arange(1, bins + 1), indexing="ij")
     names = segment(r_grid.ravel(), f_grid.ravel(), bins, segments)
