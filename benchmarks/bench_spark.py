@@ -27,6 +27,17 @@ Python workers the JVM starts (psutil, the process tree polled each second):
   tuples fitted by lifetimes with the counts as weights;
 - predict: crmcore.spark.predict_clv against a pandas UDF (mapInPandas)
   calling lifetimes with crmcore's fitted parameters.
+- profit: crmcore.spark.profit (totals and ABC classes; the purchases carry
+  a cost of 50%..110% of the amount, by customer) against Spark SQL (a
+  group-by, then the positive profit before each customer from a window
+  ordered over all customers);
+- tiers: crmcore.spark.profit_tiers (the last year's profit, rank, super /
+  VIP / normal) against Spark SQL (a group-by and row_number over all
+  customers);
+- affinity: crmcore.spark.product_affinity (pairs, min_support 0.005) on
+  generated order lines (2/7 as many orders as purchases, 1..6 products of
+  1,000, Zipf-like) against Spark SQL (products' and pairs' basket counts by
+  a self-join on the order, both directions of each frequent pair).
 
 The results are compared (the summaries and RFM exactly or to 1e-9; fit_clv
 against crmcore's in-process fit on one row per customer to 1e-9, and

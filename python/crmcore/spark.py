@@ -158,7 +158,9 @@ def _frame(table) -> pd.DataFrame:
     """A partition's Arrow table as the frame the in-process functions take
     (its missing values were refused before, by :func:`_checked_latest`)."""
     frame = table.to_pandas()
-    frame[_T] = pd.to_datetime(frame[_T].to_numpy(dtype=np.int64) * _NS_PER_MICRO)
+    # A view of the nanoseconds as datetime64: pd.to_datetime of the integers
+    # parses them one by one (a quarter of a worker's time in RFM).
+    frame[_T] = (frame[_T].to_numpy(dtype=np.int64) * _NS_PER_MICRO).view("datetime64[ns]")
     return frame
 
 
