@@ -4,7 +4,7 @@ generated transactions.
 
     PYTHONPATH=python python benchmarks/bench_spark.py [--rows 200000] [--customers 20000]
         [--partitions 4] [--master local[2]] [--cache memory|disk|none] [--driver-memory 2g]
-        [--analyses summary,rfm,fit,predict]
+        [--analyses summary,rfm,fit,predict,profit,tiers,affinity]
 
 Data: --rows purchases of --customers customers (ids dense integers),
 timestamps over two years (each customer's
@@ -27,6 +27,17 @@ Python workers the JVM starts (psutil, the process tree polled each second):
   tuples fitted by lifetimes with the counts as weights;
 - predict: crmcore.spark.predict_clv against a pandas UDF (mapInPandas)
   calling lifetimes with crmcore's fitted parameters.
+- profit: crmcore.spark.profit (totals and ABC classes; the purchases carry
+  a cost of 50%..110% of the amount, by customer) against Spark SQL (a
+  group-by, then the positive profit before each customer from a window
+  ordered over all customers);
+- tiers: crmcore.spark.profit_tiers (the last year's profit, rank, super /
+  VIP / normal) against Spark SQL (a group-by and row_number over all
+  customers);
+- affinity: crmcore.spark.product_affinity (pairs, min_support 0.005) on
+  generated order lines (2/7 as many orders as purchases, 1..6 products of
+  1,000, Zipf-like) against Spark SQL (products' and pairs' basket counts by
+  a self-join on the order, both directions of each frequent pair).
 
 The results are compared (the summaries and RFM exactly or to 1e-9; fit_clv
 against crmcore's in-process fit on one row per customer to 1e-9, and
@@ -36,6 +47,7 @@ finishes. Only small sizes belong on a shared machine.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import sys
@@ -47,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 _DAY = 86_400 * 10**6  # microseconds
-ANALYSES = ("summary", "rfm", "fit", "predict")
+ANALYSES = ("summary", "rfm", "fit", "predict", "profit", "tiers", "affinity")
 
 
 def write_transactions(path: str, rows: int, customers: int, chunk: int, seed: int = 0) -> None:
@@ -73,9 +85,13 @@ def write_transactions(path: str, rows: int, customers: int, chunk: int, seed: i
         seconds = begin[cust] + (rng.random(n) * length[cust]).astype(np.int64)
         when = np.datetime64("2022-01-01T00:00:00", "s") + seconds.astype("timedelta64[s]")
         # Marked UTC: Spark reads a Parquet timestamp without a zone as timestamp_ntz.
+        amount = rng.integers(100, 20_000, n) / 100.0
         table = pa.table({"customer_id": cust.astype(np.int64),
                           "date": pa.array(when.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
-                          "amount": rng.integers(100, 20_000, n) / 100.0})
+                          "amount": amount,
+                          # A margin of the customer's own (cost 50%..110% of the amount, so some lose
+                          # money), from the id alone: the other columns' draws are unchanged.
+                          "cost": np.round(amount * (0.5 + 0.6 * ((cust * 2_654_435_761) % 1000) / 1000), 2)})
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema)
         writer.write_table(table)
@@ -177,6 +193,107 @@ def lifetimes_predict(summary, bg_params: dict, gg_params: dict, t: float, month
         return summary.mapInPandas(run, schema)
 
 
+def write_lines(path: str, orders: int, products: int, chunk: int, seed: int = 0) -> int:
+    """Writes order lines (order_id, product_id) of ``orders`` orders of 1 to 6
+    products each (popular products much more often, Zipf-like; a product
+    repeated in an order is kept once), every third order whose first product
+    is 3 also holding product 11 (an affinity to find); returns the lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    weight = 1.0 / np.arange(1, products + 1) ** 1.1
+    p = weight / weight.sum()
+    writer, total = None, 0
+    for i, start in enumerate(range(0, orders, chunk)):
+        n = min(chunk, orders - start)
+        rng = np.random.default_rng([seed, 1, i])
+        size = rng.integers(1, 7, n)
+        order = np.repeat(np.arange(start, start + n, dtype=np.int64), size)
+        item = rng.choice(products, len(order), p=p).astype(np.int64)
+        first = np.r_[0, np.cumsum(size)[:-1]]
+        paired = order[first][(item[first] == 3) & (order[first] % 3 == 0)]
+        frame = pd.DataFrame({"order_id": np.r_[order, paired],
+                              "product_id": np.r_[item, np.full(len(paired), 11, dtype=np.int64)]})
+        table = pa.Table.from_pandas(frame.drop_duplicates(), preserve_index=False)
+        total += table.num_rows
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    writer.close()
+    return total
+
+
+def sql_profit(tx, abc=(0.8, 0.95)):
+    """Profit per customer up to midnight after the latest purchase and the
+    ABC class in Spark SQL only: totals by one group-by, the positive profit
+    before each customer from a window ordered over all customers (largest
+    first, equal profits by id), classes by the rule crmcore documents."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    per = tx.groupBy("customer_id").agg(F.count(F.lit(1)).alias("orders"), F.sum("amount").alias("revenue"),
+                                        F.sum("cost").alias("cost"))
+    per = per.withColumn("profit", F.col("revenue") - F.col("cost"))
+    positive = F.when(F.col("profit") > 0, F.col("profit")).otherwise(0.0)
+    total = per.agg(F.sum(positive)).first()[0]
+    before = F.sum(positive).over(Window.orderBy(F.col("profit").desc(), F.col("customer_id"))
+                                  .rowsBetween(Window.unboundedPreceding, -1))
+    share_before = F.coalesce(before, F.lit(0.0)) / F.lit(total)
+    cls = F.when(F.col("profit") <= 0, "C").when(share_before < abc[0] - 1e-12, "A") \
+        .when(share_before < abc[1] - 1e-12, "B").otherwise("C")
+    return per.select("customer_id", "orders", "revenue", "cost", "profit", (positive / F.lit(total)).alias("share"),
+                      cls.alias("abc"))
+
+
+def sql_tiers(tx, vip_top=0.10, super_top=0.01):
+    """profit_tiers in Spark SQL only: each customer's profit in the year up to
+    midnight after the latest purchase, rank from a window ordered over all
+    customers, super and VIP by rank among customers with positive profit."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    t = F.unix_micros("date")
+    latest = tx.agg(F.max(t)).first()[0]
+    cut = latest - latest % _DAY + _DAY
+    start = pd.Timestamp(cut * 1000) - pd.DateOffset(years=1)
+    inside = (t > F.lit(start.value // 1000)) & (t <= F.lit(cut))
+    per = tx.groupBy("customer_id").agg(F.sum(F.when(inside, F.col("amount") - F.col("cost"))
+                                              .otherwise(0.0)).alias("profit"))
+    n = per.count()
+    rank = F.row_number().over(Window.orderBy(F.col("profit").desc(), F.col("customer_id")))
+    per = per.withColumn("rank", rank)
+    tier = F.when((F.col("profit") > 0) & (F.col("rank") <= math.ceil(super_top * n)), "super") \
+        .when((F.col("profit") > 0) & (F.col("rank") <= math.ceil(vip_top * n)), "VIP").otherwise("normal")
+    return per.select("customer_id", "profit", "rank", tier.alias("tier"))
+
+
+def sql_affinity(lines, min_support: float):
+    """Rules between pairs of products in Spark SQL only: baskets per product,
+    pairs by a self-join on the order, both directions of each frequent pair."""
+    from pyspark.sql import functions as F
+
+    lines = lines.select("order_id", "product_id").distinct()
+    baskets = lines.select("order_id").distinct().count()
+    needed = max(1, math.ceil(min_support * baskets - 1e-9))
+    single = lines.groupBy("product_id").agg(F.count(F.lit(1)).alias("n")).where(F.col("n") >= needed)
+    a, b = lines.alias("a"), lines.alias("b")
+    pairs = (a.join(b, (F.col("a.order_id") == F.col("b.order_id")) & (F.col("a.product_id") < F.col("b.product_id")))
+             .groupBy(F.col("a.product_id").alias("x"), F.col("b.product_id").alias("y"))
+             .agg(F.count(F.lit(1)).alias("n")).where(F.col("n") >= needed))
+    nx, ny = single.select(F.col("product_id").alias("x"), F.col("n").alias("nx")), \
+        single.select(F.col("product_id").alias("y"), F.col("n").alias("ny"))
+    pairs = pairs.join(F.broadcast(nx), "x").join(F.broadcast(ny), "y")
+    both = pairs.select(F.array("x").alias("antecedent"), F.array("y").alias("consequent"), "n",
+                        F.col("nx").alias("na"), F.col("ny").alias("nc")).unionByName(
+        pairs.select(F.array("y").alias("antecedent"), F.array("x").alias("consequent"), "n",
+                     F.col("ny").alias("na"), F.col("nx").alias("nc")))
+    N = F.lit(float(baskets))
+    return both.select("antecedent", "consequent", (F.col("na") / N).alias("antecedent_support"),
+                       (F.col("nc") / N).alias("consequent_support"), (F.col("n") / N).alias("support"),
+                       (F.col("n") / F.col("na")).alias("confidence"),
+                       (F.col("n") / F.col("na") / (F.col("nc") / N)).alias("lift"))
+
+
 class Meter:
     """Wall and CPU seconds of one step: this process's CPU, the JVM's (the
     java child) and the Python workers' (the JVM's descendants). Spark ends
@@ -261,6 +378,26 @@ def _check_rfm(crm, sql) -> str:
     return f"m_score differs for {differ.sum()} customers with near-equal totals"
 
 
+def _check_profit(crm, sql, exact: list, label: str) -> str:
+    """Same totals (to 1e-9) and the same ``exact`` columns; ``label`` (the
+    class or tier) may differ only where profits are equal to 1e-9, summed in
+    another order."""
+    pd.testing.assert_index_equal(crm.index, sql.index)
+    np.testing.assert_allclose(crm["profit"].to_numpy(), sql["profit"].to_numpy(), rtol=1e-9, atol=1e-6)
+    for col in exact:
+        np.testing.assert_array_equal(crm[col].to_numpy(), sql[col].to_numpy(), err_msg=col)
+    differ = crm[label].to_numpy() != sql[label].to_numpy()
+    ranks = "" if "rank" not in crm else f"; rank differs for {(crm['rank'] != sql['rank']).sum()}"
+    assert differ.sum() <= max(2, 1e-4 * len(crm)), f"{label} differs for {differ.sum()} customers"
+    return f"{label} identical but for {differ.sum()} customers{ranks}"
+
+
+def _rules(table):
+    frame = table.to_pandas()
+    frame.index = pd.MultiIndex.from_arrays([frame.pop("antecedent").map(tuple), frame.pop("consequent").map(tuple)])
+    return frame.sort_index()
+
+
 def _section(results, analysis, t_a, t_b, checked, names, report):
     results.append((analysis, names, t_a, t_b, checked))
     if not report:
@@ -337,6 +474,28 @@ def run(spark, rows: int, customers: int, partitions: int, chunk: int, folder: s
                      ("crmcore.spark.predict_clv", "pandas UDF + lifetimes"), report)
         crm_s.unpersist()
         sql_s.unpersist()
+    if "profit" in analyses:
+        crm, t_crm = meter.time(lambda: _sorted(crm_spark.profit(*args, "cost", partitions=partitions).toArrow()))
+        sql, t_sql = meter.time(lambda: _sorted(sql_profit(tx).toArrow()))
+        _section(results, "profit", t_crm, t_sql, _check_profit(crm, sql, ["orders"], "abc"),
+                 ("crmcore.spark.profit", "Spark SQL"), report)
+    if "tiers" in analyses:
+        crm, t_crm = meter.time(lambda: _sorted(crm_spark.profit_tiers(*args, "cost", partitions=partitions)
+                                                .toArrow()))
+        sql, t_sql = meter.time(lambda: _sorted(sql_tiers(tx).toArrow()))
+        _section(results, "tiers", t_crm, t_sql, _check_profit(crm, sql, [], "tier"),
+                 ("crmcore.spark.profit_tiers", "Spark SQL"), report)
+    if "affinity" in analyses:
+        lpath = os.path.join(folder, f"lines_{rows}.parquet")
+        n_lines = write_lines(lpath, rows * 2 // 7, 1000, chunk)
+        lines = spark.read.parquet(lpath)
+        crm, t_crm = meter.time(lambda: _rules(crm_spark.product_affinity(lines, min_support=0.005, max_len=2,
+                                                                          partitions=partitions).toArrow()))
+        sql, t_sql = meter.time(lambda: _rules(sql_affinity(lines, 0.005).toArrow()))
+        pd.testing.assert_index_equal(crm.index, sql.index)
+        np.testing.assert_allclose(crm.to_numpy(), sql.to_numpy(), rtol=1e-12)
+        _section(results, "affinity", t_crm, t_sql, f"identical {len(crm)} rules ({n_lines:,} lines)",
+                 ("crmcore.spark.product_affinity", "Spark SQL self-join"), report)
     if cache != "none":
         tx.unpersist()
     out["results"] = results

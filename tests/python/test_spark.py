@@ -128,6 +128,38 @@ def test_rfm_string_ids_dates_ties_min_bins_and_as_of_match_in_process(spark):
     assert (got.groupby("frequency")["f_score"].nunique() == 1).all()
 
 
+@pytest.mark.parametrize("ids,samples,bins,ties", [("int", 1, 5, "first"), ("int", 3, 10, "min"),
+                                                   ("int", 3, 7, "first"), ("str", 2, 3, "min"),
+                                                   ("str", 3, 5, "first")])
+def test_rfm_edges_found_from_small_samples_score_every_tie_as_in_process(spark, monkeypatch, ids, samples, bins,
+                                                                          ties):
+    """With a few sampled rows per partition the bins' edges are bracketed
+    loosely and picked among many rows of equal value (frequency, whole-day
+    recency, repeated amounts; 0.0 and -0.0 totals, which must tie): every
+    score must still be the in-process one, for ties first and min and any bins."""
+    tx = transactions(n_customers=400, seed=11, ids=ids)
+    zero = tx.groupby("customer_id").head(1).index[:40]
+    tx = tx.drop(tx.index[tx["customer_id"].isin(tx.loc[zero, "customer_id"]) & ~tx.index.isin(zero)])
+    tx.loc[zero[:20], "amount"] = 0.0
+    tx.loc[zero[20:], "amount"] = -0.0
+    monkeypatch.setattr(crm_spark, "_SAMPLES", samples)
+    got = to_pandas(crm_spark.rfm(to_spark(spark, tx), bins=bins, ties=ties, partitions=4), "customer_id")
+    want = crm.scoring.rfm(tx, bins=bins, ties=ties)
+    assert list(got.index) == list(want.index)
+    for col in ["r_score", "f_score", "m_score"]:
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+
+
+def test_rfm_of_one_customer_and_of_none(spark):
+    tx = transactions(n_customers=1)
+    got = to_pandas(crm_spark.rfm(to_spark(spark, tx)), "customer_id")
+    want = crm.scoring.rfm(tx)
+    np.testing.assert_array_equal(got[["r_score", "f_score", "m_score"]].to_numpy(),
+                                  want[["r_score", "f_score", "m_score"]].to_numpy())
+    late = crm_spark.rfm(to_spark(spark, tx), as_of="2000-01-01")
+    assert late.count() == 0
+
+
 def test_missing_values_are_refused_naming_column_and_customer(spark):
     tx = transactions(n_customers=20)
     tx.loc[5, "amount"] = np.nan
@@ -269,6 +301,16 @@ def test_benchmark_agrees_with_spark_sql_at_toy_size(spark, tmp_path):
     result = bench.run(spark, rows=3_000, customers=300, partitions=4, chunk=1_000, folder=str(tmp_path),
                        analyses=("summary", "rfm"))
     assert 0 < result["customers"] <= 300 and [r[0] for r in result["results"]] == ["summary", "rfm"]
+
+
+def test_benchmark_profit_tiers_and_affinity_agree_with_spark_sql_at_toy_size(spark, tmp_path):
+    """The benchmark's Spark SQL versions of profit, tiers and product
+    affinity (written without crmcore) give crmcore.spark's results."""
+    bench = _bench()
+    result = bench.run(spark, rows=3_000, customers=300, partitions=4, chunk=1_000, folder=str(tmp_path),
+                       analyses=("profit", "tiers", "affinity"))
+    assert [r[0] for r in result["results"]] == ["profit", "tiers", "affinity"]
+    assert "identical 0 rules" not in result["results"][2][4]
 
 
 @pytest.mark.slow
