@@ -127,6 +127,25 @@ def test_repeated_keys_inside_custom_values_are_refused(db, tmp_path):
     assert db.get("customers", result.ids[1])["custom"] == {"k": 3}
 
 
+@pytest.mark.parametrize("custom", [{"k": "a\x00b"}, {"a\x00": 1}, {"k": ["x", {"deep": "\x00"}]}, '{"k": "\\u0000"}'])
+def test_nul_inside_custom_values_is_refused_on_every_path(db, tmp_path, custom):
+    # Text fields refuse NUL; a custom value's text or key held it and was
+    # kept on SQLite, then broke every custom-key query on PostgreSQL.
+    cid = db.add("customers", name="kept", custom={"k": "ok"})
+    before = db.frame("customers")
+    refused(lambda: db.add("customers", name="x", custom=custom), field="custom", contains="NUL")
+    refused(lambda: db.update("customers", cid, custom=custom), field="custom", contains="NUL")
+    refused(lambda: db.import_frame("customers", pd.DataFrame({"name": ["a", "b"], "custom": [{}, custom]})),
+            row=1, field="custom", contains="NUL")
+    as_json = custom if isinstance(custom, str) else json.dumps(custom)
+    path = write_json(tmp_path, '[{"name": "A"}, {"name": "B", "custom": ' + as_json + '}]')
+    refused(lambda: db.import_json("customers", path), row=1, field="custom", contains="NUL")
+    pd.testing.assert_frame_equal(db.frame("customers"), before)
+    assert db.get("customers", cid)["custom"] == {"k": "ok"}
+    # An escaped backslash before u0000 is the six characters, not NUL.
+    assert db.get("customers", db.add("customers", name="y", custom='{"k": "\\\\u0000"}'))["custom"] == {"k": "\\u0000"}
+
+
 # -- 3. whole numbers where a date is due ------------------------------------------
 
 @pytest.mark.parametrize("when", [1735689600, 1735689600000, True, np.int64(1735689600)])

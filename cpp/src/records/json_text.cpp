@@ -101,13 +101,22 @@ bool Compactor::number_float(number_float_t, const string_t& raw) {
   return true;
 }
 
+// The store keeps no NUL in text (values.cpp text_problem), and PostgreSQL
+// cannot read a JSON text holding \u0000 as jsonb: a custom value's key or
+// text with one is refused on every engine, as a text field's is.
+void Compactor::refuse_nul(const string_t& val) {
+  if (val.find('\0') != string_t::npos) refuse("holds a NUL character (U+0000), which the store keeps in no text");
+}
+
 bool Compactor::string(string_t& val) {
   before_value();
+  refuse_nul(val);
   if (writing()) append_string(out_, val);
   return true;
 }
 
 bool Compactor::key(string_t& val) {
+  refuse_nul(val);
   if (!writing()) return true;
   if (!keys_.back().insert(val).second) {
     std::string shown;

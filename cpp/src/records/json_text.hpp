@@ -62,6 +62,7 @@ class Compactor : public nlohmann::json_sax<Json> {
   bool open(char bracket);
   bool close(char bracket);
   void refuse(std::string why);
+  void refuse_nul(const string_t& val);
   bool writing() const { return problem_.empty(); }
 
   int max_depth_;
