@@ -279,8 +279,8 @@ void Store::refuse_if_readonly(bool records) const {
   // Before the first statement: a half-moved write must not half run.
   if (!records && !impl_->db.is_sqlite())
     throw StorageError("this write is not available on a PostgreSQL store yet (records are: add, import, update, "
-                       "delete, upsert; the catalog, transactions, erasure, indexes and merges are not; see "
-                       "docs/backends.md)");
+                       "delete, upsert, as are transactions, merges, erasure, vacuum and backups; the catalog and "
+                       "indexes are not; see docs/backends.md)");
 }
 
 bool Store::in_transaction() const {

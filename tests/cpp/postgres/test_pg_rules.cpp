@@ -12,7 +12,7 @@
 #include "../columns.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/store.hpp"
-#include "pg_server.hpp"
+#include "engine_store.hpp"
 
 using namespace crmcore;
 using namespace crmcore::records;
@@ -23,51 +23,8 @@ namespace {
 constexpr int64_t kDay = 86400LL * 1000000000LL;
 constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
 
-const Column& column(const Table& t, const std::string& name) {
-  const Column* c = t.find(name);
-  if (!c) throw std::runtime_error("no column " + name);
-  return *c;
-}
-
-int64_t add(Store& s, const std::string& kind, std::vector<Column> columns) {
-  return s.insert(kind, table(std::move(columns))).ids.at(0);
-}
-
-// A store per case: in memory on SQLite, a fresh schema of the suite's
-// server on PostgreSQL; every case runs on both, so the engines are held to
-// the same expectations.
-class PgRules : public ::testing::TestWithParam<const char*> {
- protected:
-  static void SetUpTestSuite() {
-    server_ = std::make_unique<pgtest::PgServer>();
-    if (!server_->start(&why_)) server_.reset();
-  }
-  static void TearDownTestSuite() { server_.reset(); }
-  void SetUp() override {
-    if (std::string(GetParam()) == "sqlite") {
-      store_ = std::make_unique<Store>(":memory:");
-      return;
-    }
-    if (!server_) GTEST_SKIP() << "PostgreSQL tests skipped: " << why_;
-    // dsn() is "host=H port=P user=U dbname=D ...": the store wants a URL.
-    auto part = [&](const std::string& key) {
-      const std::string d = server_->dsn();
-      const size_t at = d.find(key + "=") + key.size() + 1;
-      return d.substr(at, d.find(' ', at) - at);
-    };
-    std::string schema = "r_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    for (char& ch : schema)
-      if (ch == '/') ch = '_';  // a parameterised case is "Name/1"
-    store_ = std::make_unique<Store>("postgresql://" + part("user") + "@" + part("host") + ":" + part("port") + "/" +
-                                     part("dbname") + "?schema=" + schema);
-  }
-  Store& s() { return *store_; }
-  static std::unique_ptr<pgtest::PgServer> server_;
-  static std::string why_;
-  std::unique_ptr<Store> store_;
-};
-std::unique_ptr<pgtest::PgServer> PgRules::server_;
-std::string PgRules::why_;
+// A store per case on each engine (engine_store.hpp).
+class PgRules : public EngineStore {};
 
 TEST_P(PgRules, DealStagesAreCheckedAndKept) {
   const int64_t cust = add(s(), "customers", {text_column("name", {"Acme"})});

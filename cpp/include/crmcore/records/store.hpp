@@ -86,6 +86,7 @@ struct ErasureReport {
   int64_t records = 0;        // rows changed or removed
   int64_t audit_entries = 0;  // audit entries whose values were taken out
   bool wal_truncated = false;  // false when another connection kept the WAL from being emptied
+  bool vacuumed = false;  // PostgreSQL: VACUUM (ANALYZE) of the changed tables ran after the commit
 };
 
 // What every committed write changes (Store::data_mark): the newest audit
