@@ -272,7 +272,10 @@ class Store {
   // their phone or e-mail elsewhere is blanked; the audit entries' old and
   // new values about them are taken out. One audit entry says that an
   // erasure happened, without the data. Freed bytes are zeroed (secure
-  // delete) and the WAL is checkpointed and emptied afterwards.
+  // delete) and the WAL is checkpointed and emptied afterwards. On
+  // PostgreSQL the changed tables are vacuumed (and analyzed) after the
+  // commit instead: no row holds the data, though vacuumed pages' free space,
+  // the WAL and backups may until reused (docs/backends.md).
   ErasureReport erase_person(int64_t id);
   // Copies the whole store at `from` (a file or a postgresql:// URL) into
   // `to`, as it is (copy.cpp, docs/backends.md).
@@ -411,7 +414,11 @@ class Store {
     int64_t bytes_before;
     int64_t bytes_after;
   };
-  // Rebuilds the file without its free pages (SQLite's VACUUM).
+  // Rebuilds the file without its free pages (SQLite's VACUUM). On
+  // PostgreSQL: VACUUM (ANALYZE) of the store's tables, sized by
+  // pg_total_relation_size; a backup there is a store file made by copy()
+  // from one snapshot (no progress is reported), restore() onto a server a
+  // copy back into an empty schema.
   VacuumReport vacuum();
 };
 
