@@ -1,6 +1,6 @@
 #pragma once
-// A store per test case: in memory on SQLite, a fresh schema of the suite's
-// server (pg_server.hpp) on PostgreSQL. A suite instantiated with the values
+// The suites' servers (pg_server.hpp), and a store per test case: in memory
+// on SQLite, a fresh schema of the suite's server on PostgreSQL. A suite instantiated with the values
 // "sqlite" and "postgresql" holds both engines to the same expectations.
 #include <gtest/gtest.h>
 
@@ -26,13 +26,22 @@ inline int64_t add(Store& s, const std::string& kind, std::vector<Column> column
   return s.insert(kind, table(std::move(columns))).ids.at(0);
 }
 
-class EngineStore : public ::testing::TestWithParam<const char*> {
+// A suite with a server of its own, started before its first case: none
+// (and the reason in why_) when it cannot start, and its cases skip.
+template <class Base = ::testing::Test>
+class WithServer : public Base {
  protected:
   static void SetUpTestSuite() {
     server_ = std::make_unique<pgtest::PgServer>();
     if (!server_->start(&why_)) server_.reset();
   }
   static void TearDownTestSuite() { server_.reset(); }
+  inline static std::unique_ptr<pgtest::PgServer> server_;
+  inline static std::string why_;
+};
+
+class EngineStore : public WithServer<::testing::TestWithParam<const char*>> {
+ protected:
   void SetUp() override {
     if (std::string(GetParam()) == "sqlite") {
       store_ = std::make_unique<Store>(":memory:");
@@ -58,8 +67,6 @@ class EngineStore : public ::testing::TestWithParam<const char*> {
   }
   bool on_postgres() const { return std::string(GetParam()) == "postgresql"; }
   Store& s() { return *store_; }
-  inline static std::unique_ptr<pgtest::PgServer> server_;
-  inline static std::string why_;
   std::string url_;  // the store's, on PostgreSQL
   std::unique_ptr<Store> store_;
 };
