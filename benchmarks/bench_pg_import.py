@@ -79,6 +79,15 @@ class Clock:
                 None if server is None or self.server is None else server - self.server)
 
 
+def start_server(url=None):
+    """(server, url, port): `url`'s server (None to stop), or a throwaway one
+    started as the tests start theirs (stop it when done)."""
+    if url:
+        return None, url, int(url.split("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[1])
+    server = PgServer({"shared_buffers": "256MB"}).start()
+    return server, server.url, server.port
+
+
 def store(url, schema, n, seed):
     """A fresh store schema with the customers, orders and products the lines refer to."""
     db = crm.open(f"{url}&schema={schema}")
@@ -190,13 +199,7 @@ def main():
                     help="rows for pandas to_sql (0: skip); its time is scaled to --rows")
     ap.add_argument("--dsn", help="a URL of a server to use (default: start a throwaway one)")
     args = ap.parse_args()
-    server = None
-    if args.dsn:
-        url = args.dsn
-        port = int(url.split("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[1])
-    else:
-        server = PgServer({"shared_buffers": "256MB"}).start()
-        url, port = server.url, server.port
+    server, url, port = start_server(args.dsn)
     dsn = url.split("?")[0]
     clock = Clock(port)
     results = {}

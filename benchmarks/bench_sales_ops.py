@@ -8,11 +8,12 @@ crmcore against plain pandas (and against itself without the ledger's work).
   per deal by groupby, then counts per group and step);
 - attainment of 1,780 targets (people and teams; months, quarters, the
   year) over the bookings of 1,000,000 deals, each person's team from the
-  staff table: ``attainment_table`` (months and owner ids found in C++,
-  team targets spread over their members, one sum per owner and month in
-  C++) against pandas as a competent user writes it (sums per person and
-  month, rolled to teams on that small table, each target's months listed
-  and joined: no loop over targets);
+  staff table: ``attainment_table`` given the bookings as typed columns
+  (owner id, time, amount; no text), one C++ pass into a grid per owner and
+  stretch of months, team targets credited to their members and read off
+  it, against pandas as a competent user writes it on the same frame (sums
+  per person and month, rolled to teams on that small table, each target's
+  months listed and joined: no loop over targets);
 - aging of 1,000,000 invoices with 1,000,000 payments: ``aging_sums``, what
   ``db.sales.aging`` runs (one C++ pass: status coded there, payments per
   invoice, sums per customer and bucket), against pandas written directly;
@@ -20,10 +21,14 @@ crmcore against plain pandas (and against itself without the ledger's work).
   sum each touched invoice, keep credit, check and set the status) against
   the same payments without an invoice.
 
-Every pandas answer is checked against crmcore's before its time counts. Run:
+With ``--store`` also attainment and aging end to end from one SQLite
+file (``db.sales.attainment`` / ``db.sales.aging`` against pandas' read_sql
+of the same file and the same computations): a second figure, reading
+included. Every pandas answer is checked against crmcore's before its time
+counts. Run:
 
     python benchmarks/bench_sales_ops.py [--deals 1000000] [--rows 5000000] [--invoices 1000000]
-        [--payments 100000] [--repeat 3]
+        [--payments 100000] [--repeat 3] [--store | --only-store]
 
 Both sides get the same frames already in memory, with the column types
 db.frame hands (times datetime64[ns], text str); best of --repeat, wall and
@@ -47,12 +52,12 @@ START = pd.Timestamp("2024-01-01")
 
 
 def won_deals(n, staff, rng):
-    """Won deals' bookings (no team column: attainment reads each person's
-    team from the staff table) and each staff member's team."""
+    """Won deals' bookings as typed columns (owner id, time, amount: no
+    text; each person's team from the staff table) and each staff
+    member's team."""
     at = START + pd.to_timedelta(rng.integers(0, 366 * 86_400, n), "s")
     owner = rng.integers(1, staff + 1, n)
-    events = as_stored(pd.DataFrame({"metric": "bookings", "owner_id": owner, "at": at,
-                                     "value": rng.gamma(2.0, 500.0, n).round(2)}))
+    events = as_stored(pd.DataFrame({"owner_id": owner, "at": at, "value": rng.gamma(2.0, 500.0, n).round(2)}))
     people = np.arange(1, staff + 1)
     return events, pd.Series((people % 20).astype(str), index=people, name="team", dtype="str")
 
@@ -220,6 +225,96 @@ def funnel_pandas(deals, history, as_of):
     return pd.DataFrame({"deals": cum(reached), "amount": cum(amount), "open": standing.to_numpy().ravel()}), lost
 
 
+def store_figures(deals, staff, invoices, repeat, rng):
+    """Attainment and aging end to end from one SQLite file: crmcore's
+    ``db.sales.attainment`` / ``db.sales.aging`` (the store's columns into
+    the same kernels) against pandas reading the same file with
+    ``read_sql`` (the won deals joined to their pipeline's stages in SQL,
+    times as stored, int64 ns) and computing the same reports; each answer
+    checked equal. The first call of each (cold: nothing cached in the
+    process) and the best of ``repeat`` are both printed."""
+    import shutil
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+    folder = tempfile.mkdtemp(prefix="bench_sales_store_")
+    path = str(Path(folder) / "sales.crm")
+    db = crm.open(path)
+    people = db.import_frame("staff", pd.DataFrame({"name": [f"s{i}" for i in range(staff)],
+                                                    "team": [str(i % 20) for i in range(1, staff + 1)]}))
+    customers = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(max(1, deals // 10))]}))
+    closed = START + pd.to_timedelta(rng.integers(0, 366 * 86_400, deals), "s")
+    db.import_frame("deals", pd.DataFrame({"customer_id": rng.choice(customers, deals), "stage": "won",
+                                           "owner_id": rng.choice(people, deals), "closed_at": closed,
+                                           "amount": rng.gamma(2.0, 500.0, deals).round(2)}))
+    t = targets(staff)
+    t["staff_id"] = pd.array([people[s - 1] if pd.notna(s) else pd.NA for s in t["staff_id"]], dtype="Int64")
+    db.import_frame("targets", t.reset_index(drop=True))
+    issued = START + pd.to_timedelta(rng.integers(0, 366, invoices), "D")
+    inv_ids = db.import_frame("invoices", pd.DataFrame({
+        "customer_id": rng.choice(customers, invoices), "issued_at": issued, "due_at": issued + pd.Timedelta(days=30),
+        "amount": rng.integers(100, 10_000, invoices).astype(float)}))
+    amounts = db.frame("invoices", columns=["amount"])["amount"].to_numpy()
+    paying = rng.random(invoices) < 0.6
+    db.import_frame("payments", pd.DataFrame({
+        "customer_id": db.frame("invoices", columns=["customer_id"])["customer_id"].to_numpy()[paying],
+        "invoice_id": np.asarray(inv_ids)[paying],
+        "paid_at": issued[paying] + pd.to_timedelta(rng.integers(0, 120, int(paying.sum())), "D"),
+        "amount": amounts[paying] * rng.choice([0.3, 0.5, 1.0], int(paying.sum()))}))
+    db.close()
+
+    # crmcore's first call on a freshly opened file reads the columns into the
+    # store's column cache; later calls on the open store read nothing.
+    def ours_attainment(store):
+        return store.sales.attainment(as_of="2024-09-15")["actual"].to_numpy()
+
+    def theirs_attainment():
+        with sqlite3.connect(path) as con:
+            won = pd.read_sql("SELECT d.owner_id, d.closed_at, d.amount AS value FROM deals d JOIN pipeline_stages s"
+                              " ON s.pipeline_id = d.pipeline_id AND s.name = d.stage WHERE s.category = 'won'", con)
+            team = pd.read_sql("SELECT id, team FROM staff", con, index_col="id")["team"]
+            tt = pd.read_sql("SELECT id, staff_id, team, period, metric, amount FROM targets ORDER BY id", con,
+                             index_col="id")
+        won["at"] = pd.to_datetime(won.pop("closed_at"), unit="ns")
+        tt["staff_id"] = tt["staff_id"].astype("Int64")
+        return attainment_pandas(tt, won, team)
+
+    def ours_aging(store):
+        return store.sales.aging(as_of="2024-10-01")[list(BUCKETS)]
+
+    def theirs_aging():
+        with sqlite3.connect(path) as con:
+            inv = pd.read_sql("SELECT id, customer_id, issued_at, due_at, amount, status FROM invoices", con,
+                              index_col="id")
+            pay = pd.read_sql("SELECT invoice_id, paid_at, amount - COALESCE(credit, 0) AS amount FROM payments"
+                              " WHERE invoice_id IS NOT NULL", con)
+        for frame, columns in ((inv, ("issued_at", "due_at")), (pay, ("paid_at",))):
+            for c in columns:
+                frame[c] = pd.to_datetime(frame[c], unit="ns")
+        return aging_pandas(inv, pay, pd.Timestamp("2024-10-01").value)
+
+    for name, ours, theirs, check in (
+            (f"attainment from the store, {len(t):,} targets over {deals:,} won deals", ours_attainment,
+             theirs_attainment, lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9)),
+            (f"aging from the store, {invoices:,} invoices and {int(paying.sum()):,} payments", ours_aging,
+             theirs_aging, lambda a, b: np.testing.assert_allclose(a.to_numpy(), b.reindex(a.index).to_numpy(),
+                                                                   rtol=1e-9))):
+        def cold():
+            with crm.open(path) as store:
+                return ours(store)
+        first = timed(cold, repeat)
+        them = timed(theirs, repeat)
+        check(first[0], them[0])
+        report(f"{name}, from the file each time (crmcore: open, first call; pandas: read_sql, compute)", first,
+               them, repeat)
+        with crm.open(path) as store:
+            ours(store)
+            warm = timed(lambda: ours(store), repeat)
+        check(warm[0], them[0])
+        report(f"{name}, crmcore again on the open store (columns cached) vs the same pandas", warm, them, repeat)
+    shutil.rmtree(folder)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deals", type=int, default=1_000_000)
@@ -228,7 +323,14 @@ def main():
     ap.add_argument("--invoices", type=int, default=1_000_000)
     ap.add_argument("--payments", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--store", action="store_true", help="also attainment and aging end to end from a SQLite file "
+                    "(crmcore's reports against pandas' read_sql of the same file), --deals and --invoices in it")
+    ap.add_argument("--only-store", action="store_true", help="only the figures from the store")
     args = ap.parse_args()
+    if args.only_store:
+        print("load:", open("/proc/loadavg").read().split()[:3])
+        store_figures(args.deals, args.staff, args.invoices, args.repeat, np.random.default_rng(1))
+        return
     rng = np.random.default_rng(0)
     print("load:", open("/proc/loadavg").read().split()[:3])
     print("pandas gets the frames already in memory, as db.frame hands them (stage text as str, times as "
@@ -251,7 +353,7 @@ def main():
 
     (events, teams), t = won_deals(args.deals, args.staff, rng), targets(args.staff)
     cut = pd.Timestamp("2024-09-15").value
-    ours = timed(lambda: attainment_table(t, events, cut, teams=teams), args.repeat)
+    ours = timed(lambda: attainment_table(t, {"bookings": events}, cut, teams=teams), args.repeat)
     theirs = timed(lambda: attainment_pandas(t, events, teams), args.repeat)
     np.testing.assert_allclose(ours[0]["actual"].to_numpy(), theirs[0], rtol=1e-9)
     report(f"attainment, {len(t):,} targets over {args.deals:,} won deals", ours, theirs, args.repeat)
@@ -263,6 +365,8 @@ def main():
     np.testing.assert_allclose(ours[0].to_numpy(), theirs[0].reindex(ours[0].index).to_numpy(), rtol=1e-9)
     report(f"aging, {args.invoices:,} invoices and payments", ours, theirs, args.repeat)
 
+    if args.store:
+        store_figures(args.deals, args.staff, args.invoices, args.repeat, rng)
     plain, allocated, paid = payments_import(args.payments, rng)
     print(f"payments import, {args.payments:,} rows ({paid:,} invoices paid in full by it)")
     print(f"  without invoice         {plain:8.3f} s")

@@ -23,8 +23,10 @@ STUBS = ROOT / "python" / "crmcore" / "_core"
 
 # What the core's error translator sets on each exception it raises
 # (cpp/bindings/errors.cpp); the classes themselves declare no attributes.
+# Each ValidationError attribute is None on the class: an error raised from
+# Python with a message only (the package raises some) has kind and reason None.
 ATTRIBUTES = {
-    "ValidationError": {"kind": "str", "row": "int | None", "field": "str | None", "reason": "str",
+    "ValidationError": {"kind": "str | None", "row": "int | None", "field": "str | None", "reason": "str | None",
                         "record_id": "int | None"},
     "InterruptedAfterCommit": {"result": "typing.Any"},
 }

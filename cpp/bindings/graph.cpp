@@ -103,11 +103,15 @@ void bind_graph(py::module_& m) {
       .def("attribute_bytes", &Graph::attribute_bytes)
       .def("ids", [](const Graph& g) { return to_numpy(std::vector<int64_t>(g.ids())); })
       .def("degree",
-           [](const Graph& g) {
-             std::vector<int64_t> d(g.num_nodes());
-             for (index_t u = 0; u < d.size(); ++u) d[u] = static_cast<int64_t>(g.degree(u));
-             return to_numpy(std::move(d));
-           })
+           [](const Graph& g, const std::string& direction, bool weighted) -> py::object {
+             const graph::Direction d = direction == "in"    ? graph::Direction::In
+                                        : direction == "all" ? graph::Direction::All
+                                                             : graph::Direction::Out;
+             std::vector<double> x = graph::degrees(g, d, weighted);
+             if (weighted) return to_numpy(std::move(x));
+             return to_numpy(std::vector<int64_t>(x.begin(), x.end()));  // counts, exact below 2^53
+           },
+           py::arg("direction") = "out", py::arg("weighted") = false)
       .def("lookup",
            [](const Graph& g, const py::handle& ids) {
              std::vector<int64_t> v = to_vector<int64_t>(ids);

@@ -494,6 +494,7 @@ void def_store_api(py::class_<S>& cls) {
              return interrupted_after_commit(s);
            })
       .def("rollback", [](S& s) { s.rollback(); }, py::call_guard<py::gil_scoped_release>())
+      .def("in_transaction", [](const S& s) { return s.in_transaction(); })
       .def(
           "kind_of", [](const S& s, int64_t id) { return s.kind_of(id); }, py::arg("id"),
           py::call_guard<py::gil_scoped_release>())

@@ -1,6 +1,7 @@
 // Binding of the sales kernels: NumPy columns in, NumPy columns out; the
 // work runs without the GIL.
 #include "common.hpp"
+#include "crmcore/sales/attainment.hpp"
 #include "crmcore/sales/codes.hpp"
 #include "crmcore/sales/funnel.hpp"
 #include "crmcore/sales/reports.hpp"
@@ -203,6 +204,50 @@ void bind_sales(py::module_& m) {
       },
       py::arg("key"), py::arg("month"), py::arg("value"), py::arg("keys"), py::arg("target_key"), py::arg("from_"),
       py::arg("to"), "Sums of value per target's key and months (see crmcore/sales/reports.hpp).");
+  m.def(
+      "attainment_sums",
+      [](const py::list& streams, int32_t metrics, Column<int64_t> credit_target, Column<int64_t> credit_owner,
+         Column<int32_t> credit_metric, Column<int64_t> from, Column<int64_t> to) {
+        const size_t n = same_length({credit_target.size(), credit_owner.size(), credit_metric.size()});
+        const size_t targets = same_length({from.size(), to.size()});
+        // The arrays are kept here while the GIL is released; a stream is
+        // (metric, owner, missing or None, at, value or None).
+        std::vector<Column<int64_t>> ints;
+        std::vector<Column<uint8_t>> masks;
+        std::vector<Column<double>> values;
+        std::vector<sales::EventStream> in;
+        for (const auto& item : streams) {
+          auto t = item.cast<py::tuple>();
+          if (t.size() != 5) throw std::invalid_argument("attainment: a stream is (metric, owner, missing, at, value)");
+          sales::EventStream s;
+          s.metric = t[0].cast<int32_t>();
+          ints.push_back(t[1].cast<Column<int64_t>>());
+          ints.push_back(t[3].cast<Column<int64_t>>());
+          s.owner = ints[ints.size() - 2].data(), s.at = ints.back().data();
+          s.rows = same_length({ints[ints.size() - 2].size(), ints.back().size()});
+          if (!t[2].is_none()) {
+            masks.push_back(t[2].cast<Column<uint8_t>>());
+            same_length({masks.back().size(), static_cast<py::ssize_t>(s.rows)});
+            s.missing = masks.back().data();
+          }
+          if (!t[4].is_none()) {
+            values.push_back(t[4].cast<Column<double>>());
+            same_length({values.back().size(), static_cast<py::ssize_t>(s.rows)});
+            s.value = values.back().data();
+          }
+          in.push_back(s);
+        }
+        std::vector<double> out;
+        {
+          py::gil_scoped_release release;
+          out = sales::attainment_sums(in, metrics, {credit_target.data(), credit_owner.data(), credit_metric.data(), n},
+                                       from.data(), to.data(), targets);
+        }
+        return to_numpy(std::move(out));
+      },
+      py::arg("streams"), py::arg("metrics"), py::arg("credit_target"), py::arg("credit_owner"),
+      py::arg("credit_metric"), py::arg("from_"), py::arg("to"),
+      "Each target's sum of its credited owners' events in its months (see crmcore/sales/attainment.hpp).");
   m.def(
       "id_positions",
       [](Column<int64_t> ids, Column<int64_t> values) {

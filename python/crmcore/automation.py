@@ -30,6 +30,7 @@ Actions (each a dict with ``"do"``):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, Iterable
 
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .scoring._columns import NS_PER_DAY, as_of_ns
+from .scoring._columns import NS_PER_DAY, as_of_ns, utc_now
 
 
 def at_ns(value: Any) -> int:
@@ -46,7 +47,7 @@ def at_ns(value: Any) -> int:
     >>> at_ns("1970-01-02")
     86400000000000
     """
-    ns = as_of_ns(pd.Timestamp.now() if value is None else value)
+    ns = as_of_ns(utc_now() if value is None else value)
     if ns is None:  # (as_of_ns gives None for None only)
         raise ValueError(f"{value!r} is not a time")
     return ns
@@ -233,7 +234,9 @@ class AutomationMethods:
         records whose date (plus ``offset_days``; each year's anniversary when
         ``annual``) falls after the rule's last run (or within the day before
         ``now`` on its first) and at or before ``now``; each (rule, record,
-        occasion) acts once, however often this is called.
+        occasion) acts once, however often this is called, also by two
+        schedulers at once (each rule is read and run under the store's
+        write lock).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -249,38 +252,59 @@ class AutomationMethods:
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & rules["trigger"].isin(["date", "schedule"])]
         done = []
-        for rule_id, r in rules.iterrows():
-            last = r["last_run_at"]
-            since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
-            if r["trigger"] == "schedule" and r["field"] == FESTIVALS:
-                days = festival_days(since, now_ns)
-                ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
-                ids, occasions = np.tile(ids, len(days)), np.repeat(days, len(ids))
-            elif r["trigger"] == "schedule":
-                every = int(r["every_days"]) if pd.notna(r["every_days"]) else 1
-                if pd.notna(last) and since + every * NS_PER_DAY > now_ns:
-                    continue
-                ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
-                occasions = np.full(len(ids), now_ns, dtype=np.int64)
-            else:
-                ids, occasions = _occasions(self._db, r, since, now_ns)
-            if r["trigger"] != "schedule" or r["field"] == FESTIVALS:  # each (record, occasion) acts once
-                seen = self.runs(int(rule_id))
-                if len(seen) and len(ids):
-                    old = set(zip(seen["record_id"].astype("int64"), _ns(seen["occasion"])))
-                    keep = np.array([(i, o) not in old for i, o in zip(ids.tolist(), occasions.tolist())], dtype=bool)
-                    ids, occasions = ids[keep], occasions[keep]
-            acted = self._db._core.run_rule(int(rule_id), ids, occasions, np.full(len(ids), np.nan), now_ns)
-            # A record may have several occasions in one run (a birthday each
-            # year since a long-missed run, two festivals): it is acted on
-            # once, and each occasion is noted and returned.
-            hit = np.isin(ids, acted)
-            done.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": ids[hit],
-                                      "occasion": pd.to_datetime(occasions[hit])}))
+        for rule_id in rules.index:
+            # The rule's last run and runs are read and acted on under the
+            # store's write lock, so that two schedulers at once (another
+            # process, another machine on a shared server) act once.
+            with self._locked():
+                acted = self._run_due_rule(int(rule_id), now_ns)
+            if acted is not None:
+                done.append(acted)
         if not done:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64"),
                                  "occasion": pd.Series([], dtype="datetime64[ns]")})
         return pd.concat(done, ignore_index=True)
+
+    def _locked(self) -> Any:
+        """The store's write lock for one rule's read and run: its own
+        transaction, or the caller's (which holds it already)."""
+        return contextlib.nullcontext() if self._db._core.in_transaction() else self._db.transaction()
+
+    def _run_due_rule(self, rule_id: int, now_ns: int) -> pd.DataFrame | None:
+        """One rule's part of run_due: what it acted on, or None when it was not due."""
+        try:
+            r = self._db.frame(_RULES, ids=[rule_id]).iloc[0]
+        except _core.NotFound:
+            return None  # deleted meanwhile
+        if not (pd.isna(r["active"]) or bool(r["active"])):
+            return None  # switched off meanwhile
+        last = r["last_run_at"]
+        since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
+        if r["trigger"] == "schedule" and r["field"] == FESTIVALS:
+            days = festival_days(since, now_ns)
+            ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
+            ids, occasions = np.tile(ids, len(days)), np.repeat(days, len(ids))
+        elif r["trigger"] == "schedule":
+            every = int(r["every_days"]) if pd.notna(r["every_days"]) else 1
+            if pd.notna(last) and since + every * NS_PER_DAY > now_ns:
+                return None
+            ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
+            occasions = np.full(len(ids), now_ns, dtype=np.int64)
+        else:
+            ids, occasions = _occasions(self._db, r, since, now_ns)
+        if r["trigger"] != "schedule" or r["field"] == FESTIVALS:  # each (record, occasion) acts once
+            seen = self.runs(int(rule_id))
+            if len(seen) and len(ids):
+                old = set(zip(seen["record_id"].astype("int64"), _ns(seen["occasion"])))
+                keep = np.array([(i, o) not in old for i, o in zip(ids.tolist(), occasions.tolist())], dtype=bool)
+                ids, occasions = ids[keep], occasions[keep]
+        acted = self._db._core.run_rule(int(rule_id), ids, occasions, np.full(len(ids), np.nan), now_ns)
+        # A record may have several occasions in one run (a birthday each
+        # year since a long-missed run, two festivals): it is acted on
+        # once, and each occasion is noted and returned.
+        hit = np.isin(ids, acted)
+        return pd.DataFrame({"rule_id": int(rule_id), "record_id": ids[hit],
+                             "occasion": pd.to_datetime(occasions[hit])})
 
     def scored(self, score: str, values: pd.Series, now: Any = None) -> pd.DataFrame:
         """Tells the score rules watching ``score`` the values an analysis
@@ -307,21 +331,22 @@ class AutomationMethods:
         values = pd.Series(values, dtype="float64").dropna()
         out = []
         for rule_id, r in rules.iterrows():
-            seen = self.runs(int(rule_id))
-            last = (seen.sort_values("occasion").groupby("record_id")["value"].last()
-                    if len(seen) else pd.Series(dtype="float64"))
-            before = last.reindex(values.index)
-            threshold = float(r["threshold"])
-            up = (values >= threshold) & ~(before >= threshold)
-            down = (values < threshold) & (before >= threshold)
-            for mask, act in ((up, True), (down, False)):
-                chosen = values[mask]
-                ids = chosen.index.to_numpy(dtype=np.int64)
-                if act or len(ids):
-                    acted = self._db._core.run_rule(int(rule_id), ids, np.full(len(ids), now_ns, dtype=np.int64),
-                                                    chosen.to_numpy(dtype=np.float64), now_ns, act)
-                    if act:
-                        out.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted}))
+            with self._locked():  # the last values read as the run that follows leaves them (run_due's reason)
+                seen = self.runs(int(rule_id))
+                last = (seen.sort_values("occasion").groupby("record_id")["value"].last()
+                        if len(seen) else pd.Series(dtype="float64"))
+                before = last.reindex(values.index)
+                threshold = float(r["threshold"])
+                up = (values >= threshold) & ~(before >= threshold)
+                down = (values < threshold) & (before >= threshold)
+                for mask, act in ((up, True), (down, False)):
+                    chosen = values[mask]
+                    ids = chosen.index.to_numpy(dtype=np.int64)
+                    if act or len(ids):
+                        acted = self._db._core.run_rule(int(rule_id), ids, np.full(len(ids), now_ns, dtype=np.int64),
+                                                        chosen.to_numpy(dtype=np.float64), now_ns, act)
+                        if act:
+                            out.append(pd.DataFrame({"rule_id": int(rule_id), "record_id": acted}))
         if not out:
             return pd.DataFrame({"rule_id": pd.Series([], dtype="int64"), "record_id": pd.Series([], dtype="int64")})
         return pd.concat(out, ignore_index=True)

@@ -360,13 +360,28 @@ class Graph:
         return frame
 
     # ---- analyses -------------------------------------------------------------------
-    def degree(self):
-        """Edges at each node (out-edges when directed; a self-loop counts once).
+    def degree(self, direction=None, weight=False):
+        """Edges at each node, counted as NetworkX counts them (parallel edges
+        each, as its MultiGraph): an undirected self-loop adds 2.
+
+        On a directed graph ``direction`` says which edges: ``"out"`` (the
+        default, NetworkX's ``out_degree``: the links a record made, such as
+        the referrals it gave), ``"in"`` (``in_degree``) or ``"all"`` (both,
+        NetworkX's ``degree``; a self-loop adds 1 to each, 2 to all). An
+        undirected graph's edges have no direction: leave it None or
+        ``"all"``. ``weight=True`` sums edge weights instead of counting
+        (floats; NetworkX's ``weight="weight"``).
 
         >>> Graph.from_edges([1, 1], [2, 3]).degree().tolist()
         [2, 1, 1]
+        >>> Graph.from_edges([1, 2], [1, 1], directed=True).degree("in").tolist()
+        [2, 0]
         """
-        return self._series(self._g.degree(), "degree")
+        if direction not in (None, "out", "in", "all"):
+            raise _invalid("degree", "direction", f"is 'out', 'in', 'all' or None, not {direction!r}")
+        if not self._g.directed and direction in ("out", "in"):
+            raise _invalid("degree", "direction", "an undirected graph's edges have no direction: None or 'all'")
+        return self._series(self._g.degree(direction or "out", bool(weight)), "degree")
 
     def pagerank(self, damping=0.85, personalization=None, weight=True, tol=1e-6, max_iter=100,
                  dangling=None, nstart=None):

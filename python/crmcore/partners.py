@@ -249,8 +249,10 @@ class PartnerMethods:
         from its ``tier_from`` up to the next band's. Sales count in the order
         they were made (``ordered_at``, then order and line), so a line that
         crosses a threshold is paid at two rates, in two rows; a line's
-        ``fraction`` is its part in the row's band. Below the lowest band,
-        nothing is paid.
+        ``fraction`` is its part in the row's band. A scale starts with its
+        entry rule (no ``tier_from``): a band without one of the same partner
+        and category in force beside it is refused (ValidationError naming
+        ``tier_from``), as is deleting the entry rule a band still needs.
 
         A rule's ``basis`` says when and on what it pays: ``order``, rate x the
         line's amount on the order's day; ``invoice``, rate x the line's share

@@ -1,7 +1,9 @@
 """The record store: `crm.open(path)` and the `Database` it returns.
 
 Records of every kind live in one SQLite file (or in memory). Bulk paths cross
-into C++ as NumPy columns; there is no Python loop over rows.
+into C++ as NumPy columns; there is no Python loop over rows. Here are the
+records one at a time, lookups, frames and merges; imports and other bulk
+work are in _bulk.py, backups and the file's checks in _file.py.
 """
 from __future__ import annotations
 
@@ -10,17 +12,15 @@ import html
 import json
 import os
 import re
-import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from . import _core, _query
-from ._convert import MAX_CUSTOM_DEPTH  # noqa: F401 - crm.store.MAX_CUSTOM_DEPTH, documented
-from ._convert import _KINDS, _NAT, _columns, _frame, _python_value, _record_columns
-from . import mapping as _mapping
+from . import _convert, _core, _query
+from ._convert import _KINDS, _NAT, _frame, _python_value, _record_columns
+from ._bulk import BulkMethods, ImportResult, _check_interrupted
+from ._file import FileMethods, restore
 from .access import AccessHandles
 from .audit import AuditMethods, default_actor
 from .duplicates import DuplicateMethods
@@ -39,41 +39,10 @@ from .stock import StockMethods
 
 __all__ = ["Database", "ImportResult", "Record", "open", "restore"]
 
-# Show a progress bar for imports at least this long (when tqdm is installed).
-_PROGRESS_MIN_ROWS = 200_000
-# ... and for backups of stores at least this large: 64 MiB in 4 KiB pages.
-_PROGRESS_MIN_PAGES = 16_384
+# The deepest custom-field nesting a store takes (the README names crm.store.MAX_CUSTOM_DEPTH).
+MAX_CUSTOM_DEPTH = _convert.MAX_CUSTOM_DEPTH
 
 
-@dataclass
-class ImportResult:
-    """What `import_frame(..., on_error="skip")` or an upsert did.
-
-    ``ids`` has one entry per input row: the record's id (new, or the one the
-    row updated), or -1 where the row was rejected. ``errors`` has one row per
-    rejected input row (indexed by its position in the input) with the field
-    and the reason. ``updated`` (upserts and updates) is True where the row
-    updated an existing record rather than adding one.
-    """
-
-    ids: np.ndarray
-    errors: pd.DataFrame
-    updated: "np.ndarray | None" = None
-
-    @property
-    def imported(self) -> int:
-        """Rows written (added or updated)."""
-        return int((self.ids >= 0).sum())
-
-    @property
-    def inserted(self) -> int:
-        """Rows that added a record."""
-        return self.imported - self.updated_count
-
-    @property
-    def updated_count(self) -> int:
-        """Rows that updated an existing record."""
-        return 0 if self.updated is None else int(self.updated.sum())
 
 
 class Record(dict):
@@ -111,7 +80,7 @@ def _show(v: Any) -> str:
 
 
 class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods, SchemaMethods, AuditMethods,
-               AccessHandles):
+               AccessHandles, BulkMethods, FileMethods):
     """A crmcore store. Make one with :func:`crmcore.open`.
 
     >>> db = open(":memory:")
@@ -529,117 +498,6 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         """
         return pd.Series({k: self.count(k) for k in _KINDS}, name="records")
 
-    # -- bulk -------------------------------------------------------------------
-    def import_frame(self, kind: str, df: pd.DataFrame, on_error: str = "raise",
-                     progress: bool | None = None, *, mode: str = "insert",
-                     key: "str | list[str] | None" = None, mapping: Any = None,
-                     dry_run: bool = False) -> "np.ndarray | ImportResult | pd.DataFrame":
-        """Imports the rows of a DataFrame: new records, or updates of existing ones.
-
-        ``mode="insert"`` (the default) adds every row as a new record.
-        ``mode="upsert"`` writes each row to the record its ``key`` names and
-        adds the rows that name none, so that importing the same export again
-        updates instead of duplicating. ``mode="update"`` writes rows to
-        existing records only (a row naming none is an error). The key is one
-        or more fields: ``"id"`` (the default when the frame has an ``id``
-        column or index, as ``db.frame`` gives), the external key
-        ``["external_source", "external_id"]`` (the default when the frame has
-        ``external_id``; unique per kind), or any fields that name one record
-        (``"sku"``). An update changes only the columns given; an empty cell
-        clears its field. ``created_at`` and ``updated_at`` columns are left to
-        the store. So ``db.frame(kind)`` can be edited and written back. A row
-        whose values equal its record's writes nothing (no audit entry,
-        ``updated_at`` kept) and still counts as updated.
-        A key repeated in one import is refused; rows whose different keys
-        name one record because their records were merged apply in order
-        (the last wins).
-
-        With ``on_error="raise"`` (the default) the import is all or nothing:
-        a bad row raises :class:`crmcore.ValidationError` naming the row, the
-        column and the reason, and the store is as it was. With
-        ``on_error="skip"`` the good rows land and the bad ones are listed.
-        Inserts return the new ids in row order (an :class:`ImportResult`
-        with ``on_error="skip"``); upserts and updates an :class:`ImportResult`
-        whose ``updated`` says which rows updated a record.
-
-        ``mapping`` (a :class:`crmcore.Mapping`, a dict as in a mapping file,
-        or a mapping file's path) reads another system's export: its column
-        names, values and formats; errors then name the file's column too.
-        ``dry_run=True`` writes nothing and returns :meth:`check_frame`'s report.
-
-        >>> db = open()
-        >>> ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"]}))
-        >>> len(ids)
-        2
-        >>> erp = pd.DataFrame({"external_id": ["K1", "K2"], "name": ["Acme", "Bolt"]})
-        >>> db.import_frame("customers", erp, mode="upsert").inserted
-        2
-        >>> again = db.import_frame("customers", erp.assign(region="East"), mode="upsert")
-        >>> again.updated_count, db.count("customers")
-        (2, 4)
-        """
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"import_frame takes a pandas DataFrame, not {type(df).__name__}")
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-        if mode not in ("insert", "upsert", "update"):
-            raise ValueError(f"mode must be 'insert', 'upsert' or 'update', not {mode!r}")
-        if mode == "insert" and key is not None:
-            raise ValueError("key= names the records an upsert or update writes to; an insert adds new records")
-        if mode != "insert":
-            if df.index.name == "id" and "id" not in df.columns:
-                df = df.reset_index()
-            df = df.drop(columns=[c for c in ("created_at", "updated_at") if c in df.columns])
-        prepared = _mapping.prepare(kind, df, mapping, dry_run)
-        keys = [] if mode == "insert" else _upsert_key(prepared.frame, key)
-
-        def write(columns, on_error, report, dry_run):
-            if mode == "insert":
-                return self._core.insert(kind, columns, on_error, report, dry_run)
-            return self._core.upsert(kind, columns, keys, mode == "upsert", on_error, report, dry_run)
-
-        if dry_run:
-            with prepared.naming_columns():
-                return prepared.check(lambda columns: write(columns, "skip", None, True)[1],
-                                      lambda frame: _columns(kind, frame), keys)
-        columns = prepared.core_columns(lambda frame: _columns(kind, frame))
-        with _progress_bar(kind, progress) as report, prepared.naming_columns():
-            ids, errors, interrupted, updated = write(columns, on_error, report, False)
-        if mode == "insert":
-            result = prepared.label(_import_result(ids, errors, on_error, df))
-            _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
-            return result
-        result = prepared.label(_import_result(ids, errors, "skip", df))
-        result.updated = updated.astype(bool)
-        _check_interrupted(interrupted, f"the {mode} of {result.imported} {kind}", result)
-        return result
-
-    def check_frame(self, kind: str, df: pd.DataFrame, *, mode: str = "insert", key: "str | list[str] | None" = None,
-                    mapping: Any = None) -> pd.DataFrame:
-        """Every problem an import of ``df`` would meet, without writing anything.
-
-        The rows are checked the whole way, as an import writes them (so a
-        duplicate sku or a missing customer is found too), and then undone:
-        the store, its ids and its audit log stay as they were. Returns a
-        DataFrame with one row per problem: ``row`` (from 0; missing for a
-        problem of the whole file, such as an unknown column), ``column``
-        (the file's), ``field``, ``value`` (as in the file) and ``reason``;
-        empty when the import would land whole. ``mode``, ``key`` and
-        ``mapping`` are those of :meth:`import_frame`. What stops a file as a
-        whole (a column named ``id`` in an insert, a mapping that does not fit
-        the kind) is raised, as an import raises it.
-
-        >>> db = open()
-        >>> cid = db.add("customers", name="Acme")
-        >>> df = pd.DataFrame({"customer_id": [cid, cid], "ordered_at": ["2025/1/5", "someday"],
-        ...                    "amount": ["¥1,200", "1.2万"]})
-        >>> db.check_frame("orders", df)[["row", "field"]].values.tolist()
-        [[1, 'ordered_at']]
-        >>> db.count("orders")
-        0
-        """
-        return self.import_frame(kind, df, progress=False, mode=mode, key=key, mapping=mapping, dry_run=True)
-
     def merge(self, kind: str, keep: int, others: Iterable[int], prefer: "Mapping[str, int] | None" = None) -> int:
         """Folds duplicate records into one, in one transaction; returns the merge's number.
 
@@ -701,160 +559,6 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         df["merged_ids"] = [[int(i) for i in text.split(",")] for text in df["merged_ids"]]
         return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
 
-    def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
-        """Deletes the records ids of a kind in one transaction; returns how many were asked for.
-
-        A record that other records still refer to (a customer with orders) is
-        refused with ``dependants="refuse"`` (the default), and nothing is
-        deleted; with ``dependants="delete"`` the records that refer to it go
-        too, and theirs, recursively. Link records (contact roles, stage
-        history, links) always go with their record. Every removed row has its
-        audit entry, naming in ``cause_id`` the record whose deletion took it.
-
-        >>> db = open()
-        >>> c = db.add("customers", name="Acme")
-        >>> _ = db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=10.0)
-        >>> db.delete_many("customers", [c], dependants="delete"), db.count("orders")
-        (1, 0)
-        """
-        if dependants not in ("refuse", "delete"):
-            raise ValueError(f"dependants must be 'refuse' or 'delete', not {dependants!r}")
-        wanted = np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else ids,
-                            dtype=np.int64)
-        _check_interrupted(self._core.remove_many(kind, wanted, dependants == "delete"),
-                           f"the deletion of {len(wanted)} {kind}")
-        return len(wanted)
-
-    def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", *, mode: str = "insert",
-                   key: "str | list[str] | None" = None, mapping: Any = None, dry_run: bool = False,
-                   progress: bool | None = None, **read_csv_args: Any):
-        """Imports a CSV file (read as text; the store converts and checks each value).
-
-        Rows in errors are counted from 0 at the first data line. ``mode``,
-        ``key``, ``mapping`` and ``dry_run`` are those of :meth:`import_frame`;
-        ``read_csv_args`` go to ``pandas.read_csv`` (e.g.
-        ``encoding="gb18030"`` for an export saved by Excel on a Chinese Windows).
-        Returns what :meth:`import_frame` returns (the new ids, in the file's order).
-
-        >>> import pathlib, tempfile
-        >>> folder = tempfile.TemporaryDirectory()
-        >>> path = pathlib.Path(folder.name) / "customers.csv"
-        >>> _ = path.write_text("name,phone\\nAcme,138 0013 8000\\n", encoding="utf-8")
-        >>> db = open()
-        >>> len(db.import_csv("customers", path)), db.count("customers")
-        (1, 1)
-        >>> folder.cleanup()
-        """
-        read_csv_args.setdefault("dtype", str)
-        read_csv_args.setdefault("keep_default_na", False)
-        read_csv_args.setdefault("na_values", [""])
-        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error, mode=mode, key=key,
-                                 mapping=mapping, dry_run=dry_run, progress=progress)
-
-    def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
-                    progress: bool | None = None, *, dry_run: bool = False) -> "np.ndarray | ImportResult":
-        """Imports a JSON file holding a list of records (as written by :meth:`export_json`),
-        or an object whose member ``kind`` is that list.
-
-        The file is read and checked in C++ and imported like a DataFrame
-        (all or nothing, or ``on_error="skip"``); rows count from 0 in the
-        list. Ids, created_at and updated_at in the file are ignored: the
-        store gives new ids, returned in the file's order. ``dry_run=True``
-        writes nothing and returns the problems as :meth:`check_frame` does.
-
-        >>> import pathlib, tempfile
-        >>> folder = tempfile.TemporaryDirectory()
-        >>> path = pathlib.Path(folder.name) / "customers.json"
-        >>> _ = path.write_text('[{"name": "Acme"}, {"name": "Bolt"}]', encoding="utf-8")
-        >>> db = open()
-        >>> len(db.import_json("customers", path)), db.count("customers")
-        (2, 2)
-        >>> folder.cleanup()
-        """
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-        with _progress_bar(kind, progress) as report:
-            ids, errors, interrupted, _ = self._core.import_json(kind, os.fspath(path), on_error, report, dry_run)
-        if dry_run:
-            return _mapping.Prepared(kind, None, None).report(errors)
-        result = _import_result(ids, errors, on_error)
-        _check_interrupted(interrupted, f"the import of {int((ids >= 0).sum())} {kind}", result)
-        return result
-
-    def export_json(self, kind: str, path: str | os.PathLike) -> int:
-        """Writes every record of a kind to a JSON file at path, one object per line in
-        one list (times as ISO 8601 text, tags as a list, custom fields as an
-        object); returns how many records it wrote.
-
-        >>> import pathlib, tempfile
-        >>> folder = tempfile.TemporaryDirectory()
-        >>> path = pathlib.Path(folder.name) / "customers.json"
-        >>> db = open()
-        >>> _ = db.add("customers", name="Acme", tags=["vip"])
-        >>> db.export_json("customers", path)
-        1
-        >>> copy = open()
-        >>> _ = copy.import_json("customers", path)
-        >>> copy.get("customers", int(copy.ids("customers")[0]))["tags"]
-        ['vip']
-        >>> folder.cleanup()
-        """
-        return int(self._core.export_json(kind, os.fspath(path)))
-
-    # -- the file -----------------------------------------------------------------
-    def integrity_check(self) -> str:
-        """'ok' when SQLite's integrity and foreign-key checks find nothing wrong,
-        otherwise their findings as text.
-
-        >>> open().integrity_check()
-        'ok'
-        """
-        return self._core.integrity_check()
-
-    def schema_version(self) -> int:
-        """The version of the file's layout, as an int; opening an older file
-        brings it up to date.
-
-        >>> open().schema_version() > 0
-        True
-        """
-        return int(self._core.schema_version())
-
-    # -- backups and compaction -------------------------------------------------------
-    def backup(self, path: str | os.PathLike, progress: "bool | Callable[[int, int], None] | None" = None,
-               *, pages_per_step: int = 1024) -> None:
-        """Copies the store to the file `path` while it stays in use.
-
-        The copy holds every write committed when the backup begins and none
-        after, though this and other processes go on writing meanwhile
-        (SQLite's online backup). It is written beside `path` and renamed
-        over it when whole, so `path` is never half a backup. A long backup
-        shows a progress bar (``progress=True`` always, ``False`` never, or
-        a function called with pages done and pages in all) and stops on
-        Ctrl-C. Open the copy with :func:`crmcore.open`, or put it back with
-        :func:`crmcore.restore`.
-
-        >>> import tempfile
-        >>> with tempfile.TemporaryDirectory() as folder:
-        ...     db = open()
-        ...     _ = db.add("customers", name="Acme")
-        ...     db.backup(f"{folder}/copy.crm")
-        ...     open(f"{folder}/copy.crm").count("customers")
-        1
-        """
-        with _progress_bar("", progress, desc="backup", unit="pages", min_total=_PROGRESS_MIN_PAGES) as report:
-            self._core.backup(os.fspath(path), report, pages_per_step)
-
-    def vacuum(self) -> dict:
-        """Rebuilds the file without its free pages (after large deletes) and
-        returns its size in bytes before and after.
-
-        >>> db = open()
-        >>> sorted(db.vacuum())
-        ['bytes_after', 'bytes_before']
-        """
-        before, after = self._core.vacuum()
-        return {"bytes_before": int(before), "bytes_after": int(after)}
 
 
 def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
@@ -890,95 +594,3 @@ def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = No
     return db if user is None else db.as_user(user)
 
 
-def _check_interrupted(interrupted: bool, what: str, result: Any = None) -> None:
-    """Raises InterruptedAfterCommit when Ctrl-C came while a write committed."""
-    if interrupted:
-        exc = _core.InterruptedAfterCommit(f"interrupted while {what} committed: it was saved; do not run it again")
-        exc.result = result
-        raise exc
-
-
-def _upsert_key(df: pd.DataFrame, key: "str | list[str] | None") -> "list[str]":
-    """The fields that name each row's record: as given, or the natural one."""
-    if key is not None:
-        return [key] if isinstance(key, str) else list(key)
-    if "id" in df.columns:
-        return ["id"]
-    if "external_id" in df.columns:
-        return ["external_source", "external_id"] if "external_source" in df.columns else ["external_id"]
-    raise ValueError("an upsert or update needs key=, or an 'id' or 'external_id' column to name each row's record")
-
-
-def _import_result(ids: np.ndarray, errors: list, on_error: str, rows: pd.DataFrame | None = None):
-    """What an import returns: the ids, or with on_error="skip" an ImportResult
-    whose errors carry the rejected rows' values when the rows are at hand
-    (a value whose column is named like the report's, as a movement's
-    ``reason``, comes as ``reason_given``)."""
-    if on_error == "raise":
-        return ids
-    errors_df = pd.DataFrame(errors, columns=["row", "field", "reason"]).set_index("row")
-    if len(errors_df) and rows is not None:
-        given = rows.reset_index(drop=True)
-        given = given.rename(columns={c: f"{c}_given" for c in given.columns if c in ("field", "reason")})
-        errors_df = errors_df.join(given, how="left")
-    return ImportResult(ids=ids, errors=errors_df)
-
-
-class _progress_bar:
-    """A tqdm bar for long imports (or backups: ``desc``, ``unit``), drawn
-    once the core reports the size of the work (after its first chunk);
-    nothing when tqdm is absent or the work is short, unless ``enabled``
-    says otherwise. A function as ``enabled`` is called instead of a bar."""
-
-    def __init__(self, kind: str, enabled: "bool | Callable[[int, int], None] | None", *, desc: str | None = None,
-                 unit: str = "rows", min_total: int = _PROGRESS_MIN_ROWS):
-        self.kind, self.enabled = kind, enabled
-        self.desc, self.unit, self.min_total = desc or f"import {kind}", unit, min_total
-        self.bar: Any = None  # a tqdm bar, made once the size of the work is known
-
-    def __enter__(self):
-        if self.enabled is False:
-            return None
-        if callable(self.enabled):
-            return self.enabled
-
-        def report(done: int, total: int) -> None:
-            if self.bar is None:
-                if self.enabled is None and total < self.min_total:
-                    return
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        from tqdm.auto import tqdm
-                except ImportError:
-                    self.enabled = False
-                    return
-                self.bar = tqdm(total=total, desc=self.desc, unit=self.unit)
-            self.bar.update(done - self.bar.n)
-        return report
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def restore(backup: str | os.PathLike, path: str | os.PathLike,
-            progress: "bool | Callable[[int, int], None] | None" = None) -> None:
-    """Puts the backup `backup` (made by :meth:`Database.backup`) back as the store at `path`.
-
-    The backup is checked first (a crmcore store, not damaged). The store at
-    `path` is replaced in one transaction, so a restore that fails or is
-    stopped leaves it as it was; a missing `path` is created. Progress as
-    for :meth:`Database.backup`.
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     db = open()
-    ...     _ = db.add("customers", name="Acme")
-    ...     db.backup(f"{folder}/copy.crm")
-    ...     restore(f"{folder}/copy.crm", f"{folder}/again.crm")
-    ...     open(f"{folder}/again.crm").count("customers")
-    1
-    """
-    with _progress_bar("", progress, desc="restore", unit="pages", min_total=_PROGRESS_MIN_PAGES) as report:
-        _core.restore(os.fspath(backup), os.fspath(path), report)

@@ -8,6 +8,10 @@
 
 namespace crmcore::records::testing {
 
+// A day in the store's nanoseconds, and the first of January 2024 (the rule tests' calendar).
+constexpr int64_t kDay = 86400LL * 1000000000LL;
+constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
+
 inline Column text_column(const std::string& name, std::vector<std::string> values) {
   Column c(name, Column::Storage::Text);
   c.texts = std::move(values);

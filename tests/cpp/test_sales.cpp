@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "crmcore/sales/attainment.hpp"
 #include "crmcore/sales/funnel.hpp"
 #include "crmcore/sales/reports.hpp"
 
@@ -162,4 +163,31 @@ TEST(SalesAging, BalancesPerKeyAndBucketByHand) {
   // The whole book: invoice 5 (no customer, 40 days late) counts too; customer 9, nothing open, is no row.
   EXPECT_EQ(book.keys, (std::vector<int64_t>{0}));
   EXPECT_EQ(book.sums, (std::vector<double>{50, 0, 80, 0, 0}));
+}
+
+TEST(SalesAttainmentSums, CreditsReadOffTheGridByHand) {
+  // Months since 1970: 648 = 2024-01. Day 19723 = 2024-01-01, 19754 = 2024-02-01, 19783 = 2024-03-01.
+  const int64_t jan = 19723 * D, feb = 19754 * D, mar = 19783 * D;
+  // Bookings: owner 7 in January (10) and February (20, and the last nanosecond of February: 40),
+  // owner 8 in March (80); a missing owner (5) and a NaN amount count nowhere.
+  const std::vector<int64_t> owner{7, 7, 7, 8, 7, 7};
+  const std::vector<uint8_t> missing{0, 0, 0, 0, 1, 0};
+  const std::vector<int64_t> at{jan, feb, mar - 1, mar, jan, jan};
+  const std::vector<double> value{10, 20, 40, 80, 5, std::nan("")};
+  // Activities (no values: each counts one): owner 8 twice in January, once with no time.
+  const std::vector<int64_t> owner2{8, 8, 8};
+  const std::vector<int64_t> at2{jan, jan + D, std::numeric_limits<int64_t>::min()};
+  const std::vector<EventStream> streams{{0, owner.data(), missing.data(), at.data(), value.data(), owner.size()},
+                                         {1, owner2.data(), nullptr, at2.data(), nullptr, owner2.size()}};
+  // Targets: 0 = Q1 bookings of 7; 1 = February bookings of the team {7, 8}; 2 = January activities of 8;
+  // 3 = an empty period; 4 = bookings of 9 (no events).
+  const std::vector<int64_t> from{648, 649, 648, 650, 648}, to{651, 650, 649, 650, 660};
+  const std::vector<int64_t> target{0, 1, 1, 2, 3, 4}, who{7, 7, 8, 8, 7, 9};
+  const std::vector<int32_t> metric{0, 0, 0, 1, 0, 0};
+  const std::vector<double> sums =
+      attainment_sums(streams, 2, {target.data(), who.data(), metric.data(), target.size()}, from.data(), to.data(), 5);
+  EXPECT_EQ(sums, (std::vector<double>{70, 60, 2, 0, 0}));
+  const std::vector<int32_t> bad{2};
+  EXPECT_THROW(attainment_sums(streams, 2, {target.data(), who.data(), bad.data(), 1}, from.data(), to.data(), 5),
+               std::invalid_argument);
 }

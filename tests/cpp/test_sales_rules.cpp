@@ -13,9 +13,6 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-constexpr int64_t kDay = 86400LL * 1000000000LL;
-constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
-
 Table row(std::vector<Column> columns) {
   Table t;
   t.columns = std::move(columns);

@@ -10,6 +10,15 @@ import pytest
 
 import crmcore as crm
 
+# Each test runs on SQLite and on PostgreSQL (conftest's backend fixture).
+pytestmark = pytest.mark.usefixtures("backend")
+
+# What these tests still need on PostgreSQL (docs/backends.md).
+PG_MISSING: dict[str, str] = {
+    # The variant whose conditions left to SQL read a custom field.
+    "test_conditions_judged_in_cpp_select_what_the_query_selects[custom]": "custom-field conditions (json_extract)",
+}
+
 OPS = ["==", "!=", "<", "<=", ">", ">=", "between", "in", "not in", "is null", "not null"]
 
 
@@ -56,8 +65,11 @@ def _condition(rng):
     return (field, op, _value(rng, field))
 
 
+@pytest.mark.parametrize("to_sql", ["custom", "tags"])
 @pytest.mark.parametrize("seed", range(4))
-def test_conditions_judged_in_cpp_select_what_the_query_selects(seed):
+def test_conditions_judged_in_cpp_select_what_the_query_selects(seed, to_sql):
+    # (Every eighth condition has a part C++ leaves to SQL: a tag, and a
+    # custom field or, where those cannot be asked yet, another tag.)
     rng = np.random.default_rng(seed)
     db = crm.open()
     customers = np.asarray(db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(5)]})))
@@ -65,7 +77,8 @@ def test_conditions_judged_in_cpp_select_what_the_query_selects(seed):
     for i in range(24):
         groups = [[_condition(rng) for _ in range(int(rng.integers(1, 3)))] for _ in range(int(rng.integers(1, 3)))]
         if i % 8 == 7:  # left to SQL in the same write
-            groups[0].append(("tags", "any", ["vip"]) if i % 16 == 7 else ("custom.score", ">=", 5))
+            other = ("custom.score", ">=", 5) if to_sql == "custom" else ("tags", "none", ["vip"])
+            groups[0].append(("tags", "any", ["vip"]) if i % 16 == 7 else other)
         conditions.append(groups)
         db.automation.add_rule(f"r{i}", on="created", kind="orders", condition=groups,
                                actions=[{"do": "tag", "add": [f"r{i}"]}])
@@ -75,6 +88,29 @@ def test_conditions_judged_in_cpp_select_what_the_query_selects(seed):
     for i, groups in enumerate(conditions):
         got = sorted(tags.index[tags.map(lambda t, i=i: f"r{i}" in t)])
         want = sorted(set(db.ids("orders", groups)) & set(ids.tolist()))
+        assert got == want, (i, groups)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_conditions_judged_on_stored_records_select_what_the_query_selects(seed):
+    # "changed" rules judge the records as stored (judge_each reads their
+    # columns; on PostgreSQL by the fields' types), not an import's rows.
+    rng = np.random.default_rng(seed)
+    db = crm.open()
+    customers = np.asarray(db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(5)]})))
+    ids = np.asarray(db.import_frame("orders", _orders(rng, customers, 300)))
+    conditions = []
+    for i in range(16):
+        groups = [[_condition(rng) for _ in range(int(rng.integers(1, 3)))] for _ in range(int(rng.integers(1, 3)))]
+        conditions.append(groups)
+        db.automation.add_rule(f"r{i}", on="changed", kind="orders", field="status", condition=groups,
+                               actions=[{"do": "tag", "add": [f"r{i}"]}])
+    moved = ids[rng.random(len(ids)) < 0.7]
+    db.import_frame("orders", pd.DataFrame({"id": moved, "status": "paid"}), mode="update", key="id")
+    tags = db.frame("orders")["tags"]
+    for i, groups in enumerate(conditions):
+        got = sorted(tags.index[tags.map(lambda t, i=i: f"r{i}" in t)])
+        want = sorted(set(db.ids("orders", groups)) & set(moved.tolist()))
         assert got == want, (i, groups)
 
 

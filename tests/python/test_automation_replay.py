@@ -22,8 +22,15 @@ The documented meanings the replay follows:
 """
 import numpy as np
 import pandas as pd
+import pytest
 
 import crmcore as crm
+
+# Each test runs on SQLite and on PostgreSQL (conftest's backend fixture).
+pytestmark = pytest.mark.usefixtures("backend")
+
+# What these tests still need on PostgreSQL (docs/backends.md).
+PG_MISSING: dict[str, str] = {}
 
 WEST_DESK, WINBACK, REVIEWER = 0, 1, 2  # positions in the staff list
 RATE = 2.0  # the programme's points per unit of amount
@@ -105,7 +112,8 @@ def _crmcore(events):
     staff = [int(db.add("staff", name=f"rep {i}")) for i in range(3)]
     db.members.add_program("club", points_per_unit=RATE, expiry_days=None)
     rules = _rules(staff)
-    ids = {r["name"]: db.automation.add_rule(**r) for r in rules}
+    # A playbook's steps before the rule that starts it (a starter of an empty playbook is refused).
+    ids = {r["name"]: db.automation.add_rule(**r) for r in sorted(rules, key=lambda r: r["on"] != "playbook")}
     # The birthday rule's first run looks back from the day before: the replay starts the same.
     db.update("automation_rules", ids["birthday"], last_run_at="2025-02-28 12:00")
     customers: list = []

@@ -26,3 +26,18 @@ def test_a_row_refused_in_the_core_keeps_its_row():
 def test_a_bare_validation_error_has_every_attribute_as_none():
     err = crm.ValidationError("just a message")
     assert [getattr(err, a) for a in ("kind", "row", "field", "reason", "record_id")] == [None] * 5
+
+
+def test_the_stubs_let_every_attribute_be_none():
+    # Every attribute is None on a bare error, and the package raises bare
+    # ones (a message only), so a checked handler must not be told that
+    # err.kind or err.reason is always a str.
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(crm._core.__file__).parent / "_core" / "__init__.pyi"
+    tree = ast.parse(stub.read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ValidationError")
+    declared = {n.target.id: ast.unparse(n.annotation) for n in cls.body if isinstance(n, ast.AnnAssign)}
+    assert set(declared) == {"kind", "row", "field", "reason", "record_id"}
+    assert {name: "None" in kind for name, kind in declared.items()} == dict.fromkeys(declared, True), declared

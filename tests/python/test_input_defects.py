@@ -391,7 +391,7 @@ def test_ctrl_c_before_the_commit_saves_nothing(monkeypatch, ctrl_c_handled):
     df = pd.DataFrame({"name": [f"customer {i}" for i in range(n)]})
     with crm.open(":memory:") as db:
         ctrl_c = _CtrlC(at=65_536)
-        monkeypatch.setattr(crm.store, "_progress_bar", lambda kind, enabled: _Reporter(ctrl_c))
+        monkeypatch.setattr(crm._bulk, "_progress_bar", lambda kind, enabled: _Reporter(ctrl_c))
         with pytest.raises(KeyboardInterrupt) as info:
             db.import_frame("customers", df)
         ctrl_c.thread.join()
@@ -418,7 +418,7 @@ def test_ctrl_c_during_the_commit_says_the_import_was_saved(monkeypatch, ctrl_c_
         for attempt in range(3):
             with crm.open(str(tmp_path / f"commit{attempt}.crm")) as db:
                 ctrl_c = _CtrlC(at=n)
-                monkeypatch.setattr(crm.store, "_progress_bar", lambda kind, enabled: _Reporter(ctrl_c))
+                monkeypatch.setattr(crm._bulk, "_progress_bar", lambda kind, enabled: _Reporter(ctrl_c))
                 try:
                     try:
                         db.import_frame("customers", df)

@@ -11,9 +11,7 @@ from crmcore import _core
 pytestmark = pytest.mark.usefixtures("backend")
 
 # What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING = {
-    "test_points_earned_in_the_write_path_by_a_rule_equal_pandas": "automation rules",
-}
+PG_MISSING: dict[str, str] = {}
 
 
 def _programme(db, n_customers=12, n_orders=120, seed=3):

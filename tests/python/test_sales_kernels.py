@@ -12,7 +12,7 @@ import pytest
 import crmcore as crm
 from crmcore.sales._text import text_codes
 from crmcore.sales.funnel import DealKey, funnel_frame
-from crmcore.sales.ledger import BUCKETS, aging_sums
+from crmcore.sales.ledger import BUCKETS, aging_sums, open_invoices_table
 from crmcore.sales.targets import attainment_table, reporting_below, target_period
 from crmcore import _core
 
@@ -264,6 +264,20 @@ def test_text_codes_of_many_values_match_pandas():
     assert text_codes(s, allowed).tolist() == want.tolist()
 
 
+@pytest.mark.parametrize("count", [3, 40, 400])
+def test_text_codes_through_each_table_match_pandas(count):
+    """A table with a slot per value is looked for first (a few values: one
+    is found; hundreds: none is, and the codes come from the open-addressing
+    table or the turn-by-turn comparison): the same answers either way, on
+    values alike in size and prefix."""
+    rng = np.random.default_rng(count)
+    allowed = [f"s{i:04d}" for i in range(count)] + ["s0001"]
+    values = np.array(allowed + ["s9999x", "s", None], dtype=object)[rng.integers(0, count + 4, 30_000)]
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    want = pd.Index(allowed[:-1]).get_indexer(s.astype(object).where(s.notna(), None))
+    assert text_codes(s, allowed).tolist() == np.where(s.isna().to_numpy(), -1, want).tolist()
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_text_codes_see_every_byte_at_every_length(few):
     """Short texts are compared as two words (overlapping loads), longer ones
@@ -312,10 +326,24 @@ def test_id_positions_match_pandas(sparse):
     in_order = np.arange(10, 20)
     assert _core.id_positions(in_order, np.array([9, 10, 19, 20])).tolist() == [-1, 0, 9, -1]
     assert _core.id_positions(in_order[:0], np.array([1])).tolist() == [-1]
+    # In order up to a gap (the run of sequential ids breaks late), and ids at the top of int64.
+    gap = np.array([5, 6, 7, 9, 8])
+    assert _core.id_positions(gap, np.array([4, 5, 8, 9, 10])).tolist() == [-1, 0, 4, 3, -1]
+    top = np.iinfo(np.int64).max - np.arange(2, -1, -1)
+    assert _core.id_positions(top, top[::-1]).tolist() == [2, 1, 0]
 
 
+def _as_streams(events, streams):
+    """The events as attainment_table takes them: one frame with a metric
+    column, or (``streams``) one typed frame per metric with no text."""
+    if not streams:
+        return events
+    return {name: part.drop(columns="metric") for name, part in events.groupby("metric", sort=False)}
+
+
+@pytest.mark.parametrize("streams", [False, True])
 @pytest.mark.parametrize("through_staff", [False, True])
-def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
+def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff, streams):
     """attainment_table (months in C++, people by id, teams coded in C++ or,
     given each staff member's team, spread over the members and summed with
     the people) against pandas summing per person or team within each
@@ -331,7 +359,7 @@ def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
     ev.loc[4, "at"] = pd.NaT
     ev.loc[5, "owner_id"] = pd.NA
     ev["team"] = pd.array((ev.owner_id % 3).map({0: "north", 1: "南", 2: "west"}), dtype="str")
-    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2025-01"]
+    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2025-01", "1500", "2999-Q4"]
     rows = [{"staff_id": s, "team": None, "period": p} for s in (1, 2, 8, 99) for p in periods]
     rows += [{"staff_id": None, "team": t, "period": p} for t in ("north", "南", "east") for p in periods]
     t = pd.DataFrame(rows).assign(metric="bookings", amount=1000.0)
@@ -340,18 +368,23 @@ def test_attainment_sums_match_pandas_per_person_team_and_month(through_staff):
     teams = None
     if through_staff:  # the events' team column is not read: each staff member's team is
         teams = pd.Series({s: {0: "north", 1: "南", 2: "west"}[s % 3] for s in range(1, 9)}, name="team")
-    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev,
-                           pd.Timestamp("2024-06-30").value, teams=teams)["actual"]
+    out = attainment_table(t, _as_streams(ev.drop(columns="team") if through_staff else ev, streams),
+                           pd.Timestamp("2024-06-30").value, teams=teams)
+    got = out["actual"]
     for i, row in t.iterrows():
         p = target_period(row["period"])
+        if p.year < 1678 or p.year > 2261:  # beyond nanoseconds (numpy wrapped them): no event, all past or to come
+            assert (got[i], out.loc[i, "elapsed"]) == (0.0, 1.0 if p.year < 1678 else 0.0)
+            continue
         inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
         who = ev["owner_id"] == row["staff_id"] if pd.notna(row["staff_id"]) else ev["team"] == row["team"]
         want = ev.loc[inside & who.fillna(False), "value"].sum()
         assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
 
 
+@pytest.mark.parametrize("streams", [False, True])
 @pytest.mark.parametrize("through_staff", [False, True])
-def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
+def test_attainment_rollup_matches_networkx_and_pandas(through_staff, streams):
     """rollup: a person's target sums the events of everyone below them
     (NetworkX's ancestors over the reports_to lines, a loop among them),
     summed in pandas; team targets still count each event once."""
@@ -373,8 +406,8 @@ def test_attainment_rollup_matches_networkx_and_pandas(through_staff):
     t["staff_id"] = t["staff_id"].astype("Int64")
     t.index = pd.RangeIndex(1, len(t) + 1)
     teams = pd.Series({s: "even" if s % 2 == 0 else "odd" for s in staff}) if through_staff else None
-    got = attainment_table(t, ev.drop(columns="team") if through_staff else ev, pd.Timestamp("2024-12-31").value,
-                           reporting_below(links, staff), teams)["actual"]
+    got = attainment_table(t, _as_streams(ev.drop(columns="team") if through_staff else ev, streams),
+                           pd.Timestamp("2024-12-31").value, reporting_below(links, staff), teams)["actual"]
     g = nx.DiGraph()
     g.add_nodes_from(staff)
     g.add_edges_from((s, d) for s, d in zip(links.src, links.dst) if s in staff and d in staff)
@@ -403,3 +436,153 @@ def test_arrow_text_codes_refuse_buffers_that_would_read_outside_the_data():
         _core.arrow_text_codes(good, data, None, 2**64 - 1, 2, ["lead"], False)
     with pytest.raises(ValueError, match="do not cover"):
         _core.arrow_text_codes(good, data, None, 1, 2**64 - 1, ["lead"], False)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_attainment_grid_from_typed_columns_matches_pandas(sparse, monkeypatch):
+    """The text-free path (one typed frame per metric into C++'s grid)
+    against pandas summing each target's people within its period: several
+    metrics, one without values (each event counts one), missing owners
+    (pandas' masked Int64), NaT, NaN amounts, events on a period's last
+    nanosecond and first instant, owner ids spread wide (no table over their
+    range), targets in years nanoseconds cannot reach, a span of years wider
+    than the events (no day table), a team spread over its members. Nothing
+    may fall back to the one-frame path."""
+    import crmcore.sales.targets as targets_module
+    monkeypatch.setattr(targets_module, "_stream_actuals", lambda *a, **k: pytest.fail("fell back to text"))
+    rng = np.random.default_rng(9)
+    scale = 10**12 if sparse else 1
+    n = 4000
+    def stream(with_value):
+        at = pd.Timestamp("2023-11-01") + pd.to_timedelta(rng.integers(0, 500 * 86_400, n), "s")
+        f = pd.DataFrame({"owner_id": pd.array(rng.integers(1, 7, n) * scale, dtype="Int64"),
+                          "at": at.astype("datetime64[ns]")})
+        if with_value:
+            f["value"] = rng.gamma(2.0, 50.0, n)
+            f.loc[7, "value"] = np.nan
+        f.loc[3, "at"] = pd.Timestamp("2024-03-31 23:59:59.999999999")
+        f.loc[4, "at"] = pd.Timestamp("2024-04-01")
+        f.loc[5, "at"] = pd.NaT
+        f.loc[6, "owner_id"] = pd.NA
+        return f
+    sources = {"bookings": stream(True), "activities": stream(False), "margin": stream(True)}
+    periods = ["2024", "2024-Q1", "2024-Q2", "2024-03", "2024-04", "2023-12", "1500", "2999-Q4"]
+    rows = [{"staff_id": s * scale, "team": None, "period": p, "metric": m}
+            for s in (1, 2, 6, 9) for p in periods for m in ("bookings", "activities")]
+    rows += [{"staff_id": None, "team": "north", "period": p, "metric": "margin"} for p in periods]
+    t = pd.DataFrame(rows).assign(amount=10.0)
+    t["staff_id"] = t["staff_id"].astype("Int64")
+    t.index = pd.RangeIndex(1, len(t) + 1)
+    teams = pd.Series({s * scale: "north" if s % 2 else "south" for s in range(1, 7)}, name="team")
+    got = attainment_table(t, sources, pd.Timestamp("2024-06-30").value, teams=teams)["actual"]
+    for i, row in t.iterrows():
+        ev = sources[row["metric"]]
+        p = target_period(row["period"])
+        if p.year < 1678 or p.year > 2261:
+            assert got[i] == 0.0
+            continue
+        inside = (ev["at"] >= p.start_time) & (ev["at"] < (p + 1).start_time)
+        people = [row["staff_id"]] if pd.notna(row["staff_id"]) else list(teams.index[teams == row["team"]])
+        value = ev["value"] if "value" in ev.columns else pd.Series(1.0, index=ev.index)
+        want = value[inside & ev["owner_id"].isin(people).fillna(False)].sum()
+        assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (row.to_dict(), got[i], want)
+
+
+def test_attainment_sums_refuse_credits_out_of_range():
+    at = np.array([0], dtype=np.int64)
+    stream = [(0, np.array([1]), None, at, None)]
+    one = np.array([0]), np.array([1])
+    with pytest.raises(ValueError, match="credit 0 names target 1"):
+        _core.attainment_sums(stream, 1, np.array([1]), np.array([1]), np.array([0], dtype=np.int32), *one)
+    with pytest.raises(ValueError, match="credit 0 names metric 2"):
+        _core.attainment_sums(stream, 2, np.array([0]), np.array([1]), np.array([2], dtype=np.int32), *one)
+    with pytest.raises(ValueError, match="stream 0 has metric 0"):
+        _core.attainment_sums(stream, 0, np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                              np.array([], dtype=np.int32), *one)
+
+
+def test_aging_from_the_column_cache_matches_the_frames():
+    """db.sales.aging reads the store's column cache (status as codes into
+    its labels, ids and times with valid masks); the same report from
+    db.frame's columns through aging_sums (checked against pandas above)
+    must agree: payments keeping credit, credit applied later, a payment on
+    account (no invoice), drafts and voids."""
+    rng = np.random.default_rng(12)
+    db = crm.open(":memory:")
+    custs = [db.add("customers", name=f"c{i}") for i in range(6)]
+    n = 150
+    issued = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n), "D")
+    inv = pd.DataFrame({"customer_id": rng.choice(custs, n), "issued_at": issued,
+                        "due_at": issued + pd.to_timedelta(rng.choice([15, 30, 45], n), "D"),
+                        "amount": rng.integers(10, 1000, n).astype(float),
+                        "status": rng.choice(["issued", "issued", "draft", "void"], n)})
+    ids = np.asarray(db.import_frame("invoices", inv))
+    live = ids[(inv.status == "issued").to_numpy()]
+    for i in rng.choice(live, 60, replace=False):
+        row = db.get("invoices", int(i))
+        over = rng.random() < 0.2
+        db.add("payments", customer_id=row["customer_id"], invoice_id=int(i),
+               amount=row["amount"] * (1.3 if over else rng.choice([0.3, 1.0])),
+               paid_at=pd.Timestamp(row["issued_at"]) + pd.Timedelta(days=int(rng.integers(0, 90))),
+               **({"overpayment": "credit"} if over else {}))
+    db.add("payments", customer_id=custs[0], amount=50.0, paid_at="2024-03-01")     # on account
+    applied = 0
+    for i in live:
+        if applied < 5 and db.sales.open_invoices().index.isin([int(i)]).any():
+            try:
+                db.sales.apply_credit(int(i), at="2024-06-01")
+                applied += 1
+            except crm.ValidationError:
+                pass
+    assert applied > 0 and db.count("credit_applications") == applied
+    for as_of in ("2024-03-15", "2024-06-30", "2024-12-31"):
+        cut = pd.Timestamp(as_of).value
+        for by, key in (("customer", "customer_id"), (None, None)):
+            got = db.sales.aging(by=by, as_of=as_of)
+            want = aging_sums(db.sales._invoices(number=False, owner=False), db.sales._settlements(), cut, key)
+            pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, check_index_type=False)
+
+
+def test_aging_buckets_of_far_due_dates_and_none():
+    """The bucket comes from the nanoseconds late (no division per invoice):
+    due so long ago that as_of - due overflows int64 is 90+, no due date
+    (NaT) is current, and each bound (30, 60, 90 days) on the nanosecond
+    stays in the lower bucket while one nanosecond more moves up."""
+    as_of = pd.Timestamp("2262-01-01")
+    day = pd.Timedelta(days=1)
+    due = pd.to_datetime([pd.Timestamp("1678-01-02"), pd.NaT, as_of - 30 * day, as_of - 30 * day - pd.Timedelta(1),
+                          as_of - 90 * day, as_of - 90 * day - pd.Timedelta(1), as_of])
+    inv = pd.DataFrame({"customer_id": np.arange(1, 8), "issued_at": pd.Timestamp("1678-01-01"), "due_at": due,
+                        "amount": 10.0, "status": "issued"}, index=np.arange(1, 8))
+    pay = pd.DataFrame({"invoice_id": pd.Series([], dtype=np.int64), "paid_at": pd.Series([], dtype="datetime64[ns]"),
+                        "amount": pd.Series([], dtype=float)})
+    got = aging_sums(inv, pay, as_of.value, "customer_id")
+    want = ["90+", "current", "1-30", "31-60", "61-90", "90+", "current"]
+    assert [BUCKETS[int(np.argmax(row))] for row in got[list(BUCKETS)].to_numpy()] == want
+    # The per-invoice table (days overdue as doubles) agrees, the overflowing one included.
+    table = open_invoices_table(inv, pay, as_of.value)
+    assert table["bucket"].astype(str).tolist() == want
+    assert table["days_overdue"].iloc[0] == pytest.approx((as_of - pd.Timestamp("1678-01-02")).days)
+
+
+def test_a_scoped_handle_reads_through_its_rules_not_the_column_cache():
+    """The column cache serves the store itself; a user's handle
+    (db.as_user) keeps reading through its access rules: a rep's aging and
+    attainment see only the rep's customers, invoices and deals."""
+    db = crm.open(":memory:", mode="decentralized")
+    boss = db.add("staff", name="W", role="manager", team="n")
+    rep = db.add("staff", name="L", role="sales", manager_id=boss, team="n")
+    other = db.add("staff", name="Z", role="sales", team="s")
+    mine = db.add("customers", name="A", owner_id=rep)
+    theirs = db.add("customers", name="B", owner_id=other)
+    for c, o in ((mine, rep), (theirs, other)):
+        d = db.add("deals", customer_id=c, stage="lead", amount=100.0, owner_id=o)
+        db.sales.move(d, "won", at="2024-02-01")
+        db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31", owner_id=o)
+    t_rep = db.add("targets", staff_id=rep, period="2024", amount=1000.0)
+    t_other = db.add("targets", staff_id=other, period="2024", amount=1000.0)
+    assert db.sales.aging(as_of="2024-03-15").index.tolist() == [mine, theirs]
+    assert db.sales.attainment(as_of="2024-03-15")["actual"].to_dict() == {t_rep: 100.0, t_other: 100.0}
+    handle = db.as_user(rep)
+    assert handle.sales.aging(as_of="2024-03-15").index.tolist() == [mine]
+    assert handle.sales.attainment(as_of="2024-03-15")["actual"].to_dict() == {t_rep: 100.0, t_other: 0.0}

@@ -329,3 +329,41 @@ def test_product_line_targets_against_pandas_on_random_lines():
             assert got.loc[tid, "actual"] == pytest.approx(want), (rollup, t.to_dict())
             checked += want != 0
         assert checked > 100
+
+
+def test_bookings_count_each_pipelines_own_won_stages():
+    """Won is a stage's category in its own pipeline (the deals' stage text
+    is coded in C++, not joined per deal): a second pipeline whose won stage
+    is "renewed" and whose stage named "won" is a loss; pandas joins each
+    deal's (pipeline, stage) to the stages' categories."""
+    db = crm.open(":memory:")
+    c = db.add("customers", name="Acme")
+    s = db.add("staff", name="Wang", team="north")
+    p = db.add("pipelines", name="renewal")
+    for pos, (name, cat) in enumerate([("due", "open"), ("renewed", "won"), ("won", "lost")]):
+        db.add("pipeline_stages", pipeline_id=p, name=name, position=pos, probability=0.5, category=cat)
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        second = i % 2 == 1
+        d = db.add("deals", customer_id=c, stage="due" if second else "lead", owner_id=s,
+                   amount=float(rng.integers(1, 100)), **({"pipeline_id": p} if second else {}))
+        end = rng.choice(["renewed", "won", "due"] if second else ["won", "lost", "lead"])
+        if end not in ("due", "lead"):
+            db.sales.move(d, str(end), at=T("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 300))))
+    db.add("targets", staff_id=s, period="2024", amount=1.0)
+    db.add("targets", staff_id=s, period="2024", metric="deals_won", amount=1.0)
+    got = db.sales.attainment(as_of="2024-12-31")["actual"].tolist()
+    deals = db.frame("deals")
+    stages = db.frame("pipeline_stages").set_index(["pipeline_id", "name"])["category"]
+    category = pd.Series(stages.reindex(pd.MultiIndex.from_arrays([deals.pipeline_id, deals.stage])).to_numpy(),
+                         index=deals.index)
+    won = deals[category == "won"]
+    assert set(won.stage) == {"won", "renewed"} and (won.stage == "won").sum() < len(deals[deals.stage == "won"])
+    assert got == [pytest.approx(won.amount.sum()), len(won)]
+    # The same deals count when read through db.frame (a scoped handle's path) as from the column cache.
+    from types import SimpleNamespace
+    from crmcore.sales.targets import TargetMethods
+    framed = SimpleNamespace(_db=SimpleNamespace(frame=db.frame, _core=object()))
+    for reader in (db.sales, framed):
+        deals, counts = TargetMethods._won_deals(reader, True)
+        assert deals.index[counts].tolist() == won.index.tolist()

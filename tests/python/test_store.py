@@ -719,7 +719,7 @@ def test_ctrl_c_during_an_import_rolls_it_back(db, ctrl_c_handled):
     import os
     import signal
 
-    from crmcore.store import _columns
+    from crmcore._convert import _columns
 
     cid = db.add("customers", name="A")
     df = pd.DataFrame({"customer_id": cid, "ordered_at": "2024-01-01", "amount": np.ones(200_000)})
@@ -756,7 +756,11 @@ def test_transaction_groups_writes(db):
 def test_docstring_examples():
     import doctest
 
+    import crmcore._bulk
+    import crmcore._file
     import crmcore.store
 
-    result = doctest.testmod(crmcore.store, extraglobs={"pd": pd})
-    assert result.attempted > 0 and result.failed == 0
+    # The Database's own methods and those of its bulk and file parts.
+    for module in (crmcore.store, crmcore._bulk, crmcore._file):
+        result = doctest.testmod(module, extraglobs={"pd": pd})
+        assert result.attempted > 0 and result.failed == 0, module.__name__

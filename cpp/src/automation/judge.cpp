@@ -292,18 +292,37 @@ std::vector<std::vector<int64_t>> judge_each(Store::Impl& impl, const Kind& k,
     text = select + " FROM " + k.name + " AS r WHERE r.id BETWEEN ?1 AND ?2";
   } else {
     for (int64_t id : ids) batch.add_row()[0].set_int(id);
-    text = select + " FROM crm_batch(?1) AS b CROSS JOIN " + k.name + " AS r ON r.id = b.c0";
+    text = select + " FROM crm_batch(?1) AS b" + Dialect(impl.db).cross_join() + k.name + " AS r ON r.id = b.c0";
   }
+  // (PostgreSQL's rows in the ids' order, as SQLite gives them: the actions
+  // take the matched ids in order.)
+  if (!impl.db.is_sqlite()) text += range ? " ORDER BY r.id" : " ORDER BY b.rowid";
   sql::Statement& st = impl.prepared(text);
   if (range) st.bind(1, ids.front()).bind(2, ids.back());
   else sql::bind_batch(st, batch);
-  sqlite3_stmt* s = st.get();
   std::vector<Held> row(columns.size()), mine;
+  // PostgreSQL's columns hold one type each, the field's (schema_sql's
+  // sql_type): read as such, a value is what SQLite would hold for it (a
+  // REAL column's whole number included: SQLite's affinity makes it real).
+  std::vector<int> declared(columns.size(), SQLITE_INTEGER);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const FieldType type = column_field(k, columns[c])->type;
+    declared[c] = type == FieldType::Text ? SQLITE_TEXT : type == FieldType::Real ? SQLITE_FLOAT : SQLITE_INTEGER;
+  }
+  std::vector<std::string> scratch(st.on_sqlite() ? 0 : columns.size());
+  sqlite3_stmt* s = st.on_sqlite() ? st.get() : nullptr;
   try {
     while (st.step()) {
       for (size_t c = 0; c < columns.size(); ++c) {
         Held& h = row[c];
         const int col = static_cast<int>(c) + 1;
+        if (!s) {
+          h.type = st.is_null(col) ? SQLITE_NULL : declared[c];
+          if (h.type == SQLITE_INTEGER) h.i = st.int64(col);
+          else if (h.type == SQLITE_FLOAT) h.r = st.real(col);
+          else if (h.type == SQLITE_TEXT) h.text = st.text_view(col, scratch[c]);
+          continue;
+        }
         h.type = sqlite3_column_type(s, col);
         if (h.type == SQLITE_INTEGER) h.i = sqlite3_column_int64(s, col);
         else if (h.type == SQLITE_FLOAT) h.r = sqlite3_column_double(s, col);
@@ -313,7 +332,7 @@ std::vector<std::vector<int64_t>> judge_each(Store::Impl& impl, const Kind& k,
           h.text = std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, col)));
         }
       }
-      const int64_t id = sqlite3_column_int64(s, 0);
+      const int64_t id = st.int64(0);
       for (size_t i = 0; i < conditions.size(); ++i) {
         if (conditions[i]->any.empty()) continue;
         mine.resize(place[i].size());

@@ -6,9 +6,10 @@
 // created or changed at once (an import of a million orders evaluates each
 // rule's condition once, as one query over the imported id range):
 // - created: the write inserted records of the rule's kind;
-// - changed: the write changed the rule's field (SQLite triggers made for
-//   the fields that active rules watch note each change, as the stage rules
-//   note stage moves);
+// - changed: the write changed the rule's field (triggers made for the
+//   fields that active rules watch note each change, as the stage rules
+//   note stage moves: TEMP triggers on SQLite, permanent ones in the
+//   store's schema on PostgreSQL, which has no temporary triggers);
 // - playbook: another rule's action started the rule's playbook.
 // The actions' own writes (tasks, messages, fields set) may set off rules
 // in turn; after kMaxRounds rounds in one write the chain is taken for a
@@ -16,9 +17,8 @@
 // Every audit entry an action leaves names the rule in cause_id.
 // Time-triggered rules (date, score, schedule) are picked by run_due in
 // Python and acted on through Store::run_rule, the same actions.
-#include <sqlite3.h>
-
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -293,6 +293,24 @@ std::vector<Store::AutomationRule> load_rules(Store::Impl& impl, const char* whe
   return rules;
 }
 
+// A playbook action starts the rules of that playbook on its rule's kind; one
+// naming a playbook with no such rule would do nothing, silently. Checked after
+// every write to the rules: a starter added before its steps, or the last step
+// deleted, moved to another playbook or kind, is refused.
+void check_playbook_steps(Store::Impl& impl) {
+  std::set<std::pair<std::string, std::string>> steps;  // (kind, playbook)
+  for (const auto& r : load_rules(impl, "trigger = 'playbook'")) steps.insert({r.kind, r.playbook});
+  for (const auto& r : load_rules(impl, "actions LIKE '%playbook%'")) {
+    for (const auto& a : r.actions) {
+      if (!a.is_object() || text_of(a, "do") != "playbook" || steps.count({r.kind, text_of(a, "name")})) continue;
+      const std::string name = quote(text_of(a, "name"));
+      refuse(r.id, "actions",
+             "playbook: " + name + " has no steps on " + r.kind + " (rules with on=\"playbook\", playbook=" + name +
+                 ", kind " + r.kind + "): add them before the rule that starts it");
+    }
+  }
+}
+
 // The rule without its tag, set and assign actions (applied with the insert already).
 Store::AutomationRule without_record_actions(const Store::AutomationRule& rule) {
   Store::AutomationRule rest = rule;
@@ -360,12 +378,67 @@ Column rule_value_column(const json& values) { return json_column(values); }
 
 const Field* rule_owner_field(const Kind& k) { return owner_field(k); }
 
+std::string automation_capture_sql() {
+  return "CREATE TEMP TABLE IF NOT EXISTS crm_auto_changes(kind TEXT, field TEXT, record_id INTEGER);";
+}
+
+namespace {
+
+// The name of the trigger noting changes of `field` (one per table).
+// PostgreSQL cuts names at 63 bytes: a longer one is named by a digest of
+// the field (FNV-1a, the same in every build) so that it is found again.
+std::string watch_trigger(const std::string& field) {
+  const std::string name = "crm_auto_" + field;
+  if (name.size() <= 63) return name;
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : field) h = (h ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "crm_auto_" + std::string(hex);
+}
+
+// PostgreSQL has no temporary triggers: the watch is a permanent trigger of
+// the store's schema, made and dropped inside the write that needs it (DDL
+// is transactional there, under the write's lock), writing into the
+// session's table made at open (pg_rule_session_tables). A session without
+// that table (another program's) notes nothing, as on SQLite. One function
+// serves every watch: the trigger's arguments say which kind and field.
+void watch_on_postgres(Store::Impl& impl, const std::vector<std::pair<std::string, std::string>>& watch) {
+  std::set<std::pair<std::string, std::string>> existing;  // (table, trigger)
+  {
+    sql::Statement& st = impl.prepared(
+        "SELECT c.relname, t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+        " AND c.relnamespace = current_schema()::regnamespace AND t.tgname LIKE 'crm\\_auto\\_%'");
+    while (st.step()) existing.emplace(st.text(0), st.text(1));
+    st.reset();
+  }
+  std::set<std::pair<std::string, std::string>> wanted;
+  std::string ddl;
+  for (const auto& [k, f] : watch) {
+    const std::pair<std::string, std::string> key{k, watch_trigger(f)};
+    wanted.insert(key);
+    if (existing.count(key)) continue;
+    if (ddl.empty())
+      ddl = "CREATE OR REPLACE FUNCTION crm_auto_note() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN IF "
+            "to_regclass('pg_temp.crm_auto_changes') IS NOT NULL THEN INSERT INTO pg_temp.crm_auto_changes(kind, field,"
+            " record_id) VALUES(TG_ARGV[0], TG_ARGV[1], NEW.id); END IF; RETURN NULL; END $body$;";
+    ddl += "CREATE TRIGGER " + key.second + " AFTER UPDATE OF " + f + " ON " + k + " FOR EACH ROW WHEN (OLD." + f +
+           " IS DISTINCT FROM NEW." + f + ") EXECUTE FUNCTION crm_auto_note('" + k + "', '" + f + "');";
+  }
+  for (const auto& [table, trigger] : existing)
+    if (!wanted.count({table, trigger})) ddl += "DROP TRIGGER " + trigger + " ON " + table + ";";
+  if (!ddl.empty()) sql::exec(impl.db, ddl);
+}
+
+}  // namespace
+
 // The temporary table of changes and a trigger for each (kind, field) an
 // active "changed" rule watches; triggers no rule needs any longer go.
 void Store::prepare_automation() {
   Impl& impl = *impl_;
   impl.prestaged.reset();  // a new write: prestage_automation makes the plan for an insert
-  sql::exec(impl.db, "CREATE TEMP TABLE IF NOT EXISTS crm_auto_changes(kind TEXT, field TEXT, record_id INTEGER)");
+  const bool sqlite = impl.db.is_sqlite();
+  if (sqlite) sql::exec(impl.db, automation_capture_sql());  // (PostgreSQL: made with the session)
   std::set<std::string> wanted;
   std::vector<std::pair<std::string, std::string>> watch;
   {
@@ -382,6 +455,7 @@ void Store::prepare_automation() {
     }
     st.reset();
   }
+  if (!sqlite) return watch_on_postgres(impl, watch);
   std::vector<std::string> existing;
   {
     sql::Statement st(impl.db, "SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND name LIKE 'crm_auto_%'");
@@ -406,7 +480,8 @@ namespace {
 bool unchanged_since_insert(Store::Impl& impl, const std::vector<int64_t>& ids) {
   if (ids.empty()) return false;
   const auto [low, high] = std::minmax_element(ids.begin(), ids.end());
-  sql::Statement& st = impl.prepared("SELECT 1 FROM temp.crm_audit_changes WHERE record_id BETWEEN ?1 AND ?2 LIMIT 1");
+  sql::Statement& st = impl.prepared("SELECT 1 FROM " + Dialect(impl.db).temp("crm_audit_changes") +
+                                     " WHERE record_id BETWEEN ?1 AND ?2 LIMIT 1");
   st.bind(1, *low).bind(2, *high);
   const bool touched = st.step();
   st.reset();
@@ -415,10 +490,11 @@ bool unchanged_since_insert(Store::Impl& impl, const std::vector<int64_t>& ids) 
 
 // The changes the triggers noted since last asked, into `round`.
 void take_changes(Store::Impl& impl, Store::AutomationRound& round) {
-  sql::Statement& st = impl.prepared("SELECT kind, field, record_id FROM temp.crm_auto_changes");
+  const std::string table = Dialect(impl.db).temp("crm_auto_changes");
+  sql::Statement& st = impl.prepared("SELECT kind, field, record_id FROM " + table);
   while (st.step()) round.changed[{st.text(0), st.text(1)}].push_back(st.int64(2));
   st.reset();
-  impl.prepared("DELETE FROM temp.crm_auto_changes").run();
+  impl.prepared("DELETE FROM " + table).run();
 }
 
 }  // namespace
@@ -457,20 +533,25 @@ void Store::apply_automation(const WriteRequest& req, WriteResult& result) {
             refuse(rule.id, "condition", e.what());
           }
           check_actions(rule.id, *k, rule.actions);
-          sql::Statement& st =
-              impl.prepared("SELECT coalesce(active, 1) <> 0, threshold IS NULL FROM automation_rules WHERE id = ?1");
+          sql::Statement& st = impl.prepared(
+              "SELECT coalesce(active, 1) <> 0, threshold IS NULL, every_days IS NULL"
+              " FROM automation_rules WHERE id = ?1");
           st.bind(1, rule.id);
           st.step();
-          const bool active = st.int64(0) != 0, no_threshold = st.int64(1) != 0;
+          const bool active = st.int64(0) != 0, no_threshold = st.int64(1) != 0, no_interval = st.int64(2) != 0;
           st.reset();
           check_action_values(impl, rule.id, *k, rule.actions, active);
           if (rule.trigger == "score" && no_threshold)  // scored() compares with it
             refuse(rule.id, "threshold", "a score rule names the threshold it watches for");
+          // (A schedule on the festivals calendar, field "festivals", runs on its days instead.)
+          if (rule.trigger == "schedule" && rule.field != "festivals" && no_interval)
+            refuse(rule.id, "every_days", "a schedule rule says how often it runs: every_days (1 for daily)");
         }
       }
       prepare_automation();  // the fields the rules watch from now on
     }
   }
+  if (req.kind->name == kRules) check_playbook_steps(impl);
   const std::vector<AutomationRule> rules =
       load_rules(impl, "coalesce(active, 1) <> 0 AND trigger IN ('created', 'changed', 'playbook')");
   AutomationRound first;
@@ -629,6 +710,7 @@ void Store::run_automation_rounds(const std::vector<AutomationRule>& rules, Auto
 
 void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, AutomationRound& next) {
   Impl& impl = *impl_;
+  const Dialect dialect(impl.db);
   const Kind& k = impl.catalog.kind(rule.kind);
   int64_t before = 0;
   {
@@ -659,8 +741,10 @@ void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, 
                        (k.field("email") ? "coalesce(r.email, c.email, p.email)" : "coalesce(c.email, p.email)") + ", " +
                        (k.field("phone") ? "coalesce(r.phone, c.phone, p.phone)" : "coalesce(c.phone, p.phone)");
     for (const auto& f : named) text += ", r." + k.field(f)->name;
-    text += " FROM crm_batch(?1) AS b CROSS JOIN " + k.name + " AS r ON r.id = b.c0 LEFT JOIN customers AS c ON c.id = " +
-            c + " LEFT JOIN contacts AS p ON p.id = " + p;
+    // (The rows in the ids' order: PostgreSQL's join keeps no order unasked.)
+    text += " FROM crm_batch(?1) AS b" + std::string(dialect.cross_join()) + k.name +
+            " AS r ON r.id = b.c0 LEFT JOIN customers AS c ON c.id = " + c + " LEFT JOIN contacts AS p ON p.id = " + p +
+            (dialect.sqlite() ? "" : " ORDER BY b.rowid");
     sql::Statement& st = impl.prepared(text);
     sql::bind_batch(st, batch);
     Context out;
@@ -671,7 +755,17 @@ void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, 
       out.email.push_back(st.text(3));
       out.phone.push_back(st.text(4));
       std::map<std::string, std::string> values;
-      for (size_t i = 0; i < named.size(); ++i) values[named[i]] = st.text(static_cast<int>(5 + i));
+      for (size_t i = 0; i < named.size(); ++i) {
+        const int col = static_cast<int>(5 + i);
+        // A real number as SQLite writes it (150.0; PostgreSQL's text is 150).
+        if (dialect.sqlite() || k.field(named[i])->type != FieldType::Real || st.is_null(col)) {
+          values[named[i]] = st.text(col);
+          continue;
+        }
+        char text[64];
+        sqlite3_snprintf(sizeof text, text, "%!.15g", st.real(col));
+        values[named[i]] = text;
+      }
       out.values.push_back(std::move(values));
     }
     st.reset();
@@ -778,11 +872,11 @@ void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, 
       const std::string at = orders ? "r.ordered_at" : "r.paid_at";
       sql::Statement& st = impl.prepared(
           "SELECT m.id, " + at + ", r.amount * coalesce(p.points_per_unit, 1.0), " +
-          (orders ? "r.id" : "r.order_id") + ", p.expiry_days FROM crm_batch(?1) AS b CROSS JOIN " + k.name +
+          (orders ? "r.id" : "r.order_id") + ", p.expiry_days FROM crm_batch(?1) AS b" + dialect.cross_join() + k.name +
           " AS r ON r.id = b.c0 JOIN members AS m ON m.customer_id = r.customer_id AND m.status = 'active' AND"
           " m.joined_at <= " + at + " JOIN membership_programs AS p ON p.id = m.program_id AND p.name = ?2"
           " WHERE r.amount IS NOT NULL AND NOT EXISTS (SELECT 1 FROM points_ledger AS l WHERE l.member_id = m.id AND"
-          " l.order_id IS " + (orders ? "r.id" : "r.order_id") + " AND l.reason = 'earn' AND l.at = " + at + ")"
+          " l.order_id" + dialect.is() + (orders ? "r.id" : "r.order_id") + " AND l.reason = 'earn' AND l.at = " + at + ")"
           " ORDER BY r.id");
       sql::bind_batch(st, batch);
       const std::string program = text_of(a, "program");
@@ -823,9 +917,12 @@ std::vector<int64_t> Store::run_rule(int64_t rule_id, const std::vector<int64_t>
   std::lock_guard<std::mutex> lock(mutex_);
   Impl& impl = *impl_;
   const bool nested = transaction_depth_ > 0;
-  sql::exec(impl.db, nested ? "SAVEPOINT crm_write" : "BEGIN IMMEDIATE");
+  // As every write begins (Store::write): the engine's write lock, and the
+  // audit log's end noted for the seal (PostgreSQL numbers the entries from it).
+  sql::exec(impl.db, nested ? "SAVEPOINT crm_write" : Dialect(impl.db).begin_write());
   std::vector<int64_t> acted;
   try {
+    mark_audit(impl);
     impl.catalog.refresh(impl);
     impl.links.clear();
     prepare_automation();
@@ -886,7 +983,8 @@ std::vector<int64_t> Store::run_rule(int64_t rule_id, const std::vector<int64_t>
     take_changes(impl, bookkeeping);
     commit_write(impl, actor_, nested ? "crm_write" : nullptr);
   } catch (...) {
-    sqlite3_exec(impl.db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK", nullptr, nullptr, nullptr);
+    impl.audit_memory.entries.clear();
+    undo_write(impl.db, nested ? "ROLLBACK TO crm_write; RELEASE crm_write" : "ROLLBACK");
     throw;
   }
   return acted;

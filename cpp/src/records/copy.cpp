@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "crmcore/backend/backend.hpp"
+#include "crmcore/backend/column_buffer.hpp"
 #include "crmcore/errors.hpp"
 #include "store_impl.hpp"
 
@@ -109,37 +110,15 @@ void keep_own_meta(Connection& dst, const std::vector<std::pair<std::string, std
   }
 }
 
-// One column of a chunk, in the form the bulk loader takes.
-struct ColumnBuffer {
-  ColumnType type;
-  std::vector<int64_t> ints;
-  std::vector<double> reals;
-  std::vector<std::string> texts;
-  std::vector<uint8_t> nulls;
-
-  void read(const backend::Statement& st, int col) {
-    const bool null = st.is_null(col);
-    nulls.push_back(null ? 1 : 0);
-    switch (type) {
-      case ColumnType::Int64: ints.push_back(null ? 0 : st.int64(col)); break;
-      case ColumnType::Double: reals.push_back(null ? 0.0 : st.real(col)); break;
-      case ColumnType::Text: texts.push_back(null ? std::string() : st.text(col)); break;
-    }
+// Reads one column of a source row into its buffer (column_buffer.hpp).
+void read(backend::ColumnBuffer& column, const backend::Statement& st, int col) {
+  if (st.is_null(col)) return column.add_null();
+  switch (column.type) {
+    case ColumnType::Int64: return column.add(st.int64(col));
+    case ColumnType::Double: return column.add(st.real(col));
+    case ColumnType::Text: return column.add(st.text(col));
   }
-  backend::ColumnView view() const {
-    switch (type) {
-      case ColumnType::Int64: return backend::ColumnView::of(ints, &nulls);
-      case ColumnType::Double: return backend::ColumnView::of(reals, &nulls);
-      default: return backend::ColumnView::of(texts, &nulls);
-    }
-  }
-  void clear() {
-    ints.clear();
-    reals.clear();
-    texts.clear();
-    nulls.clear();
-  }
-};
+}
 
 // The columns that move for one table: the destination's, found by name in
 // the source. SQLite's implicit rowid is a real column on PostgreSQL (the
@@ -176,12 +155,12 @@ int64_t copy_table(Connection& src, Connection& dst, const std::string& table) {
   std::string list;
   std::vector<std::string> names;
   std::vector<ColumnType> types;
-  std::vector<ColumnBuffer> buffers;
+  std::vector<backend::ColumnBuffer> buffers;
   for (const auto& [name, type] : columns) {
     list += (list.empty() ? "" : ", ") + name;
     names.push_back(name);
     types.push_back(type);
-    buffers.push_back({type, {}, {}, {}, {}});
+    buffers.emplace_back(type);
   }
   auto loader = dst.bulk_loader(table, names, types);
   size_t rows = 0;
@@ -194,7 +173,7 @@ int64_t copy_table(Connection& src, Connection& dst, const std::string& table) {
     rows = 0;
   };
   auto take = [&](const backend::Statement& st) {
-    for (size_t c = 0; c < buffers.size(); ++c) buffers[c].read(st, static_cast<int>(c));
+    for (size_t c = 0; c < buffers.size(); ++c) read(buffers[c], st, static_cast<int>(c));
     if (++rows == kChunkRows) flush();
   };
   const std::string select = "SELECT " + list + " FROM " + table;

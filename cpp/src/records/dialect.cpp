@@ -124,22 +124,10 @@ void prepare_write_statements(Store::Impl& impl) {
       sql::Statement(db, "INSERT INTO audit_log(at, op, kind, first_id, last_id, rows, cause_id) VALUES(?,?,?,?,?,?,?)");
 }
 
-// (What a write does to a kind, and which fields, no longer matters: every
-// write to a kind left here waits for its rules.)
-void refuse_unruled(Store::Impl& impl, const Kind& k, WriteOp /*op*/, const Table* /*table*/) {
-  if (impl.db.is_sqlite()) return;
-  // The kinds whose rules do not run there yet: automation's (stage,
-  // ticket, ledger, task and stock rules run on both engines: pg_rules.cpp).
-  if (k.name == "automation_rules")
-    throw StorageError("writes to " + k.name +
-                       " are not available on a PostgreSQL store yet: their rules (automation) do not run there "
-                       "yet, and nothing is written without them (see docs/backends.md)");
-  auto& active = impl.prepared("SELECT 1 FROM automation_rules WHERE coalesce(active, 1) <> 0 LIMIT 1");
-  const bool automated = active.step();
-  active.reset();
-  if (automated)
-    throw StorageError("this PostgreSQL store has active automation rules, which do not run there yet: writes are "
-                       "refused rather than made without them (see docs/backends.md)");
-}
+// Every kind's rules run on both engines now (automation's too: rules.cpp
+// makes its watches as permanent triggers on PostgreSQL), so nothing is
+// refused here; the callers stay, so that a family of rules that cannot run
+// on PostgreSQL yet has one place to refuse its kinds' writes.
+void refuse_unruled(Store::Impl& /*impl*/, const Kind& /*k*/, WriteOp /*op*/, const Table* /*table*/) {}
 
 }  // namespace crmcore::records

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "crmcore/backend/backend.hpp"
+#include "crmcore/backend/column_buffer.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -39,45 +40,32 @@ const char* type_name(ColumnType t) {
   }
 }
 
-// One written column of the chunk in the loader's form.
-struct Staged {
-  ColumnType type;
-  std::vector<int64_t> ints;
-  std::vector<double> reals;
-  std::vector<std::string> texts;
-  std::vector<uint8_t> nulls;
-
-  // Takes one cell; false when it is not of the column's type (then the
-  // chunk goes by crm_batch, which converts as it always has).
-  bool take(const sql::Cell& cell) {
-    const bool null = cell.type == sql::Cell::Type::Null;
-    nulls.push_back(null ? 1 : 0);
-    switch (type) {
-      case ColumnType::Int64:
-        if (!null && cell.type != sql::Cell::Type::Int) return false;
-        ints.push_back(null ? 0 : cell.i);
-        return true;
-      case ColumnType::Double:
-        if (!null && cell.type != sql::Cell::Type::Real && cell.type != sql::Cell::Type::Int) return false;
-        reals.push_back(null ? 0.0 : cell.type == sql::Cell::Type::Int ? static_cast<double>(cell.i) : cell.r);
-        return true;
-      case ColumnType::Text:
-        if (!null && cell.type != sql::Cell::Type::Text) return false;
-        // PostgreSQL stores no NUL in text; crm_batch's path reports it.
-        if (!null && cell.text->find('\0') != std::string::npos) return false;
-        texts.push_back(null ? std::string() : *cell.text);
-        return true;
-    }
-    return false;
+// Takes one cell of a written column into its buffer; false when it is not
+// of the column's type (then the chunk goes by crm_batch, which converts as
+// it always has).
+bool take(backend::ColumnBuffer& column, const sql::Cell& cell) {
+  if (cell.type == sql::Cell::Type::Null) {
+    column.add_null();
+    return true;
   }
-  backend::ColumnView view() const {
-    switch (type) {
-      case ColumnType::Int64: return backend::ColumnView::of(ints, &nulls);
-      case ColumnType::Double: return backend::ColumnView::of(reals, &nulls);
-      default: return backend::ColumnView::of(texts, &nulls);
-    }
+  switch (column.type) {
+    case ColumnType::Int64:
+      if (cell.type != sql::Cell::Type::Int) return false;
+      column.add(cell.i);
+      return true;
+    case ColumnType::Double:
+      if (cell.type != sql::Cell::Type::Real && cell.type != sql::Cell::Type::Int) return false;
+      column.add(cell.type == sql::Cell::Type::Int ? static_cast<double>(cell.i) : cell.r);
+      return true;
+    case ColumnType::Text:
+      if (cell.type != sql::Cell::Type::Text) return false;
+      // PostgreSQL stores no NUL in text; crm_batch's path reports it.
+      if (cell.text->find('\0') != std::string::npos) return false;
+      column.add(*cell.text);
+      return true;
   }
-};
+  return false;
+}
 
 }  // namespace
 
@@ -90,12 +78,11 @@ std::optional<Broken> pg_copy_insert(Store::Impl& impl, const Kind& k, const sql
   for (const char* extra : {"created_at", "updated_at"}) names.push_back(extra), types.push_back(ColumnType::Int64);
   if (names.size() != rows.columns()) return std::nullopt;  // not the layout this file knows
 
-  std::vector<Staged> columns;
-  for (ColumnType t : types) columns.push_back({t, {}, {}, {}, {}});
+  std::vector<backend::ColumnBuffer> columns(types.begin(), types.end());
   for (size_t r = 0; r < rows.rows(); ++r) {
     const sql::Cell* cells = rows.row(r);
     for (size_t c = 0; c < columns.size(); ++c)
-      if (!columns[c].take(cells[c])) return std::nullopt;
+      if (!take(columns[c], cells[c])) return std::nullopt;
   }
 
   backend::Connection& conn = *impl.db.conn;

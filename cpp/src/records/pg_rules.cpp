@@ -19,11 +19,15 @@
 
 namespace crmcore::records {
 
+// Automation's table of changed fields (automation/rules.cpp; its triggers
+// are made per watched field there, on both engines).
+std::string automation_capture_sql();
+
 namespace {
 
 std::string all_scripts() {
   return stage_capture_sql() + ticket_capture_sql() + ledger_capture_sql() + task_capture_sql() +
-         stock_capture_sql();
+         stock_capture_sql() + automation_capture_sql();
 }
 
 // SQLite's column types as PostgreSQL's; `seq INTEGER PRIMARY KEY`, which

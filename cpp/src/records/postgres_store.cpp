@@ -228,6 +228,10 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
   std::string schema = take_parameter(url, "schema");
   if (schema.empty()) schema = "public";
   backend::check_identifier(schema);
+  // As the server names it: an unquoted identifier is folded to lower case,
+  // and the catalog, where an existing store is looked for, holds that name
+  // (crm_A's second open found no store in 'crm_A' and made one again).
+  for (char& ch : schema) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   impl.conn = backend::open_postgres(url);
   impl.db = sql::Db(nullptr, impl.conn.get());
   backend::Connection& c = *impl.conn;

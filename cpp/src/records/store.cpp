@@ -202,7 +202,7 @@ WriteResult Store::write(const WriteRequest& request) {
       // custom fields), read inside the transaction that writes.
       impl_->catalog.refresh(*impl_);
       impl_->links.clear();
-      if (dialect.sqlite()) prepare_automation();
+      prepare_automation();
       WriteRequest current = attempt;
       current.kind = &impl_->catalog.kind(req.kind->name);
       switch (current.op) {
@@ -218,7 +218,6 @@ WriteResult Store::write(const WriteRequest& request) {
         case WriteOp::Unmerge: unmerge_records(current); break;
         case WriteOp::Tags: retag_rows(current, result); break;
       }
-      // (On PostgreSQL the kinds whose rules do not run there yet, automation's, were refused above.)
       try {
         if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
         if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
@@ -232,7 +231,7 @@ WriteResult Store::write(const WriteRequest& request) {
         impl_->audit_memory.entries.clear();
         continue;
       }
-      if (dialect.sqlite()) apply_automation(current, result);
+      apply_automation(current, result);
       if (req.dry_run) {
         sql::exec(impl_->db, undo);
         impl_->audit_memory.entries.clear();  // an upsert's entries, kept for a seal that now never comes

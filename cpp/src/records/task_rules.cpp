@@ -14,7 +14,9 @@
 //   month's last day, so a series on the 31st falls on Feb 28 or 29 and on
 //   Mar 31 again), unless it lies after recur_until. It is inserted as any
 //   record is, and the completed task's next_task_id names it, so that
-//   completing it again (after reopening) makes none.
+//   completing it again (after reopening) makes none. It carries the task's
+//   tags and custom fields too: they describe the series (a "billing" tag,
+//   a contract number), not the one occurrence.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -142,12 +144,13 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
     }
     for (const char* name : {"assignee_id", "customer_id", "contact_id", "recur_every"})
       next.columns.emplace_back(name, Column::Storage::Int);
-    for (const char* name : {"subject", "recurrence"}) next.columns.emplace_back(name, Column::Storage::Text);
+    for (const char* name : {"subject", "recurrence", kTagsColumn, kCustomColumn})
+      next.columns.emplace_back(name, Column::Storage::Text);
     std::vector<int64_t> from;
     {
       sql::Statement& st = impl.prepared(
           "SELECT id, due_at, remind_at, recur_until, " + std::string(d.ifnull()) + "(series_start, due_at),"
-          " assignee_id, customer_id, contact_id, " + d.ifnull() + "(recur_every, 1), subject, recurrence"
+          " assignee_id, customer_id, contact_id, " + d.ifnull() + "(recur_every, 1), subject, recurrence, tags, custom"
           " FROM tasks WHERE id IN"
           " (SELECT id FROM crm_task_notes WHERE what = 'done') AND recurrence IS NOT NULL"
           " AND due_at IS NOT NULL AND next_task_id IS NULL ORDER BY id");
@@ -167,6 +170,10 @@ void Store::apply_task_rules(const WriteRequest& req, WriteResult& result) {
         for (int c = 5; c <= 8; ++c) put(static_cast<size_t>(c) - 1, !st.is_null(c), st.is_null(c) ? 0 : st.int64(c));
         next.columns[8].texts.push_back(st.text(9)), next.columns[8].valid.push_back(1);
         next.columns[9].texts.push_back(st.text(10)), next.columns[9].valid.push_back(1);
+        for (int c = 11; c <= 12; ++c) {  // the stored tags and custom object, read back as given
+          next.columns[static_cast<size_t>(c) - 1].texts.push_back(st.is_null(c) ? std::string() : st.text(c));
+          next.columns[static_cast<size_t>(c) - 1].valid.push_back(!st.is_null(c));
+        }
       }
       st.reset();
     }

@@ -99,6 +99,47 @@ uint64_t hash_of(const Words& w) {
   return h ^ (h >> 31);
 }
 
+// The slot of a text in a table of 2^bits: multiply-shift with `seed`.
+size_t slot_of(const Words& w, uint64_t seed, int bits) {
+  return static_cast<size_t>(((w.a ^ (w.b * 0x9E3779B97F4A7C15ull) ^ (w.size << 56)) * seed) >> (64 - bits));
+}
+
+// A table where every allowed short text has a slot of its own (a
+// collision-free seed found by trying a few): a row is then one hash, one
+// load and one comparison, whatever the number of values, where comparing
+// with each value in turn cost a loop per row. Empty when no seed is found
+// within a few tries (the caller falls back).
+struct Perfect {
+  std::vector<Words> word;
+  std::vector<int32_t> code;
+  uint64_t seed = 0;
+  int bits = 0;
+};
+
+Perfect perfect_table(const std::vector<Words>& word, const std::vector<std::string>& allowed) {
+  Perfect t;
+  int bits = 4;
+  while ((size_t{1} << bits) < 8 * allowed.size()) ++bits;
+  uint64_t seed = 0x9E3779B97F4A7C15ull;
+  for (int attempt = 0; attempt < 32; ++attempt, seed = seed * 6364136223846793005ull + 1442695040888963407ull) {
+    const uint64_t odd = seed | 1;
+    std::vector<Words> slots(size_t{1} << bits, Words{0, 0, ~uint64_t{0}});  // size ~0 matches no text
+    std::vector<int32_t> codes(size_t{1} << bits, -1);
+    bool clash = false;
+    for (size_t k = 0; k < allowed.size() && !clash; ++k) {
+      if (allowed[k].size() > kShort) continue;
+      const size_t at = slot_of(word[k], odd, bits);
+      if (codes[at] < 0) slots[at] = word[k], codes[at] = static_cast<int32_t>(k);
+      else clash = !(slots[at] == word[k]);  // a repeated value keeps its first code
+    }
+    if (!clash) {
+      t.word = std::move(slots), t.code = std::move(codes), t.seed = odd, t.bits = bits;
+      return t;
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 template <typename Offset>
@@ -120,13 +161,15 @@ std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const u
     }
     return int32_t{-1};
   };
-  // A few values (statuses, stages): each compared in turn without a
-  // branch on the outcome, so a column mixing them in random order costs no
-  // mispredicted jumps. More (teams, regions): an open-addressing table.
+  // A table with a slot per value when one is found (perfect_table);
+  // otherwise a few values (statuses, stages) each compared in turn without
+  // a branch on the outcome, so a column mixing them in random order costs
+  // no mispredicted jumps, and more (teams, regions) an open-addressing table.
+  const Perfect perfect = perfect_table(word, allowed);
   constexpr int32_t kFew = 8;
   std::vector<int32_t> slots;
   size_t mask = 0;
-  if (count > kFew) {
+  if (perfect.code.empty() && count > kFew) {
     size_t size = 16;
     while (size < 4 * allowed.size()) size *= 2;
     slots.assign(size, -1), mask = size - 1;
@@ -149,6 +192,11 @@ std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const u
       continue;
     }
     const Words w = words_of(text, size);
+    if (!perfect.code.empty()) {
+      const size_t at = slot_of(w, perfect.seed, perfect.bits);
+      out[i] = perfect.word[at] == w ? perfect.code[at] : -1;
+      continue;
+    }
     int32_t code = -1;
     if (slots.empty()) {
       for (int32_t k = count; k-- > 0;)  // downwards: the first of repeated values wins

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <unordered_map>
 #include <vector>
 
@@ -16,17 +17,20 @@ class IdIndex {
   // `ids[i]` gets position i; ids are expected unique (the last one wins).
   IdIndex(const int64_t* ids, size_t n) {
     if (n == 0) return;
+    // Ids in order without gaps (a whole kind as the store lists it): the
+    // position is the id less the first, no table to read. Checked first,
+    // in one pass that stops at the first gap, so that the usual case reads
+    // the ids once instead of twice.
+    sequential_ = ids[0] <= std::numeric_limits<int64_t>::max() - static_cast<int64_t>(n - 1);
+    for (size_t i = 1; i < n && sequential_; ++i) sequential_ = ids[i] == ids[0] + static_cast<int64_t>(i);
+    if (sequential_) {
+      lo_ = ids[0], hi_ = ids[0] + static_cast<int64_t>(n - 1);
+      return;
+    }
     const auto [lo, hi] = std::minmax_element(ids, ids + n);
     lo_ = *lo, hi_ = *hi;
     const uint64_t span = static_cast<uint64_t>(hi_) - static_cast<uint64_t>(lo_);
     dense_ = span < 4 * static_cast<uint64_t>(n) + 1024;
-    // Ids in order without gaps (a whole kind as the store lists it): the
-    // position is the id less the first, no table to read.
-    if (span + 1 == n) {
-      sequential_ = true;
-      for (size_t i = 0; i < n && sequential_; ++i) sequential_ = ids[i] == lo_ + static_cast<int64_t>(i);
-      if (sequential_) return;
-    }
     if (dense_) {
       table_.assign(static_cast<size_t>(span) + 1, -1);
       for (size_t i = 0; i < n; ++i) table_[static_cast<size_t>(ids[i] - lo_)] = static_cast<int64_t>(i);

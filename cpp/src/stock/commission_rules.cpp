@@ -1,7 +1,11 @@
 // Commission rules in the write path: each band of a sale must find one rule,
 // so two rules for the same partner, category (either may be "every") and
 // tier (the band from `tier_from` on; none is 0) may not be in force on the
-// same day, and a rule's period must not end before it begins.
+// same day, a rule's period must not end before it begins, and a band from a
+// `tier_from` above 0 needs the entry rule of its scale (the same partner and
+// category, no tier_from) in force beside it: without one, the sales below
+// the lowest band would earn nothing, silently.
+#include <cstdio>
 #include <limits>
 
 #include "../records/store_impl.hpp"
@@ -10,6 +14,35 @@
 #include "crmcore/stock/rules.hpp"
 
 namespace crmcore::records {
+
+namespace {
+
+// Every band above 0 has an entry rule of its scale whose period meets its own.
+void check_tier_entries(Store::Impl& impl) {
+  const Dialect d(impl.db);
+  sql::Statement& st = impl.prepared(
+      "SELECT b.id, b.tier_from FROM commission_rules AS b WHERE coalesce(b.tier_from, 0) > 0 AND NOT EXISTS"
+      " (SELECT 1 FROM commission_rules AS a WHERE a.partner_id" + std::string(d.is()) + "b.partner_id"
+      " AND a.category" + d.is() + "b.category AND coalesce(a.tier_from, 0) = 0"
+      " AND coalesce(a.valid_from, ?1) < coalesce(b.valid_until, ?2)"
+      " AND coalesce(b.valid_from, ?1) < coalesce(a.valid_until, ?2)) ORDER BY b.id LIMIT 1");
+  st.bind(1, std::numeric_limits<int64_t>::min()).bind(2, std::numeric_limits<int64_t>::max());
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t id = st.int64(0);
+  char from[32];
+  std::snprintf(from, sizeof from, "%g", st.real(1));
+  st.reset();
+  throw ValidationError("commission_rules", -1, "tier_from",
+                        std::string("a band from ") + from +
+                            " needs the entry rule of its scale (the same partner and category, no tier_from) in "
+                            "force with it; below the lowest band a scale would pay nothing",
+                        id);
+}
+
+}  // namespace
 
 void check_commission_rules(Store::Impl& impl) {
   constexpr const char* kRules = "commission_rules";
@@ -36,6 +69,7 @@ void check_commission_rules(Store::Impl& impl) {
   st.bind(1, std::numeric_limits<int64_t>::min()).bind(2, std::numeric_limits<int64_t>::max());
   if (!st.step()) {
     st.reset();
+    check_tier_entries(impl);
     return;
   }
   const int64_t first = st.int64(0), second = st.int64(1), from = st.int64(2);

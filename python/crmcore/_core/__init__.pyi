@@ -20,12 +20,12 @@ class StorageError(Error):
     """The storage engine failed (I/O, locking, corruption)."""
 class ValidationError(Error, ValueError):
     """Bad input. Attributes: kind, row, field, reason, record_id (None when unknown)."""
-    kind: str
+    kind: str | None
     row: int | None
     field: str | None
-    reason: str
+    reason: str | None
     record_id: int | None
-__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'aging_groups', 'arrow_text_codes', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_groups', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'id_positions', 'kinds', 'month_sums', 'months', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_balances', 'stock_levels', 'stock_levels_kept', 'stock_moving_average', 'stock_outs', 'stock_period', 'store_mode', 'text_codes', 'tier_of', 'win_loss']
+__all__: list[str] = ['BusinessCalendar', 'Error', 'GraphCore', 'InterruptedAfterCommit', 'MAX_CUSTOM_DEPTH', 'NotFound', 'PermissionDenied', 'PinyinTable', 'ScopedStore', 'StorageError', 'Store', 'ValidationError', 'access_rules', 'affinity', 'affinity_rules', 'aging_groups', 'arrow_text_codes', 'attainment_sums', 'attribute_orders', 'build_info', 'clv', 'copy_store', 'days_late', 'duplicate_reasons', 'duplicate_score_floor', 'find_duplicates', 'first_at', 'forecast_sums', 'funnel_groups', 'funnel_reached', 'gamma_cdf', 'group_stats', 'have_postgres', 'id_positions', 'kinds', 'month_sums', 'months', 'normalize_email', 'normalize_name', 'normalize_phone', 'open_balances', 'pareto_classes', 'parse_amounts', 'parse_mode', 'period_sums', 'pg_bulk_load', 'phone_key', 'points_balance', 'points_expiring', 'profit_by_period', 'purchase_rhythm', 'purchase_totals', 'quantile_scores', 'restore', 'rfm', 'rhythm_risk', 'score_lookalikes', 'segment_orders', 'stage_days', 'stock_balances', 'stock_levels', 'stock_levels_kept', 'stock_moving_average', 'stock_outs', 'stock_period', 'store_mode', 'text_codes', 'tier_of', 'win_loss']
 class BusinessCalendar:
     """
     Working days and opening hours (see crmcore/service/business_hours.hpp).
@@ -64,7 +64,7 @@ class GraphCore:
         ...
     def components(self) -> numpy.typing.NDArray[numpy.int64]:
         ...
-    def degree(self) -> numpy.typing.NDArray[numpy.int64]:
+    def degree(self, direction: str = 'out', weighted: bool = False) -> typing.Any:
         ...
     def dijkstra_distances(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
@@ -164,6 +164,8 @@ class ScopedStore:
     def find_phone(self, kind: str, phone: str) -> numpy.typing.NDArray[numpy.int64]:
         ...
     def import_json(self, kind: str, path: str, on_error: str = 'raise', progress: typing.Any = None, dry_run: bool = False) -> tuple:
+        ...
+    def in_transaction(self) -> bool:
         ...
     def indexes(self, kind: str) -> list[str]:
         ...
@@ -281,6 +283,8 @@ class Store:
         ...
     def import_json(self, kind: str, path: str, on_error: str = 'raise', progress: typing.Any = None, dry_run: bool = False) -> tuple:
         ...
+    def in_transaction(self) -> bool:
+        ...
     def indexes(self, kind: str) -> list[str]:
         ...
     def insert(self, kind: str, columns: list, on_error: str = 'raise', progress: typing.Any = None, dry_run: bool = False) -> tuple:
@@ -357,6 +361,10 @@ def aging_groups(invoice_ids: typing.Annotated[numpy.typing.ArrayLike, numpy.int
 def arrow_text_codes(offsets: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], data: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], validity: typing.Any, first: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, allowed: collections.abc.Sequence[str], large: bool) -> numpy.typing.NDArray[numpy.int32]:
     """
     Codes of an Arrow string chunk into the allowed values (see crmcore/sales/codes.hpp).
+    """
+def attainment_sums(streams: list, metrics: typing.SupportsInt | typing.SupportsIndex, credit_target: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], credit_owner: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], credit_metric: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], from_: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], to: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Each target's sum of its credited owners' events in its months (see crmcore/sales/attainment.hpp).
     """
 def attribute_orders(order_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], ordered_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], touch_customer: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], touched_at: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], window: typing.SupportsInt | typing.SupportsIndex, last: bool) -> numpy.typing.NDArray[numpy.int64]:
     """

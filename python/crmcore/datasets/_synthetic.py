@@ -18,8 +18,10 @@ The story behind the numbers:
   customers and their orders, so that times, owners and contacts agree; a won
   deal and a campaign's "purchased" response are actual orders.
 
-Deals and campaigns are drawn in `_pipeline.py`, the small vectorized draws
-shared by the generators live in `_draws.py`.
+Names, phones and e-mails are drawn in `_people.py`, deals and campaigns in
+`_pipeline.py`, interactions, tickets, surveys and tasks in `_service.py`,
+relationship links in `_links.py`; the small vectorized draws shared by the
+generators live in `_draws.py`.
 
 Foreign keys are row positions into the referenced frame (-1 for none);
 `crmcore.datasets.load` turns them into store ids.
@@ -31,8 +33,11 @@ from . import _vocab as V
 from ._draws import (_cents, _choose, _draw, _draw_many, _frame, _pick_from_lists, _pick_in_group,
                      _rank_in_group)
 from ._converts import late_buyers
+from ._links import LinkDraws
+from ._people import PeopleDraws
 from ._pipeline import SALES, PipelineDraws
-from ._text import (FULL_WIDTH, Parts, ascii_slug, assemble, concat, digits, render_by_choice,
+from ._service import ServiceDraws
+from ._text import (Parts, ascii_slug, assemble, concat, digits, render_by_choice,
                     to_object, vocab)
 
 # Which frame each positional foreign key points into. "links" is special:
@@ -61,7 +66,6 @@ KINDS = [
 # A third of the customers were already there at the start, acquired up to
 # this many days before it; their earlier orders are not in the data.
 LEAD_DAYS = 730
-SERVICE = 1                 # position in vocab.STAFF_DEPARTMENTS (SALES: 0)
 ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
 
 
@@ -116,7 +120,7 @@ def synthetic(n_customers=10_000, seed=0, start="2023-01-01", end="2025-12-31"):
     return _Generator(int(n_customers), seed, start, end).run()
 
 
-class _Generator(PipelineDraws):
+class _Generator(PeopleDraws, PipelineDraws, ServiceDraws, LinkDraws):
     def __init__(self, n, seed, start, end):
         self.n = n
         self.seed = seed
@@ -178,107 +182,6 @@ class _Generator(PipelineDraws):
             w = w * np.where((month == 5) & (day == 18), 3.0, 1.0)    # 618
             w = w * np.where((month == 10) & (day >= 23) & (day <= 29) & (dow == 4), 3.0, 1.0)  # Black Friday
         return w / w.mean()
-
-    # ---- people and places ------------------------------------------------
-
-    def person_names(self, n, latin):
-        """Names (surname first for Chinese ones), plus ascii given/family parts for e-mails."""
-        rng = self.rng
-        g = len(V.CN_GIVEN)
-        double = rng.random(n) < 0.7
-        chars = [c for c, _ in V.CN_GIVEN]
-        pins = [p for _, p in V.CN_GIVEN]
-        parts = Parts()
-        sur = _draw(rng, n, 1.0 / (np.arange(len(V.CN_SURNAMES)) + 4.0))
-        given = np.where(double, g + rng.integers(0, g, n) * g + rng.integers(0, g, n), rng.integers(0, g, n))
-        first = rng.integers(0, len(V.LATIN_FIRST), n)
-        last = rng.integers(0, len(V.LATIN_LAST), n)
-        parts.add("sur", vocab(c for c, _ in V.CN_SURNAMES), sur)
-        parts.add("given", vocab(chars + [a + b for a in chars for b in chars]), given)
-        parts.add("first", vocab(V.LATIN_FIRST), first)
-        parts.add("last", vocab(V.LATIN_LAST), last)
-        parts.add("sur_a", vocab(p for _, p in V.CN_SURNAMES), sur)
-        parts.add("given_a", vocab(pins + [a + b for a in pins for b in pins]), given)
-        parts.add("first_a", vocab(map(ascii_slug, V.LATIN_FIRST)), first)
-        parts.add("last_a", vocab(map(ascii_slug, V.LATIN_LAST)), last)
-        script = latin.astype(int)
-        return (render_by_choice(parts, ["{sur}{given}", "{first} {last}"], script),
-                render_by_choice(parts, ["{given_a}", "{first_a}"], script),
-                render_by_choice(parts, ["{sur_a}", "{last_a}"], script))
-
-    def phones(self, city, mobile):
-        """Formatted phone numbers and their canonical E.164 digits."""
-        rng = self.rng
-        n = len(city)
-        d3, d3w = self._digits[3]
-        d4, d4w = self._digits[4]
-        cc = np.array([c[3] for c in V.CITIES])[city]
-        local_a3 = np.array([c[6][0] == 3 for c in V.CITIES])[city]
-        parts = Parts()
-        pre = vocab(V.CN_MOBILE_PREFIXES)
-        parts.add("p", pre, rng.integers(0, len(pre), n),
-                  vocab(p.translate(FULL_WIDTH) for p in V.CN_MOBILE_PREFIXES))
-        parts.add("m", d4, rng.integers(0, 10_000, n), d4w)
-        parts.add("l", d4, rng.integers(0, 10_000, n), d4w)
-        area = vocab(c[4] for c in V.CITIES)
-        parts.add("area", area, city, vocab(c[4].translate(FULL_WIDTH) for c in V.CITIES))
-        parts.add("T", vocab(c[5] for c in V.CITIES), city,
-                  vocab(c[5].translate(FULL_WIDTH) for c in V.CITIES))
-        # Local numbers never start with 0 or 1; 3-digit first groups where the city has them.
-        a4, a3 = rng.integers(2000, 10_000, n), rng.integers(200, 1000, n)
-        parts.add("a", np.concatenate([d4, d3]), np.where(local_a3, 10_000 + a3, a4),
-                  np.concatenate([d4w, d3w]))
-        parts.add("b", d4, rng.integers(0, 10_000, n), d4w)
-        cn_mobile = mobile & (cc == "86")
-        kinds = [
-            (cn_mobile, [
-                ("{p}{m}{l}", 25), ("{p} {m} {l}", 15), ("{p}-{m}-{l}", 12),
-                ("+86 {p} {m} {l}", 15), ("+86-{p}-{m}-{l}", 5), ("0086 {p}{m}{l}", 6),
-                ("+86{p}{m}{l}", 10), ("{p!}{m!}{l!}", 5), ("(+86) {p}-{m}-{l}", 4),
-                ("86-{p}{m}{l}", 3)]),
-            (~mobile & (cc == "86"), [
-                ("({T}{area}) {a} {b}", 30), ("{T}{area}-{a}{b}", 35), ("+86 {area} {a} {b}", 20),
-                ("0086-{area}-{a}{b}", 10), ("{T!}{area!}-{a!}{b!}", 5)]),
-            (cc == "1", [
-                ("+1 {area}-{a}-{b}", 30), ("({area}) {a}-{b}", 35), ("{area}.{a}.{b}", 15),
-                ("+1 ({area}) {a} {b}", 10), ("001 {area} {a} {b}", 10)]),
-            (cc == "44", [
-                ("+44 {area} {a} {b}", 35), ("0{area} {a} {b}", 35), ("+44 (0){area} {a} {b}", 20),
-                ("0044 {area} {a} {b}", 10)]),
-        ]
-        pieces = []
-        for mask, formats in kinds:
-            rows = np.flatnonzero(mask)
-            choice = _draw(rng, len(rows), [w for _, w in formats])
-            pieces.append((rows, render_by_choice(parts, [t for t, _ in formats], choice, rows)))
-        mobile_rows, other_rows = np.flatnonzero(cn_mobile), np.flatnonzero(~cn_mobile)
-        e164 = assemble(n, [(mobile_rows, parts.render("+86{p}{m}{l}", mobile_rows)),
-                            (other_rows, concat("+", cc[other_rows], parts.render("{area}{a}{b}", other_rows)))])
-        return assemble(n, pieces), e164
-
-    def emails(self, given, family, domain, templates):
-        """Person e-mails from ascii name parts; a few typed with capitals."""
-        rng = self.rng
-        n = len(given)
-        parts = Parts()
-        idx = np.arange(n)
-        parts.add("g", given, idx)
-        parts.add("f", family, idx)
-        parts.add("d", domain, idx)
-        parts.add("i", given.astype("U1"), idx)             # the initial: a cast cuts to one character
-        parts.add("nn", self._digits[2][0], rng.integers(0, 100, n))
-        parts.add("yy", vocab(str(y) for y in range(1960, 2006)), rng.integers(0, 46, n))
-        choice = _draw(rng, n, [w for _, w in templates])
-        out = render_by_choice(parts, [t for t, _ in templates], choice)
-        caps = rng.random(n) < 0.06
-        out[caps] = np.char.capitalize(out[caps])     # same length: no widening
-        return out
-
-    def private_mail_domains(self, latin):
-        """Web-mail domains: Chinese providers for Chinese names, international ones otherwise."""
-        cn, intl = vocab(V.PERSON_EMAIL_DOMAINS_CN), vocab(V.PERSON_EMAIL_DOMAINS_LATIN)
-        n = len(latin)
-        return np.where(latin, intl[self.rng.integers(0, len(intl), n)], cn[self.rng.integers(0, len(cn), n)])
 
     # ---- kinds ------------------------------------------------------------
 
@@ -709,219 +612,6 @@ class _Generator(PipelineDraws):
         fallback = self.staff_of(department, len(cust))
         return np.where((own >= 0) & (self.rng.random(len(cust)) < owner_share), own, fallback)
 
-    def interactions(self):
-        rng = self.rng
-        n = self.n
-        lam = np.where(self.org, 2.0 + 1.0 * self.order_count, 0.3 + 0.4 * self.order_count)
-        cust = np.repeat(np.arange(n), rng.poisson(lam * self.present))
-        m = len(cust)
-        b2b = self.org[cust]
-        when = self.event_times(cust, 0.5, lambda k: rng.normal(-2.0, 6.0, k))
-        chans = list(V.INTERACTION_SUMMARIES)
-        ch = np.where(b2b, _draw(rng, m, [30, 15, 25, 10, 12, 8]), _draw(rng, m, [25, 3, 20, 40, 2, 10]))
-        flat = [(i, s) for i, c in enumerate(chans) for s in V.INTERACTION_SUMMARIES[c]]
-        cnt = np.bincount([i for i, _ in flat], minlength=len(chans))
-        summary = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, ch))
-        direction = _choose(["outbound", "inbound"], (rng.random(m) < 0.4).astype(int))
-        direction[ch == chans.index("note")] = None
-        # Drawn in the order they always were, so the frames after stay as they were.
-        contact = self.contact_for(cust, 0.8)
-        staff = self.staff_for(cust, 0.7, SERVICE).astype(np.int64)
-        outcome = _draw(rng, m, [35, 35, 10, 10, 10])
-        step = rng.integers(0, len(V.NEXT_STEPS), m)
-        # A promised next contact (schema 15) where a conversation agreed a
-        # next step: 7 days for "call back next week", else 1 + Gamma(2, 3)
-        # days (a week on average), from a stream of its own for the same reason.
-        own = np.random.default_rng([self.seed, 15])
-        days = np.where(_choose(V.NEXT_STEPS, step) == "call back next week", 7.0, 1.0 + own.gamma(2.0, 3.0, m))
-        promised = (_choose(V.NEXT_STEPS, step) != "none") & (ch != chans.index("note"))
-        order = np.argsort(when)
-        self.frames["interactions"] = _frame({
-            "customer_id": cust.astype(np.int64),
-            "contact_id": contact,
-            "staff_id": staff,
-            "channel": _choose(chans, ch),
-            "direction": direction,
-            "occurred_at": self.time(when),
-            "summary": summary,
-            "outcome": _choose(V.INTERACTION_OUTCOMES, outcome),
-            "next_step": _choose(V.NEXT_STEPS, step),
-            "next_contact_at": self.time(np.where(promised, when + days, np.nan)),
-        }).iloc[order].reset_index(drop=True)
-
-    def tickets_and_surveys(self):
-        rng = self.rng
-        n = self.n
-        cust = np.repeat(np.arange(n), rng.poisson((0.05 + 0.12 * self.order_count) * self.present))
-        t = len(cust)
-        opened = self.event_times(cust, 0.8, lambda k: rng.exponential(10.0, k))
-        sev = _draw(rng, t, [45, 35, 15, 5])
-        resp_h = np.exp(rng.normal(np.log(np.array([20.0, 8.0, 3.0, 1.0])[sev]), 1.0))
-        resolve_d = np.exp(rng.normal(np.log(np.array([3.0, 2.0, 1.5, 1.0])[sev]), 0.9))
-        first = opened + resp_h / 24.0
-        resolved = first + resolve_d
-        reopened = np.minimum(rng.poisson(0.1 + 0.05 * resolve_d), 3)
-        resolved = resolved + reopened * rng.exponential(3.0, t)
-        # Satisfaction falls with slow handling and with reopenings.
-        latent = (4.7 - 0.45 * np.log1p(resolved - opened) - 0.5 * reopened - 0.25 * np.log1p(resp_h / 24)
-                  + rng.normal(0, 0.6, t))
-        done = resolved < self.span
-        rated = done & (rng.random(t) < 0.7)
-        sat = np.where(rated, np.clip(np.round(latent), 1, 5), np.nan)
-        resolution = np.where(done, _choose(V.TICKET_RESOLUTIONS, rng.integers(0, len(V.TICKET_RESOLUTIONS), t)), None)
-        self.frames["tickets"] = _frame({
-            "customer_id": cust.astype(np.int64),
-            "contact_id": self.contact_for(cust, 0.7),
-            "category": _choose(V.TICKET_CATEGORIES, _draw(rng, t, [25, 20, 15, 15, 10, 10, 5])),
-            "severity": _choose(["low", "medium", "high", "critical"], sev),
-            "opened_at": self.time(opened),
-            "first_response_at": self.time(np.where(first < self.span, first, np.nan)),
-            "resolved_at": self.time(np.where(done, resolved, np.nan)),
-            "resolution": resolution,
-            "satisfaction": sat,
-            "reopened": reopened.astype(np.int64),
-        })
-
-        # Surveys: half the resolved tickets get one (CSAT tracks the ticket),
-        # and a few buying customers answer a periodic survey.
-        ts = np.flatnonzero(done & (rng.random(t) < 0.5))
-        s_cust_t = cust[ts]
-        s_at_t = resolved[ts] + rng.exponential(2.0, len(ts))
-        csat_t = latent[ts] + rng.normal(0, 0.5, len(ts))
-        buyers = np.flatnonzero((self.order_count > 0) & (rng.random(n) < 0.06))
-        s_at_b = self.event_times(buyers, 1.0, lambda k: rng.exponential(7.0, k))
-        csat_b = rng.normal(4.0, 0.8, len(buyers))
-        s_cust = np.concatenate([s_cust_t, buyers])
-        s_at = np.concatenate([s_at_t, s_at_b])
-        csat = np.clip(np.round(np.concatenate([csat_t, csat_b])), 1, 5)
-        keep = s_at < self.span
-        s_cust, s_at, csat = s_cust[keep], s_at[keep], csat[keep]
-        k = len(s_cust)
-        nps = np.clip(np.round(2.2 * csat - 1.0 + rng.normal(0, 1.1, k)), 0, 10).astype(np.int64)
-        flat = [(c, s) for c in range(1, 6) for s in V.SURVEY_COMMENTS[c]]
-        cnt = np.bincount([c for c, _ in flat], minlength=6)[1:]
-        comment = _choose([s for _, s in flat], _pick_from_lists(rng, np.cumsum(cnt) - cnt, cnt, csat.astype(int) - 1))
-        comment[rng.random(k) < 0.6] = None
-        order = np.argsort(s_at)
-        self.frames["surveys"] = _frame({
-            "customer_id": s_cust.astype(np.int64),
-            "contact_id": self.contact_for(s_cust, 0.5),
-            "responded_at": self.time(s_at),
-            "csat": csat.astype(float),
-            "nps": nps,
-            "comment": comment,
-        }).iloc[order].reset_index(drop=True)
-
-    def tasks(self):
-        rng = self.rng
-        n = self.n
-        cust = np.repeat(np.arange(n), rng.poisson(np.where(self.org, 1.0, 0.25) * self.present))
-        m = len(cust)
-        due = self.event_times(cust, 0.3, lambda k: rng.uniform(1, 14, k)) + 2.0
-        due = self.clip_days(due)
-        done = rng.random(m) < np.where(due < self.span - 7, 0.9, 0.2)
-        self.frames["tasks"] = _frame({
-            "subject": _choose(V.TASK_SUBJECTS, rng.integers(0, len(V.TASK_SUBJECTS), m)),
-            "due_at": self.time(due),
-            "assignee_id": self.staff_for(cust, 0.8, SALES).astype(np.int64),
-            "customer_id": cust.astype(np.int64),
-            "contact_id": self.contact_for(cust, 0.4),
-            "done": done,
-        })
-
-    def links(self):
-        rng = self.rng
-        n = self.n
-        parts = []
-
-        def add(src, dst, type_, src_kind, dst_kind, directed, role=None, strength=None, since=None):
-            k = len(src)
-            parts.append(_frame({
-                "src": src.astype(np.int64), "dst": dst.astype(np.int64),
-                "type": np.full(k, type_, dtype=object),
-                "role": role if role is not None else np.full(k, None, dtype=object),
-                "strength": strength if strength is not None else np.ones(k),
-                "since": self.time(since if since is not None else np.full(k, np.nan)),
-                "until": self.time(np.full(k, np.nan)),
-                "directed": np.full(k, directed),
-                "src_kind": np.full(k, src_kind, dtype=object),
-                "dst_kind": np.full(k, dst_kind, dtype=object),
-            }))
-
-        home, rank = self.contact_home, self.contact_rank
-        works = np.flatnonzero(self.org[home])
-        role = np.where(rank[works] == 0, "decision_maker", None).astype(object)
-        add(works, home[works], "works_at", "contacts", "customers", True, role=role,
-            since=np.maximum(self.acquired[home[works]] - 60.0, 0.0))
-
-        # Colleagues know each other (a chain through each organization's
-        # contacts); and contacts meet people at other customers in their region.
-        same = np.flatnonzero((rank > 0) & self.org[home])
-        m = len(home)
-        cross = rng.integers(0, m, int(0.3 * m))
-        region_of = np.array([c[0] for c in V.CITIES])
-        peer = _pick_in_group(rng, region_of[self.city[home]], region_of[self.city[home[cross]]])
-        ok = (peer >= 0) & (home[np.maximum(peer, 0)] != home[cross])
-        a = np.concatenate([same - 1, cross[ok]])
-        b = np.concatenate([same, peer[ok]])
-        pair = np.unique(np.minimum(a, b) * np.int64(m) + np.maximum(a, b))
-        add(pair // m, pair % m, "knows", "contacts", "contacts", False,
-            strength=np.round(rng.uniform(0.2, 1.0, len(pair)), 2))
-
-        # Referrals: each referred customer names someone acquired earlier,
-        # often someone who was referred too, so chains grow several levels deep.
-        by_acq = self.by_acquisition
-        rank_all = np.empty(n, dtype=np.int64)
-        rank_all[by_acq] = np.arange(n)
-        referred = by_acq[self.referred[by_acq]]       # in acquisition order
-        pos = np.arange(len(referred))
-        chain = (rng.random(len(referred)) < 0.6) & (pos > 0)
-        via_referred = referred[np.floor(rng.random(len(referred)) * pos).astype(np.int64)]
-        earlier = rank_all[referred]
-        via_any = by_acq[np.floor(rng.random(len(referred)) * earlier).astype(np.int64)]
-        referrer = np.where(chain, via_referred, via_any)
-        ok = chain | (earlier > 0)
-        add(referred[ok], referrer[ok], "referred_by", "customers", "customers", True,
-            since=self.acquired[referred[ok]])
-
-        # Group structure among organizations: groups, subsidiaries, and their subsidiaries.
-        orgs = np.flatnonzero(self.org)
-        level = _draw(rng, len(orgs), [83, 3, 10, 4])   # none, group, level 1, level 2
-        for child_level, parent_level in ((2, 1), (3, 2)):
-            kids = orgs[level == child_level]
-            cands = orgs[level == parent_level]
-            if len(kids) == 0 or len(cands) == 0:
-                continue
-            parent = _pick_in_group(rng, self.industry[cands], self.industry[kids])
-            any_parent = rng.integers(0, len(cands), len(kids))
-            parent = cands[np.where(parent >= 0, parent, any_parent)]
-            add(kids, parent, "subsidiary_of", "customers", "customers", True)
-
-        if len(orgs) >= 2:
-            supplier_ind = [i for i, ind in enumerate(V.INDUSTRIES)
-                            if ind[0] in ("manufacturing", "electronics", "logistics", "trading", "food")]
-            sup = orgs[np.isin(self.industry[orgs], supplier_ind)]
-            sup = sup[rng.random(len(sup)) < 0.15]
-            buyer = orgs[rng.integers(0, len(orgs), len(sup))]
-            ok = sup != buyer
-            add(sup[ok], buyer[ok], "supplier_of", "customers", "customers", True)
-            a = orgs[rng.random(len(orgs)) < 0.04]
-            b = orgs[np.maximum(_pick_in_group(rng, region_of[self.city[orgs]], region_of[self.city[a]]), 0)]
-            ok = a != b
-            add(a[ok], b[ok], "partner_of", "customers", "customers", False)
-            a = orgs[rng.random(len(orgs)) < 0.02]
-            b = orgs[np.maximum(_pick_in_group(rng, self.industry[orgs], self.industry[a]), 0)]
-            ok = a != b
-            add(a[ok], b[ok], "competitor_of", "customers", "customers", False)
-
-        # Staff report to the first person of their department (its head).
-        s = len(self.staff_dept)
-        head = np.array([np.flatnonzero(self.staff_dept == k)[0] for k in range(len(V.STAFF_DEPARTMENTS))])
-        boss = head[self.staff_dept]
-        ok = boss != np.arange(s)
-        add(np.arange(s)[ok], boss[ok], "reports_to", "staff", "staff", True)
-        self.frames["links"] = pd.concat(parts, ignore_index=True)
-
     def finish_customers(self):
         """Status and tags follow from the orders, as a CRM would derive them."""
         n = self.n
@@ -938,46 +628,6 @@ class _Generator(PipelineDraws):
         code = (flags * (1 << np.arange(4))).sum(axis=1)
         cust["status"] = _choose(["prospect", "active", "inactive", "lost"], status)
         cust["tags"] = np.asarray(combos, dtype=object)[code]
-
-    def service_fields(self):
-        """The fields schema version 9 added (service, care): drawn from a
-        generator of their own, so that every other column stays what the
-        seed made before. Half the person customers give a birthday (aged
-        20-65); the top tenth of buyers by orders are gold, the next fifth
-        silver; two in five customers name a preferred channel; a service
-        agent holds each ticket that was answered, and half the unanswered
-        ones; the status follows (resolved, in_progress, assigned, new). A
-        tenth of the members of e-mail, SMS and WeChat campaigns are held out."""
-        rng = np.random.default_rng([self.seed, 9])
-        n = self.n
-        cust = self.frames["customers"]
-        birthday = self.time(np.floor(rng.uniform(-65 * 365.25, -20 * 365.25, n)))
-        birthday[(cust["kind"] != "person").to_numpy() | (rng.random(n) < 0.5)] = np.datetime64("NaT")
-        cust["birthday"] = birthday
-        buyers = self.order_count > 0
-        rank = pd.Series(np.where(buyers, self.order_count, np.nan)).rank(pct=True, method="first").to_numpy()
-        cust["tier"] = np.where(rank > 0.9, "gold", np.where(rank > 0.7, "silver", None))
-        channel = _choose(["call", "message", "email", "visit"], _draw(rng, n, [35, 35, 20, 10]))
-        cust["preferred_channel"] = np.where(rng.random(n) < 0.4, channel, None)
-        tickets = self.frames["tickets"]
-        t = len(tickets)
-        agents = np.flatnonzero(self.staff_dept == SERVICE)
-        answered = tickets["first_response_at"].notna().to_numpy()
-        held = answered | (rng.random(t) < 0.5)
-        tickets["assignee_id"] = np.where(held, agents[rng.integers(0, len(agents), t)], -1).astype(np.int64)
-        resolved = tickets["resolved_at"].notna().to_numpy()
-        tickets["status"] = np.where(resolved, "resolved", np.where(answered, "in_progress",
-                                                                    np.where(held, "assigned", "new")))
-        # A tenth of the mass campaigns' members are held out: sent nothing,
-        # so no response is noted, while their own orders go on; each such
-        # campaign is then judged against them (db.marketing.campaign_effect).
-        members = self.frames["campaign_members"]
-        mass = self.frames["campaigns"]["channel"].isin(["email", "sms", "wechat"]).to_numpy()
-        out = mass[members["campaign_id"].to_numpy()] & (rng.random(len(members)) < 0.1)
-        members["holdout"] = out
-        members.loc[out, "responded"] = False
-        members.loc[out, "responded_at"] = pd.NaT
-        members.loc[out, "response"] = None
 
     def run(self):
         self.staff()

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import times_ns
+from ..scoring._columns import times_ns, utc_now
 from ._base import SalesPart
+from ._cache import valid_or
 from ._text import text_codes
 
 #: The aging buckets: days past the due date, upper bounds included.
@@ -100,6 +101,34 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
         text_codes(invoices["status"], STATUSES), [s not in ("draft", "void") for s in STATUSES],
         payments["invoice_id"].to_numpy(dtype=np.int64, na_value=-1), times_ns(payments["paid_at"]),
         _settles(payments), as_of)
+    index = pd.Index(keys, name=key) if key else pd.Index(["all"], name=None)
+    out = pd.DataFrame(sums, index=index, columns=list(BUCKETS))
+    out["total"] = out.sum(axis=1)
+    return out
+
+
+def _cached_aging(store: Any, key: "str | None", as_of: int) -> pd.DataFrame:
+    """:func:`aging_sums` from a store's column cache (per customer or for
+    the whole book): the invoices' status as codes into its distinct labels,
+    ids and times as int64 with a valid mask, straight into
+    ``_core.aging_groups``; no frame and no text per invoice or payment."""
+    none = np.iinfo(np.int64).min
+    inv = store.cached_columns("invoices", ["issued_at", "due_at", "amount"] + ([key] if key else []) + ["status"])
+    codes, labels = inv["status"]
+    present = None
+    if key:
+        values, valid = inv[key]
+        present = (values, valid)
+    parts = [store.cached_columns("payments", ["invoice_id", "paid_at", "amount", "credit"])]
+    used = store.cached_columns("credit_applications", ["invoice_id", "applied_at", "amount"])
+    if len(used["id"]):
+        parts.append({"invoice_id": used["invoice_id"], "paid_at": used["applied_at"], "amount": used["amount"]})
+    settles = [np.nan_to_num(p["amount"]) - (np.nan_to_num(p["credit"]) if "credit" in p else 0.0) for p in parts]
+    keys, sums = _core.aging_groups(
+        np.asarray(inv["id"], dtype=np.int64), present, valid_or(inv["issued_at"], none),
+        valid_or(inv["due_at"], none), inv["amount"], codes, [str(x) not in ("draft", "void") for x in labels],
+        np.concatenate([valid_or(p["invoice_id"], -1) for p in parts]),
+        np.concatenate([valid_or(p["paid_at"], none) for p in parts]), np.concatenate(settles), as_of)
     index = pd.Index(keys, name=key) if key else pd.Index(["all"], name=None)
     out = pd.DataFrame(sums, index=index, columns=list(BUCKETS))
     out["total"] = out.sum(axis=1)
@@ -206,6 +235,9 @@ class LedgerMethods(SalesPart):
         """Open balances on ``as_of`` (default the end of the data) in aging
         buckets, per ``by`` (``"customer"``, ``"owner"`` or None for the
         whole book): one column per bucket of :data:`BUCKETS` and ``total``.
+        Per customer or for the whole book the invoices and payments are
+        read from the store's column cache (a second report on an open
+        store reads nothing; a user's handle reads through its rules).
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -219,7 +251,11 @@ class LedgerMethods(SalesPart):
         cut = self._as_of(as_of)
         # Only the columns the report reads (the invoice number, text, would
         # cost a Python string per invoice for nothing).
-        out = aging_sums(self._invoices(number=False), self._settlements(), cut, key)
+        store = self._db._core
+        if isinstance(store, _core.Store) and key != "owner_id":
+            out = _cached_aging(store, key, cut)
+        else:
+            out = aging_sums(self._invoices(number=False, owner=key == "owner_id"), self._settlements(), cut, key)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
@@ -308,7 +344,7 @@ class LedgerMethods(SalesPart):
         (30.0, 20.0)
         """
         inv = self._db.get("invoices", invoice)
-        when = pd.Timestamp.now() if at is None else pd.Timestamp(at)
+        when = utc_now() if at is None else pd.Timestamp(at)
         if amount is None:  # what the customer has, and the invoice asks, when applied
             credit = self.credits(as_of=when)
             left = float(credit["balance"].get(inv["customer_id"], 0.0))
@@ -321,11 +357,13 @@ class LedgerMethods(SalesPart):
         return int(self._db.add("credit_applications", customer_id=inv["customer_id"], invoice_id=invoice,
                                 amount=float(amount), applied_at=when, note=note))
 
-    def _invoices(self, number: bool = True) -> pd.DataFrame:
-        """The invoices with their owner: the invoice's, else its deal's (and their ``number``)."""
-        inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id"] + (["number"] if number else [])
-                             + ["issued_at", "due_at", "amount", "status"])
-        if inv["owner_id"].isna().any():
+    def _invoices(self, number: bool = True, owner: bool = True) -> pd.DataFrame:
+        """The invoices with their owner: the invoice's, else its deal's
+        (and their ``number``); without ``owner`` neither is read (a report
+        per customer would otherwise read every deal's owner to fill them)."""
+        inv = self._db.frame("invoices", columns=["customer_id"] + (["owner_id", "deal_id"] if owner else [])
+                             + (["number"] if number else []) + ["issued_at", "due_at", "amount", "status"])
+        if owner and inv["owner_id"].isna().any():
             owners = self._db.frame("deals", columns=["owner_id"])["owner_id"]
             inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(owners))
         return inv

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from ..scoring._columns import utc_now
 from ._base import SalesPart
 
 DAY = pd.Timedelta(days=1)
@@ -81,7 +82,7 @@ class ProjectMethods(SalesPart):
         >>> a[["status", "what", "subject"]].values.tolist()
         [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
         """
-        day = (pd.Timestamp.now() if start is None else pd.Timestamp(start)).normalize()
+        day = (utc_now() if start is None else pd.Timestamp(start)).normalize()
         last = day + 7 * DAY if end is None else pd.Timestamp(end)
         t = self._db.frame("tasks", columns=["subject", "due_at", "assignee_id", "customer_id", "done"])
         t = t[~t["done"].fillna(False).astype(bool)]
@@ -179,7 +180,7 @@ class ProjectMethods(SalesPart):
         >>> db.sales.reminders(now="2024-03-01 09:40").empty
         True
         """
-        at = pd.Timestamp.now() if now is None else pd.Timestamp(now)
+        at = utc_now() if now is None else pd.Timestamp(now)
         t = self._open_tasks()
         keep = t["remind_at"].notna() & (t["remind_at"] <= at)
         if since is not None:
@@ -209,7 +210,7 @@ class ProjectMethods(SalesPart):
         """
         if by not in (None, "owner", "team"):
             raise _core.ValidationError(f"by={by!r}: tasks are grouped by 'owner' or 'team'")
-        at = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
+        at = utc_now() if as_of is None else pd.Timestamp(as_of)
         t = self._open_tasks()
         t = t[t["due_at"].notna() & (t["due_at"] <= at + days * DAY)].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")

@@ -16,7 +16,7 @@ member.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ import pandas as pd
 from .. import _core
 from ..scoring._columns import times_ns
 from ._base import SalesPart
+from ._cache import masked, valid_or
 from ._text import text_codes
 
 #: The metrics a target can measure, and what each counts in its period.
@@ -51,16 +52,17 @@ def target_period(text: str) -> pd.Period:
     return pd.Period(text, "M" if "-" in text else "Y")
 
 
-def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
-    """Start and end (nanoseconds, end excluded) of each period text (as
-    :func:`target_period` reads them), all at once: a Python loop over
-    pd.Period took most of the time of a report on a few thousand targets.
+def period_months(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
+    """First and end month (end excluded) of each period text, as months
+    since January 1970 (numpy's datetime64[M]): exact for any year, where
+    nanoseconds reach only 1678-2261.
 
-    >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
-    ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
+    >>> [m.tolist() for m in period_months(["2024-Q2", "1970", "1969-12"])]
+    [[651, 0, -1], [654, 12, 0]]
     """
-    # Factorized as objects: making them str first cost more than the report's sums.
-    codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+    # Factorized as they come (Arrow text is dictionary-encoded in Arrow): making them str first cost more
+    # than the report's sums.
+    codes, distinct = pd.factorize(texts if isinstance(texts, pd.Series) else np.asarray(texts, dtype=object))
     year, first, length = (np.empty(len(distinct), dtype=np.int64) for _ in range(3))
     for i, text in enumerate(str(t) for t in distinct):   # a few distinct periods
         year[i] = int(text[:4])
@@ -71,42 +73,179 @@ def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
         else:
             first[i], length[i] = 1, 12
     months = ((year - 1970) * 12 + first - 1)[codes]      # months since 1970-01, numpy's datetime64[M]
-    def ns(m: np.ndarray) -> np.ndarray:
-        return m.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
-    return ns(months), ns(months + length[codes])
+    return months, months + length[codes]
 
 
-def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
-                     below: "dict[int, list[int]] | None" = None, teams: "pd.Series | None" = None) -> pd.DataFrame:
+#: The months (since January 1970) whose first instant int64 nanoseconds can hold.
+_NS_MONTHS = ((1678 - 1970) * 12, (2262 - 1970) * 12 - 1)
+
+
+def period_bounds(texts: Any) -> "tuple[np.ndarray, np.ndarray]":
+    """Start and end (nanoseconds, end excluded) of each period text (as
+    :func:`target_period` reads them), all at once: a Python loop over
+    pd.Period took most of the time of a report on a few thousand targets.
+
+    >>> [pd.Timestamp(x).strftime("%Y-%m-%d") for x in np.concatenate(period_bounds(["2024-Q2", "2024-12", "2023"]))]
+    ['2024-04-01', '2024-12-01', '2023-01-01', '2024-07-01', '2025-01-01', '2024-01-01']
+    """
+    first, end = period_months(texts)
+    return _month_ns(first), _month_ns(end)
+
+
+def _month_ns(months: np.ndarray) -> np.ndarray:
+    """The first instant of each month (since 1970) in nanoseconds, clipped
+    to the months nanoseconds reach (1678-2261): numpy wraps silently beyond."""
+    return np.clip(months, *_NS_MONTHS).astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+
+
+def attainment_table(targets: pd.DataFrame, events: "pd.DataFrame | Mapping[str, pd.DataFrame]", as_of: int,
+                     below: "dict[int, list[int]] | None" = None, teams: "pd.Series | None" = None,
+                     lines: "pd.DataFrame | None" = None) -> pd.DataFrame:
     """Attainment of ``targets`` (indexed by id; columns staff_id, team,
-    period, metric, amount, optionally region and product_category) from
-    ``events`` (columns metric, owner_id, team, at, value, optionally region,
-    category and everyone: one row per thing a metric counts, credited to
-    ``owner_id``, whose team is ``team``; ``category`` the product line of an
-    order line's event, missing for the others; ``everyone`` 0 on the rows a
-    whole line's target counts) at ``as_of`` (nanoseconds): the work of
-    :meth:`TargetMethods.attainment` without the store.
+    period, metric, amount, optionally region and product_category) at
+    ``as_of`` (nanoseconds): the work of :meth:`TargetMethods.attainment`
+    without the store.
 
-    A person's target sums the events credited to them; a team's those of
-    its members; a product line's only the events of that line. With
-    ``teams`` (each staff member's team, indexed by staff id) a team's target
-    is spread over its members and summed with the people's targets from the
-    events' owners (the events need no team column: coding a million rows
-    of team text cost more than the sums); without it the events' ``team``
-    is read. Each event's month is found once; per metric the events are
-    summed in C++ per person (or team) and month, and each target's sum is
-    two reads of the running totals: all targets at once, no loop over them.
+    ``events`` is either a mapping from each metric's name to a frame of its
+    events (owner_id, at, value; no value column: each event counts one;
+    an optional boolean ``counts``, False on rows that count nowhere;
+    region where regional targets read it), as the store's columns hold
+    them, or one frame with a ``metric`` column (and team, region, category
+    and everyone: see below). From the mapping, the targets of a person
+    (spread over everyone below them with ``below``) and, given ``teams``
+    (each staff member's team, indexed by staff id), of a team (spread over
+    its members) come off one grid per owner and month that C++ fills in a
+    single pass over the typed columns (``_core.attainment_sums``: no text
+    per event, the metric known per stream). Every other target (a region,
+    a product line, a team without ``teams``) is summed from the events as
+    one frame: ``lines`` holds the order lines' events (metric, category,
+    owner_id, at, value, region) for product-line targets.
+
+    In the one-frame form each row is a thing a metric counts, credited to
+    ``owner_id``, whose team is ``team``; ``category`` the product line of
+    an order line's event, missing for the others; ``everyone`` 0 on the
+    rows a whole line's target counts. Per metric the events are summed in
+    C++ per person (or team) and month, and each target's sum is two reads
+    of the running totals: all targets at once, no loop over them.
 
     >>> t = pd.DataFrame({"staff_id": [7], "team": [None], "period": ["2024-01"], "metric": ["bookings"],
     ...                   "amount": [100.0]}, index=[1])
-    >>> e = pd.DataFrame({"metric": "bookings", "owner_id": [7, 7], "team": ["n", "n"], "value": [30.0, 50.0],
+    >>> e = pd.DataFrame({"owner_id": [7, 7], "value": [30.0, 50.0],
     ...                   "at": pd.to_datetime(["2024-01-05", "2024-02-01"])})
-    >>> attainment_table(t, e, pd.Timestamp("2024-01-16").value)[["actual", "gap", "projected"]].round(6).values.tolist()
+    >>> attainment_table(t, {"bookings": e}, pd.Timestamp("2024-01-16").value)[["actual", "gap", "projected"]].round(6).values.tolist()
     [[30.0, 70.0, 62.0]]
     """
-    start, end = period_bounds(targets["period"])
+    first, last = period_months(targets["period"])
+    start, end = _month_ns(first), _month_ns(last)
+    metrics = targets["metric"].fillna("bookings")
+    metric = metrics.to_numpy(dtype=object)
     got = np.zeros(len(targets))
-    metric = targets["metric"].fillna("bookings").to_numpy(dtype=object)
+    rest = np.ones(len(targets), dtype=bool)
+    if isinstance(events, Mapping):
+        rest = ~_grid_actuals(targets, events, metric, first, last, below, teams, got)
+        if rest.any():
+            events = _one_frame(events, lines)
+    if rest.any():
+        got[rest] = _stream_actuals(targets[rest], events, metric[rest], first[rest], last[rest], below, teams)
+    # The frame built once from NumPy columns: column by column assignment
+    # and pandas arithmetic on the few thousand targets took longer than
+    # summing a million events.
+    target = targets["amount"].to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # A period beyond what nanoseconds reach has start == end: gone by (before 1678) or to come.
+        elapsed = np.where(end > start, np.clip((as_of - start) / (end - start), 0.0, 1.0),
+                           (first < _NS_MONTHS[0]).astype(float))
+        attainment = np.where(target > 0, got / target, np.nan)
+        projected = np.where(elapsed > 0, got / elapsed, np.nan)
+        pace = np.where(target > 0, projected / target, np.nan)
+    columns = {c: targets[c].array for c in ("staff_id", "team", "region", "product_category", "period")
+               if c in targets.columns}
+    # The metric as pandas holds it (objects would be made str again, row by row).
+    return pd.DataFrame({**columns, "metric": metrics.array, "target": target, "actual": got, "attainment": attainment,
+                         "gap": target - got, "elapsed": elapsed, "projected": projected, "pace": pace},
+                        index=targets.index)
+
+
+def _grid_actuals(targets: pd.DataFrame, sources: "Mapping[str, pd.DataFrame]", metric: np.ndarray,
+                  first: np.ndarray, last: np.ndarray, below: "dict[int, list[int]] | None",
+                  teams: "pd.Series | None", got: np.ndarray) -> np.ndarray:
+    """Into ``got``, the sums of the targets that name only a person or
+    (with ``teams``) only a team, on a metric of ``sources``, with no
+    region or product line: the events' typed columns go to C++ as they
+    are (owner ids, their missing mask, times in ns, values), each target
+    becomes credits (target, owner) and C++ reads them off its grid.
+    Returns which targets it summed."""
+    names = list(sources)
+    code = np.full(len(metric), -1, dtype=np.int32)
+    for i, name in enumerate(names):                  # a few metrics
+        code[metric == name] = i
+    others = _given(targets, "region") | _given(targets, "product_category")
+    person, team = _given(targets, "staff_id"), _given(targets, "team")
+    people = (code >= 0) & ~others & person & ~team
+    grouped = (code >= 0) & ~others & team & ~person if teams is not None else np.zeros(len(targets), dtype=bool)
+    spread, owner = _people_of(targets, people, below)
+    if grouped.any():
+        t_pos, t_people = _members_of(targets, grouped, teams)
+        spread, owner = np.concatenate([spread, t_pos]), np.concatenate([owner, t_people])
+    streams = []
+    for i, name in enumerate(names):
+        frame = sources[name]
+        ids, missing = _ids(frame["owner_id"])
+        if "counts" in frame.columns:  # rows that count nowhere: as if they had no owner, nothing copied
+            off = ~frame["counts"].to_numpy(dtype=bool)
+            missing = off.view(np.uint8) if missing is None else (missing.view(bool) | off).view(np.uint8)
+        value = _values(frame["value"]) if "value" in frame.columns else None
+        streams.append((i, ids, missing, times_ns(frame["at"]), value))
+    got += _core.attainment_sums(streams, len(names), spread.astype(np.int64), owner.astype(np.int64),
+                                 code[spread], first, last)
+    return people | grouped
+
+
+def _ids(values: pd.Series) -> "tuple[np.ndarray, np.ndarray | None]":
+    """Ids as int64 and, for a nullable column, its missing mask (uint8),
+    both without a copy where pandas holds them so: filling the missing
+    ones in a copy of a million ids cost as much as summing them."""
+    array = values.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)  # pandas' masked arrays
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind in "iu":
+        return data.astype(np.int64, copy=False), (mask.view(np.uint8) if mask.any() else None)
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy(dtype=np.int64, copy=False), None
+    missing = values.isna().to_numpy(dtype=bool)
+    return values.to_numpy(dtype=np.int64, na_value=0), (missing.view(np.uint8) if missing.any() else None)
+
+
+def _values(values: pd.Series) -> np.ndarray:
+    """Amounts as float64, NaN where missing (the kernels skip NaN): a
+    float64 column as it is, others converted."""
+    if isinstance(values.dtype, np.dtype) and values.dtype == np.float64:
+        return values.to_numpy(copy=False)
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _one_frame(sources: "Mapping[str, pd.DataFrame]", lines: "pd.DataFrame | None") -> pd.DataFrame:
+    """The events of every metric as one frame (metric, category,
+    everyone): what the targets the grid does not sum (regions, product
+    lines, teams without the staff's teams) read."""
+    parts = [(f[f["counts"].to_numpy(dtype=bool)].drop(columns="counts") if "counts" in f.columns else f)
+             .assign(metric=name, category=None, **({} if "value" in f.columns else {"value": 1.0}))
+             for name, f in sources.items()]
+    if lines is not None:
+        parts.append(lines)
+    if not parts:
+        return pd.DataFrame({"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
+                             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
+                             "category": pd.Series(dtype=object), "everyone": pd.Series(dtype=np.int64)})
+    return pd.concat(parts, ignore_index=True).assign(everyone=0)
+
+
+def _stream_actuals(targets: pd.DataFrame, events: pd.DataFrame, metric: np.ndarray, first_month: np.ndarray,
+                    end_month: np.ndarray, below: "dict[int, list[int]] | None",
+                    teams: "pd.Series | None") -> np.ndarray:
+    """The sums of ``targets`` (periods [first_month, end_month) in months
+    since 1970) from ``events`` as one frame (see :func:`attainment_table`),
+    per stream of (metric, product line)."""
+    got = np.zeros(len(targets))
     line = _named(targets, "product_category")
     whole = np.ones(len(targets), dtype=bool)         # a line's target naming nobody: the whole line
     named = {column: _named(targets, column) != "" for column in ("staff_id", "team", "region")}
@@ -115,7 +254,6 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
     # Every event's month once (in C++: months since 1970, NaT stays int64
     # min), for every keying below; targets are whole months.
     month_all = _core.months(times_ns(events["at"]))
-    first_month, end_month = _core.months(start), _core.months(end)
     value_all = events["value"].to_numpy(dtype=float, na_value=0.0)
     # The metric and line of each event coded once, in C++, against the few the targets name.
     streams = list(dict.fromkeys(zip(metric, line)))  # in order of first use
@@ -152,20 +290,8 @@ def attainment_table(targets: pd.DataFrame, events: pd.DataFrame, as_of: int,
                 whose = pd.Series(0, index=targets.index[mine]) if column == "whole" else targets[column][mine]
                 who = events[key] if every else events[key].iloc[rows]
                 got[mine] = _sums_in_periods(who, at, value, whose, first_month[mine], end_month[mine])
-    # The frame built once from NumPy columns: column by column assignment
-    # and pandas arithmetic on the few thousand targets took longer than
-    # summing a million events.
-    target = targets["amount"].to_numpy(dtype=float, na_value=np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        elapsed = np.clip((as_of - start) / (end - start), 0.0, 1.0)
-        attainment = np.where(target > 0, got / target, np.nan)
-        projected = np.where(elapsed > 0, got / elapsed, np.nan)
-        pace = np.where(target > 0, projected / target, np.nan)
-    columns = {c: targets[c].array for c in ("staff_id", "team", "region", "product_category", "period")
-               if c in targets.columns}
-    return pd.DataFrame({**columns, "metric": metric, "target": target, "actual": got, "attainment": attainment,
-                         "gap": target - got, "elapsed": elapsed, "projected": projected, "pace": pace},
-                        index=targets.index)
+    return got
+
 
 def _people_of(targets: pd.DataFrame, mine: np.ndarray,
                below: "dict[int, list[int]] | None") -> "tuple[np.ndarray, np.ndarray]":
@@ -173,9 +299,9 @@ def _people_of(targets: pd.DataFrame, mine: np.ndarray,
     id): each target with its own person, or with ``below`` once per person
     at or below them."""
     pos = np.flatnonzero(mine)
-    whose = targets["staff_id"].to_numpy(dtype=object)[pos]
+    whose = targets["staff_id"].to_numpy(dtype=np.int64, na_value=0)[pos]
     if below is None:
-        return pos, np.asarray(whose, dtype=np.int64)
+        return pos, whose
     people = [below.get(int(w), [int(w)]) for w in whose]
     spread = np.repeat(pos, [len(p) for p in people])
     return spread, np.fromiter((x for p in people for x in p), dtype=np.int64, count=len(spread))
@@ -186,17 +312,35 @@ def _members_of(targets: pd.DataFrame, mine: np.ndarray, teams: pd.Series) -> "t
     id), one per member of the target's team (``teams``: each staff
     member's team by staff id); a team with no members gives no pair."""
     pos = np.flatnonzero(mine)
-    members = teams.dropna()
-    names = np.asarray([str(n) for n in members.to_numpy(dtype=object)], dtype=object)  # the staff: a few
-    order = np.argsort(names, kind="stable")
-    sorted_names = names[order]
-    wanted = np.asarray([str(n) for n in targets["team"].to_numpy(dtype=object)[pos]], dtype=object)
-    lo = np.searchsorted(sorted_names, wanted, side="left")
-    hi = np.searchsorted(sorted_names, wanted, side="right")
-    spread = np.repeat(pos, hi - lo)
-    within = np.arange(len(spread)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
-    staff = np.asarray(members.index, dtype=np.int64)[order]
-    return spread, staff[np.repeat(lo, hi - lo) + within]
+    # The staff's and the targets' team names coded together, then the staff
+    # grouped by code: NumPy on a few hundred names, no search per target.
+    known = teams.notna().to_numpy(dtype=bool)
+    staff_names = np.asarray(teams.to_numpy(dtype=object)[known], dtype=str)
+    wanted = np.asarray(targets["team"].to_numpy(dtype=object)[pos], dtype=str)
+    codes, names = pd.factorize(np.concatenate([staff_names, wanted]))
+    staff_code, target_code = codes[:len(staff_names)], codes[len(staff_names):]
+    order = np.argsort(staff_code, kind="stable")
+    count = np.bincount(staff_code, minlength=len(names))
+    first = np.cumsum(count) - count
+    per = count[target_code]
+    within = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+    staff = np.asarray(teams.index, dtype=np.int64)[known][order]
+    return np.repeat(pos, per), staff[np.repeat(first[target_code], per) + within]
+
+
+def _given(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Where ``column`` of ``frame`` holds a value (not missing, not ""):
+    :func:`_named` without making Python objects of the column."""
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.notna().to_numpy(dtype=bool)
+    arrow = getattr(values.array, "_pa_array", None)  # the store's text: its lengths, no str objects
+    if arrow is not None and str(arrow.type) in ("string", "large_string"):
+        import pyarrow.compute as pc
+        return pc.fill_null(pc.greater(pc.utf8_length(arrow), 0), False).to_numpy(zero_copy_only=False)
+    return values.notna().to_numpy(dtype=bool) & (values != "").to_numpy(dtype=bool, na_value=False)
 
 
 def _named(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -251,6 +395,10 @@ class TargetMethods(SalesPart):
         the ``team`` of their staff record. With ``rollup`` a person's
         figure also counts everyone who reports to them, directly or not
         (links ``db.link(report, manager, "reports_to")`` between staff).
+        The events are read from the store's column cache (kept until the
+        next write: a second report on an open store reads nothing) and
+        summed in one C++ pass per metric; a user's handle (``db.as_user``)
+        reads them through its access rules instead.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -270,73 +418,139 @@ class TargetMethods(SalesPart):
         cut = self._as_of(as_of)
         targets = self._db.frame("targets", columns=["staff_id", "team", "region", "product_category", "period",
                                                      "metric", "amount"])
-        lines = targets["product_category"].fillna("").astype(str) != ""
-        events = self._metric_events(set(targets.loc[~lines, "metric"].dropna()),
-                                     set(targets.loc[lines, "metric"].dropna()))
+        lines = _given(targets, "product_category")
+        sources, line_events = self._metric_sources(set(targets.loc[~lines, "metric"].dropna()),
+                                                    set(targets.loc[lines, "metric"].dropna()),
+                                                    regions=bool(_given(targets, "region").any()))
         below = None
         if rollup:
             below = reporting_below(self._db.frame("links", columns=["src", "dst", "type"]),
                                     set(self._db.frame("staff", columns=["name"]).index))
-        out = attainment_table(targets, events, cut, below, self._db.frame("staff", columns=["team"])["team"])
+        out = attainment_table(targets, sources, cut, below, self._db.frame("staff", columns=["team"])["team"],
+                               lines=line_events)
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
 
-    def _metric_events(self, metrics: "set[str]", line_metrics: "frozenset[str] | set[str]" = frozenset()) -> pd.DataFrame:
-        """The events of each of ``metrics``, and of each of ``line_metrics``
-        per product line (bookings, margin): metric, owner_id, team, region,
-        at, value, category (the line's, None for the others), everyone."""
-        db, parts = self._db, []
+    def _metric_sources(self, metrics: "set[str]", line_metrics: "set[str]",
+                        regions: bool) -> "tuple[dict[str, pd.DataFrame], pd.DataFrame | None]":
+        """The events of each of ``metrics`` as the store's typed columns
+        (owner_id, at, value or none: each counts one; ``counts`` False on
+        rows that count nowhere, so that no column of a million deals is
+        copied to leave the unwon out; region where ``regions``), and the
+        events of ``line_metrics`` per product line as one frame (metric,
+        category, owner_id, at, value, region), or None."""
+        db, sources = self._db, {}
+        customers = db.frame("customers", columns=["region"])["region"] if regions else None
 
-        def part(name: str, owner: Any, at: Any, value: Any, customer: Any, category: Any = None) -> None:
-            parts.append(pd.DataFrame({"metric": name, "owner_id": pd.array(owner, dtype="Int64"),
-                                       "at": pd.to_datetime(at), "value": np.asarray(value, dtype=float),
-                                       "customer_id": pd.array(customer, dtype="Int64"), "category": category}))
-
-        if line_metrics:
-            lines = db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
-            products = db.frame("products", columns=["category", "unit_cost"])
-            orders = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at"])
-            of = orders.reindex(lines.order_id.to_numpy())
-            sold = lines.quantity.astype(float) * lines.unit_price.astype(float)
-            cost = lines.unit_cost.astype(float).fillna(lines.product_id.map(products.unit_cost).astype(float))
-            category = lines.product_id.map(products.category)
-            has = (category.notna() & (category.astype(str) != "")).to_numpy()  # a line of no line counts nowhere
-            for name, value in (("bookings", sold), ("margin", sold - lines.quantity.astype(float) * cost.fillna(0.0))):
-                if name in line_metrics:
-                    part(name, of.staff_id.to_numpy()[has], of.ordered_at.to_numpy()[has], value.to_numpy()[has],
-                         of.customer_id.to_numpy()[has], category.to_numpy(dtype=object)[has])
+        def source(name: str, owner: Any, at: Any, value: Any = None, customer: Any = None,
+                   counts: "np.ndarray | None" = None) -> None:
+            columns = {"owner_id": _array(owner), "at": _array(at)}
+            if value is not None:
+                columns["value"] = _array(value)
+            if counts is not None:
+                columns["counts"] = counts
+            if customers is not None:
+                columns["region"] = pd.Series(_array(customer)).map(customers).array
+            sources[name] = pd.DataFrame(columns, copy=False)
 
         if metrics & {"bookings", "deals_won", "new_customers"}:
-            deals = self._deals(None)
-            won = deals[deals.category == "won"]
-            part("bookings", won.owner_id, won.closed_at, won.amount.astype(float).fillna(0.0), won.customer_id)
-            part("deals_won", won.owner_id, won.closed_at, np.ones(len(won)), won.customer_id)
-            first = won[won.closed_at.notna()].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
-            part("new_customers", first.owner_id, first.closed_at, np.ones(len(first)), first.customer_id)
+            deals, won = self._won_deals(customers is not None or "new_customers" in metrics)
+            customer = deals.customer_id if customers is not None else None
+            # Only the metrics some target reads: each source is a pass over every deal.
+            if "bookings" in metrics:
+                source("bookings", deals.owner_id, deals.closed_at, deals.amount, customer, won)
+            if "deals_won" in metrics:
+                source("deals_won", deals.owner_id, deals.closed_at, None, customer, won)
+            if "new_customers" in metrics:
+                first = deals[won].sort_values(["closed_at"], kind="stable").drop_duplicates("customer_id")
+                source("new_customers", first.owner_id, first.closed_at, None, first.customer_id)
         if "margin" in metrics:
             o = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at", "amount", "cost"])
-            part("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0),
-                 o.customer_id)
+            source("margin", o.staff_id, o.ordered_at, o.amount.astype(float) - o.cost.astype(float).fillna(0.0),
+                   o.customer_id)
         if "activities" in metrics:
             i = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
-            part("activities", i.staff_id, i.occurred_at, np.ones(len(i)), i.customer_id)
+            source("activities", i.staff_id, i.occurred_at, None, i.customer_id)
         if metrics & {"invoiced", "collected"}:
             inv = db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount", "status"])
             if inv.owner_id.isna().any():
                 inv["owner_id"] = inv.owner_id.fillna(inv.deal_id.map(db.frame("deals", columns=["owner_id"]).owner_id))
-            live = inv[~inv.status.isin(["draft", "void"])]
-            part("invoiced", live.owner_id, live.issued_at, live.amount.astype(float).fillna(0.0), live.customer_id)
+            live = text_codes(inv.status, ["draft", "void"]) < 0
+            source("invoiced", inv.owner_id, inv.issued_at, inv.amount, inv.customer_id, live)
             pay = db.frame("payments", columns=["customer_id", "invoice_id", "paid_at", "amount"])
             pay = pay[pay.invoice_id.notna()]
-            part("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount.astype(float),
-                 pay.customer_id)
-        events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            {"metric": pd.Series(dtype=object), "owner_id": pd.array([], dtype="Int64"),
-             "at": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
-             "customer_id": pd.array([], dtype="Int64"), "category": pd.Series(dtype=object)})
-        events["everyone"] = 0
-        events["region"] = events.customer_id.map(db.frame("customers", columns=["region"]).region)
-        return events
+            source("collected", pay.invoice_id.map(inv.owner_id), pay.paid_at, pay.amount, pay.customer_id)
+        return sources, (self._line_events(line_metrics, customers) if line_metrics else None)
+
+    def _won_deals(self, customers: bool) -> "tuple[pd.DataFrame, np.ndarray]":
+        """Every deal's owner_id, closed_at and amount (and customer_id with
+        ``customers``), and which count: won (on a stage of category won in
+        their pipeline; a stage the pipeline lacks is open, as
+        :meth:`_deals` says) with a close date. On a store the
+        columns come from its column cache (the stage text as codes into its
+        distinct labels, owners and times as int64 with a valid mask: no
+        text and no copy per deal); on a scoped handle from ``db.frame``
+        under its access rules, the stage text coded in C++."""
+        db, store = self._db, self._db._core
+        fields = ["pipeline_id", "stage", "owner_id", "closed_at", "amount"] + (["customer_id"] if customers else [])
+        none = np.iinfo(np.int64).min
+        if isinstance(store, _core.Store):
+            got = store.cached_columns("deals", fields)
+            stage, labels = got["stage"]
+            labels = [str(x) for x in labels]
+            pipeline = valid_or(got["pipeline_id"], none)
+            closed, closed_ok = got["closed_at"]
+            columns = {"owner_id": masked(got["owner_id"]), "closed_at": closed.view("datetime64[ns]"),
+                       "amount": got["amount"]}
+            if customers:
+                columns["customer_id"] = masked(got["customer_id"])
+            deals = pd.DataFrame(columns, index=pd.Index(got["id"]), copy=False)
+            # A close date missing counts nowhere: folded into which deals count instead of made NaT in a copy.
+            counts = np.ones(len(deals), dtype=bool) if closed_ok is None else closed_ok.astype(bool)
+        else:
+            deals = db.frame("deals", columns=fields)
+            labels = sorted({str(n) for n in db.frame("pipeline_stages", columns=["name"])["name"].dropna()})
+            stage = text_codes(deals.pop("stage"), labels)
+            pipeline = deals.pop("pipeline_id").to_numpy(dtype=np.int64, na_value=none)
+            counts = deals.closed_at.notna().to_numpy(dtype=bool)
+        stages = db.frame("pipeline_stages", columns=["pipeline_id", "name", "category"])
+        stages = stages[stages.pipeline_id.notna() & stages.name.isin(labels)]
+        pipelines = np.unique(stages.pipeline_id.to_numpy(dtype=np.int64))
+        # Won per (pipeline, stage label); the last column: a deal with no stage.
+        table = np.zeros((len(pipelines), len(labels) + 1), dtype=bool)
+        table[np.searchsorted(pipelines, stages.pipeline_id.to_numpy(dtype=np.int64)),
+              [labels.index(str(n)) for n in stages.name]] = (stages.category == "won").to_numpy(dtype=bool)
+        at = _core.id_positions(pipelines, pipeline)
+        won = (at >= 0) & table[np.maximum(at, 0), np.where(stage >= 0, stage, len(labels))]
+        return deals, won & counts
+
+    def _line_events(self, line_metrics: "set[str]", customers: "pd.Series | None") -> pd.DataFrame:
+        """The events of ``line_metrics`` (bookings, margin) per product line
+        from the order lines: metric, owner_id, at, value, category, region."""
+        db, parts = self._db, []
+        lines = db.frame("order_lines", columns=["order_id", "product_id", "quantity", "unit_price", "unit_cost"])
+        products = db.frame("products", columns=["category", "unit_cost"])
+        orders = db.frame("orders", columns=["customer_id", "staff_id", "ordered_at"])
+        of = orders.reindex(lines.order_id.to_numpy())
+        sold = lines.quantity.astype(float) * lines.unit_price.astype(float)
+        cost = lines.unit_cost.astype(float).fillna(lines.product_id.map(products.unit_cost).astype(float))
+        category = lines.product_id.map(products.category)
+        has = (category.notna() & (category.astype(str) != "")).to_numpy()  # a line of no line counts nowhere
+        for name, value in (("bookings", sold), ("margin", sold - lines.quantity.astype(float) * cost.fillna(0.0))):
+            if name in line_metrics:
+                customer = of.customer_id.to_numpy()[has]
+                parts.append(pd.DataFrame({
+                    "metric": name, "owner_id": pd.array(of.staff_id.to_numpy()[has], dtype="Int64"),
+                    "at": pd.to_datetime(of.ordered_at.to_numpy()[has]), "value": value.to_numpy(dtype=float)[has],
+                    "category": category.to_numpy(dtype=object)[has],
+                    "region": None if customers is None else pd.Series(customer).map(customers).to_numpy()}))
+        return pd.concat(parts, ignore_index=True)
+
+
+def _array(values: Any) -> Any:
+    """A column's values without its index (a Series' array, or as given),
+    so frames of columns from differently indexed Series do not align."""
+    return values.array if isinstance(values, pd.Series) else values
 
 
 def reporting_below(links: pd.DataFrame, staff: "set[int]") -> "dict[int, list[int]]":

@@ -69,6 +69,18 @@ def floats(values: Any) -> np.ndarray:
     return np.ascontiguousarray(pd.Series(values).to_numpy(dtype=np.float64, na_value=np.nan))
 
 
+def utc_now() -> pd.Timestamp:
+    """Now as the store keeps its times: UTC, without a zone. The default of
+    every "now", "at" and "as_of" that means the present, whatever the
+    machine's time zone (a local wall clock would put a server east of
+    Greenwich in the future and one west of it in the past).
+
+    >>> utc_now().tzinfo is None
+    True
+    """
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
 def as_of_ns(as_of: Any) -> int | None:
     """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
     text that is not a date, or NaT, is refused."""

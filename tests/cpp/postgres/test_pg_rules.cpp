@@ -12,7 +12,7 @@
 #include "../columns.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/store.hpp"
-#include "engine_store.hpp"
+#include "both_engines.hpp"
 
 using namespace crmcore;
 using namespace crmcore::records;
@@ -20,11 +20,18 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-constexpr int64_t kDay = 86400LL * 1000000000LL;
-constexpr int64_t kJan1 = 19723 * kDay;  // 2024-01-01
+const Column& column(const Table& t, const std::string& name) {
+  const Column* c = t.find(name);
+  if (!c) throw std::runtime_error("no column " + name);
+  return *c;
+}
 
-// A store per case on each engine (engine_store.hpp).
-class PgRules : public EngineStore {};
+int64_t add(Store& s, const std::string& kind, std::vector<Column> columns) {
+  return s.insert(kind, table(std::move(columns))).ids.at(0);
+}
+
+// Every case on both engines (both_engines.hpp).
+class PgRules : public pgtest::BothEngines {};
 
 TEST_P(PgRules, DealStagesAreCheckedAndKept) {
   const int64_t cust = add(s(), "customers", {text_column("name", {"Acme"})});
@@ -306,6 +313,6 @@ TEST_P(PgRules, CommissionRulesMayNotOverlap) {
   EXPECT_EQ(s().select("commission_rules").rows(), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, PgRules, ::testing::Values("sqlite", "postgresql"));
+INSTANTIATE_TEST_SUITE_P(Engines, PgRules, pgtest::kEngines);
 
 }  // namespace

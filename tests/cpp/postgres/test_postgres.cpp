@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "crmcore/backend/backend.hpp"
-#include "engine_store.hpp"
+#include "pg_server.hpp"
 
 using namespace crmcore;
 using namespace crmcore::backend;
@@ -18,8 +18,13 @@ using namespace crmcore::backend;
 namespace {
 
 // One server for the whole executable; skipped cases when there is none.
-class Pg : public records::testing::WithServer<> {
+class Pg : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    server_ = std::make_unique<pgtest::PgServer>();
+    if (!server_->start(&why_)) server_.reset();
+  }
+  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
     if (!server_) GTEST_SKIP() << "PostgreSQL tests skipped: " << why_;
     conn_ = open_postgres(server_->dsn());
@@ -38,9 +43,13 @@ class Pg : public records::testing::WithServer<> {
     EXPECT_TRUE(st->step());
     return st->int64(0);
   }
+  static std::unique_ptr<pgtest::PgServer> server_;
+  static std::string why_;
   std::unique_ptr<Connection> conn_;
   std::string schema_;
 };
+std::unique_ptr<pgtest::PgServer> Pg::server_;
+std::string Pg::why_;
 
 TEST_F(Pg, EveryTypeRoundTripsThroughParameters) {
   conn_->exec("CREATE TABLE v (id int8 PRIMARY KEY, i int8, d float8, t text)");

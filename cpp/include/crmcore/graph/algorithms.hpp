@@ -11,6 +11,16 @@
 
 namespace crmcore::graph {
 
+// ---- Degree -----------------------------------------------------------------
+// Edges at each node, counted as NetworkX counts them: an undirected
+// self-loop adds 2 (it is stored once in the node's row); on a directed graph
+// Out counts the edges leaving a node, In those arriving and All both, so a
+// self-loop adds 1 to each and 2 to All. `weighted` sums the edge weights
+// instead of counting (a self-loop's weight twice where it counts twice).
+// Parallel edges count each, as in NetworkX's MultiGraph.
+enum class Direction { Out, In, All };
+std::vector<double> degrees(const Graph& g, Direction direction, bool weighted);
+
 // ---- PageRank -------------------------------------------------------------
 // Power iteration with the same update, dangling-node handling and stopping
 // rule as NetworkX (err = sum |x - x_last| < n * tol), so both stop on the
