@@ -19,12 +19,6 @@ from crmcore import cli
 # Each test runs on SQLite and on PostgreSQL (conftest's backend fixture).
 pytestmark = pytest.mark.usefixtures("backend")
 
-# What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING = {
-    "test_every_domain_s_writes_keep_the_chain_whole[rule]": "automation rules",
-    "test_every_domain_s_writes_keep_the_chain_whole[run_due]": "automation rules",
-}
-
 
 @pytest.fixture
 def store_path(backend, tmp_path, request):
