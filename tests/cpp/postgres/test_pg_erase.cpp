@@ -21,16 +21,8 @@ namespace {
 
 // Every case on both engines (both_engines.hpp).
 class PgErase : public pgtest::BothEngines {};
-
-const Column& column(const Table& t, const std::string& name) {
-  const Column* c = t.find(name);
-  if (!c) throw std::runtime_error("no " + name + " column");
-  return *c;
-}
-
-int64_t add_one(Store& s, const std::string& kind, std::vector<Column> columns) {
-  return s.insert(kind, table(std::move(columns))).ids.front();
-}
+using pgtest::add;
+using pgtest::column;
 
 // The value of `field` in the row of `t` whose id is `id` ("<null>" for NULL).
 std::string text_of(const Table& t, int64_t id, const std::string& field) {
@@ -44,16 +36,16 @@ std::string text_of(const Table& t, int64_t id, const std::string& field) {
 }
 
 TEST_P(PgErase, ThePersonTheirRecordsAndTheirAuditValuesGoAndTheChainHolds) {
-  const int64_t person = add_one(s(), "customers", {text_column("name", {"Quennell Vasquez"}),
+  const int64_t person = add(s(), "customers", {text_column("name", {"Quennell Vasquez"}),
                                                 text_column("kind", {"person"}),
                                                 text_column("phone", {"+86 139 8765 4321"}),
                                                 text_column("email", {"q.vasquez@unique.example"})});
-  const int64_t note = add_one(s(), "interactions", {int_column("customer_id", {person}), text_column("channel", {"call"}),
+  const int64_t note = add(s(), "interactions", {int_column("customer_id", {person}), text_column("channel", {"call"}),
                                                  time_column("occurred_at", {0}),
                                                  text_column("summary", {"Quennell Vasquez asked for a call"})});
-  const int64_t other = add_one(s(), "customers", {text_column("name", {"Someone Else"}),
+  const int64_t other = add(s(), "customers", {text_column("name", {"Someone Else"}),
                                                text_column("address", {"c/o q.vasquez@unique.example"})});
-  const int64_t bystander = add_one(s(), "customers", {text_column("name", {"Untouched"})});
+  const int64_t bystander = add(s(), "customers", {text_column("name", {"Untouched"})});
   s().update("customers", person, table({text_column("region", {"east"})}));
   s().update("customers", bystander, table({text_column("region", {"west"})}));
 
@@ -88,13 +80,13 @@ TEST_P(PgErase, ThePersonTheirRecordsAndTheirAuditValuesGoAndTheChainHolds) {
   EXPECT_EQ(bystander_kept, 1);  // their update keeps its values
   EXPECT_TRUE(s().audit_check().empty());
   // The next write chains on after the erasure's entry.
-  add_one(s(), "customers", {text_column("name", {"After"})});
+  add(s(), "customers", {text_column("name", {"After"})});
   EXPECT_TRUE(s().audit_check().empty());
 }
 
 TEST_P(PgErase, AnOrganizationAndAnOpenTransactionAreRefusedAndNothingChanges) {
-  const int64_t acme = add_one(s(), "customers", {text_column("name", {"Acme"}), text_column("kind", {"organization"})});
-  const int64_t li = add_one(s(), "contacts", {text_column("name", {"Li Lei"})});
+  const int64_t acme = add(s(), "customers", {text_column("name", {"Acme"}), text_column("kind", {"organization"})});
+  const int64_t li = add(s(), "contacts", {text_column("name", {"Li Lei"})});
   EXPECT_THROW(s().erase_person(acme), ValidationError);
   s().begin();
   EXPECT_THROW(s().erase_person(li), Error);
