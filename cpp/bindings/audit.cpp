@@ -39,6 +39,7 @@ void def_store_wide(py::class_<S>& cls) {
         out["records"] = r.records;
         out["audit_entries"] = r.audit_entries;
         out["wal_truncated"] = r.wal_truncated;
+        out["vacuumed"] = r.vacuumed;
         return out;
       },
       py::arg("id"));

@@ -262,6 +262,17 @@ class AuditMethods:
         another connection held the WAL; close it and call
         :meth:`vacuum` to finish). On a scoped handle, admins only.
 
+        On PostgreSQL the same records and audit entries change, and the
+        tables it changed are then vacuumed and analyzed (``vacuumed``): no
+        row any client can read holds them, and the statistics' sampled
+        values are renewed. A server keeps more than a file does, though:
+        a vacuumed page keeps the old bytes in its free space until new rows
+        overwrite them, a transaction open elsewhere keeps the old rows
+        until it ends, and the WAL, its archive, replicas and backups keep
+        them until they are recycled. ``VACUUM FULL`` of those tables (an
+        admin's job: it locks them) writes files without them; the rest is
+        the server's retention (docs/backends.md).
+
         >>> import crmcore as crm
         >>> db = crm.open()
         >>> li = db.add("contacts", name="Li Lei", phone="+86 138 0013 8000")

@@ -16,12 +16,6 @@ from old_store import downgrade
 # Each test runs on SQLite and on PostgreSQL (conftest's backend fixture).
 pytestmark = pytest.mark.usefixtures("backend")
 
-# What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING = {
-    "test_a_scoped_handle_does_store_wide_actions_only_as_admin": "erasure",
-    "test_audit_check_stays_clean_over_the_write_paths_that_change_records_without_an_update": "merges",
-}
-
 OWNER_MIGRATION_VERSION = next(k["since_version"] for k in _core.kinds() if k["name"] == "owner_migration")
 
 

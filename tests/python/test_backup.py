@@ -1,4 +1,9 @@
-"""Online backups, restores and vacuum: consistent copies of a store in use."""
+"""Online backups, restores and vacuum: consistent copies of a store in use.
+
+The tests of a store opened by crm.open() run on SQLite and on PostgreSQL
+(conftest's backend fixture, opted into test by test: the others are about
+store files, which are SQLite on both runs)."""
+import hashlib
 import os
 import signal
 import sqlite3
@@ -9,6 +14,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
+from crmcore import cli
 
 # A writer process that imports numbered batches of BATCH orders until
 # killed, each batch one import (one audit-log entry).
@@ -155,7 +161,8 @@ def test_backup_refuses_itself_and_a_store_in_use(tmp_path):
     assert in_use.count("customers") == 1
 
 
-def test_an_in_memory_store_backs_up_to_a_file(tmp_path):
+@pytest.mark.usefixtures("backend")
+def test_an_in_memory_store_backs_up_to_a_file(tmp_path, backend):
     db = crm.open()
     ids = db.import_frame("customers", pd.DataFrame({"name": ["A", "B"], "tags": ["vip", "new;vip"]}))
     db.backup(tmp_path / "m.crm")
@@ -163,8 +170,14 @@ def test_an_in_memory_store_backs_up_to_a_file(tmp_path):
         assert copy.find("customers", tag="vip").index.tolist() == list(ids)
         assert copy.integrity_check() == "ok"
     with db.transaction():
-        with pytest.raises(crm.Error, match="inside a transaction"):
+        db.add("customers", name="not committed")
+        if backend == "sqlite":  # only this connection reaches the memory: it would copy the open transaction
+            with pytest.raises(crm.Error, match="inside a transaction"):
+                db.backup(tmp_path / "m2.crm")
+        else:  # the copy reads in a connection of its own: what is committed
             db.backup(tmp_path / "m2.crm")
+            with crm.open(tmp_path / "m2.crm") as copy:
+                assert copy.count("customers") == 2 and copy.audit_check().empty
 
 
 def test_vacuum_gives_back_the_space_of_deleted_records(tmp_path):
@@ -184,6 +197,101 @@ def test_vacuum_gives_back_the_space_of_deleted_records(tmp_path):
     assert os.path.getsize(path) == report["bytes_after"] < size_before
     pd.testing.assert_frame_equal(db.frame("contacts"), kept)
     assert db.integrity_check() == "ok"
+    with db.transaction():
+        with pytest.raises(crm.Error, match="inside a transaction"):
+            db.vacuum()
+
+
+# -- either engine ------------------------------------------------------------------
+
+@pytest.fixture
+def new_store(backend, tmp_path, request):
+    """Names a store that does not exist yet, on the module's engine: a file,
+    or a schema of the server's of its own."""
+    names = iter(range(1_000))
+    if backend == "sqlite":
+        return lambda: tmp_path / f"new{next(names)}.crm"
+    server = request.getfixturevalue("postgres_server")
+    test = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    return lambda: f"{server.url}&schema=k_{test}_{next(names)}"
+
+
+def _history(db):
+    """A store whose audit log has an entry of every kind: imports, updates,
+    a merge, the rules' side entries (a payment marking its invoice paid), a
+    deletion and an erasure."""
+    cids = db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(30)],
+                                                       "phone": [f"+86 139 {i:04d} 0000" for i in range(30)]}))
+    db.import_frame("orders", pd.DataFrame({"customer_id": np.repeat(cids, 3), "ordered_at": "2024-01-01",
+                                            "amount": np.arange(90) * 1.5}))
+    db.update("customers", int(cids[0]), region="east", tags=["vip"])
+    invoice = db.add("invoices", customer_id=int(cids[1]), issued_at="2025-01-01", due_at="2025-02-01", amount=10.0)
+    db.add("payments", customer_id=int(cids[1]), invoice_id=invoice, paid_at="2025-01-05", amount=10.0)
+    a, b = db.add("contacts", name="Zhang Wei"), db.add("contacts", name="Zhang Wei", phone="13800138000")
+    db.merge("contacts", a, [b])
+    db.delete_many("customers", [int(cids[2])], dependants="delete")
+    db.erase_person(int(cids[3]))
+    assert db.audit_check().empty
+    return db
+
+
+def _same_store(a, b):
+    for kind in (k["name"] for k in crm._core.kinds()):
+        pd.testing.assert_frame_equal(a.frame(kind), b.frame(kind), check_dtype=False, obj=kind)
+    pd.testing.assert_frame_equal(a.audit_log(limit=10_000), b.audit_log(limit=10_000), check_dtype=False)
+    pd.testing.assert_frame_equal(a.merges(), b.merges(), check_dtype=False)
+
+
+@pytest.mark.usefixtures("backend")
+def test_a_store_backs_up_to_a_file_and_is_restored_whole_on_either_engine(tmp_path, new_store):
+    db = _history(crm.open(new_store()))
+    db.backup(tmp_path / "b.crm")
+    db.add("customers", name="after the backup")
+    db.backup(tmp_path / "b.crm")  # over the older backup
+    with crm.open(tmp_path / "b.crm") as copy:
+        _same_store(copy, db)
+        assert copy.audit_check().empty and copy.integrity_check() == "ok"
+    assert cli.main(["check", str(tmp_path / "b.crm")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.crm")) == ["b.crm"]
+    # Put back as a store of the same engine (on PostgreSQL: a copy into a new schema).
+    restored = new_store()
+    crm.restore(tmp_path / "b.crm", restored)
+    with crm.open(restored) as back:
+        _same_store(back, db)
+        assert back.audit_check().empty
+        back.add("customers", name="after the restore")  # ids and the chain go on
+        assert back.audit_check().empty
+    # A second restore: SQLite replaces the file in one transaction; onto a
+    # server the copy back takes only a schema without a store.
+    if isinstance(restored, os.PathLike):
+        crm.restore(tmp_path / "b.crm", restored)
+        with crm.open(restored) as back:
+            _same_store(back, db)
+    else:
+        with pytest.raises(crm.StorageError, match="not empty"):
+            crm.restore(tmp_path / "b.crm", restored)
+        with crm.open(restored) as back:
+            assert back.count("customers") == db.count("customers") + 1
+
+
+@pytest.mark.usefixtures("backend")
+def test_a_backup_to_a_server_or_memory_is_refused(tmp_path):
+    db = crm.open()
+    for where in (":memory:", "postgresql://crm@127.0.0.1:1/postgres"):
+        with pytest.raises(crm.Error, match="needs a file path"):
+            db.backup(where)
+
+
+@pytest.mark.usefixtures("backend")
+def test_vacuum_keeps_the_records_and_reports_sizes(backend):
+    db = crm.open()
+    ids = db.import_frame("contacts", pd.DataFrame({"name": [f"p{i}" for i in range(400)]}))
+    db.delete_many("contacts", [int(i) for i in ids[200:]])
+    kept = db.frame("contacts")
+    report = db.vacuum()
+    assert report["bytes_before"] > 0 and report["bytes_after"] > 0
+    pd.testing.assert_frame_equal(db.frame("contacts"), kept)
+    assert db.audit_check().empty and db.integrity_check() == "ok"
     with db.transaction():
         with pytest.raises(crm.Error, match="inside a transaction"):
             db.vacuum()

@@ -1,6 +1,8 @@
 // Operations on the whole store file: an online backup, its restore and
 // VACUUM, all through SQLite's own machinery (the backup API copies pages
-// under SQLite's locks, so writers elsewhere need not stop).
+// under SQLite's locks, so writers elsewhere need not stop). A store on
+// PostgreSQL is backed up into a store file by crm.copy (one REPEATABLE READ
+// snapshot), restored by a copy back, and vacuumed by the server's VACUUM.
 #include "crmcore/records/backup.hpp"
 
 #include <sqlite3.h>
@@ -119,16 +121,28 @@ int stored_schema_version(sqlite3* db, const std::string& path) {
   throw StorageError("'" + path + "' is not a crmcore store (it has no schema version)");
 }
 
+// A store on PostgreSQL: the sum of pg_total_relation_size (table, its
+// indexes, TOAST, free-space and visibility maps) over its schema's tables.
+int64_t schema_bytes(const sql::Db& db) {
+  sql::Statement st(db,
+                    "SELECT coalesce(sum(pg_total_relation_size(oid)), 0)::int8 FROM pg_class"
+                    " WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p', 'm')");
+  st.step();
+  return st.int64(0);
+}
+
 }  // namespace
 
 void Store::backup(const std::string& dest, const Progress& progress, int pages_per_step) const {
   check_pages_per_step(pages_per_step);
-  if (dest.empty() || dest == ":memory:") throw Error("a backup needs a file path, not '" + dest + "'");
+  if (dest.empty() || dest == ":memory:" || is_postgres_url(dest))
+    throw Error("a backup needs a file path, not '" + dest + "' (crm.copy copies a store onto a server)");
+  const bool on_server = !impl_->db.is_sqlite();
   std::string source;
   bool in_transaction = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    const char* file = sqlite3_db_filename(impl_->db, "main");
+    const char* file = on_server ? nullptr : sqlite3_db_filename(impl_->db, "main");
     source = file ? file : "";  // "" for an in-memory store
     in_transaction = transaction_depth_ > 0;
   }
@@ -139,7 +153,7 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
   // pages it does not belong to.
   if (fs::exists(dest + "-wal"))
     throw StorageError("'" + dest + "' is a store in use (it has a -wal file); back up to another path");
-  if (source.empty() && in_transaction)
+  if (source.empty() && in_transaction && !on_server)
     throw Error("an in-memory store cannot be backed up inside a transaction; commit first");
 
   // The copy goes to a file of its own and replaces `dest` only when whole:
@@ -152,7 +166,14 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
       if (!keep) std::remove(path.c_str());
     }
   } cleanup{partial};
-  {
+  if (on_server) {
+    // crm.copy's own path: a connection of its own reads every table in one
+    // REPEATABLE READ snapshot (the transactions committed when it begins;
+    // this handle's open transaction, if any, is not among them, as on
+    // SQLite), writes a new, private store file in one transaction, and
+    // removes it again if anything fails. No progress is reported there.
+    copy(path_, partial);
+  } else {
     // A copy of the store is as private as a new store (owner only), whatever the umask.
     create_private_file(partial);
     Connection out(partial, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE);
@@ -181,8 +202,27 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
 
 Store::VacuumReport Store::vacuum() {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
+  refuse_if_readonly();  // (runs on PostgreSQL too)
   if (transaction_depth_ > 0) throw Error("cannot vacuum inside a transaction; commit first");
+  if (!impl_->db.is_sqlite()) {
+    // VACUUM (ANALYZE) of the store's tables, not the whole database (other
+    // stores share it). It removes dead row versions no transaction can see
+    // any more and gives their space to new rows; it gives files back to
+    // the system only where whole pages at a table's end are empty (VACUUM
+    // FULL would rewrite every table under an exclusive lock: not done here).
+    const sql::Db& db = impl_->db;
+    std::string tables;
+    {
+      sql::Statement st(db,
+                        "SELECT quote_ident(relname) FROM pg_class WHERE relnamespace ="
+                        " current_schema()::regnamespace AND relkind IN ('r', 'p', 'm') ORDER BY relname");
+      while (st.step()) tables += (tables.empty() ? "" : ", ") + st.text(0);
+    }
+    VacuumReport report{schema_bytes(db), 0};
+    if (!tables.empty()) sql::exec(db, "VACUUM (ANALYZE) " + tables);
+    report.bytes_after = schema_bytes(db);
+    return report;
+  }
   sqlite3* db = impl_->db;
   auto bytes = [db] {
     sql::Statement pages(db, "PRAGMA page_count");
@@ -204,6 +244,12 @@ void restore(const std::string& backup, const std::string& dest, const Progress&
   check_pages_per_step(pages_per_step);
   if (!fs::is_regular_file(backup)) throw NotFound("no backup file '" + backup + "'");
   if (same_file(backup, dest)) throw Error("cannot restore '" + backup + "' onto itself");
+  if (is_postgres_url(dest)) {
+    // Onto a server: crm.copy from the file, which checks the versions and
+    // refuses a schema that holds a store already (restore into a new one).
+    Store::copy(backup, dest);
+    return;
+  }
   // Opened for writing (read-only where the file is write-protected) though
   // nothing writes to it: a read-only connection leaves the -wal and -shm
   // files it made behind; this one, as the last to close, removes them.

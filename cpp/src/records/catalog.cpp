@@ -168,7 +168,7 @@ void Catalog::load(Store::Impl& impl) {
 
 void Store::change_catalog(const std::string& kind_name, const std::function<void()>& change) {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly(true);  // (a PostgreSQL store's catalog changes as a SQLite file's)
+  refuse_if_readonly();  // (a PostgreSQL store's catalog changes as a SQLite file's)
   Impl& impl = *impl_;
   const bool nested = transaction_depth_ > 0;
   // One writer at a time on either engine (Dialect::begin_write), so that

@@ -94,6 +94,13 @@ class Dialect {
   // leaves them behind, and one from another keeps the destination's.
   const std::vector<std::string>& own_meta_keys() const;
 
+  // -- Erasure, backups, vacuum (pgerase18; a block of its own) --
+  // The position of `needle` in `haystack` from 1, 0 when absent (SQLite's
+  // instr, PostgreSQL's strpos).
+  std::string instr(const std::string& haystack, const std::string& needle) const {
+    return (sqlite_ ? "instr(" : "strpos(") + haystack + ", " + needle + ")";
+  }
+
  private:
   bool sqlite_;
 };

@@ -105,7 +105,6 @@ void copy_field_indexes(backend::Connection& src, backend::Connection& dst) {
 
 // -- the Store operations --------------------------------------------------------
 
-// (Allowed on a PostgreSQL store: refuse_if_readonly(true) refuses only a read-only handle.)
 bool Store::create_index(const std::string& kind_name, const std::string& field) {
   const Kind k = describe(kind_name);  // with its declared custom fields
   const FieldIndex i = field_index(impl_->db.is_sqlite(), k, field);
@@ -113,7 +112,7 @@ bool Store::create_index(const std::string& kind_name, const std::string& field)
   if (f && (f->type == FieldType::Ref || f->type == FieldType::AnyRef || f->unique || f->lookup != Lookup::None))
     return false;  // indexed by the schema already (phone and e-mail through contact_points)
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly(true);
+  refuse_if_readonly();
   if (index_exists(*impl_->conn, i.name)) return false;
   sql::exec(impl_->db, create_index_sql(k.name, i));
   return true;
@@ -123,7 +122,7 @@ bool Store::drop_index(const std::string& kind_name, const std::string& field) {
   const Kind k = describe(kind_name);
   const std::string name = field_index(impl_->db.is_sqlite(), k, field).name;
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly(true);
+  refuse_if_readonly();
   if (!index_exists(*impl_->conn, name)) return false;
   sql::exec(impl_->db, "DROP INDEX \"" + name + "\"");
   return true;

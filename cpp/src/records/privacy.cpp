@@ -1,7 +1,9 @@
 // A person's right to be forgotten (Store::erase_person): everything that
 // says who they were leaves the store in one transaction, and the bytes
 // leave the file too (secure delete zeroes what SQLite frees; the WAL,
-// which still holds old pages, is emptied after the commit).
+// which still holds old pages, is emptied after the commit). On PostgreSQL
+// the same statements run through the boundary, and the touched tables are
+// vacuumed after the commit: see erase_person's note on what that reaches.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/sha256.hpp"
+#include "dialect.hpp"
 #include "store_impl.hpp"
 
 namespace crmcore::records {
@@ -51,32 +54,37 @@ bool is_narrative(const Field& f) {
 // Clears the person's own record: every free text to NULL (a required one
 // to "(erased)"), its times (a birthday), tags and custom fields to NULL.
 // Fixed choices (a customer's kind) stay.
-void blank_person(sqlite3* db, const Kind& k, int64_t id) {
+void blank_person(const sql::Db& db, const Kind& k, int64_t id) {
+  // (?3 last: PostgreSQL cannot prepare a statement skipping a parameter number.)
   std::string sets;
   for (const auto& f : k.fields) {
     if (is_free_text(f) || f.name == kExternalId || f.name == kExternalSource)
-      sets += f.name + (f.required ? " = ?2, " : " = NULL, ");
+      sets += f.name + (f.required ? " = ?3, " : " = NULL, ");
     else if (f.type == FieldType::Time && !f.required)
       sets += f.name + " = NULL, ";
   }
-  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "tags = NULL, custom = NULL, updated_at = ?3 WHERE id = ?1");
-  st.bind(1, id).bind(2, kErased).bind(3, now_ns()).run();
+  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "tags = NULL, custom = NULL, updated_at = ?2 WHERE id = ?1");
+  st.bind(1, id).bind(2, now_ns());
+  if (sets.find("?3") != std::string::npos) st.bind(3, kErased);
+  st.run();
 }
 
 // Clears the narrative fields of a record about the person; the rest of it
 // (amounts, dates, status) is the business's and stays.
-void blank_narrative(sqlite3* db, const Kind& k, int64_t id) {
+void blank_narrative(const sql::Db& db, const Kind& k, int64_t id) {
   std::string sets;
   for (const auto& f : k.fields)
-    if (is_narrative(f)) sets += f.name + (f.required ? " = ?2, " : " = NULL, ");
+    if (is_narrative(f)) sets += f.name + (f.required ? " = ?3, " : " = NULL, ");
   if (sets.empty()) return;
-  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "updated_at = ?3 WHERE id = ?1");
-  st.bind(1, id).bind(2, kErased).bind(3, now_ns()).run();
+  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "updated_at = ?2 WHERE id = ?1");
+  st.bind(1, id).bind(2, now_ns());
+  if (sets.find("?3") != std::string::npos) st.bind(3, kErased);
+  st.run();
 }
 
 // Replaces each of `values` inside the text fields, tags and custom fields
 // of `k`'s records (those in `ids`, or all) with "[erased]".
-int64_t blank_mentions(sqlite3* db, const Kind& k, const std::vector<std::string>& values,
+int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::string>& values,
                        const std::vector<int64_t>* ids) {
   std::vector<std::string> columns = {kTagsColumn, kCustomColumn};
   for (const auto& f : k.fields)
@@ -87,19 +95,21 @@ int64_t blank_mentions(sqlite3* db, const Kind& k, const std::vector<std::string
   sql::Batch only(1);
   if (ids)
     for (const int64_t& id : *ids) only.add_row()[0].set_int(id);
-  const std::string replacement = "[erased]";
+  const Dialect dialect(db);
+  // crm_batch reads parameter 1: the ids, when the change is limited to
+  // them; the value is the next one. (Counted by RETURNING: one row each.)
+  const std::string value = ids ? "?2" : "?1";
   int64_t changed = 0;
   for (const auto& column : columns) {
-    // crm_batch reads parameter 1: the ids, when the change is limited to them.
-    std::string where = "instr(" + column + ", ?2) > 0";
+    std::string where = dialect.instr(column, value) + " > 0";
     if (ids) where += " AND id IN (SELECT c0 FROM crm_batch(?1))";
-    sql::Statement st(db, "UPDATE " + k.name + " SET " + column + " = replace(" + column + ", ?2, ?3) WHERE " + where);
-    for (const auto& value : values) {
+    sql::Statement st(db, "UPDATE " + k.name + " SET " + column + " = replace(" + column + ", " + value +
+                              ", '[erased]') WHERE " + where + " RETURNING 1");
+    for (const auto& v : values) {
       if (ids) sql::bind_batch(st, only);
-      st.bind(2, value).bind(3, replacement);
-      st.step();
+      st.bind(ids ? 2 : 1, v);
+      while (st.step()) ++changed;
       st.reset();
-      changed += sqlite3_changes(db);
     }
   }
   return changed;
@@ -172,16 +182,35 @@ std::string fresh_salt() {
   return hex;
 }
 
+// PostgreSQL, after an erasure's commit: the old versions of the rows it
+// changed are dead tuples, readable in the tables' pages until VACUUM
+// removes them (once no open transaction can still see them), and ANALYZE
+// replaces the statistics' sampled values (pg_statistic may hold a common
+// name). VACUUM cannot run inside a transaction block, so it runs after
+// COMMIT, one statement for all the tables. False when the server refused;
+// the erasure itself stands either way.
+bool vacuum_after_erasure(const sql::Db& db, const std::set<std::string>& tables) {
+  std::string list;
+  for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
+  try {
+    sql::exec(db, "VACUUM (ANALYZE) " + list);
+    return true;
+  } catch (const StorageError&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 ErasureReport Store::erase_person(int64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly();
+  refuse_if_readonly();  // (runs on PostgreSQL too)
   if (transaction_depth_ > 0)
     throw Error("erase_person runs in a transaction of its own (its bytes must leave the file when it ends); "
                 "commit or roll back first");
   Impl& impl = *impl_;
-  sqlite3* db = impl.db;
+  const sql::Db& db = impl.db;
+  const Dialect dialect(db);
   const Kind* person = nullptr;
   for (const char* name : {"customers", "contacts"})
     if (impl.has(name, id)) person = &kind(name);
@@ -194,20 +223,30 @@ ErasureReport Store::erase_person(int64_t id) {
                             id);
   }
   ErasureReport report;
-  sql::exec(db, "BEGIN IMMEDIATE");
+  // The tables whose old row versions hold what is erased (PostgreSQL
+  // vacuums them after the commit).
+  std::set<std::string> touched = {person->name, "contact_points", "record_tags", "audit_log"};
+  sql::exec(db, dialect.begin_write());
   try {
     mark_audit(impl);
     // 1. What identifies them: the record's text and the stored forms of
     // their phone numbers and e-mail addresses.
     std::set<std::string> said, contacts;  // contacts: their phone numbers and e-mail addresses, in every stored form
     {
-      sql::Statement st(db, "SELECT * FROM " + person->name + " WHERE id = ?");
+      std::vector<const Field*> fields;
+      std::string columns;
+      for (const auto& f : person->fields)
+        if (identifies(f)) {
+          fields.push_back(&f);
+          columns += (columns.empty() ? "" : ", ") + f.name;
+        }
+      sql::Statement st(db, "SELECT " + columns + " FROM " + person->name + " WHERE id = ?");
       st.bind(1, id).step();
-      for (int c = 0; c < sqlite3_column_count(st.get()); ++c) {
-        const std::string column = sqlite3_column_name(st.get(), c);
-        const Field* f = person->field(column);
-        if (!f || st.is_null(c)) continue;
-        if (identifies(*f)) said.insert(st.text(c));
+      for (size_t i = 0; i < fields.size(); ++i) {
+        const int c = static_cast<int>(i);
+        const Field* f = fields[i];
+        if (st.is_null(c)) continue;
+        said.insert(st.text(c));
         if (f->lookup != Lookup::None) contacts.insert(st.text(c));
         if (f->lookup == Lookup::Phone) {
           const std::string normalized = normalize_phone(st.text(c));
@@ -257,22 +296,27 @@ ErasureReport Store::erase_person(int64_t id) {
       for (int64_t record : ids)
         if (!link_kind) blank_narrative(db, k, record);
       report.records += static_cast<int64_t>(ids.size());
+      touched.insert(k.name);
       if (!values.empty()) blank_mentions(db, k, values, &ids);
       about.insert(about.end(), ids.begin(), ids.end());
     }
     // 4. Their phone or e-mail, as stored, mentioned anywhere else (their
     // name is not looked for there: another person may share it).
     if (!contact_forms.empty())
-      for (const auto& k : kinds()) report.records += blank_mentions(db, k, contact_forms, nullptr);
+      for (const auto& k : kinds())
+        if (const int64_t changed = blank_mentions(db, k, contact_forms, nullptr)) {
+          report.records += changed;
+          touched.insert(k.name);
+        }
 
     // 5. Merges they took part in keep their records' old values to undo them.
     {
-      sql::Statement has(db, "SELECT 1 FROM sqlite_master WHERE name = 'merge_log'");
+      sql::Statement has(db, dialect.table_exists("merge_log"));
       if (has.step()) {
-        sql::Statement st(db,
-                          "DELETE FROM merge_log WHERE kind = ?2 AND (keep_id = ?1 OR"
-                          " instr(',' || merged_ids || ',', ',' || ?1 || ',') > 0)");
+        sql::Statement st(db, "DELETE FROM merge_log WHERE kind = ?2 AND (keep_id = ?1 OR " +
+                                  dialect.instr("',' || merged_ids || ','", "',' || ?1 || ','") + " > 0)");
         st.bind(1, id).bind(2, person->name).run();
+        touched.insert("merge_log");
       }
     }
 
@@ -290,7 +334,8 @@ ErasureReport Store::erase_person(int64_t id) {
       sql::bind_batch(st, ids);
       while (st.step()) redacted.push_back(st.int64(0));
       st.reset();
-      sql::Statement mention(db, "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND instr(changes, ?1) > 0");
+      sql::Statement mention(
+          db, "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND " + dialect.instr("changes", "?1") + " > 0");
       for (const auto& v : said) {
         if (v.size() < 3) continue;
         mention.bind(1, v);
@@ -340,8 +385,12 @@ ErasureReport Store::erase_person(int64_t id) {
     }
     commit_write(impl, actor_, nullptr);
   } catch (...) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    undo_write(db, "ROLLBACK");
     throw;
+  }
+  if (!db.is_sqlite()) {
+    report.vacuumed = vacuum_after_erasure(db, touched);
+    return report;
   }
   // The WAL still holds the pages as they were before; copied into the file
   // and truncated, it no longer does. A reader elsewhere can hold it open.

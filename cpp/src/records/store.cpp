@@ -154,7 +154,7 @@ WriteResult Store::write(const WriteRequest& request) {
   if (request.dry_run) checked.emplace(request).on_error = OnError::Skip;
   const WriteRequest& req = checked ? *checked : request;
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly(true);
+  refuse_if_readonly();
   const Dialect dialect(impl_->db);
   // (A merge also asks for each kind whose records it moves: merge.cpp.)
   if (!dialect.sqlite()) refuse_unruled(*impl_, *req.kind, req.op, req.table);
@@ -253,7 +253,7 @@ WriteResult Store::write(const WriteRequest& request) {
 // be switched per statement inside a transaction), is off until it ends.
 void Store::begin() {
   std::lock_guard<std::mutex> lock(mutex_);
-  refuse_if_readonly(true);  // (the writes inside are refused there one by one, as outside)
+  refuse_if_readonly();
   if (transaction_depth_ > 0) throw Error("a transaction is already open on this store");
   if (!impl_->db.is_sqlite()) {  // references are checked always there; the write lock is held to the end
     sql::exec(impl_->db, Dialect(impl_->db).begin_write());
@@ -272,14 +272,9 @@ void Store::begin() {
 
 void Store::commit() { end_transaction("COMMIT"); }
 
-void Store::refuse_if_readonly(bool records) const {
+void Store::refuse_if_readonly() const {
   if (readonly_)
     throw Error("'" + path_ + "' is open read-only: writes are refused (open it without readonly to change it)");
-  // Before the first statement: a half-moved write must not half run.
-  if (!records && !impl_->db.is_sqlite())
-    throw StorageError("this write is not available on a PostgreSQL store yet (records are: add, import, update, "
-                       "delete, upsert, the catalog, indexes; erasure, backups and vacuum are not; see "
-                       "docs/backends.md)");
 }
 
 bool Store::in_transaction() const {

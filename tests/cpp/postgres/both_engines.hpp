@@ -7,14 +7,29 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "../columns.hpp"
 #include "crmcore/records/store.hpp"
 #include "pg_server.hpp"
 
 namespace crmcore::pgtest {
 
 inline const auto kEngines = ::testing::Values("sqlite", "postgresql");
+
+// The column `name` of `t`; throws when it has none.
+inline const records::Column& column(const records::Table& t, const std::string& name) {
+  const records::Column* c = t.find(name);
+  if (!c) throw std::runtime_error("no column " + name);
+  return *c;
+}
+
+// Adds one record of `kind` with the values in `columns`; its id.
+inline int64_t add(records::Store& s, const std::string& kind, std::vector<records::Column> columns) {
+  return s.insert(kind, records::testing::table(std::move(columns))).ids.at(0);
+}
 
 class BothEngines : public ::testing::TestWithParam<const char*> {
  protected:

@@ -20,15 +20,8 @@ using namespace crmcore::records::testing;
 
 namespace {
 
-const Column& column(const Table& t, const std::string& name) {
-  const Column* c = t.find(name);
-  if (!c) throw std::runtime_error("no column " + name);
-  return *c;
-}
-
-int64_t add(Store& s, const std::string& kind, std::vector<Column> columns) {
-  return s.insert(kind, table(std::move(columns))).ids.at(0);
-}
+using pgtest::add;
+using pgtest::column;
 
 // Every case on both engines (both_engines.hpp).
 class PgRules : public pgtest::BothEngines {};

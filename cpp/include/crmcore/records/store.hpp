@@ -86,6 +86,7 @@ struct ErasureReport {
   int64_t records = 0;        // rows changed or removed
   int64_t audit_entries = 0;  // audit entries whose values were taken out
   bool wal_truncated = false;  // false when another connection kept the WAL from being emptied
+  bool vacuumed = false;  // PostgreSQL: VACUUM (ANALYZE) of the changed tables ran after the commit
 };
 
 // What every committed write changes (Store::data_mark): the newest audit
@@ -271,7 +272,10 @@ class Store {
   // their phone or e-mail elsewhere is blanked; the audit entries' old and
   // new values about them are taken out. One audit entry says that an
   // erasure happened, without the data. Freed bytes are zeroed (secure
-  // delete) and the WAL is checkpointed and emptied afterwards.
+  // delete) and the WAL is checkpointed and emptied afterwards. On
+  // PostgreSQL the changed tables are vacuumed (and analyzed) after the
+  // commit instead: no row holds the data, though vacuumed pages' free space,
+  // the WAL and backups may until reused (docs/backends.md).
   ErasureReport erase_person(int64_t id);
   // Copies the whole store at `from` (a file or a postgresql:// URL) into
   // `to`, as it is (copy.cpp, docs/backends.md).
@@ -379,10 +383,9 @@ class Store {
   // first_id..last_id; `cause_id`, when given, is the record whose deletion
   // removed them.
   void audit(const WriteRequest& request, int64_t rows, int64_t first_id, int64_t last_id, int64_t cause_id = -1);
-  // Throws when the store was opened read-only.
-  // `records`: a record write (add, import, update, delete, upsert), which
-  // PostgreSQL stores take; every other write is refused there yet.
-  void refuse_if_readonly(bool records = false) const;
+  // Throws when the store was opened read-only. (Every write runs on both
+  // engines now: none is refused for being on PostgreSQL.)
+  void refuse_if_readonly() const;
   void retag_rows(const WriteRequest& request, WriteResult& result);
   // Runs `change` of the catalog of `kind` in a transaction of its own (a
   // savepoint inside the caller's) with its audit entry; the catalog is read
@@ -411,7 +414,11 @@ class Store {
     int64_t bytes_before;
     int64_t bytes_after;
   };
-  // Rebuilds the file without its free pages (SQLite's VACUUM).
+  // Rebuilds the file without its free pages (SQLite's VACUUM). On
+  // PostgreSQL: VACUUM (ANALYZE) of the store's tables, sized by
+  // pg_total_relation_size; a backup there is a store file made by copy()
+  // from one snapshot (no progress is reported), restore() onto a server a
+  // copy back into an empty schema.
   VacuumReport vacuum();
 };
 
