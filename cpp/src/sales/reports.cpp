@@ -128,7 +128,10 @@ std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices,
   const IdIndex index(invoice_ids, invoices);
   // Payments come in any order of invoice: asking for the invoice a few
   // payments ahead keeps several cache misses in flight instead of one.
-  constexpr size_t kAhead = 16;
+  // 32 ahead rather than 16: the aging kernel at 1M invoices and payments,
+  // median 15.8 to 15.0 ms (best of 15, four runs each, results identical);
+  // 64 was no better.
+  constexpr size_t kAhead = 32;
   for (size_t p = 0; p < payments; ++p) {
     if (p + kAhead < payments)
       if (const int64_t ahead = index.find(pay_invoice[p + kAhead]); ahead >= 0)
@@ -391,7 +394,7 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
     std::vector<double> store(static_cast<size_t>(span) * kRow + kLine / sizeof(double), 0.0);
     double* grid = store.data();
     while (reinterpret_cast<uintptr_t>(grid) % kLine != 0) ++grid;
-    constexpr size_t kAhead = 16;  // invoices in any order of customer: rows asked for ahead, as above
+    constexpr size_t kAhead = 32;  // invoices in any order of customer: rows asked for ahead, as above
     for (size_t i = 0; i < invoices; ++i) {
       if (i + kAhead < invoices && keyed(i + kAhead))
         __builtin_prefetch(grid + static_cast<size_t>(key[i + kAhead] - lo) * kRow, 1, 1);
