@@ -49,7 +49,9 @@ class FileMethods:
 
         The copy holds every write committed when the backup begins and none
         after, though this and other processes go on writing meanwhile
-        (SQLite's online backup). It is written beside `path` and renamed
+        (SQLite's online backup; on PostgreSQL a copy of the store's schema
+        read in one snapshot, into a SQLite file, with no progress to show).
+        It is written beside `path` and renamed
         over it when whole, so `path` is never half a backup. A long backup
         shows a progress bar (``progress=True`` always, ``False`` never, or
         a function called with pages done and pages in all) and stops on

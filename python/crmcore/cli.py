@@ -107,8 +107,21 @@ def _message(error: BaseException) -> str:
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
 
 
-def _existing_store(path: str) -> pathlib.Path:
-    """The path of a store that must exist already (crm.open would make a new one)."""
+def _is_url(path: Any) -> bool:
+    return str(path).startswith(("postgresql://", "postgres://"))
+
+
+def _existing_store(path: str) -> Any:
+    """The path of a store that must exist already (crm.open would make a new
+    one): a file, or a PostgreSQL URL whose schema holds a store (a
+    read-only open makes nothing and refuses an empty schema)."""
+    if _is_url(path):
+        try:
+            with open_store(path, readonly=True):
+                pass
+        except _core.StorageError as e:
+            raise Failure(f"no store at '{path}': {e}") from None
+        return path
     p = pathlib.Path(path)
     if not p.is_file():
         raise Failure(f"no store at '{path}'")
@@ -126,7 +139,9 @@ def _format(path: str | None, given: str | None, default: str | None = None) -> 
     raise Failure(f"cannot tell the format of '{path}' from its name: give --format csv or --format json")
 
 
-def _size(path: pathlib.Path) -> int:
+def _size(path: Any) -> "int | None":
+    if _is_url(path):
+        return None  # on a server: `vacuum` reports the schema's tables' sizes
     return sum(p.stat().st_size for p in (path, pathlib.Path(f"{path}-wal")) if p.exists())
 
 
@@ -327,7 +342,7 @@ def cmd_backup(args, out: Output) -> int:
 def cmd_restore(args, out: Output) -> int:
     started = time.perf_counter()
     restore_store(args.backup, args.store, progress=_progress())
-    report = {"backup": args.backup, "store": args.store, "bytes": _size(pathlib.Path(args.store)),
+    report = {"backup": args.backup, "store": args.store, "bytes": _size(args.store),
               "seconds": round(time.perf_counter() - started, 3)}
     out.done(report, f"restored {args.store} from {args.backup} in {report['seconds']:.1f} s")
     return OK
@@ -371,8 +386,10 @@ def cmd_info(args, out: Output) -> int:
     report = {"store": str(path), "bytes": size, "schema_version": version, "crmcore": _core.__version__,
               "records": sum(counts.values()), "counts": counts}
     width = max(map(len, KINDS)) + 4
-    lines = [f"{'store':<{width}}{path}", f"{'size':<{width}}{_megabytes(size)} ({size:,} bytes)",
-             f"{'schema version':<{width}}{version}", f"{'records':<{width}}{report['records']:,}"]
+    lines = [f"{'store':<{width}}{path}"]
+    if size is not None:
+        lines.append(f"{'size':<{width}}{_megabytes(size)} ({size:,} bytes)")
+    lines += [f"{'schema version':<{width}}{version}", f"{'records':<{width}}{report['records']:,}"]
     lines += [f"  {kind:<{width - 2}}{n:,}" for kind, n in counts.items()]
     out.done(report, "\n".join(lines), show=True)
     return OK

@@ -570,8 +570,9 @@ def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = No
     ``"postgresql://user@host:port/db?schema=crm_a"`` keeps the store in
     that schema of the server (default ``public``), so one server holds many
     stores; the schema is made on the first open. A crmcore built without
-    libpq says so (crm.StorageError naming libpq-dev). On PostgreSQL, writes
-    do not work yet (docs/backends.md says what does).
+    libpq says so (crm.StorageError naming libpq-dev). Everything runs on
+    PostgreSQL as on a file (docs/backends.md says how, and where the two
+    differ: erasure's bytes, backups as a copy into a file).
 
     A new file, and its -wal and -shm beside it, is readable by its owner
     only. ``actor`` names who the writes are by in the audit log (a staff id

@@ -12,6 +12,7 @@ import pytest
 
 import crmcore as crm
 from crmcore import _versions, cli, demo
+from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures)
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
 
@@ -287,3 +288,31 @@ def test_docstring_examples_run():
     for module in (cli, _versions, demo):
         result = doctest.testmod(module, extraglobs={"pd": pd})
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_the_commands_take_a_postgresql_url(files, postgres_url):
+    # A server's store: check, info, export, backup to a file, vacuum, and a
+    # restore from that file into an empty schema of the server.
+    if not crm._core.have_postgres():
+        pytest.skip("this crmcore was built without libpq")
+    empty = postgres_url + "_empty"
+    code, _, err = crmcore("info", empty)
+    assert code == cli.FAILED and "no store at" in err
+    with crm.open(postgres_url, actor="cli-test") as db:
+        db.import_frame("customers", pd.DataFrame({"name": [f"c{i}" for i in range(50)]}))
+    assert crmcore("check", postgres_url) == (0, "", "")
+    assert report("info", postgres_url)["counts"]["customers"] == 50
+    out = files / "c.json"
+    assert report("export", postgres_url, "customers", "-o", out)["records"] == 50
+    copy = files / "copy.crm"
+    r = report("backup", postgres_url, copy, "--verify")
+    assert r["integrity"] == "ok" and r["bytes"] == os.path.getsize(copy)
+    with crm.open(copy) as db:
+        assert db.count("customers") == 50
+    r = report("vacuum", postgres_url)
+    assert r["bytes_before"] > 0 and r["bytes_after"] > 0
+    back = postgres_url + "_back"
+    assert report("restore", copy, back)["bytes"] is None
+    with crm.open(back) as db:
+        assert sorted(db.frame("customers")["name"]) == sorted(f"c{i}" for i in range(50))
+        assert db.audit_check().empty
