@@ -50,7 +50,6 @@ The examples of the functions run against a local Spark session named
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import warnings
 from typing import Any, Callable, Iterator, Sequence
@@ -60,24 +59,15 @@ import pandas as pd
 
 from ._args import _integer, _invalid
 from ._core import ValidationError
+from ._spark_edges import _ID, _S, _SPART, _SPOS, _SSIZE, _order_keys, _samples, _scores, _spark
 
 __all__ = ["clv_summary", "fit_clv", "predict_clv", "product_affinity", "profit", "profit_tiers", "rfm"]
 
 _NS_PER_MICRO = 1_000
 _MICROS_PER_DAY = 86_400 * 10**6
 # The column names used between the stages; the user's names come back at the end.
-_ID, _T, _V, _P = "_crm_id", "_crm_t", "_crm_v", "_crm_product"
+_T, _V, _P = "_crm_t", "_crm_v", "_crm_product"
 _POS, _PID, _IDX, _BEFORE = "_crm_pos", "_crm_pid", "_crm_idx", "_crm_before"
-
-
-def _spark():
-    """pyspark's functions and types modules, or a clear ImportError."""
-    try:
-        from pyspark.sql import functions, types
-    except ImportError as e:
-        raise ImportError("crmcore.spark needs PySpark: pip install 'crmcore[spark]' "
-                          "(and a Java runtime, 17 or later)") from e
-    return functions, types
 
 
 @contextlib.contextmanager
@@ -229,169 +219,6 @@ def _ordered(frame, order: list, value: str | None = None):
         inside = Window.partitionBy(_PID).orderBy(_IDX).rowsBetween(Window.unboundedPreceding, -1)
         out = out.withColumn(_BEFORE, F.col("_crm_sum") + F.coalesce(F.sum(value).over(inside), F.lit(0.0)))
     return out.drop(_PID, _IDX, "_crm_rows", "_crm_sum")
-
-
-# Rows of each partition sampled per score column to bracket the bins' edges:
-# an edge is then found among at most about 2 * customers / _SAMPLES rows.
-_SAMPLES = 1024
-
-
-def _order_keys(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """int64 keys that sort like crmcore's scoring order of ``values`` (the C++
-    kernel's ``ordered_bits``): worst first, -0.0 equal to 0.0, NaN worst of all."""
-    v = (np.asarray(values, dtype=float) if higher_is_better else -np.asarray(values, dtype=float)) + 0.0
-    u = v.view(np.uint64)
-    top = np.uint64(1 << 63)
-    bits = np.where(u & top, ~u, u | top)
-    bits[np.isnan(v)] = 0
-    return (bits ^ top).view(np.int64)  # unsigned order as signed int64 order
-
-
-def _edge_before_row(key: str, edge: tuple, whole: bool = True):
-    """Spark's test that ``edge`` (key, id) comes before a row in the
-    (key, id) order (``whole`` False: by key alone)."""
-    F, _ = _spark()
-    if not whole:
-        return F.lit(edge[0]) < F.col(key)
-    return (F.lit(edge[0]) < F.col(key)) | ((F.lit(edge[0]) == F.col(key)) & (F.lit(edge[1]) < F.col(_ID)))
-
-
-def _row_before(key: str, bound: tuple):
-    """Spark's test that a row comes before ``bound`` (key, id)."""
-    F, _ = _spark()
-    return (F.col(key) < F.lit(bound[0])) | ((F.col(key) == F.lit(bound[0])) & (F.col(_ID) < F.lit(bound[1])))
-
-
-def _ids(column) -> Any:
-    """A column of customer ids as int64 numpy (integer ids) or a list (text)."""
-    import pyarrow as pa
-
-    return column.to_numpy() if pa.types.is_integer(column.type) else column.to_pylist()
-
-
-def _sorted_pairs(keys: np.ndarray, ids: Any) -> np.ndarray:
-    """The order of the (key, id) pairs; ids ascending as Spark and pandas
-    order them (numbers by value, text by code point)."""
-    if isinstance(ids, np.ndarray):
-        return np.lexsort((ids, keys))
-    return np.array(sorted(range(len(ids)), key=lambda i: (int(keys[i]), ids[i])), dtype=np.int64)
-
-
-_S, _SPART, _SPOS, _SSIZE = "_crm_s", "_crm_part", "_crm_pos", "_crm_size"
-
-
-def _samples(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Rows to append to a partition's per-customer ``frame``: for each key
-    column c (in ``_S``) every g-th customer of the partition in the (key, id)
-    order and its last (g = customers / _SAMPLES), with its place ``_SPOS``
-    among the partition's ``_SSIZE`` customers, the key in the column's own
-    place and the partition in ``_SPART``. The customers' own rows get ``_S`` -1."""
-    from pyspark import TaskContext
-
-    context = TaskContext.get()
-    if context is None:  # mapInArrow runs in a task: there is always one
-        raise RuntimeError("rfm: the sample of a partition ran outside a Spark task")
-    m = len(frame)
-    step = max(1, m // _SAMPLES)
-    picked = np.unique(np.r_[np.arange(step - 1, m, step), m - 1]) if m else np.zeros(0, dtype=np.int64)
-    ids = frame[_ID].to_numpy()
-    parts = [frame.assign(**{_S: -1, _SPART: 0, _SPOS: 0, _SSIZE: 0})]
-    for c, name in enumerate(keys):
-        at = _sorted_pairs(frame[name].to_numpy(), ids if ids.dtype.kind in "iu" else ids.tolist())[picked]
-        rows = frame.iloc[at].copy()
-        rows[[n for n in frame.columns if n not in (_ID, name)]] = 0
-        parts.append(rows.assign(**{_S: c, _SPART: context.partitionId(), _SPOS: picked, _SSIZE: m}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _edges(rows, got, keys: list[str], bins: int) -> tuple[int, dict]:
-    """The number of customers of ``rows`` and, for each column of ``keys``,
-    the rows (key, id) at ranks k (n-1) // bins, k = 1..bins-1, of the (key,
-    id) order: the last row of each bin but the last, as the C++ kernel finds
-    them. ``got`` is the Arrow table of the samples of :func:`_samples`.
-
-    Exact without sorting all rows: every partition sorted its own rows and
-    sent every g-th of them with its place; for a sampled row x the driver
-    knows from them, within g per partition, how many rows come before x, so
-    two sampled rows bracket each edge. One Spark job then counts the rows
-    before the lower one exactly and collects the few inside the bracket, and
-    the driver picks the edge among them."""
-    F, _ = _spark()
-    c_all = got.column(_S).to_numpy()
-    part_all = got.column(_SPART).to_numpy()
-    pos_all, size_all = got.column(_SPOS).to_numpy(), got.column(_SSIZE).to_numpy()
-    k_all = np.choose(c_all, [got.column(name).to_numpy() for name in keys]) if len(c_all) else c_all
-    id_all = _ids(got.column(_ID))
-    first = c_all == 0
-    n = int(sum(dict(zip(part_all[first].tolist(), size_all[first].tolist())).values()))
-    if n < 2:
-        return n, {name: [] for name in keys}
-    ranks = [k * (n - 1) // bins for k in range(1, bins)]
-    brackets = {}  # (column, edge) -> (lower, upper) sampled rows, None for unbounded
-    for c, name in enumerate(keys):
-        mine = np.flatnonzero(c_all == c)
-        ids = id_all[mine] if isinstance(id_all, np.ndarray) else [id_all[i] for i in mine]
-        order = mine[_sorted_pairs(k_all[mine], ids)]
-        below = np.zeros(len(order), dtype=np.int64)  # rows surely before each sampled row
-        upto = np.zeros(len(order), dtype=np.int64)  # rows possibly before it
-        for p in np.unique(part_all[order]):
-            idx = np.flatnonzero(part_all[order] == p)  # p's samples, in the global order
-            pos, size = pos_all[order][idx], size_all[order][idx][0]
-            t = np.searchsorted(idx, np.arange(len(order)), side="left")  # p's samples before each
-            below += np.where(t > 0, pos[np.maximum(t - 1, 0)] + 1, 0)
-            upto += np.where(t < len(idx), pos[np.minimum(t, len(idx) - 1)], size)
-        sampled = [(int(k_all[i]), id_all[i].item() if isinstance(id_all, np.ndarray) else id_all[i])
-                   for i in order]
-        for e, r in enumerate(ranks):
-            low = int(np.searchsorted(upto, r, side="right")) - 1  # last with surely <= r rows before it
-            high = int(np.searchsorted(below, r + 1, side="left"))  # first with surely > r rows before it
-            brackets[c, e] = (sampled[low] if low >= 0 else None, sampled[high] if high < len(sampled) else None)
-    if not ranks:
-        return n, {name: [] for name in keys}
-    inside = []
-    for (c, _e), (lo, hi) in brackets.items():
-        cond = F.lit(True)
-        if lo is not None:
-            cond = cond & ~_row_before(keys[c], lo)
-        if hi is not None:
-            cond = cond & _row_before(keys[c], hi)
-        inside.append(cond)
-    # One job: the exact count below each bracket and the rows inside any.
-    counted = rows.agg(*[F.count_if(_row_before(keys[c], lo) if lo is not None else F.lit(False)).alias(f"n{c}_{e}")
-                         for (c, e), (lo, _) in brackets.items()],
-                       F.collect_list(F.when(functools.reduce(lambda a, b: a | b, inside),
-                                             F.struct(_ID, *keys))).alias("near")).first()
-    counts, near = counted, counted["near"]
-    edges: dict = {name: [] for name in keys}
-    for (c, e), (lo, hi) in brackets.items():
-        name = keys[c]
-        pairs = [(row[name], row[_ID]) for row in near
-                 if (lo is None or lo <= (row[name], row[_ID])) and (hi is None or (row[name], row[_ID]) < hi)]
-        pairs.sort()
-        at = ranks[e] - counts[f"n{c}_{e}"]
-        if not 0 <= at < len(pairs):  # cannot happen: the bracket's bounds are proven above
-            raise RuntimeError(f"rfm: the edge of rank {ranks[e]} of {name} fell outside its bracket")
-        edges[name].append(pairs[at])
-    return n, edges
-
-
-def _scores(base, got, keys: dict, bins: int, ties: str):
-    """``base`` with the 1..bins score of each key column (name -> score name),
-    as crmcore's C++ kernel gives it: 1 + the number of bin edges before the
-    row in the (key, id) order (``ties="min"``: edges of a smaller key only),
-    pandas' qcut of the rank. The edges come from :func:`_edges` (``got``: the
-    samples); each row is scored where it is, against them."""
-    F, _ = _spark()
-    n, edges = _edges(base, got, list(keys), bins)
-    out = base
-    for key, name in keys.items():
-        if n < 2 or bins == 1:
-            score = F.lit(1)
-        else:
-            score = functools.reduce(lambda a, b: a + b, [
-                _edge_before_row(key, edge, ties == "first").cast("int") for edge in edges[key]], F.lit(1))
-        out = out.withColumn(name, score.cast("byte"))
-    return out
 
 
 def _rename(frame, customer: str):

@@ -23,7 +23,7 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 import pyarrow as pa  # noqa: E402
 
-from crmcore import spark as crm_spark  # noqa: E402
+from crmcore import _spark_edges, spark as crm_spark  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CANDIDATES = [REPO.parent / "shared" / "data" / "cdnow", REPO.parent.parent / "shared" / "data" / "cdnow"]
@@ -142,7 +142,7 @@ def test_rfm_edges_found_from_small_samples_score_every_tie_as_in_process(spark,
     tx = tx.drop(tx.index[tx["customer_id"].isin(tx.loc[zero, "customer_id"]) & ~tx.index.isin(zero)])
     tx.loc[zero[:20], "amount"] = 0.0
     tx.loc[zero[20:], "amount"] = -0.0
-    monkeypatch.setattr(crm_spark, "_SAMPLES", samples)
+    monkeypatch.setattr(_spark_edges, "_SAMPLES", samples)
     got = to_pandas(crm_spark.rfm(to_spark(spark, tx), bins=bins, ties=ties, partitions=4), "customer_id")
     want = crm.scoring.rfm(tx, bins=bins, ties=ties)
     assert list(got.index) == list(want.index)
