@@ -77,14 +77,22 @@ def _sorted_pairs(keys: np.ndarray, ids: Any) -> np.ndarray:
 
 
 _S, _SPART, _SPOS, _SSIZE = "_crm_s", "_crm_part", "_crm_pos", "_crm_size"
+_SBEFORE, _STOTAL, _SEXP = "_crm_sbefore", "_crm_stotal", "_crm_sexp"
 
 
-def _samples(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def _samples(frame: pd.DataFrame, keys: list[str], value: str | None = None) -> pd.DataFrame:
     """Rows to append to a partition's per-customer ``frame``: for each key
     column c (in ``_S``) every g-th customer of the partition in the (key, id)
     order and its last (g = customers / _SAMPLES), with its place ``_SPOS``
     among the partition's ``_SSIZE`` customers, the key in the column's own
-    place and the partition in ``_SPART``. The customers' own rows get ``_S`` -1."""
+    place and the partition in ``_SPART``. The customers' own rows get ``_S`` -1.
+
+    Given ``value`` (the ABC classes), a sampled row also keeps its value and
+    carries ``_SBEFORE``, the sum of the positive finite values of the
+    partition's customers before it in the order, and ``_STOTAL``, the
+    (exactly rounded) sum of them all, both scaled by 2 ** -``_SEXP`` (the
+    partition's largest positive value's exponent) so that they cannot
+    overflow."""
     from pyspark import TaskContext
 
     context = TaskContext.get()
@@ -94,13 +102,29 @@ def _samples(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     step = max(1, m // _SAMPLES)
     picked = np.unique(np.r_[np.arange(step - 1, m, step), m - 1]) if m else np.zeros(0, dtype=np.int64)
     ids = frame[_ID].to_numpy()
-    parts = [frame.assign(**{_S: -1, _SPART: 0, _SPOS: 0, _SSIZE: 0})]
+    sums = [_SBEFORE, _STOTAL, _SEXP] if value else []
+    parts = [frame.assign(**{_S: -1, _SPART: 0, _SPOS: 0, _SSIZE: 0}, **{c: 0 for c in sums})]
     for c, name in enumerate(keys):
-        at = _sorted_pairs(frame[name].to_numpy(), ids if ids.dtype.kind in "iu" else ids.tolist())[picked]
-        rows = frame.iloc[at].copy()
-        rows[[n for n in frame.columns if n not in (_ID, name)]] = 0
-        parts.append(rows.assign(**{_S: c, _SPART: context.partitionId(), _SPOS: picked, _SSIZE: m}))
+        order = _sorted_pairs(frame[name].to_numpy(), ids if ids.dtype.kind in "iu" else ids.tolist())
+        rows = frame.iloc[order[picked]].copy()
+        rows[[n for n in frame.columns if n not in (_ID, name, value)]] = 0
+        extra = {}
+        if value:
+            v, exponent = _positive_scaled(frame[value].to_numpy())
+            ordered = v[order]
+            before = np.r_[0.0, np.cumsum(ordered)[:-1]] if m else ordered
+            extra = {_SBEFORE: before[picked], _STOTAL: math.fsum(v), _SEXP: exponent}
+        parts.append(rows.assign(**{_S: c, _SPART: context.partitionId(), _SPOS: picked, _SSIZE: m}, **extra))
     return pd.concat(parts, ignore_index=True)
+
+
+def _positive_scaled(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """The positive finite ``values`` scaled by 2 ** -e (0 for the others) and
+    e, the exponent of the largest of them (0 without any), as the C++ Pareto
+    kernel scales them: their sum cannot overflow, and shares are unchanged."""
+    good = np.isfinite(values) & (values > 0)
+    exponent = math.frexp(float(values[good].max()))[1] if good.any() else 0
+    return np.where(good, np.ldexp(np.where(good, values, 0.0), -exponent), 0.0), exponent
 
 
 def _edges(rows, got, keys: list[str], bins: int) -> tuple[int, dict]:
@@ -191,3 +215,118 @@ def _scores(base, got, keys: dict, bins: int, ties: str):
                 _edge_before_row(key, edge, ties == "first").cast("int") for edge in edges[key]], F.lit(1))
         out = out.withColumn(name, score.cast("byte"))
     return out
+
+
+def _abc_bounds(got, key: str, value: str) -> tuple[list, np.ndarray, np.ndarray, int, float]:
+    """From the samples of :func:`_samples` (one key column, with ``value``'s
+    sums): the sampled rows (key, id, value) in the global (key, id) order, the
+    lowest and highest the sum before each can be (of the positive finite
+    values of every customer before it, all partitions), the exponent e of the
+    largest positive value and their total, both sums and total scaled by
+    2 ** -e as the C++ kernel scales them."""
+    part = got.column(_SPART).to_numpy()
+    exp_p = got.column(_SEXP).to_numpy()
+    total_p = got.column(_STOTAL).to_numpy()
+    positive = total_p > 0
+    exponent = int(exp_p[positive].max()) if positive.any() else 0
+    # Every partition's sums in the common scale (a power of two: exact but for underflow).
+    scale = np.ldexp(1.0, (exp_p - exponent).astype(np.int64))
+    total = math.fsum(dict(zip(part.tolist(), (total_p * scale).tolist())).values())
+    ids = _ids(got.column(_ID))
+    keys = got.column(key).to_numpy()
+    order = _sorted_pairs(keys, ids)
+    before = (got.column(_SBEFORE).to_numpy() * scale)[order]
+    v = np.where(np.isfinite(got.column(value).to_numpy()) & (got.column(value).to_numpy() > 0),
+                 got.column(value).to_numpy(), 0.0)
+    own = (np.ldexp(v, -exponent))[order]  # a sample's own scaled value
+    low, high = np.zeros(len(order)), np.zeros(len(order))
+    part_o = part[order]
+    for p in np.unique(part_o):
+        idx = np.flatnonzero(part_o == p)  # p's samples, in the global order
+        t = np.searchsorted(idx, np.arange(len(order)), side="left")  # p's samples before each
+        # At least p's rows up to its last sample before; at most those before its next one.
+        low += np.where(t > 0, (before + own)[idx][np.maximum(t - 1, 0)], 0.0)
+        whole = total_p[order][idx][0] * scale[order][idx][0]
+        high += np.where(t < len(idx), before[idx][np.minimum(t, len(idx) - 1)], whole)
+    rows = [(int(keys[i]), ids[i].item() if isinstance(ids, np.ndarray) else ids[i], float(v[i])) for i in order]
+    return rows, low, high, exponent, total
+
+
+def _abc_boundaries(rows, got, key: str, value: str, cutoffs: list) -> tuple[int, float, list]:
+    """The scale exponent, the total and, for each ABC cut-off c, the first
+    customer (key, id) in the (key, id) order with a positive value whose
+    share before it (the positive values of everyone before, over the total)
+    reaches c - 1e-12, as the C++ kernel tests it; None where there is none.
+    A customer's class is then the number of these at or before it.
+
+    Found as the bins' edges are (:func:`_edges`): two sampled customers
+    bracket each boundary by the bounds of the sums before them, one Spark job
+    sums the values below each bracket and collects the rows inside, and the
+    driver walks them in order."""
+    F, _ = _spark()
+    sampled, low, high, exponent, total = _abc_bounds(got, key, value)
+    if total <= 0:
+        return exponent, total, [None] * len(cutoffs)
+    brackets = []
+    slack = 1e-9  # the bounds are float sums: keep clear of their rounding
+    for c in cutoffs:
+        limit = c - 1e-12
+        surely_below = np.flatnonzero(high * (1 + slack) / total < limit)
+        surely_above = np.flatnonzero(low * (1 - slack) / total >= limit)
+        lo = sampled[surely_below[-1]][:2] if len(surely_below) else None
+        hi = sampled[surely_above[0]][:2] if len(surely_above) else None
+        brackets.append((lo, hi))
+    scaled = F.when(_finite(value) & (F.col(value) > 0), F.col(value) * F.lit(math.ldexp(1.0, -exponent)))
+    inside = []
+    for lo, hi in brackets:
+        cond = F.lit(True)
+        if lo is not None:
+            cond = cond & ~_row_before(key, lo)
+        if hi is not None:
+            cond = cond & ~_edge_before_row(key, hi)
+        inside.append(cond)
+    # One job: the sum below each bracket and the rows inside any.
+    counted = rows.agg(*[F.sum(F.when(_row_before(key, lo), scaled) if lo is not None else F.lit(0.0)).alias(f"s{j}")
+                         for j, (lo, _) in enumerate(brackets)],
+                       F.collect_list(F.when(functools.reduce(lambda a, b: a | b, inside),
+                                             F.struct(key, _ID, scaled.alias("v")))).alias("near")).first()
+    near = sorted((row[key], row[_ID], row["v"] or 0.0) for row in counted["near"])
+    found: list = []
+    for j, (c, (lo, hi)) in enumerate(zip(cutoffs, brackets)):
+        before = counted[f"s{j}"] or 0.0
+        edge = None
+        for k, i, v in near:
+            if (lo is not None and (k, i) < lo) or (hi is not None and (k, i) > hi):
+                continue
+            if v > 0 and before / total >= c - 1e-12:
+                edge = (k, i)
+                break
+            before += v
+        found.append(edge)
+    return exponent, total, found
+
+
+def _finite(value: str):
+    F, _ = _spark()
+    return ~F.isnan(value) & (F.abs(value) != float("inf"))
+
+
+def _abc_classes(rows, got, key: str, value: str, cutoffs: list):
+    """``rows`` (one per customer, with the order ``key`` of :func:`_samples`)
+    with ``_crm_share`` (the share of the total positive ``value``) and
+    ``_crm_abc``, the ABC classes of crmcore's Pareto kernel without a sort of
+    all customers: a customer with a positive value is in the class of the
+    number of boundaries (:func:`_abc_boundaries`) at or before it, one
+    without in the last, one whose value is not finite in none."""
+    F, _ = _spark()
+    exponent, total, found = _abc_boundaries(rows, got, key, value, cutoffs)
+    labels = [chr(ord("A") + i) for i in range(len(cutoffs) + 1)]
+    passed = functools.reduce(lambda a, b: a + b, [(~_row_before(key, edge)).cast("int")
+                                                    for edge in found if edge is not None], F.lit(0))
+    cells = F.create_map(*[x for i, label in enumerate(labels) for x in (F.lit(i), F.lit(label))])
+    finite, positive = _finite(value), F.col(value) > 0
+    cls = F.when(~finite, F.lit(None)).when(positive, cells[passed]).otherwise(F.lit(labels[-1]))
+    scaled = F.col(value) * F.lit(math.ldexp(1.0, -exponent))
+    share = (F.when(~finite, F.lit(float("nan"))).when(positive & F.lit(total > 0), scaled / F.lit(total or 1.0))
+             .otherwise(F.lit(0.0)))
+    return rows.select("*", share.alias("_crm_share"), cls.alias("_crm_abc"))

@@ -59,7 +59,8 @@ import pandas as pd
 
 from ._args import _integer, _invalid
 from ._core import ValidationError
-from ._spark_edges import _ID, _S, _SPART, _SPOS, _SSIZE, _order_keys, _samples, _scores, _spark
+from ._spark_edges import (_ID, _S, _SBEFORE, _SEXP, _SPART, _SPOS, _SSIZE, _STOTAL, _abc_classes, _finite,
+                           _order_keys, _samples, _scores, _spark)
 
 __all__ = ["clv_summary", "fit_clv", "predict_clv", "product_affinity", "profit", "profit_tiers", "rfm"]
 
@@ -313,11 +314,6 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
     return _rename(out, customer)
 
 
-def _finite(value: str):
-    F, _ = _spark()
-    return ~F.isnan(value) & (F.abs(value) != float("inf"))
-
-
 def _pareto(base, value: str, cutoffs: list):
     """``base`` with the columns of crmcore's Pareto kernel over ``value``:
     ``_crm_rank`` (1 = largest; equal values by ascending id; +inf first,
@@ -350,6 +346,9 @@ def _pareto(base, value: str, cutoffs: list):
     cum = F.when(~finite, nan).otherwise((F.col(_BEFORE) + F.col(_V)) / F.lit(total) if total > 0 else F.lit(0.0))
     return ranked.select("*", (F.col(_POS) + 1).alias("_crm_rank"), share.alias("_crm_share"),
                          cum.alias("_crm_cum_share"), cls.alias("_crm_abc"))
+
+
+_KEY = "_crm_pk"
 
 
 def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = "amount", cost: str = "cost",
@@ -391,16 +390,24 @@ def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = 
             p = _in_process(frame, _ID, _T, amount, cost, as_of=cut_ts)
         micros = {k: p[f"{k}_purchase"].to_numpy().astype("datetime64[ns]").view(np.int64) // _NS_PER_MICRO
                   for k in ("first", "last")}
-        return pd.DataFrame({_ID: p.index.to_numpy(), "orders": p["orders"].to_numpy(dtype=np.int64),
-                             "revenue": p["revenue"].to_numpy(), "cost": p["cost"].to_numpy(),
-                             "profit": p["profit"].to_numpy(), "margin": p["margin"].to_numpy(),
-                             "first": micros["first"], "last": micros["last"]})
+        profits = p["profit"].to_numpy()
+        out = pd.DataFrame({_ID: p.index.to_numpy(), "orders": p["orders"].to_numpy(dtype=np.int64),
+                            "revenue": p["revenue"].to_numpy(), "cost": p["cost"].to_numpy(),
+                            "profit": profits, "margin": p["margin"].to_numpy(),
+                            "first": micros["first"], "last": micros["last"],
+                            # The Pareto order as an int64 key: largest first, NaN last.
+                            _KEY: ~_order_keys(profits, True)})
+        return _samples(out, [_KEY], "profit")
 
     fields = [("orders", T.LongType()), ("revenue", T.DoubleType()), ("cost", T.DoubleType()),
               ("profit", T.DoubleType()), ("margin", T.DoubleType()), ("first", T.LongType()),
-              ("last", T.LongType())]
+              ("last", T.LongType()), (_KEY, T.LongType()), (_S, T.IntegerType()), (_SPART, T.IntegerType()),
+              (_SPOS, T.LongType()), (_SSIZE, T.LongType()), (_SBEFORE, T.DoubleType()),
+              (_STOTAL, T.DoubleType()), (_SEXP, T.IntegerType())]
     base = _per_customer(prepared, work, fields, partitions).localCheckpoint(eager=True)
-    ranked = _pareto(base, "profit", cutoffs)
+    got = base.where(F.col(_S) >= 0).select(_ID, _KEY, "profit", _SPART, _SPOS, _SSIZE, _SBEFORE, _STOTAL,
+                                            _SEXP).toArrow()
+    ranked = _abc_classes(base.where(F.col(_S) < 0), got, _KEY, "profit", cutoffs)
     out = ranked.select(_ID, "orders", "revenue", "cost", "profit", "margin",
                         F.timestamp_micros("first").alias("first_purchase"),
                         F.timestamp_micros("last").alias("last_purchase"), F.col("_crm_share").alias("share"),

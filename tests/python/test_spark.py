@@ -194,6 +194,39 @@ def test_profit_matches_in_process_and_pandas(spark):
 
 
 
+@pytest.mark.parametrize("ids,samples,partitions", [("int", 1, 4), ("int", 3, 16), ("str", 2, 7), ("int", 1024, 3)])
+def test_profit_classes_from_small_samples_split_ties_at_a_cut_off_as_in_process(spark, monkeypatch, ids, samples,
+                                                                                partitions):
+    """Profits of 3 (40 customers), 1 (100), 0 and -2 (20 each): the total
+    is 220 and the shares before the customers of profit 1 reach exactly 0.8
+    (176) and 0.95 (209) inside that run of ties, where only the ids order
+    them. With a few samples per (tiny) partition the boundaries are bracketed
+    loosely among many equal profits; two profits that overflow to inf have no
+    class. Every class must be the in-process one and plain pandas' count."""
+    profits = np.r_[np.full(40, 3.0), np.full(100, 1.0), np.zeros(20), np.full(20, -2.0)]
+    rng = np.random.default_rng(3)
+    cust = rng.permutation(len(profits)) * 7 + 5
+    tx = pd.DataFrame({"customer_id": cust, "date": pd.Timestamp("2024-01-01"), "amount": profits + 10.0,
+                       "cost": 10.0})
+    huge = pd.DataFrame({"customer_id": [2, 2, 4000, 4000], "date": pd.Timestamp("2024-01-01"),
+                         "amount": [1e308] * 4, "cost": 0.0})
+    tx = pd.concat([tx, huge], ignore_index=True).sample(frac=1.0, random_state=2)
+    if ids == "str":
+        tx["customer_id"] = [f"c{c:05d}" for c in tx["customer_id"]]
+    monkeypatch.setattr(_spark_edges, "_SAMPLES", samples)
+    got = to_pandas(crm_spark.profit(to_spark(spark, tx), partitions=partitions), "customer_id")
+    with pytest.warns(crm.scoring.TotalOverflowWarning):
+        want = crm.scoring.profit(tx)
+    assert list(got.index) == list(want.index)
+    assert got["abc"].fillna("none").tolist() == want["abc"].astype(object).fillna("none").tolist()
+    np.testing.assert_allclose(got["share"].to_numpy(), want["share"].to_numpy(), rtol=1e-15)
+    # By hand: of the customers of profit 1, in id order, the first 56 are A, the next 33 B, the rest C.
+    ones = got[got["profit"] == 1.0].sort_index()["abc"].tolist()
+    assert ones == ["A"] * 56 + ["B"] * 33 + ["C"] * 11
+    assert (got.loc[got["profit"] == 3.0, "abc"] == "A").all() and (got.loc[got["profit"] <= 0, "abc"] == "C").all()
+    assert got.loc[np.isinf(got["profit"]), "abc"].isna().all() and np.isinf(got["profit"]).sum() == 2
+
+
 def test_profit_tiers_match_in_process_and_pandas(spark):
     tx = transactions(seed=5)
     got = to_pandas(crm_spark.profit_tiers(to_spark(spark, tx), freq="Q", vip_top=0.2, super_top=0.05),
