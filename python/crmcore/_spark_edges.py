@@ -35,6 +35,13 @@ def _spark():
 _SAMPLES = 1024
 
 
+def _sample_count() -> int:
+    """_SAMPLES as the driver sees it, for the workers' closures: a worker
+    imports this module afresh, so a value set on the driver (the tests' small
+    samples) reaches it only as an argument."""
+    return _SAMPLES
+
+
 def _order_keys(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     """int64 keys that sort like crmcore's scoring order of ``values`` (the C++
     kernel's ``ordered_bits``): worst first, -0.0 equal to 0.0, NaN worst of all."""
@@ -80,10 +87,10 @@ _S, _SPART, _SPOS, _SSIZE = "_crm_s", "_crm_part", "_crm_pos", "_crm_size"
 _SBEFORE, _STOTAL, _SEXP = "_crm_sbefore", "_crm_stotal", "_crm_sexp"
 
 
-def _samples(frame: pd.DataFrame, keys: list[str], value: str | None = None) -> pd.DataFrame:
+def _samples(frame: pd.DataFrame, keys: list[str], count: int, value: str | None = None) -> pd.DataFrame:
     """Rows to append to a partition's per-customer ``frame``: for each key
     column c (in ``_S``) every g-th customer of the partition in the (key, id)
-    order and its last (g = customers / _SAMPLES), with its place ``_SPOS``
+    order and its last (g = customers / ``count``), with its place ``_SPOS``
     among the partition's ``_SSIZE`` customers, the key in the column's own
     place and the partition in ``_SPART``. The customers' own rows get ``_S`` -1.
 
@@ -99,7 +106,7 @@ def _samples(frame: pd.DataFrame, keys: list[str], value: str | None = None) -> 
     if context is None:  # mapInArrow runs in a task: there is always one
         raise RuntimeError("rfm: the sample of a partition ran outside a Spark task")
     m = len(frame)
-    step = max(1, m // _SAMPLES)
+    step = max(1, m // count)
     picked = np.unique(np.r_[np.arange(step - 1, m, step), m - 1]) if m else np.zeros(0, dtype=np.int64)
     ids = frame[_ID].to_numpy()
     sums = [_SBEFORE, _STOTAL, _SEXP] if value else []

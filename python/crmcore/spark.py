@@ -60,7 +60,7 @@ import pandas as pd
 from ._args import _integer, _invalid
 from ._core import ValidationError
 from ._spark_edges import (_ID, _S, _SBEFORE, _SEXP, _SPART, _SPOS, _SSIZE, _STOTAL, _abc_classes, _finite,
-                           _order_keys, _samples, _scores, _spark)
+                           _order_keys, _sample_count, _samples, _scores, _spark)
 
 __all__ = ["clv_summary", "fit_clv", "predict_clv", "product_affinity", "profit", "profit_tiers", "rfm"]
 
@@ -262,6 +262,7 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
     # found afterwards from the partitions' latest purchases.
     given = None if as_of is None else pd.Timestamp(_as_of_micros(as_of, None) * _NS_PER_MICRO)
     keys = ["_crm_rk", "_crm_fk", "_crm_mk"]
+    count = _sample_count()
 
     def work(table):
         # Missing values are refused by the driver's check when this fails (below).
@@ -281,7 +282,7 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
                             # microseconds stay distinct as days.
                             "_crm_rk": last, "_crm_fk": _order_keys(r["frequency"].to_numpy(dtype=float), True),
                             "_crm_mk": _order_keys(r["monetary"].to_numpy(), True)})
-        return _samples(out, keys)
+        return _samples(out, keys, count)
 
     fields = [("frequency", T.LongType()), ("monetary", T.DoubleType()), ("last", T.LongType())] + \
         [(k, T.LongType()) for k in keys] + [(_S, T.IntegerType()), (_SPART, T.IntegerType()),
@@ -382,6 +383,7 @@ def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = 
     prepared = _prepare(tx, customer, date, [amount, cost], "profit")
     cut = _as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit"))
     cut_ts = pd.Timestamp(cut * _NS_PER_MICRO)
+    count = _sample_count()
 
     def work(table):
         frame = _frame(table)
@@ -397,7 +399,7 @@ def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = 
                             "first": micros["first"], "last": micros["last"],
                             # The Pareto order as an int64 key: largest first, NaN last.
                             _KEY: ~_order_keys(profits, True)})
-        return _samples(out, [_KEY], "profit")
+        return _samples(out, [_KEY], count, "profit")
 
     fields = [("orders", T.LongType()), ("revenue", T.DoubleType()), ("cost", T.DoubleType()),
               ("profit", T.DoubleType()), ("margin", T.DoubleType()), ("first", T.LongType()),

@@ -194,7 +194,8 @@ def test_profit_matches_in_process_and_pandas(spark):
 
 
 
-@pytest.mark.parametrize("ids,samples,partitions", [("int", 1, 4), ("int", 3, 16), ("str", 2, 7), ("int", 1024, 3)])
+@pytest.mark.parametrize("ids,samples,partitions", [("int", 1, 4), ("int", 3, 16), ("str", 2, 7), ("int", 8, 2),
+                                                    ("str", 5, 3), ("int", 1024, 3)])
 def test_profit_classes_from_small_samples_split_ties_at_a_cut_off_as_in_process(spark, monkeypatch, ids, samples,
                                                                                 partitions):
     """Profits of 3 (40 customers), 1 (100), 0 and -2 (20 each): the total
