@@ -21,10 +21,16 @@ scale, and gives the single-process result:
   picks the edges, and every customer is scored where it is against them.
   No sort of all customers, and the scores of the in-process function,
   ties included;
-- the ABC classes of :func:`profit` and the ranks and tiers of
-  :func:`profit_tiers` need the cumulative profit before each customer in
-  the same distributed sort, summed per partition and offset by the
-  partitions before it;
+- the ABC classes of :func:`profit` need only the customers where the
+  share of profit before them crosses each cut-off: found the same way
+  (each partition's sample carries the sums of profit before its sampled
+  customers, so two of them bracket each crossing; one job sums the profit
+  below the brackets and collects the customers inside), and every customer
+  is classed where it is. No sort of all customers;
+- the ranks of :func:`profit_tiers` are every customer's place in the
+  whole order, which only a full order gives: they (and its classes and
+  cumulative shares) come from a distributed sort, with the profit before
+  each customer summed per partition and offset by the partitions before it;
 - the lifetime-value fits (:func:`fit_clv`) read a customer only through
   (frequency, recency, T) (and Gamma-Gamma through (frequency, mean spend)),
   so Spark counts the distinct tuples and the driver fits on those counts as
@@ -364,9 +370,11 @@ def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = 
     everyone without positive profit; missing for a total that overflowed).
     ``tx`` has one row per purchase; ``customer``, ``date``, ``amount`` and
     ``cost`` name its columns; ``as_of`` and ``partitions`` as in :func:`rfm`.
-    Totals per customer are summed in C++ per partition; the classes need the
-    profit of everyone ranked above a customer, summed over a distributed
-    sort, so shares can differ from the in-process ones in the last digits.
+    Totals per customer are summed in C++ per partition; the classes are found
+    without sorting all customers (see the module's notes), with equal
+    profits ordered by id as in process. The profit before a customer at a
+    cut-off is summed in another order than in process, so a share within
+    rounding of a cut-off could be classed differently.
 
     >>> import pyarrow as pa
     >>> tx = spark.createDataFrame(pa.table({"customer_id": [1, 1, 2],
