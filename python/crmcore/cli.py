@@ -142,6 +142,7 @@ def _format(path: str | None, given: str | None, default: str | None = None) -> 
 def _size(path: Any) -> "int | None":
     if _is_url(path):
         return None  # on a server: `vacuum` reports the schema's tables' sizes
+    path = pathlib.Path(path)
     return sum(p.stat().st_size for p in (path, pathlib.Path(f"{path}-wal")) if p.exists())
 
 

@@ -36,12 +36,25 @@ bool finds(const Store& store, const char* field, const std::string& value, int6
 
 std::string shown_stored(const Column& stored) { return stored.present(0) ? shown(stored.texts[0]) : "null"; }
 
+// The store keeps no NUL in text: a custom value whose key or text holds one is refused.
+bool holds_nul(const Json& j) {
+  if (j.is_string()) return j.get_ref<const std::string&>().find('\0') != std::string::npos;
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items())
+      if (key.find('\0') != std::string::npos || holds_nul(value)) return true;
+  } else if (j.is_array()) {
+    for (const auto& value : j)
+      if (holds_nul(value)) return true;
+  }
+  return false;
+}
+
 void check_custom(const std::string& input, int64_t id, const Column& stored) {
   crmcore::fuzz::JsonShape shape;
   const Json given = Json::parse(
       input, [&shape](int, Json::parse_event_t e, Json& parsed) { return shape.event(e, parsed), true; }, false);
   const bool keeps = !given.is_discarded() && given.is_object() && crmcore::fuzz::opens_object(input) &&
-                     !shape.repeated_key() && shape.depth() <= kMaxCustomDepth;
+                     !shape.repeated_key() && shape.depth() <= kMaxCustomDepth && !holds_nul(given);
   if ((id >= 0) != (blank(input) || keeps))
     finding(std::string(id >= 0 ? "took" : "refused") + " the custom fields " + shown(input));
   if (id < 0) return;

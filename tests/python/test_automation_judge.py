@@ -14,10 +14,7 @@ import crmcore as crm
 pytestmark = pytest.mark.usefixtures("backend")
 
 # What these tests still need on PostgreSQL (docs/backends.md).
-PG_MISSING: dict[str, str] = {
-    # The variant whose conditions left to SQL read a custom field.
-    "test_conditions_judged_in_cpp_select_what_the_query_selects[custom]": "custom-field conditions (json_extract)",
-}
+PG_MISSING: dict[str, str] = {}  # custom-field conditions run on PostgreSQL too (pgcat18)
 
 OPS = ["==", "!=", "<", "<=", ">", ">=", "between", "in", "not in", "is null", "not null"]
 
