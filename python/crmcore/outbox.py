@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from .scoring._columns import utc_now
+
 # Errors after which the connection cannot be trusted: the rest of the batch waits.
 _GONE = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, socket.timeout, OSError)
 
@@ -109,7 +111,7 @@ def send(db: Any, host: str = "localhost", port: int = 25, *, sender: str, max_a
 def _stale_before(stale_after: float) -> pd.Timestamp:
     """The moment before which a ``sending`` mark is taken as left by a
     sender that stopped (the store's times are UTC)."""
-    return pd.Timestamp.now(tz="UTC").tz_localize(None) - pd.Timedelta(seconds=stale_after)
+    return utc_now() - pd.Timedelta(seconds=stale_after)
 
 
 def _claim(db: Any, oid: int, tried: int, mid: str, stale_after: float) -> bool:

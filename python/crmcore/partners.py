@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import as_of_ns, stamp, times_ns
+from .scoring._columns import as_of_ns, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
@@ -28,7 +28,7 @@ def _period(times: pd.Series, period: str) -> pd.Series:
 
 def _as_of(as_of: Any) -> pd.Timestamp:
     ns = as_of_ns(as_of)
-    return pd.Timestamp.now(tz="UTC").tz_localize(None) if ns is None else pd.Timestamp(ns)
+    return utc_now() if ns is None else pd.Timestamp(ns)
 
 
 class PartnerMethods:

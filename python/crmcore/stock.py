@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .scoring._columns import as_of_ns
+from .scoring._columns import as_of_ns, utc_now
 
 NS_PER_DAY = 86_400 * 10**9
 #: The movement types, in the order of their codes in the C++ ledger kernels.
@@ -479,4 +479,4 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
 
 def _now(at: Any) -> Any:
     """A movement's time: the given one, or now."""
-    return pd.Timestamp.now(tz="UTC").tz_localize(None) if at is None else at
+    return utc_now() if at is None else at

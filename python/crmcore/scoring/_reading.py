@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ._columns import NS_PER_DAY, as_of_ns, end_of_data, stamp, times_ns
+from ._columns import NS_PER_DAY, as_of_ns, end_of_data, stamp, times_ns, utc_now
 from ._status import PURCHASE, deal_outcome, order_meaning
 from .dimensions import NO_PURCHASE, cover
 
@@ -141,7 +141,7 @@ class RecordReading:
         return (*mark(), int(today.value))
 
     def _end_of_data(self, orders: pd.DataFrame | None = None) -> int:
-        today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        today = utc_now().normalize()
         mark = self._data_mark(today)
         if mark is not None and self._end_cache is not None and self._end_cache[0] == mark:
             return self._end_cache[1]
