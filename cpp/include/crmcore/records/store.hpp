@@ -73,6 +73,11 @@ struct OpenOptions {
   // (they could change or copy records behind the write path's back); with
   // this, it opens and Store::foreign_objects() lists them.
   bool allow_foreign = false;
+  // Whether a missing store is made (a new file, or tables in a new or
+  // empty PostgreSQL schema). Without it, a file or schema that holds no
+  // store is refused with "no store at ..." and nothing is made: what opens
+  // a store that must exist already (the command line) asks so.
+  bool create = true;
 };
 
 // An audit entry that fails the hash chain's check, and why.
