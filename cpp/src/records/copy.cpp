@@ -298,7 +298,7 @@ void leave_engine_keys(Connection& src, Connection& dst) {
 
 }  // namespace
 
-CopyReport Store::copy(const std::string& from, const std::string& to) {
+CopyReport Store::copy(const std::string& from, const std::string& to, const Progress& progress) {
   if (from == to) throw StorageError("cannot copy '" + from + "' onto itself");
   Store source(from, OpenOptions{/*readonly=*/true});
   Connection& src = *source.impl_->conn;
@@ -347,10 +347,12 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
       } else {
         for (const auto& t : tables) dst->exec("DELETE FROM " + t);
       }
-      for (const auto& t : tables) {
-        const int64_t rows = copy_table(src, *dst, t);
+      if (progress) progress(0, tables.size());
+      for (size_t i = 0; i < tables.size(); ++i) {
+        const int64_t rows = copy_table(src, *dst, tables[i]);
         report.rows += rows;
         if (rows > 0) ++report.tables;
+        if (progress) progress(i + 1, tables.size());
       }
       keep_own_meta(*dst, own_meta);
       leave_engine_keys(src, *dst);

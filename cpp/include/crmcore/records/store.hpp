@@ -283,8 +283,10 @@ class Store {
   // the WAL and backups may until reused (docs/backends.md).
   ErasureReport erase_person(int64_t id);
   // Copies the whole store at `from` (a file or a postgresql:// URL) into
-  // `to`, as it is (copy.cpp, docs/backends.md).
-  static CopyReport copy(const std::string& from, const std::string& to);
+  // `to`, as it is (copy.cpp, docs/backends.md). `progress` is told the
+  // tables copied and the tables in all, after each table (a backup or a
+  // restore on a server shows it).
+  static CopyReport copy(const std::string& from, const std::string& to, const Progress& progress = {});
 
   // Groups several writes into one transaction: they commit together or not
   // at all. Not nested; each write inside still lands whole or not at all.
