@@ -2,7 +2,6 @@
 completed recurring task is made in the store's write path and follows
 python-dateutil's rrule (a monthly series on the 31st keeps to each month's
 last day); reminders and the overdue / upcoming lists against plain pandas."""
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
