@@ -559,11 +559,11 @@ void bind_records(py::module_& m) {
 
   py::class_<records::Store> store(m, "Store");
   store
-      .def(py::init([](const std::string& path, bool readonly, bool allow_foreign) {
+      .def(py::init([](const std::string& path, bool readonly, bool allow_foreign, bool create) {
              py::gil_scoped_release release;
-             return std::make_unique<records::Store>(path, records::OpenOptions{readonly, allow_foreign});
+             return std::make_unique<records::Store>(path, records::OpenOptions{readonly, allow_foreign, create});
            }),
-           py::arg("path"), py::arg("readonly") = false, py::arg("allow_foreign") = false)
+           py::arg("path"), py::arg("readonly") = false, py::arg("allow_foreign") = false, py::arg("create") = true)
       .def_property_readonly("path", &records::Store::path);
   def_store_api(store);
   bind_audit(m);

@@ -16,6 +16,15 @@ __all__ = ["FileMethods", "restore"]
 _PROGRESS_MIN_PAGES = 16_384
 
 
+def _bar_of(path: Any, progress: Any, desc: str) -> _progress_bar:
+    """The progress of a backup or restore of the store at `path`: SQLite
+    copies pages; a server's store is copied table by table (its size is not
+    known beforehand, so its bar is drawn whatever the size)."""
+    if str(path).startswith(("postgresql://", "postgres://")):
+        return _progress_bar("", progress, desc=desc, unit="tables", min_total=0)
+    return _progress_bar("", progress, desc=desc, unit="pages", min_total=_PROGRESS_MIN_PAGES)
+
+
 class FileMethods:
     """Methods that the store's Database gains for its file as a whole."""
 
@@ -50,12 +59,12 @@ class FileMethods:
         The copy holds every write committed when the backup begins and none
         after, though this and other processes go on writing meanwhile
         (SQLite's online backup; on PostgreSQL a copy of the store's schema
-        read in one snapshot, into a SQLite file, with no progress to show).
-        It is written beside `path` and renamed
-        over it when whole, so `path` is never half a backup. A long backup
-        shows a progress bar (``progress=True`` always, ``False`` never, or
-        a function called with pages done and pages in all) and stops on
-        Ctrl-C. Open the copy with :func:`crmcore.open`, or put it back with
+        read in one snapshot, into a SQLite file). It is written beside
+        `path` and renamed over it when whole, so `path` is never half a
+        backup. A long backup shows a progress bar (``progress=True``
+        always, ``False`` never, or a function called with pages done and
+        pages in all; on PostgreSQL tables copied and tables in all, each
+        table's copy a step) and stops on Ctrl-C. Open the copy with :func:`crmcore.open`, or put it back with
         :func:`crmcore.restore`.
 
         >>> import crmcore as crm
@@ -67,7 +76,7 @@ class FileMethods:
         ...     crm.open(f"{folder}/copy.crm").count("customers")
         1
         """
-        with _progress_bar("", progress, desc="backup", unit="pages", min_total=_PROGRESS_MIN_PAGES) as report:
+        with _bar_of(getattr(self, "path", ""), progress, "backup") as report:
             self._core.backup(os.fspath(path), report, pages_per_step)
 
     def vacuum(self) -> dict:
@@ -89,7 +98,7 @@ def restore(backup: str | os.PathLike, path: str | os.PathLike,
     The backup is checked first (a crmcore store, not damaged). The store at
     `path` is replaced in one transaction, so a restore that fails or is
     stopped leaves it as it was; a missing `path` is created. Progress as
-    for :meth:`Database.backup`.
+    for :meth:`Database.backup` (onto a server: tables copied).
 
     >>> import crmcore as crm
     >>> import tempfile
@@ -101,5 +110,5 @@ def restore(backup: str | os.PathLike, path: str | os.PathLike,
     ...     crm.open(f"{folder}/again.crm").count("customers")
     1
     """
-    with _progress_bar("", progress, desc="restore", unit="pages", min_total=_PROGRESS_MIN_PAGES) as report:
+    with _bar_of(path, progress, "restore") as report:
         _core.restore(os.fspath(backup), os.fspath(path), report)

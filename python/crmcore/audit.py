@@ -144,19 +144,8 @@ class AuditMethods:
         True
         """
         about_ids = None if about is None else [int(i) for i in about]
-        asked = int(limit)
-        while True:
-            df = self._audit_entries(asked, about_ids)
-            if about_ids is None:
-                return df
-            listed = _listed_about(df, set(about_ids))
-            # An entry of a large upsert whose id range only spans the
-            # records asked about counts toward the core's limit but is
-            # dropped here: ask again for more until the limit is filled or
-            # the log has no more.
-            if len(listed) >= limit or len(df) < asked:
-                return listed.iloc[:limit]
-            asked *= 2
+        df = self._audit_entries(int(limit), about_ids)
+        return df if about_ids is None else _listed_about(df, set(about_ids))
 
     def _audit_entries(self, limit: int, about_ids: "list[int] | None") -> pd.DataFrame:
         cols = {name: (values, valid) for name, values, valid in self._core.audit_log(limit, about_ids)}
@@ -286,22 +275,18 @@ class AuditMethods:
 
 def _listed_about(audit: pd.DataFrame, mine: set) -> pd.DataFrame:
     """A large upsert's entries (``{"records": {id: ...}}`` for a range of
-    ids) narrowed to the records in ``mine``; those holding none of them go
-    (the range only spans them)."""
+    ids) narrowed to the records in ``mine`` (the core gives only those
+    holding one of them)."""
     listed = (audit["op"] == "update") & (audit["first_id"] != audit["last_id"]).fillna(False)
     if not listed.any():
         return audit
     changes = audit["changes"].tolist()
-    keep = np.ones(len(changes), dtype=bool)
     for i in np.flatnonzero(listed.to_numpy(bool)):
-        if not isinstance(changes[i], dict) or set(changes[i]) != {"records"}:
-            continue
-        part = {k: v for k, v in changes[i]["records"].items() if int(k) in mine}
-        changes[i] = {"records": part}
-        keep[i] = bool(part)
+        if isinstance(changes[i], dict) and set(changes[i]) == {"records"}:
+            changes[i] = {"records": {k: v for k, v in changes[i]["records"].items() if int(k) in mine}}
     out = audit.copy()
     out["changes"] = changes
-    return out[keep]
+    return out
 
 
 def _only_about(audit: pd.DataFrame, about: list) -> pd.DataFrame:

@@ -111,21 +111,11 @@ def _is_url(path: Any) -> bool:
     return str(path).startswith(("postgresql://", "postgres://"))
 
 
-def _existing_store(path: str) -> Any:
-    """The path of a store that must exist already (crm.open would make a new
-    one): a file, or a PostgreSQL URL whose schema holds a store (a
-    read-only open makes nothing and refuses an empty schema)."""
-    if _is_url(path):
-        try:
-            with open_store(path, readonly=True):
-                pass
-        except _core.StorageError as e:
-            raise Failure(f"no store at '{path}': {e}") from None
-        return path
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise Failure(f"no store at '{path}'")
-    return p
+def _open_existing(path: Any, **options: Any) -> Any:
+    """Opens a store that must exist already (crm.open would make a new one):
+    a file, or a PostgreSQL URL whose schema holds a store. One open, which
+    makes nothing and refuses a missing store with "no store at ..."."""
+    return open_store(path, create=False, **options)
 
 
 def _format(path: str | None, given: str | None, default: str | None = None) -> str:
@@ -290,12 +280,11 @@ def _csv_tags(tags: list) -> str:
 
 
 def cmd_export(args, out: Output) -> int:
-    _existing_store(args.store)
     to_stdout = args.output in (None, "-")
     if to_stdout and args.json:
         raise Failure("--json needs -o FILE: without it the records themselves go to stdout")
     fmt = _format(args.output, args.format, default="json" if to_stdout else None)
-    with open_store(args.store) as db:
+    with _open_existing(args.store) as db:
         if fmt == "csv":
             frame = db.frame(args.kind)
             frame["tags"] = frame["tags"].map(_csv_tags)
@@ -322,9 +311,8 @@ def cmd_export(args, out: Output) -> int:
 
 
 def cmd_backup(args, out: Output) -> int:
-    _existing_store(args.store)
     started = time.perf_counter()
-    with open_store(args.store) as db:
+    with _open_existing(args.store) as db:
         db.backup(args.dest, progress=_progress())
     dest = pathlib.Path(args.dest)
     report = {"store": args.store, "backup": args.dest, "bytes": _size(dest),
@@ -350,9 +338,8 @@ def cmd_restore(args, out: Output) -> int:
 
 
 def cmd_check(args, out: Output) -> int:
-    _existing_store(args.store)
     # Opened despite foreign triggers or views, so that the check names them.
-    with open_store(args.store, allow_foreign=True) as db:
+    with _open_existing(args.store, allow_foreign=True) as db:
         result = db.integrity_check()
         audit = db.audit_check()
         foreign = db.foreign_objects
@@ -368,8 +355,7 @@ def cmd_check(args, out: Output) -> int:
 
 
 def cmd_vacuum(args, out: Output) -> int:
-    _existing_store(args.store)
-    with open_store(args.store) as db:
+    with _open_existing(args.store) as db:
         sizes = db.vacuum()
     out.done({"store": args.store, **sizes},
              f"vacuumed {args.store}: {_megabytes(sizes['bytes_before'])} -> {_megabytes(sizes['bytes_after'])}")
@@ -379,8 +365,8 @@ def cmd_vacuum(args, out: Output) -> int:
 # -- info, report, versions --------------------------------------------------------------
 
 def cmd_info(args, out: Output) -> int:
-    path = _existing_store(args.store)
-    with open_store(path) as db:
+    path = args.store
+    with _open_existing(path) as db:
         counts = {kind: db.count(kind) for kind in KINDS}
         version = db.schema_version()
     size = _size(path)
@@ -397,8 +383,7 @@ def cmd_info(args, out: Output) -> int:
 
 
 def cmd_report(args, out: Output) -> int:
-    _existing_store(args.store)
-    with open_store(args.store) as db:
+    with _open_existing(args.store) as db:
         text = store_report(db)
     if args.output:
         pathlib.Path(args.output).write_text(text, encoding="utf-8")
@@ -409,8 +394,7 @@ def cmd_report(args, out: Output) -> int:
 
 
 def cmd_run_due(args, out: Output) -> int:
-    _existing_store(args.store)
-    with open_store(args.store) as db:
+    with _open_existing(args.store) as db:
         done = db.automation.run_due(args.now)
         sent = None
         if args.send:

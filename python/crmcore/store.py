@@ -90,9 +90,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
     """
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,
-                 readonly: bool = False, allow_foreign: bool = False):
+                 readonly: bool = False, allow_foreign: bool = False, create: bool = True):
         path = os.fspath(path)
-        self._store = _core.Store(path, readonly, allow_foreign)
+        self._store = _core.Store(path, readonly, allow_foreign, create)
         # A server's password stays out of reprs, messages and reports.
         self.path = re.sub(r"^(postgres(?:ql)?://[^/@:]*:)[^/@]*@", r"\1***@", path)
         self.actor = default_actor() if actor is None else actor
@@ -563,7 +563,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
 
 def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = None,  # noqa: A001 - crm.open
          readonly: bool = False, allow_foreign: bool = False, mode: "str | None" = None,
-         user: "int | None" = None) -> Database:
+         user: "int | None" = None, create: bool = True) -> Database:
     """Opens (or creates) a crmcore store: an SQLite file, ``":memory:"``, or
     a PostgreSQL URL.
 
@@ -583,13 +583,15 @@ def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = No
     :attr:`Database.foreign_objects`. ``mode`` (centralized, the default;
     decentralized; matrix) is the management mode of a new store (see
     crmcore.access); ``user`` gives the handle of that staff member
-    (``db.as_user``) instead of the unscoped one.
+    (``db.as_user``) instead of the unscoped one. ``create=False`` opens
+    only a store that exists: a missing file, or a schema holding no store,
+    is refused (crm.StorageError, "no store at ...") and nothing is made.
 
     >>> with open(":memory:") as db:
     ...     db.count("customers")
     0
     """
-    db = Database(path, actor=actor, readonly=readonly, allow_foreign=allow_foreign)
+    db = Database(path, actor=actor, readonly=readonly, allow_foreign=allow_foreign, create=create)
     if mode is not None:
         db.access._open_with(mode)
     return db if user is None else db.as_user(user)

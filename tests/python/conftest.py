@@ -1,6 +1,5 @@
 import pytest
 import os
-import sys
 
 # Running from a source checkout with an in-place build (CRMCORE_INPLACE) works
 # too: the installed package wins when both exist.

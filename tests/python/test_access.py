@@ -4,7 +4,6 @@ organisation's own operations (modes, shares, field rules, owners)."""
 import json
 import random
 
-import numpy as np
 import pandas as pd
 import pytest
 

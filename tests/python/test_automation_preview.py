@@ -4,7 +4,6 @@ from the audit log, so a record that met the condition then and does not
 now (or the other way round) is judged as it was."""
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -316,3 +316,39 @@ def test_the_commands_take_a_postgresql_url(files, postgres_url):
     with crm.open(back) as db:
         assert sorted(db.frame("customers")["name"]) == sorted(f"c{i}" for i in range(50))
         assert db.audit_check().empty
+
+
+def test_a_store_that_must_exist_is_opened_once_and_nothing_is_made(files, postgres_url, monkeypatch):
+    # crm.open(create=False): a missing file, an empty one, a schema without
+    # a store are refused with "no store at", and nothing is made in them.
+    missing, empty = files / "none.crm", files / "empty.crm"
+    empty.write_bytes(b"")
+    for path in (missing, empty):
+        with pytest.raises(crm.StorageError, match="no store at"):
+            crm.open(path, create=False)
+    assert not missing.exists() and empty.stat().st_size == 0
+    with crm.open(files / "s.crm") as db:
+        db.add("customers", name="Acme")
+    with crm.open(files / "s.crm", create=False) as db:
+        assert db.count("customers") == 1
+    # The commands open the store they work on once (a server's too: it was
+    # opened read-only first to prove it exists).
+    opened = []
+
+    def counted(path, **options):
+        opened.append(str(path))
+        return crm.open(path, **options)
+
+    monkeypatch.setattr(cli, "open_store", counted)
+    stores = [files / "s.crm"]
+    if crm._core.have_postgres():
+        with pytest.raises(crm.StorageError, match="no store at schema"):
+            crm.open(postgres_url + "_none", create=False)
+        with crm.open(postgres_url) as db:
+            db.add("customers", name="Acme")
+        stores.append(postgres_url)
+    for store in stores:
+        for command in (["info"], ["check"], ["report"], ["export", "customers", "-o", files / "c.json"]):
+            opened.clear()
+            assert cli.main([command[0], str(store), *map(str, command[1:])]) == cli.OK
+            assert opened == [str(store)], command

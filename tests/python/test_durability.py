@@ -6,9 +6,6 @@ import sys
 import textwrap
 import time
 
-import pandas as pd
-import pytest
-
 import crmcore as crm
 
 BATCH = 4000

@@ -1,8 +1,7 @@
 """The store's relationship analyses (db.graph, shared contacts, hierarchy
 roll-up, referrals, relationship strength, cross-sell) checked against
 plain-Python and NetworkX computations over the same records."""
-import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import networkx as nx
 import numpy as np

@@ -4,7 +4,6 @@ stays usable. Against a real server (tests/python/pg_server.py)."""
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -55,7 +54,7 @@ def _waiting_reads(dsn, schema):
     with psycopg.connect(dsn) as c:
         return c.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
-            " AND query LIKE %s", (f"%FROM customers%",)).fetchone()[0]
+            " AND query LIKE %s", ("%FROM customers%",)).fetchone()[0]
 
 
 @pytest.mark.parametrize("read", ["frame", "find"])

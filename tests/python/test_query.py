@@ -427,6 +427,37 @@ def test_custom_values_order_numbers_before_text(store):
     assert got == [i for _, i in numbers] + [i for _, i in texts]
 
 
+def test_an_object_or_list_under_an_undeclared_key_is_its_json_text_on_both_engines():
+    # SQLite's json_extract gives an object or a list as its JSON text (as
+    # stored: compact, keys in their order); PostgreSQL gave no value, so
+    # these conditions found nothing there. The same answers on both now.
+    db = crm.open()
+    given = {"object": '{"zz":1,"a":[1,"x"],"é":{"n":true}}', "list": '[3,1,"é"]', "text": '"plain"',
+             "number": "5", "null": "null"}
+    ids = {name: db.add("customers", name=name, custom=f'{{"k":{value}}}') for name, value in given.items()}
+    ids["absent"] = db.add("customers", name="absent", custom="{}")
+
+    def found(*condition, order=None):
+        got = db.ids("customers", [condition], order_by=order).tolist()
+        names = {i: n for n, i in ids.items()}
+        return [names[i] for i in got] if order else sorted(names[i] for i in got)
+
+    assert found("custom.k", "==", given["object"]) == ["object"]
+    assert found("custom.k", "in", [given["list"], "plain"]) == ["list", "text"]
+    assert found("custom.k", "!=", "plain") == ["list", "number", "object"]
+    assert found("custom.k", "not in", [given["list"]]) == ["number", "object", "text"]
+    assert found("custom.k", "contains", '"a":[1') == ["object"]
+    assert found("custom.k", "startswith", "[3") == ["list"]
+    assert found("custom.k", ">", "Z") == ["list", "object", "text"]  # '[' and '{' after 'Z', byte order
+    assert found("custom.k", "<", "q") == ["list", "text"]
+    assert found("custom.k", "not null") == ["list", "number", "object", "text"]
+    assert found("custom.k.a", "==", '[1,"x"]') == ["object"]
+    assert found("custom.k.é", "==", '{"n":true}') == ["object"]
+    # Ordered as SQLite orders them: numbers, then text in byte order.
+    assert found("custom.k", "not null", order="custom.k") == ["number", "list", "text", "object"]
+    assert found("custom.k", "not null", order="-custom.k") == ["object", "text", "list", "number"]
+
+
 # -- what find did wrong before, and its keywords ------------------------------------------------
 
 def test_find_missing_and_membership(store):

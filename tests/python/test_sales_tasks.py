@@ -2,7 +2,6 @@
 completed recurring task is made in the store's write path and follows
 python-dateutil's rrule (a monthly series on the 31st keeps to each month's
 last day); reminders and the overdue / upcoming lists against plain pandas."""
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -62,10 +61,12 @@ def test_the_next_occurrence_copies_the_task_and_is_made_once():
     t = db.add("tasks", subject="weekly call", due_at="2024-03-04 10:00", remind_at="2024-03-04 09:30",
                recurrence="weekly", assignee_id=wang, customer_id=acme, recur_until="2024-03-18 10:00")
     assert db.get("tasks", t)["series_start"] == T("2024-03-04 10:00")
-    before = pd.Timestamp.now()
+    # The store keeps UTC (naive): compared with the UTC clock, not the local one.
+    before = pd.Timestamp.now("UTC").tz_localize(None)
     db.update("tasks", t, done=True)            # a plain update does it, not only complete()
+    after = pd.Timestamp.now("UTC").tz_localize(None)
     done = db.get("tasks", t)
-    assert done["done_at"] >= before.floor("s") - pd.Timedelta(seconds=1)
+    assert before.floor("s") - pd.Timedelta(seconds=1) <= done["done_at"] <= after.ceil("s") + pd.Timedelta(seconds=1)
     nxt = db.get("tasks", done["next_task_id"])
     assert (nxt["subject"], nxt["assignee_id"], nxt["customer_id"], nxt["due_at"], nxt["remind_at"]) == \
         ("weekly call", wang, acme, T("2024-03-11 10:00"), T("2024-03-11 09:30"))

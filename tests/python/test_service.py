@@ -2,7 +2,6 @@
 (checked minute by minute against chinesecalendar in plain pandas, and by
 hand across the 2024 National Day week), caller ID and the timeline."""
 import datetime as dt
-import sqlite3
 
 import chinese_calendar
 import numpy as np

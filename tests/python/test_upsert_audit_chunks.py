@@ -19,6 +19,7 @@ import pytest
 
 import crmcore as crm
 from crmcore import _preview
+from pg_server import postgres_url  # noqa: F401  (the fixture)
 
 N = 6000  # known records the upsert changes: two entries of 3,000 (at most 4,096 each)
 COLUMNS = ["name", "region", "phone", "address"]
@@ -259,3 +260,41 @@ def test_about_with_a_limit_is_not_shortened_by_entries_that_only_span_the_recor
         assert len(mine) == 1
         assert mine["op"].iat[0] == "update" and mine["changes"].iat[0]["region"][1] == "Mars"
         assert len(db.audit_log(limit=2, about=[ids[1]])) == 2  # the update and the import
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_cores_limit_counts_only_the_run_entries_holding_the_record(tmp_path, engine, request):
+    # Six large upserts (a run entry each, spanning ids[0]..ids[998]); only the
+    # fourth changes ids[1]. The core's one query with limit 3 must give that
+    # run, the record's own update and the import: not the newest runs, which
+    # only span it (the Python layer used to ask again with a doubled limit).
+    path = str(tmp_path / "s.crm")
+    with crm.open(path) as db:
+        ids = [int(i) for i in db.import_frame("customers", _frame(1000), progress=False)]
+        one = ids[1]
+        db.update("customers", one, region="Mars")
+        for run in range(6):
+            rows = _frame(1000).iloc[::2] if run != 3 else _frame(1000).iloc[:400]
+            db.import_frame("customers", rows.assign(region=f"R{run}"), mode="upsert", progress=False)
+        runs = db.audit_log(limit=10)
+        assert (runs["op"].iloc[:6] == "update").all() and (runs["rows"].iloc[:6] >= 256).all()
+        assert (runs["first_id"].iloc[:6] <= one).all() and (runs["last_id"].iloc[:6] >= one).all()
+    url = path
+    if engine == "postgresql":
+        if not crm._core.have_postgres():
+            pytest.skip("this crmcore was built without libpq")
+        url = request.getfixturevalue("postgres_url")
+        crm.copy(path, url)  # the run entries come along as they are
+    with crm.open(url) as db:
+        core = db._audit_entries(3, [one])  # the core's answer, before any narrowing
+        assert len(core) == 3
+        assert core["op"].tolist() == ["update", "update", "insert"]
+        assert str(one) in core["changes"].iat[0]["records"] and core["rows"].iat[0] == 400
+        assert core["changes"].iat[1] == {"region": [_frame(1000)["region"].iat[1], "Mars"]}
+        mine = db.audit_log(limit=3, about=[one])
+        assert mine.index.tolist() == core.index.tolist()
+        assert mine["changes"].iat[0] == {"records": {str(one): {"region": ["Mars", "R3"]}}}
+        # A limit below what exists gives the newest of them, again exactly.
+        assert db._audit_entries(1, [one]).index.tolist() == core.index[:1].tolist()
+        # Records no run holds (odd ids past the fourth's 400): the import alone.
+        assert db._audit_entries(10, [ids[999], ids[401]])["op"].tolist() == ["insert"]

@@ -668,12 +668,19 @@ Table Store::audit_log(int64_t limit, const std::vector<int64_t>* about) const {
     read_rows(st);
     return t;
   }
-  // The entries whose ids cover one of `about`, or that name one as their cause.
+  // The entries whose ids cover one of `about`, or that name one as their
+  // cause. A large upsert's entry ({"records": {id: ...}}, audit_memory.hpp)
+  // spans ids it did not change: it is about those it holds, so that the
+  // limit counts only entries about the records (one query, exact).
+  const Dialect dialect(impl_->db);
   sql::Batch ids(1);
   for (const int64_t& id : *about) ids.add_row()[0].set_int(id);
   sql::Statement st(impl_->db, columns +
-                                   " WHERE EXISTS (SELECT 1 FROM crm_batch(?1) AS b WHERE b.c0 BETWEEN first_id AND"
-                                   " last_id OR b.c0 = cause_id) ORDER BY seq DESC LIMIT ?2");
+                                   " WHERE EXISTS (SELECT 1 FROM crm_batch(?1) AS b WHERE b.c0 = cause_id OR"
+                                   " (b.c0 BETWEEN first_id AND last_id AND (op <> 'update' OR first_id = last_id OR"
+                                   " NOT " + dialect.json_has_object("changes", "records") + " OR " +
+                                   dialect.json_object_has_key("changes", "records", "b.c0") +
+                                   "))) ORDER BY seq DESC LIMIT ?2");
   sql::bind_batch(st, ids);
   st.bind(2, limit);
   read_rows(st);

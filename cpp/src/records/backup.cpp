@@ -171,8 +171,8 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
     // REPEATABLE READ snapshot (the transactions committed when it begins;
     // this handle's open transaction, if any, is not among them, as on
     // SQLite), writes a new, private store file in one transaction, and
-    // removes it again if anything fails. No progress is reported there.
-    copy(path_, partial);
+    // removes it again if anything fails. Progress is told per table.
+    copy(path_, partial, progress);
   } else {
     // A copy of the store is as private as a new store (owner only), whatever the umask.
     create_private_file(partial);
@@ -247,7 +247,7 @@ void restore(const std::string& backup, const std::string& dest, const Progress&
   if (is_postgres_url(dest)) {
     // Onto a server: crm.copy from the file, which checks the versions and
     // refuses a schema that holds a store already (restore into a new one).
-    Store::copy(backup, dest);
+    Store::copy(backup, dest, progress);
     return;
   }
   // Opened for writing (read-only where the file is write-protected) though

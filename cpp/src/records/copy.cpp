@@ -24,13 +24,10 @@ namespace {
 
 using backend::ColumnType;
 using backend::Connection;
-using backend::Engine;
 
 // Rows read before they go to the destination in one append: bounds the
 // memory a copy needs whatever the store's size.
 constexpr size_t kChunkRows = 50000;
-
-bool sqlite(const Connection& c) { return c.engine() == Engine::SQLite; }
 
 // Tables of the store's layout that hold no rows of their own to move: the
 // id sequence is a table on SQLite and a SEQUENCE on PostgreSQL, and is set
@@ -38,7 +35,7 @@ bool sqlite(const Connection& c) { return c.engine() == Engine::SQLite; }
 bool is_sequence_table(const std::string& table) { return table == "id_sequence"; }
 
 std::vector<std::string> tables_of(Connection& c) {
-  auto st = c.prepare(sqlite(c) ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+  auto st = c.prepare(c.is_sqlite() ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
                                   " ORDER BY name"
                                 : "SELECT table_name FROM information_schema.tables WHERE table_schema ="
                                   " current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name");
@@ -58,7 +55,7 @@ ColumnType type_named(std::string declared) {
 
 // A table's columns in order, with the type its values have there.
 std::vector<std::pair<std::string, ColumnType>> columns_of(Connection& c, const std::string& table) {
-  auto st = c.prepare(sqlite(c) ? "SELECT name, type FROM pragma_table_info(?)"
+  auto st = c.prepare(c.is_sqlite() ? "SELECT name, type FROM pragma_table_info(?)"
                                 : "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema ="
                                   " current_schema() AND table_name = ? ORDER BY ordinal_position");
   st->bind_text(1, table);
@@ -82,7 +79,7 @@ std::string meta_value(Connection& c, const std::string& key) {
 // The id the store hands out next: its sequence, or past its largest id if
 // that is further (a file written by hand must not get repeated ids).
 int64_t next_id(Connection& c) {
-  auto st = c.prepare(sqlite(c) ? "SELECT next FROM id_sequence"
+  auto st = c.prepare(c.is_sqlite() ? "SELECT next FROM id_sequence"
                                 : "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM crm_ids");
   int64_t next = st->step() ? st->int64(0) : 1;
   for (const auto& k : kinds()) {
@@ -133,7 +130,7 @@ std::vector<std::pair<std::string, ColumnType>> columns_to_copy(Connection& src,
   for (const auto& [name, type] : from) {
     auto it = in_dst.find(name);
     if (it == in_dst.end()) {
-      if (name == "rowid" && sqlite(dst)) {
+      if (name == "rowid" && dst.is_sqlite()) {
         out.emplace_back(name, ColumnType::Int64);
         continue;
       }
@@ -143,7 +140,7 @@ std::vector<std::pair<std::string, ColumnType>> columns_to_copy(Connection& src,
     out.emplace_back(name, it->second);
     in_dst.erase(it);
   }
-  if (in_dst.count("rowid") && sqlite(src)) {
+  if (in_dst.count("rowid") && src.is_sqlite()) {
     out.emplace_back("rowid", ColumnType::Int64);
     in_dst.erase("rowid");
   }
@@ -178,7 +175,7 @@ int64_t copy_table(Connection& src, Connection& dst, const std::string& table) {
     if (++rows == kChunkRows) flush();
   };
   const std::string select = "SELECT " + list + " FROM " + table;
-  if (sqlite(src)) {
+  if (src.is_sqlite()) {
     auto st = src.prepare(select);
     while (st->step()) take(*st);
   } else {
@@ -273,7 +270,7 @@ bool make_missing_table(Connection& src, Connection& dst, const std::string& tab
     dst.exec(Dialect(dst.engine()).merge_tables());
     return true;
   }
-  if (sqlite(src) && sqlite(dst)) {
+  if (src.is_sqlite() && dst.is_sqlite()) {
     auto st = src.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
     st->bind_text(1, table);
     if (st->step()) {
@@ -301,7 +298,7 @@ void leave_engine_keys(Connection& src, Connection& dst) {
 
 }  // namespace
 
-CopyReport Store::copy(const std::string& from, const std::string& to) {
+CopyReport Store::copy(const std::string& from, const std::string& to, const Progress& progress) {
   if (from == to) throw StorageError("cannot copy '" + from + "' onto itself");
   Store source(from, OpenOptions{/*readonly=*/true});
   Connection& src = *source.impl_->conn;
@@ -329,10 +326,10 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
       throw StorageError("cannot copy: the source has schema version " + src_version + " and '" + to + "' has " +
                          dst_version + "; open both with the same crmcore first");
     // One snapshot of the source, however long the copy takes.
-    src.exec(sqlite(src) ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    src.exec(src.is_sqlite() ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     dst->begin();
     try {
-      if (sqlite(*dst)) dst->exec("PRAGMA defer_foreign_keys = ON");
+      if (dst->is_sqlite()) dst->exec("PRAGMA defer_foreign_keys = ON");
       refuse_unless_empty(*dst, to);
       std::vector<std::string> tables;
       for (const auto& t : tables_of(*dst))
@@ -342,7 +339,7 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
         if (!is_sequence_table(t) && !in_dst.count(t) && make_missing_table(src, *dst, t)) tables.push_back(t);
       const auto own_meta = meta_rows(*dst);
       std::unique_ptr<PgLoadGuard> guard;
-      if (!sqlite(*dst)) {
+      if (!dst->is_sqlite()) {
         guard = std::make_unique<PgLoadGuard>(*dst, tables);
         std::string all;
         for (const auto& t : tables) all += (all.empty() ? "" : ", ") + t;
@@ -350,15 +347,17 @@ CopyReport Store::copy(const std::string& from, const std::string& to) {
       } else {
         for (const auto& t : tables) dst->exec("DELETE FROM " + t);
       }
-      for (const auto& t : tables) {
-        const int64_t rows = copy_table(src, *dst, t);
+      if (progress) progress(0, tables.size());
+      for (size_t i = 0; i < tables.size(); ++i) {
+        const int64_t rows = copy_table(src, *dst, tables[i]);
         report.rows += rows;
         if (rows > 0) ++report.tables;
+        if (progress) progress(i + 1, tables.size());
       }
       keep_own_meta(*dst, own_meta);
       leave_engine_keys(src, *dst);
       const int64_t next = next_id(src);
-      if (sqlite(*dst)) {
+      if (dst->is_sqlite()) {
         auto set = dst->prepare("UPDATE id_sequence SET next = ?");
         set->bind_int64(1, next);
         set->run();

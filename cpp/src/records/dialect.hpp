@@ -101,6 +101,20 @@ class Dialect {
     return (sqlite_ ? "instr(" : "strpos(") + haystack + ", " + needle + ")";
   }
 
+  // -- Reading JSON text inside a query (the audit log's changes) --
+  // Whether the JSON text `json` has an object under its top-level key
+  // `member` (a name of crmcore's own, never user input): never NULL.
+  std::string json_has_object(const std::string& json, const std::string& member) const {
+    return sqlite_ ? "(json_type(" + json + ", '$." + member + "') IS 'object')"
+                   : "(jsonb_typeof((" + json + ")::jsonb -> '" + member + "') IS NOT DISTINCT FROM 'object')";
+  }
+  // Whether that object holds the key `key` (an SQL expression; an integer
+  // is looked for as its decimal text, as JSON keys hold ids).
+  std::string json_object_has_key(const std::string& json, const std::string& member, const std::string& key) const {
+    return sqlite_ ? "(json_type(" + json + ", '$." + member + ".\"' || " + key + " || '\"') IS NOT NULL)"
+                   : "(((" + json + ")::jsonb -> '" + member + "' -> (" + key + ")::text) IS NOT NULL)";
+  }
+
  private:
   bool sqlite_;
 };

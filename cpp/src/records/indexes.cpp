@@ -13,8 +13,6 @@ namespace crmcore::records {
 
 namespace {
 
-bool on_sqlite(const backend::Connection& c) { return c.engine() == backend::Engine::SQLite; }
-
 // PostgreSQL cuts a name at 63 bytes, so two custom keys alike in their
 // first bytes would share one index name (the second CREATE INDEX IF NOT
 // EXISTS then making nothing): a longer name keeps its start, cut at a
@@ -55,7 +53,7 @@ std::string create_index_sql(const std::string& kind, const FieldIndex& index) {
 }
 
 bool index_exists(backend::Connection& c, const std::string& name) {
-  auto st = c.prepare(on_sqlite(c) ? "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
+  auto st = c.prepare(c.is_sqlite() ? "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
                                    : "SELECT 1 FROM pg_class AS i JOIN pg_namespace AS n ON n.oid = i.relnamespace"
                                      " WHERE n.nspname = current_schema() AND i.relkind = 'i' AND i.relname = ?");
   st->bind_text(1, name);
@@ -63,7 +61,7 @@ bool index_exists(backend::Connection& c, const std::string& name) {
 }
 
 std::vector<std::pair<std::string, std::string>> table_indexes(backend::Connection& c, const std::string& kind) {
-  auto st = c.prepare(on_sqlite(c)
+  auto st = c.prepare(c.is_sqlite()
                           ? "SELECT l.name, i.name FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i"
                             " WHERE i.seqno = 0"
                           // indkey[0] is 0 for an expression: no column.
@@ -77,7 +75,7 @@ std::vector<std::pair<std::string, std::string>> table_indexes(backend::Connecti
 }
 
 void copy_field_indexes(backend::Connection& src, backend::Connection& dst) {
-  auto st = src.prepare(on_sqlite(src) ? "SELECT name FROM sqlite_master WHERE type = 'index'"
+  auto st = src.prepare(src.is_sqlite() ? "SELECT name FROM sqlite_master WHERE type = 'index'"
                                          " AND name LIKE 'crm\\_idx\\_%' ESCAPE '\\'"
                                        : "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
                                          " AND indexname LIKE 'crm\\_idx\\_%' ESCAPE '\\'");
@@ -96,9 +94,9 @@ void copy_field_indexes(backend::Connection& src, backend::Connection& dst) {
     for (const auto* list : {&k.fields, &k.custom})
       for (const auto& f : *list) fields.push_back(f.name);
     for (const auto& field : fields) {
-      const FieldIndex theirs = field_index(on_sqlite(src), k, field);
+      const FieldIndex theirs = field_index(src.is_sqlite(), k, field);
       if (std::find(names.begin(), names.end(), theirs.name) != names.end())
-        dst.exec(create_index_sql(k.name, field_index(on_sqlite(dst), k, field)));
+        dst.exec(create_index_sql(k.name, field_index(dst.is_sqlite(), k, field)));
     }
   }
 }

@@ -223,7 +223,7 @@ std::string postgres_schema(int64_t now) {
   return s + pg_default_pipeline(now);
 }
 
-void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly) {
+void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly, bool create) {
   std::string url = path;
   std::string schema = take_parameter(url, "schema");
   if (schema.empty()) schema = "public";
@@ -259,11 +259,13 @@ void open_postgres_store(Store::Impl& impl, const std::string& path, bool readon
                          ", newer than this crmcore understands (" + std::to_string(kSchemaVersion) + ")");
     return version;
   };
-  if (!readonly) {
+  if (!readonly && create) {
     // Every session of this store works in its schema; temporary tables stay per session.
     c.exec("CREATE SCHEMA IF NOT EXISTS " + schema);
   }
   c.exec("SET search_path TO " + schema);
+  if (!create && read_version() == 0)
+    throw StorageError("no store at " + where + ": the schema is missing or empty; nothing was made");
   // The look-ups of phones and e-mails that finds make (Store::find_contact_locked).
   impl.find_contact_point =
       sql::Statement(impl.db, "SELECT DISTINCT record_id FROM contact_points WHERE value=? AND kind=? ORDER BY record_id");

@@ -257,7 +257,7 @@ class Builder {
       if (postgres_ && t.where == Target::Where::Custom && !declared_custom(t)) {
         // SQLite's order of an untyped value: numbers, then text.
         const std::string j = pg_json(t), number = pg_number(j) + (o.descending ? " DESC" : "") + " NULLS LAST, ",
-                          text = pg_text(j) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
+                          text = pg_text(t, j) + (o.descending ? " DESC" : "") + " NULLS LAST, ";
         order += o.descending ? text + number : number + text;
         continue;
       }
@@ -494,25 +494,31 @@ class Builder {
   }
 
   // -- PostgreSQL: an undeclared custom key --
-  // Its value as JSON (a key at the top level, or a path bound as an array).
-  std::string pg_json(const Target& t) {
-    if (!t.key.empty()) return "(r." + std::string(kCustomColumn) + "::jsonb -> '" + t.key + "')";
+  // Its value as JSON (a key at the top level, or a path bound as an array):
+  // as jsonb, or as json, which keeps the value's text as stored.
+  std::string pg_json(const Target& t, const char* type = "jsonb") {
+    const std::string custom = "(r." + std::string(kCustomColumn) + "::" + type;
+    if (!t.key.empty()) return custom + " -> '" + t.key + "')";
     std::string path;  // a text[] literal: each key quoted, its backslashes doubled
     for (const auto& key : t.keys) {
       path += path.empty() ? "{\"" : ",\"";
       for (char ch : key) path += ch == '\\' ? std::string("\\\\") : std::string(1, ch);
       path += "\"";
     }
-    return "(r." + std::string(kCustomColumn) + "::jsonb #> " + q_.bind(text_param(path + "}")) + "::text[])";
+    return custom + " #> " + q_.bind(text_param(path + "}")) + "::text[])";
   }
   // The value as SQLite's json_extract gives it, split by type: a number
-  // (true and false are 1 and 0), or text in byte order; NULL otherwise.
+  // (true and false are 1 and 0), or text in byte order (an object or a
+  // list is its JSON text, as stored: compact, its keys in their order);
+  // NULL otherwise.
   static std::string pg_number(const std::string& j) {
     return "(CASE jsonb_typeof(" + j + ") WHEN 'number' THEN (" + j + " #>> '{}')::numeric WHEN 'boolean' THEN (" + j +
            ")::boolean::int::numeric END)";
   }
-  static std::string pg_text(const std::string& j) {
-    return "((CASE WHEN jsonb_typeof(" + j + ") = 'string' THEN " + j + " #>> '{}' END) COLLATE \"C\")";
+  std::string pg_text(const Target& t, const std::string& j) {
+    const std::string stored = "(" + pg_json(t, "json") + ")::text";
+    return "((CASE jsonb_typeof(" + j + ") WHEN 'string' THEN " + j + " #>> '{}' WHEN 'object' THEN " + stored +
+           " WHEN 'array' THEN " + stored + " END) COLLATE \"C\")";
   }
 
   // A condition on an undeclared key, meaning what it means on SQLite: a
@@ -524,7 +530,7 @@ class Builder {
     const std::string missing = "(coalesce(jsonb_typeof(" + j + "), 'null') = 'null')";
     if (c.op == Op::Missing) return missing;
     if (c.op == Op::NotMissing) return present;
-    if (is_substring(c.op)) return substring(c, pg_text(j));
+    if (is_substring(c.op)) return substring(c, pg_text(t, j));
     std::vector<Param> values = custom_values(c);
     auto typed = [&](bool number) {
       std::vector<Param> out;
@@ -537,7 +543,7 @@ class Builder {
       case Op::Ne: {
         const Param& v = values.front();
         if (v.null()) return c.op == Op::Eq ? missing : present;
-        const std::string eq = "coalesce(" + (v.number() ? pg_number(j) : pg_text(j)) + " = " + q_.bind(v) + ", FALSE)";
+        const std::string eq = "coalesce(" + (v.number() ? pg_number(j) : pg_text(t, j)) + " = " + q_.bind(v) + ", FALSE)";
         return c.op == Op::Eq ? eq : "(" + present + " AND NOT " + eq + ")";
       }
       case Op::In:
@@ -546,7 +552,7 @@ class Builder {
         for (const bool number : {true, false}) {
           const std::vector<Param> some = typed(number);
           if (!some.empty())
-            any += (any.empty() ? "" : " OR ") + std::string("coalesce(") + (number ? pg_number(j) : pg_text(j)) +
+            any += (any.empty() ? "" : " OR ") + std::string("coalesce(") + (number ? pg_number(j) : pg_text(t, j)) +
                    " IN " + q_.list(some) + ", FALSE)";
         }
         if (c.op == Op::NotIn) return "(" + present + (any.empty() ? "" : " AND NOT (" + any + ")") + ")";
@@ -558,7 +564,7 @@ class Builder {
         for (const auto& v : values)
           if (v.number() != values.front().number())
             refuse(c, "compares like with like: give numbers, or text, not both");
-        return compare(c, values.front().number() ? pg_number(j) : pg_text(j), values);
+        return compare(c, values.front().number() ? pg_number(j) : pg_text(t, j), values);
     }
   }
 

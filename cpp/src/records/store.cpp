@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "batch.hpp"
@@ -22,20 +23,30 @@ namespace crmcore::records {
 Store::Store(const std::string& path, const OpenOptions& options)
     : impl_(std::make_unique<Impl>()), path_(path), readonly_(options.readonly) {
   if (is_postgres_url(path)) {
-    open_postgres_store(*impl_, path, readonly_);
+    open_postgres_store(*impl_, path, readonly_, options.create);
     prepare_write_statements(*impl_);
     return;
   }
   // (A "file:" URI is SQLite's to interpret.)
   const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
-  if (!readonly_ && !in_memory) create_private_file(path);
-  const int mode = readonly_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (!options.create && !in_memory && !std::filesystem::is_regular_file(path))
+    throw StorageError("no store at '" + path + "': no such file; nothing was made");
+  if (!readonly_ && !in_memory && options.create) create_private_file(path);
+  const int mode = readonly_        ? SQLITE_OPEN_READONLY
+                   : options.create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                    : SQLITE_OPEN_READWRITE;
   int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
   impl_->conn = backend::sqlite_connection(impl_->db.lite);
   impl_->db.conn = impl_->conn.get();
   sqlite3* db = impl_->db;
   refuse_foreign_database(db, path);
+  if (!options.create) {
+    // Before the connection is set up: WAL mode would write to an empty file.
+    sql::Statement has_meta(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'");
+    if (!has_meta.step())
+      throw StorageError("no store at '" + path + "': the file holds no crmcore store; nothing was made");
+  }
   // Before anything is written: a foreign trigger would fire on the migration's writes.
   {
     sql::Statement st(db, "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY name");

@@ -166,7 +166,7 @@ bool is_postgres_url(const std::string& path);
 // The value of `name=` in a URL's query (crmcore's own, such as `schema`),
 // removed from the URL so that libpq gets only its own parameters.
 std::string take_parameter(std::string& url, const std::string& name);
-void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly);
+void open_postgres_store(Store::Impl& impl, const std::string& path, bool readonly, bool create);
 std::string postgres_schema(int64_t now);
 // Store::integrity_check on PostgreSQL: every reference checked against the
 // records it names, as SQLite's foreign_key_check does ("ok" when none is

@@ -25,13 +25,12 @@ never fail a whole analysis: they follow one rule, described at
 :class:`TotalOverflowWarning`.
 
 >>> import crmcore as crm
+>>> import pandas as pd
 >>> tx = pd.DataFrame({"customer_id": [1, 2], "date": pd.to_datetime(["2024-01-01", "2024-02-01"]),
 ...                    "amount": [10.0, 20.0]})
 >>> crm.scoring.rfm(tx)["r_score"].tolist()
 [1, 5]
 """
-import pandas as pd  # noqa: F401 - used by the docstring example
-
 from ._columns import TotalOverflowWarning
 from ._status import DEAL_STAGE, ORDER_STATUS, deal_outcome, order_meaning, purchases
 from .affinity import frequent_itemsets, product_affinity

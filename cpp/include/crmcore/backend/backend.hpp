@@ -142,6 +142,9 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual Engine engine() const = 0;
+  // The one test of which engine a boundary connection is (copies and
+  // index copies choose their SQL by it).
+  bool is_sqlite() const { return engine() == Engine::SQLite; }
   // Runs SQL text without parameters (several statements are allowed).
   virtual void exec(const std::string& sql) = 0;
   virtual std::unique_ptr<Statement> prepare(const std::string& sql) = 0;

@@ -73,6 +73,11 @@ struct OpenOptions {
   // (they could change or copy records behind the write path's back); with
   // this, it opens and Store::foreign_objects() lists them.
   bool allow_foreign = false;
+  // Whether a missing store is made (a new file, or tables in a new or
+  // empty PostgreSQL schema). Without it, a file or schema that holds no
+  // store is refused with "no store at ..." and nothing is made: what opens
+  // a store that must exist already (the command line) asks so.
+  bool create = true;
 };
 
 // An audit entry that fails the hash chain's check, and why.
@@ -278,8 +283,10 @@ class Store {
   // the WAL and backups may until reused (docs/backends.md).
   ErasureReport erase_person(int64_t id);
   // Copies the whole store at `from` (a file or a postgresql:// URL) into
-  // `to`, as it is (copy.cpp, docs/backends.md).
-  static CopyReport copy(const std::string& from, const std::string& to);
+  // `to`, as it is (copy.cpp, docs/backends.md). `progress` is told the
+  // tables copied and the tables in all, after each table (a backup or a
+  // restore on a server shows it).
+  static CopyReport copy(const std::string& from, const std::string& to, const Progress& progress = {});
 
   // Groups several writes into one transaction: they commit together or not
   // at all. Not nested; each write inside still lands whole or not at all.
