@@ -348,9 +348,9 @@ void bind_sales(py::module_& m) {
   m.def(
       "aging_groups",
       [](Column<int64_t> invoice_ids, py::object key, Column<int64_t> issued, Column<int64_t> due,
-         Column<double> amount, py::object status, std::vector<uint8_t> status_live, Column<int64_t> pay_invoice,
+         Column<double> amount, Column<int32_t> status, std::vector<uint8_t> status_live, Column<int64_t> pay_invoice,
          Column<int64_t> paid_at, Column<double> settles, int64_t as_of) {
-        const size_t n = same_length({invoice_ids.size(), issued.size(), due.size(), amount.size()});
+        const size_t n = same_length({invoice_ids.size(), issued.size(), due.size(), amount.size(), status.size()});
         const size_t payments = same_length({pay_invoice.size(), paid_at.size(), settles.size()});
         Column<int64_t> values;
         Column<uint8_t> present;
@@ -362,52 +362,13 @@ void bind_sales(py::module_& m) {
           if (masked) present = pair[1].cast<Column<uint8_t>>();
           same_length({values.size(), masked ? present.size() : values.size(), static_cast<py::ssize_t>(n)});
         }
-        // The status: codes into the statuses of status_live, or an Arrow
-        // large_string chunk (offsets, bytes, validity or None, first row,
-        // the statuses), tested as text in the report's pass.
-        Column<int32_t> codes;
-        Column<int64_t> offsets;
-        Column<uint8_t> bytes, bits;
-        sales::StatusText text;
-        const bool as_text = py::isinstance<py::tuple>(status);
-        if (as_text) {
-          auto parts = status.cast<py::tuple>();
-          if (parts.size() != 5) throw std::invalid_argument("aging: a text status is (offsets, bytes, validity, first, statuses)");
-          offsets = parts[0].cast<Column<int64_t>>(), bytes = parts[1].cast<Column<uint8_t>>();
-          text.first = parts[3].cast<size_t>();
-          const auto statuses = parts[4].cast<std::vector<std::string>>();
-          if (statuses.size() != status_live.size())
-            throw std::invalid_argument("aging: " + std::to_string(statuses.size()) + " statuses for " +
-                                        std::to_string(status_live.size()) + " flags");
-          for (size_t k = 0; k < statuses.size(); ++k)
-            if (!status_live[k]) text.owing_nothing.push_back(statuses[k]);
-          // (Written so that no sum can wrap: `first` comes from Python as any size_t.)
-          const auto count = static_cast<size_t>(offsets.size());
-          if (count == 0 || text.first > count - 1 || n > count - 1 - text.first)
-            throw std::invalid_argument("aging: the status offsets do not cover the invoices");
-          if (!parts[2].is_none()) {
-            bits = parts[2].cast<Column<uint8_t>>();
-            if (static_cast<size_t>(bits.size()) * 8 < text.first + n)
-              throw std::invalid_argument("aging: the status validity bitmap does not cover the invoices");
-            text.validity = bits.data();
-          }
-          text.offsets = offsets.data(), text.bytes = reinterpret_cast<const char*>(bytes.data());
-          text.size = static_cast<size_t>(bytes.size());
-        } else {
-          codes = status.cast<Column<int32_t>>();
-          same_length({codes.size(), static_cast<py::ssize_t>(n)});
-        }
         sales::Aging out;
         {
           py::gil_scoped_release release;
-          out = as_text ? sales::aging_groups(invoice_ids.data(), key.is_none() ? nullptr : values.data(),
-                                              masked ? present.data() : nullptr, issued.data(), due.data(),
-                                              amount.data(), text, n, pay_invoice.data(), paid_at.data(),
-                                              settles.data(), payments, as_of)
-                        : sales::aging_groups(invoice_ids.data(), key.is_none() ? nullptr : values.data(),
-                                              masked ? present.data() : nullptr, issued.data(), due.data(),
-                                              amount.data(), codes.data(), status_live, n, pay_invoice.data(),
-                                              paid_at.data(), settles.data(), payments, as_of);
+          out = sales::aging_groups(invoice_ids.data(), key.is_none() ? nullptr : values.data(),
+                                    masked ? present.data() : nullptr, issued.data(), due.data(), amount.data(),
+                                    status.data(), status_live, n, pay_invoice.data(), paid_at.data(), settles.data(),
+                                    payments, as_of);
         }
         const auto groups = static_cast<py::ssize_t>(out.keys.size());
         return py::make_tuple(to_numpy(std::move(out.keys)), to_numpy(std::move(out.sums)).reshape({groups, py::ssize_t{6}}));

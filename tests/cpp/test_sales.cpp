@@ -163,24 +163,6 @@ TEST(SalesAging, BalancesPerKeyAndBucketByHand) {
   // The whole book: invoice 5 (no customer, 40 days late) counts too; customer 9, nothing open, is no row.
   EXPECT_EQ(book.keys, (std::vector<int64_t>{0}));
   EXPECT_EQ(book.sums, (std::vector<double>{50, 0, 80, 0, 0, 130}));
-  // The same statuses as Arrow text, from row 1 of the buffers (row 0 is
-  // another invoice's): "Issued" is another text (owed, as code -1 is) and
-  // invoice 6's status is null (owed; it is issued after as_of anyway).
-  const std::string bytes = "xissuedIssuedvoidissuedissued";
-  std::vector<int64_t> offsets{0, 1, 7, 13, 17, 23, 29, 29};
-  const std::vector<uint8_t> validity{static_cast<uint8_t>(0xFF ^ (1 << 6))};
-  const StatusText text{offsets.data(), bytes.data(), bytes.size(), validity.data(), 1, {"draft", "void"}};
-  auto by_text = [&] {
-    return aging_groups(ids.data(), key.data(), present.data(), issued.data(), due.data(), amount.data(), text,
-                        ids.size(), pay_invoice.data(), paid_at.data(), settles.data(), pay_invoice.size(), 100 * D);
-  };
-  const Aging t = by_text();
-  EXPECT_EQ(t.keys, a.keys);
-  EXPECT_EQ(t.sums, a.sums);
-  offsets[3] = 18;  // above the next offset: invoice 3's text would end before it starts
-  EXPECT_THROW(by_text(), std::invalid_argument);
-  offsets[3] = 13, offsets[7] = 30;  // the last text would reach past the bytes
-  EXPECT_THROW(by_text(), std::invalid_argument);
 }
 
 TEST(SalesAttainmentSums, CreditsReadOffTheGridByHand) {

@@ -10,12 +10,11 @@ import pyarrow as pa
 import pytest
 
 import crmcore as crm
-from crmcore.sales._text import large_text_buffers, text_codes
+from crmcore.sales._text import text_codes
 from crmcore.sales.funnel import DealKey, funnel_frame
-from crmcore.sales.ledger import BUCKETS, STATUSES, aging_sums, open_invoices_table
+from crmcore.sales.ledger import BUCKETS, aging_sums, open_invoices_table
 from crmcore.sales.targets import attainment_table, reporting_below, target_period
 from crmcore import _core
-from crmcore.scoring._columns import times_ns
 
 STAGES = pd.DataFrame({"name": ["lead", "qualified", "proposal", "won", "lost"],
                        "category": ["open", "open", "open", "won", "lost"]})
@@ -256,44 +255,6 @@ def test_aging_of_payments_without_credit_and_missing_amounts_matches_pandas():
         np.testing.assert_allclose(got[list(BUCKETS)].to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-9)
         opened = open_invoices_table(inv, plain, pd.Timestamp(as_of).value)
         assert not opened["paid"].isna().any()
-
-
-def test_aging_tests_the_status_text_as_the_codes_do():
-    """A ``str`` status column reaches the kernel as its Arrow buffers (the
-    text tested in the kernel's pass); the same report from status codes,
-    from object text, and from a slice (a chunk that starts inside its
-    buffers) must agree. Nulls, "odd" text, draft and void included."""
-    inv, pay = _ledger(seed=5)
-    assert large_text_buffers(inv["status"]) is not None
-    as_of = pd.Timestamp("2024-06-01").value
-    live = [s not in ("draft", "void") for s in STATUSES]
-    cols = (np.asarray(inv.index, dtype=np.int64), None, times_ns(inv["issued_at"]), times_ns(inv["due_at"]),
-            inv["amount"].to_numpy(dtype=float, na_value=np.nan))
-    pays = (pay["invoice_id"].to_numpy(dtype=np.int64, na_value=-1), times_ns(pay["paid_at"]),
-            pay["amount"].to_numpy(dtype=float) - pay["credit"].fillna(0.0).to_numpy())
-    text = (*large_text_buffers(inv["status"]), list(STATUSES))
-    by_text = _core.aging_groups(*cols, text, live, *pays, as_of)[1]
-    by_code = _core.aging_groups(*cols, text_codes(inv["status"], STATUSES), live, *pays, as_of)[1]
-    np.testing.assert_array_equal(by_text, by_code)
-    objects = inv.assign(status=inv["status"].astype(object))
-    pd.testing.assert_frame_equal(aging_sums(objects, pay, as_of, "customer_id"),
-                                  aging_sums(inv, pay, as_of, "customer_id"))
-    part = inv.iloc[100:]
-    assert large_text_buffers(part["status"])[3] == 100 or large_text_buffers(part["status"]) is None
-    pd.testing.assert_frame_equal(aging_sums(part, pay, as_of, "customer_id"),
-                                  aging_sums(part.assign(status=part["status"].astype(object)), pay, as_of,
-                                             "customer_id"))
-    offsets, data, bits, first = large_text_buffers(inv["status"])
-    bad = offsets.copy()
-    bad[3] = bad[4] + 1                                             # the offsets decrease after row 3
-    with pytest.raises(ValueError, match="offsets decrease at row 3"):
-        _core.aging_groups(*cols, (bad, data, bits, first, list(STATUSES)), live, *pays, as_of)
-    far = offsets.copy()
-    far[-1] = len(data) + 1                                         # the last row reaches past the bytes
-    with pytest.raises(ValueError, match="outside the text"):
-        _core.aging_groups(*cols, (far, data, bits, first, list(STATUSES)), live, *pays, as_of)
-    with pytest.raises(ValueError, match="do not cover"):
-        _core.aging_groups(*cols, (offsets[:-1], data, bits, first, list(STATUSES)), live, *pays, as_of)
 
 
 def test_aging_by_hand_on_the_bucket_edges():

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -13,7 +12,6 @@
 
 #include "crmcore/scoring/profit.hpp"
 #include "ids.hpp"
-#include "words.hpp"
 
 namespace crmcore::sales {
 namespace {
@@ -365,17 +363,18 @@ OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, co
 
 namespace crmcore::sales {
 
-namespace {
-
-// aging_groups for either form of the status: `live(i)` says whether
-// invoice i's status owes its balance.
-template <typename Live>
-Aging aging_of(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
-               const int64_t* due, const double* amount, const Live& live, size_t invoices,
-               const int64_t* pay_invoice, const int64_t* paid_at, const double* settles, size_t payments,
-               int64_t as_of) {
+Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
+                   const int64_t* due, const double* amount, const int32_t* status,
+                   const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
+  const auto codes = static_cast<int32_t>(status_live.size());
+  for (size_t i = 0; i < invoices; ++i)
+    if (status[i] < -1 || status[i] >= codes)
+      throw std::invalid_argument("aging: invoice row " + std::to_string(i) + " has status code " +
+                                  std::to_string(status[i]));
   const std::vector<double> paid = paid_by_invoice(invoice_ids, invoices, pay_invoice, paid_at, settles, payments,
                                                    as_of);
+  auto live = [&](size_t i) { return status[i] < 0 || status_live[static_cast<size_t>(status[i])] != 0; };
   auto keyed = [&](size_t i) { return !key_present || key_present[i]; };
   Aging out;
   if (!key) {  // the whole book: one row, open invoices or not
@@ -442,62 +441,6 @@ Aging aging_of(const int64_t* invoice_ids, const int64_t* key, const uint8_t* ke
     for (size_t r = 0; r < out.keys.size(); ++r) add_aging_row(out.sums, grid.data() + r * 5);
   }
   return out;
-}
-
-}  // namespace
-
-Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
-                   const int64_t* due, const double* amount, const int32_t* status,
-                   const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
-                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
-  const auto codes = static_cast<int32_t>(status_live.size());
-  for (size_t i = 0; i < invoices; ++i)
-    if (status[i] < -1 || status[i] >= codes)
-      throw std::invalid_argument("aging: invoice row " + std::to_string(i) + " has status code " +
-                                  std::to_string(status[i]));
-  auto live = [&](size_t i) { return status[i] < 0 || status_live[static_cast<size_t>(status[i])] != 0; };
-  return aging_of(invoice_ids, key, key_present, issued, due, amount, live, invoices, pay_invoice, paid_at, settles,
-                  payments, as_of);
-}
-
-Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
-                   const int64_t* due, const double* amount, const StatusText& status, size_t invoices,
-                   const int64_t* pay_invoice, const int64_t* paid_at, const double* settles, size_t payments,
-                   int64_t as_of) {
-  const int64_t* off = status.offsets + status.first;
-  // The offsets stay inside the bytes and never decrease (Arrow's do; a
-  // buffer made by hand may not): checked first, so no text is read from
-  // outside them.
-  if (off[0] < 0 || static_cast<uint64_t>(off[invoices]) > status.size)
-    throw std::invalid_argument("aging: a status offset points outside the text");
-  for (size_t i = 0; i < invoices; ++i)
-    if (off[i + 1] < off[i])
-      throw std::invalid_argument("aging: the status offsets decrease at row " + std::to_string(i));
-  // The statuses that owe nothing (draft, void) as words: a row's text is
-  // compared with each, without a table or a call per row; longer ones in full.
-  std::vector<Words> short_owing_nothing;
-  std::vector<std::string> long_owing_nothing;
-  for (const std::string& t : status.owing_nothing)
-    if (t.size() <= kShort) short_owing_nothing.push_back(words_of(t.data(), t.size()));
-    else long_owing_nothing.push_back(t);
-  const uint8_t* validity = status.validity;
-  auto live = [&](size_t i) {
-    const size_t row = status.first + i;
-    if (validity && !((validity[row >> 3] >> (row & 7)) & 1)) return true;  // no status: owed
-    const char* text = status.bytes + off[i];
-    const auto size = static_cast<size_t>(off[i + 1] - off[i]);
-    if (size > kShort) {
-      for (const std::string& t : long_owing_nothing)
-        if (t.size() == size && std::memcmp(t.data(), text, size) == 0) return false;
-      return true;
-    }
-    const Words w = words_of(text, size);
-    bool owes = true;
-    for (const Words& t : short_owing_nothing) owes &= !(w == t);
-    return owes;
-  };
-  return aging_of(invoice_ids, key, key_present, issued, due, amount, live, invoices, pay_invoice, paid_at, settles,
-                  payments, as_of);
 }
 
 }  // namespace crmcore::sales

@@ -30,38 +30,15 @@ def text_codes(values: Any, allowed: Sequence[str]) -> np.ndarray:
         return _core.text_codes(objects, allowed)
     parts = []
     for chunk in chunks:
+        validity, offsets, data = chunk.buffers()
         large = str(chunk.type) in ("large_string", "large_utf8")
-        offsets, data, bits = _chunk_buffers(chunk, large)
+        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        bits = None if validity is None or chunk.null_count == 0 else np.frombuffer(validity, dtype=np.uint8)
         parts.append(_core.arrow_text_codes(offsets, data, bits, chunk.offset, len(chunk), allowed, large))
     if len(parts) == 1:  # the usual single chunk: its codes as they are, not copied by concatenate
         return parts[0]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-
-
-def large_text_buffers(values: Any) -> "tuple[np.ndarray, np.ndarray, np.ndarray | None, int] | None":
-    """A pyarrow-backed large_string Series in one chunk (what pandas'
-    ``str`` columns are) as its buffers: offsets (int64), bytes, validity
-    bitmap (None without nulls) and the chunk's first row; else None. For
-    kernels that test the text in their own pass instead of taking codes.
-
-    >>> offsets, data, bits, first = large_text_buffers(pd.Series(["paid", "void"], dtype="str"))
-    >>> offsets.tolist(), bytes(data).decode(), bits, first
-    ([0, 4, 8], 'paidvoid', None, 0)
-    """
-    chunks = _arrow_chunks(values)
-    if chunks is None or len(chunks) != 1 or str(chunks[0].type) not in ("large_string", "large_utf8"):
-        return None
-    offsets, data, bits = _chunk_buffers(chunks[0], True)
-    return offsets, data, bits, chunks[0].offset
-
-
-def _chunk_buffers(chunk: Any, large: bool) -> "tuple[np.ndarray, np.ndarray, np.ndarray | None]":
-    """An Arrow string chunk's offsets, bytes and validity bitmap (None without nulls), as NumPy views."""
-    validity, offsets, data = chunk.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    bits = None if validity is None or chunk.null_count == 0 else np.frombuffer(validity, dtype=np.uint8)
-    return offsets, data, bits
 
 
 def _arrow_chunks(values: Any) -> "list | None":

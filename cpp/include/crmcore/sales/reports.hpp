@@ -4,7 +4,6 @@
 // caller made; times are nanoseconds since the epoch, durations come back in days.
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace crmcore::sales {
@@ -99,23 +98,5 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
                    const int64_t* due, const double* amount, const int32_t* status,
                    const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
                    const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
-
-// The same with the status as text, as Arrow lays out a large_string column
-// (int64 offsets into one byte buffer, a validity bitmap; see codes.hpp):
-// rows [0, invoices) start at row `first` of the buffers; an invoice is owed
-// unless its text is one of `owing_nothing` (a null status is owed). The
-// text is tested in the report's own pass: no column of codes is made.
-struct StatusText {
-  const int64_t* offsets = nullptr;  // first + invoices + 1 entries
-  const char* bytes = nullptr;
-  size_t size = 0;  // of bytes
-  const uint8_t* validity = nullptr;
-  size_t first = 0;
-  std::vector<std::string> owing_nothing;
-};
-Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
-                   const int64_t* due, const double* amount, const StatusText& status, size_t invoices,
-                   const int64_t* pay_invoice, const int64_t* paid_at, const double* settles, size_t payments,
-                   int64_t as_of);
 
 }  // namespace crmcore::sales
