@@ -371,7 +371,7 @@ void bind_sales(py::module_& m) {
                                     payments, as_of);
         }
         const auto groups = static_cast<py::ssize_t>(out.keys.size());
-        return py::make_tuple(to_numpy(std::move(out.keys)), to_numpy(std::move(out.sums)).reshape({groups, py::ssize_t{5}}));
+        return py::make_tuple(to_numpy(std::move(out.keys)), to_numpy(std::move(out.sums)).reshape({groups, py::ssize_t{6}}));
       },
       py::arg("invoice_ids"), py::arg("key"), py::arg("issued"), py::arg("due"), py::arg("amount"), py::arg("status"),
       py::arg("status_live"), py::arg("pay_invoice"), py::arg("paid_at"), py::arg("settles"), py::arg("as_of"),

@@ -219,11 +219,13 @@ def _pandas_aging(inv, pay, as_of, key):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("key", ["customer_id", None, "numpy"])
+@pytest.mark.parametrize("key", ["customer_id", None, "numpy", "far keys"])
 def test_aging_of_every_group_matches_pandas(sparse, key):
     inv, pay = _ledger(sparse=sparse)
     if key == "numpy":  # a NumPy int64 key: no missing-key mask is handed to the kernel
         inv["customer_id"], key = inv["customer_id"].fillna(7).astype(np.int64), "customer_id"
+    if key == "far keys":  # keys spread too far for a row per value: the kernel groups them by sorting
+        inv["customer_id"], key = inv["customer_id"] * 10**12, "customer_id"
     # as_of on a bucket's edge for some invoices (due exactly 30 days before), and before any invoice
     for as_of in ("2024-05-01", "2024-07-31", "2023-06-01"):
         got = aging_sums(inv, pay, pd.Timestamp(as_of).value, key)
@@ -233,8 +235,26 @@ def test_aging_of_every_group_matches_pandas(sparse, key):
         assert got.index.tolist() == want.index.tolist()
         np.testing.assert_allclose(got[list(BUCKETS)].to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(got["total"], want.sum(axis=1), rtol=1e-12, atol=1e-9)
+        # The total comes from C++ beside the buckets: to the bit what pandas' sum across the row gives.
+        assert got.columns.tolist() == [*BUCKETS, "total"]
+        np.testing.assert_array_equal(got["total"].to_numpy(), got[list(BUCKETS)].sum(axis=1).to_numpy())
         if key:
             assert got.index.name == key
+
+
+def test_aging_of_payments_without_credit_and_missing_amounts_matches_pandas():
+    """Payments with no credit column hand their amounts to C++ as they are:
+    a missing amount (NaN) settles nothing, as a filled 0.0 did."""
+    inv, pay = _ledger(seed=3)
+    pay["amount"] = pay["amount"].where(np.arange(len(pay)) % 7 != 3)  # every seventh amount missing
+    plain = pay.drop(columns=["credit"])
+    for as_of in ("2024-05-01", "2024-07-31"):
+        got = aging_sums(inv, plain, pd.Timestamp(as_of).value, "customer_id")
+        want = _pandas_aging(inv, pay.assign(credit=np.nan), as_of, "customer_id")
+        assert got.index.tolist() == want.index.tolist()
+        np.testing.assert_allclose(got[list(BUCKETS)].to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-9)
+        opened = open_invoices_table(inv, plain, pd.Timestamp(as_of).value)
+        assert not opened["paid"].isna().any()
 
 
 def test_aging_by_hand_on_the_bucket_edges():

@@ -180,6 +180,14 @@ double open_balance(double amount, double paid, bool live, int64_t issued, int64
   return live && issued <= as_of && balance > 1e-9 * std::max(1.0, std::abs(a)) ? balance : kNaN;
 }
 
+// A row of the aging report: the five bucket sums, then their total (added
+// left to right, as pandas' sum across a row adds them).
+void add_aging_row(std::vector<double>& sums, const double* bucket) {
+  double total = 0.0;
+  for (size_t b = 0; b < 5; ++b) sums.push_back(bucket[b]), total += bucket[b];
+  sums.push_back(total);
+}
+
 // period_sums by sorting: rows grouped by key (a counting sort), each
 // group's (time, value) pairs sorted with running totals, and each target
 // two binary searches in its group. Any times; linear in memory.
@@ -370,11 +378,12 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
   auto keyed = [&](size_t i) { return !key_present || key_present[i]; };
   Aging out;
   if (!key) {  // the whole book: one row, open invoices or not
-    out.keys.push_back(0), out.sums.assign(5, 0.0);
+    double book[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
     for (size_t i = 0; i < invoices; ++i) {
       const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
-      if (!std::isnan(balance)) out.sums[static_cast<size_t>(bucket_at(as_of, due[i]))] += balance;
+      if (!std::isnan(balance)) book[bucket_at(as_of, due[i])] += balance;
     }
+    out.keys.push_back(0), add_aging_row(out.sums, book);
     return out;
   }
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
@@ -405,11 +414,14 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
       row[5] = 1.0;
       row[static_cast<size_t>(bucket_at(as_of, due[i]))] += balance;
     }
+    // At most a row per invoice: reserved, so that the rows are not copied as the vectors grow.
+    const size_t most = static_cast<size_t>(std::min<uint64_t>(span, invoices));
+    out.keys.reserve(most), out.sums.reserve(most * 6);
     for (size_t r = 0; r < span; ++r) {
       const double* row = grid + r * kRow;
       if (row[5] == 0.0) continue;
       out.keys.push_back(lo + static_cast<int64_t>(r));
-      out.sums.insert(out.sums.end(), row, row + 5);
+      add_aging_row(out.sums, row);
     }
   } else {
     std::vector<double> balance(invoices);
@@ -421,11 +433,12 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
     }
     PairGroups g = group_pairs(none.data(), key, counted.data(), invoices);
     out.keys = std::move(g.group_b);
-    out.sums.assign(out.keys.size() * 5, 0.0);
+    std::vector<double> grid(out.keys.size() * 5, 0.0);
     for (size_t i = 0; i < invoices; ++i)
       if (g.code[i] >= 0)
-        out.sums[static_cast<size_t>(g.code[i]) * 5 + static_cast<size_t>(bucket_at(as_of, due[i]))] +=
-            balance[i];
+        grid[static_cast<size_t>(g.code[i]) * 5 + static_cast<size_t>(bucket_at(as_of, due[i]))] += balance[i];
+    out.sums.reserve(out.keys.size() * 6);
+    for (size_t r = 0; r < out.keys.size(); ++r) add_aging_row(out.sums, grid.data() + r * 5);
   }
   return out;
 }

@@ -36,6 +36,8 @@ def text_codes(values: Any, allowed: Sequence[str]) -> np.ndarray:
         data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
         bits = None if validity is None or chunk.null_count == 0 else np.frombuffer(validity, dtype=np.uint8)
         parts.append(_core.arrow_text_codes(offsets, data, bits, chunk.offset, len(chunk), allowed, large))
+    if len(parts) == 1:  # the usual single chunk: its codes as they are, not copied by concatenate
+        return parts[0]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 

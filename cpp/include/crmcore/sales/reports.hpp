@@ -89,7 +89,7 @@ OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, co
 // is live) summed per group key and bucket. `key[i]` is the invoice's group
 // (a customer or owner id), left out where `key_present[i]` is 0; null key:
 // one group. Groups are the distinct keys of open invoices, ascending, with
-// `sums` row-major groups x 5 buckets.
+// `sums` row-major groups x 6: the 5 buckets, then their total.
 struct Aging {
   std::vector<int64_t> keys;
   std::vector<double> sums;
