@@ -1,6 +1,7 @@
-"""Wall-clock timing and fresh copies of a prepared store, shared by the benchmarks (scripts run from this folder,
-so `from _timing import ...` finds it). Benchmarks that time CPU instead
-(graph, clv, duplicates) keep their own, saying why."""
+"""Wall-clock timing and fresh copies of a prepared store, shared by the
+benchmarks (scripts run from this folder, so `from _timing import ...`
+finds it). Benchmarks that time CPU instead (graph, clv, duplicates) keep
+their own, saying why."""
 import os
 import shutil
 import statistics
