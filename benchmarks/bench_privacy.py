@@ -14,11 +14,15 @@ file:
 
 Prints CPU and wall seconds (once_with_cpu) and the load average. The
 prepared stores are kept in the temp folder between runs
-(crmcore_bench_privacy_<N>.crm).
+(crmcore_bench_privacy_<N>.crm). With ``--postgres`` the same store is
+copied (``crm.copy``) into a fresh schema of a throwaway server (started as
+the tests start theirs) for each run, and the same person erased there:
+wall, client and server CPU (the server's includes the vacuum of the
+changed tables after the commit).
 
 Run:
 
-    python benchmarks/bench_privacy.py [--customers 10000 100000] [--repeat 3]
+    python benchmarks/bench_privacy.py [--customers 10000 100000] [--repeat 3] [--postgres]
 """
 import argparse
 import os
@@ -69,11 +73,38 @@ def read_everything(path):
     return held
 
 
+def on_postgres(sizes, repeat):
+    """The erasure of the same person from each store copied onto a server."""
+    from bench_pg_import import Clock, start_server
+
+    server, url, port = start_server()
+    try:
+        for n in sizes:
+            for run in range(repeat):
+                schema = f"{url}&schema=erase_{n}_{run}"
+                crm.copy(prepared(n), schema)
+                with crm.open(schema) as db:
+                    person = someone(db)
+                    clock = Clock(port)
+                    clock.start()
+                    report = db.erase_person(person)
+                    wall, cpu, server_cpu = clock.stop()
+                print(f"{n:>9,} customers on PostgreSQL: erase_person {wall:.3f} s wall, client {cpu:.3f} s CPU, "
+                      f"server {server_cpu:.3f} s CPU (records {report['records']}, audit entries "
+                      f"{report['audit_entries']}, vacuumed {report['vacuumed']}); load {os.getloadavg()[0]:.1f}")
+    finally:
+        if server:
+            server.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true", help="erase on a PostgreSQL server instead of a file")
     args = parser.parse_args()
+    if args.postgres:
+        return on_postgres(args.customers, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.customers:
             path = prepared(n)
