@@ -1,6 +1,9 @@
-"""Wall-clock timing shared by the benchmarks (scripts run from this folder,
-so `from _timing import ...` finds it). Benchmarks that time CPU instead
-(graph, clv, duplicates) keep their own, saying why."""
+"""Wall-clock timing and fresh copies of a prepared store, shared by the
+benchmarks (scripts run from this folder, so `from _timing import ...`
+finds it). Benchmarks that time CPU instead (graph, clv, duplicates) keep
+their own, saying why."""
+import os
+import shutil
 import statistics
 import time
 
@@ -28,3 +31,13 @@ def timed(fn, repeat):
         out = fn()
         times.append(time.perf_counter() - start)
     return out, min(times), statistics.median(times)
+
+
+def fresh_copy(path, work):
+    """`work` made a copy of the store file `path` (its WAL and shared-memory
+    files from an earlier run removed: they would belong to the old copy)."""
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(work + suffix):
+            os.remove(work + suffix)
+    shutil.copy(path, work)
+    return work

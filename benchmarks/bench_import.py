@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import crmcore as crm
-from _timing import once
+from _timing import fresh_copy, once
 
 
 def bench_native():
@@ -88,12 +88,7 @@ def run_import(base, df, next_id, workdir, repeat):
     cols = ["order_id", "product_id", "quantity", "unit_price", "unit_cost"]
 
     def fresh():
-        path = os.path.join(workdir, "run.crm")
-        for suffix in ("-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-        shutil.copy(base, path)
-        return path
+        return fresh_copy(base, os.path.join(workdir, "run.crm"))
 
     def crmcore_import():
         with crm.open(fresh()) as db:

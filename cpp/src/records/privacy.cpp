@@ -7,10 +7,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "batch.hpp"
@@ -82,37 +84,153 @@ void blank_narrative(const sql::Db& db, const Kind& k, int64_t id) {
   st.run();
 }
 
-// Replaces each of `values` inside the text fields, tags and custom fields
-// of `k`'s records (those in `ids`, or all) with "[erased]".
-int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::string>& values,
-                       const std::vector<int64_t>* ids) {
+// Those of `values` that hold none of the others: every one of `values`
+// holds at least one of them, so a text holding none of them holds none of
+// `values`. (A number's national form is inside its forms with a country
+// code: the ~200 forms of a number come down to one or two.)
+std::vector<std::string> innermost(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    const bool holds_another = std::any_of(values.begin(), values.end(), [&](const std::string& w) {
+      return w.size() < v.size() && v.find(w) != std::string::npos;
+    });
+    if (!holds_another && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+// `text` with every occurrence of `value` replaced by `by`, left to right,
+// none overlapping: what SQLite's and PostgreSQL's replace() give.
+std::string replaced(std::string_view text, std::string_view value, std::string_view by) {
+  std::string out;
+  size_t from = 0;
+  for (size_t at = text.find(value); at != std::string_view::npos; at = text.find(value, from)) {
+    out.append(text, from, at - from).append(by);
+    from = at + value.size();
+  }
+  return out.append(text, from, std::string_view::npos);
+}
+
+// The columns of `k` whose text blank_mentions looks through: tags, custom
+// fields and free text, and, in the records about the person (`about`),
+// their names, phones and e-mails too.
+std::vector<std::string> mention_columns(const Kind& k, bool about) {
   std::vector<std::string> columns = {kTagsColumn, kCustomColumn};
   for (const auto& f : k.fields)
     if (f.type == FieldType::Text && f.lookup == Lookup::None && f.name != "name") columns.push_back(f.name);
-  if (ids)  // the records about the person: their names too
+  if (about)
     for (const auto& f : k.fields)
       if (f.type == FieldType::Text && (f.lookup != Lookup::None || f.name == "name")) columns.push_back(f.name);
-  sql::Batch only(1);
-  if (ids)
-    for (const int64_t& id : *ids) only.add_row()[0].set_int(id);
-  const Dialect dialect(db);
-  // crm_batch reads parameter 1: the ids, when the change is limited to
-  // them; the value is the next one. (Counted by RETURNING: one row each.)
-  const std::string value = ids ? "?2" : "?1";
-  int64_t changed = 0;
-  for (const auto& column : columns) {
-    std::string where = dialect.instr(column, value) + " > 0";
-    if (ids) where += " AND id IN (SELECT c0 FROM crm_batch(?1))";
-    sql::Statement st(db, "UPDATE " + k.name + " SET " + column + " = replace(" + column + ", " + value +
-                              ", '[erased]') WHERE " + where + " RETURNING 1");
-    for (const auto& v : values) {
-      if (ids) sql::bind_batch(st, only);
-      st.bind(ids ? 2 : 1, v);
-      while (st.step()) ++changed;
-      st.reset();
+  return columns;
+}
+
+// SQLite: crm_holds_any(n, needle_1 .. needle_n, text...) is 1 when one of
+// the texts holds one of the needles. A table's rows are looked through by
+// SQLite itself, one call per row: only the few that hold one come back
+// (returning every row to be looked at here costs a step and a read per
+// column each; instr() per column and needle, a plain search each, more).
+void holds_any(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  const int needles = sqlite3_value_int(argv[0]);
+  for (int t = 1 + needles; t < argc; ++t) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[t]));
+    if (!p) continue;
+    const std::string_view text(p, static_cast<size_t>(sqlite3_value_bytes(argv[t])));
+    for (int n = 1; n <= needles; ++n) {
+      const std::string_view needle(reinterpret_cast<const char*>(sqlite3_value_text(argv[n])),
+                                    static_cast<size_t>(sqlite3_value_bytes(argv[n])));
+      if (text.find(needle) != std::string_view::npos) return sqlite3_result_int(ctx, 1);
     }
   }
-  return changed;
+  sqlite3_result_int(ctx, 0);
+}
+
+// Replaces each of `values` (longest first) in turn inside the text fields,
+// tags and custom fields of `k`'s records (those in `ids`, or all) with
+// "[erased]". Returns how many (record, column, value) held the value at its
+// turn: what one UPDATE per column and value would count.
+//
+// One pass over the table: the records to change are read once (all of
+// `ids`, or those whose text holds one of `values`' innermost forms, the
+// only rows that can hold any of them), the replacements are made here in
+// the same order replace() would make them, and each changed record is
+// written once, its changed columns only.
+int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::string>& values,
+                       const std::vector<int64_t>* ids) {
+  const std::vector<std::string> columns = mention_columns(k, ids != nullptr);
+  const Dialect dialect(db);
+  std::string select = "SELECT id";
+  for (const auto& column : columns) select += ", " + column;
+  select += " FROM " + k.name + " WHERE ";
+  sql::Batch only(1);
+  // Parameter i + 1 is the i-th innermost value (only their number is in the text).
+  const std::vector<std::string> inner = ids ? std::vector<std::string>() : innermost(values);
+  if (ids) {
+    for (const int64_t& id : *ids) only.add_row()[0].set_int(id);
+    select += "id IN (SELECT c0 FROM crm_batch(?1))";
+  } else if (dialect.sqlite()) {
+    select += "crm_holds_any(" + std::to_string(inner.size());
+    for (size_t i = 0; i < inner.size(); ++i) select += ", ?" + std::to_string(i + 1);
+    for (const auto& column : columns) select += ", " + column;
+    select += ")";
+  } else {
+    std::string any;  // (the server picks the rows: the others are not sent)
+    for (const auto& column : columns)
+      for (size_t i = 0; i < inner.size(); ++i)
+        any += (any.empty() ? "" : " OR ") + dialect.instr(column, "?" + std::to_string(i + 1)) + " > 0";
+    select += any;
+  }
+  struct Changed {
+    int64_t id;
+    std::vector<std::optional<std::string>> texts;  // per column: its new text, when it changed
+  };
+  std::vector<Changed> changes;
+  int64_t found = 0;
+  {
+    sql::Statement st(db, select);
+    if (ids) sql::bind_batch(st, only);
+    for (size_t i = 0; i < inner.size(); ++i) st.bind(static_cast<int>(i + 1), inner[i]);
+    std::string scratch;
+    while (st.step()) {
+      Changed row{st.int64(0), std::vector<std::optional<std::string>>(columns.size())};
+      bool any = false;
+      for (size_t c = 0; c < columns.size(); ++c) {
+        const int at = static_cast<int>(c + 1);
+        if (st.is_null(at)) continue;
+        std::string text(st.text_view(at, scratch));
+        bool changed = false;
+        for (const auto& v : values)
+          if (text.find(v) != std::string::npos) {
+            text = replaced(text, v, "[erased]");
+            ++found;
+            changed = true;
+          }
+        if (changed) row.texts[c] = std::move(text), any = true;
+      }
+      if (any) changes.push_back(std::move(row));
+    }
+  }
+  // One statement per set of changed columns (most records: the same one).
+  std::map<std::vector<bool>, sql::Statement> updates;
+  for (const auto& row : changes) {
+    std::vector<bool> which(columns.size());
+    std::string sets;
+    int n = 1;
+    for (size_t c = 0; c < columns.size(); ++c)
+      if (row.texts[c]) {
+        which[c] = true;
+        sets += (sets.empty() ? "" : ", ") + columns[c] + " = ?" + std::to_string(++n);
+      }
+    auto it = updates.find(which);
+    if (it == updates.end())
+      it = updates.emplace(which, sql::Statement(db, "UPDATE " + k.name + " SET " + sets + " WHERE id = ?1")).first;
+    sql::Statement& st = it->second;
+    st.bind(1, row.id);
+    n = 1;
+    for (size_t c = 0; c < columns.size(); ++c)
+      if (row.texts[c]) st.bind(++n, *row.texts[c]);
+    st.run();
+  }
+  return found;
 }
 
 // The part of an entry that lists records one by one (an import's rules:
@@ -172,6 +290,59 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
   return rest;
 }
 
+// The audit entries holding values about the person: those whose records
+// span one of `about` or were caused by one, and those naming one of `said`
+// (3 bytes or more; found by the innermost of them, which every one holds).
+// Sorted, each once. One pass over the log on SQLite, the entries judged
+// here; on PostgreSQL the server picks them (sparing the transfer).
+std::vector<int64_t> entries_about(const sql::Db& db, std::vector<int64_t> about, const std::set<std::string>& said) {
+  std::vector<std::string> named;
+  for (const auto& v : said)
+    if (v.size() >= 3) named.push_back(v);
+  named = innermost(named);
+  std::vector<int64_t> out;
+  const Dialect dialect(db);
+  if (dialect.sqlite()) {
+    std::sort(about.begin(), about.end());
+    sql::Statement st(db, "SELECT seq, first_id, last_id, cause_id, changes FROM audit_log WHERE changes IS NOT NULL");
+    std::string scratch;
+    while (st.step()) {
+      bool holds = false;
+      if (!st.is_null(1) && !st.is_null(2)) {  // (first_id BETWEEN ... is false on a NULL end)
+        const auto at = std::lower_bound(about.begin(), about.end(), st.int64(1));
+        holds = at != about.end() && *at <= st.int64(2);
+      }
+      if (!holds && !st.is_null(3)) holds = std::binary_search(about.begin(), about.end(), st.int64(3));
+      if (!holds) {
+        const std::string_view changes = st.text_view(4, scratch);
+        holds = std::any_of(named.begin(), named.end(),
+                            [&](const std::string& v) { return changes.find(v) != std::string_view::npos; });
+      }
+      if (holds) out.push_back(st.int64(0));
+    }
+    return out;
+  }
+  sql::Batch ids(1);
+  for (const int64_t& record : about) ids.add_row()[0].set_int(record);
+  sql::Statement spanning(db,
+                          "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND (EXISTS (SELECT 1 FROM "
+                          "crm_batch(?1) AS b WHERE b.c0 BETWEEN first_id AND last_id OR b.c0 = cause_id))");
+  sql::bind_batch(spanning, ids);
+  while (spanning.step()) out.push_back(spanning.int64(0));
+  if (!named.empty()) {
+    // Parameter i + 1 is the i-th innermost value.
+    std::string any;
+    for (size_t i = 0; i < named.size(); ++i)
+      any += (any.empty() ? "" : " OR ") + dialect.instr("changes", "?" + std::to_string(i + 1)) + " > 0";
+    sql::Statement mention(db, "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND (" + any + ")");
+    for (size_t i = 0; i < named.size(); ++i) mention.bind(static_cast<int>(i + 1), named[i]);
+    while (mention.step()) out.push_back(mention.int64(0));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // A salt for a rewritten entry's digest, as the audit log's own salts are.
 std::string fresh_salt() {
   unsigned char bytes[16];
@@ -201,6 +372,12 @@ bool vacuum_after_erasure(const sql::Db& db, const std::set<std::string>& tables
 }
 
 }  // namespace
+
+void install_erasure_search(sqlite3* db) {
+  if (sqlite3_create_function_v2(db, "crm_holds_any", -1, SQLITE_UTF8 | SQLITE_INNOCUOUS, nullptr, holds_any, nullptr,
+                                 nullptr, nullptr) != SQLITE_OK)
+    sql::fail(db, "cannot install crm_holds_any");
+}
 
 ErasureReport Store::erase_person(int64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -324,27 +501,7 @@ ErasureReport Store::erase_person(int64_t id) {
     // (the chain needs them), their values go. The erasure's own changes
     // were noted by the triggers and are dropped unread.
     forget_captured_changes(impl);
-    std::vector<int64_t> redacted;
-    {
-      sql::Batch ids(1);
-      for (const int64_t& record : about) ids.add_row()[0].set_int(record);
-      auto& st = impl.prepared(
-          "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND (EXISTS (SELECT 1 FROM crm_batch(?1) AS b"
-          " WHERE b.c0 BETWEEN first_id AND last_id OR b.c0 = cause_id))");
-      sql::bind_batch(st, ids);
-      while (st.step()) redacted.push_back(st.int64(0));
-      st.reset();
-      sql::Statement mention(
-          db, "SELECT seq FROM audit_log WHERE changes IS NOT NULL AND " + dialect.instr("changes", "?1") + " > 0");
-      for (const auto& v : said) {
-        if (v.size() < 3) continue;
-        mention.bind(1, v);
-        while (mention.step()) redacted.push_back(mention.int64(0));
-        mention.reset();
-      }
-      std::sort(redacted.begin(), redacted.end());
-      redacted.erase(std::unique(redacted.begin(), redacted.end()), redacted.end());
-    }
+    const std::vector<int64_t> redacted = entries_about(db, about, said);
     // An import's entry that lists what rules did to its rows keeps the
     // other records' part: only the person's ids leave it. Its digest then
     // no longer matches, so the erasure's own (chained) entry carries the

@@ -113,6 +113,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
     install_task_capture(db);
     install_stock_capture(db);
     install_audit_capture(db);
+    install_erasure_search(db);
   }
   prepare_write_statements(*impl_);
   if (!readonly_) run_pending_owner_migration(*this, *impl_);

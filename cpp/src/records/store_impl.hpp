@@ -182,6 +182,8 @@ inline constexpr int kAuditVersion = 8;
 // The connection's triggers that note, for the audit log, every update and
 // delete of a record (old and new values), whichever path made it.
 void install_audit_capture(sqlite3* db);
+// SQLite: the function erasure picks the rows naming a person with (privacy.cpp).
+void install_erasure_search(sqlite3* db);
 // Notes where the audit log ends, as a write begins (Impl::audit_mark).
 void mark_audit(Store::Impl& impl);
 // Completes the audit entries added since mark_audit: the actor, their
