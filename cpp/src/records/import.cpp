@@ -20,13 +20,6 @@
 
 namespace crmcore::records {
 
-using staging::kChunkRows;
-using staging::Lookups;
-using staging::ReferenceCheck;
-using staging::StagedRows;
-using staging::set_cell;
-using staging::value_of;
-
 namespace {
 
 // Imports of at least this many rows may rebuild plain indexes afterwards.
@@ -187,8 +180,6 @@ void write_staged(Store::Impl& impl, const Kind& k, OnError on_error, StagedRows
 
 }  // namespace
 
-namespace staging {
-
 void set_cell(sql::Cell& cell, Value& v, sql::Batch& batch) {
   switch (v.type) {
     case Value::Type::Null: cell.set_null(); break;
@@ -254,13 +245,12 @@ std::vector<const Column*> field_columns(const Kind& k, const Table& t) {
   return columns;
 }
 
-}  // namespace staging
 
 void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std::vector<size_t>* only) {
   Impl& impl = *impl_;
   const Kind& k = *req.kind;
   const Table& t = *req.table;
-  std::vector<const Column*> columns = staging::field_columns(k, t);
+  std::vector<const Column*> columns = field_columns(k, t);
   std::vector<size_t> every_row;
   if (!only) {
     every_row.resize(t.rows());
@@ -329,7 +319,7 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std:
     auto creates = drop_plain_indexes(impl, table, [](const std::string& column) { return column == "record_id"; });
     rebuild.insert(rebuild.end(), creates.begin(), creates.end());
   }
-  staging::write_lookups(impl, k, lookups);
+  write_lookups(impl, k, lookups);
   recreate_indexes(impl, rebuild);
   impl.write_sequence.bind(1, next_id).run();
   const int64_t landed = static_cast<int64_t>(n - (result.errors.size() - errors_before));

@@ -13,7 +13,7 @@
 #include "batch.hpp"
 #include "store_impl.hpp"
 
-namespace crmcore::records::staging {
+namespace crmcore::records {
 
 // Imports are validated and written in chunks of this many rows: large
 // enough that a statement's start-up vanishes, small enough to stay in cache.
@@ -153,4 +153,4 @@ Value value_of(const sql::Cell& cell);
 // checking that every column has one value per row.
 std::vector<const Column*> field_columns(const Kind& k, const Table& t);
 
-}  // namespace crmcore::records::staging
+}  // namespace crmcore::records

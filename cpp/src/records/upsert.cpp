@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -16,13 +19,6 @@
 #include "store_impl.hpp"
 
 namespace crmcore::records {
-
-using staging::kChunkRows;
-using staging::Lookups;
-using staging::ReferenceCheck;
-using staging::StagedRows;
-using staging::set_cell;
-using staging::value_of;
 
 namespace {
 
@@ -86,37 +82,95 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, b
          k.name + "' AND a.source = " + source + " AND a.external_id = " + id;
 }
 
-// The columns an update's read adds to capture its changes (SQLite): per
-// compared column, its old and new value as the JSON array the capture
-// trigger writes (json_array(OLD.x, NEW.x)), or NULL when it does not
-// change. The new value is the batch's, as the column will hold it: a whole
-// number in a REAL column is stored as a real.
-std::string capture_columns(const Kind& k, const std::vector<std::pair<std::string, size_t>>& compared) {
-  std::string out;
-  for (const auto& [column, cell] : compared) {
-    const std::string b = "b.c" + std::to_string(cell);
-    const Field* f = k.field(column);
-    const std::string stored = f && f->type == FieldType::Real
-                                   ? "CASE WHEN typeof(" + b + ") = 'integer' THEN CAST(" + b + " AS REAL) ELSE " + b + " END"
-                                   : b;
-    out += ", CASE WHEN r." + column + " IS NOT " + b + " THEN json_array(r." + column + ", " + stored + ") END";
+// A value as SQLite holds it: its type (SQLITE_NULL, _INTEGER, _FLOAT,
+// _TEXT or _BLOB) and its content.
+struct Held {
+  int type = SQLITE_NULL;
+  int64_t i = 0;
+  double r = 0;
+  std::string_view bytes;
+};
+
+// Column `c` of the row `st` stands on (valid until its next step).
+Held held_column(sqlite3_stmt* st, int c) {
+  Held h;
+  h.type = sqlite3_column_type(st, c);
+  switch (h.type) {
+    case SQLITE_NULL: break;
+    case SQLITE_INTEGER: h.i = sqlite3_column_int64(st, c); break;
+    case SQLITE_FLOAT: h.r = sqlite3_column_double(st, c); break;
+    default: {
+      const void* p = h.type == SQLITE_BLOB ? sqlite3_column_blob(st, c) : sqlite3_column_text(st, c);
+      h.bytes = {static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, c))};
+    }
   }
-  return out;
+  return h;
 }
 
-// One record's changes from the columns capture_columns added (from
-// `first` on): {column: [old, new], ...} in the columns' order, the text
-// the capture trigger's json_group_object makes.
-std::string captured_changes(const sql::Statement& st, int first,
-                             const std::vector<std::pair<std::string, size_t>>& compared) {
-  std::string out = "{";
-  for (size_t j = 0; j < compared.size(); ++j) {
-    const int c = first + static_cast<int>(j);
-    if (st.is_null(c)) continue;
-    if (out.size() > 1) out += ',';
-    out += '"' + compared[j].first + "\":" + st.text(c);
+// A batch cell as its column will hold it: a whole number in a REAL column
+// is stored as a real.
+Held held_cell(const sql::Cell& cell, bool real_column) {
+  Held h;
+  switch (cell.type) {
+    case sql::Cell::Type::Null: break;
+    case sql::Cell::Type::Int:
+      if (real_column) h.type = SQLITE_FLOAT, h.r = static_cast<double>(cell.i);
+      else h.type = SQLITE_INTEGER, h.i = cell.i;
+      break;
+    case sql::Cell::Type::Real: h.type = SQLITE_FLOAT, h.r = cell.r; break;
+    case sql::Cell::Type::Text: h.type = SQLITE_TEXT, h.bytes = *cell.text; break;
   }
-  return out + "}";
+  return h;
+}
+
+// Whether a stored value and the one written over it are the same by
+// SQLite's IS, as the columns' affinities leave them (the test the capture
+// trigger and the UPDATE's WHERE made before): text against text byte for
+// byte, numbers by value, a number never equal to text.
+bool same_value(const Held& a, const Held& b) {
+  if (a.type == SQLITE_NULL || b.type == SQLITE_NULL) return a.type == b.type;
+  const bool a_number = a.type == SQLITE_INTEGER || a.type == SQLITE_FLOAT;
+  const bool b_number = b.type == SQLITE_INTEGER || b.type == SQLITE_FLOAT;
+  if (!a_number || !b_number) return a.type == b.type && a.bytes == b.bytes;
+  if (a.type == SQLITE_INTEGER && b.type == SQLITE_INTEGER) return a.i == b.i;
+  if (a.type == SQLITE_FLOAT && b.type == SQLITE_FLOAT) return a.r == b.r;
+  // A whole number and a real: equal only if the real is that whole number exactly.
+  const int64_t i = a.type == SQLITE_INTEGER ? a.i : b.i;
+  const double r = a.type == SQLITE_FLOAT ? a.r : b.r;
+  return r >= -9223372036854775808.0 && r < 9223372036854775808.0 && static_cast<int64_t>(r) == i &&
+         static_cast<double>(i) == r;
+}
+
+// Appends a value as SQLite's json_array writes it, so that an entry's
+// text is the capture trigger's: null, whole numbers and plain text here;
+// reals and text JSON escapes (a quote, a backslash, a control character)
+// are written by SQLite itself (`quote`: SELECT json_quote(?1)).
+void append_json(std::string& out, const Held& h, sql::Statement& quote) {
+  switch (h.type) {
+    case SQLITE_NULL: out += "null"; return;
+    case SQLITE_INTEGER: {
+      char digits[24];
+      out.append(digits, std::to_chars(digits, digits + sizeof digits, h.i).ptr);
+      return;
+    }
+    case SQLITE_TEXT:
+      if (std::none_of(h.bytes.begin(), h.bytes.end(), [](char c) {
+            return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\';
+          })) {
+        out += '"';
+        out += h.bytes;
+        out += '"';
+        return;
+      }
+      sqlite3_bind_text(quote.get(), 1, h.bytes.data(), static_cast<int>(h.bytes.size()), SQLITE_STATIC);
+      break;
+    case SQLITE_FLOAT: sqlite3_bind_double(quote.get(), 1, h.r); break;
+    default: sqlite3_bind_blob(quote.get(), 1, h.bytes.data(), static_cast<int>(h.bytes.size()), SQLITE_STATIC);
+  }
+  if (quote.step_code() != SQLITE_ROW) sql::fail(sqlite3_db_handle(quote.get()), "cannot write a change into the audit log");
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(quote.get(), 0));
+  out.append(text, static_cast<size_t>(sqlite3_column_bytes(quote.get(), 0)));
+  quote.reset();
 }
 
 }  // namespace
@@ -128,7 +182,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   Impl& impl = *impl_;
   const Kind& k = *req.kind;
   const Table& t = *req.table;
-  const std::vector<const Column*> columns = staging::field_columns(k, t);
+  const std::vector<const Column*> columns = field_columns(k, t);
   const size_t n = t.rows();
   if (req.key.empty()) throw ValidationError(k.name, -1, "", "an upsert or update needs a key: the fields that name each row's record");
   static const Field kIdField{"id", FieldType::Integer, true};
@@ -318,9 +372,15 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   if (custom) set(kCustomColumn, true);
   set(kUpdatedColumn, false);
   if (differs.empty()) differs = one_differs = read_differs = "1 = 0";  // nothing given but the key: nothing to write
+  // On SQLite the changes are found here, in C++, from one read of the
+  // records' stored values per chunk, and only the records that change are
+  // written (the statements compare nothing). PostgreSQL compares in its
+  // statements, by its own types.
+  const bool compare_here = impl.db.is_sqlite();
   sql::Statement& bulk = impl.prepared("UPDATE " + k.name + " SET " + sets + " FROM crm_batch(?1) AS b WHERE " +
-                                       k.name + ".id = b.c0 AND (" + differs + ")");
-  sql::Statement& one = impl.prepared("UPDATE " + k.name + " SET " + one_sets + " WHERE id = ?1 AND (" + one_differs + ")");
+                                       k.name + ".id = b.c0" + (compare_here ? "" : " AND (" + differs + ")"));
+  sql::Statement& one = impl.prepared("UPDATE " + k.name + " SET " + one_sets + " WHERE id = ?1" +
+                                      (compare_here ? "" : " AND (" + one_differs + ")"));
 
   ReferenceCheck references(impl, k, columns, [this](int64_t id) { return !kind_of_locked(id).empty(); });
   std::vector<Value> values(k.fields.size());
@@ -351,12 +411,32 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   if (tags) flags += std::string(", CASE WHEN r.") + kTagsColumn + is_not + "b.c" + std::to_string(tags_cell) + " THEN 1 ELSE 0 END";
   const int flag_count = static_cast<int>(lookup_fields.size()) + (tags ? 1 : 0);
   if (flag_count > 30) throw Error(k.name + " has more looked-up fields than an update can follow");  // bits below
-  // An upsert on SQLite captures its changes here, in the read that finds
-  // them, and keeps its entries in memory for the seal (audit_memory.hpp).
-  const bool in_memory = impl.audit_memory.active && impl.db.is_sqlite();
-  const std::string captures = in_memory ? capture_columns(k, compared_cells) : std::string();
-  sql::Statement& changing = impl.prepared("SELECT b.c0" + flags + captures + " FROM crm_batch(?1) AS b JOIN " +
-                                           k.name + " AS r ON r.id = b.c0 WHERE " + read_differs);
+  // An upsert on SQLite captures its changes here, from the stored values
+  // it compares, and keeps its entries in memory for the seal (audit_memory.hpp).
+  const bool in_memory = impl.audit_memory.active && compare_here;
+  std::string stored;  // the compared columns' stored values
+  for (const auto& compared : compared_cells) stored += ", r." + compared.first;
+  sql::Statement& changing = impl.prepared(
+      compare_here ? "SELECT b.c0" + stored + " FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON r.id = b.c0"
+                   : "SELECT b.c0" + flags + " FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON r.id = b.c0 WHERE " +
+                         read_differs);
+  // Per compared column: whether it is REAL, and its bit in a record's changes (below).
+  std::vector<bool> real_column;
+  std::vector<uint32_t> change_bit;
+  for (size_t j = 0; j < compared_cells.size(); ++j) {
+    const Field* f = k.field(compared_cells[j].first);
+    real_column.push_back(f && f->type == FieldType::Real);
+    const auto looked_up = f ? std::find(lookup_fields.begin(), lookup_fields.end(), static_cast<size_t>(f - k.fields.data()))
+                             : lookup_fields.end();
+    change_bit.push_back(looked_up != lookup_fields.end()
+                             ? uint32_t{2} << (looked_up - lookup_fields.begin())
+                         : compared_cells[j].first == kTagsColumn ? uint32_t{1} << (1 + lookup_fields.size())
+                                                                  : 0);
+  }
+  std::optional<sql::Statement> quote;  // json_quote, for append_json
+  if (in_memory) quote.emplace(impl.db, "SELECT json_quote(?1)");
+  sql::Batch changed_rows(width);  // a chunk's records that change (SQLite)
+  for (size_t cell = 0; cell < width; ++cell) changed_rows.declare(cell, staged.rows.declared(cell));
   int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
   if (in_memory) {
     sql::Statement& newest = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
@@ -374,35 +454,68 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     std::vector<std::string> captured(in_memory ? count : 0);  // {column: [old, new], ...} per changed row
     {
       std::unordered_map<int64_t, std::pair<uint32_t, std::string>> of_record;
-      of_record.reserve(count);
-      sql::bind_batch(changing, staged.rows);
-      while (changing.step()) {
+      if (compare_here) {
+        std::unordered_map<int64_t, size_t> staged_of;  // record -> its row in the chunk
+        staged_of.reserve(count);
+        for (size_t r = 0; r < count; ++r) staged_of.emplace(staged.rows.row(r)[0].i, r);
+        sql::bind_batch(changing, staged.rows);
+        std::string text;
+        while (changing.step()) {
+          const size_t r = staged_of.at(changing.int64(0));
+          const sql::Cell* cells = staged.rows.row(r);
+          uint32_t bits = 0;
+          text.clear();
+          for (size_t j = 0; j < compared_cells.size(); ++j) {
+            const Held before = held_column(changing.get(), static_cast<int>(j) + 1);
+            const Held after = held_cell(cells[compared_cells[j].second], real_column[j]);
+            if (same_value(before, after)) continue;
+            bits |= 1 | change_bit[j];
+            if (!in_memory) continue;
+            text += text.empty() ? "{\"" : ",\"";  // {column: [old, new], ...}, as the capture trigger writes it
+            text += compared_cells[j].first;
+            text += "\":[";
+            append_json(text, before, *quote);
+            text += ',';
+            append_json(text, after, *quote);
+            text += ']';
+          }
+          changes[r] = bits;
+          if (bits && in_memory) captured[r] = text + '}';
+        }
+        changing.reset();
+      }
+      of_record.reserve(compare_here ? 0 : count);
+      if (!compare_here) sql::bind_batch(changing, staged.rows);
+      while (!compare_here && changing.step()) {
         uint32_t bits = 1;
         for (int j = 1; j <= flag_count; ++j)
           if (changing.int64(j)) bits |= uint32_t{1} << j;
-        auto& [record_bits, text] = of_record[changing.int64(0)];
-        record_bits = bits;
-        if (in_memory) text = captured_changes(changing, flag_count + 1, compared_cells);
+        of_record[changing.int64(0)].first = bits;
       }
-      changing.reset();
+      if (!compare_here) changing.reset();
       for (size_t r = 0; r < count && !of_record.empty(); ++r) {
         auto it = of_record.find(staged.rows.row(r)[0].i);
-        if (it == of_record.end()) continue;
-        changes[r] = it->second.first;
-        if (in_memory) captured[r] = std::move(it->second.second);
+        if (it != of_record.end()) changes[r] = it->second.first;
       }
     }
     const uint32_t tags_bit = uint32_t{1} << (1 + lookup_fields.size());
     std::vector<uint8_t> ok(count, 1);
     const std::string failed = "update of " + k.name + " failed";
     const bool none = std::all_of(changes.begin(), changes.end(), [](uint32_t c) { return c == 0; });
+    // The rows of the records that change (their cells' text stays where the chunk keeps it).
+    auto only_changed = [&]() -> const sql::Batch& {
+      changed_rows.clear();
+      for (size_t r = 0; r < count; ++r)
+        if (changes[r]) std::copy_n(staged.rows.row(r), width, changed_rows.add_row());
+      return changed_rows;
+    };
     // Taking the capture trigger off costs two DDL statements and new plans
     // for the prepared statements: worth it for a large chunk only.
     const bool large = in_memory && count >= 1024;
     const CapturePaused paused(in_memory && !none, large ? static_cast<sqlite3*>(impl.db) : nullptr, &k);
     if (none) {
       // Nothing to write; the rows still name (and now match) their records.
-    } else if (run_or_broken(impl.db, bulk, staged.rows, failed)) {
+    } else if (run_or_broken(impl.db, bulk, compare_here ? only_changed() : staged.rows, failed)) {
       // A rule only the database sees (a duplicate sku or external key)
       // undid the chunk's statement: row by row, to name the row and land the rest.
       for (size_t r = 0; r < count; ++r) {
@@ -541,7 +654,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     }
     write_chunk();
   }
-  staging::write_lookups(impl, k, lookups);
+  write_lookups(impl, k, lookups);
 }
 
 }  // namespace crmcore::records
