@@ -56,7 +56,8 @@ std::string key_shown(const std::vector<std::string>& key, const std::vector<Val
 // The statement that finds, for each row of a batch (c0: the row, c1...: its
 // key values), the records of `k` its key names. The external key is looked
 // up through its unique index on (ifnull(source, ''), id).
-std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, bool aliases, const std::string& ifnull) {
+std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, bool aliases, const std::string& ifnull,
+                           const std::vector<std::string>& stored) {
   std::string on;
   const bool external = std::find(key.begin(), key.end(), kExternalId) != key.end();
   for (size_t i = 0; i < key.size(); ++i) {
@@ -69,7 +70,11 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, b
   }
   if (external && std::find(key.begin(), key.end(), kExternalSource) == key.end())
     on += " AND " + ifnull + "(r." + kExternalSource + ", '') = ''";  // an id without its source: none given
-  std::string text = "SELECT b.c0, r.id FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON " + on;
+  // After the id, whether the row's stored values follow (1), then those.
+  std::string values, none;
+  for (const auto& column : stored) values += ", r." + column, none += ", NULL";
+  std::string text = "SELECT b.c0, r.id" + std::string(stored.empty() ? "" : ", 1") + values + " FROM crm_batch(?1) AS b JOIN " +
+                     k.name + " AS r ON " + on;
   if (!external || !aliases || key.size() > 2 || (key.size() == 2 && key[0] != kExternalSource && key[1] != kExternalSource))
     return text;
   // The keys of records merged into others still name the record they went
@@ -78,8 +83,10 @@ std::string key_lookup_sql(const Kind& k, const std::vector<std::string>& key, b
   for (size_t i = 0; i < key.size(); ++i)
     (key[i] == kExternalSource ? source : id) = key[i] == kExternalSource ? ifnull + "(b.c" + std::to_string(i + 1) + ", '')"
                                                                           : "b.c" + std::to_string(i + 1);
-  return text + " UNION ALL SELECT b.c0, a.record_id FROM crm_batch(?1) AS b JOIN key_aliases AS a ON a.kind = '" +
-         k.name + "' AND a.source = " + source + " AND a.external_id = " + id;
+  // (A record found by an alias is read when it is updated.)
+  return text + " UNION ALL SELECT b.c0, a.record_id" + (stored.empty() ? "" : ", 0") + none +
+         " FROM crm_batch(?1) AS b JOIN key_aliases AS a ON a.kind = '" + k.name + "' AND a.source = " + source +
+         " AND a.external_id = " + id;
 }
 
 // A value as SQLite holds it: its type (SQLITE_NULL, _INTEGER, _FLOAT,
@@ -173,6 +180,63 @@ void append_json(std::string& out, const Held& h, sql::Statement& quote) {
   quote.reset();
 }
 
+// The columns an update compares, in its order: the given fields (`columns`
+// not null) in the kind's order, then tags and custom if given.
+std::vector<std::string> compared_columns(const Kind& k, const std::vector<const Column*>& columns, bool tags,
+                                          bool custom) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < k.fields.size(); ++i)
+    if (columns[i]) out.push_back(k.fields[i].name);
+  if (tags) out.push_back(kTagsColumn);
+  if (custom) out.push_back(kCustomColumn);
+  return out;
+}
+
+}  // namespace
+
+// The stored values of the records an upsert's keys found, read in the same
+// statement as the keys (SQLite): the compared columns of each row's record,
+// so that the first update of a record needs no read of its own.
+struct StoredValues {
+  static constexpr uint32_t kNone = UINT32_MAX;
+  struct Cell {
+    int type;
+    union {
+      int64_t i;
+      double r;
+      size_t offset;  // text and blobs: where in `bytes`
+    };
+    size_t size;
+  };
+  size_t columns = 0;
+  std::vector<uint32_t> slot_of_row;  // per row of the caller's table: its record's values, or kNone
+  std::vector<Cell> cells;            // slot * columns + j
+  std::string bytes;
+
+  // Keeps columns [first, first + columns) of the row `st` stands on for `row`.
+  void keep(size_t row, sqlite3_stmt* st, int first) {
+    slot_of_row[row] = static_cast<uint32_t>(cells.size() / columns);
+    for (size_t j = 0; j < columns; ++j) {
+      const Held h = held_column(st, first + static_cast<int>(j));
+      Cell c{h.type, {h.i}, h.bytes.size()};
+      if (h.type == SQLITE_FLOAT) c.r = h.r;
+      if (h.type == SQLITE_TEXT || h.type == SQLITE_BLOB) c.offset = bytes.size(), bytes.append(h.bytes);
+      cells.push_back(c);
+    }
+  }
+  Held at(uint32_t slot, size_t j) const {
+    const Cell& c = cells[slot * columns + j];
+    Held h;
+    h.type = c.type;
+    if (c.type == SQLITE_INTEGER) h.i = c.i;
+    if (c.type == SQLITE_FLOAT) h.r = c.r;
+    if (c.type == SQLITE_TEXT || c.type == SQLITE_BLOB) h.bytes = std::string_view(bytes).substr(c.offset, c.size);
+    return h;
+  }
+};
+
+namespace {
+
 }  // namespace
 
 // Upserts and bulk updates. Each row's key is looked up in the store, a
@@ -225,7 +289,20 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   sql::Batch lookup(1 + req.key.size());
   const Dialect dialect(impl.db);
   sql::Statement has_aliases(impl.db, dialect.table_exists("key_aliases"));
-  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key, has_aliases.step(), dialect.ifnull()));
+  // The key's columns are not written: they name the records they already
+  // hold, and leaving them out spares the key's index its updates.
+  std::vector<const Column*> written = columns;
+  for (const auto& name : req.key)
+    if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
+  // On SQLite the read that finds the records also reads what an update
+  // compares (update_existing).
+  const std::vector<std::string> stored_columns =
+      impl.db.is_sqlite() ? compared_columns(k, written, t.find(kTagsColumn) != nullptr, t.find(kCustomColumn) != nullptr)
+                          : std::vector<std::string>();
+  StoredValues stored;
+  stored.columns = stored_columns.size();
+  if (!stored_columns.empty()) stored.slot_of_row.assign(n, StoredValues::kNone);
+  sql::Statement& find = impl.prepared(key_lookup_sql(k, req.key, has_aliases.step(), dialect.ifnull(), stored_columns));
   auto run_lookup = [&] {
     if (lookup.rows() == 0) return;
     sql::bind_batch(find, lookup);
@@ -233,6 +310,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
       const auto row = static_cast<size_t>(find.int64(0));
       target[row] = find.int64(1);
       ++matches[row];
+      if (!stored_columns.empty() && find.int64(2)) stored.keep(row, find.get(), 3);
     }
     find.reset();
     lookup.clear();
@@ -315,14 +393,10 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
       refuse(row, req.key.front(), shown(row) + " is the key of row " + std::to_string(earlier) +
                                        " too: one import writes a record once");
   }
-  // The key's columns are not written: they name the records they already
-  // hold, and leaving them out spares the key's index its updates.
-  std::vector<const Column*> written = columns;
-  for (const auto& name : req.key)
-    if (const Field* f = k.field(name)) written[static_cast<size_t>(f - k.fields.data())] = nullptr;
   {
     const UpdatesInMemory kept(impl.audit_memory, impl.db.is_sqlite());  // sealed whole at the commit
-    update_existing(req, written, updates, target, result);
+    // The later rows of a record find it changed by the earlier: they read it again.
+    update_existing(req, written, updates, target, result, stored_columns.empty() ? nullptr : &stored);
     for (const auto& rows : later_updates) update_existing(req, written, rows, target, result);
   }
   if (!inserts.empty()) insert_rows(req, result, &inserts);
@@ -332,7 +406,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
 
 void Store::update_existing(const WriteRequest& req, const std::vector<const Column*>& columns,
                             const std::vector<size_t>& rows, const std::vector<int64_t>& target,
-                            WriteResult& result) {
+                            WriteResult& result, const StoredValues* stored_before) {
   if (rows.empty()) return;
   Impl& impl = *impl_;
   const Kind& k = *req.kind;
@@ -435,7 +509,10 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   }
   std::optional<sql::Statement> quote;  // json_quote, for append_json
   if (in_memory) quote.emplace(impl.db, "SELECT json_quote(?1)");
+  if (stored_before && stored_before->columns != compared_cells.size())
+    throw Error("an update's stored values were read for other columns");  // (compared_columns gives both)
   sql::Batch changed_rows(width);  // a chunk's records that change (SQLite)
+  sql::Batch to_read(1);           // the ids of a chunk's records whose stored values are read here
   for (size_t cell = 0; cell < width; ++cell) changed_rows.declare(cell, staged.rows.declared(cell));
   int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
   if (in_memory) {
@@ -455,18 +532,14 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     {
       std::unordered_map<int64_t, std::pair<uint32_t, std::string>> of_record;
       if (compare_here) {
-        std::unordered_map<int64_t, size_t> staged_of;  // record -> its row in the chunk
-        staged_of.reserve(count);
-        for (size_t r = 0; r < count; ++r) staged_of.emplace(staged.rows.row(r)[0].i, r);
-        sql::bind_batch(changing, staged.rows);
         std::string text;
-        while (changing.step()) {
-          const size_t r = staged_of.at(changing.int64(0));
+        // Row r of the chunk against its record's stored values (before(j): the j-th compared column's).
+        auto compare = [&](size_t r, const auto& stored_value) {
           const sql::Cell* cells = staged.rows.row(r);
           uint32_t bits = 0;
           text.clear();
           for (size_t j = 0; j < compared_cells.size(); ++j) {
-            const Held before = held_column(changing.get(), static_cast<int>(j) + 1);
+            const Held before = stored_value(j);
             const Held after = held_cell(cells[compared_cells[j].second], real_column[j]);
             if (same_value(before, after)) continue;
             bits |= 1 | change_bit[j];
@@ -481,8 +554,23 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
           }
           changes[r] = bits;
           if (bits && in_memory) captured[r] = text + '}';
+        };
+        // The values the keys' read brought; the other records are read here, a chunk at a time.
+        to_read.clear();
+        for (size_t r = 0; r < count; ++r) {
+          const uint32_t slot = stored_before ? stored_before->slot_of_row[staged.source_row[r]] : StoredValues::kNone;
+          if (slot == StoredValues::kNone) to_read.add_row()[0].set_int(staged.rows.row(r)[0].i);
+          else compare(r, [&](size_t j) { return stored_before->at(slot, j); });
         }
-        changing.reset();
+        if (to_read.rows() > 0) {
+          std::unordered_map<int64_t, size_t> staged_of;  // record -> its row in the chunk
+          staged_of.reserve(count);
+          for (size_t r = 0; r < count; ++r) staged_of.emplace(staged.rows.row(r)[0].i, r);
+          sql::bind_batch(changing, to_read);
+          while (changing.step())
+            compare(staged_of.at(changing.int64(0)), [&](size_t j) { return held_column(changing.get(), static_cast<int>(j) + 1); });
+          changing.reset();
+        }
       }
       of_record.reserve(compare_here ? 0 : count);
       if (!compare_here) sql::bind_batch(changing, staged.rows);
