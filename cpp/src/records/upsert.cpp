@@ -529,61 +529,60 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     // field does; the bit after those, its tags do.
     std::vector<uint32_t> changes(count, 0);
     std::vector<std::string> captured(in_memory ? count : 0);  // {column: [old, new], ...} per changed row
-    {
-      std::unordered_map<int64_t, std::pair<uint32_t, std::string>> of_record;
-      if (compare_here) {
-        std::string text;
-        // Row r of the chunk against its record's stored values (before(j): the j-th compared column's).
-        auto compare = [&](size_t r, const auto& stored_value) {
-          const sql::Cell* cells = staged.rows.row(r);
-          uint32_t bits = 0;
-          text.clear();
-          for (size_t j = 0; j < compared_cells.size(); ++j) {
-            const Held before = stored_value(j);
-            const Held after = held_cell(cells[compared_cells[j].second], real_column[j]);
-            if (same_value(before, after)) continue;
-            bits |= 1 | change_bit[j];
-            if (!in_memory) continue;
-            text += text.empty() ? "{\"" : ",\"";  // {column: [old, new], ...}, as the capture trigger writes it
-            text += compared_cells[j].first;
-            text += "\":[";
-            append_json(text, before, *quote);
-            text += ',';
-            append_json(text, after, *quote);
-            text += ']';
-          }
-          changes[r] = bits;
-          if (bits && in_memory) captured[r] = text + '}';
-        };
-        // The values the keys' read brought; the other records are read here, a chunk at a time.
-        to_read.clear();
-        for (size_t r = 0; r < count; ++r) {
-          const uint32_t slot = stored_before ? stored_before->slot_of_row[staged.source_row[r]] : StoredValues::kNone;
-          if (slot == StoredValues::kNone) to_read.add_row()[0].set_int(staged.rows.row(r)[0].i);
-          else compare(r, [&](size_t j) { return stored_before->at(slot, j); });
+    if (compare_here) {
+      std::string text;
+      // Row r of the chunk against its record's stored values (before(j): the j-th compared column's).
+      auto compare = [&](size_t r, const auto& stored_value) {
+        const sql::Cell* cells = staged.rows.row(r);
+        uint32_t bits = 0;
+        text.clear();
+        for (size_t j = 0; j < compared_cells.size(); ++j) {
+          const Held before = stored_value(j);
+          const Held after = held_cell(cells[compared_cells[j].second], real_column[j]);
+          if (same_value(before, after)) continue;
+          bits |= 1 | change_bit[j];
+          if (!in_memory) continue;
+          text += text.empty() ? "{\"" : ",\"";  // {column: [old, new], ...}, as the capture trigger writes it
+          text += compared_cells[j].first;
+          text += "\":[";
+          append_json(text, before, *quote);
+          text += ',';
+          append_json(text, after, *quote);
+          text += ']';
         }
-        if (to_read.rows() > 0) {
-          std::unordered_map<int64_t, size_t> staged_of;  // record -> its row in the chunk
-          staged_of.reserve(count);
-          for (size_t r = 0; r < count; ++r) staged_of.emplace(staged.rows.row(r)[0].i, r);
-          sql::bind_batch(changing, to_read);
-          while (changing.step())
-            compare(staged_of.at(changing.int64(0)), [&](size_t j) { return held_column(changing.get(), static_cast<int>(j) + 1); });
-          changing.reset();
-        }
+        changes[r] = bits;
+        if (bits && in_memory) captured[r] = text + '}';
+      };
+      // The values the keys' read brought; the other records are read here, a chunk at a time.
+      to_read.clear();
+      for (size_t r = 0; r < count; ++r) {
+        const uint32_t slot = stored_before ? stored_before->slot_of_row[staged.source_row[r]] : StoredValues::kNone;
+        if (slot == StoredValues::kNone) to_read.add_row()[0].set_int(staged.rows.row(r)[0].i);
+        else compare(r, [&](size_t j) { return stored_before->at(slot, j); });
       }
-      of_record.reserve(compare_here ? 0 : count);
-      if (!compare_here) sql::bind_batch(changing, staged.rows);
-      while (!compare_here && changing.step()) {
+      if (to_read.rows() > 0) {
+        std::unordered_map<int64_t, size_t> staged_of;  // record -> its row in the chunk
+        staged_of.reserve(count);
+        for (size_t r = 0; r < count; ++r) staged_of.emplace(staged.rows.row(r)[0].i, r);
+        sql::bind_batch(changing, to_read);
+        while (changing.step())
+          compare(staged_of.at(changing.int64(0)), [&](size_t j) { return held_column(changing.get(), static_cast<int>(j) + 1); });
+        changing.reset();
+      }
+    } else {  // PostgreSQL: the read returns the records that change, with their flags
+      std::unordered_map<int64_t, uint32_t> of_record;
+      of_record.reserve(count);
+      sql::bind_batch(changing, staged.rows);
+      while (changing.step()) {
         uint32_t bits = 1;
         for (int j = 1; j <= flag_count; ++j)
           if (changing.int64(j)) bits |= uint32_t{1} << j;
-        of_record[changing.int64(0)].first = bits;
+        of_record[changing.int64(0)] = bits;
       }
-      if (!compare_here) changing.reset();
+      changing.reset();
       for (size_t r = 0; r < count && !of_record.empty(); ++r) {
         auto it = of_record.find(staged.rows.row(r)[0].i);
-        if (it != of_record.end()) changes[r] = it->second.first;
+        if (it != of_record.end()) changes[r] = it->second;
       }
     }
     const uint32_t tags_bit = uint32_t{1} << (1 + lookup_fields.size());
