@@ -231,3 +231,20 @@ def test_a_merge_naming_a_record_another_merge_took_says_which_and_writes_nothin
         db.merge("customers", a, [c + 100])
     assert plain.value.args[0] == f"no customers record with id {c + 100}"  # no merge took it
     assert len(db.merges()) == 1 and db.audit_check().empty
+
+
+def test_a_later_row_of_a_merged_record_compares_with_what_the_earlier_row_wrote():
+    # The keys' read brings each found record's stored values (SQLite), but a
+    # record named again by a later row has been changed by the earlier one:
+    # the later row is compared with that, not with what the keys' read saw.
+    # Here the later row puts back the value the record held before the
+    # import: compared with the stale value it would look unchanged and be
+    # skipped, leaving the earlier row's value.
+    db, kept = _merged_store()
+    db.import_frame("customers", pd.DataFrame({"external_source": ["erp"], "external_id": ["K1"],
+                                               "region": ["East"]}), mode="upsert")
+    week = pd.DataFrame({"external_source": ["erp", "erp"], "external_id": ["K2", "K1"], "region": ["West", "East"]})
+    result = db.import_frame("customers", week, mode="upsert")
+    assert result.ids.tolist() == [kept, kept] and result.updated.tolist() == [True, True]
+    assert db.get("customers", kept)["region"] == "East"  # as if imported one row after the other
+    assert db.audit_check().empty

@@ -298,3 +298,65 @@ def test_the_cores_limit_counts_only_the_run_entries_holding_the_record(tmp_path
         assert db._audit_entries(1, [one]).index.tolist() == core.index[:1].tolist()
         # Records no run holds (odd ids past the fourth's 400): the import alone.
         assert db._audit_entries(10, [ids[999], ids[401]])["op"].tolist() == ["insert"]
+
+
+def test_an_entry_s_text_is_sqlite_s_json_for_every_kind_of_value(tmp_path):
+    """The upsert writes each record's {field: [old, new]} itself (SQLite's
+    json_array only for reals and text JSON escapes): byte for byte what
+    SQLite's json_array gives for the values read before and after (the
+    reference), for text with quotes, backslashes, control characters and
+    Chinese, reals, whole numbers in a REAL column, and missing values; a
+    whole number equal to the real it replaces is no change."""
+    path = str(tmp_path / "s.crm")
+    n = 300  # one entry for the whole run (256 or more changed records)
+    names = ['quote " here', "back\\slash", "new\nline", "tab\there", "bell\x07", "华北 客户", "plain"]
+    old = pd.DataFrame({
+        "external_source": "erp",
+        "external_id": [f"P{i:04d}" for i in range(n)],
+        "sku": [f"S{i:04d}" for i in range(n)],
+        "name": [f"{names[i % len(names)]} {i}" for i in range(n)],
+        "list_price": [float(i) + (0.5 if i % 3 else 0.0) for i in range(n)],
+        "unit_cost": [None if i % 4 == 0 else 0.1 * i for i in range(n)],
+    })
+    new = old.copy()
+    new["name"] = [f"{names[(i + (i % 5 > 0)) % len(names)]} {i}" for i in range(n)]  # every fifth kept
+    # Every third price a whole number given as an int: the same value when it was i.0.
+    new["list_price"] = [i if i % 3 == 0 else float(i) + 1e-7 for i in range(n)]
+    new["list_price"] = new["list_price"].astype(object)
+    new["unit_cost"] = [1e300 if i % 4 == 0 else (None if i % 4 == 1 else 0.1 * i) for i in range(n)]
+    columns = ["name", "list_price", "unit_cost"]
+    with crm.open(path) as db:
+        ids = [int(i) for i in db.import_frame("products", old, progress=False)]
+        last = int(db.audit_log(limit=1).index[0])
+        stamps = db.frame("products")["updated_at"]
+        db.import_frame("products", new, mode="upsert", progress=False)
+        after_stamps = db.frame("products")["updated_at"]
+    entries = _raw(path, "SELECT changes FROM audit_log WHERE seq > ? AND op = 'update'", last)
+    assert len(entries) == 1
+    text = entries[0][0]
+    with contextlib.closing(sqlite3.connect(":memory:")) as con:
+        def json_array(a, b):
+            return con.execute("SELECT json_array(?, ?)", (a, b)).fetchone()[0]
+
+        changed = 0
+        for i, record in enumerate(ids):
+            parts = []
+            for c in columns:
+                a = old.loc[i, c]
+                b = new.loc[i, c]
+                a = None if a is None or (isinstance(a, float) and np.isnan(a)) else a
+                b = None if b is None or (isinstance(b, float) and np.isnan(b)) else b
+                if c != "name":  # as the REAL column holds them
+                    a = None if a is None else float(a)
+                    b = None if b is None else float(b)
+                if a != b:
+                    parts.append(f'"{c}":' + json_array(a, b))
+            if not parts:
+                assert f'"{record}":' not in text
+                assert after_stamps[record] == stamps[record]  # not written
+                continue
+            changed += 1
+            assert f'"{record}":{{' + ",".join(parts) + "}" in text
+    assert 256 <= changed < n
+    with crm.open(path) as db:
+        assert db.audit_check().empty

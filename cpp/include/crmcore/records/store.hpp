@@ -107,6 +107,7 @@ struct DataMark {
 };
 
 class ColumnCache;  // column_cache.hpp
+struct StoredValues;  // upsert.cpp
 struct ColumnSnapshot;
 
 // What Store::copy did.
@@ -353,9 +354,10 @@ class Store {
   void insert_rows(const WriteRequest& request, WriteResult& result, const std::vector<size_t>* only = nullptr);
   void upsert_rows(const WriteRequest& request, WriteResult& result);
   // Writes the given columns of `rows` of the request's table to the records
-  // `target[row]`.
+  // `target[row]` (their stored values already read, if `stored_before`: upsert.cpp).
   void update_existing(const WriteRequest& request, const std::vector<const Column*>& columns,
-                       const std::vector<size_t>& rows, const std::vector<int64_t>& target, WriteResult& result);
+                       const std::vector<size_t>& rows, const std::vector<int64_t>& target, WriteResult& result,
+                       const StoredValues* stored_before = nullptr);
   void update_row(const WriteRequest& request);
   void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id);
   int64_t merge_records(const WriteRequest& request);
