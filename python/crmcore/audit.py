@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _record_id, _record_ids
+from ._args import _integer, _record_id, _record_ids
 
 __all__ = ["AuditMethods", "default_actor"]
 
@@ -145,7 +145,7 @@ class AuditMethods:
         True
         """
         about_ids = None if about is None else _record_ids(list(about), "audit_log", "about").tolist()
-        df = self._audit_entries(int(limit), about_ids)
+        df = self._audit_entries(_integer(limit, "audit_log", "limit"), about_ids)
         return df if about_ids is None else _listed_about(df, set(about_ids))
 
     def _audit_entries(self, limit: int, about_ids: "list[int] | None") -> pd.DataFrame:

@@ -64,3 +64,16 @@ def test_a_uint64_array_of_ids_is_refused_beyond_int64_and_taken_within(db):
     assert db.delete_many("customers", np.array([b], dtype=np.uint64)) == 1
     assert db.delete_many("customers", pd.Series([float(a)])) == 1  # a whole float is an id
     assert db.count("customers") == 0
+
+
+@pytest.mark.parametrize("bad", [2**63, float("nan"), 1.5, np.uint64(2**64 - 1)], ids=repr)
+def test_a_limit_beyond_int64_or_not_whole_is_refused_by_name(db, bad):
+    # frame/find's limit and offset passed 2**63 to pybind ("incompatible
+    # function arguments"); audit_log's limit raised that or "cannot convert
+    # float NaN to integer", and took 1.5 as 1.
+    with pytest.raises((crm.ValidationError, ValueError), match="limit"):
+        db.frame("customers", limit=bad)
+    with pytest.raises((crm.ValidationError, ValueError), match="offset"):
+        db.find("customers", name="A", offset=bad)
+    with pytest.raises(crm.ValidationError, match="limit"):
+        db.audit_log(limit=bad)
