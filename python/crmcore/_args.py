@@ -31,27 +31,28 @@ def _invalid(where, field, reason):
     return error
 
 
-def _id_problem(v):
-    """Why ``v`` cannot be a node id, or None when ``int(v)`` is one."""
+def _id_problem(v, noun="node id"):
+    """Why ``v`` cannot be a node id (or the ``noun`` given: "record id"), or
+    None when ``int(v)`` is one."""
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, (bool, np.bool_)):
-        return "is a boolean, not a node id"
+        return f"is a boolean, not a {noun}"
     if isinstance(v, numbers.Integral):
-        return None if _INT64_MIN <= int(v) <= _INT64_MAX else "is outside the int64 range of node ids"
+        return None if _INT64_MIN <= int(v) <= _INT64_MAX else f"is outside the int64 range of {noun}s"
     if isinstance(v, numbers.Real):
         f = float(v)
         if math.isnan(f):
             return "is missing"
         if not math.isfinite(f) or f != math.floor(f):
-            return "is not an integer node id"
-        return None if -(2.0**63) <= f < 2.0**63 else "is outside the int64 range of node ids"
+            return f"is not an integer {noun}"
+        return None if -(2.0**63) <= f < 2.0**63 else f"is outside the int64 range of {noun}s"
     if v is None or v is pd.NA or v is pd.NaT:
         return "is missing"
-    return "is not an integer node id"
+    return f"is not an integer {noun}"
 
 
-def _node_ids(values, where, field, hint=""):
+def _node_ids(values, where, field, hint="", noun="node id"):
     """Node ids as a contiguous int64 array; refuses the first value that is
     not an integer in the int64 range, naming its position."""
     listed = not isinstance(values, (np.ndarray, pd.Series, pd.Index))
@@ -83,23 +84,34 @@ def _node_ids(values, where, field, hint=""):
         bad = np.arange(min(len(arr), 1))
     else:  # Python objects, one at a time
         arr = arr.astype(object)
-        first = next((i for i, v in enumerate(arr) if _id_problem(v) is not None), None)
+        first = next((i for i, v in enumerate(arr) if _id_problem(v, noun) is not None), None)
         if first is None:
             return np.array([int(v) for v in arr], dtype=np.int64)
         bad = [first]
     if len(bad):
         pos = int(bad[0])
         v = arr[pos].item() if isinstance(arr[pos], np.generic) else arr[pos]
-        raise _invalid(where, field, f"{v!r} at position {pos} {_id_problem(v)}{hint}")
+        raise _invalid(where, field, f"{v!r} at position {pos} {_id_problem(v, noun)}{hint}")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _node(value, where, field):
+def _node(value, where, field, noun="node id"):
     """One node id as an int, refused like :func:`_node_ids` refuses arrays."""
-    problem = _id_problem(value)
+    problem = _id_problem(value, noun)
     if problem is not None:
         raise _invalid(where, field, f"{value!r} {problem}")
     return int(value)
+
+
+def _record_id(value, kind, field="id"):
+    """A record id argument as an int: ``int()`` would make 1.9 record 1 and
+    wrap NumPy's uint64; refused naming the kind and argument instead."""
+    return _node(value, kind, field, noun="record id")
+
+
+def _record_ids(values, kind, field="ids"):
+    """Record ids as an int64 array, refused as :func:`_record_id` refuses one."""
+    return _node_ids(values, kind, field, noun="record id")
 
 
 def _integer(value, where, field, low=None, high=_INT64_MAX, none=False):

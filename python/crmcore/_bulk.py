@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import _core
 from . import mapping as _mapping
+from ._args import _record_ids
 from ._convert import _columns
 
 __all__ = ["BulkMethods", "ImportResult"]
@@ -192,8 +193,7 @@ class BulkMethods:
         """
         if dependants not in ("refuse", "delete"):
             raise ValueError(f"dependants must be 'refuse' or 'delete', not {dependants!r}")
-        wanted = np.asarray(list(ids) if not isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else ids,
-                            dtype=np.int64)
+        wanted = _record_ids(ids if isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else list(ids), kind)
         _check_interrupted(self._core.remove_many(kind, wanted, dependants == "delete"),
                            f"the deletion of {len(wanted)} {kind}")
         return len(wanted)

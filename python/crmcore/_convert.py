@@ -48,15 +48,36 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
         elif isinstance(value, (float, np.floating)):
             values = np.array([value], dtype=np.float64)
         elif isinstance(value, (datetime.datetime, np.datetime64)):
-            stamp = pd.Timestamp(value)
-            if stamp.tz is not None:
-                stamp = stamp.tz_convert("UTC").tz_localize(None)
-            values = np.array([stamp.as_unit("ns").value], dtype="datetime64[ns]")
+            values, problems = _nanoseconds(pd.Series([value]))
         else:  # text, a list of tags, and anything the core reads as text (a date, a Decimal, ...) or refuses
             values = np.empty(1, dtype=object)
             values[0] = value
         out.append((str(name), values, valid, problems))
     return out
+
+
+# The store keeps a time as int64 nanoseconds since 1970, as pandas does:
+# from Timestamp.min to Timestamp.max, both rounded inwards to the second.
+_FIRST_TIME, _LAST_TIME = np.datetime64("1677-09-21T00:12:44"), np.datetime64("2262-04-11T23:47:16")
+
+
+def _nanoseconds(s: pd.Series) -> "tuple[np.ndarray, list | None]":
+    """Datetimes (of any unit, in any zone: UTC kept) as datetime64[ns], and
+    the rows beyond what nanoseconds hold as (row, reason) problems: pandas'
+    conversion raised OutOfBoundsDatetime for the whole column, naming no row."""
+    if getattr(s.dtype, "tz", None) is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif s.dtype == object:  # one value given as a datetime or datetime64 (add, update)
+        s = pd.Series(s.tolist())
+    values = s.to_numpy()
+    if values.dtype == np.dtype("datetime64[ns]"):
+        return values, None
+    beyond = np.flatnonzero((values < _FIRST_TIME) | (values > _LAST_TIME))  # NaT compares false
+    problems = [(int(row), f"{pd.Timestamp(values[row])} is outside the times the store keeps "
+                           f"(1677-09-22 to 2262-04-11)") for row in beyond]
+    values = values.copy()
+    values[beyond] = np.datetime64("NaT")
+    return values.astype("datetime64[ns]"), problems or None
 
 
 def _custom_text(value: Any) -> "tuple[Any, str | None]":
@@ -122,9 +143,7 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
             s = s.astype(object)
             dtype = s.dtype
         if pd.api.types.is_datetime64_any_dtype(dtype):
-            if getattr(dtype, "tz", None) is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            values = s.astype("datetime64[ns]").to_numpy()
+            values, problems = _nanoseconds(s)
         elif pd.api.types.is_bool_dtype(dtype):
             values = s.to_numpy(dtype=bool, na_value=False)
         elif pd.api.types.is_integer_dtype(dtype):

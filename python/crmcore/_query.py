@@ -176,7 +176,8 @@ def order(kind: str, order_by: Any) -> list:
 def window(limit: Any, offset: Any) -> tuple[int, int]:
     """(limit, offset) for the core: -1 for no limit."""
     def whole(value: Any, name: str) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a whole number, 0 or more, not {value!r}")
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+                or not 0 <= int(value) < 2**63):  # (the core's int64)
+            raise ValueError(f"{name} must be a whole number from 0 to 2**63-1, not {value!r}")
         return int(value)
     return (-1 if limit is None else whole(limit, "limit")), (0 if offset is None else whole(offset, "offset"))

@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _record_id
 
 __all__ = ["AccessMethods", "AccessHandles", "MODES", "OWNER_FIELDS", "PermissionDenied"]
 
@@ -451,6 +452,6 @@ class AccessMethods:
         """
         core = self._db._core
         if not isinstance(core, _core.ScopedStore):
-            return "edit" if self._db.kind_of(int(id)) == kind else ""
-        bits = int(core.rights(kind, int(id)))
+            return "edit" if self._db.kind_of(_record_id(id, kind)) == kind else ""
+        bits = int(core.rights(kind, _record_id(id, kind)))
         return "edit" if bits & 2 else "read" if bits & 1 else ""

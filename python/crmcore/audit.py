@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _integer, _record_id, _record_ids
 
 __all__ = ["AuditMethods", "default_actor"]
 
@@ -143,8 +144,8 @@ class AuditMethods:
         >>> (first["op"], first["rows"], first["first_id"], first["last_id"]) == ("insert", 3, ids[0], ids[-1])
         True
         """
-        about_ids = None if about is None else [int(i) for i in about]
-        df = self._audit_entries(int(limit), about_ids)
+        about_ids = None if about is None else _record_ids(list(about), "audit_log", "about").tolist()
+        df = self._audit_entries(_integer(limit, "audit_log", "limit"), about_ids)
         return df if about_ids is None else _listed_about(df, set(about_ids))
 
     def _audit_entries(self, limit: int, about_ids: "list[int] | None") -> pd.DataFrame:
@@ -184,7 +185,7 @@ class AuditMethods:
 
     # -- personal data ------------------------------------------------------------
     def _person_kind(self, id: int) -> str:
-        kind = self._core.kind_of(int(id))
+        kind = self._core.kind_of(_record_id(id, "people"))
         if kind not in _PEOPLE:
             raise _core.NotFound(f"no customer or contact with id {id}")
         return kind
@@ -208,7 +209,7 @@ class AuditMethods:
             # no role but admin may read: a partial export would pass for whole.
             self._core.require_admin("export everything stored about a person")
         kind = self._person_kind(id)
-        record = self.get(kind, int(id))
+        record = self.get(kind, _record_id(id, kind))
         if kind == "customers" and record.get("kind") == "organization":
             raise _core.ValidationError(f"customers (id {id}), field 'kind': is an organization, not a person")
         related: dict = {}
@@ -270,7 +271,7 @@ class AuditMethods:
         >>> db.get("contacts", li)["name"], db.get("contacts", li)["phone"]
         ('(erased)', None)
         """
-        return dict(self._core.erase_person(int(id)))
+        return dict(self._core.erase_person(_record_id(id, "people")))
 
 
 def _listed_about(audit: pd.DataFrame, mine: set) -> pd.DataFrame:

@@ -107,6 +107,10 @@ def _message(error: BaseException) -> str:
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
 
 
+# Every command opens a store as crm.open does: a file or a server's schema.
+_STORE = "the store file, or a postgresql://...?schema=NAME URL"
+
+
 def _is_url(path: Any) -> bool:
     return str(path).startswith(("postgresql://", "postgres://"))
 
@@ -439,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "rows (exit status 3 when any were rejected, or with --dry-run would be; the report "
                 "lists them). In an insert, columns id, created_at and updated_at in the file are "
                 "ignored: the store gives its own.")
-    p.add_argument("store", metavar="STORE", help="the store file (made if missing)")
+    p.add_argument("store", metavar="STORE", help=_STORE + " (made if missing)")
     p.add_argument("kind", **kind)
     p.add_argument("file", metavar="FILE", help="a CSV file with a header line, or a JSON list of objects")
     p.add_argument("--format", choices=["csv", "json"], help="the file's format (default: from its name)")
@@ -458,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejected", metavar="FILE", help="write the rejected rows to this CSV file")
 
     p = command("export", cmd_export, "write the records of a kind as JSON or CSV")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
     p.add_argument("kind", **kind)
     p.add_argument("-o", "--output", metavar="FILE", help="the file to write (default: stdout)")
     p.add_argument("--format", choices=["csv", "json"], help="default: from the output's name, else json")
@@ -466,33 +470,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("backup", cmd_backup, "take a consistent copy of a store while it is in use",
                 "Copies the store as it stands when the backup begins, while other processes go on "
                 "writing. DEST is replaced only once the copy is whole.")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
     p.add_argument("dest", metavar="DEST", help="the backup file to write")
     p.add_argument("--verify", action="store_true", help="run the integrity check on the copy")
 
     p = command("restore", cmd_restore, "put a backup back",
                 "Checks the backup, then replaces STORE (or makes it) with it in one transaction.")
     p.add_argument("backup", metavar="BACKUP", help="a backup made by `crmcore backup` (or any crmcore store)")
-    p.add_argument("store", metavar="STORE", help="the store file to replace")
+    p.add_argument("store", metavar="STORE", help="the store file to replace, or a postgresql://...?schema=NAME URL of an empty schema to copy it into")
 
     p = command("check", cmd_check, "run the integrity, foreign-key and audit-chain checks (exit status 1 on problems)")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
 
     p = command("vacuum", cmd_vacuum, "rebuild the file without its free pages (after large deletes)")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
 
     p = command("info", cmd_info, "print records per kind, schema version and size")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
 
     p = command("report", cmd_report, "print a Markdown report of what the store holds")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to this file instead")
 
     p = command("run-due", cmd_run_due, "run the date and schedule rules whose time has come",
                 "Runs the active date and schedule automation rules due by now (or --now); each rule acts "
                 "once per record and occasion, however often this runs. With --send, then sends the "
                 "outbox's queued e-mails through the SMTP server HOST:PORT.")
-    p.add_argument("store", metavar="STORE", help="the store file")
+    p.add_argument("store", metavar="STORE", help=_STORE)
     p.add_argument("--now", metavar="TIME", help="the time to run as (default: now)")
     p.add_argument("--send", metavar="HOST:PORT", help="then send the queued e-mails through this SMTP server")
     p.add_argument("--sender", metavar="ADDRESS", default="crmcore@localhost", help="the From address (with --send)")

@@ -65,6 +65,20 @@ def _invalid(message: str, **attrs: Any) -> "_core.ValidationError":
     return error
 
 
+class _RepeatedKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: "list[tuple[str, Any]]") -> dict:
+    """A JSON object's members as a dict, refusing a key given twice."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
 @dataclass
 class Mapping:
     """How the columns of another system's export become a kind's fields.
@@ -192,10 +206,15 @@ class Mapping:
         """Reads a mapping file written by :meth:`save` (or by hand)."""
         with open(path, encoding="utf-8") as f:
             text = f.read()
+        where = f"mapping file '{os.fspath(path)}'"
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
-            raise _invalid(f"mapping file '{os.fspath(path)}' is not JSON: {e}") from None
+            raise _invalid(f"{where} is not JSON: {e}") from None
+        except _RepeatedKey as e:  # json.loads would keep the last silently
+            raise _invalid(f"{where}: the key {e.args[0]!r} appears twice in one object") from None
+        except RecursionError:
+            raise _invalid(f"{where} is nested too deeply to be a mapping") from None
         return cls.from_dict(data)
 
     @classmethod

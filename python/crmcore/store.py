@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _convert, _core, _query
 from ._convert import _KINDS, _NAT, _frame, _python_value, _record_columns
+from ._args import _record_id
 from ._bulk import BulkMethods, ImportResult, _check_interrupted
 from ._file import FileMethods, restore
 from .access import AccessHandles
@@ -205,7 +206,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> record["name"], record["tags"]
         ('Acme', ['vip'])
         """
-        df = self.frame(kind, ids=[id])
+        df = self.frame(kind, ids=[_record_id(id, kind)])
         row = df.iloc[0]
         values: dict[str, Any] = {"id": int(df.index[0])}
         for name, value in row.items():
@@ -224,7 +225,8 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.get("customers", cid)["name"]
         'Acme Ltd'
         """
-        _check_interrupted(self._core.update(kind, int(id), _record_columns(kind, fields)), f"the update of {kind} {id}")
+        _check_interrupted(self._core.update(kind, _record_id(id, kind), _record_columns(kind, fields)),
+                           f"the update of {kind} {id}")
 
     def delete(self, kind: str, id: int) -> None:
         """Deletes one record. Records still referring to it must go first; its
@@ -238,7 +240,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.count("customers")
         0
         """
-        _check_interrupted(self._core.remove(kind, int(id)), f"the deletion of {kind} {id}")
+        _check_interrupted(self._core.remove(kind, _record_id(id, kind)), f"the deletion of {kind} {id}")
 
     def kind_of(self, id: int) -> str:
         """The kind of the record with this id (ids are unique across kinds), as a str.
@@ -247,7 +249,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.kind_of(db.add("contacts", name="Li Lei"))
         'contacts'
         """
-        kind = self._core.kind_of(int(id))
+        kind = self._core.kind_of(_record_id(id, "kind_of"))
         if not kind:
             raise _core.NotFound(f"no record with id {id}")
         return kind
@@ -262,7 +264,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.link(a, b, "knows", strength=0.8) > 0
         True
         """
-        return self.add("links", src=int(src), dst=int(dst), type=type, **attrs)
+        return self.add("links", src=_record_id(src, "links", "src"), dst=_record_id(dst, "links", "dst"), type=type, **attrs)
 
     def unlink(self, src: int, dst: int, type: str | None = None) -> int:
         """Removes the links from src to dst (of one type, or all when type is
@@ -274,7 +276,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.unlink(a, b, "knows")
         1
         """
-        criteria: dict[str, Any] = {"src": int(src), "dst": int(dst)}
+        criteria: dict[str, Any] = {"src": _record_id(src, "links", "src"), "dst": _record_id(dst, "links", "dst")}
         if type:
             criteria["type"] = type
         links = self.find("links", **criteria)
@@ -521,8 +523,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.unmerge(m); db.find("orders", customer_id=b)["amount"].tolist()
         [100.0]
         """
-        merge_id, interrupted = self._core.merge(kind, int(keep), [int(i) for i in others],
-                                                 [(str(f), int(i)) for f, i in (prefer or {}).items()])
+        merge_id, interrupted = self._core.merge(
+            kind, _record_id(keep, kind, "keep"), [_record_id(i, kind, "others") for i in others],
+            [(str(f), _record_id(i, kind, f"prefer[{f!r}]")) for f, i in (prefer or {}).items()])
         _check_interrupted(interrupted, f"the merge into {kind} {keep}", int(merge_id))
         return int(merge_id)
 
@@ -538,7 +541,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.count("customers")
         2
         """
-        _check_interrupted(self._core.unmerge(int(merge)), f"undoing merge {merge}")
+        _check_interrupted(self._core.unmerge(_record_id(merge, "merges", "merge")), f"undoing merge {merge}")
 
     def merges(self) -> pd.DataFrame:
         """Every merge, one row each, indexed by merge id, with columns at (when),

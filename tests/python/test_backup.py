@@ -321,3 +321,62 @@ def test_vacuum_keeps_the_records_and_reports_sizes(backend):
     with db.transaction():
         with pytest.raises(crm.Error, match="inside a transaction"):
             db.vacuum()
+
+
+def _folder(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+@pytest.mark.parametrize("read", ["restore onto a server", "restore onto a file", "copy to a file", "open readonly",
+                                  "check", "info", "export"])
+def test_reading_a_backup_leaves_its_folder_as_it_was(tmp_path, read, request):
+    # A backup is a store file in WAL mode: a read-only open made "<file>-wal"
+    # and "<file>-shm" beside it and, unable to checkpoint, left them there
+    # (a restore onto PostgreSQL left two stray files by the backup).
+    held = tmp_path / "held"
+    held.mkdir()
+    with crm.open(tmp_path / "live.crm") as db:
+        db.add("customers", name="Acme")
+        db.backup(held / "b.crm")
+    before = _folder(held)
+    backup = held / "b.crm"
+    if read == "restore onto a server":
+        if not crm._core.have_postgres():
+            pytest.skip("this crmcore was built without libpq")
+        import hashlib
+        server = request.getfixturevalue("postgres_server")
+        url = f"{server.url}&schema=r_{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]}"
+        crm.restore(backup, url)
+        with crm.open(url) as back:
+            assert back.count("customers") == 1
+    elif read == "restore onto a file":
+        crm.restore(backup, tmp_path / "again.crm")
+    elif read == "copy to a file":
+        crm.copy(backup, tmp_path / "copied.crm")
+    elif read == "open readonly":
+        with crm.open(backup, readonly=True) as db:
+            assert db.count("customers") == 1
+    elif read == "export":
+        assert cli.main(["export", str(backup), "customers", "-o", str(tmp_path / "c.csv")]) == 0
+    else:
+        assert cli.main([read, str(backup)]) == 0
+    assert _folder(held) == before
+    with crm.open(backup, readonly=True) as db:  # and it is still whole
+        assert db.count("customers") == 1 and db.integrity_check() == "ok"
+    assert _folder(held) == before
+
+
+def test_a_reader_beside_a_writer_sees_its_commits_and_leaves_its_files(tmp_path):
+    # Reading a store another connection is writing to goes through the WAL
+    # (no snapshot of the file alone), and closing the reader leaves the
+    # writer's -wal and -shm in place.
+    with crm.open(tmp_path / "s.crm") as writer:
+        writer.add("customers", name="Acme")
+        with crm.open(tmp_path / "s.crm", readonly=True) as reader:
+            assert reader.count("customers") == 1
+            writer.add("customers", name="Beta")
+            assert reader.count("customers") == 2
+        assert {"s.crm-wal", "s.crm-shm"} <= set(_folder(tmp_path))
+        writer.add("customers", name="Gamma")
+        assert writer.count("customers") == 3
+    assert _folder(tmp_path) == ["s.crm"]

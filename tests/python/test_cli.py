@@ -268,6 +268,8 @@ def test_every_command_has_help(command):
     assert code == 0 and out.startswith(f"usage: crmcore {command or ''}".rstrip())
     if command not in (None, "versions"):
         assert "--json" in out and "STORE" in out
+        # Every command takes a server's store too: the help said "the store file".
+        assert "postgresql://" in " ".join(out.split()), command
 
 
 def test_usage_errors_and_missing_stores(files):

@@ -5,6 +5,7 @@ silently changed or shifted to another record, or an error that was not
 crmcore's. Every refusal must be a crm.ValidationError naming the row and the
 field, and must leave the store as it was.
 """
+import datetime
 import json
 import sqlite3
 import threading
@@ -466,3 +467,27 @@ class _Reporter:
 
     def __exit__(self, *exc):
         return None
+
+
+# -- datetimes beyond the nanosecond range --------------------------------------
+
+@pytest.mark.parametrize("when", [datetime.datetime(1, 1, 1), datetime.datetime(9999, 12, 31, 23, 59),
+                                  np.datetime64("0001-01-01", "s"), pd.Timestamp("1000-01-01").as_unit("s")],
+                         ids=["datetime 1", "datetime 9999", "datetime64[s]", "Timestamp[s]"])
+def test_a_datetime_beyond_the_stores_years_is_refused_naming_row_and_field(db, when):
+    # The store keeps times as int64 nanoseconds (1677-09-22 to 2262-04-11);
+    # pandas' conversion raised a bare OutOfBoundsDatetime from add, update,
+    # import_frame (a datetime64[s]/[us] column) and find.
+    cid = db.add("customers", name="kept")
+    before = db.frame("customers")
+    refused(lambda: db.add("orders", customer_id=cid, ordered_at=when, amount=1.0), row=0, field="ordered_at",
+            contains="1677-09-22 to 2262-04-11")
+    refused(lambda: db.update("customers", cid, birthday=when), field="birthday", contains="2262-04-11")
+    column = pd.Series([pd.Timestamp("2025-01-05"), when, pd.NaT])
+    assert column.dtype.kind == "M"  # pandas keeps them as datetimes of a coarser unit
+    df = pd.DataFrame({"customer_id": [cid] * 3, "ordered_at": column, "amount": [1.0] * 3})
+    refused(lambda: db.import_frame("orders", df), row=1, field="ordered_at", contains="2262-04-11")
+    result = db.import_frame("orders", df.iloc[:2], on_error="skip")
+    assert result.errors.index.tolist() == [1] and db.count("orders") == 1
+    refused(lambda: db.find("orders", ordered_at=when), field="ordered_at", contains="2262-04-11")
+    pd.testing.assert_frame_equal(db.frame("customers"), before)

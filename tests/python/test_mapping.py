@@ -556,3 +556,21 @@ def test_docstring_examples():
     for module in (crmcore.mapping, crmcore.datasets._messy):
         result = doctest.testmod(module, extraglobs={"pd": pd})
         assert result.attempted > 0 and result.failed == 0, module
+
+
+@pytest.mark.parametrize("text, says", [
+    # json.loads kept the last of a repeated key: a hand-edited file that
+    # mapped "A" twice silently lost the first target.
+    ('{"columns": {"A": "name", "A": "region"}}', "the key 'A' appears twice"),
+    ('{"columns": {"A": "name"}, "columns": {"B": "name"}}', "the key 'columns' appears twice"),
+    # Nested deeper than Python's JSON reader goes: RecursionError.
+    ('{"columns": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+])
+def test_a_mapping_file_with_a_repeated_or_runaway_key_is_refused_by_name(db, cid, tmp_path, text, says):
+    path = tmp_path / "m.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(crm.ValidationError, match=says) as caught:
+        Mapping.load(path)
+    assert str(path) in str(caught.value)
+    refused(lambda: db.import_frame("orders", orders(cid, 1), mapping=path), contains=says)
+    assert db.count("orders") == 0

@@ -188,7 +188,8 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
       // copy: every step reads the snapshot taken at its start, so the copy
       // holds exactly the transactions committed before the backup began,
       // and writers elsewhere (WAL) never force it to start over.
-      Connection in(source, SQLITE_OPEN_READONLY);
+      Connection in(source, sql::kOpenToRead);
+      sql::exec(in.get(), "PRAGMA query_only=ON");
       sql::exec(in.get(), "BEGIN");
       sql::exec(in.get(), "SELECT count(*) FROM sqlite_master");  // takes the snapshot
       copy_pages(in.get(), out.get(), progress, pages_per_step, nullptr);
@@ -250,10 +251,9 @@ void restore(const std::string& backup, const std::string& dest, const Progress&
     Store::copy(backup, dest, progress);
     return;
   }
-  // Opened for writing (read-only where the file is write-protected) though
-  // nothing writes to it: a read-only connection leaves the -wal and -shm
-  // files it made behind; this one, as the last to close, removes them.
-  Connection in(backup, SQLITE_OPEN_READWRITE);
+  // Opened to read as a store is (sql::kOpenToRead): the backup's folder stays as it was.
+  Connection in(backup, sql::kOpenToRead);
+  sql::exec(in.get(), "PRAGMA query_only=ON");
   sql::exec(in.get(), "BEGIN");  // checked and copied in one snapshot
   const int version = stored_schema_version(in.get(), backup);
   if (version > kSchemaVersion)

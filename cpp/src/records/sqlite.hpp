@@ -211,6 +211,16 @@ inline void exec(const Db& db, const std::string& text) {
   }
 }
 
+// How a store file is opened only to read it: for writing, with every write
+// refused (configure_connection's query_only). A SQLITE_OPEN_READONLY
+// connection to a WAL-mode file (every store and every backup) makes
+// "<file>-wal" and "<file>-shm" when they are missing and, unable to
+// checkpoint, leaves them behind when it closes: reading a backup changed its
+// folder. This one, when it is the last to close, removes them as a writer
+// does; beside a writer it reads through the WAL as any reader (an immutable
+// open would not). A write-protected file is opened read-only by SQLite.
+inline constexpr int kOpenToRead = SQLITE_OPEN_READWRITE;
+
 // The page cache of a store connection: 64 MiB.
 inline const std::string kCacheSizePragma = "PRAGMA cache_size=-65536";
 
@@ -223,6 +233,7 @@ inline void configure_connection(sqlite3* db, bool readonly = false) {
   // free space (Store::erase_person).
   exec(db, "PRAGMA secure_delete=ON");
   if (readonly) {  // the journal mode is the file's; a reader leaves it as it is
+    exec(db, "PRAGMA query_only=ON");  // opened with kOpenToRead
     exec(db, kCacheSizePragma);
     return;
   }

@@ -32,7 +32,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
   if (!options.create && !in_memory && !std::filesystem::is_regular_file(path))
     throw StorageError("no store at '" + path + "': no such file; nothing was made");
   if (!readonly_ && !in_memory && options.create) create_private_file(path);
-  const int mode = readonly_        ? SQLITE_OPEN_READONLY
+  const int mode = readonly_        ? sql::kOpenToRead
                    : options.create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                     : SQLITE_OPEN_READWRITE;
   int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
