@@ -606,3 +606,70 @@ def test_a_scoped_handle_reads_through_its_rules_not_the_column_cache():
     handle = db.as_user(rep)
     assert handle.sales.aging(as_of="2024-03-15").index.tolist() == [mine]
     assert handle.sales.attainment(as_of="2024-03-15")["actual"].to_dict() == {t_rep: 100.0, t_other: 0.0}
+
+
+def _halves_reference(ids, key, amount, due, pay_invoice, paid_at, settles, as_of, split, pay_split):
+    """Aging per key summed as the kernel's halves do, in NumPy: each half
+    of the payments added per invoice in their order into its own array
+    (``np.add.at`` adds in order), each half of the invoices summed per key
+    into its own grid in invoice order; the first half's sums, then the
+    second's added to them."""
+    paids = []
+    for part in (slice(0, pay_split), slice(pay_split, len(pay_invoice))):
+        paid = np.zeros(len(ids))
+        counts = paid_at[part] <= as_of
+        np.add.at(paid, np.searchsorted(ids, pay_invoice[part][counts]), settles[part][counts])
+        paids.append(paid)
+    balance = amount - (paids[0] + paids[1])
+    open_ = balance > 1e-9 * np.maximum(1.0, np.abs(amount))
+    day = 86_400 * 10**9
+    late = as_of - due
+    bucket = (late > 0).astype(int) + (late > 30 * day) + (late > 60 * day) + (late > 90 * day)
+    lo, hi = key.min(), key.max()
+    grids = []
+    for part in (slice(0, split), slice(split, len(ids))):
+        grid = np.zeros((hi - lo + 1, 5))
+        mine = open_[part]
+        np.add.at(grid, (key[part][mine] - lo, bucket[part][mine]), balance[part][mine])
+        grids.append(grid)
+    rows = np.unique(key[open_]) - lo
+    return rows + lo, grids[0][rows] + grids[1][rows]
+
+
+def test_aging_on_two_threads_gives_the_same_doubles_as_one():
+    """From 200,000 invoices aging works in two halves (of the payments, then
+    of the invoices), on two threads when the machine has two cores: one
+    thread and two give the same doubles, the halves' sums added in a fixed
+    order (first half, then second) whichever thread finishes first; checked
+    to the bit against the same order of additions in NumPy, with partial
+    payments of a third or a tenth (sums that round), several per invoice in
+    both halves, and customers with invoices in both halves."""
+    rng = np.random.default_rng(11)
+    n = 250_001  # odd: the halves differ by one invoice
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    key = rng.integers(1, 3_000, n).astype(np.int64)
+    issued = np.full(n, pd.Timestamp("2024-01-01").value, dtype=np.int64)
+    due = issued + rng.integers(-10, 200, n) * 86_400 * 10**9
+    amount = rng.integers(1, 10_000, n) / 7.0
+    pays = 2 * n
+    pay_invoice = rng.integers(1, n + 1, pays).astype(np.int64)
+    settles = amount[pay_invoice - 1] * rng.choice([0.1, 1 / 3, 0.5, 1.0], pays)
+    paid_at = issued[pay_invoice - 1] + rng.integers(0, 300, pays) * 86_400 * 10**9
+    status = np.zeros(n, dtype=np.int32)
+    as_of = pd.Timestamp("2024-06-01").value
+
+    def run(threads):
+        return _core.aging_groups(ids, (key, None), issued, due, amount, status, [1], pay_invoice, paid_at,
+                                  settles, as_of, threads=threads)
+
+    one, two = run(1), run(2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])  # to the bit, totals included
+    for _ in range(3):  # the same whichever thread ends first
+        np.testing.assert_array_equal(run(2)[1], two[1])
+    keys, sums = _halves_reference(ids, key, amount, due, pay_invoice, paid_at, settles, as_of, n // 2, pays // 2)
+    np.testing.assert_array_equal(one[0], keys)
+    np.testing.assert_array_equal(one[1][:, :5], sums)
+    # The order of additions matters: summed in one run, some sums differ in the last bits.
+    whole = _halves_reference(ids, key, amount, due, pay_invoice, paid_at, settles, as_of, n, pays)[1]
+    assert (whole != sums).any()
