@@ -165,41 +165,6 @@ TEST(SalesAging, BalancesPerKeyAndBucketByHand) {
   EXPECT_EQ(book.sums, (std::vector<double>{50, 0, 80, 0, 0, 130}));
 }
 
-TEST(SalesAging, HalvesOnTwoThreadsByHand) {
-  // 200,000 invoices (the size from which aging works in halves), every one
-  // of 10 owed by customer 1 or 2 alternately, due day 50 (50 days late on
-  // day 100: 31-60), the rest void; a payment of 1 on each counted invoice
-  // of the second half. One thread or two: the same sums, the halves met.
-  const size_t n = 200000;
-  std::vector<int64_t> ids(n), key(n), issued(n, 0), due(n, 50 * D);
-  std::vector<double> amount(n, 10.0);
-  std::vector<int32_t> status(n, 1);  // 0 void, 1 issued
-  std::vector<int64_t> pay_invoice;
-  for (size_t i = 0; i < n; ++i) {
-    ids[i] = static_cast<int64_t>(i) + 1, key[i] = 1 + static_cast<int64_t>(i / 10 % 2);
-    if (i % 10 != 0) status[i] = 0;
-    if (i % 10 == 0 && i >= n / 2) pay_invoice.push_back(ids[i]);
-  }
-  const std::vector<uint8_t> live{0, 1};
-  const std::vector<int64_t> paid_at(pay_invoice.size(), 90 * D);
-  const std::vector<double> settles(pay_invoice.size(), 1.0);
-  for (size_t threads : {1, 2}) {
-    const Aging a = aging_groups(ids.data(), key.data(), nullptr, issued.data(), due.data(), amount.data(),
-                                 status.data(), live, n, pay_invoice.data(), paid_at.data(), settles.data(),
-                                 pay_invoice.size(), 100 * D, threads);
-    // 10,000 invoices per customer, 5,000 in each half (those of the second 9 owed after the payment).
-    EXPECT_EQ(a.keys, (std::vector<int64_t>{1, 2}));
-    EXPECT_EQ(a.sums, (std::vector<double>{0, 0, 95000, 0, 0, 95000, 0, 0, 95000, 0, 0, 95000}));
-  }
-  // A bad status code in the second half: the error names its row, from whichever thread found it.
-  status[150000] = 7;
-  for (size_t threads : {1, 2})
-    EXPECT_THROW(aging_groups(ids.data(), key.data(), nullptr, issued.data(), due.data(), amount.data(), status.data(),
-                              live, n, pay_invoice.data(), paid_at.data(), settles.data(), pay_invoice.size(), 100 * D,
-                              threads),
-                 std::invalid_argument);
-}
-
 TEST(SalesAttainmentSums, CreditsReadOffTheGridByHand) {
   // Months since 1970: 648 = 2024-01. Day 19723 = 2024-01-01, 19754 = 2024-02-01, 19783 = 2024-03-01.
   const int64_t jan = 19723 * D, feb = 19754 * D, mar = 19783 * D;

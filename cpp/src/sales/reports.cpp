@@ -3,13 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <limits>
-#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -122,11 +119,13 @@ std::vector<double> month_grid_sums(const int64_t* key, const int64_t* at, const
   return grid_sums(key, month.data(), value, rows, keys, target_key, from.data(), to.data(), targets);
 }
 
-// Adds to `paid` (by invoice position) what the payments made by `as_of`
-// settle, each invoice found by id in `index` (a payment naming no invoice
-// of it counts nowhere); one pass over the payments, in their order.
-void add_payments(const IdIndex& index, double* paid, const int64_t* pay_invoice, const int64_t* paid_at,
-                  const double* settles, size_t payments, int64_t as_of) {
+// What the payments made by `as_of` settle of each invoice (by position):
+// one pass over the payments, each invoice found by id (a payment naming no
+// invoice of `invoice_ids` counts nowhere).
+std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices, const int64_t* pay_invoice,
+                                    const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
+  std::vector<double> paid(invoices, 0.0);
+  const IdIndex index(invoice_ids, invoices);
   // Payments come in any order of invoice: asking for the invoice a few
   // payments ahead keeps several cache misses in flight instead of one.
   // 32 ahead rather than 16: the aging kernel at 1M invoices and payments,
@@ -140,15 +139,6 @@ void add_payments(const IdIndex& index, double* paid, const int64_t* pay_invoice
     if (paid_at[p] > as_of || std::isnan(settles[p])) continue;
     if (const int64_t at = index.find(pay_invoice[p]); at >= 0) paid[static_cast<size_t>(at)] += settles[p];
   }
-}
-
-// What the payments made by `as_of` settle of each invoice (by position):
-// one pass over the payments, each invoice found by id (a payment naming no
-// invoice of `invoice_ids` counts nowhere).
-std::vector<double> paid_by_invoice(const int64_t* invoice_ids, size_t invoices, const int64_t* pay_invoice,
-                                    const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
-  std::vector<double> paid(invoices, 0.0);
-  add_payments(IdIndex(invoice_ids, invoices), paid.data(), pay_invoice, paid_at, settles, payments, as_of);
   return paid;
 }
 
@@ -372,168 +362,73 @@ OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, co
 }  // namespace crmcore::sales
 
 namespace crmcore::sales {
-namespace {
-
-// From this many invoices aging works in two halves (the payments summed by
-// halves of the invoices, the invoices summed per key in two ranges, each
-// into its own grid, the grids added at the end), on two threads when the
-// machine has two cores: below it a thread costs more than it saves. The
-// halves depend on the input alone, never on the threads, so one thread or
-// two give the same doubles.
-constexpr size_t kHalvesFrom = 200000;
-
-// Runs part(0) and part(1): on two threads when `threaded`, else one after
-// the other; an exception of either is thrown here once both are done.
-template <class Part>
-void run_halves(bool threaded, const Part& part) {
-  if (!threaded) {
-    part(0), part(1);
-    return;
-  }
-  std::exception_ptr failure;
-  std::thread other([&] {
-    try {
-      part(1);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  });
-  try {
-    part(0);
-  } catch (...) {
-    other.join();
-    throw;
-  }
-  other.join();
-  if (failure) std::rethrow_exception(failure);
-}
-
-}  // namespace
 
 Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
                    const int64_t* due, const double* amount, const int32_t* status,
                    const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
-                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of, size_t threads) {
-  const bool halves = invoices >= kHalvesFrom;
-  if (threads == 0) threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
-  const bool threaded = halves && threads >= 2;
-  // Where the second half of the invoices starts (all of them in the first when not in halves).
-  const size_t split = halves ? invoices / 2 : invoices;
-  const size_t begin[2] = {0, split}, end[2] = {split, invoices};
-  auto keyed = [&](size_t i) { return !key_present || key_present[i]; };
-  // Each half checks its invoices' status codes and finds its keys' range,
-  // and sums its half of the payments per invoice into its own array (in
-  // payment order; an invoice's paid is the first half's sum plus the
-  // second's): no pass over all the invoices or payments runs on one thread
-  // before the halves start, and none is read twice.
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
   const auto codes = static_cast<int32_t>(status_live.size());
-  const size_t pay_split = halves ? payments / 2 : payments;
-  const size_t pay_begin[2] = {0, pay_split};
-  const size_t pay_count[2] = {pay_split, payments - pay_split};
-  std::unique_ptr<double[]> paid_store(new double[(halves ? 2 : 1) * invoices]);
-  double* const paid_of[2] = {paid_store.get(), halves ? paid_store.get() + invoices : nullptr};
-  int64_t key_lo[2], key_hi[2];
-  {
-    const IdIndex index(invoice_ids, invoices);
-    auto prepare = [&](size_t h) {
-      for (size_t i = begin[h]; i < end[h]; ++i)
-        if (status[i] < -1 || status[i] >= codes)
-          throw std::invalid_argument("aging: invoice row " + std::to_string(i) + " has status code " +
-                                      std::to_string(status[i]));
-      int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
-      if (key)
-        for (size_t i = begin[h]; i < end[h]; ++i)
-          if (keyed(i)) lo = std::min(lo, key[i]), hi = std::max(hi, key[i]);
-      key_lo[h] = lo, key_hi[h] = hi;
-      std::fill(paid_of[h], paid_of[h] + invoices, 0.0);
-      const size_t p = pay_begin[h];
-      add_payments(index, paid_of[h], pay_invoice + p, paid_at + p, settles + p, pay_count[h], as_of);
-    };
-    if (halves)
-      run_halves(threaded, prepare);
-    else
-      prepare(0);
-  }
-  // What invoice i's payments settle: the halves' sums added in a fixed order.
-  const double* first_paid = paid_of[0];
-  const double* second_paid = paid_of[1];
-  auto paid = [&](size_t i) { return second_paid ? first_paid[i] + second_paid[i] : first_paid[i]; };
+  for (size_t i = 0; i < invoices; ++i)
+    if (status[i] < -1 || status[i] >= codes)
+      throw std::invalid_argument("aging: invoice row " + std::to_string(i) + " has status code " +
+                                  std::to_string(status[i]));
+  const std::vector<double> paid = paid_by_invoice(invoice_ids, invoices, pay_invoice, paid_at, settles, payments,
+                                                   as_of);
   auto live = [&](size_t i) { return status[i] < 0 || status_live[static_cast<size_t>(status[i])] != 0; };
+  auto keyed = [&](size_t i) { return !key_present || key_present[i]; };
   Aging out;
   if (!key) {  // the whole book: one row, open invoices or not
     double book[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
     for (size_t i = 0; i < invoices; ++i) {
-      const double balance = open_balance(amount[i], paid(i), live(i), issued[i], as_of);
+      const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
       if (!std::isnan(balance)) book[bucket_at(as_of, due[i])] += balance;
     }
     out.keys.push_back(0), add_aging_row(out.sums, book);
     return out;
   }
-  const int64_t lo = halves ? std::min(key_lo[0], key_lo[1]) : key_lo[0];
-  const int64_t hi = halves ? std::max(key_hi[0], key_hi[1]) : key_hi[0];
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < invoices; ++i)
+    if (keyed(i)) lo = std::min(lo, key[i]), hi = std::max(hi, key[i]);
   if (lo > hi) return out;  // no invoice has a key
   const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
   if (span <= 4 * static_cast<uint64_t>(invoices) + (1u << 20)) {
-    // Keys are ids, dense: sum straight into a row per key value, one pass
-    // per half of the invoices, each half into its own grid; then keep the
-    // rows that got an open invoice (in key order), the halves' rows added.
+    // Keys are ids, dense: sum straight into a row per key value, one pass,
+    // then keep the rows that got an open invoice (in key order).
     // A row of eight doubles per key, each row one whole cache line (the
     // five buckets, then a mark that the row got an open invoice): the
     // row asked for ahead is then the line the invoice adds to, where rows
     // of five straddled two lines in three of eight (1M invoices over 100k
     // customers: median 21 to 18.5 ms).
     constexpr size_t kRow = 8, kLine = 64;
-    const size_t cells = static_cast<size_t>(span) * kRow;
-    const size_t grids = halves ? 2 : 1;
-    // One allocation for both grids, each zeroed by the half that fills it.
-    std::unique_ptr<double[]> store(new double[grids * cells + kLine / sizeof(double)]);
-    double* grid = store.get();
+    std::vector<double> store(static_cast<size_t>(span) * kRow + kLine / sizeof(double), 0.0);
+    double* grid = store.data();
     while (reinterpret_cast<uintptr_t>(grid) % kLine != 0) ++grid;
-    auto sum_half = [&](size_t h) {
-      double* mine = grid + h * cells;
-      std::fill(mine, mine + cells, 0.0);
-      constexpr size_t kAhead = 32;  // invoices in any order of customer: rows asked for ahead, as above
-      for (size_t i = begin[h]; i < end[h]; ++i) {
-        if (i + kAhead < end[h] && keyed(i + kAhead))
-          __builtin_prefetch(mine + static_cast<size_t>(key[i + kAhead] - lo) * kRow, 1, 1);
-        if (!keyed(i)) continue;
-        const double balance = open_balance(amount[i], paid(i), live(i), issued[i], as_of);
-        if (std::isnan(balance)) continue;
-        double* row = mine + static_cast<size_t>(key[i] - lo) * kRow;
-        row[5] = 1.0;
-        row[static_cast<size_t>(bucket_at(as_of, due[i]))] += balance;
-      }
-    };
-    if (halves)
-      run_halves(threaded, sum_half);
-    else
-      sum_half(0);
+    constexpr size_t kAhead = 32;  // invoices in any order of customer: rows asked for ahead, as above
+    for (size_t i = 0; i < invoices; ++i) {
+      if (i + kAhead < invoices && keyed(i + kAhead))
+        __builtin_prefetch(grid + static_cast<size_t>(key[i + kAhead] - lo) * kRow, 1, 1);
+      if (!keyed(i)) continue;
+      const double balance = open_balance(amount[i], paid[i], live(i), issued[i], as_of);
+      if (std::isnan(balance)) continue;
+      double* row = grid + static_cast<size_t>(key[i] - lo) * kRow;
+      row[5] = 1.0;
+      row[static_cast<size_t>(bucket_at(as_of, due[i]))] += balance;
+    }
     // At most a row per invoice: reserved, so that the rows are not copied as the vectors grow.
     const size_t most = static_cast<size_t>(std::min<uint64_t>(span, invoices));
     out.keys.reserve(most), out.sums.reserve(most * 6);
-    const double* second = halves ? grid + cells : nullptr;
     for (size_t r = 0; r < span; ++r) {
       const double* row = grid + r * kRow;
-      if (!second) {
-        if (row[5] == 0.0) continue;
-        out.keys.push_back(lo + static_cast<int64_t>(r));
-        add_aging_row(out.sums, row);
-        continue;
-      }
-      // The first half's sum, then the second's added to it: a fixed order, whichever thread finished first.
-      const double* other = second + r * kRow;
-      if (row[5] == 0.0 && other[5] == 0.0) continue;
-      double both[5];
-      for (size_t b = 0; b < 5; ++b) both[b] = row[b] + other[b];
+      if (row[5] == 0.0) continue;
       out.keys.push_back(lo + static_cast<int64_t>(r));
-      add_aging_row(out.sums, both);
+      add_aging_row(out.sums, row);
     }
   } else {
     std::vector<double> balance(invoices);
     std::vector<uint8_t> counted(invoices);
     std::vector<int64_t> none(invoices, 0);
     for (size_t i = 0; i < invoices; ++i) {
-      balance[i] = keyed(i) ? open_balance(amount[i], paid(i), live(i), issued[i], as_of) : kNaN;
+      balance[i] = keyed(i) ? open_balance(amount[i], paid[i], live(i), issued[i], as_of) : kNaN;
       counted[i] = !std::isnan(balance[i]);
     }
     PairGroups g = group_pairs(none.data(), key, counted.data(), invoices);

@@ -73,17 +73,13 @@ def _open_balances(invoices: pd.DataFrame, payments: pd.DataFrame,
     return rows, paid, balance, late, bucket
 
 
-def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: str | None,
-               threads: int = 0) -> pd.DataFrame:
+def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: str | None) -> pd.DataFrame:
     """Open balances on ``as_of`` per ``invoices[key]`` (None: one row,
     "all") and bucket, with a ``total`` column: :func:`open_invoices_table`
     followed by :func:`aging_table`, in one C++ pass over the columns
     (``_core.aging_groups``: payments summed per invoice found by id, the
     status coded in C++ against :data:`STATUSES`, the open balances summed
     per key and bucket), without the per-invoice frame between them.
-    From 200,000 invoices the C++ work is done in two halves, on two
-    threads when the machine has two cores (``threads=1``: one thread, the
-    same results).
 
     >>> inv = pd.DataFrame({"customer_id": [7, 7], "issued_at": pd.to_datetime(["2024-01-01"] * 2),
     ...                     "due_at": pd.to_datetime(["2024-01-31", "2024-03-31"]),
@@ -104,7 +100,7 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
         times_ns(invoices["due_at"]), invoices["amount"].to_numpy(dtype=float, na_value=np.nan),
         text_codes(invoices["status"], STATUSES), [s not in ("draft", "void") for s in STATUSES],
         payments["invoice_id"].to_numpy(dtype=np.int64, na_value=-1), times_ns(payments["paid_at"]),
-        _settles(payments), as_of, threads=threads)
+        _settles(payments), as_of)
     return _aging_frame(keys, sums, key)
 
 

@@ -90,9 +90,6 @@ OpenBalances open_balances(const int64_t* invoice_ids, const int64_t* issued, co
 // (a customer or owner id), left out where `key_present[i]` is 0; null key:
 // one group. Groups are the distinct keys of open invoices, ascending, with
 // `sums` row-major groups x 6: the 5 buckets, then their total.
-// `threads`: 0 two when the machine has two cores, else one; from 200,000
-// invoices the work is split in two halves (run on two threads when allowed),
-// and one thread gives the same doubles as two.
 struct Aging {
   std::vector<int64_t> keys;
   std::vector<double> sums;
@@ -100,7 +97,6 @@ struct Aging {
 Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
                    const int64_t* due, const double* amount, const int32_t* status,
                    const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
-                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of,
-                   size_t threads = 0);
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of);
 
 }  // namespace crmcore::sales
