@@ -243,9 +243,16 @@ class AuditMethods:
         records about them (interactions, tickets, surveys, tasks, deals) is
         cleared and their phone or e-mail is blanked wherever it is mentioned;
         the audit log keeps its entries but loses their old and new values
-        (an import's entry listing what rules did to its rows loses only
-        their records' part), and gains one entry saying that an erasure
-        happened, which also vouches for the narrowed entries' new digests. Freed bytes are
+        (an import's entry listing what rules did to its rows, or a large
+        upsert's run, loses only their records' part), and gains one entry
+        saying that an erasure happened, which also vouches for the narrowed
+        entries' new digests.
+
+        Which audit entries lose values: those about one of their records
+        (their own, and those of the records about them), and any entry
+        holding their phone or e-mail in a stored form. Their name or address
+        alone does not mark an entry about another record, as it marks no
+        other record's text: a namesake's entries keep every value. Freed bytes are
         zeroed and the WAL is emptied, so none of their name, phone or e-mail
         remain in the file. Returns counts and ``wal_truncated`` (False when
         another connection held the WAL; close it and call

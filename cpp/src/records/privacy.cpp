@@ -236,13 +236,15 @@ int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::
 // The part of an entry that lists records one by one (an import's rules:
 // {"rules": {rule: {"ids", ...}}, "records": {id: {...}}}; a large upsert's
 // updates: {"records": {id: {...}}}) about records other than `theirs`, less
-// any record's part that mentions one of `said` (another record's text
-// naming the person); none when the entry is of another form, nothing else
-// is left, or what is left still mentions one of `said`. `untouched` tells
-// an upsert's entry that holds nothing of theirs (its range of ids only
-// spans theirs): it stays as it is.
+// any record's part that mentions one of `contacts` (their phone or e-mail
+// in another record's text); none when the entry is of another form,
+// nothing else is left, or what is left still mentions one of `contacts`.
+// Each record's part is judged as an entry of its own would be: their name
+// in another record's part (a namesake's) stays. `untouched` tells an
+// upsert's entry that holds nothing of theirs (its range of ids only spans
+// theirs): it stays as it is.
 std::optional<std::string> others_part(const std::string& text, const std::set<int64_t>& theirs,
-                                       const std::set<std::string>& said, bool& untouched) {
+                                       const std::set<std::string>& contacts, bool& untouched) {
   using nlohmann::json;
   untouched = false;
   json changes = json::parse(text, nullptr, false);
@@ -251,7 +253,7 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
   if (!listed || !(of_rules || changes.size() == 1)) return std::nullopt;
   auto mentions = [&](const json& part) {
     const std::string dumped = part.dump(-1, ' ', false, json::error_handler_t::replace);
-    return std::any_of(said.begin(), said.end(),
+    return std::any_of(contacts.begin(), contacts.end(),
                        [&](const std::string& v) { return v.size() >= 3 && dumped.find(v) != std::string::npos; });
   };
   json rules = json::object(), records = json::object();
@@ -285,19 +287,23 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
   json rest_of = of_rules ? json{{"rules", std::move(rules)}, {"records", std::move(records)}}
                           : json{{"records", std::move(records)}};
   std::string rest = rest_of.dump(-1, ' ', false, json::error_handler_t::replace);
-  for (const auto& v : said)
+  for (const auto& v : contacts)
     if (v.size() >= 3 && rest.find(v) != std::string::npos) return std::nullopt;
   return rest;
 }
 
 // The audit entries holding values about the person: those whose records
-// span one of `about` or were caused by one, and those naming one of `said`
-// (3 bytes or more; found by the innermost of them, which every one holds).
-// Sorted, each once. One pass over the log on SQLite, the entries judged
-// here; on PostgreSQL the server picks them (sparing the transfer).
-std::vector<int64_t> entries_about(const sql::Db& db, std::vector<int64_t> about, const std::set<std::string>& said) {
+// span one of `about` or were caused by one, and those holding one of
+// `contacts` (their phone and e-mail forms, 3 bytes or more; found by the
+// innermost of them, which every one holds). Not those merely holding
+// their name or address: as in the records' scan, another person may share
+// it, and a namesake's entries keep their values. Sorted, each once. One
+// pass over the log on SQLite, the entries judged here; on PostgreSQL the
+// server picks them (sparing the transfer).
+std::vector<int64_t> entries_about(const sql::Db& db, std::vector<int64_t> about,
+                                   const std::set<std::string>& contacts) {
   std::vector<std::string> named;
-  for (const auto& v : said)
+  for (const auto& v : contacts)
     if (v.size() >= 3) named.push_back(v);
   named = innermost(named);
   std::vector<int64_t> out;
@@ -498,10 +504,13 @@ ErasureReport Store::erase_person(int64_t id) {
     }
 
     // 6. The audit log's old and new values about them; the entries stay
-    // (the chain needs them), their values go. The erasure's own changes
-    // were noted by the triggers and are dropped unread.
+    // (the chain needs them), their values go: every entry about one of
+    // their records (the records in `about`; of a run's entry, their
+    // records' part), and every entry holding their phone or e-mail. Their
+    // name alone marks no entry about another record (as in step 4). The
+    // erasure's own changes were noted by the triggers and are dropped unread.
     forget_captured_changes(impl);
-    const std::vector<int64_t> redacted = entries_about(db, about, said);
+    const std::vector<int64_t> redacted = entries_about(db, about, contacts);
     // An import's entry that lists what rules did to its rows keeps the
     // other records' part: only the person's ids leave it. Its digest then
     // no longer matches, so the erasure's own (chained) entry carries the
@@ -517,7 +526,7 @@ ErasureReport Store::erase_person(int64_t id) {
       for (int64_t seq : redacted) {
         read.bind(1, seq).step();
         bool untouched = false;
-        const std::optional<std::string> rest = others_part(read.text(0), theirs, said, untouched);
+        const std::optional<std::string> rest = others_part(read.text(0), theirs, contacts, untouched);
         read.reset();
         if (untouched) continue;
         if (!rest) {
