@@ -215,8 +215,8 @@ def _others_part(text, theirs, contacts):
 
 def _reference(before, kind, pid):
     """What erasing `pid` (of `kind`) makes of `before` (_tables' shape): the
-    tables expected after it, the count it reports, and the audit entries it
-    empties and narrows."""
+    tables expected after it, the counts it reports (records, records_changed),
+    and the audit entries it empties and narrows."""
     specs = {k["name"]: k["fields"] for k in _core.kinds()}
     after = copy.deepcopy(before)
     row = before[kind][pid]
@@ -297,7 +297,9 @@ def _reference(before, kind, pid):
         else:
             narrowed[seq] = rest
     after["contact_points"], after["record_tags"] = points, tags
-    return after, records, emptied, narrowed
+    # The records whose values changed (records counts matches: see erase_person's docstring).
+    changed = sum(after[k][i] != before[k][i] for k in specs for i in before[k])
+    return after, records, changed, emptied, narrowed
 
 
 # -- the test ---------------------------------------------------------------------
@@ -320,7 +322,7 @@ def test_erasure_changes_exactly_what_a_brute_force_scan_finds(store_path, reque
     db, ids = _build(store_path)
     kind = "customers" if who == "person" else "contacts"
     before = _tables(store_path, request)
-    expected, records, emptied, narrowed = _reference(before, kind, ids[who])
+    expected, records, changed, emptied, narrowed = _reference(before, kind, ids[who])
     # The store holds what the reference looks for (else the comparison proves little).
     # (A large upsert keeps one entry for its run only on a file: there the person's is narrowed.)
     assert records >= (9 if who == "person" else 4) and emptied
@@ -332,6 +334,7 @@ def test_erasure_changes_exactly_what_a_brute_force_scan_finds(store_path, reque
     erase = next(iter(new.values()))
     del after["audit_log"][erase["seq"]]
     assert report["records"] == records == erase["rows"]
+    assert report["records_changed"] == changed < records
     assert report["audit_entries"] == len(emptied) + len(narrowed)
     said = json.loads(erase["changes"])
     assert said["redacted"] == emptied and sorted(map(int, said.get("narrowed", {}))) == sorted(narrowed)
