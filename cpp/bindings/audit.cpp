@@ -37,6 +37,7 @@ void def_store_wide(py::class_<S>& cls) {
         }
         py::dict out;
         out["records"] = r.records;
+        out["records_changed"] = r.records_changed;
         out["audit_entries"] = r.audit_entries;
         out["wal_truncated"] = r.wal_truncated;
         out["vacuumed"] = r.vacuumed;

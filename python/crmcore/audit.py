@@ -244,13 +244,34 @@ class AuditMethods:
         records about them (interactions, tickets, surveys, tasks, deals) is
         cleared and their phone or e-mail is blanked wherever it is mentioned;
         the audit log keeps its entries but loses their old and new values
-        (an import's entry listing what rules did to its rows loses only
-        their records' part), and gains one entry saying that an erasure
-        happened, which also vouches for the narrowed entries' new digests. Freed bytes are
+        (an import's entry listing what rules did to its rows, or a large
+        upsert's run, loses only their records' part), and gains one entry
+        saying that an erasure happened, which also vouches for the narrowed
+        entries' new digests.
+
+        Which audit entries lose values: those about one of their records
+        (their own, and those of the records about them), and any entry
+        holding their phone or e-mail in a stored form. Their name or address
+        alone does not mark an entry about another record, as it marks no
+        other record's text: a namesake's entries keep every value. Freed bytes are
         zeroed and the WAL is emptied, so none of their name, phone or e-mail
-        remain in the file. Returns counts and ``wal_truncated`` (False when
-        another connection held the WAL; close it and call
-        :meth:`vacuum` to finish). On a scoped handle, admins only.
+        remain in the file. Returns a dict:
+
+        - ``records_changed``: how many records' values changed (theirs,
+          those about them whose text was cleared or blanked, and every other
+          record their phone or e-mail was blanked in), each once.
+        - ``records``: the older count, kept as it was: the person, every
+          record about them (changed or not: a link counts), and one per
+          field *and form* their phone or e-mail was blanked in elsewhere (a
+          note naming both their phone and e-mail counts twice). A count of
+          matches, not of records: read ``records_changed`` for that.
+        - ``audit_entries``: audit entries whose values were taken out or
+          narrowed.
+        - ``wal_truncated`` (False when another connection held the WAL;
+          close it and call :meth:`vacuum` to finish) and ``vacuumed``
+          (PostgreSQL: the changed tables were vacuumed).
+
+        On a scoped handle, admins only.
 
         On PostgreSQL the same records and audit entries change, and the
         tables it changed are then vacuumed and analyzed (``vacuumed``): no
@@ -266,8 +287,9 @@ class AuditMethods:
         >>> import crmcore as crm
         >>> db = crm.open()
         >>> li = db.add("contacts", name="Li Lei", phone="+86 138 0013 8000")
-        >>> db.erase_person(li)["records"]
-        1
+        >>> report = db.erase_person(li)
+        >>> report["records_changed"], report["records"]
+        (1, 1)
         >>> db.get("contacts", li)["name"], db.get("contacts", li)["phone"]
         ('(erased)', None)
         """

@@ -270,6 +270,9 @@ def test_erasure_changes_the_same_records_and_entries_as_on_a_sqlite_file(store_
     # other customer's custom field and address, each naming a contact form
     # (2: counted per field changed); then the contact and their role at Acme.
     assert [r["records"] for r in reports] == [7, 2]
+    # Records whose values changed: the person, their note and ticket (their order and link hold no
+    # text to clear), the other customer once (two fields); then the contact (their role says "buyer").
+    assert [r["records_changed"] for r in reports] == [4, 1]
     assert _said_in(mine, SECRETS) == set()
     assert mine.get("customers", ids["person"])["name"] == "(erased)"
     assert mine.get("customers", ids["other"])["address"] == "c/o [erased]"

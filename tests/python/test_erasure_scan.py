@@ -177,15 +177,15 @@ def _blank_mentions(text, values):
     return text, hits
 
 
-def _others_part(text, theirs, said):
-    """An entry's part about records other than `theirs` and not naming one of
-    `said` (privacy.cpp's others_part): (text or None, untouched)."""
+def _others_part(text, theirs, contacts):
+    """An entry's part about records other than `theirs` and not holding one of
+    `contacts` (privacy.cpp's others_part): (text or None, untouched)."""
     changes = json.loads(text)
     listed = isinstance(changes, dict) and isinstance(changes.get("records"), dict)
     of_rules = listed and len(changes) == 2 and isinstance(changes.get("rules"), dict)
     if not listed or not (of_rules or len(changes) == 1):
         return None, False
-    long_said = [v for v in said if len(v) >= 3]
+    long_said = [v for v in contacts if len(v) >= 3]
 
     def dumped(part):
         return json.dumps(part, ensure_ascii=False, separators=(",", ":"), sort_keys=True)  # as nlohmann dumps
@@ -215,8 +215,8 @@ def _others_part(text, theirs, said):
 
 def _reference(before, kind, pid):
     """What erasing `pid` (of `kind`) makes of `before` (_tables' shape): the
-    tables expected after it, the count it reports, and the audit entries it
-    empties and narrows."""
+    tables expected after it, the counts it reports (records, records_changed),
+    and the audit entries it empties and narrows."""
     specs = {k["name"]: k["fields"] for k in _core.kinds()}
     after = copy.deepcopy(before)
     row = before[kind][pid]
@@ -275,7 +275,8 @@ def _reference(before, kind, pid):
             for c in columns:
                 r[c], hits = _blank_mentions(r[c], forms)
                 records += hits
-    # 6. The audit log.
+    # 6. The audit log: the entries about their records, and those holding their phone or
+    # e-mail (not those only naming them: a namesake's).
     theirs = set(about)
     emptied, narrowed = [], {}
     for seq, entry in before["audit_log"].items():
@@ -285,9 +286,9 @@ def _reference(before, kind, pid):
         first, last = entry["first_id"], entry["last_id"]
         spans = any((first is not None and last is not None and first <= i <= last) or entry["cause_id"] == i
                     for i in theirs)
-        if not spans and not any(v in text for v in said if len(v) >= 3):
+        if not spans and not any(v in text for v in contacts if len(v) >= 3):
             continue
-        rest, untouched = _others_part(text, theirs, said)
+        rest, untouched = _others_part(text, theirs, contacts)
         if untouched:
             continue
         after["audit_log"][seq]["changes"] = rest
@@ -296,7 +297,9 @@ def _reference(before, kind, pid):
         else:
             narrowed[seq] = rest
     after["contact_points"], after["record_tags"] = points, tags
-    return after, records, emptied, narrowed
+    # The records whose values changed (records counts matches: see erase_person's docstring).
+    changed = sum(after[k][i] != before[k][i] for k in specs for i in before[k])
+    return after, records, changed, emptied, narrowed
 
 
 # -- the test ---------------------------------------------------------------------
@@ -319,7 +322,7 @@ def test_erasure_changes_exactly_what_a_brute_force_scan_finds(store_path, reque
     db, ids = _build(store_path)
     kind = "customers" if who == "person" else "contacts"
     before = _tables(store_path, request)
-    expected, records, emptied, narrowed = _reference(before, kind, ids[who])
+    expected, records, changed, emptied, narrowed = _reference(before, kind, ids[who])
     # The store holds what the reference looks for (else the comparison proves little).
     # (A large upsert keeps one entry for its run only on a file: there the person's is narrowed.)
     assert records >= (9 if who == "person" else 4) and emptied
@@ -331,6 +334,7 @@ def test_erasure_changes_exactly_what_a_brute_force_scan_finds(store_path, reque
     erase = next(iter(new.values()))
     del after["audit_log"][erase["seq"]]
     assert report["records"] == records == erase["rows"]
+    assert report["records_changed"] == changed < records
     assert report["audit_entries"] == len(emptied) + len(narrowed)
     said = json.loads(erase["changes"])
     assert said["redacted"] == emptied and sorted(map(int, said.get("narrowed", {}))) == sorted(narrowed)
@@ -343,4 +347,75 @@ def test_erasure_changes_exactly_what_a_brute_force_scan_finds(store_path, reque
     assert db.audit_check().empty
     # Those who only share text with them keep their own.
     assert db.get("customers", ids["namesake"])["phone"] is not None
+    db.close()
+
+
+# -- namesakes --------------------------------------------------------------------
+
+ERASED_PHONE, ERASED_OLD_PHONE = "+86 139 2222 7777", "+86 139 2222 6666"
+ERASED_EMAIL = "first.wei@only-theirs.example"
+
+
+def test_a_namesakes_audit_entries_keep_their_values(store_path, request):  # noqa: F811
+    """Two customers named alike, one erased. The name is looked for only in
+    the entries about the erased one's records (as the records' scan never
+    looks for it elsewhere: another person may share it); their phone and
+    e-mail are looked for in every entry. So the namesake's entries (their
+    own, their interaction's, their part of a large upsert's run) keep every
+    value, as does a run that only spans the erased one's id; the erased
+    one's lose name, phone and e-mail."""
+    db = crm.open(store_path, actor="builder")
+    frame = pd.DataFrame({"external_source": "erp", "external_id": [f"N{i:04d}" for i in range(301)],
+                          "name": [f"bulk {i}" for i in range(301)], "kind": "person"})
+    ids = [int(i) for i in db.import_frame("customers", frame, progress=False)]
+    erased, namesake = ids[150], ids[151]
+    frame.loc[150:151, "name"] = SHARED_NAME
+    db.update("customers", erased, name=SHARED_NAME, phone=ERASED_OLD_PHONE, email=ERASED_EMAIL,
+              address="3 Elm Row")
+    db.update("customers", erased, phone=ERASED_PHONE)
+    db.update("customers", namesake, name=SHARED_NAME, phone=NEIGHBOUR_PHONE, email=CONTACT_EMAIL,
+              address=f"{SHARED_NAME}, 4 Elm Row")
+    db.update("customers", namesake, address=f"c/o {SHARED_NAME}, 5 Elm Row")
+    their_note = db.add("interactions", customer_id=erased, channel="call", occurred_at="2024-01-02")
+    db.update("interactions", their_note, summary=f"{SHARED_NAME} asked for a refund")
+    namesakes_note = db.add("interactions", customer_id=namesake, channel="call", occurred_at="2024-01-03")
+    db.update("interactions", namesakes_note, summary=f"{SHARED_NAME} asked for a quote")
+    shop = db.add("customers", name="Elm Row Shop", kind="organization")
+    shop_note = db.add("interactions", customer_id=shop, channel="email", occurred_at="2024-01-04")
+    db.update("interactions", shop_note, summary=f"forward to {ERASED_EMAIL}")
+    # A run spanning the erased one's id without holding it, then one holding both.
+    spanning = frame.drop(index=150).assign(address=lambda f: [f"near {SHARED_NAME} {i}" for i in f.index])
+    db.import_frame("customers", spanning, mode="upsert", progress=False)
+    db.import_frame("customers", frame.assign(address=[f"{SHARED_NAME} street {i}" for i in frame.index]),
+                    mode="upsert", progress=False)
+    before = _tables(store_path, request)["audit_log"]
+    db.erase_person(erased)
+    after = _tables(store_path, request)["audit_log"]
+    theirs = {erased, their_note}
+    their_forms = [ERASED_EMAIL, "13922227777", "13922226666"]
+    kept = changed = 0
+    for seq, entry in before.items():
+        text, now = entry["changes"], after[seq]["changes"]
+        if text is None:
+            continue
+        about = (entry["first_id"], entry["last_id"])
+        if about in {(i, i) for i in theirs} or any(form in text for form in their_forms):
+            assert now is None, entry  # theirs, or naming their e-mail: every value goes
+            changed += 1
+            continue
+        records = json.loads(text).get("records") if text.startswith("{\"records\"") else None
+        if records is not None and str(erased) in records:  # a run holding theirs: only their part goes
+            del records[str(erased)]
+            assert json.loads(now) == {"records": records}, seq
+            changed += 1
+            continue
+        assert now == text, entry  # the namesake's, the shop's, the run only spanning them: as it was
+        kept += 1
+    # The store held what is judged: theirs (3 + the note's + the shop's, a run on a file), the namesake's.
+    assert changed >= 5 and kept >= 4
+    for entry in after.values():
+        for form in their_forms:
+            assert form not in (entry["changes"] or ""), entry
+    assert db.get("customers", namesake)["name"] == SHARED_NAME
+    assert db.audit_check().empty
     db.close()

@@ -72,16 +72,23 @@ void blank_person(const sql::Db& db, const Kind& k, int64_t id) {
 }
 
 // Clears the narrative fields of a record about the person; the rest of it
-// (amounts, dates, status) is the business's and stays.
-void blank_narrative(const sql::Db& db, const Kind& k, int64_t id) {
-  std::string sets;
+// (amounts, dates, status) is the business's and stays. True when one of
+// them held something (a record with nothing to clear is not written).
+bool blank_narrative(const sql::Db& db, const Kind& k, int64_t id) {
+  std::string sets, held;
   for (const auto& f : k.fields)
-    if (is_narrative(f)) sets += f.name + (f.required ? " = ?3, " : " = NULL, ");
-  if (sets.empty()) return;
-  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "updated_at = ?2 WHERE id = ?1");
+    if (is_narrative(f)) {
+      sets += f.name + (f.required ? " = ?3, " : " = NULL, ");
+      held += (held.empty() ? "" : " OR ") + f.name + (f.required ? " <> ?3" : " IS NOT NULL");
+    }
+  if (sets.empty()) return false;
+  sql::Statement st(db, "UPDATE " + k.name + " SET " + sets + "updated_at = ?2 WHERE id = ?1 AND (" + held +
+                            ") RETURNING id");
   st.bind(1, id).bind(2, now_ns());
   if (sets.find("?3") != std::string::npos) st.bind(3, kErased);
-  st.run();
+  const bool cleared = st.step();
+  st.reset();
+  return cleared;
 }
 
 // Those of `values` that hold none of the others: every one of `values`
@@ -144,17 +151,24 @@ void holds_any(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   sqlite3_result_int(ctx, 0);
 }
 
+// What blank_mentions found: how many (record, column, value) held the value
+// at its turn (what one UPDATE per column and value would count), and the
+// records it changed.
+struct Blanked {
+  int64_t mentions = 0;
+  std::vector<int64_t> records;
+};
+
 // Replaces each of `values` (longest first) in turn inside the text fields,
 // tags and custom fields of `k`'s records (those in `ids`, or all) with
-// "[erased]". Returns how many (record, column, value) held the value at its
-// turn: what one UPDATE per column and value would count.
+// "[erased]".
 //
 // One pass over the table: the records to change are read once (all of
 // `ids`, or those whose text holds one of `values`' innermost forms, the
 // only rows that can hold any of them), the replacements are made here in
 // the same order replace() would make them, and each changed record is
 // written once, its changed columns only.
-int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::string>& values,
+Blanked blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::string>& values,
                        const std::vector<int64_t>* ids) {
   const std::vector<std::string> columns = mention_columns(k, ids != nullptr);
   const Dialect dialect(db);
@@ -184,7 +198,7 @@ int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::
     std::vector<std::optional<std::string>> texts;  // per column: its new text, when it changed
   };
   std::vector<Changed> changes;
-  int64_t found = 0;
+  Blanked blanked;
   {
     sql::Statement st(db, select);
     if (ids) sql::bind_batch(st, only);
@@ -201,7 +215,7 @@ int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::
         for (const auto& v : values)
           if (text.find(v) != std::string::npos) {
             text = replaced(text, v, "[erased]");
-            ++found;
+            ++blanked.mentions;
             changed = true;
           }
         if (changed) row.texts[c] = std::move(text), any = true;
@@ -223,6 +237,7 @@ int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::
     auto it = updates.find(which);
     if (it == updates.end())
       it = updates.emplace(which, sql::Statement(db, "UPDATE " + k.name + " SET " + sets + " WHERE id = ?1")).first;
+    blanked.records.push_back(row.id);
     sql::Statement& st = it->second;
     st.bind(1, row.id);
     n = 1;
@@ -230,19 +245,21 @@ int64_t blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::
       if (row.texts[c]) st.bind(++n, *row.texts[c]);
     st.run();
   }
-  return found;
+  return blanked;
 }
 
 // The part of an entry that lists records one by one (an import's rules:
 // {"rules": {rule: {"ids", ...}}, "records": {id: {...}}}; a large upsert's
 // updates: {"records": {id: {...}}}) about records other than `theirs`, less
-// any record's part that mentions one of `said` (another record's text
-// naming the person); none when the entry is of another form, nothing else
-// is left, or what is left still mentions one of `said`. `untouched` tells
-// an upsert's entry that holds nothing of theirs (its range of ids only
-// spans theirs): it stays as it is.
+// any record's part that mentions one of `contacts` (their phone or e-mail
+// in another record's text); none when the entry is of another form,
+// nothing else is left, or what is left still mentions one of `contacts`.
+// Each record's part is judged as an entry of its own would be: their name
+// in another record's part (a namesake's) stays. `untouched` tells an
+// upsert's entry that holds nothing of theirs (its range of ids only spans
+// theirs): it stays as it is.
 std::optional<std::string> others_part(const std::string& text, const std::set<int64_t>& theirs,
-                                       const std::set<std::string>& said, bool& untouched) {
+                                       const std::set<std::string>& contacts, bool& untouched) {
   using nlohmann::json;
   untouched = false;
   json changes = json::parse(text, nullptr, false);
@@ -251,7 +268,7 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
   if (!listed || !(of_rules || changes.size() == 1)) return std::nullopt;
   auto mentions = [&](const json& part) {
     const std::string dumped = part.dump(-1, ' ', false, json::error_handler_t::replace);
-    return std::any_of(said.begin(), said.end(),
+    return std::any_of(contacts.begin(), contacts.end(),
                        [&](const std::string& v) { return v.size() >= 3 && dumped.find(v) != std::string::npos; });
   };
   json rules = json::object(), records = json::object();
@@ -285,19 +302,23 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
   json rest_of = of_rules ? json{{"rules", std::move(rules)}, {"records", std::move(records)}}
                           : json{{"records", std::move(records)}};
   std::string rest = rest_of.dump(-1, ' ', false, json::error_handler_t::replace);
-  for (const auto& v : said)
+  for (const auto& v : contacts)
     if (v.size() >= 3 && rest.find(v) != std::string::npos) return std::nullopt;
   return rest;
 }
 
 // The audit entries holding values about the person: those whose records
-// span one of `about` or were caused by one, and those naming one of `said`
-// (3 bytes or more; found by the innermost of them, which every one holds).
-// Sorted, each once. One pass over the log on SQLite, the entries judged
-// here; on PostgreSQL the server picks them (sparing the transfer).
-std::vector<int64_t> entries_about(const sql::Db& db, std::vector<int64_t> about, const std::set<std::string>& said) {
+// span one of `about` or were caused by one, and those holding one of
+// `contacts` (their phone and e-mail forms, 3 bytes or more; found by the
+// innermost of them, which every one holds). Not those merely holding
+// their name or address: as in the records' scan, another person may share
+// it, and a namesake's entries keep their values. Sorted, each once. One
+// pass over the log on SQLite, the entries judged here; on PostgreSQL the
+// server picks them (sparing the transfer).
+std::vector<int64_t> entries_about(const sql::Db& db, std::vector<int64_t> about,
+                                   const std::set<std::string>& contacts) {
   std::vector<std::string> named;
-  for (const auto& v : said)
+  for (const auto& v : contacts)
     if (v.size() >= 3) named.push_back(v);
   named = innermost(named);
   std::vector<int64_t> out;
@@ -452,7 +473,7 @@ ErasureReport Store::erase_person(int64_t id) {
       sql::Statement st(db, text);
       st.bind(1, id).run();
     }
-    report.records = 1;
+    report.records = report.records_changed = 1;
 
     // 3. The records about them (their orders, interactions, tickets, roles,
     // links): free text cleared, mentions blanked; the records themselves,
@@ -470,19 +491,23 @@ ErasureReport Store::erase_person(int64_t id) {
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       if (ids.empty()) continue;
       const bool link_kind = k.cascade_on_delete || k.name == "links";
+      std::set<int64_t> changed;
       for (int64_t record : ids)
-        if (!link_kind) blank_narrative(db, k, record);
+        if (!link_kind && blank_narrative(db, k, record)) changed.insert(record);
       report.records += static_cast<int64_t>(ids.size());
       touched.insert(k.name);
-      if (!values.empty()) blank_mentions(db, k, values, &ids);
+      if (!values.empty())
+        for (int64_t record : blank_mentions(db, k, values, &ids).records) changed.insert(record);
+      report.records_changed += static_cast<int64_t>(changed.size());
       about.insert(about.end(), ids.begin(), ids.end());
     }
     // 4. Their phone or e-mail, as stored, mentioned anywhere else (their
     // name is not looked for there: another person may share it).
     if (!contact_forms.empty())
       for (const auto& k : kinds())
-        if (const int64_t changed = blank_mentions(db, k, contact_forms, nullptr)) {
-          report.records += changed;
+        if (const Blanked blanked = blank_mentions(db, k, contact_forms, nullptr); blanked.mentions) {
+          report.records += blanked.mentions;  // (matches: see ErasureReport)
+          report.records_changed += static_cast<int64_t>(blanked.records.size());
           touched.insert(k.name);
         }
 
@@ -498,10 +523,13 @@ ErasureReport Store::erase_person(int64_t id) {
     }
 
     // 6. The audit log's old and new values about them; the entries stay
-    // (the chain needs them), their values go. The erasure's own changes
-    // were noted by the triggers and are dropped unread.
+    // (the chain needs them), their values go: every entry about one of
+    // their records (the records in `about`; of a run's entry, their
+    // records' part), and every entry holding their phone or e-mail. Their
+    // name alone marks no entry about another record (as in step 4). The
+    // erasure's own changes were noted by the triggers and are dropped unread.
     forget_captured_changes(impl);
-    const std::vector<int64_t> redacted = entries_about(db, about, said);
+    const std::vector<int64_t> redacted = entries_about(db, about, contacts);
     // An import's entry that lists what rules did to its rows keeps the
     // other records' part: only the person's ids leave it. Its digest then
     // no longer matches, so the erasure's own (chained) entry carries the
@@ -517,7 +545,7 @@ ErasureReport Store::erase_person(int64_t id) {
       for (int64_t seq : redacted) {
         read.bind(1, seq).step();
         bool untouched = false;
-        const std::optional<std::string> rest = others_part(read.text(0), theirs, said, untouched);
+        const std::optional<std::string> rest = others_part(read.text(0), theirs, contacts, untouched);
         read.reset();
         if (untouched) continue;
         if (!rest) {

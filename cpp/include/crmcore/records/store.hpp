@@ -88,7 +88,10 @@ struct AuditProblem {
 
 // What Store::erase_person did.
 struct ErasureReport {
-  int64_t records = 0;        // rows changed or removed
+  int64_t records = 0;  // the person, each record about them, and each (record, field, form) their phone or e-mail
+                        // was blanked in elsewhere: matches, not records (kept as it was)
+  int64_t records_changed = 0;  // distinct records whose values changed: theirs, those about them it cleared
+                                // or blanked text in, and others their phone or e-mail was blanked in
   int64_t audit_entries = 0;  // audit entries whose values were taken out
   bool wal_truncated = false;  // false when another connection kept the WAL from being emptied
   bool vacuumed = false;  // PostgreSQL: VACUUM (ANALYZE) of the changed tables ran after the commit
