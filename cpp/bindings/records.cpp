@@ -2,6 +2,7 @@
 // NumPy arrays; the GIL is released while the store works.
 #include <algorithm>
 
+#include "arrow_text.hpp"
 #include "common.hpp"
 #include "crmcore/access/access.hpp"
 #include "crmcore/errors.hpp"
@@ -69,17 +70,63 @@ std::string tag_list_text(PyObject* o, std::string& text) {
   return "";
 }
 
+// A column's mask and the rows the Python side could not convert, from its
+// (name, values, valid-or-None[, problems-or-None]).
+void add_mask_and_problems(Column& c, const py::tuple& spec) {
+  if (!spec[2].is_none()) c.valid = to_vector<uint8_t>(spec[2]);
+  if (!c.valid.empty() && c.valid.size() != c.size())
+    throw std::invalid_argument("column '" + c.name + "': mask and values differ in length");
+  if (spec.size() > 3 && !spec[3].is_none()) {
+    for (const auto& [row, why] : spec[3].cast<std::vector<std::pair<size_t, std::string>>>())
+      c.problems.emplace_back(row, why);
+    std::stable_sort(c.problems.begin(), c.problems.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+}
+
+// The rows of a text column kept by Arrow, given as a list of its chunks,
+// each (offsets, data, validity-or-None, first, n, large): their bytes as
+// they are. The core checks them as it checks any text (valid UTF-8, no
+// NUL), so a row is refused the same way whichever form it came in.
+void arrow_texts(Column& c, const py::list& chunks) {
+  for (const auto& item : chunks) {
+    auto spec = item.cast<py::tuple>();
+    if (spec.size() != 6) throw std::invalid_argument("column '" + c.name + "': an Arrow chunk has 6 parts");
+    auto append = [&](const auto& chunk) {
+      const size_t start = c.texts.size();
+      c.texts.resize(start + chunk.size());
+      for (size_t i = 0; i < chunk.size(); ++i)
+        if (chunk.present(i)) c.texts[start + i] = chunk.text(i);
+    };
+    const auto what = "column '" + c.name + "'";
+    const auto offsets = spec[0].cast<py::array>(), data = spec[1].cast<py::array>();
+    const auto first = spec[3].cast<size_t>(), n = spec[4].cast<size_t>();
+    if (spec[5].cast<bool>())
+      append(ArrowTextChunk<int64_t>(offsets, data, spec[2], first, n, what));
+    else
+      append(ArrowTextChunk<int32_t>(offsets, data, spec[2], first, n, what));
+  }
+}
+
 // (name, values, valid-or-None[, problems-or-None]) -> Table. Numbers are
 // copied in one block; an object array's values become UTF-8 text, and
 // those that cannot (see object_text) become problems of their rows, which
-// the store refuses like any bad value. `problems` are the rows the Python
-// side could not convert, as (row, reason) pairs.
+// the store refuses like any bad value; a list of Arrow chunks is text too
+// (see arrow_texts). `problems` are the rows the Python side could not
+// convert, as (row, reason) pairs.
 Table to_table(const py::list& columns) {
   Table t;
   for (const auto& item : columns) {
     auto spec = item.cast<py::tuple>();
     Column c;
     c.name = spec[0].cast<std::string>();
+    if (py::isinstance<py::list>(spec[1])) {
+      c.storage = Column::Storage::Text;
+      arrow_texts(c, spec[1].cast<py::list>());
+      add_mask_and_problems(c, spec);
+      t.columns.push_back(std::move(c));
+      continue;
+    }
     py::array values = py::array::ensure(spec[1]);
     if (!values) throw std::invalid_argument("column '" + c.name + "' is not an array");
     const char kind = values.dtype().kind();
@@ -113,15 +160,7 @@ Table to_table(const py::list& columns) {
         if (!why.empty()) c.problems.emplace_back(i, std::move(why));
       }
     }
-    if (!spec[2].is_none()) c.valid = to_vector<uint8_t>(spec[2]);
-    if (!c.valid.empty() && c.valid.size() != c.size())
-      throw std::invalid_argument("column '" + c.name + "': mask and values differ in length");
-    if (spec.size() > 3 && !spec[3].is_none()) {
-      for (const auto& [row, why] : spec[3].cast<std::vector<std::pair<size_t, std::string>>>())
-        c.problems.emplace_back(row, why);
-      std::stable_sort(c.problems.begin(), c.problems.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
-    }
+    add_mask_and_problems(c, spec);
     t.columns.push_back(std::move(c));
   }
   return t;
@@ -222,7 +261,7 @@ bool interrupted_after_commit(const S& s) {
 // None) of an import.
 py::tuple write_result(records::WriteResult result, bool interrupted) {
   py::list errors;
-  for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, e.reason));
+  for (const auto& e : result.errors) errors.append(py::make_tuple(e.row, e.field, decode_utf8(e.reason)));
   py::object updated = result.updated.empty() ? py::object(py::none()) : py::object(to_numpy(std::move(result.updated)));
   return py::make_tuple(to_numpy(std::move(result.ids)), errors, interrupted, updated);
 }

@@ -1,5 +1,6 @@
 // Binding of the sales kernels: NumPy columns in, NumPy columns out; the
 // work runs without the GIL.
+#include "arrow_text.hpp"
 #include "common.hpp"
 #include "crmcore/sales/attainment.hpp"
 #include "crmcore/sales/codes.hpp"
@@ -49,36 +50,15 @@ py::array_t<int32_t> text_codes(const py::array& values, const std::vector<std::
   return to_numpy(std::move(out));
 }
 
-// One chunk of an Arrow string column, from its buffers as NumPy views.
+// Codes of one chunk of an Arrow string column.
 template <typename Offset>
 py::array_t<int32_t> arrow_codes(const py::array& offsets, const py::array& data, const py::object& validity,
                                  size_t first, size_t n, const std::vector<std::string>& allowed) {
-  auto off = Column<Offset>::ensure(offsets);
-  auto bytes = Column<uint8_t>::ensure(data);
-  // (Written so that no sum can wrap: `first` and `n` come from Python as
-  // any size_t.)
-  const size_t count = off ? static_cast<size_t>(off.size()) : 0;
-  if (!off || !bytes || count == 0 || first > count - 1 || n > count - 1 - first)
-    throw std::invalid_argument("text codes: the offsets do not cover the rows");
-  Column<uint8_t> bits;
-  if (!validity.is_none()) {
-    bits = Column<uint8_t>::ensure(validity);
-    if (!bits || static_cast<size_t>(bits.size()) * 8 < first + n)
-      throw std::invalid_argument("text codes: the validity bitmap does not cover the rows");
-  }
-  const auto* base = off.data();
-  const auto last = static_cast<uint64_t>(base[first + n]);
-  if (n > 0 && (base[first] < 0 || last > static_cast<uint64_t>(bytes.size())))
-    throw std::invalid_argument("text codes: an offset points outside the data");
-  // Arrow's offsets never decrease; buffers made by hand may. Checked, since
-  // the first and last alone would then let a value reach outside the data.
-  for (size_t i = first; i < first + n; ++i)
-    if (base[i + 1] < base[i]) throw std::invalid_argument("text codes: the offsets decrease at row " + std::to_string(i - first));
+  const ArrowTextChunk<Offset> chunk(offsets, data, validity, first, n, "text codes");
   std::vector<int32_t> out;
   {
     py::gil_scoped_release release;
-    out = sales::code_texts(base, reinterpret_cast<const char*>(bytes.data()), validity.is_none() ? nullptr : bits.data(),
-                            first, n, allowed);
+    out = sales::code_texts(chunk.offsets(), chunk.chars(), chunk.bits(), first, n, allowed);
   }
   return to_numpy(std::move(out));
 }

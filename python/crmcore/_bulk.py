@@ -134,8 +134,8 @@ class BulkMethods:
         if dry_run:
             with prepared.naming_columns():
                 return prepared.check(lambda columns: write(columns, "skip", None, True)[1],
-                                      lambda frame: _columns(kind, frame), keys)
-        columns = prepared.core_columns(lambda frame: _columns(kind, frame))
+                                      lambda frame: _columns(kind, frame, arrow_text=True), keys)
+        columns = prepared.core_columns(lambda frame: _columns(kind, frame, arrow_text=True))
         with _progress_bar(kind, progress) as report, prepared.naming_columns():
             ids, errors, interrupted, updated = write(columns, on_error, report, False)
         if mode == "insert":

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._arrow import arrow_chunks, chunk_buffers
 
 _KINDS = {k["name"]: k for k in _core.kinds()}
 #: How deep custom values may nest objects and lists (a documented limit of the core).
@@ -126,9 +127,11 @@ def _is_missing(value: Any) -> bool:
     return False
 
 
-def _columns(kind: str, df: pd.DataFrame) -> list:
+def _columns(kind: str, df: pd.DataFrame, arrow_text: bool = False) -> list:
     """(name, values, valid, problems) for the core; no Python loop over rows
-    but for custom fields given as dicts."""
+    but for custom fields given as dicts. With ``arrow_text``, a column of
+    Arrow strings goes as its chunks' buffers (see _arrow.chunk_buffers),
+    which the core reads as they are, instead of a Python string per row."""
     fields = _fields(kind)
     out = []
     for name in df.columns:
@@ -150,6 +153,9 @@ def _columns(kind: str, df: pd.DataFrame) -> list:
             values = s.to_numpy(dtype=np.uint64 if dtype.kind == "u" else np.int64, na_value=0)
         elif pd.api.types.is_float_dtype(dtype):
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif arrow_text and (chunks := arrow_chunks(s)) is not None:
+            # Every value is text or missing, so nothing to convert here either.
+            values = [chunk_buffers(chunk) for chunk in chunks]
         else:
             # Text (or nothing) needs no conversion: checking that in C
             # (infer_dtype) spares a Python call per row on large imports.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._arrow import arrow_chunks, chunk_buffers
 
 
 def text_codes(values: Any, allowed: Sequence[str]) -> np.ndarray:
@@ -24,27 +25,15 @@ def text_codes(values: Any, allowed: Sequence[str]) -> np.ndarray:
     [1, -1, 0, -1]
     """
     allowed = [str(a) for a in allowed]
-    chunks = _arrow_chunks(values)
+    chunks = arrow_chunks(values)
     if chunks is None:
         objects = np.asarray(pd.Series(values, dtype=object).to_numpy(dtype=object), dtype=object)
         return _core.text_codes(objects, allowed)
     parts = []
     for chunk in chunks:
-        validity, offsets, data = chunk.buffers()
-        large = str(chunk.type) in ("large_string", "large_utf8")
-        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
-        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-        bits = None if validity is None or chunk.null_count == 0 else np.frombuffer(validity, dtype=np.uint8)
-        parts.append(_core.arrow_text_codes(offsets, data, bits, chunk.offset, len(chunk), allowed, large))
+        offsets, data, bits, first, n, large = chunk_buffers(chunk)
+        parts.append(_core.arrow_text_codes(offsets, data, bits, first, n, allowed, large))
     if len(parts) == 1:  # the usual single chunk: its codes as they are, not copied by concatenate
         return parts[0]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
-
-def _arrow_chunks(values: Any) -> "list | None":
-    """The Arrow chunks of a pyarrow-backed string Series, else None."""
-    array = getattr(values, "array", None)
-    arrow = getattr(array, "_pa_array", None)  # pandas' ArrowStringArray keeps its ChunkedArray here
-    if arrow is None or not str(getattr(arrow, "type", "")) in ("string", "utf8", "large_string", "large_utf8"):
-        return None
-    return list(arrow.chunks)
