@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _holidays
-from .scoring._columns import utc_now
+from .scoring._columns import as_of_timestamp, utc_now
 
 #: The festivals greeted by default: the main public holidays.
 MAIN_FESTIVALS = ("New Year's Day", "Spring Festival", "Dragon Boat Festival", "Mid-Autumn Festival",
@@ -115,7 +115,7 @@ class CareMethods:
         [60.0]
         """
         db = self._db
-        cut = utc_now() if as_of is None else pd.Timestamp(as_of)
+        cut = utc_now() if as_of is None else as_of_timestamp(as_of)
         customers = db.frame("customers", columns=["name", "owner"])
         talks = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
         talks["by"] = talks.staff_id.map(db.frame("staff", columns=["name"]).name)

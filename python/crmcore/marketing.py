@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import _core, _segments
 from ._segments import SCORES
-from .scoring._columns import stamp, times_ns
+from .scoring._columns import as_of_timestamp, stamp, times_ns
 from .scoring.dimensions import NONE
 
 _Z95 = 1.959963984540054
@@ -147,7 +147,7 @@ class MarketingMethods:
         ['spend:top 25%', 'age:30s', 'rhythm:monthly', 'channel:message', 'lifecycle:new']
         """
         db = self._db
-        cut = pd.Timestamp(as_of) if as_of is not None else db.default_as_of()
+        cut = as_of_timestamp(as_of) if as_of is not None else db.default_as_of()
         customers = db.frame("customers", columns=["birthday", "preferred_channel"])
         life = db.lifecycle(as_of=cut)
         spend = life.amount.where(life.purchases > 0)
@@ -516,7 +516,7 @@ class MarketingMethods:
         0.833
         """
         by = [by] if isinstance(by, str) else list(by)
-        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else pd.Timestamp(as_of)
+        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else as_of_timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
         if among is None:
             created = self._db.frame("customers", columns=["created_at"]).created_at

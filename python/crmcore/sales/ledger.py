@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import times_ns, utc_now
+from ..scoring._columns import as_of_timestamp, times_ns, utc_now
 from ._base import SalesPart
 from ._cache import valid_or
 from ._text import text_codes
@@ -351,7 +351,7 @@ class LedgerMethods(SalesPart):
         (30.0, 20.0)
         """
         inv = self._db.get("invoices", invoice)
-        when = utc_now() if at is None else pd.Timestamp(at)
+        when = utc_now() if at is None else as_of_timestamp(at, "at")
         if amount is None:  # what the customer has, and the invoice asks, when applied
             credit = self.credits(as_of=when)
             left = float(credit["balance"].get(inv["customer_id"], 0.0))

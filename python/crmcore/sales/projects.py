@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import utc_now
+from ..scoring._columns import as_of_timestamp, utc_now
 from ._base import SalesPart
 
 DAY = pd.Timedelta(days=1)
@@ -210,7 +210,7 @@ class ProjectMethods(SalesPart):
         """
         if by not in (None, "owner", "team"):
             raise _core.ValidationError(f"by={by!r}: tasks are grouped by 'owner' or 'team'")
-        at = utc_now() if as_of is None else pd.Timestamp(as_of)
+        at = utc_now() if as_of is None else as_of_timestamp(as_of)
         t = self._open_tasks()
         t = t[t["due_at"].notna() & (t["due_at"] <= at + days * DAY)].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")
