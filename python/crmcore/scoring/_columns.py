@@ -113,14 +113,17 @@ def as_of_ns(as_of: Any, field: str = "as_of") -> int | None:
     return int(ts.as_unit("ns").value)
 
 
-def as_of_timestamp(as_of: Any, field: str = "as_of") -> pd.Timestamp | None:
-    """``as_of`` checked as :func:`as_of_ns` checks it, as a Timestamp (None kept).
+def as_of_timestamp(as_of: Any, field: str = "as_of") -> pd.Timestamp:
+    """A given ``as_of`` (not None: the callers put their default first)
+    checked as :func:`as_of_ns` checks it, as a Timestamp.
 
     >>> as_of_timestamp("2024-03-01")
     Timestamp('2024-03-01 00:00:00')
     """
     ns = as_of_ns(as_of, field)
-    return None if ns is None else pd.Timestamp(ns)
+    if ns is None:
+        raise ValidationError(f"{field} is missing: give a date")
+    return pd.Timestamp(ns)
 
 
 def end_of_data(ns: np.ndarray) -> int | None:
