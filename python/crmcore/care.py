@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _holidays
+from ._args import _days
 from .scoring._columns import as_of_timestamp, utc_now
 
 #: The festivals greeted by default: the main public holidays.
@@ -114,6 +115,7 @@ class CareMethods:
         >>> db.care.not_contacted(30, as_of="2024-03-01")["days_since"].tolist()
         [60.0]
         """
+        days = _days(days, "not_contacted", "days")
         db = self._db
         cut = utc_now() if as_of is None else as_of_timestamp(as_of)
         customers = db.frame("customers", columns=["name", "owner"])

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _segments
+from ._args import _count, _days
 from ._segments import SCORES
 from .scoring._columns import as_of_timestamp, stamp, times_ns
 from .scoring.dimensions import NONE
@@ -221,6 +222,7 @@ class MarketingMethods:
         >>> e.attrs["control"], e.loc["conversion", ["treated", "control", "difference"]].tolist()
         ('holdout', [1.0, 0.0, 1.0])
         """
+        days = _days(days, "campaign_effect", "days")
         db = self._db
         camp = db.get("campaigns", campaign)
         start = camp["started_at"]
@@ -333,6 +335,7 @@ class MarketingMethods:
         """
         from .scoring import campaign_effect
 
+        days = _days(days, "campaigns", "days")
         db = self._db
         orders, cut = db._purchases(as_of)
         camps = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
@@ -419,6 +422,7 @@ class MarketingMethods:
         """
         if model not in ("first", "last"):
             raise ValueError(f"model is 'first' or 'last', not {model!r}")
+        days = _days(days, "attribution", "days")
         db = self._db
         camps = db.frame("campaigns", columns=["name", "started_at", "budget"])
         m = db.frame("campaign_members", columns=["campaign_id", "customer_id", "holdout", "touched_at"])
@@ -485,6 +489,7 @@ class MarketingMethods:
         from . import _prospects
 
         by = [by] if isinstance(by, str) else list(by)
+        top = _count(top, "prospects", "top", low=1, high=1_000_000)
         return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
     def backtest_prospects(self, as_of: Any = None, days: float = 180.0,
@@ -516,6 +521,7 @@ class MarketingMethods:
         0.833
         """
         by = [by] if isinstance(by, str) else list(by)
+        days = _days(days, "backtest_prospects", "days")
         cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else as_of_timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
         if among is None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _count
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns
 from .scoring._columns import NS_PER_DAY, as_of_timestamp, utc_now
@@ -56,6 +57,7 @@ class MemberMethods:
         >>> db.members.add_program("club", tiers=[{"name": "gold", "min_points": 1000}]) > 0
         True
         """
+        expiry_days = _count(expiry_days, "add_program", "expiry_days", low=1, none=True)
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)

@@ -55,3 +55,59 @@ def test_as_of_beyond_the_stored_times_is_refused_with_the_range(db, name, when)
 def test_as_of_at_the_edges_of_the_range_is_kept(db):
     assert len(db.sales.aging(as_of="1677-09-22")) == 0
     assert db.sales.aging(as_of=datetime.date(2262, 4, 11)).loc[db.ids("customers")[0], "total"] == 100.0
+
+
+_BAD_COUNTS = [float("nan"), float("inf"), 2**63, 1.5, True, -1, "7", None]
+
+
+def _count_calls(db):
+    """Every count or span of days an analysis takes: (call, argument name)."""
+    c = db.ids("customers")[0]
+    return {
+        "dso.days": lambda v: db.sales.dso(days=v),
+        "renewals_due.within": lambda v: db.sales.renewals_due(within=v),
+        "close_chance.horizon": lambda v: db.sales.close_chance(horizon=v),
+        "close_chance.snapshots": lambda v: db.sales.close_chance(snapshots=v),
+        "close_chance.step": lambda v: db.sales.close_chance(step=v),
+        "bookings_forecast.horizon": lambda v: db.sales.bookings_forecast(horizon=v),
+        "bookings_forecast.holdout": lambda v: db.sales.bookings_forecast(holdout=v),
+        "bookings_forecast.season": lambda v: db.sales.bookings_forecast(season=v),
+        "without_next_step.days": lambda v: db.sales.without_next_step(days=v),
+        "due_tasks.days": lambda v: db.sales.due_tasks(days=v),
+        "campaigns.days": lambda v: db.marketing.campaigns(days=v),
+        "attribution.days": lambda v: db.marketing.attribution(days=v),
+        "backtest_prospects.days": lambda v: db.marketing.backtest_prospects(days=v),
+        "prospects.top": lambda v: db.marketing.prospects(top=v),
+        "not_contacted.days": lambda v: db.care.not_contacted(days=v),
+        "check_timeline.grace_days": lambda v: db.service.check_timeline(c, grace_days=v),
+        "days_of_cover.window": lambda v: db.stock.days_of_cover(window=v),
+        "add_program.expiry_days": lambda v: db.members.add_program("p", expiry_days=v),
+        "add_rule.every_days": lambda v: db.automation.add_rule("r", on="schedule", kind="customers", actions=[],
+                                                                every_days=v),
+        "duplicates.max_typos": lambda v: db.duplicates("customers", max_typos=v),
+    }
+
+
+_FRACTION_ALLOWED = {"campaigns.days", "attribution.days", "backtest_prospects.days", "not_contacted.days",
+                     "check_timeline.grace_days"}
+_NONE_ALLOWED = {"add_program.expiry_days", "add_rule.every_days"}
+
+
+@pytest.mark.parametrize("name", [
+    "dso.days", "renewals_due.within", "close_chance.horizon", "close_chance.snapshots", "close_chance.step",
+    "bookings_forecast.horizon", "bookings_forecast.holdout", "bookings_forecast.season", "without_next_step.days",
+    "due_tasks.days", "campaigns.days", "attribution.days", "backtest_prospects.days", "prospects.top",
+    "not_contacted.days", "check_timeline.grace_days", "days_of_cover.window", "add_program.expiry_days",
+    "add_rule.every_days", "duplicates.max_typos"])
+@pytest.mark.parametrize("bad", _BAD_COUNTS, ids=repr)
+def test_counts_and_day_spans_are_checked_by_name(db, name, bad):
+    if (bad == 1.5 and name in _FRACTION_ALLOWED) or (bad is None and name in _NONE_ALLOWED):
+        return  # a valid value for this argument
+    argument = name.split(".")[1]
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}': must be a"):
+        _count_calls(db)[name](bad)
+
+
+def test_whole_floats_pass_as_counts(db):
+    assert db.sales.dso(days=90.0).equals(db.sales.dso(days=90))
+    assert db.sales.renewals_due(within=np.int64(30)).empty
