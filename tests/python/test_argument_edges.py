@@ -111,3 +111,17 @@ def test_counts_and_day_spans_are_checked_by_name(db, name, bad):
 def test_whole_floats_pass_as_counts(db):
     assert db.sales.dso(days=90.0).equals(db.sales.dso(days=90))
     assert db.sales.renewals_due(within=np.int64(30)).empty
+
+
+@pytest.mark.parametrize("mode", ["upsert", "update"])
+@pytest.mark.parametrize("key", [["sku", "sku"], ("sku", "name", "sku")], ids=repr)
+def test_a_key_naming_a_field_twice_is_refused_and_changes_nothing(mode, key):
+    db = crm.open()
+    p = db.add("products", sku="A1", name="x")
+    rows = pd.DataFrame({"sku": ["A1", "B2"], "name": ["y", "z"]})
+    with pytest.raises(crm.ValidationError, match=r"names 'sku' more than once"):
+        db.import_frame("products", rows, mode=mode, key=key)
+    with pytest.raises(crm.ValidationError, match=r"names 'sku' more than once"):
+        db.check_frame("products", rows, mode=mode, key=key)
+    assert db.frame("products")[["sku", "name"]].to_dict("records") == [{"sku": "A1", "name": "x"}]
+    assert db.get("products", p)["name"] == "x"
