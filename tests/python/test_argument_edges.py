@@ -125,3 +125,21 @@ def test_a_key_naming_a_field_twice_is_refused_and_changes_nothing(mode, key):
         db.check_frame("products", rows, mode=mode, key=key)
     assert db.frame("products")[["sku", "name"]].to_dict("records") == [{"sku": "A1", "name": "x"}]
     assert db.get("products", p)["name"] == "x"
+
+
+@pytest.mark.parametrize("limit", [-1, -5, np.int64(-1)], ids=repr)
+def test_audit_log_refuses_a_negative_limit_as_frame_does(limit):
+    db = crm.open()
+    db.add("customers", name="A")
+    with pytest.raises(crm.ValidationError, match=r"field 'limit': must be an integer >= 0"):
+        db.audit_log(limit)
+    with pytest.raises(ValueError, match="limit"):
+        db.frame("customers", limit=limit)
+
+
+def test_audit_log_limit_none_is_every_entry_as_for_frame():
+    db = crm.open()
+    for name in "ABC":
+        db.add("customers", name=name)
+    assert len(db.audit_log(None)) == 3 == len(db.frame("customers", limit=None))
+    assert len(db.audit_log(0)) == 0 and len(db.audit_log(2)) == 2
