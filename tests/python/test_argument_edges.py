@@ -143,3 +143,13 @@ def test_audit_log_limit_none_is_every_entry_as_for_frame():
         db.add("customers", name=name)
     assert len(db.audit_log(None)) == 3 == len(db.frame("customers", limit=None))
     assert len(db.audit_log(0)) == 0 and len(db.audit_log(2)) == 2
+
+
+@pytest.mark.parametrize("when", ["0001-01-01", "2262-04-12", "9999-12-31 23:59"])
+def test_a_date_text_out_of_range_is_refused_saying_so(when):
+    db = crm.open()
+    c = db.add("customers", name="A")
+    with pytest.raises(crm.ValidationError, match=r"is outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
+        db.add("orders", customer_id=c, amount=1.0, ordered_at=when)
+    assert db.count("orders") == 0
+
