@@ -153,3 +153,17 @@ def test_a_date_text_out_of_range_is_refused_saying_so(when):
         db.add("orders", customer_id=c, amount=1.0, ordered_at=when)
     assert db.count("orders") == 0
 
+
+@pytest.mark.parametrize("when", [pd.Timestamp.min, pd.Timestamp.max, np.datetime64(pd.Timestamp.min.value, "ns"),
+                                  "1677-09-21 00:12:43"], ids=repr)
+def test_every_form_of_a_date_out_of_range_is_refused_like_the_text(when):
+    db = crm.open()
+    c = db.add("customers", name="A")
+    with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
+        db.add("orders", customer_id=c, amount=1.0, ordered_at=when)
+    o = db.add("orders", customer_id=c, amount=1.0, ordered_at="2024-01-01")
+    with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
+        db.update("orders", o, ordered_at=when)
+    with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
+        db.import_frame("orders", pd.DataFrame({"customer_id": [c], "amount": [1.0], "ordered_at": [when]}))
+    assert db.frame("orders")["ordered_at"].tolist() == [pd.Timestamp("2024-01-01")]
