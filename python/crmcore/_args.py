@@ -130,6 +130,45 @@ def _integer(value, where, field, low=None, high=_INT64_MAX, none=False):
     return value
 
 
+# The longest span of days an argument may ask for: a century. Longer ones,
+# added to a date, pass the times the store keeps (pandas raised a bare
+# OutOfBoundsTimedelta for 2**63 days).
+MAX_DAYS = 36_525
+
+
+def _count(value, where, field, low=0, high=MAX_DAYS, none=False):
+    """A whole-number argument (a count, a span of whole days) in [low, high]
+    as an int: 90.0 passes; NaN, an infinity, a boolean or 1.5 is refused
+    naming ``field`` (None passes when ``none``).
+
+    >>> _count(90.0, "dso", "days", low=1)
+    90
+    """
+    if value is None and none:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    rule = f"must be a whole number in [{low}, {high}], got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _invalid(where, field, rule)
+    if not isinstance(value, numbers.Integral):
+        f = float(value)
+        if not math.isfinite(f) or f != math.floor(f):
+            raise _invalid(where, field, rule)
+    if not low <= value <= high:
+        raise _invalid(where, field, rule)
+    return int(value)
+
+
+def _days(value, where, field, low=0.0):
+    """A span of days that may be fractional, in [low, :data:`MAX_DAYS`], as a float.
+
+    >>> _days(7.5, "not_contacted", "days")
+    7.5
+    """
+    return _number(value, where, field, low=low, high=MAX_DAYS)
+
+
 def _real(value, where, field, positive=False):
     """A real-number argument as a float; ``positive`` also asks for finite and > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -289,7 +289,12 @@ def _check_interrupted(interrupted: bool, what: str, result: Any = None) -> None
 def _upsert_key(df: pd.DataFrame, key: "str | list[str] | None") -> "list[str]":
     """The fields that name each row's record: as given, or the natural one."""
     if key is not None:
-        return [key] if isinstance(key, str) else list(key)
+        fields = [key] if isinstance(key, str) else list(key)
+        repeated = sorted({str(f) for f in fields if fields.count(f) > 1})
+        if repeated:  # a field named twice would be matched twice (or the key silently be shorter)
+            raise _core.ValidationError(f"key={key!r} names {', '.join(map(repr, repeated))} more than once: "
+                                        "give each field of the key once")
+        return fields
     if "id" in df.columns:
         return ["id"]
     if "external_id" in df.columns:

@@ -59,7 +59,7 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
 
 # The store keeps a time as int64 nanoseconds since 1970, as pandas does:
 # from Timestamp.min to Timestamp.max, both rounded inwards to the second.
-_FIRST_TIME, _LAST_TIME = np.datetime64("1677-09-21T00:12:44"), np.datetime64("2262-04-11T23:47:16")
+_FIRST_TIME, _LAST_TIME = np.datetime64("1677-09-21T00:12:44"), np.datetime64("2262-04-11T23:47:15")
 
 
 def _nanoseconds(s: pd.Series) -> "tuple[np.ndarray, list | None]":
@@ -71,9 +71,11 @@ def _nanoseconds(s: pd.Series) -> "tuple[np.ndarray, list | None]":
     elif s.dtype == object:  # one value given as a datetime or datetime64 (add, update)
         s = pd.Series(s.tolist())
     values = s.to_numpy()
-    if values.dtype == np.dtype("datetime64[ns]"):
-        return values, None
+    # Nanoseconds reach a little past the seconds the core reads as text
+    # (pd.Timestamp.min is 1677-09-21 00:12:43.15): the same range for both.
     beyond = np.flatnonzero((values < _FIRST_TIME) | (values > _LAST_TIME))  # NaT compares false
+    if values.dtype == np.dtype("datetime64[ns]") and not len(beyond):
+        return values, None
     problems = [(int(row), f"{pd.Timestamp(values[row])} is outside the times the store keeps "
                            f"(1677-09-22 to 2262-04-11)") for row in beyond]
     values = values.copy()

@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import _core
 from .graph import Graph
+from .scoring._columns import as_of_timestamp
 
 COLUMNS = ["score", "attribute_score", "graph_score", "hops", "nearest", "pagerank", "lookalikes", "reasons",
            "products"]
@@ -33,7 +34,7 @@ def score(db: Any, by: list, top: int, as_of: Any, graph: bool, good: Any, decay
     customers = db.frame("customers", columns=by)
     orders = db.frame("orders", columns=["customer_id", "ordered_at"])
     if as_of is not None:
-        orders = orders[orders.ordered_at < pd.Timestamp(as_of)]
+        orders = orders[orders.ordered_at < as_of_timestamp(as_of)]
     bought = customers.index.isin(orders.customer_id.unique())
     lines = db.frame("order_lines", columns=["order_id", "product_id"]).dropna(subset=["product_id"])
     lines = lines[lines.order_id.isin(orders.index)]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import utc_now
+from .scoring._columns import as_of_timestamp, utc_now
 
 COLUMNS = ["time", "kind", "id", "summary", "who"]
 
@@ -153,7 +153,7 @@ def next_contacts_missed(talks: pd.DataFrame, as_of: pd.Timestamp, grace: pd.Tim
 def timeline_checks(db: Any, customer: Any, as_of: Any, grace_days: float, threshold: float) -> pd.DataFrame:
     if customer is not None:
         db.get("customers", customer)
-    cut = utc_now() if as_of is None else pd.Timestamp(as_of)
+    cut = utc_now() if as_of is None else as_of_timestamp(as_of)
     columns = ["customer_id", "contact_id", "channel", "occurred_at", "next_contact_at"]
     talks = db.frame("interactions", columns=columns) if customer is None \
         else _find(db, "interactions", customer_id=customer)[columns]

@@ -109,9 +109,11 @@ class AuditMethods:
         ``allow_foreign=True`` can have any (others refuse to open)."""
         return list(self._core.foreign_objects)
 
-    def audit_log(self, limit: int = 100, *, about: "list[int] | None" = None) -> pd.DataFrame:
-        """The newest writes (at most ``limit``): when, by whom, what operation,
-        which kind, how many rows, which ids, and what changed.
+    def audit_log(self, limit: "int | None" = 100, *, about: "list[int] | None" = None) -> pd.DataFrame:
+        """The newest writes (at most ``limit``, a whole number >= 0; None for
+        every entry, as ``limit`` of :meth:`frame` and :meth:`find`): when, by
+        whom, what operation, which kind, how many rows, which ids, and what
+        changed.
 
         The rows one write gave or touched have the consecutive ids
         ``first_id`` to ``last_id`` (missing when no row landed), so an
@@ -145,7 +147,9 @@ class AuditMethods:
         True
         """
         about_ids = None if about is None else _record_ids(list(about), "audit_log", "about").tolist()
-        df = self._audit_entries(_integer(limit, "audit_log", "limit"), about_ids)
+        # The core reads -1 as "every entry"; a negative given is refused, as frame and find refuse it.
+        wanted = -1 if limit is None else _integer(limit, "audit_log", "limit", low=0)
+        df = self._audit_entries(wanted, about_ids)
         return df if about_ids is None else _listed_about(df, set(about_ids))
 
     def _audit_entries(self, limit: int, about_ids: "list[int] | None") -> pd.DataFrame:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import MAX_DAYS, _count
 from .scoring._columns import NS_PER_DAY, as_of_ns, utc_now
 
 
@@ -159,6 +160,8 @@ class AutomationMethods:
         >>> db.automation.rules()["trigger"].tolist()
         ['changed']
         """
+        every_days = _count(every_days, "add_rule", "every_days", low=1, none=True)
+        offset_days = _count(offset_days, "add_rule", "offset_days", low=-MAX_DAYS, none=True)
         return self._db.add(_RULES, name=name, trigger=on, record_kind=kind, field=field,
                             condition=condition_text(condition),
                             actions=json.dumps(_jsonable(list(actions)), ensure_ascii=False),

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from . import _holidays
-from .scoring._columns import utc_now
+from ._args import _days
+from .scoring._columns import as_of_timestamp, utc_now
 
 #: The festivals greeted by default: the main public holidays.
 MAIN_FESTIVALS = ("New Year's Day", "Spring Festival", "Dragon Boat Festival", "Mid-Autumn Festival",
@@ -114,8 +115,9 @@ class CareMethods:
         >>> db.care.not_contacted(30, as_of="2024-03-01")["days_since"].tolist()
         [60.0]
         """
+        days = _days(days, "not_contacted", "days")
         db = self._db
-        cut = utc_now() if as_of is None else pd.Timestamp(as_of)
+        cut = utc_now() if as_of is None else as_of_timestamp(as_of)
         customers = db.frame("customers", columns=["name", "owner"])
         talks = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
         talks["by"] = talks.staff_id.map(db.frame("staff", columns=["name"]).name)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _count
 
 __all__ = ["DuplicateMethods", "clusters", "find_duplicates"]
 
@@ -121,6 +122,7 @@ class DuplicateMethods:
         >>> pairs[["id_a", "id_b", "reasons"]].values.tolist() == [[a, b, "same phone, same name"]]
         True
         """
+        max_typos = _count(max_typos, "duplicates", "max_typos", low=0, high=2)
         fields = _fields_of(kind)
         if "name" not in fields:
             raise _core.ValidationError(f"{kind}: records of this kind have no name to compare")

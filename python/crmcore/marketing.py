@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _segments
+from ._args import _count, _days
 from ._segments import SCORES
-from .scoring._columns import stamp, times_ns
+from .scoring._columns import as_of_timestamp, stamp, times_ns
 from .scoring.dimensions import NONE
 
 _Z95 = 1.959963984540054
@@ -147,7 +148,7 @@ class MarketingMethods:
         ['spend:top 25%', 'age:30s', 'rhythm:monthly', 'channel:message', 'lifecycle:new']
         """
         db = self._db
-        cut = pd.Timestamp(as_of) if as_of is not None else db.default_as_of()
+        cut = as_of_timestamp(as_of) if as_of is not None else db.default_as_of()
         customers = db.frame("customers", columns=["birthday", "preferred_channel"])
         life = db.lifecycle(as_of=cut)
         spend = life.amount.where(life.purchases > 0)
@@ -221,6 +222,7 @@ class MarketingMethods:
         >>> e.attrs["control"], e.loc["conversion", ["treated", "control", "difference"]].tolist()
         ('holdout', [1.0, 0.0, 1.0])
         """
+        days = _days(days, "campaign_effect", "days")
         db = self._db
         camp = db.get("campaigns", campaign)
         start = camp["started_at"]
@@ -333,6 +335,7 @@ class MarketingMethods:
         """
         from .scoring import campaign_effect
 
+        days = _days(days, "campaigns", "days")
         db = self._db
         orders, cut = db._purchases(as_of)
         camps = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
@@ -419,6 +422,7 @@ class MarketingMethods:
         """
         if model not in ("first", "last"):
             raise ValueError(f"model is 'first' or 'last', not {model!r}")
+        days = _days(days, "attribution", "days")
         db = self._db
         camps = db.frame("campaigns", columns=["name", "started_at", "budget"])
         m = db.frame("campaign_members", columns=["campaign_id", "customer_id", "holdout", "touched_at"])
@@ -485,6 +489,7 @@ class MarketingMethods:
         from . import _prospects
 
         by = [by] if isinstance(by, str) else list(by)
+        top = _count(top, "prospects", "top", low=1, high=1_000_000)
         return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
     def backtest_prospects(self, as_of: Any = None, days: float = 180.0,
@@ -516,7 +521,8 @@ class MarketingMethods:
         0.833
         """
         by = [by] if isinstance(by, str) else list(by)
-        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else pd.Timestamp(as_of)
+        days = _days(days, "backtest_prospects", "days")
+        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else as_of_timestamp(as_of)
         scored = self.prospects(by=by, as_of=cut)
         if among is None:
             created = self._db.frame("customers", columns=["created_at"]).created_at

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _count
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns
-from .scoring._columns import NS_PER_DAY, utc_now
+from .scoring._columns import NS_PER_DAY, as_of_timestamp, utc_now
 
 _NO_EXPIRY = np.iinfo(np.int64).max
 
@@ -56,6 +57,7 @@ class MemberMethods:
         >>> db.members.add_program("club", tiers=[{"name": "gold", "min_points": 1000}]) > 0
         True
         """
+        expiry_days = _count(expiry_days, "add_program", "expiry_days", low=1, none=True)
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)
@@ -102,7 +104,7 @@ class MemberMethods:
         if len(already):
             taken = self._db.frame("members", ids=already, columns=["customer_id"])["customer_id"].tolist()
             raise _refuse_value("members", "customer_id", f"customers {taken} are members of programme {pid} already")
-        at = utc_now() if at is None else pd.Timestamp(at)
+        at = utc_now() if at is None else as_of_timestamp(at, "at")
         frame = pd.DataFrame({"program_id": pid, "customer_id": customers, "joined_at": at})
         return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
 
@@ -238,7 +240,7 @@ class MemberMethods:
         if not points > 0:
             raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
         row = self._db.get("members", member)
-        at = utc_now() if at is None else pd.Timestamp(at)
+        at = utc_now() if at is None else as_of_timestamp(at, "at")
         balance = float(self.balances(row["program_id"], at).get(member, 0.0))
         if points > balance + 1e-9:
             raise _refuse_value("points_ledger", "points",

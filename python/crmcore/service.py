@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _holidays
+from ._args import _days
 from .scoring._columns import as_of_ns, stamp, times_ns
 
 #: The workflow's statuses in order; a ticket is open until resolved.
@@ -493,6 +494,7 @@ class ServiceMethods:
         """
         from ._timeline import timeline_checks
 
+        grace_days = _days(grace_days, "check_timeline", "grace_days")
         return timeline_checks(self._db, customer, as_of, grace_days, threshold)
 
     def timeline_view(self, customer: int) -> Any:

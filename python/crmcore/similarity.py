@@ -35,7 +35,7 @@ import pandas as pd
 from ._args import _method, _node, _top
 from .graph import Graph
 from .scoring.dimensions import ORDER_DIMENSIONS, _names, _text
-from .scoring._columns import stamp
+from .scoring._columns import as_of_timestamp, stamp
 from .scoring._status import purchases
 
 __all__ = ["SimilarityMethods"]
@@ -59,7 +59,7 @@ class SimilarityMethods:
         ``product_id``, and a text column per dimension of ``dims``; indexed
         by the order id. What a purchase is comes from the shared status
         table, as for every analysis."""
-        cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
+        cut = self.default_as_of() if as_of is None else as_of_timestamp(as_of)
         order_dims = [d for d in dims if d in ORDER_DIMENSIONS and d != "category"]
         extra = [c for c in ("channel", "location") if c in order_dims]
         if "staff" in order_dims or "staff_team" in order_dims:
@@ -91,7 +91,7 @@ class SimilarityMethods:
         """``answer(graph, pairs)`` on the whole store or, with ``by``, on
         each group (the module's rules), stacked with the dimensions leading;
         the point and window read in ``attrs``, as every analysis."""
-        cut = self.default_as_of() if as_of is None else pd.Timestamp(as_of)
+        cut = self.default_as_of() if as_of is None else as_of_timestamp(as_of)
         if by is None:
             lines = self._bought_lines(cut)
             g, bought = _bipartite(lines)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _count
 from .scoring._columns import as_of_ns, utc_now
 
 NS_PER_DAY = 86_400 * 10**9
@@ -461,8 +462,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         >>> db.stock.days_of_cover(window=30, as_of="2025-03-01")["days_of_cover"].tolist()
         [70.0]
         """
-        if not window > 0:
-            raise ValueError(f"window is a positive number of days, not {window!r}")
+        window = _count(window, "days_of_cover", "window", low=1)
         end = as_of_ns(as_of)
         if end is None:  # the latest movement, by the index on moved_at
             last = self._db.find("stock_movements", filters=[], order_by="-moved_at", limit=1)["moved_at"]

@@ -90,6 +90,35 @@ TEST(ParseTime, RejectsImpossibleDates) {
     EXPECT_FALSE(parse_time(bad).has_value()) << bad;
 }
 
+TEST(ParseTime, TellsADateOutOfRangeFromNoDate) {
+  // The store keeps int64 nanoseconds since 1970 (as pandas): 1677-09-21 00:12:44 to 2262-04-11 23:47:15.
+  for (const char* far : {"0001-01-01", "1677-09-21", "2262-04-12", "9999-12-31 23:59", "1600-01-01T00:00:00Z"}) {
+    EXPECT_FALSE(parse_time(far).has_value()) << far;
+    EXPECT_TRUE(time_out_of_range(far)) << far;
+  }
+  for (const char* kept : {"1677-09-22", "2262-04-11", "2024-01-01"}) {
+    EXPECT_TRUE(parse_time(kept).has_value()) << kept;
+    EXPECT_FALSE(time_out_of_range(kept)) << kept;
+  }
+  for (const char* bad : {"2023-02-29", "0001-13-01", "yesterday", "01/01/0001"}) EXPECT_FALSE(time_out_of_range(bad)) << bad;
+}
+
+TEST(Store, ADateOutOfRangeIsRefusedSayingSo) {
+  Store s(":memory:");
+  Table t;
+  t.columns.push_back(int_column("customer_id", {add_customer(s, "Acme")}));
+  t.columns.push_back(real_column("amount", {1}));
+  t.columns.push_back(text_column("ordered_at", {"0001-01-01"}));
+  try {
+    s.insert("orders", t);
+    ADD_FAILURE() << "accepted an order of year 1";
+  } catch (const ValidationError& e) {
+    EXPECT_EQ(e.field(), "ordered_at");
+    EXPECT_EQ(e.reason(), "'0001-01-01' is outside the dates the store keeps (1677-09-22 to 2262-04-11)");
+  }
+  EXPECT_EQ(s.count("orders"), 0);
+}
+
 TEST(Store, IdsAreUniqueAcrossKinds) {
   Store s(":memory:");
   int64_t c = add_customer(s, "Acme");

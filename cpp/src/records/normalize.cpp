@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace crmcore::records {
 
@@ -307,7 +308,11 @@ bool read_date(std::string_view s, size_t& pos, int64_t& year, int64_t& month, i
 
 }  // namespace
 
-std::optional<int64_t> parse_time(std::string_view text) {
+namespace {
+
+// A time in the forms parse_time reads, as whole seconds since 1970 (any
+// year) and the nanoseconds past them; nullopt when the text is no such time.
+std::optional<std::pair<int64_t, int64_t>> read_time(std::string_view text) {
   std::string_view s = trim(text);
   size_t pos = 0;
   int64_t year, month, day;
@@ -355,10 +360,23 @@ std::optional<int64_t> parse_time(std::string_view text) {
     if (pos != s.size() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
   }
   const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  // Outside about 1678..2261 nanoseconds overflow int64, as in pandas.
-  if (seconds < -9223372036LL || seconds > 9223372035LL) return std::nullopt;
-  return seconds * 1000000000LL + nanos;
+  return std::pair{days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60, nanos};
+}
+
+// Outside about 1678..2261 nanoseconds overflow int64, as in pandas.
+bool seconds_kept(int64_t seconds) { return seconds >= -9223372036LL && seconds <= 9223372035LL; }
+
+}  // namespace
+
+std::optional<int64_t> parse_time(std::string_view text) {
+  const auto t = read_time(text);
+  if (!t || !seconds_kept(t->first)) return std::nullopt;
+  return t->first * 1000000000LL + t->second;
+}
+
+bool time_out_of_range(std::string_view text) {
+  const auto t = read_time(text);
+  return t && !seconds_kept(t->first);
 }
 
 namespace {

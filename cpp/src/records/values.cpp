@@ -76,6 +76,8 @@ void coerce_text(const Field& f, const std::string& s, Value& out) {
     }
     case FieldType::Time: {
       auto t = parse_time(s);
+      if (!t && time_out_of_range(s))
+        throw RowFailure{f.name, quote(s) + " is outside the dates the store keeps (" + kTimeRange + ")"};
       if (!t)
         throw RowFailure{f.name, quote(s) + " is not a date (expected year first, e.g. 2025-01-05, 2025/1/5 9:40,"
                                             " 2025年1月5日 or 20250105)"};

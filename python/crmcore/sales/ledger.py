@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import times_ns, utc_now
+from .._args import _count
+from ..scoring._columns import as_of_timestamp, times_ns, utc_now
 from ._base import SalesPart
 from ._cache import valid_or
 from ._text import text_codes
@@ -207,6 +208,7 @@ class LedgerMethods(SalesPart):
         >>> db.sales.renewals_due(within=60, as_of="2024-11-01")[["value", "days_left"]].values.tolist()
         [[1200.0, 29.0]]
         """
+        within = _count(within, "renewals_due", "within")
         cut = pd.Timestamp(self._as_of(as_of))
         k = self._db.frame("contracts", columns=["customer_id", "deal_id", "name", "value", "owner_id",
                                                  "started_at", "ends_at", "renewal_at", "status"])
@@ -282,6 +284,7 @@ class LedgerMethods(SalesPart):
         [300.0, 900.0, 30.0]
         """
         key = self._ledger_key(by)
+        days = _count(days, "dso", "days", low=1)
         cut = pd.Timestamp(self._as_of(as_of))
         open_ = self.open_invoices(cut)
         inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount",
@@ -351,7 +354,7 @@ class LedgerMethods(SalesPart):
         (30.0, 20.0)
         """
         inv = self._db.get("invoices", invoice)
-        when = utc_now() if at is None else pd.Timestamp(at)
+        when = utc_now() if at is None else as_of_timestamp(at, "at")
         if amount is None:  # what the customer has, and the invoice asks, when applied
             credit = self.credits(as_of=when)
             left = float(credit["balance"].get(inv["customer_id"], 0.0))

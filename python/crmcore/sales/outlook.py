@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._args import _count
 from ._base import SalesPart
 
 #: Age-in-stage buckets (days): [0, 14), [14, 30), [30, 60), [60, 90), 90+.
@@ -127,6 +128,9 @@ class OutlookMethods(SalesPart):
         ...                       )[["stage", "chance", "stage_probability"]].round(3).values.tolist()
         [['lead', 0.339, 0.1]]
         """
+        horizon = _count(horizon, "close_chance", "horizon", low=1)
+        snapshots = _count(snapshots, "close_chance", "snapshots", low=1, high=1000)
+        step = _count(step, "close_chance", "step", low=1)
         cut = pd.Timestamp(self._as_of(as_of))
         h = pd.Timedelta(days=horizon)
         deals = self._deals(None)

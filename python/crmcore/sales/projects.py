@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import utc_now
+from .._args import _count
+from ..scoring._columns import as_of_timestamp, utc_now
 from ._base import SalesPart
 
 DAY = pd.Timedelta(days=1)
@@ -130,6 +131,7 @@ class ProjectMethods(SalesPart):
         >>> db.sales.without_next_step(as_of="2024-03-01").index.tolist() == [deals[2]]
         True
         """
+        days = _count(days, "without_next_step", "days")
         cut = pd.Timestamp(self._as_of(as_of))
         deals = self._deals(None)
         open_ = deals[deals.category == "open"]
@@ -210,7 +212,8 @@ class ProjectMethods(SalesPart):
         """
         if by not in (None, "owner", "team"):
             raise _core.ValidationError(f"by={by!r}: tasks are grouped by 'owner' or 'team'")
-        at = utc_now() if as_of is None else pd.Timestamp(as_of)
+        days = _count(days, "due_tasks", "days")
+        at = utc_now() if as_of is None else as_of_timestamp(as_of)
         t = self._open_tasks()
         t = t[t["due_at"].notna() & (t["due_at"] <= at + days * DAY)].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")

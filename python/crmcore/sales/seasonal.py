@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._args import _count
 from ._base import SalesPart
 
 # The weights tried: level, trend, season. Zero trend weight keeps the
@@ -168,6 +169,9 @@ class SeasonalMethods(SalesPart):
         >>> f["forecast"].round(1).tolist()[-2:], round(float(f.attrs["backtest"].loc["holt_winters", "mae"]), 1)
         ([100.0, 150.0], 0.0)
         """
+        horizon = _count(horizon, "bookings_forecast", "horizon", low=1, high=1200)  # months: a century
+        holdout = _count(holdout, "bookings_forecast", "holdout", low=0, high=1200)
+        season = _count(season, "bookings_forecast", "season", low=1, high=1200)
         cut = self._as_of(as_of)
         deals = self._deals(None)
         history = monthly_bookings(deals.loc[deals.category == "won", ["closed_at", "amount"]], cut)

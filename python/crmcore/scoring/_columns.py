@@ -81,20 +81,49 @@ def utc_now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").tz_localize(None)
 
 
-def as_of_ns(as_of: Any) -> int | None:
+# The times the store keeps (int64 nanoseconds since 1970, as pandas'),
+# rounded inwards to the second like the core's date parser.
+FIRST_TIME, LAST_TIME = pd.Timestamp("1677-09-21T00:12:44"), pd.Timestamp("2262-04-11T23:47:15")
+TIME_RANGE = "1677-09-22 to 2262-04-11"
+
+
+def as_of_ns(as_of: Any, field: str = "as_of") -> int | None:
     """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
-    text that is not a date, or NaT, is refused."""
+    text that is not a date, NaT, or a date outside the times the store
+    keeps (pandas would raise a bare OutOfBoundsDatetime) is refused naming
+    ``field``.
+
+    >>> as_of_ns("1970-01-02")
+    86400000000000
+    """
     if as_of is None:
         return None
     try:
         ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError) as e:
-        raise ValidationError(f"as_of {as_of!r} is not a date: {e}") from None
+    except (ValueError, TypeError, OverflowError) as e:
+        if "out of bounds" in str(e).lower():
+            raise ValidationError(f"{field} {as_of!r} is outside the dates the store keeps ({TIME_RANGE})") from None
+        raise ValidationError(f"{field} {as_of!r} is not a date: {e}") from None
     if ts is pd.NaT:
-        raise ValidationError("as_of is missing (NaT): give a date, or None for the default")
+        raise ValidationError(f"{field} is missing (NaT): give a date, or None for the default")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
+    if not FIRST_TIME.as_unit(ts.unit) <= ts <= LAST_TIME.as_unit(ts.unit):
+        raise ValidationError(f"{field} {as_of!r} is outside the dates the store keeps ({TIME_RANGE})")
     return int(ts.as_unit("ns").value)
+
+
+def as_of_timestamp(as_of: Any, field: str = "as_of") -> pd.Timestamp:
+    """A given ``as_of`` (not None: the callers put their default first)
+    checked as :func:`as_of_ns` checks it, as a Timestamp.
+
+    >>> as_of_timestamp("2024-03-01")
+    Timestamp('2024-03-01 00:00:00')
+    """
+    ns = as_of_ns(as_of, field)
+    if ns is None:
+        raise ValidationError(f"{field} is missing: give a date")
+    return pd.Timestamp(ns)
 
 
 def end_of_data(ns: np.ndarray) -> int | None:

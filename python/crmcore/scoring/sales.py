@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._args import _invalid
-from ._columns import column, floats, stamp, times_ns, upto
+from ._columns import as_of_ns, column, floats, stamp, times_ns, upto
 from .profit import _freq
 
 __all__ = ["campaign_effect", "cohort_retention", "performance", "pipeline_funnel"]
@@ -174,7 +174,7 @@ def pipeline_funnel(
     if history is not None and len(history):
         h = history
         if as_of is not None:
-            h = h[times_ns(h["changed_at"]) <= pd.Timestamp(as_of).value]
+            h = h[times_ns(h["changed_at"]) <= as_of_ns(as_of)]
         h = h.sort_values(["deal_id", "changed_at"], kind="stable")
         h = pd.DataFrame({"deal_id": h["deal_id"].to_numpy(), "stage": h["stage"].astype(object).to_numpy(),
                           "order": h.groupby("deal_id").cumcount().to_numpy(dtype=np.float64)})

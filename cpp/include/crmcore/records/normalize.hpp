@@ -77,6 +77,11 @@ std::optional<bool> parse_bool(std::string_view text);
 // nullopt when the text is not such a date, or names no day of the calendar.
 std::optional<int64_t> parse_time(std::string_view text);
 
+// Whether `text` is a date (and time) parse_time reads but outside the times
+// the store keeps (kTimeRange), so the refusal can say so rather than "not a date".
+bool time_out_of_range(std::string_view text);
+inline constexpr const char* kTimeRange = "1677-09-22 to 2262-04-11";
+
 // The inverse for display: "YYYY-MM-DD HH:MM:SS" (with fraction when non-zero).
 std::string format_time(int64_t ns);
 

@@ -1,0 +1,169 @@
+"""Arguments at the edges of what the store can hold: a date beyond the
+times the store keeps, a day span or count that is NaN, infinite, a
+boolean, fractional or too large. Each is refused with a ValidationError
+naming the argument (and, for dates, the range), never a bare pandas
+OutOfBoundsDatetime / OutOfBoundsTimedelta, a ValueError from int(nan), or
+pybind11's "incompatible function arguments"."""
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmcore as crm
+
+_FAR_DATES = ["0001-01-01", datetime.date(1, 1, 1), datetime.datetime(9999, 12, 31),
+              np.datetime64("0001-01-01"), pd.Timestamp("1600-01-01"), "1677-09-21"]
+
+
+@pytest.fixture(scope="module")
+def db():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    db.add("invoices", customer_id=c, amount=100.0, issued_at="2024-01-01", due_at="2024-01-31")
+    db.add("orders", customer_id=c, ordered_at="2024-01-05", amount=10.0)
+    return db
+
+
+def _as_of_calls(db):
+    """Every kind of analysis that takes ``as_of`` (sales, service,
+    marketing, scoring, stock, members, care, similarity)."""
+    return {
+        "sales.aging": lambda a: db.sales.aging(as_of=a),
+        "sales.dso": lambda a: db.sales.dso(as_of=a),
+        "sales.renewals_due": lambda a: db.sales.renewals_due(as_of=a),
+        "sales.open_invoices": lambda a: db.sales.open_invoices(as_of=a),
+        "sales.forecast": lambda a: db.sales.forecast(as_of=a),
+        "service.sla": lambda a: db.service.sla(as_of=a),
+        "marketing.campaigns": lambda a: db.marketing.campaigns(as_of=a),
+        "marketing.portrait": lambda a: db.marketing.portrait(as_of=a),
+        "rfm": lambda a: db.rfm(as_of=a),
+        "churn_risk": lambda a: db.churn_risk(as_of=a),
+        "stock.days_of_cover": lambda a: db.stock.days_of_cover(as_of=a),
+        "care.not_contacted": lambda a: db.care.not_contacted(as_of=a),
+        "similar_customers": lambda a: db.similar_customers(db.ids("customers")[0], as_of=a),
+    }
+
+
+@pytest.mark.parametrize("name", list(_as_of_calls(None)))
+@pytest.mark.parametrize("when", _FAR_DATES, ids=repr)
+def test_as_of_beyond_the_stored_times_is_refused_with_the_range(db, name, when):
+    with pytest.raises(crm.ValidationError, match=r"as_of .*outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
+        _as_of_calls(db)[name](when)
+
+
+def test_as_of_at_the_edges_of_the_range_is_kept(db):
+    assert len(db.sales.aging(as_of="1677-09-22")) == 0
+    assert db.sales.aging(as_of=datetime.date(2262, 4, 11)).loc[db.ids("customers")[0], "total"] == 100.0
+
+
+_BAD_COUNTS = [float("nan"), float("inf"), 2**63, 1.5, True, -1, "7", None]
+
+
+def _count_calls(db):
+    """Every count or span of days an analysis takes: (call, argument name)."""
+    c = db.ids("customers")[0]
+    return {
+        "dso.days": lambda v: db.sales.dso(days=v),
+        "renewals_due.within": lambda v: db.sales.renewals_due(within=v),
+        "close_chance.horizon": lambda v: db.sales.close_chance(horizon=v),
+        "close_chance.snapshots": lambda v: db.sales.close_chance(snapshots=v),
+        "close_chance.step": lambda v: db.sales.close_chance(step=v),
+        "bookings_forecast.horizon": lambda v: db.sales.bookings_forecast(horizon=v),
+        "bookings_forecast.holdout": lambda v: db.sales.bookings_forecast(holdout=v),
+        "bookings_forecast.season": lambda v: db.sales.bookings_forecast(season=v),
+        "without_next_step.days": lambda v: db.sales.without_next_step(days=v),
+        "due_tasks.days": lambda v: db.sales.due_tasks(days=v),
+        "campaigns.days": lambda v: db.marketing.campaigns(days=v),
+        "attribution.days": lambda v: db.marketing.attribution(days=v),
+        "backtest_prospects.days": lambda v: db.marketing.backtest_prospects(days=v),
+        "prospects.top": lambda v: db.marketing.prospects(top=v),
+        "not_contacted.days": lambda v: db.care.not_contacted(days=v),
+        "check_timeline.grace_days": lambda v: db.service.check_timeline(c, grace_days=v),
+        "days_of_cover.window": lambda v: db.stock.days_of_cover(window=v),
+        "add_program.expiry_days": lambda v: db.members.add_program("p", expiry_days=v),
+        "add_rule.every_days": lambda v: db.automation.add_rule("r", on="schedule", kind="customers", actions=[],
+                                                                every_days=v),
+        "duplicates.max_typos": lambda v: db.duplicates("customers", max_typos=v),
+    }
+
+
+_FRACTION_ALLOWED = {"campaigns.days", "attribution.days", "backtest_prospects.days", "not_contacted.days",
+                     "check_timeline.grace_days"}
+_NONE_ALLOWED = {"add_program.expiry_days", "add_rule.every_days"}
+
+
+@pytest.mark.parametrize("name", [
+    "dso.days", "renewals_due.within", "close_chance.horizon", "close_chance.snapshots", "close_chance.step",
+    "bookings_forecast.horizon", "bookings_forecast.holdout", "bookings_forecast.season", "without_next_step.days",
+    "due_tasks.days", "campaigns.days", "attribution.days", "backtest_prospects.days", "prospects.top",
+    "not_contacted.days", "check_timeline.grace_days", "days_of_cover.window", "add_program.expiry_days",
+    "add_rule.every_days", "duplicates.max_typos"])
+@pytest.mark.parametrize("bad", _BAD_COUNTS, ids=repr)
+def test_counts_and_day_spans_are_checked_by_name(db, name, bad):
+    if (bad == 1.5 and name in _FRACTION_ALLOWED) or (bad is None and name in _NONE_ALLOWED):
+        return  # a valid value for this argument
+    argument = name.split(".")[1]
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}': must be a"):
+        _count_calls(db)[name](bad)
+
+
+def test_whole_floats_pass_as_counts(db):
+    assert db.sales.dso(days=90.0).equals(db.sales.dso(days=90))
+    assert db.sales.renewals_due(within=np.int64(30)).empty
+
+
+@pytest.mark.parametrize("mode", ["upsert", "update"])
+@pytest.mark.parametrize("key", [["sku", "sku"], ("sku", "name", "sku")], ids=repr)
+def test_a_key_naming_a_field_twice_is_refused_and_changes_nothing(mode, key):
+    db = crm.open()
+    p = db.add("products", sku="A1", name="x")
+    rows = pd.DataFrame({"sku": ["A1", "B2"], "name": ["y", "z"]})
+    with pytest.raises(crm.ValidationError, match=r"names 'sku' more than once"):
+        db.import_frame("products", rows, mode=mode, key=key)
+    with pytest.raises(crm.ValidationError, match=r"names 'sku' more than once"):
+        db.check_frame("products", rows, mode=mode, key=key)
+    assert db.frame("products")[["sku", "name"]].to_dict("records") == [{"sku": "A1", "name": "x"}]
+    assert db.get("products", p)["name"] == "x"
+
+
+@pytest.mark.parametrize("limit", [-1, -5, np.int64(-1)], ids=repr)
+def test_audit_log_refuses_a_negative_limit_as_frame_does(limit):
+    db = crm.open()
+    db.add("customers", name="A")
+    with pytest.raises(crm.ValidationError, match=r"field 'limit': must be an integer >= 0"):
+        db.audit_log(limit)
+    with pytest.raises(ValueError, match="limit"):
+        db.frame("customers", limit=limit)
+
+
+def test_audit_log_limit_none_is_every_entry_as_for_frame():
+    db = crm.open()
+    for name in "ABC":
+        db.add("customers", name=name)
+    assert len(db.audit_log(None)) == 3 == len(db.frame("customers", limit=None))
+    assert len(db.audit_log(0)) == 0 and len(db.audit_log(2)) == 2
+
+
+@pytest.mark.parametrize("when", ["0001-01-01", "2262-04-12", "9999-12-31 23:59"])
+def test_a_date_text_out_of_range_is_refused_saying_so(when):
+    db = crm.open()
+    c = db.add("customers", name="A")
+    with pytest.raises(crm.ValidationError, match=r"is outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
+        db.add("orders", customer_id=c, amount=1.0, ordered_at=when)
+    assert db.count("orders") == 0
+
+
+@pytest.mark.parametrize("when", [pd.Timestamp.min, pd.Timestamp.max, np.datetime64(pd.Timestamp.min.value, "ns"),
+                                  "1677-09-21 00:12:43"], ids=repr)
+def test_every_form_of_a_date_out_of_range_is_refused_like_the_text(when):
+    db = crm.open()
+    c = db.add("customers", name="A")
+    with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
+        db.add("orders", customer_id=c, amount=1.0, ordered_at=when)
+    o = db.add("orders", customer_id=c, amount=1.0, ordered_at="2024-01-01")
+    with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
+        db.update("orders", o, ordered_at=when)
+    with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
+        db.import_frame("orders", pd.DataFrame({"customer_id": [c], "amount": [1.0], "ordered_at": [when]}))
+    assert db.frame("orders")["ordered_at"].tolist() == [pd.Timestamp("2024-01-01")]
