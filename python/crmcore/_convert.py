@@ -143,6 +143,7 @@ def _columns(kind: str, df: pd.DataFrame, arrow_text: bool = False) -> list:
         valid = s.notna().to_numpy()
         valid_or_none = None if valid.all() else valid
         problems = None
+        values: Any  # an array, or an Arrow text column's chunk buffers
         dtype = s.dtype
         if isinstance(dtype, pd.CategoricalDtype):
             s = s.astype(object)
