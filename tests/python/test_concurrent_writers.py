@@ -155,3 +155,28 @@ def test_two_processes_merging_the_same_records_at_once_one_wins_and_the_other_i
         pd.testing.assert_frame_equal(db.frame("orders").drop(columns="updated_at"),
                                       before.drop(columns="updated_at"))
         assert db.audit_check().empty
+
+
+def test_an_open_waits_while_another_connection_holds_the_file(tmp_path):
+    # The open's first reads (is this a crmcore store?) came before the
+    # connection's busy wait was set, so an open racing a writer's closing
+    # checkpoint failed at once: "is not a crmcore store (database is
+    # locked)". An exclusive hold released after half a second makes that
+    # race certain; the open must wait for it as every other read does.
+    import sqlite3
+    import threading
+
+    path = str(tmp_path / "s.crm")
+    with crm.open(path) as db:
+        db.add("customers", name="A")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("COMMIT")  # the exclusive lock is kept until the connection closes
+    release = threading.Timer(0.5, holder.close)
+    release.start()
+    try:
+        with crm.open(path) as db:
+            assert db.count("customers") == 1
+    finally:
+        release.join()

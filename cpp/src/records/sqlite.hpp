@@ -224,9 +224,12 @@ inline constexpr int kOpenToRead = SQLITE_OPEN_READWRITE;
 // The page cache of a store connection: 64 MiB.
 inline const std::string kCacheSizePragma = "PRAGMA cache_size=-65536";
 
+// How long a connection waits for another's lock before saying the store is busy.
+inline constexpr int kBusyTimeoutMs = 10000;
+
 // The settings of every connection to a store file.
 inline void configure_connection(sqlite3* db, bool readonly = false) {
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   exec(db, "PRAGMA foreign_keys=ON");
   // Deleted and overwritten content is zeroed in the file, whatever the
   // system library's default: an erased person's bytes must not linger in

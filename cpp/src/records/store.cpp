@@ -37,6 +37,10 @@ Store::Store(const std::string& path, const OpenOptions& options)
                                     : SQLITE_OPEN_READWRITE;
   int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
+  // The checks below read the file before configure_connection: without the
+  // wait set first, a writer closing (its checkpoint holds the file a moment)
+  // made an open fail at once with "database is locked".
+  sqlite3_busy_timeout(impl_->db.lite, sql::kBusyTimeoutMs);
   impl_->conn = backend::sqlite_connection(impl_->db.lite);
   impl_->db.conn = impl_->conn.get();
   sqlite3* db = impl_->db;
