@@ -59,7 +59,9 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
 
 # The store keeps a time as int64 nanoseconds since 1970, as pandas does:
 # from Timestamp.min to Timestamp.max, both rounded inwards to the second.
-_FIRST_TIME, _LAST_TIME = np.datetime64("1677-09-21T00:12:44"), np.datetime64("2262-04-11T23:47:15")
+FIRST_TIME, LAST_TIME = np.datetime64("1677-09-21T00:12:44"), np.datetime64("2262-04-11T23:47:15")
+#: The same range as an error message says it (whole days).
+TIME_RANGE = "1677-09-22 to 2262-04-11"
 
 
 def _nanoseconds(s: pd.Series) -> "tuple[np.ndarray, list | None]":
@@ -73,11 +75,11 @@ def _nanoseconds(s: pd.Series) -> "tuple[np.ndarray, list | None]":
     values = s.to_numpy()
     # Nanoseconds reach a little past the seconds the core reads as text
     # (pd.Timestamp.min is 1677-09-21 00:12:43.15): the same range for both.
-    beyond = np.flatnonzero((values < _FIRST_TIME) | (values > _LAST_TIME))  # NaT compares false
+    beyond = np.flatnonzero((values < FIRST_TIME) | (values > LAST_TIME))  # NaT compares false
     if values.dtype == np.dtype("datetime64[ns]") and not len(beyond):
         return values, None
     problems = [(int(row), f"{pd.Timestamp(values[row])} is outside the times the store keeps "
-                           f"(1677-09-22 to 2262-04-11)") for row in beyond]
+                           f"({TIME_RANGE})") for row in beyond]
     values = values.copy()
     values[beyond] = np.datetime64("NaT")
     return values.astype("datetime64[ns]"), problems or None

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import _convert
 from .._core import ValidationError
 
 NS_PER_DAY = 86_400 * 10**9
@@ -83,8 +84,8 @@ def utc_now() -> pd.Timestamp:
 
 # The times the store keeps (int64 nanoseconds since 1970, as pandas'),
 # rounded inwards to the second like the core's date parser.
-FIRST_TIME, LAST_TIME = pd.Timestamp("1677-09-21T00:12:44"), pd.Timestamp("2262-04-11T23:47:15")
-TIME_RANGE = "1677-09-22 to 2262-04-11"
+FIRST_TIME, LAST_TIME = pd.Timestamp(_convert.FIRST_TIME), pd.Timestamp(_convert.LAST_TIME)
+TIME_RANGE = _convert.TIME_RANGE
 
 
 def as_of_ns(as_of: Any, field: str = "as_of") -> int | None:
