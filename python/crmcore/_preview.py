@@ -47,7 +47,7 @@ def changes(db: Any, kind: str, fields: list) -> pd.DataFrame:
     (``changes["records"]``), after the values the rows were given; so
     does a large upsert's entry, with each record's old and new values."""
     types = _field_types(kind)
-    log = db.audit_log(2**62)
+    log = db.audit_log(None)
     log = log[(log["kind"] == kind) & log["changes"].notna()]
     rows = []
     for seq, entry in log.iterrows():

@@ -228,7 +228,7 @@ class AuditMethods:
             if ids:
                 related[spec["name"]] = _records(self.frame(spec["name"], ids=sorted(ids)))
         about = [int(id)] + [r["id"] for rows in related.values() for r in rows]
-        audit = self.audit_log(limit=1 << 62, about=about).reset_index()
+        audit = self.audit_log(limit=None, about=about).reset_index()
         audit = _only_about(audit, about)
         entries = [{name: _plain(v) for name, v in row.items()} for row in audit.to_dict("records")]
         values = {name: _plain(v) for name, v in dict(record).items()}

@@ -360,3 +360,20 @@ def test_an_entry_s_text_is_sqlite_s_json_for_every_kind_of_value(tmp_path):
     assert 256 <= changed < n
     with crm.open(path) as db:
         assert db.audit_check().empty
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_limit_of_none_gives_every_entry_on_both_engines(tmp_path, engine, request):
+    # None is "every entry" (the core's -1); PostgreSQL refused the negative
+    # LIMIT ("LIMIT must not be negative") where SQLite read it as no bound.
+    url = str(tmp_path / "s.crm")
+    if engine == "postgresql":
+        if not crm._core.have_postgres():
+            pytest.skip("this crmcore was built without libpq")
+        url = request.getfixturevalue("postgres_url")
+    with crm.open(url) as db:
+        ids = [db.add("customers", name=f"c{i}") for i in range(5)]
+        db.update("customers", ids[0], region="East")
+        everything = db.audit_log(None)
+        assert len(everything) >= 6 and len(everything) == len(db.audit_log(10_000))
+        assert db.audit_log(None, about=[ids[0]])["op"].tolist() == ["update", "insert"]

@@ -662,6 +662,9 @@ Table Store::audit_log(int64_t limit, const std::vector<int64_t>* about) const {
       }
     }
   };
+  // A negative limit asks for every entry: SQLite reads it so, PostgreSQL
+  // refuses a negative LIMIT, so both get the largest one instead.
+  if (limit < 0) limit = std::numeric_limits<int64_t>::max();
   if (!about) {
     sql::Statement st(impl_->db, columns + " ORDER BY seq DESC LIMIT ?");
     st.bind(1, limit);
