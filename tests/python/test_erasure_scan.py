@@ -26,7 +26,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
-from test_audit import store_path  # noqa: F401  (the fixture: a file, or a schema on the server)
 
 pytestmark = pytest.mark.usefixtures("backend")
 
