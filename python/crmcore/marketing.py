@@ -151,6 +151,9 @@ class MarketingMethods:
         cut = as_of_timestamp(as_of) if as_of is not None else db.default_as_of()
         customers = db.frame("customers", columns=["birthday", "preferred_channel"])
         life = db.lifecycle(as_of=cut)
+        if life.empty:  # no customers: the text columns below would be empty floats
+            return pd.DataFrame({"customer_id": pd.Series(dtype=np.int64), "tag": pd.Series(dtype=object),
+                                 "reason": pd.Series(dtype=object)})
         spend = life.amount.where(life.purchases > 0)
         rank = spend.rank(pct=True)
         levels = pd.cut(rank, [0, 0.25, 0.5, 0.75, 1.0], labels=["bottom 25%", "lower middle", "upper middle",
@@ -429,7 +432,9 @@ class MarketingMethods:
         m = m[m.customer_id.notna() & ~m.holdout.fillna(False).astype(bool)]
         touches = pd.DataFrame({"customer_id": m.customer_id.astype(np.int64).to_numpy(),
                                 "campaign_id": m.campaign_id.to_numpy(),
-                                "touch": m.touched_at.fillna(m.campaign_id.map(camps.started_at)).to_numpy()})
+                                # (reindex, not map: map casts an empty table of times to float and fails)
+                                "touch": m.touched_at.fillna(pd.Series(camps.started_at.reindex(
+                                    m.campaign_id.to_numpy()).to_numpy(), index=m.index)).to_numpy()})
         touches = touches.dropna(subset=["touch"])
         bought, cut = db._purchases(as_of)
         orders = bought[["customer_id", "ordered_at", "amount"]].rename_axis("order_id")
