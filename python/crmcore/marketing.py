@@ -15,7 +15,7 @@ import pandas as pd
 from . import _core, _segments
 from ._args import _count, _days
 from ._segments import SCORES
-from .scoring._columns import as_of_timestamp, stamp, times_ns
+from .scoring._columns import LAST_TIME, as_of_timestamp, shifted, stamp, times_ns
 from .scoring.dimensions import NONE
 
 _Z95 = 1.959963984540054
@@ -163,7 +163,9 @@ class MarketingMethods:
                                                   " (percentile " + (rank * 100).round().astype("Int64").astype(str)
                                                   + ")", "no purchase")}, index=life.index)]
         born = customers.birthday.dropna()
-        age = ((cut - born).dt.days // 365.2425).astype(int)
+        # In seconds: as_of and a birthday may lie more than 292 years apart,
+        # past what a difference in nanoseconds holds (a bare OverflowError).
+        age = ((cut.as_unit("s") - born.astype("datetime64[s]")).dt.days // 365.2425).astype(int)
         parts.append(pd.DataFrame({"tag": "age:" + (age // 10 * 10).astype(str) + "s",
                                    "reason": "born " + born.dt.date.astype(str) + ", " + age.astype(str) + " years"},
                                   index=born.index))
@@ -527,7 +529,9 @@ class MarketingMethods:
         """
         by = [by] if isinstance(by, str) else list(by)
         days = _days(days, "backtest_prospects", "days")
-        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else as_of_timestamp(as_of)
+        cut = (shifted(self._db.default_as_of(), -days, "backtest_prospects", "days", "the end of the data")
+               if as_of is None else as_of_timestamp(as_of))
+        end = shifted(cut, days, "backtest_prospects", "days")  # the window the prospects are judged in
         scored = self.prospects(by=by, as_of=cut)
         if among is None:
             created = self._db.frame("customers", columns=["created_at"]).created_at
@@ -537,7 +541,7 @@ class MarketingMethods:
             scored = scored[scored.index.isin(np.asarray(_as_list(among), dtype=np.int64))]
         baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
         orders = self._db._purchases(None)[0]
-        later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < cut + pd.Timedelta(days=days))]
+        later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < end)]
         converted = scored.index.isin(later.customer_id)
         return pd.Series({"auc": _auc(scored.score.to_numpy(float), converted),
                           "baseline_auc": _auc(baseline.score.reindex(scored.index).to_numpy(float), converted),
@@ -564,7 +568,13 @@ def _as_list(value: Any) -> list:
 def _outcomes(people: pd.DataFrame, orders: pd.DataFrame, window: pd.Timedelta) -> pd.DataFrame:
     """Per person: ordered (0/1) and revenue in [touch, touch + window)."""
     joined = orders.merge(people[["customer_id", "touch"]].reset_index(), on="customer_id")
-    inside = (joined.ordered_at >= joined.touch) & (joined.ordered_at < joined.touch + window)
+    # touch + window in int64 nanoseconds, held at the last time the store
+    # keeps (no order is later): a touch near 2262 plus the window made
+    # pandas raise a bare "Overflow in int64 addition".
+    touch, last, width = times_ns(joined.touch), int(LAST_TIME.value), int(window.value)
+    # (np.where reckons both sides: the one not taken may wrap, unread. A NaT touch stays before every order.)
+    until = np.where(touch > last - width, last + 1, touch + width)
+    inside = (joined.ordered_at >= joined.touch) & (times_ns(joined.ordered_at) < until)
     revenue = joined[inside].groupby("index").amount.sum()
     out = people.reset_index(drop=True).copy()
     out["revenue"] = revenue.reindex(out.index, fill_value=0.0).to_numpy()
@@ -578,7 +588,8 @@ def _matched(db: Any, members: pd.DataFrame, orders: pd.DataFrame, start: pd.Tim
     bands have the treated members' shares."""
     everyone = db.frame("customers", columns=[]).index
     others = everyone[~everyone.isin(members.customer_id.astype(np.int64))]
-    prior = orders[(orders.ordered_at >= start - window) & (orders.ordered_at < start)]
+    prior = orders[(orders.ordered_at >= shifted(start, -window, "campaign_effect", "days", "the campaign's start"))
+                   & (orders.ordered_at < start)]
     spend = prior.groupby("customer_id").amount.sum()
     positive = spend[spend > 0]
     edges = np.unique(np.quantile(positive, [0.25, 0.5, 0.75])) if len(positive) else np.array([])

@@ -3,7 +3,6 @@ rule's entry listing what it did to an import's rows, and a bulk update's
 run. Each loses only the erased person's part; one whose range of ids
 merely covers the person's id (holding nothing of theirs) stays exactly as
 it was, and is not counted or listed as narrowed."""
-import json
 
 import pandas as pd
 import pytest
