@@ -349,7 +349,7 @@ def main():
     np.testing.assert_array_equal(got.attrs["lost"].to_numpy(), lost.to_numpy())
     report(f"funnel per owner and month, {args.deals:,} deals, {len(history):,} stage rows "
            f"({len(got.attrs['lost']):,} groups)", ours, theirs, args.repeat)
-    del deals, history
+    deals = history = None  # (frees them before the next figures; `del` would leave the lambdas above an undefined name to pyflakes)
 
     (events, teams), t = won_deals(args.deals, args.staff, rng), targets(args.staff)
     cut = pd.Timestamp("2024-09-15").value

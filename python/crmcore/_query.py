@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _integer
 
 # Operators whose value is a list (a lone text is one item of it for tags and texts).
 _LIST_OPS = {"in", "not in", "any", "all", "none", "contains", "icontains", "startswith", "istartswith"}
@@ -173,11 +174,9 @@ def order(kind: str, order_by: Any) -> list:
     return out
 
 
-def window(limit: Any, offset: Any) -> tuple[int, int]:
-    """(limit, offset) for the core: -1 for no limit."""
-    def whole(value: Any, name: str) -> int:
-        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
-                or not 0 <= int(value) < 2**63):  # (the core's int64)
-            raise ValueError(f"{name} must be a whole number from 0 to 2**63-1, not {value!r}")
-        return int(value)
-    return (-1 if limit is None else whole(limit, "limit")), (0 if offset is None else whole(offset, "offset"))
+def window(limit: Any, offset: Any, where: str) -> tuple[int, int]:
+    """(limit, offset) for the core: -1 for no limit. Refused as ``audit_log``
+    refuses its limit (one rule: a whole number in [0, 2**63-1]), with a
+    ValidationError naming ``where`` (the function) and the argument."""
+    return ((-1 if limit is None else _integer(limit, where, "limit", low=0)),
+            (0 if offset is None else _integer(offset, where, "offset", low=0)))

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import MAX_DAYS, _count
-from .scoring._columns import NS_PER_DAY, as_of_ns, utc_now
+from ._args import MAX_DAYS, _count, _invalid
+from .scoring._columns import NS_PER_DAY, TIME_RANGE, as_of_ns, shifted, utc_now
 
 
 def at_ns(value: Any) -> int:
@@ -282,7 +282,7 @@ class AutomationMethods:
         if not (pd.isna(r["active"]) or bool(r["active"])):
             return None  # switched off meanwhile
         last = r["last_run_at"]
-        since = at_ns(last) if pd.notna(last) else now_ns - NS_PER_DAY
+        since = at_ns(last) if pd.notna(last) else shifted(now_ns, -1, "run_due", "now", "now").value
         if r["trigger"] == "schedule" and r["field"] == FESTIVALS:
             days = festival_days(since, now_ns)
             ids = np.asarray(self._db.ids(r["record_kind"], _condition(r["condition"])), dtype=np.int64)
@@ -570,11 +570,16 @@ def _occasions(db: Any, r: pd.Series, since: int, now: int) -> tuple:
     dates = pd.to_datetime(dates).dropna()
     shift = pd.Timedelta(days=offset)
     if not bool(r.get("annual")) or pd.isna(r.get("annual")):
-        occ = dates + shift
+        try:
+            occ = dates + shift
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):  # (a date near the store's ends, moved by the offset)
+            raise _invalid("run_due", "offset_days", f"rule {r.name}: a {field} plus {offset} days is outside "
+                                                     f"the dates the store keeps ({TIME_RANGE})") from None
         hit = (_ns(occ) > since) & (_ns(occ) <= now)
         return occ.index[hit].to_numpy(np.int64), _ns(occ[hit]).to_numpy()
     found_ids, found = [], []
-    first, last = (pd.Timestamp(since) - shift).year, (pd.Timestamp(now) - shift).year
+    first = shifted(since, -shift, "run_due", "offset_days", f"rule {r.name}: the last run").year
+    last = shifted(now, -shift, "run_due", "offset_days", f"rule {r.name}: now").year
     for year in range(first, last + 1):
         # Born on 29 February: the anniversary is the 28th in other years.
         leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0

@@ -115,10 +115,17 @@ def _is_url(path: Any) -> bool:
     return str(path).startswith(("postgresql://", "postgres://"))
 
 
-def _open_existing(path: Any, **options: Any) -> Any:
+def _open_existing(path: Any, reading: bool = False, **options: Any) -> Any:
     """Opens a store that must exist already (crm.open would make a new one):
     a file, or a PostgreSQL URL whose schema holds a store. One open, which
-    makes nothing and refuses a missing store with "no store at ..."."""
+    makes nothing and refuses a missing store with "no store at ...".
+
+    A command that only reads (``reading``) opens a write-protected file (a
+    backup kept chmod 444) read-only: opened for writing, SQLite falls back
+    to reading it and leaves the "-wal" and "-shm" it made beside it. A
+    writable file is opened as before (an older store is migrated)."""
+    if reading and not _is_url(path) and os.path.isfile(path) and not os.access(path, os.W_OK):
+        options["readonly"] = True
     return open_store(path, create=False, **options)
 
 
@@ -288,7 +295,7 @@ def cmd_export(args, out: Output) -> int:
     if to_stdout and args.json:
         raise Failure("--json needs -o FILE: without it the records themselves go to stdout")
     fmt = _format(args.output, args.format, default="json" if to_stdout else None)
-    with _open_existing(args.store) as db:
+    with _open_existing(args.store, reading=True) as db:
         if fmt == "csv":
             frame = db.frame(args.kind)
             frame["tags"] = frame["tags"].map(_csv_tags)
@@ -316,7 +323,7 @@ def cmd_export(args, out: Output) -> int:
 
 def cmd_backup(args, out: Output) -> int:
     started = time.perf_counter()
-    with _open_existing(args.store) as db:
+    with _open_existing(args.store, reading=True) as db:
         db.backup(args.dest, progress=_progress())
     dest = pathlib.Path(args.dest)
     report = {"store": args.store, "backup": args.dest, "bytes": _size(dest),
@@ -343,7 +350,7 @@ def cmd_restore(args, out: Output) -> int:
 
 def cmd_check(args, out: Output) -> int:
     # Opened despite foreign triggers or views, so that the check names them.
-    with _open_existing(args.store, allow_foreign=True) as db:
+    with _open_existing(args.store, reading=True, allow_foreign=True) as db:
         result = db.integrity_check()
         audit = db.audit_check()
         foreign = db.foreign_objects
@@ -370,7 +377,7 @@ def cmd_vacuum(args, out: Output) -> int:
 
 def cmd_info(args, out: Output) -> int:
     path = args.store
-    with _open_existing(path) as db:
+    with _open_existing(path, reading=True) as db:
         counts = {kind: db.count(kind) for kind in KINDS}
         version = db.schema_version()
     size = _size(path)
@@ -387,7 +394,7 @@ def cmd_info(args, out: Output) -> int:
 
 
 def cmd_report(args, out: Output) -> int:
-    with _open_existing(args.store) as db:
+    with _open_existing(args.store, reading=True) as db:
         text = store_report(db)
     if args.output:
         pathlib.Path(args.output).write_text(text, encoding="utf-8")

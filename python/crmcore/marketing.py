@@ -15,7 +15,7 @@ import pandas as pd
 from . import _core, _segments
 from ._args import _count, _days
 from ._segments import SCORES
-from .scoring._columns import as_of_timestamp, stamp, times_ns
+from .scoring._columns import LAST_TIME, as_of_timestamp, shifted, stamp, times_ns
 from .scoring.dimensions import NONE
 
 _Z95 = 1.959963984540054
@@ -151,6 +151,9 @@ class MarketingMethods:
         cut = as_of_timestamp(as_of) if as_of is not None else db.default_as_of()
         customers = db.frame("customers", columns=["birthday", "preferred_channel"])
         life = db.lifecycle(as_of=cut)
+        if life.empty:  # no customers: the text columns below would be empty floats
+            return pd.DataFrame({"customer_id": pd.Series(dtype=np.int64), "tag": pd.Series(dtype=object),
+                                 "reason": pd.Series(dtype=object)})
         spend = life.amount.where(life.purchases > 0)
         rank = spend.rank(pct=True)
         levels = pd.cut(rank, [0, 0.25, 0.5, 0.75, 1.0], labels=["bottom 25%", "lower middle", "upper middle",
@@ -160,7 +163,9 @@ class MarketingMethods:
                                                   " (percentile " + (rank * 100).round().astype("Int64").astype(str)
                                                   + ")", "no purchase")}, index=life.index)]
         born = customers.birthday.dropna()
-        age = ((cut - born).dt.days // 365.2425).astype(int)
+        # In seconds: as_of and a birthday may lie more than 292 years apart,
+        # past what a difference in nanoseconds holds (a bare OverflowError).
+        age = ((cut.as_unit("s") - born.astype("datetime64[s]")).dt.days // 365.2425).astype(int)
         parts.append(pd.DataFrame({"tag": "age:" + (age // 10 * 10).astype(str) + "s",
                                    "reason": "born " + born.dt.date.astype(str) + ", " + age.astype(str) + " years"},
                                   index=born.index))
@@ -429,7 +434,9 @@ class MarketingMethods:
         m = m[m.customer_id.notna() & ~m.holdout.fillna(False).astype(bool)]
         touches = pd.DataFrame({"customer_id": m.customer_id.astype(np.int64).to_numpy(),
                                 "campaign_id": m.campaign_id.to_numpy(),
-                                "touch": m.touched_at.fillna(m.campaign_id.map(camps.started_at)).to_numpy()})
+                                # (reindex, not map: map casts an empty table of times to float and fails)
+                                "touch": m.touched_at.fillna(pd.Series(camps.started_at.reindex(
+                                    m.campaign_id.to_numpy()).to_numpy(), index=m.index)).to_numpy()})
         touches = touches.dropna(subset=["touch"])
         bought, cut = db._purchases(as_of)
         orders = bought[["customer_id", "ordered_at", "amount"]].rename_axis("order_id")
@@ -522,7 +529,9 @@ class MarketingMethods:
         """
         by = [by] if isinstance(by, str) else list(by)
         days = _days(days, "backtest_prospects", "days")
-        cut = self._db.default_as_of() - pd.Timedelta(days=days) if as_of is None else as_of_timestamp(as_of)
+        cut = (shifted(self._db.default_as_of(), -days, "backtest_prospects", "days", "the end of the data")
+               if as_of is None else as_of_timestamp(as_of))
+        end = shifted(cut, days, "backtest_prospects", "days")  # the window the prospects are judged in
         scored = self.prospects(by=by, as_of=cut)
         if among is None:
             created = self._db.frame("customers", columns=["created_at"]).created_at
@@ -532,7 +541,7 @@ class MarketingMethods:
             scored = scored[scored.index.isin(np.asarray(_as_list(among), dtype=np.int64))]
         baseline = self.prospects(by=by[:1], as_of=cut, graph=False)
         orders = self._db._purchases(None)[0]
-        later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < cut + pd.Timedelta(days=days))]
+        later = orders[(orders.ordered_at >= cut) & (orders.ordered_at < end)]
         converted = scored.index.isin(later.customer_id)
         return pd.Series({"auc": _auc(scored.score.to_numpy(float), converted),
                           "baseline_auc": _auc(baseline.score.reindex(scored.index).to_numpy(float), converted),
@@ -559,7 +568,13 @@ def _as_list(value: Any) -> list:
 def _outcomes(people: pd.DataFrame, orders: pd.DataFrame, window: pd.Timedelta) -> pd.DataFrame:
     """Per person: ordered (0/1) and revenue in [touch, touch + window)."""
     joined = orders.merge(people[["customer_id", "touch"]].reset_index(), on="customer_id")
-    inside = (joined.ordered_at >= joined.touch) & (joined.ordered_at < joined.touch + window)
+    # touch + window in int64 nanoseconds, held at the last time the store
+    # keeps (no order is later): a touch near 2262 plus the window made
+    # pandas raise a bare "Overflow in int64 addition".
+    touch, last, width = times_ns(joined.touch), int(LAST_TIME.value), int(window.value)
+    # (np.where reckons both sides: the one not taken may wrap, unread. A NaT touch stays before every order.)
+    until = np.where(touch > last - width, last + 1, touch + width)
+    inside = (joined.ordered_at >= joined.touch) & (times_ns(joined.ordered_at) < until)
     revenue = joined[inside].groupby("index").amount.sum()
     out = people.reset_index(drop=True).copy()
     out["revenue"] = revenue.reindex(out.index, fill_value=0.0).to_numpy()
@@ -573,7 +588,8 @@ def _matched(db: Any, members: pd.DataFrame, orders: pd.DataFrame, start: pd.Tim
     bands have the treated members' shares."""
     everyone = db.frame("customers", columns=[]).index
     others = everyone[~everyone.isin(members.customer_id.astype(np.int64))]
-    prior = orders[(orders.ordered_at >= start - window) & (orders.ordered_at < start)]
+    prior = orders[(orders.ordered_at >= shifted(start, -window, "campaign_effect", "days", "the campaign's start"))
+                   & (orders.ordered_at < start)]
     spend = prior.groupby("customer_id").amount.sum()
     positive = spend[spend > 0]
     edges = np.unique(np.quantile(positive, [0.25, 0.5, 0.75])) if len(positive) else np.array([])

@@ -18,7 +18,7 @@ from . import _core
 from ._args import _count
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns
-from .scoring._columns import NS_PER_DAY, as_of_timestamp, utc_now
+from .scoring._columns import as_of_timestamp, shifted, utc_now
 
 _NO_EXPIRY = np.iinfo(np.int64).max
 
@@ -308,7 +308,8 @@ class MemberMethods:
         reasons = np.full(len(members), "", dtype=object)
         for position, (_, t) in enumerate(tiers.iterrows()):
             window = int(t["window_days"]) if pd.notna(t["window_days"]) else None
-            start = now - window * NS_PER_DAY if window else np.iinfo(np.int64).min
+            start = (shifted(now, -window, "update_tiers", "window_days", f"tier {t['name']!r}: as_of").value
+                     if window else np.iinfo(np.int64).min)
             for what, need in (("points", t["min_points"]), ("spend", t["min_spend"])):
                 if pd.isna(need):
                     continue
@@ -368,7 +369,7 @@ class MemberMethods:
         orders = self._db.frame("orders", filters=[("customer_id", "in", members["customer_id"].tolist())],
                                 columns=["customer_id", "ordered_at", "amount"])
         orders = orders[_ns(orders["ordered_at"]) <= now]
-        recent = orders[_ns(orders["ordered_at"]) > now - 365 * NS_PER_DAY]
+        recent = orders[_ns(orders["ordered_at"]) > shifted(now, -365, "report", "as_of").value]  # active: bought in the year
         tier_of_customer = pd.Series(members["tier"].fillna("(none)").to_numpy(), index=members["customer_id"].to_numpy())
         spend = orders.groupby(tier_of_customer.reindex(orders["customer_id"]).to_numpy())["amount"].sum()
         return {"members": len(members), "active": int(members["customer_id"].isin(recent["customer_id"]).sum()),

@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import _core
 from ._args import _count
-from .scoring._columns import as_of_ns, utc_now
+from .scoring._columns import as_of_ns, shifted, utc_now
 
 NS_PER_DAY = 86_400 * 10**9
 #: The movement types, in the order of their codes in the C++ ledger kernels.
@@ -467,7 +467,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         if end is None:  # the latest movement, by the index on moved_at
             last = self._db.find("stock_movements", filters=[], order_by="-moved_at", limit=1)["moved_at"]
             end = int(last.to_numpy("datetime64[ns]").view(np.int64)[0]) if len(last) else 0
-        levels, products, _ = _levels(self._db, end, end - int(window * NS_PER_DAY))
+        levels, products, _ = _levels(self._db, end, shifted(end, -window, "days_of_cover", "window").value)
         out = levels.copy()
         out.insert(1, "sku", _take(products["sku"], out["product_id"]))
         out["daily_rate"] = out["shipped"] / window

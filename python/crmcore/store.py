@@ -317,7 +317,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         """
         if filters is None and not criteria:
             raise ValueError("find needs at least one criterion, e.g. phone=... or name=..., or filters=[...]")
-        limit, offset = _query.window(limit, offset)
+        limit, offset = _query.window(limit, offset, "find")
         return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, criteria),
                                                     _query.order(kind, order_by), limit, offset))
 
@@ -366,7 +366,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.ids("customers", region=None).tolist()
         []
         """
-        limit, offset = _query.window(limit, offset)
+        limit, offset = _query.window(limit, offset, "ids")
         return self._core.query(kind, _query.groups(kind, filters, criteria), _query.order(kind, order_by),
                                 limit, offset)
 
@@ -473,7 +473,7 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         """
         names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
         if filters is not None or order_by is not None or limit is not None or offset is not None:
-            limit, offset = _query.window(limit, offset)
+            limit, offset = _query.window(limit, offset, "frame")
             return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, {}, ids),
                                                         _query.order(kind, order_by), limit, offset, names))
         wanted = None if ids is None else np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids,

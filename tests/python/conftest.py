@@ -71,8 +71,15 @@ def store_handle(request):
 # yet is named in the file's ``PG_MISSING = {test name: the missing piece}``
 # (``"test_name[part]"`` for the cases whose parameters' id holds part)
 # and runs as a strict xfail there, so that it says so once the piece exists.
+import hashlib  # noqa: E402
 import itertools  # noqa: E402
-from pg_server import postgres_server  # noqa: E402,F401  (the session's server)
+from pg_server import postgres_dsn, postgres_server, postgres_url  # noqa: E402
+
+# The server's fixtures, imported here so that every test file has them
+# without importing them itself (an import only a fixture lookup uses is
+# "imported but unused" to pyflakes, and a parameter of that name then
+# "redefines" it). Naming them in this tuple is the use pyflakes sees.
+SERVER_FIXTURES = (postgres_server, postgres_dsn, postgres_url)
 
 # Numbers the schemas of a process's test stores: each store a new one, whichever module opened it.
 _SCHEMA_NUMBERS = itertools.count()
@@ -103,6 +110,16 @@ def backend(request):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(crmcore.store.Database, "__init__", init_on_server)
         yield request.param
+
+
+@pytest.fixture
+def store_path(backend, tmp_path, request):
+    """(test_audit, test_erasure_scan) Where the test's store lives on the module's engine, reopenable (unlike
+    crm.open()'s fresh schema): a file, or a schema of its own on the server."""
+    if backend == "sqlite":
+        return tmp_path / "s.crm"
+    server = request.getfixturevalue("postgres_server")
+    return f"{server.url}&schema=a_{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]}"
 
 
 @pytest.fixture(autouse=True)

@@ -20,16 +20,6 @@ from crmcore import cli
 pytestmark = pytest.mark.usefixtures("backend")
 
 
-@pytest.fixture
-def store_path(backend, tmp_path, request):
-    """Where the test's store lives on the module's engine, reopenable (unlike
-    crm.open()'s fresh schema): a file, or a schema of its own on the server."""
-    if backend == "sqlite":
-        return tmp_path / "s.crm"
-    server = request.getfixturevalue("postgres_server")
-    return f"{server.url}&schema=a_{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]}"
-
-
 # -- SHA-256 against hashlib -----------------------------------------------------
 
 def _check_sha256_against_hashlib():

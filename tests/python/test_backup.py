@@ -380,3 +380,60 @@ def test_a_reader_beside_a_writer_sees_its_commits_and_leaves_its_files(tmp_path
         writer.add("customers", name="Gamma")
         assert writer.count("customers") == 3
     assert _folder(tmp_path) == ["s.crm"]
+
+
+# Each read of a write-protected backup, run in a process of its own (below).
+_READ_PROTECTED = r"""
+import sys
+import crmcore as crm
+from crmcore import cli
+read, backup, out = sys.argv[1:]
+if read == "open readonly":
+    with crm.open(backup, readonly=True) as db:
+        assert db.count("customers") == 1 and db.integrity_check() == "ok"
+        db.backup(out)  # a backup of it is a read of it too
+elif read == "copy to a file":
+    crm.copy(backup, out)
+elif read == "restore onto a file":
+    crm.restore(backup, out)
+elif read == "export":
+    assert cli.main(["export", backup, "customers", "-o", out, "--format", "csv"]) == 0
+elif read == "report":
+    assert cli.main(["report", backup, "-o", out]) == 0
+elif read == "backup":
+    assert cli.main(["backup", backup, out]) == 0
+else:
+    assert cli.main([read, backup]) == 0
+"""
+
+
+@pytest.mark.parametrize("read", ["open readonly", "copy to a file", "restore onto a file", "check", "info", "export",
+                                  "report", "backup"])
+def test_reading_a_write_protected_backup_works_and_leaves_its_folder_as_it_was(tmp_path, read):
+    # A backup kept chmod 444 in a writable folder: SQLite opens it
+    # read-only whatever it is asked, and such a connection made "-wal" and
+    # "-shm" beside it and left them there.
+    import shutil
+    import subprocess
+    import sys
+
+    held = tmp_path / "held"
+    held.mkdir()
+    with crm.open(tmp_path / "live.crm") as db:
+        db.add("customers", name="Acme")
+        db.backup(held / "b.crm")
+    backup = held / "b.crm"
+    backup.chmod(0o444)
+    before = _folder(held)
+    command = [sys.executable, "-c", _READ_PROTECTED, read, str(backup), str(tmp_path / "out.crm")]
+    if os.geteuid() == 0:
+        # Root writes a file whatever its mode: the read runs without that power.
+        if not shutil.which("setpriv"):
+            pytest.skip("run as root without setpriv: a chmod 444 file stays writable")
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", "--bounding-set", caps, "--inh-caps", caps] + command
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(crm.__path__[0]), os.path.dirname(__file__)])}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert _folder(held) == before
+    assert (tmp_path / "out.crm").exists() or read in ("check", "info")

@@ -12,7 +12,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _versions, cli, demo
-from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures)
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
 

@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from pg_server import postgres_url  # noqa: F401  (the fixture)
 
 WRITERS = 8
 BATCHES = 3

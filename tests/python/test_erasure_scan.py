@@ -26,7 +26,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
-from test_audit import store_path  # noqa: F401  (the fixture: a file, or a schema on the server)
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -190,19 +189,20 @@ def _others_part(text, theirs, contacts):
     def dumped(part):
         return json.dumps(part, ensure_ascii=False, separators=(",", ":"), sort_keys=True)  # as nlohmann dumps
 
-    rules = {}
+    rules, dropped = {}, 0
     if of_rules:
         for rule, acted in changes["rules"].items():
             kept = [i for i in acted["ids"] if not (isinstance(i, int) and i in theirs)]
+            dropped += len(acted["ids"]) - len(kept)
             if kept:
                 rules[rule] = {**acted, "ids": kept}
-    records, dropped = {}, 0
+    records = {}
     for rid, fields in changes["records"].items():
         if int(rid) not in theirs and not any(v in dumped(fields) for v in long_said):
             records[rid] = fields
         else:
             dropped += 1
-    if not of_rules and dropped == 0:
+    if dropped == 0 and not any(v in dumped(rules) for v in long_said):  # nothing of theirs in it
         return text, True
     if not rules and not records:
         return None, False

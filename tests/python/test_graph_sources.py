@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import crmcore as crm
-from pg_server import postgres_server  # noqa: F401  (the session's server)
 
 
 def random_edges(n_edges=3000, n_nodes=500, seed=11):

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pytest
 
 import crmcore as crm
-from crmcore import _core
 
 NAMES = ["Acme", "", None, "华北贸易", "O'Brien \"quoted\"", "tab\there", "x" * 300, "Zed"]
 REGIONS = [None, "East", "华东", "", None, "West", "北京", None]

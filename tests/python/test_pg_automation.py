@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
-from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures)
 
 psycopg = pytest.importorskip("psycopg")
 

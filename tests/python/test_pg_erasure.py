@@ -11,7 +11,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
-from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures)
 from test_audit import NAME, EMAIL, OLD_PHONE, PHONE, SECRETS, _person_store
 
 psycopg = pytest.importorskip("psycopg")

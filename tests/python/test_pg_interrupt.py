@@ -9,7 +9,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
-from pg_server import postgres_server, postgres_url  # noqa: F401  (the fixtures)
 
 psycopg = pytest.importorskip("psycopg")
 

@@ -8,7 +8,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
-from pg_server import postgres_dsn, postgres_server  # noqa: F401  (the fixtures)
 
 psycopg = pytest.importorskip("psycopg")
 

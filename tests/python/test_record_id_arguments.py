@@ -77,3 +77,21 @@ def test_a_limit_beyond_int64_or_not_whole_is_refused_by_name(db, bad):
         db.find("customers", name="A", offset=bad)
     with pytest.raises(crm.ValidationError, match="limit"):
         db.audit_log(limit=bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3", 2**63], ids=repr)
+def test_a_bad_limit_or_offset_gets_one_error_type_everywhere(db, bad):
+    # frame/find/ids refused a negative limit with a bare ValueError where
+    # audit_log raised ValidationError: one rule, one error, naming the
+    # function and the argument.
+    calls = {"frame": lambda **kw: db.frame("customers", **kw),
+             "find": lambda **kw: db.find("customers", name="A", **kw),
+             "ids": lambda **kw: db.ids("customers", **kw)}
+    for where, call in calls.items():
+        for field in ("limit", "offset"):
+            with pytest.raises(crm.ValidationError) as info:
+                call(**{field: bad})
+            assert (info.value.kind, info.value.field) == (where, field), info.value
+    with pytest.raises(crm.ValidationError) as info:
+        db.audit_log(limit=bad)
+    assert (info.value.kind, info.value.field) == ("audit_log", "limit")

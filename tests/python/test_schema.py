@@ -11,7 +11,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _core
-from pg_server import postgres_url  # noqa: F401  (a store of the test's own on the server)
 
 pytestmark = pytest.mark.usefixtures("backend", "store_handle")
 

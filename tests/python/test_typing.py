@@ -40,3 +40,17 @@ def test_the_stubs_declare_every_name_of_the_core():
     stub = (ROOT / "python" / "crmcore" / "_core" / "__init__.pyi").read_text()
     public = [n for n in dir(_core) if not n.startswith("_")]
     assert public and [n for n in public if f"{n}" not in stub] == []
+
+
+def test_pyflakes_finds_nothing():
+    # Unused imports, undefined names and redefinitions, over all the
+    # project's Python (pyflakes is pinned in requirements-dev.txt).
+    import io
+
+    flakes_api = pytest.importorskip("pyflakes.api")
+    from pyflakes.reporter import Reporter
+
+    out, err = io.StringIO(), io.StringIO()
+    count = flakes_api.checkRecursive([str(ROOT / d) for d in ("python", "benchmarks", "scripts", "tests")],
+                                      Reporter(out, err))
+    assert count == 0 and not err.getvalue(), out.getvalue() + err.getvalue()

@@ -19,7 +19,6 @@ import pytest
 
 import crmcore as crm
 from crmcore import _preview
-from pg_server import postgres_url  # noqa: F401  (the fixture)
 
 N = 6000  # known records the upsert changes: two entries of 3,000 (at most 4,096 each)
 COLUMNS = ["name", "region", "phone", "address"]

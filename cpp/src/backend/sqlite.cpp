@@ -185,8 +185,9 @@ std::unique_ptr<Connection> sqlite_connection(sqlite3* db) { return std::make_un
 
 std::unique_ptr<Connection> open_sqlite(const std::string& path, bool readonly) {
   sqlite3* db = nullptr;
-  const int flags = readonly ? records::sql::kOpenToRead : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+  const records::sql::OpenTarget target = readonly ? records::sql::to_read(path)
+                                                  : records::sql::OpenTarget{path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE};
+  if (sqlite3_open_v2(target.name.c_str(), &db, target.flags, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
     throw BackendError("cannot open '" + path + "': " + msg, "", false);

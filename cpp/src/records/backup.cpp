@@ -32,20 +32,24 @@ constexpr int kMaxBusyWaits = 1000;
 
 class Connection {
  public:
-  Connection(const std::string& path, int flags) {
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-      const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close_v2(db_);
-      throw StorageError("cannot open '" + path + "': " + why);
-    }
-    sqlite3_busy_timeout(db_, 10000);
-  }
+  Connection(const std::string& path, int flags) : Connection(sql::OpenTarget{path, flags}, path) {}
+  // A store file opened only to read it, as a store is (sql::to_read).
+  explicit Connection(const std::string& path) : Connection(sql::to_read(path), path) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection() { sqlite3_close_v2(db_); }
   sqlite3* get() const { return db_; }
 
  private:
+  Connection(const sql::OpenTarget& target, const std::string& path) {
+    if (sqlite3_open_v2(target.name.c_str(), &db_, target.flags, nullptr) != SQLITE_OK) {
+      const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close_v2(db_);
+      throw StorageError("cannot open '" + path + "': " + why);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+  }
+
   sqlite3* db_ = nullptr;
 };
 
@@ -188,7 +192,7 @@ void Store::backup(const std::string& dest, const Progress& progress, int pages_
       // copy: every step reads the snapshot taken at its start, so the copy
       // holds exactly the transactions committed before the backup began,
       // and writers elsewhere (WAL) never force it to start over.
-      Connection in(source, sql::kOpenToRead);
+      Connection in(source);
       sql::exec(in.get(), "PRAGMA query_only=ON");
       sql::exec(in.get(), "BEGIN");
       sql::exec(in.get(), "SELECT count(*) FROM sqlite_master");  // takes the snapshot
@@ -251,8 +255,8 @@ void restore(const std::string& backup, const std::string& dest, const Progress&
     Store::copy(backup, dest, progress);
     return;
   }
-  // Opened to read as a store is (sql::kOpenToRead): the backup's folder stays as it was.
-  Connection in(backup, sql::kOpenToRead);
+  // Opened to read as a store is (sql::to_read): the backup's folder stays as it was.
+  Connection in(backup);
   sql::exec(in.get(), "PRAGMA query_only=ON");
   sql::exec(in.get(), "BEGIN");  // checked and copied in one snapshot
   const int version = stored_schema_version(in.get(), backup);

@@ -257,7 +257,8 @@ Blanked blank_mentions(const sql::Db& db, const Kind& k, const std::vector<std::
 // Each record's part is judged as an entry of its own would be: their name
 // in another record's part (a namesake's) stays. `untouched` tells an
 // upsert's entry that holds nothing of theirs (its range of ids only spans
-// theirs): it stays as it is.
+// theirs; of an import's entry, its rules did nothing to their rows): it
+// stays as it is.
 std::optional<std::string> others_part(const std::string& text, const std::set<int64_t>& theirs,
                                        const std::set<std::string>& contacts, bool& untouched) {
   using nlohmann::json;
@@ -272,18 +273,19 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
                        [&](const std::string& v) { return v.size() >= 3 && dumped.find(v) != std::string::npos; });
   };
   json rules = json::object(), records = json::object();
+  size_t dropped = 0;  // their ids taken out of the rules' lists, and the records' parts dropped
   if (of_rules) {
     for (auto& [rule, acted] : changes["rules"].items()) {
       if (!acted.is_object() || !acted.contains("ids") || !acted["ids"].is_array()) return std::nullopt;
       json ids = json::array();
       for (const auto& id : acted["ids"])
         if (!id.is_number_integer() || !theirs.count(id.get<int64_t>())) ids.push_back(id);
+      dropped += acted["ids"].size() - ids.size();
       if (ids.empty()) continue;
       acted["ids"] = std::move(ids);
       rules[rule] = std::move(acted);
     }
   }
-  size_t dropped = 0;
   for (auto& [id, fields] : changes["records"].items()) {
     int64_t number = -1;
     try {
@@ -294,7 +296,12 @@ std::optional<std::string> others_part(const std::string& text, const std::set<i
     if (!theirs.count(number) && !mentions(fields)) records[id] = std::move(fields);
     else ++dropped;
   }
-  if (!of_rules && dropped == 0) {
+  // An entry whose range of ids only spans theirs (a run of updates, or an
+  // import whose rules did nothing to their row) holds nothing of theirs:
+  // it keeps its text, salt and digest. (Rewriting it under a new salt
+  // counted it as narrowed, and changed an entry the erasure had no reason
+  // to touch.)
+  if (dropped == 0 && !mentions(rules)) {
     untouched = true;
     return text;
   }

@@ -10,7 +10,9 @@
 // virtual call per value); the few places that still call the SQLite API
 // convert a Db to `sqlite3*`, which refuses clearly on PostgreSQL.
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -220,6 +222,40 @@ inline void exec(const Db& db, const std::string& text) {
 // does; beside a writer it reads through the WAL as any reader (an immutable
 // open would not). A write-protected file is opened read-only by SQLite.
 inline constexpr int kOpenToRead = SQLITE_OPEN_READWRITE;
+
+// What sqlite3_open_v2 is given to open a store file only to read it: its
+// name and flags. A write-protected file (a backup kept chmod 444) is opened
+// read-only by SQLite whatever it is asked, and such a connection makes the
+// missing "-wal" and "-shm" and, unable to checkpoint, leaves them behind:
+// reading the backup changed its folder. No writer can change the file, so
+// it is opened immutable instead (no locks, no WAL index: nothing is made
+// beside it). Not when a "-wal" is there already (its committed pages may be
+// missing from the file, and an immutable open would not read them), and not
+// for a name SQLite reads itself (":memory:", a "file:" URI).
+struct OpenTarget {
+  std::string name;
+  int flags;
+};
+
+inline OpenTarget to_read(const std::string& path) {
+  const bool own_name = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
+  if (own_name || ::access(path.c_str(), F_OK) != 0 || ::access(path.c_str(), W_OK) == 0 ||
+      ::access((path + "-wal").c_str(), F_OK) == 0)
+    return {path, kOpenToRead};
+  // The path as a URI: every byte but the unreserved ones and '/' escaped.
+  static const char digits[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += digits[c >> 4];
+      uri += digits[c & 15];
+    }
+  }
+  return {uri + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI};
+}
 
 // The page cache of a store connection: 64 MiB.
 inline const std::string kCacheSizePragma = "PRAGMA cache_size=-65536";

@@ -32,10 +32,10 @@ Store::Store(const std::string& path, const OpenOptions& options)
   if (!options.create && !in_memory && !std::filesystem::is_regular_file(path))
     throw StorageError("no store at '" + path + "': no such file; nothing was made");
   if (!readonly_ && !in_memory && options.create) create_private_file(path);
-  const int mode = readonly_        ? sql::kOpenToRead
-                   : options.create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                    : SQLITE_OPEN_READWRITE;
-  int rc = sqlite3_open_v2(path.c_str(), &impl_->db.lite, mode | SQLITE_OPEN_NOMUTEX, nullptr);
+  const sql::OpenTarget target = readonly_ ? sql::to_read(path)
+                                 : sql::OpenTarget{path, options.create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                                                        : SQLITE_OPEN_READWRITE};
+  int rc = sqlite3_open_v2(target.name.c_str(), &impl_->db.lite, target.flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) sql::fail(impl_->db, "cannot open '" + path + "'");
   // The checks below read the file before configure_connection: without the
   // wait set first, a writer closing (its checkpoint holds the file a moment)

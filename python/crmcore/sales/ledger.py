@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count
-from ..scoring._columns import as_of_timestamp, times_ns, utc_now
+from ..scoring._columns import as_of_timestamp, shifted, times_ns, utc_now
 from ._base import SalesPart
 from ._cache import valid_or
 from ._text import text_codes
@@ -213,7 +213,7 @@ class LedgerMethods(SalesPart):
         k = self._db.frame("contracts", columns=["customer_id", "deal_id", "name", "value", "owner_id",
                                                  "started_at", "ends_at", "renewal_at", "status"])
         due = k["renewal_at"].fillna(k["ends_at"])
-        keep = (k["status"] == "active") & due.notna() & (due <= cut + pd.Timedelta(days=within))
+        keep = (k["status"] == "active") & due.notna() & (due <= shifted(cut, within, "renewals_due", "within"))
         out = k.loc[keep, ["customer_id", "deal_id", "name", "value", "owner_id", "ends_at"]].assign(due=due[keep])
         out["days_left"] = (out["due"] - cut) / pd.Timedelta(days=1)
         out = out.sort_values("due", kind="stable")
@@ -292,7 +292,7 @@ class LedgerMethods(SalesPart):
         if key == "owner_id" and inv["owner_id"].isna().any():
             inv["owner_id"] = inv["owner_id"].fillna(inv["deal_id"].map(self._db.frame("deals", columns=[
                 "owner_id"])["owner_id"]))
-        window = inv[(inv["issued_at"] > cut - pd.Timedelta(days=days)) & (inv["issued_at"] <= cut)
+        window = inv[(inv["issued_at"] > shifted(cut, -days, "dso", "days")) & (inv["issued_at"] <= cut)
                      & ~inv["status"].isin(["draft", "void"])]
         if key:
             receivables = open_.groupby(key)["balance"].sum()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count
+from ..scoring._columns import LAST_TIME, shifted
 from ._base import SalesPart
 
 #: Age-in-stage buckets (days): [0, 14), [14, 30), [30, 60), [60, 90), 90+.
@@ -50,7 +51,10 @@ def snapshot_examples(history: pd.DataFrame, won_at: pd.Series, open_stages: "li
         last = seen.groupby("deal_id", sort=True).tail(1)
         last = last[last.stage.isin(open_stages)].sort_values("deal_id", kind="stable")
         end = won_at.reindex(last.deal_id.to_numpy())
-        won = ((end > s) & (end <= s + horizon)).to_numpy().astype(int)
+        # (Held at the last time the store keeps, which no win is after: the
+        # snapshot at an as_of near 2262 plus the horizon is past a Timestamp.)
+        until = pd.Timestamp(min(int(s.value) + int(horizon.value), int(LAST_TIME.value)))
+        won = ((end > s) & (end <= until)).to_numpy().astype(int)
         rows.append(pd.DataFrame({"snapshot": s, "deal_id": last.deal_id.to_numpy(), "stage": last.stage.to_numpy(),
                                   "age": ((s - last.changed_at) / DAY).to_numpy(), "won": won}))
     if not rows:
@@ -140,6 +144,8 @@ class OutlookMethods(SalesPart):
         hist = hist[hist.changed_at <= cut]
         won_at = deals.closed_at.where(deals.category == "won")
         won_at = won_at.where(won_at <= cut)
+        # The oldest snapshot is the furthest from as_of: checked once, the rest lie between.
+        shifted(cut, -(horizon + (snapshots - 1) * step), "close_chance", "horizon")
         times = [cut - h - k * step * DAY for k in range(snapshots)]
         examples = snapshot_examples(hist, won_at, open_stages, times, h)
         keys = ["stage"] + [_FEATURES[name] for name in _checked(similar)]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count
-from ..scoring._columns import as_of_timestamp, utc_now
+from ..scoring._columns import as_of_timestamp, shifted, utc_now
 from ._base import SalesPart
 
 DAY = pd.Timedelta(days=1)
@@ -83,8 +83,9 @@ class ProjectMethods(SalesPart):
         >>> a[["status", "what", "subject"]].values.tolist()
         [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
         """
-        day = (utc_now() if start is None else pd.Timestamp(start)).normalize()
-        last = day + 7 * DAY if end is None else pd.Timestamp(end)
+        day = (utc_now() if start is None else as_of_timestamp(start, "start")).normalize()
+        tomorrow = shifted(day, 1, "agenda", "start", "start")
+        last = shifted(day, 7, "agenda", "start", "start") if end is None else as_of_timestamp(end, "end")
         t = self._db.frame("tasks", columns=["subject", "due_at", "assignee_id", "customer_id", "done"])
         t = t[~t["done"].fillna(False).astype(bool)]
         tasks = pd.DataFrame({"staff_id": t["assignee_id"], "due": t["due_at"], "what": "task", "id": t.index,
@@ -107,7 +108,7 @@ class ProjectMethods(SalesPart):
         items = items[items["due"].notna() & (items["due"] <= last)]
         if staff is not None:
             items = items[items["staff_id"] == staff]
-        status = np.select([items["due"] < day, items["due"] < day + DAY], ["overdue", "today"], "upcoming")
+        status = np.select([items["due"] < day, items["due"] < tomorrow], ["overdue", "today"], "upcoming")
         items.insert(2, "status", status)
         items = items.sort_values(["due", "what", "id"], kind="stable").reset_index(drop=True)
         items.attrs["start"], items.attrs["end"] = day, last
@@ -138,7 +139,7 @@ class ProjectMethods(SalesPart):
         tasks = self._db.frame("tasks", columns=["customer_id", "done"])
         planned = set(tasks.loc[~tasks["done"].fillna(False).astype(bool), "customer_id"].dropna())
         talks = self._db.frame("interactions", columns=["customer_id", "occurred_at", "next_step"])
-        recent = talks[(talks.occurred_at <= cut) & (talks.occurred_at > cut - days * DAY)
+        recent = talks[(talks.occurred_at <= cut) & (talks.occurred_at > shifted(cut, -days, "without_next_step", "days"))
                        & talks.next_step.fillna("").astype(str).str.strip().ne("")]
         planned |= set(recent["customer_id"].dropna())
         out = open_.loc[~open_.customer_id.isin(planned),
@@ -215,7 +216,7 @@ class ProjectMethods(SalesPart):
         days = _count(days, "due_tasks", "days")
         at = utc_now() if as_of is None else as_of_timestamp(as_of)
         t = self._open_tasks()
-        t = t[t["due_at"].notna() & (t["due_at"] <= at + days * DAY)].copy()
+        t = t[t["due_at"].notna() & (t["due_at"] <= shifted(at, days, "due_tasks", "days"))].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")
         t["days_overdue"] = ((at - t["due_at"]) / DAY).where(t["status"] == "overdue")
         if by is None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _convert
+from .._args import _invalid
 from .._core import ValidationError
 
 NS_PER_DAY = 86_400 * 10**9
@@ -127,6 +128,28 @@ def as_of_timestamp(as_of: Any, field: str = "as_of") -> pd.Timestamp:
     return pd.Timestamp(ns)
 
 
+def shifted(when: Any, span: Any, where: str, field: str, what: str = "as_of") -> pd.Timestamp:
+    """``when`` (a Timestamp or int64 nanoseconds: ``as_of``, or a date derived
+    from it) moved by ``span`` (days as a number, or a Timedelta; negative
+    moves it earlier), as a Timestamp. A result outside the times the store
+    keeps is refused with a ValidationError naming ``where`` (the function),
+    ``field`` (the span's argument) and ``what`` was moved: pandas would
+    raise a bare OutOfBoundsDatetime or OverflowError, and int64 arithmetic
+    would wrap. The sum is taken in Python integers, which do not overflow.
+
+    >>> shifted(pd.Timestamp("2024-01-01"), 30, "renewals_due", "within")
+    Timestamp('2024-01-31 00:00:00')
+    """
+    base = int(when.as_unit("ns").value) if isinstance(when, pd.Timestamp) else int(when)
+    delta = int(span.as_unit("ns").value) if isinstance(span, pd.Timedelta) else round(float(span) * NS_PER_DAY)
+    moved = base + delta
+    if not int(FIRST_TIME.value) <= moved <= int(LAST_TIME.value):
+        reason = (f"{what} {pd.Timestamp(base)} {'+' if delta >= 0 else '-'} {abs(delta) / NS_PER_DAY:g} days "
+                  f"is outside the dates the store keeps ({TIME_RANGE})")
+        raise _invalid(where, field, reason)
+    return pd.Timestamp(moved)
+
+
 def end_of_data(ns: np.ndarray) -> int | None:
     """The default ``as_of`` of every analysis: midnight (UTC) after the
     latest of the given times, so the last day of data counts in full (for
@@ -135,7 +158,8 @@ def end_of_data(ns: np.ndarray) -> int | None:
     if not len(known):
         return None
     latest = int(known.max())
-    return latest - latest % NS_PER_DAY + NS_PER_DAY
+    # (Held at the last time the store keeps: the midnight after 2262-04-11 is past what a Timestamp holds.)
+    return min(latest - latest % NS_PER_DAY + NS_PER_DAY, int(LAST_TIME.value))
 
 
 def resolve_as_of(as_of: Any, ns: np.ndarray) -> int:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _invalid, _number
-from ._columns import Keys, column, flag_overflow, floats, stamp, timestamps, upto
+from ._columns import TIME_RANGE, Keys, column, flag_overflow, floats, stamp, timestamps, upto
 
 __all__ = ["product_profit", "profit", "profit_by_period", "profit_tiers", "staff_performance"]
 
@@ -248,7 +248,11 @@ def profit_tiers(
     keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
     end = pd.Timestamp(cut)
     if period is None:
-        chosen, start = None, end - _SPAN[code]
+        try:
+            chosen, start = None, end - _SPAN[code]
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            raise _invalid("profit_tiers", "freq", f"the {freq} window before as_of {end} starts before the dates "
+                                                   f"the store keeps ({TIME_RANGE})") from None
         inside = ns > start.value
     else:
         try:

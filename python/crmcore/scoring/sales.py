@@ -8,8 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .._args import _invalid
-from ._columns import as_of_ns, column, floats, stamp, times_ns, upto
+from .._args import _days, _invalid
+from ._columns import FIRST_TIME, LAST_TIME, NS_PER_DAY, as_of_ns, column, floats, stamp, times_ns, upto
 from .profit import _freq
 
 __all__ = ["campaign_effect", "cohort_retention", "performance", "pipeline_funnel"]
@@ -238,6 +238,7 @@ def campaign_effect(
     >>> effect[["response_rate", "revenue_per_member", "revenue_per_other", "lift"]].values.tolist()
     [[0.5, 25.0, 10.0, 2.5]]
     """
+    days = _days(days, "campaign_effect", "days")
     when = times_ns(column(purchases, date, "date"))
     who = column(purchases, customer, "customer").to_numpy()
     value = floats(column(purchases, amount, "amount"))
@@ -246,11 +247,14 @@ def campaign_effect(
     for cid, c in campaigns.iterrows():  # a handful of campaigns: one vectorized pass over purchases each
         start = pd.Timestamp(c["started_at"])
         end = pd.Timestamp(c["ended_at"]) if pd.notna(c.get("ended_at", pd.NaT)) else start
-        stop = max(end, start) + pd.Timedelta(days=days)
+        # The windows' ends held within the times the store keeps (no purchase
+        # lies beyond them): a campaign near 2262 plus `days` was a bare OverflowError.
+        stop = pd.Timestamp(min(max(end, start).value + round(days * NS_PER_DAY), LAST_TIME.value))
+        since = pd.Timestamp(max(start.value - (stop.value - start.value), FIRST_TIME.value))
         mine = members[members["campaign_id"] == cid]
         ids = pd.Index(mine["customer_id"].dropna().astype(np.int64).unique())
         inside = (when >= start.value) & (when < stop.value)
-        before = (when >= (start - (stop - start)).value) & (when < start.value)
+        before = (when >= since.value) & (when < start.value)
         member = np.isin(who, ids)
         n, others = len(ids), len(population.difference(ids))
         responders = int(mine.drop_duplicates("customer_id")["responded"].fillna(False).astype(bool).sum())

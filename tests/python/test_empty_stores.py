@@ -1,0 +1,107 @@
+"""Every analysis of db.sales, db.service, db.marketing, db.care and the
+scoring methods on a store with nothing to analyse: an empty store, and one
+with customers but none of the analysed records. Each returns an empty
+result with the columns (and index name) it has on a store with data, or
+the clear error it documents; never a bare pandas or NumPy error from an
+empty column (attribution raised "Cannot cast DatetimeArray to dtype
+float64", portrait a ufunc error on an empty store).
+
+The methods are listed from the classes, so a new analysis fails
+test_every_method_is_classified until it is added here."""
+import inspect
+
+import pandas as pd
+import pytest
+
+import crmcore as crm
+from crmcore.scoring.store import ScoringMethods
+
+NAMESPACES = ("sales", "service", "marketing", "care")
+
+# Writers and lookups of one given record: not analyses of the store's records.
+NOT_ANALYSES = {
+    "sales": {"move", "apply_credit", "complete"},
+    "service": {"move", "assign", "escalate", "set_sla", "caller", "timeline", "timeline_view"},
+    "marketing": {"save_segment", "segment", "refresh_segment", "campaign_effect"},
+    "care": set(),
+    "scoring": {"customer_card", "default_as_of", "names"},
+}
+# The arguments an analysis cannot go without.
+REQUIRED = {
+    "care.greetings": {"start": "2024-01-01", "end": "2024-12-31"},
+    "scoring.lifecycle_flow": {"start": "2024-01-01", "end": "2024-06-30"},
+    "scoring.dimension": {"by": ["region", "channel"]},
+}
+# The documented refusal when there is nothing to analyse.
+REFUSES = {"sales.bookings_forecast": (crm.ValidationError, "at least 24 finite values")}
+AS_OF = "2024-07-01"  # the stores below have no data to take a default as_of from
+
+
+def _methods():
+    found = {}
+    for space in NAMESPACES + ("scoring",):
+        cls = ScoringMethods if space == "scoring" else type(getattr(crm.open(), space))
+        for name, f in inspect.getmembers(cls, inspect.isfunction):
+            if not name.startswith("_") and name not in NOT_ANALYSES[space]:
+                found[f"{space}.{name}"] = f
+    return found
+
+
+METHODS = _methods()
+
+
+def _call(db, key):
+    space, name = key.split(".")
+    f = getattr(db if space == "scoring" else getattr(db, space), name)
+    kwargs = dict(REQUIRED.get(key, {}))
+    if "as_of" in inspect.signature(f).parameters:
+        kwargs["as_of"] = AS_OF
+    return f(**kwargs)
+
+
+def _shape_of(result):
+    if isinstance(result, pd.DataFrame):
+        return list(result.columns), result.index.name
+    if isinstance(result, pd.Series):
+        return result.name, result.index.name
+    return type(result).__name__
+
+
+@pytest.fixture(scope="module")
+def stores():
+    with_data = crm.open()
+    crm.datasets.load(with_data, crm.datasets.synthetic(300, seed=0))
+    customers_only = crm.open()
+    customers_only.import_frame("customers", pd.DataFrame({"name": ["Ann", "Bo", "Cy"], "owner": "Li"}))
+    return {"with data": with_data, "empty": crm.open(), "customers only": customers_only}
+
+
+def test_every_method_is_classified():
+    for key in METHODS:
+        f = METHODS[key]
+        needed = [p.name for p in inspect.signature(f).parameters.values()
+                  if p.default is p.empty and p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        assert not needed or key in REQUIRED, f"{key} needs {needed}: add it to REQUIRED or NOT_ANALYSES"
+
+
+@pytest.mark.parametrize("store", ["empty", "customers only"])
+@pytest.mark.parametrize("key", sorted(METHODS))
+def test_an_analysis_of_nothing_is_empty_with_its_columns(stores, key, store):
+    db = stores[store]
+    before = db.counts().to_dict()
+    if key in REFUSES:
+        error, text = REFUSES[key]
+        with pytest.raises(error, match=text):
+            _call(db, key)
+        return
+    got = _call(db, key)
+    want = _call(stores["with data"], key)
+    if key == "scoring.cohorts":  # its columns are the periods since the first order: none here
+        assert got.empty and got.index.name == want.index.name
+        return
+    assert _shape_of(got) == _shape_of(want)
+    if isinstance(got, pd.DataFrame) and key not in ("sales.funnel", "sales.win_rate", "sales.cycle_length",
+                                                     "scoring.lifecycle_flow"):
+        # (those four have a row per stage, or a total, however few deals)
+        assert got.empty or store == "customers only", got
+    assert db.counts().to_dict() == before  # an analysis writes nothing
