@@ -324,6 +324,44 @@ def test_text_codes_see_every_byte_at_every_length(few):
     assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
 
 
+@pytest.mark.parametrize("sliced", [False, True])
+def test_text_codes_by_length_see_every_byte(sliced):
+    """Allowed values of at most 8 bytes, two at most of each length (a
+    status), are coded by length and one 8-byte word per row, masked to the
+    row's length: texts of every length 0-10 against the same text with one
+    byte changed at each position, a NUL byte inside and at the end (a
+    shorter text padded with zeros must not match), a 9-byte text whose
+    first 8 bytes are allowed, a repeated value (the first wins), nulls, and
+    the last rows short (their word is copied byte by byte: 8 bytes would
+    leave the data)."""
+    rng = np.random.default_rng(11)
+    alphabet = list("abcxyz09-_ ") + ["é"]
+    texts = ["".join(rng.choice(alphabet, n)) for n in range(11)]
+    texts = [t.encode()[:n].decode(errors="ignore") for n, t in enumerate(texts)]  # at most n bytes
+    eight = next(t for t in texts if len(t.encode()) == 8)
+    allowed = [t for t in texts if 0 < len(t.encode()) <= 8 and len(t.encode()) not in (3, 4, 8)]
+    allowed += ["ab\x00", "paid", "void", "paid", eight]
+    lengths = pd.Series([len(a.encode()) for a in set(allowed)])
+    assert lengths.max() <= 8 and lengths.value_counts().max() == 2  # the by-length table, full at 4 bytes
+    changed = []
+    for t in texts + ["ab\x00"]:
+        for i in range(len(t)):
+            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
+        changed.append(t + "a")
+    extra = ["ab", "ab\x00\x00", "pai", "paid\x00", eight + "z", "", None]
+    values = np.array(texts + changed + extra, dtype=object)[rng.permutation(len(texts) + len(changed) + len(extra))]
+    values = np.concatenate([values, np.array(["paid", "x", "void", "ab\x00"], dtype=object)])  # short last rows
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    if sliced:
+        s, values = s.iloc[5:], values[5:]
+    first = {}
+    for k, a in enumerate(allowed):
+        first.setdefault(a, k)
+    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
+    assert text_codes(s, allowed).tolist() == want
+    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+
+
 def test_months_match_numpy_across_1970_leap_days_and_nat():
     rng = np.random.default_rng(3)
     near = pd.Timestamp("2024-01-01").value + rng.integers(-10**17, 10**17, 20_000)     # a day table
