@@ -298,6 +298,27 @@ def test_text_codes_through_each_table_match_pandas(count):
     assert text_codes(s, allowed).tolist() == np.where(s.isna().to_numpy(), -1, want).tolist()
 
 
+def _one_byte_off(texts):
+    """Each text with one character changed at each position, and with one more at the end."""
+    changed = []
+    for t in texts:
+        for i in range(len(t)):
+            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
+        changed.append(t + "a")
+    return changed
+
+
+def _codes_match_first_places(s, values, allowed):
+    """text_codes of the Arrow series `s` and of `values` as objects: each
+    value's first place in `allowed`, -1 for others and nulls."""
+    first = {}
+    for k, a in enumerate(allowed):
+        first.setdefault(a, k)
+    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
+    assert text_codes(s, allowed).tolist() == want
+    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_text_codes_see_every_byte_at_every_length(few):
     """Short texts are compared as two words (overlapping loads), longer ones
@@ -309,19 +330,10 @@ def test_text_codes_see_every_byte_at_every_length(few):
     texts = ["".join(rng.choice(alphabet, n)) for n in range(21)]
     allowed = (texts[:1] + texts[3:10:3] + texts[17:18] + texts[3:4]) if few else texts + texts[5:7]
     assert (len(allowed) <= 8) == few
-    changed = []
-    for t in texts:
-        for i in range(len(t)):
-            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
-        changed.append(t + "a")
+    changed = _one_byte_off(texts)
     values = np.array(texts + changed + [None], dtype=object)[rng.permutation(len(texts) + len(changed) + 1)]
     s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
-    first = {}
-    for k, a in enumerate(allowed):
-        first.setdefault(a, k)
-    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
-    assert text_codes(s, allowed).tolist() == want
-    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+    _codes_match_first_places(s, values, allowed)
 
 
 @pytest.mark.parametrize("sliced", [False, True])
@@ -343,23 +355,14 @@ def test_text_codes_by_length_see_every_byte(sliced):
     allowed += ["ab\x00", "paid", "void", "paid", eight]
     lengths = pd.Series([len(a.encode()) for a in set(allowed)])
     assert lengths.max() <= 8 and lengths.value_counts().max() == 2  # the by-length table, full at 4 bytes
-    changed = []
-    for t in texts + ["ab\x00"]:
-        for i in range(len(t)):
-            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
-        changed.append(t + "a")
+    changed = _one_byte_off(texts + ["ab\x00"])
     extra = ["ab", "ab\x00\x00", "pai", "paid\x00", eight + "z", "", None]
     values = np.array(texts + changed + extra, dtype=object)[rng.permutation(len(texts) + len(changed) + len(extra))]
     values = np.concatenate([values, np.array(["paid", "x", "void", "ab\x00"], dtype=object)])  # short last rows
     s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
     if sliced:
         s, values = s.iloc[5:], values[5:]
-    first = {}
-    for k, a in enumerate(allowed):
-        first.setdefault(a, k)
-    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
-    assert text_codes(s, allowed).tolist() == want
-    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+    _codes_match_first_places(s, values, allowed)
 
 
 def test_months_match_numpy_across_1970_leap_days_and_nat():
