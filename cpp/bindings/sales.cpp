@@ -55,12 +55,13 @@ template <typename Offset>
 py::array_t<int32_t> arrow_codes(const py::array& offsets, const py::array& data, const py::object& validity,
                                  size_t first, size_t n, const std::vector<std::string>& allowed) {
   const ArrowTextChunk<Offset> chunk(offsets, data, validity, first, n, "text codes");
-  std::vector<int32_t> out;
+  py::array_t<int32_t> out(static_cast<py::ssize_t>(n));  // not filled: code_texts writes every row
+  int32_t* codes = out.mutable_data();
   {
     py::gil_scoped_release release;
-    out = sales::code_texts(chunk.offsets(), chunk.chars(), chunk.bits(), first, n, allowed);
+    sales::code_texts(chunk.offsets(), chunk.chars(), chunk.bits(), first, n, allowed, codes);
   }
-  return to_numpy(std::move(out));
+  return out;
 }
 
 }  // namespace

@@ -214,15 +214,15 @@ void code_by_length(const ByLength& t, const Offset* offsets, const char* data, 
 }  // namespace
 
 template <typename Offset>
-std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first,
-                                size_t n, const std::vector<std::string>& allowed) {
-  std::vector<int32_t> out(n, -1);
-  const auto count = static_cast<int32_t>(allowed.size());
-  if (count == 0) return out;
-  if (const ByLength t = by_length(allowed); t.usable) {
-    code_by_length(t, offsets, data, validity, first, n, out.data());
-    return out;
+void code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first, size_t n,
+                const std::vector<std::string>& allowed, int32_t* out) {
+  if (const ByLength t = by_length(allowed); t.usable && !allowed.empty()) {
+    code_by_length(t, offsets, data, validity, first, n, out);  // writes every row
+    return;
   }
+  std::fill(out, out + n, -1);  // the rows below skip nulls and texts matching nothing
+  const auto count = static_cast<int32_t>(allowed.size());
+  if (count == 0) return;
   std::vector<Words> word(allowed.size());
   for (size_t k = 0; k < allowed.size(); ++k)
     if (allowed[k].size() <= kShort) word[k] = words_of(allowed[k].data(), allowed[k].size());
@@ -285,7 +285,6 @@ std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const u
     }
     out[i] = code;
   }
-  return out;
 }
 
 std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* values, size_t m) {
@@ -295,9 +294,9 @@ std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* v
   return out;
 }
 
-template std::vector<int32_t> code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
-                                                  const std::vector<std::string>&);
-template std::vector<int32_t> code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
-                                                  const std::vector<std::string>&);
+template void code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
+                                  const std::vector<std::string>&, int32_t*);
+template void code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
+                                  const std::vector<std::string>&, int32_t*);
 
 }  // namespace crmcore::sales
