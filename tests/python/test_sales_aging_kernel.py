@@ -109,3 +109,29 @@ def test_aging_kernel_names_the_first_bad_status_row():
     inv.loc[[700, 300], "status"] = np.array([4, -2], dtype=np.int32)
     with pytest.raises(ValueError, match="invoice row 300 has status code -2"):
         _kernel(inv, pay, 100 * DAY, True)
+
+
+def test_aging_ids_known_in_order_are_not_read_and_give_the_same_report():
+    """aging_sums tells the kernel when the invoices' index is a RangeIndex
+    (ids first, first + 1, ...): the ids are then not read, and the report is
+    the one an Index of the same ids gives, to the bit."""
+    from crmcore.sales.ledger import aging_sums
+    inv, pay = _ledger(seed=8, n=5000)
+    frame = pd.DataFrame({"customer_id": inv["key"].to_numpy(), "issued_at": pd.to_datetime(inv["issued"]),
+                          "due_at": pd.to_datetime(inv["due"].where(inv["due"] != NONE)),
+                          "amount": inv["amount"].to_numpy(),
+                          "status": np.array(["draft", "issued", "paid", "void"])[inv["status"].clip(lower=0)]},
+                         index=pd.RangeIndex(1, len(inv) + 1))
+    payments = pd.DataFrame({"invoice_id": pay["invoice"].to_numpy(), "paid_at": pd.to_datetime(pay["at"]),
+                             "amount": pay["settles"].to_numpy()})
+    as_of = 120 * DAY
+    ranged = aging_sums(frame, payments, as_of, "customer_id")
+    listed = aging_sums(frame.set_axis(pd.Index(frame.index.to_numpy())), payments, as_of, "customer_id")
+    pd.testing.assert_frame_equal(ranged, listed, check_exact=True)
+    keys, sums = _kernel(inv, pay, as_of, True)
+    told = _core.aging_groups(inv["id"].to_numpy(), (inv["key"].to_numpy(), inv["present"].to_numpy()),
+                              inv["issued"].to_numpy(), inv["due"].to_numpy(), inv["amount"].to_numpy(),
+                              inv["status"].to_numpy(), LIVE, pay["invoice"].to_numpy(), pay["at"].to_numpy(),
+                              pay["settles"].to_numpy(), as_of, ids_in_order=True)
+    np.testing.assert_array_equal(told[0], keys)
+    np.testing.assert_array_equal(told[1], sums)

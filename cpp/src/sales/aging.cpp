@@ -306,7 +306,8 @@ Aging aging_rows(const OpenInvoices<Entry>& open, const double* balance, const i
 Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t* key_present, const int64_t* issued,
                    const int64_t* due, const double* amount, const int32_t* status,
                    const std::vector<uint8_t>& status_live, size_t invoices, const int64_t* pay_invoice,
-                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of) {
+                   const int64_t* paid_at, const double* settles, size_t payments, int64_t as_of,
+                   bool ids_in_order) {
   const auto codes = static_cast<int32_t>(status_live.size());
   std::vector<uint8_t> live_of(static_cast<size_t>(codes) + 2, 0);
   live_of[0] = 1;  // no status (-1): owed
@@ -315,10 +316,13 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
   // order without gaps (a whole kind as the store lists it, the usual case):
   // the invoice pass then checks the guess on the way, where building an
   // IdIndex first read every id in a pass of its own. A wrong guess is
-  // found there and both passes are made again with an IdIndex.
+  // found there and both passes are made again with an IdIndex. When the
+  // caller knows them in order, the ids are not read at all (8 MB at 1M
+  // invoices: 0.5 to 0.9 ms of 17).
   std::vector<double> slots(invoices + 1, 0.0);
   double* paid = slots.data() + 1;  // paid[-1]: payments naming no invoice
-  const bool guess = may_be_in_order(invoice_ids, invoices);
+  const bool guess = invoices > 0 && (ids_in_order || may_be_in_order(invoice_ids, invoices));
+  const bool check = guess && !ids_in_order;
   if (guess) add_payments(paid, InOrder{invoice_ids[0], invoices}, pay_invoice, paid_at, settles, payments, as_of);
   else add_payments_by_id(paid, invoice_ids, invoices, pay_invoice, paid_at, settles, payments, as_of);
   auto report = [&](auto entry) {
@@ -331,8 +335,8 @@ Aging aging_groups(const int64_t* invoice_ids, const int64_t* key, const uint8_t
     using Yes = std::true_type;
     using No = std::false_type;
     const bool masked = key && key_present;
-    OpenInvoices<Entry> open = masked ? (guess ? pass(Yes{}, Yes{}) : pass(Yes{}, No{}))
-                                      : (guess ? pass(No{}, Yes{}) : pass(No{}, No{}));
+    OpenInvoices<Entry> open = masked ? (check ? pass(Yes{}, Yes{}) : pass(Yes{}, No{}))
+                                      : (check ? pass(No{}, Yes{}) : pass(No{}, No{}));
     if (!open.ids_in_order) {
       std::fill(slots.begin(), slots.end(), 0.0);
       add_payments_by_id(paid, invoice_ids, invoices, pay_invoice, paid_at, settles, payments, as_of);

@@ -100,8 +100,15 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
         np.asarray(invoices.index, dtype=np.int64), present, times_ns(invoices["issued_at"]),
         times_ns(invoices["due_at"]), invoices["amount"].to_numpy(dtype=float, na_value=np.nan),
         text_codes(invoices["status"], STATUSES), [s not in ("draft", "void") for s in STATUSES],
-        _int64s(payments["invoice_id"], -1), times_ns(payments["paid_at"]), _settles(payments), as_of)
+        _int64s(payments["invoice_id"], -1), times_ns(payments["paid_at"]), _settles(payments), as_of,
+        ids_in_order=_ids_in_order(invoices.index))
     return _aging_frame(keys, sums, key)
+
+
+def _ids_in_order(index: pd.Index) -> bool:
+    """Whether the invoice ids are known to run first, first + 1, ... without
+    reading them (a RangeIndex of step 1): the kernel then does not check."""
+    return isinstance(index, pd.RangeIndex) and index.step == 1
 
 
 def _int64s(values: pd.Series, missing: int) -> np.ndarray:
