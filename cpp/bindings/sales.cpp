@@ -54,13 +54,16 @@ py::array_t<int32_t> text_codes(const py::array& values, const std::vector<std::
 template <typename Offset>
 py::array_t<int32_t> arrow_codes(const py::array& offsets, const py::array& data, const py::object& validity,
                                  size_t first, size_t n, const std::vector<std::string>& allowed) {
-  const ArrowTextChunk<Offset> chunk(offsets, data, validity, first, n, "text codes");
+  // The offsets' order is checked by code_texts on its way through the rows.
+  const ArrowTextChunk<Offset> chunk(offsets, data, validity, first, n, "text codes", false);
   py::array_t<int32_t> out(static_cast<py::ssize_t>(n));  // not filled: code_texts writes every row
   int32_t* codes = out.mutable_data();
+  size_t coded;
   {
     py::gil_scoped_release release;
-    sales::code_texts(chunk.offsets(), chunk.chars(), chunk.bits(), first, n, allowed, codes);
+    coded = sales::code_texts(chunk.offsets(), chunk.chars(), chunk.bits(), first, n, allowed, codes);
   }
+  if (coded < n) ArrowTextChunk<Offset>::refuse_decreasing("text codes", coded);
   return out;
 }
 

@@ -493,6 +493,15 @@ def test_arrow_text_codes_refuse_buffers_that_would_read_outside_the_data():
     down = np.array([0, 6, 2, 7], dtype=np.int32)  # row 1 would be 2 - 6 bytes long
     with pytest.raises(ValueError, match="decrease at row 1"):
         _core.arrow_text_codes(down, data, None, 0, 3, ["lead"], False)
+    # The order is checked on the way through the rows, by either path (short
+    # values by length, long ones by table), also where an offset in between
+    # points far beyond the data (a read clamped to it, then refused).
+    far = np.array([0, 3, 1 << 30, 5, 7], dtype=np.int64)
+    for allowed in (["lead"], ["lead", "a value longer than sixteen bytes"]):
+        with pytest.raises(ValueError, match="decrease at row 2"):
+            _core.arrow_text_codes(far, data, None, 0, 4, allowed, True)
+        with pytest.raises(ValueError, match="decrease at row 0"):
+            _core.arrow_text_codes(np.array([5, 3, 7], dtype=np.int32), data, None, 0, 2, allowed, False)
     with pytest.raises(ValueError, match="do not cover"):
         _core.arrow_text_codes(good, data, None, 2**64 - 1, 2, ["lead"], False)
     with pytest.raises(ValueError, match="do not cover"):

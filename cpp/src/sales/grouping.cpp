@@ -187,19 +187,26 @@ uint64_t last_word(const char* text, size_t len) {
   return w;
 }
 
+// The order of the offsets is checked here, on the way (`down`: a row whose
+// end is before its start; 0.6 ms of 2.4 at 1M rows was a pass of its own
+// for it): every read is kept within [0, end) whatever the offsets between
+// the first and the last, and the caller refuses the column when one went
+// down.
 template <typename Offset>
-void code_by_length(const ByLength& t, const Offset* offsets, const char* data, const uint8_t* validity,
+bool code_by_length(const ByLength& t, const Offset* offsets, const char* data, const uint8_t* validity,
                     size_t first, size_t n, int32_t* out) {
   uint64_t mask[kWord + 2];
   for (size_t len = 0; len <= kWord + 1; ++len) mask[len] = len >= kWord ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1;
   const auto end = static_cast<uint64_t>(offsets[first + n]);
+  bool down = false;
   for (size_t i = 0; i < n; ++i) {
     const size_t row = first + i;
-    const auto at = static_cast<uint64_t>(offsets[row]);
+    down |= offsets[row + 1] < offsets[row];
+    const uint64_t at = std::min(static_cast<uint64_t>(offsets[row]), end);  // a negative offset is huge: end
     const size_t len = std::min<size_t>(static_cast<size_t>(offsets[row + 1] - offsets[row]), kWord + 1);
     uint64_t w;
     if (at + kWord <= end) std::memcpy(&w, data + at, kWord);
-    else w = last_word(data + at, std::min(len, kWord));
+    else w = last_word(data + at, std::min<size_t>(std::min(len, kWord), static_cast<size_t>(end - at)));
     w &= mask[len];
     // At most one place of a length matches (the words differ), and an
     // unused place adds 0: the code as a sum of products, which the compiler
@@ -209,20 +216,23 @@ void code_by_length(const ByLength& t, const Offset* offsets, const char* data, 
     if (validity) code = (code + 1) * static_cast<int32_t>((validity[row >> 3] >> (row & 7)) & 1) - 1;
     out[i] = code;
   }
+  return down;
 }
 
 }  // namespace
 
 template <typename Offset>
-void code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first, size_t n,
-                const std::vector<std::string>& allowed, int32_t* out) {
-  if (const ByLength t = by_length(allowed); t.usable && !allowed.empty()) {
-    code_by_length(t, offsets, data, validity, first, n, out);  // writes every row
-    return;
+size_t code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first, size_t n,
+                  const std::vector<std::string>& allowed, int32_t* out) {
+  if (const ByLength t = by_length(allowed); t.usable) {
+    if (!code_by_length(t, offsets, data, validity, first, n, out)) return n;  // writes every row
   }
+  // The rows are read below only once the offsets are known not to go down.
+  for (size_t i = 0; i < n; ++i)
+    if (offsets[first + i + 1] < offsets[first + i]) return i;
   std::fill(out, out + n, -1);  // the rows below skip nulls and texts matching nothing
   const auto count = static_cast<int32_t>(allowed.size());
-  if (count == 0) return;
+  if (count == 0) return n;
   std::vector<Words> word(allowed.size());
   for (size_t k = 0; k < allowed.size(); ++k)
     if (allowed[k].size() <= kShort) word[k] = words_of(allowed[k].data(), allowed[k].size());
@@ -285,6 +295,7 @@ void code_texts(const Offset* offsets, const char* data, const uint8_t* validity
     }
     out[i] = code;
   }
+  return n;
 }
 
 std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* values, size_t m) {
@@ -294,9 +305,9 @@ std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* v
   return out;
 }
 
-template void code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
-                                  const std::vector<std::string>&, int32_t*);
-template void code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
-                                  const std::vector<std::string>&, int32_t*);
+template size_t code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
+                                    const std::vector<std::string>&, int32_t*);
+template size_t code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
+                                    const std::vector<std::string>&, int32_t*);
 
 }  // namespace crmcore::sales
