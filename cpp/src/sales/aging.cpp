@@ -278,6 +278,7 @@ Aging aging_rows(const OpenInvoices<Entry>& open, const double* balance, const i
                                open.bucket(j + kAhead), 1, 3);
       cells[static_cast<size_t>(key[open.position(j)] - lo) * kRow + open.bucket(j)] += balance[j];
     }
+    out.keys.reserve(static_cast<size_t>(std::min<uint64_t>(span, open.size)));  // a key per open invoice at most
     size_t rows = 0;
     for (size_t r = 0; r < span; ++r) {
       const double* row = cells + r * kRow;
