@@ -16,8 +16,10 @@ class ArrowTextChunk {
   // Rows [first, first + n) of the buffers; `validity` is None when every
   // row is present. The buffers are checked to cover the rows, so that a
   // chunk made by hand cannot make a read leave them.
+  // `in_order`: whether to check here that the offsets never go down (a
+  // caller that checks it on its own way through the rows says false).
   ArrowTextChunk(const py::array& offsets, const py::array& data, const py::object& validity, size_t first,
-                 size_t n, const std::string& what)
+                 size_t n, const std::string& what, bool in_order = true)
       : offsets_(Column<Offset>::ensure(offsets)), data_(Column<uint8_t>::ensure(data)), first_(first), n_(n) {
     // (Written so that no sum can wrap: `first` and `n` come from Python as
     // any size_t.)
@@ -36,9 +38,12 @@ class ArrowTextChunk {
       throw std::invalid_argument(what + ": an offset points outside the data");
     // Arrow's offsets never decrease; buffers made by hand may. Checked, since
     // the first and last alone would then let a value reach outside the data.
-    for (size_t i = first; i < first + n; ++i)
-      if (base[i + 1] < base[i])
-        throw std::invalid_argument(what + ": the offsets decrease at row " + std::to_string(i - first));
+    for (size_t i = first; in_order && i < first + n; ++i)
+      if (base[i + 1] < base[i]) refuse_decreasing(what, i - first);
+  }
+
+  [[noreturn]] static void refuse_decreasing(const std::string& what, size_t row) {
+    throw std::invalid_argument(what + ": the offsets decrease at row " + std::to_string(row));
   }
 
   size_t size() const { return n_; }

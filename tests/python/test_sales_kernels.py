@@ -298,6 +298,27 @@ def test_text_codes_through_each_table_match_pandas(count):
     assert text_codes(s, allowed).tolist() == np.where(s.isna().to_numpy(), -1, want).tolist()
 
 
+def _one_byte_off(texts):
+    """Each text with one character changed at each position, and with one more at the end."""
+    changed = []
+    for t in texts:
+        for i in range(len(t)):
+            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
+        changed.append(t + "a")
+    return changed
+
+
+def _codes_match_first_places(s, values, allowed):
+    """text_codes of the Arrow series `s` and of `values` as objects: each
+    value's first place in `allowed`, -1 for others and nulls."""
+    first = {}
+    for k, a in enumerate(allowed):
+        first.setdefault(a, k)
+    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
+    assert text_codes(s, allowed).tolist() == want
+    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_text_codes_see_every_byte_at_every_length(few):
     """Short texts are compared as two words (overlapping loads), longer ones
@@ -309,19 +330,39 @@ def test_text_codes_see_every_byte_at_every_length(few):
     texts = ["".join(rng.choice(alphabet, n)) for n in range(21)]
     allowed = (texts[:1] + texts[3:10:3] + texts[17:18] + texts[3:4]) if few else texts + texts[5:7]
     assert (len(allowed) <= 8) == few
-    changed = []
-    for t in texts:
-        for i in range(len(t)):
-            changed.append(t[:i] + ("q" if t[i] != "q" else "r") + t[i + 1:])
-        changed.append(t + "a")
+    changed = _one_byte_off(texts)
     values = np.array(texts + changed + [None], dtype=object)[rng.permutation(len(texts) + len(changed) + 1)]
     s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
-    first = {}
-    for k, a in enumerate(allowed):
-        first.setdefault(a, k)
-    want = [first.get(v, -1) if isinstance(v, str) else -1 for v in values]
-    assert text_codes(s, allowed).tolist() == want
-    assert text_codes(pd.Series(values, dtype=object), allowed).tolist() == want
+    _codes_match_first_places(s, values, allowed)
+
+
+@pytest.mark.parametrize("sliced", [False, True])
+def test_text_codes_by_length_see_every_byte(sliced):
+    """Allowed values of at most 8 bytes, two at most of each length (a
+    status), are coded by length and one 8-byte word per row, masked to the
+    row's length: texts of every length 0-10 against the same text with one
+    byte changed at each position, a NUL byte inside and at the end (a
+    shorter text padded with zeros must not match), a 9-byte text whose
+    first 8 bytes are allowed, a repeated value (the first wins), nulls, and
+    the last rows short (their word is copied byte by byte: 8 bytes would
+    leave the data)."""
+    rng = np.random.default_rng(11)
+    alphabet = list("abcxyz09-_ ") + ["é"]
+    texts = ["".join(rng.choice(alphabet, n)) for n in range(11)]
+    texts = [t.encode()[:n].decode(errors="ignore") for n, t in enumerate(texts)]  # at most n bytes
+    eight = next(t for t in texts if len(t.encode()) == 8)
+    allowed = [t for t in texts if 0 < len(t.encode()) <= 8 and len(t.encode()) not in (3, 4, 8)]
+    allowed += ["ab\x00", "paid", "void", "paid", eight]
+    lengths = pd.Series([len(a.encode()) for a in set(allowed)])
+    assert lengths.max() <= 8 and lengths.value_counts().max() == 2  # the by-length table, full at 4 bytes
+    changed = _one_byte_off(texts + ["ab\x00"])
+    extra = ["ab", "ab\x00\x00", "pai", "paid\x00", eight + "z", "", None]
+    values = np.array(texts + changed + extra, dtype=object)[rng.permutation(len(texts) + len(changed) + len(extra))]
+    values = np.concatenate([values, np.array(["paid", "x", "void", "ab\x00"], dtype=object)])  # short last rows
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    if sliced:
+        s, values = s.iloc[5:], values[5:]
+    _codes_match_first_places(s, values, allowed)
 
 
 def test_months_match_numpy_across_1970_leap_days_and_nat():
@@ -452,6 +493,15 @@ def test_arrow_text_codes_refuse_buffers_that_would_read_outside_the_data():
     down = np.array([0, 6, 2, 7], dtype=np.int32)  # row 1 would be 2 - 6 bytes long
     with pytest.raises(ValueError, match="decrease at row 1"):
         _core.arrow_text_codes(down, data, None, 0, 3, ["lead"], False)
+    # The order is checked on the way through the rows, by either path (short
+    # values by length, long ones by table), also where an offset in between
+    # points far beyond the data (a read clamped to it, then refused).
+    far = np.array([0, 3, 1 << 30, 5, 7], dtype=np.int64)
+    for allowed in (["lead"], ["lead", "a value longer than sixteen bytes"]):
+        with pytest.raises(ValueError, match="decrease at row 2"):
+            _core.arrow_text_codes(far, data, None, 0, 4, allowed, True)
+        with pytest.raises(ValueError, match="decrease at row 0"):
+            _core.arrow_text_codes(np.array([5, 3, 7], dtype=np.int32), data, None, 0, 2, allowed, False)
     with pytest.raises(ValueError, match="do not cover"):
         _core.arrow_text_codes(good, data, None, 2**64 - 1, 2, ["lead"], False)
     with pytest.raises(ValueError, match="do not cover"):

@@ -140,14 +140,99 @@ Perfect perfect_table(const std::vector<Words>& word, const std::vector<std::str
   return t;
 }
 
+// The allowed values when every one is at most 8 bytes and no length has
+// more than kPerLength of them (statuses, short stage names; two, as each
+// place costs instructions on every row: four places took 3.1 ms on a
+// million statuses where two took 2.0): a row is then
+// coded by its length first and compared as one word with those few of
+// that length, without a branch. A table per length 0..8 and one (no
+// value) for longer texts; an unused place has code -1, so that a match
+// on it is no match.
+constexpr size_t kWord = 8, kPerLength = 2;
+struct ByLength {
+  uint64_t word[kWord + 2][kPerLength] = {};
+  int32_t code[kWord + 2][kPerLength];
+  bool usable = false;
+};
+
+ByLength by_length(const std::vector<std::string>& allowed) {
+  ByLength t;
+  for (auto& codes : t.code) std::fill(std::begin(codes), std::end(codes), -1);
+  size_t used[kWord + 2] = {};
+  for (size_t k = 0; k < allowed.size(); ++k) {
+    const std::string& a = allowed[k];
+    if (a.size() > kWord) return t;
+    uint64_t w = 0;
+    std::memcpy(&w, a.data(), a.size());
+    bool repeated = false;  // a repeated value keeps its first code
+    for (size_t j = 0; j < used[a.size()]; ++j) repeated |= t.word[a.size()][j] == w;
+    if (repeated) continue;
+    if (used[a.size()] == kPerLength) return t;
+    t.word[a.size()][used[a.size()]] = w, t.code[a.size()][used[a.size()]++] = static_cast<int32_t>(k);
+  }
+  t.usable = true;
+  return t;
+}
+
+// code_texts with a ByLength table. A row's bytes are read as one 8-byte
+// word and masked to its length while 8 bytes from its start lie before the
+// end of the rows' text (the last few rows are copied byte by byte). 2.9 to
+// 2.0 ms on a million statuses of three values (CPU, load 6): the general
+// path spent a hash, a three-word comparison and spilled registers per row.
+// The bytes of a text near the end of the data (fewer than 8 left), as a
+// word: copied one by one.
+uint64_t last_word(const char* text, size_t len) {
+  uint64_t w = 0;
+  std::memcpy(&w, text, len);
+  return w;
+}
+
+// The order of the offsets is checked here, on the way (`down`: a row whose
+// end is before its start; 0.6 ms of 2.4 at 1M rows was a pass of its own
+// for it): every read is kept within [0, end) whatever the offsets between
+// the first and the last, and the caller refuses the column when one went
+// down.
+template <typename Offset>
+bool code_by_length(const ByLength& t, const Offset* offsets, const char* data, const uint8_t* validity,
+                    size_t first, size_t n, int32_t* out) {
+  uint64_t mask[kWord + 2];
+  for (size_t len = 0; len <= kWord + 1; ++len) mask[len] = len >= kWord ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1;
+  const auto end = static_cast<uint64_t>(offsets[first + n]);
+  bool down = false;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = first + i;
+    down |= offsets[row + 1] < offsets[row];
+    const uint64_t at = std::min(static_cast<uint64_t>(offsets[row]), end);  // a negative offset is huge: end
+    const size_t len = std::min<size_t>(static_cast<size_t>(offsets[row + 1] - offsets[row]), kWord + 1);
+    uint64_t w;
+    if (at + kWord <= end) std::memcpy(&w, data + at, kWord);
+    else w = last_word(data + at, std::min<size_t>(std::min(len, kWord), static_cast<size_t>(end - at)));
+    w &= mask[len];
+    // At most one place of a length matches (the words differ), and an
+    // unused place adds 0: the code as a sum of products, which the compiler
+    // keeps free of jumps (it made `match ? code : other` a jump per place).
+    int32_t code = -1;
+    for (size_t j = 0; j < kPerLength; ++j) code += static_cast<int32_t>(w == t.word[len][j]) * (t.code[len][j] + 1);
+    if (validity) code = (code + 1) * static_cast<int32_t>((validity[row >> 3] >> (row & 7)) & 1) - 1;
+    out[i] = code;
+  }
+  return down;
+}
+
 }  // namespace
 
 template <typename Offset>
-std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first,
-                                size_t n, const std::vector<std::string>& allowed) {
-  std::vector<int32_t> out(n, -1);
+size_t code_texts(const Offset* offsets, const char* data, const uint8_t* validity, size_t first, size_t n,
+                  const std::vector<std::string>& allowed, int32_t* out) {
+  if (const ByLength t = by_length(allowed); t.usable) {
+    if (!code_by_length(t, offsets, data, validity, first, n, out)) return n;  // writes every row
+  }
+  // The rows are read below only once the offsets are known not to go down.
+  for (size_t i = 0; i < n; ++i)
+    if (offsets[first + i + 1] < offsets[first + i]) return i;
+  std::fill(out, out + n, -1);  // the rows below skip nulls and texts matching nothing
   const auto count = static_cast<int32_t>(allowed.size());
-  if (count == 0) return out;
+  if (count == 0) return n;
   std::vector<Words> word(allowed.size());
   for (size_t k = 0; k < allowed.size(); ++k)
     if (allowed[k].size() <= kShort) word[k] = words_of(allowed[k].data(), allowed[k].size());
@@ -210,7 +295,7 @@ std::vector<int32_t> code_texts(const Offset* offsets, const char* data, const u
     }
     out[i] = code;
   }
-  return out;
+  return n;
 }
 
 std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* values, size_t m) {
@@ -220,9 +305,9 @@ std::vector<int64_t> id_positions(const int64_t* ids, size_t n, const int64_t* v
   return out;
 }
 
-template std::vector<int32_t> code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
-                                                  const std::vector<std::string>&);
-template std::vector<int32_t> code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
-                                                  const std::vector<std::string>&);
+template size_t code_texts<int32_t>(const int32_t*, const char*, const uint8_t*, size_t, size_t,
+                                    const std::vector<std::string>&, int32_t*);
+template size_t code_texts<int64_t>(const int64_t*, const char*, const uint8_t*, size_t, size_t,
+                                    const std::vector<std::string>&, int32_t*);
 
 }  // namespace crmcore::sales

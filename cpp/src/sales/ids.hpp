@@ -39,6 +39,9 @@ class IdIndex {
       for (size_t i = 0; i < n; ++i) sparse_[ids[i]] = static_cast<int64_t>(i);
     }
   }
+  // Whether the ids are in order without gaps (the position of an id is
+  // then the id less the first).
+  bool in_order() const { return sequential_; }
   // The position of `id`, or -1 when it is none of the ids.
   int64_t find(int64_t id) const {
     if (id < lo_ || id > hi_) return -1;

@@ -95,14 +95,29 @@ def aging_sums(invoices: pd.DataFrame, payments: pd.DataFrame, as_of: int, key: 
         # A NumPy integer column has no missing key: no mask to make and read.
         mask = None if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" else \
             values.notna().to_numpy(dtype=np.uint8)
-        present = (values.to_numpy(dtype=np.int64, na_value=0), mask)
+        present = (_int64s(values, 0), mask)
     keys, sums = _core.aging_groups(
         np.asarray(invoices.index, dtype=np.int64), present, times_ns(invoices["issued_at"]),
         times_ns(invoices["due_at"]), invoices["amount"].to_numpy(dtype=float, na_value=np.nan),
         text_codes(invoices["status"], STATUSES), [s not in ("draft", "void") for s in STATUSES],
-        payments["invoice_id"].to_numpy(dtype=np.int64, na_value=-1), times_ns(payments["paid_at"]),
-        _settles(payments), as_of)
+        _int64s(payments["invoice_id"], -1), times_ns(payments["paid_at"]), _settles(payments), as_of,
+        ids_in_order=_ids_in_order(invoices.index))
     return _aging_frame(keys, sums, key)
+
+
+def _ids_in_order(index: pd.Index) -> bool:
+    """Whether the invoice ids are known to run first, first + 1, ... without
+    reading them (a RangeIndex of step 1): the kernel then does not check."""
+    return isinstance(index, pd.RangeIndex) and index.step == 1
+
+
+def _int64s(values: pd.Series, missing: int) -> np.ndarray:
+    """A column of ids as int64, ``missing`` where one is missing. A NumPy
+    int64 column (which has none missing) is handed over as it is: to_numpy
+    with na_value copied it (0.3 ms at 1M rows)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype == np.int64:
+        return values.to_numpy()
+    return values.to_numpy(dtype=np.int64, na_value=missing)
 
 
 def _cached_aging(store: Any, key: "str | None", as_of: int) -> pd.DataFrame:
