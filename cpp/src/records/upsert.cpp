@@ -287,6 +287,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     return any;
   };
   sql::Batch lookup(1 + req.key.size());
+  lookup.reserve(std::min(n, kChunkRows));
   const Dialect dialect(impl.db);
   sql::Statement has_aliases(impl.db, dialect.table_exists("key_aliases"));
   // The key's columns are not written: they name the records they already
@@ -471,7 +472,10 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   }
   for (size_t cell = 1 + given.size(); cell + 1 < width; ++cell) staged.rows.declare(cell, sql::Cell::Type::Text);
   Lookups lookups;
+  const size_t chunk_rows = std::min(rows.size(), kChunkRows);
+  staged.rows.reserve(chunk_rows);
   sql::Batch written(1);  // the ids a chunk updated
+  written.reserve(chunk_rows);
   std::vector<size_t> lookup_fields;  // the given fields with phones or e-mails to look up
   for (size_t i : given)
     if (k.fields[i].lookup != Lookup::None) lookup_fields.push_back(i);
@@ -514,6 +518,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   sql::Batch changed_rows(width);  // a chunk's records that change (SQLite)
   sql::Batch to_read(1);           // the ids of a chunk's records whose stored values are read here
   for (size_t cell = 0; cell < width; ++cell) changed_rows.declare(cell, staged.rows.declared(cell));
+  changed_rows.reserve(chunk_rows);
   int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
   if (in_memory) {
     sql::Statement& newest = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
