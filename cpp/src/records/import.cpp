@@ -289,6 +289,12 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std:
   StagedRows staged(k.fields.size() + kExtraColumns);
   staged.rows.reserve(std::min(n, kChunkRows));
   Lookups lookups;
+  {  // about a phone or e-mail per row and given field that has them
+    size_t looked_up = 0;
+    for (size_t i = 0; i < k.fields.size(); ++i) looked_up += k.fields[i].lookup != Lookup::None && columns[i];
+    staged.points.reserve(std::min(n, kChunkRows) * looked_up);
+    lookups.points.reserve(n * looked_up);
+  }
   for (size_t begin = 0; begin < n; begin += kChunkRows) {
     if (req.progress && begin > 0) (*req.progress)(begin, n);
     const size_t end = std::min(n, begin + kChunkRows);
