@@ -10,6 +10,7 @@ import contextlib
 import json
 import sqlite3
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -148,3 +149,34 @@ def test_single_updates_are_captured_after_a_large_upsert_landed_or_failed(tmp_p
         db.update("products", int(ids[1]), name="after")
         assert _last_changes(path) == ("update", {"name": ["q1", "after"]})
         assert db.audit_check().empty
+
+
+def test_new_keys_named_again_are_refused_naming_their_first_row(tmp_path):
+    # Rows naming no stored record, some of whose keys repeat: each repeat is
+    # refused naming the key's first row, and the first rows land. The same
+    # id under another source, or with no source, is another key. Reference:
+    # pandas' duplicated() over the key columns, and the rows read with sqlite3.
+    path = str(tmp_path / "repeats.crm")
+    with crm.open(path) as db:
+        db.import_frame("customers", pd.DataFrame({"external_source": ["erp"], "external_id": ["OLD"],
+                                                   "name": ["old"]}), progress=False)
+    rng = np.random.default_rng(7)
+    n = 3000
+    ids = [f"N{i}" for i in rng.integers(0, 1200, n)]
+    sources = rng.choice(["erp", "shop", None], n).tolist()
+    incoming = pd.DataFrame({"external_source": sources, "external_id": ids,
+                             "name": [f"row {r}" for r in range(n)]})
+    with crm.open(path) as db:
+        result = db.import_frame("customers", incoming, mode="upsert", on_error="skip", progress=False)
+    key = incoming["external_source"].fillna("") + "\x00" + incoming["external_id"]
+    repeated = key.duplicated()
+    assert sorted(result.errors.index) == sorted(incoming.index[repeated])
+    first_row = {k: r for r, k in reversed(list(key.items()))}
+    for row, reason in result.errors["reason"].items():
+        assert f"is the key of row {first_row[key[row]]} too" in reason, (row, reason)
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        rows = con.execute("SELECT external_source, external_id, name FROM customers WHERE external_id <> 'OLD'")
+        landed = {(s or "", i): name for s, i, name in rows}
+        assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == 1 + (~repeated).sum()
+    assert landed == {(s, i): f"row {r}" for r, (s, i) in
+                      enumerate(zip(incoming["external_source"].fillna(""), incoming["external_id"])) if not repeated[r]}

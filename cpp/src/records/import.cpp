@@ -207,6 +207,8 @@ void write_lookups(Store::Impl& impl, const Kind& k, Lookups& lookups) {
   std::sort(lookups.tags.begin(), lookups.tags.end(),
             [](const Lookups::Tag& a, const Lookups::Tag& b) { return std::tie(a.tag, a.id) < std::tie(b.tag, b.id); });
   sql::Batch points(4), tags(2);
+  points.reserve(std::min(lookups.points.size(), kChunkRows));
+  tags.reserve(std::min(lookups.tags.size(), kChunkRows));
   for (size_t begin = 0; begin < lookups.points.size(); begin += kChunkRows) {
     points.clear();
     for (size_t i = begin; i < std::min(lookups.points.size(), begin + kChunkRows); ++i) {
@@ -285,7 +287,14 @@ void Store::insert_rows(const WriteRequest& req, WriteResult& result, const std:
 
   const size_t errors_before = result.errors.size();
   StagedRows staged(k.fields.size() + kExtraColumns);
+  staged.rows.reserve(std::min(n, kChunkRows));
   Lookups lookups;
+  {  // about a phone or e-mail per row and given field that has them
+    size_t looked_up = 0;
+    for (size_t i = 0; i < k.fields.size(); ++i) looked_up += k.fields[i].lookup != Lookup::None && columns[i];
+    staged.points.reserve(std::min(n, kChunkRows) * looked_up);
+    lookups.points.reserve(n * looked_up);
+  }
   for (size_t begin = 0; begin < n; begin += kChunkRows) {
     if (req.progress && begin > 0) (*req.progress)(begin, n);
     const size_t end = std::min(n, begin + kChunkRows);

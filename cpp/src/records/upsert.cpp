@@ -22,18 +22,24 @@ namespace crmcore::records {
 
 namespace {
 
-// A row's key as text, to find rows of one import that name the same record.
-std::string key_text(const std::vector<Value>& values) {
-  std::string out;
+// A row's key as text, to find rows of one import that name the same
+// record: written into `out` (cleared first), which a caller reuses.
+void write_key_text(const std::vector<Value>& values, std::string& out) {
+  out.clear();
   for (const auto& v : values) {
     switch (v.type) {
-      case Value::Type::Null: out += "n"; break;
-      case Value::Type::Int: out += "i" + std::to_string(v.i); break;
-      case Value::Type::Real: out += "r" + std::to_string(v.r); break;
-      case Value::Type::Text: out += "t" + std::to_string(v.text->size()) + ":" + *v.text; break;
+      case Value::Type::Null: out += 'n'; break;
+      case Value::Type::Int: out += 'i', out += std::to_string(v.i); break;
+      case Value::Type::Real: out += 'r', out += std::to_string(v.r); break;
+      case Value::Type::Text: out += 't', out += std::to_string(v.text->size()), out += ':', out += *v.text; break;
     }
     out.push_back('|');
   }
+}
+
+std::string key_text(const std::vector<Value>& values) {
+  std::string out;
+  write_key_text(values, out);
   return out;
 }
 
@@ -287,6 +293,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     return any;
   };
   sql::Batch lookup(1 + req.key.size());
+  lookup.reserve(std::min(n, kChunkRows));
   const Dialect dialect(impl.db);
   sql::Statement has_aliases(impl.db, dialect.table_exists("key_aliases"));
   // The key's columns are not written: they name the records they already
@@ -349,9 +356,13 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   std::vector<std::vector<size_t>> later_updates;  // [k]: rows that are the (k+2)-th to name their record
   std::unordered_map<int64_t, std::vector<size_t>> named_again;  // record -> its later rows
   std::unordered_map<int64_t, size_t> row_of_record;
+  // The rows naming no record, by their key's hash (the first such row);
+  // a different key with the same hash goes by its text.
+  std::unordered_map<size_t, size_t> row_of_new_hash;
   std::unordered_map<std::string, size_t> row_of_new_key;
+  std::string new_key;
   row_of_record.reserve(n);
-  if (req.op == WriteOp::Upsert) row_of_new_key.reserve(n);
+  if (req.op == WriteOp::Upsert) row_of_new_hash.reserve(n);
   std::vector<size_t> updates, inserts;
   const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
   for (size_t row = 0; row < n; ++row) {
@@ -382,7 +393,10 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     } else if (insertable) {
       if (keyed[row]) {
         read_key(row);
-        earlier = row_of_new_key.try_emplace(key_text(values), row).first->second;
+        write_key_text(values, new_key);
+        const auto [first, inserted] = row_of_new_hash.try_emplace(std::hash<std::string>{}(new_key), row);
+        if (!inserted && key_of(first->second) == new_key) earlier = first->second;
+        else if (!inserted) earlier = row_of_new_key.try_emplace(new_key, row).first->second;
       }
       if (earlier == row) inserts.push_back(row);
     } else {
@@ -471,10 +485,15 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   }
   for (size_t cell = 1 + given.size(); cell + 1 < width; ++cell) staged.rows.declare(cell, sql::Cell::Type::Text);
   Lookups lookups;
+  const size_t chunk_rows = std::min(rows.size(), kChunkRows);
+  staged.rows.reserve(chunk_rows);
   sql::Batch written(1);  // the ids a chunk updated
+  written.reserve(chunk_rows);
   std::vector<size_t> lookup_fields;  // the given fields with phones or e-mails to look up
   for (size_t i : given)
     if (k.fields[i].lookup != Lookup::None) lookup_fields.push_back(i);
+  staged.points.reserve(chunk_rows * lookup_fields.size());  // about one per row and field, as for the rows
+  lookups.points.reserve(rows.size() * lookup_fields.size());
   // Which of a chunk's records change, and which of their looked-up fields
   // and tags: only those make way for new lookup rows.
   std::string flags;
@@ -514,6 +533,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   sql::Batch changed_rows(width);  // a chunk's records that change (SQLite)
   sql::Batch to_read(1);           // the ids of a chunk's records whose stored values are read here
   for (size_t cell = 0; cell < width; ++cell) changed_rows.declare(cell, staged.rows.declared(cell));
+  changed_rows.reserve(chunk_rows);
   int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
   if (in_memory) {
     sql::Statement& newest = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
