@@ -67,9 +67,11 @@ def _node_ids(values, where, field, hint="", noun="node id"):
         arr = np.asarray(values)
     arr = arr.reshape(-1)
     kind = arr.dtype.kind
-    if listed and kind not in "iu":
+    if listed and (kind not in "iu" or (isinstance(values, (list, tuple))
+                                        and any(isinstance(v, (bool, np.bool_)) for v in values))):
         # NumPy turned the list into floats (ints beyond 2**53 lost digits)
-        # or strings (1 became '1'): check the elements as they were given.
+        # or strings (1 became '1'), or a True among ints into 1: check the
+        # elements as they were given.
         kind = "O"
         arr = np.asarray(values, dtype=object).reshape(-1)
     if kind == "i":

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count
+from ._args import _count, _record_id, _record_ids
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns
 from .scoring._columns import NS_PER_DAY, as_of_timestamp, utc_now
@@ -77,8 +77,8 @@ class MemberMethods:
         >>> db.members.program("club") == p
         True
         """
-        if isinstance(program, (int, np.integer)):
-            return int(program)
+        if not isinstance(program, str):
+            return _record_id(program, "membership_programs", "program")
         ids = self._db.ids("membership_programs", [("name", "==", program)])
         if len(ids) == 0:
             raise _core.NotFound(f"no membership programme named {program!r}")
@@ -99,13 +99,13 @@ class MemberMethods:
         1
         """
         pid = self.program(program)
-        customers = np.asarray(list(customers), dtype=np.int64)
-        already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", customers.tolist())])
+        ids = _record_ids(list(customers), "members", "customers")
+        already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", ids.tolist())])
         if len(already):
             taken = self._db.frame("members", ids=already, columns=["customer_id"])["customer_id"].tolist()
             raise _refuse_value("members", "customer_id", f"customers {taken} are members of programme {pid} already")
         at = utc_now() if at is None else as_of_timestamp(at, "at")
-        frame = pd.DataFrame({"program_id": pid, "customer_id": customers, "joined_at": at})
+        frame = pd.DataFrame({"program_id": pid, "customer_id": ids, "joined_at": at})
         return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
 
     def frame(self, program: "int | str") -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._args import _record_id
 from .scoring._columns import as_of_ns, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
@@ -416,5 +417,6 @@ class PartnerMethods:
         >>> db.partners.statement(p, "2025-01-01", "2025-02-01")["commission"].sum()
         np.float64(10.0)
         """
+        partner = _record_id(partner, "statement", "partner")
         c = self.commissions(start, end)
         return c[c["partner_id"] == partner].reset_index(drop=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _holidays
-from ._args import _days
+from ._args import _days, _record_ids
 from .scoring._columns import as_of_ns, stamp, times_ns
 
 #: The workflow's statuses in order; a ticket is open until resolved.
@@ -148,7 +148,7 @@ class ServiceMethods:
         >>> db.get("tickets", t)["escalation"]
         2
         """
-        ids = np.atleast_1d(np.asarray(tickets, dtype=np.int64))
+        ids = _record_ids([tickets] if np.ndim(tickets) == 0 else tickets, "escalate", "tickets")
         when = pd.Timestamp.now("UTC") if at is None else at
         with self._db.transaction():
             for tid in ids.tolist():

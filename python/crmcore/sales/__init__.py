@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._args import _record_id, _record_ids
 from ..scoring._columns import as_of_ns, stamp, times_ns
 from .funnel import KERNEL_PERIODS, DealKey, funnel_frame
 from .ledger import LedgerMethods
@@ -121,7 +122,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         deals = db.frame("deals", columns=["pipeline_id", "customer_id", "amount", "owner_id"])
         keep = deals.pipeline_id.to_numpy(dtype=np.int64, na_value=-1) == pid
         if customers is not None:
-            keep = keep & deals.customer_id.isin(pd.Index(customers)).to_numpy(dtype=bool)
+            wanted = _record_ids(customers, "funnel", "customers")
+            keep = keep & deals.customer_id.isin(wanted).to_numpy(dtype=bool)
         deals = deals[keep]
         hist = db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         if (isinstance(by, str) and by in SALES_BY) or period is not None:
@@ -602,7 +604,9 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
                 raise _core.NotFound(f"no pipeline named {pipeline!r} (pipelines: {', '.join(p.name)})")
             pid = int(named[0])
         else:
-            pid = int(pipeline)
+            pid = _record_id(pipeline, "funnel", "pipeline")
+            if pid not in p.index:
+                raise _core.NotFound(f"no pipeline with id {pid} (pipelines: {', '.join(map(str, p.index))})")
         s = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "position", "probability", "category"])
         s = s[s.pipeline_id == pid].sort_values(["position"], kind="stable")
         return s, pid

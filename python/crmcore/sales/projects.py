@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._args import _count
+from .._args import _count, _record_id
 from ..scoring._columns import as_of_timestamp, utc_now
 from ._base import SalesPart
 
@@ -83,6 +83,7 @@ class ProjectMethods(SalesPart):
         >>> a[["status", "what", "subject"]].values.tolist()
         [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
         """
+        staff = None if staff is None else _record_id(staff, "agenda", "staff")
         day = (utc_now() if start is None else pd.Timestamp(start)).normalize()
         last = day + 7 * DAY if end is None else pd.Timestamp(end)
         t = self._db.frame("tasks", columns=["subject", "due_at", "assignee_id", "customer_id", "done"])
@@ -182,6 +183,7 @@ class ProjectMethods(SalesPart):
         >>> db.sales.reminders(now="2024-03-01 09:40").empty
         True
         """
+        staff = None if staff is None else _record_id(staff, "reminders", "staff")
         at = utc_now() if now is None else pd.Timestamp(now)
         t = self._open_tasks()
         keep = t["remind_at"].notna() & (t["remind_at"] <= at)
