@@ -167,3 +167,38 @@ def test_every_form_of_a_date_out_of_range_is_refused_like_the_text(when):
     with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
         db.import_frame("orders", pd.DataFrame({"customer_id": [c], "amount": [1.0], "ordered_at": [when]}))
     assert db.frame("orders")["ordered_at"].tolist() == [pd.Timestamp("2024-01-01")]
+
+
+# Every report that groups by a period of time: room, method, argument.
+_PERIOD_ARGS = [("sales", m, "period") for m in ("funnel", "time_in_stage", "win_rate", "cycle_length", "velocity",
+                                                 "slipped", "forecast")] + \
+    [("partners", m, "period") for m in ("supplier_scorecard", "performance", "statements")] + \
+    [("partners", "commissions", "tier_period")]
+
+
+def _period_calls(db):
+    return {f"{method}.{arg}": (lambda v, room=room, method=method, arg=arg:
+                                getattr(getattr(db, room), method)(**{arg: v}))
+            for room, method, arg in _PERIOD_ARGS}
+
+
+@pytest.mark.parametrize("name", list(_period_calls(None)))
+@pytest.mark.parametrize("bad", ["x", "MS", "", 3, float("nan"), ["M"], None], ids=repr)
+def test_a_period_that_is_not_one_is_refused_naming_the_argument(db, name, bad):
+    """These were pandas' bare "Invalid frequency" ValueError or "Argument
+    'freq' has incorrect type" TypeError (or "unhashable type" for a list),
+    some only once there were rows to group."""
+    argument = name.split(".")[1]
+    if bad is None and argument == "period" and not name.startswith(("supplier_scorecard", "performance",
+                                                                     "statements", "forecast")):
+        return  # None: no grouping by period
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}': must be a period"):
+        _period_calls(db)[name](bad)
+
+
+@pytest.mark.parametrize("name", list(_period_calls(None)))
+def test_period_words_and_pandas_aliases_pass(db, name):
+    for good in ("M", "Q", "2M", "W"):
+        _period_calls(db)[name](good)
+    if name.startswith(("funnel", "time_in_stage")):
+        _period_calls(db)[name]("quarter")
