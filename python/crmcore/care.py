@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _holidays
-from ._args import _days
+from ._args import _days, _invalid
 from .scoring._columns import as_of_timestamp, utc_now
 
 #: The festivals greeted by default: the main public holidays.
@@ -60,9 +60,9 @@ class CareMethods:
         >>> db.care.greetings("2026-02-10", "2026-02-20")[["date", "occasion", "name", "channel"]].values.tolist()
         [['2026-02-12', 'birthday', 'Zhao', 'visit'], ['2026-02-17', 'Spring Festival', 'Acme', 'visit']]
         """
-        first, last = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+        first, last = as_of_timestamp(start, "start").date(), as_of_timestamp(end, "end").date()
         if last < first:
-            raise ValueError(f"end {last} is before start {first}")
+            raise _invalid("greetings", "end", f"end {last} is before start {first}")
         db = self._db
         customers = db.frame("customers", columns=["name", "kind", "owner", "birthday", "preferred_channel", "phone",
                                                    "email"])

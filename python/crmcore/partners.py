@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import _period, _record_id
-from .scoring._columns import as_of_ns, stamp, times_ns, utc_now
+from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
@@ -292,6 +292,8 @@ class PartnerMethods:
         [5.0]
         """
         tier_period = _period(tier_period, "commissions", "tier_period")
+        start = None if start is None else as_of_timestamp(start, "start")
+        end = None if end is None else as_of_timestamp(end, "end")
         cut = self._db._as_of(as_of)
         lines = self._partner_lines()
         lines = lines.assign(volume_after=lines.sort_values(["ordered_at", "order_id", "line_key"], kind="stable")
@@ -317,9 +319,9 @@ class PartnerMethods:
                 "fraction", "date", "base", "rate"]
         out = pd.concat([on_order[cols], later[cols]], ignore_index=True)
         if start is not None:
-            out = out[out["date"] >= pd.Timestamp(start)]
+            out = out[out["date"] >= start]
         if end is not None:
-            out = out[out["date"] < pd.Timestamp(end)]
+            out = out[out["date"] < end]
         # Sales count into a tier in the order made, so leaving out the later
         # ones changes no earlier row.
         out = out[times_ns(out["date"]) <= cut]

@@ -202,3 +202,74 @@ def test_period_words_and_pandas_aliases_pass(db, name):
         _period_calls(db)[name](good)
     if name.startswith(("funnel", "time_in_stage")):
         _period_calls(db)[name]("quarter")
+
+
+# Every date a room takes besides as_of: (room, method, argument, the other arguments it needs).
+_DATE_ARGS = [("sales", "agenda", "start", {}), ("sales", "agenda", "end", {"start": "2024-01-01"}),
+              ("sales", "reminders", "now", {}), ("sales", "reminders", "since", {"now": "2024-06-01"}),
+              ("partners", "commissions", "start", {}), ("partners", "commissions", "end", {}),
+              ("partners", "statement", "start", {"partner": 1, "end": "2025-01-01"}),
+              ("partners", "statement", "end", {"partner": 1, "start": "2024-01-01"}),
+              ("members", "earn", "until", {"program": "club"}),
+              ("care", "greetings", "start", {"end": "2024-12-31"}), ("care", "greetings", "end", {"start": "2024-01-01"}),
+              ("hierarchy_rollup", None, "since", {}), ("hierarchy_rollup", None, "until", {})]
+
+
+def _date_call(db, room, method, argument, others):
+    fn = getattr(db, room) if method is None else getattr(getattr(db, room), method)
+    return lambda v: fn(**{**others, argument: v})
+
+
+@pytest.fixture(scope="module")
+def dated():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    rep = db.add("staff", name="Rep")
+    db.add("orders", customer_id=c, ordered_at="2024-01-05", amount=10.0)
+    db.add("tasks", subject="call", due_at="2024-03-01", remind_at="2024-02-28 09:00", assignee_id=rep)
+    db.members.join(db.members.add_program("club"), [c], at="2024-01-01")
+    return db
+
+
+@pytest.mark.parametrize("room, method, argument, others", _DATE_ARGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+@pytest.mark.parametrize("bad", ["not a date", [1], float("nan"), "3000-01-01", "1600-01-01"], ids=repr)
+def test_every_date_argument_is_checked_as_as_of_is(dated, room, method, argument, others, bad):
+    """These went to pd.Timestamp unchecked: a bare DateParseError,
+    OutOfBoundsDatetime, TypeError or (NaN) AttributeError, or NaN taken as
+    no bound at all."""
+    with pytest.raises(crm.ValidationError, match=rf"\b{argument}\b"):
+        _date_call(dated, room, method, argument, others)(bad)
+
+
+@pytest.mark.parametrize("room, method, argument, others", _DATE_ARGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_a_zoned_date_argument_is_the_same_instant_in_utc(dated, room, method, argument, others):
+    """A timezone-aware date is the instant it names (stored times are UTC):
+    before, comparing it with the stored times failed (tz-naive vs tz-aware)."""
+    if method == "earn":
+        return  # it writes: test_earn_until_zoned_is_the_instant_it_names
+    call = _date_call(dated, room, method, argument, others)
+    late = argument in ("end", "until", "now")
+    naive = "2024-12-31 16:00" if late else "2023-12-31 16:00"
+    zoned = pd.Timestamp(naive).tz_localize("UTC").tz_convert("Asia/Shanghai")
+    a, b = call(naive), call(zoned)
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    else:
+        pd.testing.assert_series_equal(a, b)
+
+
+def test_greetings_with_the_end_before_the_start_names_both():
+    db = crm.open()
+    with pytest.raises(crm.ValidationError, match="greetings.*end 2024-01-01 is before start 2024-02-01"):
+        db.care.greetings("2024-02-01", "2024-01-01")
+
+
+def test_earn_until_zoned_is_the_instant_it_names():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    db.add("orders", customer_id=c, ordered_at="2024-01-05", amount=10.0)
+    club = db.members.add_program("club")
+    db.members.join(club, [c], at="2024-01-01")
+    # 07:00 at UTC+8 is 23:00 the day before in UTC: before the order.
+    assert db.members.earn(club, until=pd.Timestamp("2024-01-05 07:00", tz="Asia/Shanghai")).empty
+    assert db.members.earn(club, until=pd.Timestamp("2024-01-05 09:00", tz="Asia/Shanghai")).tolist() == [10.0]

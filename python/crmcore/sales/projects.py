@@ -84,8 +84,8 @@ class ProjectMethods(SalesPart):
         [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
         """
         staff = None if staff is None else _record_id(staff, "agenda", "staff")
-        day = (utc_now() if start is None else pd.Timestamp(start)).normalize()
-        last = day + 7 * DAY if end is None else pd.Timestamp(end)
+        day = (utc_now() if start is None else as_of_timestamp(start, "start")).normalize()
+        last = day + 7 * DAY if end is None else as_of_timestamp(end, "end")
         t = self._db.frame("tasks", columns=["subject", "due_at", "assignee_id", "customer_id", "done"])
         t = t[~t["done"].fillna(False).astype(bool)]
         tasks = pd.DataFrame({"staff_id": t["assignee_id"], "due": t["due_at"], "what": "task", "id": t.index,
@@ -184,11 +184,12 @@ class ProjectMethods(SalesPart):
         True
         """
         staff = None if staff is None else _record_id(staff, "reminders", "staff")
-        at = utc_now() if now is None else pd.Timestamp(now)
+        at = utc_now() if now is None else as_of_timestamp(now, "now")
+        since = None if since is None else as_of_timestamp(since, "since")
         t = self._open_tasks()
         keep = t["remind_at"].notna() & (t["remind_at"] <= at)
         if since is not None:
-            keep &= t["remind_at"] > pd.Timestamp(since)
+            keep &= t["remind_at"] > since
         if staff is not None:
             keep &= t["assignee_id"] == staff
         out = t.loc[keep, ["assignee_id", "team", "subject", "remind_at", "due_at", "customer_id"]]
