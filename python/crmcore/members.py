@@ -100,13 +100,20 @@ class MemberMethods:
         """
         pid = self.program(program)
         ids = _record_ids(list(customers), "members", "customers")
-        already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", ids.tolist())])
-        if len(already):
-            taken = self._db.frame("members", ids=already, columns=["customer_id"])["customer_id"].tolist()
-            raise _refuse_value("members", "customer_id", f"customers {taken} are members of programme {pid} already")
+        twice = pd.Index(ids)[pd.Index(ids).duplicated()]
+        if len(twice):
+            raise _refuse_value("members", "customer_id", f"customer {twice[0]} is given twice: a customer is a member"
+                                                          " of a programme once")
         at = utc_now() if at is None else as_of_timestamp(at, "at")
-        frame = pd.DataFrame({"program_id": pid, "customer_id": ids, "joined_at": at})
-        return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
+        # The check and the write under the store's write lock: two joins at
+        # once must not both find a customer missing and both add it.
+        with self._db.transaction():
+            already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", ids.tolist())])
+            if len(already):
+                taken = self._db.frame("members", ids=already, columns=["customer_id"])["customer_id"].tolist()
+                raise _refuse_value("members", "customer_id", f"customers {taken} are members of programme {pid} already")
+            frame = pd.DataFrame({"program_id": pid, "customer_id": ids, "joined_at": at})
+            return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
 
     def frame(self, program: "int | str") -> pd.DataFrame:
         """The members of ``program`` (id or name), indexed by member id, with columns

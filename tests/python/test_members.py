@@ -186,3 +186,18 @@ def test_benefits_are_those_of_the_tier_each_member_holds():
     db.members.update_tiers(pid, "2025-02-01")
     # By hand: 1500 points is gold, 20 and 0 are silver.
     assert db.members.benefits(pid).loc[list(m)].tolist() == ["10% off, a gift", "free delivery", "free delivery"]
+
+
+def test_a_customer_given_twice_to_join_is_refused_and_nothing_is_written():
+    """The check for customers already in the programme looked only at the
+    store, not at the list: [c, c] made the customer a member twice (and
+    earn then credited each order to both)."""
+    db = crm.open()
+    club = db.members.add_program("club")
+    a, b = db.add("customers", name="A"), db.add("customers", name="B")
+    with pytest.raises(crm.ValidationError, match=rf"field 'customer_id'.*customer {b} is given twice"):
+        db.members.join(club, [a, b, b])
+    assert db.count("members") == 0
+    db.members.join(club, [a, b])
+    assert sorted(db.members.frame(club)["customer_id"]) == [a, b]
+
