@@ -9,6 +9,7 @@ are computed in the core over the ledger's columns.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Iterable
 
 import numpy as np
@@ -244,7 +245,7 @@ class MemberMethods:
         >>> db.members.redeem(int(m[0]), 40, at="2025-01-10", note="gift") > 0
         True
         """
-        if not points > 0:
+        if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not points > 0:
             raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
         row = self._db.get("members", member)
         at = utc_now() if at is None else as_of_timestamp(at, "at")

@@ -201,3 +201,16 @@ def test_a_customer_given_twice_to_join_is_refused_and_nothing_is_written():
     db.members.join(club, [a, b])
     assert sorted(db.members.frame(club)["customer_id"]) == [a, b]
 
+
+@pytest.mark.parametrize("points", [True, "5", [5], None])
+def test_redeem_takes_a_number_of_points(points):
+    """True redeemed 1 point; text or a list was a bare TypeError."""
+    db = crm.open()
+    club = db.members.add_program("club")
+    c = db.add("customers", name="A")
+    db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+    member = int(db.members.join(club, [c], at="2025-01-01")[0])
+    db.members.earn(club)
+    with pytest.raises(crm.ValidationError, match="field 'points'"):
+        db.members.redeem(member, points, at="2025-01-10")
+    assert db.members.ledger(club)["reason"].tolist() == ["earn"]
