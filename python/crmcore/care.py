@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _holidays
-from ._args import _days, _invalid
+from ._args import _days, _invalid, _number
 from .scoring._columns import as_of_timestamp, utc_now
 
 #: The festivals greeted by default: the main public holidays.
@@ -146,6 +146,7 @@ class CareMethods:
         >>> db.care.call_list(as_of="2024-03-15")["name"].tolist()
         ['Ann']
         """
+        min_risk = _number(min_risk, "call_list", "min_risk", low=0, high=1)
         db = self._db
         stage = db.lifecycle(as_of=as_of)[["stage", "reason"]]
         risk = db.churn_risk(as_of=as_of)[["churn_risk", "days_since"]]

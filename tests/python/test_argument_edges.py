@@ -85,11 +85,14 @@ def _count_calls(db):
         "add_rule.every_days": lambda v: db.automation.add_rule("r", on="schedule", kind="customers", actions=[],
                                                                 every_days=v),
         "duplicates.max_typos": lambda v: db.duplicates("customers", max_typos=v),
+        "repeat_complaints.within_days": lambda v: db.service.repeat_complaints(within_days=v),
+        "repeat_complaints.min_tickets": lambda v: db.service.repeat_complaints(min_tickets=v),
+        "caller.recent": lambda v: db.service.caller("13800138000", recent=v),
     }
 
 
 _FRACTION_ALLOWED = {"campaigns.days", "attribution.days", "backtest_prospects.days", "not_contacted.days",
-                     "check_timeline.grace_days"}
+                     "check_timeline.grace_days", "repeat_complaints.within_days"}
 _NONE_ALLOWED = {"add_program.expiry_days", "add_rule.every_days"}
 
 
@@ -98,7 +101,8 @@ _NONE_ALLOWED = {"add_program.expiry_days", "add_rule.every_days"}
     "bookings_forecast.horizon", "bookings_forecast.holdout", "bookings_forecast.season", "without_next_step.days",
     "due_tasks.days", "campaigns.days", "attribution.days", "backtest_prospects.days", "prospects.top",
     "not_contacted.days", "check_timeline.grace_days", "days_of_cover.window", "add_program.expiry_days",
-    "add_rule.every_days", "duplicates.max_typos"])
+    "add_rule.every_days", "duplicates.max_typos", "repeat_complaints.within_days", "repeat_complaints.min_tickets",
+    "caller.recent"])
 @pytest.mark.parametrize("bad", _BAD_COUNTS, ids=repr)
 def test_counts_and_day_spans_are_checked_by_name(db, name, bad):
     if (bad == 1.5 and name in _FRACTION_ALLOWED) or (bad is None and name in _NONE_ALLOWED):
@@ -273,3 +277,40 @@ def test_earn_until_zoned_is_the_instant_it_names():
     # 07:00 at UTC+8 is 23:00 the day before in UTC: before the order.
     assert db.members.earn(club, until=pd.Timestamp("2024-01-05 07:00", tz="Asia/Shanghai")).empty
     assert db.members.earn(club, until=pd.Timestamp("2024-01-05 09:00", tz="Asia/Shanghai")).tolist() == [10.0]
+
+
+# Shares, thresholds and weights the rooms take: (room, method, argument, whether above 1 is allowed).
+_NUMBER_ARGS = [("service", "sla", "at_risk", False), ("service", "at_risk", "share", False),
+                ("service", "price_changes", "threshold", True), ("service", "check_timeline", "threshold", True),
+                ("care", "call_list", "min_risk", False), ("sales", "forecast", "commit", False),
+                ("sales", "forecast", "best_case", False), ("sales", "close_chance", "prior", True),
+                ("marketing", "prospects", "decay", False)]
+
+
+@pytest.mark.parametrize("room, method, argument, above_one", _NUMBER_ARGS,
+                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, 1.5, "x", [0.5], True, None], ids=repr)
+def test_shares_and_thresholds_are_checked_by_name(db, room, method, argument, above_one, bad):
+    """NaN was taken silently (every comparison false: an empty list, no
+    commit); text or a list failed inside pandas ("Invalid comparison",
+    "Lengths must match") or pybind11 ("incompatible function arguments")."""
+    if bad == 1.5 and above_one:
+        return  # a valid value for this argument
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}': must be a number"):
+        getattr(getattr(db, room), method)(**{argument: bad})
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda db, v: db.service.satisfaction(by=v), "by"),
+    (lambda db, v: db.sales.aging(by=v), "by"),
+    (lambda db, v: db.sales.dso(by=v), "by"),
+    (lambda db, v: db.service.sla(calendar=v), "calendar"),
+    (lambda db, v: db.service.breached(calendar=v), "calendar"),
+    (lambda db, v: db.service.at_risk(calendar=v), "calendar"),
+])
+@pytest.mark.parametrize("bad", ["nope", ["customer"], 5, float("nan")], ids=repr)
+def test_groupings_and_calendars_that_are_not_one_are_refused_by_name(db, call, argument, bad):
+    """These were a bare KeyError (satisfaction's by), "unhashable type:
+    'list'" (aging, dso) or an AttributeError of the calendar."""
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}'"):
+        call(db, bad)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._args import _period, _record_id, _record_ids
+from .._args import _number, _period, _record_id, _record_ids
 from ..scoring._columns import as_of_ns, stamp, times_ns
 from .funnel import KERNEL_PERIODS, DealKey, funnel_frame
 from .ledger import LedgerMethods
@@ -765,6 +765,8 @@ def forecast_table(deals: pd.DataFrame, period: str = "M", by: str | None = "own
     >>> forecast_table(deals, by=None).loc["2024-01", ["won", "weighted", "commit"]].tolist()
     [5.0, 8.0, 10.0]
     """
+    commit = _number(commit, "forecast", "commit", low=0, high=1)
+    best_case = _number(best_case, "forecast", "best_case", low=0, high=1)
     is_open, won = deals["category"].eq("open").to_numpy(dtype=bool), deals["category"].eq("won").to_numpy(dtype=bool)
     code = np.select([is_open, won], [0, 1], 2).astype(np.int8)
     when = deals["expected_close"].where(code == 0, deals["closed_at"])
