@@ -118,7 +118,7 @@ class MarketingMethods:
         found = found[found.name == name]
         if found.empty:
             known = ", ".join(self._db.frame("segments").name.tolist()) or "none saved"
-            raise KeyError(f"no segment {name!r} (segments: {known})")
+            raise _core.NotFound(f"no segment {name!r} (segments: {known})")
         row = found.iloc[0]
         members = json.loads(row.members) if isinstance(row.members, str) else []
         return int(found.index[0]), json.loads(row.filters), members
