@@ -354,3 +354,10 @@ def test_a_store_that_must_exist_is_opened_once_and_nothing_is_made(files, postg
             opened.clear()
             assert cli.main([command[0], str(store), *map(str, command[1:])]) == cli.OK
             assert opened == [str(store)], command
+
+
+def test_import_of_a_csv_naming_a_column_twice_fails_naming_it(tmp_path):
+    (tmp_path / "twice.csv").write_text("name,phone,phone\nAcme,13800138000,13900139000\n", encoding="utf-8")
+    code, out, err = crmcore("import", tmp_path / "s.crm", "customers", tmp_path / "twice.csv")
+    assert code == 1 and "the file has the columns 'phone' more than once" in err
+    assert crm.open(tmp_path / "s.crm").count("customers") == 0
