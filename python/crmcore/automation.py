@@ -81,6 +81,13 @@ def festival_days(since: int, now: int) -> np.ndarray:
 _RULES = "automation_rules"
 
 
+def write_lock(db: Any) -> Any:
+    """The store's write lock for a read that decides a write (a run of a
+    rule, a ledger entry): a transaction of its own, or the caller's, which
+    holds it already."""
+    return contextlib.nullcontext() if db._core.in_transaction() else db.transaction()
+
+
 def _jsonable(value: Any) -> Any:
     """A condition's or action's value as JSON keeps it: dates as text."""
     if isinstance(value, (list, tuple, set, np.ndarray, pd.Index, pd.Series)):
@@ -269,9 +276,8 @@ class AutomationMethods:
         return pd.concat(done, ignore_index=True)
 
     def _locked(self) -> Any:
-        """The store's write lock for one rule's read and run: its own
-        transaction, or the caller's (which holds it already)."""
-        return contextlib.nullcontext() if self._db._core.in_transaction() else self._db.transaction()
+        """The store's write lock for one rule's read and run."""
+        return write_lock(self._db)
 
     def _run_due_rule(self, rule_id: int, now_ns: int) -> pd.DataFrame | None:
         """One rule's part of run_due: what it acted on, or None when it was not due."""
