@@ -179,6 +179,12 @@ class ServiceMethods:
         >>> db.frame("sla_policies").fillna({"tier": "any"})[["severity", "tier", "resolution_hours"]].values.tolist()
         [['high', 'any', 16.0], ['high', 'gold', 8.0]]
         """
+        if not isinstance(severity, str):
+            raise _invalid("set_sla", "severity", f"must be a severity (low, medium, high, critical), got {severity!r}")
+        if tier is not None and not isinstance(tier, str):
+            raise _invalid("set_sla", "tier", f"must be a customer tier (a text) or None for any, got {tier!r}")
+        if tier is not None and not tier.strip():
+            tier = None  # a blank tier is stored as none: the policy for any tier
         policies = self._db.frame("sla_policies")
         same = policies[(policies.severity == severity) & (policies.tier.isna() if tier is None
                                                            else policies.tier == tier)]
@@ -304,7 +310,9 @@ class ServiceMethods:
         t = self._db.frame("tickets")
         tier = self._db.frame("customers", columns=["tier"])["tier"]
         t["tier"] = t.customer_id.map(tier)
-        p = self._db.frame("sla_policies")
+        # One policy per pair; a file written before the store refused a
+        # second one may hold two: the later one is the one set_sla set.
+        p = self._db.frame("sla_policies").sort_index().drop_duplicates(["severity", "tier"], keep="last")
         exact = p[p.tier.notna()].set_index(["severity", "tier"])
         generic = p[p.tier.isna()].set_index("severity")
         for name, column in (("first_response_target", "first_response_hours"),
