@@ -83,3 +83,25 @@ def test_whole_ids_of_any_integer_type_still_pass(shop):
     assert db.as_user(np.int64(shop["rep"])).user == shop["rep"]
     assert db.members.program(np.int16(shop["program"])) == shop["program"]
     assert db.access.reassign(np.int64(shop["rep"]), float(shop["other"]))["customers"] == 1
+
+
+@pytest.mark.parametrize("method", ["add_tags", "remove_tags"])
+@pytest.mark.parametrize("bad", ["fraction", True, "5", 2**63, np.uint64(2**64 - 1)], ids=repr)
+def test_add_and_remove_tags_read_record_ids_whole(shop, method, bad):
+    """np.asarray(ids, dtype=int64) tagged record 10 for 10.5 (and record 1 for True)."""
+    db = shop["db"]
+    c = shop["customer"]
+    db.add_tags("customers", c, "keep")
+    bad = c + 0.5 if bad == "fraction" else bad
+    for ids in (bad, [c, bad]):
+        with pytest.raises(crm.ValidationError, match="field 'ids'"):
+            getattr(db, method)("customers", ids, "keep" if method == "remove_tags" else "new")
+    assert db.get("customers", c)["tags"] == ["keep"]
+
+
+@pytest.mark.parametrize("tags", [[["x"]], [5], [None], ["ok", {"a": 1}]], ids=repr)
+def test_tags_that_are_not_text_are_refused_naming_tags(shop, tags):
+    db = shop["db"]
+    with pytest.raises(crm.ValidationError, match="field 'tags'"):
+        db.add_tags("customers", shop["customer"], tags)
+    assert db.get("customers", shop["customer"])["tags"] == []
