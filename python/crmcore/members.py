@@ -10,13 +10,14 @@ are computed in the core over the ledger's columns.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count, _record_id, _record_ids
+from ._args import _count, _invalid, _record_id, _record_ids
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns, write_lock
 from .scoring._columns import NS_PER_DAY, as_of_timestamp, utc_now
@@ -59,6 +60,11 @@ class MemberMethods:
         True
         """
         expiry_days = _count(expiry_days, "add_program", "expiry_days", low=1, none=True)
+        tiers = [tiers] if isinstance(tiers, (str, bytes)) else list(tiers)
+        for tier in tiers:
+            if not isinstance(tier, Mapping):
+                raise _invalid("add_program", "tiers", f"each tier is a dict of name, min_points, min_spend, "
+                                                       f"window_days, benefits; got {tier!r}")
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)

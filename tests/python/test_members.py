@@ -214,3 +214,12 @@ def test_redeem_takes_a_number_of_points(points):
     with pytest.raises(crm.ValidationError, match="field 'points'"):
         db.members.redeem(member, points, at="2025-01-10")
     assert db.members.ledger(club)["reason"].tolist() == ["earn"]
+
+
+@pytest.mark.parametrize("tiers", [["gold"], [None], "gold", [{"name": "gold"}, 5]], ids=repr)
+def test_a_tier_that_is_not_a_dict_is_refused_naming_tiers(tiers):
+    """A text or None was a bare TypeError ("argument after ** must be a mapping")."""
+    db = crm.open()
+    with pytest.raises(crm.ValidationError, match="field 'tiers'"):
+        db.members.add_program("club", tiers=tiers)
+    assert db.count("membership_programs") == 0 and db.count("member_tiers") == 0
