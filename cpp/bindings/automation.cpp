@@ -2,16 +2,20 @@
 // time-triggered rule, see cpp/src/automation/rules.cpp) and the points
 // kernels (crmcore/automation/members.hpp), NumPy columns in and out.
 #include "common.hpp"
+#include "crmcore/access/access.hpp"
 #include "crmcore/automation/members.hpp"
 #include "crmcore/records/store.hpp"
 
 namespace crmcore::bindings {
 
-void bind_automation(py::module_& m) {
-  auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));
-  store.def(
+namespace {
+
+// run_rule on the unscoped store and on a scoped handle (admins only there).
+template <class S>
+void def_run_rule(py::class_<S>& cls) {
+  cls.def(
       "run_rule",
-      [](records::Store& s, int64_t rule, Column<int64_t> ids, Column<int64_t> occasions, Column<double> values,
+      [](S& s, int64_t rule, Column<int64_t> ids, Column<int64_t> occasions, Column<double> values,
          int64_t now, bool act) {
         same_length({ids.size(), occasions.size(), values.size()});
         std::vector<int64_t> i(ids.data(), ids.data() + ids.size()), o(occasions.data(), occasions.data() + occasions.size());
@@ -24,6 +28,15 @@ void bind_automation(py::module_& m) {
         return to_numpy(std::move(out));
       },
       py::arg("rule"), py::arg("ids"), py::arg("occasions"), py::arg("values"), py::arg("now"), py::arg("act") = true);
+}
+
+}  // namespace
+
+void bind_automation(py::module_& m) {
+  auto store = py::reinterpret_borrow<py::class_<records::Store>>(m.attr("Store"));
+  def_run_rule(store);
+  auto scoped = py::reinterpret_borrow<py::class_<access::ScopedStore>>(m.attr("ScopedStore"));
+  def_run_rule(scoped);
 
   m.def(
       "points_balance",

@@ -67,9 +67,11 @@ def _node_ids(values, where, field, hint="", noun="node id"):
         arr = np.asarray(values)
     arr = arr.reshape(-1)
     kind = arr.dtype.kind
-    if listed and kind not in "iu":
+    if listed and (kind not in "iu" or (isinstance(values, (list, tuple))
+                                        and any(isinstance(v, (bool, np.bool_)) for v in values))):
         # NumPy turned the list into floats (ints beyond 2**53 lost digits)
-        # or strings (1 became '1'): check the elements as they were given.
+        # or strings (1 became '1'), or a True among ints into 1: check the
+        # elements as they were given.
         kind = "O"
         arr = np.asarray(values, dtype=object).reshape(-1)
     if kind == "i":
@@ -158,6 +160,28 @@ def _count(value, where, field, low=0, high=MAX_DAYS, none=False):
     if not low <= value <= high:
         raise _invalid(where, field, rule)
     return int(value)
+
+
+def _period(value, where, field="period", words=None):
+    """A period of time to group by, as a pandas period alias ("M", "Q",
+    "Y", "W", "2M", ...; with ``words`` also the names it maps to aliases,
+    such as "month"). Checked before any work, so that a bad one is refused
+    naming ``field`` whether or not there are rows to group, never pandas'
+    "Invalid frequency" ValueError or "Argument 'freq'" TypeError.
+
+    >>> _period("quarter", "funnel", words={"quarter": "Q"}), _period("2M", "win_rate")
+    ('Q', '2M')
+    """
+    alias = (words or {}).get(value, value) if isinstance(value, str) else None
+    if alias:
+        try:
+            pd.Period("2000-01-01", freq=alias)
+            return alias
+        except (ValueError, TypeError, AttributeError):
+            pass
+    named = f"{', '.join(map(repr, words))} or " if words else ""
+    raise _invalid(where, field, f"must be a period ({named}a pandas period alias such as 'M', 'Q' or 'Y'), "
+                                 f"got {value!r}")
 
 
 def _days(value, where, field, low=0.0):

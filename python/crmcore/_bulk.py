@@ -18,6 +18,7 @@ from . import _core
 from . import mapping as _mapping
 from ._args import _record_ids
 from ._convert import _columns
+from ._query import _refuse
 
 __all__ = ["BulkMethods", "ImportResult"]
 
@@ -222,7 +223,11 @@ class BulkMethods:
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
         read_csv_args.setdefault("na_values", [""])
-        return self.import_frame(kind, pd.read_csv(path, **read_csv_args), on_error=on_error, mode=mode, key=key,
+        frame = pd.read_csv(path, **read_csv_args)
+        twice = _header_twice(path, frame.columns, read_csv_args)
+        if twice:
+            raise _refuse(kind, "", f"the file has the columns {', '.join(map(repr, twice))} more than once")
+        return self.import_frame(kind, frame, on_error=on_error, mode=mode, key=key,
                                  mapping=mapping, dry_run=dry_run, progress=progress)
 
     def import_json(self, kind: str, path: str | os.PathLike, on_error: str = "raise",
@@ -276,6 +281,27 @@ class BulkMethods:
         >>> folder.cleanup()
         """
         return int(self._core.export_json(kind, os.fspath(path)))
+
+
+# The read_csv arguments that say how a file's lines are read (and so its header line).
+_CSV_LAYOUT = ("sep", "delimiter", "encoding", "encoding_errors", "quotechar", "quoting", "doublequote", "escapechar",
+               "skiprows", "comment", "skipinitialspace", "skip_blank_lines", "lineterminator", "dialect", "engine",
+               "compression")
+
+
+def _header_twice(path: Any, columns: pd.Index, read_csv_args: dict) -> list:
+    """The names a CSV file's header line holds more than once. pandas reads
+    a second 'email' as 'email.1', which the import would then take for a
+    column of that name (refused as no field, or kept as a custom field);
+    the header line is read again, as text, only when a column looks so
+    renamed (the name of another column, a dot and a number)."""
+    names = set(map(str, columns))
+    renamed = [c for c in names if "." in c and c.rsplit(".", 1)[1].isdigit() and c.rsplit(".", 1)[0] in names]
+    if not renamed or "names" in read_csv_args or "header" in read_csv_args or not isinstance(path, (str, os.PathLike)):
+        return []
+    layout = {k: v for k, v in read_csv_args.items() if k in _CSV_LAYOUT}
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **layout).iloc[0]
+    return sorted(set(header[header.duplicated()]))
 
 
 def _check_interrupted(interrupted: bool, what: str, result: Any = None) -> None:

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _record_id
+from ._args import _record_id, _record_ids
 
 __all__ = ["AccessMethods", "AccessHandles", "MODES", "OWNER_FIELDS", "PermissionDenied"]
 
@@ -115,7 +115,7 @@ class AccessHandles:
         # Nothing else of this handle is carried over: whatever it may have
         # cached was read without the rules.
         scoped.path = self.path
-        scoped._store = _core.ScopedStore(base, int(staff_id))
+        scoped._store = _core.ScopedStore(base, _record_id(staff_id, "staff", "staff_id"))
         return scoped
 
 
@@ -284,9 +284,10 @@ class AccessMethods:
         >>> db.as_user(rep).count("customers")
         1
         """
-        ids = [int(m) for m in members]
+        territory = _record_id(territory, "territory_members", "territory")
+        ids = _record_ids(list(members), "territory_members", "members")
         return self._db.import_frame("territory_members",
-                                     pd.DataFrame({"territory_id": [int(territory)] * len(ids), "member_id": ids}))
+                                     pd.DataFrame({"territory_id": [territory] * len(ids), "member_id": ids}))
 
     # -- the rules --------------------------------------------------------
     def shares(self) -> pd.DataFrame:
@@ -377,18 +378,20 @@ class AccessMethods:
         >>> db.access.reassign(a, b)["customers"]
         1
         """
-        wanted = None if ids is None else {int(i) for i in ids}
+        from_staff = _record_id(from_staff, "reassign", "from_staff")
+        to_staff = _record_id(to_staff, "reassign", "to_staff")
+        wanted = None if ids is None else set(_record_ids(list(ids), "reassign", "ids").tolist())
         moved = {}
         with self._db.transaction():
             for kind in (OWNER_FIELDS if kinds is None else list(kinds)):
                 field = OWNER_FIELDS.get(kind)
                 if field is None:
                     raise _core.ValidationError(f"{kind} have no owner (owned kinds: {', '.join(OWNER_FIELDS)})")
-                found = [int(i) for i in self._db.ids(kind, [(field, "==", int(from_staff))])]
+                found = [int(i) for i in self._db.ids(kind, [(field, "==", from_staff)])]
                 if wanted is not None:
                     found = [i for i in found if i in wanted]
                 if found:
-                    self._db.import_frame(kind, pd.DataFrame({"id": found, field: [int(to_staff)] * len(found)}),
+                    self._db.import_frame(kind, pd.DataFrame({"id": found, field: [to_staff] * len(found)}),
                                           mode="update", key="id")
                 moved[kind] = len(found)
         return moved

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import MAX_DAYS, _count, _invalid
+from ._args import MAX_DAYS, _count, _invalid, _record_id, _record_ids
 from .scoring._columns import NS_PER_DAY, TIME_RANGE, as_of_ns, shifted, utc_now
 
 
@@ -79,6 +79,13 @@ def festival_days(since: int, now: int) -> np.ndarray:
     ns = np.array([at_ns(pd.Timestamp(d)) for d in days], dtype=np.int64)
     return ns[(ns > since) & (ns <= now)]
 _RULES = "automation_rules"
+
+
+def write_lock(db: Any) -> Any:
+    """The store's write lock for a read that decides a write (a run of a
+    rule, a ledger entry): a transaction of its own, or the caller's, which
+    holds it already."""
+    return contextlib.nullcontext() if db._core.in_transaction() else db.transaction()
 
 
 def _jsonable(value: Any) -> Any:
@@ -193,8 +200,8 @@ class AutomationMethods:
         >>> db.automation.rule("big orders") == r
         True
         """
-        if isinstance(rule, (int, np.integer)):
-            return int(rule)
+        if not isinstance(rule, str):
+            return _record_id(rule, _RULES, "rule")
         ids = self._db.ids(_RULES, [("name", "==", rule)])
         if len(ids) == 0:
             raise _core.NotFound(f"no automation rule named {rule!r}")
@@ -269,9 +276,8 @@ class AutomationMethods:
         return pd.concat(done, ignore_index=True)
 
     def _locked(self) -> Any:
-        """The store's write lock for one rule's read and run: its own
-        transaction, or the caller's (which holds it already)."""
-        return contextlib.nullcontext() if self._db._core.in_transaction() else self._db.transaction()
+        """The store's write lock for one rule's read and run."""
+        return write_lock(self._db)
 
     def _run_due_rule(self, rule_id: int, now_ns: int) -> pd.DataFrame | None:
         """One rule's part of run_due: what it acted on, or None when it was not due."""
@@ -331,7 +337,7 @@ class AutomationMethods:
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & (rules["trigger"] == "score")
                       & (rules["field"] == score)]
-        values = pd.Series(values, dtype="float64").dropna()
+        values = _scores(values)
         out = []
         for rule_id, r in rules.iterrows():
             with self._locked():  # the last values read as the run that follows leaves them (run_due's reason)
@@ -491,6 +497,28 @@ class AutomationMethods:
         from .playbooks import apply_lifecycle
 
         return apply_lifecycle(self._db, as_of, **thresholds)
+
+
+def _scores(values: Any) -> pd.Series:
+    """The scores scored() is told as float64 indexed by int64 record ids,
+    those without a value left out. An index entry that is not a record id
+    (1.5, True, 2**64-1) is refused naming it: cast, it would act on another
+    record; a value that is not a number is refused too.
+
+    >>> _scores(pd.Series({3: 0.5, 4: None})).to_dict()
+    {3: 0.5}
+    """
+    if isinstance(values, dict):
+        values = pd.Series(values, dtype=object)
+    if not isinstance(values, pd.Series):
+        raise _invalid("scored", "values", f"must be a Series of scores indexed by record id, got {type(values).__name__}")
+    ids = _record_ids(values.index, "scored", "values")
+    try:
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise _invalid("scored", "values", "must be numbers (a score per record id)") from None
+    out = pd.Series(numbers, index=pd.Index(ids))
+    return out[out.notna()]
 
 
 def _rule_row(methods: AutomationMethods, rule: Any) -> pd.Series:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _holidays
-from ._args import _days
+from ._args import _days, _invalid, _number
 from .scoring._columns import as_of_timestamp, utc_now
 
 #: The festivals greeted by default: the main public holidays.
@@ -60,9 +60,9 @@ class CareMethods:
         >>> db.care.greetings("2026-02-10", "2026-02-20")[["date", "occasion", "name", "channel"]].values.tolist()
         [['2026-02-12', 'birthday', 'Zhao', 'visit'], ['2026-02-17', 'Spring Festival', 'Acme', 'visit']]
         """
-        first, last = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+        first, last = as_of_timestamp(start, "start").date(), as_of_timestamp(end, "end").date()
         if last < first:
-            raise ValueError(f"end {last} is before start {first}")
+            raise _invalid("greetings", "end", f"end {last} is before start {first}")
         db = self._db
         customers = db.frame("customers", columns=["name", "kind", "owner", "birthday", "preferred_channel", "phone",
                                                    "email"])
@@ -146,6 +146,7 @@ class CareMethods:
         >>> db.care.call_list(as_of="2024-03-15")["name"].tolist()
         ['Ann']
         """
+        min_risk = _number(min_risk, "call_list", "min_risk", low=0, high=1)
         db = self._db
         stage = db.lifecycle(as_of=as_of)[["stage", "reason"]]
         risk = db.churn_risk(as_of=as_of)[["churn_risk", "days_since"]]

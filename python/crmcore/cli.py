@@ -111,6 +111,15 @@ def _message(error: BaseException) -> str:
 _STORE = "the store file, or a postgresql://...?schema=NAME URL"
 
 
+def _host_port(text: str) -> "tuple[str, int]":
+    """--send's HOST:PORT (HOST may be left out: localhost), read when the
+    arguments are: a bad one is bad usage before any rule runs."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (a port from 1 to 65535)")
+    return host or "localhost", int(port)
+
+
 def _is_url(path: Any) -> bool:
     return str(path).startswith(("postgresql://", "postgres://"))
 
@@ -409,8 +418,8 @@ def cmd_run_due(args, out: Output) -> int:
         done = db.automation.run_due(args.now)
         sent = None
         if args.send:
-            host, _, port = args.send.rpartition(":")
-            sent = db.automation.send_outbox(host or "localhost", int(port), sender=args.sender)
+            host, port = args.send
+            sent = db.automation.send_outbox(host, port, sender=args.sender)
     by_rule = {int(k): int(v) for k, v in done.groupby("rule_id").size().items()}
     text = f"{len(done)} action(s) by {len(by_rule)} rule(s)" + (f"; outbox: {sent}" if sent else "")
     out.done({"store": args.store, "acted": len(done), "by_rule": by_rule, "sent": sent}, text)
@@ -505,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "outbox's queued e-mails through the SMTP server HOST:PORT.")
     p.add_argument("store", metavar="STORE", help=_STORE)
     p.add_argument("--now", metavar="TIME", help="the time to run as (default: now)")
-    p.add_argument("--send", metavar="HOST:PORT", help="then send the queued e-mails through this SMTP server")
+    p.add_argument("--send", metavar="HOST:PORT", type=_host_port,
+                   help="then send the queued e-mails through this SMTP server")
     p.add_argument("--sender", metavar="ADDRESS", default="crmcore@localhost", help="the From address (with --send)")
 
     command("versions", cmd_versions, "print what crmcore was built with and runs on, for bug reports")

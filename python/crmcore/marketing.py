@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _segments
-from ._args import _count, _days
+from ._args import _count, _days, _number
 from ._segments import SCORES
 from .scoring._columns import LAST_TIME, as_of_timestamp, shifted, stamp, times_ns
 from .scoring.dimensions import NONE
@@ -118,7 +118,7 @@ class MarketingMethods:
         found = found[found.name == name]
         if found.empty:
             known = ", ".join(self._db.frame("segments").name.tolist()) or "none saved"
-            raise KeyError(f"no segment {name!r} (segments: {known})")
+            raise _core.NotFound(f"no segment {name!r} (segments: {known})")
         row = found.iloc[0]
         members = json.loads(row.members) if isinstance(row.members, str) else []
         return int(found.index[0]), json.loads(row.filters), members
@@ -497,6 +497,7 @@ class MarketingMethods:
 
         by = [by] if isinstance(by, str) else list(by)
         top = _count(top, "prospects", "top", low=1, high=1_000_000)
+        decay = _number(decay, "prospects", "decay", low=0, high=1)
         return _prospects.score(self._db, by, top, as_of, graph, good, decay)
 
     def backtest_prospects(self, as_of: Any = None, days: float = 180.0,

@@ -9,15 +9,17 @@ are computed in the core over the ledger's columns.
 """
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count
+from ._args import _count, _invalid, _record_id, _record_ids
 from ._query import _refuse as _refuse_value
-from .automation import _ns, at_ns
+from .automation import _ns, at_ns, write_lock
 from .scoring._columns import as_of_timestamp, shifted, utc_now
 
 _NO_EXPIRY = np.iinfo(np.int64).max
@@ -58,6 +60,11 @@ class MemberMethods:
         True
         """
         expiry_days = _count(expiry_days, "add_program", "expiry_days", low=1, none=True)
+        tiers = [tiers] if isinstance(tiers, (str, bytes)) else list(tiers)
+        for tier in tiers:
+            if not isinstance(tier, Mapping):
+                raise _invalid("add_program", "tiers", f"each tier is a dict of name, min_points, min_spend, "
+                                                       f"window_days, benefits; got {tier!r}")
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)
@@ -77,8 +84,8 @@ class MemberMethods:
         >>> db.members.program("club") == p
         True
         """
-        if isinstance(program, (int, np.integer)):
-            return int(program)
+        if not isinstance(program, str):
+            return _record_id(program, "membership_programs", "program")
         ids = self._db.ids("membership_programs", [("name", "==", program)])
         if len(ids) == 0:
             raise _core.NotFound(f"no membership programme named {program!r}")
@@ -99,14 +106,21 @@ class MemberMethods:
         1
         """
         pid = self.program(program)
-        customers = np.asarray(list(customers), dtype=np.int64)
-        already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", customers.tolist())])
-        if len(already):
-            taken = self._db.frame("members", ids=already, columns=["customer_id"])["customer_id"].tolist()
-            raise _refuse_value("members", "customer_id", f"customers {taken} are members of programme {pid} already")
+        ids = _record_ids(list(customers), "members", "customers")
+        twice = pd.Index(ids)[pd.Index(ids).duplicated()]
+        if len(twice):
+            raise _refuse_value("members", "customer_id", f"customer {twice[0]} is given twice: a customer is a member"
+                                                          " of a programme once")
         at = utc_now() if at is None else as_of_timestamp(at, "at")
-        frame = pd.DataFrame({"program_id": pid, "customer_id": customers, "joined_at": at})
-        return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
+        # The check and the write under the store's write lock: two joins at
+        # once must not both find a customer missing and both add it.
+        with self._db.transaction():
+            already = self._db.ids("members", [("program_id", "==", pid), ("customer_id", "in", ids.tolist())])
+            if len(already):
+                taken = self._db.frame("members", ids=already, columns=["customer_id"])["customer_id"].tolist()
+                raise _refuse_value("members", "customer_id", f"customers {taken} are members of programme {pid} already")
+            frame = pd.DataFrame({"program_id": pid, "customer_id": ids, "joined_at": at})
+            return np.asarray(self._db.import_frame("members", frame), dtype=np.int64)
 
     def frame(self, program: "int | str") -> pd.DataFrame:
         """The members of ``program`` (id or name), indexed by member id, with columns
@@ -175,31 +189,32 @@ class MemberMethods:
         >>> db.members.earn(p).tolist(), db.members.earn(p).tolist()
         ([100.0], [])
         """
-        pid = self.program(program)
-        prog = self._db.frame("membership_programs", ids=[pid]).iloc[0]
-        members = self.frame(pid)
-        if members.empty:
-            return pd.Series(dtype="float64")
-        orders = self._db.frame("orders", filters=[("customer_id", "in", members["customer_id"].tolist())],
-                                columns=["customer_id", "ordered_at", "amount"])
-        credited = self.ledger(pid)["order_id"].dropna().astype("int64")
-        orders = orders[~orders.index.isin(credited)]
-        by_customer = pd.Series(members.index, index=members["customer_id"].to_numpy())
-        orders = orders.assign(member_id=by_customer.reindex(orders["customer_id"]).to_numpy())
-        joined = members["joined_at"].reindex(orders["member_id"]).to_numpy()
-        keep = orders["ordered_at"].to_numpy() >= joined
-        if until is not None:
-            keep &= orders["ordered_at"].to_numpy() <= np.datetime64(pd.Timestamp(until))
-        orders = orders[keep]
-        rate = float(prog["points_per_unit"]) if pd.notna(prog["points_per_unit"]) else 1.0
-        entries = pd.DataFrame({"member_id": orders["member_id"].to_numpy(), "at": orders["ordered_at"].to_numpy(),
-                                "points": orders["amount"].to_numpy(dtype=float) * rate, "reason": "earn",
-                                "order_id": orders.index.to_numpy()})
-        if pd.notna(prog["expiry_days"]):
-            entries["expires_at"] = entries["at"] + pd.Timedelta(days=int(prog["expiry_days"]))
-        if len(entries):
-            self._db.import_frame("points_ledger", entries)
-        return entries.groupby("member_id")["points"].sum()
+        with write_lock(self._db):  # two earns at once would both find an order uncredited
+            pid = self.program(program)
+            prog = self._db.frame("membership_programs", ids=[pid]).iloc[0]
+            members = self.frame(pid)
+            if members.empty:
+                return pd.Series(dtype="float64")
+            orders = self._db.frame("orders", filters=[("customer_id", "in", members["customer_id"].tolist())],
+                                    columns=["customer_id", "ordered_at", "amount"])
+            credited = self.ledger(pid)["order_id"].dropna().astype("int64")
+            orders = orders[~orders.index.isin(credited)]
+            by_customer = pd.Series(members.index, index=members["customer_id"].to_numpy())
+            orders = orders.assign(member_id=by_customer.reindex(orders["customer_id"]).to_numpy())
+            joined = members["joined_at"].reindex(orders["member_id"]).to_numpy()
+            keep = orders["ordered_at"].to_numpy() >= joined
+            if until is not None:
+                keep &= orders["ordered_at"].to_numpy() <= as_of_timestamp(until, "until").to_datetime64()
+            orders = orders[keep]
+            rate = float(prog["points_per_unit"]) if pd.notna(prog["points_per_unit"]) else 1.0
+            entries = pd.DataFrame({"member_id": orders["member_id"].to_numpy(), "at": orders["ordered_at"].to_numpy(),
+                                    "points": orders["amount"].to_numpy(dtype=float) * rate, "reason": "earn",
+                                    "order_id": orders.index.to_numpy()})
+            if pd.notna(prog["expiry_days"]):
+                entries["expires_at"] = entries["at"] + pd.Timedelta(days=int(prog["expiry_days"]))
+            if len(entries):
+                self._db.import_frame("points_ledger", entries)
+            return entries.groupby("member_id")["points"].sum()
 
     def balances(self, program: "int | str", as_of: Any = None) -> pd.Series:
         """Each member's points in ``program`` on ``as_of``: the sum of its
@@ -237,15 +252,17 @@ class MemberMethods:
         >>> db.members.redeem(int(m[0]), 40, at="2025-01-10", note="gift") > 0
         True
         """
-        if not points > 0:
+        if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not points > 0:
             raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
-        row = self._db.get("members", member)
         at = utc_now() if at is None else as_of_timestamp(at, "at")
-        balance = float(self.balances(row["program_id"], at).get(member, 0.0))
-        if points > balance + 1e-9:
-            raise _refuse_value("points_ledger", "points",
-                                f"member {member} has {balance:g} points on {at:%Y-%m-%d}, fewer than the {points:g} asked")
-        return self._db.add("points_ledger", member_id=member, at=at, points=-float(points), reason="redeem", note=note)
+        with write_lock(self._db):  # two redemptions at once would both find the points there
+            row = self._db.get("members", member)
+            balance = float(self.balances(row["program_id"], at).get(member, 0.0))
+            if points > balance + 1e-9:
+                raise _refuse_value("points_ledger", "points", f"member {member} has {balance:g} points on "
+                                                               f"{at:%Y-%m-%d}, fewer than the {points:g} asked")
+            return self._db.add("points_ledger", member_id=member, at=at, points=-float(points), reason="redeem",
+                                note=note)
 
     def expire(self, program: "int | str", as_of: Any = None) -> pd.Series:
         """Writes the expiry entries of ``program`` due by ``as_of``: what remains of each
@@ -265,16 +282,17 @@ class MemberMethods:
         >>> db.members.expire(p, "2025-03-01").tolist()
         [60.0]
         """
-        members, cols = self._columns(program)
-        now = _now(as_of)
-        lost = pd.Series(_core.points_expiring(cols["member"], cols["at"], cols["points"], cols["expires_at"],
-                                               len(members), now), index=members)
-        lost = lost[lost > 1e-9]
-        if len(lost):
-            self._db.import_frame("points_ledger", pd.DataFrame({
-                "member_id": lost.index.to_numpy(), "at": pd.Timestamp(now), "points": -lost.to_numpy(),
-                "reason": "expire"}))
-        return lost
+        with write_lock(self._db):  # two expiries at once would both expire the same lot
+            members, cols = self._columns(program)
+            now = _now(as_of)
+            lost = pd.Series(_core.points_expiring(cols["member"], cols["at"], cols["points"], cols["expires_at"],
+                                                   len(members), now), index=members)
+            lost = lost[lost > 1e-9]
+            if len(lost):
+                self._db.import_frame("points_ledger", pd.DataFrame({
+                    "member_id": lost.index.to_numpy(), "at": pd.Timestamp(now), "points": -lost.to_numpy(),
+                    "reason": "expire"}))
+            return lost
 
     def update_tiers(self, program: "int | str", as_of: Any = None) -> pd.DataFrame:
         """Puts each member of ``program`` in the highest tier, on ``as_of``, whose points (earned within
@@ -294,51 +312,52 @@ class MemberMethods:
         >>> db.members.update_tiers(p, "2025-02-01")["tier"].tolist()
         ['gold']
         """
-        pid = self.program(program)
-        now = _now(as_of)
-        tiers = self._db.frame("member_tiers", filters=[("program_id", "==", pid)])
-        members = self.frame(pid)
-        if tiers.empty or members.empty:
-            return pd.DataFrame(columns=["tier", "reason"])
-        ledger = self.ledger(pid)
-        orders = self._db.frame("orders", filters=[("customer_id", "in", members["customer_id"].tolist())],
-                                columns=["customer_id", "ordered_at", "amount"])
-        member_of = pd.Series(members.index, index=members["customer_id"].to_numpy())
-        best = np.full(len(members), -1)
-        reasons = np.full(len(members), "", dtype=object)
-        for position, (_, t) in enumerate(tiers.iterrows()):
-            window = int(t["window_days"]) if pd.notna(t["window_days"]) else None
-            start = (shifted(now, -window, "update_tiers", "window_days", f"tier {t['name']!r}: as_of").value
-                     if window else np.iinfo(np.int64).min)
-            for what, need in (("points", t["min_points"]), ("spend", t["min_spend"])):
-                if pd.isna(need):
-                    continue
-                if what == "points":
-                    at = _ns(ledger["at"])
-                    rows = ledger[(at <= now) & ((at > start) if window else True)]
-                    if window:
-                        rows = rows[rows["points"] > 0]
-                    have = rows.groupby("member_id")["points"].sum()
-                else:
-                    at = _ns(orders["ordered_at"])
-                    rows = orders[(at <= now) & (at > start)]
-                    have = rows.groupby(member_of.reindex(rows["customer_id"]).to_numpy())["amount"].sum()
-                have = have.reindex(members.index, fill_value=0.0).to_numpy(dtype=float)
-                reached = _core.tier_of(have, np.array([float(need)])) >= 0
-                raise_to = reached & (position > best)
-                best[raise_to] = position
-                span = f" in {window} days" if window else ""
-                reasons[raise_to] = [f"{what} {v:g}{span} ≥ {float(need):g}" for v in have[raise_to]]
-        names = tiers["name"].to_numpy()
-        tier = np.where(best >= 0, names[np.maximum(best, 0)], None)
-        changed = members["tier"].to_numpy(dtype=object) != tier
-        changed &= ~(pd.isna(members["tier"]).to_numpy() & pd.isna(pd.Series(tier)).to_numpy())
-        out = pd.DataFrame({"tier": tier[changed], "reason": reasons[changed]}, index=members.index[changed])
-        if len(out):
-            self._db.import_frame("members", pd.DataFrame({
-                "id": out.index.to_numpy(), "tier": out["tier"].to_numpy(), "tier_reason": out["reason"].to_numpy(),
-                "tier_changed_at": pd.Timestamp(now)}), mode="update", key="id")
-        return out
+        with write_lock(self._db):  # the tiers written are those of the ledger read
+            pid = self.program(program)
+            now = _now(as_of)
+            tiers = self._db.frame("member_tiers", filters=[("program_id", "==", pid)])
+            members = self.frame(pid)
+            if tiers.empty or members.empty:
+                return pd.DataFrame(columns=["tier", "reason"])
+            ledger = self.ledger(pid)
+            orders = self._db.frame("orders", filters=[("customer_id", "in", members["customer_id"].tolist())],
+                                    columns=["customer_id", "ordered_at", "amount"])
+            member_of = pd.Series(members.index, index=members["customer_id"].to_numpy())
+            best = np.full(len(members), -1)
+            reasons = np.full(len(members), "", dtype=object)
+            for position, (_, t) in enumerate(tiers.iterrows()):
+                window = int(t["window_days"]) if pd.notna(t["window_days"]) else None
+                start = (shifted(now, -window, "update_tiers", "window_days", f"tier {t['name']!r}: as_of").value
+                         if window else np.iinfo(np.int64).min)
+                for what, need in (("points", t["min_points"]), ("spend", t["min_spend"])):
+                    if pd.isna(need):
+                        continue
+                    if what == "points":
+                        at = _ns(ledger["at"])
+                        rows = ledger[(at <= now) & ((at > start) if window else True)]
+                        if window:
+                            rows = rows[rows["points"] > 0]
+                        have = rows.groupby("member_id")["points"].sum()
+                    else:
+                        at = _ns(orders["ordered_at"])
+                        rows = orders[(at <= now) & (at > start)]
+                        have = rows.groupby(member_of.reindex(rows["customer_id"]).to_numpy())["amount"].sum()
+                    have = have.reindex(members.index, fill_value=0.0).to_numpy(dtype=float)
+                    reached = _core.tier_of(have, np.array([float(need)])) >= 0
+                    raise_to = reached & (position > best)
+                    best[raise_to] = position
+                    span = f" in {window} days" if window else ""
+                    reasons[raise_to] = [f"{what} {v:g}{span} ≥ {float(need):g}" for v in have[raise_to]]
+            names = tiers["name"].to_numpy()
+            tier = np.where(best >= 0, names[np.maximum(best, 0)], None)
+            changed = members["tier"].to_numpy(dtype=object) != tier
+            changed &= ~(pd.isna(members["tier"]).to_numpy() & pd.isna(pd.Series(tier)).to_numpy())
+            out = pd.DataFrame({"tier": tier[changed], "reason": reasons[changed]}, index=members.index[changed])
+            if len(out):
+                self._db.import_frame("members", pd.DataFrame({
+                    "id": out.index.to_numpy(), "tier": out["tier"].to_numpy(), "tier_reason": out["reason"].to_numpy(),
+                    "tier_changed_at": pd.Timestamp(now)}), mode="update", key="id")
+            return out
 
     def report(self, program: "int | str", as_of: Any = None) -> dict:
         """The members analysis of ``program`` on ``as_of``: ``members`` and ``active``

@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import as_of_ns, stamp, times_ns, utc_now
+from ._args import _period, _record_id
+from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
 
 
-def _period(times: pd.Series, period: str) -> pd.Series:
+def _period_of(times: pd.Series, period: str) -> pd.Series:
     """The period (pandas frequency: "M", "Q", "Y") each time falls in."""
     return pd.to_datetime(times).dt.to_period(period)
 
@@ -102,9 +103,10 @@ class PartnerMethods:
         >>> card[["on_time", "fill_rate", "lead_time_days"]].values.tolist()
         [[0.0, 0.8, nan]]
         """
+        period = _period(period, "supplier_scorecard")
         as_of = _as_of(as_of)
         lines = self._lines()
-        lines["period"] = _period(lines["ordered_at"], period)
+        lines["period"] = _period_of(lines["ordered_at"], period)
         received = lines["received_quantity"].fillna(0.0)
         whole = received >= lines["quantity"] - 1e-9
         due = lines["due"]
@@ -157,7 +159,7 @@ class PartnerMethods:
         tickets = self._db.frame("tickets", columns=["product_id", "opened_at"]).dropna(subset=["product_id"])
         supplier = self._db.frame("products", columns=["supplier_id"])["supplier_id"]
         t = pd.DataFrame({"supplier_id": supplier.reindex(tickets["product_id"]).to_numpy(),
-                          "period": _period(tickets["opened_at"], period).to_numpy()}).dropna(subset=["supplier_id"])
+                          "period": _period_of(tickets["opened_at"], period).to_numpy()}).dropna(subset=["supplier_id"])
         t["supplier_id"] = t["supplier_id"].astype(np.int64)
         return t.groupby(["supplier_id", "period"]).size().rename("complaints")
 
@@ -188,6 +190,7 @@ class PartnerMethods:
         >>> int(db.partners.performance(as_of="2025-01-01")["orders"].sum())
         0
         """
+        period = _period(period, "performance")
         cut = self._db._as_of(as_of)
         orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost",
                                                    "status"])
@@ -195,22 +198,22 @@ class PartnerMethods:
         # analyses use (a cancelled or returned order brings nothing).
         orders = purchases(orders[times_ns(orders["ordered_at"]) <= cut])
         customers = self._db.frame("customers", columns=["partner_id", "created_at"])
-        o = orders.dropna(subset=["partner_id"]).assign(period=lambda f: _period(f["ordered_at"], period))
+        o = orders.dropna(subset=["partner_id"]).assign(period=lambda f: _period_of(f["ordered_at"], period))
         g = o.groupby(["partner_id", "period"])
         out = pd.DataFrame({"orders": g.size(), "revenue": g["amount"].sum(),
                             "margin": (o["amount"] - o["cost"]).groupby([o["partner_id"], o["period"]]).sum()})
         deals = self._closed_deals(cut).dropna(subset=["partner_id"])
-        deals["period"] = _period(deals["closed_at"], period)
+        deals["period"] = _period_of(deals["closed_at"], period)
         outcome = pd.DataFrame({"partner_id": deals["partner_id"].to_numpy(), "period": deals["period"].to_numpy(),
                                 "won": (deals["category"] == "won").to_numpy(np.int64),
                                 "lost": (deals["category"] == "lost").to_numpy(np.int64)})
         out = out.join(outcome.groupby(["partner_id", "period"])[["won", "lost"]].sum(), how="outer")
         brought = customers.dropna(subset=["partner_id"])
-        out = out.join(brought.groupby([brought["partner_id"], _period(brought["created_at"], period).rename("period")])
+        out = out.join(brought.groupby([brought["partner_id"], _period_of(brought["created_at"], period).rename("period")])
                        .size().rename("customers_brought"), how="outer")
         by_partner = orders.assign(brought_by=customers["partner_id"].reindex(orders["customer_id"]).to_numpy())
         by_partner = by_partner.dropna(subset=["brought_by"])
-        active = by_partner.groupby([by_partner["brought_by"], _period(by_partner["ordered_at"], period)])[
+        active = by_partner.groupby([by_partner["brought_by"], _period_of(by_partner["ordered_at"], period)])[
             "customer_id"].nunique().rename("customers_active")
         active.index = active.index.set_names(["partner_id", "period"])
         out = out.join(active, how="outer")
@@ -288,10 +291,13 @@ class PartnerMethods:
         >>> db.partners.commissions(as_of="2025-02-15")["commission"].tolist()  # the payment of 2025-02-01
         [5.0]
         """
+        tier_period = _period(tier_period, "commissions", "tier_period")
+        start = None if start is None else as_of_timestamp(start, "start")
+        end = None if end is None else as_of_timestamp(end, "end")
         cut = self._db._as_of(as_of)
         lines = self._partner_lines()
         lines = lines.assign(volume_after=lines.sort_values(["ordered_at", "order_id", "line_key"], kind="stable")
-                             .groupby(["partner_id", _period(lines["ordered_at"], tier_period)])["amount"].cumsum())
+                             .groupby(["partner_id", _period_of(lines["ordered_at"], tier_period)])["amount"].cumsum())
         lines["volume_before"] = lines["volume_after"] - lines["amount"]
         rules = self._db.frame("commission_rules", columns=["partner_id", "category", "rate", "basis", "valid_from",
                                                             "valid_until", "tier_from"]).reset_index(names="rule_id")
@@ -313,9 +319,9 @@ class PartnerMethods:
                 "fraction", "date", "base", "rate"]
         out = pd.concat([on_order[cols], later[cols]], ignore_index=True)
         if start is not None:
-            out = out[out["date"] >= pd.Timestamp(start)]
+            out = out[out["date"] >= start]
         if end is not None:
-            out = out[out["date"] < pd.Timestamp(end)]
+            out = out[out["date"] < end]
         # Sales count into a tier in the order made, so leaving out the later
         # ones changes no earlier row.
         out = out[times_ns(out["date"]) <= cut]
@@ -394,8 +400,9 @@ class PartnerMethods:
         >>> s["orders"].tolist(), s["commission"].tolist()
         ([2, 1], [20.0, 10.0])
         """
+        period = _period(period, "statements")
         c = self.commissions()
-        g = c.groupby([c["partner_id"], _period(c["date"], period).rename("period")])
+        g = c.groupby([c["partner_id"], _period_of(c["date"], period).rename("period")])
         out = pd.DataFrame({"orders": g["order_id"].nunique(), "base": g["base"].sum(),
                             "commission": g["commission"].sum()}).reset_index()
         names = self._db.frame("customers", ids=out["partner_id"].unique().tolist(), columns=["name"])["name"]
@@ -416,5 +423,6 @@ class PartnerMethods:
         >>> db.partners.statement(p, "2025-01-01", "2025-02-01")["commission"].sum()
         np.float64(10.0)
         """
+        partner = _record_id(partner, "statement", "partner")
         c = self.commissions(start, end)
         return c[c["partner_id"] == partner].reset_index(drop=True)

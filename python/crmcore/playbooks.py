@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import _core
 from .automation import AutomationMethods
 
 
@@ -75,8 +76,8 @@ def install(db: Any, name: str, **overrides: Any) -> list:
     >>> len(db.automation.install_playbook("welcome"))
     2
     """
-    if name not in PLAYBOOKS:
-        raise KeyError(f"no playbook {name!r} (playbooks: {', '.join(PLAYBOOKS)})")
+    if not isinstance(name, str) or name not in PLAYBOOKS:
+        raise _core.NotFound(f"no playbook {name!r} (playbooks: {', '.join(PLAYBOOKS)})")
     methods = AutomationMethods(db)
     with db.transaction():
         return [methods.add_rule(**{**rule, **overrides}) for rule in PLAYBOOKS[name]]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._args import _invalid, _record_ids
 
 __all__ = ["SchemaMethods"]
 
@@ -206,7 +207,7 @@ class SchemaMethods:
         >>> db.get("customers", a)["tags"]
         ['vip', 'key account', 'Co., Ltd.']
         """
-        return len(self._core.retag(kind, _ids(ids), _tag_list(tags), []))
+        return len(self._core.retag(kind, _ids(ids, kind), _tag_list(tags, kind), []))
 
     def remove_tags(self, kind: str, ids: "int | Iterable[int]", tags: "str | Iterable[str]") -> int:
         """Removes tags from records, keeping their other tags; returns how many
@@ -218,7 +219,7 @@ class SchemaMethods:
         >>> db.remove_tags("customers", a, "new"), db.get("customers", a)["tags"]
         (1, ['vip'])
         """
-        return len(self._core.retag(kind, _ids(ids), [], _tag_list(tags)))
+        return len(self._core.retag(kind, _ids(ids, kind), [], _tag_list(tags, kind)))
 
 
 def _in_choice_order(field: dict) -> list:
@@ -250,15 +251,18 @@ def _label_pairs(labels: Mapping[str, Any] | None) -> list:
     return pairs
 
 
-def _tag_list(tags: "str | Iterable[str]") -> list:
+def _tag_list(tags: "str | Iterable[str]", kind: str) -> list:
+    """The tags given to add_tags / remove_tags: a text or texts (a list,
+    number or None would be stored as its spelling), refused naming tags."""
     tags = [tags] if isinstance(tags, str) else list(tags)
     for tag in tags:
         if not isinstance(tag, str):
-            raise TypeError(f"tags are text, not {type(tag).__name__}")
+            raise _invalid(kind, "tags", f"each tag is a text, not {tag!r}")
     return tags
 
 
-def _ids(ids: "int | Iterable[int]") -> np.ndarray:
-    if isinstance(ids, (int, np.integer)):
-        return np.array([ids], dtype=np.int64)
-    return np.asarray(ids if isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else list(ids), dtype=np.int64)
+def _ids(ids: "int | Iterable[int]", kind: str) -> np.ndarray:
+    """Record ids read whole (1.5 is not record 1): one id or many."""
+    if isinstance(ids, (np.ndarray, pd.Index, pd.Series)):
+        return _record_ids(ids, kind)
+    return _record_ids(list(ids) if isinstance(ids, Iterable) and not isinstance(ids, str) else [ids], kind)

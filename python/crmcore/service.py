@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _holidays
-from ._args import _days
+from ._args import _INT64_MAX, _count, _days, _invalid, _number, _record_ids
 from .scoring._columns import as_of_ns, stamp, times_ns
 
 #: The workflow's statuses in order; a ticket is open until resolved.
@@ -53,6 +53,16 @@ def business_calendar(open: str = "09:00", close: str = "18:00", utc_offset: flo
 def _seconds(hhmm: str) -> int:
     t = pd.Timedelta(hhmm + ":00" if hhmm.count(":") == 1 else hhmm)
     return int(t.total_seconds())
+
+
+def _calendar(calendar: Any) -> "_core.BusinessCalendar":
+    """The business calendar an SLA report counts in: the default one, or
+    the one given, which must be one (from :func:`business_calendar`)."""
+    if calendar is None:
+        return business_calendar()
+    if not isinstance(calendar, _core.BusinessCalendar):
+        raise _invalid("sla", "calendar", f"must be a business_calendar(...), got {calendar!r}")
+    return calendar
 
 
 @dataclasses.dataclass
@@ -148,7 +158,7 @@ class ServiceMethods:
         >>> db.get("tickets", t)["escalation"]
         2
         """
-        ids = np.atleast_1d(np.asarray(tickets, dtype=np.int64))
+        ids = _record_ids([tickets] if np.ndim(tickets) == 0 else tickets, "escalate", "tickets")
         when = pd.Timestamp.now("UTC") if at is None else at
         with self._db.transaction():
             for tid in ids.tolist():
@@ -169,6 +179,12 @@ class ServiceMethods:
         >>> db.frame("sla_policies").fillna({"tier": "any"})[["severity", "tier", "resolution_hours"]].values.tolist()
         [['high', 'any', 16.0], ['high', 'gold', 8.0]]
         """
+        if not isinstance(severity, str):
+            raise _invalid("set_sla", "severity", f"must be a severity (low, medium, high, critical), got {severity!r}")
+        if tier is not None and not isinstance(tier, str):
+            raise _invalid("set_sla", "tier", f"must be a customer tier (a text) or None for any, got {tier!r}")
+        if tier is not None and not tier.strip():
+            tier = None  # a blank tier is stored as none: the policy for any tier
         policies = self._db.frame("sla_policies")
         same = policies[(policies.severity == severity) & (policies.tier.isna() if tier is None
                                                            else policies.tier == tier)]
@@ -206,7 +222,8 @@ class ServiceMethods:
         >>> str(row.resolution_due), float(row.resolution_hours), bool(row.breached)
         ('2024-09-30 07:00:00', 20.0, True)
         """
-        cal = business_calendar() if calendar is None else calendar
+        at_risk = _number(at_risk, "sla", "at_risk", low=0, high=1)
+        cal = _calendar(calendar)
         cut = int(as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of))  # type: ignore[arg-type]
         t = self._tickets_with_policy()
         t = t[times_ns(t.opened_at) <= cut]  # not yet opened at as_of
@@ -253,6 +270,7 @@ class ServiceMethods:
         >>> db.service.breached(as_of="2024-03-04 09:00+08:00").index.tolist() == [t]
         True
         """
+        _calendar(calendar)
         s = self.sla(as_of, calendar=calendar)
         s = s[s.breached & s.status.isin(OPEN)]
         return s.sort_values("remaining_hours", kind="stable")
@@ -270,6 +288,8 @@ class ServiceMethods:
         >>> db.service.at_risk(as_of="2024-03-04 09:30+08:00")["remaining_hours"].tolist()
         [0.5]
         """
+        share = _number(share, "at_risk", "share", low=0, high=1)
+        _calendar(calendar)
         s = self.sla(as_of, at_risk=share, calendar=calendar)
         return s[s.at_risk].sort_values("remaining_hours", kind="stable")
 
@@ -290,7 +310,9 @@ class ServiceMethods:
         t = self._db.frame("tickets")
         tier = self._db.frame("customers", columns=["tier"])["tier"]
         t["tier"] = t.customer_id.map(tier)
-        p = self._db.frame("sla_policies")
+        # One policy per pair; a file written before the store refused a
+        # second one may hold two: the later one is the one set_sla set.
+        p = self._db.frame("sla_policies").sort_index().drop_duplicates(["severity", "tier"], keep="last")
         exact = p[p.tier.notna()].set_index(["severity", "tier"])
         generic = p[p.tier.isna()].set_index("severity")
         for name, column in (("first_response_target", "first_response_hours"),
@@ -316,6 +338,8 @@ class ServiceMethods:
         >>> db.service.repeat_complaints()["tickets"].tolist()
         [2]
         """
+        within_days = _days(within_days, "repeat_complaints", "within_days")
+        min_tickets = _count(min_tickets, "repeat_complaints", "min_tickets", low=1, high=_INT64_MAX)
         t = self._db.frame("tickets", columns=["customer_id", "category", "opened_at", "reopened"])
         t = t.dropna(subset=["customer_id", "category"]).sort_values(["customer_id", "category", "opened_at"],
                                                                      kind="stable")
@@ -352,6 +376,9 @@ class ServiceMethods:
         >>> len(db.service.satisfaction(as_of="2024-03-01"))    # resolved today, not by then
         0
         """
+        fields = [f["name"] for f in self._db._core.describe("tickets")["fields"]]
+        if not isinstance(by, str) or by not in fields:
+            raise _invalid("satisfaction", "by", f"must be a field of tickets ({', '.join(fields)}), got {by!r}")
         cut = self._db._as_of(as_of)
         t = self._tickets_at(cut)
         t = t[t.resolved_at.notna() & (times_ns(t.resolved_at) <= cut)]
@@ -406,6 +433,7 @@ class ServiceMethods:
         >>> view.customer["name"], len(view.open_tickets), view.owner
         ('Acme', 1, 'Li')
         """
+        recent = _count(recent, "caller", "recent", high=_INT64_MAX)
         db = self._db
         found = db.find("customers", phone=phone)
         contact = None
@@ -452,6 +480,7 @@ class ServiceMethods:
         >>> db.service.price_changes(c)[["previous_price", "unit_price"]].values.tolist()
         [[10.5, 13.0]]
         """
+        threshold = _number(threshold, "price_changes", "threshold", low=0)
         db = self._db
         orders = db.frame("orders", columns=["customer_id", "ordered_at"]) if customer is None \
             else db.find("orders", customer_id=customer)[["customer_id", "ordered_at"]]
@@ -492,6 +521,7 @@ class ServiceMethods:
         >>> db.service.check_timeline(c, as_of="2024-04-01")[["check", "detail"]].values.tolist()
         [['next_contact_missed', 'next contact promised by 2024-03-08, none since']]
         """
+        threshold = _number(threshold, "check_timeline", "threshold", low=0)
         from ._timeline import timeline_checks
 
         grace_days = _days(grace_days, "check_timeline", "grace_days")

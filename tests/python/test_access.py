@@ -423,3 +423,27 @@ def test_the_domains_records_about_a_customer_follow_the_customer():
         assert record in seen.frame(kind).index, kind
     for kind, record in kept[theirs].items():
         assert record not in seen.frame(kind).index, kind
+
+
+def test_time_rules_run_on_a_scoped_handle_for_admins_only_and_audited_as_them():
+    db = crm.open(mode="decentralized")
+    admin = db.add("staff", name="Admin", role="admin")
+    rep = db.add("staff", name="Rep", role="sales")
+    other = db.add("customers", name="Not the rep's")
+    db.automation.add_rule("daily", on="schedule", kind="customers", every_days=1, actions=[{"do": "tag", "add": ["d"]}])
+    db.automation.add_rule("risk", on="score", kind="customers", field="churn", threshold=0.5,
+                           actions=[{"do": "tag", "add": ["risk"]}])
+    rep_db = db.as_user(rep)
+    # A rule acts on every record it matches, whoever may see it: not for a sales rep
+    # (this was a bare AttributeError of the scoped store).
+    with pytest.raises(crm.PermissionDenied, match="only admins"):
+        rep_db.automation.run_due("2025-01-02")
+    with pytest.raises(crm.PermissionDenied, match="only admins"):
+        rep_db.automation.scored("churn", pd.Series({other: 0.9}))
+    assert db.get("customers", other)["tags"] == []
+    assert db.count("automation_runs") == 0
+    admin_db = db.as_user(admin)
+    assert admin_db.automation.run_due("2025-01-02")["record_id"].tolist() == [other]
+    assert admin_db.automation.scored("churn", pd.Series({other: 0.9}))["record_id"].tolist() == [other]
+    assert db.get("customers", other)["tags"] == ["d", "risk"]
+    assert set(db.audit_log().head(2)["actor"]) == {f"staff:{admin}"}

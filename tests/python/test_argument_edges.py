@@ -85,11 +85,14 @@ def _count_calls(db):
         "add_rule.every_days": lambda v: db.automation.add_rule("r", on="schedule", kind="customers", actions=[],
                                                                 every_days=v),
         "duplicates.max_typos": lambda v: db.duplicates("customers", max_typos=v),
+        "repeat_complaints.within_days": lambda v: db.service.repeat_complaints(within_days=v),
+        "repeat_complaints.min_tickets": lambda v: db.service.repeat_complaints(min_tickets=v),
+        "caller.recent": lambda v: db.service.caller("13800138000", recent=v),
     }
 
 
 _FRACTION_ALLOWED = {"campaigns.days", "attribution.days", "backtest_prospects.days", "not_contacted.days",
-                     "check_timeline.grace_days"}
+                     "check_timeline.grace_days", "repeat_complaints.within_days"}
 _NONE_ALLOWED = {"add_program.expiry_days", "add_rule.every_days"}
 
 
@@ -98,7 +101,8 @@ _NONE_ALLOWED = {"add_program.expiry_days", "add_rule.every_days"}
     "bookings_forecast.horizon", "bookings_forecast.holdout", "bookings_forecast.season", "without_next_step.days",
     "due_tasks.days", "campaigns.days", "attribution.days", "backtest_prospects.days", "prospects.top",
     "not_contacted.days", "check_timeline.grace_days", "days_of_cover.window", "add_program.expiry_days",
-    "add_rule.every_days", "duplicates.max_typos"])
+    "add_rule.every_days", "duplicates.max_typos", "repeat_complaints.within_days", "repeat_complaints.min_tickets",
+    "caller.recent"])
 @pytest.mark.parametrize("bad", _BAD_COUNTS, ids=repr)
 def test_counts_and_day_spans_are_checked_by_name(db, name, bad):
     if (bad == 1.5 and name in _FRACTION_ALLOWED) or (bad is None and name in _NONE_ALLOWED):
@@ -167,3 +171,146 @@ def test_every_form_of_a_date_out_of_range_is_refused_like_the_text(when):
     with pytest.raises(crm.ValidationError, match=r"ordered_at.*outside the (dates|times) the store keeps"):
         db.import_frame("orders", pd.DataFrame({"customer_id": [c], "amount": [1.0], "ordered_at": [when]}))
     assert db.frame("orders")["ordered_at"].tolist() == [pd.Timestamp("2024-01-01")]
+
+
+# Every report that groups by a period of time: room, method, argument.
+_PERIOD_ARGS = [("sales", m, "period") for m in ("funnel", "time_in_stage", "win_rate", "cycle_length", "velocity",
+                                                 "slipped", "forecast")] + \
+    [("partners", m, "period") for m in ("supplier_scorecard", "performance", "statements")] + \
+    [("partners", "commissions", "tier_period")]
+
+
+def _period_calls(db):
+    return {f"{method}.{arg}": (lambda v, room=room, method=method, arg=arg:
+                                getattr(getattr(db, room), method)(**{arg: v}))
+            for room, method, arg in _PERIOD_ARGS}
+
+
+@pytest.mark.parametrize("name", list(_period_calls(None)))
+@pytest.mark.parametrize("bad", ["x", "MS", "", 3, float("nan"), ["M"], None], ids=repr)
+def test_a_period_that_is_not_one_is_refused_naming_the_argument(db, name, bad):
+    """These were pandas' bare "Invalid frequency" ValueError or "Argument
+    'freq' has incorrect type" TypeError (or "unhashable type" for a list),
+    some only once there were rows to group."""
+    argument = name.split(".")[1]
+    if bad is None and argument == "period" and not name.startswith(("supplier_scorecard", "performance",
+                                                                     "statements", "forecast")):
+        return  # None: no grouping by period
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}': must be a period"):
+        _period_calls(db)[name](bad)
+
+
+@pytest.mark.parametrize("name", list(_period_calls(None)))
+def test_period_words_and_pandas_aliases_pass(db, name):
+    for good in ("M", "Q", "2M", "W"):
+        _period_calls(db)[name](good)
+    if name.startswith(("funnel", "time_in_stage")):
+        _period_calls(db)[name]("quarter")
+
+
+# Every date a room takes besides as_of: (room, method, argument, the other arguments it needs).
+_DATE_ARGS = [("sales", "agenda", "start", {}), ("sales", "agenda", "end", {"start": "2024-01-01"}),
+              ("sales", "reminders", "now", {}), ("sales", "reminders", "since", {"now": "2024-06-01"}),
+              ("partners", "commissions", "start", {}), ("partners", "commissions", "end", {}),
+              ("partners", "statement", "start", {"partner": 1, "end": "2025-01-01"}),
+              ("partners", "statement", "end", {"partner": 1, "start": "2024-01-01"}),
+              ("members", "earn", "until", {"program": "club"}),
+              ("care", "greetings", "start", {"end": "2024-12-31"}), ("care", "greetings", "end", {"start": "2024-01-01"}),
+              ("hierarchy_rollup", None, "since", {}), ("hierarchy_rollup", None, "until", {})]
+
+
+def _date_call(db, room, method, argument, others):
+    fn = getattr(db, room) if method is None else getattr(getattr(db, room), method)
+    return lambda v: fn(**{**others, argument: v})
+
+
+@pytest.fixture(scope="module")
+def dated():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    rep = db.add("staff", name="Rep")
+    db.add("orders", customer_id=c, ordered_at="2024-01-05", amount=10.0)
+    db.add("tasks", subject="call", due_at="2024-03-01", remind_at="2024-02-28 09:00", assignee_id=rep)
+    db.members.join(db.members.add_program("club"), [c], at="2024-01-01")
+    return db
+
+
+@pytest.mark.parametrize("room, method, argument, others", _DATE_ARGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+@pytest.mark.parametrize("bad", ["not a date", [1], float("nan"), "3000-01-01", "1600-01-01"], ids=repr)
+def test_every_date_argument_is_checked_as_as_of_is(dated, room, method, argument, others, bad):
+    """These went to pd.Timestamp unchecked: a bare DateParseError,
+    OutOfBoundsDatetime, TypeError or (NaN) AttributeError, or NaN taken as
+    no bound at all."""
+    with pytest.raises(crm.ValidationError, match=rf"\b{argument}\b"):
+        _date_call(dated, room, method, argument, others)(bad)
+
+
+@pytest.mark.parametrize("room, method, argument, others", _DATE_ARGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_a_zoned_date_argument_is_the_same_instant_in_utc(dated, room, method, argument, others):
+    """A timezone-aware date is the instant it names (stored times are UTC):
+    before, comparing it with the stored times failed (tz-naive vs tz-aware)."""
+    if method == "earn":
+        return  # it writes: test_earn_until_zoned_is_the_instant_it_names
+    call = _date_call(dated, room, method, argument, others)
+    late = argument in ("end", "until", "now")
+    naive = "2024-12-31 16:00" if late else "2023-12-31 16:00"
+    zoned = pd.Timestamp(naive).tz_localize("UTC").tz_convert("Asia/Shanghai")
+    a, b = call(naive), call(zoned)
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    else:
+        pd.testing.assert_series_equal(a, b)
+
+
+def test_greetings_with_the_end_before_the_start_names_both():
+    db = crm.open()
+    with pytest.raises(crm.ValidationError, match="greetings.*end 2024-01-01 is before start 2024-02-01"):
+        db.care.greetings("2024-02-01", "2024-01-01")
+
+
+def test_earn_until_zoned_is_the_instant_it_names():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    db.add("orders", customer_id=c, ordered_at="2024-01-05", amount=10.0)
+    club = db.members.add_program("club")
+    db.members.join(club, [c], at="2024-01-01")
+    # 07:00 at UTC+8 is 23:00 the day before in UTC: before the order.
+    assert db.members.earn(club, until=pd.Timestamp("2024-01-05 07:00", tz="Asia/Shanghai")).empty
+    assert db.members.earn(club, until=pd.Timestamp("2024-01-05 09:00", tz="Asia/Shanghai")).tolist() == [10.0]
+
+
+# Shares, thresholds and weights the rooms take: (room, method, argument, whether above 1 is allowed).
+_NUMBER_ARGS = [("service", "sla", "at_risk", False), ("service", "at_risk", "share", False),
+                ("service", "price_changes", "threshold", True), ("service", "check_timeline", "threshold", True),
+                ("care", "call_list", "min_risk", False), ("sales", "forecast", "commit", False),
+                ("sales", "forecast", "best_case", False), ("sales", "close_chance", "prior", True),
+                ("marketing", "prospects", "decay", False)]
+
+
+@pytest.mark.parametrize("room, method, argument, above_one", _NUMBER_ARGS,
+                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, 1.5, "x", [0.5], True, None], ids=repr)
+def test_shares_and_thresholds_are_checked_by_name(db, room, method, argument, above_one, bad):
+    """NaN was taken silently (every comparison false: an empty list, no
+    commit); text or a list failed inside pandas ("Invalid comparison",
+    "Lengths must match") or pybind11 ("incompatible function arguments")."""
+    if bad == 1.5 and above_one:
+        return  # a valid value for this argument
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}': must be a number"):
+        getattr(getattr(db, room), method)(**{argument: bad})
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda db, v: db.service.satisfaction(by=v), "by"),
+    (lambda db, v: db.sales.aging(by=v), "by"),
+    (lambda db, v: db.sales.dso(by=v), "by"),
+    (lambda db, v: db.service.sla(calendar=v), "calendar"),
+    (lambda db, v: db.service.breached(calendar=v), "calendar"),
+    (lambda db, v: db.service.at_risk(calendar=v), "calendar"),
+])
+@pytest.mark.parametrize("bad", ["nope", ["customer"], 5, float("nan")], ids=repr)
+def test_groupings_and_calendars_that_are_not_one_are_refused_by_name(db, call, argument, bad):
+    """These were a bare KeyError (satisfaction's by), "unhashable type:
+    'list'" (aging, dso) or an AttributeError of the calendar."""
+    with pytest.raises(crm.ValidationError, match=rf"field '{argument}'"):
+        call(db, bad)

@@ -132,6 +132,25 @@ def test_rule_that_triggers_itself_is_stopped_and_the_write_undone():
     (dict(actions=[{"do": "assign", "to": 999}]), "actions", "staff, which has no record 999"),
     (dict(actions=[{"do": "points", "program": "nowhere"}]), "actions", "no membership programme 'nowhere'"),
     (dict(on="score", kind="customers", field="churn"), "threshold", "names the threshold"),
+    # Texts and tags an action writes, checked as the records they land in
+    # check them: else every write that sets the rule off is refused, or a
+    # list, number or null is kept as its JSON spelling, a due date dropped.
+    (dict(actions=[{"do": "tag", "add": [["x", "y"]]}]), "actions", "each tag in \"add\" is a text"),
+    (dict(actions=[{"do": "tag", "add": ["ok", 5]}]), "actions", "is a text, not 5"),
+    (dict(actions=[{"do": "tag", "add": [None]}]), "actions", "is a text, not null"),
+    (dict(actions=[{"do": "tag", "remove": [{"a": 1}]}]), "actions", "each tag in \"remove\" is a text"),
+    (dict(actions=[{"do": "tag", "add": ["a\x00b"]}]), "actions", "NUL byte"),
+    (dict(actions=[{"do": "tag", "add": ["line\nbreak"]}]), "actions", "control character"),
+    (dict(actions=[{"do": "tag", "add": "x\x1fy"}]), "actions", "control character"),
+    (dict(actions=[{"do": "task", "subject": "a\x00b"}]), "actions", "NUL byte"),
+    (dict(actions=[{"do": "task", "subject": 5}]), "actions", "\"subject\" is a text, not 5"),
+    (dict(actions=[{"do": "message", "subject": "hi", "body": "x\x00"}]), "actions", "\"body\" 'x\\x00' holds a NUL"),
+    (dict(actions=[{"do": "message", "subject": ["hi"], "body": "x"}]), "actions", "is a text, not [\"hi\"]"),
+    (dict(actions=[{"do": "task", "subject": "s", "due_days": "3"}]), "actions", "due_days"),
+    (dict(actions=[{"do": "task", "subject": "s", "due_days": True}]), "actions", "due_days"),
+    (dict(actions=[{"do": "task", "subject": "s", "due_days": 1e6}]), "actions", "due_days"),
+    (dict(actions=[{"do": "task", "subject": "s", "due_days": -36526}]), "actions", "due_days"),
+    (dict(actions=[{"do": "task", "subject": "s", "due_days": 2**63}]), "actions", "due_days"),
 ])
 def test_bad_rules_are_refused_and_nothing_is_written(rule, field, reason):
     db = crm.open()
@@ -358,3 +377,18 @@ def test_run_due_passes_over_a_rule_deleted_or_switched_off_while_it_ran(monkeyp
     db.automation.enable("off", False)
     done = db.automation.run_due("2025-03-02 09:00")
     assert done["rule_id"].tolist() == [db.automation.rule("kept")]
+
+
+def test_task_due_days_up_to_a_century_and_fractional_keep_their_due_time():
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    for i, days in enumerate((1.5, 36525, -36525)):
+        db.automation.add_rule(f"due {i}", on="created", kind="orders",
+                               actions=[{"do": "task", "subject": f"s{i}", "due_days": days}])
+    before = pd.Timestamp.now("UTC").tz_localize(None)
+    db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=5.0)
+    tasks = db.frame("tasks").set_index("subject")["due_at"]
+    assert tasks.notna().all()
+    for i, days in enumerate((1.5, 36525, -36525)):
+        assert abs(tasks[f"s{i}"] - before - pd.Timedelta(days=days)) < pd.Timedelta(minutes=5)
+

@@ -353,3 +353,26 @@ def test_a_store_that_must_exist_is_opened_once_and_nothing_is_made(files, postg
             opened.clear()
             assert cli.main([command[0], str(store), *map(str, command[1:])]) == cli.OK
             assert opened == [str(store)], command
+
+
+def test_import_of_a_csv_naming_a_column_twice_fails_naming_it(tmp_path):
+    (tmp_path / "twice.csv").write_text("name,phone,phone\nAcme,13800138000,13900139000\n", encoding="utf-8")
+    code, out, err = crmcore("import", tmp_path / "s.crm", "customers", tmp_path / "twice.csv")
+    assert code == 1 and "the file has the columns 'phone' more than once" in err
+    assert crm.open(tmp_path / "s.crm").count("customers") == 0
+
+
+@pytest.mark.parametrize("send", ["nohostport", "smtp.example.com:99999999", "smtp.example.com:", "h:25x"])
+def test_run_due_with_a_bad_send_address_is_bad_usage_and_runs_nothing(tmp_path, send):
+    """--send was parsed after the rules had run: their actions were written
+    and the command still failed (exit 1, "invalid literal for int()"), so a
+    rerun could not tell what had been done."""
+    store = tmp_path / "s.crm"
+    db = crm.open(store)
+    db.add("customers", name="Acme", email="a@example.com")
+    db.automation.add_rule("daily", on="schedule", kind="customers", every_days=1,
+                           actions=[{"do": "message", "subject": "hello", "body": "x"}])
+    code, out, err = crmcore("run-due", store, "--now", "2025-01-02", "--send", send)
+    assert code == 2 and "--send" in err and "HOST:PORT" in err
+    again = crm.open(store)
+    assert again.count("automation_runs") == 0 and again.count("outbox") == 0

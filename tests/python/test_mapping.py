@@ -574,3 +574,22 @@ def test_a_mapping_file_with_a_repeated_or_runaway_key_is_refused_by_name(db, ci
     assert str(path) in str(caught.value)
     refused(lambda: db.import_frame("orders", orders(cid, 1), mapping=path), contains=says)
     assert db.count("orders") == 0
+
+
+@pytest.mark.parametrize("mapping", [None, Mapping(unknown="custom")], ids=["plain", "unknown to custom"])
+def test_a_csv_header_naming_a_column_twice_is_refused_as_a_frame_is(db, tmp_path, mapping):
+    """pandas renames the second 'email' of a header to 'email.1': the import
+    then failed on a field 'email.1' the file does not have, or (unknown
+    columns kept as custom fields) silently kept the second e-mail as a
+    custom field 'email.1'."""
+    path = tmp_path / "twice.csv"
+    path.write_text("name,email,email\nAcme,a@x.com,b@x.com\n", encoding="utf-8")
+    before = db.count("customers")
+    with pytest.raises(crm.ValidationError, match="the file has the columns 'email' more than once"):
+        db.import_csv("customers", path, mapping=mapping)
+    assert db.count("customers") == before
+    # A header that really says email.1 is the file's own name, kept as given.
+    path.write_text("name,email,email.1\nAcme,a@x.com,b@x.com\n", encoding="utf-8")
+    if mapping is not None:
+        db.import_csv("customers", path, mapping=mapping)
+        assert json.loads(db.frame("customers")["custom"].iloc[-1]) == {"email.1": "b@x.com"}

@@ -421,3 +421,17 @@ def test_promotion_against_each_member_s_own_baseline_in_pandas():
     assert got.lift == pytest.approx(per_member / per_other)
     assert got.incremental_revenue == pytest.approx((per_member - per_other) * len(member))
     assert got.return_on_budget == pytest.approx((per_member - per_other) * len(member) / 800.0)
+
+
+def test_an_unknown_segment_or_playbook_is_the_package_not_found():
+    """These were bare KeyErrors (and a list as a playbook name "unhashable
+    type"); NotFound is still a KeyError."""
+    db = crm.open()
+    with pytest.raises(crm.NotFound, match="no segment 'nope'"):
+        db.marketing.refresh_segment("nope")
+    with pytest.raises(crm.NotFound, match="no segment 'nope'"):
+        db.marketing.campaigns(by=["nope"])
+    for name in ("nope", ["welcome"]):
+        with pytest.raises(crm.NotFound, match="no playbook"):
+            db.automation.install_playbook(name)
+    assert db.count("automation_rules") == 0

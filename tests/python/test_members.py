@@ -186,3 +186,40 @@ def test_benefits_are_those_of_the_tier_each_member_holds():
     db.members.update_tiers(pid, "2025-02-01")
     # By hand: 1500 points is gold, 20 and 0 are silver.
     assert db.members.benefits(pid).loc[list(m)].tolist() == ["10% off, a gift", "free delivery", "free delivery"]
+
+
+def test_a_customer_given_twice_to_join_is_refused_and_nothing_is_written():
+    """The check for customers already in the programme looked only at the
+    store, not at the list: [c, c] made the customer a member twice (and
+    earn then credited each order to both)."""
+    db = crm.open()
+    club = db.members.add_program("club")
+    a, b = db.add("customers", name="A"), db.add("customers", name="B")
+    with pytest.raises(crm.ValidationError, match=rf"field 'customer_id'.*customer {b} is given twice"):
+        db.members.join(club, [a, b, b])
+    assert db.count("members") == 0
+    db.members.join(club, [a, b])
+    assert sorted(db.members.frame(club)["customer_id"]) == [a, b]
+
+
+@pytest.mark.parametrize("points", [True, "5", [5], None])
+def test_redeem_takes_a_number_of_points(points):
+    """True redeemed 1 point; text or a list was a bare TypeError."""
+    db = crm.open()
+    club = db.members.add_program("club")
+    c = db.add("customers", name="A")
+    db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=100.0)
+    member = int(db.members.join(club, [c], at="2025-01-01")[0])
+    db.members.earn(club)
+    with pytest.raises(crm.ValidationError, match="field 'points'"):
+        db.members.redeem(member, points, at="2025-01-10")
+    assert db.members.ledger(club)["reason"].tolist() == ["earn"]
+
+
+@pytest.mark.parametrize("tiers", [["gold"], [None], "gold", [{"name": "gold"}, 5]], ids=repr)
+def test_a_tier_that_is_not_a_dict_is_refused_naming_tiers(tiers):
+    """A text or None was a bare TypeError ("argument after ** must be a mapping")."""
+    db = crm.open()
+    with pytest.raises(crm.ValidationError, match="field 'tiers'"):
+        db.members.add_program("club", tiers=tiers)
+    assert db.count("membership_programs") == 0 and db.count("member_tiers") == 0

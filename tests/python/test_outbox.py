@@ -216,3 +216,17 @@ def test_sent_at_is_on_the_store_s_clock_in_any_time_zone(smtp, monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_run_due_sends_through_the_host_and_port_given(smtp, tmp_path):
+    from crmcore import cli
+
+    inbox = Inbox()
+    host, port = smtp(inbox)
+    store = tmp_path / "s.crm"
+    db = crm.open(store)
+    db.add("customers", name="Acme", email="a@example.com")
+    db.automation.add_rule("daily", on="schedule", kind="customers", every_days=1,
+                           actions=[{"do": "message", "subject": "hello", "body": "x"}])
+    assert cli.main(["run-due", str(store), "--now", "2025-01-02", "--send", f"{host}:{port}"]) == cli.OK
+    assert [m["To"] for m in inbox.received] == ["a@example.com"]

@@ -211,3 +211,21 @@ def test_funnel_at_a_point_reads_only_the_history_up_to_it(db):
     assert late in db.frame("deals").index
     with pytest.raises(AttributeError):
         db.pipeline  # the old name is gone (one way to do each thing)
+
+
+@pytest.mark.parametrize("lines", [[(1e200, 1e200, None)], [(1e300, 1e8, 0.5), (1e300, 1e8, 0.5)],
+                                   [(1e154, 1e154, None)] * 2])
+def test_invoice_lines_whose_total_passes_what_a_number_holds_are_refused_by_name(lines):
+    """The invoice took the lines' total: past 1.8e308 it was infinite and
+    the write failed with a bare StorageError ("malformed JSON" on SQLite,
+    "value out of range" on PostgreSQL)."""
+    db = crm.open()
+    c = db.add("customers", name="Acme")
+    inv = db.add("invoices", customer_id=c, issued_at="2024-01-01", due_at="2024-01-31", status="issued")
+    frame = pd.DataFrame({"invoice_id": inv, "quantity": [q for q, _, _ in lines],
+                          "unit_price": [p for _, p, _ in lines], "tax_rate": [t for _, _, t in lines]})
+    with pytest.raises(crm.ValidationError, match=rf"invoice_lines.*field 'quantity'.*invoice {inv}.*total"):
+        db.import_frame("invoice_lines", frame)
+    assert db.count("invoice_lines") == 0 and pd.isna(db.get("invoices", inv)["amount"])
+    db.import_frame("invoice_lines", frame.assign(quantity=1.0, unit_price=1e300, tax_rate=None))
+    assert db.get("invoices", inv)["amount"] == len(lines) * 1e300

@@ -368,3 +368,33 @@ def test_satisfaction_against_pandas(db):
         np.testing.assert_allclose(got["median"], g.satisfaction.median())
         np.testing.assert_allclose(got.reopened_share, (r.reopened > 0).groupby(r[by]).mean())
         np.testing.assert_allclose(got.rating_rate, g.satisfaction.count() / g.size())
+
+
+def test_one_sla_policy_per_severity_and_tier_on_every_write_path():
+    """A second policy for the same pair was stored (by add, an import, or
+    set_sla with a blank tier, stored as none), and sla() then failed with
+    pandas' "cannot reindex on an axis with duplicate labels"."""
+    db = crm.open()
+    first = db.service.set_sla("high", 2, 16)
+    gold = db.service.set_sla("high", 1, 8, tier="gold")
+    for write in (lambda: db.add("sla_policies", severity="high", first_response_hours=3, resolution_hours=4),
+                  lambda: db.import_frame("sla_policies", pd.DataFrame({
+                      "severity": ["low", "high"], "tier": [None, "gold"], "first_response_hours": [1.0, 1.0],
+                      "resolution_hours": [2.0, 2.0]})),
+                  lambda: db.update("sla_policies", gold, tier=None)):
+        with pytest.raises(crm.ValidationError, match=r"sla_policies.*field 'tier'.*policy \d+ is for high"):
+            write()
+    assert db.count("sla_policies") == 2
+    # set_sla reads a blank tier as none, as the store does: it replaces the one for any tier.
+    assert db.service.set_sla("high", 5, 6, tier="  ") == first
+    assert db.frame("sla_policies").loc[first, "resolution_hours"] == 6.0
+    db.add("tickets", severity="high", opened_at="2024-03-01 09:00+08:00")
+    assert len(db.service.sla(as_of="2024-03-02")) == 1
+
+
+@pytest.mark.parametrize("severity, tier", [(["high"], None), ("high", ["gold"]), (None, None)])
+def test_set_sla_names_a_severity_or_tier_that_is_not_one(severity, tier):
+    db = crm.open()
+    with pytest.raises(crm.ValidationError, match="field '(severity|tier)'"):
+        db.service.set_sla(severity, 1, 2, tier=tier)
+    assert db.count("sla_policies") == 0

@@ -413,3 +413,15 @@ def test_ledger_codes_match_a_binary_search_on_both_paths():
     assert _codes(np.array([], np.int64), np.array([], np.int64)).tolist() == []
     types = pd.Series(rng.choice(TYPES, 200), dtype="string")
     np.testing.assert_array_equal(_type_codes(types), pd.Categorical(types, categories=TYPES).codes)
+
+
+def test_the_distributor_season_goes_into_a_store_that_has_products_already():
+    """Its reorder points were read for every product of the store, so a
+    store with products of its own failed with NumPy's "operands could not
+    be broadcast together" (crm.datasets.sales_team first, say)."""
+    db = crm.open()
+    db.add("products", sku="OWN-1", name="Own", reorder_point=1e9)
+    made = crm.datasets.distributor(db, seed=1, days=30, customers=20, products=8)
+    assert len(made["products"]) == 8 and db.count("products") == 9
+    ordered = db.frame("purchase_lines", columns=["product_id"])["product_id"]
+    assert ordered.isin(made["products"]).all()  # the store's own product is none of the season's

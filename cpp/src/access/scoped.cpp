@@ -375,6 +375,13 @@ int64_t ScopedStore::migrate_owners() {
   return as_actor([&] { return records::migrate_owners(store_); });
 }
 
+std::vector<int64_t> ScopedStore::run_rule(int64_t rule_id, const std::vector<int64_t>& ids,
+                                           const std::vector<int64_t>& occasions, const std::vector<double>& values,
+                                           int64_t now, bool act) {
+  require_admin("run the automation rules (a rule acts on every record it matches)");
+  return as_actor([&] { return store_.run_rule(rule_id, ids, occasions, values, now, act); });
+}
+
 size_t ScopedStore::export_json(const std::string& kind, const std::string& path) const {
   return records::write_json(kind, select(kind), path);
 }

@@ -64,19 +64,11 @@ bool make_step(Store::Impl& impl, const Kind& k, const CreatedRule& rule, Presta
       PrestagedActions::Step::Action act;
       act.tags = true;
       // The added tags are read as a record's tags are (each one tag, no control characters).
-      const std::vector<std::string> asked = tag_list(a, "add");
-      for (const auto& tag : asked)
-        if (tag.find(kTagSeparator) != std::string::npos) return false;
-      Column given(kTagsColumn, Column::Storage::Text);
-      given.texts.push_back(join_tags(asked));
-      given.valid.push_back(1);
-      Extras adding;
       try {
-        read_extras(&given, nullptr, 0, adding);
+        act.add = read_tag_list(tag_list(a, "add"));
       } catch (const RowFailure&) {
         return false;
       }
-      act.add = adding.tags;
       act.remove = tag_list(a, "remove");
       step.added.insert(step.added.end(), act.add.begin(), act.add.end());
       step.removed.insert(step.removed.end(), act.remove.begin(), act.remove.end());

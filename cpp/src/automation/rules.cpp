@@ -18,6 +18,7 @@
 // Time-triggered rules (date, score, schedule) are picked by run_due in
 // Python and acted on through Store::run_rule, the same actions.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -135,6 +136,10 @@ const Field* owner_field(const Kind& k) {
   return nullptr;
 }
 
+// The longest span a task action's due_days may ask for: a century, as
+// the Python arguments' MAX_DAYS (crmcore/_args.py).
+constexpr int kMaxActionDays = 36525;
+
 // Checks the actions against the kind they act on; names the first wrong one.
 void check_actions(int64_t rule, const Kind& k, const json& actions) {
   if (!actions.is_array() || actions.empty())
@@ -147,11 +152,29 @@ void check_actions(int64_t rule, const Kind& k, const json& actions) {
     for (const char* key : {"subject", "body"})
       for (const auto& name : template_fields(text_of(a, key)))
         if (!k.field(name)) refuse(rule, "actions", "{" + name + "} in " + key + " is not a field of " + k.name);
+    // A subject or body that is not text would be sent empty.
+    for (const char* key : {"subject", "body"})
+      if (a.contains(key) && !a[key].is_string())
+        refuse(rule, "actions", what + ": \"" + key + "\" is a text, not " + a[key].dump());
     if (what == "task" && text_of(a, "subject").empty()) refuse(rule, "actions", "a task needs a \"subject\"");
+    if (what == "task" && a.contains("due_days")) {
+      // Beyond the span the store's times can take, the task would be
+      // written without a due time; a text would be dropped the same way.
+      const json& due = a["due_days"];
+      if (!due.is_number() || !(std::abs(due.get<double>()) <= kMaxActionDays))
+        refuse(rule, "actions", "task: \"due_days\" is a number of days from -" + std::to_string(kMaxActionDays) +
+                                    " to " + std::to_string(kMaxActionDays) + ", not " + due.dump());
+    }
     if (what == "tag") {
-      for (const char* key : {"add", "remove"})
-        if (a.contains(key) && !(a[key].is_array() || a[key].is_string()))
+      for (const char* key : {"add", "remove"}) {
+        if (!a.contains(key)) continue;
+        if (!(a[key].is_array() || a[key].is_string()))
           refuse(rule, "actions", std::string("tag: \"") + key + "\" is a tag or a list of tags");
+        // Each tag is one text: a list, number or null would be kept as its JSON spelling.
+        for (const auto& tag : a[key].is_array() ? a[key] : json::array({a[key]}))
+          if (!tag.is_string())
+            refuse(rule, "actions", std::string("tag: each tag in \"") + key + "\" is a text, not " + tag.dump());
+      }
       if (!a.contains("add") && !a.contains("remove")) refuse(rule, "actions", "tag: give \"add\" or \"remove\"");
     }
     if (what == "set" || what == "assign") {
@@ -184,6 +207,34 @@ void check_actions(int64_t rule, const Kind& k, const json& actions) {
 void check_action_values(Store::Impl& impl, int64_t rule, const Kind& k, const json& actions, bool active) {
   for (const auto& a : actions) {
     const std::string what = text_of(a, "do");
+    // The texts an action writes (a task's subject, a message's subject and
+    // body, the tags it adds) as the records they land in take them: one
+    // with a NUL byte or a control character in a tag would refuse every
+    // write that sets the rule off.
+    if (what == "task" || what == "message") {
+      const Kind& into = impl.catalog.kind(what == "task" ? "tasks" : "outbox");
+      for (const char* key : {"subject", "body"}) {
+        if (!a.contains(key) || !into.field(key)) continue;
+        Column c = json_column(json::array({a[key]}));
+        c.name = key;
+        Value v;
+        try {
+          coerce(*into.field(key), &c, 0, v);
+        } catch (const RowFailure& e) {
+          refuse(rule, "actions", what + ": \"" + key + "\" " + e.reason);
+        }
+      }
+    }
+    if (what == "tag" && a.contains("add")) {
+      const json& add = a["add"];
+      std::vector<std::string> tags;
+      for (const auto& tag : add.is_array() ? add : json::array({add})) tags.push_back(tag.get<std::string>());
+      try {
+        read_tag_list(tags);
+      } catch (const RowFailure& e) {
+        refuse(rule, "actions", "tag: " + e.reason);
+      }
+    }
     if (what == "set" || what == "assign") {
       std::string name = text_of(a, "field");
       if (name.empty()) name = owner_field(k)->name;  // check_actions made sure there is one
@@ -818,9 +869,17 @@ void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, 
     } else if (what == "task") {
       const std::string subject = text_of(a, "subject");
       const Context ctx = context(template_fields(subject));
-      const int64_t due = a.contains("due_days") && a["due_days"].is_number()
-                              ? now + static_cast<int64_t>(a["due_days"].get<double>() * static_cast<double>(kNsPerDay))
-                              : -1;
+      // A due time before 1970 is negative: whether there is one is said apart.
+      const bool has_due = a.contains("due_days") && a["due_days"].is_number();
+      int64_t due = 0;
+      if (has_due) {
+        const double at = static_cast<double>(now) + a["due_days"].get<double>() * static_cast<double>(kNsPerDay);
+        // Near the ends of the times the store keeps, now + due_days can pass them.
+        if (!(at > -9.2233e18 && at < 9.2233e18))
+          refuse(rule.id, "actions", "task: \"due_days\" " + a["due_days"].dump() +
+                                         " from now passes the times the store keeps");
+        due = static_cast<int64_t>(at);
+      }
       Table t;
       t.columns = {Column("subject", Column::Storage::Text), Column("due_at", Column::Storage::Int),
                    Column("assignee_id", Column::Storage::Int), Column("customer_id", Column::Storage::Int),
@@ -828,7 +887,7 @@ void Store::act_on(const AutomationRule& rule, const std::vector<int64_t>& ids, 
       t.columns[1].origin = Column::Origin::Time;
       for (size_t r = 0; r < ctx.owner.size(); ++r) {
         add_text(t.columns[0], fill(subject, ctx.values[r]));
-        add_int(t.columns[1], due, due >= 0);
+        add_int(t.columns[1], due, has_due);
         add_int(t.columns[2], ctx.owner[r], ctx.owner[r] >= 0);
         add_int(t.columns[3], ctx.customer[r], ctx.customer[r] >= 0);
         add_int(t.columns[4], ctx.contact[r], ctx.contact[r] >= 0);

@@ -206,6 +206,37 @@ int64_t first_past(const Written& w, double amount, double paid) {
                         id);
 }
 
+// The lines of the invoices this write changed whose total (tax included)
+// passes what a number holds: the invoice would take an infinite amount
+// (SQLite) or the update would fail (PostgreSQL: "value out of range").
+// Below 1e150 a quantity and price cannot get near it, so only invoices with
+// a larger one are summed here, in C++, before the SQL sums them.
+void check_line_totals(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
+  sql::Statement& st = impl.prepared(
+      "SELECT l.invoice_id, l.id, l.quantity, l.unit_price, l.tax_rate FROM invoice_lines AS l"
+      " WHERE l.invoice_id IN (SELECT big.invoice_id FROM invoice_lines AS big WHERE big.invoice_id IN"
+      " (SELECT id FROM crm_ledger_notes WHERE what = 'lines') AND (big.quantity > 1e150 OR big.unit_price > 1e150))"
+      " ORDER BY l.invoice_id, l.id");
+  int64_t invoice = -1, culprit = -1;
+  double total = 0;
+  while (st.step()) {
+    if (st.int64(0) != invoice) invoice = st.int64(0), total = 0;
+    const double tax = st.is_null(4) ? 0.0 : st.real(4);
+    total += (st.is_null(2) ? 0.0 : st.real(2)) * (st.is_null(3) ? 0.0 : st.real(3)) * (1 + tax);
+    if (!std::isfinite(total)) {
+      culprit = st.int64(1);
+      break;
+    }
+  }
+  st.reset();
+  if (culprit >= 0)
+    throw ValidationError("invoice_lines", req.kind->name == "invoice_lines" ? row_of(req, result, culprit) : -1,
+                          "quantity",
+                          "the lines of invoice " + std::to_string(invoice) +
+                              " total more than a number holds (quantity x unit_price, tax included, past 1.8e308)",
+                          culprit);
+}
+
 void check_invoices(Store::Impl& impl, const WriteRequest& req, const WriteResult& result) {
   const Dialect d(impl.db);
   // An amount given against the invoice's lines.
@@ -483,6 +514,7 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& req, const WriteR
     impl.prepared("DELETE FROM crm_ledger_sums").run();
   };
   try {
+    check_line_totals(impl, req, result);
     // Lines first: the invoices they changed take their total (and are
     // noted again as changed invoices by that update).
     // Rounded to a millionth: 2 x 50 with 10% tax is 110, not 110.00000000000001,

@@ -238,6 +238,7 @@ WriteResult Store::write(const WriteRequest& request) {
         if (req.kind->name == "deals" || req.op == WriteOp::Unmerge) apply_stage_rules(attempt, result);
         if (req.kind->name == "tickets" || req.op == WriteOp::Merge || req.op == WriteOp::Unmerge)
           apply_ticket_rules(attempt, result);
+        if (req.kind->name == "sla_policies") check_sla_policies(*impl_);
         apply_ledger_rules(*impl_, attempt, result);
         apply_task_rules(attempt, result);  // notes nothing unless a task was written: one cheap check
         apply_stock_rules(*impl_, attempt, result);

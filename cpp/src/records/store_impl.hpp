@@ -213,6 +213,10 @@ void apply_ledger_rules(Store::Impl& impl, const WriteRequest& request, const Wr
 
 // The same for a ticket's status (Store::apply_ticket_rules, ticket_rules.cpp).
 void install_ticket_capture(sqlite3* db);
+// One SLA policy per severity and customer tier (none: any tier): a second
+// one would leave which target a ticket has to chance. Refuses the later
+// one, naming the policy it repeats (ticket_rules.cpp).
+void check_sla_policies(Store::Impl& impl);
 // The same for a task's schedule (Store::apply_task_rules, task_rules.cpp).
 void install_task_capture(sqlite3* db);
 // The first occurrence after `after` of a series that recurs `rule`

@@ -25,14 +25,9 @@ void Store::retag_rows(const WriteRequest& req, WriteResult& result) {
   Impl& impl = *impl_;
   const Kind& k = *req.kind;
   // The tags to add are checked as a record's tags are (each one tag).
-  for (const auto& tag : req.tags_added)
-    if (tag.find(kTagSeparator) != std::string::npos)
-      throw ValidationError(k.name, -1, kTagsColumn, "the tag " + quote(tag) + " holds a control character");
-  Column given(kTagsColumn, Column::Storage::Text);
-  given.texts.push_back(join_tags(req.tags_added));
   Extras adding;
   try {
-    read_extras(&given, nullptr, 0, adding);
+    adding.tags = read_tag_list(req.tags_added);
   } catch (const RowFailure& failure) {
     throw ValidationError(k.name, -1, failure.field, failure.reason);
   }

@@ -233,4 +233,23 @@ void Store::apply_ticket_rules(const WriteRequest& req, WriteResult& result) {
   }
 }
 
+void check_sla_policies(Store::Impl& impl) {
+  const Dialect d(impl.db);
+  sql::Statement& st = impl.prepared(
+      "SELECT a.id, b.id, b.severity, b.tier FROM sla_policies AS a JOIN sla_policies AS b ON a.id < b.id"
+      " AND a.severity = b.severity AND a.tier" + std::string(d.is()) + "b.tier ORDER BY b.id, a.id LIMIT 1");
+  if (!st.step()) {
+    st.reset();
+    return;
+  }
+  const int64_t first = st.int64(0), second = st.int64(1);
+  const std::string severity = st.text(2), tier = st.is_null(3) ? "" : st.text(3);
+  st.reset();
+  throw ValidationError("sla_policies", -1, "tier",
+                        "policy " + std::to_string(first) + " is for " + severity + " tickets of " +
+                            (tier.empty() ? std::string("any tier") : "tier " + quote(tier)) +
+                            " already: one policy per severity and tier (update that one)",
+                        second);
+}
+
 }  // namespace crmcore::records

@@ -253,6 +253,19 @@ void bind_value(sql::Statement& st, int index, const Value& v) {
   }
 }
 
+std::vector<std::string> read_tag_list(const std::vector<std::string>& tags) {
+  // Joined, a tag holding the separator would be read as two.
+  for (const auto& tag : tags)
+    if (tag.find(kTagSeparator) != std::string::npos)
+      throw RowFailure{kTagsColumn, "the tag " + quote(tag) + " holds a control character"};
+  Column given(kTagsColumn, Column::Storage::Text);
+  given.texts.push_back(join_tags(tags));
+  given.valid.push_back(1);
+  Extras out;
+  read_extras(&given, nullptr, 0, out);
+  return std::move(out.tags);
+}
+
 void read_extras(const Column* tags, const Column* custom, size_t row, Extras& out) {
   out.tags.clear();
   out.tags_text.clear();

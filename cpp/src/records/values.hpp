@@ -60,6 +60,10 @@ void check_value(const Field& f, Value& out);
 void bind_value(sql::Statement& st, int index, const Value& v);
 // Reads a row's tags and custom fields; throws RowFailure.
 void read_extras(const Column* tags, const Column* custom, size_t row, Extras& out);
+// Tags given one by one (add_tags, a rule's tag action) read as a record's
+// tags are: each one tag, valid text without control characters, a tag
+// given twice kept once; throws RowFailure.
+std::vector<std::string> read_tag_list(const std::vector<std::string>& tags);
 // Normalized lookup values of a phone or e-mail field (several per field).
 std::vector<std::string> lookup_values(const Field& f, const std::string& text);
 

@@ -68,6 +68,12 @@ def distributor(db: Any, seed: int = 0, start: str = "2025-01-01", days: int = 9
     return made
 
 
+def _of_season(db, made, field: str) -> np.ndarray:
+    """A field of the season's own products, in their order (the store may hold others)."""
+    ids = made["products"]
+    return db.frame("products", ids=ids.tolist(), columns=[field])[field].reindex(ids).to_numpy()
+
+
 def _season(db, rng, t0, days, made, supplier_of, cost, partner_of) -> np.ndarray:
     """The season's movements, purchase orders and sales, a day at a time."""
     P, L = len(made["products"]), len(made["locations"])
@@ -79,7 +85,7 @@ def _season(db, rng, t0, days, made, supplier_of, cost, partner_of) -> np.ndarra
     po_rows: list[dict] = []
     sales: list[pd.DataFrame] = []
     popularity = rng.dirichlet(np.ones(P) * 0.7)
-    reorder_point = db.frame("products", columns=["reorder_point"])["reorder_point"].to_numpy()
+    reorder_point = _of_season(db, made, "reorder_point")
     for day in range(1, days):
         # Arrivals of what was ordered earlier.
         arrived = [x for x in pending if x["arrive"] == day]
@@ -138,7 +144,7 @@ def _season(db, rng, t0, days, made, supplier_of, cost, partner_of) -> np.ndarra
     # Sales orders, their lines and the shipments.
     s = pd.concat(sales, ignore_index=True)
     s["key"] = s["day"] * 10_000 + s["order"]
-    price = db.frame("products", columns=["list_price"])["list_price"].to_numpy()
+    price = _of_season(db, made, "list_price")
     s["amount"] = s["quantity"] * price[s["p"]]
     s["cost"] = s["quantity"] * cost[s["p"]]
     orders = s.groupby("key").agg(day=("day", "first"), customer=("customer", "first"), l=("l", "first"),

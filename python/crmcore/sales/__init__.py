@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
+from .._args import _number, _period, _record_id, _record_ids
 from ..scoring._columns import as_of_ns, stamp, times_ns
 from .funnel import KERNEL_PERIODS, DealKey, funnel_frame
 from .ledger import LedgerMethods
@@ -115,13 +116,15 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> g.index.names, g.attrs["by"]
         (FrozenList(['created', 'source', 'stage']), ['created', 'source'])
         """
+        period = None if period is None else _period(period, "funnel", words=PERIODS)
         db = self._db
         stages, pid = self._stages(pipeline)
         cut = self._as_of(as_of)
         deals = db.frame("deals", columns=["pipeline_id", "customer_id", "amount", "owner_id"])
         keep = deals.pipeline_id.to_numpy(dtype=np.int64, na_value=-1) == pid
         if customers is not None:
-            keep = keep & deals.customer_id.isin(pd.Index(customers)).to_numpy(dtype=bool)
+            wanted = _record_ids(customers, "funnel", "customers")
+            keep = keep & deals.customer_id.isin(wanted).to_numpy(dtype=bool)
         deals = deals[keep]
         hist = db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         if (isinstance(by, str) and by in SALES_BY) or period is not None:
@@ -198,6 +201,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.time_in_stage(as_of="2024-02-01", period="quarter")["stays"].to_dict()
         {(Period('2024Q1', 'Q-DEC'), 'lead'): 1, (Period('2024Q1', 'Q-DEC'), 'proposal'): 1}
         """
+        period = None if period is None else _period(period, "time_in_stage", words=PERIODS)
         cut = self._as_of(as_of)
         deals = self._deals(by)
         hist = self._db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
@@ -243,6 +247,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.win_rate(as_of="2024-01-31")["won"].tolist()    # the loss came later
         [1]
         """
+        period = None if period is None else _period(period, "win_rate", words=PERIODS)
         cut = self._as_of(as_of)
         deals = self._deals(by, cut)
         outcome = np.where(deals.category == "won", 1, np.where(deals.category == "lost", 0, -1)).astype(np.int8)
@@ -271,6 +276,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.cycle_length(as_of="2024-01-20").iloc[0].tolist()
         [1.0, 10.0, 10.0]
         """
+        period = None if period is None else _period(period, "cycle_length", words=PERIODS)
         cut = self._as_of(as_of)
         deals = self._deals(by, cut)
         hist = self._db.frame("deal_stages", columns=["deal_id", "changed_at"])
@@ -311,6 +317,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.velocity(as_of="2024-01-20").loc["all"].tolist()  # only b open then (the leads came today)
         [1.0, 900.0, 1.0, 10.0, 90.0]
         """
+        period = None if period is None else _period(period, "velocity", words=PERIODS)
         cut = self._as_of(as_of)
         if period is not None:
             return self._velocity_by_period(by, period, cut)
@@ -385,6 +392,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> s[["pushes", "days_pushed", "days_late"]].values.tolist()
         [[1.0, 30.0, nan], [0.0, 0.0, 30.0]]
         """
+        period = None if period is None else _period(period, "slipped", words=PERIODS)
         cut = self._as_of(as_of)
         deals = self._deals(by)
         ids = deals.index.to_numpy()
@@ -443,6 +451,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         >>> db.sales.forecast(by=None).loc["2024-03", ["pipeline", "weighted", "commit", "best_case"]].tolist()
         [150.0, 80.0, 100.0, 100.0]
         """
+        period = _period(period, "forecast", words=PERIODS)
         cut = self._as_of(as_of)
         return stamp(forecast_table(self._deals(by, cut), period, by, commit, best_case), cut)
 
@@ -602,7 +611,9 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
                 raise _core.NotFound(f"no pipeline named {pipeline!r} (pipelines: {', '.join(p.name)})")
             pid = int(named[0])
         else:
-            pid = int(pipeline)
+            pid = _record_id(pipeline, "funnel", "pipeline")
+            if pid not in p.index:
+                raise _core.NotFound(f"no pipeline with id {pid} (pipelines: {', '.join(map(str, p.index))})")
         s = self._db.frame("pipeline_stages", columns=["pipeline_id", "name", "position", "probability", "category"])
         s = s[s.pipeline_id == pid].sort_values(["position"], kind="stable")
         return s, pid
@@ -754,6 +765,8 @@ def forecast_table(deals: pd.DataFrame, period: str = "M", by: str | None = "own
     >>> forecast_table(deals, by=None).loc["2024-01", ["won", "weighted", "commit"]].tolist()
     [5.0, 8.0, 10.0]
     """
+    commit = _number(commit, "forecast", "commit", low=0, high=1)
+    best_case = _number(best_case, "forecast", "best_case", low=0, high=1)
     is_open, won = deals["category"].eq("open").to_numpy(dtype=bool), deals["category"].eq("won").to_numpy(dtype=bool)
     code = np.select([is_open, won], [0, 1], 2).astype(np.int8)
     when = deals["expected_close"].where(code == 0, deals["closed_at"])

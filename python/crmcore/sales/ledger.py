@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._args import _count
+from .._args import _count, _invalid
 from ..scoring._columns import as_of_timestamp, shifted, times_ns, utc_now
 from ._base import SalesPart
 from ._cache import valid_or
@@ -406,6 +406,6 @@ class LedgerMethods(SalesPart):
     @staticmethod
     def _ledger_key(by: str | None) -> str | None:
         keys = {"customer": "customer_id", "owner": "owner_id", None: None}
-        if by not in keys:
-            raise _core.ValidationError(f"by={by!r} is not a grouping of receivables (one of: customer, owner, None)")
+        if not (by is None or isinstance(by, str)) or by not in keys:
+            raise _invalid("receivables", "by", f"{by!r} is not a grouping of receivables (one of: customer, owner, None)")
         return keys[by]

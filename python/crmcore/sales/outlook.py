@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._args import _count
+from .._args import _count, _number
 from ..scoring._columns import LAST_TIME, shifted
 from ._base import SalesPart
 
@@ -132,6 +132,7 @@ class OutlookMethods(SalesPart):
         ...                       )[["stage", "chance", "stage_probability"]].round(3).values.tolist()
         [['lead', 0.339, 0.1]]
         """
+        prior = _number(prior, "close_chance", "prior", low=0)
         horizon = _count(horizon, "close_chance", "horizon", low=1)
         snapshots = _count(snapshots, "close_chance", "snapshots", low=1, high=1000)
         step = _count(step, "close_chance", "step", low=1)

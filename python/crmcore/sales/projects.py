@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from .._args import _count
+from .._args import _count, _record_id
 from ..scoring._columns import as_of_timestamp, shifted, utc_now
 from ._base import SalesPart
 
@@ -83,6 +83,7 @@ class ProjectMethods(SalesPart):
         >>> a[["status", "what", "subject"]].values.tolist()
         [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
         """
+        staff = None if staff is None else _record_id(staff, "agenda", "staff")
         day = (utc_now() if start is None else as_of_timestamp(start, "start")).normalize()
         tomorrow = shifted(day, 1, "agenda", "start", "start")
         last = shifted(day, 7, "agenda", "start", "start") if end is None else as_of_timestamp(end, "end")
@@ -183,11 +184,13 @@ class ProjectMethods(SalesPart):
         >>> db.sales.reminders(now="2024-03-01 09:40").empty
         True
         """
-        at = utc_now() if now is None else pd.Timestamp(now)
+        staff = None if staff is None else _record_id(staff, "reminders", "staff")
+        at = utc_now() if now is None else as_of_timestamp(now, "now")
+        since = None if since is None else as_of_timestamp(since, "since")
         t = self._open_tasks()
         keep = t["remind_at"].notna() & (t["remind_at"] <= at)
         if since is not None:
-            keep &= t["remind_at"] > pd.Timestamp(since)
+            keep &= t["remind_at"] > since
         if staff is not None:
             keep &= t["assignee_id"] == staff
         out = t.loc[keep, ["assignee_id", "team", "subject", "remind_at", "due_at", "customer_id"]]

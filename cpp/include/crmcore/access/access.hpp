@@ -145,6 +145,11 @@ class ScopedStore {
   std::vector<records::AuditProblem> audit_check() const;
   records::ErasureReport erase_person(int64_t id);
   int64_t migrate_owners();
+  // A time-triggered rule's run (run_due, scored): the rule acts on every
+  // record it matches, whoever may see it, so admins only, audited as them.
+  std::vector<int64_t> run_rule(int64_t rule_id, const std::vector<int64_t>& ids,
+                                const std::vector<int64_t>& occasions, const std::vector<double>& values,
+                                int64_t now, bool act = true);
   // PermissionDenied unless the user is an admin, naming `what` was refused.
   void require_admin(const std::string& what) const;
   void begin() { store_.begin(); }
