@@ -60,7 +60,8 @@ class CareMethods:
         >>> db.care.greetings("2026-02-10", "2026-02-20")[["date", "occasion", "name", "channel"]].values.tolist()
         [['2026-02-12', 'birthday', 'Zhao', 'visit'], ['2026-02-17', 'Spring Festival', 'Acme', 'visit']]
         """
-        first, last = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+        first = as_of_timestamp(start, "start", "greetings").date()
+        last = as_of_timestamp(end, "end", "greetings").date()
         if last < first:
             raise ValueError(f"end {last} is before start {first}")
         db = self._db

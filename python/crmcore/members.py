@@ -189,7 +189,7 @@ class MemberMethods:
         joined = members["joined_at"].reindex(orders["member_id"]).to_numpy()
         keep = orders["ordered_at"].to_numpy() >= joined
         if until is not None:
-            keep &= orders["ordered_at"].to_numpy() <= np.datetime64(pd.Timestamp(until))
+            keep &= orders["ordered_at"].to_numpy() <= np.datetime64(as_of_timestamp(until, "until", "earn"))
         orders = orders[keep]
         rate = float(prog["points_per_unit"]) if pd.notna(prog["points_per_unit"]) else 1.0
         entries = pd.DataFrame({"member_id": orders["member_id"].to_numpy(), "at": orders["ordered_at"].to_numpy(),

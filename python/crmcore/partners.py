@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import as_of_ns, stamp, times_ns, utc_now
+from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
@@ -313,9 +313,9 @@ class PartnerMethods:
                 "fraction", "date", "base", "rate"]
         out = pd.concat([on_order[cols], later[cols]], ignore_index=True)
         if start is not None:
-            out = out[out["date"] >= pd.Timestamp(start)]
+            out = out[out["date"] >= as_of_timestamp(start, "start", "commissions")]
         if end is not None:
-            out = out[out["date"] < pd.Timestamp(end)]
+            out = out[out["date"] < as_of_timestamp(end, "end", "commissions")]
         # Sales count into a tier in the order made, so leaving out the later
         # ones changes no earlier row.
         out = out[times_ns(out["date"]) <= cut]

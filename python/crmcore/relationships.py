@@ -21,7 +21,7 @@ import pandas as pd
 from ._args import _invalid, _node, _real
 from ._core import ValidationError
 from .graph import Graph
-from .scoring._columns import flag_overflow, stamp
+from .scoring._columns import as_of_timestamp, flag_overflow, stamp
 from .scoring._status import purchases
 
 __all__ = ["GraphMethods", "CHANNEL_WEIGHT"]
@@ -298,9 +298,9 @@ class GraphMethods:
         orders = purchases(orders[(orders["ordered_at"] <= cut).to_numpy(dtype=bool)])
         keep = np.ones(len(orders), dtype=bool)
         if since is not None:
-            keep &= (orders["ordered_at"] >= pd.Timestamp(since)).to_numpy(dtype=bool)
+            keep &= (orders["ordered_at"] >= as_of_timestamp(since, "since", "hierarchy_rollup")).to_numpy(dtype=bool)
         if until is not None:
-            keep &= (orders["ordered_at"] < pd.Timestamp(until)).to_numpy(dtype=bool)
+            keep &= (orders["ordered_at"] < as_of_timestamp(until, "until", "hierarchy_rollup")).to_numpy(dtype=bool)
         customers = self.frame("customers", columns=["name"])
 
         def rollup(part, _customers):

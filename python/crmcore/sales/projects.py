@@ -183,11 +183,11 @@ class ProjectMethods(SalesPart):
         >>> db.sales.reminders(now="2024-03-01 09:40").empty
         True
         """
-        at = utc_now() if now is None else pd.Timestamp(now)
+        at = utc_now() if now is None else as_of_timestamp(now, "now", "reminders")
         t = self._open_tasks()
         keep = t["remind_at"].notna() & (t["remind_at"] <= at)
         if since is not None:
-            keep &= t["remind_at"] > pd.Timestamp(since)
+            keep &= t["remind_at"] > as_of_timestamp(since, "since", "reminders")
         if staff is not None:
             keep &= t["assignee_id"] == staff
         out = t.loc[keep, ["assignee_id", "team", "subject", "remind_at", "due_at", "customer_id"]]

@@ -89,42 +89,48 @@ FIRST_TIME, LAST_TIME = pd.Timestamp(_convert.FIRST_TIME), pd.Timestamp(_convert
 TIME_RANGE = _convert.TIME_RANGE
 
 
-def as_of_ns(as_of: Any, field: str = "as_of") -> int | None:
+def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int | None:
     """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
     text that is not a date, NaT, or a date outside the times the store
     keeps (pandas would raise a bare OutOfBoundsDatetime) is refused naming
-    ``field``.
+    ``field`` (and ``where``, the function, when given: the error then
+    carries both as ``kind`` and ``field``, like every bad argument's).
+    Every date a user gives a function goes through here.
 
     >>> as_of_ns("1970-01-02")
     86400000000000
     """
+    def refuse(reason: str) -> ValidationError:
+        return _invalid(where, field, reason) if where is not None else ValidationError(f"{field} {reason}")
+
     if as_of is None:
         return None
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError, OverflowError) as e:
         if "out of bounds" in str(e).lower():
-            raise ValidationError(f"{field} {as_of!r} is outside the dates the store keeps ({TIME_RANGE})") from None
-        raise ValidationError(f"{field} {as_of!r} is not a date: {e}") from None
+            raise refuse(f"{as_of!r} is outside the dates the store keeps ({TIME_RANGE})") from None
+        raise refuse(f"{as_of!r} is not a date: {e}") from None
     if ts is pd.NaT:
-        raise ValidationError(f"{field} is missing (NaT): give a date, or None for the default")
+        raise refuse("is missing (NaT): give a date, or None for the default")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     if not FIRST_TIME.as_unit(ts.unit) <= ts <= LAST_TIME.as_unit(ts.unit):
-        raise ValidationError(f"{field} {as_of!r} is outside the dates the store keeps ({TIME_RANGE})")
+        raise refuse(f"{as_of!r} is outside the dates the store keeps ({TIME_RANGE})")
     return int(ts.as_unit("ns").value)
 
 
-def as_of_timestamp(as_of: Any, field: str = "as_of") -> pd.Timestamp:
+def as_of_timestamp(as_of: Any, field: str = "as_of", where: str | None = None) -> pd.Timestamp:
     """A given ``as_of`` (not None: the callers put their default first)
     checked as :func:`as_of_ns` checks it, as a Timestamp.
 
     >>> as_of_timestamp("2024-03-01")
     Timestamp('2024-03-01 00:00:00')
     """
-    ns = as_of_ns(as_of, field)
+    ns = as_of_ns(as_of, field, where)
     if ns is None:
-        raise ValidationError(f"{field} is missing: give a date")
+        raise _invalid(where, field, "is missing: give a date") if where is not None \
+            else ValidationError(f"{field} is missing: give a date")
     return pd.Timestamp(ns)
 
 
