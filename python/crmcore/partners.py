@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns, utc_now
+from .scoring._columns import as_of_ns, as_of_timestamp, days_between, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
@@ -114,7 +114,7 @@ class PartnerMethods:
         counts = judged | (due.isna() & (lines["ordered_at"] <= as_of))
         lines["ordered_due"] = lines["quantity"].where(counts, 0.0)
         lines["received_due"] = received.where(counts, 0.0)
-        lines["lead"] = ((lines["received_at"] - lines["ordered_at"]) / pd.Timedelta(days=1)).where(whole)
+        lines["lead"] = pd.Series(days_between(lines["received_at"], lines["ordered_at"]), index=lines.index).where(whole)
         lines = lines.sort_values(["supplier_id", "product_id", "ordered_at", "line_id"], kind="stable")
         previous = lines.groupby(["supplier_id", "product_id"])["unit_cost"].shift()
         lines["price_change"] = lines["unit_cost"] / previous - 1.0

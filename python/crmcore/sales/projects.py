@@ -18,10 +18,8 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count
-from ..scoring._columns import as_of_timestamp, shifted, utc_now
+from ..scoring._columns import as_of_timestamp, days_between, shifted, utc_now
 from ._base import SalesPart
-
-DAY = pd.Timedelta(days=1)
 
 
 class ProjectMethods(SalesPart):
@@ -55,8 +53,8 @@ class ProjectMethods(SalesPart):
         m.insert(2, "owner_id", m["project_id"].map(p["owner_id"]))
         is_open = ~m["status"].isin(["done", "cancelled"])
         m["overdue"] = is_open & (m["planned_at"] < cut)
-        late = np.where(m["status"] == "done", (m["done_at"] - m["planned_at"]) / DAY,
-                        np.where(m["overdue"], (cut - m["planned_at"]) / DAY, np.nan))
+        late = np.where(m["status"] == "done", days_between(m["done_at"], m["planned_at"]),
+                        np.where(m["overdue"], days_between(cut, m["planned_at"]), np.nan))
         m["days_late"] = late.astype(float)
         m = m.sort_values(["planned_at"], kind="stable", na_position="last")
         m.attrs["as_of"] = cut
@@ -218,7 +216,7 @@ class ProjectMethods(SalesPart):
         t = self._open_tasks()
         t = t[t["due_at"].notna() & (t["due_at"] <= shifted(at, days, "due_tasks", "days"))].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")
-        t["days_overdue"] = ((at - t["due_at"]) / DAY).where(t["status"] == "overdue")
+        t["days_overdue"] = pd.Series(days_between(at, t["due_at"]), index=t.index).where(t["status"] == "overdue")
         if by is None:
             out = t[["assignee_id", "team", "subject", "due_at", "status", "days_overdue"]]
             return out.sort_values(["due_at"], kind="stable")

@@ -134,6 +134,41 @@ def as_of_timestamp(as_of: Any, field: str = "as_of", where: str | None = None) 
     return pd.Timestamp(ns)
 
 
+def _span_ends(when: Any) -> np.ndarray:
+    """A time or times (Timestamp, datetime64, int64 ns, a Series or array
+    of them) as int64 nanoseconds, NaT as int64 min."""
+    if isinstance(when, pd.Timestamp):
+        return np.asarray(np.iinfo(np.int64).min if when is pd.NaT else when.as_unit("ns").value, dtype=np.int64)
+    if isinstance(when, (int, np.integer)):
+        return np.asarray(when, dtype=np.int64)
+    values = np.asarray(when) if not isinstance(when, (pd.Series, pd.Index)) else when
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return np.asarray(values, dtype=np.int64)
+    return times_ns(pd.Series(values) if not isinstance(values, pd.Series) else values)
+
+
+def days_between(later: Any, earlier: Any) -> Any:
+    """Days from ``earlier`` to ``later`` (each a Timestamp, int64
+    nanoseconds, or a Series or array of times; negative when ``later`` is
+    earlier), as floats, NaN where either is missing: a float for two
+    single times, an array otherwise. The store keeps times from 1677 to
+    2262, more than 2^63 ns apart, where ``later - earlier`` in nanoseconds
+    would wrap or raise a bare OverflowError: the whole days are taken
+    apart first (floor division does not overflow) and only the parts of a
+    day subtracted as nanoseconds. The one rule for every span between two
+    times (the kernels' is scoring::days_between).
+
+    >>> days_between(pd.Timestamp("2260-01-01"), pd.Timestamp("1700-01-01"))
+    204535.0
+    """
+    a, b = _span_ends(later), _span_ends(earlier)
+    nat = np.iinfo(np.int64).min
+    whole = (a // NS_PER_DAY - b // NS_PER_DAY).astype(np.float64)
+    days = whole + (a % NS_PER_DAY - b % NS_PER_DAY) / NS_PER_DAY
+    days = np.where((a == nat) | (b == nat), np.nan, days)
+    return float(days) if days.ndim == 0 else days
+
+
 def shifted(when: Any, span: Any, where: str, field: str, what: str = "as_of") -> pd.Timestamp:
     """``when`` (a Timestamp or int64 nanoseconds: ``as_of``, or a date derived
     from it) moved by ``span`` (days as a number, or a Timedelta; negative
