@@ -289,7 +289,7 @@ class ServiceMethods:
     def _tickets_with_policy(self) -> pd.DataFrame:
         t = self._db.frame("tickets")
         tier = self._db.frame("customers", columns=["tier"])["tier"]
-        t["tier"] = t.customer_id.map(tier)
+        t["tier"] = tier.reindex(t.customer_id).array  # (map of no tickets kept their Int64 dtype)
         p = self._db.frame("sla_policies")
         exact = p[p.tier.notna()].set_index(["severity", "tier"])
         generic = p[p.tier.isna()].set_index("severity")
@@ -360,7 +360,7 @@ class ServiceMethods:
         out["rating_rate"] = out.rated / out.resolved
         out["mean"] = g.satisfaction.mean()
         out["median"] = g.satisfaction.median()
-        out["reopened_share"] = g.reopened.apply(lambda r: (r.fillna(0) > 0).mean())
+        out["reopened_share"] = g.reopened.apply(lambda r: (r.fillna(0) > 0).mean()).astype(float)  # (no groups: Int64)
         return stamp(out, cut)
 
     def _tickets_at(self, cut: int) -> pd.DataFrame:

@@ -55,7 +55,7 @@ def snapshot_examples(history: pd.DataFrame, won_at: pd.Series, open_stages: "li
         # snapshot at an as_of near 2262 plus the horizon is past a Timestamp.)
         until = pd.Timestamp(min(int(s.value) + int(horizon.value), int(LAST_TIME.value)))
         won = ((end > s) & (end <= until)).to_numpy().astype(int)
-        rows.append(pd.DataFrame({"snapshot": s, "deal_id": last.deal_id.to_numpy(), "stage": last.stage.to_numpy(),
+        rows.append(pd.DataFrame({"snapshot": s, "deal_id": last.deal_id.to_numpy(), "stage": last.stage.array,
                                   "age": days_between(s, last.changed_at), "won": won}))
     if not rows:
         return pd.DataFrame(columns=["snapshot", "deal_id", "stage", "age", "won"])

@@ -101,7 +101,11 @@ class ProjectMethods(SalesPart):
                                "subject": names.reindex(d.index), "customer_id": d["customer_id"]})
         parts = [x for x in (tasks, miles, closes) if len(x)]
         if not parts:
-            return pd.DataFrame(columns=["staff_id", "due", "status", "what", "id", "subject", "customer_id"])
+            # (The dtypes the items have when there are any.)
+            return pd.DataFrame({"staff_id": pd.array([], dtype="Int64"), "due": np.array([], dtype="datetime64[ns]"),
+                                 "status": pd.array([], dtype="str"), "what": pd.array([], dtype="str"),
+                                 "id": np.array([], dtype=np.int64), "subject": pd.array([], dtype="str"),
+                                 "customer_id": pd.array([], dtype="Int64")})
         items = pd.concat(parts, ignore_index=True)
         items = items[items["due"].notna() & (items["due"] <= last)]
         if staff is not None:
@@ -231,5 +235,5 @@ class ProjectMethods(SalesPart):
         """Tasks not done, with their assignee's team."""
         t = self._db.frame("tasks", columns=["subject", "due_at", "remind_at", "assignee_id", "customer_id", "done"])
         t = t[~t["done"].fillna(False).astype(bool)]
-        t.insert(1, "team", t["assignee_id"].map(self._db.frame("staff", columns=["team"])["team"]))
+        t.insert(1, "team", self._db.frame("staff", columns=["team"])["team"].reindex(t["assignee_id"]).array)
         return t
