@@ -197,10 +197,14 @@ def _frame(kind: str, columns: list) -> pd.DataFrame:
                 values[missing] = _NAT
             col = values.view("datetime64[ns]")
         elif ftype in ("integer", "ref", "anyref"):
+            if missing is None and len(values) == 0 and not (f and f["required"]):
+                missing = np.zeros(0, dtype=bool)  # nullable as with rows: an empty column's dtype is the same
             col = values if missing is None or (f and f["required"]) else pd.arrays.IntegerArray(values, missing)
         elif ftype == "bool":
             col = pd.arrays.BooleanArray(values.astype(bool), missing if missing is not None
                                          else np.zeros(len(values), dtype=bool))
+        elif ftype == "text" and len(values) == 0 and name not in ("tags", "custom"):
+            col = pd.array(values, dtype="str")  # the dtype pandas gives text with rows (tags and custom hold lists)
         else:
             col = values
         data[name] = col

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .scoring._columns import as_of_timestamp, utc_now
+from .scoring._columns import as_of_timestamp, days_between, utc_now
 
 COLUMNS = ["time", "kind", "id", "summary", "who"]
 
@@ -142,7 +142,8 @@ def next_contacts_missed(talks: pd.DataFrame, as_of: pd.Timestamp, grace: pd.Tim
     deadline = later.next_contact_at + grace
     kept = later.next_at.notna() & (later.next_at <= deadline)
     missed = later[~kept & (deadline < as_of)].sort_values("interaction")
-    late_days = _text((missed.next_at - missed.next_contact_at).dt.days.astype("Int64"))
+    late_days = _text(pd.Series(np.floor(days_between(missed.next_at, missed.next_contact_at)),
+                                 index=missed.index).astype("Int64"))
     promise = "next contact promised by " + _text(missed.next_contact_at.dt.date)
     detail = np.where(missed.next_at.notna(), promise + ", made " + late_days + " days late", promise + ", none since")
     return pd.DataFrame({"check": "next_contact_missed", "customer_id": missed.customer_id.astype("Int64").to_numpy(),

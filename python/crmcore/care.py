@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import _holidays
 from ._args import _days, _invalid, _number
-from .scoring._columns import as_of_timestamp, utc_now
+from .scoring._columns import as_of_timestamp, days_between, utc_now
 
 #: The festivals greeted by default: the main public holidays.
 MAIN_FESTIVALS = ("New Year's Day", "Spring Festival", "Dragon Boat Festival", "Mid-Autumn Festival",
@@ -60,7 +60,8 @@ class CareMethods:
         >>> db.care.greetings("2026-02-10", "2026-02-20")[["date", "occasion", "name", "channel"]].values.tolist()
         [['2026-02-12', 'birthday', 'Zhao', 'visit'], ['2026-02-17', 'Spring Festival', 'Acme', 'visit']]
         """
-        first, last = as_of_timestamp(start, "start").date(), as_of_timestamp(end, "end").date()
+        first = as_of_timestamp(start, "start", "greetings").date()
+        last = as_of_timestamp(end, "end", "greetings").date()
         if last < first:
             raise _invalid("greetings", "end", f"end {last} is before start {first}")
         db = self._db
@@ -124,7 +125,7 @@ class CareMethods:
         talks["owner"] = talks.customer_id.map(customers.owner)
         own = talks[(talks.by == talks.owner) & (talks.occurred_at <= cut)]
         customers["last_contact"] = own.groupby("customer_id").occurred_at.max().reindex(customers.index)
-        customers["days_since"] = (cut - customers.last_contact).dt.total_seconds() / 86400
+        customers["days_since"] = days_between(cut, customers.last_contact)
         late = customers.owner.notna() & (customers.last_contact.isna() | (customers.days_since >= days))
         return customers[late].sort_values("days_since", ascending=False, na_position="first", kind="stable")
 

@@ -204,7 +204,7 @@ class MemberMethods:
             joined = members["joined_at"].reindex(orders["member_id"]).to_numpy()
             keep = orders["ordered_at"].to_numpy() >= joined
             if until is not None:
-                keep &= orders["ordered_at"].to_numpy() <= as_of_timestamp(until, "until").to_datetime64()
+                keep &= orders["ordered_at"].to_numpy() <= as_of_timestamp(until, "until", "earn").to_datetime64()
             orders = orders[keep]
             rate = float(prog["points_per_unit"]) if pd.notna(prog["points_per_unit"]) else 1.0
             entries = pd.DataFrame({"member_id": orders["member_id"].to_numpy(), "at": orders["ordered_at"].to_numpy(),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import _period, _record_id
-from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns, utc_now
+from .scoring._columns import as_of_ns, as_of_timestamp, days_between, stamp, times_ns, utc_now
 from .scoring._status import purchases
 
 NS_PER_DAY = 86_400 * 10**9
@@ -116,7 +116,7 @@ class PartnerMethods:
         counts = judged | (due.isna() & (lines["ordered_at"] <= as_of))
         lines["ordered_due"] = lines["quantity"].where(counts, 0.0)
         lines["received_due"] = received.where(counts, 0.0)
-        lines["lead"] = ((lines["received_at"] - lines["ordered_at"]) / pd.Timedelta(days=1)).where(whole)
+        lines["lead"] = pd.Series(days_between(lines["received_at"], lines["ordered_at"]), index=lines.index).where(whole)
         lines = lines.sort_values(["supplier_id", "product_id", "ordered_at", "line_id"], kind="stable")
         previous = lines.groupby(["supplier_id", "product_id"])["unit_cost"].shift()
         lines["price_change"] = lines["unit_cost"] / previous - 1.0
@@ -292,8 +292,8 @@ class PartnerMethods:
         [5.0]
         """
         tier_period = _period(tier_period, "commissions", "tier_period")
-        start = None if start is None else as_of_timestamp(start, "start")
-        end = None if end is None else as_of_timestamp(end, "end")
+        start = None if start is None else as_of_timestamp(start, "start", "commissions")
+        end = None if end is None else as_of_timestamp(end, "end", "commissions")
         cut = self._db._as_of(as_of)
         lines = self._partner_lines()
         lines = lines.assign(volume_after=lines.sort_values(["ordered_at", "order_id", "line_key"], kind="stable")

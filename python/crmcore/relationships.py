@@ -21,7 +21,7 @@ import pandas as pd
 from ._args import _invalid, _node, _real
 from ._core import ValidationError
 from .graph import Graph
-from .scoring._columns import as_of_timestamp, flag_overflow, stamp
+from .scoring._columns import as_of_timestamp, days_between, flag_overflow, stamp
 from .scoring._status import purchases
 
 __all__ = ["GraphMethods", "CHANNEL_WEIGHT"]
@@ -298,9 +298,9 @@ class GraphMethods:
         orders = purchases(orders[(orders["ordered_at"] <= cut).to_numpy(dtype=bool)])
         keep = np.ones(len(orders), dtype=bool)
         if since is not None:
-            keep &= (orders["ordered_at"] >= as_of_timestamp(since, "since")).to_numpy(dtype=bool)
+            keep &= (orders["ordered_at"] >= as_of_timestamp(since, "since", "hierarchy_rollup")).to_numpy(dtype=bool)
         if until is not None:
-            keep &= (orders["ordered_at"] < as_of_timestamp(until, "until")).to_numpy(dtype=bool)
+            keep &= (orders["ordered_at"] < as_of_timestamp(until, "until", "hierarchy_rollup")).to_numpy(dtype=bool)
         customers = self.frame("customers", columns=["name"])
 
         def rollup(part, _customers):
@@ -386,7 +386,7 @@ class GraphMethods:
         as_of = self._point(as_of)
         it = self.frame("interactions", columns=["customer_id", "contact_id", "staff_id", "channel", "occurred_at"])
         it = it[(it["occurred_at"] <= as_of).to_numpy(dtype=bool)]
-        age = (as_of - it["occurred_at"]).dt.total_seconds().to_numpy() / 86400.0
+        age = days_between(as_of, it["occurred_at"])
         value = it["channel"].map(weights).fillna(0.0).to_numpy(np.float64) * 0.5 ** (age / half_life_days)
         staff = _ids(it["staff_id"])
         parts = []

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ._args import _invalid
 from .scoring import campaign_effect, cohort_retention, performance, product_affinity
+from .scoring._columns import as_of_timestamp
 from .scoring.dimensions import _names
 
 __all__ = ["SECTIONS", "Report", "report_7p"]
@@ -97,7 +98,7 @@ def _window(db: Any, period: Any) -> tuple[pd.Timestamp, pd.Timestamp, str]:
         end = db.default_as_of()
         return end - pd.DateOffset(years=1), end, f"the 12 months to {(end - pd.Timedelta(days=1)).date()}"
     if isinstance(period, (tuple, list)) and len(period) == 2:
-        start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+        start, end = (as_of_timestamp(p, "period", "report_7p") for p in period)
         if not start < end:
             raise _invalid("report_7p", "period", f"must run forward, got {period!r}")
         return start, end, f"{start.date()} to {end.date()}"

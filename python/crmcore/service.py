@@ -309,7 +309,7 @@ class ServiceMethods:
     def _tickets_with_policy(self) -> pd.DataFrame:
         t = self._db.frame("tickets")
         tier = self._db.frame("customers", columns=["tier"])["tier"]
-        t["tier"] = t.customer_id.map(tier)
+        t["tier"] = tier.reindex(t.customer_id).array  # (map of no tickets kept their Int64 dtype)
         # One policy per pair; a file written before the store refused a
         # second one may hold two: the later one is the one set_sla set.
         p = self._db.frame("sla_policies").sort_index().drop_duplicates(["severity", "tier"], keep="last")
@@ -387,7 +387,7 @@ class ServiceMethods:
         out["rating_rate"] = out.rated / out.resolved
         out["mean"] = g.satisfaction.mean()
         out["median"] = g.satisfaction.median()
-        out["reopened_share"] = g.reopened.apply(lambda r: (r.fillna(0) > 0).mean())
+        out["reopened_share"] = g.reopened.apply(lambda r: (r.fillna(0) > 0).mean()).astype(float)  # (no groups: Int64)
         return stamp(out, cut)
 
     def _tickets_at(self, cut: int) -> pd.DataFrame:

@@ -580,7 +580,11 @@ def open(path: str | os.PathLike = ":memory:", *, actor: "int | str | None" = No
     A new file, and its -wal and -shm beside it, is readable by its owner
     only. ``actor`` names who the writes are by in the audit log (a staff id
     or a script's name; see :attr:`Database.actor`). ``readonly=True``
-    refuses every write and leaves the file as it is. A file carrying
+    refuses every write and leaves the file as it is; a file this process
+    may not write (a backup kept chmod 444) is read that way only: a plain
+    open of it is refused (crm.StorageError naming the file, "write-protected
+    ... open it with readonly=True"), where SQLite would fall back to reading
+    without a word and leave -wal and -shm beside it. A file carrying
     triggers or views that crmcore did not create is refused, unless
     ``allow_foreign=True``, which opens it and lists them in
     :attr:`Database.foreign_objects`. ``mode`` (centralized, the default;

@@ -437,3 +437,42 @@ def test_reading_a_write_protected_backup_works_and_leaves_its_folder_as_it_was(
     assert done.returncode == 0, done.stderr
     assert _folder(held) == before
     assert (tmp_path / "out.crm").exists() or read in ("check", "info")
+
+
+_OPEN_PROTECTED = r"""
+import sys
+import crmcore as crm
+try:
+    crm.open(sys.argv[1])
+except crm.StorageError as e:
+    print(e)
+else:
+    sys.exit("a plain open of a write-protected store was not refused")
+"""
+
+
+def test_a_plain_open_of_a_write_protected_store_is_refused_naming_the_file(tmp_path):
+    # SQLite opened such a file read-only without a word (a later write failed
+    # with "attempt to write a readonly database") and left -wal and -shm.
+    import shutil
+    import subprocess
+    import sys
+
+    held = tmp_path / "held"
+    held.mkdir()
+    with crm.open(held / "b.crm") as db:
+        db.add("customers", name="Acme")
+    store = held / "b.crm"
+    store.chmod(0o444)
+    before = _folder(held)
+    command = [sys.executable, "-c", _OPEN_PROTECTED, str(store)]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("run as root without setpriv: a chmod 444 file stays writable")
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", "--bounding-set", caps, "--inh-caps", caps] + command
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(crm.__path__[0])}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert str(store) in done.stdout and "write-protected" in done.stdout and "readonly=True" in done.stdout
+    assert _folder(held) == before

@@ -1,8 +1,10 @@
 """Every analysis of db.sales, db.service, db.marketing, db.care and the
 scoring methods on a store with nothing to analyse: an empty store, and one
 with customers but none of the analysed records. Each returns an empty
-result with the columns (and index name) it has on a store with data, or
-the clear error it documents; never a bare pandas or NumPy error from an
+result with the columns (and index name) it has on a store with data, and
+their dtypes (an empty frame of object columns where a full one has
+datetime64, Int64 or str ones breaks code that reads them), or the clear
+error it documents; never a bare pandas or NumPy error from an
 empty column (attribution raised "Cannot cast DatetimeArray to dtype
 float64", portrait a ufunc error on an empty store).
 
@@ -34,6 +36,17 @@ REQUIRED = {
 }
 # The documented refusal when there is nothing to analyse.
 REFUSES = {"sales.bookings_forecast": (crm.ValidationError, "at least 24 finite values")}
+# Empty results whose dtypes still differ from a full one's (object columns
+# built from empty lists, text all-null in the customers-only store): left
+# for a later change, listed so that each shows and one fixed fails here
+# until it is taken out.
+DTYPES_NOT_YET_ALIKE = {
+    "care.call_list", "care.greetings", "marketing.portrait", "service.check_timeline",
+    ("marketing.prospects", "empty"), ("scoring.deal_summary", "empty"), ("scoring.dimension", "empty"),
+    ("scoring.lifecycle", "empty"),
+    # a customers-only store's tier is all null: object, where text with values is str
+    ("service.at_risk", "customers only"), ("service.breached", "customers only"), ("service.sla", "customers only"),
+}
 AS_OF = "2024-07-01"  # the stores below have no data to take a default as_of from
 
 
@@ -65,6 +78,17 @@ def _shape_of(result):
     if isinstance(result, pd.Series):
         return result.name, result.index.name
     return type(result).__name__
+
+
+def _dtypes_of(result):
+    """The dtype of each column (and of the index): an empty result's must be
+    the same as a full one's, or code that reads a column (``.dt``, ``.str``,
+    an integer comparison) works on one and fails on the other."""
+    if isinstance(result, pd.DataFrame):
+        return {str(c): str(t) for c, t in result.dtypes.items()}, str(result.index.dtype)
+    if isinstance(result, pd.Series):
+        return str(result.dtype), str(result.index.dtype)
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +124,11 @@ def test_an_analysis_of_nothing_is_empty_with_its_columns(stores, key, store):
         assert got.empty and got.index.name == want.index.name
         return
     assert _shape_of(got) == _shape_of(want)
+    if (key, store) in DTYPES_NOT_YET_ALIKE or key in DTYPES_NOT_YET_ALIKE:
+        if _dtypes_of(got) != _dtypes_of(want):
+            pytest.xfail("dtypes of this empty result are known to differ (DTYPES_NOT_YET_ALIKE)")
+        raise AssertionError(f"{key} on {store}: dtypes now alike, take it out of DTYPES_NOT_YET_ALIKE")
+    assert _dtypes_of(got) == _dtypes_of(want)
     if isinstance(got, pd.DataFrame) and key not in ("sales.funnel", "sales.win_rate", "sales.cycle_length",
                                                      "scoring.lifecycle_flow"):
         # (those four have a row per stage, or a total, however few deals)

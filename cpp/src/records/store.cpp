@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <optional>
 
+#include <unistd.h>
+
 #include "batch.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
@@ -31,6 +33,14 @@ Store::Store(const std::string& path, const OpenOptions& options)
   const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
   if (!options.create && !in_memory && !std::filesystem::is_regular_file(path))
     throw StorageError("no store at '" + path + "': no such file; nothing was made");
+  // A store file no one may write (a backup kept chmod 444) opened to write:
+  // SQLite would fall back to reading it without a word, and that connection
+  // left -wal and -shm beside the file. A plain open promises writes, so it
+  // is refused before anything is made; readonly=True reads such a file
+  // (immutable, nothing made beside it: sql::to_read).
+  if (!readonly_ && !in_memory && ::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), W_OK) != 0)
+    throw StorageError("'" + path + "' is write-protected (this process may not write it): open it with "
+                       "readonly=True to read it; nothing was opened or made");
   if (!readonly_ && !in_memory && options.create) create_private_file(path);
   const sql::OpenTarget target = readonly_ ? sql::to_read(path)
                                  : sql::OpenTarget{path, options.create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE

@@ -12,12 +12,12 @@
 #include <utility>
 
 #include "crmcore/sales/reports.hpp"
+#include "crmcore/scoring/group.hpp"
 #include "ids.hpp"
 
 namespace crmcore::sales {
 namespace {
 
-constexpr double kNsPerDay = 86400e9;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Ids in order without gaps from `first` (a whole kind as the store lists
@@ -119,10 +119,7 @@ uint8_t bucket_at(int64_t as_of, int64_t due) {
 // due date (INT64_MIN) is not late.
 double days_past(int64_t as_of, int64_t due) {
   if (due == std::numeric_limits<int64_t>::min()) return 0.0;
-  int64_t late;
-  // Centuries apart the difference leaves int64: then in doubles (as exact as the days can be).
-  if (__builtin_sub_overflow(as_of, due, &late)) return (static_cast<double>(as_of) - static_cast<double>(due)) / kNsPerDay;
-  return static_cast<double>(late) / kNsPerDay;
+  return scoring::days_between(as_of, due);
 }
 
 // An invoice's balance if it is open on as_of, else NaN.

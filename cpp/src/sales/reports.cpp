@@ -9,12 +9,12 @@
 #include <string>
 #include <utility>
 
+#include "crmcore/scoring/group.hpp"
 #include "crmcore/scoring/profit.hpp"
 
 namespace crmcore::sales {
 namespace {
 
-constexpr double kNsPerDay = 86400e9;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check_code(const char* what, size_t row, int64_t code, int64_t n, bool allow_missing) {
@@ -141,7 +141,7 @@ std::vector<double> stage_days(const int64_t* deal, const int64_t* at, const uin
     for (auto it = first; it != last; ++it) {
       if (at[*it] > as_of || terminal[*it]) continue;
       int64_t end = (it + 1 != last && at[*(it + 1)] <= as_of) ? at[*(it + 1)] : as_of;
-      days[*it] = static_cast<double>(end - at[*it]) / kNsPerDay;
+      days[*it] = scoring::days_between(end, at[*it]);
     }
   }
   return days;
@@ -150,7 +150,7 @@ std::vector<double> stage_days(const int64_t* deal, const int64_t* at, const uin
 std::vector<double> days_late(const int64_t* expected, const uint8_t* open, size_t rows, int64_t as_of) {
   std::vector<double> late(rows, kNaN);
   for (size_t i = 0; i < rows; ++i)
-    if (open[i] && expected[i] < as_of) late[i] = static_cast<double>(as_of - expected[i]) / kNsPerDay;
+    if (open[i] && expected[i] < as_of) late[i] = scoring::days_between(as_of, expected[i]);
   return late;
 }
 

@@ -168,7 +168,7 @@ Rfm rfm(const int64_t* customer, const int64_t* date, const double* amount, size
   const size_t m = out.customer.size();
   out.recency.resize(m);
   for (size_t g = 0; g < m; ++g)
-    out.recency[g] = static_cast<double>(out.as_of - out.last[g]) / static_cast<double>(kNsPerDay);
+    out.recency[g] = days_between(out.as_of, out.last[g]);
   std::vector<double> freq(out.frequency.begin(), out.frequency.end());
   // The three rankings are independent: the recency one on a second thread.
   auto r_scores = std::async(std::launch::async, [&] { return quantile_scores(out.recency.data(), m, bins, false, ties); });

@@ -36,11 +36,11 @@ Rhythm purchase_rhythm(const int64_t* customer, const int64_t* date, const doubl
     const size_t k = t.size();
     double mean = kNaN, cv = kNaN;
     if (k >= 2) {
-      mean = static_cast<double>(t.back() - t.front()) / static_cast<double>(k - 1) / kNsPerDay;
+      mean = days_between(t.back(), t.front()) / static_cast<double>(k - 1);
       if (k >= 3 && mean > 0) {
         double ss = 0;
         for (size_t j = 1; j < k; ++j) {
-          const double d = static_cast<double>(t[j] - t[j - 1]) / kNsPerDay - mean;
+          const double d = days_between(t[j], t[j - 1]) - mean;
           ss += d * d;
         }
         cv = std::sqrt(ss / static_cast<double>(k - 1)) / mean;

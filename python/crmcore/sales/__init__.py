@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _number, _period, _record_id, _record_ids
-from ..scoring._columns import as_of_ns, stamp, times_ns
+from ..scoring._columns import as_of_ns, days_between, stamp, times_ns
 from .funnel import KERNEL_PERIODS, DealKey, funnel_frame
 from .ledger import LedgerMethods
 from .outlook import OutlookMethods
@@ -287,7 +287,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         closed = deals.category.isin(["won", "lost"]).to_numpy() & deals.closed_at.notna().to_numpy()
         closed &= first != np.iinfo(np.int64).min
         days = np.full(len(ids), np.nan)
-        days[closed] = (times_ns(deals.closed_at)[closed] - first[closed]) / NS_PER_DAY
+        days[closed] = days_between(times_ns(deals.closed_at)[closed], first[closed])
         group, index = self._groups(deals, by, period, closed)
         out = _stats(group, days, index, "deals", "days")
         out.attrs["deals"] = pd.Series(days[closed], index=deals.index[closed], name="days")
@@ -722,7 +722,7 @@ def close_slips(history: pd.DataFrame, deal_ids: np.ndarray, current: np.ndarray
         push &= at >= since
     pc = code[push]
     pushes = np.bincount(pc, minlength=n)
-    days = np.bincount(pc, weights=(new[push] - old[push]) / NS_PER_DAY, minlength=n)
+    days = np.bincount(pc, weights=days_between(new[push], old[push]), minlength=n)
     first_close, last_moved = np.full(n, _NAT, dtype=np.int64), np.full(n, _NAT, dtype=np.int64)
     d, first = np.unique(pc, return_index=True)
     first_close[d] = old[push][first]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count, _invalid
-from ..scoring._columns import as_of_timestamp, shifted, times_ns, utc_now
+from ..scoring._columns import as_of_timestamp, days_between, shifted, times_ns, utc_now
 from ._base import SalesPart
 from ._cache import valid_or
 from ._text import text_codes
@@ -230,7 +230,7 @@ class LedgerMethods(SalesPart):
         due = k["renewal_at"].fillna(k["ends_at"])
         keep = (k["status"] == "active") & due.notna() & (due <= shifted(cut, within, "renewals_due", "within"))
         out = k.loc[keep, ["customer_id", "deal_id", "name", "value", "owner_id", "ends_at"]].assign(due=due[keep])
-        out["days_left"] = (out["due"] - cut) / pd.Timedelta(days=1)
+        out["days_left"] = days_between(out["due"], cut)
         out = out.sort_values("due", kind="stable")
         out.attrs["as_of"] = cut
         return out

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count, _number
-from ..scoring._columns import LAST_TIME, shifted
+from ..scoring._columns import LAST_TIME, days_between, shifted
 from ._base import SalesPart
 
 #: Age-in-stage buckets (days): [0, 14), [14, 30), [30, 60), [60, 90), 90+.
@@ -55,8 +55,8 @@ def snapshot_examples(history: pd.DataFrame, won_at: pd.Series, open_stages: "li
         # snapshot at an as_of near 2262 plus the horizon is past a Timestamp.)
         until = pd.Timestamp(min(int(s.value) + int(horizon.value), int(LAST_TIME.value)))
         won = ((end > s) & (end <= until)).to_numpy().astype(int)
-        rows.append(pd.DataFrame({"snapshot": s, "deal_id": last.deal_id.to_numpy(), "stage": last.stage.to_numpy(),
-                                  "age": ((s - last.changed_at) / DAY).to_numpy(), "won": won}))
+        rows.append(pd.DataFrame({"snapshot": s, "deal_id": last.deal_id.to_numpy(), "stage": last.stage.array,
+                                  "age": days_between(s, last.changed_at), "won": won}))
     if not rows:
         return pd.DataFrame(columns=["snapshot", "deal_id", "stage", "age", "won"])
     return pd.concat(rows, ignore_index=True)

@@ -18,10 +18,8 @@ import pandas as pd
 
 from .. import _core
 from .._args import _count, _record_id
-from ..scoring._columns import as_of_timestamp, shifted, utc_now
+from ..scoring._columns import as_of_timestamp, days_between, shifted, utc_now
 from ._base import SalesPart
-
-DAY = pd.Timedelta(days=1)
 
 
 class ProjectMethods(SalesPart):
@@ -55,8 +53,8 @@ class ProjectMethods(SalesPart):
         m.insert(2, "owner_id", m["project_id"].map(p["owner_id"]))
         is_open = ~m["status"].isin(["done", "cancelled"])
         m["overdue"] = is_open & (m["planned_at"] < cut)
-        late = np.where(m["status"] == "done", (m["done_at"] - m["planned_at"]) / DAY,
-                        np.where(m["overdue"], (cut - m["planned_at"]) / DAY, np.nan))
+        late = np.where(m["status"] == "done", days_between(m["done_at"], m["planned_at"]),
+                        np.where(m["overdue"], days_between(cut, m["planned_at"]), np.nan))
         m["days_late"] = late.astype(float)
         m = m.sort_values(["planned_at"], kind="stable", na_position="last")
         m.attrs["as_of"] = cut
@@ -104,7 +102,11 @@ class ProjectMethods(SalesPart):
                                "subject": names.reindex(d.index), "customer_id": d["customer_id"]})
         parts = [x for x in (tasks, miles, closes) if len(x)]
         if not parts:
-            return pd.DataFrame(columns=["staff_id", "due", "status", "what", "id", "subject", "customer_id"])
+            # (The dtypes the items have when there are any.)
+            return pd.DataFrame({"staff_id": pd.array([], dtype="Int64"), "due": np.array([], dtype="datetime64[ns]"),
+                                 "status": pd.array([], dtype="str"), "what": pd.array([], dtype="str"),
+                                 "id": np.array([], dtype=np.int64), "subject": pd.array([], dtype="str"),
+                                 "customer_id": pd.array([], dtype="Int64")})
         items = pd.concat(parts, ignore_index=True)
         items = items[items["due"].notna() & (items["due"] <= last)]
         if staff is not None:
@@ -185,8 +187,8 @@ class ProjectMethods(SalesPart):
         True
         """
         staff = None if staff is None else _record_id(staff, "reminders", "staff")
-        at = utc_now() if now is None else as_of_timestamp(now, "now")
-        since = None if since is None else as_of_timestamp(since, "since")
+        at = utc_now() if now is None else as_of_timestamp(now, "now", "reminders")
+        since = None if since is None else as_of_timestamp(since, "since", "reminders")
         t = self._open_tasks()
         keep = t["remind_at"].notna() & (t["remind_at"] <= at)
         if since is not None:
@@ -221,7 +223,7 @@ class ProjectMethods(SalesPart):
         t = self._open_tasks()
         t = t[t["due_at"].notna() & (t["due_at"] <= shifted(at, days, "due_tasks", "days"))].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")
-        t["days_overdue"] = ((at - t["due_at"]) / DAY).where(t["status"] == "overdue")
+        t["days_overdue"] = pd.Series(days_between(at, t["due_at"]), index=t.index).where(t["status"] == "overdue")
         if by is None:
             out = t[["assignee_id", "team", "subject", "due_at", "status", "days_overdue"]]
             return out.sort_values(["due_at"], kind="stable")
@@ -236,5 +238,5 @@ class ProjectMethods(SalesPart):
         """Tasks not done, with their assignee's team."""
         t = self._db.frame("tasks", columns=["subject", "due_at", "remind_at", "assignee_id", "customer_id", "done"])
         t = t[~t["done"].fillna(False).astype(bool)]
-        t.insert(1, "team", t["assignee_id"].map(self._db.frame("staff", columns=["team"])["team"]))
+        t.insert(1, "team", self._db.frame("staff", columns=["team"])["team"].reindex(t["assignee_id"]).array)
         return t

@@ -89,43 +89,84 @@ FIRST_TIME, LAST_TIME = pd.Timestamp(_convert.FIRST_TIME), pd.Timestamp(_convert
 TIME_RANGE = _convert.TIME_RANGE
 
 
-def as_of_ns(as_of: Any, field: str = "as_of") -> int | None:
+def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int | None:
     """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
     text that is not a date, NaT, or a date outside the times the store
     keeps (pandas would raise a bare OutOfBoundsDatetime) is refused naming
-    ``field``.
+    ``field`` (and ``where``, the function, when given: the error then
+    carries both as ``kind`` and ``field``, like every bad argument's).
+    Every date a user gives a function goes through here.
 
     >>> as_of_ns("1970-01-02")
     86400000000000
     """
+    def refuse(reason: str) -> ValidationError:
+        return _invalid(where, field, reason) if where is not None else ValidationError(f"{field} {reason}")
+
     if as_of is None:
         return None
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError, OverflowError) as e:
         if "out of bounds" in str(e).lower():
-            raise ValidationError(f"{field} {as_of!r} is outside the dates the store keeps ({TIME_RANGE})") from None
-        raise ValidationError(f"{field} {as_of!r} is not a date: {e}") from None
+            raise refuse(f"{as_of!r} is outside the dates the store keeps ({TIME_RANGE})") from None
+        raise refuse(f"{as_of!r} is not a date: {e}") from None
     if ts is pd.NaT:
-        raise ValidationError(f"{field} is missing (NaT): give a date, or None for the default")
+        raise refuse("is missing (NaT): give a date, or None for the default")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     if not FIRST_TIME.as_unit(ts.unit) <= ts <= LAST_TIME.as_unit(ts.unit):
-        raise ValidationError(f"{field} {as_of!r} is outside the dates the store keeps ({TIME_RANGE})")
+        raise refuse(f"{as_of!r} is outside the dates the store keeps ({TIME_RANGE})")
     return int(ts.as_unit("ns").value)
 
 
-def as_of_timestamp(as_of: Any, field: str = "as_of") -> pd.Timestamp:
+def as_of_timestamp(as_of: Any, field: str = "as_of", where: str | None = None) -> pd.Timestamp:
     """A given ``as_of`` (not None: the callers put their default first)
     checked as :func:`as_of_ns` checks it, as a Timestamp.
 
     >>> as_of_timestamp("2024-03-01")
     Timestamp('2024-03-01 00:00:00')
     """
-    ns = as_of_ns(as_of, field)
+    ns = as_of_ns(as_of, field, where)
     if ns is None:
-        raise ValidationError(f"{field} is missing: give a date")
+        raise _invalid(where, field, "is missing: give a date") if where is not None \
+            else ValidationError(f"{field} is missing: give a date")
     return pd.Timestamp(ns)
+
+
+def _span_ends(when: Any) -> np.ndarray:
+    """A time or times (Timestamp, datetime64, int64 ns, a Series or array
+    of them) as int64 nanoseconds, NaT as int64 min."""
+    if isinstance(when, pd.Timestamp):
+        return np.asarray(np.iinfo(np.int64).min if when is pd.NaT else when.as_unit("ns").value, dtype=np.int64)
+    if isinstance(when, (int, np.integer)):
+        return np.asarray(when, dtype=np.int64)
+    values = np.asarray(when) if not isinstance(when, (pd.Series, pd.Index)) else when
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return np.asarray(values, dtype=np.int64)
+    return times_ns(pd.Series(values) if not isinstance(values, pd.Series) else values)
+
+
+def days_between(later: Any, earlier: Any) -> Any:
+    """Days from ``earlier`` to ``later`` (each a Timestamp, int64
+    nanoseconds, or a Series or array of times; negative when ``later`` is
+    earlier), as floats, NaN where either is missing: a float for two
+    single times, an array otherwise. The store keeps times from 1677 to
+    2262, more than 2^63 ns apart, where ``later - earlier`` in nanoseconds
+    would wrap or raise a bare OverflowError: the whole days are taken
+    apart first (floor division does not overflow) and only the parts of a
+    day subtracted as nanoseconds. The one rule for every span between two
+    times (the kernels' is scoring::days_between).
+
+    >>> days_between(pd.Timestamp("2260-01-01"), pd.Timestamp("1700-01-01"))
+    204535.0
+    """
+    a, b = _span_ends(later), _span_ends(earlier)
+    nat = np.iinfo(np.int64).min
+    whole = (a // NS_PER_DAY - b // NS_PER_DAY).astype(np.float64)
+    days = whole + (a % NS_PER_DAY - b % NS_PER_DAY) / NS_PER_DAY
+    days = np.where((a == nat) | (b == nat), np.nan, days)
+    return float(days) if days.ndim == 0 else days
 
 
 def shifted(when: Any, span: Any, where: str, field: str, what: str = "as_of") -> pd.Timestamp:

@@ -263,7 +263,7 @@ class RecordReading:
 
         names = self.frame("customers", columns=["name"])["name"]
         out = covered(orders, names.index) if by is None else self._stacked(covered, orders, by, analysis)
-        out.insert(0, "name", names.reindex(out.index.get_level_values(CUSTOMER)).to_numpy())
+        out.insert(0, "name", names.reindex(out.index.get_level_values(CUSTOMER)).array)  # (.array: str when empty too)
         _with_attrs(out, orders)
         if restamp:
             stamp(out, cut, times_ns(orders["ordered_at"]))

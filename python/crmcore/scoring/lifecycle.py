@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _integer, _invalid, _number
-from ._columns import (NS_PER_DAY, Keys, column, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
+from ._columns import (Keys, column, days_between, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
                        times_ns, timestamps, transactions)
 from ._status import LOST, WON, _normalized, deal_outcome
 
@@ -63,8 +63,8 @@ def _rhythm(tx, customer, date, amount, as_of, analysis: str) -> pd.DataFrame:
             "amount": r["amount"],
             "first_purchase": timestamps(r["first"]),
             "last_purchase": timestamps(r["last"]),
-            "tenure_days": (ref - r["first"]) / NS_PER_DAY,
-            "days_since": (ref - r["last"]) / NS_PER_DAY,
+            "tenure_days": days_between(ref, r["first"]),
+            "days_since": days_between(ref, r["last"]),
             "mean_gap": r["mean_gap"],
             "cv_gap": r["cv_gap"],
         },
@@ -301,7 +301,7 @@ def deal_quadrants(
     value = floats(column(deals, amount, "amount"))
     threshold = np.nanmedian(value[open_]) if important_amount is None and open_.any() else important_amount
     due = times_ns(column(deals, expected_close, "expected_close"), "expected_close")
-    days_left = np.where(due == nat, np.nan, (due - now) / NS_PER_DAY)
+    days_left = days_between(due, now)
     important = open_ & (value >= (threshold if threshold is not None else np.inf))
     urgent = open_ & (days_left <= urgent_days)
     quadrant = np.select(

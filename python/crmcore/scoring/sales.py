@@ -274,8 +274,16 @@ def campaign_effect(
         })
     out = pd.DataFrame(rows, index=pd.Index(campaigns.index, name="campaign_id"))
     if not len(out):
-        out = pd.DataFrame(columns=["name", "channel", "started_at", "budget", "members", "responders",
-                                    "response_rate", "revenue_per_member", "before_per_member", "revenue_per_other",
-                                    "lift", "incremental_revenue", "return_on_budget"],
-                           index=pd.Index([], name="campaign_id"))
+        # (The dtypes the rows have when there are any.)
+        no = {"name": campaigns["name"].array[:0] if "name" in campaigns else pd.array([], dtype="str"),
+              "channel": campaigns["channel"].array[:0] if "channel" in campaigns else pd.array([], dtype="str"),
+              "started_at": np.array([], dtype="datetime64[ns]")}
+        floats_ = ["budget", "response_rate", "revenue_per_member", "before_per_member", "revenue_per_other", "lift",
+                   "incremental_revenue", "return_on_budget"]
+        out = pd.DataFrame({**no, **{c: np.array([], dtype=np.float64) for c in floats_},
+                            "members": np.array([], dtype=np.int64), "responders": np.array([], dtype=np.int64)},
+                           index=pd.Index([], name="campaign_id", dtype=np.int64))
+        out = out[["name", "channel", "started_at", "budget", "members", "responders", "response_rate",
+                   "revenue_per_member", "before_per_member", "revenue_per_other", "lift", "incremental_revenue",
+                   "return_on_budget"]]
     return out

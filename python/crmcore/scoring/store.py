@@ -142,7 +142,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
             return profit_by_period(part, CUSTOMER, "ordered_at", "amount", "cost", freq, cut)
 
         out = run(orders, None) if by is None else self._stacked(run, orders, by, "profit_by_period")
-        out.insert(0, "name", names.reindex(out.index.get_level_values(CUSTOMER)).to_numpy())
+        out.insert(0, "name", names.reindex(out.index.get_level_values(CUSTOMER)).array)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def profit_tiers(self, freq: str = "Y", period: Any = None, abc: Sequence[float] = (0.8, 0.95),
@@ -217,7 +217,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         out = run(orders, None) if by is None else self._stacked(run, orders, by, "product_profit")
         ids = out.index.get_level_values("product_id")
         for i, column in enumerate(["sku", "name", "category"]):
-            out.insert(i, column, products[column].reindex(ids).to_numpy())
+            out.insert(i, column, products[column].reindex(ids).array)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def staff_performance(self, as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -242,8 +242,8 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
             self._stacked(lambda part, _: staff_performance(part), orders, by, "staff_performance")
         staff = self.frame("staff", columns=["name", "team"])
         ids = out.index.get_level_values("staff_id")
-        out.insert(0, "name", staff["name"].reindex(ids).to_numpy())
-        out.insert(1, "team", staff["team"].reindex(ids).to_numpy())
+        out.insert(0, "name", staff["name"].reindex(ids).array)
+        out.insert(1, "team", staff["team"].reindex(ids).array)
         return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
 
     def classify(self, as_of: Any = None, regular_min_purchases: int = 4, regular_max_cv: float = 0.75,
@@ -354,7 +354,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
             out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
                                  **self._stage_outcomes(deals))
             head = deals[["customer_id", "name", "stage"]].copy()
-            head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).to_numpy())
+            head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).array)
             return _with_attrs(head.join(out), out)
 
         deals = self.sales._stored_at(cut)  # as the deals stood then (stage history)

@@ -112,4 +112,17 @@ inline uint64_t ordered_bits(double v) {
 constexpr int64_t kNsPerDay = 86400LL * 1000000000LL;
 constexpr int64_t kNaT = INT64_MIN;  // NumPy's NaT as int64
 
+// Days from `earlier` to `later` (int64 ns; negative when `later` is
+// earlier). The store keeps times from 1677 to 2262, so two of them can be
+// more than 2^63 ns apart and `later - earlier` would wrap: the whole days
+// are taken apart first (floor division cannot overflow) and only the parts
+// of a day, below 86400e9 each, subtracted as nanoseconds. The one rule for
+// every span between two times (Python's is scoring._columns.days_between).
+inline double days_between(int64_t later, int64_t earlier) {
+  const int64_t later_day = later / kNsPerDay - (later % kNsPerDay < 0 ? 1 : 0);
+  const int64_t earlier_day = earlier / kNsPerDay - (earlier % kNsPerDay < 0 ? 1 : 0);
+  const int64_t part = (later - later_day * kNsPerDay) - (earlier - earlier_day * kNsPerDay);
+  return static_cast<double>(later_day - earlier_day) + static_cast<double>(part) / static_cast<double>(kNsPerDay);
+}
+
 }  // namespace crmcore::scoring
