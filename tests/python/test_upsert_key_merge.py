@@ -103,3 +103,40 @@ def test_a_key_of_the_id_alone_names_only_records_without_a_source(tmp_path):
     assert result.ids.tolist()[0] == before[("", "C")][0] and result.ids.tolist()[2] == before[("", "B")][0]
     after = _stored(path)
     assert after[("erp", "A")] == before[("erp", "A")] and after[("", "A")][1] == "a"
+
+
+def _lookup_rows(path):
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return sorted(con.execute("SELECT p.value, c.external_id, p.field, p.kind FROM contact_points AS p"
+                                  " JOIN customers AS c ON c.id = p.record_id"))
+
+
+@pytest.mark.parametrize("padding", [0, 5000], ids=["merge", "per key"])
+def test_an_export_with_phones_unchanged_leaves_the_lookup_rows_a_fresh_import_makes(tmp_path, padding):
+    """The weekly export: regions changed, phones as they were (one written otherwise), some rows new."""
+    rng = np.random.default_rng(7)
+    n = 400
+    first = pd.DataFrame({"external_source": "erp", "external_id": [f"C{i}" for i in range(n)],
+                          "name": [f"c{i}" for i in range(n)], "phone": [f"1380000{i:04d}" for i in range(n)],
+                          "region": "East"})
+    pad = pd.DataFrame({"external_source": "padding", "external_id": [f"P{n}" for n in range(padding)],
+                        "name": "pad"})
+    week = pd.DataFrame({"external_source": "erp", "external_id": [f"C{i}" for i in range(n // 2, n + n // 2)],
+                         "name": [f"c{i}" for i in range(n // 2, n + n // 2)],
+                         "phone": [f"1380000{i:04d}" for i in range(n // 2, n + n // 2)],
+                         "region": rng.choice(["East", "West"], n)})
+    week.loc[0, "phone"] = "+86 138-0000-" + f"{n // 2:04d}"  # the same number written otherwise
+    upserted, fresh = str(tmp_path / "upserted.crm"), str(tmp_path / "fresh.crm")
+    with crm.open(upserted) as db:
+        db.import_frame("customers", pd.concat([first, pad], ignore_index=True), progress=False)
+        result = db.import_frame("customers", week, mode="upsert", progress=False)
+        assert db.audit_check().empty
+    assert int(result.updated.sum()) == n // 2
+    final = pd.concat([first[first["external_id"].isin(set(first["external_id"]) - set(week["external_id"]))],
+                       pad, week], ignore_index=True)
+    with crm.open(fresh) as db:
+        db.import_frame("customers", final, progress=False)
+    assert _lookup_rows(upserted) == _lookup_rows(fresh)
+    with contextlib.closing(sqlite3.connect(upserted)) as a, contextlib.closing(sqlite3.connect(fresh)) as b:
+        query = "SELECT external_source, external_id, name, phone, region FROM customers ORDER BY external_source, external_id"
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()

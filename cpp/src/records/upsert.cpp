@@ -269,8 +269,11 @@ class ExternalKeys {
   // Sets target[row] and matches[row] for each row whose key a record of
   // `k` holds, reading each source's part of the unique index
   // (ifnull(external_source, ''), external_id) once, in its order: BINARY,
-  // bytes as unsigned, a shorter text before the longer it begins.
-  void find(Store::Impl& impl, const Kind& k, std::vector<int64_t>& target, std::vector<int64_t>& matches) {
+  // bytes as unsigned, a shorter text before the longer it begins. The
+  // found records' `columns` are kept in `stored`, as the per-row statement
+  // keeps them (the scan reads each record's row for its source anyway).
+  void find(Store::Impl& impl, const Kind& k, const std::vector<std::string>& columns, StoredValues& stored,
+            std::vector<int64_t>& target, std::vector<int64_t>& matches) {
     auto less = [&](const Entry& a, const Entry& b) {
       const int by_source = source(a).compare(source(b));
       if (by_source != 0) return by_source < 0;
@@ -278,7 +281,9 @@ class ExternalKeys {
       return by_id != 0 ? by_id < 0 : a.row < b.row;
     };
     if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
-    sql::Statement& scan = impl.prepared("SELECT external_id, id FROM " + k.name + " WHERE ifnull(" + kExternalSource +
+    std::string read;
+    for (const auto& column : columns) read += ", " + column;
+    sql::Statement& scan = impl.prepared("SELECT external_id, id" + read + " FROM " + k.name + " WHERE ifnull(" + kExternalSource +
                                          ", '') = ?1 AND external_id IS NOT NULL ORDER BY external_id");
     for (size_t begin = 0; begin < entries_.size();) {
       const std::string_view this_source = source(entries_[begin]);
@@ -289,11 +294,12 @@ class ExternalKeys {
       while (e < end && scan.step()) {
         if (sqlite3_column_type(scan.get(), 0) != SQLITE_TEXT) continue;  // (a blob: equal to no text)
         const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(scan.get(), 0));
-        const std::string_view stored(p, static_cast<size_t>(sqlite3_column_bytes(scan.get(), 0)));
-        while (e < end && id(entries_[e]) < stored) ++e;
-        for (; e < end && id(entries_[e]) == stored; ++e) {
+        const std::string_view stored_id(p, static_cast<size_t>(sqlite3_column_bytes(scan.get(), 0)));
+        while (e < end && id(entries_[e]) < stored_id) ++e;
+        for (; e < end && id(entries_[e]) == stored_id; ++e) {
           target[entries_[e].row] = scan.int64(1);
           ++matches[entries_[e].row];
+          if (!columns.empty()) stored.keep(entries_[e].row, scan.get(), 2);
         }
       }
       scan.reset();
@@ -440,7 +446,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     if (lookup.rows() == kChunkRows) run_lookup();
   }
   run_lookup();
-  if (merged) merged->find(impl, k, target, matches);
+  if (merged) merged->find(impl, k, stored_columns, stored, target, matches);
 
   // 2. Rows naming one record update it; rows naming none are inserted. A
   // later row with the same key as an earlier one (an export that lists a
