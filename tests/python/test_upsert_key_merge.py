@@ -138,5 +138,6 @@ def test_an_export_with_phones_unchanged_leaves_the_lookup_rows_a_fresh_import_m
         db.import_frame("customers", final, progress=False)
     assert _lookup_rows(upserted) == _lookup_rows(fresh)
     with contextlib.closing(sqlite3.connect(upserted)) as a, contextlib.closing(sqlite3.connect(fresh)) as b:
-        query = "SELECT external_source, external_id, name, phone, region FROM customers ORDER BY external_source, external_id"
+        query = ("SELECT external_source, external_id, name, phone, region FROM customers"
+                 " ORDER BY external_source, external_id")
         assert a.execute(query).fetchall() == b.execute(query).fetchall()
