@@ -16,8 +16,10 @@ same prepared file:
 - crmcore's plain insert of the same number of new rows, the yardstick the
   issue sets (goal: an upsert within 2x of it).
 
-Then the weekly case: the first export imported again unchanged, by crmcore's
-upsert and by the same ``executemany``.
+Then the export with the known rows' regions changed and their phones as
+they were (real exports: most phones do not change), and the weekly case:
+the first export imported again unchanged, each by crmcore's upsert and by
+the same ``executemany``.
 
 All of them write into the same file (the same tables and indexes) in one
 transaction, with the store's settings (WAL, synchronous=NORMAL, 64 MiB cache).
@@ -66,6 +68,8 @@ def main():
         # The first half known (a new region for about 3 in 4, a new phone for
         # each), the second half new.
         incoming = export(n, n // 2, seed=2, phone_prefix="139")
+        # The weekly reality: the same, but the known rows keep their phones.
+        same_phones = export(n, n // 2, seed=2)
         fresh_rows = export(n, 2 * n, seed=3)
 
         def fresh():
@@ -134,6 +138,8 @@ def main():
                 ("crmcore insert (same rows, all new)", crmcore_insert),
                 ("sqlite3 executemany ON CONFLICT", lambda: executemany_on_conflict(incoming, grown)),
                 ("  + audit rows and phone lookups", lambda: executemany_on_conflict(incoming, grown, True)),
+                ("crmcore upsert, phones unchanged", lambda: crmcore_upsert(same_phones, grown)),
+                ("executemany ON CONFLICT, phones same", lambda: executemany_on_conflict(same_phones, grown)),
                 ("crmcore upsert, export unchanged", lambda: crmcore_upsert(exported, n)),
                 ("executemany ON CONFLICT, unchanged", lambda: executemany_on_conflict(exported, n))):
             runs = [fn() for _ in range(args.repeat)]

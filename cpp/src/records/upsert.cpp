@@ -243,6 +243,106 @@ struct StoredValues {
 
 namespace {
 
+// The rows' external keys, for a merge with the key index: (source or '',
+// id) per row, their text in one buffer.
+class ExternalKeys {
+ public:
+  explicit ExternalKeys(const std::vector<std::string>& key) {
+    for (size_t i = 0; i < key.size(); ++i) (key[i] == kExternalSource ? source_at_ : id_at_) = static_cast<int>(i);
+  }
+  // Row `row`'s key values (in the key's order). A key whose id is missing,
+  // or not text, names no record: '=' with a stored text is never true.
+  void add(size_t row, const std::vector<Value>& values) {
+    const Value& id = values[static_cast<size_t>(id_at_)];
+    if (id.type != Value::Type::Text) return;
+    Entry e{row, bytes_.size(), 0, 0, id.text->size()};
+    if (source_at_ >= 0) {
+      const Value& source = values[static_cast<size_t>(source_at_)];
+      if (source.type != Value::Type::Null && source.type != Value::Type::Text) return;
+      if (source.type == Value::Type::Text) bytes_ += *source.text, e.source_size = source.text->size();
+    }
+    e.id_offset = bytes_.size();
+    bytes_ += *id.text;
+    entries_.push_back(e);
+  }
+
+  // Sets target[row] and matches[row] for each row whose key a record of
+  // `k` holds, reading each source's part of the unique index
+  // (ifnull(external_source, ''), external_id) once, in its order: BINARY,
+  // bytes as unsigned, a shorter text before the longer it begins. The
+  // found records' `columns` are kept in `stored`, as the per-row statement
+  // keeps them (the scan reads each record's row for its source anyway).
+  void find(Store::Impl& impl, const Kind& k, const std::vector<std::string>& columns, StoredValues& stored,
+            std::vector<int64_t>& target, std::vector<int64_t>& matches) {
+    auto less = [&](const Entry& a, const Entry& b) {
+      const int by_source = source(a).compare(source(b));
+      if (by_source != 0) return by_source < 0;
+      const int by_id = id(a).compare(id(b));
+      return by_id != 0 ? by_id < 0 : a.row < b.row;
+    };
+    if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
+    std::string read;
+    for (const auto& column : columns) read += ", " + column;
+    sql::Statement& scan = impl.prepared("SELECT external_id, id" + read + " FROM " + k.name + " WHERE ifnull(" + kExternalSource +
+                                         ", '') = ?1 AND external_id IS NOT NULL ORDER BY external_id");
+    for (size_t begin = 0; begin < entries_.size();) {
+      const std::string_view this_source = source(entries_[begin]);
+      size_t end = begin;
+      while (end < entries_.size() && source(entries_[end]) == this_source) ++end;
+      sqlite3_bind_text(scan.get(), 1, this_source.data(), static_cast<int>(this_source.size()), SQLITE_STATIC);
+      size_t e = begin;
+      while (e < end && scan.step()) {
+        if (sqlite3_column_type(scan.get(), 0) != SQLITE_TEXT) continue;  // (a blob: equal to no text)
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(scan.get(), 0));
+        const std::string_view stored_id(p, static_cast<size_t>(sqlite3_column_bytes(scan.get(), 0)));
+        while (e < end && id(entries_[e]) < stored_id) ++e;
+        for (; e < end && id(entries_[e]) == stored_id; ++e) {
+          target[entries_[e].row] = scan.int64(1);
+          ++matches[entries_[e].row];
+          if (!columns.empty()) stored.keep(entries_[e].row, scan.get(), 2);
+        }
+      }
+      scan.reset();
+      begin = end;
+    }
+  }
+
+ private:
+  struct Entry {
+    size_t row, source_offset, source_size, id_offset, id_size;
+  };
+  std::string_view source(const Entry& e) const { return std::string_view(bytes_).substr(e.source_offset, e.source_size); }
+  std::string_view id(const Entry& e) const { return std::string_view(bytes_).substr(e.id_offset, e.id_size); }
+  int source_at_ = -1, id_at_ = -1;
+  std::vector<Entry> entries_;
+  std::string bytes_;
+};
+
+// Whether any merged record of `k` left its keys behind (key_aliases).
+bool has_aliases_of(Store::Impl& impl, const Dialect& dialect, const Kind& k) {
+  sql::Statement exists(impl.db, dialect.table_exists("key_aliases"));
+  if (!exists.step()) return false;
+  sql::Statement any(impl.db, "SELECT 1 FROM key_aliases WHERE kind = ?1 LIMIT 1");
+  any.bind(1, k.name);
+  return any.step();
+}
+
+// Whether an upsert of `rows` rows finds its keys by a merge with the key
+// index: on SQLite, a key of the external id (and its source), no key
+// aliases for the kind (they are found by the per-row statement), and the
+// rows more than an eighth of the stored records, so that reading the index
+// whole costs less than searching it once per row.
+bool merge_join_fits(Store::Impl& impl, const Kind& k, const std::vector<std::string>& key, size_t rows, bool aliases) {
+  if (!impl.db.is_sqlite() || aliases || key.empty() || key.size() > 2) return false;
+  const bool id = std::find(key.begin(), key.end(), kExternalId) != key.end();
+  const bool others = std::any_of(key.begin(), key.end(),
+                                  [](const std::string& c) { return c != kExternalId && c != kExternalSource; });
+  if (!id || others || (key.size() == 2 && key[0] == key[1])) return false;
+  sql::Statement count(impl.db, "SELECT count(*) FROM " + k.name);
+  count.step();
+  return static_cast<int64_t>(rows) * 8 > count.int64(0);
+}
+
 }  // namespace
 
 // Upserts and bulk updates. Each row's key is looked up in the store, a
@@ -322,6 +422,11 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     find.reset();
     lookup.clear();
   };
+  // Many rows against the stored keys: the key index is read once in its
+  // order and merged with the rows' keys (merge_external_keys) rather than
+  // searched once per row.
+  std::optional<ExternalKeys> merged;
+  if (merge_join_fits(impl, k, req.key, n, has_aliases_of(impl, dialect, k))) merged.emplace(req.key);
   for (size_t row = 0; row < n; ++row) {
     try {
       if (!read_key(row)) continue;  // names no record: inserted (upsert) or refused (update), below
@@ -331,12 +436,17 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
       continue;
     }
     keyed[row] = 1;
+    if (merged) {
+      merged->add(row, values);
+      continue;
+    }
     sql::Cell* cells = lookup.add_row();
     cells[0].set_int(static_cast<int64_t>(row));
     for (size_t i = 0; i < values.size(); ++i) set_cell(cells[i + 1], values[i], lookup);
     if (lookup.rows() == kChunkRows) run_lookup();
   }
   run_lookup();
+  if (merged) merged->find(impl, k, stored_columns, stored, target, matches);
 
   // 2. Rows naming one record update it; rows naming none are inserted. A
   // later row with the same key as an earlier one (an export that lists a
