@@ -26,7 +26,7 @@ def ledger(db) -> pd.DataFrame:
     """The plain pandas ledger: one row per movement and location it changes."""
     m = db.frame("stock_movements", columns=["type", "product_id", "location_id", "to_location_id", "quantity",
                                              "moved_at"])
-    own = m.assign(delta=m["quantity"] * m["type"].map(SIGN))[["product_id", "location_id", "moved_at", "delta",
+    own = m.assign(delta=m["quantity"] * m["type"].map(SIGN).astype(np.float64))[["product_id", "location_id", "moved_at", "delta",
                                                                 "type", "quantity"]]
     t = m[m["type"] == "transfer"]
     into = t.assign(location_id=t["to_location_id"], delta=t["quantity"], type="transfer in")

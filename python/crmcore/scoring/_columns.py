@@ -165,6 +165,14 @@ def days_between(later: Any, earlier: Any) -> Any:
     nat = np.iinfo(np.int64).min
     whole = (a // NS_PER_DAY - b // NS_PER_DAY).astype(np.float64)
     days = whole + (a % NS_PER_DAY - b % NS_PER_DAY) / NS_PER_DAY
+    # Where the nanoseconds between them fit in int64 the span is their
+    # quotient, as pandas divides two times (bit for bit the same answer:
+    # the sum of parts above can differ in the last bit); a difference that
+    # wrapped has the sign of neither operand's distance.
+    with np.errstate(over="ignore"):
+        between = a - b
+    wrapped = ((a ^ b) & (a ^ between)) < 0
+    days = np.where(wrapped, days, between / NS_PER_DAY)
     days = np.where((a == nat) | (b == nat), np.nan, days)
     return float(days) if days.ndim == 0 else days
 

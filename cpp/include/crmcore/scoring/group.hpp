@@ -119,6 +119,10 @@ constexpr int64_t kNaT = INT64_MIN;  // NumPy's NaT as int64
 // of a day, below 86400e9 each, subtracted as nanoseconds. The one rule for
 // every span between two times (Python's is scoring._columns.days_between).
 inline double days_between(int64_t later, int64_t earlier) {
+  // Where the nanoseconds between them fit in int64, their quotient, as
+  // pandas divides two times (the sum of parts below can differ in the last bit).
+  if (int64_t span; !__builtin_sub_overflow(later, earlier, &span))
+    return static_cast<double>(span) / static_cast<double>(kNsPerDay);
   const int64_t later_day = later / kNsPerDay - (later % kNsPerDay < 0 ? 1 : 0);
   const int64_t earlier_day = earlier / kNsPerDay - (earlier % kNsPerDay < 0 ? 1 : 0);
   const int64_t part = (later - later_day * kNsPerDay) - (earlier - earlier_day * kNsPerDay);
