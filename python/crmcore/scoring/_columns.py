@@ -89,6 +89,13 @@ FIRST_TIME, LAST_TIME = pd.Timestamp(_convert.FIRST_TIME), pd.Timestamp(_convert
 TIME_RANGE = _convert.TIME_RANGE
 
 
+def _date_refusal(where: str | None, field: str, reason: str) -> ValidationError:
+    """The error for a bad date argument: naming the function and the
+    argument when the caller says which function (``where``), else the
+    argument alone, as the first callers of :func:`as_of_ns` did."""
+    return _invalid(where, field, reason) if where is not None else ValidationError(f"{field} {reason}")
+
+
 def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int | None:
     """``as_of`` as int64 nanoseconds (UTC for tz-aware values), None kept;
     text that is not a date, NaT, or a date outside the times the store
@@ -101,7 +108,7 @@ def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int 
     86400000000000
     """
     def refuse(reason: str) -> ValidationError:
-        return _invalid(where, field, reason) if where is not None else ValidationError(f"{field} {reason}")
+        return _date_refusal(where, field, reason)
 
     if as_of is None:
         return None
@@ -129,8 +136,7 @@ def as_of_timestamp(as_of: Any, field: str = "as_of", where: str | None = None) 
     """
     ns = as_of_ns(as_of, field, where)
     if ns is None:
-        raise _invalid(where, field, "is missing: give a date") if where is not None \
-            else ValidationError(f"{field} is missing: give a date")
+        raise _date_refusal(where, field, "is missing: give a date")
     return pd.Timestamp(ns)
 
 
@@ -153,10 +159,11 @@ def days_between(later: Any, earlier: Any) -> Any:
     earlier), as floats, NaN where either is missing: a float for two
     single times, an array otherwise. The store keeps times from 1677 to
     2262, more than 2^63 ns apart, where ``later - earlier`` in nanoseconds
-    would wrap or raise a bare OverflowError: the whole days are taken
-    apart first (floor division does not overflow) and only the parts of a
-    day subtracted as nanoseconds. The one rule for every span between two
-    times (the kernels' is scoring::days_between).
+    would wrap or raise a bare OverflowError: where it would, the whole days
+    are taken apart first (floor division does not overflow) and only the
+    parts of a day subtracted as nanoseconds; elsewhere the span is the
+    nanoseconds' quotient, as pandas divides two times. The one rule for
+    every span between two times (the kernels' is scoring::days_between).
 
     >>> days_between(pd.Timestamp("2260-01-01"), pd.Timestamp("1700-01-01"))
     204535.0

@@ -114,10 +114,11 @@ constexpr int64_t kNaT = INT64_MIN;  // NumPy's NaT as int64
 
 // Days from `earlier` to `later` (int64 ns; negative when `later` is
 // earlier). The store keeps times from 1677 to 2262, so two of them can be
-// more than 2^63 ns apart and `later - earlier` would wrap: the whole days
-// are taken apart first (floor division cannot overflow) and only the parts
-// of a day, below 86400e9 each, subtracted as nanoseconds. The one rule for
-// every span between two times (Python's is scoring._columns.days_between).
+// more than 2^63 ns apart and `later - earlier` would wrap: then the whole
+// days are taken apart first (floor division cannot overflow) and only the
+// parts of a day, below 86400e9 each, subtracted as nanoseconds. The one
+// rule for every span between two times (Python's is
+// scoring._columns.days_between).
 inline double days_between(int64_t later, int64_t earlier) {
   // Where the nanoseconds between them fit in int64, their quotient, as
   // pandas divides two times (the sum of parts below can differ in the last bit).
