@@ -237,9 +237,14 @@ struct OpenTarget {
   int flags;
 };
 
+// Whether `path` is a name SQLite reads itself rather than a file's path:
+// empty or ":memory:" (a store in memory), or a "file:" URI.
+inline bool names_no_file(const std::string& path) {
+  return path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
+}
+
 inline OpenTarget to_read(const std::string& path) {
-  const bool own_name = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
-  if (own_name || ::access(path.c_str(), F_OK) != 0 || ::access(path.c_str(), W_OK) == 0 ||
+  if (names_no_file(path) || ::access(path.c_str(), F_OK) != 0 || ::access(path.c_str(), W_OK) == 0 ||
       ::access((path + "-wal").c_str(), F_OK) == 0)
     return {path, kOpenToRead};
   // The path as a URI: every byte but the unreserved ones and '/' escaped.

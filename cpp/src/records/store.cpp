@@ -30,7 +30,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
     return;
   }
   // (A "file:" URI is SQLite's to interpret.)
-  const bool in_memory = path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
+  const bool in_memory = sql::names_no_file(path);
   if (!options.create && !in_memory && !std::filesystem::is_regular_file(path))
     throw StorageError("no store at '" + path + "': no such file; nothing was made");
   // A store file no one may write (a backup kept chmod 444) opened to write:
