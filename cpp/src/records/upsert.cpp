@@ -247,19 +247,21 @@ namespace {
 // id) per row, their text in one buffer.
 class ExternalKeys {
  public:
-  explicit ExternalKeys(const std::vector<std::string>& key) {
+  ExternalKeys(const std::vector<std::string>& key, size_t rows) {
     for (size_t i = 0; i < key.size(); ++i) (key[i] == kExternalSource ? source_at_ : id_at_) = static_cast<int>(i);
+    entries_.reserve(rows);
   }
   // Row `row`'s key values (in the key's order). A key whose id is missing,
   // or not text, names no record: '=' with a stored text is never true.
   void add(size_t row, const std::vector<Value>& values) {
     const Value& id = values[static_cast<size_t>(id_at_)];
     if (id.type != Value::Type::Text) return;
-    Entry e{row, bytes_.size(), 0, 0, id.text->size()};
+    Entry e{row, bytes_.size(), 0, 0, id.text->size(), false};
     if (source_at_ >= 0) {
       const Value& source = values[static_cast<size_t>(source_at_)];
       if (source.type != Value::Type::Null && source.type != Value::Type::Text) return;
       if (source.type == Value::Type::Text) bytes_ += *source.text, e.source_size = source.text->size();
+      e.source_missing = source.type == Value::Type::Null;
     }
     e.id_offset = bytes_.size();
     bytes_ += *id.text;
@@ -274,11 +276,14 @@ class ExternalKeys {
   // keeps them (the scan reads each record's row for its source anyway).
   void find(Store::Impl& impl, const Kind& k, const std::vector<std::string>& columns, StoredValues& stored,
             std::vector<int64_t>& target, std::vector<int64_t>& matches) {
+    // A missing source and an empty one find the same records; rows that
+    // give them apart still have different keys (first_rows).
     auto less = [&](const Entry& a, const Entry& b) {
       const int by_source = source(a).compare(source(b));
       if (by_source != 0) return by_source < 0;
       const int by_id = id(a).compare(id(b));
-      return by_id != 0 ? by_id < 0 : a.row < b.row;
+      if (by_id != 0) return by_id < 0;
+      return a.source_missing != b.source_missing ? a.source_missing < b.source_missing : a.row < b.row;
     };
     if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
     std::string read;
@@ -307,9 +312,28 @@ class ExternalKeys {
     }
   }
 
+  // After find: first_of[row], for each row given here, the first row with
+  // the same key (itself if none before it), from the sorted order rather
+  // than a table of keys. False when some key is given both with a missing
+  // and with an empty source: two keys naming one record, left to the
+  // caller's general path.
+  bool first_rows(std::vector<size_t>& first_of) const {
+    for (size_t begin = 0; begin < entries_.size();) {
+      size_t end = begin + 1;
+      while (end < entries_.size() && source(entries_[end]) == source(entries_[begin]) &&
+             id(entries_[end]) == id(entries_[begin]))
+        ++end;
+      if (entries_[begin].source_missing != entries_[end - 1].source_missing) return false;
+      for (size_t e = begin; e < end; ++e) first_of[entries_[e].row] = entries_[begin].row;
+      begin = end;
+    }
+    return true;
+  }
+
  private:
   struct Entry {
     size_t row, source_offset, source_size, id_offset, id_size;
+    bool source_missing;
   };
   std::string_view source(const Entry& e) const { return std::string_view(bytes_).substr(e.source_offset, e.source_size); }
   std::string_view id(const Entry& e) const { return std::string_view(bytes_).substr(e.id_offset, e.id_size); }
@@ -426,7 +450,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   // order and merged with the rows' keys (merge_external_keys) rather than
   // searched once per row.
   std::optional<ExternalKeys> merged;
-  if (merge_join_fits(impl, k, req.key, n, has_aliases_of(impl, dialect, k))) merged.emplace(req.key);
+  if (merge_join_fits(impl, k, req.key, n, has_aliases_of(impl, dialect, k))) merged.emplace(req.key, n);
   for (size_t row = 0; row < n; ++row) {
     try {
       if (!read_key(row)) continue;  // names no record: inserted (upsert) or refused (update), below
@@ -446,7 +470,16 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     if (lookup.rows() == kChunkRows) run_lookup();
   }
   run_lookup();
-  if (merged) merged->find(impl, k, stored_columns, stored, target, matches);
+  // After a merge the rows that share a key lie side by side: each row's
+  // first with its key is known without a table of keys (first_of).
+  constexpr size_t kNoRow = SIZE_MAX;
+  std::vector<size_t> first_of;
+  bool by_merge = false;
+  if (merged) {
+    merged->find(impl, k, stored_columns, stored, target, matches);
+    first_of.assign(n, kNoRow);
+    by_merge = merged->first_rows(first_of);
+  }
 
   // 2. Rows naming one record update it; rows naming none are inserted. A
   // later row with the same key as an earlier one (an export that lists a
@@ -471,8 +504,8 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   std::unordered_map<size_t, size_t> row_of_new_hash;
   std::unordered_map<std::string, size_t> row_of_new_key;
   std::string new_key;
-  row_of_record.reserve(n);
-  if (req.op == WriteOp::Upsert) row_of_new_hash.reserve(n);
+  if (!by_merge) row_of_record.reserve(n);
+  if (req.op == WriteOp::Upsert && !by_merge) row_of_new_hash.reserve(n);
   std::vector<size_t> updates, inserts;
   const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
   for (size_t row = 0; row < n; ++row) {
@@ -483,7 +516,12 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
                                        " records; a key must name one");
       continue;
     }
-    if (matches[row] == 1) {
+    if (by_merge && first_of[row] != kNoRow && (matches[row] == 1 || insertable)) {
+      // A key names one record at most here (a unique index, no aliases):
+      // the rows naming a record are the rows with its key.
+      earlier = first_of[row];
+      if (earlier == row) (matches[row] == 1 ? updates : inserts).push_back(row);
+    } else if (matches[row] == 1) {
       earlier = row_of_record.try_emplace(target[row], row).first->second;
       if (earlier == row) {
         updates.push_back(row);
