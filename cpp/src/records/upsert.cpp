@@ -12,6 +12,7 @@
 
 #include "audit_memory.hpp"
 #include "batch.hpp"
+#include "contact_points.hpp"
 #include "crmcore/errors.hpp"
 #include "dialect.hpp"
 #include "rules.hpp"
@@ -661,14 +662,17 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
       compare_here ? "SELECT b.c0" + stored + " FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON r.id = b.c0"
                    : "SELECT b.c0" + flags + " FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON r.id = b.c0 WHERE " +
                          read_differs);
-  // Per compared column: whether it is REAL, and its bit in a record's changes (below).
+  // Per compared column: whether it is REAL, its bit in a record's changes
+  // (below), and its field if it is a phone or e-mail field.
   std::vector<bool> real_column;
   std::vector<uint32_t> change_bit;
+  std::vector<const Field*> looked_up_field;
   for (size_t j = 0; j < compared_cells.size(); ++j) {
     const Field* f = k.field(compared_cells[j].first);
     real_column.push_back(f && f->type == FieldType::Real);
     const auto looked_up = f ? std::find(lookup_fields.begin(), lookup_fields.end(), static_cast<size_t>(f - k.fields.data()))
                              : lookup_fields.end();
+    looked_up_field.push_back(looked_up != lookup_fields.end() ? f : nullptr);
     change_bit.push_back(looked_up != lookup_fields.end()
                              ? uint32_t{2} << (looked_up - lookup_fields.begin())
                          : compared_cells[j].first == kTagsColumn ? uint32_t{1} << (1 + lookup_fields.size())
@@ -682,6 +686,15 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   sql::Batch to_read(1);           // the ids of a chunk's records whose stored values are read here
   for (size_t cell = 0; cell < width; ++cell) changed_rows.declare(cell, staged.rows.declared(cell));
   changed_rows.reserve(chunk_rows);
+  // SQLite: the lookup rows a chunk's changing phones and e-mails held, from
+  // their stored text (contact_points.hpp), to be removed by their key.
+  struct OldPoint {
+    size_t row;  // in the chunk
+    const Field* field;
+    std::string value;
+  };
+  std::vector<OldPoint> old_points;
+  sql::Batch points_out(3);
   int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
   if (in_memory) {
     sql::Statement& newest = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
@@ -697,6 +710,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     // field does; the bit after those, its tags do.
     std::vector<uint32_t> changes(count, 0);
     std::vector<std::string> captured(in_memory ? count : 0);  // {column: [old, new], ...} per changed row
+    old_points.clear();
     if (compare_here) {
       std::string text;
       // Row r of the chunk against its record's stored values (before(j): the j-th compared column's).
@@ -709,6 +723,9 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
           const Held after = held_cell(cells[compared_cells[j].second], real_column[j]);
           if (same_value(before, after)) continue;
           bits |= 1 | change_bit[j];
+          if (looked_up_field[j] && before.type == SQLITE_TEXT)
+            for (auto& value : stored_lookup_values(*looked_up_field[j], std::string(before.bytes)))
+              old_points.push_back({r, looked_up_field[j], std::move(value)});
           if (!in_memory) continue;
           text += text.empty() ? "{\"" : ",\"";  // {column: [old, new], ...}, as the capture trigger writes it
           text += compared_cells[j].first;
@@ -801,8 +818,25 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
         if (ok[r] && (changes[r] & bit)) written.add_row()[0].set_int(staged.rows.row(r)[0].i);
       return written;
     };
-    // The records' old phones, e-mails and tags make way for the new ones.
-    for (size_t j = 0; j < lookup_fields.size(); ++j) {
+    // The records' old phones, e-mails and tags make way for the new ones:
+    // on SQLite by their key, from the values the records held; PostgreSQL
+    // keeps an index from a record to its rows and compares in its
+    // statements, so it goes by record.
+    if (compare_here) {
+      points_out.clear();
+      for (const auto& p : old_points) {
+        if (!ok[p.row]) continue;
+        sql::Cell* c = points_out.add_row();
+        c[0].set_text(&p.value);
+        c[1].set_int(staged.rows.row(p.row)[0].i);
+        c[2].set_text(&p.field->name);
+      }
+      sql::Statement& clear = impl.prepared(
+          "DELETE FROM contact_points WHERE (value, record_id, field) IN (SELECT c0, c1, c2 FROM crm_batch(?1))");
+      if (points_out.rows() > 0 && sql::run_over_batch(clear, points_out) != SQLITE_DONE)
+        sql::fail(impl.db, "update of " + k.name + " failed");
+    }
+    for (size_t j = 0; j < lookup_fields.size() && !compare_here; ++j) {
       sql::Statement& clear = impl.prepared(
           "DELETE FROM contact_points WHERE field = ?2 AND record_id IN (SELECT c0 FROM crm_batch(?1))");
       clear.bind(2, k.fields[lookup_fields[j]].name);
