@@ -289,13 +289,18 @@ class ExternalKeys {
     if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
     std::string read;
     for (const auto& column : columns) read += ", " + column;
+    // Only the part of a source's keys between the rows' first and last:
+    // an export of recent records reads the recent end of the index.
     sql::Statement& scan = impl.prepared("SELECT external_id, id" + read + " FROM " + k.name + " WHERE ifnull(" + kExternalSource +
-                                         ", '') = ?1 AND external_id IS NOT NULL ORDER BY external_id");
+                                         ", '') = ?1 AND external_id >= ?2 AND external_id <= ?3 ORDER BY external_id");
     for (size_t begin = 0; begin < entries_.size();) {
       const std::string_view this_source = source(entries_[begin]);
       size_t end = begin;
       while (end < entries_.size() && source(entries_[end]) == this_source) ++end;
+      const std::string_view first = id(entries_[begin]), last = id(entries_[end - 1]);
       sqlite3_bind_text(scan.get(), 1, this_source.data(), static_cast<int>(this_source.size()), SQLITE_STATIC);
+      sqlite3_bind_text(scan.get(), 2, first.data(), static_cast<int>(first.size()), SQLITE_STATIC);
+      sqlite3_bind_text(scan.get(), 3, last.data(), static_cast<int>(last.size()), SQLITE_STATIC);
       size_t e = begin;
       while (e < end && scan.step()) {
         if (sqlite3_column_type(scan.get(), 0) != SQLITE_TEXT) continue;  // (a blob: equal to no text)
