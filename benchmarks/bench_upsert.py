@@ -102,8 +102,13 @@ def main():
                 now = time.time_ns()
                 con.execute("BEGIN")
                 if bookkeeping:  # the known rows' ids, and their old values into the audit rows
-                    known = dict(con.execute("SELECT external_id, id FROM customers WHERE external_source = 'erp'"))
-                    ids = [known.get(key, i) for key, i in zip(rows["external_id"].tolist(), ids)]
+                    known = {key: (i, phone) for key, i, phone in con.execute(
+                        "SELECT external_id, id, phone FROM customers WHERE external_source = 'erp'")}
+                    keys = rows["external_id"].tolist()
+                    ids = [known[key][0] if key in known else i for key, i in zip(keys, ids)]
+                    # The old phones' lookup rows, by their key (the store's
+                    # layout since schema 22 has no index by record).
+                    old_points = [(known[key][1], known[key][0]) for key in keys if key in known]
                     updated = [(i, name, region, phone) for i, name, region, phone, new in zip(
                         ids, rows["name"].tolist(), rows["region"].tolist(), rows["phone"].tolist(),
                         (i >= next_id for i in ids)) if not new]
@@ -120,8 +125,8 @@ def main():
                     " phone=excluded.phone, updated_at=excluded.updated_at",
                     zip(ids, *(rows[c].tolist() for c in cols), itertools.repeat(now), itertools.repeat(now)))
                 if bookkeeping:
-                    con.executemany("DELETE FROM contact_points WHERE record_id = ? AND field = 'phone'",
-                                    ((row[0],) for row in updated))
+                    con.executemany("DELETE FROM contact_points WHERE value = ? AND record_id = ? AND field = 'phone'",
+                                    old_points)
                     con.executemany("INSERT OR IGNORE INTO contact_points(value, record_id, field, kind)"
                                     " VALUES(?, ?, 'phone', 'customers')", zip(rows["phone"].tolist(), ids))
                     con.execute("UPDATE id_sequence SET next = ?", (next_id + len(rows),))

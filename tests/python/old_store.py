@@ -26,6 +26,7 @@ BEYOND_KINDS = {
        "ALTER TABLE audit_log DROP COLUMN hash; DELETE FROM meta WHERE key = 'audit_head';",
     20: "DROP TABLE IF EXISTS stock_balances; DROP INDEX IF EXISTS stock_movements_moved_at;",
     21: "ALTER TABLE stock_balances DROP COLUMN shipped; ALTER TABLE stock_balances DROP COLUMN moves;",
+    22: "CREATE INDEX IF NOT EXISTS contact_points_record ON contact_points(record_id);",
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
+#include "contact_points.hpp"
 #include "json_text.hpp"
 #include "rules.hpp"
 #include "store_impl.hpp"
@@ -192,10 +193,9 @@ int64_t Store::merge_records(const WriteRequest& req) {
     refuse_unruled(impl, owner, WriteOp::Delete, nullptr);  // its rules must see it go
     Json row = read_row(impl, owner, id);
     undo["removed"].push_back({{"kind", owner.name}, {"row", row}});
-    for (const char* del : {"DELETE FROM record_tags WHERE record_id = ?", "DELETE FROM contact_points WHERE record_id = ?"}) {
-      sql::Statement st(impl.db, del);
-      st.bind(1, id).run();
-    }
+    forget_lookup_rows(impl, owner, id);
+    sql::Statement tags(impl.db, "DELETE FROM record_tags WHERE record_id = ?");
+    tags.bind(1, id).run();
     sql::Statement st(impl.db, "DELETE FROM " + owner.name + " WHERE id = ?");
     st.bind(1, id).run();
     audit(WriteRequest{WriteOp::Delete, &owner, nullptr, {id}}, 1, id, id, keep);

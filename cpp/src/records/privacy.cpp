@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "batch.hpp"
+#include "contact_points.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/sha256.hpp"
@@ -452,16 +453,17 @@ ErasureReport Store::erase_person(int64_t id) {
         const Field* f = fields[i];
         if (st.is_null(c)) continue;
         said.insert(st.text(c));
-        if (f->lookup != Lookup::None) contacts.insert(st.text(c));
+        if (f->lookup != Lookup::None) {
+          contacts.insert(st.text(c));
+          // The forms its lookup rows hold (contact_points.hpp).
+          for (auto& value : stored_lookup_values(*f, st.text(c))) contacts.insert(std::move(value));
+        }
         if (f->lookup == Lookup::Phone) {
           const std::string normalized = normalize_phone(st.text(c));
           if (!normalized.empty()) contacts.insert(normalized);
           for (const auto& form : phone_alternatives(normalized)) contacts.insert(form);
         }
       }
-      sql::Statement points(db, "SELECT value FROM contact_points WHERE record_id = ?");
-      points.bind(1, id);
-      while (points.step()) contacts.insert(points.text(0));
     }
     said.insert(contacts.begin(), contacts.end());
     std::vector<std::string> values, contact_forms;
@@ -475,11 +477,10 @@ ErasureReport Store::erase_person(int64_t id) {
     std::sort(contact_forms.begin(), contact_forms.end(), longest_first);
 
     // 2. The person's own record, contact points and tags.
+    forget_lookup_rows(impl, *person, id);
     blank_person(db, *person, id);
-    for (const char* text : {"DELETE FROM contact_points WHERE record_id = ?", "DELETE FROM record_tags WHERE record_id = ?"}) {
-      sql::Statement st(db, text);
-      st.bind(1, id).run();
-    }
+    sql::Statement tags(db, "DELETE FROM record_tags WHERE record_id = ?");
+    tags.bind(1, id).run();
     report.records = report.records_changed = 1;
 
     // 3. The records about them (their orders, interactions, tickets, roles,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "batch.hpp"
+#include "contact_points.hpp"
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "crmcore/records/owner_migration.hpp"
@@ -114,6 +115,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
         impl_->audit_mark = 0;
         seal_audit(*impl_, "");
       }
+      if (from < kLookupByFieldsVersion) rebuild_lookup_rows(*impl_);
       sql::exec(db, "COMMIT");
     } catch (...) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -430,6 +432,9 @@ void Store::update_row(const WriteRequest& req) {
   if (t.find(kCustomColumn)) extras.custom.empty() ? st.bind_null(index++) : st.bind(index++, extras.custom);
   st.bind(index++, now_ns());
   st.bind(index++, id);
+  // The old phones and e-mails are read from the record before it changes
+  // (a failed update rolls the write back, these rows with it).
+  forget_lookup_rows(impl, k, id, fields);
   if (const Broken broken = run_or_broken(impl.db, st, "update of " + k.name + " failed")) {
     // Explain against the full field list, with only the updated ones set.
     std::vector<Value> all(k.fields.size());
@@ -449,10 +454,7 @@ void Store::update_row(const WriteRequest& req) {
   // Lookup values and tags follow the new field values.
   for (size_t i = 0; i < fields.size(); ++i) {
     const Field& f = *fields[i];
-    if (f.lookup == Lookup::None) continue;
-    sql::Statement del(impl.db, "DELETE FROM contact_points WHERE record_id=? AND field=?");
-    del.bind(1, id).bind(2, f.name).run();
-    if (values[i].type != Value::Type::Text) continue;
+    if (f.lookup == Lookup::None || values[i].type != Value::Type::Text) continue;
     std::vector<std::string> normalized;
     try {
       normalized = lookup_values(f, *values[i].text);
@@ -542,8 +544,8 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
   dependants.emplace_back(&k, id);  // the record itself, last
   for (const auto& dependant : dependants) refuse_unruled(impl, *dependant.first, WriteOp::Delete, nullptr);
   for (const auto& [owner_kind, row_id] : dependants) {
-    for (const std::string& text : {std::string("DELETE FROM contact_points WHERE record_id=?1"),
-                                    std::string("DELETE FROM record_tags WHERE record_id=?1"),
+    forget_lookup_rows(impl, *owner_kind, row_id);
+    for (const std::string& text : {std::string("DELETE FROM record_tags WHERE record_id=?1"),
                                     "DELETE FROM " + owner_kind->name + " WHERE id=?1"}) {
       sql::Statement st(impl.db, text);
       st.bind(1, row_id).run();

@@ -12,6 +12,7 @@
 
 #include "audit_memory.hpp"
 #include "batch.hpp"
+#include "contact_points.hpp"
 #include "crmcore/errors.hpp"
 #include "dialect.hpp"
 #include "rules.hpp"
@@ -247,19 +248,21 @@ namespace {
 // id) per row, their text in one buffer.
 class ExternalKeys {
  public:
-  explicit ExternalKeys(const std::vector<std::string>& key) {
+  ExternalKeys(const std::vector<std::string>& key, size_t rows) {
     for (size_t i = 0; i < key.size(); ++i) (key[i] == kExternalSource ? source_at_ : id_at_) = static_cast<int>(i);
+    entries_.reserve(rows);
   }
   // Row `row`'s key values (in the key's order). A key whose id is missing,
   // or not text, names no record: '=' with a stored text is never true.
   void add(size_t row, const std::vector<Value>& values) {
     const Value& id = values[static_cast<size_t>(id_at_)];
     if (id.type != Value::Type::Text) return;
-    Entry e{row, bytes_.size(), 0, 0, id.text->size()};
+    Entry e{row, bytes_.size(), 0, 0, id.text->size(), false};
     if (source_at_ >= 0) {
       const Value& source = values[static_cast<size_t>(source_at_)];
       if (source.type != Value::Type::Null && source.type != Value::Type::Text) return;
       if (source.type == Value::Type::Text) bytes_ += *source.text, e.source_size = source.text->size();
+      e.source_missing = source.type == Value::Type::Null;
     }
     e.id_offset = bytes_.size();
     bytes_ += *id.text;
@@ -274,22 +277,30 @@ class ExternalKeys {
   // keeps them (the scan reads each record's row for its source anyway).
   void find(Store::Impl& impl, const Kind& k, const std::vector<std::string>& columns, StoredValues& stored,
             std::vector<int64_t>& target, std::vector<int64_t>& matches) {
+    // A missing source and an empty one find the same records; rows that
+    // give them apart still have different keys (first_rows).
     auto less = [&](const Entry& a, const Entry& b) {
       const int by_source = source(a).compare(source(b));
       if (by_source != 0) return by_source < 0;
       const int by_id = id(a).compare(id(b));
-      return by_id != 0 ? by_id < 0 : a.row < b.row;
+      if (by_id != 0) return by_id < 0;
+      return a.source_missing != b.source_missing ? a.source_missing < b.source_missing : a.row < b.row;
     };
     if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::sort(entries_.begin(), entries_.end(), less);
     std::string read;
     for (const auto& column : columns) read += ", " + column;
+    // Only the part of a source's keys between the rows' first and last:
+    // an export of recent records reads the recent end of the index.
     sql::Statement& scan = impl.prepared("SELECT external_id, id" + read + " FROM " + k.name + " WHERE ifnull(" + kExternalSource +
-                                         ", '') = ?1 AND external_id IS NOT NULL ORDER BY external_id");
+                                         ", '') = ?1 AND external_id >= ?2 AND external_id <= ?3 ORDER BY external_id");
     for (size_t begin = 0; begin < entries_.size();) {
       const std::string_view this_source = source(entries_[begin]);
       size_t end = begin;
       while (end < entries_.size() && source(entries_[end]) == this_source) ++end;
+      const std::string_view first = id(entries_[begin]), last = id(entries_[end - 1]);
       sqlite3_bind_text(scan.get(), 1, this_source.data(), static_cast<int>(this_source.size()), SQLITE_STATIC);
+      sqlite3_bind_text(scan.get(), 2, first.data(), static_cast<int>(first.size()), SQLITE_STATIC);
+      sqlite3_bind_text(scan.get(), 3, last.data(), static_cast<int>(last.size()), SQLITE_STATIC);
       size_t e = begin;
       while (e < end && scan.step()) {
         if (sqlite3_column_type(scan.get(), 0) != SQLITE_TEXT) continue;  // (a blob: equal to no text)
@@ -307,9 +318,28 @@ class ExternalKeys {
     }
   }
 
+  // After find: first_of[row], for each row given here, the first row with
+  // the same key (itself if none before it), from the sorted order rather
+  // than a table of keys. False when some key is given both with a missing
+  // and with an empty source: two keys naming one record, left to the
+  // caller's general path.
+  bool first_rows(std::vector<size_t>& first_of) const {
+    for (size_t begin = 0; begin < entries_.size();) {
+      size_t end = begin + 1;
+      while (end < entries_.size() && source(entries_[end]) == source(entries_[begin]) &&
+             id(entries_[end]) == id(entries_[begin]))
+        ++end;
+      if (entries_[begin].source_missing != entries_[end - 1].source_missing) return false;
+      for (size_t e = begin; e < end; ++e) first_of[entries_[e].row] = entries_[begin].row;
+      begin = end;
+    }
+    return true;
+  }
+
  private:
   struct Entry {
     size_t row, source_offset, source_size, id_offset, id_size;
+    bool source_missing;
   };
   std::string_view source(const Entry& e) const { return std::string_view(bytes_).substr(e.source_offset, e.source_size); }
   std::string_view id(const Entry& e) const { return std::string_view(bytes_).substr(e.id_offset, e.id_size); }
@@ -426,7 +456,7 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   // order and merged with the rows' keys (merge_external_keys) rather than
   // searched once per row.
   std::optional<ExternalKeys> merged;
-  if (merge_join_fits(impl, k, req.key, n, has_aliases_of(impl, dialect, k))) merged.emplace(req.key);
+  if (merge_join_fits(impl, k, req.key, n, has_aliases_of(impl, dialect, k))) merged.emplace(req.key, n);
   for (size_t row = 0; row < n; ++row) {
     try {
       if (!read_key(row)) continue;  // names no record: inserted (upsert) or refused (update), below
@@ -446,7 +476,16 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
     if (lookup.rows() == kChunkRows) run_lookup();
   }
   run_lookup();
-  if (merged) merged->find(impl, k, stored_columns, stored, target, matches);
+  // After a merge the rows that share a key lie side by side: each row's
+  // first with its key is known without a table of keys (first_of).
+  constexpr size_t kNoRow = SIZE_MAX;
+  std::vector<size_t> first_of;
+  bool by_merge = false;
+  if (merged) {
+    merged->find(impl, k, stored_columns, stored, target, matches);
+    first_of.assign(n, kNoRow);
+    by_merge = merged->first_rows(first_of);
+  }
 
   // 2. Rows naming one record update it; rows naming none are inserted. A
   // later row with the same key as an earlier one (an export that lists a
@@ -471,8 +510,8 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   std::unordered_map<size_t, size_t> row_of_new_hash;
   std::unordered_map<std::string, size_t> row_of_new_key;
   std::string new_key;
-  row_of_record.reserve(n);
-  if (req.op == WriteOp::Upsert) row_of_new_hash.reserve(n);
+  if (!by_merge) row_of_record.reserve(n);
+  if (req.op == WriteOp::Upsert && !by_merge) row_of_new_hash.reserve(n);
   std::vector<size_t> updates, inserts;
   const bool insertable = req.op == WriteOp::Upsert && std::find(req.key.begin(), req.key.end(), "id") == req.key.end();
   for (size_t row = 0; row < n; ++row) {
@@ -483,7 +522,12 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
                                        " records; a key must name one");
       continue;
     }
-    if (matches[row] == 1) {
+    if (by_merge && first_of[row] != kNoRow && (matches[row] == 1 || insertable)) {
+      // A key names one record at most here (a unique index, no aliases):
+      // the rows naming a record are the rows with its key.
+      earlier = first_of[row];
+      if (earlier == row) (matches[row] == 1 ? updates : inserts).push_back(row);
+    } else if (matches[row] == 1) {
       earlier = row_of_record.try_emplace(target[row], row).first->second;
       if (earlier == row) {
         updates.push_back(row);
@@ -623,14 +667,17 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
       compare_here ? "SELECT b.c0" + stored + " FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON r.id = b.c0"
                    : "SELECT b.c0" + flags + " FROM crm_batch(?1) AS b JOIN " + k.name + " AS r ON r.id = b.c0 WHERE " +
                          read_differs);
-  // Per compared column: whether it is REAL, and its bit in a record's changes (below).
+  // Per compared column: whether it is REAL, its bit in a record's changes
+  // (below), and its field if it is a phone or e-mail field.
   std::vector<bool> real_column;
   std::vector<uint32_t> change_bit;
+  std::vector<const Field*> looked_up_field;
   for (size_t j = 0; j < compared_cells.size(); ++j) {
     const Field* f = k.field(compared_cells[j].first);
     real_column.push_back(f && f->type == FieldType::Real);
     const auto looked_up = f ? std::find(lookup_fields.begin(), lookup_fields.end(), static_cast<size_t>(f - k.fields.data()))
                              : lookup_fields.end();
+    looked_up_field.push_back(looked_up != lookup_fields.end() ? f : nullptr);
     change_bit.push_back(looked_up != lookup_fields.end()
                              ? uint32_t{2} << (looked_up - lookup_fields.begin())
                          : compared_cells[j].first == kTagsColumn ? uint32_t{1} << (1 + lookup_fields.size())
@@ -644,6 +691,15 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
   sql::Batch to_read(1);           // the ids of a chunk's records whose stored values are read here
   for (size_t cell = 0; cell < width; ++cell) changed_rows.declare(cell, staged.rows.declared(cell));
   changed_rows.reserve(chunk_rows);
+  // SQLite: the lookup rows a chunk's changing phones and e-mails held, from
+  // their stored text (contact_points.hpp), to be removed by their key.
+  struct OldPoint {
+    size_t row;  // in the chunk
+    const Field* field;
+    std::string value;
+  };
+  std::vector<OldPoint> old_points;
+  sql::Batch points_out(3);
   int64_t entries_after = 0;  // the newest entry in the log: this call's entries go after it
   if (in_memory) {
     sql::Statement& newest = impl.prepared("SELECT coalesce(max(seq), 0) FROM audit_log");
@@ -659,6 +715,7 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
     // field does; the bit after those, its tags do.
     std::vector<uint32_t> changes(count, 0);
     std::vector<std::string> captured(in_memory ? count : 0);  // {column: [old, new], ...} per changed row
+    old_points.clear();
     if (compare_here) {
       std::string text;
       // Row r of the chunk against its record's stored values (before(j): the j-th compared column's).
@@ -671,6 +728,9 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
           const Held after = held_cell(cells[compared_cells[j].second], real_column[j]);
           if (same_value(before, after)) continue;
           bits |= 1 | change_bit[j];
+          if (looked_up_field[j] && before.type == SQLITE_TEXT)
+            for (auto& value : stored_lookup_values(*looked_up_field[j], std::string(before.bytes)))
+              old_points.push_back({r, looked_up_field[j], std::move(value)});
           if (!in_memory) continue;
           text += text.empty() ? "{\"" : ",\"";  // {column: [old, new], ...}, as the capture trigger writes it
           text += compared_cells[j].first;
@@ -763,8 +823,25 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
         if (ok[r] && (changes[r] & bit)) written.add_row()[0].set_int(staged.rows.row(r)[0].i);
       return written;
     };
-    // The records' old phones, e-mails and tags make way for the new ones.
-    for (size_t j = 0; j < lookup_fields.size(); ++j) {
+    // The records' old phones, e-mails and tags make way for the new ones:
+    // on SQLite by their key, from the values the records held; PostgreSQL
+    // keeps an index from a record to its rows and compares in its
+    // statements, so it goes by record.
+    if (compare_here) {
+      points_out.clear();
+      for (const auto& p : old_points) {
+        if (!ok[p.row]) continue;
+        sql::Cell* c = points_out.add_row();
+        c[0].set_text(&p.value);
+        c[1].set_int(staged.rows.row(p.row)[0].i);
+        c[2].set_text(&p.field->name);
+      }
+      sql::Statement& clear = impl.prepared(
+          "DELETE FROM contact_points WHERE (value, record_id, field) IN (SELECT c0, c1, c2 FROM crm_batch(?1))");
+      if (points_out.rows() > 0 && sql::run_over_batch(clear, points_out) != SQLITE_DONE)
+        sql::fail(impl.db, "update of " + k.name + " failed");
+    }
+    for (size_t j = 0; j < lookup_fields.size() && !compare_here; ++j) {
       sql::Statement& clear = impl.prepared(
           "DELETE FROM contact_points WHERE field = ?2 AND record_id IN (SELECT c0 FROM crm_batch(?1))");
       clear.bind(2, k.fields[lookup_fields[j]].name);

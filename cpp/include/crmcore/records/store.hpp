@@ -434,6 +434,6 @@ class Store {
   VacuumReport vacuum();
 };
 
-inline constexpr int kSchemaVersion = 21;
+inline constexpr int kSchemaVersion = 22;
 
 }  // namespace crmcore::records
