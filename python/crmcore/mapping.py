@@ -357,8 +357,11 @@ class Prepared:
                 found.setdefault((int(row), f), reason)
         rows = [(row, self.column_of(f), f or None, reason) for (row, f), reason in found.items()]
         df = pd.DataFrame(rows, columns=["row", "column", "field", "reason"])
-        df["value"] = (np.full(len(df), None, dtype=object) if self.original is None
-                       else _values_at(self.original, df["row"].to_numpy(), df["column"].to_numpy()))
+        # The file's values as they are (of any type): object, as pandas'
+        # text would refuse the lone surrogate a dry run is there to report.
+        df["value"] = pd.Series(np.full(len(df), None, dtype=object) if self.original is None
+                                else _values_at(self.original, df["row"].to_numpy(), df["column"].to_numpy()),
+                                index=df.index, dtype=object)
         if self.file_problems:
             df = pd.concat([pd.DataFrame(self.file_problems, columns=REPORT_COLUMNS).astype({"value": object}), df],
                            ignore_index=True)
