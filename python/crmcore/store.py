@@ -510,7 +510,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         the others' values (the first in ``others`` that has one), phones,
         e-mails, tags and custom fields are united (keep's custom value wins a
         conflict), and ``prefer`` maps a field to the record whose value it
-        takes. The others are then deleted. Each change is in the audit log,
+        takes. A reference of keep's own kind (a partner, a manager) that
+        would then name keep itself or one of the others is cleared. The
+        others are then deleted. Each change is in the audit log,
         and :meth:`unmerge` undoes the whole merge.
 
         >>> db = open()
