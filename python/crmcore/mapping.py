@@ -130,8 +130,18 @@ class Mapping:
                                                     for k in replace):
                 raise _invalid(f"mapping: values[{name!r}] must be a dict from values (text or whole numbers) "
                                f"to what they mean, not {replace!r}")
-            # Matched on text, so keys are kept as text (as a JSON file keeps them).
-            self.values[name] = {str(k).strip(): v for k, v in replace.items()}
+            # Matched on text, so keys are kept as text (as a JSON file keeps
+            # them), trimmed: two keys that read the same there must agree.
+            trimmed: dict = {}
+            given: dict = {}
+            for k, v in replace.items():
+                text = str(k).strip()
+                if text in trimmed and trimmed[text] != v:
+                    raise _invalid(f"mapping: values[{name!r}] has the keys {given[text]!r} and {k!r}, which read "
+                                   f"the same ({text!r}, spaces trimmed) but mean {trimmed[text]!r} and {v!r}")
+                trimmed.setdefault(text, v)
+                given.setdefault(text, k)
+            self.values[name] = trimmed
             for key, v in self.values[name].items():
                 if v is not None and not isinstance(v, (str, numbers.Real)):
                     raise _invalid(f"mapping: values[{name!r}][{key!r}] must be text, a number, true/false or "
