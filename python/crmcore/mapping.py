@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._convert import _custom_text, _json_scalar
+from ._convert import _custom_text, _field_name, _json_scalar
 
 __all__ = ["Mapping"]
 
@@ -457,7 +457,9 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
                                f"field of {kind}", kind=kind, field=target)
 
     # 2. Columns the kind has no field for.
-    frame = df.drop(columns=dropped + list(unknown.values()))
+    # By position: pandas makes a list of labels text, which a lone surrogate breaks.
+    gone = set(dropped) | set(unknown.values())
+    frame = df.iloc[:, [i for i, c in enumerate(df.columns) if c not in gone]]
     frame = frame.rename(columns={c: t for t, c in origin.items()})
     if unknown and m.unknown == "error":
         named = [repr(str(c)) + ("" if str(c) == t else f" (as {t!r})") for t, c in unknown.items()]
@@ -467,9 +469,10 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
             raise _invalid(f"{kind}: the file's columns {', '.join(named)} are not {fields_are}; map them to "
                            f"fields in the mapping's columns, or choose {choices}", kind=kind,
                            column=[str(c) for c in unknown.values()], reason="unknown columns")
+        # A column's name that is no valid text (a lone surrogate) shown escaped, as the core shows it.
         prepared.file_problems = [
-            (None, str(c), None, None, ("" if str(c) == t else f"as {t!r}, ") + f"is not one of the {fields_are}; "
-             f"map it to a field in the mapping's columns, or choose {choices}")
+            (None, _field_name(c), None, None, ("" if str(c) == t else f"as {t!r}, ") + f"is not one of the "
+             f"{fields_are}; map it to a field in the mapping's columns, or choose {choices}")
             for t, c in unknown.items()]
     elif unknown and m.unknown == "custom":
         if "custom" in frame.columns:

@@ -3,6 +3,7 @@ their labels and languages, declared custom fields and their choices) that
 holds a lone surrogate is refused as the write paths refuse it: a
 ValidationError naming the field, the store unchanged. It reached pybind11,
 which raised a bare TypeError listing the binding's signature."""
+import pandas as pd
 import pytest
 
 import crmcore as crm
@@ -40,3 +41,37 @@ def test_a_lone_surrogate_is_refused_naming_the_field(db, call):
     assert e.value.field and e.value.kind
     assert db.get("customers", a)["tags"] == ["vip"]
     assert db.schema().equals(schema) and db.labels().equals(labels) and db.audit_log().equals(log)
+
+
+# -- field names ------------------------------------------------------------------
+# A field name holding a lone surrogate (a key of add's keywords, a column of an
+# imported frame or of the columns frame reads) is an unknown field like any
+# other: refused naming it, nothing written. pybind11 could not read it as text
+# and raised a bare RuntimeError ("Unable to cast Python instance").
+
+NAME_CALLS = {
+    "add": lambda db, a: db.add("customers", **{"name": "B", BAD: 1}),
+    "update": lambda db, a: db.update("customers", a, **{BAD: 1}),
+    # (pandas keeps such a column name only in an object Index)
+    "import": lambda db, a: db.import_frame("customers", pd.DataFrame(
+        [["B", 1]], columns=pd.Index(["name", BAD], dtype=object))),
+    "update rows": lambda db, a: db.import_frame("customers", pd.DataFrame(
+        [[a, 1]], columns=pd.Index(["id", BAD], dtype=object)), mode="update"),
+    "frame columns": lambda db, a: db.frame("customers", columns=["name", BAD]),
+}
+
+
+@pytest.mark.parametrize("call", NAME_CALLS.values(), ids=NAME_CALLS.keys())
+def test_a_field_name_with_a_lone_surrogate_is_an_unknown_field(db, call):
+    a = db.add("customers", name="A")
+    before, log = db.frame("customers"), db.audit_log()
+    with pytest.raises((crm.ValidationError, crm.NotFound), match=r"x\\+udc80"):
+        call(db, a)
+    assert db.frame("customers").equals(before) and db.audit_log().equals(log)
+
+
+def test_a_dry_run_lists_such_a_column_as_unknown(db):
+    report = db.check_frame("customers", pd.DataFrame([["B", 1]], columns=pd.Index(["name", BAD], dtype=object)))
+    assert report["column"].tolist() == ["x\\udc80"] and report["row"].isna().all()
+    assert "is not one of the fields" in report["reason"].iloc[0]
+    assert db.count("customers") == 0
