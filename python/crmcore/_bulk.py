@@ -176,13 +176,18 @@ class BulkMethods:
         return self.import_frame(kind, df, progress=False, mode=mode, key=key, mapping=mapping, dry_run=True)
 
     def delete_many(self, kind: str, ids: Iterable[int], dependants: str = "refuse") -> int:
-        """Deletes the records ids of a kind in one transaction; returns how many were asked for.
+        """Deletes the records ids of a kind in one transaction; returns how many
+        records were asked for (an id given twice is one record).
 
         A record that other records still refer to (a customer with orders) is
         refused with ``dependants="refuse"`` (the default), and nothing is
         deleted; with ``dependants="delete"`` the records that refer to it go
-        too, and theirs, recursively. Link records (contact roles, stage
-        history, links) always go with their record. Every removed row has its
+        too, and theirs, recursively (a reference cycle, such as two customers
+        each the other's partner, goes whole). The ids are one set: a record
+        referring to another one the call deletes does not keep it. Ids not
+        in the store are refused (crm.NotFound) before anything goes. Link
+        records (contact roles, stage history, links) always go with their
+        record. Every removed row has its
         audit entry, naming in ``cause_id`` the record whose deletion took it.
 
         >>> import crmcore as crm
@@ -197,7 +202,7 @@ class BulkMethods:
         wanted = _record_ids(ids if isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else list(ids), kind)
         _check_interrupted(self._core.remove_many(kind, wanted, dependants == "delete"),
                            f"the deletion of {len(wanted)} {kind}")
-        return len(wanted)
+        return len(np.unique(wanted))
 
     def import_csv(self, kind: str, path: str | os.PathLike, on_error: str = "raise", *, mode: str = "insert",
                    key: "str | list[str] | None" = None, mapping: Any = None, dry_run: bool = False,

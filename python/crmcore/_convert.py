@@ -53,7 +53,7 @@ def _record_columns(kind: str, fields: Mapping[str, Any]) -> list:
         else:  # text, a list of tags, and anything the core reads as text (a date, a Decimal, ...) or refuses
             values = np.empty(1, dtype=object)
             values[0] = value
-        out.append((str(name), values, valid, problems))
+        out.append((_field_name(name), values, valid, problems))
     return out
 
 
@@ -177,7 +177,7 @@ def _columns(kind: str, df: pd.DataFrame, arrow_text: bool = False) -> list:
             elif fields.get(name, {}).get("type") == "time" and not plain_text:
                 values = np.array([t.isoformat() if hasattr(t, "isoformat") and not isinstance(t, str) else t
                                    for t in values] + [None], dtype=object)[:-1]
-        out.append((str(name), values, valid_or_none, problems))
+        out.append((_field_name(name), values, valid_or_none, problems))
     return out
 
 
@@ -209,6 +209,13 @@ def _frame(kind: str, columns: list) -> pd.DataFrame:
             col = values
         data[name] = col
     return pd.DataFrame(data, index=index if index is not None else pd.Index([], name="id", dtype=np.int64))
+
+
+def _field_name(name: Any) -> str:
+    """A field's name as the core reads it. One holding a lone surrogate
+    names no field: escaped (no field's name holds a backslash), the core
+    refuses it naming it, where pybind11 raised a bare RuntimeError."""
+    return str(name).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _python_value(v: Any) -> Any:

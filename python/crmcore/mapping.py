@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._convert import _custom_text, _field_name, _json_scalar
 
 __all__ = ["Mapping"]
 
@@ -129,8 +130,18 @@ class Mapping:
                                                     for k in replace):
                 raise _invalid(f"mapping: values[{name!r}] must be a dict from values (text or whole numbers) "
                                f"to what they mean, not {replace!r}")
-            # Matched on text, so keys are kept as text (as a JSON file keeps them).
-            self.values[name] = {str(k).strip(): v for k, v in replace.items()}
+            # Matched on text, so keys are kept as text (as a JSON file keeps
+            # them), trimmed: two keys that read the same there must agree.
+            trimmed: dict = {}
+            given: dict = {}
+            for k, v in replace.items():
+                text = str(k).strip()
+                if text in trimmed and trimmed[text] != v:
+                    raise _invalid(f"mapping: values[{name!r}] has the keys {given[text]!r} and {k!r}, which read "
+                                   f"the same ({text!r}, spaces trimmed) but mean {trimmed[text]!r} and {v!r}")
+                trimmed.setdefault(text, v)
+                given.setdefault(text, k)
+            self.values[name] = trimmed
             for key, v in self.values[name].items():
                 if v is not None and not isinstance(v, (str, numbers.Real)):
                     raise _invalid(f"mapping: values[{name!r}][{key!r}] must be text, a number, true/false or "
@@ -357,8 +368,11 @@ class Prepared:
                 found.setdefault((int(row), f), reason)
         rows = [(row, self.column_of(f), f or None, reason) for (row, f), reason in found.items()]
         df = pd.DataFrame(rows, columns=["row", "column", "field", "reason"])
-        df["value"] = (np.full(len(df), None, dtype=object) if self.original is None
-                       else _values_at(self.original, df["row"].to_numpy(), df["column"].to_numpy()))
+        # The file's values as they are (of any type): object, as pandas'
+        # text would refuse the lone surrogate a dry run is there to report.
+        df["value"] = pd.Series(np.full(len(df), None, dtype=object) if self.original is None
+                                else _values_at(self.original, df["row"].to_numpy(), df["column"].to_numpy()),
+                                index=df.index, dtype=object)
         if self.file_problems:
             df = pd.concat([pd.DataFrame(self.file_problems, columns=REPORT_COLUMNS).astype({"value": object}), df],
                            ignore_index=True)
@@ -443,7 +457,9 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
                                f"field of {kind}", kind=kind, field=target)
 
     # 2. Columns the kind has no field for.
-    frame = df.drop(columns=dropped + list(unknown.values()))
+    # By position: pandas makes a list of labels text, which a lone surrogate breaks.
+    gone = set(dropped) | set(unknown.values())
+    frame = df.iloc[:, [i for i, c in enumerate(df.columns) if c not in gone]]
     frame = frame.rename(columns={c: t for t, c in origin.items()})
     if unknown and m.unknown == "error":
         named = [repr(str(c)) + ("" if str(c) == t else f" (as {t!r})") for t, c in unknown.items()]
@@ -453,9 +469,10 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
             raise _invalid(f"{kind}: the file's columns {', '.join(named)} are not {fields_are}; map them to "
                            f"fields in the mapping's columns, or choose {choices}", kind=kind,
                            column=[str(c) for c in unknown.values()], reason="unknown columns")
+        # A column's name that is no valid text (a lone surrogate) shown escaped, as the core shows it.
         prepared.file_problems = [
-            (None, str(c), None, None, ("" if str(c) == t else f"as {t!r}, ") + f"is not one of the {fields_are}; "
-             f"map it to a field in the mapping's columns, or choose {choices}")
+            (None, _field_name(c), None, None, ("" if str(c) == t else f"as {t!r}, ") + f"is not one of the "
+             f"{fields_are}; map it to a field in the mapping's columns, or choose {choices}")
             for t, c in unknown.items()]
     elif unknown and m.unknown == "custom":
         if "custom" in frame.columns:
@@ -467,7 +484,9 @@ def prepare(kind: str, df: pd.DataFrame, mapping: Any, dry_run: bool = False) ->
         for key, replace in m.values.items():
             if target_of(key) in extra.columns:
                 extra[target_of(key)] = _replace(extra[target_of(key)], replace)
-        frame["custom"] = _custom_objects(extra)
+        frame["custom"], problems = _custom_objects(extra)
+        if problems:
+            prepared.problems["custom"] = problems
         prepared.packed_custom = True
         origin["custom"] = ", ".join(map(str, unknown.values()))
 
@@ -582,15 +601,24 @@ def _formatted_dates(s: pd.Series, fmt: str) -> "tuple[pd.Series, list]":
     return dates, _problems(s, bad, f"does not match the date format {fmt!r}")
 
 
-def _custom_objects(unknown: pd.DataFrame) -> pd.Series:
-    """Each row's values of the unknown columns as one JSON object (custom
-    fields under the file's column names), leaving out missing values.
+# How _custom_text writes a custom dict, without its depth check: for values that cannot nest.
+_encode_custom = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_scalar).encode
 
-    pandas writes the objects; rows are grouped by which columns they have
-    values in, so each group is one ``to_json`` call and no Python loop
-    runs over rows.
+
+def _custom_objects(unknown: pd.DataFrame) -> "tuple[pd.Series, list]":
+    """Each row's values of the unknown columns as one JSON object (custom
+    fields under the file's column names), leaving out missing values, and
+    the (row, reason) problems of the rows JSON cannot hold.
+
+    Each object is written as a custom dict of an import is (``_custom_text``):
+    numbers exactly (pandas' ``to_json`` keeps 15 digits), times as ISO text,
+    and inf, a lone surrogate, bytes and the like refused by row, naming the
+    column. Rows are grouped by which columns they have values in, so that
+    each group's values are read column by column.
     """
     out = np.full(len(unknown), None, dtype=object)
+    problems: list = []
+    names = [str(c) for c in unknown.columns]
     present = unknown.notna().to_numpy()
     if present.shape[1] < 63:  # each row's pattern as the bits of one number: a fast unique
         bits = present.astype(np.int64) @ (np.int64(1) << np.arange(present.shape[1], dtype=np.int64))
@@ -605,10 +633,29 @@ def _custom_objects(unknown: pd.DataFrame) -> pd.Series:
         if not pattern.any():
             continue
         rows = order[bounds[g]:bounds[g + 1]]
-        part = unknown.iloc[rows, np.flatnonzero(pattern)]
-        part.columns = [str(c) for c in part.columns]
-        # 15 digits: the most pandas writes; values from a CSV are text anyway.
-        lines = part.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
-                             double_precision=15).split("\n")
-        out[rows] = lines[:len(rows)]
-    return pd.Series(out, index=unknown.index, dtype=object)
+        at = np.flatnonzero(pattern)
+        keys = [names[i] for i in at]
+        part = unknown.iloc[rows, at]
+        # Python values column by column (numbers as Python numbers, times as Timestamps).
+        values = [part.iloc[:, i].tolist() for i in range(len(keys))]
+        if not (part.dtypes == object).any():
+            # Numbers, text, flags and times only: nothing nests, so the
+            # objects are written by json's C encoder, one call a row; a value
+            # it refuses (inf) sends the group the slow way, to name its rows.
+            try:
+                out[rows] = list(map(_encode_custom, (dict(zip(keys, row)) for row in zip(*values))))
+                continue
+            except ValueError:
+                pass
+        for n, row in enumerate(rows):
+            text, why = _custom_text({key: column[n] for key, column in zip(keys, values)})
+            if why is None:
+                out[row] = text
+                continue
+            # Named by the column whose value JSON cannot hold.
+            for key, column in zip(keys, values):
+                if _custom_text({key: column[n]})[1] is not None:
+                    why = f"the column {key!r}, kept as a custom field: {_quote(column[n])} {why}"
+                    break
+            problems.append((int(row), why))
+    return pd.Series(out, index=unknown.index, dtype=object), problems

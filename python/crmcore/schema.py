@@ -158,6 +158,9 @@ class SchemaMethods:
             raise TypeError(f"a custom field's name is text, not {type(name).__name__}")
         key = name[len(_CUSTOM_PREFIX):] if name.startswith(_CUSTOM_PREFIX) else name
         values = [] if choices is None else [choices] if isinstance(choices, str) else list(choices)
+        field = _text(kind, "custom", _CUSTOM_PREFIX + key, "the name")
+        for text, what in [(str(type), "the type")] + [(v, "the allowed value") for v in values]:
+            _text(kind, field, text, what)
         self._core.declare_custom(kind, key, str(type), values, bool(required), bool(index))
 
     def allow(self, kind: str, field: str, value: str,
@@ -179,7 +182,8 @@ class SchemaMethods:
         >>> db.get("orders", oid)["status"]
         'cancelled'
         """
-        self._core.allow(kind, field, value, _label_pairs(labels), True)
+        self._core.allow(kind, _text(kind, "", field, "the field"), _text(kind, field, value, "the value"),
+                         _label_pairs(labels, kind, field), True)
 
     def label(self, kind: str, field: str, value: str, labels: Mapping[str, "str | Iterable[str]"]) -> None:
         """Gives an allowed value more labels (by language), accepted on input
@@ -191,7 +195,8 @@ class SchemaMethods:
         >>> db.get("customers", db.add("customers", name="Acme", kind="Company"))["kind"]
         'organization'
         """
-        self._core.allow(kind, field, value, _label_pairs(labels), False)
+        self._core.allow(kind, _text(kind, "", field, "the field"), _text(kind, field, value, "the value"),
+                         _label_pairs(labels, kind, field), False)
 
     def add_tags(self, kind: str, ids: "int | Iterable[int]", tags: "str | Iterable[str]") -> int:
         """Adds tags to the records ids (one or many) of a kind without
@@ -236,7 +241,7 @@ def _labels_by_value(field: dict) -> dict:
     return out
 
 
-def _label_pairs(labels: Mapping[str, Any] | None) -> list:
+def _label_pairs(labels: Mapping[str, Any] | None, kind: str, field: str) -> list:
     """{lang: label or [labels]} as (lang, label) pairs for the core."""
     if labels is None:
         return []
@@ -247,7 +252,7 @@ def _label_pairs(labels: Mapping[str, Any] | None) -> list:
         for label in [given] if isinstance(given, str) else list(given):
             if not isinstance(label, str) or not isinstance(lang, str):
                 raise TypeError(f"a label and its language are text, not {label!r} for {lang!r}")
-            pairs.append((lang, label))
+            pairs.append((_text(kind, field, lang, "the language"), _text(kind, field, label, "the label")))
     return pairs
 
 
@@ -258,7 +263,21 @@ def _tag_list(tags: "str | Iterable[str]", kind: str) -> list:
     for tag in tags:
         if not isinstance(tag, str):
             raise _invalid(kind, "tags", f"each tag is a text, not {tag!r}")
+        _text(kind, "tags", tag, "the tag")
     return tags
+
+
+def _text(kind: str, field: Any, value: Any, what: str) -> Any:
+    """``value``, refused naming the field when it is text the core cannot
+    read (a lone surrogate: pybind11 would raise a bare TypeError)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = str(field).encode("utf-8", "backslashreplace").decode("utf-8")
+            raise _invalid(kind, shown or ascii(value)[1:-1], f"{what} {ascii(value)} is not valid text: it holds a "
+                                                              "lone surrogate (a half of a UTF-16 pair)") from None
+    return value
 
 
 def _ids(ids: "int | Iterable[int]", kind: str) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _convert, _core, _query
-from ._convert import _KINDS, _NAT, _frame, _python_value, _record_columns
+from ._convert import _KINDS, _NAT, _field_name, _frame, _python_value, _record_columns
 from ._args import _record_id
 from ._bulk import BulkMethods, ImportResult, _check_interrupted
 from ._file import FileMethods, restore
@@ -471,7 +471,8 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         >>> db.frame("products", filters=[("list_price", "between", (10, 50))], columns=["sku"])["sku"].tolist()
         ['B-2']
         """
-        names = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
+        names = None if columns is None else [_field_name(c) for c in ([columns] if isinstance(columns, str)
+                                                                         else columns)]
         if filters is not None or order_by is not None or limit is not None or offset is not None:
             limit, offset = _query.window(limit, offset, "frame")
             return _frame(kind, self._core.select_query(kind, _query.groups(kind, filters, {}, ids),
@@ -510,7 +511,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         the others' values (the first in ``others`` that has one), phones,
         e-mails, tags and custom fields are united (keep's custom value wins a
         conflict), and ``prefer`` maps a field to the record whose value it
-        takes. The others are then deleted. Each change is in the audit log,
+        takes. A reference of keep's own kind (a partner, a manager) that
+        would then name keep itself or one of the others is cleared. The
+        others are then deleted. Each change is in the audit log,
         and :meth:`unmerge` undoes the whole merge.
 
         >>> db = open()

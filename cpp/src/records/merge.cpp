@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
@@ -330,6 +331,16 @@ int64_t Store::merge_records(const WriteRequest& req) {
                                                    ", which is not in the merge", keep);
     united[field] = (*source)[field];
   }
+  // A reference of keep's own kind that names a record of the merge (keep's
+  // partner was the duplicate, the duplicate's partner was keep) would make
+  // keep name itself, or a record that goes: it is cleared (the undo keeps
+  // what keep and the others held).
+  for (const auto& f : k.fields) {
+    const Json& v = united[f.name];
+    if (f.type != FieldType::Ref || f.ref_kind != k.name || !v.is_number_integer()) continue;
+    const int64_t named = v.get<int64_t>();
+    if (named == keep || std::find(others.begin(), others.end(), named) != others.end()) united[f.name] = nullptr;
+  }
   Table fields = fields_table(k, united);
   update_row(WriteRequest{WriteOp::Update, &k, &fields, {keep}});
 
@@ -369,11 +380,29 @@ void Store::unmerge_records(const WriteRequest& req) {
   if (!st.is_null(2)) throw ValidationError(k.name, -1, "", "merge " + std::to_string(req.merge_id) + " was undone already");
   const int64_t keep = st.int64(0);
   const Json undo = Json::parse(st.text(1));
-  // The merged records come back first, so that references can return to them.
-  for (const auto& row : undo.at("others")) {
-    restore_row(impl, k, row);
+  // The merged records come back first, so that references can return to
+  // them; one naming another of them (b's partner was c) gets it once both
+  // are back.
+  std::set<int64_t> merged_ids;
+  for (const auto& row : undo.at("others")) merged_ids.insert(row.at("id").get<int64_t>());
+  std::vector<std::tuple<int64_t, std::string, int64_t>> among_them;  // (record, field, record it names)
+  for (Json row : undo.at("others")) {
     const int64_t id = row.at("id").get<int64_t>();
+    for (const auto& f : k.fields) {
+      const Json& v = row.value(f.name, Json(nullptr));
+      if (f.type != FieldType::Ref || f.ref_kind != k.name || !v.is_number_integer() ||
+          !merged_ids.count(v.get<int64_t>()))
+        continue;
+      among_them.emplace_back(id, f.name, v.get<int64_t>());
+      row[f.name] = nullptr;
+    }
+    restore_row(impl, k, row);
     audit(WriteRequest{WriteOp::Insert, &k, nullptr, {id}}, 1, id, id, keep);
+  }
+  for (const auto& [id, field, named] : among_them) {
+    sql::Statement back(impl.db, "UPDATE " + k.name + " SET " + field + " = ?1 WHERE id = ?2");
+    back.bind(1, named).bind(2, id).run();
+    audit(WriteRequest{WriteOp::Update, &k, nullptr, {id}}, 1, id, id, keep);
   }
   for (const auto& removed : undo.at("removed")) {
     const Kind& owner = kind(removed.at("kind").get<std::string>());

@@ -471,19 +471,45 @@ void Store::update_row(const WriteRequest& req) {
   audit(req, 1, req.ids.front(), req.ids.front());
 }
 
+// The records asked for are deleted as a set: each once however often it is
+// named, all checked to be there before any goes, and a reference from one to
+// another (b.partner_id = a, both asked for) does not keep either.
 void Store::delete_row(const WriteRequest& req) {
-  for (int64_t id : req.ids) delete_record(*req.kind, id, req.cascade, -1);
+  Deleting deleting;
+  deleting.asked = req.ids;
+  std::sort(deleting.asked.begin(), deleting.asked.end());
+  deleting.asked.erase(std::unique(deleting.asked.begin(), deleting.asked.end()), deleting.asked.end());
+  for (int64_t id : deleting.asked)
+    if (!impl_->has(req.kind->name, id)) throw NotFound("no " + req.kind->name + " record with id " + std::to_string(id));
+  for (int64_t id : req.ids) delete_record(*req.kind, id, req.cascade, -1, &deleting);
 }
 
 // Deletes one record, the link records that belong to it, and with
 // `cascade` the records that refer to it; each removed row gets its audit
 // entry, naming in `cause_id` the record whose deletion removed it.
-void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause_id) {
+void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause_id, Deleting* deleting) {
   Impl& impl = *impl_;
+  auto asked = [deleting](int64_t record) {
+    return deleting && std::binary_search(deleting->asked.begin(), deleting->asked.end(), record);
+  };
+  auto under_way = [deleting](int64_t record) {
+    return deleting && std::find(deleting->under_way.begin(), deleting->under_way.end(), record) !=
+                           deleting->under_way.end();
+  };
   if (!impl.has(k.name, id)) {
-    if (cause_id >= 0) return;  // already removed through another of the records that went
+    // Already removed through another of the records that went (or, asked
+    // for twice or as a dependant of another asked for, by this call).
+    if (cause_id >= 0 || asked(id)) return;
     throw NotFound("no " + k.name + " record with id " + std::to_string(id));
   }
+  if (under_way(id)) return;  // deeper in a reference cycle: its own call deletes it
+  if (deleting) deleting->under_way.push_back(id);
+  struct Done {
+    Deleting* deleting;
+    ~Done() {
+      if (deleting) deleting->under_way.pop_back();
+    }
+  } done{deleting};
   // The fields of other kinds that refer to this kind.
   std::vector<std::pair<const Kind*, const Field*>> referring;
   for (const auto& other : kinds())
@@ -502,6 +528,26 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
     st.bind(1, id);
     std::vector<int64_t> ids;
     while (st.step()) ids.push_back(st.int64(0));
+    if (!history && deleting) {
+      // A referrer this call deletes anyway: one on the way out further up
+      // (a cycle: a.partner_id = b, b.partner_id = a, or a record naming
+      // itself) lets go of this record first, which its own deletion then
+      // records as it was; one asked for goes now, as asked.
+      std::vector<int64_t> others;
+      for (int64_t referrer : ids) {
+        if (under_way(referrer)) {
+          if (f->required)
+            throw ValidationError(k.name, -1, f->name, "is in a cycle of required references", id);
+          sql::Statement clear(impl.db, "UPDATE " + other->name + " SET " + f->name + "=NULL WHERE id=?1");
+          clear.bind(1, referrer).run();
+        } else if (asked(referrer)) {
+          delete_record(*other, referrer, cascade, -1, deleting);
+        } else {
+          others.push_back(referrer);
+        }
+      }
+      ids.swap(others);
+    }
     if (ids.empty()) continue;
     if (history)  // kept even when asked to delete dependants
       throw ValidationError(k.name, -1, "",
@@ -516,7 +562,7 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
                                 " record(s) (" + other->name + "." + f->name +
                                 "); delete or reassign those first, or delete with dependants",
                             id);
-    for (int64_t referrer : ids) delete_record(*other, referrer, true, id);
+    for (int64_t referrer : ids) delete_record(*other, referrer, true, id, deleting);
   }
   // Link records (a customer's contacts, a deal's stages, a campaign's
   // members, links to or from it) go with the record they belong to, each

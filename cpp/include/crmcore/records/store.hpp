@@ -362,7 +362,15 @@ class Store {
                        const std::vector<size_t>& rows, const std::vector<int64_t>& target, WriteResult& result,
                        const StoredValues* stored_before = nullptr);
   void update_row(const WriteRequest& request);
-  void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id);
+  // The records one call deletes, while it runs: the ids it names (a
+  // record they refer to is not kept for them) and the ids on the way out,
+  // deeper in the recursion (so that a reference cycle ends). Ids are unique
+  // across kinds.
+  struct Deleting {
+    std::vector<int64_t> asked;      // sorted
+    std::vector<int64_t> under_way;  // a stack
+  };
+  void delete_record(const Kind& kind, int64_t id, bool cascade, int64_t cause_id, Deleting* deleting = nullptr);
   int64_t merge_records(const WriteRequest& request);
   void unmerge_records(const WriteRequest& request);
   void end_transaction(const char* how);
