@@ -181,6 +181,32 @@ def _columns(kind: str, df: pd.DataFrame, arrow_text: bool = False) -> list:
     return out
 
 
+def text_array(values: Any) -> Any:
+    """Text (str, None or NaN for missing) as pandas' ``str`` dtype, whatever
+    the values. pandas infers str only from values it sees: text with none
+    (no rows, or every row missing) came out object, or float64 from an
+    empty list, so a column's dtype depended on its values rather than on
+    what it holds. Every text column the store reads back or an analysis
+    builds goes through here.
+
+    >>> [str(text_array(values).dtype) for values in ([None, None], [], ["a", None])]
+    ['str', 'str', 'str']
+    """
+    return pd.array(values, dtype="str")
+
+
+def empty_frame(dtypes: Mapping[str, Any], index: "pd.Index | None" = None) -> pd.DataFrame:
+    """A frame with no rows and these columns of these dtypes (an index
+    with no rows may be given): the empty result of an analysis whose
+    rows come from parts that are all empty here, typed as a full one is.
+
+    >>> empty_frame({"id": "int64", "name": "str"}).dtypes.astype(str).to_dict()
+    {'id': 'int64', 'name': 'str'}
+    """
+    return pd.DataFrame({name: pd.Series(dtype=dtype, index=index) for name, dtype in dtypes.items()},
+                        index=index)
+
+
 def _frame(kind: str, columns: list) -> pd.DataFrame:
     fields = _fields(kind)
     data = {}
@@ -203,8 +229,8 @@ def _frame(kind: str, columns: list) -> pd.DataFrame:
         elif ftype == "bool":
             col = pd.arrays.BooleanArray(values.astype(bool), missing if missing is not None
                                          else np.zeros(len(values), dtype=bool))
-        elif ftype == "text" and len(values) == 0 and name not in ("tags", "custom"):
-            col = pd.array(values, dtype="str")  # the dtype pandas gives text with rows (tags and custom hold lists)
+        elif ftype == "text":  # (tags and custom are no declared fields: they hold lists and dicts, object)
+            col = text_array(values)
         else:
             col = values
         data[name] = col
