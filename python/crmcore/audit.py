@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import _core
 from ._args import _integer, _record_id, _record_ids
+from ._convert import text_array
 
 __all__ = ["AuditMethods", "default_actor"]
 
@@ -162,9 +163,13 @@ class AuditMethods:
             df[name] = pd.arrays.IntegerArray(ids, missing)
         # The core gives no mask when every value is there.
         texts, present = cols["changes"]
-        df["changes"] = [json.loads(text) if ok else None for text, ok in zip(texts, _mask(present, len(texts)))]
+        changes = np.empty(len(texts), dtype=object)  # dicts (or None), object with no entries too
+        changes[:] = [json.loads(text) if ok else None for text, ok in zip(texts, _mask(present, len(texts)))]
+        df["changes"] = changes
         actors, present = cols["actor"]
-        df["actor"] = [actor if ok else None for actor, ok in zip(actors, _mask(present, len(actors)))]
+        df["actor"] = text_array([actor if ok else None for actor, ok in zip(actors, _mask(present, len(actors)))])
+        for name in ("op", "kind"):
+            df[name] = text_array(df[name])
         return df[["at", "actor", "op", "kind", "rows", "first_id", "last_id", "cause_id", "changes"]]
 
     def audit_check(self) -> pd.DataFrame:

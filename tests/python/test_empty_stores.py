@@ -180,3 +180,13 @@ def test_text_read_back_all_missing_is_str_and_reads_as_missing():
     db.update("customers", ids[0], region="East")
     assert db.frame("customers")["region"].tolist()[0] == "East"
 
+
+AUDIT_DTYPES = {"at": "datetime64[ns]", "actor": "str", "op": "str", "kind": "str", "rows": "int64",
+                "first_id": "Int64", "last_id": "Int64", "cause_id": "Int64", "changes": "object"}
+
+
+@pytest.mark.parametrize("store", ["empty", "customers only", "with data"])
+def test_the_audit_log_has_the_same_dtypes_with_or_without_entries(stores, store):
+    db = stores[store]
+    for log in (db.audit_log(), db.audit_log(0), db.audit_log(about=[10**12])):
+        assert _dtypes_of(log) == (AUDIT_DTYPES, "int64")
