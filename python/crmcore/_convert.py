@@ -195,6 +195,17 @@ def text_array(values: Any) -> Any:
     return pd.array(values, dtype="str")
 
 
+def object_array(values: Any) -> np.ndarray:
+    """Python objects (lists, dicts, None), one per item, as a 1-d object
+    array: assigned as a column, a list of them gave float64 when it was
+    empty, and ``np.array`` makes equal-length lists a 2-d array.
+
+    >>> object_array([[1, 2], [3, 4]]).shape, object_array([]).dtype
+    ((2,), dtype('O'))
+    """
+    return np.fromiter(values, dtype=object)
+
+
 def empty_frame(dtypes: Mapping[str, Any], index: "pd.Index | None" = None) -> pd.DataFrame:
     """A frame with no rows and these columns of these dtypes (an index
     with no rows may be given): the empty result of an analysis whose

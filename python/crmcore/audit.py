@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import _core
 from ._args import _integer, _record_id, _record_ids
-from ._convert import text_array
+from ._convert import object_array, text_array
 
 __all__ = ["AuditMethods", "default_actor"]
 
@@ -163,9 +163,8 @@ class AuditMethods:
             df[name] = pd.arrays.IntegerArray(ids, missing)
         # The core gives no mask when every value is there.
         texts, present = cols["changes"]
-        changes = np.empty(len(texts), dtype=object)  # dicts (or None), object with no entries too
-        changes[:] = [json.loads(text) if ok else None for text, ok in zip(texts, _mask(present, len(texts)))]
-        df["changes"] = changes
+        df["changes"] = object_array(json.loads(text) if ok else None  # dicts, object with no entries too
+                                     for text, ok in zip(texts, _mask(present, len(texts))))
         actors, present = cols["actor"]
         df["actor"] = text_array([actor if ok else None for actor, ok in zip(actors, _mask(present, len(actors)))])
         for name in ("op", "kind"):

@@ -42,7 +42,6 @@ REFUSES = {"sales.bookings_forecast": (crm.ValidationError, "at least 24 finite 
 # until it is taken out.
 DTYPES_NOT_YET_ALIKE = {
     ("care.greetings", "empty"), "marketing.portrait", "service.check_timeline",
-    ("marketing.prospects", "empty"),
 }
 AS_OF = "2024-07-01"  # the stores below have no data to take a default as_of from
 
