@@ -41,7 +41,7 @@ REFUSES = {"sales.bookings_forecast": (crm.ValidationError, "at least 24 finite 
 # for a later change, listed so that each shows and one fixed fails here
 # until it is taken out.
 DTYPES_NOT_YET_ALIKE = {
-    ("care.greetings", "empty"), "marketing.portrait", "service.check_timeline",
+    ("care.greetings", "empty"), "marketing.portrait",
 }
 AS_OF = "2024-07-01"  # the stores below have no data to take a default as_of from
 
@@ -188,3 +188,17 @@ def test_the_audit_log_has_the_same_dtypes_with_or_without_entries(stores, store
     db = stores[store]
     for log in (db.audit_log(), db.audit_log(0), db.audit_log(about=[10**12])):
         assert _dtypes_of(log) == (AUDIT_DTYPES, "int64")
+
+
+def test_a_timeline_has_the_same_dtypes_with_or_without_events(stores):
+    """db.service.timeline, a lookup of one customer rather than an analysis:
+    one with no events, and one whose events name no staff member (who all
+    missing), as one with events of every kind."""
+    full = stores["with data"]
+    busiest = full.frame("interactions", columns=["customer_id"]).customer_id.value_counts().index[0]
+    want = _dtypes_of(full.service.timeline(int(busiest)))
+    db = crm.open()
+    quiet = db.add("customers", name="Ann")
+    assert _dtypes_of(db.service.timeline(quiet)) == want
+    db.add("orders", customer_id=quiet, amount=5.0, ordered_at="2024-01-02")
+    assert _dtypes_of(db.service.timeline(quiet)) == want
