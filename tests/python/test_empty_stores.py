@@ -36,13 +36,6 @@ REQUIRED = {
 }
 # The documented refusal when there is nothing to analyse.
 REFUSES = {"sales.bookings_forecast": (crm.ValidationError, "at least 24 finite values")}
-# Empty results whose dtypes still differ from a full one's (object columns
-# built from empty lists, text all-null in the customers-only store): left
-# for a later change, listed so that each shows and one fixed fails here
-# until it is taken out.
-DTYPES_NOT_YET_ALIKE = {
-    "marketing.portrait",
-}
 AS_OF = "2024-07-01"  # the stores below have no data to take a default as_of from
 
 
@@ -120,10 +113,6 @@ def test_an_analysis_of_nothing_is_empty_with_its_columns(stores, key, store):
         assert got.empty and got.index.name == want.index.name
         return
     assert _shape_of(got) == _shape_of(want)
-    if (key, store) in DTYPES_NOT_YET_ALIKE or key in DTYPES_NOT_YET_ALIKE:
-        if _dtypes_of(got) != _dtypes_of(want):
-            pytest.xfail("dtypes of this empty result are known to differ (DTYPES_NOT_YET_ALIKE)")
-        raise AssertionError(f"{key} on {store}: dtypes now alike, take it out of DTYPES_NOT_YET_ALIKE")
     assert _dtypes_of(got) == _dtypes_of(want)
     if isinstance(got, pd.DataFrame) and key not in ("sales.funnel", "sales.win_rate", "sales.cycle_length",
                                                      "scoring.lifecycle_flow"):
