@@ -80,10 +80,23 @@ def _dtypes_of(result):
     return None
 
 
+def _add_stock(db):
+    """Stock of two products (the synthetic data has none), so that the stock
+    reads below have rows to compare with: one runs out, both are to reorder."""
+    north = db.add("locations", name="North")
+    first, second = (int(p) for p in db.frame("products", columns=[]).index[:2])
+    for product in (first, second):
+        db.update("products", product, reorder_point=5.0, reorder_quantity=20.0)
+    db.stock.adjust(first, north, 3, reason="count", at="2024-01-01")
+    db.stock.adjust(second, north, 2, reason="count", at="2024-01-01", unit_cost=4.0)
+    db.stock.adjust(second, north, -2, reason="damage", at="2024-02-01")
+
+
 @pytest.fixture(scope="module")
 def stores():
     with_data = crm.open()
     crm.datasets.load(with_data, crm.datasets.synthetic(300, seed=0))
+    _add_stock(with_data)
     customers_only = crm.open()
     customers_only.import_frame("customers", pd.DataFrame({"name": ["Ann", "Bo", "Cy"], "owner": "Li"}))
     return {"with data": with_data, "empty": crm.open(), "customers only": customers_only}
@@ -201,3 +214,24 @@ def test_greetings_of_a_contact_tied_to_no_customer_have_the_full_dtypes(stores)
     db.add("contacts", name="Zhao", birthday="1985-02-12")
     got = db.care.greetings("2024-01-01", "2024-12-31")
     assert got["customer_id"].isna().all() and _dtypes_of(got) == want
+
+
+# Reads of the store's records that need no argument, beside the analyses:
+# the same dtypes on a store with nothing to read as on a full one.
+READS = ["names", "labels", "merges", "integrity_check", "audit_check", "connected_customers", "hierarchy_rollup",
+         "referrals", "relationship_strength", "stock.balances", "stock.days_of_cover", "stock.on_hand",
+         "stock.reorder_list", "stock.stockouts", "stock.valuation"]
+
+
+def _read(db, key):
+    space, _, name = key.rpartition(".")
+    return getattr(getattr(db, space) if space else db, name)()
+
+
+@pytest.mark.parametrize("store", ["empty", "customers only"])
+@pytest.mark.parametrize("key", READS)
+def test_a_read_of_nothing_has_the_dtypes_of_a_full_one(stores, key, store):
+    got, want = _read(stores[store], key), _read(stores["with data"], key)
+    assert _shape_of(got) == _shape_of(want)
+    assert _dtypes_of(got) == _dtypes_of(want)
+
