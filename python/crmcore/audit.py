@@ -189,7 +189,9 @@ class AuditMethods:
         True
         """
         problems = self._core.audit_check()
-        return pd.DataFrame(problems, columns=["seq", "reason"]).set_index("seq")
+        # Typed as with problems when there are none (pandas infers from values).
+        return pd.DataFrame({"reason": text_array([reason for _, reason in problems])},
+                            index=pd.Index(np.array([seq for seq, _ in problems], dtype=np.int64), name="seq"))
 
     # -- personal data ------------------------------------------------------------
     def _person_kind(self, id: int) -> str:

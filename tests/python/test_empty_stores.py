@@ -235,3 +235,26 @@ def test_a_read_of_nothing_has_the_dtypes_of_a_full_one(stores, key, store):
     assert _shape_of(got) == _shape_of(want)
     assert _dtypes_of(got) == _dtypes_of(want)
 
+
+def test_merges_have_the_same_dtypes_with_or_without_one():
+    db = crm.open()
+    a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
+    none = _dtypes_of(db.merges())
+    db.merge("customers", a, [b])
+    assert none == _dtypes_of(db.merges()) == ({"at": "datetime64[ns]", "kind": "str", "keep_id": "int64",
+                                                "merged_ids": "object", "undone_at": "datetime64[ns]"}, "int64")
+
+
+def test_audit_check_has_the_same_dtypes_with_or_without_problems(tmp_path):
+    import sqlite3
+    path = tmp_path / "s.crm"
+    with crm.open(path) as db:
+        a = db.add("customers", name="A")
+        db.update("customers", a, name="B")
+        none = _dtypes_of(db.audit_check())
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE customers SET name = 'C'")  # another program's change
+    raw.close()
+    with crm.open(path) as db:
+        problems = db.audit_check()
+    assert len(problems) == 1 and none == _dtypes_of(problems) == ({"reason": "str"}, "int64")
