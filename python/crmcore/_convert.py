@@ -195,6 +195,11 @@ def text_array(values: Any) -> Any:
     return pd.array(values, dtype="str")
 
 
+def _no_text(n: int) -> Any:
+    """`n` missing values as pandas' ``str`` (whatever its storage)."""
+    return pd.array([], dtype="str").take(np.full(n, -1, dtype=np.intp), allow_fill=True)
+
+
 def object_array(values: Any) -> np.ndarray:
     """Python objects (lists, dicts, None), one per item, as a 1-d object
     array: assigned as a column, a list of them gave float64 when it was
@@ -241,7 +246,10 @@ def _frame(kind: str, columns: list) -> pd.DataFrame:
             col = pd.arrays.BooleanArray(values.astype(bool), missing if missing is not None
                                          else np.zeros(len(values), dtype=bool))
         elif ftype == "text":  # (tags and custom are no declared fields: they hold lists and dicts, object)
-            col = text_array(values)
+            # A column with no value at all (common: fields nobody fills)
+            # made without reading its Nones: a tenth of the time.
+            col = _no_text(len(values)) if missing is not None and len(values) and missing.all() \
+                else text_array(values)
         else:
             col = values
         data[name] = col
