@@ -186,8 +186,8 @@ def text_array(values: Any) -> Any:
     the values. pandas infers str only from values it sees: text with none
     (no rows, or every row missing) came out object, or float64 from an
     empty list, so a column's dtype depended on its values rather than on
-    what it holds. Every text column the store reads back or an analysis
-    builds goes through here.
+    what it holds. The store's frames make their text here, and so do
+    results whose text may have no values.
 
     >>> [str(text_array(values).dtype) for values in ([None, None], [], ["a", None])]
     ['str', 'str', 'str']
@@ -211,16 +211,14 @@ def object_array(values: Any) -> np.ndarray:
     return np.fromiter(values, dtype=object)
 
 
-def empty_frame(dtypes: Mapping[str, Any], index: "pd.Index | None" = None) -> pd.DataFrame:
-    """A frame with no rows and these columns of these dtypes (an index
-    with no rows may be given): the empty result of an analysis whose
-    rows come from parts that are all empty here, typed as a full one is.
+def empty_frame(dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """A frame with no rows and these columns of these dtypes: the result
+    of an analysis whose parts are all empty, typed as a full one is.
 
     >>> empty_frame({"id": "int64", "name": "str"}).dtypes.astype(str).to_dict()
     {'id': 'int64', 'name': 'str'}
     """
-    return pd.DataFrame({name: pd.Series(dtype=dtype, index=index) for name, dtype in dtypes.items()},
-                        index=index)
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
 
 def _frame(kind: str, columns: list) -> pd.DataFrame:
