@@ -181,23 +181,36 @@ def _columns(kind: str, df: pd.DataFrame, arrow_text: bool = False) -> list:
     return out
 
 
+#: The dtype pandas gives a column of text: ``str`` on pandas 3 (and on
+#: pandas 2 with ``future.infer_string``), object before.
+TEXT_DTYPE = pd.Series(["text"]).dtype
+
+
 def text_array(values: Any) -> Any:
-    """Text (str, None or NaN for missing) as pandas' ``str`` dtype, whatever
+    """Text (str, None or NaN for missing) in :data:`TEXT_DTYPE`, whatever
     the values. pandas infers str only from values it sees: text with none
     (no rows, or every row missing) came out object, or float64 from an
     empty list, so a column's dtype depended on its values rather than on
     what it holds. The store's frames make their text here, and so do
-    results whose text may have no values.
+    results whose text may have no values. (Not ``astype(str)``, nor
+    ``dtype="str"`` on pandas 2: those write a missing value as "nan" or
+    "None".)
 
-    >>> [str(text_array(values).dtype) for values in ([None, None], [], ["a", None])]
-    ['str', 'str', 'str']
+    >>> [str(text_array(values).dtype) == str(TEXT_DTYPE) for values in ([None, None], [], ["a", None])]
+    [True, True, True]
+    >>> text_array(["a", None]).isna().tolist()
+    [False, True]
     """
-    return pd.array(values, dtype="str")
+    if TEXT_DTYPE == object:
+        return pd.array(np.asarray(values, dtype=object), dtype=object)
+    return pd.array(values, dtype=TEXT_DTYPE)
 
 
 def _no_text(n: int) -> Any:
-    """`n` missing values as pandas' ``str`` (whatever its storage)."""
-    return pd.array([], dtype="str").take(np.full(n, -1, dtype=np.intp), allow_fill=True)
+    """`n` missing values in :data:`TEXT_DTYPE`, without reading n Nones."""
+    if TEXT_DTYPE == object:
+        return np.full(n, None, dtype=object)
+    return pd.array([], dtype=TEXT_DTYPE).take(np.full(n, -1, dtype=np.intp), allow_fill=True)
 
 
 def object_array(values: Any) -> np.ndarray:
@@ -212,13 +225,31 @@ def object_array(values: Any) -> np.ndarray:
 
 
 def empty_frame(dtypes: Mapping[str, Any]) -> pd.DataFrame:
-    """A frame with no rows and these columns of these dtypes: the result
-    of an analysis whose parts are all empty, typed as a full one is.
+    """A frame with no rows and these columns of these dtypes ("str": text,
+    :data:`TEXT_DTYPE`): the result of an analysis whose parts are all
+    empty, typed as a full one is.
 
-    >>> empty_frame({"id": "int64", "name": "str"}).dtypes.astype(str).to_dict()
-    {'id': 'int64', 'name': 'str'}
+    >>> empty_frame({"id": "int64", "name": "str"}).dtypes.astype(str).to_dict() == {"id": "int64",
+    ...                                                                           "name": str(TEXT_DTYPE)}
+    True
     """
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+    return typed(pd.DataFrame({name: pd.Series(dtype=object) for name in dtypes}), dtypes)
+
+
+def typed(frame: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """``frame`` with its columns in these dtypes: those given as "str"
+    through :func:`text_array` (missing values stay missing), the others by
+    ``astype``.
+
+    >>> out = typed(pd.DataFrame({"id": [1.0], "name": [None]}), {"id": "Int64", "name": "str"})
+    >>> out.dtypes.astype(str).to_dict() == {"id": "Int64", "name": str(TEXT_DTYPE)}, out["name"].isna().tolist()
+    (True, [True])
+    """
+    out = frame.astype({name: dtype for name, dtype in dtypes.items() if dtype != "str"})
+    for name, dtype in dtypes.items():
+        if dtype == "str":
+            out[name] = text_array(out[name])
+    return out
 
 
 def _frame(kind: str, columns: list) -> pd.DataFrame:

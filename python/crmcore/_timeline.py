@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._convert import empty_frame
+from ._convert import empty_frame, typed
 from .scoring._columns import as_of_timestamp, days_between, utc_now
 
 #: The columns of a timeline and their dtypes, with or without events
@@ -86,7 +86,7 @@ def customer_events(db: Any, customer: int) -> pd.DataFrame:
     staff_ids = out.who.dropna().astype(np.int64).unique().tolist()
     names = db.frame("staff", ids=staff_ids).name if staff_ids else pd.Series(dtype=object)
     out["who"] = out.who.map(lambda v: names.get(int(v)) if pd.notna(v) else None)
-    out = out.astype(EVENT_DTYPES)  # a timeline of no staff member's events has who str too
+    out = typed(out, EVENT_DTYPES)  # a timeline of no staff member's events has who str too
     return out.sort_values(["time", "kind"], kind="stable").reset_index(drop=True)[COLUMNS]
 
 
@@ -173,7 +173,7 @@ def timeline_checks(db: Any, customer: Any, as_of: Any, grace_days: float, thres
                            + _money(prices.previous_price).to_numpy(dtype=object) + " ("
                            + prices.change.map("{:+.0%}".format).to_numpy(dtype=object) + ")"})
     parts = [contacts_not_linked(db, talks), next_contacts_missed(talks, cut, pd.Timedelta(days=grace_days)), quoted]
-    out = pd.concat([p.astype(CHECK_DTYPES) for p in parts if len(p)], ignore_index=True) \
+    out = pd.concat([typed(p, CHECK_DTYPES) for p in parts if len(p)], ignore_index=True) \
         if any(len(p) for p in parts) else empty_frame(CHECK_DTYPES)
     return out.sort_values(["customer_id", "time", "check"], kind="stable").reset_index(drop=True)[CHECK_COLUMNS]
 

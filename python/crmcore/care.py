@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import _holidays
 from ._args import _days, _invalid, _number
-from ._convert import empty_frame
+from ._convert import empty_frame, typed
 from .scoring._columns import as_of_timestamp, days_between, utc_now
 
 #: The festivals greeted by default: the main public holidays.
@@ -102,7 +102,8 @@ class CareMethods:
             else empty_frame(GREETING_DTYPES)
         if owner is not None:
             out = out[out.owner == owner]
-        out = out[COLUMNS].astype(GREETING_DTYPES)  # (dates as ISO text)
+        out["date"] = out.date.astype(str)  # dates as ISO text
+        out = typed(out[COLUMNS], GREETING_DTYPES)
         return out.sort_values(["date", "owner", "id"], kind="stable").reset_index(drop=True)
 
     def not_contacted(self, days: float = 90, as_of: Any = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import _core, _segments
 from ._args import _count, _days, _number
-from ._convert import empty_frame
+from ._convert import empty_frame, typed
 from ._segments import SCORES
 from .scoring._columns import LAST_TIME, as_of_timestamp, shifted, stamp, times_ns
 from .scoring.dimensions import NONE
@@ -193,7 +193,7 @@ class MarketingMethods:
         out["rank"] = out.tag.str.split(":").str[0].map(order)
         out = out.sort_values(["customer_id", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
         # Cast: the parts' dtypes follow their rows (an id from interactions is Int64, text of none object).
-        return out.astype(PORTRAIT_DTYPES)
+        return typed(out, PORTRAIT_DTYPES)
 
     # -- campaign effect -----------------------------------------------------
     def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto",

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
+from crmcore._convert import TEXT_DTYPE
 from crmcore.scoring.store import ScoringMethods
 
 NAMESPACES = ("sales", "service", "marketing", "care")
@@ -141,7 +142,8 @@ def test_an_analysis_of_nothing_is_empty_with_its_columns(stores, key, store):
 # synthetic store leaves some whole columns empty (external_source): those
 # came out object where text with values is str.
 KINDS = {k["name"]: k["fields"] for k in crm._core.kinds()}
-_DTYPE_OF_TYPE = {"text": "str", "time": "datetime64[ns]", "real": "float64", "bool": "boolean"}
+TEXT = str(TEXT_DTYPE)  # str (object on pandas 2, as pandas keeps text there)
+_DTYPE_OF_TYPE = {"text": TEXT, "time": "datetime64[ns]", "real": "float64", "bool": "boolean"}
 
 
 def _declared_dtypes(kind, names=None):
@@ -175,13 +177,13 @@ def test_text_read_back_all_missing_is_str_and_reads_as_missing():
     db = crm.open()
     ids = db.import_frame("customers", pd.DataFrame({"name": ["Ann", "Bo"]}))
     customers = db.frame("customers")
-    assert str(customers["phone"].dtype) == "str" and customers["phone"].isna().all()
+    assert str(customers["phone"].dtype) == TEXT and customers["phone"].isna().all()
     assert db.find("customers", name="Ann")["region"].isna().tolist() == [True]
     db.update("customers", ids[0], region="East")
     assert db.frame("customers")["region"].tolist()[0] == "East"
 
 
-AUDIT_DTYPES = {"at": "datetime64[ns]", "actor": "str", "op": "str", "kind": "str", "rows": "int64",
+AUDIT_DTYPES = {"at": "datetime64[ns]", "actor": TEXT, "op": TEXT, "kind": TEXT, "rows": "int64",
                 "first_id": "Int64", "last_id": "Int64", "cause_id": "Int64", "changes": "object"}
 
 
@@ -241,7 +243,7 @@ def test_merges_have_the_same_dtypes_with_or_without_one():
     a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
     none = _dtypes_of(db.merges())
     db.merge("customers", a, [b])
-    assert none == _dtypes_of(db.merges()) == ({"at": "datetime64[ns]", "kind": "str", "keep_id": "int64",
+    assert none == _dtypes_of(db.merges()) == ({"at": "datetime64[ns]", "kind": TEXT, "keep_id": "int64",
                                                 "merged_ids": "object", "undone_at": "datetime64[ns]"}, "int64")
 
 
@@ -257,4 +259,4 @@ def test_audit_check_has_the_same_dtypes_with_or_without_problems(tmp_path):
     raw.close()
     with crm.open(path) as db:
         problems = db.audit_check()
-    assert len(problems) == 1 and none == _dtypes_of(problems) == ({"reason": "str"}, "int64")
+    assert len(problems) == 1 and none == _dtypes_of(problems) == ({"reason": TEXT}, "int64")
