@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._convert import object_array
 from .graph import Graph
 from .scoring._columns import as_of_timestamp
 
@@ -57,9 +58,10 @@ def score(db: Any, by: list, top: int, as_of: Any, graph: bool, good: Any, decay
     # Either kind of evidence makes a prospect likely; neither alone is weakened by the other's absence.
     # (1 - (1 - a)(1 - g), written so that g = 0 gives a exactly)
     out["score"] = out.attribute_score + out.graph_score - out.attribute_score * out.graph_score
-    out["reasons"] = _lists(pd.concat(reasons), index)
+    # Lists, as object arrays: a list of none assigned to an empty frame is float64.
+    out["reasons"] = object_array(_lists(pd.concat(reasons), index))
     products = k["products"].reshape(len(index), int(top))
-    out["products"] = [row[row >= 0].tolist() for row in products]
+    out["products"] = object_array(row[row >= 0].tolist() for row in products)
     return out[COLUMNS].sort_values("score", ascending=False, kind="stable")
 
 

@@ -7,9 +7,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._convert import empty_frame, typed
 from .scoring._columns import as_of_timestamp, days_between, utc_now
 
-COLUMNS = ["time", "kind", "id", "summary", "who"]
+#: The columns of a timeline and their dtypes, with or without events
+#: (``who``, the staff member's name, holds their id until it is named).
+EVENT_DTYPES = {"time": "datetime64[ns]", "kind": "str", "id": "int64", "summary": "str", "who": "str"}
+COLUMNS = list(EVENT_DTYPES)
 
 
 def _text(s: pd.Series, missing: str = "") -> pd.Series:
@@ -78,15 +82,18 @@ def customer_events(db: Any, customer: int) -> pd.DataFrame:
                              "responded to campaign " + name[members.responded_at.notna()] + ": " +
                              _text(responses.response, "yes")))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+        else empty_frame({**EVENT_DTYPES, "who": "float64"})
     staff_ids = out.who.dropna().astype(np.int64).unique().tolist()
     names = db.frame("staff", ids=staff_ids).name if staff_ids else pd.Series(dtype=object)
     out["who"] = out.who.map(lambda v: names.get(int(v)) if pd.notna(v) else None)
-    out["time"] = pd.to_datetime(out.time)
+    out = typed(out, EVENT_DTYPES)  # a timeline of no staff member's events has who str too
     return out.sort_values(["time", "kind"], kind="stable").reset_index(drop=True)[COLUMNS]
 
 
-CHECK_COLUMNS = ["check", "customer_id", "kind", "id", "time", "detail"]
+#: The columns of timeline_checks and their dtypes, with or without rows.
+CHECK_DTYPES = {"check": "str", "customer_id": "Int64", "kind": "str", "id": "int64", "time": "datetime64[ns]",
+                "detail": "str"}
+CHECK_COLUMNS = list(CHECK_DTYPES)
 
 
 def _valid(ties: pd.DataFrame, at: pd.Series) -> np.ndarray:
@@ -166,9 +173,8 @@ def timeline_checks(db: Any, customer: Any, as_of: Any, grace_days: float, thres
                            + _money(prices.previous_price).to_numpy(dtype=object) + " ("
                            + prices.change.map("{:+.0%}".format).to_numpy(dtype=object) + ")"})
     parts = [contacts_not_linked(db, talks), next_contacts_missed(talks, cut, pd.Timedelta(days=grace_days)), quoted]
-    out = pd.concat([p.astype({"customer_id": "Int64"}) for p in parts if len(p)], ignore_index=True) \
-        if any(len(p) for p in parts) else pd.DataFrame({c: pd.Series(dtype=object) for c in CHECK_COLUMNS})
-    out["time"] = pd.to_datetime(out.time)
+    out = pd.concat([typed(p, CHECK_DTYPES) for p in parts if len(p)], ignore_index=True) \
+        if any(len(p) for p in parts) else empty_frame(CHECK_DTYPES)
     return out.sort_values(["customer_id", "time", "check"], kind="stable").reset_index(drop=True)[CHECK_COLUMNS]
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import _core
 from ._args import _integer, _record_id, _record_ids
+from ._convert import object_array, text_array
 
 __all__ = ["AuditMethods", "default_actor"]
 
@@ -162,9 +163,12 @@ class AuditMethods:
             df[name] = pd.arrays.IntegerArray(ids, missing)
         # The core gives no mask when every value is there.
         texts, present = cols["changes"]
-        df["changes"] = [json.loads(text) if ok else None for text, ok in zip(texts, _mask(present, len(texts)))]
+        df["changes"] = object_array(json.loads(text) if ok else None  # dicts, object with no entries too
+                                     for text, ok in zip(texts, _mask(present, len(texts))))
         actors, present = cols["actor"]
-        df["actor"] = [actor if ok else None for actor, ok in zip(actors, _mask(present, len(actors)))]
+        df["actor"] = text_array([actor if ok else None for actor, ok in zip(actors, _mask(present, len(actors)))])
+        for name in ("op", "kind"):
+            df[name] = text_array(df[name])
         return df[["at", "actor", "op", "kind", "rows", "first_id", "last_id", "cause_id", "changes"]]
 
     def audit_check(self) -> pd.DataFrame:
@@ -185,7 +189,9 @@ class AuditMethods:
         True
         """
         problems = self._core.audit_check()
-        return pd.DataFrame(problems, columns=["seq", "reason"]).set_index("seq")
+        # Typed as with problems when there are none (pandas infers from values).
+        return pd.DataFrame({"reason": text_array([reason for _, reason in problems])},
+                            index=pd.Index(np.array([seq for seq, _ in problems], dtype=np.int64), name="seq"))
 
     # -- personal data ------------------------------------------------------------
     def _person_kind(self, id: int) -> str:

@@ -13,12 +13,17 @@ import pandas as pd
 
 from . import _holidays
 from ._args import _days, _invalid, _number
+from ._convert import empty_frame, typed
 from .scoring._columns import as_of_timestamp, days_between, utc_now
 
 #: The festivals greeted by default: the main public holidays.
 MAIN_FESTIVALS = ("New Year's Day", "Spring Festival", "Dragon Boat Festival", "Mid-Autumn Festival",
                   "National Day")
-COLUMNS = ["date", "occasion", "kind", "id", "name", "customer_id", "owner", "channel", "phone", "email"]
+#: The columns of greetings and their dtypes, with or without rows
+#: (customer_id is missing for a contact tied to no customer).
+GREETING_DTYPES = {"date": "str", "occasion": "str", "kind": "str", "id": "int64", "name": "str",
+                   "customer_id": "Int64", "owner": "str", "channel": "str", "phone": "str", "email": "str"}
+COLUMNS = list(GREETING_DTYPES)
 
 
 class CareMethods:
@@ -94,11 +99,12 @@ class CareMethods:
                 rows.append(customers.assign(date=day, occasion=name, kind="customers", id=customers.index,
                                              customer_id=customers.index))
         out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) \
-            else pd.DataFrame(columns=COLUMNS)
+            else empty_frame(GREETING_DTYPES)
         if owner is not None:
             out = out[out.owner == owner]
-        out["date"] = out.date.astype(str)
-        return out.sort_values(["date", "owner", "id"], kind="stable").reset_index(drop=True)[COLUMNS]
+        out["date"] = out.date.astype(str)  # dates as ISO text
+        out = typed(out[COLUMNS], GREETING_DTYPES)
+        return out.sort_values(["date", "owner", "id"], kind="stable").reset_index(drop=True)
 
     def not_contacted(self, days: float = 90, as_of: Any = None) -> pd.DataFrame:
         """Customers whose owner has not talked to them for `days` days at

@@ -14,11 +14,15 @@ import pandas as pd
 
 from . import _core, _segments
 from ._args import _count, _days, _number
+from ._convert import empty_frame, typed
 from ._segments import SCORES
 from .scoring._columns import LAST_TIME, as_of_timestamp, shifted, stamp, times_ns
 from .scoring.dimensions import NONE
 
 _Z95 = 1.959963984540054
+#: The columns of a portrait and their dtypes, with or without customers
+#: (every row is a customer's: customer_id is never missing).
+PORTRAIT_DTYPES = {"customer_id": "int64", "tag": "str", "reason": "str"}
 
 
 class MarketingMethods:
@@ -152,8 +156,7 @@ class MarketingMethods:
         customers = db.frame("customers", columns=["birthday", "preferred_channel"])
         life = db.lifecycle(as_of=cut)
         if life.empty:  # no customers: the text columns below would be empty floats
-            return pd.DataFrame({"customer_id": pd.Series(dtype=np.int64), "tag": pd.Series(dtype=object),
-                                 "reason": pd.Series(dtype=object)})
+            return empty_frame(PORTRAIT_DTYPES)
         spend = life.amount.where(life.purchases > 0)
         rank = spend.rank(pct=True)
         levels = pd.cut(rank, [0, 0.25, 0.5, 0.75, 1.0], labels=["bottom 25%", "lower middle", "upper middle",
@@ -188,7 +191,9 @@ class MarketingMethods:
         out = pd.concat([p.rename_axis("customer_id") for p in parts]).reset_index()
         order = {i: n for n, i in enumerate(("spend", "age", "rhythm", "channel", "lifecycle"))}
         out["rank"] = out.tag.str.split(":").str[0].map(order)
-        return out.sort_values(["customer_id", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
+        out = out.sort_values(["customer_id", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
+        # Cast: the parts' dtypes follow their rows (an id from interactions is Int64, text of none object).
+        return typed(out, PORTRAIT_DTYPES)
 
     # -- campaign effect -----------------------------------------------------
     def campaign_effect(self, campaign: int, days: float = 30.0, control: str = "auto",

@@ -49,7 +49,7 @@ class NameMethods:
             frame = self.frame(kind, columns=[field])
             if wanted is not None:
                 frame = frame[frame.index.isin(wanted)]
-            parts.append(pd.DataFrame({"name": frame[field].astype(object).to_numpy(), "kind": kind},
+            parts.append(pd.DataFrame({"name": frame[field].array, "kind": kind},  # str as read, with none too
                                       index=frame.index))
         known = pd.concat(parts)
         known.index.name = "id"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import _invalid, _node, _real
+from ._convert import text_array
 from ._core import ValidationError
 from .graph import Graph
 from .scoring._columns import as_of_timestamp, days_between, flag_overflow, stamp
@@ -255,8 +256,8 @@ class GraphMethods:
         out = pairs.groupby(["customer_id_a", "customer_id_b"]).size().rename("shared").reset_index()
         out.columns = ["customer_a", "customer_b", "shared"]
         names = self.frame("customers", columns=["name"])["name"]
-        out["name_a"] = names.reindex(out["customer_a"]).to_numpy()
-        out["name_b"] = names.reindex(out["customer_b"]).to_numpy()
+        out["name_a"] = names.reindex(out["customer_a"]).array  # str as read, with no pairs too
+        out["name_b"] = names.reindex(out["customer_b"]).array
         out = out.sort_values("shared", ascending=False, kind="stable").reset_index(drop=True)
         out.attrs.update(attrs)
         return out
@@ -310,7 +311,7 @@ class GraphMethods:
             with np.errstate(over="ignore", invalid="ignore"):
                 revenue = part.groupby("customer_id")["amount"].sum()
                 tree = _tree_rollup(customers.index, parent, revenue)
-            tree.insert(0, "name", customers["name"].reindex(tree.index).to_numpy())
+            tree.insert(0, "name", customers["name"].reindex(tree.index).array)  # str as read
             tree.index.name = "customer_id"
             return tree
 
@@ -344,7 +345,7 @@ class GraphMethods:
         tree = _tree_rollup(self.frame("customers", columns=[]).index, parent)
         direct = parent.value_counts().reindex(tree.index, fill_value=0)
         out = pd.DataFrame({
-            "name": self.names(tree.index)["name"].to_numpy(),
+            "name": text_array(self.names(tree.index)["name"]),
             "referrals": direct.to_numpy(np.int64),
             "referrals_total": tree["descendants"].to_numpy(),
             "referred_by": tree["parent"].array,
@@ -403,6 +404,6 @@ class GraphMethods:
         out = out[out["score"] > 0].reset_index(drop=True)
         out.insert(2, "strength", -np.expm1(-out["score"].to_numpy()))
         names = self.names(np.concatenate([out["src"].to_numpy(), out["dst"].to_numpy()]))["name"].to_numpy()
-        out["src_name"], out["dst_name"] = names[: len(out)], names[len(out):]
+        out["src_name"], out["dst_name"] = text_array(names[: len(out)]), text_array(names[len(out):])
         out.attrs.update(_stamped(as_of, it["occurred_at"]))
         return out

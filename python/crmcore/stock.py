@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import _core
 from ._args import _count
+from ._convert import object_array
 from .scoring._columns import as_of_ns, shifted, utc_now
 
 NS_PER_DAY = 86_400 * 10**9
@@ -115,14 +116,15 @@ def _kept(db: Any) -> bool:
     return not isinstance(db._core, _core.ScopedStore)
 
 
-def _take(column: pd.Series, ids: np.ndarray) -> np.ndarray:
+def _take(column: pd.Series, ids: np.ndarray) -> Any:
     """The value of `column` (a frame's column, indexed by its ascending
     record ids) for each of `ids`: a table look-up (_codes), not a reindex
-    (which took a fifth of on_hand's time over a 10M ledger)."""
+    (which took a fifth of on_hand's time over a 10M ledger). In the
+    column's dtype (text stays str with no ids too)."""
     codes = _codes(column.index.to_numpy(np.int64), np.asarray(ids, np.int64))
     if (codes < 0).any():  # an id not among them: NaN / None as reindex gives
-        return column.reindex(ids).to_numpy()
-    return column.to_numpy()[codes]
+        return column.reindex(ids).array
+    return column.array.take(codes)
 
 
 def _levels(db: Any, as_of: int, since: int, columns: tuple = ("sku",)) -> tuple[pd.DataFrame, pd.DataFrame,
@@ -314,8 +316,10 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
             raise _core.Error("the kept stock balances are read from an unscoped handle")
         product, location, period, change, shipped, moves = _core.stock_balances(self._db._core)
         out = pd.DataFrame({"product_id": product, "location_id": location,
+                            # (pandas makes these microseconds: the store's times are nanoseconds)
                             "month": pd.to_datetime({"year": period // 12, "month": period % 12 + 1, "day": 1})
-                            if len(period) else pd.Series([], dtype="datetime64[ns]"), "change": change})
+                            .astype("datetime64[ns]") if len(period) else pd.Series([], dtype="datetime64[ns]"),
+                            "change": change})
         out["balance"] = out.groupby(["product_id", "location_id"])["change"].cumsum()
         return out.assign(shipped=shipped, moves=moves)
 
@@ -338,7 +342,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         ledger = _Ledger(self._db, costs=True)
         on_hand, cost = _core.stock_moving_average(*ledger.args, len(ledger.products), _as_of(as_of))
         out = pd.DataFrame({"product_id": ledger.products.index.to_numpy(np.int64),
-                            "sku": ledger.products["sku"].to_numpy(), "on_hand": on_hand, "average_cost": cost})
+                            "sku": ledger.products["sku"].array, "on_hand": on_hand, "average_cost": cost})
         out["value"] = out["on_hand"] * out["average_cost"]
         moved = np.isin(out["product_id"], ledger.movements["product_id"])
         return out[moved].reset_index(drop=True)
@@ -383,9 +387,9 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         ids = p.index.to_numpy(np.int64)
         total = np.bincount(_codes(ids, levels["product_id"].to_numpy(np.int64)), levels["on_hand"].to_numpy(),
                             minlength=len(ids))
-        out = pd.DataFrame({"product_id": ids, "sku": p["sku"].to_numpy(),
-                            "supplier_id": p["supplier_id"].to_numpy(),
-                            "on_hand": total,
+        out = pd.DataFrame({"product_id": ids, "sku": p["sku"].array,  # str and Int64, as read
+                            "supplier_id": p["supplier_id"].array,
+                            "on_hand": total.astype(np.float64, copy=False),  # (bincount of nothing: int64)
                             "reorder_point": p["reorder_point"].to_numpy(np.float64, na_value=np.nan)})
         out["on_order"] = self.on_order().reindex(out["product_id"]).fillna(0.0).to_numpy()
         position = out["on_hand"] + out["on_order"]
@@ -419,13 +423,14 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
                                                                  _as_of(as_of))
         out = pd.DataFrame({
             "product_id": ledger.products.index.to_numpy(np.int64)[product],
-            "sku": ledger.products["sku"].to_numpy()[product],
+            "sku": ledger.products["sku"].array.take(product),
             "location_id": ledger.locations.index.to_numpy(np.int64)[location],
-            "location": ledger.locations["name"].to_numpy()[location],
-            "start": pd.to_datetime(start), "end": pd.to_datetime(np.where(end == np.iinfo(np.int64).min,
+            "location": ledger.locations["name"].array.take(location),
+            # (pd.to_datetime of no integers is datetime64[s])
+            "start": start.view("M8[ns]"), "end": pd.to_datetime(np.where(end == np.iinfo(np.int64).min,
                                                                             np.datetime64("NaT"), end.view("M8[ns]"))),
             "lowest": lowest})
-        out["orders"] = self._touched(out, ledger)
+        out["orders"] = object_array(self._touched(out, ledger))  # lists, object with no spells too
         return out
 
     def _touched(self, spells: pd.DataFrame, ledger: _Ledger) -> list:

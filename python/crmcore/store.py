@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _convert, _core, _query
-from ._convert import _KINDS, _NAT, _field_name, _frame, _python_value, _record_columns
+from ._convert import _KINDS, _NAT, _field_name, _frame, _python_value, _record_columns, object_array, text_array
 from ._args import _record_id
 from ._bulk import BulkMethods, ImportResult, _check_interrupted
 from ._file import FileMethods, restore
@@ -562,7 +562,9 @@ class Database(GraphMethods, SimilarityMethods, ScoringMethods, DuplicateMethods
         undone, present = cols["undone_at"]
         df["undone_at"] = pd.to_datetime(np.where(present.astype(bool), undone, _NAT) if len(undone) else undone,
                                           unit="ns")
-        df["merged_ids"] = [[int(i) for i in text.split(",")] for text in df["merged_ids"]]
+        # Typed as with merges when there are none (pandas infers from values).
+        df["merged_ids"] = object_array([int(i) for i in text.split(",")] for text in df["merged_ids"])
+        df["kind"] = text_array(df["kind"])
         return df[["at", "kind", "keep_id", "merged_ids", "undone_at"]]
 
 

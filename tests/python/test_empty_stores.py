@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import crmcore as crm
+from crmcore._convert import TEXT_DTYPE
 from crmcore.scoring.store import ScoringMethods
 
 NAMESPACES = ("sales", "service", "marketing", "care")
@@ -36,17 +37,6 @@ REQUIRED = {
 }
 # The documented refusal when there is nothing to analyse.
 REFUSES = {"sales.bookings_forecast": (crm.ValidationError, "at least 24 finite values")}
-# Empty results whose dtypes still differ from a full one's (object columns
-# built from empty lists, text all-null in the customers-only store): left
-# for a later change, listed so that each shows and one fixed fails here
-# until it is taken out.
-DTYPES_NOT_YET_ALIKE = {
-    "care.call_list", "care.greetings", "marketing.portrait", "service.check_timeline",
-    ("marketing.prospects", "empty"), ("scoring.deal_summary", "empty"), ("scoring.dimension", "empty"),
-    ("scoring.lifecycle", "empty"),
-    # a customers-only store's tier is all null: object, where text with values is str
-    ("service.at_risk", "customers only"), ("service.breached", "customers only"), ("service.sla", "customers only"),
-}
 AS_OF = "2024-07-01"  # the stores below have no data to take a default as_of from
 
 
@@ -91,10 +81,23 @@ def _dtypes_of(result):
     return None
 
 
+def _add_stock(db):
+    """Stock of two products (the synthetic data has none), so that the stock
+    reads below have rows to compare with: one runs out, both are to reorder."""
+    north = db.add("locations", name="North")
+    first, second = (int(p) for p in db.frame("products", columns=[]).index[:2])
+    for product in (first, second):
+        db.update("products", product, reorder_point=5.0, reorder_quantity=20.0)
+    db.stock.adjust(first, north, 3, reason="count", at="2024-01-01")
+    db.stock.adjust(second, north, 2, reason="count", at="2024-01-01", unit_cost=4.0)
+    db.stock.adjust(second, north, -2, reason="damage", at="2024-02-01")
+
+
 @pytest.fixture(scope="module")
 def stores():
     with_data = crm.open()
     crm.datasets.load(with_data, crm.datasets.synthetic(300, seed=0))
+    _add_stock(with_data)
     customers_only = crm.open()
     customers_only.import_frame("customers", pd.DataFrame({"name": ["Ann", "Bo", "Cy"], "owner": "Li"}))
     return {"with data": with_data, "empty": crm.open(), "customers only": customers_only}
@@ -124,13 +127,136 @@ def test_an_analysis_of_nothing_is_empty_with_its_columns(stores, key, store):
         assert got.empty and got.index.name == want.index.name
         return
     assert _shape_of(got) == _shape_of(want)
-    if (key, store) in DTYPES_NOT_YET_ALIKE or key in DTYPES_NOT_YET_ALIKE:
-        if _dtypes_of(got) != _dtypes_of(want):
-            pytest.xfail("dtypes of this empty result are known to differ (DTYPES_NOT_YET_ALIKE)")
-        raise AssertionError(f"{key} on {store}: dtypes now alike, take it out of DTYPES_NOT_YET_ALIKE")
     assert _dtypes_of(got) == _dtypes_of(want)
     if isinstance(got, pd.DataFrame) and key not in ("sales.funnel", "sales.win_rate", "sales.cycle_length",
                                                      "scoring.lifecycle_flow"):
         # (those four have a row per stage, or a total, however few deals)
         assert got.empty or store == "customers only", got
     assert db.counts().to_dict() == before  # an analysis writes nothing
+
+
+# -- frames, lookups and the audit log ------------------------------------------
+# The same rule for what the store reads back: a column's dtype follows its
+# declared type, whatever its values. The customers-only store's customers
+# have every optional text field missing (phone, region, tier, ...) and the
+# synthetic store leaves some whole columns empty (external_source): those
+# came out object where text with values is str.
+KINDS = {k["name"]: k["fields"] for k in crm._core.kinds()}
+TEXT = str(TEXT_DTYPE)  # str (object on pandas 2, as pandas keeps text there)
+_DTYPE_OF_TYPE = {"text": TEXT, "time": "datetime64[ns]", "real": "float64", "bool": "boolean"}
+
+
+def _declared_dtypes(kind, names=None):
+    """The dtype of each column of db.frame(kind) from the kind's declared fields."""
+    want = {}
+    for f in KINDS[kind]:
+        if f["type"] in ("integer", "ref", "anyref"):
+            want[f["name"]] = "int64" if f["required"] else "Int64"
+        else:
+            want[f["name"]] = _DTYPE_OF_TYPE[f["type"]]
+    want.update({"tags": "object", "custom": "object", "created_at": "datetime64[ns]",
+                 "updated_at": "datetime64[ns]"})  # tags hold lists, custom dicts
+    return want if names is None else {n: want[n] for n in names}
+
+
+@pytest.mark.parametrize("store", ["empty", "customers only", "with data"])
+def test_frames_and_finds_have_the_dtypes_of_the_declared_fields(stores, store):
+    db = stores[store]
+    for kind in KINDS:
+        every = db.frame(kind)
+        assert _dtypes_of(every) == (_declared_dtypes(kind), "int64"), kind
+        found = db.find(kind, filters=[("id", ">=", 0)], limit=5)
+        assert _dtypes_of(found) == (_declared_dtypes(kind), "int64"), kind
+        # the optional text fields alone, read by the query path
+        texts = [f["name"] for f in KINDS[kind] if f["type"] == "text" and not f["required"]][:4]
+        some = db.frame(kind, columns=texts, filters=[("id", ">=", 0)])
+        assert _dtypes_of(some) == (_declared_dtypes(kind, texts), "int64"), kind
+
+
+def test_text_read_back_all_missing_is_str_and_reads_as_missing():
+    db = crm.open()
+    ids = db.import_frame("customers", pd.DataFrame({"name": ["Ann", "Bo"]}))
+    customers = db.frame("customers")
+    assert str(customers["phone"].dtype) == TEXT and customers["phone"].isna().all()
+    assert db.find("customers", name="Ann")["region"].isna().tolist() == [True]
+    db.update("customers", ids[0], region="East")
+    assert db.frame("customers")["region"].tolist()[0] == "East"
+
+
+AUDIT_DTYPES = {"at": "datetime64[ns]", "actor": TEXT, "op": TEXT, "kind": TEXT, "rows": "int64",
+                "first_id": "Int64", "last_id": "Int64", "cause_id": "Int64", "changes": "object"}
+
+
+@pytest.mark.parametrize("store", ["empty", "customers only", "with data"])
+def test_the_audit_log_has_the_same_dtypes_with_or_without_entries(stores, store):
+    db = stores[store]
+    for log in (db.audit_log(), db.audit_log(0), db.audit_log(about=[10**12])):
+        assert _dtypes_of(log) == (AUDIT_DTYPES, "int64")
+
+
+def test_a_timeline_has_the_same_dtypes_with_or_without_events(stores):
+    """db.service.timeline, a lookup of one customer rather than an analysis:
+    one with no events, and one whose events name no staff member (who all
+    missing), as one with events of every kind."""
+    full = stores["with data"]
+    busiest = full.frame("interactions", columns=["customer_id"]).customer_id.value_counts().index[0]
+    want = _dtypes_of(full.service.timeline(int(busiest)))
+    db = crm.open()
+    quiet = db.add("customers", name="Ann")
+    assert _dtypes_of(db.service.timeline(quiet)) == want
+    db.add("orders", customer_id=quiet, amount=5.0, ordered_at="2024-01-02")
+    assert _dtypes_of(db.service.timeline(quiet)) == want
+
+
+def test_greetings_of_a_contact_tied_to_no_customer_have_the_full_dtypes(stores):
+    """Its customer_id is missing: the column was float64 then (int64
+    otherwise), now Int64 whatever the rows."""
+    want = _dtypes_of(_call(stores["with data"], "care.greetings"))
+    db = crm.open()
+    db.add("contacts", name="Zhao", birthday="1985-02-12")
+    got = db.care.greetings("2024-01-01", "2024-12-31")
+    assert got["customer_id"].isna().all() and _dtypes_of(got) == want
+
+
+# Reads of the store's records that need no argument, beside the analyses:
+# the same dtypes on a store with nothing to read as on a full one.
+READS = ["names", "labels", "merges", "integrity_check", "audit_check", "connected_customers", "hierarchy_rollup",
+         "referrals", "relationship_strength", "stock.balances", "stock.days_of_cover", "stock.on_hand",
+         "stock.reorder_list", "stock.stockouts", "stock.valuation"]
+
+
+def _read(db, key):
+    space, _, name = key.rpartition(".")
+    return getattr(getattr(db, space) if space else db, name)()
+
+
+@pytest.mark.parametrize("store", ["empty", "customers only"])
+@pytest.mark.parametrize("key", READS)
+def test_a_read_of_nothing_has_the_dtypes_of_a_full_one(stores, key, store):
+    got, want = _read(stores[store], key), _read(stores["with data"], key)
+    assert _shape_of(got) == _shape_of(want)
+    assert _dtypes_of(got) == _dtypes_of(want)
+
+
+def test_merges_have_the_same_dtypes_with_or_without_one():
+    db = crm.open()
+    a, b = db.add("customers", name="Acme"), db.add("customers", name="ACME")
+    none = _dtypes_of(db.merges())
+    db.merge("customers", a, [b])
+    assert none == _dtypes_of(db.merges()) == ({"at": "datetime64[ns]", "kind": TEXT, "keep_id": "int64",
+                                                "merged_ids": "object", "undone_at": "datetime64[ns]"}, "int64")
+
+
+def test_audit_check_has_the_same_dtypes_with_or_without_problems(tmp_path):
+    import sqlite3
+    path = tmp_path / "s.crm"
+    with crm.open(path) as db:
+        a = db.add("customers", name="A")
+        db.update("customers", a, name="B")
+        none = _dtypes_of(db.audit_check())
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE customers SET name = 'C'")  # another program's change
+    raw.close()
+    with crm.open(path) as db:
+        problems = db.audit_check()
+    assert len(problems) == 1 and none == _dtypes_of(problems) == ({"reason": TEXT}, "int64")

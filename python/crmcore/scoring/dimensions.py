@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .._args import _invalid
+from .._convert import text_array
 from ._columns import stamp, times_ns
 
 __all__ = ["CUSTOMER_DIMENSIONS", "NONE", "NO_PURCHASE", "ORDER_DIMENSIONS", "DimensionMethods", "cover"]
@@ -352,6 +353,6 @@ class DimensionMethods:
                 spent = spent.sort_values(["customer_id", "amount", n], ascending=[True, False, True], kind="stable")
                 top = spent.drop_duplicates("customer_id").set_index("customer_id")[n]
                 main[n] = top.reindex(customers).fillna(NONE).to_numpy(dtype=object)
-        for n in names:
-            out[n] = values[n].reindex(customers).to_numpy(dtype=object) if n in customer_dims else main[n]
+        for n in names:  # text, str with no customers too
+            out[n] = text_array(values[n].reindex(customers).to_numpy(dtype=object) if n in customer_dims else main[n])
         return stamp(out, cut, read)

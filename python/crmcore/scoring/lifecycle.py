@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import _core
 from .._args import _integer, _invalid, _number
+from .._convert import text_array
 from ._columns import (Keys, column, days_between, end_of_data, flag_overflow, floats, resolve_as_of, stamp,
                        times_ns, timestamps, transactions)
 from ._status import LOST, WON, _normalized, deal_outcome
@@ -227,7 +228,7 @@ def lifecycle(
         ],
         default="",
     )
-    out["reason"] = reason
+    out["reason"] = text_array(reason)  # str with no customers too
     return out
 
 

@@ -391,7 +391,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
                                **self._stage_outcomes(deals))
             counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
             counts["win_rate"] = out["win_rate"].reindex(customers)
-            counts.insert(0, "name", names.reindex(customers).to_numpy())
+            counts.insert(0, "name", names.reindex(customers).array)  # str, as read (to_numpy: object when empty)
             return _by_customer(_with_attrs(counts, out))
 
         deals = self.sales._stored_at(cut)  # as the deals stood then (stage history)
