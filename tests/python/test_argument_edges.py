@@ -314,3 +314,27 @@ def test_groupings_and_calendars_that_are_not_one_are_refused_by_name(db, call, 
     'list'" (aging, dso) or an AttributeError of the calendar."""
     with pytest.raises(crm.ValidationError, match=rf"field '{argument}'"):
         call(db, bad)
+
+
+_BARE_NUMBERS = [5, 1_700_000_000, 1.7e12, True, np.int64(5), np.float64(5.0), np.bool_(False)]
+
+
+@pytest.mark.parametrize("bad", _BARE_NUMBERS, ids=repr)
+def test_a_bare_number_is_no_date_for_as_of(db, bad):
+    """pandas reads 5 as 1970-01-01 plus 5 nanoseconds (epoch seconds as
+    nanoseconds: a known defect class); a stored time refuses a number, and
+    so does every date argument, saying what to give instead."""
+    tx = pd.DataFrame({"customer": [1], "date": pd.to_datetime(["2024-01-01"]), "amount": [1.0]})
+    calls = {**_as_of_calls(db), "graph": lambda a: db.graph(as_of=a),
+             "scoring.rfm": lambda a: crm.scoring.rfm(tx, "customer", "date", "amount", as_of=a)}
+    for name, call in calls.items():
+        with pytest.raises(crm.ValidationError, match=r"as_of.*bare number.*pd\.Timestamp"):
+            call(bad)
+
+
+@pytest.mark.parametrize("room, method, argument, others", _DATE_ARGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+@pytest.mark.parametrize("bad", _BARE_NUMBERS[:4], ids=repr)
+def test_a_bare_number_is_no_date_for_any_date_argument(dated, room, method, argument, others, bad):
+    with pytest.raises(crm.ValidationError, match=rf"\b{argument}\b.*bare number"):
+        _date_call(dated, room, method, argument, others)(bad)
+

@@ -323,7 +323,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
             return self._velocity_by_period(by, period, cut)
         deals = self._deals(by, cut)
         key = deals[by] if by is not None else pd.Series("all", index=deals.index)
-        rates, cycle = self.win_rate(by, as_of=cut), self.cycle_length(by, as_of=cut)
+        point = pd.Timestamp(cut)  # a date, not the nanoseconds: a bare number is no as_of
+        rates, cycle = self.win_rate(by, as_of=point), self.cycle_length(by, as_of=point)
         if by is None:  # one group, positionally indexed there
             rates.index = pd.Index(["all"] * len(rates))
             cycle.index = pd.Index(["all"] * len(cycle))
@@ -339,7 +340,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         """:meth:`velocity` per close period: the closed deals' figures per
         (period, group), the open deals counted as they stood at each
         period's end (a few periods: one look at the deals each)."""
-        rates, cycle = self.win_rate(by, period, as_of=cut), self.cycle_length(by, period, as_of=cut)
+        point = pd.Timestamp(cut)  # a date, not the nanoseconds: a bare number is no as_of
+        rates, cycle = self.win_rate(by, period, as_of=point), self.cycle_length(by, period, as_of=point)
         deals = self._deals(by, cut)
         won = deals[(deals.category == "won") & deals.closed_at.notna()]
         keys = [won.closed_at.dt.to_period(period).rename("closed")] + ([won[by]] if by else [])

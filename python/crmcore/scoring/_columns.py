@@ -2,6 +2,7 @@
 their results back into frames indexed by the user's ids."""
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Sequence
 
@@ -104,6 +105,13 @@ def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int 
     carries both as ``kind`` and ``field``, like every bad argument's).
     Every date a user gives a function goes through here.
 
+    A bare number (int, float, bool, a NumPy number) is refused too, as a
+    stored time refuses one: pandas reads 5 as 1970-01-01 plus 5
+    nanoseconds, where the caller meant seconds, milliseconds or a day
+    number, nobody can tell (epoch integers once read as nanoseconds were a
+    defect of their own). Give a date: text, a ``datetime.date`` or a
+    ``pd.Timestamp`` (``pd.Timestamp(s, unit="s")`` for epoch seconds).
+
     >>> as_of_ns("1970-01-02")
     86400000000000
     """
@@ -112,6 +120,10 @@ def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int 
 
     if as_of is None:
         return None
+    if isinstance(as_of, (numbers.Number, np.bool_)):
+        raise refuse(f"is a bare number ({as_of!r}), not a date: seconds, milliseconds or nanoseconds? "
+                     "Give a date (text such as '2024-06-30', a datetime.date or a pd.Timestamp; "
+                     "pd.Timestamp(value, unit='s') for epoch seconds)")
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError, OverflowError) as e:

@@ -351,7 +351,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def quadrants(deals: pd.DataFrame, _: pd.Index) -> pd.DataFrame:
-            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+            out = deal_quadrants(deals, as_of=pd.Timestamp(cut), important_amount=important_amount, urgent_days=urgent_days,
                                  **self._stage_outcomes(deals))
             head = deals[["customer_id", "name", "stage"]].copy()
             head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).array)
@@ -387,7 +387,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def summary(deals: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+            out = deal_summary(deals, as_of=pd.Timestamp(cut), important_amount=important_amount, urgent_days=urgent_days,
                                **self._stage_outcomes(deals))
             counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
             counts["win_rate"] = out["win_rate"].reindex(customers)
