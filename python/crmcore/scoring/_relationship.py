@@ -47,7 +47,7 @@ class RelationshipMethods(RecordReading):
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             # Counts only: the amounts play no part here.
-            purchases = rhythm(part, CUSTOMER, "ordered_at", None, cut)["purchases"]
+            purchases = rhythm(part, CUSTOMER, "ordered_at", None, pd.Timestamp(cut))["purchases"]
             mine_t = tickets[tickets["customer_id"].isin(ids).to_numpy(dtype=bool)]
             mine_s = surveys[surveys["customer_id"].isin(ids).to_numpy(dtype=bool)]
             return satisfaction(mine_t, mine_s, purchases=purchases, promoter_min=promoter_min,
@@ -82,7 +82,7 @@ class RelationshipMethods(RecordReading):
         """
         orders, cut = self._purchases(as_of)
         return self._per_customer(
-            "loyalty", lambda part, _: loyalty(part, CUSTOMER, "ordered_at", cut, tenure_full_days, weights),
+            "loyalty", lambda part, _: loyalty(part, CUSTOMER, "ordered_at", pd.Timestamp(cut), tenure_full_days, weights),
             orders, cut, by)
 
     def lifetime_value(self, freq: str = "W", horizon: float = 52.0, months: int = 12,
@@ -153,7 +153,7 @@ class RelationshipMethods(RecordReading):
         orders, cut = self._purchases(as_of)
         return self._per_customer(
             "churn_risk",
-            lambda part, _: churn_risk(part, CUSTOMER, "ordered_at", cut, p_alive, prior_weight, alive_weight),
+            lambda part, _: churn_risk(part, CUSTOMER, "ordered_at", pd.Timestamp(cut), p_alive, prior_weight, alive_weight),
             orders, cut, by)
 
     def health(self, as_of: Any = None, p_alive: pd.Series | None = None,
@@ -183,7 +183,7 @@ class RelationshipMethods(RecordReading):
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             mine_t = tickets[tickets["customer_id"].isin(ids).to_numpy(dtype=bool)]
             mine_s = surveys[surveys["customer_id"].isin(ids).to_numpy(dtype=bool)]
-            return health(part, CUSTOMER, "ordered_at", "amount", cut, mine_t if len(mine_t) else None,
+            return health(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), mine_t if len(mine_t) else None,
                           mine_s if len(mine_s) else None, p_alive, weights)
 
         return self._per_customer("health", run, orders, cut, by)

@@ -88,7 +88,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         """
         orders, cut = self._purchases(as_of)
         return self._per_customer(
-            "rfm", lambda part, _: rfm(part, CUSTOMER, "ordered_at", "amount", cut, bins, segments, ties),
+            "rfm", lambda part, _: rfm(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), bins, segments, ties),
             orders, cut, by)
 
     def profit(self, abc: Sequence[float] = (0.8, 0.95), as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -114,7 +114,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         """
         orders, cut = self._costed_purchases(as_of)
         return self._per_customer(
-            "profit", lambda part, _: profit(part, CUSTOMER, "ordered_at", "amount", "cost", abc, cut),
+            "profit", lambda part, _: profit(part, CUSTOMER, "ordered_at", "amount", "cost", abc, pd.Timestamp(cut)),
             orders, cut, by)
 
     def profit_by_period(self, freq: str = "Y", as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -139,7 +139,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         names = self.frame("customers", columns=["name"])["name"]
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
-            return profit_by_period(part, CUSTOMER, "ordered_at", "amount", "cost", freq, cut)
+            return profit_by_period(part, CUSTOMER, "ordered_at", "amount", "cost", freq, pd.Timestamp(cut))
 
         out = run(orders, None) if by is None else self._stacked(run, orders, by, "profit_by_period")
         out.insert(0, "name", names.reindex(out.index.get_level_values(CUSTOMER)).array)
@@ -173,7 +173,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             out = profit_tiers(part, CUSTOMER, "ordered_at", "amount", "cost", freq, period, abc, vip_top,
-                               super_top, cut)
+                               super_top, pd.Timestamp(cut))
             ranked = len(out)
             out = cover(out, ids, NO_PURCHASE["profit_tiers"], CUSTOMER)
             silent = ~out.index.isin(out.index[out["rank"].notna()])
@@ -272,7 +272,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         customers = self.frame("customers", columns=["phone", "email", "address"])
         referrals = self.referral_counts(as_of=pd.Timestamp(cut))
         return self._per_customer(
-            "classify", lambda part, ids: classify(part, CUSTOMER, "ordered_at", "amount", cut, regular_min_purchases,
+            "classify", lambda part, ids: classify(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), regular_min_purchases,
                                                    regular_max_cv, active_days, referrals, customers.reindex(ids)),
             orders, cut, by)
 
@@ -295,7 +295,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         """
         orders, cut = self._purchases(as_of)
         return self._per_customer(
-            "lifecycle", lambda part, ids: lifecycle(part, CUSTOMER, "ordered_at", "amount", cut, ids, **thresholds),
+            "lifecycle", lambda part, ids: lifecycle(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), ids, **thresholds),
             orders, cut, by)
 
     def lifecycle_flow(self, start: Any, end: Any = None, customers: Any = None,
@@ -462,7 +462,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         """
         names = _names(by, "performance")
         orders, cut = self._costed_purchases(as_of)
-        out = performance(self._tagged(orders, names), names, CUSTOMER, "ordered_at", "amount", "cost", freq, cut)
+        out = performance(self._tagged(orders, names), names, CUSTOMER, "ordered_at", "amount", "cost", freq, pd.Timestamp(cut))
         return _with_attrs(out, orders)
 
     def cohorts(self, freq: str = "M", as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -486,7 +486,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         orders, cut = self._purchases(as_of)
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
-            return cohort_retention(part, CUSTOMER, "ordered_at", freq, cut)
+            return cohort_retention(part, CUSTOMER, "ordered_at", freq, pd.Timestamp(cut))
 
         if by is None:
             return _with_attrs(run(orders, None), orders)
