@@ -42,13 +42,14 @@ from ._args import MAX_DAYS, _count, _invalid, _record_id, _record_ids
 from .scoring._columns import NS_PER_DAY, TIME_RANGE, as_of_ns, shifted, utc_now
 
 
-def at_ns(value: Any) -> int:
-    """A time as int64 nanoseconds (None: now).
+def at_ns(value: Any, field: str = "now", where: str | None = None) -> int:
+    """A time as int64 nanoseconds (None: now); a bad one is refused naming
+    ``field`` and ``where``, the function, as :func:`as_of_ns` does.
 
     >>> at_ns("1970-01-02")
     86400000000000
     """
-    ns = as_of_ns(utc_now() if value is None else value)
+    ns = as_of_ns(utc_now() if value is None else value, field, where)
     if ns is None:  # (as_of_ns gives None for None only)
         raise ValueError(f"{value!r} is not a time")
     return ns
@@ -258,7 +259,7 @@ class AutomationMethods:
         >>> db.automation.outbox()["subject"].tolist()
         ['Happy birthday, Li']
         """
-        now_ns = at_ns(now)
+        now_ns = at_ns(now, "now", "run_due")
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & rules["trigger"].isin(["date", "schedule"])]
         done = []
@@ -333,7 +334,7 @@ class AutomationMethods:
         >>> len(db.automation.scored("churn_risk", pd.Series({a: 0.95, b: 0.2})))
         0
         """
-        now_ns = at_ns(now)
+        now_ns = at_ns(now, "now", "scored")
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & (rules["trigger"] == "score")
                       & (rules["field"] == score)]
@@ -393,7 +394,7 @@ class AutomationMethods:
         from . import _preview
 
         r = _rule_row(self, rule)
-        start_ns, end_ns = at_ns(start), at_ns(end)
+        start_ns, end_ns = at_ns(start, "start", "preview"), at_ns(end, "end", "preview")
         kind, condition = r["record_kind"], _condition(r["condition"])
         window = (pd.Timestamp(start_ns), pd.Timestamp(end_ns))
         empty = np.array([], dtype=np.int64)

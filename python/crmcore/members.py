@@ -111,7 +111,7 @@ class MemberMethods:
         if len(twice):
             raise _refuse_value("members", "customer_id", f"customer {twice[0]} is given twice: a customer is a member"
                                                           " of a programme once")
-        at = utc_now() if at is None else as_of_timestamp(at, "at")
+        at = utc_now() if at is None else as_of_timestamp(at, "at", "join")
         # The check and the write under the store's write lock: two joins at
         # once must not both find a customer missing and both add it.
         with self._db.transaction():
@@ -234,7 +234,7 @@ class MemberMethods:
         ([0.0], [100.0])
         """
         members, cols = self._columns(program)
-        out = _core.points_balance(cols["member"], cols["at"], cols["points"], len(members), _now(as_of))
+        out = _core.points_balance(cols["member"], cols["at"], cols["points"], len(members), _now(as_of, "balances"))
         return pd.Series(out, index=members, name="points")
 
     def redeem(self, member: int, points: float, at: Any = None, note: str | None = None) -> int:
@@ -254,7 +254,7 @@ class MemberMethods:
         """
         if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not points > 0:
             raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
-        at = utc_now() if at is None else as_of_timestamp(at, "at")
+        at = utc_now() if at is None else as_of_timestamp(at, "at", "redeem")
         with write_lock(self._db):  # two redemptions at once would both find the points there
             row = self._db.get("members", member)
             balance = float(self.balances(row["program_id"], at).get(member, 0.0))
@@ -284,7 +284,7 @@ class MemberMethods:
         """
         with write_lock(self._db):  # two expiries at once would both expire the same lot
             members, cols = self._columns(program)
-            now = _now(as_of)
+            now = _now(as_of, "expire")
             lost = pd.Series(_core.points_expiring(cols["member"], cols["at"], cols["points"], cols["expires_at"],
                                                    len(members), now), index=members)
             lost = lost[lost > 1e-9]
@@ -314,7 +314,7 @@ class MemberMethods:
         """
         with write_lock(self._db):  # the tiers written are those of the ledger read
             pid = self.program(program)
-            now = _now(as_of)
+            now = _now(as_of, "update_tiers")
             tiers = self._db.frame("member_tiers", filters=[("program_id", "==", pid)])
             members = self.frame(pid)
             if tiers.empty or members.empty:
@@ -379,7 +379,7 @@ class MemberMethods:
         1
         """
         pid = self.program(program)
-        now = _now(self._db.default_as_of() if as_of is None else as_of)
+        now = _now(self._db.default_as_of() if as_of is None else as_of, "report")
         members = self.frame(pid)
         ledger = self.ledger(pid)
         ledger = ledger[_ns(ledger["at"]) <= now]
@@ -412,5 +412,5 @@ class MemberMethods:
         }
 
 
-def _now(as_of: Any) -> int:
-    return at_ns(as_of)
+def _now(as_of: Any, where: str) -> int:
+    return at_ns(as_of, "as_of", where)

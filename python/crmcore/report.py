@@ -241,7 +241,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
         level = frame.index.get_level_values("customer_id")
         return frame[level.isin(mine)]
 
-    orders_all, cut = db._costed_purchases(end)
+    orders_all, cut = db._costed_purchases(end, where="report_7p")
     orders_all = orders_all[orders_all["customer_id"].isin(mine).to_numpy(dtype=bool)]
     times = orders_all["ordered_at"]
     in_period = orders_all[((times >= start) & (times < end)).to_numpy(dtype=bool)]

@@ -224,7 +224,7 @@ class ServiceMethods:
         """
         at_risk = _number(at_risk, "sla", "at_risk", low=0, high=1)
         cal = _calendar(calendar)
-        cut = int(as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of))  # type: ignore[arg-type]
+        cut = int(as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of, where="sla"))  # type: ignore[arg-type]
         t = self._tickets_with_policy()
         t = t[times_ns(t.opened_at) <= cut]  # not yet opened at as_of
         opened = times_ns(t.opened_at)
@@ -379,7 +379,7 @@ class ServiceMethods:
         fields = [f["name"] for f in self._db._core.describe("tickets")["fields"]]
         if not isinstance(by, str) or by not in fields:
             raise _invalid("satisfaction", "by", f"must be a field of tickets ({', '.join(fields)}), got {by!r}")
-        cut = self._db._as_of(as_of)
+        cut = self._db._as_of(as_of, where="satisfaction")
         t = self._tickets_at(cut)
         t = t[t.resolved_at.notna() & (times_ns(t.resolved_at) <= cut)]
         g = t.groupby(by)

@@ -48,7 +48,7 @@ def _as_of_calls(db):
 @pytest.mark.parametrize("name", list(_as_of_calls(None)))
 @pytest.mark.parametrize("when", _FAR_DATES, ids=repr)
 def test_as_of_beyond_the_stored_times_is_refused_with_the_range(db, name, when):
-    with pytest.raises(crm.ValidationError, match=r"as_of .*outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
+    with pytest.raises(crm.ValidationError, match=r"as_of\b.*outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
         _as_of_calls(db)[name](when)
 
 
@@ -337,4 +337,31 @@ def test_a_bare_number_is_no_date_for_as_of(db, bad):
 def test_a_bare_number_is_no_date_for_any_date_argument(dated, room, method, argument, others, bad):
     with pytest.raises(crm.ValidationError, match=rf"\b{argument}\b.*bare number"):
         _date_call(dated, room, method, argument, others)(bad)
+
+
+def test_a_bad_as_of_names_the_function_and_the_argument(db):
+    """Every as_of refusal names the function (``kind``) and the argument
+    (``field``), as the newer date arguments' did: the older callers named
+    only the argument, which does not say which call of a notebook cell
+    was wrong."""
+    tx = pd.DataFrame({"customer": [1], "date": pd.to_datetime(["2024-01-01"]), "amount": [1.0]})
+    program = db.members.add_program("edges club")
+    calls = {**_as_of_calls(db), "graph": lambda a: db.graph(as_of=a),
+             "lifetime_value": lambda a: db.lifetime_value(as_of=a),
+             "profit_tiers": lambda a: db.profit_tiers(as_of=a),
+             "deal_summary": lambda a: db.deal_summary(as_of=a),
+             "funnel": lambda a: db.sales.funnel(as_of=a), "velocity": lambda a: db.sales.velocity(as_of=a),
+             "on_hand": lambda a: db.stock.on_hand(as_of=a),
+             "balances": lambda a: db.members.balances(program, as_of=a),
+             "referrals": lambda a: db.referrals(as_of=a),
+             "scoring.rfm": lambda a: crm.scoring.rfm(tx, "customer", "date", "amount", as_of=a),
+             "scoring.lifecycle": lambda a: crm.scoring.lifecycle(tx, "customer", "date", "amount", as_of=a),
+             "scoring.profit_by_period": lambda a: crm.scoring.profit_by_period(tx, "customer", "date", "amount",
+                                                                                "amount", as_of=a),
+             "scoring.churn_risk": lambda a: crm.scoring.churn_risk(tx, "customer", "date", as_of=a),
+             "scoring.loyalty": lambda a: crm.scoring.loyalty(tx, "customer", "date", as_of=a)}
+    for name, call in calls.items():
+        with pytest.raises(crm.ValidationError) as e:
+            call("soon")
+        assert (e.value.kind, e.value.field) == (name.split(".")[-1], "as_of"), name
 

@@ -42,7 +42,7 @@ class RelationshipMethods(RecordReading):
         >>> float(db.satisfaction().loc[cid, "nps"])
         100.0
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="satisfaction")
         tickets, surveys = self._service(cut)
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
@@ -80,7 +80,7 @@ class RelationshipMethods(RecordReading):
         >>> float(db.loyalty().loc[cid, "repeat_score"])
         0.0
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="loyalty")
         return self._per_customer(
             "loyalty", lambda part, _: loyalty(part, CUSTOMER, "ordered_at", pd.Timestamp(cut), tenure_full_days, weights),
             orders, cut, by)
@@ -124,7 +124,7 @@ class RelationshipMethods(RecordReading):
         months = _integer(months, "lifetime_value", "months", low=1, high=100_000)
         discount_rate = _number(discount_rate, "lifetime_value", "discount_rate", low=0)
         penalizer_coef = _number(penalizer_coef, "lifetime_value", "penalizer_coef", low=0)
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="lifetime_value")
         return self._per_customer(
             "lifetime_value",
             lambda part, _: _lifetime_value(part, cut, freq, horizon, months, discount_rate, penalizer_coef),
@@ -150,7 +150,7 @@ class RelationshipMethods(RecordReading):
         >>> bool(0 <= db.churn_risk().loc[cid, "churn_risk"] <= 1)
         True
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="churn_risk")
         return self._per_customer(
             "churn_risk",
             lambda part, _: churn_risk(part, CUSTOMER, "ordered_at", pd.Timestamp(cut), p_alive, prior_weight, alive_weight),
@@ -177,7 +177,7 @@ class RelationshipMethods(RecordReading):
         >>> bool(0 <= db.health().loc[cid, "health"] <= 100)
         True
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="health")
         tickets, surveys = self._service(cut)
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:

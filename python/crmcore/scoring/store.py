@@ -86,7 +86,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(r.loc[cid, "monetary"]), r.loc[new, "segment"], r.loc[new, "name"]
         (9.5, 'no purchase', 'Bo')
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="rfm")
         return self._per_customer(
             "rfm", lambda part, _: rfm(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), bins, segments, ties),
             orders, cut, by)
@@ -112,7 +112,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.profit().loc[cid, "profit"])
         6.0
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="profit")
         return self._per_customer(
             "profit", lambda part, _: profit(part, CUSTOMER, "ordered_at", "amount", "cost", abc, pd.Timestamp(cut)),
             orders, cut, by)
@@ -135,7 +135,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> len(db.profit_by_period("M"))
         1
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="profit_by_period")
         names = self.frame("customers", columns=["name"])["name"]
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
@@ -169,7 +169,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> str(db.profit_tiers().loc[cid, "abc"])
         'A'
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="profit_tiers")
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             out = profit_tiers(part, CUSTOMER, "ordered_at", "amount", "cost", freq, period, abc, vip_top,
@@ -205,7 +205,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.product_profit().loc[pid, "margin"])
         0.6
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="product_profit")
         products = self.frame("products", columns=["sku", "name", "category"])
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
@@ -237,7 +237,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.staff_performance().loc[sid, "profit"])
         6.0
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="staff_performance")
         out = staff_performance(orders) if by is None else \
             self._stacked(lambda part, _: staff_performance(part), orders, by, "staff_performance")
         staff = self.frame("staff", columns=["name", "team"])
@@ -267,7 +267,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> bool(db.classify().loc[cid, "valid"])
         True
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="classify")
         # Referrals made up to the same point as the purchases.
         customers = self.frame("customers", columns=["phone", "email", "address"])
         referrals = self.referral_counts(as_of=pd.Timestamp(cut))
@@ -293,7 +293,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> str(db.lifecycle().loc[cid, "stage"])
         'prospect'
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="lifecycle")
         return self._per_customer(
             "lifecycle", lambda part, ids: lifecycle(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), ids, **thresholds),
             orders, cut, by)
@@ -347,7 +347,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> db.deal_quadrants(as_of="2024-01-01").loc[did, ["customer", "quadrant"]].tolist()
         ['Ann', 'do first']
         """
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="deal_quadrants")
         names = self.frame("customers", columns=["name"])["name"]
 
         def quadrants(deals: pd.DataFrame, _: pd.Index) -> pd.DataFrame:
@@ -383,7 +383,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.deal_summary().loc[cid, "won_amount"])
         100.0
         """
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="deal_summary")
         names = self.frame("customers", columns=["name"])["name"]
 
         def summary(deals: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
@@ -422,7 +422,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> db.product_affinity(min_support=0.5)[["antecedent_names", "consequent_names"]].values.tolist()
         [[('Tea',), ('Cup',)], [('Cup',), ('Tea',)]]
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="product_affinity")
         products = self.frame("products", columns=["name"])["name"]
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
@@ -461,7 +461,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         {'shop': 21.0, 'web': 6.0}
         """
         names = _names(by, "performance")
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="performance")
         out = performance(self._tagged(orders, names), names, CUSTOMER, "ordered_at", "amount", "cost", freq, pd.Timestamp(cut))
         return _with_attrs(out, orders)
 
@@ -483,7 +483,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> db.cohorts().loc["2024-01", 1]
         np.float64(0.5)
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="cohorts")
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
             return cohort_retention(part, CUSTOMER, "ordered_at", freq, pd.Timestamp(cut))
