@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import MAX_DAYS, _count, _invalid, _record_id, _record_ids
+from ._args import MAX_DAYS, _count, _invalid, _number, _record_id, _record_ids
 from .scoring._columns import NS_PER_DAY, TIME_RANGE, as_of_ns, shifted, utc_now
 
 
@@ -170,6 +170,7 @@ class AutomationMethods:
         """
         every_days = _count(every_days, "add_rule", "every_days", low=1, none=True)
         offset_days = _count(offset_days, "add_rule", "offset_days", low=-MAX_DAYS, none=True)
+        threshold = _number(threshold, "add_rule", "threshold", none=True)
         return self._db.add(_RULES, name=name, trigger=on, record_kind=kind, field=field,
                             condition=condition_text(condition),
                             actions=json.dumps(_jsonable(list(actions)), ensure_ascii=False),

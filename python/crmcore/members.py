@@ -9,6 +9,7 @@ are computed in the core over the ledger's columns.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from typing import Any, Iterable
@@ -17,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count, _invalid, _record_id, _record_ids
+from ._args import _count, _invalid, _number, _record_id, _record_ids
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns, write_lock
 from .scoring._columns import as_of_timestamp, shifted, utc_now
 
 _NO_EXPIRY = np.iinfo(np.int64).max
+#: A tier's numeric settings (its thresholds and the window spend is counted over).
+_TIER_NUMBERS = ("min_points", "min_spend", "window_days")
 
 
 class MemberMethods:
@@ -60,11 +63,15 @@ class MemberMethods:
         True
         """
         expiry_days = _count(expiry_days, "add_program", "expiry_days", low=1, none=True)
+        points_per_unit = _number(points_per_unit, "add_program", "points_per_unit", low=0)
         tiers = [tiers] if isinstance(tiers, (str, bytes)) else list(tiers)
-        for tier in tiers:
+        for i, tier in enumerate(tiers):
             if not isinstance(tier, Mapping):
                 raise _invalid("add_program", "tiers", f"each tier is a dict of name, min_points, min_spend, "
                                                        f"window_days, benefits; got {tier!r}")
+            for key in _TIER_NUMBERS:  # NaN would be stored as missing: a threshold silently gone
+                if key in tier:
+                    _number(tier[key], "add_program", f"tiers[{i}].{key}", low=0, none=True)
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)
@@ -252,8 +259,8 @@ class MemberMethods:
         >>> db.members.redeem(int(m[0]), 40, at="2025-01-10", note="gift") > 0
         True
         """
-        if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not points > 0:
-            raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
+        if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not 0 < points < math.inf:
+            raise _invalid("redeem", "points", f"a redemption takes a positive, finite number of points, not {points!r}")
         at = utc_now() if at is None else as_of_timestamp(at, "at", "redeem")
         with write_lock(self._db):  # two redemptions at once would both find the points there
             row = self._db.get("members", member)

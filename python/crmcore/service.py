@@ -47,6 +47,8 @@ def business_calendar(open: str = "09:00", close: str = "18:00", utc_offset: flo
                                                              dtype=object)).dt.date)
         work = _holidays.day_numbers(pd.to_datetime(pd.Series(workdays if workdays is not None else [],
                                                               dtype=object)).dt.date)
+    # (A zone is less than a day from UTC; NaN made int() raise a bare ValueError.)
+    utc_offset = _number(utc_offset, "business_calendar", "utc_offset", low=-24, high=24, low_open=True, high_open=True)
     return _core.BusinessCalendar(int(round(utc_offset * 3600)), _seconds(open), _seconds(close), off, work)
 
 
@@ -188,7 +190,8 @@ class ServiceMethods:
         policies = self._db.frame("sla_policies")
         same = policies[(policies.severity == severity) & (policies.tier.isna() if tier is None
                                                            else policies.tier == tier)]
-        values = {"first_response_hours": first_response_hours, "resolution_hours": resolution_hours}
+        values = {"first_response_hours": _number(first_response_hours, "set_sla", "first_response_hours", low=0),
+                  "resolution_hours": _number(resolution_hours, "set_sla", "resolution_hours", low=0)}
         if len(same):
             self._db.update("sla_policies", int(same.index[0]), **values)
             return int(same.index[0])

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count
+from ._args import _count, _number
 from .scoring._columns import as_of_ns, shifted, utc_now
 
 NS_PER_DAY = 86_400 * 10**9
@@ -186,6 +186,7 @@ class StockMethods:
         >>> db.get("purchase_lines", line)["received_quantity"]
         4.0
         """
+        unit_cost = _number(unit_cost, "receive", "unit_cost", low=0, none=True)  # NaN: the line's cost in silence
         row = self._db.get("purchase_lines", line)
         if location is None:
             location = self._db.get("purchase_orders", row["purchase_order_id"])["location_id"]

@@ -365,3 +365,49 @@ def test_a_bad_as_of_names_the_function_and_the_argument(db):
             call("soon")
         assert (e.value.kind, e.value.field) == (name.split(".")[-1], "as_of"), name
 
+
+def _setting_calls(db):
+    """Every numeric setting a room's configuration call writes: (function,
+    argument) -> (call, the kind it writes)."""
+    c = db.ids("customers")[0]
+    product = db.add("products", name="edge widget", sku="EDGE-1")
+    location = db.add("locations", name="edge store")
+    supplier = db.add("customers", name="edge supplier", kind="organization", is_supplier=True)
+    po = db.add("purchase_orders", supplier_id=supplier, location_id=location, ordered_at="2024-01-01")
+    line = db.add("purchase_lines", purchase_order_id=po, product_id=product, quantity=5.0, unit_cost=2.0)
+    program = db.members.add_program("edge settings club")
+    member = int(db.members.join(program, [c], at="2024-01-01")[0])
+    return {
+        ("add_program", "points_per_unit"): (lambda v: db.members.add_program("p", points_per_unit=v),
+                                             "membership_programs"),
+        ("add_program", "tiers[0].min_points"): (lambda v: db.members.add_program("t", tiers=[
+            {"name": "gold", "min_points": v}]), "membership_programs"),
+        ("add_program", "tiers[1].min_spend"): (lambda v: db.members.add_program("s", tiers=[
+            {"name": "silver", "min_points": 0}, {"name": "gold", "min_spend": v}]), "membership_programs"),
+        ("add_program", "tiers[0].window_days"): (lambda v: db.members.add_program("w", tiers=[
+            {"name": "gold", "min_spend": 10, "window_days": v}]), "membership_programs"),
+        ("set_sla", "first_response_hours"): (lambda v: db.service.set_sla("high", v, 8), "sla_policies"),
+        ("set_sla", "resolution_hours"): (lambda v: db.service.set_sla("high", 1, v), "sla_policies"),
+        ("business_calendar", "utc_offset"): (lambda v: crm.service.business_calendar(utc_offset=v), None),
+        ("redeem", "points"): (lambda v: db.members.redeem(member, v), "points_ledger"),
+        ("receive", "unit_cost"): (lambda v: db.stock.receive(line, 1.0, unit_cost=v), "stock_movements"),
+        ("add_rule", "threshold"): (lambda v: db.automation.add_rule(
+            "edge", on="score", kind="customers", field="churn_risk", threshold=v,
+            actions=[{"do": "tag", "add": ["x"]}]), "automation_rules"),
+    }
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.float64("nan")], ids=repr)
+def test_a_setting_that_is_nan_or_infinite_is_refused_by_name(bad):
+    """NaN given to a room's configuration call was stored as missing and
+    its default used (points_per_unit=NaN earned 1 point per unit): every
+    numeric setting refuses NaN and infinities naming the function and the
+    argument, and writes nothing."""
+    db = crm.open()
+    db.add("customers", name="Acme")
+    for (where, field), (call, kind) in _setting_calls(db).items():
+        before = None if kind is None else len(db.frame(kind))
+        with pytest.raises(crm.ValidationError) as e:
+            call(bad)
+        assert (e.value.kind, e.value.field) == (where, field), (where, field, str(e.value))
+        assert kind is None or len(db.frame(kind)) == before, (where, field)
