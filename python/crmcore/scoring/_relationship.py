@@ -189,6 +189,20 @@ class RelationshipMethods(RecordReading):
         return self._per_customer("health", run, orders, cut, by)
 
 
+def _fitted(fit: Any, model: str, count: int, who: str) -> Any:
+    """``fit()``, whose ConvergenceError on few customers (a model of three
+    or four parameters on one or two buyers has no maximum) is said as the
+    too little data it is, naming lifetime_value."""
+    from ..clv import ConvergenceError
+
+    try:
+        return fit()
+    except ConvergenceError as e:
+        raise _invalid("lifetime_value", "orders", f"the {model} model could not be fitted on {count} {who}"
+                       f"{'s' if count != 1 else ''} ({e}): too few to estimate it; more customers' orders, or "
+                       "penalizer_coef > 0, help") from None
+
+
 def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, months: int,
                     discount_rate: float, penalizer_coef: float) -> pd.DataFrame:
     """The BG/NBD + Gamma-Gamma value of the customers of ``orders``."""
@@ -202,7 +216,11 @@ def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, m
     summary = summary_data_from_transaction_data(orders, CUSTOMER, "ordered_at", "amount", freq=freq,
                                                  observation_period_end=pd.Timestamp(cut))
     f, r, T = summary["frequency"], summary["recency"], summary["T"]
-    bgf = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, T)
+    if not (T > 0).any():
+        raise _invalid("lifetime_value", "as_of", f"no customer has been observed for a whole {freq!r} period before "
+                       "as_of (each bought first at the end): the purchase model needs time watched; give a later "
+                       "as_of or a shorter freq")
+    bgf = _fitted(lambda: BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, T), "purchase", len(f), "customer")
     out = summary.copy()
     out["p_alive"] = bgf.conditional_probability_alive(f, r, T)
     out["expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, T)
@@ -210,7 +228,13 @@ def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, m
     # left out of the Gamma-Gamma fit (so they cannot wreck it for everyone) and reported.
     flag_overflow(out, ["monetary_value"], "lifetime_value")
     repeat = (f > 0) & np.isfinite(summary["monetary_value"])
-    ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f[repeat], summary.loc[repeat, "monetary_value"])
+    if not repeat.any():
+        raise _invalid("lifetime_value", "orders", f"no customer has a repeat purchase (in a later {freq!r} period "
+                       "than the first) up to as_of: the spend model (Gamma-Gamma) is fitted on repeat buyers' "
+                       "spend, and there is none")
+    spend = summary.loc[repeat, "monetary_value"]
+    ggf = _fitted(lambda: GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f[repeat], spend), "spend",
+                  int(repeat.sum()), "repeat buyer")
     out["expected_spend"] = np.nan
     out.loc[repeat, "expected_spend"] = ggf.conditional_expected_average_profit(
         f[repeat], summary.loc[repeat, "monetary_value"])
