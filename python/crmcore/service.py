@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import _core, _holidays
 from ._args import _INT64_MAX, _count, _days, _invalid, _number, _record_ids
-from .scoring._columns import as_of_ns, stamp, times_ns
+from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns
 
 #: The workflow's statuses in order; a ticket is open until resolved.
 STATUSES = ("new", "assigned", "in_progress", "waiting", "resolved", "closed", "reopened")
@@ -43,13 +43,24 @@ def business_calendar(open: str = "09:00", close: str = "18:00", utc_offset: flo
     if holidays is None and workdays is None:
         off, work, _ = _holidays.china_days()
     else:
-        off = _holidays.day_numbers(pd.to_datetime(pd.Series(holidays if holidays is not None else [],
-                                                             dtype=object)).dt.date)
-        work = _holidays.day_numbers(pd.to_datetime(pd.Series(workdays if workdays is not None else [],
-                                                              dtype=object)).dt.date)
+        off = _holidays.day_numbers(_days_of(holidays, "holidays"))
+        work = _holidays.day_numbers(_days_of(workdays, "workdays"))
     # (A zone is less than a day from UTC; NaN made int() raise a bare ValueError.)
     utc_offset = _number(utc_offset, "business_calendar", "utc_offset", low=-24, high=24, low_open=True, high_open=True)
     return _core.BusinessCalendar(int(round(utc_offset * 3600)), _seconds(open), _seconds(close), off, work)
+
+
+def _days_of(dates: Any, field: str) -> list:
+    """The days of a list of dates given to :func:`business_calendar`, each
+    read by the one date parser (text that is no date, NaT, a bare number
+    or a date beyond the store's years is refused naming ``field[i]``); a
+    zoned date is the day it names in its own zone."""
+    if dates is None:
+        return []
+    listed = [dates] if isinstance(dates, (str, bytes)) or not hasattr(dates, "__iter__") else list(dates)
+    for i, day in enumerate(listed):
+        as_of_timestamp(day, f"{field}[{i}]", "business_calendar")
+    return [pd.Timestamp(day).date() for day in listed]
 
 
 def _seconds(hhmm: str) -> int:
