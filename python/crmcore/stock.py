@@ -224,6 +224,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         >>> db.stock.on_hand()["on_hand"].tolist()
         [3.0]
         """
+        unit_cost = _number(unit_cost, "adjust", "unit_cost", low=0, none=True)  # NaN: the average kept in silence
         return self._db.add("stock_movements", type="adjustment", product_id=product, location_id=location,
                             quantity=change, reason=reason, moved_at=_now(at), unit_cost=unit_cost)
 

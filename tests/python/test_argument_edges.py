@@ -391,6 +391,8 @@ def _setting_calls(db):
         ("business_calendar", "utc_offset"): (lambda v: crm.service.business_calendar(utc_offset=v), None),
         ("redeem", "points"): (lambda v: db.members.redeem(member, v), "points_ledger"),
         ("receive", "unit_cost"): (lambda v: db.stock.receive(line, 1.0, unit_cost=v), "stock_movements"),
+        ("adjust", "unit_cost"): (lambda v: db.stock.adjust(product, location, 2.0, "count", unit_cost=v),
+                                  "stock_movements"),
         ("add_rule", "threshold"): (lambda v: db.automation.add_rule(
             "edge", on="score", kind="customers", field="churn_risk", threshold=v,
             actions=[{"do": "tag", "add": ["x"]}]), "automation_rules"),
