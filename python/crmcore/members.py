@@ -214,9 +214,18 @@ class MemberMethods:
                 keep &= orders["ordered_at"].to_numpy() <= as_of_timestamp(until, "until", "earn").to_datetime64()
             orders = orders[keep]
             rate = float(prog["points_per_unit"]) if pd.notna(prog["points_per_unit"]) else 1.0
+            amounts = orders["amount"].to_numpy(dtype=float)
+            with np.errstate(over="ignore"):
+                points = amounts * rate
+            if not np.isfinite(points).all():  # the ledger would refuse its own row 0, which names no order
+                at = int(np.flatnonzero(~np.isfinite(points))[0])
+                oid = int(orders.index[at])
+                error = _refuse_value("orders", "amount", f"order {oid}: its amount {amounts[at]:g} x the programme's "
+                                      f"points_per_unit {rate:g} is more than a number holds; earn wrote nothing")
+                error.record_id = oid
+                raise error
             entries = pd.DataFrame({"member_id": orders["member_id"].to_numpy(), "at": orders["ordered_at"].to_numpy(),
-                                    "points": orders["amount"].to_numpy(dtype=float) * rate, "reason": "earn",
-                                    "order_id": orders.index.to_numpy()})
+                                    "points": points, "reason": "earn", "order_id": orders.index.to_numpy()})
             if pd.notna(prog["expiry_days"]):
                 entries["expires_at"] = entries["at"] + pd.Timedelta(days=int(prog["expiry_days"]))
             if len(entries):
