@@ -203,13 +203,18 @@ def _real(value, where, field, positive=False):
     return value
 
 
-def _number(value, where, field, low=None, high=None, low_open=False, high_open=False):
+def _number(value, where, field, low=None, high=None, low_open=False, high_open=False, none=False):
     """A real-number argument within [low, high] (either end open or absent)
-    as a float; NaN is refused, and so is an infinity unless both ends are given.
+    as a float; NaN is refused, and so is an infinity unless both ends are
+    given. With ``none``, None (the setting left unset) is kept: NaN never
+    stands for it, as the store would keep NaN as missing and a default
+    would be used in its place.
 
     >>> _number(0.5, "rfm", "x", low=0, high=1)
     0.5
     """
+    if none and value is None:
+        return None
     parts = [f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
              f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
     rule = "a number " + " and ".join(p for p in parts if p) if any(parts) else "a finite number"

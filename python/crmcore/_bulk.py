@@ -17,6 +17,7 @@ import pandas as pd
 from . import _core
 from . import mapping as _mapping
 from ._args import _record_ids
+from ._text_file import undecodable
 from ._convert import _columns
 from ._query import _refuse
 
@@ -228,8 +229,13 @@ class BulkMethods:
         read_csv_args.setdefault("dtype", str)
         read_csv_args.setdefault("keep_default_na", False)
         read_csv_args.setdefault("na_values", [""])
-        frame = pd.read_csv(path, **read_csv_args)
-        twice = _header_twice(path, frame.columns, read_csv_args)
+        try:
+            frame = pd.read_csv(path, **read_csv_args)
+            twice = _header_twice(path, frame.columns, read_csv_args)
+        except UnicodeDecodeError as e:  # it names no file and no line, only a position in some chunk
+            if not isinstance(path, (str, os.PathLike)):
+                raise
+            raise _refuse(kind, "", undecodable(path, e, read_csv_args.get("encoding"))) from None
         if twice:
             raise _refuse(kind, "", f"the file has the columns {', '.join(map(repr, twice))} more than once")
         return self.import_frame(kind, frame, on_error=on_error, mode=mode, key=key,

@@ -23,8 +23,8 @@ def relationship_graph(db: Any, as_of: Any) -> Graph:
     """Every link valid at `as_of` and every customer-contact tie, undirected
     and unweighted, each pair once: how close two customers are is a matter
     of who knows whom, not of how many records say so."""
-    links = db._links(as_of=as_of)
-    ties = db._customer_contacts(as_of)
+    links = db._links(as_of=as_of, where="prospects")
+    ties = db._customer_contacts(as_of, where="prospects")
     src = np.concatenate([links["src"].to_numpy(np.int64), ties["customer_id"].to_numpy(np.int64)])
     dst = np.concatenate([links["dst"].to_numpy(np.int64), ties["contact_id"].to_numpy(np.int64)])
     pairs = pd.DataFrame({"a": np.minimum(src, dst), "b": np.maximum(src, dst)}).drop_duplicates()
@@ -35,7 +35,7 @@ def score(db: Any, by: list, top: int, as_of: Any, graph: bool, good: Any, decay
     customers = db.frame("customers", columns=by)
     orders = db.frame("orders", columns=["customer_id", "ordered_at"])
     if as_of is not None:
-        orders = orders[orders.ordered_at < as_of_timestamp(as_of)]
+        orders = orders[orders.ordered_at < as_of_timestamp(as_of, where="prospects")]
     bought = customers.index.isin(orders.customer_id.unique())
     lines = db.frame("order_lines", columns=["order_id", "product_id"]).dropna(subset=["product_id"])
     lines = lines[lines.order_id.isin(orders.index)]

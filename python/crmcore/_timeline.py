@@ -161,7 +161,7 @@ def next_contacts_missed(talks: pd.DataFrame, as_of: pd.Timestamp, grace: pd.Tim
 def timeline_checks(db: Any, customer: Any, as_of: Any, grace_days: float, threshold: float) -> pd.DataFrame:
     if customer is not None:
         db.get("customers", customer)
-    cut = utc_now() if as_of is None else as_of_timestamp(as_of)
+    cut = utc_now() if as_of is None else as_of_timestamp(as_of, where="timeline_checks")
     columns = ["customer_id", "contact_id", "channel", "occurred_at", "next_contact_at"]
     talks = db.frame("interactions", columns=columns) if customer is None \
         else _find(db, "interactions", customer_id=customer)[columns]

@@ -38,17 +38,18 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import MAX_DAYS, _count, _invalid, _record_id, _record_ids
+from ._args import MAX_DAYS, _count, _invalid, _number, _record_id, _record_ids
 from .scoring._columns import NS_PER_DAY, TIME_RANGE, as_of_ns, shifted, utc_now
 
 
-def at_ns(value: Any) -> int:
-    """A time as int64 nanoseconds (None: now).
+def at_ns(value: Any, field: str = "now", where: str | None = None) -> int:
+    """A time as int64 nanoseconds (None: now); a bad one is refused naming
+    ``field`` and ``where``, the function, as :func:`as_of_ns` does.
 
     >>> at_ns("1970-01-02")
     86400000000000
     """
-    ns = as_of_ns(utc_now() if value is None else value)
+    ns = as_of_ns(utc_now() if value is None else value, field, where)
     if ns is None:  # (as_of_ns gives None for None only)
         raise ValueError(f"{value!r} is not a time")
     return ns
@@ -169,6 +170,7 @@ class AutomationMethods:
         """
         every_days = _count(every_days, "add_rule", "every_days", low=1, none=True)
         offset_days = _count(offset_days, "add_rule", "offset_days", low=-MAX_DAYS, none=True)
+        threshold = _number(threshold, "add_rule", "threshold", none=True)
         return self._db.add(_RULES, name=name, trigger=on, record_kind=kind, field=field,
                             condition=condition_text(condition),
                             actions=json.dumps(_jsonable(list(actions)), ensure_ascii=False),
@@ -258,7 +260,7 @@ class AutomationMethods:
         >>> db.automation.outbox()["subject"].tolist()
         ['Happy birthday, Li']
         """
-        now_ns = at_ns(now)
+        now_ns = at_ns(now, "now", "run_due")
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & rules["trigger"].isin(["date", "schedule"])]
         done = []
@@ -333,7 +335,7 @@ class AutomationMethods:
         >>> len(db.automation.scored("churn_risk", pd.Series({a: 0.95, b: 0.2})))
         0
         """
-        now_ns = at_ns(now)
+        now_ns = at_ns(now, "now", "scored")
         rules = self.rules()
         rules = rules[rules["active"].fillna(True).astype(bool) & (rules["trigger"] == "score")
                       & (rules["field"] == score)]
@@ -393,7 +395,7 @@ class AutomationMethods:
         from . import _preview
 
         r = _rule_row(self, rule)
-        start_ns, end_ns = at_ns(start), at_ns(end)
+        start_ns, end_ns = at_ns(start, "start", "preview"), at_ns(end, "end", "preview")
         kind, condition = r["record_kind"], _condition(r["condition"])
         window = (pd.Timestamp(start_ns), pd.Timestamp(end_ns))
         empty = np.array([], dtype=np.int64)

@@ -124,7 +124,7 @@ class CareMethods:
         """
         days = _days(days, "not_contacted", "days")
         db = self._db
-        cut = utc_now() if as_of is None else as_of_timestamp(as_of)
+        cut = utc_now() if as_of is None else as_of_timestamp(as_of, where="not_contacted")
         customers = db.frame("customers", columns=["name", "owner"])
         talks = db.frame("interactions", columns=["customer_id", "staff_id", "occurred_at"])
         talks["by"] = talks.staff_id.map(db.frame("staff", columns=["name"]).name)

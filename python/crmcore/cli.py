@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._text_file import undecodable
 from .demo import store_report
 from .mapping import Mapping
 from .store import open as open_store
@@ -177,8 +178,13 @@ def _read_mapping(path: str) -> Mapping:
 
 def _json_records(source: pathlib.Path, kind: str) -> list:
     """The list of records in a JSON file: the file itself, or its member `kind`."""
-    with open(source, encoding="utf-8") as f:
-        data = json.load(f)
+    try:
+        with open(source, encoding="utf-8") as f:
+            data = json.load(f)
+    except UnicodeDecodeError as e:
+        raise Failure(undecodable(source, e, csv=False)) from None
+    except json.JSONDecodeError as e:
+        raise Failure(f"'{source}' line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
     if isinstance(data, dict) and isinstance(data.get(kind), list):
         data = data[kind]
     if not isinstance(data, list):
@@ -197,7 +203,10 @@ def _import(db, args, source: pathlib.Path, fmt: str, mapping: Mapping | None):
     if not insert:
         options.update(mode=args.mode, key=args.key.split(",") if args.key else None)
     if fmt == "csv":
-        header = list(pd.read_csv(source, nrows=0, dtype=str).columns)
+        try:
+            header = list(pd.read_csv(source, nrows=0, dtype=str).columns)
+        except UnicodeDecodeError as e:  # it names no file and no line
+            raise Failure(undecodable(source, e)) from None
         columns = [c for c in header if c not in STORE_COLUMNS] if insert else header
         return db.import_csv(args.kind, source, mapping=mapping, usecols=columns, **options), False
     if mapping is None and insert:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from . import _core
 from ._convert import _custom_text, _field_name, _json_scalar
+from ._text_file import undecodable
 
 __all__ = ["Mapping"]
 
@@ -215,9 +216,12 @@ class Mapping:
     @classmethod
     def load(cls, path: "str | os.PathLike") -> "Mapping":
         """Reads a mapping file written by :meth:`save` (or by hand)."""
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
         where = f"mapping file '{os.fspath(path)}'"
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as e:
+            raise _invalid(f"mapping file {undecodable(path, e, csv=False)}") from None
         try:
             data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:

@@ -152,7 +152,7 @@ class MarketingMethods:
         ['spend:top 25%', 'age:30s', 'rhythm:monthly', 'channel:message', 'lifecycle:new']
         """
         db = self._db
-        cut = as_of_timestamp(as_of) if as_of is not None else db.default_as_of()
+        cut = as_of_timestamp(as_of, where="portrait") if as_of is not None else db.default_as_of()
         customers = db.frame("customers", columns=["birthday", "preferred_channel"])
         life = db.lifecycle(as_of=cut)
         if life.empty:  # no customers: the text columns below would be empty floats
@@ -246,7 +246,7 @@ class MarketingMethods:
             control = "holdout" if holdout.any() else "matched"
         # The purchases up to as_of (default the end of the data): cancelled and
         # returned orders are no outcome (one rule for status and time).
-        orders, cut = db._purchases(as_of)
+        orders, cut = db._purchases(as_of, where="campaign_effect")
         window = pd.Timedelta(days=days)
         treated = pd.DataFrame({"customer_id": members.customer_id[~holdout].astype(np.int64).to_numpy(),
                                 "touch": touch[~holdout].to_numpy(),
@@ -347,7 +347,7 @@ class MarketingMethods:
 
         days = _days(days, "campaigns", "days")
         db = self._db
-        orders, cut = db._purchases(as_of)
+        orders, cut = db._purchases(as_of, where="campaigns")
         camps = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])
         camps = camps[~(times_ns(camps.started_at) > cut)]  # a campaign without a start is dated by its touches
         members = db.frame("campaign_members").dropna(subset=["customer_id"])
@@ -443,7 +443,7 @@ class MarketingMethods:
                                 "touch": m.touched_at.fillna(pd.Series(camps.started_at.reindex(
                                     m.campaign_id.to_numpy()).to_numpy(), index=m.index)).to_numpy()})
         touches = touches.dropna(subset=["touch"])
-        bought, cut = db._purchases(as_of)
+        bought, cut = db._purchases(as_of, where="attribution")
         orders = bought[["customer_id", "ordered_at", "amount"]].rename_axis("order_id")
         orders = orders.reset_index().dropna(subset=["ordered_at"])
         # The matching runs in C++ (marketing/attribution.cpp) over the columns.
@@ -536,7 +536,7 @@ class MarketingMethods:
         by = [by] if isinstance(by, str) else list(by)
         days = _days(days, "backtest_prospects", "days")
         cut = (shifted(self._db.default_as_of(), -days, "backtest_prospects", "days", "the end of the data")
-               if as_of is None else as_of_timestamp(as_of))
+               if as_of is None else as_of_timestamp(as_of, where="backtest_prospects"))
         end = shifted(cut, days, "backtest_prospects", "days")  # the window the prospects are judged in
         scored = self.prospects(by=by, as_of=cut)
         if among is None:

@@ -9,6 +9,7 @@ are computed in the core over the ledger's columns.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from typing import Any, Iterable
@@ -17,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count, _invalid, _record_id, _record_ids
+from ._args import _count, _invalid, _number, _record_id, _record_ids
 from ._query import _refuse as _refuse_value
 from .automation import _ns, at_ns, write_lock
 from .scoring._columns import as_of_timestamp, shifted, utc_now
 
 _NO_EXPIRY = np.iinfo(np.int64).max
+#: A tier's numeric settings (its thresholds and the window spend is counted over).
+_TIER_NUMBERS = ("min_points", "min_spend", "window_days")
 
 
 class MemberMethods:
@@ -60,11 +63,15 @@ class MemberMethods:
         True
         """
         expiry_days = _count(expiry_days, "add_program", "expiry_days", low=1, none=True)
+        points_per_unit = _number(points_per_unit, "add_program", "points_per_unit", low=0)
         tiers = [tiers] if isinstance(tiers, (str, bytes)) else list(tiers)
-        for tier in tiers:
+        for i, tier in enumerate(tiers):
             if not isinstance(tier, Mapping):
                 raise _invalid("add_program", "tiers", f"each tier is a dict of name, min_points, min_spend, "
                                                        f"window_days, benefits; got {tier!r}")
+            for key in _TIER_NUMBERS:  # NaN would be stored as missing: a threshold silently gone
+                if key in tier:
+                    _number(tier[key], "add_program", f"tiers[{i}].{key}", low=0, none=True)
         with self._db.transaction():
             pid = self._db.add("membership_programs", name=name, points_per_unit=points_per_unit,
                                expiry_days=expiry_days, description=description)
@@ -111,7 +118,7 @@ class MemberMethods:
         if len(twice):
             raise _refuse_value("members", "customer_id", f"customer {twice[0]} is given twice: a customer is a member"
                                                           " of a programme once")
-        at = utc_now() if at is None else as_of_timestamp(at, "at")
+        at = utc_now() if at is None else as_of_timestamp(at, "at", "join")
         # The check and the write under the store's write lock: two joins at
         # once must not both find a customer missing and both add it.
         with self._db.transaction():
@@ -207,9 +214,18 @@ class MemberMethods:
                 keep &= orders["ordered_at"].to_numpy() <= as_of_timestamp(until, "until", "earn").to_datetime64()
             orders = orders[keep]
             rate = float(prog["points_per_unit"]) if pd.notna(prog["points_per_unit"]) else 1.0
+            amounts = orders["amount"].to_numpy(dtype=float)
+            with np.errstate(over="ignore"):
+                points = amounts * rate
+            if not np.isfinite(points).all():  # the ledger would refuse its own row 0, which names no order
+                at = int(np.flatnonzero(~np.isfinite(points))[0])
+                oid = int(orders.index[at])
+                error = _refuse_value("orders", "amount", f"order {oid}: its amount {amounts[at]:g} x the programme's "
+                                      f"points_per_unit {rate:g} is more than a number holds; earn wrote nothing")
+                error.record_id = oid
+                raise error
             entries = pd.DataFrame({"member_id": orders["member_id"].to_numpy(), "at": orders["ordered_at"].to_numpy(),
-                                    "points": orders["amount"].to_numpy(dtype=float) * rate, "reason": "earn",
-                                    "order_id": orders.index.to_numpy()})
+                                    "points": points, "reason": "earn", "order_id": orders.index.to_numpy()})
             if pd.notna(prog["expiry_days"]):
                 entries["expires_at"] = entries["at"] + pd.Timedelta(days=int(prog["expiry_days"]))
             if len(entries):
@@ -234,7 +250,7 @@ class MemberMethods:
         ([0.0], [100.0])
         """
         members, cols = self._columns(program)
-        out = _core.points_balance(cols["member"], cols["at"], cols["points"], len(members), _now(as_of))
+        out = _core.points_balance(cols["member"], cols["at"], cols["points"], len(members), _now(as_of, "balances"))
         return pd.Series(out, index=members, name="points")
 
     def redeem(self, member: int, points: float, at: Any = None, note: str | None = None) -> int:
@@ -252,9 +268,9 @@ class MemberMethods:
         >>> db.members.redeem(int(m[0]), 40, at="2025-01-10", note="gift") > 0
         True
         """
-        if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not points > 0:
-            raise _refuse_value("points_ledger", "points", f"a redemption takes a positive number of points, not {points!r}")
-        at = utc_now() if at is None else as_of_timestamp(at, "at")
+        if isinstance(points, (bool, np.bool_)) or not isinstance(points, numbers.Real) or not 0 < points < math.inf:
+            raise _invalid("redeem", "points", f"a redemption takes a positive, finite number of points, not {points!r}")
+        at = utc_now() if at is None else as_of_timestamp(at, "at", "redeem")
         with write_lock(self._db):  # two redemptions at once would both find the points there
             row = self._db.get("members", member)
             balance = float(self.balances(row["program_id"], at).get(member, 0.0))
@@ -284,7 +300,7 @@ class MemberMethods:
         """
         with write_lock(self._db):  # two expiries at once would both expire the same lot
             members, cols = self._columns(program)
-            now = _now(as_of)
+            now = _now(as_of, "expire")
             lost = pd.Series(_core.points_expiring(cols["member"], cols["at"], cols["points"], cols["expires_at"],
                                                    len(members), now), index=members)
             lost = lost[lost > 1e-9]
@@ -314,7 +330,7 @@ class MemberMethods:
         """
         with write_lock(self._db):  # the tiers written are those of the ledger read
             pid = self.program(program)
-            now = _now(as_of)
+            now = _now(as_of, "update_tiers")
             tiers = self._db.frame("member_tiers", filters=[("program_id", "==", pid)])
             members = self.frame(pid)
             if tiers.empty or members.empty:
@@ -379,7 +395,7 @@ class MemberMethods:
         1
         """
         pid = self.program(program)
-        now = _now(self._db.default_as_of() if as_of is None else as_of)
+        now = _now(self._db.default_as_of() if as_of is None else as_of, "report")
         members = self.frame(pid)
         ledger = self.ledger(pid)
         ledger = ledger[_ns(ledger["at"]) <= now]
@@ -412,5 +428,5 @@ class MemberMethods:
         }
 
 
-def _now(as_of: Any) -> int:
-    return at_ns(as_of)
+def _now(as_of: Any, where: str) -> int:
+    return at_ns(as_of, "as_of", where)

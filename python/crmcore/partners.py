@@ -27,8 +27,8 @@ def _period_of(times: pd.Series, period: str) -> pd.Series:
     return pd.to_datetime(times).dt.to_period(period)
 
 
-def _as_of(as_of: Any) -> pd.Timestamp:
-    ns = as_of_ns(as_of)
+def _as_of(as_of: Any, where: str | None = None) -> pd.Timestamp:
+    ns = as_of_ns(as_of, where=where)
     return utc_now() if ns is None else pd.Timestamp(ns)
 
 
@@ -104,7 +104,7 @@ class PartnerMethods:
         [[0.0, 0.8, nan]]
         """
         period = _period(period, "supplier_scorecard")
-        as_of = _as_of(as_of)
+        as_of = _as_of(as_of, where="supplier_scorecard")
         lines = self._lines()
         lines["period"] = _period_of(lines["ordered_at"], period)
         received = lines["received_quantity"].fillna(0.0)
@@ -191,7 +191,7 @@ class PartnerMethods:
         0
         """
         period = _period(period, "performance")
-        cut = self._db._as_of(as_of)
+        cut = self._db._as_of(as_of, where="performance")
         orders = self._db.frame("orders", columns=["customer_id", "partner_id", "ordered_at", "amount", "cost",
                                                    "status"])
         # Purchases only, by the one meaning of an order's status the other
@@ -294,7 +294,7 @@ class PartnerMethods:
         tier_period = _period(tier_period, "commissions", "tier_period")
         start = None if start is None else as_of_timestamp(start, "start", "commissions")
         end = None if end is None else as_of_timestamp(end, "end", "commissions")
-        cut = self._db._as_of(as_of)
+        cut = self._db._as_of(as_of, where="commissions")
         lines = self._partner_lines()
         lines = lines.assign(volume_after=lines.sort_values(["ordered_at", "order_id", "line_key"], kind="stable")
                              .groupby(["partner_id", _period_of(lines["ordered_at"], tier_period)])["amount"].cumsum())

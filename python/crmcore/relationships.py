@@ -114,19 +114,19 @@ class GraphMethods:
     strength from interactions and cross-selling. Built only on ``db.frame``.
     """
 
-    def _point(self, as_of):
+    def _point(self, as_of, where=None):
         """``as_of`` as a Timestamp; by default the point every analysis
         uses, ``db.default_as_of()`` (the end of the data, links included),
         not the clock: a graph and an RFM of the same store describe the
         same moment."""
-        return pd.Timestamp(self._as_of(as_of))
+        return pd.Timestamp(self._as_of(as_of, where=where))
 
-    def _links(self, types=None, as_of=None):
+    def _links(self, types=None, as_of=None, where=None):
         links = self.frame("links")
         if types is not None:
             wanted = [types] if isinstance(types, str) else list(types)
             links = links[links["type"].isin(wanted)]
-        return _valid_at(links, self._point(as_of))
+        return _valid_at(links, self._point(as_of, where=where))
 
     def graph(self, types=None, as_of=None, directed=False, include=None):
         """The relationship graph of the stored links valid at ``as_of``.
@@ -149,7 +149,7 @@ class GraphMethods:
         >>> db.graph().num_edges
         1
         """
-        cut = self._point(as_of)
+        cut = self._point(as_of, where="graph")
         links = self._links(types, cut)
         src = links["src"].to_numpy(np.int64)
         dst = links["dst"].to_numpy(np.int64)
@@ -171,10 +171,10 @@ class GraphMethods:
         return g
 
     # -- customers and their contacts ---------------------------------------
-    def _customer_contacts(self, as_of=None):
+    def _customer_contacts(self, as_of=None, where=None):
         """customer_id, contact_id, role for every valid customer-contact tie,
         from customer_contacts and from works_at links between the two kinds."""
-        as_of = self._point(as_of)
+        as_of = self._point(as_of, where=where)
         cc = _valid_at(self.frame("customer_contacts"), as_of)
         ties = [pd.DataFrame({"customer_id": cc["customer_id"].to_numpy(np.int64),
                               "contact_id": cc["contact_id"].to_numpy(np.int64),
@@ -209,7 +209,7 @@ class GraphMethods:
         True
         """
         c1, c2 = _node(c1, "shared_contacts", "c1"), _node(c2, "shared_contacts", "c2")
-        cut = self._point(as_of)
+        cut = self._point(as_of, where="shared_contacts")
         ties = self._customer_contacts(cut)
         one = ties[ties["customer_id"] == c1].set_index("contact_id")["role"]
         two = ties[ties["customer_id"] == c2].set_index("contact_id")["role"]
@@ -238,7 +238,7 @@ class GraphMethods:
         >>> db.connected_customers(a).to_dict() == {b: 1}
         True
         """
-        cut = self._point(as_of)
+        cut = self._point(as_of, where="connected_customers")
         everything = self._customer_contacts(cut)
         attrs = _stamped(cut, everything["since"])
         ties = everything[["customer_id", "contact_id"]]
@@ -292,7 +292,7 @@ class GraphMethods:
         >>> float(db.hierarchy_rollup().loc[p, "total"])
         100.0
         """
-        cut = self._point(as_of)
+        cut = self._point(as_of, where="hierarchy_rollup")
         links = self._links("subsidiary_of", cut)
         parent = _single_parent(links["src"], links["dst"], "subsidiary_of")
         orders = self.frame("orders", columns=["customer_id", "ordered_at", "amount", "status", "staff_id"])
@@ -339,7 +339,7 @@ class GraphMethods:
         >>> db.referrals().loc[[a, b, c], "depth"].tolist()
         [0, 1, 2]
         """
-        cut = self._point(as_of)
+        cut = self._point(as_of, where="referrals")
         links = self._links("referred_by", cut)
         parent = _single_parent(links["src"], links["dst"], "referred_by")
         tree = _tree_rollup(self.frame("customers", columns=[]).index, parent)
@@ -384,7 +384,7 @@ class GraphMethods:
             if not (math.isfinite(w) and w >= 0):
                 raise _invalid("relationship_strength", "channel_weight",
                                f"the weight of {channel!r} must be a finite number >= 0, got {w!r}")
-        as_of = self._point(as_of)
+        as_of = self._point(as_of, where="relationship_strength")
         it = self.frame("interactions", columns=["customer_id", "contact_id", "staff_id", "channel", "occurred_at"])
         it = it[(it["occurred_at"] <= as_of).to_numpy(dtype=bool)]
         age = days_between(as_of, it["occurred_at"])

@@ -241,7 +241,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
         level = frame.index.get_level_values("customer_id")
         return frame[level.isin(mine)]
 
-    orders_all, cut = db._costed_purchases(end)
+    orders_all, cut = db._costed_purchases(end, where="report_7p")
     orders_all = orders_all[orders_all["customer_id"].isin(mine).to_numpy(dtype=bool)]
     times = orders_all["ordered_at"]
     in_period = orders_all[((times >= start) & (times < end)).to_numpy(dtype=bool)]
@@ -269,7 +269,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
 
     # -- persistency -----------------------------------------------------------
     freq = "M" if (end - start) <= pd.Timedelta(days=400) else "Q"
-    retention = cohort_retention(orders_all, "customer_id", "ordered_at", freq, cut)
+    retention = cohort_retention(orders_all, "customer_id", "ordered_at", freq, pd.Timestamp(cut))
     retention = retention[retention.index.to_timestamp() >= start - pd.DateOffset(years=1)]
     if len(retention):
         b.figures("persistency", _figure(lambda ax: plotting.cohort_heatmap(retention, ax=ax), (8, 5)),
@@ -292,7 +292,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
     best = tiers.sort_values("rank").head(top)[["name", "profit", "contribution", "abc", "tier"]]
     b.table("profitability", f"Top {top} customers by profit", best)
     b.figures("profitability", _figure(lambda ax: plotting.profit_tiers(tiers, ax=ax), (6.5, 4.5)))
-    quarterly = performance(in_period.assign(all="all"), "all", "customer_id", "ordered_at", "amount", "cost", "Q", cut)
+    quarterly = performance(in_period.assign(all="all"), "all", "customer_id", "ordered_at", "amount", "cost", "Q", pd.Timestamp(cut))
     b.table("profitability", "Revenue and profit by quarter", quarterly.droplevel(0)[
         ["orders", "customers", "revenue", "profit", "margin"]])
 
@@ -301,7 +301,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
     figures = []
     for dims_ in cuts:
         tagged = db._tagged(in_period, dims_)
-        perf = performance(tagged, dims_, "customer_id", "ordered_at", "amount", "cost", None, cut)
+        perf = performance(tagged, dims_, "customer_id", "ordered_at", "amount", "cost", None, pd.Timestamp(cut))
         perf = perf.sort_values("revenue", ascending=False)
         b.table("performance", f"Sales by {' / '.join(dims_)}", perf[["orders", "customers", "revenue", "profit",
                                                                       "margin", "share"]], top)
@@ -312,7 +312,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
 
     # -- prospecting ---------------------------------------------------------------
     monthly = performance(in_period.assign(all="all"), "all", "customer_id", "ordered_at", "amount", "cost", "M",
-                          cut).droplevel(0)
+                          pd.Timestamp(cut)).droplevel(0)
     first = orders_all.groupby("customer_id")["ordered_at"].min()
     new = first[(first >= start) & (first < end)].dt.to_period("M").value_counts().rename("new_customers")
     monthly = monthly.join(new, how="left").fillna({"new_customers": 0})

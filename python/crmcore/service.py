@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import _core, _holidays
 from ._args import _INT64_MAX, _count, _days, _invalid, _number, _record_ids
-from .scoring._columns import as_of_ns, stamp, times_ns
+from .scoring._columns import as_of_ns, as_of_timestamp, stamp, times_ns
 
 #: The workflow's statuses in order; a ticket is open until resolved.
 STATUSES = ("new", "assigned", "in_progress", "waiting", "resolved", "closed", "reopened")
@@ -43,11 +43,24 @@ def business_calendar(open: str = "09:00", close: str = "18:00", utc_offset: flo
     if holidays is None and workdays is None:
         off, work, _ = _holidays.china_days()
     else:
-        off = _holidays.day_numbers(pd.to_datetime(pd.Series(holidays if holidays is not None else [],
-                                                             dtype=object)).dt.date)
-        work = _holidays.day_numbers(pd.to_datetime(pd.Series(workdays if workdays is not None else [],
-                                                              dtype=object)).dt.date)
+        off = _holidays.day_numbers(_days_of(holidays, "holidays"))
+        work = _holidays.day_numbers(_days_of(workdays, "workdays"))
+    # (A zone is less than a day from UTC; NaN made int() raise a bare ValueError.)
+    utc_offset = _number(utc_offset, "business_calendar", "utc_offset", low=-24, high=24, low_open=True, high_open=True)
     return _core.BusinessCalendar(int(round(utc_offset * 3600)), _seconds(open), _seconds(close), off, work)
+
+
+def _days_of(dates: Any, field: str) -> list:
+    """The days of a list of dates given to :func:`business_calendar`, each
+    read by the one date parser (text that is no date, NaT, a bare number
+    or a date beyond the store's years is refused naming ``field[i]``); a
+    zoned date is the day it names in its own zone."""
+    if dates is None:
+        return []
+    listed = [dates] if isinstance(dates, (str, bytes)) or not hasattr(dates, "__iter__") else list(dates)
+    for i, day in enumerate(listed):
+        as_of_timestamp(day, f"{field}[{i}]", "business_calendar")
+    return [pd.Timestamp(day).date() for day in listed]
 
 
 def _seconds(hhmm: str) -> int:
@@ -188,7 +201,8 @@ class ServiceMethods:
         policies = self._db.frame("sla_policies")
         same = policies[(policies.severity == severity) & (policies.tier.isna() if tier is None
                                                            else policies.tier == tier)]
-        values = {"first_response_hours": first_response_hours, "resolution_hours": resolution_hours}
+        values = {"first_response_hours": _number(first_response_hours, "set_sla", "first_response_hours", low=0),
+                  "resolution_hours": _number(resolution_hours, "set_sla", "resolution_hours", low=0)}
         if len(same):
             self._db.update("sla_policies", int(same.index[0]), **values)
             return int(same.index[0])
@@ -224,7 +238,7 @@ class ServiceMethods:
         """
         at_risk = _number(at_risk, "sla", "at_risk", low=0, high=1)
         cal = _calendar(calendar)
-        cut = int(as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of))  # type: ignore[arg-type]
+        cut = int(as_of_ns(pd.Timestamp.now("UTC") if as_of is None else as_of, where="sla"))  # type: ignore[arg-type]
         t = self._tickets_with_policy()
         t = t[times_ns(t.opened_at) <= cut]  # not yet opened at as_of
         opened = times_ns(t.opened_at)
@@ -379,7 +393,7 @@ class ServiceMethods:
         fields = [f["name"] for f in self._db._core.describe("tickets")["fields"]]
         if not isinstance(by, str) or by not in fields:
             raise _invalid("satisfaction", "by", f"must be a field of tickets ({', '.join(fields)}), got {by!r}")
-        cut = self._db._as_of(as_of)
+        cut = self._db._as_of(as_of, where="satisfaction")
         t = self._tickets_at(cut)
         t = t[t.resolved_at.notna() & (times_ns(t.resolved_at) <= cut)]
         g = t.groupby(by)

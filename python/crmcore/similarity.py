@@ -53,13 +53,13 @@ class SimilarityMethods:
 
         def _tagged(self, orders: pd.DataFrame, names: Any) -> pd.DataFrame: ...
 
-    def _bought_lines(self, as_of: Any = None, dims: Any = ()) -> pd.DataFrame:
+    def _bought_lines(self, as_of: Any = None, dims: Any = (), where: str | None = None) -> pd.DataFrame:
         """One row per line of the purchases up to ``as_of`` (default: the
         end of the data) that names a product: ``customer_id``,
         ``product_id``, and a text column per dimension of ``dims``; indexed
         by the order id. What a purchase is comes from the shared status
         table, as for every analysis."""
-        cut = self.default_as_of() if as_of is None else as_of_timestamp(as_of)
+        cut = self.default_as_of() if as_of is None else as_of_timestamp(as_of, where=where)
         order_dims = [d for d in dims if d in ORDER_DIMENSIONS and d != "category"]
         extra = [c for c in ("channel", "location") if c in order_dims]
         if "staff" in order_dims or "staff_team" in order_dims:
@@ -91,7 +91,7 @@ class SimilarityMethods:
         """``answer(graph, pairs)`` on the whole store or, with ``by``, on
         each group (the module's rules), stacked with the dimensions leading;
         the point and window read in ``attrs``, as every analysis."""
-        cut = self.default_as_of() if as_of is None else as_of_timestamp(as_of)
+        cut = self.default_as_of() if as_of is None else as_of_timestamp(as_of, where=where)
         if by is None:
             lines = self._bought_lines(cut)
             g, bought = _bipartite(lines)

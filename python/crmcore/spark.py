@@ -139,12 +139,12 @@ def _checked_latest(prepared, values: Sequence[str], where: str) -> int | None:
     return row[0]
 
 
-def _as_of_micros(as_of: Any, latest: int | None) -> int:
+def _as_of_micros(as_of: Any, latest: int | None, where: str | None = None) -> int:
     """``as_of`` in microseconds: the given point, or the default of every
     in-process analysis, midnight after the latest purchase."""
     from .scoring._columns import as_of_ns, end_of_data
 
-    given = as_of_ns(as_of)
+    given = as_of_ns(as_of, where=where)
     if given is None:
         end = None if latest is None else end_of_data(np.array([latest * _NS_PER_MICRO], dtype=np.int64))
         given = 0 if end is None else end
@@ -266,7 +266,7 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
     # Without as_of nothing is left out: each partition runs to its own end,
     # and the one point of all (midnight after the latest purchase) is
     # found afterwards from the partitions' latest purchases.
-    given = None if as_of is None else pd.Timestamp(_as_of_micros(as_of, None) * _NS_PER_MICRO)
+    given = None if as_of is None else pd.Timestamp(_as_of_micros(as_of, None, "rfm") * _NS_PER_MICRO)
     keys = ["_crm_rk", "_crm_fk", "_crm_mk"]
     count = _sample_count()
 
@@ -305,7 +305,7 @@ def rfm(tx, customer: str = "customer_id", date: str = "date", amount: str = "am
         latest = got.column("_crm_rk").to_numpy()[got.column(_S).to_numpy() == 0]
         cut = _as_of_micros(None, int(latest.max()) if len(latest) else None)
     else:
-        cut = _as_of_micros(as_of, None)
+        cut = _as_of_micros(as_of, None, "rfm")
     cut_ns = F.lit(cut * _NS_PER_MICRO)
     customers = customers.withColumn(
         "recency", (cut_ns - F.col("last") * _NS_PER_MICRO).cast("double") / F.lit(float(_MICROS_PER_DAY * 1000)))
@@ -389,7 +389,7 @@ def profit(tx, customer: str = "customer_id", date: str = "date", amount: str = 
     F, T = _spark()
     cutoffs = _cutoffs("profit", abc)
     prepared = _prepare(tx, customer, date, [amount, cost], "profit")
-    cut = _as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit"))
+    cut = _as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit"), "profit")
     cut_ts = pd.Timestamp(cut * _NS_PER_MICRO)
     count = _sample_count()
 
@@ -456,7 +456,7 @@ def profit_tiers(tx, customer: str = "customer_id", date: str = "date", amount: 
     F, T = _spark()
     cutoffs = _cutoffs("profit_tiers", abc)
     prepared = _prepare(tx, customer, date, [amount, cost], "profit_tiers")
-    cut_ts = pd.Timestamp(_as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit_tiers"))
+    cut_ts = pd.Timestamp(_as_of_micros(as_of, _checked_latest(prepared, [amount, cost], "profit_tiers"), "profit_tiers")
                           * _NS_PER_MICRO)
 
     def window_profit(frame):

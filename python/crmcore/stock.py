@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._args import _count
+from ._args import _count, _number
 from ._convert import object_array
 from .scoring._columns import as_of_ns, shifted, utc_now
 
@@ -104,8 +104,8 @@ class _Ledger:
                 np.tile(self.locations.index.to_numpy(np.int64), len(self.products)))
 
 
-def _as_of(as_of: Any) -> int:
-    ns = as_of_ns(as_of)
+def _as_of(as_of: Any, where: str | None = None) -> int:
+    ns = as_of_ns(as_of, where=where)
     return _LATEST if ns is None else ns
 
 
@@ -188,6 +188,7 @@ class StockMethods:
         >>> db.get("purchase_lines", line)["received_quantity"]
         4.0
         """
+        unit_cost = _number(unit_cost, "receive", "unit_cost", low=0, none=True)  # NaN: the line's cost in silence
         row = self._db.get("purchase_lines", line)
         if location is None:
             location = self._db.get("purchase_orders", row["purchase_order_id"])["location_id"]
@@ -225,6 +226,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         >>> db.stock.on_hand()["on_hand"].tolist()
         [3.0]
         """
+        unit_cost = _number(unit_cost, "adjust", "unit_cost", low=0, none=True)  # NaN: the average kept in silence
         return self._db.add("stock_movements", type="adjustment", product_id=product, location_id=location,
                             quantity=change, reason=reason, moved_at=_now(at), unit_cost=unit_cost)
 
@@ -281,7 +283,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         """
         if by not in ("location", "product"):
             raise ValueError(f"by is 'location' or 'product', not {by!r}")
-        end = _as_of(as_of)
+        end = _as_of(as_of, where="on_hand")
         levels, products, locations = _levels(self._db, end, end)
         out = levels[["product_id", "location_id", "on_hand"]]
         if by == "product":
@@ -340,7 +342,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         [[20.0, 3.0, 60.0]]
         """
         ledger = _Ledger(self._db, costs=True)
-        on_hand, cost = _core.stock_moving_average(*ledger.args, len(ledger.products), _as_of(as_of))
+        on_hand, cost = _core.stock_moving_average(*ledger.args, len(ledger.products), _as_of(as_of, where="valuation"))
         out = pd.DataFrame({"product_id": ledger.products.index.to_numpy(np.int64),
                             "sku": ledger.products["sku"].array, "on_hand": on_hand, "average_cost": cost})
         out["value"] = out["on_hand"] * out["average_cost"]
@@ -382,7 +384,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         >>> db.stock.reorder_list()[["sku", "on_hand", "suggested"]].values.tolist()
         [['TEA', 3.0, 20.0]]
         """
-        end = _as_of(as_of)
+        end = _as_of(as_of, where="reorder_list")
         levels, p, _ = _levels(self._db, end, end, ("sku", "supplier_id", "reorder_point", "reorder_quantity"))
         ids = p.index.to_numpy(np.int64)
         total = np.bincount(_codes(ids, levels["product_id"].to_numpy(np.int64)), levels["on_hand"].to_numpy(),
@@ -420,7 +422,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         ledger = _Ledger(self._db, orders=True)
         L = len(ledger.locations)
         product, location, start, end, lowest = _core.stock_outs(*ledger.args, len(ledger.products), L,
-                                                                 _as_of(as_of))
+                                                                 _as_of(as_of, where="stockouts"))
         out = pd.DataFrame({
             "product_id": ledger.products.index.to_numpy(np.int64)[product],
             "sku": ledger.products["sku"].array.take(product),
@@ -468,7 +470,7 @@ location 'North' (id 8) would hold -1 of product 'TEA' (id 9) on 2025-01-01 00:0
         [70.0]
         """
         window = _count(window, "days_of_cover", "window", low=1)
-        end = as_of_ns(as_of)
+        end = as_of_ns(as_of, where="days_of_cover")
         if end is None:  # the latest movement, by the index on moved_at
             last = self._db.find("stock_movements", filters=[], order_by="-moved_at", limit=1)["moved_at"]
             end = int(last.to_numpy("datetime64[ns]").view(np.int64)[0]) if len(last) else 0

@@ -48,7 +48,7 @@ def _as_of_calls(db):
 @pytest.mark.parametrize("name", list(_as_of_calls(None)))
 @pytest.mark.parametrize("when", _FAR_DATES, ids=repr)
 def test_as_of_beyond_the_stored_times_is_refused_with_the_range(db, name, when):
-    with pytest.raises(crm.ValidationError, match=r"as_of .*outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
+    with pytest.raises(crm.ValidationError, match=r"as_of\b.*outside the dates the store keeps \(1677-09-22 to 2262-04-11\)"):
         _as_of_calls(db)[name](when)
 
 
@@ -314,3 +314,102 @@ def test_groupings_and_calendars_that_are_not_one_are_refused_by_name(db, call, 
     'list'" (aging, dso) or an AttributeError of the calendar."""
     with pytest.raises(crm.ValidationError, match=rf"field '{argument}'"):
         call(db, bad)
+
+
+_BARE_NUMBERS = [5, 1_700_000_000, 1.7e12, True, np.int64(5), np.float64(5.0), np.bool_(False)]
+
+
+@pytest.mark.parametrize("bad", _BARE_NUMBERS, ids=repr)
+def test_a_bare_number_is_no_date_for_as_of(db, bad):
+    """pandas reads 5 as 1970-01-01 plus 5 nanoseconds (epoch seconds as
+    nanoseconds: a known defect class); a stored time refuses a number, and
+    so does every date argument, saying what to give instead."""
+    tx = pd.DataFrame({"customer": [1], "date": pd.to_datetime(["2024-01-01"]), "amount": [1.0]})
+    calls = {**_as_of_calls(db), "graph": lambda a: db.graph(as_of=a),
+             "scoring.rfm": lambda a: crm.scoring.rfm(tx, "customer", "date", "amount", as_of=a)}
+    for name, call in calls.items():
+        with pytest.raises(crm.ValidationError, match=r"as_of.*bare number.*pd\.Timestamp"):
+            call(bad)
+
+
+@pytest.mark.parametrize("room, method, argument, others", _DATE_ARGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+@pytest.mark.parametrize("bad", _BARE_NUMBERS[:4], ids=repr)
+def test_a_bare_number_is_no_date_for_any_date_argument(dated, room, method, argument, others, bad):
+    with pytest.raises(crm.ValidationError, match=rf"\b{argument}\b.*bare number"):
+        _date_call(dated, room, method, argument, others)(bad)
+
+
+def test_a_bad_as_of_names_the_function_and_the_argument(db):
+    """Every as_of refusal names the function (``kind``) and the argument
+    (``field``), as the newer date arguments' did: the older callers named
+    only the argument, which does not say which call of a notebook cell
+    was wrong."""
+    tx = pd.DataFrame({"customer": [1], "date": pd.to_datetime(["2024-01-01"]), "amount": [1.0]})
+    program = db.members.add_program("edges club")
+    calls = {**_as_of_calls(db), "graph": lambda a: db.graph(as_of=a),
+             "lifetime_value": lambda a: db.lifetime_value(as_of=a),
+             "profit_tiers": lambda a: db.profit_tiers(as_of=a),
+             "deal_summary": lambda a: db.deal_summary(as_of=a),
+             "funnel": lambda a: db.sales.funnel(as_of=a), "velocity": lambda a: db.sales.velocity(as_of=a),
+             "on_hand": lambda a: db.stock.on_hand(as_of=a),
+             "balances": lambda a: db.members.balances(program, as_of=a),
+             "referrals": lambda a: db.referrals(as_of=a),
+             "scoring.rfm": lambda a: crm.scoring.rfm(tx, "customer", "date", "amount", as_of=a),
+             "scoring.lifecycle": lambda a: crm.scoring.lifecycle(tx, "customer", "date", "amount", as_of=a),
+             "scoring.profit_by_period": lambda a: crm.scoring.profit_by_period(tx, "customer", "date", "amount",
+                                                                                "amount", as_of=a),
+             "scoring.churn_risk": lambda a: crm.scoring.churn_risk(tx, "customer", "date", as_of=a),
+             "scoring.loyalty": lambda a: crm.scoring.loyalty(tx, "customer", "date", as_of=a)}
+    for name, call in calls.items():
+        with pytest.raises(crm.ValidationError) as e:
+            call("soon")
+        assert (e.value.kind, e.value.field) == (name.split(".")[-1], "as_of"), name
+
+
+def _setting_calls(db):
+    """Every numeric setting a room's configuration call writes: (function,
+    argument) -> (call, the kind it writes)."""
+    c = db.ids("customers")[0]
+    product = db.add("products", name="edge widget", sku="EDGE-1")
+    location = db.add("locations", name="edge store")
+    supplier = db.add("customers", name="edge supplier", kind="organization", is_supplier=True)
+    po = db.add("purchase_orders", supplier_id=supplier, location_id=location, ordered_at="2024-01-01")
+    line = db.add("purchase_lines", purchase_order_id=po, product_id=product, quantity=5.0, unit_cost=2.0)
+    program = db.members.add_program("edge settings club")
+    member = int(db.members.join(program, [c], at="2024-01-01")[0])
+    return {
+        ("add_program", "points_per_unit"): (lambda v: db.members.add_program("p", points_per_unit=v),
+                                             "membership_programs"),
+        ("add_program", "tiers[0].min_points"): (lambda v: db.members.add_program("t", tiers=[
+            {"name": "gold", "min_points": v}]), "membership_programs"),
+        ("add_program", "tiers[1].min_spend"): (lambda v: db.members.add_program("s", tiers=[
+            {"name": "silver", "min_points": 0}, {"name": "gold", "min_spend": v}]), "membership_programs"),
+        ("add_program", "tiers[0].window_days"): (lambda v: db.members.add_program("w", tiers=[
+            {"name": "gold", "min_spend": 10, "window_days": v}]), "membership_programs"),
+        ("set_sla", "first_response_hours"): (lambda v: db.service.set_sla("high", v, 8), "sla_policies"),
+        ("set_sla", "resolution_hours"): (lambda v: db.service.set_sla("high", 1, v), "sla_policies"),
+        ("business_calendar", "utc_offset"): (lambda v: crm.service.business_calendar(utc_offset=v), None),
+        ("redeem", "points"): (lambda v: db.members.redeem(member, v), "points_ledger"),
+        ("receive", "unit_cost"): (lambda v: db.stock.receive(line, 1.0, unit_cost=v), "stock_movements"),
+        ("adjust", "unit_cost"): (lambda v: db.stock.adjust(product, location, 2.0, "count", unit_cost=v),
+                                  "stock_movements"),
+        ("add_rule", "threshold"): (lambda v: db.automation.add_rule(
+            "edge", on="score", kind="customers", field="churn_risk", threshold=v,
+            actions=[{"do": "tag", "add": ["x"]}]), "automation_rules"),
+    }
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.float64("nan")], ids=repr)
+def test_a_setting_that_is_nan_or_infinite_is_refused_by_name(bad):
+    """NaN given to a room's configuration call was stored as missing and
+    its default used (points_per_unit=NaN earned 1 point per unit): every
+    numeric setting refuses NaN and infinities naming the function and the
+    argument, and writes nothing."""
+    db = crm.open()
+    db.add("customers", name="Acme")
+    for (where, field), (call, kind) in _setting_calls(db).items():
+        before = None if kind is None else len(db.frame(kind))
+        with pytest.raises(crm.ValidationError) as e:
+            call(bad)
+        assert (e.value.kind, e.value.field) == (where, field), (where, field, str(e.value))
+        assert kind is None or len(db.frame(kind)) == before, (where, field)

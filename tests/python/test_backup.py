@@ -476,3 +476,79 @@ def test_a_plain_open_of_a_write_protected_store_is_refused_naming_the_file(tmp_
     assert done.returncode == 0, done.stderr + done.stdout
     assert str(store) in done.stdout and "write-protected" in done.stdout and "readonly=True" in done.stdout
     assert _folder(held) == before
+
+
+_OPEN_IN_FOLDER = r"""
+import sys
+import crmcore as crm
+readonly = sys.argv[2] == "readonly"
+try:
+    db = crm.open(sys.argv[1], readonly=readonly)
+except crm.StorageError as e:
+    print("refused:", e)
+else:
+    print("opened:", len(db.frame("customers")))
+"""
+
+
+_COPY_INTO_FOLDER = r"""
+import sys
+import crmcore as crm
+db = crm.open(sys.argv[1])
+for call in (lambda: db.backup(sys.argv[2] + "/copy.crm"), lambda: crm.restore(sys.argv[1], sys.argv[2] + "/r.crm"),
+             lambda: db.export_json("customers", sys.argv[2] + "/c.json")):
+    try:
+        call()
+    except crm.StorageError as e:
+        print(e)
+"""
+
+
+def test_a_writable_open_in_a_folder_that_is_not_writable_names_the_folder(tmp_path):
+    """A store keeps its journal (-wal, -shm) beside the file. In a folder
+    this process may not write, a new store failed with SQLite's "unable to
+    open database file" and an existing one with "is not a crmcore store
+    (attempt to write a readonly database)"; both name the folder now, and
+    nothing is made. readonly=True still reads the existing store there."""
+    import shutil
+    import subprocess
+    import sys
+
+    held = tmp_path / "held"
+    held.mkdir()
+    with crm.open(held / "b.crm") as db:
+        db.add("customers", name="Acme")
+    with crm.open(tmp_path / "s.crm") as db:
+        db.add("customers", name="Bolt")
+    held.chmod(0o555)
+    before = _folder(held)
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("run as root without setpriv: a chmod 555 folder stays writable")
+        caps = "-dac_override,-dac_read_search"
+        prefix = ["setpriv", "--bounding-set", caps, "--inh-caps", caps]
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(crm.__path__[0])}
+
+    def run(path, how="write"):
+        done = subprocess.run(prefix + [sys.executable, "-c", _OPEN_IN_FOLDER, str(path), how], capture_output=True,
+                              text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        for path in (held / "new.crm", held / "b.crm"):
+            said = run(path)
+            assert said.startswith("refused:") and f"'{held}'" in said and "not writable" in said, said
+            assert "readonly=True" in said or path.name == "new.crm", said
+        said = run(tmp_path / "missing" / "new.crm")
+        assert said.startswith("refused:") and f"'{tmp_path / 'missing'}'" in said and "no such folder" in said, said
+        assert run(held / "b.crm", "readonly") == "opened: 1\n"
+        # Copies into that folder (a backup, a restore, an export) name it too.
+        done = subprocess.run(prefix + [sys.executable, "-c", _COPY_INTO_FOLDER, str(tmp_path / "s.crm"), str(held)],
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count(f"its folder '{held}' is not writable") == 3, done.stdout
+        assert _folder(held) == before
+    finally:
+        held.chmod(0o755)

@@ -137,6 +137,31 @@ def test_a_failed_import_lands_nothing_and_says_which_row(files):
     assert code == cli.FAILED and "columns 'Phone' are not fields" in err
 
 
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line(files):
+    """Python's UnicodeDecodeError names no file and no line ("can't decode
+    byte 0xe9 in position 3"): every file the import reads (the records as
+    CSV or JSON, the mapping) is named, with the line of the first bad bytes
+    (a Latin-1 é on line 3) or what the file is (UTF-16 with its mark)."""
+    store = files / "s.crm"
+    (files / "latin1.csv").write_bytes("name,city\nAnn,Paris\nJosé,München\n".encode("latin-1"))
+    (files / "utf16.csv").write_bytes("name,city\nAnn,Paris\n".encode("utf-16"))
+    (files / "latin1.json").write_bytes('[{"name": "Ann"},\n {"name": "José"}]'.encode("latin-1"))
+    (files / "latin1_mapping.json").write_bytes('{"columns":\n {"Nomé": "name"}}'.encode("latin-1"))
+    cases = [(("latin1.csv",), "latin1.csv' line 3, column 4"), (("latin1.csv", "--dry-run"), "latin1.csv' line 3"),
+             (("utf16.csv",), "utf16.csv' is UTF-16 text"),
+             (("latin1.json", "--mode", "upsert", "--key", "name"), "latin1.json' line 2, column 15"),
+             (("customers.csv", "--mapping", files / "latin1_mapping.json"), "latin1_mapping.json' line 2, column 7")]
+    for args, said in cases:
+        code, out, err = crmcore("import", store, "customers", files / args[0], *args[1:])
+        assert code == cli.FAILED and said in err and "UTF-8" in err, (args, err)
+    with crm.open(store) as db:
+        assert db.count("customers") == 0
+    with pytest.raises(crm.ValidationError, match=r"latin1\.csv' line 3, column 4"):
+        crm.open().import_csv("customers", files / "latin1.csv")
+    with pytest.raises(crm.ValidationError, match=r"latin1_mapping\.json' line 2"):
+        crm.Mapping.load(files / "latin1_mapping.json")
+
 def test_import_is_quiet_on_success_unless_asked(files):
     good = files / "good.csv"
     good.write_text("name,phone\nAcme,+86 138 0013 8000\n", encoding="utf-8")

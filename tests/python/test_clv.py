@@ -610,6 +610,46 @@ def test_bad_inputs_raise_value_errors():
         BetaGeoFitter().conditional_probability_alive(1, 2.0, 3.0)
 
 
+
+def test_too_little_data_to_fit_is_a_validation_error_saying_what_is_missing():
+    """No customers, no weight, no dated transaction, no repeat buyer: each
+    fit and summary raised a bare ValueError (lifetimes' wording, or the
+    core's "no customers to fit"); each is a crm.ValidationError naming the
+    fitter and the argument (a ValueError still, as lifetimes' callers
+    catch)."""
+    import crmcore as crm
+
+    cases = [(lambda: BetaGeoFitter().fit([], [], []), "BetaGeoFitter", "frequency", "no customers"),
+             (lambda: ModifiedBetaGeoFitter().fit([], [], []), "ModifiedBetaGeoFitter", "frequency", "no customers"),
+             (lambda: ParetoNBDFitter().fit([], [], []), "ParetoNBDFitter", "frequency", "no customers"),
+             (lambda: BetaGeoBetaBinomFitter().fit([], [], []), "BetaGeoBetaBinomFitter", "frequency", "no customers"),
+             (lambda: GammaGammaFitter().fit([], []), "GammaGammaFitter", "frequency", "no customers with repeat"),
+             (lambda: GammaGammaFitter().fit([0, 2], [10.0, 12.0]), "GammaGammaFitter", "frequency", "frequency > 0"),
+             (lambda: GammaGammaFitter().fit([1, 2], [3.0, 4.0], weights=[0, 0]), "GammaGammaFitter", "weights",
+              "all zero"),
+             (lambda: BetaGeoFitter().fit([1, 2], [1.0, 2.0], [3.0, 4.0], weights=[0, 0]), "BetaGeoFitter", "weights",
+              "all zero"),
+             (lambda: clv.summary_data_from_transaction_data(pd.DataFrame({"id": [], "date": []}), "id", "date"),
+              "summary_data_from_transaction_data", "date", "no dated transaction")]
+    for call, where, field, says in cases:
+        with pytest.raises(crm.ValidationError, match=says) as e:
+            call()
+        assert (e.value.kind, e.value.field) == (where, field), str(e.value)
+
+    db = crm.open()
+    c = db.add("customers", name="A")
+    db.add("orders", customer_id=c, ordered_at="2024-01-01", amount=10.0)
+    with pytest.raises(crm.ValidationError, match="no customer has a repeat purchase") as e:
+        db.lifetime_value(as_of="2024-06-01")  # one purchase: nothing for the spend model
+    assert e.value.kind == "lifetime_value"
+    with pytest.raises(crm.ValidationError, match="observed for a whole") as e:
+        db.lifetime_value()  # as_of the end of the data: no time observed yet
+    assert e.value.kind == "lifetime_value"
+    db.add("orders", customer_id=c, ordered_at="2024-02-01", amount=10.0)
+    with pytest.raises(crm.ValidationError, match="1 repeat buyer") as e:
+        db.lifetime_value(as_of="2024-06-01")  # one repeat buyer: no spend model to fit
+    assert e.value.kind == "lifetime_value"
+
 def test_save_and_load_roundtrip(tmp_path):
     sim = pareto_nbd_model(52.0, 0.55, 10.6, 0.6, 11.7, size=2000, seed=2)
     m = ParetoNBDFitter().fit(sim["frequency"], sim["recency"], sim["T"])

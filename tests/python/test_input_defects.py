@@ -491,3 +491,44 @@ def test_a_datetime_beyond_the_stores_years_is_refused_naming_row_and_field(db, 
     assert result.errors.index.tolist() == [1] and db.count("orders") == 1
     refused(lambda: db.find("orders", ordered_at=when), field="ordered_at", contains="2262-04-11")
     pd.testing.assert_frame_equal(db.frame("customers"), before)
+
+
+# -- products of a row's numbers past what a double holds ---------------------------
+
+def test_a_line_whose_value_overflows_is_refused_on_every_path(db, tmp_path):
+    """1e200 x 1e200 was stored, and every analysis of the line's value
+    (sales attainment, profit, stock value) showed inf: each product of a
+    row's own numbers the analyses take (an order line's quantity x price
+    and x cost, an invoice line's with its tax, a purchase line's and a
+    stock movement's quantity x cost) must be a number, on add, update,
+    upsert and the imports, naming the row and the factor written."""
+    cid = db.add("customers", name="c")
+    oid = db.add("orders", customer_id=cid, ordered_at="2025-01-01", amount=1.0)
+    big = 1e200
+    says = "more than a number holds"
+    refused(lambda: db.add("order_lines", order_id=oid, quantity=big, unit_price=big), field="quantity", contains=says)
+    refused(lambda: db.add("order_lines", order_id=oid, quantity=2.0, unit_price=1.0, unit_cost=float("1.7e308")),
+            field="unit_cost", contains=says)
+    line = db.add("order_lines", order_id=oid, quantity=big, unit_price=1.0)
+    refused(lambda: db.update("order_lines", line, unit_price=big), field="unit_price", contains=says)
+    refused(lambda: db.update("order_lines", line, unit_cost=big), field="unit_cost", contains=says)
+    frame = pd.DataFrame({"order_id": [oid, oid], "quantity": [1.0, 3e300], "unit_price": [2.0, 1e10]})
+    refused(lambda: db.import_frame("order_lines", frame), row=1, field="quantity", contains=says)
+    path = write_json(tmp_path, [{"order_id": oid, "quantity": 1.0, "unit_price": 2.0},
+                                 {"order_id": oid, "quantity": 1e300, "unit_price": 1e300}])
+    refused(lambda: db.import_json("order_lines", path), row=1, field="quantity", contains=says)
+    upsert = pd.DataFrame({"id": [line], "unit_price": [big]})
+    refused(lambda: db.import_frame("order_lines", upsert, mode="update", key="id"), row=0, field="unit_price")
+    assert db.frame("order_lines")[["quantity", "unit_price"]].values.tolist() == [[big, 1.0]]
+    invoice = db.add("invoices", customer_id=cid, issued_at="2025-01-01", due_at="2025-02-01")
+    refused(lambda: db.add("invoice_lines", invoice_id=invoice, quantity=1.2e154, unit_price=1.2e154, tax_rate=0.5),
+            field="quantity", contains="tax_rate")
+    supplier = db.add("customers", name="s", kind="organization", is_supplier=True)
+    location = db.add("locations", name="L")
+    product = db.add("products", sku="P", name="p")
+    po = db.add("purchase_orders", supplier_id=supplier, location_id=location, ordered_at="2025-01-01")
+    refused(lambda: db.add("purchase_lines", purchase_order_id=po, product_id=product, quantity=big, unit_cost=big),
+            field="quantity", contains=says)
+    refused(lambda: db.stock.adjust(product, location, big, "count", unit_cost=big), contains=says)
+    # Large values whose product is a number are kept.
+    assert db.add("order_lines", order_id=oid, quantity=1e150, unit_price=1e150) > 0

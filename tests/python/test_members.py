@@ -223,3 +223,19 @@ def test_a_tier_that_is_not_a_dict_is_refused_naming_tiers(tiers):
     with pytest.raises(crm.ValidationError, match="field 'tiers'"):
         db.members.add_program("club", tiers=tiers)
     assert db.count("membership_programs") == 0 and db.count("member_tiers") == 0
+
+
+def test_points_past_what_a_number_holds_are_refused_naming_the_order():
+    """An order's amount x points_per_unit (up to 1e9) can pass 1.8e308:
+    earn wrote nothing but said "points_ledger row 0, field 'points': inf",
+    a row of a frame the user never saw; it names the order now."""
+    db = crm.open()
+    c = db.add("customers", name="A")
+    db.add("orders", customer_id=c, ordered_at="2025-01-05", amount=5.0)
+    big = db.add("orders", customer_id=c, ordered_at="2025-01-06", amount=1e300)
+    p = db.members.add_program("club", points_per_unit=1e9)
+    db.members.join(p, [c], at="2025-01-01")
+    with pytest.raises(crm.ValidationError, match=rf"order {big}.*points_per_unit.*more than a number holds") as e:
+        db.members.earn(p)
+    assert (e.value.kind, e.value.field, e.value.record_id) == ("orders", "amount", big)
+    assert db.count("points_ledger") == 0

@@ -373,3 +373,24 @@ def test_four_processes_writing_at_once_lose_nothing(postgres_url):
         assert (log["op"] == "insert").sum() == 4 + 4 * 8 * 2
         assert log.loc[log["kind"] == "orders", "rows"].sum() == 128
         assert db.audit_check().empty
+
+
+def test_a_line_whose_value_overflows_is_refused_on_postgresql_too(postgres_url):
+    """The row rule of e4094dc on the server: PostgreSQL stores 1e200 x
+    1e200's factors as SQLite does, and its analyses read the same inf."""
+    db = crm.open(postgres_url)
+    c = db.add("customers", name="c")
+    o = db.add("orders", customer_id=c, ordered_at="2025-01-01", amount=1.0)
+    with pytest.raises(crm.ValidationError, match="more than a number holds") as e:
+        db.add("order_lines", order_id=o, quantity=1e200, unit_price=1e200)
+    assert e.value.field == "quantity"
+    line = db.add("order_lines", order_id=o, quantity=1e200, unit_price=1.0)
+    with pytest.raises(crm.ValidationError, match="more than a number holds"):
+        db.update("order_lines", line, unit_price=1e200)
+    frame = pd.DataFrame({"order_id": [o, o], "quantity": [1.0, 3e300], "unit_price": [2.0, 1e10]})
+    with pytest.raises(crm.ValidationError, match="more than a number holds") as e:
+        db.import_frame("order_lines", frame)
+    assert e.value.row == 1
+    with pytest.raises(crm.ValidationError, match="more than a number holds"):
+        db.import_frame("order_lines", pd.DataFrame({"id": [line], "unit_price": [1e200]}), mode="update", key="id")
+    assert db.count("order_lines") == 1

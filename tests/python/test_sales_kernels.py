@@ -656,3 +656,19 @@ def test_a_scoped_handle_reads_through_its_rules_not_the_column_cache():
     handle = db.as_user(rep)
     assert handle.sales.aging(as_of="2024-03-15").index.tolist() == [mine]
     assert handle.sales.attainment(as_of="2024-03-15")["actual"].to_dict() == {t_rep: 100.0, t_other: 0.0}
+
+
+def test_attainment_elapsed_across_the_whole_range_of_times():
+    """The share of a target's period gone by at as_of: between a period in
+    1700 and an as_of in 2261 the nanoseconds differ by more than 2^63, and
+    ``as_of - start`` in int64 wrapped (a period long gone counted as not
+    begun: elapsed 0, projected NaN). Reference: whole days in Python
+    integers, which do not wrap."""
+    t = pd.DataFrame({"staff_id": [7, 7, 7], "team": [None] * 3, "period": ["1700-01", "2261-06", "2024-02"],
+                      "metric": ["bookings"] * 3, "amount": [100.0] * 3}, index=[1, 2, 3])
+    e = pd.DataFrame({"owner_id": [7], "value": [30.0], "at": pd.to_datetime(["1700-01-05"])})
+    late = attainment_table(t, {"bookings": e}, pd.Timestamp("2261-06-16").value)
+    early = attainment_table(t, {"bookings": e}, pd.Timestamp("1700-01-16").value)
+    assert late["elapsed"].tolist() == [1.0, pytest.approx(15 / 30, rel=1e-12), 1.0]
+    assert late.loc[1, "projected"] == 30.0
+    assert early["elapsed"].tolist() == [pytest.approx(15 / 31, rel=1e-12), 0.0, 0.0]

@@ -55,7 +55,7 @@ def store():
     tea, cup = db.add("products", sku="T", name="Tea", unit_cost=1.0), db.add("products", sku="C", name="Cup")
     order_ids = db.frame("orders", columns=["customer_id"]).index
     for oid in order_ids[:2]:
-        db.add("order_lines", order_id=int(oid), product_id=tea, quantity=HUGE, unit_price=10.0)
+        db.add("order_lines", order_id=int(oid), product_id=tea, quantity=HUGE, unit_price=1.0)  # each line a number (a larger one is refused)
     db.add("order_lines", order_id=int(order_ids[2]), product_id=cup, quantity=2.0, unit_price=15.0, unit_cost=4.0)
     # The deals entered negotiation in the data's time (their stage history sets the end of the data).
     for _ in range(2):

@@ -45,7 +45,9 @@ class Connection {
     if (sqlite3_open_v2(target.name.c_str(), &db_, target.flags, nullptr) != SQLITE_OK) {
       const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close_v2(db_);
-      throw StorageError("cannot open '" + path + "': " + why);
+      // A copy or restore made in a folder it cannot write: say which folder.
+      const std::string folder = (target.flags & SQLITE_OPEN_READWRITE) ? folder_problem(path) : "";
+      throw StorageError("cannot open '" + path + "': " + why + (folder.empty() ? "" : " (" + folder + ")"));
     }
     sqlite3_busy_timeout(db_, 10000);
   }

@@ -24,6 +24,28 @@ bool is_own_schema_object(const std::string& name) {
   return false;
 }
 
+std::string folder_problem(const std::string& path) {
+  if (sql::names_no_file(path)) return "";  // a URI is SQLite's to interpret
+  const std::string folder = sql::folder_of(path);
+  if (::access(folder.c_str(), F_OK) != 0) return "no such folder '" + folder + "'";
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) return "its folder '" + folder + "' is not writable by this process";
+  return "";
+}
+
+void refuse_unwritable_folder(const std::string& path) {
+  const std::string problem = folder_problem(path);
+  if (problem.empty()) return;
+  // SQLite's own words were "unable to open database file" (a new store)
+  // and "attempt to write a readonly database", read as "not a crmcore
+  // store" (an existing one): neither named the folder.
+  if (::access(path.c_str(), F_OK) != 0)
+    throw StorageError("cannot make a store at '" + path + "': " + problem +
+                       " (a store keeps its journal, -wal and -shm, beside the file); nothing was made");
+  throw StorageError("cannot open '" + path + "' to write: " + problem +
+                     " (a store keeps its journal, -wal and -shm, beside the file); open it with readonly=True to "
+                     "read it, or move it to a writable folder; nothing was opened or made");
+}
+
 void create_private_file(const std::string& path) {
   // O_EXCL: an existing file (a store, or anything else) keeps its mode;
   // the explicit fchmod undoes any umask that would widen or narrow 0600.

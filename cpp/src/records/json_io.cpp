@@ -12,6 +12,7 @@
 #include "crmcore/errors.hpp"
 #include "crmcore/records/normalize.hpp"
 #include "json_text.hpp"
+#include "store_impl.hpp"
 
 namespace crmcore::records {
 
@@ -372,7 +373,10 @@ size_t export_json(const Store& store, const std::string& kind_name, const std::
 size_t write_json(const std::string& kind_name, const Table& t, const std::string& path) {
   const Kind& k = kind(kind_name);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw StorageError("cannot write '" + path + "'");
+  if (!out) {
+    const std::string folder = folder_problem(path);
+    throw StorageError("cannot write '" + path + "'" + (folder.empty() ? "" : ": " + folder));
+  }
   std::vector<const Field*> fields;
   std::vector<std::string> keys;  // '"name":' of each column
   for (const auto& c : t.columns) {

@@ -1,6 +1,10 @@
 #include "rules.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 
 #include "custom_fields.hpp"
 
@@ -73,6 +77,59 @@ class RowView {
   int64_t id_;
   std::vector<Value> stored_;
 };
+
+// The products of a row's own numbers that the analyses take: a line's
+// value and cost (sales attainment, profit, product profit), a purchase's
+// and a stock movement's value (stock valuation), an invoice line's total
+// with its tax (`plus_one`: times 1 + that field). Each is finite whenever
+// its factors are not missing: 1e200 x 1e200 was stored, and attainment
+// then showed inf. (Sums of many such values are the analyses' to flag.)
+struct Product {
+  const char* kind;
+  std::array<const char*, 2> factors;
+  const char* plus_one;
+};
+constexpr Product kProducts[] = {
+    {"order_lines", {"quantity", "unit_price"}, nullptr},      {"order_lines", {"quantity", "unit_cost"}, nullptr},
+    {"invoice_lines", {"quantity", "unit_price"}, "tax_rate"}, {"purchase_lines", {"quantity", "unit_cost"}, nullptr},
+    {"stock_movements", {"quantity", "unit_cost"}, nullptr},
+};
+
+double number_of(const Value& v) {
+  if (v.type == Value::Type::Int) return static_cast<double>(v.i);
+  if (v.type == Value::Type::Real) return v.r;
+  return std::numeric_limits<double>::quiet_NaN();  // missing (text is refused before the rules)
+}
+
+std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", v);
+  return text;
+}
+
+// Refuses a row whose product of `kProducts` passes what a double holds,
+// naming the factor the write gives (the larger, when it gives both).
+void check_products(const Kind& k, RowView& row) {
+  for (const Product& p : kProducts) {
+    if (k.name != p.kind) continue;
+    const char* const pa = p.factors[0];
+    const char* const pb = p.factors[1];
+    const Field* c = p.plus_one ? k.field(p.plus_one) : nullptr;
+    if (!k.field(pa) || !k.field(pb) || (p.plus_one && !c)) continue;
+    const size_t ia = index_of(k, pa), ib = index_of(k, pb), ic = c ? index_of(k, p.plus_one) : 0;
+    if (!row.given(ia) && !row.given(ib) && !(c && row.given(ic))) continue;
+    const double a = number_of(row.at(ia)), b = number_of(row.at(ib));
+    double value = a * b;
+    if (c && !std::isnan(number_of(row.at(ic)))) value *= 1 + number_of(row.at(ic));
+    if (std::isnan(a) || std::isnan(b) || std::isfinite(value)) continue;
+    const bool name_a = row.given(ia) && (!row.given(ib) || std::fabs(a) >= std::fabs(b));
+    throw RowFailure{name_a ? pa : pb,
+                     std::string(pa) + " x " + pb + (c ? std::string(" x (1 + ") + p.plus_one + ")" : "") + " (" +
+                         number_text(a) + " x " + number_text(b) +
+                         ") is more than a number holds (past 1.8e308): the " + singular(k.name) +
+                         "'s value would be infinite"};
+  }
+}
 
 // The record of `k` other than `id` that has the row's values of the rule's
 // fields (and its `when` set), or -1.
@@ -189,6 +246,7 @@ void check_row_rules(Store::Impl& impl, const Kind& k, const std::vector<Value>&
                      const std::vector<bool>& given, int64_t id, std::string& custom, bool custom_written) {
   if (custom_written) check_custom(k, custom);
   RowView row(impl, k, values, given, id);
+  check_products(k, row);
   // A new record that breaks a unique rule is refused by the rule's index,
   // and explained then with all its values (explain_unique_rule); an update
   // is checked here, where the stored half of its values is at hand.

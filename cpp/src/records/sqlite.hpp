@@ -243,8 +243,19 @@ inline bool names_no_file(const std::string& path) {
   return path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
 }
 
+// The folder a store file's path names ("." for a bare file name): where
+// SQLite makes the file's -wal and -shm.
+inline std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 inline OpenTarget to_read(const std::string& path) {
-  if (names_no_file(path) || ::access(path.c_str(), F_OK) != 0 || ::access(path.c_str(), W_OK) == 0 ||
+  // (A file in a folder this process may not write is as unchangeable to
+  // it: SQLite could make no -shm there and failed to read it at all.)
+  if (names_no_file(path) || ::access(path.c_str(), F_OK) != 0 ||
+      (::access(path.c_str(), W_OK) == 0 && ::access(folder_of(path).c_str(), W_OK | X_OK) == 0) ||
       ::access((path + "-wal").c_str(), F_OK) == 0)
     return {path, kOpenToRead};
   // The path as a URI: every byte but the unreserved ones and '/' escaped.

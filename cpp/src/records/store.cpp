@@ -42,6 +42,7 @@ Store::Store(const std::string& path, const OpenOptions& options)
   if (!readonly_ && !in_memory && ::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), W_OK) != 0)
     throw StorageError("'" + path + "' is write-protected (this process may not write it): open it with "
                        "readonly=True to read it; nothing was opened or made");
+  if (!readonly_ && !in_memory) refuse_unwritable_folder(path);
   if (!readonly_ && !in_memory && options.create) create_private_file(path);
   const sql::OpenTarget target = readonly_ ? sql::to_read(path)
                                  : sql::OpenTarget{path, options.create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE

@@ -203,6 +203,13 @@ bool is_own_schema_object(const std::string& name);
 // Creates `path` readable and writable by its owner only when it does not
 // exist, so that SQLite's -wal and -shm, which copy the file's mode, are too.
 void create_private_file(const std::string& path);
+// Refuses to open `path` for writing when its folder does not exist or this
+// process may not write it, naming the folder (SQLite said "unable to open
+// database file", or "attempt to write a readonly database").
+void refuse_unwritable_folder(const std::string& path);
+// Why a file cannot be made at `path` for its folder ("no such folder 'x'",
+// "its folder 'x' is not writable by this process"), or "" when it can.
+std::string folder_problem(const std::string& path);
 // The connection's triggers that note every change of a deal's stage for
 // the stage rules (Store::apply_stage_rules).
 void install_stage_capture(sqlite3* db);

@@ -95,23 +95,28 @@ def _demo_spend(size=1000, seed=1):
     return x, rng.gamma(6.0 * x, 1.0) / (nu * x)
 
 
-def _check_rfm(frequency, recency, T, weights):
+def _check_rfm(where, frequency, recency, T, weights, t_name="T"):
+    """(frequency, recency, T, weights) as arrays, or a ValidationError
+    naming ``where`` (the fitter) and the argument: no customers at all
+    (lifetimes' bare ValueError, then the core's "no customers to fit"), or
+    columns that contradict each other (lifetimes' wording kept)."""
     frequency = np.asarray(frequency, dtype=float)
     recency = np.asarray(recency, dtype=float)
     T = np.asarray(T, dtype=float)
     if not (frequency.shape == recency.shape == T.shape) or frequency.ndim != 1:
-        raise ValueError("frequency, recency and T must be 1-d and of the same length")
+        raise _invalid(where, "frequency", f"frequency, recency and {t_name} must be 1-d and of the same length")
     if frequency.shape[0] == 0:
-        raise ValueError("There exists a zero length vector in one of frequency, recency or T.")
+        raise _invalid(where, "frequency", "is empty: no customers to fit (There exists a zero length vector in "
+                       f"one of frequency, recency or {t_name}.)")
     # Integer, finite and non-negative values are checked in C++ while the rows are collapsed.
     if np.any(recency > T):
-        raise ValueError("Some values in recency vector are larger than T vector.")
+        raise _invalid(where, "recency", f"Some values in recency vector are larger than {t_name} vector.")
     if np.any((frequency == 0) & (recency != 0)):
-        raise ValueError("There exist non-zero recency values when frequency is zero.")
+        raise _invalid(where, "recency", "There exist non-zero recency values when frequency is zero.")
     if weights is not None:
         weights = np.asarray(weights)
         if weights.shape != frequency.shape:
-            raise ValueError("weights must have the same length as frequency")
+            raise _invalid(where, "weights", "weights must have the same length as frequency")
     return frequency, recency, T, weights
 
 
@@ -156,6 +161,8 @@ class BaseFitter:
         tol = _number(tol, where, "tol", low=0, low_open=True)
         max_iter = _integer(max_iter, where, "max_iter", low=1, high=2**31 - 1)
         # No weights: the C++ side counts rows (an array of ones would be read at random).
+        if weights is not None and len(weights) and not np.any(np.asarray(weights, dtype=float) != 0):
+            raise _invalid(where, "weights", "are all zero: no customer to fit")
         rows = _k.Rows(x, tx, T, None if weights is None else np.asarray(weights, dtype=float))
         if scale != 1.0:
             rows.scale_times(scale)
@@ -261,7 +268,7 @@ class _RfmFitter(BaseFitter):
     """Fitters on (frequency, recency, T): BG/NBD, MBG/NBD and Pareto/NBD."""
 
     def _fit_rfm(self, frequency, recency, T, weights, initial_log_params, verbose, tol, index, max_iter=500):
-        x, tx, T_, weights = _check_rfm(frequency, recency, T, weights)
+        x, tx, T_, weights = _check_rfm(type(self).__name__, frequency, recency, T, weights)
         if not T_.max() > 0:
             raise _invalid(type(self).__name__, "T", "is 0 for every customer (no one has been observed for a whole "
                            "time unit yet): use a shorter time unit or a later end of observation")
@@ -542,9 +549,10 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         >>> BetaGeoBetaBinomFitter().fit(*_DEMO_BGBB).params_.size
         4
         """
-        x, tx, n, weights = _check_rfm(frequency, recency, n_periods, weights)
+        x, tx, n, weights = _check_rfm("BetaGeoBetaBinomFitter", frequency, recency, n_periods, weights, "n_periods")
         if np.any(tx != np.floor(tx)) or np.any(n != np.floor(n)):
-            raise ValueError("recency and n_periods count discrete periods and must be integers")
+            raise _invalid("BetaGeoBetaBinomFitter", "recency",
+                           "recency and n_periods count discrete periods and must be integers")
         res = self._fit_rows(x, tx, n, weights, 1.0, initial_params, verbose, tol)
         weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights
         self._negative_log_likelihood_ = res["objective"]
@@ -626,14 +634,20 @@ class GammaGammaFitter(BaseFitter):
         """
         x = np.asarray(frequency, dtype=float)
         m = np.asarray(monetary_value, dtype=float)
+        where = "GammaGammaFitter"
         if x.shape != m.shape or x.ndim != 1:
-            raise ValueError("frequency and monetary_value must be 1-d and of the same length")
+            raise _invalid(where, "frequency", "frequency and monetary_value must be 1-d and of the same length")
+        if not len(x):
+            raise _invalid(where, "frequency", "is empty: no customers with repeat purchases to fit (the spend "
+                           "model needs customers with frequency > 0)")
         if np.any(x != np.floor(x)):
-            raise ValueError("There exist non-integer values in the frequency vector.")
+            raise _invalid(where, "frequency", "There exist non-integer values in the frequency vector.")
         if np.any(m <= 0):
-            raise ValueError("There exist non-positive (<= 0) values in the monetary_value vector.")
+            raise _invalid(where, "monetary_value", "There exist non-positive (<= 0) values in the monetary_value "
+                           "vector.")
         if np.any(x <= 0):
-            raise ValueError("Gamma-Gamma needs frequency > 0: fit it on customers with repeat purchases")
+            raise _invalid(where, "frequency", "Gamma-Gamma needs frequency > 0: fit it on customers with repeat "
+                           "purchases")
         weights = None if weights is None else np.asarray(weights)
         res = self._fit_rows(x, m, np.zeros_like(x), weights, 1.0, initial_params, verbose, tol)
         weights = np.ones(x.shape[0], dtype=np.int64) if weights is None else weights

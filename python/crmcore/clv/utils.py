@@ -148,6 +148,16 @@ def _summary(log, freq, freq_multiplier, observation_end_ns, include_first_trans
     return out
 
 
+def _latest(log, where, datetime_col):
+    """The latest transaction time, the default end of observation; a log
+    without a dated transaction is refused naming the column (numpy raised a
+    bare "zero-size array" ValueError)."""
+    known = log.ns[log.ns != _NAT]
+    if not len(known):
+        raise _invalid(where, datetime_col, "has no dated transaction: nothing to summarise")
+    return known.max()
+
+
 def summary_data_from_transaction_data(transactions, customer_id_col, datetime_col, monetary_value_col=None,
                                        datetime_format=None, observation_period_end=None, freq="D",
                                        freq_multiplier=1, include_first_transaction=False):
@@ -172,7 +182,7 @@ def summary_data_from_transaction_data(transactions, customer_id_col, datetime_c
     freq_multiplier = _check_periods("summary_data_from_transaction_data", freq, freq_multiplier)
     log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
     if observation_period_end is None:
-        end_ns = log.ns[log.ns != _NAT].max()
+        end_ns = _latest(log, "summary_data_from_transaction_data", datetime_col)
     else:
         end_ns = _to_ns([observation_period_end], datetime_format)[0]
     return _summary(log, freq, freq_multiplier, end_ns, include_first_transaction)
@@ -193,7 +203,7 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, ca
     freq_multiplier = _check_periods("calibration_and_holdout_data", freq, freq_multiplier)
     log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
     valid = log.ns != _NAT
-    obs_ns = log.ns[valid].max() if observation_period_end is None else _to_ns(
+    obs_ns = _latest(log, "calibration_and_holdout_data", datetime_col) if observation_period_end is None else _to_ns(
         [observation_period_end], datetime_format)[0]
     cal_ns = _to_ns([calibration_period_end], datetime_format)[0]
 
@@ -203,7 +213,8 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, ca
 
     in_hold = valid & (log.ns > cal_ns) & (log.ns <= obs_ns)
     if not in_hold.any():
-        raise ValueError(
+        raise _invalid(
+            "calibration_and_holdout_data", "calibration_period_end",
             "There is no data available. Check the `observation_period_end` and  `calibration_period_end` "
             "and confirm that values in `transactions` occur prior to those dates.")
     hold = log.periods(freq, in_hold)

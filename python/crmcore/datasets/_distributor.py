@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..scoring._columns import as_of_timestamp, shifted
+
 WAREHOUSES = [("Shanghai", False), ("Beijing", False), ("Guangzhou", True)]
 CATEGORIES = ["tea", "coffee", "snacks", "ware"]
 # Supplier name, mean lead time (days), share of an order delivered, complaints per 1000 units.
@@ -38,7 +40,8 @@ def distributor(db: Any, seed: int = 0, start: str = "2025-01-01", days: int = 9
     True
     """
     rng = np.random.default_rng(seed)
-    t0 = pd.Timestamp(start)
+    t0 = as_of_timestamp(start, "start", "distributor")
+    shifted(t0, days + 60, "distributor", "start", "start")  # the season, its deliveries and payments fit the years kept
     with db.transaction():
         locations = np.array([db.add("locations", name=n, allows_backorders=b) for n, b in WAREHOUSES])
         suppliers = np.array([db.add("customers", name=n, kind="organization", is_supplier=True, tags=["supplier"],

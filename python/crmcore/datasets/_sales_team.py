@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..scoring._columns import as_of_timestamp
+
 #: Path of a deal through the default pipeline before it is won or lost.
 STEPS = ["lead", "qualified", "proposal", "negotiation"]
 # Deals closing per month, relative: a quiet Spring Festival (February), a
@@ -41,7 +43,7 @@ def sales_team(db: Any, seed: int = 0, end: str = "2025-03-31", months: int = 39
     (9, True)
     """
     rng = np.random.default_rng(seed)
-    stop = pd.Timestamp(end)
+    stop = as_of_timestamp(end, "end", "sales_team")
     first = (stop.to_period("M") - (months - 1)).start_time
     quarter = stop.to_period("Q")
     with db.transaction():

@@ -27,8 +27,9 @@ Foreign keys are row positions into the referenced frame (-1 for none);
 `crmcore.datasets.load` turns them into store ids.
 """
 import numpy as np
-import pandas as pd
 
+from .._args import _invalid
+from ..scoring._columns import as_of_timestamp, days_between, shifted
 from . import _vocab as V
 from ._draws import (_cents, _choose, _draw, _draw_many, _frame, _pick_from_lists, _pick_in_group,
                      _rank_in_group)
@@ -125,11 +126,15 @@ class _Generator(PeopleDraws, PipelineDraws, ServiceDraws, LinkDraws):
         self.n = n
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self.t0 = np.datetime64(pd.Timestamp(start), "ns")
-        t1 = np.datetime64(pd.Timestamp(end), "ns") + np.timedelta64(1, "D")
-        self.span = float((t1 - self.t0) / np.timedelta64(1, "D"))
+        # Through the one date parser: garbage, NaT, a bare number or a date
+        # beyond the store's years is refused naming the argument.
+        first = as_of_timestamp(start, "start", "synthetic")
+        last = shifted(as_of_timestamp(end, "end", "synthetic"), 1, "synthetic", "end", "end")  # its whole day
+        self.t0 = np.datetime64(first, "ns")
+        self.span = days_between(last, first)
         if self.span < 60:
-            raise ValueError("the period from start to end must cover at least 60 days")
+            raise _invalid("synthetic", "end", f"the period from start ({first.date()}) to end must cover at least "
+                           f"60 days, got {self.span:g}")
         self.frames = {}
         self._digits = {w: (digits(w), digits(w, True)) for w in (2, 3, 4)}
 

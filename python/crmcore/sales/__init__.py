@@ -119,7 +119,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         period = None if period is None else _period(period, "funnel", words=PERIODS)
         db = self._db
         stages, pid = self._stages(pipeline)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="funnel")
         deals = db.frame("deals", columns=["pipeline_id", "customer_id", "amount", "owner_id"])
         keep = deals.pipeline_id.to_numpy(dtype=np.int64, na_value=-1) == pid
         if customers is not None:
@@ -202,7 +202,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         {(Period('2024Q1', 'Q-DEC'), 'lead'): 1, (Period('2024Q1', 'Q-DEC'), 'proposal'): 1}
         """
         period = None if period is None else _period(period, "time_in_stage", words=PERIODS)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="time_in_stage")
         deals = self._deals(by)
         hist = self._db.frame("deal_stages", columns=["deal_id", "stage", "changed_at"])
         ids = deals.index.to_numpy()
@@ -248,7 +248,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         [1]
         """
         period = None if period is None else _period(period, "win_rate", words=PERIODS)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="win_rate")
         deals = self._deals(by, cut)
         outcome = np.where(deals.category == "won", 1, np.where(deals.category == "lost", 0, -1)).astype(np.int8)
         group, index = self._groups(deals, by, period, outcome >= 0)
@@ -277,7 +277,7 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         [1.0, 10.0, 10.0]
         """
         period = None if period is None else _period(period, "cycle_length", words=PERIODS)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="cycle_length")
         deals = self._deals(by, cut)
         hist = self._db.frame("deal_stages", columns=["deal_id", "changed_at"])
         hist = hist[times_ns(hist.changed_at) <= cut]
@@ -318,12 +318,13 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         [1.0, 900.0, 1.0, 10.0, 90.0]
         """
         period = None if period is None else _period(period, "velocity", words=PERIODS)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="velocity")
         if period is not None:
             return self._velocity_by_period(by, period, cut)
         deals = self._deals(by, cut)
         key = deals[by] if by is not None else pd.Series("all", index=deals.index)
-        rates, cycle = self.win_rate(by, as_of=cut), self.cycle_length(by, as_of=cut)
+        point = pd.Timestamp(cut)  # a date, not the nanoseconds: a bare number is no as_of
+        rates, cycle = self.win_rate(by, as_of=point), self.cycle_length(by, as_of=point)
         if by is None:  # one group, positionally indexed there
             rates.index = pd.Index(["all"] * len(rates))
             cycle.index = pd.Index(["all"] * len(cycle))
@@ -339,7 +340,8 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         """:meth:`velocity` per close period: the closed deals' figures per
         (period, group), the open deals counted as they stood at each
         period's end (a few periods: one look at the deals each)."""
-        rates, cycle = self.win_rate(by, period, as_of=cut), self.cycle_length(by, period, as_of=cut)
+        point = pd.Timestamp(cut)  # a date, not the nanoseconds: a bare number is no as_of
+        rates, cycle = self.win_rate(by, period, as_of=point), self.cycle_length(by, period, as_of=point)
         deals = self._deals(by, cut)
         won = deals[(deals.category == "won") & deals.closed_at.notna()]
         keys = [won.closed_at.dt.to_period(period).rename("closed")] + ([won[by]] if by else [])
@@ -393,11 +395,11 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         [[1.0, 30.0, nan], [0.0, 0.0, 30.0]]
         """
         period = None if period is None else _period(period, "slipped", words=PERIODS)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="slipped")
         deals = self._deals(by)
         ids = deals.index.to_numpy()
         hist = self._db.frame("deal_close_dates", columns=["deal_id", "expected_close", "previous", "changed_at"])
-        slips = close_slips(hist, ids, times_ns(deals.expected_close), cut, as_of_ns(since))
+        slips = close_slips(hist, ids, times_ns(deals.expected_close), cut, as_of_ns(since, "since", "slipped"))
         is_open = (deals.category == "open").to_numpy() & (slips["expected_close"] != _NAT)
         late = _core.days_late(slips["expected_close"], is_open.astype(np.uint8), cut)
         pushed = slips["pushes"] > 0
@@ -452,11 +454,11 @@ class SalesMethods(TargetMethods, LedgerMethods, ProjectMethods, OutlookMethods,
         [150.0, 80.0, 100.0, 100.0]
         """
         period = _period(period, "forecast", words=PERIODS)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="forecast")
         return stamp(forecast_table(self._deals(by, cut), period, by, commit, best_case), cut)
 
-    def _as_of(self, as_of: Any) -> int:
-        given = as_of_ns(as_of)  # None only when as_of is None
+    def _as_of(self, as_of: Any, where: str | None = None) -> int:
+        given = as_of_ns(as_of, where=where)  # None only when as_of is None
         return given if given is not None else int(self._db.default_as_of().value)
 
     def _categories(self) -> pd.Series:

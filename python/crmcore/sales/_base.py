@@ -12,7 +12,7 @@ class SalesPart:
 
     _db: Any
 
-    def _as_of(self, as_of: Any) -> int:
+    def _as_of(self, as_of: Any, where: str | None = None) -> int:
         """``as_of`` in nanoseconds, the end of the data when None."""
         raise NotImplementedError
 

@@ -224,7 +224,7 @@ class LedgerMethods(SalesPart):
         [[1200.0, 29.0]]
         """
         within = _count(within, "renewals_due", "within")
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="renewals_due"))
         k = self._db.frame("contracts", columns=["customer_id", "deal_id", "name", "value", "owner_id",
                                                  "started_at", "ends_at", "renewal_at", "status"])
         due = k["renewal_at"].fillna(k["ends_at"])
@@ -250,7 +250,7 @@ class LedgerMethods(SalesPart):
         >>> db.sales.open_invoices(as_of="2024-03-01")[["balance", "days_overdue", "bucket"]].values.tolist()
         [[70.0, 30.0, '1-30']]
         """
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="open_invoices")
         out = open_invoices_table(self._invoices(), self._settlements(), cut).drop(columns=["deal_id", "status"])
         out.attrs["as_of"] = pd.Timestamp(cut)
         return out
@@ -272,7 +272,7 @@ class LedgerMethods(SalesPart):
         [40.0, 0.0, 100.0, 0.0, 0.0, 140.0]
         """
         key = self._ledger_key(by)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="aging")
         # Only the columns the report reads (the invoice number, text, would
         # cost a Python string per invoice for nothing).
         store = self._db._core
@@ -300,7 +300,7 @@ class LedgerMethods(SalesPart):
         """
         key = self._ledger_key(by)
         days = _count(days, "dso", "days", low=1)
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="dso"))
         open_ = self.open_invoices(cut)
         inv = self._db.frame("invoices", columns=["customer_id", "owner_id", "deal_id", "issued_at", "amount",
                                                   "status"])
@@ -336,7 +336,7 @@ class LedgerMethods(SalesPart):
         >>> db.sales.credits().loc[c].tolist()
         [30.0, 0.0, 30.0]
         """
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="credits"))
         pay = self._db.frame("payments", columns=["customer_id", "paid_at", "credit"])
         use = self._db.frame("credit_applications", columns=["customer_id", "applied_at", "amount"])
         kept = pay[pay["paid_at"] <= cut].groupby("customer_id")["credit"].sum(min_count=1).dropna()
@@ -369,7 +369,7 @@ class LedgerMethods(SalesPart):
         (30.0, 20.0)
         """
         inv = self._db.get("invoices", invoice)
-        when = utc_now() if at is None else as_of_timestamp(at, "at")
+        when = utc_now() if at is None else as_of_timestamp(at, "at", "apply_credit")
         if amount is None:  # what the customer has, and the invoice asks, when applied
             credit = self.credits(as_of=when)
             left = float(credit["balance"].get(inv["customer_id"], 0.0))

@@ -136,7 +136,7 @@ class OutlookMethods(SalesPart):
         horizon = _count(horizon, "close_chance", "horizon", low=1)
         snapshots = _count(snapshots, "close_chance", "snapshots", low=1, high=1000)
         step = _count(step, "close_chance", "step", low=1)
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="close_chance"))
         h = pd.Timedelta(days=horizon)
         deals = self._deals(None)
         stages = self._db.frame("pipeline_stages", columns=["name", "category"])

@@ -46,7 +46,7 @@ class ProjectMethods(SalesPart):
         >>> db.sales.milestones(as_of="2024-02-11")[["name", "overdue", "days_late"]].values.tolist()
         [['kick-off', False, 2.0], ['go-live', True, 10.0]]
         """
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="milestones"))
         m = self._db.frame("milestones", columns=["project_id", "name", "planned_at", "done_at", "status"])
         p = self._db.frame("projects", columns=["name", "owner_id"])
         m.insert(1, "project", m["project_id"].map(p["name"]))
@@ -82,9 +82,9 @@ class ProjectMethods(SalesPart):
         [['overdue', 'task', 'send quote'], ['today', 'task', 'call back'], ['upcoming', 'deal', 'Big one']]
         """
         staff = None if staff is None else _record_id(staff, "agenda", "staff")
-        day = (utc_now() if start is None else as_of_timestamp(start, "start")).normalize()
+        day = (utc_now() if start is None else as_of_timestamp(start, "start", "agenda")).normalize()
         tomorrow = shifted(day, 1, "agenda", "start", "start")
-        last = shifted(day, 7, "agenda", "start", "start") if end is None else as_of_timestamp(end, "end")
+        last = shifted(day, 7, "agenda", "start", "start") if end is None else as_of_timestamp(end, "end", "agenda")
         t = self._db.frame("tasks", columns=["subject", "due_at", "assignee_id", "customer_id", "done"])
         t = t[~t["done"].fillna(False).astype(bool)]
         tasks = pd.DataFrame({"staff_id": t["assignee_id"], "due": t["due_at"], "what": "task", "id": t.index,
@@ -136,7 +136,7 @@ class ProjectMethods(SalesPart):
         True
         """
         days = _count(days, "without_next_step", "days")
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="without_next_step"))
         deals = self._deals(None)
         open_ = deals[deals.category == "open"]
         tasks = self._db.frame("tasks", columns=["customer_id", "done"])
@@ -219,7 +219,7 @@ class ProjectMethods(SalesPart):
         if by not in (None, "owner", "team"):
             raise _core.ValidationError(f"by={by!r}: tasks are grouped by 'owner' or 'team'")
         days = _count(days, "due_tasks", "days")
-        at = utc_now() if as_of is None else as_of_timestamp(as_of)
+        at = utc_now() if as_of is None else as_of_timestamp(as_of, where="due_tasks")
         t = self._open_tasks()
         t = t[t["due_at"].notna() & (t["due_at"] <= shifted(at, days, "due_tasks", "days"))].copy()
         t["status"] = np.where(t["due_at"] < at, "overdue", "upcoming")

@@ -172,7 +172,7 @@ class SeasonalMethods(SalesPart):
         horizon = _count(horizon, "bookings_forecast", "horizon", low=1, high=1200)  # months: a century
         holdout = _count(holdout, "bookings_forecast", "holdout", low=0, high=1200)
         season = _count(season, "bookings_forecast", "season", low=1, high=1200)
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="bookings_forecast")
         deals = self._deals(None)
         history = monthly_bookings(deals.loc[deals.category == "won", ["closed_at", "amount"]], cut)
         out = holt_winters(history, horizon, season)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _core
-from ..scoring._columns import times_ns
+from ..scoring._columns import days_between, times_ns
 from ._base import SalesPart
 from ._cache import masked, valid_or
 from ._text import text_codes
@@ -153,7 +153,9 @@ def attainment_table(targets: pd.DataFrame, events: "pd.DataFrame | Mapping[str,
     target = targets["amount"].to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         # A period beyond what nanoseconds reach has start == end: gone by (before 1678) or to come.
-        elapsed = np.where(end > start, np.clip((as_of - start) / (end - start), 0.0, 1.0),
+        # Spans by days_between: as_of - start in int64 wraps when they are
+        # more than 2^63 ns (292 years) apart.
+        elapsed = np.where(end > start, np.clip(days_between(as_of, start) / days_between(end, start), 0.0, 1.0),
                            (first < _NS_MONTHS[0]).astype(float))
         attainment = np.where(target > 0, got / target, np.nan)
         projected = np.where(elapsed > 0, got / elapsed, np.nan)
@@ -415,7 +417,7 @@ class TargetMethods(SalesPart):
         [['2024-Q1', 'bookings', 400.0, 0.4, 600.0], ['2024-01', 'bookings', 400.0, 0.8, 100.0], \
 ['2024-Q1', 'activities', 1.0, 0.1, 9.0]]
         """
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="attainment")
         targets = self._db.frame("targets", columns=["staff_id", "team", "region", "product_category", "period",
                                                      "metric", "amount"])
         lines = _given(targets, "product_category")

@@ -2,6 +2,7 @@
 their results back into frames indexed by the user's ids."""
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Sequence
 
@@ -104,6 +105,13 @@ def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int 
     carries both as ``kind`` and ``field``, like every bad argument's).
     Every date a user gives a function goes through here.
 
+    A bare number (int, float, bool, a NumPy number) is refused too, as a
+    stored time refuses one: pandas reads 5 as 1970-01-01 plus 5
+    nanoseconds, where the caller meant seconds, milliseconds or a day
+    number, nobody can tell (epoch integers once read as nanoseconds were a
+    defect of their own). Give a date: text, a ``datetime.date`` or a
+    ``pd.Timestamp`` (``pd.Timestamp(s, unit="s")`` for epoch seconds).
+
     >>> as_of_ns("1970-01-02")
     86400000000000
     """
@@ -112,6 +120,10 @@ def as_of_ns(as_of: Any, field: str = "as_of", where: str | None = None) -> int 
 
     if as_of is None:
         return None
+    if isinstance(as_of, (numbers.Number, np.bool_)):
+        raise refuse(f"is a bare number ({as_of!r}), not a date: seconds, milliseconds or nanoseconds? "
+                     "Give a date (text such as '2024-06-30', a datetime.date or a pd.Timestamp; "
+                     "pd.Timestamp(value, unit='s') for epoch seconds)")
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError, OverflowError) as e:
@@ -218,10 +230,11 @@ def end_of_data(ns: np.ndarray) -> int | None:
     return min(latest - latest % NS_PER_DAY + NS_PER_DAY, int(LAST_TIME.value))
 
 
-def resolve_as_of(as_of: Any, ns: np.ndarray) -> int:
+def resolve_as_of(as_of: Any, ns: np.ndarray, where: str | None = None) -> int:
     """``as_of`` in ns: the given point, or :func:`end_of_data` of ``ns``
-    (the epoch when there are no rows at all)."""
-    given = as_of_ns(as_of)
+    (the epoch when there are no rows at all); a bad one is refused naming
+    ``where``, the function, as :func:`as_of_ns` does."""
+    given = as_of_ns(as_of, where=where)
     if given is not None:
         return given
     end = end_of_data(ns)
@@ -252,10 +265,11 @@ def timestamps(ns: np.ndarray) -> np.ndarray:
     return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
 
 
-def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_of: Any):
+def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_of: Any, where: str | None = None):
     """The rows of a transactions frame up to ``as_of`` (default: the end of
     its data) as (customer keys, date ns, [value columns], as_of ns). The
-    whole frame is checked first, so an error names the frame's own row."""
+    whole frame is checked first, so an error names the frame's own row;
+    a bad ``as_of`` is refused naming ``where``, the function."""
     ids = column(tx, customer, "customer")
     # Integer ids cannot be missing; only other dtypes need the (slower) look.
     missing: Any = [] if pd.api.types.is_integer_dtype(ids.dtype) else np.flatnonzero(ids.isna().to_numpy())
@@ -272,7 +286,7 @@ def upto(tx: pd.DataFrame, customer: str, date: str, values: Sequence[str], as_o
         if len(bad):
             raise ValidationError(f"transactions row {int(bad[0])}, field '{name}': is missing or not finite")
         cols.append(v)
-    cut = resolve_as_of(as_of, ns)
+    cut = resolve_as_of(as_of, ns, where)
     keep = ns <= cut
     if not keep.all():
         ids, ns, cols = ids[keep], ns[keep], [v[keep] for v in cols]

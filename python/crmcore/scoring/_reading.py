@@ -162,20 +162,21 @@ class RecordReading:
             self._end_cache = (mark, end)
         return end
 
-    def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None) -> int:
-        """``as_of`` in ns: the given point, else :meth:`default_as_of`."""
-        given = as_of_ns(as_of)
+    def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None, where: str | None = None) -> int:
+        """``as_of`` in ns: the given point, else :meth:`default_as_of`; a
+        bad one is refused naming ``where``, the function asked."""
+        given = as_of_ns(as_of, where=where)
         return given if given is not None else self._end_of_data(orders)
 
-    def _orders(self, as_of: Any) -> tuple[pd.DataFrame, int]:
+    def _orders(self, as_of: Any, where: str | None = None) -> tuple[pd.DataFrame, int]:
         """Every order up to ``as_of`` (any status) and the point in ns."""
         orders = self.frame("orders", columns=PURCHASE_COLUMNS)
-        cut = self._as_of(as_of, orders)
+        cut = self._as_of(as_of, orders, where)
         return orders[(times_ns(orders["ordered_at"]) <= cut)], cut
 
-    def _purchases(self, as_of: Any) -> tuple[pd.DataFrame, int]:
+    def _purchases(self, as_of: Any, where: str | None = None) -> tuple[pd.DataFrame, int]:
         """The purchases up to ``as_of``, with ``attrs["excluded_orders"]``."""
-        orders, cut = self._orders(as_of)
+        orders, cut = self._orders(as_of, where)
         meaning = order_meaning(orders["status"])
         out = orders[meaning == PURCHASE]
         out.attrs["excluded_orders"] = {m: int((meaning == m).sum()) for m in ("cancelled", "returned")}
@@ -191,11 +192,11 @@ class RecordReading:
         cost = lines["unit_cost"].astype(np.float64).fillna(fallback)
         return lines.assign(unit_cost=cost.astype(np.float64))
 
-    def _costed_purchases(self, as_of: Any) -> tuple[pd.DataFrame, int]:
+    def _costed_purchases(self, as_of: Any, where: str | None = None) -> tuple[pd.DataFrame, int]:
         """Purchases whose missing cost is filled from their costed order
         lines; orders with no known cost at all count at zero cost, and
         ``attrs["uncosted_orders"]`` says how many there were."""
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where)
         cost = orders["cost"]
         if cost.isna().any():
             lines = self._lines(orders)
@@ -236,7 +237,7 @@ class RecordReading:
         >>> int(db.referral_counts(as_of="2024-12-01")[a]), int(db.referral_counts(as_of="2024-01-01")[a])
         (1, 0)
         """
-        cut = pd.Timestamp(self._as_of(as_of))
+        cut = pd.Timestamp(self._as_of(as_of, where="referral_counts"))
         tree = getattr(self, "referrals", None)
         if callable(tree):
             frame = tree(as_of=cut)

@@ -42,12 +42,12 @@ class RelationshipMethods(RecordReading):
         >>> float(db.satisfaction().loc[cid, "nps"])
         100.0
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="satisfaction")
         tickets, surveys = self._service(cut)
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             # Counts only: the amounts play no part here.
-            purchases = rhythm(part, CUSTOMER, "ordered_at", None, cut)["purchases"]
+            purchases = rhythm(part, CUSTOMER, "ordered_at", None, pd.Timestamp(cut))["purchases"]
             mine_t = tickets[tickets["customer_id"].isin(ids).to_numpy(dtype=bool)]
             mine_s = surveys[surveys["customer_id"].isin(ids).to_numpy(dtype=bool)]
             return satisfaction(mine_t, mine_s, purchases=purchases, promoter_min=promoter_min,
@@ -80,9 +80,9 @@ class RelationshipMethods(RecordReading):
         >>> float(db.loyalty().loc[cid, "repeat_score"])
         0.0
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="loyalty")
         return self._per_customer(
-            "loyalty", lambda part, _: loyalty(part, CUSTOMER, "ordered_at", cut, tenure_full_days, weights),
+            "loyalty", lambda part, _: loyalty(part, CUSTOMER, "ordered_at", pd.Timestamp(cut), tenure_full_days, weights),
             orders, cut, by)
 
     def lifetime_value(self, freq: str = "W", horizon: float = 52.0, months: int = 12,
@@ -124,7 +124,7 @@ class RelationshipMethods(RecordReading):
         months = _integer(months, "lifetime_value", "months", low=1, high=100_000)
         discount_rate = _number(discount_rate, "lifetime_value", "discount_rate", low=0)
         penalizer_coef = _number(penalizer_coef, "lifetime_value", "penalizer_coef", low=0)
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="lifetime_value")
         return self._per_customer(
             "lifetime_value",
             lambda part, _: _lifetime_value(part, cut, freq, horizon, months, discount_rate, penalizer_coef),
@@ -150,10 +150,10 @@ class RelationshipMethods(RecordReading):
         >>> bool(0 <= db.churn_risk().loc[cid, "churn_risk"] <= 1)
         True
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="churn_risk")
         return self._per_customer(
             "churn_risk",
-            lambda part, _: churn_risk(part, CUSTOMER, "ordered_at", cut, p_alive, prior_weight, alive_weight),
+            lambda part, _: churn_risk(part, CUSTOMER, "ordered_at", pd.Timestamp(cut), p_alive, prior_weight, alive_weight),
             orders, cut, by)
 
     def health(self, as_of: Any = None, p_alive: pd.Series | None = None,
@@ -177,16 +177,30 @@ class RelationshipMethods(RecordReading):
         >>> bool(0 <= db.health().loc[cid, "health"] <= 100)
         True
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="health")
         tickets, surveys = self._service(cut)
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             mine_t = tickets[tickets["customer_id"].isin(ids).to_numpy(dtype=bool)]
             mine_s = surveys[surveys["customer_id"].isin(ids).to_numpy(dtype=bool)]
-            return health(part, CUSTOMER, "ordered_at", "amount", cut, mine_t if len(mine_t) else None,
+            return health(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), mine_t if len(mine_t) else None,
                           mine_s if len(mine_s) else None, p_alive, weights)
 
         return self._per_customer("health", run, orders, cut, by)
+
+
+def _fitted(fit: Any, model: str, count: int, who: str) -> Any:
+    """``fit()``, whose ConvergenceError on few customers (a model of three
+    or four parameters on one or two buyers has no maximum) is said as the
+    too little data it is, naming lifetime_value."""
+    from ..clv import ConvergenceError
+
+    try:
+        return fit()
+    except ConvergenceError as e:
+        raise _invalid("lifetime_value", "orders", f"the {model} model could not be fitted on {count} {who}"
+                       f"{'s' if count != 1 else ''} ({e}): too few to estimate it; more customers' orders, or "
+                       "penalizer_coef > 0, help") from None
 
 
 def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, months: int,
@@ -202,7 +216,11 @@ def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, m
     summary = summary_data_from_transaction_data(orders, CUSTOMER, "ordered_at", "amount", freq=freq,
                                                  observation_period_end=pd.Timestamp(cut))
     f, r, T = summary["frequency"], summary["recency"], summary["T"]
-    bgf = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, T)
+    if not (T > 0).any():
+        raise _invalid("lifetime_value", "as_of", f"no customer has been observed for a whole {freq!r} period before "
+                       "as_of (each bought first at the end): the purchase model needs time watched; give a later "
+                       "as_of or a shorter freq")
+    bgf = _fitted(lambda: BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, T), "purchase", len(f), "customer")
     out = summary.copy()
     out["p_alive"] = bgf.conditional_probability_alive(f, r, T)
     out["expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(horizon, f, r, T)
@@ -210,7 +228,13 @@ def _lifetime_value(orders: pd.DataFrame, cut: int, freq: str, horizon: float, m
     # left out of the Gamma-Gamma fit (so they cannot wreck it for everyone) and reported.
     flag_overflow(out, ["monetary_value"], "lifetime_value")
     repeat = (f > 0) & np.isfinite(summary["monetary_value"])
-    ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f[repeat], summary.loc[repeat, "monetary_value"])
+    if not repeat.any():
+        raise _invalid("lifetime_value", "orders", f"no customer has a repeat purchase (in a later {freq!r} period "
+                       "than the first) up to as_of: the spend model (Gamma-Gamma) is fitted on repeat buyers' "
+                       "spend, and there is none")
+    spend = summary.loc[repeat, "monetary_value"]
+    ggf = _fitted(lambda: GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f[repeat], spend), "spend",
+                  int(repeat.sum()), "repeat buyer")
     out["expected_spend"] = np.nan
     out.loc[repeat, "expected_spend"] = ggf.conditional_expected_average_profit(
         f[repeat], summary.loc[repeat, "monetary_value"])

@@ -80,7 +80,7 @@ def customer_card(db: Any, customer: int, as_of: Any = None, orders: int = 5) ->
     'Ann'
     """
     record = db.get("customers", int(customer))
-    point = db.default_as_of() if as_of is None else as_of_timestamp(as_of)
+    point = db.default_as_of() if as_of is None else as_of_timestamp(as_of, where="customer_card")
     results = {name: getattr(db, name)(as_of=point) for name in dict.fromkeys(a for a, _, _ in CARD_SCORES)}
     values = {label: results[a].at[record["id"], column] for a, column, label in CARD_SCORES}
     scores = pd.Series({k: v.item() if hasattr(v, "item") else v for k, v in values.items()},  # plain numbers

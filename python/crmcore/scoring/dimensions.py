@@ -158,9 +158,9 @@ class DimensionMethods:
         def frame(self, kind: str, ids: Any = None, columns: Any = None, filters: Any = None, *,
                   order_by: Any = None, limit: int | None = None, offset: int | None = None) -> pd.DataFrame: ...
 
-        def _purchases(self, as_of: Any) -> tuple[pd.DataFrame, int]: ...
+        def _purchases(self, as_of: Any, where: str | None = None) -> tuple[pd.DataFrame, int]: ...
 
-        def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None) -> int: ...
+        def _as_of(self, as_of: Any, orders: pd.DataFrame | None = None, where: str | None = None) -> int: ...
 
     def _staff_lookup(self) -> tuple[pd.Series, pd.Series]:
         staff = self.frame("staff", columns=["name", "team"])
@@ -343,9 +343,9 @@ class DimensionMethods:
         values = self._customer_dimensions(customer_dims)
         order_dims = [n for n in names if n in ORDER_DIMENSIONS]
         main = {}
-        cut, read = self._as_of(as_of), None  # customer dimensions are read as they are now
+        cut, read = self._as_of(as_of, where="dimension"), None  # customer dimensions are read as they are now
         if order_dims:
-            orders, cut = self._purchases(as_of)
+            orders, cut = self._purchases(as_of, where="dimension")
             read = times_ns(orders["ordered_at"])
             tagged = self._tagged(orders, order_dims)
             for n in order_dims:

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import _core
 from .._args import _integer, _number, _weights
 from ._columns import NS_PER_HOUR, Keys, column, floats, times_ns
-from .lifecycle import rhythm
+from .lifecycle import _rhythm
 from .rfm import _rfm
 
 __all__ = ["DEFAULT_HEALTH_WEIGHTS", "churn_risk", "health", "loyalty", "satisfaction"]
@@ -160,7 +160,7 @@ def loyalty(
     """
     tenure_full_days = _number(tenure_full_days, "loyalty", "tenure_full_days", low=0, low_open=True)
     w = {c: 1.0 for c in _LOYALTY_PARTS} | _weights(weights, "loyalty", "weights", _LOYALTY_PARTS)
-    r = rhythm(tx, customer, date, None, as_of)
+    r = _rhythm(tx, customer, date, None, as_of, "loyalty")
     n = r["purchases"].to_numpy()
     cv = r["cv_gap"].to_numpy()
     components = pd.DataFrame(
@@ -210,7 +210,7 @@ def churn_risk(
     """
     prior_weight = _number(prior_weight, "churn_risk", "prior_weight", low=0)
     alive_weight = _number(alive_weight, "churn_risk", "alive_weight", low=0, high=1)
-    r = rhythm(tx, customer, date, None, as_of)
+    r = _rhythm(tx, customer, date, None, as_of, "churn_risk")
     mean_gap = r["mean_gap"].to_numpy()
     cv = r["cv_gap"].to_numpy()
     prior_mean = float(np.nanmedian(mean_gap[mean_gap > 0])) if (mean_gap > 0).any() else 30.0

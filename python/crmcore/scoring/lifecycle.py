@@ -56,7 +56,7 @@ def rhythm(
 def _rhythm(tx, customer, date, amount, as_of, analysis: str) -> pd.DataFrame:
     """:func:`rhythm`, naming ``analysis`` (the caller) in its overflow warning."""
     keys, ns, amt = transactions(tx, customer, date, amount)
-    ref = resolve_as_of(as_of, ns)
+    ref = resolve_as_of(as_of, ns, analysis)
     r = _core.purchase_rhythm(keys.codes, ns, amt, ref)
     out = pd.DataFrame(
         {
@@ -284,7 +284,7 @@ def deal_quadrants(
     if as_of is None and end_of_data(closed_ns) is None:
         raise _invalid("deal_quadrants", "as_of", "must be given: no deal has a closed_at that places the end of "
                        "the data, and today's clock would make an old data set all overdue")
-    now = resolve_as_of(as_of, closed_ns)
+    now = resolve_as_of(as_of, closed_ns, "deal_quadrants")
     stages = column(deals, stage, "stage")
     outcome = deal_outcome(stages)
 

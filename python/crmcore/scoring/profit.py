@@ -99,7 +99,7 @@ def profit(
     [12.0, 4.0]
     """
     cutoffs = _cutoffs("profit", abc)
-    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of, "profit")
     index, rows, (revenue, costs) = _sums(keys, [amt, cst], customer)
     spans = _core.purchase_rhythm(keys.codes, ns, None, None)
     gain = _difference(revenue, costs)
@@ -166,7 +166,7 @@ def _freq(freq: Any, analysis: str) -> str:
 def _profit_by_period(tx, customer, date, amount, cost, freq, as_of, analysis: str) -> pd.DataFrame:
     """:func:`profit_by_period`, naming ``analysis`` (the caller) in its overflow warning."""
     code = _freq(freq, analysis)
-    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of, analysis)
     # The period holding the last instant up to as_of: with the default as_of
     # (midnight after the last day) that is the last day's period.
     last = pd.Timestamp(cut - 1).to_period(code).ordinal
@@ -245,7 +245,7 @@ def profit_tiers(
     code = _freq(freq, "profit_tiers")
     vip_top = _number(vip_top, "profit_tiers", "vip_top", low=0, high=1)
     super_top = _number(super_top, "profit_tiers", "super_top", low=0, high=vip_top)
-    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of)
+    keys, ns, (amt, cst), cut = upto(tx, customer, date, [amount, cost], as_of, "profit_tiers")
     end = pd.Timestamp(cut)
     if period is None:
         try:

@@ -121,7 +121,7 @@ def _rfm(tx, customer, date, amount, as_of, bins, segments, ties, analysis: str)
     if ties not in ("first", "min"):
         raise _invalid(analysis, "ties", f"must be 'first' or 'min', got {ties!r}")
     keys, ns, amt = transactions(tx, customer, date, amount)
-    cut = resolve_as_of(as_of, ns)
+    cut = resolve_as_of(as_of, ns, analysis)
     r = _core.rfm(keys.codes, ns, amt, cut, bins, ties)
     out = pd.DataFrame(
         {

@@ -51,7 +51,7 @@ def performance(
     if not names:
         raise _invalid("performance", "by", "names no column")
     values = [amount] + ([cost] if cost is not None else [])
-    keys, ns, cols, cut = upto(tx, customer, date, values, as_of)
+    keys, ns, cols, cut = upto(tx, customer, date, values, as_of, "performance")
     kept = ns <= cut
     frame = pd.DataFrame({n: column(tx, n, n).to_numpy()[kept] for n in names})
     frame["_customer"] = keys.codes
@@ -120,7 +120,7 @@ def cohort_retention(
     {Period('2024-01', 'M'): {0: 1.0, 1: 0.5}, Period('2024-02', 'M'): {0: 1.0, 1: nan}}
     """
     code = _freq(freq, "cohort_retention")
-    keys, ns, _, cut = upto(tx, customer, date, [], as_of)
+    keys, ns, _, cut = upto(tx, customer, date, [], as_of, "cohort_retention")
     period = pd.PeriodIndex(pd.DatetimeIndex(ns.view("datetime64[ns]")), freq=code).asi8
     frame = pd.DataFrame({"c": keys.codes, "p": period}).drop_duplicates()
     first = frame.groupby("c")["p"].transform("min").to_numpy()
@@ -174,7 +174,7 @@ def pipeline_funnel(
     if history is not None and len(history):
         h = history
         if as_of is not None:
-            h = h[times_ns(h["changed_at"]) <= as_of_ns(as_of)]
+            h = h[times_ns(h["changed_at"]) <= as_of_ns(as_of, where="pipeline_funnel")]
         h = h.sort_values(["deal_id", "changed_at"], kind="stable")
         h = pd.DataFrame({"deal_id": h["deal_id"].to_numpy(), "stage": h["stage"].astype(object).to_numpy(),
                           "order": h.groupby("deal_id").cumcount().to_numpy(dtype=np.float64)})

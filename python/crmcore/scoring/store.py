@@ -86,9 +86,9 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(r.loc[cid, "monetary"]), r.loc[new, "segment"], r.loc[new, "name"]
         (9.5, 'no purchase', 'Bo')
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="rfm")
         return self._per_customer(
-            "rfm", lambda part, _: rfm(part, CUSTOMER, "ordered_at", "amount", cut, bins, segments, ties),
+            "rfm", lambda part, _: rfm(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), bins, segments, ties),
             orders, cut, by)
 
     def profit(self, abc: Sequence[float] = (0.8, 0.95), as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -112,9 +112,9 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.profit().loc[cid, "profit"])
         6.0
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="profit")
         return self._per_customer(
-            "profit", lambda part, _: profit(part, CUSTOMER, "ordered_at", "amount", "cost", abc, cut),
+            "profit", lambda part, _: profit(part, CUSTOMER, "ordered_at", "amount", "cost", abc, pd.Timestamp(cut)),
             orders, cut, by)
 
     def profit_by_period(self, freq: str = "Y", as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -135,11 +135,11 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> len(db.profit_by_period("M"))
         1
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="profit_by_period")
         names = self.frame("customers", columns=["name"])["name"]
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
-            return profit_by_period(part, CUSTOMER, "ordered_at", "amount", "cost", freq, cut)
+            return profit_by_period(part, CUSTOMER, "ordered_at", "amount", "cost", freq, pd.Timestamp(cut))
 
         out = run(orders, None) if by is None else self._stacked(run, orders, by, "profit_by_period")
         out.insert(0, "name", names.reindex(out.index.get_level_values(CUSTOMER)).array)
@@ -169,11 +169,11 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> str(db.profit_tiers().loc[cid, "abc"])
         'A'
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="profit_tiers")
 
         def run(part: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
             out = profit_tiers(part, CUSTOMER, "ordered_at", "amount", "cost", freq, period, abc, vip_top,
-                               super_top, cut)
+                               super_top, pd.Timestamp(cut))
             ranked = len(out)
             out = cover(out, ids, NO_PURCHASE["profit_tiers"], CUSTOMER)
             silent = ~out.index.isin(out.index[out["rank"].notna()])
@@ -205,7 +205,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.product_profit().loc[pid, "margin"])
         0.6
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="product_profit")
         products = self.frame("products", columns=["sku", "name", "category"])
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
@@ -237,7 +237,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.staff_performance().loc[sid, "profit"])
         6.0
         """
-        orders, cut = self._costed_purchases(as_of)
+        orders, cut = self._costed_purchases(as_of, where="staff_performance")
         out = staff_performance(orders) if by is None else \
             self._stacked(lambda part, _: staff_performance(part), orders, by, "staff_performance")
         staff = self.frame("staff", columns=["name", "team"])
@@ -267,12 +267,12 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> bool(db.classify().loc[cid, "valid"])
         True
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="classify")
         # Referrals made up to the same point as the purchases.
         customers = self.frame("customers", columns=["phone", "email", "address"])
         referrals = self.referral_counts(as_of=pd.Timestamp(cut))
         return self._per_customer(
-            "classify", lambda part, ids: classify(part, CUSTOMER, "ordered_at", "amount", cut, regular_min_purchases,
+            "classify", lambda part, ids: classify(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), regular_min_purchases,
                                                    regular_max_cv, active_days, referrals, customers.reindex(ids)),
             orders, cut, by)
 
@@ -293,9 +293,9 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> str(db.lifecycle().loc[cid, "stage"])
         'prospect'
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="lifecycle")
         return self._per_customer(
-            "lifecycle", lambda part, ids: lifecycle(part, CUSTOMER, "ordered_at", "amount", cut, ids, **thresholds),
+            "lifecycle", lambda part, ids: lifecycle(part, CUSTOMER, "ordered_at", "amount", pd.Timestamp(cut), ids, **thresholds),
             orders, cut, by)
 
     def lifecycle_flow(self, start: Any, end: Any = None, customers: Any = None,
@@ -347,11 +347,11 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> db.deal_quadrants(as_of="2024-01-01").loc[did, ["customer", "quadrant"]].tolist()
         ['Ann', 'do first']
         """
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="deal_quadrants")
         names = self.frame("customers", columns=["name"])["name"]
 
         def quadrants(deals: pd.DataFrame, _: pd.Index) -> pd.DataFrame:
-            out = deal_quadrants(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+            out = deal_quadrants(deals, as_of=pd.Timestamp(cut), important_amount=important_amount, urgent_days=urgent_days,
                                  **self._stage_outcomes(deals))
             head = deals[["customer_id", "name", "stage"]].copy()
             head.insert(1, "customer", names.reindex(head["customer_id"].to_numpy()).array)
@@ -383,11 +383,11 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> float(db.deal_summary().loc[cid, "won_amount"])
         100.0
         """
-        cut = self._as_of(as_of)
+        cut = self._as_of(as_of, where="deal_summary")
         names = self.frame("customers", columns=["name"])["name"]
 
         def summary(deals: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-            out = deal_summary(deals, as_of=cut, important_amount=important_amount, urgent_days=urgent_days,
+            out = deal_summary(deals, as_of=pd.Timestamp(cut), important_amount=important_amount, urgent_days=urgent_days,
                                **self._stage_outcomes(deals))
             counts = out.drop(columns="win_rate").reindex(customers, fill_value=0.0)
             counts["win_rate"] = out["win_rate"].reindex(customers)
@@ -422,7 +422,7 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> db.product_affinity(min_support=0.5)[["antecedent_names", "consequent_names"]].values.tolist()
         [[('Tea',), ('Cup',)], [('Cup',), ('Tea',)]]
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="product_affinity")
         products = self.frame("products", columns=["name"])["name"]
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
@@ -461,8 +461,8 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         {'shop': 21.0, 'web': 6.0}
         """
         names = _names(by, "performance")
-        orders, cut = self._costed_purchases(as_of)
-        out = performance(self._tagged(orders, names), names, CUSTOMER, "ordered_at", "amount", "cost", freq, cut)
+        orders, cut = self._costed_purchases(as_of, where="performance")
+        out = performance(self._tagged(orders, names), names, CUSTOMER, "ordered_at", "amount", "cost", freq, pd.Timestamp(cut))
         return _with_attrs(out, orders)
 
     def cohorts(self, freq: str = "M", as_of: Any = None, by: Any = None) -> pd.DataFrame:
@@ -483,10 +483,10 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         >>> db.cohorts().loc["2024-01", 1]
         np.float64(0.5)
         """
-        orders, cut = self._purchases(as_of)
+        orders, cut = self._purchases(as_of, where="cohorts")
 
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
-            return cohort_retention(part, CUSTOMER, "ordered_at", freq, cut)
+            return cohort_retention(part, CUSTOMER, "ordered_at", freq, pd.Timestamp(cut))
 
         if by is None:
             return _with_attrs(run(orders, None), orders)
