@@ -482,6 +482,9 @@ void Store::upsert_rows(const WriteRequest& req, WriteResult& result) {
   std::vector<size_t> first_of;
   bool by_merge = false;
   if (merged) {
+    // Room for every row's record (an upper bound: only pages written are
+    // backed), so that keeping a million records' values copies none twice.
+    stored.cells.reserve(n * stored.columns);
     merged->find(impl, k, stored_columns, stored, target, matches);
     first_of.assign(n, kNoRow);
     by_merge = merged->first_rows(first_of);
