@@ -331,6 +331,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
 
     # -- product -------------------------------------------------------------------------
     lines = db._lines(in_period)
+    lines = lines[lines["product_id"].notna().to_numpy(dtype=bool)]  # a line naming no product is no product's
     products = db.frame("products", columns=["sku", "name", "category"])
     if len(lines):
         from .scoring import product_profit
@@ -343,7 +344,8 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
         b.figures("product", _figure(lambda ax: plotting.performance_bars(by_name, "profit", ax=ax, top=top,
                                                                           title="Most profitable products"),
                                      (7, 4)))
-        support = max(0.002, 5 / max(lines["order_id"].nunique(), 1))
+        # five orders, or every order of a store with fewer (a support is at most 1)
+        support = min(1.0, max(0.002, 5 / max(lines["order_id"].nunique(), 1)))
         rules = product_affinity(lines, min_support=support)
         if len(rules):
             named = products["name"]
@@ -355,7 +357,7 @@ def report_7p(db: Any, period: Any = None, segment: Any = None, by: Any = None,
         else:
             b.note("product", f"No products bought together in at least {support:.1%} of the orders.")
     else:
-        b.note("product", "No order lines in the period.")
+        b.note("product", "No order lines naming a product in the period.")
 
     # -- promotion -----------------------------------------------------------------------------
     campaigns = db.frame("campaigns", columns=["name", "channel", "started_at", "ended_at", "budget"])

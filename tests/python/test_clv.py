@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import crmcore as crm
 import crmcore.clv as clv
 from crmcore.clv import (
     BetaGeoBetaBinomFitter,
@@ -804,3 +805,45 @@ def test_expected_cumulative_transactions_match_lifetimes(t, freq, mult, dates):
     assert ours.index.equals(theirs.index) and list(ours.columns) == ["actual", "predicted"]
     assert (ours["actual"].to_numpy() == theirs["actual"].to_numpy()).all()
     assert_rel(ours["predicted"], theirs["predicted"], 1e-10)
+
+
+# -- the ends of observation go through the one date parser ------------------------
+_ENDS_TX = pd.DataFrame({"id": [1, 1, 1, 2], "date": ["2024-01-01", "2024-01-05", "2024-01-09", "2024-01-03"]})
+
+
+@pytest.mark.parametrize("value, says", [
+    ("soon", "is not a date"), (pd.NaT, "is missing"), (np.datetime64("NaT"), "is missing"),
+    (5, "bare number"), (1.5, "bare number"), (np.int64(3), "bare number"), (True, "bare number"),
+    ("1500-01-01", "outside the dates"), ("2300-01-01", "outside the dates"), (None, "is missing"),
+])
+@pytest.mark.parametrize("function, field", [
+    ("summary_data_from_transaction_data", "observation_period_end"),
+    ("calibration_and_holdout_data", "calibration_period_end"),
+    ("calibration_and_holdout_data", "observation_period_end"),
+])
+def test_a_bad_end_of_observation_is_refused_naming_the_function_and_argument(function, field, value, says):
+    """They raised a bare DateParseError, IndexError, AttributeError or
+    OutOfBoundsDatetime, and read a bare number as nanoseconds."""
+    if value is None and field == "observation_period_end":
+        return  # None is its default: the last transaction
+    kwargs = {field: value}
+    if function == "calibration_and_holdout_data" and field == "observation_period_end":
+        kwargs["calibration_period_end"] = "2024-01-06"
+    with pytest.raises(crm.ValidationError, match=says) as caught:
+        getattr(clv, function)(_ENDS_TX, "id", "date", **kwargs)
+    assert caught.value.kind == function and caught.value.field == field
+
+
+def test_the_ends_of_observation_read_as_before():
+    """Text, a Timestamp, a date, text in datetime_format and a zoned time
+    (its wall-clock time, as the transactions' own) give the same summary."""
+    import datetime
+
+    want = clv.summary_data_from_transaction_data(_ENDS_TX, "id", "date", observation_period_end="2024-01-20")
+    for end, fmt in [(pd.Timestamp("2024-01-20"), None), (datetime.date(2024, 1, 20), None),
+                     ("20/01/2024", "%d/%m/%Y"), (pd.Timestamp("2024-01-20", tz="Asia/Shanghai"), None)]:
+        tx = _ENDS_TX if fmt is None else _ENDS_TX.assign(date=pd.to_datetime(_ENDS_TX["date"]).dt.strftime(fmt))
+        got = clv.summary_data_from_transaction_data(tx, "id", "date", observation_period_end=end, datetime_format=fmt)
+        pd.testing.assert_frame_equal(got, want)
+    split = clv.calibration_and_holdout_data(_ENDS_TX, "id", "date", "2024-01-06", observation_period_end="2024-01-20")
+    assert split.loc[1, "frequency_holdout"] == 1.0 and split.loc[1, "duration_holdout"] == 14.0

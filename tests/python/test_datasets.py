@@ -365,6 +365,42 @@ def test_rejects_empty_and_too_short_periods():
         synthetic(10, start="2024-01-01", end="2024-01-10")
 
 
+def _times_of(data):
+    """Every datetime column of every frame, and of the truth, as (name, Series)."""
+    frames = {**data, "truth": data.truth}
+    return [(f"{kind}.{c}", f[c]) for kind, f in frames.items() for c in f.columns
+            if pd.api.types.is_datetime64_any_dtype(f[c].dtype)]
+
+
+def test_a_period_at_the_edge_of_the_store_s_years_is_refused_or_kept_in_them():
+    """numpy wraps a datetime64 beyond 1677 or 2262 silently: a start near
+    1677 made birthdays and lead-in acquisitions in the 2200s, an end near
+    2262 deals expected to close in 1677. A start or end whose data would
+    leave the store's years is refused naming it; the nearest accepted
+    period's times all lie within them."""
+    from crmcore._convert import FIRST_TIME, LAST_TIME
+    from crmcore._core import ValidationError
+
+    with pytest.raises(ValidationError, match=r"start.*on or after (\d{4}-\d\d-\d\d)") as early:
+        synthetic(50, seed=3, start="1677-12-01", end="1678-06-30")
+    assert (early.value.kind, early.value.field) == ("synthetic", "start")
+    with pytest.raises(ValidationError, match=r"end.*on or before (\d{4}-\d\d-\d\d)") as late:
+        synthetic(50, seed=3, start="2261-06-01", end="2262-04-09")
+    assert (late.value.kind, late.value.field) == ("synthetic", "end")
+    first = re.search(r"on or after (\d{4}-\d\d-\d\d)", str(early.value)).group(1)
+    last = re.search(r"on or before (\d{4}-\d\d-\d\d)", str(late.value)).group(1)
+    lo, hi = pd.Timestamp(FIRST_TIME), pd.Timestamp(LAST_TIME)
+    for start, end in ((first, str((pd.Timestamp(first) + pd.Timedelta(days=200)).date())),
+                       (str((pd.Timestamp(last) - pd.Timedelta(days=200)).date()), last)):
+        data = synthetic(300, seed=3, start=start, end=end)
+        for name, times in _times_of(data):
+            assert times.dropna().between(lo, hi).all(), (start, end, name, times.min(), times.max())
+    with pytest.raises(ValidationError, match="start"):
+        synthetic(50, seed=3, start=str((pd.Timestamp(first) - pd.Timedelta(days=1)).date()), end="1800-01-01")
+    with pytest.raises(ValidationError, match="end"):
+        synthetic(50, seed=3, start="2200-01-01", end=str((pd.Timestamp(last) + pd.Timedelta(days=1)).date()))
+
+
 @ON_BOTH
 @pytest.mark.parametrize("n, start, end", [(1, "2023-01-01", "2025-12-31"), (7, "2023-01-01", "2025-12-31"),
                                            (300, "2024-04-01", "2024-05-31"), (300, "2019-06-01", "2026-06-01")])

@@ -260,3 +260,23 @@ def test_audit_check_has_the_same_dtypes_with_or_without_problems(tmp_path):
     with crm.open(path) as db:
         problems = db.audit_check()
     assert len(problems) == 1 and none == _dtypes_of(problems) == ({"reason": TEXT}, "int64")
+
+
+def test_product_profit_of_lines_naming_no_product(stores):
+    """Purchases whose lines name no product (a service charge, a line typed
+    by hand): product_profit raised "order_lines row 0: the id is missing".
+    Such lines are no product's: left out, and counted in the attrs."""
+    db = crm.open()
+    ann = db.add("customers", name="Ann")
+    order = db.add("orders", customer_id=ann, ordered_at="2024-01-02", amount=15.0)
+    db.add("order_lines", order_id=order, quantity=1, unit_price=5.0, unit_cost=1.0)
+    got, want = db.product_profit(as_of=AS_OF), stores["with data"].product_profit(as_of=AS_OF)
+    assert got.empty and _shape_of(got) == _shape_of(want) and _dtypes_of(got) == _dtypes_of(want)
+    assert got.attrs["lines_without_product"] == 1
+    assert db.product_profit(as_of=AS_OF, by="region").empty
+    # Beside a line naming one: that product alone, from its line alone.
+    tea = db.add("products", sku="T1", name="Tea", unit_cost=2.0)
+    db.add("order_lines", order_id=order, product_id=tea, quantity=2, unit_price=5.0)
+    got = db.product_profit(as_of=AS_OF)
+    assert got.index.tolist() == [tea] and got.attrs["lines_without_product"] == 1
+    assert got.loc[tea, ["lines", "revenue", "cost", "profit"]].tolist() == [1, 10.0, 4.0, 6.0]

@@ -156,8 +156,24 @@ def test_a_store_without_campaigns_or_lines_still_reports(tmp_path):
     page = parse(out.html)
     assert page.sections == [key for key, _, _ in SECTIONS]
     assert "No campaign started in the period." in out.sections["promotion"]
-    assert "No order lines in the period." in out.sections["product"]
+    assert "No order lines naming a product in the period." in out.sections["product"]
     assert out._repr_html_().startswith('<div class="crm7p">')
+
+
+def test_lines_naming_no_product_are_left_out_of_the_product_section():
+    """A line without a product_id (a service charge, a line typed by hand)
+    raised "order_lines row 0: the id is missing"; it is no product's."""
+    db = crm.open(":memory:")
+    a = db.add("customers", name="Ann")
+    order = db.add("orders", customer_id=a, ordered_at="2024-03-01", amount=30.0, cost=10.0)
+    db.add("order_lines", order_id=order, quantity=1, unit_price=10.0, unit_cost=4.0)
+    out = db.report_7p()
+    assert "No order lines naming a product in the period." in out.sections["product"]
+    tea = db.add("products", sku="T1", name="Tea", unit_cost=2.0)
+    db.add("order_lines", order_id=order, product_id=tea, quantity=2, unit_price=10.0)
+    top = db.report_7p().tables["product"]["Top 10 products by profit"]
+    assert top.index.tolist() == [tea]
+    assert top.loc[tea, ["quantity", "revenue", "profit"]].tolist() == [2.0, 20.0, 16.0]
 
 
 def test_bad_periods_are_refused(db):

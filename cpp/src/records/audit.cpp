@@ -133,9 +133,17 @@ struct Captured {
   std::string first;
   json combined;  // filled from the second capture on
   bool removed = false;
+  // On a removal after other captures: those captures' changes, and the
+  // row as the removal found it, for a write whose entries name the update
+  // and the removal apart (split_update_and_removal).
+  std::string updated_before_removal, removal;
 
   void add(std::string text, bool is_removal) {
     if (is_removal) {
+      if (!first.empty() || !combined.is_null()) {
+        updated_before_removal = this->text();
+        removal = text;
+      }
       // A row updated and then removed in one write: what was removed is
       // the row as it stood before the write, so the updates' old values win.
       json row = json::parse(text)["removed"];
@@ -160,6 +168,38 @@ struct Captured {
   json changes() const { return combined.is_null() ? (first.empty() ? json::object() : json::parse(first)) : combined; }
   std::string text() const { return combined.is_null() ? first : combined.dump(); }
 };
+
+// A record the write updated and then removed, each with an entry of its
+// own (a merge moves a merged record's reference to another merged record,
+// then deletes it): the update's entry takes the captures before the
+// removal, the delete's the row as the removal found it, rather than the
+// update's entry all of them combined and the delete's none. Returns the
+// removals by record id; their records' captures become the updates alone.
+// A record with no update entry of its own (a delete whose rules touched the
+// row first) keeps the combined capture: the row before the write.
+std::unordered_map<int64_t, std::string> split_update_and_removal(Store::Impl& impl,
+                                                                  std::unordered_map<int64_t, Captured>& captured) {
+  std::unordered_map<int64_t, std::string> removal_of;
+  std::set<int64_t> candidates;
+  for (const auto& [id, c] : captured)
+    if (c.removed && !c.removal.empty() && !c.updated_before_removal.empty() && c.updated_before_removal != "{}")
+      candidates.insert(id);
+  if (candidates.empty()) return removal_of;
+  auto& st = impl.prepared(
+      "SELECT first_id FROM audit_log WHERE seq > ?1 AND hash IS NULL AND op = 'update' AND first_id = last_id");
+  st.bind(1, impl.audit_mark);
+  while (st.step()) {
+    const int64_t id = st.int64(0);
+    if (!candidates.erase(id)) continue;
+    Captured& c = captured.at(id);
+    removal_of.emplace(id, std::move(c.removal));
+    Captured updates;
+    updates.add(std::move(c.updated_before_removal), false);
+    c = std::move(updates);
+  }
+  st.reset();
+  return removal_of;
+}
 
 // The write path's rules change records besides those a write names (a
 // payment marks its invoice paid, a receipt fills its purchase line): each
@@ -357,6 +397,8 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
       e.changes.clear();
     }
   }
+  std::unordered_map<int64_t, std::string> removal_of =
+      captured.empty() ? std::unordered_map<int64_t, std::string>() : split_update_and_removal(impl, captured);
   const std::vector<SideEntry> side =
       captured.empty() ? std::vector<SideEntry>() : side_changes(impl, captured, kind_of, kept);
   std::string previous;
@@ -511,6 +553,13 @@ void seal_audit(Store::Impl& impl, const std::string& actor) {
     const bool single = !st.is_null(4) && st.int64(4) == st.int64(5);
     std::optional<std::string> changes;
     if (!st.is_null(kHashed)) changes = st.text(kHashed);
+    if (!changes && single && *cells[2] == "delete") {
+      const auto removal = removal_of.find(st.int64(4));
+      if (removal != removal_of.end()) {
+        changes = std::move(removal->second);
+        removal_of.erase(removal);
+      }
+    }
     if (!changes && single && *cells[2] != "insert") changes = described(st.int64(4));
     sql::Cell* row = sealed.add_row();
     row[kSeq].set_int(seq);

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._args import _integer, _invalid, _number
 from .._core import clv as _k
+from ..scoring._columns import as_of_ns
 from .fitters import ConvergenceError
 
 __all__ = ["summary_data_from_transaction_data", "calibration_and_holdout_data", "expected_cumulative_transactions",
@@ -45,6 +46,31 @@ def _to_ns(values, datetime_format=None):
     if dt.tz is not None:
         dt = dt.tz_localize(None)
     return dt.as_unit("ns").asi8.copy()
+
+
+def _end_ns(value, where, field, datetime_format=None):
+    """An end of observation or calibration as int64 ns, through the one
+    date parser (:func:`~crmcore.scoring._columns.as_of_ns`): garbage, NaT,
+    a bare number or a date outside the store's years is refused naming
+    ``where`` and ``field``. Text is read in ``datetime_format`` when given,
+    as the transactions' dates; a zoned time keeps its wall-clock time, as
+    theirs do (``_to_ns``)."""
+    if isinstance(value, str) and datetime_format is not None:
+        try:
+            value = pd.to_datetime(value, format=datetime_format)
+        except (ValueError, TypeError) as e:
+            raise _invalid(where, field, f"{value!r} is not a date in datetime_format {datetime_format!r}: {e}") from None
+    elif isinstance(value, str):
+        try:
+            value = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            pass  # as_of_ns says why, naming the argument
+    if getattr(value, "tzinfo", None) is not None and value is not pd.NaT:
+        value = pd.Timestamp(value).tz_localize(None)
+    ns = as_of_ns(value, field, where)
+    if ns is None:
+        raise _invalid(where, field, "is missing: give a date")
+    return ns
 
 
 def _period_start(ns, freq):
@@ -184,7 +210,8 @@ def summary_data_from_transaction_data(transactions, customer_id_col, datetime_c
     if observation_period_end is None:
         end_ns = _latest(log, "summary_data_from_transaction_data", datetime_col)
     else:
-        end_ns = _to_ns([observation_period_end], datetime_format)[0]
+        end_ns = _end_ns(observation_period_end, "summary_data_from_transaction_data", "observation_period_end",
+                         datetime_format)
     return _summary(log, freq, freq_multiplier, end_ns, include_first_transaction)
 
 
@@ -203,9 +230,10 @@ def calibration_and_holdout_data(transactions, customer_id_col, datetime_col, ca
     freq_multiplier = _check_periods("calibration_and_holdout_data", freq, freq_multiplier)
     log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
     valid = log.ns != _NAT
-    obs_ns = _latest(log, "calibration_and_holdout_data", datetime_col) if observation_period_end is None else _to_ns(
-        [observation_period_end], datetime_format)[0]
-    cal_ns = _to_ns([calibration_period_end], datetime_format)[0]
+    where = "calibration_and_holdout_data"
+    cal_ns = _end_ns(calibration_period_end, where, "calibration_period_end", datetime_format)
+    obs_ns = _latest(log, where, datetime_col) if observation_period_end is None else _end_ns(
+        observation_period_end, where, "observation_period_end", datetime_format)
 
     in_cal = valid & (log.ns <= cal_ns)
     cal = _summary(log, freq, freq_multiplier, cal_ns, include_first_transaction, mask=in_cal)

@@ -27,9 +27,10 @@ Foreign keys are row positions into the referenced frame (-1 for none);
 `crmcore.datasets.load` turns them into store ids.
 """
 import numpy as np
+import pandas as pd
 
 from .._args import _invalid
-from ..scoring._columns import as_of_timestamp, days_between, shifted
+from ..scoring._columns import FIRST_TIME, LAST_TIME, as_of_timestamp, days_between, shifted
 from . import _vocab as V
 from ._draws import (_cents, _choose, _draw, _draw_many, _frame, _pick_from_lists, _pick_in_group,
                      _rank_in_group)
@@ -68,6 +69,12 @@ KINDS = [
 # this many days before it; their earlier orders are not in the data.
 LEAD_DAYS = 730
 ORDER_STATUSES = ["completed", "cancelled", "returned", "pending"]
+# How far the data reaches around the period: back to the oldest birthdays
+# (65 years before the start, _service.py; the lead-in's acquisitions are
+# within it), on to the latest expected close of an open deal (120 days
+# after the end, _pipeline.py). A start or end that would take them outside
+# the store's years is refused: numpy wraps such a datetime64 silently.
+REACH_BEFORE_DAYS, REACH_AFTER_DAYS = int(np.ceil(65 * 365.25)), 120  # (a birthday is a whole day: floored)
 
 
 class SyntheticCRM(dict):
@@ -109,7 +116,10 @@ def synthetic(n_customers=10_000, seed=0, start="2023-01-01", end="2025-12-31"):
     name the kinds their src/dst positions refer to in src_kind/dst_kind.
     Same seed, same data. Per customer there are roughly 2.8 orders (6 order
     lines), 2.4 interactions, 0.6 contacts, 0.3 deals and 0.4 tickets: a
-    million customers make about 20 million rows, in seconds.
+    million customers make about 20 million rows, in seconds. The data
+    reaches 65 years before ``start`` (birthdays) and 120 days after ``end``
+    (deals' expected close), and the store keeps dates from 1677 to 2262: a
+    start before 1742-09-24 or an end after 2261-12-11 is refused.
 
     >>> import crmcore as crm
     >>> data = crm.datasets.synthetic(2_000, seed=7)
@@ -130,6 +140,16 @@ class _Generator(PeopleDraws, PipelineDraws, ServiceDraws, LinkDraws):
         # beyond the store's years is refused naming the argument.
         first = as_of_timestamp(start, "start", "synthetic")
         last = shifted(as_of_timestamp(end, "end", "synthetic"), 1, "synthetic", "end", "end")  # its whole day
+        earliest = (FIRST_TIME + pd.Timedelta(days=REACH_BEFORE_DAYS)).ceil("D")
+        if first < FIRST_TIME + pd.Timedelta(days=REACH_BEFORE_DAYS):
+            raise _invalid("synthetic", "start", f"{start!r} is too early: the data reaches 65 years before the "
+                           f"start (the oldest birthdays) and the store keeps dates from {FIRST_TIME.date()}: "
+                           f"give a start on or after {earliest.date()}")
+        latest = (LAST_TIME - pd.Timedelta(days=REACH_AFTER_DAYS + 1)).floor("D")  # (its whole day, as `last`)
+        if last > LAST_TIME - pd.Timedelta(days=REACH_AFTER_DAYS):  # (the sum could pass 2262)
+            raise _invalid("synthetic", "end", f"{end!r} is too late: the data reaches {REACH_AFTER_DAYS} days "
+                           f"after the end (open deals' expected close) and the store keeps dates to "
+                           f"{LAST_TIME.date()}: give an end on or before {latest.date()}")
         self.t0 = np.datetime64(first, "ns")
         self.span = days_between(last, first)
         if self.span < 60:

@@ -194,7 +194,10 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         Returns, indexed by ``product_id`` (after the ``by`` dimensions):
         ``sku``, ``name``, ``category``, then ``lines``, ``quantity``,
         ``revenue``, ``cost`` (the line's unit cost, else the product's),
-        ``profit``, ``margin`` (profit rate), ``share`` and ``abc``.
+        ``profit``, ``margin`` (profit rate), ``share`` and ``abc``. Lines
+        that name no product are no product's: they are left out (none
+        naming one: an empty result), and ``attrs["lines_without_product"]``
+        says how many there were.
 
         >>> import crmcore as crm
         >>> db = crm.open(":memory:")
@@ -208,8 +211,14 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         orders, cut = self._purchases(as_of, where="product_profit")
         products = self.frame("products", columns=["sku", "name", "category"])
 
+        unnamed = 0
+
         def run(part: pd.DataFrame, _: Any) -> pd.DataFrame:
+            nonlocal unnamed
             lines = self._lines(part.loc[~part.index.duplicated()])
+            named = lines["product_id"].notna().to_numpy(dtype=bool)
+            unnamed += int((~named).sum())
+            lines = lines[named]
             if "category" in part.columns:  # the lines of this group's category only
                 lines = lines[_text(lines["product_id"].map(products["category"])).isin(part["category"])]
             return product_profit(lines, abc=abc)
@@ -218,7 +227,9 @@ class ScoringMethods(RelationshipMethods, DimensionMethods, NameMethods):
         ids = out.index.get_level_values("product_id")
         for i, column in enumerate(["sku", "name", "category"]):
             out.insert(i, column, products[column].reindex(ids).array)
-        return stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
+        out = stamp(_with_attrs(out, orders), cut, times_ns(orders["ordered_at"]))
+        out.attrs["lines_without_product"] = unnamed
+        return out
 
     def staff_performance(self, as_of: Any = None, by: Any = None) -> pd.DataFrame:
         """Sales of each staff member weighted by their margin:
