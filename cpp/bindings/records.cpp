@@ -133,9 +133,13 @@ Table to_table(const py::list& columns) {
     if (kind == 'u' && values.dtype().itemsize() == 8 && values.size() > 0 &&
         values.attr("max")().cast<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
       // Past 2**63-1 an unsigned number wraps around as a signed one (2**64-1
-      // became -1); as a double it keeps its size.
-      c.storage = Column::Storage::Real;
-      c.reals = to_vector<double>(values);
+      // became -1), and a double rounds it (shown as 9.22337203685478e+18):
+      // as its exact digits the field's type reads it, an amount keeping its
+      // size and a whole number refused quoting the value as given.
+      c.storage = Column::Storage::Text;
+      const auto numbers = to_vector<uint64_t>(values);
+      c.texts.reserve(numbers.size());
+      for (const auto number : numbers) c.texts.push_back(std::to_string(number));
     } else if (kind == 'i' || kind == 'u' || kind == 'b' || kind == 'M' || kind == 'm') {
       c.storage = Column::Storage::Int;
       c.origin = kind == 'b' ? Column::Origin::Flag : kind == 'M' ? Column::Origin::Time : Column::Origin::Number;

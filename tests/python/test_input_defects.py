@@ -259,6 +259,27 @@ def test_unsigned_columns_do_not_wrap(db):
     assert db.count("orders") == 2
 
 
+@pytest.mark.parametrize("big", [2**63, 2**64 - 1])
+def test_an_unsigned_number_too_large_is_shown_as_given(db, big):
+    """An unsigned column past 2**63-1 crossed as doubles: its refusal showed
+    the value rounded ("9.22337203685478e+18 is too large"), not as given."""
+    cid = db.add("customers", name="c")
+    shown = f"'{big}' is too large for a whole number"
+    unsigned = np.array([cid, big], dtype=np.uint64)
+    refused(lambda: db.ids("customers", [("id", "in", unsigned)]), field="id", contains=shown)
+    refused(lambda: db.find("customers", id=unsigned[1:]), field="id", contains=shown)
+    refused(lambda: db.ids("orders", [("customer_id", "==", unsigned[1])]), field="customer_id", contains=shown)
+    refused(lambda: db.import_frame("orders", pd.DataFrame({"customer_id": unsigned[::-1], "amount": [1.0, 2.0], "ordered_at": ["2025-01-01"] * 2})),
+            row=0, field="customer_id", contains=shown)
+    oid = db.add("orders", customer_id=cid, amount=1.0, ordered_at="2025-01-01")
+    refused(lambda: db.update("orders", oid, customer_id=unsigned[1]), field="customer_id", contains=shown)
+    # An amount keeps the size it is given, and finds what was stored so.
+    db.update("orders", oid, amount=unsigned[1])
+    assert db.frame("orders")["amount"].tolist() == [float(big)]
+    assert db.ids("orders", [("amount", "in", unsigned)]).tolist() == [oid]
+    assert db.frame("orders")["customer_id"].tolist() == [cid]
+
+
 # -- 8. numbers and references read whole -------------------------------------------------
 
 @pytest.mark.parametrize("field, text", [("amount", "100\x00junk"), ("amount", "0x1A"), ("amount", "1e999"),
