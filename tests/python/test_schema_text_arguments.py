@@ -75,3 +75,18 @@ def test_a_dry_run_lists_such_a_column_as_unknown(db):
     assert report["column"].tolist() == ["x\\udc80"] and report["row"].isna().all()
     assert "is not one of the fields" in report["reason"].iloc[0]
     assert db.count("customers") == 0
+
+
+@pytest.mark.parametrize("lang", ["", "  ", "\t", "z\nh"], ids=repr)
+@pytest.mark.parametrize("call", ["allow", "label"])
+def test_a_blank_language_is_refused_as_a_blank_label_is(db, lang, call):
+    """A label's language was stored whatever it was ("" or blanks too),
+    where the label and the value beside it are refused when blank."""
+    labels, schema = db.labels(), db.schema()
+    with pytest.raises(crm.ValidationError, match="the language .* of the label 'xx' (is empty|holds a control)") as e:
+        if call == "allow":
+            db.allow("orders", "status", "held", labels={"en": "ok", lang: "xx"})
+        else:
+            db.label("customers", "kind", "person", {"en": "people", lang: "xx"})
+    assert e.value.field in ("status", "kind")
+    assert db.labels().equals(labels) and db.schema().equals(schema)

@@ -311,6 +311,11 @@ void Store::allow(const std::string& kind_name, const std::string& field_name, c
   const Kind& table_kind = kind(kind_name);
   if (std::string why = value_problem(value); !why.empty())
     throw ValidationError(table_kind.name, -1, field_name, "the value " + quote(value) + " " + why);
+  // A label's language is named as its label is written ("" read as a language of its own).
+  for (const auto& l : labels)
+    if (std::string why = value_problem(l.lang); !why.empty())
+      throw ValidationError(table_kind.name, -1, field_name,
+                            "the language " + quote(l.lang) + " of the label " + quote(l.label) + " " + why);
   change_catalog(table_kind.name, [&] {
     Impl& impl = *impl_;
     const Kind& k = impl.catalog.kind(table_kind.name);
