@@ -50,6 +50,13 @@ void forget_lookup_rows(Store::Impl& impl, const Kind& k, int64_t id) {
   forget_lookup_rows(impl, k, id, fields);
 }
 
+void forget_all_lookups(Store::Impl& impl, const Kind& k, int64_t id) {
+  forget_lookup_rows(impl, k, id);
+  sql::Statement& tags = impl.prepared("DELETE FROM record_tags WHERE record_id = ?1");
+  tags.bind(1, id);
+  tags.run();
+}
+
 void rebuild_lookup_rows(Store::Impl& impl) {
   sql::exec(impl.db, "DELETE FROM contact_points");
   for (const auto& k : kinds()) {

@@ -29,6 +29,9 @@ std::vector<std::string> stored_lookup_values(const Field& f, const std::string&
 void forget_lookup_rows(Store::Impl& impl, const Kind& k, int64_t id, const std::vector<const Field*>& fields);
 // The same for every phone and e-mail field of `k`.
 void forget_lookup_rows(Store::Impl& impl, const Kind& k, int64_t id);
+// Every lookup row of record `id` of `k`, its tags' included: before the
+// record goes (or is blanked, as erasure does).
+void forget_all_lookups(Store::Impl& impl, const Kind& k, int64_t id);
 
 // Makes every record's lookup rows again from its fields (the step to
 // schema 22: rows an older normalization wrote would otherwise stay).

@@ -194,9 +194,7 @@ int64_t Store::merge_records(const WriteRequest& req) {
     refuse_unruled(impl, owner, WriteOp::Delete, nullptr);  // its rules must see it go
     Json row = read_row(impl, owner, id);
     undo["removed"].push_back({{"kind", owner.name}, {"row", row}});
-    forget_lookup_rows(impl, owner, id);
-    sql::Statement tags(impl.db, "DELETE FROM record_tags WHERE record_id = ?");
-    tags.bind(1, id).run();
+    forget_all_lookups(impl, owner, id);
     sql::Statement st(impl.db, "DELETE FROM " + owner.name + " WHERE id = ?");
     st.bind(1, id).run();
     audit(WriteRequest{WriteOp::Delete, &owner, nullptr, {id}}, 1, id, id, keep);

@@ -477,10 +477,8 @@ ErasureReport Store::erase_person(int64_t id) {
     std::sort(contact_forms.begin(), contact_forms.end(), longest_first);
 
     // 2. The person's own record, contact points and tags.
-    forget_lookup_rows(impl, *person, id);
+    forget_all_lookups(impl, *person, id);
     blank_person(db, *person, id);
-    sql::Statement tags(db, "DELETE FROM record_tags WHERE record_id = ?");
-    tags.bind(1, id).run();
     report.records = report.records_changed = 1;
 
     // 3. The records about them (their orders, interactions, tickets, roles,

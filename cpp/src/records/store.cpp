@@ -591,12 +591,9 @@ void Store::delete_record(const Kind& k, int64_t id, bool cascade, int64_t cause
   dependants.emplace_back(&k, id);  // the record itself, last
   for (const auto& dependant : dependants) refuse_unruled(impl, *dependant.first, WriteOp::Delete, nullptr);
   for (const auto& [owner_kind, row_id] : dependants) {
-    forget_lookup_rows(impl, *owner_kind, row_id);
-    for (const std::string& text : {std::string("DELETE FROM record_tags WHERE record_id=?1"),
-                                    "DELETE FROM " + owner_kind->name + " WHERE id=?1"}) {
-      sql::Statement st(impl.db, text);
-      st.bind(1, row_id).run();
-    }
+    forget_all_lookups(impl, *owner_kind, row_id);
+    sql::Statement st(impl.db, "DELETE FROM " + owner_kind->name + " WHERE id=?1");
+    st.bind(1, row_id).run();
     audit(WriteRequest{WriteOp::Delete, owner_kind, nullptr, {row_id}}, 1, row_id, row_id, row_id == id ? cause_id : id);
   }
 }

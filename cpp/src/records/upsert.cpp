@@ -843,13 +843,14 @@ void Store::update_existing(const WriteRequest& req, const std::vector<const Col
           "DELETE FROM contact_points WHERE (value, record_id, field) IN (SELECT c0, c1, c2 FROM crm_batch(?1))");
       if (points_out.rows() > 0 && sql::run_over_batch(clear, points_out) != SQLITE_DONE)
         sql::fail(impl.db, "update of " + k.name + " failed");
-    }
-    for (size_t j = 0; j < lookup_fields.size() && !compare_here; ++j) {
-      sql::Statement& clear = impl.prepared(
-          "DELETE FROM contact_points WHERE field = ?2 AND record_id IN (SELECT c0 FROM crm_batch(?1))");
-      clear.bind(2, k.fields[lookup_fields[j]].name);
-      if (sql::run_over_batch(clear, written_with(uint32_t{2} << j)) != SQLITE_DONE)
-        sql::fail(impl.db, "update of " + k.name + " failed");
+    } else {
+      for (size_t j = 0; j < lookup_fields.size(); ++j) {
+        sql::Statement& clear = impl.prepared(
+            "DELETE FROM contact_points WHERE field = ?2 AND record_id IN (SELECT c0 FROM crm_batch(?1))");
+        clear.bind(2, k.fields[lookup_fields[j]].name);
+        if (sql::run_over_batch(clear, written_with(uint32_t{2} << j)) != SQLITE_DONE)
+          sql::fail(impl.db, "update of " + k.name + " failed");
+      }
     }
     if (tags) {
       sql::Statement& clear = impl.prepared("DELETE FROM record_tags WHERE record_id IN (SELECT c0 FROM crm_batch(?1))");
